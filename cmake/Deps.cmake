@@ -1,0 +1,18 @@
+# System libraries.  libev ships no .pc file on Debian 12.
+find_package(PkgConfig REQUIRED)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(Threads REQUIRED)
+
+find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
+find_library(LIBEV_LIBRARY ev REQUIRED)
+add_library(rm_libev INTERFACE)
+target_include_directories(rm_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
+target_link_libraries(rm_libev INTERFACE ${LIBEV_LIBRARY})
+
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
+pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
+find_library(LIBRESOLV_LIBRARY resolv REQUIRED)
+if(BUILD_TESTING)
+  pkg_check_modules(GLIB REQUIRED IMPORTED_TARGET glib-2.0>=2.70)
+endif()

@@ -1,0 +1,304 @@
+/*
+ * Core internals shared between the core sources.  Never installed; modules see
+ * only include/rmail/.  Each section names the file that owns it.
+ */
+#ifndef RM_H
+#define RM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <rmail/rmail.h>
+
+#pragma GCC poison strcpy strcat sprintf gets
+
+#define RM_ASSERT(x)                                                     \
+	do {                                                             \
+		if (!(x))                                                \
+			rm_panic("%s:%d: assertion failed: %s", __FILE__,\
+				 __LINE__, #x);                          \
+	} while (0)
+
+#define rm_container_of(ptr, type, member)                               \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- log.c -------------------------------------------------------- */
+/* stderr with <N> syslog prefixes (journald reads them) in the
+ * foreground; syslog(3) when rm_log_use_syslog(true). */
+void rm_log(int level, const char *fmt, ...) RMAIL_PRINTF(2, 3);
+void rm_vlog(int level, const char *prefix, const char *fmt, va_list ap)
+	RMAIL_PRINTF(3, 0);
+void rm_log_set_level(int level);
+int rm_log_level(void);
+void rm_log_use_syslog(bool on);
+void rm_panic(const char *fmt, ...) RMAIL_PRINTF(1, 2)
+	__attribute__((noreturn));
+
+/* ---- pool.c ------------------------------------------------------- */
+struct rmail_pool *rm_pool_create(struct rmail_pool *parent);
+void rm_pool_destroy(struct rmail_pool **p);
+void rm_pool_reset(struct rmail_pool *p);
+void *rm_palloc(struct rmail_pool *p, size_t n);
+void *rm_pcalloc(struct rmail_pool *p, size_t n);
+char *rm_pstrdup(struct rmail_pool *p, const char *s);
+char *rm_pstrndup(struct rmail_pool *p, const char *s, size_t n);
+char *rm_psprintf(struct rmail_pool *p, const char *fmt, ...)
+	RMAIL_PRINTF(2, 3);
+char *rm_pvsprintf(struct rmail_pool *p, const char *fmt, va_list ap)
+	RMAIL_PRINTF(2, 0);
+void rm_pool_cleanup_add(struct rmail_pool *p, rmail_cleanup_fn fn,
+			 void *arg);
+/* malloc that aborts on OOM, for growable core buffers */
+void *rm_xmalloc(size_t n);
+void *rm_xcalloc(size_t n, size_t m);
+void *rm_xrealloc(void *p, size_t n);
+char *rm_xstrdup(const char *s);
+
+/* ---- config.c ----------------------------------------------------- */
+struct rm_route {
+	const char *domain;
+	const char *hostport;
+};
+
+struct rm_config {
+	struct rmail_pool *pool;    /* this generation */
+	void *json;                 /* json_t * root, owned */
+	const char *path;           /* absolute path of the file */
+	const char *dir;            /* its directory */
+
+	const char *hostname;
+	const char *mail_root;
+	const char *module_dir;     /* resolved; never NULL after load */
+	struct rmail_strlist modules;
+	const char *run_as;
+	const char *pid_file;
+	const char *control_socket;
+	int log_level;
+
+	const char *tls_cert_file;  /* NULL = generated in mail_root/tls */
+	const char *tls_key_file;
+
+	struct {
+		uint32_t workers;
+		const char *relay_host;
+		struct rmail_strmap routes;
+		struct rmail_strlist dns_servers;
+		double retry_initial;     /* 300 s */
+		double retry_max;         /* 4 h */
+		double expire;            /* 5 days */
+	} delivery;
+
+	struct {
+		uint32_t max_connections_per_ip;
+		uint32_t max_connections;
+		struct rmail_strlist exempt;
+		uint32_t auth_fail_limit;     /* failures before disconnect */
+		double auth_fail_window;
+	} limits;
+
+	struct {
+		uint32_t read;
+		uint32_t hash;
+	} workers;
+
+	struct rmail_strlist admin_listen;
+	double shutdown_timeout;
+};
+
+/* Load and validate; on error every problem is printed (JSON path,
+ * line:column for syntax) through the report callback and -1 returned. */
+typedef void (*rm_conf_report_fn)(void *arg, const char *problem);
+int rm_config_load(const char *path, struct rm_config **conf_r,
+		   rm_conf_report_fn report, void *arg);
+void rm_config_free(struct rm_config **conf);
+/* the section of a module, as a json_t * (NULL when absent) */
+void *rm_config_section(const struct rm_config *conf, const char *section);
+/* fill a module conf struct from its keys; report problems */
+int rm_config_fill(struct rmail_pool *pool, void *section_json,
+		   const char *path_prefix, const struct rmail_conf_key *keys,
+		   void *out, rm_conf_report_fn report, void *arg);
+/* the config in force */
+const struct rm_config *rm_conf(void);
+void rm_conf_set(struct rm_config *conf);
+/* where the config file is: -c, $RMAIL_CONFIG, ./config.json, /etc */
+const char *rm_config_locate(const char *cli_path, bool *exists_r);
+/* write the documented default config to path */
+int rm_config_write_default(const char *path, struct rmail_err *err);
+/* keys a reload cannot change, comma-separated, or NULL */
+const char *rm_config_restart_keys(const struct rm_config *old,
+				   const struct rm_config *new_);
+
+/* ---- loop.c (libev) ----------------------------------------------- */
+int rm_loop_init(void);
+void *rm_loop(void);            /* struct ev_loop * */
+void rm_loop_run(void);
+void rm_loop_break(void);
+double rm_now(void);
+struct rmail_timer *rm_timer_add(double after, double repeat,
+				 rmail_timer_fn cb, void *arg);
+void rm_timer_del(struct rmail_timer **t);
+struct rmail_io *rm_io_add(int fd, int events, rmail_io_fn cb, void *arg);
+void rm_io_del(struct rmail_io **io);
+void rm_loop_post(rmail_post_fn cb, void *arg);
+
+/* ---- workers.c ---------------------------------------------------- */
+int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash);
+/* finish queued work (bounded by timeout), join threads */
+void rm_workers_shutdown(double timeout);
+struct rmail_work *rm_work_submit(int kind, rmail_work_fn work,
+				  rmail_done_fn done, void *arg);
+void rm_work_cancel(struct rmail_work *w);
+size_t rm_work_pending(void);
+
+/* ---- tls.c -------------------------------------------------------- */
+/* ensure_tls: generate a 4096-bit self-signed pair when cert_file is
+ * null and none exists in mail_root/tls; owner uid/gid for the files
+ * (-1 = unchanged) */
+int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
+		  const char **cert_r, const char **key_r,
+		  struct rmail_err *err);
+/* (re)load the server context used by new connections */
+int rm_tls_load(const char *cert, const char *key, struct rmail_err *err);
+void *rm_tls_server_ctx(void);  /* SSL_CTX *, NULL when none */
+void *rm_tls_client_ctx(void);  /* for outbound SMTP */
+/* seconds since epoch of the current certificate's notAfter, or 0 */
+int64_t rm_tls_cert_expiry(void);
+
+/* ---- listen.c / conn.c -------------------------------------------- */
+/* bind now (as root, before run_as): section.key -> sockets */
+int rm_listen_prebind(const char *section, const char *key,
+		      const struct rmail_strlist *addrs, struct rmail_err *err);
+int rm_listen(struct rmail_mctx *m, const char *key,
+	      const struct rmail_strlist *addrs,
+	      const struct rmail_proto_ops *ops,
+	      const struct rmail_listen_opts *o, struct rmail_err *err);
+/* "imaps: 127.0.0.1:1993" for each listener, for `make run` */
+void rm_listen_foreach(void (*cb)(void *arg, const char *proto,
+				  const char *addr, int tls), void *arg);
+void rm_listen_stop_accepting(void);
+size_t rm_conn_count(void);
+void rm_conn_close_all(int reason);
+/* the per-IP cap and exempt list of `limits` (from rm_conf()) */
+bool rm_ip_is_exempt(const char *ip);
+
+/* the conn functions of the services table */
+int rm_conn_read_line(struct rmail_conn *c, struct rmail_line *l);
+size_t rm_conn_peek(struct rmail_conn *c, const char **data_r);
+void rm_conn_consume(struct rmail_conn *c, size_t n);
+void rm_conn_write(struct rmail_conn *c, const void *data, size_t n);
+void rm_conn_printf(struct rmail_conn *c, const char *fmt, ...)
+	RMAIL_PRINTF(2, 3);
+size_t rm_conn_outq(struct rmail_conn *c);
+int rm_conn_starttls(struct rmail_conn *c, struct rmail_err *err);
+void rm_conn_pause_read(struct rmail_conn *c);
+void rm_conn_resume_read(struct rmail_conn *c);
+void rm_conn_set_timeout(struct rmail_conn *c, double idle);
+void rm_conn_close(struct rmail_conn *c);
+void rm_conn_ref(struct rmail_conn *c);
+void rm_conn_unref(struct rmail_conn *c);
+int rm_conn_closed(struct rmail_conn *c);
+int rm_conn_is_tls(struct rmail_conn *c);
+const char *rm_conn_tls_info(struct rmail_conn *c);
+const char *rm_conn_peer_ip(struct rmail_conn *c);
+int rm_conn_peer_port(struct rmail_conn *c);
+int rm_conn_local_port(struct rmail_conn *c);
+int rm_conn_is_loopback(struct rmail_conn *c);
+const char *rm_conn_id(struct rmail_conn *c);
+struct rmail_pool *rm_conn_pool(struct rmail_conn *c);
+void *rm_conn_listen_arg(struct rmail_conn *c);
+void rm_conn_log(struct rmail_conn *c, int level, const char *fmt, ...)
+	RMAIL_PRINTF(3, 4);
+
+/* ---- loader.c ----------------------------------------------------- */
+struct rm_module {
+	struct rmail_mctx mctx;
+	const char *file;
+	void *dl;
+	void *conf_json;            /* section used for the current conf */
+	bool started;
+};
+/* load every module of conf->modules that passes validation; problems
+ * are reported and the module skipped.  Returns the count loaded. */
+size_t rm_modules_load(const struct rm_config *conf, rm_conf_report_fn report,
+		       void *arg);
+/* validate one file without running module code: 0 or -1 + reason */
+int rm_module_validate(const char *file, const char *name,
+		       const struct rmail_module **mod_r, void **dl_r,
+		       struct rmail_err *err);
+size_t rm_module_count(void);
+struct rm_module *rm_module_at(size_t i);
+struct rm_module *rm_module_find(const char *name);
+int rm_modules_init(struct rmail_err *err);
+int rm_modules_start(struct rmail_err *err);
+/* two-phase reload: every module checks, then every module commits */
+int rm_modules_reload(const struct rm_config *new_conf,
+		      struct rmail_err *err);
+void rm_modules_stop(int mode);
+void rm_modules_fini(void);
+
+/* ---- services.c --------------------------------------------------- */
+const struct rmail_core *rm_core(void);
+/* the loaded storage module's ops (or NULL) */
+const struct rmail_store_ops *rm_store(void **h_r);
+
+/* ---- auth.c / jwt.c / ratelimit.c / metrics.c / util.c ------------- */
+void rm_auth_login(const char *user, const char *password, const char *proto,
+		   const char *rip, rmail_auth_fn cb, void *arg);
+uint32_t rm_auth_failures(const char *rip);
+void rm_auth_log_failure(const char *proto, const char *user,
+			 const char *rip, const char *reason);
+int rm_jwt_sign(const void *key, size_t keylen,
+		const struct rmail_jwt_claims *c, char *out, size_t outsz,
+		struct rmail_err *err);
+int rm_jwt_verify(const void *key, size_t keylen, const char *token,
+		  struct rmail_jwt_claims *c_r, struct rmail_err *err);
+int rm_rate_hit(const char *bucket, const char *key, uint32_t limit,
+		double window, double *retry_after_r);
+uint32_t rm_rate_count(const char *bucket, const char *key, double window);
+void rm_rate_reset(const char *bucket, const char *key);
+void rm_metric_add(const char *name, const char *labels, double v);
+void rm_metric_set(const char *name, const char *labels, double v);
+void rm_metric_observe(const char *name, const char *labels, double v);
+/* OpenMetrics text into a malloc'd string */
+char *rm_metrics_render(void);
+int rm_base64_decode(const char *in, size_t inlen, void *out, size_t outsz,
+		     size_t *outlen_r);
+size_t rm_base64_encode(const void *in, size_t inlen, char *out,
+			size_t outsz);
+void rm_random_bytes(void *buf, size_t n);
+void rm_secure_zero(void *buf, size_t n);
+
+/* ---- control.c ---------------------------------------------------- */
+int rm_control_start(const char *path, struct rmail_err *err);
+void rm_control_stop(void);
+int rm_control_register(struct rmail_mctx *m, const char *name,
+			rmail_control_fn fn, void *arg);
+/* client side, for `rmail reload` etc.: send argv, print the answer */
+int rm_control_call(const char *path, int argc, const char *const *argv,
+		    char *out, size_t outsz, struct rmail_err *err);
+
+/* ---- daemon.c ----------------------------------------------------- */
+/* serve: the whole daemon lifetime; returns the exit status */
+int rm_daemon_run(const char *config_path, bool print_endpoints);
+/* reload as SIGHUP does; 0 or -1 with the reason */
+int rm_daemon_reload(struct rmail_err *err);
+void rm_sd_notify(const char *state);
+
+/* ---- cli.c -------------------------------------------------------- */
+/* one file per command: cmd_serve.c, cmd_check.c, cmd_reload.c ... */
+struct rm_cli {
+	const char *config_path;    /* -c or NULL */
+	int argc;                   /* after the command name */
+	char **argv;
+};
+struct rm_command {
+	const char *name;
+	const char *usage;
+	int (*run)(struct rm_cli *cli);
+};
+extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload;
+
+#endif
