@@ -1,0 +1,245 @@
+/* The core's own keys of config.json, with their defaults.  The
+ * top-level of config.json is filled by the same engine as a module
+ * section (rm_config_fill), so one set of rules applies everywhere. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_keys.h"
+
+#define K(name, type, flags, field, def, doc, check)                     \
+	{ name, type, flags, offsetof(struct rm_core_raw, field), def, doc, \
+	  check }
+
+static int check_positive(const void *field, struct rmail_err *err)
+{
+	if (*(const int64_t *)field <= 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected a positive integer");
+	if (*(const int64_t *)field > 1000000)
+		return rmail_err_set(err, RMAIL_E_INVAL, "too large");
+	return 0;
+}
+
+static int check_duration(const void *field, struct rmail_err *err)
+{
+	if (*(const double *)field <= 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected a positive duration");
+	return 0;
+}
+
+static int check_level(const void *field, struct rmail_err *err)
+{
+	static const char *const names[] = { "error", "warning", "info",
+					     "debug", NULL };
+	const char *s = *(const char *const *)field;
+
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
+			return 0;
+	return rmail_err_set(err, RMAIL_E_INVAL,
+			     "expected one of error, warning, info, debug");
+}
+
+int rm_check_hostport(const char *s)
+{
+	const char *colon, *host_end, *p;
+	unsigned long port;
+	char *end;
+
+	if (s[0] == '[') {
+		char buf[INET6_ADDRSTRLEN + 1];
+		unsigned char a[16];
+		size_t n;
+
+		host_end = strchr(s, ']');
+		if (host_end == NULL || host_end[1] != ':')
+			return -1;
+		n = (size_t)(host_end - s - 1);
+		if (n == 0 || n >= sizeof(buf))
+			return -1;
+		memcpy(buf, s + 1, n);
+		buf[n] = '\0';
+		if (inet_pton(AF_INET6, buf, a) != 1)
+			return -1;
+		colon = host_end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || colon == s)
+			return -1;
+		/* a hostname or IPv4 literal: no bare IPv6 without [] */
+		for (p = s; p < colon; p++)
+			if (!(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '.' || *p == '_' || *p == '*'))
+				return -1;
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535)
+		return -1;
+	return 0;
+}
+
+int rm_check_network(const char *s)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	unsigned char a[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned long bits, max;
+	char *end;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, buf, a) == 1)
+		max = 128;
+	else
+		return -1;
+	if (slash == NULL)
+		return 0;
+	if (slash[1] < '0' || slash[1] > '9')
+		return -1;
+	bits = strtoul(slash + 1, &end, 10);
+	return *end == '\0' && bits <= max ? 0 : -1;
+}
+
+/* List checks answer "[i]: ..." so the path names the element. */
+static int check_networks(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (rm_check_network(l->v[i]) < 0)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "[%zu]: not a network", i);
+	return 0;
+}
+
+static int check_ips(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+	unsigned char a[16];
+
+	for (size_t i = 0; i < l->n; i++)
+		if (inet_pton(AF_INET, l->v[i], a) != 1 &&
+		    inet_pton(AF_INET6, l->v[i], a) != 1)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "[%zu]: not an IP address", i);
+	return 0;
+}
+
+static int check_opt_hostport(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (s != NULL && rm_check_hostport(s) < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected host:port");
+	return 0;
+}
+
+static int check_routes(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strmap *m = field;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (rm_check_hostport(m->v[i]) < 0)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     ".%s: expected host:port",
+					     m->k[i]);
+	return 0;
+}
+
+static int check_modules(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const char *s = l->v[i];
+
+		if (strncmp(s, "mod_", 4) != 0 || s[4] == '\0')
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "[%zu]: expected a module name "
+					     "like \"mod_smtp\"", i);
+		for (const char *p = s + 4; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') ||
+			      (*p >= '0' && *p <= '9') || *p == '_'))
+				return rmail_err_set(err, RMAIL_E_INVAL,
+					"[%zu]: module names use a-z, 0-9 "
+					"and _", i);
+	}
+	return 0;
+}
+
+#define S RMAIL_CONF_STR
+#define N RMAIL_CONF_NULLABLE
+#define R RMAIL_CONF_RELOADABLE
+
+const struct rmail_conf_key rm_core_keys[] = {
+	K("hostname", S, N | R, hostname, "null",
+	  "the server's name (null: the machine's host name)", NULL),
+	K("mail_root", S, 0, mail_root, "\"/var/lib/rmail\"",
+	  "where the store, queue and generated TLS files live", NULL),
+	K("module_dir", S, N, module_dir, "null",
+	  "folder of mod_*.so (null: build tree or install folder)", NULL),
+	K("modules", RMAIL_CONF_STR_LIST, 0, modules,
+	  "[\"mod_shardstore\", \"mod_smtp\", \"mod_imap\", "
+	  "\"mod_exchange\"]", "modules to load, in order", check_modules),
+	K("run_as", S, N, run_as, "null",
+	  "user to drop to after binding (null: stay)", NULL),
+	K("pid_file", S, N, pid_file, "null",
+	  "pid file (null: derived from the config path)", NULL),
+	K("control_socket", S, N, control_socket, "null",
+	  "control socket (null: derived from the config path)", NULL),
+	K("log_level", S, R, log_level, "\"info\"",
+	  "error, warning, info or debug", check_level),
+	K("tls.cert_file", S, N | R, tls_cert_file, "null",
+	  "certificate chain PEM (null: generated)", NULL),
+	K("tls.key_file", S, N | R, tls_key_file, "null",
+	  "private key PEM (null: generated)", NULL),
+	K("delivery.workers", RMAIL_CONF_INT, 0, delivery_workers, "4",
+	  "threads for durable writes", check_positive),
+	K("delivery.relay_host", S, N | R, relay_host, "null",
+	  "smarthost host:port for all remote mail (null: MX)",
+	  check_opt_hostport),
+	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
+	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
+	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, R, dns_servers, "[]",
+	  "resolvers for MX lookups (empty: resolv.conf)", check_ips),
+	K("delivery.retry_initial", RMAIL_CONF_DURATION, R, retry_initial,
+	  "\"5m\"", "first retry delay", check_duration),
+	K("delivery.retry_max", RMAIL_CONF_DURATION, R, retry_max, "\"4h\"",
+	  "longest retry delay", check_duration),
+	K("delivery.expire", RMAIL_CONF_DURATION, R, expire, "\"5d\"",
+	  "bounce after this long in the queue", check_duration),
+	K("limits.max_connections_per_ip", RMAIL_CONF_INT, R,
+	  max_conn_per_ip, "20", "connections per client IP",
+	  check_positive),
+	K("limits.max_connections", RMAIL_CONF_INT, R, max_conn, "10000",
+	  "connections in total", check_positive),
+	K("limits.exempt", RMAIL_CONF_STR_LIST, R, exempt,
+	  "[\"127.0.0.0/8\", \"::1\"]", "networks without connection caps",
+	  check_networks),
+	K("limits.auth_fail_limit", RMAIL_CONF_INT, R, auth_fail_limit, "5",
+	  "failed logins before a disconnect", check_positive),
+	K("limits.auth_fail_window", RMAIL_CONF_DURATION, R,
+	  auth_fail_window, "\"15m\"", "window of the failed-login count",
+	  check_duration),
+	K("workers.read", RMAIL_CONF_INT, 0, workers_read, "2",
+	  "threads for store reads and searches", check_positive),
+	K("workers.hash", RMAIL_CONF_INT, 0, workers_hash, "2",
+	  "threads for password hashing", check_positive),
+	K("admin.listen", RMAIL_CONF_LISTEN, 0, admin_listen, "[]",
+	  "metrics/admin HTTP listeners (empty: none)", NULL),
+	K("shutdown_timeout", RMAIL_CONF_DURATION, R, shutdown_timeout,
+	  "\"10s\"", "how long a stop waits for work in flight",
+	  check_duration),
+	RMAIL_CONF_END
+};

@@ -1,0 +1,41 @@
+/* The core's own config keys (config_keys.c), shared by config.c and
+ * the docs generator-to-be.  Internal to the core. */
+#ifndef RM_CONFIG_KEYS_H
+#define RM_CONFIG_KEYS_H
+
+#include "rm.h"
+
+/* Filled by rm_config_fill from the top level, then converted into
+ * struct rm_config (whose field types are narrower). */
+struct rm_core_raw {
+	const char *hostname;
+	const char *mail_root;
+	const char *module_dir;
+	struct rmail_strlist modules;
+	const char *run_as;
+	const char *pid_file;
+	const char *control_socket;
+	const char *log_level;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	int64_t delivery_workers;
+	const char *relay_host;
+	struct rmail_strmap routes;
+	struct rmail_strlist dns_servers;
+	double retry_initial, retry_max, expire;
+	int64_t max_conn_per_ip, max_conn;
+	struct rmail_strlist exempt;
+	int64_t auth_fail_limit;
+	double auth_fail_window;
+	int64_t workers_read, workers_hash;
+	struct rmail_strlist admin_listen;
+	double shutdown_timeout;
+};
+
+extern const struct rmail_conf_key rm_core_keys[];
+
+/* shared checks, also handy for modules' tables inside the core */
+int rm_check_hostport(const char *s);
+int rm_check_network(const char *s);
+
+#endif
