@@ -1,0 +1,346 @@
+/*
+ * The daemon's lifetime: config, pid file, TLS, privilege drop, modules,
+ * control socket, the loop; SIGHUP reloads, SIGINT/SIGTERM drain and
+ * exit.  systemd's notify protocol is one datagram, sent by hand.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "daemon.h"
+
+struct daemon {
+	struct rm_config *conf;
+	struct rm_config *prev;     /* kept one generation: late readers */
+	struct rm_priv priv;
+	const char *cert, *key;
+	ev_signal sighup, sigint, sigterm;
+	ev_timer drain;
+	double drain_deadline;
+	bool stopping;
+	int status;
+};
+
+static struct daemon d;
+
+void rm_sd_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';     /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		   (struct sockaddr *)&sun, len) < 0)
+		rm_log(RMAIL_LOG_DEBUG, "sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void notify_reloading(void)
+{
+	struct timespec ts;
+	char buf[96];
+
+	/* systemd >= 253 wants the monotonic stamp with RELOADING=1 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull +
+		 (unsigned long long)ts.tv_nsec / 1000ull);
+	rm_sd_notify(buf);
+}
+
+struct report_buf {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+static void report_collect(void *arg, const char *problem)
+{
+	struct report_buf *r = arg;
+	int n;
+
+	rm_log(RMAIL_LOG_ERR, "reload: %s", problem);
+	if (r->len + 1 >= r->size)
+		return;
+	n = snprintf(r->buf + r->len, r->size - r->len, "%s%s",
+		     r->len > 0 ? "; " : "", problem);
+	if (n > 0)
+		r->len += (size_t)n;
+	if (r->len >= r->size)
+		r->len = r->size - 1;
+}
+
+static int ensure_tls(const struct rm_config *conf, const char **cert_r,
+		      const char **key_r, struct rmail_err *err)
+{
+	if (rm_tls_ensure(conf, d.priv.active ? (int)d.priv.uid : -1,
+			  d.priv.active ? (int)d.priv.gid : -1, cert_r, key_r,
+			  err) < 0)
+		return -1;
+	return rm_tls_load(*cert_r, *key_r, err);
+}
+
+int rm_daemon_reload(struct rmail_err *err)
+{
+	struct rm_config *newc = NULL;
+	struct rmail_err e;
+	struct report_buf rb;
+	const char *cert = NULL, *key = NULL, *restart;
+	char reasons[sizeof(err->msg)];
+
+	if (d.conf == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "not running");
+	rm_log(RMAIL_LOG_INFO, "reloading %s", d.conf->path);
+	notify_reloading();
+	rmail_err_clear(&e);
+	reasons[0] = '\0';
+	rb.buf = reasons;
+	rb.size = sizeof(reasons);
+	rb.len = 0;
+	if (rm_config_load(d.conf->path, &newc, report_collect, &rb) < 0) {
+		rmail_err_set(err, RMAIL_E_INVAL, "%s",
+			      rb.len > 0 ? reasons : "config refused");
+		goto refused;
+	}
+	if (ensure_tls(newc, &cert, &key, &e) < 0) {
+		rmail_err_set(err, RMAIL_E_INVAL, "tls: %s", e.msg);
+		goto refused;
+	}
+	if (rm_modules_reload(newc, &e) < 0) {
+		struct rmail_err e2;
+
+		rmail_err_set(err, RMAIL_E_INVAL, "%s", e.msg);
+		/* the new certificate must not outlive a refused config */
+		if (d.cert != NULL && rm_tls_load(d.cert, d.key, &e2) < 0)
+			rm_log(RMAIL_LOG_ERR, "reload: restoring the old "
+			       "certificate: %s", e2.msg);
+		goto refused;
+	}
+	restart = rm_config_restart_keys(d.conf, newc);
+	if (restart != NULL && restart[0] != '\0') {
+		rm_log(RMAIL_LOG_WARN, "reload: restart needed for %s "
+		       "(the running values stay; the rest applies)", restart);
+		rmail_err_set(err, RMAIL_E_NONE, "restart needed for %s",
+			      restart);
+	} else {
+		rmail_err_clear(err);
+	}
+	rm_config_free(&d.prev);
+	d.prev = d.conf;
+	d.conf = newc;
+	d.cert = cert;
+	d.key = key;
+	rm_conf_set(newc);
+	rm_log_set_level(newc->log_level);
+	rm_log(RMAIL_LOG_INFO, "reloaded %s", newc->path);
+	rm_sd_notify("READY=1");
+	return 0;
+
+refused:
+	rm_log(RMAIL_LOG_ERR, "reload refused, the running config stays: %s",
+	       err->msg);
+	rm_config_free(&newc);
+	rm_sd_notify("READY=1");
+	return -1;
+}
+
+static void finish(void)
+{
+	ev_timer_stop(rm_loop(), &d.drain);
+	rm_loop_break();
+}
+
+static void drain_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	if (rm_conn_count() == 0 && rm_work_pending() == 0) {
+		finish();
+		return;
+	}
+	if (rm_now() >= d.drain_deadline) {
+		rm_log(RMAIL_LOG_WARN, "shutdown timeout: closing %zu "
+		       "connection(s)", rm_conn_count());
+		rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
+		finish();
+	}
+}
+
+static void stop_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)l; (void)revents;
+	if (d.stopping) {
+		/* a second signal: the operator does not want to wait */
+		rm_log(RMAIL_LOG_WARN, "stopping now");
+		rm_modules_stop(RMAIL_STOP_NOW);
+		rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
+		finish();
+		return;
+	}
+	d.stopping = true;
+	rm_log(RMAIL_LOG_INFO, "%s: stopping", strsignal(w->signum));
+	rm_sd_notify("STOPPING=1");
+	rm_listen_stop_accepting();
+	rm_modules_stop(RMAIL_STOP_GRACEFUL);
+	d.drain_deadline = rm_now() + d.conf->shutdown_timeout;
+	ev_timer_init(&d.drain, drain_cb, 0., 0.05);
+	ev_timer_start(rm_loop(), &d.drain);
+}
+
+static void hup_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	struct rmail_err err;
+
+	(void)l; (void)w; (void)revents;
+	if (d.stopping)
+		return;
+	rmail_err_clear(&err);
+	(void)rm_daemon_reload(&err);
+}
+
+static void print_listener(void *arg, const char *proto, const char *addr,
+			   int tls)
+{
+	(void)arg; (void)tls;
+	printf("%s: %s\n", proto, addr);
+}
+
+static void report_log(void *arg, const char *problem)
+{
+	(void)arg;
+	rm_log(RMAIL_LOG_ERR, "%s", problem);
+}
+
+static void signals_start(void)
+{
+	struct ev_loop *l = rm_loop();
+
+	/* a peer closing mid-write must not kill the daemon */
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
+	ev_signal_init(&d.sigint, stop_cb, SIGINT);
+	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
+	ev_signal_start(l, &d.sighup);
+	ev_signal_start(l, &d.sigint);
+	ev_signal_start(l, &d.sigterm);
+}
+
+static void signals_stop(void)
+{
+	struct ev_loop *l = rm_loop();
+
+	ev_signal_stop(l, &d.sighup);
+	ev_signal_stop(l, &d.sigint);
+	ev_signal_stop(l, &d.sigterm);
+}
+
+int rm_daemon_run(const char *config_path, bool print_endpoints)
+{
+	struct rmail_err err;
+	struct timespec t0;
+	size_t nmods;
+	int status = 1;
+
+	memset(&d, 0, sizeof(d));
+	rmail_err_clear(&err);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rm_config_load(config_path, &d.conf, rm_cli_report, NULL) < 0)
+		return 1;
+	rm_conf_set(d.conf);
+	rm_log_set_level(d.conf->log_level);
+	if (rm_priv_resolve(d.conf->run_as, &d.priv, &err) < 0)
+		goto fail;
+	if (rm_pidfile_acquire(d.conf->pid_file, &err) < 0)
+		goto fail;
+	if (rm_loop_init() < 0) {
+		rmail_err_set(&err, RMAIL_E_INTERNAL, "event loop init failed");
+		goto fail_pid;
+	}
+	signals_start();
+	if (ensure_tls(d.conf, &d.cert, &d.key, &err) < 0)
+		goto fail_pid;
+	if (d.priv.active) {
+		if (rm_priv_prebind(d.conf, &err) < 0 ||
+		    rm_priv_drop(&d.priv, &err) < 0)
+			goto fail_pid;
+		rm_log(RMAIL_LOG_INFO, "running as %s", d.priv.user);
+	}
+	if (rm_workers_init(d.conf->delivery.workers, d.conf->workers.read,
+			    d.conf->workers.hash) < 0) {
+		rmail_err_set(&err, RMAIL_E_INTERNAL, "worker pools failed");
+		goto fail_pid;
+	}
+	nmods = rm_modules_load(d.conf, report_log, NULL);
+	if (rm_modules_init(&err) < 0 || rm_modules_start(&err) < 0)
+		goto fail_mods;
+	if (rm_control_start(d.conf->control_socket, &err) < 0)
+		goto fail_mods;
+	if (print_endpoints)
+		rm_listen_foreach(print_listener, NULL);
+	fflush(stdout);
+	{
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rm_log(RMAIL_LOG_INFO, "ready: %zu module(s), pid %ld, "
+		       "%.0f ms", nmods, (long)getpid(),
+		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+	rm_sd_notify("READY=1");
+	rm_loop_run();
+
+	rm_control_stop();
+	rm_workers_shutdown(d.drain_deadline > rm_now() ?
+			    d.drain_deadline - rm_now() : 1.0);
+	rm_modules_fini();
+	status = 0;
+	rm_log(RMAIL_LOG_INFO, "stopped");
+	goto out;
+
+fail_mods:
+	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+	rm_modules_stop(RMAIL_STOP_NOW);
+	rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
+	rm_control_stop();
+	rm_workers_shutdown(1.0);
+	rm_modules_fini();
+	goto out;
+fail_pid:
+	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+out:
+	signals_stop();
+	rm_pidfile_release();
+	rm_conf_set(NULL);
+	rm_config_free(&d.prev);
+	rm_config_free(&d.conf);
+	return status;
+fail:
+	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+	rm_conf_set(NULL);
+	rm_config_free(&d.conf);
+	return status;
+}

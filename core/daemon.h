@@ -1,0 +1,43 @@
+/*
+ * Internals shared by the daemon-side files of core-daemon: the CLI
+ * entry, the pid file and the privilege drop.  Never installed.
+ */
+#ifndef RM_DAEMON_H
+#define RM_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "rm.h"
+
+/* cli.c: the whole command line; returns the exit status */
+int rm_cli_main(int argc, char **argv);
+/* cli.c: print one config problem on stderr (an rm_conf_report_fn) */
+void rm_cli_report(void *arg, const char *problem);
+/* cli.c: locate and load the config; problems printed, NULL on error */
+struct rm_config *rm_cli_load_config(const struct rm_cli *cli);
+
+/* pidfile.c: a live owner (holding the lock) refuses, a stale file is
+ * taken over; the lock lives as long as the process. */
+int rm_pidfile_acquire(const char *path, struct rmail_err *err);
+void rm_pidfile_release(void);
+
+/* privdrop.c */
+struct rm_priv {
+	bool active;                /* run_as set and we are root */
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+};
+int rm_priv_resolve(const char *run_as, struct rm_priv *p_r,
+		    struct rmail_err *err);
+/* the config section a listed module reads: mod_X -> X, with
+ * mod_exchange -> exchange_api */
+const char *rm_priv_section_of(const char *module, char *buf, size_t bufsz);
+/* bind every listen list of every listed module's section */
+int rm_priv_prebind(const struct rm_config *conf, struct rmail_err *err);
+int rm_priv_drop(const struct rm_priv *p, struct rmail_err *err);
+/* can uid/gid (with its groups) access path with mode (R_OK|W_OK|X_OK)? */
+bool rm_priv_can_access(const struct rm_priv *p, const char *path, int mode);
+
+#endif
