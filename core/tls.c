@@ -1,0 +1,366 @@
+/*
+ * TLS contexts: the server context new connections use (replaced on
+ * SIGHUP; each SSL holds a reference to its SSL_CTX, so existing
+ * connections keep the old one), the client context for outbound SMTP,
+ * and ensure_tls, which generates a self-signed pair on first start.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "rm.h"
+
+#define TLS12_CIPHERS                                                    \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"     \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"     \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"     \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
+static SSL_CTX *server_ctx;
+static SSL_CTX *client_ctx;
+static int64_t cert_expiry;
+
+static const char *ssl_reason(void)
+{
+	static char buf[200];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		return "unknown error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+static void ctx_common(SSL_CTX *ctx)
+{
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+			    SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS);
+	/* idle connections give their 34 KiB of record buffers back; the
+	 * write queue may move and be written in parts */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+}
+
+static int64_t asn1_to_epoch(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
+{
+	SSL_CTX *ctx;
+	X509 *x;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL,
+				     "cannot create a TLS context: %s",
+				     ssl_reason());
+	ctx_common(ctx);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rmail",
+				       5);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		rmail_err_set(err, RMAIL_E_INVAL,
+			      "cannot load TLS certificate %s: %s", cert,
+			      ssl_reason());
+		goto out_free;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		rmail_err_set(err, RMAIL_E_INVAL,
+			      "cannot load TLS key %s: %s", key,
+			      ssl_reason());
+		goto out_free;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		rmail_err_set(err, RMAIL_E_INVAL,
+			      "TLS key %s does not match certificate %s", key,
+			      cert);
+		ERR_clear_error();
+		goto out_free;
+	}
+	x = SSL_CTX_get0_certificate(ctx);
+	cert_expiry = x ? asn1_to_epoch(X509_get0_notAfter(x)) : 0;
+	/* connections hold their own reference through SSL_new */
+	if (server_ctx != NULL)
+		SSL_CTX_free(server_ctx);
+	server_ctx = ctx;
+	return 0;
+
+out_free:
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+void *rm_tls_server_ctx(void)
+{
+	return server_ctx;
+}
+
+void *rm_tls_client_ctx(void)
+{
+	if (client_ctx != NULL)
+		return client_ctx;
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	if (client_ctx == NULL) {
+		rm_log(RMAIL_LOG_ERR, "cannot create a TLS client context: %s",
+		       ssl_reason());
+		return NULL;
+	}
+	ctx_common(client_ctx);
+	/* opportunistic SMTP TLS: the caller decides what an unverified
+	 * peer means (SSL_get_verify_result) */
+	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_set_default_verify_paths(client_ctx) != 1)
+		ERR_clear_error();
+	return client_ctx;
+}
+
+int64_t rm_tls_cert_expiry(void)
+{
+	return server_ctx != NULL ? cert_expiry : 0;
+}
+
+/* ---- generation of a self-signed pair ----------------------------- */
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (ext == NULL)
+		return -1;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok == 1 ? 0 : -1;
+}
+
+static bool is_ip(const char *host)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, host, b) == 1 ||
+	       inet_pton(AF_INET6, host, b) == 1;
+}
+
+static X509 *make_cert(EVP_PKEY *pk, const char *host)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	char san[300];
+
+	if (x == NULL)
+		return NULL;
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out_free;
+	serial[0] &= 0x7f;      /* positive */
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (bn == NULL || X509_set_version(x, 2) != 1 ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto out_free;
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), 3653, 0, NULL) == NULL)
+		goto out_free;
+	name = X509_get_subject_name(x);
+	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+				       (const unsigned char *)host, -1, -1,
+				       0) != 1 ||
+	    X509_set_issuer_name(x, name) != 1 ||
+	    X509_set_pubkey(x, pk) != 1)
+		goto out_free;
+	snprintf(san, sizeof(san), "%s:%s", is_ip(host) ? "IP" : "DNS",
+		 host);
+	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    add_ext(x, NID_key_usage,
+		    "critical,digitalSignature,keyEncipherment") < 0 ||
+	    add_ext(x, NID_ext_key_usage, "serverAuth") < 0 ||
+	    add_ext(x, NID_subject_key_identifier, "hash") < 0 ||
+	    add_ext(x, NID_subject_alt_name, san) < 0)
+		goto out_free;
+	if (X509_sign(x, pk, EVP_sha256()) == 0)
+		goto out_free;
+	BN_free(bn);
+	return x;
+
+out_free:
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+/* write through a temp file and rename, so a crash leaves no half key */
+static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x,
+		     int uid, int gid, struct rmail_err *err)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp", PATH_MAX - 8, path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "cannot create %s: %s",
+				     tmp, strerror(errno));
+	if (fchmod(fd, (mode_t)mode) < 0 ||
+	    ((uid != -1 || gid != -1) &&
+	     fchown(fd, (uid_t)uid, (gid_t)gid) < 0)) {
+		rmail_err_set(err, RMAIL_E_IO, "cannot set owner of %s: %s",
+			      tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		unlink(tmp);
+		return rmail_err_set(err, RMAIL_E_IO, "cannot write %s: %s",
+				     tmp, strerror(errno));
+	}
+	if (pk != NULL)
+		ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	else
+		ok = PEM_write_X509(f, x);
+	if (ok != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return rmail_err_set(err, RMAIL_E_IO, "cannot write %s: %s",
+				     tmp, errno ? strerror(errno) :
+				     ssl_reason());
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return rmail_err_set(err, RMAIL_E_IO,
+				     "cannot rename %s to %s: %s", tmp, path,
+				     strerror(errno));
+	}
+	return 0;
+}
+
+static int generate(const char *dir, const char *cert, const char *key,
+		    const char *host, int uid, int gid,
+		    struct rmail_err *err)
+{
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	int ret = -1;
+
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return rmail_err_set(err, RMAIL_E_IO, "cannot create %s: %s",
+				     dir, strerror(errno));
+	if ((uid != -1 || gid != -1) &&
+	    chown(dir, (uid_t)uid, (gid_t)gid) < 0)
+		return rmail_err_set(err, RMAIL_E_IO,
+				     "cannot set owner of %s: %s", dir,
+				     strerror(errno));
+	rm_log(RMAIL_LOG_INFO, "generating a 4096-bit RSA key and a "
+	       "self-signed certificate for %s in %s", host, dir);
+	ERR_clear_error();
+	pk = EVP_RSA_gen(4096);
+	if (pk == NULL) {
+		rmail_err_set(err, RMAIL_E_INTERNAL,
+			      "cannot generate an RSA key: %s", ssl_reason());
+		goto out;
+	}
+	x = make_cert(pk, host);
+	if (x == NULL) {
+		rmail_err_set(err, RMAIL_E_INTERNAL,
+			      "cannot build a certificate for %s: %s", host,
+			      ssl_reason());
+		goto out;
+	}
+	/* the key first: a cert without its key would be reused */
+	if (write_pem(key, 0600, pk, NULL, uid, gid, err) < 0 ||
+	    write_pem(cert, 0644, NULL, x, uid, gid, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return ret;
+}
+
+static const char *keep(const struct rm_config *conf, const char *s,
+			char *fallback, size_t sz)
+{
+	if (conf->pool != NULL)
+		return rm_pstrdup(conf->pool, s);
+	snprintf(fallback, sz, "%s", s);
+	return fallback;
+}
+
+int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
+		  const char **cert_r, const char **key_r,
+		  struct rmail_err *err)
+{
+	static char cert_buf[PATH_MAX], key_buf[PATH_MAX];
+	char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	const char *host;
+
+	if (conf->tls_cert_file != NULL) {
+		const char *k = conf->tls_key_file != NULL ?
+			conf->tls_key_file : conf->tls_cert_file;
+
+		if (access(conf->tls_cert_file, R_OK) < 0)
+			return rmail_err_set(err, RMAIL_E_IO,
+					     "cannot read tls.cert_file %s: %s",
+					     conf->tls_cert_file,
+					     strerror(errno));
+		if (access(k, R_OK) < 0)
+			return rmail_err_set(err, RMAIL_E_IO,
+					     "cannot read tls.key_file %s: %s",
+					     k, strerror(errno));
+		*cert_r = conf->tls_cert_file;
+		*key_r = k;
+		return 0;
+	}
+	if (conf->mail_root == NULL)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "no mail_root for the generated key");
+	if (strlen(conf->mail_root) > (size_t)PATH_MAX - 64)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "mail_root path too long");
+	snprintf(dir, sizeof(dir), "%.*s/tls", PATH_MAX - 64, conf->mail_root);
+	snprintf(cert, sizeof(cert), "%.*s/cert.pem", PATH_MAX - 32, dir);
+	snprintf(key, sizeof(key), "%.*s/key.pem", PATH_MAX - 32, dir);
+	if (access(cert, F_OK) < 0 || access(key, F_OK) < 0) {
+		host = conf->hostname != NULL ? conf->hostname : "localhost";
+		if (generate(dir, cert, key, host, uid, gid, err) < 0)
+			return -1;
+	}
+	*cert_r = keep(conf, cert, cert_buf, sizeof(cert_buf));
+	*key_r = keep(conf, key, key_buf, sizeof(key_buf));
+	return 0;
+}
