@@ -176,12 +176,14 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 	for (i = 0; i < conf->modules.n; i++) {
 		const struct rmail_module *mod = NULL;
 		const char *name = conf->modules.v[i];
+		const char *shrt = strncmp(name, "mod_", 4) == 0 ? name + 4
+								  : name;
 		char *file;
 		void *dl = NULL;
 
-		file = rm_psprintf(conf->pool, "%s/%s.so", conf->module_dir,
-				   name);
-		if (rm_module_validate(file, name, &mod, &dl, &err) == 0 &&
+		file = rm_psprintf(conf->pool, "%s/mod_%s.so",
+				   conf->module_dir, shrt);
+		if (rm_module_validate(file, shrt, &mod, &dl, &err) == 0 &&
 		    mod->kind == RMAIL_KIND_STORAGE)
 			keep[n++] = name;
 		if (dl != NULL)

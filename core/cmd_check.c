@@ -44,9 +44,12 @@ static void check_module(struct check *c, const struct rm_config *conf,
 	const char *section;
 
 	rmail_err_clear(&err);
-	file = rm_psprintf(conf->pool, "%s/%s.so", conf->module_dir, name);
+	if (strncmp(name, "mod_", 4) == 0)
+		name += 4;
+	file = rm_psprintf(conf->pool, "%s/mod_%s.so", conf->module_dir,
+			   name);
 	if (rm_module_validate(file, name, &mod, &dl, &err) < 0) {
-		problem(c, "%s", err.msg);
+		problem(c, "module %s refused: %s", file, err.msg);
 		goto out;
 	}
 	if (mod->conf_keys == NULL)

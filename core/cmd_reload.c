@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "daemon.h"
 
@@ -13,6 +15,35 @@
  * the default derived from its path), so the daemon can say why it
  * refuses the file.
  */
+/* the default config.c derives from the config's real path, for a file
+ * that no longer parses */
+static char *default_socket(const char *path)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char *real, dir[256], out[512];
+
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return NULL;
+	if (EVP_Digest(real, strlen(real), md, &mdlen, EVP_sha256(), NULL)
+	    != 1 || mdlen < 4) {
+		free(real);
+		return NULL;
+	}
+	free(real);
+	if (geteuid() == 0)
+		snprintf(dir, sizeof(dir), "/run/rmail");
+	else if (xdg != NULL && xdg[0] == '/')
+		snprintf(dir, sizeof(dir), "%s", xdg);
+	else
+		snprintf(dir, sizeof(dir), "/tmp/rmail-%u", (unsigned)getuid());
+	snprintf(out, sizeof(out), "%s/rmail-%02x%02x%02x%02x.sock", dir,
+		 md[0], md[1], md[2], md[3]);
+	return rm_xstrdup(out);
+}
+
 static void quiet(void *arg, const char *problem)
 {
 	(void)arg; (void)problem;
@@ -38,7 +69,7 @@ static char *socket_of(const char *path)
 			sock = rm_xstrdup(s);
 		json_decref(root);
 	}
-	return sock;
+	return sock != NULL ? sock : default_socket(path);
 }
 
 static int reload_run(struct rm_cli *cli)

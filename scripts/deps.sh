@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages the build and the tests need, only those
+# that are missing, quietly.  Needs root (or sudo) only when something
+# is missing.
+set -eu
+
+PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
+libcrypt-dev pkg-config cmake make gcc clang swaks isync python3"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	     grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "deps: missing$missing; run as root to install them" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
