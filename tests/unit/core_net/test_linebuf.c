@@ -21,7 +21,7 @@ static const struct vec vecs[] = {
 	{ "crlf", "HELO x\r\nNOOP\r\n", 0, 64, "C:HELO x|C:NOOP|", 0 },
 	{ "bare-lf", "one\ntwo\r\nthree\n", 0, 64, "L:one|C:two|L:three|", 0 },
 	{ "partial", "abc\r\ndef", 0, 64, "C:abc|", 3 },
-	{ "empty-lines", "\r\n\n\r\n", 0, 64, "C:|L:||C:|", 0 },
+	{ "empty-lines", "\r\n\n\r\n", 0, 64, "C:|L:|C:|", 0 },
 	{ "cr-alone", "a\rb\r\n", 0, 64, "C:a\rb|", 0 },
 	{ "exact-limit", "12345678\r\nx\n", 0, 10, "C:12345678|L:x|", 0 },
 	{ "one-over", "123456789\r\nok\r\n", 0, 10, "T|C:ok|", 0 },
