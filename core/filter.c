@@ -1,0 +1,54 @@
+/*
+ * core->filter_run: every loaded FILTER module in load order.  REJECT
+ * stops the chain (its code and text win); DISCARD beats ACCEPT but the
+ * chain goes on so a later filter may still reject; header lines to
+ * prepend accumulate.  Runs on a worker thread (filters are blocking).
+ */
+#include <string.h>
+
+#include "rm.h"
+
+int rm_filter_run(const struct rmail_filter_msg *msg,
+		  struct rmail_filter_result *res, struct rmail_err *err);
+
+int rm_filter_run(const struct rmail_filter_msg *msg,
+		  struct rmail_filter_result *res, struct rmail_err *err)
+{
+	size_t hlen = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->action = RMAIL_FILTER_ACCEPT;
+	for (size_t i = 0; i < rm_module_count(); i++) {
+		struct rm_module *m = rm_module_at(i);
+		const struct rmail_filter_ops *ops = m->mctx.module->ops;
+		struct rmail_filter_result one;
+		size_t n;
+
+		if (m->mctx.module->kind != RMAIL_KIND_FILTER || ops == NULL ||
+		    ops->filter == NULL)
+			continue;
+		memset(&one, 0, sizeof(one));
+		if (ops->filter(&m->mctx, msg, &one, err) < 0)
+			return -1;
+		one.add_headers[sizeof(one.add_headers) - 1] = '\0';
+		n = strlen(one.add_headers);
+		if (n > 0 && hlen + n < sizeof(res->add_headers)) {
+			memcpy(res->add_headers + hlen, one.add_headers, n + 1);
+			hlen += n;
+		} else if (n > 0) {
+			rm_log(RMAIL_LOG_WARN, "filter %s: header lines dropped: "
+			       "over %zu bytes in total", m->mctx.name,
+			       sizeof(res->add_headers));
+		}
+		if (one.action == RMAIL_FILTER_REJECT) {
+			res->action = RMAIL_FILTER_REJECT;
+			res->code = one.code != 0 ? one.code : 550;
+			one.text[sizeof(one.text) - 1] = '\0';
+			memcpy(res->text, one.text, sizeof(res->text));
+			return 0;
+		}
+		if (one.action == RMAIL_FILTER_DISCARD)
+			res->action = RMAIL_FILTER_DISCARD;
+	}
+	return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * HS256 tokens through libjwt 1.10, which needs care: jwt_decode()
+ * accepts "alg":"none" when no key is given and never checks "exp".  So
+ * we always decode with the key, insist on HS256 ourselves and check the
+ * expiry ourselves.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <jwt.h>
+
+#include "rm.h"
+
+#define JWT_MAX_TOKEN 4096
+
+int rm_jwt_sign(const void *key, size_t keylen,
+		const struct rmail_jwt_claims *c, char *out, size_t outsz,
+		struct rmail_err *err)
+{
+	jwt_t *jwt = NULL;
+	char *tok = NULL;
+	int ret = -1;
+	size_t n;
+
+	if (key == NULL || keylen == 0 || keylen > INT32_MAX)
+		return rmail_err_set(err, RMAIL_E_INVAL, "empty token key");
+	if (jwt_new(&jwt) != 0)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "jwt_new failed");
+	if (jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)keylen) != 0 ||
+	    jwt_add_grant(jwt, "sub", c->sub) != 0 ||
+	    jwt_add_grant_int(jwt, "gen", (long)c->gen) != 0 ||
+	    jwt_add_grant_int(jwt, "iat", (long)c->iat) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0) {
+		rmail_err_set(err, RMAIL_E_INTERNAL, "cannot build the token");
+		goto out;
+	}
+	tok = jwt_encode_str(jwt);
+	if (tok == NULL) {
+		rmail_err_set(err, RMAIL_E_INTERNAL, "cannot sign the token");
+		goto out;
+	}
+	n = strlen(tok);
+	if (n + 1 > outsz) {
+		rmail_err_set(err, RMAIL_E_TOOBIG, "token longer than %zu",
+			      outsz);
+		goto out;
+	}
+	memcpy(out, tok, n + 1);
+	ret = 0;
+out:
+	if (tok != NULL) {
+		rm_secure_zero(tok, strlen(tok));
+		free(tok);
+	}
+	jwt_free(jwt);
+	return ret;
+}
+
+int rm_jwt_verify(const void *key, size_t keylen, const char *token,
+		  struct rmail_jwt_claims *c_r, struct rmail_err *err)
+{
+	jwt_t *jwt = NULL;
+	const char *sub;
+	long gen, iat, exp;
+	int ret = -1;
+
+	memset(c_r, 0, sizeof(*c_r));
+	if (key == NULL || keylen == 0 || keylen > INT32_MAX)
+		return rmail_err_set(err, RMAIL_E_AUTH, "no token key");
+	if (token == NULL || strnlen(token, JWT_MAX_TOKEN + 1) > JWT_MAX_TOKEN)
+		return rmail_err_set(err, RMAIL_E_AUTH, "token too long");
+	if (jwt_decode(&jwt, token, key, (int)keylen) != 0 || jwt == NULL)
+		return rmail_err_set(err, RMAIL_E_AUTH, "invalid token");
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
+		rmail_err_set(err, RMAIL_E_AUTH, "token not signed with HS256");
+		goto out;
+	}
+	sub = jwt_get_grant(jwt, "sub");
+	errno = 0;
+	gen = jwt_get_grant_int(jwt, "gen");
+	if (errno != 0)
+		goto bad;
+	iat = jwt_get_grant_int(jwt, "iat");
+	if (errno != 0)
+		goto bad;
+	exp = jwt_get_grant_int(jwt, "exp");
+	if (errno != 0 || sub == NULL || strlen(sub) > RMAIL_ADDR_MAX ||
+	    gen < 0)
+		goto bad;
+	if ((int64_t)exp <= (int64_t)time(NULL)) {
+		rmail_err_set(err, RMAIL_E_AUTH, "token expired");
+		goto out;
+	}
+	memcpy(c_r->sub, sub, strlen(sub) + 1);
+	c_r->gen = (uint64_t)gen;
+	c_r->iat = iat;
+	c_r->exp = exp;
+	ret = 0;
+	goto out;
+bad:
+	rmail_err_set(err, RMAIL_E_AUTH, "token claims missing or invalid");
+out:
+	jwt_free(jwt);
+	return ret;
+}
