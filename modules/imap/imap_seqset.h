@@ -1,0 +1,45 @@
+/*
+ * IMAP sequence sets ("1:*", "2,4:7,9").  Parsed into sorted, merged
+ * ranges, so a client's "1,2,3,...,5000" costs one range.  "*" is kept
+ * symbolic until imap_seqset_resolve() knows the mailbox size.
+ */
+#ifndef IMAP_SEQSET_H
+#define IMAP_SEQSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap_arena.h"
+
+#define IMAP_SEQ_STAR UINT32_MAX
+
+struct imap_seq_range {
+	uint32_t lo, hi;        /* lo <= hi; hi may be IMAP_SEQ_STAR */
+};
+
+struct imap_seqset {
+	const struct imap_seq_range *r;
+	unsigned int n;
+	/* highest number written out ("*" excluded), for the sequence
+	 * number validity check */
+	uint32_t max_num;
+	int has_star;
+};
+
+/* 0, or -1 with a static reason ("$" is refused: no SEARCHRES). */
+int imap_seqset_parse(const char *s, size_t len, struct imap_arena *a,
+		      struct imap_seqset *set_r, const char **error_r);
+/* Is it a syntactically valid set (for telling sets from other keys)? */
+int imap_seqset_is_syntax(const char *s, size_t len);
+
+/*
+ * "*" becomes `max` (the highest sequence number or UID), reversed ranges
+ * are turned round (RFC 3501: "5:*" with 3 messages is 3:5), everything
+ * outside 1..max is dropped.  Empty when max is 0.
+ */
+int imap_seqset_resolve(const struct imap_seqset *set, uint32_t max,
+			struct imap_arena *a, struct imap_seqset *set_r);
+int imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
+uint64_t imap_seqset_count(const struct imap_seqset *set);
+
+#endif
