@@ -1,0 +1,245 @@
+/*
+ * Quota usage: one small text file per user (<user dir>/quota) holding
+ * the bytes in use as 20 zero-padded digits.  Not fsync'd: it is a cache
+ * of what the message files add up to, rebuilt by a scan when missing or
+ * unreadable and by `rmail quota recalc`.  Updates take an flock on the
+ * file, so threads and processes charge it without losing an update; a
+ * check only reads it, so it is O(1) and appends racing the same check
+ * overshoot by at most the messages in flight.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "users_int.h"
+
+#define QUOTA_LEN 21            /* 20 digits + '\n' */
+
+enum qmode {
+	Q_READ,
+	Q_CHARGE,
+	Q_RECALC,
+};
+
+struct ss_quota {
+	uint64_t charges;         /* statistics only */
+};
+
+static int quota_path(const char *canon, char *out, size_t outsz,
+		      struct rmail_err *err)
+{
+	char dir[SS_PATH_MAX];
+	int n;
+
+	if (ss_user_dir(canon, dir, sizeof(dir), err) < 0)
+		return -1;
+	n = snprintf(out, outsz, "%s/quota", dir);
+	if (n < 0 || (size_t)n >= outsz)
+		return rmail_err_set(err, RMAIL_E_INVAL, "path too long");
+	return 0;
+}
+
+static int parse_usage(const char *buf, size_t len, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len != QUOTA_LEN || buf[QUOTA_LEN - 1] != '\n')
+		return -1;
+	for (i = 0; i < QUOTA_LEN - 1; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return -1;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(buf[i] - '0');
+	}
+	*v_r = v;
+	return 0;
+}
+
+static int read_fd(int fd, uint64_t *v_r)
+{
+	char buf[QUOTA_LEN + 1];
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -1;
+	return parse_usage(buf, (size_t)n, v_r);
+}
+
+/* the locked path: create, rebuild, charge or recalc */
+static int quota_update(struct ss_store *st, const char *canon, int mode,
+			int64_t delta, uint64_t *used_r, struct rmail_err *err)
+{
+	char path[SS_PATH_MAX], buf[QUOTA_LEN + 1];
+	struct stat sb;
+	uint64_t v = 0;
+	int fd, ret = -1, fresh = 0;
+
+	if (quota_path(canon, path, sizeof(path), err) < 0)
+		return -1;
+	fd = ss_openat(st->root_fd, path, O_RDWR | O_CREAT | O_CLOEXEC,
+		       0600);
+	if (fd < 0)
+		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
+				     RMAIL_E_IO, "%s: %s", path,
+				     strerror(errno));
+	if (fstat(fd, &sb) == 0 && sb.st_size == 0)
+		ss_fix_owner(st, fd);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rmail_err_set(err, RMAIL_E_IO, "flock %s: %s", path,
+				      strerror(errno));
+			goto out;
+		}
+	}
+	if (mode == Q_RECALC || read_fd(fd, &v) < 0) {
+		/* the scan sees every committed message, including the
+		 * one being charged now: no delta on top of it */
+		if (ss_user_usage_scan(st, canon, &v, err) < 0)
+			goto out;
+		fresh = 1;
+	}
+	if (mode == Q_CHARGE && !fresh) {
+		if (delta < 0 && (uint64_t)-delta > v)
+			v = 0;
+		else
+			v += (uint64_t)delta;
+	}
+	if (mode != Q_READ || fresh) {
+		snprintf(buf, sizeof(buf), "%020" PRIu64 "\n", v);
+		if (pwrite(fd, buf, QUOTA_LEN, 0) != QUOTA_LEN ||
+		    ftruncate(fd, QUOTA_LEN) < 0) {
+			rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
+				      strerror(errno));
+			goto out;
+		}
+	}
+	if (used_r != NULL)
+		*used_r = v;
+	ret = 0;
+out:
+	close(fd);      /* drops the flock */
+	return ret;
+}
+
+int ss_quota_used(struct ss_store *st, const char *canon, uint64_t *used_r,
+		  struct rmail_err *err)
+{
+	char path[SS_PATH_MAX];
+	int fd, ok;
+
+	if (quota_path(canon, path, sizeof(path), err) < 0)
+		return -1;
+	fd = ss_open_rel(st, path, O_RDONLY);
+	if (fd >= 0) {
+		ok = read_fd(fd, used_r) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+	}
+	return quota_update(st, canon, Q_READ, 0, used_r, err);
+}
+
+int ss_quota_check(struct ss_store *st, const char *canon_user,
+		   uint64_t bytes, struct rmail_err *err)
+{
+	struct ss_user_rec rec;
+	uint64_t used, limit;
+
+	if (ss_user_lookup(st, canon_user, &rec, err) < 0)
+		return -1;
+	if (rec.quota_mb == 0)
+		return 0;       /* 0 = unlimited */
+	limit = (uint64_t)rec.quota_mb * 1024 * 1024;
+	if (ss_quota_used(st, canon_user, &used, err) < 0)
+		return -1;
+	if (bytes > limit || used > limit - bytes)
+		return rmail_err_set(err, RMAIL_E_QUOTA, "Quota exceeded");
+	return 0;
+}
+
+void ss_quota_charge(struct ss_store *st, const char *canon_user,
+		     int64_t delta)
+{
+	struct rmail_err err;
+
+	rmail_err_clear(&err);
+	if (quota_update(st, canon_user, Q_CHARGE, delta, NULL, &err) < 0)
+		ss_ulog(st, RMAIL_LOG_WARN, "quota of %s not charged (%s); "
+			"run `rmail quota recalc`", canon_user, err.msg);
+	else if (st->quota != NULL)
+		__atomic_add_fetch(&st->quota->charges, 1, __ATOMIC_RELAXED);
+}
+
+int ss_quota_get(void *h, const char *user, uint64_t *used_r,
+		 uint64_t *limit_r, struct rmail_err *err)
+{
+	struct ss_store *st = h;
+	struct ss_user_rec rec;
+	char canon[RMAIL_ADDR_MAX + 1];
+	uint64_t used;
+
+	if (ss_canon(user, canon, NULL, NULL, err) < 0 ||
+	    ss_user_lookup(st, canon, &rec, err) < 0 ||
+	    ss_quota_used(st, canon, &used, err) < 0)
+		return -1;
+	if (used_r != NULL)
+		*used_r = used;
+	if (limit_r != NULL)
+		*limit_r = (uint64_t)rec.quota_mb * 1024 * 1024;
+	return 0;
+}
+
+struct recalc_all {
+	struct ss_store *st;
+	struct rmail_err *err;
+	int failed;
+};
+
+static void recalc_one(void *arg, const struct rmail_user *u)
+{
+	struct recalc_all *ra = arg;
+
+	if (quota_update(ra->st, u->address, Q_RECALC, 0, NULL,
+			 ra->failed ? NULL : ra->err) < 0)
+		ra->failed = 1;
+}
+
+int ss_quota_recalc(void *h, const char *user, struct rmail_err *err)
+{
+	struct ss_store *st = h;
+	struct recalc_all ra = { st, err, 0 };
+	struct ss_user_rec rec;
+	char canon[RMAIL_ADDR_MAX + 1];
+
+	if (user == NULL) {
+		if (ss_user_list(st, NULL, recalc_one, &ra, err) < 0)
+			return -1;
+		return ra.failed ? -1 : 0;
+	}
+	if (ss_canon(user, canon, NULL, NULL, err) < 0 ||
+	    ss_user_lookup(st, canon, &rec, err) < 0)
+		return -1;
+	return quota_update(st, canon, Q_RECALC, 0, NULL, err);
+}
+
+int ss_quota_open(struct ss_store *st, struct rmail_err *err)
+{
+	st->quota = calloc(1, sizeof(*st->quota));
+	if (st->quota == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+void ss_quota_close(struct ss_store *st)
+{
+	free(st->quota);
+	st->quota = NULL;
+}
