@@ -547,11 +547,6 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 		? abs_path(c->pool, c->dir, r->module_dir)
 		: default_module_dir();
 	c->modules = r->modules;
-	for (size_t i = 0; i < r->modules.n; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(r->modules.v[i], r->modules.v[j]) == 0)
-				problem(fc, "modules", "[%zu]: duplicate "
-					"module %s", i, r->modules.v[i]);
 	c->run_as = r->run_as;
 	if (c->run_as != NULL && c->run_as[0] == '\0')
 		problem(fc, "run_as", "expected a user name or null");

@@ -5,6 +5,7 @@
  * expiry ourselves.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
