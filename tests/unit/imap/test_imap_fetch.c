@@ -1,0 +1,144 @@
+/* FETCH attribute parsing, fed through the real command parser. */
+#include <glib.h>
+#include <string.h>
+
+#include "imap_fetch.h"
+
+static char mem[8192];
+static struct imap_arena arena;
+static struct imap_parser parser;
+
+static const struct imap_arg *parse_line(const char *items)
+{
+	struct imap_parser_limits lim = {
+		.max_line = 4096, .max_literal = 1024, .max_literals = 4,
+		.max_depth = 8,
+	};
+	char *line = g_strdup_printf("a FETCH 1 %s\r\n", items);
+	size_t used;
+
+	imap_arena_init(&arena, mem, sizeof(mem));
+	imap_parser_init(&parser, &arena, &lim);
+	g_assert_cmpint(imap_parse(&parser, line, strlen(line), &used), ==,
+			IMAP_PARSE_OK);
+	g_free(line);
+	return parser.cmd.args->next;
+}
+
+static char *describe(const struct imap_fetch_attrs *f)
+{
+	GString *s = g_string_new(NULL);
+	const struct imap_fetch_body *b;
+	unsigned int i;
+
+	g_string_append_printf(s, "flags=%x seen=%d", f->flags, f->sets_seen);
+	for (b = f->bodies; b != NULL; b = b->next) {
+		g_string_append_printf(s, " %s[", b->peek ? "PEEK" : "BODY");
+		for (i = 0; i < b->nparts; i++)
+			g_string_append_printf(s, "%u.", b->part[i]);
+		g_string_append_printf(s, "k%d", b->kind);
+		for (i = 0; i < b->nfields; i++)
+			g_string_append_printf(s, ",%s", b->fields[i]);
+		g_string_append_printf(s, "|%.*s]", (int)b->section_len,
+				       b->section);
+		if (b->partial)
+			g_string_append_printf(s, "<%u.%u>", b->offset,
+					       b->count);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static void check(const char *items, const char *want)
+{
+	struct imap_fetch_attrs f;
+	const char *err = NULL;
+	char *got;
+
+	g_assert_cmpint(imap_fetch_parse(parse_line(items), &arena, &f, &err),
+			==, 0);
+	got = describe(&f);
+	g_assert_cmpstr(got, ==, want);
+	g_free(got);
+}
+
+static void check_bad(const char *items, const char *why)
+{
+	struct imap_fetch_attrs f;
+	const char *err = NULL;
+
+	g_assert_cmpint(imap_fetch_parse(parse_line(items), &arena, &f, &err),
+			==, -1);
+	g_assert_cmpstr(err, ==, why);
+}
+
+static void test_simple(void)
+{
+	check("FLAGS", "flags=1 seen=0");
+	check("(UID FLAGS)", "flags=3 seen=0");
+	check("(uid rfc822.size INTERNALDATE ENVELOPE BODYSTRUCTURE BODY)",
+	      "flags=7e seen=0");
+	check("(RFC822)", "flags=80 seen=1");
+	check("(RFC822.HEADER)", "flags=100 seen=0");
+	check("(RFC822.TEXT)", "flags=200 seen=1");
+	check("ALL", "flags=1d seen=0");
+	check("FAST", "flags=d seen=0");
+	check("FULL", "flags=3d seen=0");
+}
+
+static void test_sections(void)
+{
+	check("BODY[]", "flags=0 seen=1 BODY[k0|]");
+	check("BODY.PEEK[]<0.1024>", "flags=0 seen=0 PEEK[k0|]<0.1024>");
+	check("(BODY.PEEK[HEADER] BODY[TEXT])",
+	      "flags=0 seen=1 PEEK[k1|HEADER] BODY[k4|TEXT]");
+	check("BODY.PEEK[HEADER.FIELDS (From To \"Subject\")]",
+	      "flags=0 seen=0 PEEK[k2,From,To,Subject|HEADER.FIELDS (From To "
+	      "\"Subject\")]");
+	check("body.peek[header.fields.not (X-Spam)]",
+	      "flags=0 seen=0 PEEK[k3,X-Spam|header.fields.not (X-Spam)]");
+	check("BODY.PEEK[1.2.3]", "flags=0 seen=0 PEEK[1.2.3.k0|1.2.3]");
+	check("BODY.PEEK[1.2.MIME]", "flags=0 seen=0 PEEK[1.2.k5|1.2.MIME]");
+	check("BODY.PEEK[2.HEADER]", "flags=0 seen=0 PEEK[2.k1|2.HEADER]");
+	check("BODY.PEEK[2.TEXT]<5.10>",
+	      "flags=0 seen=0 PEEK[2.k4|2.TEXT]<5.10>");
+	check("BODY.PEEK[1.HEADER.FIELDS (A)]",
+	      "flags=0 seen=0 PEEK[1.k2,A|1.HEADER.FIELDS (A)]");
+}
+
+static void test_invalid(void)
+{
+	check_bad("(ALL)", "Unknown fetch attribute");
+	check_bad("BOGUS", "Unknown fetch attribute");
+	check_bad("BODY.PEEK", "Unknown fetch attribute");
+	check_bad("(\"FLAGS\")", "Invalid fetch attribute");
+	check_bad("()", "Invalid fetch attributes");
+	check_bad("(FLAGS (UID))", "Invalid fetch attribute");
+	check_bad("FLAGS UID", "Too many arguments to FETCH");
+	check_bad("BODY[MIME]", "MIME needs a part number");
+	check_bad("BODY[0]", "Invalid section part number");
+	check_bad("BODY[01]", "Invalid section part number");
+	check_bad("BODY[1.]", "Invalid section");
+	check_bad("BODY[1X]", "Invalid section");
+	check_bad("BODY[HEADERS]", "Invalid section");
+	check_bad("BODY[HEADER.FIELDS]", "Missing header field list");
+	check_bad("BODY[HEADER.FIELDS ()]", "Empty header field name");
+	check_bad("BODY[HEADER.FIELDS (A:B)]", "Invalid header field name");
+	check_bad("BODY[HEADER.FIELDS (A  B)]", "Empty header field name");
+	check_bad("BODY[HEADER.FIELDS (A]", "Invalid header field list");
+	check_bad("BODY[]<0>", "Invalid partial range");
+	check_bad("BODY[]<0.0>", "Invalid partial range");
+	check_bad("BODY[]<1.4294967296>", "Invalid partial range");
+	check_bad("BODY[]<1.2>x", "Junk after section");
+	check_bad("BODY[4294967296]", "Invalid section part number");
+	check_bad("BODY[1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1"
+		  ".1.1.1.1.1.1]", "Section part numbers nested too deeply");
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/imap/fetch/simple", test_simple);
+	g_test_add_func("/imap/fetch/sections", test_sections);
+	g_test_add_func("/imap/fetch/invalid", test_invalid);
+	return g_test_run();
+}
