@@ -34,6 +34,7 @@ struct rm_listener {
 };
 
 static struct rm_listener *listeners;
+static struct rm_listener *retired;     /* stopped, conns remain */
 
 struct ip_count {
 	struct ip_count *next;
@@ -347,6 +348,16 @@ void rm_listen_foreach(void (*cb)(void *arg, const char *proto,
 	}
 }
 
+static void listener_free(struct rm_listener *l)
+{
+	free(l->where);
+	free(l->spec);
+	free(l->labels);
+	free((char *)l->opts.proto);
+	free((char *)l->opts.overload_reply);
+	free(l);
+}
+
 void rm_listen_stop_accepting(void)
 {
 	struct rm_listener *l;
@@ -357,11 +368,19 @@ void rm_listen_stop_accepting(void)
 			ev_io_stop(rm_loop(), &l->io);
 		if (l->fd >= 0)
 			close(l->fd);
-		/* conns still point at the opts and labels: keep those */
-		if (!l->active) {
-			free(l->where);
-			free(l->spec);
-			free(l);
+		l->fd = -1;
+		/* live conns still point at the opts and labels */
+		if (!l->active || rm_conn_count() == 0) {
+			listener_free(l);
+		} else {
+			l->next = retired;
+			retired = l;
+		}
+	}
+	if (rm_conn_count() == 0) {
+		while ((l = retired) != NULL) {
+			retired = l->next;
+			listener_free(l);
 		}
 	}
 }
