@@ -68,8 +68,8 @@ static void usage(FILE *f)
 		   "options:\n"
 		   "  -c, --config FILE  config file (default: $RMAIL_CONFIG,"
 		   " ./config.json,\n"
-		   "                     %s/rmail/config.json)\n\n"
-		   "commands:\n", RM_SYSCONFDIR);
+		   "                     /etc/rmail/config.json)\n\n"
+		   "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		if (commands[i] != NULL)
 			fprintf(f, "  %-12s %s\n", commands[i]->name,

@@ -1,0 +1,233 @@
+/* The client side of the e2e harness: plain and TLS line I/O. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "harness.h"
+
+#define RMH_LINE_MAX 65536
+#define RMH_IO_TIMEOUT 15.0
+
+struct rmh_conn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	GString *in;                /* received, not yet returned */
+};
+
+static void set_timeout(int fd, double s)
+{
+	struct timeval tv = { .tv_sec = (time_t)s,
+			      .tv_usec = (suseconds_t)((s - (double)(time_t)s)
+						       * 1e6) };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+struct rmh_conn *rmh_connect(guint port, bool tls)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct rmh_conn *c;
+	int fd;
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		g_test_message("connect 127.0.0.1:%u: %s", port,
+			       strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	set_timeout(fd, RMH_IO_TIMEOUT);
+	c = g_new0(struct rmh_conn, 1);
+	c->fd = fd;
+	c->in = g_string_new(NULL);
+	if (tls && !rmh_conn_starttls(c)) {
+		rmh_conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rmh_conn_close(struct rmh_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->ctx != NULL)
+		SSL_CTX_free(c->ctx);
+	close(c->fd);
+	g_string_free(c->in, TRUE);
+	g_free(c);
+}
+
+bool rmh_conn_starttls(struct rmh_conn *c)
+{
+	unsigned long e;
+
+	/* test fixtures are self-signed: no verification, the tests
+	 * compare certificate fingerprints instead */
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (c->ctx == NULL)
+		return false;
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+	c->ssl = SSL_new(c->ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_tlsext_host_name(c->ssl, "localhost");
+	if (SSL_connect(c->ssl) != 1) {
+		e = ERR_get_error();
+		g_test_message("TLS handshake failed: %s",
+			       e ? ERR_error_string(e, NULL) : "eof");
+		return false;
+	}
+	return true;
+}
+
+bool rmh_send_raw(struct rmh_conn *c, const void *data, size_t n)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		int w;
+
+		if (c->ssl != NULL)
+			w = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT_MAX));
+		else
+			w = (int)send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+bool rmh_send(struct rmh_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *s, *line;
+	bool ok;
+
+	va_start(ap, fmt);
+	s = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	line = g_strconcat(s, "\r\n", NULL);
+	ok = rmh_send_raw(c, line, strlen(line));
+	g_free(s);
+	g_free(line);
+	return ok;
+}
+
+char *rmh_readline(struct rmh_conn *c, double timeout)
+{
+	char buf[4096];
+
+	set_timeout(c->fd, timeout);
+	for (;;) {
+		char *nl = memchr(c->in->str, '\n', c->in->len);
+		int n;
+
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - c->in->str);
+			char *line = g_strndup(c->in->str,
+					       len > 0 && nl[-1] == '\r' ?
+					       len - 1 : len);
+
+			g_string_erase(c->in, 0, (gssize)len + 1);
+			return line;
+		}
+		if (c->in->len > RMH_LINE_MAX)
+			return NULL;
+		if (c->ssl != NULL)
+			n = SSL_read(c->ssl, buf, sizeof(buf));
+		else
+			n = (int)recv(c->fd, buf, sizeof(buf), 0);
+		if (n < 0 && c->ssl == NULL && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		g_string_append_len(c->in, buf, n);
+	}
+}
+
+bool rmh_expect(struct rmh_conn *c, const char *prefix, char **line_r)
+{
+	char *line;
+
+	while ((line = rmh_readline(c, RMH_IO_TIMEOUT)) != NULL) {
+		if (g_str_has_prefix(line, prefix)) {
+			if (line_r != NULL)
+				*line_r = line;
+			else
+				g_free(line);
+			return true;
+		}
+		g_test_message("skipped: %s", line);
+		g_free(line);
+	}
+	g_test_message("expected \"%s\": connection closed or timed out",
+		       prefix);
+	return false;
+}
+
+static char *x509_sha256(X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+	GString *s;
+
+	if (x == NULL || X509_digest(x, EVP_sha256(), md, &n) != 1)
+		return NULL;
+	s = g_string_new(NULL);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "%02x", md[i]);
+	return g_string_free(s, FALSE);
+}
+
+char *rmh_conn_peer_cert_sha256(struct rmh_conn *c)
+{
+	X509 *x;
+	char *s;
+
+	if (c->ssl == NULL)
+		return NULL;
+	x = SSL_get1_peer_certificate(c->ssl);
+	s = x509_sha256(x);
+	X509_free(x);
+	return s;
+}
+
+char *rmh_cert_file_sha256(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+	char *s;
+
+	if (f == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	s = x509_sha256(x);
+	X509_free(x);
+	return s;
+}
