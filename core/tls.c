@@ -91,6 +91,13 @@ int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
 		goto out_free;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			rmail_err_set(err, RMAIL_E_INVAL, "TLS key %s does "
+				      "not match certificate %s", key, cert);
+			ERR_clear_error();
+			goto out_free;
+		}
 		rmail_err_set(err, RMAIL_E_INVAL,
 			      "cannot load TLS key %s: %s", key,
 			      ssl_reason());
