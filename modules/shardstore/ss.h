@@ -95,4 +95,12 @@ int ss_mbox_create_defaults(struct ss_store *st, const char *canon_user,
 int ss_user_usage_scan(struct ss_store *st, const char *canon_user,
 		       uint64_t *bytes_r, struct rmail_err *err);
 
+/* ---- appended by store-mbox: bulk appends (import, bench) ---------- */
+struct rmail_append;
+/* skip this append's fsync pair; ss_mbox_sync makes the batch durable */
+void ss_append_set_nosync(struct rmail_append *ap);
+/* syncfs + fsync of every shard directory of the mailbox */
+int ss_mbox_sync(struct ss_store *st, const char *user, const char *mbox,
+		 struct rmail_err *err);
+
 #endif

@@ -1,0 +1,452 @@
+/*
+ * Streaming append and the UID lock.  The temporary is written and
+ * fsync'd outside the lock; under flock(counter) the UID is allocated and
+ * the file renamed into its shard, so UIDs appear in ascending order
+ * across processes; the shard directory is fsync'd after the unlock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+
+#define SS_APPEND_BUF 65536
+
+struct rmail_append {
+	struct rmail_mbox *mb;
+	int fd;
+	char tmp[96];
+	uint64_t size;
+	uint32_t flags;
+	uint64_t keywords;
+	int64_t date;
+	int ignore_quota;
+	int nosync;
+	bool last_cr;
+	bool failed;
+	bool committed;
+	size_t blen;
+	char buf[SS_APPEND_BUF];
+};
+
+/* highest UID on disk: the last non-empty shard */
+static uint32_t highest_on_disk(struct rmail_mbox *mb)
+{
+	int64_t top = -1, no;
+	uint32_t high = 0;
+	int fd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL)
+		if ((no = ss_shard_parse(de->d_name)) > top)
+			top = no;
+	closedir(d);
+	for (no = top; no >= 0 && high == 0; no--) {
+		struct rmail_msg *msgs;
+		uint32_t n;
+		char rel[16];
+		int sfd;
+
+		snprintf(rel, sizeof(rel), "s%u", (uint32_t)no);
+		sfd = openat(mb->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0)
+			continue;
+		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) == 0) {
+			if (n > 0)
+				high = msgs[n - 1].uid;
+			free(msgs);
+		}
+		close(sfd);
+	}
+	return high;
+}
+
+int ss_uid_lock(struct rmail_mbox *mb, uint32_t *uidvalidity_r,
+		uint32_t *next_r, struct rmail_err *err)
+{
+	char buf[128], boot[40], fboot[64] = "";
+	unsigned v = 0, uv = 0, next = 0;
+	ssize_t n;
+	int rc;
+
+	pthread_mutex_lock(&mb->alloc);
+	do {
+		rc = flock(mb->counterfd, LOCK_EX);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		pthread_mutex_unlock(&mb->alloc);
+		return rmail_err_set(err, RMAIL_E_IO, "uid lock: %s",
+				     strerror(errno));
+	}
+	n = pread(mb->counterfd, buf, sizeof(buf) - 1, 0);
+	buf[n < 0 ? 0 : n] = '\0';
+	if (sscanf(buf, "%u %u %u %63s", &v, &uv, &next, fboot) < 3 ||
+	    uv == 0) {
+		/* damaged counter: a new UIDVALIDITY is the safe answer */
+		uv = (uint32_t)time(NULL);
+		next = 1;
+		mb->uid_verified = false;
+	}
+	ss_boot_id(boot);
+	if (!mb->uid_verified || strcmp(boot, fboot) != 0) {
+		uint32_t high = highest_on_disk(mb);
+
+		if (high >= next)
+			next = high + 1;
+		mb->uid_verified = true;
+	}
+	mb->uidvalidity = uv;
+	*uidvalidity_r = uv;
+	*next_r = next == 0 ? 1 : next;
+	return 0;
+}
+
+void ss_uid_unlock(struct rmail_mbox *mb, uint32_t next)
+{
+	char buf[128], boot[40];
+	int n;
+
+	ss_boot_id(boot);
+	n = snprintf(buf, sizeof(buf), "1 %u %u %s\n", mb->uidvalidity, next,
+		     boot);
+	if (pwrite(mb->counterfd, buf, (size_t)n, 0) == n)
+		(void)!ftruncate(mb->counterfd, n);
+	flock(mb->counterfd, LOCK_UN);
+	pthread_mutex_unlock(&mb->alloc);
+}
+
+/* Keyword names to a mask; a keyword new to the mailbox is appended to
+ * the table under the UID lock, durably, before any name uses it. */
+int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
+		  uint64_t *mask_r, struct rmail_err *err)
+{
+	uint64_t mask = 0;
+	size_t i, k;
+	bool locked = false;
+	uint32_t uv, next;
+
+	pthread_mutex_lock(&mb->lock);
+	if (mb->keywords == NULL)
+		ss_read_keywords(mb);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < mb->nkeywords; k++)
+			if (strcasecmp(mb->keywords[k], kw[i]) == 0)
+				break;
+		if (k == mb->nkeywords && !locked) {
+			/* re-read under the lock: another process may have
+			 * added it */
+			pthread_mutex_unlock(&mb->lock);
+			if (ss_uid_lock(mb, &uv, &next, err) < 0)
+				return -1;
+			locked = true;
+			pthread_mutex_lock(&mb->lock);
+			ss_read_keywords(mb);
+			i = (size_t)-1;
+			mask = 0;
+			continue;
+		}
+		if (k == mb->nkeywords) {
+			char line[300];
+			int fd;
+			size_t len = strlen(kw[i]);
+
+			if (len == 0 || len > 250 || strpbrk(kw[i], "\r\n") ||
+			    mb->nkeywords >= RMAIL_KEYWORD_MAX) {
+				pthread_mutex_unlock(&mb->lock);
+				ss_uid_unlock(mb, next);
+				return rmail_err_set(err, RMAIL_E_INVAL,
+						     "keyword refused");
+			}
+			fd = openat(mb->dirfd, "keywords",
+				    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				    0640);
+			snprintf(line, sizeof(line), "%s\n", kw[i]);
+			if (fd < 0 ||
+			    write(fd, line, len + 1) != (ssize_t)(len + 1) ||
+			    fsync(fd) < 0) {
+				if (fd >= 0)
+					close(fd);
+				pthread_mutex_unlock(&mb->lock);
+				ss_uid_unlock(mb, next);
+				return rmail_err_set(err, RMAIL_E_IO,
+						     "keywords: %s",
+						     strerror(errno));
+			}
+			close(fd);
+			mb->keywords[mb->nkeywords++] = strdup(kw[i]);
+		}
+		mask |= 1ull << k;
+	}
+	pthread_mutex_unlock(&mb->lock);
+	if (locked)
+		ss_uid_unlock(mb, next);
+	*mask_r = mask;
+	return 0;
+}
+
+int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid)
+{
+	char rel[16];
+	int fd;
+
+	snprintf(rel, sizeof(rel), "s%u", ss_shard_of(uid));
+	if (mkdirat(mb->dirfd, rel, 0750) < 0)
+		return errno == EEXIST ? 0 : -1;
+	fd = openat(mb->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		ss_mbox_chown(mb->st, fd);
+		close(fd);
+	}
+	/* the new shard's entry must survive a crash too */
+	return fsync(mb->dirfd);
+}
+
+int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz)
+{
+	static char host[64];
+	static unsigned seq;
+	int fd;
+
+	if (host[0] == '\0') {
+		size_t i;
+
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			memcpy(host, "localhost", 10);
+		for (i = 0; host[i] != '\0'; i++)
+			if (!((host[i] >= 'a' && host[i] <= 'z') ||
+			      (host[i] >= 'A' && host[i] <= 'Z') ||
+			      (host[i] >= '0' && host[i] <= '9') ||
+			      host[i] == '-'))
+				host[i] = '-';
+	}
+	do {
+		snprintf(name_r, namesz, "tmp/%s.%d.%u.tmp", host,
+			 (int)getpid(), __atomic_add_fetch(&seq, 1,
+							   __ATOMIC_RELAXED));
+		fd = openat(mb->dirfd, name_r,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	} while (fd < 0 && errno == EEXIST);
+	if (fd >= 0)
+		ss_mbox_chown(mb->st, fd);
+	return fd;
+}
+
+int ss_append_begin(void *h, const char *user, const char *mailbox,
+		    const struct rmail_append_opts *o,
+		    struct rmail_append **ap_r, struct rmail_err *err)
+{
+	struct ss_store *st = h;
+	struct rmail_append *ap;
+	struct rmail_mbox *mb;
+	uint64_t mask = 0;
+
+	if (ss_mbox_get(st, user, mailbox, &mb, err) < 0)
+		return -1;
+	if (o != NULL && !o->ignore_quota &&
+	    ss_quota_check(st, mb->user, o->size_hint, err) < 0)
+		goto fail;
+	if (o != NULL && o->nkeywords > 0 &&
+	    ss_kw_resolve(mb, o->keywords, o->nkeywords, &mask, err) < 0)
+		goto fail;
+	ap = calloc(1, sizeof(*ap));
+	if (ap == NULL) {
+		rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	ap->mb = mb;
+	ap->flags = o != NULL ? o->flags & 0x1f : 0;
+	ap->keywords = mask;
+	ap->date = o != NULL && o->internaldate > 0 ? o->internaldate :
+						       (int64_t)time(NULL);
+	ap->ignore_quota = o != NULL && o->ignore_quota;
+	ap->fd = ss_tmp_create(mb, ap->tmp, sizeof(ap->tmp));
+	if (ap->fd < 0) {
+		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",
+			      strerror(errno));
+		free(ap);
+		goto fail;
+	}
+	*ap_r = ap;
+	return 0;
+fail:
+	ss_mbox_put(&mb);
+	return -1;
+}
+
+void ss_append_set_nosync(struct rmail_append *ap)
+{
+	ap->nosync = 1;
+}
+
+static int flush_buf(struct rmail_append *ap, struct rmail_err *err)
+{
+	size_t off = 0;
+
+	while (off < ap->blen) {
+		ssize_t n = write(ap->fd, ap->buf + off, ap->blen - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ap->failed = true;
+			return rmail_err_set(err, RMAIL_E_IO, "write: %s",
+					     n < 0 ? strerror(errno) :
+						     "short write");
+		}
+		off += (size_t)n;
+	}
+	ap->blen = 0;
+	return 0;
+}
+
+int ss_append_write(struct rmail_append *ap, const void *data, size_t len,
+		    struct rmail_err *err)
+{
+	const char *p = data;
+	size_t i;
+
+	if (ap->failed || ap->committed)
+		return rmail_err_set(err, RMAIL_E_IO, "append failed");
+	for (i = 0; i < len; i++) {
+		if (ap->blen + 2 > SS_APPEND_BUF && flush_buf(ap, err) < 0)
+			return -1;
+		if (p[i] == '\n' && !ap->last_cr) {
+			ap->buf[ap->blen++] = '\r';
+			ap->size++;
+		}
+		ap->buf[ap->blen++] = p[i];
+		ap->size++;
+		ap->last_cr = p[i] == '\r';
+	}
+	return 0;
+}
+
+int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
+		     uint32_t *uidvalidity_r, struct rmail_err *err)
+{
+	struct rmail_mbox *mb = ap->mb;
+	struct ss_fname f;
+	char dst[SS_FNAME_MAX + 16], name[SS_FNAME_MAX];
+	uint32_t uv, uid;
+	int sfd;
+
+	if (ap->failed || ap->committed)
+		return rmail_err_set(err, RMAIL_E_IO, "append failed");
+	if (flush_buf(ap, err) < 0)
+		return -1;
+	if (!ap->ignore_quota &&
+	    ss_quota_check(mb->st, mb->user, ap->size, err) < 0)
+		return -1;
+	if ((!ap->nosync && fsync(ap->fd) < 0) || close(ap->fd) < 0) {
+		ap->fd = -1;
+		ap->failed = true;
+		return rmail_err_set(err, RMAIL_E_IO, "fsync: %s",
+				     strerror(errno));
+	}
+	ap->fd = -1;
+	if (ss_uid_lock(mb, &uv, &uid, err) < 0)
+		return -1;
+	f.uid = uid;
+	f.size = ap->size;
+	f.date = ap->date;
+	f.flags = ap->flags;
+	f.keywords = ap->keywords;
+	ss_fname_format(&f, name);
+	snprintf(dst, sizeof(dst), "s%u/%s", ss_shard_of(uid), name);
+	if (ss_shard_ensure(mb, uid) < 0 ||
+	    renameat(mb->dirfd, ap->tmp, mb->dirfd, dst) < 0) {
+		int e = errno;
+
+		ss_uid_unlock(mb, uid);
+		ap->failed = true;
+		return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
+				     strerror(e));
+	}
+	ss_uid_unlock(mb, uid + 1);
+	ap->committed = true;
+	if (!ap->nosync) {
+		snprintf(dst, sizeof(dst), "s%u", ss_shard_of(uid));
+		sfd = openat(mb->dirfd, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0 || fsync(sfd) < 0) {
+			int e = errno;
+
+			if (sfd >= 0)
+				close(sfd);
+			/* renamed but not durable: report the failure */
+			return rmail_err_set(err, RMAIL_E_IO, "dir fsync: %s",
+					     strerror(e));
+		}
+		close(sfd);
+	}
+	ss_log_append(mb, RMAIL_CHANGE_APPEND, uid, ap->flags);
+	ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
+	if (uid_r != NULL)
+		*uid_r = uid;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = uv;
+	return 0;
+}
+
+void ss_append_free(struct rmail_append **app)
+{
+	struct rmail_append *ap = *app;
+
+	if (ap == NULL)
+		return;
+	*app = NULL;
+	if (ap->fd >= 0)
+		close(ap->fd);
+	if (!ap->committed)
+		unlinkat(ap->mb->dirfd, ap->tmp, 0);
+	ss_mbox_put(&ap->mb);
+	free(ap);
+}
+
+int ss_mbox_sync(struct ss_store *st, const char *user, const char *mbox,
+		 struct rmail_err *err)
+{
+	struct rmail_mbox *mb;
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	if (ss_mbox_get(st, user, mbox, &mb, err) < 0)
+		return -1;
+	fd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		ss_mbox_put(&mb);
+		return rmail_err_set(err, RMAIL_E_IO, "sync: %s",
+				     strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		int sfd;
+
+		if (ss_shard_parse(de->d_name) < 0)
+			continue;
+		sfd = openat(mb->dirfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0 || fsync(sfd) < 0)
+			rc = rmail_err_set(err, RMAIL_E_IO, "sync: %s",
+					   strerror(errno));
+		if (sfd >= 0)
+			close(sfd);
+	}
+	closedir(d);
+	ss_mbox_put(&mb);
+	return rc;
+}

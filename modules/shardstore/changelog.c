@@ -1,0 +1,150 @@
+/*
+ * The per-mailbox change log: 16-byte records appended with O_APPEND;
+ * a record's modseq is its end offset, so no lock is shared between
+ * processes.  A cache: renames are the truth, nothing here is fsync'd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+
+#define SS_REC 16
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
+		       uint32_t flags)
+{
+	unsigned char rec[SS_REC];
+	off_t end = 0;
+
+	rec[0] = (unsigned char)type;
+	rec[1] = 1;
+	rec[2] = rec[3] = 0;
+	put32(rec + 4, uid);
+	put32(rec + 8, flags);
+	put32(rec + 12, type ^ uid ^ flags ^ 0x5a5a5a5au);
+	/* the mutex only keeps this process's threads from moving the
+	 * shared descriptor's offset between write and lseek */
+	pthread_mutex_lock(&mb->loglock);
+	if (mb->logfd < 0)
+		mb->logfd = openat(mb->dirfd, "changes",
+				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				   0640);
+	if (mb->logfd >= 0 && write(mb->logfd, rec, SS_REC) == SS_REC)
+		end = lseek(mb->logfd, 0, SEEK_CUR);
+	pthread_mutex_unlock(&mb->loglock);
+	return end < 0 ? 0 : (uint64_t)end;
+}
+
+typedef void (*rec_fn)(void *arg, const struct rmail_change *c,
+		       uint32_t flags);
+
+static int log_walk(struct rmail_mbox *mb, uint64_t since, rec_fn fn,
+		    void *arg, uint64_t *end_r)
+{
+	unsigned char buf[SS_REC * 4096];
+	uint64_t off = since - since % SS_REC;
+	int fd = openat(mb->dirfd, "changes", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		*end_r = since;
+		return errno == ENOENT ? 0 : -1;
+	}
+	while ((n = pread(fd, buf, sizeof(buf), (off_t)off)) >= SS_REC) {
+		ssize_t i;
+
+		n -= n % SS_REC;       /* a torn tail waits for the rest */
+		for (i = 0; i < n; i += SS_REC) {
+			const unsigned char *r = buf + i;
+			struct rmail_change c;
+			uint32_t flags = get32(r + 8);
+
+			c.type = r[0];
+			c.uid = get32(r + 4);
+			c.modseq = off + (uint64_t)i + SS_REC;
+			if (r[1] != 1 ||
+			    get32(r + 12) != (c.type ^ c.uid ^ flags ^
+					      0x5a5a5a5au))
+				continue;
+			fn(arg, &c, flags);
+		}
+		off += (uint64_t)n;
+	}
+	close(fd);
+	*end_r = off;
+	return 0;
+}
+
+struct changes_arg {
+	rmail_change_fn cb;
+	void *arg;
+};
+
+static void changes_cb(void *arg, const struct rmail_change *c,
+		       uint32_t flags)
+{
+	struct changes_arg *a = arg;
+
+	(void)flags;
+	a->cb(a->arg, c);
+}
+
+int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
+		    rmail_change_fn cb, void *arg, struct rmail_err *err)
+{
+	struct changes_arg a = { cb, arg };
+	uint64_t end;
+
+	if (log_walk(mb, since, changes_cb, &a, &end) < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "change log: %s",
+				     strerror(errno));
+	return 0;
+}
+
+static void modseq_cb(void *arg, const struct rmail_change *c,
+		      uint32_t flags)
+{
+	struct rmail_mbox *mb = arg;
+	int64_t idx = ss_mbox_find(mb, c->uid);
+
+	(void)flags;
+	if (idx >= 0)
+		((struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx))->modseq =
+			c->modseq;
+}
+
+/* Called with mb->lock held after a refresh.  A fresh view starts at the
+ * end of the log (messages then have modseq 0); later records stamp the
+ * messages they touch. */
+void ss_log_catch_up(struct rmail_mbox *mb)
+{
+	struct stat sb;
+	uint64_t end;
+
+	if (mb->log_read == 0) {
+		if (fstatat(mb->dirfd, "changes", &sb, 0) == 0)
+			mb->log_read = (uint64_t)sb.st_size -
+				       (uint64_t)sb.st_size % SS_REC;
+		return;
+	}
+	if (log_walk(mb, mb->log_read, modseq_cb, mb, &end) == 0)
+		mb->log_read = end;
+}

@@ -1,0 +1,249 @@
+/*
+ * mod_shardstore: the descriptor, store lifecycle (FORMAT version file)
+ * and the ops table wiring the mailbox and user halves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+
+#define SS_FORMAT_VERSION 1
+#define SS_FORMAT_MAGIC "rmail-shardstore"
+
+static const struct ss_conf ss_default_conf = { 1.0, 1 };
+
+/* the module's conf when loaded, defaults for CLI and tests */
+static const struct ss_conf *ss_active_conf;
+
+const struct ss_conf *ss_conf(const struct ss_store *st)
+{
+	if (st->m != NULL && st->m->conf != NULL)
+		return st->m->conf;
+	return ss_active_conf != NULL ? ss_active_conf : &ss_default_conf;
+}
+
+void ss_mbox_chown(const struct ss_store *st, int fd)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || fstat(st->root_fd, &sb) < 0 || sb.st_uid == 0)
+		return;
+	if (fchown(fd, sb.st_uid, sb.st_gid) < 0) {
+		/* best effort: the daemon still reads root-owned files */
+	}
+}
+
+void ss_boot_id(char out[40])
+{
+	static char cached[40];
+	int fd;
+	ssize_t n;
+
+	if (cached[0] == '\0') {
+		fd = open("/proc/sys/kernel/random/boot_id",
+			  O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, cached, 36);
+		if (fd >= 0)
+			close(fd);
+		if (n != 36)
+			memcpy(cached, "unknown", 8);
+		cached[n == 36 ? 36 : 7] = '\0';
+	}
+	memcpy(out, cached, sizeof(cached));
+}
+
+static int format_write(struct ss_store *st, struct rmail_err *err)
+{
+	char buf[64];
+	int fd, n;
+
+	n = snprintf(buf, sizeof(buf), SS_FORMAT_MAGIC " %d\n",
+		     SS_FORMAT_VERSION);
+	fd = ss_openat(st->root_fd, ".FORMAT.tmp",
+		       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rmail_err_set(err, RMAIL_E_IO, "write FORMAT: %s",
+				     strerror(errno));
+	}
+	ss_mbox_chown(st, fd);
+	close(fd);
+	if (renameat(st->root_fd, ".FORMAT.tmp", st->root_fd, "FORMAT") < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "rename FORMAT: %s",
+				     strerror(errno));
+	return 0;
+}
+
+/* The migration rule of docs/storage.md: older formats are upgraded in
+ * order, newer ones refused. */
+static int format_check(struct ss_store *st, struct rmail_err *err)
+{
+	char buf[64];
+	int fd, version;
+	ssize_t n;
+
+	fd = ss_openat(st->root_fd, "FORMAT", O_RDONLY, 0);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return rmail_err_set(err, RMAIL_E_IO, "FORMAT: %s",
+					     strerror(errno));
+		return format_write(st, err);
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	if (sscanf(buf, SS_FORMAT_MAGIC " %d", &version) != 1 || version < 1)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s/FORMAT: not an rmail store",
+				     st->mail_root);
+	if (version > SS_FORMAT_VERSION)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s: format %d is newer than this rmail "
+				     "supports (%d)", st->mail_root, version,
+				     SS_FORMAT_VERSION);
+	/* format 1 is the first: no migrations yet */
+	return 0;
+}
+
+int ss_store_open(struct ss_store *st, const struct rmail_core *core,
+		  const char *mail_root, struct rmail_err *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->core = core;
+	st->root_fd = -1;
+	if (mail_root == NULL || mail_root[0] == '\0')
+		return rmail_err_set(err, RMAIL_E_INVAL, "no mail_root");
+	st->mail_root = strdup(mail_root);
+	if (st->mail_root == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	if (mkdir(mail_root, 0750) < 0 && errno != EEXIST) {
+		rmail_err_set(err, RMAIL_E_IO, "%s: %s", mail_root,
+			      strerror(errno));
+		goto fail;
+	}
+	st->root_fd = open(mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->root_fd < 0) {
+		rmail_err_set(err, RMAIL_E_IO, "%s: %s", mail_root,
+			      strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	if (format_check(st, err) < 0 || ss_users_open(st, err) < 0) {
+		pthread_mutex_destroy(&st->lock);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (st->root_fd >= 0)
+		close(st->root_fd);
+	free((char *)st->mail_root);
+	st->mail_root = NULL;
+	st->root_fd = -1;
+	return -1;
+}
+
+void ss_store_close(struct ss_store *st)
+{
+	if (st->root_fd < 0)
+		return;
+	ss_watches_free(st);
+	ss_views_free(st);
+	ss_users_close(st);
+	close(st->root_fd);
+	st->root_fd = -1;
+	free((char *)st->mail_root);
+	st->mail_root = NULL;
+	pthread_mutex_destroy(&st->lock);
+}
+
+static const struct rmail_store_ops ss_ops = {
+	.size = sizeof(struct rmail_store_ops),
+	.user_get = ss_user_get,
+	.user_verify = ss_user_verify,
+	.user_add = ss_user_add,
+	.user_update = ss_user_update,
+	.user_del = ss_user_del,
+	.user_list = ss_user_list,
+	.alias_add = ss_alias_add,
+	.alias_del = ss_alias_del,
+	.alias_list = ss_alias_list,
+	.resolve = ss_resolve,
+	.domain_is_local = ss_domain_is_local,
+	.owns_address = ss_owns_address,
+	.quota_get = ss_quota_get,
+	.quota_recalc = ss_quota_recalc,
+	.mbox_list = ss_mbox_list,
+	.mbox_create = ss_mbox_create,
+	.mbox_delete = ss_mbox_delete,
+	.mbox_rename = ss_mbox_rename,
+	.mbox_subscribe = ss_mbox_subscribe,
+	.mbox_status = ss_mbox_status,
+	.mbox_open = ss_mbox_open,
+	.mbox_refresh = ss_mbox_refresh,
+	.mbox_close = ss_mbox_close,
+	.mbox_count = ss_mbox_count,
+	.mbox_msg = ss_mbox_msg,
+	.mbox_find = ss_mbox_find,
+	.mbox_info = ss_mbox_info,
+	.mbox_keywords = ss_mbox_keywords,
+	.mbox_changes = ss_mbox_changes,
+	.msg_flags = ss_msg_flags,
+	.msg_read = ss_msg_read,
+	.msg_open = ss_msg_open,
+	.msg_copy = ss_msg_copy,
+	.msg_move = ss_msg_move,
+	.msg_expunge = ss_msg_expunge,
+	.append_begin = ss_append_begin,
+	.append_write = ss_append_write,
+	.append_commit = ss_append_commit,
+	.append_free = ss_append_free,
+	.watch_add = ss_watch_add,
+	.watch_del = ss_watch_del,
+};
+
+static const struct rmail_conf_key ss_conf_keys[] = {
+	{ "poll_interval", RMAIL_CONF_DURATION, 0,
+	  offsetof(struct ss_conf, poll_interval), "\"1s\"",
+	  "change-feed polling period when inotify is off", NULL },
+	{ "inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
+	  "true", "use inotify (false on a network filesystem)", NULL },
+	RMAIL_CONF_END
+};
+
+static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
+{
+	struct ss_store *st;
+
+	st = m->core->pcalloc(m->pool, sizeof(*st));
+	if (ss_store_open(st, m->core, m->core->conf_str("mail_root"),
+			  err) < 0)
+		return -1;
+	st->m = m;
+	ss_active_conf = m->conf;
+	m->data = st;
+	return 0;
+}
+
+static void ss_fini(struct rmail_mctx *m)
+{
+	if (m->data != NULL)
+		ss_store_close(m->data);
+	m->data = NULL;
+}
+
+/* the store handle is m->data: the core hands it to callers as `h` */
+const struct rmail_store_ops *ss_store_ops(void);
+const struct rmail_store_ops *ss_store_ops(void)
+{
+	return &ss_ops;
+}
+
+RMAIL_MODULE_DEFINE(shardstore, RMAIL_KIND_STORAGE, "1.0",
+		    .section = "shardstore", .conf_keys = ss_conf_keys,
+		    .conf_size = sizeof(struct ss_conf), .init = ss_init,
+		    .fini = ss_fini, .ops = &ss_ops);

@@ -1,0 +1,378 @@
+/*
+ * Per-message operations.  A message's file name is a function of its
+ * state, so the view's state names the file; ENOENT means another
+ * process changed it first: re-read the shard and retry (CAS).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+
+#define SS_CAS_TRIES 64
+
+static void rel_name(const struct ss_fname *f, char *out, size_t outsz)
+{
+	char name[SS_FNAME_MAX];
+
+	ss_fname_format(f, name);
+	snprintf(out, outsz, "s%u/%s", ss_shard_of(f->uid), name);
+}
+
+static void view_update(struct rmail_mbox *mb, const struct ss_fname *f)
+{
+	int64_t idx;
+
+	pthread_mutex_lock(&mb->lock);
+	idx = ss_mbox_find(mb, f->uid);
+	if (idx >= 0) {
+		struct rmail_msg *m =
+			(struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx);
+
+		m->flags = f->flags;
+		m->keywords = f->keywords;
+	}
+	pthread_mutex_unlock(&mb->lock);
+}
+
+int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
+		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+		 struct rmail_msg *new_r, struct rmail_err *err)
+{
+	struct ss_fname cur, nw;
+	char from[SS_FNAME_MAX + 16], to[SS_FNAME_MAX + 16];
+	uint64_t kw = 0;
+	int tries;
+
+	flags &= 0x1f;
+	if (nkeywords > 0 && ss_kw_resolve(mb, keywords, nkeywords, &kw,
+					   err) < 0)
+		return -1;
+	if (ss_msg_state(mb, uid, &cur) < 0)
+		return rmail_err_set(err, RMAIL_E_NOENT, "no message %u", uid);
+	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+		nw = cur;
+		switch (mode) {
+		case RMAIL_FLAGS_ADD:
+			nw.flags |= flags;
+			nw.keywords |= kw;
+			break;
+		case RMAIL_FLAGS_REMOVE:
+			nw.flags &= ~flags;
+			nw.keywords &= ~kw;
+			break;
+		default:
+			nw.flags = flags;
+			nw.keywords = kw;
+			break;
+		}
+		if (nw.flags == cur.flags && nw.keywords == cur.keywords)
+			break;
+		rel_name(&cur, from, sizeof(from));
+		rel_name(&nw, to, sizeof(to));
+		if (renameat(mb->dirfd, from, mb->dirfd, to) == 0) {
+			ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid, nw.flags);
+			break;
+		}
+		if (errno != ENOENT)
+			return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
+					     strerror(errno));
+		/* lost the race: the current name is on disk */
+		if (ss_msg_locate(mb, uid, &cur) < 0)
+			return rmail_err_set(err, RMAIL_E_NOENT,
+					     "message %u expunged", uid);
+	}
+	if (tries == SS_CAS_TRIES)
+		return rmail_err_set(err, RMAIL_E_BUSY, "flag change contended");
+	view_update(mb, &nw);
+	if (new_r != NULL) {
+		memset(new_r, 0, sizeof(*new_r));
+		new_r->uid = uid;
+		new_r->flags = nw.flags;
+		new_r->keywords = nw.keywords;
+		new_r->size = nw.size;
+		new_r->internaldate = nw.date;
+	}
+	return 0;
+}
+
+int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,
+		struct rmail_err *err)
+{
+	struct ss_fname f;
+	char rel[SS_FNAME_MAX + 16];
+	int tries, fd = -1;
+
+	if (ss_msg_state(mb, uid, &f) < 0)
+		return rmail_err_set(err, RMAIL_E_NOENT, "no message %u", uid);
+	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+		rel_name(&f, rel, sizeof(rel));
+		fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		if (ss_msg_locate(mb, uid, &f) < 0)
+			return rmail_err_set(err, RMAIL_E_NOENT,
+					     "message %u expunged", uid);
+	}
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "open: %s",
+				     strerror(errno));
+	*fd_r = fd;
+	return 0;
+}
+
+int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
+		size_t len, size_t *got_r, struct rmail_err *err)
+{
+	size_t got = 0;
+	int fd;
+
+	if (ss_msg_open(mb, uid, &fd, err) < 0)
+		return -1;
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return rmail_err_set(err, RMAIL_E_IO, "read: %s",
+					     strerror(errno));
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*got_r = got;
+	return 0;
+}
+
+/* a private copy when link(2) is not possible */
+static int copy_bytes(int srcfd, int dstfd)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(srcfd, buf, sizeof(buf))) > 0)
+		if (write(dstfd, buf, (size_t)n) != n)
+			return -1;
+	return n < 0 ? -1 : fsync(dstfd);
+}
+
+struct copy_item {
+	char tmp[96];
+	struct ss_fname f;
+};
+
+int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		const char *dst, uint32_t *dst_uids_r,
+		uint32_t *dst_uidvalidity_r, struct rmail_err *err)
+{
+	struct rmail_mbox *dm;
+	struct copy_item *it;
+	uint32_t uv, next, lastshard = UINT32_MAX;
+	uint64_t total = 0;
+	size_t i, k;
+	int rc = -1;
+
+	if (ss_mbox_get(mb->st, mb->user, dst, &dm, err) < 0)
+		return -1;
+	it = calloc(n ? n : 1, sizeof(*it));
+	if (it == NULL) {
+		ss_mbox_put(&dm);
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		char rel[SS_FNAME_MAX + 16];
+		int fd, tries, ok = 0;
+
+		if (ss_msg_state(mb, uids[i], &it[i].f) < 0) {
+			rmail_err_set(err, RMAIL_E_NOENT, "no message %u",
+				      uids[i]);
+			goto out;
+		}
+		for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+			fd = ss_tmp_create(dm, it[i].tmp, sizeof(it[i].tmp));
+			if (fd < 0)
+				break;
+			close(fd);
+			unlinkat(dm->dirfd, it[i].tmp, 0);
+			rel_name(&it[i].f, rel, sizeof(rel));
+			if (linkat(mb->dirfd, rel, dm->dirfd, it[i].tmp,
+				   0) == 0) {
+				ok = 1;
+				break;
+			}
+			if (errno == ENOENT) {
+				if (ss_msg_locate(mb, uids[i], &it[i].f) < 0)
+					break;
+				continue;
+			}
+			/* EXDEV, EMLINK, EPERM: copy the bytes */
+			{
+				int s = openat(mb->dirfd, rel,
+					       O_RDONLY | O_CLOEXEC);
+				int d = s < 0 ? -1 :
+					ss_tmp_create(dm, it[i].tmp,
+						      sizeof(it[i].tmp));
+
+				if (s >= 0 && d >= 0 && copy_bytes(s, d) == 0) {
+					close(s);
+					close(d);
+					ok = 1;
+					break;
+				}
+				if (s >= 0)
+					close(s);
+				if (d >= 0) {
+					close(d);
+					unlinkat(dm->dirfd, it[i].tmp, 0);
+				}
+				if (s < 0 && errno == ENOENT)
+					continue;
+				tries = SS_CAS_TRIES;
+			}
+		}
+		if (!ok) {
+			it[i].tmp[0] = '\0';
+			rmail_err_set(err, RMAIL_E_IO, "copy of %u failed",
+				      uids[i]);
+			goto out;
+		}
+		total += it[i].f.size;
+	}
+	/* keyword indexes differ per mailbox: map through the names */
+	for (i = 0; i < n; i++) {
+		const char *names[RMAIL_KEYWORD_MAX];
+		size_t nk = 0;
+
+		if (it[i].f.keywords == 0)
+			continue;
+		pthread_mutex_lock(&mb->lock);
+		for (k = 0; k < mb->nkeywords && k < 64; k++)
+			if (it[i].f.keywords & (1ull << k))
+				names[nk++] = mb->keywords[k];
+		pthread_mutex_unlock(&mb->lock);
+		if (ss_kw_resolve(dm, names, nk, &it[i].f.keywords, err) < 0)
+			goto out;
+	}
+	if (ss_quota_check(mb->st, mb->user, total, err) < 0)
+		goto out;
+	if (ss_uid_lock(dm, &uv, &next, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		char rel[SS_FNAME_MAX + 16];
+
+		it[i].f.uid = next;
+		rel_name(&it[i].f, rel, sizeof(rel));
+		if (ss_shard_ensure(dm, next) < 0 ||
+		    renameat(dm->dirfd, it[i].tmp, dm->dirfd, rel) < 0) {
+			rmail_err_set(err, RMAIL_E_IO, "copy rename: %s",
+				      strerror(errno));
+			break;
+		}
+		it[i].tmp[0] = '\0';
+		dst_uids_r[i] = next++;
+	}
+	ss_uid_unlock(dm, next);
+	if (i < n)
+		goto out;
+	for (i = 0; i < n; i++) {
+		uint32_t sh = ss_shard_of(it[i].f.uid);
+
+		if (sh != lastshard) {
+			char rel[16];
+			int fd;
+
+			snprintf(rel, sizeof(rel), "s%u", sh);
+			fd = openat(dm->dirfd, rel,
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0 || fsync(fd) < 0) {
+				if (fd >= 0)
+					close(fd);
+				rmail_err_set(err, RMAIL_E_IO, "fsync: %s",
+					      strerror(errno));
+				goto out;
+			}
+			close(fd);
+			lastshard = sh;
+		}
+		ss_log_append(dm, RMAIL_CHANGE_APPEND, it[i].f.uid,
+			      it[i].f.flags);
+	}
+	ss_quota_charge(mb->st, mb->user, (int64_t)total);
+	if (dst_uidvalidity_r != NULL)
+		*dst_uidvalidity_r = uv;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		if (it[i].tmp[0] != '\0')
+			unlinkat(dm->dirfd, it[i].tmp, 0);
+	free(it);
+	ss_mbox_put(&dm);
+	return rc;
+}
+
+int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		   struct rmail_err *err)
+{
+	uint32_t lastshard = UINT32_MAX;
+	int64_t freed = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct ss_fname f;
+		char rel[SS_FNAME_MAX + 16];
+		int tries, gone = 0;
+
+		if (ss_msg_state(mb, uids[i], &f) < 0)
+			continue;
+		for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+			rel_name(&f, rel, sizeof(rel));
+			if (unlinkat(mb->dirfd, rel, 0) == 0) {
+				gone = 1;
+				break;
+			}
+			if (errno != ENOENT)
+				return rmail_err_set(err, RMAIL_E_IO,
+						     "unlink: %s",
+						     strerror(errno));
+			if (ss_msg_locate(mb, uids[i], &f) < 0)
+				break;
+		}
+		if (!gone)
+			continue;
+		freed += (int64_t)f.size;
+		ss_log_append(mb, RMAIL_CHANGE_EXPUNGE, uids[i], f.flags);
+		if (ss_shard_of(uids[i]) != lastshard) {
+			char sd[16];
+			int fd;
+
+			lastshard = ss_shard_of(uids[i]);
+			snprintf(sd, sizeof(sd), "s%u", lastshard);
+			fd = openat(mb->dirfd, sd,
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0) {
+				fsync(fd);
+				close(fd);
+			}
+		}
+	}
+	if (freed > 0)
+		ss_quota_charge(mb->st, mb->user, -freed);
+	return 0;
+}
+
+int ss_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		const char *dst, uint32_t *dst_uids_r,
+		uint32_t *dst_uidvalidity_r, struct rmail_err *err)
+{
+	if (ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r,
+			err) < 0)
+		return -1;
+	return ss_msg_expunge(mb, uids, n, err);
+}

@@ -1,0 +1,156 @@
+/* Mailbox half of mod_shardstore: state shared by its files. */
+#ifndef SS_MBOX_H
+#define SS_MBOX_H
+
+#include <time.h>
+
+#include "ss.h"
+#include "ss_fname.h"
+
+#define SS_PATH_MAX 1024
+/* shards whose mtime is this close to a scan stay dirty (racy mtime) */
+#define SS_RACY_NS 20000000LL
+
+struct ss_conf {
+	double poll_interval;
+	int inotify;
+};
+
+struct ss_shard {
+	uint32_t no;
+	uint32_t count;
+	struct rmail_msg *msgs;            /* ascending UID */
+	struct timespec mtime;
+	bool dirty;
+};
+
+struct rmail_mbox {
+	struct ss_store *st;
+	struct rmail_mbox *next;           /* st->views list */
+	int refs;
+	bool gone;                         /* deleted/renamed: never reused */
+	char user[RMAIL_ADDR_MAX + 1];     /* canonical */
+	char name[RMAIL_MBOX_NAME_MAX + 1];
+	char rel[SS_PATH_MAX];             /* mailbox dir under the root */
+	int dirfd;                         /* O_RDONLY|O_DIRECTORY */
+	int counterfd;
+	int logfd;                         /* lazily opened, O_APPEND */
+	pthread_mutex_t lock;              /* view arrays, keywords */
+	pthread_mutex_t alloc;             /* threads around flock */
+	pthread_mutex_t loglock;
+	bool uid_verified;
+	bool scanned;
+
+	struct timespec dir_mtime;
+	bool dir_dirty;
+	struct ss_shard *shards;
+	size_t nshards;
+	uint32_t *first;                   /* index of each shard's first */
+	uint32_t count;
+	uint32_t uidvalidity, uidnext;
+	uint32_t special_use;
+	uint64_t size;
+	uint64_t log_read;                 /* change log consumed so far */
+	char **keywords;
+	size_t nkeywords;
+};
+
+/* mod_shardstore.c */
+const struct ss_conf *ss_conf(const struct ss_store *st);
+void ss_mbox_chown(const struct ss_store *st, int fd);
+void ss_boot_id(char out[40]);
+
+/* mbox.c */
+int ss_mbox_name_canon(const char *name, char *out, size_t outsz,
+		       struct rmail_err *err);
+int ss_mbox_path(const char *canon_user, const char *canon_name, char *out,
+		 size_t outsz, struct rmail_err *err);
+int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
+		 struct rmail_err *err);
+int ss_mbox_create(void *h, const char *user, const char *name,
+		   uint32_t special_use, struct rmail_err *err);
+int ss_mbox_delete(void *h, const char *user, const char *name,
+		   struct rmail_err *err);
+int ss_mbox_rename(void *h, const char *user, const char *from,
+		   const char *to, struct rmail_err *err);
+int ss_mbox_subscribe(void *h, const char *user, const char *name,
+		      int subscribe, struct rmail_err *err);
+int ss_mbox_status(void *h, const char *user, const char *name,
+		   struct rmail_mbox_status *st_r, struct rmail_err *err);
+int ss_rmtree(int dirfd, const char *name);
+
+/* view.c */
+int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
+		struct rmail_mbox **mb_r, struct rmail_err *err);
+void ss_mbox_put(struct rmail_mbox **mb);
+void ss_views_forget(struct ss_store *st, const char *user,
+		     const char *name);
+void ss_views_free(struct ss_store *st);
+int ss_mbox_open(void *h, const char *user, const char *name,
+		 struct rmail_mbox **mb_r, struct rmail_err *err);
+int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err);
+void ss_mbox_close(struct rmail_mbox **mb);
+uint32_t ss_mbox_count(struct rmail_mbox *mb);
+const struct rmail_msg *ss_mbox_msg(struct rmail_mbox *mb, uint32_t idx);
+int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid);
+void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r);
+size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r);
+/* scan one shard directory (fd) into a malloc'd sorted array */
+int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
+		  uint32_t *count_r);
+/* the current state of uid on disk (re-reads its shard); -1 NOENT */
+int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
+/* the state the view believes; falls back to ss_msg_locate */
+int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
+int ss_read_keywords(struct rmail_mbox *mb);
+
+/* append.c: UID lock and keyword table */
+int ss_uid_lock(struct rmail_mbox *mb, uint32_t *uidvalidity_r,
+		uint32_t *next_r, struct rmail_err *err);
+void ss_uid_unlock(struct rmail_mbox *mb, uint32_t next);
+int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
+		  uint64_t *mask_r, struct rmail_err *err);
+int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid);
+int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz);
+int ss_append_begin(void *h, const char *user, const char *mailbox,
+		    const struct rmail_append_opts *o,
+		    struct rmail_append **ap_r, struct rmail_err *err);
+int ss_append_write(struct rmail_append *ap, const void *data, size_t len,
+		    struct rmail_err *err);
+int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
+		     uint32_t *uidvalidity_r, struct rmail_err *err);
+void ss_append_free(struct rmail_append **ap);
+
+/* msg.c */
+int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
+		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+		 struct rmail_msg *new_r, struct rmail_err *err);
+int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
+		size_t len, size_t *got_r, struct rmail_err *err);
+int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,
+		struct rmail_err *err);
+int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		const char *dst, uint32_t *dst_uids_r,
+		uint32_t *dst_uidvalidity_r, struct rmail_err *err);
+int ss_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		const char *dst, uint32_t *dst_uids_r,
+		uint32_t *dst_uidvalidity_r, struct rmail_err *err);
+int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		   struct rmail_err *err);
+
+/* changelog.c */
+uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
+		       uint32_t flags);
+int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
+		    rmail_change_fn cb, void *arg, struct rmail_err *err);
+/* apply log records after mb->log_read to the view's modseqs */
+void ss_log_catch_up(struct rmail_mbox *mb);
+
+/* watch.c */
+int ss_watch_add(void *h, const char *user, const char *mailbox,
+		 rmail_watch_fn cb, void *arg, struct rmail_watch **w_r,
+		 struct rmail_err *err);
+void ss_watch_del(struct rmail_watch **w);
+void ss_watches_free(struct ss_store *st);
+
+#endif

@@ -1,0 +1,685 @@
+/*
+ * Shared mailbox views: one struct rmail_mbox per process and mailbox,
+ * built from shard directory entries only (getdents, no stat/open of
+ * messages) and revalidated per shard by directory mtime.  40 bytes per
+ * message (struct rmail_msg) plus a few per shard.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+
+#define SS_VIEWS_IDLE_MAX 32   /* unreferenced views kept warm */
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
+/* A directory changed at `mtime` may change again within the same clock
+ * tick without its mtime moving: such a directory stays dirty. */
+static bool ts_racy(const struct timespec *mtime, const struct timespec *now)
+{
+	int64_t d = ((int64_t)now->tv_sec - mtime->tv_sec) * 1000000000LL +
+		    (now->tv_nsec - mtime->tv_nsec);
+
+	return d < SS_RACY_NS;
+}
+
+int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
+		  uint32_t *count_r)
+{
+	static __thread char *buf;
+	const size_t bufsz = 1u << 20;
+	uint32_t base = no << SS_SHARD_BITS, n = 0, cap = 256, i;
+	int32_t *slot;
+	struct rmail_msg *msgs;
+	long got;
+
+	if (buf == NULL && (buf = malloc(bufsz)) == NULL)
+		return -1;
+	slot = malloc(sizeof(*slot) << SS_SHARD_BITS);
+	msgs = malloc(cap * sizeof(*msgs));
+	if (slot == NULL || msgs == NULL)
+		goto fail;
+	memset(slot, 0xff, sizeof(*slot) << SS_SHARD_BITS);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		goto fail;
+	while ((got = syscall(SYS_getdents64, fd, buf, bufsz)) > 0) {
+		long off;
+
+		for (off = 0; off < got;) {
+			struct linux_dirent64 *d = (void *)(buf + off);
+			struct ss_fname f;
+			size_t len = strlen(d->d_name);
+
+			off += d->d_reclen;
+			if (ss_fname_parse(d->d_name, len, &f) < 0 ||
+			    ss_shard_of(f.uid) != no)
+				continue;
+			if (slot[f.uid - base] >= 0) {
+				/* one message under two names (restored
+				 * backup): keep the name sorting last */
+				char a[SS_FNAME_MAX];
+				struct rmail_msg *o = &msgs[slot[f.uid - base]];
+				struct ss_fname of = {
+					o->uid, o->flags, o->keywords, o->size,
+					o->internaldate
+				};
+
+				ss_fname_format(&of, a);
+				if (strcmp(d->d_name, a) <= 0)
+					continue;
+				o->flags = f.flags;
+				o->keywords = f.keywords;
+				o->size = f.size;
+				o->internaldate = f.date;
+				continue;
+			}
+			if (n == cap) {
+				struct rmail_msg *nm;
+
+				cap *= 2;
+				nm = realloc(msgs, cap * sizeof(*msgs));
+				if (nm == NULL)
+					goto fail;
+				msgs = nm;
+			}
+			slot[f.uid - base] = (int32_t)n;
+			msgs[n].uid = f.uid;
+			msgs[n].flags = f.flags;
+			msgs[n].keywords = f.keywords;
+			msgs[n].size = f.size;
+			msgs[n].internaldate = f.date;
+			msgs[n].modseq = 0;
+			n++;
+		}
+	}
+	if (got < 0)
+		goto fail;
+	{
+		/* emit in UID order through the slot table: O(n + 16384) */
+		struct rmail_msg *sorted = malloc((n ? n : 1) * sizeof(*msgs));
+		uint32_t j = 0;
+
+		if (sorted == NULL)
+			goto fail;
+		for (i = 0; i < (1u << SS_SHARD_BITS) && j < n; i++)
+			if (slot[i] >= 0)
+				sorted[j++] = msgs[slot[i]];
+		free(msgs);
+		msgs = sorted;
+	}
+	free(slot);
+	*msgs_r = msgs;
+	*count_r = n;
+	return 0;
+fail:
+	free(slot);
+	free(msgs);
+	return -1;
+}
+
+static int open_shard(struct rmail_mbox *mb, uint32_t no)
+{
+	char rel[16];
+
+	snprintf(rel, sizeof(rel), "s%u", no);
+	return openat(mb->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r)
+{
+	struct rmail_msg *msgs;
+	uint32_t n, lo, hi;
+	int fd = open_shard(mb, ss_shard_of(uid)), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ss_shard_scan(fd, ss_shard_of(uid), &msgs, &n) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	for (lo = 0, hi = n; lo < hi;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (msgs[mid].uid < uid) {
+			lo = mid + 1;
+		} else if (msgs[mid].uid > uid) {
+			hi = mid;
+		} else {
+			f_r->uid = uid;
+			f_r->flags = msgs[mid].flags;
+			f_r->keywords = msgs[mid].keywords;
+			f_r->size = msgs[mid].size;
+			f_r->date = msgs[mid].internaldate;
+			rc = 0;
+			break;
+		}
+	}
+	free(msgs);
+	return rc;
+}
+
+int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r)
+{
+	int64_t idx;
+
+	pthread_mutex_lock(&mb->lock);
+	idx = ss_mbox_find(mb, uid);
+	if (idx >= 0) {
+		const struct rmail_msg *m = ss_mbox_msg(mb, (uint32_t)idx);
+
+		f_r->uid = uid;
+		f_r->flags = m->flags;
+		f_r->keywords = m->keywords;
+		f_r->size = m->size;
+		f_r->date = m->internaldate;
+	}
+	pthread_mutex_unlock(&mb->lock);
+	return idx >= 0 ? 0 : ss_msg_locate(mb, uid, f_r);
+}
+
+static void free_keywords(struct rmail_mbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nkeywords; i++)
+		free(mb->keywords[i]);
+	free(mb->keywords);
+	mb->keywords = NULL;
+	mb->nkeywords = 0;
+}
+
+int ss_read_keywords(struct rmail_mbox *mb)
+{
+	char buf[RMAIL_KEYWORD_MAX * 256 + 1], *p, *nl;
+	int fd = openat(mb->dirfd, "keywords", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	free_keywords(mb);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	mb->keywords = calloc(RMAIL_KEYWORD_MAX, sizeof(char *));
+	if (mb->keywords == NULL)
+		return -1;
+	for (p = buf; *p != '\0' && mb->nkeywords < RMAIL_KEYWORD_MAX;
+	     p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		mb->keywords[mb->nkeywords++] = strdup(p);
+	}
+	return 0;
+}
+
+static void read_meta(struct rmail_mbox *mb)
+{
+	static const char *const su[] = {
+		"", "sent", "drafts", "trash", "junk", "archive", "all",
+		"flagged"
+	};
+	char buf[32];
+	int fd = openat(mb->dirfd, "special-use", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	size_t i;
+
+	mb->special_use = 0;
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	for (i = 1; i < sizeof(su) / sizeof(su[0]); i++)
+		if (strcmp(buf, su[i]) == 0)
+			mb->special_use = (uint32_t)i;
+}
+
+static void read_counter(struct rmail_mbox *mb)
+{
+	char buf[128];
+	unsigned v, uv, next;
+	ssize_t n = pread(mb->counterfd, buf, sizeof(buf) - 1, 0);
+
+	buf[n < 0 ? 0 : n] = '\0';
+	if (sscanf(buf, "%u %u %u", &v, &uv, &next) == 3) {
+		mb->uidvalidity = uv;
+		mb->uidnext = next;
+	}
+}
+
+static int shard_cmp(const void *a, const void *b)
+{
+	const struct ss_shard *x = a, *y = b;
+
+	return x->no < y->no ? -1 : x->no > y->no;
+}
+
+/* Re-read the list of shard directories (the mailbox dir changed). */
+static int reload_shards(struct rmail_mbox *mb)
+{
+	struct ss_shard *sh = NULL;
+	size_t n = 0, cap = 0, i, j;
+	struct dirent *de;
+	DIR *d;
+	int fd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t no = ss_shard_parse(de->d_name);
+
+		if (no < 0)
+			continue;
+		if (n == cap) {
+			struct ss_shard *ns;
+
+			cap = cap ? cap * 2 : 16;
+			ns = realloc(sh, cap * sizeof(*sh));
+			if (ns == NULL) {
+				closedir(d);
+				free(sh);
+				return -1;
+			}
+			sh = ns;
+		}
+		memset(&sh[n], 0, sizeof(sh[n]));
+		sh[n].no = (uint32_t)no;
+		sh[n].dirty = true;
+		n++;
+	}
+	closedir(d);
+	qsort(sh, n, sizeof(*sh), shard_cmp);
+	/* keep the cached arrays of shards that still exist */
+	for (i = 0, j = 0; i < n; i++) {
+		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
+			free(mb->shards[j].msgs);
+			j++;
+		}
+		if (j < mb->nshards && mb->shards[j].no == sh[i].no)
+			sh[i] = mb->shards[j++];
+	}
+	for (; j < mb->nshards; j++)
+		free(mb->shards[j].msgs);
+	free(mb->shards);
+	free(mb->first);
+	mb->shards = sh;
+	mb->nshards = n;
+	mb->first = calloc(n + 1, sizeof(*mb->first));
+	return mb->first == NULL ? -1 : 0;
+}
+
+static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
+{
+	struct timespec now;
+	struct stat sb;
+	size_t i;
+	uint32_t total = 0;
+	uint64_t size = 0;
+	bool changed = !mb->scanned;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (fstat(mb->dirfd, &sb) < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
+				     strerror(errno));
+	if (!mb->scanned || mb->dir_dirty ||
+	    ts_cmp(&sb.st_mtim, &mb->dir_mtime) != 0) {
+		if (reload_shards(mb) < 0 || ss_read_keywords(mb) < 0)
+			return rmail_err_set(err, RMAIL_E_IO,
+					     "mailbox: %s", strerror(errno));
+		read_meta(mb);
+		mb->dir_mtime = sb.st_mtim;
+		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
+		changed = true;
+	}
+	for (i = 0; i < mb->nshards; i++) {
+		struct ss_shard *s = &mb->shards[i];
+		char rel[16];
+		struct stat ss;
+
+		snprintf(rel, sizeof(rel), "s%u", s->no);
+		if (fstatat(mb->dirfd, rel, &ss, 0) < 0) {
+			ss.st_mtim.tv_sec = 0;
+			ss.st_mtim.tv_nsec = 0;
+		}
+		if (s->dirty || s->msgs == NULL ||
+		    ts_cmp(&ss.st_mtim, &s->mtime) != 0) {
+			int fd = open_shard(mb, s->no);
+			struct rmail_msg *msgs = NULL;
+			uint32_t n = 0;
+
+			if (fd >= 0) {
+				int rc = ss_shard_scan(fd, s->no, &msgs, &n);
+
+				close(fd);
+				if (rc < 0)
+					return rmail_err_set(err, RMAIL_E_IO,
+							     "shard scan");
+			}
+			free(s->msgs);
+			s->msgs = msgs;
+			s->count = n;
+			s->mtime = ss.st_mtim;
+			s->dirty = ts_racy(&ss.st_mtim, &now);
+			changed = true;
+		}
+		mb->first[i] = total;
+		total += s->count;
+	}
+	mb->first[mb->nshards] = total;
+	if (changed) {
+		for (i = 0; i < mb->nshards; i++) {
+			uint32_t k;
+
+			for (k = 0; k < mb->shards[i].count; k++)
+				size += mb->shards[i].msgs[k].size;
+		}
+		mb->size = size;
+	}
+	mb->count = total;
+	read_counter(mb);
+	if (mb->nshards > 0 && mb->shards[mb->nshards - 1].count > 0) {
+		struct ss_shard *l = &mb->shards[mb->nshards - 1];
+
+		if (l->msgs[l->count - 1].uid >= mb->uidnext)
+			mb->uidnext = l->msgs[l->count - 1].uid + 1;
+	}
+	mb->scanned = true;
+	ss_log_catch_up(mb);
+	return 0;
+}
+
+int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&mb->lock);
+	rc = refresh_locked(mb, err);
+	pthread_mutex_unlock(&mb->lock);
+	return rc;
+}
+
+static void mbox_free(struct rmail_mbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nshards; i++)
+		free(mb->shards[i].msgs);
+	free(mb->shards);
+	free(mb->first);
+	free_keywords(mb);
+	if (mb->dirfd >= 0)
+		close(mb->dirfd);
+	if (mb->counterfd >= 0)
+		close(mb->counterfd);
+	if (mb->logfd >= 0)
+		close(mb->logfd);
+	pthread_mutex_destroy(&mb->lock);
+	pthread_mutex_destroy(&mb->alloc);
+	pthread_mutex_destroy(&mb->loglock);
+	free(mb);
+}
+
+/* same directory as when the view was opened (not renamed away)? */
+static bool still_there(struct rmail_mbox *mb)
+{
+	struct stat a, b;
+
+	return fstat(mb->dirfd, &a) == 0 &&
+	       fstatat(mb->st->root_fd, mb->rel, &b, AT_SYMLINK_NOFOLLOW) ==
+		       0 &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
+		struct rmail_mbox **mb_r, struct rmail_err *err)
+{
+	char local[RMAIL_ADDR_MAX + 1], dom[256];
+	char cuser[RMAIL_ADDR_MAX + 1], cname[RMAIL_MBOX_NAME_MAX + 1];
+	struct rmail_mbox *mb, **pp;
+
+	if (ss_addr_canon(user, local, sizeof(local), dom, sizeof(dom),
+			  err) < 0 ||
+	    ss_mbox_name_canon(name, cname, sizeof(cname), err) < 0)
+		return -1;
+	if ((size_t)snprintf(cuser, sizeof(cuser), "%s@%s", local, dom) >=
+	    sizeof(cuser))
+		return rmail_err_set(err, RMAIL_E_INVAL, "address too long");
+	pthread_mutex_lock(&st->lock);
+	for (pp = (struct rmail_mbox **)&st->views; (mb = *pp) != NULL;
+	     pp = &mb->next) {
+		if (mb->gone || strcmp(mb->user, cuser) != 0 ||
+		    strcmp(mb->name, cname) != 0)
+			continue;
+		if (!still_there(mb)) {
+			mb->gone = true;
+			continue;
+		}
+		mb->refs++;
+		pthread_mutex_unlock(&st->lock);
+		*mb_r = mb;
+		return 0;
+	}
+	mb = calloc(1, sizeof(*mb));
+	if (mb == NULL) {
+		pthread_mutex_unlock(&st->lock);
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	}
+	mb->st = st;
+	mb->refs = 1;
+	mb->logfd = -1;
+	mb->counterfd = -1;
+	mb->dirfd = -1;
+	snprintf(mb->user, sizeof(mb->user), "%s", cuser);
+	snprintf(mb->name, sizeof(mb->name), "%s", cname);
+	pthread_mutex_init(&mb->lock, NULL);
+	pthread_mutex_init(&mb->alloc, NULL);
+	pthread_mutex_init(&mb->loglock, NULL);
+	if (ss_mbox_path(cuser, cname, mb->rel, sizeof(mb->rel), err) < 0)
+		goto fail;
+	mb->dirfd = ss_openat(st->root_fd, mb->rel, O_RDONLY | O_DIRECTORY,
+			      0);
+	if (mb->dirfd < 0) {
+		rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			      "mailbox %s: %s", cname, strerror(errno));
+		goto fail;
+	}
+	mb->counterfd = openat(mb->dirfd, "counter", O_RDWR | O_CLOEXEC);
+	if (mb->counterfd < 0) {
+		rmail_err_set(err, RMAIL_E_IO, "mailbox %s counter: %s", cname,
+			      strerror(errno));
+		goto fail;
+	}
+	read_counter(mb);
+	mb->next = st->views;
+	st->views = mb;
+	pthread_mutex_unlock(&st->lock);
+	*mb_r = mb;
+	return 0;
+fail:
+	pthread_mutex_unlock(&st->lock);
+	mbox_free(mb);
+	return -1;
+}
+
+/* Drop unreferenced views beyond the warm cache, and gone ones.  Called
+ * with st->lock held. */
+static void views_trim(struct ss_store *st)
+{
+	struct rmail_mbox *mb, **pp;
+	size_t idle = 0;
+
+	for (pp = (struct rmail_mbox **)&st->views; (mb = *pp) != NULL;) {
+		if (mb->refs == 0 && (mb->gone || ++idle > SS_VIEWS_IDLE_MAX)) {
+			*pp = mb->next;
+			mbox_free(mb);
+			continue;
+		}
+		pp = &mb->next;
+	}
+}
+
+void ss_mbox_put(struct rmail_mbox **mbp)
+{
+	struct rmail_mbox *mb = *mbp;
+
+	if (mb == NULL)
+		return;
+	*mbp = NULL;
+	pthread_mutex_lock(&mb->st->lock);
+	mb->refs--;
+	views_trim(mb->st);
+	pthread_mutex_unlock(&mb->st->lock);
+}
+
+void ss_views_forget(struct ss_store *st, const char *user, const char *name)
+{
+	struct rmail_mbox *mb;
+	size_t nl = strlen(name);
+
+	pthread_mutex_lock(&st->lock);
+	for (mb = st->views; mb != NULL; mb = mb->next)
+		if (strcmp(mb->user, user) == 0 &&
+		    strncmp(mb->name, name, nl) == 0 &&
+		    (mb->name[nl] == '\0' || mb->name[nl] == '/'))
+			mb->gone = true;
+	views_trim(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void ss_views_free(struct ss_store *st)
+{
+	struct rmail_mbox *mb;
+
+	while ((mb = st->views) != NULL) {
+		st->views = mb->next;
+		mbox_free(mb);
+	}
+}
+
+int ss_mbox_open(void *h, const char *user, const char *name,
+		 struct rmail_mbox **mb_r, struct rmail_err *err)
+{
+	struct rmail_mbox *mb;
+
+	if (ss_mbox_get(h, user, name, &mb, err) < 0)
+		return -1;
+	if (ss_mbox_refresh(mb, err) < 0) {
+		ss_mbox_put(&mb);
+		return -1;
+	}
+	*mb_r = mb;
+	return 0;
+}
+
+void ss_mbox_close(struct rmail_mbox **mb)
+{
+	ss_mbox_put(mb);
+}
+
+uint32_t ss_mbox_count(struct rmail_mbox *mb)
+{
+	return mb->count;
+}
+
+const struct rmail_msg *ss_mbox_msg(struct rmail_mbox *mb, uint32_t idx)
+{
+	size_t lo = 0, hi = mb->nshards;
+
+	if (idx >= mb->count)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mb->first[mid] <= idx)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (mb->first[lo] + mb->shards[lo].count <= idx)
+		lo++;
+	return &mb->shards[lo].msgs[idx - mb->first[lo]];
+}
+
+int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid)
+{
+	size_t lo = 0, hi = mb->nshards, i;
+	uint32_t no = ss_shard_of(uid), a, b;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mb->shards[mid].no < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	i = lo;
+	if (i >= mb->nshards || mb->shards[i].no != no)
+		return -1;
+	for (a = 0, b = mb->shards[i].count; a < b;) {
+		uint32_t mid = a + (b - a) / 2;
+		uint32_t u = mb->shards[i].msgs[mid].uid;
+
+		if (u == uid)
+			return (int64_t)mb->first[i] + mid;
+		if (u < uid)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return -1;
+}
+
+void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
+{
+	size_t i;
+	uint32_t k;
+
+	memset(st_r, 0, sizeof(*st_r));
+	st_r->messages = mb->count;
+	for (i = 0; i < mb->nshards; i++)
+		for (k = 0; k < mb->shards[i].count; k++)
+			if (!(mb->shards[i].msgs[k].flags & RMAIL_F_SEEN))
+				st_r->unseen++;
+	st_r->uidnext = mb->uidnext;
+	st_r->uidvalidity = mb->uidvalidity;
+	st_r->special_use = mb->special_use;
+	st_r->size = mb->size;
+	st_r->highestmodseq = mb->log_read;
+}
+
+size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r)
+{
+	*names_r = (const char *const *)mb->keywords;
+	return mb->nkeywords;
+}
