@@ -186,9 +186,9 @@ static void cl_connect(struct cl *k, int port)
 	g_assert_cmpint(connect(k->fd, (void *)&sa, sizeof(sa)), ==, 0);
 }
 
-static void cl_tls(struct cl *k)
+static void cl_tls_ca(struct cl *k, const char *caname)
 {
-	char *ca = g_build_filename(certdir, "cert.pem", NULL);
+	char *ca = g_build_filename(certdir, caname, NULL);
 
 	k->ctx = SSL_CTX_new(TLS_client_method());
 	g_assert_nonnull(k->ctx);
@@ -201,6 +201,11 @@ static void cl_tls(struct cl *k)
 	SSL_set1_host(k->ssl, "localhost");
 	g_assert_cmpint(SSL_connect(k->ssl), ==, 1);
 	g_free(ca);
+}
+
+static void cl_tls(struct cl *k)
+{
+	cl_tls_ca(k, "cert.pem");
 }
 
 static void cl_close(struct cl *k)
@@ -491,6 +496,60 @@ static void test_idle_timeout(void)
 	g_assert_cmpint(S.last_reason, ==, RMAIL_CLOSE_TIMEOUT);
 }
 
+static gint reloaded;
+
+static void reload_post(void *arg)
+{
+	g_autofree char *cert = g_build_filename(certdir, "cert2.pem", NULL);
+	g_autofree char *key = g_build_filename(certdir, "key2.pem", NULL);
+	struct rmail_err err;
+
+	(void)arg;
+	if (rm_tls_load(cert, key, &err) < 0)
+		g_error("%s", err.msg);
+	g_atomic_int_set(&reloaded, 1);
+}
+
+static void c_reload(void)
+{
+	struct cl old, fresh;
+	char *info;
+
+	cl_connect(&old, port_tls);
+	cl_tls(&old);
+	expect(&old, "hello");
+	rm_loop_post(reload_post, NULL);
+	while (!g_atomic_int_get(&reloaded))
+		g_usleep(1000);
+	/* only cert2.pem verifies the new connection */
+	cl_connect(&fresh, port_tls);
+	cl_tls_ca(&fresh, "cert2.pem");
+	expect(&fresh, "hello");
+	cl_send(&fresh, "QUIT\r\n");
+	expect(&fresh, "bye");
+	cl_close(&fresh);
+	/* the old connection keeps its session */
+	cl_send(&old, "TLS\r\n");
+	info = cl_line(&old);
+	g_assert_true(g_str_has_prefix(info, "TLSv1.3"));
+	g_free(info);
+	cl_send(&old, "QUIT\r\n");
+	expect(&old, "bye");
+	cl_close(&old);
+}
+
+static void test_tls_reload(void)
+{
+	g_autofree char *cert = g_build_filename(certdir, "cert.pem", NULL);
+	g_autofree char *key = g_build_filename(certdir, "key.pem", NULL);
+	struct rmail_err err;
+
+	g_atomic_int_set(&reloaded, 0);
+	run_client(c_reload);
+	g_assert_cmpint(S.closes, ==, 2);
+	g_assert_cmpint(rm_tls_load(cert, key, &err), ==, 0);
+}
+
 static bool cap_exempt;
 
 static void c_cap(void)
@@ -719,6 +778,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/starttls", test_starttls);
 	g_test_add_func("/core_net/starttls_pipelined",
 			test_starttls_pipelined);
+	g_test_add_func("/core_net/tls_reload", test_tls_reload);
 	g_test_add_func("/core_net/backpressure", test_backpressure);
 	g_test_add_func("/core_net/idle_timeout", test_idle_timeout);
 	g_test_add_func("/core_net/per_ip_cap", test_per_ip_cap);
