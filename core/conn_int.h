@@ -68,7 +68,7 @@ struct rmail_conn {
 	void *ssl;                  /* SSL * */
 	bool tls_read_wants_write;
 	bool tls_write_wants_read;
-	int hs_want;                /* EV_READ/EV_WRITE the handshake waits on */
+	int hs_want;                /* EV_READ/EV_WRITE wanted by SSL */
 	bool starttls_pending;      /* accepted; waiting for the go-ahead */
 	bool starttls_written;      /* the go-ahead was queued */
 

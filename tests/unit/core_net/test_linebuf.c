@@ -11,7 +11,7 @@ struct vec {
 	const char *in;
 	size_t len;             /* 0 = strlen */
 	size_t max_line;
-	const char *want;       /* lines joined: "T" toolong, "C:x" crlf, "L:x" lf */
+	const char *want;       /* "T|" too long, "C:x|" CRLF, "L:x|" LF */
 	size_t rest;            /* bytes left unconsumed */
 };
 
