@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ss_mbox.h"
 #include "users_int.h"
 
 struct fx {
@@ -28,20 +29,15 @@ static void fx_setup(struct fx *f, gconstpointer data)
 	(void)data;
 	f->root = g_dir_make_tmp("ssusers-XXXXXX", NULL);
 	g_assert_nonnull(f->root);
-	memset(&f->st, 0, sizeof(f->st));
-	f->st.mail_root = f->root;
-	f->st.root_fd = open(f->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	g_assert_cmpint(f->st.root_fd, >=, 0);
-	pthread_mutex_init(&f->st.lock, NULL);
-	g_assert_cmpint(ss_users_open(&f->st, &err), ==, 0);
+	rmail_err_clear(&err);
+	if (ss_store_open(&f->st, NULL, f->root, &err) < 0)
+		g_error("ss_store_open: %s", err.msg);
 }
 
 static void fx_teardown(struct fx *f, gconstpointer data)
 {
 	(void)data;
-	ss_users_close(&f->st);
-	close(f->st.root_fd);
-	pthread_mutex_destroy(&f->st.lock);
+	ss_store_close(&f->st);
 	g_assert_cmpint(ss_rmtree_at(AT_FDCWD, f->root), ==, 0);
 	g_free(f->root);
 }
@@ -521,19 +517,23 @@ static void test_alias_reread(struct fx *f, gconstpointer data)
 
 /* ---- quota --------------------------------------------------------------- */
 
-static void put_eml(struct fx *f, const char *local, const char *dom,
-		    const char *name, size_t size)
+/* a real append of `size` bytes (no line ends: size on disk = size) */
+static void put_msg(struct fx *f, const char *user, size_t size)
 {
-	char *dir = g_strdup_printf("%s/domains/%s/users/%s/INBOX", f->root,
-				    dom, local);
-	char *path = g_strdup_printf("%s/%s", dir, name);
-	char *data = g_malloc0(size);
+	struct rmail_append_opts o = { .size = sizeof(o), .ignore_quota = 1 };
+	struct rmail_append *ap = NULL;
+	struct rmail_err err;
+	uint32_t uid, uidv;
+	char *data = g_malloc(size);
 
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
-	g_assert_true(g_file_set_contents(path, data, (gssize)size, NULL));
+	memset(data, 'a', size);
+	rmail_err_clear(&err);
+	if (ss_append_begin(&f->st, user, "INBOX", &o, &ap, &err) < 0 ||
+	    ss_append_write(ap, data, size, &err) < 0 ||
+	    ss_append_commit(ap, &uid, &uidv, &err) < 0)
+		g_error("append to %s: %s", user, err.msg);
+	ss_append_free(&ap);
 	g_free(data);
-	g_free(path);
-	g_free(dir);
 }
 
 static void test_quota(struct fx *f, gconstpointer data)
@@ -546,9 +546,8 @@ static void test_quota(struct fx *f, gconstpointer data)
 	(void)data;
 	g_assert_cmpint(ss_user_add(&f->st, "q@example.com", "x", 0, 1, &err),
 			==, 0);
-	put_eml(f, "q", "example.com", "1.eml", 1000);
-	put_eml(f, "q", "example.com", "2.eml", 24);
-	put_eml(f, "q", "example.com", "tmp.part", 5000);
+	put_msg(f, "q@example.com", 1000);
+	put_msg(f, "q@example.com", 24);
 	g_assert_cmpint(ss_quota_get(&f->st, "Q+x@example.com", &used, &limit,
 				     &err), ==, 0);
 	g_assert_cmpuint(used, ==, 1024);
@@ -566,9 +565,20 @@ static void test_quota(struct fx *f, gconstpointer data)
 	g_assert_cmpstr(err.msg, ==, "Quota exceeded");
 	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com", UINT64_MAX,
 				       &err), ==, -1);
+	{
+		/* the append path asks the same question */
+		struct rmail_append_opts o = { .size = sizeof(o),
+					       .size_hint = 1u << 20 };
+		struct rmail_append *ap = NULL;
+
+		g_assert_cmpint(ss_append_begin(&f->st, "q@example.com",
+						"INBOX", &o, &ap, &err), ==,
+				-1);
+		g_assert_cmpint(err.code, ==, RMAIL_E_QUOTA);
+		g_assert_null(ap);
+	}
 
 	/* charges are counted, not rescanned */
-	put_eml(f, "q", "example.com", "3.eml", 2048);
 	ss_quota_charge(&f->st, "q@example.com", 2048);
 	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
 				     &err), ==, 0);
@@ -580,18 +590,18 @@ static void test_quota(struct fx *f, gconstpointer data)
 	g_assert_cmpint(ss_quota_recalc(&f->st, "q@example.com", &err), ==, 0);
 	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
 				     &err), ==, 0);
-	g_assert_cmpuint(used, ==, 3072);
+	g_assert_cmpuint(used, ==, 1024);
 
 	/* a broken usage file is rebuilt by a scan */
 	g_assert_true(g_file_set_contents(qpath, "garbage", -1, NULL));
 	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
 				     &err), ==, 0);
-	g_assert_cmpuint(used, ==, 3072);
+	g_assert_cmpuint(used, ==, 1024);
 
 	/* recalc of everybody */
 	g_assert_cmpint(ss_user_add(&f->st, "r@example.com", "x", 0, 0, &err),
 			==, 0);
-	put_eml(f, "r", "example.com", "1.eml", 10);
+	put_msg(f, "r@example.com", 10);
 	ss_quota_charge(&f->st, "r@example.com", 999);
 	ss_quota_charge(&f->st, "q@example.com", 999);
 	g_assert_cmpint(ss_quota_recalc(&f->st, NULL, &err), ==, 0);
@@ -604,7 +614,7 @@ static void test_quota(struct fx *f, gconstpointer data)
 				       &err), ==, 0);
 	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
 				     &err), ==, 0);
-	g_assert_cmpuint(used, ==, 3072);
+	g_assert_cmpuint(used, ==, 1024);
 	g_assert_cmpint(ss_quota_recalc(&f->st, "zz@example.com", &err), ==,
 			-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
@@ -671,7 +681,7 @@ static void test_quota_threads(struct fx *f, gconstpointer data)
 
 	(void)data;
 	add_ok(f, "c@example.com", "x");
-	put_eml(f, "c", "example.com", "1.eml", 100);
+	put_msg(f, "c@example.com", 100);
 	g_assert_cmpint(ss_quota_get(&f->st, "c@example.com", &used, NULL,
 				     &err), ==, 0);
 	g_assert_cmpuint(used, ==, 100);
