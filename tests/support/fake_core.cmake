@@ -1,0 +1,11 @@
+# The GLib fake core (tests/support/fake_core.c) as a static library that
+# unit tests of any module include() and link as rmail_fake_core.
+include_guard(GLOBAL)
+if(NOT TARGET rmail_fake_core)
+  add_library(rmail_fake_core STATIC
+              ${PROJECT_SOURCE_DIR}/tests/support/fake_core.c)
+  target_include_directories(rmail_fake_core PUBLIC
+                             ${PROJECT_SOURCE_DIR}/tests/support
+                             ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(rmail_fake_core PUBLIC PkgConfig::GLIB)
+endif()
