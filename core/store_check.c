@@ -28,6 +28,16 @@ struct chk {
 	char host[64];
 };
 
+/* a/b[/c] into out; false when it does not fit */
+static bool pjoin(char *out, size_t sz, const char *a, const char *b,
+		  const char *c)
+{
+	int n = c != NULL ? snprintf(out, sz, "%s/%s/%s", a, b, c) :
+			    snprintf(out, sz, "%s/%s", a, b);
+
+	return n >= 0 && (size_t)n < sz;
+}
+
 static void report(struct chk *c, bool fixed, const char *path,
 		   const char *what)
 {
@@ -103,7 +113,8 @@ static void check_tmp(struct chk *c, int mbfd, const char *path)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !orphan_tmp(c, fd, de->d_name))
 			continue;
-		snprintf(p, sizeof(p), "%s/tmp/%s", path, de->d_name);
+		if (!pjoin(p, sizeof(p), path, "tmp", de->d_name))
+			continue;
 		report(c, c->repair && unlinkat(fd, de->d_name, 0) == 0, p,
 		       "orphan temporary");
 	}
@@ -139,7 +150,8 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(p, sizeof(p), "%s/%s/%s", path, sname, de->d_name);
+		if (!pjoin(p, sizeof(p), path, sname, de->d_name))
+			continue;
 		if (ss_fname_parse(de->d_name, len, &f) < 0) {
 			report(c, false, p, "not a message file name");
 			continue;
@@ -265,7 +277,8 @@ static void each(struct chk *c, int dirfd, const char *dir, const char *path,
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		if (!pjoin(p, sizeof(p), path, de->d_name, NULL))
+			continue;
 		fn(c, fd, de->d_name, p);
 	}
 	closedir(d);
@@ -285,7 +298,8 @@ static void check_mail_dir(struct chk *c, int ufd, const char *name,
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		if (!pjoin(p, sizeof(p), path, de->d_name, NULL))
+			continue;
 		if (strncmp(de->d_name, ".new.", 5) == 0 ||
 		    strncmp(de->d_name, ".del.", 5) == 0) {
 			if (c->repair)
@@ -308,7 +322,10 @@ static void check_user(struct chk *c, int usersfd, const char *name,
 
 	if (fd < 0)
 		return;
-	snprintf(p, sizeof(p), "%s/mail", path);
+	if (!pjoin(p, sizeof(p), path, "mail", NULL)) {
+		close(fd);
+		return;
+	}
 	check_mail_dir(c, fd, "mail", p);
 	close(fd);
 }
@@ -321,7 +338,10 @@ static void check_domain(struct chk *c, int domfd, const char *name,
 
 	if (fd < 0)
 		return;
-	snprintf(p, sizeof(p), "%s/users", path);
+	if (!pjoin(p, sizeof(p), path, "users", NULL)) {
+		close(fd);
+		return;
+	}
 	each(c, fd, "users", p, check_user);
 	close(fd);
 }
@@ -346,7 +366,10 @@ int rm_store_check(const char *mail_root, bool repair, FILE *out,
 		      (c.host[i] >= '0' && c.host[i] <= '9') ||
 		      c.host[i] == '-'))
 			c.host[i] = '-';
-	snprintf(p, sizeof(p), "%s/domains", mail_root);
+	if (!pjoin(p, sizeof(p), mail_root, "domains", NULL)) {
+		close(root);
+		return -1;
+	}
 	each(&c, root, "domains", p, check_domain);
 	close(root);
 	if (found_r != NULL)
