@@ -124,6 +124,9 @@ struct rmail_append_opts {
 	int64_t internaldate;              /* 0 = now */
 	uint64_t size_hint;                /* for the early quota check; 0 ok */
 	int ignore_quota;                  /* bounces, admin imports */
+	/* bulk imports: skip this append's fsync pair; the batch becomes
+	 * durable with mbox_sync().  Only read when size covers it. */
+	int nosync;
 };
 
 struct rmail_mbox;                         /* shared, refcounted view */
@@ -268,6 +271,11 @@ struct rmail_store_ops {
 			 rmail_watch_fn cb, void *arg, struct rmail_watch **w_r,
 			 struct rmail_err *err);
 	void (*watch_del)(struct rmail_watch **w);
+
+	/* ---- bulk ----------------------------------------------------- */
+	/* [slow] make every nosync append to the mailbox durable */
+	int (*mbox_sync)(void *h, const char *user, const char *mailbox,
+			 struct rmail_err *err);
 };
 
 #endif
