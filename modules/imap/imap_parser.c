@@ -248,14 +248,16 @@ static int literal_begin(struct imap_parser *p)
 static void literal_done(struct imap_parser *p)
 {
 	if (!p->literal_streamed) {
-		size_t len;
+		size_t len = 0;
 		const char *s = tok_end(p, &len);
 		struct imap_arg *a = arg_add(p, IMAP_ARG_LITERAL);
 
 		/* literal_begin reserved the room for both */
-		a->str = s;
-		a->len = len;
-		a->nonsync = p->lit_nonsync;
+		if (s != NULL && a != NULL) {
+			a->str = s;
+			a->len = len;
+			a->nonsync = p->lit_nonsync;
+		}
 	}
 	p->need_sep = 1;
 	p->state = S_ARGS;

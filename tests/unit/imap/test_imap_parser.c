@@ -386,6 +386,21 @@ static void test_big_kept_literal(void)
 	g_string_free(in, TRUE);
 }
 
+static void test_command_size(void)
+{
+	struct imap_parser_limits lim = default_limits();
+	GString *in = g_string_new("a X");
+
+	/* many small arguments: the arena, not the line, runs out */
+	lim.max_line = 1 << 20;
+	while (in->len < 3 * ARENA_SIZE)
+		g_string_append(in, " (x)");
+	g_string_append(in, " {4+}\r\nc X\r\n\r\nb NOOP\r\n");
+	check_vector_lim(in->str, in->len,
+			 "BAD a: Command too long|OK b NOOP|", &lim, 0);
+	g_string_free(in, TRUE);
+}
+
 static void test_nesting(void)
 {
 	check_vector("a X ((((x))))\r\n", "OK a X ((((x))))|");
@@ -532,6 +547,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/parser/big-kept-literal",
 			test_big_kept_literal);
 	g_test_add_func("/imap/parser/nesting", test_nesting);
+	g_test_add_func("/imap/parser/command-size", test_command_size);
 	g_test_add_func("/imap/parser/invalid", test_invalid);
 	g_test_add_func("/imap/parser/nul", test_nul);
 	g_test_add_func("/imap/parser/resync-literals", test_resync_literals);
