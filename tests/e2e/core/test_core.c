@@ -245,6 +245,20 @@ static void test_reload_control(void)
 	g_free(err);
 	expect_greeting(rmh_port(h, "echo"), false, "two");
 
+	/* a listen list needs a restart: said so, the rest applies */
+	rmh_setf(h, "echo", "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"greeting\": \"moved\"}", rmh_port(h, "other"));
+	rmh_write_config(h);
+	g_assert_cmpint(rmh_run(h, &out, &err, "reload", NULL), ==, 0);
+	g_test_message("reload: %s%s", out, err);
+	g_assert_nonnull(strstr(out, "restart needed for echo.listen"));
+	g_free(out);
+	g_free(err);
+	g_assert_true(rmh_wait_log(h, "restart needed for echo.listen", 10));
+	expect_greeting(rmh_port(h, "echo"), false, "moved");
+	echo_config(h, "two", false, NULL);
+	g_assert_cmpint(rmh_run(h, NULL, NULL, "reload", NULL), ==, 0);
+
 	/* refused by the module: the reason comes back, old config stays */
 	echo_config(h, "three\\nfour", false, NULL);
 	g_assert_cmpint(rmh_run(h, &out, &err, "reload", NULL), ==, 1);

@@ -53,6 +53,8 @@ static void test_sdk_roundtrip(void)
 	char *pc, *line = NULL, *from, *to, *so;
 	char *prefix_arg = g_strdup_printf("-DCMAKE_PREFIX_PATH=%s", stage);
 	char *cc_arg = g_strdup_printf("-DCMAKE_C_COMPILER=%s", RMH_CC);
+	char *dir_arg = g_strdup_printf("-DRmailSDK_DIR=%s/%s/cmake/RmailSDK",
+					stage, RMH_LIBDIR);
 	struct rmh_conn *c;
 	const char *names[] = { "CMakeLists.txt", "mod_echo.c" };
 	guint i;
@@ -84,7 +86,7 @@ static void test_sdk_roundtrip(void)
 	}
 	{
 		const char *argv[] = { RMH_CMAKE, "-S", src, "-B", bin,
-				       prefix_arg, cc_arg,
+				       prefix_arg, cc_arg, dir_arg,
 				       "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF",
 				       "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror",
 				       NULL };
@@ -124,6 +126,7 @@ static void test_sdk_roundtrip(void)
 
 	g_free(prefix_arg);
 	g_free(cc_arg);
+	g_free(dir_arg);
 	g_free(stage);
 	g_free(src);
 	g_free(bin);
