@@ -335,6 +335,10 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			rel_name(&f, rel, sizeof(rel));
 			if (unlinkat(mb->dirfd, rel, 0) == 0) {
 				gone = 1;
+				/* other names of the same UID go too */
+				if (ss_shard_has_dups(mb, uids[i]) &&
+				    ss_msg_locate(mb, uids[i], &f) == 0)
+					continue;
 				break;
 			}
 			if (errno != ENOENT)
@@ -346,6 +350,7 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		}
 		if (!gone)
 			continue;
+		ss_msg_state(mb, uids[i], &f);
 		freed += (int64_t)f.size;
 		ss_log_append(mb, RMAIL_CHANGE_EXPUNGE, uids[i], f.flags);
 		if (ss_shard_of(uids[i]) != lastshard) {

@@ -73,7 +73,7 @@ static inline int ss_fname_parse(const char *name, size_t len,
 	uint64_t v;
 	size_t fi = 0;
 
-	if (len < 12 || len > SS_FNAME_MAX ||
+	if (len < 10 || len > SS_FNAME_MAX ||
 	    memcmp(name + len - 4, ".eml", 4) != 0)
 		return -1;
 	end = name + len - 4;

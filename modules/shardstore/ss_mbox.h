@@ -22,6 +22,7 @@ struct ss_shard {
 	struct rmail_msg *msgs;            /* ascending UID */
 	struct timespec mtime;
 	bool dirty;
+	bool dups;                         /* a UID under several names */
 };
 
 struct rmail_mbox {
@@ -95,7 +96,10 @@ const struct rmail_msg *ss_mbox_msg(struct rmail_mbox *mb, uint32_t idx);
 int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid);
 void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r);
 size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r);
-/* scan one shard directory (fd) into a malloc'd sorted array */
+/* the view saw a UID under two names in uid's shard (restored backup) */
+bool ss_shard_has_dups(struct rmail_mbox *mb, uint32_t uid);
+/* scan one shard directory (fd) into a malloc'd sorted array; 1 when a
+ * UID had several names (the last-sorting one is used), 0, or -1 */
 int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 		  uint32_t *count_r);
 /* the current state of uid on disk (re-reads its shard); -1 NOENT */

@@ -53,6 +53,7 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 	int32_t *slot;
 	struct rmail_msg *msgs;
 	long got;
+	int dups = 0;
 
 	if (buf == NULL && (buf = malloc(bufsz)) == NULL)
 		return -1;
@@ -86,6 +87,7 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 				};
 
 				ss_fname_format(&of, a);
+				dups = 1;
 				if (strcmp(d->d_name, a) <= 0)
 					continue;
 				o->flags = f.flags;
@@ -131,7 +133,7 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 	free(slot);
 	*msgs_r = msgs;
 	*count_r = n;
-	return 0;
+	return dups;
 fail:
 	free(slot);
 	free(msgs);
@@ -197,6 +199,19 @@ int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r)
 	}
 	pthread_mutex_unlock(&mb->lock);
 	return idx >= 0 ? 0 : ss_msg_locate(mb, uid, f_r);
+}
+
+bool ss_shard_has_dups(struct rmail_mbox *mb, uint32_t uid)
+{
+	bool r = false;
+	size_t i;
+
+	pthread_mutex_lock(&mb->lock);
+	for (i = 0; i < mb->nshards; i++)
+		if (mb->shards[i].no == ss_shard_of(uid))
+			r = mb->shards[i].dups;
+	pthread_mutex_unlock(&mb->lock);
+	return r;
 }
 
 static void free_keywords(struct rmail_mbox *mb)
@@ -384,6 +399,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 				if (rc < 0)
 					return rmail_err_set(err, RMAIL_E_IO,
 							     "shard scan");
+				s->dups = rc > 0;
 			}
 			free(s->msgs);
 			s->msgs = msgs;
