@@ -1,0 +1,593 @@
+/*
+ * rmail import maildir DIR ADDRESS: a Maildir++ tree (Dovecot, Courier)
+ * into a user's mailboxes through the store ops.  Appends skip their
+ * fsync pair and each mailbox is synced once per batch; a per-mailbox
+ * ledger of the maildir base names already imported, written only after
+ * the batch is durable, makes a re-run import nothing twice.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include "cmd_store.h"
+#include "maildir.h"
+
+#define CMD "import"
+#define BATCH_DEFAULT 1000
+#define META_MAX (1024 * 1024)  /* dovecot-keywords, dovecot-uidlist */
+
+struct imp_msg {
+	char *rel;                      /* "cur/<name>" in the folder */
+	size_t baseoff;                 /* rel + baseoff: the base name */
+	struct rm_md_name nm;
+	uint32_t uid;                   /* from dovecot-uidlist, 0 if none */
+	int64_t mtime;
+};
+
+struct uidrec {
+	char *base;
+	uint32_t uid;
+};
+
+struct imp_folder {
+	char *path;
+	char mbox[RMAIL_MBOX_NAME_MAX + 1];
+	char *kw[RM_MD_KEYWORDS];
+	struct imp_msg *msgs;
+	size_t n, cap;
+	struct uidrec *uids;
+	size_t nuids, capuids;
+};
+
+struct imp {
+	const struct rmail_store_ops *ops;
+	void *h;
+	char user[RMAIL_ADDR_MAX + 1];
+	char *ledger_dir;               /* <mail_root>/<userdir>/import */
+	size_t batch;
+	bool tty, nosync;
+	size_t total, done, skipped, failed;
+	time_t last_progress;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static char *read_small(const char *dir, const char *name, size_t *len_r)
+{
+	char *path = NULL, *buf = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	path = rm_md_xasprintf("%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(META_MAX + 1);
+	while (buf != NULL && len < META_MAX &&
+	       (n = read(fd, buf + len, META_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf != NULL)
+		buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+static int cmp_uidrec(const void *a, const void *b)
+{
+	return strcmp(((const struct uidrec *)a)->base,
+		      ((const struct uidrec *)b)->base);
+}
+
+static void uid_cb(void *arg, const char *base, size_t blen, uint32_t uid)
+{
+	struct imp_folder *f = arg;
+
+	if (f->nuids == f->capuids) {
+		f->capuids = f->capuids != 0 ? f->capuids * 2 : 256;
+		f->uids = rm_xrealloc(f->uids, f->capuids * sizeof(*f->uids));
+	}
+	f->uids[f->nuids].base = rm_md_xstrndup(base, blen);
+	f->uids[f->nuids].uid = uid;
+	f->nuids++;
+}
+
+static uint32_t uid_of(struct imp_folder *f, const char *base, size_t blen)
+{
+	struct uidrec key, *r;
+	char tmp[512];
+
+	if (f->nuids == 0 || blen >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, base, blen);
+	tmp[blen] = '\0';
+	key.base = tmp;
+	r = bsearch(&key, f->uids, f->nuids, sizeof(*f->uids), cmp_uidrec);
+	return r != NULL ? r->uid : 0;
+}
+
+static void scan_sub(struct imp_folder *f, const char *sub)
+{
+	char *path;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	path = rm_md_xasprintf("%s/%s", f->path, sub);
+	d = opendir(path);
+	free(path);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct imp_msg *m;
+		struct rm_md_name nm;
+
+		if (rm_md_name_parse(de->d_name, &nm) < 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 || !S_ISREG(st.st_mode))
+			continue;
+		if (f->n == f->cap) {
+			f->cap = f->cap != 0 ? f->cap * 2 : 256;
+			f->msgs = rm_xrealloc(f->msgs, f->cap * sizeof(*m));
+		}
+		m = &f->msgs[f->n++];
+		m->rel = rm_md_xasprintf("%s/%s", sub, de->d_name);
+		m->baseoff = strlen(sub) + 1;
+		m->nm = nm;
+		m->mtime = st.st_mtime;
+		m->uid = uid_of(f, m->rel + m->baseoff, nm.baselen);
+	}
+	closedir(d);
+}
+
+/* dovecot-uidlist order first, then the rest by mtime and name */
+static int cmp_msg(const void *a, const void *b)
+{
+	const struct imp_msg *x = a, *y = b;
+
+	if ((x->uid != 0) != (y->uid != 0))
+		return x->uid != 0 ? -1 : 1;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strverscmp(x->rel + x->baseoff, y->rel + y->baseoff);
+}
+
+static void folder_free(struct imp_folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->msgs[i].rel);
+	for (i = 0; i < f->nuids; i++)
+		free(f->uids[i].base);
+	for (i = 0; i < RM_MD_KEYWORDS; i++)
+		free(f->kw[i]);
+	free(f->msgs);
+	free(f->uids);
+	free(f->path);
+	memset(f, 0, sizeof(*f));
+}
+
+static void folder_load(struct imp_folder *f)
+{
+	size_t len;
+	char *text;
+
+	text = read_small(f->path, "dovecot-keywords", &len);
+	if (text != NULL)
+		rm_md_keywords_parse(text, len, f->kw);
+	free(text);
+	text = read_small(f->path, "dovecot-uidlist", &len);
+	if (text != NULL && rm_md_uidlist_parse(text, len, uid_cb, f) == 0 &&
+	    f->nuids > 0)
+		qsort(f->uids, f->nuids, sizeof(*f->uids), cmp_uidrec);
+	free(text);
+	scan_sub(f, "new");
+	scan_sub(f, "cur");
+	if (f->n > 0)
+		qsort(f->msgs, f->n, sizeof(*f->msgs), cmp_msg);
+}
+
+static char *ledger_path(struct imp *im, const char *mbox)
+{
+	char enc[256];
+
+	if (rm_store_name_encode(mbox, strlen(mbox), enc, sizeof(enc)) < 0)
+		return NULL;
+	return rm_md_xasprintf("%s/%s", im->ledger_dir, enc);
+}
+
+static void ledger_load(struct imp *im, const char *mbox,
+			struct rm_strset *set)
+{
+	char *path = ledger_path(im, mbox), *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *fp;
+
+	fp = path != NULL ? fopen(path, "re") : NULL;
+	free(path);
+	if (fp == NULL)
+		return;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] == '\n')
+			n--;
+		if (n > 0)
+			rm_strset_add(set, line, (size_t)n);
+	}
+	free(line);
+	fclose(fp);
+}
+
+/* Record a durable batch; a crash before this only re-imports it. */
+static int ledger_append(struct imp *im, const char *mbox, const char *buf,
+			 size_t len)
+{
+	char *path;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return 0;
+	path = ledger_path(im, mbox);
+	if (path == NULL)
+		return -1;
+	(void)mkdir(im->ledger_dir, 0750);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	free(path);
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		n = write(fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fdatasync(fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static void progress(struct imp *im, const char *mbox, bool force)
+{
+	time_t now;
+
+	if (!im->tty)
+		return;
+	now = time(NULL);
+	if (!force && now == im->last_progress && im->done % 500 != 0)
+		return;
+	im->last_progress = now;
+	fprintf(stderr, "\r\033[Kimporting %zu/%zu: %.60s", im->done,
+		im->total, mbox);
+	fflush(stderr);
+}
+
+static int import_one(struct imp *im, struct imp_folder *f,
+		      const struct imp_msg *m, struct rmail_err *err)
+{
+	const char *kws[RM_MD_KEYWORDS];
+	struct rmail_append_opts o;
+	struct rmail_append *ap = NULL;
+	char buf[65536], *path;
+	size_t nkw = 0;
+	ssize_t n;
+	int fd, i, rc = -1;
+
+	path = rm_md_xasprintf("%s/%s", f->path, m->rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", m->rel,
+				     strerror(errno));
+	for (i = 0; i < RM_MD_KEYWORDS; i++)
+		if ((m->nm.kwletters & (1u << i)) && f->kw[i] != NULL)
+			kws[nkw++] = f->kw[i];
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.flags = m->nm.flags;
+	o.keywords = kws;
+	o.nkeywords = nkw;
+	/* 0 would mean "now" to the store */
+	o.internaldate = m->mtime > 0 ? m->mtime : 1;
+	o.size_hint = m->nm.wsize;
+	o.ignore_quota = 1;
+	o.nosync = im->nosync;
+	if (im->ops->append_begin(im->h, im->user, f->mbox, &o, &ap, err) < 0)
+		goto out;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rmail_err_set(err, RMAIL_E_IO, "%s: %s", m->rel,
+				      strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (im->ops->append_write(ap, buf, (size_t)n, err) < 0)
+			goto out;
+	}
+	rc = im->ops->append_commit(ap, NULL, NULL, err);
+out:
+	if (ap != NULL)
+		im->ops->append_free(&ap);
+	close(fd);
+	return rc;
+}
+
+/* durable batch, then its ledger lines */
+static int flush_batch(struct imp *im, const char *mbox, char **lbuf,
+		       size_t *llen)
+{
+	struct rmail_err err;
+
+	rmail_err_clear(&err);
+	if (*llen == 0)
+		return 0;
+	if (im->nosync && im->ops->mbox_sync(im->h, im->user, mbox, &err) <
+			  0) {
+		rm_cmd_fail(CMD, &err);
+		return -1;
+	}
+	if (ledger_append(im, mbox, *lbuf, *llen) < 0) {
+		rm_cmd_failf(CMD, "cannot write the import ledger in %s: %s",
+			     im->ledger_dir, strerror(errno));
+		return -1;
+	}
+	*llen = 0;
+	return 0;
+}
+
+static int import_folder(struct imp *im, struct imp_folder *f)
+{
+	struct rm_strset seen = { 0 };
+	struct rmail_err err;
+	char *lbuf = NULL;
+	size_t i, llen = 0, lcap = 0, pending = 0;
+	int rc = 0;
+
+	rmail_err_clear(&err);
+	if (strcasecmp(f->mbox, "INBOX") != 0 &&
+	    im->ops->mbox_create(im->h, im->user, f->mbox, RMAIL_SU_NONE,
+				 &err) < 0 && err.code != RMAIL_E_EXISTS) {
+		rm_cmd_failf(CMD, "mailbox \"%s\": %s", f->mbox, err.msg);
+		im->failed += f->n;
+		return 0;
+	}
+	if (strcasecmp(f->mbox, "INBOX") != 0)
+		(void)im->ops->mbox_subscribe(im->h, im->user, f->mbox, 1,
+					      NULL);
+	ledger_load(im, f->mbox, &seen);
+	for (i = 0; i < f->n && !stop_requested; i++) {
+		const struct imp_msg *m = &f->msgs[i];
+		const char *base = m->rel + m->baseoff;
+
+		if (rm_strset_has(&seen, base, m->nm.baselen)) {
+			im->skipped++;
+			continue;
+		}
+		rmail_err_clear(&err);
+		if (import_one(im, f, m, &err) < 0) {
+			/* the line goes under the progress counter */
+			if (im->tty)
+				fputc('\n', stderr);
+			rm_cmd_failf(CMD, "%s/%s: %s", f->path, m->rel,
+				     err.msg);
+			im->failed++;
+			continue;
+		}
+		/* a base in both new/ and cur/ is one message */
+		rm_strset_add(&seen, base, m->nm.baselen);
+		if (llen + m->nm.baselen + 2 > lcap) {
+			lcap = (lcap + m->nm.baselen + 2) * 2;
+			lbuf = rm_xrealloc(lbuf, lcap);
+		}
+		memcpy(lbuf + llen, base, m->nm.baselen);
+		llen += m->nm.baselen;
+		lbuf[llen++] = '\n';
+		im->done++;
+		progress(im, f->mbox, false);
+		if (++pending >= im->batch) {
+			pending = 0;
+			if (flush_batch(im, f->mbox, &lbuf, &llen) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+	}
+	if (rc == 0 && flush_batch(im, f->mbox, &lbuf, &llen) < 0)
+		rc = -1;
+	free(lbuf);
+	rm_strset_free(&seen);
+	return rc;
+}
+
+static int cmp_folder(const void *a, const void *b)
+{
+	return strcmp(((const struct imp_folder *)a)->mbox,
+		      ((const struct imp_folder *)b)->mbox);
+}
+
+/* INBOX (the root) and every ".A.B" directory */
+static struct imp_folder *collect(const char *root, size_t *n_r)
+{
+	struct imp_folder *v;
+	struct dirent *de;
+	struct stat st;
+	size_t n = 1, cap = 16;
+	DIR *d;
+
+	v = rm_xcalloc(cap, sizeof(*v));
+	v[0].path = rm_xstrdup(root);
+	snprintf(v[0].mbox, sizeof(v[0].mbox), "INBOX");
+	d = opendir(root);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char name[RMAIL_MBOX_NAME_MAX + 1];
+
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (rm_md_folder_decode(de->d_name, name, sizeof(name)) < 0) {
+			rm_cmd_failf(CMD, "skipping %s/%s: not a Maildir++ "
+				     "folder name", root, de->d_name);
+			continue;
+		}
+		if (n == cap) {
+			cap *= 2;
+			v = rm_xrealloc(v, cap * sizeof(*v));
+			memset(v + n, 0, (cap - n) * sizeof(*v));
+		}
+		v[n].path = rm_md_xasprintf("%s/%s", root, de->d_name);
+		snprintf(v[n].mbox, sizeof(v[n].mbox), "%s", name);
+		n++;
+	}
+	if (d != NULL)
+		closedir(d);
+	qsort(v + 1, n - 1, sizeof(*v), cmp_folder);
+	*n_r = n;
+	return v;
+}
+
+static int ledger_dir(struct imp *im)
+{
+	const struct rm_config *conf = rm_conf();
+	char l[256], dom[256], *path;
+	const char *at = strrchr(im->user, '@');
+	struct stat st;
+
+	if (conf == NULL || conf->mail_root == NULL || at == NULL ||
+	    rm_store_name_encode(im->user, (size_t)(at - im->user), l,
+				 sizeof(l)) < 0 ||
+	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) <
+		    0)
+		return rm_cmd_failf(CMD, "cannot locate the user directory "
+				    "of %s", im->user), -1;
+	im->ledger_dir = rm_md_xasprintf("%s/domains/%s/users/%s/import",
+				      conf->mail_root, dom, l);
+	/* the encoding is the store's: make sure it found the user */
+	path = rm_md_xasprintf("%s/../user.json", im->ledger_dir);
+	if (stat(path, &st) < 0) {
+		rm_cmd_failf(CMD, "no user directory for %s (%s)", im->user,
+			     path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+static int import_run(struct rm_cli *cli)
+{
+	struct imp im = { 0 };
+	struct imp_folder *folders;
+	struct rmail_user u;
+	struct rmail_err err;
+	struct sigaction sa;
+	struct stat st;
+	const char *pos[3], *batch = NULL;
+	const struct rm_opt opts[] = {
+		{ "--batch", true, &batch, NULL },
+		{ NULL, false, NULL, NULL },
+	};
+	int64_t nb = BATCH_DEFAULT;
+	size_t n, nf, i, skipped_total;
+	int rc = RM_EXIT_OK;
+
+	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
+		return RM_EXIT_USAGE;
+	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
+	    (batch != NULL && (rm_cmd_uint(batch, &nb) < 0 || nb < 1))) {
+		rm_cmd_failf(CMD, "usage: rmail import maildir DIR ADDRESS "
+			     "[--batch N]");
+		return RM_EXIT_USAGE;
+	}
+	if (stat(pos[1], &st) < 0 || !S_ISDIR(st.st_mode))
+		return rm_cmd_failf(CMD, "%s: not a directory", pos[1]);
+	if (rm_cli_store(cli, &im.ops, &im.h) < 0)
+		return RM_EXIT_FAIL;
+	rmail_err_clear(&err);
+	if (im.ops->user_get(im.h, pos[2], &u, &err) < 0)
+		return rm_cmd_fail(CMD, &err);
+	snprintf(im.user, sizeof(im.user), "%s", u.address);
+	if (ledger_dir(&im) < 0)
+		return RM_EXIT_FAIL;
+	im.batch = (size_t)nb;
+	im.tty = isatty(2) == 1;
+	/* an old store without bulk ops: every append is durable */
+	im.nosync = im.ops->size >= offsetof(struct rmail_store_ops,
+					     mbox_sync) + sizeof(void *) &&
+		    im.ops->mbox_sync != NULL;
+
+	folders = collect(pos[1], &nf);
+	for (i = 0; i < nf; i++) {
+		folder_load(&folders[i]);
+		im.total += folders[i].n;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (i = 0; i < nf; i++) {
+		if (!stop_requested && import_folder(&im, &folders[i]) < 0)
+			rc = RM_EXIT_FAIL;
+		folder_free(&folders[i]);
+	}
+	free(folders);
+	progress(&im, "done", true);
+	if (im.tty)
+		fputc('\n', stderr);
+	skipped_total = im.skipped;
+	printf("imported %zu messages into %s (%zu already imported, "
+	       "%zu failed)\n", im.done, im.user, skipped_total, im.failed);
+	if (stop_requested) {
+		rm_cmd_failf(CMD, "interrupted; run it again to continue");
+		rc = RM_EXIT_FAIL;
+	}
+	if (im.failed > 0)
+		rc = RM_EXIT_FAIL;
+	free(im.ledger_dir);
+	return rc;
+}
+
+const struct rm_command rm_cmd_import = {
+	.name = "import",
+	.usage = "maildir DIR ADDRESS: import a Maildir++ tree",
+	.run = import_run,
+};
