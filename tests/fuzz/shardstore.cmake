@@ -1,0 +1,6 @@
+# mod_shardstore: the name encoder (round trip, safety) and the message
+# file-name parser (strictness, canonical re-formatting).
+rmail_fuzz(ss_names SOURCES tests/fuzz/fuzz_ss_names.c
+           modules/shardstore/names.c INCLUDES modules/shardstore)
+rmail_fuzz(ss_fname SOURCES tests/fuzz/fuzz_ss_fname.c
+           INCLUDES modules/shardstore)
