@@ -1,0 +1,325 @@
+/*
+ * Envelope and header policy: message rate limits, sender ownership for
+ * authenticated users (MAIL FROM and the From: header), recipients
+ * through the core's rcpt_policy, and postmaster@ every local domain.
+ * Relay rules come from the core and apply to exempt networks too.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp_session.h"
+
+#define CORE (smtp_mod.core)
+
+static const struct rmail_store_ops *store(void **h_r)
+{
+	return CORE->store != NULL ? CORE->store(h_r) : NULL;
+}
+
+static void first_admin(void *arg, const struct rmail_user *u)
+{
+	char *out = arg;
+
+	if (out[0] == '\0' && u->admin && !u->disabled)
+		snprintf(out, RMAIL_ADDR_MAX + 1, "%s", u->address);
+}
+
+void smtp_postmaster_resolve(void)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	const struct rmail_store_ops *ops;
+	struct rmail_err err = { 0 };
+	void *h = NULL;
+
+	smtp_mod.postmaster[0] = '\0';
+	if (cf->postmaster != NULL && cf->postmaster[0] != '\0') {
+		snprintf(smtp_mod.postmaster, sizeof(smtp_mod.postmaster),
+			 "%s", cf->postmaster);
+		return;
+	}
+	ops = store(&h);
+	if (ops == NULL || ops->user_list == NULL)
+		return;
+	if (ops->user_list(h, NULL, first_admin, smtp_mod.postmaster,
+			   &err) < 0)
+		CORE->log(smtp_mod.m, RMAIL_LOG_WARN, "postmaster: cannot "
+			  "list users: %s", err.msg);
+	else if (smtp_mod.postmaster[0] == '\0')
+		CORE->log(smtp_mod.m, RMAIL_LOG_WARN, "postmaster: no admin "
+			  "user and smtp.postmaster unset");
+}
+
+static int owns(const char *user, const char *addr)
+{
+	const struct rmail_store_ops *ops;
+	void *h = NULL;
+
+	ops = store(&h);
+	return ops != NULL && ops->owns_address != NULL &&
+	       ops->owns_address(h, user, addr) == 1;
+}
+
+static int rate_ok(struct smtp_session *s, const char *bucket,
+		   const char *key, int64_t limit, const char *who)
+{
+	double retry = 0;
+
+	if (CORE->rate_hit(bucket, key, (uint32_t)limit,
+			   smtp_cf()->message_window, &retry))
+		return 1;
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "message rate limit of %s %s",
+		       who, key);
+	smtp_reject_metric("rate");
+	smtp_reply(s, 450, "4.7.1", "Error: too many messages from this %s, "
+		   "try again in %.0f seconds", who, retry > 1 ? retry : 1);
+	return 0;
+}
+
+int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	const char *ip = CORE->conn_peer_ip(s->c);
+	char from[RMAIL_ADDR_MAX + 1];
+
+	if (cmd->has_size && cf->max_message_size > 0 &&
+	    cmd->size > cf->max_message_size) {
+		smtp_reject_metric("size");
+		smtp_reply(s, 552, "5.3.4", "Error: message size exceeds fixed"
+			   " limit of %llu octets",
+			   (unsigned long long)cf->max_message_size);
+		s->errors++;
+		return -1;
+	}
+	snprintf(from, sizeof(from), "%.*s", (int)cmd->path.mailbox.len,
+		 cmd->path.mailbox.p);
+	if (s->authed && (cmd->path.is_null || !owns(s->user, from))) {
+		CORE->conn_log(s->c, RMAIL_LOG_INFO, "MAIL FROM <%s> not owned "
+			       "by %s", from, s->user);
+		smtp_reject_metric("spoof_sender");
+		smtp_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: "
+			   "not owned by user %s", from, s->user);
+		s->errors++;
+		return -1;
+	}
+	/* exempt networks skip message rates, never the rules above */
+	if (CORE->ip_is_exempt(ip))
+		return 0;
+	if (!rate_ok(s, "smtp_msg_ip", ip, cf->ip_messages, "address"))
+		return -1;
+	if (s->authed && !rate_ok(s, "smtp_msg_user", s->user,
+				  cf->user_messages, "user"))
+		return -1;
+	return 0;
+}
+
+static int is_postmaster(const struct smtp_cmd *cmd)
+{
+	return cmd->path.local.len == 10 &&
+	       strncasecmp(cmd->path.local.p, "postmaster", 10) == 0;
+}
+
+const char *smtp_policy_rcpt(struct smtp_session *s,
+			     const struct smtp_cmd *cmd)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	const struct rmail_store_ops *ops;
+	char rcpt[RMAIL_ADDR_MAX + 1], dom[SMTP_DOMAIN_MAX + 1];
+	void *h = NULL;
+	int pol;
+
+	snprintf(rcpt, sizeof(rcpt), "%.*s", (int)cmd->path.mailbox.len,
+		 cmd->path.mailbox.p);
+	if (cmd->path.is_postmaster) {
+		pol = RMAIL_RCPT_NOUSER;
+	} else {
+		pol = CORE->rcpt_policy(rcpt, s->authed ? s->user : NULL,
+					s->size_decl);
+	}
+	/* RFC 5321 4.5.1: postmaster@ every local domain is deliverable */
+	if (pol != RMAIL_RCPT_LOCAL && (cmd->path.is_postmaster ||
+					is_postmaster(cmd))) {
+		snprintf(dom, sizeof(dom), "%.*s", (int)cmd->path.domain.len,
+			 cmd->path.domain.p);
+		ops = store(&h);
+		if (smtp_mod.postmaster[0] == '\0')
+			smtp_postmaster_resolve();
+		if (smtp_mod.postmaster[0] != '\0' &&
+		    (cmd->path.is_postmaster ||
+		     (ops != NULL && ops->domain_is_local(h, dom)))) {
+			CORE->conn_log(s->c, RMAIL_LOG_INFO, "RCPT <%s> -> "
+				       "postmaster %s", rcpt,
+				       smtp_mod.postmaster);
+			return CORE->pstrdup(s->tx, smtp_mod.postmaster);
+		}
+	}
+	switch (pol) {
+	case RMAIL_RCPT_LOCAL:
+	case RMAIL_RCPT_RELAY:
+		return CORE->pstrdup(s->tx, rcpt);
+	case RMAIL_RCPT_NOUSER:
+		smtp_reject_metric("unknown_user");
+		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected:"
+			   " User unknown in local recipient table", rcpt);
+		s->errors++;
+		break;
+	case RMAIL_RCPT_DENIED:
+		smtp_reject_metric("relay");
+		CORE->conn_log(s->c, RMAIL_LOG_INFO, "relay denied to <%s>",
+			       rcpt);
+		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", rcpt);
+		s->errors++;
+		break;
+	case RMAIL_RCPT_OVERQUOTA:
+		smtp_reject_metric("quota");
+		smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full, try again "
+			   "later", rcpt);
+		break;
+	case RMAIL_RCPT_BADADDR:
+		smtp_reject_metric("syntax");
+		smtp_reply(s, 501, "5.1.3", "<%s>: Bad recipient address "
+			   "syntax", rcpt);
+		s->errors++;
+		break;
+	default:
+		smtp_reject_metric("tempfail");
+		smtp_reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure, "
+			   "try again later", rcpt);
+		break;
+	}
+	(void)cf;
+	return NULL;
+}
+
+/* ---- the From: header ------------------------------------------------ */
+
+/* copy the unfolded value of the first From: field into out */
+static int from_value(const char *hdr, size_t len, char *out, size_t outsz)
+{
+	const char *p = hdr, *end = hdr + len, *eol;
+	size_t n = 0;
+	int in = 0;
+
+	while (p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if (in && (*p == ' ' || *p == '\t')) {
+			/* a continuation line */
+		} else if (in) {
+			break;
+		} else if ((size_t)(eol - p) >= 5 &&
+			   strncasecmp(p, "From:", 5) == 0) {
+			in = 1;
+			p += 5;
+		} else {
+			p = eol + 1;
+			continue;
+		}
+		for (; p < eol; p++)
+			if (*p != '\r' && n + 1 < outsz)
+				out[n++] = *p;
+		if (n + 1 < outsz)
+			out[n++] = ' ';
+		p = eol + 1;
+	}
+	out[n] = '\0';
+	return in;
+}
+
+/* the value without comments, quoted strings kept as they are */
+static void strip_comments(char *v)
+{
+	char *w = v;
+	int depth = 0, quoted = 0;
+
+	for (char *r = v; *r != '\0'; r++) {
+		if (quoted) {
+			if (*r == '\\' && r[1] != '\0')
+				*w++ = *r++;
+			else if (*r == '"')
+				quoted = 0;
+			*w++ = *r;
+		} else if (depth > 0) {
+			if (*r == '\\' && r[1] != '\0')
+				r++;
+			else if (*r == '(')
+				depth++;
+			else if (*r == ')')
+				depth--;
+		} else if (*r == '(') {
+			depth++;
+		} else {
+			if (*r == '"')
+				quoted = 1;
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+static char *trim(char *p)
+{
+	char *e;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return p;
+}
+
+/* each mailbox of an address list: name-addr or addr-spec; 0 = none */
+static int each_owned(struct smtp_session *s, char *v)
+{
+	char *item = v, *p, *lt, *gt, *colon;
+	int quoted = 0, seen = 0, last;
+
+	for (p = v;; p++) {
+		if (*p == '"' && (p == v || p[-1] != '\\'))
+			quoted = !quoted;
+		if (*p != '\0' && (quoted || *p != ','))
+			continue;
+		last = *p == '\0';
+		if (last && quoted)
+			return -1;      /* an open quoted string */
+		*p = '\0';
+		lt = strchr(item, '<');
+		if (lt != NULL) {
+			gt = strchr(lt, '>');
+			if (gt == NULL)
+				return -1;
+			*gt = '\0';
+			item = lt + 1;
+		} else if ((colon = strchr(item, ':')) != NULL) {
+			item = colon + 1;   /* group display name */
+		}
+		item = trim(item);
+		if (*item != '\0' && item[strlen(item) - 1] == ';')
+			item[strlen(item) - 1] = '\0';
+		item = trim(item);
+		if (*item != '\0') {
+			if (!owns(s->user, item))
+				return -1;
+			seen++;
+		}
+		if (last)
+			break;
+		item = p + 1;
+	}
+	return seen;
+}
+
+int smtp_policy_from_ok(struct smtp_session *s)
+{
+	char v[4096];
+
+	if (s->hdr == NULL || s->hdr_len == 0)
+		return 1;       /* no header block: the service adds one */
+	if (!from_value(s->hdr, s->hdr_len, v, sizeof(v)))
+		return 1;
+	strip_comments(v);
+	return each_owned(s, v) > 0;
+}

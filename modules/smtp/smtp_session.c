@@ -1,0 +1,828 @@
+/*
+ * The SMTP session: command dispatch, the DATA/BDAT streams into the
+ * core's submission service, and the session limits.  Input is parsed
+ * straight out of the connection buffer (conn_peek/conn_consume) so the
+ * parser and the body machine see the exact octets: bare CR and LF are
+ * refused, never normalised.  Anything slow (password checks, the fsync
+ * behind a 250) runs in the core's workers while reading is paused.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp_reply.h"
+#include "smtp_session.h"
+
+#define CORE (smtp_mod.core)
+
+static void tx_reset(struct smtp_session *s);
+
+/* ---- replies and errors -------------------------------------------- */
+
+static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
+		    const char *fmt, va_list ap) RMAIL_PRINTF(4, 0);
+
+static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
+		    const char *fmt, va_list ap)
+{
+	char text[SMTP_REPLY_LINE_MAX], out[SMTP_REPLY_LINE_MAX * 12];
+	size_t n;
+
+	vsnprintf(text, sizeof(text) - 20, fmt, ap);
+	if (smtp_reply_format(out, sizeof(out), code, enh, text, &n) < 0) {
+		CORE->conn_printf(s->c, "%u %s\r\n", code,
+				  enh != NULL ? enh : "");
+		return;
+	}
+	CORE->conn_write(s->c, out, n);
+}
+
+void smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, enh, fmt, ap);
+	va_end(ap);
+}
+
+void smtp_reject_metric(const char *reason)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+	CORE->metric_add("rmail_smtp_rejects_total", labels, 1);
+}
+
+static int too_many_errors(struct smtp_session *s)
+{
+	if (s->errors < (unsigned)smtp_cf()->max_errors)
+		return 0;
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "too many errors (%u), closing",
+		       s->errors);
+	smtp_reply(s, 421, "4.7.0", "%s Error: too many errors, closing "
+		   "connection", CORE->conf_str("hostname"));
+	smtp_reject_metric("max_errors");
+	s->closing = 1;
+	return 1;
+}
+
+int smtp_error(struct smtp_session *s, const char *reason, unsigned code,
+	       const char *enh, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, enh, fmt, ap);
+	va_end(ap);
+	smtp_reject_metric(reason);
+	s->errors++;
+	return too_many_errors(s);
+}
+
+static void msg_metric(const char *result)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+	CORE->metric_add("rmail_smtp_messages_total", labels, 1);
+}
+
+void smtp_suspend(struct smtp_session *s)
+{
+	s->phase = SMTP_PH_WAIT;
+	CORE->conn_pause_read(s->c);
+	CORE->conn_ref(s->c);
+}
+
+int smtp_resume(struct smtp_session *s)
+{
+	struct rmail_conn *c = s->c;
+	int alive = !CORE->conn_closed(c);
+
+	s->phase = SMTP_PH_CMD;
+	if (alive && !s->closing)
+		CORE->conn_resume_read(c);
+	else if (alive)
+		CORE->conn_close(c);
+	CORE->conn_unref(c);
+	return alive ? 0 : -1;
+}
+
+/* ---- session life ---------------------------------------------------- */
+
+static void life_expired(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->life = NULL;
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "session time limit reached");
+	smtp_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded",
+		   CORE->conf_str("hostname"));
+	smtp_reject_metric("timeout");
+	CORE->conn_close(s->c);
+}
+
+static void helo_reset(struct smtp_session *s)
+{
+	s->helo = NULL;
+	s->esmtp = 0;
+	s->authed = 0;
+	s->user[0] = '\0';
+}
+
+static int smtp_accept(struct rmail_conn *c, void **session_r)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	struct rmail_pool *p = CORE->conn_pool(c);
+	const int *kind = CORE->conn_listen_arg(c);
+	struct smtp_session *s = CORE->pcalloc(p, sizeof(*s));
+
+	s->magic = SMTP_SESSION_MAGIC;
+	s->c = c;
+	s->kind = kind != NULL ? *kind : SMTP_PORT_MX;
+	s->tx = CORE->pool_create(p);
+	s->parser.max_line = (size_t)cf->max_line;
+	if (cf->session_timeout > 0)
+		s->life = CORE->timer_add(cf->session_timeout, 0,
+					  life_expired, s);
+	*session_r = s;
+	CORE->conn_log(c, RMAIL_LOG_INFO, "connect port=%d%s",
+		       CORE->conn_local_port(c),
+		       CORE->conn_is_tls(c) ? " tls" : "");
+	smtp_reply(s, 220, NULL, "%s %s", CORE->conf_str("hostname"),
+		   cf->banner != NULL ? cf->banner : "ESMTP");
+	return 0;
+}
+
+static void smtp_tls_ready(struct rmail_conn *c, void *session)
+{
+	struct smtp_session *s = session;
+
+	/* RFC 3207 4.2: forget everything learnt in cleartext */
+	tx_reset(s);
+	helo_reset(s);
+	memset(&s->parser, 0, sizeof(s->parser));
+	s->parser.max_line = (size_t)smtp_cf()->max_line;
+	s->phase = SMTP_PH_CMD;
+	CORE->conn_log(c, RMAIL_LOG_INFO, "STARTTLS done: %s",
+		       CORE->conn_tls_info(c));
+}
+
+static void smtp_timeout(struct rmail_conn *c, void *session)
+{
+	struct smtp_session *s = session;
+
+	CORE->conn_log(c, RMAIL_LOG_INFO, "idle timeout");
+	smtp_reject_metric("timeout");
+	smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
+		   CORE->conf_str("hostname"));
+}
+
+static void smtp_close(struct rmail_conn *c, void *session, int reason)
+{
+	struct smtp_session *s = session;
+
+	if (s == NULL)
+		return;
+	if (s->life != NULL)
+		CORE->timer_del(&s->life);
+	if (s->sub != NULL)
+		CORE->submit_abort(&s->sub);
+	CORE->conn_log(c, RMAIL_LOG_INFO, "disconnect reason=%d messages=%u "
+		       "errors=%u", reason, s->messages, s->errors);
+}
+
+/* ---- the transaction ------------------------------------------------- */
+
+static void tx_reset(struct smtp_session *s)
+{
+	if (s->sub != NULL)
+		CORE->submit_abort(&s->sub);
+	if (s->login_user != NULL)
+		CORE->secure_zero(s->login_user, strlen(s->login_user));
+	CORE->pool_reset(s->tx);
+	s->login_user = NULL;
+	s->has_mail = 0;
+	s->mail_from = NULL;
+	s->size_decl = 0;
+	s->rcpts = NULL;
+	s->nrcpts = s->rcap = 0;
+	s->in_bdat = s->bdat_discard = 0;
+	s->chunk_left = 0;
+	s->chunk_last = 0;
+	s->write_failed = 0;
+	s->hdr = NULL;
+	s->hdr_len = s->hdr_cap = 0;
+	s->hdr_done = 0;
+	s->parser.utf8 = 0;
+}
+
+/* keep the header block for the From: check (authenticated only) */
+static void hdr_keep(struct smtp_session *s, const char *data, size_t n)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	size_t cap = cf->max_header_size > 0 &&
+		     cf->max_header_size < 1024 * 1024
+		? (size_t)cf->max_header_size + 4 : 1024 * 1024 + 4;
+	size_t take, start;
+	char *end;
+
+	if (s->hdr_done || !s->authed)
+		return;
+	if (s->hdr == NULL) {
+		s->hdr_cap = cap;
+		s->hdr = CORE->palloc(s->tx, cap + 1);
+	}
+	take = n < s->hdr_cap - s->hdr_len ? n : s->hdr_cap - s->hdr_len;
+	start = s->hdr_len > 3 ? s->hdr_len - 3 : 0;
+	memcpy(s->hdr + s->hdr_len, data, take);
+	s->hdr_len += take;
+	s->hdr[s->hdr_len] = '\0';
+	if (s->hdr_len >= 2 && memcmp(s->hdr, "\r\n", 2) == 0) {
+		s->hdr_len = 0;
+		s->hdr_done = 1;
+		return;
+	}
+	end = strstr(s->hdr + start, "\r\n\r\n");
+	if (end != NULL) {
+		s->hdr_len = (size_t)(end - s->hdr) + 2;
+		s->hdr[s->hdr_len] = '\0';
+		s->hdr_done = 1;
+	} else if (s->hdr_len == s->hdr_cap) {
+		s->hdr_done = 1;    /* the body machine refuses it anyway */
+	}
+}
+
+static int body_out(void *arg, const char *data, size_t n)
+{
+	struct smtp_session *s = arg;
+	struct rmail_err err = { 0 };
+
+	hdr_keep(s, data, n);
+	if (s->write_failed || s->sub == NULL)
+		return 0;
+	/* keep reading to the end of the message, then answer 451 */
+	if (CORE->submit_write(s->sub, data, n, &err) < 0) {
+		s->write_failed = 1;
+		snprintf(s->write_err, sizeof(s->write_err), "%s", err.msg);
+	}
+	return 0;
+}
+
+static const char *proto_name(struct smtp_session *s)
+{
+	if (!s->esmtp)
+		return "smtp";
+	if (s->authed)
+		return "esmtpsa";
+	return CORE->conn_is_tls(s->c) ? "esmtps" : "esmtp";
+}
+
+static int body_begin(struct smtp_session *s, int mode)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	struct smtp_body_limits lim = {
+		.max_size = cf->max_message_size,
+		.max_header_size = cf->max_header_size,
+		.max_headers = (uint32_t)cf->max_headers,
+	};
+	struct rmail_submit_opts o = {
+		.size = sizeof(o),
+		.proto = proto_name(s),
+		.mail_from = s->mail_from,
+		.rcpts = s->rcpts,
+		.nrcpts = s->nrcpts,
+		.auth_user = s->authed ? s->user : NULL,
+		.peer_ip = CORE->conn_peer_ip(s->c),
+		.peer_name = NULL,
+		.helo = s->helo,
+		.tls_info = CORE->conn_tls_info(s->c),
+		.submission = s->authed,
+		.size_hint = s->size_decl,
+	};
+	struct rmail_err err = { 0 };
+
+	s->sub = CORE->submit_begin(&o, &err);
+	if (s->sub == NULL) {
+		CORE->conn_log(s->c, RMAIL_LOG_WARN, "submit_begin: %s",
+			       err.msg);
+		return -1;
+	}
+	s->write_failed = 0;
+	s->data_start = CORE->now();
+	smtp_body_init(&s->body, mode, &lim, body_out, s);
+	return 0;
+}
+
+static void commit_done(void *arg, const struct rmail_submit_result *r)
+{
+	struct smtp_session *s = arg;
+	char labels[32];
+
+	if (CORE->conn_closed(s->c)) {
+		smtp_resume(s);
+		return;
+	}
+	if (r->ok) {
+		s->messages++;
+		msg_metric("accepted");
+		snprintf(labels, sizeof(labels), "proto=\"smtp\"");
+		CORE->metric_observe("rmail_smtp_data_seconds", labels,
+				     CORE->now() - s->data_start);
+		CORE->conn_log(s->c, RMAIL_LOG_INFO, "message accepted id=%s "
+			       "from=<%s> nrcpt=%zu size=%llu%s%s",
+			       r->queue_id, s->mail_from, s->nrcpts,
+			       (unsigned long long)s->body.size,
+			       s->authed ? " user=" : "",
+			       s->authed ? s->user : "");
+		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", r->queue_id);
+	} else {
+		unsigned code = r->code >= 400 && r->code < 600 ? r->code
+								: 451;
+		msg_metric(code >= 500 ? "rejected" : "failed");
+		CORE->conn_log(s->c, RMAIL_LOG_INFO, "message refused from=<%s>"
+			       ": %u %s", s->mail_from, code, r->text);
+		smtp_reply(s, code, NULL, "%s", r->text[0] != '\0' ? r->text
+			   : "4.3.0 Error: message not accepted");
+	}
+	tx_reset(s);
+	smtp_resume(s);
+}
+
+/* the end of DATA or BDAT LAST with a good message */
+static void body_complete(struct smtp_session *s)
+{
+	struct rmail_submit *sub = s->sub;
+
+	if (s->write_failed) {
+		CORE->conn_log(s->c, RMAIL_LOG_WARN, "spool write: %s",
+			       s->write_err);
+		msg_metric("failed");
+		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
+		tx_reset(s);
+		return;
+	}
+	if (s->authed && !smtp_policy_from_ok(s)) {
+		msg_metric("rejected");
+		smtp_reject_metric("spoof_header");
+		CORE->conn_log(s->c, RMAIL_LOG_INFO, "From: header not owned "
+			       "by %s", s->user);
+		smtp_reply(s, 550, "5.7.1", "From: header address not owned "
+			   "by authenticated user %s", s->user);
+		s->errors++;
+		tx_reset(s);
+		if (too_many_errors(s))
+			s->closing = 1;
+		return;
+	}
+	s->sub = NULL;
+	smtp_suspend(s);
+	/* may call back at once: commit_done then resumes */
+	CORE->submit_commit(sub, commit_done, s);
+}
+
+static void body_limit(struct smtp_session *s)
+{
+	int e = s->body.err;
+
+	msg_metric("rejected");
+	smtp_reject_metric(e == SMTP_BODY_E_HDR_COUNT ? "headers" : "size");
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "message refused: %s",
+		       smtp_body_err_text(e));
+	smtp_reply(s, smtp_body_err_code(e), smtp_body_err_enh(e), "%s",
+		   smtp_body_err_text(e));
+	tx_reset(s);
+}
+
+static int smuggling(struct smtp_session *s, const char *where)
+{
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "bare CR or LF in %s, closing",
+		       where);
+	smtp_reject_metric("bare_eol");
+	if (s->sub != NULL)
+		msg_metric("rejected");
+	smtp_reply(s, 521, "5.5.2", "Error: bare CR or LF is not allowed, "
+		   "closing connection");
+	tx_reset(s);
+	s->closing = 1;
+	return RMAIL_CLOSE;
+}
+
+/* DATA: feed what is buffered to the body machine */
+static int input_data(struct smtp_session *s)
+{
+	const char *data;
+	size_t len = CORE->conn_peek(s->c, &data), used = 0;
+	int rc = smtp_body_feed(&s->body, data, len, &used);
+
+	if (rc == RMAIL_INVALID) {
+		CORE->conn_consume(s->c, len);
+		return smuggling(s, "DATA");
+	}
+	CORE->conn_consume(s->c, used);
+	if (rc == RMAIL_AGAIN)
+		return RMAIL_OK;
+	s->phase = SMTP_PH_CMD;
+	if (rc == RMAIL_OK)
+		body_complete(s);
+	else if (rc == RMAIL_TOOLONG)
+		body_limit(s);
+	else {
+		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
+		tx_reset(s);
+	}
+	return RMAIL_OK;
+}
+
+static void bdat_chunk_done(struct smtp_session *s)
+{
+	int rc;
+
+	s->phase = SMTP_PH_CMD;
+	if (s->bdat_discard) {
+		s->bdat_discard = 0;
+		if (s->in_bdat)
+			tx_reset(s);
+		if (smtp_error(s, "sequence", s->bdat_code,
+			       s->bdat_code == 554 ? "5.5.1" : "5.5.1", "%s",
+			       s->bdat_reply))
+			s->closing = 1;
+		return;
+	}
+	if (!s->chunk_last) {
+		smtp_reply(s, 250, "2.0.0", "Ok: %llu octets received",
+			   (unsigned long long)s->body.size);
+		return;
+	}
+	rc = smtp_body_finish(&s->body);
+	s->in_bdat = 0;
+	if (rc == RMAIL_OK)
+		body_complete(s);
+	else if (rc == RMAIL_TOOLONG)
+		body_limit(s);
+	else {
+		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
+		tx_reset(s);
+	}
+}
+
+/* BDAT: exactly chunk_left octets, whatever they contain */
+static int input_bdat(struct smtp_session *s)
+{
+	const char *data;
+	size_t len = CORE->conn_peek(s->c, &data), used = 0;
+	size_t take = len < s->chunk_left ? len : (size_t)s->chunk_left;
+
+	if (!s->bdat_discard && take > 0 &&
+	    smtp_body_feed(&s->body, data, take, &used) == RMAIL_ERROR)
+		s->write_failed = 1;
+	CORE->conn_consume(s->c, take);
+	s->chunk_left -= take;
+	if (s->chunk_left == 0)
+		bdat_chunk_done(s);
+	return RMAIL_OK;
+}
+
+/* an AUTH continuation line: CRLF-terminated, no bare CR or LF */
+static int input_auth(struct smtp_session *s)
+{
+	const char *data, *lf;
+	size_t len = CORE->conn_peek(s->c, &data), max;
+	size_t n;
+
+	max = (size_t)smtp_cf()->max_line;
+	lf = memchr(data, '\n', len < max ? len : max);
+	if (lf == NULL) {
+		if (len < max)
+			return RMAIL_OK;
+		CORE->conn_consume(s->c, len);
+		s->phase = SMTP_PH_CMD;
+		smtp_reply(s, 500, "5.5.6", "Authentication exchange line is "
+			   "too long, closing connection");
+		s->closing = 1;
+		return RMAIL_CLOSE;
+	}
+	n = (size_t)(lf - data);
+	if (n == 0 || data[n - 1] != '\r' || memchr(data, '\r', n - 1) ||
+	    memchr(data, '\0', n)) {
+		CORE->conn_consume(s->c, n + 1);
+		return smuggling(s, "AUTH");
+	}
+	if (smtp_auth_line(s, data, n - 1) < 0) {
+		CORE->conn_consume(s->c, n + 1);
+		return RMAIL_CLOSE;
+	}
+	CORE->conn_consume(s->c, n + 1);
+	return s->closing ? RMAIL_CLOSE : RMAIL_OK;
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct smtp_conf *cf = smtp_cf();
+	const char *host = CORE->conf_str("hostname");
+	int tls = CORE->conn_is_tls(s->c);
+	char *out;
+
+	tx_reset(s);
+	s->helo = CORE->pstrndup(CORE->conn_pool(s->c), cmd->arg.p,
+				 cmd->arg.len);
+	if (cmd->verb == SMTP_CMD_HELO) {
+		s->esmtp = 0;
+		smtp_reply(s, 250, NULL, "%s", host);
+		return;
+	}
+	s->esmtp = 1;
+	out = CORE->psprintf(s->tx, "%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
+			     "\n8BITMIME\nENHANCEDSTATUSCODES\n%s%sSMTPUTF8\n"
+			     "CHUNKING", host, s->helo,
+			     CORE->conn_peer_ip(s->c),
+			     (unsigned long long)cf->max_message_size,
+			     tls ? "" : "STARTTLS\n",
+			     tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "");
+	smtp_reply(s, 250, NULL, "%s", out);
+}
+
+static int cmd_starttls(struct smtp_session *s)
+{
+	struct rmail_err err = { 0 };
+
+	if (CORE->conn_is_tls(s->c))
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: TLS already active");
+	if (s->has_mail)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: STARTTLS inside a transaction");
+	if (CORE->conn_starttls(s->c, &err) < 0) {
+		if (err.code == RMAIL_E_INVAL) {
+			/* CVE-2011-0411 class: never hand these to TLS */
+			CORE->conn_log(s->c, RMAIL_LOG_INFO, "STARTTLS "
+				       "refused: %s", err.msg);
+			smtp_reject_metric("starttls_injection");
+			smtp_reply(s, 554, "5.5.1", "Error: command pipelined "
+				   "after STARTTLS, closing connection");
+			s->closing = 1;
+			return 1;
+		}
+		return smtp_error(s, "tls", 454, "4.7.0",
+				  "TLS not available: %s", err.msg);
+	}
+	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
+	return 0;
+}
+
+static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (s->helo == NULL)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: send HELO/EHLO first");
+	if (s->has_mail)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: nested MAIL command");
+	if (s->kind != SMTP_PORT_MX && !s->authed) {
+		if (!CORE->conn_is_tls(s->c))
+			return smtp_error(s, "auth_required", 530, "5.7.0",
+					  "Must issue a STARTTLS command "
+					  "first");
+		return smtp_error(s, "auth_required", 530, "5.7.0",
+				  "Authentication required");
+	}
+	if (smtp_policy_mail(s, cmd) != 0)
+		return too_many_errors(s);
+	s->has_mail = 1;
+	s->mail_from = cmd->path.is_null ? "" :
+		CORE->pstrndup(s->tx, cmd->path.mailbox.p,
+			       cmd->path.mailbox.len);
+	s->size_decl = cmd->has_size ? cmd->size : 0;
+	s->parser.utf8 = cmd->smtputf8;
+	smtp_reply(s, 250, "2.1.0", "Ok");
+	return 0;
+}
+
+static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const char *rcpt;
+
+	if (!s->has_mail)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: need MAIL command");
+	if (s->nrcpts >= (size_t)smtp_cf()->max_recipients) {
+		smtp_reject_metric("recipients");
+		smtp_reply(s, 452, "4.5.3", "Error: too many recipients");
+		return 0;
+	}
+	rcpt = smtp_policy_rcpt(s, cmd);
+	if (rcpt == NULL)
+		return too_many_errors(s);
+	if (s->nrcpts == s->rcap) {
+		size_t cap = s->rcap ? s->rcap * 2 : 8;
+		const char **v = CORE->palloc(s->tx, cap * sizeof(*v));
+
+		if (s->nrcpts > 0)
+			memcpy(v, s->rcpts, s->nrcpts * sizeof(*v));
+		s->rcpts = v;
+		s->rcap = cap;
+	}
+	s->rcpts[s->nrcpts++] = rcpt;
+	smtp_reply(s, 250, "2.1.5", "Ok");
+	return 0;
+}
+
+static int cmd_data(struct smtp_session *s)
+{
+	if (!s->has_mail)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: need MAIL command");
+	if (s->nrcpts == 0)
+		return smtp_error(s, "sequence", 554, "5.5.1",
+				  "Error: no valid recipients");
+	if (s->in_bdat)
+		return smtp_error(s, "sequence", 503, "5.5.1",
+				  "Error: DATA during a BDAT transfer");
+	if (body_begin(s, SMTP_BODY_DATA) < 0) {
+		msg_metric("failed");
+		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
+		tx_reset(s);
+		return 0;
+	}
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	s->phase = SMTP_PH_DATA;
+	return 0;
+}
+
+static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	s->phase = SMTP_PH_BDAT;
+	s->chunk_left = cmd->chunk_size;
+	s->chunk_last = cmd->last;
+	s->bdat_discard = 0;
+	if (!s->has_mail || s->nrcpts == 0) {
+		s->bdat_discard = 1;
+		s->bdat_code = s->has_mail ? 554 : 503;
+		s->bdat_reply = s->has_mail ? "Error: no valid recipients"
+					    : "Error: need MAIL command";
+	} else if (!s->in_bdat) {
+		if (body_begin(s, SMTP_BODY_BDAT) < 0) {
+			s->bdat_discard = 1;
+			s->bdat_code = 451;
+			s->bdat_reply = "Error: local error in processing";
+		} else {
+			s->in_bdat = 1;
+		}
+	}
+	if (s->chunk_left == 0)
+		bdat_chunk_done(s);
+}
+
+static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	char addr[RMAIL_ADDR_MAX + 1];
+	size_t n = cmd->arg.len;
+	const char *p = cmd->arg.p;
+	int pol;
+
+	if (n >= 2 && p[0] == '<' && p[n - 1] == '>') {
+		p++;
+		n -= 2;
+	}
+	if (!smtp_cf()->vrfy || n == 0 || n > RMAIL_ADDR_MAX ||
+	    memchr(p, '@', n) == NULL) {
+		smtp_reply(s, 252, "2.5.0", "Cannot VRFY user, but will "
+			   "accept message and attempt delivery");
+		return;
+	}
+	memcpy(addr, p, n);
+	addr[n] = '\0';
+	pol = CORE->rcpt_policy(addr, NULL, 0);
+	if (pol == RMAIL_RCPT_LOCAL)
+		smtp_reply(s, 250, "2.1.5", "<%s>", addr);
+	else if (pol == RMAIL_RCPT_NOUSER)
+		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected:"
+			   " User unknown", addr);
+	else
+		smtp_reply(s, 252, "2.5.0", "Cannot VRFY user, but will "
+			   "accept message and attempt delivery");
+}
+
+static int parse_error(struct smtp_session *s, const struct smtp_cmd *cmd,
+		       int rc)
+{
+	if (rc == RMAIL_TOOLONG || cmd->err == SMTP_PERR_TOOLONG)
+		return smtp_error(s, "line_too_long", 500, "5.5.6",
+				  "Error: line too long");
+	if (cmd->err == SMTP_PERR_BARE_EOL)
+		return 2;
+	if (cmd->err_detail != NULL)
+		return smtp_error(s, "syntax", smtp_perr_code(cmd->err),
+				  smtp_perr_enh(cmd->err), "%s: %s",
+				  smtp_perr_text(cmd->err), cmd->err_detail);
+	return smtp_error(s, "syntax", smtp_perr_code(cmd->err),
+			  smtp_perr_enh(cmd->err), "%s",
+			  smtp_perr_text(cmd->err));
+}
+
+/* 1 when the session must close after the reply */
+static int dispatch(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	switch (cmd->verb) {
+	case SMTP_CMD_EHLO:
+	case SMTP_CMD_HELO:
+		cmd_ehlo(s, cmd);
+		return 0;
+	case SMTP_CMD_MAIL:
+		return cmd_mail(s, cmd);
+	case SMTP_CMD_RCPT:
+		return cmd_rcpt(s, cmd);
+	case SMTP_CMD_DATA:
+		return cmd_data(s);
+	case SMTP_CMD_BDAT:
+		cmd_bdat(s, cmd);
+		return 0;
+	case SMTP_CMD_RSET:
+		tx_reset(s);
+		smtp_reply(s, 250, "2.0.0", "Ok");
+		return 0;
+	case SMTP_CMD_NOOP:
+		smtp_reply(s, 250, "2.0.0", "Ok");
+		return 0;
+	case SMTP_CMD_QUIT:
+		smtp_reply(s, 221, "2.0.0", "Bye");
+		return 1;
+	case SMTP_CMD_VRFY:
+		cmd_vrfy(s, cmd);
+		return 0;
+	case SMTP_CMD_HELP:
+		smtp_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT "
+			   "DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH"
+			   "\nSee RFC 5321");
+		return 0;
+	case SMTP_CMD_STARTTLS:
+		return cmd_starttls(s);
+	case SMTP_CMD_AUTH:
+		return smtp_cmd_auth(s, cmd);
+	default:
+		return smtp_error(s, "syntax", 500, "5.5.2",
+				  "Error: command not recognized");
+	}
+}
+
+static int input_cmd(struct smtp_session *s)
+{
+	struct smtp_cmd cmd;
+	const char *data;
+	size_t len = CORE->conn_peek(s->c, &data);
+	int rc, r;
+
+	memset(&cmd, 0, sizeof(cmd));
+	rc = smtp_parse(&s->parser, data, len, &cmd);
+	/* the command's bytes go before STARTTLS checks what follows */
+	CORE->conn_consume(s->c, cmd.consumed);
+	if (rc == RMAIL_AGAIN)
+		return RMAIL_OK;
+	if (rc == RMAIL_OK)
+		r = dispatch(s, &cmd);
+	else
+		r = parse_error(s, &cmd, rc);
+	if (r == 2)
+		return smuggling(s, "command");
+	if (r != 0 || s->closing) {
+		s->closing = 1;
+		return RMAIL_CLOSE;
+	}
+	return RMAIL_OK;
+}
+
+static int smtp_input(struct rmail_conn *c, void *session)
+{
+	struct smtp_session *s = session;
+
+	(void)c;
+	if (s->closing)
+		return RMAIL_CLOSE;
+	switch (s->phase) {
+	case SMTP_PH_DATA:
+		return input_data(s);
+	case SMTP_PH_BDAT:
+		return input_bdat(s);
+	case SMTP_PH_AUTH_PLAIN:
+	case SMTP_PH_AUTH_USER:
+	case SMTP_PH_AUTH_PASS:
+		return input_auth(s);
+	case SMTP_PH_WAIT:
+		return RMAIL_OK;
+	default:
+		return input_cmd(s);
+	}
+}
+
+const struct rmail_proto_ops smtp_proto_ops = {
+	.size = sizeof(struct rmail_proto_ops),
+	.on_accept = smtp_accept,
+	.on_input = smtp_input,
+	.on_tls_ready = smtp_tls_ready,
+	.on_timeout = smtp_timeout,
+	.on_close = smtp_close,
+};
