@@ -192,7 +192,9 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 	conf->modules.v = keep;
 	conf->modules.n = n;
 	rm_conf_set(conf);
-	rm_log_set_level(conf->log_level);
+	/* a CLI run shows warnings and errors, not the daemon's info */
+	rm_log_set_level(conf->log_level < RMAIL_LOG_WARN ? conf->log_level
+							  : RMAIL_LOG_WARN);
 	if (rm_loop_init() < 0 ||
 	    rm_workers_init(conf->delivery.workers, conf->workers.read,
 			    conf->workers.hash) < 0) {
