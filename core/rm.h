@@ -315,4 +315,10 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
  * terminal without echo; malloc'd, caller wipes and frees */
 char *rm_cli_password(bool from_stdin, const char *prompt);
 
+/* ---- spool.c / queue.c (message submission) ----------------------- */
+/* daemon start-up, after the modules started: spool and queue
+ * directories, then the queue runner and the "queue kick" command */
+int rm_submit_init(struct rmail_err *err);
+int rm_submit_start(struct rmail_err *err);
+
 #endif

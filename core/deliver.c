@@ -1,0 +1,281 @@
+/*
+ * One delivery path for commits, bounces and queue runs: local
+ * recipients (aliases expanded, each user once) go through the DELIVERY
+ * filters into their INBOX; everything else, and local recipients that
+ * failed temporarily, go into one queue entry.  Runs on a worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "submit_int.h"
+
+#define COPY_BUF 65536
+
+void rm_delivery_failed_log(const char *id, const char *rcpt,
+			    const char *reason)
+{
+	rm_log(RMAIL_LOG_WARN, "event=delivery_failed id=%s rcpt=%s "
+	       "reason=\"%s\"", id, rcpt, reason);
+}
+
+bool rm_addr_is_local(const char *addr)
+{
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+	const char *at = strrchr(addr, '@');
+
+	return ops != NULL && at != NULL && ops->domain_is_local(h, at + 1);
+}
+
+int rm_deliver_local(const char *user, const struct rm_msg_src *src,
+		     const char *extra, bool ignore_quota,
+		     struct rmail_err *err)
+{
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+	struct rmail_append_opts o;
+	struct rmail_append *ap = NULL;
+	uint32_t uid, uv;
+	uint64_t off = 0;
+	char *buf;
+	int rc = -1;
+
+	if (ops == NULL)
+		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.size_hint = src->size + strlen(src->prefix) +
+		      (extra ? strlen(extra) : 0);
+	o.ignore_quota = ignore_quota;
+	if (ops->append_begin(h, user, "INBOX", &o, &ap, err) < 0)
+		return -1;
+	if (ops->append_write(ap, src->prefix, strlen(src->prefix), err) < 0 ||
+	    (extra != NULL && extra[0] != '\0' &&
+	     ops->append_write(ap, extra, strlen(extra), err) < 0))
+		goto out;
+	buf = rm_xmalloc(COPY_BUF);
+	while (off < src->size) {
+		ssize_t got = pread(src->fd, buf, COPY_BUF, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			rmail_err_set(err, RMAIL_E_IO, "read: %s",
+				      got < 0 ? strerror(errno) : "short");
+			free(buf);
+			goto out;
+		}
+		if (ops->append_write(ap, buf, (size_t)got, err) < 0) {
+			free(buf);
+			goto out;
+		}
+		off += (uint64_t)got;
+	}
+	free(buf);
+	rc = ops->append_commit(ap, &uid, &uv, err);
+out:
+	ops->append_free(&ap);
+	return rc;
+}
+
+struct users {
+	char **v;
+	size_t n;
+};
+
+static void users_add(void *arg, const char *u)
+{
+	struct users *l = arg;
+
+	l->v = rm_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = rm_xstrdup(u);
+}
+
+static bool users_has(const struct users *l, const char *u)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], u) == 0)
+			return true;
+	return false;
+}
+
+static void users_free(struct users *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* DELIVERY filters for one user: -1 reject (text in why), 1 discard */
+static int filter_user(const struct rm_deliver_req *rq, const char *user,
+		       struct rmail_filter_result *fr, char *why, size_t whysz)
+{
+	struct rmail_filter_msg fm;
+	struct rmail_err err;
+	int rc;
+
+	memset(&fm, 0, sizeof(fm));
+	fm.size = sizeof(fm);
+	fm.stage = RMAIL_FILTER_DELIVERY;
+	fm.mail_from = rq->mail_from;
+	fm.rcpts = rq->rcpts;
+	fm.nrcpts = rq->n;
+	fm.rcpt = user;
+	fm.peer_ip = rq->peer_ip;
+	fm.helo = rq->helo;
+	fm.auth_user = rq->auth_user;
+	fm.msg_size = rq->local->size;
+	rmail_err_clear(&err);
+	fm.fd = dup(rq->local->fd);
+	if (fm.fd >= 0)
+		(void)lseek(fm.fd, 0, SEEK_SET);
+	rc = fm.fd < 0 ? -1 : rm_filter_run(&fm, fr, &err);
+	if (fm.fd >= 0)
+		close(fm.fd);
+	if (rc < 0) {
+		/* a broken filter must not lose mail: deliver unfiltered */
+		rm_log(RMAIL_LOG_ERR, "delivery filter for %s: %s", user,
+		       err.msg);
+		memset(fr, 0, sizeof(*fr));
+		return 0;
+	}
+	if (fr->action == RMAIL_FILTER_REJECT) {
+		snprintf(why, whysz, "%d %s", fr->code, fr->text);
+		return -1;
+	}
+	return fr->action == RMAIL_FILTER_DISCARD ? 1 : 0;
+}
+
+void rm_deliver_message(const struct rm_deliver_req *rq,
+			struct rmail_rcpt_result *rr, size_t *nqueued_r)
+{
+	struct users done = { 0 }, queue = { 0 };
+	struct rm_bounce_rcpt *bounces;
+	char (*diag)[300];
+	struct rmail_err err;
+	size_t i, j, nb = 0;
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+
+	*nqueued_r = 0;
+	bounces = rm_xcalloc(rq->n + 1, sizeof(*bounces));
+	diag = rm_xcalloc(rq->n + 1, sizeof(*diag));
+	for (i = 0; i < rq->n; i++) {
+		const char *rcpt = rq->rcpts[i];
+		struct users u = { 0 };
+		size_t ok = 0, failed = 0, queued = 0;
+
+		rr[i].rcpt = rcpt;
+		rr[i].error[0] = '\0';
+		if (ops == NULL || !rm_addr_is_local(rcpt)) {
+			users_add(&queue, rcpt);
+			rr[i].status = RMAIL_RCPT_QUEUED;
+			continue;
+		}
+		rmail_err_clear(&err);
+		if (ops->resolve(h, rcpt, users_add, &u, &err) < 0) {
+			rr[i].status = err.code == RMAIL_E_NOENT ||
+				       err.code == RMAIL_E_INVAL
+				       ? RMAIL_RCPT_FAILED : RMAIL_RCPT_QUEUED;
+			if (rr[i].status == RMAIL_RCPT_QUEUED) {
+				users_add(&queue, rcpt);
+				continue;
+			}
+			snprintf(rr[i].error, sizeof(rr[i].error),
+				 "5.1.1 No such user");
+			rm_delivery_failed_log(rq->id, rcpt, "no such user");
+			continue;
+		}
+		for (j = 0; j < u.n; j++) {
+			struct rmail_filter_result fr;
+			char why[300];
+			int f;
+
+			if (users_has(&done, u.v[j])) {
+				ok++;
+				continue;
+			}
+			users_add(&done, u.v[j]);
+			f = filter_user(rq, u.v[j], &fr, why, sizeof(why));
+			if (f < 0) {
+				failed++;
+				snprintf(rr[i].error, sizeof(rr[i].error),
+					 "%s", why);
+				rm_delivery_failed_log(rq->id, u.v[j], why);
+				continue;
+			}
+			if (f > 0) {
+				ok++;
+				continue;
+			}
+			rmail_err_clear(&err);
+			if (rm_deliver_local(u.v[j], rq->local, fr.add_headers,
+					     rq->mail_from[0] == '\0',
+					     &err) == 0) {
+				ok++;
+				rm_metric_add("rmail_deliveries_total",
+					      "result=\"delivered\"", 1);
+				continue;
+			}
+			if (err.code == RMAIL_E_QUOTA) {
+				failed++;
+				snprintf(rr[i].error, sizeof(rr[i].error),
+					 "Quota exceeded");
+				rm_delivery_failed_log(rq->id, u.v[j],
+						       "Quota exceeded");
+				rm_metric_add("rmail_deliveries_total",
+					      "result=\"failed\"", 1);
+				snprintf(diag[nb], sizeof(diag[nb]),
+					 "552 5.2.2 Quota exceeded");
+				bounces[nb].addr = rcpt;
+				bounces[nb].diag = diag[nb];
+				nb++;
+				continue;
+			}
+			rm_log(RMAIL_LOG_WARN, "deliver %s to %s: %s; queued",
+			       rq->id, u.v[j], err.msg);
+			users_add(&queue, u.v[j]);
+			queued++;
+		}
+		users_free(&u);
+		if (queued > 0)
+			rr[i].status = RMAIL_RCPT_QUEUED;
+		else if (ok > 0 || failed == 0)
+			rr[i].status = RMAIL_RCPT_DELIVERED;
+		else
+			rr[i].status = RMAIL_RCPT_FAILED;
+	}
+	if (queue.n > 0) {
+		rmail_err_clear(&err);
+		if (rm_queue_add(rq->id, rq->mail_from,
+				 (const char *const *)queue.v, queue.n,
+				 rq->remote, &err) == 0) {
+			*nqueued_r = queue.n;
+			rm_metric_add("rmail_deliveries_total",
+				      "result=\"queued\"", (double)queue.n);
+		} else {
+			rm_log(RMAIL_LOG_ERR, "queue %s: %s", rq->id, err.msg);
+			for (i = 0; i < rq->n; i++) {
+				if (rr[i].status != RMAIL_RCPT_QUEUED)
+					continue;
+				rr[i].status = RMAIL_RCPT_DEFERRED;
+				snprintf(rr[i].error, sizeof(rr[i].error),
+					 "4.3.0 Cannot queue the message");
+			}
+		}
+	}
+	if (nb > 0 && rq->mail_from[0] != '\0')
+		rm_bounce_send(rq->mail_from, rq->id, bounces, nb,
+			       rq->local->fd);
+	users_free(&done);
+	users_free(&queue);
+	free(bounces);
+	free(diag);
+}

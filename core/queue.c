@@ -1,0 +1,736 @@
+/*
+ * The outbound queue under {mail_root}/queue/: per message {id}.msg (the
+ * message, never rewritten) and {id}.env (the envelope as JSON, replaced
+ * by rename).  Whoever delivers or edits an entry holds flock() on its
+ * .msg, so several processes sharing the mail root never deliver one
+ * twice; the .env is re-read under the lock.  Creation writes the .msg
+ * first, so an .env always names a complete message.
+ *
+ * The runner is a loop timer that hands one pass at a time to a READ
+ * worker: network waits must not hold up the durable-write pool.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "submit_int.h"
+
+#define ENV_MAX (1 << 20)
+#define MX_MAX 16
+#define ADDR_MAX 8
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n < RM_QID_MAX &&
+	       strspn(id, "0123456789abcdef") == n;
+}
+
+static int qpath(char *buf, size_t sz, const char *id, const char *ext)
+{
+	char name[RM_QID_MAX + 16];
+
+	snprintf(name, sizeof(name), "%s%s", id, ext);
+	return rm_submit_path(buf, sz, "queue", name);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fsync_dir(void)
+{
+	char dir[4096];
+	int fd, rc;
+
+	if (rm_submit_path(dir, sizeof(dir), "queue", NULL) < 0)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* tmp file, fsync, rename over dst */
+static int publish(const char *dst, const char *data, size_t n, int srcfd,
+		   uint64_t srcsize, struct rmail_err *err)
+{
+	char tmp[4200];
+	uint64_t off = 0;
+	char *buf = NULL;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", tmp,
+				     strerror(errno));
+	if (write_all(fd, data, n) < 0)
+		goto fail;
+	if (srcfd >= 0)
+		buf = rm_xmalloc(65536);
+	while (srcfd >= 0 && off < srcsize) {
+		ssize_t got = pread(srcfd, buf, 65536, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || write_all(fd, buf, (size_t)got) < 0)
+			goto fail;
+		off += (uint64_t)got;
+	}
+	free(buf);
+	buf = NULL;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, dst) < 0)
+		goto fail;
+	return 0;
+fail:
+	rmail_err_set(err, RMAIL_E_IO, "%s: %s", tmp, strerror(errno));
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(tmp);
+	return -1;
+}
+
+static char *env_text(const struct rm_qentry *e)
+{
+	json_t *root = json_object(), *rc = json_array();
+	char *s;
+
+	for (size_t i = 0; i < e->n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "addr", json_string(e->r[i].addr));
+		json_object_set_new(o, "state", json_integer(e->r[i].state));
+		if (e->r[i].error != NULL)
+			json_object_set_new(o, "error",
+					    json_string(e->r[i].error));
+		json_array_append_new(rc, o);
+	}
+	json_object_set_new(root, "id", json_string(e->id));
+	json_object_set_new(root, "from", json_string(e->from));
+	json_object_set_new(root, "created", json_integer(e->created));
+	json_object_set_new(root, "next", json_real(e->next));
+	json_object_set_new(root, "attempts", json_integer(e->attempts));
+	if (e->last_error != NULL)
+		json_object_set_new(root, "last_error",
+				    json_string(e->last_error));
+	json_object_set_new(root, "rcpts", rc);
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err)
+{
+	char path[4096], *s;
+	int rc;
+
+	if (qpath(path, sizeof(path), e->id, ".env") < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "no mail_root");
+	s = env_text(e);
+	if (s == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "json");
+	rc = publish(path, s, strlen(s), -1, 0, err);
+	free(s);
+	return rc;
+}
+
+int rm_queue_add(const char *id, const char *from,
+		 const char *const *rcpts, size_t n,
+		 const struct rm_msg_src *src, struct rmail_err *err)
+{
+	struct rm_qentry e;
+	char path[4096];
+	int rc;
+
+	if (!id_ok(id) || qpath(path, sizeof(path), id, ".msg") < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "bad queue id");
+	if (publish(path, src->prefix, strlen(src->prefix), src->fd,
+		    src->size, err) < 0)
+		return -1;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.id, sizeof(e.id), "%s", id);
+	e.from = (char *)from;
+	e.created = (int64_t)time(NULL);
+	e.next = 0;                 /* the first attempt is immediate */
+	e.n = n;
+	e.r = rm_xcalloc(n, sizeof(*e.r));
+	for (size_t i = 0; i < n; i++)
+		e.r[i].addr = (char *)rcpts[i];
+	rc = rm_queue_save(&e, err);
+	free(e.r);
+	if (rc == 0 && fsync_dir() < 0)
+		rc = rmail_err_set(err, RMAIL_E_IO, "queue dir fsync: %s",
+				   strerror(errno));
+	if (rc < 0)
+		(void)unlink(path);
+	return rc;
+}
+
+void rm_queue_entry_free(struct rm_qentry *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->r[i].addr);
+		free(e->r[i].error);
+	}
+	free(e->r);
+	free(e->from);
+	free(e->last_error);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? rm_xstrdup(s) : NULL;
+}
+
+int rm_queue_load(const char *id, struct rm_qentry *e,
+		  struct rmail_err *err)
+{
+	char path[4096];
+	json_error_t je;
+	json_t *root, *rc;
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	if (!id_ok(id) || qpath(path, sizeof(path), id, ".env") < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "bad queue id");
+	root = json_load_file(path, 0, &je);
+	if (root == NULL)
+		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT
+				     : RMAIL_E_IO, "%s: %s", id, je.text);
+	rc = json_object_get(root, "rcpts");
+	e->from = jstr(root, "from");
+	if (!json_is_array(rc) || e->from == NULL ||
+	    json_array_size(rc) == 0) {
+		json_decref(root);
+		rm_queue_entry_free(e);
+		return rmail_err_set(err, RMAIL_E_IO, "%s: bad envelope", id);
+	}
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->created = json_integer_value(json_object_get(root, "created"));
+	e->next = json_number_value(json_object_get(root, "next"));
+	e->attempts = (uint32_t)json_integer_value(
+		json_object_get(root, "attempts"));
+	e->last_error = jstr(root, "last_error");
+	e->n = json_array_size(rc);
+	e->r = rm_xcalloc(e->n, sizeof(*e->r));
+	for (i = 0; i < e->n; i++) {
+		json_t *o = json_array_get(rc, i);
+
+		e->r[i].addr = jstr(o, "addr");
+		if (e->r[i].addr == NULL)
+			e->r[i].addr = rm_xstrdup("");
+		e->r[i].state = (int)json_integer_value(
+			json_object_get(o, "state"));
+		e->r[i].error = jstr(o, "error");
+	}
+	json_decref(root);
+	return 0;
+}
+
+int rm_queue_lock(const char *id, int *fd_r)
+{
+	char path[4096];
+	int fd;
+
+	if (!id_ok(id) || qpath(path, sizeof(path), id, ".msg") < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 1;
+	}
+	/* the entry may have been finished between open and lock */
+	if (qpath(path, sizeof(path), id, ".env") < 0 ||
+	    access(path, F_OK) < 0) {
+		close(fd);
+		return -1;
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+void rm_queue_unlock(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int rm_queue_remove(const char *id)
+{
+	char path[4096];
+
+	if (!id_ok(id))
+		return -1;
+	/* .env first: without it the entry no longer exists */
+	if (qpath(path, sizeof(path), id, ".env") < 0 ||
+	    (unlink(path) < 0 && errno != ENOENT))
+		return -1;
+	if (qpath(path, sizeof(path), id, ".msg") == 0)
+		(void)unlink(path);
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+size_t rm_queue_list(char (**ids_r)[RM_QID_MAX])
+{
+	char dir[4096];
+	char (*ids)[RM_QID_MAX] = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	*ids_r = NULL;
+	if (rm_submit_path(dir, sizeof(dir), "queue", NULL) < 0)
+		return 0;
+	d = opendir(dir);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		char id[RM_QID_MAX];
+
+		if (l < 5 || l - 4 >= RM_QID_MAX ||
+		    strcmp(de->d_name + l - 4, ".env") != 0)
+			continue;
+		memcpy(id, de->d_name, l - 4);
+		id[l - 4] = '\0';
+		if (!id_ok(id))
+			continue;
+		ids = rm_xrealloc(ids, (n + 1) * sizeof(*ids));
+		memcpy(ids[n++], id, RM_QID_MAX);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_id);
+	*ids_r = ids;
+	return n;
+}
+
+/* ---- one attempt ---------------------------------------------------- */
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static void set_error(struct rm_qrcpt *r, const char *why)
+{
+	free(r->error);
+	r->error = rm_xstrdup(why);
+}
+
+static bool is_invalid_tld(const char *d)
+{
+	size_t n = strlen(d);
+
+	while (n > 0 && d[n - 1] == '.')
+		n--;
+	return (n == 7 && strncasecmp(d, "invalid", 7) == 0) ||
+	       (n > 8 && strncasecmp(d + n - 8, ".invalid", 8) == 0);
+}
+
+static int split_hostport(const char *hp, char *host, size_t hsz, int *port)
+{
+	const char *colon = strrchr(hp, ':');
+	const char *h = hp;
+	size_t n;
+
+	if (colon == NULL)
+		return -1;
+	n = (size_t)(colon - hp);
+	if (hp[0] == '[' && n >= 2 && hp[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= hsz)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = atoi(colon + 1);
+	return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+/* the batch's recipients that are still pending (indexes into e->r) */
+static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
+			   const char *domain, int msgfd)
+{
+	const struct rm_config *c = rm_conf();
+	struct rm_mx mx[MX_MAX];
+	struct rm_smtp_rcpt *sr;
+	const char *fixed = NULL;
+	char why[300] = "", host[256];
+	size_t nmx = 0, i, k;
+	bool perm = false, sent = false, use_dns = true;
+	int port = 25;
+
+	if (c != NULL && c->delivery.relay_host != NULL)
+		fixed = c->delivery.relay_host;
+	for (i = 0; fixed == NULL && c != NULL &&
+		    i < c->delivery.routes.n; i++)
+		if (strcasecmp(c->delivery.routes.k[i], domain) == 0)
+			fixed = c->delivery.routes.v[i];
+	if (fixed != NULL) {
+		if (split_hostport(fixed, mx[0].host, sizeof(mx[0].host),
+				   &port) < 0) {
+			snprintf(why, sizeof(why), "4.3.5 bad route %s", fixed);
+			goto temp;
+		}
+		mx[0].pref = 0;
+		nmx = 1;
+		use_dns = false;
+	} else if (is_invalid_tld(domain)) {
+		snprintf(why, sizeof(why), "5.1.2 %s: the .invalid domain "
+			 "never exists (RFC 6761)", domain);
+		perm = true;
+	} else if (rm_mx_lookup(domain, mx, MX_MAX, &nmx, &perm, why,
+				sizeof(why)) < 0) {
+		if (!perm)
+			goto temp;
+	}
+	if (perm) {
+		for (i = 0; i < n; i++) {
+			e->r[idx[i]].state = RM_Q_FAILED;
+			set_error(&e->r[idx[i]], why);
+		}
+		return;
+	}
+	sr = rm_xcalloc(n, sizeof(*sr));
+	for (i = 0; i < n; i++)
+		sr[i].addr = e->r[idx[i]].addr;
+	for (k = 0; k < nmx && !sent; k++) {
+		struct rm_addr addrs[ADDR_MAX];
+		size_t na = 0, a;
+
+		snprintf(host, sizeof(host), "%s", mx[k].host);
+		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX,
+				&na) < 0 || na == 0) {
+			snprintf(why, sizeof(why), "4.4.4 %s: no address",
+				 host);
+			continue;
+		}
+		for (a = 0; a < na && !sent; a++) {
+			for (i = 0; i < n; i++) {
+				sr[i].code = 0;
+				sr[i].reply[0] = '\0';
+			}
+			if (rm_smtp_send(&addrs[a], host, e->from, sr, n, msgfd,
+					 why, sizeof(why)) == 0)
+				sent = true;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct rm_qrcpt *r = &e->r[idx[i]];
+
+		if (!sent) {
+			set_error(r, why);
+			continue;
+		}
+		set_error(r, sr[i].reply[0] ? sr[i].reply : "no reply");
+		if (sr[i].code >= 200 && sr[i].code < 300) {
+			r->state = RM_Q_SENT;
+			rm_metric_add("rmail_deliveries_total",
+				      "result=\"sent\"", 1);
+		} else if (sr[i].code >= 500) {
+			r->state = RM_Q_FAILED;
+		}
+	}
+	free(sr);
+	return;
+temp:
+	for (i = 0; i < n; i++)
+		set_error(&e->r[idx[i]], why);
+}
+
+static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
+			       int msgfd)
+{
+	struct rm_msg_src src;
+	struct rmail_err err;
+	struct stat st;
+	char *prefix;
+
+	if (fstat(msgfd, &st) < 0)
+		return;
+	prefix = rm_xmalloc(strlen(e->from) + 32);
+	snprintf(prefix, strlen(e->from) + 32, "Return-Path: <%s>\r\n",
+		 e->from);
+	src.prefix = prefix;
+	src.fd = msgfd;
+	src.size = (uint64_t)st.st_size;
+	rmail_err_clear(&err);
+	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0',
+			     &err) == 0) {
+		r->state = RM_Q_SENT;
+		rm_metric_add("rmail_deliveries_total", "result=\"delivered\"",
+			      1);
+	} else if (err.code == RMAIL_E_QUOTA || err.code == RMAIL_E_NOENT) {
+		r->state = RM_Q_FAILED;
+		set_error(r, err.code == RMAIL_E_QUOTA
+			  ? "552 5.2.2 Quota exceeded" : "550 5.1.1 No such user");
+	} else {
+		set_error(r, err.msg);
+	}
+	free(prefix);
+}
+
+static double backoff(uint32_t attempts)
+{
+	const struct rm_config *c = rm_conf();
+	double first = c != NULL ? c->delivery.retry_initial : 300;
+	double max = c != NULL ? c->delivery.retry_max : 14400;
+	double d = first * pow(2, attempts > 30 ? 30 : attempts - 1);
+
+	return d > max ? max : d;
+}
+
+static void bounce_failed(struct rm_qentry *e, const int *before, int msgfd,
+			  bool expired)
+{
+	struct rm_bounce_rcpt *b = rm_xcalloc(e->n, sizeof(*b));
+	size_t i, nb = 0;
+
+	for (i = 0; i < e->n; i++) {
+		if (e->r[i].state != RM_Q_FAILED || before[i] == RM_Q_FAILED)
+			continue;
+		rm_delivery_failed_log(e->id, e->r[i].addr,
+				       e->r[i].error ? e->r[i].error : "");
+		rm_metric_add("rmail_deliveries_total", "result=\"failed\"", 1);
+		b[nb].addr = e->r[i].addr;
+		b[nb].diag = e->r[i].error ? e->r[i].error : "failed";
+		b[nb].expired = expired;
+		nb++;
+	}
+	if (nb > 0 && e->from[0] != '\0')
+		rm_bounce_send(e->from, e->id, b, nb, msgfd);
+	free(b);
+}
+
+/* deliver what is pending in one locked entry; true when finished */
+static bool attempt(struct rm_qentry *e, int msgfd)
+{
+	const struct rm_config *c = rm_conf();
+	double t0 = wall_now();
+	int64_t now = (int64_t)time(NULL);
+	int *before = rm_xcalloc(e->n, sizeof(*before));
+	size_t *idx = rm_xcalloc(e->n, sizeof(*idx));
+	bool *seen = rm_xcalloc(e->n, sizeof(*seen));
+	size_t i, j, n, pending = 0;
+	struct rmail_err err;
+
+	for (i = 0; i < e->n; i++)
+		before[i] = e->r[i].state;
+	for (i = 0; i < e->n; i++) {
+		const char *dom;
+
+		if (e->r[i].state != RM_Q_PENDING || seen[i])
+			continue;
+		seen[i] = true;
+		if (rm_addr_is_local(e->r[i].addr)) {
+			deliver_local_rcpt(e, &e->r[i], msgfd);
+			continue;
+		}
+		dom = domain_of(e->r[i].addr);
+		n = 0;
+		idx[n++] = i;
+		for (j = i + 1; j < e->n; j++) {
+			if (e->r[j].state != RM_Q_PENDING || seen[j] ||
+			    strcasecmp(domain_of(e->r[j].addr), dom) != 0)
+				continue;
+			seen[j] = true;
+			idx[n++] = j;
+		}
+		deliver_remote(e, idx, n, dom, msgfd);
+	}
+	rm_metric_observe("rmail_delivery_duration_seconds",
+			  "kind=\"remote\"", wall_now() - t0);
+	bounce_failed(e, before, msgfd, false);
+	for (i = 0; i < e->n; i++) {
+		before[i] = e->r[i].state;
+		if (e->r[i].state == RM_Q_PENDING) {
+			pending++;
+			free(e->last_error);
+			e->last_error = e->r[i].error != NULL
+					? rm_xstrdup(e->r[i].error) : NULL;
+		}
+	}
+	if (pending > 0 && c != NULL &&
+	    (double)(now - e->created) >= c->delivery.expire) {
+		for (i = 0; i < e->n; i++) {
+			if (e->r[i].state != RM_Q_PENDING)
+				continue;
+			e->r[i].state = RM_Q_FAILED;
+			set_error(&e->r[i], e->r[i].error != NULL
+				  ? e->r[i].error : "expired");
+		}
+		bounce_failed(e, before, msgfd, true);
+		pending = 0;
+	}
+	free(before);
+	free(idx);
+	free(seen);
+	if (pending == 0)
+		return true;
+	e->attempts++;
+	e->next = wall_now() + backoff(e->attempts);
+	rmail_err_clear(&err);
+	if (rm_queue_save(e, &err) < 0)
+		rm_log(RMAIL_LOG_ERR, "queue %s: %s", e->id, err.msg);
+	rm_metric_add("rmail_deliveries_total", "result=\"deferred\"",
+		      (double)pending);
+	return false;
+}
+
+static void run_entry(const char *id, bool force, double now,
+		      size_t *count, double *oldest)
+{
+	struct rm_qentry e;
+	struct rmail_err err;
+	int fd = -1, rc;
+
+	rmail_err_clear(&err);
+	if (rm_queue_load(id, &e, &err) < 0)
+		return;
+	(*count)++;
+	if (*oldest == 0 || (double)e.created < *oldest)
+		*oldest = (double)e.created;
+	if (!force && e.next > now) {
+		rm_queue_entry_free(&e);
+		return;
+	}
+	rm_queue_entry_free(&e);
+	rc = rm_queue_lock(id, &fd);
+	if (rc != 0)
+		return;         /* busy elsewhere, or just finished */
+	/* re-read under the lock: another process may have moved on */
+	if (rm_queue_load(id, &e, &err) == 0) {
+		if ((force || e.next <= now) && attempt(&e, fd)) {
+			if (rm_queue_remove(id) < 0)
+				rm_log(RMAIL_LOG_ERR, "queue %s: cannot remove",
+				       id);
+			(*count)--;
+		}
+		rm_queue_entry_free(&e);
+	}
+	rm_queue_unlock(&fd);
+}
+
+void rm_queue_run(bool force)
+{
+	char (*ids)[RM_QID_MAX];
+	size_t n = rm_queue_list(&ids), count = 0;
+	double now = wall_now(), oldest = 0;
+
+	for (size_t i = 0; i < n; i++)
+		run_entry(ids[i], force, now, &count, &oldest);
+	free(ids);
+	rm_metric_set("rmail_queue_messages", NULL, (double)count);
+	rm_metric_set("rmail_queue_oldest_seconds", NULL,
+		      count > 0 && oldest > 0 ? wall_now() - oldest : 0);
+}
+
+/* ---- the runner (loop side) ----------------------------------------- */
+
+static struct rmail_timer *tick;
+static bool running, again;
+
+static void run_work(void *arg, const volatile int *cancel)
+{
+	(void)arg;
+	if (!*cancel)
+		rm_queue_run(false);
+}
+
+static void run_done(void *arg, int cancelled)
+{
+	(void)arg;
+	running = false;
+	if (again && !cancelled) {
+		again = false;
+		rm_queue_kick();
+	}
+}
+
+void rm_queue_kick(void)
+{
+	if (running) {
+		again = true;
+		return;
+	}
+	running = true;
+	rm_work_submit(RMAIL_WORK_READ, run_work, run_done, NULL);
+}
+
+static void tick_cb(void *arg)
+{
+	(void)arg;
+	rm_queue_kick();
+}
+
+void rm_queue_start(void)
+{
+	const struct rm_config *c = rm_conf();
+	double every = c != NULL ? c->delivery.retry_initial / 4 : 60;
+
+	if (every > 60)
+		every = 60;
+	if (every < 0.05)
+		every = 0.05;
+	if (tick == NULL)
+		tick = rm_timer_add(0, every, tick_cb, NULL);
+}
+
+void rm_queue_stop(void)
+{
+	rm_timer_del(&tick);
+}

@@ -1,0 +1,379 @@
+/*
+ * The outbound SMTP client, run on a worker with blocking sockets and
+ * timeouts: EHLO (HELO fallback), opportunistic STARTTLS through
+ * rm_tls_client_ctx() — a failed handshake retries the host in
+ * cleartext, as opportunistic TLS must — then MAIL, RCPT per recipient,
+ * DATA with dot-stuffing.  Replies are read with bounded lines and a
+ * bounded number of continuation lines: the peer is untrusted.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "submit_int.h"
+
+#define LINE_MAX_ 2048
+#define REPLY_LINES 64
+#define OUT_BUF 16384
+
+double rm_smtp_timeout = 60;
+
+struct cl {
+	int fd;
+	SSL *ssl;
+	char in[LINE_MAX_ * 2];
+	size_t ilen;
+	bool starttls;              /* advertised in the last EHLO */
+};
+
+static int cl_connect(struct cl *c, const struct rm_addr *a)
+{
+	struct timeval tv;
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fl, soerr = 0;
+
+	c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -1;
+	fl = fcntl(c->fd, F_GETFL);
+	(void)fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	if (connect(c->fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		if (errno != EINPROGRESS)
+			return -1;
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)(rm_smtp_timeout * 1000)) <= 0)
+			return (errno = ETIMEDOUT), -1;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
+		    soerr != 0)
+			return (errno = soerr ? soerr : EIO), -1;
+	}
+	(void)fcntl(c->fd, F_SETFL, fl);
+	tv.tv_sec = (time_t)rm_smtp_timeout;
+	tv.tv_usec = (suseconds_t)((rm_smtp_timeout - (double)tv.tv_sec) * 1e6);
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+static void cl_close(struct cl *c)
+{
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static int cl_write(struct cl *c, const void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w;
+
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, p, (int)(n > 65536 ? 65536
+								     : n));
+
+			w = r > 0 ? r : -1;
+		} else {
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+		}
+		if (w <= 0)
+			return -1;
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int cl_printf(struct cl *c, const char *fmt, ...) RMAIL_PRINTF(2, 3);
+
+static int cl_printf(struct cl *c, const char *fmt, ...)
+{
+	char buf[1100];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	return cl_write(c, buf, (size_t)n);
+}
+
+/* one line without CRLF into line (truncated at sz-1); -1 on EOF */
+static int cl_line(struct cl *c, char *line, size_t sz)
+{
+	for (;;) {
+		char *nl = memchr(c->in, '\n', c->ilen);
+		ssize_t r;
+
+		if (nl != NULL || c->ilen == sizeof(c->in)) {
+			size_t n = nl != NULL ? (size_t)(nl - c->in)
+					      : c->ilen;
+			size_t keep = n, i;
+
+			if (keep > 0 && c->in[keep - 1] == '\r')
+				keep--;
+			if (keep >= sz)
+				keep = sz - 1;
+			for (i = 0; i < keep; i++)
+				line[i] = (unsigned char)c->in[i] < 32 ? ' '
+								       : c->in[i];
+			line[keep] = '\0';
+			if (nl != NULL)
+				n++;
+			memmove(c->in, c->in + n, c->ilen - n);
+			c->ilen -= n;
+			return 0;
+		}
+		if (c->ssl != NULL) {
+			int k = SSL_read(c->ssl, c->in + c->ilen,
+					 (int)(sizeof(c->in) - c->ilen));
+
+			r = k > 0 ? k : -1;
+		} else {
+			r = recv(c->fd, c->in + c->ilen,
+				 sizeof(c->in) - c->ilen, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+		}
+		if (r <= 0)
+			return -1;
+		c->ilen += (size_t)r;
+	}
+}
+
+/* a whole reply: its code, its last line in text; -1 on EOF/garbage */
+static int cl_reply(struct cl *c, char *text, size_t sz, bool ehlo)
+{
+	char line[LINE_MAX_];
+	int code = -1;
+
+	if (ehlo)
+		c->starttls = false;
+	for (int i = 0; i < REPLY_LINES; i++) {
+		if (cl_line(c, line, sizeof(line)) < 0 || strlen(line) < 3 ||
+		    line[0] < '2' || line[0] > '5' || line[1] < '0' ||
+		    line[1] > '9' || line[2] < '0' || line[2] > '9')
+			return -1;
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		       (line[2] - '0');
+		if (ehlo && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
+		    (line[12] == '\0' || line[12] == ' '))
+			c->starttls = true;
+		if (line[3] != '-') {
+			snprintf(text, sz, "%s", line);
+			return code;
+		}
+	}
+	return -1;
+}
+
+/* "pre arg post\r\n", then its reply code */
+static int cmd(struct cl *c, char *text, size_t sz, const char *pre,
+	       const char *arg, const char *post)
+{
+	/* envelope addresses never carry a line break onto the wire */
+	if (strpbrk(arg, "\r\n") != NULL) {
+		snprintf(text, sz, "501 5.1.3 bad address");
+		return 501;
+	}
+	if (cl_printf(c, "%s%s%s\r\n", pre, arg, post) < 0)
+		return -1;
+	return cl_reply(c, text, sz, false);
+}
+
+static int start_tls(struct cl *c, const char *host)
+{
+	SSL_CTX *ctx = rm_tls_client_ctx();
+	struct in6_addr a6;
+
+	if (ctx == NULL)
+		return -1;
+	c->ssl = SSL_new(ctx);
+	if (c->ssl == NULL)
+		return -1;
+	if (inet_pton(AF_INET, host, &a6) != 1 &&
+	    inet_pton(AF_INET6, host, &a6) != 1)
+		(void)SSL_set_tlsext_host_name(c->ssl, host);
+	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* the message, CRLF-normalised and dot-stuffed, then ".\r\n" */
+static int send_body(struct cl *c, int fd)
+{
+	char *in = rm_xmalloc(OUT_BUF), *out = rm_xmalloc(OUT_BUF * 3 + 8);
+	bool bol = true, cr = false;
+	uint64_t off = 0;
+	int rc = -1;
+
+	for (;;) {
+		ssize_t got = pread(fd, in, OUT_BUF, (off_t)off);
+		size_t o = 0;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto out;
+		if (got == 0)
+			break;
+		off += (uint64_t)got;
+		for (ssize_t i = 0; i < got; i++) {
+			char ch = in[i];
+
+			if (bol && ch == '.')
+				out[o++] = '.';
+			if (ch == '\n' && !cr)
+				out[o++] = '\r';
+			out[o++] = ch;
+			bol = ch == '\n';
+			cr = ch == '\r';
+		}
+		if (cl_write(c, out, o) < 0)
+			goto out;
+	}
+	rc = cl_write(c, bol ? ".\r\n" : (cr ? "\n.\r\n" : "\r\n.\r\n"),
+		      bol ? 3 : cr ? 4 : 5);
+out:
+	free(in);
+	free(out);
+	return rc;
+}
+
+static const char *helo_name(void)
+{
+	const struct rm_config *cf = rm_conf();
+
+	return cf != NULL && cf->hostname != NULL ? cf->hostname
+						  : "localhost";
+}
+
+/* 1 = the TLS handshake failed (retry in cleartext) */
+static int session(struct cl *c, const struct rm_addr *a, const char *host,
+		   bool try_tls, const char *from, struct rm_smtp_rcpt *r,
+		   size_t n, int msg_fd, char *why, size_t whysz)
+{
+	char text[LINE_MAX_];
+	size_t i, ok = 0;
+	int code;
+
+	if (cl_connect(c, a) < 0) {
+		snprintf(why, whysz, "4.4.1 %s: connect: %s", host,
+			 strerror(errno));
+		return -1;
+	}
+	code = cl_reply(c, text, sizeof(text), false);
+	if (code < 200 || code >= 300) {
+		snprintf(why, whysz, "4.4.2 %s: greeting: %.200s", host,
+			 code < 0 ? "none" : text);
+		return -1;
+	}
+	if (cl_printf(c, "EHLO %s\r\n", helo_name()) < 0 ||
+	    (code = cl_reply(c, text, sizeof(text), true)) < 0)
+		goto lost;
+	if (code != 250 && cmd(c, text, sizeof(text), "HELO ",
+			       helo_name(), "") != 250)
+		goto proto;
+	if (try_tls && c->starttls) {
+		if (cmd(c, text, sizeof(text), "STARTTLS", "", "") != 220)
+			goto plain;
+		if (start_tls(c, host) < 0)
+			return 1;
+		if (cl_printf(c, "EHLO %s\r\n", helo_name()) < 0 ||
+		    cl_reply(c, text, sizeof(text), true) != 250)
+			goto lost;
+	}
+plain:
+	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from, ">");
+	if (code < 0)
+		goto lost;
+	if (code >= 300) {
+		for (i = 0; i < n; i++) {
+			r[i].code = code;
+			snprintf(r[i].reply, sizeof(r[i].reply), "%s", text);
+		}
+		goto quit;
+	}
+	for (i = 0; i < n; i++) {
+		r[i].code = cmd(c, r[i].reply, sizeof(r[i].reply),
+				"RCPT TO:<", r[i].addr, ">");
+		if (r[i].code < 0)
+			goto lost;
+		if (r[i].code >= 200 && r[i].code < 300)
+			ok++;
+	}
+	if (ok == 0)
+		goto quit;
+	code = cmd(c, text, sizeof(text), "DATA", "", "");
+	if (code == 354) {
+		if (send_body(c, msg_fd) < 0 ||
+		    (code = cl_reply(c, text, sizeof(text), false)) < 0)
+			goto lost;
+	} else if (code < 0) {
+		goto lost;
+	}
+	for (i = 0; i < n; i++) {
+		if (r[i].code < 200 || r[i].code >= 300)
+			continue;
+		r[i].code = code;
+		snprintf(r[i].reply, sizeof(r[i].reply), "%s", text);
+	}
+quit:
+	(void)cl_printf(c, "QUIT\r\n");
+	return 0;
+proto:
+	snprintf(why, whysz, "4.5.0 %s: %.200s", host, text);
+	return -1;
+lost:
+	snprintf(why, whysz, "4.4.2 %s: connection lost", host);
+	return -1;
+}
+
+int rm_smtp_send(const struct rm_addr *a, const char *host,
+		 const char *from, struct rm_smtp_rcpt *r, size_t n,
+		 int msg_fd, char *why, size_t whysz)
+{
+	struct cl c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	rc = session(&c, a, host, true, from, r, n, msg_fd, why, whysz);
+	cl_close(&c);
+	if (rc == 1) {
+		rm_log(RMAIL_LOG_INFO, "smtp client: TLS with %s failed; "
+		       "retrying in cleartext", host);
+		memset(&c, 0, sizeof(c));
+		c.fd = -1;
+		for (size_t i = 0; i < n; i++)
+			r[i].code = 0;
+		rc = session(&c, a, host, false, from, r, n, msg_fd, why,
+			     whysz);
+		cl_close(&c);
+	}
+	return rc == 0 ? 0 : -1;
+}

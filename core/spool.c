@@ -1,0 +1,623 @@
+/*
+ * The submission objects behind core->submit_*: a message is streamed
+ * into {mail_root}/spool/tmp/{id}, then the commit (on the WRITE pool)
+ * fsyncs it, runs the RECEIPT filters, prepends our header lines and
+ * hands every recipient to deliver.c.  The spool file goes away only
+ * after each recipient is durable in a mailbox or in the queue, so a
+ * crash before the callback loses nothing that was acknowledged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "submit_int.h"
+
+#define SPOOL_BUF 65536
+#define RCPTS_MAX 1000
+#define HDR_SCAN 65536
+
+struct rmail_submit {
+	struct rmail_pool *pool;
+	char id[RM_QID_MAX];
+	char *path;
+	int fd;
+	uint64_t size;
+	int error;                  /* RMAIL_E_* of a failed write */
+	char *buf;
+	size_t blen;
+
+	const char *proto, *mail_from, *auth_user, *peer_ip, *peer_name;
+	const char *helo, *tls_info;
+	const char **rcpts;
+	size_t nrcpts;
+	int submission;
+
+	rmail_submit_fn cb;
+	void *cb_arg;
+	struct rmail_submit_result res;
+	struct rmail_rcpt_result *rr;
+	size_t nqueued;
+	double t0;
+};
+
+int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name)
+{
+	const struct rm_config *c = rm_conf();
+	int n;
+
+	if (c == NULL || c->mail_root == NULL)
+		return -1;
+	n = snprintf(buf, sz, "%s%s%s%s%s", c->mail_root, sub ? "/" : "",
+		     sub ? sub : "", name ? "/" : "", name ? name : "");
+	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
+void rm_submit_new_id(char id[RM_QID_MAX])
+{
+	struct timespec ts;
+	uint32_t rnd;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rm_random_bytes(&rnd, sizeof(rnd));
+	snprintf(id, RM_QID_MAX, "%010llx%05lx%08x",
+		 (unsigned long long)ts.tv_sec,
+		 (unsigned long)(ts.tv_nsec / 10000) & 0xfffffUL, rnd);
+}
+
+void rm_rfc5322_date(int64_t t, char *buf, size_t sz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, sz, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+static bool is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 0x80 ||
+	       strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+static bool local_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 64)
+		return false;
+	if (s[0] == '"') {
+		if (n < 2 || s[n - 1] != '"')
+			return false;
+		for (i = 1; i < n - 1; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c == '\\') {
+				if (++i >= n - 1 || s[i] < 32 || s[i] == 127)
+					return false;
+			} else if (c < 32 || c == 127 || c == '"') {
+				return false;
+			}
+		}
+		return true;
+	}
+	if (s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.' && s[i + 1] == '.')
+			return false;
+		if (s[i] != '.' && !is_atext((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool domain_valid(const char *s, size_t n)
+{
+	size_t i, lab = 0;
+
+	if (n == 0 || n > 255)
+		return false;
+	if (s[0] == '[')
+		return n > 2 && s[n - 1] == ']' &&
+		       strspn(s + 1, "0123456789abcdefABCDEFIPv6:.") == n - 2;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (lab == 0 || s[i - 1] == '-')
+				return false;
+			lab = 0;
+			continue;
+		}
+		if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+		    !(c >= '0' && c <= '9') && c != '-' && c < 0x80)
+			return false;
+		if (c == '-' && lab == 0)
+			return false;
+		if (++lab > 63)
+			return false;
+	}
+	return lab > 0 && s[n - 1] != '-';
+}
+
+bool rm_addr_valid(const char *addr)
+{
+	const char *at;
+	size_t n;
+
+	if (addr == NULL)
+		return false;
+	n = strlen(addr);
+	at = strrchr(addr, '@');
+	if (n > RMAIL_ADDR_MAX || at == NULL)
+		return false;
+	return local_valid(addr, (size_t)(at - addr)) &&
+	       domain_valid(at + 1, n - (size_t)(at - addr) - 1);
+}
+
+static bool is_postmaster(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t n = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	const char *plus = memchr(addr, '+', n);
+
+	if (plus != NULL)
+		n = (size_t)(plus - addr);
+	return n == 10 && strncasecmp(addr, "postmaster", 10) == 0;
+}
+
+struct policy_acc {
+	const struct rmail_store_ops *ops;
+	void *h;
+	uint64_t size_hint;
+	size_t users, over;
+};
+
+static void policy_user(void *arg, const char *user)
+{
+	struct policy_acc *a = arg;
+	uint64_t used = 0, limit = 0;
+
+	a->users++;
+	if (a->ops->quota_get(a->h, user, &used, &limit, NULL) == 0 &&
+	    limit > 0 && (a->size_hint > limit || used > limit - a->size_hint))
+		a->over++;
+}
+
+int rm_rcpt_check(const char *rcpt, const char *auth_user,
+		  uint64_t size_hint)
+{
+	struct policy_acc a = { .size_hint = size_hint };
+	struct rmail_err err;
+
+	a.ops = rm_store(&a.h);
+	if (rcpt == NULL)
+		return RMAIL_RCPT_BADADDR;
+	if (strcasecmp(rcpt, "postmaster") == 0)
+		return RMAIL_RCPT_LOCAL;
+	if (!rm_addr_valid(rcpt))
+		return RMAIL_RCPT_BADADDR;
+	if (a.ops == NULL)
+		return RMAIL_RCPT_TEMPFAIL;
+	if (!rm_addr_is_local(rcpt))
+		return auth_user != NULL ? RMAIL_RCPT_RELAY
+					 : RMAIL_RCPT_DENIED;
+	if (is_postmaster(rcpt))
+		return RMAIL_RCPT_LOCAL;
+	rmail_err_clear(&err);
+	if (a.ops->resolve(a.h, rcpt, policy_user, &a, &err) < 0)
+		return err.code == RMAIL_E_NOENT || err.code == RMAIL_E_INVAL
+		       ? RMAIL_RCPT_NOUSER : RMAIL_RCPT_TEMPFAIL;
+	if (a.users > 0 && a.over == a.users)
+		return RMAIL_RCPT_OVERQUOTA;
+	return RMAIL_RCPT_LOCAL;
+}
+
+static int mkdirs(const char *sub)
+{
+	char p[4096];
+
+	if (rm_submit_path(p, sizeof(p), NULL, NULL) < 0)
+		return -1;
+	(void)mkdir(p, 0750);
+	if (rm_submit_path(p, sizeof(p), "spool", NULL) < 0)
+		return -1;
+	(void)mkdir(p, 0750);
+	if (rm_submit_path(p, sizeof(p), sub, NULL) < 0)
+		return -1;
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* no CR, LF or controls from the peer into our header lines */
+static const char *clean(struct rmail_pool *p, const char *s)
+{
+	char *o;
+	size_t i, n;
+
+	if (s == NULL)
+		return NULL;
+	n = strnlen(s, 255);
+	o = rm_pstrndup(p, s, n);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)o[i] < 32 || o[i] == 127)
+			o[i] = '?';
+	return o;
+}
+
+struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
+				    struct rmail_err *err)
+{
+	struct rmail_submit *s;
+	struct rmail_pool *p;
+	char path[4096];
+	size_t i;
+
+	if (o == NULL || o->size < offsetof(struct rmail_submit_opts,
+					    size_hint) ||
+	    o->mail_from == NULL || o->rcpts == NULL || o->nrcpts == 0 ||
+	    o->nrcpts > RCPTS_MAX) {
+		rmail_err_set(err, RMAIL_E_INVAL, "bad submission options");
+		return NULL;
+	}
+	if (mkdirs("spool/tmp") < 0) {
+		rmail_err_set(err, RMAIL_E_IO, "spool: %s", strerror(errno));
+		return NULL;
+	}
+	p = rm_pool_create(NULL);
+	s = rm_pcalloc(p, sizeof(*s));
+	s->pool = p;
+	s->fd = -1;
+	rm_submit_new_id(s->id);
+	if (rm_submit_path(path, sizeof(path), "spool/tmp", s->id) < 0) {
+		rmail_err_set(err, RMAIL_E_INVAL, "no mail_root");
+		goto fail;
+	}
+	s->path = rm_pstrdup(p, path);
+	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (s->fd < 0) {
+		rmail_err_set(err, RMAIL_E_IO, "spool %s: %s", path,
+			      strerror(errno));
+		goto fail;
+	}
+	s->buf = rm_palloc(p, SPOOL_BUF);
+	s->proto = clean(p, o->proto != NULL ? o->proto : "smtp");
+	s->mail_from = rm_pstrdup(p, o->mail_from);
+	s->auth_user = o->auth_user ? rm_pstrdup(p, o->auth_user) : NULL;
+	s->peer_ip = clean(p, o->peer_ip);
+	s->peer_name = clean(p, o->peer_name);
+	s->helo = clean(p, o->helo);
+	s->tls_info = clean(p, o->tls_info);
+	s->submission = o->submission;
+	s->nrcpts = o->nrcpts;
+	s->rcpts = rm_pcalloc(p, (o->nrcpts + 1) * sizeof(*s->rcpts));
+	for (i = 0; i < o->nrcpts; i++)
+		s->rcpts[i] = rm_pstrdup(p, o->rcpts[i] ? o->rcpts[i] : "");
+	return s;
+fail:
+	rm_pool_destroy(&p);
+	return NULL;
+}
+
+static int flush(struct rmail_submit *s)
+{
+	size_t off = 0;
+
+	while (off < s->blen) {
+		ssize_t w = write(s->fd, s->buf + off, s->blen - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->error = RMAIL_E_IO;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	s->blen = 0;
+	return 0;
+}
+
+int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
+		   struct rmail_err *err)
+{
+	if (s->error == RMAIL_E_NONE && s->size + n > RM_MSG_MAX)
+		s->error = RMAIL_E_TOOBIG;
+	if (s->error != RMAIL_E_NONE)
+		return rmail_err_set(err, s->error, s->error == RMAIL_E_TOOBIG
+				     ? "message too big" : "spool write failed");
+	s->size += n;
+	if (s->blen + n > SPOOL_BUF && flush(s) < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "spool write failed");
+	if (n >= SPOOL_BUF) {
+		while (n > 0) {
+			ssize_t w = write(s->fd, data, n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				s->error = RMAIL_E_IO;
+				return rmail_err_set(err, RMAIL_E_IO,
+						     "spool write failed");
+			}
+			data = (const char *)data + w;
+			n -= (size_t)w;
+		}
+		return 0;
+	}
+	memcpy(s->buf + s->blen, data, n);
+	s->blen += n;
+	return 0;
+}
+
+static void spool_free(struct rmail_submit *s)
+{
+	struct rmail_pool *p = s->pool;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->path != NULL)
+		(void)unlink(s->path);
+	rm_pool_destroy(&p);
+}
+
+void rm_spool_abort(struct rmail_submit **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	spool_free(*sp);
+	*sp = NULL;
+}
+
+/* is a field `name` in the header block of the message */
+static bool has_header(int fd, const char *name)
+{
+	char *b = rm_xmalloc(HDR_SCAN + 1);
+	size_t nl = strlen(name);
+	ssize_t got = pread(fd, b, HDR_SCAN, 0);
+	bool found = false;
+	char *p = b, *end;
+
+	if (got <= 0) {
+		free(b);
+		return false;
+	}
+	end = b + got;
+	*end = '\0';
+	while (p < end && *p != '\r' && *p != '\n') {
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 &&
+		    p[nl] == ':') {
+			found = true;
+			break;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	free(b);
+	return found;
+}
+
+static char *received(struct rmail_submit *s, int64_t now)
+{
+	const struct rm_config *c = rm_conf();
+	const char *host = c != NULL && c->hostname ? c->hostname
+						    : "localhost";
+	char date[64], *from, *tls;
+
+	rm_rfc5322_date(now, date, sizeof(date));
+	if (s->peer_ip != NULL)
+		from = rm_psprintf(s->pool, "from %s (%s [%s])\r\n\t",
+				   s->helo ? s->helo : "unknown",
+				   s->peer_name ? s->peer_name : "unknown",
+				   s->peer_ip);
+	else
+		from = "";
+	tls = s->tls_info != NULL
+	      ? rm_psprintf(s->pool, "\r\n\t(using %s)", s->tls_info) : "";
+	return rm_psprintf(s->pool, "Received: %sby %s (rmail) with %s "
+			   "id %s%s%s%s%s;\r\n\t%s\r\n", from, host, s->proto,
+			   s->id, s->auth_user ? "\r\n\t(authenticated as " : "",
+			   s->auth_user ? clean(s->pool, s->auth_user) : "",
+			   s->auth_user ? ")" : "", tls, date);
+}
+
+static void commit_fail(struct rmail_submit *s, int code, const char *text)
+{
+	s->res.ok = 0;
+	s->res.code = code;
+	snprintf(s->res.text, sizeof(s->res.text), "%s", text);
+}
+
+static void commit_work(void *arg, const volatile int *cancel)
+{
+	struct rmail_submit *s = arg;
+	struct rmail_filter_msg fm;
+	struct rmail_filter_result fr;
+	struct rmail_err err;
+	struct rm_msg_src local, remote;
+	struct rm_deliver_req rq;
+	const struct rm_config *c = rm_conf();
+	int64_t now = (int64_t)time(NULL);
+	char *extra = "", date[64];
+	size_t i;
+
+	(void)cancel;
+	rmail_err_clear(&err);
+	if (s->error == RMAIL_E_TOOBIG) {
+		commit_fail(s, 552, "5.3.4 Message too big");
+		return;
+	}
+	if (s->error != RMAIL_E_NONE || fsync(s->fd) < 0) {
+		commit_fail(s, 451, "4.3.0 Cannot write the message");
+		return;
+	}
+	memset(&fm, 0, sizeof(fm));
+	fm.size = sizeof(fm);
+	fm.stage = RMAIL_FILTER_RECEIPT;
+	fm.mail_from = s->mail_from;
+	fm.rcpts = s->rcpts;
+	fm.nrcpts = s->nrcpts;
+	fm.peer_ip = s->peer_ip;
+	fm.helo = s->helo;
+	fm.auth_user = s->auth_user;
+	fm.fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	fm.msg_size = s->size;
+	if (fm.fd < 0 || rm_filter_run(&fm, &fr, &err) < 0) {
+		if (fm.fd >= 0)
+			close(fm.fd);
+		rm_log(RMAIL_LOG_ERR, "submit %s: filter: %s", s->id,
+		       err.msg);
+		commit_fail(s, 451, "4.3.0 Filter failure");
+		return;
+	}
+	close(fm.fd);
+	if (fr.action == RMAIL_FILTER_REJECT) {
+		rm_log(RMAIL_LOG_INFO, "submit %s: rejected by a filter: %d %s",
+		       s->id, fr.code, fr.text);
+		commit_fail(s, fr.code, fr.text[0] ? fr.text
+						   : "5.7.1 Rejected");
+		return;
+	}
+	s->res.ok = 1;
+	if (fr.action == RMAIL_FILTER_DISCARD) {
+		rm_log(RMAIL_LOG_INFO, "submit %s: discarded by a filter",
+		       s->id);
+		for (i = 0; i < s->nrcpts; i++) {
+			s->rr[i].rcpt = s->rcpts[i];
+			s->rr[i].status = RMAIL_RCPT_DELIVERED;
+		}
+		return;
+	}
+	if (s->submission) {
+		if (!has_header(s->fd, "Message-ID"))
+			extra = rm_psprintf(s->pool, "%sMessage-ID: <%s@%s>\r\n",
+					    extra, s->id, c && c->hostname ?
+					    c->hostname : "localhost");
+		if (!has_header(s->fd, "Date")) {
+			rm_rfc5322_date(now, date, sizeof(date));
+			extra = rm_psprintf(s->pool, "%sDate: %s\r\n", extra,
+					    date);
+		}
+	}
+	extra = rm_psprintf(s->pool, "%s%s%s", received(s, now),
+			    fr.add_headers, extra);
+	remote.prefix = extra;
+	remote.fd = s->fd;
+	remote.size = s->size;
+	local = remote;
+	local.prefix = rm_psprintf(s->pool, "Return-Path: <%s>\r\n%s",
+				   clean(s->pool, s->mail_from), extra);
+	memset(&rq, 0, sizeof(rq));
+	rq.id = s->id;
+	rq.mail_from = s->mail_from;
+	rq.rcpts = s->rcpts;
+	rq.n = s->nrcpts;
+	rq.local = &local;
+	rq.remote = &remote;
+	rq.peer_ip = s->peer_ip;
+	rq.helo = s->helo;
+	rq.auth_user = s->auth_user;
+	rm_deliver_message(&rq, s->rr, &s->nqueued);
+	/* every recipient is durable now, or DEFERRED (not acknowledged) */
+	(void)unlink(s->path);
+	s->path = NULL;
+}
+
+static void commit_done(void *arg, int cancelled)
+{
+	struct rmail_submit *s = arg;
+	size_t i;
+
+	if (cancelled && s->res.ok == 0 && s->res.code == 0)
+		commit_fail(s, 451, "4.3.0 Shutting down");
+	if (s->path != NULL && s->res.ok == 0)
+		(void)unlink(s->path);
+	s->res.nrcpts = s->nrcpts;
+	s->res.rcpts = s->rr;
+	snprintf(s->res.queue_id, sizeof(s->res.queue_id), "%s", s->id);
+	for (i = 0; s->res.ok && i < s->nrcpts; i++)
+		if (s->rr[i].rcpt == NULL)
+			s->rr[i].rcpt = s->rcpts[i];
+	rm_metric_observe("rmail_delivery_duration_seconds", NULL,
+			  rm_now() - s->t0);
+	if (s->cb != NULL)
+		s->cb(s->cb_arg, &s->res);
+	if (s->nqueued > 0)
+		rm_queue_kick();
+	s->path = NULL;     /* committed: the file is no longer ours */
+	spool_free(s);
+}
+
+void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
+{
+	s->cb = cb;
+	s->cb_arg = arg;
+	s->t0 = rm_now();
+	s->rr = rm_pcalloc(s->pool, s->nrcpts * sizeof(*s->rr));
+	if (s->error == RMAIL_E_NONE)
+		(void)flush(s);
+	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+}
+
+/* Stale spool files were never acknowledged: remove them.  Another
+ * process may share the mail root, so only old ones. */
+static void spool_clean(void)
+{
+	char dir[4096], p[4096 + 64];
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+
+	if (rm_submit_path(dir, sizeof(dir), "spool/tmp", NULL) < 0)
+		return;
+	d = opendir(dir);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (stat(p, &st) == 0 && st.st_mtime + 3600 < now)
+			(void)unlink(p);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static int ctl_kick(void *arg, int argc, const char *const *argv, char *out,
+		    size_t outsz)
+{
+	(void)arg; (void)argc; (void)argv;
+	rm_queue_kick();
+	snprintf(out, outsz, "queue run scheduled");
+	return 0;
+}
+
+int rm_submit_init(struct rmail_err *err)
+{
+	if (mkdirs("spool/tmp") < 0 || mkdirs("queue") < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "spool or queue "
+				     "directory: %s", strerror(errno));
+	spool_clean();
+	return 0;
+}
+
+int rm_submit_start(struct rmail_err *err)
+{
+	if (rm_control_register(NULL, "queue kick", ctl_kick, NULL) < 0)
+		rm_log(RMAIL_LOG_DEBUG, "queue kick: already registered");
+	rm_queue_start();
+	(void)err;
+	return 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * Internals of the message submission service (core-submit): the spool,
+ * local delivery, the outbound queue, MX look-up, the SMTP client and
+ * bounces.  Core-only, never installed.
+ *
+ * Threading: everything marked [worker] blocks (fsync, network) and runs
+ * on a core worker pool; the rest runs on the loop.
+ */
+#ifndef RM_SUBMIT_INT_H
+#define RM_SUBMIT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rm.h"
+
+/* a hard bound on one message, whatever the protocol announced */
+#define RM_MSG_MAX ((uint64_t)64 << 20)
+#define RM_QID_MAX 32
+
+/* a message on disk plus the header lines we prepend to it */
+struct rm_msg_src {
+	const char *prefix;         /* "Name: value\r\n"..., may be "" */
+	int fd;                     /* the body (whole message as received) */
+	uint64_t size;              /* bytes of fd */
+};
+
+/* filter.c */
+int rm_filter_run(const struct rmail_filter_msg *msg,
+		  struct rmail_filter_result *res, struct rmail_err *err);
+
+/* ---- spool.c: the submission objects behind core->submit_* -------- */
+int rm_rcpt_check(const char *rcpt, const char *auth_user,
+		  uint64_t size_hint);
+struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
+				    struct rmail_err *err);
+int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
+		   struct rmail_err *err);
+void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg);
+void rm_spool_abort(struct rmail_submit **s);
+/* "{mail_root}/spool" etc. into buf; -1 without a config */
+int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name);
+/* a fresh queue id: sortable by time, unique */
+void rm_submit_new_id(char id[RM_QID_MAX]);
+/* RFC 5321 syntax of local@domain; "" and "postmaster" are not */
+bool rm_addr_valid(const char *addr);
+/* RFC 5322 date of t, into buf */
+void rm_rfc5322_date(int64_t t, char *buf, size_t sz);
+
+/* ---- deliver.c [worker] ------------------------------------------- */
+/* into user's INBOX; err->code RMAIL_E_QUOTA when over quota */
+int rm_deliver_local(const char *user, const struct rm_msg_src *src,
+		     const char *extra, bool ignore_quota,
+		     struct rmail_err *err);
+/* the shared path of commits, bounces and queue runs: local rcpts to
+ * their INBOX (DELIVERY filters run; alias fan-out; quota failures
+ * bounce), the rest to one queue entry.  results_r has n entries. */
+struct rm_deliver_req {
+	const char *id;
+	const char *mail_from;
+	const char *const *rcpts;
+	size_t n;
+	const struct rm_msg_src *local;   /* with Return-Path */
+	const struct rm_msg_src *remote;  /* without */
+	const char *peer_ip, *helo, *auth_user;
+};
+void rm_deliver_message(const struct rm_deliver_req *rq,
+			struct rmail_rcpt_result *results_r,
+			size_t *nqueued_r);
+/* does the domain of addr belong to this server */
+bool rm_addr_is_local(const char *addr);
+void rm_delivery_failed_log(const char *id, const char *rcpt,
+			    const char *reason);
+
+/* ---- queue.c ------------------------------------------------------ */
+enum rm_qstate {
+	RM_Q_PENDING = 0,
+	RM_Q_SENT = 1,
+	RM_Q_FAILED = 2,
+};
+struct rm_qrcpt {
+	char *addr;
+	int state;                  /* enum rm_qstate */
+	char *error;                /* last reply or reason, or NULL */
+};
+struct rm_qentry {
+	char id[RM_QID_MAX];
+	char *from;
+	int64_t created;
+	double next;                /* next attempt, unix seconds */
+	uint32_t attempts;
+	size_t n;
+	struct rm_qrcpt *r;
+	char *last_error;
+};
+/* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd */
+int rm_queue_add(const char *id, const char *from,
+		 const char *const *rcpts, size_t n,
+		 const struct rm_msg_src *src, struct rmail_err *err);
+int rm_queue_load(const char *id, struct rm_qentry *e_r,
+		  struct rmail_err *err);
+int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
+void rm_queue_entry_free(struct rm_qentry *e);
+/* flock the entry (non-blocking): 0 with *fd_r, 1 when busy, -1 gone */
+int rm_queue_lock(const char *id, int *fd_r);
+void rm_queue_unlock(int *fd);
+int rm_queue_remove(const char *id);
+/* ids in the queue, sorted; returns the count, *ids_r malloc'd */
+size_t rm_queue_list(char (**ids_r)[RM_QID_MAX]);
+/* [worker] one pass: every due entry (or every entry when force) */
+void rm_queue_run(bool force);
+/* loop: start the runner timer / ask for a pass soon */
+void rm_queue_start(void);
+void rm_queue_stop(void);
+void rm_queue_kick(void);
+
+/* ---- mx.c [worker] ------------------------------------------------ */
+struct rm_mx {
+	char host[256];
+	unsigned pref;
+};
+/* hosts in preference order, random among equals; -1 with *perm_r set
+ * for permanent failures (null MX, NXDOMAIN, .invalid) */
+int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
+		 size_t *n_r, bool *perm_r, char *why, size_t whysz);
+/* addresses of host (A and AAAA, through delivery.dns_servers when
+ * set, else the system resolver) */
+struct rm_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+int rm_mx_addrs(const char *host, int port, bool use_dns,
+		struct rm_addr *out, size_t max, size_t *n_r);
+
+/* ---- smtp_client.c [worker] --------------------------------------- */
+struct rm_smtp_rcpt {
+	const char *addr;
+	int code;                   /* reply to RCPT or DATA; 0 = untried */
+	char reply[256];
+};
+/* One session: per-recipient codes filled.  Returns 0 when the session
+ * ran (codes are meaningful), -1 on a connection-level failure (try the
+ * next host), with the reason in why. */
+int rm_smtp_send(const struct rm_addr *a, const char *host,
+		 const char *from, struct rm_smtp_rcpt *r, size_t n,
+		 int msg_fd, char *why, size_t whysz);
+/* seconds for connect and each reply (tests make it short) */
+extern double rm_smtp_timeout;
+
+/* ---- bounce.c [worker] -------------------------------------------- */
+struct rm_bounce_rcpt {
+	const char *addr;
+	const char *diag;           /* "550 5.1.1 no such user" */
+	bool expired;
+};
+/* an RFC 3464 report to `to` ("" = nothing sent); the original message
+ * (its header block) from msg_fd */
+void rm_bounce_send(const char *to, const char *orig_id,
+		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd);
+
+#endif
