@@ -1,0 +1,445 @@
+/*
+ * rmail import maildir / export maildir as real processes on a
+ * temporary mail root: a Dovecot-style Maildir++ fixture goes in, is
+ * exported back and compared (CRLF content, flags, keyword names,
+ * folder names, uidlist order, sizes, dates); re-runs add nothing.
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utime.h>
+
+struct fx {
+	char *dir;
+	char *config;
+};
+
+struct run {
+	int status;
+	char *out;
+	char *err;
+};
+
+static void fx_setup(struct fx *f, gconstpointer data)
+{
+	const char *mods = g_getenv("RMAIL_MODULE_DIR");
+	char *text, *root;
+
+	(void)data;
+	f->dir = g_dir_make_tmp("rmimport-XXXXXX", NULL);
+	g_assert_nonnull(f->dir);
+	root = g_build_filename(f->dir, "mail", NULL);
+	g_assert_cmpint(g_mkdir(root, 0700), ==, 0);
+	f->config = g_build_filename(f->dir, "config.json", NULL);
+	text = g_strdup_printf("{\"hostname\": \"mx.test\", \"mail_root\": "
+			       "\"%s\", \"module_dir\": \"%s\", \"modules\": "
+			       "[\"mod_shardstore\"]}\n", root,
+			       mods != NULL ? mods : "modules");
+	g_assert_true(g_file_set_contents(f->config, text, -1, NULL));
+	g_free(text);
+	g_free(root);
+}
+
+static void rm_rf(const char *path)
+{
+	char *argv[] = { "rm", "-rf", (char *)path, NULL };
+
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH,
+				   NULL, NULL, NULL, NULL, NULL, NULL));
+}
+
+static void fx_teardown(struct fx *f, gconstpointer data)
+{
+	(void)data;
+	rm_rf(f->dir);
+	g_free(f->dir);
+	g_free(f->config);
+}
+
+static void no_tty(gpointer data)
+{
+	(void)data;
+	setsid();
+}
+
+/* `rmail -c config ARGS`, with `input` on stdin when not NULL */
+static struct run run(struct fx *f, const char *input, const char *args)
+{
+	const char *bin = g_getenv("RMAIL_BIN");
+	struct run r = { 0 };
+	GError *error = NULL;
+	char *cmd, *qbin, *qconf, *qin, *argv[4];
+	int status = 0;
+
+	g_assert_nonnull(bin);
+	qbin = g_shell_quote(bin);
+	qconf = g_shell_quote(f->config);
+	qin = g_shell_quote(input != NULL ? input : "");
+	cmd = g_strdup_printf("printf '%%s\\n' %s | %s -c %s %s", qin, qbin,
+			      qconf, args);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = cmd;
+	argv[3] = NULL;
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, no_tty, NULL, &r.out,
+				   &r.err, &status, &error));
+	g_assert_no_error(error);
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	g_test_message("$ rmail %s -> %d\n%s%s", args, r.status, r.out,
+		       r.err);
+	g_free(cmd);
+	g_free(qbin);
+	g_free(qconf);
+	g_free(qin);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	g_free(r->out);
+	g_free(r->err);
+}
+
+/* run, expect exit 0 and `want` in stdout */
+static void run_ok(struct fx *f, const char *args, const char *want)
+{
+	struct run r = run(f, NULL, args);
+
+	if (r.status != 0 || (want != NULL && strstr(r.out, want) == NULL))
+		g_error("rmail %s -> %d, wanted \"%s\"\n%s%s", args, r.status,
+			want != NULL ? want : "", r.out, r.err);
+	run_free(&r);
+}
+
+static void add_user(struct fx *f, const char *addr)
+{
+	char *args = g_strdup_printf("user add %s --password-stdin", addr);
+	struct run r = run(f, "pw", args);
+
+	g_assert_cmpint(r.status, ==, 0);
+	run_free(&r);
+	g_free(args);
+}
+
+static char *path(struct fx *f, const char *rel)
+{
+	return g_build_filename(f->dir, rel, NULL);
+}
+
+static void put(struct fx *f, const char *rel, const char *text,
+		time_t mtime)
+{
+	char *p = path(f, rel), *d = g_path_get_dirname(p);
+	struct utimbuf ut = { mtime, mtime };
+
+	g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(p, text, -1, NULL));
+	if (mtime != 0)
+		g_assert_cmpint(utime(p, &ut), ==, 0);
+	g_free(p);
+	g_free(d);
+}
+
+static char *crlf(const char *lf)
+{
+	GString *s = g_string_new(NULL);
+
+	for (; *lf != '\0'; lf++) {
+		if (*lf == '\n' && (s->len == 0 ||
+				    s->str[s->len - 1] != '\r'))
+			g_string_append_c(s, '\r');
+		g_string_append_c(s, *lf);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* One exported message, parsed from its name and contents. */
+struct xmsg {
+	guint64 date, uid, ssize, wsize;
+	char *flags;            /* system flag letters */
+	char *keywords;         /* sorted names, space separated */
+	char *body;
+	gsize len;
+	time_t mtime;
+};
+
+static void xmsg_clear(gpointer p)
+{
+	struct xmsg *m = p;
+
+	g_free(m->flags);
+	g_free(m->keywords);
+	g_free(m->body);
+}
+
+static gint cmp_uid(gconstpointer a, gconstpointer b)
+{
+	const struct xmsg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static gint cmp_pstr(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* a folder of an export: its cur/ messages in UID order */
+static GArray *read_folder(const char *dir)
+{
+	GArray *v = g_array_new(FALSE, TRUE, sizeof(struct xmsg));
+	char *kw[26] = { 0 }, *text = NULL, *cur, **lines, **l;
+	const char *name;
+	GDir *d;
+
+	g_array_set_clear_func(v, xmsg_clear);
+	cur = g_build_filename(dir, "dovecot-keywords", NULL);
+	if (g_file_get_contents(cur, &text, NULL, NULL)) {
+		lines = g_strsplit(text, "\n", -1);
+		for (l = lines; *l != NULL; l++) {
+			unsigned idx;
+			char nm[256];
+
+			if (sscanf(*l, "%u %255s", &idx, nm) == 2 && idx < 26)
+				kw[idx] = g_strdup(nm);
+		}
+		g_strfreev(lines);
+		g_free(text);
+	}
+	g_free(cur);
+	cur = g_build_filename(dir, "cur", NULL);
+	d = g_dir_open(cur, 0, NULL);
+	g_assert_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		struct xmsg m = { 0 };
+		GPtrArray *names = g_ptr_array_new();
+		GString *fl = g_string_new(NULL);
+		const char *info = strstr(name, ":2,");
+		char *p = g_build_filename(cur, name, NULL), *s;
+		struct stat st;
+
+		g_assert_cmpint(sscanf(name, "%" G_GUINT64_FORMAT ".%"
+				       G_GUINT64_FORMAT ".rmail,S=%"
+				       G_GUINT64_FORMAT ",W=%"
+				       G_GUINT64_FORMAT, &m.date, &m.uid,
+				       &m.ssize, &m.wsize), ==, 4);
+		g_assert_nonnull(info);
+		for (s = (char *)info + 3; *s != '\0'; s++) {
+			if (*s >= 'a' && *s <= 'z') {
+				g_assert_nonnull(kw[*s - 'a']);
+				g_ptr_array_add(names, kw[*s - 'a']);
+			} else {
+				g_string_append_c(fl, *s);
+			}
+		}
+		g_ptr_array_sort(names, cmp_pstr);
+		g_ptr_array_add(names, NULL);
+		m.keywords = g_strjoinv(" ", (char **)names->pdata);
+		g_ptr_array_free(names, TRUE);
+		m.flags = g_string_free(fl, FALSE);
+		g_assert_true(g_file_get_contents(p, &m.body, &m.len, NULL));
+		g_assert_cmpint(stat(p, &st), ==, 0);
+		m.mtime = st.st_mtime;
+		g_free(p);
+		g_array_append_val(v, m);
+	}
+	g_dir_close(d);
+	g_free(cur);
+	g_array_sort(v, cmp_uid);
+	for (int i = 0; i < 26; i++)
+		g_free(kw[i]);
+	return v;
+}
+
+static const char *const msg_a = "From: a@x\nSubject: A\n\nline 1\nline 2\n";
+static const char *const msg_b = "From: b@x\nSubject: B\n\nbee\n";
+static const char *const msg_c = "From: c@x\nSubject: C\n\nsee\r\nmixed\n";
+static const char *const msg_w = "From: w@x\nSubject: W\n\nwork\n";
+static const char *const msg_k = "From: k@x\nSubject: K\n\ncafe\n";
+
+static void make_fixture(struct fx *f)
+{
+	/* dovecot-uidlist order b, a, c differs from name/mtime order */
+	put(f, "md/cur/1000.a.host:2,S", msg_a, 1600000000);
+	put(f, "md/cur/1001.b.host,S=40,W=999:2,RSab", msg_b, 1600000100);
+	put(f, "md/new/1002.c.host", msg_c, 1600000200);
+	put(f, "md/dovecot-uidlist", "3 V1600000000 N4 Gabc\n"
+	    "1 G1 :1001.b.host,S=40,W=999\n2 :1000.a.host\n"
+	    "3 :1002.c.host\n", 0);
+	put(f, "md/dovecot-keywords", "0 $Label1\n1 Important\n", 0);
+	put(f, "md/.Work.Projects/cur/2000.w.host:2,Fa", msg_w, 1600000300);
+	put(f, "md/.Work.Projects/dovecot-keywords", "0 Important\n", 0);
+	put(f, "md/.Work.Projects/maildirfolder", "", 0);
+	put(f, "md/.Caf&AOk-/cur/3000.k.host:2,", msg_k, 1600000400);
+	/* not messages */
+	put(f, "md/tmp/999.t.host", "partial", 0);
+	put(f, "md/cur/.hidden", "x", 0);
+}
+
+static void check_msg(const struct xmsg *m, const char *lf, time_t mtime,
+		      const char *flags, const char *keywords)
+{
+	char *want = crlf(lf);
+
+	g_assert_cmpmem(m->body, m->len, want, strlen(want));
+	g_assert_cmpuint(m->ssize, ==, strlen(want));
+	g_assert_cmpuint(m->wsize, ==, strlen(want));
+	g_assert_cmpuint(m->date, ==, (guint64)mtime);
+	g_assert_cmpint(m->mtime, ==, mtime);
+	g_assert_cmpstr(m->flags, ==, flags);
+	g_assert_cmpstr(m->keywords, ==, keywords);
+	g_free(want);
+}
+
+static GArray *folder(struct fx *f, const char *rel)
+{
+	char *p = path(f, rel);
+	GArray *v = read_folder(p);
+
+	g_free(p);
+	return v;
+}
+
+/* two exports hold the same messages in the same order */
+static void same_folder(struct fx *f, const char *a, const char *b)
+{
+	GArray *x = folder(f, a), *y = folder(f, b);
+	guint i;
+
+	g_assert_cmpuint(x->len, ==, y->len);
+	for (i = 0; i < x->len; i++) {
+		struct xmsg *p = &g_array_index(x, struct xmsg, i);
+		struct xmsg *q = &g_array_index(y, struct xmsg, i);
+
+		g_assert_cmpmem(p->body, p->len, q->body, q->len);
+		g_assert_cmpstr(p->flags, ==, q->flags);
+		g_assert_cmpstr(p->keywords, ==, q->keywords);
+		g_assert_cmpuint(p->date, ==, q->date);
+	}
+	g_array_free(x, TRUE);
+	g_array_free(y, TRUE);
+}
+
+static void test_roundtrip(struct fx *f, gconstpointer data)
+{
+	GArray *v;
+	char *md, *out, *args;
+	struct run r;
+
+	(void)data;
+	make_fixture(f);
+	add_user(f, "ann@example.com");
+	add_user(f, "bea@example.com");
+	md = path(f, "md");
+	out = path(f, "out");
+
+	args = g_strdup_printf("import maildir %s Ann@Example.com", md);
+	run_ok(f, args, "imported 5 messages");
+	/* again: the ledger says everything is in */
+	run_ok(f, args, "imported 0 messages into ann@example.com "
+	       "(5 already imported");
+	g_free(args);
+
+	args = g_strdup_printf("export maildir ann@example.com %s", out);
+	run_ok(f, args, "exported 5 messages");
+	run_ok(f, args, "exported 0 messages");
+	g_free(args);
+
+	v = folder(f, "out");
+	g_assert_cmpuint(v->len, ==, 3);
+	check_msg(&g_array_index(v, struct xmsg, 0), msg_b, 1600000100, "RS",
+		  "$Label1 Important");
+	check_msg(&g_array_index(v, struct xmsg, 1), msg_a, 1600000000, "S",
+		  "");
+	check_msg(&g_array_index(v, struct xmsg, 2), msg_c, 1600000200, "",
+		  "");
+	g_array_free(v, TRUE);
+	v = folder(f, "out/.Work.Projects");
+	g_assert_cmpuint(v->len, ==, 1);
+	check_msg(&g_array_index(v, struct xmsg, 0), msg_w, 1600000300, "F",
+		  "Important");
+	g_array_free(v, TRUE);
+	v = folder(f, "out/.Caf&AOk-");
+	g_assert_cmpuint(v->len, ==, 1);
+	check_msg(&g_array_index(v, struct xmsg, 0), msg_k, 1600000400, "",
+		  "");
+	g_array_free(v, TRUE);
+
+	/* the export imports back to the same thing */
+	args = g_strdup_printf("import maildir %s bea@example.com", out);
+	run_ok(f, args, "imported 5 messages");
+	g_free(args);
+	g_free(out);
+	out = path(f, "out2");
+	args = g_strdup_printf("export maildir bea@example.com %s", out);
+	run_ok(f, args, "exported 5 messages");
+	g_free(args);
+	same_folder(f, "out", "out2");
+	same_folder(f, "out/.Work.Projects", "out2/.Work.Projects");
+	same_folder(f, "out/.Caf&AOk-", "out2/.Caf&AOk-");
+
+	/* bad use */
+	r = run(f, NULL, "import maildir /nonexistent ann@example.com");
+	g_assert_cmpint(r.status, ==, 1);
+	run_free(&r);
+	args = g_strdup_printf("import maildir %s nobody@example.com", md);
+	r = run(f, NULL, args);
+	g_assert_cmpint(r.status, ==, 1);
+	run_free(&r);
+	g_free(args);
+	r = run(f, NULL, "import mbox x y");
+	g_assert_cmpint(r.status, ==, 2);
+	run_free(&r);
+	g_free(md);
+	g_free(out);
+}
+
+/* 10K small messages: the batch speed, printed, never asserted */
+static void test_speed(struct fx *f, gconstpointer data)
+{
+	char *md, *args, *p;
+	gint64 t0, t1;
+	int i;
+
+	(void)data;
+	add_user(f, "big@example.com");
+	md = path(f, "big");
+	p = g_build_filename(md, "cur", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(p, 0700), ==, 0);
+	g_free(p);
+	for (i = 0; i < 10000; i++) {
+		char rel[64], body[256];
+
+		snprintf(rel, sizeof(rel), "big/cur/%d.m%d.host:2,S",
+			 1600000000 + i, i);
+		snprintf(body, sizeof(body), "From: x@y\nSubject: %d\n\n"
+			 "message body %d\nsecond line\n", i, i);
+		put(f, rel, body, 0);
+	}
+	args = g_strdup_printf("import maildir %s big@example.com", md);
+	t0 = g_get_monotonic_time();
+	run_ok(f, args, "imported 10000 messages");
+	t1 = g_get_monotonic_time();
+	g_test_message("import of 10000 messages: %.2f s, %.0f messages/s",
+		       (double)(t1 - t0) / 1e6,
+		       10000.0 / ((double)(t1 - t0) / 1e6));
+	g_printerr("# import of 10000 messages: %.2f s, %.0f messages/s\n",
+		   (double)(t1 - t0) / 1e6,
+		   10000.0 / ((double)(t1 - t0) / 1e6));
+	run_ok(f, args, "imported 0 messages");
+	g_free(args);
+	g_free(md);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add("/import/roundtrip", struct fx, NULL, fx_setup,
+		   test_roundtrip, fx_teardown);
+	g_test_add("/import/speed", struct fx, NULL, fx_setup, test_speed,
+		   fx_teardown);
+	return g_test_run();
+}
