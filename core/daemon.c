@@ -296,6 +296,10 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	nmods = rm_modules_load(d.conf, report_log, NULL);
 	if (rm_modules_init(&err) < 0 || rm_modules_start(&err) < 0)
 		goto fail_mods;
+	/* message submission (core-submit): spool, queue runner, the
+	 * "queue kick" control command */
+	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
+		goto fail_mods;
 	if (rm_control_start(d.conf->control_socket, &err) < 0)
 		goto fail_mods;
 	if (print_endpoints)

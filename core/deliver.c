@@ -207,7 +207,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			if (f < 0) {
 				failed++;
 				snprintf(rr[i].error, sizeof(rr[i].error),
-					 "%s", why);
+					 "%.250s", why);
 				rm_delivery_failed_log(rq->id, u.v[j], why);
 				continue;
 			}

@@ -130,7 +130,7 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
 			continue;
 		}
 		v[n].mx.pref = ns_get16(ns_rr_rdata(rr));
-		snprintf(v[n].mx.host, sizeof(v[n].mx.host), "%s", name);
+		snprintf(v[n].mx.host, sizeof(v[n].mx.host), "%.255s", name);
 		rm_random_bytes(&v[n].key, sizeof(v[n].key));
 		n++;
 	}

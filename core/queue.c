@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,8 +528,10 @@ static double backoff(uint32_t attempts)
 	const struct rm_config *c = rm_conf();
 	double first = c != NULL ? c->delivery.retry_initial : 300;
 	double max = c != NULL ? c->delivery.retry_max : 14400;
-	double d = first * pow(2, attempts > 30 ? 30 : attempts - 1);
+	double d = first;
 
+	for (uint32_t i = 1; i < attempts && d < max; i++)
+		d *= 2;
 	return d > max ? max : d;
 }
 

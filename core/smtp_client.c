@@ -314,7 +314,7 @@ plain:
 	if (code >= 300) {
 		for (i = 0; i < n; i++) {
 			r[i].code = code;
-			snprintf(r[i].reply, sizeof(r[i].reply), "%s", text);
+			snprintf(r[i].reply, sizeof(r[i].reply), "%.255s", text);
 		}
 		goto quit;
 	}
@@ -340,7 +340,7 @@ plain:
 		if (r[i].code < 200 || r[i].code >= 300)
 			continue;
 		r[i].code = code;
-		snprintf(r[i].reply, sizeof(r[i].reply), "%s", text);
+		snprintf(r[i].reply, sizeof(r[i].reply), "%.255s", text);
 	}
 quit:
 	(void)cl_printf(c, "QUIT\r\n");

@@ -587,7 +587,9 @@ static void spool_clean(void)
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >=
+		    sizeof(p))
+			continue;
 		if (stat(p, &st) == 0 && st.st_mtime + 3600 < now)
 			(void)unlink(p);
 	}
