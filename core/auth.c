@@ -11,10 +11,6 @@
 
 #include "rm.h"
 
-#pragma weak rm_work_submit
-#pragma weak rm_loop_post
-#pragma weak rm_timer_add
-
 #define AUTH_BUCKET "auth_fail"
 #define AUTH_DELAY_FIRST 0.25
 #define AUTH_DELAY_MAX 5.0
@@ -28,6 +24,7 @@ struct auth_job {
 	void *arg;
 	struct rmail_auth_result res;
 	struct rmail_err err;
+	struct rmail_timer *timer;  /* the failure delay, freed on answer */
 };
 
 static double fail_window(void)
@@ -94,6 +91,7 @@ static void answer(void *arg)
 {
 	struct auth_job *j = arg;
 
+	rm_timer_del(&j->timer);
 	j->cb(j->arg, &j->res);
 	job_free(j);
 }
@@ -158,7 +156,8 @@ static void verify_done(void *arg, int cancelled)
 		delay *= 2;
 	if (delay > AUTH_DELAY_MAX)
 		delay = AUTH_DELAY_MAX;
-	if (&rm_timer_add != NULL && rm_timer_add(delay, 0, answer, j) != NULL)
+	j->timer = rm_timer_add(delay, 0, answer, j);
+	if (j->timer != NULL)
 		return;
 	answer(j);
 }
@@ -174,16 +173,12 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 	j->rip = rm_xstrdup(rip != NULL ? rip : "-");
 	j->cb = cb;
 	j->arg = arg;
-	if (rm_store(NULL) == NULL || &rm_work_submit == NULL) {
+	if (rm_store(NULL) == NULL) {
 		j->res.code = RMAIL_E_BUSY;
 		j->res.failures = rm_auth_failures(j->rip);
 		rm_auth_log_failure(j->proto, j->user, j->rip, "no_store");
 		/* never call back from inside the caller's frame */
-		if (&rm_loop_post != NULL) {
-			rm_loop_post(answer, j);
-			return;
-		}
-		answer(j);
+		rm_loop_post(answer, j);
 		return;
 	}
 	if (rm_work_submit(RMAIL_WORK_HASH, verify_work, verify_done, j) ==

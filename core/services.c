@@ -1,10 +1,6 @@
 /*
  * The services table handed to every module: the only way a module
  * reaches the core.  Entries point straight at the rm_* functions.
- *
- * Functions of the network and daemon parts of the core are referenced
- * weakly, so tools and unit tests that link only the config/loader half
- * get NULL entries instead of a link failure; the daemon links them all.
  */
 #include <string.h>
 
@@ -35,41 +31,6 @@ int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
 int rm_mime_addresses(struct rmail_mime *m, const char *value,
 		      const struct rmail_mime_addr **addrs_r, size_t *n_r);
 
-#pragma weak rm_listen
-#pragma weak rm_conn_read_line
-#pragma weak rm_conn_peek
-#pragma weak rm_conn_consume
-#pragma weak rm_conn_write
-#pragma weak rm_conn_printf
-#pragma weak rm_conn_outq
-#pragma weak rm_conn_starttls
-#pragma weak rm_conn_pause_read
-#pragma weak rm_conn_resume_read
-#pragma weak rm_conn_set_timeout
-#pragma weak rm_conn_close
-#pragma weak rm_conn_ref
-#pragma weak rm_conn_unref
-#pragma weak rm_conn_closed
-#pragma weak rm_conn_is_tls
-#pragma weak rm_conn_tls_info
-#pragma weak rm_conn_peer_ip
-#pragma weak rm_conn_peer_port
-#pragma weak rm_conn_local_port
-#pragma weak rm_conn_is_loopback
-#pragma weak rm_conn_id
-#pragma weak rm_conn_pool
-#pragma weak rm_conn_listen_arg
-#pragma weak rm_conn_log
-#pragma weak rm_timer_add
-#pragma weak rm_timer_del
-#pragma weak rm_io_add
-#pragma weak rm_io_del
-#pragma weak rm_loop_post
-#pragma weak rm_now
-#pragma weak rm_work_submit
-#pragma weak rm_work_cancel
-#pragma weak rm_control_register
-#pragma weak rm_ip_is_exempt
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
@@ -112,7 +73,7 @@ static const char *svc_conf_str(const char *key)
 
 static int svc_ip_is_exempt(const char *ip)
 {
-	return &rm_ip_is_exempt != NULL && rm_ip_is_exempt(ip) ? 1 : 0;
+	return rm_ip_is_exempt(ip) ? 1 : 0;
 }
 
 static const struct rmail_core core_table = {
