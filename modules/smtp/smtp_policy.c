@@ -114,6 +114,12 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	return 0;
 }
 
+static void ignore_addr(void *arg, const char *address)
+{
+	(void)arg;
+	(void)address;
+}
+
 static int is_postmaster(const struct smtp_cmd *cmd)
 {
 	return cmd->path.local.len == 10 &&
@@ -131,15 +137,9 @@ const char *smtp_policy_rcpt(struct smtp_session *s,
 
 	snprintf(rcpt, sizeof(rcpt), "%.*s", (int)cmd->path.mailbox.len,
 		 cmd->path.mailbox.p);
-	if (cmd->path.is_postmaster) {
-		pol = RMAIL_RCPT_NOUSER;
-	} else {
-		pol = CORE->rcpt_policy(rcpt, s->authed ? s->user : NULL,
-					s->size_decl);
-	}
-	/* RFC 5321 4.5.1: postmaster@ every local domain is deliverable */
-	if (pol != RMAIL_RCPT_LOCAL && (cmd->path.is_postmaster ||
-					is_postmaster(cmd))) {
+	/* RFC 5321 4.5.1: postmaster@ every local domain is deliverable;
+	 * a real user or alias of that name keeps its mail */
+	if (cmd->path.is_postmaster || is_postmaster(cmd)) {
 		snprintf(dom, sizeof(dom), "%.*s", (int)cmd->path.domain.len,
 			 cmd->path.domain.p);
 		ops = store(&h);
@@ -147,13 +147,16 @@ const char *smtp_policy_rcpt(struct smtp_session *s,
 			smtp_postmaster_resolve();
 		if (smtp_mod.postmaster[0] != '\0' &&
 		    (cmd->path.is_postmaster ||
-		     (ops != NULL && ops->domain_is_local(h, dom)))) {
+		     (ops != NULL && ops->domain_is_local(h, dom) &&
+		      ops->resolve(h, rcpt, ignore_addr, NULL, NULL) < 0))) {
 			CORE->conn_log(s->c, RMAIL_LOG_INFO, "RCPT <%s> -> "
 				       "postmaster %s", rcpt,
 				       smtp_mod.postmaster);
 			return CORE->pstrdup(s->tx, smtp_mod.postmaster);
 		}
 	}
+	pol = CORE->rcpt_policy(rcpt, s->authed ? s->user : NULL,
+				s->size_decl);
 	switch (pol) {
 	case RMAIL_RCPT_LOCAL:
 	case RMAIL_RCPT_RELAY:
