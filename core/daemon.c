@@ -282,6 +282,10 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	signals_start();
 	if (ensure_tls(d.conf, &d.cert, &d.key, &err) < 0)
 		goto fail_pid;
+	/* before any drop: the run directory may be root's.  Requests
+	 * wait in the backlog until the loop runs, after start. */
+	if (rm_control_start(d.conf->control_socket, &err) < 0)
+		goto fail_pid;
 	if (d.priv.active) {
 		if (rm_priv_prebind(d.conf, &err) < 0 ||
 		    rm_priv_drop(&d.priv, &err) < 0)
@@ -299,8 +303,6 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	/* message submission (core-submit): spool, queue runner, the
 	 * "queue kick" control command */
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
-		goto fail_mods;
-	if (rm_control_start(d.conf->control_socket, &err) < 0)
 		goto fail_mods;
 	if (print_endpoints)
 		rm_listen_foreach(print_listener, NULL);
@@ -335,6 +337,7 @@ fail_mods:
 	goto out;
 fail_pid:
 	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+	rm_control_stop();
 out:
 	signals_stop();
 	rm_pidfile_release();
