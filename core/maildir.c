@@ -185,7 +185,7 @@ int rm_md_folder_encode(const char *mbox, char *out, size_t outsz)
 			s++;
 			continue;
 		}
-		if ((len = utf8_get(s, &cp)) == 0)
+		if ((len = utf8_get(s, &cp)) == 0 || cp < 0x20 || cp == 0x7f)
 			goto bad;
 		if (cp == '&') {
 			if (!put(out, outsz, &o, '&') ||
@@ -207,7 +207,7 @@ int rm_md_folder_encode(const char *mbox, char *out, size_t outsz)
 		nbits = 0;
 		while (*s != '\0' && *s != '/' &&
 		       (len = utf8_get(s, &cp)) > 0 && !literal(cp) &&
-		       cp != '&') {
+		       cp != '&' && cp >= 0x20 && cp != 0x7f) {
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
 				if (!put_b64_unit(out, outsz, &o, &bits, &nbits,

@@ -1,0 +1,4 @@
+# Maildir++ names and metadata files of rmail import/export.
+rmail_fuzz(maildir
+  SOURCES tests/fuzz/fuzz_maildir.c core/maildir.c
+  INCLUDES core)
