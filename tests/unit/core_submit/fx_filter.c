@@ -1,0 +1,51 @@
+/*
+ * Fixture filter for the submission tests, built like a third-party
+ * module.  The message picks the verdict with an "X-Test:" header:
+ * reject, discard, header (adds X-Filtered), anything else accepts.
+ * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include <rmail/rmail.h>
+
+static int fx_filter(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
+		     struct rmail_filter_result *res, struct rmail_err *err)
+{
+	char buf[4096];
+	ssize_t n = pread(msg->fd, buf, sizeof(buf) - 1, 0);
+
+	(void)m;
+	(void)err;
+	res->action = RMAIL_FILTER_ACCEPT;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (msg->stage == RMAIL_FILTER_DELIVERY) {
+		if (strstr(buf, "X-Test: reject-bob") != NULL &&
+		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0) {
+			res->action = RMAIL_FILTER_REJECT;
+			res->code = 550;
+			strcpy(res->text, "5.7.1 Not for bob");
+		}
+		return 0;
+	}
+	if (strstr(buf, "X-Test: reject") != NULL &&
+	    strstr(buf, "X-Test: reject-bob") == NULL) {
+		res->action = RMAIL_FILTER_REJECT;
+		res->code = 554;
+		strcpy(res->text, "5.7.1 Spam detected");
+	} else if (strstr(buf, "X-Test: discard") != NULL) {
+		res->action = RMAIL_FILTER_DISCARD;
+	} else if (strstr(buf, "X-Test: header") != NULL) {
+		strcpy(res->add_headers, "X-Filtered: yes\r\n");
+	}
+	return 0;
+}
+
+static const struct rmail_filter_ops fx_ops = {
+	.size = sizeof(struct rmail_filter_ops),
+	.filter = fx_filter,
+};
+
+RMAIL_MODULE_DEFINE(fxfilter, RMAIL_KIND_FILTER, "1.0", .ops = &fx_ops);

@@ -1,0 +1,22 @@
+/* Loopback peers for the submission tests: a sink SMTP server and a
+ * tiny DNS responder, each on its own thread. */
+#ifndef SUBMIT_SINK_H
+#define SUBMIT_SINK_H
+
+#include <glib.h>
+
+/* recipients decide the sink's replies: "reject..." 550, "tempfail..."
+ * 451 the first time then 250, anything else 250.  STARTTLS is
+ * advertised, answered 220, then the "handshake" gets garbage. */
+guint sink_start(void);
+guint sink_count(void);
+/* the i-th message's data and its recipients, comma-separated (free) */
+char *sink_message(guint i);
+char *sink_rcpts(guint i);
+guint sink_tls_attempts(void);
+
+/* bind ip:53/udp; FALSE when not allowed (not root) */
+gboolean dns_start(const char *ip);
+guint dns_queries(void);
+
+#endif
