@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,6 +258,27 @@ static void signals_stop(void)
 	ev_signal_stop(l, &d.sigterm);
 }
 
+/* a fresh install (or the default config) starts with no mail root */
+static int ensure_mail_root(const struct rm_config *conf,
+			    struct rmail_err *err)
+{
+	const char *root = conf->mail_root;
+
+	if (root == NULL || mkdir(root, 0750) == 0) {
+		if (root != NULL && d.priv.active &&
+		    chown(root, d.priv.uid, d.priv.gid) < 0)
+			return rmail_err_set(err, RMAIL_E_IO, "chown %s: %s",
+					     root, strerror(errno));
+		if (root != NULL)
+			rm_log(RMAIL_LOG_INFO, "created mail_root %s", root);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return rmail_err_set(err, RMAIL_E_IO, "cannot create mail_root %s: %s",
+			     root, strerror(errno));
+}
+
 int rm_daemon_run(const char *config_path, bool print_endpoints)
 {
 	struct rmail_err err;
@@ -280,7 +302,8 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		goto fail_pid;
 	}
 	signals_start();
-	if (ensure_tls(d.conf, &d.cert, &d.key, &err) < 0)
+	if (ensure_mail_root(d.conf, &err) < 0 ||
+	    ensure_tls(d.conf, &d.cert, &d.key, &err) < 0)
 		goto fail_pid;
 	/* before any drop: the run directory may be root's.  Requests
 	 * wait in the backlog until the loop runs, after start. */
