@@ -152,6 +152,8 @@ static void keyword_map(struct exp *ex, const char *dir,
 	ex->dropped_kw += dropped;
 }
 
+static void msg_base(const struct rmail_msg *m, char *out, size_t outsz);
+
 static int copy_fd(int in, int out)
 {
 	char buf[65536];
@@ -180,9 +182,7 @@ static int export_msg(struct exp *ex, struct rmail_mbox *mb, const char *dir,
 	size_t i;
 	int in = -1, out = -1, rc = -1;
 
-	snprintf(base, sizeof(base), "%lld.%u.rmail,S=%llu,W=%llu",
-		 (long long)m->internaldate, m->uid,
-		 (unsigned long long)m->size, (unsigned long long)m->size);
+	msg_base(m, base, sizeof(base));
 	if (rm_strset_has(have, base, strlen(base))) {
 		ex->existed++;
 		return 0;
@@ -232,6 +232,57 @@ out:
 	free(tmp);
 	free(dst);
 	return rc;
+}
+
+static void msg_base(const struct rmail_msg *m, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%lld.%u.rmail,S=%llu,W=%llu",
+		 (long long)m->internaldate, m->uid,
+		 (unsigned long long)m->size, (unsigned long long)m->size);
+}
+
+/* dovecot-uidlist keeps the UID order for Dovecot and for a re-import
+ * (dates alone need not be ascending); only into a folder without one */
+static void write_uidlist(struct exp *ex, struct rmail_mbox *mb,
+			  const char *dir, uint32_t n)
+{
+	struct rmail_mbox_status st;
+	char *path, *tmp, base[128];
+	uint32_t i;
+	FILE *fp;
+	int fd;
+
+	path = rm_md_xasprintf("%s/dovecot-uidlist", dir);
+	tmp = rm_md_xasprintf("%s/tmp/.dovecot-uidlist.%d", dir,
+			      (int)getpid());
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (fp == NULL) {
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	ex->ops->mbox_info(mb, &st);
+	fprintf(fp, "3 V%u N%u\n", st.uidvalidity, st.uidnext);
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m = ex->ops->mbox_msg(mb, i);
+
+		if (m == NULL)
+			continue;
+		msg_base(m, base, sizeof(base));
+		fprintf(fp, "%u :%s\n", m->uid, base);
+	}
+	if (fclose(fp) != 0 || link(tmp, path) < 0)
+		goto fail;
+	goto out;
+fail:
+	rm_cmd_failf(CMD, "%s: %s", path, strerror(errno));
+out:
+	unlink(tmp);
+	free(tmp);
+	free(path);
 }
 
 static int export_mbox(struct exp *ex, const char *name)
@@ -289,6 +340,7 @@ static int export_mbox(struct exp *ex, const char *name)
 		nkw = RMAIL_KEYWORD_MAX;
 	keyword_map(ex, dir, kwnames, nkw, letter);
 	n = ex->ops->mbox_count(mb);
+	write_uidlist(ex, mb, dir, n);
 	for (i = 0; i < n; i++) {
 		const struct rmail_msg *m = ex->ops->mbox_msg(mb, i);
 

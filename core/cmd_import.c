@@ -501,7 +501,8 @@ static int ledger_dir(struct imp *im)
 	im->ledger_dir = rm_md_xasprintf("%s/domains/%s/users/%s/import",
 				      conf->mail_root, dom, l);
 	/* the encoding is the store's: make sure it found the user */
-	path = rm_md_xasprintf("%s/../user.json", im->ledger_dir);
+	path = rm_md_xasprintf("%s/domains/%s/users/%s/user.json",
+			       conf->mail_root, dom, l);
 	if (stat(path, &st) < 0) {
 		rm_cmd_failf(CMD, "no user directory for %s (%s)", im->user,
 			     path);
