@@ -1,0 +1,164 @@
+/*
+ * COPY, MOVE and their UID forms (UIDPLUS COPYUID, RFC 6851 MOVE).  The
+ * store links and fsyncs: it runs on the WRITE pool.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap_session.h"
+
+const char *imap_err_code(const struct rmail_err *err);
+
+struct copy_job {
+	struct imap_session *s;
+	struct rmail_mbox *mb;
+	char *dst;
+	uint32_t *uids, *dst_uids, uidvalidity;
+	size_t n;
+	bool move;
+	int rc;
+	struct rmail_err err;
+};
+
+/* "1:3,7" of ascending-or-not UIDs, in order (COPYUID pairs them up) */
+static char *uid_set(const uint32_t *u, size_t n)
+{
+	size_t cap = n * 24 + 16, len = 0, i = 0;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		abort();
+	out[0] = '\0';
+	while (i < n) {
+		size_t k = i;
+
+		while (k + 1 < n && u[k + 1] == u[k] + 1)
+			k++;
+		if (k == i)
+			len += (size_t)snprintf(out + len, cap - len, "%s%u",
+						len ? "," : "", u[i]);
+		else
+			len += (size_t)snprintf(out + len, cap - len,
+						"%s%u:%u", len ? "," : "",
+						u[i], u[k]);
+		i = k + 1;
+	}
+	return out;
+}
+
+static void copy_work(void *arg, const volatile int *cancel)
+{
+	struct copy_job *j = arg;
+	const struct rmail_store_ops *ops = imap_store(NULL);
+
+	(void)cancel;
+	if (j->move)
+		j->rc = ops->msg_move(j->mb, j->uids, j->n, j->dst,
+				      j->dst_uids, &j->uidvalidity, &j->err);
+	else
+		j->rc = ops->msg_copy(j->mb, j->uids, j->n, j->dst,
+				      j->dst_uids, &j->uidvalidity, &j->err);
+}
+
+static void copy_done(void *arg, int cancelled)
+{
+	struct copy_job *j = arg;
+	struct imap_session *s = j->s;
+	const char *name = j->move ? "MOVE" : "COPY";
+
+	if (s->closing) {
+		/* nothing to tell */
+	} else if (cancelled || j->rc < 0) {
+		if (!cancelled && j->err.code == RMAIL_E_NOENT)
+			imap_tagged(s, s->tag, false,
+				    "NO [TRYCREATE] No such mailbox");
+		else if (!cancelled && j->err.code == RMAIL_E_QUOTA)
+			imap_tagged(s, s->tag, false,
+				    "NO [OVERQUOTA] Quota exceeded");
+		else
+			imap_tagged(s, s->tag, false, "NO %s%s",
+				    imap_err_code(&j->err), j->err.msg);
+	} else {
+		char *src = uid_set(j->uids, j->n);
+		char *dst = uid_set(j->dst_uids, j->n);
+
+		if (j->move) {
+			imap_printf(s, "* OK [COPYUID %u %s %s] Moved\r\n",
+				    j->uidvalidity, src, dst);
+			/* the EXPUNGEs: MOVE allows them (RFC 6851 3.3) */
+			imap_tagged(s, s->tag, true, "OK MOVE completed");
+		} else {
+			imap_tagged(s, s->tag, false,
+				    "OK [COPYUID %u %s %s] %s completed",
+				    j->uidvalidity, src, dst, name);
+		}
+		free(src);
+		free(dst);
+	}
+	free(j->dst);
+	free(j->uids);
+	free(j->dst_uids);
+	free(j);
+	imap_async_end(s);
+}
+
+static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
+		     bool uid, bool move)
+{
+	const struct imap_arg *set = cmd->args;
+	struct copy_job *j;
+	const char *dst, *why;
+	uint32_t *uids;
+	size_t n;
+
+	if (set == NULL || set->type != IMAP_ARG_ATOM || set->next == NULL) {
+		imap_tagged(s, cmd->tag, false, "BAD %s set mailbox",
+			    move ? "MOVE" : "COPY");
+		return;
+	}
+	dst = imap_mbox_arg(s, cmd->tag, set->next);
+	if (dst == NULL)
+		return;
+	if (move && s->readonly) {
+		imap_tagged(s, cmd->tag, false,
+			    "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (imap_set_uids(s, set->str, uid, &uids, &n, &why) < 0) {
+		imap_tagged(s, cmd->tag, false, "BAD %s", why);
+		return;
+	}
+	if (n == 0) {
+		free(uids);
+		imap_tagged(s, cmd->tag, false, "OK %s completed (nothing "
+			    "to do)", move ? "MOVE" : "COPY");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		abort();
+	j->s = s;
+	j->mb = s->tr->mb;
+	j->dst = strdup(dst);
+	j->uids = uids;
+	j->n = n;
+	j->move = move;
+	j->dst_uids = calloc(n, sizeof(uint32_t));
+	if (j->dst_uids == NULL)
+		abort();
+	imap_async_begin(s, cmd->tag);
+	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, copy_work, copy_done, j);
+}
+
+void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd,
+		   bool uid)
+{
+	copy_cmd(s, cmd, uid, false);
+}
+
+void imap_cmd_move(struct imap_session *s, const struct imap_cmd *cmd,
+		   bool uid)
+{
+	copy_cmd(s, cmd, uid, true);
+}

@@ -1,0 +1,217 @@
+/*
+ * SELECT, EXAMINE, CHECK, CLOSE, UNSELECT, EXPUNGE and UID EXPUNGE.
+ * Expunging unlinks files and fsyncs: it runs on the WRITE pool, and the
+ * EXPUNGE responses come from the view difference afterwards, the same
+ * path that reports other sessions' expunges.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_session.h"
+
+const char *imap_err_code(const struct rmail_err *err);
+
+static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
+		      bool ro)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct rmail_mbox_status st;
+	struct rmail_err err;
+	const char *name, *const *kw;
+	uint32_t i, n, unseen = 0;
+	size_t nkw, k;
+
+	name = imap_mbox_arg(s, cmd->tag, cmd->args);
+	if (name == NULL)
+		return;
+	if (imap_view_select(s, name, &err) < 0) {
+		imap_tagged(s, cmd->tag, false, "NO %s%s",
+			    imap_err_code(&err), err.msg);
+		return;
+	}
+	s->readonly = ro;
+	ops->mbox_info(s->tr->mb, &st);
+	nkw = ops->mbox_keywords(s->tr->mb, &kw);
+	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		    "\\Draft");
+	for (k = 0; k < nkw; k++)
+		imap_printf(s, " %s", kw[k]);
+	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS (%s)] Limited\r\n",
+		    ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen "
+		    "\\Draft \\*");
+	imap_printf(s, "* %u EXISTS\r\n* 0 RECENT\r\n", s->exists);
+	n = ops->mbox_count(s->tr->mb);
+	for (i = 0; i < n; i++)
+		if (!(ops->mbox_msg(s->tr->mb, i)->flags & RMAIL_F_SEEN)) {
+			unseen = i + 1;
+			break;
+		}
+	if (unseen != 0)
+		imap_printf(s, "* OK [UNSEEN %u] First unseen\r\n", unseen);
+	imap_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
+		    st.uidvalidity, st.uidnext);
+	imap_printf(s, "%s OK [%s] %s completed\r\n", cmd->tag,
+		    ro ? "READ-ONLY" : "READ-WRITE", ro ? "EXAMINE" : "SELECT");
+}
+
+void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd,
+		     bool uid)
+{
+	(void)uid;
+	if (s->state == IMAP_S_SELECTED) {
+		imap_view_unselect(s);
+		/* RFC 7162 3.2.11, harmless for older clients */
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	do_select(s, cmd, false);
+}
+
+void imap_cmd_examine(struct imap_session *s, const struct imap_cmd *cmd,
+		      bool uid)
+{
+	(void)uid;
+	if (s->state == IMAP_S_SELECTED) {
+		imap_view_unselect(s);
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	do_select(s, cmd, true);
+}
+
+void imap_cmd_check(struct imap_session *s, const struct imap_cmd *cmd,
+		    bool uid)
+{
+	(void)uid;
+	imap_tagged(s, cmd->tag, true, "OK CHECK completed");
+}
+
+void imap_cmd_unselect(struct imap_session *s, const struct imap_cmd *cmd,
+		       bool uid)
+{
+	(void)uid;
+	imap_view_unselect(s);
+	imap_printf(s, "%s OK UNSELECT completed\r\n", cmd->tag);
+}
+
+/* ---- expunge ---------------------------------------------------- */
+
+struct expunge_job {
+	struct imap_session *s;
+	struct rmail_mbox *mb;
+	uint32_t *uids;
+	size_t n;
+	bool close;
+	int rc;
+	struct rmail_err err;
+};
+
+static void expunge_work(void *arg, const volatile int *cancel)
+{
+	struct expunge_job *j = arg;
+
+	(void)cancel;
+	j->rc = j->n == 0 ? 0 :
+		imap_store(NULL)->msg_expunge(j->mb, j->uids, j->n, &j->err);
+}
+
+static void expunge_done(void *arg, int cancelled)
+{
+	struct expunge_job *j = arg;
+	struct imap_session *s = j->s;
+
+	if (!s->closing) {
+		if (j->close) {
+			imap_view_unselect(s);
+			imap_printf(s, "%s OK CLOSE completed\r\n", s->tag);
+		} else if (cancelled || j->rc < 0) {
+			imap_tagged(s, s->tag, true, "NO %s%s",
+				    imap_err_code(&j->err), j->err.msg);
+		} else {
+			imap_tagged(s, s->tag, true, "OK EXPUNGE completed");
+		}
+	}
+	free(j->uids);
+	free(j);
+	imap_async_end(s);
+}
+
+static void start_expunge(struct imap_session *s, const char *tag,
+			  const uint32_t *set, size_t nset, bool close)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct expunge_job *j = calloc(1, sizeof(*j));
+	uint32_t i, n = ops->mbox_count(s->tr->mb);
+
+	if (j == NULL)
+		abort();
+	j->s = s;
+	j->mb = s->tr->mb;
+	j->close = close;
+	j->uids = malloc((set != NULL ? nset : n) * sizeof(uint32_t) + 4);
+	if (j->uids == NULL)
+		abort();
+	if (set != NULL) {
+		for (i = 0; i < nset; i++) {
+			const struct rmail_msg *m = imap_view_msg(s, set[i]);
+
+			if (m != NULL && (m->flags & RMAIL_F_DELETED))
+				j->uids[j->n++] = m->uid;
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			const struct rmail_msg *m =
+				ops->mbox_msg(s->tr->mb, i);
+
+			if (m->uid <= s->maxuid &&
+			    (m->flags & RMAIL_F_DELETED))
+				j->uids[j->n++] = m->uid;
+		}
+	}
+	imap_async_begin(s, tag);
+	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, expunge_work, expunge_done,
+			       j);
+}
+
+void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd,
+		    bool uid)
+{
+	(void)uid;
+	if (s->readonly) {
+		imap_view_unselect(s);
+		imap_printf(s, "%s OK CLOSE completed\r\n", cmd->tag);
+		return;
+	}
+	start_expunge(s, cmd->tag, NULL, 0, true);
+}
+
+void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd,
+		      bool uid)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	const char *why;
+
+	if (s->readonly) {
+		imap_tagged(s, cmd->tag, false,
+			    "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (uid) {
+		if (cmd->args == NULL || cmd->args->type != IMAP_ARG_ATOM ||
+		    imap_set_uids(s, cmd->args->str, true, &uids, &n,
+				  &why) < 0) {
+			imap_tagged(s, cmd->tag, false, "BAD Invalid UID set");
+			return;
+		}
+		if (n == 0)
+			imap_tagged(s, cmd->tag, true,
+				    "OK EXPUNGE completed");
+		else
+			start_expunge(s, cmd->tag, uids, n, false);
+		free(uids);
+		return;
+	}
+	start_expunge(s, cmd->tag, NULL, 0, false);
+}

@@ -1,0 +1,140 @@
+/*
+ * STORE and UID STORE: one rename per message (the store's flag CAS),
+ * on the loop since a rename does not wait on the disk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_session.h"
+
+const char *imap_err_code(const struct rmail_err *err);
+
+#define MAX_KW 64
+
+int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
+		    const char **kw, size_t *nkw);
+
+/* one flag atom into flags/kw; -1 when invalid */
+static int flag_atom(const char *f, uint32_t *flags, const char **kw,
+		     size_t *nkw)
+{
+	static const struct {
+		const char *n;
+		uint32_t f;
+	} sys[] = {
+		{ "\\Seen", RMAIL_F_SEEN }, { "\\Answered", RMAIL_F_ANSWERED },
+		{ "\\Flagged", RMAIL_F_FLAGGED },
+		{ "\\Deleted", RMAIL_F_DELETED }, { "\\Draft", RMAIL_F_DRAFT },
+	};
+	size_t i;
+
+	if (f[0] == '\\') {
+		for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+			if (strcasecmp(f, sys[i].n) == 0) {
+				*flags |= sys[i].f;
+				return 0;
+			}
+		return -1;
+	}
+	if (*nkw >= MAX_KW || f[0] == '\0' || strpbrk(f, "(){%*\"\\]") != NULL)
+		return -1;
+	kw[(*nkw)++] = f;
+	return 0;
+}
+
+/* a flag list "(\Seen foo)" or atoms; used by STORE and APPEND */
+int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
+		    const char **kw, size_t *nkw)
+{
+	const struct imap_arg *l;
+
+	*flags = 0;
+	*nkw = 0;
+	if (a->type == IMAP_ARG_LIST) {
+		for (l = a->list; l != NULL; l = l->next)
+			if (l->type != IMAP_ARG_ATOM ||
+			    flag_atom(l->str, flags, kw, nkw) < 0)
+				return -1;
+		return 0;
+	}
+	for (l = a; l != NULL; l = l->next)
+		if (l->type != IMAP_ARG_ATOM ||
+		    flag_atom(l->str, flags, kw, nkw) < 0)
+			return -1;
+	return 0;
+}
+
+void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
+		    bool uid)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct imap_arg *set = cmd->args, *item, *val;
+	const char *kw[MAX_KW], *why, *name;
+	struct rmail_err err;
+	struct rmail_msg nm;
+	uint32_t flags, *uids = NULL;
+	size_t nkw, n = 0, i;
+	int mode, failed = 0;
+	bool silent;
+
+	item = set != NULL ? set->next : NULL;
+	val = item != NULL ? item->next : NULL;
+	if (set == NULL || set->type != IMAP_ARG_ATOM || item == NULL ||
+	    item->type != IMAP_ARG_ATOM || val == NULL) {
+		imap_tagged(s, cmd->tag, false, "BAD STORE set item flags");
+		return;
+	}
+	name = item->str;
+	mode = RMAIL_FLAGS_SET;
+	if (name[0] == '+' || name[0] == '-') {
+		mode = name[0] == '+' ? RMAIL_FLAGS_ADD : RMAIL_FLAGS_REMOVE;
+		name++;
+	}
+	if (strcasecmp(name, "FLAGS") == 0)
+		silent = false;
+	else if (strcasecmp(name, "FLAGS.SILENT") == 0)
+		silent = true;
+	else {
+		imap_tagged(s, cmd->tag, false, "BAD Unknown STORE item");
+		return;
+	}
+	if (imap_flag_parse(val, &flags, kw, &nkw) < 0) {
+		imap_tagged(s, cmd->tag, false, "BAD Invalid flags");
+		return;
+	}
+	if (s->readonly) {
+		imap_tagged(s, cmd->tag, false,
+			    "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (imap_set_uids(s, set->str, uid, &uids, &n, &why) < 0) {
+		imap_tagged(s, cmd->tag, false, "BAD %s", why);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw, nkw,
+				   &nm, &err) < 0) {
+			failed++;
+			continue;
+		}
+		if (silent)
+			continue;
+		imap_printf(s, "* %u FETCH (", imap_uid_to_seq(s, uids[i]));
+		imap_write_flags(s, &nm);
+		if (uid)
+			imap_printf(s, " UID %u", uids[i]);
+		imap_write(s, ")\r\n", 3);
+	}
+	/* our own changes come back through the change log: drop them */
+	imap_tracker_sync(s->tr);
+	for (i = 0; i < n; i++)
+		imap_uids_del(&s->flagchg, uids[i]);
+	free(uids);
+	if (failed > 0)
+		imap_tagged(s, cmd->tag, false, "NO Some flags could not be "
+			    "changed (messages expunged?)");
+	else
+		imap_tagged(s, cmd->tag, false, "OK STORE completed");
+}

@@ -1,0 +1,288 @@
+/*
+ * LIST and LSUB (RFC 3501), with the RFC 5258 selection and return
+ * options rmail needs: (SPECIAL-USE) selection, RETURN (SPECIAL-USE
+ * CHILDREN SUBSCRIBED STATUS (...)) — the last is LIST-STATUS (RFC 5819).
+ * SPECIAL-USE attributes are shown in plain LIST too (RFC 6154 allows it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_session.h"
+#include "mutf7.h"
+
+const char *imap_err_code(const struct rmail_err *err);
+const char *imap_special_use_name(uint32_t su);
+int imap_status_items(struct imap_session *s, const struct imap_arg *items,
+		      const struct rmail_mbox_status *st, char *out,
+		      size_t outsz);
+
+/* '*' matches anything, '%' anything but the delimiter */
+static bool match(const char *p, const char *n)
+{
+	for (; *p != '\0'; p++, n++) {
+		if (*p == '*' || *p == '%') {
+			for (;;) {
+				if (match(p + 1, n))
+					return true;
+				if (*n == '\0' || (*p == '%' && *n == '/'))
+					return false;
+				n++;
+			}
+		}
+		if (*n == '\0')
+			return false;
+		if (*p != *n)
+			return false;
+	}
+	return *n == '\0';
+}
+
+static bool name_match(const char *pat, const char *name)
+{
+	if (strncasecmp(pat, "INBOX", 5) == 0 &&
+	    (pat[5] == '\0' || pat[5] == '/') &&
+	    strncmp(name, "INBOX", 5) == 0) {
+		char buf[RMAIL_MBOX_NAME_MAX * 4 + 8];
+
+		snprintf(buf, sizeof(buf), "INBOX%s", pat + 5);
+		return match(buf, name);
+	}
+	return match(pat, name);
+}
+
+struct list_ent {
+	char *name;
+	uint32_t attrs, su;
+};
+
+struct list_ctx {
+	struct list_ent *v;
+	size_t n, cap;
+};
+
+static void list_cb(void *arg, const struct rmail_mbox_entry *e)
+{
+	struct list_ctx *x = arg;
+
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 32;
+		struct list_ent *v = realloc(x->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n].name = strdup(e->name);
+	x->v[x->n].attrs = e->attrs;
+	x->v[x->n].su = e->special_use;
+	x->n++;
+}
+
+static bool has_children(const struct list_ctx *x, const char *name)
+{
+	size_t i, l = strlen(name);
+
+	for (i = 0; i < x->n; i++)
+		if (strncmp(x->v[i].name, name, l) == 0 &&
+		    x->v[i].name[l] == '/' &&
+		    !(x->v[i].attrs & RMAIL_MBOX_NONEXISTENT))
+			return true;
+	return false;
+}
+
+enum {
+	SEL_SUBSCRIBED = 1, SEL_SPECIAL = 2,
+	RET_SPECIAL = 4, RET_SUBSCRIBED = 8, RET_STATUS = 16,
+	LSUB = 32, EXTENDED = 64,
+};
+
+static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
+		     const char *ref, const struct imap_arg *pats,
+		     unsigned opts, const struct imap_arg *status_items)
+{
+	const struct rmail_store_ops *ops;
+	struct list_ctx x = { 0 };
+	struct rmail_err err;
+	const struct imap_arg *pa, *first;
+	size_t i;
+	void *h;
+
+	first = pats->type == IMAP_ARG_LIST ? pats->list : pats;
+	if (pats->type != IMAP_ARG_LIST && !imap_arg_is_astring(pats)) {
+		imap_tagged(s, cmd->tag, false, "BAD Invalid pattern");
+		return;
+	}
+	if (first != NULL && first->next == NULL && pats->type !=
+	    IMAP_ARG_LIST && first->len == 0 && !(opts & LSUB)) {
+		imap_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+		imap_tagged(s, cmd->tag, true, "OK LIST completed");
+		return;
+	}
+	ops = imap_store(&h);
+	if (ops->mbox_list(h, s->user, list_cb, &x, &err) < 0) {
+		imap_tagged(s, cmd->tag, false, "NO %s%s",
+			    imap_err_code(&err), err.msg);
+		return;
+	}
+	for (i = 0; i < x.n; i++) {
+		struct list_ent *e = &x.v[i];
+		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
+		const char *why;
+		size_t wl;
+		bool hit = false, sp = false;
+
+		for (pa = first; pa != NULL; pa = pa->next) {
+			char pat[RMAIL_MBOX_NAME_MAX * 4 + 8], dec[sizeof(pat)];
+			size_t dl;
+
+			if (!imap_arg_is_astring(pa))
+				continue;
+			snprintf(pat, sizeof(pat), "%s%s", ref, pa->str);
+			if (mutf7_decode(pat, strlen(pat), dec, sizeof(dec),
+					 &dl, &why) < 0)
+				continue;
+			if (name_match(dec, e->name)) {
+				hit = true;
+				break;
+			}
+		}
+		if (!hit)
+			continue;
+		if ((opts & (LSUB | SEL_SUBSCRIBED)) &&
+		    !(e->attrs & RMAIL_MBOX_SUBSCRIBED))
+			continue;
+		if (!(opts & (LSUB | SEL_SUBSCRIBED)) &&
+		    (e->attrs & RMAIL_MBOX_NONEXISTENT))
+			continue;
+		if ((opts & SEL_SPECIAL) && e->su == RMAIL_SU_NONE)
+			continue;
+		if (mutf7_encode(e->name, strlen(e->name), wire, sizeof(wire),
+				 &wl, &why) < 0)
+			continue;
+		imap_printf(s, "* %s (", opts & LSUB ? "LSUB" : "LIST");
+#define ATTR(str) do { imap_printf(s, "%s%s", sp ? " " : "", str); \
+		       sp = true; } while (0)
+		if (e->attrs & RMAIL_MBOX_NONEXISTENT)
+			ATTR("\\NonExistent");
+		if (e->attrs & RMAIL_MBOX_NOSELECT)
+			ATTR("\\Noselect");
+		if (!(opts & LSUB)) {
+			if (has_children(&x, e->name) ||
+			    (e->attrs & RMAIL_MBOX_HASCHILDREN))
+				ATTR("\\HasChildren");
+			else
+				ATTR("\\HasNoChildren");
+		}
+		if ((opts & (RET_SUBSCRIBED | SEL_SUBSCRIBED)) &&
+		    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
+			ATTR("\\Subscribed");
+		if (imap_special_use_name(e->su) != NULL &&
+		    (!(opts & EXTENDED) || (opts & (RET_SPECIAL |
+						    SEL_SPECIAL))))
+			ATTR(imap_special_use_name(e->su));
+#undef ATTR
+		imap_printf(s, ") \"/\" ");
+		imap_write_astring(s, wire);
+		imap_printf(s, "\r\n");
+		if ((opts & RET_STATUS) &&
+		    !(e->attrs & (RMAIL_MBOX_NOSELECT |
+				  RMAIL_MBOX_NONEXISTENT))) {
+			struct rmail_mbox_status st;
+			char items[256];
+
+			if (ops->mbox_status(h, s->user, e->name, &st,
+					     &err) == 0 &&
+			    imap_status_items(s, status_items, &st, items,
+					      sizeof(items)) == 0) {
+				imap_printf(s, "* STATUS ");
+				imap_write_astring(s, wire);
+				imap_printf(s, " (%s)\r\n", items);
+			}
+		}
+	}
+	for (i = 0; i < x.n; i++)
+		free(x.v[i].name);
+	free(x.v);
+	imap_tagged(s, cmd->tag, true, "OK %s completed",
+		    opts & LSUB ? "LSUB" : "LIST");
+}
+
+void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd,
+		   bool uid)
+{
+	const struct imap_arg *a = cmd->args, *ref, *pats, *r, *o;
+	const struct imap_arg *status_items = NULL;
+	unsigned opts = 0;
+
+	(void)uid;
+	if (a != NULL && a->type == IMAP_ARG_LIST) {
+		opts |= EXTENDED;
+		for (o = a->list; o != NULL; o = o->next) {
+			if (imap_arg_atom_eq(o, "SUBSCRIBED"))
+				opts |= SEL_SUBSCRIBED | RET_SUBSCRIBED;
+			else if (imap_arg_atom_eq(o, "SPECIAL-USE"))
+				opts |= SEL_SPECIAL;
+			else if (!imap_arg_atom_eq(o, "REMOTE") &&
+				 !imap_arg_atom_eq(o, "RECURSIVEMATCH")) {
+				imap_tagged(s, cmd->tag, false,
+					    "BAD Unknown selection option");
+				return;
+			}
+		}
+		a = a->next;
+	}
+	ref = a;
+	pats = ref != NULL ? ref->next : NULL;
+	if (!imap_arg_is_astring(ref) || pats == NULL) {
+		imap_tagged(s, cmd->tag, false,
+			    "BAD LIST reference pattern");
+		return;
+	}
+	r = pats->next;
+	if (r != NULL) {
+		if (!imap_arg_atom_eq(r, "RETURN") || r->next == NULL ||
+		    r->next->type != IMAP_ARG_LIST || r->next->next != NULL) {
+			imap_tagged(s, cmd->tag, false,
+				    "BAD Invalid LIST arguments");
+			return;
+		}
+		opts |= EXTENDED;
+		for (o = r->next->list; o != NULL; o = o->next) {
+			if (imap_arg_atom_eq(o, "SPECIAL-USE")) {
+				opts |= RET_SPECIAL;
+			} else if (imap_arg_atom_eq(o, "SUBSCRIBED")) {
+				opts |= RET_SUBSCRIBED;
+			} else if (imap_arg_atom_eq(o, "CHILDREN")) {
+				continue;
+			} else if (imap_arg_atom_eq(o, "STATUS") &&
+				   o->next != NULL &&
+				   o->next->type == IMAP_ARG_LIST) {
+				opts |= RET_STATUS;
+				status_items = o->next;
+				o = o->next;
+			} else {
+				imap_tagged(s, cmd->tag, false,
+					    "BAD Unknown return option");
+				return;
+			}
+		}
+	}
+	list_run(s, cmd, ref->str, pats, opts, status_items);
+}
+
+void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd,
+		   bool uid)
+{
+	const struct imap_arg *ref = cmd->args;
+
+	(void)uid;
+	if (!imap_arg_is_astring(ref) || !imap_arg_is_astring(ref->next) ||
+	    ref->next->next != NULL) {
+		imap_tagged(s, cmd->tag, false, "BAD LSUB reference pattern");
+		return;
+	}
+	list_run(s, cmd, ref->str, ref->next, LSUB, NULL);
+}

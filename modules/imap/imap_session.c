@@ -1,0 +1,523 @@
+/*
+ * The IMAP session: feeds input to the resumable parser, dispatches
+ * complete commands by state, and writes replies.  Commands that need a
+ * worker (login, expunge, copy, append commit) pause the input until
+ * they finish, so replies keep the order of the commands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_session.h"
+#include "mutf7.h"
+
+#define SCRATCH_SIZE (64 * 1024)
+
+const struct rmail_store_ops *imap_store(void **h_r)
+{
+	return IMAP_CORE->store(h_r);
+}
+
+void imap_write(struct imap_session *s, const void *d, size_t n)
+{
+	IMAP_CORE->conn_write(s->c, d, n);
+}
+
+void imap_printf(struct imap_session *s, const char *fmt, ...)
+{
+	char buf[1024], *big;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(buf)) {
+		imap_write(s, buf, (size_t)n);
+		return;
+	}
+	big = malloc((size_t)n + 1);
+	if (big == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	imap_write(s, big, (size_t)n);
+	free(big);
+}
+
+void imap_tagged(struct imap_session *s, const char *tag, bool expunge_ok,
+		 const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (s->state == IMAP_S_SELECTED && s->tr != NULL)
+		imap_view_announce(s, expunge_ok);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	imap_printf(s, "%s %s\r\n", tag != NULL ? tag : "*", buf);
+}
+
+bool imap_cleartext_blocked(struct imap_session *s)
+{
+	if (s->tls)
+		return false;
+	return !(IMAP_CONF->allow_cleartext_login_loopback &&
+		 IMAP_CORE->conn_is_loopback(s->c));
+}
+
+void imap_capability_list(struct imap_session *s, char *buf, size_t n)
+{
+	size_t len;
+
+	len = (size_t)snprintf(buf, n, "IMAP4rev1 LITERAL+ SASL-IR ID "
+			       "ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
+			       "SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
+			       "LIST-STATUS APPENDLIMIT=%llu",
+			       (unsigned long long)IMAP_CONF->appendlimit);
+	if (len >= n || s->state != IMAP_S_NOAUTH)
+		return;
+	if (!s->tls)
+		snprintf(buf + len, n - len, " STARTTLS%s",
+			 imap_cleartext_blocked(s) ? " LOGINDISABLED" :
+			 " AUTH=PLAIN");
+	else
+		snprintf(buf + len, n - len, " AUTH=PLAIN");
+}
+
+void imap_set_limits(struct imap_session *s)
+{
+	const struct imap_conf *cf = IMAP_CONF;
+	struct imap_parser_limits lim = {
+		.max_line = (size_t)cf->max_line,
+		.max_literal = cf->max_literal_preauth,
+		.max_literals = (unsigned)cf->max_literals,
+		.max_depth = (unsigned)cf->max_depth,
+	};
+
+	if (s->state != IMAP_S_NOAUTH) {
+		lim.max_literal = cf->appendlimit;
+		lim.stream_append = 1;
+	}
+	imap_parser_set_limits(&s->parser, &lim);
+}
+
+int imap_session_accept(struct rmail_conn *c, void **session_r)
+{
+	const struct rmail_core *core = IMAP_CORE;
+	const struct imap_conf *cf = IMAP_CONF;
+	struct imap_session *s;
+	char caps[512];
+
+	s = core->pcalloc(core->conn_pool(c), sizeof(*s));
+	s->c = c;
+	s->state = IMAP_S_NOAUTH;
+	s->tls = core->conn_is_tls(c) != 0;
+	/* untouched pages of these cost no memory: idle sessions stay small */
+	s->parena_mem = malloc((size_t)cf->max_command);
+	s->arena_mem = malloc(SCRATCH_SIZE);
+	if (s->parena_mem == NULL || s->arena_mem == NULL) {
+		free(s->parena_mem);
+		free(s->arena_mem);
+		return -1;
+	}
+	imap_arena_init(&s->parena, s->parena_mem, (size_t)cf->max_command);
+	imap_arena_init(&s->arena, s->arena_mem, SCRATCH_SIZE);
+	imap_parser_init(&s->parser, &s->parena,
+			 &(struct imap_parser_limits){ .max_line = 1024,
+						       .max_literal = 0,
+						       .max_literals = 1,
+						       .max_depth = 1 });
+	imap_set_limits(s);
+	*session_r = s;
+	imap_capability_list(s, caps, sizeof(caps));
+	imap_printf(s, "* OK [CAPABILITY %s] rmail ready\r\n", caps);
+	return 0;
+}
+
+static void session_cleanup(struct imap_session *s)
+{
+	imap_fetch_free(s);
+	imap_append_abort(s);
+	imap_view_unselect(s);
+	free(s->parena_mem);
+	free(s->arena_mem);
+	s->parena_mem = s->arena_mem = NULL;
+}
+
+void imap_async_begin(struct imap_session *s, const char *tag)
+{
+	snprintf(s->tag, sizeof(s->tag), "%s", tag != NULL ? tag : "*");
+	s->busy = true;
+	IMAP_CORE->conn_pause_read(s->c);
+	IMAP_CORE->conn_ref(s->c);
+}
+
+void imap_async_end(struct imap_session *s)
+{
+	struct rmail_conn *c = s->c;
+
+	s->busy = false;
+	if (s->closing) {
+		session_cleanup(s);
+	} else if (s->fetch == NULL) {
+		IMAP_CORE->conn_resume_read(c);
+	}
+	IMAP_CORE->conn_unref(c);
+}
+
+/* ---- dispatch --------------------------------------------------- */
+
+enum { ANY = 0, NOAUTH = 1, AUTH = 2, SEL = 3 };
+
+struct imap_cmd_def {
+	const char *name;
+	int need;
+	imap_cmd_fn *fn;
+	bool uid_ok;
+};
+
+static const struct imap_cmd_def cmds[] = {
+	{ "CAPABILITY", ANY, imap_cmd_capability, false },
+	{ "NOOP", ANY, imap_cmd_noop, false },
+	{ "LOGOUT", ANY, imap_cmd_logout, false },
+	{ "ID", ANY, imap_cmd_id, false },
+	{ "STARTTLS", NOAUTH, imap_cmd_starttls, false },
+	{ "LOGIN", NOAUTH, imap_cmd_login, false },
+	{ "AUTHENTICATE", NOAUTH, imap_cmd_authenticate, false },
+	{ "ENABLE", AUTH, imap_cmd_enable, false },
+	{ "NAMESPACE", AUTH, imap_cmd_namespace, false },
+	{ "SELECT", AUTH, imap_cmd_select, false },
+	{ "EXAMINE", AUTH, imap_cmd_examine, false },
+	{ "CREATE", AUTH, imap_cmd_create, false },
+	{ "DELETE", AUTH, imap_cmd_delete, false },
+	{ "RENAME", AUTH, imap_cmd_rename, false },
+	{ "SUBSCRIBE", AUTH, imap_cmd_subscribe, false },
+	{ "UNSUBSCRIBE", AUTH, imap_cmd_unsubscribe, false },
+	{ "LIST", AUTH, imap_cmd_list, false },
+	{ "LSUB", AUTH, imap_cmd_lsub, false },
+	{ "STATUS", AUTH, imap_cmd_status, false },
+	{ "APPEND", AUTH, imap_cmd_append, false },
+	{ "IDLE", AUTH, imap_cmd_idle, false },
+	{ "CHECK", SEL, imap_cmd_check, false },
+	{ "CLOSE", SEL, imap_cmd_close, false },
+	{ "UNSELECT", SEL, imap_cmd_unselect, false },
+	{ "EXPUNGE", SEL, imap_cmd_expunge, true },
+	{ "SEARCH", SEL, imap_cmd_search, true },
+	{ "FETCH", SEL, imap_cmd_fetch, true },
+	{ "STORE", SEL, imap_cmd_store, true },
+	{ "COPY", SEL, imap_cmd_copy, true },
+	{ "MOVE", SEL, imap_cmd_move, true },
+};
+
+static void dispatch(struct imap_session *s, struct imap_cmd *cmd)
+{
+	const struct imap_cmd_def *d = NULL;
+	const char *name = cmd->name;
+	bool uid = false;
+	size_t i;
+
+	imap_arena_reset(&s->arena);
+	if (strcasecmp(name, "UID") == 0) {
+		if (cmd->args == NULL || cmd->args->type != IMAP_ARG_ATOM) {
+			imap_tagged(s, cmd->tag, false,
+				    "BAD UID needs a command");
+			return;
+		}
+		name = cmd->args->str;
+		cmd->args = cmd->args->next;
+		cmd->nargs--;
+		uid = true;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcasecmp(cmds[i].name, name) == 0) {
+			d = &cmds[i];
+			break;
+		}
+	}
+	if (d == NULL || (uid && !d->uid_ok)) {
+		imap_tagged(s, cmd->tag, false, "BAD Unknown command");
+		return;
+	}
+	if (d->need == NOAUTH && s->state != IMAP_S_NOAUTH) {
+		imap_tagged(s, cmd->tag, false, "BAD Already authenticated");
+		return;
+	}
+	if ((d->need == AUTH && s->state < IMAP_S_AUTH) ||
+	    (d->need == SEL && s->state != IMAP_S_SELECTED)) {
+		imap_tagged(s, cmd->tag, false, "BAD %s",
+			    s->state == IMAP_S_NOAUTH ?
+			    "Log in first" : "Select a mailbox first");
+		return;
+	}
+	d->fn(s, cmd, uid);
+}
+
+/* a raw line (SASL response, DONE): 1 handled, 0 need more, -1 close */
+static int raw_line(struct imap_session *s)
+{
+	const struct rmail_core *core = IMAP_CORE;
+	const char *d, *nl;
+	size_t len, n;
+
+	len = core->conn_peek(s->c, &d);
+	nl = memchr(d, '\n', len);
+	if (nl == NULL) {
+		if (len >= IMAP_CONF->max_line) {
+			imap_printf(s, "* BYE Line too long\r\n");
+			return -1;
+		}
+		return 0;
+	}
+	n = (size_t)(nl - d);
+	if (n > 0 && d[n - 1] == '\r')
+		n--;
+	if (s->mode == IMAP_M_SASL) {
+		char line[1024];
+
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, d, n);
+		line[n] = '\0';
+		core->conn_consume(s->c, (size_t)(nl - d) + 1);
+		imap_sasl_line(s, line, n);
+	} else {
+		char line[16];
+		size_t k = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+
+		memcpy(line, d, k);
+		line[k] = '\0';
+		core->conn_consume(s->c, (size_t)(nl - d) + 1);
+		imap_idle_line(s, line, n);
+	}
+	return 1;
+}
+
+int imap_session_input(struct rmail_conn *c, void *session)
+{
+	const struct rmail_core *core = IMAP_CORE;
+	struct imap_session *s = session;
+	const char *d;
+	size_t len, used;
+	int rc;
+
+	while (!s->busy && !s->closing && s->fetch == NULL &&
+	       !core->conn_closed(c)) {
+		if (s->state == IMAP_S_LOGOUT)
+			return RMAIL_CLOSE;
+		if (s->mode != IMAP_M_CMD) {
+			rc = raw_line(s);
+			if (rc < 0)
+				return RMAIL_CLOSE;
+			if (rc == 0)
+				return RMAIL_OK;
+			continue;
+		}
+		len = core->conn_peek(c, &d);
+		if (len == 0)
+			return RMAIL_OK;
+		rc = imap_parse(&s->parser, d, len, &used);
+		core->conn_consume(c, used);
+		switch (rc) {
+		case IMAP_PARSE_AGAIN:
+			return RMAIL_OK;
+		case IMAP_PARSE_OK:
+			if (s->append != NULL)
+				imap_append_done(s, &s->parser.cmd);
+			else
+				dispatch(s, &s->parser.cmd);
+			break;
+		case IMAP_PARSE_BAD:
+			imap_append_abort(s);
+			imap_tagged(s, s->parser.cmd.tag, false, "BAD %s",
+				    s->parser.error);
+			break;
+		case IMAP_PARSE_TOOBIG:
+			imap_append_abort(s);
+			imap_tagged(s, s->parser.cmd.tag, false,
+				    "NO [TOOBIG] %s", s->parser.error);
+			break;
+		case IMAP_PARSE_CLOSE:
+			imap_append_abort(s);
+			imap_printf(s, "%s BAD %s\r\n",
+				    s->parser.cmd.tag != NULL ?
+				    s->parser.cmd.tag : "*",
+				    s->parser.error);
+			imap_printf(s, "* BYE Protocol error\r\n");
+			return RMAIL_CLOSE;
+		case IMAP_PARSE_NEED_CONTINUATION:
+			if (s->parser.literal_streamed) {
+				if (imap_append_literal(s, true) < 0)
+					return RMAIL_CLOSE;
+				break;
+			}
+			imap_printf(s, "+ OK\r\n");
+			imap_parser_literal_accept(&s->parser);
+			break;
+		case IMAP_PARSE_LITERAL_CHUNK:
+			if (s->append == NULL &&
+			    imap_append_literal(s, false) < 0)
+				return RMAIL_CLOSE;
+			if (imap_append_chunk(s, s->parser.chunk,
+					      s->parser.chunk_len) < 0)
+				return RMAIL_CLOSE;
+			break;
+		default:
+			return RMAIL_CLOSE;
+		}
+	}
+	if (s->state == IMAP_S_LOGOUT)
+		return RMAIL_CLOSE;
+	return RMAIL_OK;
+}
+
+void imap_session_drain(struct rmail_conn *c, void *session)
+{
+	struct imap_session *s = session;
+
+	(void)c;
+	if (s->fetch != NULL && !s->closing)
+		imap_fetch_continue(s);
+}
+
+void imap_session_tls_ready(struct rmail_conn *c, void *session)
+{
+	struct imap_session *s = session;
+
+	(void)c;
+	/* RFC 3501 6.2.1: forget everything learnt in cleartext */
+	s->tls = true;
+	s->state = IMAP_S_NOAUTH;
+	s->mode = IMAP_M_CMD;
+}
+
+void imap_session_timeout(struct rmail_conn *c, void *session)
+{
+	(void)session;
+	IMAP_CORE->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
+}
+
+void imap_session_close(struct rmail_conn *c, void *session, int reason)
+{
+	struct imap_session *s = session;
+
+	(void)c;
+	(void)reason;
+	if (s == NULL || s->closing)
+		return;
+	s->closing = true;
+	if (s->fetch != NULL) {
+		/* no on_drain will come to finish it */
+		imap_fetch_free(s);
+		imap_async_end(s);
+	} else if (!s->busy) {
+		session_cleanup(s);
+	}
+}
+
+/* ---- helpers ---------------------------------------------------- */
+
+void imap_write_astring(struct imap_session *s, const char *str)
+{
+	size_t i, n = strlen(str);
+	bool lit = false;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)str[i];
+
+		if (ch == '\r' || ch == '\n' || ch >= 0x80 || ch == 0)
+			lit = true;
+	}
+	if (lit || n > 1000) {
+		imap_printf(s, "{%zu}\r\n", n);
+		imap_write(s, str, n);
+		return;
+	}
+	imap_write(s, "\"", 1);
+	for (i = 0; i < n; i++) {
+		if (str[i] == '"' || str[i] == '\\')
+			imap_write(s, "\\", 1);
+		imap_write(s, str + i, 1);
+	}
+	imap_write(s, "\"", 1);
+}
+
+const char *imap_mbox_arg(struct imap_session *s, const char *tag,
+			  const struct imap_arg *a)
+{
+	const char *why = NULL;
+	size_t cap = RMAIL_MBOX_NAME_MAX * 4 + 1, len;
+	char *out;
+
+	if (a == NULL || !imap_arg_is_astring(a)) {
+		if (tag != NULL)
+			imap_tagged(s, tag, false,
+				    "BAD Mailbox name expected");
+		return NULL;
+	}
+	if (strcasecmp(a->str, "INBOX") == 0)
+		return "INBOX";
+	out = imap_arena_alloc(&s->arena, cap);
+	if (out == NULL || a->len == 0 || strlen(a->str) != a->len ||
+	    mutf7_decode(a->str, a->len, out, cap, &len, &why) < 0) {
+		if (tag != NULL)
+			imap_tagged(s, tag, false,
+				    "NO Invalid mailbox name%s%s",
+				    why != NULL ? ": " : "",
+				    why != NULL ? why : "");
+		return NULL;
+	}
+	/* "a/b/" names a/b (RFC 3501 6.3.3) */
+	if (len > 1 && out[len - 1] == '/')
+		out[--len] = '\0';
+	if (len > RMAIL_MBOX_NAME_MAX || out[0] == '/' ||
+	    out[len - 1] == '/' || strstr(out, "//") != NULL) {
+		if (tag != NULL)
+			imap_tagged(s, tag, false, "NO Invalid mailbox name");
+		return NULL;
+	}
+	if (strncasecmp(out, "INBOX/", 6) == 0)
+		memcpy(out, "INBOX", 5);
+	return out;
+}
+
+void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
+{
+	static const struct {
+		uint32_t f;
+		const char *n;
+	} sys[] = {
+		{ RMAIL_F_ANSWERED, "\\Answered" },
+		{ RMAIL_F_FLAGGED, "\\Flagged" },
+		{ RMAIL_F_DELETED, "\\Deleted" },
+		{ RMAIL_F_SEEN, "\\Seen" },
+		{ RMAIL_F_DRAFT, "\\Draft" },
+	};
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	const char *const *kw = NULL;
+	size_t nkw = 0, i;
+	bool sp = false;
+
+	imap_write(s, "FLAGS (", 7);
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		if (!(m->flags & sys[i].f))
+			continue;
+		imap_printf(s, "%s%s", sp ? " " : "", sys[i].n);
+		sp = true;
+	}
+	if (m->keywords != 0 && s->tr != NULL)
+		nkw = ops->mbox_keywords(s->tr->mb, &kw);
+	for (i = 0; i < nkw && i < 64; i++) {
+		if (!(m->keywords & (1ull << i)))
+			continue;
+		imap_printf(s, "%s%s", sp ? " " : "", kw[i]);
+		sp = true;
+	}
+	imap_write(s, ")", 1);
+}

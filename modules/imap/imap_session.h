@@ -1,0 +1,200 @@
+/*
+ * mod_imap internals: the module context, one session per connection and
+ * the per-process mailbox trackers that sessions share.
+ */
+#ifndef IMAP_SESSION_H
+#define IMAP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rmail/rmail.h>
+
+#include "imap_arena.h"
+#include "imap_fetch.h"
+#include "imap_parser.h"
+#include "imap_seqset.h"
+
+struct imap_conf {
+	struct rmail_strlist listen;
+	struct rmail_strlist imaps_listen;
+	int allow_cleartext_login_loopback;
+	uint64_t max_line;
+	uint64_t appendlimit;
+	uint64_t max_literal_preauth;
+	uint64_t max_command;
+	int64_t max_literals;
+	int64_t max_depth;
+	double idle_timeout_preauth;
+	double idle_timeout;
+	int64_t auth_fail_disconnect;
+	uint64_t fetch_outq;
+};
+
+struct imap_mod {
+	struct rmail_mctx *m;
+	const struct rmail_core *core;
+	struct imap_tracker *trackers;  /* selected mailboxes */
+};
+
+extern struct imap_mod imap_g;
+
+#define IMAP_CORE (imap_g.core)
+#define IMAP_CONF ((const struct imap_conf *)imap_g.m->conf)
+
+enum imap_state {
+	IMAP_S_NOAUTH,
+	IMAP_S_AUTH,
+	IMAP_S_SELECTED,
+	IMAP_S_LOGOUT,
+};
+
+enum imap_mode {
+	IMAP_M_CMD,             /* input goes to the command parser */
+	IMAP_M_SASL,            /* one base64 line of AUTHENTICATE */
+	IMAP_M_IDLE,            /* waiting for DONE */
+};
+
+/* a growable array of UIDs, sorted, no duplicates */
+struct imap_uids {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/*
+ * One per (user, mailbox) selected in this process: the shared store
+ * view, its change watch and a snapshot of its UIDs, so expunges are
+ * found by difference whatever process made them.
+ */
+struct imap_tracker {
+	struct imap_tracker *next;
+	char *user, *name;
+	struct rmail_mbox *mb;
+	struct rmail_watch *watch;
+	struct imap_session *sessions;  /* selecting it */
+	unsigned refs;
+	struct imap_uids snap;          /* UIDs of the view at last sync */
+	uint64_t modseq;                /* change log position */
+	uint32_t uidnext;
+};
+
+struct imap_fetch_run;
+struct imap_append_run;
+
+struct imap_session {
+	struct rmail_conn *c;
+	int state;
+	int mode;
+	bool busy;              /* an async command holds the input */
+	bool closing;
+	bool tls;
+	unsigned auth_failures;
+	char user[RMAIL_ADDR_MAX + 1];
+	char tag[128];          /* of the running async command */
+	char *sasl_tag;
+
+	struct imap_parser parser;
+	struct imap_arena parena;       /* the parser's, command cap */
+	struct imap_arena arena;        /* per-command scratch */
+	void *parena_mem, *arena_mem;
+
+	/* selected mailbox */
+	struct imap_tracker *tr;
+	struct imap_session *tr_next;
+	bool readonly;
+	uint32_t maxuid;        /* highest UID announced */
+	uint32_t exists;        /* EXISTS announced */
+	uint32_t recent;
+	struct imap_uids gone;  /* expunged in the view, not announced */
+	struct imap_uids flagchg;       /* flag changes to announce */
+
+	struct imap_fetch_run *fetch;
+	struct imap_append_run *append;
+	char idle_tag[128];
+};
+
+/* ---- imap_session.c --------------------------------------------- */
+int imap_session_accept(struct rmail_conn *c, void **session_r);
+int imap_session_input(struct rmail_conn *c, void *session);
+void imap_session_drain(struct rmail_conn *c, void *session);
+void imap_session_tls_ready(struct rmail_conn *c, void *session);
+void imap_session_timeout(struct rmail_conn *c, void *session);
+void imap_session_close(struct rmail_conn *c, void *session, int reason);
+
+void imap_printf(struct imap_session *s, const char *fmt, ...)
+	RMAIL_PRINTF(2, 3);
+void imap_write(struct imap_session *s, const void *d, size_t n);
+/* untagged updates (EXPUNGE only when allowed), then the tagged line */
+void imap_tagged(struct imap_session *s, const char *tag, bool expunge_ok,
+		 const char *fmt, ...) RMAIL_PRINTF(4, 5);
+/* an async command begins (input paused) / ends (input resumed) */
+void imap_async_begin(struct imap_session *s, const char *tag);
+void imap_async_end(struct imap_session *s);
+void imap_set_limits(struct imap_session *s);
+/* write `s` as an IMAP string (quoted, or literal when needed) */
+void imap_write_astring(struct imap_session *s, const char *str);
+void imap_write_flags(struct imap_session *s, const struct rmail_msg *m);
+/* store helpers */
+const struct rmail_store_ops *imap_store(void **h_r);
+/* UTF-8 name from a wire astring; NULL with a reply written */
+const char *imap_mbox_arg(struct imap_session *s, const char *tag,
+			  const struct imap_arg *a);
+bool imap_cleartext_blocked(struct imap_session *s);
+void imap_capability_list(struct imap_session *s, char *buf, size_t n);
+
+/* ---- imap_view.c ------------------------------------------------ */
+int imap_view_select(struct imap_session *s, const char *name,
+		     struct rmail_err *err);
+void imap_view_unselect(struct imap_session *s);
+/* refresh the shared view and queue changes for its sessions */
+void imap_tracker_sync(struct imap_tracker *t);
+/* send pending untagged updates */
+void imap_view_announce(struct imap_session *s, bool expunge_ok);
+/* sequence number <-> UID in this session's numbering; 0 when none */
+uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq);
+uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid);
+/* index in the view of the first UID >= uid */
+uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid);
+/* the view message of a UID, or NULL (gone or not yet announced) */
+const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid);
+void imap_uids_add(struct imap_uids *u, uint32_t uid);
+void imap_uids_del(struct imap_uids *u, uint32_t uid);
+bool imap_uids_has(const struct imap_uids *u, uint32_t uid);
+void imap_uids_free(struct imap_uids *u);
+/*
+ * Resolve a set (sequence numbers or UIDs) into the announced UIDs it
+ * names, ascending, skipping expunged ones.  Allocates in s->arena,
+ * falls back to malloc for big sets (*heap_r says to free()).
+ */
+int imap_set_uids(struct imap_session *s, const char *set, bool uid,
+		  uint32_t **uids_r, size_t *n_r, const char **error_r);
+
+/* ---- command handlers ------------------------------------------- */
+typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
+			 bool uid);
+
+imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
+	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
+	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace;
+imap_cmd_fn imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
+	imap_cmd_subscribe, imap_cmd_unsubscribe, imap_cmd_status;
+imap_cmd_fn imap_cmd_list, imap_cmd_lsub;
+imap_cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_close,
+	imap_cmd_unselect, imap_cmd_check, imap_cmd_expunge;
+imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search,
+	imap_cmd_copy, imap_cmd_move, imap_cmd_append, imap_cmd_idle;
+
+void imap_sasl_line(struct imap_session *s, const char *line, size_t len);
+void imap_idle_line(struct imap_session *s, const char *line, size_t len);
+void imap_idle_notify(struct imap_session *s);
+/* fetch continues from on_drain */
+void imap_fetch_continue(struct imap_session *s);
+void imap_fetch_free(struct imap_session *s);
+/* append: parser events */
+int imap_append_literal(struct imap_session *s, bool sync);
+int imap_append_chunk(struct imap_session *s, const char *d, size_t n);
+void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_append_abort(struct imap_session *s);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * mod_imap: IMAP4rev1 (RFC 3501) on 143 with STARTTLS and 993 with
+ * implicit TLS.  This file is the descriptor and the listener glue; the
+ * protocol lives in imap_session.c and the imap_cmd_*.c files.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include <rmail/rmail.h>
+
+#include "imap_session.h"
+
+struct imap_mod imap_g;
+
+static const struct rmail_conf_key imap_keys[] = {
+	{ "listen", RMAIL_CONF_LISTEN, 0,
+	  offsetof(struct imap_conf, listen), "[\"0.0.0.0:143\"]",
+	  "cleartext listeners (STARTTLS offered)", NULL },
+	{ "imaps_listen", RMAIL_CONF_LISTEN, 0,
+	  offsetof(struct imap_conf, imaps_listen), "[\"0.0.0.0:993\"]",
+	  "implicit-TLS listeners", NULL },
+	{ "allow_cleartext_login_loopback", RMAIL_CONF_BOOL,
+	  RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, allow_cleartext_login_loopback),
+	  "false", "allow LOGIN without TLS from loopback peers only", NULL },
+	{ "max_line", RMAIL_CONF_SIZE, 0,
+	  offsetof(struct imap_conf, max_line), "\"64K\"",
+	  "longest command line, CRLF included, literals not", NULL },
+	{ "max_command", RMAIL_CONF_SIZE, 0,
+	  offsetof(struct imap_conf, max_command), "\"256K\"",
+	  "memory for one parsed command (kept literals included)", NULL },
+	{ "appendlimit", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, appendlimit), "\"35M\"",
+	  "largest APPEND message (APPENDLIMIT=)", NULL },
+	{ "max_literal_preauth", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, max_literal_preauth), "\"8K\"",
+	  "largest literal before login", NULL },
+	{ "max_literals", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, max_literals), "64",
+	  "literals per command", NULL },
+	{ "max_depth", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, max_depth), "16",
+	  "parenthesis nesting per command", NULL },
+	{ "idle_timeout_preauth", RMAIL_CONF_DURATION, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, idle_timeout_preauth), "\"60s\"",
+	  "inactivity before login closes the connection", NULL },
+	{ "idle_timeout", RMAIL_CONF_DURATION, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, idle_timeout), "\"30m\"",
+	  "inactivity after login (IDLE included, RFC 3501 minimum)", NULL },
+	{ "auth_fail_disconnect", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, auth_fail_disconnect), "3",
+	  "failed logins on one connection before it is closed", NULL },
+	{ "fetch_outq", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
+	  offsetof(struct imap_conf, fetch_outq), "\"256K\"",
+	  "output queued by FETCH before it waits for the client", NULL },
+	RMAIL_CONF_END,
+};
+
+static const struct rmail_proto_ops imap_ops = {
+	.size = sizeof(struct rmail_proto_ops),
+	.on_accept = imap_session_accept,
+	.on_input = imap_session_input,
+	.on_drain = imap_session_drain,
+	.on_tls_ready = imap_session_tls_ready,
+	.on_timeout = imap_session_timeout,
+	.on_close = imap_session_close,
+};
+
+static int imap_check(const struct imap_conf *cf, struct rmail_err *err)
+{
+	if (cf->max_line < 1024)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap.max_line: at least 1024");
+	if (cf->max_command < cf->max_line)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap.max_command: below max_line");
+	if (cf->max_literal_preauth + 1024 > cf->max_command)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap.max_literal_preauth: over "
+				     "max_command");
+	if (cf->max_depth < 1 || cf->max_depth > IMAP_PARSER_MAX_DEPTH)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap.max_depth: 1 to %d",
+				     IMAP_PARSER_MAX_DEPTH);
+	if (cf->max_literals < 1 || cf->auth_fail_disconnect < 1)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap: max_literals and "
+				     "auth_fail_disconnect must be >= 1");
+	return 0;
+}
+
+static int imap_init(struct rmail_mctx *m, struct rmail_err *err)
+{
+	memset(&imap_g, 0, sizeof(imap_g));
+	imap_g.m = m;
+	imap_g.core = m->core;
+	return imap_check(m->conf, err);
+}
+
+static int imap_start(struct rmail_mctx *m, struct rmail_err *err)
+{
+	const struct imap_conf *cf = m->conf;
+	void *sh;
+	struct rmail_listen_opts o = {
+		.size = sizeof(o),
+		.proto = "imap",
+		.tls = RMAIL_TLS_NONE,
+		.max_line = (size_t)cf->max_line,
+		.idle_timeout = cf->idle_timeout_preauth,
+		.overload_reply = "* BYE Too many connections from your "
+				  "address\r\n",
+	};
+
+	if (m->core->store(&sh) == NULL)
+		return rmail_err_set(err, RMAIL_E_NOTIMPL,
+				     "imap needs a storage module");
+	if (m->core->listen(m, "listen", &cf->listen, &imap_ops, &o,
+			    err) < 0)
+		return -1;
+	o.tls = RMAIL_TLS_IMPLICIT;
+	return m->core->listen(m, "imaps_listen", &cf->imaps_listen,
+			       &imap_ops, &o, err);
+}
+
+static int imap_reload_check(struct rmail_mctx *m, const void *new_conf,
+			     struct rmail_err *err)
+{
+	(void)m;
+	return imap_check(new_conf, err);
+}
+
+static void imap_reload_commit(struct rmail_mctx *m, const void *new_conf)
+{
+	(void)m;
+	(void)new_conf;
+}
+
+static void imap_stop(struct rmail_mctx *m, int mode)
+{
+	(void)m;
+	(void)mode;
+}
+
+static void imap_fini(struct rmail_mctx *m)
+{
+	(void)m;
+}
+
+RMAIL_MODULE_DEFINE(imap, RMAIL_KIND_PROTOCOL, "1.0",
+		    .section = "imap",
+		    .conf_keys = imap_keys,
+		    .conf_size = sizeof(struct imap_conf),
+		    .init = imap_init,
+		    .start = imap_start,
+		    .reload_check = imap_reload_check,
+		    .reload_commit = imap_reload_commit,
+		    .stop = imap_stop,
+		    .fini = imap_fini);
