@@ -460,6 +460,44 @@ static void test_enospc(void)
 	g_free(dir);
 }
 
+extern const struct rmail_module rmail_module_shardstore;
+
+/* The descriptor: init opens the store from conf_str("mail_root"), the
+ * ops table reaches both halves through m->data. */
+static void test_module(void)
+{
+	static const struct ss_conf conf = { 1.0, 1 };
+	const struct rmail_module *mod = &rmail_module_shardstore;
+	const struct rmail_store_ops *ops = mod->ops;
+	char *dir = g_dir_make_tmp("ss-mod-XXXXXX", NULL), *fmt = NULL;
+	struct rmail_mctx *m = fake_core_mctx("shardstore", &conf);
+	struct rmail_err err = { 0 };
+	struct rmail_mbox_status st;
+
+	g_assert_cmpuint(mod->kind, ==, RMAIL_KIND_STORAGE);
+	g_assert_cmpstr(mod->name, ==, "shardstore");
+	g_assert_cmpstr(mod->section, ==, "shardstore");
+	g_assert_cmpuint(ops->size, ==, sizeof(*ops));
+	fake_core_set_conf("mail_root", dir);
+	g_assert_cmpint(mod->init(m, &err), ==, 0);
+	g_assert_nonnull(m->data);
+	g_assert_cmpint(ops->user_add(m->data, SS_USER, "pw", 0, 10, &err),
+			==, 0);
+	g_assert_cmpint(ops->mbox_status(m->data, SS_USER, "INBOX", &st,
+					 &err), ==, 0);
+	g_assert_cmpuint(st.uidnext, ==, 1);
+	mod->fini(m);
+	fmt = g_build_filename(dir, "FORMAT", NULL);
+	g_assert_true(g_file_set_contents(fmt, "rmail-shardstore 9\n", -1,
+					  NULL));
+	g_assert_cmpint(mod->init(m, &err), ==, -1);
+	g_assert_nonnull(strstr(err.msg, "newer"));
+	g_free(fmt);
+	fake_core_mctx_free(m);
+	ss_t_rmtree(dir);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -475,5 +513,6 @@ int main(int argc, char **argv)
 	T("stale-counter", test_stale_counter);
 	T("big-uids", test_big_uids);
 	g_test_add_func("/shardstore/ops/enospc", test_enospc);
+	g_test_add_func("/shardstore/ops/module", test_module);
 	return g_test_run();
 }
