@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
-libcrypt-dev pkg-config cmake make gcc clang swaks isync python3"
+libcrypt-dev libidn2-dev pkg-config cmake make gcc clang libclang-rt-14-dev
+openssl curl swaks isync python3"
 
 missing=""
 for p in $PKGS; do
