@@ -423,7 +423,8 @@ static int list_names(int mfd, struct name_list *l)
 		names_add(l, dec);
 	}
 	closedir(d);
-	qsort(l->v, l->n, sizeof(char *), cmp_str);
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof(char *), cmp_str);
 	return 0;
 }
 
@@ -619,7 +620,8 @@ static bool has_prefix_child(const struct name_list *l, const char *name)
 
 static bool in_list(const struct name_list *l, const char *name)
 {
-	return bsearch(&name, l->v, l->n, sizeof(char *), cmp_str) != NULL;
+	return l->n > 0 &&
+	       bsearch(&name, l->v, l->n, sizeof(char *), cmp_str) != NULL;
 }
 
 int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
@@ -646,7 +648,8 @@ int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
 		subs_read(ufd, &subs);
 		close(ufd);
 	}
-	qsort(subs.v, subs.n, sizeof(char *), cmp_str);
+	if (subs.n > 0)
+		qsort(subs.v, subs.n, sizeof(char *), cmp_str);
 	/* every name plus its implicit parents */
 	for (i = 0; i < l.n; i++) {
 		char p[RMAIL_MBOX_NAME_MAX + 1], *s;
@@ -662,7 +665,8 @@ int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
 	for (i = 0; i < subs.n; i++)
 		if (!in_list(&l, subs.v[i]))
 			names_add(&all, subs.v[i]);
-	qsort(all.v, all.n, sizeof(char *), cmp_str);
+	if (all.n > 0)
+		qsort(all.v, all.n, sizeof(char *), cmp_str);
 	for (i = 0; i < all.n; i++) {
 		if (i > 0 && strcmp(all.v[i], all.v[i - 1]) == 0)
 			continue;

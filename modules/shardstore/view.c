@@ -47,15 +47,15 @@ static bool ts_racy(const struct timespec *mtime, const struct timespec *now)
 int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 		  uint32_t *count_r)
 {
-	static __thread char *buf;
-	const size_t bufsz = 1u << 20;
+	const size_t bufsz = 256u << 10;
+	char *buf = malloc(bufsz);
 	uint32_t base = no << SS_SHARD_BITS, n = 0, cap = 256, i;
 	int32_t *slot;
 	struct rmail_msg *msgs;
 	long got;
 	int dups = 0;
 
-	if (buf == NULL && (buf = malloc(bufsz)) == NULL)
+	if (buf == NULL)
 		return -1;
 	slot = malloc(sizeof(*slot) << SS_SHARD_BITS);
 	msgs = malloc(cap * sizeof(*msgs));
@@ -131,12 +131,14 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 		msgs = sorted;
 	}
 	free(slot);
+	free(buf);
 	*msgs_r = msgs;
 	*count_r = n;
 	return dups;
 fail:
 	free(slot);
 	free(msgs);
+	free(buf);
 	return -1;
 }
 
@@ -333,7 +335,8 @@ static int reload_shards(struct rmail_mbox *mb)
 		n++;
 	}
 	closedir(d);
-	qsort(sh, n, sizeof(*sh), shard_cmp);
+	if (n > 0)
+		qsort(sh, n, sizeof(*sh), shard_cmp);
 	/* keep the cached arrays of shards that still exist */
 	for (i = 0, j = 0; i < n; i++) {
 		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
