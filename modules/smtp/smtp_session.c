@@ -433,7 +433,8 @@ static int input_data(struct smtp_session *s)
 		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
 		tx_reset(s);
 	}
-	return RMAIL_OK;
+	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE
+						      : RMAIL_OK;
 }
 
 static void bdat_chunk_done(struct smtp_session *s)
@@ -482,7 +483,8 @@ static int input_bdat(struct smtp_session *s)
 	s->chunk_left -= take;
 	if (s->chunk_left == 0)
 		bdat_chunk_done(s);
-	return RMAIL_OK;
+	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE
+						      : RMAIL_OK;
 }
 
 /* an AUTH continuation line: CRLF-terminated, no bare CR or LF */
