@@ -32,6 +32,7 @@ struct imp_msg {
 	struct rm_md_name nm;
 	uint32_t uid;                   /* from dovecot-uidlist, 0 if none */
 	int64_t mtime;
+	bool dup;                       /* same base as another, skipped */
 };
 
 struct uidrec {
@@ -177,6 +178,41 @@ static int cmp_msg(const void *a, const void *b)
 	return strverscmp(x->rel + x->baseoff, y->rel + y->baseoff);
 }
 
+static int cmp_base_ptr(const void *a, const void *b)
+{
+	const struct imp_msg *x = *(const struct imp_msg *const *)a;
+	const struct imp_msg *y = *(const struct imp_msg *const *)b;
+	size_t n = x->nm.baselen < y->nm.baselen ? x->nm.baselen :
+						     y->nm.baselen;
+	int c = memcmp(x->rel + x->baseoff, y->rel + y->baseoff, n);
+
+	if (c != 0 || x->nm.baselen != y->nm.baselen)
+		return c != 0 ? c : x->nm.baselen < y->nm.baselen ? -1 : 1;
+	/* cur/ before new/: its name carries the flags */
+	return strcmp(x->rel, y->rel);
+}
+
+/* A message moving from new/ to cur/ during the scan is seen twice. */
+static void mark_dups(struct imp_folder *f)
+{
+	struct imp_msg **v;
+	size_t i;
+
+	if (f->n < 2)
+		return;
+	v = rm_xcalloc(f->n, sizeof(*v));
+	for (i = 0; i < f->n; i++)
+		v[i] = &f->msgs[i];
+	qsort(v, f->n, sizeof(*v), cmp_base_ptr);
+	for (i = 1; i < f->n; i++)
+		if (v[i]->nm.baselen == v[i - 1]->nm.baselen &&
+		    memcmp(v[i]->rel + v[i]->baseoff,
+			   v[i - 1]->rel + v[i - 1]->baseoff,
+			   v[i]->nm.baselen) == 0)
+			v[i]->dup = true;
+	free(v);
+}
+
 static void folder_free(struct imp_folder *f)
 {
 	size_t i;
@@ -211,6 +247,7 @@ static void folder_load(struct imp_folder *f)
 	scan_sub(f, "cur");
 	if (f->n > 0)
 		qsort(f->msgs, f->n, sizeof(*f->msgs), cmp_msg);
+	mark_dups(f);
 }
 
 static char *ledger_path(struct imp *im, const char *mbox)
@@ -396,6 +433,8 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 		const struct imp_msg *m = &f->msgs[i];
 		const char *base = m->rel + m->baseoff;
 
+		if (m->dup)
+			continue;
 		if (rm_strset_has(&seen, base, m->nm.baselen)) {
 			im->skipped++;
 			continue;
@@ -410,8 +449,6 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 			im->failed++;
 			continue;
 		}
-		/* a base in both new/ and cur/ is one message */
-		rm_strset_add(&seen, base, m->nm.baselen);
 		if (llen + m->nm.baselen + 2 > lcap) {
 			lcap = (lcap + m->nm.baselen + 2) * 2;
 			lbuf = rm_xrealloc(lbuf, lcap);
@@ -527,7 +564,7 @@ static int import_run(struct rm_cli *cli)
 		{ NULL, false, NULL, NULL },
 	};
 	int64_t nb = BATCH_DEFAULT;
-	size_t n, nf, i, skipped_total;
+	size_t n, nf, i, j, skipped_total;
 	int rc = RM_EXIT_OK;
 
 	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
@@ -558,7 +595,8 @@ static int import_run(struct rm_cli *cli)
 	folders = collect(pos[1], &nf);
 	for (i = 0; i < nf; i++) {
 		folder_load(&folders[i]);
-		im.total += folders[i].n;
+		for (j = 0; j < folders[i].n; j++)
+			im.total += !folders[i].msgs[j].dup;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

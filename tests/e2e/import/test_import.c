@@ -274,6 +274,8 @@ static void make_fixture(struct fx *f)
 	put(f, "md/.Work.Projects/dovecot-keywords", "0 Important\n", 0);
 	put(f, "md/.Work.Projects/maildirfolder", "", 0);
 	put(f, "md/.Caf&AOk-/cur/3000.k.host:2,", msg_k, 1600000400);
+	/* moved to cur/ while we looked: one message, with cur/'s flags */
+	put(f, "md/new/1000.a.host", msg_a, 1600000000);
 	/* not messages */
 	put(f, "md/tmp/999.t.host", "partial", 0);
 	put(f, "md/cur/.hidden", "x", 0);
