@@ -451,10 +451,10 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		struct rm_addr addrs[ADDR_MAX];
 		size_t na = 0, a;
 
-		snprintf(host, sizeof(host), "%s", mx[k].host);
+		snprintf(host, sizeof(host), "%.255s", mx[k].host);
 		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX,
 				&na) < 0 || na == 0) {
-			snprintf(why, sizeof(why), "4.4.4 %s: no address",
+			snprintf(why, sizeof(why), "4.4.4 %.200s: no address",
 				 host);
 			continue;
 		}
