@@ -229,6 +229,9 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		if (ops->msg_flags(s->tr->mb, uid, RMAIL_FLAGS_ADD,
 				   RMAIL_F_SEEN, NULL, 0, &nm, &err) == 0) {
 			show_flags = true;
+			/* our own change: not again as an update */
+			imap_tracker_sync(s->tr);
+			imap_uids_del(&s->flagchg, uid);
 			m = imap_view_msg(s, uid);
 			if (m == NULL)
 				m = &nm;

@@ -121,6 +121,18 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, true, "OK LIST completed");
 		return;
 	}
+	for (pa = first; pa != NULL; pa = pa->next) {
+		size_t w = 0;
+
+		for (i = 0; pa->str != NULL && pa->str[i] != '\0'; i++)
+			w += pa->str[i] == '*' || pa->str[i] == '%';
+		/* the matcher backtracks: keep hostile patterns cheap */
+		if (w > 8) {
+			imap_tagged(s, cmd->tag, false,
+				    "BAD Too many wildcards");
+			return;
+		}
+	}
 	ops = imap_store(&h);
 	if (ops->mbox_list(h, s->user, list_cb, &x, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s",

@@ -1,0 +1,46 @@
+/*
+ * Small IMAP helpers over the e2e harness: a daemon with mod_shardstore
+ * and mod_imap on ephemeral ports, users made with `rmail user add`, and
+ * a client that runs one tagged command and collects its responses.
+ */
+#ifndef IMAP_CLIENT_H
+#define IMAP_CLIENT_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "harness.h"
+
+struct imd {
+	struct rmh *h;
+	guint port, tls_port;
+};
+
+/* start a daemon; `extra` is more JSON for the "imap" section ("" ok) */
+struct imd *imd_start(const char *extra);
+void imd_stop(struct imd *d);
+/* `rmail user add` before or after the start; quota_mb 0 = default */
+void imd_user(struct imd *d, const char *addr, const char *pass,
+	      int quota_mb);
+
+struct imc {
+	struct rmh_conn *c;
+	unsigned seq;
+};
+
+/* connect and read the greeting (returned in *greet_r when given) */
+struct imc *imc_connect(struct imd *d, bool tls, char **greet_r);
+struct imc *imc_login(struct imd *d, const char *user, const char *pass);
+void imc_close(struct imc *c);
+/*
+ * Send "tN <cmd>" and read up to the tagged reply; every line (literal
+ * data included, verbatim) goes into the result, the tagged line last.
+ * NULL on EOF.  The caller frees it.
+ */
+char *imc_cmd(struct imc *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* the same, asserting the tagged status starts with `status` ("OK") */
+char *imc_ok(struct imc *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* read lines (literals verbatim) until one starts with prefix */
+char *imc_until(struct imc *c, const char *prefix, double timeout);
+
+#endif
