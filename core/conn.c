@@ -29,6 +29,29 @@ static ev_check pend_check;
 static bool pend_ready;
 
 static void conn_finalize(struct rmail_conn *c);
+
+/* rmail_connections{proto}: open connections per protocol, a gauge
+ * kept beside the rmail_connections_total counter */
+#define CONN_GAUGES 32
+static struct { char labels[128]; long n; } conn_gauges[CONN_GAUGES];
+
+static void conn_gauge(struct rmail_conn *c, long delta)
+{
+	const char *labels = rm_listener_labels(c->lst);
+	size_t i;
+
+	for (i = 0; i < CONN_GAUGES; i++)
+		if (conn_gauges[i].labels[0] == '\0' ||
+		    strcmp(conn_gauges[i].labels, labels) == 0)
+			break;
+	if (i == CONN_GAUGES || strlen(labels) >= sizeof(conn_gauges[i].labels))
+		return;
+	if (conn_gauges[i].labels[0] == '\0')
+		snprintf(conn_gauges[i].labels, sizeof(conn_gauges[i].labels),
+			 "%s", labels);
+	conn_gauges[i].n += delta;
+	rm_metric_set("rmail_connections", labels, (double)conn_gauges[i].n);
+}
 static void conn_dispatch(struct rmail_conn *c);
 static void conn_handshake_step(struct rmail_conn *c);
 
@@ -597,6 +620,7 @@ static void conn_finalize(struct rmail_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	nconns--;
+	conn_gauge(c, -1);
 	c->state = RM_CONN_CLOSED;
 	out_free_all(c);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "closed (reason %d)", c->close_reason);
@@ -714,6 +738,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	conns = c;
 	nconns++;
 	rm_metric_add("rmail_connections_total", rm_listener_labels(l), 1);
+	conn_gauge(c, 1);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "connected on port %d", local_port);
 	if (o->tls == RMAIL_TLS_IMPLICIT) {
 		c->state = RM_CONN_OPEN;        /* until attached */

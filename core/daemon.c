@@ -16,6 +16,7 @@
 
 #include <ev.h>
 
+#include "admin_http.h"
 #include "daemon.h"
 
 struct daemon {
@@ -326,6 +327,9 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	/* message submission (core-submit): spool, queue runner, the
 	 * "queue kick" control command */
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
+		goto fail_mods;
+	/* ops: the admin HTTP listener (admin.listen, GET /metrics) */
+	if (rm_admin_start(&err) < 0)
 		goto fail_mods;
 	if (print_endpoints)
 		rm_listen_foreach(print_listener, NULL);

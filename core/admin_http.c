@@ -1,0 +1,210 @@
+/*
+ * A deliberately tiny HTTP/1.1 server for admin.listen: one request
+ * per connection, GET (or HEAD) /metrics answers the OpenMetrics
+ * exposition, anything else 404.  It is meant for a loopback address
+ * and a scraper, so it reads at most a few KiB of request head and
+ * closes after every answer; no keep-alive, no bodies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_http.h"
+
+#define ADMIN_MAX_LINE 2048         /* request line or one header */
+#define ADMIN_MAX_HEAD 16384        /* the whole request head */
+#define ADMIN_MAX_HEADERS 64
+#define ADMIN_IDLE 10.0
+
+#define OPENMETRICS_TYPE \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+enum admin_target { T_NONE, T_METRICS, T_OTHER };
+
+struct admin_req {
+	size_t head_bytes;
+	unsigned nlines;
+	int target;                 /* enum admin_target */
+	bool head_only;
+	bool bad_method;
+};
+
+/* the listener belongs to the core, not to a module: rm_listen only
+ * needs a name for "admin.listen" in logs and the restart keys */
+static struct rmail_mctx admin_mctx = { .name = "admin" };
+
+static void reply(struct rmail_conn *c, int code, const char *reason,
+		  const char *ctype, const char *body, bool head_only,
+		  const char *extra)
+{
+	size_t n = body != NULL ? strlen(body) : 0;
+
+	rm_conn_printf(c, "HTTP/1.1 %d %s\r\n"
+		       "Content-Type: %s\r\n"
+		       "Content-Length: %zu\r\n"
+		       "%s"
+		       "Cache-Control: no-store\r\n"
+		       "Connection: close\r\n\r\n",
+		       code, reason, ctype, n, extra != NULL ? extra : "");
+	if (!head_only && n > 0)
+		rm_conn_write(c, body, n);
+}
+
+static void reply_text(struct rmail_conn *c, int code, const char *reason,
+		       const char *extra)
+{
+	char body[64];
+
+	snprintf(body, sizeof(body), "%d %s\n", code, reason);
+	reply(c, code, reason, "text/plain; charset=utf-8", body, false,
+	      extra);
+}
+
+static void refresh_gauges(void)
+{
+	int64_t exp = rm_tls_cert_expiry();
+
+	/* read at scrape time, so a certificate renewed by SIGHUP shows
+	 * without a hook in the reload path */
+	if (exp > 0)
+		rm_metric_set("rmail_tls_cert_expiry_timestamp_seconds", NULL,
+			      (double)exp);
+}
+
+static void answer(struct rmail_conn *c, struct admin_req *r)
+{
+	char *text;
+
+	if (r->target != T_METRICS) {
+		reply_text(c, 404, "Not Found", NULL);
+		return;
+	}
+	if (r->bad_method) {
+		reply_text(c, 405, "Method Not Allowed",
+			   "Allow: GET, HEAD\r\n");
+		return;
+	}
+	refresh_gauges();
+	text = rm_metrics_render();
+	reply(c, 200, "OK", OPENMETRICS_TYPE, text, r->head_only, NULL);
+	free(text);
+}
+
+/* "GET /metrics HTTP/1.1": method, target and version, or -1 */
+static int parse_request_line(struct admin_req *r, const char *s, size_t n)
+{
+	const char *sp1, *sp2, *path;
+	size_t plen;
+
+	sp1 = memchr(s, ' ', n);
+	if (sp1 == NULL)
+		return -1;
+	sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - s));
+	if (sp2 == NULL)
+		return -1;
+	if ((size_t)(s + n - (sp2 + 1)) < 8 || memcmp(sp2 + 1, "HTTP/1.", 7))
+		return -1;
+	path = sp1 + 1;
+	plen = (size_t)(sp2 - path);
+	if (plen == 0 || path[0] != '/')
+		return -1;
+	/* a query string is ignored, as scrapers may add one */
+	if ((plen == 8 || (plen > 8 && path[8] == '?')) &&
+	    memcmp(path, "/metrics", 8) == 0)
+		r->target = T_METRICS;
+	else
+		r->target = T_OTHER;
+	if ((size_t)(sp1 - s) == 3 && memcmp(s, "GET", 3) == 0)
+		return 0;
+	if ((size_t)(sp1 - s) == 4 && memcmp(s, "HEAD", 4) == 0) {
+		r->head_only = true;
+		return 0;
+	}
+	r->bad_method = true;
+	return 0;
+}
+
+static int admin_on_accept(struct rmail_conn *c, void **session_r)
+{
+	*session_r = rm_pcalloc(rm_conn_pool(c), sizeof(struct admin_req));
+	rm_conn_set_timeout(c, ADMIN_IDLE);
+	return 0;
+}
+
+static int admin_on_input(struct rmail_conn *c, void *session)
+{
+	struct admin_req *r = session;
+	struct rmail_line l;
+	int rc;
+
+	for (;;) {
+		rc = rm_conn_read_line(c, &l);
+		if (rc == RMAIL_AGAIN)
+			return RMAIL_OK;
+		if (rc == RMAIL_TOOLONG) {
+			reply_text(c, 431, "Request Header Fields Too Large",
+				   NULL);
+			return RMAIL_CLOSE;
+		}
+		if (rc != RMAIL_OK)
+			return RMAIL_CLOSE;
+		r->head_bytes += l.len + 2;
+		if (r->head_bytes > ADMIN_MAX_HEAD ||
+		    ++r->nlines > ADMIN_MAX_HEADERS) {
+			reply_text(c, 431, "Request Header Fields Too Large",
+				   NULL);
+			return RMAIL_CLOSE;
+		}
+		if (r->nlines == 1) {
+			if (parse_request_line(r, l.data, l.len) < 0) {
+				reply_text(c, 400, "Bad Request", NULL);
+				return RMAIL_CLOSE;
+			}
+			continue;
+		}
+		/* headers are not needed; the blank line ends the head */
+		if (l.len == 0) {
+			answer(c, r);
+			return RMAIL_CLOSE;
+		}
+	}
+}
+
+static void admin_on_timeout(struct rmail_conn *c, void *session)
+{
+	(void)session;
+	reply_text(c, 408, "Request Timeout", NULL);
+}
+
+static const struct rmail_proto_ops admin_ops = {
+	.size = sizeof(struct rmail_proto_ops),
+	.on_accept = admin_on_accept,
+	.on_input = admin_on_input,
+	.on_timeout = admin_on_timeout,
+};
+
+int rm_admin_start(struct rmail_err *err)
+{
+	const struct rm_config *conf = rm_conf();
+	struct rmail_listen_opts o = {
+		.size = sizeof(o),
+		.proto = "admin",
+		.tls = RMAIL_TLS_NEVER,
+		.max_line = ADMIN_MAX_LINE,
+		.idle_timeout = ADMIN_IDLE,
+		.handshake_timeout = ADMIN_IDLE,
+		.overload_reply = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Content-Length: 0\r\n"
+				  "Connection: close\r\n\r\n",
+	};
+	char labels[128];
+
+	snprintf(labels, sizeof(labels), "version=\"%s\",abi=\"%d.%d\"",
+		 RMAIL_VERSION, RMAIL_ABI_MAJOR, RMAIL_ABI_MINOR);
+	rm_metric_set("rmail_build_info", labels, 1);
+	refresh_gauges();
+	if (conf == NULL || conf->admin_listen.n == 0)
+		return 0;
+	return rm_listen(&admin_mctx, "listen", &conf->admin_listen,
+			 &admin_ops, &o, err);
+}
