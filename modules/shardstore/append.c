@@ -5,6 +5,7 @@
  * across processes; the shard directory is fsync'd after the unlock.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -272,6 +273,11 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 	ap->date = o != NULL && o->internaldate > 0 ? o->internaldate :
 						       (int64_t)time(NULL);
 	ap->ignore_quota = o != NULL && o->ignore_quota;
+	/* callers built against an older store.h pass a shorter struct */
+	ap->nosync = o != NULL &&
+		     o->size >= offsetof(struct rmail_append_opts, nosync) +
+					sizeof(o->nosync) &&
+		     o->nosync;
 	ap->fd = ss_tmp_create(mb, ap->tmp, sizeof(ap->tmp));
 	if (ap->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",

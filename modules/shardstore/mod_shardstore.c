@@ -161,6 +161,12 @@ void ss_store_close(struct ss_store *st)
 	pthread_mutex_destroy(&st->lock);
 }
 
+static int ss_mbox_sync_op(void *h, const char *user, const char *mailbox,
+			   struct rmail_err *err)
+{
+	return ss_mbox_sync(h, user, mailbox, err);
+}
+
 static const struct rmail_store_ops ss_ops = {
 	.size = sizeof(struct rmail_store_ops),
 	.user_get = ss_user_get,
@@ -204,6 +210,7 @@ static const struct rmail_store_ops ss_ops = {
 	.append_free = ss_append_free,
 	.watch_add = ss_watch_add,
 	.watch_del = ss_watch_del,
+	.mbox_sync = ss_mbox_sync_op,
 };
 
 static const struct rmail_conf_key ss_conf_keys[] = {

@@ -486,6 +486,22 @@ static void test_module(void)
 	g_assert_cmpint(ops->mbox_status(m->data, SS_USER, "INBOX", &st,
 					 &err), ==, 0);
 	g_assert_cmpuint(st.uidnext, ==, 1);
+	{
+		/* bulk path through the public ops: nosync + mbox_sync */
+		struct rmail_append_opts o = { .size = sizeof(o), .nosync = 1 };
+		struct rmail_append *ap;
+		uint32_t uid = 0;
+
+		g_assert_cmpint(ops->append_begin(m->data, SS_USER, "INBOX",
+						  &o, &ap, &err), ==, 0);
+		g_assert_cmpint(ops->append_write(ap, "x\n", 2, &err), ==, 0);
+		g_assert_cmpint(ops->append_commit(ap, &uid, NULL, &err), ==,
+				0);
+		ops->append_free(&ap);
+		g_assert_cmpuint(uid, ==, 1);
+		g_assert_cmpint(ops->mbox_sync(m->data, SS_USER, "INBOX",
+					       &err), ==, 0);
+	}
 	mod->fini(m);
 	fmt = g_build_filename(dir, "FORMAT", NULL);
 	g_assert_true(g_file_set_contents(fmt, "rmail-shardstore 9\n", -1,
