@@ -1,0 +1,327 @@
+"""mod_imap against third-party clients: Python's imaplib and mbsync.
+
+Starts its own daemon (mod_shardstore + mod_imap) on ephemeral loopback
+ports with users made by `rmail user add`.  Needs RMAIL_BIN,
+RMAIL_MODULE_DIR and RMAIL_SOURCE_DIR (set by ctest).
+"""
+import email.utils
+import glob
+import imaplib
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+DOM = "example.test"
+PW = "interop-pw"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self):
+        self.bin = os.environ["RMAIL_BIN"]
+        self.src = os.environ["RMAIL_SOURCE_DIR"]
+        self.dir = tempfile.mkdtemp(prefix="rmimap-interop-")
+        self.root = os.path.join(self.dir, "mail")
+        os.mkdir(self.root)
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.cert = os.path.join(self.src, "tests/certs/cert.pem")
+        conf = {
+            "hostname": "mail.example.test",
+            "mail_root": self.root,
+            "module_dir": os.environ["RMAIL_MODULE_DIR"],
+            "modules": ["mod_shardstore", "mod_imap"],
+            "tls": {"cert_file": self.cert,
+                    "key_file": os.path.join(self.src, "tests/certs/key.pem")},
+            "shutdown_timeout": 5,
+            "imap": {
+                "listen": ["127.0.0.1:%d" % self.port],
+                "imaps_listen": ["127.0.0.1:%d" % self.tls_port],
+            },
+        }
+        self.config = os.path.join(self.dir, "config.json")
+        with open(self.config, "w") as f:
+            json.dump(conf, f)
+        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.bin, "-c", self.config, "serve"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited: " + self.stderr())
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("daemon not listening")
+
+    def user(self, name):
+        addr = "%s@%s" % (name, DOM)
+        subprocess.run([self.bin, "-c", self.config, "user", "add", addr,
+                        "--password-stdin"], input=PW + "\n", text=True,
+                       check=True, capture_output=True)
+        return addr
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def msg(subject, body="hello"):
+    return ("From: a@example.test\r\nTo: b@example.test\r\n"
+            "Subject: %s\r\nMessage-ID: <%s@example.test>\r\n"
+            "Date: %s\r\n\r\n%s\r\n" % (
+                subject, subject.replace(" ", "."),
+                email.utils.formatdate(), body)).encode()
+
+
+D = None
+USERS = {}
+
+
+def setUpModule():
+    global D
+    D = Daemon()
+    for name in ("ilib", "idle", "sync", "label"):
+        USERS[name] = D.user(name)
+    D.start()
+
+
+def tearDownModule():
+    D.stop()
+
+
+class ImaplibTest(unittest.TestCase):
+    def login(self, name, tls=True):
+        if tls:
+            m = imaplib.IMAP4_SSL("127.0.0.1", D.tls_port,
+                                  ssl_context=tls_ctx())
+        else:
+            m = imaplib.IMAP4("127.0.0.1", D.port)
+            self.assertIn("LOGINDISABLED", m.capabilities)
+            m.starttls(ssl_context=tls_ctx())
+        m.login(USERS[name], PW)
+        return m
+
+    def test_starttls_session(self):
+        m = self.login("ilib", tls=False)
+        typ, data = m.list()
+        self.assertEqual(typ, "OK")
+        self.assertTrue(any(b"\\Sent" in d for d in data))
+        m.logout()
+
+    def test_mail_flow(self):
+        m = self.login("ilib")
+        m.create('"Projects/Q 4"')
+        for i in range(3):
+            typ, data = m.append("INBOX", "(\\Seen)" if i == 0 else None,
+                                 None, msg("flow %d" % i))
+            self.assertEqual(typ, "OK")
+            self.assertIn(b"APPENDUID", data[0])
+        typ, data = m.select("INBOX")
+        self.assertEqual(int(data[0]), 3)
+        typ, data = m.search(None, "UNSEEN")
+        self.assertEqual(data[0].split(), [b"2", b"3"])
+        typ, data = m.fetch("2", "(BODY.PEEK[] RFC822.SIZE)")
+        self.assertIn(b"Subject: flow 1", data[0][1])
+        typ, data = m.uid("STORE", "1:*", "+FLAGS", "(\\Flagged)")
+        self.assertEqual(typ, "OK")
+        typ, data = m.uid("COPY", "1:2", '"Projects/Q 4"')
+        self.assertEqual(typ, "OK")
+        typ, data = m.response("COPYUID")
+        self.assertRegex(data[0], rb"^\d+ 1:2 1:2$")
+        typ, data = m.uid("MOVE", "3", "Trash")
+        self.assertEqual(typ, "OK")
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        typ, data = m.expunge()
+        self.assertEqual(data[-1], b"1")  # after the MOVE's EXPUNGE 3
+        typ, data = m.status('"Projects/Q 4"', "(MESSAGES UNSEEN)")
+        self.assertIn(b"MESSAGES 2", data[0])
+        typ, data = m.fetch("1:*", "(FLAGS)")
+        self.assertEqual(len([d for d in data if d]), 1)
+        m.close()
+        m.logout()
+
+    def test_idle_sees_other_session(self):
+        a = self.login("idle")
+        b = self.login("idle")
+        a.select("INBOX")
+        tag = a._new_tag().decode()
+        a.send(("%s IDLE\r\n" % tag).encode())
+        self.assertTrue(a.readline().startswith(b"+"))
+        t0 = time.monotonic()
+        b.append("INBOX", None, None, msg("idle ping"))
+        line = a.readline()
+        self.assertRegex(line, rb"^\* \d+ EXISTS")
+        self.assertLess(time.monotonic() - t0, 1.5)
+        a.send(b"DONE\r\n")
+        while not a.readline().startswith(tag.encode()):
+            pass
+        a.logout()
+        b.logout()
+
+    def test_labels(self):
+        m = self.login("label")
+        m.append("INBOX", None, None, msg("label one"))
+        m.append("INBOX", "($label1 Work)", None, msg("label two"))
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(Work $Important)")
+        typ, data = m.search(None, "KEYWORD", "Work")
+        self.assertEqual(data[0].split(), [b"1", b"2"])
+        typ, data = m.search(None, "UNKEYWORD", "$label1")
+        self.assertEqual(data[0].split(), [b"1"])
+        m.store("2", "-FLAGS", "(Work)")
+        typ, data = m.fetch("1:2", "(FLAGS)")
+        self.assertIn(b"$Important", data[0])
+        self.assertNotIn(b"Work", data[1])
+        self.assertIn(b"$label1", data[1])
+        m.logout()
+
+
+class MbsyncTest(unittest.TestCase):
+    def setUp(self):
+        if shutil.which("mbsync") is None:
+            self.skipTest("mbsync not installed")
+        self.local = os.path.join(D.dir, "maildir")
+        os.makedirs(self.local, exist_ok=True)
+        self.rc = os.path.join(D.dir, "mbsyncrc")
+        with open(self.rc, "w") as f:
+            f.write("""IMAPAccount rm
+Host localhost
+Port %d
+User %s
+Pass %s
+SSLType IMAPS
+CertificateFile %s
+
+IMAPStore remote
+Account rm
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+SubFolders Verbatim
+
+Channel rm
+Far :remote:
+Near :local:
+Patterns INBOX Sent
+Create Both
+Expunge Both
+SyncState *
+""" % (D.tls_port, USERS["sync"], PW, D.cert, self.local, self.local))
+
+    def mbsync(self):
+        r = subprocess.run(["mbsync", "-c", self.rc, "-a"], text=True,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def local_msgs(self, box):
+        out = []
+        for sub in ("cur", "new"):
+            out += glob.glob(os.path.join(self.local, box, sub, "*"))
+        return out
+
+    def local_ids(self, box):
+        ids = []
+        for p in self.local_msgs(box):
+            with open(p, "rb") as f:
+                for line in f:
+                    if line.lower().startswith(b"message-id:"):
+                        ids.append(line.split(b":", 1)[1].strip())
+        return sorted(ids)
+
+    def server(self):
+        m = imaplib.IMAP4_SSL("127.0.0.1", D.tls_port, ssl_context=tls_ctx())
+        m.login(USERS["sync"], PW)
+        return m
+
+    def server_state(self, m):
+        m.select("INBOX")
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS "
+                            "(MESSAGE-ID)])")
+        out = {}
+        for d in data:
+            if isinstance(d, tuple):
+                mid = d[1].split(b":", 1)[1].strip()
+                self.assertNotIn(mid, out, "duplicate on the server")
+                out[mid] = d[0]
+        return out
+
+    def test_round_trip(self):
+        m = self.server()
+        for i in range(3):
+            m.append("INBOX", None, None, msg("sync %d" % i))
+        m.append("Sent", "(\\Seen)", None, msg("sent 0"))
+        self.mbsync()
+        self.assertEqual(len(self.local_msgs("INBOX")), 3)
+        self.assertEqual(len(self.local_msgs("Sent")), 1)
+
+        # flags on both sides, a new message on each side
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Flagged)")
+        m.append("INBOX", None, None, msg("sync server new"))
+        p = sorted(self.local_msgs("INBOX"))[-1]
+        with open(p, "rb") as f:
+            seen_id = [l for l in f if l.lower().startswith(b"message-id")]
+        base = os.path.basename(p).split(":2,")[0]
+        os.rename(p, os.path.join(self.local, "INBOX", "cur",
+                                  base + ":2,S"))
+        newp = os.path.join(self.local, "INBOX", "new",
+                            "%d.local.x" % int(time.time()))
+        with open(newp, "wb") as f:
+            f.write(msg("sync local new"))
+        self.mbsync()
+        self.mbsync()   # a resync changes nothing
+
+        state = self.server_state(m)
+        self.assertEqual(len(state), 5)
+        local = self.local_ids("INBOX")
+        self.assertEqual(len(local), 5, "duplicates or losses locally")
+        self.assertEqual(sorted(state.keys()), local)
+        self.assertIn(b"\\Seen", state[seen_id[0].split(b":", 1)[1]
+                                       .strip()])
+        flagged = [p for p in self.local_msgs("INBOX")
+                   if ":2," in p and "F" in p.split(":2,")[1]]
+        self.assertEqual(len(flagged), 1)
+        m.logout()
+
+
+if __name__ == "__main__":
+    unittest.main()
