@@ -14,10 +14,6 @@
 #include "imap_search.h"
 #include "imap_session.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
-		    const char **kw, size_t *nkw);
-
 struct imap_append_run {
 	struct imap_session *s;
 	char tag[128];

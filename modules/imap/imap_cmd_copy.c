@@ -8,8 +8,6 @@
 
 #include "imap_session.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-
 struct copy_job {
 	struct imap_session *s;
 	struct rmail_mbox *mb;

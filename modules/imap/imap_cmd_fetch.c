@@ -18,8 +18,6 @@
 #define SLICE (64 * 1024)
 #define HDR_MAX (1024 * 1024)
 
-const char *imap_err_code(const struct rmail_err *err);
-
 enum {
 	IT_RFC822,              /* extra items before the bodies */
 	IT_RFC822_HEADER,

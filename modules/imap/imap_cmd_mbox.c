@@ -10,8 +10,6 @@
 
 #include "imap_session.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-
 const char *imap_err_code(const struct rmail_err *err)
 {
 	switch (err->code) {
@@ -46,8 +44,6 @@ static const struct {
 	{ "\\All", RMAIL_SU_ALL },
 	{ "\\Flagged", RMAIL_SU_FLAGGED },
 };
-
-const char *imap_special_use_name(uint32_t su);
 
 const char *imap_special_use_name(uint32_t su)
 {
@@ -250,10 +246,6 @@ void imap_cmd_unsubscribe(struct imap_session *s,
 }
 
 /* "(MESSAGES 3 UIDNEXT 4)" for the items in list `items` */
-int imap_status_items(struct imap_session *s, const struct imap_arg *items,
-		      const struct rmail_mbox_status *st, char *out,
-		      size_t outsz);
-
 int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		      const struct rmail_mbox_status *st, char *out,
 		      size_t outsz)

@@ -11,8 +11,6 @@
 
 #include "imap_session.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-
 static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		      bool ro)
 {

@@ -9,12 +9,7 @@
 
 #include "imap_session.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-
 #define MAX_KW 64
-
-int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
-		    const char **kw, size_t *nkw);
 
 /* one flag atom into flags/kw; -1 when invalid */
 static int flag_atom(const char *f, uint32_t *flags, const char **kw,

@@ -12,12 +12,6 @@
 #include "imap_session.h"
 #include "mutf7.h"
 
-const char *imap_err_code(const struct rmail_err *err);
-const char *imap_special_use_name(uint32_t su);
-int imap_status_items(struct imap_session *s, const struct imap_arg *items,
-		      const struct rmail_mbox_status *st, char *out,
-		      size_t outsz);
-
 /* '*' matches anything, '%' anything but the delimiter */
 static bool match(const char *p, const char *n)
 {

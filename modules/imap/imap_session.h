@@ -143,6 +143,18 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 bool imap_cleartext_blocked(struct imap_session *s);
 void imap_capability_list(struct imap_session *s, char *buf, size_t n);
 
+/* "[NONEXISTENT] " and friends for a store error */
+const char *imap_err_code(const struct rmail_err *err);
+/* "\\Sent" for RMAIL_SU_SENT, NULL for none */
+const char *imap_special_use_name(uint32_t su);
+/* "MESSAGES 3 UIDNEXT 4" for a STATUS item list; -1 when invalid */
+int imap_status_items(struct imap_session *s, const struct imap_arg *items,
+		      const struct rmail_mbox_status *st, char *out,
+		      size_t outsz);
+/* a flag list or flag atoms (STORE, APPEND); -1 when invalid */
+int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
+		    const char **kw, size_t *nkw);
+
 /* ---- imap_view.c ------------------------------------------------ */
 int imap_view_select(struct imap_session *s, const char *name,
 		     struct rmail_err *err);
@@ -164,8 +176,7 @@ bool imap_uids_has(const struct imap_uids *u, uint32_t uid);
 void imap_uids_free(struct imap_uids *u);
 /*
  * Resolve a set (sequence numbers or UIDs) into the announced UIDs it
- * names, ascending, skipping expunged ones.  Allocates in s->arena,
- * falls back to malloc for big sets (*heap_r says to free()).
+ * names, ascending, skipping expunged ones; *uids_r is malloc'd.
  */
 int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		  uint32_t **uids_r, size_t *n_r, const char **error_r);
