@@ -31,7 +31,7 @@ static bool pend_ready;
 static void conn_finalize(struct rmail_conn *c);
 
 /* rmail_connections{proto}: open connections per protocol, a gauge
- * kept beside the rmail_connections_total counter */
+ * kept beside the rmail_connections_accepted_total counter */
 #define CONN_GAUGES 32
 static struct { char labels[128]; long n; } conn_gauges[CONN_GAUGES];
 
@@ -737,7 +737,10 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 		conns->prev = c;
 	conns = c;
 	nconns++;
-	rm_metric_add("rmail_connections_total", rm_listener_labels(l), 1);
+	/* not rmail_connections_total: its family would clash with the
+	 * rmail_connections gauge in the exposition */
+	rm_metric_add("rmail_connections_accepted_total",
+		      rm_listener_labels(l), 1);
 	conn_gauge(c, 1);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "connected on port %d", local_port);
 	if (o->tls == RMAIL_TLS_IMPLICIT) {
