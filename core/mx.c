@@ -4,7 +4,7 @@
  * MX), null MX (RFC 7505) and NXDOMAIN as permanent failures.  A private
  * res_state per call keeps it thread-safe and lets delivery.dns_servers
  * replace resolv.conf's servers.  Answers are parsed with ns_parserr,
- * which bounds every read to the message.
+ * which bounds every read to the message (mx_parse.c).
  */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -68,16 +68,39 @@ static int cmp_mx(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
+struct mx_acc {
+	struct mx_sort *v;
+	size_t n, cap;
+	bool null_mx;
+};
+
+static void mx_rr(void *arg, unsigned pref, const char *host)
+{
+	struct mx_acc *a = arg;
+
+	if (host[0] == '\0') {
+		a->null_mx = true;
+		return;
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap == 0 ? 8 : a->cap * 2;
+		a->v = rm_xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n].mx.pref = pref;
+	snprintf(a->v[a->n].mx.host, sizeof(a->v[a->n].mx.host), "%.255s",
+		 host);
+	rm_random_bytes(&a->v[a->n].key, sizeof(a->v[a->n].key));
+	a->n++;
+}
+
 int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
 		 size_t *n_r, bool *perm_r, char *why, size_t whysz)
 {
+	struct mx_acc acc = { 0 };
 	unsigned char *ans;
 	struct __res_state st;
-	struct mx_sort *v;
-	ns_msg msg;
-	size_t n = 0, i;
-	bool null_mx = false;
-	int len, herr;
+	size_t i;
+	int len, herr, rc;
 
 	*n_r = 0;
 	*perm_r = false;
@@ -108,52 +131,30 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
 		snprintf(why, whysz, "4.4.3 %s: MX look-up failed", domain);
 		return -1;
 	}
-	if (ns_initparse(ans, len, &msg) < 0) {
-		free(ans);
+	rc = rm_mx_parse(ans, len, mx_rr, &acc);
+	free(ans);
+	if (rc < 0) {
 		snprintf(why, whysz, "4.4.3 %s: bad DNS answer", domain);
 		return -1;
 	}
-	v = rm_xcalloc(ns_msg_count(msg, ns_s_an) + 1, sizeof(*v));
-	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		ns_rr rr;
-		char name[NS_MAXDNAME];
-
-		if (ns_parserr(&msg, ns_s_an, (int)i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
-			continue;
-		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg),
-			      ns_rr_rdata(rr) + 2, name, sizeof(name)) < 0)
-			continue;
-		if (name[0] == '\0' || strcmp(name, ".") == 0) {
-			null_mx = true;
-			continue;
-		}
-		v[n].mx.pref = ns_get16(ns_rr_rdata(rr));
-		snprintf(v[n].mx.host, sizeof(v[n].mx.host), "%.255s", name);
-		rm_random_bytes(&v[n].key, sizeof(v[n].key));
-		n++;
-	}
-	free(ans);
-	if (null_mx) {
-		free(v);
+	if (acc.null_mx) {
+		free(acc.v);
 		*perm_r = true;
 		snprintf(why, whysz, "5.1.10 %s accepts no mail (null MX)",
 			 domain);
 		return -1;
 	}
-	if (n == 0) {
-		free(v);
+	if (acc.n == 0) {
 		snprintf(out[0].host, sizeof(out[0].host), "%s", domain);
 		out[0].pref = 0;
 		*n_r = max > 0 ? 1 : 0;
 		return 0;
 	}
-	qsort(v, n, sizeof(*v), cmp_mx);
-	for (i = 0; i < n && i < max; i++)
-		out[i] = v[i].mx;
+	qsort(acc.v, acc.n, sizeof(*acc.v), cmp_mx);
+	for (i = 0; i < acc.n && i < max; i++)
+		out[i] = acc.v[i].mx;
 	*n_r = i;
-	free(v);
+	free(acc.v);
 	return 0;
 }
 
@@ -161,36 +162,9 @@ static size_t query_addrs(res_state st, const char *host, int type,
 			  int port, struct rm_addr *out, size_t max)
 {
 	unsigned char ans[ANSWER_MAX];
-	ns_msg msg;
-	size_t n = 0;
 	int len = res_nquery(st, host, ns_c_in, type, ans, sizeof(ans));
 
-	if (len < 0 || ns_initparse(ans, len, &msg) < 0)
-		return 0;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
-		ns_rr rr;
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		memset(&out[n], 0, sizeof(out[n]));
-		if (ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
-			struct sockaddr_in *s = (void *)&out[n].ss;
-
-			s->sin_family = AF_INET;
-			s->sin_port = htons((uint16_t)port);
-			memcpy(&s->sin_addr, ns_rr_rdata(rr), 4);
-			out[n++].len = sizeof(*s);
-		} else if (ns_rr_type(rr) == ns_t_aaaa &&
-			   ns_rr_rdlen(rr) == 16) {
-			struct sockaddr_in6 *s = (void *)&out[n].ss;
-
-			s->sin6_family = AF_INET6;
-			s->sin6_port = htons((uint16_t)port);
-			memcpy(&s->sin6_addr, ns_rr_rdata(rr), 16);
-			out[n++].len = sizeof(*s);
-		}
-	}
-	return n;
+	return rm_addrs_parse(ans, len, port, out, max);
 }
 
 int rm_mx_addrs(const char *host, int port, bool use_dns,

@@ -22,8 +22,7 @@
 
 #include "submit_int.h"
 
-#define LINE_MAX_ 2048
-#define REPLY_LINES 64
+#define LINE_MAX_ RM_SMTP_LINE_MAX
 #define OUT_BUF 16384
 
 double rm_smtp_timeout = 60;
@@ -122,28 +121,11 @@ static int cl_printf(struct cl *c, const char *fmt, ...)
 static int cl_line(struct cl *c, char *line, size_t sz)
 {
 	for (;;) {
-		char *nl = memchr(c->in, '\n', c->ilen);
 		ssize_t r;
 
-		if (nl != NULL || c->ilen == sizeof(c->in)) {
-			size_t n = nl != NULL ? (size_t)(nl - c->in)
-					      : c->ilen;
-			size_t keep = n, i;
-
-			if (keep > 0 && c->in[keep - 1] == '\r')
-				keep--;
-			if (keep >= sz)
-				keep = sz - 1;
-			for (i = 0; i < keep; i++)
-				line[i] = (unsigned char)c->in[i] < 32 ? ' '
-								       : c->in[i];
-			line[keep] = '\0';
-			if (nl != NULL)
-				n++;
-			memmove(c->in, c->in + n, c->ilen - n);
-			c->ilen -= n;
+		if (rm_smtp_take_line(c->in, &c->ilen, sizeof(c->in), line,
+				      sz) == 1)
 			return 0;
-		}
 		if (c->ssl != NULL) {
 			int k = SSL_read(c->ssl, c->in + c->ilen,
 					 (int)(sizeof(c->in) - c->ilen));
@@ -164,27 +146,21 @@ static int cl_line(struct cl *c, char *line, size_t sz)
 /* a whole reply: its code, its last line in text; -1 on EOF/garbage */
 static int cl_reply(struct cl *c, char *text, size_t sz, bool ehlo)
 {
+	struct rm_smtp_reply rp;
 	char line[LINE_MAX_];
-	int code = -1;
+	int rc;
 
+	rm_smtp_reply_init(&rp, ehlo);
 	if (ehlo)
 		c->starttls = false;
-	for (int i = 0; i < REPLY_LINES; i++) {
-		if (cl_line(c, line, sizeof(line)) < 0 || strlen(line) < 3 ||
-		    line[0] < '2' || line[0] > '5' || line[1] < '0' ||
-		    line[1] > '9' || line[2] < '0' || line[2] > '9')
+	do {
+		if (cl_line(c, line, sizeof(line)) < 0)
 			return -1;
-		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-		       (line[2] - '0');
-		if (ehlo && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-		    (line[12] == '\0' || line[12] == ' '))
-			c->starttls = true;
-		if (line[3] != '-') {
-			snprintf(text, sz, "%s", line);
-			return code;
-		}
-	}
-	return -1;
+		rc = rm_smtp_reply_line(&rp, line, text, sz);
+	} while (rc == 0);
+	if (ehlo)
+		c->starttls = rp.starttls;
+	return rc < 0 ? -1 : rp.code;
 }
 
 /* "pre arg post\r\n", then its reply code */

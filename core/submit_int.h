@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 
 #include "rm.h"
+#include "addr_syntax.h"
+#include "smtp_reply.h"
+#include "mx_parse.h"
 
 /* a hard bound on one message, whatever the protocol announced */
 #define RM_MSG_MAX ((uint64_t)64 << 20)
@@ -43,8 +46,6 @@ void rm_spool_abort(struct rmail_submit **s);
 int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name);
 /* a fresh queue id: sortable by time, unique */
 void rm_submit_new_id(char id[RM_QID_MAX]);
-/* RFC 5321 syntax of local@domain; "" and "postmaster" are not */
-bool rm_addr_valid(const char *addr);
 /* RFC 5322 date of t, into buf */
 void rm_rfc5322_date(int64_t t, char *buf, size_t sz);
 
@@ -126,10 +127,6 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
 		 size_t *n_r, bool *perm_r, char *why, size_t whysz);
 /* addresses of host (A and AAAA, through delivery.dns_servers when
  * set, else the system resolver) */
-struct rm_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
 int rm_mx_addrs(const char *host, int port, bool use_dns,
 		struct rm_addr *out, size_t max, size_t *n_r);
 

@@ -1,0 +1,13 @@
+# The core submission service's parsers of untrusted input: recipient
+# address syntax, the outbound SMTP client's reply reader and the DNS
+# answers behind MX and A/AAAA look-ups.
+rmail_fuzz(submit_addr
+  SOURCES tests/fuzz/fuzz_submit_addr.c core/addr_syntax.c
+  INCLUDES core)
+rmail_fuzz(submit_reply
+  SOURCES tests/fuzz/fuzz_submit_reply.c core/smtp_reply.c
+  INCLUDES core)
+rmail_fuzz(submit_dns
+  SOURCES tests/fuzz/fuzz_submit_dns.c core/mx_parse.c
+  INCLUDES core
+  LIBRARIES resolv)
