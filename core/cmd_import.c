@@ -160,6 +160,7 @@ static void scan_sub(struct imp_folder *f, const char *sub)
 		m->nm = nm;
 		m->mtime = st.st_mtime;
 		m->uid = uid_of(f, m->rel + m->baseoff, nm.baselen);
+		m->dup = false;
 	}
 	closedir(d);
 }
