@@ -1,0 +1,105 @@
+/*
+ * Thunderbird autoconfig (config-v1.1.xml).  mod_exchange cannot see the
+ * other modules' sections, so it advertises the standard ports (IMAPS
+ * 993, SMTPS 465, submission 587 with STARTTLS) on the core's hostname
+ * unless exchange_api.advertise says otherwise (proxy, NAT).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ex.h"
+
+const char *ex_advertise(const char *key, const char *def);
+const char *ex_advertise(const char *key, const char *def)
+{
+	const struct rmail_strmap *m = &ex_conf()->advertise;
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->k[i], key) == 0)
+			return m->v[i];
+	if (strcmp(key, "hostname") == 0) {
+		const char *h = ex.core->conf_str("hostname");
+
+		return h != NULL ? h : "localhost";
+	}
+	return def;
+}
+
+/* XML-escape into the request pool */
+char *ex_xml_escape(struct ex_req *r, const char *s);
+char *ex_xml_escape(struct ex_req *r, const char *s)
+{
+	size_t n = 0, i;
+	char *o, *p;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += strchr("<>&\"'", s[i]) != NULL ? 6 : 1;
+	o = p = ex.core->palloc(r->pool, n + 1);
+	for (i = 0; s[i] != '\0'; i++) {
+		switch (s[i]) {
+		case '<': memcpy(p, "&lt;", 4); p += 4; break;
+		case '>': memcpy(p, "&gt;", 4); p += 4; break;
+		case '&': memcpy(p, "&amp;", 5); p += 5; break;
+		case '"': memcpy(p, "&quot;", 6); p += 6; break;
+		case '\'': memcpy(p, "&apos;", 6); p += 6; break;
+		default:
+			/* controls never reach XML 1.0 */
+			*p++ = (unsigned char)s[i] < ' ' ? '?' : s[i];
+		}
+	}
+	*p = '\0';
+	return o;
+}
+
+void ex_autoconfig(struct ex_req *r)
+{
+	const char *host = ex_xml_escape(r, ex_advertise("hostname", NULL));
+	const char *domain = strchr(host, '.') != NULL ? strchr(host, '.') + 1
+						       : host;
+	char *xml;
+
+	xml = ex.core->psprintf(r->pool,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<clientConfig version=\"1.1\">\n"
+		"  <emailProvider id=\"%s\">\n"
+		"    <domain>%s</domain>\n"
+		"    <displayName>%s</displayName>\n"
+		"    <incomingServer type=\"imap\">\n"
+		"      <hostname>%s</hostname>\n"
+		"      <port>%s</port>\n"
+		"      <socketType>SSL</socketType>\n"
+		"      <authentication>password-cleartext</authentication>\n"
+		"      <username>%%EMAILADDRESS%%</username>\n"
+		"    </incomingServer>\n"
+		"    <incomingServer type=\"imap\">\n"
+		"      <hostname>%s</hostname>\n"
+		"      <port>%s</port>\n"
+		"      <socketType>STARTTLS</socketType>\n"
+		"      <authentication>password-cleartext</authentication>\n"
+		"      <username>%%EMAILADDRESS%%</username>\n"
+		"    </incomingServer>\n"
+		"    <outgoingServer type=\"smtp\">\n"
+		"      <hostname>%s</hostname>\n"
+		"      <port>%s</port>\n"
+		"      <socketType>SSL</socketType>\n"
+		"      <authentication>password-cleartext</authentication>\n"
+		"      <username>%%EMAILADDRESS%%</username>\n"
+		"    </outgoingServer>\n"
+		"    <outgoingServer type=\"smtp\">\n"
+		"      <hostname>%s</hostname>\n"
+		"      <port>%s</port>\n"
+		"      <socketType>STARTTLS</socketType>\n"
+		"      <authentication>password-cleartext</authentication>\n"
+		"      <username>%%EMAILADDRESS%%</username>\n"
+		"    </outgoingServer>\n"
+		"  </emailProvider>\n"
+		"</clientConfig>\n",
+		domain, domain, host,
+		host, ex_xml_escape(r, ex_advertise("imaps_port", "993")),
+		host, ex_xml_escape(r, ex_advertise("imap_port", "143")),
+		host, ex_xml_escape(r, ex_advertise("smtps_port", "465")),
+		host, ex_xml_escape(r, ex_advertise("submission_port", "587")));
+	ex_respond(r, 200, "application/xml; charset=utf-8", xml, strlen(xml),
+		   NULL);
+}
