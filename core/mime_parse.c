@@ -295,6 +295,18 @@ static void close_to(struct pctx *c, uint32_t keep, uint64_t e,
 	}
 }
 
+/* A multipart whose parts cannot be parsed (no boundary, cut by a
+ * limit or by the end) has no children; IMAP cannot describe such a
+ * multipart, so it is reported as the text/plain RFC 2046 5.1.1 tells
+ * readers to assume. */
+static void demote_multipart(struct rmail_mime_part *p)
+{
+	if (strcmp(p->type, "multipart") == 0) {
+		p->type = "text";
+		p->subtype = "plain";
+	}
+}
+
 /* A boundary or the end arrived inside a header section: the headers
  * stop there and the body is empty. */
 static void cut_headers(struct pctx *c, uint64_t e)
@@ -304,6 +316,7 @@ static void cut_headers(struct pctx *c, uint64_t e)
 	p->body_off = e > p->hdr_off ? e : p->hdr_off;
 	p->hdr_len = p->body_off - p->hdr_off;
 	headers_done(c, c->open[c->nopen - 1].part);
+	demote_multipart(p);
 	c->state = S_BODY;
 }
 
@@ -338,14 +351,12 @@ static void body_starts(struct pctx *c, uint64_t next, uint64_t nl)
 	if (strcmp(p->type, "multipart") == 0) {
 		b = rm_mime_strmap_get(&p->params, "boundary");
 		if (b == NULL || *b == '\0' || strlen(b) > 998) {
-			/* no usable boundary: a text/plain leaf, as
-			 * RFC 2046 5.1.1 readers must guess */
-			p->type = "text";
-			p->subtype = "plain";
+			demote_multipart(p);
 			return;
 		}
 		if (deep) {
 			p->flags |= RMAIL_MIME_TRUNCATED;
+			demote_multipart(p);
 			return;
 		}
 		p->flags |= RMAIL_MIME_MULTIPART;
