@@ -559,6 +559,17 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->delivery.workers = (uint32_t)r->delivery_workers;
 	c->delivery.relay_host = r->relay_host;
 	c->delivery.routes = r->routes;
+	c->relay.tls = rm_relay_tls_mode(r->relay_tls);
+	c->relay.user = r->relay_user;
+	c->relay.password_file = abs_path(c->pool, c->dir,
+					  r->relay_password_file);
+	if ((c->relay.user == NULL) != (c->relay.password_file == NULL))
+		problem(fc, c->relay.user ? "delivery.relay_password_file"
+			: "delivery.relay_user",
+			"required when the other relay credential is set");
+	else if (c->relay.user != NULL && c->relay.tls == RM_RELAY_NONE)
+		problem(fc, "delivery.relay_tls", "credentials are sent only "
+			"under TLS: not none");
 	c->delivery.dns_servers = r->dns_servers;
 	c->delivery.retry_initial = r->retry_initial;
 	c->delivery.retry_max = r->retry_max;

@@ -29,6 +29,27 @@ static int check_duration(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+static int check_relay_tls(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (rm_relay_tls_mode(s) < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "expected one of "
+				     "starttls, implicit, none");
+	return 0;
+}
+
+int rm_relay_tls_mode(const char *s)
+{
+	if (strcmp(s, "starttls") == 0)
+		return RM_RELAY_STARTTLS;
+	if (strcmp(s, "implicit") == 0)
+		return RM_RELAY_IMPLICIT;
+	if (strcmp(s, "none") == 0)
+		return RM_RELAY_NONE;
+	return -1;
+}
+
 static int check_level(const void *field, struct rmail_err *err)
 {
 	static const char *const names[] = { "error", "warning", "info",
@@ -209,6 +230,13 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("delivery.relay_host", S, N | R, relay_host, "null",
 	  "smarthost host:port for all remote mail (null: MX)",
 	  check_opt_hostport),
+	K("delivery.relay_tls", S, R, relay_tls, "\"starttls\"",
+	  "TLS to the relay: starttls (opportunistic), implicit or none",
+	  check_relay_tls),
+	K("delivery.relay_user", S, N | R, relay_user, "null",
+	  "AUTH PLAIN user at the relay, sent only under TLS", NULL),
+	K("delivery.relay_password_file", S, N | R, relay_password_file,
+	  "null", "file whose first line is the relay password", NULL),
 	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
 	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
 	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, R, dns_servers, "[]",

@@ -20,6 +20,7 @@ struct rm_core_raw {
 	const char *tls_key_file;
 	int64_t delivery_workers;
 	const char *relay_host;
+	const char *relay_tls, *relay_user, *relay_password_file;
 	struct rmail_strmap routes;
 	struct rmail_strlist dns_servers;
 	double retry_initial, retry_max, expire;

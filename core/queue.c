@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "submit_int.h"
 
@@ -400,6 +401,34 @@ static int split_hostport(const char *hp, char *host, size_t hsz, int *port)
 	return *port > 0 && *port < 65536 ? 0 : -1;
 }
 
+/* the smarthost's TLS mode and credentials; the password is read at
+ * each run so a rotated file needs no reload */
+static int relay_opts(const struct rm_config *c, struct rm_smtp_opts *o,
+		      char *pw, size_t pwsz, char *why, size_t whysz)
+{
+	FILE *f;
+
+	memset(o, 0, sizeof(*o));
+	o->tls = c->relay.tls;
+	pw[0] = '\0';
+	if (c->relay.user == NULL || c->relay.password_file == NULL)
+		return 0;
+	f = fopen(c->relay.password_file, "re");
+	if (f == NULL || fgets(pw, (int)pwsz, f) == NULL) {
+		snprintf(why, whysz, "4.3.5 relay password file %s: %s",
+			 c->relay.password_file,
+			 f == NULL ? strerror(errno) : "empty");
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	o->user = c->relay.user;
+	o->password = pw;
+	return 0;
+}
+
 /* the batch's recipients that are still pending (indexes into e->r) */
 static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 			   const char *domain, int msgfd)
@@ -408,13 +437,20 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	struct rm_mx mx[MX_MAX];
 	struct rm_smtp_rcpt *sr;
 	const char *fixed = NULL;
-	char why[300] = "", host[256];
+	const struct rm_smtp_opts *o = NULL;
+	struct rm_smtp_opts opts;
+	char why[300] = "", host[256], pw[512];
 	size_t nmx = 0, i, k;
 	bool perm = false, sent = false, use_dns = true;
 	int port = 25;
 
-	if (c != NULL && c->delivery.relay_host != NULL)
+	if (c != NULL && c->delivery.relay_host != NULL) {
 		fixed = c->delivery.relay_host;
+		if (relay_opts(c, &opts, pw, sizeof(pw), why,
+			       sizeof(why)) < 0)
+			goto temp;
+		o = &opts;
+	}
 	for (i = 0; fixed == NULL && c != NULL &&
 		    i < c->delivery.routes.n; i++)
 		if (strcasecmp(c->delivery.routes.k[i], domain) == 0)
@@ -463,7 +499,8 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sr[i].code = 0;
 				sr[i].reply[0] = '\0';
 			}
-			if (rm_smtp_send(&addrs[a], host, e->from, sr, n, msgfd,
+			if (rm_smtp_send(&addrs[a], host, o, e->from, sr, n,
+					 msgfd,
 					 why, sizeof(why)) == 0)
 				sent = true;
 		}
@@ -485,8 +522,10 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		}
 	}
 	free(sr);
+	OPENSSL_cleanse(pw, sizeof(pw));
 	return;
 temp:
+	OPENSSL_cleanse(pw, sizeof(pw));
 	for (i = 0; i < n; i++)
 		set_error(&e->r[idx[i]], why);
 }

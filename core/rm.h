@@ -106,7 +106,23 @@ struct rm_config {
 
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+
+	/* appended: the smarthost's TLS mode and credentials */
+	struct {
+		int tls;                    /* enum rm_relay_tls */
+		const char *user;           /* NULL: no AUTH */
+		const char *password_file;  /* absolute */
+	} relay;
 };
+
+/* delivery.relay_tls */
+enum rm_relay_tls {
+	RM_RELAY_STARTTLS = 0,          /* when offered; cleartext fallback */
+	RM_RELAY_IMPLICIT = 1,          /* TLS from the first byte */
+	RM_RELAY_NONE = 2,
+};
+/* "starttls"|"implicit"|"none" to enum rm_relay_tls, -1 otherwise */
+int rm_relay_tls_mode(const char *s);
 
 /* Load and validate; on error every problem is printed (JSON path,
  * line:column for syntax) through the report callback and -1 returned. */

@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "submit_int.h"
@@ -240,6 +242,32 @@ out:
 	return rc;
 }
 
+/* RFC 4954 AUTH PLAIN, only ever on a TLS session: 0 without TLS */
+static int auth_plain(struct cl *c, const struct rm_smtp_opts *o,
+		      char *text, size_t sz)
+{
+	unsigned char raw[520];
+	char b64[700];
+	size_t ul = strlen(o->user), pl = strlen(o->password);
+	int code;
+
+	if (c->ssl == NULL)
+		return 0;
+	if (ul + pl + 2 > sizeof(raw)) {
+		snprintf(text, sz, "credentials too long");
+		return 0;
+	}
+	raw[0] = '\0';
+	memcpy(raw + 1, o->user, ul);
+	raw[1 + ul] = '\0';
+	memcpy(raw + 2 + ul, o->password, pl);
+	(void)EVP_EncodeBlock((unsigned char *)b64, raw, (int)(ul + pl + 2));
+	code = cmd(c, text, sz, "AUTH PLAIN ", b64, "");
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return code;
+}
+
 static const char *helo_name(void)
 {
 	const struct rm_config *cf = rm_conf();
@@ -250,8 +278,9 @@ static const char *helo_name(void)
 
 /* 1 = the TLS handshake failed (retry in cleartext) */
 static int session(struct cl *c, const struct rm_addr *a, const char *host,
-		   bool try_tls, const char *from, struct rm_smtp_rcpt *r,
-		   size_t n, int msg_fd, char *why, size_t whysz)
+		   const struct rm_smtp_opts *o, bool try_tls,
+		   const char *from, struct rm_smtp_rcpt *r, size_t n,
+		   int msg_fd, char *why, size_t whysz)
 {
 	char text[LINE_MAX_];
 	size_t i, ok = 0;
@@ -260,6 +289,10 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	if (cl_connect(c, a) < 0) {
 		snprintf(why, whysz, "4.4.1 %s: connect: %s", host,
 			 strerror(errno));
+		return -1;
+	}
+	if (o->tls == RM_RELAY_IMPLICIT && start_tls(c, host) < 0) {
+		snprintf(why, whysz, "4.4.2 %s: TLS handshake failed", host);
 		return -1;
 	}
 	code = cl_reply(c, text, sizeof(text), false);
@@ -274,7 +307,7 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	if (code != 250 && cmd(c, text, sizeof(text), "HELO ",
 			       helo_name(), "") != 250)
 		goto proto;
-	if (try_tls && c->starttls) {
+	if (try_tls && c->ssl == NULL && c->starttls) {
 		if (cmd(c, text, sizeof(text), "STARTTLS", "", "") != 220)
 			goto plain;
 		if (start_tls(c, host) < 0)
@@ -284,6 +317,19 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 			goto lost;
 	}
 plain:
+	if (o->user != NULL) {
+		code = auth_plain(c, o, text, sizeof(text));
+		if (code < 0)
+			goto lost;
+		if (code != 235) {
+			(void)cl_printf(c, "QUIT\r\n");
+			snprintf(why, whysz, "4.7.8 %s: %s: %.200s", host,
+				 c->ssl == NULL ? "no TLS, credentials withheld"
+						: "AUTH refused",
+				 c->ssl == NULL ? "" : text);
+			return -1;
+		}
+	}
 	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from, ">");
 	if (code < 0)
 		goto lost;
@@ -330,16 +376,26 @@ lost:
 }
 
 int rm_smtp_send(const struct rm_addr *a, const char *host,
-		 const char *from, struct rm_smtp_rcpt *r, size_t n,
+		 const struct rm_smtp_opts *o, const char *from, struct rm_smtp_rcpt *r, size_t n,
 		 int msg_fd, char *why, size_t whysz)
 {
+	static const struct rm_smtp_opts dflt = { .tls = RM_RELAY_STARTTLS };
 	struct cl c;
 	int rc;
 
+	if (o == NULL)
+		o = &dflt;
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
-	rc = session(&c, a, host, true, from, r, n, msg_fd, why, whysz);
+	rc = session(&c, a, host, o, o->tls != RM_RELAY_NONE, from, r, n,
+		     msg_fd, why, whysz);
 	cl_close(&c);
+	/* credentials never go out in cleartext: no fallback with them */
+	if (rc == 1 && o->user != NULL) {
+		snprintf(why, whysz, "4.7.0 %s: TLS handshake failed; "
+			 "credentials withheld", host);
+		rc = -1;
+	}
 	if (rc == 1) {
 		rm_log(RMAIL_LOG_INFO, "smtp client: TLS with %s failed; "
 		       "retrying in cleartext", host);
@@ -347,7 +403,7 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 		c.fd = -1;
 		for (size_t i = 0; i < n; i++)
 			r[i].code = 0;
-		rc = session(&c, a, host, false, from, r, n, msg_fd, why,
+		rc = session(&c, a, host, o, false, from, r, n, msg_fd, why,
 			     whysz);
 		cl_close(&c);
 	}

@@ -136,11 +136,17 @@ struct rm_smtp_rcpt {
 	int code;                   /* reply to RCPT or DATA; 0 = untried */
 	char reply[256];
 };
+/* how to talk to the next hop; NULL = opportunistic STARTTLS, no AUTH */
+struct rm_smtp_opts {
+	int tls;                    /* enum rm_relay_tls */
+	const char *user;           /* AUTH PLAIN under TLS only, or NULL */
+	const char *password;
+};
 /* One session: per-recipient codes filled.  Returns 0 when the session
  * ran (codes are meaningful), -1 on a connection-level failure (try the
  * next host), with the reason in why. */
 int rm_smtp_send(const struct rm_addr *a, const char *host,
-		 const char *from, struct rm_smtp_rcpt *r, size_t n,
+		 const struct rm_smtp_opts *o, const char *from, struct rm_smtp_rcpt *r, size_t n,
 		 int msg_fd, char *why, size_t whysz);
 /* seconds for connect and each reply (tests make it short) */
 extern double rm_smtp_timeout;

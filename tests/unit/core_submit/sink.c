@@ -5,27 +5,82 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "sink.h"
 
 static GMutex lock;
 static GPtrArray *msgs, *rcpts;
-static guint tls_attempts, tempfails;
+static guint tls_attempts, tempfails, tls_done, auth_seen, auth_ok;
 
-static void put(int fd, const char *s)
+/* one sink listener: broken STARTTLS (NULL ctx) or a real one */
+struct sink {
+	int lfd;
+	SSL_CTX *ctx;
+	char *auth_b64;             /* expected AUTH PLAIN blob, or NULL */
+};
+
+struct sconn {
+	int fd;
+	SSL *ssl;
+	char buf[4096];
+	size_t len;
+};
+
+static void put(struct sconn *c, const char *s)
 {
-	if (write(fd, s, strlen(s)) < 0)
+	if (c->ssl != NULL)
+		(void)SSL_write(c->ssl, s, (int)strlen(s));
+	else if (write(c->fd, s, strlen(s)) < 0)
 		return;
 }
 
-static void serve(int fd)
+/* one line with its CRLF into line; FALSE on EOF */
+static gboolean get_line(struct sconn *c, char *line, size_t sz)
 {
-	FILE *in = fdopen(dup(fd), "r");
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		ssize_t r;
+
+		if (nl != NULL || c->len == sizeof(c->buf)) {
+			size_t n = nl != NULL ? (size_t)(nl - c->buf) + 1
+					      : c->len;
+			size_t k = MIN(n, sz - 1);
+
+			memcpy(line, c->buf, k);
+			line[k] = '\0';
+			memmove(c->buf, c->buf + n, c->len - n);
+			c->len -= n;
+			return TRUE;
+		}
+		if (c->ssl != NULL)
+			r = SSL_read(c->ssl, c->buf + c->len,
+				     (int)(sizeof(c->buf) - c->len));
+		else
+			r = read(c->fd, c->buf + c->len,
+				 sizeof(c->buf) - c->len);
+		if (r <= 0)
+			return FALSE;
+		c->len += (size_t)r;
+	}
+}
+
+static void count(guint *v)
+{
+	g_mutex_lock(&lock);
+	(*v)++;
+	g_mutex_unlock(&lock);
+}
+
+static void serve(struct sink *sk, int fd)
+{
+	struct sconn c = { .fd = fd };
 	char line[2048];
 	GString *data = NULL, *rc = g_string_new("");
-	guint ok = 0;
+	gboolean authed = sk->auth_b64 == NULL;
 
-	put(fd, "220 sink ESMTP\r\n");
-	while (in != NULL && fgets(line, sizeof(line), in) != NULL) {
+	put(&c, "220 sink ESMTP\r\n");
+	while (get_line(&c, line, sizeof(line))) {
 		if (data != NULL) {
 			if (strcmp(line, ".\r\n") == 0) {
 				g_mutex_lock(&lock);
@@ -35,27 +90,51 @@ static void serve(int fd)
 				g_mutex_unlock(&lock);
 				data = NULL;
 				g_string_truncate(rc, 0);
-				put(fd, "250 2.0.0 queued\r\n");
+				put(&c, "250 2.0.0 queued\r\n");
 				continue;
 			}
 			g_string_append(data, line[0] == '.' ? line + 1 : line);
 			continue;
 		}
 		if (g_ascii_strncasecmp(line, "EHLO", 4) == 0) {
-			put(fd, "250-sink\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
-		} else if (g_ascii_strncasecmp(line, "STARTTLS", 8) == 0) {
-			g_mutex_lock(&lock);
-			tls_attempts++;
-			g_mutex_unlock(&lock);
-			put(fd, "220 go ahead\r\n");
-			put(fd, "this is not a TLS server hello\r\n");
-			break;
+			put(&c, "250-sink\r\n");
+			if (c.ssl == NULL)
+				put(&c, "250-STARTTLS\r\n");
+			else if (sk->auth_b64 != NULL)
+				put(&c, "250-AUTH PLAIN\r\n");
+			put(&c, "250 8BITMIME\r\n");
+		} else if (g_ascii_strncasecmp(line, "STARTTLS", 8) == 0 &&
+			   c.ssl == NULL) {
+			count(&tls_attempts);
+			put(&c, "220 go ahead\r\n");
+			if (sk->ctx == NULL) {
+				put(&c, "this is not a TLS server hello\r\n");
+				break;
+			}
+			c.len = 0;
+			c.ssl = SSL_new(sk->ctx);
+			SSL_set_fd(c.ssl, fd);
+			if (SSL_accept(c.ssl) != 1)
+				break;
+			count(&tls_done);
+			authed = sk->auth_b64 == NULL;
+		} else if (g_ascii_strncasecmp(line, "AUTH ", 5) == 0) {
+			count(&auth_seen);
+			if (c.ssl != NULL && sk->auth_b64 != NULL &&
+			    g_ascii_strncasecmp(line + 5, "PLAIN ", 6) == 0 &&
+			    strcmp(g_strstrip(line + 11), sk->auth_b64) == 0) {
+				authed = TRUE;
+				count(&auth_ok);
+				put(&c, "235 2.7.0 ok\r\n");
+			} else {
+				put(&c, "535 5.7.8 bad credentials\r\n");
+			}
 		} else if (g_ascii_strncasecmp(line, "MAIL", 4) == 0) {
-			ok = 0;
-			put(fd, "250 ok\r\n");
+			put(&c, authed ? "250 ok\r\n"
+				       : "530 5.7.0 authentication required\r\n");
 		} else if (g_ascii_strncasecmp(line, "RCPT", 4) == 0) {
 			if (strstr(line, "reject") != NULL) {
-				put(fd, "550 5.1.1 rejected by sink\r\n");
+				put(&c, "550 5.1.1 rejected by sink\r\n");
 				continue;
 			}
 			if (strstr(line, "tempfail") != NULL) {
@@ -63,60 +142,120 @@ static void serve(int fd)
 				guint t = tempfails++;
 				g_mutex_unlock(&lock);
 				if (t == 0) {
-					put(fd, "451 4.3.0 try later\r\n");
+					put(&c, "451 4.3.0 try later\r\n");
 					continue;
 				}
 			}
 			g_string_append_printf(rc, "%s%s", rc->len ? "," : "",
 					       g_strstrip(line + 8));
-			ok++;
-			put(fd, "250 ok\r\n");
+			put(&c, "250 ok\r\n");
 		} else if (g_ascii_strncasecmp(line, "DATA", 4) == 0) {
 			data = g_string_new("");
-			put(fd, "354 go\r\n");
+			put(&c, "354 go\r\n");
 		} else if (g_ascii_strncasecmp(line, "QUIT", 4) == 0) {
-			put(fd, "221 bye\r\n");
+			put(&c, "221 bye\r\n");
 			break;
 		} else {
-			put(fd, "500 what\r\n");
+			put(&c, "500 what\r\n");
 		}
 	}
-	(void)ok;
 	if (data != NULL)
 		g_string_free(data, TRUE);
 	g_string_free(rc, TRUE);
-	if (in != NULL)
-		fclose(in);
+	if (c.ssl != NULL) {
+		(void)SSL_shutdown(c.ssl);
+		SSL_free(c.ssl);
+	}
 	close(fd);
 }
 
 static gpointer smtp_main(gpointer arg)
 {
-	int lfd = GPOINTER_TO_INT(arg);
+	struct sink *sk = arg;
 
 	for (;;) {
-		int fd = accept(lfd, NULL, NULL);
+		int fd = accept(sk->lfd, NULL, NULL);
 
 		if (fd >= 0)
-			serve(fd);
+			serve(sk, fd);
 	}
 	return NULL;
 }
 
-guint sink_start(void)
+static guint start(struct sink *sk)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	msgs = g_ptr_array_new();
-	rcpts = g_ptr_array_new();
+	g_mutex_lock(&lock);
+	if (msgs == NULL) {
+		msgs = g_ptr_array_new();
+		rcpts = g_ptr_array_new();
+	}
+	g_mutex_unlock(&lock);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
 	g_assert_cmpint(listen(fd, 16), ==, 0);
 	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &sl), ==, 0);
-	g_thread_unref(g_thread_new("sink", smtp_main, GINT_TO_POINTER(fd)));
+	sk->lfd = fd;
+	g_thread_unref(g_thread_new("sink", smtp_main, sk));
 	return ntohs(sa.sin_port);
+}
+
+guint sink_start(void)
+{
+	return start(g_new0(struct sink, 1));
+}
+
+guint sink_start_tls(const char *cert, const char *key, const char *user,
+		     const char *pass)
+{
+	struct sink *sk = g_new0(struct sink, 1);
+
+	sk->ctx = SSL_CTX_new(TLS_server_method());
+	g_assert_nonnull(sk->ctx);
+	g_assert_cmpint(SSL_CTX_use_certificate_chain_file(sk->ctx, cert), ==,
+			1);
+	g_assert_cmpint(SSL_CTX_use_PrivateKey_file(sk->ctx, key,
+						    SSL_FILETYPE_PEM), ==, 1);
+	if (user != NULL) {
+		gsize ul = strlen(user), pl = strlen(pass);
+		guchar *raw = g_malloc(ul + pl + 2);
+
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, pass, pl);
+		sk->auth_b64 = g_base64_encode(raw, ul + pl + 2);
+		g_free(raw);
+	}
+	return start(sk);
+}
+
+static guint get(const guint *v)
+{
+	guint n;
+
+	g_mutex_lock(&lock);
+	n = *v;
+	g_mutex_unlock(&lock);
+	return n;
+}
+
+guint sink_tls_done(void)
+{
+	return get(&tls_done);
+}
+
+guint sink_auth_seen(void)
+{
+	return get(&auth_seen);
+}
+
+guint sink_auth_ok(void)
+{
+	return get(&auth_ok);
 }
 
 guint sink_count(void)

@@ -14,6 +14,14 @@ guint sink_count(void);
 char *sink_message(guint i);
 char *sink_rcpts(guint i);
 guint sink_tls_attempts(void);
+/* A sink with a real STARTTLS (cert/key PEM) that, when user is set,
+ * offers AUTH PLAIN under TLS and wants it before MAIL (530 otherwise).
+ * Shares the message log above. */
+guint sink_start_tls(const char *cert, const char *key, const char *user,
+		     const char *pass);
+guint sink_tls_done(void);      /* completed handshakes */
+guint sink_auth_seen(void);     /* AUTH commands, right or wrong */
+guint sink_auth_ok(void);
 
 /* bind ip:53/udp; FALSE when not allowed (not root) */
 gboolean dns_start(const char *ip);
