@@ -484,6 +484,7 @@ static void test_append_list_flags(void)
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_nonnull(strstr(r.body, "\"total\":1"));
 	g_assert_nonnull(strstr(r.body, "\"uid\":1"));
+	g_assert_nonnull(strstr(r.body, "\"preview\":\"hello\""));
 	resp_free(&r);
 	r = req("GET", "/api/folders/INBOX/messages?per_page=201", t, NULL,
 		NULL);
@@ -511,6 +512,12 @@ static void test_append_list_flags(void)
 		NULL);
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_nonnull(strstr(r.body, "Subject: hi"));
+	resp_free(&r);
+	r = req("GET", "/api/folders/INBOX/messages/1", t, NULL, NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	g_assert_nonnull(strstr(r.body, "\"subject\":\"hi\""));
+	g_assert_nonnull(strstr(r.body, "\"text\":\"hello"));
+	g_assert_nonnull(strstr(r.body, "\"address\":\"a@example.test\""));
 	resp_free(&r);
 	r = req("GET", "/api/folders/INBOX/messages/99", t, NULL, NULL);
 	g_assert_cmpint(r.status, ==, 404);
