@@ -102,11 +102,25 @@ static int match(const char *pattern, const char *path, int icase,
 	return *q == '\0';
 }
 
+/* append ", "-separated items; too long an item is dropped, not cut */
+static void allow_add(char *buf, size_t sz, size_t *len, const char *m)
+{
+	size_t n = strlen(m), sep = *len > 0 ? 2 : 0;
+
+	if (*len + sep + n >= sz)
+		return;
+	memcpy(buf + *len, ", ", sep);
+	memcpy(buf + *len + sep, m, n);
+	*len += sep + n;
+	buf[*len] = '\0';
+}
+
 int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 {
 	const char *ps[3];
 	size_t pl[3], np, i, j;
 	char allow[96] = "";
+	size_t alen = 0;
 	int method = r->method == HTTP_HEAD ? HTTP_GET : r->method;
 	int found = 0;
 
@@ -121,12 +135,10 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 				      : rt->method == HTTP_POST ? "POST"
 				      : "DELETE";
 
+			/* room is kept for the ", OPTIONS" added below */
 			if (strstr(allow, m) == NULL &&
-			    strlen(allow) + strlen(m) + 3 < sizeof(allow)) {
-				if (allow[0] != '\0')
-					strcat(allow, ", ");
-				strcat(allow, m);
-			}
+			    alen + strlen(m) + 2 + 9 < sizeof(allow))
+				allow_add(allow, sizeof(allow), &alen, m);
 			continue;
 		}
 		r->handler = rt->fn;
@@ -145,7 +157,7 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 		return -1;
 	}
 	*status_r = 405;
-	strcat(allow, ", OPTIONS");
+	allow_add(allow, sizeof(allow), &alen, "OPTIONS");
 	*allow_r = ex.core->pstrdup(r->pool, allow);
 	return -1;
 }
