@@ -1,7 +1,7 @@
 /*
  * The submission objects behind core->submit_*: a message is streamed
  * into {mail_root}/spool/tmp/{id}, then the commit (on the WRITE pool)
- * fsyncs it, runs the RECEIPT filters, prepends our header lines and
+ * runs the RECEIPT filters, prepends our header lines and
  * hands every recipient to deliver.c.  The spool file goes away only
  * after each recipient is durable in a mailbox or in the queue, so a
  * crash before the callback loses nothing that was acknowledged.
@@ -376,7 +376,11 @@ static void commit_work(void *arg, const volatile int *cancel)
 		commit_fail(s, 552, "5.3.4 Message too big");
 		return;
 	}
-	if (s->error != RMAIL_E_NONE || fsync(s->fd) < 0) {
+	/* No fsync of the spool file: it is never what survives a crash
+	 * (nothing recovers spool/tmp; an unacknowledged message may be
+	 * lost).  Durability comes from the store's append and from
+	 * rm_queue_add, each fsync'd before the 250. */
+	if (s->error != RMAIL_E_NONE) {
 		commit_fail(s, 451, "4.3.0 Cannot write the message");
 		return;
 	}

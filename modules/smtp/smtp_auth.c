@@ -136,7 +136,7 @@ int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		if (cmd->has_initial)
 			return plain(s, cmd->initial.p, cmd->initial.len);
 		s->phase = SMTP_PH_AUTH_PLAIN;
-		CORE->conn_write(s->c, "334 \r\n", 6);
+		smtp_reply(s, 334, NULL, "%s", "");
 		return 0;
 	}
 	if (cmd->mech.len == 5 && strncasecmp(cmd->mech.p, "LOGIN", 5) == 0) {
