@@ -38,14 +38,16 @@ static int more_lines(struct smtp_session *s)
 
 static void reply_out(struct smtp_session *s, const char *out, size_t n)
 {
-	if (s->in_input && !s->closing && s->phase == SMTP_PH_CMD &&
-	    n <= sizeof(s->pend) - s->pend_len && more_lines(s)) {
-		memcpy(s->pend + s->pend_len, out, n);
-		s->pend_len += n;
+	if (n > sizeof(s->pend) - s->pend_len) {
+		smtp_reply_flush(s);
+		CORE->conn_write(s->c, out, n);
 		return;
 	}
-	smtp_reply_flush(s);
-	CORE->conn_write(s->c, out, n);
+	memcpy(s->pend + s->pend_len, out, n);
+	s->pend_len += n;
+	if (!s->in_input || s->closing || s->phase != SMTP_PH_CMD ||
+	    !more_lines(s))
+		smtp_reply_flush(s);
 }
 
 static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
