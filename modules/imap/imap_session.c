@@ -20,9 +20,44 @@ const struct rmail_store_ops *imap_store(void **h_r)
 	return IMAP_CORE->store(h_r);
 }
 
+/*
+ * Replies are gathered here and written once per event: a reply made of
+ * several small writes would otherwise go out as several segments, and
+ * Nagle plus the client's delayed ACK turn that into a 40 ms stall.
+ * One buffer serves the whole loop thread; it always belongs to the
+ * session that wrote last.
+ */
+static struct {
+	struct imap_session *s;
+	size_t len;
+	char buf[64 * 1024];
+} obuf;
+
+void imap_flush(void)
+{
+	struct imap_session *s = obuf.s;
+
+	if (s != NULL && obuf.len > 0 && !s->closing)
+		IMAP_CORE->conn_write(s->c, obuf.buf, obuf.len);
+	obuf.len = 0;
+	obuf.s = NULL;
+}
+
 void imap_write(struct imap_session *s, const void *d, size_t n)
 {
-	IMAP_CORE->conn_write(s->c, d, n);
+	if (obuf.s != s)
+		imap_flush();
+	obuf.s = s;
+	if (obuf.len + n > sizeof(obuf.buf)) {
+		imap_flush();
+		obuf.s = s;
+		if (n > sizeof(obuf.buf)) {
+			IMAP_CORE->conn_write(s->c, d, n);
+			return;
+		}
+	}
+	memcpy(obuf.buf + obuf.len, d, n);
+	obuf.len += n;
 }
 
 void imap_printf(struct imap_session *s, const char *fmt, ...)
@@ -138,6 +173,7 @@ int imap_session_accept(struct rmail_conn *c, void **session_r)
 	*session_r = s;
 	imap_capability_list(s, caps, sizeof(caps));
 	imap_printf(s, "* OK [CAPABILITY %s] rmail ready\r\n", caps);
+	imap_flush();
 	return 0;
 }
 
@@ -163,6 +199,7 @@ void imap_async_end(struct imap_session *s)
 {
 	struct rmail_conn *c = s->c;
 
+	imap_flush();
 	s->busy = false;
 	if (s->closing) {
 		session_cleanup(s);
@@ -299,7 +336,7 @@ static int raw_line(struct imap_session *s)
 	return 1;
 }
 
-int imap_session_input(struct rmail_conn *c, void *session)
+static int session_input(struct rmail_conn *c, void *session)
 {
 	const struct rmail_core *core = IMAP_CORE;
 	struct imap_session *s = session;
@@ -377,6 +414,14 @@ int imap_session_input(struct rmail_conn *c, void *session)
 	return RMAIL_OK;
 }
 
+int imap_session_input(struct rmail_conn *c, void *session)
+{
+	int rc = session_input(c, session);
+
+	imap_flush();
+	return rc;
+}
+
 void imap_session_drain(struct rmail_conn *c, void *session)
 {
 	struct imap_session *s = session;
@@ -384,6 +429,7 @@ void imap_session_drain(struct rmail_conn *c, void *session)
 	(void)c;
 	if (s->fetch != NULL && !s->closing)
 		imap_fetch_continue(s);
+	imap_flush();
 }
 
 void imap_session_tls_ready(struct rmail_conn *c, void *session)
@@ -400,6 +446,7 @@ void imap_session_tls_ready(struct rmail_conn *c, void *session)
 void imap_session_timeout(struct rmail_conn *c, void *session)
 {
 	(void)session;
+	imap_flush();
 	IMAP_CORE->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
 }
 
@@ -411,6 +458,10 @@ void imap_session_close(struct rmail_conn *c, void *session, int reason)
 	(void)reason;
 	if (s == NULL || s->closing)
 		return;
+	if (obuf.s == s) {
+		obuf.s = NULL;   /* nobody left to read it */
+		obuf.len = 0;
+	}
 	s->closing = true;
 	if (s->fetch != NULL) {
 		/* no on_drain will come to finish it */

@@ -1,0 +1,414 @@
+/*
+ * imap_bench: IMAP round trips on loopback against a real rmail daemon
+ * that it starts itself (mod_shardstore + mod_imap on a temporary mail
+ * root).  The 100K-message INBOX is written straight into the store's
+ * public on-disk format (docs/storage.md) before the start; a second
+ * mailbox holds 1,000 messages.  Prints, in milliseconds:
+ *   - SELECT INBOX, unchanged and right after another session changed
+ *     a flag;
+ *   - UID STORE +FLAGS p50 (one message);
+ *   - UID FETCH 1:* (UID FLAGS);
+ *   - SEARCH UNSEEN;
+ *   - APPEND of 2 KB p50 (fsync'd) in the 1,000 and 100,000 boxes;
+ *   - NOOP p50/p99 while another client appends continuously.
+ *
+ *	imap_bench [-b path/to/rmail] [-m module_dir] [-n inbox_msgs]
+ *
+ * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
+ * layout (./rmail, ./modules).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define USER "bench@example.test"
+#define PASS "bench-pw"
+#define MSG_SIZE 2048
+#define SHARD 16384u
+
+static char root[512], config[600];
+static unsigned short port;
+static char msg[MSG_SIZE + 256];
+static size_t msg_len;
+static atomic_int stop_flag;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "imap_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* ---- a minimal blocking client --------------------------------- */
+
+struct cl {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+	unsigned tag;
+};
+
+static int cl_line(struct cl *c, char *out, size_t outsz)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		ssize_t r;
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - c->buf) + 1;
+			size_t k = n < outsz ? n : outsz - 1;
+
+			memcpy(out, c->buf, k);
+			out[k] = '\0';
+			memmove(c->buf, c->buf + n, c->len - n);
+			c->len -= n;
+			return 0;
+		}
+		if (c->len == sizeof(c->buf))
+			c->len = 0;     /* an over-long line: drop it */
+		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (r <= 0)
+			return -1;
+		c->len += (size_t)r;
+	}
+}
+
+static void cl_connect(struct cl *c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	char line[1024];
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect");
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (cl_line(c, line, sizeof(line)) < 0)
+		die("greeting");
+}
+
+/* send a command (data appended raw), wait for its tagged reply */
+static int cl_cmd(struct cl *c, const char *cmd, const void *data,
+		  size_t dlen)
+{
+	char tag[16], line[1024], out[2048];
+	int n;
+
+	snprintf(tag, sizeof(tag), "b%u ", ++c->tag);
+	n = snprintf(out, sizeof(out), "%s%s\r\n", tag, cmd);
+	if (write(c->fd, out, (size_t)n) != n)
+		die("write");
+	if (data != NULL && (write(c->fd, data, dlen) != (ssize_t)dlen ||
+			     write(c->fd, "\r\n", 2) != 2))
+		die("write");
+	for (;;) {
+		if (cl_line(c, line, sizeof(line)) < 0)
+			die("read");
+		if (strncmp(line, tag, strlen(tag)) == 0)
+			return strncmp(line + strlen(tag), "OK", 2) == 0 ? 0 :
+				-1;
+	}
+}
+
+static void cl_login(struct cl *c)
+{
+	cl_connect(c);
+	if (cl_cmd(c, "LOGIN " USER " " PASS, NULL, 0) < 0) {
+		fprintf(stderr, "imap_bench: login failed\n");
+		exit(1);
+	}
+}
+
+static double timed(struct cl *c, const char *cmd, const void *d, size_t n)
+{
+	double t = now();
+
+	if (cl_cmd(c, cmd, d, n) < 0) {
+		fprintf(stderr, "imap_bench: %s failed\n", cmd);
+		exit(1);
+	}
+	return (now() - t) * 1000.0;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof(*v), dcmp);
+	return v[(size_t)((double)(n - 1) * p)];
+}
+
+/* ---- setup ------------------------------------------------------ */
+
+static void run(const char *bin, const char *const *args, const char *in)
+{
+	int p[2], st;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		die("pipe");
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[1]);
+		execv(bin, (char *const *)args);
+		_exit(127);
+	}
+	close(p[0]);
+	if (in != NULL && write(p[1], in, strlen(in)) < 0)
+		die("write");
+	close(p[1]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "imap_bench: %s failed\n", args[3]);
+		exit(1);
+	}
+}
+
+/* n messages of the store's on-disk format, UIDs 1..n, unseen */
+static void populate(const char *mbox_dir, uint32_t n)
+{
+	char path[1400];
+	uint32_t uid, shard = UINT32_MAX;
+	long t = (long)time(NULL);
+
+	for (uid = 1; uid <= n; uid++) {
+		int fd;
+
+		if (uid / SHARD != shard) {
+			shard = uid / SHARD;
+			snprintf(path, sizeof(path), "%s/s%u", mbox_dir, shard);
+			if (mkdir(path, 0700) < 0 && errno != EEXIST)
+				die(path);
+		}
+		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,.eml",
+			 mbox_dir, shard, uid, msg_len, t);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, msg, msg_len) != (ssize_t)msg_len)
+			die(path);
+		close(fd);
+	}
+	/* a foreign boot id makes the store verify uidnext from disk */
+	snprintf(path, sizeof(path), "%s/counter", mbox_dir);
+	FILE *f = fopen(path, "r");
+	unsigned long long v = 0, validity = 0, next = 0;
+	char boot[128] = "";
+
+	if (f == NULL || fscanf(f, "%llu %llu %llu %127s", &v, &validity,
+				&next, boot) < 3)
+		die("counter");
+	fclose(f);
+	f = fopen(path, "w");
+	if (f == NULL)
+		die("counter");
+	fprintf(f, "%llu %llu %u bench\n", v, validity, n + 1);
+	fclose(f);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int fl,
+		 struct FTW *ftw)
+{
+	(void)sb; (void)fl; (void)ftw;
+	return remove(p);
+}
+
+static void *appender(void *arg)
+{
+	struct cl c;
+	char cmd[64];
+
+	(void)arg;
+	cl_login(&c);
+	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
+	while (!atomic_load(&stop_flag))
+		cl_cmd(&c, cmd, msg, msg_len);
+	close(c.fd);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *bin = getenv("RMAIL_BIN"), *mods = getenv("RMAIL_MODULE_DIR");
+	uint32_t inbox_n = 100000, i;
+	char dir[1100], cmd[128];
+	double v[1000], t0;
+	struct cl a, b;
+	pthread_t th;
+	pid_t pid;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "b:m:n:")) != -1) {
+		if (opt == 'b')
+			bin = optarg;
+		else if (opt == 'm')
+			mods = optarg;
+		else if (opt == 'n')
+			inbox_n = (uint32_t)strtoul(optarg, NULL, 10);
+	}
+	if (bin == NULL)
+		bin = "./rmail";
+	if (mods == NULL)
+		mods = "./modules";
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	msg_len = (size_t)snprintf(msg, sizeof(msg),
+				   "From: a@example.test\r\nTo: " USER "\r\n"
+				   "Subject: bench\r\n\r\n");
+	while (msg_len < MSG_SIZE) {
+		memcpy(msg + msg_len, "0123456789abcdef0123456789abcdef"
+		       "0123456789abcdef0123456789abcd\r\n", 64);
+		msg_len += 64;
+	}
+
+	snprintf(root, sizeof(root), "/tmp/imap-bench-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		die("mkdtemp");
+	snprintf(config, sizeof(config), "%s/config.json", root);
+	port = (unsigned short)(20000 + (getpid() % 20000));
+	{
+		FILE *f = fopen(config, "w");
+
+		if (f == NULL)
+			die("config");
+		fprintf(f, "{\"hostname\": \"mail.example.test\", "
+			"\"mail_root\": \"%s/mail\", \"module_dir\": \"%s\", "
+			"\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
+			"\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
+			"\"imaps_listen\": [], "
+			"\"allow_cleartext_login_loopback\": true}}\n",
+			root, mods, port);
+		fclose(f);
+	}
+	snprintf(dir, sizeof(dir), "%s/mail", root);
+	mkdir(dir, 0700);
+	{
+		const char *args[] = { bin, "-c", config, "user", "add", USER,
+				       "--password-stdin", NULL };
+
+		run(bin, args, PASS "\n");
+	}
+	snprintf(dir, sizeof(dir),
+		 "%s/mail/domains/example.test/users/bench/mail/INBOX", root);
+	t0 = now();
+	populate(dir, inbox_n);
+	printf("# populated INBOX with %u messages in %.1f s\n", inbox_n,
+	       now() - t0);
+
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(bin, bin, "-c", config, "serve", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		sa.sin_port = htons(port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			break;
+		}
+		close(fd);
+		usleep(50000);
+	}
+
+	cl_login(&a);
+	cl_login(&b);
+	if (cl_cmd(&a, "CREATE Small", NULL, 0) < 0)
+		die("create");
+	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
+	for (i = 0; i < 1000; i++)
+		cl_cmd(&a, cmd, msg, msg_len);
+
+	/* SELECT, unchanged (b keeps the view warm, as a client would) */
+	timed(&b, "SELECT INBOX", NULL, 0);
+	timed(&a, "SELECT INBOX", NULL, 0);
+	for (i = 0; i < 20; i++)
+		v[i] = timed(&a, "SELECT INBOX", NULL, 0);
+	printf("SELECT INBOX (%u msgs) unchanged: p50 %.3f ms\n", inbox_n,
+	       pct(v, 20, 0.5));
+	for (i = 0; i < 20; i++) {
+		snprintf(cmd, sizeof(cmd), "UID STORE %u %sFLAGS.SILENT "
+			 "(\\Seen)", 1000 + i * 17, i % 2 ? "-" : "+");
+		timed(&b, cmd, NULL, 0);
+		v[i] = timed(&a, "SELECT INBOX", NULL, 0);
+	}
+	printf("SELECT INBOX after another session's flag change: "
+	       "p50 %.3f ms\n", pct(v, 20, 0.5));
+	for (i = 0; i < 400; i++) {
+		snprintf(cmd, sizeof(cmd), "UID STORE %u %sFLAGS.SILENT "
+			 "(\\Flagged)", 5000 + (i / 2) * 13,
+			 i % 2 ? "-" : "+");
+		v[i] = timed(&a, cmd, NULL, 0);
+	}
+	printf("UID STORE +FLAGS (one message): p50 %.3f ms, p99 %.3f ms\n",
+	       pct(v, 400, 0.5), pct(v, 400, 0.99));
+	for (i = 0; i < 5; i++)
+		v[i] = timed(&a, "UID FETCH 1:* (UID FLAGS)", NULL, 0);
+	printf("UID FETCH 1:* (UID FLAGS): p50 %.3f ms\n", pct(v, 5, 0.5));
+	for (i = 0; i < 20; i++)
+		v[i] = timed(&a, "SEARCH UNSEEN", NULL, 0);
+	printf("SEARCH UNSEEN: p50 %.3f ms\n", pct(v, 20, 0.5));
+
+	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
+	for (i = 0; i < 100; i++)
+		v[i] = timed(&a, cmd, msg, msg_len);
+	printf("APPEND 2 KB into a 1,000-message box: p50 %.3f ms, "
+	       "p99 %.3f ms\n", pct(v, 100, 0.5), pct(v, 100, 0.99));
+	snprintf(cmd, sizeof(cmd), "APPEND INBOX {%zu+}", msg_len);
+	for (i = 0; i < 100; i++)
+		v[i] = timed(&a, cmd, msg, msg_len);
+	printf("APPEND 2 KB into the %u-message INBOX: p50 %.3f ms, "
+	       "p99 %.3f ms\n", inbox_n, pct(v, 100, 0.5),
+	       pct(v, 100, 0.99));
+
+	pthread_create(&th, NULL, appender, NULL);
+	usleep(100000);
+	for (i = 0; i < 1000; i++)
+		v[i] = timed(&a, "NOOP", NULL, 0);
+	atomic_store(&stop_flag, 1);
+	pthread_join(th, NULL);
+	printf("NOOP while another client appends: p50 %.3f ms, "
+	       "p99 %.3f ms\n", pct(v, 1000, 0.5), pct(v, 1000, 0.99));
+
+	close(a.fd);
+	close(b.fd);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
