@@ -67,6 +67,11 @@ static enum tok next_tok(const char **pp, const char **s_r, size_t *n_r)
 		p++;
 		t = T_SPECIAL;
 		break;
+	case ')':
+		/* stray: a special nobody handles, so it is skipped */
+		p++;
+		t = T_SPECIAL;
+		break;
 	default:
 		while (*p != '\0' && !is_wsp(*p) &&
 		       strchr("\"(),:;<>@[", *p) == NULL)

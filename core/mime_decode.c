@@ -323,8 +323,29 @@ static const char *label_alias(const char *l)
 	return l;
 }
 
+static bool iconv_conv_raw(struct rm_mbuf *out, const char *label,
+			   const char *in, size_t len);
+
+/* glibc's "UTF-8" decoder (reached through odd labels such as
+ * "utf-8$") passes code points beyond U+10FFFF: check what iconv
+ * produced. */
 static bool iconv_conv(struct rm_mbuf *out, const char *label,
 		       const char *in, size_t len)
+{
+	struct rm_mbuf tmp = { 0 };
+
+	if (!iconv_conv_raw(&tmp, label, in, len))
+		return false;
+	if (rm_mime_utf8_valid(tmp.p, tmp.len))
+		rm_mbuf_add(out, tmp.p, tmp.len);
+	else
+		utf8_repair(out, tmp.p, tmp.len);
+	rm_mbuf_free(&tmp);
+	return true;
+}
+
+static bool iconv_conv_raw(struct rm_mbuf *out, const char *label,
+			   const char *in, size_t len)
 {
 	iconv_t cd = iconv_open("UTF-8", label);
 	char obuf[4096];

@@ -401,7 +401,7 @@ bool rm_mime_parse_ctype(struct rmail_pool *pool, const char *value,
 	}
 	for (i = 0; i < n; i++) {
 		if (rp[i].val == NULL)
-			rp[i].val = qbuf.p + qoff[i];
+			rp[i].val = qbuf.p != NULL ? qbuf.p + qoff[i] : "";
 		rp[i].name = lower_dup(pool, rp[i].name, rp[i].name_len);
 	}
 	k = rm_pcalloc(pool, (n + 1) * sizeof(*k));

@@ -570,7 +570,7 @@ static void test_addresses(void)
 	};
 	static const char *const junk[] = {
 		"\"unterminated", "(unterminated", "<a@b", "a@", "@", ":;:;",
-		"<<>>", "a:b:c;d;", "\"\\", "<@a,@b", "[x",
+		"<<>>", "a:b:c;d;", "\"\\", "<@a,@b", "[x", ")", "a) b@c)",
 	};
 	size_t i, cut;
 	struct rmail_mime *m;
