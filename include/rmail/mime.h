@@ -48,6 +48,21 @@ struct rmail_mime_part {
 	struct rmail_strmap disp_params;  /* Content-Disposition params */
 };
 
+/*
+ * mime_addresses returns the list in order, groups flattened as IMAP
+ * ENVELOPE wants them: a group start has `group` set (possibly "")
+ * and mailbox NULL; the group's mailboxes follow; the group end has
+ * every field NULL.  A bare word with no '@' has mailbox set and host
+ * NULL; "<>" has mailbox "".  Lists over 10,000 entries are refused
+ * (-1).  Limits left at 0 take the core defaults: depth 32, parts
+ * 5000, headers 1000 per part, header 65536 bytes unfolded, line
+ * 1 MiB.  A multipart the parser could not split (no boundary, cut by
+ * a limit or by the end of the data) is reported as text/plain; a
+ * message/rfc822 part without RMAIL_MIME_MESSAGE (encoded, or cut by a
+ * limit) has no child.  A line over max_line_len only flags its part.
+ * The parse keeps its own copy of the message; use one parsed message
+ * from one thread at a time (the accessors allocate in its pool).
+ */
 struct rmail_mime_addr {
 	const char *name;           /* decoded display name or NULL */
 	const char *mailbox;        /* local part, NULL for group markers */
