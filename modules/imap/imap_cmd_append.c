@@ -185,6 +185,7 @@ static void commit_done(void *arg, int cancelled)
 	struct imap_session *s = r->s;
 
 	if (!s->closing) {
+		imap_view_poll(s);
 		if (cancelled || r->rc < 0) {
 			if (!cancelled && r->err.code == RMAIL_E_QUOTA)
 				imap_tagged(s, r->tag, false,

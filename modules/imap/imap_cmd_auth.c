@@ -25,6 +25,7 @@ void imap_cmd_noop(struct imap_session *s, const struct imap_cmd *cmd,
 		   bool uid)
 {
 	(void)uid;
+	imap_view_poll(s);
 	imap_tagged(s, cmd->tag, true, "OK %s completed", cmd->name);
 }
 

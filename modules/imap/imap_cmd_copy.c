@@ -67,7 +67,10 @@ static void copy_done(void *arg, int cancelled)
 
 	if (s->closing) {
 		/* nothing to tell */
-	} else if (cancelled || j->rc < 0) {
+		goto out;
+	}
+	imap_view_poll(s);
+	if (cancelled || j->rc < 0) {
 		if (!cancelled && j->err.code == RMAIL_E_NOENT)
 			imap_tagged(s, s->tag, false,
 				    "NO [TRYCREATE] No such mailbox");
@@ -94,6 +97,7 @@ static void copy_done(void *arg, int cancelled)
 		free(src);
 		free(dst);
 	}
+out:
 	free(j->dst);
 	free(j->uids);
 	free(j->dst_uids);

@@ -213,14 +213,14 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		      uint32_t uid)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
-	const struct rmail_msg *m = imap_view_msg(s, uid);
+	uint32_t flags = f->attrs.flags, seq;
+	const struct rmail_msg *m = imap_view_find(s, uid, &seq);
 	struct rmail_msg nm;
 	struct rmail_err err;
-	uint32_t flags = f->attrs.flags, seq;
 	bool show_flags = (flags & IMAP_FETCH_FLAGS) != 0;
 	char date[64];
 
-	if (m == NULL || (seq = imap_uid_to_seq(s, uid)) == 0)
+	if (m == NULL)
 		return false;
 	if (f->attrs.sets_seen && !s->readonly &&
 	    !(m->flags & RMAIL_F_SEEN)) {
@@ -228,8 +228,8 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 				   RMAIL_F_SEEN, NULL, 0, &nm, &err) == 0) {
 			show_flags = true;
 			/* our own change: not again as an update */
-			imap_tracker_sync(s->tr);
-			imap_uids_del(&s->flagchg, uid);
+			if (nm.modseq != m->modseq)
+				imap_uids_add(&s->selfchg, uid);
 			m = imap_view_msg(s, uid);
 			if (m == NULL)
 				m = &nm;

@@ -82,6 +82,7 @@ void imap_cmd_check(struct imap_session *s, const struct imap_cmd *cmd,
 		    bool uid)
 {
 	(void)uid;
+	imap_view_poll(s);
 	imap_tagged(s, cmd->tag, true, "OK CHECK completed");
 }
 
@@ -120,6 +121,7 @@ static void expunge_done(void *arg, int cancelled)
 	struct imap_session *s = j->s;
 
 	if (!s->closing) {
+		imap_view_poll(s);
 		if (j->close) {
 			imap_view_unselect(s);
 			imap_printf(s, "%s OK CLOSE completed\r\n", s->tag);

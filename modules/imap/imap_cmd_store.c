@@ -109,11 +109,16 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m = imap_view_msg(s, uids[i]);
+		uint64_t before = m != NULL ? m->modseq : 0;
+
 		if (ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw, nkw,
 				   &nm, &err) < 0) {
 			failed++;
 			continue;
 		}
+		if (nm.modseq != before)
+			imap_uids_add(&s->selfchg, uids[i]);
 		if (silent)
 			continue;
 		imap_printf(s, "* %u FETCH (", imap_uid_to_seq(s, uids[i]));
@@ -122,10 +127,6 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 			imap_printf(s, " UID %u", uids[i]);
 		imap_write(s, ")\r\n", 3);
 	}
-	/* our own changes come back through the change log: drop them */
-	imap_tracker_sync(s->tr);
-	for (i = 0; i < n; i++)
-		imap_uids_del(&s->flagchg, uids[i]);
 	free(uids);
 	if (failed > 0)
 		imap_tagged(s, cmd->tag, false, "NO Some flags could not be "

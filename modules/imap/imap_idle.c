@@ -17,8 +17,10 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd,
 	snprintf(s->idle_tag, sizeof(s->idle_tag), "%s", cmd->tag);
 	s->mode = IMAP_M_IDLE;
 	imap_printf(s, "+ idling\r\n");
-	if (s->state == IMAP_S_SELECTED)
+	if (s->state == IMAP_S_SELECTED) {
+		imap_view_poll(s);
 		imap_view_announce(s, true);
+	}
 }
 
 void imap_idle_notify(struct imap_session *s)

@@ -108,6 +108,7 @@ struct imap_session {
 	uint32_t recent;
 	struct imap_uids gone;  /* expunged in the view, not announced */
 	struct imap_uids flagchg;       /* flag changes to announce */
+	struct imap_uids selfchg;       /* own changes not yet in the log */
 
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
@@ -163,8 +164,13 @@ int imap_view_select(struct imap_session *s, const char *name,
 void imap_view_unselect(struct imap_session *s);
 /* refresh the shared view and queue changes for its sessions */
 void imap_tracker_sync(struct imap_tracker *t);
-/* send pending untagged updates */
+/* send pending untagged updates (no disk access) */
 void imap_view_announce(struct imap_session *s, bool expunge_ok);
+/* look for changes now: NOOP, CHECK, IDLE and after own writes */
+void imap_view_poll(struct imap_session *s);
+/* the message of a UID and its sequence number, or NULL */
+const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
+				       uint32_t *seq_r);
 /* sequence number <-> UID in this session's numbering; 0 when none */
 uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq);
 uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid);

@@ -182,9 +182,16 @@ static void on_change(void *arg, const struct rmail_change *ch)
 		x->max = ch->modseq;
 	if (ch->type != RMAIL_CHANGE_FLAGS)
 		return;
-	for (s = x->t->sessions; s != NULL; s = s->tr_next)
+	for (s = x->t->sessions; s != NULL; s = s->tr_next) {
+		if (imap_uids_has(&s->selfchg, ch->uid)) {
+			/* its own STORE, already answered; the FETCH of
+			 * a later change shows the current flags anyway */
+			imap_uids_del(&s->selfchg, ch->uid);
+			continue;
+		}
 		if (ch->uid <= s->maxuid)
 			imap_uids_add(&s->flagchg, ch->uid);
+	}
 }
 
 void imap_tracker_sync(struct imap_tracker *t)
@@ -213,9 +220,15 @@ void imap_tracker_sync(struct imap_tracker *t)
 	n = ops->mbox_count(t->mb);
 	oldmax = t->snap.n > 0 ? t->snap.v[t->snap.n - 1] : 0;
 	appended = n - imap_view_lower(t->mb, oldmax + 1);
-	if (n - appended == t->snap.n && t->uidnext == st.uidnext)
+	if (n - appended == t->snap.n) {
+		/* nothing gone: only the new UIDs join the snapshot */
+		for (i = n - appended; i < n; i++)
+			uids_push(&t->snap, ops->mbox_msg(t->mb,
+							  (uint32_t)i)->uid);
+		t->uidnext = st.uidnext;
 		return;
-	if (n - appended != t->snap.n) {
+	}
+	{
 		for (i = 0, k = 0; i < t->snap.n; i++) {
 			uint32_t u = t->snap.v[i];
 
@@ -334,6 +347,28 @@ int imap_view_select(struct imap_session *s, const char *name,
 	return 0;
 }
 
+void imap_view_poll(struct imap_session *s)
+{
+	if (s->tr != NULL)
+		imap_tracker_sync(s->tr);
+}
+
+const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
+				       uint32_t *seq_r)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	int64_t idx;
+
+	*seq_r = 0;
+	if (uid > s->maxuid)
+		return NULL;
+	idx = ops->mbox_find(s->tr->mb, uid);
+	if (idx < 0)
+		return NULL;
+	*seq_r = (uint32_t)idx + 1 + (uint32_t)uids_lower(&s->gone, uid);
+	return ops->mbox_msg(s->tr->mb, (uint32_t)idx);
+}
+
 void imap_view_unselect(struct imap_session *s)
 {
 	struct imap_session **pp;
@@ -350,6 +385,7 @@ void imap_view_unselect(struct imap_session *s)
 	s->tr_next = NULL;
 	imap_uids_free(&s->gone);
 	imap_uids_free(&s->flagchg);
+	imap_uids_free(&s->selfchg);
 	if (s->state == IMAP_S_SELECTED)
 		s->state = IMAP_S_AUTH;
 }
@@ -363,7 +399,6 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 
 	if (s->tr == NULL)
 		return;
-	imap_tracker_sync(s->tr);
 	mb = s->tr->mb;
 	if (expunge_ok) {
 		while (s->gone.n > 0) {
