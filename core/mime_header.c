@@ -350,6 +350,19 @@ static const char *scan_param(const char *p, struct rparam *r,
 	r->val_len = (size_t)(p - s);
 	while (r->val_len > 0 && is_wsp(s[r->val_len - 1]))
 		r->val_len--;
+	/* a trailing comment: "UTF-8 (Unicode)" */
+	if (r->val_len > 0 && s[r->val_len - 1] == ')') {
+		const char *open = NULL;
+
+		for (const char *q = s; q < s + r->val_len; q++)
+			if (*q == '(' && q > s && is_wsp(q[-1]))
+				open = q;
+		if (open != NULL) {
+			r->val_len = (size_t)(open - s);
+			while (r->val_len > 0 && is_wsp(s[r->val_len - 1]))
+				r->val_len--;
+		}
+	}
 	return p;
 }
 

@@ -457,7 +457,10 @@ static void test_params(void)
 		{ "text/plain; charset=\"us-ascii\"", "text", "charset",
 		  "us-ascii" },
 		{ "Text/HTML ; CHARSET = UTF-8 (comment)", "text", "charset",
-		  "UTF-8 (comment)" },
+		  "UTF-8" },
+		{ "a/b; name=my file (1).pdf", "a", "name",
+		  "my file (1).pdf" },
+		{ "a/b; name=my file.pdf (x)", "a", "name", "my file.pdf" },
 		{ "application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A"
 		  "%2A%2Afun%2A%2A%2A", "application", "title",
 		  "This is ***fun***" },
