@@ -246,6 +246,56 @@ static const char *const corpus[] = {
 	"headers_only", NULL,
 };
 
+/* Parses share nothing: threads parsing (and converting charsets with
+ * iconv) at once get the single-threaded dumps. */
+static gpointer thread_main(gpointer data)
+{
+	char **want = data;
+	size_t i;
+	int round;
+
+	for (round = 0; round < 20; round++) {
+		for (i = 0; corpus[i] != NULL; i++) {
+			char *eml = corpus_path(corpus[i], ".eml"), *msg, *got;
+			gsize len;
+			struct rmail_mime *m;
+			struct rmail_err err;
+
+			if (!g_file_get_contents(eml, &msg, &len, NULL) ||
+			    core->mime_parse(msg, len, NULL, &m, &err) != 0)
+				return GINT_TO_POINTER(1);
+			got = dump(m);
+			if (strcmp(got, want[i]) != 0)
+				return GINT_TO_POINTER(1);
+			core->mime_free(&m);
+			g_free(got);
+			g_free(msg);
+			g_free(eml);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	char *want[G_N_ELEMENTS(corpus)] = { 0 };
+	GThread *t[4];
+	size_t i;
+
+	for (i = 0; corpus[i] != NULL; i++) {
+		char *exp = corpus_path(corpus[i], ".expected");
+
+		g_assert_true(g_file_get_contents(exp, &want[i], NULL, NULL));
+		g_free(exp);
+	}
+	for (i = 0; i < G_N_ELEMENTS(t); i++)
+		t[i] = g_thread_new("mime", thread_main, want);
+	for (i = 0; i < G_N_ELEMENTS(t); i++)
+		g_assert_null(g_thread_join(t[i]));
+	for (i = 0; corpus[i] != NULL; i++)
+		g_free(want[i]);
+}
+
 /* ---- limits ------------------------------------------------------ */
 
 static struct rmail_mime *parse_lim(const char *msg, size_t len,
@@ -725,6 +775,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/mime/decodings", test_decodings);
 	g_test_add_func("/mime/charsets", test_charsets);
 	g_test_add_func("/mime/body-cache", test_body_cache);
+	g_test_add_func("/mime/threads", test_threads);
 	rc = g_test_run();
 	rm_pool_destroy(&pool);
 	return rc;
