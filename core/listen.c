@@ -335,10 +335,17 @@ void rm_listen_foreach(void (*cb)(void *arg, const char *proto,
 				  const char *addr, int tls), void *arg)
 {
 	char proto[64];
+	struct rm_listener *l, *last = NULL;
 
-	for (struct rm_listener *l = listeners; l != NULL; l = l->next) {
+	/* the list is newest first: report in the order of registration */
+	for (;;) {
 		int implicit;
 
+		for (l = listeners; l != NULL && l->next != last; l = l->next)
+			;
+		if (l == NULL)
+			break;
+		last = l;
 		if (!l->active)
 			continue;
 		implicit = l->opts.tls == RMAIL_TLS_IMPLICIT;

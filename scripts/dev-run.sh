@@ -41,13 +41,14 @@ JSON
 	echo "wrote $CONF"
 fi
 
-# The demo user, once: `user add` arrives with the store issue.
+# The demo user, once; an admin so postmaster mail and the API alias
+# endpoints have an owner on a development instance.
 PWFILE=$VAR/demo-password
 if [ ! -s "$PWFILE" ] && "$RMAIL" --help 2>/dev/null |
    grep -q '^  user '; then
 	PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | cut -c1-16)
 	if printf '%s\n' "$PW" | "$RMAIL" -c "$CONF" user add \
-	   demo@example.test --password-stdin >/dev/null; then
+	   demo@example.test --admin --password-stdin >/dev/null; then
 		umask 077
 		printf '%s\n' "$PW" >"$PWFILE"
 	else

@@ -109,9 +109,10 @@ static int listen_one(struct rmail_mctx *m, const char *key,
 		      const int *kind, struct rmail_err *err)
 {
 	const struct smtp_conf *cf = m->conf;
+	/* "submission" names port 587 in logs, metrics and `make run` */
 	struct rmail_listen_opts o = {
 		.size = sizeof(o),
-		.proto = "smtp",
+		.proto = kind == &kind_sub ? "submission" : "smtp",
 		.tls = tls,
 		.max_line = (size_t)cf->max_line,
 		.idle_timeout = cf->idle_timeout,
