@@ -100,11 +100,11 @@ static char *dump(struct rmail_mime *m)
 		else
 			g_string_append_printf(s, "%u", p->parent);
 		g_string_append_printf(s, " depth=%u %s/%s flags=%s%s%s%s",
-				       p->depth, p->type, p->subtype,
-				       p->flags & RMAIL_MIME_MULTIPART ? "M" : "",
-				       p->flags & RMAIL_MIME_MESSAGE ? "R" : "",
-				       p->flags & RMAIL_MIME_TRUNCATED ? "T" : "",
-				       p->flags & RMAIL_MIME_8BIT ? "8" : "");
+			p->depth, p->type, p->subtype,
+			p->flags & RMAIL_MIME_MULTIPART ? "M" : "",
+			p->flags & RMAIL_MIME_MESSAGE ? "R" : "",
+			p->flags & RMAIL_MIME_TRUNCATED ? "T" : "",
+			p->flags & RMAIL_MIME_8BIT ? "8" : "");
 		g_string_append_printf(s, " hdr=%" G_GUINT64_FORMAT "+%"
 				       G_GUINT64_FORMAT " body=%"
 				       G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
@@ -319,7 +319,7 @@ static void test_limit_depth(void)
 	/* 200 nested multiparts: the parser must not recurse */
 	for (i = 0; i < 200; i++)
 		g_string_append_printf(s, "Content-Type: multipart/mixed; "
-				       "boundary=b%03zu\r\n\r\n--b%03zu\r\n", i, i);
+			"boundary=b%03zu\r\n\r\n--b%03zu\r\n", i, i);
 	g_string_append(s, "\r\ntext\r\n");
 	m = parse_lim(s->str, s->len, &lim);
 	np = core->mime_part_count(m);
@@ -477,7 +477,8 @@ static void test_rfc2047(void)
 		{ "=?utf-8?q?x", "=?utf-8?q?x" },
 		{ "=?utf-8?x?abc?=", "=?utf-8?x?abc?=" },
 		{ "=?=?utf-8?q?ok?=", "=?ok" },
-		{ "a =?utf-8?q?broken space?= b", "a =?utf-8?q?broken space?= b" },
+		{ "a =?utf-8?q?broken space?= b",
+		  "a =?utf-8?q?broken space?= b" },
 		{ "=?no-such-cs?q?caf=E9?=", "caf\xc3\xa9" },
 		{ "=?koi8-r?b?8NLJ18XU?=", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
 					   "\xd0\xb5\xd1\x82" },
@@ -737,7 +738,8 @@ static void test_body_cache(void)
 	g_assert_cmpmem(b1, l1, "caf\xe9\r\n", 6);
 	g_assert_cmpint(core->mime_body(m, 0, 1, &b2, &l2, &err), ==, 0);
 	g_assert_cmpstr(b2, ==, "caf\xc3\xa9\r\n");
-	g_assert_true(core->mime_body(m, 0, 1, &b1, &l1, &err) == 0 && b1 == b2);
+	g_assert_cmpint(core->mime_body(m, 0, 1, &b1, &l1, &err), ==, 0);
+	g_assert_true(b1 == b2);
 	g_assert_cmpint(core->mime_body(m, 1, 1, &b1, &l1, &err), ==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 	g_assert_null(core->mime_header(m, 5, "Subject", 0, 0));
