@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				rm_log(RMAIL_LOG_WARN, "accept on %s (%s): %s",
 				       l->bound, l->where, strerror(errno));
 			return;
+		}
+		/* every protocol here is request/response and the conn
+		 * layer already coalesces a reply into as few writes as it
+		 * can; Nagle would only hold a reply's last segment back
+		 * until the peer's delayed ACK (~40 ms a round trip) */
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+			int one = 1;
+
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					 sizeof(one));
 		}
 		rm_conn_new(l, fd, (struct sockaddr *)&ss, len, l->port);
 	}
