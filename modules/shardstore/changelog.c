@@ -148,3 +148,66 @@ void ss_log_catch_up(struct rmail_mbox *mb)
 	if (log_walk(mb, mb->log_read, modseq_cb, mb, &end) == 0)
 		mb->log_read = end;
 }
+
+int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r)
+{
+	struct stat sb;
+	int fd = openat(mb->dirfd, "changes", O_RDONLY | O_CLOEXEC);
+
+	*end_r = 0;
+	*ino_r = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* a torn tail is left for the next reader */
+	*end_r = (uint64_t)sb.st_size - (uint64_t)sb.st_size % SS_REC;
+	*ino_r = (uint64_t)sb.st_ino;
+	return fd;
+}
+
+int ss_log_load(int fd, uint64_t from, uint64_t end, struct ss_logrec **recs_r,
+		size_t *n_r)
+{
+	unsigned char buf[SS_REC * 1024];
+	size_t cap = (size_t)((end - from) / SS_REC), n = 0;
+	struct ss_logrec *recs = malloc((cap ? cap : 1) * sizeof(*recs));
+	uint64_t off = from;
+	int bad = 0;
+
+	if (recs == NULL)
+		return -1;
+	while (off < end) {
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) :
+							sizeof(buf);
+		ssize_t got = pread(fd, buf, want, (off_t)off), i;
+
+		if (got < SS_REC) {
+			free(recs);
+			return -1;
+		}
+		got -= got % SS_REC;
+		for (i = 0; i < got; i += SS_REC) {
+			const unsigned char *r = buf + i;
+			struct ss_logrec *l = &recs[n];
+
+			l->type = r[0];
+			l->uid = get32(r + 4);
+			l->flags = get32(r + 8);
+			l->modseq = off + (uint64_t)i + SS_REC;
+			if (r[1] != 1 || l->uid == 0 ||
+			    get32(r + 12) != (l->type ^ l->uid ^ l->flags ^
+					      0x5a5a5a5au)) {
+				bad = 1;
+				continue;
+			}
+			n++;
+		}
+		off += (uint64_t)got;
+	}
+	*recs_r = recs;
+	*n_r = n;
+	return bad;
+}

@@ -23,6 +23,8 @@ struct ss_shard {
 	struct timespec mtime;
 	bool dirty;
 	bool dups;                         /* a UID under several names */
+	bool touched;                      /* refresh: a log record hit it */
+	bool rescan;                       /* refresh: log and disk disagree */
 };
 
 struct rmail_mbox {
@@ -52,6 +54,8 @@ struct rmail_mbox {
 	uint32_t special_use;
 	uint64_t size;
 	uint64_t log_read;                 /* change log consumed so far */
+	uint64_t log_ino;                  /* its inode (rotation), 0: none */
+	uint64_t shard_scans;              /* shard rescans (tests, bench) */
 	char **keywords;
 	size_t nkeywords;
 };
@@ -149,6 +153,18 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
 		    rmail_change_fn cb, void *arg, struct rmail_err *err);
 /* apply log records after mb->log_read to the view's modseqs */
 void ss_log_catch_up(struct rmail_mbox *mb);
+
+struct ss_logrec {
+	uint32_t type, uid, flags;
+	uint64_t modseq;
+};
+
+/* the log read-only with its usable end and inode; fd, or -1 (none) */
+int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r);
+/* the valid records in [from, end): 0, 1 when some were corrupt (left
+ * out), -1 on a read error */
+int ss_log_load(int fd, uint64_t from, uint64_t end, struct ss_logrec **recs_r,
+		size_t *n_r);
 
 /* watch.c */
 int ss_watch_add(void *h, const char *user, const char *mailbox,

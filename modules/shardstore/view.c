@@ -16,6 +16,7 @@
 #include "ss_mbox.h"
 
 #define SS_VIEWS_IDLE_MAX 32   /* unreferenced views kept warm */
+#define SS_PATCH_MAX 65536     /* log records applied in place per refresh */
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -356,61 +357,238 @@ static int reload_shards(struct rmail_mbox *mb)
 	return mb->first == NULL ? -1 : 0;
 }
 
+static struct ss_shard *shard_by_no(struct rmail_mbox *mb, uint32_t no)
+{
+	size_t lo = 0, hi = mb->nshards;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mb->shards[mid].no < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mb->nshards && mb->shards[lo].no == no ? &mb->shards[lo] :
+							     NULL;
+}
+
+static int64_t shard_find(const struct ss_shard *s, uint32_t uid)
+{
+	uint32_t a = 0, b = s->count;
+
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+
+		if (s->msgs[mid].uid == uid)
+			return mid;
+		if (s->msgs[mid].uid < uid)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return -1;
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Apply log records to the cached shards by UID instead of re-reading
+ * them.  The log only says what a process meant to do: the final name of
+ * every message a record touched must exist, or the shard is rescanned
+ * (keyword changes, which records do not carry, land there too). */
+static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
+		      size_t n)
+{
+	uint32_t *check = malloc((n ? n : 1) * sizeof(*check));
+	size_t i, nc = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct ss_logrec *r = &recs[i];
+		struct ss_shard *s = shard_by_no(mb, ss_shard_of(r->uid));
+		int64_t k;
+
+		/* a shard the view does not list yet is scanned when the
+		 * mailbox directory's change makes it appear */
+		if (s == NULL)
+			continue;
+		s->touched = true;
+		if (s->rescan || s->msgs == NULL)
+			continue;
+		k = shard_find(s, r->uid);
+		switch (r->type) {
+		case RMAIL_CHANGE_APPEND:
+			/* new names carry size and date: read the shard */
+			if (k < 0)
+				s->rescan = true;
+			else if (check != NULL)
+				check[nc++] = r->uid;
+			break;
+		case RMAIL_CHANGE_FLAGS:
+			if (k < 0) {
+				s->rescan = true;
+				break;
+			}
+			s->msgs[k].flags = r->flags & 0x1f;
+			if (check != NULL)
+				check[nc++] = r->uid;
+			break;
+		case RMAIL_CHANGE_EXPUNGE:
+			if (k >= 0) {
+				memmove(&s->msgs[k], &s->msgs[k + 1],
+					(s->count - (uint32_t)k - 1) *
+						sizeof(*s->msgs));
+				s->count--;
+			}
+			break;
+		default:
+			s->rescan = true;
+			break;
+		}
+	}
+	if (check == NULL) {
+		for (i = 0; i < mb->nshards; i++)
+			if (mb->shards[i].touched)
+				mb->shards[i].rescan = true;
+		return;
+	}
+	qsort(check, nc, sizeof(*check), uid_cmp);
+	for (i = 0; i < nc; i++) {
+		struct ss_shard *s = shard_by_no(mb, ss_shard_of(check[i]));
+		char path[SS_FNAME_MAX + 16];
+		struct ss_fname f;
+		struct stat sb;
+		int64_t k;
+		int len;
+
+		if ((i > 0 && check[i] == check[i - 1]) || s->rescan)
+			continue;
+		k = shard_find(s, check[i]);
+		if (k < 0)
+			continue;              /* expunged by a later record */
+		f.uid = check[i];
+		f.flags = s->msgs[k].flags;
+		f.keywords = s->msgs[k].keywords;
+		f.size = s->msgs[k].size;
+		f.date = s->msgs[k].internaldate;
+		len = snprintf(path, sizeof(path), "s%u/", s->no);
+		ss_fname_format(&f, path + len);
+		if (fstatat(mb->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			s->rescan = true;
+	}
+	free(check);
+}
+
+static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
+			const struct stat *ss, const struct timespec *now)
+{
+	int fd = open_shard(mb, s->no);
+	struct rmail_msg *msgs = NULL;
+	uint32_t n = 0;
+
+	if (fd >= 0) {
+		int rc = ss_shard_scan(fd, s->no, &msgs, &n);
+
+		close(fd);
+		if (rc < 0)
+			return -1;
+		s->dups = rc > 0;
+	}
+	free(s->msgs);
+	s->msgs = msgs;
+	s->count = n;
+	s->mtime = ss->st_mtim;
+	s->dirty = ts_racy(&ss->st_mtim, now);
+	mb->shard_scans++;
+	return 0;
+}
+
+/*
+ * The log is read before the shards are stat'ed: a writer renames first
+ * and logs second, so a change the shard mtimes show but the records
+ * read do not is either explained by a later record (read next time) or
+ * makes an untouched shard look changed (rescanned).
+ */
 static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 {
 	struct timespec now;
 	struct stat sb;
-	size_t i;
+	size_t i, nrecs = 0;
 	uint32_t total = 0;
-	uint64_t size = 0;
-	bool changed = !mb->scanned;
+	uint64_t size = 0, log_end, log_ino;
+	struct ss_logrec *recs = NULL;
+	bool changed = !mb->scanned, log_ok = false;
+	int logfd, rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (fstat(mb->dirfd, &sb) < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
 				     strerror(errno));
+	logfd = ss_log_open_ro(mb, &log_end, &log_ino);
+	/* usable: the same file, not shorter, a bounded tail; or a log
+	 * created since the view last found none */
+	if (logfd >= 0 && mb->scanned &&
+	    ((log_ino == mb->log_ino && log_end >= mb->log_read) ||
+	     (mb->log_ino == 0 && mb->log_read == 0)) &&
+	    (log_end - mb->log_read) / 16 <= SS_PATCH_MAX) {
+		int lr = ss_log_load(logfd, mb->log_read, log_end, &recs,
+				     &nrecs);
+
+		log_ok = lr == 0;
+		if (lr < 0) {
+			recs = NULL;
+			nrecs = 0;
+		}
+	}
+	if (logfd >= 0)
+		close(logfd);
 	if (!mb->scanned || mb->dir_dirty ||
 	    ts_cmp(&sb.st_mtim, &mb->dir_mtime) != 0) {
-		if (reload_shards(mb) < 0 || ss_read_keywords(mb) < 0)
-			return rmail_err_set(err, RMAIL_E_IO,
-					     "mailbox: %s", strerror(errno));
+		if (reload_shards(mb) < 0 || ss_read_keywords(mb) < 0) {
+			rc = rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
+					   strerror(errno));
+			goto out;
+		}
 		read_meta(mb);
 		mb->dir_mtime = sb.st_mtim;
 		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
+		changed = true;
+	}
+	if (log_ok && nrecs > 0) {
+		log_patch(mb, recs, nrecs);
 		changed = true;
 	}
 	for (i = 0; i < mb->nshards; i++) {
 		struct ss_shard *s = &mb->shards[i];
 		char rel[16];
 		struct stat ss;
+		bool moved;
 
 		snprintf(rel, sizeof(rel), "s%u", s->no);
 		if (fstatat(mb->dirfd, rel, &ss, 0) < 0) {
 			ss.st_mtim.tv_sec = 0;
 			ss.st_mtim.tv_nsec = 0;
 		}
-		if (s->dirty || s->msgs == NULL ||
-		    ts_cmp(&ss.st_mtim, &s->mtime) != 0) {
-			int fd = open_shard(mb, s->no);
-			struct rmail_msg *msgs = NULL;
-			uint32_t n = 0;
-
-			if (fd >= 0) {
-				int rc = ss_shard_scan(fd, s->no, &msgs, &n);
-
-				close(fd);
-				if (rc < 0)
-					return rmail_err_set(err, RMAIL_E_IO,
-							     "shard scan");
-				s->dups = rc > 0;
+		moved = ts_cmp(&ss.st_mtim, &s->mtime) != 0;
+		/* a changed or racy shard is trusted only when the log
+		 * accounts for it and every touched name checked out */
+		if (s->msgs == NULL || s->rescan ||
+		    ((moved || s->dirty) && !(log_ok && s->touched))) {
+			if (rescan_shard(mb, s, &ss, &now) < 0) {
+				rc = rmail_err_set(err, RMAIL_E_IO,
+						   "shard scan");
+				goto out;
 			}
-			free(s->msgs);
-			s->msgs = msgs;
-			s->count = n;
+			changed = true;
+		} else if (moved || s->touched) {
 			s->mtime = ss.st_mtim;
 			s->dirty = ts_racy(&ss.st_mtim, &now);
-			changed = true;
 		}
+		s->touched = s->rescan = false;
 		mb->first[i] = total;
 		total += s->count;
 	}
@@ -432,9 +610,26 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		if (l->msgs[l->count - 1].uid >= mb->uidnext)
 			mb->uidnext = l->msgs[l->count - 1].uid + 1;
 	}
+	/* a fresh view starts at the log's end (modseq 0); later records
+	 * stamp the messages they touch, rescanned or patched */
+	if (mb->scanned)
+		for (i = 0; i < nrecs; i++) {
+			int64_t idx = ss_mbox_find(mb, recs[i].uid);
+
+			if (idx >= 0)
+				((struct rmail_msg *)ss_mbox_msg(
+					 mb, (uint32_t)idx))->modseq =
+					recs[i].modseq;
+		}
 	mb->scanned = true;
-	ss_log_catch_up(mb);
-	return 0;
+	mb->log_read = log_end;
+	mb->log_ino = log_ino;
+out:
+	if (rc < 0)
+		for (i = 0; i < mb->nshards; i++)
+			mb->shards[i].touched = mb->shards[i].rescan = false;
+	free(recs);
+	return rc;
 }
 
 int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
