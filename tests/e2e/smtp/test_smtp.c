@@ -2,8 +2,9 @@
  * mod_smtp end to end: the real daemon with mod_shardstore and mod_smtp
  * on three loopback listeners (MX, submission, implicit TLS), users made
  * with `rmail user add`, deliveries checked by reading the mail root.
- * One daemon serves every case but the rate-limit one, which needs
- * loopback out of limits.exempt.
+ * One daemon serves most cases; those needing other settings (rate
+ * limits with loopback out of limits.exempt, the AUTH failure penalty,
+ * a quota user, a short session time) start their own.
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -48,7 +49,8 @@ static void add_alias(struct rmh *h, const char *alias, const char *to)
 	g_free(err);
 }
 
-static struct rmh *daemon_new(const char *extra_smtp, const char *limits)
+/* configured and with users, not started: a case may add its own */
+static struct rmh *daemon_prep(const char *extra_smtp, const char *limits)
 {
 	struct rmh *h = rmh_new();
 	guint a = rmh_port(h, "smtp"), b = rmh_port(h, "submission"),
@@ -66,8 +68,21 @@ static struct rmh *daemon_new(const char *extra_smtp, const char *limits)
 	add_user(h, ALICE, true);
 	add_user(h, BOB, false);
 	add_alias(h, "sales@" DOM, ALICE);
+	return h;
+}
+
+static struct rmh *daemon_new(const char *extra_smtp, const char *limits)
+{
+	struct rmh *h = daemon_prep(extra_smtp, limits);
+
 	g_assert_true(rmh_start(h));
 	return h;
+}
+
+static void daemon_done(struct rmh *h)
+{
+	g_assert_cmpint(rmh_stop(h), ==, 0);
+	rmh_free(h);
 }
 
 /* ---- client helpers ---------------------------------------------------- */
@@ -136,10 +151,10 @@ static char *plain_b64(const char *user, const char *pw)
 	return b;
 }
 
-/* 587: EHLO, STARTTLS, EHLO again, AUTH PLAIN as user */
-static struct rmh_conn *open_sub(const char *user)
+/* 587 of h: EHLO, STARTTLS, EHLO again, AUTH PLAIN as user */
+static struct rmh_conn *open_sub_on(struct rmh *h, const char *user)
 {
-	struct rmh_conn *c = rmh_connect(P587, false);
+	struct rmh_conn *c = rmh_connect(rmh_port(h, "submission"), false);
 	char *b, *line;
 
 	g_assert_nonnull(c);
@@ -156,6 +171,11 @@ static struct rmh_conn *open_sub(const char *user)
 		g_free(b);
 	}
 	return c;
+}
+
+static struct rmh_conn *open_sub(const char *user)
+{
+	return open_sub_on(H, user);
 }
 
 static void send_msg(struct rmh_conn *c, const char *from, const char *to,
@@ -544,6 +564,145 @@ static void test_rate_limit(void)
 	rmh_free(h);
 }
 
+/* how many times needle is in the daemon's log so far */
+static int log_count(struct rmh *h, const char *needle)
+{
+	char *log = rmh_stderr(h), *p = log;
+	int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	g_free(log);
+	return n;
+}
+
+#define CAROL "carol@" DOM      /* 1 MB quota */
+
+static void test_quota_rcpt(void)
+{
+	struct rmh *h = daemon_prep(NULL, NULL);
+	const char *argv[] = { "rmail", "-c", rmh_config_path(h), "user",
+			       "add", CAROL, "--password-stdin",
+			       "--quota-mb", "1", NULL };
+	struct rmh_conn *c;
+	char *out = NULL, *err = NULL;
+
+	g_assert_cmpint(rmh_run_argv(h, argv, PW "\n", &out, &err), ==, 0);
+	g_free(out);
+	g_free(err);
+	g_assert_true(rmh_start(h));
+	c = rmh_connect(rmh_port(h, "smtp"), false);
+	g_assert_nonnull(c);
+	expect(c, "220 ");
+	cmd(c, "250 ", "EHLO client.test");
+	/* a size that fits is accepted: the refusal is about the quota */
+	cmd(c, "250 ", "MAIL FROM:<a@remote.test> SIZE=1000");
+	cmd(c, "250 ", "RCPT TO:<" CAROL ">");
+	cmd(c, "250 ", "RSET");
+	cmd(c, "250 ", "MAIL FROM:<a@remote.test> SIZE=2000000");
+	cmd(c, "452 4.2.2", "RCPT TO:<" CAROL ">");
+	/* per recipient: one without a quota still gets it */
+	cmd(c, "250 ", "RCPT TO:<" BOB ">");
+	cmd(c, "221 ", "QUIT");
+	rmh_conn_close(c);
+	daemon_done(h);
+}
+
+static void test_auth_penalty(void)
+{
+	struct rmh *h = daemon_new("\"rate\": {\"max_auth_failures\": 3}",
+				   NULL);
+	struct rmh_conn *c = open_sub_on(h, NULL);
+	char *bad = plain_b64(BOB, "wrong"), *good = plain_b64(BOB, PW);
+	const char *line = "event=auth_failed proto=smtp user=" BOB
+			   " rip=127.0.0.1 reason=bad_credentials";
+
+	/* the penalty holds for exempt networks (loopback) too */
+	for (int i = 0; i < 3; i++) {
+		g_assert_true(rmh_send(c, "AUTH PLAIN %s", bad));
+		expect(c, "535 5.7.8");
+		g_assert_true(rmh_wait_log(h, line, 5));
+		g_assert_cmpint(log_count(h, line), ==, i + 1);
+	}
+	/* over the limit even the right password is not tried */
+	g_assert_true(rmh_send(c, "AUTH PLAIN %s", good));
+	expect(c, "454 4.7.0");
+	g_assert_true(rmh_wait_log(h, "reason=rate_limited", 5));
+	cmd(c, "530 5.7.0", "MAIL FROM:<" BOB ">");
+	rmh_conn_close(c);
+	/* per IP, not per connection */
+	c = open_sub_on(h, NULL);
+	g_assert_true(rmh_send(c, "AUTH PLAIN %s", good));
+	expect(c, "454 4.7.0");
+	rmh_conn_close(c);
+	g_assert_cmpint(log_count(h, line), ==, 3);
+	g_assert_cmpint(log_count(h, "reason=rate_limited"), ==, 2);
+	g_free(bad);
+	g_free(good);
+	daemon_done(h);
+}
+
+static void test_user_rate(void)
+{
+	struct rmh *h = daemon_new("\"rate\": {\"user_messages\": 2}",
+				   "{\"exempt\": []}");
+	struct rmh_conn *c = open_sub_on(h, BOB);
+	char *l;
+
+	for (int i = 0; i < 2; i++) {
+		cmd(c, "250 ", "MAIL FROM:<" BOB ">");
+		cmd(c, "250 ", "RSET");
+	}
+	g_assert_true(rmh_send(c, "MAIL FROM:<" BOB ">"));
+	l = reply(c, NULL);
+	g_assert_nonnull(l);
+	g_assert_true(g_str_has_prefix(l, "450 4.7.1 "));
+	g_assert_nonnull(strstr(l, "too many messages from this user"));
+	g_free(l);
+	rmh_conn_close(c);
+	/* per user: another user from the same address still may send */
+	c = open_sub_on(h, ALICE);
+	cmd(c, "250 ", "MAIL FROM:<" ALICE ">");
+	cmd(c, "221 ", "QUIT");
+	rmh_conn_close(c);
+	daemon_done(h);
+}
+
+static void test_session_timeout(void)
+{
+	struct rmh *h = daemon_new("\"session_timeout\": \"2s\"", NULL);
+	struct rmh_conn *c = rmh_connect(rmh_port(h, "smtp"), false);
+	gint64 t0 = g_get_monotonic_time();
+	char *l = NULL;
+	int i;
+
+	g_assert_nonnull(c);
+	expect(c, "220 ");
+	cmd(c, "250 ", "EHLO client.test");
+	/* never idle: only the total session time can end it */
+	for (i = 0; i < 40; i++) {
+		g_usleep(G_USEC_PER_SEC / 4);
+		if (!rmh_send(c, "NOOP"))
+			break;
+		l = reply(c, NULL);
+		if (l == NULL || !g_str_has_prefix(l, "250 "))
+			break;
+		g_free(l);
+		l = NULL;
+	}
+	g_assert_nonnull(l);
+	g_assert_true(g_str_has_prefix(l, "421 4.4.2"));
+	g_assert_nonnull(strstr(l, "session time limit"));
+	g_assert_cmpint(g_get_monotonic_time() - t0, >=,
+			G_USEC_PER_SEC * 3 / 2);
+	g_free(l);
+	expect_eof(c);
+	rmh_conn_close(c);
+	daemon_done(h);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -570,6 +729,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/smtp/bdat", test_bdat);
 	g_test_add_func("/smtp/idle-timeout", test_idle_timeout);
 	g_test_add_func("/smtp/rate-limit", test_rate_limit);
+	g_test_add_func("/smtp/quota-rcpt", test_quota_rcpt);
+	g_test_add_func("/smtp/auth-penalty", test_auth_penalty);
+	g_test_add_func("/smtp/user-rate", test_user_rate);
+	g_test_add_func("/smtp/session-timeout", test_session_timeout);
 	rc = g_test_run();
 	if (rmh_stop(H) != 0)
 		rc = 1;
