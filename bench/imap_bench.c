@@ -65,25 +65,29 @@ static void die(const char *what)
 struct cl {
 	int fd;
 	char buf[1 << 16];
-	size_t len;
+	size_t pos, len;        /* unread bytes are buf[pos, len) */
 	unsigned tag;
 };
 
 static int cl_line(struct cl *c, char *out, size_t outsz)
 {
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		char *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
 		ssize_t r;
 
 		if (nl != NULL) {
-			size_t n = (size_t)(nl - c->buf) + 1;
+			size_t n = (size_t)(nl - (c->buf + c->pos)) + 1;
 			size_t k = n < outsz ? n : outsz - 1;
 
-			memcpy(out, c->buf, k);
+			memcpy(out, c->buf + c->pos, k);
 			out[k] = '\0';
-			memmove(c->buf, c->buf + n, c->len - n);
-			c->len -= n;
+			c->pos += n;
 			return 0;
+		}
+		if (c->pos > 0) {
+			memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+			c->len -= c->pos;
+			c->pos = 0;
 		}
 		if (c->len == sizeof(c->buf))
 			c->len = 0;     /* an over-long line: drop it */
@@ -194,7 +198,7 @@ static void run(const char *bin, const char *const *args, const char *in)
 	}
 }
 
-/* n messages of the store's on-disk format, UIDs 1..n, unseen */
+/* n messages of the store's on-disk format, UIDs 1..n */
 static void populate(const char *mbox_dir, uint32_t n)
 {
 	char path[1400];
@@ -210,8 +214,10 @@ static void populate(const char *mbox_dir, uint32_t n)
 			if (mkdir(path, 0700) < 0 && errno != EEXIST)
 				die(path);
 		}
-		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,.eml",
-			 mbox_dir, shard, uid, msg_len, t);
+		/* a read mailbox: one message in a hundred unseen */
+		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,%s.eml",
+			 mbox_dir, shard, uid, msg_len, t,
+			 uid % 100 == 0 ? "" : "S");
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0 || write(fd, msg, msg_len) != (ssize_t)msg_len)
 			die(path);
