@@ -37,6 +37,7 @@ struct imap_fetch_run {
 	int item;               /* IT_* then IT_BODIES + k */
 	const struct imap_fetch_body *body;
 	uint64_t hdr_end;       /* UINT64_MAX: not known yet */
+	uint64_t size;          /* of the current message */
 	bool streaming;
 	uint64_t pos, end;      /* file range still to write */
 };
@@ -218,7 +219,8 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	struct rmail_msg nm;
 	struct rmail_err err;
 	bool show_flags = (flags & IMAP_FETCH_FLAGS) != 0;
-	char date[64];
+	char date[64], line[64];
+	size_t len;
 
 	if (m == NULL)
 		return false;
@@ -235,12 +237,17 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 				m = &nm;
 		}
 	}
-	imap_printf(s, "* %u FETCH (", seq);
+	len = 2 + imap_put_u64(line + 2, seq);
+	memcpy(line, "* ", 2);
+	memcpy(line + len, " FETCH (", 8);
+	len += 8;
 	f->sp = false;
 	if (f->uid || (flags & IMAP_FETCH_UID)) {
-		item_sep(s, f);
-		imap_printf(s, "UID %u", uid);
+		memcpy(line + len, "UID ", 4);
+		len += 4 + imap_put_u64(line + len + 4, uid);
+		f->sp = true;
 	}
+	imap_write(s, line, len);
 	if (show_flags) {
 		item_sep(s, f);
 		imap_write_flags(s, m);
@@ -256,6 +263,7 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 			    (unsigned long long)m->size);
 	}
 	f->open = true;
+	f->size = m->size;
 	f->item = IT_RFC822;
 	f->body = f->attrs.bodies;
 	f->hdr_end = UINT64_MAX;
@@ -352,7 +360,6 @@ void imap_fetch_continue(struct imap_session *s)
 
 	while (f->i < f->n) {
 		uint32_t uid = f->uids[f->i];
-		const struct rmail_msg *m;
 
 		if (IMAP_CORE->conn_outq(s->c) > IMAP_CONF->fetch_outq)
 			return;
@@ -364,8 +371,7 @@ void imap_fetch_continue(struct imap_session *s)
 		}
 		if (f->streaming && !stream(s, f, uid))
 			return;
-		m = imap_view_msg(s, uid);
-		if (m != NULL && msg_item(s, f, uid, m->size)) {
+		if (msg_item(s, f, uid, f->size)) {
 			if (f->streaming && !stream(s, f, uid))
 				return;
 			continue;

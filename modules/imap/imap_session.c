@@ -538,37 +538,60 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 	return out;
 }
 
+size_t imap_put_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* one write per message: FETCH 1:* (FLAGS) is 100K of these */
 void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 {
 	static const struct {
 		uint32_t f;
 		const char *n;
+		size_t len;
 	} sys[] = {
-		{ RMAIL_F_ANSWERED, "\\Answered" },
-		{ RMAIL_F_FLAGGED, "\\Flagged" },
-		{ RMAIL_F_DELETED, "\\Deleted" },
-		{ RMAIL_F_SEEN, "\\Seen" },
-		{ RMAIL_F_DRAFT, "\\Draft" },
+		{ RMAIL_F_ANSWERED, "\\Answered", 9 },
+		{ RMAIL_F_FLAGGED, "\\Flagged", 8 },
+		{ RMAIL_F_DELETED, "\\Deleted", 8 },
+		{ RMAIL_F_SEEN, "\\Seen", 5 },
+		{ RMAIL_F_DRAFT, "\\Draft", 6 },
 	};
-	const struct rmail_store_ops *ops = imap_store(NULL);
 	const char *const *kw = NULL;
-	size_t nkw = 0, i;
-	bool sp = false;
+	size_t nkw = 0, i, len = 7, kl;
+	char buf[64 + 64 * 80];
 
-	imap_write(s, "FLAGS (", 7);
+	memcpy(buf, "FLAGS (", 7);
 	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
 		if (!(m->flags & sys[i].f))
 			continue;
-		imap_printf(s, "%s%s", sp ? " " : "", sys[i].n);
-		sp = true;
+		if (len > 7)
+			buf[len++] = ' ';
+		memcpy(buf + len, sys[i].n, sys[i].len);
+		len += sys[i].len;
 	}
 	if (m->keywords != 0 && s->tr != NULL)
-		nkw = ops->mbox_keywords(s->tr->mb, &kw);
+		nkw = imap_store(NULL)->mbox_keywords(s->tr->mb, &kw);
 	for (i = 0; i < nkw && i < 64; i++) {
 		if (!(m->keywords & (1ull << i)))
 			continue;
-		imap_printf(s, "%s%s", sp ? " " : "", kw[i]);
-		sp = true;
+		kl = strlen(kw[i]);
+		if (kl > 78)
+			continue;       /* the store caps keywords far below */
+		if (len > 7)
+			buf[len++] = ' ';
+		memcpy(buf + len, kw[i], kl);
+		len += kl;
 	}
-	imap_write(s, ")", 1);
+	buf[len++] = ')';
+	imap_write(s, buf, len);
 }

@@ -138,6 +138,8 @@ void imap_set_limits(struct imap_session *s);
 /* write `s` as an IMAP string (quoted, or literal when needed) */
 void imap_write_astring(struct imap_session *s, const char *str);
 void imap_write_flags(struct imap_session *s, const struct rmail_msg *m);
+/* decimal digits of v at p (no NUL); returns their number */
+size_t imap_put_u64(char *p, uint64_t v);
 /* store helpers */
 const struct rmail_store_ops *imap_store(void **h_r);
 /* UTF-8 name from a wire astring; NULL with a reply written */
