@@ -469,6 +469,12 @@ static void test_append_limits(void)
 	has(r, "\\Seen");
 	has(r, "05-Mar-2021 09:00:00 +0000");
 	g_free(r);
+	/* NUL is fine inside APPEND message data, and only there */
+	g_assert_true(rmh_send_raw(c->c, "nul APPEND INBOX {8+}\r\nA:\0b\r\n\r\n"
+				   "\r\n", 33));
+	r = imc_until(c, "nul ", 5);
+	has(r, "nul OK [APPENDUID");
+	g_free(r);
 	/* a big message is streamed, then fetched back incrementally */
 	big = g_malloc(600001);
 	memset(big, 'x', 600000);
@@ -481,7 +487,7 @@ static void test_append_limits(void)
 	r = imc_until(c, "b ", 20);
 	has(r, "b OK [APPENDUID");
 	g_free(r);
-	r = imc_ok(c, "FETCH 2 (RFC822.SIZE BODY.PEEK[])");
+	r = imc_ok(c, "FETCH 3 (RFC822.SIZE BODY.PEEK[])");
 	has(r, "BODY[] {600000}");
 	g_assert_cmpuint(strlen(r), >, 600000);
 	g_free(r);
@@ -600,6 +606,19 @@ static void test_hostile(void)
 	g_free(line);
 	r = imc_ok(c, "NOOP");
 	g_free(r);
+	/* more literals in one command than max_literals (64) */
+	{
+		GString *cmd = g_string_new("m1 ID (");
+
+		for (int i = 0; i < 70; i++)
+			g_string_append(cmd, "{1+}\r\nx ");
+		g_string_append(cmd, ")\r\n");
+		g_assert_true(rmh_send_raw(c->c, cmd->str, cmd->len));
+		g_string_free(cmd, TRUE);
+		r = imc_until(c, "m1 ", 5);
+		has(r, "m1 BAD");
+		g_free(r);
+	}
 	/* deep nesting */
 	r = imc_cmd(c, "ID ((((((((((((((((((((((((x))))))))))))))))))))))))");
 	has(r, "BAD");
