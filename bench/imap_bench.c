@@ -10,9 +10,10 @@
  *   - UID FETCH 1:* (UID FLAGS);
  *   - SEARCH UNSEEN;
  *   - APPEND of 2 KB p50 (fsync'd) in the 1,000 and 100,000 boxes;
- *   - NOOP p50/p99 while another client appends continuously.
+ *   - NOOP p50/p99 while another client appends continuously;
+ *   - daemon RSS per idle IDLE connection (-c connections, 2000).
  *
- *	imap_bench [-b path/to/rmail] [-m module_dir] [-n inbox_msgs]
+ *	imap_bench [-b rmail] [-m module_dir] [-n inbox_msgs] [-c idlers]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -247,6 +249,43 @@ static int rm_cb(const char *p, const struct stat *sb, int fl,
 	return remove(p);
 }
 
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* a session idling on the 1,000-message box; only its fd is kept */
+static int idler(void)
+{
+	struct cl *c = malloc(sizeof(*c));
+	char line[1024];
+	int fd;
+
+	if (c == NULL)
+		die("malloc");
+	cl_login(c);
+	if (cl_cmd(c, "SELECT Small", NULL, 0) < 0)
+		die("select");
+	if (write(c->fd, "i IDLE\r\n", 8) != 8 ||
+	    cl_line(c, line, sizeof(line)) < 0 || line[0] != '+')
+		die("idle");
+	fd = c->fd;
+	free(c);
+	return fd;
+}
+
 static void *appender(void *arg)
 {
 	struct cl c;
@@ -264,7 +303,10 @@ static void *appender(void *arg)
 int main(int argc, char **argv)
 {
 	const char *bin = getenv("RMAIL_BIN"), *mods = getenv("RMAIL_MODULE_DIR");
-	uint32_t inbox_n = 100000, i;
+	uint32_t inbox_n = 100000, i, nidle = 2000;
+	int *idle_fds;
+	long rss0, rss1;
+	struct rlimit rl;
 	char dir[1100], cmd[128];
 	double v[1000], t0;
 	struct cl a, b;
@@ -272,19 +314,25 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "b:m:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:")) != -1) {
 		if (opt == 'b')
 			bin = optarg;
 		else if (opt == 'm')
 			mods = optarg;
 		else if (opt == 'n')
 			inbox_n = (uint32_t)strtoul(optarg, NULL, 10);
+		else if (opt == 'c')
+			nidle = (uint32_t)strtoul(optarg, NULL, 10);
 	}
 	if (bin == NULL)
 		bin = "./rmail";
 	if (mods == NULL)
 		mods = "./modules";
 	signal(SIGPIPE, SIG_IGN);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	msg_len = (size_t)snprintf(msg, sizeof(msg),
 				   "From: a@example.test\r\nTo: " USER "\r\n"
@@ -410,6 +458,21 @@ int main(int argc, char **argv)
 	pthread_join(th, NULL);
 	printf("NOOP while another client appends: p50 %.3f ms, "
 	       "p99 %.3f ms\n", pct(v, 1000, 0.5), pct(v, 1000, 0.99));
+
+	/* memory per idle IDLE connection (the daemon's descriptor
+	 * limit is inherited from here) */
+	rss0 = rss_kb(pid);
+	idle_fds = calloc(nidle, sizeof(int));
+	for (i = 0; i < nidle && idle_fds != NULL; i++)
+		idle_fds[i] = idler();
+	rss1 = rss_kb(pid);
+	printf("%u IDLE connections (cleartext, one 1,000-message box): "
+	       "RSS +%.1f MB, %.1f kB each\n", nidle,
+	       (double)(rss1 - rss0) / 1024.0,
+	       (double)(rss1 - rss0) / (double)(nidle ? nidle : 1));
+	for (i = 0; i < nidle && idle_fds != NULL; i++)
+		close(idle_fds[i]);
+	free(idle_fds);
 
 	close(a.fd);
 	close(b.fd);

@@ -503,8 +503,8 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 			  const struct imap_arg *a)
 {
 	const char *why = NULL;
-	size_t cap = RMAIL_MBOX_NAME_MAX * 4 + 1, len;
-	char *out;
+	char buf[RMAIL_MBOX_NAME_MAX * 4 + 1], *out;
+	size_t len;
 
 	if (a == NULL || !imap_arg_is_astring(a)) {
 		if (tag != NULL)
@@ -514,9 +514,11 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 	}
 	if (strcasecmp(a->str, "INBOX") == 0)
 		return "INBOX";
-	out = imap_arena_alloc(&s->arena, cap);
-	if (out == NULL || a->len == 0 || strlen(a->str) != a->len ||
-	    mutf7_decode(a->str, a->len, out, cap, &len, &why) < 0) {
+	/* decode on the stack: only the result touches the arena */
+	if (a->len == 0 || strlen(a->str) != a->len ||
+	    mutf7_decode(a->str, a->len, buf, sizeof(buf), &len,
+			 &why) < 0 ||
+	    (out = imap_arena_alloc(&s->arena, len + 1)) == NULL) {
 		if (tag != NULL)
 			imap_tagged(s, tag, false,
 				    "NO Invalid mailbox name%s%s",
@@ -524,6 +526,7 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 				    why != NULL ? why : "");
 		return NULL;
 	}
+	memcpy(out, buf, len + 1);
 	/* "a/b/" names a/b (RFC 3501 6.3.3) */
 	if (len > 1 && out[len - 1] == '/')
 		out[--len] = '\0';
