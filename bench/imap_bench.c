@@ -13,7 +13,10 @@
  *   - NOOP p50/p99 while another client appends continuously;
  *   - daemon RSS per idle IDLE connection (-c connections, 2000).
  *
- *	imap_bench [-b rmail] [-m module_dir] [-n inbox_msgs] [-c idlers]
+ *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
+ *		   [-c idlers] [-t]
+ *
+ * -t runs every client over implicit TLS (the 993 listener).
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).
@@ -37,13 +40,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #define USER "bench@example.test"
 #define PASS "bench-pw"
 #define MSG_SIZE 2048
 #define SHARD 16384u
 
 static char root[512], config[600];
-static unsigned short port;
+static unsigned short port, tls_port;
+static int use_tls;             /* clients go to 993 with implicit TLS */
+static SSL_CTX *tls_ctx;
 static char msg[MSG_SIZE + 256];
 static size_t msg_len;
 static atomic_int stop_flag;
@@ -66,10 +73,31 @@ static void die(const char *what)
 
 struct cl {
 	int fd;
+	SSL *ssl;
 	char buf[1 << 16];
 	size_t pos, len;        /* unread bytes are buf[pos, len) */
 	unsigned tag;
 };
+
+static ssize_t cl_read(struct cl *c, void *buf, size_t n)
+{
+	if (c->ssl != NULL) {
+		int r = SSL_read(c->ssl, buf, (int)n);
+
+		return r > 0 ? r : -1;
+	}
+	return read(c->fd, buf, n);
+}
+
+static ssize_t cl_write(struct cl *c, const void *buf, size_t n)
+{
+	if (c->ssl != NULL) {
+		int r = SSL_write(c->ssl, buf, (int)n);
+
+		return r > 0 ? r : -1;
+	}
+	return write(c->fd, buf, n);
+}
 
 static int cl_line(struct cl *c, char *out, size_t outsz)
 {
@@ -93,7 +121,7 @@ static int cl_line(struct cl *c, char *out, size_t outsz)
 		}
 		if (c->len == sizeof(c->buf))
 			c->len = 0;     /* an over-long line: drop it */
-		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		r = cl_read(c, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (r <= 0)
 			return -1;
 		c->len += (size_t)r;
@@ -107,12 +135,20 @@ static void cl_connect(struct cl *c)
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
-	a.sin_port = htons(port);
+	a.sin_port = htons(use_tls ? tls_port : port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("connect");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (use_tls) {
+		c->ssl = SSL_new(tls_ctx);
+		SSL_set_fd(c->ssl, c->fd);
+		if (SSL_connect(c->ssl) != 1) {
+			fprintf(stderr, "imap_bench: TLS handshake failed\n");
+			exit(1);
+		}
+	}
 	if (cl_line(c, line, sizeof(line)) < 0)
 		die("greeting");
 }
@@ -126,10 +162,10 @@ static int cl_cmd(struct cl *c, const char *cmd, const void *data,
 
 	snprintf(tag, sizeof(tag), "b%u ", ++c->tag);
 	n = snprintf(out, sizeof(out), "%s%s\r\n", tag, cmd);
-	if (write(c->fd, out, (size_t)n) != n)
+	if (cl_write(c, out, (size_t)n) != n)
 		die("write");
-	if (data != NULL && (write(c->fd, data, dlen) != (ssize_t)dlen ||
-			     write(c->fd, "\r\n", 2) != 2))
+	if (data != NULL && (cl_write(c, data, dlen) != (ssize_t)dlen ||
+			     cl_write(c, "\r\n", 2) != 2))
 		die("write");
 	for (;;) {
 		if (cl_line(c, line, sizeof(line)) < 0)
@@ -278,10 +314,11 @@ static int idler(void)
 	cl_login(c);
 	if (cl_cmd(c, "SELECT Small", NULL, 0) < 0)
 		die("select");
-	if (write(c->fd, "i IDLE\r\n", 8) != 8 ||
+	if (cl_write(c, "i IDLE\r\n", 8) != 8 ||
 	    cl_line(c, line, sizeof(line)) < 0 || line[0] != '+')
 		die("idle");
 	fd = c->fd;
+	/* the TLS state stays allocated here: only the fd matters */
 	free(c);
 	return fd;
 }
@@ -314,13 +351,19 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:")) != -1) {
+	const char *src = getenv("RMAIL_SOURCE_DIR");
+
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:")) != -1) {
 		if (opt == 'b')
 			bin = optarg;
 		else if (opt == 'm')
 			mods = optarg;
 		else if (opt == 'n')
 			inbox_n = (uint32_t)strtoul(optarg, NULL, 10);
+		else if (opt == 't')
+			use_tls = 1;
+		else if (opt == 's')
+			src = optarg;
 		else if (opt == 'c')
 			nidle = (uint32_t)strtoul(optarg, NULL, 10);
 	}
@@ -347,7 +390,18 @@ int main(int argc, char **argv)
 	if (mkdtemp(root) == NULL)
 		die("mkdtemp");
 	snprintf(config, sizeof(config), "%s/config.json", root);
+	static char srcbuf[4096];
+
+	/* the daemon wants absolute paths */
+	if (realpath(src != NULL ? src : "..", srcbuf) == NULL)
+		die("source dir");
+	src = srcbuf;
 	port = (unsigned short)(20000 + (getpid() % 20000));
+	tls_port = (unsigned short)(port + 1);
+	tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (tls_ctx == NULL)
+		die("SSL_CTX_new");
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
 	{
 		FILE *f = fopen(config, "w");
 
@@ -356,10 +410,12 @@ int main(int argc, char **argv)
 		fprintf(f, "{\"hostname\": \"mail.example.test\", "
 			"\"mail_root\": \"%s/mail\", \"module_dir\": \"%s\", "
 			"\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
+			"\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
+			"\"key_file\": \"%s/tests/certs/key.pem\"}, "
 			"\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
-			"\"imaps_listen\": [], "
+			"\"imaps_listen\": [\"127.0.0.1:%u\"], "
 			"\"allow_cleartext_login_loopback\": true}}\n",
-			root, mods, port);
+			root, mods, src, src, port, tls_port);
 		fclose(f);
 	}
 	snprintf(dir, sizeof(dir), "%s/mail", root);
@@ -466,8 +522,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
 		idle_fds[i] = idler();
 	rss1 = rss_kb(pid);
-	printf("%u IDLE connections (cleartext, one 1,000-message box): "
+	printf("%u IDLE connections (%s, one 1,000-message box): "
 	       "RSS +%.1f MB, %.1f kB each\n", nidle,
+	       use_tls ? "TLS" : "cleartext",
 	       (double)(rss1 - rss0) / 1024.0,
 	       (double)(rss1 - rss0) / (double)(nidle ? nidle : 1));
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
