@@ -9,9 +9,6 @@
 #include "rm.h"
 
 int rm_filter_run(const struct rmail_filter_msg *msg,
-		  struct rmail_filter_result *res, struct rmail_err *err);
-
-int rm_filter_run(const struct rmail_filter_msg *msg,
 		  struct rmail_filter_result *res, struct rmail_err *err)
 {
 	size_t hlen = 0;

@@ -19,20 +19,6 @@
 
 #include "mime_int.h"
 
-int rm_mime_parse(const char *data, size_t len,
-		  const struct rmail_mime_limits *lim, struct rmail_mime **m_r,
-		  struct rmail_err *err);
-void rm_mime_free(struct rmail_mime **m);
-size_t rm_mime_part_count(const struct rmail_mime *m);
-const struct rmail_mime_part *rm_mime_part(const struct rmail_mime *m,
-					   size_t idx);
-const char *rm_mime_header(struct rmail_mime *m, size_t idx, const char *name,
-			   size_t nth, int decode);
-int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
-		 const char **out_r, size_t *len_r, struct rmail_err *err);
-int rm_mime_addresses(struct rmail_mime *m, const char *value,
-		      const struct rmail_mime_addr **addrs_r, size_t *n_r);
-
 struct mfield {
 	const char *name;
 	const char *value;      /* unfolded, raw */

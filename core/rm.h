@@ -337,4 +337,30 @@ char *rm_cli_password(bool from_stdin, const char *prompt);
 int rm_submit_init(struct rmail_err *err);
 int rm_submit_start(struct rmail_err *err);
 
+/* ---- filter.c / submit.c / mime_parse.c: services-table entries --- */
+/* core->filter_run etc. point straight at these (services.c) */
+int rm_filter_run(const struct rmail_filter_msg *msg,
+		  struct rmail_filter_result *res, struct rmail_err *err);
+int rm_rcpt_policy(const char *rcpt, const char *auth_user,
+		   uint64_t size_hint);
+struct rmail_submit *rm_submit_begin(const struct rmail_submit_opts *o,
+				     struct rmail_err *err);
+int rm_submit_write(struct rmail_submit *s, const void *data, size_t n,
+		    struct rmail_err *err);
+void rm_submit_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg);
+void rm_submit_abort(struct rmail_submit **s);
+int rm_mime_parse(const char *data, size_t len,
+		  const struct rmail_mime_limits *lim, struct rmail_mime **m_r,
+		  struct rmail_err *err);
+void rm_mime_free(struct rmail_mime **m);
+size_t rm_mime_part_count(const struct rmail_mime *m);
+const struct rmail_mime_part *rm_mime_part(const struct rmail_mime *m,
+					   size_t idx);
+const char *rm_mime_header(struct rmail_mime *m, size_t idx, const char *name,
+			   size_t nth, int decode);
+int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
+		 const char **out_r, size_t *len_r, struct rmail_err *err);
+int rm_mime_addresses(struct rmail_mime *m, const char *value,
+		      const struct rmail_mime_addr **addrs_r, size_t *n_r);
+
 #endif

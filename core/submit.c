@@ -6,15 +6,6 @@
 #include "submit_int.h"
 
 int rm_rcpt_policy(const char *rcpt, const char *auth_user,
-		   uint64_t size_hint);
-struct rmail_submit *rm_submit_begin(const struct rmail_submit_opts *o,
-				     struct rmail_err *err);
-int rm_submit_write(struct rmail_submit *s, const void *data, size_t n,
-		    struct rmail_err *err);
-void rm_submit_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg);
-void rm_submit_abort(struct rmail_submit **s);
-
-int rm_rcpt_policy(const char *rcpt, const char *auth_user,
 		   uint64_t size_hint)
 {
 	return rm_rcpt_check(rcpt, auth_user, size_hint);

@@ -29,10 +29,6 @@ struct rm_msg_src {
 	uint64_t size;              /* bytes of fd */
 };
 
-/* filter.c */
-int rm_filter_run(const struct rmail_filter_msg *msg,
-		  struct rmail_filter_result *res, struct rmail_err *err);
-
 /* ---- spool.c: the submission objects behind core->submit_* -------- */
 int rm_rcpt_check(const char *rcpt, const char *auth_user,
 		  uint64_t size_hint);
