@@ -152,6 +152,12 @@ const char *ex_client_ip(struct ex_req *r)
 	return hop;
 }
 
+static int ip_is_loopback(const char *ip)
+{
+	return ip_in(ip, "127.0.0.0/8") || strcmp(ip, "::1") == 0 ||
+	       ip_in(ip, "::ffff:127.0.0.0/104");
+}
+
 /* ---- login -------------------------------------------------------- */
 
 struct login_job {
@@ -240,8 +246,10 @@ void ex_api_login(struct ex_req *r)
 	char extra[64];
 	const char *user, *pw;
 
-	if (!core->conn_is_tls(r->c) && !core->conn_is_loopback(r->c) &&
-	    !cf->allow_remote_cleartext_login) {
+	/* behind a trusted proxy the client is the forwarded address: a
+	 * proxy on loopback must not make every client look local */
+	if (!core->conn_is_tls(r->c) && !cf->allow_remote_cleartext_login &&
+	    !(core->conn_is_loopback(r->c) && ip_is_loopback(r->rip))) {
 		ex_error(r, 403, "Login requires TLS");
 		return;
 	}

@@ -504,26 +504,6 @@ static void message_work(void *arg, const volatile int *cancel)
 	job_dump(j, o);
 }
 
-/* a filename safe inside a quoted Content-Disposition parameter */
-static char *safe_filename(const char *f)
-{
-	size_t i, n = f != NULL ? strlen(f) : 0;
-	char *o = malloc(n + 11), *p = o;
-
-	if (o == NULL)
-		return NULL;
-	for (i = 0; i < n && i < 200; i++) {
-		unsigned char c = (unsigned char)f[i];
-
-		*p++ = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
-			c == '/' || c == ';') ? '_' : (char)c;
-	}
-	if (p == o)
-		memcpy(p, "attachment", 10), p += 10;
-	*p = '\0';
-	return o;
-}
-
 static void attachment_work(void *arg, const volatile int *cancel)
 {
 	const struct rmail_core *core = ex.core;
@@ -533,7 +513,7 @@ static void attachment_work(void *arg, const volatile int *cancel)
 	struct rmail_err err;
 	const char *body;
 	size_t len, blen;
-	char *buf, *fn;
+	char *buf, cd[EX_DISPOSITION_MAX];
 
 	if (*cancel)
 		return;
@@ -562,16 +542,14 @@ static void attachment_work(void *arg, const volatile int *cancel)
 		j->out_len = blen;
 		j->status = 200;
 	}
-	fn = safe_filename(p->filename);
 	j->ctype = ex.core->psprintf(j->r->pool, "%s/%s",
 				     p->type ? p->type : "application",
 				     p->subtype ? p->subtype : "octet-stream");
 	if (strpbrk(j->ctype, "\r\n\"") != NULL)
 		j->ctype = "application/octet-stream";
+	ex_content_disposition(p->filename, cd, sizeof(cd));
 	j->extra = ex.core->psprintf(j->r->pool,
-		"Content-Disposition: attachment; filename=\"%s\"\r\n",
-		fn != NULL ? fn : "attachment");
-	free(fn);
+				     "%sX-Content-Type-Options: nosniff\r\n", cd);
 	core->mime_free(&mm);
 	free(buf);
 }

@@ -255,7 +255,7 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 	unsigned char rnd[16];
 	time_t now = time(NULL);
 	struct tm tm;
-	size_t i, k;
+	size_t i;
 	const char *host = ex.core->conf_str("hostname");
 
 	if (str_field(req, "subject", 0, &subject) < 0 ||
@@ -325,8 +325,6 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 			  "Content-Transfer-Encoding: base64\r\n"
 			  "Content-Disposition: attachment; filename=", bd, ct);
 		/* quoted, or an encoded word many clients accept there */
-		for (k = 0; fn[k] != '\0' && fn[k] != '"' && fn[k] != '\\'; k++)
-			;
 		sb_word(b, fn, 1);
 		sb_add(b, "\r\n\r\n", 4);
 		sb_base64(b, raw, rawlen);

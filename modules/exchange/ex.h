@@ -143,4 +143,11 @@ json_t *ex_flags_json(uint32_t flags, uint64_t kw, const char *const *names,
 int ex_flag_from_str(const char *s, uint32_t *flag_r);
 const char *ex_special_use_str(uint32_t su);
 
+/* disposition.c: "Content-Disposition: attachment; filename=..."
+ * with CRLF for a hostile file name (ASCII fallback, RFC 6266
+ * filename* for UTF-8); returns the length written */
+#define EX_DISPOSITION_MAX 2800
+size_t ex_content_disposition(const char *filename, char *out,
+			      size_t outsz);
+
 #endif
