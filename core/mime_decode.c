@@ -50,24 +50,24 @@ void rm_mbuf_free(struct rm_mbuf *b)
 	b->len = b->cap = 0;
 }
 
-static int b64_val(unsigned char c)
+/* A quantum cut short after n sextets (2 or 3) still yields bytes. */
+static void b64_partial(struct rm_mbuf *out, uint32_t acc, unsigned int n)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	char tmp[2];
+
+	if (n == 2) {
+		tmp[0] = (char)(acc >> 4);
+		rm_mbuf_add(out, tmp, 1);
+	} else if (n == 3) {
+		tmp[0] = (char)(acc >> 10);
+		tmp[1] = (char)(acc >> 2);
+		rm_mbuf_add(out, tmp, 2);
+	}
 }
 
 /* Bytes outside the alphabet are skipped; "=" ends a quantum, and
  * decoding resumes after it, because concatenated base64 blobs and
- * stray padding are common in old mail. */
+ * stray padding are common in old mail.  The alphabet is base64.c's. */
 void rm_mime_base64(struct rm_mbuf *out, const char *in, size_t len)
 {
 	uint32_t acc = 0;
@@ -78,19 +78,12 @@ void rm_mime_base64(struct rm_mbuf *out, const char *in, size_t len)
 
 	for (i = 0; i < len; i++) {
 		if (in[i] == '=') {
-			if (n == 2) {
-				tmp[0] = (char)(acc >> 4);
-				rm_mbuf_add(out, tmp, 1);
-			} else if (n == 3) {
-				tmp[0] = (char)(acc >> 10);
-				tmp[1] = (char)(acc >> 2);
-				rm_mbuf_add(out, tmp, 2);
-			}
+			b64_partial(out, acc, n);
 			acc = 0;
 			n = 0;
 			continue;
 		}
-		v = b64_val((unsigned char)in[i]);
+		v = rm_base64_val((unsigned char)in[i]);
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
@@ -104,14 +97,7 @@ void rm_mime_base64(struct rm_mbuf *out, const char *in, size_t len)
 		}
 	}
 	/* unpadded tail */
-	if (n == 2) {
-		tmp[0] = (char)(acc >> 4);
-		rm_mbuf_add(out, tmp, 1);
-	} else if (n == 3) {
-		tmp[0] = (char)(acc >> 10);
-		tmp[1] = (char)(acc >> 2);
-		rm_mbuf_add(out, tmp, 2);
-	}
+	b64_partial(out, acc, n);
 }
 
 static int hex_val(unsigned char c)

@@ -363,4 +363,8 @@ int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
 int rm_mime_addresses(struct rmail_mime *m, const char *value,
 		      const struct rmail_mime_addr **addrs_r, size_t *n_r);
 
+/* ---- base64.c (also rm_base64_decode/encode above) --------------- */
+/* the value of one base64 alphabet byte, or -1 */
+int rm_base64_val(unsigned char c);
+
 #endif

@@ -2,5 +2,6 @@
 # transfer decodings and charsets (iconv is in libc).
 rmail_fuzz(mime
   SOURCES tests/fuzz/fuzz_mime.c core/mime_parse.c core/mime_header.c
-          core/mime_addr.c core/mime_decode.c core/pool.c core/log.c
+          core/mime_addr.c core/mime_decode.c core/base64.c core/pool.c
+          core/log.c
   INCLUDES core)
