@@ -17,15 +17,12 @@ static int alias_add(struct rm_cli *cli, int argc, char **argv)
 	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("alias add", argc, argv, opts, pos, MAX_TARGETS + 1,
-			 &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n < 2) {
-		rm_cmd_failf("alias add", "usage: rmail alias add ALIAS "
-			     "TARGET...");
-		return RM_EXIT_USAGE;
-	}
+	ret = rm_cmd_args("alias add", "ALIAS TARGET...", argc, argv, opts,
+			  pos, 2, MAX_TARGETS + 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
@@ -43,13 +40,12 @@ static int alias_del(struct rm_cli *cli, int argc, char **argv)
 	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("alias del", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1) {
-		rm_cmd_failf("alias del", "usage: rmail alias del ALIAS");
-		return RM_EXIT_USAGE;
-	}
+	ret = rm_cmd_args("alias del", "ALIAS", argc, argv, opts, pos, 1, 1,
+			  &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
@@ -59,15 +55,10 @@ static int alias_del(struct rm_cli *cli, int argc, char **argv)
 	return RM_EXIT_OK;
 }
 
-struct list_ctx {
-	bool json;
-	json_t *arr;
-};
-
 static void list_one(void *arg, const char *alias, const char *const *t,
 		     size_t n)
 {
-	struct list_ctx *lc = arg;
+	struct rm_cmd_list *lc = arg;
 	json_t *targets;
 	size_t i;
 
@@ -88,7 +79,7 @@ static void list_one(void *arg, const char *alias, const char *const *t,
 static int alias_list(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct list_ctx lc = { 0 };
+	struct rm_cmd_list lc = { 0 };
 	struct rmail_err err;
 	const char *pos[1];
 	const struct rm_opt opts[] = {
@@ -99,34 +90,27 @@ static int alias_list(struct rm_cli *cli, int argc, char **argv)
 	void *h;
 	int ret;
 
-	if (rm_cmd_parse("alias list", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
+	ret = rm_cmd_args("alias list", "[DOMAIN] [--json]", argc, argv, opts,
+			  pos, 0, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	lc.arr = json_array();
 	rmail_err_clear(&err);
 	ret = ops->alias_list(h, n == 1 ? pos[0] : NULL, list_one, &lc, &err);
-	if (ret == 0 && lc.json) {
-		json_dumpf(lc.arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-	}
-	json_decref(lc.arr);
-	if (ret < 0)
-		return rm_cmd_fail("alias list", &err);
-	return RM_EXIT_OK;
+	return rm_cmd_list_end("alias list", &lc, ret, &err);
 }
 
 static int alias_run(struct rm_cli *cli)
 {
-	if (cli->argc >= 1 && strcmp(cli->argv[0], "add") == 0)
-		return alias_add(cli, cli->argc - 1, cli->argv + 1);
-	if (cli->argc >= 1 && strcmp(cli->argv[0], "del") == 0)
-		return alias_del(cli, cli->argc - 1, cli->argv + 1);
-	if (cli->argc >= 1 && strcmp(cli->argv[0], "list") == 0)
-		return alias_list(cli, cli->argc - 1, cli->argv + 1);
-	fprintf(stderr, "usage: rmail alias add ALIAS TARGET... | "
-		"del ALIAS | list [DOMAIN] [--json]\n");
-	return RM_EXIT_USAGE;
+	static const struct rm_subcmd subs[] = {
+		{ "add", alias_add }, { "del", alias_del },
+		{ "list", alias_list }, { NULL, NULL },
+	};
+
+	return rm_cmd_dispatch(cli, subs, "alias add ALIAS TARGET... | "
+			       "del ALIAS | list [DOMAIN] [--json]");
 }
 
 const struct rm_command rm_cmd_alias = {

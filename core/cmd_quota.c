@@ -20,14 +20,12 @@ static int quota_get(struct rm_cli *cli, int argc, char **argv)
 	uint64_t used, limit;
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("quota get", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1) {
-		rm_cmd_failf("quota get", "usage: rmail quota get ADDRESS "
-			     "[--json]");
-		return RM_EXIT_USAGE;
-	}
+	ret = rm_cmd_args("quota get", "ADDRESS [--json]", argc, argv, opts,
+			  pos, 1, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
@@ -38,8 +36,7 @@ static int quota_get(struct rm_cli *cli, int argc, char **argv)
 				      "used_bytes", (json_int_t)used,
 				      "limit_bytes", (json_int_t)limit);
 
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		rm_cmd_json_print(o);
 		json_decref(o);
 	} else if (limit == 0) {
 		printf("%s: %llu bytes used, no limit\n", pos[0],
@@ -60,9 +57,12 @@ static int quota_recalc(struct rm_cli *cli, int argc, char **argv)
 	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("quota recalc", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
+	ret = rm_cmd_args("quota recalc", "[ADDRESS]", argc, argv, opts, pos,
+			  0, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
@@ -75,13 +75,13 @@ static int quota_recalc(struct rm_cli *cli, int argc, char **argv)
 
 static int quota_run(struct rm_cli *cli)
 {
-	if (cli->argc >= 1 && strcmp(cli->argv[0], "get") == 0)
-		return quota_get(cli, cli->argc - 1, cli->argv + 1);
-	if (cli->argc >= 1 && strcmp(cli->argv[0], "recalc") == 0)
-		return quota_recalc(cli, cli->argc - 1, cli->argv + 1);
-	fprintf(stderr, "usage: rmail quota get ADDRESS [--json] | "
-		"recalc [ADDRESS]\n");
-	return RM_EXIT_USAGE;
+	static const struct rm_subcmd subs[] = {
+		{ "get", quota_get }, { "recalc", quota_recalc },
+		{ NULL, NULL },
+	};
+
+	return rm_cmd_dispatch(cli, subs, "quota get ADDRESS [--json] | "
+			       "recalc [ADDRESS]");
 }
 
 const struct rm_command rm_cmd_quota = {

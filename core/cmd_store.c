@@ -62,6 +62,23 @@ int rm_cmd_parse(const char *cmd, int argc, char **argv,
 	return 0;
 }
 
+int rm_cmd_args(const char *cmd, const char *usage, int argc, char **argv,
+		const struct rm_opt *opts, const char **pos_r, size_t minpos,
+		size_t maxpos, size_t *npos_r)
+{
+	if (rm_cmd_parse(cmd, argc, argv, opts, pos_r, maxpos, npos_r) < 0)
+		return RM_EXIT_USAGE;
+	if (*npos_r < minpos)
+		return rm_cmd_usage(cmd, usage);
+	return RM_EXIT_OK;
+}
+
+int rm_cmd_usage(const char *cmd, const char *usage)
+{
+	rm_cmd_failf(cmd, "usage: rmail %s %s", cmd, usage);
+	return RM_EXIT_USAGE;
+}
+
 int rm_cmd_fail(const char *cmd, const struct rmail_err *err)
 {
 	fprintf(stderr, "rmail %s: %s\n", cmd,
@@ -105,4 +122,36 @@ int rm_cmd_uint(const char *s, int64_t *v_r)
 		return -1;
 	*v_r = (int64_t)v;
 	return 0;
+}
+
+int rm_cmd_dispatch(struct rm_cli *cli, const struct rm_subcmd *subs,
+		    const char *usage)
+{
+	const struct rm_subcmd *s;
+
+	if (cli->argc >= 1)
+		for (s = subs; s->name != NULL; s++)
+			if (strcmp(cli->argv[0], s->name) == 0)
+				return s->run(cli, cli->argc - 1,
+					      cli->argv + 1);
+	fprintf(stderr, "usage: rmail %s\n", usage);
+	return RM_EXIT_USAGE;
+}
+
+void rm_cmd_json_print(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+}
+
+int rm_cmd_list_end(const char *cmd, struct rm_cmd_list *lc, int ret,
+		    const struct rmail_err *err)
+{
+	if (ret == 0 && lc->json)
+		rm_cmd_json_print(lc->arr);
+	json_decref(lc->arr);
+	lc->arr = NULL;
+	if (ret < 0)
+		return rm_cmd_fail(cmd, err);
+	return RM_EXIT_OK;
 }

@@ -13,12 +13,6 @@
 
 #define MIB (1024.0 * 1024.0)
 
-static int open_store(struct rm_cli *cli, const struct rmail_store_ops **ops,
-		      void **h)
-{
-	return rm_cli_store(cli, ops, h);
-}
-
 static char *get_password(bool from_stdin, const char *address)
 {
 	char prompt[RMAIL_ADDR_MAX + 32];
@@ -53,18 +47,15 @@ static int user_add(struct rm_cli *cli, int argc, char **argv)
 	void *h;
 	int ret;
 
-	if (rm_cmd_parse("user add", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1) {
-		rm_cmd_failf("user add", "usage: rmail user add ADDRESS "
-			     "[--password-stdin] [--admin] [--quota-mb N]");
-		return RM_EXIT_USAGE;
-	}
+	ret = rm_cmd_args("user add", "ADDRESS [--password-stdin] [--admin] "
+			  "[--quota-mb N]", argc, argv, opts, pos, 1, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
 	if (quota != NULL && rm_cmd_uint(quota, &mb) < 0) {
 		rm_cmd_failf("user add", "--quota-mb: not a number: %s", quota);
 		return RM_EXIT_USAGE;
 	}
-	if (open_store(cli, &ops, &h) < 0)
+	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	pw = get_password(from_stdin, pos[0]);
 	if (pw == NULL)
@@ -90,15 +81,13 @@ static int user_del(struct rm_cli *cli, int argc, char **argv)
 	};
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("user del", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1) {
-		rm_cmd_failf("user del", "usage: rmail user del ADDRESS "
-			     "[--purge]");
-		return RM_EXIT_USAGE;
-	}
-	if (open_store(cli, &ops, &h) < 0)
+	ret = rm_cmd_args("user del", "ADDRESS [--purge]", argc, argv, opts,
+			  pos, 1, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
+	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
 	if (ops->user_del(h, pos[0], purge, &err) < 0)
@@ -108,17 +97,10 @@ static int user_del(struct rm_cli *cli, int argc, char **argv)
 	return RM_EXIT_OK;
 }
 
-struct list_ctx {
-	bool json;
-	json_t *arr;
-	size_t n;
-};
-
 static void list_one(void *arg, const struct rmail_user *u)
 {
-	struct list_ctx *lc = arg;
+	struct rm_cmd_list *lc = arg;
 
-	lc->n++;
 	if (lc->json) {
 		json_array_append_new(lc->arr, json_pack(
 			"{s:s, s:b, s:b, s:I, s:I, s:I, s:I}",
@@ -139,7 +121,7 @@ static void list_one(void *arg, const struct rmail_user *u)
 static int user_list(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct list_ctx lc = { 0 };
+	struct rm_cmd_list lc = { 0 };
 	struct rmail_err err;
 	const char *pos[1];
 	const struct rm_opt opts[] = {
@@ -150,21 +132,16 @@ static int user_list(struct rm_cli *cli, int argc, char **argv)
 	void *h;
 	int ret;
 
-	if (rm_cmd_parse("user list", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (open_store(cli, &ops, &h) < 0)
+	ret = rm_cmd_args("user list", "[DOMAIN] [--json]", argc, argv, opts,
+			  pos, 0, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
+	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	lc.arr = json_array();
 	rmail_err_clear(&err);
 	ret = ops->user_list(h, n == 1 ? pos[0] : NULL, list_one, &lc, &err);
-	if (ret == 0 && lc.json) {
-		json_dumpf(lc.arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-	}
-	json_decref(lc.arr);
-	if (ret < 0)
-		return rm_cmd_fail("user list", &err);
-	return RM_EXIT_OK;
+	return rm_cmd_list_end("user list", &lc, ret, &err);
 }
 
 static int user_passwd(struct rm_cli *cli, int argc, char **argv)
@@ -184,14 +161,11 @@ static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 	void *h;
 	int ret;
 
-	if (rm_cmd_parse("user passwd", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1) {
-		rm_cmd_failf("user passwd", "usage: rmail user passwd ADDRESS "
-			     "[--password-stdin]");
-		return RM_EXIT_USAGE;
-	}
-	if (open_store(cli, &ops, &h) < 0)
+	ret = rm_cmd_args("user passwd", "ADDRESS [--password-stdin]", argc,
+			  argv, opts, pos, 1, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
+	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	/* fail before asking for a password nobody can use */
 	rmail_err_clear(&err);
@@ -221,17 +195,17 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 		{ "--quota-mb", true, &quota, NULL },
 		{ NULL, false, NULL, NULL },
 	};
+	const char *usage = "ADDRESS [--admin yes|no] [--disabled yes|no] "
+			    "[--quota-mb N]";
 	size_t n;
 	void *h;
+	int ret;
 
-	if (rm_cmd_parse("user set", argc, argv, opts, pos, 1, &n) < 0)
-		return RM_EXIT_USAGE;
-	if (n != 1 || (admin == NULL && disabled == NULL && quota == NULL)) {
-		rm_cmd_failf("user set", "usage: rmail user set ADDRESS "
-			     "[--admin yes|no] [--disabled yes|no] "
-			     "[--quota-mb N]");
-		return RM_EXIT_USAGE;
-	}
+	ret = rm_cmd_args("user set", usage, argc, argv, opts, pos, 1, 1, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
+	if (admin == NULL && disabled == NULL && quota == NULL)
+		return rm_cmd_usage("user set", usage);
 	if ((admin != NULL && (upd.admin = rm_cmd_yesno(admin)) < 0) ||
 	    (disabled != NULL &&
 	     (upd.disabled = rm_cmd_yesno(disabled)) < 0)) {
@@ -242,7 +216,7 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 		rm_cmd_failf("user set", "--quota-mb: not a number: %s", quota);
 		return RM_EXIT_USAGE;
 	}
-	if (open_store(cli, &ops, &h) < 0)
+	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
 	if (ops->user_update(h, pos[0], &upd, &err) < 0)
@@ -253,23 +227,13 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 
 static int user_run(struct rm_cli *cli)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct rm_cli *, int, char **);
-	} subs[] = {
+	static const struct rm_subcmd subs[] = {
 		{ "add", user_add }, { "del", user_del },
 		{ "list", user_list }, { "passwd", user_passwd },
-		{ "set", user_set },
+		{ "set", user_set }, { NULL, NULL },
 	};
-	size_t i;
 
-	if (cli->argc >= 1)
-		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-			if (strcmp(cli->argv[0], subs[i].name) == 0)
-				return subs[i].fn(cli, cli->argc - 1,
-						  cli->argv + 1);
-	fprintf(stderr, "usage: rmail user add|del|list|passwd|set ...\n");
-	return RM_EXIT_USAGE;
+	return rm_cmd_dispatch(cli, subs, "user add|del|list|passwd|set ...");
 }
 
 const struct rm_command rm_cmd_user = {
