@@ -60,6 +60,7 @@ void imap_write(struct imap_session *s, const void *d, size_t n)
 	obuf.len += n;
 }
 
+/* Not core->conn_printf: that writes past obuf, reordering the replies. */
 void imap_printf(struct imap_session *s, const char *fmt, ...)
 {
 	char buf[1024], *big;
