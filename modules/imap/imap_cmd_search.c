@@ -12,7 +12,8 @@
 #include "imap_search.h"
 #include "imap_session.h"
 
-/* resolve sets in place; -1 when a key is not supported yet */
+/* resolve sets in place; -1 when a key is not supported yet, -2 when a
+ * set does not fit the command's memory */
 static int prepare(struct imap_session *s, struct imap_search_key *k)
 {
 	for (; k != NULL; k = k->next) {
@@ -21,16 +22,19 @@ static int prepare(struct imap_session *s, struct imap_search_key *k)
 		switch (k->type) {
 		case IMAP_SKEY_AND:
 		case IMAP_SKEY_OR:
-		case IMAP_SKEY_NOT:
-			if (prepare(s, k->child) < 0)
-				return -1;
+		case IMAP_SKEY_NOT: {
+			int rc = prepare(s, k->child);
+
+			if (rc < 0)
+				return rc;
 			break;
+		}
 		case IMAP_SKEY_UID:
 		case IMAP_SKEY_SEQSET:
 			if (imap_seqset_resolve(&k->seqset, k->type ==
 						IMAP_SKEY_UID ? s->maxuid :
 						s->exists, &s->arena, &r) < 0)
-				return -1;
+				return -2;
 			k->seqset = r;
 			break;
 		case IMAP_SKEY_HEADER:
@@ -150,7 +154,12 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
-	if (prepare(s, root) < 0) {
+	rc = prepare(s, root);
+	if (rc == -2) {
+		imap_tagged(s, cmd->tag, false, "BAD Search set too large");
+		return;
+	}
+	if (rc < 0) {
 		imap_tagged(s, cmd->tag, false, "NO [CANNOT] Text search "
 			    "keys are not supported yet");
 		return;
