@@ -569,3 +569,78 @@ int rmh_run(struct rmh *h, char **out_r, char **err_r, ...)
 	g_ptr_array_free(a, TRUE);
 	return rc;
 }
+
+void rmh_store_setup(struct rmh_store *f, gconstpointer data)
+{
+	const char *mods = g_getenv("RMAIL_MODULE_DIR");
+	char *text, *root;
+
+	(void)data;
+	f->dir = g_dir_make_tmp("rmstore-XXXXXX", NULL);
+	g_assert_nonnull(f->dir);
+	root = g_build_filename(f->dir, "mail", NULL);
+	g_assert_cmpint(g_mkdir(root, 0700), ==, 0);
+	f->config = g_build_filename(f->dir, "config.json", NULL);
+	text = g_strdup_printf("{\"hostname\": \"mx.test\", \"mail_root\": "
+			       "\"%s\", \"module_dir\": \"%s\", \"modules\": "
+			       "[\"mod_shardstore\"]}\n", root,
+			       mods != NULL ? mods : "modules");
+	g_assert_true(g_file_set_contents(f->config, text, -1, NULL));
+	g_free(text);
+	g_free(root);
+}
+
+void rmh_store_teardown(struct rmh_store *f, gconstpointer data)
+{
+	(void)data;
+	if (g_getenv("RMH_KEEP") == NULL)
+		rm_rf(f->dir);
+	g_free(f->dir);
+	g_free(f->config);
+}
+
+static void new_session(gpointer data)
+{
+	(void)data;
+	setsid();
+}
+
+struct rmh_cmd rmh_store_run(struct rmh_store *f, const char *input,
+			     const char *args)
+{
+	struct rmh_cmd r = { 0 };
+	GError *error = NULL;
+	char *cmd, *qbin, *qconf, *qin, *argv[4];
+	int status = 0;
+
+	qbin = g_shell_quote(rmh_bin());
+	qconf = g_shell_quote(f->config);
+	qin = g_shell_quote(input != NULL ? input : "");
+	if (input != NULL)
+		cmd = g_strdup_printf("printf '%%s\\n' %s | %s -c %s %s",
+				      qin, qbin, qconf, args);
+	else
+		cmd = g_strdup_printf("%s -c %s %s </dev/null", qbin, qconf,
+				      args);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = cmd;
+	argv[3] = NULL;
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, new_session, NULL,
+				   &r.out, &r.err, &status, &error));
+	g_assert_no_error(error);
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	g_test_message("$ rmail %s -> %d\n%s%s", args, r.status, r.out,
+		       r.err);
+	g_free(cmd);
+	g_free(qbin);
+	g_free(qconf);
+	g_free(qin);
+	return r;
+}
+
+void rmh_cmd_free(struct rmh_cmd *r)
+{
+	g_free(r->out);
+	g_free(r->err);
+}

@@ -78,6 +78,29 @@ int rmh_run_argv(struct rmh *h, const char *const *argv, const char *input,
 		 char **out_r, char **err_r);
 const char *rmh_bin(void);
 
+/* ---- store commands without a daemon ---------------------------- */
+/* A temporary mail root whose config loads only mod_shardstore from
+ * RMAIL_MODULE_DIR: all `rmail user|alias|quota|import|export` need.
+ * The pair fits g_test_add as setup and teardown (data unused). */
+struct rmh_store {
+	char *dir;                  /* holds mail/ and config.json */
+	char *config;
+};
+void rmh_store_setup(struct rmh_store *f, gconstpointer data);
+void rmh_store_teardown(struct rmh_store *f, gconstpointer data);
+
+struct rmh_cmd {
+	int status;                 /* exit status, 128 when killed */
+	char *out;
+	char *err;
+};
+/* `rmail -c config ARGS` through /bin/sh (args is shell text) in a new
+ * session, so no terminal can be prompted; input, when not NULL, is one
+ * line on stdin, else stdin is /dev/null.  Logged to the test log. */
+struct rmh_cmd rmh_store_run(struct rmh_store *f, const char *input,
+			     const char *args);
+void rmh_cmd_free(struct rmh_cmd *r);
+
 /* ---- client ------------------------------------------------------ */
 struct rmh_conn *rmh_connect(guint port, bool tls);
 void rmh_conn_close(struct rmh_conn *c);

@@ -8,128 +8,37 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <utime.h>
 
-struct fx {
-	char *dir;
-	char *config;
-};
-
-struct run {
-	int status;
-	char *out;
-	char *err;
-};
-
-static void fx_setup(struct fx *f, gconstpointer data)
-{
-	const char *mods = g_getenv("RMAIL_MODULE_DIR");
-	char *text, *root;
-
-	(void)data;
-	f->dir = g_dir_make_tmp("rmimport-XXXXXX", NULL);
-	g_assert_nonnull(f->dir);
-	root = g_build_filename(f->dir, "mail", NULL);
-	g_assert_cmpint(g_mkdir(root, 0700), ==, 0);
-	f->config = g_build_filename(f->dir, "config.json", NULL);
-	text = g_strdup_printf("{\"hostname\": \"mx.test\", \"mail_root\": "
-			       "\"%s\", \"module_dir\": \"%s\", \"modules\": "
-			       "[\"mod_shardstore\"]}\n", root,
-			       mods != NULL ? mods : "modules");
-	g_assert_true(g_file_set_contents(f->config, text, -1, NULL));
-	g_free(text);
-	g_free(root);
-}
-
-static void rm_rf(const char *path)
-{
-	char *argv[] = { "rm", "-rf", (char *)path, NULL };
-
-	g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH,
-				   NULL, NULL, NULL, NULL, NULL, NULL));
-}
-
-static void fx_teardown(struct fx *f, gconstpointer data)
-{
-	(void)data;
-	rm_rf(f->dir);
-	g_free(f->dir);
-	g_free(f->config);
-}
-
-static void no_tty(gpointer data)
-{
-	(void)data;
-	setsid();
-}
-
-/* `rmail -c config ARGS`, with `input` on stdin when not NULL */
-static struct run run(struct fx *f, const char *input, const char *args)
-{
-	const char *bin = g_getenv("RMAIL_BIN");
-	struct run r = { 0 };
-	GError *error = NULL;
-	char *cmd, *qbin, *qconf, *qin, *argv[4];
-	int status = 0;
-
-	g_assert_nonnull(bin);
-	qbin = g_shell_quote(bin);
-	qconf = g_shell_quote(f->config);
-	qin = g_shell_quote(input != NULL ? input : "");
-	cmd = g_strdup_printf("printf '%%s\\n' %s | %s -c %s %s", qin, qbin,
-			      qconf, args);
-	argv[0] = "/bin/sh";
-	argv[1] = "-c";
-	argv[2] = cmd;
-	argv[3] = NULL;
-	g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, no_tty, NULL, &r.out,
-				   &r.err, &status, &error));
-	g_assert_no_error(error);
-	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-	g_test_message("$ rmail %s -> %d\n%s%s", args, r.status, r.out,
-		       r.err);
-	g_free(cmd);
-	g_free(qbin);
-	g_free(qconf);
-	g_free(qin);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	g_free(r->out);
-	g_free(r->err);
-}
+#include "harness.h"
 
 /* run, expect exit 0 and `want` in stdout */
-static void run_ok(struct fx *f, const char *args, const char *want)
+static void run_ok(struct rmh_store *f, const char *args, const char *want)
 {
-	struct run r = run(f, NULL, args);
+	struct rmh_cmd r = rmh_store_run(f, NULL, args);
 
 	if (r.status != 0 || (want != NULL && strstr(r.out, want) == NULL))
 		g_error("rmail %s -> %d, wanted \"%s\"\n%s%s", args, r.status,
 			want != NULL ? want : "", r.out, r.err);
-	run_free(&r);
+	rmh_cmd_free(&r);
 }
 
-static void add_user(struct fx *f, const char *addr)
+static void add_user(struct rmh_store *f, const char *addr)
 {
 	char *args = g_strdup_printf("user add %s --password-stdin", addr);
-	struct run r = run(f, "pw", args);
+	struct rmh_cmd r = rmh_store_run(f, "pw", args);
 
 	g_assert_cmpint(r.status, ==, 0);
-	run_free(&r);
+	rmh_cmd_free(&r);
 	g_free(args);
 }
 
-static char *path(struct fx *f, const char *rel)
+static char *path(struct rmh_store *f, const char *rel)
 {
 	return g_build_filename(f->dir, rel, NULL);
 }
 
-static void put(struct fx *f, const char *rel, const char *text,
+static void put(struct rmh_store *f, const char *rel, const char *text,
 		time_t mtime)
 {
 	char *p = path(f, rel), *d = g_path_get_dirname(p);
@@ -260,7 +169,7 @@ static const char *const msg_c = "From: c@x\nSubject: C\n\nsee\r\nmixed\n";
 static const char *const msg_w = "From: w@x\nSubject: W\n\nwork\n";
 static const char *const msg_k = "From: k@x\nSubject: K\n\ncafe\n";
 
-static void make_fixture(struct fx *f)
+static void make_fixture(struct rmh_store *f)
 {
 	/* dovecot-uidlist order b, a, c differs from name/mtime order */
 	put(f, "md/cur/1000.a.host:2,S", msg_a, 1600000000);
@@ -296,7 +205,7 @@ static void check_msg(const struct xmsg *m, const char *lf, time_t mtime,
 	g_free(want);
 }
 
-static GArray *folder(struct fx *f, const char *rel)
+static GArray *folder(struct rmh_store *f, const char *rel)
 {
 	char *p = path(f, rel);
 	GArray *v = read_folder(p);
@@ -306,7 +215,7 @@ static GArray *folder(struct fx *f, const char *rel)
 }
 
 /* two exports hold the same messages in the same order */
-static void same_folder(struct fx *f, const char *a, const char *b)
+static void same_folder(struct rmh_store *f, const char *a, const char *b)
 {
 	GArray *x = folder(f, a), *y = folder(f, b);
 	guint i;
@@ -325,11 +234,11 @@ static void same_folder(struct fx *f, const char *a, const char *b)
 	g_array_free(y, TRUE);
 }
 
-static void test_roundtrip(struct fx *f, gconstpointer data)
+static void test_roundtrip(struct rmh_store *f, gconstpointer data)
 {
 	GArray *v;
 	char *md, *out, *args;
-	struct run r;
+	struct rmh_cmd r;
 
 	(void)data;
 	make_fixture(f);
@@ -384,23 +293,24 @@ static void test_roundtrip(struct fx *f, gconstpointer data)
 	same_folder(f, "out/.Caf&AOk-", "out2/.Caf&AOk-");
 
 	/* bad use */
-	r = run(f, NULL, "import maildir /nonexistent ann@example.com");
+	r = rmh_store_run(f, NULL,
+			  "import maildir /nonexistent ann@example.com");
 	g_assert_cmpint(r.status, ==, 1);
-	run_free(&r);
+	rmh_cmd_free(&r);
 	args = g_strdup_printf("import maildir %s nobody@example.com", md);
-	r = run(f, NULL, args);
+	r = rmh_store_run(f, NULL, args);
 	g_assert_cmpint(r.status, ==, 1);
-	run_free(&r);
+	rmh_cmd_free(&r);
 	g_free(args);
-	r = run(f, NULL, "import mbox x y");
+	r = rmh_store_run(f, NULL, "import mbox x y");
 	g_assert_cmpint(r.status, ==, 2);
-	run_free(&r);
+	rmh_cmd_free(&r);
 	g_free(md);
 	g_free(out);
 }
 
 /* 10K small messages: the batch speed, printed, never asserted */
-static void test_speed(struct fx *f, gconstpointer data)
+static void test_speed(struct rmh_store *f, gconstpointer data)
 {
 	char *md, *args, *p;
 	gint64 t0, t1;
@@ -439,9 +349,9 @@ static void test_speed(struct fx *f, gconstpointer data)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add("/import/roundtrip", struct fx, NULL, fx_setup,
-		   test_roundtrip, fx_teardown);
-	g_test_add("/import/speed", struct fx, NULL, fx_setup, test_speed,
-		   fx_teardown);
+	g_test_add("/import/roundtrip", struct rmh_store, NULL, rmh_store_setup,
+		   test_roundtrip, rmh_store_teardown);
+	g_test_add("/import/speed", struct rmh_store, NULL, rmh_store_setup,
+		   test_speed, rmh_store_teardown);
 	return g_test_run();
 }
