@@ -124,6 +124,7 @@ struct send_job {
 	json_t *sent, *failed;
 	struct rmail_submit *sub;
 	int sent_rc;
+	char sent_name[RMAIL_MBOX_NAME_MAX + 1];
 };
 
 static int get_rcpts(json_t *v, struct rcpt *out, size_t *n, int required)
@@ -394,8 +395,10 @@ static void sent_work(void *arg, const volatile int *cancel)
 			      &err) < 0)
 		return;
 	if (ops->append_write(ap, j->msg.p, j->msg.n, &err) == 0 &&
-	    ops->append_commit(ap, &uid, &uidv, &err) == 0)
+	    ops->append_commit(ap, &uid, &uidv, &err) == 0) {
 		j->sent_rc = 0;
+		memcpy(j->sent_name, f.name, sizeof(j->sent_name));
+	}
 	ops->append_free(&ap);
 }
 
@@ -404,6 +407,10 @@ static void sent_done(void *arg, int cancelled)
 	struct send_job *j = arg;
 
 	(void)cancelled;
+	/* the change feed may report our own append late: the next
+	 * GET /api/folders must count the copy */
+	if (j->sent_rc == 0)
+		ex_folders_invalidate(j->r->user.address, j->sent_name);
 	if (!ex_async_end(j->r)) {
 		job_free(j);
 		return;
@@ -479,6 +486,7 @@ void ex_api_send(struct ex_req *r)
 		return;
 	j = core->pcalloc(r->pool, sizeof(*j));
 	j->r = r;
+	j->sent_rc = -1;
 	j->from = r->user.address;
 	jf = json_object_get(req, "from");
 	if (!json_is_object(req) ||
