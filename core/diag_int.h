@@ -58,6 +58,12 @@ int dg_ensure_users(struct diag *d);
 /* subject tag unique to this run */
 void dg_subject(struct diag *d, const char *what, char *out, size_t sz);
 
+/* an IMAP session logged in as addr over TLS (993, else STARTTLS on
+ * 143), INBOX not selected; NULL after a FAIL line */
+struct dg_conn *dg_imap_login(struct diag *d, const char *addr);
+/* a message to the diagnostic user through port 25; 0 on 250 */
+int dg_smtp_send25(struct diag *d, const char *subject);
+
 /* phases */
 void dg_phase_config(struct diag *d);
 void dg_phase_users(struct diag *d);

@@ -381,3 +381,20 @@ void dg_phase_smtp(struct diag *d)
 	check_mx(d);
 	check_rfc(d);
 }
+
+int dg_smtp_send25(struct diag *d, const char *subject)
+{
+	char ehlo[2048], text[1024];
+	struct dg_conn *c;
+	int code;
+
+	if (d->smtp[0] == '\0')
+		return -1;
+	c = open_smtp(d, d->smtp, false, ehlo, sizeof(ehlo));
+	if (c == NULL)
+		return -1;
+	code = send_msg(c, SENDER, d->user, subject, text, sizeof(text));
+	dg_smtp(c, text, sizeof(text), "QUIT");
+	dg_close(&c);
+	return code == 250 ? 0 : -1;
+}
