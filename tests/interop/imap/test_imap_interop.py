@@ -7,100 +7,38 @@ RMAIL_MODULE_DIR and RMAIL_SOURCE_DIR (set by ctest).
 import email.utils
 import glob
 import imaplib
-import json
 import os
 import shutil
-import socket
-import ssl
 import subprocess
-import tempfile
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir))
+from rmail_interop import free_port, tls_ctx  # noqa: E402
+import rmail_interop  # noqa: E402
 
 DOM = "example.test"
 PW = "interop-pw"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
+class Daemon(rmail_interop.Daemon):
     def __init__(self):
-        self.bin = os.environ["RMAIL_BIN"]
-        self.src = os.environ["RMAIL_SOURCE_DIR"]
-        self.dir = tempfile.mkdtemp(prefix="rmimap-interop-")
-        self.root = os.path.join(self.dir, "mail")
-        os.mkdir(self.root)
         self.port = free_port()
         self.tls_port = free_port()
-        self.cert = os.path.join(self.src, "tests/certs/cert.pem")
-        conf = {
-            "hostname": "mail.example.test",
-            "mail_root": self.root,
-            "module_dir": os.environ["RMAIL_MODULE_DIR"],
-            "modules": ["mod_shardstore", "mod_imap"],
-            "tls": {"cert_file": self.cert,
-                    "key_file": os.path.join(self.src, "tests/certs/key.pem")},
-            "shutdown_timeout": 5,
+        super().__init__("rmimap-interop-", ["mod_imap"], {
             "imap": {
                 "listen": ["127.0.0.1:%d" % self.port],
                 "imaps_listen": ["127.0.0.1:%d" % self.tls_port],
             },
-        }
-        self.config = os.path.join(self.dir, "config.json")
-        with open(self.config, "w") as f:
-            json.dump(conf, f)
-        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
-        self.proc = None
+        })
 
     def start(self):
-        self.proc = subprocess.Popen([self.bin, "-c", self.config, "serve"],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=self.log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited: " + self.stderr())
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("daemon not listening")
+        super().start(self.port)
 
     def user(self, name):
-        addr = "%s@%s" % (name, DOM)
-        subprocess.run([self.bin, "-c", self.config, "user", "add", addr,
-                        "--password-stdin"], input=PW + "\n", text=True,
-                       check=True, capture_output=True)
-        return addr
-
-    def stderr(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+        return self.add_user("%s@%s" % (name, DOM), PW)
 
 
 def msg(subject, body="hello"):

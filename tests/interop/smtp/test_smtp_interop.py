@@ -6,17 +6,17 @@ reading the mail root.  Needs RMAIL_BIN, RMAIL_MODULE_DIR and
 RMAIL_SOURCE_DIR (set by ctest).
 """
 import glob
-import json
 import os
-import shutil
 import smtplib
-import socket
-import ssl
 import subprocess
-import tempfile
-import time
+import sys
 import unittest
 from email.message import EmailMessage
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir))
+from rmail_interop import free_port, tls_ctx  # noqa: E402
+import rmail_interop  # noqa: E402
 
 DOM = "example.test"
 ALICE = "alice@" + DOM
@@ -24,67 +24,19 @@ BOB = "bob@" + DOM
 PW = "interop-pw"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
+class Daemon(rmail_interop.Daemon):
     def __init__(self):
-        self.bin = os.environ["RMAIL_BIN"]
-        src = os.environ["RMAIL_SOURCE_DIR"]
-        self.dir = tempfile.mkdtemp(prefix="rmsmtp-interop-")
-        self.root = os.path.join(self.dir, "mail")
-        os.mkdir(self.root)
         self.ports = {k: free_port() for k in ("mx", "sub", "smtps")}
-        conf = {
-            "hostname": "mail.example.test",
-            "mail_root": self.root,
-            "module_dir": os.environ["RMAIL_MODULE_DIR"],
-            "modules": ["mod_shardstore", "mod_smtp"],
-            "tls": {"cert_file": os.path.join(src, "tests/certs/cert.pem"),
-                    "key_file": os.path.join(src, "tests/certs/key.pem")},
-            "shutdown_timeout": 5,
+        super().__init__("rmsmtp-interop-", ["mod_smtp"], {
             "smtp": {
                 "listen": ["127.0.0.1:%d" % self.ports["mx"]],
                 "submission_listen": ["127.0.0.1:%d" % self.ports["sub"]],
                 "smtps_listen": ["127.0.0.1:%d" % self.ports["smtps"]],
             },
-        }
-        self.config = os.path.join(self.dir, "config.json")
-        with open(self.config, "w") as f:
-            json.dump(conf, f)
-        self.rmail("user", "add", ALICE, "--password-stdin", "--admin",
-                   stdin=PW + "\n")
-        self.rmail("user", "add", BOB, "--password-stdin", stdin=PW + "\n")
-        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
-        self.proc = subprocess.Popen([self.bin, "-c", self.config, "serve"],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=self.log)
-        self.wait_port(self.ports["mx"])
-
-    def rmail(self, *args, stdin=None):
-        subprocess.run([self.bin, "-c", self.config] + list(args),
-                       input=stdin, text=True, check=True,
-                       capture_output=True)
-
-    def wait_port(self, port):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited: " + self.stderr())
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("daemon not listening")
-
-    def stderr(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        })
+        self.add_user(ALICE, PW, admin=True)
+        self.add_user(BOB, PW)
+        self.start(self.ports["mx"])
 
     def inbox(self, user, marker):
         local = user.split("@")[0]
@@ -98,23 +50,6 @@ class Daemon:
                 if marker.encode() in f.read():
                     n += 1
         return n
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def message(sender, to, marker):
