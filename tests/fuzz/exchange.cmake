@@ -11,3 +11,7 @@ rmail_fuzz(exchange_autodiscover
   SOURCES tests/fuzz/fuzz_exchange_autodiscover.c
           modules/exchange/autodiscover_scan.c
   INCLUDES modules/exchange LIBRARIES PkgConfig::JANSSON)
+rmail_fuzz(exchange_disposition
+  SOURCES tests/fuzz/fuzz_exchange_disposition.c
+          modules/exchange/disposition.c
+  INCLUDES modules/exchange LIBRARIES PkgConfig::JANSSON)
