@@ -1,2 +1,0 @@
-#include "diag_int.h"
-void dg_phase_api(struct diag *d) { (void)d; }
