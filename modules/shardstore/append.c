@@ -397,7 +397,7 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 		}
 		close(sfd);
 	}
-	ss_log_append(mb, RMAIL_CHANGE_APPEND, uid, ap->flags);
+	ss_log_append_msg(mb, &f);
 	ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
 	if (uid_r != NULL)
 		*uid_r = uid;

@@ -28,18 +28,30 @@ static uint32_t get32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
-uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
+static void rec_encode(unsigned char *rec, uint32_t type, uint32_t uid,
 		       uint32_t flags)
 {
-	unsigned char rec[SS_REC];
-	off_t end = 0;
-
 	rec[0] = (unsigned char)type;
 	rec[1] = 1;
 	rec[2] = rec[3] = 0;
 	put32(rec + 4, uid);
 	put32(rec + 8, flags);
 	put32(rec + 12, type ^ uid ^ flags ^ 0x5a5a5a5au);
+}
+
+/* the 16-bit check of a version-2 (append detail) record */
+static uint16_t detail_check(uint32_t uid, uint32_t size, uint32_t date)
+{
+	uint32_t x = uid ^ size ^ date ^ 0xa5c3a5c3u;
+
+	return (uint16_t)(x ^ (x >> 16));
+}
+
+static uint64_t log_write(struct rmail_mbox *mb, const unsigned char *rec,
+			  size_t len)
+{
+	off_t end = 0;
+
 	/* the mutex only keeps this process's threads from moving the
 	 * shared descriptor's offset between write and lseek */
 	pthread_mutex_lock(&mb->loglock);
@@ -47,10 +59,46 @@ uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
 		mb->logfd = openat(mb->dirfd, "changes",
 				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 				   0640);
-	if (mb->logfd >= 0 && write(mb->logfd, rec, SS_REC) == SS_REC)
+	if (mb->logfd >= 0 && write(mb->logfd, rec, len) == (ssize_t)len)
 		end = lseek(mb->logfd, 0, SEEK_CUR);
 	pthread_mutex_unlock(&mb->loglock);
 	return end < 0 ? 0 : (uint64_t)end;
+}
+
+uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
+		       uint32_t flags)
+{
+	unsigned char rec[SS_REC];
+
+	rec_encode(rec, type, uid, flags);
+	return log_write(mb, rec, SS_REC);
+}
+
+/*
+ * An append whose name the reader can rebuild (no keywords, size and date
+ * within 32 bits) is preceded, in the same O_APPEND write, by a version-2
+ * detail record with its size and date, so other views insert it without
+ * reading the shard.  Readers that predate version 2 skip the detail.
+ */
+uint64_t ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f)
+{
+	unsigned char rec[2 * SS_REC];
+	uint16_t chk;
+
+	if (f->keywords != 0 || f->size > UINT32_MAX || f->date < 0 ||
+	    f->date > (int64_t)UINT32_MAX)
+		return ss_log_append(mb, RMAIL_CHANGE_APPEND, f->uid,
+				     f->flags);
+	chk = detail_check(f->uid, (uint32_t)f->size, (uint32_t)f->date);
+	rec[0] = RMAIL_CHANGE_APPEND;
+	rec[1] = 2;
+	rec[2] = (unsigned char)chk;
+	rec[3] = (unsigned char)(chk >> 8);
+	put32(rec + 4, f->uid);
+	put32(rec + 8, (uint32_t)f->size);
+	put32(rec + 12, (uint32_t)f->date);
+	rec_encode(rec + SS_REC, RMAIL_CHANGE_APPEND, f->uid, f->flags);
+	return log_write(mb, rec, sizeof(rec));
 }
 
 typedef void (*rec_fn)(void *arg, const struct rmail_change *c,
@@ -197,6 +245,20 @@ int ss_log_load(int fd, uint64_t from, uint64_t end, struct ss_logrec **recs_r,
 			l->uid = get32(r + 4);
 			l->flags = get32(r + 8);
 			l->modseq = off + (uint64_t)i + SS_REC;
+			l->size = 0;
+			l->date = 0;
+			if (r[1] == 2 && l->type == RMAIL_CHANGE_APPEND &&
+			    l->uid != 0 &&
+			    (uint16_t)(r[2] | r[3] << 8) ==
+				    detail_check(l->uid, l->flags,
+						 get32(r + 12))) {
+				l->type = SS_LOG_DETAIL;
+				l->size = l->flags;
+				l->date = get32(r + 12);
+				l->flags = 0;
+				n++;
+				continue;
+			}
 			if (r[1] != 1 || l->uid == 0 ||
 			    get32(r + 12) != (l->type ^ l->uid ^ l->flags ^
 					      0x5a5a5a5au)) {

@@ -23,17 +23,8 @@ static void rel_name(const struct ss_fname *f, char *out, size_t outsz)
 
 static void view_update(struct rmail_mbox *mb, const struct ss_fname *f)
 {
-	int64_t idx;
-
 	pthread_mutex_lock(&mb->lock);
-	idx = ss_mbox_find(mb, f->uid);
-	if (idx >= 0) {
-		struct rmail_msg *m =
-			(struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx);
-
-		m->flags = f->flags;
-		m->keywords = f->keywords;
-	}
+	ss_view_set_flags(mb, f->uid, f->flags, f->keywords);
 	pthread_mutex_unlock(&mb->lock);
 }
 
@@ -301,8 +292,7 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			close(fd);
 			lastshard = sh;
 		}
-		ss_log_append(dm, RMAIL_CHANGE_APPEND, it[i].f.uid,
-			      it[i].f.flags);
+		ss_log_append_msg(dm, &it[i].f);
 	}
 	ss_quota_charge(mb->st, mb->user, (int64_t)total);
 	if (dst_uidvalidity_r != NULL)

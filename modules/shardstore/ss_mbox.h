@@ -19,6 +19,9 @@ struct ss_conf {
 struct ss_shard {
 	uint32_t no;
 	uint32_t count;
+	uint32_t cap;                      /* msgs allocated */
+	uint32_t unseen;                   /* messages without \Seen */
+	uint64_t bytes;                    /* sum of sizes */
 	struct rmail_msg *msgs;            /* ascending UID */
 	struct timespec mtime;
 	bool dirty;
@@ -53,6 +56,7 @@ struct rmail_mbox {
 	uint32_t uidvalidity, uidnext;
 	uint32_t special_use;
 	uint64_t size;
+	uint32_t unseen;                   /* kept with the flags */
 	uint64_t log_read;                 /* change log consumed so far */
 	uint64_t log_ino;                  /* its inode (rotation), 0: none */
 	uint64_t shard_scans;              /* shard rescans (tests, bench) */
@@ -111,6 +115,9 @@ int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 /* the state the view believes; falls back to ss_msg_locate */
 int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 int ss_read_keywords(struct rmail_mbox *mb);
+/* set a message's flags in the view (mb->lock held), keeping counters */
+void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
+		       uint64_t keywords);
 
 /* append.c: UID lock and keyword table */
 int ss_uid_lock(struct rmail_mbox *mb, uint32_t *uidvalidity_r,
@@ -154,10 +161,16 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
 /* apply log records after mb->log_read to the view's modseqs */
 void ss_log_catch_up(struct rmail_mbox *mb);
 
+/* a version-2 record: size and date of the append record after it */
+#define SS_LOG_DETAIL 0x100u
+
 struct ss_logrec {
 	uint32_t type, uid, flags;
+	uint32_t size, date;               /* SS_LOG_DETAIL only */
 	uint64_t modseq;
 };
+/* an append record, preceded by its detail when the name allows */
+uint64_t ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f);
 
 /* the log read-only with its usable end and inode; fd, or -1 (none) */
 int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r);

@@ -390,6 +390,78 @@ static int64_t shard_find(const struct ss_shard *s, uint32_t uid)
 	return -1;
 }
 
+static void shard_sums(struct ss_shard *s)
+{
+	uint32_t k;
+
+	s->unseen = 0;
+	s->bytes = 0;
+	for (k = 0; k < s->count; k++) {
+		s->bytes += s->msgs[k].size;
+		s->unseen += !(s->msgs[k].flags & RMAIL_F_SEEN);
+	}
+}
+
+static void shard_set_flags(struct ss_shard *s, uint32_t k, uint32_t flags)
+{
+	s->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
+	s->unseen += !(flags & RMAIL_F_SEEN);
+	s->msgs[k].flags = flags;
+}
+
+void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
+		       uint64_t keywords)
+{
+	struct ss_shard *s = shard_by_no(mb, ss_shard_of(uid));
+	int64_t k = s != NULL && s->msgs != NULL ? shard_find(s, uid) : -1;
+
+	if (k < 0)
+		return;
+	mb->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
+	mb->unseen += !(flags & RMAIL_F_SEEN);
+	shard_set_flags(s, (uint32_t)k, flags);
+	s->msgs[k].keywords = keywords;
+}
+
+/* Insert a message the log describes in full (append with its detail
+ * record); -1 when out of memory (the shard is then rescanned). */
+static int shard_insert(struct ss_shard *s, uint32_t uid, uint32_t flags,
+			uint64_t size, int64_t date)
+{
+	uint32_t a = 0, b = s->count;
+	struct rmail_msg *m;
+
+	if (s->count == s->cap) {
+		uint32_t cap = s->cap + s->cap / 4 + 16;
+		struct rmail_msg *nm = realloc(s->msgs, cap * sizeof(*nm));
+
+		if (nm == NULL)
+			return -1;
+		s->msgs = nm;
+		s->cap = cap;
+	}
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+
+		if (s->msgs[mid].uid < uid)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	memmove(&s->msgs[a + 1], &s->msgs[a],
+		(s->count - a) * sizeof(*s->msgs));
+	m = &s->msgs[a];
+	memset(m, 0, sizeof(*m));
+	m->uid = uid;
+	m->flags = flags;
+	m->size = size;
+	m->internaldate = date;
+	s->count++;
+	s->bytes += size;
+	s->unseen += !(flags & RMAIL_F_SEEN);
+	return 0;
+}
+
 static int uid_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -409,9 +481,13 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 
 	for (i = 0; i < n; i++) {
 		const struct ss_logrec *r = &recs[i];
+		const struct ss_logrec *d = i > 0 ? &recs[i - 1] : NULL;
 		struct ss_shard *s = shard_by_no(mb, ss_shard_of(r->uid));
 		int64_t k;
 
+		/* a detail vouches for nothing until its append follows */
+		if (r->type == SS_LOG_DETAIL)
+			continue;
 		/* a shard the view does not list yet is scanned when the
 		 * mailbox directory's change makes it appear */
 		if (s == NULL)
@@ -422,8 +498,13 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		k = shard_find(s, r->uid);
 		switch (r->type) {
 		case RMAIL_CHANGE_APPEND:
-			/* new names carry size and date: read the shard */
-			if (k < 0)
+			/* without a detail record right before it, only the
+			 * shard knows the new name's size and date */
+			if (k < 0 &&
+			    (d == NULL || d->type != SS_LOG_DETAIL ||
+			     d->uid != r->uid ||
+			     shard_insert(s, r->uid, r->flags & 0x1f, d->size,
+					  (int64_t)d->date) < 0))
 				s->rescan = true;
 			else if (check != NULL)
 				check[nc++] = r->uid;
@@ -433,12 +514,14 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 				s->rescan = true;
 				break;
 			}
-			s->msgs[k].flags = r->flags & 0x1f;
+			shard_set_flags(s, (uint32_t)k, r->flags & 0x1f);
 			if (check != NULL)
 				check[nc++] = r->uid;
 			break;
 		case RMAIL_CHANGE_EXPUNGE:
 			if (k >= 0) {
+				s->bytes -= s->msgs[k].size;
+				s->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
 				memmove(&s->msgs[k], &s->msgs[k + 1],
 					(s->count - (uint32_t)k - 1) *
 						sizeof(*s->msgs));
@@ -501,6 +584,8 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 	free(s->msgs);
 	s->msgs = msgs;
 	s->count = n;
+	s->cap = n;
+	shard_sums(s);
 	s->mtime = ss->st_mtim;
 	s->dirty = ts_racy(&ss->st_mtim, now);
 	mb->shard_scans++;
@@ -518,10 +603,10 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	struct timespec now;
 	struct stat sb;
 	size_t i, nrecs = 0;
-	uint32_t total = 0;
+	uint32_t total = 0, unseen = 0;
 	uint64_t size = 0, log_end, log_ino;
 	struct ss_logrec *recs = NULL;
-	bool changed = !mb->scanned, log_ok = false;
+	bool log_ok = false;
 	int logfd, rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -556,12 +641,9 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		read_meta(mb);
 		mb->dir_mtime = sb.st_mtim;
 		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
-		changed = true;
 	}
-	if (log_ok && nrecs > 0) {
+	if (log_ok && nrecs > 0)
 		log_patch(mb, recs, nrecs);
-		changed = true;
-	}
 	for (i = 0; i < mb->nshards; i++) {
 		struct ss_shard *s = &mb->shards[i];
 		char rel[16];
@@ -583,7 +665,6 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 						   "shard scan");
 				goto out;
 			}
-			changed = true;
 		} else if (moved || s->touched) {
 			s->mtime = ss.st_mtim;
 			s->dirty = ts_racy(&ss.st_mtim, &now);
@@ -591,17 +672,12 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		s->touched = s->rescan = false;
 		mb->first[i] = total;
 		total += s->count;
+		unseen += s->unseen;
+		size += s->bytes;
 	}
 	mb->first[mb->nshards] = total;
-	if (changed) {
-		for (i = 0; i < mb->nshards; i++) {
-			uint32_t k;
-
-			for (k = 0; k < mb->shards[i].count; k++)
-				size += mb->shards[i].msgs[k].size;
-		}
-		mb->size = size;
-	}
+	mb->size = size;
+	mb->unseen = unseen;
 	mb->count = total;
 	read_counter(mb);
 	if (mb->nshards > 0 && mb->shards[mb->nshards - 1].count > 0) {
@@ -614,7 +690,9 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	 * stamp the messages they touch, rescanned or patched */
 	if (mb->scanned)
 		for (i = 0; i < nrecs; i++) {
-			int64_t idx = ss_mbox_find(mb, recs[i].uid);
+			int64_t idx = recs[i].type == SS_LOG_DETAIL ?
+					      -1 :
+					      ss_mbox_find(mb, recs[i].uid);
 
 			if (idx >= 0)
 				((struct rmail_msg *)ss_mbox_msg(
@@ -876,15 +954,9 @@ int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid)
 
 void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
 {
-	size_t i;
-	uint32_t k;
-
 	memset(st_r, 0, sizeof(*st_r));
 	st_r->messages = mb->count;
-	for (i = 0; i < mb->nshards; i++)
-		for (k = 0; k < mb->shards[i].count; k++)
-			if (!(mb->shards[i].msgs[k].flags & RMAIL_F_SEEN))
-				st_r->unseen++;
+	st_r->unseen = mb->unseen;
 	st_r->uidnext = mb->uidnext;
 	st_r->uidvalidity = mb->uidvalidity;
 	st_r->special_use = mb->special_use;
