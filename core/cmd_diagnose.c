@@ -20,16 +20,17 @@ static const char *const status_word[] = { "PASS", "WARN", "FAIL" };
 static const struct {
 	const char *name;
 	const char *module;         /* NULL: always runs */
+	const char *module2;        /* needed too (delivery reads over IMAP) */
 	void (*run)(struct diag *d);
 } phases[] = {
-	{ "Configuration & Environment", NULL, dg_phase_config },
-	{ "User Management", NULL, dg_phase_users },
-	{ "Backend Storage", NULL, dg_phase_store },
-	{ "SMTP Protocol", "smtp", dg_phase_smtp },
-	{ "Delivery Verification", "smtp", dg_phase_delivery },
-	{ "IMAP Protocol", "imap", dg_phase_imap },
-	{ "Exchange API", "exchange", dg_phase_api },
-	{ "Cleanup", NULL, dg_phase_cleanup },
+	{ "Configuration & Environment", NULL, NULL, dg_phase_config },
+	{ "User Management", NULL, NULL, dg_phase_users },
+	{ "Backend Storage", NULL, NULL, dg_phase_store },
+	{ "SMTP Protocol", "smtp", NULL, dg_phase_smtp },
+	{ "Delivery Verification", "smtp", "imap", dg_phase_delivery },
+	{ "IMAP Protocol", "imap", NULL, dg_phase_imap },
+	{ "Exchange API", "exchange", NULL, dg_phase_api },
+	{ "Cleanup", NULL, NULL, dg_phase_cleanup },
 };
 
 #define NPHASES ((int)(sizeof(phases) / sizeof(phases[0])))
@@ -198,6 +199,10 @@ static void run_phase(struct diag *d, int i)
 	const char *mod = phases[i].module;
 
 	d->phase = i + 1;
+	if (mod != NULL && module_enabled(d->conf, mod) &&
+	    phases[i].module2 != NULL &&
+	    !module_enabled(d->conf, phases[i].module2))
+		mod = phases[i].module2;
 	if (mod != NULL && !module_enabled(d->conf, mod)) {
 		if (d->json) {
 			json_array_append_new(d->out_phases, json_pack(

@@ -130,6 +130,7 @@ static void check_rate_config(struct diag *d)
 {
 	static const char *const keys[] = { "rate.ip_messages",
 		"rate.user_messages", "rate.max_auth_failures" };
+	static const long long defs[] = { 200, 500, 10 };
 	size_t i;
 	bool bad = false;
 	char vals[200] = "";
@@ -143,10 +144,10 @@ static void check_rate_config(struct diag *d)
 			bad = true;
 		snprintf(vals + n, sizeof(vals) - n, "%s%s=%lld",
 			 n > 0 ? ", " : "", keys[i] + 5, v != NULL ?
-			 (long long)json_integer_value(v) : -1LL);
+			 (long long)json_integer_value(v) : defs[i]);
 	}
 	dg_check(d, bad ? DG_FAIL : DG_PASS, "smtp.rate_config",
-		 "rate limits in force (%s; -1 = default)", vals);
+		 "rate limits in force: %s", vals);
 }
 
 static bool queue_has(struct diag *d, const char *id)
