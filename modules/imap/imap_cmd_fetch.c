@@ -13,10 +13,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "imap_mime.h"
 #include "imap_session.h"
 
 #define SLICE (64 * 1024)
 #define HDR_MAX (1024 * 1024)
+/* one parse job: this many messages or bytes, whichever comes first */
+#define JOB_MSGS 64
+#define JOB_BYTES (16u * 1024 * 1024)
 
 enum {
 	IT_RFC822,              /* extra items before the bodies */
@@ -40,6 +44,22 @@ struct imap_fetch_run {
 	uint64_t size;          /* of the current message */
 	bool streaming;
 	uint64_t pos, end;      /* file range still to write */
+	/* parsed summaries */
+	bool need_info;
+	struct parse_job *job;  /* in flight: the FETCH waits */
+	struct imap_msginfo *own;       /* unreadable message: not cached */
+	uint32_t own_uid;
+};
+
+struct parse_job {
+	struct imap_session *s;
+	struct rmail_conn *c;
+	struct imap_tracker *t;
+	struct imap_fetch_run *f;
+	size_t n;
+	uint32_t uids[JOB_MSGS];
+	uint64_t sizes[JOB_MSGS];
+	struct imap_msginfo *mi[JOB_MSGS];
 };
 
 static char slice[SLICE];
@@ -103,8 +123,8 @@ static bool field_listed(const struct imap_fetch_body *b, const char *name,
 
 /* HEADER.FIELDS [NOT]: the selected fields, then the blank line */
 static char *filter_header(struct imap_session *s, uint32_t uid,
-			   uint64_t hdr_end, const struct imap_fetch_body *b,
-			   size_t *len_r)
+			   uint64_t hdr_off, uint64_t hdr_len,
+			   const struct imap_fetch_body *b, size_t *len_r)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_err err;
@@ -112,11 +132,13 @@ static char *filter_header(struct imap_session *s, uint32_t uid,
 	size_t got = 0, i = 0, o = 0;
 	bool not = b->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
 
-	h = malloc((size_t)hdr_end + 1);
-	out = malloc((size_t)hdr_end + 3);
+	if (hdr_len > HDR_MAX)
+		hdr_len = HDR_MAX;
+	h = malloc((size_t)hdr_len + 1);
+	out = malloc((size_t)hdr_len + 3);
 	if (h == NULL || out == NULL)
 		abort();
-	if (ops->msg_read(s->tr->mb, uid, 0, h, (size_t)hdr_end, &got,
+	if (ops->msg_read(s->tr->mb, uid, hdr_off, h, (size_t)hdr_len, &got,
 			  &err) < 0)
 		got = 0;
 	while (i < got) {
@@ -211,7 +233,7 @@ static void body_label(const struct imap_fetch_body *b, char *out, size_t n)
 
 /* the head of the FETCH response: cheap items; false when gone */
 static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
-		      uint32_t uid)
+		      uint32_t uid, const struct imap_msginfo *mi)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint32_t flags = f->attrs.flags, seq;
@@ -262,6 +284,21 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		imap_printf(s, "RFC822.SIZE %llu",
 			    (unsigned long long)m->size);
 	}
+	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
+		item_sep(s, f);
+		imap_write(s, "ENVELOPE ", 9);
+		imap_write(s, mi->envelope, mi->envelope_len);
+	}
+	if (mi != NULL && (flags & IMAP_FETCH_BODY)) {
+		item_sep(s, f);
+		imap_write(s, "BODY ", 5);
+		imap_write(s, mi->body, mi->body_len);
+	}
+	if (mi != NULL && (flags & IMAP_FETCH_BODYSTRUCTURE)) {
+		item_sep(s, f);
+		imap_write(s, "BODYSTRUCTURE ", 14);
+		imap_write(s, mi->bodystructure, mi->bodystructure_len);
+	}
 	f->open = true;
 	f->size = m->size;
 	f->item = IT_RFC822;
@@ -271,9 +308,73 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	return true;
 }
 
+/* HEADER.FIELDS [NOT] of the header at [off, off+len) */
+static void fields_item(struct imap_session *s, struct imap_fetch_run *f,
+			uint32_t uid, const struct imap_fetch_body *b,
+			const char *label, uint64_t off, uint64_t len)
+{
+	size_t n, a = 0;
+	char *h = filter_header(s, uid, off, len, b, &n);
+
+	item_sep(s, f);
+	if (b->partial) {
+		a = b->offset < n ? b->offset : n;
+		n -= a;
+		if (n > b->count)
+			n = b->count;
+		imap_printf(s, "%s<%u> {%zu}\r\n", label, b->offset, n);
+	} else {
+		imap_printf(s, "%s {%zu}\r\n", label, n);
+	}
+	imap_write(s, h + a, n);
+	free(h);
+}
+
+/* a section with part numbers (or MIME): ranges from the summary */
+static bool part_item(struct imap_session *s, struct imap_fetch_run *f,
+		      uint32_t uid, const struct imap_fetch_body *b,
+		      const char *label, const struct imap_msginfo *mi)
+{
+	enum imap_sect_what what = IMAP_SECT_BODY;
+	uint64_t off, len;
+
+	switch (b->kind) {
+	case IMAP_SECTION_MIME:
+		what = IMAP_SECT_MIME;
+		break;
+	case IMAP_SECTION_TEXT:
+		what = IMAP_SECT_MSG_TEXT;
+		break;
+	case IMAP_SECTION_HEADER:
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT:
+		what = IMAP_SECT_MSG_HEADER;
+		break;
+	default:
+		break;
+	}
+	if (mi == NULL || imap_section_range(mi, b->part, b->nparts, what,
+					     &off, &len) < 0) {
+		/* no such part: NIL, as deployed servers answer */
+		item_sep(s, f);
+		if (b->partial)
+			imap_printf(s, "%s<%u> NIL", label, b->offset);
+		else
+			imap_printf(s, "%s NIL", label);
+		return true;
+	}
+	if (b->kind == IMAP_SECTION_HEADER_FIELDS ||
+	    b->kind == IMAP_SECTION_HEADER_FIELDS_NOT)
+		fields_item(s, f, uid, b, label, off, len);
+	else
+		start_range(s, f, label, off, off + len, b);
+	return true;
+}
+
 /* the next data item of the current message: false when none left */
 static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
-		     uint32_t uid, uint64_t size)
+		     uint32_t uid, uint64_t size,
+		     const struct imap_msginfo *mi)
 {
 	uint32_t flags = f->attrs.flags;
 	const struct imap_fetch_body *b;
@@ -306,6 +407,8 @@ static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 		return false;
 	f->body = b->next;
 	body_label(b, label, sizeof(label));
+	if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
+		return part_item(s, f, uid, b, label, mi);
 	if (b->kind != IMAP_SECTION_ALL &&
 	    f->hdr_end == UINT64_MAX)
 		f->hdr_end = header_end(s, uid, size);
@@ -319,25 +422,9 @@ static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 	case IMAP_SECTION_TEXT:
 		start_range(s, f, label, f->hdr_end, size, b);
 		break;
-	default: {
-		size_t len, a = 0;
-		char *h = filter_header(s, uid, f->hdr_end, b, &len);
-
-		item_sep(s, f);
-		if (b->partial) {
-			a = b->offset < len ? b->offset : len;
-			len -= a;
-			if (len > b->count)
-				len = b->count;
-			imap_printf(s, "%s<%u> {%zu}\r\n", label, b->offset,
-				    len);
-		} else {
-			imap_printf(s, "%s {%zu}\r\n", label, len);
-		}
-		imap_write(s, h + a, len);
-		free(h);
+	default:
+		fields_item(s, f, uid, b, label, 0, f->hdr_end);
 		break;
-	}
 	}
 	return true;
 }
@@ -354,24 +441,163 @@ static void fetch_finish(struct imap_session *s)
 	imap_async_end(s);
 }
 
+/* ---- parsing on the READ pool ------------------------------------ */
+
+static void parse_work(void *arg, const volatile int *cancel)
+{
+	struct parse_job *j = arg;
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct rmail_err err;
+	size_t i;
+
+	for (i = 0; i < j->n && !*cancel; i++) {
+		uint64_t size = j->sizes[i], off = 0;
+		char *buf = malloc((size_t)size + 1);
+		size_t got;
+
+		if (buf == NULL)
+			abort();
+		while (off < size) {
+			if (ops->msg_read(j->t->mb, j->uids[i], off, buf + off,
+					  (size_t)(size - off), &got,
+					  &err) < 0 || got == 0)
+				break;
+			off += got;
+		}
+		if (off == size)
+			j->mi[i] = imap_msginfo_build(IMAP_CORE, buf,
+						      (size_t)size);
+		free(buf);
+	}
+}
+
+static void parse_done(void *arg, int cancelled)
+{
+	struct parse_job *j = arg;
+	struct imap_session *s = j->s;
+	struct imap_fetch_run *f;
+	size_t i;
+
+	(void)cancelled;
+	for (i = 0; i < j->n; i++)
+		if (j->mi[i] != NULL)
+			imap_cache_put(j->t->user, j->t->name,
+				       j->t->uidvalidity, j->uids[i],
+				       j->sizes[i], j->mi[i]);
+	f = s->fetch;
+	if (!IMAP_CORE->conn_closed(j->c) && !s->closing && f != NULL &&
+	    f == j->f && f->job == j) {
+		f->job = NULL;
+		if (j->mi[0] == NULL) {
+			/* unreadable (gone?): answer from an empty parse
+			 * once, and do not cache it */
+			imap_msginfo_free(f->own);
+			f->own = imap_msginfo_build(IMAP_CORE, "", 0);
+			f->own_uid = j->uids[0];
+		}
+		imap_fetch_continue(s);
+		imap_flush();
+	}
+	imap_tracker_put(j->t);
+	IMAP_CORE->conn_unref(j->c);
+	free(j);
+}
+
+/* the summary of uid, or NULL with a parse job started */
+static struct imap_msginfo *msg_info(struct imap_session *s,
+				     struct imap_fetch_run *f, uint32_t uid)
+{
+	struct imap_tracker *t = s->tr;
+	struct imap_msginfo *mi;
+	struct parse_job *j;
+	uint64_t bytes = 0;
+	size_t k;
+
+	if (f->own != NULL && f->own_uid == uid)
+		return f->own;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		abort();
+	for (k = f->i; k < f->n && j->n < JOB_MSGS; k++) {
+		const struct rmail_msg *m = imap_view_msg(s, f->uids[k]);
+
+		if (m == NULL) {
+			if (k == f->i)
+				break;
+			continue;
+		}
+		mi = imap_cache_get(t->user, t->name, t->uidvalidity, m->uid,
+				    m->size);
+		if (mi != NULL) {
+			if (k == f->i) {
+				free(j);
+				return mi;
+			}
+			continue;
+		}
+		if (j->n > 0 && bytes + m->size > JOB_BYTES)
+			break;
+		j->uids[j->n] = m->uid;
+		j->sizes[j->n++] = m->size;
+		bytes += m->size;
+	}
+	if (j->n == 0) {
+		free(j);
+		return NULL;    /* gone: msg_begin skips it */
+	}
+	j->s = s;
+	j->c = s->c;
+	j->t = t;
+	j->f = f;
+	f->job = j;
+	imap_tracker_hold(t);
+	IMAP_CORE->conn_ref(s->c);
+	IMAP_CORE->work_submit(RMAIL_WORK_READ, parse_work, parse_done, j);
+	return NULL;
+}
+
+/* the summary of the current message, from the cache or our own */
+static const struct imap_msginfo *cur_info(struct imap_session *s,
+					   struct imap_fetch_run *f,
+					   uint32_t uid)
+{
+	const struct imap_tracker *t = s->tr;
+
+	if (!f->need_info)
+		return NULL;
+	if (f->own != NULL && f->own_uid == uid)
+		return f->own;
+	return imap_cache_get(t->user, t->name, t->uidvalidity, uid,
+			      f->size);
+}
+
 void imap_fetch_continue(struct imap_session *s)
 {
 	struct imap_fetch_run *f = s->fetch;
 
+	if (f->job != NULL)
+		return;         /* parse_done continues */
 	while (f->i < f->n) {
 		uint32_t uid = f->uids[f->i];
 
 		if (IMAP_CORE->conn_outq(s->c) > IMAP_CONF->fetch_outq)
 			return;
 		if (!f->open) {
-			if (!msg_begin(s, f, uid)) {
+			const struct imap_msginfo *mi = NULL;
+
+			if (f->need_info) {
+				mi = msg_info(s, f, uid);
+				if (f->job != NULL)
+					return;
+			}
+			if (!msg_begin(s, f, uid, mi)) {
 				f->i++;
 				continue;
 			}
 		}
 		if (f->streaming && !stream(s, f, uid))
 			return;
-		if (msg_item(s, f, uid, f->size)) {
+		if (msg_item(s, f, uid, f->size, cur_info(s, f, uid))) {
 			if (f->streaming && !stream(s, f, uid))
 				return;
 			continue;
@@ -387,6 +613,8 @@ void imap_fetch_free(struct imap_session *s)
 {
 	if (s->fetch == NULL)
 		return;
+	/* a job in flight finds s->fetch changed and only caches */
+	imap_msginfo_free(s->fetch->own);
 	free(s->fetch->uids);
 	free(s->fetch);
 	s->fetch = NULL;
@@ -414,16 +642,11 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	for (b = f->attrs.bodies; b != NULL; b = b->next)
-		if (b->nparts > 0)
-			why = "Body part sections are not supported yet";
+		if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
+			f->need_info = true;
 	if (f->attrs.flags & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY |
 			      IMAP_FETCH_BODYSTRUCTURE))
-		why = "ENVELOPE and BODYSTRUCTURE are not supported yet";
-	if (why != NULL) {
-		free(f);
-		imap_tagged(s, cmd->tag, false, "NO %s", why);
-		return;
-	}
+		f->need_info = true;
 	if (imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why) < 0) {
 		free(f);
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);

@@ -77,6 +77,7 @@ struct imap_tracker {
 	struct imap_uids snap;          /* UIDs of the view at last sync */
 	uint64_t modseq;                /* change log position */
 	uint32_t uidnext;
+	uint32_t uidvalidity;           /* for the message cache key */
 };
 
 struct imap_fetch_run;
@@ -164,6 +165,9 @@ int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
 int imap_view_select(struct imap_session *s, const char *name,
 		     struct rmail_err *err);
 void imap_view_unselect(struct imap_session *s);
+/* keep a tracker (and its view) alive across worker jobs */
+void imap_tracker_hold(struct imap_tracker *t);
+void imap_tracker_put(struct imap_tracker *t);
 /* refresh the shared view and queue changes for its sessions */
 void imap_tracker_sync(struct imap_tracker *t);
 /* send pending untagged updates (no disk access) */

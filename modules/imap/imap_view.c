@@ -246,6 +246,7 @@ void imap_tracker_sync(struct imap_tracker *t)
 		}
 	}
 	t->uidnext = st.uidnext;
+	t->uidvalidity = st.uidvalidity;
 	snap_take(t);
 }
 
@@ -296,6 +297,7 @@ static struct imap_tracker *tracker_get(const char *user, const char *name,
 	ops->mbox_info(t->mb, &st);
 	t->modseq = st.highestmodseq;
 	t->uidnext = st.uidnext;
+	t->uidvalidity = st.uidvalidity;
 	snap_take(t);
 	/* without a watch IDLE still works on the client's next command */
 	if (ops->watch_add(h, user, name, on_watch, t, &t->watch, err) < 0)
@@ -305,7 +307,12 @@ static struct imap_tracker *tracker_get(const char *user, const char *name,
 	return t;
 }
 
-static void tracker_put(struct imap_tracker *t)
+void imap_tracker_hold(struct imap_tracker *t)
+{
+	t->refs++;
+}
+
+void imap_tracker_put(struct imap_tracker *t)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct imap_tracker **pp;
@@ -380,7 +387,7 @@ void imap_view_unselect(struct imap_session *s)
 			*pp = s->tr_next;
 			break;
 		}
-	tracker_put(s->tr);
+	imap_tracker_put(s->tr);
 	s->tr = NULL;
 	s->tr_next = NULL;
 	imap_uids_free(&s->gone);

@@ -332,8 +332,8 @@ static void test_select_fetch_store(void)
 	r = imc_ok(c, "UID FETCH 9:20 FLAGS");
 	hasnt(r, "* ");
 	g_free(r);
-	r = imc_cmd(c, "FETCH 1 (ENVELOPE)");
-	has(r, "NO");
+	r = imc_ok(c, "FETCH 1 (ENVELOPE)");
+	has(r, "ENVELOPE (NIL \"one\" ((NIL NIL \"a\" \"example.test\"))");
 	g_free(r);
 	imc_close(c);
 }

@@ -1,0 +1,88 @@
+/*
+ * What IMAP needs from a parsed message, computed once and cached:
+ * the ENVELOPE, BODYSTRUCTURE and BODY strings and the byte ranges of
+ * every part, so sections can be served from the file.  Building is
+ * pure (the core table is passed in) so it runs on a worker thread and
+ * under libFuzzer; the cache is loop-only.
+ */
+#ifndef IMAP_MIME_H
+#define IMAP_MIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rmail/core.h>
+
+/* a growable output buffer; OOM aborts */
+struct imap_buf {
+	char *p;
+	size_t len, cap;
+};
+
+void imap_buf_add(struct imap_buf *b, const void *d, size_t n);
+void imap_buf_puts(struct imap_buf *b, const char *s);
+/* NIL, a quoted string, or a literal for 8-bit/CR/LF/long values */
+void imap_buf_nstring(struct imap_buf *b, const char *s);
+void imap_buf_free(struct imap_buf *b);
+
+struct imap_mpart {
+	uint64_t hdr_off, hdr_len, body_off, body_len;
+	uint32_t first_child, next_sibling;     /* or RMAIL_MIME_NONE */
+	uint32_t flags;                         /* rmail_mime_part_flags */
+};
+
+struct imap_msginfo {
+	/* cache key */
+	char *key;
+	uint32_t uid;
+	uint64_t size;
+	struct imap_msginfo *lru_prev, *lru_next, *hnext;
+
+	const char *envelope, *bodystructure, *body;
+	size_t envelope_len, bodystructure_len, body_len;
+	struct imap_mpart *parts;
+	uint32_t nparts;
+	size_t mem;                             /* bytes held */
+};
+
+/* parse `data` with core->mime_parse and build the strings; NULL only
+ * when the parser refused the message outright */
+struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
+					const char *data, size_t len);
+void imap_msginfo_free(struct imap_msginfo *mi);
+
+/*
+ * The ENVELOPE of part `idx` (0, or the encapsulated message of a
+ * message/rfc822 part) into b.
+ */
+void imap_envelope_write(const struct rmail_core *core, struct rmail_mime *m,
+			 size_t idx, struct imap_buf *b);
+
+enum imap_sect_what {
+	IMAP_SECT_BODY,         /* the part's body ([1.2]) */
+	IMAP_SECT_MIME,         /* the part's own header */
+	IMAP_SECT_MSG_HEADER,   /* HEADER of the message at the part */
+	IMAP_SECT_MSG_TEXT,     /* TEXT of the message at the part */
+};
+
+/*
+ * The byte range of a section: part numbers (may be 0 of them for the
+ * whole message) and what.  -1 when the part does not exist; a
+ * HEADER/TEXT of a part that is no message gives an empty range.
+ */
+int imap_section_range(const struct imap_msginfo *mi, const uint32_t *part,
+		       unsigned int nparts, enum imap_sect_what what,
+		       uint64_t *off_r, uint64_t *len_r);
+
+/* ---- imap_msgcache.c (loop thread only) ------------------------- */
+struct imap_msginfo *imap_cache_get(const char *user, const char *mbox,
+				    uint32_t uidvalidity, uint32_t uid,
+				    uint64_t size);
+/* takes ownership; the key is set here */
+void imap_cache_put(const char *user, const char *mbox, uint32_t uidvalidity,
+		    uint32_t uid, uint64_t size, struct imap_msginfo *mi);
+void imap_cache_clear(void);
+/* bytes and entries held, for tests and the bench */
+void imap_cache_stats(size_t *bytes_r, size_t *entries_r);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * mod_imap part 2 end to end: ENVELOPE, BODYSTRUCTURE, BODY, part
+ * sections, text SEARCH and QUOTA against the real daemon and store.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "imap_client.h"
+
+static struct imd *D;
+
+/*
+ * The client joins lines with LF and keeps literal bytes verbatim, so
+ * where a CR shows up depends on where literals end: compare without
+ * CRs (the {n} counts still check the exact bytes).
+ */
+static char *nocr(const char *s)
+{
+	char *o = g_malloc(strlen(s) + 1), *p = o;
+
+	for (; *s != '\0'; s++)
+		if (*s != '\r')
+			*p++ = *s;
+	*p = '\0';
+	return o;
+}
+
+static bool contains(const char *r, const char *s)
+{
+	char *a = nocr(r), *b = nocr(s);
+	bool ok = strstr(a, b) != NULL;
+
+	if (!ok)
+		g_printerr("response:\n%s\n", r);
+	g_free(a);
+	g_free(b);
+	return ok;
+}
+
+#define has(r, s) g_assert_true(contains((r), (s)))
+#define hasnt(r, s) g_assert_null(strstr((r), (s)))
+
+static const char complex_msg[] =
+	"From: \"Ann Example\" <ann@example.test>\r\n"
+	"To: bob@example.test, Team: carl@example.test, \"D. \\\"Q\\\"\" "
+	"<d@example.test>;\r\n"
+	"Cc: =?UTF-8?B?w4lsaXNl?= <elise@example.test>\r\n"
+	"Subject: =?UTF-8?Q?Caf=C3=A9?= report\r\n"
+	"Date: Mon, 2 Mar 2026 10:00:00 +0100\r\n"
+	"Message-ID: <m1@example.test>\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+	"\r\n"
+	"preamble\r\n"
+	"--b1\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"Hello caf=C3=A9 world\r\n"
+	"line two\r\n"
+	"--b1\r\n"
+	"Content-Type: multipart/alternative; boundary=b2\r\n"
+	"\r\n"
+	"--b2\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"alt plain\r\n"
+	"--b2\r\n"
+	"Content-Type: text/html; charset=us-ascii\r\n"
+	"\r\n"
+	"<p>alt html</p>\r\n"
+	"--b2--\r\n"
+	"--b1\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"Content-Disposition: attachment; filename=\"fwd.eml\"\r\n"
+	"Content-Language: en, de\r\n"
+	"\r\n"
+	"From: inner@example.test\r\n"
+	"Subject: inner subject\r\n"
+	"Date: Tue, 3 Mar 2026 11:00:00 +0000\r\n"
+	"\r\n"
+	"inner body xylophone\r\n"
+	"--b1\r\n"
+	"Content-Type: application/octet-stream; name=\"data.bin\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+	"Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
+	"Content-Location: http://example.test/data.bin\r\n"
+	"\r\n"
+	"AAECAwQF\r\n"
+	"--b1--\r\n";
+
+static struct imc *fresh(const char *name, int quota_mb)
+{
+	char *u = g_strdup_printf("%s@example.test", name);
+	struct imc *c;
+
+	imd_user(D, u, "pw-secret", quota_mb);
+	c = imc_login(D, u, "pw-secret");
+	g_free(u);
+	return c;
+}
+
+static void append_raw(struct imc *c, const char *msg)
+{
+	char *r = imc_ok(c, "APPEND INBOX {%zu+}\r\n%s", strlen(msg), msg);
+
+	g_free(r);
+}
+
+static void test_envelope_bodystructure(void)
+{
+	struct imc *c = fresh("env", 0);
+	char *r;
+	int round;
+
+	append_raw(c, complex_msg);
+	append_raw(c, "Subject: plain\r\n\r\nHello you\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	/* twice: the second answer comes from the cache, and must match */
+	for (round = 0; round < 2; round++) {
+		r = imc_ok(c, "FETCH 1 (ENVELOPE)");
+		has(r, "ENVELOPE (\"Mon, 2 Mar 2026 10:00:00 +0100\" "
+		    "\"=?UTF-8?Q?Caf=C3=A9?= report\" "
+		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		    "((NIL NIL \"bob\" \"example.test\")"
+		    "(NIL NIL \"Team\" NIL)"
+		    "(NIL NIL \"carl\" \"example.test\")"
+		    "(\"D. \\\"Q\\\"\" NIL \"d\" \"example.test\")"
+		    "(NIL NIL NIL NIL)) ((");
+		/* the decoded display name is 8-bit: a literal */
+		has(r, "{6}\n\xc3\x89lise NIL \"elise\" \"example.test\")) "
+		    "NIL NIL \"<m1@example.test>\")");
+		g_free(r);
+	}
+	r = imc_ok(c, "FETCH 1 (BODYSTRUCTURE)");
+	has(r, "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") "
+	    "NIL NIL \"QUOTED-PRINTABLE\" 31 2 NIL NIL NIL NIL)"
+	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	    "\"7BIT\" 9 1 NIL NIL NIL NIL)"
+	    "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
+	    "\"7BIT\" 15 1 NIL NIL NIL NIL) \"alternative\" "
+	    "(\"boundary\" \"b2\") NIL NIL NIL)"
+	    "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 110 "
+	    "(\"Tue, 3 Mar 2026 11:00:00 +0000\" \"inner subject\" "
+	    "((NIL NIL \"inner\" \"example.test\")) "
+	    "((NIL NIL \"inner\" \"example.test\")) "
+	    "((NIL NIL \"inner\" \"example.test\")) NIL NIL NIL NIL NIL) "
+	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	    "\"7BIT\" 20 1 NIL NIL NIL NIL) 5 NIL "
+	    "(\"attachment\" (\"filename\" \"fwd.eml\")) (\"en\" \"de\") "
+	    "NIL)"
+	    "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") "
+	    "NIL NIL \"BASE64\" 8 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" "
+	    "(\"attachment\" (\"filename\" \"data.bin\")) NIL "
+	    "\"http://example.test/data.bin\") \"mixed\" "
+	    "(\"boundary\" \"b1\") NIL NIL NIL))");
+	g_free(r);
+	/* BODY: the same without extension data */
+	r = imc_ok(c, "FETCH 1 (BODY)");
+	has(r, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL "
+	    "\"QUOTED-PRINTABLE\" 31 2)((\"text\"");
+	has(r, "\"BASE64\" 8) \"mixed\")");
+	hasnt(r, "boundary");
+	g_free(r);
+	r = imc_ok(c, "FETCH 2 (BODYSTRUCTURE ENVELOPE)");
+	has(r, "BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" "
+	    "\"us-ascii\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL NIL)");
+	has(r, "ENVELOPE (NIL \"plain\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+	g_free(r);
+	/* macros */
+	r = imc_ok(c, "FETCH 2 FULL");
+	has(r, "FLAGS (");
+	has(r, "INTERNALDATE \"");
+	has(r, "RFC822.SIZE 29");
+	has(r, "ENVELOPE (");
+	has(r, "BODY (\"text\"");
+	hasnt(r, "BODYSTRUCTURE");
+	g_free(r);
+	r = imc_ok(c, "FETCH 2 ALL");
+	has(r, "ENVELOPE (");
+	hasnt(r, "BODY");
+	g_free(r);
+	r = imc_ok(c, "FETCH 1:2 FAST");
+	has(r, "RFC822.SIZE");
+	hasnt(r, "ENVELOPE");
+	g_free(r);
+	imc_close(c);
+}
+
+static void test_sections(void)
+{
+	struct imc *c = fresh("sect", 0);
+	char *r;
+
+	append_raw(c, complex_msg);
+	append_raw(c, "Subject: plain\r\n\r\nHello you\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	r = imc_ok(c, "FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.2] "
+		   "BODY.PEEK[2.1.MIME])");
+	has(r, "BODY[1] {31}\nHello caf=C3=A9 world\r\nline two");
+	has(r, "BODY[2.2] {15}\n<p>alt html</p>");
+	has(r, "BODY[2.1.MIME] {28}\nContent-Type: text/plain\r\n\r\n");
+	hasnt(r, "\\Seen");
+	g_free(r);
+	r = imc_ok(c, "FETCH 1 (BODY.PEEK[3.HEADER] BODY.PEEK[3.TEXT] "
+		   "BODY.PEEK[3.1] BODY.PEEK[3.HEADER.FIELDS (SUBJECT)])");
+	has(r, "BODY[3.HEADER] {90}\nFrom: inner@example.test\r\n"
+	    "Subject: inner subject\r\n");
+	has(r, "BODY[3.TEXT] {20}\r\ninner body xylophone");
+	has(r, "BODY[3.1] {20}\r\ninner body xylophone");
+	has(r, "BODY[3.HEADER.FIELDS (SUBJECT)] {26}\r\n"
+	    "Subject: inner subject\r\n\r\n");
+	g_free(r);
+	r = imc_ok(c, "FETCH 1 (BODY.PEEK[3.HEADER.FIELDS.NOT (FROM DATE)] "
+		   "BODY.PEEK[4]<2.3> BODY.PEEK[9] BODY.PEEK[1.2])");
+	has(r, "BODY[3.HEADER.FIELDS.NOT (FROM DATE)] {26}\r\n"
+	    "Subject: inner subject\r\n\r\n");
+	has(r, "BODY[4]<2> {3}\nECA");
+	has(r, "BODY[9] NIL");
+	has(r, "BODY[1.2] NIL");
+	g_free(r);
+	/* the single-part message: part 1 is its body */
+	r = imc_ok(c, "FETCH 2 (BODY.PEEK[1] BODY.PEEK[1.MIME] "
+		   "RFC822.HEADER)");
+	has(r, "BODY[1] {11}\nHello you\r\n");
+	has(r, "RFC822.HEADER {18}\nSubject: plain\r\n\r\n");
+	g_free(r);
+	/* non-PEEK sets \Seen and reports FLAGS */
+	r = imc_ok(c, "FETCH 1 (BODY[1]<0.5>)");
+	has(r, "FLAGS (\\Seen)");
+	has(r, "BODY[1]<0> {5}\nHello");
+	g_free(r);
+	r = imc_ok(c, "FETCH 2 RFC822.TEXT");
+	has(r, "FLAGS (\\Seen)");
+	has(r, "RFC822.TEXT {11}");
+	g_free(r);
+	r = imc_ok(c, "UID FETCH 1 (UID BODY.PEEK[2])");
+	has(r, "UID 1 BODY[2] {");
+	has(r, "--b2--");
+	g_free(r);
+	imc_close(c);
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/imap/mime/envelope-bodystructure",
+			test_envelope_bodystructure);
+	g_test_add_func("/imap/mime/sections", test_sections);
+	D = imd_start("\"allow_cleartext_login_loopback\": true");
+	rc = g_test_run();
+	imd_stop(D);
+	return rc;
+}
