@@ -5,13 +5,16 @@
  * prints requests/s, p50 and p99 for GET /api/folders and for a page of
  * 50 messages, each with 1 and 32 keep-alive connections.
  *
- *	api_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
+ *	api_bench [-b path/to/rmail] [-k] [-m module_dir] [-n msgs] [-t secs]
+ *
+ * The temporary mail root is removed at the end unless -k keeps it.
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -30,7 +33,8 @@
 #define LAT_MAX 200000
 #define RESP_MAX (4 * 1024 * 1024)
 
-static char config[600], token[2048];
+static char config[600], token[2048], workdir[64];
+static int keep_dir;
 static unsigned short port;
 static pid_t daemon_pid = -1;
 
@@ -58,11 +62,29 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int type,
+		    struct FTW *ftw)
+{
+	(void)st; (void)type; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* a 100K-message run leaves ~400 MB behind otherwise */
+static void remove_workdir(void)
+{
+	if (workdir[0] != '\0' && !keep_dir)
+		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void die(const char *what)
 {
 	perror(what);
-	if (daemon_pid > 0)
+	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	remove_workdir();
 	exit(1);
 }
 
@@ -193,6 +215,7 @@ static void daemon_start(const char *bin, const char *mods)
 
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp");
+	snprintf(workdir, sizeof(workdir), "%s", dir);
 	snprintf(root, sizeof(root), "%s/mail", dir);
 	snprintf(config, sizeof(config), "%s/config.json", dir);
 	port = free_port();
@@ -373,16 +396,17 @@ int main(int argc, char **argv)
 	int n = 5000, opt;
 	double secs = 3;
 
-	while ((opt = getopt(argc, argv, "b:m:n:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:km:n:t:")) != -1) {
 		switch (opt) {
 		case 'b': bin = optarg; break;
+		case 'k': keep_dir = 1; break;
 		case 'm': mods = optarg; break;
 		case 'n': n = atoi(optarg) > 50 ? atoi(optarg) : 50; break;
 		case 't': secs = atof(optarg) > 0.5 ? atof(optarg) : 0.5;
 			  break;
 		default:
 			fprintf(stderr, "usage: api_bench [-b rmail] "
-				"[-m module_dir] [-n msgs] [-t secs]\n");
+				"[-k] [-m module_dir] [-n msgs] [-t secs]\n");
 			return 2;
 		}
 	}
@@ -403,5 +427,6 @@ int main(int argc, char **argv)
 		 "/api/folders/INBOX/messages?page=1&per_page=50", 32, secs);
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, NULL, 0);
+	remove_workdir();
 	return 0;
 }
