@@ -1,29 +1,110 @@
 /*
- * SEARCH and UID SEARCH over the view's metadata: flags, keywords, size,
- * internal date, UIDs and sequence sets, with AND/OR/NOT.  Keys that
- * need the message text (HEADER, BODY, TEXT, FROM..., SENT*) come with
- * the MIME parser in part 2 and answer NO for now.
+ * SEARCH and UID SEARCH.  Metadata keys (flags, keywords, size, dates,
+ * sets) are answered on the loop from the view.  Keys that need the
+ * message (HEADER, FROM..., BODY, TEXT, SENT*) run the whole search as
+ * one job on the core's READ pool over a snapshot of the candidates:
+ * the session waits, others are not held up, and a disconnect cancels
+ * the job between two messages.  Text matches are substring matches of
+ * i;unicode-casemap forms after transfer, RFC 2047 and charset
+ * decoding; cheap keys are tried first so most messages are never
+ * read.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "imap_casemap.h"
 #include "imap_search.h"
 #include "imap_session.h"
 
-/* resolve sets in place; -1 when a key is not supported yet, -2 when a
- * set does not fit the command's memory */
-static int prepare(struct imap_session *s, struct imap_search_key *k)
+/* header-only keys read at most this much of a message */
+#define HEAD_MAX (1024 * 1024)
+#define HEAD_SLICE 8192
+
+static const struct rmail_mime_limits limits = {
+	.size = sizeof(struct rmail_mime_limits),
+};
+
+struct cand {
+	uint32_t seq;
+	bool recent;
+	struct rmail_msg m;     /* a copy: the view moves under the job */
+};
+
+/* the message behind a candidate, loaded on the first text key */
+struct text_ctx {
+	struct rmail_mbox *mb;
+	bool need_body;
+	const struct cand *c;
+	bool loaded, failed;
+	char *data;
+	size_t len;
+	struct rmail_mime *mime;
+	struct imap_buf fold;           /* scratch */
+	bool text_ready;
+	struct imap_buf text;           /* folded bodies for BODY/TEXT */
+	bool head_ready;
+	struct imap_buf head;           /* folded decoded header for TEXT */
+};
+
+struct search_job {
+	struct imap_session *s;
+	struct imap_search_key *root;
+	struct cand *c;
+	size_t n;
+	bool uid;
+	bool need_body;
+	struct rmail_mbox *mb;
+	uint32_t *hits;
+	size_t nhits;
+	char tag[128];
+};
+
+static bool is_text_key(const struct imap_search_key *k)
+{
+	const struct imap_search_key *ch;
+
+	switch (k->type) {
+	case IMAP_SKEY_AND:
+	case IMAP_SKEY_OR:
+	case IMAP_SKEY_NOT:
+		for (ch = k->child; ch != NULL; ch = ch->next)
+			if (is_text_key(ch))
+				return true;
+		return false;
+	case IMAP_SKEY_HEADER:
+	case IMAP_SKEY_BODY:
+	case IMAP_SKEY_TEXT:
+	case IMAP_SKEY_SENTBEFORE:
+	case IMAP_SKEY_SENTON:
+	case IMAP_SKEY_SENTSINCE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Resolve sets and keyword names, fold the search strings; -2 when
+ * the command's memory does not hold them.  *text_r / *body_r: some
+ * key needs the message / its body.
+ */
+static int prepare(struct imap_session *s, struct imap_search_key *k,
+		   const char *const *kw, size_t nkw, bool *text_r,
+		   bool *body_r)
 {
 	for (; k != NULL; k = k->next) {
 		struct imap_seqset r;
+		struct imap_buf b = { 0 };
+		char *p;
+		size_t i;
 
 		switch (k->type) {
 		case IMAP_SKEY_AND:
 		case IMAP_SKEY_OR:
 		case IMAP_SKEY_NOT: {
-			int rc = prepare(s, k->child);
+			int rc = prepare(s, k->child, kw, nkw, text_r, body_r);
 
 			if (rc < 0)
 				return rc;
@@ -37,13 +118,36 @@ static int prepare(struct imap_session *s, struct imap_search_key *k)
 				return -2;
 			k->seqset = r;
 			break;
-		case IMAP_SKEY_HEADER:
+		case IMAP_SKEY_KEYWORD:
+			/* bit + 1; 0 = not in the mailbox's table */
+			k->flag = 0;
+			for (i = 0; i < nkw && i < 64; i++)
+				if (strcasecmp(kw[i], k->str) == 0)
+					k->flag = (uint32_t)i + 1;
+			break;
 		case IMAP_SKEY_BODY:
 		case IMAP_SKEY_TEXT:
+			*body_r = true;
+			/* fall through */
+		case IMAP_SKEY_HEADER:
+			*text_r = true;
+			imap_casemap(k->str, k->str_len, &b);
+			p = imap_arena_alloc(&s->arena, b.len + 1);
+			if (p == NULL) {
+				imap_buf_free(&b);
+				return -2;
+			}
+			if (b.len > 0)
+				memcpy(p, b.p, b.len);
+			k->str = p;
+			k->str_len = b.len;
+			imap_buf_free(&b);
+			break;
 		case IMAP_SKEY_SENTBEFORE:
 		case IMAP_SKEY_SENTON:
 		case IMAP_SKEY_SENTSINCE:
-			return -1;
+			*text_r = true;
+			break;
 		default:
 			break;
 		}
@@ -51,35 +155,186 @@ static int prepare(struct imap_session *s, struct imap_search_key *k)
 	return 0;
 }
 
-struct cand {
-	uint32_t seq;
-	const struct rmail_msg *m;
-	const char *const *kw;
-	size_t nkw;
-	bool recent;
-};
+/* ---- the message side (worker thread) ------------------------------ */
 
-static bool eval(const struct imap_search_key *k, const struct cand *c);
-
-static bool eval_one(const struct imap_search_key *k, const struct cand *c)
+static bool find_blank(const char *d, size_t n)
 {
-	const struct rmail_msg *m = c->m;
+	return memmem(d, n, "\r\n\r\n", 4) != NULL ||
+	       memmem(d, n, "\n\n", 2) != NULL;
+}
+
+static bool load(struct text_ctx *t)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	uint64_t size = t->c->m.size, want;
+	struct rmail_err err;
+	size_t got;
+
+	if (t->loaded)
+		return !t->failed;
+	t->loaded = true;
+	t->failed = true;
+	want = t->need_body || size <= HEAD_SLICE ? size :
+		(size < HEAD_MAX ? size : HEAD_MAX);
+	t->data = malloc((size_t)want + 1);
+	if (t->data == NULL)
+		abort();
+	t->len = 0;
+	while (t->len < want) {
+		size_t n = t->need_body ? (size_t)(want - t->len) :
+			(want - t->len < HEAD_SLICE ?
+			 (size_t)(want - t->len) : HEAD_SLICE);
+
+		if (ops->msg_read(t->mb, t->c->m.uid, t->len, t->data + t->len,
+				  n, &got, &err) < 0 || got == 0)
+			break;
+		t->len += got;
+		/* header keys only: stop at the blank line */
+		if (!t->need_body &&
+		    find_blank(t->data, t->len))
+			break;
+	}
+	if (IMAP_CORE->mime_parse(t->data, t->len, &limits, &t->mime,
+				  &err) < 0)
+		return false;
+	t->failed = false;
+	return true;
+}
+
+static void unload(struct text_ctx *t)
+{
+	if (t->mime != NULL)
+		IMAP_CORE->mime_free(&t->mime);
+	free(t->data);
+	t->data = NULL;
+	t->loaded = t->failed = false;
+	t->text_ready = t->head_ready = false;
+	t->text.len = 0;
+	t->head.len = 0;
+}
+
+static bool match_buf(const struct imap_buf *b,
+		      const struct imap_search_key *k)
+{
+	if (k->str_len == 0)
+		return true;
+	return b->len >= k->str_len &&
+	       memmem(b->p, b->len, k->str, k->str_len) != NULL;
+}
+
+static bool header_match(struct text_ctx *t, const char *field,
+			 const struct imap_search_key *k)
+{
+	const char *v;
+	size_t nth;
+
+	if (!load(t))
+		return false;
+	for (nth = 0; nth < 1000; nth++) {
+		v = IMAP_CORE->mime_header(t->mime, 0, field, nth, 1);
+		if (v == NULL)
+			return false;
+		if (k->str_len == 0)
+			return true;
+		t->fold.len = 0;
+		imap_casemap(v, strlen(v), &t->fold);
+		if (match_buf(&t->fold, k))
+			return true;
+	}
+	return false;
+}
+
+/* every text part, decoded to UTF-8 and folded, NUL between parts so
+ * no match spans two of them */
+static void build_text(struct text_ctx *t)
+{
+	size_t i, n = IMAP_CORE->mime_part_count(t->mime);
+	struct rmail_err err;
+
+	t->text_ready = true;
+	for (i = 0; i < n; i++) {
+		const struct rmail_mime_part *p =
+			IMAP_CORE->mime_part(t->mime, i);
+		const char *out;
+		size_t len;
+
+		if (p == NULL ||
+		    (p->flags & (RMAIL_MIME_MULTIPART | RMAIL_MIME_MESSAGE)) ||
+		    strcmp(p->type, "text") != 0)
+			continue;
+		if (IMAP_CORE->mime_body(t->mime, i, 1, &out, &len,
+					 &err) < 0)
+			continue;
+		imap_casemap(out, len, &t->text);
+		imap_buf_add(&t->text, "", 1);
+	}
+}
+
+/* TEXT also looks at the header: raw, plus the decoded forms of the
+ * fields that carry encoded-words */
+static void build_head(struct text_ctx *t)
+{
+	static const char *const dec[] = {
+		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
+	};
+	const struct rmail_mime_part *p = IMAP_CORE->mime_part(t->mime, 0);
+	size_t i;
+
+	t->head_ready = true;
+	if (p != NULL && p->hdr_off + p->hdr_len <= t->len)
+		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len,
+			     &t->head);
+	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+		const char *v = IMAP_CORE->mime_header(t->mime, 0, dec[i], 0,
+						       1);
+
+		if (v == NULL)
+			continue;
+		imap_buf_add(&t->head, "", 1);
+		imap_casemap(v, strlen(v), &t->head);
+	}
+}
+
+static bool sent_day(struct text_ctx *t, int32_t *day_r)
+{
+	const char *v;
+
+	if (load(t)) {
+		v = IMAP_CORE->mime_header(t->mime, 0, "Date", 0, 0);
+		if (v != NULL && imap_sent_day(v, day_r) == 0)
+			return true;
+	}
+	/* no usable Date: the internal date stands in (as Dovecot) */
+	*day_r = (int32_t)(t->c->m.internaldate >= 0 ?
+			   t->c->m.internaldate / 86400 :
+			   (t->c->m.internaldate - 86399) / 86400);
+	return true;
+}
+
+/* ---- evaluation ----------------------------------------------------- */
+
+static bool eval(const struct imap_search_key *k, struct text_ctx *t,
+		 int pass);
+
+static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
+{
+	const struct cand *c = t->c;
+	const struct rmail_msg *m = &c->m;
 	int32_t day = (int32_t)(m->internaldate >= 0 ? m->internaldate / 86400
 				: (m->internaldate - 86399) / 86400);
 	const struct imap_search_key *ch;
 	uint32_t f = 0;
-	size_t i;
 
 	switch (k->type) {
 	case IMAP_SKEY_AND:
-		return eval(k->child, c);
+		return eval(k->child, t, 0);
 	case IMAP_SKEY_OR:
 		for (ch = k->child; ch != NULL; ch = ch->next)
-			if (eval_one(ch, c))
+			if (eval_one(ch, t))
 				return true;
 		return false;
 	case IMAP_SKEY_NOT:
-		return !eval_one(k->child, c);
+		return !eval_one(k->child, t);
 	case IMAP_SKEY_ALL:
 		return true;
 	case IMAP_SKEY_FLAG:
@@ -97,11 +352,9 @@ static bool eval_one(const struct imap_search_key *k, const struct cand *c)
 			f = RMAIL_F_SEEN;
 		return ((m->flags & f) != 0) == (k->set != 0);
 	case IMAP_SKEY_KEYWORD:
-		for (i = 0; i < c->nkw && i < 64; i++)
-			if (strcasecmp(c->kw[i], k->str) == 0)
-				return ((m->keywords >> i) & 1) ==
-					(k->set != 0);
-		return k->set == 0;
+		if (k->flag == 0)
+			return k->set == 0;
+		return ((m->keywords >> (k->flag - 1)) & 1) == (k->set != 0);
 	case IMAP_SKEY_LARGER:
 		return m->size > k->size;
 	case IMAP_SKEY_SMALLER:
@@ -116,18 +369,117 @@ static bool eval_one(const struct imap_search_key *k, const struct cand *c)
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:
 		return imap_seqset_contains(&k->seqset, c->seq) != 0;
-	default:
-		return false;
+	case IMAP_SKEY_SENTBEFORE:
+	case IMAP_SKEY_SENTON:
+	case IMAP_SKEY_SENTSINCE:
+		sent_day(t, &day);
+		if (k->type == IMAP_SKEY_SENTBEFORE)
+			return day < k->date;
+		if (k->type == IMAP_SKEY_SENTON)
+			return day == k->date;
+		return day >= k->date;
+	case IMAP_SKEY_HEADER:
+		return header_match(t, k->field, k);
+	case IMAP_SKEY_BODY:
+	case IMAP_SKEY_TEXT:
+		if (!load(t))
+			return false;
+		if (!t->text_ready)
+			build_text(t);
+		if (match_buf(&t->text, k))
+			return true;
+		if (k->type == IMAP_SKEY_BODY)
+			return false;
+		if (!t->head_ready)
+			build_head(t);
+		return match_buf(&t->head, k);
 	}
+	return false;
 }
 
-/* a list of keys: all must match */
-static bool eval(const struct imap_search_key *k, const struct cand *c)
+/* a list of keys, all must match: the cheap ones first */
+static bool eval(const struct imap_search_key *k, struct text_ctx *t,
+		 int pass)
 {
-	for (; k != NULL; k = k->next)
-		if (!eval_one(k, c))
+	const struct imap_search_key *x;
+
+	(void)pass;
+	for (x = k; x != NULL; x = x->next)
+		if (!is_text_key(x) && !eval_one(x, t))
+			return false;
+	for (x = k; x != NULL; x = x->next)
+		if (is_text_key(x) && !eval_one(x, t))
 			return false;
 	return true;
+}
+
+/* ---- the command ------------------------------------------------------ */
+
+static void write_hits(struct imap_session *s, const uint32_t *v, size_t n)
+{
+	char out[4096];
+	size_t len = 0, i;
+
+	imap_write(s, "* SEARCH", 8);
+	for (i = 0; i < n; i++) {
+		if (len + 12 > sizeof(out)) {
+			imap_write(s, out, len);
+			len = 0;
+		}
+		out[len++] = ' ';
+		len += imap_put_u64(out + len, v[i]);
+	}
+	imap_write(s, out, len);
+	imap_write(s, "\r\n", 2);
+}
+
+static void run(struct search_job *j, const volatile int *cancel)
+{
+	struct text_ctx t;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	t.mb = j->mb;
+	t.need_body = j->need_body;
+	for (i = 0; i < j->n; i++) {
+		if (cancel != NULL && *cancel)
+			break;
+		t.c = &j->c[i];
+		if (eval(j->root, &t, 0))
+			j->hits[j->nhits++] = j->uid ? j->c[i].m.uid :
+				j->c[i].seq;
+		if (t.loaded)
+			unload(&t);
+	}
+	imap_buf_free(&t.fold);
+	imap_buf_free(&t.text);
+	imap_buf_free(&t.head);
+}
+
+static void search_work(void *arg, const volatile int *cancel)
+{
+	run(arg, cancel);
+}
+
+static void job_free(struct search_job *j)
+{
+	free(j->c);
+	free(j->hits);
+	free(j);
+}
+
+static void search_done(void *arg, int cancelled)
+{
+	struct search_job *j = arg;
+	struct imap_session *s = j->s;
+
+	s->search_work = NULL;
+	if (!cancelled && !s->closing && !IMAP_CORE->conn_closed(s->c)) {
+		write_hits(s, j->hits, j->nhits);
+		imap_tagged(s, j->tag, false, "OK SEARCH completed");
+	}
+	job_free(j);
+	imap_async_end(s);
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
@@ -137,10 +489,11 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	struct imap_search_key *root;
 	struct rmail_mbox *mb = s->tr->mb;
 	const char *why = "Invalid search";
-	char out[4096];
-	size_t len = 0, j = 0;
+	const char *const *kw;
+	size_t nkw, j = 0;
 	uint32_t k = 0, known, seq = 0, recent_from;
-	struct cand c;
+	bool text = false, body = false;
+	struct search_job *job;
 	int rc;
 
 	rc = imap_search_parse(cmd->args, &s->arena,
@@ -154,24 +507,25 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
-	rc = prepare(s, root);
-	if (rc == -2) {
+	nkw = ops->mbox_keywords(mb, &kw);
+	if (prepare(s, root, kw, nkw, &text, &body) < 0) {
 		imap_tagged(s, cmd->tag, false, "BAD Search set too large");
 		return;
 	}
-	if (rc < 0) {
-		imap_tagged(s, cmd->tag, false, "NO [CANNOT] Text search "
-			    "keys are not supported yet");
-		return;
-	}
-	c.nkw = ops->mbox_keywords(mb, &c.kw);
+	job = calloc(1, sizeof(*job));
+	if (job == NULL)
+		abort();
 	known = s->maxuid == 0 ? 0 : imap_view_lower(mb, s->maxuid + 1);
 	recent_from = s->exists - s->recent;
-	imap_write(s, "* SEARCH", 8);
+	job->c = malloc(((size_t)known + 1) * sizeof(*job->c));
+	job->hits = malloc(((size_t)known + 1) * sizeof(uint32_t));
+	if (job->c == NULL || job->hits == NULL)
+		abort();
 	/* merge the view with the not yet announced expunges */
 	while (k < known || j < s->gone.n) {
 		const struct rmail_msg *m = k < known ?
 			ops->mbox_msg(mb, k) : NULL;
+		struct cand *c;
 
 		seq++;
 		if (j < s->gone.n && (m == NULL || s->gone.v[j] < m->uid)) {
@@ -179,19 +533,27 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 			continue;
 		}
 		k++;
-		c.m = m;
-		c.seq = seq;
-		c.recent = seq > recent_from;
-		if (!eval(root, &c))
-			continue;
-		if (len + 12 > sizeof(out)) {
-			imap_write(s, out, len);
-			len = 0;
-		}
-		len += (size_t)snprintf(out + len, sizeof(out) - len, " %u",
-					uid ? m->uid : seq);
+		c = &job->c[job->n++];
+		c->m = *m;
+		c->seq = seq;
+		c->recent = seq > recent_from;
 	}
-	imap_write(s, out, len);
-	imap_write(s, "\r\n", 2);
-	imap_tagged(s, cmd->tag, false, "OK SEARCH completed");
+	job->s = s;
+	job->root = root;
+	job->uid = uid;
+	job->need_body = body;
+	job->mb = mb;
+	if (!text) {
+		run(job, NULL);
+		write_hits(s, job->hits, job->nhits);
+		job_free(job);
+		imap_tagged(s, cmd->tag, false, "OK SEARCH completed");
+		return;
+	}
+	/* the keys live in s->arena, which stays ours while busy; the
+	 * tracker (and its view) stays selected until imap_async_end */
+	snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
+	imap_async_begin(s, cmd->tag);
+	s->search_work = IMAP_CORE->work_submit(RMAIL_WORK_READ, search_work,
+						search_done, job);
 }

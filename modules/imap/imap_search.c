@@ -16,7 +16,7 @@ static const char *const months[] = {
 };
 
 /* Days from 1970-01-01 to y-m-d, proleptic Gregorian (m 1..12). */
-static int32_t days_from_civil(int y, int m, int d)
+int32_t imap_days_from_civil(int y, int m, int d)
 {
 	int era, yoe, doy, doe;
 
@@ -26,6 +26,46 @@ static int32_t days_from_civil(int y, int m, int d)
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
+}
+
+int imap_sent_day(const char *v, int32_t *days_r)
+{
+	int day = 0, mon = -1, year = 0, nd = 0, k;
+
+	/* [ day-of-week "," ] day month year: the first number is the day */
+	while (*v != '\0' && !(*v >= '0' && *v <= '9'))
+		v++;
+	while (*v >= '0' && *v <= '9' && nd < 3) {
+		day = day * 10 + (*v++ - '0');
+		nd++;
+	}
+	while (*v == ' ' || *v == '\t' || *v == '-')
+		v++;
+	for (k = 0; k < 12; k++)
+		if (strncasecmp(v, months[k], 3) == 0)
+			mon = k;
+	if (mon < 0 || day < 1 || day > 31)
+		return -1;
+	v += 3;
+	while (*v != '\0' && !(*v >= '0' && *v <= '9'))
+		if (*v != ' ' && *v != '\t' && *v != '-' &&
+		    !((*v | 0x20) >= 'a' && (*v | 0x20) <= 'z'))
+			return -1;
+		else
+			v++;
+	nd = 0;
+	while (*v >= '0' && *v <= '9' && nd < 5) {
+		year = year * 10 + (*v++ - '0');
+		nd++;
+	}
+	if (nd == 2)
+		year += year < 50 ? 2000 : 1900;   /* RFC 5322 4.3 */
+	else if (nd == 3)
+		year += 1900;
+	else if (nd != 4)
+		return -1;
+	*days_r = imap_days_from_civil(year, mon + 1, day);
+	return 0;
 }
 
 int imap_date_parse(const char *s, size_t len, int32_t *days_r)
@@ -61,7 +101,7 @@ int imap_date_parse(const char *s, size_t len, int32_t *days_r)
 	if (mon == 1 && day == 29 &&
 	    !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
 		return -1;
-	*days_r = days_from_civil(year, mon + 1, day);
+	*days_r = imap_days_from_civil(year, mon + 1, day);
 	return 0;
 }
 

@@ -71,6 +71,13 @@ int imap_search_parse(const struct imap_arg *args, struct imap_arena *a,
 		      unsigned int max_depth, struct imap_search_key **root_r,
 		      const char **error_r);
 
+/* days from 1970-01-01 to y-m-d (m 1..12), proleptic Gregorian */
+int32_t imap_days_from_civil(int y, int m, int d);
+
+/* the day of an RFC 5322 Date value, ignoring time and zone (RFC
+ * 3501 SENT* keys); 0, or -1 when it cannot be read */
+int imap_sent_day(const char *v, int32_t *days_r);
+
 /* "d-Mon-yyyy" (RFC 3501 date); 0, or -1 when invalid. */
 int imap_date_parse(const char *s, size_t len, int32_t *days_r);
 

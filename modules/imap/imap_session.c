@@ -464,6 +464,8 @@ void imap_session_close(struct rmail_conn *c, void *session, int reason)
 		obuf.len = 0;
 	}
 	s->closing = true;
+	if (s->search_work != NULL)
+		IMAP_CORE->work_cancel(s->search_work);
 	if (s->fetch != NULL) {
 		/* no on_drain will come to finish it */
 		imap_fetch_free(s);

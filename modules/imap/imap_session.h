@@ -113,6 +113,7 @@ struct imap_session {
 
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
+	struct rmail_work *search_work; /* text SEARCH on the READ pool */
 	char idle_tag[128];
 };
 

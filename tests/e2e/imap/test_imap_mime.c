@@ -244,6 +244,149 @@ static void test_sections(void)
 	imc_close(c);
 }
 
+static void test_search_text(void)
+{
+	struct imc *c = fresh("stext", 0);
+	char *r;
+
+	append_raw(c, complex_msg);
+	append_raw(c, "Subject: =?ISO-8859-1?Q?Stra=DFe?= plans\r\n"
+		   "From: =?UTF-8?Q?Zo=C3=AB?= <zoe@example.test>\r\n"
+		   "To: x@example.test\r\n"
+		   "Date: Sun, 5 Jan 2025 08:00:00 -0500\r\n"
+		   "Content-Type: text/plain; charset=iso-8859-1\r\n"
+		   "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		   "Gr=FC=DFe aus K=F6ln\r\n");
+	append_raw(c, "Subject: encoded\r\n"
+		   "From: b64@example.test\r\n"
+		   "Date: 10 Mar 26 09:00 GMT\r\n"
+		   "Content-Type: text/plain; charset=utf-8\r\n"
+		   "Content-Transfer-Encoding: base64\r\n\r\n"
+		   "c2VjcmV0IG5lZWRsZSBwaHJhc2UK\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	r = imc_ok(c, "SEARCH SUBJECT report");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	/* RFC 2047 decoded, then i;unicode-casemap: É matches é */
+	r = imc_ok(c, "SEARCH CHARSET UTF-8 SUBJECT {5+}\r\nCAF\xc3\x89");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	/* ß folds like ss; the header was ISO-8859-1 */
+	r = imc_ok(c, "SEARCH SUBJECT STRASSE");
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	/* quoted-printable Latin-1 body, searched in UTF-8 */
+	r = imc_ok(c, "SEARCH CHARSET UTF-8 BODY {7+}\r\ngr\xc3\x9csse");
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH BODY NEEDLE");
+	has(r, "* SEARCH 3\n");
+	g_free(r);
+	/* the text part inside the message/rfc822 counts as body */
+	r = imc_ok(c, "SEARCH BODY xylophone");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH BODY base64");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	/* TEXT sees the header, BODY does not */
+	r = imc_ok(c, "SEARCH TEXT elise");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH BODY elise");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH CHARSET UTF-8 FROM {4+}\r\nZO\xc3\x8b");
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH CHARSET UTF-8 CC {4+}\r\n\xc3\xa9li");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH TO carl");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH BCC x");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH HEADER Message-ID \"m1@\"");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH HEADER Content-Transfer-Encoding \"\"");
+	has(r, "* SEARCH 2 3\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH NOT BODY needle OR FROM zoe SUBJECT caf");
+	has(r, "* SEARCH 1 2\n");
+	g_free(r);
+	r = imc_ok(c, "UID SEARCH TEXT secret UID 1:*");
+	has(r, "* SEARCH 3\n");
+	g_free(r);
+	/* sent dates: the Date header's own day, zone ignored */
+	r = imc_ok(c, "SEARCH SENTON 2-Mar-2026");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH SENTBEFORE 1-Feb-2025");
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH SENTSINCE 3-Mar-2026");
+	has(r, "* SEARCH 3\n");
+	g_free(r);
+	r = imc_cmd(c, "SEARCH CHARSET KOI8-R BODY x");
+	has(r, "NO [BADCHARSET");
+	g_free(r);
+	imc_close(c);
+}
+
+/* a body search runs on the READ pool: another session's NOOP is not
+ * held up behind it, and a disconnect in the middle is harmless */
+static void test_search_concurrency(void)
+{
+	struct imc *a = fresh("sbig", 0), *b;
+	GString *big = g_string_new("Subject: big\r\n"
+				    "Content-Type: text/plain\r\n"
+				    "Content-Transfer-Encoding: "
+				    "quoted-printable\r\n\r\n");
+	char *r, *u;
+	gint64 t0, t_search, t_noop;
+	int i;
+
+	while (big->len < 200 * 1024)
+		g_string_append(big, "Lorem ipsum dolor sit amet =C3=A9t=C3="
+				"A9 consectetur adipiscing elit sed do\r\n");
+	for (i = 0; i < 120; i++)
+		append_raw(a, big->str);
+	g_string_free(big, TRUE);
+	g_free(imc_ok(a, "SELECT INBOX"));
+	t0 = g_get_monotonic_time();
+	r = imc_ok(a, "SEARCH BODY zzyzx");
+	t_search = g_get_monotonic_time() - t0;
+	has(r, "* SEARCH\n");
+	g_free(r);
+	u = g_strdup("sbig@example.test");
+	b = imc_login(D, u, "pw-secret");
+	g_free(u);
+	g_free(imc_ok(b, "SELECT INBOX"));
+	g_assert_true(rmh_send(a->c, "s1 SEARCH TEXT zzyzx\r\n"));
+	t0 = g_get_monotonic_time();
+	r = imc_ok(b, "NOOP");
+	t_noop = g_get_monotonic_time() - t0;
+	g_free(r);
+	g_test_message("search %.1f ms, NOOP meanwhile %.1f ms",
+		       t_search / 1000.0, t_noop / 1000.0);
+	if (t_search > 40000)
+		g_assert_cmpint(t_noop, <, t_search / 2);
+	r = imc_until(a, "s1 ", 30);
+	g_assert_nonnull(r);
+	has(r, "s1 OK");
+	g_free(r);
+	/* hang up mid-search: the job is cancelled, the server lives on */
+	g_assert_true(rmh_send(a->c, "s2 SEARCH BODY zzyzx\r\n"));
+	imc_close(a);
+	r = imc_ok(b, "SEARCH BODY ipsum");
+	has(r, "* SEARCH 1 2 3");
+	g_free(r);
+	imc_close(b);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -252,6 +395,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/mime/envelope-bodystructure",
 			test_envelope_bodystructure);
 	g_test_add_func("/imap/mime/sections", test_sections);
+	g_test_add_func("/imap/search/text", test_search_text);
+	g_test_add_func("/imap/search/concurrency", test_search_concurrency);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);
