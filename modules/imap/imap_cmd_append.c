@@ -61,6 +61,16 @@ static int datetime_parse(const char *s, size_t len, int64_t *t_r)
 	return 0;
 }
 
+/* RFC 9208 5.3: OVERQUOTA, untagged, next to the tagged NO clients
+ * already show (ALERT) */
+#define OVERQUOTA_TEXT "Storage quota of this account is used up"
+
+static void overquota(struct imap_session *s, const char *tag)
+{
+	imap_printf(s, "* NO [OVERQUOTA] %s\r\n", OVERQUOTA_TEXT);
+	imap_tagged(s, tag, false, "NO [ALERT] Quota exceeded");
+}
+
 static void run_free(struct imap_session *s)
 {
 	struct imap_append_run *a = s->append;
@@ -145,8 +155,9 @@ int imap_append_literal(struct imap_session *s, bool sync)
 			imap_printf(s, "%s NO [TRYCREATE] %s\r\n", r->tag,
 				    e->msg);
 		else if (e->code == RMAIL_E_QUOTA)
-			imap_printf(s, "%s NO [ALERT] Quota exceeded\r\n",
-				    r->tag);
+			imap_printf(s, "* NO [OVERQUOTA] %s\r\n"
+				    "%s NO [ALERT] Quota exceeded\r\n",
+				    OVERQUOTA_TEXT, r->tag);
 		else
 			imap_printf(s, "%s NO %s%s\r\n", r->tag,
 				    imap_err_code(e), e->msg);
@@ -188,8 +199,7 @@ static void commit_done(void *arg, int cancelled)
 		imap_view_poll(s);
 		if (cancelled || r->rc < 0) {
 			if (!cancelled && r->err.code == RMAIL_E_QUOTA)
-				imap_tagged(s, r->tag, false,
-					    "NO [ALERT] Quota exceeded");
+				overquota(s, r->tag);
 			else
 				imap_tagged(s, r->tag, false, "NO %s%s",
 					    imap_err_code(&r->err),
@@ -211,8 +221,7 @@ void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 	(void)cmd;
 	if (r->failed) {
 		if (r->err.code == RMAIL_E_QUOTA)
-			imap_tagged(s, r->tag, false,
-				    "NO [ALERT] Quota exceeded");
+			overquota(s, r->tag);
 		else if (r->err.code == RMAIL_E_NOENT)
 			imap_tagged(s, r->tag, false, "NO [TRYCREATE] %s",
 				    r->err.msg);

@@ -115,7 +115,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 	len = (size_t)snprintf(buf, n, "IMAP4rev1 LITERAL+ SASL-IR ID "
 			       "ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 			       "SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
-			       "LIST-STATUS APPENDLIMIT=%llu",
+			       "LIST-STATUS QUOTA QUOTA=RES-STORAGE "
+			       "APPENDLIMIT=%llu",
 			       (unsigned long long)IMAP_CONF->appendlimit);
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
@@ -231,6 +232,9 @@ static const struct imap_cmd_def cmds[] = {
 	{ "AUTHENTICATE", NOAUTH, imap_cmd_authenticate, false },
 	{ "ENABLE", AUTH, imap_cmd_enable, false },
 	{ "NAMESPACE", AUTH, imap_cmd_namespace, false },
+	{ "GETQUOTA", AUTH, imap_cmd_getquota, false },
+	{ "GETQUOTAROOT", AUTH, imap_cmd_getquotaroot, false },
+	{ "SETQUOTA", AUTH, imap_cmd_setquota, false },
 	{ "SELECT", AUTH, imap_cmd_select, false },
 	{ "EXAMINE", AUTH, imap_cmd_examine, false },
 	{ "CREATE", AUTH, imap_cmd_create, false },

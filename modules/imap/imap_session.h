@@ -210,6 +210,7 @@ imap_cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_close,
 	imap_cmd_unselect, imap_cmd_check, imap_cmd_expunge;
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search,
 	imap_cmd_copy, imap_cmd_move, imap_cmd_append, imap_cmd_idle;
+imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

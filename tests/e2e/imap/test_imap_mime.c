@@ -387,6 +387,54 @@ static void test_search_concurrency(void)
 	imc_close(b);
 }
 
+static void test_quota(void)
+{
+	struct imc *c = fresh("quota", 1);
+	GString *big = g_string_new("Subject: big\r\n\r\n");
+	char *r, *want;
+
+	r = imc_ok(c, "CAPABILITY");
+	has(r, " QUOTA ");
+	has(r, " QUOTA=RES-STORAGE");
+	g_free(r);
+	while (big->len < 700 * 1024)
+		g_string_append(big, "0123456789abcdef0123456789abcdef0123456"
+				"789abcdef0123456789abcdef0123456789\r\n");
+	append_raw(c, big->str);
+	r = imc_ok(c, "GETQUOTAROOT INBOX");
+	has(r, "* QUOTAROOT \"INBOX\" \"\"\n");
+	want = g_strdup_printf("* QUOTA \"\" (STORAGE %zu 1024)\n",
+			       (big->len + 1023) / 1024);
+	has(r, want);
+	g_free(want);
+	g_free(r);
+	r = imc_ok(c, "GETQUOTA \"\"");
+	has(r, "* QUOTA \"\" (STORAGE ");
+	g_free(r);
+	r = imc_cmd(c, "GETQUOTA \"other\"");
+	has(r, "NO [NONEXISTENT]");
+	g_free(r);
+	r = imc_cmd(c, "GETQUOTAROOT Nonexistent");
+	has(r, "NO");
+	hasnt(r, "QUOTAROOT Nonexistent");
+	g_free(r);
+	r = imc_cmd(c, "SETQUOTA \"\" (STORAGE 99999)");
+	has(r, "NO");
+	g_free(r);
+	/* over the limit: untagged OVERQUOTA, then the tagged ALERT */
+	r = imc_cmd(c, "APPEND INBOX {%zu+}\r\n%s", big->len, big->str);
+	has(r, "* NO [OVERQUOTA] ");
+	has(r, "NO [ALERT] Quota exceeded");
+	g_free(r);
+	/* a synchronising literal is refused before the upload */
+	r = imc_cmd(c, "APPEND INBOX {%zu}", big->len);
+	has(r, "* NO [OVERQUOTA] ");
+	has(r, "NO [ALERT] Quota exceeded");
+	g_free(r);
+	g_string_free(big, TRUE);
+	imc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -397,6 +445,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/mime/sections", test_sections);
 	g_test_add_func("/imap/search/text", test_search_text);
 	g_test_add_func("/imap/search/concurrency", test_search_concurrency);
+	g_test_add_func("/imap/quota", test_quota);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);
