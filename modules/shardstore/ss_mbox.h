@@ -57,6 +57,7 @@ struct rmail_mbox {
 	uint32_t special_use;
 	uint64_t size;
 	uint32_t unseen;                   /* kept with the flags */
+	uint32_t uid_hi;                   /* every UID up to it is seen */
 	uint64_t log_read;                 /* change log consumed so far */
 	uint64_t log_ino;                  /* its inode (rotation), 0: none */
 	uint64_t shard_scans;              /* shard rescans (tests, bench) */

@@ -499,15 +499,23 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		switch (r->type) {
 		case RMAIL_CHANGE_APPEND:
 			/* without a detail record right before it, only the
-			 * shard knows the new name's size and date */
+			 * shard knows the new name's size and date.  Writers
+			 * log after the UID lock, so records may come out of
+			 * UID order: a UID above the next one means a lower
+			 * one may be renamed but not logged yet, and only
+			 * the shard shows it (UIDs must appear ascending). */
 			if (k < 0 &&
 			    (d == NULL || d->type != SS_LOG_DETAIL ||
-			     d->uid != r->uid ||
+			     d->uid != r->uid || r->uid != mb->uid_hi + 1 ||
 			     shard_insert(s, r->uid, r->flags & 0x1f, d->size,
-					  (int64_t)d->date) < 0))
+					  (int64_t)d->date) < 0)) {
 				s->rescan = true;
-			else if (check != NULL)
-				check[nc++] = r->uid;
+			} else {
+				if (k < 0)
+					mb->uid_hi = r->uid;
+				if (check != NULL)
+					check[nc++] = r->uid;
+			}
 			break;
 		case RMAIL_CHANGE_FLAGS:
 			if (k < 0) {
@@ -676,6 +684,14 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		size += s->bytes;
 	}
 	mb->first[mb->nshards] = total;
+	/* scanned shards hold every UID renamed before the scan; patched
+	 * ones every UID up to uid_hi */
+	if (mb->nshards > 0 && mb->shards[mb->nshards - 1].count > 0) {
+		struct ss_shard *l = &mb->shards[mb->nshards - 1];
+
+		if (l->msgs[l->count - 1].uid > mb->uid_hi)
+			mb->uid_hi = l->msgs[l->count - 1].uid;
+	}
 	mb->size = size;
 	mb->unseen = unseen;
 	mb->count = total;
