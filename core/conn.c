@@ -60,6 +60,28 @@ static size_t inbuf_len(const struct rmail_conn *c)
 	return c->in_last - c->in_pos;
 }
 
+/* The input buffer exists only while it holds bytes or a read runs:
+ * an idle connection keeps none (most of its memory otherwise). */
+static void conn_in_alloc(struct rmail_conn *c)
+{
+	if (c->in == NULL) {
+		c->in = rm_xmalloc(c->in_cap);
+		c->in_pos = c->in_last = 0;
+	}
+}
+
+/* Only when nobody can hold a pointer into it: a paused module may keep
+ * the line it read until it resumes. */
+static void conn_in_release(struct rmail_conn *c)
+{
+	if (c->in != NULL && inbuf_len(c) == 0 && !c->paused &&
+	    !c->in_dispatch) {
+		free(c->in);
+		c->in = NULL;
+		c->in_pos = c->in_last = 0;
+	}
+}
+
 static bool conn_want_read(const struct rmail_conn *c)
 {
 	return c->state == RM_CONN_OPEN && !c->paused && !c->bp_paused &&
@@ -266,6 +288,21 @@ void rm_conn_write(struct rmail_conn *c, const void *data, size_t n)
 		return;
 	if (c->starttls_pending && c->ssl == NULL)
 		c->starttls_written = true;
+	/* nothing queued: try the socket first, queue only the rest (a
+	 * TLS retry may present the same bytes from the moved chunk) */
+	if (c->outq == 0 && c->state == RM_CONN_OPEN &&
+	    !c->tls_write_wants_read && n > 0) {
+		ssize_t r = c->tr->send(c, p, n);
+
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			conn_touch(c);
+		} else if (r != RMAIL_AGAIN) {
+			conn_fail(c);
+			n = 0;
+		}
+	}
 	while (n > 0) {
 		ch = c->out_tail;
 		room = ch != NULL ? ch->cap - ch->len : 0;
@@ -335,6 +372,7 @@ static void conn_do_read(struct rmail_conn *c)
 	ssize_t r;
 
 	for (int i = 0; i < READS_PER_EVENT && conn_want_read(c); i++) {
+		conn_in_alloc(c);
 		if (c->in_pos > 0) {
 			memmove(c->in, c->in + c->in_pos, inbuf_len(c));
 			c->in_last -= c->in_pos;
@@ -384,6 +422,7 @@ static void conn_dispatch(struct rmail_conn *c)
 			break;          /* it needs more bytes */
 	}
 	c->in_dispatch = false;
+	conn_in_release(c);
 	if (c->state == RM_CONN_OPEN && c->eof && !c->paused &&
 	    !c->bp_paused && !c->starttls_pending)
 		rm_conn_close_reason(c, RMAIL_CLOSE_PEER);
@@ -403,8 +442,8 @@ int rm_conn_read_line(struct rmail_conn *c, struct rmail_line *l)
 	RM_CONN_CHECK(c);
 	if (c->state != RM_CONN_OPEN)
 		return RMAIL_AGAIN;
-	rc = rm_linebuf_next(&c->lb, c->in + c->in_pos, inbuf_len(c), l,
-			     &used);
+	rc = rm_linebuf_next(&c->lb, c->in != NULL ? c->in + c->in_pos : "",
+			     inbuf_len(c), l, &used);
 	c->in_pos += used;
 	c->in_consumed += used;
 	return rc;
@@ -413,7 +452,7 @@ int rm_conn_read_line(struct rmail_conn *c, struct rmail_line *l)
 size_t rm_conn_peek(struct rmail_conn *c, const char **data_r)
 {
 	RM_CONN_CHECK(c);
-	*data_r = c->in + c->in_pos;
+	*data_r = c->in != NULL ? c->in + c->in_pos : "";
 	return inbuf_len(c);
 }
 
@@ -445,6 +484,7 @@ void rm_conn_resume_read(struct rmail_conn *c)
 	c->paused = false;
 	if (c->state == RM_CONN_CLOSED)
 		return;
+	conn_in_release(c);
 	/* bytes already buffered will not wake the fd: pipelining */
 	if (inbuf_len(c) > 0 || c->eof || rm_tls_has_pending(c))
 		conn_schedule(c);
@@ -726,7 +766,6 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	rm_linebuf_init(&c->lb, o->max_line ? o->max_line : DEFAULT_MAX_LINE);
 	c->in_cap = c->lb.max_line > RM_CONN_MIN_INBUF ? c->lb.max_line
 						       : RM_CONN_MIN_INBUF;
-	c->in = rm_xmalloc(c->in_cap);
 	c->idle_timeout = o->idle_timeout > 0 ? o->idle_timeout : 300.;
 	c->handshake_timeout = o->handshake_timeout > 0 ?
 		o->handshake_timeout : 30.;
