@@ -13,8 +13,16 @@
  *   - NOOP p50/p99 while another client appends continuously;
  *   - daemon RSS per idle IDLE connection (-c connections, 2000).
  *
+ * With -x (part 2) the INBOX holds bench/corpus.h messages instead
+ * (sizes capped at 16 KiB so 100K fit on a laptop disk; ten carry a
+ * rare word) and it prints instead:
+ *   - FETCH 1:10000 (ENVELOPE BODYSTRUCTURE), cold (nothing parsed
+ *     yet) and warm (the parse cache holds them);
+ *   - SEARCH BODY <rare word> and SEARCH SUBJECT over the INBOX;
+ *   - NOOP p50/p99 from another session while SEARCH BODY runs.
+ *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
- *		   [-c idlers] [-t]
+ *		   [-c idlers] [-t] [-x]
  *
  * -t runs every client over implicit TLS (the 993 listener).
  *
@@ -42,6 +50,8 @@
 
 #include <openssl/ssl.h>
 
+#include "corpus.h"
+
 #define USER "bench@example.test"
 #define PASS "bench-pw"
 #define MSG_SIZE 2048
@@ -54,6 +64,9 @@ static SSL_CTX *tls_ctx;
 static char msg[MSG_SIZE + 256];
 static size_t msg_len;
 static atomic_int stop_flag;
+static int mime_mode;
+#define CORPUS_CAP (16 * 1024)
+#define RARE_WORD "quokkafish"
 
 static double now(void)
 {
@@ -242,6 +255,10 @@ static void populate(const char *mbox_dir, uint32_t n)
 	char path[1400];
 	uint32_t uid, shard = UINT32_MAX;
 	long t = (long)time(NULL);
+	struct rmail_corpus cor;
+	static char cbuf[CORPUS_CAP + 256];
+
+	rmail_corpus_init(&cor, 42, CORPUS_CAP);
 
 	for (uid = 1; uid <= n; uid++) {
 		int fd;
@@ -252,12 +269,27 @@ static void populate(const char *mbox_dir, uint32_t n)
 			if (mkdir(path, 0700) < 0 && errno != EEXIST)
 				die(path);
 		}
+		const char *data = msg;
+		size_t len = msg_len;
+
+		if (mime_mode) {
+			char *body;
+
+			len = rmail_corpus_message(&cor, uid, cbuf,
+						   sizeof(cbuf));
+			data = cbuf;
+			body = strstr(cbuf, "\r\n\r\n");
+			/* the rare word: ten messages in 100K */
+			if (uid % 10000 == 4242 && body != NULL &&
+			    (size_t)(body - cbuf) + 20 < len)
+				memcpy(body + 4, RARE_WORD, strlen(RARE_WORD));
+		}
 		/* a read mailbox: one message in a hundred unseen */
 		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,%s.eml",
-			 mbox_dir, shard, uid, msg_len, t,
+			 mbox_dir, shard, uid, len, t,
 			 uid % 100 == 0 ? "" : "S");
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || write(fd, msg, msg_len) != (ssize_t)msg_len)
+		if (fd < 0 || write(fd, data, len) != (ssize_t)len)
 			die(path);
 		close(fd);
 	}
@@ -337,6 +369,53 @@ static void *appender(void *arg)
 	return NULL;
 }
 
+static void *searcher(void *arg)
+{
+	struct cl *c = arg;
+
+	while (!atomic_load(&stop_flag))
+		cl_cmd(c, "SEARCH BODY " RARE_WORD, NULL, 0);
+	return NULL;
+}
+
+/* part 2: structure fetches, text searches, NOOP while searching */
+static void mime_bench(struct cl *a, struct cl *b, uint32_t n)
+{
+	static double v[2000];
+	char cmd[128];
+	uint32_t i, last = n < 10000 ? n : 10000;
+	pthread_t th;
+	double t;
+
+	timed(a, "SELECT INBOX", NULL, 0);
+	timed(b, "SELECT INBOX", NULL, 0);
+	snprintf(cmd, sizeof(cmd), "FETCH 1:%u (ENVELOPE BODYSTRUCTURE)",
+		 last);
+	t = timed(a, cmd, NULL, 0);
+	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), cold: %.1f ms "
+	       "(%.1f us/msg)\n", last, t, t * 1000.0 / last);
+	for (i = 0; i < 5; i++)
+		v[i] = timed(a, cmd, NULL, 0);
+	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), warm: p50 %.1f ms\n",
+	       last, pct(v, 5, 0.5));
+	for (i = 0; i < 3; i++)
+		v[i] = timed(a, "SEARCH BODY " RARE_WORD, NULL, 0);
+	printf("SEARCH BODY <rare word> (%u msgs): p50 %.1f ms\n", n,
+	       pct(v, 3, 0.5));
+	for (i = 0; i < 3; i++)
+		v[i] = timed(a, "SEARCH SUBJECT \"message 4242\"", NULL, 0);
+	printf("SEARCH SUBJECT (%u msgs): p50 %.1f ms\n", n, pct(v, 3, 0.5));
+	atomic_store(&stop_flag, 0);
+	pthread_create(&th, NULL, searcher, a);
+	usleep(100000);
+	for (i = 0; i < 2000; i++)
+		v[i] = timed(b, "NOOP", NULL, 0);
+	atomic_store(&stop_flag, 1);
+	pthread_join(th, NULL);
+	printf("NOOP while another session runs SEARCH BODY: p50 %.3f ms, "
+	       "p99 %.3f ms\n", pct(v, 2000, 0.5), pct(v, 2000, 0.99));
+}
+
 int main(int argc, char **argv)
 {
 	const char *bin = getenv("RMAIL_BIN"), *mods = getenv("RMAIL_MODULE_DIR");
@@ -353,7 +432,9 @@ int main(int argc, char **argv)
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:x")) != -1) {
+		if (opt == 'x')
+			mime_mode = 1;
 		if (opt == 'b')
 			bin = optarg;
 		else if (opt == 'm')
@@ -458,6 +539,11 @@ int main(int argc, char **argv)
 
 	cl_login(&a);
 	cl_login(&b);
+	if (mime_mode) {
+		mime_bench(&a, &b, inbox_n);
+		nidle = 0;
+		goto out;
+	}
 	if (cl_cmd(&a, "CREATE Small", NULL, 0) < 0)
 		die("create");
 	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
@@ -531,6 +617,7 @@ int main(int argc, char **argv)
 		close(idle_fds[i]);
 	free(idle_fds);
 
+out:
 	close(a.fd);
 	close(b.fd);
 	kill(pid, SIGTERM);

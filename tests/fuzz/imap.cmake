@@ -9,3 +9,11 @@ endforeach()
 rmail_fuzz(imap_mutf7
   SOURCES tests/fuzz/fuzz_imap_mutf7.c modules/imap/mutf7.c
   INCLUDES modules/imap)
+# The message summary (ENVELOPE/BODYSTRUCTURE/sections) over the core
+# MIME parser, and the SEARCH case mapping.
+rmail_fuzz(imap_bodystruct
+  SOURCES tests/fuzz/fuzz_imap_bodystruct.c modules/imap/imap_bodystruct.c
+          modules/imap/imap_casemap.c modules/imap/imap_casemap_table.c
+          core/mime_parse.c core/mime_header.c core/mime_addr.c
+          core/mime_decode.c core/base64.c core/pool.c core/log.c
+  INCLUDES modules/imap core)

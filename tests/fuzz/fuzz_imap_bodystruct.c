@@ -1,0 +1,90 @@
+/* libFuzzer harness for the IMAP message summary: any bytes as a
+ * message go through the core MIME parser into ENVELOPE, BODYSTRUCTURE
+ * and BODY; the section resolver then walks part paths taken from the
+ * input, and the SEARCH case mapping folds the raw bytes. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap_casemap.h"
+#include "imap_mime.h"
+#include "mime_int.h"
+
+static struct rmail_core core = {
+	.size = sizeof(struct rmail_core),
+	.mime_parse = rm_mime_parse,
+	.mime_free = rm_mime_free,
+	.mime_part_count = rm_mime_part_count,
+	.mime_part = rm_mime_part,
+	.mime_header = rm_mime_header,
+	.mime_body = rm_mime_body,
+	.mime_addresses = rm_mime_addresses,
+};
+
+/* a balanced list: every '(' closed, literals skipped by their count */
+static void check_balanced(const char *s, size_t n)
+{
+	size_t i = 0;
+	long depth = 0;
+	int q = 0;
+
+	while (i < n) {
+		char c = s[i++];
+
+		if (q) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				q = 0;
+			continue;
+		}
+		if (c == '"') {
+			q = 1;
+		} else if (c == '{') {
+			size_t len = strtoul(s + i, NULL, 10);
+			const char *e = memchr(s + i, '}', n - i);
+
+			if (e == NULL)
+				abort();
+			i = (size_t)(e - s) + 3 + len;
+		} else if (c == '(') {
+			depth++;
+		} else if (c == ')' && --depth < 0) {
+			abort();
+		}
+	}
+	if (depth != 0 || q)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imap_msginfo *mi;
+	struct imap_buf b = { 0 };
+	uint32_t path[4];
+	uint64_t off, len;
+	unsigned k;
+
+	mi = imap_msginfo_build(&core, (const char *)data, size);
+	if (mi == NULL)
+		return 0;
+	check_balanced(mi->envelope, mi->envelope_len);
+	check_balanced(mi->bodystructure, mi->bodystructure_len);
+	check_balanced(mi->body, mi->body_len);
+	for (k = 0; k < 4; k++)
+		path[k] = size > k ? (uint32_t)(data[size - 1 - k] % 5) : 1;
+	for (k = 0; k <= 4; k++) {
+		int w;
+
+		for (w = IMAP_SECT_BODY; w <= IMAP_SECT_MSG_TEXT; w++)
+			if (imap_section_range(mi, path, k, w, &off,
+					       &len) == 0 &&
+			    (off > size || len > size - off))
+				abort();
+	}
+	imap_casemap((const char *)data, size, &b);
+	imap_buf_free(&b);
+	imap_msginfo_free(mi);
+	return 0;
+}
