@@ -93,9 +93,8 @@ void imap_append_abort(struct imap_session *s)
 int imap_append_literal(struct imap_session *s, bool sync)
 {
 	const struct imap_cmd *cmd = &s->parser.cmd;
-	/* cmd.args is only linked when the command is complete; the
-	 * arguments so far hang off the parser's root list */
-	const struct imap_arg *a = s->parser.root.list, *lit = NULL;
+	/* the parser links the arguments up to a streamed literal */
+	const struct imap_arg *a = cmd->args, *lit = NULL;
 	const struct rmail_store_ops *ops;
 	struct imap_append_run *r;
 	const char *kw[64], *name;

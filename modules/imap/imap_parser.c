@@ -234,6 +234,10 @@ static int literal_begin(struct imap_parser *p)
 		a->streamed = 1;
 		a->nonsync = p->lit_nonsync;
 		p->need_sep = 1;
+		/* the session starts the upload now, from the arguments
+		 * so far: link them as command_done will */
+		p->cmd.args = p->root.list;
+		p->cmd.nargs = (unsigned int)p->root.len;
 	}
 	if (!p->lit_nonsync) {
 		p->state = S_LIT_WAIT;

@@ -60,7 +60,10 @@ struct imap_arg {
 struct imap_cmd {
 	const char *tag;        /* NULL until the tag is complete */
 	const char *name;       /* as sent; compare case-insensitively */
-	struct imap_arg *args;  /* first argument, NULL when none */
+	/* first argument, NULL when none; for a streamed APPEND literal
+	 * already linked (up to the literal) at IMAP_PARSE_LITERAL_CHUNK
+	 * and IMAP_PARSE_NEED_CONTINUATION */
+	struct imap_arg *args;
 	unsigned int nargs;
 };
 

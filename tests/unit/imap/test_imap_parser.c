@@ -325,6 +325,12 @@ static void test_continuation(void)
 	g_assert_true(r.p.literal_streamed);
 	g_assert_cmpstr(r.p.cmd.tag, ==, "a");
 	g_assert_cmpstr(r.p.cmd.name, ==, "APPEND");
+	/* the arguments so far are linked for the streaming session */
+	g_assert_nonnull(r.p.cmd.args);
+	g_assert_cmpuint(r.p.cmd.nargs, ==, 2);
+	g_assert_cmpstr(r.p.cmd.args->str, ==, "x");
+	g_assert_true(r.p.cmd.args->next->streamed);
+	g_assert_cmpuint(r.p.cmd.args->next->len, ==, 5);
 	/* not answered: it stays put and consumes nothing */
 	rc = imap_parse(&r.p, "hello\r\n", 7, &used);
 	g_assert_cmpint(rc, ==, IMAP_PARSE_NEED_CONTINUATION);
