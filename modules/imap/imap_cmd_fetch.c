@@ -518,7 +518,9 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		abort();
-	for (k = f->i; k < f->n && j->n < JOB_MSGS; k++) {
+	/* look a bounded way ahead: a mostly cached run stays linear */
+	for (k = f->i; k < f->n && j->n < JOB_MSGS && k < f->i + 8 * JOB_MSGS;
+	     k++) {
 		const struct rmail_msg *m = imap_view_msg(s, f->uids[k]);
 
 		if (m == NULL) {
