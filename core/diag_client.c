@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -35,6 +36,25 @@ struct dg_conn {
 	unsigned tag;
 	char buf[DG_BUF];
 };
+
+/* the IPv4 source of new connections, "" for the kernel's choice */
+static char src_ip[64];
+
+void dg_client_source(const char *ip)
+{
+	snprintf(src_ip, sizeof(src_ip), "%s", ip != NULL ? ip : "");
+}
+
+static int bind_source(int fd, int family)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	if (src_ip[0] == '\0' || family != AF_INET)
+		return 0;
+	if (inet_pton(AF_INET, src_ip, &sin.sin_addr) != 1)
+		return -1;
+	return bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+}
 
 static double now_mono(void)
 {
@@ -92,6 +112,10 @@ static int connect_tcp(const char *hostport, char *why, size_t whysz)
 			    SOCK_NONBLOCK, ai->ai_protocol);
 		if (fd < 0)
 			continue;
+		if (bind_source(fd, ai->ai_family) < 0) {
+			soerr = errno;
+			goto next;
+		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
 		    errno != EINPROGRESS) {
 			soerr = errno;

@@ -80,6 +80,8 @@ struct dg_conn;
 struct dg_conn *dg_connect(const char *hostport, bool tls, char *why,
 			   size_t whysz);
 void dg_close(struct dg_conn **c);
+/* IPv4 source address of later connections (NULL: the default) */
+void dg_client_source(const char *ip);
 int dg_starttls(struct dg_conn *c, char *why, size_t whysz);
 bool dg_is_tls(struct dg_conn *c);
 /* 1 when the peer certificate equals the one in cert_file, 0 when it
