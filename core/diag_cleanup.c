@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "diag_int.h"
+#include "submit_int.h"
 
 struct names {
 	char **v;
@@ -51,6 +53,48 @@ static void names_free(struct names *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+}
+
+/* queue entries from a diagnostic sender (a route that was down) */
+static void clean_queue(struct diag *d)
+{
+	char (*ids)[RM_QID_MAX] = NULL;
+	size_t n = rm_queue_list(&ids), i, gone = 0, mine = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rm_qentry e;
+		bool diag;
+		int fd = -1, rc = 1, tries;
+
+		if (rm_queue_load(ids[i], &e, NULL) < 0)
+			continue;
+		diag = e.from != NULL && is_diag(e.from);
+		rm_queue_entry_free(&e);
+		if (!diag)
+			continue;
+		mine++;
+		/* busy: a delivery attempt holds it for a moment */
+		for (tries = 0; tries < 50 && rc == 1; tries++) {
+			rc = rm_queue_lock(ids[i], &fd);
+			if (rc == 1)
+				usleep(100000);
+		}
+		if (rc < 0) {
+			gone++;         /* finished meanwhile */
+			continue;
+		}
+		if (rc == 0 && rm_queue_remove(ids[i]) == 0)
+			gone++;
+		else
+			dg_check(d, DG_FAIL, "cleanup.queue", "cannot drop "
+				 "queue entry %s", ids[i]);
+		if (rc == 0)
+			rm_queue_unlock(&fd);
+	}
+	free(ids);
+	if (mine > 0 && gone == mine)
+		dg_check(d, DG_PASS, "cleanup.queue", "dropped %zu queued "
+			 "diagnostic message(s)", gone);
 }
 
 void dg_phase_cleanup(struct diag *d)
@@ -103,6 +147,7 @@ void dg_phase_cleanup(struct diag *d)
 	if (ok_a == aliases.n)
 		dg_check(d, DG_PASS, "cleanup.aliases", "removed %zu "
 			 "diagnostic aliases", ok_a);
+	clean_queue(d);
 	d->have_user = false;
 	names_free(&users);
 	names_free(&aliases);

@@ -69,7 +69,7 @@ static void check_cert(struct diag *d)
 }
 
 static void check_list(struct diag *d, const char *section, const char *key,
-		       const char *def)
+		       const char *def, bool tls)
 {
 	json_t *l = dg_conf_get(d, section, key), *v;
 	const char *defs[1] = { def };
@@ -89,15 +89,23 @@ static void check_list(struct diag *d, const char *section, const char *key,
 			snprintf(addr, sizeof(addr), "[::1]:%s", a + 5);
 		else
 			snprintf(addr, sizeof(addr), "%s", a);
-		c = dg_connect(addr, false, why, sizeof(why));
+		c = dg_connect(addr, tls, why, sizeof(why));
 		if (c == NULL) {
 			dg_check(d, DG_FAIL, "config.listen", "%s.%s %s: %s",
 				 section, key, a, why);
 			continue;
 		}
+		/* implicit TLS: the handshake works, with our certificate */
+		if (tls && dg_peer_cert_is(c, d->cert_file) != 1)
+			dg_check(d, DG_FAIL, "config.listen", "%s.%s %s "
+				 "presents another certificate than %s",
+				 section, key, a, d->cert_file);
+		else
+			dg_check(d, DG_PASS, "config.listen", "%s.%s %s "
+				 "accepts connections%s", section, key, a,
+				 tls ? " (TLS, the configured certificate)"
+				 : "");
 		dg_close(&c);
-		dg_check(d, DG_PASS, "config.listen", "%s.%s %s accepts "
-			 "connections", section, key, a);
 	}
 }
 
@@ -106,17 +114,20 @@ static void check_ports(struct diag *d)
 	size_t i;
 
 	if (d->mod_smtp) {
-		check_list(d, "smtp", "listen", "0.0.0.0:25");
-		check_list(d, "smtp", "submission_listen", "0.0.0.0:587");
-		check_list(d, "smtp", "smtps_listen", "0.0.0.0:465");
+		check_list(d, "smtp", "listen", "0.0.0.0:25", false);
+		check_list(d, "smtp", "submission_listen", "0.0.0.0:587",
+			   false);
+		check_list(d, "smtp", "smtps_listen", "0.0.0.0:465", true);
 	}
 	if (d->mod_imap) {
-		check_list(d, "imap", "listen", "0.0.0.0:143");
-		check_list(d, "imap", "imaps_listen", "0.0.0.0:993");
+		check_list(d, "imap", "listen", "0.0.0.0:143", false);
+		check_list(d, "imap", "imaps_listen", "0.0.0.0:993", true);
 	}
 	if (d->mod_exchange) {
-		check_list(d, "exchange_api", "listen", "0.0.0.0:9002");
-		check_list(d, "exchange_api", "tls_listen", "0.0.0.0:9003");
+		check_list(d, "exchange_api", "listen", "0.0.0.0:9002",
+			   false);
+		check_list(d, "exchange_api", "tls_listen", "0.0.0.0:9003",
+			   true);
 	}
 	for (i = 0; i < d->conf->admin_listen.n; i++) {
 		char why[256];

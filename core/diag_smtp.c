@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "diag_int.h"
+#include "submit_int.h"
 
 #define SENDER "rmail-diag-probe@diag.invalid"
 
@@ -189,8 +190,15 @@ static void check_external(struct diag *d, struct dg_conn *c)
 	for (i = 0; i < 100 && queue_has(d, id); i++)
 		usleep(100000);
 	if (queue_has(d, id)) {
-		dg_check(d, DG_WARN, "smtp.external", "%s still queued after "
-			 "10 s (see rmail queue show %s)", id, id);
+		struct rm_qentry e;
+		bool got = rm_queue_load(id, &e, NULL) == 0;
+
+		dg_check(d, DG_WARN, "smtp.external", "%s to %s still queued "
+			 "after 10 s: %.160s", id, via != NULL ? via : to,
+			 got && e.last_error != NULL ? e.last_error :
+			 "no attempt yet");
+		if (got)
+			rm_queue_entry_free(&e);
 		return;
 	}
 	if (via == NULL) {

@@ -18,7 +18,8 @@
 
 static guint sink_port;
 
-static void configure(struct rmh *h, const char *modules, guint api_port)
+static void configure(struct rmh *h, const char *modules, guint api_port,
+		      guint route_port)
 {
 	rmh_set(h, "modules", modules);
 	rmh_setf(h, "control_socket", "\"%s/ctl.sock\"", rmh_dir(h));
@@ -34,7 +35,7 @@ static void configure(struct rmh *h, const char *modules, guint api_port)
 		 "\"tls_listen\": [\"127.0.0.1:%u\"]}", api_port,
 		 rmh_port(h, "https"));
 	rmh_setf(h, "delivery", "{\"routes\": {\"ext.test\": "
-		 "\"127.0.0.1:%u\"}}", sink_port);
+		 "\"127.0.0.1:%u\"}}", route_port);
 	rmh_write_config(h);
 }
 
@@ -71,7 +72,7 @@ static void test_healthy(void)
 	gboolean reached = FALSE;
 	int rc;
 
-	configure(h, ALL, rmh_port(h, "http"));
+	configure(h, ALL, rmh_port(h, "http"), sink_port);
 	g_assert_true(rmh_start(h));
 	rc = rmh_run(h, &out, &err, "diagnose", NULL);
 	g_test_message("%s%s", out, err);
@@ -135,7 +136,7 @@ static void test_module_disabled(void)
 	int rc;
 
 	configure(h, "[\"mod_shardstore\", \"mod_smtp\", \"mod_imap\"]",
-		  rmh_port(h, "http"));
+		  rmh_port(h, "http"), sink_port);
 	g_assert_true(rmh_start(h));
 	rc = rmh_run(h, &out, &err, "diagnose", NULL);
 	g_test_message("%s%s", out, err);
@@ -150,17 +151,19 @@ static void test_module_disabled(void)
 	rmh_free(h);
 }
 
-/* a listener in the config that nobody serves: FAIL, exit 1, and the
- * diagnostic users are still removed, an earlier run's leftover too */
+/* a listener in the config that nobody serves: FAIL, exit 1; a route
+ * that leads nowhere: WARN; the diagnostic users, an earlier run's
+ * leftover and the queued message are still removed */
 static void test_failure_still_cleans(void)
 {
 	struct rmh *h = rmh_new();
 	char *out = NULL, *err = NULL;
 	int rc;
 
-	configure(h, ALL, rmh_port(h, "http"));
+	/* the route leads nowhere: the external message stays queued */
+	configure(h, ALL, rmh_port(h, "http"), rmh_port(h, "deadsink"));
 	g_assert_true(rmh_start(h));
-	configure(h, ALL, rmh_port(h, "nobody"));
+	configure(h, ALL, rmh_port(h, "nobody"), rmh_port(h, "deadsink"));
 	/* what an interrupted earlier run leaves */
 	{
 		const char *argv[] = { "rmail", "-c", rmh_config_path(h),
@@ -179,9 +182,17 @@ static void test_failure_still_cleans(void)
 	g_assert_nonnull(strstr(out, "FAIL  api."));
 	g_assert_null(strstr(out, " 0 failures"));
 	g_assert_nonnull(strstr(out, "(1 left by an earlier run)"));
+	g_assert_nonnull(strstr(out, "WARN  smtp.external"));
+	g_assert_nonnull(strstr(out, "PASS  cleanup.queue"));
 	g_free(out);
 	g_free(err);
 	assert_nothing_left(h);
+	/* the queue holds nothing of the run */
+	rc = rmh_run(h, &out, &err, "queue", "list", NULL);
+	g_assert_cmpint(rc, ==, 0);
+	g_assert_nonnull(strstr(out, "queue is empty"));
+	g_free(out);
+	g_free(err);
 	g_assert_cmpint(rmh_stop(h), ==, 0);
 	rmh_free(h);
 }
