@@ -293,6 +293,8 @@ summary:
 		       d.nfail, d.nwarn);
 	}
 	rc = d.nfail == 0 ? RM_EXIT_OK : RM_EXIT_FAIL;
+	if (d.conf != NULL)
+		rm_config_free(&d.conf);
 	return rc;
 }
 
