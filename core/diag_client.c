@@ -392,20 +392,6 @@ int dg_smtp(struct dg_conn *c, char *text, size_t sz, const char *fmt, ...)
 	return dg_smtp_reply(c, text, sz);
 }
 
-/* "{123}" or "{123+}" at the end of a line: the literal's size */
-static long literal_size(const char *line)
-{
-	size_t n = strlen(line);
-	const char *open;
-
-	if (n < 3 || line[n - 1] != '}')
-		return -1;
-	open = strrchr(line, '{');
-	if (open == NULL)
-		return -1;
-	return strtol(open + 1, NULL, 10);
-}
-
 int dg_imap(struct dg_conn *c, char *out, size_t sz, const char *fmt, ...)
 {
 	char cmd[8192], tag[16], line[8192];
@@ -429,7 +415,7 @@ int dg_imap(struct dg_conn *c, char *out, size_t sz, const char *fmt, ...)
 		if (dg_readline(c, line, sizeof(line), DG_TIMEOUT) < 0)
 			return -1;
 		append_text(out, sz, &used, line);
-		lit = literal_size(line);
+		lit = dg_literal_size(line);
 		if (lit >= 0) {
 			char *buf;
 
@@ -460,35 +446,12 @@ int dg_imap(struct dg_conn *c, char *out, size_t sz, const char *fmt, ...)
 
 /* ---- HTTP ---------------------------------------------------------- */
 
-static long chunked_decode(char *b, size_t n)
-{
-	size_t in = 0, out = 0;
-
-	while (in < n) {
-		char *end;
-		unsigned long k = strtoul(b + in, &end, 16);
-		char *nl = memchr(b + in, '\n', n - in);
-
-		if (nl == NULL || end == b + in)
-			return -1;
-		in = (size_t)(nl - b) + 1;
-		if (k == 0)
-			break;
-		if (k > n - in)
-			return -1;
-		memmove(b + out, b + in, k);
-		out += k;
-		in += k + 2;
-	}
-	return (long)out;
-}
-
 int dg_http_req(const char *hostport, bool tls, const char *method,
 		const char *path, const char *headers, const char *body,
 		size_t body_len, struct dg_http *r)
 {
 	struct dg_conn *c;
-	char why[256], *req = NULL, *all = NULL, *sep;
+	char why[256], *req = NULL, *all = NULL;
 	size_t cap = 0, len = 0;
 	double deadline = now_mono() + DG_TIMEOUT;
 	int ret = -1;
@@ -527,31 +490,8 @@ int dg_http_req(const char *hostport, bool tls, const char *method,
 		if (fill(c, deadline) < 0)
 			break;
 	}
-	if (all == NULL)
+	if (all == NULL || dg_http_parse(all, len, r) < 0)
 		goto out;
-	all[len] = '\0';
-	sep = strstr(all, "\r\n\r\n");
-	if (sep == NULL || strncmp(all, "HTTP/1.", 7) != 0)
-		goto out;
-	r->status = atoi(all + 9);
-	r->head = strndup(all, (size_t)(sep - all));
-	r->body_len = len - (size_t)(sep + 4 - all);
-	r->body = rm_xmalloc(r->body_len + 1);
-	memcpy(r->body, sep + 4, r->body_len);
-	r->body[r->body_len] = '\0';
-	{
-		char te[64];
-
-		if (dg_http_header(r, "Transfer-Encoding", te, sizeof(te)) &&
-		    strcasecmp(te, "chunked") == 0) {
-			long k = chunked_decode(r->body, r->body_len);
-
-			if (k < 0)
-				goto out;
-			r->body_len = (size_t)k;
-			r->body[k] = '\0';
-		}
-	}
 	ret = 0;
 out:
 	free(req);
@@ -567,27 +507,4 @@ void dg_http_free(struct dg_http *r)
 	free(r->head);
 	free(r->body);
 	r->head = r->body = NULL;
-}
-
-bool dg_http_header(const struct dg_http *r, const char *name, char *out,
-		    size_t sz)
-{
-	const char *p = r->head;
-	size_t nl = strlen(name);
-
-	while (p != NULL && (p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1, *e;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			e = strstr(v, "\r\n");
-			if (e == NULL)
-				e = v + strlen(v);
-			snprintf(out, sz, "%.*s", (int)(e - v), v);
-			return true;
-		}
-	}
-	return false;
 }

@@ -112,6 +112,11 @@ int dg_http_req(const char *hostport, bool tls, const char *method,
 		const char *path, const char *headers, const char *body,
 		size_t body_len, struct dg_http *r);
 void dg_http_free(struct dg_http *r);
+/* diag_parse.c: a whole response (read to EOF) into r; -1 when it is
+ * not HTTP/1.x or its chunked body is broken (r then holds nothing) */
+int dg_http_parse(const char *raw, size_t len, struct dg_http *r);
+/* the n of a "{n}" or "{n+}" ending an IMAP line, else -1 */
+long dg_literal_size(const char *line);
 /* a header field's value (first one) into out; false when absent */
 bool dg_http_header(const struct dg_http *r, const char *name, char *out,
 		    size_t sz);
