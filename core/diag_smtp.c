@@ -236,6 +236,23 @@ static void check_submission(struct diag *d)
 	dg_close(&c);
 }
 
+/* 465: TLS from the first byte, AUTH offered at once */
+static void check_smtps(struct diag *d)
+{
+	char ehlo[2048];
+	struct dg_conn *c = open_smtp(d, d->smtps, true, ehlo, sizeof(ehlo));
+
+	if (c == NULL)
+		return;
+	dg_check(d, has_ext(ehlo, "AUTH") && !has_ext(ehlo, "STARTTLS") ?
+		 DG_PASS : DG_FAIL, "smtp.smtps", "implicit TLS on %s: EHLO "
+		 "%s AUTH, %s STARTTLS", d->smtps, has_ext(ehlo, "AUTH") ?
+		 "offers" : "does NOT offer", has_ext(ehlo, "STARTTLS") ?
+		 "offers" : "no");
+	dg_smtp(c, ehlo, sizeof(ehlo), "QUIT");
+	dg_close(&c);
+}
+
 static void check_mx(struct diag *d)
 {
 	char ehlo[2048], text[1024], subj[96];
@@ -379,6 +396,8 @@ void dg_phase_smtp(struct diag *d)
 		return;
 	if (d->submission[0] != '\0')
 		check_submission(d);
+	if (d->smtps[0] != '\0')
+		check_smtps(d);
 	else
 		dg_check(d, DG_WARN, "smtp.submission", "no submission_listen "
 			 "configured: STARTTLS, AUTH and 587 untested");

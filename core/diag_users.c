@@ -61,8 +61,9 @@ static void check_hash(struct diag *d, json_t *uj)
 		return;
 	}
 	end = strchr(h + 1, '$');
-	dg_check(d, DG_PASS, "users.hash", "stored as a %.*s hash, not the "
-		 "password", end != NULL ? (int)(end - h - 1) : 8, h + 1);
+	dg_check(d, DG_PASS, "users.hash", "stored as a crypt hash "
+		 "(scheme $%.*s$), not the password",
+		 end != NULL && end - h < 16 ? (int)(end - h - 1) : 1, h + 1);
 }
 
 static void check_verify(struct diag *d)
