@@ -219,8 +219,9 @@ static void cors(struct api *a)
 		 "api.options", "OPTIONS /api/folders: %d", r.status);
 	if (first == NULL)
 		dg_check(d, !has ? DG_PASS : DG_FAIL, "api.cors",
-			 "cors_origins empty: %s", has ? "Access-Control-"
-			 "Allow-Origin SENT" : "no Access-Control-Allow-Origin");
+			 "cors_origins empty: %s", has ?
+			 "Access-Control-Allow-Origin SENT" :
+			 "no Access-Control-Allow-Origin");
 	else
 		dg_check(d, has && (strcmp(acao, origin) == 0 ||
 				    strcmp(acao, "*") == 0) ? DG_PASS : DG_FAIL,

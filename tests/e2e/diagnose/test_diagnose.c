@@ -17,6 +17,7 @@
 	    "\"mod_exchange\"]"
 
 static guint sink_port;
+static const char *cors = "[]";
 
 static void configure(struct rmh *h, const char *modules, guint api_port,
 		      guint route_port)
@@ -32,8 +33,8 @@ static void configure(struct rmh *h, const char *modules, guint api_port,
 		 "\"imaps_listen\": [\"127.0.0.1:%u\"]}", rmh_port(h, "imap"),
 		 rmh_port(h, "imaps"));
 	rmh_setf(h, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"tls_listen\": [\"127.0.0.1:%u\"]}", api_port,
-		 rmh_port(h, "https"));
+		 "\"tls_listen\": [\"127.0.0.1:%u\"], \"cors_origins\": %s}",
+		 api_port, rmh_port(h, "https"), cors);
 	rmh_setf(h, "delivery", "{\"routes\": {\"ext.test\": "
 		 "\"127.0.0.1:%u\"}}", route_port);
 	rmh_write_config(h);
@@ -101,11 +102,21 @@ static void test_healthy(void)
 	g_assert_true(reached);
 	assert_nothing_left(h);
 
-	/* again, as JSON: the first run left nothing that trips the second
-	 * (the lockout check's failures never count against 127.0.0.1) */
+	/* again, as JSON, with CORS origins reloaded in: the first run left
+	 * nothing that trips the second (the lockout check's failures never
+	 * count against 127.0.0.1), and the preflight from the first origin
+	 * is allowed */
+	cors = "[\"https://app.example.test\", \"https://b.example.test\"]";
+	configure(h, ALL, rmh_port(h, "http"), sink_port);
+	cors = "[]";
+	g_assert_cmpint(rmh_run(h, &out, &err, "reload", NULL), ==, 0);
+	g_free(out);
+	g_free(err);
 	rc = rmh_run(h, &out, &err, "diagnose", "--json", NULL);
 	g_test_message("%s%s", out, err);
 	g_assert_cmpint(rc, ==, 0);
+	g_assert_nonnull(strstr(out, "preflight from https://app.example.test: "
+				"https://app.example.test"));
 	{
 		json_error_t je;
 		json_t *j = json_loads(out, 0, &je);
