@@ -184,6 +184,7 @@ void dg_close(struct dg_conn **cp)
 int dg_starttls(struct dg_conn *c, char *why, size_t whysz)
 {
 	struct timeval tv = { .tv_sec = (long)DG_TIMEOUT };
+	const char *reason;
 
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	c->ctx = SSL_CTX_new(TLS_client_method());
@@ -199,9 +200,9 @@ int dg_starttls(struct dg_conn *c, char *why, size_t whysz)
 	c->len = 0;
 	return 0;
 fail:
+	reason = ERR_reason_error_string(ERR_peek_last_error());
 	snprintf(why, whysz, "TLS handshake failed: %s",
-		 ERR_reason_error_string(ERR_get_error()) != NULL ?
-		 ERR_reason_error_string(ERR_peek_last_error()) : "closed");
+		 reason != NULL ? reason : "connection closed");
 	ERR_clear_error();
 	return -1;
 }
