@@ -262,7 +262,9 @@ struct rmail_core {
 	void (*conn_log)(struct rmail_conn *c, int level, const char *fmt,
 			 ...) RMAIL_PRINTF(3, 4);
 
-	/* timers and fd watches (loop thread) */
+	/* timers and fd watches (loop thread).  Every timer, a one-shot
+	 * one that already fired included, is freed only by timer_del
+	 * (which may be called from the timer's own callback). */
 	struct rmail_timer *(*timer_add)(double after, double repeat,
 					 rmail_timer_fn cb, void *arg);
 	void (*timer_del)(struct rmail_timer **t);

@@ -146,7 +146,8 @@ static void life_expired(void *arg)
 {
 	struct smtp_session *s = arg;
 
-	s->life = NULL;
+	/* a fired one-shot timer is still ours to free */
+	CORE->timer_del(&s->life);
 	CORE->conn_log(s->c, RMAIL_LOG_INFO, "session time limit reached");
 	smtp_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded",
 		   CORE->conf_str("hostname"));
