@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ss_mbox.h"
+#include "ss_optime.h"
 
 #define SS_APPEND_BUF 65536
 
@@ -404,6 +405,11 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = uv;
 	return 0;
+}
+
+struct ss_store *ss_append_store(const struct rmail_append *ap)
+{
+	return ap != NULL && ap->mb != NULL ? ap->mb->st : NULL;
 }
 
 void ss_append_free(struct rmail_append **app)

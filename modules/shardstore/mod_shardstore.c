@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ss_mbox.h"
+#include "ss_optime.h"
 
 #define SS_FORMAT_VERSION 1
 #define SS_FORMAT_MAGIC "rmail-shardstore"
@@ -189,8 +190,8 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_rename = ss_mbox_rename,
 	.mbox_subscribe = ss_mbox_subscribe,
 	.mbox_status = ss_mbox_status,
-	.mbox_open = ss_mbox_open,
-	.mbox_refresh = ss_mbox_refresh,
+	.mbox_open = ss_t_mbox_open,
+	.mbox_refresh = ss_t_mbox_refresh,
 	.mbox_close = ss_mbox_close,
 	.mbox_count = ss_mbox_count,
 	.mbox_msg = ss_mbox_msg,
@@ -198,15 +199,15 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_info = ss_mbox_info,
 	.mbox_keywords = ss_mbox_keywords,
 	.mbox_changes = ss_mbox_changes,
-	.msg_flags = ss_msg_flags,
-	.msg_read = ss_msg_read,
+	.msg_flags = ss_t_msg_flags,
+	.msg_read = ss_t_msg_read,
 	.msg_open = ss_msg_open,
-	.msg_copy = ss_msg_copy,
-	.msg_move = ss_msg_move,
-	.msg_expunge = ss_msg_expunge,
+	.msg_copy = ss_t_msg_copy,
+	.msg_move = ss_t_msg_move,
+	.msg_expunge = ss_t_msg_expunge,
 	.append_begin = ss_append_begin,
 	.append_write = ss_append_write,
-	.append_commit = ss_append_commit,
+	.append_commit = ss_t_append_commit,
 	.append_free = ss_append_free,
 	.watch_add = ss_watch_add,
 	.watch_del = ss_watch_del,
