@@ -266,6 +266,95 @@ static void test_metrics(void)
 	rmh_free(h);
 }
 
+/* the count of a histogram series in a scrape; -1 when absent */
+static long long hist_count(const char *scrape, const char *series)
+{
+	char *key = g_strdup_printf("\n%s_count%s ", "rmail_store_op_"
+				    "duration_seconds", series);
+	const char *p = strstr(scrape, key);
+	long long n = -1;
+
+	if (p != NULL)
+		n = g_ascii_strtoll(p + strlen(key), NULL, 10);
+	g_free(key);
+	return n;
+}
+
+/* IMAP command and its tagged answer, which must be OK */
+static void imap_ok(struct rmh_conn *c, const char *tag, const char *cmd)
+{
+	char *prefix = g_strdup_printf("%s ", tag), *line = NULL;
+
+	g_assert_true(rmh_send(c, "%s %s", tag, cmd));
+	g_assert_true(rmh_expect(c, prefix, &line));
+	if (!g_str_has_prefix(line + strlen(prefix), "OK"))
+		g_error("%s %s: %s", tag, cmd, line);
+	g_free(line);
+	g_free(prefix);
+}
+
+/* The store's op histogram, fed by a real IMAP session: an APPEND is
+ * one "append" observation, SELECT an "open", STORE a "flags". */
+static void test_store_metrics(void)
+{
+	static const char body[] = "Subject: m\r\n\r\nhello\r\n";
+	struct rmh *h = rmh_new();
+	guint port = rmh_port(h, "admin"), iport = rmh_port(h, "imap");
+	const char *argv[] = { "rmail", "-c", NULL, "user", "add",
+			       "metrics@example.test", "--password-stdin",
+			       NULL };
+	struct rmh_conn *c;
+	char *out = NULL, *err = NULL, *r, *line = NULL;
+
+	rmh_set(h, "modules", "[\"mod_shardstore\", \"mod_imap\"]");
+	rmh_setf(h, "admin", "{\"listen\": [\"127.0.0.1:%u\"]}", port);
+	rmh_setf(h, "imap", "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"imaps_listen\": [], "
+		 "\"allow_cleartext_login_loopback\": true}", iport);
+	rmh_write_config(h);
+	g_assert_true(rmh_start(h));
+	argv[2] = rmh_config_path(h);
+	g_assert_cmpint(rmh_run_argv(h, argv, "pw-metrics\n", &out, &err),
+			==, 0);
+	g_free(out);
+	g_free(err);
+
+	/* nothing appended yet: no append series */
+	r = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
+	g_assert_null(strstr(r, "rmail_store_op_duration_seconds_bucket"
+			     "{op=\"append\""));
+	g_free(r);
+
+	c = rmh_connect(iport, false);
+	g_assert_nonnull(c);
+	g_assert_true(rmh_expect(c, "* OK", NULL));
+	imap_ok(c, "a", "LOGIN metrics@example.test pw-metrics");
+	g_assert_true(rmh_send(c, "b APPEND INBOX {%zu+}", strlen(body)));
+	g_assert_true(rmh_send_raw(c, body, strlen(body)));
+	g_assert_true(rmh_send(c, "%s", ""));
+	g_assert_true(rmh_expect(c, "b ", &line));
+	g_assert_true(g_str_has_prefix(line, "b OK"));
+	g_free(line);
+	imap_ok(c, "c", "SELECT INBOX");
+	imap_ok(c, "d", "STORE 1 +FLAGS (\\Seen)");
+	imap_ok(c, "e", "LOGOUT");
+	rmh_conn_close(c);
+
+	r = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
+	assert_has(r, "\n# TYPE rmail_store_op_duration_seconds "
+		   "histogram\n");
+	assert_has(r, "\nrmail_store_op_duration_seconds_bucket"
+		   "{op=\"append\",le=\"+Inf\"} ");
+	assert_has(r, "\nrmail_store_op_duration_seconds_sum{op=\"append\"} ");
+	g_assert_cmpint(hist_count(r, "{op=\"append\"}"), ==, 1);
+	g_assert_cmpint(hist_count(r, "{op=\"open\"}"), >=, 1);
+	g_assert_cmpint(hist_count(r, "{op=\"flags\"}"), >=, 1);
+	g_free(r);
+
+	g_assert_cmpint(rmh_stop(h), ==, 0);
+	rmh_free(h);
+}
+
 /* The filter against the line rm_auth_log_failure really writes, in
  * the forms fail2ban sees: raw stderr and a journald/syslog line. */
 static void test_fail2ban(void)
@@ -357,6 +446,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/ops/install/verify-uninstall",
 			test_verify_and_uninstall);
 	g_test_add_func("/ops/metrics", test_metrics);
+	g_test_add_func("/ops/metrics/store", test_store_metrics);
 	g_test_add_func("/ops/fail2ban/filter", test_fail2ban);
 	return g_test_run();
 }
