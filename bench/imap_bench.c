@@ -22,9 +22,16 @@
  *   - NOOP p50/p99 from another session while SEARCH BODY runs.
  *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
- *		   [-c idlers] [-t] [-x]
+ *		   [-c idlers] [-t] [-x] [-i] [-u users]
  *
  * -t runs every client over implicit TLS (the 993 listener).
+ * -i measures only the idle connections (no latency figures).
+ * -u N adds N more users, each with an INBOX of -n messages; the
+ * idlers then spread over them and idle on their INBOX (the issue's
+ * 10,000 case: -n 1000 -u 100 -c 10000 -i).
+ * RMAIL_BENCH_WRAP="valgrind --tool=massif" runs the daemon under a
+ * wrapper (words split on spaces); RMAIL_BENCH_HOLD=60 keeps the idlers
+ * open that long after the figures, to inspect the daemon.
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).
@@ -65,6 +72,7 @@ static char msg[MSG_SIZE + 256];
 static size_t msg_len;
 static atomic_int stop_flag;
 static int mime_mode;
+static uint32_t nusers;         /* -u: extra users idling on INBOX */
 #define CORPUS_CAP (16 * 1024)
 #define RARE_WORD "quokkafish"
 
@@ -189,13 +197,21 @@ static int cl_cmd(struct cl *c, const char *cmd, const void *data,
 	}
 }
 
-static void cl_login(struct cl *c)
+static void cl_login_as(struct cl *c, const char *user)
 {
+	char cmd[256];
+
 	cl_connect(c);
-	if (cl_cmd(c, "LOGIN " USER " " PASS, NULL, 0) < 0) {
+	snprintf(cmd, sizeof(cmd), "LOGIN %s " PASS, user);
+	if (cl_cmd(c, cmd, NULL, 0) < 0) {
 		fprintf(stderr, "imap_bench: login failed\n");
 		exit(1);
 	}
+}
+
+static void cl_login(struct cl *c)
+{
+	cl_login_as(c, USER);
 }
 
 static double timed(struct cl *c, const char *cmd, const void *d, size_t n)
@@ -334,17 +350,24 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
-/* a session idling on the 1,000-message box; only its fd is kept */
-static int idler(void)
+/* a session idling on the 1,000-message box (with -u, on the INBOX of
+ * user i % nusers); only its fd is kept */
+static int idler(uint32_t i)
 {
 	struct cl *c = malloc(sizeof(*c));
-	char line[1024];
+	char line[1024], user[64];
 	int fd;
 
 	if (c == NULL)
 		die("malloc");
-	cl_login(c);
-	if (cl_cmd(c, "SELECT Small", NULL, 0) < 0)
+	if (nusers > 0) {
+		snprintf(user, sizeof(user), "u%u@example.test", i % nusers);
+		cl_login_as(c, user);
+	} else {
+		cl_login(c);
+	}
+	if (cl_cmd(c, nusers > 0 ? "SELECT INBOX" : "SELECT Small", NULL,
+		   0) < 0)
 		die("select");
 	if (cl_write(c, "i IDLE\r\n", 8) != 8 ||
 	    cl_line(c, line, sizeof(line)) < 0 || line[0] != '+')
@@ -428,11 +451,11 @@ int main(int argc, char **argv)
 	struct cl a, b;
 	pthread_t th;
 	pid_t pid;
-	int opt;
+	int opt, idle_only = 0;
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:x")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:")) != -1) {
 		if (opt == 'x')
 			mime_mode = 1;
 		if (opt == 'b')
@@ -447,6 +470,10 @@ int main(int argc, char **argv)
 			src = optarg;
 		else if (opt == 'c')
 			nidle = (uint32_t)strtoul(optarg, NULL, 10);
+		else if (opt == 'i')
+			idle_only = 1;
+		else if (opt == 'u')
+			nusers = (uint32_t)strtoul(optarg, NULL, 10);
 	}
 	if (bin == NULL)
 		bin = "./rmail";
@@ -495,8 +522,9 @@ int main(int argc, char **argv)
 			"\"key_file\": \"%s/tests/certs/key.pem\"}, "
 			"\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
 			"\"imaps_listen\": [\"127.0.0.1:%u\"], "
-			"\"allow_cleartext_login_loopback\": true}}\n",
-			root, mods, src, src, port, tls_port);
+			"\"allow_cleartext_login_loopback\": true}, "
+			"\"limits\": {\"max_connections\": %u}}\n",
+			root, mods, src, src, port, tls_port, nidle + 100);
 		fclose(f);
 	}
 	snprintf(dir, sizeof(dir), "%s/mail", root);
@@ -513,17 +541,42 @@ int main(int argc, char **argv)
 	populate(dir, inbox_n);
 	printf("# populated INBOX with %u messages in %.1f s\n", inbox_n,
 	       now() - t0);
+	for (i = 0; i < nusers; i++) {
+		char user[64];
+		const char *args[] = { bin, "-c", config, "user", "add", user,
+				       "--password-stdin", NULL };
+
+		snprintf(user, sizeof(user), "u%u@example.test", i);
+		run(bin, args, PASS "\n");
+		snprintf(dir, sizeof(dir), "%s/mail/domains/example.test/"
+			 "users/u%u/mail/INBOX", root, i);
+		populate(dir, inbox_n);
+	}
+	if (nusers > 0)
+		printf("# %u more users, %u messages each\n", nusers, inbox_n);
 
 	pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		const char *wrap = getenv("RMAIL_BENCH_WRAP");
+		char *argv_d[32], *w = wrap != NULL ? strdup(wrap) : NULL;
+		int k = 0;
+
 		dup2(null, 1);
 		dup2(null, 2);
-		execl(bin, bin, "-c", config, "serve", (char *)NULL);
+		for (char *t = w != NULL ? strtok(w, " ") : NULL;
+		     t != NULL && k < 26; t = strtok(NULL, " "))
+			argv_d[k++] = t;
+		argv_d[k++] = (char *)bin;
+		argv_d[k++] = "-c";
+		argv_d[k++] = config;
+		argv_d[k++] = "serve";
+		argv_d[k] = NULL;
+		execvp(argv_d[0], argv_d);
 		_exit(127);
 	}
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 600; i++) {       /* 30 s: a wrapper is slow */
 		struct sockaddr_in sa = { .sin_family = AF_INET };
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -549,6 +602,8 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
 	for (i = 0; i < 1000; i++)
 		cl_cmd(&a, cmd, msg, msg_len);
+	if (idle_only)
+		goto idle;
 
 	/* SELECT, unchanged (b keeps the view warm, as a client would) */
 	timed(&b, "SELECT INBOX", NULL, 0);
@@ -603,16 +658,29 @@ int main(int argc, char **argv)
 
 	/* memory per idle IDLE connection (the daemon's descriptor
 	 * limit is inherited from here) */
+idle:
 	rss0 = rss_kb(pid);
 	idle_fds = calloc(nidle, sizeof(int));
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
-		idle_fds[i] = idler();
+		idle_fds[i] = idler(i);
 	rss1 = rss_kb(pid);
-	printf("%u IDLE connections (%s, one 1,000-message box): "
+	if (nusers > 0)
+		printf("%u IDLE connections (%s, %u users on %u-message "
+		       "INBOXes): daemon RSS %.1f MB in total\n", nidle,
+		       use_tls ? "TLS" : "cleartext", nusers, inbox_n,
+		       (double)rss1 / 1024.0);
+	printf("%u IDLE connections (%s, %s): "
 	       "RSS +%.1f MB, %.1f kB each\n", nidle,
 	       use_tls ? "TLS" : "cleartext",
+	       nusers > 0 ? "many INBOXes" : "one 1,000-message box",
 	       (double)(rss1 - rss0) / 1024.0,
 	       (double)(rss1 - rss0) / (double)(nidle ? nidle : 1));
+	/* RMAIL_BENCH_HOLD=s: time to attach a debugger to the daemon */
+	if (getenv("RMAIL_BENCH_HOLD") != NULL) {
+		printf("# daemon pid %d, holding %s s\n", (int)pid,
+		       getenv("RMAIL_BENCH_HOLD"));
+		sleep((unsigned)atoi(getenv("RMAIL_BENCH_HOLD")));
+	}
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
 		close(idle_fds[i]);
 	free(idle_fds);
