@@ -1,7 +1,7 @@
 /*
  * The command dispatcher.  Each command lives in its own cmd_*.c file;
- * commands of later issues are weak references, so `rmail --help`
- * lists whichever are linked in.
+ * the optional ones are weak references, so a trimmed build still links
+ * and `rmail --help` lists whichever are present.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -316,11 +316,11 @@ struct rm_command {
 	int (*run)(struct rm_cli *cli);
 };
 extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload;
-/* Commands of later issues live in their own files and are declared
- * weak in cli.c, so the dispatcher lists whichever are linked in:
- * rm_cmd_user, rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store,
- * rm_cmd_import, rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose,
- * rm_cmd_install. */
+/* The other commands live in their own files and are declared weak in
+ * cli.c, so the dispatcher lists whichever are linked in: rm_cmd_user,
+ * rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store, rm_cmd_import,
+ * rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose, rm_cmd_install,
+ * rm_cmd_ctl. */
 
 /* For CLI commands that work on the store with or without a running
  * daemon: load the config, load and init the storage module (no
