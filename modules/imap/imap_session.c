@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "imap_session.h"
 #include "mutf7.h"
@@ -145,25 +147,53 @@ void imap_set_limits(struct imap_session *s)
 	imap_parser_set_limits(&s->parser, &lim);
 }
 
+/*
+ * The parser's arena (the command cap, ~256 KiB) and the scratch arena
+ * share one private anonymous mapping per session.  Only the pages a
+ * command touches cost memory, whatever the heap did before: a malloc'd
+ * block could land on freed heap pages that stay resident (TLS handshake
+ * temporaries, closed connections) and pin them for the session's life.
+ */
+static size_t session_mem_size(size_t *parena_len_r)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t plen = ((size_t)IMAP_CONF->max_command + pg - 1) & ~(pg - 1);
+
+	*parena_len_r = plen;
+	return plen + SCRATCH_SIZE;
+}
+
+/*
+ * Give the arenas' pages back: an idle session then holds only its
+ * struct.  The mapping stays, so the next command faults in zeroed
+ * pages; callers make sure nothing in either arena is still live.
+ */
+static void session_mem_release(struct imap_session *s)
+{
+	if (s->parena_mem != NULL)
+		(void)madvise(s->parena_mem, s->mem_len, MADV_DONTNEED);
+}
+
 int imap_session_accept(struct rmail_conn *c, void **session_r)
 {
 	const struct rmail_core *core = IMAP_CORE;
 	const struct imap_conf *cf = IMAP_CONF;
 	struct imap_session *s;
+	size_t plen;
 	char caps[512];
+	void *mem;
 
 	s = core->pcalloc(core->conn_pool(c), sizeof(*s));
 	s->c = c;
 	s->state = IMAP_S_NOAUTH;
 	s->tls = core->conn_is_tls(c) != 0;
-	/* untouched pages of these cost no memory: idle sessions stay small */
-	s->parena_mem = malloc((size_t)cf->max_command);
-	s->arena_mem = malloc(SCRATCH_SIZE);
-	if (s->parena_mem == NULL || s->arena_mem == NULL) {
-		free(s->parena_mem);
-		free(s->arena_mem);
+	s->mem_len = session_mem_size(&plen);
+	mem = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
 		return -1;
-	}
+	s->parena_mem = mem;
+	s->arena_mem = (char *)mem + plen;
 	imap_arena_init(&s->parena, s->parena_mem, (size_t)cf->max_command);
 	imap_arena_init(&s->arena, s->arena_mem, SCRATCH_SIZE);
 	imap_parser_init(&s->parser, &s->parena,
@@ -184,8 +214,8 @@ static void session_cleanup(struct imap_session *s)
 	imap_fetch_free(s);
 	imap_append_abort(s);
 	imap_view_unselect(s);
-	free(s->parena_mem);
-	free(s->arena_mem);
+	if (s->parena_mem != NULL)
+		munmap(s->parena_mem, s->mem_len);
 	s->parena_mem = s->arena_mem = NULL;
 }
 
@@ -374,6 +404,16 @@ static int session_input(struct rmail_conn *c, void *session)
 				imap_append_done(s, &s->parser.cmd);
 			else
 				dispatch(s, &s->parser.cmd);
+			/*
+			 * IDLE is synchronous and leaves nothing in the
+			 * arenas (its tag is copied; DONE is read raw),
+			 * and the parser resets its arena at the next
+			 * command: a session resting in IDLE can drop
+			 * the pages its earlier commands dirtied.
+			 */
+			if (s->mode == IMAP_M_IDLE && !s->busy &&
+			    s->fetch == NULL && s->append == NULL)
+				session_mem_release(s);
 			break;
 		case IMAP_PARSE_BAD:
 			imap_append_abort(s);

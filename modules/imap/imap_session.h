@@ -98,7 +98,8 @@ struct imap_session {
 	struct imap_parser parser;
 	struct imap_arena parena;       /* the parser's, command cap */
 	struct imap_arena arena;        /* per-command scratch */
-	void *parena_mem, *arena_mem;
+	void *parena_mem, *arena_mem;  /* one mapping, parena first */
+	size_t mem_len;
 
 	/* selected mailbox */
 	struct imap_tracker *tr;
