@@ -8,7 +8,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,21 +520,6 @@ static void conn_accept_session(struct rmail_conn *c)
 	}
 }
 
-/*
- * A handshake dirties some 40 KiB of heap with temporaries (record
- * buffers, key exchange, signature) and frees them.  glibc keeps those
- * pages resident, and the session allocated next lands its large,
- * sparsely used buffers on them: every idle TLS connection then pinned
- * them.  Handing the free pages back (madvise) before the session is
- * created keeps those buffers on untouched pages.  The free lists are
- * short right after a handshake, so the walk is cheap next to the
- * handshake's own public-key work.
- */
-static void conn_drop_handshake_pages(void)
-{
-	malloc_trim(0);
-}
-
 static void conn_handshake_step(struct rmail_conn *c)
 {
 	int r = rm_tls_handshake(c);
@@ -554,7 +538,6 @@ static void conn_handshake_step(struct rmail_conn *c)
 	c->timer.repeat = c->idle_timeout;
 	ev_timer_again(rm_loop(), &c->timer);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "TLS established: %s", c->tls_info);
-	conn_drop_handshake_pages();
 	if (!c->session_open) {
 		conn_accept_session(c);
 	} else {
