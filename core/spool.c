@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,13 +22,20 @@
 #include "submit_int.h"
 
 #define SPOOL_BUF 65536
+/* Messages up to this size are spooled in memory (memfd): the spool is
+ * never what makes a message durable -- the mailbox append and the
+ * queue entry are fsync'd on their own -- so a file in spool/tmp only
+ * cost a create and an unlink that every fsync then had to journal.
+ * Larger messages spill to a file so memory stays bounded. */
+#define SPOOL_MEM_MAX (4u << 20)
 #define RCPTS_MAX 1000
 #define HDR_SCAN 65536
 
 struct rmail_submit {
 	struct rmail_pool *pool;
 	char id[RM_QID_MAX];
-	char *path;
+	char *path;             /* NULL while spooled in memory */
+	char *spill_path;       /* where a large in-memory spool goes */
 	int fd;
 	uint64_t size;
 	int error;                  /* RMAIL_E_* of a failed write */
@@ -200,7 +209,13 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 		goto fail;
 	}
 	s->path = rm_pstrdup(p, path);
-	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (o->size_hint <= SPOOL_MEM_MAX &&
+	    (s->fd = memfd_create("rmail-spool", MFD_CLOEXEC)) >= 0)
+		s->path = NULL;
+	else
+		s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			     0640);
+	s->spill_path = rm_pstrdup(p, path);
 	if (s->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "spool %s: %s", path,
 			      strerror(errno));
@@ -244,6 +259,31 @@ static int flush(struct rmail_submit *s)
 	return 0;
 }
 
+/* an in-memory spool outgrew SPOOL_MEM_MAX: move it to spool/tmp */
+static int spill(struct rmail_submit *s)
+{
+	int fd;
+	off_t off = 0;
+	ssize_t w;
+
+	if (flush(s) < 0)
+		return -1;
+	fd = open(s->spill_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	while ((w = sendfile(fd, s->fd, &off, 1u << 20)) > 0)
+		;
+	if (w < 0 || off != lseek(s->fd, 0, SEEK_END)) {
+		close(fd);
+		(void)unlink(s->spill_path);
+		return -1;
+	}
+	close(s->fd);
+	s->fd = fd;
+	s->path = s->spill_path;
+	return 0;
+}
+
 int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
 		   struct rmail_err *err)
 {
@@ -252,6 +292,10 @@ int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
 	if (s->error != RMAIL_E_NONE)
 		return rmail_err_set(err, s->error, s->error == RMAIL_E_TOOBIG
 				     ? "message too big" : "spool write failed");
+	if (s->path == NULL && s->size + n > SPOOL_MEM_MAX && spill(s) < 0) {
+		s->error = RMAIL_E_IO;
+		return rmail_err_set(err, RMAIL_E_IO, "spool write failed");
+	}
 	s->size += n;
 	if (s->blen + n > SPOOL_BUF && flush(s) < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "spool write failed");
@@ -274,6 +318,18 @@ int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
 	memcpy(s->buf + s->blen, data, n);
 	s->blen += n;
 	return 0;
+}
+
+/* filters get their own read-only description of the spool, whether
+ * it is a file or a memfd */
+static int reopen_ro(const struct rmail_submit *s)
+{
+	char self[64];
+
+	if (s->path != NULL)
+		return open(s->path, O_RDONLY | O_CLOEXEC);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", s->fd);
+	return open(self, O_RDONLY | O_CLOEXEC);
 }
 
 static void spool_free(struct rmail_submit *s)
@@ -393,7 +449,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	fm.peer_ip = s->peer_ip;
 	fm.helo = s->helo;
 	fm.auth_user = s->auth_user;
-	fm.fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	fm.fd = reopen_ro(s);
 	fm.msg_size = s->size;
 	if (fm.fd < 0 || rm_filter_run(&fm, &fr, &err) < 0) {
 		if (fm.fd >= 0)
@@ -452,7 +508,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.auth_user = s->auth_user;
 	rm_deliver_message(&rq, s->rr, &s->nqueued);
 	/* every recipient is durable now, or DEFERRED (not acknowledged) */
-	(void)unlink(s->path);
+	if (s->path != NULL)
+		(void)unlink(s->path);
 	s->path = NULL;
 }
 

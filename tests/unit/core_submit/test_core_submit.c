@@ -226,6 +226,57 @@ static void test_local(void)
 	}
 }
 
+/* a message bigger than the in-memory spool, with no SIZE hint, spills
+ * to spool/tmp mid-stream and still arrives whole; nothing is left */
+static void test_spill(void)
+{
+	const struct rmail_core *core = rm_core();
+	const char *r[] = { "carol@example.test" };
+	struct rmail_submit_opts o = {
+		.size = sizeof(o), .proto = "ESMTP", .mail_from = "s@far.test",
+		.rcpts = r, .nrcpts = 1, .size_hint = 0,
+	};
+	size_t len = (5u << 20) + 123, off = 0;
+	char *msg = g_malloc0(len + 1), *tmp;
+	struct rmail_submit *sub;
+	struct rmail_err err;
+	struct done d;
+	GPtrArray *a;
+	GDir *gd;
+	const char *m;
+
+	memcpy(msg, "Subject: big\r\n\r\n", 16);
+	for (size_t i = 16; i < len; i++)
+		msg[i] = (i % 64 == 62) ? '\r' : (i % 64 == 63) ? '\n' :
+			 (char)('a' + i % 26);
+	memset(&d, 0, sizeof(d));
+	sub = core->submit_begin(&o, &err);
+	g_assert_nonnull(sub);
+	while (off < len) {
+		size_t k = MIN(len - off, 65536);
+
+		g_assert_cmpint(core->submit_write(sub, msg + off, k, &err),
+				==, 0);
+		off += k;
+	}
+	core->submit_commit(sub, submit_cb, &d);
+	g_assert_true(wait_for(fired, &d, 20));
+	g_assert_true(d.ok);
+	g_assert_cmpint(d.status[0], ==, RMAIL_RCPT_DELIVERED);
+	a = inbox("carol@example.test");
+	m = last(a);
+	g_assert_nonnull(strstr(m, "Subject: big\r\n"));
+	g_assert_true(g_str_has_suffix(m, msg + len - 200));
+	g_ptr_array_unref(a);
+	tmp = g_build_filename(dir, "mail", "spool", "tmp", NULL);
+	gd = g_dir_open(tmp, 0, NULL);
+	g_assert_nonnull(gd);
+	g_assert_null(g_dir_read_name(gd));
+	g_dir_close(gd);
+	g_free(tmp);
+	g_free(msg);
+}
+
 static void test_alias(void)
 {
 	const char *r[] = { "team@example.test", "alice@example.test" };
@@ -582,6 +633,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/submit/policy", test_policy);
 	g_test_add_func("/submit/local", test_local);
 	g_test_add_func("/submit/alias", test_alias);
+	g_test_add_func("/submit/spill", test_spill);
 	g_test_add_func("/submit/quota", test_quota);
 	g_test_add_func("/submit/filters", test_filters);
 	g_test_add_func("/submit/remote", test_remote);
