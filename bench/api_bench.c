@@ -65,7 +65,9 @@ static double now(void)
 static int rm_entry(const char *path, const struct stat *st, int type,
 		    struct FTW *ftw)
 {
-	(void)st; (void)type; (void)ftw;
+	(void)st;
+	(void)type;
+	(void)ftw;
 	remove(path);
 	return 0;
 }
@@ -90,7 +92,7 @@ static void die(const char *what)
 
 static int cl_connect(struct cl *c)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	int one = 1;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -131,7 +133,8 @@ static int cl_req(struct cl *c, const char *method, const char *path,
 	size_t hlen, need;
 	int n, status;
 
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: bench\r\n"
+	n = snprintf(head, sizeof(head),
+		     "%s %s HTTP/1.1\r\nHost: bench\r\n"
 		     "%s%s%sContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
 		     method, path, token[0] ? "Authorization: Bearer " : "",
 		     token, token[0] ? "\r\n" : "", ctype, blen);
@@ -146,14 +149,15 @@ static int cl_req(struct cl *c, const char *method, const char *path,
 			hlen = (size_t)(e - c->buf) + 4;
 			cl = strcasestr(c->buf, "\r\nContent-Length:");
 			need = hlen + (cl != NULL && cl < e
-				       ? strtoul(cl + 17, NULL, 10) : 0);
+					   ? strtoul(cl + 17, NULL, 10)
+					   : 0);
 			if (need >= RESP_MAX)
 				return -1;
 			if (c->len >= need)
 				break;
 		}
-		ssize_t r = recv(c->fd, c->buf + c->len,
-				 RESP_MAX - 1 - c->len, 0);
+		ssize_t r =
+		    recv(c->fd, c->buf + c->len, RESP_MAX - 1 - c->len, 0);
 		if (r <= 0)
 			return -1;
 		c->len += (size_t)r;
@@ -192,7 +196,7 @@ static void run(const char *bin, const char *const *args, const char *in)
 
 static unsigned short free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t l = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -207,10 +211,10 @@ static unsigned short free_port(void)
 static void daemon_start(const char *bin, const char *mods)
 {
 	char dir[] = "/tmp/rmapi-bench-XXXXXX", root[512];
-	const char *add[] = { bin, "-c", config, "user", "add", USER,
-			      "--password-stdin", NULL };
-	const char *serve[] = { bin, "-c", config, "serve", NULL };
-	struct cl c = { 0 };
+	const char *add[] = {
+	    bin, "-c", config, "user", "add", USER, "--password-stdin", NULL};
+	const char *serve[] = {bin, "-c", config, "serve", NULL};
+	struct cl c = {0};
 	FILE *f;
 
 	if (mkdtemp(dir) == NULL)
@@ -222,11 +226,13 @@ static void daemon_start(const char *bin, const char *mods)
 	f = fopen(config, "w");
 	if (f == NULL)
 		die("config");
-	fprintf(f, "{\"hostname\": \"mail.example.test\", \"mail_root\": "
+	fprintf(f,
+		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
 		"[\"mod_shardstore\", \"mod_exchange\"], \"log_level\": "
 		"\"warning\", \"exchange_api\": {\"listen\": "
-		"[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n", root, mods, port);
+		"[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n",
+		root, mods, port);
 	fclose(f);
 	run(bin, add, PW "\n");
 	daemon_pid = fork();
@@ -254,7 +260,7 @@ static void login_and_fill(int n)
 {
 	static const char creds[] = "{\"username\": \"" USER "\", "
 				    "\"password\": \"" PW "\"}";
-	struct cl c = { 0 };
+	struct cl c = {0};
 	char msg[2048];
 	const char *t, *e;
 	double t0;
@@ -263,9 +269,11 @@ static void login_and_fill(int n)
 	/* login by hand: cl_req drops the bodies it reads */
 	if (cl_connect(&c) < 0)
 		die("connect");
-	len = snprintf(msg, sizeof(msg), "POST /api/login HTTP/1.1\r\n"
+	len = snprintf(msg, sizeof(msg),
+		       "POST /api/login HTTP/1.1\r\n"
 		       "Host: b\r\nContent-Type: application/json\r\n"
-		       "Content-Length: %zu\r\n\r\n%s", strlen(creds), creds);
+		       "Content-Length: %zu\r\n\r\n%s",
+		       strlen(creds), creds);
 	if (send_all(c.fd, msg, (size_t)len) < 0)
 		die("send");
 	for (e = NULL; e == NULL;) {
@@ -293,11 +301,13 @@ static void login_and_fill(int n)
 		die("connect");
 	t0 = now();
 	for (i = 0; i < n; i++) {
-		len = snprintf(msg, sizeof(msg), "From: Load <load@remote.test>"
+		len = snprintf(msg, sizeof(msg),
+			       "From: Load <load@remote.test>"
 			       "\r\nTo: <" USER ">\r\nSubject: bench %d\r\n"
 			       "Message-ID: <b%d@remote.test>\r\n\r\n"
 			       "The quick brown fox jumps over the lazy dog "
-			       "%d.\r\n", i, i, i);
+			       "%d.\r\n",
+			       i, i, i);
 		if (cl_req(&c, "POST", "/api/folders/INBOX/messages",
 			   "message/rfc822", msg, (size_t)len) != 201)
 			die("append");
@@ -310,7 +320,7 @@ static void login_and_fill(int n)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct cl c = { 0 };
+	struct cl c = {0};
 
 	if (cl_connect(&c) < 0) {
 		w->failed = 1;
@@ -319,8 +329,8 @@ static void *worker_main(void *arg)
 	while (now() < w->until) {
 		double t0 = now();
 
-		if (cl_req(&c, "GET", w->path, "application/json", NULL, 0)
-		    != 200) {
+		if (cl_req(&c, "GET", w->path, "application/json", NULL, 0) !=
+		    200) {
 			w->failed = 1;
 			break;
 		}
@@ -381,31 +391,41 @@ static void load_run(const char *label, const char *path, int conns,
 		       conns, failed ? " (errors)" : "");
 	else
 		printf("%-22s conns=%-2d %8.0f req/s  p50 %7.3f ms  "
-		       "p99 %7.3f ms%s\n", label, conns, (double)done / t0,
-		       all[nall / 2] * 1e3, all[nall * 99 / 100] * 1e3,
-		       failed ? "  (errors)" : "");
+		       "p99 %7.3f ms%s\n",
+		       label, conns, (double)done / t0, all[nall / 2] * 1e3,
+		       all[nall * 99 / 100] * 1e3, failed ? "  (errors)" : "");
 	free(all);
 	free(w);
 }
 
 int main(int argc, char **argv)
 {
-	const char *bin = getenv("RMAIL_BIN"), *mods = getenv(
-		"RMAIL_MODULE_DIR");
+	const char *bin = getenv("RMAIL_BIN"),
+		   *mods = getenv("RMAIL_MODULE_DIR");
 	char absmods[512];
 	int n = 5000, opt;
 	double secs = 3;
 
 	while ((opt = getopt(argc, argv, "b:km:n:t:")) != -1) {
 		switch (opt) {
-		case 'b': bin = optarg; break;
-		case 'k': keep_dir = 1; break;
-		case 'm': mods = optarg; break;
-		case 'n': n = atoi(optarg) > 50 ? atoi(optarg) : 50; break;
-		case 't': secs = atof(optarg) > 0.5 ? atof(optarg) : 0.5;
-			  break;
+		case 'b':
+			bin = optarg;
+			break;
+		case 'k':
+			keep_dir = 1;
+			break;
+		case 'm':
+			mods = optarg;
+			break;
+		case 'n':
+			n = atoi(optarg) > 50 ? atoi(optarg) : 50;
+			break;
+		case 't':
+			secs = atof(optarg) > 0.5 ? atof(optarg) : 0.5;
+			break;
 		default:
-			fprintf(stderr, "usage: api_bench [-b rmail] "
+			fprintf(stderr,
+				"usage: api_bench [-b rmail] "
 				"[-k] [-m module_dir] [-n msgs] [-t secs]\n");
 			return 2;
 		}

@@ -11,8 +11,7 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-void rmail_corpus_init(struct rmail_corpus *c, uint64_t seed,
-		       size_t max_size)
+void rmail_corpus_init(struct rmail_corpus *c, uint64_t seed, size_t max_size)
 {
 	c->seed = seed;
 	c->max_size = max_size;
@@ -43,12 +42,12 @@ size_t rmail_corpus_size(const struct rmail_corpus *c, uint32_t i)
 	return n < 300 ? 300 : n;
 }
 
-size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i,
-			    char *buf, size_t bufsz)
+size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i, char *buf,
+			    size_t bufsz)
 {
 	static const char words[] =
-		"the quick brown fox jumps over the lazy dog while mail "
-		"servers store messages in shards and rename files ";
+	    "the quick brown fox jumps over the lazy dog while mail "
+	    "servers store messages in shards and rename files ";
 	size_t size = rmail_corpus_size(c, i), n, w = 0, line = 0;
 	uint64_t r = mix(c->seed + i);
 
@@ -61,8 +60,7 @@ size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i,
 			     "Message-ID: <%llx.%u@example.org>\r\n"
 			     "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
 			     "\r\n",
-			     (unsigned)(r % 1000), i, (unsigned long long)r,
-			     i);
+			     (unsigned)(r % 1000), i, (unsigned long long)r, i);
 	/* body: 76-column CRLF lines, ending in CRLF at the exact size */
 	while (n + 2 < size) {
 		if (line == 76 && n + 4 < size) {

@@ -18,15 +18,14 @@
  */
 struct rmail_corpus {
 	uint64_t seed;
-	size_t max_size;        /* cap (0 = none): bulk fills stay small */
+	size_t max_size; /* cap (0 = none): bulk fills stay small */
 };
 
-void rmail_corpus_init(struct rmail_corpus *c, uint64_t seed,
-		       size_t max_size);
+void rmail_corpus_init(struct rmail_corpus *c, uint64_t seed, size_t max_size);
 /* the size of message i (deterministic) */
 size_t rmail_corpus_size(const struct rmail_corpus *c, uint32_t i);
 /* write message i into buf (bufsz >= its size); returns its length */
-size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i,
-			    char *buf, size_t bufsz);
+size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i, char *buf,
+			    size_t bufsz);
 
 #endif

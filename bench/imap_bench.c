@@ -66,13 +66,13 @@
 
 static char root[512], config[600];
 static unsigned short port, tls_port;
-static int use_tls;             /* clients go to 993 with implicit TLS */
+static int use_tls; /* clients go to 993 with implicit TLS */
 static SSL_CTX *tls_ctx;
 static char msg[MSG_SIZE + 256];
 static size_t msg_len;
 static atomic_int stop_flag;
 static int mime_mode;
-static uint32_t nusers;         /* -u: extra users idling on INBOX */
+static uint32_t nusers; /* -u: extra users idling on INBOX */
 #define CORPUS_CAP (16 * 1024)
 #define RARE_WORD "quokkafish"
 
@@ -96,7 +96,7 @@ struct cl {
 	int fd;
 	SSL *ssl;
 	char buf[1 << 16];
-	size_t pos, len;        /* unread bytes are buf[pos, len) */
+	size_t pos, len; /* unread bytes are buf[pos, len) */
 	unsigned tag;
 };
 
@@ -141,7 +141,7 @@ static int cl_line(struct cl *c, char *out, size_t outsz)
 			c->pos = 0;
 		}
 		if (c->len == sizeof(c->buf))
-			c->len = 0;     /* an over-long line: drop it */
+			c->len = 0; /* an over-long line: drop it */
 		r = cl_read(c, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (r <= 0)
 			return -1;
@@ -151,7 +151,7 @@ static int cl_line(struct cl *c, char *out, size_t outsz)
 
 static void cl_connect(struct cl *c)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	char line[1024];
 	int one = 1;
 
@@ -175,8 +175,7 @@ static void cl_connect(struct cl *c)
 }
 
 /* send a command (data appended raw), wait for its tagged reply */
-static int cl_cmd(struct cl *c, const char *cmd, const void *data,
-		  size_t dlen)
+static int cl_cmd(struct cl *c, const char *cmd, const void *data, size_t dlen)
 {
 	char tag[16], line[1024], out[2048];
 	int n;
@@ -192,8 +191,8 @@ static int cl_cmd(struct cl *c, const char *cmd, const void *data,
 		if (cl_line(c, line, sizeof(line)) < 0)
 			die("read");
 		if (strncmp(line, tag, strlen(tag)) == 0)
-			return strncmp(line + strlen(tag), "OK", 2) == 0 ? 0 :
-				-1;
+			return strncmp(line + strlen(tag), "OK", 2) == 0 ? 0
+									 : -1;
 	}
 }
 
@@ -291,8 +290,8 @@ static void populate(const char *mbox_dir, uint32_t n)
 		if (mime_mode) {
 			char *body;
 
-			len = rmail_corpus_message(&cor, uid, cbuf,
-						   sizeof(cbuf));
+			len =
+			    rmail_corpus_message(&cor, uid, cbuf, sizeof(cbuf));
 			data = cbuf;
 			body = strstr(cbuf, "\r\n\r\n");
 			/* the rare word: ten messages in 100K */
@@ -315,8 +314,8 @@ static void populate(const char *mbox_dir, uint32_t n)
 	unsigned long long v = 0, validity = 0, next = 0;
 	char boot[128] = "";
 
-	if (f == NULL || fscanf(f, "%llu %llu %llu %127s", &v, &validity,
-				&next, boot) < 3)
+	if (f == NULL ||
+	    fscanf(f, "%llu %llu %llu %127s", &v, &validity, &next, boot) < 3)
 		die("counter");
 	fclose(f);
 	f = fopen(path, "w");
@@ -326,10 +325,11 @@ static void populate(const char *mbox_dir, uint32_t n)
 	fclose(f);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int fl,
-		 struct FTW *ftw)
+static int rm_cb(const char *p, const struct stat *sb, int fl, struct FTW *ftw)
 {
-	(void)sb; (void)fl; (void)ftw;
+	(void)sb;
+	(void)fl;
+	(void)ftw;
 	return remove(p);
 }
 
@@ -366,8 +366,8 @@ static int idler(uint32_t i)
 	} else {
 		cl_login(c);
 	}
-	if (cl_cmd(c, nusers > 0 ? "SELECT INBOX" : "SELECT Small", NULL,
-		   0) < 0)
+	if (cl_cmd(c, nusers > 0 ? "SELECT INBOX" : "SELECT Small", NULL, 0) <
+	    0)
 		die("select");
 	if (cl_write(c, "i IDLE\r\n", 8) != 8 ||
 	    cl_line(c, line, sizeof(line)) < 0 || line[0] != '+')
@@ -412,15 +412,15 @@ static void mime_bench(struct cl *a, struct cl *b, uint32_t n)
 
 	timed(a, "SELECT INBOX", NULL, 0);
 	timed(b, "SELECT INBOX", NULL, 0);
-	snprintf(cmd, sizeof(cmd), "FETCH 1:%u (ENVELOPE BODYSTRUCTURE)",
-		 last);
+	snprintf(cmd, sizeof(cmd), "FETCH 1:%u (ENVELOPE BODYSTRUCTURE)", last);
 	t = timed(a, cmd, NULL, 0);
 	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), cold: %.1f ms "
-	       "(%.1f us/msg)\n", last, t, t * 1000.0 / last);
+	       "(%.1f us/msg)\n",
+	       last, t, t * 1000.0 / last);
 	for (i = 0; i < 5; i++)
 		v[i] = timed(a, cmd, NULL, 0);
-	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), warm: p50 %.1f ms\n",
-	       last, pct(v, 5, 0.5));
+	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), warm: p50 %.1f ms\n", last,
+	       pct(v, 5, 0.5));
 	for (i = 0; i < 3; i++)
 		v[i] = timed(a, "SEARCH BODY " RARE_WORD, NULL, 0);
 	printf("SEARCH BODY <rare word> (%u msgs): p50 %.1f ms\n", n,
@@ -436,12 +436,14 @@ static void mime_bench(struct cl *a, struct cl *b, uint32_t n)
 	atomic_store(&stop_flag, 1);
 	pthread_join(th, NULL);
 	printf("NOOP while another session runs SEARCH BODY: p50 %.3f ms, "
-	       "p99 %.3f ms\n", pct(v, 2000, 0.5), pct(v, 2000, 0.99));
+	       "p99 %.3f ms\n",
+	       pct(v, 2000, 0.5), pct(v, 2000, 0.99));
 }
 
 int main(int argc, char **argv)
 {
-	const char *bin = getenv("RMAIL_BIN"), *mods = getenv("RMAIL_MODULE_DIR");
+	const char *bin = getenv("RMAIL_BIN"),
+		   *mods = getenv("RMAIL_MODULE_DIR");
 	uint32_t inbox_n = 100000, i, nidle = 2000;
 	int *idle_fds;
 	long rss0, rss1;
@@ -489,8 +491,10 @@ int main(int argc, char **argv)
 				   "From: a@example.test\r\nTo: " USER "\r\n"
 				   "Subject: bench\r\n\r\n");
 	while (msg_len < MSG_SIZE) {
-		memcpy(msg + msg_len, "0123456789abcdef0123456789abcdef"
-		       "0123456789abcdef0123456789abcd\r\n", 64);
+		memcpy(msg + msg_len,
+		       "0123456789abcdef0123456789abcdef"
+		       "0123456789abcdef0123456789abcd\r\n",
+		       64);
 		msg_len += 64;
 	}
 
@@ -515,7 +519,8 @@ int main(int argc, char **argv)
 
 		if (f == NULL)
 			die("config");
-		fprintf(f, "{\"hostname\": \"mail.example.test\", "
+		fprintf(f,
+			"{\"hostname\": \"mail.example.test\", "
 			"\"mail_root\": \"%s/mail\", \"module_dir\": \"%s\", "
 			"\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
 			"\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
@@ -530,8 +535,9 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/mail", root);
 	mkdir(dir, 0700);
 	{
-		const char *args[] = { bin, "-c", config, "user", "add", USER,
-				       "--password-stdin", NULL };
+		const char *args[] = {
+		    bin, "-c", config, "user", "add", USER, "--password-stdin",
+		    NULL};
 
 		run(bin, args, PASS "\n");
 	}
@@ -543,13 +549,16 @@ int main(int argc, char **argv)
 	       now() - t0);
 	for (i = 0; i < nusers; i++) {
 		char user[64];
-		const char *args[] = { bin, "-c", config, "user", "add", user,
-				       "--password-stdin", NULL };
+		const char *args[] = {
+		    bin, "-c", config, "user", "add", user, "--password-stdin",
+		    NULL};
 
 		snprintf(user, sizeof(user), "u%u@example.test", i);
 		run(bin, args, PASS "\n");
-		snprintf(dir, sizeof(dir), "%s/mail/domains/example.test/"
-			 "users/u%u/mail/INBOX", root, i);
+		snprintf(dir, sizeof(dir),
+			 "%s/mail/domains/example.test/"
+			 "users/u%u/mail/INBOX",
+			 root, i);
 		populate(dir, inbox_n);
 	}
 	if (nusers > 0)
@@ -576,8 +585,8 @@ int main(int argc, char **argv)
 		execvp(argv_d[0], argv_d);
 		_exit(127);
 	}
-	for (i = 0; i < 600; i++) {       /* 30 s: a wrapper is slow */
-		struct sockaddr_in sa = { .sin_family = AF_INET };
+	for (i = 0; i < 600; i++) { /* 30 s: a wrapper is slow */
+		struct sockaddr_in sa = {.sin_family = AF_INET};
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 		sa.sin_port = htons(port);
@@ -613,17 +622,21 @@ int main(int argc, char **argv)
 	printf("SELECT INBOX (%u msgs) unchanged: p50 %.3f ms\n", inbox_n,
 	       pct(v, 20, 0.5));
 	for (i = 0; i < 20; i++) {
-		snprintf(cmd, sizeof(cmd), "UID STORE %u %sFLAGS.SILENT "
-			 "(\\Seen)", 1000 + i * 17, i % 2 ? "-" : "+");
+		snprintf(cmd, sizeof(cmd),
+			 "UID STORE %u %sFLAGS.SILENT "
+			 "(\\Seen)",
+			 1000 + i * 17, i % 2 ? "-" : "+");
 		timed(&b, cmd, NULL, 0);
 		v[i] = timed(&a, "SELECT INBOX", NULL, 0);
 	}
 	printf("SELECT INBOX after another session's flag change: "
-	       "p50 %.3f ms\n", pct(v, 20, 0.5));
+	       "p50 %.3f ms\n",
+	       pct(v, 20, 0.5));
 	for (i = 0; i < 400; i++) {
-		snprintf(cmd, sizeof(cmd), "UID STORE %u %sFLAGS.SILENT "
-			 "(\\Flagged)", 5000 + (i / 2) * 13,
-			 i % 2 ? "-" : "+");
+		snprintf(cmd, sizeof(cmd),
+			 "UID STORE %u %sFLAGS.SILENT "
+			 "(\\Flagged)",
+			 5000 + (i / 2) * 13, i % 2 ? "-" : "+");
 		v[i] = timed(&a, cmd, NULL, 0);
 	}
 	printf("UID STORE +FLAGS (one message): p50 %.3f ms, p99 %.3f ms\n",
@@ -639,13 +652,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < 100; i++)
 		v[i] = timed(&a, cmd, msg, msg_len);
 	printf("APPEND 2 KB into a 1,000-message box: p50 %.3f ms, "
-	       "p99 %.3f ms\n", pct(v, 100, 0.5), pct(v, 100, 0.99));
+	       "p99 %.3f ms\n",
+	       pct(v, 100, 0.5), pct(v, 100, 0.99));
 	snprintf(cmd, sizeof(cmd), "APPEND INBOX {%zu+}", msg_len);
 	for (i = 0; i < 100; i++)
 		v[i] = timed(&a, cmd, msg, msg_len);
 	printf("APPEND 2 KB into the %u-message INBOX: p50 %.3f ms, "
-	       "p99 %.3f ms\n", inbox_n, pct(v, 100, 0.5),
-	       pct(v, 100, 0.99));
+	       "p99 %.3f ms\n",
+	       inbox_n, pct(v, 100, 0.5), pct(v, 100, 0.99));
 
 	pthread_create(&th, NULL, appender, NULL);
 	usleep(100000);
@@ -654,7 +668,8 @@ int main(int argc, char **argv)
 	atomic_store(&stop_flag, 1);
 	pthread_join(th, NULL);
 	printf("NOOP while another client appends: p50 %.3f ms, "
-	       "p99 %.3f ms\n", pct(v, 1000, 0.5), pct(v, 1000, 0.99));
+	       "p99 %.3f ms\n",
+	       pct(v, 1000, 0.5), pct(v, 1000, 0.99));
 
 	/* memory per idle IDLE connection (the daemon's descriptor
 	 * limit is inherited from here) */
@@ -666,12 +681,12 @@ idle:
 	rss1 = rss_kb(pid);
 	if (nusers > 0)
 		printf("%u IDLE connections (%s, %u users on %u-message "
-		       "INBOXes): daemon RSS %.1f MB in total\n", nidle,
-		       use_tls ? "TLS" : "cleartext", nusers, inbox_n,
+		       "INBOXes): daemon RSS %.1f MB in total\n",
+		       nidle, use_tls ? "TLS" : "cleartext", nusers, inbox_n,
 		       (double)rss1 / 1024.0);
 	printf("%u IDLE connections (%s, %s): "
-	       "RSS +%.1f MB, %.1f kB each\n", nidle,
-	       use_tls ? "TLS" : "cleartext",
+	       "RSS +%.1f MB, %.1f kB each\n",
+	       nidle, use_tls ? "TLS" : "cleartext",
 	       nusers > 0 ? "many INBOXes" : "one 1,000-message box",
 	       (double)(rss1 - rss0) / 1024.0,
 	       (double)(rss1 - rss0) / (double)(nidle ? nidle : 1));

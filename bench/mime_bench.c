@@ -51,7 +51,7 @@ static void add(struct sbuf *b, const char *s)
 
 static void envelope_work(struct rmail_mime *m, size_t *naddr_r)
 {
-	static const char *const h[] = { "From", "To", "Cc", "Subject" };
+	static const char *const h[] = {"From", "To", "Cc", "Subject"};
 	const struct rmail_mime_addr *a;
 	size_t i, j, n, bl;
 	const char *v, *b;
@@ -89,16 +89,15 @@ static void run(const char *what, const struct sbuf *msg,
 		if (now() - t0 < best)
 			best = now() - t0;
 	}
-	printf("%-44s %9.1f ms  (%zu bytes, parse %s, %zu addresses)\n",
-	       what, best * 1e3, msg->len, rc == 0 ? "ok" : "refused",
-	       naddr);
+	printf("%-44s %9.1f ms  (%zu bytes, parse %s, %zu addresses)\n", what,
+	       best * 1e3, msg->len, rc == 0 ? "ok" : "refused", naddr);
 }
 
 int main(int argc, char **argv)
 {
-	struct rmail_mime_limits big = { .size = sizeof(big),
-					 .max_header_len = 64u << 20 };
-	struct sbuf b = { 0 };
+	struct rmail_mime_limits big = {.size = sizeof(big),
+					.max_header_len = 64u << 20};
+	struct sbuf b = {0};
 	char line[256];
 	int iters = 3, opt, i;
 	double t0;
