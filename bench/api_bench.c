@@ -149,15 +149,15 @@ static int cl_req(struct cl *c, const char *method, const char *path,
 			hlen = (size_t)(e - c->buf) + 4;
 			cl = strcasestr(c->buf, "\r\nContent-Length:");
 			need = hlen + (cl != NULL && cl < e
-					   ? strtoul(cl + 17, NULL, 10)
-					   : 0);
+					       ? strtoul(cl + 17, NULL, 10)
+					       : 0);
 			if (need >= RESP_MAX)
 				return -1;
 			if (c->len >= need)
 				break;
 		}
 		ssize_t r =
-		    recv(c->fd, c->buf + c->len, RESP_MAX - 1 - c->len, 0);
+			recv(c->fd, c->buf + c->len, RESP_MAX - 1 - c->len, 0);
 		if (r <= 0)
 			return -1;
 		c->len += (size_t)r;
@@ -212,7 +212,8 @@ static void daemon_start(const char *bin, const char *mods)
 {
 	char dir[] = "/tmp/rmapi-bench-XXXXXX", root[512];
 	const char *add[] = {
-	    bin, "-c", config, "user", "add", USER, "--password-stdin", NULL};
+		bin, "-c", config, "user", "add", USER, "--password-stdin",
+		NULL};
 	const char *serve[] = {bin, "-c", config, "serve", NULL};
 	struct cl c = {0};
 	FILE *f;

@@ -46,8 +46,8 @@ size_t rmail_corpus_message(const struct rmail_corpus *c, uint32_t i, char *buf,
 			    size_t bufsz)
 {
 	static const char words[] =
-	    "the quick brown fox jumps over the lazy dog while mail "
-	    "servers store messages in shards and rename files ";
+		"the quick brown fox jumps over the lazy dog while mail "
+		"servers store messages in shards and rename files ";
 	size_t size = rmail_corpus_size(c, i), n, w = 0, line = 0;
 	uint64_t r = mix(c->seed + i);
 

@@ -290,8 +290,8 @@ static void populate(const char *mbox_dir, uint32_t n)
 		if (mime_mode) {
 			char *body;
 
-			len =
-			    rmail_corpus_message(&cor, uid, cbuf, sizeof(cbuf));
+			len = rmail_corpus_message(&cor, uid, cbuf,
+						   sizeof(cbuf));
 			data = cbuf;
 			body = strstr(cbuf, "\r\n\r\n");
 			/* the rare word: ten messages in 100K */
@@ -535,9 +535,14 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/mail", root);
 	mkdir(dir, 0700);
 	{
-		const char *args[] = {
-		    bin, "-c", config, "user", "add", USER, "--password-stdin",
-		    NULL};
+		const char *args[] = {bin,
+				      "-c",
+				      config,
+				      "user",
+				      "add",
+				      USER,
+				      "--password-stdin",
+				      NULL};
 
 		run(bin, args, PASS "\n");
 	}
@@ -549,9 +554,14 @@ int main(int argc, char **argv)
 	       now() - t0);
 	for (i = 0; i < nusers; i++) {
 		char user[64];
-		const char *args[] = {
-		    bin, "-c", config, "user", "add", user, "--password-stdin",
-		    NULL};
+		const char *args[] = {bin,
+				      "-c",
+				      config,
+				      "user",
+				      "add",
+				      user,
+				      "--password-stdin",
+				      NULL};
 
 		snprintf(user, sizeof(user), "u%u@example.test", i);
 		run(bin, args, PASS "\n");

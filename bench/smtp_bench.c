@@ -64,7 +64,7 @@ struct cl {
 
 static int cl_connect(struct cl *c)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	int one = 1;
 
 	a.sin_port = htons(port);
@@ -102,8 +102,8 @@ static int cl_reply(struct cl *c)
 
 		if (lf != NULL) {
 			size_t n = (size_t)(lf - c->buf) + 1;
-			int code = atoi(c->buf), more = n > 4 &&
-							c->buf[3] == '-';
+			int code = atoi(c->buf),
+			    more = n > 4 && c->buf[3] == '-';
 
 			memmove(c->buf, c->buf + n, c->len - n);
 			c->len -= n;
@@ -141,8 +141,8 @@ static int cl_message(struct cl *c, double *lat_r)
 				  "RCPT TO:<" USER ">\r\n";
 	double t0;
 
-	if (cl_send(c, env, sizeof(env) - 1) < 0 ||
-	    cl_reply(c) != 250 || cl_reply(c) != 250)
+	if (cl_send(c, env, sizeof(env) - 1) < 0 || cl_reply(c) != 250 ||
+	    cl_reply(c) != 250)
 		return -1;
 	t0 = now();
 	if (cl_cmd(c, "DATA\r\n") != 354 || cl_send(c, msg, msg_len) < 0 ||
@@ -184,7 +184,7 @@ static void run(const char *bin, const char *const *args, const char *in)
 
 static unsigned short free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t l = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -199,9 +199,10 @@ static unsigned short free_port(void)
 static void daemon_start(const char *bin, const char *mods)
 {
 	char dir[] = "/tmp/rmsmtp-bench-XXXXXX";
-	const char *add[] = { bin, "-c", config, "user", "add", USER,
-			      "--password-stdin", NULL };
-	const char *serve[] = { bin, "-c", config, "serve", NULL };
+	const char *add[] = {
+		bin, "-c", config, "user", "add", USER, "--password-stdin",
+		NULL};
+	const char *serve[] = {bin, "-c", config, "serve", NULL};
 	FILE *f;
 	struct cl c;
 
@@ -213,9 +214,11 @@ static void daemon_start(const char *bin, const char *mods)
 	f = fopen(config, "w");
 	if (f == NULL)
 		die("config");
-	fprintf(f, "{\"hostname\": \"mail.example.test\", \"mail_root\": "
+	fprintf(f,
+		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
-		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": \"warning\","
+		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
+		"\"warning\","
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
 		root, mods, port);
@@ -259,8 +262,7 @@ static long inbox_count(void)
 {
 	char dir[700];
 
-	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench",
-		 root);
+	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench", root);
 	eml_count = 0;
 	nftw(dir, count_cb, 32, FTW_PHYS);
 	return eml_count;
@@ -288,8 +290,8 @@ static void latency_run(int n)
 	close(c.fd);
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	printf("1 connection, %d x 2 KB: DATA->250 median %.3f ms, "
-	       "p99 %.3f ms\n", n, lat[n / 2] * 1e3,
-	       lat[(size_t)((double)n * 0.99)] * 1e3);
+	       "p99 %.3f ms\n",
+	       n, lat[n / 2] * 1e3, lat[(size_t)((double)n * 0.99)] * 1e3);
 	free(lat);
 }
 
@@ -330,29 +332,37 @@ static void load_run(int conns, double secs)
 		usleep(10000);
 	t_del = now() - t0;
 	printf("%2d connections: %.0f msg/s accepted, %.0f msg/s delivered "
-	       "into INBOX (%ld accepted, %ld delivered)\n", conns,
-	       (double)atomic_load(&accepted) / t_acc,
+	       "into INBOX (%ld accepted, %ld delivered)\n",
+	       conns, (double)atomic_load(&accepted) / t_acc,
 	       (double)(got - before) / t_del, atomic_load(&accepted),
 	       got - before);
 }
 
 int main(int argc, char **argv)
 {
-	const char *bin = getenv("RMAIL_BIN"), *mods = getenv(
-		"RMAIL_MODULE_DIR");
+	const char *bin = getenv("RMAIL_BIN"),
+		   *mods = getenv("RMAIL_MODULE_DIR");
 	char absmods[512];
 	int n = 2000, opt;
 	double secs = 3;
 
 	while ((opt = getopt(argc, argv, "b:m:n:t:")) != -1) {
 		switch (opt) {
-		case 'b': bin = optarg; break;
-		case 'm': mods = optarg; break;
-		case 'n': n = atoi(optarg) > 10 ? atoi(optarg) : 10; break;
-		case 't': secs = atof(optarg) > 0.5 ? atof(optarg) : 0.5;
-			  break;
+		case 'b':
+			bin = optarg;
+			break;
+		case 'm':
+			mods = optarg;
+			break;
+		case 'n':
+			n = atoi(optarg) > 10 ? atoi(optarg) : 10;
+			break;
+		case 't':
+			secs = atof(optarg) > 0.5 ? atof(optarg) : 0.5;
+			break;
 		default:
-			fprintf(stderr, "usage: smtp_bench [-b rmail] "
+			fprintf(stderr,
+				"usage: smtp_bench [-b rmail] "
 				"[-m module_dir] [-n msgs] [-t secs]\n");
 			return 2;
 		}
@@ -364,17 +374,18 @@ int main(int argc, char **argv)
 	if (realpath(mods, absmods) == NULL)
 		die(mods);
 	signal(SIGPIPE, SIG_IGN);
-	msg_len = (size_t)snprintf(msg, sizeof(msg), "From: <load@remote."
+	msg_len = (size_t)snprintf(msg, sizeof(msg),
+				   "From: <load@remote."
 				   "test>\r\nTo: <" USER ">\r\nSubject: bench"
 				   "\r\n\r\n");
 	while (msg_len < MSG_SIZE - 80)
-		msg_len += (size_t)snprintf(msg + msg_len, sizeof(msg) -
-					    msg_len, "%.70s\r\n",
+		msg_len += (size_t)snprintf(msg + msg_len,
+					    sizeof(msg) - msg_len, "%.70s\r\n",
 					    "The quick brown fox jumps over "
 					    "the lazy dog 0123456789 abcdefg"
 					    "hijklmnopqrstuvwxyz");
-	msg_len += (size_t)snprintf(msg + msg_len, sizeof(msg) - msg_len,
-				    ".\r\n");
+	msg_len +=
+		(size_t)snprintf(msg + msg_len, sizeof(msg) - msg_len, ".\r\n");
 	daemon_start(bin, absmods);
 	latency_run(n);
 	load_run(8, secs);

@@ -80,13 +80,12 @@ static void die(const char *what, const struct rmail_err *err)
 	exit(1);
 }
 
-static void fill(struct ss_store *st, const char *mbox, uint32_t n,
-		 size_t cap)
+static void fill(struct ss_store *st, const char *mbox, uint32_t n, size_t cap)
 {
 	struct rmail_corpus c;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	char *buf = malloc(cap ? cap : 8u << 20);
-	struct rmail_append_opts o = { .size = sizeof(o), .ignore_quota = 1 };
+	struct rmail_append_opts o = {.size = sizeof(o), .ignore_quota = 1};
 	double t0 = now_us();
 	uint32_t i;
 
@@ -116,7 +115,7 @@ static void fill(struct ss_store *st, const char *mbox, uint32_t n,
 static double time_open(struct ss_store *st, const char *mbox)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	double t0 = now_us(), t;
 
 	if (ss_mbox_open(st, USER, mbox, &mb, &err) < 0)
@@ -137,7 +136,7 @@ static void other_process_flags(const char *dir, const char *mbox, int n,
 	if (pid == 0) {
 		struct ss_store st;
 		struct rmail_mbox *mb;
-		struct rmail_err err = { 0 };
+		struct rmail_err err = {0};
 		uint32_t cnt;
 		int i;
 
@@ -147,15 +146,15 @@ static void other_process_flags(const char *dir, const char *mbox, int n,
 		cnt = ss_mbox_count(mb);
 		srand(seed);
 		for (i = 0; i < n; i++) {
-			uint32_t idx = recent ? cnt - 1 - (uint32_t)i :
-				       (uint32_t)rand() % cnt;
+			uint32_t idx = recent ? cnt - 1 - (uint32_t)i
+					      : (uint32_t)rand() % cnt;
 			const struct rmail_msg *m = ss_mbox_msg(mb, idx);
 
 			/* a toggle: every change is a real rename */
 			ss_msg_flags(mb, m->uid,
-				     (m->flags & RMAIL_F_FLAGGED) ?
-					     RMAIL_FLAGS_REMOVE :
-					     RMAIL_FLAGS_ADD,
+				     (m->flags & RMAIL_F_FLAGGED)
+					     ? RMAIL_FLAGS_REMOVE
+					     : RMAIL_FLAGS_ADD,
 				     RMAIL_F_FLAGGED, NULL, 0, NULL, &err);
 		}
 		_exit(0);
@@ -174,7 +173,7 @@ static double cold_open(const char *dir, const char *mbox)
 	pid = fork();
 	if (pid == 0) {
 		struct ss_store st;
-		struct rmail_err err = { 0 };
+		struct rmail_err err = {0};
 		double t0 = now_us();
 
 		if (ss_store_open(&st, &bcore, dir, &err) < 0)
@@ -196,7 +195,7 @@ static double cold_open(const char *dir, const char *mbox)
 static void view_memory(struct ss_store *st, const char *mbox)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	size_t bytes;
 
 	if (ss_mbox_open(st, USER, mbox, &mb, &err) < 0)
@@ -204,8 +203,9 @@ static void view_memory(struct ss_store *st, const char *mbox)
 	bytes = sizeof(*mb) + mb->nshards * (sizeof(struct ss_shard) + 4);
 	bytes += (size_t)mb->count * sizeof(struct rmail_msg);
 	printf("%-44s %.1f bytes/message (%u messages, %zu shards)   "
-	       "target <= 64\n", "view memory", (double)bytes / mb->count,
-	       mb->count, mb->nshards);
+	       "target <= 64\n",
+	       "view memory", (double)bytes / mb->count, mb->count,
+	       mb->nshards);
 	ss_mbox_close(&mb);
 }
 
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	uint32_t n = 100000;
 	int big = getenv("RMAIL_BENCH_1M") != NULL, keep = 0, i;
 	struct ss_store st;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_mbox *mb;
 	struct rmail_corpus c;
 	char tmpl[] = "/var/tmp/store-bench-XXXXXX", *buf;
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 	ss_mbox_create(&st, USER, "Bench", 0, NULL);
 	ss_mbox_create(&st, USER, "Append", 0, NULL);
 	ss_mbox_create(&st, USER, "Copy", 0, NULL);
-	if (ss_mbox_status(&st, USER, "Bench", &(struct rmail_mbox_status){ 0 },
+	if (ss_mbox_status(&st, USER, "Bench", &(struct rmail_mbox_status){0},
 			   &err) < 0)
 		die("status", &err);
 	{
@@ -293,12 +293,12 @@ int main(int argc, char **argv)
 		const struct rmail_msg *m =
 			ss_mbox_msg(mb, (uint32_t)rand() % ss_mbox_count(mb));
 		uint32_t uid = m->uid;
-		int mode = (m->flags & RMAIL_F_ANSWERED) ? RMAIL_FLAGS_REMOVE :
-							   RMAIL_FLAGS_ADD;
+		int mode = (m->flags & RMAIL_F_ANSWERED) ? RMAIL_FLAGS_REMOVE
+							 : RMAIL_FLAGS_ADD;
 		double t0 = now_us();
 
-		if (ss_msg_flags(mb, uid, mode,
-				 RMAIL_F_ANSWERED, NULL, 0, NULL, &err) < 0)
+		if (ss_msg_flags(mb, uid, mode, RMAIL_F_ANSWERED, NULL, 0, NULL,
+				 &err) < 0)
 			die("flags", &err);
 		v[i] = now_us() - t0;
 	}
@@ -330,8 +330,9 @@ int main(int argc, char **argv)
 
 	/* copy single messages, then expunge them */
 	for (i = 0; i < 500; i++) {
-		uint32_t src = ss_mbox_msg(mb, (uint32_t)i * 97 %
-						       ss_mbox_count(mb))->uid;
+		uint32_t src =
+			ss_mbox_msg(mb, (uint32_t)i * 97 % ss_mbox_count(mb))
+				->uid;
 		double t0 = now_us();
 
 		if (ss_msg_copy(mb, &src, 1, "Copy", &uids[i], NULL, &err) < 0)

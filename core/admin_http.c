@@ -11,12 +11,12 @@
 
 #include "admin_http.h"
 
-#define ADMIN_MAX_LINE 2048         /* request line or one header */
-#define ADMIN_MAX_HEAD 16384        /* the whole request head */
+#define ADMIN_MAX_LINE 2048  /* request line or one header */
+#define ADMIN_MAX_HEAD 16384 /* the whole request head */
 #define ADMIN_MAX_HEADERS 64
 #define ADMIN_IDLE 10.0
 
-#define OPENMETRICS_TYPE \
+#define OPENMETRICS_TYPE                                                       \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 enum admin_target { T_NONE, T_METRICS, T_OTHER };
@@ -24,14 +24,14 @@ enum admin_target { T_NONE, T_METRICS, T_OTHER };
 struct admin_req {
 	size_t head_bytes;
 	unsigned nlines;
-	int target;                 /* enum admin_target */
+	int target; /* enum admin_target */
 	bool head_only;
 	bool bad_method;
 };
 
 /* the listener belongs to the core, not to a module: rm_listen only
  * needs a name for "admin.listen" in logs and the restart keys */
-static struct rmail_mctx admin_mctx = { .name = "admin" };
+static struct rmail_mctx admin_mctx = {.name = "admin"};
 
 static void reply(struct rmail_conn *c, int code, const char *reason,
 		  const char *ctype, const char *body, bool head_only,
@@ -39,7 +39,8 @@ static void reply(struct rmail_conn *c, int code, const char *reason,
 {
 	size_t n = body != NULL ? strlen(body) : 0;
 
-	rm_conn_printf(c, "HTTP/1.1 %d %s\r\n"
+	rm_conn_printf(c,
+		       "HTTP/1.1 %d %s\r\n"
 		       "Content-Type: %s\r\n"
 		       "Content-Length: %zu\r\n"
 		       "%s"
@@ -56,8 +57,7 @@ static void reply_text(struct rmail_conn *c, int code, const char *reason,
 	char body[64];
 
 	snprintf(body, sizeof(body), "%d %s\n", code, reason);
-	reply(c, code, reason, "text/plain; charset=utf-8", body, false,
-	      extra);
+	reply(c, code, reason, "text/plain; charset=utf-8", body, false, extra);
 }
 
 static void refresh_gauges(void)
@@ -205,6 +205,6 @@ int rm_admin_start(struct rmail_err *err)
 	refresh_gauges();
 	if (conf == NULL || conf->admin_listen.n == 0)
 		return 0;
-	return rm_listen(&admin_mctx, "listen", &conf->admin_listen,
-			 &admin_ops, &o, err);
+	return rm_listen(&admin_mctx, "listen", &conf->admin_listen, &admin_ops,
+			 &o, err);
 }

@@ -24,7 +24,7 @@ struct auth_job {
 	void *arg;
 	struct rmail_auth_result res;
 	struct rmail_err err;
-	struct rmail_timer *timer;  /* the failure delay, freed on answer */
+	struct rmail_timer *timer; /* the failure delay, freed on answer */
 };
 
 static double fail_window(void)
@@ -32,7 +32,8 @@ static double fail_window(void)
 	const struct rm_config *c = rm_conf();
 
 	return c != NULL && c->limits.auth_fail_window > 0
-		? c->limits.auth_fail_window : 900;
+		       ? c->limits.auth_fail_window
+		       : 900;
 }
 
 uint32_t rm_auth_failures(const char *rip)
@@ -52,14 +53,14 @@ static void clean_field(char *dst, size_t sz, const char *src)
 	for (; *src != '\0' && o + 1 < sz; src++) {
 		unsigned char ch = (unsigned char)*src;
 
-		dst[o++] = (ch <= ' ' || ch == '=' || ch == 0x7f) ? '?'
-								  : (char)ch;
+		dst[o++] =
+			(ch <= ' ' || ch == '=' || ch == 0x7f) ? '?' : (char)ch;
 	}
 	dst[o] = '\0';
 }
 
-void rm_auth_log_failure(const char *proto, const char *user,
-			 const char *rip, const char *reason)
+void rm_auth_log_failure(const char *proto, const char *user, const char *rip,
+			 const char *reason)
 {
 	char p[32], u[128], r[64], why[64];
 	char labels[64];
@@ -106,8 +107,8 @@ static void verify_work(void *arg, const volatile int *cancel)
 		return;
 	ops = rm_store(&h);
 	rmail_err_clear(&j->err);
-	if (ops->user_verify(h, j->user, j->password, &j->res.user,
-			     &j->err) == 0) {
+	if (ops->user_verify(h, j->user, j->password, &j->res.user, &j->err) ==
+	    0) {
 		j->res.ok = 1;
 		j->res.code = RMAIL_E_NONE;
 	} else {
@@ -121,10 +122,14 @@ static void verify_work(void *arg, const volatile int *cancel)
 static const char *reason_of(int code)
 {
 	switch (code) {
-	case RMAIL_E_AUTH: return "bad_credentials";
-	case RMAIL_E_DISABLED: return "disabled";
-	case RMAIL_E_BUSY: return "busy";
-	default: return "error";
+	case RMAIL_E_AUTH:
+		return "bad_credentials";
+	case RMAIL_E_DISABLED:
+		return "disabled";
+	case RMAIL_E_BUSY:
+		return "busy";
+	default:
+		return "error";
 	}
 }
 
@@ -148,8 +153,7 @@ static void verify_done(void *arg, int cancelled)
 				  fail_window(), NULL);
 	n = rm_auth_failures(j->rip);
 	j->res.failures = n;
-	rm_auth_log_failure(j->proto, j->user, j->rip,
-			    reason_of(j->res.code));
+	rm_auth_log_failure(j->proto, j->user, j->rip, reason_of(j->res.code));
 	memset(&j->res.user, 0, sizeof(j->res.user));
 	delay = AUTH_DELAY_FIRST;
 	for (uint32_t i = 1; i < n && delay < AUTH_DELAY_MAX; i++)

@@ -9,8 +9,7 @@ static const char b64[] =
 
 /* Writes a NUL-terminated encoding; returns its length, or 0 when out
  * is too small (then out is "" if outsz > 0). */
-size_t rm_base64_encode(const void *in, size_t inlen, char *out,
-			size_t outsz)
+size_t rm_base64_encode(const void *in, size_t inlen, char *out, size_t outsz)
 {
 	const unsigned char *s = in;
 	size_t need, o = 0;

@@ -50,9 +50,9 @@ static size_t orig_headers(int fd, char *buf, size_t sz)
 		return 0;
 	n = (size_t)got;
 	for (i = 0; i + 1 < n; i++) {
-		if (buf[i] == '\n' && (buf[i + 1] == '\n' ||
-				       (buf[i + 1] == '\r' && i + 2 < n &&
-					buf[i + 2] == '\n'))) {
+		if (buf[i] == '\n' &&
+		    (buf[i + 1] == '\n' ||
+		     (buf[i + 1] == '\r' && i + 2 < n && buf[i + 2] == '\n'))) {
 			n = i + 1;
 			break;
 		}
@@ -72,8 +72,7 @@ void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd)
 {
 	const struct rm_config *c = rm_conf();
-	const char *host = c != NULL && c->hostname ? c->hostname
-						    : "localhost";
+	const char *host = c != NULL && c->hostname ? c->hostname : "localhost";
 	struct rmail_rcpt_result res;
 	struct rm_deliver_req rq;
 	struct rm_msg_src local, remote;
@@ -102,7 +101,8 @@ void rm_bounce_send(const char *to, const char *orig_id,
 		return;
 	}
 	rm_rfc5322_date((int64_t)time(NULL), date, sizeof(date));
-	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	fprintf(f,
+		"From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 		"To: <%s>\r\n"
 		"Subject: Undelivered Mail Returned to Sender\r\n"
 		"Date: %s\r\n"
@@ -121,25 +121,33 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	for (size_t i = 0; i < n; i++) {
 		snprintf(diag, sizeof(diag), "%s", r[i].diag ? r[i].diag : "");
 		clean_line(diag);
-		fprintf(f, "<%s>: %s%s\r\n", r[i].addr, r[i].expired ?
-			"delivery time expired; last error: " : "", diag);
+		fprintf(f, "<%s>: %s%s\r\n", r[i].addr,
+			r[i].expired ? "delivery time expired; last error: "
+				     : "",
+			diag);
 	}
-	fprintf(f, "\r\n--%s/%s\r\n"
+	fprintf(f,
+		"\r\n--%s/%s\r\n"
 		"Content-Type: message/delivery-status\r\n\r\n"
 		"Reporting-MTA: dns; %s\r\n"
-		"X-Rmail-Queue-ID: %s\r\n", id, host, host, orig_id);
+		"X-Rmail-Queue-ID: %s\r\n",
+		id, host, host, orig_id);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(diag, sizeof(diag), "%s", r[i].diag ? r[i].diag : "");
 		clean_line(diag);
 		status_of(diag, r[i].expired, st, sizeof(st));
-		fprintf(f, "\r\nFinal-Recipient: rfc822; %s\r\n"
+		fprintf(f,
+			"\r\nFinal-Recipient: rfc822; %s\r\n"
 			"Action: failed\r\nStatus: %s\r\n"
-			"Diagnostic-Code: smtp; %s\r\n", r[i].addr, st, diag);
+			"Diagnostic-Code: smtp; %s\r\n",
+			r[i].addr, st, diag);
 	}
 	hdr = rm_xmalloc(ORIG_HDR_MAX);
 	hl = orig_headers(msg_fd, hdr, ORIG_HDR_MAX);
-	fprintf(f, "\r\n--%s/%s\r\n"
-		"Content-Type: text/rfc822-headers\r\n\r\n", id, host);
+	fprintf(f,
+		"\r\n--%s/%s\r\n"
+		"Content-Type: text/rfc822-headers\r\n\r\n",
+		id, host);
 	fwrite(hdr, 1, hl, f);
 	fprintf(f, "\r\n--%s/%s--\r\n", id, host);
 	free(hdr);
@@ -167,8 +175,9 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	memset(&res, 0, sizeof(res));
 	rm_deliver_message(&rq, &res, &nq);
 	rm_log(RMAIL_LOG_INFO, "bounce %s for %s to %s: %s", id, orig_id, to,
-	       res.status == RMAIL_RCPT_DELIVERED ? "delivered" :
-	       res.status == RMAIL_RCPT_QUEUED ? "queued" : "failed");
+	       res.status == RMAIL_RCPT_DELIVERED ? "delivered"
+	       : res.status == RMAIL_RCPT_QUEUED  ? "queued"
+						  : "failed");
 	rm_metric_add("rmail_deliveries_total", "result=\"bounced\"", 1);
 	close(fd);
 	(void)unlink(path);

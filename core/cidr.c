@@ -14,9 +14,8 @@ struct addr {
 	unsigned char b[16];
 };
 
-static const unsigned char v4mapped[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-};
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
 
 static int parse_addr(const char *s, struct addr *a)
 {
@@ -65,16 +64,15 @@ int rm_cidr_match(const char *ip, const char *cidr)
 		char *end;
 
 		bits = strtol(slash + 1, &end, 10);
-		if (slash[1] == '\0' || *end != '\0' || bits < 0 ||
-		    bits > max)
+		if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > max)
 			return -1;
 	}
 	if (parse_addr(ip, &a) < 0 || a.family != n.family)
 		return 0;
 	for (long i = 0; i < bits; i += 8) {
 		long left = bits - i;
-		unsigned char mask = left >= 8 ? 0xff :
-			(unsigned char)(0xff << (8 - left));
+		unsigned char mask =
+			left >= 8 ? 0xff : (unsigned char)(0xff << (8 - left));
 
 		if ((a.b[i / 8] & mask) != (n.b[i / 8] & mask))
 			return 0;
@@ -84,7 +82,7 @@ int rm_cidr_match(const char *ip, const char *cidr)
 
 bool rm_ip_is_exempt(const char *ip)
 {
-	static const char *const defaults[] = { "127.0.0.0/8", "::1" };
+	static const char *const defaults[] = {"127.0.0.0/8", "::1"};
 	const struct rm_config *conf = rm_conf();
 	const char *const *v = defaults;
 	size_t n = 2;

@@ -29,10 +29,10 @@ extern const struct rm_command rm_cmd_install __attribute__((weak));
 extern const struct rm_command rm_cmd_ctl __attribute__((weak));
 
 static const struct rm_command *const commands[] = {
-	&rm_cmd_serve, &rm_cmd_check, &rm_cmd_reload,
-	&rm_cmd_user, &rm_cmd_alias, &rm_cmd_quota, &rm_cmd_check_store,
-	&rm_cmd_import, &rm_cmd_export, &rm_cmd_queue, &rm_cmd_diagnose,
-	&rm_cmd_install, &rm_cmd_ctl,
+	&rm_cmd_serve,	&rm_cmd_check, &rm_cmd_reload,	    &rm_cmd_user,
+	&rm_cmd_alias,	&rm_cmd_quota, &rm_cmd_check_store, &rm_cmd_import,
+	&rm_cmd_export, &rm_cmd_queue, &rm_cmd_diagnose,    &rm_cmd_install,
+	&rm_cmd_ctl,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -90,13 +90,13 @@ static const struct rm_command *find_command(const char *name)
 int rm_cli_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	const struct rm_command *cmd;
-	struct rm_cli cli = { 0 };
+	struct rm_cli cli = {0};
 	int c;
 
 	/* "+": stop at the command name, its options are its own */
@@ -177,13 +177,13 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 	for (i = 0; i < conf->modules.n; i++) {
 		const struct rmail_module *mod = NULL;
 		const char *name = conf->modules.v[i];
-		const char *shrt = strncmp(name, "mod_", 4) == 0 ? name + 4
-								  : name;
+		const char *shrt =
+			strncmp(name, "mod_", 4) == 0 ? name + 4 : name;
 		char *file;
 		void *dl = NULL;
 
-		file = rm_psprintf(conf->pool, "%s/mod_%s.so",
-				   conf->module_dir, shrt);
+		file = rm_psprintf(conf->pool, "%s/mod_%s.so", conf->module_dir,
+				   shrt);
 		if (rm_module_validate(file, shrt, &mod, &dl, &err) == 0 &&
 		    mod->kind == RMAIL_KIND_STORAGE)
 			keep[n++] = name;
@@ -203,8 +203,10 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 		return -1;
 	}
 	if (rm_modules_load(conf, rm_cli_report, NULL) == 0) {
-		rm_log(RMAIL_LOG_ERR, "no storage module could be loaded "
-		       "(modules in %s)", conf->module_dir);
+		rm_log(RMAIL_LOG_ERR,
+		       "no storage module could be loaded "
+		       "(modules in %s)",
+		       conf->module_dir);
 		return -1;
 	}
 	if (rm_modules_init(&err) < 0) {
@@ -282,15 +284,16 @@ char *rm_cli_password(bool from_stdin, const char *prompt)
 	tty = fopen("/dev/tty", "r+e");
 	if (tty == NULL) {
 		rm_log(RMAIL_LOG_ERR, "no terminal to ask for a password "
-		       "(use --password-stdin)");
+				      "(use --password-stdin)");
 		return NULL;
 	}
 	a = prompt_noecho(tty, prompt != NULL ? prompt : "Password: ");
 	b = a != NULL ? prompt_noecho(tty, "Again: ") : NULL;
 	fclose(tty);
 	if (a == NULL || b == NULL || strcmp(a, b) != 0 || a[0] == '\0') {
-		rm_log(RMAIL_LOG_ERR, a != NULL && b != NULL && a[0] != '\0' ?
-		       "the passwords differ" : "no password given");
+		rm_log(RMAIL_LOG_ERR, a != NULL && b != NULL && a[0] != '\0'
+					      ? "the passwords differ"
+					      : "no password given");
 		wipe_free(a);
 		wipe_free(b);
 		return NULL;

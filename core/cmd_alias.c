@@ -14,13 +14,13 @@ static int alias_add(struct rm_cli *cli, int argc, char **argv)
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
 	const char *pos[MAX_TARGETS + 1];
-	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
+	const struct rm_opt opts[] = {{NULL, false, NULL, NULL}};
 	size_t n;
 	void *h;
 	int ret;
 
-	ret = rm_cmd_args("alias add", "ALIAS TARGET...", argc, argv, opts,
-			  pos, 2, MAX_TARGETS + 1, &n);
+	ret = rm_cmd_args("alias add", "ALIAS TARGET...", argc, argv, opts, pos,
+			  2, MAX_TARGETS + 1, &n);
 	if (ret != RM_EXIT_OK)
 		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
@@ -37,7 +37,7 @@ static int alias_del(struct rm_cli *cli, int argc, char **argv)
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
 	const char *pos[1];
-	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
+	const struct rm_opt opts[] = {{NULL, false, NULL, NULL}};
 	size_t n;
 	void *h;
 	int ret;
@@ -66,8 +66,9 @@ static void list_one(void *arg, const char *alias, const char *const *t,
 		targets = json_array();
 		for (i = 0; i < n; i++)
 			json_array_append_new(targets, json_string(t[i]));
-		json_array_append_new(lc->arr, json_pack("{s:s, s:o}",
-			"alias", alias, "targets", targets));
+		json_array_append_new(lc->arr,
+				      json_pack("{s:s, s:o}", "alias", alias,
+						"targets", targets));
 		return;
 	}
 	printf("%s ->", alias);
@@ -79,12 +80,12 @@ static void list_one(void *arg, const char *alias, const char *const *t,
 static int alias_list(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rm_cmd_list lc = { 0 };
+	struct rm_cmd_list lc = {0};
 	struct rmail_err err;
 	const char *pos[1];
 	const struct rm_opt opts[] = {
-		{ "--json", false, NULL, &lc.json },
-		{ NULL, false, NULL, NULL },
+		{"--json", false, NULL, &lc.json},
+		{NULL, false, NULL, NULL},
 	};
 	size_t n;
 	void *h;
@@ -105,11 +106,14 @@ static int alias_list(struct rm_cli *cli, int argc, char **argv)
 static int alias_run(struct rm_cli *cli)
 {
 	static const struct rm_subcmd subs[] = {
-		{ "add", alias_add }, { "del", alias_del },
-		{ "list", alias_list }, { NULL, NULL },
+		{"add", alias_add},
+		{"del", alias_del},
+		{"list", alias_list},
+		{NULL, NULL},
 	};
 
-	return rm_cmd_dispatch(cli, subs, "alias add ALIAS TARGET... | "
+	return rm_cmd_dispatch(cli, subs,
+			       "alias add ALIAS TARGET... | "
 			       "del ALIAS | list [DOMAIN] [--json]");
 }
 

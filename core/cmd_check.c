@@ -21,8 +21,7 @@ static void count_report(void *arg, const char *problem)
 	rm_log(RMAIL_LOG_ERR, "%s", problem);
 }
 
-static void problem(struct check *c, const char *fmt, ...)
-	RMAIL_PRINTF(2, 3);
+static void problem(struct check *c, const char *fmt, ...) RMAIL_PRINTF(2, 3);
 
 static void problem(struct check *c, const char *fmt, ...)
 {
@@ -46,8 +45,7 @@ static void check_module(struct check *c, const struct rm_config *conf,
 	rmail_err_clear(&err);
 	if (strncmp(name, "mod_", 4) == 0)
 		name += 4;
-	file = rm_psprintf(conf->pool, "%s/mod_%s.so", conf->module_dir,
-			   name);
+	file = rm_psprintf(conf->pool, "%s/mod_%s.so", conf->module_dir, name);
 	if (rm_module_validate(file, name, &mod, &dl, &err) < 0) {
 		problem(c, "module %s refused: %s", file, err.msg);
 		goto out;
@@ -95,8 +93,9 @@ static void check_run_as(struct check *c, const struct rm_config *conf)
 			else if (!rm_priv_can_access(&priv, conf->mail_root,
 						     W_OK | X_OK))
 				problem(c, "mail_root %s is not writable by %s",
-					conf->mail_root, priv.user != NULL ?
-					priv.user : "this user");
+					conf->mail_root,
+					priv.user != NULL ? priv.user
+							  : "this user");
 		} else {
 			char *parent = rm_pstrdup(conf->pool, conf->mail_root);
 			char *slash = strrchr(parent, '/');
@@ -110,16 +109,17 @@ static void check_run_as(struct check *c, const struct rm_config *conf)
 			/* created on first start: as root (run_as) it is
 			 * made and handed over, else the parent must allow */
 			if (!priv.active && access(parent, W_OK | X_OK) < 0)
-				problem(c, "mail_root %s does not exist and "
-					"%s is not writable", conf->mail_root,
-					parent);
+				problem(c,
+					"mail_root %s does not exist and "
+					"%s is not writable",
+					conf->mail_root, parent);
 		}
 	}
 }
 
 static int check_run(struct rm_cli *cli)
 {
-	struct check c = { 0 };
+	struct check c = {0};
 	struct rm_config *conf = NULL;
 	const char *path;
 	bool exists = false;

@@ -18,7 +18,8 @@ static int run(struct rm_cli *cli)
 		if (strcmp(cli->argv[i], "--repair") == 0) {
 			repair = true;
 		} else {
-			fprintf(stderr, "usage: rmail check-store [--repair]\n");
+			fprintf(stderr,
+				"usage: rmail check-store [--repair]\n");
 			return 2;
 		}
 	}

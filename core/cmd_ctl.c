@@ -22,8 +22,8 @@ static int ctl_run(struct rm_cli *cli)
 	if (cli->argc < 1 || strcmp(cli->argv[0], "--help") == 0 ||
 	    strcmp(cli->argv[0], "-h") == 0) {
 		fprintf(stderr, "usage: rmail ctl COMMAND [ARGS...]\n"
-			"  e.g. rmail ctl status, rmail ctl exchange "
-			"lockout-reset 192.0.2.7\n");
+				"  e.g. rmail ctl status, rmail ctl exchange "
+				"lockout-reset 192.0.2.7\n");
 		return cli->argc < 1 ? 2 : 0;
 	}
 	conf = rm_cli_load_config(cli);

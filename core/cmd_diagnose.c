@@ -15,22 +15,22 @@
 #include "daemon.h"
 #include "diag_int.h"
 
-static const char *const status_word[] = { "PASS", "WARN", "FAIL" };
+static const char *const status_word[] = {"PASS", "WARN", "FAIL"};
 
 static const struct {
 	const char *name;
-	const char *module;         /* NULL: always runs */
-	const char *module2;        /* needed too (delivery reads over IMAP) */
+	const char *module;  /* NULL: always runs */
+	const char *module2; /* needed too (delivery reads over IMAP) */
 	void (*run)(struct diag *d);
 } phases[] = {
-	{ "Configuration & Environment", NULL, NULL, dg_phase_config },
-	{ "User Management", NULL, NULL, dg_phase_users },
-	{ "Backend Storage", NULL, NULL, dg_phase_store },
-	{ "SMTP Protocol", "smtp", NULL, dg_phase_smtp },
-	{ "Delivery Verification", "smtp", "imap", dg_phase_delivery },
-	{ "IMAP Protocol", "imap", NULL, dg_phase_imap },
-	{ "Exchange API", "exchange", NULL, dg_phase_api },
-	{ "Cleanup", NULL, NULL, dg_phase_cleanup },
+	{"Configuration & Environment", NULL, NULL, dg_phase_config},
+	{"User Management", NULL, NULL, dg_phase_users},
+	{"Backend Storage", NULL, NULL, dg_phase_store},
+	{"SMTP Protocol", "smtp", NULL, dg_phase_smtp},
+	{"Delivery Verification", "smtp", "imap", dg_phase_delivery},
+	{"IMAP Protocol", "imap", NULL, dg_phase_imap},
+	{"Exchange API", "exchange", NULL, dg_phase_api},
+	{"Cleanup", NULL, NULL, dg_phase_cleanup},
 };
 
 #define NPHASES ((int)(sizeof(phases) / sizeof(phases[0])))
@@ -50,10 +50,13 @@ void dg_check(struct diag *d, enum dg_status st, const char *id,
 	else if (st == DG_WARN)
 		d->nwarn++;
 	if (d->json) {
-		json_array_append_new(d->out_checks, json_pack(
-			"{s:i, s:s, s:s, s:s}", "phase", d->phase, "id", id,
-			"status", st == DG_PASS ? "pass" : st == DG_WARN ?
-			"warn" : "fail", "message", msg));
+		json_array_append_new(d->out_checks,
+				      json_pack("{s:i, s:s, s:s, s:s}", "phase",
+						d->phase, "id", id, "status",
+						st == DG_PASS	? "pass"
+						: st == DG_WARN ? "warn"
+								: "fail",
+						"message", msg));
 		return;
 	}
 	printf("  %s  %-26s %s\n", status_word[st], id, msg);
@@ -127,8 +130,8 @@ static void endpoint(struct diag *d, const char *section, const char *key,
 
 static void setup_names(struct diag *d)
 {
-	const char *host = d->conf->hostname != NULL ? d->conf->hostname
-						     : "localhost";
+	const char *host =
+		d->conf->hostname != NULL ? d->conf->hostname : "localhost";
 	const char *dot = strchr(host, '.');
 	unsigned char rnd[16];
 	size_t i;
@@ -142,16 +145,15 @@ static void setup_names(struct diag *d)
 	for (i = 0; i < 4; i++)
 		snprintf(d->tag + 2 * i, 3, "%02x", rnd[i]);
 	for (i = 0; i < 20; i++)
-		snprintf(d->pass + 2 * i, 3, "%02x", rnd[(i + 4) % 16] ^
-			 (unsigned char)(i * 37));
+		snprintf(d->pass + 2 * i, 3, "%02x",
+			 rnd[(i + 4) % 16] ^ (unsigned char)(i * 37));
 	snprintf(d->user, sizeof(d->user), DG_PREFIX "%s@%s", d->tag,
 		 d->domain);
 	snprintf(d->user2, sizeof(d->user2), DG_PREFIX "%s-b@%s", d->tag,
 		 d->domain);
-	endpoint(d, "smtp", "listen", "0.0.0.0:25", d->smtp,
-		 sizeof(d->smtp));
-	endpoint(d, "smtp", "submission_listen", "0.0.0.0:587",
-		 d->submission, sizeof(d->submission));
+	endpoint(d, "smtp", "listen", "0.0.0.0:25", d->smtp, sizeof(d->smtp));
+	endpoint(d, "smtp", "submission_listen", "0.0.0.0:587", d->submission,
+		 sizeof(d->submission));
 	endpoint(d, "smtp", "smtps_listen", "0.0.0.0:465", d->smtps,
 		 sizeof(d->smtps));
 	endpoint(d, "imap", "listen", "0.0.0.0:143", d->imap, sizeof(d->imap));
@@ -205,20 +207,24 @@ static void run_phase(struct diag *d, int i)
 		mod = phases[i].module2;
 	if (mod != NULL && !module_enabled(d->conf, mod)) {
 		if (d->json) {
-			json_array_append_new(d->out_phases, json_pack(
-				"{s:i, s:s, s:s, s:s}", "phase", i + 1,
-				"name", phases[i].name, "status", "skipped",
-				"reason", "module disabled"));
+			json_array_append_new(
+				d->out_phases,
+				json_pack("{s:i, s:s, s:s, s:s}", "phase",
+					  i + 1, "name", phases[i].name,
+					  "status", "skipped", "reason",
+					  "module disabled"));
 		} else {
 			printf("Phase %d: %s: SKIPPED (mod_%s is not in "
-			       "modules)\n", i + 1, phases[i].name, mod);
+			       "modules)\n",
+			       i + 1, phases[i].name, mod);
 		}
 		return;
 	}
 	if (d->json)
-		json_array_append_new(d->out_phases, json_pack(
-			"{s:i, s:s, s:s}", "phase", i + 1, "name",
-			phases[i].name, "status", "run"));
+		json_array_append_new(d->out_phases,
+				      json_pack("{s:i, s:s, s:s}", "phase",
+						i + 1, "name", phases[i].name,
+						"status", "run"));
 	else
 		printf("Phase %d: %s\n", i + 1, phases[i].name);
 	fflush(stdout);
@@ -228,10 +234,10 @@ static void run_phase(struct diag *d, int i)
 static int diagnose_run(struct rm_cli *cli)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "phase", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"phase", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct diag d;
 	int c, i, rc;
@@ -246,14 +252,16 @@ static int diagnose_run(struct rm_cli *cli)
 		case 'p':
 			d.only_phase = atoi(optarg);
 			if (d.only_phase < 1 || d.only_phase > NPHASES) {
-				fprintf(stderr, "rmail diagnose: --phase "
-					"takes 1 to %d\n", NPHASES);
+				fprintf(stderr,
+					"rmail diagnose: --phase "
+					"takes 1 to %d\n",
+					NPHASES);
 				return RM_EXIT_USAGE;
 			}
 			break;
 		default:
 			fprintf(stderr, "usage: rmail diagnose [--json] "
-				"[--phase N]\n");
+					"[--phase N]\n");
 			return c == 'h' ? RM_EXIT_OK : RM_EXIT_USAGE;
 		}
 	}
@@ -262,7 +270,8 @@ static int diagnose_run(struct rm_cli *cli)
 	d.conf = rm_cli_load_config(cli);
 	if (d.conf == NULL) {
 		d.phase = 1;
-		dg_check(&d, DG_FAIL, "config.load", "the config does not "
+		dg_check(&d, DG_FAIL, "config.load",
+			 "the config does not "
 			 "load (problems above)");
 		goto summary;
 	}
@@ -277,11 +286,11 @@ static int diagnose_run(struct rm_cli *cli)
 	run_phase(&d, NPHASES - 1);
 summary:
 	if (d.json) {
-		json_t *j = json_pack("{s:o, s:o, s:{s:i, s:i, s:i}}",
-				      "phases", d.out_phases, "checks",
-				      d.out_checks, "summary", "checks",
-				      (int)d.nchecks, "failures",
-				      (int)d.nfail, "warnings", (int)d.nwarn);
+		json_t *j = json_pack("{s:o, s:o, s:{s:i, s:i, s:i}}", "phases",
+				      d.out_phases, "checks", d.out_checks,
+				      "summary", "checks", (int)d.nchecks,
+				      "failures", (int)d.nfail, "warnings",
+				      (int)d.nwarn);
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

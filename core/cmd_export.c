@@ -71,7 +71,7 @@ static bool write_new(const char *path, const char *text)
 
 static void existing_bases(const char *dir, struct rm_strset *set)
 {
-	static const char *const subs[] = { "cur", "new" };
+	static const char *const subs[] = {"cur", "new"};
 	struct rm_md_name nm;
 	struct dirent *de;
 	size_t i;
@@ -95,7 +95,7 @@ static void existing_bases(const char *dir, struct rm_strset *set)
 static void keyword_map(struct exp *ex, const char *dir,
 			const char *const *names, size_t n, int *letter)
 {
-	char *kw[RM_MD_KEYWORDS] = { 0 }, *text = NULL, *tmp, *path;
+	char *kw[RM_MD_KEYWORDS] = {0}, *text = NULL, *tmp, *path;
 	size_t i, len = 0, cap = 0, dropped = 0;
 	bool changed = false;
 	FILE *fp;
@@ -253,8 +253,7 @@ static void write_uidlist(struct exp *ex, struct rmail_mbox *mb,
 	int fd;
 
 	path = rm_md_xasprintf("%s/dovecot-uidlist", dir);
-	tmp = rm_md_xasprintf("%s/tmp/.dovecot-uidlist.%d", dir,
-			      (int)getpid());
+	tmp = rm_md_xasprintf("%s/tmp/.dovecot-uidlist.%d", dir, (int)getpid());
 	if (access(path, F_OK) == 0 || errno != ENOENT)
 		goto out;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -287,7 +286,7 @@ out:
 
 static int export_mbox(struct exp *ex, const char *name)
 {
-	struct rm_strset have = { 0 };
+	struct rm_strset have = {0};
 	struct rmail_mbox *mb = NULL;
 	struct rmail_err err;
 	const char *const *kwnames = NULL;
@@ -317,7 +316,7 @@ static int export_mbox(struct exp *ex, const char *name)
 		goto out;
 	}
 	for (i = 0; i < 3; i++) {
-		static const char *const subs[] = { "tmp", "new", "cur" };
+		static const char *const subs[] = {"tmp", "new", "cur"};
 
 		p = rm_md_xasprintf("%s/%s", dir, subs[i]);
 		if (mkdir_p(p) < 0) {
@@ -344,8 +343,8 @@ static int export_mbox(struct exp *ex, const char *name)
 	for (i = 0; i < n; i++) {
 		const struct rmail_msg *m = ex->ops->mbox_msg(mb, i);
 
-		if (m == NULL || export_msg(ex, mb, dir, m, letter, nkw,
-					    &have) < 0)
+		if (m == NULL ||
+		    export_msg(ex, mb, dir, m, letter, nkw, &have) < 0)
 			ex->failed++;
 	}
 	ex->nfolders++;
@@ -365,7 +364,7 @@ out:
 
 static int export_run(struct rm_cli *cli)
 {
-	struct exp ex = { 0 };
+	struct exp ex = {0};
 	struct rmail_user u;
 	struct rmail_err err;
 	const char *pos[3];
@@ -396,11 +395,13 @@ static int export_run(struct rm_cli *cli)
 			rc = RM_EXIT_FAIL;
 	rm_strset_free(&ex.mboxes);
 	printf("exported %zu messages from %zu mailboxes of %s to %s "
-	       "(%zu already there, %zu failed)\n", ex.done, ex.nfolders,
-	       ex.user, ex.root, ex.existed, ex.failed);
+	       "(%zu already there, %zu failed)\n",
+	       ex.done, ex.nfolders, ex.user, ex.root, ex.existed, ex.failed);
 	if (ex.dropped_kw > 0)
-		rm_cmd_failf(CMD, "%zu keywords not exported: Maildir has "
-			     "26 keywords per folder", ex.dropped_kw);
+		rm_cmd_failf(CMD,
+			     "%zu keywords not exported: Maildir has "
+			     "26 keywords per folder",
+			     ex.dropped_kw);
 	if (ex.failed > 0)
 		rc = RM_EXIT_FAIL;
 	return rc;

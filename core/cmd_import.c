@@ -24,15 +24,15 @@
 
 #define CMD "import"
 #define BATCH_DEFAULT 1000
-#define META_MAX (1024 * 1024)  /* dovecot-keywords, dovecot-uidlist */
+#define META_MAX (1024 * 1024) /* dovecot-keywords, dovecot-uidlist */
 
 struct imp_msg {
-	char *rel;                      /* "cur/<name>" in the folder */
-	size_t baseoff;                 /* rel + baseoff: the base name */
+	char *rel;	/* "cur/<name>" in the folder */
+	size_t baseoff; /* rel + baseoff: the base name */
 	struct rm_md_name nm;
-	uint32_t uid;                   /* from dovecot-uidlist, 0 if none */
+	uint32_t uid; /* from dovecot-uidlist, 0 if none */
 	int64_t mtime;
-	bool dup;                       /* same base as another, skipped */
+	bool dup; /* same base as another, skipped */
 };
 
 struct uidrec {
@@ -54,7 +54,7 @@ struct imp {
 	const struct rmail_store_ops *ops;
 	void *h;
 	char user[RMAIL_ADDR_MAX + 1];
-	char *ledger_dir;               /* <mail_root>/<userdir>/import */
+	char *ledger_dir; /* <mail_root>/<userdir>/import */
 	size_t batch;
 	bool tty, nosync;
 	size_t total, done, skipped, failed;
@@ -148,7 +148,8 @@ static void scan_sub(struct imp_folder *f, const char *sub)
 
 		if (rm_md_name_parse(de->d_name, &nm) < 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
-			    0 || !S_ISREG(st.st_mode))
+			    0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (f->n == f->cap) {
 			f->cap = f->cap != 0 ? f->cap * 2 : 256;
@@ -183,8 +184,8 @@ static int cmp_base_ptr(const void *a, const void *b)
 {
 	const struct imp_msg *x = *(const struct imp_msg *const *)a;
 	const struct imp_msg *y = *(const struct imp_msg *const *)b;
-	size_t n = x->nm.baselen < y->nm.baselen ? x->nm.baselen :
-						     y->nm.baselen;
+	size_t n =
+		x->nm.baselen < y->nm.baselen ? x->nm.baselen : y->nm.baselen;
 	int c = memcmp(x->rel + x->baseoff, y->rel + y->baseoff, n);
 
 	if (c != 0 || x->nm.baselen != y->nm.baselen)
@@ -260,8 +261,7 @@ static char *ledger_path(struct imp *im, const char *mbox)
 	return rm_md_xasprintf("%s/%s", im->ledger_dir, enc);
 }
 
-static void ledger_load(struct imp *im, const char *mbox,
-			struct rm_strset *set)
+static void ledger_load(struct imp *im, const char *mbox, struct rm_strset *set)
 {
 	char *path = ledger_path(im, mbox), *line = NULL;
 	size_t cap = 0;
@@ -328,8 +328,8 @@ static void progress(struct imp *im, const char *mbox, bool force)
 	if (!force && now == im->last_progress && im->done % 500 != 0)
 		return;
 	im->last_progress = now;
-	fprintf(stderr, "\r\033[Kimporting %zu/%zu: %.60s", im->done,
-		im->total, mbox);
+	fprintf(stderr, "\r\033[Kimporting %zu/%zu: %.60s", im->done, im->total,
+		mbox);
 	fflush(stderr);
 }
 
@@ -396,8 +396,7 @@ static int flush_batch(struct imp *im, const char *mbox, char **lbuf,
 	rmail_err_clear(&err);
 	if (*llen == 0)
 		return 0;
-	if (im->nosync && im->ops->mbox_sync(im->h, im->user, mbox, &err) <
-			  0) {
+	if (im->nosync && im->ops->mbox_sync(im->h, im->user, mbox, &err) < 0) {
 		rm_cmd_fail(CMD, &err);
 		return -1;
 	}
@@ -412,7 +411,7 @@ static int flush_batch(struct imp *im, const char *mbox, char **lbuf,
 
 static int import_folder(struct imp *im, struct imp_folder *f)
 {
-	struct rm_strset seen = { 0 };
+	struct rm_strset seen = {0};
 	struct rmail_err err;
 	char *lbuf = NULL;
 	size_t i, llen = 0, lcap = 0, pending = 0;
@@ -421,7 +420,8 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 	rmail_err_clear(&err);
 	if (strcasecmp(f->mbox, "INBOX") != 0 &&
 	    im->ops->mbox_create(im->h, im->user, f->mbox, RMAIL_SU_NONE,
-				 &err) < 0 && err.code != RMAIL_E_EXISTS) {
+				 &err) < 0 &&
+	    err.code != RMAIL_E_EXISTS) {
 		rm_cmd_failf(CMD, "mailbox \"%s\": %s", f->mbox, err.msg);
 		im->failed += f->n;
 		return 0;
@@ -502,8 +502,10 @@ static struct imp_folder *collect(const char *root, size_t *n_r)
 		    !S_ISDIR(st.st_mode))
 			continue;
 		if (rm_md_folder_decode(de->d_name, name, sizeof(name)) < 0) {
-			rm_cmd_failf(CMD, "skipping %s/%s: not a Maildir++ "
-				     "folder name", root, de->d_name);
+			rm_cmd_failf(CMD,
+				     "skipping %s/%s: not a Maildir++ "
+				     "folder name",
+				     root, de->d_name);
 			continue;
 		}
 		if (n == cap) {
@@ -532,12 +534,14 @@ static int ledger_dir(struct imp *im)
 	if (conf == NULL || conf->mail_root == NULL || at == NULL ||
 	    rm_store_name_encode(im->user, (size_t)(at - im->user), l,
 				 sizeof(l)) < 0 ||
-	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) <
-		    0)
-		return rm_cmd_failf(CMD, "cannot locate the user directory "
-				    "of %s", im->user), -1;
+	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) < 0)
+		return rm_cmd_failf(CMD,
+				    "cannot locate the user directory "
+				    "of %s",
+				    im->user),
+		       -1;
 	im->ledger_dir = rm_md_xasprintf("%s/domains/%s/users/%s/import",
-				      conf->mail_root, dom, l);
+					 conf->mail_root, dom, l);
 	/* the encoding is the store's: make sure it found the user */
 	path = rm_md_xasprintf("%s/domains/%s/users/%s/user.json",
 			       conf->mail_root, dom, l);
@@ -553,7 +557,7 @@ static int ledger_dir(struct imp *im)
 
 static int import_run(struct rm_cli *cli)
 {
-	struct imp im = { 0 };
+	struct imp im = {0};
 	struct imp_folder *folders;
 	struct rmail_user u;
 	struct rmail_err err;
@@ -561,8 +565,8 @@ static int import_run(struct rm_cli *cli)
 	struct stat st;
 	const char *pos[3], *batch = NULL;
 	const struct rm_opt opts[] = {
-		{ "--batch", true, &batch, NULL },
-		{ NULL, false, NULL, NULL },
+		{"--batch", true, &batch, NULL},
+		{NULL, false, NULL, NULL},
 	};
 	int64_t nb = BATCH_DEFAULT;
 	size_t n, nf, i, j, skipped_total;
@@ -573,7 +577,7 @@ static int import_run(struct rm_cli *cli)
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
 	    (batch != NULL && (rm_cmd_uint(batch, &nb) < 0 || nb < 1))) {
 		rm_cmd_failf(CMD, "usage: rmail import maildir DIR ADDRESS "
-			     "[--batch N]");
+				  "[--batch N]");
 		return RM_EXIT_USAGE;
 	}
 	if (stat(pos[1], &st) < 0 || !S_ISDIR(st.st_mode))
@@ -589,9 +593,10 @@ static int import_run(struct rm_cli *cli)
 	im.batch = (size_t)nb;
 	im.tty = isatty(2) == 1;
 	/* an old store without bulk ops: every append is durable */
-	im.nosync = im.ops->size >= offsetof(struct rmail_store_ops,
-					     mbox_sync) + sizeof(void *) &&
-		    im.ops->mbox_sync != NULL;
+	im.nosync =
+		im.ops->size >= offsetof(struct rmail_store_ops, mbox_sync) +
+					sizeof(void *) &&
+		im.ops->mbox_sync != NULL;
 
 	folders = collect(pos[1], &nf);
 	for (i = 0; i < nf; i++) {
@@ -615,7 +620,8 @@ static int import_run(struct rm_cli *cli)
 		fputc('\n', stderr);
 	skipped_total = im.skipped;
 	printf("imported %zu messages into %s (%zu already imported, "
-	       "%zu failed)\n", im.done, im.user, skipped_total, im.failed);
+	       "%zu failed)\n",
+	       im.done, im.user, skipped_total, im.failed);
 	if (stop_requested) {
 		rm_cmd_failf(CMD, "interrupted; run it again to continue");
 		rc = RM_EXIT_FAIL;

@@ -34,7 +34,7 @@ static const char rm_unit_template[] = "";
 #define MAX_VARS 12
 
 struct unit_var {
-	const char *name;           /* without the @s */
+	const char *name; /* without the @s */
 	const char *value;
 };
 
@@ -78,9 +78,10 @@ static const char *unit_path(struct unit_ctx *u, const char *what,
 	for (const char *s = path; *s != '\0'; s++) {
 		if ((unsigned char)*s <= ' ' || *s == '"' || *s == '\'' ||
 		    *s == '\\' || *s == ';' || *s == 0x7f) {
-			rm_log(RMAIL_LOG_ERR, "%s contains a character a "
-			       "systemd unit cannot hold literally: %s", what,
-			       path);
+			rm_log(RMAIL_LOG_ERR,
+			       "%s contains a character a "
+			       "systemd unit cannot hold literally: %s",
+			       what, path);
 			return NULL;
 		}
 		if (*s == '%')
@@ -127,8 +128,10 @@ static const char *user_lines(struct unit_ctx *u, const char *want,
 	pw = getpwnam(want);
 	if (pw == NULL) {
 		if (explicit_user)
-			rm_log(RMAIL_LOG_WARN, "user %s does not exist: the "
-			       "unit runs rmail as root", want);
+			rm_log(RMAIL_LOG_WARN,
+			       "user %s does not exist: the "
+			       "unit runs rmail as root",
+			       want);
 		return "";
 	}
 	gr = getgrgid(pw->pw_gid);
@@ -137,15 +140,13 @@ static const char *user_lines(struct unit_ctx *u, const char *want,
 			   "User=%s\nGroup=%s\n"
 			   "AmbientCapabilities=CAP_NET_BIND_SERVICE\n"
 			   "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
-			   pw->pw_name, gr != NULL ? gr->gr_name
-						   : pw->pw_name);
+			   pw->pw_name, gr != NULL ? gr->gr_name : pw->pw_name);
 }
 
 /* RuntimeDirectory= when pid file and socket live in /run/rmail; else
  * the directories they live in must stay writable */
 static const char *runtime_lines(struct unit_ctx *u,
-				 const struct rm_config *conf,
-				 const char *user)
+				 const struct rm_config *conf, const char *user)
 {
 	const char *dirs[2], *lines = "";
 	bool in_run = true;
@@ -161,8 +162,10 @@ static const char *runtime_lines(struct unit_ctx *u,
 		 * root; the service user finds the same directory here,
 		 * so `rmail reload` as root still reaches the socket */
 		if (user != NULL)
-			lines = rm_psprintf(u->pool, "%s\nEnvironment="
-					    "XDG_RUNTIME_DIR=" RUN_DIR, lines);
+			lines = rm_psprintf(u->pool,
+					    "%s\nEnvironment="
+					    "XDG_RUNTIME_DIR=" RUN_DIR,
+					    lines);
 		return lines;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -171,7 +174,7 @@ static const char *runtime_lines(struct unit_ctx *u,
 		if (i == 1 && strcmp(dirs[0], dirs[1]) == 0)
 			break;
 		if (under(dirs[i], "/tmp") || under(dirs[i], conf->mail_root))
-			continue;       /* PrivateTmp / the mail root */
+			continue; /* PrivateTmp / the mail root */
 		d = unit_path(u, "the run directory", dirs[i]);
 		if (d == NULL)
 			return NULL;
@@ -216,12 +219,14 @@ static char *render(struct unit_ctx *u, const char *tpl)
 		size_t llen = eol != NULL ? (size_t)(eol - p) : strlen(p);
 		size_t start = len, i = 0;
 		bool only_var = llen > 2 && p[0] == '@' && p[llen - 1] == '@' &&
-			is_placeholder(p + 1, llen - 2);
+				is_placeholder(p + 1, llen - 2);
 
 		while (i < llen) {
-			const char *at = memchr(p + i + 1, '@',
-						i + 1 < llen ? llen - i - 1 : 0);
-			size_t nlen = at != NULL ? (size_t)(at - (p + i + 1)) : 0;
+			const char *at =
+				memchr(p + i + 1, '@',
+				       i + 1 < llen ? llen - i - 1 : 0);
+			size_t nlen =
+				at != NULL ? (size_t)(at - (p + i + 1)) : 0;
 			const char *val;
 
 			if (p[i] != '@' || at == NULL ||
@@ -232,9 +237,10 @@ static char *render(struct unit_ctx *u, const char *tpl)
 			}
 			val = var_get(u, p + i + 1, nlen);
 			if (val == NULL) {
-				rm_log(RMAIL_LOG_ERR, "unit template: unknown "
-				       "placeholder @%.*s@", (int)nlen,
-				       p + i + 1);
+				rm_log(RMAIL_LOG_ERR,
+				       "unit template: unknown "
+				       "placeholder @%.*s@",
+				       (int)nlen, p + i + 1);
 				free(out);
 				return NULL;
 			}
@@ -281,8 +287,7 @@ static const char *template_text(void)
 	}
 	fclose(f);
 	if (loaded == NULL)
-		rm_log(RMAIL_LOG_ERR, "cannot read the unit template %s",
-		       path);
+		rm_log(RMAIL_LOG_ERR, "cannot read the unit template %s", path);
 	return loaded;
 }
 
@@ -297,7 +302,7 @@ struct install_opts {
 static char *build_unit(struct rm_cli *cli, const struct install_opts *io,
 			struct rmail_pool *pool)
 {
-	struct unit_ctx u = { .pool = pool };
+	struct unit_ctx u = {.pool = pool};
 	struct rm_config *conf;
 	const char *tpl, *bin_s, *conf_s, *root_s, *work_s, *user, *want;
 	const char *lines, *rt;
@@ -323,21 +328,23 @@ static char *build_unit(struct rm_cli *cli, const struct install_opts *io,
 	conf_s = unit_path(&u, "the config", cpath);
 	root_s = unit_path(&u, "mail_root", conf->mail_root);
 	work_s = unit_path(&u, "the config directory", conf->dir);
-	if (bin_s == NULL || conf_s == NULL || root_s == NULL ||
-	    work_s == NULL)
+	if (bin_s == NULL || conf_s == NULL || root_s == NULL || work_s == NULL)
 		goto out;
-	want = io->no_user ? NULL : io->user != NULL ? io->user :
-		conf->run_as != NULL && conf->run_as[0] != '\0' ? conf->run_as
-							       : DEFAULT_USER;
+	want = io->no_user					 ? NULL
+	       : io->user != NULL				 ? io->user
+	       : conf->run_as != NULL && conf->run_as[0] != '\0' ? conf->run_as
+								 : DEFAULT_USER;
 	lines = user_lines(&u, want, io->user != NULL, &user);
 	rt = runtime_lines(&u, conf, user);
 	if (rt == NULL)
 		goto out;
-	if (under(conf->mail_root, "/tmp") || under(conf->mail_root,
-						      "/var/tmp"))
-		rm_log(RMAIL_LOG_WARN, "mail_root %s is under a temporary "
+	if (under(conf->mail_root, "/tmp") ||
+	    under(conf->mail_root, "/var/tmp"))
+		rm_log(RMAIL_LOG_WARN,
+		       "mail_root %s is under a temporary "
 		       "directory: with PrivateTmp=yes the service would not "
-		       "see it", conf->mail_root);
+		       "see it",
+		       conf->mail_root);
 	var_set(&u, "RMAIL_BIN", bin_s);
 	var_set(&u, "RMAIL_CONFIG", conf_s);
 	var_set(&u, "RMAIL_WORKDIR", work_s);
@@ -346,7 +353,9 @@ static char *build_unit(struct rm_cli *cli, const struct install_opts *io,
 	/* strict would hide a binary, config or mail root under /home */
 	var_set(&u, "RMAIL_PROTECT_HOME",
 		under_home(bin) || under_home(cpath) ||
-		under_home(conf->mail_root) ? "read-only" : "yes");
+				under_home(conf->mail_root)
+			? "read-only"
+			: "yes");
 	var_set(&u, "RMAIL_USER_LINES", lines);
 	var_set(&u, "RMAIL_RUNTIME_LINES", rt);
 	text = render(&u, tpl);
@@ -365,7 +374,7 @@ static bool systemd_running(void)
 
 static int systemctl(const char *a, const char *b, const char *c)
 {
-	const char *argv[] = { "systemctl", a, b, c, NULL };
+	const char *argv[] = {"systemctl", a, b, c, NULL};
 	int status;
 	pid_t pid;
 
@@ -395,9 +404,11 @@ static int systemctl(const char *a, const char *b, const char *c)
 
 static void no_systemd_note(const char *what)
 {
-	fprintf(stderr, "note: systemd is not running here (no "
+	fprintf(stderr,
+		"note: systemd is not running here (no "
 		"/run/systemd/system): skipped %s.  Run it on the host "
-		"once systemd manages it.\n", what);
+		"once systemd manages it.\n",
+		what);
 }
 
 static int write_unit(const char *path, const char *text)
@@ -410,8 +421,10 @@ static int write_unit(const char *path, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rm_log(RMAIL_LOG_ERR, "cannot write %s: %s%s", tmp,
-		       strerror(errno), errno == EACCES || errno == EPERM ?
-		       " (run it as root, or --dry-run)" : "");
+		       strerror(errno),
+		       errno == EACCES || errno == EPERM
+			       ? " (run it as root, or --dry-run)"
+			       : "");
 		goto out;
 	}
 	if (write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
@@ -455,9 +468,11 @@ static int do_uninstall(const struct install_opts *io)
 
 static void review_note(FILE *f, const char *path)
 {
-	fprintf(f, "Review WorkingDirectory, User and the limits "
+	fprintf(f,
+		"Review WorkingDirectory, User and the limits "
 		"(LimitNOFILE, ReadWritePaths) in %s before starting it: "
-		"systemctl start rmail\n", path);
+		"systemctl start rmail\n",
+		path);
 }
 
 static void usage(FILE *f)
@@ -470,29 +485,43 @@ static void usage(FILE *f)
 static int install_run(struct rm_cli *cli)
 {
 	static const struct option opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "uninstall", no_argument, NULL, 'u' },
-		{ "user", required_argument, NULL, 'U' },
-		{ "no-user", no_argument, NULL, 'N' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"dry-run", no_argument, NULL, 'n'},
+		{"uninstall", no_argument, NULL, 'u'},
+		{"user", required_argument, NULL, 'U'},
+		{"no-user", no_argument, NULL, 'N'},
+		{"path", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct install_opts io = { .path = UNIT_PATH };
+	struct install_opts io = {.path = UNIT_PATH};
 	struct rmail_pool *pool;
 	char *text;
 	int c, rc = 1;
 
-	while ((c = getopt_long(cli->argc + 1, cli->argv - 1, "nuU:Np:h",
-				opts, NULL)) != -1) {
+	while ((c = getopt_long(cli->argc + 1, cli->argv - 1, "nuU:Np:h", opts,
+				NULL)) != -1) {
 		switch (c) {
-		case 'n': io.dry_run = true; break;
-		case 'u': io.uninstall = true; break;
-		case 'U': io.user = optarg; break;
-		case 'N': io.no_user = true; break;
-		case 'p': io.path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'n':
+			io.dry_run = true;
+			break;
+		case 'u':
+			io.uninstall = true;
+			break;
+		case 'U':
+			io.user = optarg;
+			break;
+		case 'N':
+			io.no_user = true;
+			break;
+		case 'p':
+			io.path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != cli->argc + 1 || (io.user != NULL && io.no_user)) {

@@ -14,13 +14,14 @@
 
 static const char *state_name(int s)
 {
-	return s == RM_Q_SENT ? "sent" : s == RM_Q_FAILED ? "failed"
-							   : "pending";
+	return s == RM_Q_SENT	  ? "sent"
+	       : s == RM_Q_FAILED ? "failed"
+				  : "pending";
 }
 
 static int q_list(void)
 {
-	char (*ids)[RM_QID_MAX];
+	char(*ids)[RM_QID_MAX];
 	size_t n = rm_queue_list(&ids), i, j;
 	time_t now = time(NULL);
 
@@ -33,8 +34,8 @@ static int q_list(void)
 		for (j = 0; j < e.n; j++)
 			pending += e.r[j].state == RM_Q_PENDING;
 		printf("%s  age %llds  from <%s>  %zu pending of %zu  "
-		       "attempts %u%s%s\n", e.id,
-		       (long long)(now - e.created), e.from, pending, e.n,
+		       "attempts %u%s%s\n",
+		       e.id, (long long)(now - e.created), e.from, pending, e.n,
 		       e.attempts, e.last_error ? "  last: " : "",
 		       e.last_error ? e.last_error : "");
 		rm_queue_entry_free(&e);
@@ -58,8 +59,8 @@ static int q_show(const char *id)
 		return 1;
 	}
 	printf("id: %s\nfrom: <%s>\ncreated: %lld\nattempts: %u\n"
-	       "next: %.0f\n", e.id, e.from, (long long)e.created,
-	       e.attempts, e.next);
+	       "next: %.0f\n",
+	       e.id, e.from, (long long)e.created, e.attempts, e.next);
 	for (size_t i = 0; i < e.n; i++)
 		printf("rcpt: <%s> %s%s%s\n", e.r[i].addr,
 		       state_name(e.r[i].state), e.r[i].error ? " " : "",
@@ -90,8 +91,10 @@ static int with_lock(const char *id, int (*fn)(const char *id))
 		return 1;
 	}
 	if (rc > 0) {
-		fprintf(stderr, "rmail: queue: %s: being delivered, try "
-			"again\n", id);
+		fprintf(stderr,
+			"rmail: queue: %s: being delivered, try "
+			"again\n",
+			id);
 		return 1;
 	}
 	rc = fn(id);
@@ -127,13 +130,13 @@ static int do_drop(const char *id)
 
 static void kick(const struct rm_config *conf)
 {
-	const char *argv[] = { "queue", "kick" };
+	const char *argv[] = {"queue", "kick"};
 	struct rmail_err err;
 	char out[256];
 
 	if (conf->control_socket == NULL ||
 	    access(conf->control_socket, F_OK) < 0)
-		return;     /* no daemon: the next start runs the queue */
+		return; /* no daemon: the next start runs the queue */
 	rmail_err_clear(&err);
 	if (rm_control_call(conf->control_socket, 2, argv, out, sizeof(out),
 			    &err) < 0)
@@ -159,7 +162,7 @@ static int queue_run(struct rm_cli *cli)
 		if (rc == 0)
 			printf("dropped %s\n", cli->argv[1]);
 	} else if (strcmp(sub, "retry") == 0 && cli->argc <= 2) {
-		char (*ids)[RM_QID_MAX];
+		char(*ids)[RM_QID_MAX];
 		size_t n;
 
 		rc = 0;
@@ -177,7 +180,7 @@ static int queue_run(struct rm_cli *cli)
 		}
 	} else {
 		fprintf(stderr, "usage: rmail queue list|show ID|retry [ID]|"
-			"drop ID\n");
+				"drop ID\n");
 	}
 	rm_conf_set(NULL);
 	rm_config_free(&conf);

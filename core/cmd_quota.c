@@ -14,8 +14,8 @@ static int quota_get(struct rm_cli *cli, int argc, char **argv)
 	const char *pos[1];
 	bool json = false;
 	const struct rm_opt opts[] = {
-		{ "--json", false, NULL, &json },
-		{ NULL, false, NULL, NULL },
+		{"--json", false, NULL, &json},
+		{NULL, false, NULL, NULL},
 	};
 	uint64_t used, limit;
 	size_t n;
@@ -54,13 +54,13 @@ static int quota_recalc(struct rm_cli *cli, int argc, char **argv)
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
 	const char *pos[1];
-	const struct rm_opt opts[] = { { NULL, false, NULL, NULL } };
+	const struct rm_opt opts[] = {{NULL, false, NULL, NULL}};
 	size_t n;
 	void *h;
 	int ret;
 
-	ret = rm_cmd_args("quota recalc", "[ADDRESS]", argc, argv, opts, pos,
-			  0, 1, &n);
+	ret = rm_cmd_args("quota recalc", "[ADDRESS]", argc, argv, opts, pos, 0,
+			  1, &n);
 	if (ret != RM_EXIT_OK)
 		return ret;
 	if (rm_cli_store(cli, &ops, &h) < 0)
@@ -76,11 +76,13 @@ static int quota_recalc(struct rm_cli *cli, int argc, char **argv)
 static int quota_run(struct rm_cli *cli)
 {
 	static const struct rm_subcmd subs[] = {
-		{ "get", quota_get }, { "recalc", quota_recalc },
-		{ NULL, NULL },
+		{"get", quota_get},
+		{"recalc", quota_recalc},
+		{NULL, NULL},
 	};
 
-	return rm_cmd_dispatch(cli, subs, "quota get ADDRESS [--json] | "
+	return rm_cmd_dispatch(cli, subs,
+			       "quota get ADDRESS [--json] | "
 			       "recalc [ADDRESS]");
 }
 

@@ -27,8 +27,9 @@ static char *default_socket(const char *path)
 	real = realpath(path, NULL);
 	if (real == NULL)
 		return NULL;
-	if (EVP_Digest(real, strlen(real), md, &mdlen, EVP_sha256(), NULL)
-	    != 1 || mdlen < 4) {
+	if (EVP_Digest(real, strlen(real), md, &mdlen, EVP_sha256(), NULL) !=
+		    1 ||
+	    mdlen < 4) {
 		free(real);
 		return NULL;
 	}
@@ -39,14 +40,15 @@ static char *default_socket(const char *path)
 		snprintf(dir, sizeof(dir), "%s", xdg);
 	else
 		snprintf(dir, sizeof(dir), "/tmp/rmail-%u", (unsigned)getuid());
-	snprintf(out, sizeof(out), "%s/rmail-%02x%02x%02x%02x.sock", dir,
-		 md[0], md[1], md[2], md[3]);
+	snprintf(out, sizeof(out), "%s/rmail-%02x%02x%02x%02x.sock", dir, md[0],
+		 md[1], md[2], md[3]);
 	return rm_xstrdup(out);
 }
 
 static void quiet(void *arg, const char *problem)
 {
-	(void)arg; (void)problem;
+	(void)arg;
+	(void)problem;
 }
 
 static char *socket_of(const char *path)
@@ -75,7 +77,7 @@ static char *socket_of(const char *path)
 static int reload_run(struct rm_cli *cli)
 {
 	struct rmail_err err;
-	const char *path, *argv[] = { "reload" };
+	const char *path, *argv[] = {"reload"};
 	char *sock, out[4096];
 	bool exists = false;
 

@@ -23,8 +23,10 @@ static int serve_run(struct rm_cli *cli)
 	if (!exists) {
 		/* a file named explicitly must exist; only the bare default
 		 * lookup creates one */
-		if (cli->config_path != NULL || getenv("RMAIL_CONFIG") != NULL) {
-			rm_log(RMAIL_LOG_ERR, "config file not found: %s", path);
+		if (cli->config_path != NULL ||
+		    getenv("RMAIL_CONFIG") != NULL) {
+			rm_log(RMAIL_LOG_ERR, "config file not found: %s",
+			       path);
 			return 1;
 		}
 		path = "config.json";

@@ -7,8 +7,8 @@
 #include "cmd_store.h"
 
 int rm_cmd_parse(const char *cmd, int argc, char **argv,
-		 const struct rm_opt *opts, const char **pos_r,
-		 size_t maxpos, size_t *npos_r)
+		 const struct rm_opt *opts, const char **pos_r, size_t maxpos,
+		 size_t *npos_r)
 {
 	const struct rm_opt *o;
 	const char *eq, *arg;

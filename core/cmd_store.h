@@ -15,17 +15,17 @@
 #define RM_EXIT_USAGE 2
 
 struct rm_opt {
-	const char *name;       /* "--admin" */
+	const char *name; /* "--admin" */
 	bool has_arg;
-	const char **val_r;     /* set when has_arg */
-	bool *set_r;            /* set when seen */
+	const char **val_r; /* set when has_arg */
+	bool *set_r;	    /* set when seen */
 };
 
 /* Split argv into options and up to maxpos positionals; prints a
  * one-line error naming `cmd` and returns -1 on a bad option. */
 int rm_cmd_parse(const char *cmd, int argc, char **argv,
-		 const struct rm_opt *opts, const char **pos_r,
-		 size_t maxpos, size_t *npos_r);
+		 const struct rm_opt *opts, const char **pos_r, size_t maxpos,
+		 size_t *npos_r);
 /* rm_cmd_parse, then the usage line unless minpos..maxpos positionals
  * were given: RM_EXIT_OK to go on, else the exit status to return */
 int rm_cmd_args(const char *cmd, const char *usage, int argc, char **argv,

@@ -36,10 +36,10 @@ static int user_add(struct rm_cli *cli, int argc, char **argv)
 	const char *pos[1], *quota = NULL;
 	bool from_stdin = false, admin = false;
 	const struct rm_opt opts[] = {
-		{ "--password-stdin", false, NULL, &from_stdin },
-		{ "--admin", false, NULL, &admin },
-		{ "--quota-mb", true, &quota, NULL },
-		{ NULL, false, NULL, NULL },
+		{"--password-stdin", false, NULL, &from_stdin},
+		{"--admin", false, NULL, &admin},
+		{"--quota-mb", true, &quota, NULL},
+		{NULL, false, NULL, NULL},
 	};
 	int64_t mb = -1;
 	size_t n;
@@ -47,8 +47,10 @@ static int user_add(struct rm_cli *cli, int argc, char **argv)
 	void *h;
 	int ret;
 
-	ret = rm_cmd_args("user add", "ADDRESS [--password-stdin] [--admin] "
-			  "[--quota-mb N]", argc, argv, opts, pos, 1, 1, &n);
+	ret = rm_cmd_args("user add",
+			  "ADDRESS [--password-stdin] [--admin] "
+			  "[--quota-mb N]",
+			  argc, argv, opts, pos, 1, 1, &n);
 	if (ret != RM_EXIT_OK)
 		return ret;
 	if (quota != NULL && rm_cmd_uint(quota, &mb) < 0) {
@@ -76,8 +78,8 @@ static int user_del(struct rm_cli *cli, int argc, char **argv)
 	const char *pos[1];
 	bool purge = false;
 	const struct rm_opt opts[] = {
-		{ "--purge", false, NULL, &purge },
-		{ NULL, false, NULL, NULL },
+		{"--purge", false, NULL, &purge},
+		{NULL, false, NULL, NULL},
 	};
 	size_t n;
 	void *h;
@@ -102,14 +104,15 @@ static void list_one(void *arg, const struct rmail_user *u)
 	struct rm_cmd_list *lc = arg;
 
 	if (lc->json) {
-		json_array_append_new(lc->arr, json_pack(
-			"{s:s, s:b, s:b, s:I, s:I, s:I, s:I}",
-			"address", u->address, "admin", u->admin,
-			"disabled", u->disabled,
-			"quota_mb", (json_int_t)(u->quota_bytes >> 20),
-			"quota_bytes", (json_int_t)u->quota_bytes,
-			"used_bytes", (json_int_t)u->quota_used,
-			"created", (json_int_t)u->created));
+		json_array_append_new(
+			lc->arr,
+			json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I}",
+				  "address", u->address, "admin", u->admin,
+				  "disabled", u->disabled, "quota_mb",
+				  (json_int_t)(u->quota_bytes >> 20),
+				  "quota_bytes", (json_int_t)u->quota_bytes,
+				  "used_bytes", (json_int_t)u->quota_used,
+				  "created", (json_int_t)u->created));
 		return;
 	}
 	printf("%-40s %-5s %-8s %10.1f MiB of %llu MiB\n", u->address,
@@ -121,12 +124,12 @@ static void list_one(void *arg, const struct rmail_user *u)
 static int user_list(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rm_cmd_list lc = { 0 };
+	struct rm_cmd_list lc = {0};
 	struct rmail_err err;
 	const char *pos[1];
 	const struct rm_opt opts[] = {
-		{ "--json", false, NULL, &lc.json },
-		{ NULL, false, NULL, NULL },
+		{"--json", false, NULL, &lc.json},
+		{NULL, false, NULL, NULL},
 	};
 	size_t n;
 	void *h;
@@ -147,14 +150,14 @@ static int user_list(struct rm_cli *cli, int argc, char **argv)
 static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rmail_user_update upd = { -1, -1, -1, NULL };
+	struct rmail_user_update upd = {-1, -1, -1, NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	const char *pos[1];
 	bool from_stdin = false;
 	const struct rm_opt opts[] = {
-		{ "--password-stdin", false, NULL, &from_stdin },
-		{ NULL, false, NULL, NULL },
+		{"--password-stdin", false, NULL, &from_stdin},
+		{NULL, false, NULL, NULL},
 	};
 	size_t n;
 	char *pw;
@@ -186,14 +189,14 @@ static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 static int user_set(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rmail_user_update upd = { -1, -1, -1, NULL };
+	struct rmail_user_update upd = {-1, -1, -1, NULL};
 	struct rmail_err err;
 	const char *pos[1], *admin = NULL, *disabled = NULL, *quota = NULL;
 	const struct rm_opt opts[] = {
-		{ "--admin", true, &admin, NULL },
-		{ "--disabled", true, &disabled, NULL },
-		{ "--quota-mb", true, &quota, NULL },
-		{ NULL, false, NULL, NULL },
+		{"--admin", true, &admin, NULL},
+		{"--disabled", true, &disabled, NULL},
+		{"--quota-mb", true, &quota, NULL},
+		{NULL, false, NULL, NULL},
 	};
 	const char *usage = "ADDRESS [--admin yes|no] [--disabled yes|no] "
 			    "[--quota-mb N]";
@@ -207,8 +210,7 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 	if (admin == NULL && disabled == NULL && quota == NULL)
 		return rm_cmd_usage("user set", usage);
 	if ((admin != NULL && (upd.admin = rm_cmd_yesno(admin)) < 0) ||
-	    (disabled != NULL &&
-	     (upd.disabled = rm_cmd_yesno(disabled)) < 0)) {
+	    (disabled != NULL && (upd.disabled = rm_cmd_yesno(disabled)) < 0)) {
 		rm_cmd_failf("user set", "expected yes or no");
 		return RM_EXIT_USAGE;
 	}
@@ -228,9 +230,8 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 static int user_run(struct rm_cli *cli)
 {
 	static const struct rm_subcmd subs[] = {
-		{ "add", user_add }, { "del", user_del },
-		{ "list", user_list }, { "passwd", user_passwd },
-		{ "set", user_set }, { NULL, NULL },
+		{"add", user_add},	 {"del", user_del}, {"list", user_list},
+		{"passwd", user_passwd}, {"set", user_set}, {NULL, NULL},
 	};
 
 	return rm_cmd_dispatch(cli, subs, "user add|del|list|passwd|set ...");

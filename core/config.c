@@ -42,11 +42,10 @@ struct fill_ctx {
 	int errors;
 };
 
-static void problem(struct fill_ctx *fc, const char *path, const char *fmt,
-		    ...) RMAIL_PRINTF(3, 4);
+static void problem(struct fill_ctx *fc, const char *path, const char *fmt, ...)
+	RMAIL_PRINTF(3, 4);
 
-static void problem(struct fill_ctx *fc, const char *path, const char *fmt,
-		    ...)
+static void problem(struct fill_ctx *fc, const char *path, const char *fmt, ...)
 {
 	char msg[512], line[1024];
 	va_list ap;
@@ -78,8 +77,7 @@ static char *path_join(struct rmail_pool *p, const char *prefix,
 
 /* ---- scalar parsers ----------------------------------------------- */
 
-static int parse_number_unit(const char *s, double *num_r,
-			     const char **unit_r)
+static int parse_number_unit(const char *s, double *num_r, const char **unit_r)
 {
 	char *end;
 	double v;
@@ -103,12 +101,21 @@ static int parse_size(json_t *v, uint64_t *out)
 		const char *u;
 		uint64_t mul;
 	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "K", 1ull << 10 }, { "KB", 1ull << 10 }, { "KiB", 1ull << 10 },
-		{ "k", 1ull << 10 },
-		{ "M", 1ull << 20 }, { "MB", 1ull << 20 }, { "MiB", 1ull << 20 },
-		{ "G", 1ull << 30 }, { "GB", 1ull << 30 }, { "GiB", 1ull << 30 },
-		{ "T", 1ull << 40 }, { "TB", 1ull << 40 }, { "TiB", 1ull << 40 },
+		{"", 1},
+		{"B", 1},
+		{"K", 1ull << 10},
+		{"KB", 1ull << 10},
+		{"KiB", 1ull << 10},
+		{"k", 1ull << 10},
+		{"M", 1ull << 20},
+		{"MB", 1ull << 20},
+		{"MiB", 1ull << 20},
+		{"G", 1ull << 30},
+		{"GB", 1ull << 30},
+		{"GiB", 1ull << 30},
+		{"T", 1ull << 40},
+		{"TB", 1ull << 40},
+		{"TiB", 1ull << 40},
 	};
 	const char *unit;
 	double num;
@@ -140,8 +147,8 @@ static int parse_duration(json_t *v, double *out)
 		const char *u;
 		double mul;
 	} units[] = {
-		{ "", 1 }, { "ms", 0.001 }, { "s", 1 }, { "m", 60 },
-		{ "h", 3600 }, { "d", 86400 }, { "w", 604800 },
+		{"", 1},     {"ms", 0.001}, {"s", 1},	   {"m", 60},
+		{"h", 3600}, {"d", 86400},  {"w", 604800},
 	};
 	const char *unit;
 	double num;
@@ -168,18 +175,25 @@ static int parse_duration(json_t *v, double *out)
 static const char *type_expect(uint32_t type)
 {
 	switch (type) {
-	case RMAIL_CONF_STR: return "expected a string";
-	case RMAIL_CONF_INT: return "expected an integer";
+	case RMAIL_CONF_STR:
+		return "expected a string";
+	case RMAIL_CONF_INT:
+		return "expected an integer";
 	case RMAIL_CONF_SIZE:
 		return "expected a size (bytes, or \"10M\", \"10 MiB\")";
-	case RMAIL_CONF_BOOL: return "expected true or false";
+	case RMAIL_CONF_BOOL:
+		return "expected true or false";
 	case RMAIL_CONF_DURATION:
 		return "expected a duration (seconds, or \"30s\", \"5m\", "
 		       "\"2h\", \"1d\")";
-	case RMAIL_CONF_STR_LIST: return "expected a list of strings";
-	case RMAIL_CONF_LISTEN: return "expected a list of \"host:port\"";
-	case RMAIL_CONF_STR_MAP: return "expected an object of strings";
-	default: return "unknown key type";
+	case RMAIL_CONF_STR_LIST:
+		return "expected a list of strings";
+	case RMAIL_CONF_LISTEN:
+		return "expected a list of \"host:port\"";
+	case RMAIL_CONF_STR_MAP:
+		return "expected an object of strings";
+	default:
+		return "unknown key type";
 	}
 }
 
@@ -200,8 +214,8 @@ static void fill_value(struct fill_ctx *fc, const char *path,
 	case RMAIL_CONF_STR:
 		if (!json_is_string(v))
 			goto bad;
-		*(const char **)field = rm_pstrndup(fc->pool,
-			json_string_value(v), json_string_length(v));
+		*(const char **)field = rm_pstrndup(
+			fc->pool, json_string_value(v), json_string_length(v));
 		if (strlen(*(const char **)field) != json_string_length(v))
 			problem(fc, path, "contains a NUL character");
 		return;
@@ -261,7 +275,8 @@ static void fill_value(struct fill_ctx *fc, const char *path,
 		kv = rm_pcalloc(fc->pool, (n + 1) * sizeof(*kv));
 		sv = rm_pcalloc(fc->pool, (n + 1) * sizeof(*sv));
 		i = 0;
-		json_object_foreach(v, key, e) {
+		json_object_foreach(v, key, e)
+		{
 			if (!json_is_string(e)) {
 				problem(fc, path, ".%s: expected a string",
 					key);
@@ -310,8 +325,7 @@ static json_t *lookup_dotted(json_t *obj, const char *key)
 	return NULL;
 }
 
-static bool key_is_prefix(const struct rmail_conf_key *keys,
-			  const char *rel)
+static bool key_is_prefix(const struct rmail_conf_key *keys, const char *rel)
 {
 	size_t n = strlen(rel);
 
@@ -337,7 +351,8 @@ static void check_unknown(struct fill_ctx *fc, json_t *obj, const char *rel,
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		char *r = path_join(fc->pool, rel, key);
 		char *p = path_join(fc->pool, path, key);
 
@@ -407,11 +422,13 @@ int rm_config_fill(struct rmail_pool *pool, void *section_json,
 		   const char *path_prefix, const struct rmail_conf_key *keys,
 		   void *out, rm_conf_report_fn report, void *arg)
 {
-	struct fill_ctx fc = { .pool = pool, .report = report, .arg = arg };
+	struct fill_ctx fc = {.pool = pool, .report = report, .arg = arg};
 
-	return fill_keys(&fc, section_json, path_prefix ? path_prefix : "",
-			 keys != NULL ? keys : (const struct rmail_conf_key[]){
-				 RMAIL_CONF_END }, out, false);
+	return fill_keys(
+		&fc, section_json, path_prefix ? path_prefix : "",
+		keys != NULL ? keys
+			     : (const struct rmail_conf_key[]){RMAIL_CONF_END},
+		out, false);
 }
 
 /* ---- paths -------------------------------------------------------- */
@@ -470,8 +487,10 @@ static int run_dir(struct fill_ctx *fc, const char **dir_r)
 	/* /tmp is shared: refuse a directory someone else planted */
 	if (lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		problem(fc, "pid_file", "%s is not a private directory of "
-			"uid %u", d, (unsigned)geteuid());
+		problem(fc, "pid_file",
+			"%s is not a private directory of "
+			"uid %u",
+			d, (unsigned)geteuid());
 		return -1;
 	}
 	*dir_r = d;
@@ -484,7 +503,8 @@ static const char *derived_name(struct rmail_pool *p, const char *cfg_path)
 	unsigned int mdlen = 0;
 
 	if (EVP_Digest(cfg_path, strlen(cfg_path), md, &mdlen, EVP_sha256(),
-		       NULL) != 1 || mdlen < 4)
+		       NULL) != 1 ||
+	    mdlen < 4)
 		rm_panic("sha256 failed");
 	return rm_psprintf(p, "rmail-%02x%02x%02x%02x", md[0], md[1], md[2],
 			   md[3]);
@@ -538,14 +558,14 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 {
 	const char *rundir;
 
-	c->hostname = r->hostname != NULL ? r->hostname
-					  : system_hostname(c->pool);
+	c->hostname =
+		r->hostname != NULL ? r->hostname : system_hostname(c->pool);
 	if (!hostname_ok(c->hostname))
 		problem(fc, "hostname", "not a valid host name");
 	c->mail_root = abs_path(c->pool, c->dir, r->mail_root);
 	c->module_dir = r->module_dir != NULL
-		? abs_path(c->pool, c->dir, r->module_dir)
-		: default_module_dir();
+				? abs_path(c->pool, c->dir, r->module_dir)
+				: default_module_dir();
 	c->modules = r->modules;
 	c->run_as = r->run_as;
 	if (c->run_as != NULL && c->run_as[0] == '\0')
@@ -561,14 +581,16 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->delivery.routes = r->routes;
 	c->relay.tls = rm_relay_tls_mode(r->relay_tls);
 	c->relay.user = r->relay_user;
-	c->relay.password_file = abs_path(c->pool, c->dir,
-					  r->relay_password_file);
+	c->relay.password_file =
+		abs_path(c->pool, c->dir, r->relay_password_file);
 	if ((c->relay.user == NULL) != (c->relay.password_file == NULL))
-		problem(fc, c->relay.user ? "delivery.relay_password_file"
-			: "delivery.relay_user",
+		problem(fc,
+			c->relay.user ? "delivery.relay_password_file"
+				      : "delivery.relay_user",
 			"required when the other relay credential is set");
 	else if (c->relay.user != NULL && c->relay.tls == RM_RELAY_NONE)
-		problem(fc, "delivery.relay_tls", "credentials are sent only "
+		problem(fc, "delivery.relay_tls",
+			"credentials are sent only "
 			"under TLS: not none");
 	c->delivery.dns_servers = r->dns_servers;
 	c->delivery.retry_initial = r->retry_initial;
@@ -595,8 +617,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 		if (run_dir(fc, &rundir) < 0)
 			return -1;
 		if (c->pid_file == NULL)
-			c->pid_file = rm_psprintf(c->pool, "%s/%s.pid", rundir,
-						  base);
+			c->pid_file =
+				rm_psprintf(c->pool, "%s/%s.pid", rundir, base);
 		if (c->control_socket == NULL)
 			c->control_socket = rm_psprintf(c->pool, "%s/%s.sock",
 							rundir, base);
@@ -658,7 +680,7 @@ static json_t *read_json(struct fill_ctx *fc, const char *path)
 int rm_config_load(const char *path, struct rm_config **conf_r,
 		   rm_conf_report_fn report, void *arg)
 {
-	struct fill_ctx fc = { .report = report, .arg = arg };
+	struct fill_ctx fc = {.report = report, .arg = arg};
 	struct rm_core_raw raw;
 	struct rm_config *c;
 	char *real, *slash;
@@ -781,7 +803,8 @@ int rm_config_write_default(const char *path, struct rmail_err *err)
 		"\"tls_listen\": [\"0.0.0.0:9003\"],\n"
 		"                   \"token_secret\": null},\n"
 		"  \"delivery\": {\"workers\": 4}\n"
-		"}\n", host, root);
+		"}\n",
+		host, root);
 	if (fclose(f) != 0)
 		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
 				     strerror(errno));
@@ -797,8 +820,8 @@ static json_t *value_or_default(json_t *section, const char *key,
 	*owned_r = NULL;
 	if (v != NULL)
 		return v;
-	*owned_r = json_loads(def != NULL ? def : "null", JSON_DECODE_ANY,
-			      NULL);
+	*owned_r =
+		json_loads(def != NULL ? def : "null", JSON_DECODE_ANY, NULL);
 	return *owned_r;
 }
 
@@ -825,9 +848,8 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 				   const struct rm_config *new_)
 {
 	static const char *const core_restart[] = {
-		"modules", "module_dir", "mail_root", "run_as", "pid_file",
-		"control_socket", "admin.listen", NULL
-	};
+		"modules",  "module_dir",     "mail_root",    "run_as",
+		"pid_file", "control_socket", "admin.listen", NULL};
 	char *acc = NULL;
 
 	for (size_t i = 0; core_restart[i] != NULL; i++) {
@@ -854,8 +876,9 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 			if (k->type != RMAIL_CONF_LISTEN ||
 			    !key_changed(os, ns, k->key, k->def))
 				continue;
-			add_key(new_->pool, &acc, rm_psprintf(new_->pool,
-				"%s.%s", d->section, k->key));
+			add_key(new_->pool, &acc,
+				rm_psprintf(new_->pool, "%s.%s", d->section,
+					    k->key));
 		}
 	}
 	return acc;

@@ -7,9 +7,11 @@
 
 #include "config_keys.h"
 
-#define K(name, type, flags, field, def, doc, check)                     \
-	{ name, type, flags, offsetof(struct rm_core_raw, field), def, doc, \
-	  check }
+#define K(name, type, flags, field, def, doc, check)                           \
+	{                                                                      \
+		name, type, flags, offsetof(struct rm_core_raw, field), def,   \
+			doc, check                                             \
+	}
 
 static int check_positive(const void *field, struct rmail_err *err)
 {
@@ -34,7 +36,8 @@ static int check_relay_tls(const void *field, struct rmail_err *err)
 	const char *s = *(const char *const *)field;
 
 	if (rm_relay_tls_mode(s) < 0)
-		return rmail_err_set(err, RMAIL_E_INVAL, "expected one of "
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected one of "
 				     "starttls, implicit, none");
 	return 0;
 }
@@ -52,8 +55,8 @@ int rm_relay_tls_mode(const char *s)
 
 static int check_level(const void *field, struct rmail_err *err)
 {
-	static const char *const names[] = { "error", "warning", "info",
-					     "debug", NULL };
+	static const char *const names[] = {"error", "warning", "info", "debug",
+					    NULL};
 	const char *s = *(const char *const *)field;
 
 	for (size_t i = 0; names[i] != NULL; i++)
@@ -161,8 +164,7 @@ static int check_opt_hostport(const void *field, struct rmail_err *err)
 	const char *s = *(const char *const *)field;
 
 	if (s != NULL && rm_check_hostport(s) < 0)
-		return rmail_err_set(err, RMAIL_E_INVAL,
-				     "expected host:port");
+		return rmail_err_set(err, RMAIL_E_INVAL, "expected host:port");
 	return 0;
 }
 
@@ -188,13 +190,16 @@ static int check_modules(const void *field, struct rmail_err *err)
 		if (strncmp(s, "mod_", 4) != 0 || s[4] == '\0')
 			return rmail_err_set(err, RMAIL_E_INVAL,
 					     "[%zu]: expected a module name "
-					     "like \"mod_smtp\"", i);
+					     "like \"mod_smtp\"",
+					     i);
 		for (const char *p = s + 4; *p != '\0'; p++)
 			if (!((*p >= 'a' && *p <= 'z') ||
 			      (*p >= '0' && *p <= '9') || *p == '_'))
-				return rmail_err_set(err, RMAIL_E_INVAL,
+				return rmail_err_set(
+					err, RMAIL_E_INVAL,
 					"[%zu]: module names use a-z, 0-9 "
-					"and _", i);
+					"and _",
+					i);
 	}
 	return 0;
 }
@@ -212,7 +217,8 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "folder of mod_*.so (null: build tree or install folder)", NULL),
 	K("modules", RMAIL_CONF_STR_LIST, 0, modules,
 	  "[\"mod_shardstore\", \"mod_smtp\", \"mod_imap\", "
-	  "\"mod_exchange\"]", "modules to load, in order", check_modules),
+	  "\"mod_exchange\"]",
+	  "modules to load, in order", check_modules),
 	K("run_as", S, N, run_as, "null",
 	  "user to drop to after binding (null: stay)", NULL),
 	K("pid_file", S, N, pid_file, "null",
@@ -235,8 +241,8 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  check_relay_tls),
 	K("delivery.relay_user", S, N | R, relay_user, "null",
 	  "AUTH PLAIN user at the relay, sent only under TLS", NULL),
-	K("delivery.relay_password_file", S, N | R, relay_password_file,
-	  "null", "file whose first line is the relay password", NULL),
+	K("delivery.relay_password_file", S, N | R, relay_password_file, "null",
+	  "file whose first line is the relay password", NULL),
 	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
 	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
 	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, R, dns_servers, "[]",
@@ -247,9 +253,8 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "longest retry delay", check_duration),
 	K("delivery.expire", RMAIL_CONF_DURATION, R, expire, "\"5d\"",
 	  "bounce after this long in the queue", check_duration),
-	K("limits.max_connections_per_ip", RMAIL_CONF_INT, R,
-	  max_conn_per_ip, "20", "connections per client IP",
-	  check_positive),
+	K("limits.max_connections_per_ip", RMAIL_CONF_INT, R, max_conn_per_ip,
+	  "20", "connections per client IP", check_positive),
 	K("limits.max_connections", RMAIL_CONF_INT, R, max_conn, "10000",
 	  "connections in total", check_positive),
 	K("limits.exempt", RMAIL_CONF_STR_LIST, R, exempt,
@@ -257,9 +262,8 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  check_networks),
 	K("limits.auth_fail_limit", RMAIL_CONF_INT, R, auth_fail_limit, "5",
 	  "failed logins before a disconnect", check_positive),
-	K("limits.auth_fail_window", RMAIL_CONF_DURATION, R,
-	  auth_fail_window, "\"15m\"", "window of the failed-login count",
-	  check_duration),
+	K("limits.auth_fail_window", RMAIL_CONF_DURATION, R, auth_fail_window,
+	  "\"15m\"", "window of the failed-login count", check_duration),
 	K("workers.read", RMAIL_CONF_INT, 0, workers_read, "2",
 	  "threads for store reads and searches", check_positive),
 	K("workers.hash", RMAIL_CONF_INT, 0, workers_hash, "2",
@@ -269,5 +273,4 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("shutdown_timeout", RMAIL_CONF_DURATION, R, shutdown_timeout,
 	  "\"10s\"", "how long a stop waits for work in flight",
 	  check_duration),
-	RMAIL_CONF_END
-};
+	RMAIL_CONF_END};

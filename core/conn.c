@@ -33,7 +33,10 @@ static void conn_finalize(struct rmail_conn *c);
 /* rmail_connections{proto}: open connections per protocol, a gauge
  * kept beside the rmail_connections_accepted_total counter */
 #define CONN_GAUGES 32
-static struct { char labels[128]; long n; } conn_gauges[CONN_GAUGES];
+static struct {
+	char labels[128];
+	long n;
+} conn_gauges[CONN_GAUGES];
 
 static void conn_gauge(struct rmail_conn *c, long delta)
 {
@@ -85,8 +88,7 @@ static void conn_in_release(struct rmail_conn *c)
 static bool conn_want_read(const struct rmail_conn *c)
 {
 	return c->state == RM_CONN_OPEN && !c->paused && !c->bp_paused &&
-	       !c->starttls_pending && !c->eof &&
-	       inbuf_len(c) < c->in_cap;
+	       !c->starttls_pending && !c->eof && inbuf_len(c) < c->in_cap;
 }
 
 static void conn_update_events(struct rmail_conn *c)
@@ -378,8 +380,7 @@ static void conn_do_read(struct rmail_conn *c)
 			c->in_last -= c->in_pos;
 			c->in_pos = 0;
 		}
-		r = c->tr->recv(c, c->in + c->in_last,
-				c->in_cap - c->in_last);
+		r = c->tr->recv(c, c->in + c->in_last, c->in_cap - c->in_last);
 		if (r == RMAIL_AGAIN)
 			break;
 		if (r < 0) {
@@ -419,12 +420,12 @@ static void conn_dispatch(struct rmail_conn *c)
 			break;
 		}
 		if (c->in_consumed == before)
-			break;          /* it needs more bytes */
+			break; /* it needs more bytes */
 	}
 	c->in_dispatch = false;
 	conn_in_release(c);
-	if (c->state == RM_CONN_OPEN && c->eof && !c->paused &&
-	    !c->bp_paused && !c->starttls_pending)
+	if (c->state == RM_CONN_OPEN && c->eof && !c->paused && !c->bp_paused &&
+	    !c->starttls_pending)
 		rm_conn_close_reason(c, RMAIL_CLOSE_PEER);
 	if (c->state == RM_CONN_OPEN && c->starttls_pending &&
 	    c->starttls_written && c->outq == 0 && c->ssl == NULL)
@@ -498,8 +499,7 @@ static void conn_service(struct rmail_conn *c)
 {
 	if (c->state == RM_CONN_CLOSED)
 		return;
-	if (c->want_finalize ||
-	    (c->state == RM_CONN_CLOSING && c->outq == 0)) {
+	if (c->want_finalize || (c->state == RM_CONN_CLOSING && c->outq == 0)) {
 		conn_finalize(c);
 		return;
 	}
@@ -669,7 +669,7 @@ static void conn_finalize(struct rmail_conn *c)
 		if (c->ops->on_close != NULL)
 			c->ops->on_close(c, c->session, c->close_reason);
 	}
-	rm_conn_unref(c);       /* the reference of the open socket */
+	rm_conn_unref(c); /* the reference of the open socket */
 }
 
 void rm_conn_ref(struct rmail_conn *c)
@@ -702,8 +702,7 @@ static void overload(int fd, const struct rmail_listen_opts *o)
 	close(fd);
 }
 
-static void peer_of(const struct sockaddr *sa, char *ip, size_t sz,
-		    int *port_r)
+static void peer_of(const struct sockaddr *sa, char *ip, size_t sz, int *port_r)
 {
 	ip[0] = '\0';
 	*port_r = 0;
@@ -736,15 +735,18 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	peer_of(sa, ip, sizeof(ip), &port);
 	if (conf != NULL && conf->limits.max_connections > 0 &&
 	    nconns >= conf->limits.max_connections) {
-		rm_log(RMAIL_LOG_WARN, "%s: connection from %s refused: "
-		       "limits.max_connections (%u) reached", o->proto, ip,
-		       conf->limits.max_connections);
+		rm_log(RMAIL_LOG_WARN,
+		       "%s: connection from %s refused: "
+		       "limits.max_connections (%u) reached",
+		       o->proto, ip, conf->limits.max_connections);
 		overload(fd, o);
 		return;
 	}
 	if (!rm_ip_acquire(ip)) {
-		rm_log(RMAIL_LOG_INFO, "%s: connection from %s refused: "
-		       "limits.max_connections_per_ip reached", o->proto, ip);
+		rm_log(RMAIL_LOG_INFO,
+		       "%s: connection from %s refused: "
+		       "limits.max_connections_per_ip reached",
+		       o->proto, ip);
 		overload(fd, o);
 		return;
 	}
@@ -761,14 +763,14 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	c->peer_port = port;
 	c->local_port = local_port;
 	snprintf(c->id, sizeof(c->id), "%llu", ++next_id);
-	snprintf(c->prefix, sizeof(c->prefix), "%s[c=%s peer=%s]",
-		 o->proto, c->id, c->peer_ip);
+	snprintf(c->prefix, sizeof(c->prefix), "%s[c=%s peer=%s]", o->proto,
+		 c->id, c->peer_ip);
 	rm_linebuf_init(&c->lb, o->max_line ? o->max_line : DEFAULT_MAX_LINE);
 	c->in_cap = c->lb.max_line > RM_CONN_MIN_INBUF ? c->lb.max_line
 						       : RM_CONN_MIN_INBUF;
 	c->idle_timeout = o->idle_timeout > 0 ? o->idle_timeout : 300.;
-	c->handshake_timeout = o->handshake_timeout > 0 ?
-		o->handshake_timeout : 30.;
+	c->handshake_timeout =
+		o->handshake_timeout > 0 ? o->handshake_timeout : 30.;
 	ev_io_init(&c->io, conn_io_cb, fd, 0);
 	ev_init(&c->timer, conn_timer_cb);
 	c->next = conns;
@@ -778,12 +780,12 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	nconns++;
 	/* not rmail_connections_total: its family would clash with the
 	 * rmail_connections gauge in the exposition */
-	rm_metric_add("rmail_connections_accepted_total",
-		      rm_listener_labels(l), 1);
+	rm_metric_add("rmail_connections_accepted_total", rm_listener_labels(l),
+		      1);
 	conn_gauge(c, 1);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "connected on port %d", local_port);
 	if (o->tls == RMAIL_TLS_IMPLICIT) {
-		c->state = RM_CONN_OPEN;        /* until attached */
+		c->state = RM_CONN_OPEN; /* until attached */
 		conn_begin_tls(c);
 		return;
 	}

@@ -14,11 +14,11 @@
 #include "rm.h"
 #include "linebuf.h"
 
-#define RM_CONN_MAGIC 0x434f4e4eu           /* "CONN" */
+#define RM_CONN_MAGIC 0x434f4e4eu /* "CONN" */
 #define RM_CONN_HIWAT (256 * 1024)
 #define RM_CONN_LOWAT (64 * 1024)
 #define RM_CONN_MIN_INBUF (16 * 1024)
-#define RM_CONN_CLOSE_FLUSH 5.0             /* seconds for a last flush */
+#define RM_CONN_CLOSE_FLUSH 5.0 /* seconds for a last flush */
 
 #define RM_CONN_CHECK(c) RM_ASSERT((c) != NULL && (c)->magic == RM_CONN_MAGIC)
 
@@ -34,10 +34,10 @@ extern const struct rm_transport rm_transport_plain;
 extern const struct rm_transport rm_transport_tls;
 
 enum rm_conn_state {
-	RM_CONN_HANDSHAKE = 1,      /* TLS handshake running */
+	RM_CONN_HANDSHAKE = 1, /* TLS handshake running */
 	RM_CONN_OPEN,
-	RM_CONN_CLOSING,            /* flushing the last output */
-	RM_CONN_CLOSED,             /* fd closed, on_close called */
+	RM_CONN_CLOSING, /* flushing the last output */
+	RM_CONN_CLOSED,	 /* fd closed, on_close called */
 };
 
 struct rm_chunk {
@@ -52,41 +52,41 @@ struct rmail_conn {
 	uint32_t magic;
 	int refcount;
 	int fd;
-	int state;                  /* enum rm_conn_state */
+	int state; /* enum rm_conn_state */
 	int close_reason;
 	ev_io io;
 	ev_timer timer;
-	int io_events;              /* mask currently armed */
+	int io_events; /* mask currently armed */
 	struct rmail_pool *pool;
 	struct rm_listener *lst;
 	const struct rmail_proto_ops *ops;
 	const struct rmail_listen_opts *opts;
 	void *session;
-	bool session_open;          /* on_accept succeeded: on_close owed */
+	bool session_open; /* on_accept succeeded: on_close owed */
 
 	const struct rm_transport *tr;
-	void *ssl;                  /* SSL * */
+	void *ssl; /* SSL * */
 	bool tls_read_wants_write;
 	bool tls_write_wants_read;
-	int hs_want;                /* EV_READ/EV_WRITE wanted by SSL */
-	bool starttls_pending;      /* accepted; waiting for the go-ahead */
-	bool starttls_written;      /* the go-ahead was queued */
+	int hs_want;	       /* EV_READ/EV_WRITE wanted by SSL */
+	bool starttls_pending; /* accepted; waiting for the go-ahead */
+	bool starttls_written; /* the go-ahead was queued */
 
 	char id[16];
 	char peer_ip[INET6_ADDRSTRLEN];
 	int peer_port;
 	int local_port;
 	char tls_info[96];
-	char prefix[96];            /* "smtp[c=42 peer=127.0.0.1]" */
+	char prefix[96]; /* "smtp[c=42 peer=127.0.0.1]" */
 
 	/* input: in[pos..last) is buffered */
 	char *in;
 	size_t in_cap, in_pos, in_last;
-	uint64_t in_consumed;       /* progress counter for dispatch */
+	uint64_t in_consumed; /* progress counter for dispatch */
 	struct rm_linebuf lb;
 	bool eof;
-	bool paused;                /* by the module */
-	bool bp_paused;             /* by the high watermark */
+	bool paused;	/* by the module */
+	bool bp_paused; /* by the high watermark */
 	bool in_dispatch;
 
 	/* output */
@@ -96,10 +96,10 @@ struct rmail_conn {
 	double idle_timeout;
 	double handshake_timeout;
 
-	bool on_pending;            /* on the service list */
+	bool on_pending; /* on the service list */
 	bool want_finalize;
 	struct rmail_conn *pending_next;
-	struct rmail_conn *prev, *next;   /* all live conns */
+	struct rmail_conn *prev, *next; /* all live conns */
 };
 
 /* conn.c: a new accepted socket; takes ownership of fd */

@@ -25,7 +25,7 @@
 #define CTL_OUT_MAX 16384
 
 struct ctl_cmd {
-	char *name;                 /* one or more words */
+	char *name; /* one or more words */
 	size_t nwords;
 	struct rmail_mctx *m;
 	rmail_control_fn fn;
@@ -87,10 +87,12 @@ int rm_control_register(struct rmail_mctx *m, const char *name,
 	return 0;
 }
 
-static int builtin_ping(void *arg, int argc, const char *const *argv,
-			char *out, size_t outsz)
+static int builtin_ping(void *arg, int argc, const char *const *argv, char *out,
+			size_t outsz)
 {
-	(void)arg; (void)argc; (void)argv;
+	(void)arg;
+	(void)argc;
+	(void)argv;
 	snprintf(out, outsz, "pong");
 	return 0;
 }
@@ -100,14 +102,15 @@ static int builtin_reload(void *arg, int argc, const char *const *argv,
 {
 	struct rmail_err err;
 
-	(void)arg; (void)argc; (void)argv;
+	(void)arg;
+	(void)argc;
+	(void)argv;
 	rmail_err_clear(&err);
 	if (rm_daemon_reload(&err) < 0) {
 		snprintf(out, outsz, "reload refused: %s", err.msg);
 		return -1;
 	}
-	snprintf(out, outsz, "reloaded%s%s", err.msg[0] ? "; " : "",
-		 err.msg);
+	snprintf(out, outsz, "reloaded%s%s", err.msg[0] ? "; " : "", err.msg);
 	return 0;
 }
 
@@ -116,14 +119,15 @@ static int builtin_status(void *arg, int argc, const char *const *argv,
 {
 	struct timespec ts;
 
-	(void)arg; (void)argc; (void)argv;
+	(void)arg;
+	(void)argc;
+	(void)argv;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(out, outsz,
 		 "pid %ld\nversion %s\nuptime %.0f s\nmodules %zu\n"
 		 "connections %zu\npending work %zu",
-		 (long)getpid(), RMAIL_VERSION,
-		 (double)ts.tv_sec - started_at, rm_module_count(),
-		 rm_conn_count(), rm_work_pending());
+		 (long)getpid(), RMAIL_VERSION, (double)ts.tv_sec - started_at,
+		 rm_module_count(), rm_conn_count(), rm_work_pending());
 	return 0;
 }
 
@@ -196,7 +200,7 @@ static void serve_client(int fd)
 	char line[CTL_LINE_MAX + 1], *argv[CTL_ARGS_MAX + 1], *save, *tok;
 	char *out = NULL;
 	const struct ctl_cmd *c;
-	struct timeval tv = { .tv_sec = 2 };
+	struct timeval tv = {.tv_sec = 2};
 	size_t len = 0;
 	int argc = 0, rc;
 
@@ -256,7 +260,8 @@ static void accept_cb(void *arg, int fd, int revents)
 {
 	int c;
 
-	(void)arg; (void)revents;
+	(void)arg;
+	(void)revents;
 	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
@@ -274,7 +279,8 @@ static int take_over(const char *path, struct rmail_err *err)
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (!S_ISSOCK(st.st_mode))
-		return rmail_err_set(err, RMAIL_E_EXISTS,
+		return rmail_err_set(
+			err, RMAIL_E_EXISTS,
 			"control socket %s exists and is not a socket", path);
 	if (fill_addr(path, &sun, err) < 0)
 		return -1;
@@ -285,10 +291,12 @@ static int take_over(const char *path, struct rmail_err *err)
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 	if (rc == 0)
-		return rmail_err_set(err, RMAIL_E_EXISTS,
+		return rmail_err_set(
+			err, RMAIL_E_EXISTS,
 			"control socket %s is in use by a running rmail", path);
 	if (unlink(path) < 0)
-		return rmail_err_set(err, RMAIL_E_IO,
+		return rmail_err_set(
+			err, RMAIL_E_IO,
 			"cannot remove stale control socket %s: %s", path,
 			strerror(errno));
 	rm_log(RMAIL_LOG_INFO, "took over stale control socket %s", path);
@@ -373,7 +381,8 @@ int rm_control_call(const char *path, int argc, const char *const *argv,
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		rmail_err_set(err, RMAIL_E_IO,
 			      "cannot reach the daemon at %s: %s (is it "
-			      "running?)", path, strerror(errno));
+			      "running?)",
+			      path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -395,7 +404,7 @@ int rm_control_call(const char *path, int argc, const char *const *argv,
 	buf = rm_xmalloc(cap);
 	len = 0;
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		/* a reload may take a while (certificate generation) */

@@ -21,7 +21,7 @@
 
 struct daemon {
 	struct rm_config *conf;
-	struct rm_config *prev;     /* kept one generation: late readers */
+	struct rm_config *prev; /* kept one generation: late readers */
 	struct rm_priv priv;
 	const char *cert, *key;
 	ev_signal sighup, sigint, sigterm;
@@ -50,7 +50,7 @@ void rm_sd_notify(const char *state)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, n);
 	if (path[0] == '@')
-		sun.sun_path[0] = '\0';     /* abstract namespace */
+		sun.sun_path[0] = '\0'; /* abstract namespace */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -70,7 +70,7 @@ static void notify_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ull +
-		 (unsigned long long)ts.tv_nsec / 1000ull);
+			 (unsigned long long)ts.tv_nsec / 1000ull);
 	rm_sd_notify(buf);
 }
 
@@ -138,14 +138,18 @@ int rm_daemon_reload(struct rmail_err *err)
 		rmail_err_set(err, RMAIL_E_INVAL, "%s", e.msg);
 		/* the new certificate must not outlive a refused config */
 		if (d.cert != NULL && rm_tls_load(d.cert, d.key, &e2) < 0)
-			rm_log(RMAIL_LOG_ERR, "reload: restoring the old "
-			       "certificate: %s", e2.msg);
+			rm_log(RMAIL_LOG_ERR,
+			       "reload: restoring the old "
+			       "certificate: %s",
+			       e2.msg);
 		goto refused;
 	}
 	restart = rm_config_restart_keys(d.conf, newc);
 	if (restart != NULL && restart[0] != '\0') {
-		rm_log(RMAIL_LOG_WARN, "reload: restart needed for %s "
-		       "(the running values stay; the rest applies)", restart);
+		rm_log(RMAIL_LOG_WARN,
+		       "reload: restart needed for %s "
+		       "(the running values stay; the rest applies)",
+		       restart);
 		rmail_err_set(err, RMAIL_E_NONE, "restart needed for %s",
 			      restart);
 	} else {
@@ -178,14 +182,18 @@ static void finish(void)
 
 static void drain_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	(void)l; (void)w; (void)revents;
+	(void)l;
+	(void)w;
+	(void)revents;
 	if (rm_conn_count() == 0 && rm_work_pending() == 0) {
 		finish();
 		return;
 	}
 	if (rm_now() >= d.drain_deadline) {
-		rm_log(RMAIL_LOG_WARN, "shutdown timeout: closing %zu "
-		       "connection(s)", rm_conn_count());
+		rm_log(RMAIL_LOG_WARN,
+		       "shutdown timeout: closing %zu "
+		       "connection(s)",
+		       rm_conn_count());
 		rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
 		finish();
 	}
@@ -193,7 +201,8 @@ static void drain_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 static void stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
-	(void)l; (void)revents;
+	(void)l;
+	(void)revents;
 	if (d.stopping) {
 		/* a second signal: the operator does not want to wait */
 		rm_log(RMAIL_LOG_WARN, "stopping now");
@@ -216,7 +225,9 @@ static void hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	struct rmail_err err;
 
-	(void)l; (void)w; (void)revents;
+	(void)l;
+	(void)w;
+	(void)revents;
 	if (d.stopping)
 		return;
 	rmail_err_clear(&err);
@@ -226,7 +237,8 @@ static void hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 static void print_listener(void *arg, const char *proto, const char *addr,
 			   int tls)
 {
-	(void)arg; (void)tls;
+	(void)arg;
+	(void)tls;
 	printf("%s: %s\n", proto, addr);
 }
 
@@ -260,8 +272,7 @@ static void signals_stop(void)
 }
 
 /* a fresh install (or the default config) starts with no mail root */
-static int ensure_mail_root(const struct rm_config *conf,
-			    struct rmail_err *err)
+static int ensure_mail_root(const struct rm_config *conf, struct rmail_err *err)
 {
 	const char *root = conf->mail_root;
 
@@ -338,17 +349,20 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		struct timespec t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		rm_log(RMAIL_LOG_INFO, "ready: %zu module(s), pid %ld, "
-		       "%.0f ms", nmods, (long)getpid(),
+		rm_log(RMAIL_LOG_INFO,
+		       "ready: %zu module(s), pid %ld, "
+		       "%.0f ms",
+		       nmods, (long)getpid(),
 		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	rm_sd_notify("READY=1");
 	rm_loop_run();
 
 	rm_control_stop();
-	rm_workers_shutdown(d.drain_deadline > rm_now() ?
-			    d.drain_deadline - rm_now() : 1.0);
+	rm_workers_shutdown(d.drain_deadline > rm_now()
+				    ? d.drain_deadline - rm_now()
+				    : 1.0);
 	rm_modules_fini();
 	status = 0;
 	rm_log(RMAIL_LOG_INFO, "stopped");

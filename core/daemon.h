@@ -24,7 +24,7 @@ void rm_pidfile_release(void);
 
 /* privdrop.c */
 struct rm_priv {
-	bool active;                /* run_as set and we are root */
+	bool active; /* run_as set and we are root */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

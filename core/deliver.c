@@ -19,8 +19,10 @@
 void rm_delivery_failed_log(const char *id, const char *rcpt,
 			    const char *reason)
 {
-	rm_log(RMAIL_LOG_WARN, "event=delivery_failed id=%s rcpt=%s "
-	       "reason=\"%s\"", id, rcpt, reason);
+	rm_log(RMAIL_LOG_WARN,
+	       "event=delivery_failed id=%s rcpt=%s "
+	       "reason=\"%s\"",
+	       id, rcpt, reason);
 }
 
 bool rm_addr_is_local(const char *addr)
@@ -49,8 +51,8 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);
-	o.size_hint = src->size + strlen(src->prefix) +
-		      (extra ? strlen(extra) : 0);
+	o.size_hint =
+		src->size + strlen(src->prefix) + (extra ? strlen(extra) : 0);
 	o.ignore_quota = ignore_quota;
 	if (ops->append_begin(h, user, "INBOX", &o, &ap, err) < 0)
 		return -1;
@@ -156,9 +158,9 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 void rm_deliver_message(const struct rm_deliver_req *rq,
 			struct rmail_rcpt_result *rr, size_t *nqueued_r)
 {
-	struct users done = { 0 }, queue = { 0 };
+	struct users done = {0}, queue = {0};
 	struct rm_bounce_rcpt *bounces;
-	char (*diag)[300];
+	char(*diag)[300];
 	struct rmail_err err;
 	size_t i, j, nb = 0;
 	void *h;
@@ -169,7 +171,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	diag = rm_xcalloc(rq->n + 1, sizeof(*diag));
 	for (i = 0; i < rq->n; i++) {
 		const char *rcpt = rq->rcpts[i];
-		struct users u = { 0 };
+		struct users u = {0};
 		size_t ok = 0, failed = 0, queued = 0;
 
 		rr[i].rcpt = rcpt;
@@ -182,8 +184,9 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		rmail_err_clear(&err);
 		if (ops->resolve(h, rcpt, users_add, &u, &err) < 0) {
 			rr[i].status = err.code == RMAIL_E_NOENT ||
-				       err.code == RMAIL_E_INVAL
-				       ? RMAIL_RCPT_FAILED : RMAIL_RCPT_QUEUED;
+						       err.code == RMAIL_E_INVAL
+					       ? RMAIL_RCPT_FAILED
+					       : RMAIL_RCPT_QUEUED;
 			if (rr[i].status == RMAIL_RCPT_QUEUED) {
 				users_add(&queue, rcpt);
 				continue;

@@ -34,8 +34,9 @@ static int req(struct api *a, const char *method, const char *path,
 		 token != NULL ? "Authorization: Bearer " : "",
 		 token != NULL ? token : "", token != NULL ? "\r\n" : "",
 		 body != NULL && (extra == NULL ||
-				  strcasestr(extra, "Content-Type") == NULL) ?
-		 "Content-Type: application/json\r\n" : "",
+				  strcasestr(extra, "Content-Type") == NULL)
+			 ? "Content-Type: application/json\r\n"
+			 : "",
 		 extra != NULL ? extra : "");
 	return dg_http_req(a->ep, a->tls, method, path, hdr, body,
 			   body != NULL ? strlen(body) : 0, r);
@@ -84,11 +85,15 @@ static void discovery(struct api *a)
 	snprintf(path, sizeof(path), "/mail/config-v1.1.xml?emailaddress=%s",
 		 d->user);
 	req(a, "GET", path, NULL, NULL, NULL, &r);
-	dg_check(d, r.status == 200 && strstr(r.body, "clientConfig") &&
-		 strstr(r.body, "imap") ? DG_PASS : DG_FAIL, "api.autoconfig",
-		 "GET /mail/config-v1.1.xml: %d", r.status);
+	dg_check(d,
+		 r.status == 200 && strstr(r.body, "clientConfig") &&
+				 strstr(r.body, "imap")
+			 ? DG_PASS
+			 : DG_FAIL,
+		 "api.autoconfig", "GET /mail/config-v1.1.xml: %d", r.status);
 	dg_http_free(&r);
-	snprintf(body, sizeof(body), "<?xml version=\"1.0\"?><Autodiscover "
+	snprintf(body, sizeof(body),
+		 "<?xml version=\"1.0\"?><Autodiscover "
 		 "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/"
 		 "outlook/requestschema/2006\"><Request><EMailAddress>%s"
 		 "</EMailAddress><AcceptableResponseSchema>http://schemas."
@@ -97,9 +102,11 @@ static void discovery(struct api *a)
 		 d->user);
 	req(a, "POST", "/autodiscover/autodiscover.xml", NULL,
 	    "Content-Type: text/xml\r\n", body, &r);
-	dg_check(d, r.status == 200 && strstr(r.body, "<Protocol>") ?
-		 DG_PASS : DG_FAIL, "api.autodiscover",
-		 "POST /autodiscover/autodiscover.xml: %d", r.status);
+	dg_check(d,
+		 r.status == 200 && strstr(r.body, "<Protocol>") ? DG_PASS
+								 : DG_FAIL,
+		 "api.autodiscover", "POST /autodiscover/autodiscover.xml: %d",
+		 r.status);
 	dg_http_free(&r);
 }
 
@@ -110,14 +117,16 @@ static int append_one(struct api *a, int i)
 	json_t *j;
 	int uid;
 
-	snprintf(msg, sizeof(msg), "From: <%s>\r\nTo: <%s>\r\nSubject: "
+	snprintf(msg, sizeof(msg),
+		 "From: <%s>\r\nTo: <%s>\r\nSubject: "
 		 "rmail diagnose %s api %d\r\n\r\nAPI check %d.\r\n",
 		 a->d->user, a->d->user, a->d->tag, i, i);
 	req(a, "POST", "/api/folders/INBOX/messages", a->token,
 	    "Content-Type: message/rfc822\r\n", msg, &r);
 	j = body_json(&r);
-	uid = r.status == 201 ? (int)json_integer_value(
-		json_object_get(j, "uid")) : -r.status;
+	uid = r.status == 201
+		      ? (int)json_integer_value(json_object_get(j, "uid"))
+		      : -r.status;
 	json_decref(j);
 	dg_http_free(&r);
 	return uid;
@@ -133,45 +142,51 @@ static void messages(struct api *a)
 	size_t n1 = 0, n2 = 0;
 
 	req(a, "GET", "/api/folders", a->token, NULL, NULL, &r);
-	dg_check(d, r.status == 200 && strstr(r.body, "\"INBOX\"") ? DG_PASS
-		 : DG_FAIL, "api.folders", "GET /api/folders: %d", r.status);
+	dg_check(d,
+		 r.status == 200 && strstr(r.body, "\"INBOX\"") ? DG_PASS
+								: DG_FAIL,
+		 "api.folders", "GET /api/folders: %d", r.status);
 	dg_http_free(&r);
 	for (i = 0; i < 3; i++)
 		uid[i] = append_one(a, i);
-	dg_check(d, uid[0] > 0 && uid[1] > 0 && uid[2] > 0 ? DG_PASS :
-		 DG_FAIL, "api.append", "three messages/rfc822 POSTs: UIDs "
-		 "%d %d %d", uid[0], uid[1], uid[2]);
+	dg_check(d, uid[0] > 0 && uid[1] > 0 && uid[2] > 0 ? DG_PASS : DG_FAIL,
+		 "api.append",
+		 "three messages/rfc822 POSTs: UIDs "
+		 "%d %d %d",
+		 uid[0], uid[1], uid[2]);
 	if (uid[2] <= 0)
 		return;
 	snprintf(path, sizeof(path), "/api/folders/INBOX/messages/%d", uid[2]);
 	snprintf(subj, sizeof(subj), "rmail diagnose %s api 2", d->tag);
 	req(a, "GET", path, a->token, NULL, NULL, &r);
-	dg_check(d, r.status == 200 && strstr(r.body, subj) ? DG_PASS :
-		 DG_FAIL, "api.message", "GET %s: %d", path, r.status);
+	dg_check(d, r.status == 200 && strstr(r.body, subj) ? DG_PASS : DG_FAIL,
+		 "api.message", "GET %s: %d", path, r.status);
 	dg_http_free(&r);
 	snprintf(path, sizeof(path), "/api/folders/INBOX/messages/%d/flags",
 		 uid[2]);
 	req(a, "POST", path, a->token, NULL,
 	    "{\"add\":[\"\\\\Seen\",\"\\\\Flagged\"]}", &r);
-	dg_check(d, r.status == 200 && strstr(r.body, "\\\\Flagged") ?
-		 DG_PASS : DG_FAIL, "api.flags", "POST %s: %d %.80s", path,
-		 r.status, r.body);
+	dg_check(d,
+		 r.status == 200 && strstr(r.body, "\\\\Flagged") ? DG_PASS
+								  : DG_FAIL,
+		 "api.flags", "POST %s: %d %.80s", path, r.status, r.body);
 	dg_http_free(&r);
-	req(a, "GET", "/api/folders/INBOX/messages?page=1&per_page=2",
-	    a->token, NULL, NULL, &r);
+	req(a, "GET", "/api/folders/INBOX/messages?page=1&per_page=2", a->token,
+	    NULL, NULL, &r);
 	j = body_json(&r);
 	n1 = json_array_size(json_object_get(j, "messages"));
 	json_decref(j);
 	dg_http_free(&r);
-	req(a, "GET", "/api/folders/INBOX/messages?page=2&per_page=2",
-	    a->token, NULL, NULL, &r);
+	req(a, "GET", "/api/folders/INBOX/messages?page=2&per_page=2", a->token,
+	    NULL, NULL, &r);
 	j = body_json(&r);
 	n2 = json_array_size(json_object_get(j, "messages"));
 	json_decref(j);
 	dg_http_free(&r);
-	dg_check(d, n1 == 2 && n2 >= 1 ? DG_PASS : DG_FAIL,
-		 "api.pagination", "per_page=2: page 1 has %zu, page 2 has "
-		 "%zu", n1, n2);
+	dg_check(d, n1 == 2 && n2 >= 1 ? DG_PASS : DG_FAIL, "api.pagination",
+		 "per_page=2: page 1 has %zu, page 2 has "
+		 "%zu",
+		 n1, n2);
 }
 
 static void send_and_errors(struct api *a)
@@ -181,15 +196,22 @@ static void send_and_errors(struct api *a)
 	char body[1024];
 	json_t *j;
 
-	snprintf(body, sizeof(body), "{\"to\":[\"%s\"],\"subject\":\"rmail "
+	snprintf(body, sizeof(body),
+		 "{\"to\":[\"%s\"],\"subject\":\"rmail "
 		 "diagnose %s api send\",\"text\":\"API send check.\"}",
 		 d->user, d->tag);
 	req(a, "POST", "/api/send", a->token, NULL, body, &r);
 	j = body_json(&r);
-	dg_check(d, r.status == 200 && json_array_size(json_object_get(j,
-		 "sent")) == 1 && json_array_size(json_object_get(j,
-		 "failed")) == 0 ? DG_PASS : DG_FAIL, "api.send",
-		 "POST /api/send to itself: %d %.100s", r.status, r.body);
+	dg_check(d,
+		 r.status == 200 &&
+				 json_array_size(json_object_get(j, "sent")) ==
+					 1 &&
+				 json_array_size(
+					 json_object_get(j, "failed")) == 0
+			 ? DG_PASS
+			 : DG_FAIL,
+		 "api.send", "POST /api/send to itself: %d %.100s", r.status,
+		 r.body);
 	json_decref(j);
 	dg_http_free(&r);
 	req(a, "POST", "/api/login", NULL, NULL, "{not json", &r);
@@ -203,15 +225,18 @@ static void cors(struct api *a)
 	struct diag *d = a->d;
 	json_t *l = dg_conf_get(d, "exchange_api", "cors_origins");
 	const char *first = json_string_value(json_array_get(l, 0));
-	const char *origin = first != NULL && strcmp(first, "*") != 0 ?
-		first : "https://rmail-diag.invalid";
+	const char *origin = first != NULL && strcmp(first, "*") != 0
+				     ? first
+				     : "https://rmail-diag.invalid";
 	struct dg_http r;
 	char hdr[600], acao[512];
 	bool has;
 
-	snprintf(hdr, sizeof(hdr), "Origin: %s\r\nAccess-Control-Request-"
+	snprintf(hdr, sizeof(hdr),
+		 "Origin: %s\r\nAccess-Control-Request-"
 		 "Method: GET\r\nAccess-Control-Request-Headers: "
-		 "Authorization\r\n", origin);
+		 "Authorization\r\n",
+		 origin);
 	req(a, "OPTIONS", "/api/folders", NULL, hdr, NULL, &r);
 	has = dg_http_header(&r, "Access-Control-Allow-Origin", acao,
 			     sizeof(acao));
@@ -219,12 +244,15 @@ static void cors(struct api *a)
 		 "api.options", "OPTIONS /api/folders: %d", r.status);
 	if (first == NULL)
 		dg_check(d, !has ? DG_PASS : DG_FAIL, "api.cors",
-			 "cors_origins empty: %s", has ?
-			 "Access-Control-Allow-Origin SENT" :
-			 "no Access-Control-Allow-Origin");
+			 "cors_origins empty: %s",
+			 has ? "Access-Control-Allow-Origin SENT"
+			     : "no Access-Control-Allow-Origin");
 	else
-		dg_check(d, has && (strcmp(acao, origin) == 0 ||
-				    strcmp(acao, "*") == 0) ? DG_PASS : DG_FAIL,
+		dg_check(d,
+			 has && (strcmp(acao, origin) == 0 ||
+				 strcmp(acao, "*") == 0)
+				 ? DG_PASS
+				 : DG_FAIL,
 			 "api.cors", "preflight from %s: %s", origin,
 			 has ? acao : "NOT allowed");
 	dg_http_free(&r);
@@ -243,8 +271,10 @@ static void aliases(struct api *a, const char *tok2)
 	dg_http_free(&r);
 	snprintf(alias, sizeof(alias), DG_PREFIX "%s-alias@%s", d->tag,
 		 d->domain);
-	snprintf(body, sizeof(body), "{\"alias\":\"%s\",\"targets\":"
-		 "[\"%s\"]}", alias, d->user);
+	snprintf(body, sizeof(body),
+		 "{\"alias\":\"%s\",\"targets\":"
+		 "[\"%s\"]}",
+		 alias, d->user);
 	req(a, "POST", "/api/aliases", tok2, NULL, body, &r);
 	dg_check(d, r.status == 403 ? DG_PASS : DG_FAIL,
 		 "api.aliases_forbidden", "non-admin POST /api/aliases: %d",
@@ -277,9 +307,12 @@ static void token_expiry(struct api *a)
 	req(a, "GET", "/api/folders", tok, NULL, NULL, &r);
 	after = r.status;
 	dg_http_free(&r);
-	dg_check(d, st == 200 && before == 200 && after == 401 ? DG_PASS :
-		 DG_FAIL, "api.token_expiry", "a 2-second token: %d at once, "
-		 "%d after 3 s", before, after);
+	dg_check(d,
+		 st == 200 && before == 200 && after == 401 ? DG_PASS : DG_FAIL,
+		 "api.token_expiry",
+		 "a 2-second token: %d at once, "
+		 "%d after 3 s",
+		 before, after);
 }
 
 #define BATCH_MAX 16
@@ -297,11 +330,15 @@ static long bad_logins(struct api *a, const char *addr, long n)
 
 	if (batch > BATCH_MAX)
 		batch = BATCH_MAX;
-	blen = snprintf(body, sizeof(body), "{\"username\":\"%s\","
-			"\"password\":\"wrong-password\"}", addr);
-	snprintf(reqs, sizeof(reqs), "POST /api/login HTTP/1.1\r\nHost: %s"
+	blen = snprintf(body, sizeof(body),
+			"{\"username\":\"%s\","
+			"\"password\":\"wrong-password\"}",
+			addr);
+	snprintf(reqs, sizeof(reqs),
+		 "POST /api/login HTTP/1.1\r\nHost: %s"
 		 "\r\nConnection: close\r\nContent-Type: application/json"
-		 "\r\nContent-Length: %d\r\n\r\n%s", a->ep, blen, body);
+		 "\r\nContent-Length: %d\r\n\r\n%s",
+		 a->ep, blen, body);
 	while (done < n) {
 		long before = done;
 
@@ -319,7 +356,7 @@ static long bad_logins(struct api *a, const char *addr, long n)
 			dg_close(&c[i]);
 		}
 		if (done - before < k)
-			break;          /* something else answered: stop */
+			break; /* something else answered: stop */
 	}
 	return done;
 }
@@ -331,7 +368,7 @@ static void lockout(struct api *a)
 	json_t *ji = dg_conf_get(d, "exchange_api", "lockout.ip");
 	long la = ja != NULL ? (long)json_integer_value(ja) : 10;
 	long li = ji != NULL ? (long)json_integer_value(ji) : 20;
-	const char *argv[] = { "exchange", "lockout-reset", LOCK_SRC };
+	const char *argv[] = {"exchange", "lockout-reset", LOCK_SRC};
 	struct rmail_err err;
 	char out[512];
 	long i;
@@ -339,33 +376,38 @@ static void lockout(struct api *a)
 
 	/* the per-IP limit must stay out of reach: it would lock real users */
 	if (la >= li || la > 100 || d->conf->control_socket == NULL) {
-		dg_check(d, DG_WARN, "api.lockout", "not tested: lockout."
+		dg_check(d, DG_WARN, "api.lockout",
+			 "not tested: lockout."
 			 "account_ip %ld >= lockout.ip %ld, or no control "
-			 "socket to reset it", la, li);
+			 "socket to reset it",
+			 la, li);
 		return;
 	}
 	dg_client_source(LOCK_SRC);
 	i = bad_logins(a, d->user2, la);
 	locked = login(a, d->user2, d->pass, 0, NULL, 0);
 	rmail_err_clear(&err);
-	if (rm_control_call(d->conf->control_socket, 3, argv, out,
-			    sizeof(out), &err) < 0) {
+	if (rm_control_call(d->conf->control_socket, 3, argv, out, sizeof(out),
+			    &err) < 0) {
 		dg_client_source(NULL);
-		dg_check(d, DG_FAIL, "api.lockout", "lockout-reset through "
-			 "%s: %s", d->conf->control_socket, err.msg);
+		dg_check(d, DG_FAIL, "api.lockout",
+			 "lockout-reset through "
+			 "%s: %s",
+			 d->conf->control_socket, err.msg);
 		return;
 	}
 	after = login(a, d->user2, d->pass, 0, NULL, 0);
 	dg_client_source(NULL);
 	dg_check(d, locked == 429 && after == 200 ? DG_PASS : DG_FAIL,
-		 "api.lockout", "%ld bad logins for %s from %s: then %d; "
-		 "after exchange lockout-reset %s: %d", i, d->user2, LOCK_SRC,
-		 locked, LOCK_SRC, after);
+		 "api.lockout",
+		 "%ld bad logins for %s from %s: then %d; "
+		 "after exchange lockout-reset %s: %d",
+		 i, d->user2, LOCK_SRC, locked, LOCK_SRC, after);
 }
 
 void dg_phase_api(struct diag *d)
 {
-	struct api a = { .d = d };
+	struct api a = {.d = d};
 	char tok2[4096];
 	int st;
 

@@ -34,8 +34,8 @@ static void user_one(void *arg, const struct rmail_user *u)
 		add(arg, u->address);
 }
 
-static void alias_one(void *arg, const char *alias,
-		      const char *const *targets, size_t n)
+static void alias_one(void *arg, const char *alias, const char *const *targets,
+		      size_t n)
 {
 	size_t i;
 	bool diag = is_diag(alias);
@@ -58,7 +58,7 @@ static void names_free(struct names *l)
 /* queue entries from a diagnostic sender (a route that was down) */
 static void clean_queue(struct diag *d)
 {
-	char (*ids)[RM_QID_MAX] = NULL;
+	char(*ids)[RM_QID_MAX] = NULL;
 	size_t n = rm_queue_list(&ids), i, gone = 0, mine = 0;
 
 	for (i = 0; i < n; i++) {
@@ -80,26 +80,30 @@ static void clean_queue(struct diag *d)
 				usleep(100000);
 		}
 		if (rc < 0) {
-			gone++;         /* finished meanwhile */
+			gone++; /* finished meanwhile */
 			continue;
 		}
 		if (rc == 0 && rm_queue_remove(ids[i]) == 0)
 			gone++;
 		else
-			dg_check(d, DG_FAIL, "cleanup.queue", "cannot drop "
-				 "queue entry %s", ids[i]);
+			dg_check(d, DG_FAIL, "cleanup.queue",
+				 "cannot drop "
+				 "queue entry %s",
+				 ids[i]);
 		if (rc == 0)
 			rm_queue_unlock(&fd);
 	}
 	free(ids);
 	if (mine > 0 && gone == mine)
-		dg_check(d, DG_PASS, "cleanup.queue", "dropped %zu queued "
-			 "diagnostic message(s)", gone);
+		dg_check(d, DG_PASS, "cleanup.queue",
+			 "dropped %zu queued "
+			 "diagnostic message(s)",
+			 gone);
 }
 
 void dg_phase_cleanup(struct diag *d)
 {
-	struct names users = { 0 }, aliases = { 0 };
+	struct names users = {0}, aliases = {0};
 	struct rmail_err err;
 	size_t i, ok_u = 0, ok_a = 0, earlier = 0;
 
@@ -108,8 +112,9 @@ void dg_phase_cleanup(struct diag *d)
 		return;
 	}
 	rmail_err_clear(&err);
-	if (d->ops->alias_list(d->h, d->domain, alias_one, &aliases,
-			       &err) < 0 && err.code != RMAIL_E_NOENT)
+	if (d->ops->alias_list(d->h, d->domain, alias_one, &aliases, &err) <
+		    0 &&
+	    err.code != RMAIL_E_NOENT)
 		dg_check(d, DG_FAIL, "cleanup.aliases", "alias_list: %s",
 			 err.msg);
 	for (i = 0; i < aliases.n; i++) {
@@ -123,8 +128,7 @@ void dg_phase_cleanup(struct diag *d)
 	rmail_err_clear(&err);
 	if (d->ops->user_list(d->h, d->domain, user_one, &users, &err) < 0 &&
 	    err.code != RMAIL_E_NOENT)
-		dg_check(d, DG_FAIL, "cleanup.users", "user_list: %s",
-			 err.msg);
+		dg_check(d, DG_FAIL, "cleanup.users", "user_list: %s", err.msg);
 	for (i = 0; i < users.n; i++) {
 		struct rmail_user u;
 
@@ -137,16 +141,19 @@ void dg_phase_cleanup(struct diag *d)
 			ok_u++;
 		else
 			dg_check(d, DG_FAIL, "cleanup.users", "%s: %s",
-				 users.v[i], err.msg[0] ? err.msg :
-				 "still there");
+				 users.v[i],
+				 err.msg[0] ? err.msg : "still there");
 	}
 	if (ok_u == users.n)
-		dg_check(d, DG_PASS, "cleanup.users", "removed %zu "
+		dg_check(d, DG_PASS, "cleanup.users",
+			 "removed %zu "
 			 "diagnostic users (%zu left by an earlier run)",
 			 ok_u, earlier);
 	if (ok_a == aliases.n)
-		dg_check(d, DG_PASS, "cleanup.aliases", "removed %zu "
-			 "diagnostic aliases", ok_a);
+		dg_check(d, DG_PASS, "cleanup.aliases",
+			 "removed %zu "
+			 "diagnostic aliases",
+			 ok_a);
 	clean_queue(d);
 	d->have_user = false;
 	names_free(&users);

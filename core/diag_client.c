@@ -47,7 +47,7 @@ void dg_client_source(const char *ip)
 
 static int bind_source(int fd, int family)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 
 	if (src_ip[0] == '\0' || family != AF_INET)
 		return 0;
@@ -64,8 +64,8 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int split_hostport(const char *hp, char *host, size_t hsz,
-			  char *port, size_t psz)
+static int split_hostport(const char *hp, char *host, size_t hsz, char *port,
+			  size_t psz)
 {
 	const char *colon;
 
@@ -88,12 +88,12 @@ static int split_hostport(const char *hp, char *host, size_t hsz,
 
 static int connect_tcp(const char *hostport, char *why, size_t whysz)
 {
-	struct addrinfo hints = { 0 }, *res = NULL, *ai;
+	struct addrinfo hints = {0}, *res = NULL, *ai;
 	char host[256], port[16];
 	int fd = -1, rc;
 
-	if (split_hostport(hostport, host, sizeof(host), port,
-			   sizeof(port)) < 0) {
+	if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) <
+	    0) {
 		snprintf(why, whysz, "bad address %s", hostport);
 		return -1;
 	}
@@ -108,8 +108,9 @@ static int connect_tcp(const char *hostport, char *why, size_t whysz)
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
 
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-			    SOCK_NONBLOCK, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
 		if (fd < 0)
 			continue;
 		if (bind_source(fd, ai->ai_family) < 0) {
@@ -130,7 +131,7 @@ static int connect_tcp(const char *hostport, char *why, size_t whysz)
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr == 0)
 			break;
-next:
+	next:
 		snprintf(why, whysz, "connect %s: %s", hostport,
 			 strerror(soerr));
 		close(fd);
@@ -138,7 +139,7 @@ next:
 	}
 	freeaddrinfo(res);
 	if (fd >= 0) {
-		struct timeval tv = { .tv_sec = (long)DG_TIMEOUT };
+		struct timeval tv = {.tv_sec = (long)DG_TIMEOUT};
 		int fl = fcntl(fd, F_GETFL);
 
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -183,7 +184,7 @@ void dg_close(struct dg_conn **cp)
 
 int dg_starttls(struct dg_conn *c, char *why, size_t whysz)
 {
-	struct timeval tv = { .tv_sec = (long)DG_TIMEOUT };
+	struct timeval tv = {.tv_sec = (long)DG_TIMEOUT};
 	const char *reason;
 
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -241,8 +242,8 @@ int dg_write(struct dg_conn *c, const void *data, size_t n)
 		ssize_t w;
 
 		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX
-								   : (int)n);
+			int r = SSL_write(c->ssl, p,
+					  n > INT32_MAX ? INT32_MAX : (int)n);
 
 			w = r > 0 ? r : -1;
 		} else {
@@ -282,7 +283,7 @@ static int fill(struct dg_conn *c, double deadline)
 	if (c->len == sizeof(c->buf))
 		return -1;
 	if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		double left = deadline - now_mono();
 
 		if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) != 1)
@@ -464,12 +465,15 @@ int dg_http_req(const char *hostport, bool tls, const char *method,
 		r->body = rm_xstrdup(why);
 		return -1;
 	}
-	if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\n"
+	if (asprintf(&req,
+		     "%s %s HTTP/1.1\r\nHost: %s\r\n"
 		     "Connection: close\r\n%s%s"
-		     "Content-Length: %zu\r\n\r\n", method, path, hostport,
-		     headers != NULL ? headers : "",
+		     "Content-Length: %zu\r\n\r\n",
+		     method, path, hostport, headers != NULL ? headers : "",
 		     headers != NULL && headers[0] != '\0' &&
-		     headers[strlen(headers) - 1] != '\n' ? "\r\n" : "",
+				     headers[strlen(headers) - 1] != '\n'
+			     ? "\r\n"
+			     : "",
 		     body_len) < 0)
 		goto out;
 	if (dg_write(c, req, strlen(req)) < 0 ||

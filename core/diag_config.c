@@ -34,17 +34,20 @@ static void check_cert(struct diag *d)
 		fclose(f);
 	}
 	if (x == NULL) {
-		dg_check(d, DG_FAIL, "config.tls_cert", "cannot read the "
-			 "certificate %s", cert);
+		dg_check(d, DG_FAIL, "config.tls_cert",
+			 "cannot read the "
+			 "certificate %s",
+			 cert);
 		return;
 	}
 	self = X509_check_issued(x, x) == X509_V_OK;
 	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
-		dg_check(d, DG_FAIL, "config.tls_cert", "%s is not valid "
-			 "yet", cert);
-	} else if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
-		dg_check(d, DG_FAIL, "config.tls_cert", "%s has expired",
+		dg_check(d, DG_FAIL, "config.tls_cert",
+			 "%s is not valid "
+			 "yet",
 			 cert);
+	} else if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		dg_check(d, DG_FAIL, "config.tls_cert", "%s has expired", cert);
 	} else {
 		ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x));
 		dg_check(d, days < WARN_DAYS ? DG_WARN : DG_PASS,
@@ -57,11 +60,13 @@ static void check_cert(struct diag *d)
 		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 		fclose(f);
 		if (key == NULL || X509_check_private_key(x, key) != 1)
-			dg_check(d, DG_FAIL, "config.tls_key", "%s does not "
+			dg_check(d, DG_FAIL, "config.tls_key",
+				 "%s does not "
 				 "match the certificate",
 				 d->conf->tls_key_file);
 		else
-			dg_check(d, DG_PASS, "config.tls_key", "the key "
+			dg_check(d, DG_PASS, "config.tls_key",
+				 "the key "
 				 "matches the certificate");
 		EVP_PKEY_free(key);
 	}
@@ -72,12 +77,13 @@ static void check_list(struct diag *d, const char *section, const char *key,
 		       const char *def, bool tls)
 {
 	json_t *l = dg_conf_get(d, section, key), *v;
-	const char *defs[1] = { def };
+	const char *defs[1] = {def};
 	size_t i, n = l != NULL ? json_array_size(l) : 1;
 
 	for (i = 0; i < n; i++) {
-		const char *a = l != NULL ? json_string_value(
-			v = json_array_get(l, i)) : defs[0];
+		const char *a =
+			l != NULL ? json_string_value(v = json_array_get(l, i))
+				  : defs[0];
 		char addr[300], why[256];
 		struct dg_conn *c;
 
@@ -97,14 +103,17 @@ static void check_list(struct diag *d, const char *section, const char *key,
 		}
 		/* implicit TLS: the handshake works, with our certificate */
 		if (tls && dg_peer_cert_is(c, d->cert_file) != 1)
-			dg_check(d, DG_FAIL, "config.listen", "%s.%s %s "
+			dg_check(d, DG_FAIL, "config.listen",
+				 "%s.%s %s "
 				 "presents another certificate than %s",
 				 section, key, a, d->cert_file);
 		else
-			dg_check(d, DG_PASS, "config.listen", "%s.%s %s "
-				 "accepts connections%s", section, key, a,
+			dg_check(d, DG_PASS, "config.listen",
+				 "%s.%s %s "
+				 "accepts connections%s",
+				 section, key, a,
 				 tls ? " (TLS, the configured certificate)"
-				 : "");
+				     : "");
 		dg_close(&c);
 	}
 }
@@ -124,8 +133,7 @@ static void check_ports(struct diag *d)
 		check_list(d, "imap", "imaps_listen", "0.0.0.0:993", true);
 	}
 	if (d->mod_exchange) {
-		check_list(d, "exchange_api", "listen", "0.0.0.0:9002",
-			   false);
+		check_list(d, "exchange_api", "listen", "0.0.0.0:9002", false);
 		check_list(d, "exchange_api", "tls_listen", "0.0.0.0:9003",
 			   true);
 	}
@@ -143,18 +151,19 @@ static void check_ports(struct diag *d)
 
 static void check_control(struct diag *d)
 {
-	const char *argv[] = { "ping" };
+	const char *argv[] = {"ping"};
 	struct rmail_err err;
 	char out[256] = "";
 
 	if (d->conf->control_socket == NULL) {
-		dg_check(d, DG_WARN, "config.control", "no control_socket "
+		dg_check(d, DG_WARN, "config.control",
+			 "no control_socket "
 			 "configured (lockout resets need it)");
 		return;
 	}
 	rmail_err_clear(&err);
-	if (rm_control_call(d->conf->control_socket, 1, argv, out,
-			    sizeof(out), &err) < 0)
+	if (rm_control_call(d->conf->control_socket, 1, argv, out, sizeof(out),
+			    &err) < 0)
 		dg_check(d, DG_FAIL, "config.control", "%s: %s",
 			 d->conf->control_socket, err.msg);
 	else
@@ -171,16 +180,20 @@ static void check_mail_root(struct diag *d)
 	int fd;
 
 	if (root == NULL || stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		dg_check(d, DG_FAIL, "config.mail_root", "%s is not a "
-			 "directory", root != NULL ? root : "(unset)");
+		dg_check(d, DG_FAIL, "config.mail_root",
+			 "%s is not a "
+			 "directory",
+			 root != NULL ? root : "(unset)");
 		return;
 	}
 	/* a dot name: the store ignores it, a crash leaves nothing it reads */
 	snprintf(path, sizeof(path), "%s/.rmail-diag-%s.tmp", root, d->tag);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		dg_check(d, DG_FAIL, "config.mail_root", "%s is not "
-			 "writable: %s", root, strerror(errno));
+		dg_check(d, DG_FAIL, "config.mail_root",
+			 "%s is not "
+			 "writable: %s",
+			 root, strerror(errno));
 		return;
 	}
 	close(fd);
@@ -191,13 +204,15 @@ static void check_mail_root(struct diag *d)
 
 void dg_phase_config(struct diag *d)
 {
-	dg_check(d, DG_PASS, "config.load", "%s loads (hostname %s, "
-		 "%zu modules)", d->conf->path,
+	dg_check(d, DG_PASS, "config.load",
+		 "%s loads (hostname %s, "
+		 "%zu modules)",
+		 d->conf->path,
 		 d->conf->hostname != NULL ? d->conf->hostname : "-",
 		 d->conf->modules.n);
 	dg_check(d, d->ops != NULL ? DG_PASS : DG_FAIL, "config.store",
-		 d->ops != NULL ? "the storage module opens the mail root" :
-		 "no storage module could be opened");
+		 d->ops != NULL ? "the storage module opens the mail root"
+				: "no storage module could be opened");
 	check_cert(d);
 	check_ports(d);
 	check_control(d);

@@ -44,8 +44,8 @@ static double poll_inbox(struct dg_conn *c, char *out, const char *what,
 		if (dg_imap(c, out, OUT, "NOOP") < 0 ||
 		    dg_imap(c, out, OUT, "%s", what) < 0)
 			return -1;
-		if (bounce ? strstr(out, needle) != NULL :
-		    count_found(d, out) == d->nsent)
+		if (bounce ? strstr(out, needle) != NULL
+			   : count_found(d, out) == d->nsent)
 			return mono() - t0;
 		usleep(100000);
 	} while (mono() - t0 < WAIT);
@@ -72,7 +72,8 @@ static void check_idle(struct diag *d, char *out)
 	dg_subject(d, "idle", subj, sizeof(subj));
 	t0 = mono();
 	if (dg_smtp_send25(d, subj) < 0) {
-		dg_check(d, DG_FAIL, "delivery.idle", "cannot send the test "
+		dg_check(d, DG_FAIL, "delivery.idle",
+			 "cannot send the test "
 			 "message on port 25");
 		dg_close(&c);
 		return;
@@ -85,8 +86,9 @@ static void check_idle(struct diag *d, char *out)
 		}
 	dg_printf(c, "DONE");
 	dg_check(d, took >= 0 ? DG_PASS : DG_FAIL, "delivery.idle",
-		 took >= 0 ? "IDLE announced the new message after %.1f s" :
-		 "IDLE said nothing within %.0f s", took >= 0 ? took : WAIT);
+		 took >= 0 ? "IDLE announced the new message after %.1f s"
+			   : "IDLE said nothing within %.0f s",
+		 took >= 0 ? took : WAIT);
 	dg_close(&c);
 }
 
@@ -99,7 +101,8 @@ void dg_phase_delivery(struct diag *d)
 	if (dg_ensure_users(d) < 0)
 		return;
 	if (!d->mod_imap) {
-		dg_check(d, DG_WARN, "delivery.inbox", "mod_imap is disabled: "
+		dg_check(d, DG_WARN, "delivery.inbox",
+			 "mod_imap is disabled: "
 			 "INBOX not checked over IMAP");
 		return;
 	}
@@ -117,19 +120,25 @@ void dg_phase_delivery(struct diag *d)
 			 out);
 		goto done;
 	}
-	t = poll_inbox(c, out, "FETCH 1:* (BODY.PEEK[HEADER.FIELDS "
-		       "(SUBJECT)])", d, false);
+	t = poll_inbox(c, out,
+		       "FETCH 1:* (BODY.PEEK[HEADER.FIELDS "
+		       "(SUBJECT)])",
+		       d, false);
 	dg_check(d, t >= 0 && d->nsent > 0 ? DG_PASS : DG_FAIL,
-		 "delivery.inbox", t >= 0 ? "%zu message(s) from phase 4 in "
-		 "INBOX after %.1f s" : "only %zu of the messages in INBOX "
-		 "after %.0f s", t >= 0 ? d->nsent : count_found(d, out),
-		 t >= 0 ? t : WAIT);
+		 "delivery.inbox",
+		 t >= 0 ? "%zu message(s) from phase 4 in "
+			  "INBOX after %.1f s"
+			: "only %zu of the messages in INBOX "
+			  "after %.0f s",
+		 t >= 0 ? d->nsent : count_found(d, out), t >= 0 ? t : WAIT);
 	if (d->bounce_expected) {
 		t = poll_inbox(c, out, "FETCH 1:* (BODY.PEEK[])", d, true);
 		dg_check(d, t >= 0 ? DG_PASS : DG_FAIL, "delivery.bounce",
 			 t >= 0 ? "the .invalid recipient bounced to the "
-			 "sender after %.1f s" : "no bounce for the .invalid "
-			 "recipient within %.0f s", t >= 0 ? t : WAIT);
+				  "sender after %.1f s"
+				: "no bounce for the .invalid "
+				  "recipient within %.0f s",
+			 t >= 0 ? t : WAIT);
 	}
 	check_idle(d, out);
 done:

@@ -74,29 +74,38 @@ static void check_cleartext(struct diag *d, char *out)
 		return;
 	}
 	rc = dg_imap(c, out, OUT, "CAPABILITY");
-	dg_check(d, rc == 0 && has_word(out, "STARTTLS") &&
-		 strcasestr(out, "AUTH=") == NULL ? DG_PASS : DG_FAIL,
-		 "imap.capability_hides_auth", "cleartext CAPABILITY on %s: "
-		 "%s", d->imap, strcasestr(out, "AUTH=") != NULL ?
-		 "OFFERS AUTH=" : "STARTTLS, no AUTH=");
+	dg_check(d,
+		 rc == 0 && has_word(out, "STARTTLS") &&
+				 strcasestr(out, "AUTH=") == NULL
+			 ? DG_PASS
+			 : DG_FAIL,
+		 "imap.capability_hides_auth",
+		 "cleartext CAPABILITY on %s: "
+		 "%s",
+		 d->imap,
+		 strcasestr(out, "AUTH=") != NULL ? "OFFERS AUTH="
+						  : "STARTTLS, no AUTH=");
 	rc = dg_imap(c, out, OUT, "LOGIN \"%s\" \"%s\"", d->user, d->pass);
 	dg_check(d, rc != 0 ? DG_PASS : DG_FAIL, "imap.cleartext_login",
 		 "LOGIN without TLS %s", rc != 0 ? "refused" : "ACCEPTED");
 	rc = dg_imap(c, out, OUT, "STARTTLS");
 	if (rc != 0 || dg_starttls(c, why, sizeof(why)) < 0) {
-		dg_check(d, DG_FAIL, "imap.starttls", "%.200s", rc == 0 ?
-			 why : out);
+		dg_check(d, DG_FAIL, "imap.starttls", "%.200s",
+			 rc == 0 ? why : out);
 	} else {
 		int same = dg_peer_cert_is(c, d->cert_file);
 
 		dg_check(d, same == 1 ? DG_PASS : DG_FAIL, "imap.starttls",
-			 "STARTTLS on %s, %s", d->imap, same == 1 ?
-			 "the configured certificate" :
-			 "NOT the configured certificate");
+			 "STARTTLS on %s, %s", d->imap,
+			 same == 1 ? "the configured certificate"
+				   : "NOT the configured certificate");
 		rc = dg_imap(c, out, OUT, "CAPABILITY");
-		dg_check(d, rc == 0 && has_word(out, "IMAP4rev1") &&
-			 strcasestr(out, "AUTH=PLAIN") != NULL ? DG_PASS :
-			 DG_FAIL, "imap.capability", "after STARTTLS: %.*s",
+		dg_check(d,
+			 rc == 0 && has_word(out, "IMAP4rev1") &&
+					 strcasestr(out, "AUTH=PLAIN") != NULL
+				 ? DG_PASS
+				 : DG_FAIL,
+			 "imap.capability", "after STARTTLS: %.*s",
 			 (int)strcspn(out, "\n"), out);
 	}
 	dg_close(&c);
@@ -108,7 +117,10 @@ static void step(struct diag *d, const char *id, bool ok, const char *what,
 	const char *last = strrchr(out, '\n');
 
 	dg_check(d, ok ? DG_PASS : DG_FAIL, id, "%s%s%.160s", what,
-		 ok ? "" : ": ", ok ? "" : last != NULL ? last + 1 : out);
+		 ok ? "" : ": ",
+		 ok		? ""
+		 : last != NULL ? last + 1
+				: out);
 }
 
 /* the UID of the last "* SEARCH" hit, 0 when none */
@@ -144,24 +156,33 @@ static void session_checks(struct diag *d, struct dg_conn *c, char *out)
 	snprintf(folder, sizeof(folder), "Diag Folder %s", d->tag);
 	snprintf(renamed, sizeof(renamed), "Diag Renamed %s", d->tag);
 	rc = dg_imap(c, out, OUT, "LIST \"\" \"*\"");
-	step(d, "imap.list", rc == 0 && strstr(out, "INBOX") != NULL &&
-	     strstr(out, "Sent") != NULL, "LIST \"\" \"*\" shows INBOX and "
-	     "Sent", out);
+	step(d, "imap.list",
+	     rc == 0 && strstr(out, "INBOX") != NULL &&
+		     strstr(out, "Sent") != NULL,
+	     "LIST \"\" \"*\" shows INBOX and "
+	     "Sent",
+	     out);
 	rc = dg_imap(c, out, OUT, "CREATE \"%s\"", folder);
 	rc = rc == 0 ? dg_imap(c, out, OUT, "LIST \"\" \"Diag F%%\"") : rc;
-	step(d, "imap.list_partial", rc == 0 && strstr(out, folder) != NULL &&
-	     strstr(out, "INBOX") == NULL, "LIST \"\" \"Diag F%\" shows only "
-	     "the new folder", out);
+	step(d, "imap.list_partial",
+	     rc == 0 && strstr(out, folder) != NULL &&
+		     strstr(out, "INBOX") == NULL,
+	     "LIST \"\" \"Diag F%\" shows only "
+	     "the new folder",
+	     out);
 	rc = dg_imap(c, out, OUT, "LIST (SPECIAL-USE) \"\" \"*\"");
-	step(d, "imap.special_use", rc == 0 && strstr(out, "\\Sent") &&
-	     strstr(out, "\\Trash") && strstr(out, "\\Drafts") &&
-	     strstr(out, "\\Junk"), "LIST (SPECIAL-USE): \\Sent \\Drafts "
-	     "\\Trash \\Junk", out);
+	step(d, "imap.special_use",
+	     rc == 0 && strstr(out, "\\Sent") && strstr(out, "\\Trash") &&
+		     strstr(out, "\\Drafts") && strstr(out, "\\Junk"),
+	     "LIST (SPECIAL-USE): \\Sent \\Drafts "
+	     "\\Trash \\Junk",
+	     out);
 
 	dg_subject(d, "imap", subj, sizeof(subj));
-	n = snprintf(msg, sizeof(msg), "From: <%s>\r\nTo: <%s>\r\n"
-		     "Subject: %s\r\n\r\nIMAP check.\r\n", d->user, d->user,
-		     subj);
+	n = snprintf(msg, sizeof(msg),
+		     "From: <%s>\r\nTo: <%s>\r\n"
+		     "Subject: %s\r\n\r\nIMAP check.\r\n",
+		     d->user, d->user, subj);
 	rc = dg_imap(c, out, OUT, "APPEND INBOX {%d+}\r\n%s", n, msg);
 	p = strcasestr(out, "APPENDUID ");
 	if (p != NULL)
@@ -169,20 +190,26 @@ static void session_checks(struct diag *d, struct dg_conn *c, char *out)
 	step(d, "imap.append", rc == 0 && auid > 0, "APPEND with APPENDUID",
 	     out);
 	rc = dg_imap(c, out, OUT, "SELECT INBOX");
-	step(d, "imap.select", rc == 0 && strstr(out, "EXISTS") &&
-	     strstr(out, "UIDVALIDITY"), "SELECT INBOX: EXISTS, UIDVALIDITY",
-	     out);
-	rc = dg_imap(c, out, OUT, "UID SEARCH UID %lu NOT DELETED OR UNSEEN "
-		     "FLAGGED LARGER 10 SINCE 1-Jan-2000 UNDRAFT", auid);
+	step(d, "imap.select",
+	     rc == 0 && strstr(out, "EXISTS") && strstr(out, "UIDVALIDITY"),
+	     "SELECT INBOX: EXISTS, UIDVALIDITY", out);
+	rc = dg_imap(c, out, OUT,
+		     "UID SEARCH UID %lu NOT DELETED OR UNSEEN "
+		     "FLAGGED LARGER 10 SINCE 1-Jan-2000 UNDRAFT",
+		     auid);
 	uid = last_search(out);
 	if (uid != auid)
 		uid = 0;
-	step(d, "imap.search", rc == 0 && uid > 0, "UID SEARCH with OR, "
-	     "NOT, LARGER, SINCE finds the message", out);
+	step(d, "imap.search", rc == 0 && uid > 0,
+	     "UID SEARCH with OR, "
+	     "NOT, LARGER, SINCE finds the message",
+	     out);
 	if (uid == 0)
 		return;
-	rc = dg_imap(c, out, OUT, "UID FETCH %lu (FLAGS RFC822.SIZE "
-		     "BODY.PEEK[])", uid);
+	rc = dg_imap(c, out, OUT,
+		     "UID FETCH %lu (FLAGS RFC822.SIZE "
+		     "BODY.PEEK[])",
+		     uid);
 	step(d, "imap.fetch", rc == 0 && strstr(out, subj) != NULL,
 	     "UID FETCH FLAGS RFC822.SIZE BODY.PEEK[]", out);
 	rc = dg_imap(c, out, OUT, "UID STORE %lu +FLAGS (\\Flagged)", uid);
@@ -192,25 +219,29 @@ static void session_checks(struct diag *d, struct dg_conn *c, char *out)
 	step(d, "imap.copy", rc == 0 && strcasestr(out, "COPYUID"),
 	     "UID COPY answers COPYUID", out);
 	rc = dg_imap(c, out, OUT, "UID MOVE %lu \"%s\"", uid, folder);
-	step(d, "imap.move", rc == 0 && strcasestr(out, "EXPUNGE") &&
-	     strcasestr(out, "COPYUID"), "UID MOVE: COPYUID and EXPUNGE",
-	     out);
+	step(d, "imap.move",
+	     rc == 0 && strcasestr(out, "EXPUNGE") &&
+		     strcasestr(out, "COPYUID"),
+	     "UID MOVE: COPYUID and EXPUNGE", out);
 	rc = dg_imap(c, out, OUT, "CHECK");
 	step(d, "imap.check", rc == 0, "CHECK", out);
 	rc = dg_imap(c, out, OUT, "UNSELECT");
 	step(d, "imap.unselect", rc == 0, "UNSELECT", out);
 	rc = dg_imap(c, out, OUT, "SELECT \"%s\"", folder);
-	rc = rc == 0 ? dg_imap(c, out, OUT, "STORE 1:* +FLAGS.SILENT "
-			       "(\\Deleted)") : rc;
+	rc = rc == 0 ? dg_imap(c, out, OUT,
+			       "STORE 1:* +FLAGS.SILENT "
+			       "(\\Deleted)")
+		     : rc;
 	rc = rc == 0 ? dg_imap(c, out, OUT, "EXPUNGE") : rc;
 	step(d, "imap.expunge", rc == 0 && strstr(out, "EXPUNGE"),
 	     "STORE \\Deleted then EXPUNGE", out);
 	dg_imap(c, out, OUT, "UNSELECT");
 	rc = dg_imap(c, out, OUT, "RENAME \"%s\" \"%s\"", folder, renamed);
 	rc = rc == 0 ? dg_imap(c, out, OUT, "LIST \"\" \"Diag*\"") : rc;
-	step(d, "imap.rename", rc == 0 && strstr(out, renamed) != NULL &&
-	     strstr(out, folder) == NULL, "RENAME of a name with spaces",
-	     out);
+	step(d, "imap.rename",
+	     rc == 0 && strstr(out, renamed) != NULL &&
+		     strstr(out, folder) == NULL,
+	     "RENAME of a name with spaces", out);
 	dg_imap(c, out, OUT, "DELETE \"%s\"", renamed);
 }
 
@@ -220,8 +251,7 @@ static void misc_checks(struct diag *d, struct dg_conn *c, char *out)
 	int rc;
 
 	rc = dg_imap(c, out, OUT, "ID (\"name\" \"rmail-diagnose\")");
-	step(d, "imap.id", rc == 0 && strstr(out, "* ID") != NULL, "ID",
-	     out);
+	step(d, "imap.id", rc == 0 && strstr(out, "* ID") != NULL, "ID", out);
 	rc = dg_imap(c, out, OUT, "ENABLE UTF8=ACCEPT");
 	step(d, "imap.enable", rc == 0 && strstr(out, "* ENABLED") != NULL,
 	     "ENABLE answers * ENABLED", out);

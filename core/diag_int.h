@@ -25,27 +25,27 @@ struct diag {
 	const struct rmail_store_ops *ops;
 	void *h;
 	bool json;
-	int only_phase;             /* 0: all */
+	int only_phase; /* 0: all */
 	json_t *out_checks, *out_phases;
 	unsigned nchecks, nfail, nwarn;
 	int phase;
 
 	char domain[256];
-	char tag[16];               /* random part of this run's names */
-	char user[RMAIL_ADDR_MAX + 1];      /* the diagnostic user */
-	char user2[RMAIL_ADDR_MAX + 1];     /* a non-admin second user */
+	char tag[16];			/* random part of this run's names */
+	char user[RMAIL_ADDR_MAX + 1];	/* the diagnostic user */
+	char user2[RMAIL_ADDR_MAX + 1]; /* a non-admin second user */
 	char pass[48];
-	bool have_user;             /* created and usable */
+	bool have_user; /* created and usable */
 
 	/* subjects of the messages phase 4 sent to the user's INBOX */
 	char sent[DG_MAX_SENT][96];
 	size_t nsent;
-	bool bounce_expected;       /* the .invalid bounce */
+	bool bounce_expected; /* the .invalid bounce */
 
 	/* endpoints ("host:port", "" when not configured) */
 	char smtp[80], submission[80], smtps[80];
 	char imap[80], imaps[80], api[80], api_tls[80];
-	const char *cert_file;      /* the certificate the server uses */
+	const char *cert_file; /* the certificate the server uses */
 	bool mod_smtp, mod_imap, mod_exchange;
 };
 
@@ -103,9 +103,9 @@ int dg_imap(struct dg_conn *c, char *out, size_t sz, const char *fmt, ...)
 	RMAIL_PRINTF(4, 5);
 
 struct dg_http {
-	int status;                 /* -1: no answer */
-	char *head;                 /* status line and fields, malloc'd */
-	char *body;                 /* NUL-terminated, malloc'd */
+	int status; /* -1: no answer */
+	char *head; /* status line and fields, malloc'd */
+	char *body; /* NUL-terminated, malloc'd */
 	size_t body_len;
 };
 int dg_http_req(const char *hostport, bool tls, const char *method,

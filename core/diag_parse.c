@@ -44,9 +44,10 @@ static long chunked_decode(char *b, size_t n)
 
 		while (in < n && digits < 16) {
 			char ch = b[in];
-			int v = ch >= '0' && ch <= '9' ? ch - '0' :
-				ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-				ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+			int v = ch >= '0' && ch <= '9'	 ? ch - '0'
+				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+							 : -1;
 
 			if (v < 0)
 				break;
@@ -69,7 +70,7 @@ static long chunked_decode(char *b, size_t n)
 			return -1;
 		in += 2;
 	}
-	return -1;                  /* no last chunk */
+	return -1; /* no last chunk */
 }
 
 int dg_http_parse(const char *raw, size_t len, struct dg_http *r)

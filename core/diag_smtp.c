@@ -16,8 +16,8 @@
 
 #define SENDER "rmail-diag-probe@diag.invalid"
 
-static struct dg_conn *open_smtp(struct diag *d, const char *addr,
-				 bool tls, char *ehlo, size_t esz)
+static struct dg_conn *open_smtp(struct diag *d, const char *addr, bool tls,
+				 char *ehlo, size_t esz)
 {
 	struct dg_conn *c;
 	char why[256], text[2048];
@@ -29,8 +29,10 @@ static struct dg_conn *open_smtp(struct diag *d, const char *addr,
 	}
 	if (dg_smtp_reply(c, text, sizeof(text)) != 220 ||
 	    dg_smtp(c, ehlo, esz, "EHLO diag.%s", d->domain) != 250) {
-		dg_check(d, DG_FAIL, "smtp.connect", "%s: no greeting or "
-			 "EHLO refused: %.200s", addr, ehlo);
+		dg_check(d, DG_FAIL, "smtp.connect",
+			 "%s: no greeting or "
+			 "EHLO refused: %.200s",
+			 addr, ehlo);
 		dg_close(&c);
 	}
 	return c;
@@ -44,8 +46,8 @@ static bool has_ext(const char *ehlo, const char *ext)
 	while ((p = strchr(p, '\n')) != NULL) {
 		p++;
 		if (strlen(p) > 4 && strncasecmp(p + 4, ext, n) == 0 &&
-		    (p[4 + n] == '\0' || p[4 + n] == ' ' ||
-		     p[4 + n] == '\n' || p[4 + n] == '='))
+		    (p[4 + n] == '\0' || p[4 + n] == ' ' || p[4 + n] == '\n' ||
+		     p[4 + n] == '='))
 			return true;
 	}
 	return false;
@@ -63,11 +65,14 @@ static struct dg_conn *submission(struct diag *d, bool report)
 	if (c == NULL)
 		return NULL;
 	if (report)
-		dg_check(d, !has_ext(ehlo, "AUTH") && has_ext(ehlo, "STARTTLS")
-			 ? DG_PASS : DG_FAIL, "smtp.ehlo_hides_auth",
-			 "cleartext EHLO on %s: %s", d->submission,
-			 has_ext(ehlo, "AUTH") ? "OFFERS AUTH" :
-			 "no AUTH, STARTTLS offered");
+		dg_check(d,
+			 !has_ext(ehlo, "AUTH") && has_ext(ehlo, "STARTTLS")
+				 ? DG_PASS
+				 : DG_FAIL,
+			 "smtp.ehlo_hides_auth", "cleartext EHLO on %s: %s",
+			 d->submission,
+			 has_ext(ehlo, "AUTH") ? "OFFERS AUTH"
+					       : "no AUTH, STARTTLS offered");
 	n = (size_t)snprintf(plain, sizeof(plain), "%c%s%c%s", 0, d->user, 0,
 			     d->pass);
 	rm_base64_encode(plain, n, b64, sizeof(b64));
@@ -84,16 +89,20 @@ static struct dg_conn *submission(struct diag *d, bool report)
 		return NULL;
 	}
 	if (report)
-		dg_check(d, dg_peer_cert_is(c, d->cert_file) == 1 ? DG_PASS :
-			 DG_FAIL, "smtp.starttls", "STARTTLS on %s, %s",
-			 d->submission, dg_peer_cert_is(c, d->cert_file) == 1 ?
-			 "the configured certificate" :
-			 "NOT the configured certificate");
+		dg_check(d,
+			 dg_peer_cert_is(c, d->cert_file) == 1 ? DG_PASS
+							       : DG_FAIL,
+			 "smtp.starttls", "STARTTLS on %s, %s", d->submission,
+			 dg_peer_cert_is(c, d->cert_file) == 1
+				 ? "the configured certificate"
+				 : "NOT the configured certificate");
 	if (dg_smtp(c, ehlo, sizeof(ehlo), "EHLO diag.%s", d->domain) != 250 ||
 	    (code = dg_smtp(c, text, sizeof(text), "AUTH PLAIN %s", b64)) !=
-	    235) {
-		dg_check(d, DG_FAIL, "smtp.auth", "AUTH PLAIN after STARTTLS: "
-			 "%.200s", text);
+		    235) {
+		dg_check(d, DG_FAIL, "smtp.auth",
+			 "AUTH PLAIN after STARTTLS: "
+			 "%.200s",
+			 text);
 		dg_close(&c);
 		return NULL;
 	}
@@ -113,9 +122,10 @@ static int send_msg(struct dg_conn *c, const char *from, const char *to,
 	    (code = dg_smtp(c, out, sz, "RCPT TO:<%s>", to)) != 250 ||
 	    (code = dg_smtp(c, out, sz, "DATA")) != 354)
 		return code;
-	if (dg_printf(c, "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\n"
-		      "A message from rmail diagnose.\r\n.", from, to,
-		      subject) < 0)
+	if (dg_printf(c,
+		      "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\n"
+		      "A message from rmail diagnose.\r\n.",
+		      from, to, subject) < 0)
 		return -1;
 	return dg_smtp_reply(c, out, sz);
 }
@@ -129,9 +139,10 @@ static void remember(struct diag *d, const char *subject)
 
 static void check_rate_config(struct diag *d)
 {
-	static const char *const keys[] = { "rate.ip_messages",
-		"rate.user_messages", "rate.max_auth_failures" };
-	static const long long defs[] = { 200, 500, 10 };
+	static const char *const keys[] = {"rate.ip_messages",
+					   "rate.user_messages",
+					   "rate.max_auth_failures"};
+	static const long long defs[] = {200, 500, 10};
 	size_t i;
 	bool bad = false;
 	char vals[200] = "";
@@ -140,12 +151,13 @@ static void check_rate_config(struct diag *d)
 		json_t *v = dg_conf_get(d, "smtp", keys[i]);
 		size_t n = strlen(vals);
 
-		if (v != NULL && (!json_is_integer(v) ||
-				  json_integer_value(v) < 1))
+		if (v != NULL &&
+		    (!json_is_integer(v) || json_integer_value(v) < 1))
 			bad = true;
 		snprintf(vals + n, sizeof(vals) - n, "%s%s=%lld",
-			 n > 0 ? ", " : "", keys[i] + 5, v != NULL ?
-			 (long long)json_integer_value(v) : defs[i]);
+			 n > 0 ? ", " : "", keys[i] + 5,
+			 v != NULL ? (long long)json_integer_value(v)
+				   : defs[i]);
 	}
 	dg_check(d, bad ? DG_FAIL : DG_PASS, "smtp.rate_config",
 		 "rate limits in force: %s", vals);
@@ -193,22 +205,28 @@ static void check_external(struct diag *d, struct dg_conn *c)
 		struct rm_qentry e;
 		bool got = rm_queue_load(id, &e, NULL) == 0;
 
-		dg_check(d, DG_WARN, "smtp.external", "%s to %s still queued "
-			 "after 10 s: %.160s", id, via != NULL ? via : to,
-			 got && e.last_error != NULL ? e.last_error :
-			 "no attempt yet");
+		dg_check(d, DG_WARN, "smtp.external",
+			 "%s to %s still queued "
+			 "after 10 s: %.160s",
+			 id, via != NULL ? via : to,
+			 got && e.last_error != NULL ? e.last_error
+						     : "no attempt yet");
 		if (got)
 			rm_queue_entry_free(&e);
 		return;
 	}
 	if (via == NULL) {
 		d->bounce_expected = true;
-		dg_check(d, DG_PASS, "smtp.external", "%s to %s queued and "
+		dg_check(d, DG_PASS, "smtp.external",
+			 "%s to %s queued and "
 			 "failed at once (no relay, .invalid); a bounce is "
-			 "due", id, to);
+			 "due",
+			 id, to);
 	} else {
-		dg_check(d, DG_PASS, "smtp.external", "%s to %s left the queue "
-			 "through %s", id, to, via);
+		dg_check(d, DG_PASS, "smtp.external",
+			 "%s to %s left the queue "
+			 "through %s",
+			 id, to, via);
 	}
 }
 
@@ -221,9 +239,12 @@ static void check_submission(struct diag *d)
 	if (c == NULL)
 		return;
 	code = dg_smtp(c, text, sizeof(text), "MAIL FROM:<%s>", d->user2);
-	dg_check(d, code == 553 || (code >= 500 && code < 600) ? DG_PASS :
-		 DG_FAIL, "smtp.spoofing", "MAIL FROM another user's "
-		 "address: %.120s", text);
+	dg_check(d,
+		 code == 553 || (code >= 500 && code < 600) ? DG_PASS : DG_FAIL,
+		 "smtp.spoofing",
+		 "MAIL FROM another user's "
+		 "address: %.120s",
+		 text);
 	dg_smtp(c, text, sizeof(text), "RSET");
 	dg_subject(d, "submission", subj, sizeof(subj));
 	code = send_msg(c, d->user, d->user, subj, text, sizeof(text));
@@ -244,11 +265,14 @@ static void check_smtps(struct diag *d)
 
 	if (c == NULL)
 		return;
-	dg_check(d, has_ext(ehlo, "AUTH") && !has_ext(ehlo, "STARTTLS") ?
-		 DG_PASS : DG_FAIL, "smtp.smtps", "implicit TLS on %s: EHLO "
-		 "%s AUTH, %s STARTTLS", d->smtps, has_ext(ehlo, "AUTH") ?
-		 "offers" : "does NOT offer", has_ext(ehlo, "STARTTLS") ?
-		 "offers" : "no");
+	dg_check(d,
+		 has_ext(ehlo, "AUTH") && !has_ext(ehlo, "STARTTLS") ? DG_PASS
+								     : DG_FAIL,
+		 "smtp.smtps",
+		 "implicit TLS on %s: EHLO "
+		 "%s AUTH, %s STARTTLS",
+		 d->smtps, has_ext(ehlo, "AUTH") ? "offers" : "does NOT offer",
+		 has_ext(ehlo, "STARTTLS") ? "offers" : "no");
 	dg_smtp(c, ehlo, sizeof(ehlo), "QUIT");
 	dg_close(&c);
 }
@@ -288,8 +312,9 @@ static void check_rfc(struct diag *d)
 	unsigned long long size = 0;
 	const char *p;
 	json_t *ml = dg_conf_get(d, "smtp", "max_line");
-	size_t max_line = ml != NULL && json_is_integer(ml) ?
-		(size_t)json_integer_value(ml) : 4096;
+	size_t max_line = ml != NULL && json_is_integer(ml)
+				  ? (size_t)json_integer_value(ml)
+				  : 4096;
 	int code, a, b, e, f;
 
 	/* out of sequence: MAIL before EHLO, RCPT and DATA before MAIL */
@@ -304,21 +329,25 @@ static void check_rfc(struct diag *d)
 	b = dg_smtp(c, text, sizeof(text), "RCPT TO:<%s>", d->user);
 	e = dg_smtp(c, text, sizeof(text), "DATA");
 	dg_check(d, a == 503 && b == 503 && e == 503 ? DG_PASS : DG_FAIL,
-		 "smtp.rfc.sequence", "MAIL before EHLO %d, RCPT before MAIL "
-		 "%d, DATA before RCPT %d (503 expected)", a, b, e);
+		 "smtp.rfc.sequence",
+		 "MAIL before EHLO %d, RCPT before MAIL "
+		 "%d, DATA before RCPT %d (503 expected)",
+		 a, b, e);
 	code = dg_smtp(c, text, sizeof(text), "XDIAGNOSE");
 	dg_check(d, code == 500 || code == 502 ? DG_PASS : DG_FAIL,
 		 "smtp.rfc.unknown", "unknown command: %.120s", text);
 	code = dg_smtp(c, text, sizeof(text), "MAIL FROM:not-an-address");
-	dg_check(d, code == 501 || code == 553 || code == 555 ? DG_PASS :
-		 DG_FAIL, "smtp.rfc.syntax", "MAIL FROM without <>: %.120s",
-		 text);
+	dg_check(d,
+		 code == 501 || code == 553 || code == 555 ? DG_PASS : DG_FAIL,
+		 "smtp.rfc.syntax", "MAIL FROM without <>: %.120s", text);
 	a = dg_smtp(c, text, sizeof(text), "MAIL FROM:<%s>", SENDER);
 	b = dg_smtp(c, text, sizeof(text), "RSET");
 	e = dg_smtp(c, text, sizeof(text), "RCPT TO:<%s>", d->user);
 	dg_check(d, a == 250 && b == 250 && e == 503 ? DG_PASS : DG_FAIL,
-		 "smtp.rfc.rset", "MAIL %d, RSET %d, then RCPT %d (no "
-		 "transaction left)", a, b, e);
+		 "smtp.rfc.rset",
+		 "MAIL %d, RSET %d, then RCPT %d (no "
+		 "transaction left)",
+		 a, b, e);
 	dg_close(&c);
 
 	/* pipelining and SIZE on a second session */
@@ -326,7 +355,8 @@ static void check_rfc(struct diag *d)
 	if (c == NULL)
 		return;
 	if (!has_ext(ehlo, "PIPELINING")) {
-		dg_check(d, DG_FAIL, "smtp.rfc.pipelining", "PIPELINING not "
+		dg_check(d, DG_FAIL, "smtp.rfc.pipelining",
+			 "PIPELINING not "
 			 "advertised");
 	} else {
 		dg_printf(c, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nRSET\r\nNOOP",
@@ -335,8 +365,11 @@ static void check_rfc(struct diag *d)
 		b = dg_smtp_reply(c, text, sizeof(text));
 		e = dg_smtp_reply(c, text, sizeof(text));
 		f = dg_smtp_reply(c, text, sizeof(text));
-		dg_check(d, a == 250 && b == 250 && e == 250 && f == 250 ?
-			 DG_PASS : DG_FAIL, "smtp.rfc.pipelining", "four "
+		dg_check(d,
+			 a == 250 && b == 250 && e == 250 && f == 250 ? DG_PASS
+								      : DG_FAIL,
+			 "smtp.rfc.pipelining",
+			 "four "
 			 "pipelined commands answered in order: %d %d %d %d",
 			 a, b, e, f);
 	}
@@ -344,11 +377,14 @@ static void check_rfc(struct diag *d)
 	if (p != NULL)
 		size = strtoull(p + 5, NULL, 10);
 	if (size == 0) {
-		dg_check(d, DG_WARN, "smtp.rfc.size", "no SIZE limit "
+		dg_check(d, DG_WARN, "smtp.rfc.size",
+			 "no SIZE limit "
 			 "advertised");
 	} else {
-		code = dg_smtp(c, text, sizeof(text), "MAIL FROM:<%s> "
-			       "SIZE=%llu", SENDER, size + 1);
+		code = dg_smtp(c, text, sizeof(text),
+			       "MAIL FROM:<%s> "
+			       "SIZE=%llu",
+			       SENDER, size + 1);
 		dg_check(d, code == 552 ? DG_PASS : DG_FAIL, "smtp.rfc.size",
 			 "SIZE=%llu over the limit: %.120s", size + 1, text);
 	}
@@ -382,8 +418,8 @@ static void check_rfc(struct diag *d)
 
 		dg_write(c, body, sizeof(body) - 1);
 		code = dg_smtp_reply(c, text, sizeof(text));
-		dg_check(d, code >= 500 ? DG_PASS : DG_FAIL,
-			 "smtp.rfc.bare_lf", "a bare LF in DATA: %.120s",
+		dg_check(d, code >= 500 ? DG_PASS : DG_FAIL, "smtp.rfc.bare_lf",
+			 "a bare LF in DATA: %.120s",
 			 code < 0 ? "(closed)" : text);
 	}
 	dg_close(&c);
@@ -399,10 +435,12 @@ void dg_phase_smtp(struct diag *d)
 	if (d->smtps[0] != '\0')
 		check_smtps(d);
 	else
-		dg_check(d, DG_WARN, "smtp.submission", "no submission_listen "
+		dg_check(d, DG_WARN, "smtp.submission",
+			 "no submission_listen "
 			 "configured: STARTTLS, AUTH and 587 untested");
 	if (d->smtp[0] == '\0') {
-		dg_check(d, DG_WARN, "smtp.mx", "no smtp.listen configured: "
+		dg_check(d, DG_WARN, "smtp.mx",
+			 "no smtp.listen configured: "
 			 "port 25 untested");
 		return;
 	}

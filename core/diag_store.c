@@ -17,7 +17,7 @@ static int append(struct diag *d, const char *mbox, const char *data,
 		  size_t len, uint64_t hint, uint32_t *uid_r,
 		  struct rmail_err *err)
 {
-	struct rmail_append_opts o = { .size = sizeof(o), .size_hint = hint };
+	struct rmail_append_opts o = {.size = sizeof(o), .size_hint = hint};
 	struct rmail_append *ap = NULL;
 	uint32_t uidv;
 	int rc = -1;
@@ -55,7 +55,7 @@ static bool shard_has(struct diag *d, const char *mbox, uint32_t uid)
 
 static void check_quota(struct diag *d)
 {
-	struct rmail_user_update upd = { -1, -1, 1, NULL };
+	struct rmail_user_update upd = {-1, -1, 1, NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	size_t big = 2u * 1024 * 1024;
@@ -66,8 +66,10 @@ static void check_quota(struct diag *d)
 	rmail_err_clear(&err);
 	if (d->ops->user_get(d->h, d->user, &u, &err) < 0 ||
 	    d->ops->user_update(d->h, d->user, &upd, &err) < 0) {
-		dg_check(d, DG_FAIL, "store.quota", "cannot set a 1 MiB "
-			 "quota: %s", err.msg);
+		dg_check(d, DG_FAIL, "store.quota",
+			 "cannot set a 1 MiB "
+			 "quota: %s",
+			 err.msg);
 		return;
 	}
 	data = rm_xmalloc(big);
@@ -78,13 +80,16 @@ static void check_quota(struct diag *d)
 	free(data);
 	dg_check(d, rc < 0 && err.code == RMAIL_E_QUOTA ? DG_PASS : DG_FAIL,
 		 "store.quota", "a 2 MiB append over a 1 MiB quota %s",
-		 rc == 0 ? "was ACCEPTED" : err.code == RMAIL_E_QUOTA ?
-		 "is refused" : err.msg);
+		 rc == 0		     ? "was ACCEPTED"
+		 : err.code == RMAIL_E_QUOTA ? "is refused"
+					     : err.msg);
 	upd.quota_mb = (int64_t)(u.quota_bytes >> 20);
 	rmail_err_clear(&err);
 	if (d->ops->user_update(d->h, d->user, &upd, &err) < 0)
-		dg_check(d, DG_FAIL, "store.quota", "cannot restore the "
-			 "quota: %s", err.msg);
+		dg_check(d, DG_FAIL, "store.quota",
+			 "cannot restore the "
+			 "quota: %s",
+			 err.msg);
 }
 
 void dg_phase_store(struct diag *d)
@@ -122,17 +127,24 @@ void dg_phase_store(struct diag *d)
 	}
 	if (ops->msg_read(mb, uid, 0, buf, sizeof(buf), &got, &err) < 0 ||
 	    got != sizeof(msg) - 1 || memcmp(buf, msg, got) != 0)
-		dg_check(d, DG_FAIL, "store.read", "read back %zu bytes that "
-			 "differ: %s", got, err.msg);
+		dg_check(d, DG_FAIL, "store.read",
+			 "read back %zu bytes that "
+			 "differ: %s",
+			 got, err.msg);
 	else
-		dg_check(d, DG_PASS, "store.read", "read back %zu identical "
-			 "bytes", got);
-	if (ops->msg_flags(mb, uid, RMAIL_FLAGS_ADD, RMAIL_F_SEEN |
-			   RMAIL_F_FLAGGED, NULL, 0, &nm, &err) < 0 ||
+		dg_check(d, DG_PASS, "store.read",
+			 "read back %zu identical "
+			 "bytes",
+			 got);
+	if (ops->msg_flags(mb, uid, RMAIL_FLAGS_ADD,
+			   RMAIL_F_SEEN | RMAIL_F_FLAGGED, NULL, 0, &nm,
+			   &err) < 0 ||
 	    (nm.flags & (RMAIL_F_SEEN | RMAIL_F_FLAGGED)) !=
-	    (RMAIL_F_SEEN | RMAIL_F_FLAGGED))
-		dg_check(d, DG_FAIL, "store.flags", "\\Seen \\Flagged not "
-			 "set: %s", err.msg);
+		    (RMAIL_F_SEEN | RMAIL_F_FLAGGED))
+		dg_check(d, DG_FAIL, "store.flags",
+			 "\\Seen \\Flagged not "
+			 "set: %s",
+			 err.msg);
 	else
 		dg_check(d, DG_PASS, "store.flags", "\\Seen \\Flagged set");
 	if (ops->msg_copy(mb, &uid, 1, MB_B, &cuid, &cuidv, &err) < 0 ||
@@ -141,8 +153,8 @@ void dg_phase_store(struct diag *d)
 		dg_check(d, DG_FAIL, "store.copy", "copy failed: %s", err.msg);
 	else
 		dg_check(d, DG_PASS, "store.copy", "copied as UID %u", cuid);
-	dg_check(d, shard_has(d, MB_A, uid) ? DG_PASS : DG_FAIL,
-		 "store.shard", "UID %u %s in shard s%u", uid,
+	dg_check(d, shard_has(d, MB_A, uid) ? DG_PASS : DG_FAIL, "store.shard",
+		 "UID %u %s in shard s%u", uid,
 		 shard_has(d, MB_A, uid) ? "is" : "is NOT", uid / SHARD_UIDS);
 	if (ops->msg_expunge(mb, &uid, 1, &err) < 0 ||
 	    ops->mbox_refresh(mb, &err) < 0 || ops->mbox_find(mb, uid) >= 0)
@@ -155,6 +167,8 @@ void dg_phase_store(struct diag *d)
 	rmail_err_clear(&err);
 	if (ops->mbox_delete(d->h, d->user, MB_A, &err) < 0 ||
 	    ops->mbox_delete(d->h, d->user, MB_B, &err) < 0)
-		dg_check(d, DG_WARN, "store.mailbox", "cannot delete the test "
-			 "mailboxes: %s", err.msg);
+		dg_check(d, DG_WARN, "store.mailbox",
+			 "cannot delete the test "
+			 "mailboxes: %s",
+			 err.msg);
 }

@@ -11,7 +11,7 @@
 
 struct mb_seen {
 	bool inbox;
-	uint32_t su;                /* bit per special use */
+	uint32_t su; /* bit per special use */
 };
 
 static void mb_one(void *arg, const struct rmail_mbox_entry *e)
@@ -56,12 +56,14 @@ static void check_hash(struct diag *d, json_t *uj)
 	const char *end;
 
 	if (h == NULL || strstr(h, d->pass) != NULL || h[0] != '$') {
-		dg_check(d, DG_FAIL, "users.hash", "user.json does not hold "
+		dg_check(d, DG_FAIL, "users.hash",
+			 "user.json does not hold "
 			 "a password hash");
 		return;
 	}
 	end = strchr(h + 1, '$');
-	dg_check(d, DG_PASS, "users.hash", "stored as a crypt hash "
+	dg_check(d, DG_PASS, "users.hash",
+		 "stored as a crypt hash "
 		 "(scheme $%.*s$), not the password",
 		 end != NULL && end - h < 16 ? (int)(end - h - 1) : 1, h + 1);
 }
@@ -75,19 +77,22 @@ static void check_verify(struct diag *d)
 	rmail_err_clear(&err);
 	good = d->ops->user_verify(d->h, d->user, d->pass, &u, &err);
 	rmail_err_clear(&err);
-	bad = d->ops->user_verify(d->h, d->user, "not-the-password", &u,
-				  &err);
-	dg_check(d, good == 0 && bad < 0 && err.code == RMAIL_E_AUTH ?
-		 DG_PASS : DG_FAIL, "users.verify", "the password %s, a "
-		 "wrong one %s", good == 0 ? "verifies" : "does NOT verify",
+	bad = d->ops->user_verify(d->h, d->user, "not-the-password", &u, &err);
+	dg_check(d,
+		 good == 0 && bad < 0 && err.code == RMAIL_E_AUTH ? DG_PASS
+								  : DG_FAIL,
+		 "users.verify",
+		 "the password %s, a "
+		 "wrong one %s",
+		 good == 0 ? "verifies" : "does NOT verify",
 		 bad < 0 ? "is refused" : "is ACCEPTED");
 }
 
 static void check_mailboxes(struct diag *d)
 {
-	static const uint32_t want[] = { RMAIL_SU_SENT, RMAIL_SU_DRAFTS,
-					 RMAIL_SU_TRASH, RMAIL_SU_JUNK };
-	struct mb_seen s = { 0 };
+	static const uint32_t want[] = {RMAIL_SU_SENT, RMAIL_SU_DRAFTS,
+					RMAIL_SU_TRASH, RMAIL_SU_JUNK};
+	struct mb_seen s = {0};
 	struct rmail_err err;
 	size_t i, have = 0;
 
@@ -100,15 +105,15 @@ static void check_mailboxes(struct diag *d)
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (s.su & (1u << want[i]))
 			have++;
-	dg_check(d, s.inbox && have == 4 ? DG_PASS : DG_FAIL,
-		 "users.mailboxes", "INBOX %s, %zu of 4 special-use mailboxes "
-		 "(Sent, Drafts, Trash, Junk)", s.inbox ? "present" : "MISSING",
-		 have);
+	dg_check(d, s.inbox && have == 4 ? DG_PASS : DG_FAIL, "users.mailboxes",
+		 "INBOX %s, %zu of 4 special-use mailboxes "
+		 "(Sent, Drafts, Trash, Junk)",
+		 s.inbox ? "present" : "MISSING", have);
 }
 
 static void check_disabled(struct diag *d)
 {
-	struct rmail_user_update upd = { -1, 1, -1, NULL };
+	struct rmail_user_update upd = {-1, 1, -1, NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	int rc, code, back;
@@ -127,16 +132,19 @@ static void check_disabled(struct diag *d)
 	d->ops->user_update(d->h, d->user2, &upd, &err);
 	rmail_err_clear(&err);
 	back = d->ops->user_verify(d->h, d->user2, d->pass, &u, &err);
-	dg_check(d, rc < 0 && code == RMAIL_E_DISABLED && back == 0 ?
-		 DG_PASS : DG_FAIL, "users.disabled", "a disabled user is %s; "
-		 "re-enabled it %s", rc < 0 && code == RMAIL_E_DISABLED ?
-		 "refused" : "NOT refused", back == 0 ? "logs in" :
-		 "still fails");
+	dg_check(d,
+		 rc < 0 && code == RMAIL_E_DISABLED && back == 0 ? DG_PASS
+								 : DG_FAIL,
+		 "users.disabled",
+		 "a disabled user is %s; "
+		 "re-enabled it %s",
+		 rc < 0 && code == RMAIL_E_DISABLED ? "refused" : "NOT refused",
+		 back == 0 ? "logs in" : "still fails");
 }
 
 static void check_admin(struct diag *d)
 {
-	struct rmail_user_update upd = { 1, -1, -1, NULL };
+	struct rmail_user_update upd = {1, -1, -1, NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	int on = -1, off = -1;
@@ -163,12 +171,15 @@ static void check_quota(struct diag *d, json_t *uj)
 	rmail_err_clear(&err);
 	if (d->ops->user_get(d->h, d->user, &u, &err) < 0 ||
 	    !json_is_integer(q)) {
-		dg_check(d, DG_FAIL, "users.quota", "no quota_mb: %s",
-			 err.msg);
+		dg_check(d, DG_FAIL, "users.quota", "no quota_mb: %s", err.msg);
 		return;
 	}
-	dg_check(d, (uint64_t)json_integer_value(q) == u.quota_bytes >> 20 &&
-		 u.quota_bytes > 0 ? DG_PASS : DG_FAIL, "users.quota",
+	dg_check(d,
+		 (uint64_t)json_integer_value(q) == u.quota_bytes >> 20 &&
+				 u.quota_bytes > 0
+			 ? DG_PASS
+			 : DG_FAIL,
+		 "users.quota",
 		 "quota_mb %lld in user.json, %llu MiB in effect",
 		 (long long)json_integer_value(q),
 		 (unsigned long long)(u.quota_bytes >> 20));

@@ -33,9 +33,10 @@ int rm_filter_run(const struct rmail_filter_msg *msg,
 			memcpy(res->add_headers + hlen, one.add_headers, n + 1);
 			hlen += n;
 		} else if (n > 0) {
-			rm_log(RMAIL_LOG_WARN, "filter %s: header lines dropped: "
-			       "over %zu bytes in total", m->mctx.name,
-			       sizeof(res->add_headers));
+			rm_log(RMAIL_LOG_WARN,
+			       "filter %s: header lines dropped: "
+			       "over %zu bytes in total",
+			       m->mctx.name, sizeof(res->add_headers));
 		}
 		if (one.action == RMAIL_FILTER_REJECT) {
 			res->action = RMAIL_FILTER_REJECT;

@@ -46,7 +46,7 @@ int rm_linebuf_next(struct rm_linebuf *lb, const char *data, size_t len,
 		return rc;
 	}
 	if (lb->scanned > len)
-		lb->scanned = 0;        /* the caller reset its buffer */
+		lb->scanned = 0; /* the caller reset its buffer */
 	lf = memchr(data + lb->scanned, '\n', len - lb->scanned);
 	if (lf == NULL) {
 		lb->scanned = len;

@@ -12,9 +12,9 @@
 #include <rmail/core.h>
 
 struct rm_linebuf {
-	size_t max_line;            /* a line incl. its EOL; 0 = no limit */
-	size_t scanned;             /* bytes of this line known LF-free */
-	bool skipping;              /* dropping the rest of a long line */
+	size_t max_line; /* a line incl. its EOL; 0 = no limit */
+	size_t scanned;	 /* bytes of this line known LF-free */
+	bool skipping;	 /* dropping the rest of a long line */
 };
 
 void rm_linebuf_init(struct rm_linebuf *lb, size_t max_line);

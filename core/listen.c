@@ -24,18 +24,18 @@ struct rm_listener {
 	struct rm_listener *next;
 	ev_io io;
 	int fd;
-	bool active;                /* accepting for a module */
-	char *where;                /* "smtp.listen" */
-	char *spec;                 /* as configured: "0.0.0.0:25" */
-	char bound[INET6_ADDRSTRLEN + 8];   /* real: "127.0.0.1:40123" */
+	bool active;			  /* accepting for a module */
+	char *where;			  /* "smtp.listen" */
+	char *spec;			  /* as configured: "0.0.0.0:25" */
+	char bound[INET6_ADDRSTRLEN + 8]; /* real: "127.0.0.1:40123" */
 	int port;
 	const struct rmail_proto_ops *ops;
 	struct rmail_listen_opts opts;
-	char *labels;               /* proto="smtp" */
+	char *labels; /* proto="smtp" */
 };
 
 static struct rm_listener *listeners;
-static struct rm_listener *retired;     /* stopped, conns remain */
+static struct rm_listener *retired; /* stopped, conns remain */
 
 struct ip_count {
 	struct ip_count *next;
@@ -112,8 +112,8 @@ void rm_ip_release(const char *ip)
 
 /* ---- binding ------------------------------------------------------- */
 
-static int split_hostport(const char *spec, char *host, size_t hsz,
-			  char *port, size_t psz)
+static int split_hostport(const char *spec, char *host, size_t hsz, char *port,
+			  size_t psz)
 {
 	const char *colon;
 	size_t hl;
@@ -175,18 +175,17 @@ static void format_bound(int fd, char *out, size_t sz, int *port_r)
 	}
 }
 
-static int bind_one(const char *where, const char *spec,
-		    struct rmail_err *err)
+static int bind_one(const char *where, const char *spec, struct rmail_err *err)
 {
 	char host[256], port[8];
-	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct addrinfo hints = {0}, *ai = NULL;
 	int fd = -1, one = 1, e;
 
 	if (split_hostport(spec, host, sizeof(host), port, sizeof(port)) < 0)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "cannot listen on %s (%s): expected "
-				     "host:port or [v6addr]:port", spec,
-				     where);
+				     "host:port or [v6addr]:port",
+				     spec, where);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	e = getaddrinfo(host, port, &hints, &ai);
@@ -203,8 +202,7 @@ static int bind_one(const char *where, const char *spec,
 	if (ai->ai_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, 511) < 0)
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 511) < 0)
 		goto fail;
 	freeaddrinfo(ai);
 	return fd;
@@ -318,7 +316,8 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 	      const struct rmail_listen_opts *o, struct rmail_err *err)
 {
 	const char *section = m->module != NULL && m->module->section != NULL
-		? m->module->section : m->name;
+				      ? m->module->section
+				      : m->name;
 	char where[128];
 	struct rm_listener *l;
 	int fd;
@@ -327,7 +326,8 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 	if (o->tls == RMAIL_TLS_IMPLICIT && rm_tls_server_ctx() == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s.%s: implicit TLS without a loaded "
-				     "certificate", section, key);
+				     "certificate",
+				     section, key);
 	snprintf(where, sizeof(where), "%s.%s", section, key);
 	for (size_t i = 0; i < addrs->n; i++) {
 		l = find_prebound(where, addrs->v[i]);
@@ -343,7 +343,8 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 }
 
 void rm_listen_foreach(void (*cb)(void *arg, const char *proto,
-				  const char *addr, int tls), void *arg)
+				  const char *addr, int tls),
+		       void *arg)
 {
 	char proto[64];
 	struct rm_listener *l, *last = NULL;

@@ -45,8 +45,10 @@ struct rm_module *rm_module_find(const char *name)
 static size_t min_size_for_major(unsigned major)
 {
 	switch (major) {
-	case 1: return sizeof(struct rmail_module);
-	default: return SIZE_MAX;
+	case 1:
+		return sizeof(struct rmail_module);
+	default:
+		return SIZE_MAX;
 	}
 }
 
@@ -78,8 +80,7 @@ static int check_descriptor(const struct rmail_module *d, const char *name,
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "bad magic 0x%08x in %s (expected 0x%08x)",
 				     d->magic, sym, RMAIL_MODULE_MAGIC);
-	if (d->abi_major != RMAIL_ABI_MAJOR ||
-	    d->abi_minor > RMAIL_ABI_MINOR)
+	if (d->abi_major != RMAIL_ABI_MAJOR || d->abi_minor > RMAIL_ABI_MINOR)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "built for ABI %u.%u, core provides %u.%u",
 				     d->abi_major, d->abi_minor,
@@ -87,8 +88,8 @@ static int check_descriptor(const struct rmail_module *d, const char *name,
 	if (d->size < min_size_for_major(d->abi_major))
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "descriptor size %u is smaller than the "
-				     "%zu bytes ABI %u requires", d->size,
-				     min_size_for_major(d->abi_major),
+				     "%zu bytes ABI %u requires",
+				     d->size, min_size_for_major(d->abi_major),
 				     d->abi_major);
 	if (d->build_sig == NULL || strcmp(d->build_sig, RMAIL_BUILD_SIG) != 0)
 		return rmail_err_set(err, RMAIL_E_INVAL,
@@ -105,15 +106,15 @@ static int check_descriptor(const struct rmail_module *d, const char *name,
 	case RMAIL_KIND_PROTOCOL:
 		break;
 	case RMAIL_KIND_STORAGE:
-		if (d->ops == NULL || *(const uint32_t *)d->ops <
-		    sizeof(struct rmail_store_ops))
+		if (d->ops == NULL ||
+		    *(const uint32_t *)d->ops < sizeof(struct rmail_store_ops))
 			return rmail_err_set(err, RMAIL_E_INVAL,
 					     "storage ops table missing or "
 					     "too small");
 		break;
 	case RMAIL_KIND_FILTER:
-		if (d->ops == NULL || *(const uint32_t *)d->ops <
-		    sizeof(struct rmail_filter_ops))
+		if (d->ops == NULL ||
+		    *(const uint32_t *)d->ops < sizeof(struct rmail_filter_ops))
 			return rmail_err_set(err, RMAIL_E_INVAL,
 					     "filter ops table missing or "
 					     "too small");
@@ -155,7 +156,8 @@ int rm_module_validate(const char *file, const char *name,
 		dlclose(dl);
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "no symbol %s: not an rmail module or "
-				     "name mismatch", sym);
+				     "name mismatch",
+				     sym);
 	}
 	if (check_descriptor(d, name, sym, err) < 0) {
 		dlclose(dl);
@@ -199,7 +201,7 @@ static const void *fill_conf(struct rmail_pool *pool,
 			     const struct rmail_module *d, void *section,
 			     rm_conf_report_fn report, void *arg)
 {
-	struct fill_report fr = { report, arg, NULL };
+	struct fill_report fr = {report, arg, NULL};
 	void *conf;
 
 	if (d->conf_size == 0)
@@ -231,7 +233,8 @@ static void note_ignored_sections(const struct rm_config *conf)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)conf->json, key, v) {
+	json_object_foreach((json_t *)conf->json, key, v)
+	{
 		bool core = false;
 		size_t n = strlen(key);
 
@@ -242,8 +245,10 @@ static void note_ignored_sections(const struct rm_config *conf)
 			    (k->key[n] == '.' || k->key[n] == '\0'))
 				core = true;
 		if (!core && !section_is_listed(conf, key))
-			rm_log(RMAIL_LOG_INFO, "section '%s' ignored: its "
-			       "module is not listed in modules", key);
+			rm_log(RMAIL_LOG_INFO,
+			       "section '%s' ignored: its "
+			       "module is not listed in modules",
+			       key);
 	}
 }
 
@@ -254,8 +259,8 @@ size_t rm_modules_load(const struct rm_config *conf, rm_conf_report_fn report,
 
 	for (size_t i = 0; i < conf->modules.n; i++) {
 		const char *mname = conf->modules.v[i];
-		const char *name = strncmp(mname, "mod_", 4) == 0 ? mname + 4
-								 : mname;
+		const char *name =
+			strncmp(mname, "mod_", 4) == 0 ? mname + 4 : mname;
 		const struct rmail_module *d;
 		struct rmail_err err;
 		struct rm_module *m;
@@ -288,7 +293,8 @@ size_t rm_modules_load(const struct rm_config *conf, rm_conf_report_fn report,
 			}
 		}
 		if (d == NULL) {
-			refuse(report, arg, file, "its config section is "
+			refuse(report, arg, file,
+			       "its config section is "
 			       "already read by another module");
 			continue;
 		}
@@ -348,8 +354,8 @@ int rm_modules_init(struct rmail_err *err)
 		rmail_err_clear(&e);
 		if (m->mctx.module->init != NULL &&
 		    m->mctx.module->init(&m->mctx, &e) < 0)
-			return rmail_err_set(err, e.code ? e.code
-							 : RMAIL_E_INTERNAL,
+			return rmail_err_set(err,
+					     e.code ? e.code : RMAIL_E_INTERNAL,
 					     "module %s: init failed: %s",
 					     m->mctx.name, e.msg);
 	}
@@ -365,8 +371,8 @@ int rm_modules_start(struct rmail_err *err)
 		rmail_err_clear(&e);
 		if (m->mctx.module->start != NULL &&
 		    m->mctx.module->start(&m->mctx, &e) < 0)
-			return rmail_err_set(err, e.code ? e.code
-							 : RMAIL_E_INTERNAL,
+			return rmail_err_set(err,
+					     e.code ? e.code : RMAIL_E_INTERNAL,
 					     "module %s: start failed: %s",
 					     m->mctx.name, e.msg);
 		m->started = true;
@@ -388,10 +394,9 @@ static void reload_problem(void *arg, const char *problem)
 		rmail_err_set(rr->err, RMAIL_E_INVAL, "%s", problem);
 }
 
-int rm_modules_reload(const struct rm_config *new_conf,
-		      struct rmail_err *err)
+int rm_modules_reload(const struct rm_config *new_conf, struct rmail_err *err)
 {
-	struct reload_report rr = { err, 0 };
+	struct reload_report rr = {err, 0};
 	const void *confs[RM_MAX_MODULES];
 
 	for (size_t i = 0; i < nmods; i++) {
@@ -410,8 +415,8 @@ int rm_modules_reload(const struct rm_config *new_conf,
 		rmail_err_clear(&e);
 		if (m->mctx.module->reload_check != NULL &&
 		    m->mctx.module->reload_check(&m->mctx, confs[i], &e) < 0)
-			return rmail_err_set(err, e.code ? e.code
-							 : RMAIL_E_INVAL,
+			return rmail_err_set(err,
+					     e.code ? e.code : RMAIL_E_INVAL,
 					     "module %s refused the reload: %s",
 					     m->mctx.name, e.msg);
 	}
@@ -423,8 +428,8 @@ int rm_modules_reload(const struct rm_config *new_conf,
 	}
 	for (size_t i = 0; i < nmods; i++) {
 		mods[i]->mctx.conf = confs[i];
-		mods[i]->conf_json = rm_config_section(new_conf,
-					mods[i]->mctx.module->section);
+		mods[i]->conf_json = rm_config_section(
+			new_conf, mods[i]->mctx.module->section);
 	}
 	return 0;
 }

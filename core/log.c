@@ -34,10 +34,14 @@ void rm_log_use_syslog(bool on)
 static const char *level_name(int level)
 {
 	switch (level) {
-	case RMAIL_LOG_ERR: return "error";
-	case RMAIL_LOG_WARN: return "warning";
-	case RMAIL_LOG_INFO: return "info";
-	default: return "debug";
+	case RMAIL_LOG_ERR:
+		return "error";
+	case RMAIL_LOG_WARN:
+		return "warning";
+	case RMAIL_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
 	}
 }
 

@@ -110,8 +110,8 @@ static void timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 /* A one-shot timer stays allocated (inactive) after it fired until
  * timer_del: freeing it behind the module's back would leave it a
  * dangling handle. */
-struct rmail_timer *rm_timer_add(double after, double repeat,
-				 rmail_timer_fn cb, void *arg)
+struct rmail_timer *rm_timer_add(double after, double repeat, rmail_timer_fn cb,
+				 void *arg)
 {
 	struct rmail_timer *t = rm_xcalloc(1, sizeof(*t));
 

@@ -179,8 +179,9 @@ int rm_md_folder_encode(const char *mbox, char *out, size_t outsz)
 		goto bad;
 	while (*s != '\0') {
 		if (*s == '/') {
-			if (s[1] == '/' || s[1] == '\0' || s == (const
-			    unsigned char *)mbox || !put(out, outsz, &o, '.'))
+			if (s[1] == '/' || s[1] == '\0' ||
+			    s == (const unsigned char *)mbox ||
+			    !put(out, outsz, &o, '.'))
 				goto bad;
 			s++;
 			continue;
@@ -256,7 +257,8 @@ int rm_md_name_parse(const char *name, struct rm_md_name *r)
 		if (strncmp(p, ",W=", 3) != 0)
 			continue;
 		for (d = p + 3; d < name + r->baselen && *d >= '0' &&
-		     *d <= '9' && v < UINT64_MAX / 10 - 10; d++)
+				*d <= '9' && v < UINT64_MAX / 10 - 10;
+		     d++)
 			v = v * 10 + (uint64_t)(*d - '0');
 		if (d > p + 3 && (d == name + r->baselen || *d == ','))
 			r->wsize = v;
@@ -265,11 +267,21 @@ int rm_md_name_parse(const char *name, struct rm_md_name *r)
 		return 0;
 	for (p = colon + 3; *p != '\0'; p++) {
 		switch (*p) {
-		case 'D': r->flags |= RMAIL_F_DRAFT; break;
-		case 'F': r->flags |= RMAIL_F_FLAGGED; break;
-		case 'R': r->flags |= RMAIL_F_ANSWERED; break;
-		case 'S': r->flags |= RMAIL_F_SEEN; break;
-		case 'T': r->flags |= RMAIL_F_DELETED; break;
+		case 'D':
+			r->flags |= RMAIL_F_DRAFT;
+			break;
+		case 'F':
+			r->flags |= RMAIL_F_FLAGGED;
+			break;
+		case 'R':
+			r->flags |= RMAIL_F_ANSWERED;
+			break;
+		case 'S':
+			r->flags |= RMAIL_F_SEEN;
+			break;
+		case 'T':
+			r->flags |= RMAIL_F_DELETED;
+			break;
 		default:
 			if (*p >= 'a' && *p <= 'z')
 				r->kwletters |= 1u << (*p - 'a');
@@ -314,8 +326,7 @@ size_t rm_md_keywords_parse(const char *text, size_t len,
 		if (nl == NULL)
 			nl = end;
 		idx = 0;
-		for (q = p; q < nl && *q >= '0' && *q <= '9' && idx < 1000;
-		     q++)
+		for (q = p; q < nl && *q >= '0' && *q <= '9' && idx < 1000; q++)
 			idx = idx * 10 + (size_t)(*q - '0');
 		nlen = q < nl ? (size_t)(nl - q - 1) : 0;
 		if (nlen > 0 && q[1 + nlen - 1] == '\r')
@@ -364,8 +375,8 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 		if (nl == NULL)
 			nl = end;
 		uid = 0;
-		for (q = p; q < nl && *q >= '0' && *q <= '9' &&
-		     uid <= UINT32_MAX; q++)
+		for (q = p;
+		     q < nl && *q >= '0' && *q <= '9' && uid <= UINT32_MAX; q++)
 			uid = uid * 10 + (uint64_t)(*q - '0');
 		if (q == p || q == nl || *q != ' ' || uid == 0 ||
 		    uid > UINT32_MAX)
@@ -381,8 +392,8 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 		} else {
 			b = q + 1;
 		}
-		for (be = b; be < nl && *be != ':' && *be != ' ' &&
-		     *be != '\r'; be++)
+		for (be = b; be < nl && *be != ':' && *be != ' ' && *be != '\r';
+		     be++)
 			;
 		if (be > b)
 			fn(arg, b, (size_t)(be - b), (uint32_t)uid);
@@ -459,8 +470,7 @@ static bool store_plain(unsigned char c, size_t pos)
 	return c != '\0' && strchr("-_+,=@ ", c) != NULL;
 }
 
-int rm_store_name_encode(const char *name, size_t len, char *out,
-			 size_t outsz)
+int rm_store_name_encode(const char *name, size_t len, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)name;

@@ -13,7 +13,7 @@
 
 #include <rmail/err.h>
 
-#define RM_MD_KEYWORDS 26               /* 'a' .. 'z' */
+#define RM_MD_KEYWORDS 26 /* 'a' .. 'z' */
 #define RM_MD_KEYWORD_MAX 255
 
 /* ".A.B" (a Maildir++ folder directory) to the mailbox "A/B", Dovecot's
@@ -27,10 +27,10 @@ int rm_md_folder_encode(const char *mbox, char *out, size_t outsz);
 
 /* What a message file name says: "<base>[:2,<flags>]". */
 struct rm_md_name {
-	size_t baselen;                 /* the unique part, before ':' */
-	uint32_t flags;                 /* enum rmail_flag */
-	uint32_t kwletters;             /* bit i = letter 'a' + i */
-	uint64_t wsize;                 /* ",W=" in the base, 0 if none */
+	size_t baselen;	    /* the unique part, before ':' */
+	uint32_t flags;	    /* enum rmail_flag */
+	uint32_t kwletters; /* bit i = letter 'a' + i */
+	uint64_t wsize;	    /* ",W=" in the base, 0 if none */
 };
 /* -1 for names that are not messages (dot files, empty, controls). */
 int rm_md_name_parse(const char *name, struct rm_md_name *r);
@@ -67,7 +67,6 @@ char *rm_md_xstrndup(const char *s, size_t n);
 /* The store's name encoding of docs/storage.md ("Name encoding"), for
  * the paths of files the CLI keeps next to the store (import ledger).
  * -1 when empty or the result does not fit in 255 bytes. */
-int rm_store_name_encode(const char *name, size_t len, char *out,
-			 size_t outsz);
+int rm_store_name_encode(const char *name, size_t len, char *out, size_t outsz);
 
 #endif

@@ -15,17 +15,16 @@
 
 enum metric_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
 
-static const double hist_bounds[] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
-};
+static const double hist_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+				     0.5,   1,	  2.5,	 5,    10};
 #define NBOUNDS (sizeof(hist_bounds) / sizeof(hist_bounds[0]))
 
 struct metric {
 	char *name;
 	char *labels;
 	int type;
-	double value;            /* counter, gauge; histogram sum */
-	uint64_t count;          /* histogram */
+	double value;	/* counter, gauge; histogram sum */
+	uint64_t count; /* histogram */
 	uint64_t buckets[NBOUNDS];
 };
 
@@ -54,13 +53,11 @@ static bool labels_ok(const char *s)
 	return true;
 }
 
-static const char *family_of(const char *name, int type, char *buf,
-			     size_t sz)
+static const char *family_of(const char *name, int type, char *buf, size_t sz)
 {
 	size_t n = strlen(name);
 
-	if (type == M_COUNTER && n > 6 &&
-	    strcmp(name + n - 6, "_total") == 0) {
+	if (type == M_COUNTER && n > 6 && strcmp(name + n - 6, "_total") == 0) {
 		snprintf(buf, sz, "%.*s", (int)(n - 6), name);
 		return buf;
 	}
@@ -173,8 +170,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* labels plus one more label, with the comma only when needed */
-static void sample_labels(struct out *o, const char *labels,
-			  const char *extra)
+static void sample_labels(struct out *o, const char *labels, const char *extra)
 {
 	if (labels[0] == '\0' && extra == NULL)
 		return;
@@ -185,7 +181,7 @@ static void sample_labels(struct out *o, const char *labels,
 
 char *rm_metrics_render(void)
 {
-	struct out o = { .cap = 4096 };
+	struct out o = {.cap = 4096};
 	const char *prev_family = NULL;
 	char fam[256], lbl[64];
 
@@ -196,8 +192,8 @@ char *rm_metrics_render(void)
 	for (size_t i = 0; i < nmetrics; i++) {
 		struct metric *m = &metrics[i];
 		const char *f = family_of(m->name, m->type, fam, sizeof(fam));
-		static const char *const tn[] = { "counter", "gauge",
-						  "histogram" };
+		static const char *const tn[] = {"counter", "gauge",
+						 "histogram"};
 
 		if (prev_family == NULL || strcmp(prev_family, m->name) != 0)
 			out_printf(&o, "# TYPE %s %s\n", f, tn[m->type]);
@@ -216,24 +212,26 @@ char *rm_metrics_render(void)
 		default:
 			for (size_t b = 0; b <= NBOUNDS; b++) {
 				if (b < NBOUNDS)
-					snprintf(lbl, sizeof(lbl),
-						 "le=\"%g\"", hist_bounds[b]);
+					snprintf(lbl, sizeof(lbl), "le=\"%g\"",
+						 hist_bounds[b]);
 				else
 					snprintf(lbl, sizeof(lbl),
 						 "le=\"+Inf\"");
 				out_printf(&o, "%s_bucket", f);
 				sample_labels(&o, m->labels, lbl);
-				out_printf(&o, " %llu\n", (unsigned long long)
-					   (b < NBOUNDS ? m->buckets[b]
-							: m->count));
+				out_printf(
+					&o, " %llu\n",
+					(unsigned long long)(b < NBOUNDS
+								     ? m->buckets
+									       [b]
+								     : m->count));
 			}
 			out_printf(&o, "%s_sum", f);
 			sample_labels(&o, m->labels, NULL);
 			out_printf(&o, " %.15g\n", m->value);
 			out_printf(&o, "%s_count", f);
 			sample_labels(&o, m->labels, NULL);
-			out_printf(&o, " %llu\n",
-				   (unsigned long long)m->count);
+			out_printf(&o, " %llu\n", (unsigned long long)m->count);
 			break;
 		}
 	}

@@ -63,7 +63,12 @@ static enum tok next_tok(const char **pp, const char **s_r, size_t *n_r)
 			p++;
 		t = T_DLIT;
 		break;
-	case '<': case '>': case '@': case ',': case ';': case ':':
+	case '<':
+	case '>':
+	case '@':
+	case ',':
+	case ';':
+	case ':':
 		p++;
 		t = T_SPECIAL;
 		break;
@@ -97,11 +102,11 @@ static void add_unescaped(struct rm_mbuf *b, const char *s, size_t n)
 }
 
 enum amode {
-	M_PHRASE,       /* display name or local part so far */
-	M_ROUTE,        /* "<@a,@b:" */
-	M_LOCAL,        /* inside <>, before '@' */
-	M_DOMAIN,       /* after '@', inside <> or not */
-	M_AFTER,        /* after '>' */
+	M_PHRASE, /* display name or local part so far */
+	M_ROUTE,  /* "<@a,@b:" */
+	M_LOCAL,  /* inside <>, before '@' */
+	M_DOMAIN, /* after '@', inside <> or not */
+	M_AFTER,  /* after '>' */
 };
 
 struct aparse {
@@ -134,8 +139,8 @@ static const char *pool_str(struct aparse *a, struct rm_mbuf *b, bool dec)
 
 	if (b->len == 0)
 		return NULL;
-	s = dec ? rm_mime_decode_2047(a->pool, b->p, b->len) :
-		  rm_pstrndup(a->pool, b->p, b->len);
+	s = dec ? rm_mime_decode_2047(a->pool, b->p, b->len)
+		: rm_pstrndup(a->pool, b->p, b->len);
 	b->len = 0;
 	return s;
 }
@@ -158,7 +163,7 @@ static void flush(struct aparse *a)
 	}
 	if (a->angle)
 		e->name = pool_str(a, &a->phrase, true);
-	if (e->name == NULL)   /* "user@host (Real Name)" */
+	if (e->name == NULL) /* "user@host (Real Name)" */
 		e->name = pool_str(a, &a->comment, true);
 	e->mailbox = pool_str(a, &a->local, false);
 	if (e->mailbox == NULL)
@@ -261,7 +266,7 @@ static void special(struct aparse *a, char c)
 	case ';':
 		flush(a);
 		if (a->in_group) {
-			(void)push(a);  /* group end: all NULL */
+			(void)push(a); /* group end: all NULL */
 			a->in_group = false;
 		}
 		return;
@@ -271,7 +276,7 @@ static void special(struct aparse *a, char c)
 int rm_mime_addr_parse(struct rmail_pool *pool, const char *value,
 		       const struct rmail_mime_addr **addrs_r, size_t *n_r)
 {
-	struct aparse a = { .pool = pool };
+	struct aparse a = {.pool = pool};
 	struct rmail_mime_addr *out;
 	const char *p = value, *s;
 	size_t n;

@@ -32,8 +32,7 @@ void rm_mbuf_addc(struct rm_mbuf *b, char c)
 	rm_mbuf_add(b, &c, 1);
 }
 
-char *rm_mbuf_finish(struct rm_mbuf *b, struct rmail_pool *pool,
-		     size_t *len_r)
+char *rm_mbuf_finish(struct rm_mbuf *b, struct rmail_pool *pool, size_t *len_r)
 {
 	char *s = rm_pstrndup(pool, b->p != NULL ? b->p : "", b->len);
 
@@ -125,16 +124,16 @@ void rm_mime_qp(struct rm_mbuf *out, const char *in, size_t len,
 		} else if (c == '=') {
 			int h, l;
 
-			if (i + 2 < len && (h = hex_val((unsigned char)
-						  in[i + 1])) >= 0 &&
+			if (i + 2 < len &&
+			    (h = hex_val((unsigned char)in[i + 1])) >= 0 &&
 			    (l = hex_val((unsigned char)in[i + 2])) >= 0) {
 				rm_mbuf_addc(out, (char)(h << 4 | l));
 				i += 3;
 				continue;
 			}
 			/* soft line break, trailing blanks allowed */
-			for (j = i + 1; j < len &&
-			     (in[j] == ' ' || in[j] == '\t'); j++)
+			for (j = i + 1;
+			     j < len && (in[j] == ' ' || in[j] == '\t'); j++)
 				;
 			if (!q_encoding && j < len && in[j] == '\r' &&
 			    j + 1 < len && in[j + 1] == '\n') {
@@ -277,16 +276,27 @@ static bool label_is(const char *l, const char *const *names)
 }
 
 static const char *const labels_unknown[] = {
-	"", "us-ascii", "ascii", "us", "ansi_x3.4-1968", "iso646-us",
-	"unknown", "unknown-8bit", "x-unknown", "default", "8bit",
-	"x-user-defined", "none", NULL,
+	"",
+	"us-ascii",
+	"ascii",
+	"us",
+	"ansi_x3.4-1968",
+	"iso646-us",
+	"unknown",
+	"unknown-8bit",
+	"x-unknown",
+	"default",
+	"8bit",
+	"x-user-defined",
+	"none",
+	NULL,
 };
 static const char *const labels_utf8[] = {
 	"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8", NULL,
 };
 static const char *const labels_1252[] = {
-	"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1",
-	"windows-1252", "cp1252", "x-cp1252", "iso-8859-15", NULL,
+	"iso-8859-1",	"iso8859-1", "iso_8859-1", "latin1",	  "l1",
+	"windows-1252", "cp1252",    "x-cp1252",   "iso-8859-15", NULL,
 };
 
 /* Labels iconv spells differently or that name a subset of what
@@ -294,12 +304,17 @@ static const char *const labels_1252[] = {
 static const char *label_alias(const char *l)
 {
 	static const char *const map[][2] = {
-		{ "gb2312", "GB18030" }, { "gbk", "GB18030" },
-		{ "x-gbk", "GB18030" }, { "ks_c_5601-1987", "CP949" },
-		{ "euc-kr", "CP949" }, { "x-sjis", "CP932" },
-		{ "shift_jis", "CP932" }, { "shift-jis", "CP932" },
-		{ "iso-8859-8-i", "ISO-8859-8" }, { "tis-620", "CP874" },
-		{ "big5", "BIG5-HKSCS" },
+		{"gb2312", "GB18030"},
+		{"gbk", "GB18030"},
+		{"x-gbk", "GB18030"},
+		{"ks_c_5601-1987", "CP949"},
+		{"euc-kr", "CP949"},
+		{"x-sjis", "CP932"},
+		{"shift_jis", "CP932"},
+		{"shift-jis", "CP932"},
+		{"iso-8859-8-i", "ISO-8859-8"},
+		{"tis-620", "CP874"},
+		{"big5", "BIG5-HKSCS"},
 	};
 	size_t i;
 
@@ -315,10 +330,10 @@ static bool iconv_conv_raw(struct rm_mbuf *out, const char *label,
 /* glibc's "UTF-8" decoder (reached through odd labels such as
  * "utf-8$") passes code points beyond U+10FFFF: check what iconv
  * produced. */
-static bool iconv_conv(struct rm_mbuf *out, const char *label,
-		       const char *in, size_t len)
+static bool iconv_conv(struct rm_mbuf *out, const char *label, const char *in,
+		       size_t len)
 {
-	struct rm_mbuf tmp = { 0 };
+	struct rm_mbuf tmp = {0};
 
 	if (!iconv_conv_raw(&tmp, label, in, len))
 		return false;
@@ -375,8 +390,8 @@ static bool iconv_conv_raw(struct rm_mbuf *out, const char *label,
  *  - anything iconv knows: iconv, bad sequences become U+FFFD;
  *  - a label iconv does not know: as for no label.
  */
-void rm_mime_to_utf8(struct rm_mbuf *out, const char *charset,
-		     const char *in, size_t len)
+void rm_mime_to_utf8(struct rm_mbuf *out, const char *charset, const char *in,
+		     size_t len)
 {
 	char label[64];
 	size_t i, n = 0;

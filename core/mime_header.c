@@ -25,13 +25,13 @@ static void add_text(struct rm_mbuf *out, const char *s, size_t n)
 }
 
 struct ew {
-	const char *charset;    /* not NUL terminated */
+	const char *charset; /* not NUL terminated */
 	size_t charset_len;
-	char enc;               /* 'b' or 'q' */
+	char enc; /* 'b' or 'q' */
 	const char *text;
 	size_t text_len;
-	size_t end;             /* offset after "?=" */
-	size_t fail_to;         /* on failure: no word starts before */
+	size_t end;	/* offset after "?=" */
+	size_t fail_to; /* on failure: no word starts before */
 };
 
 /* Parse "=?cs?e?text?=" at in[i] (in[i..i+1] is "=?"). */
@@ -69,18 +69,16 @@ static bool ew_parse(const char *in, size_t len, size_t i, struct ew *w)
 	return true;
 }
 
-static void flush_pending(struct rm_mbuf *out, struct rm_mbuf *pend,
-			  char *cs)
+static void flush_pending(struct rm_mbuf *out, struct rm_mbuf *pend, char *cs)
 {
 	if (pend->len > 0)
 		rm_mime_to_utf8(out, cs, pend->p, pend->len);
 	pend->len = 0;
 }
 
-void rm_mime_decode_2047_buf(struct rm_mbuf *out, const char *in,
-			     size_t len)
+void rm_mime_decode_2047_buf(struct rm_mbuf *out, const char *in, size_t len)
 {
-	struct rm_mbuf pend = { 0 };
+	struct rm_mbuf pend = {0};
 	char cs[65] = "";
 	size_t i = 0, lit = 0;
 	bool after_word = false;
@@ -134,10 +132,9 @@ void rm_mime_decode_2047_buf(struct rm_mbuf *out, const char *in,
 	rm_mbuf_free(&pend);
 }
 
-char *rm_mime_decode_2047(struct rmail_pool *pool, const char *in,
-			  size_t len)
+char *rm_mime_decode_2047(struct rmail_pool *pool, const char *in, size_t len)
 {
-	struct rm_mbuf out = { 0 };
+	struct rm_mbuf out = {0};
 
 	rm_mime_decode_2047_buf(&out, in, len);
 	return rm_mbuf_finish(&out, pool, NULL);
@@ -191,11 +188,11 @@ const char *rm_mime_token(struct rmail_pool *pool, const char *value)
 }
 
 struct rparam {
-	const char *name;       /* lower case, without "*N*" */
+	const char *name; /* lower case, without "*N*" */
 	size_t name_len;
-	int section;            /* -1: none */
-	bool ext;               /* trailing '*': charset'lang'%XX */
-	const char *val;        /* raw bytes, unquoted */
+	int section;	 /* -1: none */
+	bool ext;	 /* trailing '*': charset'lang'%XX */
+	const char *val; /* raw bytes, unquoted */
 	size_t val_len;
 	bool used;
 };
@@ -229,7 +226,7 @@ static void pct_decode(struct rm_mbuf *b, const char *s, size_t n)
 static char *assemble(struct rmail_pool *pool, struct rparam *rp, size_t n,
 		      size_t first)
 {
-	struct rm_mbuf raw = { 0 }, out = { 0 };
+	struct rm_mbuf raw = {0}, out = {0};
 	char cs[65] = "";
 	size_t i;
 	int sec;
@@ -238,8 +235,7 @@ static char *assemble(struct rmail_pool *pool, struct rparam *rp, size_t n,
 	if (rp[first].section < 0 && !rp[first].ext) {
 		rp[first].used = true;
 		/* plain value; RFC 2047 inside quotes is common practice */
-		rm_mime_decode_2047_buf(&out, rp[first].val,
-					rp[first].val_len);
+		rm_mime_decode_2047_buf(&out, rp[first].val, rp[first].val_len);
 		return rm_mbuf_finish(&out, pool, NULL);
 	}
 	for (sec = rp[first].section < 0 ? -1 : 0;; sec++) {
@@ -260,8 +256,10 @@ static char *assemble(struct rmail_pool *pool, struct rparam *rp, size_t n,
 			if (rp[i].ext && sec <= 0) {
 				const char *q1 = memchr(v, '\'', vl), *q2;
 
-				q2 = q1 != NULL ? memchr(q1 + 1, '\'',
-					(size_t)(v + vl - q1 - 1)) : NULL;
+				q2 = q1 != NULL
+					     ? memchr(q1 + 1, '\'',
+						      (size_t)(v + vl - q1 - 1))
+					     : NULL;
 				if (q2 != NULL) {
 					size_t cl = (size_t)(q1 - v);
 
@@ -282,8 +280,8 @@ static char *assemble(struct rmail_pool *pool, struct rparam *rp, size_t n,
 		if (!found || sec < 0)
 			break;
 	}
-	rm_mime_to_utf8(&out, cs[0] != '\0' ? cs : NULL, raw.p != NULL ?
-			raw.p : "", raw.len);
+	rm_mime_to_utf8(&out, cs[0] != '\0' ? cs : NULL,
+			raw.p != NULL ? raw.p : "", raw.len);
 	rm_mbuf_free(&raw);
 	return rm_mbuf_finish(&out, pool, NULL);
 }
@@ -372,7 +370,7 @@ bool rm_mime_parse_ctype(struct rmail_pool *pool, const char *value,
 {
 	struct rparam rp[RM_MIME_MAX_PARAMS];
 	size_t qoff[RM_MIME_MAX_PARAMS];
-	struct rm_mbuf qbuf = { 0 };
+	struct rm_mbuf qbuf = {0};
 	const char *p = skip_cfws(value), *s;
 	const char **k, **v;
 	size_t n = 0, i, m;
@@ -393,8 +391,8 @@ bool rm_mime_parse_ctype(struct rmail_pool *pool, const char *value,
 			while (is_token((unsigned char)*p))
 				p++;
 			if (p > s)
-				*subtype_r = lower_dup(pool, s,
-						       (size_t)(p - s));
+				*subtype_r =
+					lower_dup(pool, s, (size_t)(p - s));
 		}
 		if (*subtype_r == NULL)
 			ok = false;
@@ -427,8 +425,8 @@ bool rm_mime_parse_ctype(struct rmail_pool *pool, const char *value,
 
 			if (rp[i].used || ext != (pass == 0))
 				continue;
-			if (rm_mime_strmap_get(&(struct rmail_strmap){
-				    m, k, v }, rp[i].name) != NULL) {
+			if (rm_mime_strmap_get(&(struct rmail_strmap){m, k, v},
+					       rp[i].name) != NULL) {
 				rp[i].used = true;
 				continue;
 			}
@@ -444,8 +442,7 @@ bool rm_mime_parse_ctype(struct rmail_pool *pool, const char *value,
 	return ok;
 }
 
-const char *rm_mime_strmap_get(const struct rmail_strmap *m,
-			       const char *key)
+const char *rm_mime_strmap_get(const struct rmail_strmap *m, const char *key)
 {
 	size_t i;
 

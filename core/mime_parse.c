@@ -21,14 +21,14 @@
 
 struct mfield {
 	const char *name;
-	const char *value;      /* unfolded, raw */
-	const char *decoded;    /* RFC 2047, on first request */
+	const char *value;   /* unfolded, raw */
+	const char *decoded; /* RFC 2047, on first request */
 };
 
 struct mpriv {
 	struct mfield *fields;
 	uint32_t nfields;
-	const char *body[2];    /* decoded; [1] also in UTF-8 */
+	const char *body[2]; /* decoded; [1] also in UTF-8 */
 	size_t body_len[2];
 };
 
@@ -45,8 +45,8 @@ struct rmail_mime {
 
 struct open_ent {
 	uint32_t part;
-	uint64_t nl_body;       /* LFs before the part's body */
-	const char *boundary;   /* NULL unless an open multipart */
+	uint64_t nl_body;     /* LFs before the part's body */
+	const char *boundary; /* NULL unless an open multipart */
 	size_t blen;
 };
 
@@ -58,13 +58,13 @@ struct pctx {
 	struct rmail_mime_part *parts;
 	struct mpriv *priv;
 	uint32_t nparts, cap;
-	struct open_ent *open;  /* max_depth + 2 entries */
+	struct open_ent *open; /* max_depth + 2 entries */
 	uint32_t nopen;
 	enum pstate state;
 	/* header section being read */
 	struct mfield *fv;
 	uint32_t nf, fcap;
-	struct rm_mbuf cur;     /* current field, unfolded */
+	struct rm_mbuf cur; /* current field, unfolded */
 	bool have_cur;
 };
 
@@ -165,7 +165,7 @@ static void header_line(struct pctx *c, const char *s, size_t n)
 
 	if (n > 0 && (s[0] == ' ' || s[0] == '\t')) {
 		if (!c->have_cur)
-			return;  /* continuation of nothing */
+			return; /* continuation of nothing */
 	} else {
 		field_flush(c);
 		c->have_cur = true;
@@ -195,8 +195,7 @@ static const char *dec_field(struct pctx *c, const char *name)
 {
 	const char *v = find_field(c->fv, c->nf, name);
 
-	return v != NULL ? rm_mime_decode_2047(c->m->pool, v, strlen(v)) :
-			   NULL;
+	return v != NULL ? rm_mime_decode_2047(c->m->pool, v, strlen(v)) : NULL;
 }
 
 static bool identity_cte(const char *enc)
@@ -211,12 +210,12 @@ static void headers_done(struct pctx *c, uint32_t idx)
 	struct rmail_pool *pool = c->m->pool;
 	struct rmail_mime_part *p = &c->parts[idx];
 	const char *v, *t, *st;
-	struct rmail_strmap none = { 0, NULL, NULL };
+	struct rmail_strmap none = {0, NULL, NULL};
 	bool digest = false;
 
 	field_flush(c);
-	c->priv[idx].fields = rm_palloc(pool, (c->nf ? c->nf : 1) *
-					sizeof(struct mfield));
+	c->priv[idx].fields =
+		rm_palloc(pool, (c->nf ? c->nf : 1) * sizeof(struct mfield));
 	if (c->nf > 0)
 		memcpy(c->priv[idx].fields, c->fv,
 		       c->nf * sizeof(struct mfield));
@@ -242,8 +241,8 @@ static void headers_done(struct pctx *c, uint32_t idx)
 	v = find_field(c->fv, c->nf, "Content-Transfer-Encoding");
 	p->encoding = v != NULL ? rm_mime_token(pool, v) : NULL;
 	v = find_field(c->fv, c->nf, "Content-Disposition");
-	if (v != NULL && rm_mime_parse_ctype(pool, v, &t, NULL,
-					     &p->disp_params))
+	if (v != NULL &&
+	    rm_mime_parse_ctype(pool, v, &t, NULL, &p->disp_params))
 		p->disposition = t;
 	p->filename = rm_mime_strmap_get(&p->disp_params, "filename");
 	if (p->filename == NULL)
@@ -262,8 +261,7 @@ static void headers_done(struct pctx *c, uint32_t idx)
 
 /* Close the open parts deeper than `keep` entries at offset e, with
  * nl_e LFs before e. */
-static void close_to(struct pctx *c, uint32_t keep, uint64_t e,
-		     uint64_t nl_e)
+static void close_to(struct pctx *c, uint32_t keep, uint64_t e, uint64_t nl_e)
 {
 	while (c->nopen > keep) {
 		struct open_ent *o = &c->open[--c->nopen];
@@ -352,7 +350,8 @@ static void body_starts(struct pctx *c, uint64_t next, uint64_t nl)
 	}
 	if (strcmp(p->type, "message") == 0 &&
 	    (strcmp(p->subtype, "rfc822") == 0 ||
-	     strcmp(p->subtype, "global") == 0) && identity_cte(p->encoding)) {
+	     strcmp(p->subtype, "global") == 0) &&
+	    identity_cte(p->encoding)) {
 		uint32_t child;
 
 		if (deep) {
@@ -440,10 +439,9 @@ static void parse_lines(struct pctx *c, const char *d, size_t len)
 				cut_headers(c, e);
 			close_to(c, (uint32_t)k + 1, e, nl_e);
 			if (close) {
-				o->boundary = NULL;  /* epilogue follows */
+				o->boundary = NULL; /* epilogue follows */
 			} else if (c->nparts >= c->lim.max_parts) {
-				c->parts[o->part].flags |=
-					RMAIL_MIME_TRUNCATED;
+				c->parts[o->part].flags |= RMAIL_MIME_TRUNCATED;
 			} else {
 				push_open(c, new_part(c, o->part, next),
 					  nl + 1);
@@ -458,8 +456,9 @@ static void parse_lines(struct pctx *c, const char *d, size_t len)
 				body_starts(c, next, nl + (lf != NULL));
 			else
 				header_line(c, d + pos,
-					    n < c->lim.max_line_len ? n :
-					    c->lim.max_line_len);
+					    n < c->lim.max_line_len
+						    ? n
+						    : c->lim.max_line_len);
 		} else if (c->nopen > 0 &&
 			   c->open[c->nopen - 1].boundary == NULL &&
 			   has_8bit(d + pos, n)) {
@@ -480,7 +479,7 @@ int rm_mime_parse(const char *data, size_t len,
 {
 	struct rmail_pool *pool;
 	struct rmail_mime *m;
-	struct pctx c = { 0 };
+	struct pctx c = {0};
 	uint32_t i;
 
 	*m_r = NULL;
@@ -491,12 +490,12 @@ int rm_mime_parse(const char *data, size_t len,
 		lim = NULL;
 	c.lim.max_depth = lim_or(lim ? lim->max_depth : 0, RM_MIME_DEF_DEPTH);
 	c.lim.max_parts = lim_or(lim ? lim->max_parts : 0, RM_MIME_DEF_PARTS);
-	c.lim.max_headers = lim_or(lim ? lim->max_headers : 0,
-				   RM_MIME_DEF_HEADERS);
-	c.lim.max_header_len = lim_or(lim ? lim->max_header_len : 0,
-				      RM_MIME_DEF_HEADER_LEN);
-	c.lim.max_line_len = lim_or(lim ? lim->max_line_len : 0,
-				    RM_MIME_DEF_LINE_LEN);
+	c.lim.max_headers =
+		lim_or(lim ? lim->max_headers : 0, RM_MIME_DEF_HEADERS);
+	c.lim.max_header_len =
+		lim_or(lim ? lim->max_header_len : 0, RM_MIME_DEF_HEADER_LEN);
+	c.lim.max_line_len =
+		lim_or(lim ? lim->max_line_len : 0, RM_MIME_DEF_LINE_LEN);
 	if (c.lim.max_depth > 4096)
 		c.lim.max_depth = 4096;
 
@@ -578,7 +577,7 @@ int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
 {
 	const struct rmail_mime_part *p;
 	struct mpriv *pv;
-	struct rm_mbuf b = { 0 }, u = { 0 };
+	struct rm_mbuf b = {0}, u = {0};
 	const char *raw;
 	int slot = to_utf8 ? 1 : 0;
 
@@ -602,8 +601,7 @@ int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
 	else
 		rm_mbuf_add(&b, raw, p->body_len);
 	if (to_utf8 && strcmp(p->type, "text") == 0) {
-		rm_mime_to_utf8(&u, p->charset, b.p != NULL ? b.p : "",
-				b.len);
+		rm_mime_to_utf8(&u, p->charset, b.p != NULL ? b.p : "", b.len);
 		rm_mbuf_free(&b);
 		b = u;
 	}

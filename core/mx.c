@@ -27,8 +27,8 @@ static int res_open(res_state st)
 	memset(st, 0, sizeof(*st));
 	if (res_ninit(st) < 0)
 		return -1;
-	for (size_t i = 0; c != NULL && i < c->delivery.dns_servers.n &&
-			   k < MAXNS; i++) {
+	for (size_t i = 0;
+	     c != NULL && i < c->delivery.dns_servers.n && k < MAXNS; i++) {
 		struct in_addr a;
 
 		/* IPv4 only: glibc keeps IPv6 servers in private fields */
@@ -93,10 +93,10 @@ static void mx_rr(void *arg, unsigned pref, const char *host)
 	a->n++;
 }
 
-int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
-		 size_t *n_r, bool *perm_r, char *why, size_t whysz)
+int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
+		 bool *perm_r, char *why, size_t whysz)
 {
-	struct mx_acc acc = { 0 };
+	struct mx_acc acc = {0};
 	unsigned char *ans;
 	struct __res_state st;
 	size_t i;
@@ -158,8 +158,8 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
 	return 0;
 }
 
-static size_t query_addrs(res_state st, const char *host, int type,
-			  int port, struct rm_addr *out, size_t max)
+static size_t query_addrs(res_state st, const char *host, int type, int port,
+			  struct rm_addr *out, size_t max)
 {
 	unsigned char ans[ANSWER_MAX];
 	int len = res_nquery(st, host, ns_c_in, type, ans, sizeof(ans));
@@ -167,8 +167,8 @@ static size_t query_addrs(res_state st, const char *host, int type,
 	return rm_addrs_parse(ans, len, port, out, max);
 }
 
-int rm_mx_addrs(const char *host, int port, bool use_dns,
-		struct rm_addr *out, size_t max, size_t *n_r)
+int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
+		size_t max, size_t *n_r)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char ps[16];

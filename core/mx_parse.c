@@ -11,8 +11,7 @@
 
 #include "mx_parse.h"
 
-int rm_mx_parse(const unsigned char *ans, int len, rm_mx_rr_fn *fn,
-		void *arg)
+int rm_mx_parse(const unsigned char *ans, int len, rm_mx_rr_fn *fn, void *arg)
 {
 	ns_msg msg;
 

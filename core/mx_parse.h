@@ -22,8 +22,7 @@ typedef void rm_mx_rr_fn(void *arg, unsigned pref, const char *host);
 /* Walk the MX records of an answer.  -1 when the message itself does
  * not parse; records that do not parse end the walk (what came before
  * counts), malformed MX rdata is skipped. */
-int rm_mx_parse(const unsigned char *ans, int len, rm_mx_rr_fn *fn,
-		void *arg);
+int rm_mx_parse(const unsigned char *ans, int len, rm_mx_rr_fn *fn, void *arg);
 /* A (type 1) and AAAA (type 28) records of an answer as addresses with
  * port; the count stored into out (at most max) */
 size_t rm_addrs_parse(const unsigned char *ans, int len, int port,

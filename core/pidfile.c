@@ -42,9 +42,11 @@ int rm_pidfile_acquire(const char *path, struct rmail_err *err)
 
 		close(fd);
 		if (errno == EWOULDBLOCK)
-			return rmail_err_set(err, RMAIL_E_EXISTS,
+			return rmail_err_set(
+				err, RMAIL_E_EXISTS,
 				"another rmail is running with this config "
-				"(pid %ld, pid file %s)", pid, path);
+				"(pid %ld, pid file %s)",
+				pid, path);
 		return rmail_err_set(err, RMAIL_E_IO, "pid file %s: %s", path,
 				     strerror(errno));
 	}

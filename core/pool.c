@@ -25,10 +25,10 @@ struct pool_cleanup {
 
 struct rmail_pool {
 	struct rmail_pool *parent;
-	struct rmail_pool *children;  /* destroyed with the parent */
+	struct rmail_pool *children; /* destroyed with the parent */
 	struct rmail_pool *next_sibling, *prev_sibling;
-	struct pool_chunk *chunks;    /* current chunk first */
-	struct pool_chunk *large;     /* one allocation each */
+	struct pool_chunk *chunks; /* current chunk first */
+	struct pool_chunk *large;  /* one allocation each */
 	struct pool_cleanup *cleanups;
 };
 

@@ -34,7 +34,8 @@ int rm_priv_resolve(const char *run_as, struct rm_priv *p_r,
 	/* as non-root run_as can only mean "the user we already are" */
 	p_r->active = geteuid() == 0 && pw->pw_uid != 0;
 	if (geteuid() != 0 && pw->pw_uid != geteuid())
-		return rmail_err_set(err, RMAIL_E_PERM,
+		return rmail_err_set(
+			err, RMAIL_E_PERM,
 			"run_as \"%s\" needs rmail to be started as root",
 			run_as);
 	return 0;
@@ -66,7 +67,8 @@ static int prebind_section(const char *section, json_t *obj,
 	const char *key;
 	json_t *val;
 
-	json_object_foreach(obj, key, val) {
+	json_object_foreach(obj, key, val)
+	{
 		struct rmail_strlist l;
 		const char **v;
 		size_t i, n;
@@ -126,7 +128,8 @@ int rm_priv_drop(const struct rm_priv *p, struct rmail_err *err)
 	if (setuid(0) == 0)
 		return rmail_err_set(err, RMAIL_E_PERM,
 				     "privileges could be regained after "
-				     "dropping to %s", p->user);
+				     "dropping to %s",
+				     p->user);
 	return 0;
 }
 

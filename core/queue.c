@@ -42,8 +42,7 @@ static bool id_ok(const char *id)
 {
 	size_t n = strlen(id);
 
-	return n > 0 && n < RM_QID_MAX &&
-	       strspn(id, "0123456789abcdef") == n;
+	return n > 0 && n < RM_QID_MAX && strspn(id, "0123456789abcdef") == n;
 }
 
 static int qpath(char *buf, size_t sz, const char *id, const char *ext)
@@ -174,9 +173,8 @@ int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err)
 	return rc;
 }
 
-int rm_queue_add(const char *id, const char *from,
-		 const char *const *rcpts, size_t n,
-		 const struct rm_msg_src *src, struct rmail_err *err)
+int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
+		 size_t n, const struct rm_msg_src *src, struct rmail_err *err)
 {
 	struct rm_qentry e;
 	char path[4096];
@@ -184,14 +182,14 @@ int rm_queue_add(const char *id, const char *from,
 
 	if (!id_ok(id) || qpath(path, sizeof(path), id, ".msg") < 0)
 		return rmail_err_set(err, RMAIL_E_INVAL, "bad queue id");
-	if (publish(path, src->prefix, strlen(src->prefix), src->fd,
-		    src->size, err) < 0)
+	if (publish(path, src->prefix, strlen(src->prefix), src->fd, src->size,
+		    err) < 0)
 		return -1;
 	memset(&e, 0, sizeof(e));
 	snprintf(e.id, sizeof(e.id), "%s", id);
 	e.from = (char *)from;
 	e.created = (int64_t)time(NULL);
-	e.next = 0;                 /* the first attempt is immediate */
+	e.next = 0; /* the first attempt is immediate */
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -225,8 +223,7 @@ static char *jstr(json_t *o, const char *k)
 	return s != NULL ? rm_xstrdup(s) : NULL;
 }
 
-int rm_queue_load(const char *id, struct rm_qentry *e,
-		  struct rmail_err *err)
+int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 {
 	char path[4096];
 	json_error_t je;
@@ -238,12 +235,12 @@ int rm_queue_load(const char *id, struct rm_qentry *e,
 		return rmail_err_set(err, RMAIL_E_INVAL, "bad queue id");
 	root = json_load_file(path, 0, &je);
 	if (root == NULL)
-		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT
-				     : RMAIL_E_IO, "%s: %s", id, je.text);
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"%s: %s", id, je.text);
 	rc = json_object_get(root, "rcpts");
 	e->from = jstr(root, "from");
-	if (!json_is_array(rc) || e->from == NULL ||
-	    json_array_size(rc) == 0) {
+	if (!json_is_array(rc) || e->from == NULL || json_array_size(rc) == 0) {
 		json_decref(root);
 		rm_queue_entry_free(e);
 		return rmail_err_set(err, RMAIL_E_IO, "%s: bad envelope", id);
@@ -251,8 +248,8 @@ int rm_queue_load(const char *id, struct rm_qentry *e,
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	e->created = json_integer_value(json_object_get(root, "created"));
 	e->next = json_number_value(json_object_get(root, "next"));
-	e->attempts = (uint32_t)json_integer_value(
-		json_object_get(root, "attempts"));
+	e->attempts =
+		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
@@ -262,8 +259,8 @@ int rm_queue_load(const char *id, struct rm_qentry *e,
 		e->r[i].addr = jstr(o, "addr");
 		if (e->r[i].addr == NULL)
 			e->r[i].addr = rm_xstrdup("");
-		e->r[i].state = (int)json_integer_value(
-			json_object_get(o, "state"));
+		e->r[i].state =
+			(int)json_integer_value(json_object_get(o, "state"));
 		e->r[i].error = jstr(o, "error");
 	}
 	json_decref(root);
@@ -324,7 +321,7 @@ static int cmp_id(const void *a, const void *b)
 size_t rm_queue_list(char (**ids_r)[RM_QID_MAX])
 {
 	char dir[4096];
-	char (*ids)[RM_QID_MAX] = NULL;
+	char(*ids)[RM_QID_MAX] = NULL;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
@@ -446,13 +443,11 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 
 	if (c != NULL && c->delivery.relay_host != NULL) {
 		fixed = c->delivery.relay_host;
-		if (relay_opts(c, &opts, pw, sizeof(pw), why,
-			       sizeof(why)) < 0)
+		if (relay_opts(c, &opts, pw, sizeof(pw), why, sizeof(why)) < 0)
 			goto temp;
 		o = &opts;
 	}
-	for (i = 0; fixed == NULL && c != NULL &&
-		    i < c->delivery.routes.n; i++)
+	for (i = 0; fixed == NULL && c != NULL && i < c->delivery.routes.n; i++)
 		if (strcasecmp(c->delivery.routes.k[i], domain) == 0)
 			fixed = c->delivery.routes.v[i];
 	if (fixed != NULL) {
@@ -465,8 +460,10 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		nmx = 1;
 		use_dns = false;
 	} else if (is_invalid_tld(domain)) {
-		snprintf(why, sizeof(why), "5.1.2 %s: the .invalid domain "
-			 "never exists (RFC 6761)", domain);
+		snprintf(why, sizeof(why),
+			 "5.1.2 %s: the .invalid domain "
+			 "never exists (RFC 6761)",
+			 domain);
 		perm = true;
 	} else if (rm_mx_lookup(domain, mx, MX_MAX, &nmx, &perm, why,
 				sizeof(why)) < 0) {
@@ -488,8 +485,9 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		size_t na = 0, a;
 
 		snprintf(host, sizeof(host), "%.255s", mx[k].host);
-		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX,
-				&na) < 0 || na == 0) {
+		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX, &na) <
+			    0 ||
+		    na == 0) {
 			snprintf(why, sizeof(why), "4.4.4 %.200s: no address",
 				 host);
 			continue;
@@ -500,8 +498,7 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sr[i].reply[0] = '\0';
 			}
 			if (rm_smtp_send(&addrs[a], host, o, e->from, sr, n,
-					 msgfd,
-					 why, sizeof(why)) == 0)
+					 msgfd, why, sizeof(why)) == 0)
 				sent = true;
 		}
 	}
@@ -547,15 +544,16 @@ static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
 	src.fd = msgfd;
 	src.size = (uint64_t)st.st_size;
 	rmail_err_clear(&err);
-	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0',
-			     &err) == 0) {
+	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0', &err) ==
+	    0) {
 		r->state = RM_Q_SENT;
 		rm_metric_add("rmail_deliveries_total", "result=\"delivered\"",
 			      1);
 	} else if (err.code == RMAIL_E_QUOTA || err.code == RMAIL_E_NOENT) {
 		r->state = RM_Q_FAILED;
 		set_error(r, err.code == RMAIL_E_QUOTA
-			  ? "552 5.2.2 Quota exceeded" : "550 5.1.1 No such user");
+				     ? "552 5.2.2 Quota exceeded"
+				     : "550 5.1.1 No such user");
 	} else {
 		set_error(r, err.msg);
 	}
@@ -632,8 +630,8 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 		}
 		deliver_remote(e, idx, n, dom, msgfd);
 	}
-	rm_metric_observe("rmail_delivery_duration_seconds",
-			  "kind=\"remote\"", wall_now() - t0);
+	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
+			  wall_now() - t0);
 	bounce_failed(e, before, msgfd, false);
 	for (i = 0; i < e->n; i++) {
 		before[i] = e->r[i].state;
@@ -641,7 +639,8 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			pending++;
 			free(e->last_error);
 			e->last_error = e->r[i].error != NULL
-					? rm_xstrdup(e->r[i].error) : NULL;
+						? rm_xstrdup(e->r[i].error)
+						: NULL;
 		}
 	}
 	if (pending > 0 && c != NULL &&
@@ -651,7 +650,8 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 				continue;
 			e->r[i].state = RM_Q_FAILED;
 			set_error(&e->r[i], e->r[i].error != NULL
-				  ? e->r[i].error : "expired");
+						    ? e->r[i].error
+						    : "expired");
 		}
 		bounce_failed(e, before, msgfd, true);
 		pending = 0;
@@ -671,8 +671,8 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	return false;
 }
 
-static void run_entry(const char *id, bool force, double now,
-		      size_t *count, double *oldest)
+static void run_entry(const char *id, bool force, double now, size_t *count,
+		      double *oldest)
 {
 	struct rm_qentry e;
 	struct rmail_err err;
@@ -691,7 +691,7 @@ static void run_entry(const char *id, bool force, double now,
 	rm_queue_entry_free(&e);
 	rc = rm_queue_lock(id, &fd);
 	if (rc != 0)
-		return;         /* busy elsewhere, or just finished */
+		return; /* busy elsewhere, or just finished */
 	/* re-read under the lock: another process may have moved on */
 	if (rm_queue_load(id, &e, &err) == 0) {
 		if ((force || e.next <= now) && attempt(&e, fd)) {
@@ -707,7 +707,7 @@ static void run_entry(const char *id, bool force, double now,
 
 void rm_queue_run(bool force)
 {
-	char (*ids)[RM_QID_MAX];
+	char(*ids)[RM_QID_MAX];
 	size_t n = rm_queue_list(&ids), count = 0;
 	double now = wall_now(), oldest = 0;
 

@@ -19,10 +19,10 @@ struct rate_entry {
 	struct rate_entry *next;
 	uint64_t hash;
 	double window;
-	double start;        /* start of the current fixed window */
-	double last;         /* last hit, for the idle sweep */
+	double start; /* start of the current fixed window */
+	double last;  /* last hit, for the idle sweep */
 	uint32_t cur, prev;
-	char id[];           /* bucket \0 key \0 */
+	char id[]; /* bucket \0 key \0 */
 };
 
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -197,8 +197,8 @@ int rm_rate_hit(const char *bucket, const char *key, uint32_t limit,
 		} else {
 			/* when the weighted previous window has faded
 			 * enough for one more hit */
-			double need = 1 - ((double)limit - e->cur - 1) /
-					  e->prev;
+			double need =
+				1 - ((double)limit - e->cur - 1) / e->prev;
 
 			retry = e->start + need * e->window - now;
 		}

@@ -15,15 +15,15 @@
 
 #pragma GCC poison strcpy strcat sprintf gets
 
-#define RM_ASSERT(x)                                                     \
-	do {                                                             \
-		if (!(x))                                                \
-			rm_panic("%s:%d: assertion failed: %s", __FILE__,\
-				 __LINE__, #x);                          \
+#define RM_ASSERT(x)                                                           \
+	do {                                                                   \
+		if (!(x))                                                      \
+			rm_panic("%s:%d: assertion failed: %s", __FILE__,      \
+				 __LINE__, #x);                                \
 	} while (0)
 
-#define rm_container_of(ptr, type, member)                               \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define rm_container_of(ptr, type, member)                                     \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- log.c -------------------------------------------------------- */
 /* stderr with <N> syslog prefixes (journald reads them) in the
@@ -49,8 +49,7 @@ char *rm_psprintf(struct rmail_pool *p, const char *fmt, ...)
 	RMAIL_PRINTF(2, 3);
 char *rm_pvsprintf(struct rmail_pool *p, const char *fmt, va_list ap)
 	RMAIL_PRINTF(2, 0);
-void rm_pool_cleanup_add(struct rmail_pool *p, rmail_cleanup_fn fn,
-			 void *arg);
+void rm_pool_cleanup_add(struct rmail_pool *p, rmail_cleanup_fn fn, void *arg);
 /* malloc that aborts on OOM, for growable core buffers */
 void *rm_xmalloc(size_t n);
 void *rm_xcalloc(size_t n, size_t m);
@@ -64,21 +63,21 @@ struct rm_route {
 };
 
 struct rm_config {
-	struct rmail_pool *pool;    /* this generation */
-	void *json;                 /* json_t * root, owned */
-	const char *path;           /* absolute path of the file */
-	const char *dir;            /* its directory */
+	struct rmail_pool *pool; /* this generation */
+	void *json;		 /* json_t * root, owned */
+	const char *path;	 /* absolute path of the file */
+	const char *dir;	 /* its directory */
 
 	const char *hostname;
 	const char *mail_root;
-	const char *module_dir;     /* resolved; never NULL after load */
+	const char *module_dir; /* resolved; never NULL after load */
 	struct rmail_strlist modules;
 	const char *run_as;
 	const char *pid_file;
 	const char *control_socket;
 	int log_level;
 
-	const char *tls_cert_file;  /* NULL = generated in mail_root/tls */
+	const char *tls_cert_file; /* NULL = generated in mail_root/tls */
 	const char *tls_key_file;
 
 	struct {
@@ -86,16 +85,16 @@ struct rm_config {
 		const char *relay_host;
 		struct rmail_strmap routes;
 		struct rmail_strlist dns_servers;
-		double retry_initial;     /* 300 s */
-		double retry_max;         /* 4 h */
-		double expire;            /* 5 days */
+		double retry_initial; /* 300 s */
+		double retry_max;     /* 4 h */
+		double expire;	      /* 5 days */
 	} delivery;
 
 	struct {
 		uint32_t max_connections_per_ip;
 		uint32_t max_connections;
 		struct rmail_strlist exempt;
-		uint32_t auth_fail_limit;     /* failures before disconnect */
+		uint32_t auth_fail_limit; /* failures before disconnect */
 		double auth_fail_window;
 	} limits;
 
@@ -109,16 +108,16 @@ struct rm_config {
 
 	/* appended: the smarthost's TLS mode and credentials */
 	struct {
-		int tls;                    /* enum rm_relay_tls */
-		const char *user;           /* NULL: no AUTH */
-		const char *password_file;  /* absolute */
+		int tls;		   /* enum rm_relay_tls */
+		const char *user;	   /* NULL: no AUTH */
+		const char *password_file; /* absolute */
 	} relay;
 };
 
 /* delivery.relay_tls */
 enum rm_relay_tls {
-	RM_RELAY_STARTTLS = 0,          /* when offered; cleartext fallback */
-	RM_RELAY_IMPLICIT = 1,          /* TLS from the first byte */
+	RM_RELAY_STARTTLS = 0, /* when offered; cleartext fallback */
+	RM_RELAY_IMPLICIT = 1, /* TLS from the first byte */
 	RM_RELAY_NONE = 2,
 };
 /* "starttls"|"implicit"|"none" to enum rm_relay_tls, -1 otherwise */
@@ -149,12 +148,12 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 
 /* ---- loop.c (libev) ----------------------------------------------- */
 int rm_loop_init(void);
-void *rm_loop(void);            /* struct ev_loop * */
+void *rm_loop(void); /* struct ev_loop * */
 void rm_loop_run(void);
 void rm_loop_break(void);
 double rm_now(void);
-struct rmail_timer *rm_timer_add(double after, double repeat,
-				 rmail_timer_fn cb, void *arg);
+struct rmail_timer *rm_timer_add(double after, double repeat, rmail_timer_fn cb,
+				 void *arg);
 void rm_timer_del(struct rmail_timer **t);
 struct rmail_io *rm_io_add(int fd, int events, rmail_io_fn cb, void *arg);
 void rm_io_del(struct rmail_io **io);
@@ -178,8 +177,8 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 		  struct rmail_err *err);
 /* (re)load the server context used by new connections */
 int rm_tls_load(const char *cert, const char *key, struct rmail_err *err);
-void *rm_tls_server_ctx(void);  /* SSL_CTX *, NULL when none */
-void *rm_tls_client_ctx(void);  /* for outbound SMTP */
+void *rm_tls_server_ctx(void); /* SSL_CTX *, NULL when none */
+void *rm_tls_client_ctx(void); /* for outbound SMTP */
 /* seconds since epoch of the current certificate's notAfter, or 0 */
 int64_t rm_tls_cert_expiry(void);
 
@@ -193,7 +192,8 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 	      const struct rmail_listen_opts *o, struct rmail_err *err);
 /* "imaps: 127.0.0.1:1993" for each listener, for `make run` */
 void rm_listen_foreach(void (*cb)(void *arg, const char *proto,
-				  const char *addr, int tls), void *arg);
+				  const char *addr, int tls),
+		       void *arg);
 void rm_listen_stop_accepting(void);
 size_t rm_conn_count(void);
 void rm_conn_close_all(int reason);
@@ -233,7 +233,7 @@ struct rm_module {
 	struct rmail_mctx mctx;
 	const char *file;
 	void *dl;
-	void *conf_json;            /* section used for the current conf */
+	void *conf_json; /* section used for the current conf */
 	bool started;
 };
 /* load every module of conf->modules that passes validation; problems
@@ -250,8 +250,7 @@ struct rm_module *rm_module_find(const char *name);
 int rm_modules_init(struct rmail_err *err);
 int rm_modules_start(struct rmail_err *err);
 /* two-phase reload: every module checks, then every module commits */
-int rm_modules_reload(const struct rm_config *new_conf,
-		      struct rmail_err *err);
+int rm_modules_reload(const struct rm_config *new_conf, struct rmail_err *err);
 void rm_modules_stop(int mode);
 void rm_modules_fini(void);
 
@@ -264,8 +263,8 @@ const struct rmail_store_ops *rm_store(void **h_r);
 void rm_auth_login(const char *user, const char *password, const char *proto,
 		   const char *rip, rmail_auth_fn cb, void *arg);
 uint32_t rm_auth_failures(const char *rip);
-void rm_auth_log_failure(const char *proto, const char *user,
-			 const char *rip, const char *reason);
+void rm_auth_log_failure(const char *proto, const char *user, const char *rip,
+			 const char *reason);
 int rm_jwt_sign(const void *key, size_t keylen,
 		const struct rmail_jwt_claims *c, char *out, size_t outsz,
 		struct rmail_err *err);
@@ -282,8 +281,7 @@ void rm_metric_observe(const char *name, const char *labels, double v);
 char *rm_metrics_render(void);
 int rm_base64_decode(const char *in, size_t inlen, void *out, size_t outsz,
 		     size_t *outlen_r);
-size_t rm_base64_encode(const void *in, size_t inlen, char *out,
-			size_t outsz);
+size_t rm_base64_encode(const void *in, size_t inlen, char *out, size_t outsz);
 void rm_random_bytes(void *buf, size_t n);
 void rm_secure_zero(void *buf, size_t n);
 
@@ -306,8 +304,8 @@ void rm_sd_notify(const char *state);
 /* ---- cli.c -------------------------------------------------------- */
 /* one file per command: cmd_serve.c, cmd_check.c, cmd_reload.c ... */
 struct rm_cli {
-	const char *config_path;    /* -c or NULL */
-	int argc;                   /* after the command name */
+	const char *config_path; /* -c or NULL */
+	int argc;		 /* after the command name */
 	char **argv;
 };
 struct rm_command {
@@ -341,8 +339,7 @@ int rm_submit_start(struct rmail_err *err);
 /* core->filter_run etc. point straight at these (services.c) */
 int rm_filter_run(const struct rmail_filter_msg *msg,
 		  struct rmail_filter_result *res, struct rmail_err *err);
-int rm_rcpt_policy(const char *rcpt, const char *auth_user,
-		   uint64_t size_hint);
+int rm_rcpt_policy(const char *rcpt, const char *auth_user, uint64_t size_hint);
 struct rmail_submit *rm_submit_begin(const struct rmail_submit_opts *o,
 				     struct rmail_err *err);
 int rm_submit_write(struct rmail_submit *s, const void *data, size_t n,

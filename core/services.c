@@ -15,11 +15,10 @@ static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 	rm_vlog(level, m != NULL ? m->name : NULL, fmt, ap);
 }
 
-static void svc_log(const struct rmail_mctx *m, int level, const char *fmt,
-		    ...) RMAIL_PRINTF(3, 4);
+static void svc_log(const struct rmail_mctx *m, int level, const char *fmt, ...)
+	RMAIL_PRINTF(3, 4);
 
-static void svc_log(const struct rmail_mctx *m, int level, const char *fmt,
-		    ...)
+static void svc_log(const struct rmail_mctx *m, int level, const char *fmt, ...)
 {
 	va_list ap;
 

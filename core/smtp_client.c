@@ -34,7 +34,7 @@ struct cl {
 	SSL *ssl;
 	char in[LINE_MAX_ * 2];
 	size_t ilen;
-	bool starttls;              /* advertised in the last EHLO */
+	bool starttls; /* advertised in the last EHLO */
 };
 
 static int cl_connect(struct cl *c, const struct rm_addr *a)
@@ -86,8 +86,8 @@ static int cl_write(struct cl *c, const void *p, size_t n)
 		ssize_t w;
 
 		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, p, (int)(n > 65536 ? 65536
-								     : n));
+			int r = SSL_write(c->ssl, p,
+					  (int)(n > 65536 ? 65536 : n));
 
 			w = r > 0 ? r : -1;
 		} else {
@@ -235,7 +235,9 @@ static int send_body(struct cl *c, int fd)
 			goto out;
 	}
 	rc = cl_write(c, bol ? ".\r\n" : (cr ? "\n.\r\n" : "\r\n.\r\n"),
-		      bol ? 3 : cr ? 4 : 5);
+		      bol  ? 3
+		      : cr ? 4
+			   : 5);
 out:
 	free(in);
 	free(out);
@@ -243,8 +245,8 @@ out:
 }
 
 /* RFC 4954 AUTH PLAIN, only ever on a TLS session: 0 without TLS */
-static int auth_plain(struct cl *c, const struct rm_smtp_opts *o,
-		      char *text, size_t sz)
+static int auth_plain(struct cl *c, const struct rm_smtp_opts *o, char *text,
+		      size_t sz)
 {
 	unsigned char raw[520];
 	char b64[700];
@@ -272,15 +274,14 @@ static const char *helo_name(void)
 {
 	const struct rm_config *cf = rm_conf();
 
-	return cf != NULL && cf->hostname != NULL ? cf->hostname
-						  : "localhost";
+	return cf != NULL && cf->hostname != NULL ? cf->hostname : "localhost";
 }
 
 /* 1 = the TLS handshake failed (retry in cleartext) */
 static int session(struct cl *c, const struct rm_addr *a, const char *host,
-		   const struct rm_smtp_opts *o, bool try_tls,
-		   const char *from, struct rm_smtp_rcpt *r, size_t n,
-		   int msg_fd, char *why, size_t whysz)
+		   const struct rm_smtp_opts *o, bool try_tls, const char *from,
+		   struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
+		   size_t whysz)
 {
 	char text[LINE_MAX_];
 	size_t i, ok = 0;
@@ -304,8 +305,8 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	if (cl_printf(c, "EHLO %s\r\n", helo_name()) < 0 ||
 	    (code = cl_reply(c, text, sizeof(text), true)) < 0)
 		goto lost;
-	if (code != 250 && cmd(c, text, sizeof(text), "HELO ",
-			       helo_name(), "") != 250)
+	if (code != 250 &&
+	    cmd(c, text, sizeof(text), "HELO ", helo_name(), "") != 250)
 		goto proto;
 	if (try_tls && c->ssl == NULL && c->starttls) {
 		if (cmd(c, text, sizeof(text), "STARTTLS", "", "") != 220)
@@ -336,13 +337,14 @@ plain:
 	if (code >= 300) {
 		for (i = 0; i < n; i++) {
 			r[i].code = code;
-			snprintf(r[i].reply, sizeof(r[i].reply), "%.255s", text);
+			snprintf(r[i].reply, sizeof(r[i].reply), "%.255s",
+				 text);
 		}
 		goto quit;
 	}
 	for (i = 0; i < n; i++) {
-		r[i].code = cmd(c, r[i].reply, sizeof(r[i].reply),
-				"RCPT TO:<", r[i].addr, ">");
+		r[i].code = cmd(c, r[i].reply, sizeof(r[i].reply), "RCPT TO:<",
+				r[i].addr, ">");
 		if (r[i].code < 0)
 			goto lost;
 		if (r[i].code >= 200 && r[i].code < 300)
@@ -376,10 +378,11 @@ lost:
 }
 
 int rm_smtp_send(const struct rm_addr *a, const char *host,
-		 const struct rm_smtp_opts *o, const char *from, struct rm_smtp_rcpt *r, size_t n,
-		 int msg_fd, char *why, size_t whysz)
+		 const struct rm_smtp_opts *o, const char *from,
+		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
+		 size_t whysz)
 {
-	static const struct rm_smtp_opts dflt = { .tls = RM_RELAY_STARTTLS };
+	static const struct rm_smtp_opts dflt = {.tls = RM_RELAY_STARTTLS};
 	struct cl c;
 	int rc;
 
@@ -392,13 +395,17 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 	cl_close(&c);
 	/* credentials never go out in cleartext: no fallback with them */
 	if (rc == 1 && o->user != NULL) {
-		snprintf(why, whysz, "4.7.0 %s: TLS handshake failed; "
-			 "credentials withheld", host);
+		snprintf(why, whysz,
+			 "4.7.0 %s: TLS handshake failed; "
+			 "credentials withheld",
+			 host);
 		rc = -1;
 	}
 	if (rc == 1) {
-		rm_log(RMAIL_LOG_INFO, "smtp client: TLS with %s failed; "
-		       "retrying in cleartext", host);
+		rm_log(RMAIL_LOG_INFO,
+		       "smtp client: TLS with %s failed; "
+		       "retrying in cleartext",
+		       host);
 		memset(&c, 0, sizeof(c));
 		c.fd = -1;
 		for (size_t i = 0; i < n; i++)

@@ -9,8 +9,7 @@
 
 #include "smtp_reply.h"
 
-int rm_smtp_take_line(char *in, size_t *ilen, size_t cap, char *line,
-		      size_t sz)
+int rm_smtp_take_line(char *in, size_t *ilen, size_t cap, char *line, size_t sz)
 {
 	char *nl = memchr(in, '\n', *ilen);
 	size_t n, keep, i;
@@ -40,14 +39,14 @@ void rm_smtp_reply_init(struct rm_smtp_reply *r, bool ehlo)
 	r->ehlo = ehlo;
 }
 
-int rm_smtp_reply_line(struct rm_smtp_reply *r, const char *line,
-		       char *text, size_t sz)
+int rm_smtp_reply_line(struct rm_smtp_reply *r, const char *line, char *text,
+		       size_t sz)
 {
 	if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 	    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
 		return -1;
-	r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-		  (line[2] - '0');
+	r->code =
+		(line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	/* a bare "250" has nothing after the code to compare */
 	if (r->ehlo && line[3] != '\0' &&
 	    strncasecmp(line + 4, "STARTTLS", 8) == 0 &&

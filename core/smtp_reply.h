@@ -23,14 +23,14 @@ int rm_smtp_take_line(char *in, size_t *ilen, size_t cap, char *line,
 struct rm_smtp_reply {
 	int code;
 	unsigned lines;
-	bool ehlo;                  /* note a STARTTLS line */
+	bool ehlo; /* note a STARTTLS line */
 	bool starttls;
 };
 
 void rm_smtp_reply_init(struct rm_smtp_reply *r, bool ehlo);
 /* Feed one line: 1 when the reply is complete (r->code, its last line
  * into text), 0 when a continuation line, -1 on garbage. */
-int rm_smtp_reply_line(struct rm_smtp_reply *r, const char *line,
-		       char *text, size_t sz);
+int rm_smtp_reply_line(struct rm_smtp_reply *r, const char *line, char *text,
+		       size_t sz);
 
 #endif

@@ -34,11 +34,11 @@
 struct rmail_submit {
 	struct rmail_pool *pool;
 	char id[RM_QID_MAX];
-	char *path;             /* NULL while spooled in memory */
-	char *spill_path;       /* where a large in-memory spool goes */
+	char *path;	  /* NULL while spooled in memory */
+	char *spill_path; /* where a large in-memory spool goes */
 	int fd;
 	uint64_t size;
-	int error;                  /* RMAIL_E_* of a failed write */
+	int error; /* RMAIL_E_* of a failed write */
 	char *buf;
 	size_t blen;
 
@@ -118,10 +118,9 @@ static void policy_user(void *arg, const char *user)
 		a->over++;
 }
 
-int rm_rcpt_check(const char *rcpt, const char *auth_user,
-		  uint64_t size_hint)
+int rm_rcpt_check(const char *rcpt, const char *auth_user, uint64_t size_hint)
 {
-	struct policy_acc a = { .size_hint = size_hint };
+	struct policy_acc a = {.size_hint = size_hint};
 	struct rmail_err err;
 
 	a.ops = rm_store(&a.h);
@@ -134,14 +133,14 @@ int rm_rcpt_check(const char *rcpt, const char *auth_user,
 	if (a.ops == NULL)
 		return RMAIL_RCPT_TEMPFAIL;
 	if (!rm_addr_is_local(rcpt))
-		return auth_user != NULL ? RMAIL_RCPT_RELAY
-					 : RMAIL_RCPT_DENIED;
+		return auth_user != NULL ? RMAIL_RCPT_RELAY : RMAIL_RCPT_DENIED;
 	if (is_postmaster(rcpt))
 		return RMAIL_RCPT_LOCAL;
 	rmail_err_clear(&err);
 	if (a.ops->resolve(a.h, rcpt, policy_user, &a, &err) < 0)
 		return err.code == RMAIL_E_NOENT || err.code == RMAIL_E_INVAL
-		       ? RMAIL_RCPT_NOUSER : RMAIL_RCPT_TEMPFAIL;
+			       ? RMAIL_RCPT_NOUSER
+			       : RMAIL_RCPT_TEMPFAIL;
 	if (a.users > 0 && a.over == a.users)
 		return RMAIL_RCPT_OVERQUOTA;
 	return RMAIL_RCPT_LOCAL;
@@ -188,8 +187,8 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	char path[4096];
 	size_t i;
 
-	if (o == NULL || o->size < offsetof(struct rmail_submit_opts,
-					    size_hint) ||
+	if (o == NULL ||
+	    o->size < offsetof(struct rmail_submit_opts, size_hint) ||
 	    o->mail_from == NULL || o->rcpts == NULL || o->nrcpts == 0 ||
 	    o->nrcpts > RCPTS_MAX) {
 		rmail_err_set(err, RMAIL_E_INVAL, "bad submission options");
@@ -213,8 +212,7 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	    (s->fd = memfd_create("rmail-spool", MFD_CLOEXEC)) >= 0)
 		s->path = NULL;
 	else
-		s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			     0640);
+		s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	s->spill_path = rm_pstrdup(p, path);
 	if (s->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "spool %s: %s", path,
@@ -290,8 +288,10 @@ int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
 	if (s->error == RMAIL_E_NONE && s->size + n > RM_MSG_MAX)
 		s->error = RMAIL_E_TOOBIG;
 	if (s->error != RMAIL_E_NONE)
-		return rmail_err_set(err, s->error, s->error == RMAIL_E_TOOBIG
-				     ? "message too big" : "spool write failed");
+		return rmail_err_set(err, s->error,
+				     s->error == RMAIL_E_TOOBIG
+					     ? "message too big"
+					     : "spool write failed");
 	if (s->path == NULL && s->size + n > SPOOL_MEM_MAX && spill(s) < 0) {
 		s->error = RMAIL_E_IO;
 		return rmail_err_set(err, RMAIL_E_IO, "spool write failed");
@@ -385,8 +385,7 @@ static bool has_header(int fd, const char *name)
 static char *received(struct rmail_submit *s, int64_t now)
 {
 	const struct rm_config *c = rm_conf();
-	const char *host = c != NULL && c->hostname ? c->hostname
-						    : "localhost";
+	const char *host = c != NULL && c->hostname ? c->hostname : "localhost";
 	char date[64], *from, *tls;
 
 	rm_rfc5322_date(now, date, sizeof(date));
@@ -398,10 +397,13 @@ static char *received(struct rmail_submit *s, int64_t now)
 	else
 		from = "";
 	tls = s->tls_info != NULL
-	      ? rm_psprintf(s->pool, "\r\n\t(using %s)", s->tls_info) : "";
-	return rm_psprintf(s->pool, "Received: %sby %s (rmail) with %s "
-			   "id %s%s%s%s%s;\r\n\t%s\r\n", from, host, s->proto,
-			   s->id, s->auth_user ? "\r\n\t(authenticated as " : "",
+		      ? rm_psprintf(s->pool, "\r\n\t(using %s)", s->tls_info)
+		      : "";
+	return rm_psprintf(s->pool,
+			   "Received: %sby %s (rmail) with %s "
+			   "id %s%s%s%s%s;\r\n\t%s\r\n",
+			   from, host, s->proto, s->id,
+			   s->auth_user ? "\r\n\t(authenticated as " : "",
 			   s->auth_user ? clean(s->pool, s->auth_user) : "",
 			   s->auth_user ? ")" : "", tls, date);
 }
@@ -454,8 +456,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	if (fm.fd < 0 || rm_filter_run(&fm, &fr, &err) < 0) {
 		if (fm.fd >= 0)
 			close(fm.fd);
-		rm_log(RMAIL_LOG_ERR, "submit %s: filter: %s", s->id,
-		       err.msg);
+		rm_log(RMAIL_LOG_ERR, "submit %s: filter: %s", s->id, err.msg);
 		commit_fail(s, 451, "4.3.0 Filter failure");
 		return;
 	}
@@ -463,8 +464,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 	if (fr.action == RMAIL_FILTER_REJECT) {
 		rm_log(RMAIL_LOG_INFO, "submit %s: rejected by a filter: %d %s",
 		       s->id, fr.code, fr.text);
-		commit_fail(s, fr.code, fr.text[0] ? fr.text
-						   : "5.7.1 Rejected");
+		commit_fail(s, fr.code,
+			    fr.text[0] ? fr.text : "5.7.1 Rejected");
 		return;
 	}
 	s->res.ok = 1;
@@ -479,17 +480,18 @@ static void commit_work(void *arg, const volatile int *cancel)
 	}
 	if (s->submission) {
 		if (!has_header(s->fd, "Message-ID"))
-			extra = rm_psprintf(s->pool, "%sMessage-ID: <%s@%s>\r\n",
-					    extra, s->id, c && c->hostname ?
-					    c->hostname : "localhost");
+			extra = rm_psprintf(
+				s->pool, "%sMessage-ID: <%s@%s>\r\n", extra,
+				s->id,
+				c && c->hostname ? c->hostname : "localhost");
 		if (!has_header(s->fd, "Date")) {
 			rm_rfc5322_date(now, date, sizeof(date));
 			extra = rm_psprintf(s->pool, "%sDate: %s\r\n", extra,
 					    date);
 		}
 	}
-	extra = rm_psprintf(s->pool, "%s%s%s", received(s, now),
-			    fr.add_headers, extra);
+	extra = rm_psprintf(s->pool, "%s%s%s", received(s, now), fr.add_headers,
+			    extra);
 	remote.prefix = extra;
 	remote.fd = s->fd;
 	remote.size = s->size;
@@ -534,7 +536,7 @@ static void commit_done(void *arg, int cancelled)
 		s->cb(s->cb_arg, &s->res);
 	if (s->nqueued > 0)
 		rm_queue_kick();
-	s->path = NULL;     /* committed: the file is no longer ours */
+	s->path = NULL; /* committed: the file is no longer ours */
 	spool_free(s);
 }
 
@@ -578,7 +580,9 @@ static void spool_clean(void)
 static int ctl_kick(void *arg, int argc, const char *const *argv, char *out,
 		    size_t outsz)
 {
-	(void)arg; (void)argc; (void)argv;
+	(void)arg;
+	(void)argc;
+	(void)argv;
 	rm_queue_kick();
 	snprintf(out, outsz, "queue run scheduled");
 	return 0;
@@ -587,8 +591,10 @@ static int ctl_kick(void *arg, int argc, const char *const *argv, char *out,
 int rm_submit_init(struct rmail_err *err)
 {
 	if (mkdirs("spool/tmp") < 0 || mkdirs("queue") < 0)
-		return rmail_err_set(err, RMAIL_E_IO, "spool or queue "
-				     "directory: %s", strerror(errno));
+		return rmail_err_set(err, RMAIL_E_IO,
+				     "spool or queue "
+				     "directory: %s",
+				     strerror(errno));
 	spool_clean();
 	return 0;
 }

@@ -32,8 +32,8 @@ struct chk {
 static bool pjoin(char *out, size_t sz, const char *a, const char *b,
 		  const char *c)
 {
-	int n = c != NULL ? snprintf(out, sz, "%s/%s/%s", a, b, c) :
-			    snprintf(out, sz, "%s/%s", a, b);
+	int n = c != NULL ? snprintf(out, sz, "%s/%s/%s", a, b, c)
+			  : snprintf(out, sz, "%s/%s", a, b);
 
 	return n >= 0 && (size_t)n < sz;
 }
@@ -44,8 +44,7 @@ static void report(struct chk *c, bool fixed, const char *path,
 	c->found++;
 	if (!fixed)
 		c->left++;
-	fprintf(c->out, "%s: %s%s\n", path, what,
-		fixed ? " (repaired)" : "");
+	fprintf(c->out, "%s: %s%s\n", path, what, fixed ? " (repaired)" : "");
 }
 
 static void rmtree(int dirfd, const char *name)
@@ -185,8 +184,7 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 				 f.uid, best[f.uid - base].name,
 				 c->repair ? "removed" : "would remove",
 				 de->d_name);
-			report(c, c->repair &&
-					  unlinkat(fd, de->d_name, 0) == 0,
+			report(c, c->repair && unlinkat(fd, de->d_name, 0) == 0,
 			       path, what);
 		}
 	}
@@ -222,8 +220,8 @@ static void check_counter(struct chk *c, int mbfd, uint32_t high,
 				ftruncate(fd, n) == 0;
 		}
 		snprintf(what, sizeof(what),
-			 "UID counter %u is not above the highest UID %u",
-			 next, high);
+			 "UID counter %u is not above the highest UID %u", next,
+			 high);
 		report(c, fixed, path, what);
 	}
 	flock(fd, LOCK_UN);
@@ -349,7 +347,7 @@ static void check_domain(struct chk *c, int domfd, const char *name,
 int rm_store_check(const char *mail_root, bool repair, FILE *out,
 		   unsigned *found_r)
 {
-	struct chk c = { .out = out, .repair = repair };
+	struct chk c = {.out = out, .repair = repair};
 	char p[4096];
 	size_t i;
 	int root = open(mail_root, O_RDONLY | O_DIRECTORY);

@@ -5,8 +5,7 @@
  */
 #include "submit_int.h"
 
-int rm_rcpt_policy(const char *rcpt, const char *auth_user,
-		   uint64_t size_hint)
+int rm_rcpt_policy(const char *rcpt, const char *auth_user, uint64_t size_hint)
 {
 	return rm_rcpt_check(rcpt, auth_user, size_hint);
 }
@@ -33,8 +32,8 @@ int rm_submit_write(struct rmail_submit *s, const void *data, size_t n,
 
 void rm_submit_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
 {
-	struct rmail_submit_result r = { .ok = 0, .code = 451,
-					 .text = "4.3.0 no submission" };
+	struct rmail_submit_result r = {
+		.ok = 0, .code = 451, .text = "4.3.0 no submission"};
 
 	if (s != NULL) {
 		rm_spool_commit(s, cb, arg);

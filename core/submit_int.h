@@ -24,14 +24,13 @@
 
 /* a message on disk plus the header lines we prepend to it */
 struct rm_msg_src {
-	const char *prefix;         /* "Name: value\r\n"..., may be "" */
-	int fd;                     /* the body (whole message as received) */
-	uint64_t size;              /* bytes of fd */
+	const char *prefix; /* "Name: value\r\n"..., may be "" */
+	int fd;		    /* the body (whole message as received) */
+	uint64_t size;	    /* bytes of fd */
 };
 
 /* ---- spool.c: the submission objects behind core->submit_* -------- */
-int rm_rcpt_check(const char *rcpt, const char *auth_user,
-		  uint64_t size_hint);
+int rm_rcpt_check(const char *rcpt, const char *auth_user, uint64_t size_hint);
 struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 				    struct rmail_err *err);
 int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
@@ -58,13 +57,12 @@ struct rm_deliver_req {
 	const char *mail_from;
 	const char *const *rcpts;
 	size_t n;
-	const struct rm_msg_src *local;   /* with Return-Path */
-	const struct rm_msg_src *remote;  /* without */
+	const struct rm_msg_src *local;	 /* with Return-Path */
+	const struct rm_msg_src *remote; /* without */
 	const char *peer_ip, *helo, *auth_user;
 };
 void rm_deliver_message(const struct rm_deliver_req *rq,
-			struct rmail_rcpt_result *results_r,
-			size_t *nqueued_r);
+			struct rmail_rcpt_result *results_r, size_t *nqueued_r);
 /* does the domain of addr belong to this server */
 bool rm_addr_is_local(const char *addr);
 void rm_delivery_failed_log(const char *id, const char *rcpt,
@@ -78,25 +76,23 @@ enum rm_qstate {
 };
 struct rm_qrcpt {
 	char *addr;
-	int state;                  /* enum rm_qstate */
-	char *error;                /* last reply or reason, or NULL */
+	int state;   /* enum rm_qstate */
+	char *error; /* last reply or reason, or NULL */
 };
 struct rm_qentry {
 	char id[RM_QID_MAX];
 	char *from;
 	int64_t created;
-	double next;                /* next attempt, unix seconds */
+	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
 };
 /* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd */
-int rm_queue_add(const char *id, const char *from,
-		 const char *const *rcpts, size_t n,
-		 const struct rm_msg_src *src, struct rmail_err *err);
-int rm_queue_load(const char *id, struct rm_qentry *e_r,
-		  struct rmail_err *err);
+int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
+		 size_t n, const struct rm_msg_src *src, struct rmail_err *err);
+int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
 void rm_queue_entry_free(struct rm_qentry *e);
 /* flock the entry (non-blocking): 0 with *fd_r, 1 when busy, -1 gone */
@@ -119,38 +115,39 @@ struct rm_mx {
 };
 /* hosts in preference order, random among equals; -1 with *perm_r set
  * for permanent failures (null MX, NXDOMAIN, .invalid) */
-int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max,
-		 size_t *n_r, bool *perm_r, char *why, size_t whysz);
+int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
+		 bool *perm_r, char *why, size_t whysz);
 /* addresses of host (A and AAAA, through delivery.dns_servers when
  * set, else the system resolver) */
-int rm_mx_addrs(const char *host, int port, bool use_dns,
-		struct rm_addr *out, size_t max, size_t *n_r);
+int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
+		size_t max, size_t *n_r);
 
 /* ---- smtp_client.c [worker] --------------------------------------- */
 struct rm_smtp_rcpt {
 	const char *addr;
-	int code;                   /* reply to RCPT or DATA; 0 = untried */
+	int code; /* reply to RCPT or DATA; 0 = untried */
 	char reply[256];
 };
 /* how to talk to the next hop; NULL = opportunistic STARTTLS, no AUTH */
 struct rm_smtp_opts {
-	int tls;                    /* enum rm_relay_tls */
-	const char *user;           /* AUTH PLAIN under TLS only, or NULL */
+	int tls;	  /* enum rm_relay_tls */
+	const char *user; /* AUTH PLAIN under TLS only, or NULL */
 	const char *password;
 };
 /* One session: per-recipient codes filled.  Returns 0 when the session
  * ran (codes are meaningful), -1 on a connection-level failure (try the
  * next host), with the reason in why. */
 int rm_smtp_send(const struct rm_addr *a, const char *host,
-		 const struct rm_smtp_opts *o, const char *from, struct rm_smtp_rcpt *r, size_t n,
-		 int msg_fd, char *why, size_t whysz);
+		 const struct rm_smtp_opts *o, const char *from,
+		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
+		 size_t whysz);
 /* seconds for connect and each reply (tests make it short) */
 extern double rm_smtp_timeout;
 
 /* ---- bounce.c [worker] -------------------------------------------- */
 struct rm_bounce_rcpt {
 	const char *addr;
-	const char *diag;           /* "550 5.1.1 no such user" */
+	const char *diag; /* "550 5.1.1 no such user" */
 	bool expired;
 };
 /* an RFC 3464 report to `to` ("" = nothing sent); the original message

@@ -24,10 +24,10 @@
 
 #include "rm.h"
 
-#define TLS12_CIPHERS                                                    \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"     \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"     \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"     \
+#define TLS12_CIPHERS                                                          \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"           \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
 
 static SSL_CTX *server_ctx;
@@ -51,14 +51,14 @@ static void ctx_common(SSL_CTX *ctx)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-			    SSL_OP_NO_RENEGOTIATION |
-			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+					 SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS);
 	/* idle connections give their 34 KiB of record buffers back; the
 	 * write queue may move and be written in parts */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_ENABLE_PARTIAL_WRITE);
 }
 
 static int64_t asn1_to_epoch(const ASN1_TIME *t)
@@ -82,8 +82,7 @@ int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
 				     "cannot create a TLS context: %s",
 				     ssl_reason());
 	ctx_common(ctx);
-	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rmail",
-				       5);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rmail", 5);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		rmail_err_set(err, RMAIL_E_INVAL,
 			      "cannot load TLS certificate %s: %s", cert,
@@ -93,14 +92,15 @@ int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {
-			rmail_err_set(err, RMAIL_E_INVAL, "TLS key %s does "
-				      "not match certificate %s", key, cert);
+			rmail_err_set(err, RMAIL_E_INVAL,
+				      "TLS key %s does "
+				      "not match certificate %s",
+				      key, cert);
 			ERR_clear_error();
 			goto out_free;
 		}
-		rmail_err_set(err, RMAIL_E_INVAL,
-			      "cannot load TLS key %s: %s", key,
-			      ssl_reason());
+		rmail_err_set(err, RMAIL_E_INVAL, "cannot load TLS key %s: %s",
+			      key, ssl_reason());
 		goto out_free;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -190,7 +190,7 @@ static X509 *make_cert(EVP_PKEY *pk, const char *host)
 		return NULL;
 	if (RAND_bytes(serial, sizeof(serial)) != 1)
 		goto out_free;
-	serial[0] &= 0x7f;      /* positive */
+	serial[0] &= 0x7f; /* positive */
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	if (bn == NULL || X509_set_version(x, 2) != 1 ||
 	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
@@ -202,11 +202,9 @@ static X509 *make_cert(EVP_PKEY *pk, const char *host)
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 				       (const unsigned char *)host, -1, -1,
 				       0) != 1 ||
-	    X509_set_issuer_name(x, name) != 1 ||
-	    X509_set_pubkey(x, pk) != 1)
+	    X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pk) != 1)
 		goto out_free;
-	snprintf(san, sizeof(san), "%s:%s", is_ip(host) ? "IP" : "DNS",
-		 host);
+	snprintf(san, sizeof(san), "%s:%s", is_ip(host) ? "IP" : "DNS", host);
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(x, NID_key_usage,
 		    "critical,digitalSignature,keyEncipherment") < 0 ||
@@ -226,8 +224,8 @@ out_free:
 }
 
 /* write through a temp file and rename, so a crash leaves no half key */
-static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x,
-		     int uid, int gid, struct rmail_err *err)
+static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x, int uid,
+		     int gid, struct rmail_err *err)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -263,8 +261,8 @@ static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x,
 		fclose(f);
 		unlink(tmp);
 		return rmail_err_set(err, RMAIL_E_IO, "cannot write %s: %s",
-				     tmp, errno ? strerror(errno) :
-				     ssl_reason());
+				     tmp,
+				     errno ? strerror(errno) : ssl_reason());
 	}
 	fclose(f);
 	if (rename(tmp, path) < 0) {
@@ -277,8 +275,7 @@ static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x,
 }
 
 static int generate(const char *dir, const char *cert, const char *key,
-		    const char *host, int uid, int gid,
-		    struct rmail_err *err)
+		    const char *host, int uid, int gid, struct rmail_err *err)
 {
 	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;
@@ -287,13 +284,14 @@ static int generate(const char *dir, const char *cert, const char *key,
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		return rmail_err_set(err, RMAIL_E_IO, "cannot create %s: %s",
 				     dir, strerror(errno));
-	if ((uid != -1 || gid != -1) &&
-	    chown(dir, (uid_t)uid, (gid_t)gid) < 0)
+	if ((uid != -1 || gid != -1) && chown(dir, (uid_t)uid, (gid_t)gid) < 0)
 		return rmail_err_set(err, RMAIL_E_IO,
 				     "cannot set owner of %s: %s", dir,
 				     strerror(errno));
-	rm_log(RMAIL_LOG_INFO, "generating a 4096-bit RSA key and a "
-	       "self-signed certificate for %s in %s", host, dir);
+	rm_log(RMAIL_LOG_INFO,
+	       "generating a 4096-bit RSA key and a "
+	       "self-signed certificate for %s in %s",
+	       host, dir);
 	ERR_clear_error();
 	pk = EVP_RSA_gen(4096);
 	if (pk == NULL) {
@@ -337,8 +335,9 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 	const char *host;
 
 	if (conf->tls_cert_file != NULL) {
-		const char *k = conf->tls_key_file != NULL ?
-			conf->tls_key_file : conf->tls_cert_file;
+		const char *k = conf->tls_key_file != NULL
+					? conf->tls_key_file
+					: conf->tls_cert_file;
 
 		if (access(conf->tls_cert_file, R_OK) < 0)
 			return rmail_err_set(err, RMAIL_E_IO,

@@ -17,7 +17,8 @@ int rm_tls_attach(struct rmail_conn *c)
 	SSL *ssl;
 
 	if (ctx == NULL) {
-		rm_conn_log(c, RMAIL_LOG_ERR, "TLS requested but no "
+		rm_conn_log(c, RMAIL_LOG_ERR,
+			    "TLS requested but no "
 			    "certificate is loaded");
 		return -1;
 	}
@@ -42,8 +43,9 @@ static void log_ssl_error(struct rmail_conn *c, const char *what, int e)
 	if (code != 0)
 		ERR_error_string_n(code, buf, sizeof(buf));
 	else
-		snprintf(buf, sizeof(buf), "%s", e == SSL_ERROR_SYSCALL &&
-			 errno ? strerror(errno) : "connection closed");
+		snprintf(buf, sizeof(buf), "%s",
+			 e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+							 : "connection closed");
 	ERR_clear_error();
 	rm_conn_log(c, RMAIL_LOG_INFO, "TLS %s failed: %s", what, buf);
 }
@@ -100,7 +102,7 @@ static ssize_t tls_recv(struct rmail_conn *c, void *buf, size_t n)
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0) {
 			ERR_clear_error();
-			return 0;       /* EOF without close_notify */
+			return 0; /* EOF without close_notify */
 		}
 		/* fall through */
 	default:

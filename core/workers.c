@@ -34,12 +34,15 @@ struct wpool {
 };
 
 static struct wpool pools[NKINDS] = {
-	{ .name = "write", .lock = PTHREAD_MUTEX_INITIALIZER,
-	  .cond = PTHREAD_COND_INITIALIZER },
-	{ .name = "read", .lock = PTHREAD_MUTEX_INITIALIZER,
-	  .cond = PTHREAD_COND_INITIALIZER },
-	{ .name = "hash", .lock = PTHREAD_MUTEX_INITIALIZER,
-	  .cond = PTHREAD_COND_INITIALIZER },
+	{.name = "write",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
+	{.name = "read",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
+	{.name = "hash",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
 };
 static bool started;
 static atomic_size_t pending;
@@ -64,7 +67,7 @@ static void *worker_main(void *arg)
 		while (p->head == NULL && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->lock);
 		w = p->head;
-		if (w == NULL) {        /* stopping and drained */
+		if (w == NULL) { /* stopping and drained */
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
 		}
@@ -80,11 +83,11 @@ static void *worker_main(void *arg)
 
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash)
 {
-	uint32_t n[NKINDS] = { nwrite, nread, nhash };
+	uint32_t n[NKINDS] = {nwrite, nread, nhash};
 
 	if (started)
 		return 0;
-	rm_loop();              /* done callbacks need the loop's async */
+	rm_loop(); /* done callbacks need the loop's async */
 	for (int k = 0; k < NKINDS; k++) {
 		struct wpool *p = &pools[k];
 
@@ -192,8 +195,8 @@ void rm_workers_shutdown(double timeout)
 				pthread_detach(p->threads[i]);
 				continue;
 			}
-			if (pthread_timedjoin_np(p->threads[i], NULL, &dl)
-			    == ETIMEDOUT) {
+			if (pthread_timedjoin_np(p->threads[i], NULL, &dl) ==
+			    ETIMEDOUT) {
 				late = true;
 				pthread_detach(p->threads[i]);
 			}
@@ -210,9 +213,11 @@ void rm_workers_shutdown(double timeout)
 		p->nthreads = 0;
 	}
 	if (late)
-		rm_log(RMAIL_LOG_WARN, "worker pools: work still running "
-		       "after %.0f s, left behind", timeout);
+		rm_log(RMAIL_LOG_WARN,
+		       "worker pools: work still running "
+		       "after %.0f s, left behind",
+		       timeout);
 	/* the loop may be stopped already: deliver the done callbacks */
 	rm_loop_drain_posts();
-	started = late;     /* detached threads still use the pools */
+	started = late; /* detached threads still use the pools */
 }

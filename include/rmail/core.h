@@ -28,7 +28,7 @@ struct rmail_work;
 struct rmail_submit;
 
 enum rmail_log_level {
-	RMAIL_LOG_ERR = 3,          /* syslog priorities */
+	RMAIL_LOG_ERR = 3, /* syslog priorities */
 	RMAIL_LOG_WARN = 4,
 	RMAIL_LOG_INFO = 6,
 	RMAIL_LOG_DEBUG = 7,
@@ -37,28 +37,28 @@ enum rmail_log_level {
 /* ---- connections ------------------------------------------------- */
 
 enum rmail_tls_mode {
-	RMAIL_TLS_NONE = 0,         /* cleartext, STARTTLS allowed */
-	RMAIL_TLS_IMPLICIT = 1,     /* handshake before on_accept */
-	RMAIL_TLS_NEVER = 2,        /* cleartext, STARTTLS refused */
+	RMAIL_TLS_NONE = 0,	/* cleartext, STARTTLS allowed */
+	RMAIL_TLS_IMPLICIT = 1, /* handshake before on_accept */
+	RMAIL_TLS_NEVER = 2,	/* cleartext, STARTTLS refused */
 };
 
 enum rmail_eol {
 	RMAIL_EOL_CRLF = 0,
-	RMAIL_EOL_LF = 1,           /* bare LF: protocols may refuse it */
+	RMAIL_EOL_LF = 1, /* bare LF: protocols may refuse it */
 };
 
 enum rmail_close_reason {
-	RMAIL_CLOSE_NORMAL = 0,     /* the module closed it */
-	RMAIL_CLOSE_PEER,           /* EOF or reset from the peer */
+	RMAIL_CLOSE_NORMAL = 0, /* the module closed it */
+	RMAIL_CLOSE_PEER,	/* EOF or reset from the peer */
 	RMAIL_CLOSE_TIMEOUT,
-	RMAIL_CLOSE_ERROR,          /* I/O or TLS error */
-	RMAIL_CLOSE_SHUTDOWN,       /* daemon stopping */
+	RMAIL_CLOSE_ERROR,    /* I/O or TLS error */
+	RMAIL_CLOSE_SHUTDOWN, /* daemon stopping */
 };
 
 struct rmail_line {
-	const char *data;           /* not NUL-terminated; no EOL */
+	const char *data; /* not NUL-terminated; no EOL */
 	size_t len;
-	int eol;                    /* enum rmail_eol */
+	int eol; /* enum rmail_eol */
 };
 
 /*
@@ -67,7 +67,7 @@ struct rmail_line {
  * gone: drop every reference to it (see conn_ref for async work).
  */
 struct rmail_proto_ops {
-	uint32_t size;              /* sizeof(struct rmail_proto_ops) */
+	uint32_t size; /* sizeof(struct rmail_proto_ops) */
 	/* write the greeting; return -1 to refuse the connection */
 	int (*on_accept)(struct rmail_conn *c, void **session_r);
 	/* input is buffered: consume it with conn_read_line/conn_peek;
@@ -84,24 +84,24 @@ struct rmail_proto_ops {
 };
 
 struct rmail_listen_opts {
-	uint32_t size;              /* sizeof(struct rmail_listen_opts) */
-	const char *proto;          /* "smtp", "imap": logs and metrics */
-	int tls;                    /* enum rmail_tls_mode */
-	size_t max_line;            /* line limit incl. CRLF */
-	double idle_timeout;        /* seconds; 0 = 300 */
-	double handshake_timeout;   /* seconds; 0 = 30 */
+	uint32_t size;		  /* sizeof(struct rmail_listen_opts) */
+	const char *proto;	  /* "smtp", "imap": logs and metrics */
+	int tls;		  /* enum rmail_tls_mode */
+	size_t max_line;	  /* line limit incl. CRLF */
+	double idle_timeout;	  /* seconds; 0 = 300 */
+	double handshake_timeout; /* seconds; 0 = 30 */
 	/* written, then closed, when the per-IP connection cap is hit */
 	const char *overload_reply;
-	void *arg;                  /* conn_listen_arg() */
+	void *arg; /* conn_listen_arg() */
 };
 
 /* ---- users and authentication ----------------------------------- */
 
 struct rmail_auth_result {
 	int ok;
-	int code;                   /* RMAIL_E_AUTH, _DISABLED, _BUSY ... */
-	struct rmail_user user;     /* valid when ok */
-	uint32_t failures;          /* recent failures from this IP */
+	int code;		/* RMAIL_E_AUTH, _DISABLED, _BUSY ... */
+	struct rmail_user user; /* valid when ok */
+	uint32_t failures;	/* recent failures from this IP */
 };
 
 typedef void (*rmail_auth_fn)(void *arg, const struct rmail_auth_result *r);
@@ -109,47 +109,47 @@ typedef void (*rmail_auth_fn)(void *arg, const struct rmail_auth_result *r);
 /* ---- message submission ----------------------------------------- */
 
 enum rmail_rcpt_policy {
-	RMAIL_RCPT_LOCAL = 0,       /* a local user or alias */
-	RMAIL_RCPT_RELAY = 1,       /* remote, and the sender may relay */
-	RMAIL_RCPT_NOUSER = 2,      /* local domain, no such user: 550 5.1.1 */
-	RMAIL_RCPT_DENIED = 3,      /* remote, no relay: 554 5.7.1 */
-	RMAIL_RCPT_OVERQUOTA = 4,   /* 452 4.2.2 */
-	RMAIL_RCPT_BADADDR = 5,     /* syntax: 501 5.1.3 */
-	RMAIL_RCPT_TEMPFAIL = 6,    /* 451 4.3.0 */
+	RMAIL_RCPT_LOCAL = 0,	  /* a local user or alias */
+	RMAIL_RCPT_RELAY = 1,	  /* remote, and the sender may relay */
+	RMAIL_RCPT_NOUSER = 2,	  /* local domain, no such user: 550 5.1.1 */
+	RMAIL_RCPT_DENIED = 3,	  /* remote, no relay: 554 5.7.1 */
+	RMAIL_RCPT_OVERQUOTA = 4, /* 452 4.2.2 */
+	RMAIL_RCPT_BADADDR = 5,	  /* syntax: 501 5.1.3 */
+	RMAIL_RCPT_TEMPFAIL = 6,  /* 451 4.3.0 */
 };
 
 struct rmail_submit_opts {
-	uint32_t size;              /* sizeof(struct rmail_submit_opts) */
-	const char *proto;          /* "smtp", "esmtps", "esmtpsa", "http" */
-	const char *mail_from;      /* "" = null sender */
+	uint32_t size;	       /* sizeof(struct rmail_submit_opts) */
+	const char *proto;     /* "smtp", "esmtps", "esmtpsa", "http" */
+	const char *mail_from; /* "" = null sender */
 	const char *const *rcpts;
 	size_t nrcpts;
-	const char *auth_user;      /* NULL when unauthenticated */
-	const char *peer_ip;        /* NULL for local */
+	const char *auth_user; /* NULL when unauthenticated */
+	const char *peer_ip;   /* NULL for local */
 	const char *peer_name;
 	const char *helo;
-	const char *tls_info;       /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
-	int submission;             /* add Message-ID/Date when missing */
+	const char *tls_info; /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	int submission;	      /* add Message-ID/Date when missing */
 	uint64_t size_hint;
 };
 
 enum rmail_rcpt_status {
 	RMAIL_RCPT_DELIVERED = 0,
 	RMAIL_RCPT_QUEUED = 1,
-	RMAIL_RCPT_FAILED = 2,      /* permanent (bounce) */
-	RMAIL_RCPT_DEFERRED = 3,    /* temporary */
+	RMAIL_RCPT_FAILED = 2,	 /* permanent (bounce) */
+	RMAIL_RCPT_DEFERRED = 3, /* temporary */
 };
 
 struct rmail_rcpt_result {
 	const char *rcpt;
-	int status;                 /* enum rmail_rcpt_status */
+	int status; /* enum rmail_rcpt_status */
 	char error[256];
 };
 
 struct rmail_submit_result {
-	int ok;                     /* accepted (some recipients may fail) */
-	int code;                   /* reply code when !ok (filter, I/O) */
-	char text[256];             /* "5.7.1 ..." when !ok */
+	int ok;		/* accepted (some recipients may fail) */
+	int code;	/* reply code when !ok (filter, I/O) */
+	char text[256]; /* "5.7.1 ..." when !ok */
 	char queue_id[32];
 	size_t nrcpts;
 	const struct rmail_rcpt_result *rcpts;
@@ -160,9 +160,9 @@ typedef void (*rmail_submit_fn)(void *arg, const struct rmail_submit_result *r);
 /* ---- misc -------------------------------------------------------- */
 
 enum rmail_work_kind {
-	RMAIL_WORK_WRITE = 0,       /* durable writes: delivery.workers */
-	RMAIL_WORK_READ = 1,        /* store reads, scans, searches */
-	RMAIL_WORK_HASH = 2,        /* password hashing */
+	RMAIL_WORK_WRITE = 0, /* durable writes: delivery.workers */
+	RMAIL_WORK_READ = 1,  /* store reads, scans, searches */
+	RMAIL_WORK_HASH = 2,  /* password hashing */
 };
 
 /* work runs on a worker thread; done runs on the loop afterwards, also
@@ -184,8 +184,8 @@ enum rmail_io_events {
 
 struct rmail_jwt_claims {
 	char sub[RMAIL_ADDR_MAX + 1];
-	uint64_t gen;               /* the user's token generation */
-	int64_t iat, exp;           /* unix seconds */
+	uint64_t gen;	  /* the user's token generation */
+	int64_t iat, exp; /* unix seconds */
 };
 
 /* ---- the table --------------------------------------------------- */
@@ -193,11 +193,11 @@ struct rmail_jwt_claims {
 struct rmail_core {
 	uint32_t abi_major;
 	uint32_t abi_minor;
-	uint32_t size;              /* sizeof(struct rmail_core) */
+	uint32_t size; /* sizeof(struct rmail_core) */
 
 	/* logging: a line per call, prefixed with the module name */
-	void (*log)(const struct rmail_mctx *m, int level, const char *fmt,
-		    ...) RMAIL_PRINTF(3, 4);
+	void (*log)(const struct rmail_mctx *m, int level, const char *fmt, ...)
+		RMAIL_PRINTF(3, 4);
 	void (*vlog)(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
 
@@ -212,8 +212,8 @@ struct rmail_core {
 	void *(*pcalloc)(struct rmail_pool *p, size_t n);
 	char *(*pstrdup)(struct rmail_pool *p, const char *s);
 	char *(*pstrndup)(struct rmail_pool *p, const char *s, size_t n);
-	char *(*psprintf)(struct rmail_pool *p, const char *fmt, ...)
-		RMAIL_PRINTF(2, 3);
+	char *(*psprintf)(struct rmail_pool *p, const char *fmt,
+			  ...)RMAIL_PRINTF(2, 3);
 	void (*pool_cleanup_add)(struct rmail_pool *p, rmail_cleanup_fn fn,
 				 void *arg);
 
@@ -259,8 +259,8 @@ struct rmail_core {
 	const char *(*conn_id)(struct rmail_conn *c);
 	struct rmail_pool *(*conn_pool)(struct rmail_conn *c);
 	void *(*conn_listen_arg)(struct rmail_conn *c);
-	void (*conn_log)(struct rmail_conn *c, int level, const char *fmt,
-			 ...) RMAIL_PRINTF(3, 4);
+	void (*conn_log)(struct rmail_conn *c, int level, const char *fmt, ...)
+		RMAIL_PRINTF(3, 4);
 
 	/* timers and fd watches (loop thread).  Every timer, a one-shot
 	 * one that already fired included, is freed only by timer_del
@@ -273,7 +273,7 @@ struct rmail_core {
 	void (*io_del)(struct rmail_io **io);
 	/* [any thread] run cb on the loop thread soon */
 	void (*loop_post)(rmail_post_fn cb, void *arg);
-	double (*now)(void);        /* loop time, seconds */
+	double (*now)(void); /* loop time, seconds */
 
 	/* worker pools */
 	struct rmail_work *(*work_submit)(int kind, rmail_work_fn work,
@@ -286,8 +286,8 @@ struct rmail_core {
 	/* authentication: verifies on the hash pool, applies the per-IP
 	 * failure delay, logs the auth_failed line; cb on the loop */
 	void (*auth_login)(const char *user, const char *password,
-			   const char *proto, const char *rip,
-			   rmail_auth_fn cb, void *arg);
+			   const char *proto, const char *rip, rmail_auth_fn cb,
+			   void *arg);
 	/* failed logins from rip within the penalty window */
 	uint32_t (*auth_failures)(const char *rip);
 	/* the documented event=auth_failed line, for protocol-level
@@ -307,8 +307,8 @@ struct rmail_core {
 			   uint64_t size_hint);
 	struct rmail_submit *(*submit_begin)(const struct rmail_submit_opts *o,
 					     struct rmail_err *err);
-	int (*submit_write)(struct rmail_submit *s, const void *data,
-			    size_t n, struct rmail_err *err);
+	int (*submit_write)(struct rmail_submit *s, const void *data, size_t n,
+			    struct rmail_err *err);
 	/* fsync, filters, local delivery, queueing; cb on the loop */
 	void (*submit_commit)(struct rmail_submit *s, rmail_submit_fn cb,
 			      void *arg);
@@ -328,8 +328,7 @@ struct rmail_core {
 	/* metrics; labels are preformatted: proto="smtp",result="ok" */
 	void (*metric_add)(const char *name, const char *labels, double v);
 	void (*metric_set)(const char *name, const char *labels, double v);
-	void (*metric_observe)(const char *name, const char *labels,
-			       double v);
+	void (*metric_observe)(const char *name, const char *labels, double v);
 
 	/* MIME (all [any thread]); strings live in the parse's pool */
 	int (*mime_parse)(const char *data, size_t len,
@@ -372,9 +371,9 @@ struct rmail_core {
 	void (*secure_zero)(void *buf, size_t n);
 };
 
-#define RMAIL_CORE_HAS(core, fn)                                         \
-	((core)->size >= offsetof(struct rmail_core, fn) +               \
-				 sizeof((core)->fn) &&                   \
+#define RMAIL_CORE_HAS(core, fn)                                               \
+	((core)->size >=                                                       \
+		 offsetof(struct rmail_core, fn) + sizeof((core)->fn) &&       \
 	 (core)->fn != NULL)
 
 #endif

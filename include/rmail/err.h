@@ -19,33 +19,33 @@
 enum rmail_rc {
 	RMAIL_OK = 0,
 	RMAIL_ERROR = -1,
-	RMAIL_AGAIN = -2,     /* need more input / would block */
-	RMAIL_INVALID = -3,   /* bad input, resynchronised */
-	RMAIL_TOOLONG = -4,   /* line or item over its limit, skipped */
-	RMAIL_CLOSE = -5,     /* close the connection */
-	RMAIL_EOF = -6,       /* peer closed its side */
+	RMAIL_AGAIN = -2,   /* need more input / would block */
+	RMAIL_INVALID = -3, /* bad input, resynchronised */
+	RMAIL_TOOLONG = -4, /* line or item over its limit, skipped */
+	RMAIL_CLOSE = -5,   /* close the connection */
+	RMAIL_EOF = -6,	    /* peer closed its side */
 };
 
 /* Error codes carried in struct rmail_err.code (not errno values). */
 enum rmail_errcode {
 	RMAIL_E_NONE = 0,
-	RMAIL_E_INTERNAL,     /* bug or unexpected system error */
-	RMAIL_E_INVAL,        /* bad argument or input */
-	RMAIL_E_NOENT,        /* no such user / mailbox / message */
-	RMAIL_E_EXISTS,       /* already exists */
-	RMAIL_E_PERM,         /* not allowed */
-	RMAIL_E_QUOTA,        /* over quota */
-	RMAIL_E_TOOBIG,       /* over a size limit */
-	RMAIL_E_IO,           /* I/O error, disk full */
-	RMAIL_E_AUTH,         /* authentication failed */
-	RMAIL_E_DISABLED,     /* account disabled */
-	RMAIL_E_NOTIMPL,      /* service not provided by this core/module */
-	RMAIL_E_BUSY,         /* temporary, retry later */
+	RMAIL_E_INTERNAL, /* bug or unexpected system error */
+	RMAIL_E_INVAL,	  /* bad argument or input */
+	RMAIL_E_NOENT,	  /* no such user / mailbox / message */
+	RMAIL_E_EXISTS,	  /* already exists */
+	RMAIL_E_PERM,	  /* not allowed */
+	RMAIL_E_QUOTA,	  /* over quota */
+	RMAIL_E_TOOBIG,	  /* over a size limit */
+	RMAIL_E_IO,	  /* I/O error, disk full */
+	RMAIL_E_AUTH,	  /* authentication failed */
+	RMAIL_E_DISABLED, /* account disabled */
+	RMAIL_E_NOTIMPL,  /* service not provided by this core/module */
+	RMAIL_E_BUSY,	  /* temporary, retry later */
 	RMAIL_E_CANCELLED,
 };
 
 struct rmail_err {
-	int code;             /* enum rmail_errcode */
+	int code; /* enum rmail_errcode */
 	char msg[256];
 };
 

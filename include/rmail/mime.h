@@ -10,11 +10,11 @@
 #include <rmail/module.h>
 
 struct rmail_pool;
-struct rmail_mime;                  /* a parsed message, opaque */
+struct rmail_mime; /* a parsed message, opaque */
 
 struct rmail_mime_limits {
-	uint32_t size;              /* sizeof(struct rmail_mime_limits) */
-	uint32_t max_depth;         /* 0 = core default */
+	uint32_t size;	    /* sizeof(struct rmail_mime_limits) */
+	uint32_t max_depth; /* 0 = core default */
 	uint32_t max_parts;
 	uint32_t max_headers;
 	uint32_t max_header_len;
@@ -23,7 +23,7 @@ struct rmail_mime_limits {
 
 enum rmail_mime_part_flags {
 	RMAIL_MIME_MULTIPART = 1u << 0,
-	RMAIL_MIME_MESSAGE = 1u << 1,   /* message/rfc822 */
+	RMAIL_MIME_MESSAGE = 1u << 1,	/* message/rfc822 */
 	RMAIL_MIME_TRUNCATED = 1u << 2, /* a limit cut this part short */
 	RMAIL_MIME_8BIT = 1u << 3,
 };
@@ -32,20 +32,20 @@ enum rmail_mime_part_flags {
 
 struct rmail_mime_part {
 	uint32_t parent, first_child, next_sibling; /* or RMAIL_MIME_NONE */
-	uint32_t flags;             /* enum rmail_mime_part_flags */
-	uint64_t hdr_off, hdr_len;  /* in the message */
+	uint32_t flags;		   /* enum rmail_mime_part_flags */
+	uint64_t hdr_off, hdr_len; /* in the message */
 	uint64_t body_off, body_len;
 	uint32_t body_lines;
 	uint32_t depth;
-	const char *type;           /* lower case: "text" */
-	const char *subtype;        /* "plain" */
-	const char *charset;        /* NULL when absent */
-	const char *encoding;       /* Content-Transfer-Encoding or NULL */
-	const char *disposition;    /* "attachment", "inline" or NULL */
-	const char *filename;       /* decoded UTF-8 (RFC 2231/2047) */
+	const char *type;	 /* lower case: "text" */
+	const char *subtype;	 /* "plain" */
+	const char *charset;	 /* NULL when absent */
+	const char *encoding;	 /* Content-Transfer-Encoding or NULL */
+	const char *disposition; /* "attachment", "inline" or NULL */
+	const char *filename;	 /* decoded UTF-8 (RFC 2231/2047) */
 	const char *id, *description, *md5, *language, *location;
-	struct rmail_strmap params;       /* Content-Type parameters */
-	struct rmail_strmap disp_params;  /* Content-Disposition params */
+	struct rmail_strmap params;	 /* Content-Type parameters */
+	struct rmail_strmap disp_params; /* Content-Disposition params */
 };
 
 /*
@@ -64,11 +64,11 @@ struct rmail_mime_part {
  * from one thread at a time (the accessors allocate in its pool).
  */
 struct rmail_mime_addr {
-	const char *name;           /* decoded display name or NULL */
-	const char *mailbox;        /* local part, NULL for group markers */
+	const char *name;    /* decoded display name or NULL */
+	const char *mailbox; /* local part, NULL for group markers */
 	const char *host;
-	const char *group;          /* group name at a group's start */
-	const char *route;          /* obsolete source route or NULL */
+	const char *group; /* group name at a group's start */
+	const char *route; /* obsolete source route or NULL */
 };
 
 #endif

@@ -30,28 +30,28 @@ enum rmail_module_kind {
  */
 #define RMAIL_STR2(x) #x
 #define RMAIL_STR(x) RMAIL_STR2(x)
-#define RMAIL_BUILD_SIG                                                  \
-	"p" RMAIL_STR(__SIZEOF_POINTER__) "l" RMAIL_STR(__SIZEOF_LONG__)  \
-	"s" RMAIL_STR(__SIZEOF_SIZE_T__) "t8o8"
+#define RMAIL_BUILD_SIG                                                        \
+	"p" RMAIL_STR(__SIZEOF_POINTER__) "l" RMAIL_STR(                       \
+		__SIZEOF_LONG__) "s" RMAIL_STR(__SIZEOF_SIZE_T__) "t8o8"
 
 /* ---- configuration keys --------------------------------------------- */
 
 enum rmail_conf_type {
-	RMAIL_CONF_STR = 1,   /* const char *, NULL when null            */
-	RMAIL_CONF_INT,       /* int64_t                                   */
-	RMAIL_CONF_SIZE,      /* uint64_t bytes: 1048576 or "1M", "10 MiB" */
-	RMAIL_CONF_BOOL,      /* int 0/1                                   */
-	RMAIL_CONF_DURATION,  /* double seconds: 30, "30s", "5m", "2h"     */
-	RMAIL_CONF_STR_LIST,  /* struct rmail_strlist                      */
-	RMAIL_CONF_LISTEN,    /* struct rmail_strlist of "host:port",
-	                         bound by the core (see core.h listen)    */
-	RMAIL_CONF_STR_MAP,   /* struct rmail_strmap: object of strings   */
+	RMAIL_CONF_STR = 1,  /* const char *, NULL when null            */
+	RMAIL_CONF_INT,	     /* int64_t                                   */
+	RMAIL_CONF_SIZE,     /* uint64_t bytes: 1048576 or "1M", "10 MiB" */
+	RMAIL_CONF_BOOL,     /* int 0/1                                   */
+	RMAIL_CONF_DURATION, /* double seconds: 30, "30s", "5m", "2h"     */
+	RMAIL_CONF_STR_LIST, /* struct rmail_strlist                      */
+	RMAIL_CONF_LISTEN,   /* struct rmail_strlist of "host:port",
+				bound by the core (see core.h listen)    */
+	RMAIL_CONF_STR_MAP,  /* struct rmail_strmap: object of strings   */
 };
 
 enum rmail_conf_flags {
 	RMAIL_CONF_REQUIRED = 1u << 0,
 	RMAIL_CONF_RELOADABLE = 1u << 1, /* SIGHUP may change it */
-	RMAIL_CONF_NULLABLE = 1u << 2,   /* JSON null accepted (STR: NULL) */
+	RMAIL_CONF_NULLABLE = 1u << 2,	 /* JSON null accepted (STR: NULL) */
 };
 
 struct rmail_strlist {
@@ -75,16 +75,19 @@ struct rmail_strmap {
  */
 struct rmail_conf_key {
 	const char *key;
-	uint32_t type;     /* enum rmail_conf_type */
-	uint32_t flags;    /* enum rmail_conf_flags */
+	uint32_t type;	/* enum rmail_conf_type */
+	uint32_t flags; /* enum rmail_conf_flags */
 	size_t offset;
 	const char *def;
-	const char *doc;   /* one line, for `rmail check` and docs */
+	const char *doc; /* one line, for `rmail check` and docs */
 	/* Optional extra validation of the filled field. */
 	int (*check)(const void *field, struct rmail_err *err);
 };
 
-#define RMAIL_CONF_END { NULL, 0, 0, 0, NULL, NULL, NULL }
+#define RMAIL_CONF_END                                                         \
+	{                                                                      \
+		NULL, 0, 0, 0, NULL, NULL, NULL                                \
+	}
 
 /* ---- per-module context --------------------------------------------- */
 
@@ -95,15 +98,15 @@ struct rmail_conf_key {
 struct rmail_mctx {
 	const struct rmail_core *core;
 	const struct rmail_module *module;
-	const char *name;          /* "smtp" */
-	const void *conf;          /* conf_size bytes, filled from conf_keys */
-	struct rmail_pool *pool;   /* lives as long as the module */
-	void *data;                /* module private */
-	void *core_private;        /* do not touch */
+	const char *name;	 /* "smtp" */
+	const void *conf;	 /* conf_size bytes, filled from conf_keys */
+	struct rmail_pool *pool; /* lives as long as the module */
+	void *data;		 /* module private */
+	void *core_private;	 /* do not touch */
 };
 
 enum rmail_stop_mode {
-	RMAIL_STOP_GRACEFUL = 0,   /* stop accepting, let work finish */
+	RMAIL_STOP_GRACEFUL = 0, /* stop accepting, let work finish */
 	RMAIL_STOP_NOW = 1,
 };
 
@@ -111,17 +114,17 @@ enum rmail_stop_mode {
 
 struct rmail_module {
 	/* Frozen header: never changes, whatever the ABI major. */
-	uint32_t magic;            /* RMAIL_MODULE_MAGIC */
+	uint32_t magic; /* RMAIL_MODULE_MAGIC */
 	uint16_t abi_major;
 	uint16_t abi_minor;
-	uint32_t size;             /* sizeof(struct rmail_module) at build */
-	uint32_t kind;             /* enum rmail_module_kind */
-	const char *name;          /* "smtp": must match the symbol suffix */
-	const char *version;       /* the module's own release */
-	const char *build_sig;     /* RMAIL_BUILD_SIG */
+	uint32_t size;	       /* sizeof(struct rmail_module) at build */
+	uint32_t kind;	       /* enum rmail_module_kind */
+	const char *name;      /* "smtp": must match the symbol suffix */
+	const char *version;   /* the module's own release */
+	const char *build_sig; /* RMAIL_BUILD_SIG */
 
 	/* Body, ABI 1.0. */
-	const char *section;       /* top-level config key it reads, or NULL */
+	const char *section; /* top-level config key it reads, or NULL */
 	const struct rmail_conf_key *conf_keys;
 	size_t conf_size;
 
@@ -148,18 +151,18 @@ struct rmail_module {
 	void *reserved[4];
 };
 
-#define RMAIL_MODULE_HEADER(nm, kd, ver)                                 \
-	.magic = RMAIL_MODULE_MAGIC, .abi_major = RMAIL_ABI_MAJOR,       \
-	.abi_minor = RMAIL_ABI_MINOR,                                    \
-	.size = (uint32_t)sizeof(struct rmail_module), .kind = (kd),     \
+#define RMAIL_MODULE_HEADER(nm, kd, ver)                                       \
+	.magic = RMAIL_MODULE_MAGIC, .abi_major = RMAIL_ABI_MAJOR,             \
+	.abi_minor = RMAIL_ABI_MINOR,                                          \
+	.size = (uint32_t)sizeof(struct rmail_module), .kind = (kd),           \
 	.name = #nm, .version = (ver), .build_sig = RMAIL_BUILD_SIG
 
 /*
  * RMAIL_MODULE_DEFINE(smtp, RMAIL_KIND_PROTOCOL, "1.0", .init = ..., ...)
  * defines and exports rmail_module_smtp.
  */
-#define RMAIL_MODULE_DEFINE(nm, kd, ver, ...)                            \
-	RMAIL_EXPORT const struct rmail_module rmail_module_##nm = {     \
-		RMAIL_MODULE_HEADER(nm, kd, ver), __VA_ARGS__ }
+#define RMAIL_MODULE_DEFINE(nm, kd, ver, ...)                                  \
+	RMAIL_EXPORT const struct rmail_module rmail_module_##nm = {           \
+		RMAIL_MODULE_HEADER(nm, kd, ver), __VA_ARGS__}
 
 #endif

@@ -24,7 +24,7 @@
 
 #define RMAIL_ADDR_MAX 320
 #define RMAIL_MBOX_NAME_MAX 1024
-#define RMAIL_KEYWORD_MAX 64     /* keywords per mailbox (bit mask) */
+#define RMAIL_KEYWORD_MAX 64 /* keywords per mailbox (bit mask) */
 
 /* System flags. */
 enum rmail_flag {
@@ -47,20 +47,20 @@ enum rmail_special_use {
 };
 
 enum rmail_mbox_attr {
-	RMAIL_MBOX_NOSELECT = 1u << 0,     /* exists only as a parent */
+	RMAIL_MBOX_NOSELECT = 1u << 0, /* exists only as a parent */
 	RMAIL_MBOX_HASCHILDREN = 1u << 1,
 	RMAIL_MBOX_SUBSCRIBED = 1u << 2,
-	RMAIL_MBOX_NONEXISTENT = 1u << 3,  /* subscribed but gone */
+	RMAIL_MBOX_NONEXISTENT = 1u << 3, /* subscribed but gone */
 };
 
 struct rmail_user {
-	char address[RMAIL_ADDR_MAX + 1];  /* canonical local@domain */
+	char address[RMAIL_ADDR_MAX + 1]; /* canonical local@domain */
 	int admin;
 	int disabled;
-	uint64_t quota_bytes;              /* quota_mb * 1 MiB */
-	uint64_t quota_used;               /* bytes */
-	uint64_t token_gen;                /* changes on passwd / disable */
-	int64_t created;                   /* unix seconds */
+	uint64_t quota_bytes; /* quota_mb * 1 MiB */
+	uint64_t quota_used;  /* bytes */
+	uint64_t token_gen;   /* changes on passwd / disable */
+	int64_t created;      /* unix seconds */
 };
 
 /* Fields set to -1 (or NULL) are left unchanged. */
@@ -73,8 +73,8 @@ struct rmail_user_update {
 
 struct rmail_mbox_entry {
 	const char *name;
-	uint32_t attrs;                    /* enum rmail_mbox_attr */
-	uint32_t special_use;              /* enum rmail_special_use */
+	uint32_t attrs;	      /* enum rmail_mbox_attr */
+	uint32_t special_use; /* enum rmail_special_use */
 };
 
 struct rmail_mbox_status {
@@ -84,22 +84,22 @@ struct rmail_mbox_status {
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t special_use;
-	uint64_t size;                     /* bytes of all messages */
+	uint64_t size; /* bytes of all messages */
 	uint64_t highestmodseq;
 };
 
 /* One message in a mailbox view; 40 bytes. */
 struct rmail_msg {
 	uint32_t uid;
-	uint32_t flags;                    /* enum rmail_flag */
-	uint64_t keywords;                 /* bit i = keyword i of the view */
-	uint64_t size;                     /* RFC822.SIZE (CRLF) */
-	int64_t internaldate;              /* unix seconds */
+	uint32_t flags;	      /* enum rmail_flag */
+	uint64_t keywords;    /* bit i = keyword i of the view */
+	uint64_t size;	      /* RFC822.SIZE (CRLF) */
+	int64_t internaldate; /* unix seconds */
 	uint64_t modseq;
 };
 
 enum rmail_flag_mode {
-	RMAIL_FLAGS_SET = 0,               /* replace */
+	RMAIL_FLAGS_SET = 0, /* replace */
 	RMAIL_FLAGS_ADD = 1,
 	RMAIL_FLAGS_REMOVE = 2,
 };
@@ -111,27 +111,27 @@ enum rmail_change_type {
 };
 
 struct rmail_change {
-	uint32_t type;                     /* enum rmail_change_type */
+	uint32_t type; /* enum rmail_change_type */
 	uint32_t uid;
 	uint64_t modseq;
 };
 
 struct rmail_append_opts {
-	uint32_t size;                     /* sizeof(struct rmail_append_opts) */
-	uint32_t flags;                    /* enum rmail_flag */
+	uint32_t size;	/* sizeof(struct rmail_append_opts) */
+	uint32_t flags; /* enum rmail_flag */
 	const char *const *keywords;
 	size_t nkeywords;
-	int64_t internaldate;              /* 0 = now */
-	uint64_t size_hint;                /* for the early quota check; 0 ok */
-	int ignore_quota;                  /* bounces, admin imports */
+	int64_t internaldate; /* 0 = now */
+	uint64_t size_hint;   /* for the early quota check; 0 ok */
+	int ignore_quota;     /* bounces, admin imports */
 	/* bulk imports: skip this append's fsync pair; the batch becomes
 	 * durable with mbox_sync().  Only read when size covers it. */
 	int nosync;
 };
 
-struct rmail_mbox;                         /* shared, refcounted view */
-struct rmail_append;                       /* one streaming append */
-struct rmail_watch;                        /* change-feed subscription */
+struct rmail_mbox;   /* shared, refcounted view */
+struct rmail_append; /* one streaming append */
+struct rmail_watch;  /* change-feed subscription */
 
 typedef void (*rmail_user_fn)(void *arg, const struct rmail_user *u);
 typedef void (*rmail_alias_fn)(void *arg, const char *alias,
@@ -142,7 +142,7 @@ typedef void (*rmail_change_fn)(void *arg, const struct rmail_change *c);
 typedef void (*rmail_watch_fn)(void *arg);
 
 struct rmail_store_ops {
-	uint32_t size;                     /* sizeof(struct rmail_store_ops) */
+	uint32_t size; /* sizeof(struct rmail_store_ops) */
 
 	/* ---- users, aliases, quota -------------------------------- */
 	int (*user_get)(void *h, const char *address, struct rmail_user *u_r,
@@ -163,9 +163,8 @@ struct rmail_store_ops {
 	int (*user_list)(void *h, const char *domain, rmail_user_fn cb,
 			 void *arg, struct rmail_err *err);
 
-	int (*alias_add)(void *h, const char *alias,
-			 const char *const *targets, size_t ntargets,
-			 struct rmail_err *err);
+	int (*alias_add)(void *h, const char *alias, const char *const *targets,
+			 size_t ntargets, struct rmail_err *err);
 	int (*alias_del)(void *h, const char *alias, struct rmail_err *err);
 	int (*alias_list)(void *h, const char *domain, rmail_alias_fn cb,
 			  void *arg, struct rmail_err *err);
@@ -185,8 +184,8 @@ struct rmail_store_ops {
 	int (*quota_recalc)(void *h, const char *user, struct rmail_err *err);
 
 	/* ---- mailboxes --------------------------------------------- */
-	int (*mbox_list)(void *h, const char *user, rmail_mbox_fn cb,
-			 void *arg, struct rmail_err *err);
+	int (*mbox_list)(void *h, const char *user, rmail_mbox_fn cb, void *arg,
+			 struct rmail_err *err);
 	int (*mbox_create)(void *h, const char *user, const char *name,
 			   uint32_t special_use, struct rmail_err *err);
 	/* [slow] */
@@ -212,10 +211,11 @@ struct rmail_store_ops {
 	uint32_t (*mbox_count)(struct rmail_mbox *mb);
 	/* idx in [0, count), ascending UID order. */
 	const struct rmail_msg *(*mbox_msg)(struct rmail_mbox *mb,
-					     uint32_t idx);
+					    uint32_t idx);
 	/* index of uid, or -1. */
 	int64_t (*mbox_find)(struct rmail_mbox *mb, uint32_t uid);
-	void (*mbox_info)(struct rmail_mbox *mb, struct rmail_mbox_status *st_r);
+	void (*mbox_info)(struct rmail_mbox *mb,
+			  struct rmail_mbox_status *st_r);
 	/* the mailbox's keyword table; bit i of rmail_msg.keywords. */
 	size_t (*mbox_keywords)(struct rmail_mbox *mb,
 				const char *const **names_r);

@@ -22,8 +22,8 @@ static void on_alias(void *arg, const char *alias, const char *const *t,
 
 	for (i = 0; i < n; i++)
 		json_array_append_new(ts, json_string(t[i]));
-	json_array_append_new(arr, json_pack("{s:s,s:o}", "alias", alias,
-					     "targets", ts));
+	json_array_append_new(
+		arr, json_pack("{s:s,s:o}", "alias", alias, "targets", ts));
 }
 
 void ex_api_aliases_get(struct ex_req *r)
@@ -65,7 +65,8 @@ void ex_api_aliases_post(struct ex_req *r)
 		n = 1;
 	} else if (json_is_array(jt) && json_array_size(jt) > 0 &&
 		   json_array_size(jt) <= TARGETS_MAX) {
-		json_array_foreach(jt, i, v) {
+		json_array_foreach(jt, i, v)
+		{
 			if (ex_json_addr(v, &name, &targets[n]) < 0)
 				goto bad;
 			n++;
@@ -78,17 +79,19 @@ void ex_api_aliases_post(struct ex_req *r)
 	ops = ex.core->store(&h);
 	rmail_err_clear(&err);
 	if (ops->alias_add(h, alias, targets, n, &err) < 0) {
-		int st = err.code == RMAIL_E_EXISTS ? 409
-		       : err.code == RMAIL_E_INVAL || err.code == RMAIL_E_NOENT
-		       ? 400 : 503;
+		int st =
+			err.code == RMAIL_E_EXISTS ? 409
+			: err.code == RMAIL_E_INVAL || err.code == RMAIL_E_NOENT
+				? 400
+				: 503;
 
 		json_decref(j);
 		ex_error(r, st, st == 409 ? "Alias exists" : err.msg);
 		return;
 	}
 	{
-		json_t *out = json_pack("{s:s,s:O}", "alias", alias,
-					"targets", jt);
+		json_t *out =
+			json_pack("{s:s,s:O}", "alias", alias, "targets", jt);
 
 		json_decref(j);
 		ex_json(r, 201, out);
@@ -107,8 +110,8 @@ void ex_api_aliases_delete(struct ex_req *r)
 
 	if (admin_only(r) < 0)
 		return;
-	if (!ex_str_safe(r->params[0]) || strlen(r->params[0]) >
-	    RMAIL_ADDR_MAX) {
+	if (!ex_str_safe(r->params[0]) ||
+	    strlen(r->params[0]) > RMAIL_ADDR_MAX) {
 		ex_error(r, 400, "Bad alias");
 		return;
 	}

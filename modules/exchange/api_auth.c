@@ -37,8 +37,8 @@ static void remember_key(const char *key)
 	lock_next = (lock_next + 1) % LOCK_KEYS_MAX;
 }
 
-int ex_lockout_control(void *arg, int argc, const char *const *argv,
-		       char *out, size_t outsz)
+int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
+		       size_t outsz)
 {
 	const struct rmail_core *core = ex.core;
 	const char *ip = argc >= 3 ? argv[argc - 1] : NULL;
@@ -50,8 +50,8 @@ int ex_lockout_control(void *arg, int argc, const char *const *argv,
 
 		if (k == NULL)
 			continue;
-		if (ip != NULL && (strncmp(k, ip, iplen) != 0 ||
-				   k[iplen] != ' '))
+		if (ip != NULL &&
+		    (strncmp(k, ip, iplen) != 0 || k[iplen] != ' '))
 			continue;
 		core->rate_reset(BUCKET_ACCT, k);
 		k[strcspn(k, " ")] = '\0';
@@ -199,8 +199,8 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 	char tok[EX_TOKEN_MAX];
 	time_t now = time(NULL);
 
-	if (!res->ok && (res->code == RMAIL_E_AUTH ||
-			 res->code == RMAIL_E_DISABLED)) {
+	if (!res->ok &&
+	    (res->code == RMAIL_E_AUTH || res->code == RMAIL_E_DISABLED)) {
 		core->rate_hit(BUCKET_ACCT, j->acct_key, UINT32_MAX,
 			       cf->lockout_window, NULL);
 		core->rate_hit(BUCKET_IP, r->rip, UINT32_MAX,
@@ -229,9 +229,9 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 		ex_error(r, 500, "Internal error");
 		return;
 	}
-	ex_json(r, 200, json_pack("{s:s,s:s,s:I}", "token", tok,
-				  "token_type", "Bearer", "expires_in",
-				  (json_int_t)j->expires_in));
+	ex_json(r, 200,
+		json_pack("{s:s,s:s,s:I}", "token", tok, "token_type", "Bearer",
+			  "expires_in", (json_int_t)j->expires_in));
 	core->secure_zero(tok, sizeof(tok));
 }
 
@@ -290,11 +290,10 @@ void ex_api_login(struct ex_req *r)
 		json_decref(j);
 		snprintf(extra, sizeof(extra), "Retry-After: %.0f\r\n",
 			 ceil(retry < 1 ? 1 : retry));
-		core->conn_log(r->c, RMAIL_LOG_INFO,
-			       "login locked out rip=%s", r->rip);
+		core->conn_log(r->c, RMAIL_LOG_INFO, "login locked out rip=%s",
+			       r->rip);
 		ex_respond(r, 429, "application/json",
-			   "{\"error\":\"Too many failed logins\"}", 34,
-			   extra);
+			   "{\"error\":\"Too many failed logins\"}", 34, extra);
 		return;
 	}
 	ex_async_begin(r);
@@ -349,8 +348,8 @@ int ex_authenticate(struct ex_req *r)
 		ex_error(r, 503, "No store");
 		return -1;
 	}
-	if (ops->user_get(sh, cl.sub, &r->user, &err) < 0 ||
-	    r->user.disabled || r->user.token_gen != cl.gen) {
+	if (ops->user_get(sh, cl.sub, &r->user, &err) < 0 || r->user.disabled ||
+	    r->user.token_gen != cl.gen) {
 		memset(&r->user, 0, sizeof(r->user));
 		unauthorized(r, "Invalid token");
 		return -1;

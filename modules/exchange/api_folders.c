@@ -111,8 +111,8 @@ static int status_cached(const char *user, const char *name,
 			return 0;
 		}
 		rmail_err_clear(&err);
-		if (ops->watch_add(h, user, name, on_change, e, &e->w,
-				   &err) < 0) {
+		if (ops->watch_add(h, user, name, on_change, e, &e->w, &err) <
+		    0) {
 			/* without a feed the entry could go stale */
 			entry_drop(e);
 			return 0;
@@ -139,13 +139,12 @@ static void on_mbox(void *arg, const struct rmail_mbox_entry *me)
 		return;
 	memset(&st, 0, sizeof(st));
 	if (status_cached(lc->r->user.address, me->name, &st) < 0)
-		return;   /* deleted between list and status */
+		return; /* deleted between list and status */
 	su = ex_special_use_str(me->special_use ? me->special_use
 						: st.special_use);
-	o = json_pack("{s:s,s:o,s:I,s:I,s:I}", "name", me->name,
-		      "special_use", su != NULL ? json_string(su) : json_null(),
-		      "total", (json_int_t)st.messages,
-		      "unseen", (json_int_t)st.unseen,
+	o = json_pack("{s:s,s:o,s:I,s:I,s:I}", "name", me->name, "special_use",
+		      su != NULL ? json_string(su) : json_null(), "total",
+		      (json_int_t)st.messages, "unseen", (json_int_t)st.unseen,
 		      "uidnext", (json_int_t)st.uidnext);
 	if (o != NULL)
 		json_array_append_new(lc->arr, o);
@@ -155,7 +154,7 @@ void ex_api_folders(struct ex_req *r)
 {
 	const struct rmail_core *core = ex.core;
 	const struct rmail_store_ops *ops;
-	struct list_ctx lc = { .r = r, .arr = json_array() };
+	struct list_ctx lc = {.r = r, .arr = json_array()};
 	struct rmail_err err;
 	void *h;
 

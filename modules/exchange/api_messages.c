@@ -113,20 +113,22 @@ static json_t *addr_list(struct rmail_mime *mm, const char *value)
 		char *addr;
 
 		if (a[i].mailbox == NULL)
-			continue;   /* group markers */
-		addr = a[i].host != NULL
-			? malloc(strlen(a[i].mailbox) + strlen(a[i].host) + 2)
-			: strdup(a[i].mailbox);
+			continue; /* group markers */
+		addr = a[i].host != NULL ? malloc(strlen(a[i].mailbox) +
+						  strlen(a[i].host) + 2)
+					 : strdup(a[i].mailbox);
 		if (addr == NULL)
 			continue;
 		if (a[i].host != NULL)
-			snprintf(addr, strlen(a[i].mailbox) +
-				 strlen(a[i].host) + 2, "%s@%s",
-				 a[i].mailbox, a[i].host);
-		json_array_append_new(arr, json_pack("{s:o,s:s}", "name",
-			a[i].name != NULL ? json_string(a[i].name)
-					  : json_null(),
-			"address", addr));
+			snprintf(addr,
+				 strlen(a[i].mailbox) + strlen(a[i].host) + 2,
+				 "%s@%s", a[i].mailbox, a[i].host);
+		json_array_append_new(arr,
+				      json_pack("{s:o,s:s}", "name",
+						a[i].name != NULL
+							? json_string(a[i].name)
+							: json_null(),
+						"address", addr));
 		free(addr);
 	}
 	return arr;
@@ -192,7 +194,8 @@ static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
 		size_t n = core->mime_part_count(mm);
 
 		for (i = 0; i < n && !has_att; i++) {
-			const struct rmail_mime_part *p = core->mime_part(mm, i);
+			const struct rmail_mime_part *p =
+				core->mime_part(mm, i);
 
 			has_att = p != NULL && i > 0 && is_attachment(p);
 		}
@@ -218,21 +221,25 @@ static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
 	while (o > 0 && ((unsigned char)preview[o - 1] & 0x80) &&
 	       (text == NULL || i < tlen) &&
 	       ((unsigned char)text[i] & 0xc0) == 0x80)
-		o--;   /* drop a cut multibyte sequence */
+		o--; /* drop a cut multibyte sequence */
 	preview[o] = '\0';
-	return json_pack("{s:I,s:o,s:o,s:o,s:s,s:o,s:I,s:b,s:o}",
-		"uid", (json_int_t)m->uid,
-		"from", mm != NULL ? addr_list(mm, core->mime_header(mm, 0,
-				     "From", 0, 1)) : json_array(),
-		"to", mm != NULL ? addr_list(mm, core->mime_header(mm, 0,
-				   "To", 0, 1)) : json_array(),
-		"subject", mm != NULL ? str_or_null(core->mime_header(mm, 0,
-				"Subject", 0, 1)) : json_null(),
-		"date", date,
-		"flags", ex_flags_json(m->flags, m->keywords, kw, nkw),
-		"size", (json_int_t)m->size,
-		"has_attachments", has_att,
-		"preview", string_or_empty(preview, o));
+	return json_pack(
+		"{s:I,s:o,s:o,s:o,s:s,s:o,s:I,s:b,s:o}", "uid",
+		(json_int_t)m->uid, "from",
+		mm != NULL
+			? addr_list(mm, core->mime_header(mm, 0, "From", 0, 1))
+			: json_array(),
+		"to",
+		mm != NULL ? addr_list(mm, core->mime_header(mm, 0, "To", 0, 1))
+			   : json_array(),
+		"subject",
+		mm != NULL
+			? str_or_null(core->mime_header(mm, 0, "Subject", 0, 1))
+			: json_null(),
+		"date", date, "flags",
+		ex_flags_json(m->flags, m->keywords, kw, nkw), "size",
+		(json_int_t)m->size, "has_attachments", has_att, "preview",
+		string_or_empty(preview, o));
 }
 
 static void job_dump(struct msg_job *j, json_t *o)
@@ -258,8 +265,9 @@ static void list_work(void *arg, const volatile int *cancel)
 		json_t *o;
 
 		buf = read_msg(j->mb, j->msgs[i].uid,
-			       j->msgs[i].size < LIST_READ_MAX
-			       ? j->msgs[i].size : LIST_READ_MAX, &len);
+			       j->msgs[i].size < LIST_READ_MAX ? j->msgs[i].size
+							       : LIST_READ_MAX,
+			       &len);
 		rmail_err_clear(&err);
 		if (buf != NULL &&
 		    core->mime_parse(buf, len, NULL, &mm, &err) < 0)
@@ -271,10 +279,10 @@ static void list_work(void *arg, const volatile int *cancel)
 		if (o != NULL)
 			json_array_append_new(arr, o);
 	}
-	job_dump(j, json_pack("{s:o,s:I,s:I,s:I}", "messages", arr,
-			      "page", (json_int_t)j->page,
-			      "per_page", (json_int_t)j->per_page,
-			      "total", (json_int_t)j->total));
+	job_dump(j, json_pack("{s:o,s:I,s:I,s:I}", "messages", arr, "page",
+			      (json_int_t)j->page, "per_page",
+			      (json_int_t)j->per_page, "total",
+			      (json_int_t)j->total));
 }
 
 static void job_done(void *arg, int cancelled)
@@ -366,8 +374,8 @@ void ex_api_messages(struct ex_req *r)
 	j->per_page = per;
 	copy_keywords(r, j);
 	first = (uint64_t)(page - 1) * (uint64_t)per;
-	j->msgs = ex.core->pcalloc(r->pool, sizeof(struct rmail_msg) *
-				   (size_t)per);
+	j->msgs = ex.core->pcalloc(r->pool,
+				   sizeof(struct rmail_msg) * (size_t)per);
 	/* newest first: walk down from the highest UID */
 	for (i = 0; first + i < count && i < (size_t)per; i++)
 		j->msgs[i] = *ops->mbox_msg(j->mb,
@@ -376,8 +384,7 @@ void ex_api_messages(struct ex_req *r)
 	submit(r, j, RMAIL_WORK_READ, list_work);
 }
 
-static void headers_json(struct rmail_mime *mm, const char *raw,
-			 json_t *arr)
+static void headers_json(struct rmail_mime *mm, const char *raw, json_t *arr)
 {
 	const struct rmail_core *core = ex.core;
 	const struct rmail_mime_part *p = core->mime_part(mm, 0);
@@ -411,9 +418,9 @@ static void headers_json(struct rmail_mime *mm, const char *raw,
 			const char *v = core->mime_header(mm, 0, name, nth, 1);
 
 			if (v != NULL)
-				json_array_append_new(arr, json_pack(
-					"{s:s,s:s}", "name", name,
-					"value", v));
+				json_array_append_new(
+					arr, json_pack("{s:s,s:s}", "name",
+						       name, "value", v));
 		}
 		s = le + 1;
 	}
@@ -452,7 +459,8 @@ static void message_work(void *arg, const volatile int *cancel)
 		free(buf);
 		j->status = err.code == RMAIL_E_NOTIMPL ? 501 : 422;
 		j->error = err.code == RMAIL_E_NOTIMPL
-			? "MIME parser unavailable" : "Unparsable message";
+				   ? "MIME parser unavailable"
+				   : "Unparsable message";
 		return;
 	}
 	hdrs = json_array();
@@ -465,33 +473,34 @@ static void message_work(void *arg, const volatile int *cancel)
 
 		if (p == NULL || !is_attachment(p))
 			continue;
-		snprintf(ct, sizeof(ct), "%s/%s", p->type ? p->type : "application",
+		snprintf(ct, sizeof(ct), "%s/%s",
+			 p->type ? p->type : "application",
 			 p->subtype ? p->subtype : "octet-stream");
-		json_array_append_new(atts, json_pack("{s:I,s:o,s:s,s:I}",
-			"part", (json_int_t)i, "filename",
-			str_or_null(p->filename), "content_type", ct,
-			"size", (json_int_t)p->body_len));
+		json_array_append_new(atts,
+				      json_pack("{s:I,s:o,s:s,s:I}", "part",
+						(json_int_t)i, "filename",
+						str_or_null(p->filename),
+						"content_type", ct, "size",
+						(json_int_t)p->body_len));
 	}
 	text = first_text(mm, "plain", &tl);
 	html = first_text(mm, "html", &hl);
 	ex_rfc3339(m->internaldate, date, sizeof(date));
 #define H(name) core->mime_header(mm, 0, name, 0, 1)
-	o = json_pack("{s:I,s:s,s:o,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
-		      "s:o,s:o,s:o,s:o,s:o}",
-		"uid", (json_int_t)m->uid, "folder", j->r->params[0],
-		"flags", ex_flags_json(m->flags, m->keywords, j->kw, j->nkw),
-		"size", (json_int_t)m->size, "date", date,
-		"subject", str_or_null(H("Subject")),
-		"from", addr_list(mm, H("From")),
-		"to", addr_list(mm, H("To")),
-		"cc", addr_list(mm, H("Cc")),
-		"reply_to", addr_list(mm, H("Reply-To")),
-		"message_id", str_or_null(H("Message-ID")),
-		"in_reply_to", str_or_null(H("In-Reply-To")),
-		"references", str_or_null(H("References")),
-		"headers", hdrs,
-		"text", text != NULL ? json_stringn(text, tl) : json_null(),
-		"html", html != NULL ? json_stringn(html, hl) : json_null(),
+	o = json_pack(
+		"{s:I,s:s,s:o,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+		"s:o,s:o,s:o,s:o,s:o}",
+		"uid", (json_int_t)m->uid, "folder", j->r->params[0], "flags",
+		ex_flags_json(m->flags, m->keywords, j->kw, j->nkw), "size",
+		(json_int_t)m->size, "date", date, "subject",
+		str_or_null(H("Subject")), "from", addr_list(mm, H("From")),
+		"to", addr_list(mm, H("To")), "cc", addr_list(mm, H("Cc")),
+		"reply_to", addr_list(mm, H("Reply-To")), "message_id",
+		str_or_null(H("Message-ID")), "in_reply_to",
+		str_or_null(H("In-Reply-To")), "references",
+		str_or_null(H("References")), "headers", hdrs, "text",
+		text != NULL ? json_stringn(text, tl) : json_null(), "html",
+		html != NULL ? json_stringn(html, hl) : json_null(),
 		"attachments", atts);
 #undef H
 	core->mime_free(&mm);
@@ -523,11 +532,13 @@ static void attachment_work(void *arg, const volatile int *cancel)
 		free(buf);
 		j->status = err.code == RMAIL_E_NOTIMPL ? 501 : 404;
 		j->error = err.code == RMAIL_E_NOTIMPL
-			? "MIME parser unavailable" : "No such message";
+				   ? "MIME parser unavailable"
+				   : "No such message";
 		return;
 	}
 	p = (size_t)j->part < core->mime_part_count(mm)
-		? core->mime_part(mm, (size_t)j->part) : NULL;
+		    ? core->mime_part(mm, (size_t)j->part)
+		    : NULL;
 	if (p == NULL || j->part == 0 || (p->flags & RMAIL_MIME_MULTIPART) ||
 	    core->mime_body(mm, (size_t)j->part, 0, &body, &blen, &err) < 0) {
 		core->mime_free(&mm);
@@ -548,8 +559,8 @@ static void attachment_work(void *arg, const volatile int *cancel)
 	if (strpbrk(j->ctype, "\r\n\"") != NULL)
 		j->ctype = "application/octet-stream";
 	ex_content_disposition(p->filename, cd, sizeof(cd));
-	j->extra = ex.core->psprintf(j->r->pool,
-				     "%sX-Content-Type-Options: nosniff\r\n", cd);
+	j->extra = ex.core->psprintf(
+		j->r->pool, "%sX-Content-Type-Options: nosniff\r\n", cd);
 	core->mime_free(&mm);
 	free(buf);
 }
@@ -625,7 +636,8 @@ static int collect(json_t *a, uint32_t *flags, const char **kw, size_t *nkw)
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > RMAIL_KEYWORD_MAX)
 		return -1;
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v) ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return -1;
@@ -660,7 +672,8 @@ void ex_api_flags(struct ex_req *r)
 	    collect(json_object_get(b, "add"), &af, akw, &na) < 0 ||
 	    collect(json_object_get(b, "remove"), &rf, rkw, &nr) < 0) {
 		json_decref(b);
-		ex_error(r, 400, "Expected {\"add\": [...], \"remove\": [...]}");
+		ex_error(r, 400,
+			 "Expected {\"add\": [...], \"remove\": [...]}");
 		return;
 	}
 	if (find_msg(r, j) < 0) {
@@ -674,13 +687,14 @@ void ex_api_flags(struct ex_req *r)
 	     ops->msg_flags(j->mb, nm.uid, RMAIL_FLAGS_ADD, af, akw, na, &nm,
 			    &err) < 0) ||
 	    ((rf != 0 || nr > 0) &&
-	     ops->msg_flags(j->mb, nm.uid, RMAIL_FLAGS_REMOVE, rf, rkw, nr,
-			    &nm, &err) < 0)) {
+	     ops->msg_flags(j->mb, nm.uid, RMAIL_FLAGS_REMOVE, rf, rkw, nr, &nm,
+			    &err) < 0)) {
 		json_decref(b);
 		ops->mbox_close(&j->mb);
 		if (err.code == RMAIL_E_NOENT)
 			ex_error(r, 404, "No such message");
-		else if (err.code == RMAIL_E_INVAL || err.code == RMAIL_E_TOOBIG)
+		else if (err.code == RMAIL_E_INVAL ||
+			 err.code == RMAIL_E_TOOBIG)
 			ex_error(r, 400, err.msg);
 		else
 			ex_error(r, 503, "Store unavailable");
@@ -694,8 +708,8 @@ void ex_api_flags(struct ex_req *r)
 		nn = ops->mbox_keywords(j->mb, &names);
 	}
 	ex_folders_invalidate(r->user.address, r->params[0]);
-	b = json_pack("{s:o}", "flags", ex_flags_json(nm.flags, nm.keywords,
-						      names, nn));
+	b = json_pack("{s:o}", "flags",
+		      ex_flags_json(nm.flags, nm.keywords, names, nn));
 	ops->mbox_close(&j->mb);
 	ex_json(r, 200, b);
 }
@@ -716,7 +730,7 @@ static void append_work(void *arg, const volatile int *cancel)
 {
 	const struct rmail_store_ops *ops;
 	struct append_job *j = arg;
-	struct rmail_append_opts o = { .size = sizeof(o) };
+	struct rmail_append_opts o = {.size = sizeof(o)};
 	struct rmail_append *ap = NULL;
 	uint32_t uidv;
 	void *h;

@@ -28,7 +28,7 @@ static void sb_add(struct sbuf *b, const char *d, size_t n)
 			cap *= 2;
 		b->p = realloc(b->p, cap);
 		if (b->p == NULL)
-			abort();   /* OOM aborts, as everywhere */
+			abort(); /* OOM aborts, as everywhere */
 		b->cap = cap;
 	}
 	memcpy(b->p + b->n, d, n);
@@ -36,8 +36,7 @@ static void sb_add(struct sbuf *b, const char *d, size_t n)
 	b->p[b->n] = '\0';
 }
 
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	RMAIL_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...) RMAIL_PRINTF(2, 3);
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
 	char tmp[1024];
@@ -48,8 +47,8 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-						       : sizeof(tmp) - 1);
+		sb_add(b, tmp,
+		       (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 /* base64 in 76-column lines */
@@ -59,8 +58,8 @@ static void sb_base64(struct sbuf *b, const unsigned char *d, size_t n)
 	size_t i, k;
 
 	for (i = 0; i < n; i += 57) {
-		k = ex.core->base64_encode(d + i, n - i < 57 ? n - i : 57,
-					   line, sizeof(line));
+		k = ex.core->base64_encode(d + i, n - i < 57 ? n - i : 57, line,
+					   sizeof(line));
 		sb_add(b, line, k);
 		sb_add(b, "\r\n", 2);
 	}
@@ -104,8 +103,8 @@ static void sb_word(struct sbuf *b, const char *s, int quote)
 		if (i > 0)
 			sb_add(b, "\r\n ", 3);
 		sb_add(b, "=?UTF-8?B?", 10);
-		sb_add(b, enc, ex.core->base64_encode(s + i, k, enc,
-						      sizeof(enc)));
+		sb_add(b, enc,
+		       ex.core->base64_encode(s + i, k, enc, sizeof(enc)));
 		sb_add(b, "?=", 2);
 	}
 }
@@ -119,7 +118,7 @@ struct send_job {
 	struct ex_req *r;
 	struct sbuf msg;
 	const char *from;
-	const char **ok;            /* recipients the policy accepted */
+	const char **ok; /* recipients the policy accepted */
 	size_t nok;
 	json_t *sent, *failed;
 	struct rmail_submit *sub;
@@ -143,7 +142,8 @@ static int get_rcpts(json_t *v, struct rcpt *out, size_t *n, int required)
 	}
 	if (!json_is_array(v) || (required && json_array_size(v) == 0))
 		return -1;
-	json_array_foreach(v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		if (*n >= RCPTS_MAX ||
 		    ex_json_addr(e, &out[*n].name, &out[*n].addr) < 0)
 			return -1;
@@ -152,8 +152,7 @@ static int get_rcpts(json_t *v, struct rcpt *out, size_t *n, int required)
 	return 0;
 }
 
-static int str_field(json_t *o, const char *key, int required,
-		     const char **s_r)
+static int str_field(json_t *o, const char *key, int required, const char **s_r)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -167,8 +166,8 @@ static int str_field(json_t *o, const char *key, int required,
 	return 0;
 }
 
-static void addr_header(struct sbuf *b, const char *name,
-			const struct rcpt *r, size_t n)
+static void addr_header(struct sbuf *b, const char *name, const struct rcpt *r,
+			size_t n)
 {
 	size_t i;
 
@@ -190,8 +189,10 @@ static void addr_header(struct sbuf *b, const char *name,
 
 static void text_part(struct sbuf *b, const char *sub, const char *text)
 {
-	sb_printf(b, "Content-Type: text/%s; charset=utf-8\r\n"
-		  "Content-Transfer-Encoding: base64\r\n\r\n", sub);
+	sb_printf(b,
+		  "Content-Type: text/%s; charset=utf-8\r\n"
+		  "Content-Transfer-Encoding: base64\r\n\r\n",
+		  sub);
 	sb_base64(b, (const unsigned char *)text, strlen(text));
 }
 
@@ -219,8 +220,10 @@ static void body_alt(struct sbuf *b, const char *text, const char *html)
 		return;
 	}
 	boundary(bd, sizeof(bd));
-	sb_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
-		  "\r\n", bd);
+	sb_printf(b,
+		  "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
+		  "\r\n",
+		  bd);
 	sb_printf(b, "--%s\r\n", bd);
 	text_part(b, "plain", text);
 	sb_printf(b, "--%s\r\n", bd);
@@ -277,7 +280,7 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	ex.core->random_bytes(rnd, sizeof(rnd));
-	addr_header(b, "From", &(struct rcpt){ from_name, j->from }, 1);
+	addr_header(b, "From", &(struct rcpt){from_name, j->from}, 1);
 	addr_header(b, "To", to, nto);
 	addr_header(b, "Cc", cc, ncc);
 	sb_add(b, "Subject: ", 9);
@@ -296,11 +299,13 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 		  bd);
 	sb_printf(b, "--%s\r\n", bd);
 	body_alt(b, text, html);
-	json_array_foreach(atts, i, a) {
+	json_array_foreach(atts, i, a)
+	{
 		unsigned char *raw;
 		size_t rawlen, blen;
 
-		if (!json_is_object(a) || str_field(a, "filename", 1, &fn) < 0 ||
+		if (!json_is_object(a) ||
+		    str_field(a, "filename", 1, &fn) < 0 ||
 		    str_field(a, "content_type", 0, &ct) < 0 ||
 		    str_field(a, "content_base64", 1, &b64) < 0) {
 			*why = "attachments need filename and content_base64";
@@ -322,9 +327,11 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 			*why = "content_base64 is not base64";
 			return -1;
 		}
-		sb_printf(b, "--%s\r\nContent-Type: %s\r\n"
+		sb_printf(b,
+			  "--%s\r\nContent-Type: %s\r\n"
 			  "Content-Transfer-Encoding: base64\r\n"
-			  "Content-Disposition: attachment; filename=", bd, ct);
+			  "Content-Disposition: attachment; filename=",
+			  bd, ct);
 		/* quoted, or an encoded word many clients accept there */
 		sb_word(b, fn, 1);
 		sb_add(b, "\r\n\r\n", 4);
@@ -349,8 +356,8 @@ static void job_free(struct send_job *j)
 static void reply(struct send_job *j)
 {
 	struct ex_req *r = j->r;
-	json_t *o = json_pack("{s:O,s:O}", "sent", j->sent,
-			      "failed", j->failed);
+	json_t *o =
+		json_pack("{s:O,s:O}", "sent", j->sent, "failed", j->failed);
 
 	job_free(j);
 	ex_json(r, 200, o);
@@ -372,10 +379,9 @@ static void sent_work(void *arg, const volatile int *cancel)
 {
 	const struct rmail_store_ops *ops;
 	struct send_job *j = arg;
-	struct rmail_append_opts o = { .size = sizeof(o),
-				       .flags = RMAIL_F_SEEN };
+	struct rmail_append_opts o = {.size = sizeof(o), .flags = RMAIL_F_SEEN};
 	struct rmail_append *ap = NULL;
-	struct sent_find f = { "" };
+	struct sent_find f = {""};
 	struct rmail_err err;
 	uint32_t uid, uidv;
 	void *h;
@@ -391,8 +397,7 @@ static void sent_work(void *arg, const volatile int *cancel)
 	o.size_hint = j->msg.n;
 	rmail_err_clear(&err);
 	/* over quota (or no Sent folder): the copy is skipped silently */
-	if (ops->append_begin(h, j->r->user.address, f.name, &o, &ap,
-			      &err) < 0)
+	if (ops->append_begin(h, j->r->user.address, f.name, &o, &ap, &err) < 0)
 		return;
 	if (ops->append_write(ap, j->msg.p, j->msg.n, &err) == 0 &&
 	    ops->append_commit(ap, &uid, &uidv, &err) == 0) {
@@ -420,8 +425,8 @@ static void sent_done(void *arg, int cancelled)
 
 static void save_copy(struct send_job *j)
 {
-	if (ex.core->work_submit(RMAIL_WORK_WRITE, sent_work, sent_done,
-				 j) == NULL)
+	if (ex.core->work_submit(RMAIL_WORK_WRITE, sent_work, sent_done, j) ==
+	    NULL)
 		sent_done(j, 1);
 }
 
@@ -430,12 +435,14 @@ static void submitted(void *arg, const struct rmail_submit_result *res)
 	struct send_job *j = arg;
 	size_t i;
 
-	j->sub = NULL;   /* commit consumed it */
+	j->sub = NULL; /* commit consumed it */
 	if (!res->ok) {
 		for (i = 0; i < j->nok; i++)
-			json_array_append_new(j->failed, json_pack(
-				"{s:s,s:s}", "address", j->ok[i], "error",
-				res->text[0] ? res->text : "Refused"));
+			json_array_append_new(
+				j->failed, json_pack("{s:s,s:s}", "address",
+						     j->ok[i], "error",
+						     res->text[0] ? res->text
+								  : "Refused"));
 	} else {
 		for (i = 0; i < res->nrcpts; i++) {
 			const struct rmail_rcpt_result *rr = &res->rcpts[i];
@@ -445,10 +452,12 @@ static void submitted(void *arg, const struct rmail_submit_result *res)
 				json_array_append_new(j->sent,
 						      json_string(rr->rcpt));
 			else
-				json_array_append_new(j->failed, json_pack(
-					"{s:s,s:s}", "address", rr->rcpt,
-					"error", rr->error[0] ? rr->error
-							      : "Failed"));
+				json_array_append_new(
+					j->failed,
+					json_pack("{s:s,s:s}", "address",
+						  rr->rcpt, "error",
+						  rr->error[0] ? rr->error
+							       : "Failed"));
 		}
 	}
 	if (json_array_size(j->sent) > 0) {
@@ -461,11 +470,16 @@ static void submitted(void *arg, const struct rmail_submit_result *res)
 static const char *policy_error(int p)
 {
 	switch (p) {
-	case RMAIL_RCPT_NOUSER: return "No such user";
-	case RMAIL_RCPT_DENIED: return "Relay denied";
-	case RMAIL_RCPT_OVERQUOTA: return "Quota exceeded";
-	case RMAIL_RCPT_BADADDR: return "Bad address";
-	default: return "Temporary failure";
+	case RMAIL_RCPT_NOUSER:
+		return "No such user";
+	case RMAIL_RCPT_DENIED:
+		return "Relay denied";
+	case RMAIL_RCPT_OVERQUOTA:
+		return "Quota exceeded";
+	case RMAIL_RCPT_BADADDR:
+		return "Bad address";
+	default:
+		return "Temporary failure";
 	}
 }
 
@@ -477,7 +491,7 @@ void ex_api_send(struct ex_req *r)
 	size_t nto = 0, ncc = 0, nbcc = 0, i, k;
 	struct send_job *j;
 	const char *why = NULL, *from_name = NULL;
-	struct rmail_submit_opts so = { .size = sizeof(so) };
+	struct rmail_submit_opts so = {.size = sizeof(so)};
 	struct rmail_err err;
 	json_t *req, *jf;
 	void *h;
@@ -497,7 +511,8 @@ void ex_api_send(struct ex_req *r)
 	    (jf != NULL && !json_is_null(jf) &&
 	     ex_json_addr(jf, &from_name, &j->from) < 0)) {
 		json_decref(req);
-		ex_error(r, 400, "Bad from, to, cc or bcc (addresses without "
+		ex_error(r, 400,
+			 "Bad from, to, cc or bcc (addresses without "
 			 "CR, LF or NUL)");
 		return;
 	}
@@ -526,12 +541,14 @@ void ex_api_send(struct ex_req *r)
 						  j->msg.n);
 
 			if (p == RMAIL_RCPT_LOCAL || p == RMAIL_RCPT_RELAY)
-				j->ok[j->nok++] = core->pstrdup(r->pool,
-								l[i].addr);
+				j->ok[j->nok++] =
+					core->pstrdup(r->pool, l[i].addr);
 			else
-				json_array_append_new(j->failed, json_pack(
-					"{s:s,s:s}", "address", l[i].addr,
-					"error", policy_error(p)));
+				json_array_append_new(
+					j->failed,
+					json_pack("{s:s,s:s}", "address",
+						  l[i].addr, "error",
+						  policy_error(p)));
 		}
 	}
 	json_decref(req);

@@ -38,11 +38,26 @@ char *ex_xml_escape(struct ex_req *r, const char *s)
 	o = p = ex.core->palloc(r->pool, n + 1);
 	for (i = 0; s[i] != '\0'; i++) {
 		switch (s[i]) {
-		case '<': memcpy(p, "&lt;", 4); p += 4; break;
-		case '>': memcpy(p, "&gt;", 4); p += 4; break;
-		case '&': memcpy(p, "&amp;", 5); p += 5; break;
-		case '"': memcpy(p, "&quot;", 6); p += 6; break;
-		case '\'': memcpy(p, "&apos;", 6); p += 6; break;
+		case '<':
+			memcpy(p, "&lt;", 4);
+			p += 4;
+			break;
+		case '>':
+			memcpy(p, "&gt;", 4);
+			p += 4;
+			break;
+		case '&':
+			memcpy(p, "&amp;", 5);
+			p += 5;
+			break;
+		case '"':
+			memcpy(p, "&quot;", 6);
+			p += 6;
+			break;
+		case '\'':
+			memcpy(p, "&apos;", 6);
+			p += 6;
+			break;
 		default:
 			/* controls never reach XML 1.0 */
 			*p++ = (unsigned char)s[i] < ' ' ? '?' : s[i];
@@ -55,11 +70,12 @@ char *ex_xml_escape(struct ex_req *r, const char *s)
 void ex_autoconfig(struct ex_req *r)
 {
 	const char *host = ex_xml_escape(r, ex_advertise("hostname", NULL));
-	const char *domain = strchr(host, '.') != NULL ? strchr(host, '.') + 1
-						       : host;
+	const char *domain =
+		strchr(host, '.') != NULL ? strchr(host, '.') + 1 : host;
 	char *xml;
 
-	xml = ex.core->psprintf(r->pool,
+	xml = ex.core->psprintf(
+		r->pool,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<clientConfig version=\"1.1\">\n"
 		"  <emailProvider id=\"%s\">\n"
@@ -95,11 +111,11 @@ void ex_autoconfig(struct ex_req *r)
 		"    </outgoingServer>\n"
 		"  </emailProvider>\n"
 		"</clientConfig>\n",
-		domain, domain, host,
-		host, ex_xml_escape(r, ex_advertise("imaps_port", "993")),
-		host, ex_xml_escape(r, ex_advertise("imap_port", "143")),
-		host, ex_xml_escape(r, ex_advertise("smtps_port", "465")),
-		host, ex_xml_escape(r, ex_advertise("submission_port", "587")));
+		domain, domain, host, host,
+		ex_xml_escape(r, ex_advertise("imaps_port", "993")), host,
+		ex_xml_escape(r, ex_advertise("imap_port", "143")), host,
+		ex_xml_escape(r, ex_advertise("smtps_port", "465")), host,
+		ex_xml_escape(r, ex_advertise("submission_port", "587")));
 	ex_respond(r, 200, "application/xml; charset=utf-8", xml, strlen(xml),
 		   NULL);
 }

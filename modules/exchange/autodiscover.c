@@ -24,15 +24,18 @@ void ex_autodiscover(struct ex_req *r)
 		ex_error(r, 413, "Request too large");
 		return;
 	}
-	if (r->body == NULL || ex_autodiscover_email(r->body, r->body_len,
-						     email, sizeof(email)) < 0) {
+	if (r->body == NULL ||
+	    ex_autodiscover_email(r->body, r->body_len, email, sizeof(email)) <
+		    0) {
 		ex_respond(r, 400, "application/xml; charset=utf-8",
 			   "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-			   "<Error>EMailAddress missing</Error>\n", 74, NULL);
+			   "<Error>EMailAddress missing</Error>\n",
+			   74, NULL);
 		return;
 	}
 	host = ex_xml_escape(r, ex_advertise("hostname", NULL));
-	xml = ex.core->psprintf(r->pool,
+	xml = ex.core->psprintf(
+		r->pool,
 		"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 		"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/"
 		"autodiscover/responseschema/2006\">\n"
@@ -67,10 +70,10 @@ void ex_autodiscover(struct ex_req *r)
 		"    </Account>\n"
 		"  </Response>\n"
 		"</Autodiscover>\n",
-		ex_xml_escape(r, email),
-		host, ex_xml_escape(r, ex_advertise("imaps_port", "993")),
-		ex_xml_escape(r, email),
-		host, ex_xml_escape(r, ex_advertise("smtps_port", "465")),
+		ex_xml_escape(r, email), host,
+		ex_xml_escape(r, ex_advertise("imaps_port", "993")),
+		ex_xml_escape(r, email), host,
+		ex_xml_escape(r, ex_advertise("smtps_port", "465")),
 		ex_xml_escape(r, email));
 	ex_respond(r, 200, "application/xml; charset=utf-8", xml, strlen(xml),
 		   NULL);

@@ -10,8 +10,7 @@
 #define AD_BODY_MAX (64 * 1024)
 
 /* 0 with the trimmed address in out, -1 when absent or malformed */
-int ex_autodiscover_email(const char *body, size_t len, char *out,
-			  size_t outsz)
+int ex_autodiscover_email(const char *body, size_t len, char *out, size_t outsz)
 {
 	static const char tag[] = "EMailAddress>";
 	size_t i, s, e, n;
@@ -61,4 +60,3 @@ int ex_autodiscover_email(const char *body, size_t len, char *out,
 	}
 	return -1;
 }
-

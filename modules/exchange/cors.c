@@ -23,9 +23,10 @@ const char *ex_cors_headers(struct ex_req *r, int preflight)
 		return "";
 	if (!preflight)
 		return ex.core->psprintf(r->pool,
-			"Access-Control-Allow-Origin: %s\r\n"
-			"Vary: Origin\r\n", r->origin);
+					 "Access-Control-Allow-Origin: %s\r\n"
+					 "Vary: Origin\r\n",
+					 r->origin);
 	return "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
-		"Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
-		"Access-Control-Max-Age: 600\r\n";
+	       "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+	       "Access-Control-Max-Age: 600\r\n";
 }

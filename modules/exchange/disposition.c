@@ -52,8 +52,7 @@ static int unsafe(unsigned char c)
 	       c == ':';
 }
 
-static void put(char *out, size_t outsz, size_t *len, const char *s,
-		size_t n)
+static void put(char *out, size_t outsz, size_t *len, const char *s, size_t n)
 {
 	if (*len + n + 1 > outsz)
 		return;

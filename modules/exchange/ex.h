@@ -56,13 +56,13 @@ struct ex_req {
 	struct ex_sess *s;
 	struct rmail_conn *c;
 	struct rmail_pool *pool;
-	int method;                 /* enum http_method */
+	int method; /* enum http_method */
 	char *method_str;
-	char *path;                 /* raw, before percent-decoding */
-	char *query;                /* NULL when absent */
+	char *path;  /* raw, before percent-decoding */
+	char *query; /* NULL when absent */
 	size_t nhdr;
 	char **hname, **hval;
-	char *origin;               /* Origin header, NULL when absent */
+	char *origin; /* Origin header, NULL when absent */
 	int keep_alive;
 	/* the body, when the route wants it */
 	char *body;
@@ -70,10 +70,10 @@ struct ex_req {
 	/* routing */
 	ex_handler_fn handler;
 	int needs_auth;
-	char *params[3];            /* percent-decoded path segments */
+	char *params[3]; /* percent-decoded path segments */
 	/* after authentication */
 	struct rmail_user user;
-	const char *rip;            /* client IP (X-Forwarded-For aware) */
+	const char *rip; /* client IP (X-Forwarded-For aware) */
 	int responded;
 };
 
@@ -82,7 +82,7 @@ const char *ex_header(const struct ex_req *r, const char *name);
 const char *ex_query(struct ex_req *r, const char *key);
 void ex_respond(struct ex_req *r, int status, const char *ctype,
 		const void *body, size_t len, const char *extra_headers);
-void ex_json(struct ex_req *r, int status, json_t *j);  /* steals j */
+void ex_json(struct ex_req *r, int status, json_t *j); /* steals j */
 void ex_error(struct ex_req *r, int status, const char *msg);
 /* for async handlers: keeps the connection alive; ex_async_done tells
  * whether the request can still be answered */
@@ -102,8 +102,8 @@ const char *ex_cors_headers(struct ex_req *r, int preflight);
 void ex_api_login(struct ex_req *r);
 int ex_authenticate(struct ex_req *r);
 const char *ex_client_ip(struct ex_req *r);
-int ex_lockout_control(void *arg, int argc, const char *const *argv,
-		       char *out, size_t outsz);
+int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
+		       size_t outsz);
 
 /* handlers */
 void ex_api_folders(struct ex_req *r);
@@ -147,7 +147,6 @@ const char *ex_special_use_str(uint32_t su);
  * with CRLF for a hostile file name (ASCII fallback, RFC 6266
  * filename* for UTF-8); returns the length written */
 #define EX_DISPOSITION_MAX 2800
-size_t ex_content_disposition(const char *filename, char *out,
-			      size_t outsz);
+size_t ex_content_disposition(const char *filename, char *out, size_t outsz);
 
 #endif

@@ -69,9 +69,8 @@ static int addr_ok(const char *a, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)a[i];
 
-		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' ||
-		    c == ',' || c == '"' || c == '(' || c == ')' ||
-		    c == ';' || c == '\\')
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == ',' ||
+		    c == '"' || c == '(' || c == ')' || c == ';' || c == '\\')
 			return 0;
 	}
 	at = strrchr(a, '@');
@@ -121,11 +120,9 @@ static const struct {
 	const char *name;
 	uint32_t flag;
 } sysflags[] = {
-	{ "\\Seen", RMAIL_F_SEEN },
-	{ "\\Answered", RMAIL_F_ANSWERED },
-	{ "\\Flagged", RMAIL_F_FLAGGED },
-	{ "\\Deleted", RMAIL_F_DELETED },
-	{ "\\Draft", RMAIL_F_DRAFT },
+	{"\\Seen", RMAIL_F_SEEN},	{"\\Answered", RMAIL_F_ANSWERED},
+	{"\\Flagged", RMAIL_F_FLAGGED}, {"\\Deleted", RMAIL_F_DELETED},
+	{"\\Draft", RMAIL_F_DRAFT},
 };
 
 /* 1 system flag, 0 keyword, -1 invalid */
@@ -168,13 +165,21 @@ json_t *ex_flags_json(uint32_t flags, uint64_t kw, const char *const *names,
 const char *ex_special_use_str(uint32_t su)
 {
 	switch (su) {
-	case RMAIL_SU_SENT: return "\\Sent";
-	case RMAIL_SU_DRAFTS: return "\\Drafts";
-	case RMAIL_SU_TRASH: return "\\Trash";
-	case RMAIL_SU_JUNK: return "\\Junk";
-	case RMAIL_SU_ARCHIVE: return "\\Archive";
-	case RMAIL_SU_ALL: return "\\All";
-	case RMAIL_SU_FLAGGED: return "\\Flagged";
-	default: return NULL;
+	case RMAIL_SU_SENT:
+		return "\\Sent";
+	case RMAIL_SU_DRAFTS:
+		return "\\Drafts";
+	case RMAIL_SU_TRASH:
+		return "\\Trash";
+	case RMAIL_SU_JUNK:
+		return "\\Junk";
+	case RMAIL_SU_ARCHIVE:
+		return "\\Archive";
+	case RMAIL_SU_ALL:
+		return "\\All";
+	case RMAIL_SU_FLAGGED:
+		return "\\Flagged";
+	default:
+		return NULL;
 	}
 }

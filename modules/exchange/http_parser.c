@@ -42,7 +42,8 @@ int http_slice_eq(const struct http_slice *s, const char *str)
 	if (s->n != n)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (lower((unsigned char)s->p[i]) != lower((unsigned char)str[i]))
+		if (lower((unsigned char)s->p[i]) !=
+		    lower((unsigned char)str[i]))
 			return 0;
 	return 1;
 }
@@ -71,9 +72,10 @@ static const struct {
 	const char *s;
 	int m;
 } methods[] = {
-	{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
-	{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
-	{ "OPTIONS", HTTP_OPTIONS }, { "PATCH", HTTP_PATCH },
+	{"GET", HTTP_GET},	 {"HEAD", HTTP_HEAD},
+	{"POST", HTTP_POST},	 {"PUT", HTTP_PUT},
+	{"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
+	{"PATCH", HTTP_PATCH},
 };
 
 static int method_of(const char *s, size_t n)
@@ -81,7 +83,8 @@ static int method_of(const char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strlen(methods[i].s) == n && memcmp(methods[i].s, s, n) == 0)
+		if (strlen(methods[i].s) == n &&
+		    memcmp(methods[i].s, s, n) == 0)
 			return methods[i].m;
 	return HTTP_OTHER;
 }
@@ -96,8 +99,8 @@ static size_t line_end(const char *d, size_t pos, size_t end, size_t *cend_r)
 	return e;
 }
 
-static int parse_request_line(struct http_parser *p, const char *d,
-			      size_t pos, size_t cend, struct http_request *r)
+static int parse_request_line(struct http_parser *p, const char *d, size_t pos,
+			      size_t cend, struct http_request *r)
 {
 	size_t i = pos;
 
@@ -184,8 +187,8 @@ static int list_has(const struct http_slice *v, const char *tok)
 	struct http_slice t;
 
 	while (i < v->n) {
-		while (i < v->n && (v->p[i] == ' ' || v->p[i] == '\t' ||
-				    v->p[i] == ','))
+		while (i < v->n &&
+		       (v->p[i] == ' ' || v->p[i] == '\t' || v->p[i] == ','))
 			i++;
 		s = i;
 		while (i < v->n && v->p[i] != ',')
@@ -216,12 +219,14 @@ static int head_semantics(struct http_parser *p, struct http_request *r)
 			if (parse_length(&h->value, &v) < 0)
 				return fail(p, 400, "bad Content-Length");
 			if (have_cl && v != cl)
-				return fail(p, 400, "conflicting Content-Length");
+				return fail(p, 400,
+					    "conflicting Content-Length");
 			have_cl = 1;
 			cl = v;
 		} else if (http_slice_eq(&h->name, "transfer-encoding")) {
 			if (te != NULL)
-				return fail(p, 501, "unsupported Transfer-Encoding");
+				return fail(p, 501,
+					    "unsupported Transfer-Encoding");
 			te = &h->value;
 		} else if (http_slice_eq(&h->name, "host")) {
 			hosts++;
@@ -314,7 +319,7 @@ int http_parse_head(struct http_parser *p, const char *data, size_t len,
 	for (pos = e + 1; pos < end; pos = e + 1) {
 		e = line_end(data, pos, end, &cend);
 		if (cend == pos)
-			break;  /* the empty line */
+			break; /* the empty line */
 		if (parse_field(p, data, pos, cend, req) != RMAIL_OK)
 			return RMAIL_INVALID;
 	}
@@ -369,13 +374,15 @@ int http_parse_body(struct http_parser *p, const char *data, size_t len,
 			p->remaining -= n;
 			if (p->remaining == 0)
 				p->bstate = p->bstate == HB_LENGTH
-					? HB_DONE : HB_CHUNK_DATA_CR;
+						    ? HB_DONE
+						    : HB_CHUNK_DATA_CR;
 			break;
 		case HB_CHUNK_SIZE:
 			h = hexval((unsigned char)data[i]);
 			if (h >= 0) {
 				if (++p->digits > 15)
-					return fail(p, 400, "chunk size too long");
+					return fail(p, 400,
+						    "chunk size too long");
 				p->remaining = p->remaining * 16 + (uint64_t)h;
 				i++;
 				break;

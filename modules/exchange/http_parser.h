@@ -33,10 +33,10 @@ enum http_method {
 };
 
 struct http_limits {
-	size_t max_request_line;    /* incl. CRLF: beyond it 414 */
-	size_t max_head;            /* request line + fields: 431 */
-	size_t max_headers;         /* field count (<= HTTP_MAX_HEADERS) */
-	uint64_t max_body;          /* decoded body bytes: 413 */
+	size_t max_request_line; /* incl. CRLF: beyond it 414 */
+	size_t max_head;	 /* request line + fields: 431 */
+	size_t max_headers;	 /* field count (<= HTTP_MAX_HEADERS) */
+	uint64_t max_body;	 /* decoded body bytes: 413 */
 };
 
 struct http_slice {
@@ -46,18 +46,18 @@ struct http_slice {
 
 struct http_header {
 	struct http_slice name;
-	struct http_slice value;    /* leading/trailing blanks trimmed */
+	struct http_slice value; /* leading/trailing blanks trimmed */
 };
 
 struct http_request {
-	int method;                 /* enum http_method */
+	int method; /* enum http_method */
 	struct http_slice method_str;
-	struct http_slice target;   /* origin-form or "*" */
-	int minor;                  /* HTTP/1.<minor> */
+	struct http_slice target; /* origin-form or "*" */
+	int minor;		  /* HTTP/1.<minor> */
 	size_t nheaders;
 	struct http_header headers[HTTP_MAX_HEADERS];
 	int keep_alive;
-	int has_body;               /* Content-Length > 0 or chunked */
+	int has_body; /* Content-Length > 0 or chunked */
 	int chunked;
 	uint64_t content_length;
 	int expect_continue;
@@ -80,13 +80,13 @@ enum http_body_state {
 
 struct http_parser {
 	struct http_limits lim;
-	size_t scan;                /* head bytes already searched */
-	int status;                 /* HTTP status after RMAIL_INVALID */
-	const char *error;          /* short reason after RMAIL_INVALID */
+	size_t scan;	   /* head bytes already searched */
+	int status;	   /* HTTP status after RMAIL_INVALID */
+	const char *error; /* short reason after RMAIL_INVALID */
 	/* body */
-	int bstate;                 /* enum http_body_state */
-	uint64_t remaining;         /* in the body or the current chunk */
-	uint64_t total;             /* decoded so far */
+	int bstate;	    /* enum http_body_state */
+	uint64_t remaining; /* in the body or the current chunk */
+	uint64_t total;	    /* decoded so far */
 	unsigned digits;
 	size_t ext_len;
 	size_t trailer_len;

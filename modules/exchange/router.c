@@ -12,30 +12,30 @@
 
 struct route {
 	int method;
-	const char *pattern;        /* "/api/folders/{}/messages" */
+	const char *pattern; /* "/api/folders/{}/messages" */
 	ex_handler_fn fn;
 	int auth;
-	int icase;                  /* autodiscover: clients vary the case */
+	int icase; /* autodiscover: clients vary the case */
 };
 
 static const struct route routes[] = {
-	{ HTTP_GET, "/healthz", ex_healthz, 0, 0 },
-	{ HTTP_POST, "/api/login", ex_api_login, 0, 0 },
-	{ HTTP_GET, "/api/folders", ex_api_folders, 1, 0 },
-	{ HTTP_GET, "/api/folders/{}/messages", ex_api_messages, 1, 0 },
-	{ HTTP_POST, "/api/folders/{}/messages", ex_api_append, 1, 0 },
-	{ HTTP_GET, "/api/folders/{}/messages/{}", ex_api_message, 1, 0 },
-	{ HTTP_POST, "/api/folders/{}/messages/{}/flags", ex_api_flags, 1, 0 },
-	{ HTTP_GET, "/api/folders/{}/messages/{}/attachments/{}",
-	  ex_api_attachment, 1, 0 },
-	{ HTTP_POST, "/api/send", ex_api_send, 1, 0 },
-	{ HTTP_GET, "/api/aliases", ex_api_aliases_get, 1, 0 },
-	{ HTTP_POST, "/api/aliases", ex_api_aliases_post, 1, 0 },
-	{ HTTP_DELETE, "/api/aliases/{}", ex_api_aliases_delete, 1, 0 },
-	{ HTTP_GET, "/mail/config-v1.1.xml", ex_autoconfig, 0, 0 },
-	{ HTTP_GET, "/.well-known/autoconfig/mail/config-v1.1.xml",
-	  ex_autoconfig, 0, 0 },
-	{ HTTP_POST, "/autodiscover/autodiscover.xml", ex_autodiscover, 0, 1 },
+	{HTTP_GET, "/healthz", ex_healthz, 0, 0},
+	{HTTP_POST, "/api/login", ex_api_login, 0, 0},
+	{HTTP_GET, "/api/folders", ex_api_folders, 1, 0},
+	{HTTP_GET, "/api/folders/{}/messages", ex_api_messages, 1, 0},
+	{HTTP_POST, "/api/folders/{}/messages", ex_api_append, 1, 0},
+	{HTTP_GET, "/api/folders/{}/messages/{}", ex_api_message, 1, 0},
+	{HTTP_POST, "/api/folders/{}/messages/{}/flags", ex_api_flags, 1, 0},
+	{HTTP_GET, "/api/folders/{}/messages/{}/attachments/{}",
+	 ex_api_attachment, 1, 0},
+	{HTTP_POST, "/api/send", ex_api_send, 1, 0},
+	{HTTP_GET, "/api/aliases", ex_api_aliases_get, 1, 0},
+	{HTTP_POST, "/api/aliases", ex_api_aliases_post, 1, 0},
+	{HTTP_DELETE, "/api/aliases/{}", ex_api_aliases_delete, 1, 0},
+	{HTTP_GET, "/mail/config-v1.1.xml", ex_autoconfig, 0, 0},
+	{HTTP_GET, "/.well-known/autoconfig/mail/config-v1.1.xml",
+	 ex_autoconfig, 0, 0},
+	{HTTP_POST, "/autodiscover/autodiscover.xml", ex_autodiscover, 0, 1},
 };
 
 static int hexv(char c)
@@ -131,9 +131,9 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 			continue;
 		found = 1;
 		if (rt->method != method && r->method != HTTP_OPTIONS) {
-			const char *m = rt->method == HTTP_GET ? "GET, HEAD"
-				      : rt->method == HTTP_POST ? "POST"
-				      : "DELETE";
+			const char *m = rt->method == HTTP_GET	  ? "GET, HEAD"
+					: rt->method == HTTP_POST ? "POST"
+								  : "DELETE";
 
 			/* room is kept for the ", OPTIONS" added below */
 			if (strstr(allow, m) == NULL &&

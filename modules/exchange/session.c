@@ -16,7 +16,7 @@
 enum ex_state {
 	EX_HEAD = 0,
 	EX_BODY,
-	EX_RUN,                     /* handler running or async */
+	EX_RUN, /* handler running or async */
 };
 
 struct ex_sess {
@@ -25,11 +25,11 @@ struct ex_sess {
 	struct http_parser p;
 	int state;
 	int closed;
-	int in_input;               /* inside on_input: no resume needed */
-	int paused;                 /* reading paused for async work */
+	int in_input; /* inside on_input: no resume needed */
+	int paused;   /* reading paused for async work */
 	struct ex_req *req;
-	int discard;                /* read the body but do not keep it */
-	int err_status;             /* answer after the body is read */
+	int discard;	/* read the body but do not keep it */
+	int err_status; /* answer after the body is read */
 	const char *err_msg;
 	const char *allow;
 };
@@ -37,28 +37,50 @@ struct ex_sess {
 static const char *reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -118,20 +140,19 @@ static void write_response(struct ex_sess *s, struct ex_req *r, int status,
 	const char *cors = r != NULL ? ex_cors_headers(r, 0) : "";
 	int ka = r != NULL && r->keep_alive && !s->closed;
 
-	core->conn_printf(s->c,
-			  "HTTP/1.1 %d %s\r\n"
-			  "Content-Length: %zu\r\n"
-			  "%s%s%s"
-			  "Cache-Control: no-store\r\n"
-			  "X-Content-Type-Options: nosniff\r\n"
-			  "Connection: %s\r\n"
-			  "%s%s\r\n",
-			  status, reason(status), len,
-			  ctype != NULL ? "Content-Type: " : "",
-			  ctype != NULL ? ctype : "",
-			  ctype != NULL ? "\r\n" : "",
-			  ka ? "keep-alive" : "close",
-			  cors, extra != NULL ? extra : "");
+	core->conn_printf(
+		s->c,
+		"HTTP/1.1 %d %s\r\n"
+		"Content-Length: %zu\r\n"
+		"%s%s%s"
+		"Cache-Control: no-store\r\n"
+		"X-Content-Type-Options: nosniff\r\n"
+		"Connection: %s\r\n"
+		"%s%s\r\n",
+		status, reason(status), len,
+		ctype != NULL ? "Content-Type: " : "",
+		ctype != NULL ? ctype : "", ctype != NULL ? "\r\n" : "",
+		ka ? "keep-alive" : "close", cors, extra != NULL ? extra : "");
 	if (len > 0 && (r == NULL || r->method != HTTP_HEAD))
 		core->conn_write(s->c, body, len);
 	if (r != NULL) {
@@ -207,8 +228,8 @@ static void raw_error(struct ex_sess *s, int status, const char *msg)
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
 
 	s->closed = 1;
-	write_response(s, NULL, status, "application/json", body,
-		       (size_t)n, NULL);
+	write_response(s, NULL, status, "application/json", body, (size_t)n,
+		       NULL);
 }
 
 json_t *ex_json_parse(struct ex_req *r)
@@ -262,14 +283,14 @@ static struct ex_req *req_new(struct ex_sess *s, const struct http_request *h)
 	r->c = s->c;
 	r->pool = pool;
 	r->method = h->method;
-	r->method_str = core->pstrndup(pool, h->method_str.p,
-				       h->method_str.n);
+	r->method_str = core->pstrndup(pool, h->method_str.p, h->method_str.n);
 	q = memchr(h->target.p, '?', h->target.n);
 	if (q != NULL) {
 		r->path = core->pstrndup(pool, h->target.p,
 					 (size_t)(q - h->target.p));
-		r->query = core->pstrndup(pool, q + 1, h->target.n -
-					  (size_t)(q - h->target.p) - 1);
+		r->query = core->pstrndup(
+			pool, q + 1,
+			h->target.n - (size_t)(q - h->target.p) - 1);
 	} else {
 		r->path = core->pstrndup(pool, h->target.p, h->target.n);
 	}
@@ -328,9 +349,8 @@ static void dispatch(struct ex_sess *s)
 		if (s->allow != NULL) {
 			static const char msg[] =
 				"{\"error\":\"Method not allowed\"}";
-			char *extra = ex.core->psprintf(r->pool,
-							"Allow: %s\r\n",
-							s->allow);
+			char *extra = ex.core->psprintf(
+				r->pool, "Allow: %s\r\n", s->allow);
 
 			ex_respond(r, 405, "application/json", msg,
 				   sizeof(msg) - 1, extra);
@@ -361,8 +381,9 @@ static int start_request(struct ex_sess *s, const struct http_request *h)
 		s->discard = 1;
 		s->err_status = status;
 		s->allow = allow;
-		s->err_msg = status == 405 ? "Method not allowed"
-			   : status == 400 ? "Bad path" : "Not found";
+		s->err_msg = status == 405   ? "Method not allowed"
+			     : status == 400 ? "Bad path"
+					     : "Not found";
 		if (status == 400) {
 			/* a bad path keeps nothing useful: answer now */
 			s->err_status = 0;
@@ -420,15 +441,15 @@ static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 	while (!s->closed) {
 		n = core->conn_peek(c, &d);
 		if (s->state == EX_RUN)
-			return RMAIL_OK;   /* async: input waits */
+			return RMAIL_OK; /* async: input waits */
 		if (s->state == EX_HEAD) {
 			if (n == 0)
 				return RMAIL_OK;
 			rc = http_parse_head(&s->p, d, n, &h, &used);
 			if (rc == RMAIL_AGAIN) {
 				if (n > 0)
-					core->conn_set_timeout(c,
-					    ex_conf()->request_timeout);
+					core->conn_set_timeout(
+						c, ex_conf()->request_timeout);
 				return RMAIL_OK;
 			}
 			if (rc != RMAIL_OK) {
@@ -469,7 +490,7 @@ static void ex_on_timeout(struct rmail_conn *c, void *session)
 {
 	struct ex_sess *s = session;
 
-	if (s->state != EX_HEAD || ex.core->conn_peek(c, &(const char *){ 0 }))
+	if (s->state != EX_HEAD || ex.core->conn_peek(c, &(const char *){0}))
 		raw_error(s, 408, "Request timeout");
 }
 

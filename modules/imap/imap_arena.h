@@ -15,8 +15,7 @@ struct imap_arena {
 	size_t used;
 };
 
-static inline void imap_arena_init(struct imap_arena *a, void *mem,
-				   size_t cap)
+static inline void imap_arena_init(struct imap_arena *a, void *mem, size_t cap)
 {
 	a->base = mem;
 	a->cap = cap;
@@ -36,8 +35,8 @@ static inline size_t imap_arena_left(const struct imap_arena *a)
 /* Zeroed, pointer-aligned memory, or NULL when the buffer is full. */
 static inline void *imap_arena_alloc(struct imap_arena *a, size_t n)
 {
-	size_t align = sizeof(void *) > sizeof(uint64_t) ?
-		sizeof(void *) : sizeof(uint64_t);
+	size_t align = sizeof(void *) > sizeof(uint64_t) ? sizeof(void *)
+							 : sizeof(uint64_t);
 	size_t off = (a->used + align - 1) & ~(align - 1);
 	char *p;
 	size_t i;

@@ -116,8 +116,9 @@ static bool addr_list(const struct rmail_core *core, struct rmail_mime *m,
 			imap_buf_nstring(b, a[i].mailbox);
 			imap_buf_add(b, " ", 1);
 			/* a NIL host would read as group syntax */
-			imap_buf_nstring(b, a[i].host != NULL ? a[i].host :
-					 ".MISSING-HOST-NAME.");
+			imap_buf_nstring(b, a[i].host != NULL
+						    ? a[i].host
+						    : ".MISSING-HOST-NAME.");
 		}
 		imap_buf_add(b, ")", 1);
 	}
@@ -252,12 +253,11 @@ static void encoding(struct imap_buf *b, const char *e)
 static void empty_body(struct imap_buf *b)
 {
 	imap_buf_puts(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-		      "NIL \"7BIT\" 0 0)");
+			 "NIL \"7BIT\" 0 0)");
 }
 
 static void structure(const struct rmail_core *core, struct rmail_mime *m,
-		      size_t idx, bool ext, unsigned depth,
-		      struct imap_buf *b)
+		      size_t idx, bool ext, unsigned depth, struct imap_buf *b)
 {
 	const struct rmail_mime_part *p = core->mime_part(m, idx);
 	bool text, msg;
@@ -321,7 +321,7 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 		} else {
 			/* encoded or cut by a limit: nothing inside */
 			imap_buf_puts(b, "(NIL NIL NIL NIL NIL NIL NIL NIL "
-				      "NIL NIL) ");
+					 "NIL NIL) ");
 			empty_body(b);
 		}
 	}
@@ -347,7 +347,7 @@ static const struct rmail_mime_limits limits = {
 struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
 					const char *data, size_t len)
 {
-	struct imap_buf env = { 0 }, bs = { 0 }, body = { 0 };
+	struct imap_buf env = {0}, bs = {0}, body = {0};
 	struct rmail_mime *m = NULL;
 	struct rmail_err err;
 	struct imap_msginfo *mi;
@@ -447,8 +447,8 @@ int imap_section_range(const struct imap_msginfo *mi, const uint32_t *part,
 		}
 		p = &mi->parts[cur];
 		if (p->flags & RMAIL_MIME_MESSAGE)
-			msg = p->first_child < mi->nparts ? p->first_child :
-				RMAIL_MIME_NONE;
+			msg = p->first_child < mi->nparts ? p->first_child
+							  : RMAIL_MIME_NONE;
 		else if ((p->flags & RMAIL_MIME_MULTIPART) && cur != msg)
 			msg = cur;
 		else

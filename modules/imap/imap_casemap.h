@@ -14,8 +14,8 @@
 
 struct imap_casemap_ent {
 	uint32_t cp;
-	uint32_t off;           /* into imap_casemap_pool */
-	uint32_t len;           /* bytes of UTF-8 */
+	uint32_t off; /* into imap_casemap_pool */
+	uint32_t len; /* bytes of UTF-8 */
 };
 
 extern const uint32_t imap_casemap_n;

@@ -57,7 +57,7 @@ static int datetime_parse(const char *s, size_t len, int64_t *t_r)
 	if (hh > 23 || mm > 59 || ss > 60 || zm > 59)
 		return -1;
 	*t_r = (int64_t)days * 86400 + hh * 3600 + mm * 60 + ss -
-		sign * (zh * 3600 + zm * 60);
+	       sign * (zh * 3600 + zm * 60);
 	return 0;
 }
 
@@ -99,7 +99,7 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	struct imap_append_run *r;
 	const char *kw[64], *name;
 	size_t nkw = 0;
-	struct rmail_append_opts o = { .size = sizeof(o) };
+	struct rmail_append_opts o = {.size = sizeof(o)};
 	void *h;
 
 	r = calloc(1, sizeof(*r));
@@ -132,19 +132,20 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	}
 	if (a != lit || name == NULL) {
 		r->failed = true;
-		rmail_err_set(&r->err, RMAIL_E_INVAL, "Invalid APPEND "
+		rmail_err_set(&r->err, RMAIL_E_INVAL,
+			      "Invalid APPEND "
 			      "arguments");
 	}
 	o.size_hint = s->parser.literal_size;
 	ops = imap_store(&h);
 	if (!r->failed) {
 		r->mailbox = strdup(name);
-		if (ops->append_begin(h, s->user, name, &o, &r->ap,
-				      &r->err) < 0)
+		if (ops->append_begin(h, s->user, name, &o, &r->ap, &r->err) <
+		    0)
 			r->failed = true;
 	}
 	if (!sync)
-		return 0;       /* LITERAL+: the data comes anyway */
+		return 0; /* LITERAL+: the data comes anyway */
 	if (r->failed) {
 		const struct rmail_err *e = &r->err;
 
@@ -154,7 +155,8 @@ int imap_append_literal(struct imap_session *s, bool sync)
 			imap_printf(s, "%s NO [TRYCREATE] %s\r\n", r->tag,
 				    e->msg);
 		else if (e->code == RMAIL_E_QUOTA)
-			imap_printf(s, "* NO [OVERQUOTA] %s\r\n"
+			imap_printf(s,
+				    "* NO [OVERQUOTA] %s\r\n"
 				    "%s NO [ALERT] Quota exceeded\r\n",
 				    OVERQUOTA_TEXT, r->tag);
 		else
@@ -185,8 +187,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 	struct imap_append_run *r = arg;
 
 	(void)cancel;
-	r->rc = imap_store(NULL)->append_commit(r->ap, &r->uid,
-						&r->uidvalidity, &r->err);
+	r->rc = imap_store(NULL)->append_commit(r->ap, &r->uid, &r->uidvalidity,
+						&r->err);
 }
 
 static void commit_done(void *arg, int cancelled)
@@ -201,8 +203,7 @@ static void commit_done(void *arg, int cancelled)
 				overquota(s, r->tag);
 			else
 				imap_tagged(s, r->tag, false, "NO %s%s",
-					    imap_err_code(&r->err),
-					    r->err.msg);
+					    imap_err_code(&r->err), r->err.msg);
 		} else {
 			imap_tagged(s, r->tag, false,
 				    "OK [APPENDUID %u %u] APPEND completed",
@@ -241,6 +242,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd,
 {
 	(void)uid;
 	/* the message literal never came as a stream: empty, or missing */
-	imap_tagged(s, cmd->tag, false, "BAD APPEND needs a non-empty "
+	imap_tagged(s, cmd->tag, false,
+		    "BAD APPEND needs a non-empty "
 		    "message literal");
 }

@@ -21,8 +21,7 @@ void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd,
 	imap_tagged(s, cmd->tag, true, "OK CAPABILITY completed");
 }
 
-void imap_cmd_noop(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_noop(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	(void)uid;
 	imap_view_poll(s);
@@ -38,8 +37,7 @@ void imap_cmd_logout(struct imap_session *s, const struct imap_cmd *cmd,
 	s->state = IMAP_S_LOGOUT;
 }
 
-void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd,
-		 bool uid)
+void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	(void)uid;
 	imap_printf(s, "* ID (\"name\" \"rmail\" \"version\" \"1.0\")\r\n");
@@ -118,8 +116,10 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 		imap_printf(s, "%s NO [UNAVAILABLE] Try again later\r\n",
 			    s->tag);
 	else
-		imap_printf(s, "%s NO [AUTHENTICATIONFAILED] "
-			    "Authentication failed\r\n", s->tag);
+		imap_printf(s,
+			    "%s NO [AUTHENTICATIONFAILED] "
+			    "Authentication failed\r\n",
+			    s->tag);
 	if (s->auth_failures >= (unsigned)IMAP_CONF->auth_fail_disconnect) {
 		imap_printf(s, "* BYE Too many authentication failures\r\n");
 		s->state = IMAP_S_LOGOUT;
@@ -133,15 +133,16 @@ static void start_login(struct imap_session *s, const char *tag,
 			const char *user, const char *pass)
 {
 	imap_async_begin(s, tag);
-	IMAP_CORE->auth_login(user, pass, "imap",
-			      IMAP_CORE->conn_peer_ip(s->c), login_done, s);
+	IMAP_CORE->auth_login(user, pass, "imap", IMAP_CORE->conn_peer_ip(s->c),
+			      login_done, s);
 }
 
 static bool login_allowed(struct imap_session *s, const char *tag)
 {
 	if (!imap_cleartext_blocked(s))
 		return true;
-	imap_tagged(s, tag, false, "NO [PRIVACYREQUIRED] Use STARTTLS "
+	imap_tagged(s, tag, false,
+		    "NO [PRIVACYREQUIRED] Use STARTTLS "
 		    "before logging in");
 	return false;
 }
@@ -164,8 +165,8 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd,
 }
 
 /* RFC 4616: [authzid] NUL authcid NUL passwd */
-static void sasl_plain(struct imap_session *s, const char *tag,
-		       const char *b64, size_t len)
+static void sasl_plain(struct imap_session *s, const char *tag, const char *b64,
+		       size_t len)
 {
 	const struct rmail_core *core = IMAP_CORE;
 	char buf[1024];
@@ -182,8 +183,9 @@ static void sasl_plain(struct imap_session *s, const char *tag,
 	end = buf + n;
 	authz = buf;
 	authc = memchr(authz, '\0', n);
-	pass = authc != NULL ? memchr(authc + 1, '\0',
-				      (size_t)(end - authc - 1)) : NULL;
+	pass = authc != NULL
+		       ? memchr(authc + 1, '\0', (size_t)(end - authc - 1))
+		       : NULL;
 	if (authc == NULL || pass == NULL ||
 	    memchr(pass + 1, '\0', (size_t)(end - pass - 1)) != NULL) {
 		core->auth_log_failure("imap", "", core->conn_peer_ip(s->c),
@@ -194,11 +196,12 @@ static void sasl_plain(struct imap_session *s, const char *tag,
 	authc++;
 	pass++;
 	if (authz[0] != '\0' && strcasecmp(authz, authc) != 0) {
-		core->auth_log_failure("imap", authc,
-				       core->conn_peer_ip(s->c),
+		core->auth_log_failure("imap", authc, core->conn_peer_ip(s->c),
 				       "authorization identity refused");
-		imap_printf(s, "%s NO [AUTHORIZATIONFAILED] Cannot act as "
-			    "another user\r\n", tag);
+		imap_printf(s,
+			    "%s NO [AUTHORIZATIONFAILED] Cannot act as "
+			    "another user\r\n",
+			    tag);
 		return;
 	}
 	start_login(s, tag, authc, pass);

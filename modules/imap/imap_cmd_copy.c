@@ -37,9 +37,8 @@ static char *uid_set(const uint32_t *u, size_t n)
 			len += (size_t)snprintf(out + len, cap - len, "%s%u",
 						len ? "," : "", u[i]);
 		else
-			len += (size_t)snprintf(out + len, cap - len,
-						"%s%u:%u", len ? "," : "",
-						u[i], u[k]);
+			len += (size_t)snprintf(out + len, cap - len, "%s%u:%u",
+						len ? "," : "", u[i], u[k]);
 		i = k + 1;
 	}
 	return out;
@@ -52,11 +51,11 @@ static void copy_work(void *arg, const volatile int *cancel)
 
 	(void)cancel;
 	if (j->move)
-		j->rc = ops->msg_move(j->mb, j->uids, j->n, j->dst,
-				      j->dst_uids, &j->uidvalidity, &j->err);
+		j->rc = ops->msg_move(j->mb, j->uids, j->n, j->dst, j->dst_uids,
+				      &j->uidvalidity, &j->err);
 	else
-		j->rc = ops->msg_copy(j->mb, j->uids, j->n, j->dst,
-				      j->dst_uids, &j->uidvalidity, &j->err);
+		j->rc = ops->msg_copy(j->mb, j->uids, j->n, j->dst, j->dst_uids,
+				      &j->uidvalidity, &j->err);
 }
 
 static void copy_done(void *arg, int cancelled)
@@ -133,8 +132,10 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (n == 0) {
 		free(uids);
-		imap_tagged(s, cmd->tag, false, "OK %s completed (nothing "
-			    "to do)", move ? "MOVE" : "COPY");
+		imap_tagged(s, cmd->tag, false,
+			    "OK %s completed (nothing "
+			    "to do)",
+			    move ? "MOVE" : "COPY");
 		return;
 	}
 	j = calloc(1, sizeof(*j));
@@ -153,14 +154,12 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, copy_work, copy_done, j);
 }
 
-void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	copy_cmd(s, cmd, uid, false);
 }
 
-void imap_cmd_move(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_move(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	copy_cmd(s, cmd, uid, true);
 }

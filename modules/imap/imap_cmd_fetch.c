@@ -23,7 +23,7 @@
 #define JOB_BYTES (16u * 1024 * 1024)
 
 enum {
-	IT_RFC822,              /* extra items before the bodies */
+	IT_RFC822, /* extra items before the bodies */
 	IT_RFC822_HEADER,
 	IT_RFC822_TEXT,
 	IT_BODIES,
@@ -36,18 +36,18 @@ struct imap_fetch_run {
 	uint32_t *uids;
 	size_t n, i;
 	/* the current message */
-	bool open;              /* "* n FETCH (" written */
+	bool open; /* "* n FETCH (" written */
 	bool sp;
-	int item;               /* IT_* then IT_BODIES + k */
+	int item; /* IT_* then IT_BODIES + k */
 	const struct imap_fetch_body *body;
-	uint64_t hdr_end;       /* UINT64_MAX: not known yet */
-	uint64_t size;          /* of the current message */
+	uint64_t hdr_end; /* UINT64_MAX: not known yet */
+	uint64_t size;	  /* of the current message */
 	bool streaming;
-	uint64_t pos, end;      /* file range still to write */
+	uint64_t pos, end; /* file range still to write */
 	/* parsed summaries */
 	bool need_info;
-	struct parse_job *job;  /* in flight: the FETCH waits */
-	struct imap_msginfo *own;       /* unreadable message: not cached */
+	struct parse_job *job;	  /* in flight: the FETCH waits */
+	struct imap_msginfo *own; /* unreadable message: not cached */
 	uint32_t own_uid;
 };
 
@@ -66,8 +66,8 @@ static char slice[SLICE];
 
 static void fmt_date(int64_t t, char *out, size_t n)
 {
-	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 
@@ -78,25 +78,25 @@ static void fmt_date(int64_t t, char *out, size_t n)
 }
 
 /* offset just past the blank line ending the header */
-static uint64_t header_end(struct imap_session *s, uint32_t uid,
-			   uint64_t size)
+static uint64_t header_end(struct imap_session *s, uint32_t uid, uint64_t size)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_err err;
 	uint64_t off = 0;
 	size_t got;
-	char prev[3] = { 0, 0, 0 };
+	char prev[3] = {0, 0, 0};
 	size_t i;
 
 	while (off < size && off < HDR_MAX) {
 		if (ops->msg_read(s->tr->mb, uid, off, slice, 4096, &got,
-				  &err) < 0 || got == 0)
+				  &err) < 0 ||
+		    got == 0)
 			break;
 		for (i = 0; i < got; i++) {
 			char c = slice[i];
 
 			if (off + i == 1 && prev[2] == '\r' && c == '\n')
-				return 2;       /* no header at all */
+				return 2; /* no header at all */
 			if (c == '\n' && prev[2] == '\r' && prev[1] == '\n' &&
 			    prev[0] == '\r')
 				return off + i + 1;
@@ -154,12 +154,12 @@ static char *filter_header(struct imap_session *s, uint32_t uid,
 		}
 		end = i;
 		if (end - start <= 2)
-			break;          /* the blank line */
+			break; /* the blank line */
 		for (colon = start; colon < end && h[colon] != ':'; colon++)
 			;
 		if (colon == end)
 			continue;
-		if (field_listed(b, h + start, colon - start) != not) {
+		if (field_listed(b, h + start, colon - start) != not ) {
 			memcpy(out + o, h + start, end - start);
 			o += end - start;
 		}
@@ -211,10 +211,11 @@ static bool stream(struct imap_session *s, struct imap_fetch_run *f,
 	while (f->pos < f->end) {
 		if (IMAP_CORE->conn_outq(s->c) > IMAP_CONF->fetch_outq)
 			return false;
-		want = f->end - f->pos < SLICE ? (size_t)(f->end - f->pos) :
-			SLICE;
+		want = f->end - f->pos < SLICE ? (size_t)(f->end - f->pos)
+					       : SLICE;
 		if (ops->msg_read(s->tr->mb, uid, f->pos, slice, want, &got,
-				  &err) < 0 || got == 0) {
+				  &err) < 0 ||
+		    got == 0) {
 			/* gone underneath: keep the literal's length */
 			memset(slice, ' ', want);
 			got = want;
@@ -246,8 +247,7 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 
 	if (m == NULL)
 		return false;
-	if (f->attrs.sets_seen && !s->readonly &&
-	    !(m->flags & RMAIL_F_SEEN)) {
+	if (f->attrs.sets_seen && !s->readonly && !(m->flags & RMAIL_F_SEEN)) {
 		if (ops->msg_flags(s->tr->mb, uid, RMAIL_FLAGS_ADD,
 				   RMAIL_F_SEEN, NULL, 0, &nm, &err) == 0) {
 			show_flags = true;
@@ -281,8 +281,7 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	}
 	if (flags & IMAP_FETCH_RFC822_SIZE) {
 		item_sep(s, f);
-		imap_printf(s, "RFC822.SIZE %llu",
-			    (unsigned long long)m->size);
+		imap_printf(s, "RFC822.SIZE %llu", (unsigned long long)m->size);
 	}
 	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
 		item_sep(s, f);
@@ -353,8 +352,8 @@ static bool part_item(struct imap_session *s, struct imap_fetch_run *f,
 	default:
 		break;
 	}
-	if (mi == NULL || imap_section_range(mi, b->part, b->nparts, what,
-					     &off, &len) < 0) {
+	if (mi == NULL ||
+	    imap_section_range(mi, b->part, b->nparts, what, &off, &len) < 0) {
 		/* no such part: NIL, as deployed servers answer */
 		item_sep(s, f);
 		if (b->partial)
@@ -373,8 +372,7 @@ static bool part_item(struct imap_session *s, struct imap_fetch_run *f,
 
 /* the next data item of the current message: false when none left */
 static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
-		     uint32_t uid, uint64_t size,
-		     const struct imap_msginfo *mi)
+		     uint32_t uid, uint64_t size, const struct imap_msginfo *mi)
 {
 	uint32_t flags = f->attrs.flags;
 	const struct imap_fetch_body *b;
@@ -409,8 +407,7 @@ static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 	body_label(b, label, sizeof(label));
 	if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
 		return part_item(s, f, uid, b, label, mi);
-	if (b->kind != IMAP_SECTION_ALL &&
-	    f->hdr_end == UINT64_MAX)
+	if (b->kind != IMAP_SECTION_ALL && f->hdr_end == UINT64_MAX)
 		f->hdr_end = header_end(s, uid, size);
 	switch (b->kind) {
 	case IMAP_SECTION_ALL:
@@ -460,7 +457,8 @@ static void parse_work(void *arg, const volatile int *cancel)
 		while (off < size) {
 			if (ops->msg_read(j->t->mb, j->uids[i], off, buf + off,
 					  (size_t)(size - off), &got,
-					  &err) < 0 || got == 0)
+					  &err) < 0 ||
+			    got == 0)
 				break;
 			off += got;
 		}
@@ -545,7 +543,7 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 	}
 	if (j->n == 0) {
 		free(j);
-		return NULL;    /* gone: msg_begin skips it */
+		return NULL; /* gone: msg_begin skips it */
 	}
 	j->s = s;
 	j->c = s->c;
@@ -559,9 +557,8 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 }
 
 /* the summary of the current message, from the cache or our own */
-static const struct imap_msginfo *cur_info(struct imap_session *s,
-					   struct imap_fetch_run *f,
-					   uint32_t uid)
+static const struct imap_msginfo *
+cur_info(struct imap_session *s, struct imap_fetch_run *f, uint32_t uid)
 {
 	const struct imap_tracker *t = s->tr;
 
@@ -569,8 +566,7 @@ static const struct imap_msginfo *cur_info(struct imap_session *s,
 		return NULL;
 	if (f->own != NULL && f->own_uid == uid)
 		return f->own;
-	return imap_cache_get(t->user, t->name, t->uidvalidity, uid,
-			      f->size);
+	return imap_cache_get(t->user, t->name, t->uidvalidity, uid, f->size);
 }
 
 void imap_fetch_continue(struct imap_session *s)
@@ -578,7 +574,7 @@ void imap_fetch_continue(struct imap_session *s)
 	struct imap_fetch_run *f = s->fetch;
 
 	if (f->job != NULL)
-		return;         /* parse_done continues */
+		return; /* parse_done continues */
 	while (f->i < f->n) {
 		uint32_t uid = f->uids[f->i];
 
@@ -646,8 +642,8 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	for (b = f->attrs.bodies; b != NULL; b = b->next)
 		if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
 			f->need_info = true;
-	if (f->attrs.flags & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY |
-			      IMAP_FETCH_BODYSTRUCTURE))
+	if (f->attrs.flags &
+	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
 		f->need_info = true;
 	if (imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why) < 0) {
 		free(f);

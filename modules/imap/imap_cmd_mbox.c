@@ -36,13 +36,10 @@ static const struct {
 	const char *name;
 	uint32_t su;
 } su_names[] = {
-	{ "\\Sent", RMAIL_SU_SENT },
-	{ "\\Drafts", RMAIL_SU_DRAFTS },
-	{ "\\Trash", RMAIL_SU_TRASH },
-	{ "\\Junk", RMAIL_SU_JUNK },
-	{ "\\Archive", RMAIL_SU_ARCHIVE },
-	{ "\\All", RMAIL_SU_ALL },
-	{ "\\Flagged", RMAIL_SU_FLAGGED },
+	{"\\Sent", RMAIL_SU_SENT},	 {"\\Drafts", RMAIL_SU_DRAFTS},
+	{"\\Trash", RMAIL_SU_TRASH},	 {"\\Junk", RMAIL_SU_JUNK},
+	{"\\Archive", RMAIL_SU_ARCHIVE}, {"\\All", RMAIL_SU_ALL},
+	{"\\Flagged", RMAIL_SU_FLAGGED},
 };
 
 const char *imap_special_use_name(uint32_t su)
@@ -103,8 +100,8 @@ void imap_cmd_create(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	ops = imap_store(&h);
 	if (ops->mbox_create(h, s->user, name, su, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
 	imap_tagged(s, cmd->tag, false, "OK CREATE completed");
@@ -154,8 +151,8 @@ static void job_done(void *arg, int cancelled)
 	imap_async_end(s);
 }
 
-static void start_job(struct imap_session *s, const char *tag,
-		      const char *from, const char *to)
+static void start_job(struct imap_session *s, const char *tag, const char *from,
+		      const char *to)
 {
 	struct mbox_job *j = calloc(1, sizeof(*j));
 
@@ -223,8 +220,8 @@ static void subscribe(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	ops = imap_store(&h);
 	if (ops->mbox_subscribe(h, s->user, name, on, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
 	imap_tagged(s, cmd->tag, false, "OK %sSUBSCRIBE completed",
@@ -238,8 +235,8 @@ void imap_cmd_subscribe(struct imap_session *s, const struct imap_cmd *cmd,
 	subscribe(s, cmd, 1);
 }
 
-void imap_cmd_unsubscribe(struct imap_session *s,
-			  const struct imap_cmd *cmd, bool uid)
+void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_cmd *cmd,
+			  bool uid)
 {
 	(void)uid;
 	subscribe(s, cmd, 0);
@@ -304,12 +301,12 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	ops = imap_store(&h);
 	if (ops->mbox_status(h, s->user, name, &st, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
-	if (imap_status_items(s, cmd->args->next, &st, items,
-			      sizeof(items)) < 0) {
+	if (imap_status_items(s, cmd->args->next, &st, items, sizeof(items)) <
+	    0) {
 		imap_tagged(s, cmd->tag, false, "BAD Invalid status items");
 		return;
 	}

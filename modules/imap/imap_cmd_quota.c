@@ -21,7 +21,7 @@ static bool quota_line(struct imap_session *s, const char *tag)
 		return false;
 	}
 	if (limit == 0) {
-		imap_printf(s, "* QUOTA \"\" ()\r\n");      /* unlimited */
+		imap_printf(s, "* QUOTA \"\" ()\r\n"); /* unlimited */
 		return true;
 	}
 	/* usage rounds up: one byte over is not "0 KiB used" */
@@ -51,8 +51,8 @@ void imap_cmd_getquota(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, true, "OK GETQUOTA completed");
 }
 
-void imap_cmd_getquotaroot(struct imap_session *s,
-			   const struct imap_cmd *cmd, bool uid)
+void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd,
+			   bool uid)
 {
 	void *h;
 	const struct rmail_store_ops *ops = imap_store(&h);
@@ -69,14 +69,13 @@ void imap_cmd_getquotaroot(struct imap_session *s,
 	if (name == NULL)
 		return;
 	if (ops->mbox_status(h, s->user, name, &st, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
 	/* the name goes back as the client sent it (mUTF-7) */
 	imap_write(s, "* QUOTAROOT ", 12);
-	imap_write_astring(s, cmd->args->str != NULL ? cmd->args->str :
-			   name);
+	imap_write_astring(s, cmd->args->str != NULL ? cmd->args->str : name);
 	imap_write(s, " \"\"\r\n", 5);
 	if (quota_line(s, cmd->tag))
 		imap_tagged(s, cmd->tag, true, "OK GETQUOTAROOT completed");

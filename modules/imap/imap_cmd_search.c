@@ -29,7 +29,7 @@ static const struct rmail_mime_limits limits = {
 struct cand {
 	uint32_t seq;
 	bool recent;
-	struct rmail_msg m;     /* a copy: the view moves under the job */
+	struct rmail_msg m; /* a copy: the view moves under the job */
 };
 
 /* the message behind a candidate, loaded on the first text key */
@@ -41,11 +41,11 @@ struct text_ctx {
 	char *data;
 	size_t len;
 	struct rmail_mime *mime;
-	struct imap_buf fold;           /* scratch */
+	struct imap_buf fold; /* scratch */
 	bool text_ready;
-	struct imap_buf text;           /* folded bodies for BODY/TEXT */
+	struct imap_buf text; /* folded bodies for BODY/TEXT */
 	bool head_ready;
-	struct imap_buf head;           /* folded decoded header for TEXT */
+	struct imap_buf head; /* folded decoded header for TEXT */
 };
 
 struct search_job {
@@ -96,7 +96,7 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 {
 	for (; k != NULL; k = k->next) {
 		struct imap_seqset r;
-		struct imap_buf b = { 0 };
+		struct imap_buf b = {0};
 		char *p;
 		size_t i;
 
@@ -112,9 +112,11 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 		}
 		case IMAP_SKEY_UID:
 		case IMAP_SKEY_SEQSET:
-			if (imap_seqset_resolve(&k->seqset, k->type ==
-						IMAP_SKEY_UID ? s->maxuid :
-						s->exists, &s->arena, &r) < 0)
+			if (imap_seqset_resolve(&k->seqset,
+						k->type == IMAP_SKEY_UID
+							? s->maxuid
+							: s->exists,
+						&s->arena, &r) < 0)
 				return -2;
 			k->seqset = r;
 			break;
@@ -174,28 +176,29 @@ static bool load(struct text_ctx *t)
 		return !t->failed;
 	t->loaded = true;
 	t->failed = true;
-	want = t->need_body || size <= HEAD_SLICE ? size :
-		(size < HEAD_MAX ? size : HEAD_MAX);
+	want = t->need_body || size <= HEAD_SLICE
+		       ? size
+		       : (size < HEAD_MAX ? size : HEAD_MAX);
 	t->data = malloc((size_t)want + 1);
 	if (t->data == NULL)
 		abort();
 	t->len = 0;
 	while (t->len < want) {
-		size_t n = t->need_body ? (size_t)(want - t->len) :
-			(want - t->len < HEAD_SLICE ?
-			 (size_t)(want - t->len) : HEAD_SLICE);
+		size_t n = t->need_body ? (size_t)(want - t->len)
+					: (want - t->len < HEAD_SLICE
+						   ? (size_t)(want - t->len)
+						   : HEAD_SLICE);
 
 		if (ops->msg_read(t->mb, t->c->m.uid, t->len, t->data + t->len,
-				  n, &got, &err) < 0 || got == 0)
+				  n, &got, &err) < 0 ||
+		    got == 0)
 			break;
 		t->len += got;
 		/* header keys only: stop at the blank line */
-		if (!t->need_body &&
-		    find_blank(t->data, t->len))
+		if (!t->need_body && find_blank(t->data, t->len))
 			break;
 	}
-	if (IMAP_CORE->mime_parse(t->data, t->len, &limits, &t->mime,
-				  &err) < 0)
+	if (IMAP_CORE->mime_parse(t->data, t->len, &limits, &t->mime, &err) < 0)
 		return false;
 	t->failed = false;
 	return true;
@@ -213,8 +216,7 @@ static void unload(struct text_ctx *t)
 	t->head.len = 0;
 }
 
-static bool match_buf(const struct imap_buf *b,
-		      const struct imap_search_key *k)
+static bool match_buf(const struct imap_buf *b, const struct imap_search_key *k)
 {
 	if (k->str_len == 0)
 		return true;
@@ -262,8 +264,7 @@ static void build_text(struct text_ctx *t)
 		    (p->flags & (RMAIL_MIME_MULTIPART | RMAIL_MIME_MESSAGE)) ||
 		    strcmp(p->type, "text") != 0)
 			continue;
-		if (IMAP_CORE->mime_body(t->mime, i, 1, &out, &len,
-					 &err) < 0)
+		if (IMAP_CORE->mime_body(t->mime, i, 1, &out, &len, &err) < 0)
 			continue;
 		imap_casemap(out, len, &t->text);
 		imap_buf_add(&t->text, "", 1);
@@ -285,8 +286,8 @@ static void build_head(struct text_ctx *t)
 		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len,
 			     &t->head);
 	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
-		const char *v = IMAP_CORE->mime_header(t->mime, 0, dec[i], 0,
-						       1);
+		const char *v =
+			IMAP_CORE->mime_header(t->mime, 0, dec[i], 0, 1);
 
 		if (v == NULL)
 			continue;
@@ -305,23 +306,23 @@ static bool sent_day(struct text_ctx *t, int32_t *day_r)
 			return true;
 	}
 	/* no usable Date: the internal date stands in (as Dovecot) */
-	*day_r = (int32_t)(t->c->m.internaldate >= 0 ?
-			   t->c->m.internaldate / 86400 :
-			   (t->c->m.internaldate - 86399) / 86400);
+	*day_r = (int32_t)(t->c->m.internaldate >= 0
+				   ? t->c->m.internaldate / 86400
+				   : (t->c->m.internaldate - 86399) / 86400);
 	return true;
 }
 
 /* ---- evaluation ----------------------------------------------------- */
 
-static bool eval(const struct imap_search_key *k, struct text_ctx *t,
-		 int pass);
+static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass);
 
 static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 {
 	const struct cand *c = t->c;
 	const struct rmail_msg *m = &c->m;
-	int32_t day = (int32_t)(m->internaldate >= 0 ? m->internaldate / 86400
-				: (m->internaldate - 86399) / 86400);
+	int32_t day = (int32_t)(m->internaldate >= 0
+					? m->internaldate / 86400
+					: (m->internaldate - 86399) / 86400);
 	const struct imap_search_key *ch;
 	uint32_t f = 0;
 
@@ -398,8 +399,7 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 }
 
 /* a list of keys, all must match: the cheap ones first */
-static bool eval(const struct imap_search_key *k, struct text_ctx *t,
-		 int pass)
+static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass)
 {
 	const struct imap_search_key *x;
 
@@ -446,8 +446,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 			break;
 		t.c = &j->c[i];
 		if (eval(j->root, &t, 0))
-			j->hits[j->nhits++] = j->uid ? j->c[i].m.uid :
-				j->c[i].seq;
+			j->hits[j->nhits++] =
+				j->uid ? j->c[i].m.uid : j->c[i].seq;
 		if (t.loaded)
 			unload(&t);
 	}
@@ -523,8 +523,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		abort();
 	/* merge the view with the not yet announced expunges */
 	while (k < known || j < s->gone.n) {
-		const struct rmail_msg *m = k < known ?
-			ops->mbox_msg(mb, k) : NULL;
+		const struct rmail_msg *m =
+			k < known ? ops->mbox_msg(mb, k) : NULL;
 		struct cand *c;
 
 		seq++;

@@ -25,20 +25,21 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	if (name == NULL)
 		return;
 	if (imap_view_select(s, name, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
 	s->readonly = ro;
 	ops->mbox_info(s->tr->mb, &st);
 	nkw = ops->mbox_keywords(s->tr->mb, &kw);
 	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-		    "\\Draft");
+		       "\\Draft");
 	for (k = 0; k < nkw; k++)
 		imap_printf(s, " %s", kw[k]);
 	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS (%s)] Limited\r\n",
-		    ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen "
-		    "\\Draft \\*");
+		    ro ? ""
+		       : "\\Answered \\Flagged \\Deleted \\Seen "
+			 "\\Draft \\*");
 	imap_printf(s, "* %u EXISTS\r\n* 0 RECENT\r\n", s->exists);
 	n = ops->mbox_count(s->tr->mb);
 	for (i = 0; i < n; i++)
@@ -48,7 +49,8 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		}
 	if (unseen != 0)
 		imap_printf(s, "* OK [UNSEEN %u] First unseen\r\n", unseen);
-	imap_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+	imap_printf(s,
+		    "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		    st.uidvalidity, st.uidnext);
 	imap_printf(s, "%s OK [%s] %s completed\r\n", cmd->tag,
@@ -111,8 +113,9 @@ static void expunge_work(void *arg, const volatile int *cancel)
 	struct expunge_job *j = arg;
 
 	(void)cancel;
-	j->rc = j->n == 0 ? 0 :
-		imap_store(NULL)->msg_expunge(j->mb, j->uids, j->n, &j->err);
+	j->rc = j->n == 0 ? 0
+			  : imap_store(NULL)->msg_expunge(j->mb, j->uids, j->n,
+							  &j->err);
 }
 
 static void expunge_done(void *arg, int cancelled)
@@ -161,17 +164,14 @@ static void start_expunge(struct imap_session *s, const char *tag,
 		}
 	} else {
 		for (i = 0; i < n; i++) {
-			const struct rmail_msg *m =
-				ops->mbox_msg(s->tr->mb, i);
+			const struct rmail_msg *m = ops->mbox_msg(s->tr->mb, i);
 
-			if (m->uid <= s->maxuid &&
-			    (m->flags & RMAIL_F_DELETED))
+			if (m->uid <= s->maxuid && (m->flags & RMAIL_F_DELETED))
 				j->uids[j->n++] = m->uid;
 		}
 	}
 	imap_async_begin(s, tag);
-	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, expunge_work, expunge_done,
-			       j);
+	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, expunge_work, expunge_done, j);
 }
 
 void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd,
@@ -200,14 +200,13 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (uid) {
 		if (cmd->args == NULL || cmd->args->type != IMAP_ARG_ATOM ||
-		    imap_set_uids(s, cmd->args->str, true, &uids, &n,
-				  &why) < 0) {
+		    imap_set_uids(s, cmd->args->str, true, &uids, &n, &why) <
+			    0) {
 			imap_tagged(s, cmd->tag, false, "BAD Invalid UID set");
 			return;
 		}
 		if (n == 0)
-			imap_tagged(s, cmd->tag, true,
-				    "OK EXPUNGE completed");
+			imap_tagged(s, cmd->tag, true, "OK EXPUNGE completed");
 		else
 			start_expunge(s, cmd->tag, uids, n, false);
 		free(uids);

@@ -19,9 +19,11 @@ static int flag_atom(const char *f, uint32_t *flags, const char **kw,
 		const char *n;
 		uint32_t f;
 	} sys[] = {
-		{ "\\Seen", RMAIL_F_SEEN }, { "\\Answered", RMAIL_F_ANSWERED },
-		{ "\\Flagged", RMAIL_F_FLAGGED },
-		{ "\\Deleted", RMAIL_F_DELETED }, { "\\Draft", RMAIL_F_DRAFT },
+		{"\\Seen", RMAIL_F_SEEN},
+		{"\\Answered", RMAIL_F_ANSWERED},
+		{"\\Flagged", RMAIL_F_FLAGGED},
+		{"\\Deleted", RMAIL_F_DELETED},
+		{"\\Draft", RMAIL_F_DRAFT},
 	};
 	size_t i;
 
@@ -40,8 +42,8 @@ static int flag_atom(const char *f, uint32_t *flags, const char **kw,
 }
 
 /* a flag list "(\Seen foo)" or atoms; used by STORE and APPEND */
-int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
-		    const char **kw, size_t *nkw)
+int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
+		    size_t *nkw)
 {
 	const struct imap_arg *l;
 
@@ -129,7 +131,8 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	free(uids);
 	if (failed > 0)
-		imap_tagged(s, cmd->tag, false, "NO Some flags could not be "
+		imap_tagged(s, cmd->tag, false,
+			    "NO Some flags could not be "
 			    "changed (messages expunged?)");
 	else
 		imap_tagged(s, cmd->tag, false, "OK STORE completed");

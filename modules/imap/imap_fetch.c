@@ -80,9 +80,9 @@ static int parse_fields(struct cursor *c, struct imap_arena *a,
 		if (quoted)
 			c->i++;
 		start = c->i;
-		while (c->i < c->len && (quoted ? c->s[c->i] != '"' :
-					 (c->s[c->i] != ' ' &&
-					  c->s[c->i] != ')')))
+		while (c->i < c->len &&
+		       (quoted ? c->s[c->i] != '"'
+			       : (c->s[c->i] != ' ' && c->s[c->i] != ')')))
 			c->i++;
 		if (quoted && c->i >= c->len)
 			return fail(error_r, "Unterminated header field name");
@@ -126,7 +126,7 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 	while (c->i < c->len && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
 		if (b->nparts >= IMAP_FETCH_MAX_PARTS)
 			return fail(error_r, "Section part numbers nested "
-				    "too deeply");
+					     "too deeply");
 		if (parse_u32(c, 1, &b->part[b->nparts]) < 0)
 			return fail(error_r, "Invalid section part number");
 		b->nparts++;
@@ -152,7 +152,8 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 			b->kind = IMAP_SECTION_TEXT;
 		} else if (eat(c, "MIME")) {
 			if (b->nparts == 0)
-				return fail(error_r, "MIME needs a part number");
+				return fail(error_r,
+					    "MIME needs a part number");
 			b->kind = IMAP_SECTION_MIME;
 		} else {
 			return fail(error_r, "Invalid section");
@@ -178,16 +179,16 @@ static const struct {
 	const char *name;
 	uint32_t flags;
 } simple_items[] = {
-	{ "FLAGS", IMAP_FETCH_FLAGS },
-	{ "UID", IMAP_FETCH_UID },
-	{ "INTERNALDATE", IMAP_FETCH_INTERNALDATE },
-	{ "RFC822.SIZE", IMAP_FETCH_RFC822_SIZE },
-	{ "RFC822.HEADER", IMAP_FETCH_RFC822_HEADER },
-	{ "RFC822.TEXT", IMAP_FETCH_RFC822_TEXT },
-	{ "RFC822", IMAP_FETCH_RFC822 },
-	{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
-	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
-	{ "BODY", IMAP_FETCH_BODY },
+	{"FLAGS", IMAP_FETCH_FLAGS},
+	{"UID", IMAP_FETCH_UID},
+	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
+	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
+	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
+	{"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT},
+	{"RFC822", IMAP_FETCH_RFC822},
+	{"ENVELOPE", IMAP_FETCH_ENVELOPE},
+	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
+	{"BODY", IMAP_FETCH_BODY},
 };
 
 static int parse_item(const struct imap_arg *arg, struct imap_arena *a,
@@ -209,7 +210,7 @@ static int parse_item(const struct imap_arg *arg, struct imap_arena *a,
 			return 0;
 		}
 	}
-	c = (struct cursor){ arg->str, arg->len, 0 };
+	c = (struct cursor){arg->str, arg->len, 0};
 	b = imap_arena_alloc(a, sizeof(*b));
 	if (b == NULL)
 		return fail(error_r, "Command too long");
@@ -234,11 +235,11 @@ int imap_fetch_parse(const struct imap_arg *arg, struct imap_arena *a,
 		     struct imap_fetch_attrs *attrs_r, const char **error_r)
 {
 	const uint32_t fast = IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE |
-		IMAP_FETCH_RFC822_SIZE;
+			      IMAP_FETCH_RFC822_SIZE;
 	struct imap_fetch_body *tail = NULL;
 	const struct imap_arg *item;
 
-	*attrs_r = (struct imap_fetch_attrs){ 0 };
+	*attrs_r = (struct imap_fetch_attrs){0};
 	if (arg == NULL)
 		return fail(error_r, "Missing fetch attributes");
 	if (arg->next != NULL)
@@ -254,8 +255,8 @@ int imap_fetch_parse(const struct imap_arg *arg, struct imap_arena *a,
 			return 0;
 		}
 		if (strcasecmp(arg->str, "FULL") == 0) {
-			attrs_r->flags = fast | IMAP_FETCH_ENVELOPE |
-				IMAP_FETCH_BODY;
+			attrs_r->flags =
+				fast | IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY;
 			return 0;
 		}
 		return parse_item(arg, a, attrs_r, &tail, error_r);

@@ -11,7 +11,7 @@
 #include "imap_arena.h"
 #include "imap_parser.h"
 
-#define IMAP_FETCH_MAX_PARTS 32     /* nesting of "1.2.3" */
+#define IMAP_FETCH_MAX_PARTS 32 /* nesting of "1.2.3" */
 
 enum imap_fetch_flag {
 	IMAP_FETCH_FLAGS = 1u << 0,
@@ -19,32 +19,32 @@ enum imap_fetch_flag {
 	IMAP_FETCH_INTERNALDATE = 1u << 2,
 	IMAP_FETCH_RFC822_SIZE = 1u << 3,
 	IMAP_FETCH_ENVELOPE = 1u << 4,
-	IMAP_FETCH_BODY = 1u << 5,          /* BODY without a section */
+	IMAP_FETCH_BODY = 1u << 5, /* BODY without a section */
 	IMAP_FETCH_BODYSTRUCTURE = 1u << 6,
-	IMAP_FETCH_RFC822 = 1u << 7,        /* like BODY[], sets \Seen */
+	IMAP_FETCH_RFC822 = 1u << 7,	    /* like BODY[], sets \Seen */
 	IMAP_FETCH_RFC822_HEADER = 1u << 8, /* like BODY.PEEK[HEADER] */
 	IMAP_FETCH_RFC822_TEXT = 1u << 9,   /* like BODY[TEXT], sets \Seen */
 };
 
 enum imap_section_kind {
-	IMAP_SECTION_ALL,               /* BODY[] or BODY[1.2] */
+	IMAP_SECTION_ALL, /* BODY[] or BODY[1.2] */
 	IMAP_SECTION_HEADER,
 	IMAP_SECTION_HEADER_FIELDS,
 	IMAP_SECTION_HEADER_FIELDS_NOT,
 	IMAP_SECTION_TEXT,
-	IMAP_SECTION_MIME,              /* only after a part number */
+	IMAP_SECTION_MIME, /* only after a part number */
 };
 
 struct imap_fetch_body {
 	struct imap_fetch_body *next;
-	int peek;                       /* BODY.PEEK: leave \Seen alone */
+	int peek; /* BODY.PEEK: leave \Seen alone */
 	uint32_t part[IMAP_FETCH_MAX_PARTS];
-	unsigned int nparts;            /* 0: the whole message */
+	unsigned int nparts; /* 0: the whole message */
 	enum imap_section_kind kind;
-	const char **fields;            /* HEADER.FIELDS[.NOT] names */
+	const char **fields; /* HEADER.FIELDS[.NOT] names */
 	unsigned int nfields;
 	int partial;
-	uint32_t offset, count;         /* <offset.count> */
+	uint32_t offset, count; /* <offset.count> */
 	/* the section text between the brackets, as sent: the reply
 	 * echoes it ("BODY[HEADER.FIELDS (FROM)]") */
 	const char *section;
@@ -52,7 +52,7 @@ struct imap_fetch_body {
 };
 
 struct imap_fetch_attrs {
-	uint32_t flags;                 /* enum imap_fetch_flag */
+	uint32_t flags;			/* enum imap_fetch_flag */
 	struct imap_fetch_body *bodies; /* in request order */
 	unsigned int nbodies;
 	/* anything that may set \Seen (BODY[...], RFC822, RFC822.TEXT) */

@@ -10,8 +10,7 @@
 
 #include "imap_session.h"
 
-void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	(void)uid;
 	snprintf(s->idle_tag, sizeof(s->idle_tag), "%s", cmd->tag);

@@ -88,9 +88,13 @@ static bool has_children(const struct list_ctx *x, const char *name)
 }
 
 enum {
-	SEL_SUBSCRIBED = 1, SEL_SPECIAL = 2,
-	RET_SPECIAL = 4, RET_SUBSCRIBED = 8, RET_STATUS = 16,
-	LSUB = 32, EXTENDED = 64,
+	SEL_SUBSCRIBED = 1,
+	SEL_SPECIAL = 2,
+	RET_SPECIAL = 4,
+	RET_SUBSCRIBED = 8,
+	RET_STATUS = 16,
+	LSUB = 32,
+	EXTENDED = 64,
 };
 
 static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
@@ -98,7 +102,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		     unsigned opts, const struct imap_arg *status_items)
 {
 	const struct rmail_store_ops *ops;
-	struct list_ctx x = { 0 };
+	struct list_ctx x = {0};
 	struct rmail_err err;
 	const struct imap_arg *pa, *first;
 	size_t i;
@@ -109,8 +113,8 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD Invalid pattern");
 		return;
 	}
-	if (first != NULL && first->next == NULL && pats->type !=
-	    IMAP_ARG_LIST && first->len == 0 && !(opts & LSUB)) {
+	if (first != NULL && first->next == NULL &&
+	    pats->type != IMAP_ARG_LIST && first->len == 0 && !(opts & LSUB)) {
 		imap_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
 		imap_tagged(s, cmd->tag, true, "OK LIST completed");
 		return;
@@ -129,8 +133,8 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	ops = imap_store(&h);
 	if (ops->mbox_list(h, s->user, list_cb, &x, &err) < 0) {
-		imap_tagged(s, cmd->tag, false, "NO %s%s",
-			    imap_err_code(&err), err.msg);
+		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
+			    err.msg);
 		return;
 	}
 	for (i = 0; i < x.n; i++) {
@@ -169,8 +173,11 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 				 &wl, &why) < 0)
 			continue;
 		imap_printf(s, "* %s (", opts & LSUB ? "LSUB" : "LIST");
-#define ATTR(str) do { imap_printf(s, "%s%s", sp ? " " : "", str); \
-		       sp = true; } while (0)
+#define ATTR(str)                                                              \
+	do {                                                                   \
+		imap_printf(s, "%s%s", sp ? " " : "", str);                    \
+		sp = true;                                                     \
+	} while (0)
 		if (e->attrs & RMAIL_MBOX_NONEXISTENT)
 			ATTR("\\NonExistent");
 		if (e->attrs & RMAIL_MBOX_NOSELECT)
@@ -186,21 +193,21 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
 			ATTR("\\Subscribed");
 		if (imap_special_use_name(e->su) != NULL &&
-		    (!(opts & EXTENDED) || (opts & (RET_SPECIAL |
-						    SEL_SPECIAL))))
+		    (!(opts & EXTENDED) ||
+		     (opts & (RET_SPECIAL | SEL_SPECIAL))))
 			ATTR(imap_special_use_name(e->su));
 #undef ATTR
 		imap_printf(s, ") \"/\" ");
 		imap_write_astring(s, wire);
 		imap_printf(s, "\r\n");
 		if ((opts & RET_STATUS) &&
-		    !(e->attrs & (RMAIL_MBOX_NOSELECT |
-				  RMAIL_MBOX_NONEXISTENT))) {
+		    !(e->attrs &
+		      (RMAIL_MBOX_NOSELECT | RMAIL_MBOX_NONEXISTENT))) {
 			struct rmail_mbox_status st;
 			char items[256];
 
-			if (ops->mbox_status(h, s->user, e->name, &st,
-					     &err) == 0 &&
+			if (ops->mbox_status(h, s->user, e->name, &st, &err) ==
+				    0 &&
 			    imap_status_items(s, status_items, &st, items,
 					      sizeof(items)) == 0) {
 				imap_printf(s, "* STATUS ");
@@ -216,8 +223,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		    opts & LSUB ? "LSUB" : "LIST");
 }
 
-void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	const struct imap_arg *a = cmd->args, *ref, *pats, *r, *o;
 	const struct imap_arg *status_items = NULL;
@@ -243,8 +249,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd,
 	ref = a;
 	pats = ref != NULL ? ref->next : NULL;
 	if (!imap_arg_is_astring(ref) || pats == NULL) {
-		imap_tagged(s, cmd->tag, false,
-			    "BAD LIST reference pattern");
+		imap_tagged(s, cmd->tag, false, "BAD LIST reference pattern");
 		return;
 	}
 	r = pats->next;
@@ -279,8 +284,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd,
 	list_run(s, cmd, ref->str, pats, opts, status_items);
 }
 
-void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd,
-		   bool uid)
+void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
 	const struct imap_arg *ref = cmd->args;
 

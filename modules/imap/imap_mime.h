@@ -27,8 +27,8 @@ void imap_buf_free(struct imap_buf *b);
 
 struct imap_mpart {
 	uint64_t hdr_off, hdr_len, body_off, body_len;
-	uint32_t first_child, next_sibling;     /* or RMAIL_MIME_NONE */
-	uint32_t flags;                         /* rmail_mime_part_flags */
+	uint32_t first_child, next_sibling; /* or RMAIL_MIME_NONE */
+	uint32_t flags;			    /* rmail_mime_part_flags */
 };
 
 struct imap_msginfo {
@@ -42,7 +42,7 @@ struct imap_msginfo {
 	size_t envelope_len, bodystructure_len, body_len;
 	struct imap_mpart *parts;
 	uint32_t nparts;
-	size_t mem;                             /* bytes held */
+	size_t mem; /* bytes held */
 };
 
 /* parse `data` with core->mime_parse and build the strings; NULL only
@@ -59,10 +59,10 @@ void imap_envelope_write(const struct rmail_core *core, struct rmail_mime *m,
 			 size_t idx, struct imap_buf *b);
 
 enum imap_sect_what {
-	IMAP_SECT_BODY,         /* the part's body ([1.2]) */
-	IMAP_SECT_MIME,         /* the part's own header */
-	IMAP_SECT_MSG_HEADER,   /* HEADER of the message at the part */
-	IMAP_SECT_MSG_TEXT,     /* TEXT of the message at the part */
+	IMAP_SECT_BODY,	      /* the part's body ([1.2]) */
+	IMAP_SECT_MIME,	      /* the part's own header */
+	IMAP_SECT_MSG_HEADER, /* HEADER of the message at the part */
+	IMAP_SECT_MSG_TEXT,   /* TEXT of the message at the part */
 };
 
 /*

@@ -15,7 +15,7 @@
 
 static struct {
 	struct imap_msginfo *buckets[NBUCKETS];
-	struct imap_msginfo *head, *tail;       /* head = most recent */
+	struct imap_msginfo *head, *tail; /* head = most recent */
 	size_t bytes, entries;
 } C;
 
@@ -67,8 +67,7 @@ static void lru_front(struct imap_msginfo *mi)
 
 static void drop(struct imap_msginfo *mi)
 {
-	struct imap_msginfo **pp =
-		&C.buckets[hash(mi->key, mi->uid, mi->size)];
+	struct imap_msginfo **pp = &C.buckets[hash(mi->key, mi->uid, mi->size)];
 
 	while (*pp != NULL && *pp != mi)
 		pp = &(*pp)->hnext;

@@ -10,7 +10,7 @@
 
 enum {
 	S_TAG,
-	S_EMPTY_CR,             /* blank line, waiting for its LF */
+	S_EMPTY_CR, /* blank line, waiting for its LF */
 	S_NAME,
 	S_ARGS,
 	S_ATOM,
@@ -20,7 +20,7 @@ enum {
 	S_LIT_PLUS,
 	S_LIT_CLOSE,
 	S_LIT_CR,
-	S_LIT_WAIT,             /* NEED_CONTINUATION not answered yet */
+	S_LIT_WAIT, /* NEED_CONTINUATION not answered yet */
 	S_LIT_DATA,
 	S_LIT_STREAM,
 	S_EOL_CR,
@@ -134,8 +134,7 @@ static const char *tok_end(struct imap_parser *p, size_t *len_r)
 	return p->arena->base + p->tok_start;
 }
 
-static struct imap_arg *arg_add(struct imap_parser *p,
-				enum imap_arg_type type)
+static struct imap_arg *arg_add(struct imap_parser *p, enum imap_arg_type type)
 {
 	struct imap_arg *a, *parent = p->stack[p->depth];
 
@@ -185,9 +184,8 @@ static int is_append_data(const struct imap_parser *p)
 {
 	/* APPEND mailbox [flags] [date] literal: any top-level literal
 	 * after the mailbox name is message data */
-	return p->lim.stream_append && p->depth == 0 &&
-		p->root.len >= 1 && p->cmd.name != NULL &&
-		strcasecmp(p->cmd.name, "APPEND") == 0;
+	return p->lim.stream_append && p->depth == 0 && p->root.len >= 1 &&
+	       p->cmd.name != NULL && strcasecmp(p->cmd.name, "APPEND") == 0;
 }
 
 static int literal_begin(struct imap_parser *p)
@@ -201,7 +199,8 @@ static int literal_begin(struct imap_parser *p)
 	p->line_len = 0;
 	if (n > p->lim.max_literal) {
 		if (p->lit_nonsync) {
-			p->error = "Non-synchronizing literal over the size limit";
+			p->error =
+				"Non-synchronizing literal over the size limit";
 			p->state = S_DEAD;
 			return IMAP_PARSE_CLOSE;
 		}
@@ -294,8 +293,9 @@ static int skip_byte(struct imap_parser *p, unsigned char c)
 		p->skip_plus = 1;
 		return IMAP_PARSE_AGAIN;
 	case '}':
-		p->skip_tail = (p->skip_tail == T_NUM ||
-				p->skip_tail == T_PLUS) ? T_CLOSE : T_NONE;
+		p->skip_tail = (p->skip_tail == T_NUM || p->skip_tail == T_PLUS)
+				       ? T_CLOSE
+				       : T_NONE;
 		return IMAP_PARSE_AGAIN;
 	case '\r':
 		p->skip_tail = p->skip_tail == T_CLOSE ? T_CR : T_NONE;
@@ -306,7 +306,7 @@ static int skip_byte(struct imap_parser *p, unsigned char c)
 			/* the client sends a {n+} literal regardless */
 			if (p->skip_num > p->lim.max_literal) {
 				p->error = "Non-synchronizing literal over "
-					"the size limit";
+					   "the size limit";
 				p->state = S_DEAD;
 				return IMAP_PARSE_CLOSE;
 			}
@@ -369,7 +369,8 @@ int imap_parse(struct imap_parser *p, const void *data, size_t len,
 	while (i < len) {
 		switch (p->state) {
 		case S_SKIP_LIT:
-			n = len - i < p->skip_lit ? len - i : (size_t)p->skip_lit;
+			n = len - i < p->skip_lit ? len - i
+						  : (size_t)p->skip_lit;
 			i += n;
 			p->skip_lit -= n;
 			if (p->skip_lit == 0) {
@@ -591,8 +592,8 @@ static int word_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 	}
 	if (c == ' ' || c == '\r' || c == '\n') {
 		if (p->arena->used == p->tok_start)
-			return bad(p, tag ? "Missing tag" :
-				   "Missing command name");
+			return bad(p, tag ? "Missing tag"
+					  : "Missing command name");
 		s = tok_end(p, &len);
 		if (s == NULL)
 			return bad(p, "Command too long");
@@ -612,8 +613,8 @@ static int word_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 	if (c == '\0')
 		return bad(p, "NUL character in command");
 	if (!is_tag_char(c))
-		return bad(p, tag ? "Invalid character in tag" :
-			   "Invalid character in command name");
+		return bad(p, tag ? "Invalid character in tag"
+				  : "Invalid character in command name");
 	if (tok_put(p, (char)c) < 0)
 		return bad(p, "Command too long");
 	return IMAP_PARSE_AGAIN;
@@ -657,7 +658,7 @@ static int parse_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 			return bad(p, "Literal must end the line");
 		if (p->lit_nonsync && p->lit_left > p->lim.max_literal) {
 			p->error = "Non-synchronizing literal over the size "
-				"limit";
+				   "limit";
 			p->state = S_DEAD;
 			return IMAP_PARSE_CLOSE;
 		}
@@ -673,9 +674,9 @@ static int parse_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 
 int imap_arg_atom_eq(const struct imap_arg *a, const char *s)
 {
-	return a != NULL && (a->type == IMAP_ARG_ATOM ||
-			     a->type == IMAP_ARG_NIL) &&
-		strcasecmp(a->str, s) == 0;
+	return a != NULL &&
+	       (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) &&
+	       strcasecmp(a->str, s) == 0;
 }
 
 int imap_arg_is_astring(const struct imap_arg *a)
@@ -697,7 +698,7 @@ int imap_arg_is_astring(const struct imap_arg *a)
 const char *imap_parse_result_str(int result)
 {
 	static const char *const names[] = {
-		"OK", "AGAIN", "NEED_CONTINUATION", "LITERAL_CHUNK", "BAD",
+		"OK",	  "AGAIN", "NEED_CONTINUATION", "LITERAL_CHUNK", "BAD",
 		"TOOBIG", "CLOSE",
 	};
 

@@ -20,8 +20,8 @@
 #define IMAP_PARSER_MAX_DEPTH 64
 
 enum imap_parse_result {
-	IMAP_PARSE_OK,          /* one complete command in p->cmd */
-	IMAP_PARSE_AGAIN,       /* all input consumed, need more */
+	IMAP_PARSE_OK,	  /* one complete command in p->cmd */
+	IMAP_PARSE_AGAIN, /* all input consumed, need more */
 	/* a synchronizing literal was announced: answer with
 	 * imap_parser_literal_accept() (after writing "+ ") or
 	 * imap_parser_literal_refuse() (after a tagged NO) */
@@ -39,9 +39,9 @@ enum imap_parse_result {
 };
 
 enum imap_arg_type {
-	IMAP_ARG_ATOM,          /* may hold [section] and <partial> */
+	IMAP_ARG_ATOM, /* may hold [section] and <partial> */
 	IMAP_ARG_QUOTED,
-	IMAP_ARG_LITERAL,       /* str is NULL when the data was streamed */
+	IMAP_ARG_LITERAL, /* str is NULL when the data was streamed */
 	IMAP_ARG_NIL,
 	IMAP_ARG_LIST,
 };
@@ -50,16 +50,16 @@ struct imap_arg {
 	enum imap_arg_type type;
 	/* NUL-terminated copy (literals may hold NULs: trust len) */
 	const char *str;
-	size_t len;             /* bytes, or members of a list */
-	struct imap_arg *list;  /* first member of a list */
-	struct imap_arg *next;  /* next sibling */
-	unsigned int streamed:1;
-	unsigned int nonsync:1; /* literal announced as {n+} */
+	size_t len;	       /* bytes, or members of a list */
+	struct imap_arg *list; /* first member of a list */
+	struct imap_arg *next; /* next sibling */
+	unsigned int streamed : 1;
+	unsigned int nonsync : 1; /* literal announced as {n+} */
 };
 
 struct imap_cmd {
-	const char *tag;        /* NULL until the tag is complete */
-	const char *name;       /* as sent; compare case-insensitively */
+	const char *tag;  /* NULL until the tag is complete */
+	const char *name; /* as sent; compare case-insensitively */
 	/* first argument, NULL when none; for a streamed APPEND literal
 	 * already linked (up to the literal) at IMAP_PARSE_LITERAL_CHUNK
 	 * and IMAP_PARSE_NEED_CONTINUATION */
@@ -68,32 +68,32 @@ struct imap_cmd {
 };
 
 struct imap_parser_limits {
-	size_t max_line;        /* one line, CRLF included, literals not */
-	uint64_t max_literal;   /* 8 KiB before login, APPENDLIMIT after */
-	unsigned int max_literals;      /* per command */
-	unsigned int max_depth;         /* list nesting */
+	size_t max_line;	   /* one line, CRLF included, literals not */
+	uint64_t max_literal;	   /* 8 KiB before login, APPENDLIMIT after */
+	unsigned int max_literals; /* per command */
+	unsigned int max_depth;	   /* list nesting */
 	/* stream APPEND message literals instead of keeping them */
-	unsigned int stream_append:1;
+	unsigned int stream_append : 1;
 };
 
 struct imap_parser {
-	struct imap_arena *arena;       /* bounds the size of a command */
+	struct imap_arena *arena; /* bounds the size of a command */
 	struct imap_parser_limits lim;
 
 	struct imap_cmd cmd;
-	const char *error;              /* text for BAD/TOOBIG/CLOSE */
-	const char *chunk;              /* LITERAL_CHUNK slice */
+	const char *error; /* text for BAD/TOOBIG/CLOSE */
+	const char *chunk; /* LITERAL_CHUNK slice */
 	size_t chunk_len;
-	int chunk_last;                 /* the literal ends with this slice */
-	uint64_t literal_size;          /* announced literal, for the session */
-	int literal_streamed;           /* it will come as chunks */
+	int chunk_last;	       /* the literal ends with this slice */
+	uint64_t literal_size; /* announced literal, for the session */
+	int literal_streamed;  /* it will come as chunks */
 
 	/* private state */
 	int state;
-	int last;                       /* result of the previous call */
+	int last; /* result of the previous call */
 	size_t line_len;
-	size_t tok_start;               /* arena offset of the token */
-	int tok_bracket;                /* 0, in [..] (1), in <..> (2) */
+	size_t tok_start; /* arena offset of the token */
+	int tok_bracket;  /* 0, in [..] (1), in <..> (2) */
 	uint64_t lit_left;
 	int lit_nonsync;
 	int lit_digits;
@@ -104,7 +104,7 @@ struct imap_parser {
 	struct imap_arg root;
 	int need_sep;
 	/* skipping the rest of a refused command */
-	int skip_tail;                  /* recogniser for "{n}" / "{n+}" */
+	int skip_tail; /* recogniser for "{n}" / "{n+}" */
 	uint64_t skip_num;
 	int skip_plus;
 	uint64_t skip_lit;

@@ -59,7 +59,7 @@ int imap_sent_day(const char *v, int32_t *days_r)
 		nd++;
 	}
 	if (nd == 2)
-		year += year < 50 ? 2000 : 1900;   /* RFC 5322 4.3 */
+		year += year < 50 ? 2000 : 1900; /* RFC 5322 4.3 */
 	else if (nd == 3)
 		year += 1900;
 	else if (nd != 4)
@@ -118,9 +118,8 @@ static struct imap_search_key *new_key(struct ctx *c,
 }
 
 /* astring argument (text keys, KEYWORD, HEADER field) */
-static const struct imap_arg *take_string(struct ctx *c,
-					  const struct imap_arg **argp,
-					  const char *what)
+static const struct imap_arg *
+take_string(struct ctx *c, const struct imap_arg **argp, const char *what)
 {
 	const struct imap_arg *arg = *argp;
 
@@ -137,54 +136,49 @@ static const struct {
 	uint32_t flag;
 	int set;
 } flag_keys[] = {
-	{ "ANSWERED", IMAP_SFLAG_ANSWERED, 1 },
-	{ "DELETED", IMAP_SFLAG_DELETED, 1 },
-	{ "DRAFT", IMAP_SFLAG_DRAFT, 1 },
-	{ "FLAGGED", IMAP_SFLAG_FLAGGED, 1 },
-	{ "SEEN", IMAP_SFLAG_SEEN, 1 },
-	{ "RECENT", IMAP_SFLAG_RECENT, 1 },
-	{ "UNANSWERED", IMAP_SFLAG_ANSWERED, 0 },
-	{ "UNDELETED", IMAP_SFLAG_DELETED, 0 },
-	{ "UNDRAFT", IMAP_SFLAG_DRAFT, 0 },
-	{ "UNFLAGGED", IMAP_SFLAG_FLAGGED, 0 },
-	{ "UNSEEN", IMAP_SFLAG_SEEN, 0 },
-	{ "OLD", IMAP_SFLAG_RECENT, 0 },
+	{"ANSWERED", IMAP_SFLAG_ANSWERED, 1},
+	{"DELETED", IMAP_SFLAG_DELETED, 1},
+	{"DRAFT", IMAP_SFLAG_DRAFT, 1},
+	{"FLAGGED", IMAP_SFLAG_FLAGGED, 1},
+	{"SEEN", IMAP_SFLAG_SEEN, 1},
+	{"RECENT", IMAP_SFLAG_RECENT, 1},
+	{"UNANSWERED", IMAP_SFLAG_ANSWERED, 0},
+	{"UNDELETED", IMAP_SFLAG_DELETED, 0},
+	{"UNDRAFT", IMAP_SFLAG_DRAFT, 0},
+	{"UNFLAGGED", IMAP_SFLAG_FLAGGED, 0},
+	{"UNSEEN", IMAP_SFLAG_SEEN, 0},
+	{"OLD", IMAP_SFLAG_RECENT, 0},
 };
 
 static const struct {
 	const char *name;
 	enum imap_search_type type;
 } date_keys[] = {
-	{ "BEFORE", IMAP_SKEY_BEFORE },
-	{ "ON", IMAP_SKEY_ON },
-	{ "SINCE", IMAP_SKEY_SINCE },
-	{ "SENTBEFORE", IMAP_SKEY_SENTBEFORE },
-	{ "SENTON", IMAP_SKEY_SENTON },
-	{ "SENTSINCE", IMAP_SKEY_SENTSINCE },
+	{"BEFORE", IMAP_SKEY_BEFORE}, {"ON", IMAP_SKEY_ON},
+	{"SINCE", IMAP_SKEY_SINCE},   {"SENTBEFORE", IMAP_SKEY_SENTBEFORE},
+	{"SENTON", IMAP_SKEY_SENTON}, {"SENTSINCE", IMAP_SKEY_SENTSINCE},
 };
 
 static const struct {
 	const char *name;
-	const char *field;              /* NULL: BODY/TEXT */
+	const char *field; /* NULL: BODY/TEXT */
 	enum imap_search_type type;
 } text_keys[] = {
-	{ "SUBJECT", "Subject", IMAP_SKEY_HEADER },
-	{ "FROM", "From", IMAP_SKEY_HEADER },
-	{ "TO", "To", IMAP_SKEY_HEADER },
-	{ "CC", "Cc", IMAP_SKEY_HEADER },
-	{ "BCC", "Bcc", IMAP_SKEY_HEADER },
-	{ "BODY", NULL, IMAP_SKEY_BODY },
-	{ "TEXT", NULL, IMAP_SKEY_TEXT },
+	{"SUBJECT", "Subject", IMAP_SKEY_HEADER},
+	{"FROM", "From", IMAP_SKEY_HEADER},
+	{"TO", "To", IMAP_SKEY_HEADER},
+	{"CC", "Cc", IMAP_SKEY_HEADER},
+	{"BCC", "Bcc", IMAP_SKEY_HEADER},
+	{"BODY", NULL, IMAP_SKEY_BODY},
+	{"TEXT", NULL, IMAP_SKEY_TEXT},
 };
 
-static struct imap_search_key *parse_key(struct ctx *c,
-					 const struct imap_arg **argp,
-					 unsigned int depth);
+static struct imap_search_key *
+parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth);
 
 /* Keys up to the end of `arg` list, under one AND node. */
-static struct imap_search_key *parse_and(struct ctx *c,
-					 const struct imap_arg *arg,
-					 unsigned int depth)
+static struct imap_search_key *
+parse_and(struct ctx *c, const struct imap_arg *arg, unsigned int depth)
 {
 	struct imap_search_key *and, *k, *tail = NULL;
 
@@ -226,9 +220,8 @@ static int parse_number(const struct imap_arg *arg, uint32_t *n_r)
 	return 0;
 }
 
-static struct imap_search_key *parse_key(struct ctx *c,
-					 const struct imap_arg **argp,
-					 unsigned int depth)
+static struct imap_search_key *
+parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 {
 	const struct imap_arg *arg = *argp, *s;
 	struct imap_search_key *k;
@@ -310,8 +303,9 @@ static struct imap_search_key *parse_key(struct ctx *c,
 	}
 	if (strcasecmp(name, "LARGER") == 0 ||
 	    strcasecmp(name, "SMALLER") == 0) {
-		k = new_key(c, name[0] == 'L' || name[0] == 'l' ?
-			    IMAP_SKEY_LARGER : IMAP_SKEY_SMALLER);
+		k = new_key(c, name[0] == 'L' || name[0] == 'l'
+				       ? IMAP_SKEY_LARGER
+				       : IMAP_SKEY_SMALLER);
 		if (k == NULL)
 			return NULL;
 		if (parse_number(*argp, &k->size) < 0) {
@@ -328,8 +322,8 @@ static struct imap_search_key *parse_key(struct ctx *c,
 		k = new_key(c, date_keys[i].type);
 		if (k == NULL)
 			return NULL;
-		if (s == NULL || (s->type != IMAP_ARG_ATOM &&
-				  s->type != IMAP_ARG_QUOTED) ||
+		if (s == NULL ||
+		    (s->type != IMAP_ARG_ATOM && s->type != IMAP_ARG_QUOTED) ||
 		    imap_date_parse(s->str, s->len, &k->date) < 0) {
 			c->error = "Invalid date";
 			return NULL;
@@ -411,7 +405,7 @@ int imap_search_parse(const struct imap_arg *args, struct imap_arena *a,
 		      unsigned int max_depth, struct imap_search_key **root_r,
 		      const char **error_r)
 {
-	struct ctx c = { a, max_depth, NULL };
+	struct ctx c = {a, max_depth, NULL};
 
 	*root_r = NULL;
 	if (imap_arg_atom_eq(args, "CHARSET")) {

@@ -14,29 +14,29 @@
 
 enum imap_search_result {
 	IMAP_SEARCH_OK = 0,
-	IMAP_SEARCH_BAD = -1,           /* tagged BAD with the reason */
-	IMAP_SEARCH_BADCHARSET = -2,    /* tagged NO [BADCHARSET (...)] */
+	IMAP_SEARCH_BAD = -1,	     /* tagged BAD with the reason */
+	IMAP_SEARCH_BADCHARSET = -2, /* tagged NO [BADCHARSET (...)] */
 };
 
 enum imap_search_type {
-	IMAP_SKEY_AND,                  /* children */
-	IMAP_SKEY_OR,                   /* two children */
-	IMAP_SKEY_NOT,                  /* one child */
+	IMAP_SKEY_AND, /* children */
+	IMAP_SKEY_OR,  /* two children */
+	IMAP_SKEY_NOT, /* one child */
 	IMAP_SKEY_ALL,
-	IMAP_SKEY_FLAG,                 /* flag, set */
-	IMAP_SKEY_KEYWORD,              /* str, set */
-	IMAP_SKEY_LARGER,               /* size */
+	IMAP_SKEY_FLAG,	   /* flag, set */
+	IMAP_SKEY_KEYWORD, /* str, set */
+	IMAP_SKEY_LARGER,  /* size */
 	IMAP_SKEY_SMALLER,
-	IMAP_SKEY_BEFORE,               /* internal date; date */
+	IMAP_SKEY_BEFORE, /* internal date; date */
 	IMAP_SKEY_ON,
 	IMAP_SKEY_SINCE,
-	IMAP_SKEY_SENTBEFORE,           /* Date: header */
+	IMAP_SKEY_SENTBEFORE, /* Date: header */
 	IMAP_SKEY_SENTON,
 	IMAP_SKEY_SENTSINCE,
-	IMAP_SKEY_UID,                  /* seqset */
+	IMAP_SKEY_UID, /* seqset */
 	IMAP_SKEY_SEQSET,
-	IMAP_SKEY_HEADER,               /* field, str (FROM, SUBJECT... too) */
-	IMAP_SKEY_BODY,                 /* str */
+	IMAP_SKEY_HEADER, /* field, str (FROM, SUBJECT... too) */
+	IMAP_SKEY_BODY,	  /* str */
 	IMAP_SKEY_TEXT,
 };
 
@@ -51,16 +51,16 @@ enum imap_search_flag {
 
 struct imap_search_key {
 	enum imap_search_type type;
-	struct imap_search_key *child;  /* AND, OR, NOT */
-	struct imap_search_key *next;   /* sibling */
+	struct imap_search_key *child; /* AND, OR, NOT */
+	struct imap_search_key *next;  /* sibling */
 	uint32_t flag;
-	int set;                        /* FLAG/KEYWORD: 1 set, 0 unset */
-	const char *field;              /* HEADER field name */
-	const char *str;                /* KEYWORD, HEADER, BODY, TEXT */
+	int set;	   /* FLAG/KEYWORD: 1 set, 0 unset */
+	const char *field; /* HEADER field name */
+	const char *str;   /* KEYWORD, HEADER, BODY, TEXT */
 	size_t str_len;
 	uint32_t size;
-	int32_t date;                   /* days since 1970-01-01 */
-	struct imap_seqset seqset;      /* UID, SEQSET (unresolved) */
+	int32_t date;		   /* days since 1970-01-01 */
+	struct imap_seqset seqset; /* UID, SEQSET (unresolved) */
 };
 
 /*

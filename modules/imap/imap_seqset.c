@@ -32,8 +32,8 @@ static int parse_num(const char *s, size_t len, size_t *i, uint32_t *n_r,
 		return -1;
 	}
 	if (s[start] == '0') {
-		*error_r = v == 0 ? "Sequence number 0 is invalid" :
-			"Invalid sequence set";
+		*error_r = v == 0 ? "Sequence number 0 is invalid"
+				  : "Invalid sequence set";
 		return -1;
 	}
 	*n_r = (uint32_t)v;
@@ -76,7 +76,7 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_arena *a,
 	uint32_t x, y;
 	size_t i;
 
-	*set_r = (struct imap_seqset){ 0 };
+	*set_r = (struct imap_seqset){0};
 	if (len == 0) {
 		*error_r = "Empty sequence set";
 		return -1;
@@ -141,7 +141,7 @@ int imap_seqset_resolve(const struct imap_seqset *set, uint32_t max,
 	struct imap_seq_range *r;
 	unsigned int i, k = 0;
 
-	*set_r = (struct imap_seqset){ .max_num = set->max_num };
+	*set_r = (struct imap_seqset){.max_num = set->max_num};
 	if (set->n == 0 || max == 0)
 		return 0;
 	r = imap_arena_alloc(a, (size_t)set->n * sizeof(*r));

@@ -14,7 +14,7 @@
 #define IMAP_SEQ_STAR UINT32_MAX
 
 struct imap_seq_range {
-	uint32_t lo, hi;        /* lo <= hi; hi may be IMAP_SEQ_STAR */
+	uint32_t lo, hi; /* lo <= hi; hi may be IMAP_SEQ_STAR */
 };
 
 struct imap_seqset {

@@ -114,7 +114,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 {
 	size_t len;
 
-	len = (size_t)snprintf(buf, n, "IMAP4rev1 LITERAL+ SASL-IR ID "
+	len = (size_t)snprintf(buf, n,
+			       "IMAP4rev1 LITERAL+ SASL-IR ID "
 			       "ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 			       "SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
 			       "LIST-STATUS QUOTA QUOTA=RES-STORAGE "
@@ -124,8 +125,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		return;
 	if (!s->tls)
 		snprintf(buf + len, n - len, " STARTTLS%s",
-			 imap_cleartext_blocked(s) ? " LOGINDISABLED" :
-			 " AUTH=PLAIN");
+			 imap_cleartext_blocked(s) ? " LOGINDISABLED"
+						   : " AUTH=PLAIN");
 	else
 		snprintf(buf + len, n - len, " AUTH=PLAIN");
 }
@@ -197,10 +198,10 @@ int imap_session_accept(struct rmail_conn *c, void **session_r)
 	imap_arena_init(&s->parena, s->parena_mem, (size_t)cf->max_command);
 	imap_arena_init(&s->arena, s->arena_mem, SCRATCH_SIZE);
 	imap_parser_init(&s->parser, &s->parena,
-			 &(struct imap_parser_limits){ .max_line = 1024,
-						       .max_literal = 0,
-						       .max_literals = 1,
-						       .max_depth = 1 });
+			 &(struct imap_parser_limits){.max_line = 1024,
+						      .max_literal = 0,
+						      .max_literals = 1,
+						      .max_depth = 1});
 	imap_set_limits(s);
 	*session_r = s;
 	imap_capability_list(s, caps, sizeof(caps));
@@ -253,39 +254,39 @@ struct imap_cmd_def {
 };
 
 static const struct imap_cmd_def cmds[] = {
-	{ "CAPABILITY", ANY, imap_cmd_capability, false },
-	{ "NOOP", ANY, imap_cmd_noop, false },
-	{ "LOGOUT", ANY, imap_cmd_logout, false },
-	{ "ID", ANY, imap_cmd_id, false },
-	{ "STARTTLS", NOAUTH, imap_cmd_starttls, false },
-	{ "LOGIN", NOAUTH, imap_cmd_login, false },
-	{ "AUTHENTICATE", NOAUTH, imap_cmd_authenticate, false },
-	{ "ENABLE", AUTH, imap_cmd_enable, false },
-	{ "NAMESPACE", AUTH, imap_cmd_namespace, false },
-	{ "GETQUOTA", AUTH, imap_cmd_getquota, false },
-	{ "GETQUOTAROOT", AUTH, imap_cmd_getquotaroot, false },
-	{ "SETQUOTA", AUTH, imap_cmd_setquota, false },
-	{ "SELECT", AUTH, imap_cmd_select, false },
-	{ "EXAMINE", AUTH, imap_cmd_examine, false },
-	{ "CREATE", AUTH, imap_cmd_create, false },
-	{ "DELETE", AUTH, imap_cmd_delete, false },
-	{ "RENAME", AUTH, imap_cmd_rename, false },
-	{ "SUBSCRIBE", AUTH, imap_cmd_subscribe, false },
-	{ "UNSUBSCRIBE", AUTH, imap_cmd_unsubscribe, false },
-	{ "LIST", AUTH, imap_cmd_list, false },
-	{ "LSUB", AUTH, imap_cmd_lsub, false },
-	{ "STATUS", AUTH, imap_cmd_status, false },
-	{ "APPEND", AUTH, imap_cmd_append, false },
-	{ "IDLE", AUTH, imap_cmd_idle, false },
-	{ "CHECK", SEL, imap_cmd_check, false },
-	{ "CLOSE", SEL, imap_cmd_close, false },
-	{ "UNSELECT", SEL, imap_cmd_unselect, false },
-	{ "EXPUNGE", SEL, imap_cmd_expunge, true },
-	{ "SEARCH", SEL, imap_cmd_search, true },
-	{ "FETCH", SEL, imap_cmd_fetch, true },
-	{ "STORE", SEL, imap_cmd_store, true },
-	{ "COPY", SEL, imap_cmd_copy, true },
-	{ "MOVE", SEL, imap_cmd_move, true },
+	{"CAPABILITY", ANY, imap_cmd_capability, false},
+	{"NOOP", ANY, imap_cmd_noop, false},
+	{"LOGOUT", ANY, imap_cmd_logout, false},
+	{"ID", ANY, imap_cmd_id, false},
+	{"STARTTLS", NOAUTH, imap_cmd_starttls, false},
+	{"LOGIN", NOAUTH, imap_cmd_login, false},
+	{"AUTHENTICATE", NOAUTH, imap_cmd_authenticate, false},
+	{"ENABLE", AUTH, imap_cmd_enable, false},
+	{"NAMESPACE", AUTH, imap_cmd_namespace, false},
+	{"GETQUOTA", AUTH, imap_cmd_getquota, false},
+	{"GETQUOTAROOT", AUTH, imap_cmd_getquotaroot, false},
+	{"SETQUOTA", AUTH, imap_cmd_setquota, false},
+	{"SELECT", AUTH, imap_cmd_select, false},
+	{"EXAMINE", AUTH, imap_cmd_examine, false},
+	{"CREATE", AUTH, imap_cmd_create, false},
+	{"DELETE", AUTH, imap_cmd_delete, false},
+	{"RENAME", AUTH, imap_cmd_rename, false},
+	{"SUBSCRIBE", AUTH, imap_cmd_subscribe, false},
+	{"UNSUBSCRIBE", AUTH, imap_cmd_unsubscribe, false},
+	{"LIST", AUTH, imap_cmd_list, false},
+	{"LSUB", AUTH, imap_cmd_lsub, false},
+	{"STATUS", AUTH, imap_cmd_status, false},
+	{"APPEND", AUTH, imap_cmd_append, false},
+	{"IDLE", AUTH, imap_cmd_idle, false},
+	{"CHECK", SEL, imap_cmd_check, false},
+	{"CLOSE", SEL, imap_cmd_close, false},
+	{"UNSELECT", SEL, imap_cmd_unselect, false},
+	{"EXPUNGE", SEL, imap_cmd_expunge, true},
+	{"SEARCH", SEL, imap_cmd_search, true},
+	{"FETCH", SEL, imap_cmd_fetch, true},
+	{"STORE", SEL, imap_cmd_store, true},
+	{"COPY", SEL, imap_cmd_copy, true},
+	{"MOVE", SEL, imap_cmd_move, true},
 };
 
 static void dispatch(struct imap_session *s, struct imap_cmd *cmd)
@@ -324,8 +325,9 @@ static void dispatch(struct imap_session *s, struct imap_cmd *cmd)
 	if ((d->need == AUTH && s->state < IMAP_S_AUTH) ||
 	    (d->need == SEL && s->state != IMAP_S_SELECTED)) {
 		imap_tagged(s, cmd->tag, false, "BAD %s",
-			    s->state == IMAP_S_NOAUTH ?
-			    "Log in first" : "Select a mailbox first");
+			    s->state == IMAP_S_NOAUTH
+				    ? "Log in first"
+				    : "Select a mailbox first");
 		return;
 	}
 	d->fn(s, cmd, uid);
@@ -428,8 +430,9 @@ static int session_input(struct rmail_conn *c, void *session)
 		case IMAP_PARSE_CLOSE:
 			imap_append_abort(s);
 			imap_printf(s, "%s BAD %s\r\n",
-				    s->parser.cmd.tag != NULL ?
-				    s->parser.cmd.tag : "*",
+				    s->parser.cmd.tag != NULL
+					    ? s->parser.cmd.tag
+					    : "*",
 				    s->parser.error);
 			imap_printf(s, "* BYE Protocol error\r\n");
 			return RMAIL_CLOSE;
@@ -504,7 +507,7 @@ void imap_session_close(struct rmail_conn *c, void *session, int reason)
 	if (s == NULL || s->closing)
 		return;
 	if (obuf.s == s) {
-		obuf.s = NULL;   /* nobody left to read it */
+		obuf.s = NULL; /* nobody left to read it */
 		obuf.len = 0;
 	}
 	s->closing = true;
@@ -555,16 +558,14 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 
 	if (a == NULL || !imap_arg_is_astring(a)) {
 		if (tag != NULL)
-			imap_tagged(s, tag, false,
-				    "BAD Mailbox name expected");
+			imap_tagged(s, tag, false, "BAD Mailbox name expected");
 		return NULL;
 	}
 	if (strcasecmp(a->str, "INBOX") == 0)
 		return "INBOX";
 	/* decode on the stack: only the result touches the arena */
 	if (a->len == 0 || strlen(a->str) != a->len ||
-	    mutf7_decode(a->str, a->len, buf, sizeof(buf), &len,
-			 &why) < 0 ||
+	    mutf7_decode(a->str, a->len, buf, sizeof(buf), &len, &why) < 0 ||
 	    (out = imap_arena_alloc(&s->arena, len + 1)) == NULL) {
 		if (tag != NULL)
 			imap_tagged(s, tag, false,
@@ -577,8 +578,8 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 	/* "a/b/" names a/b (RFC 3501 6.3.3) */
 	if (len > 1 && out[len - 1] == '/')
 		out[--len] = '\0';
-	if (len > RMAIL_MBOX_NAME_MAX || out[0] == '/' ||
-	    out[len - 1] == '/' || strstr(out, "//") != NULL) {
+	if (len > RMAIL_MBOX_NAME_MAX || out[0] == '/' || out[len - 1] == '/' ||
+	    strstr(out, "//") != NULL) {
 		if (tag != NULL)
 			imap_tagged(s, tag, false, "NO Invalid mailbox name");
 		return NULL;
@@ -610,11 +611,11 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 		const char *n;
 		size_t len;
 	} sys[] = {
-		{ RMAIL_F_ANSWERED, "\\Answered", 9 },
-		{ RMAIL_F_FLAGGED, "\\Flagged", 8 },
-		{ RMAIL_F_DELETED, "\\Deleted", 8 },
-		{ RMAIL_F_SEEN, "\\Seen", 5 },
-		{ RMAIL_F_DRAFT, "\\Draft", 6 },
+		{RMAIL_F_ANSWERED, "\\Answered", 9},
+		{RMAIL_F_FLAGGED, "\\Flagged", 8},
+		{RMAIL_F_DELETED, "\\Deleted", 8},
+		{RMAIL_F_SEEN, "\\Seen", 5},
+		{RMAIL_F_DRAFT, "\\Draft", 6},
 	};
 	const char *const *kw = NULL;
 	size_t nkw = 0, i, len = 7, kl;
@@ -636,7 +637,7 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 			continue;
 		kl = strlen(kw[i]);
 		if (kl > 78)
-			continue;       /* the store caps keywords far below */
+			continue; /* the store caps keywords far below */
 		if (len > 7)
 			buf[len++] = ' ';
 		memcpy(buf + len, kw[i], kl);

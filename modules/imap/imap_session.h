@@ -35,7 +35,7 @@ struct imap_conf {
 struct imap_mod {
 	struct rmail_mctx *m;
 	const struct rmail_core *core;
-	struct imap_tracker *trackers;  /* selected mailboxes */
+	struct imap_tracker *trackers; /* selected mailboxes */
 };
 
 extern struct imap_mod imap_g;
@@ -51,9 +51,9 @@ enum imap_state {
 };
 
 enum imap_mode {
-	IMAP_M_CMD,             /* input goes to the command parser */
-	IMAP_M_SASL,            /* one base64 line of AUTHENTICATE */
-	IMAP_M_IDLE,            /* waiting for DONE */
+	IMAP_M_CMD,  /* input goes to the command parser */
+	IMAP_M_SASL, /* one base64 line of AUTHENTICATE */
+	IMAP_M_IDLE, /* waiting for DONE */
 };
 
 /* a growable array of UIDs, sorted, no duplicates */
@@ -72,12 +72,12 @@ struct imap_tracker {
 	char *user, *name;
 	struct rmail_mbox *mb;
 	struct rmail_watch *watch;
-	struct imap_session *sessions;  /* selecting it */
+	struct imap_session *sessions; /* selecting it */
 	unsigned refs;
-	struct imap_uids snap;          /* UIDs of the view at last sync */
-	uint64_t modseq;                /* change log position */
+	struct imap_uids snap; /* UIDs of the view at last sync */
+	uint64_t modseq;       /* change log position */
 	uint32_t uidnext;
-	uint32_t uidvalidity;           /* for the message cache key */
+	uint32_t uidvalidity; /* for the message cache key */
 };
 
 struct imap_fetch_run;
@@ -87,30 +87,30 @@ struct imap_session {
 	struct rmail_conn *c;
 	int state;
 	int mode;
-	bool busy;              /* an async command holds the input */
+	bool busy; /* an async command holds the input */
 	bool closing;
 	bool tls;
 	unsigned auth_failures;
 	char user[RMAIL_ADDR_MAX + 1];
-	char tag[128];          /* of the running async command */
+	char tag[128]; /* of the running async command */
 	char *sasl_tag;
 
 	struct imap_parser parser;
-	struct imap_arena parena;       /* the parser's, command cap */
-	struct imap_arena arena;        /* per-command scratch */
-	void *parena_mem, *arena_mem;  /* one mapping, parena first */
+	struct imap_arena parena;     /* the parser's, command cap */
+	struct imap_arena arena;      /* per-command scratch */
+	void *parena_mem, *arena_mem; /* one mapping, parena first */
 	size_t mem_len;
 
 	/* selected mailbox */
 	struct imap_tracker *tr;
 	struct imap_session *tr_next;
 	bool readonly;
-	uint32_t maxuid;        /* highest UID announced */
-	uint32_t exists;        /* EXISTS announced */
+	uint32_t maxuid; /* highest UID announced */
+	uint32_t exists; /* EXISTS announced */
 	uint32_t recent;
-	struct imap_uids gone;  /* expunged in the view, not announced */
-	struct imap_uids flagchg;       /* flag changes to announce */
-	struct imap_uids selfchg;       /* own changes not yet in the log */
+	struct imap_uids gone;	  /* expunged in the view, not announced */
+	struct imap_uids flagchg; /* flag changes to announce */
+	struct imap_uids selfchg; /* own changes not yet in the log */
 
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
@@ -160,8 +160,8 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		      const struct rmail_mbox_status *st, char *out,
 		      size_t outsz);
 /* a flag list or flag atoms (STORE, APPEND); -1 when invalid */
-int imap_flag_parse(const struct imap_arg *a, uint32_t *flags,
-		    const char **kw, size_t *nkw);
+int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
+		    size_t *nkw);
 
 /* ---- imap_view.c ------------------------------------------------ */
 int imap_view_select(struct imap_session *s, const char *name,
@@ -202,15 +202,15 @@ typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
 			 bool uid);
 
 imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
-	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate,
-	imap_cmd_id, imap_cmd_enable, imap_cmd_namespace;
+	imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate, imap_cmd_id,
+	imap_cmd_enable, imap_cmd_namespace;
 imap_cmd_fn imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
 	imap_cmd_subscribe, imap_cmd_unsubscribe, imap_cmd_status;
 imap_cmd_fn imap_cmd_list, imap_cmd_lsub;
 imap_cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_close,
 	imap_cmd_unselect, imap_cmd_check, imap_cmd_expunge;
-imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search,
-	imap_cmd_copy, imap_cmd_move, imap_cmd_append, imap_cmd_idle;
+imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search, imap_cmd_copy,
+	imap_cmd_move, imap_cmd_append, imap_cmd_idle;
 imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);

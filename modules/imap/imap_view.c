@@ -60,8 +60,7 @@ void imap_uids_del(struct imap_uids *u, uint32_t uid)
 	size_t i = uids_lower(u, uid);
 
 	if (i < u->n && u->v[i] == uid) {
-		memmove(u->v + i, u->v + i + 1,
-			(u->n - i - 1) * sizeof(*u->v));
+		memmove(u->v + i, u->v + i + 1, (u->n - i - 1) * sizeof(*u->v));
 		u->n--;
 	}
 }
@@ -115,8 +114,8 @@ uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
 	if (seq == 0)
 		return 0;
 	for (j = 0; j < s->gone.n; j++) {
-		uint32_t pos = (uint32_t)j +
-			imap_view_lower(mb, s->gone.v[j]) + 1;
+		uint32_t pos =
+			(uint32_t)j + imap_view_lower(mb, s->gone.v[j]) + 1;
 
 		if (seq < pos)
 			break;
@@ -198,7 +197,7 @@ void imap_tracker_sync(struct imap_tracker *t)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_mbox_status st;
-	struct change_ctx x = { t, t->modseq };
+	struct change_ctx x = {t, t->modseq};
 	struct rmail_err err;
 	struct imap_session *s;
 	uint32_t n, appended, oldmax;
@@ -209,12 +208,12 @@ void imap_tracker_sync(struct imap_tracker *t)
 	ops->mbox_info(t->mb, &st);
 	if (st.highestmodseq != t->modseq) {
 		if (st.highestmodseq < t->modseq)
-			t->modseq = 0;  /* a new log: take it all */
+			t->modseq = 0; /* a new log: take it all */
 		x.max = t->modseq;
-		if (ops->mbox_changes(t->mb, t->modseq, on_change, &x,
-				      &err) == 0)
-			t->modseq = x.max > st.highestmodseq ?
-				x.max : st.highestmodseq;
+		if (ops->mbox_changes(t->mb, t->modseq, on_change, &x, &err) ==
+		    0)
+			t->modseq = x.max > st.highestmodseq ? x.max
+							     : st.highestmodseq;
 	}
 	/* expunges, whoever made them: the snapshot minus the view */
 	n = ops->mbox_count(t->mb);
@@ -223,8 +222,8 @@ void imap_tracker_sync(struct imap_tracker *t)
 	if (n - appended == t->snap.n) {
 		/* nothing gone: only the new UIDs join the snapshot */
 		for (i = n - appended; i < n; i++)
-			uids_push(&t->snap, ops->mbox_msg(t->mb,
-							  (uint32_t)i)->uid);
+			uids_push(&t->snap,
+				  ops->mbox_msg(t->mb, (uint32_t)i)->uid);
 		t->uidnext = st.uidnext;
 		return;
 	}
@@ -232,11 +231,11 @@ void imap_tracker_sync(struct imap_tracker *t)
 		for (i = 0, k = 0; i < t->snap.n; i++) {
 			uint32_t u = t->snap.v[i];
 
-			while (k < n && ops->mbox_msg(t->mb, (uint32_t)k)->uid
-			       < u)
+			while (k < n &&
+			       ops->mbox_msg(t->mb, (uint32_t)k)->uid < u)
 				k++;
-			if (k < n && ops->mbox_msg(t->mb, (uint32_t)k)->uid
-			    == u)
+			if (k < n &&
+			    ops->mbox_msg(t->mb, (uint32_t)k)->uid == u)
 				continue;
 			for (s = t->sessions; s != NULL; s = s->tr_next) {
 				if (u <= s->maxuid)
@@ -451,13 +450,12 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct imap_seqset raw, res;
-	struct imap_uids out = { 0 };
+	struct imap_uids out = {0};
 	uint32_t max, i, k;
 
 	*uids_r = NULL;
 	*n_r = 0;
-	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw,
-			      error_r) < 0)
+	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw, error_r) < 0)
 		return -1;
 	if (uid) {
 		max = s->maxuid;
@@ -487,8 +485,7 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 				uids_push(&out, u);
 			}
 		} else {
-			for (k = res.r[i].lo; k <= res.r[i].hi && k != 0;
-			     k++) {
+			for (k = res.r[i].lo; k <= res.r[i].hi && k != 0; k++) {
 				uint32_t u = imap_seq_to_uid(s, k);
 
 				if (u != 0 && !imap_uids_has(&s->gone, u))

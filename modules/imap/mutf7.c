@@ -36,13 +36,21 @@ static int utf8_next(const unsigned char *s, size_t len, size_t *i,
 	size_t n, k;
 
 	if (c < 0x80) {
-		n = 0; cp = c; min = 0;
+		n = 0;
+		cp = c;
+		min = 0;
 	} else if ((c & 0xe0) == 0xc0) {
-		n = 1; cp = c & 0x1f; min = 0x80;
+		n = 1;
+		cp = c & 0x1f;
+		min = 0x80;
 	} else if ((c & 0xf0) == 0xe0) {
-		n = 2; cp = c & 0x0f; min = 0x800;
+		n = 2;
+		cp = c & 0x0f;
+		min = 0x800;
 	} else if ((c & 0xf8) == 0xf0) {
-		n = 3; cp = c & 0x07; min = 0x10000;
+		n = 3;
+		cp = c & 0x07;
+		min = 0x10000;
 	} else {
 		return -1;
 	}
@@ -66,19 +74,23 @@ static int put_utf8(struct out *o, uint32_t cp)
 	int n, k;
 
 	if (cp < 0x80) {
-		b[0] = (char)cp; n = 1;
+		b[0] = (char)cp;
+		n = 1;
 	} else if (cp < 0x800) {
 		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f)); n = 2;
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
 	} else if (cp < 0x10000) {
 		b[0] = (char)(0xe0 | (cp >> 12));
 		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
 	} else {
 		b[0] = (char)(0xf0 | (cp >> 18));
 		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
 		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
 	}
 	for (k = 0; k < n; k++) {
 		if (put(o, b[k]) < 0)
@@ -96,7 +108,7 @@ int mutf7_encode(const char *utf8, size_t len, char *out, size_t out_size,
 		 size_t *out_len_r, const char **error_r)
 {
 	const unsigned char *s = (const unsigned char *)utf8;
-	struct out o = { out, out_size, 0 };
+	struct out o = {out, out_size, 0};
 	uint32_t cp, bits = 0;
 	int nbits = 0, shifted = 0;
 	size_t i = 0;
@@ -111,7 +123,8 @@ int mutf7_encode(const char *utf8, size_t len, char *out, size_t out_size,
 		if (is_direct(cp)) {
 			if (shifted) {
 				if (nbits > 0 &&
-				    put(&o, b64[(bits << (6 - nbits)) & 0x3f]) < 0)
+				    put(&o, b64[(bits << (6 - nbits)) & 0x3f]) <
+					    0)
 					goto full;
 				if (put(&o, '-') < 0)
 					goto full;
@@ -146,7 +159,9 @@ int mutf7_encode(const char *utf8, size_t len, char *out, size_t out_size,
 				nbits += 16;
 				while (nbits >= 6) {
 					nbits -= 6;
-					if (put(&o, b64[(bits >> nbits) & 0x3f]) < 0)
+					if (put(&o,
+						b64[(bits >> nbits) & 0x3f]) <
+					    0)
 						goto full;
 				}
 				bits &= (1u << nbits) - 1;
@@ -218,7 +233,7 @@ static int decode_run(const unsigned char *s, size_t len, size_t *i,
 			return fail(error_r, "Unpaired surrogate");
 		} else if (is_direct(cp) || cp == 0) {
 			return fail(error_r, "Non-canonical encoding: "
-				    "printable ASCII in base64");
+					     "printable ASCII in base64");
 		}
 		if (put_utf8(o, cp) < 0)
 			return fail(error_r, "Output too long");
@@ -235,7 +250,7 @@ int mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_size,
 		 size_t *out_len_r, const char **error_r)
 {
 	const unsigned char *s = (const unsigned char *)mutf7;
-	struct out o = { out, out_size, 0 };
+	struct out o = {out, out_size, 0};
 	size_t i = 0;
 	int after_run = 0;
 
@@ -246,9 +261,11 @@ int mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_size,
 
 		if (c != '&') {
 			if (!is_direct(c))
-				return fail(error_r, c >= 0x80 ?
-					    "8-bit character in mailbox name" :
-					    "Control character in mailbox name");
+				return fail(error_r,
+					    c >= 0x80 ? "8-bit character in "
+							"mailbox name"
+						      : "Control character in "
+							"mailbox name");
 			if (put(&o, (char)c) < 0)
 				return fail(error_r, "Output too long");
 			after_run = 0;
@@ -264,7 +281,7 @@ int mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_size,
 		/* two runs back to back would be written as one */
 		if (after_run)
 			return fail(error_r, "Non-canonical encoding: "
-				    "adjacent base64 sections");
+					     "adjacent base64 sections");
 		if (decode_run(s, len, &i, &o, error_r) < 0)
 			return -1;
 		after_run = 1;

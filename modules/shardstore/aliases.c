@@ -22,7 +22,7 @@ struct ss_acache {
 	char domain[RMAIL_ADDR_MAX + 1];
 	int have_good, have_bad;
 	struct ss_fid good, bad;
-	json_t *obj;                    /* last good version */
+	json_t *obj; /* last good version */
 };
 
 /* an alias's targets copied out of the cache */
@@ -64,20 +64,25 @@ static json_t *aliases_parse(const char *data, size_t len,
 		rmail_err_set(err, RMAIL_E_INVAL, "expected a JSON object");
 		goto bad;
 	}
-	json_object_foreach(root, key, val) {
+	json_object_foreach(root, key, val)
+	{
 		if (strlen(key) == 0 || strlen(key) > RMAIL_ADDR_MAX ||
 		    !json_is_array(val) || json_array_size(val) == 0 ||
 		    json_array_size(val) > SS_ALIAS_TARGETS_MAX) {
-			rmail_err_set(err, RMAIL_E_INVAL, "%.100s: expected "
-				      "1 to %d target addresses", key,
-				      SS_ALIAS_TARGETS_MAX);
+			rmail_err_set(err, RMAIL_E_INVAL,
+				      "%.100s: expected "
+				      "1 to %d target addresses",
+				      key, SS_ALIAS_TARGETS_MAX);
 			goto bad;
 		}
-		json_array_foreach(val, i, t) {
+		json_array_foreach(val, i, t)
+		{
 			if (!json_is_string(t) ||
 			    json_string_length(t) > RMAIL_ADDR_MAX) {
-				rmail_err_set(err, RMAIL_E_INVAL, "%.100s[%zu]: "
-					      "expected an address", key, i);
+				rmail_err_set(err, RMAIL_E_INVAL,
+					      "%.100s[%zu]: "
+					      "expected an address",
+					      key, i);
 				goto bad;
 			}
 		}
@@ -164,8 +169,9 @@ static int aliases_with(struct ss_store *st, const char *domain,
 			a->have_bad = 0;
 		} else if (!a->have_bad || !ss_fid_equal(&a->bad, &fid)) {
 			ss_ulog(st, RMAIL_LOG_ERR, "%s: %s%s", path, perr.msg,
-				a->obj != NULL ?
-				"; keeping the last good version" : "");
+				a->obj != NULL
+					? "; keeping the last good version"
+					: "");
 			a->bad = fid;
 			a->have_bad = 1;
 		}
@@ -189,7 +195,8 @@ static void copy_targets(void *arg, const char *domain, json_t *obj)
 	(void)domain;
 	arr = json_object_get(obj, local);
 	t->n = 0;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (t->n == SS_ALIAS_TARGETS_MAX)
 			break;
 		snprintf(t->v[t->n++], RMAIL_ADDR_MAX + 1, "%s",
@@ -266,8 +273,8 @@ static int aliases_edit(struct ss_store *st, const char *domain,
 		rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	ret = ss_write_atomic(st, ddir, "aliases.json", text, strlen(text),
-			      0, err);
+	ret = ss_write_atomic(st, ddir, "aliases.json", text, strlen(text), 0,
+			      err);
 out:
 	close(lockfd);
 	json_decref(root);
@@ -298,9 +305,9 @@ static int edit_add(json_t *root, void *arg, struct rmail_err *err)
 	}
 	for (i = 0; i < a->n; i++) {
 		dup = 0;
-		json_array_foreach(arr, j, v)
-			if (strcmp(json_string_value(v), a->targets[i]) == 0)
-				dup = 1;
+		json_array_foreach(arr, j, v) if (strcmp(json_string_value(v),
+							 a->targets[i]) == 0)
+			dup = 1;
 		if (dup)
 			continue;
 		if (json_array_size(arr) >= SS_ALIAS_TARGETS_MAX)
@@ -325,7 +332,7 @@ int ss_alias_add(void *h, const char *alias, const char *const *targets,
 	struct ss_store *st = h;
 	char canon[RMAIL_ADDR_MAX + 1], local[RMAIL_ADDR_MAX + 1];
 	char domain[RMAIL_ADDR_MAX + 1];
-	char (*tc)[RMAIL_ADDR_MAX + 1];
+	char(*tc)[RMAIL_ADDR_MAX + 1];
 	const char **tv;
 	struct add_args a;
 	size_t i;
@@ -350,8 +357,8 @@ int ss_alias_add(void *h, const char *alias, const char *const *targets,
 		if (ss_canon(targets[i], tc[i], NULL, NULL, err) < 0)
 			goto out;
 		if (strcmp(tc[i], canon) == 0) {
-			rmail_err_set(err, RMAIL_E_INVAL,
-				      "%s points at itself", canon);
+			rmail_err_set(err, RMAIL_E_INVAL, "%s points at itself",
+				      canon);
 			goto out;
 		}
 		tv[i] = tc[i];
@@ -405,7 +412,8 @@ static void collect_aliases(void *arg, const char *domain, json_t *obj)
 	json_t *val, *t;
 	size_t i;
 
-	json_object_foreach(obj, key, val) {
+	json_object_foreach(obj, key, val)
+	{
 		if (ai->n == ai->cap) {
 			ai->cap = ai->cap ? ai->cap * 2 : 16;
 			nv = realloc(ai->v, ai->cap * sizeof(*nv));
@@ -417,8 +425,7 @@ static void collect_aliases(void *arg, const char *domain, json_t *obj)
 		}
 		it = &ai->v[ai->n];
 		memset(it, 0, sizeof(*it));
-		it->targets = calloc(json_array_size(val) + 1,
-				     sizeof(char *));
+		it->targets = calloc(json_array_size(val) + 1, sizeof(char *));
 		if (asprintf(&it->alias, "%s@%s", key, domain) < 0 ||
 		    it->targets == NULL) {
 			free(it->targets);
@@ -426,7 +433,8 @@ static void collect_aliases(void *arg, const char *domain, json_t *obj)
 			return;
 		}
 		ai->n++;
-		json_array_foreach(val, i, t) {
+		json_array_foreach(val, i, t)
+		{
 			it->targets[i] = strdup(json_string_value(t));
 			if (it->targets[i] == NULL) {
 				ai->oom = 1;
@@ -447,7 +455,7 @@ int ss_alias_list(void *h, const char *domain, rmail_alias_fn cb, void *arg,
 		  struct rmail_err *err)
 {
 	struct ss_store *st = h;
-	struct alias_items ai = { 0 };
+	struct alias_items ai = {0};
 	char canon[RMAIL_ADDR_MAX + 1], dom[RMAIL_ADDR_MAX + 1];
 	char addr[RMAIL_ADDR_MAX + 1];
 	struct dirent *de;
@@ -467,11 +475,11 @@ int ss_alias_list(void *h, const char *domain, rmail_alias_fn cb, void *arg,
 			close(fd);
 		while (d != NULL && (de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.' ||
-			    ss_name_decode(de->d_name, dom, sizeof(dom),
-					   NULL) < 0)
+			    ss_name_decode(de->d_name, dom, sizeof(dom), NULL) <
+				    0)
 				continue;
-			if (aliases_with(st, dom, collect_aliases, &ai,
-					 err) < 0) {
+			if (aliases_with(st, dom, collect_aliases, &ai, err) <
+			    0) {
 				closedir(d);
 				goto out;
 			}
@@ -530,8 +538,7 @@ static void expand(struct ss_store *st, const char *canon, int depth,
 
 	if (ss_user_exists(st, canon)) {
 		if (!resolved_has(r, canon) && r->n < SS_ALIAS_TARGETS_MAX)
-			snprintf(r->v[r->n++], RMAIL_ADDR_MAX + 1, "%s",
-				 canon);
+			snprintf(r->v[r->n++], RMAIL_ADDR_MAX + 1, "%s", canon);
 		return;
 	}
 	if (depth >= SS_ALIAS_DEPTH_MAX)
@@ -592,8 +599,7 @@ int ss_domain_is_local(void *h, const char *domain)
 	if (ss_canon(addr, canon, NULL, dom, NULL) < 0 ||
 	    ss_domain_dir(dom, ddir, sizeof(ddir), NULL) < 0)
 		return 0;
-	if ((size_t)snprintf(rel, sizeof(rel), "%s/users", ddir) >=
-	    sizeof(rel))
+	if ((size_t)snprintf(rel, sizeof(rel), "%s/users", ddir) >= sizeof(rel))
 		return 0;
 	fd = ss_open_rel(st, rel, O_RDONLY | O_DIRECTORY);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -603,8 +609,8 @@ int ss_domain_is_local(void *h, const char *domain)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(rel, sizeof(rel), "%s/user.json", de->d_name);
-		found = faccessat(dirfd(d), rel, F_OK,
-				  AT_SYMLINK_NOFOLLOW) == 0;
+		found = faccessat(dirfd(d), rel, F_OK, AT_SYMLINK_NOFOLLOW) ==
+			0;
 	}
 	if (d != NULL)
 		closedir(d);

@@ -63,7 +63,8 @@ static uint32_t highest_on_disk(struct rmail_mbox *mb)
 		int sfd;
 
 		snprintf(rel, sizeof(rel), "s%u", (uint32_t)no);
-		sfd = openat(mb->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sfd = openat(mb->dirfd, rel,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0)
 			continue;
 		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) == 0) {
@@ -236,8 +237,8 @@ int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz)
 	}
 	do {
 		snprintf(name_r, namesz, "tmp/%s.%d.%u.tmp", host,
-			 (int)getpid(), __atomic_add_fetch(&seq, 1,
-							   __ATOMIC_RELAXED));
+			 (int)getpid(),
+			 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 		fd = openat(mb->dirfd, name_r,
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	} while (fd < 0 && errno == EEXIST);
@@ -271,8 +272,8 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 	ap->mb = mb;
 	ap->flags = o != NULL ? o->flags & 0x1f : 0;
 	ap->keywords = mask;
-	ap->date = o != NULL && o->internaldate > 0 ? o->internaldate :
-						       (int64_t)time(NULL);
+	ap->date = o != NULL && o->internaldate > 0 ? o->internaldate
+						    : (int64_t)time(NULL);
 	ap->ignore_quota = o != NULL && o->ignore_quota;
 	/* callers built against an older store.h pass a shorter struct */
 	ap->nosync = o != NULL &&
@@ -310,8 +311,8 @@ static int flush_buf(struct rmail_append *ap, struct rmail_err *err)
 		if (n <= 0) {
 			ap->failed = true;
 			return rmail_err_set(err, RMAIL_E_IO, "write: %s",
-					     n < 0 ? strerror(errno) :
-						     "short write");
+					     n < 0 ? strerror(errno)
+						   : "short write");
 		}
 		off += (size_t)n;
 	}
@@ -386,7 +387,8 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	ap->committed = true;
 	if (!ap->nosync) {
 		snprintf(dst, sizeof(dst), "s%u", ss_shard_of(uid));
-		sfd = openat(mb->dirfd, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sfd = openat(mb->dirfd, dst,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0 || fsync(sfd) < 0) {
 			int e = errno;
 

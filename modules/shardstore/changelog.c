@@ -56,9 +56,9 @@ static uint64_t log_write(struct rmail_mbox *mb, const unsigned char *rec,
 	 * shared descriptor's offset between write and lseek */
 	pthread_mutex_lock(&mb->loglock);
 	if (mb->logfd < 0)
-		mb->logfd = openat(mb->dirfd, "changes",
-				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				   0640);
+		mb->logfd =
+			openat(mb->dirfd, "changes",
+			       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (mb->logfd >= 0 && write(mb->logfd, rec, len) == (ssize_t)len)
 		end = lseek(mb->logfd, 0, SEEK_CUR);
 	pthread_mutex_unlock(&mb->loglock);
@@ -87,8 +87,7 @@ uint64_t ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f)
 
 	if (f->keywords != 0 || f->size > UINT32_MAX || f->date < 0 ||
 	    f->date > (int64_t)UINT32_MAX)
-		return ss_log_append(mb, RMAIL_CHANGE_APPEND, f->uid,
-				     f->flags);
+		return ss_log_append(mb, RMAIL_CHANGE_APPEND, f->uid, f->flags);
 	chk = detail_check(f->uid, (uint32_t)f->size, (uint32_t)f->date);
 	rec[0] = RMAIL_CHANGE_APPEND;
 	rec[1] = 2;
@@ -101,11 +100,10 @@ uint64_t ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f)
 	return log_write(mb, rec, sizeof(rec));
 }
 
-typedef void (*rec_fn)(void *arg, const struct rmail_change *c,
-		       uint32_t flags);
+typedef void (*rec_fn)(void *arg, const struct rmail_change *c, uint32_t flags);
 
-static int log_walk(struct rmail_mbox *mb, uint64_t since, rec_fn fn,
-		    void *arg, uint64_t *end_r)
+static int log_walk(struct rmail_mbox *mb, uint64_t since, rec_fn fn, void *arg,
+		    uint64_t *end_r)
 {
 	unsigned char buf[SS_REC * 4096];
 	uint64_t off = since - since % SS_REC;
@@ -119,7 +117,7 @@ static int log_walk(struct rmail_mbox *mb, uint64_t since, rec_fn fn,
 	while ((n = pread(fd, buf, sizeof(buf), (off_t)off)) >= SS_REC) {
 		ssize_t i;
 
-		n -= n % SS_REC;       /* a torn tail waits for the rest */
+		n -= n % SS_REC; /* a torn tail waits for the rest */
 		for (i = 0; i < n; i += SS_REC) {
 			const unsigned char *r = buf + i;
 			struct rmail_change c;
@@ -128,9 +126,8 @@ static int log_walk(struct rmail_mbox *mb, uint64_t since, rec_fn fn,
 			c.type = r[0];
 			c.uid = get32(r + 4);
 			c.modseq = off + (uint64_t)i + SS_REC;
-			if (r[1] != 1 ||
-			    get32(r + 12) != (c.type ^ c.uid ^ flags ^
-					      0x5a5a5a5au))
+			if (r[1] != 1 || get32(r + 12) != (c.type ^ c.uid ^
+							   flags ^ 0x5a5a5a5au))
 				continue;
 			fn(arg, &c, flags);
 		}
@@ -146,8 +143,7 @@ struct changes_arg {
 	void *arg;
 };
 
-static void changes_cb(void *arg, const struct rmail_change *c,
-		       uint32_t flags)
+static void changes_cb(void *arg, const struct rmail_change *c, uint32_t flags)
 {
 	struct changes_arg *a = arg;
 
@@ -155,10 +151,10 @@ static void changes_cb(void *arg, const struct rmail_change *c,
 	a->cb(a->arg, c);
 }
 
-int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
-		    rmail_change_fn cb, void *arg, struct rmail_err *err)
+int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
+		    void *arg, struct rmail_err *err)
 {
-	struct changes_arg a = { cb, arg };
+	struct changes_arg a = {cb, arg};
 	uint64_t end;
 
 	if (log_walk(mb, since, changes_cb, &a, &end) < 0)
@@ -167,8 +163,7 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
 	return 0;
 }
 
-static void modseq_cb(void *arg, const struct rmail_change *c,
-		      uint32_t flags)
+static void modseq_cb(void *arg, const struct rmail_change *c, uint32_t flags)
 {
 	struct rmail_mbox *mb = arg;
 	int64_t idx = ss_mbox_find(mb, c->uid);
@@ -228,8 +223,8 @@ int ss_log_load(int fd, uint64_t from, uint64_t end, struct ss_logrec **recs_r,
 	if (recs == NULL)
 		return -1;
 	while (off < end) {
-		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) :
-							sizeof(buf);
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off)
+						      : sizeof(buf);
 		ssize_t got = pread(fd, buf, want, (off_t)off), i;
 
 		if (got < SS_REC) {

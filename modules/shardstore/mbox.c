@@ -15,9 +15,8 @@
 
 #include "ss_mbox.h"
 
-static const char *const su_names[] = {
-	"", "sent", "drafts", "trash", "junk", "archive", "all", "flagged"
-};
+static const char *const su_names[] = {"",     "sent",	  "drafts", "trash",
+				       "junk", "archive", "all",    "flagged"};
 
 int ss_mbox_name_canon(const char *name, char *out, size_t outsz,
 		       struct rmail_err *err)
@@ -46,8 +45,8 @@ static int user_dir(const char *user, char *cuser, size_t cusersz, char *dir,
 {
 	char local[RMAIL_ADDR_MAX + 1], dom[256];
 
-	if (ss_addr_canon(user, local, sizeof(local), dom, sizeof(dom),
-			  err) < 0)
+	if (ss_addr_canon(user, local, sizeof(local), dom, sizeof(dom), err) <
+	    0)
 		return -1;
 	if ((size_t)snprintf(cuser, cusersz, "%s@%s", local, dom) >= cusersz)
 		return rmail_err_set(err, RMAIL_E_INVAL, "address too long");
@@ -103,8 +102,8 @@ static int mkdir_owned(const struct ss_store *st, int dirfd, const char *name)
 
 int ss_rmtree(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 
@@ -160,8 +159,8 @@ static int mail_dir(struct ss_store *st, const char *user, char *cuser,
 		return rmail_err_set(err, RMAIL_E_IO, "mail dir: %s",
 				     strerror(errno));
 	}
-	fd = openat(ufd, "mail", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					 O_CLOEXEC);
+	fd = openat(ufd, "mail",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(ufd);
 	if (fd < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "mail dir: %s",
@@ -196,11 +195,10 @@ static int create_in(struct ss_store *st, int mfd, const char *cname,
 		goto fail;
 	}
 	if (renameat2(mfd, tmp, mfd, enc, RENAME_NOREPLACE) < 0) {
-		rmail_err_set(err, errno == EEXIST ? RMAIL_E_EXISTS :
-						     RMAIL_E_IO,
-			      "mailbox %s: %s", cname,
-			      errno == EEXIST ? "already exists" :
-						strerror(errno));
+		rmail_err_set(
+			err, errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
+			"mailbox %s: %s", cname,
+			errno == EEXIST ? "already exists" : strerror(errno));
 		goto fail;
 	}
 	close(dfd);
@@ -237,9 +235,9 @@ int ss_mbox_create_defaults(struct ss_store *st, const char *canon_user,
 		const char *name;
 		uint32_t su;
 	} defs[] = {
-		{ "INBOX", RMAIL_SU_NONE },    { "Sent", RMAIL_SU_SENT },
-		{ "Drafts", RMAIL_SU_DRAFTS }, { "Trash", RMAIL_SU_TRASH },
-		{ "Junk", RMAIL_SU_JUNK },     { "Archive", RMAIL_SU_ARCHIVE },
+		{"INBOX", RMAIL_SU_NONE},    {"Sent", RMAIL_SU_SENT},
+		{"Drafts", RMAIL_SU_DRAFTS}, {"Trash", RMAIL_SU_TRASH},
+		{"Junk", RMAIL_SU_JUNK},     {"Archive", RMAIL_SU_ARCHIVE},
 	};
 	size_t i;
 
@@ -350,9 +348,9 @@ int ss_mbox_delete(void *h, const char *user, const char *name,
 		 next_uidvalidity());
 	if (renameat(mfd, enc, mfd, tmp) < 0) {
 		close(mfd);
-		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
-							    RMAIL_E_IO,
-				     "mailbox %s: %s", cname, strerror(errno));
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"mailbox %s: %s", cname, strerror(errno));
 	}
 	ss_views_forget(st, cuser, cname);
 	fd = openat(mfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -428,13 +426,13 @@ static int list_names(int mfd, struct name_list *l)
 	return 0;
 }
 
-int ss_mbox_rename(void *h, const char *user, const char *from,
-		   const char *to, struct rmail_err *err)
+int ss_mbox_rename(void *h, const char *user, const char *from, const char *to,
+		   struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	char cuser[RMAIL_ADDR_MAX + 1], cf[RMAIL_MBOX_NAME_MAX + 1];
 	char ct[RMAIL_MBOX_NAME_MAX + 1];
-	struct name_list l = { 0 };
+	struct name_list l = {0};
 	size_t i, fl;
 	int mfd, rc = 0;
 
@@ -457,9 +455,10 @@ int ss_mbox_rename(void *h, const char *user, const char *from,
 		uids = calloc(n ? n : 1, 2 * sizeof(*uids));
 		for (k = 0; uids != NULL && k < n; k++)
 			uids[k] = ss_mbox_msg(mb, k)->uid;
-		rc = uids == NULL ? -1 :
-		     n == 0 ? 0 :
-			      ss_msg_move(mb, uids, n, ct, uids + n, &uv, err);
+		rc = uids == NULL ? -1
+		     : n == 0
+			     ? 0
+			     : ss_msg_move(mb, uids, n, ct, uids + n, &uv, err);
 		free(uids);
 		ss_mbox_close(&mb);
 		return rc;
@@ -494,11 +493,10 @@ int ss_mbox_rename(void *h, const char *user, const char *from,
 			goto out;
 		}
 		if (renameat2(mfd, eo, mfd, en, RENAME_NOREPLACE) < 0) {
-			rc = rmail_err_set(err, errno == EEXIST ?
-							RMAIL_E_EXISTS :
-							RMAIL_E_IO,
-					   "rename %s: %s", nn,
-					   strerror(errno));
+			rc = rmail_err_set(
+				err,
+				errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
+				"rename %s: %s", nn, strerror(errno));
 			goto out;
 		}
 	}
@@ -541,7 +539,7 @@ int ss_mbox_subscribe(void *h, const char *user, const char *name,
 	struct ss_store *st = h;
 	char cuser[RMAIL_ADDR_MAX + 1], cname[RMAIL_MBOX_NAME_MAX + 1];
 	char ud[SS_PATH_MAX], tmp[64];
-	struct name_list l = { 0 };
+	struct name_list l = {0};
 	size_t i, j;
 	int ufd, fd, rc = 0;
 	FILE *f;
@@ -629,7 +627,7 @@ int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
 {
 	struct ss_store *st = h;
 	char cuser[RMAIL_ADDR_MAX + 1], ud[SS_PATH_MAX];
-	struct name_list l = { 0 }, subs = { 0 }, all = { 0 };
+	struct name_list l = {0}, subs = {0}, all = {0};
 	struct rmail_mbox_entry e;
 	size_t i;
 	int mfd, ufd;
@@ -673,9 +671,9 @@ int ss_mbox_list(void *h, const char *user, rmail_mbox_fn cb, void *arg,
 		memset(&e, 0, sizeof(e));
 		e.name = all.v[i];
 		if (!in_list(&l, e.name))
-			e.attrs |= has_prefix_child(&l, e.name) ?
-					   RMAIL_MBOX_NOSELECT :
-					   RMAIL_MBOX_NONEXISTENT;
+			e.attrs |= has_prefix_child(&l, e.name)
+					   ? RMAIL_MBOX_NOSELECT
+					   : RMAIL_MBOX_NONEXISTENT;
 		else
 			e.special_use = special_use_of(mfd, e.name);
 		if (has_prefix_child(&l, e.name))

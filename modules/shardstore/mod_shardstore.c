@@ -15,7 +15,7 @@
 #define SS_FORMAT_VERSION 1
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
-static const struct ss_conf ss_default_conf = { 1.0, 1 };
+static const struct ss_conf ss_default_conf = {1.0, 1};
 
 /* the module's conf when loaded, defaults for CLI and tests */
 static const struct ss_conf *ss_active_conf;
@@ -64,8 +64,8 @@ static int format_write(struct ss_store *st, struct rmail_err *err)
 
 	n = snprintf(buf, sizeof(buf), SS_FORMAT_MAGIC " %d\n",
 		     SS_FORMAT_VERSION);
-	fd = ss_openat(st->root_fd, ".FORMAT.tmp",
-		       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fd = ss_openat(st->root_fd, ".FORMAT.tmp", O_WRONLY | O_CREAT | O_TRUNC,
+		       0644);
 	if (fd < 0 || write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -105,8 +105,8 @@ static int format_check(struct ss_store *st, struct rmail_err *err)
 	if (version > SS_FORMAT_VERSION)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s: format %d is newer than this rmail "
-				     "supports (%d)", st->mail_root, version,
-				     SS_FORMAT_VERSION);
+				     "supports (%d)",
+				     st->mail_root, version, SS_FORMAT_VERSION);
 	/* format 1 is the first: no migrations yet */
 	return 0;
 }
@@ -215,21 +215,19 @@ static const struct rmail_store_ops ss_ops = {
 };
 
 static const struct rmail_conf_key ss_conf_keys[] = {
-	{ "poll_interval", RMAIL_CONF_DURATION, 0,
-	  offsetof(struct ss_conf, poll_interval), "\"1s\"",
-	  "change-feed polling period when inotify is off", NULL },
-	{ "inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
-	  "true", "use inotify (false on a network filesystem)", NULL },
-	RMAIL_CONF_END
-};
+	{"poll_interval", RMAIL_CONF_DURATION, 0,
+	 offsetof(struct ss_conf, poll_interval), "\"1s\"",
+	 "change-feed polling period when inotify is off", NULL},
+	{"inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
+	 "true", "use inotify (false on a network filesystem)", NULL},
+	RMAIL_CONF_END};
 
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 {
 	struct ss_store *st;
 
 	st = m->core->pcalloc(m->pool, sizeof(*st));
-	if (ss_store_open(st, m->core, m->core->conf_str("mail_root"),
-			  err) < 0)
+	if (ss_store_open(st, m->core, m->core->conf_str("mail_root"), err) < 0)
 		return -1;
 	st->m = m;
 	ss_active_conf = m->conf;

@@ -28,8 +28,8 @@ static void view_update(struct rmail_mbox *mb, const struct ss_fname *f)
 	pthread_mutex_unlock(&mb->lock);
 }
 
-int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
-		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
+		 const char *const *keywords, size_t nkeywords,
 		 struct rmail_msg *new_r, struct rmail_err *err)
 {
 	struct ss_fname cur, nw;
@@ -38,8 +38,8 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 	int tries;
 
 	flags &= 0x1f;
-	if (nkeywords > 0 && ss_kw_resolve(mb, keywords, nkeywords, &kw,
-					   err) < 0)
+	if (nkeywords > 0 &&
+	    ss_kw_resolve(mb, keywords, nkeywords, &kw, err) < 0)
 		return -1;
 	if (ss_msg_state(mb, uid, &cur) < 0)
 		return rmail_err_set(err, RMAIL_E_NOENT, "no message %u", uid);
@@ -76,7 +76,8 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 					     "message %u expunged", uid);
 	}
 	if (tries == SS_CAS_TRIES)
-		return rmail_err_set(err, RMAIL_E_BUSY, "flag change contended");
+		return rmail_err_set(err, RMAIL_E_BUSY,
+				     "flag change contended");
 	view_update(mb, &nw);
 	if (new_r != NULL) {
 		memset(new_r, 0, sizeof(*new_r));
@@ -193,8 +194,8 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			close(fd);
 			unlinkat(dm->dirfd, it[i].tmp, 0);
 			rel_name(&it[i].f, rel, sizeof(rel));
-			if (linkat(mb->dirfd, rel, dm->dirfd, it[i].tmp,
-				   0) == 0) {
+			if (linkat(mb->dirfd, rel, dm->dirfd, it[i].tmp, 0) ==
+			    0) {
 				ok = 1;
 				break;
 			}
@@ -207,9 +208,10 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			{
 				int s = openat(mb->dirfd, rel,
 					       O_RDONLY | O_CLOEXEC);
-				int d = s < 0 ? -1 :
-					ss_tmp_create(dm, it[i].tmp,
-						      sizeof(it[i].tmp));
+				int d = s < 0 ? -1
+					      : ss_tmp_create(
+							dm, it[i].tmp,
+							sizeof(it[i].tmp));
 
 				if (s >= 0 && d >= 0 && copy_bytes(s, d) == 0) {
 					close(s);
@@ -366,8 +368,8 @@ int ss_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		const char *dst, uint32_t *dst_uids_r,
 		uint32_t *dst_uidvalidity_r, struct rmail_err *err)
 {
-	if (ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r,
-			err) < 0)
+	if (ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r, err) <
+	    0)
 		return -1;
 	return ss_msg_expunge(mb, uids, n, err);
 }

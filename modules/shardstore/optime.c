@@ -77,9 +77,8 @@ int ss_t_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 	return ret;
 }
 
-int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off,
-		  void *buf, size_t len, size_t *got_r,
-		  struct rmail_err *err)
+int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
+		  size_t len, size_t *got_r, struct rmail_err *err)
 {
 	struct timespec t0;
 	int ret;
@@ -98,8 +97,7 @@ int ss_t_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	int ret;
 
 	op_start(mb->st, &t0);
-	ret = ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r,
-			  err);
+	ret = ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r, err);
 	op_done(mb->st, "op=\"copy\"", &t0);
 	return ret;
 }
@@ -112,8 +110,7 @@ int ss_t_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	int ret;
 
 	op_start(mb->st, &t0);
-	ret = ss_msg_move(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r,
-			  err);
+	ret = ss_msg_move(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r, err);
 	op_done(mb->st, "op=\"move\"", &t0);
 	return ret;
 }

@@ -18,7 +18,7 @@
 
 #include "users_int.h"
 
-#define QUOTA_LEN 21            /* 20 digits + '\n' */
+#define QUOTA_LEN 21 /* 20 digits + '\n' */
 
 enum qmode {
 	Q_READ,
@@ -27,7 +27,7 @@ enum qmode {
 };
 
 struct ss_quota {
-	uint64_t charges;         /* statistics only */
+	uint64_t charges; /* statistics only */
 };
 
 static int quota_path(const char *canon, char *out, size_t outsz,
@@ -84,12 +84,11 @@ static int quota_update(struct ss_store *st, const char *canon, int mode,
 
 	if (quota_path(canon, path, sizeof(path), err) < 0)
 		return -1;
-	fd = ss_openat(st->root_fd, path, O_RDWR | O_CREAT | O_CLOEXEC,
-		       0600);
+	fd = ss_openat(st->root_fd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
-				     RMAIL_E_IO, "%s: %s", path,
-				     strerror(errno));
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"%s: %s", path, strerror(errno));
 	if (fstat(fd, &sb) == 0 && sb.st_size == 0)
 		ss_fix_owner(st, fd);
 	while (flock(fd, LOCK_EX) < 0) {
@@ -125,7 +124,7 @@ static int quota_update(struct ss_store *st, const char *canon, int mode,
 		*used_r = v;
 	ret = 0;
 out:
-	close(fd);      /* drops the flock */
+	close(fd); /* drops the flock */
 	return ret;
 }
 
@@ -147,8 +146,8 @@ int ss_quota_used(struct ss_store *st, const char *canon, uint64_t *used_r,
 	return quota_update(st, canon, Q_READ, 0, used_r, err);
 }
 
-int ss_quota_check(struct ss_store *st, const char *canon_user,
-		   uint64_t bytes, struct rmail_err *err)
+int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
+		   struct rmail_err *err)
 {
 	struct ss_user_rec rec;
 	uint64_t used, limit;
@@ -156,7 +155,7 @@ int ss_quota_check(struct ss_store *st, const char *canon_user,
 	if (ss_user_lookup(st, canon_user, &rec, err) < 0)
 		return -1;
 	if (rec.quota_mb == 0)
-		return 0;       /* 0 = unlimited */
+		return 0; /* 0 = unlimited */
 	limit = (uint64_t)rec.quota_mb * 1024 * 1024;
 	if (ss_quota_used(st, canon_user, &used, err) < 0)
 		return -1;
@@ -165,21 +164,22 @@ int ss_quota_check(struct ss_store *st, const char *canon_user,
 	return 0;
 }
 
-void ss_quota_charge(struct ss_store *st, const char *canon_user,
-		     int64_t delta)
+void ss_quota_charge(struct ss_store *st, const char *canon_user, int64_t delta)
 {
 	struct rmail_err err;
 
 	rmail_err_clear(&err);
 	if (quota_update(st, canon_user, Q_CHARGE, delta, NULL, &err) < 0)
-		ss_ulog(st, RMAIL_LOG_WARN, "quota of %s not charged (%s); "
-			"run `rmail quota recalc`", canon_user, err.msg);
+		ss_ulog(st, RMAIL_LOG_WARN,
+			"quota of %s not charged (%s); "
+			"run `rmail quota recalc`",
+			canon_user, err.msg);
 	else if (st->quota != NULL)
 		__atomic_add_fetch(&st->quota->charges, 1, __ATOMIC_RELAXED);
 }
 
-int ss_quota_get(void *h, const char *user, uint64_t *used_r,
-		 uint64_t *limit_r, struct rmail_err *err)
+int ss_quota_get(void *h, const char *user, uint64_t *used_r, uint64_t *limit_r,
+		 struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	struct ss_user_rec rec;
@@ -215,7 +215,7 @@ static void recalc_one(void *arg, const struct rmail_user *u)
 int ss_quota_recalc(void *h, const char *user, struct rmail_err *err)
 {
 	struct ss_store *st = h;
-	struct recalc_all ra = { st, err, 0 };
+	struct recalc_all ra = {st, err, 0};
 	struct ss_user_rec rec;
 	char canon[RMAIL_ADDR_MAX + 1];
 

@@ -15,18 +15,18 @@
 
 #include <rmail/rmail.h>
 
-struct ss_users;                    /* users.c: cache of user.json files */
-struct ss_quota;                    /* quota.c: usage counters */
+struct ss_users; /* users.c: cache of user.json files */
+struct ss_quota; /* quota.c: usage counters */
 
 struct ss_store {
 	const struct rmail_core *core;
-	struct rmail_mctx *m;           /* NULL when used by CLI tools */
+	struct rmail_mctx *m; /* NULL when used by CLI tools */
 	const char *mail_root;
-	int root_fd;                    /* O_PATH|O_DIRECTORY on mail_root */
+	int root_fd; /* O_PATH|O_DIRECTORY on mail_root */
 	struct ss_users *users;
 	struct ss_quota *quota;
-	void *views;                    /* open shared views (mbox side) */
-	void *watches;                  /* inotify state (watch.c) */
+	void *views;   /* open shared views (mbox side) */
+	void *watches; /* inotify state (watch.c) */
 	pthread_mutex_t lock;
 };
 
@@ -60,12 +60,11 @@ int ss_user_get(void *h, const char *address, struct rmail_user *u_r,
 		struct rmail_err *err);
 int ss_user_verify(void *h, const char *address, const char *password,
 		   struct rmail_user *u_r, struct rmail_err *err);
-int ss_user_add(void *h, const char *address, const char *password,
-		int admin, int64_t quota_mb, struct rmail_err *err);
+int ss_user_add(void *h, const char *address, const char *password, int admin,
+		int64_t quota_mb, struct rmail_err *err);
 int ss_user_update(void *h, const char *address,
 		   const struct rmail_user_update *upd, struct rmail_err *err);
-int ss_user_del(void *h, const char *address, int purge,
-		struct rmail_err *err);
+int ss_user_del(void *h, const char *address, int purge, struct rmail_err *err);
 int ss_user_list(void *h, const char *domain, rmail_user_fn cb, void *arg,
 		 struct rmail_err *err);
 int ss_alias_add(void *h, const char *alias, const char *const *targets,
@@ -77,12 +76,12 @@ int ss_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
 	       struct rmail_err *err);
 int ss_domain_is_local(void *h, const char *domain);
 int ss_owns_address(void *h, const char *user, const char *address);
-int ss_quota_get(void *h, const char *user, uint64_t *used_r,
-		 uint64_t *limit_r, struct rmail_err *err);
+int ss_quota_get(void *h, const char *user, uint64_t *used_r, uint64_t *limit_r,
+		 struct rmail_err *err);
 int ss_quota_recalc(void *h, const char *user, struct rmail_err *err);
 /* O(1) check before an append of `bytes` (RMAIL_E_QUOTA when over) */
-int ss_quota_check(struct ss_store *st, const char *canon_user,
-		   uint64_t bytes, struct rmail_err *err);
+int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
+		   struct rmail_err *err);
 /* account a committed append (+) or an expunge (-) */
 void ss_quota_charge(struct ss_store *st, const char *canon_user,
 		     int64_t delta);

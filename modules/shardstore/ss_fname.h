@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SS_SHARD_BITS 14u                  /* 16384 UIDs per shard */
+#define SS_SHARD_BITS 14u /* 16384 UIDs per shard */
 #define SS_FNAME_MAX 96
 
 /* The system flags in file-name order; bits as enum rmail_flag. */
@@ -22,11 +22,11 @@ static const struct {
 	char c;
 	uint32_t bit;
 } ss_fname_flags[] = {
-	{ 'D', 1u << 4 },                  /* Draft */
-	{ 'F', 1u << 2 },                  /* Flagged */
-	{ 'R', 1u << 1 },                  /* Answered */
-	{ 'S', 1u << 0 },                  /* Seen */
-	{ 'T', 1u << 3 },                  /* Deleted */
+	{'D', 1u << 4}, /* Draft */
+	{'F', 1u << 2}, /* Flagged */
+	{'R', 1u << 1}, /* Answered */
+	{'S', 1u << 0}, /* Seen */
+	{'T', 1u << 3}, /* Deleted */
 };
 
 struct ss_fname {

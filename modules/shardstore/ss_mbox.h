@@ -19,30 +19,30 @@ struct ss_conf {
 struct ss_shard {
 	uint32_t no;
 	uint32_t count;
-	uint32_t cap;                      /* msgs allocated */
-	uint32_t unseen;                   /* messages without \Seen */
-	uint64_t bytes;                    /* sum of sizes */
-	struct rmail_msg *msgs;            /* ascending UID */
+	uint32_t cap;		/* msgs allocated */
+	uint32_t unseen;	/* messages without \Seen */
+	uint64_t bytes;		/* sum of sizes */
+	struct rmail_msg *msgs; /* ascending UID */
 	struct timespec mtime;
 	bool dirty;
-	bool dups;                         /* a UID under several names */
-	bool touched;                      /* refresh: a log record hit it */
-	bool rescan;                       /* refresh: log and disk disagree */
+	bool dups;    /* a UID under several names */
+	bool touched; /* refresh: a log record hit it */
+	bool rescan;  /* refresh: log and disk disagree */
 };
 
 struct rmail_mbox {
 	struct ss_store *st;
-	struct rmail_mbox *next;           /* st->views list */
+	struct rmail_mbox *next; /* st->views list */
 	int refs;
-	bool gone;                         /* deleted/renamed: never reused */
-	char user[RMAIL_ADDR_MAX + 1];     /* canonical */
+	bool gone;		       /* deleted/renamed: never reused */
+	char user[RMAIL_ADDR_MAX + 1]; /* canonical */
 	char name[RMAIL_MBOX_NAME_MAX + 1];
-	char rel[SS_PATH_MAX];             /* mailbox dir under the root */
-	int dirfd;                         /* O_RDONLY|O_DIRECTORY */
+	char rel[SS_PATH_MAX]; /* mailbox dir under the root */
+	int dirfd;	       /* O_RDONLY|O_DIRECTORY */
 	int counterfd;
-	int logfd;                         /* lazily opened, O_APPEND */
-	pthread_mutex_t lock;              /* view arrays, keywords */
-	pthread_mutex_t alloc;             /* threads around flock */
+	int logfd;	       /* lazily opened, O_APPEND */
+	pthread_mutex_t lock;  /* view arrays, keywords */
+	pthread_mutex_t alloc; /* threads around flock */
 	pthread_mutex_t loglock;
 	bool uid_verified;
 	bool scanned;
@@ -51,16 +51,16 @@ struct rmail_mbox {
 	bool dir_dirty;
 	struct ss_shard *shards;
 	size_t nshards;
-	uint32_t *first;                   /* index of each shard's first */
+	uint32_t *first; /* index of each shard's first */
 	uint32_t count;
 	uint32_t uidvalidity, uidnext;
 	uint32_t special_use;
 	uint64_t size;
-	uint32_t unseen;                   /* kept with the flags */
-	uint32_t uid_hi;                   /* every UID up to it is seen */
-	uint64_t log_read;                 /* change log consumed so far */
-	uint64_t log_ino;                  /* its inode (rotation), 0: none */
-	uint64_t shard_scans;              /* shard rescans (tests, bench) */
+	uint32_t unseen;      /* kept with the flags */
+	uint32_t uid_hi;      /* every UID up to it is seen */
+	uint64_t log_read;    /* change log consumed so far */
+	uint64_t log_ino;     /* its inode (rotation), 0: none */
+	uint64_t shard_scans; /* shard rescans (tests, bench) */
 	char **keywords;
 	size_t nkeywords;
 };
@@ -81,8 +81,8 @@ int ss_mbox_create(void *h, const char *user, const char *name,
 		   uint32_t special_use, struct rmail_err *err);
 int ss_mbox_delete(void *h, const char *user, const char *name,
 		   struct rmail_err *err);
-int ss_mbox_rename(void *h, const char *user, const char *from,
-		   const char *to, struct rmail_err *err);
+int ss_mbox_rename(void *h, const char *user, const char *from, const char *to,
+		   struct rmail_err *err);
 int ss_mbox_subscribe(void *h, const char *user, const char *name,
 		      int subscribe, struct rmail_err *err);
 int ss_mbox_status(void *h, const char *user, const char *name,
@@ -93,8 +93,7 @@ int ss_rmtree(int dirfd, const char *name);
 int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 		struct rmail_mbox **mb_r, struct rmail_err *err);
 void ss_mbox_put(struct rmail_mbox **mb);
-void ss_views_forget(struct ss_store *st, const char *user,
-		     const char *name);
+void ss_views_forget(struct ss_store *st, const char *user, const char *name);
 void ss_views_free(struct ss_store *st);
 int ss_mbox_open(void *h, const char *user, const char *name,
 		 struct rmail_mbox **mb_r, struct rmail_err *err);
@@ -138,8 +137,8 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 void ss_append_free(struct rmail_append **ap);
 
 /* msg.c */
-int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
-		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
+		 const char *const *keywords, size_t nkeywords,
 		 struct rmail_msg *new_r, struct rmail_err *err);
 int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 		size_t len, size_t *got_r, struct rmail_err *err);
@@ -157,8 +156,8 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 /* changelog.c */
 uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
 		       uint32_t flags);
-int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since,
-		    rmail_change_fn cb, void *arg, struct rmail_err *err);
+int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
+		    void *arg, struct rmail_err *err);
 /* apply log records after mb->log_read to the view's modseqs */
 void ss_log_catch_up(struct rmail_mbox *mb);
 
@@ -167,7 +166,7 @@ void ss_log_catch_up(struct rmail_mbox *mb);
 
 struct ss_logrec {
 	uint32_t type, uid, flags;
-	uint32_t size, date;               /* SS_LOG_DETAIL only */
+	uint32_t size, date; /* SS_LOG_DETAIL only */
 	uint64_t modseq;
 };
 /* an append record, preceded by its detail when the name allows */

@@ -16,9 +16,8 @@ int ss_t_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 		   uint32_t flags, const char *const *keywords,
 		   size_t nkeywords, struct rmail_msg *new_r,
 		   struct rmail_err *err);
-int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off,
-		  void *buf, size_t len, size_t *got_r,
-		  struct rmail_err *err);
+int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
+		  size_t len, size_t *got_r, struct rmail_err *err);
 int ss_t_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		  const char *dst, uint32_t *dst_uids_r,
 		  uint32_t *dst_uidvalidity_r, struct rmail_err *err);

@@ -23,8 +23,8 @@ struct ss_ucache {
 	struct ss_ucache *next;
 	char canon[RMAIL_ADDR_MAX + 1];
 	int have_good, have_bad;
-	struct ss_fid good, bad;       /* file identities seen */
-	struct ss_user_rec rec;        /* the last good version */
+	struct ss_fid good, bad; /* file identities seen */
+	struct ss_user_rec rec;	 /* the last good version */
 };
 
 /* Unknown users are hashed against this so that they cost the same as
@@ -44,8 +44,8 @@ static int hash_password(const char *pw, char *out, size_t outsz,
 
 	if (crypt_gensalt_rn(SS_DEFAULT_PREFIX, 0, NULL, 0, salt,
 			     sizeof(salt)) == NULL)
-		return rmail_err_set(err, RMAIL_E_INTERNAL,
-				     "crypt_gensalt: %s", strerror(errno));
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "crypt_gensalt: %s",
+				     strerror(errno));
 	cd = calloc(1, sizeof(*cd));
 	if (cd == NULL)
 		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
@@ -136,7 +136,7 @@ static void cache_grow(struct ss_users *us)
 
 	nb = calloc(n, sizeof(*nb));
 	if (nb == NULL)
-		return;          /* longer chains, still correct */
+		return; /* longer chains, still correct */
 	for (i = 0; i < us->nbuckets; i++) {
 		for (e = us->buckets[i]; e != NULL; e = next) {
 			next = e->next;
@@ -245,8 +245,9 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 	/* Log a broken file once per version, keep the last good one. */
 	if (e == NULL || !e->have_bad || !ss_fid_equal(&e->bad, &fid)) {
 		ss_ulog(st, RMAIL_LOG_ERR, "%s: %s%s", path, perr.msg,
-			e != NULL && e->have_good ?
-			"; keeping the last good version" : "");
+			e != NULL && e->have_good
+				? "; keeping the last good version"
+				: "");
 		if (e != NULL) {
 			e->bad = fid;
 			e->have_bad = 1;
@@ -328,8 +329,7 @@ int ss_user_verify(void *h, const char *address, const char *password,
 	}
 	if (rec.disabled) {
 		explicit_bzero(&rec, sizeof(rec));
-		return rmail_err_set(err, RMAIL_E_DISABLED,
-				     "Account disabled");
+		return rmail_err_set(err, RMAIL_E_DISABLED, "Account disabled");
 	}
 	if (u_r != NULL)
 		to_public(st, &rec, u_r);
@@ -348,8 +348,8 @@ static uint64_t initial_token_gen(void)
 	return (uint64_t)(r & 0x7fffffffu) + 1;
 }
 
-int ss_user_add(void *h, const char *address, const char *password,
-		int admin, int64_t quota_mb, struct rmail_err *err)
+int ss_user_add(void *h, const char *address, const char *password, int admin,
+		int64_t quota_mb, struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	struct ss_user_rec rec;
@@ -363,8 +363,8 @@ int ss_user_add(void *h, const char *address, const char *password,
 	if (ss_user_dir(rec.address, dir, sizeof(dir), err) < 0)
 		return -1;
 	if (password != NULL && password[0] != '\0') {
-		if (hash_password(password, rec.hash, sizeof(rec.hash),
-				  err) < 0)
+		if (hash_password(password, rec.hash, sizeof(rec.hash), err) <
+		    0)
 			return -1;
 	} else {
 		/* no password: the account exists but cannot log in */
@@ -381,11 +381,11 @@ int ss_user_add(void *h, const char *address, const char *password,
 	}
 	if (ss_mkdirs(st, dir, err) < 0)
 		goto out;
-	if (ss_write_atomic(st, dir, "user.json", text, strlen(text), 1,
-			    err) < 0) {
+	if (ss_write_atomic(st, dir, "user.json", text, strlen(text), 1, err) <
+	    0) {
 		if (err != NULL && err->code == RMAIL_E_EXISTS)
-			rmail_err_set(err, RMAIL_E_EXISTS,
-				      "user exists: %s", rec.address);
+			rmail_err_set(err, RMAIL_E_EXISTS, "user exists: %s",
+				      rec.address);
 		goto out;
 	}
 	if (ss_mbox_create_defaults(st, rec.address, err) < 0)
@@ -424,16 +424,15 @@ int ss_user_update(void *h, const char *address,
 	lockfd = ss_lock_dir(st, dir, err);
 	if (lockfd < 0) {
 		if (err != NULL && err->code == RMAIL_E_NOENT)
-			rmail_err_set(err, RMAIL_E_NOENT,
-				      "no such user: %s", canon);
+			rmail_err_set(err, RMAIL_E_NOENT, "no such user: %s",
+				      canon);
 		goto out_zero;
 	}
-	if (ss_read_small(st, path, SS_USER_JSON_MAX, &old, &oldlen,
-			  NULL) < 0) {
-		rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
-			      RMAIL_E_IO, "%s: %s", errno == ENOENT ?
-			      "no such user" : path, errno == ENOENT ?
-			      canon : strerror(errno));
+	if (ss_read_small(st, path, SS_USER_JSON_MAX, &old, &oldlen, NULL) <
+	    0) {
+		rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			      "%s: %s", errno == ENOENT ? "no such user" : path,
+			      errno == ENOENT ? canon : strerror(errno));
 		goto out;
 	}
 	/* refuse to overwrite a hand-edit we cannot read */
@@ -462,8 +461,8 @@ int ss_user_update(void *h, const char *address,
 		rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (ss_write_atomic(st, dir, "user.json", text, strlen(text), 0,
-			    err) < 0)
+	if (ss_write_atomic(st, dir, "user.json", text, strlen(text), 0, err) <
+	    0)
 		goto out;
 	ret = 0;
 out:
@@ -482,8 +481,7 @@ out_zero:
 	return ret;
 }
 
-int ss_user_del(void *h, const char *address, int purge,
-		struct rmail_err *err)
+int ss_user_del(void *h, const char *address, int purge, struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	char canon[RMAIL_ADDR_MAX + 1], dir[SS_PATH_MAX], ddir[SS_PATH_MAX];
@@ -498,19 +496,19 @@ int ss_user_del(void *h, const char *address, int purge,
 	lockfd = ss_lock_dir(st, dir, err);
 	if (lockfd < 0) {
 		if (err != NULL && err->code == RMAIL_E_NOENT)
-			rmail_err_set(err, RMAIL_E_NOENT,
-				      "no such user: %s", canon);
+			rmail_err_set(err, RMAIL_E_NOENT, "no such user: %s",
+				      canon);
 		return -1;
 	}
 	ufd = ss_open_rel(st, dir, O_RDONLY | O_DIRECTORY);
-	if (ufd < 0 || renameat(ufd, "user.json", ufd,
-				"user.json.deleted") < 0) {
+	if (ufd < 0 ||
+	    renameat(ufd, "user.json", ufd, "user.json.deleted") < 0) {
 		if (errno == ENOENT)
-			rmail_err_set(err, RMAIL_E_NOENT,
-				      "no such user: %s", canon);
+			rmail_err_set(err, RMAIL_E_NOENT, "no such user: %s",
+				      canon);
 		else
-			rmail_err_set(err, RMAIL_E_IO, "%s/user.json: %s",
-				      dir, strerror(errno));
+			rmail_err_set(err, RMAIL_E_IO, "%s/user.json: %s", dir,
+				      strerror(errno));
 		goto out;
 	}
 	fsync(ufd);
@@ -526,8 +524,7 @@ int ss_user_del(void *h, const char *address, int purge,
 		rnd = (uint32_t)time(NULL);
 	snprintf(tmp, sizeof(tmp), ".purge.%ld.%08x", (long)getpid(), rnd);
 	if (dfd < 0 || renameat(st->root_fd, dir, dfd, tmp) < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "%s: %s", dir,
-			      strerror(errno));
+		rmail_err_set(err, RMAIL_E_IO, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	if (ss_rmtree_at(dfd, tmp) < 0) {
@@ -587,8 +584,8 @@ static int cmp_str(const void *a, const void *b)
 
 /* names of the entries of a directory below the mail root, skipping
  * dot entries; ENOENT gives an empty list */
-static int list_dir(struct ss_store *st, const char *rel,
-		    struct name_vec *nv, struct rmail_err *err)
+static int list_dir(struct ss_store *st, const char *rel, struct name_vec *nv,
+		    struct rmail_err *err)
 {
 	struct dirent *de;
 	DIR *d;
@@ -624,14 +621,14 @@ static int list_dir(struct ss_store *st, const char *rel,
 static int collect_domain(struct ss_store *st, const char *denc,
 			  struct name_vec *out, struct rmail_err *err)
 {
-	struct name_vec locals = { 0 };
+	struct name_vec locals = {0};
 	char rel[SS_PATH_MAX], dom[RMAIL_ADDR_MAX + 1];
 	char loc[RMAIL_ADDR_MAX + 1], addr[2 * RMAIL_ADDR_MAX + 2];
 	size_t i;
 	int ret = -1;
 
 	if (ss_name_decode(denc, dom, sizeof(dom), NULL) < 0)
-		return 0;       /* not one of ours */
+		return 0; /* not one of ours */
 	snprintf(rel, sizeof(rel), "domains/%s/users", denc);
 	if (list_dir(st, rel, &locals, err) < 0)
 		goto out;
@@ -654,7 +651,7 @@ int ss_user_list(void *h, const char *domain, rmail_user_fn cb, void *arg,
 		 struct rmail_err *err)
 {
 	struct ss_store *st = h;
-	struct name_vec doms = { 0 }, addrs = { 0 };
+	struct name_vec doms = {0}, addrs = {0};
 	struct rmail_user u;
 	char canon[RMAIL_ADDR_MAX + 1], dom[RMAIL_ADDR_MAX + 1];
 	char ddir[SS_PATH_MAX], addr[RMAIL_ADDR_MAX + 1];

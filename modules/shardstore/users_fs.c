@@ -127,9 +127,9 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int ss_write_atomic(struct ss_store *st, const char *dir_rel,
-		    const char *name, const char *data, size_t len,
-		    int exclusive, struct rmail_err *err)
+int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
+		    const char *data, size_t len, int exclusive,
+		    struct rmail_err *err)
 {
 	char tmp[128];
 	uint32_t rnd = 0;
@@ -137,15 +137,15 @@ int ss_write_atomic(struct ss_store *st, const char *dir_rel,
 
 	dfd = ss_open_rel(st, dir_rel, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0)
-		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
-				     RMAIL_E_IO, "%s: %s", dir_rel,
-				     strerror(errno));
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"%s: %s", dir_rel, strerror(errno));
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd = (uint32_t)rand();
-	snprintf(tmp, sizeof(tmp), ".tmp.%.40s.%ld.%08x", name,
-		 (long)getpid(), rnd);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+	snprintf(tmp, sizeof(tmp), ".tmp.%.40s.%ld.%08x", name, (long)getpid(),
+		 rnd);
+	fd = openat(dfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, tmp,
 			      strerror(errno));
@@ -162,9 +162,10 @@ int ss_write_atomic(struct ss_store *st, const char *dir_rel,
 	if (exclusive) {
 		/* link(2) refuses to replace: a concurrent add loses */
 		if (linkat(dfd, tmp, dfd, name, 0) < 0) {
-			rmail_err_set(err, errno == EEXIST ? RMAIL_E_EXISTS :
-				      RMAIL_E_IO, "%s/%s: %s", dir_rel, name,
-				      strerror(errno));
+			rmail_err_set(
+				err,
+				errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
+				"%s/%s: %s", dir_rel, name, strerror(errno));
 			goto out_unlink;
 		}
 		unlinkat(dfd, tmp, 0);
@@ -203,19 +204,19 @@ int ss_mkdirs(struct ss_store *st, const char *rel, struct rmail_err *err)
 		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
 		if (n == 0 || n >= sizeof(comp)) {
 			close(cur);
-			return rmail_err_set(err, RMAIL_E_INVAL,
-					     "bad path %s", rel);
+			return rmail_err_set(err, RMAIL_E_INVAL, "bad path %s",
+					     rel);
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		if (mkdirat(cur, comp, 0700) == 0) {
-			next = ss_openat(cur, comp, O_RDONLY | O_DIRECTORY |
-					 O_CLOEXEC, 0);
+			next = ss_openat(cur, comp,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 			if (next >= 0)
 				ss_fix_owner(st, next);
 		} else if (errno == EEXIST) {
-			next = ss_openat(cur, comp, O_RDONLY | O_DIRECTORY |
-					 O_CLOEXEC, 0);
+			next = ss_openat(cur, comp,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 		} else {
 			next = -1;
 		}
@@ -246,8 +247,8 @@ static int rmtree_depth(int dirfd, const char *name, int depth)
 		errno = ELOOP;
 		return -1;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	d = fdopendir(fd);
@@ -287,9 +288,9 @@ int ss_lock_dir(struct ss_store *st, const char *rel, struct rmail_err *err)
 
 	fd = ss_open_rel(st, rel, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT :
-				     RMAIL_E_IO, "%s: %s", rel,
-				     strerror(errno));
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"%s: %s", rel, strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			rmail_err_set(err, RMAIL_E_IO, "flock %s: %s", rel,
@@ -309,8 +310,8 @@ int ss_canon(const char *address, char *out, char *local_r, char *domain_r,
 
 	if (address == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL, "no address");
-	if (ss_addr_canon(address, local, sizeof(local), domain,
-			  sizeof(domain), err) < 0)
+	if (ss_addr_canon(address, local, sizeof(local), domain, sizeof(domain),
+			  err) < 0)
 		return -1;
 	n = snprintf(out, RMAIL_ADDR_MAX + 1, "%s@%s", local, domain);
 	if (n < 0 || n > RMAIL_ADDR_MAX)

@@ -28,15 +28,15 @@ struct ss_user_rec {
 	uint64_t token_gen;
 };
 
-struct ss_ucache;                   /* users.c */
-struct ss_acache;                   /* aliases.c */
+struct ss_ucache; /* users.c */
+struct ss_acache; /* aliases.c */
 
 struct ss_users {
-	pthread_mutex_t lock;           /* guards both caches */
-	struct ss_ucache **buckets;     /* by canonical address */
+	pthread_mutex_t lock;	    /* guards both caches */
+	struct ss_ucache **buckets; /* by canonical address */
 	size_t nbuckets;
 	size_t count;
-	struct ss_acache *aliases;      /* one per domain seen */
+	struct ss_acache *aliases; /* one per domain seen */
 };
 
 /* ---- users_fs.c: small-file helpers ------------------------------- */
@@ -59,9 +59,9 @@ int ss_open_rel(struct ss_store *st, const char *rel, int flags);
 int ss_read_small(struct ss_store *st, const char *rel, size_t maxlen,
 		  char **buf_r, size_t *len_r, struct ss_fid *id_r);
 /* temp + fsync + rename (or link when exclusive) + dir fsync */
-int ss_write_atomic(struct ss_store *st, const char *dir_rel,
-		    const char *name, const char *data, size_t len,
-		    int exclusive, struct rmail_err *err);
+int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
+		    const char *data, size_t len, int exclusive,
+		    struct rmail_err *err);
 /* mkdir -p below the mail root, chowned to the root's owner */
 int ss_mkdirs(struct ss_store *st, const char *rel, struct rmail_err *err);
 /* give a freshly created fd the mail root's owner when we are root */

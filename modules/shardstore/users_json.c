@@ -9,8 +9,7 @@
 
 #include "users_int.h"
 
-static int get_bool(json_t *o, const char *key, int *out,
-		    struct rmail_err *err)
+static int get_bool(json_t *o, const char *key, int *out, struct rmail_err *err)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -51,8 +50,7 @@ static int get_str(json_t *o, const char *key, char *out, size_t outsz,
 				     "%s: expected a string", key);
 	n = json_string_length(v);
 	if (n >= outsz || memchr(json_string_value(v), '\0', n) != NULL)
-		return rmail_err_set(err, RMAIL_E_INVAL, "%s: too long",
-				     key);
+		return rmail_err_set(err, RMAIL_E_INVAL, "%s: too long", key);
 	memcpy(out, json_string_value(v), n + 1);
 	return 0;
 }
@@ -70,8 +68,9 @@ int ss_user_parse(const char *data, size_t len, struct ss_user_rec *u_r,
 	u.quota_mb = SS_DEFAULT_QUOTA_MB;
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
-		return rmail_err_set(err, RMAIL_E_INVAL, "line %d column %d: %s",
-				     jerr.line, jerr.column, jerr.text);
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "line %d column %d: %s", jerr.line,
+				     jerr.column, jerr.text);
 	if (!json_is_object(root)) {
 		rmail_err_set(err, RMAIL_E_INVAL, "expected a JSON object");
 		goto out;

@@ -15,8 +15,8 @@
 
 #include "ss_mbox.h"
 
-#define SS_VIEWS_IDLE_MAX 32   /* unreferenced views kept warm */
-#define SS_PATCH_MAX 65536     /* log records applied in place per refresh */
+#define SS_VIEWS_IDLE_MAX 32 /* unreferenced views kept warm */
+#define SS_PATCH_MAX 65536   /* log records applied in place per refresh */
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -82,10 +82,9 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 				 * backup): keep the name sorting last */
 				char a[SS_FNAME_MAX];
 				struct rmail_msg *o = &msgs[slot[f.uid - base]];
-				struct ss_fname of = {
-					o->uid, o->flags, o->keywords, o->size,
-					o->internaldate
-				};
+				struct ss_fname of = {o->uid, o->flags,
+						      o->keywords, o->size,
+						      o->internaldate};
 
 				ss_fname_format(&of, a);
 				dups = 1;
@@ -258,10 +257,9 @@ int ss_read_keywords(struct rmail_mbox *mb)
 
 static void read_meta(struct rmail_mbox *mb)
 {
-	static const char *const su[] = {
-		"", "sent", "drafts", "trash", "junk", "archive", "all",
-		"flagged"
-	};
+	static const char *const su[] = {"",	  "sent",   "drafts",
+					 "trash", "junk",   "archive",
+					 "all",	  "flagged"};
 	char buf[32];
 	int fd = openat(mb->dirfd, "special-use", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -369,8 +367,8 @@ static struct ss_shard *shard_by_no(struct rmail_mbox *mb, uint32_t no)
 		else
 			hi = mid;
 	}
-	return lo < mb->nshards && mb->shards[lo].no == no ? &mb->shards[lo] :
-							     NULL;
+	return lo < mb->nshards && mb->shards[lo].no == no ? &mb->shards[lo]
+							   : NULL;
 }
 
 static int64_t shard_find(const struct ss_shard *s, uint32_t uid)
@@ -560,7 +558,7 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 			continue;
 		k = shard_find(s, check[i]);
 		if (k < 0)
-			continue;              /* expunged by a later record */
+			continue; /* expunged by a later record */
 		f.uid = check[i];
 		f.flags = s->msgs[k].flags;
 		f.keywords = s->msgs[k].keywords;
@@ -706,14 +704,14 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	 * stamp the messages they touch, rescanned or patched */
 	if (mb->scanned)
 		for (i = 0; i < nrecs; i++) {
-			int64_t idx = recs[i].type == SS_LOG_DETAIL ?
-					      -1 :
-					      ss_mbox_find(mb, recs[i].uid);
+			int64_t idx = recs[i].type == SS_LOG_DETAIL
+					      ? -1
+					      : ss_mbox_find(mb, recs[i].uid);
 
 			if (idx >= 0)
-				((struct rmail_msg *)ss_mbox_msg(
-					 mb, (uint32_t)idx))->modseq =
-					recs[i].modseq;
+				((struct rmail_msg *)ss_mbox_msg(mb,
+								 (uint32_t)idx))
+					->modseq = recs[i].modseq;
 		}
 	mb->scanned = true;
 	mb->log_read = log_end;
@@ -775,8 +773,8 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	char cuser[RMAIL_ADDR_MAX + 1], cname[RMAIL_MBOX_NAME_MAX + 1];
 	struct rmail_mbox *mb, **pp;
 
-	if (ss_addr_canon(user, local, sizeof(local), dom, sizeof(dom),
-			  err) < 0 ||
+	if (ss_addr_canon(user, local, sizeof(local), dom, sizeof(dom), err) <
+		    0 ||
 	    ss_mbox_name_canon(name, cname, sizeof(cname), err) < 0)
 		return -1;
 	if ((size_t)snprintf(cuser, sizeof(cuser), "%s@%s", local, dom) >=
@@ -814,8 +812,7 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	pthread_mutex_init(&mb->loglock, NULL);
 	if (ss_mbox_path(cuser, cname, mb->rel, sizeof(mb->rel), err) < 0)
 		goto fail;
-	mb->dirfd = ss_openat(st->root_fd, mb->rel, O_RDONLY | O_DIRECTORY,
-			      0);
+	mb->dirfd = ss_openat(st->root_fd, mb->rel, O_RDONLY | O_DIRECTORY, 0);
 	if (mb->dirfd < 0) {
 		rmail_err_set(err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
 			      "mailbox %s: %s", cname, strerror(errno));

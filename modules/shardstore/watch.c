@@ -155,18 +155,17 @@ int ss_watch_add(void *h, const char *user, const char *mailbox,
 	w->wd = -1;
 	w->last_size = log_size(w->mb);
 	if (ws->ifd >= 0) {
-		int fd = openat(w->mb->dirfd, "changes",
-				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-				0640);
+		int fd =
+			openat(w->mb->dirfd, "changes",
+			       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 
 		if (fd >= 0)
 			close(fd);
 		snprintf(path, sizeof(path), "%s/%s/changes", st->mail_root,
 			 w->mb->rel);
-		w->wd = inotify_add_watch(ws->ifd, path,
-					  IN_MODIFY | IN_ATTRIB |
-						  IN_DELETE_SELF |
-						  IN_MOVE_SELF);
+		w->wd = inotify_add_watch(
+			ws->ifd, path,
+			IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
 		if (w->wd < 0) {
 			ss_mbox_put(&w->mb);
 			free(w);

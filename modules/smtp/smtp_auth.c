@@ -28,10 +28,12 @@ static void auth_done(void *arg, const struct rmail_auth_result *r)
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 	} else if (r->code == RMAIL_E_BUSY) {
 		smtp_reject_metric("auth");
-		smtp_reply(s, 454, "4.7.0", "Temporary authentication "
+		smtp_reply(s, 454, "4.7.0",
+			   "Temporary authentication "
 			   "failure, try again later");
 	} else {
-		if (smtp_error(s, "auth", 535, "5.7.8", "Authentication "
+		if (smtp_error(s, "auth", 535, "5.7.8",
+			       "Authentication "
 			       "credentials invalid"))
 			s->closing = 1;
 	}
@@ -47,8 +49,7 @@ static void login(struct smtp_session *s, const char *user,
 }
 
 /* a SASL exchange the client got wrong: 501, logged like a failure */
-static int sasl_error(struct smtp_session *s, const char *user,
-		      const char *why)
+static int sasl_error(struct smtp_session *s, const char *user, const char *why)
 {
 	s->phase = SMTP_PH_CMD;
 	CORE->auth_log_failure("smtp", user != NULL ? user : "",
@@ -85,10 +86,10 @@ static int plain(struct smtp_session *s, const char *b64, size_t n)
 	end = buf + len;
 	authz = buf;
 	authc = memchr(authz, '\0', len);
-	pw = authc != NULL ? memchr(authc + 1, '\0',
-				    (size_t)(end - authc - 1)) : NULL;
-	if (authc == NULL || pw == NULL || memchr(pw + 1, '\0',
-						  (size_t)(end - pw - 1))) {
+	pw = authc != NULL ? memchr(authc + 1, '\0', (size_t)(end - authc - 1))
+			   : NULL;
+	if (authc == NULL || pw == NULL ||
+	    memchr(pw + 1, '\0', (size_t)(end - pw - 1))) {
 		CORE->secure_zero(buf, sizeof(buf));
 		return sasl_error(s, NULL, "malformed PLAIN response");
 	}
@@ -127,7 +128,8 @@ int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (CORE->auth_failures(ip) >= (uint32_t)cf->max_auth_failures) {
 		CORE->auth_log_failure("smtp", "", ip, "rate_limited");
 		smtp_reject_metric("auth_rate");
-		smtp_reply(s, 454, "4.7.0", "Too many failed authentications "
+		smtp_reply(s, 454, "4.7.0",
+			   "Too many failed authentications "
 			   "from your address, try again later");
 		s->errors++;
 		return 0;
@@ -153,7 +155,8 @@ int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, 334, NULL, "VXNlcm5hbWU6");
 		return 0;
 	}
-	return smtp_error(s, "auth", 504, "5.5.4", "Error: unsupported "
+	return smtp_error(s, "auth", 504, "5.5.4",
+			  "Error: unsupported "
 			  "authentication mechanism");
 }
 
@@ -166,7 +169,9 @@ int smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 	if (len == 1 && line[0] == '*') {
 		s->phase = SMTP_PH_CMD;
 		return smtp_error(s, "auth", 501, "5.0.0",
-				  "Authentication cancelled") ? -1 : 0;
+				  "Authentication cancelled")
+			       ? -1
+			       : 0;
 	}
 	switch (s->phase) {
 	case SMTP_PH_AUTH_PLAIN:
@@ -174,8 +179,7 @@ int smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 		return r ? -1 : 0;
 	case SMTP_PH_AUTH_USER:
 		if (decode(line, len, buf, &n) < 0)
-			return sasl_error(s, NULL, "malformed base64") ? -1
-								       : 0;
+			return sasl_error(s, NULL, "malformed base64") ? -1 : 0;
 		s->login_user = CORE->pstrdup(s->tx, buf);
 		s->phase = SMTP_PH_AUTH_PASS;
 		smtp_reply(s, 334, NULL, "UGFzc3dvcmQ6");

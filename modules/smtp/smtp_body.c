@@ -4,22 +4,22 @@
 #include "smtp_body.h"
 
 enum {
-	ST_BOL = 0,     /* at the start of a line */
-	ST_DOT,         /* a leading "." was dropped */
-	ST_DOT_CR,      /* "." CR at the start of a line */
+	ST_BOL = 0, /* at the start of a line */
+	ST_DOT,	    /* a leading "." was dropped */
+	ST_DOT_CR,  /* "." CR at the start of a line */
 	ST_TEXT,
-	ST_CR,          /* CR inside a line, emitted, LF must follow */
+	ST_CR, /* CR inside a line, emitted, LF must follow */
 	ST_DONE,
 	ST_ERR,
 };
 
 /* Header block tracking, on the message octets as stored. */
 enum {
-	H_LSTART = 0,   /* start of a header line */
+	H_LSTART = 0, /* start of a header line */
 	H_NAME,
 	H_VALUE,
 	H_BLANK_CR,
-	H_BODY,         /* past the header block: no more tracking */
+	H_BODY, /* past the header block: no more tracking */
 };
 
 void smtp_body_init(struct smtp_body *b, int mode,
@@ -61,7 +61,7 @@ static void track_headers(struct smtp_body *b, const char *p, size_t n)
 			if (c == '\r')
 				b->hstate = H_BLANK_CR;
 			else if ((c == ' ' || c == '\t') && b->headers > 0)
-				b->hstate = H_VALUE;    /* folded line */
+				b->hstate = H_VALUE; /* folded line */
 			else if (c > 32 && c < 127 && c != ':')
 				b->hstate = H_NAME;
 			else

@@ -40,28 +40,28 @@ enum smtp_body_mode {
 
 enum smtp_body_err {
 	SMTP_BODY_E_NONE = 0,
-	SMTP_BODY_E_BARE_LF,      /* 521 5.5.2, close */
-	SMTP_BODY_E_BARE_CR,      /* 521 5.5.2, close */
-	SMTP_BODY_E_TOOBIG,       /* 552 5.3.4, at the end */
-	SMTP_BODY_E_HDR_TOOBIG,   /* 552 5.3.4, at the end */
-	SMTP_BODY_E_HDR_COUNT,    /* 554 5.6.0, at the end */
-	SMTP_BODY_E_OUTPUT,       /* the callback failed */
+	SMTP_BODY_E_BARE_LF,	/* 521 5.5.2, close */
+	SMTP_BODY_E_BARE_CR,	/* 521 5.5.2, close */
+	SMTP_BODY_E_TOOBIG,	/* 552 5.3.4, at the end */
+	SMTP_BODY_E_HDR_TOOBIG, /* 552 5.3.4, at the end */
+	SMTP_BODY_E_HDR_COUNT,	/* 554 5.6.0, at the end */
+	SMTP_BODY_E_OUTPUT,	/* the callback failed */
 };
 
 struct smtp_body_limits {
-	uint64_t max_size;        /* 0: unlimited */
+	uint64_t max_size;	  /* 0: unlimited */
 	uint64_t max_header_size; /* 0: unlimited */
-	uint32_t max_headers;     /* 0: unlimited */
+	uint32_t max_headers;	  /* 0: unlimited */
 };
 
 struct smtp_body {
 	struct smtp_body_limits lim;
 	smtp_body_out_fn out;
 	void *arg;
-	int mode;                 /* enum smtp_body_mode */
-	int err;                  /* enum smtp_body_err, first one wins */
-	uint64_t size;            /* message octets seen (counted past
-				   * the limit too) */
+	int mode;      /* enum smtp_body_mode */
+	int err;       /* enum smtp_body_err, first one wins */
+	uint64_t size; /* message octets seen (counted past
+			* the limit too) */
 	uint64_t header_size;
 	uint32_t headers;
 	/* private */

@@ -4,7 +4,7 @@
 
 #include "smtp_parser.h"
 
-#define AUTH_MECH_MAX 20   /* RFC 4422 sasl-mech */
+#define AUTH_MECH_MAX 20 /* RFC 4422 sasl-mech */
 #define HELO_MAX 255
 
 struct verb_def {
@@ -14,19 +14,13 @@ struct verb_def {
 };
 
 static const struct verb_def verbs[] = {
-	{ "EHLO", 4, SMTP_CMD_EHLO },
-	{ "HELO", 4, SMTP_CMD_HELO },
-	{ "MAIL", 4, SMTP_CMD_MAIL },
-	{ "RCPT", 4, SMTP_CMD_RCPT },
-	{ "DATA", 4, SMTP_CMD_DATA },
-	{ "BDAT", 4, SMTP_CMD_BDAT },
-	{ "RSET", 4, SMTP_CMD_RSET },
-	{ "NOOP", 4, SMTP_CMD_NOOP },
-	{ "QUIT", 4, SMTP_CMD_QUIT },
-	{ "VRFY", 4, SMTP_CMD_VRFY },
-	{ "HELP", 4, SMTP_CMD_HELP },
-	{ "STARTTLS", 8, SMTP_CMD_STARTTLS },
-	{ "AUTH", 4, SMTP_CMD_AUTH },
+	{"EHLO", 4, SMTP_CMD_EHLO}, {"HELO", 4, SMTP_CMD_HELO},
+	{"MAIL", 4, SMTP_CMD_MAIL}, {"RCPT", 4, SMTP_CMD_RCPT},
+	{"DATA", 4, SMTP_CMD_DATA}, {"BDAT", 4, SMTP_CMD_BDAT},
+	{"RSET", 4, SMTP_CMD_RSET}, {"NOOP", 4, SMTP_CMD_NOOP},
+	{"QUIT", 4, SMTP_CMD_QUIT}, {"VRFY", 4, SMTP_CMD_VRFY},
+	{"HELP", 4, SMTP_CMD_HELP}, {"STARTTLS", 8, SMTP_CMD_STARTTLS},
+	{"AUTH", 4, SMTP_CMD_AUTH},
 };
 
 static int is_alpha(unsigned char c)
@@ -212,7 +206,7 @@ static int literal_valid(const char *p, size_t len)
 	if (len > 0 && is_digit((unsigned char)p[0]))
 		return ipv4_valid(p, len);
 	if (!ci_prefix(p, len, "IPV6:"))
-		return 0;   /* General-address-literal: none standardised */
+		return 0; /* General-address-literal: none standardised */
 	p += 5;
 	len -= 5;
 	if (len == 0 || len >= sizeof(tmp))
@@ -526,8 +520,8 @@ static int mail_params(struct smtp_cmd *c, const char *s, size_t len)
 		kw = i;
 		if (i >= len || !is_letdig((unsigned char)s[i]))
 			return fail(c, SMTP_PERR_SYNTAX, "bad parameter");
-		while (i < len && (is_letdig((unsigned char)s[i]) ||
-				   s[i] == '-'))
+		while (i < len &&
+		       (is_letdig((unsigned char)s[i]) || s[i] == '-'))
 			i++;
 		klen = i - kw;
 		has_val = 0;
@@ -563,9 +557,9 @@ static int parse_mail_rcpt(struct smtp_cmd *c, const char *s, size_t len,
 	int rc;
 
 	if (!ci_prefix(s, len, prefix))
-		return fail(c, SMTP_PERR_SYNTAX, rcpt ?
-			    "syntax: RCPT TO:<address>" :
-			    "syntax: MAIL FROM:<address>");
+		return fail(c, SMTP_PERR_SYNTAX,
+			    rcpt ? "syntax: RCPT TO:<address>"
+				 : "syntax: MAIL FROM:<address>");
 	i = strlen(prefix);
 	while (i < len && s[i] == ' ')
 		i++;
@@ -609,7 +603,7 @@ static int b64_valid(const char *p, size_t len)
 	size_t i, pad = 0;
 
 	if (len == 1 && p[0] == '=')
-		return 1;   /* RFC 4954: an empty initial response */
+		return 1; /* RFC 4954: an empty initial response */
 	if (len == 0 || len % 4 != 0)
 		return 0;
 	for (i = 0; i < len; i++) {
@@ -619,8 +613,7 @@ static int b64_valid(const char *p, size_t len)
 			pad++;
 			continue;
 		}
-		if (pad > 0 ||
-		    !(is_letdig(ch) || ch == '+' || ch == '/'))
+		if (pad > 0 || !(is_letdig(ch) || ch == '+' || ch == '/'))
 			return 0;
 	}
 	return pad <= 2;
@@ -630,8 +623,8 @@ static int parse_auth(struct smtp_cmd *c, const char *s, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && (is_letdig((unsigned char)s[i]) || s[i] == '-' ||
-			   s[i] == '_'))
+	while (i < len &&
+	       (is_letdig((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
 		i++;
 	if (i == 0 || i > AUTH_MECH_MAX || (i < len && s[i] != ' '))
 		return fail(c, SMTP_PERR_SYNTAX, "bad SASL mechanism name");
@@ -656,8 +649,9 @@ static int parse_helo(struct smtp_cmd *c, const char *s, size_t len)
 	int lit;
 
 	if (len == 0)
-		return fail(c, SMTP_PERR_SYNTAX, c->verb == SMTP_CMD_EHLO ?
-			    "syntax: EHLO hostname" : "syntax: HELO hostname");
+		return fail(c, SMTP_PERR_SYNTAX,
+			    c->verb == SMTP_CMD_EHLO ? "syntax: EHLO hostname"
+						     : "syntax: HELO hostname");
 	if (len > HELO_MAX)
 		return fail(c, SMTP_PERR_SYNTAX, "hostname too long");
 	/* Lenient like most MTAs: any printable name is taken, and the
@@ -671,8 +665,7 @@ static int parse_helo(struct smtp_cmd *c, const char *s, size_t len)
 	return RMAIL_OK;
 }
 
-int smtp_parse_line(const char *line, size_t len, int utf8,
-		    struct smtp_cmd *c)
+int smtp_parse_line(const char *line, size_t len, int utf8, struct smtp_cmd *c)
 {
 	size_t i = 0, j;
 	const char *a;
@@ -721,7 +714,8 @@ int smtp_parse_line(const char *line, size_t len, int utf8,
 		return parse_auth(c, a, alen);
 	case SMTP_CMD_VRFY:
 		if (alen == 0)
-			return fail(c, SMTP_PERR_SYNTAX, "syntax: VRFY address");
+			return fail(c, SMTP_PERR_SYNTAX,
+				    "syntax: VRFY address");
 		return RMAIL_OK;
 	case SMTP_CMD_NOOP:
 	case SMTP_CMD_HELP:
@@ -767,7 +761,8 @@ int smtp_parse(struct smtp_parser *st, const char *buf, size_t len,
 				if (i + 1 >= len)
 					break;
 				if (buf[i + 1] != '\n')
-					return bare(st, c, i + 1, "bare CR in command");
+					return bare(st, c, i + 1,
+						    "bare CR in command");
 				i++;
 				break;
 			}
@@ -792,7 +787,7 @@ int smtp_parse(struct smtp_parser *st, const char *buf, size_t len,
 
 		if (ch == '\r') {
 			if (i + 1 >= len)
-				break;  /* CR LF may be split */
+				break; /* CR LF may be split */
 			if (buf[i + 1] != '\n')
 				return bare(st, c, skipped + i + 1,
 					    "bare CR in command");
@@ -800,8 +795,9 @@ int smtp_parse(struct smtp_parser *st, const char *buf, size_t len,
 			break;
 		}
 		if (ch == '\n' || ch == '\0')
-			return bare(st, c, skipped + i + 1, ch == '\n' ?
-				    "bare LF in command" : "NUL in command");
+			return bare(st, c, skipped + i + 1,
+				    ch == '\n' ? "bare LF in command"
+					       : "NUL in command");
 	}
 	if (i >= len || buf[i] != '\n') {
 		/* no complete line yet; with CRLF it is longer than len */

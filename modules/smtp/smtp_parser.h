@@ -36,11 +36,11 @@
 
 #include <rmail/err.h>
 
-#define SMTP_LINE_MAX 512      /* RFC 5321 4.5.3.1.4, incl. CRLF */
+#define SMTP_LINE_MAX 512 /* RFC 5321 4.5.3.1.4, incl. CRLF */
 #define SMTP_LOCAL_MAX 64
 #define SMTP_DOMAIN_MAX 255
 #define SMTP_LABEL_MAX 63
-#define SMTP_MAILBOX_MAX 254   /* 256-octet path minus the brackets */
+#define SMTP_MAILBOX_MAX 254 /* 256-octet path minus the brackets */
 
 enum smtp_verb {
 	SMTP_CMD_NONE = 0,
@@ -62,15 +62,15 @@ enum smtp_verb {
 /* Parse errors; smtp_perr_code/enh/text give the reply. */
 enum smtp_perr {
 	SMTP_PERR_NONE = 0,
-	SMTP_PERR_UNKNOWN,      /* 500 5.5.2 unknown command */
-	SMTP_PERR_TOOLONG,      /* 500 5.5.2 line too long */
-	SMTP_PERR_SYNTAX,       /* 501 5.5.4 syntax error in parameters */
-	SMTP_PERR_BAD_SENDER,   /* 501 5.1.7 bad sender address syntax */
-	SMTP_PERR_BAD_RCPT,     /* 501 5.1.3 bad recipient address syntax */
-	SMTP_PERR_UTF8_ADDR,    /* 553 5.6.7 non-ASCII address, no SMTPUTF8 */
+	SMTP_PERR_UNKNOWN,	/* 500 5.5.2 unknown command */
+	SMTP_PERR_TOOLONG,	/* 500 5.5.2 line too long */
+	SMTP_PERR_SYNTAX,	/* 501 5.5.4 syntax error in parameters */
+	SMTP_PERR_BAD_SENDER,	/* 501 5.1.7 bad sender address syntax */
+	SMTP_PERR_BAD_RCPT,	/* 501 5.1.3 bad recipient address syntax */
+	SMTP_PERR_UTF8_ADDR,	/* 553 5.6.7 non-ASCII address, no SMTPUTF8 */
 	SMTP_PERR_UNSUPP_PARAM, /* 555 5.5.4 parameter not supported */
-	SMTP_PERR_AUTH_B64,     /* 501 5.5.2 initial response not base64 */
-	SMTP_PERR_BARE_EOL,     /* 521 5.5.2 bare CR/LF or NUL: close */
+	SMTP_PERR_AUTH_B64,	/* 501 5.5.2 initial response not base64 */
+	SMTP_PERR_BARE_EOL,	/* 521 5.5.2 bare CR/LF or NUL: close */
 };
 
 enum smtp_body_type {
@@ -85,34 +85,34 @@ struct smtp_slice {
 };
 
 struct smtp_path {
-	struct smtp_slice mailbox;  /* local@domain: no brackets, no route */
-	struct smtp_slice local;    /* quotes kept for a Quoted-string */
-	struct smtp_slice domain;   /* brackets kept for a literal */
-	int is_null;                /* <> (MAIL only) */
-	int is_postmaster;          /* RCPT TO:<Postmaster>, no domain */
-	int has_route;              /* a source route was given and dropped */
-	int is_literal;             /* domain is an address literal */
-	int is_utf8;                /* contains non-ASCII octets */
+	struct smtp_slice mailbox; /* local@domain: no brackets, no route */
+	struct smtp_slice local;   /* quotes kept for a Quoted-string */
+	struct smtp_slice domain;  /* brackets kept for a literal */
+	int is_null;		   /* <> (MAIL only) */
+	int is_postmaster;	   /* RCPT TO:<Postmaster>, no domain */
+	int has_route;		   /* a source route was given and dropped */
+	int is_literal;		   /* domain is an address literal */
+	int is_utf8;		   /* contains non-ASCII octets */
 };
 
 struct smtp_cmd {
-	int verb;                   /* enum smtp_verb */
-	int err;                    /* enum smtp_perr */
-	const char *err_detail;     /* static text naming the exact fault */
-	size_t consumed;            /* bytes of input used (smtp_parse) */
-	struct smtp_slice arg;      /* whole argument, trimmed */
+	int verb;		/* enum smtp_verb */
+	int err;		/* enum smtp_perr */
+	const char *err_detail; /* static text naming the exact fault */
+	size_t consumed;	/* bytes of input used (smtp_parse) */
+	struct smtp_slice arg;	/* whole argument, trimmed */
 
 	/* EHLO/HELO: arg is the client's name */
-	int helo_is_domain;         /* arg is a Domain or address literal */
+	int helo_is_domain; /* arg is a Domain or address literal */
 
 	/* MAIL / RCPT */
 	struct smtp_path path;
 	int has_size;
-	uint64_t size;              /* SIZE=; the session checks its limit */
-	int body;                   /* enum smtp_body_type */
+	uint64_t size; /* SIZE=; the session checks its limit */
+	int body;      /* enum smtp_body_type */
 	int smtputf8;
 	int has_auth;
-	struct smtp_slice auth;     /* AUTH= value, xtext, still encoded */
+	struct smtp_slice auth; /* AUTH= value, xtext, still encoded */
 
 	/* BDAT */
 	uint64_t chunk_size;
@@ -121,7 +121,7 @@ struct smtp_cmd {
 	/* AUTH */
 	struct smtp_slice mech;
 	int has_initial;
-	struct smtp_slice initial;  /* base64, or "=" for empty */
+	struct smtp_slice initial; /* base64, or "=" for empty */
 };
 
 /*
@@ -134,8 +134,8 @@ struct smtp_parser {
 	size_t max_line;
 	int utf8;
 	/* private */
-	size_t scanned;             /* clean bytes already looked at */
-	int skipping;               /* discarding the rest of a long line */
+	size_t scanned; /* clean bytes already looked at */
+	int skipping;	/* discarding the rest of a long line */
 };
 
 /*

@@ -30,24 +30,26 @@ void smtp_postmaster_resolve(void)
 {
 	const struct smtp_conf *cf = smtp_cf();
 	const struct rmail_store_ops *ops;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	void *h = NULL;
 
 	smtp_mod.postmaster[0] = '\0';
 	if (cf->postmaster != NULL && cf->postmaster[0] != '\0') {
-		snprintf(smtp_mod.postmaster, sizeof(smtp_mod.postmaster),
-			 "%s", cf->postmaster);
+		snprintf(smtp_mod.postmaster, sizeof(smtp_mod.postmaster), "%s",
+			 cf->postmaster);
 		return;
 	}
 	ops = store(&h);
 	if (ops == NULL || ops->user_list == NULL)
 		return;
-	if (ops->user_list(h, NULL, first_admin, smtp_mod.postmaster,
-			   &err) < 0)
-		CORE->log(smtp_mod.m, RMAIL_LOG_WARN, "postmaster: cannot "
-			  "list users: %s", err.msg);
+	if (ops->user_list(h, NULL, first_admin, smtp_mod.postmaster, &err) < 0)
+		CORE->log(smtp_mod.m, RMAIL_LOG_WARN,
+			  "postmaster: cannot "
+			  "list users: %s",
+			  err.msg);
 	else if (smtp_mod.postmaster[0] == '\0')
-		CORE->log(smtp_mod.m, RMAIL_LOG_WARN, "postmaster: no admin "
+		CORE->log(smtp_mod.m, RMAIL_LOG_WARN,
+			  "postmaster: no admin "
 			  "user and smtp.postmaster unset");
 }
 
@@ -61,19 +63,21 @@ static int owns(const char *user, const char *addr)
 	       ops->owns_address(h, user, addr) == 1;
 }
 
-static int rate_ok(struct smtp_session *s, const char *bucket,
-		   const char *key, int64_t limit, const char *who)
+static int rate_ok(struct smtp_session *s, const char *bucket, const char *key,
+		   int64_t limit, const char *who)
 {
 	double retry = 0;
 
 	if (CORE->rate_hit(bucket, key, (uint32_t)limit,
 			   smtp_cf()->message_window, &retry))
 		return 1;
-	CORE->conn_log(s->c, RMAIL_LOG_INFO, "message rate limit of %s %s",
-		       who, key);
+	CORE->conn_log(s->c, RMAIL_LOG_INFO, "message rate limit of %s %s", who,
+		       key);
 	smtp_reject_metric("rate");
-	smtp_reply(s, 450, "4.7.1", "Error: too many messages from this %s, "
-		   "try again in %.0f seconds", who, retry > 1 ? retry : 1);
+	smtp_reply(s, 450, "4.7.1",
+		   "Error: too many messages from this %s, "
+		   "try again in %.0f seconds",
+		   who, retry > 1 ? retry : 1);
 	return 0;
 }
 
@@ -86,7 +90,8 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (cmd->has_size && cf->max_message_size > 0 &&
 	    cmd->size > cf->max_message_size) {
 		smtp_reject_metric("size");
-		smtp_reply(s, 552, "5.3.4", "Error: message size exceeds fixed"
+		smtp_reply(s, 552, "5.3.4",
+			   "Error: message size exceeds fixed"
 			   " limit of %llu octets",
 			   (unsigned long long)cf->max_message_size);
 		s->errors++;
@@ -95,11 +100,15 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	snprintf(from, sizeof(from), "%.*s", (int)cmd->path.mailbox.len,
 		 cmd->path.mailbox.p);
 	if (s->authed && (cmd->path.is_null || !owns(s->user, from))) {
-		CORE->conn_log(s->c, RMAIL_LOG_INFO, "MAIL FROM <%s> not owned "
-			       "by %s", from, s->user);
+		CORE->conn_log(s->c, RMAIL_LOG_INFO,
+			       "MAIL FROM <%s> not owned "
+			       "by %s",
+			       from, s->user);
 		smtp_reject_metric("spoof_sender");
-		smtp_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: "
-			   "not owned by user %s", from, s->user);
+		smtp_reply(s, 553, "5.7.1",
+			   "<%s>: Sender address rejected: "
+			   "not owned by user %s",
+			   from, s->user);
 		s->errors++;
 		return -1;
 	}
@@ -108,8 +117,8 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return 0;
 	if (!rate_ok(s, "smtp_msg_ip", ip, cf->ip_messages, "address"))
 		return -1;
-	if (s->authed && !rate_ok(s, "smtp_msg_user", s->user,
-				  cf->user_messages, "user"))
+	if (s->authed &&
+	    !rate_ok(s, "smtp_msg_user", s->user, cf->user_messages, "user"))
 		return -1;
 	return 0;
 }
@@ -126,8 +135,7 @@ static int is_postmaster(const struct smtp_cmd *cmd)
 	       strncasecmp(cmd->path.local.p, "postmaster", 10) == 0;
 }
 
-const char *smtp_policy_rcpt(struct smtp_session *s,
-			     const struct smtp_cmd *cmd)
+const char *smtp_policy_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	const struct smtp_conf *cf = smtp_cf();
 	const struct rmail_store_ops *ops;
@@ -149,22 +157,24 @@ const char *smtp_policy_rcpt(struct smtp_session *s,
 		    (cmd->path.is_postmaster ||
 		     (ops != NULL && ops->domain_is_local(h, dom) &&
 		      ops->resolve(h, rcpt, ignore_addr, NULL, NULL) < 0))) {
-			CORE->conn_log(s->c, RMAIL_LOG_INFO, "RCPT <%s> -> "
-				       "postmaster %s", rcpt,
-				       smtp_mod.postmaster);
+			CORE->conn_log(s->c, RMAIL_LOG_INFO,
+				       "RCPT <%s> -> "
+				       "postmaster %s",
+				       rcpt, smtp_mod.postmaster);
 			return CORE->pstrdup(s->tx, smtp_mod.postmaster);
 		}
 	}
-	pol = CORE->rcpt_policy(rcpt, s->authed ? s->user : NULL,
-				s->size_decl);
+	pol = CORE->rcpt_policy(rcpt, s->authed ? s->user : NULL, s->size_decl);
 	switch (pol) {
 	case RMAIL_RCPT_LOCAL:
 	case RMAIL_RCPT_RELAY:
 		return CORE->pstrdup(s->tx, rcpt);
 	case RMAIL_RCPT_NOUSER:
 		smtp_reject_metric("unknown_user");
-		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected:"
-			   " User unknown in local recipient table", rcpt);
+		smtp_reply(s, 550, "5.1.1",
+			   "<%s>: Recipient address rejected:"
+			   " User unknown in local recipient table",
+			   rcpt);
 		s->errors++;
 		break;
 	case RMAIL_RCPT_DENIED:
@@ -176,19 +186,25 @@ const char *smtp_policy_rcpt(struct smtp_session *s,
 		break;
 	case RMAIL_RCPT_OVERQUOTA:
 		smtp_reject_metric("quota");
-		smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full, try again "
-			   "later", rcpt);
+		smtp_reply(s, 452, "4.2.2",
+			   "<%s>: Mailbox full, try again "
+			   "later",
+			   rcpt);
 		break;
 	case RMAIL_RCPT_BADADDR:
 		smtp_reject_metric("syntax");
-		smtp_reply(s, 501, "5.1.3", "<%s>: Bad recipient address "
-			   "syntax", rcpt);
+		smtp_reply(s, 501, "5.1.3",
+			   "<%s>: Bad recipient address "
+			   "syntax",
+			   rcpt);
 		s->errors++;
 		break;
 	default:
 		smtp_reject_metric("tempfail");
-		smtp_reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure, "
-			   "try again later", rcpt);
+		smtp_reply(s, 451, "4.3.0",
+			   "<%s>: Temporary lookup failure, "
+			   "try again later",
+			   rcpt);
 		break;
 	}
 	(void)cf;
@@ -287,7 +303,7 @@ static int each_owned(struct smtp_session *s, char *v)
 			continue;
 		last = *p == '\0';
 		if (last && quoted)
-			return -1;      /* an open quoted string */
+			return -1; /* an open quoted string */
 		*p = '\0';
 		lt = strchr(item, '<');
 		if (lt != NULL) {
@@ -297,7 +313,7 @@ static int each_owned(struct smtp_session *s, char *v)
 			*gt = '\0';
 			item = lt + 1;
 		} else if ((colon = strchr(item, ':')) != NULL) {
-			item = colon + 1;   /* group display name */
+			item = colon + 1; /* group display name */
 		}
 		item = trim(item);
 		if (*item != '\0' && item[strlen(item) - 1] == ';')
@@ -320,7 +336,7 @@ int smtp_policy_from_ok(struct smtp_session *s)
 	char v[4096];
 
 	if (s->hdr == NULL || s->hdr_len == 0)
-		return 1;       /* no header block: the service adds one */
+		return 1; /* no header block: the service adds one */
 	if (!from_value(s->hdr, s->hdr_len, v, sizeof(v)))
 		return 1;
 	strip_comments(v);

@@ -32,8 +32,9 @@ int smtp_reply_format(char *buf, size_t size, unsigned code, const char *enh,
 		head[3] = nl != NULL ? '-' : ' ';
 		if (put(buf, size, &pos, head, 4) < 0)
 			return -1;
-		if (enh != NULL && (put(buf, size, &pos, enh, strlen(enh)) < 0 ||
-				    (n > 0 && put(buf, size, &pos, " ", 1) < 0)))
+		if (enh != NULL &&
+		    (put(buf, size, &pos, enh, strlen(enh)) < 0 ||
+		     (n > 0 && put(buf, size, &pos, " ", 1) < 0)))
 			return -1;
 		if (put(buf, size, &pos, line, n) < 0)
 			return -1;

@@ -6,7 +6,7 @@
 
 #include <rmail/err.h>
 
-#define SMTP_REPLY_LINE_MAX 512    /* RFC 5321 4.5.3.1.5, incl. CRLF */
+#define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 4.5.3.1.5, incl. CRLF */
 
 /*
  * Writes "code-enh line\r\n" ... "code enh last\r\n", one reply line per

@@ -90,8 +90,10 @@ static int too_many_errors(struct smtp_session *s)
 		return 0;
 	CORE->conn_log(s->c, RMAIL_LOG_INFO, "too many errors (%u), closing",
 		       s->errors);
-	smtp_reply(s, 421, "4.7.0", "%s Error: too many errors, closing "
-		   "connection", CORE->conf_str("hostname"));
+	smtp_reply(s, 421, "4.7.0",
+		   "%s Error: too many errors, closing "
+		   "connection",
+		   CORE->conf_str("hostname"));
 	smtp_reject_metric("max_errors");
 	s->closing = 1;
 	return 1;
@@ -176,8 +178,8 @@ static int smtp_accept(struct rmail_conn *c, void **session_r)
 	s->tx = CORE->pool_create(p);
 	s->parser.max_line = (size_t)cf->max_line;
 	if (cf->session_timeout > 0)
-		s->life = CORE->timer_add(cf->session_timeout, 0,
-					  life_expired, s);
+		s->life = CORE->timer_add(cf->session_timeout, 0, life_expired,
+					  s);
 	*session_r = s;
 	CORE->conn_log(c, RMAIL_LOG_INFO, "connect port=%d%s",
 		       CORE->conn_local_port(c),
@@ -221,8 +223,10 @@ static void smtp_close(struct rmail_conn *c, void *session, int reason)
 		CORE->timer_del(&s->life);
 	if (s->sub != NULL)
 		CORE->submit_abort(&s->sub);
-	CORE->conn_log(c, RMAIL_LOG_INFO, "disconnect reason=%d messages=%u "
-		       "errors=%u", reason, s->messages, s->errors);
+	CORE->conn_log(c, RMAIL_LOG_INFO,
+		       "disconnect reason=%d messages=%u "
+		       "errors=%u",
+		       reason, s->messages, s->errors);
 }
 
 /* ---- the transaction ------------------------------------------------- */
@@ -254,9 +258,10 @@ static void tx_reset(struct smtp_session *s)
 static void hdr_keep(struct smtp_session *s, const char *data, size_t n)
 {
 	const struct smtp_conf *cf = smtp_cf();
-	size_t cap = cf->max_header_size > 0 &&
-		     cf->max_header_size < 1024 * 1024
-		? (size_t)cf->max_header_size + 4 : 1024 * 1024 + 4;
+	size_t cap =
+		cf->max_header_size > 0 && cf->max_header_size < 1024 * 1024
+			? (size_t)cf->max_header_size + 4
+			: 1024 * 1024 + 4;
 	size_t take, start;
 	char *end;
 
@@ -282,14 +287,14 @@ static void hdr_keep(struct smtp_session *s, const char *data, size_t n)
 		s->hdr[s->hdr_len] = '\0';
 		s->hdr_done = 1;
 	} else if (s->hdr_len == s->hdr_cap) {
-		s->hdr_done = 1;    /* the body machine refuses it anyway */
+		s->hdr_done = 1; /* the body machine refuses it anyway */
 	}
 }
 
 static int body_out(void *arg, const char *data, size_t n)
 {
 	struct smtp_session *s = arg;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
 	hdr_keep(s, data, n);
 	if (s->write_failed || s->sub == NULL)
@@ -333,7 +338,7 @@ static int body_begin(struct smtp_session *s, int mode)
 		.submission = s->authed,
 		.size_hint = s->size_decl,
 	};
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
 	s->sub = CORE->submit_begin(&o, &err);
 	if (s->sub == NULL) {
@@ -362,7 +367,8 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 		snprintf(labels, sizeof(labels), "proto=\"smtp\"");
 		CORE->metric_observe("rmail_smtp_data_seconds", labels,
 				     CORE->now() - s->data_start);
-		CORE->conn_log(s->c, RMAIL_LOG_INFO, "message accepted id=%s "
+		CORE->conn_log(s->c, RMAIL_LOG_INFO,
+			       "message accepted id=%s "
 			       "from=<%s> nrcpt=%zu size=%llu%s%s",
 			       r->queue_id, s->mail_from, s->nrcpts,
 			       (unsigned long long)s->body.size,
@@ -370,13 +376,16 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 			       s->authed ? s->user : "");
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", r->queue_id);
 	} else {
-		unsigned code = r->code >= 400 && r->code < 600 ? r->code
-								: 451;
+		unsigned code = r->code >= 400 && r->code < 600 ? r->code : 451;
 		msg_metric(code >= 500 ? "rejected" : "failed");
-		CORE->conn_log(s->c, RMAIL_LOG_INFO, "message refused from=<%s>"
-			       ": %u %s", s->mail_from, code, r->text);
-		smtp_reply(s, code, NULL, "%s", r->text[0] != '\0' ? r->text
-			   : "4.3.0 Error: message not accepted");
+		CORE->conn_log(s->c, RMAIL_LOG_INFO,
+			       "message refused from=<%s>"
+			       ": %u %s",
+			       s->mail_from, code, r->text);
+		smtp_reply(s, code, NULL, "%s",
+			   r->text[0] != '\0'
+				   ? r->text
+				   : "4.3.0 Error: message not accepted");
 	}
 	tx_reset(s);
 	smtp_resume(s);
@@ -398,10 +407,14 @@ static void body_complete(struct smtp_session *s)
 	if (s->authed && !smtp_policy_from_ok(s)) {
 		msg_metric("rejected");
 		smtp_reject_metric("spoof_header");
-		CORE->conn_log(s->c, RMAIL_LOG_INFO, "From: header not owned "
-			       "by %s", s->user);
-		smtp_reply(s, 550, "5.7.1", "From: header address not owned "
-			   "by authenticated user %s", s->user);
+		CORE->conn_log(s->c, RMAIL_LOG_INFO,
+			       "From: header not owned "
+			       "by %s",
+			       s->user);
+		smtp_reply(s, 550, "5.7.1",
+			   "From: header address not owned "
+			   "by authenticated user %s",
+			   s->user);
 		s->errors++;
 		tx_reset(s);
 		if (too_many_errors(s))
@@ -434,7 +447,8 @@ static int smuggling(struct smtp_session *s, const char *where)
 	smtp_reject_metric("bare_eol");
 	if (s->sub != NULL)
 		msg_metric("rejected");
-	smtp_reply(s, 521, "5.5.2", "Error: bare CR or LF is not allowed, "
+	smtp_reply(s, 521, "5.5.2",
+		   "Error: bare CR or LF is not allowed, "
 		   "closing connection");
 	tx_reset(s);
 	s->closing = 1;
@@ -464,8 +478,7 @@ static int input_data(struct smtp_session *s)
 		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
 		tx_reset(s);
 	}
-	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE
-						      : RMAIL_OK;
+	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE : RMAIL_OK;
 }
 
 static void bdat_chunk_done(struct smtp_session *s)
@@ -514,8 +527,7 @@ static int input_bdat(struct smtp_session *s)
 	s->chunk_left -= take;
 	if (s->chunk_left == 0)
 		bdat_chunk_done(s);
-	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE
-						      : RMAIL_OK;
+	return s->closing && s->phase != SMTP_PH_WAIT ? RMAIL_CLOSE : RMAIL_OK;
 }
 
 /* an AUTH continuation line: CRLF-terminated, no bare CR or LF */
@@ -532,7 +544,8 @@ static int input_auth(struct smtp_session *s)
 			return RMAIL_OK;
 		CORE->conn_consume(s->c, len);
 		s->phase = SMTP_PH_CMD;
-		smtp_reply(s, 500, "5.5.6", "Authentication exchange line is "
+		smtp_reply(s, 500, "5.5.6",
+			   "Authentication exchange line is "
 			   "too long, closing connection");
 		s->closing = 1;
 		return RMAIL_CLOSE;
@@ -561,18 +574,19 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	char *out;
 
 	tx_reset(s);
-	s->helo = CORE->pstrndup(CORE->conn_pool(s->c), cmd->arg.p,
-				 cmd->arg.len);
+	s->helo =
+		CORE->pstrndup(CORE->conn_pool(s->c), cmd->arg.p, cmd->arg.len);
 	if (cmd->verb == SMTP_CMD_HELO) {
 		s->esmtp = 0;
 		smtp_reply(s, 250, NULL, "%s", host);
 		return;
 	}
 	s->esmtp = 1;
-	out = CORE->psprintf(s->tx, "%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
+	out = CORE->psprintf(s->tx,
+			     "%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
 			     "\n8BITMIME\nENHANCEDSTATUSCODES\n%s%sSMTPUTF8\n"
-			     "CHUNKING", host, s->helo,
-			     CORE->conn_peer_ip(s->c),
+			     "CHUNKING",
+			     host, s->helo, CORE->conn_peer_ip(s->c),
 			     (unsigned long long)cf->max_message_size,
 			     tls ? "" : "STARTTLS\n",
 			     tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "");
@@ -581,7 +595,7 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 static int cmd_starttls(struct smtp_session *s)
 {
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
 	if (CORE->conn_is_tls(s->c))
 		return smtp_error(s, "sequence", 503, "5.5.1",
@@ -592,10 +606,13 @@ static int cmd_starttls(struct smtp_session *s)
 	if (CORE->conn_starttls(s->c, &err) < 0) {
 		if (err.code == RMAIL_E_INVAL) {
 			/* CVE-2011-0411 class: never hand these to TLS */
-			CORE->conn_log(s->c, RMAIL_LOG_INFO, "STARTTLS "
-				       "refused: %s", err.msg);
+			CORE->conn_log(s->c, RMAIL_LOG_INFO,
+				       "STARTTLS "
+				       "refused: %s",
+				       err.msg);
 			smtp_reject_metric("starttls_injection");
-			smtp_reply(s, 554, "5.5.1", "Error: command pipelined "
+			smtp_reply(s, 554, "5.5.1",
+				   "Error: command pipelined "
 				   "after STARTTLS, closing connection");
 			s->closing = 1;
 			return 1;
@@ -626,9 +643,10 @@ static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (smtp_policy_mail(s, cmd) != 0)
 		return too_many_errors(s);
 	s->has_mail = 1;
-	s->mail_from = cmd->path.is_null ? "" :
-		CORE->pstrndup(s->tx, cmd->path.mailbox.p,
-			       cmd->path.mailbox.len);
+	s->mail_from = cmd->path.is_null
+			       ? ""
+			       : CORE->pstrndup(s->tx, cmd->path.mailbox.p,
+						cmd->path.mailbox.len);
 	s->size_decl = cmd->has_size ? cmd->size : 0;
 	s->parser.utf8 = cmd->smtputf8;
 	smtp_reply(s, 250, "2.1.0", "Ok");
@@ -723,7 +741,8 @@ static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (!smtp_cf()->vrfy || n == 0 || n > RMAIL_ADDR_MAX ||
 	    memchr(p, '@', n) == NULL) {
-		smtp_reply(s, 252, "2.5.0", "Cannot VRFY user, but will "
+		smtp_reply(s, 252, "2.5.0",
+			   "Cannot VRFY user, but will "
 			   "accept message and attempt delivery");
 		return;
 	}
@@ -733,10 +752,13 @@ static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (pol == RMAIL_RCPT_LOCAL)
 		smtp_reply(s, 250, "2.1.5", "<%s>", addr);
 	else if (pol == RMAIL_RCPT_NOUSER)
-		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected:"
-			   " User unknown", addr);
+		smtp_reply(s, 550, "5.1.1",
+			   "<%s>: Recipient address rejected:"
+			   " User unknown",
+			   addr);
 	else
-		smtp_reply(s, 252, "2.5.0", "Cannot VRFY user, but will "
+		smtp_reply(s, 252, "2.5.0",
+			   "Cannot VRFY user, but will "
 			   "accept message and attempt delivery");
 }
 
@@ -788,7 +810,8 @@ static int dispatch(struct smtp_session *s, const struct smtp_cmd *cmd)
 		cmd_vrfy(s, cmd);
 		return 0;
 	case SMTP_CMD_HELP:
-		smtp_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT "
+		smtp_reply(s, 214, "2.0.0",
+			   "Commands: EHLO HELO MAIL RCPT "
 			   "DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH"
 			   "\nSee RFC 5321");
 		return 0;

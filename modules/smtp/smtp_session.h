@@ -37,19 +37,19 @@ struct smtp_conf {
 
 /* which listener a connection came in on */
 enum smtp_port_kind {
-	SMTP_PORT_MX = 0,           /* 25: local delivery without AUTH */
-	SMTP_PORT_SUBMISSION = 1,   /* 587: STARTTLS + AUTH before MAIL */
-	SMTP_PORT_SMTPS = 2,        /* 465: implicit TLS, then as 587 */
+	SMTP_PORT_MX = 0,	  /* 25: local delivery without AUTH */
+	SMTP_PORT_SUBMISSION = 1, /* 587: STARTTLS + AUTH before MAIL */
+	SMTP_PORT_SMTPS = 2,	  /* 465: implicit TLS, then as 587 */
 };
 
 enum smtp_phase {
 	SMTP_PH_CMD = 0,
-	SMTP_PH_DATA,               /* streaming a DATA body */
-	SMTP_PH_BDAT,               /* streaming a BDAT chunk */
-	SMTP_PH_AUTH_PLAIN,         /* waiting for the PLAIN response */
-	SMTP_PH_AUTH_USER,          /* LOGIN: waiting for the user name */
-	SMTP_PH_AUTH_PASS,          /* LOGIN: waiting for the password */
-	SMTP_PH_WAIT,               /* async work (auth, commit) running */
+	SMTP_PH_DATA,	    /* streaming a DATA body */
+	SMTP_PH_BDAT,	    /* streaming a BDAT chunk */
+	SMTP_PH_AUTH_PLAIN, /* waiting for the PLAIN response */
+	SMTP_PH_AUTH_USER,  /* LOGIN: waiting for the user name */
+	SMTP_PH_AUTH_PASS,  /* LOGIN: waiting for the password */
+	SMTP_PH_WAIT,	    /* async work (auth, commit) running */
 };
 
 #define SMTP_SESSION_MAGIC 0x534d5450u
@@ -57,11 +57,11 @@ enum smtp_phase {
 struct smtp_session {
 	uint32_t magic;
 	struct rmail_conn *c;
-	int kind;                   /* enum smtp_port_kind */
-	int phase;                  /* enum smtp_phase */
+	int kind;  /* enum smtp_port_kind */
+	int phase; /* enum smtp_phase */
 	struct smtp_parser parser;
-	struct rmail_pool *tx;      /* transaction pool */
-	struct rmail_timer *life;   /* session_timeout */
+	struct rmail_pool *tx;	  /* transaction pool */
+	struct rmail_timer *life; /* session_timeout */
 	unsigned errors;
 	unsigned messages;
 	int closing;
@@ -71,18 +71,18 @@ struct smtp_session {
 	int esmtp;
 	int authed;
 	char user[RMAIL_ADDR_MAX + 1];
-	char *login_user;           /* LOGIN: the user name, in tx */
+	char *login_user; /* LOGIN: the user name, in tx */
 
 	/* the transaction */
 	int has_mail;
-	char *mail_from;            /* "" for the null sender */
+	char *mail_from; /* "" for the null sender */
 	uint64_t size_decl;
 	const char **rcpts;
 	size_t nrcpts, rcap;
 	struct rmail_submit *sub;
 	struct smtp_body body;
-	int in_bdat;                /* a BDAT sequence is running */
-	int bdat_discard;           /* the chunk is read, then refused */
+	int in_bdat;	  /* a BDAT sequence is running */
+	int bdat_discard; /* the chunk is read, then refused */
 	unsigned bdat_code;
 	const char *bdat_reply;
 	uint64_t chunk_left;

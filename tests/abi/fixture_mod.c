@@ -35,14 +35,13 @@
 #define FX_CAT(a, b) FX_CAT2(a, b)
 
 static const struct rmail_conf_key keys[] = {
-	{ "listen", RMAIL_CONF_LISTEN, 0, offsetof(struct fx_conf, listen),
-	  "[\"127.0.0.1:2525\"]", "where to listen", NULL },
-	{ "greeting", RMAIL_CONF_STR, RMAIL_CONF_RELOADABLE,
-	  offsetof(struct fx_conf, greeting), "\"hello\"", "banner", NULL },
-	{ "max_line", RMAIL_CONF_SIZE, 0, offsetof(struct fx_conf, max_line),
-	  "\"1K\"", "line limit", NULL },
-	RMAIL_CONF_END
-};
+	{"listen", RMAIL_CONF_LISTEN, 0, offsetof(struct fx_conf, listen),
+	 "[\"127.0.0.1:2525\"]", "where to listen", NULL},
+	{"greeting", RMAIL_CONF_STR, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct fx_conf, greeting), "\"hello\"", "banner", NULL},
+	{"max_line", RMAIL_CONF_SIZE, 0, offsetof(struct fx_conf, max_line),
+	 "\"1K\"", "line limit", NULL},
+	RMAIL_CONF_END};
 
 static int fx_init(struct rmail_mctx *m, struct rmail_err *err)
 {

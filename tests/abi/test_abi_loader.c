@@ -75,17 +75,17 @@ static void test_validate(void)
 		const char *name;
 		const char *why;
 	} cases[] = {
-		{ "badmagic", "bad magic 0xdeadbeef in rmail_module_badmagic "
-			      "(expected 0x524d4f44)" },
-		{ "major", "built for ABI 2.0, core provides 1.0" },
-		{ "minor", "built for ABI 1.1, core provides 1.0" },
-		{ "wrongname", "descriptor name 'other' does not match the "
-			       "file name mod_wrongname.so" },
-		{ "nosym", "no symbol rmail_module_nosym: not an rmail module "
-			   "or name mismatch" },
-		{ "badsig", "build signature p4l4s4t4o4 differs from the "
-			    "core's " RMAIL_BUILD_SIG },
-		{ "missing", "no such file" },
+		{"badmagic", "bad magic 0xdeadbeef in rmail_module_badmagic "
+			     "(expected 0x524d4f44)"},
+		{"major", "built for ABI 2.0, core provides 1.0"},
+		{"minor", "built for ABI 1.1, core provides 1.0"},
+		{"wrongname", "descriptor name 'other' does not match the "
+			      "file name mod_wrongname.so"},
+		{"nosym", "no symbol rmail_module_nosym: not an rmail module "
+			  "or name mismatch"},
+		{"badsig", "build signature p4l4s4t4o4 differs from the "
+			   "core's " RMAIL_BUILD_SIG},
+		{"missing", "no such file"},
 	};
 	char *why, *small;
 
@@ -150,8 +150,8 @@ static struct rm_config *load_conf(const char *text)
 	g_assert_true(g_file_set_contents(path, text, -1, NULL));
 	g_ptr_array_set_size(lines, 0);
 	if (rm_config_load(path, &c, collect, NULL) < 0)
-		g_error("config: %s", lines->len ? (char *)lines->pdata[0]
-						  : "?");
+		g_error("config: %s",
+			lines->len ? (char *)lines->pdata[0] : "?");
 	g_free(path);
 	return c;
 }
@@ -161,8 +161,10 @@ static void test_load(void)
 	char *text = g_strdup_printf(
 		"{\"module_dir\": \"%s\", \"hostname\": \"h.test\", "
 		"\"modules\": [\"mod_good\", \"mod_badmagic\", \"mod_major\", "
-		"\"mod_minor\", \"mod_small\", \"mod_wrongname\", \"mod_nosym\","
-		" \"mod_badsig\", \"mod_missing\", \"mod_store\", \"mod_good\"],"
+		"\"mod_minor\", \"mod_small\", \"mod_wrongname\", "
+		"\"mod_nosym\","
+		" \"mod_badsig\", \"mod_missing\", \"mod_store\", "
+		"\"mod_good\"],"
 		" \"good\": {\"greeting\": \"hi\"}, \"orphan\": {\"x\": 1}}",
 		fxdir);
 	struct rm_config *c = load_conf(text), *c2, *c3;
@@ -175,14 +177,17 @@ static void test_load(void)
 	rm_conf_set(c);
 	g_assert_cmpuint(rm_modules_load(c, collect, NULL), ==, 2);
 	assert_line("module %s/mod_badmagic.so refused: bad magic 0xdeadbeef "
-		    "in rmail_module_badmagic (expected 0x524d4f44)", fxdir);
+		    "in rmail_module_badmagic (expected 0x524d4f44)",
+		    fxdir);
 	assert_line("module %s/mod_major.so refused: built for ABI 2.0, core "
-		    "provides 1.0", fxdir);
+		    "provides 1.0",
+		    fxdir);
 	assert_line("module %s/mod_minor.so refused: built for ABI 1.1, core "
-		    "provides 1.0", fxdir);
+		    "provides 1.0",
+		    fxdir);
 	assert_line("module %s/mod_small.so refused: descriptor size 24 is "
-		    "smaller than the %zu bytes ABI 1 requires", fxdir,
-		    sizeof(struct rmail_module));
+		    "smaller than the %zu bytes ABI 1 requires",
+		    fxdir, sizeof(struct rmail_module));
 	assert_line("module %s/mod_wrongname.so refused: descriptor name "
 		    "'other' does not match the file name mod_wrongname.so",
 		    fxdir);
@@ -190,8 +195,8 @@ static void test_load(void)
 		    "rmail_module_nosym: not an rmail module or name mismatch",
 		    fxdir);
 	assert_line("module %s/mod_badsig.so refused: build signature "
-		    "p4l4s4t4o4 differs from the core's %s", fxdir,
-		    RMAIL_BUILD_SIG);
+		    "p4l4s4t4o4 differs from the core's %s",
+		    fxdir, RMAIL_BUILD_SIG);
 	assert_line("module %s/mod_missing.so refused: no such file", fxdir);
 	assert_line("module %s/mod_good.so refused: duplicate module name",
 		    fxdir);
@@ -222,7 +227,8 @@ static void test_load(void)
 	g_free(text);
 	text = g_strdup_printf("{\"module_dir\": \"%s\", \"hostname\": "
 			       "\"h.test\", \"modules\": [\"mod_good\"], "
-			       "\"good\": {\"greeting\": 5}}", fxdir);
+			       "\"good\": {\"greeting\": 5}}",
+			       fxdir);
 	c2 = load_conf(text);
 	g_assert_cmpint(rm_modules_reload(c2, &err), ==, -1);
 	g_assert_cmpstr(err.msg, ==, "good.greeting: expected a string");
@@ -233,7 +239,8 @@ static void test_load(void)
 	text = g_strdup_printf("{\"module_dir\": \"%s\", \"hostname\": "
 			       "\"h.test\", \"modules\": [\"mod_good\"], "
 			       "\"good\": {\"greeting\": \"bye\", \"listen\": "
-			       "[\"[::1]:2525\"]}}", fxdir);
+			       "[\"[::1]:2525\"]}}",
+			       fxdir);
 	c3 = load_conf(text);
 	g_assert_cmpstr(rm_config_restart_keys(c, c3), ==,
 			"modules, good.listen");

@@ -12,8 +12,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "Transfer-Encoding",
-		"Access-Control-Allow-Origin", "Content-Length", "X" };
+	static const char *const names[] = {"Transfer-Encoding",
+					    "Access-Control-Allow-Origin",
+					    "Content-Length", "X"};
 	struct dg_http r;
 	char out[128], *line;
 	size_t i, start = 0;

@@ -20,7 +20,9 @@ static void sink(void *arg, const char *d, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct http_limits lim = {
-		.max_request_line = 512, .max_head = 4096, .max_headers = 16,
+		.max_request_line = 512,
+		.max_head = 4096,
+		.max_headers = 16,
 		.max_body = 4096,
 	};
 	struct http_parser p;

@@ -16,15 +16,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (j == NULL)
 		return 0;
 	if (json_is_object(j)) {
-		json_object_foreach(j, key, v) {
+		json_object_foreach(j, key, v)
+		{
 			(void)ex_json_addr(v, &name, &addr);
 			if (json_is_string(v)) {
-				(void)ex_flag_from_str(json_string_value(v), &f);
+				(void)ex_flag_from_str(json_string_value(v),
+						       &f);
 				(void)ex_str_safe(json_string_value(v));
 			}
 			if (json_is_array(v))
-				json_array_foreach(v, i, e)
-					(void)ex_json_addr(e, &name, &addr);
+				json_array_foreach(v, i, e)(void)
+					ex_json_addr(e, &name, &addr);
 		}
 	}
 	json_decref(j);

@@ -61,7 +61,7 @@ static void check_balanced(const char *s, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct imap_msginfo *mi;
-	struct imap_buf b = { 0 };
+	struct imap_buf b = {0};
 	uint32_t path[4];
 	uint64_t off, len;
 	unsigned k;
@@ -78,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int w;
 
 		for (w = IMAP_SECT_BODY; w <= IMAP_SECT_MSG_TEXT; w++)
-			if (imap_section_range(mi, path, k, w, &off,
-					       &len) == 0 &&
+			if (imap_section_range(mi, path, k, w, &off, &len) ==
+				    0 &&
 			    (off > size || len > size - off))
 				abort();
 	}

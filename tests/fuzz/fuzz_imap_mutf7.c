@@ -19,14 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 4096)
 		return 0;
-	if (mutf7_decode((const char *)data, size, a, sizeof(a), &alen,
-			 &err) == 0) {
+	if (mutf7_decode((const char *)data, size, a, sizeof(a), &alen, &err) ==
+	    0) {
 		if (mutf7_encode(a, alen, b, sizeof(b), &blen, &err) != 0 ||
 		    blen != size || memcmp(b, data, size) != 0)
 			abort();
 	}
-	if (mutf7_encode((const char *)data, size, a, sizeof(a), &alen,
-			 &err) == 0) {
+	if (mutf7_encode((const char *)data, size, a, sizeof(a), &alen, &err) ==
+	    0) {
 		if (mutf7_decode(a, alen, b, sizeof(b), &blen, &err) != 0 ||
 		    blen != size || memcmp(b, data, size) != 0)
 			abort();

@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* the line lies inside what was consumed */
 			if (rc == RMAIL_OK &&
 			    (l.data < (const char *)data + start ||
-			     l.data + l.len >= (const char *)data + start +
-						  used))
+			     l.data + l.len >=
+				     (const char *)data + start + used))
 				abort();
 			start += used;
 		} while (rc != RMAIL_AGAIN || (used > 0 && start < avail));

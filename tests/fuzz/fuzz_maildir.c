@@ -24,7 +24,7 @@ static void on_uid(void *arg, const char *base, size_t blen, uint32_t uid)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char in[4097], a[8192], b[32768], c[8192];
-	char *kw[RM_MD_KEYWORDS] = { 0 };
+	char *kw[RM_MD_KEYWORDS] = {0};
 	struct rm_md_name nm;
 	char info[40];
 	size_t i;

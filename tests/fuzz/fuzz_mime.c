@@ -15,7 +15,7 @@ static const char *const hdrs[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rmail_mime_limits lim = { .size = sizeof(lim) };
+	struct rmail_mime_limits lim = {.size = sizeof(lim)};
 	struct rmail_mime *m;
 	struct rmail_err err;
 	size_t i, np;
@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_header_len = 16;
 		lim.max_line_len = 32;
 	}
-	if (rm_mime_parse((const char *)data + 1, size - 1, &lim, &m,
-			  &err) != 0)
+	if (rm_mime_parse((const char *)data + 1, size - 1, &lim, &m, &err) !=
+	    0)
 		abort();
 	np = rm_mime_part_count(m);
 	for (i = 0; i < np; i++) {
@@ -56,8 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (rm_mime_body(m, i, 1, &b, &bl, &err) != 0)
 			abort();
-		if (strcmp(p->type, "text") == 0 &&
-		    !rm_mime_utf8_valid(b, bl))
+		if (strcmp(p->type, "text") == 0 && !rm_mime_utf8_valid(b, bl))
 			abort();
 	}
 	rm_mime_free(&m);

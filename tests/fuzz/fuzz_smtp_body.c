@@ -31,9 +31,9 @@ static int sink_out(void *arg, const char *data, size_t n)
 	struct sink *s = arg;
 
 	if (data < s->chunk || data + n > s->chunk + s->chunk_len || n == 0)
-		abort();    /* slices come from the caller's chunk only */
+		abort(); /* slices come from the caller's chunk only */
 	if (s->len + n > s->cap)
-		abort();    /* output is never larger than the input */
+		abort(); /* output is never larger than the input */
 	memcpy(s->out + s->len, data, n);
 	s->len += n;
 	return 0;
@@ -50,14 +50,14 @@ static struct outcome run(int mode, const struct smtp_body_limits *lim,
 			  struct sink *s)
 {
 	struct smtp_body b;
-	struct outcome o = { .rc = RMAIL_AGAIN };
+	struct outcome o = {.rc = RMAIL_AGAIN};
 	size_t pos = 0, used;
 
 	s->len = 0;
 	smtp_body_init(&b, mode, lim, sink_out, s);
 	while (pos < len) {
-		size_t n = step == 0 ? len - pos :
-			   (step < len - pos ? step : len - pos);
+		size_t n = step == 0 ? len - pos
+				     : (step < len - pos ? step : len - pos);
 		char *buf = malloc(n);
 
 		if (buf == NULL)
@@ -116,8 +116,8 @@ static size_t first_bare(const uint8_t *in, size_t len)
 
 /* out must be the input up to its terminator with the leading "." of
  * every line removed, and hold no bare CR or LF */
-static void check_unstuffed(const uint8_t *in, size_t end,
-			    const uint8_t *out, size_t outlen)
+static void check_unstuffed(const uint8_t *in, size_t end, const uint8_t *out,
+			    size_t outlen)
 {
 	size_t i, k = 0;
 	int bol = 1;
@@ -146,7 +146,7 @@ static void check_unstuffed(const uint8_t *in, size_t end,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct smtp_body_limits none = { 0 }, lim = { 0 };
+	struct smtp_body_limits none = {0}, lim = {0};
 	struct sink s1, s2;
 	struct outcome a, b;
 	size_t step, e, bare;
@@ -176,8 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* after a bare CR/LF the message is void: how much of it went out
 	 * before the fault depends on the chunking, and does not matter */
-	if (a.rc != RMAIL_INVALID && (a.outlen != b.outlen ||
-				      memcmp(s1.out, s2.out, a.outlen) != 0))
+	if (a.rc != RMAIL_INVALID &&
+	    (a.outlen != b.outlen || memcmp(s1.out, s2.out, a.outlen) != 0))
 		abort();
 	if (mode == SMTP_BODY_BDAT) {
 		if (a.rc != RMAIL_OK || a.outlen != size ||
@@ -212,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    b.rc != RMAIL_TOOLONG)
 			abort();
 		if (b.rc == RMAIL_OK && (b.outlen != a.outlen ||
-		    memcmp(s1.out, s2.out, a.outlen) != 0))
+					 memcmp(s1.out, s2.out, a.outlen) != 0))
 			abort();
 	} else if (b.rc != a.rc) {
 		abort();

@@ -29,7 +29,7 @@ static void check_slice(struct smtp_slice s, const char *buf, size_t len)
 static size_t run(const uint8_t *in, size_t len, size_t max, int utf8,
 		  size_t split, struct res *out)
 {
-	struct smtp_parser st = { .max_line = max, .utf8 = utf8 };
+	struct smtp_parser st = {.max_line = max, .utf8 = utf8};
 	size_t pos = 0, fed = 0, n = 0, guard = 0;
 
 	while (fed < len) {
@@ -65,8 +65,8 @@ static size_t run(const uint8_t *in, size_t len, size_t max, int utf8,
 				    (c.err == SMTP_PERR_NONE ||
 				     c.err_detail == NULL))
 					abort();
-				if (rc == RMAIL_OK && c.path.mailbox.len >
-				    SMTP_MAILBOX_MAX)
+				if (rc == RMAIL_OK &&
+				    c.path.mailbox.len > SMTP_MAILBOX_MAX)
 					abort();
 				if (smtp_reply_format(reply, sizeof(reply),
 						      smtp_perr_code(c.err),

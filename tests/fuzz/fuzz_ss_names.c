@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char enc[256], dec[512], again[256], *s;
 	size_t i;
 
-	if (ss_name_encode((const char *)data, size, enc, sizeof(enc),
-			   NULL) == 0) {
+	if (ss_name_encode((const char *)data, size, enc, sizeof(enc), NULL) ==
+	    0) {
 		if (enc[0] == '.' || strchr(enc, '/') != NULL)
 			abort();
 		for (i = 0; enc[i] != '\0'; i++)

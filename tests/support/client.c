@@ -24,14 +24,14 @@ struct rmh_conn {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
-	GString *in;                /* received, not yet returned */
+	GString *in; /* received, not yet returned */
 };
 
 static void set_timeout(int fd, double s)
 {
-	struct timeval tv = { .tv_sec = (time_t)s,
-			      .tv_usec = (suseconds_t)((s - (double)(time_t)s)
-						       * 1e6) };
+	struct timeval tv = {
+		.tv_sec = (time_t)s,
+		.tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -39,7 +39,7 @@ static void set_timeout(int fd, double s)
 
 struct rmh_conn *rmh_connect(guint port, bool tls)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct rmh_conn *c;
 	int fd;
 
@@ -149,9 +149,9 @@ char *rmh_readline(struct rmh_conn *c, double timeout)
 
 		if (nl != NULL) {
 			size_t len = (size_t)(nl - c->in->str);
-			char *line = g_strndup(c->in->str,
-					       len > 0 && nl[-1] == '\r' ?
-					       len - 1 : len);
+			char *line = g_strndup(
+				c->in->str,
+				len > 0 && nl[-1] == '\r' ? len - 1 : len);
 
 			g_string_erase(c->in, 0, (gssize)len + 1);
 			return line;

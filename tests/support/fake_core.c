@@ -10,8 +10,8 @@
 
 struct rmail_pool {
 	struct rmail_pool *parent;
-	GPtrArray *blocks;                 /* g_free'd on reset */
-	GArray *cleanups;                  /* struct cleanup */
+	GPtrArray *blocks; /* g_free'd on reset */
+	GArray *cleanups;  /* struct cleanup */
 	GPtrArray *children;
 };
 
@@ -57,9 +57,8 @@ static struct {
 static void fk_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		    va_list ap)
 {
-	static const char *const names[] = {
-		"0", "1", "2", "ERR", "WARN", "5", "INFO", "DEBUG"
-	};
+	static const char *const names[] = {"0",    "1", "2",	 "ERR",
+					    "WARN", "5", "INFO", "DEBUG"};
 	char *s = g_strdup_vprintf(fmt, ap);
 
 	g_mutex_lock(&fk.lock);
@@ -71,8 +70,7 @@ static void fk_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 	g_free(s);
 }
 
-static void fk_log(const struct rmail_mctx *m, int level, const char *fmt,
-		   ...)
+static void fk_log(const struct rmail_mctx *m, int level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -180,7 +178,7 @@ static char *fk_psprintf(struct rmail_pool *p, const char *fmt, ...)
 static void fk_pool_cleanup_add(struct rmail_pool *p, rmail_cleanup_fn fn,
 				void *arg)
 {
-	struct cleanup c = { fn, arg };
+	struct cleanup c = {fn, arg};
 
 	g_array_append_val(p->cleanups, c);
 }
@@ -250,8 +248,7 @@ static gboolean io_fire(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static struct rmail_io *fk_io_add(int fd, int events, rmail_io_fn cb,
-				  void *arg)
+static struct rmail_io *fk_io_add(int fd, int events, rmail_io_fn cb, void *arg)
 {
 	struct rmail_io *io = g_new0(struct rmail_io, 1);
 	GIOCondition c = 0;
@@ -264,8 +261,8 @@ static struct rmail_io *fk_io_add(int fd, int events, rmail_io_fn cb,
 	io->arg = arg;
 	io->fd = fd;
 	io->src = g_unix_fd_source_new(fd, c);
-	g_source_set_callback(io->src, (GSourceFunc)(void (*)(void))io_fire,
-			      io, NULL);
+	g_source_set_callback(io->src, (GSourceFunc)(void (*)(void))io_fire, io,
+			      NULL);
 	g_source_attach(io->src, fk.ctx);
 	return io;
 }
@@ -419,8 +416,8 @@ const struct rmail_core *fake_core_init(void)
 	g_mutex_init(&fk.lock);
 	fk.ctx = g_main_context_new();
 	fk.log = g_string_new(NULL);
-	fk.conf = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					g_free);
+	fk.conf =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	fk.pool = g_thread_pool_new(work_thread, NULL, 4, FALSE, NULL);
 	fk.core.abi_major = RMAIL_ABI_MAJOR;
 	fk.core.abi_minor = RMAIL_ABI_MINOR;

@@ -20,7 +20,7 @@
 
 #include "harness.h"
 
-#define RMH_READY_TIMEOUT 90.0   /* ASan + a 4096-bit key can be slow */
+#define RMH_READY_TIMEOUT 90.0 /* ASan + a 4096-bit key can be slow */
 #define RMH_STOP_TIMEOUT 30.0
 
 struct rmh_key {
@@ -33,9 +33,9 @@ struct rmh {
 	char *config;
 	char *notify_path;
 	int notify_fd;
-	GPtrArray *keys;            /* struct rmh_key *, in order */
-	GHashTable *ports;          /* name -> GUINT_TO_POINTER(port) */
-	GPtrArray *notes;           /* notify datagrams received */
+	GPtrArray *keys;   /* struct rmh_key *, in order */
+	GHashTable *ports; /* name -> GUINT_TO_POINTER(port) */
+	GPtrArray *notes;  /* notify datagrams received */
 	guint notes_mark;
 	pid_t pid;
 	double ready_s;
@@ -63,7 +63,7 @@ char *rmh_source_path(const char *rel)
 struct rmh *rmh_new(void)
 {
 	struct rmh *h = g_new0(struct rmh, 1);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	GError *e = NULL;
 	char *mail;
 
@@ -71,8 +71,7 @@ struct rmh *rmh_new(void)
 	g_assert_no_error(e);
 	h->config = g_build_filename(h->dir, "config.json", NULL);
 	h->keys = g_ptr_array_new();
-	h->ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 NULL);
+	h->ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	h->notes = g_ptr_array_new_with_free_func(g_free);
 	h->pid = -1;
 	mail = g_build_filename(h->dir, "mail", NULL);
@@ -85,8 +84,9 @@ struct rmh *rmh_new(void)
 	memcpy(sun.sun_path, h->notify_path, strlen(h->notify_path) + 1);
 	h->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	g_assert_cmpint(h->notify_fd, >=, 0);
-	g_assert_cmpint(bind(h->notify_fd, (struct sockaddr *)&sun,
-			     sizeof(sun)), ==, 0);
+	g_assert_cmpint(
+		bind(h->notify_fd, (struct sockaddr *)&sun, sizeof(sun)), ==,
+		0);
 	return h;
 }
 
@@ -152,7 +152,7 @@ const char *rmh_config_path(struct rmh *h)
 
 guint rmh_port(struct rmh *h, const char *name)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	gpointer v;
 	int fd;
@@ -225,7 +225,8 @@ static bool has_key(struct rmh *h, const char *key)
 	guint i;
 
 	for (i = 0; i < h->keys->len; i++)
-		if (strcmp(((struct rmh_key *)h->keys->pdata[i])->key, key) == 0)
+		if (strcmp(((struct rmh_key *)h->keys->pdata[i])->key, key) ==
+		    0)
 			return true;
 	return false;
 }
@@ -248,8 +249,10 @@ void rmh_write_config(struct rmh *h)
 	if (!has_key(h, "modules"))
 		rmh_set(h, "modules", "[]");
 	if (!has_key(h, "tls"))
-		rmh_setf(h, "tls", "{\"cert_file\": \"%s\", "
-			 "\"key_file\": \"%s\"}", cert, key);
+		rmh_setf(h, "tls",
+			 "{\"cert_file\": \"%s\", "
+			 "\"key_file\": \"%s\"}",
+			 cert, key);
 	if (!has_key(h, "shutdown_timeout"))
 		rmh_set(h, "shutdown_timeout", "5");
 	for (i = 0; i < h->keys->len; i++) {
@@ -276,12 +279,12 @@ void rmh_write_config_text(struct rmh *h, const char *text)
 
 static void drain_notes(struct rmh *h, int timeout_ms)
 {
-	struct pollfd p = { .fd = h->notify_fd, .events = POLLIN };
+	struct pollfd p = {.fd = h->notify_fd, .events = POLLIN};
 	char buf[4096];
 
 	while (poll(&p, 1, timeout_ms) > 0) {
-		ssize_t n = recv(h->notify_fd, buf, sizeof(buf) - 1,
-				 MSG_DONTWAIT);
+		ssize_t n =
+			recv(h->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 
 		if (n <= 0)
 			break;
@@ -358,7 +361,7 @@ static void truncate_logs(struct rmh *h)
 
 bool rmh_start(struct rmh *h)
 {
-	const char *argv[] = { rmh_bin(), "-c", h->config, "serve", NULL };
+	const char *argv[] = {rmh_bin(), "-c", h->config, "serve", NULL};
 	double t0 = now_s();
 	char *err;
 	int st;
@@ -391,15 +394,15 @@ bool rmh_start(struct rmh *h)
 		}
 	}
 	err = rmh_stderr(h);
-	g_test_message("rmail not ready after %.0f s:\n%s",
-		       RMH_READY_TIMEOUT, err);
+	g_test_message("rmail not ready after %.0f s:\n%s", RMH_READY_TIMEOUT,
+		       err);
 	g_free(err);
 	return false;
 }
 
 int rmh_start_expect_exit(struct rmh *h, double timeout)
 {
-	const char *argv[] = { rmh_bin(), "-c", h->config, "serve", NULL };
+	const char *argv[] = {rmh_bin(), "-c", h->config, "serve", NULL};
 	double t0 = now_s();
 	int st;
 
@@ -413,7 +416,7 @@ int rmh_start_expect_exit(struct rmh *h, double timeout)
 		}
 		g_usleep(10000);
 	}
-	return -2;  /* still running; rmh_stop/rmh_free end it */
+	return -2; /* still running; rmh_stop/rmh_free end it */
 }
 
 double rmh_ready_seconds(struct rmh *h)
@@ -562,16 +565,15 @@ int rmh_run(struct rmh *h, char **out_r, char **err_r, ...)
 	va_list ap;
 	int rc;
 
-	g_ptr_array_add(a, (gpointer)"rmail");
-	g_ptr_array_add(a, (gpointer)"-c");
+	g_ptr_array_add(a, (gpointer) "rmail");
+	g_ptr_array_add(a, (gpointer) "-c");
 	g_ptr_array_add(a, h->config);
 	va_start(ap, err_r);
 	while ((arg = va_arg(ap, const char *)) != NULL)
 		g_ptr_array_add(a, (gpointer)arg);
 	va_end(ap);
 	g_ptr_array_add(a, NULL);
-	rc = rmh_run_argv(h, (const char *const *)a->pdata, NULL, out_r,
-			  err_r);
+	rc = rmh_run_argv(h, (const char *const *)a->pdata, NULL, out_r, err_r);
 	g_ptr_array_free(a, TRUE);
 	return rc;
 }
@@ -589,8 +591,8 @@ void rmh_store_setup(struct rmh_store *f, gconstpointer data)
 	f->config = g_build_filename(f->dir, "config.json", NULL);
 	text = g_strdup_printf("{\"hostname\": \"mx.test\", \"mail_root\": "
 			       "\"%s\", \"module_dir\": \"%s\", \"modules\": "
-			       "[\"mod_shardstore\"]}\n", root,
-			       mods != NULL ? mods : "modules");
+			       "[\"mod_shardstore\"]}\n",
+			       root, mods != NULL ? mods : "modules");
 	g_assert_true(g_file_set_contents(f->config, text, -1, NULL));
 	g_free(text);
 	g_free(root);
@@ -614,7 +616,7 @@ static void new_session(gpointer data)
 struct rmh_cmd rmh_store_run(struct rmh_store *f, const char *input,
 			     const char *args)
 {
-	struct rmh_cmd r = { 0 };
+	struct rmh_cmd r = {0};
 	GError *error = NULL;
 	char *cmd, *qbin, *qconf, *qin, *argv[4];
 	int status = 0;
@@ -623,8 +625,8 @@ struct rmh_cmd rmh_store_run(struct rmh_store *f, const char *input,
 	qconf = g_shell_quote(f->config);
 	qin = g_shell_quote(input != NULL ? input : "");
 	if (input != NULL)
-		cmd = g_strdup_printf("printf '%%s\\n' %s | %s -c %s %s",
-				      qin, qbin, qconf, args);
+		cmd = g_strdup_printf("printf '%%s\\n' %s | %s -c %s %s", qin,
+				      qbin, qconf, args);
 	else
 		cmd = g_strdup_printf("%s -c %s %s </dev/null", qbin, qconf,
 				      args);
@@ -636,8 +638,7 @@ struct rmh_cmd rmh_store_run(struct rmh_store *f, const char *input,
 				   &r.out, &r.err, &status, &error));
 	g_assert_no_error(error);
 	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-	g_test_message("$ rmail %s -> %d\n%s%s", args, r.status, r.out,
-		       r.err);
+	g_test_message("$ rmail %s -> %d\n%s%s", args, r.status, r.out, r.err);
 	g_free(cmd);
 	g_free(qbin);
 	g_free(qconf);

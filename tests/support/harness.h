@@ -27,7 +27,7 @@ struct rmh *rmh_new(void);
 /* stops the daemon (SIGKILL if needed) and removes the directory */
 void rmh_free(struct rmh *h);
 
-const char *rmh_dir(struct rmh *h);        /* the temp directory */
+const char *rmh_dir(struct rmh *h); /* the temp directory */
 const char *rmh_config_path(struct rmh *h);
 /* an ephemeral 127.0.0.1 port, stable per name within one harness */
 guint rmh_port(struct rmh *h, const char *name);
@@ -71,8 +71,8 @@ long rmh_rss_kb(struct rmh *h);
 
 /* run `rmail -c config ARGS...` to completion; returns the exit status
  * and the output (free them) */
-int rmh_run(struct rmh *h, char **out_r, char **err_r, ...)
-	G_GNUC_NULL_TERMINATED;
+int rmh_run(struct rmh *h, char **out_r, char **err_r,
+	    ...) G_GNUC_NULL_TERMINATED;
 /* the same with any argv (no -c added); argv[0] is ignored */
 int rmh_run_argv(struct rmh *h, const char *const *argv, const char *input,
 		 char **out_r, char **err_r);
@@ -83,14 +83,14 @@ const char *rmh_bin(void);
  * RMAIL_MODULE_DIR: all `rmail user|alias|quota|import|export` need.
  * The pair fits g_test_add as setup and teardown (data unused). */
 struct rmh_store {
-	char *dir;                  /* holds mail/ and config.json */
+	char *dir; /* holds mail/ and config.json */
 	char *config;
 };
 void rmh_store_setup(struct rmh_store *f, gconstpointer data);
 void rmh_store_teardown(struct rmh_store *f, gconstpointer data);
 
 struct rmh_cmd {
-	int status;                 /* exit status, 128 when killed */
+	int status; /* exit status, 128 when killed */
 	char *out;
 	char *err;
 };

@@ -31,15 +31,14 @@ struct echo_session {
 static struct rmail_mctx *echo_m;
 
 static const struct rmail_conf_key echo_keys[] = {
-	{ "listen", RMAIL_CONF_LISTEN, 0,
-	  offsetof(struct echo_conf, listen), "[]",
-	  "cleartext listen addresses", NULL },
-	{ "tls_listen", RMAIL_CONF_LISTEN, 0,
-	  offsetof(struct echo_conf, tls_listen), "[]",
-	  "implicit-TLS listen addresses", NULL },
-	{ "greeting", RMAIL_CONF_STR, RMAIL_CONF_RELOADABLE,
-	  offsetof(struct echo_conf, greeting), "\"rmail echo ready\"",
-	  "text after +OK in the greeting", NULL },
+	{"listen", RMAIL_CONF_LISTEN, 0, offsetof(struct echo_conf, listen),
+	 "[]", "cleartext listen addresses", NULL},
+	{"tls_listen", RMAIL_CONF_LISTEN, 0,
+	 offsetof(struct echo_conf, tls_listen), "[]",
+	 "implicit-TLS listen addresses", NULL},
+	{"greeting", RMAIL_CONF_STR, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct echo_conf, greeting), "\"rmail echo ready\"",
+	 "text after +OK in the greeting", NULL},
 	RMAIL_CONF_END,
 };
 
@@ -96,7 +95,9 @@ static void echo_timeout(struct rmail_conn *c, void *session)
 
 static void echo_close(struct rmail_conn *c, void *session, int reason)
 {
-	(void)c; (void)session; (void)reason;
+	(void)c;
+	(void)session;
+	(void)reason;
 }
 
 static const struct rmail_proto_ops echo_ops = {
@@ -128,8 +129,8 @@ static int echo_start(struct rmail_mctx *m, struct rmail_err *err)
 	if (m->core->listen(m, "listen", &cf->listen, &echo_ops, &o, err) < 0)
 		return -1;
 	o.tls = RMAIL_TLS_IMPLICIT;
-	return m->core->listen(m, "tls_listen", &cf->tls_listen, &echo_ops,
-			       &o, err);
+	return m->core->listen(m, "tls_listen", &cf->tls_listen, &echo_ops, &o,
+			       err);
 }
 
 static int echo_reload_check(struct rmail_mctx *m, const void *new_conf,
@@ -151,12 +152,8 @@ static void echo_reload_commit(struct rmail_mctx *m, const void *new_conf)
 		     ((const struct echo_conf *)new_conf)->greeting);
 }
 
-RMAIL_MODULE_DEFINE(echo, RMAIL_KIND_PROTOCOL, "1.0.0",
-	.section = "echo",
-	.conf_keys = echo_keys,
-	.conf_size = sizeof(struct echo_conf),
-	.init = echo_init,
-	.start = echo_start,
-	.reload_check = echo_reload_check,
-	.reload_commit = echo_reload_commit,
-);
+RMAIL_MODULE_DEFINE(echo, RMAIL_KIND_PROTOCOL, "1.0.0", .section = "echo",
+		    .conf_keys = echo_keys,
+		    .conf_size = sizeof(struct echo_conf), .init = echo_init,
+		    .start = echo_start, .reload_check = echo_reload_check,
+		    .reload_commit = echo_reload_commit, );

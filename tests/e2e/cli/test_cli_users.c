@@ -36,8 +36,8 @@ static char *user_json(struct rmh_store *f, const char *dom, const char *local)
 {
 	char *path, *text = NULL;
 
-	path = g_strdup_printf("%s/mail/domains/%s/users/%s/user.json",
-			       f->dir, dom, local);
+	path = g_strdup_printf("%s/mail/domains/%s/users/%s/user.json", f->dir,
+			       dom, local);
 	if (!g_file_get_contents(path, &text, NULL, NULL))
 		text = NULL;
 	g_free(path);
@@ -51,12 +51,18 @@ static void test_users(struct rmh_store *f, gconstpointer data)
 	char *before, *after;
 
 	(void)data;
-	g_assert_cmpint(run_status(f, "s3cret", "user add Alice@Example.COM "
-				   "--password-stdin --admin"), ==, 0);
-	g_assert_cmpint(run_status(f, "pw", "user add bob@example.com "
-				   "--password-stdin --quota-mb 5"), ==, 0);
-	g_assert_cmpint(run_status(f, "pw", "user add carl@other.test "
-				   "--password-stdin"), ==, 0);
+	g_assert_cmpint(run_status(f, "s3cret",
+				   "user add Alice@Example.COM "
+				   "--password-stdin --admin"),
+			==, 0);
+	g_assert_cmpint(run_status(f, "pw",
+				   "user add bob@example.com "
+				   "--password-stdin --quota-mb 5"),
+			==, 0);
+	g_assert_cmpint(run_status(f, "pw",
+				   "user add carl@other.test "
+				   "--password-stdin"),
+			==, 0);
 
 	r = rmh_store_run(f, "pw", "user add bob@EXAMPLE.com --password-stdin");
 	g_assert_cmpint(r.status, ==, 1);
@@ -64,11 +70,12 @@ static void test_users(struct rmh_store *f, gconstpointer data)
 	g_assert_null(strchr(strchr(r.err, '\n') + 1, '\n'));
 	rmh_cmd_free(&r);
 	/* no terminal and no --password-stdin: refused, not hung */
-	g_assert_cmpint(run_status(f, NULL, "user add dan@example.com"), ==,
-			1);
+	g_assert_cmpint(run_status(f, NULL, "user add dan@example.com"), ==, 1);
 	g_assert_cmpint(run_status(f, NULL, "user add"), ==, 2);
-	g_assert_cmpint(run_status(f, NULL, "user add x@example.com "
-				   "--bogus"), ==, 2);
+	g_assert_cmpint(run_status(f, NULL,
+				   "user add x@example.com "
+				   "--bogus"),
+			==, 2);
 	g_assert_cmpint(run_status(f, NULL, "user frobnicate"), ==, 2);
 
 	arr = run_json(f, "user list --json");
@@ -78,13 +85,13 @@ static void test_users(struct rmh_store *f, gconstpointer data)
 	g_assert_cmpstr(json_string_value(json_object_get(u, "address")), ==,
 			"alice@example.com");
 	g_assert_true(json_is_true(json_object_get(u, "admin")));
-	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")),
-			==, 1024);
+	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")), ==,
+			1024);
 	u = json_array_get(arr, 1);
 	g_assert_cmpstr(json_string_value(json_object_get(u, "address")), ==,
 			"bob@example.com");
-	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")),
-			==, 5);
+	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")), ==,
+			5);
 	json_decref(arr);
 	arr = run_json(f, "user list other.test --json");
 	g_assert_cmpuint(json_array_size(arr), ==, 1);
@@ -94,29 +101,35 @@ static void test_users(struct rmh_store *f, gconstpointer data)
 	before = user_json(f, "example.com", "bob");
 	g_assert_nonnull(before);
 	g_assert_null(strstr(before, "\"pw\""));
-	g_assert_cmpint(run_status(f, "new pw", "user passwd bob@example.com "
-				   "--password-stdin"), ==, 0);
+	g_assert_cmpint(run_status(f, "new pw",
+				   "user passwd bob@example.com "
+				   "--password-stdin"),
+			==, 0);
 	after = user_json(f, "example.com", "bob");
 	g_assert_cmpstr(before, !=, after);
 	g_free(before);
 	g_free(after);
-	g_assert_cmpint(run_status(f, "x", "user passwd nobody@example.com "
-				   "--password-stdin"), ==, 1);
+	g_assert_cmpint(run_status(f, "x",
+				   "user passwd nobody@example.com "
+				   "--password-stdin"),
+			==, 1);
 
-	g_assert_cmpint(run_status(f, NULL, "user set bob@example.com "
+	g_assert_cmpint(run_status(f, NULL,
+				   "user set bob@example.com "
 				   "--disabled yes --quota-mb 9 --admin yes"),
 			==, 0);
 	arr = run_json(f, "user list example.com --json");
 	u = json_array_get(arr, 1);
 	g_assert_true(json_is_true(json_object_get(u, "disabled")));
 	g_assert_true(json_is_true(json_object_get(u, "admin")));
-	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")),
-			==, 9);
+	g_assert_cmpint(json_integer_value(json_object_get(u, "quota_mb")), ==,
+			9);
 	json_decref(arr);
-	g_assert_cmpint(run_status(f, NULL, "user set bob@example.com "
-				   "--disabled perhaps"), ==, 2);
-	g_assert_cmpint(run_status(f, NULL, "user set bob@example.com"), ==,
-			2);
+	g_assert_cmpint(run_status(f, NULL,
+				   "user set bob@example.com "
+				   "--disabled perhaps"),
+			==, 2);
+	g_assert_cmpint(run_status(f, NULL, "user set bob@example.com"), ==, 2);
 
 	r = rmh_store_run(f, NULL, "user list");
 	g_assert_cmpint(r.status, ==, 0);
@@ -124,12 +137,12 @@ static void test_users(struct rmh_store *f, gconstpointer data)
 	g_assert_nonnull(strstr(r.out, "disabled"));
 	rmh_cmd_free(&r);
 
-	g_assert_cmpint(run_status(f, NULL, "user del bob@example.com"), ==,
-			0);
-	g_assert_cmpint(run_status(f, NULL, "user del bob@example.com"), ==,
-			1);
-	g_assert_cmpint(run_status(f, NULL, "user del carl@other.test "
-				   "--purge"), ==, 0);
+	g_assert_cmpint(run_status(f, NULL, "user del bob@example.com"), ==, 0);
+	g_assert_cmpint(run_status(f, NULL, "user del bob@example.com"), ==, 1);
+	g_assert_cmpint(run_status(f, NULL,
+				   "user del carl@other.test "
+				   "--purge"),
+			==, 0);
 	arr = run_json(f, "user list --json");
 	g_assert_cmpuint(json_array_size(arr), ==, 1);
 	json_decref(arr);
@@ -141,35 +154,43 @@ static void test_aliases_quota(struct rmh_store *f, gconstpointer data)
 	struct rmh_cmd r;
 
 	(void)data;
-	g_assert_cmpint(run_status(f, "pw", "user add alice@example.com "
-				   "--password-stdin --quota-mb 2"), ==, 0);
-	g_assert_cmpint(run_status(f, "pw", "user add bob@example.com "
-				   "--password-stdin"), ==, 0);
-	g_assert_cmpint(run_status(f, NULL, "alias add Sales@example.com "
-				   "alice@example.com BOB@example.com"), ==,
-			0);
-	g_assert_cmpint(run_status(f, NULL, "alias add sales@example.com"),
-			==, 2);
-	g_assert_cmpint(run_status(f, NULL, "alias add alice@example.com "
-				   "bob@example.com"), ==, 1);
+	g_assert_cmpint(run_status(f, "pw",
+				   "user add alice@example.com "
+				   "--password-stdin --quota-mb 2"),
+			==, 0);
+	g_assert_cmpint(run_status(f, "pw",
+				   "user add bob@example.com "
+				   "--password-stdin"),
+			==, 0);
+	g_assert_cmpint(run_status(f, NULL,
+				   "alias add Sales@example.com "
+				   "alice@example.com BOB@example.com"),
+			==, 0);
+	g_assert_cmpint(run_status(f, NULL, "alias add sales@example.com"), ==,
+			2);
+	g_assert_cmpint(run_status(f, NULL,
+				   "alias add alice@example.com "
+				   "bob@example.com"),
+			==, 1);
 	arr = run_json(f, "alias list --json");
 	g_assert_cmpuint(json_array_size(arr), ==, 1);
 	a = json_array_get(arr, 0);
 	g_assert_cmpstr(json_string_value(json_object_get(a, "alias")), ==,
 			"sales@example.com");
-	g_assert_cmpuint(json_array_size(json_object_get(a, "targets")), ==,
-			 2);
+	g_assert_cmpuint(json_array_size(json_object_get(a, "targets")), ==, 2);
 	g_assert_cmpstr(json_string_value(json_array_get(
-		json_object_get(a, "targets"), 1)), ==, "bob@example.com");
+				json_object_get(a, "targets"), 1)),
+			==, "bob@example.com");
 	json_decref(arr);
 	r = rmh_store_run(f, NULL, "alias list");
-	g_assert_cmpstr(r.out, ==, "sales@example.com -> alice@example.com "
+	g_assert_cmpstr(r.out, ==,
+			"sales@example.com -> alice@example.com "
 			"bob@example.com\n");
 	rmh_cmd_free(&r);
-	g_assert_cmpint(run_status(f, NULL, "alias del sales@example.com"),
-			==, 0);
-	g_assert_cmpint(run_status(f, NULL, "alias del sales@example.com"),
-			==, 1);
+	g_assert_cmpint(run_status(f, NULL, "alias del sales@example.com"), ==,
+			0);
+	g_assert_cmpint(run_status(f, NULL, "alias del sales@example.com"), ==,
+			1);
 	arr = run_json(f, "alias list --json");
 	g_assert_cmpuint(json_array_size(arr), ==, 0);
 	json_decref(arr);
@@ -184,8 +205,8 @@ static void test_aliases_quota(struct rmh_store *f, gconstpointer data)
 	g_assert_cmpint(r.status, ==, 0);
 	g_assert_nonnull(strstr(r.out, "of 2097152 bytes"));
 	rmh_cmd_free(&r);
-	g_assert_cmpint(run_status(f, NULL, "quota get ghost@example.com"),
-			==, 1);
+	g_assert_cmpint(run_status(f, NULL, "quota get ghost@example.com"), ==,
+			1);
 	g_assert_cmpint(run_status(f, NULL, "quota recalc"), ==, 0);
 	g_assert_cmpint(run_status(f, NULL, "quota recalc alice@example.com"),
 			==, 0);

@@ -29,22 +29,24 @@ static void echo_config(struct rmh *h, const char *greeting, bool tls,
 			const char *cert)
 {
 	bool two = cert != NULL && strstr(cert, "cert2") != NULL;
-	char *c = rmh_source_path(two ? "tests/certs/cert2.pem" :
-				  "tests/certs/cert.pem");
-	char *k = rmh_source_path(two ? "tests/certs/key2.pem" :
-				  "tests/certs/key.pem");
+	char *c = rmh_source_path(two ? "tests/certs/cert2.pem"
+				      : "tests/certs/cert.pem");
+	char *k = rmh_source_path(two ? "tests/certs/key2.pem"
+				      : "tests/certs/key.pem");
 
 	rmh_set(h, "modules", "[\"mod_echo\"]");
-	rmh_setf(h, "echo", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(h, "echo",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"tls_listen\": [%s%u%s], \"greeting\": \"%s\"}",
 		 rmh_port(h, "echo"), tls ? "\"127.0.0.1:" : "",
 		 tls ? rmh_port(h, "echos") : 0, tls ? "\"" : "", greeting);
 	if (!tls)
-		rmh_setf(h, "echo", "{\"listen\": [\"127.0.0.1:%u\"], "
-			 "\"greeting\": \"%s\"}", rmh_port(h, "echo"),
-			 greeting);
-	rmh_setf(h, "tls", "{\"cert_file\": \"%s\", \"key_file\": \"%s\"}",
-		 c, k);
+		rmh_setf(h, "echo",
+			 "{\"listen\": [\"127.0.0.1:%u\"], "
+			 "\"greeting\": \"%s\"}",
+			 rmh_port(h, "echo"), greeting);
+	rmh_setf(h, "tls", "{\"cert_file\": \"%s\", \"key_file\": \"%s\"}", c,
+		 k);
 	rmh_write_config(h);
 	g_free(c);
 	g_free(k);
@@ -114,7 +116,7 @@ static void test_ready_with_listener(void)
 static void test_version(void)
 {
 	struct rmh *h = rmh_new();
-	const char *argv[] = { "rmail", "--version", NULL };
+	const char *argv[] = {"rmail", "--version", NULL};
 	char *out = NULL, *want;
 
 	g_assert_cmpint(rmh_run_argv(h, argv, NULL, &out, NULL), ==, 0);
@@ -132,7 +134,7 @@ static void test_syntax_error(void)
 	char *err;
 
 	rmh_write_config_text(h, "{\n  \"hostname\": \"x\",\n"
-			      "  \"modules\": [,]\n}\n");
+				 "  \"modules\": [,]\n}\n");
 	g_assert_cmpint(rmh_start_expect_exit(h, 30), ==, 1);
 	err = rmh_stderr(h);
 	g_test_message("stderr: %s", err);
@@ -161,7 +163,7 @@ static void test_missing_module(void)
 static void test_port_in_use(void)
 {
 	struct rmh *h = rmh_new();
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	char *err, *addr;
 	int fd, one = 1;
 
@@ -246,8 +248,10 @@ static void test_reload_control(void)
 	expect_greeting(rmh_port(h, "echo"), false, "two");
 
 	/* a listen list needs a restart: said so, the rest applies */
-	rmh_setf(h, "echo", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"greeting\": \"moved\"}", rmh_port(h, "other"));
+	rmh_setf(h, "echo",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"greeting\": \"moved\"}",
+		 rmh_port(h, "other"));
 	rmh_write_config(h);
 	g_assert_cmpint(rmh_run(h, &out, &err, "reload", NULL), ==, 0);
 	g_test_message("reload: %s%s", out, err);
@@ -331,7 +335,7 @@ static void test_sighup_certificate(void)
 static void test_two_instances(void)
 {
 	struct rmh *a = rmh_new(), *b = rmh_new(), *same = rmh_new();
-	const char *argv[] = { "rmail", "-c", NULL, "serve", NULL };
+	const char *argv[] = {"rmail", "-c", NULL, "serve", NULL};
 	char *err = NULL;
 
 	/* pid file and socket default from the config's path */
@@ -346,9 +350,9 @@ static void test_two_instances(void)
 	argv[2] = rmh_config_path(a);
 	g_assert_cmpint(rmh_run_argv(same, argv, NULL, NULL, &err), ==, 1);
 	g_test_message("second start: %s", err);
-	g_assert_nonnull(strstr(err, "already running") != NULL ?
-			 strstr(err, "already running") :
-			 strstr(err, "another rmail is running"));
+	g_assert_nonnull(strstr(err, "already running") != NULL
+				 ? strstr(err, "already running")
+				 : strstr(err, "another rmail is running"));
 	g_free(err);
 	expect_greeting(rmh_port(a, "echo"), false, "a");
 	g_assert_cmpint(rmh_stop(a), ==, 0);

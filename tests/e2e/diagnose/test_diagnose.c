@@ -13,8 +13,9 @@
 #include "harness.h"
 #include "sink.h"
 
-#define ALL "[\"mod_shardstore\", \"mod_smtp\", \"mod_imap\", " \
-	    "\"mod_exchange\"]"
+#define ALL                                                                    \
+	"[\"mod_shardstore\", \"mod_smtp\", \"mod_imap\", "                    \
+	"\"mod_exchange\"]"
 
 static guint sink_port;
 static const char *cors = "[]";
@@ -25,18 +26,24 @@ static void configure(struct rmh *h, const char *modules, guint api_port,
 	rmh_set(h, "modules", modules);
 	rmh_setf(h, "control_socket", "\"%s/ctl.sock\"", rmh_dir(h));
 	rmh_setf(h, "pid_file", "\"%s/rmail.pid\"", rmh_dir(h));
-	rmh_setf(h, "smtp", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(h, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"submission_listen\": [\"127.0.0.1:%u\"], "
-		 "\"smtps_listen\": [\"127.0.0.1:%u\"]}", rmh_port(h, "smtp"),
-		 rmh_port(h, "submission"), rmh_port(h, "smtps"));
-	rmh_setf(h, "imap", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"imaps_listen\": [\"127.0.0.1:%u\"]}", rmh_port(h, "imap"),
-		 rmh_port(h, "imaps"));
-	rmh_setf(h, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"smtps_listen\": [\"127.0.0.1:%u\"]}",
+		 rmh_port(h, "smtp"), rmh_port(h, "submission"),
+		 rmh_port(h, "smtps"));
+	rmh_setf(h, "imap",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"imaps_listen\": [\"127.0.0.1:%u\"]}",
+		 rmh_port(h, "imap"), rmh_port(h, "imaps"));
+	rmh_setf(h, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"tls_listen\": [\"127.0.0.1:%u\"], \"cors_origins\": %s}",
 		 api_port, rmh_port(h, "https"), cors);
-	rmh_setf(h, "delivery", "{\"routes\": {\"ext.test\": "
-		 "\"127.0.0.1:%u\"}}", route_port);
+	rmh_setf(h, "delivery",
+		 "{\"routes\": {\"ext.test\": "
+		 "\"127.0.0.1:%u\"}}",
+		 route_port);
 	rmh_write_config(h);
 }
 
@@ -55,8 +62,7 @@ static void assert_nothing_left(struct rmh *h)
 	g_assert_null(strstr(out, "rmail-diag"));
 	g_free(out);
 	g_free(err);
-	dir = g_strdup_printf("%s/mail/domains/example.test/users",
-			      rmh_dir(h));
+	dir = g_strdup_printf("%s/mail/domains/example.test/users", rmh_dir(h));
 	d = g_dir_open(dir, 0, NULL);
 	while (d != NULL && (name = g_dir_read_name(d)) != NULL)
 		g_assert_false(g_str_has_prefix(name, "rmail-diag"));
@@ -116,21 +122,24 @@ static void test_healthy(void)
 	g_test_message("%s%s", out, err);
 	g_assert_cmpint(rc, ==, 0);
 	g_assert_nonnull(strstr(out, "preflight from https://app.example.test: "
-				"https://app.example.test"));
+				     "https://app.example.test"));
 	{
 		json_error_t je;
 		json_t *j = json_loads(out, 0, &je);
 		json_t *s = json_object_get(j, "summary");
 
 		g_assert_nonnull(j);
-		g_assert_cmpint(json_integer_value(json_object_get(s,
-				"failures")), ==, 0);
-		g_assert_cmpint(json_integer_value(json_object_get(s,
-				"warnings")), ==, 0);
-		g_assert_cmpint(json_integer_value(json_object_get(s,
-				"checks")), >, 50);
-		g_assert_cmpint(json_array_size(json_object_get(j,
-				"phases")), ==, 8);
+		g_assert_cmpint(
+			json_integer_value(json_object_get(s, "failures")), ==,
+			0);
+		g_assert_cmpint(
+			json_integer_value(json_object_get(s, "warnings")), ==,
+			0);
+		g_assert_cmpint(
+			json_integer_value(json_object_get(s, "checks")), >,
+			50);
+		g_assert_cmpint(json_array_size(json_object_get(j, "phases")),
+				==, 8);
 		json_decref(j);
 	}
 	g_free(out);
@@ -177,9 +186,14 @@ static void test_failure_still_cleans(void)
 	configure(h, ALL, rmh_port(h, "nobody"), rmh_port(h, "deadsink"));
 	/* what an interrupted earlier run leaves */
 	{
-		const char *argv[] = { "rmail", "-c", rmh_config_path(h),
-			"user", "add", "rmail-diag-0ld@example.test",
-			"--password-stdin", NULL };
+		const char *argv[] = {"rmail",
+				      "-c",
+				      rmh_config_path(h),
+				      "user",
+				      "add",
+				      "rmail-diag-0ld@example.test",
+				      "--password-stdin",
+				      NULL};
 
 		rc = rmh_run_argv(h, argv, "secret-pw\n", &out, &err);
 		g_assert_cmpint(rc, ==, 0);

@@ -23,14 +23,14 @@ struct exhc {
 
 struct exhc *exhc_connect(unsigned port, bool tls, const char *src)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 20 };
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 20};
 	struct exhc *c = g_new0(struct exhc, 1);
 
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_assert_cmpint(c->fd, >=, 0);
 	if (src != NULL) {
-		struct sockaddr_in s = { .sin_family = AF_INET };
+		struct sockaddr_in s = {.sin_family = AF_INET};
 
 		g_assert_cmpint(inet_pton(AF_INET, src, &s.sin_addr), ==, 1);
 		g_assert_cmpint(bind(c->fd, (struct sockaddr *)&s, sizeof(s)),
@@ -74,9 +74,10 @@ bool exhc_send(struct exhc *c, const void *data, size_t n)
 
 	while (n > 0) {
 		int w = c->ssl != NULL
-			? SSL_write(c->ssl, p, n > 1 << 20 ? 1 << 20 : (int)n)
-			: (int)send(c->fd, p, n > 1 << 20 ? 1 << 20 : n,
-				    MSG_NOSIGNAL);
+				? SSL_write(c->ssl, p,
+					    n > 1 << 20 ? 1 << 20 : (int)n)
+				: (int)send(c->fd, p, n > 1 << 20 ? 1 << 20 : n,
+					    MSG_NOSIGNAL);
 
 		if (w <= 0)
 			return false;
@@ -149,7 +150,8 @@ struct exresp exhc_req(struct exhc *c, const char *method, const char *path,
 	if (extra != NULL)
 		g_string_append(s, extra);
 	if (body != NULL) {
-		g_string_append_printf(s, "Content-Type: %s\r\n"
+		g_string_append_printf(s,
+				       "Content-Type: %s\r\n"
 				       "Content-Length: %zu\r\n\r\n",
 				       ctype ? ctype : "application/json",
 				       body_len);
@@ -203,11 +205,10 @@ json_t *exresp_json(const struct exresp *r)
 char *ex_login(unsigned port, bool tls, const char *src, const char *user,
 	       const char *pw, const char *extra, int *status_r)
 {
-	json_t *req = json_pack("{s:s,s:s}", "username", user, "password",
-				pw);
+	json_t *req = json_pack("{s:s,s:s}", "username", user, "password", pw);
 	char *body = json_dumps(req, JSON_COMPACT), *tok = NULL;
-	struct exresp r = ex_req(port, tls, src, "POST", "/api/login", NULL,
-				 body, extra);
+	struct exresp r =
+		ex_req(port, tls, src, "POST", "/api/login", NULL, body, extra);
 
 	*status_r = r.status;
 	if (r.status == 200) {

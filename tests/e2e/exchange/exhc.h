@@ -14,8 +14,8 @@ struct exhc;
 
 struct exresp {
 	int status;
-	char *head;                 /* the header block, NUL-terminated */
-	char *body;                 /* body_len bytes plus a NUL */
+	char *head; /* the header block, NUL-terminated */
+	char *body; /* body_len bytes plus a NUL */
 	size_t body_len;
 };
 

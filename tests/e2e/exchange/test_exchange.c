@@ -17,7 +17,7 @@
 #include "harness.h"
 
 #define DOM "example.test"
-#define ALICE "alice@" DOM      /* admin */
+#define ALICE "alice@" DOM /* admin */
 #define BOB "bob@" DOM
 #define PW "secret-pw"
 
@@ -26,7 +26,7 @@ static guint PORT;
 
 struct resp {
 	int status;
-	char *head;                 /* the header block */
+	char *head; /* the header block */
 	char *body;
 };
 
@@ -39,9 +39,10 @@ static void resp_free(struct resp *r)
 
 static void add_user(const char *addr, bool admin)
 {
-	const char *argv[] = { "rmail", "-c", rmh_config_path(H), "user",
-			       "add", addr, "--password-stdin",
-			       admin ? "--admin" : NULL, NULL };
+	const char *argv[] = {
+		"rmail", "-c", rmh_config_path(H), "user",
+		"add",	 addr, "--password-stdin", admin ? "--admin" : NULL,
+		NULL};
 	char *out = NULL, *err = NULL;
 	int rc = rmh_run_argv(H, argv, PW "\n", &out, &err);
 
@@ -60,8 +61,8 @@ struct hc {
 
 static struct hc *hc_connect(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 20 };
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 20};
 	struct hc *c = g_new0(struct hc, 1);
 
 	a.sin_port = htons((uint16_t)PORT);
@@ -116,8 +117,7 @@ static bool fill(struct hc *c)
 }
 
 #define hc_send_line(c, ...) hc_send_ln(c, __VA_ARGS__)
-static bool hc_send_ln(struct hc *c, const char *fmt, ...)
-	G_GNUC_PRINTF(2, 3);
+static bool hc_send_ln(struct hc *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static bool hc_send_ln(struct hc *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -156,22 +156,25 @@ static bool read_resp(struct hc *c, struct resp *r)
 	return true;
 }
 
-static struct resp req(const char *method, const char *path,
-		       const char *token, const char *body, const char *extra)
+static struct resp req(const char *method, const char *path, const char *token,
+		       const char *body, const char *extra)
 {
 	struct hc *c = hc_connect();
-	struct resp r = { 0 };
+	struct resp r = {0};
 	GString *s = g_string_new(NULL);
 
-	g_string_append_printf(s, "%s %s HTTP/1.1\r\nHost: localhost\r\n"
-			       "Connection: close\r\n", method, path);
+	g_string_append_printf(s,
+			       "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			       "Connection: close\r\n",
+			       method, path);
 	if (token != NULL)
 		g_string_append_printf(s, "Authorization: Bearer %s\r\n",
 				       token);
 	if (extra != NULL)
 		g_string_append(s, extra);
 	if (body != NULL)
-		g_string_append_printf(s, "Content-Type: application/json\r\n"
+		g_string_append_printf(s,
+				       "Content-Type: application/json\r\n"
 				       "Content-Length: %zu\r\n\r\n%s",
 				       strlen(body), body);
 	else
@@ -186,8 +189,8 @@ static struct resp req(const char *method, const char *path,
 static char *login(const char *user, const char *extra_json)
 {
 	char *body = g_strdup_printf("{\"username\":\"%s\",\"password\":\"%s\""
-				     "%s}", user, PW,
-				     extra_json ? extra_json : "");
+				     "%s}",
+				     user, PW, extra_json ? extra_json : "");
 	struct resp r = req("POST", "/api/login", NULL, body, NULL);
 	char *tok, *e;
 
@@ -323,7 +326,8 @@ static void test_http_errors(void)
 	resp_free(&r);
 	/* 411 */
 	c = hc_connect();
-	g_assert_true(hc_send_line(c, "POST /api/login HTTP/1.1\r\nHost: x\r\n"));
+	g_assert_true(
+		hc_send_line(c, "POST /api/login HTTP/1.1\r\nHost: x\r\n"));
 	g_assert_true(read_resp(c, &r));
 	g_assert_cmpint(r.status, ==, 411);
 	resp_free(&r);
@@ -331,7 +335,7 @@ static void test_http_errors(void)
 	/* 413 */
 	c = hc_connect();
 	g_assert_true(hc_send_line(c, "POST /api/login HTTP/1.1\r\nHost: x\r\n"
-			       "Content-Length: 99999999999\r\n"));
+				      "Content-Length: 99999999999\r\n"));
 	g_assert_true(read_resp(c, &r));
 	g_assert_cmpint(r.status, ==, 413);
 	resp_free(&r);
@@ -350,7 +354,8 @@ static void test_http_errors(void)
 	c = hc_connect();
 	g_string_assign(s, "GET / HTTP/1.1\r\nHost: x\r\n");
 	while (s->len < 70000)
-		g_string_append(s, "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+		g_string_append(s,
+				"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
 	g_assert_true(hc_send(c, "%s", s->str));
 	g_assert_true(read_resp(c, &r));
 	g_assert_cmpint(r.status, ==, 431);
@@ -372,8 +377,8 @@ static void test_keepalive_pipeline(void)
 	struct resp r;
 
 	g_assert_true(hc_send_line(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-			       "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-			       "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+				      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+				      "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
 	g_assert_true(read_resp(c, &r));
 	g_assert_cmpint(r.status, ==, 200);
 	resp_free(&r);
@@ -394,7 +399,7 @@ static void test_cors(void)
 
 	g_assert_cmpint(r.status, ==, 204);
 	g_assert_nonnull(strstr(r.head, "Access-Control-Allow-Origin: "
-				"https://app.example.test"));
+					"https://app.example.test"));
 	g_assert_nonnull(strstr(r.head, "Access-Control-Allow-Methods"));
 	resp_free(&r);
 	r = req("OPTIONS", "/api/folders", NULL, NULL,
@@ -410,8 +415,10 @@ static void test_cors(void)
 
 static void test_discovery(void)
 {
-	struct resp r = req("GET", "/mail/config-v1.1.xml?emailaddress="
-			    "alice%40example.test", NULL, NULL, NULL);
+	struct resp r = req("GET",
+			    "/mail/config-v1.1.xml?emailaddress="
+			    "alice%40example.test",
+			    NULL, NULL, NULL);
 
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_nonnull(strstr(r.body, "clientConfig version=\"1.1\""));
@@ -426,7 +433,8 @@ static void test_discovery(void)
 		"microsoft.com/exchange/autodiscover/outlook/requestschema/"
 		"2006\"><Request><EMailAddress>nobody@" DOM "</EMailAddress>"
 		"<AcceptableResponseSchema>x</AcceptableResponseSchema>"
-		"</Request></Autodiscover>", NULL);
+		"</Request></Autodiscover>",
+		NULL);
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_nonnull(strstr(r.body, "<Type>IMAP</Type>"));
 	g_assert_nonnull(strstr(r.body, "<Type>SMTP</Type>"));
@@ -442,8 +450,10 @@ static void test_aliases(void)
 	r = req("GET", "/api/aliases", b, NULL, NULL);
 	g_assert_cmpint(r.status, ==, 403);
 	resp_free(&r);
-	r = req("POST", "/api/aliases", a, "{\"alias\":\"sales@" DOM "\","
-		"\"targets\":[\"" ALICE "\"]}", NULL);
+	r = req("POST", "/api/aliases", a,
+		"{\"alias\":\"sales@" DOM "\","
+		"\"targets\":[\"" ALICE "\"]}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 201);
 	resp_free(&r);
 	r = req("GET", "/api/aliases", a, NULL, NULL);
@@ -469,11 +479,12 @@ static void test_append_list_flags(void)
 				  "Subject: hi\r\n\r\nhello\r\n";
 
 	c = hc_connect();
-	g_assert_true(hc_send_line(c, "POST /api/folders/INBOX/messages HTTP/1.1"
-			       "\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-			       "Content-Type: message/rfc822\r\n"
-			       "Content-Length: %zu\r\n\r\n%s", t,
-			       sizeof(msg) - 1, msg));
+	g_assert_true(hc_send_line(c,
+				   "POST /api/folders/INBOX/messages HTTP/1.1"
+				   "\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+				   "Content-Type: message/rfc822\r\n"
+				   "Content-Length: %zu\r\n\r\n%s",
+				   t, sizeof(msg) - 1, msg));
 	g_assert_true(read_resp(c, &r));
 	g_assert_cmpint(r.status, ==, 201);
 	g_assert_nonnull(strstr(r.body, "\"uid\":1"));
@@ -530,16 +541,22 @@ static void test_send(void)
 	char *t = login(BOB, NULL);
 	struct resp r;
 
-	r = req("POST", "/api/send", t, "{\"from\":\"" ALICE "\",\"to\":[\""
-		ALICE "\"],\"subject\":\"x\",\"text\":\"y\"}", NULL);
+	r = req("POST", "/api/send", t,
+		"{\"from\":\"" ALICE "\",\"to\":[\"" ALICE
+		"\"],\"subject\":\"x\",\"text\":\"y\"}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 403);
 	resp_free(&r);
-	r = req("POST", "/api/send", t, "{\"to\":[\"" ALICE "\"],"
-		"\"subject\":\"x\\r\\nBcc: evil@x\",\"text\":\"y\"}", NULL);
+	r = req("POST", "/api/send", t,
+		"{\"to\":[\"" ALICE "\"],"
+		"\"subject\":\"x\\r\\nBcc: evil@x\",\"text\":\"y\"}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 400);
 	resp_free(&r);
-	r = req("POST", "/api/send", t, "{\"to\":[\"" ALICE "\"],"
-		"\"subject\":\"hello\",\"text\":\"body\"}", NULL);
+	r = req("POST", "/api/send", t,
+		"{\"to\":[\"" ALICE "\"],"
+		"\"subject\":\"hello\",\"text\":\"body\"}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_nonnull(strstr(r.body, "\"sent\":[\"" ALICE "\"]"));
 	resp_free(&r);
@@ -556,10 +573,11 @@ static void test_lockout(void)
 	/* parallel: the core delays each failure, not the next one */
 	for (i = 0; i < 10; i++) {
 		cs[i] = hc_connect();
-		g_assert_true(hc_send_line(cs[i], "POST /api/login HTTP/1.1\r\n"
-				       "Host: x\r\nContent-Length: 46\r\n\r\n"
-				       "{\"username\":\"carol@x.test\","
-				       "\"password\":\"wrong\"}"));
+		g_assert_true(hc_send_line(
+			cs[i], "POST /api/login HTTP/1.1\r\n"
+			       "Host: x\r\nContent-Length: 46\r\n\r\n"
+			       "{\"username\":\"carol@x.test\","
+			       "\"password\":\"wrong\"}"));
 	}
 	for (i = 0; i < 10; i++) {
 		g_assert_true(read_resp(cs[i], &r));
@@ -568,15 +586,19 @@ static void test_lockout(void)
 		hc_close(cs[i]);
 	}
 	t0 = g_get_monotonic_time();
-	r = req("POST", "/api/login", NULL, "{\"username\":\"carol@x.test\","
-		"\"password\":\"wrong\"}", NULL);
+	r = req("POST", "/api/login", NULL,
+		"{\"username\":\"carol@x.test\","
+		"\"password\":\"wrong\"}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 429);
 	g_assert_nonnull(strstr(r.head, "Retry-After: "));
 	g_assert_cmpint(g_get_monotonic_time() - t0, <, 1000000);
 	resp_free(&r);
 	/* another account from the same IP still gets its answer */
-	r = req("POST", "/api/login", NULL, "{\"username\":\"" ALICE "\","
-		"\"password\":\"" PW "\"}", NULL);
+	r = req("POST", "/api/login", NULL,
+		"{\"username\":\"" ALICE "\","
+		"\"password\":\"" PW "\"}",
+		NULL);
 	g_assert_cmpint(r.status, ==, 200);
 	resp_free(&r);
 }
@@ -589,9 +611,11 @@ int main(int argc, char **argv)
 	H = rmh_new();
 	PORT = rmh_port(H, "http");
 	rmh_set(H, "modules", "[\"mod_shardstore\", \"mod_exchange\"]");
-	rmh_setf(H, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"tls_listen\": [], \"cors_origins\": "
-		 "[\"https://app.example.test\"]}", PORT);
+		 "[\"https://app.example.test\"]}",
+		 PORT);
 	rmh_write_config(H);
 	add_user(ALICE, true);
 	add_user(BOB, false);

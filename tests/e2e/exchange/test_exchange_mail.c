@@ -22,7 +22,7 @@ static unsigned PORT;
 static void user_cmd(const char *input, ...) G_GNUC_NULL_TERMINATED;
 static void user_cmd(const char *input, ...)
 {
-	const char *argv[16] = { "rmail", "-c", rmh_config_path(H), "user" };
+	const char *argv[16] = {"rmail", "-c", rmh_config_path(H), "user"};
 	char *out = NULL, *err = NULL;
 	size_t n = 4;
 	va_list ap;
@@ -65,8 +65,8 @@ static int append(const char *tok, const char *folder, const char *msg,
 {
 	struct exhc *c = exhc_connect(PORT, false, NULL);
 	char *path = g_strdup_printf("/api/folders/%s/messages", folder);
-	struct exresp r = exhc_req(c, "POST", path, tok, "message/rfc822",
-				   msg, len, NULL);
+	struct exresp r = exhc_req(c, "POST", path, tok, "message/rfc822", msg,
+				   len, NULL);
 	int st = r.status;
 
 	exhc_close(c);
@@ -88,11 +88,11 @@ static long folder_total(const char *tok, const char *name)
 
 	g_assert_cmpint(r.status, ==, 200);
 	j = exresp_json(&r);
-	json_array_foreach(json_object_get(j, "folders"), i, f)
-		if (strcmp(json_string_value(json_object_get(f, "name")),
-			   name) == 0)
-			total = (long)json_integer_value(
-				json_object_get(f, "total"));
+	json_array_foreach(
+		json_object_get(j, "folders"), i,
+		f) if (strcmp(json_string_value(json_object_get(f, "name")),
+			      name) == 0) total =
+		(long)json_integer_value(json_object_get(f, "total"));
 	json_decref(j);
 	exresp_free(&r);
 	return total;
@@ -101,8 +101,8 @@ static long folder_total(const char *tok, const char *name)
 /* the newest message of INBOX as JSON (json_decref) */
 static json_t *newest(const char *tok, const char *folder)
 {
-	char *p = g_strdup_printf("/api/folders/%s/messages?per_page=1",
-				  folder);
+	char *p =
+		g_strdup_printf("/api/folders/%s/messages?per_page=1", folder);
 	struct exresp r = get(p, tok);
 	json_t *j, *m;
 	long uid;
@@ -158,14 +158,15 @@ static void test_attachments(void)
 	GString *m = g_string_new(NULL);
 	json_t *j, *atts, *a;
 	struct exresp r;
-	const char *want_ct[3] = { "application/pdf", "text/plain",
-				   "text/plain" };
+	const char *want_ct[3] = {"application/pdf", "text/plain",
+				  "text/plain"};
 	long parts[3];
 	long uid;
 	size_t i;
 
 	b64 = g_base64_encode(BIN, sizeof(BIN) - 1);
-	g_string_append_printf(m,
+	g_string_append_printf(
+		m,
 		"From: a@" DOM "\r\nTo: bob@" DOM "\r\nSubject: atts\r\n"
 		"MIME-Version: 1.0\r\n"
 		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
@@ -183,7 +184,8 @@ static void test_attachments(void)
 		"Content-Disposition: attachment; "
 		"filename*=UTF-8''%%C3%%A9t%%C3%%A9.txt\r\n"
 		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-		"caf=C3=A9\r\n--b1--\r\n", b64);
+		"caf=C3=A9\r\n--b1--\r\n",
+		b64);
 	g_free(b64);
 	g_assert_cmpint(append(t, "INBOX", m->str, m->len, NULL), ==, 201);
 	g_string_free(m, TRUE);
@@ -193,18 +195,22 @@ static void test_attachments(void)
 	uid = (long)json_integer_value(json_object_get(j, "uid"));
 	atts = json_object_get(j, "attachments");
 	g_assert_cmpuint(json_array_size(atts), ==, 3);
-	json_array_foreach(atts, i, a) {
+	json_array_foreach(atts, i, a)
+	{
 		parts[i] = (long)json_integer_value(json_object_get(a, "part"));
-		g_assert_cmpstr(json_string_value(json_object_get(a,
-				"content_type")), ==, want_ct[i]);
+		g_assert_cmpstr(
+			json_string_value(json_object_get(a, "content_type")),
+			==, want_ct[i]);
 	}
 	g_assert_cmpint(json_integer_value(json_object_get(
-		json_array_get(atts, 0), "size")), >, 0);
+				json_array_get(atts, 0), "size")),
+			>, 0);
 	json_decref(j);
 
 	/* binary bytes decoded from base64, path separators and quotes */
 	path = g_strdup_printf("/api/folders/INBOX/messages/%ld/attachments/"
-			       "%ld", uid, parts[0]);
+			       "%ld",
+			       uid, parts[0]);
 	r = get(path, t);
 	g_free(path);
 	g_assert_cmpint(r.status, ==, 200);
@@ -227,7 +233,8 @@ static void test_attachments(void)
 
 	/* CR/LF in the name must not become a header */
 	path = g_strdup_printf("/api/folders/INBOX/messages/%ld/attachments/"
-			       "%ld", uid, parts[1]);
+			       "%ld",
+			       uid, parts[1]);
 	r = get(path, t);
 	g_free(path);
 	g_assert_cmpint(r.status, ==, 200);
@@ -243,7 +250,8 @@ static void test_attachments(void)
 
 	/* non-ASCII: an ASCII fallback and RFC 6266 filename* */
 	path = g_strdup_printf("/api/folders/INBOX/messages/%ld/attachments/"
-			       "%ld", uid, parts[2]);
+			       "%ld",
+			       uid, parts[2]);
 	r = get(path, t);
 	g_free(path);
 	g_assert_cmpint(r.status, ==, 200);
@@ -259,12 +267,12 @@ static void test_attachments(void)
 
 	/* bad parts: 404 */
 	{
-		const char *bad[] = { "0", "99", "x", "-1", "1x" };
+		const char *bad[] = {"0", "99", "x", "-1", "1x"};
 
 		for (i = 0; i < G_N_ELEMENTS(bad); i++) {
 			path = g_strdup_printf("/api/folders/INBOX/messages/"
-					       "%ld/attachments/%s", uid,
-					       bad[i]);
+					       "%ld/attachments/%s",
+					       uid, bad[i]);
 			r = get(path, t);
 			g_free(path);
 			g_assert_cmpint(r.status, ==, 404);
@@ -286,17 +294,20 @@ static void test_send_attachments(void)
 	long sent0 = folder_total(b, "Sent");
 
 	g_assert_cmpint(sent0, >=, 0);
-	r = post("/api/send", b, "{\"to\":[\"alice@" DOM "\"],\"subject\":"
+	r = post("/api/send", b,
+		 "{\"to\":[\"alice@" DOM "\"],\"subject\":"
 		 "\"x\",\"text\":\"y\",\"attachments\":[{\"filename\":"
 		 "\"a.bin\",\"content_base64\":\"!!!not base64\"}]}");
 	g_assert_cmpint(r.status, ==, 400);
 	exresp_free(&r);
-	r = post("/api/send", b, "{\"to\":[\"alice@" DOM "\"],\"subject\":"
+	r = post("/api/send", b,
+		 "{\"to\":[\"alice@" DOM "\"],\"subject\":"
 		 "\"x\",\"text\":\"y\",\"attachments\":[{\"filename\":"
 		 "\"a.bin\",\"content_base64\":\"aGVsbG8=x\"}]}");
 	g_assert_cmpint(r.status, ==, 400);
 	exresp_free(&r);
-	r = post("/api/send", b, "{\"to\":[\"alice@" DOM "\"],"
+	r = post("/api/send", b,
+		 "{\"to\":[\"alice@" DOM "\"],"
 		 "\"cc\":[{\"name\":\"Gina G\",\"address\":\"gina@" DOM "\"}],"
 		 "\"bcc\":[\"hank@" DOM "\"],\"subject\":\"with attachment\","
 		 "\"text\":\"see attached\",\"attachments\":[{\"filename\":"
@@ -313,24 +324,28 @@ static void test_send_attachments(void)
 	j = newest(a, "INBOX");
 	g_assert_cmpstr(json_string_value(json_object_get(j, "subject")), ==,
 			"with attachment");
-	g_assert_cmpstr(json_string_value(json_object_get(json_array_get(
-		json_object_get(j, "cc"), 0), "address")), ==, "gina@" DOM);
+	g_assert_cmpstr(json_string_value(json_object_get(
+				json_array_get(json_object_get(j, "cc"), 0),
+				"address")),
+			==, "gina@" DOM);
 	att = json_array_get(json_object_get(j, "attachments"), 0);
 	g_assert_nonnull(att);
-	g_assert_cmpstr(json_string_value(json_object_get(att, "filename")),
-			==, "notes.txt");
-	path = g_strdup_printf("/api/folders/INBOX/messages/%" JSON_INTEGER_FORMAT
-			       "/attachments/%" JSON_INTEGER_FORMAT,
-			       json_integer_value(json_object_get(j, "uid")),
-			       json_integer_value(json_object_get(att, "part")));
+	g_assert_cmpstr(json_string_value(json_object_get(att, "filename")), ==,
+			"notes.txt");
+	path = g_strdup_printf(
+		"/api/folders/INBOX/messages/%" JSON_INTEGER_FORMAT
+		"/attachments/%" JSON_INTEGER_FORMAT,
+		json_integer_value(json_object_get(j, "uid")),
+		json_integer_value(json_object_get(att, "part")));
 	r = get(path, a);
 	g_free(path);
 	g_assert_cmpint(r.status, ==, 200);
 	g_assert_cmpstr(r.body, ==, "hello world");
 	exresp_free(&r);
-	path = g_strdup_printf("/api/folders/INBOX/messages/%" JSON_INTEGER_FORMAT
-			       "?format=raw",
-			       json_integer_value(json_object_get(j, "uid")));
+	path = g_strdup_printf(
+		"/api/folders/INBOX/messages/%" JSON_INTEGER_FORMAT
+		"?format=raw",
+		json_integer_value(json_object_get(j, "uid")));
 	r = get(path, a);
 	g_free(path);
 	g_assert_cmpint(r.status, ==, 200);
@@ -359,11 +374,13 @@ static GString *big_msg(const char *to, size_t kb)
 {
 	GString *m = g_string_new(NULL);
 
-	g_string_append_printf(m, "From: x@" DOM "\r\nTo: %s\r\n"
-			       "Subject: filler\r\n\r\n", to);
+	g_string_append_printf(m,
+			       "From: x@" DOM "\r\nTo: %s\r\n"
+			       "Subject: filler\r\n\r\n",
+			       to);
 	while (m->len < kb * 1024)
 		g_string_append(m, "0123456789012345678901234567890123456789"
-				"0123456789012345678901234567890123456\r\n");
+				   "0123456789012345678901234567890123456\r\n");
 	return m;
 }
 
@@ -377,8 +394,8 @@ static char *send_body(const char *to_json, const char *subject, size_t kb)
 	b64 = g_base64_encode(raw, kb * 1024);
 	s = g_strdup_printf("{\"to\":%s,\"subject\":\"%s\",\"text\":\"t\","
 			    "\"attachments\":[{\"filename\":\"f.bin\","
-			    "\"content_base64\":\"%s\"}]}", to_json, subject,
-			    b64);
+			    "\"content_base64\":\"%s\"}]}",
+			    to_json, subject, b64);
 	g_free(raw);
 	g_free(b64);
 	return s;
@@ -391,8 +408,9 @@ static void test_append_quota(void)
 	struct exresp r;
 	json_t *j;
 
-	g_assert_cmpint(append(t, "INBOX", "Subject: s\r\n\r\nsmall\r\n", 21,
-			       NULL), ==, 201);
+	g_assert_cmpint(
+		append(t, "INBOX", "Subject: s\r\n\r\nsmall\r\n", 21, NULL), ==,
+		201);
 	g_assert_cmpint(append(t, "INBOX", m->str, m->len, &r), ==, 413);
 	j = exresp_json(&r);
 	g_assert_cmpstr(json_string_value(json_object_get(j, "error")), ==,
@@ -455,14 +473,15 @@ static void test_send_recipient_over_quota(void)
 	g_assert_cmpint(r.status, ==, 200);
 	j = exresp_json(&r);
 	g_assert_cmpuint(json_array_size(json_object_get(j, "sent")), ==, 1);
-	g_assert_cmpstr(json_string_value(json_array_get(json_object_get(j,
-			"sent"), 0)), ==, "alice@" DOM);
+	g_assert_cmpstr(json_string_value(
+				json_array_get(json_object_get(j, "sent"), 0)),
+			==, "alice@" DOM);
 	f = json_array_get(json_object_get(j, "failed"), 0);
 	g_assert_nonnull(f);
 	g_assert_cmpstr(json_string_value(json_object_get(f, "address")), ==,
 			"dave@" DOM);
-	g_assert_nonnull(strstr(json_string_value(json_object_get(f, "error")),
-				"uota"));
+	g_assert_nonnull(
+		strstr(json_string_value(json_object_get(f, "error")), "uota"));
 	json_decref(j);
 	exresp_free(&r);
 	g_assert_cmpint(folder_total(d, "INBOX"), ==, 1);
@@ -500,9 +519,8 @@ static void test_token_generation(void)
 
 int main(int argc, char **argv)
 {
-	static const char *users[] = { "alice", "bob", "gina", "hank",
-				       "frank" };
-	static const char *full[] = { "carol", "dave", "erin" };
+	static const char *users[] = {"alice", "bob", "gina", "hank", "frank"};
+	static const char *full[] = {"carol", "dave", "erin"};
 	size_t i;
 	int rc;
 
@@ -510,8 +528,10 @@ int main(int argc, char **argv)
 	H = rmh_new();
 	PORT = rmh_port(H, "http");
 	rmh_set(H, "modules", "[\"mod_shardstore\", \"mod_exchange\"]");
-	rmh_setf(H, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"tls_listen\": []}", PORT);
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"tls_listen\": []}",
+		 PORT);
 	rmh_write_config(H);
 	for (i = 0; i < G_N_ELEMENTS(users); i++) {
 		char *u = g_strdup_printf("%s@" DOM, users[i]);

@@ -24,7 +24,8 @@ static unsigned PORT, TPORT;
 
 static void write_conf(bool allow_remote)
 {
-	rmh_setf(H, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"tls_listen\": [\"127.0.0.1:%u\"], "
 		 "\"trusted_proxies\": [\"127.0.0.1\"], "
 		 "\"allow_remote_cleartext_login\": %s, "
@@ -38,8 +39,7 @@ static char *xff(const char *ip)
 	return g_strdup_printf("X-Forwarded-For: %s\r\n", ip);
 }
 
-static int login_st(bool tls, const char *src, const char *fwd,
-		    const char *pw)
+static int login_st(bool tls, const char *src, const char *fwd, const char *pw)
 {
 	char *x = fwd ? xff(fwd) : NULL, *t;
 	int st;
@@ -62,8 +62,8 @@ static void fail_logins(bool tls, const char *src, const char *fwd)
 
 	req = g_strdup_printf("POST /api/login HTTP/1.1\r\nHost: x\r\n%s"
 			      "Content-Type: application/json\r\n"
-			      "Content-Length: %zu\r\n\r\n%s", x,
-			      sizeof(body) - 1, body);
+			      "Content-Length: %zu\r\n\r\n%s",
+			      x, sizeof(body) - 1, body);
 	for (i = 0; i < LOCK_N; i++) {
 		c[i] = exhc_connect(tls ? TPORT : PORT, tls, src);
 		g_assert_true(exhc_send(c[i], req, strlen(req)));
@@ -122,8 +122,7 @@ static void test_cleartext_remote(void)
 	/* a forwarded loopback client is still local */
 	g_assert_cmpint(login_st(false, NULL, "127.0.0.1", PW), ==, 200);
 	/* an untrusted peer's header is ignored: it is the loopback peer */
-	g_assert_cmpint(login_st(false, "127.0.0.2", "192.0.2.7", PW), ==,
-			200);
+	g_assert_cmpint(login_st(false, "127.0.0.2", "192.0.2.7", PW), ==, 200);
 }
 
 static void test_untrusted_xff_ignored_by_lockout(void)
@@ -146,7 +145,7 @@ static void test_untrusted_xff_ignored_by_lockout(void)
 
 static void ctl(const char *const *words, int want_rc, char **out_r)
 {
-	const char *argv[10] = { "rmail", "-c", rmh_config_path(H), "ctl" };
+	const char *argv[10] = {"rmail", "-c", rmh_config_path(H), "ctl"};
 	char *out = NULL, *err = NULL;
 	int n = 4, rc;
 
@@ -166,10 +165,10 @@ static void ctl(const char *const *words, int want_rc, char **out_r)
 
 static void test_lockout_forwarded_and_reset(void)
 {
-	static const char *reset50[] = { "exchange", "lockout-reset",
-					 "192.0.2.50", NULL };
-	static const char *reset_all[] = { "exchange", "lockout-reset", NULL };
-	static const char *bogus[] = { "no-such-command", NULL };
+	static const char *reset50[] = {"exchange", "lockout-reset",
+					"192.0.2.50", NULL};
+	static const char *reset_all[] = {"exchange", "lockout-reset", NULL};
+	static const char *bogus[] = {"no-such-command", NULL};
 	gint64 t0;
 	char *out;
 
@@ -216,8 +215,9 @@ static void test_allow_remote_cleartext(void)
 
 int main(int argc, char **argv)
 {
-	const char *add[] = { "rmail", "-c", NULL, "user", "add", BOB,
-			      "--password-stdin", NULL };
+	const char *add[] = {
+		"rmail", "-c", NULL, "user", "add", BOB, "--password-stdin",
+		NULL};
 	char *out = NULL, *err = NULL;
 	int rc;
 

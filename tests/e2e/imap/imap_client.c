@@ -14,9 +14,10 @@ struct imd *imd_start(const char *extra)
 	d->port = rmh_port(d->h, "imap");
 	d->tls_port = rmh_port(d->h, "imaps");
 	rmh_set(d->h, "modules", "[\"mod_shardstore\", \"mod_imap\"]");
-	rmh_setf(d->h, "imap", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"imaps_listen\": [\"127.0.0.1:%u\"]%s%s}", d->port,
-		 d->tls_port, extra[0] != '\0' ? ", " : "", extra);
+	rmh_setf(d->h, "imap",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"imaps_listen\": [\"127.0.0.1:%u\"]%s%s}",
+		 d->port, d->tls_port, extra[0] != '\0' ? ", " : "", extra);
 	rmh_write_config(d->h);
 	g_assert_true(rmh_start(d->h));
 	return d;
@@ -31,13 +32,12 @@ void imd_stop(struct imd *d)
 	g_free(d);
 }
 
-void imd_user(struct imd *d, const char *addr, const char *pass,
-	      int quota_mb)
+void imd_user(struct imd *d, const char *addr, const char *pass, int quota_mb)
 {
 	char q[32];
-	const char *argv[] = { "rmail", "-c", rmh_config_path(d->h), "user",
-			       "add", addr, "--password-stdin", NULL, NULL,
-			       NULL };
+	const char *argv[] = {"rmail", "-c", rmh_config_path(d->h), "user",
+			      "add",   addr, "--password-stdin",    NULL,
+			      NULL,    NULL};
 	char *out = NULL, *err = NULL, *in;
 	int rc;
 
@@ -132,7 +132,7 @@ static bool read_item(struct imc *c, GString *out, double timeout,
 		g_free(l);
 		l = NULL;
 		break;
-next:
+	next:
 		continue;
 	}
 	if (line_r != NULL)

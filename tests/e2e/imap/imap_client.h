@@ -20,8 +20,7 @@ struct imd {
 struct imd *imd_start(const char *extra);
 void imd_stop(struct imd *d);
 /* `rmail user add` before or after the start; quota_mb 0 = default */
-void imd_user(struct imd *d, const char *addr, const char *pass,
-	      int quota_mb);
+void imd_user(struct imd *d, const char *addr, const char *pass, int quota_mb);
 
 struct imc {
 	struct rmh_conn *c;

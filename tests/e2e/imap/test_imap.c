@@ -33,7 +33,8 @@ static struct imc *fresh(const char *name)
 static void append_msg(struct imc *c, const char *mbox, const char *subj)
 {
 	char *body = g_strdup_printf("Subject: %s\r\nFrom: a@example.test"
-				     "\r\n\r\nHello %s\r\n", subj, subj);
+				     "\r\n\r\nHello %s\r\n",
+				     subj, subj);
 	char *r = imc_ok(c, "APPEND \"%s\" {%zu+}\r\n%s", mbox, strlen(body),
 			 body);
 
@@ -65,7 +66,7 @@ static void test_cleartext_policy(void)
 	has(r, "t2 NO [PRIVACYREQUIRED]");
 	g_free(r);
 	r = imc_cmd(c, "AUTHENTICATE PLAIN AGNhcm9sQGV4YW1wbGUudGVzdABwdy1j"
-		    "YXJvbA==");
+		       "YXJvbA==");
 	has(r, "t3 NO");
 	g_free(r);
 	r = imc_cmd(c, "SELECT INBOX");
@@ -90,15 +91,14 @@ static void test_cleartext_policy(void)
 	has(g, "AUTH=PLAIN");
 	g_free(g);
 	r = imc_ok(c, "AUTHENTICATE PLAIN AGNhcm9sQGV4YW1wbGUudGVzdABwdy1j"
-		   "YXJvbA==");
+		      "YXJvbA==");
 	has(r, "[CAPABILITY");
 	g_free(r);
 	imc_close(c);
 
 	/* STARTTLS injection: b never runs, the connection closes */
 	c = imc_connect(d, false, NULL);
-	g_assert_true(rmh_send_raw(c->c, "a STARTTLS\r\nb CAPABILITY\r\n",
-				   26));
+	g_assert_true(rmh_send_raw(c->c, "a STARTTLS\r\nb CAPABILITY\r\n", 26));
 	r = imc_until(c, "a ", 5);
 	g_assert_nonnull(r);
 	has(r, "a BAD");
@@ -155,7 +155,7 @@ static void test_auth_failures(void)
 	/* the right password still works, with SASL-IR */
 	c = imc_connect(d, false, NULL);
 	r = imc_ok(c, "AUTHENTICATE PLAIN AGRhdmVAZXhhbXBsZS50ZXN0AHB3LWRh"
-		   "dmU=");
+		      "dmU=");
 	g_free(r);
 	imc_close(c);
 	imd_stop(d);
@@ -235,13 +235,13 @@ static void test_mailboxes(void)
 	hasnt(r, "INBOX");
 	g_free(r);
 	r = imc_ok(c, "LIST \"\" \"*\" RETURN (SPECIAL-USE STATUS "
-		   "(MESSAGES UNSEEN))");
+		      "(MESSAGES UNSEEN))");
 	has(r, "* STATUS \"Drafts\" (MESSAGES 0 UNSEEN 0)");
 	g_free(r);
 	r = imc_ok(c, "RENAME \"Work/Project X\" \"Work/Project Y\"");
 	g_free(r);
 	r = imc_ok(c, "STATUS \"Work/Project Y\" (MESSAGES UIDNEXT "
-		   "UIDVALIDITY UNSEEN)");
+		      "UIDVALIDITY UNSEEN)");
 	has(r, "* STATUS \"Work/Project Y\" (MESSAGES 0 UIDNEXT 1");
 	g_free(r);
 	r = imc_ok(c, "SUBSCRIBE \"Work/Project Y\"");
@@ -300,7 +300,7 @@ static void test_select_fetch_store(void)
 	hasnt(r, "\\Seen");
 	g_free(r);
 	r = imc_ok(c, "FETCH 2 (BODY.PEEK[]<7.3> BODY.PEEK[HEADER.FIELDS "
-		   "(SUBJECT)] RFC822.HEADER)");
+		      "(SUBJECT)] RFC822.HEADER)");
 	has(r, "BODY[]<7> {3}");
 	has(r, "BODY[HEADER.FIELDS (SUBJECT)] {16}");
 	has(r, "RFC822.HEADER {38}");
@@ -465,7 +465,7 @@ static void test_append_limits(void)
 	g_free(r);
 	/* flags and a date */
 	r = imc_ok(c, "APPEND INBOX (\\Seen) \" 5-Mar-2021 10:00:00 +0100\" "
-		   "{12+}\r\nSubject: x\r\n");
+		      "{12+}\r\nSubject: x\r\n");
 	has(r, "APPENDUID");
 	g_free(r);
 	r = imc_ok(c, "SELECT INBOX");
@@ -475,8 +475,10 @@ static void test_append_limits(void)
 	has(r, "05-Mar-2021 09:00:00 +0000");
 	g_free(r);
 	/* NUL is fine inside APPEND message data, and only there */
-	g_assert_true(rmh_send_raw(c->c, "nul APPEND INBOX {8+}\r\nA:\0b\r\n\r\n"
-				   "\r\n", 33));
+	g_assert_true(rmh_send_raw(c->c,
+				   "nul APPEND INBOX {8+}\r\nA:\0b\r\n\r\n"
+				   "\r\n",
+				   33));
 	r = imc_until(c, "nul ", 5);
 	has(r, "nul OK [APPENDUID");
 	g_free(r);
@@ -661,7 +663,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/imap/login/cleartext-policy", test_cleartext_policy);
 	g_test_add_func("/imap/login/failures", test_auth_failures);
-	g_test_add_func("/imap/login/idle-timeout", test_idle_timeout_after_login);
+	g_test_add_func("/imap/login/idle-timeout",
+			test_idle_timeout_after_login);
 	g_test_add_func("/imap/cmd/misc", test_misc_commands);
 	g_test_add_func("/imap/cmd/mailboxes", test_mailboxes);
 	g_test_add_func("/imap/cmd/select-fetch-store",

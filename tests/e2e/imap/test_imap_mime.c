@@ -121,53 +121,53 @@ static void test_envelope_bodystructure(void)
 	for (round = 0; round < 2; round++) {
 		r = imc_ok(c, "FETCH 1 (ENVELOPE)");
 		has(r, "ENVELOPE (\"Mon, 2 Mar 2026 10:00:00 +0100\" "
-		    "\"=?UTF-8?Q?Caf=C3=A9?= report\" "
-		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
-		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
-		    "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
-		    "((NIL NIL \"bob\" \"example.test\")"
-		    "(NIL NIL \"Team\" NIL)"
-		    "(NIL NIL \"carl\" \"example.test\")"
-		    "(\"D. \\\"Q\\\"\" NIL \"d\" \"example.test\")"
-		    "(NIL NIL NIL NIL)) ((");
+		       "\"=?UTF-8?Q?Caf=C3=A9?= report\" "
+		       "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		       "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		       "((\"Ann Example\" NIL \"ann\" \"example.test\")) "
+		       "((NIL NIL \"bob\" \"example.test\")"
+		       "(NIL NIL \"Team\" NIL)"
+		       "(NIL NIL \"carl\" \"example.test\")"
+		       "(\"D. \\\"Q\\\"\" NIL \"d\" \"example.test\")"
+		       "(NIL NIL NIL NIL)) ((");
 		/* the decoded display name is 8-bit: a literal */
 		has(r, "{6}\n\xc3\x89lise NIL \"elise\" \"example.test\")) "
-		    "NIL NIL \"<m1@example.test>\")");
+		       "NIL NIL \"<m1@example.test>\")");
 		g_free(r);
 	}
 	r = imc_ok(c, "FETCH 1 (BODYSTRUCTURE)");
 	has(r, "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") "
-	    "NIL NIL \"QUOTED-PRINTABLE\" 31 2 NIL NIL NIL NIL)"
-	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	    "\"7BIT\" 9 1 NIL NIL NIL NIL)"
-	    "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
-	    "\"7BIT\" 15 1 NIL NIL NIL NIL) \"alternative\" "
-	    "(\"boundary\" \"b2\") NIL NIL NIL)"
-	    "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 110 "
-	    "(\"Tue, 3 Mar 2026 11:00:00 +0000\" \"inner subject\" "
-	    "((NIL NIL \"inner\" \"example.test\")) "
-	    "((NIL NIL \"inner\" \"example.test\")) "
-	    "((NIL NIL \"inner\" \"example.test\")) NIL NIL NIL NIL NIL) "
-	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	    "\"7BIT\" 20 1 NIL NIL NIL NIL) 5 NIL "
-	    "(\"attachment\" (\"filename\" \"fwd.eml\")) (\"en\" \"de\") "
-	    "NIL)"
-	    "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") "
-	    "NIL NIL \"BASE64\" 8 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" "
-	    "(\"attachment\" (\"filename\" \"data.bin\")) NIL "
-	    "\"http://example.test/data.bin\") \"mixed\" "
-	    "(\"boundary\" \"b1\") NIL NIL NIL))");
+	       "NIL NIL \"QUOTED-PRINTABLE\" 31 2 NIL NIL NIL NIL)"
+	       "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	       "\"7BIT\" 9 1 NIL NIL NIL NIL)"
+	       "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
+	       "\"7BIT\" 15 1 NIL NIL NIL NIL) \"alternative\" "
+	       "(\"boundary\" \"b2\") NIL NIL NIL)"
+	       "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 110 "
+	       "(\"Tue, 3 Mar 2026 11:00:00 +0000\" \"inner subject\" "
+	       "((NIL NIL \"inner\" \"example.test\")) "
+	       "((NIL NIL \"inner\" \"example.test\")) "
+	       "((NIL NIL \"inner\" \"example.test\")) NIL NIL NIL NIL NIL) "
+	       "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	       "\"7BIT\" 20 1 NIL NIL NIL NIL) 5 NIL "
+	       "(\"attachment\" (\"filename\" \"fwd.eml\")) (\"en\" \"de\") "
+	       "NIL)"
+	       "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") "
+	       "NIL NIL \"BASE64\" 8 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" "
+	       "(\"attachment\" (\"filename\" \"data.bin\")) NIL "
+	       "\"http://example.test/data.bin\") \"mixed\" "
+	       "(\"boundary\" \"b1\") NIL NIL NIL))");
 	g_free(r);
 	/* BODY: the same without extension data */
 	r = imc_ok(c, "FETCH 1 (BODY)");
 	has(r, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL "
-	    "\"QUOTED-PRINTABLE\" 31 2)((\"text\"");
+	       "\"QUOTED-PRINTABLE\" 31 2)((\"text\"");
 	has(r, "\"BASE64\" 8) \"mixed\")");
 	hasnt(r, "boundary");
 	g_free(r);
 	r = imc_ok(c, "FETCH 2 (BODYSTRUCTURE ENVELOPE)");
 	has(r, "BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" "
-	    "\"us-ascii\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL NIL)");
+	       "\"us-ascii\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL NIL)");
 	has(r, "ENVELOPE (NIL \"plain\" NIL NIL NIL NIL NIL NIL NIL NIL)");
 	g_free(r);
 	/* macros */
@@ -199,32 +199,32 @@ static void test_sections(void)
 	append_raw(c, "Subject: plain\r\n\r\nHello you\r\n");
 	g_free(imc_ok(c, "SELECT INBOX"));
 	r = imc_ok(c, "FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.2] "
-		   "BODY.PEEK[2.1.MIME])");
+		      "BODY.PEEK[2.1.MIME])");
 	has(r, "BODY[1] {31}\nHello caf=C3=A9 world\r\nline two");
 	has(r, "BODY[2.2] {15}\n<p>alt html</p>");
 	has(r, "BODY[2.1.MIME] {28}\nContent-Type: text/plain\r\n\r\n");
 	hasnt(r, "\\Seen");
 	g_free(r);
 	r = imc_ok(c, "FETCH 1 (BODY.PEEK[3.HEADER] BODY.PEEK[3.TEXT] "
-		   "BODY.PEEK[3.1] BODY.PEEK[3.HEADER.FIELDS (SUBJECT)])");
+		      "BODY.PEEK[3.1] BODY.PEEK[3.HEADER.FIELDS (SUBJECT)])");
 	has(r, "BODY[3.HEADER] {90}\nFrom: inner@example.test\r\n"
-	    "Subject: inner subject\r\n");
+	       "Subject: inner subject\r\n");
 	has(r, "BODY[3.TEXT] {20}\r\ninner body xylophone");
 	has(r, "BODY[3.1] {20}\r\ninner body xylophone");
 	has(r, "BODY[3.HEADER.FIELDS (SUBJECT)] {26}\r\n"
-	    "Subject: inner subject\r\n\r\n");
+	       "Subject: inner subject\r\n\r\n");
 	g_free(r);
 	r = imc_ok(c, "FETCH 1 (BODY.PEEK[3.HEADER.FIELDS.NOT (FROM DATE)] "
-		   "BODY.PEEK[4]<2.3> BODY.PEEK[9] BODY.PEEK[1.2])");
+		      "BODY.PEEK[4]<2.3> BODY.PEEK[9] BODY.PEEK[1.2])");
 	has(r, "BODY[3.HEADER.FIELDS.NOT (FROM DATE)] {26}\r\n"
-	    "Subject: inner subject\r\n\r\n");
+	       "Subject: inner subject\r\n\r\n");
 	has(r, "BODY[4]<2> {3}\nECA");
 	has(r, "BODY[9] NIL");
 	has(r, "BODY[1.2] NIL");
 	g_free(r);
 	/* the single-part message: part 1 is its body */
 	r = imc_ok(c, "FETCH 2 (BODY.PEEK[1] BODY.PEEK[1.MIME] "
-		   "RFC822.HEADER)");
+		      "RFC822.HEADER)");
 	has(r, "BODY[1] {11}\nHello you\r\n");
 	has(r, "RFC822.HEADER {18}\nSubject: plain\r\n\r\n");
 	g_free(r);
@@ -251,18 +251,18 @@ static void test_search_text(void)
 
 	append_raw(c, complex_msg);
 	append_raw(c, "Subject: =?ISO-8859-1?Q?Stra=DFe?= plans\r\n"
-		   "From: =?UTF-8?Q?Zo=C3=AB?= <zoe@example.test>\r\n"
-		   "To: x@example.test\r\n"
-		   "Date: Sun, 5 Jan 2025 08:00:00 -0500\r\n"
-		   "Content-Type: text/plain; charset=iso-8859-1\r\n"
-		   "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-		   "Gr=FC=DFe aus K=F6ln\r\n");
+		      "From: =?UTF-8?Q?Zo=C3=AB?= <zoe@example.test>\r\n"
+		      "To: x@example.test\r\n"
+		      "Date: Sun, 5 Jan 2025 08:00:00 -0500\r\n"
+		      "Content-Type: text/plain; charset=iso-8859-1\r\n"
+		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		      "Gr=FC=DFe aus K=F6ln\r\n");
 	append_raw(c, "Subject: encoded\r\n"
-		   "From: b64@example.test\r\n"
-		   "Date: 10 Mar 26 09:00 GMT\r\n"
-		   "Content-Type: text/plain; charset=utf-8\r\n"
-		   "Content-Transfer-Encoding: base64\r\n\r\n"
-		   "c2VjcmV0IG5lZWRsZSBwaHJhc2UK\r\n");
+		      "From: b64@example.test\r\n"
+		      "Date: 10 Mar 26 09:00 GMT\r\n"
+		      "Content-Type: text/plain; charset=utf-8\r\n"
+		      "Content-Transfer-Encoding: base64\r\n\r\n"
+		      "c2VjcmV0IG5lZWRsZSBwaHJhc2UK\r\n");
 	g_free(imc_ok(c, "SELECT INBOX"));
 	r = imc_ok(c, "SEARCH SUBJECT report");
 	has(r, "* SEARCH 1\n");
@@ -350,7 +350,8 @@ static void test_search_concurrency(void)
 	int i;
 
 	while (big->len < 200 * 1024)
-		g_string_append(big, "Lorem ipsum dolor sit amet =C3=A9t=C3="
+		g_string_append(big,
+				"Lorem ipsum dolor sit amet =C3=A9t=C3="
 				"A9 consectetur adipiscing elit sed do\r\n");
 	for (i = 0; i < 120; i++)
 		append_raw(a, big->str);
@@ -399,7 +400,7 @@ static void test_quota(void)
 	g_free(r);
 	while (big->len < 700 * 1024)
 		g_string_append(big, "0123456789abcdef0123456789abcdef0123456"
-				"789abcdef0123456789abcdef0123456789\r\n");
+				     "789abcdef0123456789abcdef0123456789\r\n");
 	append_raw(c, big->str);
 	r = imc_ok(c, "GETQUOTAROOT INBOX");
 	has(r, "* QUOTAROOT \"INBOX\" \"\"\n");

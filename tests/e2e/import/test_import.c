@@ -42,7 +42,7 @@ static void put(struct rmh_store *f, const char *rel, const char *text,
 		time_t mtime)
 {
 	char *p = path(f, rel), *d = g_path_get_dirname(p);
-	struct utimbuf ut = { mtime, mtime };
+	struct utimbuf ut = {mtime, mtime};
 
 	g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
 	g_assert_true(g_file_set_contents(p, text, -1, NULL));
@@ -57,8 +57,7 @@ static char *crlf(const char *lf)
 	GString *s = g_string_new(NULL);
 
 	for (; *lf != '\0'; lf++) {
-		if (*lf == '\n' && (s->len == 0 ||
-				    s->str[s->len - 1] != '\r'))
+		if (*lf == '\n' && (s->len == 0 || s->str[s->len - 1] != '\r'))
 			g_string_append_c(s, '\r');
 		g_string_append_c(s, *lf);
 	}
@@ -68,8 +67,8 @@ static char *crlf(const char *lf)
 /* One exported message, parsed from its name and contents. */
 struct xmsg {
 	guint64 date, uid, ssize, wsize;
-	char *flags;            /* system flag letters */
-	char *keywords;         /* sorted names, space separated */
+	char *flags;	/* system flag letters */
+	char *keywords; /* sorted names, space separated */
 	char *body;
 	gsize len;
 	time_t mtime;
@@ -100,7 +99,7 @@ static gint cmp_pstr(gconstpointer a, gconstpointer b)
 static GArray *read_folder(const char *dir)
 {
 	GArray *v = g_array_new(FALSE, TRUE, sizeof(struct xmsg));
-	char *kw[26] = { 0 }, *text = NULL, *cur, **lines, **l;
+	char *kw[26] = {0}, *text = NULL, *cur, **lines, **l;
 	const char *name;
 	GDir *d;
 
@@ -123,18 +122,20 @@ static GArray *read_folder(const char *dir)
 	d = g_dir_open(cur, 0, NULL);
 	g_assert_nonnull(d);
 	while ((name = g_dir_read_name(d)) != NULL) {
-		struct xmsg m = { 0 };
+		struct xmsg m = {0};
 		GPtrArray *names = g_ptr_array_new();
 		GString *fl = g_string_new(NULL);
 		const char *info = strstr(name, ":2,");
 		char *p = g_build_filename(cur, name, NULL), *s;
 		struct stat st;
 
-		g_assert_cmpint(sscanf(name, "%" G_GUINT64_FORMAT ".%"
-				       G_GUINT64_FORMAT ".rmail,S=%"
-				       G_GUINT64_FORMAT ",W=%"
-				       G_GUINT64_FORMAT, &m.date, &m.uid,
-				       &m.ssize, &m.wsize), ==, 4);
+		g_assert_cmpint(sscanf(name,
+				       "%" G_GUINT64_FORMAT
+				       ".%" G_GUINT64_FORMAT
+				       ".rmail,S=%" G_GUINT64_FORMAT
+				       ",W=%" G_GUINT64_FORMAT,
+				       &m.date, &m.uid, &m.ssize, &m.wsize),
+				==, 4);
 		g_assert_nonnull(info);
 		for (s = (char *)info + 3; *s != '\0'; s++) {
 			if (*s >= 'a' && *s <= 'z') {
@@ -175,9 +176,11 @@ static void make_fixture(struct rmh_store *f)
 	put(f, "md/cur/1000.a.host:2,S", msg_a, 1600000000);
 	put(f, "md/cur/1001.b.host,S=40,W=999:2,RSab", msg_b, 1600000100);
 	put(f, "md/new/1002.c.host", msg_c, 1600000200);
-	put(f, "md/dovecot-uidlist", "3 V1600000000 N4 Gabc\n"
+	put(f, "md/dovecot-uidlist",
+	    "3 V1600000000 N4 Gabc\n"
 	    "1 G1 :1001.b.host,S=40,W=999\n2 :1000.a.host\n"
-	    "3 :1002.c.host\n", 0);
+	    "3 :1002.c.host\n",
+	    0);
 	put(f, "md/dovecot-keywords", "0 $Label1\n1 Important\n", 0);
 	put(f, "md/.Work.Projects/cur/2000.w.host:2,Fa", msg_w, 1600000300);
 	put(f, "md/.Work.Projects/dovecot-keywords", "0 Important\n", 0);
@@ -250,7 +253,8 @@ static void test_roundtrip(struct rmh_store *f, gconstpointer data)
 	args = g_strdup_printf("import maildir %s Ann@Example.com", md);
 	run_ok(f, args, "imported 5 messages");
 	/* again: the ledger says everything is in */
-	run_ok(f, args, "imported 0 messages into ann@example.com "
+	run_ok(f, args,
+	       "imported 0 messages into ann@example.com "
 	       "(5 already imported");
 	g_free(args);
 
@@ -265,8 +269,7 @@ static void test_roundtrip(struct rmh_store *f, gconstpointer data)
 		  "$Label1 Important");
 	check_msg(&g_array_index(v, struct xmsg, 1), msg_a, 1600000000, "S",
 		  "");
-	check_msg(&g_array_index(v, struct xmsg, 2), msg_c, 1600000200, "",
-		  "");
+	check_msg(&g_array_index(v, struct xmsg, 2), msg_c, 1600000200, "", "");
 	g_array_free(v, TRUE);
 	v = folder(f, "out/.Work.Projects");
 	g_assert_cmpuint(v->len, ==, 1);
@@ -275,8 +278,7 @@ static void test_roundtrip(struct rmh_store *f, gconstpointer data)
 	g_array_free(v, TRUE);
 	v = folder(f, "out/.Caf&AOk-");
 	g_assert_cmpuint(v->len, ==, 1);
-	check_msg(&g_array_index(v, struct xmsg, 0), msg_k, 1600000400, "",
-		  "");
+	check_msg(&g_array_index(v, struct xmsg, 0), msg_k, 1600000400, "", "");
 	g_array_free(v, TRUE);
 
 	/* the export imports back to the same thing */
@@ -327,8 +329,10 @@ static void test_speed(struct rmh_store *f, gconstpointer data)
 
 		snprintf(rel, sizeof(rel), "big/cur/%d.m%d.host:2,S",
 			 1600000000 + i, i);
-		snprintf(body, sizeof(body), "From: x@y\nSubject: %d\n\n"
-			 "message body %d\nsecond line\n", i, i);
+		snprintf(body, sizeof(body),
+			 "From: x@y\nSubject: %d\n\n"
+			 "message body %d\nsecond line\n",
+			 i, i);
 		put(f, rel, body, 0);
 	}
 	args = g_strdup_printf("import maildir %s big@example.com", md);

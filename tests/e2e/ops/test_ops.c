@@ -58,8 +58,7 @@ static void test_dry_run(void)
 	int rc;
 
 	rmh_write_config(h);
-	rc = rmh_run(h, &out, &err, "install", "--dry-run", "--no-user",
-		     NULL);
+	rc = rmh_run(h, &out, &err, "install", "--dry-run", "--no-user", NULL);
 	g_assert_cmpint(rc, ==, 0);
 	bin = real(rmh_bin());
 	conf = real(rmh_config_path(h));
@@ -83,7 +82,7 @@ static void test_dry_run(void)
 	assert_has(out, "\nProtectHome=");
 	assert_has(out, "\nWantedBy=multi-user.target\n");
 	g_assert_null(strstr(out, "\nUser="));
-	g_assert_null(strchr(out, '@'));       /* every placeholder filled */
+	g_assert_null(strchr(out, '@')); /* every placeholder filled */
 	assert_has(err, "Review WorkingDirectory, User and the limits");
 	g_free(out);
 	g_free(err);
@@ -101,8 +100,7 @@ static void test_dry_run(void)
 	rmh_set(h, "pid_file", "\"/run/rmail/ops-test.pid\"");
 	rmh_set(h, "control_socket", "\"/run/rmail/ops-test.sock\"");
 	rmh_write_config(h);
-	rc = rmh_run(h, &out, &err, "install", "--dry-run", "--no-user",
-		     NULL);
+	rc = rmh_run(h, &out, &err, "install", "--dry-run", "--no-user", NULL);
 	g_assert_cmpint(rc, ==, 0);
 	assert_has(out, "\nRuntimeDirectory=rmail\n");
 	g_free(out);
@@ -212,17 +210,18 @@ static void test_metrics(void)
 	r = http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
 	g_assert_true(g_str_has_prefix(r, "HTTP/1.1 200 "));
 	assert_has(r, "\nContent-Type: application/openmetrics-text; "
-		   "version=1.0.0; charset=utf-8\n");
+		      "version=1.0.0; charset=utf-8\n");
 	g_assert_true(g_str_has_suffix(r, "\n# EOF\n"));
 	assert_has(r, "\n# TYPE rmail_build_info gauge\n");
 	want = g_strdup_printf("\nrmail_build_info{version=\"%s\","
-			       "abi=\"%d.%d\"} 1\n", RMAIL_VERSION,
-			       RMAIL_ABI_MAJOR, RMAIL_ABI_MINOR);
+			       "abi=\"%d.%d\"} 1\n",
+			       RMAIL_VERSION, RMAIL_ABI_MAJOR, RMAIL_ABI_MINOR);
 	assert_has(r, want);
 	g_free(want);
 	cert = rmh_source_path("tests/certs/cert.pem");
 	want = g_strdup_printf("\nrmail_tls_cert_expiry_timestamp_seconds "
-			       "%lld\n", (long long)cert_not_after(cert));
+			       "%lld\n",
+			       (long long)cert_not_after(cert));
 	assert_has(r, want);
 	g_free(want);
 	g_free(cert);
@@ -269,8 +268,10 @@ static void test_metrics(void)
 /* the count of a histogram series in a scrape; -1 when absent */
 static long long hist_count(const char *scrape, const char *series)
 {
-	char *key = g_strdup_printf("\n%s_count%s ", "rmail_store_op_"
-				    "duration_seconds", series);
+	char *key = g_strdup_printf("\n%s_count%s ",
+				    "rmail_store_op_"
+				    "duration_seconds",
+				    series);
 	const char *p = strstr(scrape, key);
 	long long n = -1;
 
@@ -300,29 +301,36 @@ static void test_store_metrics(void)
 	static const char body[] = "Subject: m\r\n\r\nhello\r\n";
 	struct rmh *h = rmh_new();
 	guint port = rmh_port(h, "admin"), iport = rmh_port(h, "imap");
-	const char *argv[] = { "rmail", "-c", NULL, "user", "add",
-			       "metrics@example.test", "--password-stdin",
-			       NULL };
+	const char *argv[] = {"rmail",
+			      "-c",
+			      NULL,
+			      "user",
+			      "add",
+			      "metrics@example.test",
+			      "--password-stdin",
+			      NULL};
 	struct rmh_conn *c;
 	char *out = NULL, *err = NULL, *r, *line = NULL;
 
 	rmh_set(h, "modules", "[\"mod_shardstore\", \"mod_imap\"]");
 	rmh_setf(h, "admin", "{\"listen\": [\"127.0.0.1:%u\"]}", port);
-	rmh_setf(h, "imap", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(h, "imap",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"imaps_listen\": [], "
-		 "\"allow_cleartext_login_loopback\": true}", iport);
+		 "\"allow_cleartext_login_loopback\": true}",
+		 iport);
 	rmh_write_config(h);
 	g_assert_true(rmh_start(h));
 	argv[2] = rmh_config_path(h);
-	g_assert_cmpint(rmh_run_argv(h, argv, "pw-metrics\n", &out, &err),
-			==, 0);
+	g_assert_cmpint(rmh_run_argv(h, argv, "pw-metrics\n", &out, &err), ==,
+			0);
 	g_free(out);
 	g_free(err);
 
 	/* nothing appended yet: no append series */
 	r = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
 	g_assert_null(strstr(r, "rmail_store_op_duration_seconds_bucket"
-			     "{op=\"append\""));
+				"{op=\"append\""));
 	g_free(r);
 
 	c = rmh_connect(iport, false);
@@ -342,9 +350,9 @@ static void test_store_metrics(void)
 
 	r = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
 	assert_has(r, "\n# TYPE rmail_store_op_duration_seconds "
-		   "histogram\n");
+		      "histogram\n");
 	assert_has(r, "\nrmail_store_op_duration_seconds_bucket"
-		   "{op=\"append\",le=\"+Inf\"} ");
+		      "{op=\"append\",le=\"+Inf\"} ");
 	assert_has(r, "\nrmail_store_op_duration_seconds_sum{op=\"append\"} ");
 	g_assert_cmpint(hist_count(r, "{op=\"append\"}"), ==, 1);
 	g_assert_cmpint(hist_count(r, "{op=\"open\"}"), >=, 1);
@@ -360,17 +368,16 @@ static void test_store_metrics(void)
 static void test_fail2ban(void)
 {
 	char *dir, *logf, *filter, *py, *text = NULL, *out = NULL, *err = NULL;
-	const char *script =
-		"import configparser, re, sys\n"
-		"c = configparser.RawConfigParser(strict=False)\n"
-		"c.read(sys.argv[1])\n"
-		"rx = c.get('Definition', 'failregex').strip()\n"
-		"host = r'(?P<host>[0-9A-Fa-f.:]+)'\n"
-		"r = re.compile(rx.replace('<HOST>', host))\n"
-		"for line in open(sys.argv[2]):\n"
-		"    line = line.rstrip('\\n')\n"
-		"    m = r.search(line)\n"
-		"    print(m.group('host') if m else '-')\n";
+	const char *script = "import configparser, re, sys\n"
+			     "c = configparser.RawConfigParser(strict=False)\n"
+			     "c.read(sys.argv[1])\n"
+			     "rx = c.get('Definition', 'failregex').strip()\n"
+			     "host = r'(?P<host>[0-9A-Fa-f.:]+)'\n"
+			     "r = re.compile(rx.replace('<HOST>', host))\n"
+			     "for line in open(sys.argv[2]):\n"
+			     "    line = line.rstrip('\\n')\n"
+			     "    m = r.search(line)\n"
+			     "    print(m.group('host') if m else '-')\n";
 	const char *argv[6];
 	int fd, saved, rc;
 	GError *e = NULL;
@@ -407,12 +414,14 @@ static void test_fail2ban(void)
 	for (int i = 0; v[i] != NULL && v[i][0] != '\0'; i++) {
 		const char *msg = strchr(v[i], '>');
 
-		g_string_append_printf(lines, "Nov 29 07:00:00 mx rmail[42]: "
-				       "%s\n", msg != NULL ? msg + 1 : v[i]);
+		g_string_append_printf(lines,
+				       "Nov 29 07:00:00 mx rmail[42]: "
+				       "%s\n",
+				       msg != NULL ? msg + 1 : v[i]);
 	}
 	g_strfreev(v);
 	g_string_append(lines, "<6>info: event=auth_ok proto=imap user=bob "
-			"rip=203.0.113.8\n");
+			       "rip=203.0.113.8\n");
 	g_assert_true(g_file_set_contents(logf, lines->str, -1, NULL));
 	g_string_free(lines, TRUE);
 
@@ -426,7 +435,8 @@ static void test_fail2ban(void)
 	rc = run_prog(argv, &out, &err);
 	if (rc != 0)
 		g_error("python3: %s", err);
-	g_assert_cmpstr(out, ==, "203.0.113.7\n2001:db8::5\n192.0.2.9\n"
+	g_assert_cmpstr(out, ==,
+			"203.0.113.7\n2001:db8::5\n192.0.2.9\n"
 			"203.0.113.7\n2001:db8::5\n192.0.2.9\n-\n");
 	g_free(out);
 	g_free(err);

@@ -56,13 +56,13 @@ static void test_sdk_roundtrip(void)
 	char *dir_arg = g_strdup_printf("-DRmailSDK_DIR=%s/%s/cmake/RmailSDK",
 					stage, RMH_LIBDIR);
 	struct rmh_conn *c;
-	const char *names[] = { "CMakeLists.txt", "mod_echo.c" };
+	const char *names[] = {"CMakeLists.txt", "mod_echo.c"};
 	guint i;
 
 	g_assert_nonnull(build);
 	{
-		const char *argv[] = { RMH_CMAKE, "--install", build,
-				       "--prefix", stage, NULL };
+		const char *argv[] = {RMH_CMAKE,  "--install", build,
+				      "--prefix", stage,       NULL};
 
 		g_assert_cmpint(run(h, argv, NULL), ==, 0);
 	}
@@ -74,8 +74,8 @@ static void test_sdk_roundtrip(void)
 	/* a copy outside the source tree: only the staged SDK is visible */
 	g_assert_cmpint(g_mkdir_with_parents(src, 0700), ==, 0);
 	for (i = 0; i < G_N_ELEMENTS(names); i++) {
-		char *rel = g_build_filename("sdk/examples/echo", names[i],
-					     NULL);
+		char *rel =
+			g_build_filename("sdk/examples/echo", names[i], NULL);
 
 		from = rmh_source_path(rel);
 		to = g_build_filename(src, names[i], NULL);
@@ -85,16 +85,23 @@ static void test_sdk_roundtrip(void)
 		g_free(to);
 	}
 	{
-		const char *argv[] = { RMH_CMAKE, "-S", src, "-B", bin,
-				       prefix_arg, cc_arg, dir_arg,
-				       "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF",
-				       "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror",
-				       NULL };
+		const char *argv[] = {
+			RMH_CMAKE,
+			"-S",
+			src,
+			"-B",
+			bin,
+			prefix_arg,
+			cc_arg,
+			dir_arg,
+			"-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF",
+			"-DCMAKE_C_FLAGS=-Wall -Wextra -Werror",
+			NULL};
 
 		g_assert_cmpint(run(h, argv, NULL), ==, 0);
 	}
 	{
-		const char *argv[] = { RMH_CMAKE, "--build", bin, NULL };
+		const char *argv[] = {RMH_CMAKE, "--build", bin, NULL};
 
 		g_assert_cmpint(run(h, argv, NULL), ==, 0);
 	}
@@ -104,8 +111,10 @@ static void test_sdk_roundtrip(void)
 
 	rmh_setf(h, "module_dir", "\"%s\"", bin);
 	rmh_set(h, "modules", "[\"mod_echo\"]");
-	rmh_setf(h, "echo", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"greeting\": \"third party\"}", rmh_port(h, "echo"));
+	rmh_setf(h, "echo",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"greeting\": \"third party\"}",
+		 rmh_port(h, "echo"));
 	rmh_write_config(h);
 	g_assert_true(rmh_start(h));
 	c = rmh_connect(rmh_port(h, "echo"), false);

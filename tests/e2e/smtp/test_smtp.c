@@ -13,7 +13,7 @@
 #include "harness.h"
 
 #define DOM "example.test"
-#define ALICE "alice@" DOM      /* admin: the postmaster */
+#define ALICE "alice@" DOM /* admin: the postmaster */
 #define BOB "bob@" DOM
 #define PW "secret-pw"
 
@@ -24,9 +24,10 @@ static guint P25, P587, P465;
 
 static void add_user(struct rmh *h, const char *addr, bool admin)
 {
-	const char *argv[] = { "rmail", "-c", rmh_config_path(h), "user",
-			       "add", addr, "--password-stdin",
-			       admin ? "--admin" : NULL, NULL };
+	const char *argv[] = {
+		"rmail", "-c", rmh_config_path(h), "user",
+		"add",	 addr, "--password-stdin", admin ? "--admin" : NULL,
+		NULL};
 	char *out = NULL, *err = NULL;
 	int rc = rmh_run_argv(h, argv, PW "\n", &out, &err);
 
@@ -57,10 +58,11 @@ static struct rmh *daemon_prep(const char *extra_smtp, const char *limits)
 	      c = rmh_port(h, "smtps");
 
 	rmh_set(h, "modules", "[\"mod_shardstore\", \"mod_smtp\"]");
-	rmh_setf(h, "smtp", "{\"listen\": [\"127.0.0.1:%u\"], "
+	rmh_setf(h, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"submission_listen\": [\"127.0.0.1:%u\"], "
-		 "\"smtps_listen\": [\"127.0.0.1:%u\"]%s%s}", a, b, c,
-		 extra_smtp != NULL ? ", " : "",
+		 "\"smtps_listen\": [\"127.0.0.1:%u\"]%s%s}",
+		 a, b, c, extra_smtp != NULL ? ", " : "",
 		 extra_smtp != NULL ? extra_smtp : "");
 	if (limits != NULL)
 		rmh_set(h, "limits", limits);
@@ -191,9 +193,10 @@ static void send_msg(struct rmh_conn *c, const char *from, const char *to,
 	cmd(c, "250 ", l);
 	g_free(l);
 	cmd(c, "354 ", "DATA");
-	g_assert_true(rmh_send(c, "From: <%s>\r\nTo: <%s>\r\nSubject: %s"
-			       "\r\n\r\nbody of %s\r\n..stuffed\r\n.", hdr_from,
-			       to, marker, marker));
+	g_assert_true(rmh_send(c,
+			       "From: <%s>\r\nTo: <%s>\r\nSubject: %s"
+			       "\r\n\r\nbody of %s\r\n..stuffed\r\n.",
+			       hdr_from, to, marker, marker));
 	expect(c, final);
 }
 
@@ -203,14 +206,15 @@ static int inbox_count(struct rmh *h, const char *user, const char *marker)
 	char *local = g_strndup(user, strchr(user, '@') - user);
 	char *dir = g_build_filename(rmh_dir(h), "mail", "domains", DOM,
 				     "users", local, NULL);
-	char *argv[] = { "grep", "-rlF", "--include=*.eml", (char *)marker,
-			 dir, NULL };
+	char *argv[] = {"grep",		"-rlF", "--include=*.eml",
+			(char *)marker, dir,	NULL};
 	char *out = NULL, **lines;
 	int n = 0;
 
-	g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
-				   G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-				   &out, NULL, NULL, NULL));
+	g_assert_true(
+		g_spawn_sync(NULL, argv, NULL,
+			     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+			     NULL, NULL, &out, NULL, NULL, NULL));
 	lines = g_strsplit(out != NULL ? out : "", "\n", -1);
 	for (char **l = lines; *l != NULL; l++)
 		if (strstr(*l, "/INBOX") != NULL)
@@ -323,8 +327,8 @@ static void test_wrong_password(void)
 	b = g_base64_encode((const guchar *)s->str, s->len);
 	g_assert_true(rmh_send(c, "AUTH PLAIN %s", b));
 	expect(c, "535 5.7.8");
-	g_assert_true(rmh_wait_log(H, "event=auth_failed proto=smtp user="
-				   BOB, 5));
+	g_assert_true(
+		rmh_wait_log(H, "event=auth_failed proto=smtp user=" BOB, 5));
 	cmd(c, "530 5.7.0", "MAIL FROM:<" BOB ">");
 	/* a malformed SASL response is logged the same way */
 	cmd(c, "501 5.5.2", "AUTH PLAIN !!!");
@@ -352,8 +356,8 @@ static void test_mx_delivery(void)
 {
 	struct rmh_conn *c = open_mx();
 
-	send_msg(c, "sender@remote.test", BOB, "sender@remote.test",
-		 "e2e-mx-1", "250 2.0.0");
+	send_msg(c, "sender@remote.test", BOB, "sender@remote.test", "e2e-mx-1",
+		 "250 2.0.0");
 	cmd(c, "221 ", "QUIT");
 	rmh_conn_close(c);
 	g_assert_cmpint(inbox_count(H, BOB, "e2e-mx-1"), ==, 1);
@@ -438,7 +442,8 @@ static void test_smuggling(void)
 		char *payload = g_strdup_printf(
 			"Subject: %s\r\n\r\nfirst%sMAIL FROM:<x@remote.test>"
 			"\r\nRCPT TO:<" BOB ">\r\nDATA\r\nSubject: %s\r\n\r\n"
-			"second\r\n.\r\n", outer, ends[i], inner);
+			"second\r\n.\r\n",
+			outer, ends[i], inner);
 
 		cmd(c, "250 ", "MAIL FROM:<a@remote.test>");
 		cmd(c, "250 ", "RCPT TO:<" BOB ">");
@@ -478,7 +483,7 @@ static void test_limits(void)
 	cmd(c, "354 ", "DATA");
 	while (big->len < 70 * 1024)
 		g_string_append(big, "0123456789abcdef0123456789abcdef"
-			       "0123456789abcdef0123456789abcdef\r\n");
+				     "0123456789abcdef0123456789abcdef\r\n");
 	g_string_append(big, ".\r\n");
 	g_assert_true(rmh_send_raw(c, big->str, big->len));
 	expect(c, "552 5.3.4");
@@ -578,14 +583,14 @@ static int log_count(struct rmh *h, const char *needle)
 	return n;
 }
 
-#define CAROL "carol@" DOM      /* 1 MB quota */
+#define CAROL "carol@" DOM /* 1 MB quota */
 
 static void test_quota_rcpt(void)
 {
 	struct rmh *h = daemon_prep(NULL, NULL);
-	const char *argv[] = { "rmail", "-c", rmh_config_path(h), "user",
-			       "add", CAROL, "--password-stdin",
-			       "--quota-mb", "1", NULL };
+	const char *argv[] = {"rmail", "-c",  rmh_config_path(h), "user",
+			      "add",   CAROL, "--password-stdin", "--quota-mb",
+			      "1",     NULL};
 	struct rmh_conn *c;
 	char *out = NULL, *err = NULL;
 
@@ -612,8 +617,8 @@ static void test_quota_rcpt(void)
 
 static void test_auth_penalty(void)
 {
-	struct rmh *h = daemon_new("\"rate\": {\"max_auth_failures\": 3}",
-				   NULL);
+	struct rmh *h =
+		daemon_new("\"rate\": {\"max_auth_failures\": 3}", NULL);
 	struct rmh_conn *c = open_sub_on(h, NULL);
 	char *bad = plain_b64(BOB, "wrong"), *good = plain_b64(BOB, PW);
 	const char *line = "event=auth_failed proto=smtp user=" BOB
@@ -709,7 +714,8 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	H = daemon_new("\"max_message_size\": \"64K\", \"max_recipients\": 3,"
-		       " \"max_errors\": 5, \"idle_timeout\": \"3s\"", NULL);
+		       " \"max_errors\": 5, \"idle_timeout\": \"3s\"",
+		       NULL);
 	P25 = rmh_port(H, "smtp");
 	P587 = rmh_port(H, "submission");
 	P465 = rmh_port(H, "smtps");

@@ -23,7 +23,7 @@
 #define DOM "example.test"
 #define USER "k9@" DOM
 #define NCLIENTS 6
-#define PER_CLIENT 400          /* upper bound on messages per client */
+#define PER_CLIENT 400 /* upper bound on messages per client */
 #define KILLS 3
 
 static guint P25;
@@ -43,8 +43,8 @@ struct client {
 
 static int cl_connect(struct client *c)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 5};
 
 	a.sin_port = htons((uint16_t)P25);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -134,13 +134,14 @@ static int cl_message(struct client *c, int seq)
 	GString *m = g_string_new(NULL);
 	int ok = 0;
 
-	g_string_append_printf(m, "From: <load@remote.test>\r\nTo: <" USER
+	g_string_append_printf(m,
+			       "From: <load@remote.test>\r\nTo: <" USER
 			       ">\r\nMessage-ID: <k9-%d-%d@k9.test>\r\n"
-			       "Subject: k9 %d %d\r\n\r\n", c->id, seq,
-			       c->id, seq);
+			       "Subject: k9 %d %d\r\n\r\n",
+			       c->id, seq, c->id, seq);
 	for (int i = 0; i < 6; i++)
 		g_string_append(m, "filler line of a small message body, "
-				"long enough to matter\r\n");
+				   "long enough to matter\r\n");
 	g_string_append_printf(m, "END-k9-%d-%d\r\n.\r\n", c->id, seq);
 	if (cl_send(c, env, sizeof(env) - 1) == 0 && cl_reply(c) == 250 &&
 	    cl_reply(c) == 250 && cl_send(c, "DATA\r\n", 6) == 0 &&
@@ -158,7 +159,7 @@ static void *client_main(void *arg)
 	c->fd = -1;
 	while (!atomic_load(&stop_flag) && c->sent < PER_CLIENT) {
 		if (c->fd < 0 && cl_open(c) < 0) {
-			g_usleep(20000);        /* the daemon is restarting */
+			g_usleep(20000); /* the daemon is restarting */
 			continue;
 		}
 		if (cl_message(c, c->sent))
@@ -201,8 +202,8 @@ static void collect(const char *dir, GPtrArray *out)
 /* token "k9-C-S" -> TRUE for each complete copy found */
 static GHashTable *complete_messages(struct rmh *h)
 {
-	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal,
-					      g_free, NULL);
+	GHashTable *t =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
 	char *users = g_build_filename(rmh_dir(h), "mail", "domains", DOM,
 				       "users", "k9", NULL);
@@ -238,8 +239,8 @@ static GHashTable *complete_messages(struct rmh *h)
 
 static void add_user(struct rmh *h)
 {
-	const char *argv[] = { "rmail", "-c", rmh_config_path(h), "user",
-			       "add", USER, "--password-stdin", NULL };
+	const char *argv[] = {"rmail", "-c", rmh_config_path(h), "user",
+			      "add",   USER, "--password-stdin", NULL};
 	char *out = NULL, *err = NULL;
 	int rc = rmh_run_argv(h, argv, "k9-password\n", &out, &err);
 
@@ -259,8 +260,10 @@ static void test_kill9(void)
 
 	P25 = rmh_port(h, "smtp");
 	rmh_set(h, "modules", "[\"mod_shardstore\", \"mod_smtp\"]");
-	rmh_setf(h, "smtp", "{\"listen\": [\"127.0.0.1:%u\"], "
-		 "\"submission_listen\": [], \"smtps_listen\": []}", P25);
+	rmh_setf(h, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"submission_listen\": [], \"smtps_listen\": []}",
+		 P25);
 	rmh_write_config(h);
 	add_user(h);
 	g_assert_true(rmh_start(h));
@@ -268,14 +271,15 @@ static void test_kill9(void)
 	atomic_store(&stop_flag, 0);
 	for (int i = 0; i < NCLIENTS; i++) {
 		cl[i].id = i;
-		g_assert_cmpint(pthread_create(&cl[i].th, NULL, client_main,
-					       &cl[i]), ==, 0);
+		g_assert_cmpint(
+			pthread_create(&cl[i].th, NULL, client_main, &cl[i]),
+			==, 0);
 	}
 	for (int k = 0; k < KILLS; k++) {
 		/* a random moment: mid-DATA, mid-fsync, mid-reply */
 		g_usleep((gulong)g_random_int_range(150000, 600000));
 		rmh_signal(h, SIGKILL);
-		(void)rmh_stop(h);      /* reaps it */
+		(void)rmh_stop(h); /* reaps it */
 		kills++;
 		g_usleep((gulong)g_random_int_range(0, 100000));
 		g_assert_true(rmh_start(h));
@@ -296,13 +300,15 @@ static void test_kill9(void)
 			acked++;
 			if (!g_hash_table_contains(have, tok)) {
 				g_test_message("acknowledged but missing or "
-					       "incomplete: %s", tok);
+					       "incomplete: %s",
+					       tok);
 				missing++;
 			}
 		}
 	}
 	g_test_message("%d kills, %d messages acknowledged, %u complete "
-		       "on disk", kills, acked, g_hash_table_size(have));
+		       "on disk",
+		       kills, acked, g_hash_table_size(have));
 	/* the run must have done real work for the check to mean much */
 	g_assert_cmpint(kills, ==, KILLS);
 	g_assert_cmpint(acked, >=, 100);

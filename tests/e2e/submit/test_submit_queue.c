@@ -50,20 +50,21 @@ static void test_queue_commands(void)
 	struct rm_config *conf = NULL;
 	struct rm_msg_src src;
 	struct rmail_err err;
-	const char *rcpts[] = { "someone@remote.test" };
+	const char *rcpts[] = {"someone@remote.test"};
 	const char *msg = "Subject: queued\r\n\r\nhello\r\n";
 	char id[RM_QID_MAX], *out = NULL, *errs = NULL, *tmp;
 	int fd;
 
 	rmh_set(h, "modules", "[\"mod_shardstore\"]");
 	/* a port nobody listens on: every attempt fails temporarily */
-	rmh_setf(h, "delivery", "{\"retry_initial\": \"1h\", "
+	rmh_setf(h, "delivery",
+		 "{\"retry_initial\": \"1h\", "
 		 "\"routes\": {\"remote.test\": \"127.0.0.1:%u\"}}",
 		 rmh_port(h, "dead"));
 	rmh_write_config(h);
 
-	g_assert_cmpint(rm_config_load(rmh_config_path(h), &conf, report,
-				       NULL), ==, 0);
+	g_assert_cmpint(rm_config_load(rmh_config_path(h), &conf, report, NULL),
+			==, 0);
 	rm_conf_set(conf);
 	g_assert_cmpint(rm_submit_init(&err), ==, 0);
 	tmp = g_build_filename(rmh_dir(h), "msg", NULL);
@@ -73,8 +74,9 @@ static void test_queue_commands(void)
 	src.fd = fd;
 	src.size = strlen(msg);
 	rm_submit_new_id(id);
-	g_assert_cmpint(rm_queue_add(id, "alice@example.test", rcpts, 1,
-				     &src, &err), ==, 0);
+	g_assert_cmpint(
+		rm_queue_add(id, "alice@example.test", rcpts, 1, &src, &err),
+		==, 0);
 	close(fd);
 
 	/* without a daemon: list and show read the files */
@@ -97,15 +99,15 @@ static void test_queue_commands(void)
 	g_free(errs);
 
 	/* retry: due now, and the daemon is kicked through its socket */
-	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "retry", id, NULL),
-			==, 0);
+	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "retry", id, NULL), ==,
+			0);
 	g_assert_nonnull(strstr(out, "retry scheduled"));
 	g_free(out);
 	g_free(errs);
 	g_assert_true(wait_attempts(id, 2));
 
-	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "show", "0123",
-				NULL), !=, 0);
+	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "show", "0123", NULL),
+			!=, 0);
 	g_free(out);
 	g_free(errs);
 	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "drop", id, NULL), ==,
@@ -117,8 +119,7 @@ static void test_queue_commands(void)
 	g_free(out);
 	g_free(errs);
 	/* usage errors */
-	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "bogus", NULL), !=,
-			0);
+	g_assert_cmpint(rmh_run(h, &out, &errs, "queue", "bogus", NULL), !=, 0);
 	g_free(out);
 	g_free(errs);
 

@@ -102,7 +102,8 @@ static void test_issue_shape(void)
 		" \"mail_root\": \"root\", \"module_dir\": \"mods\",\n"
 		" \"modules\": [\"mod_shardstore\", \"mod_smtp\"],\n"
 		" \"run_as\": \"mail\",\n"
-		" \"tls\": {\"cert_file\": \"c.pem\", \"key_file\": \"/k.pem\"},\n"
+		" \"tls\": {\"cert_file\": \"c.pem\", \"key_file\": "
+		"\"/k.pem\"},\n"
 		" \"smtp\": {\"listen\": [\"0.0.0.0:25\"]},\n"
 		" \"delivery\": {\"workers\": 8, \"retry_initial\": \"30s\",\n"
 		"   \"retry_max\": \"2h\", \"expire\": \"1d\",\n"
@@ -157,47 +158,45 @@ static const struct {
 	const char *json;
 	const char *problem;
 } bad[] = {
-	{ "{\"delivery\": {\"workers\": 0}}",
-	  "delivery.workers: expected a positive integer" },
-	{ "{\"delivery\": {\"workers\": \"4\"}}",
-	  "delivery.workers: expected an integer" },
-	{ "{\"limits\": {\"exempt\": [\"::1\", \"10.0.0.0/8\", \"nope\"]}}",
-	  "limits.exempt[2]: not a network" },
-	{ "{\"limits\": {\"exempt\": [\"::1\", \"10.0.0.0/33\"]}}",
-	  "limits.exempt[1]: not a network" },
-	{ "{\"hostnam\": \"x\"}", "hostnam: unknown key" },
-	{ "{\"delivery\": {\"wrokers\": 2}}",
-	  "delivery.wrokers: unknown key" },
-	{ "{\"tls\": 5}", "tls: expected an object" },
-	{ "{\"mail_root\": null}", "mail_root: expected a string" },
-	{ "{\"run_as\": 5}", "run_as: expected a string or null" },
-	{ "{\"modules\": [\"mod_smtp\", 3]}",
-	  "modules[1]: expected a string" },
-	{ "{\"modules\": [\"smtp\"]}",
-	  "modules[0]: expected a module name like \"mod_smtp\"" },
-	{ "{\"admin\": {\"listen\": [\"127.0.0.1\"]}}",
-	  "admin.listen[0]: expected host:port" },
-	{ "{\"admin\": {\"listen\": [\"[::]:99999\"]}}",
-	  "admin.listen[0]: expected host:port" },
-	{ "{\"delivery\": {\"expire\": \"5 fortnights\"}}",
-	  "delivery.expire: expected a duration (seconds, or \"30s\", "
-	  "\"5m\", \"2h\", \"1d\")" },
-	{ "{\"delivery\": {\"routes\": {\"a.test\": \"nohost\"}}}",
-	  "delivery.routes.a.test: expected host:port" },
-	{ "{\"delivery\": {\"dns_servers\": [\"dns.example\"]}}",
-	  "delivery.dns_servers[0]: not an IP address" },
-	{ "{\"log_level\": \"loud\"}",
-	  "log_level: expected one of error, warning, info, debug" },
-	{ "{\"tls\": {\"cert_file\": \"c.pem\"}}",
-	  "tls.key_file: required when the other TLS file is set" },
-	{ "{\"hostname\": \"bad host\"}", "hostname: not a valid host name" },
-	{ "{\"workers\": {\"hash\": -1}}",
-	  "workers.hash: expected a positive integer" },
-	{ "{\"limits\": {\"auth_fail_window\": 0}}",
-	  "limits.auth_fail_window: expected a positive duration" },
-	{ "{\"shutdown_timeout\": true}",
-	  "shutdown_timeout: expected a duration (seconds, or \"30s\", "
-	  "\"5m\", \"2h\", \"1d\")" },
+	{"{\"delivery\": {\"workers\": 0}}",
+	 "delivery.workers: expected a positive integer"},
+	{"{\"delivery\": {\"workers\": \"4\"}}",
+	 "delivery.workers: expected an integer"},
+	{"{\"limits\": {\"exempt\": [\"::1\", \"10.0.0.0/8\", \"nope\"]}}",
+	 "limits.exempt[2]: not a network"},
+	{"{\"limits\": {\"exempt\": [\"::1\", \"10.0.0.0/33\"]}}",
+	 "limits.exempt[1]: not a network"},
+	{"{\"hostnam\": \"x\"}", "hostnam: unknown key"},
+	{"{\"delivery\": {\"wrokers\": 2}}", "delivery.wrokers: unknown key"},
+	{"{\"tls\": 5}", "tls: expected an object"},
+	{"{\"mail_root\": null}", "mail_root: expected a string"},
+	{"{\"run_as\": 5}", "run_as: expected a string or null"},
+	{"{\"modules\": [\"mod_smtp\", 3]}", "modules[1]: expected a string"},
+	{"{\"modules\": [\"smtp\"]}",
+	 "modules[0]: expected a module name like \"mod_smtp\""},
+	{"{\"admin\": {\"listen\": [\"127.0.0.1\"]}}",
+	 "admin.listen[0]: expected host:port"},
+	{"{\"admin\": {\"listen\": [\"[::]:99999\"]}}",
+	 "admin.listen[0]: expected host:port"},
+	{"{\"delivery\": {\"expire\": \"5 fortnights\"}}",
+	 "delivery.expire: expected a duration (seconds, or \"30s\", "
+	 "\"5m\", \"2h\", \"1d\")"},
+	{"{\"delivery\": {\"routes\": {\"a.test\": \"nohost\"}}}",
+	 "delivery.routes.a.test: expected host:port"},
+	{"{\"delivery\": {\"dns_servers\": [\"dns.example\"]}}",
+	 "delivery.dns_servers[0]: not an IP address"},
+	{"{\"log_level\": \"loud\"}",
+	 "log_level: expected one of error, warning, info, debug"},
+	{"{\"tls\": {\"cert_file\": \"c.pem\"}}",
+	 "tls.key_file: required when the other TLS file is set"},
+	{"{\"hostname\": \"bad host\"}", "hostname: not a valid host name"},
+	{"{\"workers\": {\"hash\": -1}}",
+	 "workers.hash: expected a positive integer"},
+	{"{\"limits\": {\"auth_fail_window\": 0}}",
+	 "limits.auth_fail_window: expected a positive duration"},
+	{"{\"shutdown_timeout\": true}",
+	 "shutdown_timeout: expected a duration (seconds, or \"30s\", "
+	 "\"5m\", \"2h\", \"1d\")"},
 };
 
 static void test_bad_values(void)
@@ -237,14 +236,14 @@ static void test_syntax(void)
 	want = g_strdup_printf("%s:3:", path);
 	g_assert_true(g_str_has_prefix(g_ptr_array_index(problems, 0), want));
 	g_free(want);
-	g_assert_true(g_str_has_prefix(g_ptr_array_index(problems, 0) +
-				       strlen(path), ":3:17: "));
+	g_assert_true(g_str_has_prefix(
+		g_ptr_array_index(problems, 0) + strlen(path), ":3:17: "));
 	g_free(path);
 
 	c = load("{\"hostname\": \"a\", \"hostname\": \"b\"}");
 	g_assert_null(c);
-	g_assert_nonnull(strstr(g_ptr_array_index(problems, 0),
-				"config.json:1:"));
+	g_assert_nonnull(
+		strstr(g_ptr_array_index(problems, 0), "config.json:1:"));
 	g_assert_nonnull(strstr(g_ptr_array_index(problems, 0), "duplicate"));
 
 	c = load("[1, 2]");
@@ -277,30 +276,29 @@ static int check_even(const void *field, struct rmail_err *err)
 }
 
 static const struct rmail_conf_key tkeys[] = {
-	{ "name", RMAIL_CONF_STR, 0, offsetof(struct tconf, name),
-	  "\"dflt\"", NULL, NULL },
-	{ "count", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
-	  offsetof(struct tconf, count), "42", NULL, check_even },
-	{ "max_size", RMAIL_CONF_SIZE, 0, offsetof(struct tconf, max_size),
-	  "\"10M\"", NULL, NULL },
-	{ "flag", RMAIL_CONF_BOOL, 0, offsetof(struct tconf, flag), "true",
-	  NULL, NULL },
-	{ "timeout", RMAIL_CONF_DURATION, 0, offsetof(struct tconf, timeout),
-	  "\"5m\"", NULL, NULL },
-	{ "names", RMAIL_CONF_STR_LIST, 0, offsetof(struct tconf, names),
-	  "[\"a\", \"b\"]", NULL, NULL },
-	{ "listen", RMAIL_CONF_LISTEN, 0, offsetof(struct tconf, listen),
-	  "[\"0.0.0.0:25\"]", NULL, NULL },
-	{ "map", RMAIL_CONF_STR_MAP, 0, offsetof(struct tconf, map), "{}",
-	  NULL, NULL },
-	{ "sub.deep.key", RMAIL_CONF_STR, 0, offsetof(struct tconf, nested),
-	  "\"n\"", NULL, NULL },
-	{ "opt", RMAIL_CONF_STR, RMAIL_CONF_NULLABLE,
-	  offsetof(struct tconf, opt), "null", NULL, NULL },
-	{ "must", RMAIL_CONF_STR, RMAIL_CONF_REQUIRED,
-	  offsetof(struct tconf, must), NULL, NULL, NULL },
-	RMAIL_CONF_END
-};
+	{"name", RMAIL_CONF_STR, 0, offsetof(struct tconf, name), "\"dflt\"",
+	 NULL, NULL},
+	{"count", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct tconf, count), "42", NULL, check_even},
+	{"max_size", RMAIL_CONF_SIZE, 0, offsetof(struct tconf, max_size),
+	 "\"10M\"", NULL, NULL},
+	{"flag", RMAIL_CONF_BOOL, 0, offsetof(struct tconf, flag), "true", NULL,
+	 NULL},
+	{"timeout", RMAIL_CONF_DURATION, 0, offsetof(struct tconf, timeout),
+	 "\"5m\"", NULL, NULL},
+	{"names", RMAIL_CONF_STR_LIST, 0, offsetof(struct tconf, names),
+	 "[\"a\", \"b\"]", NULL, NULL},
+	{"listen", RMAIL_CONF_LISTEN, 0, offsetof(struct tconf, listen),
+	 "[\"0.0.0.0:25\"]", NULL, NULL},
+	{"map", RMAIL_CONF_STR_MAP, 0, offsetof(struct tconf, map), "{}", NULL,
+	 NULL},
+	{"sub.deep.key", RMAIL_CONF_STR, 0, offsetof(struct tconf, nested),
+	 "\"n\"", NULL, NULL},
+	{"opt", RMAIL_CONF_STR, RMAIL_CONF_NULLABLE,
+	 offsetof(struct tconf, opt), "null", NULL, NULL},
+	{"must", RMAIL_CONF_STR, RMAIL_CONF_REQUIRED,
+	 offsetof(struct tconf, must), NULL, NULL, NULL},
+	RMAIL_CONF_END};
 
 static void test_fill_defaults(void)
 {
@@ -310,8 +308,9 @@ static void test_fill_defaults(void)
 
 	memset(&t, 0, sizeof(t));
 	g_ptr_array_set_size(problems, 0);
-	g_assert_cmpint(rm_config_fill(pool, j, "test", tkeys, &t, collect,
-				       NULL), ==, 0);
+	g_assert_cmpint(
+		rm_config_fill(pool, j, "test", tkeys, &t, collect, NULL), ==,
+		0);
 	g_assert_cmpstr(t.name, ==, "dflt");
 	g_assert_cmpint(t.count, ==, 42);
 	g_assert_cmpuint(t.max_size, ==, 10u << 20);
@@ -335,14 +334,17 @@ static void test_fill_values(void)
 		"{\"must\": \"m\", \"name\": \"nm\", \"count\": -8, "
 		"\"max_size\": \"10 MiB\", \"flag\": false, \"timeout\": 1.5, "
 		"\"names\": [], \"listen\": [\"[::]:143\", \"host.test:1\"], "
-		"\"map\": {\"k\": \"v\"}, \"sub\": {\"deep\": {\"key\": \"d\"}},"
-		" \"opt\": \"o\"}", 0, NULL);
+		"\"map\": {\"k\": \"v\"}, \"sub\": {\"deep\": {\"key\": "
+		"\"d\"}},"
+		" \"opt\": \"o\"}",
+		0, NULL);
 	struct tconf t;
 
 	memset(&t, 0, sizeof(t));
 	g_ptr_array_set_size(problems, 0);
-	g_assert_cmpint(rm_config_fill(pool, j, "test", tkeys, &t, collect,
-				       NULL), ==, 0);
+	g_assert_cmpint(
+		rm_config_fill(pool, j, "test", tkeys, &t, collect, NULL), ==,
+		0);
 	g_assert_cmpstr(t.name, ==, "nm");
 	g_assert_cmpint(t.count, ==, -8);
 	g_assert_cmpuint(t.max_size, ==, 10u << 20);
@@ -367,13 +369,15 @@ static void test_fill_errors(void)
 		"\"timeout\": -1, \"names\": [\"a\", 2], "
 		"\"listen\": [\"0.0.0.0:25\", \"::1:25\"], \"map\": {\"k\": 1},"
 		" \"sub\": {\"deep\": {\"other\": 1}}, \"bogus\": {}, "
-		"\"opt\": 5}", 0, NULL);
+		"\"opt\": 5}",
+		0, NULL);
 	struct tconf t;
 
 	memset(&t, 0, sizeof(t));
 	g_ptr_array_set_size(problems, 0);
-	g_assert_cmpint(rm_config_fill(pool, j, "test", tkeys, &t, collect,
-				       NULL), ==, -1);
+	g_assert_cmpint(
+		rm_config_fill(pool, j, "test", tkeys, &t, collect, NULL), ==,
+		-1);
 	g_assert_true(has_problem("test.must: required key missing"));
 	g_assert_true(has_problem("test.count: must be even"));
 	g_assert_true(has_problem("test.max_size: expected a size (bytes, or "
@@ -399,28 +403,33 @@ static void test_sizes_durations(void)
 		const char *v;
 		uint64_t size;
 	} sizes[] = {
-		{ "0", 0 }, { "1048576", 1048576 }, { "\"512\"", 512 },
-		{ "\"1K\"", 1024 }, { "\"10M\"", 10u << 20 },
-		{ "\"10 MiB\"", 10u << 20 }, { "\"2G\"", 2ull << 30 },
-		{ "\"1.5K\"", 1536 }, { "\"3 GB\"", 3ull << 30 },
+		{"0", 0},
+		{"1048576", 1048576},
+		{"\"512\"", 512},
+		{"\"1K\"", 1024},
+		{"\"10M\"", 10u << 20},
+		{"\"10 MiB\"", 10u << 20},
+		{"\"2G\"", 2ull << 30},
+		{"\"1.5K\"", 1536},
+		{"\"3 GB\"", 3ull << 30},
 	};
 	static const struct {
 		const char *v;
 		double secs;
 	} durs[] = {
-		{ "30", 30 }, { "0.5", 0.5 }, { "\"30s\"", 30 },
-		{ "\"5m\"", 300 }, { "\"2h\"", 7200 }, { "\"1d\"", 86400 },
-		{ "\"250ms\"", 0.25 }, { "\"10\"", 10 },
+		{"30", 30},	     {"0.5", 0.5},     {"\"30s\"", 30},
+		{"\"5m\"", 300},     {"\"2h\"", 7200}, {"\"1d\"", 86400},
+		{"\"250ms\"", 0.25}, {"\"10\"", 10},
 	};
 	static const char *const bad_sizes[] = {
-		"-1", "\"M\"", "\"10X\"", "\"\"", "1.5", "\"-1M\"", "true",
-		"\"99999999999T\"",
+		"-1",  "\"M\"",	  "\"10X\"", "\"\"",
+		"1.5", "\"-1M\"", "true",    "\"99999999999T\"",
 	};
 	static const char *const bad_durs[] = {
 		"-1", "\"5 years\"", "\"\"", "\"m\"", "null", "\"1e999\"",
 	};
-	struct rmail_conf_key k[2] = { { "v", RMAIL_CONF_SIZE, 0, 0, "0",
-					 NULL, NULL }, RMAIL_CONF_END };
+	struct rmail_conf_key k[2] = {
+		{"v", RMAIL_CONF_SIZE, 0, 0, "0", NULL, NULL}, RMAIL_CONF_END};
 	struct rmail_pool *pool = rm_pool_create(NULL);
 	union {
 		uint64_t u;
@@ -432,8 +441,9 @@ static void test_sizes_durations(void)
 		json_t *j = json_loads(s, 0, NULL);
 
 		k[0].type = RMAIL_CONF_SIZE;
-		g_assert_cmpint(rm_config_fill(pool, j, "", k, &out, collect,
-					       NULL), ==, 0);
+		g_assert_cmpint(
+			rm_config_fill(pool, j, "", k, &out, collect, NULL), ==,
+			0);
 		g_assert_cmpuint(out.u, ==, sizes[i].size);
 		json_decref(j);
 		g_free(s);
@@ -443,8 +453,9 @@ static void test_sizes_durations(void)
 		json_t *j = json_loads(s, 0, NULL);
 
 		k[0].type = RMAIL_CONF_DURATION;
-		g_assert_cmpint(rm_config_fill(pool, j, "", k, &out, collect,
-					       NULL), ==, 0);
+		g_assert_cmpint(
+			rm_config_fill(pool, j, "", k, &out, collect, NULL), ==,
+			0);
 		g_assert_cmpfloat_with_epsilon(out.d, durs[i].secs, 1e-9);
 		json_decref(j);
 		g_free(s);
@@ -455,8 +466,9 @@ static void test_sizes_durations(void)
 
 		g_assert_nonnull(j);
 		k[0].type = RMAIL_CONF_SIZE;
-		g_assert_cmpint(rm_config_fill(pool, j, "", k, &out, collect,
-					       NULL), ==, -1);
+		g_assert_cmpint(
+			rm_config_fill(pool, j, "", k, &out, collect, NULL), ==,
+			-1);
 		json_decref(j);
 		g_free(s);
 	}
@@ -466,8 +478,9 @@ static void test_sizes_durations(void)
 
 		g_assert_nonnull(j);
 		k[0].type = RMAIL_CONF_DURATION;
-		g_assert_cmpint(rm_config_fill(pool, j, "", k, &out, collect,
-					       NULL), ==, -1);
+		g_assert_cmpint(
+			rm_config_fill(pool, j, "", k, &out, collect, NULL), ==,
+			-1);
 		json_decref(j);
 		g_free(s);
 	}
@@ -482,10 +495,11 @@ static void test_restart_keys(void)
 				   "\"b.test\", \"run_as\": \"mail\", "
 				   "\"admin\": {\"listen\": [\"1.2.3.4:5\"]},"
 				   " \"log_level\": \"debug\"}");
-	struct rm_config *c = load("{\"mail_root\": \"/a\", \"hostname\": "
-				   "\"c.test\", \"modules\": [\"mod_shardstore\","
-				   " \"mod_smtp\", \"mod_imap\", "
-				   "\"mod_exchange\"]}");
+	struct rm_config *c =
+		load("{\"mail_root\": \"/a\", \"hostname\": "
+		     "\"c.test\", \"modules\": [\"mod_shardstore\","
+		     " \"mod_smtp\", \"mod_imap\", "
+		     "\"mod_exchange\"]}");
 
 	g_assert_cmpstr(rm_config_restart_keys(a, b), ==,
 			"mail_root, run_as, admin.listen");
@@ -544,8 +558,8 @@ static void test_write_default(void)
 	smtp = rm_config_section(c, "smtp");
 	g_assert_nonnull(smtp);
 	g_assert_cmpstr(json_string_value(json_array_get(
-		json_object_get(smtp, "submission_listen"), 0)), ==,
-		"0.0.0.0:587");
+				json_object_get(smtp, "submission_listen"), 0)),
+			==, "0.0.0.0:587");
 	g_assert_nonnull(rm_config_section(c, "exchange_api"));
 	g_assert_cmpuint(c->modules.n, ==, 4);
 	rm_config_free(&c);

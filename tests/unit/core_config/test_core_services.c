@@ -9,8 +9,7 @@ static const char key[] = "0123456789abcdef0123456789abcdef";
 
 static void sign(int64_t exp, char *tok, size_t sz)
 {
-	struct rmail_jwt_claims c = { .gen = 7, .iat = time(NULL),
-				      .exp = exp };
+	struct rmail_jwt_claims c = {.gen = 7, .iat = time(NULL), .exp = exp};
 	struct rmail_err err;
 
 	g_strlcpy(c.sub, "demo@example.test", sizeof(c.sub));
@@ -86,10 +85,11 @@ static void test_jwt(void)
 
 	/* output too small */
 	{
-		struct rmail_jwt_claims cl = { .exp = time(NULL) + 5 };
+		struct rmail_jwt_claims cl = {.exp = time(NULL) + 5};
 
-		g_assert_cmpint(rm_jwt_sign(key, strlen(key), &cl, tok, 10,
-					    &err), ==, -1);
+		g_assert_cmpint(
+			rm_jwt_sign(key, strlen(key), &cl, tok, 10, &err), ==,
+			-1);
 	}
 }
 
@@ -159,18 +159,20 @@ static void test_metrics(void)
 	rm_metric_set("rmail_delivery_seconds", NULL, 1);
 	rm_metric_add("bad name", NULL, 1);
 	s = rm_metrics_render();
-	g_assert_nonnull(strstr(s, "# TYPE rmail_auth_failures counter\n"
-		"rmail_auth_failures_total{proto=\"imap\"} 1\n"
-		"rmail_auth_failures_total{proto=\"smtp\"} 3\n"));
+	g_assert_nonnull(
+		strstr(s, "# TYPE rmail_auth_failures counter\n"
+			  "rmail_auth_failures_total{proto=\"imap\"} 1\n"
+			  "rmail_auth_failures_total{proto=\"smtp\"} 3\n"));
 	g_assert_nonnull(strstr(s, "# TYPE rmail_connections gauge\n"
-		"rmail_connections{proto=\"imap\"} 4\n"));
-	g_assert_nonnull(strstr(s, "# TYPE rmail_delivery_seconds histogram\n"
-		"rmail_delivery_seconds_bucket{le=\"0.005\"} 0\n"));
+				   "rmail_connections{proto=\"imap\"} 4\n"));
+	g_assert_nonnull(
+		strstr(s, "# TYPE rmail_delivery_seconds histogram\n"
+			  "rmail_delivery_seconds_bucket{le=\"0.005\"} 0\n"));
 	g_assert_nonnull(strstr(s, "rmail_delivery_seconds_bucket{le=\"0.05\"}"
-				" 1\n"));
+				   " 1\n"));
 	g_assert_nonnull(strstr(s, "rmail_delivery_seconds_bucket{le=\"+Inf\"}"
-				" 2\nrmail_delivery_seconds_sum 7.03\n"
-				"rmail_delivery_seconds_count 2\n"));
+				   " 2\nrmail_delivery_seconds_sum 7.03\n"
+				   "rmail_delivery_seconds_count 2\n"));
 	g_assert_null(strstr(s, "bad name"));
 	g_assert_true(g_str_has_suffix(s, "# EOF\n"));
 	free(s);
@@ -180,13 +182,17 @@ static void test_base64(void)
 {
 	/* RFC 4648 section 10 */
 	static const char *const vec[][2] = {
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
-		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
-		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+		{"", ""},
+		{"f", "Zg=="},
+		{"fo", "Zm8="},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="},
+		{"foobar", "Zm9vYmFy"},
 	};
 	static const char *const bad[] = {
-		"Zg=", "Zm9", "Zg==Zg==", "Z===", "Zm 9v", "Zh==", "Zm9v\n",
-		"=Zm9", "Zm=v", "Zm9*",
+		"Zg=",	"Zm9",	  "Zg==Zg==", "Z===", "Zm 9v",
+		"Zh==", "Zm9v\n", "=Zm9",     "Zm=v", "Zm9*",
 	};
 	char out[64];
 	size_t n;
@@ -197,13 +203,15 @@ static void test_base64(void)
 		g_assert_cmpuint(n, ==, strlen(vec[i][1]));
 		g_assert_cmpstr(out, ==, vec[i][1]);
 		g_assert_cmpint(rm_base64_decode(vec[i][1], strlen(vec[i][1]),
-						 out, sizeof(out), &n), ==, 0);
+						 out, sizeof(out), &n),
+				==, 0);
 		g_assert_cmpuint(n, ==, strlen(vec[i][0]));
 		g_assert_cmpmem(out, n, vec[i][0], n);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
 		g_assert_cmpint(rm_base64_decode(bad[i], strlen(bad[i]), out,
-						 sizeof(out), &n), ==, -1);
+						 sizeof(out), &n),
+				==, -1);
 	/* too small buffers */
 	g_assert_cmpuint(rm_base64_encode("foobar", 6, out, 8), ==, 0);
 	g_assert_cmpstr(out, ==, "");

@@ -173,9 +173,9 @@ struct cl {
 
 static void cl_connect(struct cl *k, int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port) };
-	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 5};
 
 	memset(k, 0, sizeof(*k));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -192,8 +192,7 @@ static void cl_tls_ca(struct cl *k, const char *caname)
 
 	k->ctx = SSL_CTX_new(TLS_client_method());
 	g_assert_nonnull(k->ctx);
-	g_assert_cmpint(SSL_CTX_load_verify_locations(k->ctx, ca, NULL),
-			==, 1);
+	g_assert_cmpint(SSL_CTX_load_verify_locations(k->ctx, ca, NULL), ==, 1);
 	SSL_CTX_set_verify(k->ctx, SSL_VERIFY_PEER, NULL);
 	k->ssl = SSL_new(k->ctx);
 	SSL_set_fd(k->ssl, k->fd);
@@ -456,10 +455,10 @@ static void c_backpressure(void)
 	setsockopt(k.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	expect(&k, "hello");
 	cl_send(&k, "BIG 16777216\r\nQUIT\r\n");
-	g_usleep(200 * 1000);   /* a slow reader: the queue fills up */
+	g_usleep(200 * 1000); /* a slow reader: the queue fills up */
 	while (got < BIG) {
-		r = cl_recv(&k, buf, BIG - got < sizeof(buf) ?
-			    BIG - got : sizeof(buf));
+		r = cl_recv(&k, buf,
+			    BIG - got < sizeof(buf) ? BIG - got : sizeof(buf));
 		g_assert_cmpint(r, >, 0);
 		for (ssize_t i = 0; i < r; i++)
 			g_assert_cmpint(buf[i], ==, 'x');
@@ -574,12 +573,12 @@ static void c_cap(void)
 static void test_per_ip_cap(void)
 {
 	struct rm_config conf;
-	static const char *const exempt[] = { "10.0.0.0/8", "127.0.0.0/8" };
+	static const char *const exempt[] = {"10.0.0.0/8", "127.0.0.0/8"};
 
 	memset(&conf, 0, sizeof(conf));
 	conf.limits.max_connections_per_ip = 2;
 	conf.limits.exempt.v = exempt;
-	conf.limits.exempt.n = 1;       /* loopback is not exempt */
+	conf.limits.exempt.n = 1; /* loopback is not exempt */
 	rm_conf_set(&conf);
 	cap_exempt = false;
 	run_client(c_cap);
@@ -616,17 +615,19 @@ static void test_cidr(void)
 
 static void test_bind_error(void)
 {
-	struct rmail_mctx m = { .name = "echo" };
-	struct rmail_listen_opts o = { .size = sizeof(o), .proto = "echo" };
+	struct rmail_mctx m = {.name = "echo"};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
 	char addr[64], want[160];
-	const char *v[1] = { addr };
-	struct rmail_strlist l = { 1, v };
+	const char *v[1] = {addr};
+	struct rmail_strlist l = {1, v};
 	struct rmail_err err;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port_plain);
 	g_assert_cmpint(rm_listen(&m, "dup", &l, &echo_ops, &o, &err), ==, -1);
-	snprintf(want, sizeof(want), "cannot listen on %s (echo.dup): "
-		 "Address already in use", addr);
+	snprintf(want, sizeof(want),
+		 "cannot listen on %s (echo.dup): "
+		 "Address already in use",
+		 addr);
 	g_assert_cmpstr(err.msg, ==, want);
 	v[0] = "nonsense";
 	g_assert_cmpint(rm_listen(&m, "bad", &l, &echo_ops, &o, &err), ==, -1);
@@ -716,7 +717,7 @@ static void find_cb(void *arg, const char *proto, const char *addr, int tls)
 
 static int port_of(const char *proto)
 {
-	struct found f = { proto, 0 };
+	struct found f = {proto, 0};
 
 	rm_listen_foreach(find_cb, &f);
 	g_assert_cmpint(f.port, >, 0);
@@ -725,11 +726,13 @@ static int port_of(const char *proto)
 
 static void setup(void)
 {
-	static const char *const any[] = { "127.0.0.1:0" };
-	struct rmail_strlist l = { 1, any };
-	struct rmail_mctx m = { .name = "echo" };
+	static const char *const any[] = {"127.0.0.1:0"};
+	struct rmail_strlist l = {1, any};
+	struct rmail_mctx m = {.name = "echo"};
 	struct rmail_listen_opts o = {
-		.size = sizeof(o), .proto = "echo", .max_line = 64,
+		.size = sizeof(o),
+		.proto = "echo",
+		.max_line = 64,
 		.idle_timeout = 10,
 		.overload_reply = "421 too many connections\r\n",
 	};

@@ -59,8 +59,8 @@ static void test_generate_and_reuse(void)
 	x = read_cert(cert);
 	pk = X509_get0_pubkey(x);
 	g_assert_cmpint(EVP_PKEY_get_bits(pk), ==, 4096);
-	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
-				  cn, sizeof(cn));
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+				  sizeof(cn));
 	g_assert_cmpstr(cn, ==, "mail.example.test");
 	san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	g_assert_nonnull(san);
@@ -69,9 +69,9 @@ static void test_generate_and_reuse(void)
 		GENERAL_NAME *gn = sk_GENERAL_NAME_value(san, 0);
 
 		g_assert_cmpint(gn->type, ==, GEN_DNS);
-		g_assert_cmpstr((const char *)ASN1_STRING_get0_data(
-					gn->d.dNSName), ==,
-				"mail.example.test");
+		g_assert_cmpstr(
+			(const char *)ASN1_STRING_get0_data(gn->d.dNSName), ==,
+			"mail.example.test");
 	}
 	GENERAL_NAMES_free(san);
 	X509_free(x);
@@ -100,12 +100,12 @@ static void test_generate_and_reuse(void)
 
 static void test_load_errors(void)
 {
-	g_autofree char *cert = g_build_filename(srcdir(), "tests/certs",
-						 "cert.pem", NULL);
-	g_autofree char *key = g_build_filename(srcdir(), "tests/certs",
-						"key.pem", NULL);
-	g_autofree char *key2 = g_build_filename(srcdir(), "tests/certs",
-						 "key2.pem", NULL);
+	g_autofree char *cert =
+		g_build_filename(srcdir(), "tests/certs", "cert.pem", NULL);
+	g_autofree char *key =
+		g_build_filename(srcdir(), "tests/certs", "key.pem", NULL);
+	g_autofree char *key2 =
+		g_build_filename(srcdir(), "tests/certs", "key2.pem", NULL);
 	struct rmail_err err;
 
 	g_assert_cmpint(rm_tls_load(cert, key, &err), ==, 0);

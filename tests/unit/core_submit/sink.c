@@ -17,7 +17,7 @@ static guint tls_attempts, tempfails, tls_done, auth_seen, auth_ok;
 struct sink {
 	int lfd;
 	SSL_CTX *ctx;
-	char *auth_b64;             /* expected AUTH PLAIN blob, or NULL */
+	char *auth_b64; /* expected AUTH PLAIN blob, or NULL */
 };
 
 struct sconn {
@@ -43,8 +43,8 @@ static gboolean get_line(struct sconn *c, char *line, size_t sz)
 		ssize_t r;
 
 		if (nl != NULL || c->len == sizeof(c->buf)) {
-			size_t n = nl != NULL ? (size_t)(nl - c->buf) + 1
-					      : c->len;
+			size_t n =
+				nl != NULL ? (size_t)(nl - c->buf) + 1 : c->len;
 			size_t k = MIN(n, sz - 1);
 
 			memcpy(line, c->buf, k);
@@ -74,7 +74,7 @@ static void count(guint *v)
 
 static void serve(struct sink *sk, int fd)
 {
-	struct sconn c = { .fd = fd };
+	struct sconn c = {.fd = fd};
 	char line[2048];
 	GString *data = NULL, *rc = g_string_new("");
 	gboolean authed = sk->auth_b64 == NULL;
@@ -84,8 +84,8 @@ static void serve(struct sink *sk, int fd)
 		if (data != NULL) {
 			if (strcmp(line, ".\r\n") == 0) {
 				g_mutex_lock(&lock);
-				g_ptr_array_add(msgs, g_string_free(data,
-								    FALSE));
+				g_ptr_array_add(msgs,
+						g_string_free(data, FALSE));
 				g_ptr_array_add(rcpts, g_strdup(rc->str));
 				g_mutex_unlock(&lock);
 				data = NULL;
@@ -130,8 +130,9 @@ static void serve(struct sink *sk, int fd)
 				put(&c, "535 5.7.8 bad credentials\r\n");
 			}
 		} else if (g_ascii_strncasecmp(line, "MAIL", 4) == 0) {
-			put(&c, authed ? "250 ok\r\n"
-				       : "530 5.7.0 authentication required\r\n");
+			put(&c,
+			    authed ? "250 ok\r\n"
+				   : "530 5.7.0 authentication required\r\n");
 		} else if (g_ascii_strncasecmp(line, "RCPT", 4) == 0) {
 			if (strstr(line, "reject") != NULL) {
 				put(&c, "550 5.1.1 rejected by sink\r\n");
@@ -184,7 +185,7 @@ static gpointer smtp_main(gpointer arg)
 
 static guint start(struct sink *sk)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -217,8 +218,9 @@ guint sink_start_tls(const char *cert, const char *key, const char *user,
 	g_assert_nonnull(sk->ctx);
 	g_assert_cmpint(SSL_CTX_use_certificate_chain_file(sk->ctx, cert), ==,
 			1);
-	g_assert_cmpint(SSL_CTX_use_PrivateKey_file(sk->ctx, key,
-						    SSL_FILETYPE_PEM), ==, 1);
+	g_assert_cmpint(
+		SSL_CTX_use_PrivateKey_file(sk->ctx, key, SSL_FILETYPE_PEM), ==,
+		1);
 	if (user != NULL) {
 		gsize ul = strlen(user), pl = strlen(pass);
 		guchar *raw = g_malloc(ul + pl + 2);
@@ -325,7 +327,7 @@ static size_t put_rr(unsigned char *p, int type, const unsigned char *rd,
 		     size_t rdlen)
 {
 	p[0] = 0xc0;
-	p[1] = 12;          /* the question's name */
+	p[1] = 12; /* the question's name */
 	p[2] = 0;
 	p[3] = (unsigned char)type;
 	p[4] = 0;
@@ -384,14 +386,14 @@ static size_t answer(const unsigned char *q, size_t qlen, unsigned char *r)
 		an = 1;
 	} else if (g_str_has_suffix(name, "mx.test") ||
 		   g_ascii_strcasecmp(name, "nomx.test") == 0) {
-		static const unsigned char lo[4] = { 127, 0, 0, 1 };
+		static const unsigned char lo[4] = {127, 0, 0, 1};
 
 		if (type == 1) {
 			o += put_rr(r + o, 1, lo, 4);
 			an = 1;
 		}
 	} else {
-		rcode = 3;      /* NXDOMAIN */
+		rcode = 3; /* NXDOMAIN */
 	}
 	r[3] |= (unsigned char)rcode;
 	r[6] = 0;
@@ -427,8 +429,7 @@ static gpointer dns_main(gpointer arg)
 
 gboolean dns_start(const char *ip)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(53) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	inet_pton(AF_INET, ip, &sa.sin_addr);

@@ -19,8 +19,8 @@ guint sink_tls_attempts(void);
  * Shares the message log above. */
 guint sink_start_tls(const char *cert, const char *key, const char *user,
 		     const char *pass);
-guint sink_tls_done(void);      /* completed handshakes */
-guint sink_auth_seen(void);     /* AUTH commands, right or wrong */
+guint sink_tls_done(void);  /* completed handshakes */
+guint sink_auth_seen(void); /* AUTH commands, right or wrong */
 guint sink_auth_ok(void);
 
 /* bind ip:53/udp; FALSE when not allowed (not root) */

@@ -65,8 +65,7 @@ static void submit_cb(void *arg, const struct rmail_submit_result *r)
 	d->n = r->nrcpts;
 	for (size_t i = 0; i < r->nrcpts && i < 8; i++) {
 		d->status[i] = r->rcpts[i].status;
-		g_strlcpy(d->error[i], r->rcpts[i].error,
-			  sizeof(d->error[i]));
+		g_strlcpy(d->error[i], r->rcpts[i].error, sizeof(d->error[i]));
 	}
 	d->fired = TRUE;
 }
@@ -76,17 +75,22 @@ static gboolean fired(gpointer arg)
 	return ((struct done *)arg)->fired;
 }
 
-static struct done submit(const char *from, const char *const *rcpts,
-			  size_t n, const char *msg, size_t len,
-			  int submission)
+static struct done submit(const char *from, const char *const *rcpts, size_t n,
+			  const char *msg, size_t len, int submission)
 {
 	const struct rmail_core *core = rm_core();
 	struct rmail_submit_opts o = {
-		.size = sizeof(o), .proto = "ESMTPS", .mail_from = from,
-		.rcpts = rcpts, .nrcpts = n, .peer_ip = "192.0.2.7",
-		.peer_name = "client.example", .helo = "client.example",
+		.size = sizeof(o),
+		.proto = "ESMTPS",
+		.mail_from = from,
+		.rcpts = rcpts,
+		.nrcpts = n,
+		.peer_ip = "192.0.2.7",
+		.peer_name = "client.example",
+		.helo = "client.example",
 		.tls_info = "TLSv1.3 TLS_AES_256_GCM_SHA384",
-		.submission = submission, .size_hint = len,
+		.submission = submission,
+		.size_hint = len,
 	};
 	struct rmail_submit *s;
 	struct rmail_err err;
@@ -123,8 +127,9 @@ static GPtrArray *inbox(const char *user)
 		char *buf = g_malloc0(m->size + 1);
 		size_t got = 0;
 
-		g_assert_cmpint(ops->msg_read(mb, m->uid, 0, buf, m->size, &got,
-					      &err), ==, 0);
+		g_assert_cmpint(
+			ops->msg_read(mb, m->uid, 0, buf, m->size, &got, &err),
+			==, 0);
 		g_ptr_array_add(a, buf);
 	}
 	ops->mbox_close(&mb);
@@ -141,8 +146,8 @@ static void add_user(const char *addr, int64_t quota_mb)
 {
 	struct rmail_err err;
 
-	g_assert_cmpint(ops->user_add(h, addr, "secret-pw", 0, quota_mb,
-				      &err), ==, 0);
+	g_assert_cmpint(ops->user_add(h, addr, "secret-pw", 0, quota_mb, &err),
+			==, 0);
 }
 
 static void test_policy(void)
@@ -151,22 +156,23 @@ static void test_policy(void)
 
 	g_assert_cmpint(c->rcpt_policy("alice@example.test", NULL, 10), ==,
 			RMAIL_RCPT_LOCAL);
-	g_assert_cmpint(c->rcpt_policy("Alice+box@EXAMPLE.test", NULL, 10),
-			==, RMAIL_RCPT_LOCAL);
+	g_assert_cmpint(c->rcpt_policy("Alice+box@EXAMPLE.test", NULL, 10), ==,
+			RMAIL_RCPT_LOCAL);
 	g_assert_cmpint(c->rcpt_policy("team@example.test", NULL, 10), ==,
 			RMAIL_RCPT_LOCAL);
 	g_assert_cmpint(c->rcpt_policy("nobody@example.test", NULL, 10), ==,
 			RMAIL_RCPT_NOUSER);
-	g_assert_cmpint(c->rcpt_policy("postmaster@example.test", NULL, 10),
-			==, RMAIL_RCPT_LOCAL);
+	g_assert_cmpint(c->rcpt_policy("postmaster@example.test", NULL, 10), ==,
+			RMAIL_RCPT_LOCAL);
 	g_assert_cmpint(c->rcpt_policy("postmaster", NULL, 10), ==,
 			RMAIL_RCPT_LOCAL);
 	g_assert_cmpint(c->rcpt_policy("x@remote.test", NULL, 10), ==,
 			RMAIL_RCPT_DENIED);
-	g_assert_cmpint(c->rcpt_policy("x@remote.test", "alice@example.test",
-					10), ==, RMAIL_RCPT_RELAY);
-	g_assert_cmpint(c->rcpt_policy("small@example.test", NULL,
-					2 << 20), ==, RMAIL_RCPT_OVERQUOTA);
+	g_assert_cmpint(
+		c->rcpt_policy("x@remote.test", "alice@example.test", 10), ==,
+		RMAIL_RCPT_RELAY);
+	g_assert_cmpint(c->rcpt_policy("small@example.test", NULL, 2 << 20), ==,
+			RMAIL_RCPT_OVERQUOTA);
 	g_assert_cmpint(c->rcpt_policy("small@example.test", NULL, 100), ==,
 			RMAIL_RCPT_LOCAL);
 	g_assert_cmpint(c->rcpt_policy("bad@@x", NULL, 1), ==,
@@ -184,9 +190,9 @@ static const char plain[] = "From: Sender <sender@far.test>\r\n"
 
 static void test_local(void)
 {
-	const char *r[] = { "alice@example.test" };
-	struct done d = submit("sender@far.test", r, 1, plain,
-			       strlen(plain), 0);
+	const char *r[] = {"alice@example.test"};
+	struct done d =
+		submit("sender@far.test", r, 1, plain, strlen(plain), 0);
 	GPtrArray *a;
 	const char *m;
 
@@ -195,8 +201,8 @@ static void test_local(void)
 	a = inbox("alice@example.test");
 	m = last(a);
 	g_assert_true(g_str_has_prefix(m, "Return-Path: <sender@far.test>\r\n"
-				       "Received: from client.example "
-				       "(client.example [192.0.2.7])"));
+					  "Received: from client.example "
+					  "(client.example [192.0.2.7])"));
 	g_assert_nonnull(strstr(m, "by mx.example.test (rmail) with ESMTPS"));
 	g_assert_nonnull(strstr(m, "TLSv1.3 TLS_AES_256_GCM_SHA384"));
 	g_assert_nonnull(strstr(m, "\r\n\r\nbody line\r\n.leading dot\r\n"));
@@ -231,10 +237,14 @@ static void test_local(void)
 static void test_spill(void)
 {
 	const struct rmail_core *core = rm_core();
-	const char *r[] = { "carol@example.test" };
+	const char *r[] = {"carol@example.test"};
 	struct rmail_submit_opts o = {
-		.size = sizeof(o), .proto = "ESMTP", .mail_from = "s@far.test",
-		.rcpts = r, .nrcpts = 1, .size_hint = 0,
+		.size = sizeof(o),
+		.proto = "ESMTP",
+		.mail_from = "s@far.test",
+		.rcpts = r,
+		.nrcpts = 1,
+		.size_hint = 0,
 	};
 	size_t len = (5u << 20) + 123, off = 0;
 	char *msg = g_malloc0(len + 1), *tmp;
@@ -247,16 +257,17 @@ static void test_spill(void)
 
 	memcpy(msg, "Subject: big\r\n\r\n", 16);
 	for (size_t i = 16; i < len; i++)
-		msg[i] = (i % 64 == 62) ? '\r' : (i % 64 == 63) ? '\n' :
-			 (char)('a' + i % 26);
+		msg[i] = (i % 64 == 62)	  ? '\r'
+			 : (i % 64 == 63) ? '\n'
+					  : (char)('a' + i % 26);
 	memset(&d, 0, sizeof(d));
 	sub = core->submit_begin(&o, &err);
 	g_assert_nonnull(sub);
 	while (off < len) {
 		size_t k = MIN(len - off, 65536);
 
-		g_assert_cmpint(core->submit_write(sub, msg + off, k, &err),
-				==, 0);
+		g_assert_cmpint(core->submit_write(sub, msg + off, k, &err), ==,
+				0);
 		off += k;
 	}
 	core->submit_commit(sub, submit_cb, &d);
@@ -279,9 +290,9 @@ static void test_spill(void)
 
 static void test_alias(void)
 {
-	const char *r[] = { "team@example.test", "alice@example.test" };
-	GPtrArray *a = inbox("alice@example.test"), *b = inbox(
-		"bob@example.test");
+	const char *r[] = {"team@example.test", "alice@example.test"};
+	GPtrArray *a = inbox("alice@example.test"),
+		  *b = inbox("bob@example.test");
 	guint na = a->len, nb = b->len;
 	struct done d;
 
@@ -302,7 +313,7 @@ static void test_alias(void)
 
 static void test_quota(void)
 {
-	const char *r[] = { "small@example.test", "alice@example.test" };
+	const char *r[] = {"small@example.test", "alice@example.test"};
 	size_t len = (1 << 20) + 200000;
 	char *big = g_malloc(len + 1);
 	GPtrArray *a, *s, *c;
@@ -337,7 +348,7 @@ static void test_quota(void)
 	g_assert_true(g_str_has_prefix(last(c), "Return-Path: <>\r\n"));
 	g_assert_nonnull(strstr(last(c), "report-type=delivery-status"));
 	g_assert_nonnull(strstr(last(c), "Final-Recipient: rfc822; "
-				"small@example.test"));
+					 "small@example.test"));
 	g_assert_nonnull(strstr(last(c), "Status: 5.2.2"));
 	g_assert_nonnull(strstr(last(c), "Subject: big one"));
 	g_ptr_array_unref(a);
@@ -348,8 +359,8 @@ static void test_quota(void)
 
 static void test_filters(void)
 {
-	const char *r[] = { "alice@example.test" };
-	const char *r2[] = { "team@example.test" };
+	const char *r[] = {"alice@example.test"};
+	const char *r2[] = {"team@example.test"};
 	const char *rej = "X-Test: reject\r\n\r\nspam\r\n";
 	const char *dis = "X-Test: discard\r\n\r\ndrop me\r\n";
 	const char *hdr = "X-Test: header\r\n\r\nmark me\r\n";
@@ -390,7 +401,7 @@ static void test_filters(void)
 
 static gboolean queue_empty(gpointer arg)
 {
-	char (*ids)[RM_QID_MAX];
+	char(*ids)[RM_QID_MAX];
 	size_t n = rm_queue_list(&ids);
 
 	(void)arg;
@@ -426,7 +437,7 @@ static gboolean inbox_has(gpointer arg)
 
 static void test_remote(void)
 {
-	const char *r[] = { "ok@remote.test", "alice@example.test" };
+	const char *r[] = {"ok@remote.test", "alice@example.test"};
 	guint n0 = sink_count();
 	struct done d;
 	char *m, *rc;
@@ -453,9 +464,9 @@ static void test_remote(void)
 
 static void test_tempfail(void)
 {
-	const char *r[] = { "tempfail@remote.test" };
+	const char *r[] = {"tempfail@remote.test"};
 	guint n0 = sink_count();
-	char (*ids)[RM_QID_MAX];
+	char(*ids)[RM_QID_MAX];
 	struct rm_qentry e;
 	struct done d;
 
@@ -466,7 +477,7 @@ static void test_tempfail(void)
 	g_assert_cmpuint(rm_queue_list(&ids), ==, 1);
 	g_assert_cmpint(rm_queue_load(ids[0], &e, NULL), ==, 0);
 	g_free(ids);
-	if (e.attempts == 0) {      /* not run yet: give it a moment */
+	if (e.attempts == 0) { /* not run yet: give it a moment */
 		rm_queue_entry_free(&e);
 		g_usleep(100000);
 		wait_for(queue_empty, NULL, 0.1);
@@ -484,8 +495,8 @@ static void test_tempfail(void)
 
 static void test_permfail(void)
 {
-	const char *r[] = { "reject@remote.test" };
-	struct inbox_wait w = { "alice@example.test", 0 };
+	const char *r[] = {"reject@remote.test"};
+	struct inbox_wait w = {"alice@example.test", 0};
 	struct done d;
 
 	w.n = inbox_len(w.user) + 1;
@@ -497,7 +508,7 @@ static void test_permfail(void)
 		GPtrArray *a = inbox(w.user);
 
 		g_assert_nonnull(strstr(last(a), "Final-Recipient: rfc822; "
-					"reject@remote.test"));
+						 "reject@remote.test"));
 		g_assert_nonnull(strstr(last(a), "550 5.1.1 rejected by sink"));
 		g_assert_nonnull(strstr(last(a), "Status: 5.1.1"));
 		g_ptr_array_unref(a);
@@ -511,8 +522,8 @@ static void test_permfail(void)
 
 static void test_invalid(void)
 {
-	const char *r[] = { "someone@host.invalid" };
-	struct inbox_wait w = { "alice@example.test", 0 };
+	const char *r[] = {"someone@host.invalid"};
+	struct inbox_wait w = {"alice@example.test", 0};
 	guint q0 = dns_queries();
 	struct done d;
 
@@ -546,7 +557,8 @@ static void test_mx(void)
 	/* preference order; random among the two at 10 */
 	for (int i = 0; i < 40; i++) {
 		g_assert_cmpint(rm_mx_lookup("mx.test", mx, 8, &n, &perm, why,
-					     sizeof(why)), ==, 0);
+					     sizeof(why)),
+				==, 0);
 		g_assert_cmpuint(n, ==, 3);
 		g_assert_cmpuint(mx[0].pref, ==, 10);
 		g_assert_cmpuint(mx[1].pref, ==, 10);
@@ -556,13 +568,15 @@ static void test_mx(void)
 	}
 	g_assert_true(a_first && c_first);
 	/* null MX: permanent */
-	g_assert_cmpint(rm_mx_lookup("null.test", mx, 8, &n, &perm, why,
-				     sizeof(why)), ==, -1);
+	g_assert_cmpint(
+		rm_mx_lookup("null.test", mx, 8, &n, &perm, why, sizeof(why)),
+		==, -1);
 	g_assert_true(perm);
 	g_assert_nonnull(strstr(why, "null MX"));
 	/* no MX: the domain itself (A fallback) */
-	g_assert_cmpint(rm_mx_lookup("nomx.test", mx, 8, &n, &perm, why,
-				     sizeof(why)), ==, 0);
+	g_assert_cmpint(
+		rm_mx_lookup("nomx.test", mx, 8, &n, &perm, why, sizeof(why)),
+		==, 0);
 	g_assert_cmpuint(n, ==, 1);
 	g_assert_cmpstr(mx[0].host, ==, "nomx.test");
 	g_assert_cmpint(rm_mx_addrs("nomx.test", 25, true, addrs, 4, &n), ==,
@@ -570,8 +584,9 @@ static void test_mx(void)
 	g_assert_cmpuint(n, ==, 1);
 	/* NXDOMAIN: permanent */
 	perm = false;
-	g_assert_cmpint(rm_mx_lookup("gone.test", mx, 8, &n, &perm, why,
-				     sizeof(why)), ==, -1);
+	g_assert_cmpint(
+		rm_mx_lookup("gone.test", mx, 8, &n, &perm, why, sizeof(why)),
+		==, -1);
 	g_assert_true(perm);
 }
 
@@ -585,7 +600,8 @@ static void setup(guint sink_port)
 	g_assert_nonnull(dir);
 	path = g_build_filename(dir, "config.json", NULL);
 	cfg = g_strdup_printf(
-		"{\"hostname\": \"mx.example.test\", \"mail_root\": \"%s/mail\","
+		"{\"hostname\": \"mx.example.test\", \"mail_root\": "
+		"\"%s/mail\","
 		" \"module_dir\": \"%s\", \"modules\": [\"mod_shardstore\","
 		" \"mod_fxfilter\"], \"log_level\": \"warning\","
 		" \"delivery\": {\"workers\": 2, \"retry_initial\": 0.3,"
@@ -611,11 +627,11 @@ static void setup(guint sink_port)
 	add_user("carol@example.test", 100);
 	add_user("small@example.test", 1);
 	{
-		const char *t[] = { "alice@example.test",
-				    "bob@example.test" };
+		const char *t[] = {"alice@example.test", "bob@example.test"};
 
-		g_assert_cmpint(ops->alias_add(h, "team@example.test", t, 2,
-					       &err), ==, 0);
+		g_assert_cmpint(
+			ops->alias_add(h, "team@example.test", t, 2, &err), ==,
+			0);
 	}
 	g_free(cfg);
 	g_free(path);

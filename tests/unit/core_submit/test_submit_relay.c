@@ -32,10 +32,12 @@ static int load(const char *delivery)
 {
 	struct rm_config *conf = NULL;
 	char *path = g_build_filename(dir, "config.json", NULL);
-	char *cfg = g_strdup_printf(
-		"{\"hostname\": \"mx.example.test\", \"mail_root\": \"%s/mail\","
-		" \"modules\": [], \"log_level\": \"error\","
-		" \"delivery\": {%s}}", dir, delivery);
+	char *cfg =
+		g_strdup_printf("{\"hostname\": \"mx.example.test\", "
+				"\"mail_root\": \"%s/mail\","
+				" \"modules\": [], \"log_level\": \"error\","
+				" \"delivery\": {%s}}",
+				dir, delivery);
 	int rc;
 
 	g_assert_true(g_file_set_contents(path, cfg, -1, NULL));
@@ -69,7 +71,7 @@ static void load_ok(const char *fmt, ...)
  * NULL when it left the queue, else its last error (free) */
 static char *queue_once(const char *rcpt, const char *subject)
 {
-	const char *rcpts[] = { rcpt };
+	const char *rcpts[] = {rcpt};
 	char *msg = g_strdup_printf("Subject: %s\r\n\r\nbody\r\n", subject);
 	char *tmp = g_build_filename(dir, "msg", NULL), *why = NULL;
 	char id[RM_QID_MAX];
@@ -85,8 +87,9 @@ static char *queue_once(const char *rcpt, const char *subject)
 	src.fd = fd;
 	src.size = strlen(msg);
 	rm_submit_new_id(id);
-	g_assert_cmpint(rm_queue_add(id, "alice@example.test", rcpts, 1, &src,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		rm_queue_add(id, "alice@example.test", rcpts, 1, &src, &err),
+		==, 0);
 	close(fd);
 	rm_queue_run(true);
 	if (rm_queue_load(id, &e, NULL) == 0) {
@@ -139,7 +142,8 @@ static void test_relay_auth(void)
 	char *pw = pw_file("s3cret\n"), *why;
 
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"", auth_port, pw);
+		" \"relay_password_file\": \"%s\"",
+		auth_port, pw);
 	g_assert_cmpint(rm_conf()->relay.tls, ==, RM_RELAY_STARTTLS);
 	why = queue_once("y@anywhere.test", "relay-auth-ok");
 	g_assert_null(why);
@@ -155,7 +159,8 @@ static void test_relay_bad_password(void)
 	char *pw = pw_file("wrong"), *why;
 
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"", auth_port, pw);
+		" \"relay_password_file\": \"%s\"",
+		auth_port, pw);
 	why = queue_once("y@anywhere.test", "relay-auth-bad");
 	g_assert_nonnull(why);
 	g_assert_nonnull(strstr(why, "4.7.8"));
@@ -174,7 +179,8 @@ static void test_relay_no_cleartext_auth(void)
 	char *pw = pw_file("s3cret"), *why;
 
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"", broken_port, pw);
+		" \"relay_password_file\": \"%s\"",
+		broken_port, pw);
 	why = queue_once("y@anywhere.test", "relay-withheld");
 	g_assert_nonnull(why);
 	g_assert_nonnull(strstr(why, "credentials withheld"));
@@ -207,7 +213,8 @@ static void test_relay_implicit_mismatch(void)
 	char *why;
 
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_tls\": "
-		"\"implicit\"", tls_port);
+		"\"implicit\"",
+		tls_port);
 	why = queue_once("z@anywhere.test", "relay-implicit");
 	g_assert_nonnull(why);
 	g_assert_nonnull(strstr(why, "TLS handshake failed"));
@@ -221,9 +228,11 @@ static void test_config_checks(void)
 	g_assert_cmpint(load("\"relay_user\": \"u\""), ==, -1);
 	g_assert_cmpint(load("\"relay_password_file\": \"pw\""), ==, -1);
 	g_assert_cmpint(load("\"relay_tls\": \"none\", \"relay_user\": \"u\","
-			     " \"relay_password_file\": \"pw\""), ==, -1);
+			     " \"relay_password_file\": \"pw\""),
+			==, -1);
 	g_assert_cmpint(load("\"relay_user\": \"u\","
-			     " \"relay_password_file\": \"pw\""), ==, 0);
+			     " \"relay_password_file\": \"pw\""),
+			==, 0);
 	/* relative to the config's directory */
 	g_assert_true(g_str_has_prefix(rm_conf()->relay.password_file, dir));
 	g_assert_cmpint(rm_conf()->relay.tls, ==, RM_RELAY_STARTTLS);

@@ -8,21 +8,21 @@ static const struct {
 	const char *in;
 	const char *want;
 } vec[] = {
-	{ "report.pdf", "attachment; filename=\"report.pdf\"" },
-	{ NULL, "attachment; filename=\"attachment\"" },
-	{ "", "attachment; filename=\"attachment\"" },
-	{ "../..\\evil\".pdf", "attachment; filename=\"___.._evil_.pdf\"" },
-	{ "/etc/passwd", "attachment; filename=\"_etc_passwd\"" },
-	{ "a\r\nX-Evil: 1", "attachment; filename=\"a__X-Evil_ 1\"" },
-	{ "..", "attachment; filename=\"attachment\"" },
-	{ ".hidden", "attachment; filename=\"_hidden\"" },
-	{ "C:\\x.exe", "attachment; filename=\"C__x.exe\"" },
-	{ "\xc3\xa9t\xc3\xa9.txt", "attachment; filename=\"_t_.txt\"; "
-	  "filename*=UTF-8''%C3%A9t%C3%A9.txt" },
-	{ "a b;c.txt\xe2\x82\xac", "attachment; filename=\"a b;c.txt_\"; "
-	  "filename*=UTF-8''a%20b%3Bc.txt%E2%82%AC" },
-	{ "bad\xff\xfe.txt", "attachment; filename=\"bad__.txt\"" },
-	{ "\xe2\x82", "attachment; filename=\"attachment\"" },
+	{"report.pdf", "attachment; filename=\"report.pdf\""},
+	{NULL, "attachment; filename=\"attachment\""},
+	{"", "attachment; filename=\"attachment\""},
+	{"../..\\evil\".pdf", "attachment; filename=\"___.._evil_.pdf\""},
+	{"/etc/passwd", "attachment; filename=\"_etc_passwd\""},
+	{"a\r\nX-Evil: 1", "attachment; filename=\"a__X-Evil_ 1\""},
+	{"..", "attachment; filename=\"attachment\""},
+	{".hidden", "attachment; filename=\"_hidden\""},
+	{"C:\\x.exe", "attachment; filename=\"C__x.exe\""},
+	{"\xc3\xa9t\xc3\xa9.txt", "attachment; filename=\"_t_.txt\"; "
+				  "filename*=UTF-8''%C3%A9t%C3%A9.txt"},
+	{"a b;c.txt\xe2\x82\xac", "attachment; filename=\"a b;c.txt_\"; "
+				  "filename*=UTF-8''a%20b%3Bc.txt%E2%82%AC"},
+	{"bad\xff\xfe.txt", "attachment; filename=\"bad__.txt\""},
+	{"\xe2\x82", "attachment; filename=\"attachment\""},
 };
 
 static void test_vectors(void)

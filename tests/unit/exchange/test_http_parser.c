@@ -7,61 +7,67 @@
 #include "http_parser.h"
 
 static const struct http_limits LIM = {
-	.max_request_line = 256, .max_head = 1024, .max_headers = 8,
+	.max_request_line = 256,
+	.max_head = 1024,
+	.max_headers = 8,
 	.max_body = 64,
 };
 
 struct vec {
 	const char *in;
-	int status;                 /* 0 = valid */
+	int status; /* 0 = valid */
 	const char *target;
 	const char *body;
 	int keep_alive;
-	size_t trailing;            /* bytes left after the request */
+	size_t trailing; /* bytes left after the request */
 };
 
 static const struct vec vecs[] = {
-	{ "GET /api/folders HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/api/folders",
-	  "", 1, 0 },
-	{ "GET / HTTP/1.0\r\n\r\n", 0, "/", "", 0, 0 },
-	{ "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, "/", "", 1,
-	  0 },
-	{ "GET /a?b=c HTTP/1.1\nHost: x\nConnection: close\n\n", 0,
-	  "/a?b=c", "", 0, 0 },
-	{ "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET",
-	  0, "/p", "hello", 1, 3 },
-	{ "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-	  "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", 0, "/p",
-	  "hello world", 1, 0 },
-	{ "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/", "", 1, 0 },
-	{ "GET / HTTP/1.1\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, NULL, NULL, 0, 0 },
-	{ "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, NULL, NULL,
-	  0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\n\r\n", 411, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n", 413,
-	  NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
-	  "Content-Length: 2\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-	  "Transfer-Encoding: chunked\r\n\r\n", 400, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
-	  501, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400,
-	  NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-	  "41\r\n", 413, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-	  "zz\r\n", 400, NULL, NULL, 0, 0 },
-	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-	  "2\r\nabX\r\n", 400, NULL, NULL, 0, 0 },
-	{ "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
-	  "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n", 431, NULL, NULL, 0, 0 },
-	{ "GET / HTTP/1.1\r\nHost: x\r\nA: a\001b\r\n\r\n", 400, NULL, NULL,
-	  0, 0 },
+	{"GET /api/folders HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/api/folders", "",
+	 1, 0},
+	{"GET / HTTP/1.0\r\n\r\n", 0, "/", "", 0, 0},
+	{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, "/", "", 1, 0},
+	{"GET /a?b=c HTTP/1.1\nHost: x\nConnection: close\n\n", 0, "/a?b=c", "",
+	 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET", 0,
+	 "/p", "hello", 1, 3},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+	 0, "/p", "hello world", 1, 0},
+	{"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/", "", 1, 0},
+	{"GET / HTTP/1.1\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, NULL, NULL, 0, 0},
+	{"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\n\r\n", 411, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n", 413, NULL,
+	 NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+	 "Content-Length: 2\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+	 NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, NULL,
+	 NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "41\r\n",
+	 413, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "zz\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "2\r\nabX\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+	 "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n",
+	 431, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\r\nA: a\001b\r\n\r\n", 400, NULL, NULL, 0,
+	 0},
 };
 
 struct run {
@@ -79,8 +85,8 @@ static void sink(void *arg, const char *d, size_t n)
 }
 
 /* feed `in` in the given piece sizes, as a connection buffer would */
-static void feed(const char *in, size_t len, const size_t *cuts,
-		 size_t ncuts, struct run *out)
+static void feed(const char *in, size_t len, const size_t *cuts, size_t ncuts,
+		 struct run *out)
 {
 	struct http_parser p;
 	struct http_request req;
@@ -132,8 +138,8 @@ static void check(const struct vec *v, struct run *r, const char *how)
 {
 	if (v->status != 0) {
 		if (r->rc != RMAIL_INVALID || r->status != v->status)
-			g_error("%s: %s: rc %d status %d, want %d", how,
-				v->in, r->rc, r->status, v->status);
+			g_error("%s: %s: rc %d status %d, want %d", how, v->in,
+				r->rc, r->status, v->status);
 	} else {
 		if (r->rc != RMAIL_OK)
 			g_error("%s: %s: rc %d status %d", how, v->in, r->rc,
@@ -207,8 +213,8 @@ static void test_limits(void)
 	/* a long header block without its end */
 	http_parser_init(&p, &LIM);
 	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
-	g_assert_cmpint(http_parse_head(&p, big, sizeof(big), &req, &used),
-			==, RMAIL_INVALID);
+	g_assert_cmpint(http_parse_head(&p, big, sizeof(big), &req, &used), ==,
+			RMAIL_INVALID);
 	g_assert_cmpint(p.status, ==, 431);
 }
 
@@ -221,15 +227,16 @@ static void test_pipeline(void)
 	size_t used, used2;
 
 	http_parser_init(&p, &LIM);
-	g_assert_cmpint(http_parse_head(&p, two, sizeof(two) - 1, &req,
-					&used), ==, RMAIL_OK);
+	g_assert_cmpint(http_parse_head(&p, two, sizeof(two) - 1, &req, &used),
+			==, RMAIL_OK);
 	g_assert_cmpuint(req.target.n, ==, 2);
 	g_assert_true(memcmp(req.target.p, "/a", 2) == 0);
-	g_assert_cmpint(http_parse_body(&p, two + used, 0, &used2, sink,
-					NULL), ==, RMAIL_OK);
+	g_assert_cmpint(http_parse_body(&p, two + used, 0, &used2, sink, NULL),
+			==, RMAIL_OK);
 	http_parser_reset(&p);
 	g_assert_cmpint(http_parse_head(&p, two + used, sizeof(two) - 1 - used,
-					&req, &used2), ==, RMAIL_OK);
+					&req, &used2),
+			==, RMAIL_OK);
 	g_assert_true(memcmp(req.target.p, "/b", 2) == 0);
 	g_assert_cmpuint(used + used2, ==, sizeof(two) - 1);
 }

@@ -11,7 +11,9 @@ static struct imap_parser parser;
 static const struct imap_arg *parse_line(const char *items)
 {
 	struct imap_parser_limits lim = {
-		.max_line = 4096, .max_literal = 1024, .max_literals = 4,
+		.max_line = 4096,
+		.max_literal = 1024,
+		.max_literals = 4,
 		.max_depth = 8,
 	};
 	char *line = g_strdup_printf("a FETCH 1 %s\r\n", items);
@@ -131,7 +133,8 @@ static void test_invalid(void)
 	check_bad("BODY[]<1.2>x", "Junk after section");
 	check_bad("BODY[4294967296]", "Invalid section part number");
 	check_bad("BODY[1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1"
-		  ".1.1.1.1.1.1]", "Section part numbers nested too deeply");
+		  ".1.1.1.1.1.1]",
+		  "Section part numbers nested too deeply");
 }
 
 int main(int argc, char **argv)

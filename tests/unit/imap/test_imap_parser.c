@@ -13,7 +13,7 @@ struct run {
 	char mem[ARENA_SIZE];
 	GString *out;
 	GString *stream;
-	int refuse;             /* refuse synchronizing literals */
+	int refuse; /* refuse synchronizing literals */
 	int closed;
 };
 
@@ -126,7 +126,8 @@ static void feed(struct run *r, const char *data, size_t len)
 			g_string_append_c(r->out, '|');
 			break;
 		case IMAP_PARSE_NEED_CONTINUATION:
-			g_string_append_printf(r->out, "+%" G_GUINT64_FORMAT "|",
+			g_string_append_printf(r->out,
+					       "+%" G_GUINT64_FORMAT "|",
 					       r->p.literal_size);
 			if (r->refuse)
 				imap_parser_literal_refuse(&r->p);
@@ -143,10 +144,9 @@ static void feed(struct run *r, const char *data, size_t len)
 		case IMAP_PARSE_BAD:
 		case IMAP_PARSE_TOOBIG:
 		case IMAP_PARSE_CLOSE:
-			g_string_append_printf(r->out, "%s %s: %s|",
-					       imap_parse_result_str(rc),
-					       r->p.cmd.tag ? r->p.cmd.tag : "*",
-					       r->p.error);
+			g_string_append_printf(
+				r->out, "%s %s: %s|", imap_parse_result_str(rc),
+				r->p.cmd.tag ? r->p.cmd.tag : "*", r->p.error);
 			if (rc == IMAP_PARSE_CLOSE)
 				r->closed = 1;
 			break;
@@ -215,16 +215,14 @@ static void test_simple(void)
 	check_vector("\r\n\r\nx CAPABILITY\r\n", "OK x CAPABILITY|");
 	check_vector("a LOGIN user \"pa ss\"\r\nb LOGOUT\r\n",
 		     "OK a LOGIN user \"pa ss\"|OK b LOGOUT|");
-	check_vector("a SELECT NIL nil\r\n",
-		     "OK a SELECT NIL<NIL> NIL<nil>|");
+	check_vector("a SELECT NIL nil\r\n", "OK a SELECT NIL<NIL> NIL<nil>|");
 	check_vector("a LOGIN \"q\\\"x\\\\y\" \"\"\r\n",
 		     "OK a LOGIN \"q\"x\\y\" \"\"|");
 	check_vector("a STORE 1:* +FLAGS.SILENT (\\Seen \\Deleted $Junk)\r\n",
 		     "OK a STORE 1:* +FLAGS.SILENT (\\Seen \\Deleted $Junk)|");
 	check_vector("a LIST \"\" *\r\nb LIST \"\" %/x\r\n",
 		     "OK a LIST \"\" *|OK b LIST \"\" %/x|");
-	check_vector("a SELECT [Gmail]/Sent\r\n",
-		     "OK a SELECT [Gmail]/Sent|");
+	check_vector("a SELECT [Gmail]/Sent\r\n", "OK a SELECT [Gmail]/Sent|");
 	check_vector("a X (() (a (b)))\r\n", "OK a X (() (a (b)))|");
 	check_vector("a X caf\xc3\xa9 \"\xc3\xa9\"\r\n",
 		     "OK a X caf\xc3\xa9 \"\xc3\xa9\"|");
@@ -249,8 +247,7 @@ static void test_literals(void)
 		     "+4|+2|OK a LOGIN {4}user {2}pw|");
 	check_vector("a LOGIN {4+}\r\nuser {2+}\r\npw\r\n",
 		     "OK a LOGIN {4+}user {2+}pw|");
-	check_vector("a LOGIN {0}\r\n {0+}\r\n\r\n",
-		     "+0|OK a LOGIN {0} {0+}|");
+	check_vector("a LOGIN {0}\r\n {0+}\r\n\r\n", "+0|OK a LOGIN {0} {0+}|");
 	check_vector("a X ({3}\r\nabc x)\r\n", "+3|OK a X ({3}abc x)|");
 	check_vector("a X {3}\r\na\r\n\r\n", "+3|OK a X {3}a\r\n|");
 	/* literal data is not a line: CRLF and "{9}" inside are data */
@@ -338,8 +335,8 @@ static void test_continuation(void)
 	g_free(run_free(&r));
 
 	/* refused (quota, say): the next line is a new command */
-	check_vector_lim("a APPEND x {5}\r\nb NOOP\r\n", 24,
-			 "+5|OK b NOOP|", &lim, 1);
+	check_vector_lim("a APPEND x {5}\r\nb NOOP\r\n", 24, "+5|OK b NOOP|",
+			 &lim, 1);
 }
 
 static void test_caps(void)
@@ -359,10 +356,11 @@ static void test_caps(void)
 	check_vector_lim("a LOGIN {8193}\r\n", 16,
 			 "TOOBIG a: Literal over the size limit|", &lim, 0);
 	/* a kept literal must fit the arena (the command size cap) */
-	check_vector_lim("a LOGIN {5000+}\r\n", 17,
-			 "BAD a: Command too long|", &lim, 0);
-	check_vector("a X {1+}\r\n1 {1+}\r\n2 {1+}\r\n3 {1+}\r\n4\r\nb NOOP\r\n",
-		     "BAD a: Too many literals in one command|OK b NOOP|");
+	check_vector_lim("a LOGIN {5000+}\r\n", 17, "BAD a: Command too long|",
+			 &lim, 0);
+	check_vector(
+		"a X {1+}\r\n1 {1+}\r\n2 {1+}\r\n3 {1+}\r\n4\r\nb NOOP\r\n",
+		"BAD a: Too many literals in one command|OK b NOOP|");
 	check_vector("a X {1}\r\n1 {1}\r\n2 {1}\r\n3 {1}\r\nb NOOP\r\n",
 		     "+1|+1|+1|BAD a: Too many literals in one command|"
 		     "OK b NOOP|");
@@ -387,8 +385,8 @@ static void test_big_kept_literal(void)
 	for (int i = 0; i < 5000; i++)
 		g_string_append_c(in, 'x');
 	g_string_append(in, " y\r\nb NOOP\r\n");
-	check_vector_lim(in->str, in->len,
-			 "BAD a: Command too long|OK b NOOP|", &lim, 0);
+	check_vector_lim(in->str, in->len, "BAD a: Command too long|OK b NOOP|",
+			 &lim, 0);
 	g_string_free(in, TRUE);
 }
 
@@ -402,8 +400,8 @@ static void test_command_size(void)
 	while (in->len < 3 * ARENA_SIZE)
 		g_string_append(in, " (x)");
 	g_string_append(in, " {4+}\r\nc X\r\n\r\nb NOOP\r\n");
-	check_vector_lim(in->str, in->len,
-			 "BAD a: Command too long|OK b NOOP|", &lim, 0);
+	check_vector_lim(in->str, in->len, "BAD a: Command too long|OK b NOOP|",
+			 &lim, 0);
 	g_string_free(in, TRUE);
 }
 
@@ -495,8 +493,8 @@ static void test_line_length_real(void)
 	g_free(want);
 	g_string_truncate(in, in->len - 2);
 	g_string_append(in, "z\r\nb NOOP\r\n");
-	check_vector_lim(in->str, in->len,
-			 "BAD a: Line too long|OK b NOOP|", &lim, 0);
+	check_vector_lim(in->str, in->len, "BAD a: Line too long|OK b NOOP|",
+			 &lim, 0);
 	/* the count restarts after each literal */
 	g_string_assign(in, "a X {3+}\r\nabc ");
 	while (in->len < 14 + 190)
@@ -550,8 +548,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/parser/append-chunks", test_append_chunks);
 	g_test_add_func("/imap/parser/continuation", test_continuation);
 	g_test_add_func("/imap/parser/caps", test_caps);
-	g_test_add_func("/imap/parser/big-kept-literal",
-			test_big_kept_literal);
+	g_test_add_func("/imap/parser/big-kept-literal", test_big_kept_literal);
 	g_test_add_func("/imap/parser/nesting", test_nesting);
 	g_test_add_func("/imap/parser/command-size", test_command_size);
 	g_test_add_func("/imap/parser/invalid", test_invalid);

@@ -11,7 +11,9 @@ static struct imap_parser parser;
 static const struct imap_arg *parse_line(const char *criteria)
 {
 	struct imap_parser_limits lim = {
-		.max_line = 8192, .max_literal = 1024, .max_literals = 4,
+		.max_line = 8192,
+		.max_literal = 1024,
+		.max_literals = 4,
 		.max_depth = 32,
 	};
 	char *line = g_strdup_printf("a SEARCH %s\r\n", criteria);
@@ -25,8 +27,7 @@ static const struct imap_arg *parse_line(const char *criteria)
 		size_t off = used;
 
 		imap_parser_literal_accept(&parser);
-		rc = imap_parse(&parser, line + off, strlen(line) - off,
-				&used);
+		rc = imap_parse(&parser, line + off, strlen(line) - off, &used);
 		used += off;
 	}
 	g_assert_cmpint(rc, ==, IMAP_PARSE_OK);
@@ -43,8 +44,9 @@ static void describe(GString *s, const struct imap_search_key *k)
 	case IMAP_SKEY_AND:
 	case IMAP_SKEY_OR:
 	case IMAP_SKEY_NOT:
-		g_string_append(s, k->type == IMAP_SKEY_AND ? "AND(" :
-				k->type == IMAP_SKEY_OR ? "OR(" : "NOT(");
+		g_string_append(s, k->type == IMAP_SKEY_AND  ? "AND("
+				   : k->type == IMAP_SKEY_OR ? "OR("
+							     : "NOT(");
 		for (c = k->child; c != NULL; c = c->next) {
 			describe(s, c);
 			if (c->next != NULL)
@@ -60,8 +62,7 @@ static void describe(GString *s, const struct imap_search_key *k)
 				       k->flag);
 		break;
 	case IMAP_SKEY_KEYWORD:
-		g_string_append_printf(s, "%skw:%s", k->set ? "" : "!",
-				       k->str);
+		g_string_append_printf(s, "%skw:%s", k->set ? "" : "!", k->str);
 		break;
 	case IMAP_SKEY_LARGER:
 	case IMAP_SKEY_SMALLER:
@@ -89,9 +90,9 @@ static void describe(GString *s, const struct imap_search_key *k)
 		break;
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
-		g_string_append_printf(s, "%s=%s",
-				       k->type == IMAP_SKEY_BODY ? "body" :
-				       "text", k->str);
+		g_string_append_printf(
+			s, "%s=%s", k->type == IMAP_SKEY_BODY ? "body" : "text",
+			k->str);
 		break;
 	}
 }
@@ -103,7 +104,8 @@ static void check(const char *criteria, const char *want)
 	GString *s = g_string_new(NULL);
 
 	g_assert_cmpint(imap_search_parse(parse_line(criteria), &arena, 16,
-					  &root, &err), ==, IMAP_SEARCH_OK);
+					  &root, &err),
+			==, IMAP_SEARCH_OK);
 	describe(s, root);
 	g_assert_cmpstr(s->str, ==, want);
 	g_string_free(s, TRUE);
@@ -115,7 +117,8 @@ static void check_bad(const char *criteria, int rc, const char *why)
 	const char *err = NULL;
 
 	g_assert_cmpint(imap_search_parse(parse_line(criteria), &arena, 16,
-					  &root, &err), ==, rc);
+					  &root, &err),
+			==, rc);
 	g_assert_cmpstr(err, ==, why);
 }
 
@@ -127,7 +130,8 @@ static void test_keys(void)
 	check("NEW", "AND(flag20 !flag10)");
 	check("OLD", "!flag20");
 	check("ANSWERED DELETED DRAFT RECENT UNANSWERED UNDELETED UNDRAFT "
-	      "UNFLAGGED", "AND(flag1 flag2 flag4 flag20 !flag1 !flag2 !flag4 "
+	      "UNFLAGGED",
+	      "AND(flag1 flag2 flag4 flag20 !flag1 !flag2 !flag4 "
 	      "!flag8)");
 	check("KEYWORD $Junk UNKEYWORD foo", "AND(kw:$Junk !kw:foo)");
 	check("LARGER 1000 SMALLER 4294967295", "AND(>1000 <4294967295)");
@@ -138,8 +142,7 @@ static void test_keys(void)
 	check("UID 1:*", "uid[1,4294967295]");
 	check("2,4:7,9", "seq[2,2][4,7][9,9]");
 	check("NOT (SEEN DELETED)", "NOT(AND(flag10 flag2))");
-	check("OR SEEN (OR DELETED 1:5)",
-	      "OR(flag10 OR(flag2 seq[1,5]))");
+	check("OR SEEN (OR DELETED 1:5)", "OR(flag10 OR(flag2 seq[1,5]))");
 	check("SUBJECT \"hi there\" FROM bob TO x CC y BCC z",
 	      "AND(hdr:Subject=hi there hdr:From=bob hdr:To=x hdr:Cc=y "
 	      "hdr:Bcc=z)");
@@ -176,8 +179,7 @@ static void test_invalid(void)
 		  "Saved search results ($) are not supported");
 	check_bad("SUBJECT", IMAP_SEARCH_BAD, "Missing search string");
 	check_bad("SUBJECT (x)", IMAP_SEARCH_BAD, "Missing search string");
-	check_bad("HEADER a:b c", IMAP_SEARCH_BAD,
-		  "Invalid header field name");
+	check_bad("HEADER a:b c", IMAP_SEARCH_BAD, "Invalid header field name");
 	check_bad("\"SEEN\"", IMAP_SEARCH_BAD, "Invalid search key");
 }
 
@@ -195,7 +197,8 @@ static void test_depth(void)
 		const char *err = NULL;
 
 		g_assert_cmpint(imap_search_parse(parse_line(s->str), &arena,
-						  16, &root, &err), ==, 0);
+						  16, &root, &err),
+				==, 0);
 	}
 	g_string_prepend(s, "NOT ");
 	check_bad(s->str, IMAP_SEARCH_BAD, "Search keys nested too deeply");

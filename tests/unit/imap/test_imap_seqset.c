@@ -36,8 +36,8 @@ static void check(const char *in, const char *want)
 	char *got;
 
 	imap_arena_init(&a, mem, sizeof(mem));
-	g_assert_cmpint(imap_seqset_parse(in, strlen(in), &a, &set, &err),
-			==, 0);
+	g_assert_cmpint(imap_seqset_parse(in, strlen(in), &a, &set, &err), ==,
+			0);
 	got = describe(&set);
 	g_assert_cmpstr(got, ==, want);
 	g_free(got);
@@ -50,8 +50,8 @@ static void check_bad(const char *in, const char *why)
 	const char *err = NULL;
 
 	imap_arena_init(&a, mem, sizeof(mem));
-	g_assert_cmpint(imap_seqset_parse(in, strlen(in), &a, &set, &err),
-			==, -1);
+	g_assert_cmpint(imap_seqset_parse(in, strlen(in), &a, &set, &err), ==,
+			-1);
 	g_assert_cmpstr(err, ==, why);
 }
 
@@ -82,7 +82,8 @@ static void test_invalid(void)
 	check_bad("a", "Invalid sequence set");
 	check_bad("1 2", "Invalid sequence set");
 	check_bad("4294967295", "Number too large in sequence set");
-	check_bad("99999999999999999999999", "Number too large in sequence set");
+	check_bad("99999999999999999999999",
+		  "Number too large in sequence set");
 	check_bad("$", "Saved search results ($) are not supported");
 	check_bad("1,$", "Saved search results ($) are not supported");
 }
@@ -128,12 +129,12 @@ static void test_bounded(void)
 	for (int i = 2; i < 5000; i++)
 		g_string_append_printf(s, ",%d", i);
 	imap_arena_init(&a, mem, sizeof(mem));
-	g_assert_cmpint(imap_seqset_parse(s->str, s->len, &a, &set, &err),
-			==, 0);
+	g_assert_cmpint(imap_seqset_parse(s->str, s->len, &a, &set, &err), ==,
+			0);
 	g_assert_cmpuint(set.n, ==, 1);
 	imap_arena_init(&a, small, sizeof(small));
-	g_assert_cmpint(imap_seqset_parse(s->str, s->len, &a, &set, &err),
-			==, -1);
+	g_assert_cmpint(imap_seqset_parse(s->str, s->len, &a, &set, &err), ==,
+			-1);
 	g_assert_cmpstr(err, ==, "Sequence set too large");
 	g_string_free(s, TRUE);
 }

@@ -69,9 +69,10 @@ static void dump_addrs(GString *s, struct rmail_mime *m, const char *hdr,
 		return;
 	}
 	for (i = 0; i < n; i++)
-		g_string_append_printf(s, "  addr %s: name=%s mailbox=%s "
-				       "host=%s group=%s route=%s\n", hdr,
-				       a[i].name ? a[i].name : "-",
+		g_string_append_printf(s,
+				       "  addr %s: name=%s mailbox=%s "
+				       "host=%s group=%s route=%s\n",
+				       hdr, a[i].name ? a[i].name : "-",
 				       a[i].mailbox ? a[i].mailbox : "-",
 				       a[i].host ? a[i].host : "-",
 				       a[i].group ? a[i].group : "-",
@@ -99,18 +100,19 @@ static char *dump(struct rmail_mime *m)
 			g_string_append(s, "-");
 		else
 			g_string_append_printf(s, "%u", p->parent);
-		g_string_append_printf(s, " depth=%u %s/%s flags=%s%s%s%s",
-			p->depth, p->type, p->subtype,
-			p->flags & RMAIL_MIME_MULTIPART ? "M" : "",
+		g_string_append_printf(
+			s, " depth=%u %s/%s flags=%s%s%s%s", p->depth, p->type,
+			p->subtype, p->flags & RMAIL_MIME_MULTIPART ? "M" : "",
 			p->flags & RMAIL_MIME_MESSAGE ? "R" : "",
 			p->flags & RMAIL_MIME_TRUNCATED ? "T" : "",
 			p->flags & RMAIL_MIME_8BIT ? "8" : "");
-		g_string_append_printf(s, " hdr=%" G_GUINT64_FORMAT "+%"
-				       G_GUINT64_FORMAT " body=%"
-				       G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
-				       " lines=%u children=", p->hdr_off,
-				       p->hdr_len, p->body_off, p->body_len,
-				       p->body_lines);
+		g_string_append_printf(
+			s,
+			" hdr=%" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
+			" body=%" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
+			" lines=%u children=",
+			p->hdr_off, p->hdr_len, p->body_off, p->body_len,
+			p->body_lines);
 		for (ch = p->first_child; ch != RMAIL_MIME_NONE;
 		     ch = core->mime_part(m, ch)->next_sibling)
 			g_string_append_printf(s, "%u,", ch);
@@ -165,8 +167,8 @@ static void check_tree(struct rmail_mime *m, size_t len)
 			g_assert_cmpuint(p->parent, ==, RMAIL_MIME_NONE);
 			continue;
 		}
-		const struct rmail_mime_part *pp = core->mime_part(m,
-								   p->parent);
+		const struct rmail_mime_part *pp =
+			core->mime_part(m, p->parent);
 		g_assert_cmpuint(p->parent, <, i);
 		g_assert_cmpuint(p->depth, ==, pp->depth + 1);
 		g_assert_cmpuint(p->hdr_off, >=, pp->body_off);
@@ -174,7 +176,7 @@ static void check_tree(struct rmail_mime *m, size_t len)
 		 * the CRLF that the boundary owns */
 		g_assert_cmpuint(p->body_off + p->body_len, <=,
 				 pp->body_off + pp->body_len +
-				 (p->body_len == 0 ? 2 : 0));
+					 (p->body_len == 0 ? 2 : 0));
 	}
 }
 
@@ -229,8 +231,8 @@ static void test_prefixes(gconstpointer data)
 		struct rmail_mime *m;
 		struct rmail_err err;
 
-		g_assert_cmpint(core->mime_parse(copy, cut, NULL, &m, &err),
-				==, 0);
+		g_assert_cmpint(core->mime_parse(copy, cut, NULL, &m, &err), ==,
+				0);
 		check_tree(m, cut);
 		g_free(dump(m));
 		core->mime_free(&m);
@@ -241,9 +243,17 @@ static void test_prefixes(gconstpointer data)
 }
 
 static const char *const corpus[] = {
-	"simple", "multipart_alt", "rfc822_nested", "missing_boundary",
-	"bad_base64", "header_8bit", "wrong_charset", "lf_only", "digest",
-	"headers_only", NULL,
+	"simple",
+	"multipart_alt",
+	"rfc822_nested",
+	"missing_boundary",
+	"bad_base64",
+	"header_8bit",
+	"wrong_charset",
+	"lf_only",
+	"digest",
+	"headers_only",
+	NULL,
 };
 
 /* Parses share nothing: threads parsing (and converting charsets with
@@ -278,7 +288,7 @@ static gpointer thread_main(gpointer data)
 
 static void test_threads(void)
 {
-	char *want[G_N_ELEMENTS(corpus)] = { 0 };
+	char *want[G_N_ELEMENTS(corpus)] = {0};
 	GThread *t[4];
 	size_t i;
 
@@ -311,19 +321,21 @@ static struct rmail_mime *parse_lim(const char *msg, size_t len,
 
 static void test_limit_depth(void)
 {
-	struct rmail_mime_limits lim = { .size = sizeof(lim), .max_depth = 3 };
+	struct rmail_mime_limits lim = {.size = sizeof(lim), .max_depth = 3};
 	GString *s = g_string_new(NULL);
 	struct rmail_mime *m;
 	size_t i, np;
 
 	/* 200 nested multiparts: the parser must not recurse */
 	for (i = 0; i < 200; i++)
-		g_string_append_printf(s, "Content-Type: multipart/mixed; "
-			"boundary=b%03zu\r\n\r\n--b%03zu\r\n", i, i);
+		g_string_append_printf(s,
+				       "Content-Type: multipart/mixed; "
+				       "boundary=b%03zu\r\n\r\n--b%03zu\r\n",
+				       i, i);
 	g_string_append(s, "\r\ntext\r\n");
 	m = parse_lim(s->str, s->len, &lim);
 	np = core->mime_part_count(m);
-	g_assert_cmpuint(np, ==, 4);  /* depth 0..3 */
+	g_assert_cmpuint(np, ==, 4); /* depth 0..3 */
 	g_assert_true(core->mime_part(m, 3)->flags & RMAIL_MIME_TRUNCATED);
 	g_assert_false(core->mime_part(m, 3)->flags & RMAIL_MIME_MULTIPART);
 	for (i = 0; i < 3; i++)
@@ -349,8 +361,7 @@ static void test_limit_depth(void)
 
 static void test_limit_parts(void)
 {
-	struct rmail_mime_limits lim = { .size = sizeof(lim),
-					 .max_parts = 10 };
+	struct rmail_mime_limits lim = {.size = sizeof(lim), .max_parts = 10};
 	GString *s = g_string_new("Content-Type: multipart/mixed; "
 				  "boundary=x\r\n\r\n");
 	struct rmail_mime *m;
@@ -364,7 +375,8 @@ static void test_limit_parts(void)
 	g_assert_true(core->mime_part(m, 0)->flags & RMAIL_MIME_TRUNCATED);
 	/* the multipart still spans its whole body */
 	g_assert_cmpuint(core->mime_part(m, 0)->body_off +
-			 core->mime_part(m, 0)->body_len, ==, s->len);
+				 core->mime_part(m, 0)->body_len,
+			 ==, s->len);
 	core->mime_free(&m);
 	m = parse_lim(s->str, s->len, NULL);
 	g_assert_cmpuint(core->mime_part_count(m), ==, RM_MIME_DEF_PARTS);
@@ -378,8 +390,8 @@ static void test_limit_parts(void)
 static void test_limit_many_addresses(void)
 {
 	GString *s = g_string_new(NULL);
-	struct rmail_mime_limits lim = { .size = sizeof(lim),
-					 .max_header_len = 64 << 20 };
+	struct rmail_mime_limits lim = {.size = sizeof(lim),
+					.max_header_len = 64 << 20};
 	const struct rmail_mime_addr *a;
 	struct rmail_mime *m;
 	size_t i, n;
@@ -389,8 +401,8 @@ static void test_limit_many_addresses(void)
 	g_string_append(s, "\r\nbody\r\n");
 	m = parse_lim(s->str, s->len, NULL);
 	g_assert_true(core->mime_part(m, 0)->flags & RMAIL_MIME_TRUNCATED);
-	g_assert_nonnull(core->mime_header(m, 0, "To",
-					   RM_MIME_DEF_HEADERS - 1, 0));
+	g_assert_nonnull(
+		core->mime_header(m, 0, "To", RM_MIME_DEF_HEADERS - 1, 0));
 	g_assert_null(core->mime_header(m, 0, "To", RM_MIME_DEF_HEADERS, 0));
 	g_assert_cmpstr(core->mime_header(m, 0, "to", 7, 1), ==,
 			"u7@example.com");
@@ -407,8 +419,9 @@ static void test_limit_many_addresses(void)
 	/* the field ("To: " included) is cut at the limit */
 	g_assert_cmpuint(strlen(core->mime_header(m, 0, "To", 0, 0)), ==,
 			 RM_MIME_DEF_HEADER_LEN - 4);
-	g_assert_cmpint(core->mime_addresses(m, core->mime_header(m, 0, "To",
-				0, 0), &a, &n), ==, 0);
+	g_assert_cmpint(core->mime_addresses(
+				m, core->mime_header(m, 0, "To", 0, 0), &a, &n),
+			==, 0);
 	g_assert_cmpuint(n, >, 1000);
 	g_assert_cmpuint(n, <, RM_MIME_MAX_ADDRS);
 	core->mime_free(&m);
@@ -416,8 +429,9 @@ static void test_limit_many_addresses(void)
 	/* with the header limit raised, the address list is refused */
 	m = parse_lim(s->str, s->len, &lim);
 	g_assert_false(core->mime_part(m, 0)->flags & RMAIL_MIME_TRUNCATED);
-	g_assert_cmpint(core->mime_addresses(m, core->mime_header(m, 0, "To",
-				0, 0), &a, &n), ==, -1);
+	g_assert_cmpint(core->mime_addresses(
+				m, core->mime_header(m, 0, "To", 0, 0), &a, &n),
+			==, -1);
 	g_assert_null(a);
 	g_assert_cmpuint(n, ==, 0);
 	core->mime_free(&m);
@@ -426,9 +440,8 @@ static void test_limit_many_addresses(void)
 
 static void test_limit_lengths(void)
 {
-	struct rmail_mime_limits lim = { .size = sizeof(lim),
-					 .max_header_len = 20,
-					 .max_line_len = 50 };
+	struct rmail_mime_limits lim = {
+		.size = sizeof(lim), .max_header_len = 20, .max_line_len = 50};
 	const char *msg = "Subject: 0123456789abcdefghijXYZ\r\n"
 			  "X-Folded: a\r\n b\r\n\tc\r\n\r\nshort\r\n";
 	struct rmail_mime *m = parse_lim(msg, strlen(msg), &lim);
@@ -464,26 +477,26 @@ static struct rmail_pool *pool;
 static void test_rfc2047(void)
 {
 	static const char *const v[][2] = {
-		{ "=?ISO-8859-1?Q?a?=", "a" },
-		{ "=?ISO-8859-1?Q?a?= b", "a b" },
-		{ "=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=", "ab" },
-		{ "=?ISO-8859-1?Q?a?=  \t =?ISO-8859-1?Q?b?=", "ab" },
-		{ "=?ISO-8859-1?Q?a_b?=", "a b" },
-		{ "=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=", "a b" },
-		{ "=?utf-8*en?q?caf=C3=A9?=", "caf\xc3\xa9" },
+		{"=?ISO-8859-1?Q?a?=", "a"},
+		{"=?ISO-8859-1?Q?a?= b", "a b"},
+		{"=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=", "ab"},
+		{"=?ISO-8859-1?Q?a?=  \t =?ISO-8859-1?Q?b?=", "ab"},
+		{"=?ISO-8859-1?Q?a_b?=", "a b"},
+		{"=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=", "a b"},
+		{"=?utf-8*en?q?caf=C3=A9?=", "caf\xc3\xa9"},
 		/* UTF-8 character split across two words */
-		{ "=?utf-8?b?w6k=?= =?utf-8?b?w6k=?=", "\xc3\xa9\xc3\xa9" },
-		{ "=?utf-8?B?ww==?= =?utf-8?B?qQ==?=", "\xc3\xa9" },
-		{ "=?utf-8?q?x", "=?utf-8?q?x" },
-		{ "=?utf-8?x?abc?=", "=?utf-8?x?abc?=" },
-		{ "=?=?utf-8?q?ok?=", "=?ok" },
-		{ "a =?utf-8?q?broken space?= b",
-		  "a =?utf-8?q?broken space?= b" },
-		{ "=?no-such-cs?q?caf=E9?=", "caf\xc3\xa9" },
-		{ "=?koi8-r?b?8NLJ18XU?=", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
-					   "\xd0\xb5\xd1\x82" },
-		{ "Gr\xfc\xdf", "Gr\xc3\xbc\xc3\x9f" },
-		{ "", "" },
+		{"=?utf-8?b?w6k=?= =?utf-8?b?w6k=?=", "\xc3\xa9\xc3\xa9"},
+		{"=?utf-8?B?ww==?= =?utf-8?B?qQ==?=", "\xc3\xa9"},
+		{"=?utf-8?q?x", "=?utf-8?q?x"},
+		{"=?utf-8?x?abc?=", "=?utf-8?x?abc?="},
+		{"=?=?utf-8?q?ok?=", "=?ok"},
+		{"a =?utf-8?q?broken space?= b",
+		 "a =?utf-8?q?broken space?= b"},
+		{"=?no-such-cs?q?caf=E9?=", "caf\xc3\xa9"},
+		{"=?koi8-r?b?8NLJ18XU?=", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
+					  "\xd0\xb5\xd1\x82"},
+		{"Gr\xfc\xdf", "Gr\xc3\xbc\xc3\x9f"},
+		{"", ""},
 	};
 	size_t i;
 
@@ -505,31 +518,32 @@ static void test_rfc2047(void)
 static void test_params(void)
 {
 	static const char *const v[][4] = {
-		{ "text/plain; charset=\"us-ascii\"", "text", "charset",
-		  "us-ascii" },
-		{ "Text/HTML ; CHARSET = UTF-8 (comment)", "text", "charset",
-		  "UTF-8" },
-		{ "a/b; name=my file (1).pdf", "a", "name",
-		  "my file (1).pdf" },
-		{ "a/b; name=my file.pdf (x)", "a", "name", "my file.pdf" },
-		{ "application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A"
-		  "%2A%2Afun%2A%2A%2A", "application", "title",
-		  "This is ***fun***" },
-		{ "message/external-body; access-type=URL; "
-		  "URL*0=\"ftp://\"; URL*1=\"cs.utk.edu/pub/moore/"
-		  "bulk-mailer/bulk-mailer.tar\"", "message", "url",
-		  "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar" },
-		{ "application/x-stuff; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
-		  "title*2=\"isn't it!\"; title*0*=us-ascii'en'This%20is%20"
-		  "even%20more%20", "application", "title",
-		  "This is even more ***fun*** isn't it!" },
-		{ "a/b; name=\"=?utf-8?b?w6k=?=.txt\"", "a", "name",
-		  "\xc3\xa9.txt" },
-		{ "a/b; name*=iso-8859-1''%E9; name=plain", "a", "name",
-		  "\xc3\xa9" },
-		{ "a/b; name=\"q\\\"uo\\\\te\"", "a", "name", "q\"uo\\te" },
-		{ "a/b; name*0=x; name*2=z", "a", "name", "x" },
-		{ "a/b;;; name=v;", "a", "name", "v" },
+		{"text/plain; charset=\"us-ascii\"", "text", "charset",
+		 "us-ascii"},
+		{"Text/HTML ; CHARSET = UTF-8 (comment)", "text", "charset",
+		 "UTF-8"},
+		{"a/b; name=my file (1).pdf", "a", "name", "my file (1).pdf"},
+		{"a/b; name=my file.pdf (x)", "a", "name", "my file.pdf"},
+		{"application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A"
+		 "%2A%2Afun%2A%2A%2A",
+		 "application", "title", "This is ***fun***"},
+		{"message/external-body; access-type=URL; "
+		 "URL*0=\"ftp://\"; URL*1=\"cs.utk.edu/pub/moore/"
+		 "bulk-mailer/bulk-mailer.tar\"",
+		 "message", "url",
+		 "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"},
+		{"application/x-stuff; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
+		 "title*2=\"isn't it!\"; title*0*=us-ascii'en'This%20is%20"
+		 "even%20more%20",
+		 "application", "title",
+		 "This is even more ***fun*** isn't it!"},
+		{"a/b; name=\"=?utf-8?b?w6k=?=.txt\"", "a", "name",
+		 "\xc3\xa9.txt"},
+		{"a/b; name*=iso-8859-1''%E9; name=plain", "a", "name",
+		 "\xc3\xa9"},
+		{"a/b; name=\"q\\\"uo\\\\te\"", "a", "name", "q\"uo\\te"},
+		{"a/b; name*0=x; name*2=z", "a", "name", "x"},
+		{"a/b;;; name=v;", "a", "name", "v"},
 	};
 	size_t i;
 
@@ -546,8 +560,16 @@ static void test_params(void)
 static void test_ctype_bad(void)
 {
 	static const char *const v[] = {
-		"", "text", "/plain", "text/", ";", "(comment", "\"\"",
-		"a/b; name*0*=utf-8'", "a/b; name*=%", "a/b; =x",
+		"",
+		"text",
+		"/plain",
+		"text/",
+		";",
+		"(comment",
+		"\"\"",
+		"a/b; name*0*=utf-8'",
+		"a/b; name*=%",
+		"a/b; =x",
 	};
 	size_t i, cut;
 
@@ -572,7 +594,7 @@ static void test_ctype_bad(void)
 
 struct addr_vec {
 	const char *in;
-	const char *want;   /* name|mailbox|host|group|route; ... */
+	const char *want; /* name|mailbox|host|group|route; ... */
 };
 
 static char *addrs_str(const struct rmail_mime_addr *a, size_t n)
@@ -593,38 +615,50 @@ static char *addrs_str(const struct rmail_mime_addr *a, size_t n)
 static void test_addresses(void)
 {
 	static const struct addr_vec v[] = {
-		{ "a@b", "-|a|b|-|-;" },
-		{ "John Doe <jdoe@machine.example>",
-		  "John Doe|jdoe|machine.example|-|-;" },
-		{ "\"Joe Q. Public\" <john.q.public@example.com>",
-		  "Joe Q. Public|john.q.public|example.com|-|-;" },
-		{ "Mary Smith <mary@x.test>, jdoe@example.org, Who? "
-		  "<one@y.test>",
-		  "Mary Smith|mary|x.test|-|-;-|jdoe|example.org|-|-;"
-		  "Who?|one|y.test|-|-;" },
-		{ "A Group:Ed Jones <c@a.test>,joe@where.test;",
-		  "-|-|-|A Group|-;Ed Jones|c|a.test|-|-;"
-		  "-|joe|where.test|-|-;-|-|-|-|-;" },
-		{ "Undisclosed recipients:;",
-		  "-|-|-|Undisclosed recipients|-;-|-|-|-|-;" },
-		{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his "
-		  "host)>", "Pete|pete|silly.test|-|-;" },
-		{ "<@r1.test,@r2.test:joe@x.test>",
-		  "-|joe|x.test|-|@r1.test,@r2.test;" },
-		{ "joe@x.test (Joe Bloggs)", "Joe Bloggs|joe|x.test|-|-;" },
-		{ "\"strange local\"@x.test", "-|strange local|x.test|-|-;" },
-		{ "=?utf-8?q?J=C3=BCrgen?= <j@x.test>",
-		  "J\xc3\xbcrgen|j|x.test|-|-;" },
-		{ "undisclosed-recipients", "-|undisclosed-recipients|-|-|-;" },
-		{ "<>", "-||-|-|-;" },
-		{ "a@[127.0.0.1]", "-|a|[127.0.0.1]|-|-;" },
-		{ ",, ,a@b,,", "-|a|b|-|-;" },
-		{ "g: a@b", "-|-|-|g|-;-|a|b|-|-;-|-|-|-|-;" },
-		{ "", "" },
+		{"a@b", "-|a|b|-|-;"},
+		{"John Doe <jdoe@machine.example>",
+		 "John Doe|jdoe|machine.example|-|-;"},
+		{"\"Joe Q. Public\" <john.q.public@example.com>",
+		 "Joe Q. Public|john.q.public|example.com|-|-;"},
+		{"Mary Smith <mary@x.test>, jdoe@example.org, Who? "
+		 "<one@y.test>",
+		 "Mary Smith|mary|x.test|-|-;-|jdoe|example.org|-|-;"
+		 "Who?|one|y.test|-|-;"},
+		{"A Group:Ed Jones <c@a.test>,joe@where.test;",
+		 "-|-|-|A Group|-;Ed Jones|c|a.test|-|-;"
+		 "-|joe|where.test|-|-;-|-|-|-|-;"},
+		{"Undisclosed recipients:;",
+		 "-|-|-|Undisclosed recipients|-;-|-|-|-|-;"},
+		{"Pete(A nice \\) chap) <pete(his account)@silly.test(his "
+		 "host)>",
+		 "Pete|pete|silly.test|-|-;"},
+		{"<@r1.test,@r2.test:joe@x.test>",
+		 "-|joe|x.test|-|@r1.test,@r2.test;"},
+		{"joe@x.test (Joe Bloggs)", "Joe Bloggs|joe|x.test|-|-;"},
+		{"\"strange local\"@x.test", "-|strange local|x.test|-|-;"},
+		{"=?utf-8?q?J=C3=BCrgen?= <j@x.test>",
+		 "J\xc3\xbcrgen|j|x.test|-|-;"},
+		{"undisclosed-recipients", "-|undisclosed-recipients|-|-|-;"},
+		{"<>", "-||-|-|-;"},
+		{"a@[127.0.0.1]", "-|a|[127.0.0.1]|-|-;"},
+		{",, ,a@b,,", "-|a|b|-|-;"},
+		{"g: a@b", "-|-|-|g|-;-|a|b|-|-;-|-|-|-|-;"},
+		{"", ""},
 	};
 	static const char *const junk[] = {
-		"\"unterminated", "(unterminated", "<a@b", "a@", "@", ":;:;",
-		"<<>>", "a:b:c;d;", "\"\\", "<@a,@b", "[x", ")", "a) b@c)",
+		"\"unterminated",
+		"(unterminated",
+		"<a@b",
+		"a@",
+		"@",
+		":;:;",
+		"<<>>",
+		"a:b:c;d;",
+		"\"\\",
+		"<@a,@b",
+		"[x",
+		")",
+		"a) b@c)",
 	};
 	size_t i, cut;
 	struct rmail_mime *m;
@@ -644,8 +678,8 @@ static void test_addresses(void)
 		for (cut = 0; cut <= strlen(v[i].in); cut++) {
 			char *in = g_strndup(v[i].in, cut);
 
-			g_assert_cmpint(core->mime_addresses(m, in, &a, &n),
-					==, 0);
+			g_assert_cmpint(core->mime_addresses(m, in, &a, &n), ==,
+					0);
 			g_free(in);
 		}
 	}
@@ -662,33 +696,33 @@ static void test_addresses(void)
 static void test_decodings(void)
 {
 	static const char *const b64[][2] = {
-		{ "aGVsbG8=", "hello" },
-		{ "aGVs\r\nbG8", "hello" },
-		{ "a G\x01Vs*bG8=", "hello" },
-		{ "aGk=aGk=", "hihi" },
-		{ "=", "" },
-		{ "QQ", "A" },
+		{"aGVsbG8=", "hello"},
+		{"aGVs\r\nbG8", "hello"},
+		{"a G\x01Vs*bG8=", "hello"},
+		{"aGk=aGk=", "hihi"},
+		{"=", ""},
+		{"QQ", "A"},
 	};
 	static const char *const qp[][2] = {
-		{ "a=3Db", "a=b" },
-		{ "a=3db", "a=b" },
-		{ "soft=\r\nbreak", "softbreak" },
-		{ "soft=  \nbreak", "softbreak" },
-		{ "bad=zz=", "bad=zz" },
-		{ "trail  \r\nx", "trail\r\nx" },
-		{ "keep  x", "keep  x" },
-		{ "end=4", "end=4" },
+		{"a=3Db", "a=b"},
+		{"a=3db", "a=b"},
+		{"soft=\r\nbreak", "softbreak"},
+		{"soft=  \nbreak", "softbreak"},
+		{"bad=zz=", "bad=zz"},
+		{"trail  \r\nx", "trail\r\nx"},
+		{"keep  x", "keep  x"},
+		{"end=4", "end=4"},
 	};
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(b64); i++) {
-		struct rm_mbuf b = { 0 };
+		struct rm_mbuf b = {0};
 
 		rm_mime_base64(&b, b64[i][0], strlen(b64[i][0]));
 		g_assert_cmpstr(rm_mbuf_finish(&b, pool, NULL), ==, b64[i][1]);
 	}
 	for (i = 0; i < G_N_ELEMENTS(qp); i++) {
-		struct rm_mbuf b = { 0 };
+		struct rm_mbuf b = {0};
 
 		rm_mime_qp(&b, qp[i][0], strlen(qp[i][0]), false);
 		g_assert_cmpstr(rm_mbuf_finish(&b, pool, NULL), ==, qp[i][1]);
@@ -698,21 +732,25 @@ static void test_decodings(void)
 static void test_charsets(void)
 {
 	static const char *const v[][3] = {
-		{ NULL, "caf\xe9", "caf\xc3\xa9" },
-		{ "us-ascii", "caf\xc3\xa9", "caf\xc3\xa9" },
-		{ "UTF-8", "a\xff" "b", "a\xef\xbf\xbd" "b" },
-		{ "iso-8859-1", "\x80\xe9", "\xe2\x82\xac\xc3\xa9" },
-		{ "utf-8//TRANSLIT", "caf\xe9", "caf\xc3\xa9" },
-		{ "x-bogus", "caf\xc3\xa9", "caf\xc3\xa9" },
-		{ "shift_jis", "\x82\xa0", "\xe3\x81\x82" },
-		{ "iso-2022-jp", "\x1b$B$\"\x1b(B", "\xe3\x81\x82" },
-		{ "utf-16le", "a\0", "a" },
-		{ "euc-jp", "\xa4", "\xef\xbf\xbd" },
+		{NULL, "caf\xe9", "caf\xc3\xa9"},
+		{"us-ascii", "caf\xc3\xa9", "caf\xc3\xa9"},
+		{"UTF-8",
+		 "a\xff"
+		 "b",
+		 "a\xef\xbf\xbd"
+		 "b"},
+		{"iso-8859-1", "\x80\xe9", "\xe2\x82\xac\xc3\xa9"},
+		{"utf-8//TRANSLIT", "caf\xe9", "caf\xc3\xa9"},
+		{"x-bogus", "caf\xc3\xa9", "caf\xc3\xa9"},
+		{"shift_jis", "\x82\xa0", "\xe3\x81\x82"},
+		{"iso-2022-jp", "\x1b$B$\"\x1b(B", "\xe3\x81\x82"},
+		{"utf-16le", "a\0", "a"},
+		{"euc-jp", "\xa4", "\xef\xbf\xbd"},
 	};
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(v); i++) {
-		struct rm_mbuf b = { 0 };
+		struct rm_mbuf b = {0};
 		size_t n = strlen(v[i][1]);
 
 		if (v[i][0] != NULL && strcmp(v[i][0], "utf-16le") == 0)

@@ -5,14 +5,14 @@
 
 void ss_fx_open(const char *dir, struct ss_store *st)
 {
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
 	g_assert_cmpint(ss_store_open(st, fake_core_init(), dir, &err), ==, 0);
 }
 
 void ss_fx_setup(struct ss_fx *fx, gconstpointer data)
 {
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int rc;
 
 	(void)data;
@@ -43,9 +43,9 @@ void ss_fx_teardown(struct ss_fx *fx, gconstpointer data)
 uint32_t ss_t_append(struct ss_store *st, const char *mbox, const char *data,
 		     uint32_t flags)
 {
-	struct rmail_append_opts o = { .size = sizeof(o), .flags = flags };
+	struct rmail_append_opts o = {.size = sizeof(o), .flags = flags};
 	struct rmail_append *ap = NULL;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint32_t uid = 0, uv = 0;
 
 	if (ss_append_begin(st, SS_USER, mbox, &o, &ap, &err) < 0 ||

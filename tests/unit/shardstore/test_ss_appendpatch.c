@@ -27,7 +27,7 @@ static void other_process(const char *dir, unsigned seed, int napp)
 	if (pid == 0) {
 		struct ss_store st;
 		struct rmail_mbox *mb;
-		struct rmail_err err = { 0 };
+		struct rmail_err err = {0};
 		char body[600];
 		uint32_t uid;
 		int i;
@@ -45,13 +45,13 @@ static void other_process(const char *dir, unsigned seed, int napp)
 		}
 		if (ss_mbox_open(&st, SS_USER, "INBOX", &mb, &err) < 0)
 			_exit(3);
-		uid = ss_mbox_msg(mb, (uint32_t)rand() %
-					      ss_mbox_count(mb))->uid;
+		uid = ss_mbox_msg(mb, (uint32_t)rand() % ss_mbox_count(mb))
+			      ->uid;
 		if (ss_msg_flags(mb, uid, RMAIL_FLAGS_ADD, RMAIL_F_SEEN, NULL,
 				 0, NULL, &err) < 0)
 			_exit(4);
-		uid = ss_mbox_msg(mb, (uint32_t)rand() %
-					      ss_mbox_count(mb))->uid;
+		uid = ss_mbox_msg(mb, (uint32_t)rand() % ss_mbox_count(mb))
+			      ->uid;
 		if (ss_msg_expunge(mb, &uid, 1, &err) < 0)
 			_exit(5);
 		ss_mbox_close(&mb);
@@ -78,7 +78,7 @@ static void assert_matches_disk(const char *dir, struct rmail_mbox *mb)
 	struct rmail_mbox_status a, b;
 	struct ss_store st;
 	struct rmail_mbox *fresh;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint32_t i;
 
 	ss_fx_open(dir, &st);
@@ -111,11 +111,12 @@ static void assert_matches_disk(const char *dir, struct rmail_mbox *mb)
 static struct rmail_mbox *settled_view(struct ss_fx *fx)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int i;
 
 	for (i = 0; i < NMSG; i++)
-		ss_t_append(&fx->st, "INBOX", "x\r\n", i % 3 ? RMAIL_F_SEEN : 0);
+		ss_t_append(&fx->st, "INBOX", "x\r\n",
+			    i % 3 ? RMAIL_F_SEEN : 0);
 	g_usleep(3 * SS_RACY_NS / 1000);
 	g_assert_cmpint(ss_mbox_open(&fx->st, SS_USER, "INBOX", &mb, &err), ==,
 			0);
@@ -135,8 +136,8 @@ static void count_change(void *arg, const struct rmail_change *c)
 static void test_other_appends(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb = settled_view(fx);
-	struct rmail_err err = { 0 };
-	uint32_t seen[4] = { 0 };
+	struct rmail_err err = {0};
+	uint32_t seen[4] = {0};
 	uint64_t since = mb->log_read;
 	unsigned round;
 
@@ -164,7 +165,7 @@ static void test_other_appends(struct ss_fx *fx, gconstpointer d)
 /* a message renamed into the shard by hand under the UID lock */
 static uint32_t hand_made(struct rmail_mbox *mb, struct ss_fname *f)
 {
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	char rel[SS_FNAME_MAX + 16], name[SS_FNAME_MAX];
 	uint32_t uv, next;
 	int fd;
@@ -186,10 +187,10 @@ enum fallback { OLD_RECORD, KEYWORD, LYING_DETAIL };
 static void fallback_test(struct ss_fx *fx, enum fallback how)
 {
 	struct rmail_mbox *mb = settled_view(fx), *wm;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint64_t scans = mb->shard_scans;
 	struct ss_store st;
-	struct ss_fname f = { 0, RMAIL_F_FLAGGED, 0, 6, 0 };
+	struct ss_fname f = {0, RMAIL_F_FLAGGED, 0, 6, 0};
 
 	f.date = (int64_t)time(NULL);
 	ss_fx_open(fx->dir, &st);
@@ -201,14 +202,14 @@ static void fallback_test(struct ss_fx *fx, enum fallback how)
 		ss_log_append(wm, RMAIL_CHANGE_APPEND, f.uid, f.flags);
 		break;
 	case KEYWORD: {
-		static const char *const kw[] = { "$Label1" };
-		struct rmail_append_opts o = { .size = sizeof(o),
-					       .keywords = kw,
-					       .nkeywords = 1 };
+		static const char *const kw[] = {"$Label1"};
+		struct rmail_append_opts o = {
+			.size = sizeof(o), .keywords = kw, .nkeywords = 1};
 		struct rmail_append *ap = NULL;
 
-		g_assert_cmpint(ss_append_begin(&st, SS_USER, "INBOX", &o,
-						&ap, &err), ==, 0);
+		g_assert_cmpint(
+			ss_append_begin(&st, SS_USER, "INBOX", &o, &ap, &err),
+			==, 0);
 		g_assert_cmpint(ss_append_write(ap, "k\r\n", 3, &err), ==, 0);
 		g_assert_cmpint(ss_append_commit(ap, NULL, NULL, &err), ==, 0);
 		ss_append_free(&ap);
@@ -257,7 +258,7 @@ static void test_lying_detail(struct ss_fx *fx, gconstpointer d)
 static void test_own_changes(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb = settled_view(fx);
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint64_t scans = mb->shard_scans;
 	int i;
 
@@ -268,8 +269,8 @@ static void test_own_changes(struct ss_fx *fx, gconstpointer d)
 		g_assert_cmpint(ss_mbox_refresh(mb, &err), ==, 0);
 		g_assert_cmpint(ss_mbox_find(mb, uid), >=, 0);
 		g_assert_cmpint(ss_msg_flags(mb, uid, RMAIL_FLAGS_ADD,
-					     RMAIL_F_SEEN, NULL, 0, NULL,
-					     &err), ==, 0);
+					     RMAIL_F_SEEN, NULL, 0, NULL, &err),
+				==, 0);
 		g_assert_cmpint(ss_mbox_refresh(mb, &err), ==, 0);
 	}
 	assert_matches_disk(fx->dir, mb);
@@ -281,8 +282,8 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	fake_core_init();
-#define T(path, fn)                                                      \
-	g_test_add("/shardstore/appendpatch/" path, struct ss_fx, NULL,  \
+#define T(path, fn)                                                            \
+	g_test_add("/shardstore/appendpatch/" path, struct ss_fx, NULL,        \
 		   ss_fx_setup, fn, ss_fx_teardown)
 	T("other-appends", test_other_appends);
 	T("own-changes", test_own_changes);

@@ -16,10 +16,12 @@
 #define NMSG 300
 #define NCHANGE 60
 
-static const uint32_t some_flags[] = {
-	0, RMAIL_F_SEEN, RMAIL_F_FLAGGED, RMAIL_F_SEEN | RMAIL_F_ANSWERED,
-	RMAIL_F_DELETED | RMAIL_F_DRAFT, 0x1f
-};
+static const uint32_t some_flags[] = {0,
+				      RMAIL_F_SEEN,
+				      RMAIL_F_FLAGGED,
+				      RMAIL_F_SEEN | RMAIL_F_ANSWERED,
+				      RMAIL_F_DELETED | RMAIL_F_DRAFT,
+				      0x1f};
 
 /* in a child: NCHANGE random flag sets, `nexp` expunges, `napp` appends */
 static void other_process(const char *dir, unsigned seed, int nexp, int napp)
@@ -31,7 +33,7 @@ static void other_process(const char *dir, unsigned seed, int nexp, int napp)
 	if (pid == 0) {
 		struct ss_store st;
 		struct rmail_mbox *mb;
-		struct rmail_err err = { 0 };
+		struct rmail_err err = {0};
 		int i;
 
 		if (ss_store_open(&st, fake_core_init(), dir, &err) < 0 ||
@@ -49,8 +51,10 @@ static void other_process(const char *dir, unsigned seed, int nexp, int napp)
 				_exit(3);
 		}
 		for (i = 0; i < nexp; i++) {
-			uint32_t uid = ss_mbox_msg(mb, (uint32_t)rand() %
-						       ss_mbox_count(mb))->uid;
+			uint32_t uid =
+				ss_mbox_msg(mb, (uint32_t)rand() %
+							ss_mbox_count(mb))
+					->uid;
 
 			if (ss_msg_expunge(mb, &uid, 1, &err) < 0)
 				_exit(4);
@@ -70,7 +74,7 @@ static void assert_matches_disk(const char *dir, struct rmail_mbox *mb)
 {
 	struct ss_store st;
 	struct rmail_mbox *fresh;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint32_t i;
 
 	ss_fx_open(dir, &st);
@@ -97,7 +101,7 @@ static void assert_matches_disk(const char *dir, struct rmail_mbox *mb)
 static struct rmail_mbox *settled_view(struct ss_fx *fx)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int i;
 
 	for (i = 0; i < NMSG; i++)
@@ -112,7 +116,7 @@ static struct rmail_mbox *settled_view(struct ss_fx *fx)
 static void test_random_flags(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb = settled_view(fx);
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	unsigned round;
 
 	(void)d;
@@ -141,7 +145,7 @@ enum damage { LOG_DELETE, LOG_TRUNCATE, LOG_GARBAGE, LOG_LIE };
 static void damage_test(struct ss_fx *fx, enum damage how)
 {
 	struct rmail_mbox *mb = settled_view(fx);
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	uint64_t scans = mb->shard_scans;
 	uint32_t victim = ss_mbox_msg(mb, 7)->uid;
 	int fd;
@@ -161,7 +165,8 @@ static void damage_test(struct ss_fx *fx, enum damage how)
 		fd = openat(mb->dirfd, "changes", O_WRONLY);
 		g_assert_cmpint(fd, >=, 0);
 		g_assert_cmpint(pwrite(fd, "garbage garbage garbage garbage",
-				       32, (off_t)mb->log_read), ==, 32);
+				       32, (off_t)mb->log_read),
+				==, 32);
 		close(fd);
 		break;
 	case LOG_LIE:
@@ -208,8 +213,8 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	fake_core_init();
-#define T(path, fn)                                                      \
-	g_test_add("/shardstore/logpatch/" path, struct ss_fx, NULL,     \
+#define T(path, fn)                                                            \
+	g_test_add("/shardstore/logpatch/" path, struct ss_fx, NULL,           \
 		   ss_fx_setup, fn, ss_fx_teardown)
 	T("random-flags", test_random_flags);
 	T("log-deleted", test_log_deleted);

@@ -23,8 +23,8 @@ static void list_cb(void *arg, const struct rmail_mbox_entry *e)
 
 static char *list_str(struct ss_store *st)
 {
-	struct list_acc a = { g_string_new(NULL) };
-	struct rmail_err err = { 0 };
+	struct list_acc a = {g_string_new(NULL)};
+	struct rmail_err err = {0};
 
 	g_assert_cmpint(ss_mbox_list(st, SS_USER, list_cb, &a, &err), ==, 0);
 	return g_string_free(a.s, FALSE);
@@ -33,7 +33,7 @@ static char *list_str(struct ss_store *st)
 static void test_defaults_and_list(struct ss_fx *fx, gconstpointer d)
 {
 	char *s = list_str(&fx->st);
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
 	(void)d;
 	g_assert_nonnull(strstr(s, "INBOX:4:0;"));
@@ -44,11 +44,12 @@ static void test_defaults_and_list(struct ss_fx *fx, gconstpointer d)
 	g_assert_nonnull(strstr(s, "Archive:4:5;"));
 	g_free(s);
 
-	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER,
-				       "Work/Projekte 2024/Ü", 0, &err), ==, 0);
-	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER,
-				       "Work/Projekte 2024/Ü", 0, &err), ==,
-			-1);
+	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER, "Work/Projekte 2024/Ü",
+				       0, &err),
+			==, 0);
+	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER, "Work/Projekte 2024/Ü",
+				       0, &err),
+			==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_EXISTS);
 	s = list_str(&fx->st);
 	/* implicit parents: \Noselect + \HasChildren */
@@ -58,13 +59,13 @@ static void test_defaults_and_list(struct ss_fx *fx, gconstpointer d)
 	g_free(s);
 
 	/* names that try to escape stay one directory below mail/ */
-	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER, "../../escape", 0,
-				       &err), ==, 0);
+	g_assert_cmpint(
+		ss_mbox_create(&fx->st, SS_USER, "../../escape", 0, &err), ==,
+		0);
 	{
-		char *p = g_build_filename(fx->dir, "domains", "example.com",
-					   "users", "alice", "mail",
-					   "%2E.%2F..%2Fescape", "counter",
-					   NULL);
+		char *p = g_build_filename(
+			fx->dir, "domains", "example.com", "users", "alice",
+			"mail", "%2E.%2F..%2Fescape", "counter", NULL);
 
 		g_assert_true(g_file_test(p, G_FILE_TEST_EXISTS));
 		g_free(p);
@@ -93,8 +94,7 @@ static void test_defaults_and_list(struct ss_fx *fx, gconstpointer d)
 	g_free(s);
 	g_assert_cmpint(ss_mbox_delete(&fx->st, SS_USER, "INBOX", &err), ==,
 			-1);
-	g_assert_cmpint(ss_mbox_delete(&fx->st, SS_USER, "Nope", &err), ==,
-			-1);
+	g_assert_cmpint(ss_mbox_delete(&fx->st, SS_USER, "Nope", &err), ==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 }
 
@@ -102,10 +102,11 @@ static char *read_all(struct rmail_mbox *mb, uint32_t uid)
 {
 	char buf[4096];
 	size_t got = 0;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 
-	g_assert_cmpint(ss_msg_read(mb, uid, 0, buf, sizeof(buf) - 1, &got,
-				    &err), ==, 0);
+	g_assert_cmpint(
+		ss_msg_read(mb, uid, 0, buf, sizeof(buf) - 1, &got, &err), ==,
+		0);
 	buf[got] = '\0';
 	return g_strdup(buf);
 }
@@ -113,7 +114,7 @@ static char *read_all(struct rmail_mbox *mb, uint32_t uid)
 static void test_append_read(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_mbox_status st;
 	const struct rmail_msg *m;
 	uint32_t u1, u2;
@@ -130,7 +131,8 @@ static void test_append_read(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpuint(ss_mbox_count(mb), ==, 2);
 	m = ss_mbox_msg(mb, 0);
 	g_assert_cmpuint(m->uid, ==, u1);
-	g_assert_cmpuint(m->size, ==, strlen("Subject: a\r\nX: y\r\n\r\nbody\r\n"));
+	g_assert_cmpuint(m->size, ==,
+			 strlen("Subject: a\r\nX: y\r\n\r\nbody\r\n"));
 	g_assert_cmpuint(m->flags, ==, 0);
 	g_assert_cmpuint(ss_mbox_msg(mb, 1)->flags, ==, RMAIL_F_SEEN);
 	s = read_all(mb, u1);
@@ -151,8 +153,8 @@ static void test_append_read(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpuint(st.uidnext, ==, u2 + 1);
 	g_assert_cmpuint(st.uidvalidity, >, 0);
 	ss_mbox_close(&mb);
-	g_assert_cmpint(ss_mbox_status(&fx->st, SS_USER, "Sent", &st, &err),
-			==, 0);
+	g_assert_cmpint(ss_mbox_status(&fx->st, SS_USER, "Sent", &st, &err), ==,
+			0);
 	g_assert_cmpuint(st.messages, ==, 0);
 	g_assert_cmpuint(st.special_use, ==, RMAIL_SU_SENT);
 	/* no temporaries left behind */
@@ -170,23 +172,25 @@ static void test_append_read(struct ss_fx *fx, gconstpointer d)
 	{
 		struct rmail_append *ap;
 
-		g_assert_cmpint(ss_append_begin(&fx->st, SS_USER, "INBOX",
-						NULL, &ap, &err), ==, 0);
+		g_assert_cmpint(ss_append_begin(&fx->st, SS_USER, "INBOX", NULL,
+						&ap, &err),
+				==, 0);
 		g_assert_cmpint(ss_append_write(ap, "x", 1, &err), ==, 0);
 		ss_append_free(&ap);
 		g_assert_null(ap);
 	}
-	g_assert_cmpint(ss_append_begin(&fx->st, SS_USER, "Nope", NULL, NULL,
-					&err), ==, -1);
+	g_assert_cmpint(
+		ss_append_begin(&fx->st, SS_USER, "Nope", NULL, NULL, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 }
 
 static void test_flags(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_msg nm;
-	const char *const kw[] = { "$Forwarded", "Work" };
+	const char *const kw[] = {"$Forwarded", "Work"};
 	const char *const *names;
 	struct ss_store other;
 	uint32_t uid;
@@ -197,12 +201,13 @@ static void test_flags(struct ss_fx *fx, gconstpointer d)
 			0);
 	g_assert_cmpint(ss_msg_flags(mb, uid, RMAIL_FLAGS_ADD,
 				     RMAIL_F_SEEN | RMAIL_F_FLAGGED, kw, 2, &nm,
-				     &err), ==, 0);
+				     &err),
+			==, 0);
 	g_assert_cmpuint(nm.flags, ==, RMAIL_F_SEEN | RMAIL_F_FLAGGED);
 	g_assert_cmpuint(nm.keywords, ==, 3);
 	g_assert_cmpint(ss_msg_flags(mb, uid, RMAIL_FLAGS_REMOVE,
-				     RMAIL_F_FLAGGED, kw + 1, 1, &nm, &err), ==,
-			0);
+				     RMAIL_F_FLAGGED, kw + 1, 1, &nm, &err),
+			==, 0);
 	g_assert_cmpuint(nm.flags, ==, RMAIL_F_SEEN);
 	g_assert_cmpuint(nm.keywords, ==, 1);
 	g_assert_cmpint(ss_mbox_refresh(mb, &err), ==, 0);
@@ -210,7 +215,8 @@ static void test_flags(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpstr(names[1], ==, "Work");
 	g_assert_cmpuint(ss_mbox_msg(mb, 0)->keywords, ==, 1);
 	g_assert_cmpint(ss_msg_flags(mb, 777, RMAIL_FLAGS_ADD, RMAIL_F_SEEN,
-				     NULL, 0, NULL, &err), ==, -1);
+				     NULL, 0, NULL, &err),
+			==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 	ss_mbox_close(&mb);
 
@@ -224,15 +230,18 @@ static void test_flags(struct ss_fx *fx, gconstpointer d)
 	{
 		struct rmail_mbox *mine;
 
-		g_assert_cmpint(ss_mbox_open(&fx->st, SS_USER, "INBOX", &mine,
-					     &err), ==, 0);
+		g_assert_cmpint(
+			ss_mbox_open(&fx->st, SS_USER, "INBOX", &mine, &err),
+			==, 0);
 		g_assert_cmpint(ss_msg_flags(mine, uid, RMAIL_FLAGS_ADD,
 					     RMAIL_F_ANSWERED, NULL, 0, NULL,
-					     &err), ==, 0);
+					     &err),
+				==, 0);
 		ss_mbox_close(&mine);
 	}
 	g_assert_cmpint(ss_msg_flags(mb, uid, RMAIL_FLAGS_ADD, RMAIL_F_DRAFT,
-				     NULL, 0, &nm, &err), ==, 0);
+				     NULL, 0, &nm, &err),
+			==, 0);
 	g_assert_cmpuint(nm.flags, ==,
 			 RMAIL_F_SEEN | RMAIL_F_ANSWERED | RMAIL_F_DRAFT);
 	ss_mbox_close(&mb);
@@ -256,8 +265,8 @@ static void fourth_change(void *arg, const struct rmail_change *c)
 static void test_copy_move_expunge(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb, *dst;
-	struct rmail_err err = { 0 };
-	const char *const kw[] = { "Red" };
+	struct rmail_err err = {0};
+	const char *const kw[] = {"Red"};
 	uint32_t uids[3], out[3], uv = 0;
 	uint64_t used0 = 0, used1 = 0, lim = 0;
 	struct rmail_msg nm;
@@ -276,9 +285,10 @@ static void test_copy_move_expunge(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpint(ss_mbox_open(&fx->st, SS_USER, "INBOX", &mb, &err), ==,
 			0);
 	g_assert_cmpint(ss_msg_flags(mb, uids[0], RMAIL_FLAGS_ADD,
-				     RMAIL_F_FLAGGED, kw, 1, &nm, &err), ==, 0);
-	g_assert_cmpint(ss_msg_copy(mb, uids, 2, "Archive", out, &uv, &err),
+				     RMAIL_F_FLAGGED, kw, 1, &nm, &err),
 			==, 0);
+	g_assert_cmpint(ss_msg_copy(mb, uids, 2, "Archive", out, &uv, &err), ==,
+			0);
 	g_assert_cmpuint(out[0], ==, 1);
 	g_assert_cmpuint(out[1], ==, 2);
 	g_assert_cmpuint(uv, >, 0);
@@ -313,17 +323,18 @@ static void test_copy_move_expunge(struct ss_fx *fx, gconstpointer d)
 		struct acc {
 			GString *s;
 			uint64_t *last;
-		} a = { log, &last };
+		} a = {log, &last};
 
 		g_assert_cmpint(ss_mbox_changes(mb, 0, cb, &a, &err), ==, 0);
 		g_assert_cmpstr(log->str, ==, "1:1 1:2 1:3 2:1 3:3 3:1 3:2 ");
 		g_string_truncate(log, 0);
 		/* appends may carry a detail record: ask for what follows
 		 * the fourth record by its modseq, not a fixed offset */
-		struct nth_change nc = { 0, 0 };
+		struct nth_change nc = {0, 0};
 
-		g_assert_cmpint(ss_mbox_changes(mb, 0, fourth_change, &nc,
-						&err), ==, 0);
+		g_assert_cmpint(
+			ss_mbox_changes(mb, 0, fourth_change, &nc, &err), ==,
+			0);
 		g_assert_cmpuint(nc.modseq, >, 0);
 		last = 0;
 		g_assert_cmpint(ss_mbox_changes(mb, nc.modseq, cb, &a, &err),
@@ -349,7 +360,7 @@ void cb(void *arg, const struct rmail_change *c)
 static void test_inbox_rename_and_dups(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_mbox_status st;
 	uint32_t uid;
 	char *shard, *a, *b;
@@ -414,7 +425,7 @@ static void test_stale_counter(struct ss_fx *fx, gconstpointer d)
 static void test_big_uids(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	char *p;
 	uint32_t uid;
 
@@ -439,7 +450,7 @@ static void test_enospc(void)
 {
 	char *dir = g_dir_make_tmp("ss-enospc-XXXXXX", NULL);
 	struct ss_store st;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_append *ap = NULL;
 	char *chunk;
 	int rc = 0, i;
@@ -464,9 +475,9 @@ static void test_enospc(void)
 	g_assert_cmpint(err.code, ==, RMAIL_E_IO);
 	ss_append_free(&ap);
 	{
-		char *p = g_build_filename(dir, "domains", "example.com",
-					   "users", "alice", "mail", "INBOX",
-					   "tmp", NULL);
+		char *p =
+			g_build_filename(dir, "domains", "example.com", "users",
+					 "alice", "mail", "INBOX", "tmp", NULL);
 		GDir *d = g_dir_open(p, 0, NULL);
 
 		g_assert_null(g_dir_read_name(d));
@@ -488,12 +499,12 @@ extern const struct rmail_module rmail_module_shardstore;
  * ops table reaches both halves through m->data. */
 static void test_module(void)
 {
-	static const struct ss_conf conf = { 1.0, 1 };
+	static const struct ss_conf conf = {1.0, 1};
 	const struct rmail_module *mod = &rmail_module_shardstore;
 	const struct rmail_store_ops *ops = mod->ops;
 	char *dir = g_dir_make_tmp("ss-mod-XXXXXX", NULL), *fmt = NULL;
 	struct rmail_mctx *m = fake_core_mctx("shardstore", &conf);
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct rmail_mbox_status st;
 
 	g_assert_cmpuint(mod->kind, ==, RMAIL_KIND_STORAGE);
@@ -503,31 +514,32 @@ static void test_module(void)
 	fake_core_set_conf("mail_root", dir);
 	g_assert_cmpint(mod->init(m, &err), ==, 0);
 	g_assert_nonnull(m->data);
-	g_assert_cmpint(ops->user_add(m->data, SS_USER, "pw", 0, 10, &err),
+	g_assert_cmpint(ops->user_add(m->data, SS_USER, "pw", 0, 10, &err), ==,
+			0);
+	g_assert_cmpint(ops->mbox_status(m->data, SS_USER, "INBOX", &st, &err),
 			==, 0);
-	g_assert_cmpint(ops->mbox_status(m->data, SS_USER, "INBOX", &st,
-					 &err), ==, 0);
 	g_assert_cmpuint(st.uidnext, ==, 1);
 	{
 		/* bulk path through the public ops: nosync + mbox_sync */
-		struct rmail_append_opts o = { .size = sizeof(o), .nosync = 1 };
+		struct rmail_append_opts o = {.size = sizeof(o), .nosync = 1};
 		struct rmail_append *ap;
 		uint32_t uid = 0;
 
-		g_assert_cmpint(ops->append_begin(m->data, SS_USER, "INBOX",
-						  &o, &ap, &err), ==, 0);
+		g_assert_cmpint(ops->append_begin(m->data, SS_USER, "INBOX", &o,
+						  &ap, &err),
+				==, 0);
 		g_assert_cmpint(ops->append_write(ap, "x\n", 2, &err), ==, 0);
 		g_assert_cmpint(ops->append_commit(ap, &uid, NULL, &err), ==,
 				0);
 		ops->append_free(&ap);
 		g_assert_cmpuint(uid, ==, 1);
-		g_assert_cmpint(ops->mbox_sync(m->data, SS_USER, "INBOX",
-					       &err), ==, 0);
+		g_assert_cmpint(ops->mbox_sync(m->data, SS_USER, "INBOX", &err),
+				==, 0);
 	}
 	mod->fini(m);
 	fmt = g_build_filename(dir, "FORMAT", NULL);
-	g_assert_true(g_file_set_contents(fmt, "rmail-shardstore 9\n", -1,
-					  NULL));
+	g_assert_true(
+		g_file_set_contents(fmt, "rmail-shardstore 9\n", -1, NULL));
 	g_assert_cmpint(mod->init(m, &err), ==, -1);
 	g_assert_nonnull(strstr(err.msg, "newer"));
 	g_free(fmt);
@@ -540,8 +552,8 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	fake_core_init();
-#define T(path, fn)                                                      \
-	g_test_add("/shardstore/ops/" path, struct ss_fx, NULL, ss_fx_setup, \
+#define T(path, fn)                                                            \
+	g_test_add("/shardstore/ops/" path, struct ss_fx, NULL, ss_fx_setup,   \
 		   fn, ss_fx_teardown)
 	T("mailboxes", test_defaults_and_list);
 	T("append-read", test_append_read);

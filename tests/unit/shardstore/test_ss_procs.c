@@ -27,7 +27,7 @@ static gpointer cas_thread(gpointer data)
 	struct cas_arg *a = data;
 	struct ss_store st;
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int round, i;
 
 	/* each thread has its own store instance: its own stale view */
@@ -38,7 +38,8 @@ static gpointer cas_thread(gpointer data)
 			g_assert_cmpint(ss_msg_flags(mb, a->uids[i],
 						     RMAIL_FLAGS_ADD,
 						     a->flags[round], NULL, 0,
-						     NULL, &err), ==, 0);
+						     NULL, &err),
+					==, 0);
 	ss_mbox_close(&mb);
 	ss_store_close(&st);
 	return NULL;
@@ -47,11 +48,10 @@ static gpointer cas_thread(gpointer data)
 static void test_cas_threads(struct ss_fx *fx, gconstpointer d)
 {
 	uint32_t uids[NMSG];
-	struct cas_arg a = { fx->dir, { RMAIL_F_SEEN, RMAIL_F_FLAGGED }, uids };
-	struct cas_arg b = { fx->dir, { RMAIL_F_ANSWERED, RMAIL_F_DRAFT },
-			     uids };
+	struct cas_arg a = {fx->dir, {RMAIL_F_SEEN, RMAIL_F_FLAGGED}, uids};
+	struct cas_arg b = {fx->dir, {RMAIL_F_ANSWERED, RMAIL_F_DRAFT}, uids};
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	GThread *ta, *tb;
 	int i;
 
@@ -81,7 +81,7 @@ static pid_t spawn_appender(const char *dir, int n, int report_fd)
 	g_assert_cmpint(pid, >=, 0);
 	if (pid == 0) {
 		struct ss_store st;
-		struct rmail_err err = { 0 };
+		struct rmail_err err = {0};
 		int i;
 
 		if (ss_store_open(&st, fake_core_init(), dir, &err) < 0)
@@ -90,9 +90,9 @@ static pid_t spawn_appender(const char *dir, int n, int report_fd)
 			struct rmail_append *ap;
 			char body[600];
 			uint32_t uid;
-			int len = snprintf(body, sizeof(body),
-					   "Subject: %d\r\n\r\n%0500d\r\nEND\r\n",
-					   i, i);
+			int len = snprintf(
+				body, sizeof(body),
+				"Subject: %d\r\n\r\n%0500d\r\nEND\r\n", i, i);
 
 			if (ss_append_begin(&st, SS_USER, "INBOX", NULL, &ap,
 					    &err) < 0 ||
@@ -101,7 +101,7 @@ static pid_t spawn_appender(const char *dir, int n, int report_fd)
 				_exit(4);
 			ss_append_free(&ap);
 			if (report_fd >= 0) {
-				uint32_t rec[2] = { uid, (uint32_t)i };
+				uint32_t rec[2] = {uid, (uint32_t)i};
 
 				if (write(report_fd, rec, sizeof(rec)) !=
 				    sizeof(rec))
@@ -116,7 +116,7 @@ static pid_t spawn_appender(const char *dir, int n, int report_fd)
 static void test_uid_order(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	pid_t p1, p2;
 	uint32_t max_seen = 0, seen = 0;
 	int status, done = 0, polls = 0;
@@ -174,14 +174,15 @@ static bool fired(void *arg)
 static void test_watch(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_watch *w = NULL;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int count = 0, status;
 	gint64 t0;
 	pid_t pid;
 
 	(void)d;
 	g_assert_cmpint(ss_watch_add(&fx->st, SS_USER, "INBOX", watch_cb,
-				     &count, &w, &err), ==, 0);
+				     &count, &w, &err),
+			==, 0);
 	g_assert_false(fake_core_run(fired, &count, 0.2));
 	t0 = g_get_monotonic_time();
 	pid = spawn_appender(fx->dir, 1, -1);
@@ -197,22 +198,23 @@ static void test_watch(struct ss_fx *fx, gconstpointer d)
 
 static void test_watch_poll(struct ss_fx *fx, gconstpointer d)
 {
-	static const struct ss_conf conf = { 0.2, 0 };
+	static const struct ss_conf conf = {0.2, 0};
 	struct rmail_mctx *m = fake_core_mctx("shardstore", &conf);
 	struct rmail_watch *w = NULL;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	int count = 0, status;
 	pid_t pid;
 
 	(void)d;
-	fx->st.m = m;              /* the conf says: no inotify */
+	fx->st.m = m; /* the conf says: no inotify */
 	g_assert_cmpint(ss_watch_add(&fx->st, SS_USER, "INBOX", watch_cb,
-				     &count, &w, &err), ==, 0);
+				     &count, &w, &err),
+			==, 0);
 	pid = spawn_appender(fx->dir, 1, -1);
 	g_assert_true(fake_core_run(fired, &count, 1.0));
 	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
 	ss_watch_del(&w);
-	ss_store_close(&fx->st);   /* frees the poll timer while m lives */
+	ss_store_close(&fx->st); /* frees the poll timer while m lives */
 	fake_core_mctx_free(m);
 	ss_fx_open(fx->dir, &fx->st);
 }
@@ -222,7 +224,7 @@ static void test_sigkill(struct ss_fx *fx, gconstpointer d)
 	GHashTable *reported = g_hash_table_new(NULL, NULL);
 	GRand *r = g_rand_new_with_seed((guint32)getpid());
 	struct rmail_mbox *mb;
-	struct rmail_err err = { 0 };
+	struct rmail_err err = {0};
 	struct ss_store st;
 	unsigned found = 0;
 	int round, left;
@@ -245,8 +247,7 @@ static void test_sigkill(struct ss_fx *fx, gconstpointer d)
 		g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
 		g_assert_true(WIFSIGNALED(status));
 		while (read(p[0], rec, sizeof(rec)) == sizeof(rec))
-			g_hash_table_insert(reported,
-					    GUINT_TO_POINTER(rec[0]),
+			g_hash_table_insert(reported, GUINT_TO_POINTER(rec[0]),
 					    GUINT_TO_POINTER(rec[1] + 1));
 		close(p[0]);
 	}
@@ -260,10 +261,11 @@ static void test_sigkill(struct ss_fx *fx, gconstpointer d)
 		size_t got;
 
 		if (i > 0)
-			g_assert_cmpuint(m->uid, >, ss_mbox_msg(mb, i - 1)->uid);
+			g_assert_cmpuint(m->uid, >,
+					 ss_mbox_msg(mb, i - 1)->uid);
 		g_assert_cmpint(ss_msg_read(&*mb, m->uid, 0, buf,
-					    sizeof(buf) - 1, &got, &err), ==,
-				0);
+					    sizeof(buf) - 1, &got, &err),
+				==, 0);
 		buf[got] = '\0';
 		g_assert_cmpuint(got, ==, m->size);
 		g_assert_true(g_str_has_suffix(buf, "\r\nEND\r\n"));
@@ -274,9 +276,8 @@ static void test_sigkill(struct ss_fx *fx, gconstpointer d)
 
 		g_hash_table_iter_init(&it, reported);
 		while (g_hash_table_iter_next(&it, &k, &v))
-			g_assert_cmpint(ss_mbox_find(mb,
-						     GPOINTER_TO_UINT(k)), >=,
-					0);
+			g_assert_cmpint(ss_mbox_find(mb, GPOINTER_TO_UINT(k)),
+					>=, 0);
 	}
 	ss_mbox_close(&mb);
 	ss_store_close(&st);
@@ -360,9 +361,9 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	fake_core_init();
-#define T(path, fn)                                                      \
-	g_test_add("/shardstore/procs/" path, struct ss_fx, NULL,        \
-		   ss_fx_setup, fn, ss_fx_teardown)
+#define T(path, fn)                                                            \
+	g_test_add("/shardstore/procs/" path, struct ss_fx, NULL, ss_fx_setup, \
+		   fn, ss_fx_teardown)
 	T("cas-threads", test_cas_threads);
 	T("uid-order", test_uid_order);
 	T("watch-inotify", test_watch);

@@ -45,8 +45,8 @@ static void fx_teardown(struct fx *f, gconstpointer data)
 static char *user_file(struct fx *f, const char *local, const char *dom,
 		       const char *name)
 {
-	return g_strdup_printf("%s/domains/%s/users/%s/%s", f->root, dom,
-			       local, name);
+	return g_strdup_printf("%s/domains/%s/users/%s/%s", f->root, dom, local,
+			       name);
 }
 
 /* replace a file the way an editor does, with a visibly new identity */
@@ -77,10 +77,12 @@ static void test_add_get(struct fx *f, gconstpointer data)
 	char *path, *text;
 
 	(void)data;
-	g_assert_cmpint(ss_user_add(&f->st, "Alice@Example.COM", "s3cret!",
-				    1, -1, &err), ==, 0);
-	g_assert_cmpint(ss_user_get(&f->st, "ALICE+lists@example.com", &u,
-				    &err), ==, 0);
+	g_assert_cmpint(ss_user_add(&f->st, "Alice@Example.COM", "s3cret!", 1,
+				    -1, &err),
+			==, 0);
+	g_assert_cmpint(
+		ss_user_get(&f->st, "ALICE+lists@example.com", &u, &err), ==,
+		0);
 	g_assert_cmpstr(u.address, ==, "alice@example.com");
 	g_assert_cmpint(u.admin, ==, 1);
 	g_assert_cmpint(u.disabled, ==, 0);
@@ -96,14 +98,15 @@ static void test_add_get(struct fx *f, gconstpointer data)
 	g_free(text);
 	g_free(path);
 
-	g_assert_cmpint(ss_user_add(&f->st, "alice@example.com", "x", 0, -1,
-				    &err), ==, -1);
+	g_assert_cmpint(
+		ss_user_add(&f->st, "alice@example.com", "x", 0, -1, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_EXISTS);
 	g_assert_cmpint(ss_user_get(&f->st, "bob@example.com", &u, &err), ==,
 			-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
-	g_assert_cmpint(ss_user_add(&f->st, "no-at-sign", "x", 0, -1, &err),
-			==, -1);
+	g_assert_cmpint(ss_user_add(&f->st, "no-at-sign", "x", 0, -1, &err), ==,
+			-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
 	g_assert_cmpint(ss_user_add(&f->st, "q@example.com", "x", 0, 5, &err),
 			==, 0);
@@ -119,12 +122,15 @@ static void test_verify(struct fx *f, gconstpointer data)
 	(void)data;
 	add_ok(f, "carol@example.org", "right horse");
 	g_assert_cmpint(ss_user_verify(&f->st, "Carol+x@EXAMPLE.org",
-				       "right horse", &u, &e1), ==, 0);
+				       "right horse", &u, &e1),
+			==, 0);
 	g_assert_cmpstr(u.address, ==, "carol@example.org");
 	g_assert_cmpint(ss_user_verify(&f->st, "carol@example.org",
-				       "wrong horse", &u, &e1), ==, -1);
+				       "wrong horse", &u, &e1),
+			==, -1);
 	g_assert_cmpint(ss_user_verify(&f->st, "nobody@example.org",
-				       "right horse", &u, &e2), ==, -1);
+				       "right horse", &u, &e2),
+			==, -1);
 	g_assert_cmpint(ss_user_verify(&f->st, "garbage", "x", &u, &e3), ==,
 			-1);
 	g_assert_cmpint(e1.code, ==, RMAIL_E_AUTH);
@@ -132,10 +138,12 @@ static void test_verify(struct fx *f, gconstpointer data)
 	g_assert_cmpint(e3.code, ==, RMAIL_E_AUTH);
 	g_assert_cmpstr(e1.msg, ==, e2.msg);
 	g_assert_cmpstr(e1.msg, ==, e3.msg);
-	g_assert_cmpint(ss_user_verify(&f->st, "carol@example.org", "",
-				       &u, &e1), ==, -1);
-	g_assert_cmpint(ss_user_verify(&f->st, "carol@example.org", NULL,
-				       &u, &e1), ==, -1);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "carol@example.org", "", &u, &e1), ==,
+		-1);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "carol@example.org", NULL, &u, &e1), ==,
+		-1);
 }
 
 static void test_imported_hash(struct fx *f, gconstpointer data)
@@ -154,13 +162,16 @@ static void test_imported_hash(struct fx *f, gconstpointer data)
 	g_assert_true(g_str_has_prefix(h, "$6$"));
 	path = user_file(f, "dave", "example.net", "user.json");
 	text = g_strdup_printf("{\"password_hash\": \"%s\", \"admin\": false,"
-			       " \"quota_mb\": 10, \"token_gen\": 7}\n", h);
+			       " \"quota_mb\": 10, \"token_gen\": 7}\n",
+			       h);
 	hand_edit(path, text);
 	g_assert_cmpint(ss_user_verify(&f->st, "dave@example.net",
-				       "imported pw", &u, &err), ==, 0);
+				       "imported pw", &u, &err),
+			==, 0);
 	g_assert_cmpuint(u.token_gen, ==, 7);
-	g_assert_cmpint(ss_user_verify(&f->st, "dave@example.net",
-				       "initial", &u, &err), ==, -1);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "dave@example.net", "initial", &u, &err),
+		==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_AUTH);
 	g_free(text);
 	g_free(path);
@@ -168,7 +179,7 @@ static void test_imported_hash(struct fx *f, gconstpointer data)
 
 static void test_disabled_and_gen(struct fx *f, gconstpointer data)
 {
-	struct rmail_user_update upd = { -1, -1, -1, NULL };
+	struct rmail_user_update upd = {-1, -1, -1, NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	uint64_t g0, g1, g2;
@@ -181,43 +192,47 @@ static void test_disabled_and_gen(struct fx *f, gconstpointer data)
 
 	upd.admin = 1;
 	upd.quota_mb = 7;
-	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd,
-				       &err), ==, 0);
+	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd, &err),
+			==, 0);
 	g_assert_cmpint(ss_user_get(&f->st, "erin@example.com", &u, &err), ==,
 			0);
 	g_assert_cmpint(u.admin, ==, 1);
 	g_assert_cmpuint(u.quota_bytes, ==, 7ull << 20);
 	g_assert_cmpuint(u.token_gen, ==, g0);
 
-	upd = (struct rmail_user_update){ -1, 1, -1, NULL };
-	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd,
-				       &err), ==, 0);
-	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com", "pw1", &u,
-				       &err), ==, -1);
+	upd = (struct rmail_user_update){-1, 1, -1, NULL};
+	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd, &err),
+			==, 0);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "erin@example.com", "pw1", &u, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_DISABLED);
-	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com", "bad", &u,
-				       &err), ==, -1);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "erin@example.com", "bad", &u, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_AUTH);
 	g_assert_cmpint(ss_user_get(&f->st, "erin@example.com", &u, &err), ==,
 			0);
 	g1 = u.token_gen;
 	g_assert_cmpuint(g1, !=, g0);
 
-	upd = (struct rmail_user_update){ -1, 0, -1, "pw2" };
-	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd,
-				       &err), ==, 0);
-	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com", "pw1", &u,
-				       &err), ==, -1);
+	upd = (struct rmail_user_update){-1, 0, -1, "pw2"};
+	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd, &err),
+			==, 0);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "erin@example.com", "pw1", &u, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_AUTH);
-	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com", "pw2", &u,
-				       &err), ==, 0);
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "erin@example.com", "pw2", &u, &err), ==,
+		0);
 	g2 = u.token_gen;
 	g_assert_cmpuint(g2, !=, g1);
 	g_assert_cmpuint(g2, !=, g0);
 	g_assert_cmpint(u.admin, ==, 1);
 
-	g_assert_cmpint(ss_user_update(&f->st, "nope@example.com", &upd,
-				       &err), ==, -1);
+	g_assert_cmpint(ss_user_update(&f->st, "nope@example.com", &upd, &err),
+			==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 }
 
@@ -233,7 +248,8 @@ static void test_reread(struct fx *f, gconstpointer data)
 			0);
 	g_assert_cmpint(u.admin, ==, 0);
 	path = user_file(f, "frank", "example.com", "user.json");
-	hand_edit(path, "{\"password_hash\": \"!\", \"admin\": true, "
+	hand_edit(path,
+		  "{\"password_hash\": \"!\", \"admin\": true, "
 		  "\"quota_mb\": 3, \"token_gen\": 42, \"x-note\": \"kept\"}");
 	g_assert_cmpint(ss_user_get(&f->st, "frank@example.com", &u, &err), ==,
 			0);
@@ -252,21 +268,25 @@ static void test_reread(struct fx *f, gconstpointer data)
 			0);
 	g_assert_cmpint(u.admin, ==, 1);
 	/* an update refuses to overwrite an unreadable file */
-	g_assert_cmpint(ss_user_update(&f->st, "frank@example.com",
-				       &(struct rmail_user_update){ 0, -1, -1,
-				       NULL }, &err), ==, -1);
+	g_assert_cmpint(
+		ss_user_update(&f->st, "frank@example.com",
+			       &(struct rmail_user_update){0, -1, -1, NULL},
+			       &err),
+		==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
 
 	hand_edit(path, "{\"password_hash\": \"!\", \"admin\": false, "
-		  "\"x-note\": \"kept\"}");
+			"\"x-note\": \"kept\"}");
 	g_assert_cmpint(ss_user_get(&f->st, "frank@example.com", &u, &err), ==,
 			0);
 	g_assert_cmpint(u.admin, ==, 0);
 	g_assert_cmpuint(u.quota_bytes, ==, 1024ull << 20);
 	/* rewrites keep keys they do not know */
-	g_assert_cmpint(ss_user_update(&f->st, "frank@example.com",
-				       &(struct rmail_user_update){ 1, -1, -1,
-				       NULL }, &err), ==, 0);
+	g_assert_cmpint(
+		ss_user_update(&f->st, "frank@example.com",
+			       &(struct rmail_user_update){1, -1, -1, NULL},
+			       &err),
+		==, 0);
 	{
 		char *text;
 
@@ -287,14 +307,17 @@ static void test_reread_logs(struct fx *f, gconstpointer data)
 	(void)data;
 	if (g_test_subprocess()) {
 		add_ok(f, "gina@example.com", "pw");
-		g_assert_cmpint(ss_user_get(&f->st, "gina@example.com", &u,
-					    &err), ==, 0);
+		g_assert_cmpint(
+			ss_user_get(&f->st, "gina@example.com", &u, &err), ==,
+			0);
 		path = user_file(f, "gina", "example.com", "user.json");
 		hand_edit(path, "{ nope");
-		g_assert_cmpint(ss_user_get(&f->st, "gina@example.com", &u,
-					    &err), ==, 0);
-		g_assert_cmpint(ss_user_get(&f->st, "gina@example.com", &u,
-					    &err), ==, 0);
+		g_assert_cmpint(
+			ss_user_get(&f->st, "gina@example.com", &u, &err), ==,
+			0);
+		g_assert_cmpint(
+			ss_user_get(&f->st, "gina@example.com", &u, &err), ==,
+			0);
 		g_free(path);
 		return;
 	}
@@ -327,12 +350,14 @@ static void test_list(struct fx *f, gconstpointer data)
 	g_assert_cmpstr(seen->pdata[1], ==, "b@one.test");
 	g_assert_cmpstr(seen->pdata[2], ==, "z@two.test");
 	g_ptr_array_set_size(seen, 0);
-	g_assert_cmpint(ss_user_list(&f->st, "ONE.test", collect_user, seen,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_user_list(&f->st, "ONE.test", collect_user, seen, &err), ==,
+		0);
 	g_assert_cmpuint(seen->len, ==, 2);
 	g_ptr_array_set_size(seen, 0);
-	g_assert_cmpint(ss_user_list(&f->st, "none.test", collect_user, seen,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_user_list(&f->st, "none.test", collect_user, seen, &err), ==,
+		0);
 	g_assert_cmpuint(seen->len, ==, 0);
 
 	/* del keeps the mail, purge removes the directory */
@@ -351,8 +376,7 @@ static void test_list(struct fx *f, gconstpointer data)
 	g_assert_cmpint(ss_user_list(&f->st, NULL, collect_user, seen, &err),
 			==, 0);
 	g_assert_cmpuint(seen->len, ==, 2);
-	g_assert_cmpint(ss_user_del(&f->st, "ghost@one.test", 1, &err), ==,
-			-1);
+	g_assert_cmpint(ss_user_del(&f->st, "ghost@one.test", 1, &err), ==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 	g_free(dir);
 	g_ptr_array_free(seen, TRUE);
@@ -375,8 +399,8 @@ static int has(GPtrArray *a, const char *s)
 	return 0;
 }
 
-static void collect_alias(void *arg, const char *alias,
-			  const char *const *t, size_t n)
+static void collect_alias(void *arg, const char *alias, const char *const *t,
+			  size_t n)
 {
 	GString *s = arg;
 	size_t i;
@@ -389,11 +413,11 @@ static void collect_alias(void *arg, const char *alias,
 
 static void test_aliases(struct fx *f, gconstpointer data)
 {
-	const char *sales[] = { "Alice@example.com", "bob+x@example.com" };
-	const char *loop1[] = { "loop2@example.com" };
-	const char *loop2[] = { "loop1@example.com" };
-	const char *nest[] = { "sales@example.com", "carl@other.test" };
-	const char *self[] = { "me@example.com" };
+	const char *sales[] = {"Alice@example.com", "bob+x@example.com"};
+	const char *loop1[] = {"loop2@example.com"};
+	const char *loop2[] = {"loop1@example.com"};
+	const char *nest[] = {"sales@example.com", "carl@other.test"};
+	const char *self[] = {"me@example.com"};
 	GPtrArray *r = g_ptr_array_new_with_free_func(g_free);
 	GString *s = g_string_new(NULL);
 	struct rmail_err err;
@@ -402,82 +426,98 @@ static void test_aliases(struct fx *f, gconstpointer data)
 	add_ok(f, "alice@example.com", "x");
 	add_ok(f, "bob@example.com", "x");
 	add_ok(f, "carl@other.test", "x");
-	g_assert_cmpint(ss_alias_add(&f->st, "Sales@Example.com", sales, 2,
-				     &err), ==, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "SALES+q3@example.COM",
-				   collect_addr, r, &err), ==, 0);
+	g_assert_cmpint(
+		ss_alias_add(&f->st, "Sales@Example.com", sales, 2, &err), ==,
+		0);
+	g_assert_cmpint(ss_resolve(&f->st, "SALES+q3@example.COM", collect_addr,
+				   r, &err),
+			==, 0);
 	g_assert_cmpuint(r->len, ==, 2);
 	g_assert_true(has(r, "alice@example.com"));
 	g_assert_true(has(r, "bob@example.com"));
 	g_ptr_array_set_size(r, 0);
 	g_assert_cmpint(ss_resolve(&f->st, "Alice+news@example.com",
-				   collect_addr, r, &err), ==, 0);
+				   collect_addr, r, &err),
+			==, 0);
 	g_assert_cmpuint(r->len, ==, 1);
 	g_assert_cmpstr(r->pdata[0], ==, "alice@example.com");
 	g_ptr_array_set_size(r, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "nobody@example.com",
-				   collect_addr, r, &err), ==, -1);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "nobody@example.com", collect_addr, r, &err),
+		==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 
 	/* nested aliases, duplicates once, loops end */
-	g_assert_cmpint(ss_alias_add(&f->st, "all@example.com", nest, 2,
-				     &err), ==, 0);
-	g_assert_cmpint(ss_alias_add(&f->st, "all@example.com", sales, 1,
-				     &err), ==, 0);
+	g_assert_cmpint(ss_alias_add(&f->st, "all@example.com", nest, 2, &err),
+			==, 0);
+	g_assert_cmpint(ss_alias_add(&f->st, "all@example.com", sales, 1, &err),
+			==, 0);
 	g_ptr_array_set_size(r, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "all@example.com", collect_addr, r,
-				   &err), ==, 0);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "all@example.com", collect_addr, r, &err),
+		==, 0);
 	g_assert_cmpuint(r->len, ==, 3);
 	g_assert_true(has(r, "carl@other.test"));
-	g_assert_cmpint(ss_alias_add(&f->st, "loop1@example.com", loop1, 1,
-				     &err), ==, 0);
-	g_assert_cmpint(ss_alias_add(&f->st, "loop2@example.com", loop2, 1,
-				     &err), ==, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "loop1@example.com", collect_addr,
-				   r, &err), ==, -1);
+	g_assert_cmpint(
+		ss_alias_add(&f->st, "loop1@example.com", loop1, 1, &err), ==,
+		0);
+	g_assert_cmpint(
+		ss_alias_add(&f->st, "loop2@example.com", loop2, 1, &err), ==,
+		0);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "loop1@example.com", collect_addr, r, &err),
+		==, -1);
 	g_assert_cmpint(ss_alias_add(&f->st, "me@example.com", self, 1, &err),
 			==, -1);
-	g_assert_cmpint(ss_alias_add(&f->st, "alice@example.com", loop1, 1,
-				     &err), ==, -1);
+	g_assert_cmpint(
+		ss_alias_add(&f->st, "alice@example.com", loop1, 1, &err), ==,
+		-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_EXISTS);
 	g_assert_cmpint(ss_alias_add(&f->st, "x@example.com", loop1, 0, &err),
 			==, -1);
 
-	g_assert_cmpint(ss_alias_list(&f->st, NULL, collect_alias, s, &err),
-			==, 0);
-	g_assert_cmpstr(s->str, ==,
-			"all@example.com: sales@example.com carl@other.test "
-			"alice@example.com;"
-			"loop1@example.com: loop2@example.com;"
-			"loop2@example.com: loop1@example.com;"
-			"sales@example.com: alice@example.com bob@example.com;");
+	g_assert_cmpint(ss_alias_list(&f->st, NULL, collect_alias, s, &err), ==,
+			0);
+	g_assert_cmpstr(
+		s->str, ==,
+		"all@example.com: sales@example.com carl@other.test "
+		"alice@example.com;"
+		"loop1@example.com: loop2@example.com;"
+		"loop2@example.com: loop1@example.com;"
+		"sales@example.com: alice@example.com bob@example.com;");
 	g_assert_cmpint(ss_alias_del(&f->st, "SALES@example.com", &err), ==, 0);
 	g_assert_cmpint(ss_alias_del(&f->st, "sales@example.com", &err), ==,
 			-1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
 	g_string_truncate(s, 0);
-	g_assert_cmpint(ss_alias_list(&f->st, "other.test", collect_alias, s,
-				      &err), ==, 0);
+	g_assert_cmpint(
+		ss_alias_list(&f->st, "other.test", collect_alias, s, &err), ==,
+		0);
 	g_assert_cmpstr(s->str, ==, "");
 
 	/* ownership */
 	g_assert_cmpint(ss_owns_address(&f->st, "alice@example.com",
-					"ALICE+tag@example.com"), ==, 1);
-	g_assert_cmpint(ss_owns_address(&f->st, "alice@example.com",
-					"all@example.com"), ==, 1);
-	g_assert_cmpint(ss_owns_address(&f->st, "bob@example.com",
-					"all@example.com"), ==, 0);
-	g_assert_cmpint(ss_owns_address(&f->st, "bob@example.com",
-					"alice@example.com"), ==, 0);
-	g_assert_cmpint(ss_owns_address(&f->st, "bob@example.com",
-					"garbage"), ==, 0);
+					"ALICE+tag@example.com"),
+			==, 1);
+	g_assert_cmpint(
+		ss_owns_address(&f->st, "alice@example.com", "all@example.com"),
+		==, 1);
+	g_assert_cmpint(
+		ss_owns_address(&f->st, "bob@example.com", "all@example.com"),
+		==, 0);
+	g_assert_cmpint(
+		ss_owns_address(&f->st, "bob@example.com", "alice@example.com"),
+		==, 0);
+	g_assert_cmpint(ss_owns_address(&f->st, "bob@example.com", "garbage"),
+			==, 0);
 
 	/* local domains: users or aliases */
 	g_assert_cmpint(ss_domain_is_local(&f->st, "EXAMPLE.com"), ==, 1);
 	g_assert_cmpint(ss_domain_is_local(&f->st, "other.test"), ==, 1);
 	g_assert_cmpint(ss_domain_is_local(&f->st, "elsewhere.test"), ==, 0);
-	g_assert_cmpint(ss_alias_add(&f->st, "info@aliasonly.test", sales, 1,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_alias_add(&f->st, "info@aliasonly.test", sales, 1, &err), ==,
+		0);
 	g_assert_cmpint(ss_domain_is_local(&f->st, "aliasonly.test"), ==, 1);
 	g_assert_cmpint(ss_alias_del(&f->st, "info@aliasonly.test", &err), ==,
 			0);
@@ -498,18 +538,21 @@ static void test_alias_reread(struct fx *f, gconstpointer data)
 	add_ok(f, "i@example.com", "x");
 	path = g_strdup_printf("%s/domains/example.com/aliases.json", f->root);
 	hand_edit(path, "{\"team\": [\"h@example.com\"]}");
-	g_assert_cmpint(ss_resolve(&f->st, "team@example.com", collect_addr,
-				   r, &err), ==, 0);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "team@example.com", collect_addr, r, &err),
+		==, 0);
 	g_assert_cmpuint(r->len, ==, 1);
 	hand_edit(path, "{\"team\": [\"h@example.com\", 3]}");
 	g_ptr_array_set_size(r, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "team@example.com", collect_addr,
-				   r, &err), ==, 0);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "team@example.com", collect_addr, r, &err),
+		==, 0);
 	g_assert_cmpuint(r->len, ==, 1);
 	hand_edit(path, "{\"team\": [\"h@example.com\", \"i@example.com\"]}");
 	g_ptr_array_set_size(r, 0);
-	g_assert_cmpint(ss_resolve(&f->st, "team@example.com", collect_addr,
-				   r, &err), ==, 0);
+	g_assert_cmpint(
+		ss_resolve(&f->st, "team@example.com", collect_addr, r, &err),
+		==, 0);
 	g_assert_cmpuint(r->len, ==, 2);
 	g_free(path);
 	g_ptr_array_free(r, TRUE);
@@ -520,7 +563,7 @@ static void test_alias_reread(struct fx *f, gconstpointer data)
 /* a real append of `size` bytes (no line ends: size on disk = size) */
 static void put_msg(struct fx *f, const char *user, size_t size)
 {
-	struct rmail_append_opts o = { .size = sizeof(o), .ignore_quota = 1 };
+	struct rmail_append_opts o = {.size = sizeof(o), .ignore_quota = 1};
 	struct rmail_append *ap = NULL;
 	struct rmail_err err;
 	uint32_t uid, uidv;
@@ -548,54 +591,62 @@ static void test_quota(struct fx *f, gconstpointer data)
 			==, 0);
 	put_msg(f, "q@example.com", 1000);
 	put_msg(f, "q@example.com", 24);
-	g_assert_cmpint(ss_quota_get(&f->st, "Q+x@example.com", &used, &limit,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "Q+x@example.com", &used, &limit, &err),
+		==, 0);
 	g_assert_cmpuint(used, ==, 1024);
 	g_assert_cmpuint(limit, ==, 1u << 20);
 	qpath = user_file(f, "q", "example.com", "quota");
 	g_assert_cmpint(stat(qpath, &sb), ==, 0);
 
-	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com", 1000, &err),
+	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com", 1000, &err), ==,
+			0);
+	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com",
+				       (1u << 20) - 1024, &err),
 			==, 0);
 	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com",
-				       (1u << 20) - 1024, &err), ==, 0);
-	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com",
-				       (1u << 20) - 1023, &err), ==, -1);
+				       (1u << 20) - 1023, &err),
+			==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_QUOTA);
 	g_assert_cmpstr(err.msg, ==, "Quota exceeded");
-	g_assert_cmpint(ss_quota_check(&f->st, "q@example.com", UINT64_MAX,
-				       &err), ==, -1);
+	g_assert_cmpint(
+		ss_quota_check(&f->st, "q@example.com", UINT64_MAX, &err), ==,
+		-1);
 	{
 		/* the append path asks the same question */
-		struct rmail_append_opts o = { .size = sizeof(o),
-					       .size_hint = 1u << 20 };
+		struct rmail_append_opts o = {.size = sizeof(o),
+					      .size_hint = 1u << 20};
 		struct rmail_append *ap = NULL;
 
 		g_assert_cmpint(ss_append_begin(&f->st, "q@example.com",
-						"INBOX", &o, &ap, &err), ==,
-				-1);
+						"INBOX", &o, &ap, &err),
+				==, -1);
 		g_assert_cmpint(err.code, ==, RMAIL_E_QUOTA);
 		g_assert_null(ap);
 	}
 
 	/* charges are counted, not rescanned */
 	ss_quota_charge(&f->st, "q@example.com", 2048);
-	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "q@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 3072);
 	ss_quota_charge(&f->st, "q@example.com", -100000);
-	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "q@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 0);
 	g_assert_cmpint(ss_quota_recalc(&f->st, "q@example.com", &err), ==, 0);
-	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "q@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 1024);
 
 	/* a broken usage file is rebuilt by a scan */
 	g_assert_true(g_file_set_contents(qpath, "garbage", -1, NULL));
-	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "q@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 1024);
 
 	/* recalc of everybody */
@@ -605,15 +656,18 @@ static void test_quota(struct fx *f, gconstpointer data)
 	ss_quota_charge(&f->st, "r@example.com", 999);
 	ss_quota_charge(&f->st, "q@example.com", 999);
 	g_assert_cmpint(ss_quota_recalc(&f->st, NULL, &err), ==, 0);
-	g_assert_cmpint(ss_quota_get(&f->st, "r@example.com", &used, &limit,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "r@example.com", &used, &limit, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 10);
 	g_assert_cmpuint(limit, ==, 0);
 	/* quota_mb 0 is no limit */
-	g_assert_cmpint(ss_quota_check(&f->st, "r@example.com", 1ull << 40,
-				       &err), ==, 0);
-	g_assert_cmpint(ss_quota_get(&f->st, "q@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_check(&f->st, "r@example.com", 1ull << 40, &err), ==,
+		0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "q@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 1024);
 	g_assert_cmpint(ss_quota_recalc(&f->st, "zz@example.com", &err), ==,
 			-1);
@@ -663,9 +717,10 @@ static void *updater(void *arg)
 	int i;
 
 	for (i = 0; i < 20; i++) {
-		if (ss_user_update(&t->f->st, "c@example.com",
-				   &(struct rmail_user_update){ i & 1, -1,
-				   -1, NULL }, &err) < 0)
+		if (ss_user_update(
+			    &t->f->st, "c@example.com",
+			    &(struct rmail_user_update){i & 1, -1, -1, NULL},
+			    &err) < 0)
 			t->failures++;
 	}
 	return NULL;
@@ -682,28 +737,34 @@ static void test_quota_threads(struct fx *f, gconstpointer data)
 	(void)data;
 	add_ok(f, "c@example.com", "x");
 	put_msg(f, "c@example.com", 100);
-	g_assert_cmpint(ss_quota_get(&f->st, "c@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "c@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 100);
 	for (i = 0; i < NTHREADS + 3; i++) {
-		t[i] = (struct thr){ f, i, 0 };
-		pthread_create(&th[i], NULL, i < NTHREADS ? charger :
-			       i < NTHREADS + 2 ? reader : updater, &t[i]);
+		t[i] = (struct thr){f, i, 0};
+		pthread_create(&th[i], NULL,
+			       i < NTHREADS	  ? charger
+			       : i < NTHREADS + 2 ? reader
+						  : updater,
+			       &t[i]);
 	}
 	for (i = 0; i < NTHREADS + 3; i++) {
 		pthread_join(th[i], NULL);
 		g_assert_cmpint(t[i].failures, ==, 0);
 	}
-	g_assert_cmpint(ss_quota_get(&f->st, "c@example.com", &used, NULL,
-				     &err), ==, 0);
+	g_assert_cmpint(
+		ss_quota_get(&f->st, "c@example.com", &used, NULL, &err), ==,
+		0);
 	g_assert_cmpuint(used, ==, 100 + 3 * NTHREADS * NCHARGES);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add("/shardstore/users/" name, struct fx, NULL, \
-				 fx_setup, fn, fx_teardown)
+#define ADD(name, fn)                                                          \
+	g_test_add("/shardstore/users/" name, struct fx, NULL, fx_setup, fn,   \
+		   fx_teardown)
 	ADD("add-get", test_add_get);
 	ADD("verify", test_verify);
 	ADD("imported-hash", test_imported_hash);

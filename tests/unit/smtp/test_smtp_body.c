@@ -6,9 +6,9 @@
 
 struct sink {
 	GString *out;
-	const char *chunk;      /* bounds of the chunk being fed */
+	const char *chunk; /* bounds of the chunk being fed */
 	size_t chunk_len;
-	int fail_after;         /* > 0: fail the Nth call */
+	int fail_after; /* > 0: fail the Nth call */
 	int calls;
 };
 
@@ -29,19 +29,18 @@ static int sink_out(void *arg, const char *data, size_t n)
 struct outcome {
 	int rc;
 	int err;
-	size_t end;             /* absolute offset after the last consumed */
+	size_t end; /* absolute offset after the last consumed */
 	uint64_t size;
 	GString *out;
 };
 
 /* chunk 0: whole; > 0: that many octets; -1: two pieces split at
  * `split`.  Stops at the first result other than RMAIL_AGAIN. */
-static void drive(int mode, const struct smtp_body_limits *lim,
-		  const char *in, size_t len, gssize chunk, size_t split,
-		  struct outcome *o)
+static void drive(int mode, const struct smtp_body_limits *lim, const char *in,
+		  size_t len, gssize chunk, size_t split, struct outcome *o)
 {
 	struct smtp_body b;
-	struct sink s = { .out = g_string_new(NULL) };
+	struct sink s = {.out = g_string_new(NULL)};
 	size_t pos = 0;
 	int rc = RMAIL_AGAIN;
 
@@ -90,41 +89,42 @@ struct bvec {
 	int rc;
 	int err;
 	size_t end;
-	const char *out;        /* expected output when rc is OK */
+	const char *out; /* expected output when rc is OK */
 };
 
 #define GOOD(i, o) .in = i, .rc = RMAIL_OK, .out = o
 #define SMUG(i, e, at) .in = i, .rc = RMAIL_INVALID, .err = e, .end = at
 
 static const struct bvec bvecs[] = {
-	{ GOOD("Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n",
-	       "Subject: x\r\n\r\nhello\r\n"), .end = 24 },
+	{GOOD("Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n",
+	      "Subject: x\r\n\r\nhello\r\n"),
+	 .end = 24},
 	/* right after DATA the CRLF of the command is the first CRLF */
-	{ GOOD(".\r\n", ""), .end = 3 },
-	{ GOOD(".\r\nMAIL FROM:<>\r\n", ""), .end = 3 },
-	{ GOOD("\r\n.\r\n", "\r\n"), .end = 5 },
-	{ GOOD("..\r\n..x\r\n.y\r\n.\r\n", ".\r\n.x\r\ny\r\n"), .end = 16 },
-	{ GOOD("a.\r\n.\r\n", "a.\r\n"), .end = 7 },
-	{ GOOD("a\r\n..\r\n.\r\n", "a\r\n.\r\n"), .end = 10 },
-	{ GOOD("a\r\n. \r\n.\r\n", "a\r\n \r\n"), .end = 10 },
-	{ GOOD("8bit \xc3\xa9\x01\x7f\r\n.\r\n", "8bit \xc3\xa9\x01\x7f\r\n"),
-	  .end = 14 },
+	{GOOD(".\r\n", ""), .end = 3},
+	{GOOD(".\r\nMAIL FROM:<>\r\n", ""), .end = 3},
+	{GOOD("\r\n.\r\n", "\r\n"), .end = 5},
+	{GOOD("..\r\n..x\r\n.y\r\n.\r\n", ".\r\n.x\r\ny\r\n"), .end = 16},
+	{GOOD("a.\r\n.\r\n", "a.\r\n"), .end = 7},
+	{GOOD("a\r\n..\r\n.\r\n", "a\r\n.\r\n"), .end = 10},
+	{GOOD("a\r\n. \r\n.\r\n", "a\r\n \r\n"), .end = 10},
+	{GOOD("8bit \xc3\xa9\x01\x7f\r\n.\r\n", "8bit \xc3\xa9\x01\x7f\r\n"),
+	 .end = 14},
 
 	/* smuggling: every variant is refused where it starts */
-	{ SMUG("a\n.\n", SMTP_BODY_E_BARE_LF, 1) },
-	{ SMUG("a\n.\r\n", SMTP_BODY_E_BARE_LF, 1) },
-	{ SMUG("a\r.\r", SMTP_BODY_E_BARE_CR, 2) },
-	{ SMUG("a\r.\r\n", SMTP_BODY_E_BARE_CR, 2) },
-	{ SMUG("a\r\n.\rb", SMTP_BODY_E_BARE_CR, 5) },
-	{ SMUG("a\r\n.\r\r\n", SMTP_BODY_E_BARE_CR, 5) },
-	{ SMUG("a\r\n.\n", SMTP_BODY_E_BARE_LF, 4) },
-	{ SMUG("a\r\n.\nMAIL FROM:<x@y.z>\r\n", SMTP_BODY_E_BARE_LF, 4) },
-	{ SMUG("\n.\r\n", SMTP_BODY_E_BARE_LF, 0) },
-	{ SMUG(".\n", SMTP_BODY_E_BARE_LF, 1) },
-	{ SMUG("\r.\r\n", SMTP_BODY_E_BARE_CR, 1) },
-	{ SMUG("a\r\n\n.\r\n", SMTP_BODY_E_BARE_LF, 3) },
-	{ SMUG("a\r\n\r.\r\n", SMTP_BODY_E_BARE_CR, 4) },
-	{ SMUG("a\r\r\n.\r\n", SMTP_BODY_E_BARE_CR, 2) },
+	{SMUG("a\n.\n", SMTP_BODY_E_BARE_LF, 1)},
+	{SMUG("a\n.\r\n", SMTP_BODY_E_BARE_LF, 1)},
+	{SMUG("a\r.\r", SMTP_BODY_E_BARE_CR, 2)},
+	{SMUG("a\r.\r\n", SMTP_BODY_E_BARE_CR, 2)},
+	{SMUG("a\r\n.\rb", SMTP_BODY_E_BARE_CR, 5)},
+	{SMUG("a\r\n.\r\r\n", SMTP_BODY_E_BARE_CR, 5)},
+	{SMUG("a\r\n.\n", SMTP_BODY_E_BARE_LF, 4)},
+	{SMUG("a\r\n.\nMAIL FROM:<x@y.z>\r\n", SMTP_BODY_E_BARE_LF, 4)},
+	{SMUG("\n.\r\n", SMTP_BODY_E_BARE_LF, 0)},
+	{SMUG(".\n", SMTP_BODY_E_BARE_LF, 1)},
+	{SMUG("\r.\r\n", SMTP_BODY_E_BARE_CR, 1)},
+	{SMUG("a\r\n\n.\r\n", SMTP_BODY_E_BARE_LF, 3)},
+	{SMUG("a\r\n\r.\r\n", SMTP_BODY_E_BARE_CR, 4)},
+	{SMUG("a\r\r\n.\r\n", SMTP_BODY_E_BARE_CR, 2)},
 };
 
 static void check_bvec(const struct bvec *v, const struct outcome *o)
@@ -183,8 +183,8 @@ static void test_data_vectors(void)
  * end, so nothing after the variant is ever parsed as commands.
  */
 static const char *const variants[] = {
-	"\n.\n", "\n.\r\n", "\r.\r", "\r\n.\r", "\r\n.\n", "\r.\r\n",
-	"\r\n.\rX", "\n..\n", "\r\n\n.\r\n",
+	"\n.\n",   "\n.\r\n",  "\r.\r",	 "\r\n.\r",	"\r\n.\n",
+	"\r.\r\n", "\r\n.\rX", "\n..\n", "\r\n\n.\r\n",
 };
 
 static void check_smuggle(const void *arg, const struct outcome *o)
@@ -221,7 +221,7 @@ static void test_smuggling(void)
 static void test_dot_at_chunk_start(void)
 {
 	struct smtp_body b;
-	struct sink s = { .out = g_string_new(NULL) };
+	struct sink s = {.out = g_string_new(NULL)};
 	char c1[] = "abc", c2[] = ".\r\n", c3[] = ".\r\n";
 	size_t used;
 
@@ -275,30 +275,56 @@ struct limvec {
 };
 
 static const struct limvec limvecs[] = {
-	{ SMTP_BODY_DATA, { .max_size = 10 }, "01234567\r\n.\r\n", RMAIL_OK },
-	{ SMTP_BODY_DATA, { .max_size = 10 }, "012345678\r\n.\r\n",
-	  RMAIL_TOOLONG, SMTP_BODY_E_TOOBIG, 552, "5.3.4" },
-	{ SMTP_BODY_BDAT, { .max_size = 10 }, "0123456789", RMAIL_OK },
-	{ SMTP_BODY_BDAT, { .max_size = 10 }, "0123456789A",
-	  RMAIL_TOOLONG, SMTP_BODY_E_TOOBIG, 552, "5.3.4" },
-	{ SMTP_BODY_DATA, { .max_header_size = 20 },
-	  "Subject: 0123456789\r\n\r\nbody\r\n.\r\n", RMAIL_TOOLONG,
-	  SMTP_BODY_E_HDR_TOOBIG, 552, "5.3.4" },
-	{ SMTP_BODY_DATA, { .max_header_size = 24 },
-	  "Subject: 0123456789\r\n\r\nbody is longer than that\r\n.\r\n",
-	  RMAIL_OK },
-	{ SMTP_BODY_DATA, { .max_headers = 2 },
-	  "A: 1\r\nB: 2\r\nC: 3\r\n\r\nx\r\n.\r\n", RMAIL_TOOLONG,
-	  SMTP_BODY_E_HDR_COUNT, 554, "5.6.0" },
-	{ SMTP_BODY_DATA, { .max_headers = 2 },
-	  "A: 1\r\n folded: no\r\nB: 2\r\n\r\nC: 3\r\nD: 4\r\n.\r\n",
-	  RMAIL_OK },
-	{ SMTP_BODY_BDAT, { .max_headers = 1 },
-	  "A: 1\nB: 2\n\nbody\n", RMAIL_TOOLONG, SMTP_BODY_E_HDR_COUNT, 554,
-	  "5.6.0" },
+	{SMTP_BODY_DATA, {.max_size = 10}, "01234567\r\n.\r\n", RMAIL_OK},
+	{SMTP_BODY_DATA,
+	 {.max_size = 10},
+	 "012345678\r\n.\r\n",
+	 RMAIL_TOOLONG,
+	 SMTP_BODY_E_TOOBIG,
+	 552,
+	 "5.3.4"},
+	{SMTP_BODY_BDAT, {.max_size = 10}, "0123456789", RMAIL_OK},
+	{SMTP_BODY_BDAT,
+	 {.max_size = 10},
+	 "0123456789A",
+	 RMAIL_TOOLONG,
+	 SMTP_BODY_E_TOOBIG,
+	 552,
+	 "5.3.4"},
+	{SMTP_BODY_DATA,
+	 {.max_header_size = 20},
+	 "Subject: 0123456789\r\n\r\nbody\r\n.\r\n",
+	 RMAIL_TOOLONG,
+	 SMTP_BODY_E_HDR_TOOBIG,
+	 552,
+	 "5.3.4"},
+	{SMTP_BODY_DATA,
+	 {.max_header_size = 24},
+	 "Subject: 0123456789\r\n\r\nbody is longer than that\r\n.\r\n",
+	 RMAIL_OK},
+	{SMTP_BODY_DATA,
+	 {.max_headers = 2},
+	 "A: 1\r\nB: 2\r\nC: 3\r\n\r\nx\r\n.\r\n",
+	 RMAIL_TOOLONG,
+	 SMTP_BODY_E_HDR_COUNT,
+	 554,
+	 "5.6.0"},
+	{SMTP_BODY_DATA,
+	 {.max_headers = 2},
+	 "A: 1\r\n folded: no\r\nB: 2\r\n\r\nC: 3\r\nD: 4\r\n.\r\n",
+	 RMAIL_OK},
+	{SMTP_BODY_BDAT,
+	 {.max_headers = 1},
+	 "A: 1\nB: 2\n\nbody\n",
+	 RMAIL_TOOLONG,
+	 SMTP_BODY_E_HDR_COUNT,
+	 554,
+	 "5.6.0"},
 	/* no header block at all: the first line is body */
-	{ SMTP_BODY_DATA, { .max_headers = 1, .max_header_size = 4 },
-	  "no colon here, a: b\r\nX: y\r\n.\r\n", RMAIL_OK },
+	{SMTP_BODY_DATA,
+	 {.max_headers = 1, .max_header_size = 4},
+	 "no colon here, a: b\r\nX: y\r\n.\r\n",
+	 RMAIL_OK},
 };
 
 static void check_lim(const void *arg, const struct outcome *o)
@@ -335,7 +361,7 @@ static void test_limits(void)
 /* 4 MB over a 1000-octet limit: consumed to the end, output bounded */
 static void test_big_stream(void)
 {
-	struct smtp_body_limits lim = { .max_size = 1000 };
+	struct smtp_body_limits lim = {.max_size = 1000};
 	GString *in = g_string_new(NULL);
 	struct outcome o;
 	size_t i;
@@ -357,7 +383,7 @@ static void test_big_stream(void)
 static void test_output_failure(void)
 {
 	struct smtp_body b;
-	struct sink s = { .out = g_string_new(NULL), .fail_after = 1 };
+	struct sink s = {.out = g_string_new(NULL), .fail_after = 1};
 	char in[] = "abc\r\n.\r\n";
 	size_t used;
 

@@ -12,14 +12,14 @@ struct res {
 	int rc;
 	int verb;
 	int err;
-	size_t end;             /* absolute offset after consumed */
+	size_t end; /* absolute offset after consumed */
 	char mailbox[300];
 	char domain[300];
 	char arg[700];
 	char mech[32];
 	char initial[64];
 	char auth[64];
-	struct smtp_cmd cmd;    /* slices are dangling: scalars only */
+	struct smtp_cmd cmd; /* slices are dangling: scalars only */
 };
 
 struct run {
@@ -42,7 +42,7 @@ static void copy_slice(char *dst, size_t size, struct smtp_slice s)
 static void drive(const char *in, size_t len, size_t max_line, int utf8,
 		  gssize chunk, size_t split, struct run *out)
 {
-	struct smtp_parser st = { .max_line = max_line, .utf8 = utf8 };
+	struct smtp_parser st = {.max_line = max_line, .utf8 = utf8};
 	size_t pos = 0, fed = 0, guard = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -101,13 +101,13 @@ struct vec {
 	int rc;
 	int verb;
 	int err;
-	unsigned code;          /* reply code when rc != OK */
+	unsigned code; /* reply code when rc != OK */
 	const char *enh;
-	size_t end;             /* resync/consumed position */
+	size_t end; /* resync/consumed position */
 	const char *mailbox;
 	const char *domain;
-	int utf8;               /* the transaction has SMTPUTF8 */
-	int check;              /* extra checks, see check_extra */
+	int utf8;  /* the transaction has SMTPUTF8 */
+	int check; /* extra checks, see check_extra */
 };
 
 enum {
@@ -128,155 +128,144 @@ enum {
 };
 
 #define OK(s, v) .in = s, .rc = RMAIL_OK, .verb = v, .end = sizeof(s) - 1
-#define BAD(s, e, c, x, at) .in = s, .rc = RMAIL_INVALID, .err = e, \
-	.code = c, .enh = x, .end = at
+#define BAD(s, e, c, x, at)                                                    \
+	.in = s, .rc = RMAIL_INVALID, .err = e, .code = c, .enh = x, .end = at
 
 static const struct vec vecs[] = {
-	{ OK("EHLO mail.example.org\r\n", SMTP_CMD_EHLO), .check = X_HELO_OK },
-	{ OK("helo [192.0.2.1]\r\n", SMTP_CMD_HELO), .check = X_HELO_OK },
-	{ OK("EHLO my_host\r\n", SMTP_CMD_EHLO), .check = X_HELO_BAD },
-	{ OK("MAIL FROM:<a@b.example>\r\n", SMTP_CMD_MAIL),
-	  .mailbox = "a@b.example", .domain = "b.example" },
-	{ OK("mail from: <a.b+c@x-y.example>  \r\n", SMTP_CMD_MAIL),
-	  .mailbox = "a.b+c@x-y.example" },
-	{ OK("MAIL FROM:<>\r\n", SMTP_CMD_MAIL), .check = X_NULL,
-	  .mailbox = "" },
-	{ OK("MAIL FROM:<u@ex.org> SIZE=1000 BODY=8BITMIME SMTPUTF8\r\n",
-	     SMTP_CMD_MAIL), .check = X_SIZE_BODY_UTF8 },
-	{ OK("MAIL FROM:<j\xc3\xb8rn@b\xc3\xbc\x63her.example> SMTPUTF8\r\n",
-	     SMTP_CMD_MAIL),
-	  .mailbox = "j\xc3\xb8rn@b\xc3\xbc\x63her.example" },
-	{ OK("MAIL FROM:<a@b.example> SIZE=18446744073709551615\r\n",
-	     SMTP_CMD_MAIL), .check = X_BIG_SIZE },
-	{ OK("MAIL FROM:<a@b.example> AUTH=<>\r\n", SMTP_CMD_MAIL) },
-	{ OK("MAIL FROM:<a@b.example> AUTH=e+2Bx@b.example\r\n",
-	     SMTP_CMD_MAIL), .check = X_MAIL_AUTH },
-	{ OK("RCPT TO:<@relay.example,@[10.0.0.1]:user@d.example>\r\n",
-	     SMTP_CMD_RCPT), .mailbox = "user@d.example",
-	  .check = X_ROUTE },
-	{ OK("RCPT TO:<\"john doe\\\"x\"@example.com>\r\n", SMTP_CMD_RCPT),
-	  .mailbox = "\"john doe\\\"x\"@example.com" },
-	{ OK("RCPT TO:<postmaster>\r\n", SMTP_CMD_RCPT),
-	  .check = X_POSTMASTER },
-	{ OK("RCPT TO:<u@[IPv6:2001:db8::1]>\r\n", SMTP_CMD_RCPT),
-	  .check = X_LITERAL, .domain = "[IPv6:2001:db8::1]" },
-	{ OK("RCPT TO:<u@[192.0.2.255]>\r\n", SMTP_CMD_RCPT),
-	  .check = X_LITERAL },
-	{ OK("RCPT TO:<\xd0\xb8\xd0\xbc\xd1\x8f@\xd0\xbf\xd1\x80.example>\r\n",
-	     SMTP_CMD_RCPT), .utf8 = 1 },
-	{ OK("DATA\r\n", SMTP_CMD_DATA) },
-	{ OK("BDAT 1000 LAST\r\n", SMTP_CMD_BDAT), .check = X_BDAT_LAST },
-	{ OK("bdat 0\r\n", SMTP_CMD_BDAT), .check = X_BDAT },
-	{ OK("RSET\r\n", SMTP_CMD_RSET) },
-	{ OK("NOOP anything at all\r\n", SMTP_CMD_NOOP) },
-	{ OK("QUIT\r\n", SMTP_CMD_QUIT) },
-	{ OK("VRFY user\r\n", SMTP_CMD_VRFY) },
-	{ OK("HELP\r\n", SMTP_CMD_HELP) },
-	{ OK("STARTTLS\r\n", SMTP_CMD_STARTTLS) },
-	{ OK("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", SMTP_CMD_AUTH),
-	  .check = X_AUTH_IR },
-	{ OK("AUTH LOGIN\r\n", SMTP_CMD_AUTH), .check = X_AUTH },
+	{OK("EHLO mail.example.org\r\n", SMTP_CMD_EHLO), .check = X_HELO_OK},
+	{OK("helo [192.0.2.1]\r\n", SMTP_CMD_HELO), .check = X_HELO_OK},
+	{OK("EHLO my_host\r\n", SMTP_CMD_EHLO), .check = X_HELO_BAD},
+	{OK("MAIL FROM:<a@b.example>\r\n", SMTP_CMD_MAIL),
+	 .mailbox = "a@b.example", .domain = "b.example"},
+	{OK("mail from: <a.b+c@x-y.example>  \r\n", SMTP_CMD_MAIL),
+	 .mailbox = "a.b+c@x-y.example"},
+	{OK("MAIL FROM:<>\r\n", SMTP_CMD_MAIL), .check = X_NULL, .mailbox = ""},
+	{OK("MAIL FROM:<u@ex.org> SIZE=1000 BODY=8BITMIME SMTPUTF8\r\n",
+	    SMTP_CMD_MAIL),
+	 .check = X_SIZE_BODY_UTF8},
+	{OK("MAIL FROM:<j\xc3\xb8rn@b\xc3\xbc\x63her.example> SMTPUTF8\r\n",
+	    SMTP_CMD_MAIL),
+	 .mailbox = "j\xc3\xb8rn@b\xc3\xbc\x63her.example"},
+	{OK("MAIL FROM:<a@b.example> SIZE=18446744073709551615\r\n",
+	    SMTP_CMD_MAIL),
+	 .check = X_BIG_SIZE},
+	{OK("MAIL FROM:<a@b.example> AUTH=<>\r\n", SMTP_CMD_MAIL)},
+	{OK("MAIL FROM:<a@b.example> AUTH=e+2Bx@b.example\r\n", SMTP_CMD_MAIL),
+	 .check = X_MAIL_AUTH},
+	{OK("RCPT TO:<@relay.example,@[10.0.0.1]:user@d.example>\r\n",
+	    SMTP_CMD_RCPT),
+	 .mailbox = "user@d.example", .check = X_ROUTE},
+	{OK("RCPT TO:<\"john doe\\\"x\"@example.com>\r\n", SMTP_CMD_RCPT),
+	 .mailbox = "\"john doe\\\"x\"@example.com"},
+	{OK("RCPT TO:<postmaster>\r\n", SMTP_CMD_RCPT), .check = X_POSTMASTER},
+	{OK("RCPT TO:<u@[IPv6:2001:db8::1]>\r\n", SMTP_CMD_RCPT),
+	 .check = X_LITERAL, .domain = "[IPv6:2001:db8::1]"},
+	{OK("RCPT TO:<u@[192.0.2.255]>\r\n", SMTP_CMD_RCPT),
+	 .check = X_LITERAL},
+	{OK("RCPT TO:<\xd0\xb8\xd0\xbc\xd1\x8f@\xd0\xbf\xd1\x80.example>\r\n",
+	    SMTP_CMD_RCPT),
+	 .utf8 = 1},
+	{OK("DATA\r\n", SMTP_CMD_DATA)},
+	{OK("BDAT 1000 LAST\r\n", SMTP_CMD_BDAT), .check = X_BDAT_LAST},
+	{OK("bdat 0\r\n", SMTP_CMD_BDAT), .check = X_BDAT},
+	{OK("RSET\r\n", SMTP_CMD_RSET)},
+	{OK("NOOP anything at all\r\n", SMTP_CMD_NOOP)},
+	{OK("QUIT\r\n", SMTP_CMD_QUIT)},
+	{OK("VRFY user\r\n", SMTP_CMD_VRFY)},
+	{OK("HELP\r\n", SMTP_CMD_HELP)},
+	{OK("STARTTLS\r\n", SMTP_CMD_STARTTLS)},
+	{OK("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", SMTP_CMD_AUTH),
+	 .check = X_AUTH_IR},
+	{OK("AUTH LOGIN\r\n", SMTP_CMD_AUTH), .check = X_AUTH},
 
 	/* unknown commands: 500 5.5.2 */
-	{ BAD("FOO bar\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 9) },
-	{ BAD("\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 2) },
-	{ BAD("MAIL:FROM<a@b>\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 16) },
-	{ BAD("DATAX\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 7) },
+	{BAD("FOO bar\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 9)},
+	{BAD("\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 2)},
+	{BAD("MAIL:FROM<a@b>\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 16)},
+	{BAD("DATAX\r\n", SMTP_PERR_UNKNOWN, 500, "5.5.2", 7)},
 	/* syntax in parameters: 501 5.5.4 */
-	{ BAD("EHLO\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6) },
-	{ BAD("DATA now\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 10) },
-	{ BAD("MAIL TO:<a@b.c>\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 17) },
-	{ BAD("MAIL FROM:<a@b.c> SIZE=abc\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 28) },
-	{ BAD("MAIL FROM:<a@b.c> SIZE=18446744073709551616\r\n",
-	      SMTP_PERR_SYNTAX, 501, "5.5.4", 45) },
-	{ BAD("MAIL FROM:<a@b.c> SIZE=1 SIZE=2\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 33) },
-	{ BAD("MAIL FROM:<a@b.c> BODY=9BIT\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 29) },
-	{ BAD("MAIL FROM:<a@b.c> SMTPUTF8=yes\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 32) },
-	{ BAD("MAIL FROM:<a@b.c> AUTH=a=b\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 28) },
-	{ BAD("MAIL FROM:<a@b.c> AUTH=+4\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 27) },
-	{ BAD("MAIL FROM:<a@b.c>SIZE=1\r\n", SMTP_PERR_SYNTAX, 501,
-	      "5.5.4", 25) },
-	{ BAD("BDAT\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6) },
-	{ BAD("BDAT 10 FIRST\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 15) },
-	{ BAD("BDAT -1\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 9) },
-	{ BAD("AUTH\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6) },
-	{ BAD("AUTH PLAIN abc\r\n", SMTP_PERR_AUTH_B64, 501, "5.5.2", 16) },
-	{ BAD("AUTH PLAIN ab=c\r\n", SMTP_PERR_AUTH_B64, 501, "5.5.2", 17) },
+	{BAD("EHLO\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6)},
+	{BAD("DATA now\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 10)},
+	{BAD("MAIL TO:<a@b.c>\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 17)},
+	{BAD("MAIL FROM:<a@b.c> SIZE=abc\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
+	     28)},
+	{BAD("MAIL FROM:<a@b.c> SIZE=18446744073709551616\r\n",
+	     SMTP_PERR_SYNTAX, 501, "5.5.4", 45)},
+	{BAD("MAIL FROM:<a@b.c> SIZE=1 SIZE=2\r\n", SMTP_PERR_SYNTAX, 501,
+	     "5.5.4", 33)},
+	{BAD("MAIL FROM:<a@b.c> BODY=9BIT\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
+	     29)},
+	{BAD("MAIL FROM:<a@b.c> SMTPUTF8=yes\r\n", SMTP_PERR_SYNTAX, 501,
+	     "5.5.4", 32)},
+	{BAD("MAIL FROM:<a@b.c> AUTH=a=b\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
+	     28)},
+	{BAD("MAIL FROM:<a@b.c> AUTH=+4\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
+	     27)},
+	{BAD("MAIL FROM:<a@b.c>SIZE=1\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
+	     25)},
+	{BAD("BDAT\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6)},
+	{BAD("BDAT 10 FIRST\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 15)},
+	{BAD("BDAT -1\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 9)},
+	{BAD("AUTH\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 6)},
+	{BAD("AUTH PLAIN abc\r\n", SMTP_PERR_AUTH_B64, 501, "5.5.2", 16)},
+	{BAD("AUTH PLAIN ab=c\r\n", SMTP_PERR_AUTH_B64, 501, "5.5.2", 17)},
 	/* sender addresses: 501 5.1.7 */
-	{ BAD("MAIL FROM:a@b.c\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      17) },
-	{ BAD("MAIL FROM:<a..b@c.d>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 22) },
-	{ BAD("MAIL FROM:<.a@c.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      20) },
-	{ BAD("MAIL FROM:<a@-c.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      20) },
-	{ BAD("MAIL FROM:<a@c-.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      20) },
-	{ BAD("MAIL FROM:<a@c..d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      20) },
-	{ BAD("MAIL FROM:<a@c.d.>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      20) },
-	{ BAD("MAIL FROM:<a@[256.1.1.1]>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 27) },
-	{ BAD("MAIL FROM:<a@[1.2.3]>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 23) },
-	{ BAD("MAIL FROM:<a@[IPv6:1::2::3]>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 30) },
-	{ BAD("MAIL FROM:<a@[x-tag:foo]>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 27) },
-	{ BAD("MAIL FROM:<a@b.c\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      18) },
-	{ BAD("MAIL FROM:<ab.c>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      18) },
-	{ BAD("MAIL FROM:<\"a\x01\"@b.c>\r\n", SMTP_PERR_BAD_SENDER, 501,
-	      "5.1.7", 22) },
-	{ BAD("MAIL FROM:<@:a@b.c>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
-	      21) },
-	{ BAD("MAIL FROM:<a@b.c> \xff\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
-	      21) },
+	{BAD("MAIL FROM:a@b.c\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 17)},
+	{BAD("MAIL FROM:<a..b@c.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
+	     22)},
+	{BAD("MAIL FROM:<.a@c.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 20)},
+	{BAD("MAIL FROM:<a@-c.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 20)},
+	{BAD("MAIL FROM:<a@c-.d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 20)},
+	{BAD("MAIL FROM:<a@c..d>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 20)},
+	{BAD("MAIL FROM:<a@c.d.>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 20)},
+	{BAD("MAIL FROM:<a@[256.1.1.1]>\r\n", SMTP_PERR_BAD_SENDER, 501,
+	     "5.1.7", 27)},
+	{BAD("MAIL FROM:<a@[1.2.3]>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
+	     23)},
+	{BAD("MAIL FROM:<a@[IPv6:1::2::3]>\r\n", SMTP_PERR_BAD_SENDER, 501,
+	     "5.1.7", 30)},
+	{BAD("MAIL FROM:<a@[x-tag:foo]>\r\n", SMTP_PERR_BAD_SENDER, 501,
+	     "5.1.7", 27)},
+	{BAD("MAIL FROM:<a@b.c\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 18)},
+	{BAD("MAIL FROM:<ab.c>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7", 18)},
+	{BAD("MAIL FROM:<\"a\x01\"@b.c>\r\n", SMTP_PERR_BAD_SENDER, 501,
+	     "5.1.7", 22)},
+	{BAD("MAIL FROM:<@:a@b.c>\r\n", SMTP_PERR_BAD_SENDER, 501, "5.1.7",
+	     21)},
+	{BAD("MAIL FROM:<a@b.c> \xff\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4", 21)},
 	/* invalid UTF-8 is a bad address even with SMTPUTF8 */
-	{ BAD("MAIL FROM:<\xc0\xafx@b.c> SMTPUTF8\r\n", SMTP_PERR_BAD_SENDER,
-	      501, "5.1.7", 30) },
-	{ BAD("MAIL FROM:<\xed\xa0\x80@b.c> SMTPUTF8\r\n",
-	      SMTP_PERR_BAD_SENDER, 501, "5.1.7", 30) },
+	{BAD("MAIL FROM:<\xc0\xafx@b.c> SMTPUTF8\r\n", SMTP_PERR_BAD_SENDER,
+	     501, "5.1.7", 30)},
+	{BAD("MAIL FROM:<\xed\xa0\x80@b.c> SMTPUTF8\r\n", SMTP_PERR_BAD_SENDER,
+	     501, "5.1.7", 30)},
 	/* non-ASCII without SMTPUTF8: 553 5.6.7 */
-	{ BAD("MAIL FROM:<j\xc3\xb8rn@b.example>\r\n", SMTP_PERR_UTF8_ADDR,
-	      553, "5.6.7", 29) },
-	{ BAD("RCPT TO:<u@b\xc3\xbc\x63her.example>\r\n",
-	      SMTP_PERR_UTF8_ADDR, 553, "5.6.7", 29) },
+	{BAD("MAIL FROM:<j\xc3\xb8rn@b.example>\r\n", SMTP_PERR_UTF8_ADDR, 553,
+	     "5.6.7", 29)},
+	{BAD("RCPT TO:<u@b\xc3\xbc\x63her.example>\r\n", SMTP_PERR_UTF8_ADDR,
+	     553, "5.6.7", 29)},
 	/* recipient addresses: 501 5.1.3 */
-	{ BAD("RCPT TO:<>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3", 12) },
-	{ BAD("RCPT TO:<a b@c.d>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3",
-	      19) },
-	{ BAD("RCPT TO:<a@b_c.d>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3",
-	      19) },
+	{BAD("RCPT TO:<>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3", 12)},
+	{BAD("RCPT TO:<a b@c.d>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3", 19)},
+	{BAD("RCPT TO:<a@b_c.d>\r\n", SMTP_PERR_BAD_RCPT, 501, "5.1.3", 19)},
 	/* unsupported parameters: 555 5.5.4 */
-	{ BAD("MAIL FROM:<a@b.c> RET=HDRS\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
-	      "5.5.4", 28) },
-	{ BAD("MAIL FROM:<a@b.c> ENVID=x\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
-	      "5.5.4", 27) },
-	{ BAD("MAIL FROM:<a@b.c> BODY=BINARYMIME\r\n", SMTP_PERR_UNSUPP_PARAM,
-	      555, "5.5.4", 35) },
-	{ BAD("MAIL FROM:<a@b.c> X-FOO=1\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
-	      "5.5.4", 27) },
-	{ BAD("RCPT TO:<a@b.c> NOTIFY=NEVER\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
-	      "5.5.4", 30) },
-	{ BAD("RCPT TO:<a@b.c> ORCPT=rfc822;a@b.c\r\n", SMTP_PERR_UNSUPP_PARAM,
-	      555, "5.5.4", 36) },
+	{BAD("MAIL FROM:<a@b.c> RET=HDRS\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
+	     "5.5.4", 28)},
+	{BAD("MAIL FROM:<a@b.c> ENVID=x\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
+	     "5.5.4", 27)},
+	{BAD("MAIL FROM:<a@b.c> BODY=BINARYMIME\r\n", SMTP_PERR_UNSUPP_PARAM,
+	     555, "5.5.4", 35)},
+	{BAD("MAIL FROM:<a@b.c> X-FOO=1\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
+	     "5.5.4", 27)},
+	{BAD("RCPT TO:<a@b.c> NOTIFY=NEVER\r\n", SMTP_PERR_UNSUPP_PARAM, 555,
+	     "5.5.4", 30)},
+	{BAD("RCPT TO:<a@b.c> ORCPT=rfc822;a@b.c\r\n", SMTP_PERR_UNSUPP_PARAM,
+	     555, "5.5.4", 36)},
 	/* smuggling class in commands: 521 5.5.2, resync past the LF */
-	{ BAD("NOOP\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5) },
-	{ BAD("NOOP\rQUIT\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5) },
-	{ BAD("NO\0OP\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 3) },
-	{ BAD("MAIL FROM:<a@b.c>\n", SMTP_PERR_BARE_EOL, 521, "5.5.2",
-	      18) },
-	{ BAD("NOOP\r\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5) },
+	{BAD("NOOP\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5)},
+	{BAD("NOOP\rQUIT\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5)},
+	{BAD("NO\0OP\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 3)},
+	{BAD("MAIL FROM:<a@b.c>\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 18)},
+	{BAD("NOOP\r\r\n", SMTP_PERR_BARE_EOL, 521, "5.5.2", 5)},
 };
 
 static size_t vec_len(const struct vec *v)
@@ -410,7 +399,7 @@ static void test_line_limit(void)
 {
 	GString *s = g_string_new(NULL);
 	struct run run;
-	gssize chunks[] = { 0, 1, 7, 100, 511, 512, 513 };
+	gssize chunks[] = {0, 1, 7, 100, 511, 512, 513};
 	size_t k;
 
 	g_string_append(s, "NOOP ");
@@ -456,9 +445,9 @@ static void test_pipelining(void)
 {
 	static const char in[] = "EHLO a.example\r\nMAIL FROM:<a@b.c>\r\n"
 				 "RCPT TO:<d@e.f>\r\nDATA\r\n";
-	static const int verbs_exp[] = { SMTP_CMD_EHLO, SMTP_CMD_MAIL,
-					 SMTP_CMD_RCPT, SMTP_CMD_DATA };
-	static const size_t ends[] = { 16, 35, 52, 58 };
+	static const int verbs_exp[] = {SMTP_CMD_EHLO, SMTP_CMD_MAIL,
+					SMTP_CMD_RCPT, SMTP_CMD_DATA};
+	static const size_t ends[] = {16, 35, 52, 58};
 	struct run run;
 	size_t split;
 	int i;
@@ -494,18 +483,18 @@ static void test_length_limits(void)
 	g_assert_cmpint(smtp_parse_line(s->str, s->len, 0, &c), ==,
 			RMAIL_INVALID);
 	/* local@domain of 254 octets passes, 255 does not */
-	g_string_printf(s, "RCPT TO:<%.*s@%.*s.%.*s.%.*s.%.*s>", 59, local,
-			63, label, 63, label, 63, label, 2, label);
+	g_string_printf(s, "RCPT TO:<%.*s@%.*s.%.*s.%.*s.%.*s>", 59, local, 63,
+			label, 63, label, 63, label, 2, label);
 	g_assert_cmpint(smtp_parse_line(s->str, s->len, 0, &c), ==, RMAIL_OK);
 	g_assert_cmpuint(c.path.mailbox.len, ==, 254);
-	g_string_printf(s, "RCPT TO:<%.*s@%.*s.%.*s.%.*s.%.*s>", 60, local,
-			63, label, 63, label, 63, label, 2, label);
+	g_string_printf(s, "RCPT TO:<%.*s@%.*s.%.*s.%.*s.%.*s>", 60, local, 63,
+			label, 63, label, 63, label, 2, label);
 	g_assert_cmpint(smtp_parse_line(s->str, s->len, 0, &c), ==,
 			RMAIL_INVALID);
 	g_assert_cmpint(c.err, ==, SMTP_PERR_BAD_RCPT);
 	/* domain over 255 */
-	g_string_printf(s, "RCPT TO:<a@%.*s.%.*s.%.*s.%.*s.ab>", 63, label,
-			63, label, 63, label, 63, label);
+	g_string_printf(s, "RCPT TO:<a@%.*s.%.*s.%.*s.%.*s.ab>", 63, label, 63,
+			label, 63, label, 63, label);
 	g_assert_cmpint(smtp_parse_line(s->str, s->len, 0, &c), ==,
 			RMAIL_INVALID);
 	g_string_free(s, TRUE);
@@ -514,11 +503,11 @@ static void test_length_limits(void)
 static void test_utf8(void)
 {
 	g_assert_true(smtp_utf8_valid("\xe2\x82\xac\xf0\x9f\x98\x80", 7));
-	g_assert_false(smtp_utf8_valid("\xc0\x80", 2));         /* overlong */
-	g_assert_false(smtp_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-	g_assert_false(smtp_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	g_assert_false(smtp_utf8_valid("\xc0\x80", 2));		/* overlong */
+	g_assert_false(smtp_utf8_valid("\xe0\x80\xaf", 3));	/* overlong */
+	g_assert_false(smtp_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
 	g_assert_false(smtp_utf8_valid("\xf4\x90\x80\x80", 4)); /* >10FFFF */
-	g_assert_false(smtp_utf8_valid("\xe2\x82", 2));         /* truncated */
+	g_assert_false(smtp_utf8_valid("\xe2\x82", 2));		/* truncated */
 	g_assert_false(smtp_utf8_valid("\x80", 1));
 	g_assert_true(smtp_domain_valid("b\xc3\xbc\x63her.de", 10, 1));
 	g_assert_false(smtp_domain_valid("b\xc3\xbc\x63her.de", 10, 0));
@@ -529,23 +518,27 @@ static void test_reply(void)
 	char buf[256];
 	size_t len;
 
-	g_assert_cmpint(smtp_reply_format(buf, sizeof(buf), 250, "2.1.0",
-					  "Ok", &len), ==, 0);
+	g_assert_cmpint(
+		smtp_reply_format(buf, sizeof(buf), 250, "2.1.0", "Ok", &len),
+		==, 0);
 	g_assert_cmpmem(buf, len, "250 2.1.0 Ok\r\n", 14);
 	g_assert_cmpint(smtp_reply_format(buf, sizeof(buf), 250, NULL,
 					  "mx.example\nPIPELINING\nSIZE 10",
-					  &len), ==, 0);
+					  &len),
+			==, 0);
 	g_assert_cmpmem(buf, len,
 			"250-mx.example\r\n250-PIPELINING\r\n250 SIZE 10\r\n",
 			45);
 	/* a CR in caller text cannot start a new reply line */
 	g_assert_cmpint(smtp_reply_format(buf, sizeof(buf), 550, "5.1.1",
-					  "no\r250 ok", &len), ==, 0);
+					  "no\r250 ok", &len),
+			==, 0);
 	g_assert_cmpmem(buf, len, "550 5.1.1 no?250 ok\r\n", 21);
-	g_assert_cmpint(smtp_reply_format(buf, 10, 250, "2.0.0", "Ok",
-					  &len), ==, -1);
-	g_assert_cmpint(smtp_reply_format(buf, sizeof(buf), 99, NULL, "x",
-					  &len), ==, -1);
+	g_assert_cmpint(smtp_reply_format(buf, 10, 250, "2.0.0", "Ok", &len),
+			==, -1);
+	g_assert_cmpint(
+		smtp_reply_format(buf, sizeof(buf), 99, NULL, "x", &len), ==,
+		-1);
 }
 
 int main(int argc, char **argv)
