@@ -28,15 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_daemon.h"
+
 #define USER "bench@example.test"
 #define PW "bench-pw"
 #define LAT_MAX 200000
 #define RESP_MAX (4 * 1024 * 1024)
 
-static char config[600], token[2048], workdir[64];
+static char token[2048];
 static int keep_dir;
-static unsigned short port;
-static pid_t daemon_pid = -1;
 
 struct cl {
 	int fd;
@@ -72,20 +72,21 @@ static int rm_entry(const char *path, const struct stat *st, int type,
 	return 0;
 }
 
+static void die(const char *what);
+
+static struct bench_daemon bd = {.prog = "api_bench", .die = die, .pid = -1};
+
 /* a 100K-message run leaves ~400 MB behind otherwise */
 static void remove_workdir(void)
 {
-	if (workdir[0] != '\0' && !keep_dir)
-		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (bd.dir[0] != '\0' && !keep_dir)
+		nftw(bd.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void die(const char *what)
 {
 	perror(what);
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		waitpid(daemon_pid, NULL, 0);
-	}
+	bench_daemon_stop(&bd);
 	remove_workdir();
 	exit(1);
 }
@@ -96,7 +97,7 @@ static int cl_connect(struct cl *c)
 	int one = 1;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
+	a.sin_port = htons(bd.port);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0)
 		return -1;
@@ -169,92 +170,20 @@ static int cl_req(struct cl *c, const char *method, const char *path,
 	return status;
 }
 
-static void run(const char *bin, const char *const *args, const char *in)
-{
-	int p[2], st;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		die("pipe");
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[0], 0);
-		close(p[1]);
-		execv(bin, (char *const *)args);
-		_exit(127);
-	}
-	close(p[0]);
-	if (in != NULL && write(p[1], in, strlen(in)) < 0)
-		die("write");
-	close(p[1]);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "api_bench: %s %s failed\n", bin, args[3]);
-		exit(1);
-	}
-}
-
-static unsigned short free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-		die("port");
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void daemon_start(const char *bin, const char *mods)
 {
-	char dir[] = "/tmp/rmapi-bench-XXXXXX", root[512];
-	const char *add[] = {
-		bin, "-c", config, "user", "add", USER, "--password-stdin",
-		NULL};
-	const char *serve[] = {bin, "-c", config, "serve", NULL};
-	struct cl c = {0};
-	FILE *f;
-
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	snprintf(workdir, sizeof(workdir), "%s", dir);
-	snprintf(root, sizeof(root), "%s/mail", dir);
-	snprintf(config, sizeof(config), "%s/config.json", dir);
-	port = free_port();
-	f = fopen(config, "w");
-	if (f == NULL)
-		die("config");
-	fprintf(f,
-		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
-		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
-		"[\"mod_shardstore\", \"mod_exchange\"], \"log_level\": "
-		"\"warning\", \"exchange_api\": {\"listen\": "
-		"[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n",
-		root, mods, port);
-	fclose(f);
-	run(bin, add, PW "\n");
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execv(bin, (char *const *)serve);
-		_exit(127);
-	}
-	for (int i = 0; i < 400; i++) {
-		if (cl_connect(&c) == 0) {
-			close(c.fd);
-			free(c.buf);
-			printf("mail root: %s\n", root);
-			return;
-		}
-		usleep(25000);
-	}
-	fprintf(stderr, "api_bench: daemon did not start\n");
-	exit(1);
+	bd.bin = bin;
+	bench_daemon_init(&bd, "/tmp/rmapi-bench-XXXXXX");
+	bd.port = bench_free_port(&bd);
+	bench_daemon_config(&bd,
+			    "{\"hostname\": \"mail.example.test\", \"mail_root\": "
+			    "\"%s\", \"module_dir\": \"%s\", \"modules\": "
+			    "[\"mod_shardstore\", \"mod_exchange\"], \"log_level\": "
+			    "\"warning\", \"exchange_api\": {\"listen\": "
+			    "[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n",
+			    bd.root, mods, bd.port);
+	bench_daemon_start(&bd, USER, PW);
+	printf("mail root: %s\n", bd.root);
 }
 
 static void login_and_fill(int n)
@@ -446,8 +375,7 @@ int main(int argc, char **argv)
 		 "/api/folders/INBOX/messages?page=1&per_page=50", 1, secs);
 	load_run("GET INBOX page of 50",
 		 "/api/folders/INBOX/messages?page=1&per_page=50", 32, secs);
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, NULL, 0);
+	bench_daemon_stop(&bd);
 	remove_workdir();
 	return 0;
 }

@@ -57,6 +57,7 @@
 
 #include <openssl/ssl.h>
 
+#include "bench_daemon.h"
 #include "corpus.h"
 
 #define USER "bench@example.test"
@@ -64,8 +65,7 @@
 #define MSG_SIZE 2048
 #define SHARD 16384u
 
-static char root[512], config[600];
-static unsigned short port, tls_port;
+static unsigned short tls_port;
 static int use_tls; /* clients go to 993 with implicit TLS */
 static SSL_CTX *tls_ctx;
 static char msg[MSG_SIZE + 256];
@@ -89,6 +89,8 @@ static void die(const char *what)
 	fprintf(stderr, "imap_bench: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
+
+static struct bench_daemon bd = {.prog = "imap_bench", .die = die};
 
 /* ---- a minimal blocking client --------------------------------- */
 
@@ -156,7 +158,7 @@ static void cl_connect(struct cl *c)
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
-	a.sin_port = htons(use_tls ? tls_port : port);
+	a.sin_port = htons(use_tls ? tls_port : bd.port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
@@ -239,32 +241,6 @@ static double pct(double *v, size_t n, double p)
 
 /* ---- setup ------------------------------------------------------ */
 
-static void run(const char *bin, const char *const *args, const char *in)
-{
-	int p[2], st;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		die("pipe");
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[0], 0);
-		close(p[1]);
-		execv(bin, (char *const *)args);
-		_exit(127);
-	}
-	close(p[0]);
-	if (in != NULL && write(p[1], in, strlen(in)) < 0)
-		die("write");
-	close(p[1]);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "imap_bench: %s failed\n", args[3]);
-		exit(1);
-	}
-}
-
-/* n messages of the store's on-disk format, UIDs 1..n */
 static void populate(const char *mbox_dir, uint32_t n)
 {
 	char path[1400];
@@ -498,77 +474,49 @@ int main(int argc, char **argv)
 		msg_len += 64;
 	}
 
-	snprintf(root, sizeof(root), "/tmp/imap-bench-XXXXXX");
-	if (mkdtemp(root) == NULL)
-		die("mkdtemp");
-	snprintf(config, sizeof(config), "%s/config.json", root);
+	bd.bin = bin;
+	bench_daemon_init(&bd, "/tmp/imap-bench-XXXXXX");
 	static char srcbuf[4096];
 
 	/* the daemon wants absolute paths */
 	if (realpath(src != NULL ? src : "..", srcbuf) == NULL)
 		die("source dir");
 	src = srcbuf;
-	port = (unsigned short)(20000 + (getpid() % 20000));
-	tls_port = (unsigned short)(port + 1);
+	bd.port = (unsigned short)(20000 + (getpid() % 20000));
+	tls_port = (unsigned short)(bd.port + 1);
 	tls_ctx = SSL_CTX_new(TLS_client_method());
 	if (tls_ctx == NULL)
 		die("SSL_CTX_new");
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-	{
-		FILE *f = fopen(config, "w");
-
-		if (f == NULL)
-			die("config");
-		fprintf(f,
-			"{\"hostname\": \"mail.example.test\", "
-			"\"mail_root\": \"%s/mail\", \"module_dir\": \"%s\", "
-			"\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
-			"\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
-			"\"key_file\": \"%s/tests/certs/key.pem\"}, "
-			"\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
-			"\"imaps_listen\": [\"127.0.0.1:%u\"], "
-			"\"allow_cleartext_login_loopback\": true}, "
-			"\"limits\": {\"max_connections\": %u}}\n",
-			root, mods, src, src, port, tls_port, nidle + 100);
-		fclose(f);
-	}
-	snprintf(dir, sizeof(dir), "%s/mail", root);
-	mkdir(dir, 0700);
-	{
-		const char *args[] = {bin,
-				      "-c",
-				      config,
-				      "user",
-				      "add",
-				      USER,
-				      "--password-stdin",
-				      NULL};
-
-		run(bin, args, PASS "\n");
-	}
+	bench_daemon_config(&bd,
+			    "{\"hostname\": \"mail.example.test\", "
+			    "\"mail_root\": \"%s\", \"module_dir\": \"%s\", "
+			    "\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
+			    "\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
+			    "\"key_file\": \"%s/tests/certs/key.pem\"}, "
+			    "\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
+			    "\"imaps_listen\": [\"127.0.0.1:%u\"], "
+			    "\"allow_cleartext_login_loopback\": true}, "
+			    "\"limits\": {\"max_connections\": %u}}\n",
+			    bd.root, mods, src, src, bd.port, tls_port,
+			    nidle + 100);
+	mkdir(bd.root, 0700);
+	bench_user_add(&bd, USER, PASS);
 	snprintf(dir, sizeof(dir),
-		 "%s/mail/domains/example.test/users/bench/mail/INBOX", root);
+		 "%s/domains/example.test/users/bench/mail/INBOX", bd.root);
 	t0 = now();
 	populate(dir, inbox_n);
 	printf("# populated INBOX with %u messages in %.1f s\n", inbox_n,
 	       now() - t0);
 	for (i = 0; i < nusers; i++) {
 		char user[64];
-		const char *args[] = {bin,
-				      "-c",
-				      config,
-				      "user",
-				      "add",
-				      user,
-				      "--password-stdin",
-				      NULL};
 
 		snprintf(user, sizeof(user), "u%u@example.test", i);
-		run(bin, args, PASS "\n");
+		bench_user_add(&bd, user, PASS);
 		snprintf(dir, sizeof(dir),
-			 "%s/mail/domains/example.test/"
+			 "%s/domains/example.test/"
 			 "users/u%u/mail/INBOX",
-			 root, i);
+			 bd.root, i);
 		populate(dir, inbox_n);
 	}
 	if (nusers > 0)
@@ -589,25 +537,14 @@ int main(int argc, char **argv)
 			argv_d[k++] = t;
 		argv_d[k++] = (char *)bin;
 		argv_d[k++] = "-c";
-		argv_d[k++] = config;
+		argv_d[k++] = bd.config;
 		argv_d[k++] = "serve";
 		argv_d[k] = NULL;
 		execvp(argv_d[0], argv_d);
 		_exit(127);
 	}
-	for (i = 0; i < 600; i++) { /* 30 s: a wrapper is slow */
-		struct sockaddr_in sa = {.sin_family = AF_INET};
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		sa.sin_port = htons(port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(fd);
-			break;
-		}
-		close(fd);
-		usleep(50000);
-	}
+	/* 30 s: a wrapper is slow */
+	bench_wait_port(bd.port, 600, 50000);
 
 	cl_login(&a);
 	cl_login(&b);
@@ -715,6 +652,6 @@ out:
 	close(b.fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(bd.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }

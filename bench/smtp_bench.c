@@ -30,11 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_daemon.h"
+
 #define USER "bench@example.test"
 #define MSG_SIZE 2048
 
-static char root[512], config[600];
-static unsigned short port;
 static char msg[MSG_SIZE + 64];
 static size_t msg_len;
 static atomic_long accepted;
@@ -54,6 +54,8 @@ static void die(const char *what)
 	exit(1);
 }
 
+static struct bench_daemon bd = {.prog = "smtp_bench", .die = die};
+
 /* ---- a minimal blocking client ---------------------------------------- */
 
 struct cl {
@@ -67,7 +69,7 @@ static int cl_connect(struct cl *c)
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	int one = 1;
 
-	a.sin_port = htons(port);
+	a.sin_port = htons(bd.port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->len = 0;
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -155,92 +157,20 @@ static int cl_message(struct cl *c, double *lat_r)
 
 /* ---- the daemon --------------------------------------------------------- */
 
-static pid_t daemon_pid;
-
-static void run(const char *bin, const char *const *args, const char *in)
-{
-	int p[2], st;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		die("pipe");
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[0], 0);
-		close(p[1]);
-		execv(bin, (char *const *)args);
-		_exit(127);
-	}
-	close(p[0]);
-	if (in != NULL && write(p[1], in, strlen(in)) < 0)
-		die("write");
-	close(p[1]);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "smtp_bench: %s %s failed\n", bin, args[3]);
-		exit(1);
-	}
-}
-
-static unsigned short free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-		die("port");
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void daemon_start(const char *bin, const char *mods)
 {
-	char dir[] = "/tmp/rmsmtp-bench-XXXXXX";
-	const char *add[] = {
-		bin, "-c", config, "user", "add", USER, "--password-stdin",
-		NULL};
-	const char *serve[] = {bin, "-c", config, "serve", NULL};
-	FILE *f;
-	struct cl c;
-
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	snprintf(root, sizeof(root), "%s/mail", dir);
-	snprintf(config, sizeof(config), "%s/config.json", dir);
-	port = free_port();
-	f = fopen(config, "w");
-	if (f == NULL)
-		die("config");
-	fprintf(f,
-		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
-		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
-		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
-		"\"warning\","
-		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
-		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
-		root, mods, port);
-	fclose(f);
-	run(bin, add, "bench-pw\n");
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execv(bin, (char *const *)serve);
-		_exit(127);
-	}
-	for (int i = 0; i < 400; i++) {
-		if (cl_connect(&c) == 0) {
-			close(c.fd);
-			return;
-		}
-		usleep(25000);
-	}
-	fprintf(stderr, "smtp_bench: daemon did not start\n");
-	exit(1);
+	bd.bin = bin;
+	bench_daemon_init(&bd, "/tmp/rmsmtp-bench-XXXXXX");
+	bd.port = bench_free_port(&bd);
+	bench_daemon_config(&bd,
+			    "{\"hostname\": \"mail.example.test\", \"mail_root\": "
+			    "\"%s\", \"module_dir\": \"%s\", \"modules\": "
+			    "[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
+			    "\"warning\","
+			    " \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
+			    "\"submission_listen\": [], \"smtps_listen\": []}}\n",
+			    bd.root, mods, bd.port);
+	bench_daemon_start(&bd, USER, "bench-pw");
 }
 
 static long eml_count;
@@ -262,7 +192,7 @@ static long inbox_count(void)
 {
 	char dir[700];
 
-	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench", root);
+	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench", bd.root);
 	eml_count = 0;
 	nftw(dir, count_cb, 32, FTW_PHYS);
 	return eml_count;
@@ -390,8 +320,7 @@ int main(int argc, char **argv)
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, NULL, 0);
-	printf("mail root left at %s\n", root);
+	bench_daemon_stop(&bd);
+	printf("mail root left at %s\n", bd.root);
 	return 0;
 }

@@ -163,35 +163,6 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
 	return 0;
 }
 
-static void modseq_cb(void *arg, const struct rmail_change *c, uint32_t flags)
-{
-	struct rmail_mbox *mb = arg;
-	int64_t idx = ss_mbox_find(mb, c->uid);
-
-	(void)flags;
-	if (idx >= 0)
-		((struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx))->modseq =
-			c->modseq;
-}
-
-/* Called with mb->lock held after a refresh.  A fresh view starts at the
- * end of the log (messages then have modseq 0); later records stamp the
- * messages they touch. */
-void ss_log_catch_up(struct rmail_mbox *mb)
-{
-	struct stat sb;
-	uint64_t end;
-
-	if (mb->log_read == 0) {
-		if (fstatat(mb->dirfd, "changes", &sb, 0) == 0)
-			mb->log_read = (uint64_t)sb.st_size -
-				       (uint64_t)sb.st_size % SS_REC;
-		return;
-	}
-	if (log_walk(mb, mb->log_read, modseq_cb, mb, &end) == 0)
-		mb->log_read = end;
-}
-
 int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r)
 {
 	struct stat sb;

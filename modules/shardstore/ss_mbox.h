@@ -158,8 +158,6 @@ uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
 		       uint32_t flags);
 int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
 		    void *arg, struct rmail_err *err);
-/* apply log records after mb->log_read to the view's modseqs */
-void ss_log_catch_up(struct rmail_mbox *mb);
 
 /* a version-2 record: size and date of the append record after it */
 #define SS_LOG_DETAIL 0x100u
