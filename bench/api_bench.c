@@ -175,13 +175,14 @@ static void daemon_start(const char *bin, const char *mods)
 	bd.bin = bin;
 	bench_daemon_init(&bd, "/tmp/rmapi-bench-XXXXXX");
 	bd.port = bench_free_port(&bd);
-	bench_daemon_config(&bd,
-			    "{\"hostname\": \"mail.example.test\", \"mail_root\": "
-			    "\"%s\", \"module_dir\": \"%s\", \"modules\": "
-			    "[\"mod_shardstore\", \"mod_exchange\"], \"log_level\": "
-			    "\"warning\", \"exchange_api\": {\"listen\": "
-			    "[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n",
-			    bd.root, mods, bd.port);
+	bench_daemon_config(
+		&bd,
+		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
+		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
+		"[\"mod_shardstore\", \"mod_exchange\"], \"log_level\": "
+		"\"warning\", \"exchange_api\": {\"listen\": "
+		"[\"127.0.0.1:%u\"], \"tls_listen\": []}}\n",
+		bd.root, mods, bd.port);
 	bench_daemon_start(&bd, USER, PW);
 	printf("mail root: %s\n", bd.root);
 }

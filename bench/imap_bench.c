@@ -488,18 +488,18 @@ int main(int argc, char **argv)
 	if (tls_ctx == NULL)
 		die("SSL_CTX_new");
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-	bench_daemon_config(&bd,
-			    "{\"hostname\": \"mail.example.test\", "
-			    "\"mail_root\": \"%s\", \"module_dir\": \"%s\", "
-			    "\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
-			    "\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
-			    "\"key_file\": \"%s/tests/certs/key.pem\"}, "
-			    "\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
-			    "\"imaps_listen\": [\"127.0.0.1:%u\"], "
-			    "\"allow_cleartext_login_loopback\": true}, "
-			    "\"limits\": {\"max_connections\": %u}}\n",
-			    bd.root, mods, src, src, bd.port, tls_port,
-			    nidle + 100);
+	bench_daemon_config(
+		&bd,
+		"{\"hostname\": \"mail.example.test\", "
+		"\"mail_root\": \"%s\", \"module_dir\": \"%s\", "
+		"\"modules\": [\"mod_shardstore\", \"mod_imap\"], "
+		"\"tls\": {\"cert_file\": \"%s/tests/certs/cert.pem\", "
+		"\"key_file\": \"%s/tests/certs/key.pem\"}, "
+		"\"imap\": {\"listen\": [\"127.0.0.1:%u\"], "
+		"\"imaps_listen\": [\"127.0.0.1:%u\"], "
+		"\"allow_cleartext_login_loopback\": true}, "
+		"\"limits\": {\"max_connections\": %u}}\n",
+		bd.root, mods, src, src, bd.port, tls_port, nidle + 100);
 	mkdir(bd.root, 0700);
 	bench_user_add(&bd, USER, PASS);
 	snprintf(dir, sizeof(dir),

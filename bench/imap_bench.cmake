@@ -2,4 +2,4 @@
 find_package(OpenSSL REQUIRED)
 add_executable(imap_bench ${CMAKE_CURRENT_LIST_DIR}/imap_bench.c)
 target_link_libraries(imap_bench PRIVATE OpenSSL::SSL OpenSSL::Crypto
-                      rmail_bench_corpus)
+                      rmail_bench_corpus rmail_bench_daemon)

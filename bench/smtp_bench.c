@@ -162,14 +162,15 @@ static void daemon_start(const char *bin, const char *mods)
 	bd.bin = bin;
 	bench_daemon_init(&bd, "/tmp/rmsmtp-bench-XXXXXX");
 	bd.port = bench_free_port(&bd);
-	bench_daemon_config(&bd,
-			    "{\"hostname\": \"mail.example.test\", \"mail_root\": "
-			    "\"%s\", \"module_dir\": \"%s\", \"modules\": "
-			    "[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
-			    "\"warning\","
-			    " \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
-			    "\"submission_listen\": [], \"smtps_listen\": []}}\n",
-			    bd.root, mods, bd.port);
+	bench_daemon_config(
+		&bd,
+		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
+		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
+		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
+		"\"warning\","
+		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
+		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
+		bd.root, mods, bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
 }
 
@@ -192,7 +193,8 @@ static long inbox_count(void)
 {
 	char dir[700];
 
-	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench", bd.root);
+	snprintf(dir, sizeof(dir), "%s/domains/example.test/users/bench",
+		 bd.root);
 	eml_count = 0;
 	nftw(dir, count_cb, 32, FTW_PHYS);
 	return eml_count;
