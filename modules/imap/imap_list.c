@@ -12,25 +12,51 @@
 #include "imap_session.h"
 #include "mutf7.h"
 
-/* '*' matches anything, '%' anything but the delimiter */
+/*
+ * '*' matches anything, '%' anything but the delimiter.  The pattern
+ * runs as an NFA over the name, one set of live pattern positions per
+ * name byte: O(pattern * name) whatever the client sends, where a
+ * backtracking matcher is O(name ^ wildcards) on "*a*a*a*b".
+ */
+static void closure(const char *p, size_t plen, unsigned char *st)
+{
+	size_t j;
+
+	for (j = 0; j < plen; j++)
+		if (st[j] && (p[j] == '*' || p[j] == '%'))
+			st[j + 1] = 1;
+}
+
 static bool match(const char *p, const char *n)
 {
-	for (; *p != '\0'; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			for (;;) {
-				if (match(p + 1, n))
-					return true;
-				if (*n == '\0' || (*p == '%' && *n == '/'))
-					return false;
-				n++;
-			}
+	size_t plen = strlen(p), j;
+	unsigned char *cur, *next, *t;
+	bool ok;
+
+	cur = calloc(2, plen + 1);
+	if (cur == NULL)
+		return false;
+	next = cur + plen + 1;
+	cur[0] = 1;
+	closure(p, plen, cur);
+	for (; *n != '\0'; n++) {
+		memset(next, 0, plen + 1);
+		for (j = 0; j < plen; j++) {
+			if (!cur[j])
+				continue;
+			if (p[j] == '*' || (p[j] == '%' && *n != '/'))
+				next[j] = 1;
+			else if (p[j] == *n)
+				next[j + 1] = 1;
 		}
-		if (*n == '\0')
-			return false;
-		if (*p != *n)
-			return false;
+		closure(p, plen, next);
+		t = cur;
+		cur = next;
+		next = t;
 	}
-	return *n == '\0';
+	ok = cur[plen] != 0;
+	free(cur < next ? cur : next);
+	return ok;
 }
 
 static bool name_match(const char *pat, const char *name)
@@ -124,7 +150,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 
 		for (i = 0; pa->str != NULL && pa->str[i] != '\0'; i++)
 			w += pa->str[i] == '*' || pa->str[i] == '%';
-		/* the matcher backtracks: keep hostile patterns cheap */
+		/* no real client needs more; kept as a protocol limit */
 		if (w > 8) {
 			imap_tagged(s, cmd->tag, false,
 				    "BAD Too many wildcards");

@@ -268,6 +268,26 @@ static void test_mailboxes(void)
 	imc_close(c);
 }
 
+/* a backtracking matcher takes name^wildcards steps on this: the
+ * answer must come at once, within the test's timeout */
+static void test_list_pattern_cost(void)
+{
+	struct imc *c = fresh("listcost");
+	char name[251], *r;
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	r = imc_ok(c, "CREATE %s", name);
+	g_free(r);
+	r = imc_ok(c, "LIST \"\" \"*a*a*a*a*a*a*a*b\"");
+	hasnt(r, "aaaa");
+	g_free(r);
+	r = imc_ok(c, "LIST \"\" \"*a*a%%a*a\"");
+	has(r, name);
+	g_free(r);
+	imc_close(c);
+}
+
 static void test_select_fetch_store(void)
 {
 	struct imc *c = fresh("fetch");
@@ -667,6 +687,7 @@ int main(int argc, char **argv)
 			test_idle_timeout_after_login);
 	g_test_add_func("/imap/cmd/misc", test_misc_commands);
 	g_test_add_func("/imap/cmd/mailboxes", test_mailboxes);
+	g_test_add_func("/imap/cmd/list-pattern-cost", test_list_pattern_cost);
 	g_test_add_func("/imap/cmd/select-fetch-store",
 			test_select_fetch_store);
 	g_test_add_func("/imap/cmd/search", test_search);
