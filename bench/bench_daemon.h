@@ -16,7 +16,7 @@ struct bench_daemon {
 	char dir[64];		       /* the temporary directory */
 	char root[512];		       /* dir/mail */
 	char config[600];	       /* dir/config.json */
-	unsigned short port;	       /* where bench_daemon_wait() looks */
+	unsigned short port;	       /* where bench_wait_port() looks */
 	pid_t pid;		       /* the serving daemon, or <= 0 */
 };
 
