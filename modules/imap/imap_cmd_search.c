@@ -170,7 +170,7 @@ static bool load(struct text_ctx *t)
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint64_t size = t->c->m.size, want;
 	struct rmail_err err;
-	size_t got;
+	size_t got, from;
 
 	if (t->loaded)
 		return !t->failed;
@@ -193,9 +193,13 @@ static bool load(struct text_ctx *t)
 				  n, &got, &err) < 0 ||
 		    got == 0)
 			break;
+		/* header keys only: stop at the blank line.  Only the new
+		 * bytes (and 3 before, for a CRLFCRLF across slices) are
+		 * scanned: a header with no end is read once, not
+		 * once per slice. */
+		from = t->len > 3 ? t->len - 3 : 0;
 		t->len += got;
-		/* header keys only: stop at the blank line */
-		if (!t->need_body && find_blank(t->data, t->len))
+		if (!t->need_body && find_blank(t->data + from, t->len - from))
 			break;
 	}
 	if (IMAP_CORE->mime_parse(t->data, t->len, &limits, &t->mime, &err) < 0)

@@ -338,6 +338,32 @@ static void test_search_text(void)
 
 /* a body search runs on the READ pool: another session's NOOP is not
  * held up behind it, and a disconnect in the middle is harmless */
+/* a header longer than the search's read slice (8 KiB), its blank
+ * line split across the slice boundary: the header is still found
+ * whole, and only the header; the body's look-alike field is not */
+static void test_search_long_header(void)
+{
+	struct imc *c = fresh("longhdr", 0);
+	GString *m = g_string_new("X-Pad: ");
+	char *r;
+
+	while (m->len < 8192 - 2 - 20)
+		g_string_append_c(m, 'p');
+	g_string_append(m,
+			"\r\nX-Late: found-me\r\n\r\nX-Body: not-a-field\r\n");
+	g_assert_cmpuint(m->len, >, 8192);
+	append_raw(c, m->str);
+	g_string_free(m, TRUE);
+	g_free(imc_ok(c, "SELECT INBOX"));
+	r = imc_ok(c, "SEARCH HEADER X-Late found-me");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH HEADER X-Body not-a-field");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	imc_close(c);
+}
+
 static void test_search_concurrency(void)
 {
 	struct imc *a = fresh("sbig", 0), *b;
@@ -446,6 +472,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/mime/sections", test_sections);
 	g_test_add_func("/imap/search/text", test_search_text);
 	g_test_add_func("/imap/search/concurrency", test_search_concurrency);
+	g_test_add_func("/imap/search/long-header", test_search_long_header);
 	g_test_add_func("/imap/quota", test_quota);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
