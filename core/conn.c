@@ -96,6 +96,8 @@ static void conn_update_events(struct rmail_conn *c)
 	struct ev_loop *loop = rm_loop();
 	int ev = 0;
 
+	if (c->cork > 0)
+		return; /* the uncork settles the events once */
 	if (c->state == RM_CONN_HANDSHAKE) {
 		ev = c->hs_want;
 	} else if (c->state == RM_CONN_OPEN || c->state == RM_CONN_CLOSING) {
@@ -219,8 +221,10 @@ static size_t conn_flush(struct rmail_conn *c)
 
 	while ((ch = c->out_head) != NULL) {
 		r = c->tr->send(c, ch->data + ch->off, ch->len - ch->off);
-		if (r == RMAIL_AGAIN)
+		if (r == RMAIL_AGAIN) {
+			c->drain_owed = true;
 			break;
+		}
 		if (r <= 0) {
 			conn_fail(c);
 			return done;
@@ -275,8 +279,36 @@ static void conn_after_output(struct rmail_conn *c, size_t before)
 		if (inbuf_len(c) > 0 || rm_tls_has_pending(c))
 			conn_schedule(c);
 	}
-	if (c->session_open && c->ops->on_drain != NULL)
+	/* only a module that saw a queue can be waiting for the drain */
+	if (c->drain_owed && c->session_open && c->ops->on_drain != NULL) {
+		c->drain_owed = c->outq > 0;
 		c->ops->on_drain(c, c->session);
+	}
+}
+
+/* Module callbacks run corked: their writes, however many, leave in as
+ * few sends as the socket allows once the outermost callback returns,
+ * so no module needs its own reply batching against small packets. */
+static void conn_cork(struct rmail_conn *c)
+{
+	c->cork++;
+}
+
+static void conn_uncork(struct rmail_conn *c)
+{
+	size_t before;
+
+	RM_ASSERT(c->cork > 0);
+	/* on_drain may queue more: go on while the socket takes it */
+	while (c->cork == 1 && c->outq > 0 && !c->tls_write_wants_read &&
+	       (c->state == RM_CONN_OPEN || c->state == RM_CONN_CLOSING)) {
+		before = c->outq;
+		if (conn_flush(c) == 0)
+			break;
+		conn_after_output(c, before);
+	}
+	if (--c->cork == 0 && c->state != RM_CONN_CLOSED)
+		conn_update_events(c);
 }
 
 void rm_conn_write(struct rmail_conn *c, const void *data, size_t n)
@@ -290,21 +322,6 @@ void rm_conn_write(struct rmail_conn *c, const void *data, size_t n)
 		return;
 	if (c->starttls_pending && c->ssl == NULL)
 		c->starttls_written = true;
-	/* nothing queued: try the socket first, queue only the rest (a
-	 * TLS retry may present the same bytes from the moved chunk) */
-	if (c->outq == 0 && c->state == RM_CONN_OPEN &&
-	    !c->tls_write_wants_read && n > 0) {
-		ssize_t r = c->tr->send(c, p, n);
-
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-			conn_touch(c);
-		} else if (r != RMAIL_AGAIN) {
-			conn_fail(c);
-			n = 0;
-		}
-	}
 	while (n > 0) {
 		ch = c->out_tail;
 		room = ch != NULL ? ch->cap - ch->len : 0;
@@ -329,12 +346,15 @@ void rm_conn_write(struct rmail_conn *c, const void *data, size_t n)
 		p += take;
 		n -= take;
 	}
-	if (c->state == RM_CONN_OPEN && !c->tls_write_wants_read)
+	if (c->cork == 0) {
+		/* from a timer or a completion: sent once that returns */
+		conn_schedule(c);
+	} else if (c->outq >= RM_CONN_CORK_MAX && c->state == RM_CONN_OPEN &&
+		   !c->tls_write_wants_read) {
 		conn_flush(c);
+	}
 	if (c->outq > RM_CONN_HIWAT)
 		c->bp_paused = true;
-	if (c->state != RM_CONN_CLOSED && !c->in_dispatch)
-		conn_update_events(c);
 }
 
 void rm_conn_printf(struct rmail_conn *c, const char *fmt, ...)
@@ -363,6 +383,8 @@ void rm_conn_printf(struct rmail_conn *c, const char *fmt, ...)
 size_t rm_conn_outq(struct rmail_conn *c)
 {
 	RM_CONN_CHECK(c);
+	if (c->outq > 0)
+		c->drain_owed = true;
 	return c->outq;
 }
 
@@ -503,12 +525,14 @@ static void conn_service(struct rmail_conn *c)
 		conn_finalize(c);
 		return;
 	}
-	if (c->state != RM_CONN_OPEN)
-		return;
-	if (conn_want_read(c) && rm_tls_has_pending(c))
+	/* a closing conn may be here only for the flush in the uncork */
+	conn_cork(c);
+	if (c->state == RM_CONN_OPEN && conn_want_read(c) &&
+	    rm_tls_has_pending(c))
 		conn_do_read(c);
-	else
+	else if (c->state == RM_CONN_OPEN)
 		conn_dispatch(c);
+	conn_uncork(c);
 }
 
 static void conn_accept_session(struct rmail_conn *c)
@@ -562,6 +586,7 @@ static void conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
 	(void)l;
 	(void)revents;
 	rm_conn_ref(c);
+	conn_cork(c);
 	if (c->state == RM_CONN_HANDSHAKE) {
 		conn_handshake_step(c);
 		goto out;
@@ -574,8 +599,7 @@ static void conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
 	if (conn_want_read(c))
 		conn_do_read(c);
 out:
-	if (c->state != RM_CONN_CLOSED)
-		conn_update_events(c);
+	conn_uncork(c);
 	rm_conn_unref(c);
 }
 
@@ -586,6 +610,7 @@ static void conn_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	(void)l;
 	(void)revents;
 	rm_conn_ref(c);
+	conn_cork(c);
 	switch (c->state) {
 	case RM_CONN_HANDSHAKE:
 		rm_conn_log(c, RMAIL_LOG_INFO, "TLS handshake timed out");
@@ -607,6 +632,7 @@ static void conn_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	default:
 		break;
 	}
+	conn_uncork(c);
 	rm_conn_unref(c);
 }
 
@@ -784,19 +810,18 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 		      1);
 	conn_gauge(c, 1);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "connected on port %d", local_port);
-	if (o->tls == RMAIL_TLS_IMPLICIT) {
-		c->state = RM_CONN_OPEN; /* until attached */
-		conn_begin_tls(c);
-		return;
-	}
-	c->state = RM_CONN_OPEN;
-	conn_touch(c);
+	c->state = RM_CONN_OPEN; /* for TLS: until attached */
 	rm_conn_ref(c);
-	conn_accept_session(c);
-	if (c->state == RM_CONN_OPEN)
-		conn_dispatch(c);
-	else if (c->state != RM_CONN_CLOSED)
-		conn_update_events(c);
+	conn_cork(c);
+	if (o->tls == RMAIL_TLS_IMPLICIT) {
+		conn_begin_tls(c);
+	} else {
+		conn_touch(c);
+		conn_accept_session(c);
+		if (c->state == RM_CONN_OPEN)
+			conn_dispatch(c);
+	}
+	conn_uncork(c);
 	rm_conn_unref(c);
 }
 

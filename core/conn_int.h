@@ -19,6 +19,8 @@
 #define RM_CONN_LOWAT (64 * 1024)
 #define RM_CONN_MIN_INBUF (16 * 1024)
 #define RM_CONN_CLOSE_FLUSH 5.0 /* seconds for a last flush */
+/* a corked queue this full goes out at once: batching gains nothing */
+#define RM_CONN_CORK_MAX (32 * 1024)
 
 #define RM_CONN_CHECK(c) RM_ASSERT((c) != NULL && (c)->magic == RM_CONN_MAGIC)
 
@@ -92,6 +94,10 @@ struct rmail_conn {
 	/* output */
 	struct rm_chunk *out_head, *out_tail;
 	size_t outq;
+	/* >0 while the core runs a callback for this conn: writes only
+	 * queue, and the outermost uncork sends them in one go */
+	int cork;
+	bool drain_owed; /* the module may be waiting for on_drain */
 
 	double idle_timeout;
 	double handshake_timeout;

@@ -19,37 +19,6 @@ static void tx_reset(struct smtp_session *s);
 
 /* ---- replies and errors -------------------------------------------- */
 
-void smtp_reply_flush(struct smtp_session *s)
-{
-	if (s->pend_len == 0)
-		return;
-	CORE->conn_write(s->c, s->pend, s->pend_len);
-	s->pend_len = 0;
-}
-
-/* is another whole command line already buffered behind this one */
-static int more_lines(struct smtp_session *s)
-{
-	const char *data;
-	size_t len = CORE->conn_peek(s->c, &data);
-
-	return len > 0 && memchr(data, '\n', len) != NULL;
-}
-
-static void reply_out(struct smtp_session *s, const char *out, size_t n)
-{
-	if (n > sizeof(s->pend) - s->pend_len) {
-		smtp_reply_flush(s);
-		CORE->conn_write(s->c, out, n);
-		return;
-	}
-	memcpy(s->pend + s->pend_len, out, n);
-	s->pend_len += n;
-	if (!s->in_input || s->closing || s->phase != SMTP_PH_CMD ||
-	    !more_lines(s))
-		smtp_reply_flush(s);
-}
-
 static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
 		    const char *fmt, va_list ap) RMAIL_PRINTF(4, 0);
 
@@ -63,7 +32,8 @@ static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
 	if (smtp_reply_format(out, sizeof(out), code, enh, text, &n) < 0)
 		n = (size_t)snprintf(out, sizeof(out), "%u %s\r\n", code,
 				     enh != NULL ? enh : "");
-	reply_out(s, out, n);
+	/* the core sends a callback's replies together (RFC 2920) */
+	CORE->conn_write(s->c, out, n);
 }
 
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
@@ -122,7 +92,6 @@ static void msg_metric(const char *result)
 
 void smtp_suspend(struct smtp_session *s)
 {
-	smtp_reply_flush(s);
 	s->phase = SMTP_PH_WAIT;
 	CORE->conn_pause_read(s->c);
 	CORE->conn_ref(s->c);
@@ -873,18 +842,8 @@ static int input_phase(struct smtp_session *s)
 
 static int smtp_input(struct rmail_conn *c, void *session)
 {
-	struct smtp_session *s = session;
-	int rc;
-
 	(void)c;
-	s->in_input = 1;
-	rc = input_phase(s);
-	s->in_input = 0;
-	/* held replies wait only for a command that is already here */
-	if (rc != RMAIL_OK || s->closing || s->phase != SMTP_PH_CMD ||
-	    !more_lines(s))
-		smtp_reply_flush(s);
-	return rc;
+	return input_phase(session);
 }
 
 const struct rmail_proto_ops smtp_proto_ops = {

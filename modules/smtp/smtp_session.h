@@ -94,12 +94,6 @@ struct smtp_session {
 	char *hdr;
 	size_t hdr_len, hdr_cap;
 	int hdr_done;
-	/* replies to pipelined commands, sent in one write once the last
-	 * complete command line in the input is answered (RFC 2920 5):
-	 * one small write per reply would meet Nagle and delayed ACK */
-	int in_input;
-	size_t pend_len;
-	char pend[2048];
 };
 
 struct smtp_mod {
@@ -126,8 +120,6 @@ void smtp_reject_metric(const char *reason);
 /* suspend input while async work runs; smtp_resume undoes it.  Returns
  * 0 when the conn is still usable. */
 void smtp_suspend(struct smtp_session *s);
-/* write the replies held back for pipelining */
-void smtp_reply_flush(struct smtp_session *s);
 int smtp_resume(struct smtp_session *s);
 
 /* smtp_auth.c */
