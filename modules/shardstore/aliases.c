@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -16,14 +17,37 @@
 #include "users_int.h"
 
 #define SS_ALIASES_MAX (4 * 1024 * 1024)
+#define RACY_NS 1000000000LL
 
 struct ss_acache {
 	struct ss_acache *next;
 	char domain[RMAIL_ADDR_MAX + 1];
 	int have_good, have_bad;
+	int good_settled; /* read after `good` stopped changing */
 	struct ss_fid good, bad;
 	json_t *obj; /* last good version */
+	/* ss_domain_is_local: one user directory seen with a user.json,
+	 * or the settled identity of a users/ directory seen empty */
+	char local_hint[256];
+	int users_empty;
+	struct ss_fid users_fid;
 };
+
+/* A file changed less than a second before `at` may change again in the
+ * same timestamp tick without its stat moving. */
+static int fid_settled(const struct ss_fid *fid, const struct timespec *at)
+{
+	int64_t d = ((int64_t)at->tv_sec - fid->mtime.tv_sec) * 1000000000LL +
+		    (at->tv_nsec - fid->mtime.tv_nsec);
+
+	return d >= RACY_NS;
+}
+
+static void now_or_zero(struct timespec *ts)
+{
+	if (clock_gettime(CLOCK_REALTIME, ts) < 0)
+		memset(ts, 0, sizeof(*ts)); /* nothing settles */
+}
 
 /* an alias's targets copied out of the cache */
 struct targets {
@@ -132,15 +156,31 @@ static int aliases_with(struct ss_store *st, const char *domain,
 	struct rmail_err perr;
 	struct ss_acache *a;
 	struct ss_fid fid;
+	struct timespec t0;
+	struct stat sb;
 	char path[SS_PATH_MAX];
 	char *buf = NULL;
 	size_t len = 0;
 	json_t *obj;
-	int absent = 0;
+	int absent = 0, cached = 0;
 
 	if (aliases_path(domain, path, sizeof(path), err) < 0)
 		return -1;
-	if (ss_read_small(st, path, SS_ALIASES_MAX, &buf, &len, &fid) < 0) {
+	/* one stat while the file is unchanged; the path holds only
+	 * encoded names and the open below refuses symlinks */
+	if (fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		ss_fid_from_stat(&fid, &sb);
+		pthread_mutex_lock(&us->lock);
+		a = acache_get(us, domain);
+		cached = a != NULL && a->have_good && a->good_settled &&
+			 S_ISREG(sb.st_mode) && ss_fid_equal(&a->good, &fid);
+		pthread_mutex_unlock(&us->lock);
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		absent = 1;
+	}
+	now_or_zero(&t0);
+	if (!cached && !absent &&
+	    ss_read_small(st, path, SS_ALIASES_MAX, &buf, &len, &fid) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
 					     strerror(errno));
@@ -158,13 +198,15 @@ static int aliases_with(struct ss_store *st, const char *domain,
 		a->obj = json_object();
 		a->have_good = 0;
 		a->have_bad = 0;
-	} else if (!a->have_good || !ss_fid_equal(&a->good, &fid)) {
+	} else if (buf != NULL && (!a->have_good || !a->good_settled ||
+				   !ss_fid_equal(&a->good, &fid))) {
 		rmail_err_clear(&perr);
 		obj = aliases_parse(buf, len, &perr);
 		if (obj != NULL) {
 			json_decref(a->obj);
 			a->obj = obj;
 			a->good = fid;
+			a->good_settled = fid_settled(&fid, &t0);
 			a->have_good = 1;
 			a->have_bad = 0;
 		} else if (!a->have_bad || !ss_fid_equal(&a->bad, &fid)) {
@@ -584,14 +626,54 @@ int ss_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
 	return 0;
 }
 
+/* Whether users/ (dir fd `fd`, consumed) holds a user.json; the name
+ * of the first user found goes to hint (hintsz bytes), *empty_r says
+ * the directory had no entries at all. */
+static int scan_users(int fd, char *hint, size_t hintsz, int *empty_r)
+{
+	char rel[SS_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	*empty_r = 1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		*empty_r = 0;
+		return 0;
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		*empty_r = 0;
+		snprintf(rel, sizeof(rel), "%s/user.json", de->d_name);
+		found = faccessat(dirfd(d), rel, F_OK, AT_SYMLINK_NOFOLLOW) ==
+			0;
+		if (found && strlen(de->d_name) < hintsz)
+			memcpy(hint, de->d_name, strlen(de->d_name) + 1);
+	}
+	closedir(d);
+	return found;
+}
+
+/* On every RCPT: answered from the per-domain cache with one syscall
+ * (the remembered user still has its user.json, or users/ is still the
+ * settled empty directory seen before); otherwise users/ is scanned.
+ * A users/ holding only deleted users is scanned each time: re-adding
+ * one writes into its old directory without touching users/. */
 int ss_domain_is_local(void *h, const char *domain)
 {
 	struct ss_store *st = h;
+	struct ss_users *us = st->users;
 	char addr[RMAIL_ADDR_MAX + 1], canon[RMAIL_ADDR_MAX + 1];
 	char dom[RMAIL_ADDR_MAX + 1], ddir[SS_PATH_MAX], rel[SS_PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	int fd, found = 0;
+	char hint[256], path[SS_PATH_MAX + 300];
+	struct ss_fid ufid, cfid;
+	struct ss_acache *a;
+	struct timespec t0;
+	struct stat sb;
+	int fd, found = 0, empty = 0, known_empty;
 
 	if (domain == NULL)
 		return 0;
@@ -601,19 +683,46 @@ int ss_domain_is_local(void *h, const char *domain)
 		return 0;
 	if ((size_t)snprintf(rel, sizeof(rel), "%s/users", ddir) >= sizeof(rel))
 		return 0;
-	fd = ss_open_rel(st, rel, O_RDONLY | O_DIRECTORY);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL && fd >= 0)
-		close(fd);
-	while (!found && d != NULL && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(rel, sizeof(rel), "%s/user.json", de->d_name);
-		found = faccessat(dirfd(d), rel, F_OK, AT_SYMLINK_NOFOLLOW) ==
-			0;
+	pthread_mutex_lock(&us->lock);
+	a = acache_get(us, dom);
+	hint[0] = '\0';
+	known_empty = 0;
+	if (a != NULL) {
+		memcpy(hint, a->local_hint, sizeof(hint));
+		known_empty = a->users_empty;
+		cfid = a->users_fid;
 	}
-	if (d != NULL)
-		closedir(d);
+	pthread_mutex_unlock(&us->lock);
+	if (hint[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/%s/user.json", rel, hint);
+		if (faccessat(st->root_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) ==
+		    0)
+			return 1;
+		hint[0] = '\0';
+	}
+	now_or_zero(&t0);
+	fd = ss_open_rel(st, rel, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0 && fstat(fd, &sb) == 0) {
+		ss_fid_from_stat(&ufid, &sb);
+		if (known_empty && ss_fid_equal(&ufid, &cfid)) {
+			close(fd);
+			return ss_domain_has_aliases(st, dom);
+		}
+		found = scan_users(fd, hint, sizeof(hint), &empty);
+		empty = empty && !found && fid_settled(&ufid, &t0);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	pthread_mutex_lock(&us->lock);
+	a = acache_get(us, dom);
+	if (a != NULL) {
+		memcpy(a->local_hint, found ? hint : "",
+		       found ? sizeof(hint) : 1);
+		a->users_empty = empty;
+		if (empty)
+			a->users_fid = ufid;
+	}
+	pthread_mutex_unlock(&us->lock);
 	return found || ss_domain_has_aliases(st, dom);
 }
 

@@ -5,7 +5,10 @@
  * unreadable and by `rmail quota recalc`.  Updates take an flock on the
  * file, so threads and processes charge it without losing an update; a
  * check only reads it, so it is O(1) and appends racing the same check
- * overshoot by at most the messages in flight.
+ * overshoot by at most the messages in flight.  A read is cached against
+ * the file's stat (the rewrite is in place, so mtime and ctime carry the
+ * change); a file written within the last second is read again, so
+ * another process's charge is seen by the next check as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "users_int.h"
@@ -26,9 +30,149 @@ enum qmode {
 	Q_RECALC,
 };
 
+#define RACY_NS 1000000000LL
+
+struct qcache {
+	struct qcache *next;
+	char canon[RMAIL_ADDR_MAX + 1];
+	int have_fid;
+	struct ss_fid fid; /* of a read made after the file settled */
+	uint64_t used;
+	/* the file's newest known change: within the last second a stat
+	 * proves nothing, so it is skipped and the file read */
+	struct timespec seen;
+};
+
 struct ss_quota {
 	uint64_t charges; /* statistics only */
+	pthread_mutex_t lock;
+	struct qcache **buckets;
+	size_t nbuckets, count;
 };
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/* called with q->lock held */
+static struct qcache **qslot(struct ss_quota *q, const char *canon)
+{
+	struct qcache **pp = &q->buckets[hash_str(canon) % q->nbuckets];
+
+	while (*pp != NULL && strcmp((*pp)->canon, canon) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void qgrow(struct ss_quota *q)
+{
+	struct qcache **nb, *e, *next;
+	size_t n = q->nbuckets * 4, i, b;
+
+	nb = calloc(n, sizeof(*nb));
+	if (nb == NULL)
+		return; /* longer chains, still correct */
+	for (i = 0; i < q->nbuckets; i++) {
+		for (e = q->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			b = hash_str(e->canon) % n;
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(q->buckets);
+	q->buckets = nb;
+	q->nbuckets = n;
+}
+
+static int64_t ns_since(const struct timespec *then, const struct timespec *now)
+{
+	return ((int64_t)now->tv_sec - then->tv_sec) * 1000000000LL +
+	       (now->tv_nsec - then->tv_nsec);
+}
+
+/* called with q->lock held; NULL when out of memory */
+static struct qcache *qget(struct ss_quota *q, const char *canon)
+{
+	struct qcache **pp, *e;
+
+	pp = qslot(q, canon);
+	e = *pp;
+	if (e == NULL) {
+		e = calloc(1, sizeof(*e));
+		if (e != NULL) {
+			memcpy(e->canon, canon, strlen(canon) + 1);
+			*pp = e;
+			if (++q->count > q->nbuckets * 2)
+				qgrow(q);
+		}
+	}
+	return e;
+}
+
+/* 1 when the file changed within the last second as far as we know */
+static int qcache_racy(struct ss_quota *q, const char *canon,
+		       const struct timespec *now)
+{
+	struct qcache *e;
+	int racy;
+
+	pthread_mutex_lock(&q->lock);
+	e = *qslot(q, canon);
+	racy = e != NULL && ns_since(&e->seen, now) < RACY_NS;
+	pthread_mutex_unlock(&q->lock);
+	return racy;
+}
+
+/* note a change at `when` (a stat's mtime, or our own write) */
+static void qcache_seen(struct ss_quota *q, const char *canon,
+			const struct timespec *when)
+{
+	struct qcache *e;
+
+	pthread_mutex_lock(&q->lock);
+	e = qget(q, canon);
+	if (e != NULL && ns_since(&e->seen, when) > 0)
+		e->seen = *when;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* 1 with *used_r when the cache holds a read of exactly this file */
+static int qcache_hit(struct ss_quota *q, const char *canon,
+		      const struct ss_fid *fid, uint64_t *used_r)
+{
+	struct qcache *e;
+	int hit = 0;
+
+	pthread_mutex_lock(&q->lock);
+	e = *qslot(q, canon);
+	if (e != NULL && e->have_fid && ss_fid_equal(&e->fid, fid)) {
+		*used_r = e->used;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return hit;
+}
+
+static void qcache_put(struct ss_quota *q, const char *canon,
+		       const struct ss_fid *fid, uint64_t used)
+{
+	struct qcache *e;
+
+	pthread_mutex_lock(&q->lock);
+	e = qget(q, canon);
+	if (e != NULL) {
+		e->fid = *fid;
+		e->have_fid = 1;
+		e->used = used;
+	}
+	pthread_mutex_unlock(&q->lock);
+}
 
 static int quota_path(const char *canon, char *out, size_t outsz,
 		      struct rmail_err *err)
@@ -120,6 +264,14 @@ static int quota_update(struct ss_store *st, const char *canon, int mode,
 			goto out;
 		}
 	}
+	if (mode != Q_READ || fresh) {
+		struct timespec now;
+
+		/* our own write: the next second of checks just read */
+		if (st->quota != NULL &&
+		    clock_gettime(CLOCK_REALTIME, &now) == 0)
+			qcache_seen(st->quota, canon, &now);
+	}
 	if (used_r != NULL)
 		*used_r = v;
 	ret = 0;
@@ -128,17 +280,48 @@ out:
 	return ret;
 }
 
+/* The quota file's stat decides: unchanged and settled serves the
+ * cached value; a stat within the last second proves nothing, so the
+ * file is read (and cached only once a read happens after it settled). */
 int ss_quota_used(struct ss_store *st, const char *canon, uint64_t *used_r,
 		  struct rmail_err *err)
 {
+	struct ss_quota *q = st->quota;
 	char path[SS_PATH_MAX];
-	int fd, ok;
+	struct timespec now;
+	struct ss_fid fid;
+	struct stat sb;
+	int fd, ok, have_fid = 0;
 
 	if (quota_path(canon, path, sizeof(path), err) < 0)
 		return -1;
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		q = NULL; /* no clock, no cache */
+	/* the path holds only encoded names: no "..", and the open
+	 * below still refuses symlinks when the contents are needed */
+	if (q != NULL && !qcache_racy(q, canon, &now) &&
+	    fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode)) {
+		ss_fid_from_stat(&fid, &sb);
+		qcache_seen(q, canon, &fid.mtime);
+		if (ns_since(&fid.mtime, &now) >= RACY_NS) {
+			if (qcache_hit(q, canon, &fid, used_r))
+				return 0;
+			have_fid = 1;
+		}
+	}
 	fd = ss_open_rel(st, path, O_RDONLY);
 	if (fd >= 0) {
 		ok = read_fd(fd, used_r) == 0;
+		/* cache only when the file we read is the settled one we
+		 * stat'ed: a rewrite in between changes its stat */
+		if (ok && have_fid && fstat(fd, &sb) == 0) {
+			struct ss_fid now_fid;
+
+			ss_fid_from_stat(&now_fid, &sb);
+			if (ss_fid_equal(&now_fid, &fid))
+				qcache_put(q, canon, &fid, *used_r);
+		}
 		close(fd);
 		if (ok)
 			return 0;
@@ -232,14 +415,38 @@ int ss_quota_recalc(void *h, const char *user, struct rmail_err *err)
 
 int ss_quota_open(struct ss_store *st, struct rmail_err *err)
 {
-	st->quota = calloc(1, sizeof(*st->quota));
-	if (st->quota == NULL)
+	struct ss_quota *q;
+
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
 		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	q->nbuckets = 256;
+	q->buckets = calloc(q->nbuckets, sizeof(*q->buckets));
+	if (q->buckets == NULL) {
+		free(q);
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	st->quota = q;
 	return 0;
 }
 
 void ss_quota_close(struct ss_store *st)
 {
-	free(st->quota);
+	struct ss_quota *q = st->quota;
+	struct qcache *e, *next;
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->nbuckets; i++) {
+		for (e = q->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(q->buckets);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
 	st->quota = NULL;
 }

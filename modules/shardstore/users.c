@@ -23,6 +23,7 @@ struct ss_ucache {
 	struct ss_ucache *next;
 	char canon[RMAIL_ADDR_MAX + 1];
 	int have_good, have_bad;
+	int good_settled;	 /* read after `good` stopped changing */
 	struct ss_fid good, bad; /* file identities seen */
 	struct ss_user_rec rec;	 /* the last good version */
 };
@@ -197,6 +198,36 @@ static int user_json_path(const char *canon, char *out, size_t outsz,
 	return 0;
 }
 
+/* A file written less than a second before we read it may be rewritten
+ * within the same timestamp tick at the same size: what we read then
+ * proves nothing about a later stat, so it is read again. */
+static int fid_settled(const struct ss_fid *fid, const struct timespec *at)
+{
+	int64_t d;
+
+	d = ((int64_t)at->tv_sec - fid->mtime.tv_sec) * 1000000000LL +
+	    (at->tv_nsec - fid->mtime.tv_nsec);
+	return d >= 1000000000LL;
+}
+
+/* the cached record when user.json provably did not change since */
+static int cache_hit(struct ss_users *us, const char *canon,
+		     const struct ss_fid *fid, struct ss_user_rec *u_r)
+{
+	struct ss_ucache *e;
+	int hit = 0;
+
+	pthread_mutex_lock(&us->lock);
+	e = *cache_slot(us, canon);
+	if (e != NULL && e->have_good && e->good_settled &&
+	    ss_fid_equal(&e->good, fid)) {
+		*u_r = e->rec;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&us->lock);
+	return hit;
+}
+
 int ss_user_lookup(struct ss_store *st, const char *canon,
 		   struct ss_user_rec *u_r, struct rmail_err *err)
 {
@@ -205,13 +236,28 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 	struct rmail_err perr;
 	struct ss_ucache *e;
 	struct ss_fid fid;
+	struct timespec t0;
+	struct stat sb;
 	char path[SS_PATH_MAX];
 	char *buf = NULL;
-	size_t len;
-	int ret = -1, parsed;
+	size_t len = 0;
+	int ret = -1, parsed, settled;
 
 	if (user_json_path(canon, path, sizeof(path), err) < 0)
 		return -1;
+	/* The hot path: one stat, no open, while the file is unchanged.
+	 * The path holds only encoded names, so no "..": the open below
+	 * still refuses symlinks whenever the contents are needed. */
+	if (fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		ss_fid_from_stat(&fid, &sb);
+		if (S_ISREG(sb.st_mode) && cache_hit(us, canon, &fid, u_r))
+			return 0;
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
+				     strerror(errno));
+	}
+	if (clock_gettime(CLOCK_REALTIME, &t0) < 0)
+		memset(&t0, 0, sizeof(t0)); /* never settled */
 	if (ss_read_small(st, path, SS_USER_JSON_MAX, &buf, &len, &fid) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
 			cache_drop(us, canon);
@@ -221,9 +267,11 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
 				     strerror(errno));
 	}
+	settled = fid_settled(&fid, &t0);
 	pthread_mutex_lock(&us->lock);
 	e = cache_get(us, canon);
-	if (e != NULL && e->have_good && ss_fid_equal(&e->good, &fid)) {
+	if (e != NULL && e->have_good && e->good_settled &&
+	    ss_fid_equal(&e->good, &fid)) {
 		*u_r = e->rec;
 		ret = 0;
 		goto out;
@@ -235,6 +283,7 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 		if (e != NULL) {
 			e->rec = rec;
 			e->good = fid;
+			e->good_settled = settled;
 			e->have_good = 1;
 			e->have_bad = 0;
 		}
