@@ -17,7 +17,6 @@
 #include "users_int.h"
 
 #define SS_ALIASES_MAX (4 * 1024 * 1024)
-#define RACY_NS 1000000000LL
 
 struct ss_acache {
 	struct ss_acache *next;
@@ -32,16 +31,6 @@ struct ss_acache {
 	int users_empty;
 	struct ss_fid users_fid;
 };
-
-/* A file changed less than a second before `at` may change again in the
- * same timestamp tick without its stat moving. */
-static int fid_settled(const struct ss_fid *fid, const struct timespec *at)
-{
-	int64_t d = ((int64_t)at->tv_sec - fid->mtime.tv_sec) * 1000000000LL +
-		    (at->tv_nsec - fid->mtime.tv_nsec);
-
-	return d >= RACY_NS;
-}
 
 static void now_or_zero(struct timespec *ts)
 {
@@ -206,7 +195,7 @@ static int aliases_with(struct ss_store *st, const char *domain,
 			json_decref(a->obj);
 			a->obj = obj;
 			a->good = fid;
-			a->good_settled = fid_settled(&fid, &t0);
+			a->good_settled = ss_fid_settled(&fid, &t0);
 			a->have_good = 1;
 			a->have_bad = 0;
 		} else if (!a->have_bad || !ss_fid_equal(&a->bad, &fid)) {
@@ -709,7 +698,7 @@ int ss_domain_is_local(void *h, const char *domain)
 			return ss_domain_has_aliases(st, dom);
 		}
 		found = scan_users(fd, hint, sizeof(hint), &empty);
-		empty = empty && !found && fid_settled(&ufid, &t0);
+		empty = empty && !found && ss_fid_settled(&ufid, &t0);
 	} else if (fd >= 0) {
 		close(fd);
 	}

@@ -30,8 +30,6 @@ enum qmode {
 	Q_RECALC,
 };
 
-#define RACY_NS 1000000000LL
-
 struct qcache {
 	struct qcache *next;
 	char canon[RMAIL_ADDR_MAX + 1];
@@ -90,12 +88,6 @@ static void qgrow(struct ss_quota *q)
 	q->nbuckets = n;
 }
 
-static int64_t ns_since(const struct timespec *then, const struct timespec *now)
-{
-	return ((int64_t)now->tv_sec - then->tv_sec) * 1000000000LL +
-	       (now->tv_nsec - then->tv_nsec);
-}
-
 /* called with q->lock held; NULL when out of memory */
 static struct qcache *qget(struct ss_quota *q, const char *canon)
 {
@@ -124,7 +116,7 @@ static int qcache_racy(struct ss_quota *q, const char *canon,
 
 	pthread_mutex_lock(&q->lock);
 	e = *qslot(q, canon);
-	racy = e != NULL && ns_since(&e->seen, now) < RACY_NS;
+	racy = e != NULL && ss_ns_since(&e->seen, now) < SS_FID_RACY_NS;
 	pthread_mutex_unlock(&q->lock);
 	return racy;
 }
@@ -137,7 +129,7 @@ static void qcache_seen(struct ss_quota *q, const char *canon,
 
 	pthread_mutex_lock(&q->lock);
 	e = qget(q, canon);
-	if (e != NULL && ns_since(&e->seen, when) > 0)
+	if (e != NULL && ss_ns_since(&e->seen, when) > 0)
 		e->seen = *when;
 	pthread_mutex_unlock(&q->lock);
 }
@@ -304,7 +296,7 @@ int ss_quota_used(struct ss_store *st, const char *canon, uint64_t *used_r,
 	    S_ISREG(sb.st_mode)) {
 		ss_fid_from_stat(&fid, &sb);
 		qcache_seen(q, canon, &fid.mtime);
-		if (ns_since(&fid.mtime, &now) >= RACY_NS) {
+		if (ss_ns_since(&fid.mtime, &now) >= SS_FID_RACY_NS) {
 			if (qcache_hit(q, canon, &fid, used_r))
 				return 0;
 			have_fid = 1;

@@ -198,18 +198,6 @@ static int user_json_path(const char *canon, char *out, size_t outsz,
 	return 0;
 }
 
-/* A file written less than a second before we read it may be rewritten
- * within the same timestamp tick at the same size: what we read then
- * proves nothing about a later stat, so it is read again. */
-static int fid_settled(const struct ss_fid *fid, const struct timespec *at)
-{
-	int64_t d;
-
-	d = ((int64_t)at->tv_sec - fid->mtime.tv_sec) * 1000000000LL +
-	    (at->tv_nsec - fid->mtime.tv_nsec);
-	return d >= 1000000000LL;
-}
-
 /* the cached record when user.json provably did not change since */
 static int cache_hit(struct ss_users *us, const char *canon,
 		     const struct ss_fid *fid, struct ss_user_rec *u_r)
@@ -267,7 +255,7 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
 				     strerror(errno));
 	}
-	settled = fid_settled(&fid, &t0);
+	settled = ss_fid_settled(&fid, &t0);
 	pthread_mutex_lock(&us->lock);
 	e = cache_get(us, canon);
 	if (e != NULL && e->have_good && e->good_settled &&

@@ -41,6 +41,17 @@ void ss_fid_from_stat(struct ss_fid *id, const struct stat *sb)
 	id->ctime = sb->st_ctim;
 }
 
+int64_t ss_ns_since(const struct timespec *then, const struct timespec *now)
+{
+	return ((int64_t)now->tv_sec - then->tv_sec) * 1000000000LL +
+	       (now->tv_nsec - then->tv_nsec);
+}
+
+int ss_fid_settled(const struct ss_fid *fid, const struct timespec *at)
+{
+	return ss_ns_since(&fid->mtime, at) >= SS_FID_RACY_NS;
+}
+
 int ss_fid_equal(const struct ss_fid *a, const struct ss_fid *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&

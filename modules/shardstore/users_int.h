@@ -52,6 +52,12 @@ struct ss_fid {
 };
 void ss_fid_from_stat(struct ss_fid *id, const struct stat *sb);
 int ss_fid_equal(const struct ss_fid *a, const struct ss_fid *b);
+/* A file written less than SS_FID_RACY_NS before `at` may be rewritten
+ * within the same timestamp tick at the same size: a stat then proves
+ * nothing, so callers read it again. */
+#define SS_FID_RACY_NS 1000000000LL
+int64_t ss_ns_since(const struct timespec *then, const struct timespec *now);
+int ss_fid_settled(const struct ss_fid *fid, const struct timespec *at);
 /* open rel under the mail root; -1 with errno */
 int ss_open_rel(struct ss_store *st, const char *rel, int flags);
 /* read a whole small file (<= maxlen) into a malloc'd NUL-terminated
