@@ -249,11 +249,13 @@ int main(int argc, char **argv)
 	ss_mbox_create(&st, USER, "Bench", 0, NULL);
 	ss_mbox_create(&st, USER, "Append", 0, NULL);
 	ss_mbox_create(&st, USER, "Copy", 0, NULL);
-	if (ss_mbox_status(&st, USER, "Bench", &(struct rmail_mbox_status){0},
+	if (ss_mbox_status(&st, USER, "Bench",
+			   &(struct rmail_mbox_status){
+				   .size = sizeof(struct rmail_mbox_status)},
 			   &err) < 0)
 		die("status", &err);
 	{
-		struct rmail_mbox_status s;
+		struct rmail_mbox_status s = {.size = sizeof(s)};
 
 		ss_mbox_status(&st, USER, "Bench", &s, &err);
 		if (s.messages < n)
@@ -355,7 +357,7 @@ int main(int argc, char **argv)
 	view_memory(&st, "Bench");
 
 	if (big) {
-		struct rmail_mbox_status s;
+		struct rmail_mbox_status s = {.size = sizeof(s)};
 
 		ss_mbox_create(&st, USER, "Big", 0, NULL);
 		ss_mbox_status(&st, USER, "Big", &s, &err);

@@ -246,7 +246,7 @@ static void msg_base(const struct rmail_msg *m, char *out, size_t outsz)
 static void write_uidlist(struct exp *ex, struct rmail_mbox *mb,
 			  const char *dir, uint32_t n)
 {
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	char *path, *tmp, base[128];
 	uint32_t i;
 	FILE *fp;

@@ -592,11 +592,8 @@ static int import_run(struct rm_cli *cli)
 		return RM_EXIT_FAIL;
 	im.batch = (size_t)nb;
 	im.tty = isatty(2) == 1;
-	/* an old store without bulk ops: every append is durable */
-	im.nosync =
-		im.ops->size >= offsetof(struct rmail_store_ops, mbox_sync) +
-					sizeof(void *) &&
-		im.ops->mbox_sync != NULL;
+	/* a store without bulk ops: every append is durable */
+	im.nosync = im.ops->mbox_sync != NULL;
 
 	folders = collect(pos[1], &nf);
 	for (i = 0; i < nf; i++) {

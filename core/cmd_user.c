@@ -150,7 +150,12 @@ static int user_list(struct rm_cli *cli, int argc, char **argv)
 static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rmail_user_update upd = {-1, -1, -1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = -1,
+		.quota_mb = -1,
+		.password = NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	const char *pos[1];
@@ -189,7 +194,12 @@ static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 static int user_set(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
-	struct rmail_user_update upd = {-1, -1, -1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = -1,
+		.quota_mb = -1,
+		.password = NULL};
 	struct rmail_err err;
 	const char *pos[1], *admin = NULL, *disabled = NULL, *quota = NULL;
 	const struct rm_opt opts[] = {

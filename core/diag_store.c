@@ -55,7 +55,12 @@ static bool shard_has(struct diag *d, const char *mbox, uint32_t uid)
 
 static void check_quota(struct diag *d)
 {
-	struct rmail_user_update upd = {-1, -1, 1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = -1,
+		.quota_mb = 1,
+		.password = NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	size_t big = 2u * 1024 * 1024;
@@ -99,7 +104,7 @@ void dg_phase_store(struct diag *d)
 				  "line one\r\nline two\r\n";
 	const struct rmail_store_ops *ops = d->ops;
 	struct rmail_mbox *mb = NULL;
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_msg nm;
 	struct rmail_err err;
 	char buf[512];

@@ -113,7 +113,12 @@ static void check_mailboxes(struct diag *d)
 
 static void check_disabled(struct diag *d)
 {
-	struct rmail_user_update upd = {-1, 1, -1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = 1,
+		.quota_mb = -1,
+		.password = NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	int rc, code, back;
@@ -144,7 +149,12 @@ static void check_disabled(struct diag *d)
 
 static void check_admin(struct diag *d)
 {
-	struct rmail_user_update upd = {1, -1, -1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = 1,
+		.disabled = -1,
+		.quota_mb = -1,
+		.password = NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	int on = -1, off = -1;

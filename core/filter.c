@@ -17,11 +17,11 @@ int rm_filter_run(const struct rmail_filter_msg *msg,
 	res->action = RMAIL_FILTER_ACCEPT;
 	for (size_t i = 0; i < rm_module_count(); i++) {
 		struct rm_module *m = rm_module_at(i);
-		const struct rmail_filter_ops *ops = m->mctx.module->ops;
+		const struct rmail_filter_ops *ops = &m->ops.filter;
 		struct rmail_filter_result one;
 		size_t n;
 
-		if (m->mctx.module->kind != RMAIL_KIND_FILTER || ops == NULL ||
+		if (m->mctx.module->kind != RMAIL_KIND_FILTER ||
 		    ops->filter == NULL)
 			continue;
 		memset(&one, 0, sizeof(one));

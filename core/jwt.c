@@ -16,14 +16,22 @@
 #define JWT_MAX_TOKEN 4096
 
 int rm_jwt_sign(const void *key, size_t keylen,
-		const struct rmail_jwt_claims *c, char *out, size_t outsz,
+		const struct rmail_jwt_claims *claims, char *out, size_t outsz,
 		struct rmail_err *err)
 {
+	struct rmail_jwt_claims copy, *c = &copy;
 	jwt_t *jwt = NULL;
 	char *tok = NULL;
 	int ret = -1;
 	size_t n;
 
+	if (claims->size < RMAIL_JWT_CLAIMS_SIZE_1_0)
+		return rmail_err_set(
+			err, RMAIL_E_INVAL,
+			"rmail_jwt_claims size %u is below ABI 1.0",
+			claims->size);
+	copy.size = (uint32_t)rmail_sized_copy(&copy, sizeof(copy), claims,
+					       claims->size);
 	if (key == NULL || keylen == 0 || keylen > INT32_MAX)
 		return rmail_err_set(err, RMAIL_E_INVAL, "empty token key");
 	if (jwt_new(&jwt) != 0)
@@ -59,14 +67,22 @@ out:
 }
 
 int rm_jwt_verify(const void *key, size_t keylen, const char *token,
-		  struct rmail_jwt_claims *c_r, struct rmail_err *err)
+		  struct rmail_jwt_claims *claims_r, struct rmail_err *err)
 {
+	/* filled here, then written back at the caller's size */
+	struct rmail_jwt_claims local = {.size = sizeof(local)}, *c_r = &local;
+	uint32_t cap = claims_r->size;
 	jwt_t *jwt = NULL;
 	const char *sub;
 	long gen, iat, exp;
 	int ret = -1;
 
-	memset(c_r, 0, sizeof(*c_r));
+	if (cap < RMAIL_JWT_CLAIMS_SIZE_1_0)
+		return rmail_err_set(
+			err, RMAIL_E_INVAL,
+			"rmail_jwt_claims size %u is below ABI 1.0", cap);
+	rmail_sized_copy(claims_r, cap, &(struct rmail_jwt_claims){0}, 0);
+	claims_r->size = cap;
 	if (key == NULL || keylen == 0 || keylen > INT32_MAX)
 		return rmail_err_set(err, RMAIL_E_AUTH, "no token key");
 	if (token == NULL || strnlen(token, JWT_MAX_TOKEN + 1) > JWT_MAX_TOKEN)
@@ -97,6 +113,8 @@ int rm_jwt_verify(const void *key, size_t keylen, const char *token,
 	c_r->gen = (uint64_t)gen;
 	c_r->iat = iat;
 	c_r->exp = exp;
+	claims_r->size = (uint32_t)rmail_sized_copy(claims_r, cap, &local,
+						    sizeof(local));
 	ret = 0;
 	goto out;
 bad:

@@ -29,7 +29,9 @@ struct rm_listener {
 	char *spec;			  /* as configured: "0.0.0.0:25" */
 	char bound[INET6_ADDRSTRLEN + 8]; /* real: "127.0.0.1:40123" */
 	int port;
-	const struct rmail_proto_ops *ops;
+	/* copies at the core's size: entries past the module's own `size`
+	 * read as NULL/0 */
+	struct rmail_proto_ops ops;
 	struct rmail_listen_opts opts;
 	char *labels; /* proto="smtp" */
 };
@@ -47,7 +49,7 @@ static struct ip_count *ip_table[IP_BUCKETS];
 
 const struct rmail_proto_ops *rm_listener_ops(struct rm_listener *l)
 {
-	return l->ops;
+	return &l->ops;
 }
 
 const struct rmail_listen_opts *rm_listener_opts(struct rm_listener *l)
@@ -286,9 +288,10 @@ static void listener_start(struct rm_listener *l,
 {
 	char labels[128];
 
-	l->ops = ops;
-	l->opts = *o;
-	l->opts.size = sizeof(l->opts);
+	l->ops.size = (uint32_t)rmail_sized_copy(&l->ops, sizeof(l->ops), ops,
+						 ops->size);
+	l->opts.size = (uint32_t)rmail_sized_copy(&l->opts, sizeof(l->opts), o,
+						  o->size);
 	l->opts.proto = rm_xstrdup(o->proto != NULL ? o->proto : "?");
 	if (o->overload_reply != NULL)
 		l->opts.overload_reply = rm_xstrdup(o->overload_reply);
@@ -323,6 +326,13 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 	int fd;
 
 	RM_ASSERT(ops != NULL && o != NULL);
+	if (ops->size < RMAIL_PROTO_OPS_SIZE_1_0 ||
+	    o->size < RMAIL_LISTEN_OPTS_SIZE_1_0)
+		return rmail_err_set(
+			err, RMAIL_E_INVAL,
+			"%s.%s: rmail_proto_ops size %u or "
+			"rmail_listen_opts size %u is below ABI 1.0",
+			section, key, ops->size, o->size);
 	if (o->tls == RMAIL_TLS_IMPLICIT && rm_tls_server_ctx() == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s.%s: implicit TLS without a loaded "

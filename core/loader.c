@@ -41,15 +41,36 @@ struct rm_module *rm_module_find(const char *name)
 	return NULL;
 }
 
-/* The smallest descriptor each ABI major accepts. */
+/* The smallest descriptor each ABI major accepts: its .0 size, so
+ * every older minor of the major keeps loading. */
 static size_t min_size_for_major(unsigned major)
 {
 	switch (major) {
 	case 1:
-		return sizeof(struct rmail_module);
+		return RMAIL_MODULE_SIZE_1_0;
 	default:
 		return SIZE_MAX;
 	}
+}
+
+/* An ops table starts with its uint32_t size; below its 1.0 size it is
+ * refused, above it the core keeps a copy zero-filled to its own size
+ * (rm_module_keep_ops), so an entry a module did not know is NULL. */
+static int check_ops(const void *ops, size_t min, const char *what,
+		     struct rmail_err *err)
+{
+	uint32_t size;
+
+	if (ops == NULL)
+		return rmail_err_set(err, RMAIL_E_INVAL, "%s ops table missing",
+				     what);
+	memcpy(&size, ops, sizeof(size));
+	if (size < min)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s ops table size %u is smaller than the "
+				     "%zu bytes ABI 1.0 requires",
+				     what, size, min);
+	return 0;
 }
 
 static int check_file(const char *file, struct rmail_err *err)
@@ -102,31 +123,38 @@ static int check_descriptor(const struct rmail_module *d, const char *name,
 				     "descriptor name '%s' does not match the "
 				     "file name mod_%s.so",
 				     d->name ? d->name : "(null)", name);
+	if (d->conf_keys != NULL && d->conf_size == 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "conf_keys without a conf_size");
 	switch (d->kind) {
 	case RMAIL_KIND_PROTOCOL:
-		break;
+		return 0;
 	case RMAIL_KIND_STORAGE:
-		if (d->ops == NULL ||
-		    *(const uint32_t *)d->ops < sizeof(struct rmail_store_ops))
-			return rmail_err_set(err, RMAIL_E_INVAL,
-					     "storage ops table missing or "
-					     "too small");
-		break;
+		return check_ops(d->ops, RMAIL_STORE_OPS_SIZE_1_0, "storage",
+				 err);
 	case RMAIL_KIND_FILTER:
-		if (d->ops == NULL ||
-		    *(const uint32_t *)d->ops < sizeof(struct rmail_filter_ops))
-			return rmail_err_set(err, RMAIL_E_INVAL,
-					     "filter ops table missing or "
-					     "too small");
-		break;
+		return check_ops(d->ops, RMAIL_FILTER_OPS_SIZE_1_0, "filter",
+				 err);
 	default:
 		return rmail_err_set(err, RMAIL_E_INVAL, "unknown kind %u",
 				     d->kind);
 	}
-	if (d->conf_keys != NULL && d->conf_size == 0)
-		return rmail_err_set(err, RMAIL_E_INVAL,
-				     "conf_keys without a conf_size");
-	return 0;
+}
+
+static void keep_ops(struct rm_module *m)
+{
+	const struct rmail_module *d = m->mctx.module;
+	uint32_t size;
+
+	if (d->kind != RMAIL_KIND_STORAGE && d->kind != RMAIL_KIND_FILTER)
+		return;
+	memcpy(&size, d->ops, sizeof(size));
+	if (d->kind == RMAIL_KIND_STORAGE)
+		m->ops.store.size = (uint32_t)rmail_sized_copy(
+			&m->ops.store, sizeof(m->ops.store), d->ops, size);
+	else
+		m->ops.filter.size = (uint32_t)rmail_sized_copy(
+			&m->ops.filter, sizeof(m->ops.filter), d->ops, size);
 }
 
 int rm_module_validate(const char *file, const char *name,
@@ -317,6 +345,7 @@ size_t rm_modules_load(const struct rm_config *conf, rm_conf_report_fn report,
 		m->file = rm_pstrdup(pool, file);
 		m->dl = dl;
 		m->conf_json = rm_config_section(conf, d->section);
+		keep_ops(m);
 		mods[nmods++] = m;
 		loaded++;
 		rm_log(RMAIL_LOG_DEBUG, "module %s loaded (%s %s, ABI %u.%u)",

@@ -479,15 +479,22 @@ int rm_mime_parse(const char *data, size_t len,
 {
 	struct rmail_pool *pool;
 	struct rmail_mime *m;
+	struct rmail_mime_limits limcopy;
 	struct pctx c = {0};
 	uint32_t i;
 
 	*m_r = NULL;
 	if (data == NULL && len > 0)
 		return rmail_err_set(err, RMAIL_E_INVAL, "no message data");
-	/* an older or zeroed struct: every limit at its default */
-	if (lim != NULL && lim->size < sizeof(*lim))
+	/* below 1.0 (a zeroed struct): every limit at its default; a
+	 * limit the caller's minor did not have reads as 0 = default */
+	if (lim != NULL && lim->size < RMAIL_MIME_LIMITS_SIZE_1_0)
 		lim = NULL;
+	if (lim != NULL) {
+		limcopy.size = (uint32_t)rmail_sized_copy(
+			&limcopy, sizeof(limcopy), lim, lim->size);
+		lim = &limcopy;
+	}
 	c.lim.max_depth = lim_or(lim ? lim->max_depth : 0, RM_MIME_DEF_DEPTH);
 	c.lim.max_parts = lim_or(lim ? lim->max_parts : 0, RM_MIME_DEF_PARTS);
 	c.lim.max_headers =

@@ -231,6 +231,12 @@ void rm_conn_log(struct rmail_conn *c, int level, const char *fmt, ...)
 /* ---- loader.c ----------------------------------------------------- */
 struct rm_module {
 	struct rmail_mctx mctx;
+	/* the kind's ops table, copied at the core's size: entries the
+	 * module's minor did not have are NULL, `size` is the module's */
+	union {
+		struct rmail_store_ops store;
+		struct rmail_filter_ops filter;
+	} ops;
 	const char *file;
 	void *dl;
 	void *conf_json; /* section used for the current conf */

@@ -161,7 +161,7 @@ const struct rmail_store_ops *rm_store(void **h_r)
 			continue;
 		if (h_r != NULL)
 			*h_r = m->mctx.data;
-		return m->mctx.module->ops;
+		return &m->ops.store;
 	}
 	if (h_r != NULL)
 		*h_r = NULL;

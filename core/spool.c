@@ -182,14 +182,21 @@ static const char *clean(struct rmail_pool *p, const char *s)
 struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 				    struct rmail_err *err)
 {
+	struct rmail_submit_opts so;
 	struct rmail_submit *s;
 	struct rmail_pool *p;
 	char path[4096];
 	size_t i;
 
-	if (o == NULL ||
-	    o->size < offsetof(struct rmail_submit_opts, size_hint) ||
-	    o->mail_from == NULL || o->rcpts == NULL || o->nrcpts == 0 ||
+	if (o == NULL || o->size < RMAIL_SUBMIT_OPTS_SIZE_1_0) {
+		rmail_err_set(err, RMAIL_E_INVAL, "bad submission options");
+		return NULL;
+	}
+	/* read through a copy at the core's size: fields the caller's
+	 * minor did not have are 0 */
+	so.size = (uint32_t)rmail_sized_copy(&so, sizeof(so), o, o->size);
+	o = &so;
+	if (o->mail_from == NULL || o->rcpts == NULL || o->nrcpts == 0 ||
 	    o->nrcpts > RCPTS_MAX) {
 		rmail_err_set(err, RMAIL_E_INVAL, "bad submission options");
 		return NULL;

@@ -2,7 +2,8 @@
  * The core services table.  A module reaches the core only through the
  * `struct rmail_core` it receives in its rmail_mctx; it never calls core
  * symbols directly.  Entries are appended at the end (ABI minor bump);
- * guard entries newer than the ABI you build for with RMAIL_CORE_HAS().
+ * a module that runs on cores older than its headers tests an entry
+ * with RMAIL_HAS(core, struct rmail_core, entry) before calling it.
  *
  * Threading: everything runs on the single event-loop thread unless
  * marked [any thread].  Blocking work goes to work_submit().
@@ -182,7 +183,9 @@ enum rmail_io_events {
 	RMAIL_IO_WRITE = 2,
 };
 
+/* Sized, caller-allocated for jwt_verify (set `size` first). */
 struct rmail_jwt_claims {
+	uint32_t size; /* sizeof(struct rmail_jwt_claims) */
 	char sub[RMAIL_ADDR_MAX + 1];
 	uint64_t gen;	  /* the user's token generation */
 	int64_t iat, exp; /* unix seconds */
@@ -370,10 +373,5 @@ struct rmail_core {
 	void (*random_bytes)(void *buf, size_t n);
 	void (*secure_zero)(void *buf, size_t n);
 };
-
-#define RMAIL_CORE_HAS(core, fn)                                               \
-	((core)->size >=                                                       \
-		 offsetof(struct rmail_core, fn) + sizeof((core)->fn) &&       \
-	 (core)->fn != NULL)
 
 #endif

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <rmail/err.h>
 #include <rmail/version.h>
@@ -26,8 +28,14 @@ enum rmail_module_kind {
 
 /*
  * Build facts that must match between core and module (nginx's
- * signature): pointer, time_t, off_t and size_t widths.
+ * signature): pointer, long, size_t, time_t and off_t widths.  The
+ * compiler predefines the first three; time_t and off_t depend on
+ * _TIME_BITS/_FILE_OFFSET_BITS, so the "t8o8" claim is asserted.
  */
+_Static_assert(sizeof(time_t) == 8,
+	       "rmail modules need a 64-bit time_t (-D_TIME_BITS=64)");
+_Static_assert(sizeof(off_t) == 8,
+	       "rmail modules need a 64-bit off_t (-D_FILE_OFFSET_BITS=64)");
 #define RMAIL_STR2(x) #x
 #define RMAIL_STR(x) RMAIL_STR2(x)
 #define RMAIL_BUILD_SIG                                                        \
@@ -110,6 +118,30 @@ enum rmail_stop_mode {
 	RMAIL_STOP_NOW = 1,
 };
 
+/* ---- how structs cross the boundary ---------------------------------
+ *
+ * Sized structs start (the descriptor and the services table: near the
+ * start) with `uint32_t size` = sizeof at the producer's build.  They
+ * grow by appending under a new minor; readers use RMAIL_HAS() and
+ * rmail_sized_copy() (version.h).  In either direction:
+ *  - module -> core (rmail_module, every *_ops table, rmail_listen_opts,
+ *    rmail_submit_opts, rmail_append_opts, rmail_user_update,
+ *    rmail_mime_limits): the core refuses anything below the 1.0 size
+ *    and reads an appended field only when `size` covers it;
+ *  - core -> module (rmail_core, rmail_filter_msg): the module tests
+ *    appended entries with RMAIL_HAS() before use;
+ *  - caller-allocated results (rmail_mbox_status, rmail_jwt_claims):
+ *    the caller sets `size`, the filler writes at most that many bytes
+ *    and sets `size` to what it filled.
+ * Fixed-layout structs have no `size` and never change within a major:
+ * they are embedded in others, returned in arrays, or filled for a
+ * callback (rmail_user, rmail_msg, rmail_change, rmail_mbox_entry,
+ * rmail_line, rmail_mime_part, rmail_mime_addr, rmail_auth_result,
+ * rmail_submit_result, rmail_rcpt_result, rmail_filter_result,
+ * rmail_strlist, rmail_strmap, rmail_conf_key, rmail_err).  A new field
+ * there means a new sized struct and a new entry that returns it.
+ */
+
 /* ---- the descriptor ------------------------------------------------- */
 
 struct rmail_module {
@@ -148,7 +180,7 @@ struct rmail_module {
 	 */
 	const void *ops;
 
-	void *reserved[4];
+	/* Appended entries go here, under the next minor (version.h). */
 };
 
 #define RMAIL_MODULE_HEADER(nm, kd, ver)                                       \

@@ -63,8 +63,10 @@ struct rmail_user {
 	int64_t created;      /* unix seconds */
 };
 
-/* Fields set to -1 (or NULL) are left unchanged. */
+/* Fields set to -1 (or NULL) are left unchanged.  Sized: fields past
+ * `size` are left unchanged too. */
 struct rmail_user_update {
+	uint32_t size; /* sizeof(struct rmail_user_update) */
 	int admin;
 	int disabled;
 	int64_t quota_mb;
@@ -77,18 +79,22 @@ struct rmail_mbox_entry {
 	uint32_t special_use; /* enum rmail_special_use */
 };
 
+/* Sized, caller-allocated: set `size` before the call; the store fills
+ * at most that many bytes and sets `size` to what it filled. */
 struct rmail_mbox_status {
+	uint32_t size; /* sizeof(struct rmail_mbox_status) */
 	uint32_t messages;
 	uint32_t unseen;
 	uint32_t recent;
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t special_use;
-	uint64_t size; /* bytes of all messages */
+	uint64_t bytes; /* of all messages */
 	uint64_t highestmodseq;
 };
 
-/* One message in a mailbox view; 40 bytes. */
+/* One message in a mailbox view; 40 bytes, fixed layout (one per
+ * message in memory: it never grows, see module.h). */
 struct rmail_msg {
 	uint32_t uid;
 	uint32_t flags;	      /* enum rmail_flag */

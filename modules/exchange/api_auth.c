@@ -194,7 +194,7 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 	const struct ex_conf *cf = ex_conf();
 	struct login_job *j = arg;
 	struct ex_req *r = j->r;
-	struct rmail_jwt_claims cl;
+	struct rmail_jwt_claims cl = {.size = sizeof(cl)};
 	struct rmail_err err;
 	char tok[EX_TOKEN_MAX];
 	time_t now = time(NULL);
@@ -218,6 +218,7 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 	}
 	core->rate_reset(BUCKET_ACCT, j->acct_key);
 	memset(&cl, 0, sizeof(cl));
+	cl.size = sizeof(cl);
 	snprintf(cl.sub, sizeof(cl.sub), "%s", res->user.address);
 	cl.gen = res->user.token_gen;
 	cl.iat = (int64_t)now;
@@ -317,7 +318,7 @@ int ex_authenticate(struct ex_req *r)
 	const struct rmail_core *core = ex.core;
 	const struct rmail_store_ops *ops;
 	const char *h = ex_header(r, "Authorization");
-	struct rmail_jwt_claims cl;
+	struct rmail_jwt_claims cl = {.size = sizeof(cl)};
 	struct rmail_err err;
 	void *sh;
 
@@ -333,6 +334,7 @@ int ex_authenticate(struct ex_req *r)
 		return -1;
 	}
 	memset(&cl, 0, sizeof(cl));
+	cl.size = sizeof(cl);
 	rmail_err_clear(&err);
 	if (core->jwt_verify(ex.secret, ex.secret_len, h, &cl, &err) < 0) {
 		unauthorized(r, "Invalid token");

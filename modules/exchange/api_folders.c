@@ -138,6 +138,7 @@ static void on_mbox(void *arg, const struct rmail_mbox_entry *me)
 	if (me->attrs & (RMAIL_MBOX_NOSELECT | RMAIL_MBOX_NONEXISTENT))
 		return;
 	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
 	if (status_cached(lc->r->user.address, me->name, &st) < 0)
 		return; /* deleted between list and status */
 	su = ex_special_use_str(me->special_use ? me->special_use

@@ -271,7 +271,7 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		else if (strcasecmp(n, "UNSEEN") == 0)
 			v = st->unseen;
 		else if (strcasecmp(n, "SIZE") == 0)
-			v = st->size;
+			v = st->bytes;
 		else
 			return -1;
 		len += (size_t)snprintf(out + len, outsz - len, "%s%s %llu",
@@ -289,7 +289,7 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
 	const struct rmail_store_ops *ops;
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
 	const char *name;
 	char items[256];

@@ -56,7 +56,7 @@ void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd,
 {
 	void *h;
 	const struct rmail_store_ops *ops = imap_store(&h);
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
 	const char *name;
 

@@ -15,7 +15,7 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		      bool ro)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
 	const char *name, *const *kw;
 	uint32_t i, n, unseen = 0;

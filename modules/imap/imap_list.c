@@ -229,7 +229,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		if ((opts & RET_STATUS) &&
 		    !(e->attrs &
 		      (RMAIL_MBOX_NOSELECT | RMAIL_MBOX_NONEXISTENT))) {
-			struct rmail_mbox_status st;
+			struct rmail_mbox_status st = {.size = sizeof(st)};
 			char items[256];
 
 			if (ops->mbox_status(h, s->user, e->name, &st, &err) ==

@@ -196,7 +196,7 @@ static void on_change(void *arg, const struct rmail_change *ch)
 void imap_tracker_sync(struct imap_tracker *t)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct change_ctx x = {t, t->modseq};
 	struct rmail_err err;
 	struct imap_session *s;
@@ -268,7 +268,7 @@ static struct imap_tracker *tracker_get(const char *user, const char *name,
 {
 	const struct rmail_store_ops *ops;
 	struct imap_tracker *t;
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	void *h;
 
 	for (t = imap_g.trackers; t != NULL; t = t->next)

@@ -275,11 +275,7 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 	ap->date = o != NULL && o->internaldate > 0 ? o->internaldate
 						    : (int64_t)time(NULL);
 	ap->ignore_quota = o != NULL && o->ignore_quota;
-	/* callers built against an older store.h pass a shorter struct */
-	ap->nosync = o != NULL &&
-		     o->size >= offsetof(struct rmail_append_opts, nosync) +
-					sizeof(o->nosync) &&
-		     o->nosync;
+	ap->nosync = o != NULL && o->nosync;
 	ap->fd = ss_tmp_create(mb, ap->tmp, sizeof(ap->tmp));
 	if (ap->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",

@@ -168,12 +168,81 @@ static int ss_mbox_sync_op(void *h, const char *user, const char *mailbox,
 	return ss_mbox_sync(h, user, mailbox, err);
 }
 
+/*
+ * The sized structs cross the ABI here, so the store's own code works
+ * on full-size structs: inputs are copied at the store's size (fields
+ * an older caller did not have read as 0), results are written back at
+ * the caller's size and never past it.
+ */
+static int ss_append_begin_op(void *h, const char *user, const char *mailbox,
+			      const struct rmail_append_opts *o,
+			      struct rmail_append **ap_r, struct rmail_err *err)
+{
+	struct rmail_append_opts copy;
+
+	if (o != NULL) {
+		if (o->size < RMAIL_APPEND_OPTS_SIZE_1_0)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "rmail_append_opts size %u is "
+					     "below ABI 1.0",
+					     o->size);
+		copy.size = (uint32_t)rmail_sized_copy(&copy, sizeof(copy), o,
+						       o->size);
+		o = &copy;
+	}
+	return ss_append_begin(h, user, mailbox, o, ap_r, err);
+}
+
+static int ss_user_update_op(void *h, const char *address,
+			     const struct rmail_user_update *upd,
+			     struct rmail_err *err)
+{
+	struct rmail_user_update copy;
+
+	if (upd->size < RMAIL_USER_UPDATE_SIZE_1_0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "rmail_user_update size %u is below "
+				     "ABI 1.0",
+				     upd->size);
+	copy.size =
+		(uint32_t)rmail_sized_copy(&copy, sizeof(copy), upd, upd->size);
+	return ss_user_update(h, address, &copy, err);
+}
+
+static int ss_mbox_status_op(void *h, const char *user, const char *name,
+			     struct rmail_mbox_status *st_r,
+			     struct rmail_err *err)
+{
+	struct rmail_mbox_status st = {.size = sizeof(st)};
+
+	if (st_r->size < RMAIL_MBOX_STATUS_SIZE_1_0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "rmail_mbox_status size %u is below "
+				     "ABI 1.0",
+				     st_r->size);
+	if (ss_mbox_status(h, user, name, &st, err) < 0)
+		return -1;
+	st_r->size =
+		(uint32_t)rmail_sized_copy(st_r, st_r->size, &st, sizeof(st));
+	return 0;
+}
+
+static void ss_mbox_info_op(struct rmail_mbox *mb,
+			    struct rmail_mbox_status *st_r)
+{
+	struct rmail_mbox_status st = {.size = sizeof(st)};
+
+	ss_mbox_info(mb, &st);
+	st_r->size =
+		(uint32_t)rmail_sized_copy(st_r, st_r->size, &st, sizeof(st));
+}
+
 static const struct rmail_store_ops ss_ops = {
 	.size = sizeof(struct rmail_store_ops),
 	.user_get = ss_user_get,
 	.user_verify = ss_user_verify,
 	.user_add = ss_user_add,
-	.user_update = ss_user_update,
+	.user_update = ss_user_update_op,
 	.user_del = ss_user_del,
 	.user_list = ss_user_list,
 	.alias_add = ss_alias_add,
@@ -189,14 +258,14 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_delete = ss_mbox_delete,
 	.mbox_rename = ss_mbox_rename,
 	.mbox_subscribe = ss_mbox_subscribe,
-	.mbox_status = ss_mbox_status,
+	.mbox_status = ss_mbox_status_op,
 	.mbox_open = ss_t_mbox_open,
 	.mbox_refresh = ss_t_mbox_refresh,
 	.mbox_close = ss_mbox_close,
 	.mbox_count = ss_mbox_count,
 	.mbox_msg = ss_mbox_msg,
 	.mbox_find = ss_mbox_find,
-	.mbox_info = ss_mbox_info,
+	.mbox_info = ss_mbox_info_op,
 	.mbox_keywords = ss_mbox_keywords,
 	.mbox_changes = ss_mbox_changes,
 	.msg_flags = ss_t_msg_flags,
@@ -205,7 +274,7 @@ static const struct rmail_store_ops ss_ops = {
 	.msg_copy = ss_t_msg_copy,
 	.msg_move = ss_t_msg_move,
 	.msg_expunge = ss_t_msg_expunge,
-	.append_begin = ss_append_begin,
+	.append_begin = ss_append_begin_op,
 	.append_write = ss_append_write,
 	.append_commit = ss_t_append_commit,
 	.append_free = ss_append_free,

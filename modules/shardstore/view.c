@@ -968,12 +968,13 @@ int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid)
 void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
 {
 	memset(st_r, 0, sizeof(*st_r));
+	st_r->size = sizeof(*st_r);
 	st_r->messages = mb->count;
 	st_r->unseen = mb->unseen;
 	st_r->uidnext = mb->uidnext;
 	st_r->uidvalidity = mb->uidvalidity;
 	st_r->special_use = mb->special_use;
-	st_r->size = mb->size;
+	st_r->bytes = mb->size;
 	st_r->highestmodseq = mb->log_read;
 }
 

@@ -53,8 +53,12 @@ static int fx_init(struct rmail_mctx *m, struct rmail_err *err)
 	return 0;
 }
 
+#ifndef FX_OPS_SIZE
+#define FX_OPS_SIZE sizeof(struct rmail_store_ops)
+#endif
+
 static const struct rmail_store_ops fx_store_ops = {
-	.size = sizeof(struct rmail_store_ops),
+	.size = (uint32_t)(FX_OPS_SIZE),
 };
 
 RMAIL_EXPORT const struct rmail_module FX_SYMBOL = {

@@ -161,7 +161,8 @@ static void test_load(void)
 	char *text = g_strdup_printf(
 		"{\"module_dir\": \"%s\", \"hostname\": \"h.test\", "
 		"\"modules\": [\"mod_good\", \"mod_badmagic\", \"mod_major\", "
-		"\"mod_minor\", \"mod_small\", \"mod_wrongname\", "
+		"\"mod_minor\", \"mod_small\", \"mod_smallops\", "
+		"\"mod_wrongname\", "
 		"\"mod_nosym\","
 		" \"mod_badsig\", \"mod_missing\", \"mod_store\", "
 		"\"mod_good\"],"
@@ -187,7 +188,10 @@ static void test_load(void)
 		    fxdir);
 	assert_line("module %s/mod_small.so refused: descriptor size 24 is "
 		    "smaller than the %zu bytes ABI 1 requires",
-		    fxdir, sizeof(struct rmail_module));
+		    fxdir, (size_t)RMAIL_MODULE_SIZE_1_0);
+	assert_line("module %s/mod_smallops.so refused: storage ops table "
+		    "size 16 is smaller than the %zu bytes ABI 1.0 requires",
+		    fxdir, (size_t)RMAIL_STORE_OPS_SIZE_1_0);
 	assert_line("module %s/mod_wrongname.so refused: descriptor name "
 		    "'other' does not match the file name mod_wrongname.so",
 		    fxdir);
@@ -201,7 +205,7 @@ static void test_load(void)
 	assert_line("module %s/mod_good.so refused: duplicate module name",
 		    fxdir);
 	/* one line per refused module, nothing else */
-	g_assert_cmpuint(lines->len, ==, 9);
+	g_assert_cmpuint(lines->len, ==, 10);
 
 	g_assert_cmpuint(rm_module_count(), ==, 2);
 	m = rm_module_find("mod_good");
@@ -256,6 +260,49 @@ static void test_load(void)
 	rm_config_free(&c3);
 }
 
+/* The same struct as a module of one minor and a core of the next see
+ * it: the sized-copy rule in both directions. */
+struct sz_v1 {
+	uint32_t size;
+	uint32_t a;
+	uint64_t b;
+};
+struct sz_v2 {
+	uint32_t size;
+	uint32_t a;
+	uint64_t b;
+	uint64_t c; /* appended in the next minor */
+};
+
+static void test_sized(void)
+{
+	struct sz_v1 old = {.size = sizeof(old), .a = 1, .b = 2};
+	struct sz_v2 now, filled = {.size = sizeof(filled), 7, 8, 9};
+	struct {
+		struct sz_v1 v;
+		uint64_t canary;
+	} out = {{.size = sizeof(struct sz_v1)}, 0xfeedu};
+
+	/* older producer, newer reader: the unknown tail reads as 0 */
+	memset(&now, 0xff, sizeof(now));
+	now.size =
+		(uint32_t)rmail_sized_copy(&now, sizeof(now), &old, old.size);
+	g_assert_cmpuint(now.size, ==, sizeof(struct sz_v1));
+	g_assert_cmpuint(now.a, ==, 1);
+	g_assert_cmpuint(now.b, ==, 2);
+	g_assert_cmpuint(now.c, ==, 0);
+	g_assert_true(RMAIL_HAS(&now, struct sz_v2, b));
+	g_assert_false(RMAIL_HAS(&now, struct sz_v2, c));
+
+	/* newer filler, older caller's buffer: nothing past its size */
+	out.v.size = (uint32_t)rmail_sized_copy(&out.v, out.v.size, &filled,
+						sizeof(filled));
+	g_assert_cmpuint(out.v.size, ==, sizeof(struct sz_v1));
+	g_assert_cmpuint(out.v.a, ==, 7);
+	g_assert_cmpuint(out.v.b, ==, 8);
+	g_assert_cmpuint(out.canary, ==, 0xfeedu);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -272,6 +319,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/abi/validate", test_validate);
 	g_test_add_func("/abi/writable", test_writable);
 	g_test_add_func("/abi/load", test_load);
+	g_test_add_func("/abi/sized", test_sized);
 	rc = g_test_run();
 	{
 		char *p = g_build_filename(tmpdir, "config.json", NULL);

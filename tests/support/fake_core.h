@@ -2,8 +2,8 @@
  * A GLib fake of the core services table for in-process unit tests of
  * modules: logs go to a capture buffer, pools are malloc lists, timers
  * and fd watches run on a GMainContext, work_submit runs jobs inline or
- * on a GThreadPool.  Unimplemented entries are NULL (RMAIL_CORE_HAS says
- * so).  One fake per process.
+ * on a GThreadPool.  Unimplemented entries are NULL (a test that
+ * needs one adds it here).  One fake per process.
  */
 #ifndef FAKE_CORE_H
 #define FAKE_CORE_H

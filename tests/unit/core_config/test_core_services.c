@@ -9,7 +9,8 @@ static const char key[] = "0123456789abcdef0123456789abcdef";
 
 static void sign(int64_t exp, char *tok, size_t sz)
 {
-	struct rmail_jwt_claims c = {.gen = 7, .iat = time(NULL), .exp = exp};
+	struct rmail_jwt_claims c = {
+		.size = sizeof(c), .gen = 7, .iat = time(NULL), .exp = exp};
 	struct rmail_err err;
 
 	g_strlcpy(c.sub, "demo@example.test", sizeof(c.sub));
@@ -38,7 +39,7 @@ static char *b64url(const char *s)
 static void test_jwt(void)
 {
 	char tok[1024], *bad, *dot, *h, *p;
-	struct rmail_jwt_claims c;
+	struct rmail_jwt_claims c = {.size = sizeof(c)};
 	struct rmail_err err;
 
 	sign(time(NULL) + 600, tok, sizeof(tok));
@@ -85,7 +86,8 @@ static void test_jwt(void)
 
 	/* output too small */
 	{
-		struct rmail_jwt_claims cl = {.exp = time(NULL) + 5};
+		struct rmail_jwt_claims cl = {.size = sizeof(cl),
+					      .exp = time(NULL) + 5};
 
 		g_assert_cmpint(
 			rm_jwt_sign(key, strlen(key), &cl, tok, 10, &err), ==,
@@ -223,8 +225,18 @@ static void test_core_table(void)
 	const struct rmail_core *c = rm_core();
 
 	g_assert_cmpuint(c->abi_major, ==, RMAIL_ABI_MAJOR);
-	g_assert_cmpuint(c->size, ==, sizeof(struct rmail_core));
-	g_assert_true(RMAIL_CORE_HAS(c, secure_zero));
+	g_assert_cmpuint(c->size, >=, RMAIL_CORE_SIZE_1_0);
+	g_assert_true(RMAIL_HAS(c, struct rmail_core, secure_zero));
+	/* every entry the table declares is filled: a module may call any
+	 * entry RMAIL_HAS() admits without a NULL check */
+	for (size_t off = offsetof(struct rmail_core, log); off < c->size;
+	     off += sizeof(void (*)(void))) {
+		void (*fn)(void);
+
+		memcpy(&fn, (const char *)c + off, sizeof(fn));
+		if (fn == NULL)
+			g_error("core table entry at offset %zu is NULL", off);
+	}
 	g_assert_cmpstr(c->conf_str("version"), ==, RMAIL_VERSION);
 	g_assert_null(c->store(NULL));
 	{

@@ -115,7 +115,7 @@ static void test_append_read(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
 	struct rmail_err err = {0};
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	const struct rmail_msg *m;
 	uint32_t u1, u2;
 	char *s, buf[8];
@@ -361,7 +361,7 @@ static void test_inbox_rename_and_dups(struct ss_fx *fx, gconstpointer d)
 {
 	struct rmail_mbox *mb;
 	struct rmail_err err = {0};
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 	uint32_t uid;
 	char *shard, *a, *b;
 
@@ -505,7 +505,7 @@ static void test_module(void)
 	char *dir = g_dir_make_tmp("ss-mod-XXXXXX", NULL), *fmt = NULL;
 	struct rmail_mctx *m = fake_core_mctx("shardstore", &conf);
 	struct rmail_err err = {0};
-	struct rmail_mbox_status st;
+	struct rmail_mbox_status st = {.size = sizeof(st)};
 
 	g_assert_cmpuint(mod->kind, ==, RMAIL_KIND_STORAGE);
 	g_assert_cmpstr(mod->name, ==, "shardstore");

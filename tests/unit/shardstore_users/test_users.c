@@ -179,7 +179,12 @@ static void test_imported_hash(struct fx *f, gconstpointer data)
 
 static void test_disabled_and_gen(struct fx *f, gconstpointer data)
 {
-	struct rmail_user_update upd = {-1, -1, -1, NULL};
+	struct rmail_user_update upd = {
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = -1,
+		.quota_mb = -1,
+		.password = NULL};
 	struct rmail_user u;
 	struct rmail_err err;
 	uint64_t g0, g1, g2;
@@ -200,7 +205,12 @@ static void test_disabled_and_gen(struct fx *f, gconstpointer data)
 	g_assert_cmpuint(u.quota_bytes, ==, 7ull << 20);
 	g_assert_cmpuint(u.token_gen, ==, g0);
 
-	upd = (struct rmail_user_update){-1, 1, -1, NULL};
+	upd = (struct rmail_user_update){
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = 1,
+		.quota_mb = -1,
+		.password = NULL};
 	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd, &err),
 			==, 0);
 	g_assert_cmpint(
@@ -216,7 +226,12 @@ static void test_disabled_and_gen(struct fx *f, gconstpointer data)
 	g1 = u.token_gen;
 	g_assert_cmpuint(g1, !=, g0);
 
-	upd = (struct rmail_user_update){-1, 0, -1, "pw2"};
+	upd = (struct rmail_user_update){
+		.size = sizeof(struct rmail_user_update),
+		.admin = -1,
+		.disabled = 0,
+		.quota_mb = -1,
+		.password = "pw2"};
 	g_assert_cmpint(ss_user_update(&f->st, "erin@example.com", &upd, &err),
 			==, 0);
 	g_assert_cmpint(
@@ -270,7 +285,12 @@ static void test_reread(struct fx *f, gconstpointer data)
 	/* an update refuses to overwrite an unreadable file */
 	g_assert_cmpint(
 		ss_user_update(&f->st, "frank@example.com",
-			       &(struct rmail_user_update){0, -1, -1, NULL},
+			       &(struct rmail_user_update){
+				       .size = sizeof(struct rmail_user_update),
+				       .admin = 0,
+				       .disabled = -1,
+				       .quota_mb = -1,
+				       .password = NULL},
 			       &err),
 		==, -1);
 	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
@@ -284,7 +304,12 @@ static void test_reread(struct fx *f, gconstpointer data)
 	/* rewrites keep keys they do not know */
 	g_assert_cmpint(
 		ss_user_update(&f->st, "frank@example.com",
-			       &(struct rmail_user_update){1, -1, -1, NULL},
+			       &(struct rmail_user_update){
+				       .size = sizeof(struct rmail_user_update),
+				       .admin = 1,
+				       .disabled = -1,
+				       .quota_mb = -1,
+				       .password = NULL},
 			       &err),
 		==, 0);
 	{
@@ -719,7 +744,12 @@ static void *updater(void *arg)
 	for (i = 0; i < 20; i++) {
 		if (ss_user_update(
 			    &t->f->st, "c@example.com",
-			    &(struct rmail_user_update){i & 1, -1, -1, NULL},
+			    &(struct rmail_user_update){
+				    .size = sizeof(struct rmail_user_update),
+				    .admin = i & 1,
+				    .disabled = -1,
+				    .quota_mb = -1,
+				    .password = NULL},
 			    &err) < 0)
 			t->failures++;
 	}
