@@ -289,6 +289,178 @@ static void test_shutdown_with_views(void)
 	imc_close(b);
 }
 
+/* ---- FETCH output queue under changes ----------------------------- */
+
+#define ST_MSGS 40
+#define ST_LINES 800 /* of 80 bytes: 64 KB a message */
+#define ST_READERS 4
+#define ST_ROUNDS 3
+
+static char *stress_msg(int i)
+{
+	GString *g = g_string_new(NULL);
+
+	g_string_append_printf(
+		g, "Subject: m%03d\r\nFrom: a@example.test\r\n\r\n", i);
+	for (int k = 0; k < ST_LINES; k++)
+		g_string_append_printf(g, "m%03d l%04d %066d\r\n", i, k, k);
+	return g_string_free(g, FALSE);
+}
+
+struct reader {
+	struct vd *v;
+	char **msgs; /* seq 1..ST_MSGS at [seq - 1] */
+	gint *running;
+	guint64 bytes;
+	char *why; /* NULL: every byte arrived */
+};
+
+static gpointer reader_run(gpointer arg)
+{
+	struct reader *r = arg;
+	struct rmh_conn *c = rmh_connect(r->v->d.tls_port, true);
+	bool seen[ST_MSGS + 1] = {false};
+	guint64 since_pause = 0;
+	int done = 0;
+	char *l;
+
+	if (c == NULL) {
+		r->why = g_strdup("connect");
+		goto out;
+	}
+	g_free(rmh_readline(c, T_CMD));
+	rmh_send(c, "a LOGIN alice@example.test " PW);
+	rmh_send(c, "b SELECT INBOX");
+	rmh_send(c, "f FETCH 1:%d BODY.PEEK[]", ST_MSGS);
+	/* a slow reader: the daemon fills its queue and waits for drains */
+	g_usleep(100000);
+	while ((l = rmh_readline(c, 10)) != NULL) {
+		unsigned seq;
+		guint64 n;
+		GString *lit;
+		const char *b;
+
+		if (g_str_has_prefix(l, "f ")) {
+			if (!g_str_has_prefix(l, "f OK"))
+				r->why = g_strdup_printf("tagged: %s", l);
+			g_free(l);
+			break;
+		}
+		b = strrchr(l, '{');
+		if (sscanf(l, "* %u FETCH", &seq) != 1 || b == NULL ||
+		    !g_str_has_suffix(l, "}")) {
+			g_free(l);
+			continue;
+		}
+		n = g_ascii_strtoull(b + 1, NULL, 10);
+		g_free(l);
+		lit = g_string_new(NULL);
+		while (lit->len < n && (l = rmh_readline(c, 10)) != NULL) {
+			g_string_append(lit, l);
+			g_string_append(lit, "\r\n");
+			g_free(l);
+			since_pause += 80;
+			if (since_pause >= 32 * 1024) {
+				/* now and then long enough for changes */
+				since_pause = 0;
+				g_usleep(r->bytes % 7 == 0 ? 50000 : 1000);
+			}
+		}
+		r->bytes += lit->len;
+		if (seq < 1 || seq > ST_MSGS || seen[seq] || lit->len != n ||
+		    strcmp(lit->str, r->msgs[seq - 1]) != 0) {
+			r->why = g_strdup_printf(
+				"message %u: %zu of %" G_GUINT64_FORMAT
+				" bytes%s",
+				seq, lit->len, n,
+				seq >= 1 && seq <= ST_MSGS && seen[seq]
+					? " (twice)"
+					: "");
+			g_string_free(lit, TRUE);
+			break;
+		}
+		seen[seq] = true;
+		done++;
+		g_string_free(lit, TRUE);
+	}
+	if (r->why == NULL && done != ST_MSGS)
+		r->why = g_strdup_printf(
+			"stalled: %d of %d messages, %" G_GUINT64_FORMAT
+			" bytes",
+			done, ST_MSGS, r->bytes);
+	rmh_conn_close(c);
+out:
+	g_atomic_int_dec_and_test(r->running);
+	return NULL;
+}
+
+/* parallel large IMAPS FETCHes with slow readers while another session
+ * appends, flags and expunges in the same INBOX: every byte arrives */
+static void test_fetch_stress(void)
+{
+	struct vd *v = vd_start();
+	struct imc *w = login(v, "alice"), *idle[2];
+	char *msgs[ST_MSGS];
+	int i, round;
+
+	for (i = 0; i < ST_MSGS; i++) {
+		msgs[i] = stress_msg(i + 1);
+		ok_within(w, "APPEND INBOX {%zu+}\r\n%s", strlen(msgs[i]),
+			  msgs[i]);
+	}
+	ok_within(w, "SELECT INBOX");
+	/* IDLE sessions on the same INBOX are told of every change */
+	for (i = 0; i < 2; i++) {
+		idle[i] = login(v, "alice");
+		ok_within(idle[i], "SELECT INBOX");
+		g_assert_true(rmh_send(idle[i]->c, "i IDLE"));
+		g_assert_true(rmh_expect(idle[i]->c, "+ ", NULL));
+	}
+	for (round = 0; round < ST_ROUNDS; round++) {
+		struct reader rd[ST_READERS];
+		GThread *th[ST_READERS];
+		gint running = ST_READERS;
+		int k = 0;
+
+		for (i = 0; i < ST_READERS; i++) {
+			rd[i] = (struct reader){v, msgs, &running, 0, NULL};
+			th[i] = g_thread_new("reader", reader_run, &rd[i]);
+		}
+		while (g_atomic_int_get(&running) > 0) {
+			char *m = g_strdup_printf("Subject: c%d\r\n\r\nx", k);
+
+			ok_within(w, "APPEND INBOX {%zu+}\r\n%s", strlen(m), m);
+			g_free(m);
+			ok_within(w, "STORE %d %sFLAGS (\\Flagged)",
+				  1 + k % ST_MSGS, k % 2 ? "-" : "+");
+			if (k % 4 == 3) {
+				ok_within(w, "STORE %d:* +FLAGS (\\Deleted)",
+					  ST_MSGS + 1);
+				ok_within(w, "EXPUNGE");
+			}
+			k++;
+			g_usleep(5000);
+		}
+		for (i = 0; i < ST_READERS; i++) {
+			g_thread_join(th[i]);
+			if (rd[i].why != NULL)
+				g_test_message("round %d reader %d: %s", round,
+					       i, rd[i].why);
+			g_assert_null(rd[i].why);
+		}
+	}
+	for (i = 0; i < ST_MSGS; i++)
+		g_free(msgs[i]);
+	for (i = 0; i < 2; i++) {
+		g_assert_true(rmh_send(idle[i]->c, "DONE"));
+		g_free(imc_until(idle[i], "i OK", T_CMD));
+		imc_close(idle[i]);
+	}
+	ok_within(w, "LOGOUT");
+	imc_close(w);
+	vd_stop(v);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -297,5 +469,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/views/other-session", test_other_session);
 	g_test_add_func("/imap/views/many-views", test_many_views);
 	g_test_add_func("/imap/views/shutdown", test_shutdown_with_views);
+	g_test_add_func("/imap/fetch/resume-stress", test_fetch_stress);
 	return g_test_run();
 }
