@@ -856,14 +856,18 @@ static void views_trim(struct ss_store *st)
 void ss_mbox_put(struct rmail_mbox **mbp)
 {
 	struct rmail_mbox *mb = *mbp;
+	struct ss_store *st;
 
 	if (mb == NULL)
 		return;
 	*mbp = NULL;
-	pthread_mutex_lock(&mb->st->lock);
+	/* the trim may free mb itself (gone, or past the warm cache):
+	 * nothing of it is read after */
+	st = mb->st;
+	pthread_mutex_lock(&st->lock);
 	mb->refs--;
-	views_trim(mb->st);
-	pthread_mutex_unlock(&mb->st->lock);
+	views_trim(st);
+	pthread_mutex_unlock(&st->lock);
 }
 
 void ss_views_forget(struct ss_store *st, const char *user, const char *name)

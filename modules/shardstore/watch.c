@@ -40,16 +40,19 @@ struct ss_watches {
 static void fire_cb(void *arg)
 {
 	struct ss_watches *ws = arg;
-	struct rmail_watch *w, *next;
+	struct rmail_watch *w;
 
 	/* one-shot: deleting it re-arms schedule() */
 	ws->st->core->timer_del(&ws->fire);
-	for (w = ws->list; w != NULL; w = next) {
-		next = w->next;
-		if (w->pending) {
-			w->pending = false;
-			w->cb(w->arg);
-		}
+	/* a callback may delete any watch, the next one included: look
+	 * for the next pending one from the head after each call */
+	for (;;) {
+		for (w = ws->list; w != NULL && !w->pending; w = w->next)
+			;
+		if (w == NULL)
+			break;
+		w->pending = false;
+		w->cb(w->arg);
 	}
 }
 
