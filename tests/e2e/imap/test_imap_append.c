@@ -240,8 +240,8 @@ static void test_abandon_leaks_nothing(void)
 	tmp0 = tmp_files(d);
 	for (unsigned i = 0; i < 1000; i++) {
 		abandon(c, i);
-		if (i % 50 == 49)
-			abandon_by_disconnect(d, i / 50);
+		if (i % 100 == 99)
+			abandon_by_disconnect(d, i / 100);
 	}
 	r = imc_ok(c, "NOOP");
 	g_free(r);
