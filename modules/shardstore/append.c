@@ -166,12 +166,20 @@ int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
 			int fd;
 			size_t len = strlen(kw[i]);
 
-			if (len == 0 || len > 250 || strpbrk(kw[i], "\r\n") ||
-			    mb->nkeywords >= RMAIL_KEYWORD_MAX) {
+			if (len == 0 || len > 250 || strpbrk(kw[i], "\r\n")) {
 				pthread_mutex_unlock(&mb->lock);
 				ss_uid_unlock(mb, next);
 				return rmail_err_set(err, RMAIL_E_INVAL,
 						     "keyword refused");
+			}
+			if (mb->nkeywords >= RMAIL_KEYWORD_MAX) {
+				pthread_mutex_unlock(&mb->lock);
+				ss_uid_unlock(mb, next);
+				return rmail_err_set(
+					err, RMAIL_E_TOOBIG,
+					"Keyword table full: at most %d "
+					"keywords per mailbox",
+					RMAIL_KEYWORD_MAX);
 			}
 			fd = openat(mb->dirfd, "keywords",
 				    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
