@@ -31,6 +31,8 @@ struct rmail_append {
 	int64_t date;
 	int ignore_quota;
 	int nosync;
+	bool counted;	   /* holds an upload slot and a reservation */
+	uint64_t reserved; /* bytes of the user's quota held */
 	bool last_cr;
 	bool failed;
 	bool committed;
@@ -266,15 +268,29 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 
 	if (ss_mbox_get(st, user, mailbox, &mb, err) < 0)
 		return -1;
-	if (o != NULL && !o->ignore_quota &&
-	    ss_quota_check(st, mb->user, o->size_hint, err) < 0)
-		goto fail;
-	if (o != NULL && o->nkeywords > 0 &&
-	    ss_kw_resolve(mb, o->keywords, o->nkeywords, &mask, err) < 0)
-		goto fail;
 	ap = calloc(1, sizeof(*ap));
 	if (ap == NULL) {
 		rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (o == NULL || !o->ignore_quota) {
+		uint64_t hint = o != NULL ? o->size_hint : 0;
+
+		if (ss_quota_reserve(
+			    st, mb->user, hint,
+			    (uint32_t)ss_conf(st)->max_uploads_per_user,
+			    err) < 0) {
+			free(ap);
+			goto fail;
+		}
+		ap->counted = true;
+		ap->reserved = hint;
+	}
+	if (o != NULL && o->nkeywords > 0 &&
+	    ss_kw_resolve(mb, o->keywords, o->nkeywords, &mask, err) < 0) {
+		if (ap->counted)
+			ss_quota_unreserve(st, mb->user, ap->reserved, 1);
+		free(ap);
 		goto fail;
 	}
 	ap->mb = mb;
@@ -292,6 +308,8 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 	if (ap->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",
 			      strerror(errno));
+		if (ap->counted)
+			ss_quota_unreserve(st, mb->user, ap->reserved, 1);
 		free(ap);
 		goto fail;
 	}
@@ -410,6 +428,10 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	}
 	ss_log_append_msg(mb, &f);
 	ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
+	/* charged now: holding the reservation too would count it twice */
+	if (ap->counted)
+		ss_quota_unreserve(mb->st, mb->user, ap->reserved, 0);
+	ap->reserved = 0;
 	if (uid_r != NULL)
 		*uid_r = uid;
 	if (uidvalidity_r != NULL)
@@ -433,6 +455,8 @@ void ss_append_free(struct rmail_append **app)
 		close(ap->fd);
 	if (!ap->committed)
 		unlinkat(ap->mb->dirfd, ap->tmp, 0);
+	if (ap->counted)
+		ss_quota_unreserve(ap->mb->st, ap->mb->user, ap->reserved, 1);
 	ss_mbox_put(&ap->mb);
 	free(ap);
 }

@@ -15,7 +15,8 @@
 #define SS_FORMAT_VERSION 1
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
-static const struct ss_conf ss_default_conf = {1.0, 1};
+static const struct ss_conf ss_default_conf = {1.0, 1, SS_UPLOADS_MAX,
+					       SS_SWEEP_INTERVAL};
 
 /* the module's conf when loaded, defaults for CLI and tests */
 static const struct ss_conf *ss_active_conf;
@@ -214,12 +215,38 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_sync = ss_mbox_sync_op,
 };
 
+static int check_uploads(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 0 || v > 100000)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 0 and 100000");
+	return 0;
+}
+
+static int check_interval(const void *field, struct rmail_err *err)
+{
+	double v = *(const double *)field;
+
+	if (!(v >= 1 && v <= 7 * 86400))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 1s and 7 days");
+	return 0;
+}
+
 static const struct rmail_conf_key ss_conf_keys[] = {
 	{"poll_interval", RMAIL_CONF_DURATION, 0,
 	 offsetof(struct ss_conf, poll_interval), "\"1s\"",
 	 "change-feed polling period when inotify is off", NULL},
 	{"inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
 	 "true", "use inotify (false on a network filesystem)", NULL},
+	{"max_uploads_per_user", RMAIL_CONF_INT, 0,
+	 offsetof(struct ss_conf, max_uploads_per_user), "10",
+	 "appends in progress per user and process (0: no cap)", check_uploads},
+	{"tmp_sweep_interval", RMAIL_CONF_DURATION, 0,
+	 offsetof(struct ss_conf, tmp_sweep_interval), "\"1h\"",
+	 "how often abandoned tmp/ files are looked for", check_interval},
 	RMAIL_CONF_END};
 
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)

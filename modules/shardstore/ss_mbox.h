@@ -10,10 +10,15 @@
 #define SS_PATH_MAX 1024
 /* shards whose mtime is this close to a scan stay dirty (racy mtime) */
 #define SS_RACY_NS 20000000LL
+/* defaults of shardstore.max_uploads_per_user, .tmp_sweep_interval */
+#define SS_UPLOADS_MAX 10
+#define SS_SWEEP_INTERVAL 3600.0
 
 struct ss_conf {
 	double poll_interval;
 	int inotify;
+	int64_t max_uploads_per_user;
+	double tmp_sweep_interval;
 };
 
 struct ss_shard {
