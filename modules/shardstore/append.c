@@ -227,36 +227,6 @@ int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid)
 	return fsync(mb->dirfd);
 }
 
-int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz)
-{
-	static char host[64];
-	static unsigned seq;
-	int fd;
-
-	if (host[0] == '\0') {
-		size_t i;
-
-		if (gethostname(host, sizeof(host) - 1) < 0)
-			memcpy(host, "localhost", 10);
-		for (i = 0; host[i] != '\0'; i++)
-			if (!((host[i] >= 'a' && host[i] <= 'z') ||
-			      (host[i] >= 'A' && host[i] <= 'Z') ||
-			      (host[i] >= '0' && host[i] <= '9') ||
-			      host[i] == '-'))
-				host[i] = '-';
-	}
-	do {
-		snprintf(name_r, namesz, "tmp/%s.%d.%u.tmp", host,
-			 (int)getpid(),
-			 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-		fd = openat(mb->dirfd, name_r,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	} while (fd < 0 && errno == EEXIST);
-	if (fd >= 0)
-		ss_mbox_chown(mb->st, fd);
-	return fd;
-}
-
 int ss_append_begin(void *h, const char *user, const char *mailbox,
 		    const struct rmail_append_opts *o,
 		    struct rmail_append **ap_r, struct rmail_err *err)

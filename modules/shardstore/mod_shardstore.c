@@ -249,6 +249,65 @@ static const struct rmail_conf_key ss_conf_keys[] = {
 	 "how often abandoned tmp/ files are looked for", check_interval},
 	RMAIL_CONF_END};
 
+/* ---- the periodic tmp/ sweep (tmpfiles.c) ----------------------- */
+
+static struct {
+	struct rmail_timer *timer;
+	bool running; /* a sweep job is queued or runs */
+	unsigned long removed;
+} sweep;
+
+static void sweep_work(void *arg, const volatile int *cancel)
+{
+	struct ss_store *st = arg;
+
+	sweep.removed = 0;
+	if (ss_tmp_sweep(st, ss_conf(st)->tmp_sweep_interval, cancel,
+			 &sweep.removed) == 1 &&
+	    sweep.removed > 0 && st->m != NULL)
+		st->core->log(st->m, RMAIL_LOG_INFO,
+			      "removed %lu abandoned tmp file(s)",
+			      sweep.removed);
+}
+
+static void sweep_done(void *arg, int cancelled)
+{
+	(void)arg;
+	(void)cancelled;
+	sweep.running = false;
+}
+
+static void sweep_tick(void *arg)
+{
+	struct ss_store *st = arg;
+
+	if (sweep.running)
+		return;
+	sweep.running = true;
+	if (st->core->work_submit(RMAIL_WORK_READ, sweep_work, sweep_done,
+				  st) == NULL)
+		sweep.running = false;
+}
+
+static int ss_start(struct rmail_mctx *m, struct rmail_err *err)
+{
+	struct ss_store *st = m->data;
+	double every = ss_conf(st)->tmp_sweep_interval;
+
+	(void)err;
+	/* at once, then every interval; the lease makes it once per mail
+	 * root however many processes share it */
+	sweep.timer = st->core->timer_add(0, every, sweep_tick, st);
+	return 0;
+}
+
+static void ss_stop(struct rmail_mctx *m, int mode)
+{
+	(void)mode;
+	if (sweep.timer != NULL)
+		m->core->timer_del(&sweep.timer);
+}
+
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 {
 	struct ss_store *st;
@@ -264,6 +323,8 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 
 static void ss_fini(struct rmail_mctx *m)
 {
+	if (sweep.timer != NULL)
+		m->core->timer_del(&sweep.timer);
 	if (m->data != NULL)
 		ss_store_close(m->data);
 	m->data = NULL;
@@ -279,4 +340,5 @@ const struct rmail_store_ops *ss_store_ops(void)
 RMAIL_MODULE_DEFINE(shardstore, RMAIL_KIND_STORAGE, "1.0",
 		    .section = "shardstore", .conf_keys = ss_conf_keys,
 		    .conf_size = sizeof(struct ss_conf), .init = ss_init,
-		    .fini = ss_fini, .ops = &ss_ops);
+		    .start = ss_start, .stop = ss_stop, .fini = ss_fini,
+		    .ops = &ss_ops);
