@@ -19,6 +19,7 @@ struct imap_append_run {
 	char tag[128];
 	char *mailbox;
 	struct rmail_append *ap;
+	unsigned nlit; /* the parser's literal count at this message's */
 	bool failed;
 	struct rmail_err err;
 	uint32_t uid, uidvalidity;
@@ -65,10 +66,51 @@ static int datetime_parse(const char *s, size_t len, int64_t *t_r)
  * already show (ALERT) */
 #define OVERQUOTA_TEXT "Storage quota of this account is used up"
 
-static void overquota(struct imap_session *s, const char *tag)
+/*
+ * The reply to a refused APPEND.  `now` while the command line is still
+ * being read (a refused synchronizing literal): no untagged updates may
+ * come between the client's line and our answer then.
+ */
+static void refuse(struct imap_session *s, const char *tag,
+		   const struct rmail_err *e, bool now)
 {
-	imap_printf(s, "* NO [OVERQUOTA] %s\r\n", OVERQUOTA_TEXT);
-	imap_tagged(s, tag, false, "NO [ALERT] Quota exceeded");
+	char line[1200];
+
+	switch (e->code) {
+	case RMAIL_E_QUOTA:
+		imap_printf(s, "* NO [OVERQUOTA] %s\r\n", OVERQUOTA_TEXT);
+		snprintf(line, sizeof(line), "NO [ALERT] Quota exceeded");
+		break;
+	case RMAIL_E_NOENT:
+		snprintf(line, sizeof(line), "NO [TRYCREATE] %s", e->msg);
+		break;
+	case RMAIL_E_INVAL:
+		snprintf(line, sizeof(line), "BAD %s", e->msg);
+		break;
+	case RMAIL_E_BUSY:   /* uploads per user */
+	case RMAIL_E_TOOBIG: /* the mailbox's keyword table */
+		snprintf(line, sizeof(line), "NO [LIMIT] %s", e->msg);
+		break;
+	default:
+		snprintf(line, sizeof(line), "NO %s%s", imap_err_code(e),
+			 e->msg);
+		break;
+	}
+	if (now)
+		imap_printf(s, "%s %s\r\n", tag, line);
+	else
+		imap_tagged(s, tag, false, "%s", line);
+}
+
+/* the upload is abandoned: its tmp file, fd and quota reservation go
+ * now, not when the rest of the command has been read */
+static void run_fail(struct imap_append_run *r, int code, const char *msg)
+{
+	if (r->ap != NULL)
+		imap_store(NULL)->append_free(&r->ap);
+	if (!r->failed || code == RMAIL_E_INVAL)
+		rmail_err_set(&r->err, code, "%s", msg);
+	r->failed = true;
 }
 
 static void run_free(struct imap_session *s)
@@ -89,6 +131,22 @@ void imap_append_abort(struct imap_session *s)
 	run_free(s);
 }
 
+/* a second message literal on one line (MULTIAPPEND, RFC 3502, is not
+ * offered): the command is invalid, the first upload abandoned */
+static int second_literal(struct imap_session *s, bool sync)
+{
+	struct imap_append_run *r = s->append;
+
+	r->nlit = s->parser.nliterals;
+	run_fail(r, RMAIL_E_INVAL, "APPEND takes exactly one message");
+	if (!sync)
+		return 0; /* LITERAL+: read and drop it */
+	refuse(s, r->tag, &r->err, true);
+	run_free(s);
+	imap_parser_literal_refuse(&s->parser);
+	return 0;
+}
+
 /* called when the message literal is announced: 0, or -1 to close */
 int imap_append_literal(struct imap_session *s, bool sync)
 {
@@ -102,10 +160,13 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	struct rmail_append_opts o = {.size = sizeof(o)};
 	void *h;
 
+	if (s->append != NULL)
+		return second_literal(s, sync);
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		abort();
 	r->s = s;
+	r->nlit = s->parser.nliterals;
 	snprintf(r->tag, sizeof(r->tag), "%s", cmd->tag);
 	s->append = r;
 	imap_arena_reset(&s->arena);
@@ -147,21 +208,7 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	if (!sync)
 		return 0; /* LITERAL+: the data comes anyway */
 	if (r->failed) {
-		const struct rmail_err *e = &r->err;
-
-		if (e->code == RMAIL_E_INVAL)
-			imap_printf(s, "%s BAD %s\r\n", r->tag, e->msg);
-		else if (e->code == RMAIL_E_NOENT)
-			imap_printf(s, "%s NO [TRYCREATE] %s\r\n", r->tag,
-				    e->msg);
-		else if (e->code == RMAIL_E_QUOTA)
-			imap_printf(s,
-				    "* NO [OVERQUOTA] %s\r\n"
-				    "%s NO [ALERT] Quota exceeded\r\n",
-				    OVERQUOTA_TEXT, r->tag);
-		else
-			imap_printf(s, "%s NO %s%s\r\n", r->tag,
-				    imap_err_code(e), e->msg);
+		refuse(s, r->tag, &r->err, true);
 		run_free(s);
 		imap_parser_literal_refuse(&s->parser);
 		return 0;
@@ -175,10 +222,18 @@ int imap_append_chunk(struct imap_session *s, const char *d, size_t n)
 {
 	struct imap_append_run *r = s->append;
 
+	/* the first bytes of a non-synchronizing literal announce it */
+	if ((r == NULL || r->nlit != s->parser.nliterals) &&
+	    imap_append_literal(s, false) < 0)
+		return -1;
+	r = s->append;
 	if (r == NULL || r->failed || n == 0)
 		return 0;
-	if (imap_store(NULL)->append_write(r->ap, d, n, &r->err) < 0)
-		r->failed = true;
+	if (imap_store(NULL)->append_write(r->ap, d, n, &r->err) < 0) {
+		struct rmail_err e = r->err;
+
+		run_fail(r, e.code, e.msg);
+	}
 	return 0;
 }
 
@@ -200,7 +255,7 @@ static void commit_done(void *arg, int cancelled)
 		imap_view_poll(s);
 		if (cancelled || r->rc < 0) {
 			if (!cancelled && r->err.code == RMAIL_E_QUOTA)
-				overquota(s, r->tag);
+				refuse(s, r->tag, &r->err, false);
 			else
 				imap_tagged(s, r->tag, false, "NO %s%s",
 					    imap_err_code(&r->err), r->err.msg);
@@ -214,22 +269,26 @@ static void commit_done(void *arg, int cancelled)
 	imap_async_end(s);
 }
 
+/* the message literal, streamed, ends the command: nothing after it */
+static bool literal_last(const struct imap_cmd *cmd)
+{
+	const struct imap_arg *a = cmd->args;
+
+	while (a != NULL && a->next != NULL)
+		a = a->next;
+	return a != NULL && a->type == IMAP_ARG_LITERAL && a->streamed;
+}
+
 void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	struct imap_append_run *r = s->append;
 
-	(void)cmd;
+	if (r->nlit != s->parser.nliterals)
+		run_fail(r, RMAIL_E_INVAL, "APPEND takes exactly one message");
+	else if (!literal_last(cmd))
+		run_fail(r, RMAIL_E_INVAL, "Invalid APPEND arguments");
 	if (r->failed) {
-		if (r->err.code == RMAIL_E_QUOTA)
-			overquota(s, r->tag);
-		else if (r->err.code == RMAIL_E_NOENT)
-			imap_tagged(s, r->tag, false, "NO [TRYCREATE] %s",
-				    r->err.msg);
-		else if (r->err.code == RMAIL_E_INVAL)
-			imap_tagged(s, r->tag, false, "BAD %s", r->err.msg);
-		else
-			imap_tagged(s, r->tag, false, "NO %s%s",
-				    imap_err_code(&r->err), r->err.msg);
+		refuse(s, r->tag, &r->err, false);
 		run_free(s);
 		return;
 	}

@@ -36,10 +36,12 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		       "\\Draft");
 	for (k = 0; k < nkw; k++)
 		imap_printf(s, " %s", kw[k]);
-	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS (%s)] Limited\r\n",
-		    ro ? ""
-		       : "\\Answered \\Flagged \\Deleted \\Seen "
-			 "\\Draft \\*");
+	/* \* promises that new keywords can be made: not once the
+	 * table is full (RFC 3501 7.1) */
+	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS %s] Limited\r\n",
+		    ro			       ? "()"
+		    : nkw >= RMAIL_KEYWORD_MAX ? IMAP_PERMFLAGS_FULL
+					       : IMAP_PERMFLAGS);
 	imap_printf(s, "* %u EXISTS\r\n* 0 RECENT\r\n", s->exists);
 	n = ops->mbox_count(s->tr->mb);
 	for (i = 0; i < n; i++)

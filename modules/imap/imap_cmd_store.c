@@ -73,7 +73,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 	struct rmail_msg nm;
 	uint32_t flags, *uids = NULL;
 	size_t nkw, n = 0, i;
-	int mode, failed = 0;
+	int mode, failed = 0, full = 0;
 	bool silent;
 
 	item = set != NULL ? set->next : NULL;
@@ -117,6 +117,11 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		if (ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw, nkw,
 				   &nm, &err) < 0) {
 			failed++;
+			if (err.code == RMAIL_E_TOOBIG && !full++)
+				imap_printf(s,
+					    "* OK [PERMANENTFLAGS %s] "
+					    "Keyword table full\r\n",
+					    IMAP_PERMFLAGS_FULL);
 			continue;
 		}
 		if (nm.modseq != before)
@@ -130,7 +135,9 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_write(s, ")\r\n", 3);
 	}
 	free(uids);
-	if (failed > 0)
+	if (full > 0)
+		imap_tagged(s, cmd->tag, false, "NO [LIMIT] %s", err.msg);
+	else if (failed > 0)
 		imap_tagged(s, cmd->tag, false,
 			    "NO Some flags could not be "
 			    "changed (messages expunged?)");

@@ -446,9 +446,6 @@ static int session_input(struct rmail_conn *c, void *session)
 			imap_parser_literal_accept(&s->parser);
 			break;
 		case IMAP_PARSE_LITERAL_CHUNK:
-			if (s->append == NULL &&
-			    imap_append_literal(s, false) < 0)
-				return RMAIL_CLOSE;
 			if (imap_append_chunk(s, s->parser.chunk,
 					      s->parser.chunk_len) < 0)
 				return RMAIL_CLOSE;

@@ -118,6 +118,10 @@ struct imap_session {
 	char idle_tag[128];
 };
 
+/* PERMANENTFLAGS, and without \* once the keyword table is full */
+#define IMAP_PERMFLAGS_FULL "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
+#define IMAP_PERMFLAGS "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
+
 /* ---- imap_session.c --------------------------------------------- */
 int imap_session_accept(struct rmail_conn *c, void **session_r);
 int imap_session_input(struct rmail_conn *c, void *session);

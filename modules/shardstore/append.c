@@ -31,6 +31,8 @@ struct rmail_append {
 	int64_t date;
 	int ignore_quota;
 	int nosync;
+	bool counted;	   /* holds an upload slot and a reservation */
+	uint64_t reserved; /* bytes of the user's quota held */
 	bool last_cr;
 	bool failed;
 	bool committed;
@@ -166,12 +168,20 @@ int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
 			int fd;
 			size_t len = strlen(kw[i]);
 
-			if (len == 0 || len > 250 || strpbrk(kw[i], "\r\n") ||
-			    mb->nkeywords >= RMAIL_KEYWORD_MAX) {
+			if (len == 0 || len > 250 || strpbrk(kw[i], "\r\n")) {
 				pthread_mutex_unlock(&mb->lock);
 				ss_uid_unlock(mb, next);
 				return rmail_err_set(err, RMAIL_E_INVAL,
 						     "keyword refused");
+			}
+			if (mb->nkeywords >= RMAIL_KEYWORD_MAX) {
+				pthread_mutex_unlock(&mb->lock);
+				ss_uid_unlock(mb, next);
+				return rmail_err_set(
+					err, RMAIL_E_TOOBIG,
+					"Keyword table full: at most %d "
+					"keywords per mailbox",
+					RMAIL_KEYWORD_MAX);
 			}
 			fd = openat(mb->dirfd, "keywords",
 				    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
@@ -217,36 +227,6 @@ int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid)
 	return fsync(mb->dirfd);
 }
 
-int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz)
-{
-	static char host[64];
-	static unsigned seq;
-	int fd;
-
-	if (host[0] == '\0') {
-		size_t i;
-
-		if (gethostname(host, sizeof(host) - 1) < 0)
-			memcpy(host, "localhost", 10);
-		for (i = 0; host[i] != '\0'; i++)
-			if (!((host[i] >= 'a' && host[i] <= 'z') ||
-			      (host[i] >= 'A' && host[i] <= 'Z') ||
-			      (host[i] >= '0' && host[i] <= '9') ||
-			      host[i] == '-'))
-				host[i] = '-';
-	}
-	do {
-		snprintf(name_r, namesz, "tmp/%s.%d.%u.tmp", host,
-			 (int)getpid(),
-			 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-		fd = openat(mb->dirfd, name_r,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	} while (fd < 0 && errno == EEXIST);
-	if (fd >= 0)
-		ss_mbox_chown(mb->st, fd);
-	return fd;
-}
-
 int ss_append_begin(void *h, const char *user, const char *mailbox,
 		    const struct rmail_append_opts *o,
 		    struct rmail_append **ap_r, struct rmail_err *err)
@@ -258,15 +238,29 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 
 	if (ss_mbox_get(st, user, mailbox, &mb, err) < 0)
 		return -1;
-	if (o != NULL && !o->ignore_quota &&
-	    ss_quota_check(st, mb->user, o->size_hint, err) < 0)
-		goto fail;
-	if (o != NULL && o->nkeywords > 0 &&
-	    ss_kw_resolve(mb, o->keywords, o->nkeywords, &mask, err) < 0)
-		goto fail;
 	ap = calloc(1, sizeof(*ap));
 	if (ap == NULL) {
 		rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (o == NULL || !o->ignore_quota) {
+		uint64_t hint = o != NULL ? o->size_hint : 0;
+
+		if (ss_quota_reserve(
+			    st, mb->user, hint,
+			    (uint32_t)ss_conf(st)->max_uploads_per_user,
+			    err) < 0) {
+			free(ap);
+			goto fail;
+		}
+		ap->counted = true;
+		ap->reserved = hint;
+	}
+	if (o != NULL && o->nkeywords > 0 &&
+	    ss_kw_resolve(mb, o->keywords, o->nkeywords, &mask, err) < 0) {
+		if (ap->counted)
+			ss_quota_unreserve(st, mb->user, ap->reserved, 1);
+		free(ap);
 		goto fail;
 	}
 	ap->mb = mb;
@@ -280,6 +274,8 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 	if (ap->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",
 			      strerror(errno));
+		if (ap->counted)
+			ss_quota_unreserve(st, mb->user, ap->reserved, 1);
 		free(ap);
 		goto fail;
 	}
@@ -398,6 +394,10 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	}
 	ss_log_append_msg(mb, &f);
 	ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
+	/* charged now: holding the reservation too would count it twice */
+	if (ap->counted)
+		ss_quota_unreserve(mb->st, mb->user, ap->reserved, 0);
+	ap->reserved = 0;
 	if (uid_r != NULL)
 		*uid_r = uid;
 	if (uidvalidity_r != NULL)
@@ -421,6 +421,8 @@ void ss_append_free(struct rmail_append **app)
 		close(ap->fd);
 	if (!ap->committed)
 		unlinkat(ap->mb->dirfd, ap->tmp, 0);
+	if (ap->counted)
+		ss_quota_unreserve(ap->mb->st, ap->mb->user, ap->reserved, 1);
 	ss_mbox_put(&ap->mb);
 	free(ap);
 }

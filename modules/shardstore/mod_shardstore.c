@@ -15,7 +15,8 @@
 #define SS_FORMAT_VERSION 1
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
-static const struct ss_conf ss_default_conf = {1.0, 1};
+static const struct ss_conf ss_default_conf = {1.0, 1, SS_UPLOADS_MAX,
+					       SS_SWEEP_INTERVAL};
 
 /* the module's conf when loaded, defaults for CLI and tests */
 static const struct ss_conf *ss_active_conf;
@@ -283,13 +284,98 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_sync = ss_mbox_sync_op,
 };
 
+static int check_uploads(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 0 || v > 100000)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 0 and 100000");
+	return 0;
+}
+
+static int check_interval(const void *field, struct rmail_err *err)
+{
+	double v = *(const double *)field;
+
+	if (!(v >= 1 && v <= 7 * 86400))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 1s and 7 days");
+	return 0;
+}
+
 static const struct rmail_conf_key ss_conf_keys[] = {
 	{"poll_interval", RMAIL_CONF_DURATION, 0,
 	 offsetof(struct ss_conf, poll_interval), "\"1s\"",
 	 "change-feed polling period when inotify is off", NULL},
 	{"inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
 	 "true", "use inotify (false on a network filesystem)", NULL},
+	{"max_uploads_per_user", RMAIL_CONF_INT, 0,
+	 offsetof(struct ss_conf, max_uploads_per_user), "10",
+	 "appends in progress per user and process (0: no cap)", check_uploads},
+	{"tmp_sweep_interval", RMAIL_CONF_DURATION, 0,
+	 offsetof(struct ss_conf, tmp_sweep_interval), "\"1h\"",
+	 "how often abandoned tmp/ files are looked for", check_interval},
 	RMAIL_CONF_END};
+
+/* ---- the periodic tmp/ sweep (tmpfiles.c) ----------------------- */
+
+static struct {
+	struct rmail_timer *timer;
+	bool running; /* a sweep job is queued or runs */
+	unsigned long removed;
+} sweep;
+
+static void sweep_work(void *arg, const volatile int *cancel)
+{
+	struct ss_store *st = arg;
+
+	sweep.removed = 0;
+	if (ss_tmp_sweep(st, ss_conf(st)->tmp_sweep_interval, cancel,
+			 &sweep.removed) == 1 &&
+	    sweep.removed > 0 && st->m != NULL)
+		st->core->log(st->m, RMAIL_LOG_INFO,
+			      "removed %lu abandoned tmp file(s)",
+			      sweep.removed);
+}
+
+static void sweep_done(void *arg, int cancelled)
+{
+	(void)arg;
+	(void)cancelled;
+	sweep.running = false;
+}
+
+static void sweep_tick(void *arg)
+{
+	struct ss_store *st = arg;
+
+	if (sweep.running)
+		return;
+	sweep.running = true;
+	if (st->core->work_submit(RMAIL_WORK_READ, sweep_work, sweep_done,
+				  st) == NULL)
+		sweep.running = false;
+}
+
+static int ss_start(struct rmail_mctx *m, struct rmail_err *err)
+{
+	struct ss_store *st = m->data;
+	double every = ss_conf(st)->tmp_sweep_interval;
+
+	(void)err;
+	/* at once, then every interval; the lease makes it once per mail
+	 * root however many processes share it */
+	sweep.timer = st->core->timer_add(0, every, sweep_tick, st);
+	return 0;
+}
+
+static void ss_stop(struct rmail_mctx *m, int mode)
+{
+	(void)mode;
+	if (sweep.timer != NULL)
+		m->core->timer_del(&sweep.timer);
+}
 
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 {
@@ -306,6 +392,8 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 
 static void ss_fini(struct rmail_mctx *m)
 {
+	if (sweep.timer != NULL)
+		m->core->timer_del(&sweep.timer);
 	if (m->data != NULL)
 		ss_store_close(m->data);
 	m->data = NULL;
@@ -321,4 +409,5 @@ const struct rmail_store_ops *ss_store_ops(void)
 RMAIL_MODULE_DEFINE(shardstore, RMAIL_KIND_STORAGE, "1.0",
 		    .section = "shardstore", .conf_keys = ss_conf_keys,
 		    .conf_size = sizeof(struct ss_conf), .init = ss_init,
-		    .fini = ss_fini, .ops = &ss_ops);
+		    .start = ss_start, .stop = ss_stop, .fini = ss_fini,
+		    .ops = &ss_ops);

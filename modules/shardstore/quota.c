@@ -39,6 +39,10 @@ struct qcache {
 	/* the file's newest known change: within the last second a stat
 	 * proves nothing, so it is skipped and the file read */
 	struct timespec seen;
+	/* uploads in progress in this process and the bytes they
+	 * announced: spoken for until they commit or are abandoned */
+	uint64_t reserved;
+	uint32_t uploads;
 };
 
 struct ss_quota {
@@ -337,6 +341,64 @@ int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
 	if (bytes > limit || used > limit - bytes)
 		return rmail_err_set(err, RMAIL_E_QUOTA, "Quota exceeded");
 	return 0;
+}
+
+int ss_quota_reserve(struct ss_store *st, const char *canon_user,
+		     uint64_t bytes, uint32_t max_uploads,
+		     struct rmail_err *err)
+{
+	struct ss_quota *q = st->quota;
+	struct ss_user_rec rec;
+	uint64_t used = 0, limit;
+	struct qcache *e;
+	int rc = 0;
+
+	if (ss_user_lookup(st, canon_user, &rec, err) < 0)
+		return -1;
+	limit = (uint64_t)rec.quota_mb * 1024 * 1024; /* 0 = unlimited */
+	if (limit != 0 && ss_quota_used(st, canon_user, &used, err) < 0)
+		return -1;
+	if (q == NULL)
+		return limit != 0 && (bytes > limit || used > limit - bytes)
+			       ? rmail_err_set(err, RMAIL_E_QUOTA,
+					       "Quota exceeded")
+			       : 0;
+	pthread_mutex_lock(&q->lock);
+	e = qget(q, canon_user);
+	if (e == NULL)
+		rc = rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	else if (max_uploads > 0 && e->uploads >= max_uploads)
+		rc = rmail_err_set(err, RMAIL_E_BUSY,
+				   "Too many uploads in progress for this "
+				   "user (at most %u)",
+				   max_uploads);
+	else if (limit != 0 && (bytes > limit || used > limit - bytes ||
+				e->reserved > limit - bytes - used))
+		rc = rmail_err_set(err, RMAIL_E_QUOTA, "Quota exceeded");
+	if (rc == 0) {
+		e->reserved += bytes;
+		e->uploads++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+void ss_quota_unreserve(struct ss_store *st, const char *canon_user,
+			uint64_t bytes, int upload_done)
+{
+	struct ss_quota *q = st->quota;
+	struct qcache *e;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	e = *qslot(q, canon_user);
+	if (e != NULL) {
+		e->reserved -= bytes < e->reserved ? bytes : e->reserved;
+		if (upload_done && e->uploads > 0)
+			e->uploads--;
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 void ss_quota_charge(struct ss_store *st, const char *canon_user, int64_t delta)

@@ -82,6 +82,19 @@ int ss_quota_recalc(void *h, const char *user, struct rmail_err *err);
 /* O(1) check before an append of `bytes` (RMAIL_E_QUOTA when over) */
 int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
 		   struct rmail_err *err);
+/*
+ * An upload begins: `bytes` (its announced size) are held against the
+ * user's quota until ss_quota_unreserve, so concurrent uploads cannot
+ * together overshoot it; RMAIL_E_QUOTA when usage plus the reservations
+ * of this process leave no room, RMAIL_E_BUSY when the user already has
+ * max_uploads (0: no cap) uploads in progress in this process.
+ */
+int ss_quota_reserve(struct ss_store *st, const char *canon_user,
+		     uint64_t bytes, uint32_t max_uploads,
+		     struct rmail_err *err);
+/* give back bytes; upload_done also ends the upload's count */
+void ss_quota_unreserve(struct ss_store *st, const char *canon_user,
+			uint64_t bytes, int upload_done);
 /* account a committed append (+) or an expunge (-) */
 void ss_quota_charge(struct ss_store *st, const char *canon_user,
 		     int64_t delta);

@@ -10,10 +10,15 @@
 #define SS_PATH_MAX 1024
 /* shards whose mtime is this close to a scan stay dirty (racy mtime) */
 #define SS_RACY_NS 20000000LL
+/* defaults of shardstore.max_uploads_per_user, .tmp_sweep_interval */
+#define SS_UPLOADS_MAX 10
+#define SS_SWEEP_INTERVAL 3600.0
 
 struct ss_conf {
 	double poll_interval;
 	int inotify;
+	int64_t max_uploads_per_user;
+	double tmp_sweep_interval;
 };
 
 struct ss_shard {
@@ -126,7 +131,6 @@ void ss_uid_unlock(struct rmail_mbox *mb, uint32_t next);
 int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
 		  uint64_t *mask_r, struct rmail_err *err);
 int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid);
-int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz);
 int ss_append_begin(void *h, const char *user, const char *mailbox,
 		    const struct rmail_append_opts *o,
 		    struct rmail_append **ap_r, struct rmail_err *err);
@@ -135,6 +139,26 @@ int ss_append_write(struct rmail_append *ap, const void *data, size_t len,
 int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 		     uint32_t *uidvalidity_r, struct rmail_err *err);
 void ss_append_free(struct rmail_append **ap);
+
+/* tmpfiles.c: the tmp/ folders (name grammar, creation, sweep) */
+/* a tmp/ file past this age (seconds) is abandoned whoever made it */
+#define SS_TMP_MAX_AGE 3600
+/* a new "tmp/{host}.{pid}.{seq}.tmp" in mb, opened for writing */
+int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz);
+/* the host and pid of a tmp file name; -1 when it is not one */
+int ss_tmp_parse(const char *name, char *host_r, size_t hostsz, int *pid_r);
+/* 1 when the tmp/ entry `name`, last written `age` seconds ago, will
+ * never be finished: its process (on this host) is dead, or it is
+ * older than SS_TMP_MAX_AGE and not this process's */
+int ss_tmp_abandoned(const char *name, int64_t age);
+/*
+ * [slow] remove the abandoned files of every mailbox's tmp/, unless
+ * another process holds the mail root's sweep lease or swept less than
+ * `interval` seconds ago.  1 when this call swept (*removed_r files),
+ * 0 when it left it to another.
+ */
+int ss_tmp_sweep(struct ss_store *st, double interval,
+		 const volatile int *cancel, unsigned long *removed_r);
 
 /* msg.c */
 int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
