@@ -472,7 +472,9 @@ static void bdat_chunk_done(struct smtp_session *s)
 	}
 	rc = smtp_body_finish(&s->body);
 	s->in_bdat = 0;
-	if (rc == RMAIL_OK)
+	if (rc == RMAIL_INVALID)
+		(void)smuggling(s, "BDAT");
+	else if (rc == RMAIL_OK)
 		body_complete(s);
 	else if (rc == RMAIL_TOOLONG)
 		body_limit(s);
@@ -488,9 +490,15 @@ static int input_bdat(struct smtp_session *s)
 	const char *data;
 	size_t len = CORE->conn_peek(s->c, &data), used = 0;
 	size_t take = len < s->chunk_left ? len : (size_t)s->chunk_left;
+	int rc = RMAIL_AGAIN;
 
-	if (!s->bdat_discard && take > 0 &&
-	    smtp_body_feed(&s->body, data, take, &used) == RMAIL_ERROR)
+	if (!s->bdat_discard && take > 0)
+		rc = smtp_body_feed(&s->body, data, take, &used);
+	if (rc == RMAIL_INVALID) {
+		CORE->conn_consume(s->c, len);
+		return smuggling(s, "BDAT");
+	}
+	if (rc == RMAIL_ERROR)
 		s->write_failed = 1;
 	CORE->conn_consume(s->c, take);
 	s->chunk_left -= take;
