@@ -3,8 +3,8 @@
  * timeouts: EHLO (HELO fallback), opportunistic STARTTLS through
  * rm_tls_client_ctx() — a failed handshake retries the host in
  * cleartext, as opportunistic TLS must — then MAIL, RCPT per recipient,
- * DATA with dot-stuffing.  Replies are read with bounded lines and a
- * bounded number of continuation lines: the peer is untrusted.
+ * DATA with canonical CRLF and dot-stuffing.  Replies are read with bounded
+ * lines and a bounded number of continuation lines: the peer is untrusted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,17 +201,75 @@ static int start_tls(struct cl *c, const char *host)
 	return 0;
 }
 
-/* the message, CRLF-normalised and dot-stuffed, then ".\r\n" */
+/*
+ * The wire form of stored octets: every CR, LF and CRLF becomes one
+ * CRLF, and a line starting with "." gets another.  Entries may come
+ * from before the inbound rule refused bare CR and LF (or from other
+ * tools), and a next hop may take <CR>.<CR> or <LF>.<LF> as the end of
+ * DATA: nothing but canonical lines may leave.
+ */
+struct wire {
+	bool bol; /* at the start of a line */
+	bool cr;  /* a CR was read, its line break not yet written */
+};
+
+/* out needs 3 * n + 2 octets; returns what was written */
+static size_t wire_put(struct wire *w, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = in[i];
+
+		if (w->cr) {
+			/* CRLF, or a bare CR: a line break either way */
+			out[o++] = '\r';
+			out[o++] = '\n';
+			w->cr = false;
+			w->bol = true;
+			if (ch == '\n')
+				continue;
+		}
+		if (ch == '\r') {
+			w->cr = true;
+			continue;
+		}
+		if (ch == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			w->bol = true;
+			continue;
+		}
+		if (w->bol && ch == '.')
+			out[o++] = '.';
+		out[o++] = ch;
+		w->bol = false;
+	}
+	return o;
+}
+
+/* the pending line break, the last line's CRLF, then "." CRLF */
+static size_t wire_end(struct wire *w, char *out)
+{
+	size_t o = 0;
+
+	if (w->cr || !w->bol) {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
+}
+
 static int send_body(struct cl *c, int fd)
 {
 	char *in = rm_xmalloc(OUT_BUF), *out = rm_xmalloc(OUT_BUF * 3 + 8);
-	bool bol = true, cr = false;
+	struct wire w = {.bol = true, .cr = false};
 	uint64_t off = 0;
 	int rc = -1;
 
 	for (;;) {
 		ssize_t got = pread(fd, in, OUT_BUF, (off_t)off);
-		size_t o = 0;
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -220,24 +278,10 @@ static int send_body(struct cl *c, int fd)
 		if (got == 0)
 			break;
 		off += (uint64_t)got;
-		for (ssize_t i = 0; i < got; i++) {
-			char ch = in[i];
-
-			if (bol && ch == '.')
-				out[o++] = '.';
-			if (ch == '\n' && !cr)
-				out[o++] = '\r';
-			out[o++] = ch;
-			bol = ch == '\n';
-			cr = ch == '\r';
-		}
-		if (cl_write(c, out, o) < 0)
+		if (cl_write(c, out, wire_put(&w, in, (size_t)got, out)) < 0)
 			goto out;
 	}
-	rc = cl_write(c, bol ? ".\r\n" : (cr ? "\n.\r\n" : "\r\n.\r\n"),
-		      bol  ? 3
-		      : cr ? 4
-			   : 5);
+	rc = cl_write(c, out, wire_end(&w, out));
 out:
 	free(in);
 	free(out);

@@ -449,6 +449,18 @@ static void commit_work(void *arg, const volatile int *cancel)
 		commit_fail(s, 451, "4.3.0 Cannot write the message");
 		return;
 	}
+	if (s->submission && s->auth_user != NULL) {
+		char why[256];
+		int code;
+
+		if (rm_submit_sender_check(s->fd, s->size, s->auth_user, &code,
+					   why, sizeof(why)) < 0) {
+			rm_log(RMAIL_LOG_INFO, "submit %s: user %s: %s", s->id,
+			       s->auth_user, why);
+			commit_fail(s, code, why);
+			return;
+		}
+	}
 	memset(&fm, 0, sizeof(fm));
 	fm.size = sizeof(fm);
 	fm.stage = RMAIL_FILTER_RECEIPT;

@@ -44,6 +44,12 @@ void rm_submit_new_id(char id[RM_QID_MAX]);
 /* RFC 5322 date of t, into buf */
 void rm_rfc5322_date(int64_t t, char *buf, size_t sz);
 
+/* ---- submit_from.c [worker] --------------------------------------- */
+/* The From:/Sender: rule of authenticated submission on the message in
+ * fd: 0, or -1 with the reply code and "x.y.z text" to refuse with. */
+int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
+			   char *text, size_t sz);
+
 /* ---- deliver.c [worker] ------------------------------------------- */
 /* into user's INBOX; err->code RMAIL_E_QUOTA when over quota */
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,

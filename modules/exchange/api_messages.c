@@ -227,10 +227,10 @@ static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
 		"{s:I,s:o,s:o,s:o,s:s,s:o,s:I,s:b,s:o}", "uid",
 		(json_int_t)m->uid, "from",
 		mm != NULL
-			? addr_list(mm, core->mime_header(mm, 0, "From", 0, 1))
+			? addr_list(mm, core->mime_header(mm, 0, "From", 0, 0))
 			: json_array(),
 		"to",
-		mm != NULL ? addr_list(mm, core->mime_header(mm, 0, "To", 0, 1))
+		mm != NULL ? addr_list(mm, core->mime_header(mm, 0, "To", 0, 0))
 			   : json_array(),
 		"subject",
 		mm != NULL
@@ -487,15 +487,19 @@ static void message_work(void *arg, const volatile int *cancel)
 	html = first_text(mm, "html", &hl);
 	ex_rfc3339(m->internaldate, date, sizeof(date));
 #define H(name) core->mime_header(mm, 0, name, 0, 1)
+/* address lists parse the raw value (names are decoded per word):
+ * decoding first would turn an encoded "<x@y>" into an address, which
+ * neither ENVELOPE nor the submission sender rule sees */
+#define A(name) core->mime_header(mm, 0, name, 0, 0)
 	o = json_pack(
 		"{s:I,s:s,s:o,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
 		"s:o,s:o,s:o,s:o,s:o}",
 		"uid", (json_int_t)m->uid, "folder", j->r->params[0], "flags",
 		ex_flags_json(m->flags, m->keywords, j->kw, j->nkw), "size",
 		(json_int_t)m->size, "date", date, "subject",
-		str_or_null(H("Subject")), "from", addr_list(mm, H("From")),
-		"to", addr_list(mm, H("To")), "cc", addr_list(mm, H("Cc")),
-		"reply_to", addr_list(mm, H("Reply-To")), "message_id",
+		str_or_null(H("Subject")), "from", addr_list(mm, A("From")),
+		"to", addr_list(mm, A("To")), "cc", addr_list(mm, A("Cc")),
+		"reply_to", addr_list(mm, A("Reply-To")), "message_id",
 		str_or_null(H("Message-ID")), "in_reply_to",
 		str_or_null(H("In-Reply-To")), "references",
 		str_or_null(H("References")), "headers", hdrs, "text",
@@ -503,6 +507,7 @@ static void message_work(void *arg, const volatile int *cancel)
 		html != NULL ? json_stringn(html, hl) : json_null(),
 		"attachments", atts);
 #undef H
+#undef A
 	core->mime_free(&mm);
 	free(buf);
 	if (o == NULL) {

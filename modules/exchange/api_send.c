@@ -436,6 +436,24 @@ static void submitted(void *arg, const struct rmail_submit_result *res)
 	size_t i;
 
 	j->sub = NULL; /* commit consumed it */
+	/* the message itself refused (the sender rule: 5.6.0 header
+	 * shape, 5.7.1 not the user's address): no recipient could get it */
+	if (!res->ok && res->code >= 500 &&
+	    (strncmp(res->text, "5.6.", 4) == 0 ||
+	     strncmp(res->text, "5.7.", 4) == 0)) {
+		struct ex_req *r = j->r;
+		int st = res->text[2] == '6' ? 400 : 403;
+		char why[sizeof(res->text)];
+
+		snprintf(why, sizeof(why), "%s", res->text);
+		if (!ex_async_end(r)) {
+			job_free(j);
+			return;
+		}
+		job_free(j);
+		ex_error(r, st, why);
+		return;
+	}
 	if (!res->ok) {
 		for (i = 0; i < j->nok; i++)
 			json_array_append_new(

@@ -136,9 +136,26 @@ static int bare(struct smtp_body *b, int err, size_t at, size_t *consumed_r)
 	return RMAIL_INVALID;
 }
 
+/* No unstuffing and no end marker, but the same line-ending rule as
+ * DATA: the next hop may take <CR>.<CR> or <LF>.<LF> as the end of
+ * its DATA.  ST_CR carries a chunk-final CR over to the next chunk. */
 static int feed_bdat(struct smtp_body *b, const char *data, size_t len,
 		     size_t *consumed_r)
 {
+	for (size_t i = 0; i < len; i++) {
+		char c = data[i];
+
+		if (b->state == ST_CR) {
+			if (c != '\n')
+				return bare(b, SMTP_BODY_E_BARE_CR, i,
+					    consumed_r);
+			b->state = ST_TEXT;
+		} else if (c == '\r') {
+			b->state = ST_CR;
+		} else if (c == '\n') {
+			return bare(b, SMTP_BODY_E_BARE_LF, i, consumed_r);
+		}
+	}
 	*consumed_r = len;
 	if (emit(b, data, len) < 0)
 		return RMAIL_ERROR;
@@ -212,6 +229,11 @@ int smtp_body_feed(struct smtp_body *b, const char *data, size_t len,
 
 int smtp_body_finish(struct smtp_body *b)
 {
+	size_t at;
+
+	/* a CR as the very last octet has no LF to come */
+	if (b->state == ST_CR)
+		return bare(b, SMTP_BODY_E_BARE_CR, 0, &at);
 	if (b->state != ST_ERR) {
 		b->state = ST_DONE;
 		b->done = 1;

@@ -14,7 +14,9 @@
  * closes, so no smuggling variant (\n.\n, \r.\r, \r\n.\r, ...) can end
  * or split a message.
  *
- * BDAT (RFC 3030): octets pass through untouched and are still counted.
+ * BDAT (RFC 3030): octets pass through untouched and are still counted,
+ * under the same bare CR / bare LF rule as DATA; a CR ending one chunk
+ * and an LF starting the next is a CRLF.
  *
  * Limits: max_size counts the octets of the message as stored; over it,
  * output stops, input is still consumed up to the end of the message
@@ -81,13 +83,15 @@ void smtp_body_init(struct smtp_body *b, int mode,
  * (the end was seen but a limit was hit: b->err says which),
  * RMAIL_INVALID (bare CR or LF: reply and close; *consumed_r is the
  * offending octet's offset) or RMAIL_ERROR (the callback failed).
- * BDAT: consumes everything and returns RMAIL_AGAIN (or RMAIL_ERROR);
- * call smtp_body_finish after the LAST chunk.
+ * BDAT: consumes everything and returns RMAIL_AGAIN, RMAIL_INVALID
+ * (bare CR or LF, as for DATA) or RMAIL_ERROR; call smtp_body_finish
+ * after the LAST chunk.
  */
 int smtp_body_feed(struct smtp_body *b, const char *data, size_t len,
 		   size_t *consumed_r) RMAIL_WARN_UNUSED;
 
-/* BDAT LAST: RMAIL_OK, RMAIL_TOOLONG or RMAIL_ERROR as above. */
+/* BDAT LAST: RMAIL_OK, RMAIL_TOOLONG, RMAIL_INVALID (the content ends
+ * with a CR) or RMAIL_ERROR as above. */
 int smtp_body_finish(struct smtp_body *b) RMAIL_WARN_UNUSED;
 
 int smtp_body_is_done(const struct smtp_body *b);

@@ -217,47 +217,7 @@ static void tx_reset(struct smtp_session *s)
 	s->chunk_left = 0;
 	s->chunk_last = 0;
 	s->write_failed = 0;
-	s->hdr = NULL;
-	s->hdr_len = s->hdr_cap = 0;
-	s->hdr_done = 0;
 	s->parser.utf8 = 0;
-}
-
-/* keep the header block for the From: check (authenticated only) */
-static void hdr_keep(struct smtp_session *s, const char *data, size_t n)
-{
-	const struct smtp_conf *cf = smtp_cf();
-	size_t cap =
-		cf->max_header_size > 0 && cf->max_header_size < 1024 * 1024
-			? (size_t)cf->max_header_size + 4
-			: 1024 * 1024 + 4;
-	size_t take, start;
-	char *end;
-
-	if (s->hdr_done || !s->authed)
-		return;
-	if (s->hdr == NULL) {
-		s->hdr_cap = cap;
-		s->hdr = CORE->palloc(s->tx, cap + 1);
-	}
-	take = n < s->hdr_cap - s->hdr_len ? n : s->hdr_cap - s->hdr_len;
-	start = s->hdr_len > 3 ? s->hdr_len - 3 : 0;
-	memcpy(s->hdr + s->hdr_len, data, take);
-	s->hdr_len += take;
-	s->hdr[s->hdr_len] = '\0';
-	if (s->hdr_len >= 2 && memcmp(s->hdr, "\r\n", 2) == 0) {
-		s->hdr_len = 0;
-		s->hdr_done = 1;
-		return;
-	}
-	end = strstr(s->hdr + start, "\r\n\r\n");
-	if (end != NULL) {
-		s->hdr_len = (size_t)(end - s->hdr) + 2;
-		s->hdr[s->hdr_len] = '\0';
-		s->hdr_done = 1;
-	} else if (s->hdr_len == s->hdr_cap) {
-		s->hdr_done = 1; /* the body machine refuses it anyway */
-	}
 }
 
 static int body_out(void *arg, const char *data, size_t n)
@@ -265,7 +225,6 @@ static int body_out(void *arg, const char *data, size_t n)
 	struct smtp_session *s = arg;
 	struct rmail_err err = {0};
 
-	hdr_keep(s, data, n);
 	if (s->write_failed || s->sub == NULL)
 		return 0;
 	/* keep reading to the end of the message, then answer 451 */
@@ -347,6 +306,11 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 	} else {
 		unsigned code = r->code >= 400 && r->code < 600 ? r->code : 451;
 		msg_metric(code >= 500 ? "rejected" : "failed");
+		/* the submission service's From:/Sender: rule */
+		if (s->authed && (strncmp(r->text, "5.6.0 ", 6) == 0 ||
+				  strncmp(r->text, "5.7.1 From:", 11) == 0 ||
+				  strncmp(r->text, "5.7.1 Sender:", 13) == 0))
+			smtp_reject_metric("spoof_header");
 		CORE->conn_log(s->c, RMAIL_LOG_INFO,
 			       "message refused from=<%s>"
 			       ": %u %s",
@@ -371,23 +335,6 @@ static void body_complete(struct smtp_session *s)
 		msg_metric("failed");
 		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
 		tx_reset(s);
-		return;
-	}
-	if (s->authed && !smtp_policy_from_ok(s)) {
-		msg_metric("rejected");
-		smtp_reject_metric("spoof_header");
-		CORE->conn_log(s->c, RMAIL_LOG_INFO,
-			       "From: header not owned "
-			       "by %s",
-			       s->user);
-		smtp_reply(s, 550, "5.7.1",
-			   "From: header address not owned "
-			   "by authenticated user %s",
-			   s->user);
-		s->errors++;
-		tx_reset(s);
-		if (too_many_errors(s))
-			s->closing = 1;
 		return;
 	}
 	s->sub = NULL;
@@ -472,7 +419,9 @@ static void bdat_chunk_done(struct smtp_session *s)
 	}
 	rc = smtp_body_finish(&s->body);
 	s->in_bdat = 0;
-	if (rc == RMAIL_OK)
+	if (rc == RMAIL_INVALID)
+		(void)smuggling(s, "BDAT");
+	else if (rc == RMAIL_OK)
 		body_complete(s);
 	else if (rc == RMAIL_TOOLONG)
 		body_limit(s);
@@ -488,9 +437,15 @@ static int input_bdat(struct smtp_session *s)
 	const char *data;
 	size_t len = CORE->conn_peek(s->c, &data), used = 0;
 	size_t take = len < s->chunk_left ? len : (size_t)s->chunk_left;
+	int rc = RMAIL_AGAIN;
 
-	if (!s->bdat_discard && take > 0 &&
-	    smtp_body_feed(&s->body, data, take, &used) == RMAIL_ERROR)
+	if (!s->bdat_discard && take > 0)
+		rc = smtp_body_feed(&s->body, data, take, &used);
+	if (rc == RMAIL_INVALID) {
+		CORE->conn_consume(s->c, len);
+		return smuggling(s, "BDAT");
+	}
+	if (rc == RMAIL_ERROR)
 		s->write_failed = 1;
 	CORE->conn_consume(s->c, take);
 	s->chunk_left -= take;

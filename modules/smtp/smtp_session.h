@@ -91,9 +91,6 @@ struct smtp_session {
 	char write_err[256];
 	double data_start;
 	/* the header block, kept to check From: after authentication */
-	char *hdr;
-	size_t hdr_len, hdr_cap;
-	int hdr_done;
 };
 
 struct smtp_mod {
@@ -133,8 +130,6 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd);
 /* RCPT TO: the recipient to use, or NULL when refused (reply written) */
 const char *smtp_policy_rcpt(struct smtp_session *s,
 			     const struct smtp_cmd *cmd);
-/* the From: header of the message in s->hdr: 1 = owned by the user */
-int smtp_policy_from_ok(struct smtp_session *s);
 /* resolve smtp.postmaster (or the first admin) into smtp_mod */
 void smtp_postmaster_resolve(void);
 

@@ -10,7 +10,7 @@
 #include "sink.h"
 
 static GMutex lock;
-static GPtrArray *msgs, *rcpts;
+static GPtrArray *msgs, *rcpts, *raws;
 static guint tls_attempts, tempfails, tls_done, auth_seen, auth_ok;
 
 /* one sink listener: broken STARTTLS (NULL ctx) or a real one */
@@ -76,19 +76,22 @@ static void serve(struct sink *sk, int fd)
 {
 	struct sconn c = {.fd = fd};
 	char line[2048];
-	GString *data = NULL, *rc = g_string_new("");
+	GString *data = NULL, *raw = NULL, *rc = g_string_new("");
 	gboolean authed = sk->auth_b64 == NULL;
 
 	put(&c, "220 sink ESMTP\r\n");
 	while (get_line(&c, line, sizeof(line))) {
 		if (data != NULL) {
+			g_string_append(raw, line);
 			if (strcmp(line, ".\r\n") == 0) {
 				g_mutex_lock(&lock);
 				g_ptr_array_add(msgs,
 						g_string_free(data, FALSE));
+				g_ptr_array_add(raws,
+						g_string_free(raw, FALSE));
 				g_ptr_array_add(rcpts, g_strdup(rc->str));
 				g_mutex_unlock(&lock);
-				data = NULL;
+				data = raw = NULL;
 				g_string_truncate(rc, 0);
 				put(&c, "250 2.0.0 queued\r\n");
 				continue;
@@ -152,6 +155,7 @@ static void serve(struct sink *sk, int fd)
 			put(&c, "250 ok\r\n");
 		} else if (g_ascii_strncasecmp(line, "DATA", 4) == 0) {
 			data = g_string_new("");
+			raw = g_string_new("");
 			put(&c, "354 go\r\n");
 		} else if (g_ascii_strncasecmp(line, "QUIT", 4) == 0) {
 			put(&c, "221 bye\r\n");
@@ -162,6 +166,8 @@ static void serve(struct sink *sk, int fd)
 	}
 	if (data != NULL)
 		g_string_free(data, TRUE);
+	if (raw != NULL)
+		g_string_free(raw, TRUE);
 	g_string_free(rc, TRUE);
 	if (c.ssl != NULL) {
 		(void)SSL_shutdown(c.ssl);
@@ -193,6 +199,7 @@ static guint start(struct sink *sk)
 	if (msgs == NULL) {
 		msgs = g_ptr_array_new();
 		rcpts = g_ptr_array_new();
+		raws = g_ptr_array_new();
 	}
 	g_mutex_unlock(&lock);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -276,6 +283,16 @@ char *sink_message(guint i)
 
 	g_mutex_lock(&lock);
 	s = g_strdup(g_ptr_array_index(msgs, i));
+	g_mutex_unlock(&lock);
+	return s;
+}
+
+char *sink_raw(guint i)
+{
+	char *s;
+
+	g_mutex_lock(&lock);
+	s = g_strdup(g_ptr_array_index(raws, i));
 	g_mutex_unlock(&lock);
 	return s;
 }

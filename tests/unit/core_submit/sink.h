@@ -13,6 +13,9 @@ guint sink_count(void);
 /* the i-th message's data and its recipients, comma-separated (free) */
 char *sink_message(guint i);
 char *sink_rcpts(guint i);
+/* the i-th DATA exactly as it came on the wire: stuffed, up to and
+ * with the final ".\r\n" (free) */
+char *sink_raw(guint i);
 guint sink_tls_attempts(void);
 /* A sink with a real STARTTLS (cert/key PEM) that, when user is set,
  * offers AUTH PLAIN under TLS and wants it before MAIL (530 otherwise).

@@ -255,13 +255,39 @@ static void test_bdat(void)
 	static const char *const ins[] = {
 		"x\r\n.\r\nMAIL FROM:<>\r\n..\r\n",
 		".\r\n",
-		"bare\nlf and \r cr pass through\r\n",
+		"no final line break",
+		"",
 	};
 	size_t k;
 
 	for (k = 0; k < G_N_ELEMENTS(ins); k++)
 		run_all_ways(SMTP_BODY_BDAT, NULL, ins[k], strlen(ins[k]),
 			     check_bdat, ins[k]);
+}
+
+/* BDAT under the DATA rule: every split of the input is a chunking,
+ * so a CR ending one chunk and an LF starting the next is covered */
+static const struct bvec bdat_smug[] = {
+	{SMUG("hello\r.\r\nMAIL FROM:<a@b>\r\n", SMTP_BODY_E_BARE_CR, 6)},
+	{SMUG("bare\nlf\r\n", SMTP_BODY_E_BARE_LF, 4)},
+	{SMUG("a\r\n.\n", SMTP_BODY_E_BARE_LF, 4)},
+	{SMUG("a\r\n\n", SMTP_BODY_E_BARE_LF, 3)},
+	{SMUG("\n", SMTP_BODY_E_BARE_LF, 0)},
+	{SMUG("a\r\r\n", SMTP_BODY_E_BARE_CR, 2)},
+	{SMUG("a\r\n.\rb", SMTP_BODY_E_BARE_CR, 5)},
+	/* the last octet: no LF can follow */
+	{SMUG("a\r\nb\r", SMTP_BODY_E_BARE_CR, 5)},
+	{SMUG("\r", SMTP_BODY_E_BARE_CR, 1)},
+};
+
+static void test_bdat_smuggling(void)
+{
+	size_t k;
+
+	for (k = 0; k < G_N_ELEMENTS(bdat_smug); k++)
+		run_all_ways(SMTP_BODY_BDAT, NULL, bdat_smug[k].in,
+			     strlen(bdat_smug[k].in), check_bvec_cb,
+			     &bdat_smug[k]);
 }
 
 struct limvec {
@@ -315,7 +341,7 @@ static const struct limvec limvecs[] = {
 	 RMAIL_OK},
 	{SMTP_BODY_BDAT,
 	 {.max_headers = 1},
-	 "A: 1\nB: 2\n\nbody\n",
+	 "A: 1\r\nB: 2\r\n\r\nbody\r\n",
 	 RMAIL_TOOLONG,
 	 SMTP_BODY_E_HDR_COUNT,
 	 554,
@@ -406,6 +432,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/smtp/body/dot-at-chunk-start",
 			test_dot_at_chunk_start);
 	g_test_add_func("/smtp/body/bdat", test_bdat);
+	g_test_add_func("/smtp/body/bdat-smuggling", test_bdat_smuggling);
 	g_test_add_func("/smtp/body/limits", test_limits);
 	g_test_add_func("/smtp/body/big-stream", test_big_stream);
 	g_test_add_func("/smtp/body/output-failure", test_output_failure);
