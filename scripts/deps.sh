@@ -6,7 +6,7 @@ set -eu
 
 PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
 libcrypt-dev libidn2-dev pkg-config cmake make gcc clang libclang-rt-14-dev
-openssl curl swaks isync python3"
+openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3"
 
 missing=""
 for p in $PKGS; do
@@ -28,6 +28,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
+# a fresh machine may still be running its own apt-get: wait for the
+# dpkg lock (up to 10 minutes) instead of failing at once
+APT_LOCK="-o DPkg::Lock::Timeout=600"
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$SUDO apt-get $APT_LOCK update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get $APT_LOCK install -y -qq --no-install-recommends $missing >/dev/null
