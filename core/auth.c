@@ -1,17 +1,22 @@
 /*
  * Password logins for every protocol: verify on the HASH worker pool
- * through the store, then answer on the loop.  A failure is answered
- * late, the delay growing with the recent failures of the client IP, so
- * guessing is slow for everyone (exempt networks too); the documented
- * event=auth_failed line is what a fail2ban filter matches.
+ * through the store, then answer on the loop.  Before any check the
+ * shared failure budget (auth_budget.c) may refuse: RMAIL_E_PERM, which
+ * IMAP answers NO [UNAVAILABLE], SMTP 454 4.7.0 and the API 429.  A
+ * recent successful check of the same user and password is reused from
+ * the auth cache once the store confirms the user's token_gen.  A
+ * failure is answered late, the delay growing with the recent failures
+ * of the client IP, so guessing is slow for everyone (exempt networks
+ * too); the documented event=auth_failed line is what a fail2ban filter
+ * matches.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_budget.h"
 #include "rm.h"
 
-#define AUTH_BUCKET "auth_fail"
 #define AUTH_DELAY_FIRST 0.25
 #define AUTH_DELAY_MAX 5.0
 
@@ -25,21 +30,15 @@ struct auth_job {
 	struct rmail_auth_result res;
 	struct rmail_err err;
 	struct rmail_timer *timer; /* the failure delay, freed on answer */
+	struct auth_keys k;
+	bool charged; /* holds one check of the budget */
+	bool acct;    /* ... the account's too */
+	double cache_ttl;
 };
-
-static double fail_window(void)
-{
-	const struct rm_config *c = rm_conf();
-
-	return c != NULL && c->limits.auth_fail_window > 0
-		       ? c->limits.auth_fail_window
-		       : 900;
-}
 
 uint32_t rm_auth_failures(const char *rip)
 {
-	return rm_rate_count(AUTH_BUCKET, rip != NULL ? rip : "-",
-			     fail_window());
+	return rm_auth_budget_ip_count(rip != NULL ? rip : "-");
 }
 
 /* A user name is client data: keep the line one token per field so a
@@ -111,6 +110,9 @@ static void verify_work(void *arg, const volatile int *cancel)
 	    0) {
 		j->res.ok = 1;
 		j->res.code = RMAIL_E_NONE;
+		/* here, while the password is still at hand */
+		rm_auth_cache_put(j->user, j->password, j->res.user.token_gen,
+				  j->cache_ttl);
 	} else {
 		j->res.ok = 0;
 		j->res.code = j->err.code ? j->err.code : RMAIL_E_AUTH;
@@ -144,13 +146,16 @@ static void verify_done(void *arg, int cancelled)
 		j->res.code = RMAIL_E_BUSY;
 	}
 	if (j->res.ok) {
+		rm_auth_budget_refund(&j->k, j->acct);
+		rm_auth_budget_known(&j->k);
 		j->res.failures = rm_auth_failures(j->rip);
 		answer(j);
 		return;
 	}
-	if (j->res.code == RMAIL_E_AUTH || j->res.code == RMAIL_E_DISABLED)
-		(void)rm_rate_hit(AUTH_BUCKET, j->rip, UINT32_MAX,
-				  fail_window(), NULL);
+	/* only a verdict on the password spends the budget */
+	if (j->res.code != RMAIL_E_AUTH && j->res.code != RMAIL_E_DISABLED &&
+	    j->charged)
+		rm_auth_budget_refund(&j->k, j->acct);
 	n = rm_auth_failures(j->rip);
 	j->res.failures = n;
 	rm_auth_log_failure(j->proto, j->user, j->rip, reason_of(j->res.code));
@@ -166,6 +171,36 @@ static void verify_done(void *arg, int cancelled)
 	answer(j);
 }
 
+/* A cached check counts only while the store still has the user, enabled
+ * and with the token_gen of the check: a passwd, disable or delete by
+ * any process changes that. */
+static bool cache_hit(struct auth_job *j)
+{
+	const struct rmail_store_ops *ops;
+	struct rmail_err err;
+	uint64_t gen;
+	void *h;
+
+	if (!rm_auth_cache_get(j->user, j->password, &gen))
+		return false;
+	ops = rm_store(&h);
+	rmail_err_clear(&err);
+	if (ops == NULL || ops->user_get == NULL ||
+	    ops->user_get(h, j->user, &j->res.user, &err) < 0 ||
+	    j->res.user.disabled || j->res.user.token_gen != gen) {
+		rm_auth_cache_drop(j->user);
+		memset(&j->res.user, 0, sizeof(j->res.user));
+		return false;
+	}
+	rm_secure_zero(j->password, strlen(j->password));
+	j->res.ok = 1;
+	j->res.code = RMAIL_E_NONE;
+	rm_auth_budget_refund(&j->k, j->acct);
+	rm_auth_budget_known(&j->k);
+	j->res.failures = rm_auth_failures(j->rip);
+	return true;
+}
+
 void rm_auth_login(const char *user, const char *password, const char *proto,
 		   const char *rip, rmail_auth_fn cb, void *arg)
 {
@@ -177,11 +212,25 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 	j->rip = rm_xstrdup(rip != NULL ? rip : "-");
 	j->cb = cb;
 	j->arg = arg;
+	rm_auth_keys(j->user, j->rip, &j->k);
 	if (rm_store(NULL) == NULL) {
 		j->res.code = RMAIL_E_BUSY;
 		j->res.failures = rm_auth_failures(j->rip);
 		rm_auth_log_failure(j->proto, j->user, j->rip, "no_store");
 		/* never call back from inside the caller's frame */
+		rm_loop_post(answer, j);
+		return;
+	}
+	if (rm_auth_budget_take(&j->k, &j->acct) < 0) {
+		j->res.code = RMAIL_E_PERM;
+		j->res.failures = rm_auth_failures(j->rip);
+		rm_auth_log_failure(j->proto, j->user, j->rip, "rate_limited");
+		rm_loop_post(answer, j);
+		return;
+	}
+	j->charged = true;
+	j->cache_ttl = rm_conf() != NULL ? rm_conf()->limits.auth_cache_ttl : 0;
+	if (cache_hit(j)) {
 		rm_loop_post(answer, j);
 		return;
 	}

@@ -604,6 +604,11 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->limits.exempt = r->exempt;
 	c->limits.auth_fail_limit = (uint32_t)r->auth_fail_limit;
 	c->limits.auth_fail_window = r->auth_fail_window;
+	c->limits.auth_fail_account_limit =
+		(uint32_t)r->auth_fail_account_limit;
+	c->limits.auth_ipv6_prefix = (uint32_t)r->auth_ipv6_prefix;
+	c->limits.auth_known_ip_ttl = r->auth_known_ip_ttl;
+	c->limits.auth_cache_ttl = r->auth_cache_ttl;
 	c->workers.read = (uint32_t)r->workers_read;
 	c->workers.hash = (uint32_t)r->workers_hash;
 	c->admin_listen = r->admin_listen;

@@ -31,6 +31,24 @@ static int check_duration(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+static int check_nonneg_duration(const void *field, struct rmail_err *err)
+{
+	if (*(const double *)field < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected a duration, 0 or more");
+	return 0;
+}
+
+static int check_prefix(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 1 || v > 128)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected a prefix length 1 to 128");
+	return 0;
+}
+
 static int check_relay_tls(const void *field, struct rmail_err *err)
 {
 	const char *s = *(const char *const *)field;
@@ -260,10 +278,30 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("limits.exempt", RMAIL_CONF_STR_LIST, R, exempt,
 	  "[\"127.0.0.0/8\", \"::1\"]", "networks without connection caps",
 	  check_networks),
-	K("limits.auth_fail_limit", RMAIL_CONF_INT, R, auth_fail_limit, "5",
-	  "failed logins before a disconnect", check_positive),
+	K("limits.auth_fail_limit", RMAIL_CONF_INT, R, auth_fail_limit, "20",
+	  "failed logins per client IP (IPv6: per prefix) within "
+	  "auth_fail_window, every protocol together; then logins are "
+	  "refused unchecked",
+	  check_positive),
 	K("limits.auth_fail_window", RMAIL_CONF_DURATION, R, auth_fail_window,
-	  "\"15m\"", "window of the failed-login count", check_duration),
+	  "\"15m\"", "window of the failed-login counts", check_duration),
+	K("limits.auth_fail_account_limit", RMAIL_CONF_INT, R,
+	  auth_fail_account_limit, "20",
+	  "failed logins per account from IPs it has not logged in from; "
+	  "then those IPs are refused for it",
+	  check_positive),
+	K("limits.auth_ipv6_prefix", RMAIL_CONF_INT, R, auth_ipv6_prefix, "64",
+	  "IPv6 clients share one failure budget per prefix of this length",
+	  check_prefix),
+	K("limits.auth_known_ip_ttl", RMAIL_CONF_DURATION, R, auth_known_ip_ttl,
+	  "\"30d\"",
+	  "how long a successful login exempts its IP from the account's "
+	  "budget",
+	  check_duration),
+	K("limits.auth_cache_ttl", RMAIL_CONF_DURATION, R, auth_cache_ttl,
+	  "\"60s\"",
+	  "how long a successful password check is reused (0: never)",
+	  check_nonneg_duration),
 	K("workers.read", RMAIL_CONF_INT, 0, workers_read, "2",
 	  "threads for store reads and searches", check_positive),
 	K("workers.hash", RMAIL_CONF_INT, 0, workers_hash, "2",

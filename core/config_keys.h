@@ -28,6 +28,8 @@ struct rm_core_raw {
 	struct rmail_strlist exempt;
 	int64_t auth_fail_limit;
 	double auth_fail_window;
+	int64_t auth_fail_account_limit, auth_ipv6_prefix;
+	double auth_known_ip_ttl, auth_cache_ttl;
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth_budget.h"
 #include "rm.h"
 
 #define RATE_MAX_ENTRIES 200000
@@ -234,6 +235,12 @@ void rm_rate_reset(const char *bucket, const char *key)
 
 	if (bucket == NULL || key == NULL)
 		return;
+	/* the login failure budget's own tables, so that modules' reset
+	 * commands (exchange lockout-reset) can clear it: "" for all */
+	if (strcmp(bucket, "auth_fail") == 0) {
+		rm_auth_budget_reset(key);
+		return;
+	}
 	h = fnv(bucket, key);
 	pthread_mutex_lock(&rate_lock);
 	if (rate_nbuckets == 0)

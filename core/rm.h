@@ -94,8 +94,12 @@ struct rm_config {
 		uint32_t max_connections_per_ip;
 		uint32_t max_connections;
 		struct rmail_strlist exempt;
-		uint32_t auth_fail_limit; /* failures before disconnect */
+		uint32_t auth_fail_limit; /* password checks failed per IP */
 		double auth_fail_window;
+		uint32_t auth_fail_account_limit; /* per account, unknown IPs */
+		uint32_t auth_ipv6_prefix;	  /* IPv6 counted per /N */
+		double auth_known_ip_ttl; /* a login makes its IP known */
+		double auth_cache_ttl;	  /* 0: no auth cache */
 	} limits;
 
 	struct {

@@ -62,6 +62,9 @@ int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
 	}
 	if (ip != NULL)
 		core->rate_reset(BUCKET_IP, ip);
+	/* the core's login failure budget, shared by every protocol
+	 * ("auth_fail"; "" for every address) */
+	core->rate_reset("auth_fail", ip != NULL ? ip : "");
 	snprintf(out, outsz, "lockout reset: %zu account key(s)%s%s\n", n,
 		 ip != NULL ? " for " : "", ip != NULL ? ip : "");
 	return 0;
@@ -210,7 +213,12 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 	if (!ex_async_end(r))
 		return;
 	if (!res->ok) {
-		if (res->code == RMAIL_E_AUTH || res->code == RMAIL_E_DISABLED)
+		if (res->code == RMAIL_E_PERM) /* the core's failure budget */
+			ex_respond(r, 429, "application/json",
+				   "{\"error\":\"Too many failed logins\"}", 34,
+				   "Retry-After: 60\r\n");
+		else if (res->code == RMAIL_E_AUTH ||
+			 res->code == RMAIL_E_DISABLED)
 			ex_error(r, 401, "Invalid credentials");
 		else
 			ex_error(r, 503, "Authentication unavailable");

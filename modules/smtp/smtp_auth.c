@@ -26,6 +26,12 @@ static void auth_done(void *arg, const struct rmail_auth_result *r)
 		CORE->conn_log(s->c, RMAIL_LOG_INFO, "AUTH ok user=%s",
 			       s->user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
+	} else if (r->code == RMAIL_E_PERM) {
+		/* the core's failure budget: refused without a check */
+		smtp_reject_metric("auth_rate");
+		smtp_reply(s, 454, "4.7.0",
+			   "Too many failed authentications, "
+			   "try again later");
 	} else if (r->code == RMAIL_E_BUSY) {
 		smtp_reject_metric("auth");
 		smtp_reply(s, 454, "4.7.0",

@@ -39,6 +39,11 @@ static void set_timeout(int fd, double s)
 
 struct rmh_conn *rmh_connect(guint port, bool tls)
 {
+	return rmh_connect_from(port, tls, NULL);
+}
+
+struct rmh_conn *rmh_connect_from(guint port, bool tls, const char *src)
+{
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct rmh_conn *c;
 	int fd;
@@ -48,6 +53,16 @@ struct rmh_conn *rmh_connect(guint port, bool tls)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
+	if (src != NULL) {
+		struct sockaddr_in s = {.sin_family = AF_INET};
+
+		if (inet_pton(AF_INET, src, &s.sin_addr) != 1 ||
+		    bind(fd, (struct sockaddr *)&s, sizeof(s)) < 0) {
+			g_test_message("bind %s: %s", src, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		g_test_message("connect 127.0.0.1:%u: %s", port,
 			       strerror(errno));

@@ -103,6 +103,9 @@ void rmh_cmd_free(struct rmh_cmd *r);
 
 /* ---- client ------------------------------------------------------ */
 struct rmh_conn *rmh_connect(guint port, bool tls);
+/* the same from a local source address (127.0.0.2: another loopback
+ * client), NULL for the default */
+struct rmh_conn *rmh_connect_from(guint port, bool tls, const char *src);
 void rmh_conn_close(struct rmh_conn *c);
 bool rmh_conn_starttls(struct rmh_conn *c);
 /* writes the line and CRLF */

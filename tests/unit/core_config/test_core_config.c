@@ -73,8 +73,12 @@ static void test_defaults(void)
 	g_assert_cmpuint(c->limits.exempt.n, ==, 2);
 	g_assert_cmpstr(c->limits.exempt.v[0], ==, "127.0.0.0/8");
 	g_assert_cmpstr(c->limits.exempt.v[1], ==, "::1");
-	g_assert_cmpuint(c->limits.auth_fail_limit, ==, 5);
+	g_assert_cmpuint(c->limits.auth_fail_limit, ==, 20);
 	g_assert_cmpfloat(c->limits.auth_fail_window, ==, 900);
+	g_assert_cmpuint(c->limits.auth_fail_account_limit, ==, 20);
+	g_assert_cmpuint(c->limits.auth_ipv6_prefix, ==, 64);
+	g_assert_cmpfloat(c->limits.auth_known_ip_ttl, ==, 30 * 86400);
+	g_assert_cmpfloat(c->limits.auth_cache_ttl, ==, 60);
 	g_assert_cmpuint(c->workers.read, ==, 2);
 	g_assert_cmpuint(c->workers.hash, ==, 2);
 	g_assert_cmpuint(c->admin_listen.n, ==, 0);
@@ -194,6 +198,8 @@ static const struct {
 	 "workers.hash: expected a positive integer"},
 	{"{\"limits\": {\"auth_fail_window\": 0}}",
 	 "limits.auth_fail_window: expected a positive duration"},
+	{"{\"limits\": {\"auth_ipv6_prefix\": 129}}",
+	 "limits.auth_ipv6_prefix: expected a prefix length 1 to 128"},
 	{"{\"shutdown_timeout\": true}",
 	 "shutdown_timeout: expected a duration (seconds, or \"30s\", "
 	 "\"5m\", \"2h\", \"1d\")"},
