@@ -6,6 +6,7 @@
  */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -488,6 +489,52 @@ static void test_hostile_tree(struct rmh_store *f, gconstpointer data)
 	g_free(out);
 }
 
+/* As root with run_as, the import reads the tree as that user: a file
+ * only root may read stays out. */
+static void test_run_as(struct rmh_store *f, gconstpointer data)
+{
+	struct passwd *pw = getpwnam("nobody");
+	char *text = NULL, *conf, *md, *args, *p, *root;
+	struct rmh_cmd r;
+
+	(void)data;
+	if (geteuid() != 0 || pw == NULL) {
+		g_test_skip("needs root and a user \"nobody\"");
+		return;
+	}
+	g_assert_true(g_file_get_contents(f->config, &text, NULL, NULL));
+	conf = g_strdup_printf("{\"run_as\": \"nobody\", %s", text + 1);
+	g_assert_true(g_file_set_contents(f->config, conf, -1, NULL));
+	g_assert_cmpint(chmod(f->dir, 0755), ==, 0);
+	root = path(f, "mail");
+	/* root's mail root, writable by all: only run_as makes the
+	 * command drop its privileges (an owned root already did) */
+	g_assert_cmpint(chmod(root, 0777), ==, 0);
+	add_user(f, "rae@example.com");
+	put(f, "md/cur/1.root.host:2,S", "From: r@x\n\nROOT-ONLY\n", 0);
+	p = path(f, "md/cur/1.root.host:2,S");
+	g_assert_cmpint(chmod(p, 0600), ==, 0);
+	md = path(f, "md");
+	/* the tree is open to all; the one message is not */
+	g_assert_cmpint(chmod(md, 0755), ==, 0);
+	g_free(p);
+	p = path(f, "md/cur");
+	g_assert_cmpint(chmod(p, 0755), ==, 0);
+	args = g_strdup_printf("import maildir %s rae@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("import: %d\n%s%s", r.status, r.out, r.err);
+	g_assert_nonnull(strstr(r.out, "imported 0 messages"));
+	g_assert_nonnull(strstr(r.err, "Permission denied"));
+	g_assert_cmpint(r.status, ==, 1);
+	rmh_cmd_free(&r);
+	g_free(args);
+	g_free(md);
+	g_free(p);
+	g_free(root);
+	g_free(conf);
+	g_free(text);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -497,5 +544,7 @@ int main(int argc, char **argv)
 		   test_speed, rmh_store_teardown);
 	g_test_add("/import/hostile_tree", struct rmh_store, NULL,
 		   rmh_store_setup, test_hostile_tree, rmh_store_teardown);
+	g_test_add("/import/run_as", struct rmh_store, NULL, rmh_store_setup,
+		   test_run_as, rmh_store_teardown);
 	return g_test_run();
 }
