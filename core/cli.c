@@ -141,8 +141,23 @@ int rm_cli_main(int argc, char **argv)
 
 static int become_mail_root_owner(const struct rm_config *conf)
 {
+	struct rm_priv priv;
+	struct rmail_err err;
 	struct stat st;
 
+	/* as root with run_as, a command touching the mail root runs as
+	 * that user, like the daemon: it may read trees (import) that a
+	 * user controls, and must write only what the service may */
+	rmail_err_clear(&err);
+	if (geteuid() == 0 && conf->run_as != NULL) {
+		if (rm_priv_resolve(conf->run_as, &priv, &err) < 0 ||
+		    rm_priv_drop(&priv, &err) < 0) {
+			rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+			return -1;
+		}
+		if (priv.active)
+			return 0;
+	}
 	/* files written by root-run commands belong to the service user */
 	if (geteuid() != 0 || conf->mail_root == NULL ||
 	    stat(conf->mail_root, &st) < 0 || st.st_uid == 0)

@@ -140,6 +140,9 @@ static int check_run(struct rm_cli *cli)
 	for (i = 0; i < conf->modules.n; i++)
 		check_module(&c, conf, conf->modules.v[i]);
 	check_run_as(&c, conf);
+	/* a warning, not a problem: the daemon still runs, with fewer
+	 * connections than configured */
+	(void)rm_fdlimit_warn(rm_fdlimit_hard(), conf->limits.max_connections);
 	if (c.problems > 0)
 		printf("%s: %u problem(s)\n", path, c.problems);
 	else

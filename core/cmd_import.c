@@ -4,6 +4,10 @@
  * fsync pair and each mailbox is synced once per batch; a per-mailbox
  * ledger of the maildir base names already imported, written only after
  * the batch is durable, makes a re-run import nothing twice.
+ *
+ * The tree may be a user's, imported by root: it is walked through
+ * md_walk.h, and symbolic links, hard links, FIFOs and files of another
+ * owner are skipped and reported, never read.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -21,6 +25,7 @@
 
 #include "cmd_store.h"
 #include "maildir.h"
+#include "md_walk.h"
 
 #define CMD "import"
 #define BATCH_DEFAULT 1000
@@ -41,7 +46,8 @@ struct uidrec {
 };
 
 struct imp_folder {
-	char *path;
+	char *path; /* for messages: top/.Name */
+	char *name; /* ".Name" under the top, NULL for INBOX */
 	char mbox[RMAIL_MBOX_NAME_MAX + 1];
 	char *kw[RM_MD_KEYWORDS];
 	struct imp_msg *msgs;
@@ -57,7 +63,8 @@ struct imp {
 	char *ledger_dir; /* <mail_root>/<userdir>/import */
 	size_t batch;
 	bool tty, nosync;
-	size_t total, done, skipped, failed;
+	struct rm_md_tree tree;
+	size_t total, done, skipped, failed, refused;
 	time_t last_progress;
 };
 
@@ -69,18 +76,31 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static char *read_small(const char *dir, const char *name, size_t *len_r)
+static void refuse(struct imp *im, const char *dir, const char *name,
+		   const char *why)
 {
-	char *path = NULL, *buf = NULL;
+	if (im->tty)
+		fputc('\n', stderr);
+	rm_cmd_failf(CMD, "skipping %s/%s: %s", dir, name, why);
+	im->refused++;
+}
+
+static char *read_small(struct imp *im, struct imp_folder *f, int dfd,
+			const char *name, size_t *len_r)
+{
+	char *buf = NULL;
+	const char *why;
+	struct stat st;
 	ssize_t n;
 	size_t len = 0;
 	int fd;
 
-	path = rm_md_xasprintf("%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
-	if (fd < 0)
+	fd = rm_md_open_file(&im->tree, dfd, name, &st, &why);
+	if (fd < 0) {
+		if (why != NULL)
+			refuse(im, f->path, name, why);
 		return NULL;
+	}
 	buf = malloc(META_MAX + 1);
 	while (buf != NULL && len < META_MAX &&
 	       (n = read(fd, buf + len, META_MAX - len)) != 0) {
@@ -130,27 +150,43 @@ static uint32_t uid_of(struct imp_folder *f, const char *base, size_t blen)
 	return r != NULL ? r->uid : 0;
 }
 
-static void scan_sub(struct imp_folder *f, const char *sub)
+static void scan_sub(struct imp *im, struct imp_folder *f, int dfd,
+		     const char *sub)
 {
-	char *path;
 	struct dirent *de;
 	struct stat st;
+	const char *why;
+	char *subpath;
 	DIR *d;
+	int fd;
 
-	path = rm_md_xasprintf("%s/%s", f->path, sub);
-	d = opendir(path);
-	free(path);
-	if (d == NULL)
+	fd = rm_md_open_dir(&im->tree, dfd, sub, &why);
+	if (fd < 0) {
+		if (why != NULL)
+			refuse(im, f->path, sub, why);
 		return;
+	}
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	subpath = rm_md_xasprintf("%s/%s", f->path, sub);
 	while ((de = readdir(d)) != NULL) {
 		struct imp_msg *m;
 		struct rm_md_name nm;
+		int mfd;
 
-		if (rm_md_name_parse(de->d_name, &nm) < 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
-			    0 ||
-		    !S_ISREG(st.st_mode))
+		if (rm_md_name_parse(de->d_name, &nm) < 0)
 			continue;
+		mfd = rm_md_open_file(&im->tree, dirfd(d), de->d_name, &st,
+				      &why);
+		if (mfd < 0) {
+			if (why != NULL)
+				refuse(im, subpath, de->d_name, why);
+			continue;
+		}
+		close(mfd);
 		if (f->n == f->cap) {
 			f->cap = f->cap != 0 ? f->cap * 2 : 256;
 			f->msgs = rm_xrealloc(f->msgs, f->cap * sizeof(*m));
@@ -163,6 +199,7 @@ static void scan_sub(struct imp_folder *f, const char *sub)
 		m->uid = uid_of(f, m->rel + m->baseoff, nm.baselen);
 		m->dup = false;
 	}
+	free(subpath);
 	closedir(d);
 }
 
@@ -228,25 +265,46 @@ static void folder_free(struct imp_folder *f)
 	free(f->msgs);
 	free(f->uids);
 	free(f->path);
+	free(f->name);
 	memset(f, 0, sizeof(*f));
 }
 
-static void folder_load(struct imp_folder *f)
+/* the folder's directory, opened afresh from the top; -1 (reported
+ * when that is news) when it cannot be used */
+static int folder_open(struct imp *im, struct imp_folder *f)
+{
+	const char *why;
+	int fd;
+
+	if (f->name == NULL)
+		return openat(im->tree.fd, ".",
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = rm_md_open_dir(&im->tree, im->tree.fd, f->name, &why);
+	if (fd < 0 && why != NULL)
+		rm_cmd_failf(CMD, "skipping %s: %s", f->path, why);
+	return fd;
+}
+
+static void folder_load(struct imp *im, struct imp_folder *f)
 {
 	size_t len;
 	char *text;
+	int dfd = folder_open(im, f);
 
-	text = read_small(f->path, "dovecot-keywords", &len);
+	if (dfd < 0)
+		return;
+	text = read_small(im, f, dfd, "dovecot-keywords", &len);
 	if (text != NULL)
 		rm_md_keywords_parse(text, len, f->kw);
 	free(text);
-	text = read_small(f->path, "dovecot-uidlist", &len);
+	text = read_small(im, f, dfd, "dovecot-uidlist", &len);
 	if (text != NULL && rm_md_uidlist_parse(text, len, uid_cb, f) == 0 &&
 	    f->nuids > 0)
 		qsort(f->uids, f->nuids, sizeof(*f->uids), cmp_uidrec);
 	free(text);
-	scan_sub(f, "new");
-	scan_sub(f, "cur");
+	scan_sub(im, f, dfd, "new");
+	scan_sub(im, f, dfd, "cur");
+	close(dfd);
 	if (f->n > 0)
 		qsort(f->msgs, f->n, sizeof(*f->msgs), cmp_msg);
 	mark_dups(f);
@@ -333,23 +391,29 @@ static void progress(struct imp *im, const char *mbox, bool force)
 	fflush(stderr);
 }
 
-static int import_one(struct imp *im, struct imp_folder *f,
+/* subfd: the folder's new/ and cur/ (-1 when unusable) */
+static int import_one(struct imp *im, struct imp_folder *f, const int subfd[2],
 		      const struct imp_msg *m, struct rmail_err *err)
 {
 	const char *kws[RM_MD_KEYWORDS];
 	struct rmail_append_opts o;
 	struct rmail_append *ap = NULL;
-	char buf[65536], *path;
+	char buf[65536];
+	const char *why;
+	struct stat st;
 	size_t nkw = 0;
 	ssize_t n;
 	int fd, i, rc = -1;
+	int dfd = subfd[m->rel[0] == 'c'];
 
-	path = rm_md_xasprintf("%s/%s", f->path, m->rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	/* checked again on the descriptor: the tree may have changed
+	 * since the scan */
+	fd = dfd >= 0 ? rm_md_open_file(&im->tree, dfd, m->rel + m->baseoff,
+					&st, &why)
+		      : -1;
 	if (fd < 0)
-		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", m->rel,
-				     strerror(errno));
+		return rmail_err_set(err, RMAIL_E_IO, "%s",
+				     why != NULL ? why : "vanished");
 	for (i = 0; i < RM_MD_KEYWORDS; i++)
 		if ((m->nm.kwletters & (1u << i)) && f->kw[i] != NULL)
 			kws[nkw++] = f->kw[i];
@@ -415,16 +479,27 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 	struct rmail_err err;
 	char *lbuf = NULL;
 	size_t i, llen = 0, lcap = 0, pending = 0;
-	int rc = 0;
+	int rc = 0, dfd, subfd[2] = {-1, -1};
+	const char *why;
 
 	rmail_err_clear(&err);
+	if (f->n == 0)
+		goto create;
+	dfd = folder_open(im, f);
+	if (dfd >= 0) {
+		subfd[0] = rm_md_open_dir(&im->tree, dfd, "new", &why);
+		subfd[1] = rm_md_open_dir(&im->tree, dfd, "cur", &why);
+		close(dfd);
+	}
+create:
 	if (strcasecmp(f->mbox, "INBOX") != 0 &&
 	    im->ops->mbox_create(im->h, im->user, f->mbox, RMAIL_SU_NONE,
 				 &err) < 0 &&
 	    err.code != RMAIL_E_EXISTS) {
 		rm_cmd_failf(CMD, "mailbox \"%s\": %s", f->mbox, err.msg);
 		im->failed += f->n;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (strcasecmp(f->mbox, "INBOX") != 0)
 		(void)im->ops->mbox_subscribe(im->h, im->user, f->mbox, 1,
@@ -441,7 +516,7 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 			continue;
 		}
 		rmail_err_clear(&err);
-		if (import_one(im, f, m, &err) < 0) {
+		if (import_one(im, f, subfd, m, &err) < 0) {
 			/* the line goes under the progress counter */
 			if (im->tty)
 				fputc('\n', stderr);
@@ -471,6 +546,10 @@ static int import_folder(struct imp *im, struct imp_folder *f)
 		rc = -1;
 	free(lbuf);
 	rm_strset_free(&seen);
+out:
+	for (i = 0; i < 2; i++)
+		if (subfd[i] >= 0)
+			close(subfd[i]);
 	return rc;
 }
 
@@ -481,26 +560,35 @@ static int cmp_folder(const void *a, const void *b)
 }
 
 /* INBOX (the root) and every ".A.B" directory */
-static struct imp_folder *collect(const char *root, size_t *n_r)
+static struct imp_folder *collect(struct imp *im, const char *root, size_t *n_r)
 {
 	struct imp_folder *v;
 	struct dirent *de;
-	struct stat st;
+	const char *why;
 	size_t n = 1, cap = 16;
-	DIR *d;
+	DIR *d = NULL;
+	int fd;
 
 	v = rm_xcalloc(cap, sizeof(*v));
 	v[0].path = rm_xstrdup(root);
 	snprintf(v[0].mbox, sizeof(v[0].mbox), "INBOX");
-	d = opendir(root);
+	fd = openat(im->tree.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && (d = fdopendir(fd)) == NULL)
+		close(fd);
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		char name[RMAIL_MBOX_NAME_MAX + 1];
+		int ffd;
 
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
-		    !S_ISDIR(st.st_mode))
+		    strcmp(de->d_name, "..") == 0)
 			continue;
+		ffd = rm_md_open_dir(&im->tree, dirfd(d), de->d_name, &why);
+		if (ffd < 0) {
+			if (why != NULL)
+				refuse(im, root, de->d_name, why);
+			continue;
+		}
+		close(ffd);
 		if (rm_md_folder_decode(de->d_name, name, sizeof(name)) < 0) {
 			rm_cmd_failf(CMD,
 				     "skipping %s/%s: not a Maildir++ "
@@ -514,6 +602,7 @@ static struct imp_folder *collect(const char *root, size_t *n_r)
 			memset(v + n, 0, (cap - n) * sizeof(*v));
 		}
 		v[n].path = rm_md_xasprintf("%s/%s", root, de->d_name);
+		v[n].name = rm_xstrdup(de->d_name);
 		snprintf(v[n].mbox, sizeof(v[n].mbox), "%s", name);
 		n++;
 	}
@@ -557,12 +646,11 @@ static int ledger_dir(struct imp *im)
 
 static int import_run(struct rm_cli *cli)
 {
-	struct imp im = {0};
+	struct imp im = {.tree = {.fd = -1}};
 	struct imp_folder *folders;
 	struct rmail_user u;
 	struct rmail_err err;
 	struct sigaction sa;
-	struct stat st;
 	const char *pos[3], *batch = NULL;
 	const struct rm_opt opts[] = {
 		{"--batch", true, &batch, NULL},
@@ -580,10 +668,11 @@ static int import_run(struct rm_cli *cli)
 				  "[--batch N]");
 		return RM_EXIT_USAGE;
 	}
-	if (stat(pos[1], &st) < 0 || !S_ISDIR(st.st_mode))
-		return rm_cmd_failf(CMD, "%s: not a directory", pos[1]);
+	/* the store first: it drops root privileges (run_as) */
 	if (rm_cli_store(cli, &im.ops, &im.h) < 0)
 		return RM_EXIT_FAIL;
+	if (rm_md_tree_open(pos[1], &im.tree) < 0)
+		return rm_cmd_failf(CMD, "%s: %s", pos[1], strerror(errno));
 	rmail_err_clear(&err);
 	if (im.ops->user_get(im.h, pos[2], &u, &err) < 0)
 		return rm_cmd_fail(CMD, &err);
@@ -595,9 +684,9 @@ static int import_run(struct rm_cli *cli)
 	/* a store without bulk ops: every append is durable */
 	im.nosync = im.ops->mbox_sync != NULL;
 
-	folders = collect(pos[1], &nf);
+	folders = collect(&im, pos[1], &nf);
 	for (i = 0; i < nf; i++) {
-		folder_load(&folders[i]);
+		folder_load(&im, &folders[i]);
 		for (j = 0; j < folders[i].n; j++)
 			im.total += !folders[i].msgs[j].dup;
 	}
@@ -617,14 +706,15 @@ static int import_run(struct rm_cli *cli)
 		fputc('\n', stderr);
 	skipped_total = im.skipped;
 	printf("imported %zu messages into %s (%zu already imported, "
-	       "%zu failed)\n",
-	       im.done, im.user, skipped_total, im.failed);
+	       "%zu failed, %zu refused)\n",
+	       im.done, im.user, skipped_total, im.failed, im.refused);
 	if (stop_requested) {
 		rm_cmd_failf(CMD, "interrupted; run it again to continue");
 		rc = RM_EXIT_FAIL;
 	}
-	if (im.failed > 0)
+	if (im.failed > 0 || im.refused > 0)
 		rc = RM_EXIT_FAIL;
+	rm_md_tree_close(&im.tree);
 	free(im.ledger_dir);
 	return rc;
 }

@@ -677,6 +677,7 @@ static void conn_finalize(struct rmail_conn *c)
 		c->tr->shutdown(c);
 	close(c->fd);
 	c->fd = -1;
+	rm_accept_fd_freed();
 	rm_ip_release(c->peer_ip);
 	if (c->prev != NULL)
 		c->prev->next = c->next;

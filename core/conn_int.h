@@ -118,6 +118,12 @@ void rm_conn_close_reason(struct rmail_conn *c, int reason);
 const struct rmail_proto_ops *rm_listener_ops(struct rm_listener *l);
 const struct rmail_listen_opts *rm_listener_opts(struct rm_listener *l);
 const char *rm_listener_labels(struct rm_listener *l);
+/* accept_pause.c: accept() ran out of descriptors (err is EMFILE or
+ * ENFILE): stop watching io for a moment.  fd_freed resumes every
+ * paused listener at once; pause_forget drops them (listeners closing) */
+void rm_accept_pause(ev_io *io, const char *bound, const char *where, int err);
+void rm_accept_fd_freed(void);
+void rm_accept_pause_forget(void);
 /* per-IP accounting: returns false when the cap is hit */
 bool rm_ip_acquire(const char *ip);
 void rm_ip_release(const char *ip);

@@ -305,6 +305,8 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		return 1;
 	rm_conf_set(d.conf);
 	rm_log_set_level(d.conf->log_level);
+	(void)rm_fdlimit_warn(rm_fdlimit_raise(),
+			      d.conf->limits.max_connections);
 	if (rm_priv_resolve(d.conf->run_as, &d.priv, &err) < 0)
 		goto fail;
 	if (rm_pidfile_acquire(d.conf->pid_file, &err) < 0)

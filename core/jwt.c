@@ -2,7 +2,7 @@
  * HS256 tokens through libjwt 1.10, which needs care: jwt_decode()
  * accepts "alg":"none" when no key is given and never checks "exp".  So
  * we always decode with the key, insist on HS256 ourselves and check the
- * expiry ourselves.
+ * time claims ("exp", and "nbf" when present) ourselves.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +14,9 @@
 #include "rm.h"
 
 #define JWT_MAX_TOKEN 4096
+/* Clock skew allowed on "exp" and "nbf" alike; rmail signs its own tokens,
+ * so there is no other clock to forgive. */
+#define JWT_LEEWAY_S 0
 
 int rm_jwt_sign(const void *key, size_t keylen,
 		const struct rmail_jwt_claims *claims, char *out, size_t outsz,
@@ -66,6 +69,32 @@ out:
 	return ret;
 }
 
+/*
+ * "nbf" is optional (RFC 7519 4.1.5), but when present it must be an
+ * integer: libjwt's jwt_get_grant_int() reads a string or a float as 0
+ * without setting errno, so we look at the JSON text ourselves.
+ * Returns 1 with *nbf_r set, 0 when absent, -1 when malformed.
+ */
+static int jwt_nbf(jwt_t *jwt, int64_t *nbf_r)
+{
+	char *js = jwt_get_grants_json(jwt, "nbf");
+	char *end;
+	long long v;
+	int ret = -1;
+
+	if (js == NULL)
+		return 0;
+	errno = 0;
+	v = strtoll(js, &end, 10);
+	if (js[0] != '\0' && (js[0] == '-' || (js[0] >= '0' && js[0] <= '9')) &&
+	    *end == '\0' && errno == 0) {
+		*nbf_r = (int64_t)v;
+		ret = 1;
+	}
+	free(js);
+	return ret;
+}
+
 int rm_jwt_verify(const void *key, size_t keylen, const char *token,
 		  struct rmail_jwt_claims *claims_r, struct rmail_err *err)
 {
@@ -75,6 +104,8 @@ int rm_jwt_verify(const void *key, size_t keylen, const char *token,
 	jwt_t *jwt = NULL;
 	const char *sub;
 	long gen, iat, exp;
+	int64_t nbf;
+	int64_t now = (int64_t)time(NULL);
 	int ret = -1;
 
 	if (cap < RMAIL_JWT_CLAIMS_SIZE_1_0)
@@ -105,9 +136,18 @@ int rm_jwt_verify(const void *key, size_t keylen, const char *token,
 	if (errno != 0 || sub == NULL || strlen(sub) > RMAIL_ADDR_MAX ||
 	    gen < 0)
 		goto bad;
-	if ((int64_t)exp <= (int64_t)time(NULL)) {
+	if ((int64_t)exp + JWT_LEEWAY_S <= now) {
 		rmail_err_set(err, RMAIL_E_AUTH, "token expired");
 		goto out;
+	}
+	switch (jwt_nbf(jwt, &nbf)) {
+	case -1:
+		goto bad;
+	case 1:
+		if (nbf - JWT_LEEWAY_S > now) {
+			rmail_err_set(err, RMAIL_E_AUTH, "token not yet valid");
+			goto out;
+		}
 	}
 	memcpy(c_r->sub, sub, strlen(sub) + 1);
 	c_r->gen = (uint64_t)gen;

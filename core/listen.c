@@ -262,6 +262,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				rm_accept_pause(&l->io, l->bound, l->where,
+						errno);
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				rm_log(RMAIL_LOG_WARN, "accept on %s (%s): %s",
@@ -391,6 +396,7 @@ void rm_listen_stop_accepting(void)
 {
 	struct rm_listener *l;
 
+	rm_accept_pause_forget();
 	while ((l = listeners) != NULL) {
 		listeners = l->next;
 		if (l->active)

@@ -186,6 +186,16 @@ void *rm_tls_client_ctx(void); /* for outbound SMTP */
 /* seconds since epoch of the current certificate's notAfter, or 0 */
 int64_t rm_tls_cert_expiry(void);
 
+/* ---- fdlimit.c ---------------------------------------------------- */
+/* descriptors kept for the daemon beyond one per connection */
+#define RM_FD_RESERVE 128
+/* raise the soft RLIMIT_NOFILE to the hard one; the soft limit now */
+uint64_t rm_fdlimit_raise(void);
+/* the hard RLIMIT_NOFILE (what the daemon will raise to) */
+uint64_t rm_fdlimit_hard(void);
+/* log a warning when max_connections plus RM_FD_RESERVE exceeds limit */
+bool rm_fdlimit_warn(uint64_t limit, uint32_t max_connections);
+
 /* ---- listen.c / conn.c -------------------------------------------- */
 /* bind now (as root, before run_as): section.key -> sockets */
 int rm_listen_prebind(const char *section, const char *key,

@@ -29,6 +29,7 @@ struct ex_conf {
 	uint64_t max_header_size;
 	struct rmail_strmap advertise;
 	double request_timeout;
+	uint64_t body_min_rate; /* bytes per second, 0: none */
 	double idle_timeout;
 };
 

@@ -272,12 +272,14 @@ int http_parse_head(struct http_parser *p, const char *data, size_t len,
 	size_t start = 0, i, end = 0, pos, e, cend, lim;
 	const char *lf;
 
-	/* stray CRLFs after a previous body are tolerated (RFC 9112 2.2) */
-	while (start < len && (data[start] == '\r' || data[start] == '\n'))
-		start++;
+	/* stray CRLFs after a previous body are tolerated (RFC 9112 2.2);
+	 * a bare LF is not, and is refused with the request line */
+	while (len - start >= 2 && data[start] == '\r' &&
+	       data[start + 1] == '\n')
+		start += 2;
 	if (start >= p->lim.max_head)
 		return fail(p, 400, "empty lines");
-	if (start == len) {
+	if (start == len || (len - start == 1 && data[start] == '\r')) {
 		*used_r = 0;
 		return RMAIL_AGAIN;
 	}
@@ -290,15 +292,16 @@ int http_parse_head(struct http_parser *p, const char *data, size_t len,
 		*used_r = 0;
 		return RMAIL_AGAIN;
 	}
+	/* Every line ends in CRLF (RFC 9112 2.2): a bare LF would let a
+	 * front proxy that frames the stream differently smuggle a request
+	 * past us, so it is refused rather than tolerated. */
 	i = p->scan > start ? p->scan : start;
 	for (; i < len && i - start < p->lim.max_head; i++) {
-		size_t j = i;
-
 		if (data[i] != '\n')
 			continue;
-		if (j > start && data[j - 1] == '\r')
-			j--;
-		if (j > start && data[j - 1] == '\n') {
+		if (i == start || data[i - 1] != '\r')
+			return fail(p, 400, "bare LF in the request head");
+		if (i - start >= 3 && data[i - 2] == '\n') {
 			end = i + 1;
 			break;
 		}
@@ -398,8 +401,7 @@ int http_parse_body(struct http_parser *p, const char *data, size_t len,
 			if (data[i] == '\r') {
 				p->bstate = HB_CHUNK_SIZE_LF;
 			} else if (data[i] == '\n') {
-				p->bstate = HB_CHUNK_SIZE_LF;
-				continue;
+				return fail(p, 400, "bare LF in chunk framing");
 			} else if (p->ext_len == 0 && data[i] != ';' &&
 				   data[i] != ' ' && data[i] != '\t') {
 				return fail(p, 400, "bad chunk size");
@@ -426,9 +428,7 @@ int http_parse_body(struct http_parser *p, const char *data, size_t len,
 				i++;
 				break;
 			}
-			/* a bare LF ends the chunk too */
-			p->bstate = HB_CHUNK_DATA_LF;
-			/* fall through */
+			return fail(p, 400, "bad chunk framing");
 		case HB_CHUNK_DATA_LF:
 			if (data[i] != '\n')
 				return fail(p, 400, "bad chunk framing");
@@ -442,11 +442,6 @@ int http_parse_body(struct http_parser *p, const char *data, size_t len,
 				p->bstate = HB_TRAILER_LF;
 				break;
 			}
-			if (data[i] == '\n') {
-				i++;
-				p->bstate = HB_DONE;
-				break;
-			}
 			p->bstate = HB_TRAILER;
 			break;
 		case HB_TRAILER:
@@ -454,8 +449,16 @@ int http_parse_body(struct http_parser *p, const char *data, size_t len,
 			if (++p->trailer_len > TRAILER_MAX)
 				return fail(p, 431, "trailer too large");
 			if (data[i] == '\n')
-				p->bstate = HB_TRAILER_START;
+				return fail(p, 400, "bare LF in a trailer");
+			if (data[i] == '\r')
+				p->bstate = HB_TRAILER_FIELD_LF;
 			i++;
+			break;
+		case HB_TRAILER_FIELD_LF:
+			if (data[i] != '\n')
+				return fail(p, 400, "bad chunk framing");
+			i++;
+			p->bstate = HB_TRAILER_START;
 			break;
 		case HB_TRAILER_LF:
 			if (data[i] != '\n')

@@ -10,6 +10,9 @@
  * chunked) is decoded by a resumable state machine that hands decoded
  * bytes to a sink and never looks back.
  *
+ * Lines end in CRLF only: a bare LF in the head or in the chunk framing
+ * is a 400, so a stricter front proxy and rmail frame a stream alike.
+ *
  * Errors carry the HTTP status to answer: 400, 411, 413, 414, 431, 501,
  * 505.  After an error the connection cannot be resynchronised.
  */
@@ -74,6 +77,7 @@ enum http_body_state {
 	HB_CHUNK_DATA_LF,
 	HB_TRAILER_START,
 	HB_TRAILER,
+	HB_TRAILER_FIELD_LF,
 	HB_TRAILER_LF,
 	HB_DONE,
 };

@@ -119,7 +119,14 @@ static const struct rmail_conf_key ex_keys[] = {
 	 "imaps_port, smtp_port, submission_port, smtps_port",
 	 check_advertise},
 	{"request_timeout", RMAIL_CONF_DURATION, RL, OFF(request_timeout),
-	 "\"30s\"", "time to receive one request (408 beyond)", check_duration},
+	 "\"30s\"",
+	 "time from a request's first byte to the end of its head, and the "
+	 "grace before body_min_rate applies (408 beyond)",
+	 check_duration},
+	{"body_min_rate", RMAIL_CONF_SIZE, RL, OFF(body_min_rate), "\"1K\"",
+	 "slowest average request body rate, bytes per second, after "
+	 "request_timeout (408 below; 0: none)",
+	 NULL},
 	{"idle_timeout", RMAIL_CONF_DURATION, RL, OFF(idle_timeout), "\"60s\"",
 	 "keep-alive idle time before closing", check_duration},
 	RMAIL_CONF_END,

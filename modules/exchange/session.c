@@ -32,6 +32,12 @@ struct ex_sess {
 	int err_status; /* answer after the body is read */
 	const char *err_msg;
 	const char *allow;
+	/* deadlines (loop time): head_start is 0 until a request's first
+	 * byte; the body must keep an average body_min_rate after a grace
+	 * of request_timeout */
+	double head_start;
+	double body_start;
+	uint64_t body_bytes;
 };
 
 static const char *reason(int status)
@@ -168,6 +174,30 @@ static void write_response(struct ex_sess *s, struct ex_req *r, int status,
 /* finish the current request: next one, or close */
 static void after_async(struct ex_sess *s);
 
+/* The core's connection timer restarts on every read, so a client
+ * trickling a byte now and then would never meet a plain timeout:
+ * re-arm it after each read with what is left before `deadline`. */
+static void arm_deadline(struct ex_sess *s, double deadline)
+{
+	double left = deadline - ex.core->now();
+
+	ex.core->conn_set_timeout(s->c, left > 0.001 ? left : 0.001);
+}
+
+static void arm_body_deadline(struct ex_sess *s)
+{
+	const struct ex_conf *cf = ex_conf();
+	double deadline = ex.core->now() + cf->request_timeout;
+
+	if (cf->body_min_rate > 0)
+		deadline = s->body_start + cf->request_timeout +
+			   (double)s->body_bytes / (double)cf->body_min_rate;
+	/* no single pause longer than request_timeout either */
+	if (deadline > ex.core->now() + cf->request_timeout)
+		deadline = ex.core->now() + cf->request_timeout;
+	arm_deadline(s, deadline);
+}
+
 static void req_done(struct ex_sess *s)
 {
 	const struct rmail_core *core = ex.core;
@@ -178,6 +208,7 @@ static void req_done(struct ex_sess *s)
 	s->discard = 0;
 	s->err_status = 0;
 	s->allow = NULL;
+	s->head_start = 0;
 	if (s->closed) {
 		core->conn_close(s->c);
 		return;
@@ -376,7 +407,10 @@ static int start_request(struct ex_sess *s, const struct http_request *h)
 	const char *allow = NULL;
 
 	s->req = r;
-	core->conn_set_timeout(s->c, ex_conf()->request_timeout);
+	s->head_start = 0;
+	s->body_start = core->now();
+	s->body_bytes = 0;
+	arm_body_deadline(s);
 	if (ex_route(r, &status, &allow) < 0) {
 		s->discard = 1;
 		s->err_status = status;
@@ -447,9 +481,11 @@ static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 				return RMAIL_OK;
 			rc = http_parse_head(&s->p, d, n, &h, &used);
 			if (rc == RMAIL_AGAIN) {
-				if (n > 0)
-					core->conn_set_timeout(
-						c, ex_conf()->request_timeout);
+				if (s->head_start == 0)
+					s->head_start = core->now();
+				arm_deadline(
+					s, s->head_start +
+						   ex_conf()->request_timeout);
 				return RMAIL_OK;
 			}
 			if (rc != RMAIL_OK) {
@@ -467,8 +503,11 @@ static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 		/* EX_BODY */
 		rc = http_parse_body(&s->p, d, n, &used, body_sink, s);
 		core->conn_consume(c, used);
-		if (rc == RMAIL_AGAIN)
+		if (rc == RMAIL_AGAIN) {
+			s->body_bytes += used;
+			arm_body_deadline(s);
 			return RMAIL_OK;
+		}
 		if (rc != RMAIL_OK) {
 			s->closed = 1;
 			ex_error(s->req, s->p.status, s->p.error);

@@ -188,6 +188,7 @@ int imap_session_accept(struct rmail_conn *c, void **session_r)
 	s->c = c;
 	s->state = IMAP_S_NOAUTH;
 	s->tls = core->conn_is_tls(c) != 0;
+	s->login_deadline = core->now() + cf->login_timeout;
 	s->mem_len = session_mem_size(&plen);
 	mem = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -459,10 +460,27 @@ static int session_input(struct rmail_conn *c, void *session)
 	return RMAIL_OK;
 }
 
+/* Before login the core's idle timer, restarted by every byte, is not
+ * enough: a client trickling bytes would hold the connection forever.
+ * Re-arm it with what is left of login_timeout when that is sooner. */
+static void prelogin_deadline(struct imap_session *s)
+{
+	const struct imap_conf *cf = IMAP_CONF;
+	double left;
+
+	if (s->state >= IMAP_S_AUTH || s->closing || cf->login_timeout <= 0)
+		return;
+	left = s->login_deadline - IMAP_CORE->now();
+	if (left < cf->idle_timeout_preauth)
+		IMAP_CORE->conn_set_timeout(s->c, left > 0.001 ? left : 0.001);
+}
+
 int imap_session_input(struct rmail_conn *c, void *session)
 {
 	int rc = session_input(c, session);
 
+	if (rc == RMAIL_OK)
+		prelogin_deadline(session);
 	imap_flush();
 	return rc;
 }

@@ -27,6 +27,7 @@ struct imap_conf {
 	int64_t max_literals;
 	int64_t max_depth;
 	double idle_timeout_preauth;
+	double login_timeout;
 	double idle_timeout;
 	int64_t auth_fail_disconnect;
 	uint64_t fetch_outq;
@@ -91,6 +92,7 @@ struct imap_session {
 	bool closing;
 	bool tls;
 	unsigned auth_failures;
+	double login_deadline; /* loop time by which to be logged in */
 	char user[RMAIL_ADDR_MAX + 1];
 	char tag[128]; /* of the running async command */
 	char *sasl_tag;

@@ -676,6 +676,33 @@ static void test_idle_timeout_after_login(void)
 	imd_stop(d);
 }
 
+/* Before login the deadline is absolute from the connection: a client
+ * trickling a byte now and then is logged out within login_timeout,
+ * though it is never idle for idle_timeout_preauth. */
+static void test_prelogin_deadline(void)
+{
+	struct imd *d = imd_start("\"login_timeout\": \"1s\", "
+				  "\"idle_timeout_preauth\": \"5s\"");
+	static const char cmd[] = "a1 CAPABILITY and then some more bytes\r\n";
+	struct imc *c = imc_connect(d, false, NULL);
+	gint64 t0 = g_get_monotonic_time();
+	char *r = NULL;
+	size_t i;
+
+	for (i = 0; cmd[i] != '\0' && r == NULL; i++) {
+		if (!rmh_send_raw(c->c, cmd + i, 1))
+			break;
+		r = imc_until(c, "* BYE", 0.6);
+	}
+	g_test_message("BYE after %.2f s",
+		       (double)(g_get_monotonic_time() - t0) / 1e6);
+	g_assert_nonnull(r);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_USEC_PER_SEC);
+	g_free(r);
+	imc_close(c);
+	imd_stop(d);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -683,6 +710,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/imap/login/cleartext-policy", test_cleartext_policy);
 	g_test_add_func("/imap/login/failures", test_auth_failures);
+	g_test_add_func("/imap/login/prelogin-deadline",
+			test_prelogin_deadline);
 	g_test_add_func("/imap/login/idle-timeout",
 			test_idle_timeout_after_login);
 	g_test_add_func("/imap/cmd/misc", test_misc_commands);

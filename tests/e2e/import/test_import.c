@@ -6,8 +6,10 @@
  */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <utime.h>
 
 #include "harness.h"
@@ -350,6 +352,189 @@ static void test_speed(struct rmh_store *f, gconstpointer data)
 	g_free(md);
 }
 
+static void mkdirs(struct rmh_store *f, const char *rel)
+{
+	char *p = path(f, rel);
+
+	g_assert_cmpint(g_mkdir_with_parents(p, 0700), ==, 0);
+	g_free(p);
+}
+
+static void symlink_at(struct rmh_store *f, const char *target_rel,
+		       const char *rel)
+{
+	char *t = path(f, target_rel), *l = path(f, rel);
+
+	g_assert_cmpint(symlink(t, l), ==, 0);
+	g_free(t);
+	g_free(l);
+}
+
+/* does any file under dir hold `needle` */
+static bool tree_has(const char *dir, const char *needle)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while (!found && (name = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, name, NULL), *text = NULL;
+
+		if (g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+			found = true; /* export never writes one */
+		else if (g_file_test(p, G_FILE_TEST_IS_DIR))
+			found = tree_has(p, needle);
+		else if (g_file_get_contents(p, &text, NULL, NULL))
+			found = strstr(text, needle) != NULL;
+		g_free(text);
+		g_free(p);
+	}
+	g_dir_close(d);
+	return found;
+}
+
+static void want_reported(const struct rmh_cmd *r, const char *what)
+{
+	if (strstr(r->err, what) == NULL)
+		g_error("%s not reported:\n%s", what, r->err);
+}
+
+/* A hostile tree: nothing outside it is read, through a symlinked
+ * folder, cur/ or message, a hard link or a FIFO; each is reported. */
+static void test_hostile_tree(struct rmh_store *f, gconstpointer data)
+{
+	char *md, *args, *out, *p;
+	struct rmh_cmd r;
+
+	(void)data;
+	add_user(f, "eve@example.com");
+	put(f, "md/cur/1.ok.host:2,S", "From: ok@x\nSubject: ok\n\nfine\n", 0);
+	mkdirs(f, "md/new");
+	/* outside the tree */
+	put(f, "outside/file", "From: s@x\n\nSECRET-LINK\n", 0);
+	put(f, "outside/hard", "From: s@x\n\nSECRET-HARD\n", 0);
+	put(f, "outside/curdir/6.y.host:2,S", "From: s@x\n\nSECRET-FOLDER\n",
+	    0);
+	put(f, "outside/folder/cur/7.z.host:2,S",
+	    "From: s@x\n\nSECRET-DIRLINK\n", 0);
+	put(f, "outside/curdir2/8.w.host:2,S", "From: s@x\n\nSECRET-CUR\n", 0);
+	put(f, "outside/kw", "0 SECRET-KEYWORD\n", 0);
+	/* a message symlink, a hard link, a FIFO */
+	symlink_at(f, "outside/file", "md/cur/2.link.host:2,S");
+	{
+		char *a = path(f, "outside/hard"),
+		     *b = path(f, "md/cur/3.hard.host:2,S");
+
+		g_assert_cmpint(link(a, b), ==, 0);
+		g_free(a);
+		g_free(b);
+	}
+	p = path(f, "md/cur/4.fifo.host:2,S");
+	g_assert_cmpint(mkfifo(p, 0600), ==, 0);
+	g_free(p);
+	/* .Folder/cur a symlink, .Linked a symlinked folder, keywords */
+	mkdirs(f, "md/.Folder/new");
+	symlink_at(f, "outside/curdir", "md/.Folder/cur");
+	symlink_at(f, "outside/folder", "md/.Linked");
+	symlink_at(f, "outside/kw", "md/dovecot-keywords");
+	/* another owner than the tree's (root can make one) */
+	if (geteuid() == 0) {
+		p = path(f, "md/cur/5.owner.host:2,S");
+		g_assert_true(g_file_set_contents(
+			p, "From: o@x\n\nSECRET-OWNER\n", -1, NULL));
+		g_assert_cmpint(chown(p, 65534, 65534), ==, 0);
+		g_free(p);
+	}
+	/* a second tree whose cur/ itself is a symlink */
+	mkdirs(f, "md2/new");
+	symlink_at(f, "outside/curdir2", "md2/cur");
+
+	md = path(f, "md");
+	args = g_strdup_printf("import maildir %s eve@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("import: %d\n%s%s", r.status, r.out, r.err);
+	g_assert_cmpint(r.status, ==, 1);
+	g_assert_nonnull(strstr(r.out, "imported 1 messages"));
+	want_reported(&r, "2.link.host:2,S");
+	want_reported(&r, "3.hard.host:2,S");
+	want_reported(&r, "4.fifo.host:2,S");
+	want_reported(&r, ".Folder/cur");
+	want_reported(&r, ".Linked");
+	want_reported(&r, "dovecot-keywords");
+	if (geteuid() == 0)
+		want_reported(&r, "5.owner.host:2,S");
+	rmh_cmd_free(&r);
+	g_free(args);
+	g_free(md);
+
+	md = path(f, "md2");
+	args = g_strdup_printf("import maildir %s eve@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("import: %d\n%s%s", r.status, r.out, r.err);
+	g_assert_cmpint(r.status, ==, 1);
+	g_assert_nonnull(strstr(r.out, "imported 0 messages"));
+	want_reported(&r, "md2/cur");
+	rmh_cmd_free(&r);
+	g_free(args);
+	g_free(md);
+
+	/* what went in: the one good message, nothing else */
+	out = path(f, "out");
+	args = g_strdup_printf("export maildir eve@example.com %s", out);
+	run_ok(f, args, "exported 1 messages");
+	g_assert_false(tree_has(out, "SECRET"));
+	g_free(args);
+	g_free(out);
+}
+
+/* As root with run_as, the import reads the tree as that user: a file
+ * only root may read stays out. */
+static void test_run_as(struct rmh_store *f, gconstpointer data)
+{
+	struct passwd *pw = getpwnam("nobody");
+	char *text = NULL, *conf, *md, *args, *p, *root;
+	struct rmh_cmd r;
+
+	(void)data;
+	if (geteuid() != 0 || pw == NULL) {
+		g_test_skip("needs root and a user \"nobody\"");
+		return;
+	}
+	g_assert_true(g_file_get_contents(f->config, &text, NULL, NULL));
+	conf = g_strdup_printf("{\"run_as\": \"nobody\", %s", text + 1);
+	g_assert_true(g_file_set_contents(f->config, conf, -1, NULL));
+	g_assert_cmpint(chmod(f->dir, 0755), ==, 0);
+	root = path(f, "mail");
+	/* root's mail root, writable by all: only run_as makes the
+	 * command drop its privileges (an owned root already did) */
+	g_assert_cmpint(chmod(root, 0777), ==, 0);
+	add_user(f, "rae@example.com");
+	put(f, "md/cur/1.root.host:2,S", "From: r@x\n\nROOT-ONLY\n", 0);
+	p = path(f, "md/cur/1.root.host:2,S");
+	g_assert_cmpint(chmod(p, 0600), ==, 0);
+	md = path(f, "md");
+	/* the tree is open to all; the one message is not */
+	g_assert_cmpint(chmod(md, 0755), ==, 0);
+	g_free(p);
+	p = path(f, "md/cur");
+	g_assert_cmpint(chmod(p, 0755), ==, 0);
+	args = g_strdup_printf("import maildir %s rae@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("import: %d\n%s%s", r.status, r.out, r.err);
+	g_assert_nonnull(strstr(r.out, "imported 0 messages"));
+	g_assert_nonnull(strstr(r.err, "Permission denied"));
+	g_assert_cmpint(r.status, ==, 1);
+	rmh_cmd_free(&r);
+	g_free(args);
+	g_free(md);
+	g_free(p);
+	g_free(root);
+	g_free(conf);
+	g_free(text);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -357,5 +542,9 @@ int main(int argc, char **argv)
 		   test_roundtrip, rmh_store_teardown);
 	g_test_add("/import/speed", struct rmh_store, NULL, rmh_store_setup,
 		   test_speed, rmh_store_teardown);
+	g_test_add("/import/hostile_tree", struct rmh_store, NULL,
+		   rmh_store_setup, test_hostile_tree, rmh_store_teardown);
+	g_test_add("/import/run_as", struct rmh_store, NULL, rmh_store_setup,
+		   test_run_as, rmh_store_teardown);
 	return g_test_run();
 }

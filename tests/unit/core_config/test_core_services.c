@@ -95,6 +95,80 @@ static void test_jwt(void)
 	}
 }
 
+/* An HS256 token with arbitrary claims, signed with the test key. */
+static char *sign_raw(const char *claims)
+{
+	char *h = b64url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+	char *p = b64url(claims);
+	char *input = g_strdup_printf("%s.%s", h, p);
+	GHmac *mac =
+		g_hmac_new(G_CHECKSUM_SHA256, (const guchar *)key, strlen(key));
+	guint8 dig[32];
+	gsize n = sizeof(dig);
+	char *sig, *tok;
+
+	g_hmac_update(mac, (const guchar *)input, -1);
+	g_hmac_get_digest(mac, dig, &n);
+	g_hmac_unref(mac);
+	sig = g_base64_encode(dig, n);
+	for (char *q = sig; *q; q++)
+		*q = *q == '+' ? '-' : *q == '/' ? '_' : *q;
+	while (strlen(sig) > 0 && sig[strlen(sig) - 1] == '=')
+		sig[strlen(sig) - 1] = '\0';
+	tok = g_strdup_printf("%s.%s", input, sig);
+	g_free(h);
+	g_free(p);
+	g_free(input);
+	g_free(sig);
+	return tok;
+}
+
+/* nbf_off: nbf relative to now, or G_MAXLONG for no nbf at all */
+static int verify_claims(long nbf_off)
+{
+	long now = (long)time(NULL);
+	char *claims =
+		nbf_off == G_MAXLONG
+			? g_strdup_printf("{\"sub\":\"demo@example.test\","
+					  "\"gen\":7,\"iat\":%ld,\"exp\":%ld}",
+					  now, now + 600)
+			: g_strdup_printf("{\"sub\":\"demo@example.test\","
+					  "\"gen\":7,\"iat\":%ld,\"exp\":%ld,"
+					  "\"nbf\":%ld}",
+					  now, now + 600, now + nbf_off);
+	char *tok = sign_raw(claims);
+	struct rmail_jwt_claims c;
+	int r = verify(tok, &c);
+
+	g_free(claims);
+	g_free(tok);
+	return r;
+}
+
+/* "nbf" (RFC 7519 4.1.5) is honoured with the same leeway as "exp". */
+static void test_jwt_nbf(void)
+{
+	long now = (long)time(NULL);
+	char *claims, *tok;
+	struct rmail_jwt_claims c;
+
+	/* the hand-made signer matches rm_jwt_sign's */
+	g_assert_cmpint(verify_claims(G_MAXLONG), ==, 0);
+	g_assert_cmpint(verify_claims(-10), ==, 0);
+	g_assert_cmpint(verify_claims(0), ==, 0);
+	/* not yet valid */
+	g_assert_cmpint(verify_claims(300), ==, -1);
+	g_assert_cmpint(verify_claims(2), ==, -1);
+	/* a non-numeric nbf is refused, not ignored */
+	claims = g_strdup_printf("{\"sub\":\"demo@example.test\",\"gen\":7,"
+				 "\"iat\":%ld,\"exp\":%ld,\"nbf\":\"later\"}",
+				 now, now + 600);
+	tok = sign_raw(claims);
+	g_assert_cmpint(verify(tok, &c), ==, -1);
+	g_free(claims);
+	g_free(tok);
+}
+
 static void test_ratelimit(void)
 {
 	double retry = 0;
@@ -253,6 +327,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/services/jwt", test_jwt);
+	g_test_add_func("/services/jwt_nbf", test_jwt_nbf);
 	g_test_add_func("/services/ratelimit", test_ratelimit);
 	g_test_add_func("/services/threads", test_threads);
 	g_test_add_func("/services/metrics", test_metrics);

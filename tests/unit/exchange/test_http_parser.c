@@ -27,8 +27,42 @@ static const struct vec vecs[] = {
 	 1, 0},
 	{"GET / HTTP/1.0\r\n\r\n", 0, "/", "", 0, 0},
 	{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, "/", "", 1, 0},
-	{"GET /a?b=c HTTP/1.1\nHost: x\nConnection: close\n\n", 0, "/a?b=c", "",
+	{"GET /a?b=c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0,
+	 "/a?b=c", "", 0, 0},
+	/* bare LF anywhere in the head or the chunk framing is refused, so
+	 * a stricter front proxy and rmail cannot frame a stream apart */
+	{"GET /a?b=c HTTP/1.1\nHost: x\nConnection: close\n\n", 400, NULL, NULL,
 	 0, 0},
+	{"GET / HTTP/1.1\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\r\n\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\n\r\n", 400, NULL, NULL, 0, 0},
+	{"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\nhello\r\n0\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5;e=1\nhello\r\n0\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\n0\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\r\n0\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\r\n0\r\n\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\r\n0\r\nX-T: 1\n\r\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\r\n0\r\nX-T: 1\r\n\n",
+	 400, NULL, NULL, 0, 0},
+	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\r\n0\r\nX-T: 1\rX\r\n\r\n",
+	 400, NULL, NULL, 0, 0},
 	{"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET", 0,
 	 "/p", "hello", 1, 3},
 	{"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
