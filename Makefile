@@ -9,7 +9,7 @@ UNIT     ?= rmail
 CMAKE    ?= cmake
 CTEST    ?= ctest
 
-.PHONY: all build test test-plain test-asan run install deps clean \
+.PHONY: all build test test-plain test-asan run install deps clean format-check \
 	start stop restart status logs
 
 all: build
@@ -21,9 +21,15 @@ build:
 deps:
 	scripts/deps.sh
 
-# The suite, then the same suite under ASan+UBSan (fuzz smoke runs
-# once, in the plain build).
+# The committed .clang-format, as Debian 12's clang-format 14 applies it
+# (another major formats differently).
+format-check:
+	git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror
+
+# Formatting, the suite, then the same suite under ASan+UBSan (fuzz
+# smoke runs once, in the plain build).
 test: deps
+	$(MAKE) format-check
 	$(MAKE) build
 	$(CTEST) --test-dir $(BUILD) --output-on-failure -j2
 	$(CMAKE) -S . -B $(ASAN) -DRMAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

@@ -147,7 +147,8 @@ static void test_uid_order(struct ss_fx *fx, gconstpointer d)
 					new_max = uid;
 			}
 		}
-		g_assert_cmpuint(n - seen, ==, n - seen);
+		/* no more than the two appenders' 300 ever show up */
+		g_assert_cmpuint(n, <=, 300);
 		max_seen = new_max;
 		seen = n;
 		polls++;
