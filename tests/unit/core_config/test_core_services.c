@@ -137,7 +137,7 @@ static int verify_claims(long nbf_off)
 					  "\"nbf\":%ld}",
 					  now, now + 600, now + nbf_off);
 	char *tok = sign_raw(claims);
-	struct rmail_jwt_claims c;
+	struct rmail_jwt_claims c = {.size = sizeof(c)};
 	int r = verify(tok, &c);
 
 	g_free(claims);
@@ -150,7 +150,7 @@ static void test_jwt_nbf(void)
 {
 	long now = (long)time(NULL);
 	char *claims, *tok;
-	struct rmail_jwt_claims c;
+	struct rmail_jwt_claims c = {.size = sizeof(c)};
 
 	/* the hand-made signer matches rm_jwt_sign's */
 	g_assert_cmpint(verify_claims(G_MAXLONG), ==, 0);
