@@ -248,7 +248,9 @@ struct rmail_store_ops {
 	int (*msg_copy)(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			const char *dst, uint32_t *dst_uids_r,
 			uint32_t *dst_uidvalidity_r, struct rmail_err *err);
-	/* [slow] copy then expunge. */
+	/* [slow] move uids to `dst`.  Since 1.1 each source is claimed
+	 * first, so concurrent moves of one message never copy it twice;
+	 * all or nothing: RMAIL_E_NOENT, nothing moved, when one is gone. */
 	int (*msg_move)(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			const char *dst, uint32_t *dst_uids_r,
 			uint32_t *dst_uidvalidity_r, struct rmail_err *err);
@@ -282,6 +284,16 @@ struct rmail_store_ops {
 	/* [slow] make every nosync append to the mailbox durable */
 	int (*mbox_sync)(void *h, const char *user, const char *mailbox,
 			 struct rmail_err *err);
+
+	/* ---- 1.1 ----------------------------------------------------- */
+	/* [slow] move what is still there: a message another process
+	 * expunged or moved first (each source is claimed atomically, so
+	 * exactly one mover wins) gets dst_uids_r[i] = 0 and is not copied.
+	 * 0 even when none was left to move. */
+	int (*msg_move_some)(struct rmail_mbox *mb, const uint32_t *uids,
+			     size_t n, const char *dst, uint32_t *dst_uids_r,
+			     uint32_t *dst_uidvalidity_r,
+			     struct rmail_err *err);
 };
 
 #endif

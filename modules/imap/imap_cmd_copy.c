@@ -50,7 +50,13 @@ static void copy_work(void *arg, const volatile int *cancel)
 	const struct rmail_store_ops *ops = imap_store(NULL);
 
 	(void)cancel;
-	if (j->move)
+	/* 1.1 stores say which messages another session took first */
+	if (j->move && RMAIL_HAS(ops, struct rmail_store_ops, msg_move_some) &&
+	    ops->msg_move_some != NULL)
+		j->rc = ops->msg_move_some(j->mb, j->uids, j->n, j->dst,
+					   j->dst_uids, &j->uidvalidity,
+					   &j->err);
+	else if (j->move)
 		j->rc = ops->msg_move(j->mb, j->uids, j->n, j->dst, j->dst_uids,
 				      &j->uidvalidity, &j->err);
 	else
@@ -79,20 +85,39 @@ static void copy_done(void *arg, int cancelled)
 		else
 			imap_tagged(s, s->tag, false, "NO %s%s",
 				    imap_err_code(&j->err), j->err.msg);
+	} else if (j->move) {
+		size_t i, k = 0;
+		char *src, *dst;
+
+		/* only the pairs that moved: a message another session
+		 * expunged or moved first gets no COPYUID entry */
+		for (i = 0; i < j->n; i++)
+			if (j->dst_uids[i] != 0) {
+				j->uids[k] = j->uids[i];
+				j->dst_uids[k++] = j->dst_uids[i];
+			}
+		src = uid_set(j->uids, k);
+		dst = uid_set(j->dst_uids, k);
+		if (k > 0)
+			imap_printf(s, "* OK [COPYUID %u %s %s] Moved\r\n",
+				    j->uidvalidity, src, dst);
+		/* the EXPUNGEs: MOVE allows them (RFC 6851 3.3) */
+		if (k < j->n)
+			imap_tagged(s, s->tag, true,
+				    "OK [EXPUNGEISSUED] MOVE completed, %zu "
+				    "message(s) already expunged",
+				    j->n - k);
+		else
+			imap_tagged(s, s->tag, true, "OK MOVE completed");
+		free(src);
+		free(dst);
 	} else {
 		char *src = uid_set(j->uids, j->n);
 		char *dst = uid_set(j->dst_uids, j->n);
 
-		if (j->move) {
-			imap_printf(s, "* OK [COPYUID %u %s %s] Moved\r\n",
-				    j->uidvalidity, src, dst);
-			/* the EXPUNGEs: MOVE allows them (RFC 6851 3.3) */
-			imap_tagged(s, s->tag, true, "OK MOVE completed");
-		} else {
-			imap_tagged(s, s->tag, false,
-				    "OK [COPYUID %u %s %s] %s completed",
-				    j->uidvalidity, src, dst, name);
-		}
+		imap_tagged(s, s->tag, false,
+			    "OK [COPYUID %u %s %s] %s completed",
+			    j->uidvalidity, src, dst, name);
 		free(src);
 		free(dst);
 	}

@@ -13,7 +13,7 @@
 
 #define SS_CAS_TRIES 64
 
-static void rel_name(const struct ss_fname *f, char *out, size_t outsz)
+void ss_msg_rel(const struct ss_fname *f, char *out, size_t outsz)
 {
 	char name[SS_FNAME_MAX];
 
@@ -61,8 +61,8 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 		}
 		if (nw.flags == cur.flags && nw.keywords == cur.keywords)
 			break;
-		rel_name(&cur, from, sizeof(from));
-		rel_name(&nw, to, sizeof(to));
+		ss_msg_rel(&cur, from, sizeof(from));
+		ss_msg_rel(&nw, to, sizeof(to));
 		if (renameat(mb->dirfd, from, mb->dirfd, to) == 0) {
 			ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid, nw.flags);
 			break;
@@ -100,7 +100,7 @@ int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,
 	if (ss_msg_state(mb, uid, &f) < 0)
 		return rmail_err_set(err, RMAIL_E_NOENT, "no message %u", uid);
 	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
-		rel_name(&f, rel, sizeof(rel));
+		ss_msg_rel(&f, rel, sizeof(rel));
 		fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 || errno != ENOENT)
 			break;
@@ -144,7 +144,7 @@ int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 }
 
 /* a private copy when link(2) is not possible */
-static int copy_bytes(int srcfd, int dstfd)
+int ss_copy_bytes(int srcfd, int dstfd)
 {
 	char buf[65536];
 	ssize_t n;
@@ -168,7 +168,7 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	struct copy_item *it;
 	uint32_t uv, next, lastshard = UINT32_MAX;
 	uint64_t total = 0;
-	size_t i, k;
+	size_t i;
 	int rc = -1;
 
 	if (ss_mbox_get(mb->st, mb->user, dst, &dm, err) < 0)
@@ -193,7 +193,7 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 				break;
 			close(fd);
 			unlinkat(dm->dirfd, it[i].tmp, 0);
-			rel_name(&it[i].f, rel, sizeof(rel));
+			ss_msg_rel(&it[i].f, rel, sizeof(rel));
 			if (linkat(mb->dirfd, rel, dm->dirfd, it[i].tmp, 0) ==
 			    0) {
 				ok = 1;
@@ -213,7 +213,8 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 							dm, it[i].tmp,
 							sizeof(it[i].tmp));
 
-				if (s >= 0 && d >= 0 && copy_bytes(s, d) == 0) {
+				if (s >= 0 && d >= 0 &&
+				    ss_copy_bytes(s, d) == 0) {
 					close(s);
 					close(d);
 					ok = 1;
@@ -239,20 +240,10 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		total += it[i].f.size;
 	}
 	/* keyword indexes differ per mailbox: map through the names */
-	for (i = 0; i < n; i++) {
-		const char *names[RMAIL_KEYWORD_MAX];
-		size_t nk = 0;
-
-		if (it[i].f.keywords == 0)
-			continue;
-		pthread_mutex_lock(&mb->lock);
-		for (k = 0; k < mb->nkeywords && k < 64; k++)
-			if (it[i].f.keywords & (1ull << k))
-				names[nk++] = mb->keywords[k];
-		pthread_mutex_unlock(&mb->lock);
-		if (ss_kw_resolve(dm, names, nk, &it[i].f.keywords, err) < 0)
+	for (i = 0; i < n; i++)
+		if (ss_kw_translate(mb, dm, it[i].f.keywords, &it[i].f.keywords,
+				    err) < 0)
 			goto out;
-	}
 	if (ss_quota_check(mb->st, mb->user, total, err) < 0)
 		goto out;
 	if (ss_uid_lock(dm, &uv, &next, err) < 0)
@@ -261,7 +252,7 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		char rel[SS_FNAME_MAX + 16];
 
 		it[i].f.uid = next;
-		rel_name(&it[i].f, rel, sizeof(rel));
+		ss_msg_rel(&it[i].f, rel, sizeof(rel));
 		if (ss_shard_ensure(dm, next) < 0 ||
 		    renameat(dm->dirfd, it[i].tmp, dm->dirfd, rel) < 0) {
 			rmail_err_set(err, RMAIL_E_IO, "copy rename: %s",
@@ -324,7 +315,7 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		if (ss_msg_state(mb, uids[i], &f) < 0)
 			continue;
 		for (tries = 0; tries < SS_CAS_TRIES; tries++) {
-			rel_name(&f, rel, sizeof(rel));
+			ss_msg_rel(&f, rel, sizeof(rel));
 			if (unlinkat(mb->dirfd, rel, 0) == 0) {
 				gone = 1;
 				/* other names of the same UID go too */
@@ -362,14 +353,4 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	if (freed > 0)
 		ss_quota_charge(mb->st, mb->user, -freed);
 	return 0;
-}
-
-int ss_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
-		const char *dst, uint32_t *dst_uids_r,
-		uint32_t *dst_uidvalidity_r, struct rmail_err *err)
-{
-	if (ss_msg_copy(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r, err) <
-	    0)
-		return -1;
-	return ss_msg_expunge(mb, uids, n, err);
 }

@@ -115,6 +115,20 @@ int ss_t_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	return ret;
 }
 
+int ss_t_msg_move_some(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		       const char *dst, uint32_t *dst_uids_r,
+		       uint32_t *dst_uidvalidity_r, struct rmail_err *err)
+{
+	struct timespec t0;
+	int ret;
+
+	op_start(mb->st, &t0);
+	ret = ss_msg_move_some(mb, uids, n, dst, dst_uids_r, dst_uidvalidity_r,
+			       err);
+	op_done(mb->st, "op=\"move\"", &t0);
+	return ret;
+}
+
 int ss_t_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		     struct rmail_err *err)
 {

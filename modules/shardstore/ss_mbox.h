@@ -66,8 +66,10 @@ struct rmail_mbox {
 	uint64_t log_read;    /* change log consumed so far */
 	uint64_t log_ino;     /* its inode (rotation), 0: none */
 	uint64_t shard_scans; /* shard rescans (tests, bench) */
-	char **keywords;
+	char **keywords;      /* RMAIL_KEYWORD_MAX slots, grows only */
 	size_t nkeywords;
+	uint64_t kw_ino, kw_bytes; /* identity of the file read */
+	struct timespec kw_mtime;
 };
 
 /* mod_shardstore.c */
@@ -119,17 +121,24 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 /* the state the view believes; falls back to ss_msg_locate */
 int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
-int ss_read_keywords(struct rmail_mbox *mb);
 /* set a message's flags in the view (mb->lock held), keeping counters */
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 		       uint64_t keywords);
 
-/* append.c: UID lock and keyword table */
+/* keywords.c: the keyword table (mb->lock held where noted there) */
+int ss_read_keywords(struct rmail_mbox *mb);
+int ss_kw_revalidate(struct rmail_mbox *mb);
+void ss_kw_cover(struct rmail_mbox *mb, uint64_t mask);
+void ss_free_keywords(struct rmail_mbox *mb);
+int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
+		  uint64_t *mask_r, struct rmail_err *err);
+int ss_kw_translate(struct rmail_mbox *src, struct rmail_mbox *dst,
+		    uint64_t mask, uint64_t *mask_r, struct rmail_err *err);
+
+/* append.c: UID lock */
 int ss_uid_lock(struct rmail_mbox *mb, uint32_t *uidvalidity_r,
 		uint32_t *next_r, struct rmail_err *err);
 void ss_uid_unlock(struct rmail_mbox *mb, uint32_t next);
-int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
-		  uint64_t *mask_r, struct rmail_err *err);
 int ss_shard_ensure(struct rmail_mbox *mb, uint32_t uid);
 int ss_append_begin(void *h, const char *user, const char *mailbox,
 		    const struct rmail_append_opts *o,
@@ -171,9 +180,19 @@ int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,
 int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		const char *dst, uint32_t *dst_uids_r,
 		uint32_t *dst_uidvalidity_r, struct rmail_err *err);
+void ss_msg_rel(const struct ss_fname *f, char *out, size_t outsz);
+int ss_copy_bytes(int srcfd, int dstfd);
+
+/* move.c: claim, then commit.  ss_msg_move is all or nothing (1.0:
+ * RMAIL_E_NOENT when a message is gone, nothing moved); the 1.1
+ * ss_msg_move_some moves what is still there, dst_uids_r[i] = 0 for the
+ * rest. */
 int ss_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		const char *dst, uint32_t *dst_uids_r,
 		uint32_t *dst_uidvalidity_r, struct rmail_err *err);
+int ss_msg_move_some(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		     const char *dst, uint32_t *dst_uids_r,
+		     uint32_t *dst_uidvalidity_r, struct rmail_err *err);
 int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		   struct rmail_err *err);
 

@@ -21,6 +21,9 @@ int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 int ss_t_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		  const char *dst, uint32_t *dst_uids_r,
 		  uint32_t *dst_uidvalidity_r, struct rmail_err *err);
+int ss_t_msg_move_some(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
+		       const char *dst, uint32_t *dst_uids_r,
+		       uint32_t *dst_uidvalidity_r, struct rmail_err *err);
 int ss_t_msg_move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		  const char *dst, uint32_t *dst_uids_r,
 		  uint32_t *dst_uidvalidity_r, struct rmail_err *err);

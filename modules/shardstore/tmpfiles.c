@@ -162,8 +162,10 @@ static void sweep_tmp(struct sweep *sw, int mbox_fd)
 		return;
 	}
 	while (!*sw->cancel && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
+		/* hidden names are never temporaries: ".move.*" is a
+		 * claimed message in flight (or left by a crash for the
+		 * admin to restore), and keeps the message's old mtime */
+		if (de->d_name[0] == '.' ||
 		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) <
 			    0 ||
 		    S_ISDIR(sb.st_mode))

@@ -216,45 +216,6 @@ bool ss_shard_has_dups(struct rmail_mbox *mb, uint32_t uid)
 	return r;
 }
 
-static void free_keywords(struct rmail_mbox *mb)
-{
-	size_t i;
-
-	for (i = 0; i < mb->nkeywords; i++)
-		free(mb->keywords[i]);
-	free(mb->keywords);
-	mb->keywords = NULL;
-	mb->nkeywords = 0;
-}
-
-int ss_read_keywords(struct rmail_mbox *mb)
-{
-	char buf[RMAIL_KEYWORD_MAX * 256 + 1], *p, *nl;
-	int fd = openat(mb->dirfd, "keywords", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	free_keywords(mb);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	mb->keywords = calloc(RMAIL_KEYWORD_MAX, sizeof(char *));
-	if (mb->keywords == NULL)
-		return -1;
-	for (p = buf; *p != '\0' && mb->nkeywords < RMAIL_KEYWORD_MAX;
-	     p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		mb->keywords[mb->nkeywords++] = strdup(p);
-	}
-	return 0;
-}
-
 static void read_meta(struct rmail_mbox *mb)
 {
 	static const char *const su[] = {"",	  "sent",   "drafts",
@@ -419,6 +380,8 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 	mb->unseen += !(flags & RMAIL_F_SEEN);
 	shard_set_flags(s, (uint32_t)k, flags);
 	s->msgs[k].keywords = keywords;
+	/* bits from a name read after the view's table */
+	ss_kw_cover(mb, keywords);
 }
 
 /* Insert a message the log describes in full (append with its detail
@@ -639,7 +602,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		close(logfd);
 	if (!mb->scanned || mb->dir_dirty ||
 	    ts_cmp(&sb.st_mtim, &mb->dir_mtime) != 0) {
-		if (reload_shards(mb) < 0 || ss_read_keywords(mb) < 0) {
+		if (reload_shards(mb) < 0) {
 			rc = rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
 					   strerror(errno));
 			goto out;
@@ -713,6 +676,12 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 								 (uint32_t)idx))
 					->modseq = recs[i].modseq;
 		}
+	/* after the names: the table then names every bit they use */
+	if (ss_kw_revalidate(mb) < 0) {
+		rc = rmail_err_set(err, RMAIL_E_IO, "keywords: %s",
+				   strerror(errno));
+		goto out;
+	}
 	mb->scanned = true;
 	mb->log_read = log_end;
 	mb->log_ino = log_ino;
@@ -742,7 +711,7 @@ static void mbox_free(struct rmail_mbox *mb)
 		free(mb->shards[i].msgs);
 	free(mb->shards);
 	free(mb->first);
-	free_keywords(mb);
+	ss_free_keywords(mb);
 	if (mb->dirfd >= 0)
 		close(mb->dirfd);
 	if (mb->counterfd >= 0)
@@ -984,6 +953,8 @@ void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
 
 size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r)
 {
+	size_t n = __atomic_load_n(&mb->nkeywords, __ATOMIC_ACQUIRE);
+
 	*names_r = (const char *const *)mb->keywords;
-	return mb->nkeywords;
+	return n;
 }
