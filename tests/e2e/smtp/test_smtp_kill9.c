@@ -162,9 +162,10 @@ static void *client_main(void *arg)
 			g_usleep(20000); /* the daemon is restarting */
 			continue;
 		}
-		if (cl_message(c, c->sent))
-			c->acked[c->nacked++] = c->sent;
-		else
+		if (cl_message(c, c->sent)) {
+			c->acked[c->nacked] = c->sent;
+			__atomic_add_fetch(&c->nacked, 1, __ATOMIC_RELEASE);
+		} else
 			cl_close(c);
 		c->sent++;
 	}
@@ -284,7 +285,17 @@ static void test_kill9(void)
 		g_usleep((gulong)g_random_int_range(0, 100000));
 		g_assert_true(rmh_start(h));
 	}
-	g_usleep(400000);
+	/* enough acknowledged work for the check to mean much: bounded by
+	 * work, not by a fixed time (a loaded ASan run is slow) */
+	for (int waited = 0; waited < 600; waited++) {
+		int n = 0;
+
+		for (int i = 0; i < NCLIENTS; i++)
+			n += __atomic_load_n(&cl[i].nacked, __ATOMIC_ACQUIRE);
+		if (n >= 100 && waited >= 4)
+			break;
+		g_usleep(100000);
+	}
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < NCLIENTS; i++)
 		pthread_join(cl[i].th, NULL);
