@@ -993,7 +993,25 @@ def main(argv=None):
                     "with user check@example.test / check-pw")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--out", help="also write the report here")
+    ap.add_argument("--regress", metavar="FILE",
+                    help="run every line of FILE (seed clients seconds "
+                    "[daemons]) in turn: the regression seeds")
     args = ap.parse_args(argv)
+    if args.regress:
+        rc = 0
+        with open(args.regress) as f:
+            for line in f:
+                line = line.split("#", 1)[0].split()
+                if not line:
+                    continue
+                argv2 = ["--seed", line[0], "--clients", line[1],
+                         "--seconds", line[2]]
+                if len(line) > 3:
+                    argv2 += ["--daemons", line[3], "--quiet", "1.2"]
+                if args.out:
+                    argv2 += ["--out", args.out]
+                rc |= main(argv2)
+        return rc
     daemons = []
     if args.connect:
         h, p = args.connect.rsplit(":", 1)
