@@ -281,6 +281,7 @@ static const struct rmail_store_ops ss_ops = {
 	.watch_add = ss_watch_add,
 	.watch_del = ss_watch_del,
 	.mbox_sync = ss_mbox_sync_op,
+	.mbox_recent = ss_mbox_recent,
 };
 
 static const struct rmail_conf_key ss_conf_keys[] = {
