@@ -455,6 +455,10 @@ class Client:
                     self.w.immutable(self.cid, mb, uid, "xchk", bytes(val),
                                      ctx)
             elif k == "FLAGS":
+                if any(d.get(x, 1) is None for x in ("BODY[]", "RFC822")):
+                    # expunged elsewhere: its last flags, which this
+                    # FETCH could not change
+                    self.myflags.pop((mb, uid), None)
                 self.on_flags(seq, uid, val)
 
     def on_flags(self, seq, uid, val):
@@ -806,12 +810,12 @@ class Client:
             self.command("NOOP")
         if len(self.map) > a.max_messages and not self.readonly:
             # keep the box small so sequence ranges hit often
-            self.command("STORE 1:%d +FLAGS.SILENT (\\Deleted)" %
-                         (len(self.map) // 3))
-            for u in self.map[:len(self.map) // 3]:
+            k = len(self.map) // 3
+            for u in self.map[:k]:
                 if u is not None:
                     self.w.touched(self.mbox, u, self.cid)
                     self.myflags.pop((self.mbox, u), None)
+            self.command("STORE 1:%d +FLAGS.SILENT (\\Deleted)" % k)
             self.command("EXPUNGE")
 
     # checkpoint: returns (uids, flags) of INBOX after a quiet NOOP
