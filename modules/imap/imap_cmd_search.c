@@ -537,6 +537,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 			k++;
 		if (dead || k >= known || m->uid != u)
 			continue;
+		k++;
 		c = &job->c[job->n++];
 		c->m = *m;
 		c->seq = seq;

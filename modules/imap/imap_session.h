@@ -217,7 +217,7 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
 		       const struct rmail_msg *after);
 /* walk the map in order from UID `from` */
 struct imap_map_it {
-	size_t si, gi, hi;
+	size_t si, gi, hi, known;
 	uint32_t seq;
 };
 void imap_map_start(struct imap_session *s, struct imap_map_it *it,

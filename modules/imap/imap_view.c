@@ -224,10 +224,21 @@ const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid)
 const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
 				       uint32_t *seq_r)
 {
-	const struct rmail_msg *m = imap_view_msg(s, uid);
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct imap_msgs *S = &s->tr->snap;
+	size_t i = msgs_lower(S, uid); /* one search for both answers */
+	int64_t idx;
 
-	*seq_r = m != NULL ? rank(s, uid) : 0;
-	return m;
+	*seq_r = 0;
+	if (uid == 0 || uid > s->maxuid || i >= S->n || S->v[i].uid != uid ||
+	    imap_uids_has(&s->hidden, uid) || imap_uids_has(&s->gone, uid))
+		return NULL;
+	idx = ops->mbox_find(s->tr->mb, uid);
+	if (idx < 0)
+		return NULL;
+	*seq_r = (uint32_t)(i - uids_lower(&s->hidden, uid) +
+			    uids_lower(&s->gone, uid) + 1);
+	return ops->mbox_msg(s->tr->mb, (uint32_t)idx);
 }
 
 bool imap_view_dead(struct imap_session *s, uint32_t uid, struct rmail_msg *m)
@@ -252,13 +263,14 @@ void imap_map_start(struct imap_session *s, struct imap_map_it *it,
 	it->gi = uids_lower(&s->gone, from);
 	it->hi = uids_lower(&s->hidden, from);
 	it->seq = (uint32_t)(it->si - it->hi + it->gi);
+	it->known = snap_known(s);
 }
 
 bool imap_map_next(struct imap_session *s, struct imap_map_it *it,
 		   uint32_t *uid_r, uint32_t *seq_r, bool *dead_r)
 {
 	const struct imap_msgs *S = &s->tr->snap;
-	size_t known = snap_known(s);
+	size_t known = it->known;
 
 	for (;;) {
 		uint32_t su = it->si < known ? S->v[it->si].uid : 0;
