@@ -231,7 +231,9 @@ struct rmail_store_ops {
 			    struct rmail_err *err);
 
 	/* ---- messages ---------------------------------------------- */
-	/* One rename, lock-free CAS; new_r gets the resulting state. */
+	/* One rename, lock-free CAS; new_r gets the resulting state, its
+	 * modseq that of the change-log record written (0: no change, or a
+	 * store that does not say). */
 	int (*msg_flags)(struct rmail_mbox *mb, uint32_t uid, int mode,
 			 uint32_t flags, const char *const *keywords,
 			 size_t nkeywords, struct rmail_msg *new_r,
@@ -294,6 +296,12 @@ struct rmail_store_ops {
 			     size_t n, const char *dst, uint32_t *dst_uids_r,
 			     uint32_t *dst_uidvalidity_r,
 			     struct rmail_err *err);
+	/* The mailbox's \Recent high-water mark, shared by every process:
+	 * raise it to `upto` (never lowers it; 0 only reads) under the
+	 * mailbox lock and return the mark before in *prev_r.  Not durable:
+	 * a crash may lose or repeat a claim.  Test with RMAIL_HAS. */
+	int (*mbox_recent)(struct rmail_mbox *mb, uint32_t upto,
+			   uint32_t *prev_r, struct rmail_err *err);
 };
 
 #endif

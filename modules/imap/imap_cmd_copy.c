@@ -136,7 +136,7 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 	struct copy_job *j;
 	const char *dst, *why;
 	uint32_t *uids;
-	size_t n;
+	size_t n, i;
 
 	if (set == NULL || set->type != IMAP_ARG_ATOM || set->next == NULL) {
 		imap_tagged(s, cmd->tag, false, "BAD %s set mailbox",
@@ -155,6 +155,15 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	for (i = 0; i < n; i++)
+		if (imap_view_msg(s, uids[i]) == NULL) {
+			/* RFC 2180 4.4.1: refuse rather than copy part */
+			free(uids);
+			imap_tagged(s, cmd->tag, false,
+				    "NO [EXPUNGEISSUED] Some of the messages "
+				    "were expunged");
+			return;
+		}
 	if (n == 0) {
 		free(uids);
 		imap_tagged(s, cmd->tag, false,

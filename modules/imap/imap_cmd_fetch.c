@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "imap_mime.h"
 #include "imap_session.h"
@@ -49,6 +50,12 @@ struct imap_fetch_run {
 	struct parse_job *job;	  /* in flight: the FETCH waits */
 	struct imap_msginfo *own; /* unreadable message: not cached */
 	uint32_t own_uid;
+	/* message data comes from a descriptor opened at the start of each
+	 * message: a file unlinked or renamed meanwhile still reads whole */
+	bool need_data;
+	int fd;
+	uint32_t dead_uid; /* its parse found it gone */
+	bool expunged;	   /* some were: [EXPUNGEISSUED] */
 };
 
 struct parse_job {
@@ -63,6 +70,38 @@ struct parse_job {
 };
 
 static char slice[SLICE];
+
+/* [off, off+len) of the current message: *got_r < len at its end */
+static int msg_pread(struct imap_session *s, uint32_t uid, uint64_t off,
+		     void *buf, size_t len, size_t *got_r)
+{
+	struct imap_fetch_run *f = s->fetch;
+	struct rmail_err err;
+	size_t got = 0;
+
+	if (f == NULL || f->fd < 0)
+		return imap_store(NULL)->msg_read(s->tr->mb, uid, off, buf, len,
+						  got_r, &err);
+	while (got < len) {
+		ssize_t r = pread(f->fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*got_r = got;
+	return 0;
+}
+
+static void msg_close(struct imap_fetch_run *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
 
 static void fmt_date(int64_t t, char *out, size_t n)
 {
@@ -80,17 +119,13 @@ static void fmt_date(int64_t t, char *out, size_t n)
 /* offset just past the blank line ending the header */
 static uint64_t header_end(struct imap_session *s, uint32_t uid, uint64_t size)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_err err;
 	uint64_t off = 0;
 	size_t got;
 	char prev[3] = {0, 0, 0};
 	size_t i;
 
 	while (off < size && off < HDR_MAX) {
-		if (ops->msg_read(s->tr->mb, uid, off, slice, 4096, &got,
-				  &err) < 0 ||
-		    got == 0)
+		if (msg_pread(s, uid, off, slice, 4096, &got) < 0 || got == 0)
 			break;
 		for (i = 0; i < got; i++) {
 			char c = slice[i];
@@ -126,8 +161,6 @@ static char *filter_header(struct imap_session *s, uint32_t uid,
 			   uint64_t hdr_off, uint64_t hdr_len,
 			   const struct imap_fetch_body *b, size_t *len_r)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_err err;
 	char *h, *out;
 	size_t got = 0, i = 0, o = 0;
 	bool not = b->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
@@ -138,8 +171,7 @@ static char *filter_header(struct imap_session *s, uint32_t uid,
 	out = malloc((size_t)hdr_len + 3);
 	if (h == NULL || out == NULL)
 		abort();
-	if (ops->msg_read(s->tr->mb, uid, hdr_off, h, (size_t)hdr_len, &got,
-			  &err) < 0)
+	if (msg_pread(s, uid, hdr_off, h, (size_t)hdr_len, &got) < 0)
 		got = 0;
 	while (i < got) {
 		size_t start = i, colon, end;
@@ -204,8 +236,6 @@ static void start_range(struct imap_session *s, struct imap_fetch_run *f,
 static bool stream(struct imap_session *s, struct imap_fetch_run *f,
 		   uint32_t uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_err err;
 	size_t want, got;
 
 	while (f->pos < f->end) {
@@ -213,10 +243,9 @@ static bool stream(struct imap_session *s, struct imap_fetch_run *f,
 			return false;
 		want = f->end - f->pos < SLICE ? (size_t)(f->end - f->pos)
 					       : SLICE;
-		if (ops->msg_read(s->tr->mb, uid, f->pos, slice, want, &got,
-				  &err) < 0 ||
+		if (msg_pread(s, uid, f->pos, slice, want, &got) < 0 ||
 		    got == 0) {
-			/* gone underneath: keep the literal's length */
+			/* truncated underneath: keep the literal's length */
 			memset(slice, ' ', want);
 			got = want;
 		}
@@ -232,6 +261,66 @@ static void body_label(const struct imap_fetch_body *b, char *out, size_t n)
 	snprintf(out, n, "BODY[%.*s]", (int)b->section_len, b->section);
 }
 
+/*
+ * A message in the session's map that is gone from the store (expunged
+ * by another session, EXPUNGE not sent yet): its last known flags, size
+ * and date, the parsed summary if cached, NIL for its contents, never
+ * empty data; the tagged reply carries [EXPUNGEISSUED] (RFC 5530).
+ */
+static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
+		     uint32_t uid, const struct imap_msginfo *mi)
+{
+	const struct imap_tracker *t = s->tr;
+	uint32_t flags = f->attrs.flags;
+	const struct imap_fetch_body *b;
+	struct rmail_msg d;
+	char date[64], label[512];
+
+	if (!imap_view_dead(s, uid, &d))
+		return;
+	f->expunged = true;
+	if (mi == NULL || (f->own_uid == uid && mi == f->own))
+		mi = imap_cache_get(t->user, t->name, t->uidvalidity, uid,
+				    d.size);
+	imap_printf(s, "* %u FETCH (UID %u", imap_uid_to_seq(s, uid), uid);
+	if (flags & IMAP_FETCH_FLAGS) {
+		imap_write(s, " ", 1);
+		imap_write_flags(s, &d);
+	}
+	if (flags & IMAP_FETCH_INTERNALDATE) {
+		fmt_date(d.internaldate, date, sizeof(date));
+		imap_printf(s, " INTERNALDATE \"%s\"", date);
+	}
+	if (flags & IMAP_FETCH_RFC822_SIZE)
+		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
+	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
+		imap_write(s, " ENVELOPE ", 10);
+		imap_write(s, mi->envelope, mi->envelope_len);
+	}
+	if (mi != NULL && (flags & IMAP_FETCH_BODY)) {
+		imap_write(s, " BODY ", 6);
+		imap_write(s, mi->body, mi->body_len);
+	}
+	if (mi != NULL && (flags & IMAP_FETCH_BODYSTRUCTURE)) {
+		imap_write(s, " BODYSTRUCTURE ", 15);
+		imap_write(s, mi->bodystructure, mi->bodystructure_len);
+	}
+	if (flags & IMAP_FETCH_RFC822)
+		imap_printf(s, " RFC822 NIL");
+	if (flags & IMAP_FETCH_RFC822_HEADER)
+		imap_printf(s, " RFC822.HEADER NIL");
+	if (flags & IMAP_FETCH_RFC822_TEXT)
+		imap_printf(s, " RFC822.TEXT NIL");
+	for (b = f->attrs.bodies; b != NULL; b = b->next) {
+		body_label(b, label, sizeof(label));
+		if (b->partial)
+			imap_printf(s, " %s<%u> NIL", label, b->offset);
+		else
+			imap_printf(s, " %s NIL", label);
+	}
+	imap_write(s, ")\r\n", 3);
+}
+
 /* the head of the FETCH response: cheap items; false when gone */
 static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		      uint32_t uid, const struct imap_msginfo *mi)
@@ -239,21 +328,31 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint32_t flags = f->attrs.flags, seq;
 	const struct rmail_msg *m = imap_view_find(s, uid, &seq);
-	struct rmail_msg nm;
+	struct rmail_msg nm, before;
 	struct rmail_err err;
 	bool show_flags = (flags & IMAP_FETCH_FLAGS) != 0;
 	char date[64], line[64];
 	size_t len;
 
-	if (m == NULL)
+	msg_close(f);
+	if (m != NULL && f->dead_uid == uid)
+		m = NULL;
+	if (m != NULL && f->need_data &&
+	    ops->msg_open(s->tr->mb, uid, &f->fd, &err) < 0) {
+		f->fd = -1;
+		m = NULL;
+	}
+	if (m == NULL) {
+		msg_dead(s, f, uid, mi);
 		return false;
+	}
 	if (f->attrs.sets_seen && !s->readonly && !(m->flags & RMAIL_F_SEEN)) {
+		before = *m;
 		if (ops->msg_flags(s->tr->mb, uid, RMAIL_FLAGS_ADD,
 				   RMAIL_F_SEEN, NULL, 0, &nm, &err) == 0) {
 			show_flags = true;
 			/* our own change: not again as an update */
-			if (nm.modseq != m->modseq)
-				imap_uids_add(&s->selfchg, uid);
+			imap_view_selfchg(s, uid, &before, &nm);
 			m = imap_view_msg(s, uid);
 			if (m == NULL)
 				m = &nm;
@@ -431,10 +530,16 @@ static void fetch_finish(struct imap_session *s)
 	struct imap_fetch_run *f = s->fetch;
 	char tag[sizeof(f->tag)];
 
+	bool expunged = f->expunged;
+
 	memcpy(tag, f->tag, sizeof(tag));
 	imap_fetch_free(s);
 	/* no EXPUNGE during FETCH (RFC 3501 7.4.1) */
-	imap_tagged(s, tag, false, "OK FETCH completed");
+	if (expunged)
+		imap_tagged(s, tag, false,
+			    "OK [EXPUNGEISSUED] Some messages were expunged");
+	else
+		imap_tagged(s, tag, false, "OK FETCH completed");
 	imap_async_end(s);
 }
 
@@ -487,11 +592,9 @@ static void parse_done(void *arg, int cancelled)
 	    f == j->f && f->job == j) {
 		f->job = NULL;
 		if (j->mi[0] == NULL) {
-			/* unreadable (gone?): answer from an empty parse
-			 * once, and do not cache it */
-			imap_msginfo_free(f->own);
-			f->own = imap_msginfo_build(IMAP_CORE, "", 0);
-			f->own_uid = j->uids[0];
+			/* unreadable: gone underneath, answered as an
+			 * expunged message */
+			f->dead_uid = j->uids[0];
 		}
 		imap_fetch_continue(s);
 		imap_flush();
@@ -513,6 +616,8 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 
 	if (f->own != NULL && f->own_uid == uid)
 		return f->own;
+	if (f->dead_uid == uid)
+		return NULL;
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		abort();
@@ -601,6 +706,7 @@ void imap_fetch_continue(struct imap_session *s)
 			continue;
 		}
 		imap_write(s, ")\r\n", 3);
+		msg_close(f);
 		f->open = false;
 		f->i++;
 	}
@@ -612,6 +718,7 @@ void imap_fetch_free(struct imap_session *s)
 	if (s->fetch == NULL)
 		return;
 	/* a job in flight finds s->fetch changed and only caches */
+	msg_close(s->fetch);
 	imap_msginfo_free(s->fetch->own);
 	free(s->fetch->uids);
 	free(s->fetch);
@@ -651,7 +758,14 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	f->uid = uid;
+	f->fd = -1;
+	f->need_data = f->attrs.bodies != NULL ||
+		       (f->attrs.flags &
+			(IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_HEADER |
+			 IMAP_FETCH_RFC822_TEXT)) != 0;
 	snprintf(f->tag, sizeof(f->tag), "%s", cmd->tag);
+	/* * FLAGS before any FETCH shows a keyword new to the session */
+	imap_view_keywords(s);
 	s->fetch = f;
 	imap_async_begin(s, cmd->tag);
 	imap_fetch_continue(s);

@@ -494,8 +494,10 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	struct rmail_mbox *mb = s->tr->mb;
 	const char *why = "Invalid search";
 	const char *const *kw;
-	size_t nkw, j = 0;
-	uint32_t k = 0, known, seq = 0, recent_from;
+	size_t nkw;
+	uint32_t k = 0, known, seq, u;
+	struct imap_map_it it;
+	bool dead;
 	bool text = false, body = false;
 	struct search_job *job;
 	int rc;
@@ -519,28 +521,27 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	job = calloc(1, sizeof(*job));
 	if (job == NULL)
 		abort();
-	known = s->maxuid == 0 ? 0 : imap_view_lower(mb, s->maxuid + 1);
-	recent_from = s->exists - s->recent;
-	job->c = malloc(((size_t)known + 1) * sizeof(*job->c));
-	job->hits = malloc(((size_t)known + 1) * sizeof(uint32_t));
+	known = ops->mbox_count(mb);
+	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
+	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
 	if (job->c == NULL || job->hits == NULL)
 		abort();
-	/* merge the view with the not yet announced expunges */
-	while (k < known || j < s->gone.n) {
-		const struct rmail_msg *m =
-			k < known ? ops->mbox_msg(mb, k) : NULL;
+	/* the session's map, with the live view's state; expunged
+	 * messages keep their numbers but match nothing */
+	imap_map_start(s, &it, 1);
+	while (imap_map_next(s, &it, &u, &seq, &dead)) {
+		const struct rmail_msg *m = NULL;
 		struct cand *c;
 
-		seq++;
-		if (j < s->gone.n && (m == NULL || s->gone.v[j] < m->uid)) {
-			j++;
+		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
+			k++;
+		if (dead || k >= known || m->uid != u)
 			continue;
-		}
 		k++;
 		c = &job->c[job->n++];
 		c->m = *m;
 		c->seq = seq;
-		c->recent = seq > recent_from;
+		c->recent = imap_uids_has(&s->recent, u);
 	}
 	job->s = s;
 	job->root = root;

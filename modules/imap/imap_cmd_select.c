@@ -17,32 +17,21 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
-	const char *name, *const *kw;
+	const char *name;
 	uint32_t i, n, unseen = 0;
-	size_t nkw, k;
 
 	name = imap_mbox_arg(s, cmd->tag, cmd->args);
 	if (name == NULL)
 		return;
-	if (imap_view_select(s, name, &err) < 0) {
+	if (imap_view_select(s, name, ro, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
 			    err.msg);
 		return;
 	}
-	s->readonly = ro;
 	ops->mbox_info(s->tr->mb, &st);
-	nkw = ops->mbox_keywords(s->tr->mb, &kw);
-	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-		       "\\Draft");
-	for (k = 0; k < nkw; k++)
-		imap_printf(s, " %s", kw[k]);
-	/* \* promises that new keywords can be made: not once the
-	 * table is full (RFC 3501 7.1) */
-	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS %s] Limited\r\n",
-		    ro			       ? "()"
-		    : nkw >= RMAIL_KEYWORD_MAX ? IMAP_PERMFLAGS_FULL
-					       : IMAP_PERMFLAGS);
-	imap_printf(s, "* %u EXISTS\r\n* 0 RECENT\r\n", s->exists);
+	imap_view_flags(s);
+	imap_printf(s, "* %u EXISTS\r\n* %zu RECENT\r\n", s->exists,
+		    s->recent.n);
 	n = ops->mbox_count(s->tr->mb);
 	for (i = 0; i < n; i++)
 		if (!(ops->mbox_msg(s->tr->mb, i)->flags & RMAIL_F_SEEN)) {

@@ -70,9 +70,9 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 	const struct imap_arg *set = cmd->args, *item, *val;
 	const char *kw[MAX_KW], *why, *name;
 	struct rmail_err err;
-	struct rmail_msg nm;
+	struct rmail_msg nm, *res;
 	uint32_t flags, *uids = NULL;
-	size_t nkw, n = 0, i;
+	size_t nkw, n = 0, i, expunged = 0;
 	int mode, failed = 0, full = 0;
 	bool silent;
 
@@ -110,10 +110,20 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	res = malloc((n + 1) * sizeof(*res));
+	if (res == NULL)
+		abort();
 	for (i = 0; i < n; i++) {
 		const struct rmail_msg *m = imap_view_msg(s, uids[i]);
-		uint64_t before = m != NULL ? m->modseq : 0;
+		struct rmail_msg before;
 
+		res[i].uid = 0;
+		if (m == NULL) {
+			/* expunged elsewhere: a no-op (RFC 2180 4.2.1) */
+			expunged++;
+			continue;
+		}
+		before = *m;
 		if (ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw, nkw,
 				   &nm, &err) < 0) {
 			failed++;
@@ -124,23 +134,34 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 					    IMAP_PERMFLAGS_FULL);
 			continue;
 		}
-		if (nm.modseq != before)
-			imap_uids_add(&s->selfchg, uids[i]);
-		if (silent)
+		imap_view_selfchg(s, uids[i], &before, &nm);
+		res[i] = nm;
+		res[i].uid = uids[i];
+	}
+	/* a new keyword is announced before any FETCH shows it */
+	imap_view_keywords(s);
+	for (i = 0; i < n && !silent; i++) {
+		if (res[i].uid == 0)
 			continue;
 		imap_printf(s, "* %u FETCH (", imap_uid_to_seq(s, uids[i]));
-		imap_write_flags(s, &nm);
+		imap_write_flags(s, &res[i]);
 		if (uid)
 			imap_printf(s, " UID %u", uids[i]);
 		imap_write(s, ")\r\n", 3);
+		/* told now: an older change of another session is in it */
+		imap_uids_del(&s->flagchg, uids[i]);
 	}
 	free(uids);
+	free(res);
 	if (full > 0)
 		imap_tagged(s, cmd->tag, false, "NO [LIMIT] %s", err.msg);
 	else if (failed > 0)
 		imap_tagged(s, cmd->tag, false,
 			    "NO Some flags could not be "
 			    "changed (messages expunged?)");
+	else if (expunged > 0)
+		imap_tagged(s, cmd->tag, false,
+			    "OK [EXPUNGEISSUED] Some messages were expunged");
 	else
 		imap_tagged(s, cmd->tag, false, "OK STORE completed");
 }

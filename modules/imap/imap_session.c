@@ -88,6 +88,34 @@ void imap_printf(struct imap_session *s, const char *fmt, ...)
 	free(big);
 }
 
+/*
+ * A FETCH, STORE or SEARCH (not UID) already pipelined behind this
+ * command: its sequence numbers were meant before any EXPUNGE we would
+ * send now (RFC 3501 7.4.1).
+ */
+static bool expunge_blocked(struct imap_session *s)
+{
+	static const char *const names[] = {"FETCH ", "STORE ", "SEARCH "};
+	const char *d, *p, *end;
+	size_t len, i;
+
+	if (s->c == NULL || s->closing)
+		return false;
+	len = IMAP_CORE->conn_peek(s->c, &d);
+	end = d + len;
+	p = memchr(d, ' ', len);
+	if (p == NULL)
+		return false;
+	p++;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if ((size_t)(end - p) >= n && strncasecmp(p, names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 void imap_tagged(struct imap_session *s, const char *tag, bool expunge_ok,
 		 const char *fmt, ...)
 {
@@ -95,7 +123,7 @@ void imap_tagged(struct imap_session *s, const char *tag, bool expunge_ok,
 	va_list ap;
 
 	if (s->state == IMAP_S_SELECTED && s->tr != NULL)
-		imap_view_announce(s, expunge_ok);
+		imap_view_announce(s, expunge_ok && !expunge_blocked(s));
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -645,8 +673,18 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 		memcpy(buf + len, sys[i].n, sys[i].len);
 		len += sys[i].len;
 	}
+	if (s->tr != NULL && imap_uids_has(&s->recent, m->uid)) {
+		if (len > 7)
+			buf[len++] = ' ';
+		memcpy(buf + len, "\\Recent", 7);
+		len += 7;
+	}
 	if (m->keywords != 0 && s->tr != NULL)
 		nkw = imap_store(NULL)->mbox_keywords(s->tr->mb, &kw);
+	/* only keywords * FLAGS announced (RFC 3501 7.2.6): a newer one
+	 * shows once the next command has announced it */
+	if (s->tr != NULL && nkw > s->nkw)
+		nkw = s->nkw;
 	for (i = 0; i < nkw && i < 64; i++) {
 		if (!(m->keywords & (1ull << i)))
 			continue;

@@ -63,10 +63,27 @@ struct imap_uids {
 	size_t n, cap;
 };
 
+/* messages sorted by UID, no duplicates */
+struct imap_msgs {
+	struct rmail_msg *v;
+	size_t n, cap;
+};
+
+/* own flag changes whose change-log record is still to come */
+struct imap_selfchg {
+	struct {
+		uint32_t uid;
+		uint64_t modseq; /* of the record; 0: the UID's next one */
+	} * v;
+	size_t n, cap;
+};
+
 /*
  * One per (user, mailbox) selected in this process: the shared store
- * view, its change watch and a snapshot of its UIDs, so expunges are
- * found by difference whatever process made them.
+ * view, its change watch and a snapshot of its messages.  Sessions number
+ * their messages from the snapshot, never from the live view: anyone in
+ * the process may refresh the view, but only a sync changes the snapshot,
+ * and a sync tells every session what left it.
  */
 struct imap_tracker {
 	struct imap_tracker *next;
@@ -75,8 +92,10 @@ struct imap_tracker {
 	struct rmail_watch *watch;
 	struct imap_session *sessions; /* selecting it */
 	unsigned refs;
-	struct imap_uids snap; /* UIDs of the view at last sync */
-	uint64_t modseq;       /* change log position */
+	struct imap_msgs snap;	/* the view at the last sync */
+	struct imap_msgs grave; /* expunged, still in a session's map */
+	uint32_t recent_hwm;	/* without the store's mbox_recent */
+	uint64_t modseq;	/* change log position */
 	uint32_t uidnext;
 	uint32_t uidvalidity; /* for the message cache key */
 };
@@ -107,12 +126,18 @@ struct imap_session {
 	struct imap_tracker *tr;
 	struct imap_session *tr_next;
 	bool readonly;
-	uint32_t maxuid; /* highest UID announced */
-	uint32_t exists; /* EXISTS announced */
-	uint32_t recent;
-	struct imap_uids gone;	  /* expunged in the view, not announced */
+	/*
+	 * The session's sequence map, a delta against the tracker's
+	 * snapshot: its messages up to maxuid, minus `hidden`, plus `gone`.
+	 */
+	uint32_t maxuid;	  /* highest UID announced */
+	uint32_t exists;	  /* EXISTS announced: the map's size */
+	uint32_t nkw;		  /* keywords announced by * FLAGS */
+	struct imap_uids gone;	  /* expunged, EXPUNGE not yet sent */
+	struct imap_uids hidden;  /* in the snapshot, never announced */
 	struct imap_uids flagchg; /* flag changes to announce */
-	struct imap_uids selfchg; /* own changes not yet in the log */
+	struct imap_uids recent;  /* \Recent here (claimed by us) */
+	struct imap_selfchg selfchg;
 
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
@@ -170,7 +195,7 @@ int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
 		    size_t *nkw);
 
 /* ---- imap_view.c ------------------------------------------------ */
-int imap_view_select(struct imap_session *s, const char *name,
+int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 		     struct rmail_err *err);
 void imap_view_unselect(struct imap_session *s);
 /* keep a tracker (and its view) alive across worker jobs */
@@ -182,23 +207,44 @@ void imap_tracker_sync(struct imap_tracker *t);
 void imap_view_announce(struct imap_session *s, bool expunge_ok);
 /* look for changes now: NOOP, CHECK, IDLE and after own writes */
 void imap_view_poll(struct imap_session *s);
-/* the message of a UID and its sequence number, or NULL */
+/* the live message of a UID in the map and its sequence number, or NULL */
 const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
 				       uint32_t *seq_r);
+/* last known state of a UID in the map that was expunged; false if none */
+bool imap_view_dead(struct imap_session *s, uint32_t uid, struct rmail_msg *m);
+/* * FLAGS and PERMANENTFLAGS when the keyword table grew: before any
+ * FETCH that may show a new keyword */
+void imap_view_keywords(struct imap_session *s);
+/* * FLAGS and PERMANENTFLAGS now (SELECT) */
+void imap_view_flags(struct imap_session *s);
+/* note an own flag change (msg_flags result) not to echo later */
+void imap_view_selfchg(struct imap_session *s, uint32_t uid,
+		       const struct rmail_msg *before,
+		       const struct rmail_msg *after);
+/* walk the map in order from UID `from` */
+struct imap_map_it {
+	size_t si, gi, hi, known;
+	uint32_t seq;
+};
+void imap_map_start(struct imap_session *s, struct imap_map_it *it,
+		    uint32_t from);
+/* next UID in the map (false at the end); *dead when expunged */
+bool imap_map_next(struct imap_session *s, struct imap_map_it *it,
+		   uint32_t *uid_r, uint32_t *seq_r, bool *dead_r);
 /* sequence number <-> UID in this session's numbering; 0 when none */
 uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq);
 uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid);
 /* index in the view of the first UID >= uid */
 uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid);
-/* the view message of a UID, or NULL (gone or not yet announced) */
+/* the live message of a UID in the map, or NULL (expunged, unknown) */
 const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid);
 void imap_uids_add(struct imap_uids *u, uint32_t uid);
 void imap_uids_del(struct imap_uids *u, uint32_t uid);
 bool imap_uids_has(const struct imap_uids *u, uint32_t uid);
 void imap_uids_free(struct imap_uids *u);
 /*
- * Resolve a set (sequence numbers or UIDs) into the announced UIDs it
- * names, ascending, skipping expunged ones; *uids_r is malloc'd.
+ * Resolve a set (sequence numbers or UIDs) into the UIDs of the map it
+ * names, ascending, expunged ones included; *uids_r is malloc'd.
  */
 int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		  uint32_t **uids_r, size_t *n_r, const char **error_r);

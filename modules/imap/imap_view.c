@@ -1,12 +1,17 @@
 /*
  * Selected mailboxes.  Every session selecting a mailbox in this process
- * shares one store view through a tracker; a session keeps only what it
- * has not been told yet: the highest UID it announced, the UIDs expunged
- * from the view since (still holding their sequence numbers until an
- * EXPUNGE may be sent) and the UIDs whose flags changed.
+ * shares one store view through a tracker, which keeps a snapshot of the
+ * view's messages from its last sync.  A session keeps only what it has
+ * not been told yet, as a delta against that snapshot:
  *
- * Sequence number n is the n-th UID of the merged list
- *   { view UIDs <= maxuid } + { gone }.
+ *   its map = { snapshot UIDs <= maxuid } - hidden + gone
+ *
+ * `gone` are UIDs expunged since (they keep their sequence numbers until
+ * an EXPUNGE may be sent, RFC 3501 7.4.1), `hidden` are UIDs that became
+ * visible below maxuid after it was announced (a cross-shard scan race)
+ * and can never join the map.  The live view only supplies the current
+ * flags and data of messages in the map; a UID missing from it is an
+ * expunged message, answered from the last state the tracker saw.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +83,56 @@ void imap_uids_free(struct imap_uids *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/* ---- message arrays --------------------------------------------- */
+
+static size_t msgs_lower(const struct imap_msgs *m, uint32_t uid)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct rmail_msg *msgs_find(const struct imap_msgs *m,
+					 uint32_t uid)
+{
+	size_t i = msgs_lower(m, uid);
+
+	return i < m->n && m->v[i].uid == uid ? &m->v[i] : NULL;
+}
+
+static void msgs_push(struct imap_msgs *m, const struct rmail_msg *msg)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap != 0 ? m->cap * 2 : 64;
+		struct rmail_msg *v = realloc(m->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = *msg;
+}
+
+static void msgs_free(struct imap_msgs *m)
+{
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint32_t snap_max(const struct imap_tracker *t)
+{
+	return t->snap.n > 0 ? t->snap.v[t->snap.n - 1].uid : 0;
+}
+
 /* ---- the view --------------------------------------------------- */
 
 uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid)
@@ -96,52 +151,63 @@ uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid)
 	return lo;
 }
 
-/* view messages this session knows about */
-static uint32_t known_count(struct imap_session *s)
+/* snapshot messages up to maxuid (hidden ones included) */
+static size_t snap_known(struct imap_session *s)
 {
 	if (s->maxuid == UINT32_MAX)
-		return imap_store(NULL)->mbox_count(s->tr->mb);
-	return imap_view_lower(s->tr->mb, s->maxuid + 1);
+		return s->tr->snap.n;
+	return msgs_lower(&s->tr->snap, s->maxuid + 1);
 }
 
-uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
+static bool in_map(struct imap_session *s, uint32_t uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_mbox *mb = s->tr->mb;
-	uint32_t known = known_count(s);
-	size_t j;
+	if (uid == 0 || uid > s->maxuid)
+		return false;
+	if (imap_uids_has(&s->gone, uid))
+		return true;
+	return msgs_find(&s->tr->snap, uid) != NULL &&
+	       !imap_uids_has(&s->hidden, uid);
+}
 
-	if (seq == 0)
-		return 0;
-	for (j = 0; j < s->gone.n; j++) {
-		uint32_t pos =
-			(uint32_t)j + imap_view_lower(mb, s->gone.v[j]) + 1;
-
-		if (seq < pos)
-			break;
-		if (seq == pos)
-			return s->gone.v[j];
-	}
-	if (seq - 1 - j >= known)
-		return 0;
-	return ops->mbox_msg(mb, (uint32_t)(seq - 1 - j))->uid;
+/* the sequence number uid has (or would have) in the map */
+static uint32_t rank(struct imap_session *s, uint32_t uid)
+{
+	return (uint32_t)(msgs_lower(&s->tr->snap, uid) -
+			  uids_lower(&s->hidden, uid) +
+			  uids_lower(&s->gone, uid) + 1);
 }
 
 uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_mbox *mb = s->tr->mb;
-	size_t before = uids_lower(&s->gone, uid);
-	int64_t idx;
+	return in_map(s, uid) ? rank(s, uid) : 0;
+}
 
-	if (uid > s->maxuid)
+uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
+{
+	const struct imap_msgs *S = &s->tr->snap;
+	size_t lo = 0, hi = snap_known(s), j;
+
+	if (seq == 0 || seq > s->exists)
 		return 0;
-	if (before < s->gone.n && s->gone.v[before] == uid)
-		return (uint32_t)before + imap_view_lower(mb, uid) + 1;
-	idx = ops->mbox_find(mb, uid);
-	if (idx < 0)
-		return 0;
-	return (uint32_t)idx + 1 + (uint32_t)before;
+	/* the first snapshot message whose rank reaches seq */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t u = S->v[mid].uid;
+		size_t r = mid + 1 - uids_lower(&s->hidden, u + 1) +
+			   uids_lower(&s->gone, u);
+
+		if (r < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < snap_known(s) && !imap_uids_has(&s->hidden, S->v[lo].uid) &&
+	    rank(s, S->v[lo].uid) == seq)
+		return S->v[lo].uid;
+	for (j = 0; j < s->gone.n; j++)
+		if (rank(s, s->gone.v[j]) == seq)
+			return s->gone.v[j];
+	return 0;
 }
 
 const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid)
@@ -149,22 +215,187 @@ const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid)
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	int64_t idx;
 
-	if (uid > s->maxuid)
+	if (!in_map(s, uid) || imap_uids_has(&s->gone, uid))
 		return NULL;
 	idx = ops->mbox_find(s->tr->mb, uid);
 	return idx < 0 ? NULL : ops->mbox_msg(s->tr->mb, (uint32_t)idx);
 }
 
+const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
+				       uint32_t *seq_r)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct imap_msgs *S = &s->tr->snap;
+	size_t i = msgs_lower(S, uid); /* one search for both answers */
+	int64_t idx;
+
+	*seq_r = 0;
+	if (uid == 0 || uid > s->maxuid || i >= S->n || S->v[i].uid != uid ||
+	    imap_uids_has(&s->hidden, uid) || imap_uids_has(&s->gone, uid))
+		return NULL;
+	idx = ops->mbox_find(s->tr->mb, uid);
+	if (idx < 0)
+		return NULL;
+	*seq_r = (uint32_t)(i - uids_lower(&s->hidden, uid) +
+			    uids_lower(&s->gone, uid) + 1);
+	return ops->mbox_msg(s->tr->mb, (uint32_t)idx);
+}
+
+bool imap_view_dead(struct imap_session *s, uint32_t uid, struct rmail_msg *m)
+{
+	const struct rmail_msg *d;
+
+	if (!in_map(s, uid))
+		return false;
+	d = msgs_find(&s->tr->grave, uid);
+	if (d == NULL)
+		d = msgs_find(&s->tr->snap, uid); /* left the live view */
+	if (d == NULL)
+		return false;
+	*m = *d;
+	return true;
+}
+
+void imap_map_start(struct imap_session *s, struct imap_map_it *it,
+		    uint32_t from)
+{
+	it->si = msgs_lower(&s->tr->snap, from);
+	it->gi = uids_lower(&s->gone, from);
+	it->hi = uids_lower(&s->hidden, from);
+	it->seq = (uint32_t)(it->si - it->hi + it->gi);
+	it->known = snap_known(s);
+}
+
+bool imap_map_next(struct imap_session *s, struct imap_map_it *it,
+		   uint32_t *uid_r, uint32_t *seq_r, bool *dead_r)
+{
+	const struct imap_msgs *S = &s->tr->snap;
+	size_t known = it->known;
+
+	for (;;) {
+		uint32_t su = it->si < known ? S->v[it->si].uid : 0;
+		uint32_t gu = it->gi < s->gone.n ? s->gone.v[it->gi] : 0;
+
+		if (su == 0 && gu == 0)
+			return false;
+		if (gu != 0 && (su == 0 || gu < su)) {
+			it->gi++;
+			*uid_r = gu;
+			*dead_r = true;
+			*seq_r = ++it->seq;
+			return true;
+		}
+		it->si++;
+		if (it->hi < s->hidden.n && s->hidden.v[it->hi] == su) {
+			it->hi++;
+			continue;
+		}
+		*uid_r = su;
+		*dead_r = false;
+		*seq_r = ++it->seq;
+		return true;
+	}
+}
+
+/* ---- own changes ------------------------------------------------ */
+
+static void selfchg_add(struct imap_selfchg *c, uint32_t uid, uint64_t modseq)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap != 0 ? c->cap * 2 : 8;
+		void *v = realloc(c->v, cap * sizeof(*c->v));
+
+		if (v == NULL)
+			abort();
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n].uid = uid;
+	c->v[c->n].modseq = modseq;
+	c->n++;
+}
+
+/* true when the change is one of ours (and forget it) */
+static bool selfchg_take(struct imap_selfchg *c, uint32_t uid, uint64_t modseq)
+{
+	size_t i, any = c->n;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->v[i].uid != uid)
+			continue;
+		if (c->v[i].modseq == modseq)
+			break;
+		if (c->v[i].modseq == 0 && any == c->n)
+			any = i;
+	}
+	if (i == c->n)
+		i = any;
+	if (i == c->n)
+		return false;
+	c->v[i] = c->v[--c->n];
+	return true;
+}
+
+void imap_view_selfchg(struct imap_session *s, uint32_t uid,
+		       const struct rmail_msg *before,
+		       const struct rmail_msg *after)
+{
+	if (after->modseq != 0)
+		selfchg_add(&s->selfchg, uid, after->modseq);
+	else if (before == NULL || before->flags != after->flags ||
+		 before->keywords != after->keywords)
+		selfchg_add(&s->selfchg, uid, 0); /* a store without modseqs */
+}
+
+/* ---- \Recent ---------------------------------------------------- */
+
+/*
+ * Raise the mailbox's \Recent high-water mark to upto; the mark before.
+ * Through the store (under its mailbox lock, so across processes) when
+ * it can, else per process.
+ */
+static uint32_t recent_claim(struct imap_tracker *t, uint32_t upto)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct rmail_err err;
+	uint32_t prev;
+
+	if (RMAIL_HAS(ops, struct rmail_store_ops, mbox_recent) &&
+	    ops->mbox_recent != NULL &&
+	    ops->mbox_recent(t->mb, upto, &prev, &err) == 0)
+		return prev;
+	prev = t->recent_hwm;
+	if (upto > prev)
+		t->recent_hwm = upto;
+	return prev;
+}
+
+/* claim the snapshot messages above `from` up to `upto` */
+static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
+{
+	const struct imap_msgs *S = &s->tr->snap;
+	uint32_t prev;
+	size_t i;
+
+	if (s->readonly || upto <= from)
+		return;
+	prev = recent_claim(s->tr, upto);
+	if (prev > from)
+		from = prev;
+	for (i = msgs_lower(S, from + 1); i < S->n && S->v[i].uid <= upto; i++)
+		imap_uids_add(&s->recent, S->v[i].uid);
+}
+
 /* ---- trackers --------------------------------------------------- */
 
-static void snap_take(struct imap_tracker *t)
+static void snap_take(struct imap_tracker *t, struct imap_msgs *out)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint32_t i, n = ops->mbox_count(t->mb);
 
-	t->snap.n = 0;
+	out->n = 0;
 	for (i = 0; i < n; i++)
-		uids_push(&t->snap, ops->mbox_msg(t->mb, i)->uid);
+		msgs_push(out, ops->mbox_msg(t->mb, i));
 }
 
 struct change_ctx {
@@ -174,23 +405,119 @@ struct change_ctx {
 
 static void on_change(void *arg, const struct rmail_change *ch)
 {
+	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct change_ctx *x = arg;
 	struct imap_session *s;
+	struct rmail_msg *sm;
+	int64_t idx;
 
 	if (ch->modseq > x->max)
 		x->max = ch->modseq;
 	if (ch->type != RMAIL_CHANGE_FLAGS)
 		return;
+	/* the snapshot keeps the last flags for expunged messages */
+	sm = (struct rmail_msg *)msgs_find(&x->t->snap, ch->uid);
+	idx = ops->mbox_find(x->t->mb, ch->uid);
+	if (sm != NULL && idx >= 0) {
+		const struct rmail_msg *m =
+			ops->mbox_msg(x->t->mb, (uint32_t)idx);
+
+		sm->flags = m->flags;
+		sm->keywords = m->keywords;
+	}
 	for (s = x->t->sessions; s != NULL; s = s->tr_next) {
-		if (imap_uids_has(&s->selfchg, ch->uid)) {
-			/* its own STORE, already answered; the FETCH of
-			 * a later change shows the current flags anyway */
-			imap_uids_del(&s->selfchg, ch->uid);
+		/* its own STORE, already answered */
+		if (selfchg_take(&s->selfchg, ch->uid, ch->modseq))
 			continue;
-		}
 		if (ch->uid <= s->maxuid)
 			imap_uids_add(&s->flagchg, ch->uid);
 	}
+}
+
+/* forget expunged messages no session still has in its map */
+static void grave_prune(struct imap_tracker *t)
+{
+	struct imap_session *s;
+	size_t i, k = 0;
+
+	for (i = 0; i < t->grave.n; i++) {
+		uint32_t u = t->grave.v[i].uid;
+
+		for (s = t->sessions; s != NULL; s = s->tr_next)
+			if (imap_uids_has(&s->gone, u))
+				break;
+		if (s != NULL)
+			t->grave.v[k++] = t->grave.v[i];
+	}
+	t->grave.n = k;
+}
+
+static void vanished(struct imap_tracker *t, const struct rmail_msg *m)
+{
+	struct imap_session *s;
+	bool keep = false;
+
+	for (s = t->sessions; s != NULL; s = s->tr_next) {
+		imap_uids_del(&s->flagchg, m->uid);
+		if (imap_uids_has(&s->hidden, m->uid)) {
+			imap_uids_del(&s->hidden, m->uid);
+			continue;
+		}
+		if (m->uid <= s->maxuid) {
+			imap_uids_add(&s->gone, m->uid);
+			keep = true;
+		}
+	}
+	if (keep)
+		msgs_push(&t->grave, m);
+}
+
+static void late(struct imap_tracker *t, uint32_t uid)
+{
+	struct imap_session *s;
+
+	for (s = t->sessions; s != NULL; s = s->tr_next)
+		if (uid <= s->maxuid)
+			imap_uids_add(&s->hidden, uid);
+}
+
+/* the new snapshot from the old one and the refreshed view */
+static void snap_merge(struct imap_tracker *t)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct imap_msgs old = t->snap, nw = {0};
+	uint32_t n = ops->mbox_count(t->mb), oldmax = snap_max(t), k = 0;
+	size_t i;
+
+	nw.cap = old.cap;
+	nw.v = malloc(nw.cap * sizeof(*nw.v));
+	if (nw.v == NULL)
+		abort();
+	for (i = 0; i < old.n; i++) {
+		uint32_t u = old.v[i].uid;
+		const struct rmail_msg *m;
+
+		while (k < n && (m = ops->mbox_msg(t->mb, k))->uid < u) {
+			late(t, m->uid);
+			msgs_push(&nw, m);
+			k++;
+		}
+		if (k < n && (m = ops->mbox_msg(t->mb, k))->uid == u) {
+			msgs_push(&nw, m);
+			k++;
+			continue;
+		}
+		vanished(t, &old.v[i]);
+	}
+	for (; k < n; k++) {
+		const struct rmail_msg *m = ops->mbox_msg(t->mb, k);
+
+		if (m->uid <= oldmax)
+			late(t, m->uid);
+		msgs_push(&nw, m);
+	}
+	msgs_free(&old);
+	t->snap = nw;
 }
 
 void imap_tracker_sync(struct imap_tracker *t)
@@ -199,13 +526,21 @@ void imap_tracker_sync(struct imap_tracker *t)
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct change_ctx x = {t, t->modseq};
 	struct rmail_err err;
-	struct imap_session *s;
-	uint32_t n, appended, oldmax;
-	size_t i, k;
+	uint32_t n, low, i;
 
 	if (ops->mbox_refresh(t->mb, &err) < 0)
 		return;
 	ops->mbox_info(t->mb, &st);
+	n = ops->mbox_count(t->mb);
+	low = imap_view_lower(t->mb, snap_max(t) + 1);
+	if (low == t->snap.n) {
+		/* nothing gone, nothing late: the new UIDs join */
+		for (i = low; i < n; i++)
+			msgs_push(&t->snap, ops->mbox_msg(t->mb, i));
+	} else {
+		snap_merge(t);
+	}
+	/* flag changes after the snapshot, so they update it */
 	if (st.highestmodseq != t->modseq) {
 		if (st.highestmodseq < t->modseq)
 			t->modseq = 0; /* a new log: take it all */
@@ -215,38 +550,8 @@ void imap_tracker_sync(struct imap_tracker *t)
 			t->modseq = x.max > st.highestmodseq ? x.max
 							     : st.highestmodseq;
 	}
-	/* expunges, whoever made them: the snapshot minus the view */
-	n = ops->mbox_count(t->mb);
-	oldmax = t->snap.n > 0 ? t->snap.v[t->snap.n - 1] : 0;
-	appended = n - imap_view_lower(t->mb, oldmax + 1);
-	if (n - appended == t->snap.n) {
-		/* nothing gone: only the new UIDs join the snapshot */
-		for (i = n - appended; i < n; i++)
-			uids_push(&t->snap,
-				  ops->mbox_msg(t->mb, (uint32_t)i)->uid);
-		t->uidnext = st.uidnext;
-		return;
-	}
-	{
-		for (i = 0, k = 0; i < t->snap.n; i++) {
-			uint32_t u = t->snap.v[i];
-
-			while (k < n &&
-			       ops->mbox_msg(t->mb, (uint32_t)k)->uid < u)
-				k++;
-			if (k < n &&
-			    ops->mbox_msg(t->mb, (uint32_t)k)->uid == u)
-				continue;
-			for (s = t->sessions; s != NULL; s = s->tr_next) {
-				if (u <= s->maxuid)
-					imap_uids_add(&s->gone, u);
-				imap_uids_del(&s->flagchg, u);
-			}
-		}
-	}
 	t->uidnext = st.uidnext;
 	t->uidvalidity = st.uidvalidity;
-	snap_take(t);
 }
 
 static void on_watch(void *arg)
@@ -297,7 +602,7 @@ static struct imap_tracker *tracker_get(const char *user, const char *name,
 	t->modseq = st.highestmodseq;
 	t->uidnext = st.uidnext;
 	t->uidvalidity = st.uidvalidity;
-	snap_take(t);
+	snap_take(t, &t->snap);
 	/* without a watch IDLE still works on the client's next command */
 	if (ops->watch_add(h, user, name, on_watch, t, &t->watch, err) < 0)
 		t->watch = NULL;
@@ -326,17 +631,17 @@ void imap_tracker_put(struct imap_tracker *t)
 	if (t->watch != NULL)
 		ops->watch_del(&t->watch);
 	ops->mbox_close(&t->mb);
-	imap_uids_free(&t->snap);
+	msgs_free(&t->snap);
+	msgs_free(&t->grave);
 	free(t->user);
 	free(t->name);
 	free(t);
 }
 
-int imap_view_select(struct imap_session *s, const char *name,
+int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 		     struct rmail_err *err)
 {
 	struct imap_tracker *t;
-	uint32_t n;
 
 	imap_view_unselect(s);
 	t = tracker_get(s->user, name, err);
@@ -345,10 +650,11 @@ int imap_view_select(struct imap_session *s, const char *name,
 	s->tr = t;
 	s->tr_next = t->sessions;
 	t->sessions = s;
-	n = imap_store(NULL)->mbox_count(t->mb);
-	s->maxuid = n > 0 ? imap_store(NULL)->mbox_msg(t->mb, n - 1)->uid : 0;
-	s->exists = n;
-	s->recent = 0;
+	s->readonly = readonly;
+	s->maxuid = snap_max(t);
+	s->exists = (uint32_t)t->snap.n;
+	s->nkw = 0;
+	recent_take(s, 0, s->maxuid);
 	s->state = IMAP_S_SELECTED;
 	return 0;
 }
@@ -357,22 +663,6 @@ void imap_view_poll(struct imap_session *s)
 {
 	if (s->tr != NULL)
 		imap_tracker_sync(s->tr);
-}
-
-const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
-				       uint32_t *seq_r)
-{
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	int64_t idx;
-
-	*seq_r = 0;
-	if (uid > s->maxuid)
-		return NULL;
-	idx = ops->mbox_find(s->tr->mb, uid);
-	if (idx < 0)
-		return NULL;
-	*seq_r = (uint32_t)idx + 1 + (uint32_t)uids_lower(&s->gone, uid);
-	return ops->mbox_msg(s->tr->mb, (uint32_t)idx);
 }
 
 void imap_view_unselect(struct imap_session *s)
@@ -386,57 +676,90 @@ void imap_view_unselect(struct imap_session *s)
 			*pp = s->tr_next;
 			break;
 		}
+	imap_uids_free(&s->gone);
+	grave_prune(s->tr);
 	imap_tracker_put(s->tr);
 	s->tr = NULL;
 	s->tr_next = NULL;
-	imap_uids_free(&s->gone);
+	imap_uids_free(&s->hidden);
 	imap_uids_free(&s->flagchg);
-	imap_uids_free(&s->selfchg);
+	imap_uids_free(&s->recent);
+	free(s->selfchg.v);
+	memset(&s->selfchg, 0, sizeof(s->selfchg));
 	if (s->state == IMAP_S_SELECTED)
 		s->state = IMAP_S_AUTH;
 }
 
+void imap_view_flags(struct imap_session *s)
+{
+	const char *const *kw;
+	size_t nkw, k;
+
+	nkw = imap_store(NULL)->mbox_keywords(s->tr->mb, &kw);
+	if (nkw > RMAIL_KEYWORD_MAX)
+		nkw = RMAIL_KEYWORD_MAX;
+	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		       "\\Draft");
+	for (k = 0; k < nkw; k++)
+		imap_printf(s, " %s", kw[k]);
+	/* \* promises that new keywords can be made: not once the
+	 * table is full (RFC 3501 7.1) */
+	imap_printf(s, ")\r\n* OK [PERMANENTFLAGS %s] Limited\r\n",
+		    s->readonly		       ? "()"
+		    : nkw >= RMAIL_KEYWORD_MAX ? IMAP_PERMFLAGS_FULL
+					       : IMAP_PERMFLAGS);
+	s->nkw = (uint32_t)nkw;
+}
+
+void imap_view_keywords(struct imap_session *s)
+{
+	const char *const *kw;
+
+	if (s->tr != NULL &&
+	    imap_store(NULL)->mbox_keywords(s->tr->mb, &kw) > s->nkw &&
+	    s->nkw < 64)
+		imap_view_flags(s);
+}
+
 void imap_view_announce(struct imap_session *s, bool expunge_ok)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	struct rmail_mbox *mb;
-	uint32_t n, total, newmax;
+	struct imap_tracker *t = s->tr;
+	uint32_t newmax;
 	size_t i;
 
-	if (s->tr == NULL)
+	if (t == NULL)
 		return;
-	mb = s->tr->mb;
-	if (expunge_ok) {
+	imap_view_keywords(s);
+	if (expunge_ok && s->gone.n > 0) {
+		/* from the top: lower numbers stay valid */
 		while (s->gone.n > 0) {
 			uint32_t u = s->gone.v[s->gone.n - 1];
-			uint32_t seq = imap_uid_to_seq(s, u);
 
+			imap_printf(s, "* %u EXPUNGE\r\n", rank(s, u));
 			s->gone.n--;
-			if (seq != 0)
-				imap_printf(s, "* %u EXPUNGE\r\n", seq);
 			s->exists--;
+			imap_uids_del(&s->recent, u);
 		}
+		grave_prune(t);
 	}
-	n = ops->mbox_count(mb);
-	newmax = n > 0 ? ops->mbox_msg(mb, n - 1)->uid : 0;
-	if (newmax > s->maxuid)
+	newmax = snap_max(t);
+	if (newmax > s->maxuid) {
+		size_t lo = msgs_lower(&t->snap, s->maxuid + 1);
+		uint32_t old = s->maxuid;
+
 		s->maxuid = newmax;
-	total = known_count(s) + (uint32_t)s->gone.n;
-	if (total > s->exists) {
-		s->recent += total - s->exists;
-		s->exists = total;
-		imap_printf(s, "* %u EXISTS\r\n* %u RECENT\r\n", total,
-			    s->recent);
+		s->exists += (uint32_t)(t->snap.n - lo);
+		recent_take(s, old, newmax);
+		imap_printf(s, "* %u EXISTS\r\n* %zu RECENT\r\n", s->exists,
+			    s->recent.n);
 	}
-	s->exists = total;
 	for (i = 0; i < s->flagchg.n; i++) {
 		uint32_t u = s->flagchg.v[i];
 		const struct rmail_msg *m = imap_view_msg(s, u);
-		uint32_t seq;
 
-		if (m == NULL || (seq = imap_uid_to_seq(s, u)) == 0)
+		if (m == NULL)
 			continue;
-		imap_printf(s, "* %u FETCH (UID %u ", seq, u);
+		imap_printf(s, "* %u FETCH (UID %u ", rank(s, u), u);
 		imap_write_flags(s, m);
 		imap_write(s, ")\r\n", 3);
 	}
@@ -448,10 +771,11 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		  uint32_t **uids_r, size_t *n_r, const char **error_r)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct imap_seqset raw, res;
 	struct imap_uids out = {0};
-	uint32_t max, i, k;
+	struct imap_map_it it;
+	uint32_t max, i, u, seq;
+	bool dead;
 
 	*uids_r = NULL;
 	*n_r = 0;
@@ -459,7 +783,7 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		return -1;
 	if (uid) {
 		max = s->maxuid;
-		if (raw.has_star && known_count(s) == 0 && s->gone.n == 0)
+		if (raw.has_star && s->exists == 0)
 			max = 0;
 	} else {
 		max = s->exists;
@@ -472,28 +796,22 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		*error_r = "Set too large";
 		return -1;
 	}
+	/* resolved ranges are ascending and disjoint */
 	for (i = 0; i < res.n; i++) {
-		if (uid) {
-			uint32_t idx = imap_view_lower(s->tr->mb, res.r[i].lo);
-			uint32_t cnt = known_count(s);
+		uint32_t lo = res.r[i].lo, hi = res.r[i].hi;
 
-			for (k = idx; k < cnt; k++) {
-				uint32_t u = ops->mbox_msg(s->tr->mb, k)->uid;
-
-				if (u > res.r[i].hi)
-					break;
-				uids_push(&out, u);
-			}
-		} else {
-			for (k = res.r[i].lo; k <= res.r[i].hi && k != 0; k++) {
-				uint32_t u = imap_seq_to_uid(s, k);
-
-				if (u != 0 && !imap_uids_has(&s->gone, u))
-					uids_push(&out, u);
-				if (k == UINT32_MAX)
-					break;
-			}
+		if (lo == 0)
+			lo = 1;
+		if (!uid) {
+			if (lo > hi || (lo = imap_seq_to_uid(s, lo)) == 0)
+				continue;
+			hi = imap_seq_to_uid(s, hi);
+			if (hi == 0)
+				hi = s->maxuid;
 		}
+		imap_map_start(s, &it, lo);
+		while (imap_map_next(s, &it, &u, &seq, &dead) && u <= hi)
+			uids_push(&out, u);
 	}
 	*uids_r = out.v;
 	*n_r = out.n;

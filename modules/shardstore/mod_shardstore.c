@@ -283,6 +283,7 @@ static const struct rmail_store_ops ss_ops = {
 	.watch_del = ss_watch_del,
 	.mbox_sync = ss_mbox_sync_op,
 	.msg_move_some = ss_t_msg_move_some,
+	.mbox_recent = ss_mbox_recent,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

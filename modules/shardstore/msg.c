@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "ss_mbox.h"
@@ -34,7 +35,7 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 {
 	struct ss_fname cur, nw;
 	char from[SS_FNAME_MAX + 16], to[SS_FNAME_MAX + 16];
-	uint64_t kw = 0;
+	uint64_t kw = 0, modseq = 0;
 	int tries;
 
 	flags &= 0x1f;
@@ -64,7 +65,8 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 		ss_msg_rel(&cur, from, sizeof(from));
 		ss_msg_rel(&nw, to, sizeof(to));
 		if (renameat(mb->dirfd, from, mb->dirfd, to) == 0) {
-			ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid, nw.flags);
+			modseq = ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid,
+					       nw.flags);
 			break;
 		}
 		if (errno != ENOENT)
@@ -86,7 +88,45 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 		new_r->keywords = nw.keywords;
 		new_r->size = nw.size;
 		new_r->internaldate = nw.date;
+		new_r->modseq = modseq; /* the caller's own change */
 	}
+	return 0;
+}
+
+/*
+ * The \Recent mark lives in the mailbox's "recent" file, read and
+ * raised under flock, so sessions in every process claim each message
+ * once.  Not fsync'd: losing a claim in a crash only loses \Recent.
+ */
+int ss_mbox_recent(struct rmail_mbox *mb, uint32_t upto, uint32_t *prev_r,
+		   struct rmail_err *err)
+{
+	char buf[16];
+	ssize_t n;
+	uint32_t prev = 0;
+	int fd;
+
+	fd = openat(mb->dirfd, "recent", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "recent: %s",
+				     strerror(errno));
+	if (flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		return rmail_err_set(err, RMAIL_E_IO, "recent lock: %s",
+				     strerror(errno));
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		prev = (uint32_t)strtoul(buf, NULL, 10);
+	}
+	if (upto > prev) {
+		n = snprintf(buf, sizeof(buf), "%u\n", upto);
+		if (pwrite(fd, buf, (size_t)n, 0) == n)
+			(void)!ftruncate(fd, n);
+	}
+	close(fd); /* drops the lock */
+	*prev_r = prev;
 	return 0;
 }
 

@@ -170,6 +170,8 @@ int ss_tmp_sweep(struct ss_store *st, double interval,
 		 const volatile int *cancel, unsigned long *removed_r);
 
 /* msg.c */
+int ss_mbox_recent(struct rmail_mbox *mb, uint32_t upto, uint32_t *prev_r,
+		   struct rmail_err *err);
 int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 		 const char *const *keywords, size_t nkeywords,
 		 struct rmail_msg *new_r, struct rmail_err *err);

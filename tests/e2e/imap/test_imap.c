@@ -296,15 +296,27 @@ static void test_select_fetch_store(void)
 	append_msg(c, "INBOX", "one");
 	append_msg(c, "INBOX", "two");
 	append_msg(c, "INBOX", "three");
+	/* EXAMINE never claims \Recent; the first SELECT does, once */
 	r = imc_ok(c, "EXAMINE INBOX");
 	has(r, "* 3 EXISTS");
+	has(r, "* 0 RECENT");
 	has(r, "[READ-ONLY]");
+	g_free(r);
+	r = imc_ok(c, "SELECT INBOX");
+	has(r, "* 3 RECENT");
+	g_free(r);
+	r = imc_ok(c, "FETCH 1 FLAGS");
+	has(r, "FLAGS (\\Recent)");
+	g_free(r);
+	r = imc_ok(c, "EXAMINE INBOX");
+	has(r, "* 0 RECENT");
 	g_free(r);
 	r = imc_cmd(c, "STORE 1 +FLAGS (\\Seen)");
 	has(r, "NO [READ-ONLY]");
 	g_free(r);
 	r = imc_ok(c, "SELECT INBOX");
 	has(r, "* 3 EXISTS");
+	has(r, "* 0 RECENT");
 	has(r, "* OK [UIDVALIDITY ");
 	has(r, "* OK [UIDNEXT 4]");
 	has(r, "[READ-WRITE]");
@@ -552,8 +564,12 @@ static void test_idle_and_updates(void)
 	r = imc_ok(b, "EXPUNGE");
 	has(r, "* 1 EXPUNGE");
 	g_free(r);
-	r = imc_ok(a, "FETCH 1:* UID");
-	hasnt(r, "EXPUNGE");
+	/* the expunged message keeps its number and answers with NIL
+	 * contents and [EXPUNGEISSUED] (RFC 5530) */
+	r = imc_ok(a, "FETCH 1:* (UID BODY.PEEK[])");
+	hasnt(r, "* 1 EXPUNGE");
+	has(r, "* 1 FETCH (UID 1 BODY[] NIL)");
+	has(r, "OK [EXPUNGEISSUED]");
 	g_free(r);
 	r = imc_ok(a, "SEARCH ALL");
 	hasnt(r, "EXPUNGE");

@@ -228,13 +228,14 @@ static void test_sections(void)
 	has(r, "BODY[1] {11}\nHello you\r\n");
 	has(r, "RFC822.HEADER {18}\nSubject: plain\r\n\r\n");
 	g_free(r);
-	/* non-PEEK sets \Seen and reports FLAGS */
+	/* non-PEEK sets \Seen and reports FLAGS (\Recent: the first
+	 * session to see these messages) */
 	r = imc_ok(c, "FETCH 1 (BODY[1]<0.5>)");
-	has(r, "FLAGS (\\Seen)");
+	has(r, "FLAGS (\\Seen \\Recent)");
 	has(r, "BODY[1]<0> {5}\nHello");
 	g_free(r);
 	r = imc_ok(c, "FETCH 2 RFC822.TEXT");
-	has(r, "FLAGS (\\Seen)");
+	has(r, "FLAGS (\\Seen \\Recent)");
 	has(r, "RFC822.TEXT {11}");
 	g_free(r);
 	r = imc_ok(c, "UID FETCH 1 (UID BODY.PEEK[2])");
