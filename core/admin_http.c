@@ -148,6 +148,13 @@ static int admin_on_input(struct rmail_conn *c, void *session)
 		}
 		if (rc != RMAIL_OK)
 			return RMAIL_CLOSE;
+		/* every line ends in CRLF (RFC 9112 2.2), as the API wants
+		 * it: a proxy splitting only at CRLF would read another
+		 * request than we do */
+		if (l.eol != RMAIL_EOL_CRLF) {
+			reply_text(c, 400, "Bad Request", NULL);
+			return RMAIL_CLOSE;
+		}
 		r->head_bytes += l.len + 2;
 		if (r->head_bytes > ADMIN_MAX_HEAD ||
 		    ++r->nlines > ADMIN_MAX_HEADERS) {

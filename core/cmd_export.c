@@ -4,6 +4,12 @@
  * through dovecot-keywords).  Files are written in tmp/ and linked into
  * cur/, so an existing file is never overwritten and a message whose
  * base name is already in the folder is not written again.
+ *
+ * DIR may have been prepared by someone else (a symlinked cur/ or
+ * folder, a planted file name): everything is made and opened relative
+ * to the top's descriptor through md_walk.h, without following a
+ * symbolic link, so nothing is written outside the tree; what cannot
+ * be used is refused and reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +23,7 @@
 
 #include "cmd_store.h"
 #include "maildir.h"
+#include "md_walk.h"
 
 #define CMD "export"
 
@@ -25,9 +32,19 @@ struct exp {
 	void *h;
 	char user[RMAIL_ADDR_MAX + 1];
 	const char *root;
+	struct rm_md_tree tree;
 	struct rm_strset mboxes;
-	size_t done, existed, failed, nfolders, dropped_kw;
+	size_t done, existed, failed, refused, nfolders, dropped_kw;
 };
+
+/* one folder being written: its directory and tmp/ new/ cur/ */
+struct xfolder {
+	char *path; /* for reports */
+	int fd, sub[3];
+};
+
+enum { SUB_TMP, SUB_NEW, SUB_CUR };
+static const char *const sub_names[] = {"tmp", "new", "cur"};
 
 static void list_cb(void *arg, const struct rmail_mbox_entry *e)
 {
@@ -37,9 +54,11 @@ static void list_cb(void *arg, const struct rmail_mbox_entry *e)
 		rm_strset_add(&ex->mboxes, e->name, strlen(e->name));
 }
 
-static int mkdir_p(const char *path)
+static void refuse(struct exp *ex, const char *dir, const char *name,
+		   const char *why)
 {
-	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+	rm_cmd_failf(CMD, "refusing %s/%s: %s", dir, name, why);
+	ex->refused++;
 }
 
 static bool write_all(int fd, const char *buf, size_t len)
@@ -58,60 +77,115 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-static bool write_new(const char *path, const char *text)
+/* a new file name under dirfd holding text; false (errno) if the name
+ * was taken or the write failed, and then nothing of ours is left */
+static bool write_new(int dirfd, const char *name, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = rm_md_create_file(dirfd, name);
 	bool ok;
 
 	if (fd < 0)
 		return false;
 	ok = write_all(fd, text, strlen(text));
-	return close(fd) == 0 && ok;
+	if (close(fd) == 0 && ok)
+		return true;
+	unlinkat(dirfd, name, 0);
+	return false;
 }
 
-static void existing_bases(const char *dir, struct rm_strset *set)
+/* why an entry of a folder cannot be a message file, NULL when fine */
+static const char *entry_unusable(int dirfd, const struct dirent *de)
 {
-	static const char *const subs[] = {"cur", "new"};
+	struct stat st;
+
+	if (de->d_type == DT_REG)
+		return NULL;
+	if (de->d_type == DT_UNKNOWN &&
+	    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISREG(st.st_mode))
+			return NULL;
+		if (S_ISLNK(st.st_mode))
+			return "a symbolic link";
+	}
+	return de->d_type == DT_LNK ? "a symbolic link" : "not a regular file";
+}
+
+/* Base names already in new/ and cur/.  One that is not a regular file
+ * (a planted symlink) is refused: its message is not written. */
+static void existing_bases(struct exp *ex, const struct xfolder *fo,
+			   struct rm_strset *set)
+{
+	static const int subs[] = {SUB_CUR, SUB_NEW};
 	struct rm_md_name nm;
 	struct dirent *de;
+	const char *why;
+	char *dir;
 	size_t i;
-	char *p;
+	int fd;
 	DIR *d;
 
 	for (i = 0; i < 2; i++) {
-		p = rm_md_xasprintf("%s/%s", dir, subs[i]);
-		d = opendir(p);
-		free(p);
-		while (d != NULL && (de = readdir(d)) != NULL)
-			if (rm_md_name_parse(de->d_name, &nm) == 0)
-				rm_strset_add(set, de->d_name, nm.baselen);
+		fd = openat(fo->sub[subs[i]], ".",
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (d == NULL && fd >= 0)
+			close(fd);
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			if (rm_md_name_parse(de->d_name, &nm) < 0)
+				continue;
+			rm_strset_add(set, de->d_name, nm.baselen);
+			why = entry_unusable(dirfd(d), de);
+			if (why == NULL)
+				continue;
+			dir = rm_md_xasprintf("%s/%s", fo->path,
+					      sub_names[subs[i]]);
+			refuse(ex, dir, de->d_name, why);
+			free(dir);
+		}
 		if (d != NULL)
 			closedir(d);
 	}
 }
 
+/* the folder's dovecot-keywords into kw; false when it is refused */
+static bool keywords_read(struct exp *ex, const struct xfolder *fo,
+			  char *kw[RM_MD_KEYWORDS])
+{
+	const char *why;
+	struct stat st;
+	char buf[8192];
+	ssize_t len;
+	int fd;
+
+	fd = rm_md_open_file(&ex->tree, fo->fd, "dovecot-keywords", &st, &why);
+	if (fd < 0) {
+		if (why != NULL)
+			refuse(ex, fo->path, "dovecot-keywords", why);
+		return why == NULL;
+	}
+	len = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (len > 0)
+		rm_md_keywords_parse(buf, (size_t)len, kw);
+	return true;
+}
+
 /* store keyword index -> letter (-1 = none), merged into the folder's
  * dovecot-keywords, which is rewritten only when it gains names */
-static void keyword_map(struct exp *ex, const char *dir,
+static void keyword_map(struct exp *ex, const struct xfolder *fo,
 			const char *const *names, size_t n, int *letter)
 {
-	char *kw[RM_MD_KEYWORDS] = {0}, *text = NULL, *tmp, *path;
-	size_t i, len = 0, cap = 0, dropped = 0;
-	bool changed = false;
+	char *kw[RM_MD_KEYWORDS] = {0}, *text = NULL, tmp[64];
+	size_t i, cap = 0, dropped = 0;
+	bool changed = false, usable;
 	FILE *fp;
 	int k;
 
-	path = rm_md_xasprintf("%s/dovecot-keywords", dir);
-	fp = fopen(path, "re");
-	if (fp != NULL) {
-		char buf[8192];
-
-		len = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		rm_md_keywords_parse(buf, len, kw);
-	}
+	usable = keywords_read(ex, fo, kw);
 	for (i = 0; i < n; i++) {
 		letter[i] = -1;
+		if (!usable)
+			continue;
 		for (k = 0; k < RM_MD_KEYWORDS; k++)
 			if (kw[k] != NULL && strcasecmp(kw[k], names[i]) == 0)
 				break;
@@ -130,25 +204,28 @@ static void keyword_map(struct exp *ex, const char *dir,
 		letter[i] = k;
 	}
 	if (changed) {
-		tmp = rm_md_xasprintf("%s/tmp/.dovecot-keywords.%d", dir,
-				      (int)getpid());
+		snprintf(tmp, sizeof(tmp), ".dovecot-keywords.%d",
+			 (int)getpid());
 		fp = open_memstream(&text, &cap);
 		for (k = 0; fp != NULL && k < RM_MD_KEYWORDS; k++)
 			if (kw[k] != NULL)
 				fprintf(fp, "%d %s\n", k, kw[k]);
 		if (fp != NULL)
 			fclose(fp);
-		if (text == NULL || !write_new(tmp, text) ||
-		    rename(tmp, path) < 0) {
-			rm_cmd_failf(CMD, "%s: %s", path, strerror(errno));
-			unlink(tmp);
+		/* renameat replaces a name, never writes through it */
+		if (text == NULL || !write_new(fo->sub[SUB_TMP], tmp, text)) {
+			rm_cmd_failf(CMD, "%s/tmp/%s: %s", fo->path, tmp,
+				     strerror(errno));
+		} else if (renameat(fo->sub[SUB_TMP], tmp, fo->fd,
+				    "dovecot-keywords") < 0) {
+			rm_cmd_failf(CMD, "%s/dovecot-keywords: %s", fo->path,
+				     strerror(errno));
+			unlinkat(fo->sub[SUB_TMP], tmp, 0);
 		}
 		free(text);
-		free(tmp);
 	}
 	for (k = 0; k < RM_MD_KEYWORDS; k++)
 		free(kw[k]);
-	free(path);
 	ex->dropped_kw += dropped;
 }
 
@@ -171,15 +248,17 @@ static int copy_fd(int in, int out)
 }
 
 /* one message: tmp/<base>, mtime = internal date, link into cur/ */
-static int export_msg(struct exp *ex, struct rmail_mbox *mb, const char *dir,
-		      const struct rmail_msg *m, const int *letter, size_t nkw,
-		      struct rm_strset *have)
+static int export_msg(struct exp *ex, struct rmail_mbox *mb,
+		      const struct xfolder *fo, const struct rmail_msg *m,
+		      const int *letter, size_t nkw, struct rm_strset *have)
 {
+	const int tmpfd = fo->sub[SUB_TMP];
 	struct rmail_err err;
 	struct timespec ts[2];
-	char base[128], info[40], *tmp, *dst;
+	char base[128], info[40], dst[168];
 	uint32_t letters = 0;
 	size_t i;
+	bool created = false;
 	int in = -1, out = -1, rc = -1;
 
 	msg_base(m, base, sizeof(base));
@@ -191,46 +270,54 @@ static int export_msg(struct exp *ex, struct rmail_mbox *mb, const char *dir,
 		if ((m->keywords & (1ull << i)) && letter[i] >= 0)
 			letters |= 1u << letter[i];
 	rm_md_info_format(m->flags, letters, info);
-	tmp = rm_md_xasprintf("%s/tmp/%s", dir, base);
-	dst = rm_md_xasprintf("%s/cur/%s%s", dir, base, info);
+	snprintf(dst, sizeof(dst), "%s%s", base, info);
 	rmail_err_clear(&err);
 	if (ex->ops->msg_open(mb, m->uid, &in, &err) < 0) {
 		rm_cmd_failf(CMD, "uid %u: %s", m->uid, err.msg);
 		goto out;
 	}
-	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0 || copy_fd(in, out) < 0) {
-		rm_cmd_failf(CMD, "%s: %s", tmp, strerror(errno));
+	out = rm_md_create_file(tmpfd, base);
+	if (out < 0) {
+		/* taken (maybe a planted symlink): not ours to remove */
+		rm_cmd_failf(CMD, "%s/tmp/%s: %s", fo->path, base,
+			     strerror(errno));
+		goto out;
+	}
+	created = true;
+	if (copy_fd(in, out) < 0) {
+		rm_cmd_failf(CMD, "%s/tmp/%s: %s", fo->path, base,
+			     strerror(errno));
 		goto out;
 	}
 	ts[0].tv_sec = ts[1].tv_sec = m->internaldate;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	if (futimens(out, ts) < 0 || close(out) < 0) {
 		out = -1;
-		rm_cmd_failf(CMD, "%s: %s", tmp, strerror(errno));
+		rm_cmd_failf(CMD, "%s/tmp/%s: %s", fo->path, base,
+			     strerror(errno));
 		goto out;
 	}
 	out = -1;
-	if (link(tmp, dst) < 0) {
+	/* linkat never follows the new name */
+	if (linkat(tmpfd, base, fo->sub[SUB_CUR], dst, 0) < 0) {
 		if (errno == EEXIST) {
 			ex->existed++;
 			rc = 0;
 		} else {
-			rm_cmd_failf(CMD, "%s: %s", dst, strerror(errno));
+			rm_cmd_failf(CMD, "%s/cur/%s: %s", fo->path, dst,
+				     strerror(errno));
 		}
 		goto out;
 	}
 	ex->done++;
 	rc = 0;
 out:
-	if (out >= 0) {
+	if (out >= 0)
 		close(out);
-	}
 	if (in >= 0)
 		close(in);
-	unlink(tmp);
-	free(tmp);
-	free(dst);
+	if (created)
+		unlinkat(tmpfd, base, 0);
 	return rc;
 }
 
@@ -244,24 +331,27 @@ static void msg_base(const struct rmail_msg *m, char *out, size_t outsz)
 /* dovecot-uidlist keeps the UID order for Dovecot and for a re-import
  * (dates alone need not be ascending); only into a folder without one */
 static void write_uidlist(struct exp *ex, struct rmail_mbox *mb,
-			  const char *dir, uint32_t n)
+			  const struct xfolder *fo, uint32_t n)
 {
 	struct rmail_mbox_status st = {.size = sizeof(st)};
-	char *path, *tmp, base[128];
+	const int tmpfd = fo->sub[SUB_TMP];
+	char tmp[64], base[128];
+	struct stat sb;
 	uint32_t i;
 	FILE *fp;
 	int fd;
 
-	path = rm_md_xasprintf("%s/dovecot-uidlist", dir);
-	tmp = rm_md_xasprintf("%s/tmp/.dovecot-uidlist.%d", dir, (int)getpid());
-	if (access(path, F_OK) == 0 || errno != ENOENT)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (fp == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (fstatat(fo->fd, "dovecot-uidlist", &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT)
+		return;
+	snprintf(tmp, sizeof(tmp), ".dovecot-uidlist.%d", (int)getpid());
+	fd = rm_md_create_file(tmpfd, tmp);
+	if (fd < 0)
 		goto fail;
+	fp = fdopen(fd, "w");
+	if (fp == NULL) {
+		close(fd);
+		goto fail_created;
 	}
 	ex->ops->mbox_info(mb, &st);
 	fprintf(fp, "3 V%u N%u\n", st.uidvalidity, st.uidnext);
@@ -273,15 +363,63 @@ static void write_uidlist(struct exp *ex, struct rmail_mbox *mb,
 		msg_base(m, base, sizeof(base));
 		fprintf(fp, "%u :%s\n", m->uid, base);
 	}
-	if (fclose(fp) != 0 || link(tmp, path) < 0)
-		goto fail;
-	goto out;
+	if (fclose(fp) != 0 ||
+	    linkat(tmpfd, tmp, fo->fd, "dovecot-uidlist", 0) < 0)
+		goto fail_created;
+	unlinkat(tmpfd, tmp, 0);
+	return;
+fail_created:
+	rm_cmd_failf(CMD, "%s/dovecot-uidlist: %s", fo->path, strerror(errno));
+	unlinkat(tmpfd, tmp, 0);
+	return;
 fail:
-	rm_cmd_failf(CMD, "%s: %s", path, strerror(errno));
-out:
-	unlink(tmp);
-	free(tmp);
-	free(path);
+	rm_cmd_failf(CMD, "%s/dovecot-uidlist: %s", fo->path, strerror(errno));
+}
+
+static void folder_close(struct xfolder *fo)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (fo->sub[i] >= 0)
+			close(fo->sub[i]);
+	if (fo->fd >= 0)
+		close(fo->fd);
+	free(fo->path);
+}
+
+/* the folder's directory and tmp/ new/ cur/, made or opened from the
+ * top; -1 (reported) when one of them cannot be used */
+static int folder_make(struct exp *ex, const char *folder, struct xfolder *fo)
+{
+	const char *why;
+	size_t i;
+
+	fo->fd = fo->sub[0] = fo->sub[1] = fo->sub[2] = -1;
+	if (folder == NULL) {
+		fo->path = rm_md_xstrndup(ex->root, strlen(ex->root));
+		fo->fd = fcntl(ex->tree.fd, F_DUPFD_CLOEXEC, 0);
+		if (fo->fd < 0) {
+			rm_cmd_failf(CMD, "%s: %s", fo->path, strerror(errno));
+			return -1;
+		}
+	} else {
+		fo->path = rm_md_xasprintf("%s/%s", ex->root, folder);
+		fo->fd = rm_md_make_dir(&ex->tree, ex->tree.fd, folder, &why);
+		if (fo->fd < 0) {
+			refuse(ex, ex->root, folder, why);
+			return -1;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		fo->sub[i] =
+			rm_md_make_dir(&ex->tree, fo->fd, sub_names[i], &why);
+		if (fo->sub[i] < 0) {
+			refuse(ex, fo->path, sub_names[i], why);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int export_mbox(struct exp *ex, const char *name)
@@ -289,76 +427,53 @@ static int export_mbox(struct exp *ex, const char *name)
 	struct rm_strset have = {0};
 	struct rmail_mbox *mb = NULL;
 	struct rmail_err err;
+	struct xfolder fo;
 	const char *const *kwnames = NULL;
-	char folder[4 * RMAIL_MBOX_NAME_MAX], *dir, *p;
+	char folder[4 * RMAIL_MBOX_NAME_MAX];
 	int letter[RMAIL_KEYWORD_MAX];
+	bool inbox = strcasecmp(name, "INBOX") == 0;
 	uint32_t i, n;
 	size_t nkw;
-	int rc = 0, fd;
+	int rc = 0;
 
-	if (strcasecmp(name, "INBOX") == 0) {
-		dir = rm_md_xstrndup(ex->root, strlen(ex->root));
-	} else if (rm_md_folder_encode(name, folder, sizeof(folder)) < 0) {
+	if (!inbox && rm_md_folder_encode(name, folder, sizeof(folder)) < 0) {
 		rm_cmd_failf(CMD, "mailbox \"%s\": no Maildir++ name", name);
 		return -1;
-	} else {
-		dir = rm_md_xasprintf("%s/%s", ex->root, folder);
+	}
+	if (folder_make(ex, inbox ? NULL : folder, &fo) < 0) {
+		folder_close(&fo);
+		return -1;
 	}
 	rmail_err_clear(&err);
 	if (ex->ops->mbox_open(ex->h, ex->user, name, &mb, &err) < 0) {
-		free(dir);
+		folder_close(&fo);
 		rm_cmd_failf(CMD, "mailbox \"%s\": %s", name, err.msg);
 		return -1;
 	}
-	if (mkdir_p(dir) < 0) {
-		rm_cmd_failf(CMD, "%s: %s", dir, strerror(errno));
-		rc = -1;
-		goto out;
-	}
-	for (i = 0; i < 3; i++) {
-		static const char *const subs[] = {"tmp", "new", "cur"};
-
-		p = rm_md_xasprintf("%s/%s", dir, subs[i]);
-		if (mkdir_p(p) < 0) {
-			rm_cmd_failf(CMD, "%s: %s", p, strerror(errno));
-			rc = -1;
-		}
-		free(p);
-	}
-	if (rc < 0)
-		goto out;
-	if (dir != NULL && strcasecmp(name, "INBOX") != 0) {
-		/* the Maildir++ marker of a folder */
-		p = rm_md_xasprintf("%s/maildirfolder", dir);
-		(void)write_new(p, "");
-		free(p);
-	}
-	existing_bases(dir, &have);
+	/* the Maildir++ marker of a folder; one already there is fine */
+	if (!inbox)
+		(void)write_new(fo.fd, "maildirfolder", "");
+	existing_bases(ex, &fo, &have);
 	nkw = ex->ops->mbox_keywords(mb, &kwnames);
 	if (nkw > RMAIL_KEYWORD_MAX)
 		nkw = RMAIL_KEYWORD_MAX;
-	keyword_map(ex, dir, kwnames, nkw, letter);
+	keyword_map(ex, &fo, kwnames, nkw, letter);
 	n = ex->ops->mbox_count(mb);
-	write_uidlist(ex, mb, dir, n);
+	write_uidlist(ex, mb, &fo, n);
 	for (i = 0; i < n; i++) {
 		const struct rmail_msg *m = ex->ops->mbox_msg(mb, i);
 
 		if (m == NULL ||
-		    export_msg(ex, mb, dir, m, letter, nkw, &have) < 0)
+		    export_msg(ex, mb, &fo, m, letter, nkw, &have) < 0)
 			ex->failed++;
 	}
 	ex->nfolders++;
 	/* one sync for the whole folder instead of one per file */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (syncfs(fd) < 0)
-			rc = -1;
-		close(fd);
-	}
-out:
+	if (syncfs(fo.fd) < 0)
+		rc = -1;
 	ex->ops->mbox_close(&mb);
 	rm_strset_free(&have);
-	free(dir);
+	folder_close(&fo);
 	return rc;
 }
 
@@ -367,7 +482,7 @@ static int export_run(struct rm_cli *cli)
 	struct exp ex = {0};
 	struct rmail_user u;
 	struct rmail_err err;
-	const char *pos[3];
+	const char *pos[3], *why;
 	size_t n, i;
 	int rc = RM_EXIT_OK;
 
@@ -378,31 +493,37 @@ static int export_run(struct rm_cli *cli)
 		return RM_EXIT_USAGE;
 	}
 	ex.root = pos[2];
-	if (mkdir_p(ex.root) < 0)
-		return rm_cmd_failf(CMD, "%s: %s", ex.root, strerror(errno));
+	/* the store first: it drops root privileges (run_as), and DIR
+	 * must belong to the user that writes it */
 	if (rm_cli_store(cli, &ex.ops, &ex.h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
 	if (ex.ops->user_get(ex.h, pos[1], &u, &err) < 0)
 		return rm_cmd_fail(CMD, &err);
 	snprintf(ex.user, sizeof(ex.user), "%s", u.address);
-	if (ex.ops->mbox_list(ex.h, ex.user, list_cb, &ex, &err) < 0)
+	if (rm_md_tree_create(ex.root, &ex.tree, &why) < 0)
+		return rm_cmd_failf(CMD, "refusing %s: %s", ex.root, why);
+	if (ex.ops->mbox_list(ex.h, ex.user, list_cb, &ex, &err) < 0) {
+		rm_md_tree_close(&ex.tree);
 		return rm_cmd_fail(CMD, &err);
+	}
 	/* sorted, so parents are written before their children */
 	(void)rm_strset_has(&ex.mboxes, "", 0);
 	for (i = 0; i < ex.mboxes.n; i++)
 		if (export_mbox(&ex, ex.mboxes.v[i]) < 0)
 			rc = RM_EXIT_FAIL;
 	rm_strset_free(&ex.mboxes);
+	rm_md_tree_close(&ex.tree);
 	printf("exported %zu messages from %zu mailboxes of %s to %s "
-	       "(%zu already there, %zu failed)\n",
-	       ex.done, ex.nfolders, ex.user, ex.root, ex.existed, ex.failed);
+	       "(%zu already there, %zu failed, %zu refused)\n",
+	       ex.done, ex.nfolders, ex.user, ex.root, ex.existed, ex.failed,
+	       ex.refused);
 	if (ex.dropped_kw > 0)
 		rm_cmd_failf(CMD,
 			     "%zu keywords not exported: Maildir has "
 			     "26 keywords per folder",
 			     ex.dropped_kw);
-	if (ex.failed > 0)
+	if (ex.failed > 0 || ex.refused > 0)
 		rc = RM_EXIT_FAIL;
 	return rc;
 }

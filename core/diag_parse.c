@@ -56,7 +56,7 @@ static long chunked_decode(char *b, size_t n)
 			in++;
 		}
 		nl = memchr(b + in, '\n', n - in);
-		if (digits == 0 || nl == NULL)
+		if (digits == 0 || nl == NULL || nl == b + in || nl[-1] != '\r')
 			return -1;
 		in = (size_t)(nl - b) + 1;
 		if (k == 0)
@@ -77,7 +77,7 @@ int dg_http_parse(const char *raw, size_t len, struct dg_http *r)
 {
 	const char *sep = memmem(raw, len, "\r\n\r\n", 4);
 	char te[64];
-	size_t hlen;
+	size_t hlen, at;
 	int i, st = 0;
 
 	r->status = -1;
@@ -92,6 +92,11 @@ int dg_http_parse(const char *raw, size_t len, struct dg_http *r)
 		st = st * 10 + (raw[i] - '0');
 	}
 	hlen = (size_t)(sep - raw);
+	/* rmail ends every line in CRLF: a bare LF is a broken answer
+	 * (and a head a stricter peer would split elsewhere) */
+	for (at = 0; at < hlen; at++)
+		if (raw[at] == '\n' && (at == 0 || raw[at - 1] != '\r'))
+			return -1;
 	r->head = strndup(raw, hlen);
 	r->body_len = len - hlen - 4;
 	r->body = malloc(r->body_len + 1);

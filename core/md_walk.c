@@ -45,6 +45,21 @@ static const char *open_error(int e)
 	}
 }
 
+/* why opening `name` under dirfd failed with e, NULL when absent */
+static const char *dir_error(int dirfd, const char *name, int e)
+{
+	struct stat st;
+
+	/* O_DIRECTORY wins over O_NOFOLLOW: a symlink is ENOTDIR.
+	 * Looking by name only words the report; nothing is opened
+	 * after it. */
+	if (e == ENOTDIR &&
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return "a symbolic link";
+	return open_error(e);
+}
+
 int rm_md_open_dir(const struct rm_md_tree *t, int dirfd, const char *name,
 		   const char **why_r)
 {
@@ -55,16 +70,7 @@ int rm_md_open_dir(const struct rm_md_tree *t, int dirfd, const char *name,
 	fd = openat(dirfd, name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		int e = errno;
-
-		*why_r = open_error(e);
-		/* O_DIRECTORY wins over O_NOFOLLOW: a symlink is ENOTDIR.
-		 * Looking by name only words the report; nothing is
-		 * opened after it. */
-		if (e == ENOTDIR &&
-		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISLNK(st.st_mode))
-			*why_r = "a symbolic link";
+		*why_r = dir_error(dirfd, name, errno);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != t->uid) {
@@ -73,6 +79,58 @@ int rm_md_open_dir(const struct rm_md_tree *t, int dirfd, const char *name,
 		return -1;
 	}
 	return fd;
+}
+
+int rm_md_tree_create(const char *path, struct rm_md_tree *t,
+		      const char **why_r)
+{
+	struct stat st;
+
+	*why_r = NULL;
+	t->fd = -1;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		*why_r = strerror(errno);
+		return -1;
+	}
+	t->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t->fd < 0) {
+		*why_r = dir_error(AT_FDCWD, path, errno);
+		if (*why_r == NULL)
+			*why_r = "not a directory";
+		return -1;
+	}
+	/* what we create belongs to us: a top of another owner would
+	 * refuse our own folders, and is not ours to write into */
+	if (fstat(t->fd, &st) < 0 || st.st_uid != geteuid()) {
+		*why_r = "owned by another user than the one exporting";
+		rm_md_tree_close(t);
+		return -1;
+	}
+	t->uid = st.st_uid;
+	return 0;
+}
+
+int rm_md_make_dir(const struct rm_md_tree *t, int dirfd, const char *name,
+		   const char **why_r)
+{
+	int fd;
+
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST) {
+		*why_r = strerror(errno);
+		return -1;
+	}
+	fd = rm_md_open_dir(t, dirfd, name, why_r);
+	if (fd < 0 && *why_r == NULL)
+		*why_r = "not a directory";
+	return fd;
+}
+
+int rm_md_create_file(int dirfd, const char *name)
+{
+	return openat(dirfd, name,
+		      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+			      O_NOCTTY,
+		      0600);
 }
 
 int rm_md_open_file(const struct rm_md_tree *t, int dirfd, const char *name,

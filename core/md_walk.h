@@ -32,4 +32,17 @@ int rm_md_open_dir(const struct rm_md_tree *t, int dirfd, const char *name,
 int rm_md_open_file(const struct rm_md_tree *t, int dirfd, const char *name,
 		    struct stat *st_r, const char **why_r);
 
+/* For writing (`rmail export`).  The top, made when missing: its last
+ * component must not be a symbolic link and it must belong to the
+ * user running the command.  -1 with *why_r. */
+int rm_md_tree_create(const char *path, struct rm_md_tree *t,
+		      const char **why_r);
+/* A directory `name` under dirfd, made when missing, then opened as by
+ * rm_md_open_dir; -1 with *why_r always set. */
+int rm_md_make_dir(const struct rm_md_tree *t, int dirfd, const char *name,
+		   const char **why_r);
+/* A new file `name` under dirfd to write: never an existing one nor
+ * through a symbolic link (EEXIST then); -1 with errno. */
+int rm_md_create_file(int dirfd, const char *name);
+
 #endif

@@ -1,7 +1,7 @@
 /* libFuzzer harness for rmail diagnose's response parsers: the input
  * is a whole HTTP response as read to EOF (then a few header look-ups),
  * and each of its lines as an IMAP line that may end in a literal
- * marker. */
+ * marker.  A head the parser accepts has CRLF line ends only. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i, start = 0;
 
 	if (dg_http_parse((const char *)data, size, &r) == 0) {
+		for (i = 0; r.head[i] != '\0'; i++)
+			if (r.head[i] == '\n' &&
+			    (i == 0 || r.head[i - 1] != '\r'))
+				abort();
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			(void)dg_http_header(&r, names[i], out, sizeof(out));
 		if (r.body[r.body_len] != '\0')

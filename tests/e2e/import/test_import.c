@@ -489,6 +489,149 @@ static void test_hostile_tree(struct rmh_store *f, gconstpointer data)
 	g_free(out);
 }
 
+static guint dir_count(struct rmh_store *f, const char *rel)
+{
+	char *p = path(f, rel);
+	GDir *d = g_dir_open(p, 0, NULL);
+	guint n = 0;
+
+	g_assert_nonnull(d);
+	while (g_dir_read_name(d) != NULL)
+		n++;
+	g_dir_close(d);
+	g_free(p);
+	return n;
+}
+
+/* export into out, expect it refused (exit 1) and `what` reported */
+static struct rmh_cmd export_refused(struct rmh_store *f, const char *out,
+				     const char *what)
+{
+	char *p = path(f, out),
+	     *args = g_strdup_printf("export maildir ann@example.com %s", p);
+	struct rmh_cmd r = rmh_store_run(f, NULL, args);
+
+	g_test_message("export %s: %d\n%s%s", out, r.status, r.out, r.err);
+	if (r.status != 1)
+		g_error("export into %s -> %d, wanted 1\n%s%s", out, r.status,
+			r.out, r.err);
+	want_reported(&r, what);
+	g_free(args);
+	g_free(p);
+	return r;
+}
+
+/* rel made and given to another owner: an export into out writes
+ * nothing into it */
+static void foreign_dir_refused(struct rmh_store *f, const char *out,
+				const char *rel)
+{
+	char *p = path(f, rel);
+	struct rmh_cmd r;
+
+	mkdirs(f, rel);
+	g_assert_cmpint(chown(p, 65534, 65534), ==, 0);
+	g_free(p);
+	r = export_refused(f, out, "owned by");
+	rmh_cmd_free(&r);
+	g_assert_cmpuint(dir_count(f, rel), ==, 0);
+}
+
+/* An export destination someone prepared: nothing is written outside
+ * it through a symlinked top, cur/, folder or file name, or into a
+ * directory of another owner; each is refused and reported. */
+static void test_export_hostile(struct rmh_store *f, gconstpointer data)
+{
+	char *md, *args, *good, *base, *p, *text = NULL;
+	const char *name;
+	struct rmh_cmd r;
+	GDir *d;
+
+	(void)data;
+	make_fixture(f);
+	add_user(f, "ann@example.com");
+	md = path(f, "md");
+	args = g_strdup_printf("import maildir %s ann@example.com", md);
+	run_ok(f, args, "imported 5 messages");
+	g_free(args);
+	/* a clean export tells the message file names */
+	good = path(f, "good");
+	args = g_strdup_printf("export maildir ann@example.com %s", good);
+	run_ok(f, args, "exported 5 messages");
+	g_free(args);
+	p = path(f, "good/cur");
+	d = g_dir_open(p, 0, NULL);
+	g_assert_nonnull(d);
+	name = g_dir_read_name(d);
+	g_assert_nonnull(name);
+	base = g_strndup(name, strcspn(name, ":"));
+	g_dir_close(d);
+	g_free(p);
+
+	mkdirs(f, "outside/cur");
+	mkdirs(f, "outside/folder");
+	mkdirs(f, "outside/top");
+	put(f, "outside/file", "KEEP", 0);
+	put(f, "outside/kw", "0 SECRET-KEYWORD\n", 0);
+
+	/* cur/ a symlink out of the tree */
+	mkdirs(f, "out1");
+	symlink_at(f, "outside/cur", "out1/cur");
+	r = export_refused(f, "out1", "out1/cur");
+	want_reported(&r, "symbolic link");
+	rmh_cmd_free(&r);
+	g_assert_cmpuint(dir_count(f, "outside/cur"), ==, 0);
+
+	/* a folder a symlink: the other mailboxes are still exported */
+	mkdirs(f, "out2");
+	symlink_at(f, "outside/folder", "out2/.Work.Projects");
+	r = export_refused(f, "out2", ".Work.Projects");
+	rmh_cmd_free(&r);
+	g_assert_cmpuint(dir_count(f, "outside/folder"), ==, 0);
+	g_assert_cmpuint(dir_count(f, "out2/cur"), ==, 3);
+
+	/* file names planted as symlinks: the tmp/ name of a message, a
+	 * message already "there", dovecot-keywords */
+	mkdirs(f, "out3/tmp");
+	mkdirs(f, "out3/cur");
+	p = g_strdup_printf("out3/tmp/%s", base);
+	symlink_at(f, "outside/planted", p);
+	g_free(p);
+	symlink_at(f, "outside/file", "out3/cur/1.planted.rmail,S=1,W=1:2,S");
+	symlink_at(f, "outside/kw", "out3/dovecot-keywords");
+	r = export_refused(f, "out3", base);
+	want_reported(&r, "1.planted.rmail");
+	want_reported(&r, "dovecot-keywords");
+	rmh_cmd_free(&r);
+	p = path(f, "outside/planted");
+	g_assert_false(g_file_test(p, G_FILE_TEST_EXISTS));
+	g_free(p);
+	p = path(f, "outside/file");
+	g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "KEEP");
+	g_free(text);
+	g_free(p);
+	p = path(f, "out3/dovecot-keywords");
+	g_assert_true(g_file_test(p, G_FILE_TEST_IS_SYMLINK));
+	g_free(p);
+
+	/* the destination itself a symlink */
+	symlink_at(f, "outside/top", "out4");
+	r = export_refused(f, "out4", "symbolic link");
+	rmh_cmd_free(&r);
+	g_assert_cmpuint(dir_count(f, "outside/top"), ==, 0);
+
+	/* a directory of another owner (root can make one) */
+	if (geteuid() == 0) {
+		foreign_dir_refused(f, "out5", "out5/cur");
+		/* the top too: not the exporting user's to write */
+		foreign_dir_refused(f, "out6", "out6");
+	}
+	g_free(base);
+	g_free(good);
+	g_free(md);
+}
+
 /* As root with run_as, the import reads the tree as that user: a file
  * only root may read stays out. */
 static void test_run_as(struct rmh_store *f, gconstpointer data)
@@ -544,6 +687,8 @@ int main(int argc, char **argv)
 		   test_speed, rmh_store_teardown);
 	g_test_add("/import/hostile_tree", struct rmh_store, NULL,
 		   rmh_store_setup, test_hostile_tree, rmh_store_teardown);
+	g_test_add("/import/export_hostile", struct rmh_store, NULL,
+		   rmh_store_setup, test_export_hostile, rmh_store_teardown);
 	g_test_add("/import/run_as", struct rmh_store, NULL, rmh_store_setup,
 		   test_run_as, rmh_store_teardown);
 	return g_test_run();
