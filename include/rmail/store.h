@@ -282,6 +282,16 @@ struct rmail_store_ops {
 	/* [slow] make every nosync append to the mailbox durable */
 	int (*mbox_sync)(void *h, const char *user, const char *mailbox,
 			 struct rmail_err *err);
+
+	/* ---- 1.1 ------------------------------------------------------ */
+	/* domain_is_local and owns_address, able to say "cannot tell":
+	 * 1 yes, 0 a definite no, -1 the store could not look (EMFILE,
+	 * EIO, ENOMEM ...) with err set; callers answer "try later" then.
+	 * Test with RMAIL_HAS(); absent on 1.0 stores. */
+	int (*domain_local_try)(void *h, const char *domain,
+				struct rmail_err *err);
+	int (*owns_address_try)(void *h, const char *user, const char *address,
+				struct rmail_err *err);
 };
 
 #endif

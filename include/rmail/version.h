@@ -25,6 +25,9 @@
  * Changelog:
  *  1.0  first public ABI: the headers of release 0.1.0, including
  *       rmail_append_opts.nosync and rmail_store_ops.mbox_sync.
+ *  1.1  rmail_store_ops.domain_local_try and owns_address_try: the
+ *       tri-state (yes / no / try later) forms of domain_is_local and
+ *       owns_address.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -36,7 +39,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 0
+#define RMAIL_ABI_MINOR 1
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
@@ -62,6 +65,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, size_hint)
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
+#define RMAIL_STORE_OPS_SIZE_1_1                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, owns_address_try)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \

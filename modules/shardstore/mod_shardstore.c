@@ -281,6 +281,8 @@ static const struct rmail_store_ops ss_ops = {
 	.watch_add = ss_watch_add,
 	.watch_del = ss_watch_del,
 	.mbox_sync = ss_mbox_sync_op,
+	.domain_local_try = ss_domain_local_try,
+	.owns_address_try = ss_owns_address_try,
 };
 
 static const struct rmail_conf_key ss_conf_keys[] = {
