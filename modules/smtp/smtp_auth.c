@@ -26,7 +26,8 @@ static void auth_done(void *arg, const struct rmail_auth_result *r)
 		CORE->conn_log(s->c, RMAIL_LOG_INFO, "AUTH ok user=%s",
 			       s->user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
-	} else if (r->code == RMAIL_E_BUSY) {
+	} else if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED) {
+		/* the store could not look: never "invalid credentials" */
 		smtp_reject_metric("auth");
 		smtp_reply(s, 454, "4.7.0",
 			   "Temporary authentication "

@@ -364,6 +364,7 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 static void body_complete(struct smtp_session *s)
 {
 	struct rmail_submit *sub = s->sub;
+	int from_ok;
 
 	if (s->write_failed) {
 		CORE->conn_log(s->c, RMAIL_LOG_WARN, "spool write: %s",
@@ -373,7 +374,16 @@ static void body_complete(struct smtp_session *s)
 		tx_reset(s);
 		return;
 	}
-	if (s->authed && !smtp_policy_from_ok(s)) {
+	from_ok = s->authed ? smtp_policy_from_ok(s) : 1;
+	if (from_ok < 0) {
+		msg_metric("failed");
+		smtp_reject_metric("tempfail");
+		smtp_reply(s, 451, "4.3.0",
+			   "From: header owner lookup failed, try again later");
+		tx_reset(s);
+		return;
+	}
+	if (!from_ok) {
 		msg_metric("rejected");
 		smtp_reject_metric("spoof_header");
 		CORE->conn_log(s->c, RMAIL_LOG_INFO,

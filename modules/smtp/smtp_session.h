@@ -134,6 +134,7 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd);
 const char *smtp_policy_rcpt(struct smtp_session *s,
 			     const struct smtp_cmd *cmd);
 /* the From: header of the message in s->hdr: 1 = owned by the user */
+/* 1 the From: header is the user's, 0 not, -1 cannot tell now */
 int smtp_policy_from_ok(struct smtp_session *s);
 /* resolve smtp.postmaster (or the first admin) into smtp_mod */
 void smtp_postmaster_resolve(void);
