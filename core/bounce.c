@@ -173,7 +173,7 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	rq.local = &local;
 	rq.remote = &remote;
 	memset(&res, 0, sizeof(res));
-	rm_deliver_message(&rq, &res, &nq);
+	rm_deliver_message(&rq, &res, NULL, &nq);
 	rm_log(RMAIL_LOG_INFO, "bounce %s for %s to %s: %s", id, orig_id, to,
 	       res.status == RMAIL_RCPT_DELIVERED ? "delivered"
 	       : res.status == RMAIL_RCPT_QUEUED  ? "queued"

@@ -25,13 +25,32 @@ void rm_delivery_failed_log(const char *id, const char *rcpt,
 	       id, rcpt, reason);
 }
 
-bool rm_addr_is_local(const char *addr)
+int rm_addr_local(const char *addr, struct rmail_err *err)
 {
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
 	const char *at = strrchr(addr, '@');
 
-	return ops != NULL && at != NULL && ops->domain_is_local(h, at + 1);
+	if (ops == NULL || at == NULL)
+		return 0;
+	if (RMAIL_HAS(ops, struct rmail_store_ops, domain_local_try) &&
+	    ops->domain_local_try != NULL)
+		return ops->domain_local_try(h, at + 1, err);
+	/* a 1.0 store cannot say "cannot tell" */
+	return ops->domain_is_local(h, at + 1) ? 1 : 0;
+}
+
+int rm_addr_owned(const char *user, const char *addr, struct rmail_err *err)
+{
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+
+	if (ops == NULL)
+		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
+	if (RMAIL_HAS(ops, struct rmail_store_ops, owns_address_try) &&
+	    ops->owns_address_try != NULL)
+		return ops->owns_address_try(h, user, addr, err);
+	return ops->owns_address != NULL && ops->owns_address(h, user, addr);
 }
 
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
@@ -155,9 +174,24 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	return fr->action == RMAIL_FILTER_DISCARD ? 1 : 0;
 }
 
-void rm_deliver_message(const struct rm_deliver_req *rq,
-			struct rmail_rcpt_result *rr, size_t *nqueued_r)
+bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n)
 {
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rr[i].status == RMAIL_RCPT_DEFERRED)
+			return false;
+		any |= rr[i].status != RMAIL_RCPT_FAILED;
+	}
+	return any;
+}
+
+void rm_deliver_message(const struct rm_deliver_req *rq,
+			struct rmail_rcpt_result *rr, int *codes_r,
+			size_t *nqueued_r)
+{
+	int *codes = codes_r != NULL ? codes_r : rm_xcalloc(rq->n, sizeof(int));
+
 	struct users done = {0}, queue = {0};
 	struct rm_bounce_rcpt *bounces;
 	char(*diag)[300];
@@ -176,7 +210,10 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 
 		rr[i].rcpt = rcpt;
 		rr[i].error[0] = '\0';
-		if (ops == NULL || !rm_addr_is_local(rcpt)) {
+		codes[i] = 0;
+		rmail_err_clear(&err);
+		/* "cannot tell" queues too: the queue run asks again */
+		if (ops == NULL || rm_addr_local(rcpt, &err) != 1) {
 			users_add(&queue, rcpt);
 			rr[i].status = RMAIL_RCPT_QUEUED;
 			continue;
@@ -193,6 +230,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			}
 			snprintf(rr[i].error, sizeof(rr[i].error),
 				 "5.1.1 No such user");
+			codes[i] = 550;
 			rm_delivery_failed_log(rq->id, rcpt, "no such user");
 			continue;
 		}
@@ -209,6 +247,9 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			f = filter_user(rq, u.v[j], &fr, why, sizeof(why));
 			if (f < 0) {
 				failed++;
+				codes[i] = fr.code >= 500 && fr.code < 600
+						   ? fr.code
+						   : 550;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "%.250s", why);
 				rm_delivery_failed_log(rq->id, u.v[j], why);
@@ -229,6 +270,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			}
 			if (err.code == RMAIL_E_QUOTA) {
 				failed++;
+				codes[i] = 552;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "Quota exceeded");
 				rm_delivery_failed_log(rq->id, u.v[j],
@@ -264,21 +306,32 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			rm_metric_add("rmail_deliveries_total",
 				      "result=\"queued\"", (double)queue.n);
 		} else {
+			bool full = errno == ENOSPC || errno == EDQUOT;
+
 			rm_log(RMAIL_LOG_ERR, "queue %s: %s", rq->id, err.msg);
 			for (i = 0; i < rq->n; i++) {
 				if (rr[i].status != RMAIL_RCPT_QUEUED)
 					continue;
 				rr[i].status = RMAIL_RCPT_DEFERRED;
-				snprintf(rr[i].error, sizeof(rr[i].error),
-					 "4.3.0 Cannot queue the message");
+				codes[i] = full ? 452 : 451;
+				snprintf(rr[i].error, sizeof(rr[i].error), "%s",
+					 full ? "4.3.1 Insufficient system "
+						"storage"
+					      : "4.3.0 Cannot queue the "
+						"message");
 			}
 		}
 	}
-	if (nb > 0 && rq->mail_from[0] != '\0')
+	/* while the sender still waits for the reply, a refused
+	 * transaction bounces nothing: the reply says it all */
+	if (nb > 0 && rq->mail_from[0] != '\0' &&
+	    (!rq->reply_pending || rm_deliver_accepted(rr, rq->n)))
 		rm_bounce_send(rq->mail_from, rq->id, bounces, nb,
 			       rq->local->fd);
 	users_free(&done);
 	users_free(&queue);
 	free(bounces);
 	free(diag);
+	if (codes != codes_r)
+		free(codes);
 }

@@ -90,7 +90,7 @@ static int publish(const char *dst, const char *data, size_t n, int srcfd,
 	char tmp[4200];
 	uint64_t off = 0;
 	char *buf = NULL;
-	int fd;
+	int fd, saved;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -121,11 +121,13 @@ static int publish(const char *dst, const char *data, size_t n, int srcfd,
 		goto fail;
 	return 0;
 fail:
+	saved = errno;
 	rmail_err_set(err, RMAIL_E_IO, "%s: %s", tmp, strerror(errno));
 	free(buf);
 	if (fd >= 0)
 		close(fd);
 	(void)unlink(tmp);
+	errno = saved;
 	return -1;
 }
 
@@ -199,8 +201,12 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 	if (rc == 0 && fsync_dir() < 0)
 		rc = rmail_err_set(err, RMAIL_E_IO, "queue dir fsync: %s",
 				   strerror(errno));
-	if (rc < 0)
+	if (rc < 0) {
+		int saved = errno;
+
 		(void)unlink(path);
+		errno = saved;
+	}
 	return rc;
 }
 
@@ -614,8 +620,15 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 		if (e->r[i].state != RM_Q_PENDING || seen[i])
 			continue;
 		seen[i] = true;
-		if (rm_addr_is_local(e->r[i].addr)) {
+		rmail_err_clear(&err);
+		switch (rm_addr_local(e->r[i].addr, &err)) {
+		case 1:
 			deliver_local_rcpt(e, &e->r[i], msgfd);
+			continue;
+		case -1:
+			/* never an MX look-up of our own domain, nor a
+			 * bounce: ask again on the next run */
+			set_error(&e->r[i], err.msg);
 			continue;
 		}
 		dom = domain_of(e->r[i].addr);

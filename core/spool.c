@@ -104,17 +104,24 @@ struct policy_acc {
 	const struct rmail_store_ops *ops;
 	void *h;
 	uint64_t size_hint;
-	size_t users, over;
+	size_t users, over, unknown;
 };
 
 static void policy_user(void *arg, const char *user)
 {
 	struct policy_acc *a = arg;
 	uint64_t used = 0, limit = 0;
+	struct rmail_err err;
 
 	a->users++;
-	if (a->ops->quota_get(a->h, user, &used, &limit, NULL) == 0 &&
-	    limit > 0 && (a->size_hint > limit || used > limit - a->size_hint))
+	rmail_err_clear(&err);
+	if (a->ops->quota_get(a->h, user, &used, &limit, &err) < 0) {
+		/* a user resolve just found: the usage could not be read */
+		if (err.code != RMAIL_E_NOENT)
+			a->unknown++;
+		return;
+	}
+	if (limit > 0 && (a->size_hint > limit || used > limit - a->size_hint))
 		a->over++;
 }
 
@@ -132,15 +139,25 @@ int rm_rcpt_check(const char *rcpt, const char *auth_user, uint64_t size_hint)
 		return RMAIL_RCPT_BADADDR;
 	if (a.ops == NULL)
 		return RMAIL_RCPT_TEMPFAIL;
-	if (!rm_addr_is_local(rcpt))
+	rmail_err_clear(&err);
+	switch (rm_addr_local(rcpt, &err)) {
+	case 0:
 		return auth_user != NULL ? RMAIL_RCPT_RELAY : RMAIL_RCPT_DENIED;
+	case -1:
+		rm_log(RMAIL_LOG_WARN, "rcpt %s: %s", rcpt, err.msg);
+		return RMAIL_RCPT_TEMPFAIL;
+	}
 	if (is_postmaster(rcpt))
 		return RMAIL_RCPT_LOCAL;
 	rmail_err_clear(&err);
-	if (a.ops->resolve(a.h, rcpt, policy_user, &a, &err) < 0)
-		return err.code == RMAIL_E_NOENT || err.code == RMAIL_E_INVAL
-			       ? RMAIL_RCPT_NOUSER
-			       : RMAIL_RCPT_TEMPFAIL;
+	if (a.ops->resolve(a.h, rcpt, policy_user, &a, &err) < 0) {
+		if (err.code == RMAIL_E_NOENT || err.code == RMAIL_E_INVAL)
+			return RMAIL_RCPT_NOUSER;
+		rm_log(RMAIL_LOG_WARN, "rcpt %s: %s", rcpt, err.msg);
+		return RMAIL_RCPT_TEMPFAIL;
+	}
+	if (a.unknown > 0)
+		return RMAIL_RCPT_TEMPFAIL;
 	if (a.users > 0 && a.over == a.users)
 		return RMAIL_RCPT_OVERQUOTA;
 	return RMAIL_RCPT_LOCAL;
@@ -422,6 +439,48 @@ static void commit_fail(struct rmail_submit *s, int code, const char *text)
 	snprintf(s->res.text, sizeof(s->res.text), "%s", text);
 }
 
+/* One reply for the whole transaction: 250 only when every recipient
+ * is in its mailbox or in the queue (or failed for good while others
+ * were accepted: those are bounced).  A recipient neither stored nor
+ * queued refuses it all with 451/452; copies already stored for the
+ * others stay, so the sender's retry may duplicate them (the store's
+ * appends are visible at once and cannot be taken back unseen).  When
+ * every recipient failed for good, the first failure is the reply. */
+static void commit_outcome(struct rmail_submit *s, const int *codes)
+{
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++) {
+		if (s->rr[i].status != RMAIL_RCPT_DEFERRED)
+			continue;
+		rm_log(RMAIL_LOG_WARN,
+		       "submit %s: %s neither stored nor queued: refused",
+		       s->id, s->rcpts[i]);
+		commit_fail(s, codes[i] == 452 ? 452 : 451,
+			    codes[i] == 452
+				    ? "4.3.1 Insufficient system storage, "
+				      "try again later"
+				    : "4.3.0 Cannot store the message, "
+				      "try again later");
+		return;
+	}
+	if (rm_deliver_accepted(s->rr, s->nrcpts))
+		return;
+	for (i = 0; i < s->nrcpts && codes[i] == 0; i++)
+		;
+	if (i == s->nrcpts)
+		return;
+	why = s->rr[i].error;
+	/* a filter's "550 5.7.1 text": the code is ours to write */
+	if (strlen(why) > 4 && why[3] == ' ' && strspn(why, "0123456789") == 3)
+		why += 4;
+	commit_fail(s, codes[i],
+		    codes[i] == 552  ? "5.2.2 Mailbox full: quota exceeded"
+		    : why[0] != '\0' ? why
+				     : "5.1.1 No such user");
+}
+
 static void commit_work(void *arg, const volatile int *cancel)
 {
 	struct rmail_submit *s = arg;
@@ -433,6 +492,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	const struct rm_config *c = rm_conf();
 	int64_t now = (int64_t)time(NULL);
 	char *extra = "", date[64];
+	int *codes;
 	size_t i;
 
 	(void)cancel;
@@ -527,11 +587,14 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.peer_ip = s->peer_ip;
 	rq.helo = s->helo;
 	rq.auth_user = s->auth_user;
-	rm_deliver_message(&rq, s->rr, &s->nqueued);
+	rq.reply_pending = true;
+	codes = rm_pcalloc(s->pool, s->nrcpts * sizeof(*codes));
+	rm_deliver_message(&rq, s->rr, codes, &s->nqueued);
 	/* every recipient is durable now, or DEFERRED (not acknowledged) */
 	if (s->path != NULL)
 		(void)unlink(s->path);
 	s->path = NULL;
+	commit_outcome(s, codes);
 }
 
 static void commit_done(void *arg, int cancelled)

@@ -57,9 +57,9 @@ static char *read_header(int fd, uint64_t size, size_t *len_r)
 }
 
 /* 0 all owned, 1 one is not, -1 no mailbox at all */
-static int list_owned(struct rmail_mime *m, const char *value,
-		      const struct rmail_store_ops *ops, void *h,
-		      const char *user)
+/* 0 every mailbox owned, 1 one is not, -1 none there, 2 the store
+ * could not tell (a temporary failure, never a refusal) */
+static int list_owned(struct rmail_mime *m, const char *value, const char *user)
 {
 	const struct rmail_mime_addr *a;
 	size_t n, i, boxes = 0;
@@ -68,7 +68,8 @@ static int list_owned(struct rmail_mime *m, const char *value,
 		return -1;
 	for (i = 0; i < n; i++) {
 		char addr[RMAIL_ADDR_MAX + 1];
-		int w;
+		struct rmail_err err;
+		int w, o;
 
 		if (a[i].mailbox == NULL)
 			continue; /* a group's start or end */
@@ -77,8 +78,13 @@ static int list_owned(struct rmail_mime *m, const char *value,
 			return 1;
 		w = snprintf(addr, sizeof(addr), "%s@%s", a[i].mailbox,
 			     a[i].host);
-		if (w < 0 || (size_t)w >= sizeof(addr) ||
-		    !ops->owns_address(h, user, addr))
+		if (w < 0 || (size_t)w >= sizeof(addr))
+			return 1;
+		rmail_err_clear(&err);
+		o = rm_addr_owned(user, addr, &err);
+		if (o < 0)
+			return 2;
+		if (o == 0)
 			return 1;
 	}
 	return boxes > 0 ? 0 : -1;
@@ -104,21 +110,13 @@ static int refuse(int *code_r, char *text, size_t sz, const char *what,
 int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
 			   char *text, size_t sz)
 {
-	const struct rmail_store_ops *ops;
 	struct rmail_mime *m = NULL;
 	struct rmail_err err;
-	void *h = NULL;
 	const char *from, *sender;
 	char *hdr;
 	size_t len = 0;
 	int rc = 0, v;
 
-	ops = rm_store(&h);
-	if (ops == NULL || ops->owns_address == NULL) {
-		*code_r = 451;
-		snprintf(text, sz, "4.3.0 Sender check unavailable");
-		return -1;
-	}
 	hdr = read_header(fd, size, &len);
 	if (hdr == NULL)
 		return refuse(code_r, text, sz, "Header block too large", NULL,
@@ -146,13 +144,25 @@ int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
 		rc = refuse(code_r, text, sz,
 			    "Message has more than one Sender: header", NULL,
 			    NULL);
-	else if ((v = list_owned(m, from, ops, h, user)) != 0)
-		rc = refuse(code_r, text, sz, NULL, "From",
-			    v > 0 ? user : NULL);
-	else if (sender != NULL &&
-		 (v = list_owned(m, sender, ops, h, user)) != 0)
-		rc = refuse(code_r, text, sz, NULL, "Sender",
-			    v > 0 ? user : NULL);
+	else {
+		const char *field = "From";
+
+		v = list_owned(m, from, user);
+		if (v == 0 && sender != NULL) {
+			field = "Sender";
+			v = list_owned(m, sender, user);
+		}
+		if (v == 2) {
+			*code_r = 451;
+			snprintf(text, sz,
+				 "4.3.0 Sender ownership lookup failed, "
+				 "try again later");
+			rc = -1;
+		} else if (v != 0) {
+			rc = refuse(code_r, text, sz, NULL, field,
+				    v == 1 ? user : NULL);
+		}
+	}
 	rm_mime_free(&m);
 	return rc;
 }

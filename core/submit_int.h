@@ -66,11 +66,24 @@ struct rm_deliver_req {
 	const struct rm_msg_src *local;	 /* with Return-Path */
 	const struct rm_msg_src *remote; /* without */
 	const char *peer_ip, *helo, *auth_user;
+	/* a commit whose sender still waits for the reply: a transaction
+	 * that is refused sends no bounce */
+	bool reply_pending;
 };
+/* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
+ * the reply code of its failure (550/552 permanent, 451/452 when it is
+ * neither stored nor queued) */
 void rm_deliver_message(const struct rm_deliver_req *rq,
-			struct rmail_rcpt_result *results_r, size_t *nqueued_r);
-/* does the domain of addr belong to this server */
-bool rm_addr_is_local(const char *addr);
+			struct rmail_rcpt_result *results_r, int *codes_r,
+			size_t *nqueued_r);
+/* the transaction can be acknowledged: no recipient DEFERRED and at
+ * least one delivered or queued */
+bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n);
+/* does the domain of addr belong to this server: 1, 0, or -1 when the
+ * store cannot tell (err set) */
+int rm_addr_local(const char *addr, struct rmail_err *err);
+/* 1 user owns addr, 0 not, -1 the store could not tell (err set) */
+int rm_addr_owned(const char *user, const char *addr, struct rmail_err *err);
 void rm_delivery_failed_log(const char *id, const char *rcpt,
 			    const char *reason);
 
@@ -95,7 +108,8 @@ struct rm_qentry {
 	struct rm_qrcpt *r;
 	char *last_error;
 };
-/* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd */
+/* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
+ * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 		 size_t n, const struct rm_msg_src *src, struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);

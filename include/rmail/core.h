@@ -147,10 +147,21 @@ struct rmail_rcpt_result {
 	char error[256];
 };
 
+/*
+ * ok = 1 only when every recipient's copy is durable: fsync'd into its
+ * mailbox or into the queue, or failed for good (then in rcpts[] and
+ * bounced) while at least one other was accepted.  No DEFERRED status
+ * is ever reported with ok = 1.  ok = 0: nothing may be acknowledged;
+ * code/text is the one reply for the whole transaction -- 451 4.3.0 or
+ * 452 4.3.1 (disk full) when a copy could be neither stored nor
+ * queued (copies stored for other recipients are kept: a retry may
+ * duplicate them), the failure itself (552 5.2.2, 550 ...) when every
+ * recipient failed for good (no bounce is sent then), a filter's code.
+ */
 struct rmail_submit_result {
-	int ok;		/* accepted (some recipients may fail) */
-	int code;	/* reply code when !ok (filter, I/O) */
-	char text[256]; /* "5.7.1 ..." when !ok */
+	int ok;		/* every copy durable: acknowledge */
+	int code;	/* the reply code when !ok */
+	char text[256]; /* "4.3.0 ..." when !ok */
 	char queue_id[32];
 	size_t nrcpts;
 	const struct rmail_rcpt_result *rcpts;

@@ -302,6 +302,14 @@ struct rmail_store_ops {
 	 * a crash may lose or repeat a claim.  Test with RMAIL_HAS. */
 	int (*mbox_recent)(struct rmail_mbox *mb, uint32_t upto,
 			   uint32_t *prev_r, struct rmail_err *err);
+	/* domain_is_local and owns_address, able to say "cannot tell":
+	 * 1 yes, 0 a definite no, -1 the store could not look (EMFILE,
+	 * EIO, ENOMEM ...) with err set; callers answer "try later" then.
+	 * Test with RMAIL_HAS(); absent on 1.0 stores. */
+	int (*domain_local_try)(void *h, const char *domain,
+				struct rmail_err *err);
+	int (*owns_address_try)(void *h, const char *user, const char *address,
+				struct rmail_err *err);
 };
 
 #endif

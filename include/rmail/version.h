@@ -26,7 +26,10 @@
  *  1.0  first public ABI: the headers of release 0.1.0, including
  *       rmail_append_opts.nosync and rmail_store_ops.mbox_sync.
  *  1.1  rmail_store_ops.msg_move_some (a move reporting what it moved),
- *       rmail_store_ops.mbox_recent (per-mailbox \Recent mark).
+ *       rmail_store_ops.mbox_recent (per-mailbox \Recent mark),
+ *       rmail_store_ops.domain_local_try and owns_address_try: the
+ *       tri-state (yes / no / try later) forms of domain_is_local and
+ *       owns_address.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -65,7 +68,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_recent)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, owns_address_try)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \

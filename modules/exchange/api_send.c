@@ -342,6 +342,20 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 	return 0;
 }
 
+/* 1 owned, 0 not, -1 the store cannot tell now */
+static int owns(const struct rmail_store_ops *ops, void *h, const char *user,
+		const char *addr)
+{
+	struct rmail_err err;
+
+	if (RMAIL_HAS(ops, struct rmail_store_ops, owns_address_try) &&
+	    ops->owns_address_try != NULL) {
+		rmail_err_clear(&err);
+		return ops->owns_address_try(h, user, addr, &err);
+	}
+	return ops->owns_address(h, user, addr) ? 1 : 0;
+}
+
 static void job_free(struct send_job *j)
 {
 	free(j->msg.p);
@@ -436,16 +450,21 @@ static void submitted(void *arg, const struct rmail_submit_result *res)
 	size_t i;
 
 	j->sub = NULL; /* commit consumed it */
-	/* the message itself refused (the sender rule: 5.6.0 header
-	 * shape, 5.7.1 not the user's address): no recipient could get it */
-	if (!res->ok && res->code >= 500 &&
-	    (strncmp(res->text, "5.6.", 4) == 0 ||
-	     strncmp(res->text, "5.7.", 4) == 0)) {
+	/* nothing stored or queued (4xx: try again later), or the
+	 * message itself refused by the sender rule (5.6.0 header shape,
+	 * 5.7.1 not the user's address): no recipient got it */
+	if (!res->ok &&
+	    ((res->code >= 400 && res->code < 500) ||
+	     (res->code >= 500 && (strncmp(res->text, "5.6.", 4) == 0 ||
+				   strncmp(res->text, "5.7.", 4) == 0)))) {
 		struct ex_req *r = j->r;
-		int st = res->text[2] == '6' ? 400 : 403;
+		int st = res->code < 500       ? 503
+			 : res->text[2] == '6' ? 400
+					       : 403;
 		char why[sizeof(res->text)];
 
-		snprintf(why, sizeof(why), "%s", res->text);
+		snprintf(why, sizeof(why), "%s",
+			 res->text[0] ? res->text : "Try again later");
 		if (!ex_async_end(r)) {
 			job_free(j);
 			return;
@@ -535,9 +554,14 @@ void ex_api_send(struct ex_req *r)
 		return;
 	}
 	ops = core->store(&h);
-	if (!ops->owns_address(h, r->user.address, j->from)) {
+	switch (owns(ops, h, r->user.address, j->from)) {
+	case 0:
 		json_decref(req);
 		ex_error(r, 403, "From address not owned by the user");
+		return;
+	case -1:
+		json_decref(req);
+		ex_error(r, 503, "Store unavailable, try again later");
 		return;
 	}
 	j->from = core->pstrdup(r->pool, j->from);
@@ -558,6 +582,16 @@ void ex_api_send(struct ex_req *r)
 			int p = core->rcpt_policy(l[i].addr, r->user.address,
 						  j->msg.n);
 
+			/* "try later" for one is the whole request's
+			 * answer: nothing is sent, the client retries */
+			if (p == RMAIL_RCPT_TEMPFAIL) {
+				json_decref(req);
+				job_free(j);
+				ex_error(r, 503,
+					 "Recipient lookup failed, try again "
+					 "later");
+				return;
+			}
 			if (p == RMAIL_RCPT_LOCAL || p == RMAIL_RCPT_RELAY)
 				j->ok[j->nok++] =
 					core->pstrdup(r->pool, l[i].addr);

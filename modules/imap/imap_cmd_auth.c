@@ -112,7 +112,8 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 		return;
 	}
 	s->auth_failures++;
-	if (r->code == RMAIL_E_BUSY)
+	/* the store could not look: never "authentication failed" */
+	if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED)
 		imap_printf(s, "%s NO [UNAVAILABLE] Try again later\r\n",
 			    s->tag);
 	else if (r->code == RMAIL_E_PERM) /* the core's failure budget */

@@ -25,10 +25,12 @@ const char *imap_err_code(const struct rmail_err *err)
 		return "[TOOBIG] ";
 	case RMAIL_E_INVAL:
 		return "[CANNOT] ";
-	case RMAIL_E_BUSY:
-		return "[INUSE] ";
+	case RMAIL_E_NOTIMPL:
+		return "[CANNOT] ";
 	default:
-		return "[SERVERBUG] ";
+		/* RMAIL_E_IO (ENOSPC, EMFILE, EIO), _BUSY, _INTERNAL
+		 * (ENOMEM): the server cannot now, the client may retry */
+		return "[UNAVAILABLE] ";
 	}
 }
 

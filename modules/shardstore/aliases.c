@@ -251,12 +251,13 @@ static void count_aliases(void *arg, const char *domain, json_t *obj)
 	*(size_t *)arg = json_object_size(obj);
 }
 
-int ss_domain_has_aliases(struct ss_store *st, const char *domain)
+int ss_domain_has_aliases(struct ss_store *st, const char *domain,
+			  struct rmail_err *err)
 {
 	size_t n = 0;
 
-	if (aliases_with(st, domain, count_aliases, &n, NULL) < 0)
-		return 0;
+	if (aliases_with(st, domain, count_aliases, &n, err) < 0)
+		return -1;
 	return n > 0;
 }
 
@@ -375,9 +376,13 @@ int ss_alias_add(void *h, const char *alias, const char *const *targets,
 				     SS_ALIAS_TARGETS_MAX);
 	if (ss_canon(alias, canon, local, domain, err) < 0)
 		return -1;
-	if (ss_user_exists(st, canon))
+	switch (ss_user_exists(st, canon, err)) {
+	case 1:
 		return rmail_err_set(err, RMAIL_E_EXISTS,
 				     "%s is a user, not an alias", canon);
+	case -1:
+		return -1;
+	}
 	tc = calloc(ntargets, sizeof(*tc));
 	tv = calloc(ntargets, sizeof(*tv));
 	if (tc == NULL || tv == NULL) {
@@ -544,6 +549,7 @@ out:
 struct resolved {
 	size_t n;
 	char v[SS_ALIAS_TARGETS_MAX][RMAIL_ADDR_MAX + 1];
+	struct rmail_err err; /* the first lookup that could not be made */
 };
 
 static int resolved_has(const struct resolved *r, const char *a)
@@ -557,21 +563,28 @@ static int resolved_has(const struct resolved *r, const char *a)
 }
 
 /* canon is canonical; nested aliases are followed a few levels deep,
- * loops end there */
+ * loops end there.  A user or alias file that cannot be read leaves its
+ * error in r->err: "nobody" is then not a definite answer. */
 static void expand(struct ss_store *st, const char *canon, int depth,
 		   struct resolved *r)
 {
 	char local[RMAIL_ADDR_MAX + 1], domain[RMAIL_ADDR_MAX + 1];
 	char tc[RMAIL_ADDR_MAX + 1];
+	struct rmail_err e;
 	struct targets *t;
 	const char *at;
 	size_t i;
+	int ex;
 
-	if (ss_user_exists(st, canon)) {
+	rmail_err_clear(&e);
+	ex = ss_user_exists(st, canon, &e);
+	if (ex == 1) {
 		if (!resolved_has(r, canon) && r->n < SS_ALIAS_TARGETS_MAX)
 			snprintf(r->v[r->n++], RMAIL_ADDR_MAX + 1, "%s", canon);
 		return;
 	}
+	if (ex < 0 && r->err.code == RMAIL_E_NONE)
+		r->err = e;
 	if (depth >= SS_ALIAS_DEPTH_MAX)
 		return;
 	at = strrchr(canon, '@');
@@ -580,12 +593,19 @@ static void expand(struct ss_store *st, const char *canon, int depth,
 	snprintf(local, sizeof(local), "%.*s", (int)(at - canon), canon);
 	snprintf(domain, sizeof(domain), "%s", at + 1);
 	t = malloc(sizeof(*t));
-	if (t == NULL)
+	if (t == NULL) {
+		if (r->err.code == RMAIL_E_NONE)
+			rmail_err_set(&r->err, RMAIL_E_INTERNAL,
+				      "out of memory");
 		return;
-	if (alias_targets(st, local, domain, t, NULL) == 0) {
+	}
+	rmail_err_clear(&e);
+	if (alias_targets(st, local, domain, t, &e) == 0) {
 		for (i = 0; i < t->n; i++)
 			if (ss_canon(t->v[i], tc, NULL, NULL, NULL) == 0)
 				expand(st, tc, depth + 1, r);
+	} else if (r->err.code == RMAIL_E_NONE) {
+		r->err = e;
 	}
 	free(t);
 }
@@ -604,6 +624,14 @@ int ss_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
 	if (r == NULL)
 		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
 	expand(st, canon, 0, r);
+	/* a partial expansion would deliver to some targets and lose
+	 * the rest: all or "try later" */
+	if (r->err.code != RMAIL_E_NONE) {
+		if (err != NULL)
+			*err = r->err;
+		free(r);
+		return -1;
+	}
 	if (r->n == 0) {
 		free(r);
 		return rmail_err_set(err, RMAIL_E_NOENT,
@@ -615,23 +643,27 @@ int ss_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
 	return 0;
 }
 
-/* Whether users/ (dir fd `fd`, consumed) holds a user.json; the name
- * of the first user found goes to hint (hintsz bytes), *empty_r says
- * the directory had no entries at all. */
+/* Whether users/ (dir fd `fd`, consumed) holds a user.json: 1, 0, or
+ * -1 with errno when it cannot be read.  The name of the first user
+ * found goes to hint (hintsz bytes), *empty_r says the directory had
+ * no entries at all. */
 static int scan_users(int fd, char *hint, size_t hintsz, int *empty_r)
 {
 	char rel[SS_PATH_MAX];
 	struct dirent *de;
 	DIR *d;
-	int found = 0;
+	int found = 0, saved;
 
 	*empty_r = 1;
 	d = fdopendir(fd);
 	if (d == NULL) {
+		saved = errno;
 		close(fd);
 		*empty_r = 0;
-		return 0;
+		errno = saved;
+		return -1;
 	}
+	errno = 0;
 	while (!found && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -639,10 +671,22 @@ static int scan_users(int fd, char *hint, size_t hintsz, int *empty_r)
 		snprintf(rel, sizeof(rel), "%s/user.json", de->d_name);
 		found = faccessat(dirfd(d), rel, F_OK, AT_SYMLINK_NOFOLLOW) ==
 			0;
+		if (!found && errno != ENOENT && errno != ENOTDIR) {
+			saved = errno;
+			closedir(d);
+			errno = saved;
+			return -1;
+		}
 		if (found && strlen(de->d_name) < hintsz)
 			memcpy(hint, de->d_name, strlen(de->d_name) + 1);
+		errno = 0;
 	}
+	saved = found ? 0 : errno;
 	closedir(d);
+	if (saved != 0) {
+		errno = saved;
+		return -1;
+	}
 	return found;
 }
 
@@ -650,8 +694,10 @@ static int scan_users(int fd, char *hint, size_t hintsz, int *empty_r)
  * (the remembered user still has its user.json, or users/ is still the
  * settled empty directory seen before); otherwise users/ is scanned.
  * A users/ holding only deleted users is scanned each time: re-adding
- * one writes into its old directory without touching users/. */
-int ss_domain_is_local(void *h, const char *domain)
+ * one writes into its old directory without touching users/.  Only a
+ * missing users/ or a scan that found nobody is a "no"; a directory
+ * that cannot be opened or read (EMFILE, EIO ...) is "cannot tell". */
+int ss_domain_local_try(void *h, const char *domain, struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	struct ss_users *us = st->users;
@@ -691,16 +737,24 @@ int ss_domain_is_local(void *h, const char *domain)
 	}
 	now_or_zero(&t0);
 	fd = ss_open_rel(st, rel, O_RDONLY | O_DIRECTORY);
+	if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", rel,
+				     strerror(errno));
 	if (fd >= 0 && fstat(fd, &sb) == 0) {
 		ss_fid_from_stat(&ufid, &sb);
 		if (known_empty && ss_fid_equal(&ufid, &cfid)) {
 			close(fd);
-			return ss_domain_has_aliases(st, dom);
+			return ss_domain_has_aliases(st, dom, err);
 		}
 		found = scan_users(fd, hint, sizeof(hint), &empty);
+		if (found < 0)
+			return rmail_err_set(err, RMAIL_E_IO, "%s: %s", rel,
+					     strerror(errno));
 		empty = empty && !found && ss_fid_settled(&ufid, &t0);
 	} else if (fd >= 0) {
 		close(fd);
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", rel,
+				     strerror(errno));
 	}
 	pthread_mutex_lock(&us->lock);
 	a = acache_get(us, dom);
@@ -712,7 +766,13 @@ int ss_domain_is_local(void *h, const char *domain)
 			a->users_fid = ufid;
 	}
 	pthread_mutex_unlock(&us->lock);
-	return found || ss_domain_has_aliases(st, dom);
+	return found ? 1 : ss_domain_has_aliases(st, dom, err);
+}
+
+/* the 1.0 entry: "cannot tell" reads as "no" there */
+int ss_domain_is_local(void *h, const char *domain)
+{
+	return ss_domain_local_try(h, domain, NULL) == 1;
 }
 
 struct owns_args {
@@ -728,10 +788,12 @@ static void owns_cb(void *arg, const char *address)
 		o->found = 1;
 }
 
-int ss_owns_address(void *h, const char *user, const char *address)
+int ss_owns_address_try(void *h, const char *user, const char *address,
+			struct rmail_err *err)
 {
 	char cu[RMAIL_ADDR_MAX + 1], ca[RMAIL_ADDR_MAX + 1];
 	struct owns_args o;
+	struct rmail_err e;
 
 	if (ss_canon(user, cu, NULL, NULL, NULL) < 0 ||
 	    ss_canon(address, ca, NULL, NULL, NULL) < 0)
@@ -740,7 +802,18 @@ int ss_owns_address(void *h, const char *user, const char *address)
 		return 1;
 	o.user = cu;
 	o.found = 0;
-	if (ss_resolve(h, ca, owns_cb, &o, NULL) < 0)
-		return 0;
+	rmail_err_clear(&e);
+	if (ss_resolve(h, ca, owns_cb, &o, &e) < 0) {
+		if (e.code == RMAIL_E_NOENT || e.code == RMAIL_E_INVAL)
+			return 0;
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
 	return o.found;
+}
+
+int ss_owns_address(void *h, const char *user, const char *address)
+{
+	return ss_owns_address_try(h, user, address, NULL) == 1;
 }

@@ -152,8 +152,9 @@ static int mail_dir(struct ss_store *st, const char *user, char *cuser,
 		return -1;
 	ufd = ss_openat(st->root_fd, ud, O_RDONLY | O_DIRECTORY, 0);
 	if (ufd < 0)
-		return rmail_err_set(err, RMAIL_E_NOENT, "no such user: %s",
-				     cuser);
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"user %s: %s", cuser, strerror(errno));
 	if (mkdir_owned(st, ufd, "mail") < 0) {
 		close(ufd);
 		return rmail_err_set(err, RMAIL_E_IO, "mail dir: %s",
@@ -549,7 +550,9 @@ int ss_mbox_subscribe(void *h, const char *user, const char *name,
 		return -1;
 	ufd = ss_openat(st->root_fd, ud, O_RDONLY | O_DIRECTORY, 0);
 	if (ufd < 0)
-		return rmail_err_set(err, RMAIL_E_NOENT, "no such user");
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"user: %s", strerror(errno));
 	subs_read(ufd, &l);
 	for (i = 0, j = 0; i < l.n; i++) {
 		if (strcmp(l.v[i], cname) == 0) {

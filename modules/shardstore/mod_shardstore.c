@@ -284,6 +284,8 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_sync = ss_mbox_sync_op,
 	.msg_move_some = ss_t_msg_move_some,
 	.mbox_recent = ss_mbox_recent,
+	.domain_local_try = ss_domain_local_try,
+	.owns_address_try = ss_owns_address_try,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

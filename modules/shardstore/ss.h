@@ -76,6 +76,10 @@ int ss_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
 	       struct rmail_err *err);
 int ss_domain_is_local(void *h, const char *domain);
 int ss_owns_address(void *h, const char *user, const char *address);
+/* 1 yes, 0 no, -1 cannot tell (err set) */
+int ss_domain_local_try(void *h, const char *domain, struct rmail_err *err);
+int ss_owns_address_try(void *h, const char *user, const char *address,
+			struct rmail_err *err);
 int ss_quota_get(void *h, const char *user, uint64_t *used_r, uint64_t *limit_r,
 		 struct rmail_err *err);
 int ss_quota_recalc(void *h, const char *user, struct rmail_err *err);

@@ -304,11 +304,20 @@ out:
 	return ret;
 }
 
-int ss_user_exists(struct ss_store *st, const char *canon)
+int ss_user_exists(struct ss_store *st, const char *canon,
+		   struct rmail_err *err)
 {
 	struct ss_user_rec rec;
+	struct rmail_err e;
 
-	return ss_user_lookup(st, canon, &rec, NULL) == 0;
+	rmail_err_clear(&e);
+	if (ss_user_lookup(st, canon, &rec, &e) == 0)
+		return 1;
+	if (e.code == RMAIL_E_NOENT || e.code == RMAIL_E_INVAL)
+		return 0;
+	if (err != NULL)
+		*err = e;
+	return -1;
 }
 
 static void to_public(struct ss_store *st, const struct ss_user_rec *rec,
@@ -350,15 +359,23 @@ int ss_user_verify(void *h, const char *address, const char *password,
 {
 	struct ss_store *st = h;
 	struct ss_user_rec rec;
+	struct rmail_err lerr;
 	char canon[RMAIL_ADDR_MAX + 1];
 	int found, ok;
 
 	pthread_once(&dummy_once, dummy_init);
 	if (password == NULL)
 		password = "";
+	rmail_err_clear(&lerr);
 	found = ss_canon(address, canon, NULL, NULL, NULL) == 0 &&
-		ss_user_lookup(st, canon, &rec, NULL) == 0;
+		ss_user_lookup(st, canon, &rec, &lerr) == 0;
 	ok = check_password(password, found ? rec.hash : dummy_hash);
+	/* a record that could not be read is no wrong password: the
+	 * client is told to try again, not that its login failed */
+	if (!found && lerr.code != RMAIL_E_NONE && lerr.code != RMAIL_E_NOENT &&
+	    lerr.code != RMAIL_E_INVAL)
+		return rmail_err_set(err, RMAIL_E_BUSY, "user record: %s",
+				     lerr.msg);
 	if (!found || !ok) {
 		explicit_bzero(&rec, sizeof(rec));
 		return rmail_err_set(err, RMAIL_E_AUTH,

@@ -96,12 +96,15 @@ char *ss_user_render(const struct ss_user_rec *u, const char *old,
 /* the cached record of a canonical user (re-read when changed) */
 int ss_user_lookup(struct ss_store *st, const char *canon,
 		   struct ss_user_rec *u_r, struct rmail_err *err);
-int ss_user_exists(struct ss_store *st, const char *canon);
+/* 1 yes, 0 no, -1 cannot tell (err set) */
+int ss_user_exists(struct ss_store *st, const char *canon,
+		   struct rmail_err *err);
 
 /* ---- aliases.c ---------------------------------------------------- */
 void ss_aliases_free(struct ss_users *us);
-/* 1 when the domain has at least one alias */
-int ss_domain_has_aliases(struct ss_store *st, const char *domain);
+/* 1 when the domain has at least one alias, -1 cannot tell (err) */
+int ss_domain_has_aliases(struct ss_store *st, const char *domain,
+			  struct rmail_err *err);
 
 /* ---- quota.c ------------------------------------------------------ */
 int ss_quota_open(struct ss_store *st, struct rmail_err *err);

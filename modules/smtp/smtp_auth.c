@@ -32,7 +32,8 @@ static void auth_done(void *arg, const struct rmail_auth_result *r)
 		smtp_reply(s, 454, "4.7.0",
 			   "Too many failed authentications, "
 			   "try again later");
-	} else if (r->code == RMAIL_E_BUSY) {
+	} else if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED) {
+		/* the store could not look: never "invalid credentials" */
 		smtp_reject_metric("auth");
 		smtp_reply(s, 454, "4.7.0",
 			   "Temporary authentication "

@@ -54,14 +54,48 @@ void smtp_postmaster_resolve(void)
 			  "user and smtp.postmaster unset");
 }
 
+/* 1 owned, 0 not, -1 the store cannot tell now (reply 451) */
 static int owns(const char *user, const char *addr)
 {
 	const struct rmail_store_ops *ops;
+	struct rmail_err err = {0};
 	void *h = NULL;
+	int rc;
 
 	ops = store(&h);
-	return ops != NULL && ops->owns_address != NULL &&
+	if (ops == NULL)
+		return -1;
+	if (RMAIL_HAS(ops, struct rmail_store_ops, owns_address_try) &&
+	    ops->owns_address_try != NULL) {
+		rc = ops->owns_address_try(h, user, addr, &err);
+		if (rc < 0)
+			CORE->log(smtp_mod.m, RMAIL_LOG_WARN, "owner of %s: %s",
+				  addr, err.msg);
+		return rc;
+	}
+	return ops->owns_address != NULL &&
 	       ops->owns_address(h, user, addr) == 1;
+}
+
+/* 1 local, 0 not, -1 cannot tell */
+static int domain_local(const struct rmail_store_ops *ops, void *h,
+			const char *dom)
+{
+	if (ops == NULL)
+		return -1;
+	if (RMAIL_HAS(ops, struct rmail_store_ops, domain_local_try) &&
+	    ops->domain_local_try != NULL)
+		return ops->domain_local_try(h, dom, NULL);
+	return ops->domain_is_local(h, dom) ? 1 : 0;
+}
+
+static void tempfail(struct smtp_session *s, const char *what)
+{
+	smtp_reject_metric("tempfail");
+	smtp_reply(s, 451, "4.3.0",
+		   "%s: temporary lookup failure, "
+		   "try again later",
+		   what);
 }
 
 static int rate_ok(struct smtp_session *s, const char *bucket, const char *key,
@@ -87,6 +121,7 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	const struct smtp_conf *cf = smtp_cf();
 	const char *ip = CORE->conn_peer_ip(s->c);
 	char from[RMAIL_ADDR_MAX + 1];
+	int own = 0;
 
 	if (cmd->has_size && cf->max_message_size > 0 &&
 	    cmd->size > cf->max_message_size) {
@@ -100,7 +135,12 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	snprintf(from, sizeof(from), "%.*s", (int)cmd->path.mailbox.len,
 		 cmd->path.mailbox.p);
-	if (s->authed && (cmd->path.is_null || !owns(s->user, from))) {
+	if (s->authed && !cmd->path.is_null &&
+	    (own = owns(s->user, from)) < 0) {
+		tempfail(s, "MAIL FROM");
+		return -1;
+	}
+	if (s->authed && (cmd->path.is_null || own == 0)) {
 		CORE->conn_log(s->c, RMAIL_LOG_INFO,
 			       "MAIL FROM <%s> not owned "
 			       "by %s",
@@ -141,8 +181,9 @@ const char *smtp_policy_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	const struct smtp_conf *cf = smtp_cf();
 	const struct rmail_store_ops *ops;
 	char rcpt[RMAIL_ADDR_MAX + 1], dom[SMTP_DOMAIN_MAX + 1];
+	struct rmail_err err;
 	void *h = NULL;
-	int pol;
+	int pol, local;
 
 	snprintf(rcpt, sizeof(rcpt), "%.*s", (int)cmd->path.mailbox.len,
 		 cmd->path.mailbox.p);
@@ -154,10 +195,19 @@ const char *smtp_policy_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		ops = store(&h);
 		if (smtp_mod.postmaster[0] == '\0')
 			smtp_postmaster_resolve();
+		local = cmd->path.is_postmaster ? 1 : domain_local(ops, h, dom);
+		rmail_err_clear(&err);
+		if (local == 1 && !cmd->path.is_postmaster &&
+		    ops->resolve(h, rcpt, ignore_addr, NULL, &err) < 0 &&
+		    err.code != RMAIL_E_NOENT && err.code != RMAIL_E_INVAL)
+			local = -1;
+		if (local < 0) {
+			tempfail(s, rcpt);
+			return NULL;
+		}
 		if (smtp_mod.postmaster[0] != '\0' &&
 		    (cmd->path.is_postmaster ||
-		     (ops != NULL && ops->domain_is_local(h, dom) &&
-		      ops->resolve(h, rcpt, ignore_addr, NULL, NULL) < 0))) {
+		     (local == 1 && err.code != RMAIL_E_NONE))) {
 			CORE->conn_log(s->c, RMAIL_LOG_INFO,
 				       "RCPT <%s> -> "
 				       "postmaster %s",
