@@ -135,6 +135,7 @@ int ss_store_open(struct ss_store *st, const struct rmail_core *core,
 		goto fail;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	ss_fs_probe(st);
 	if (format_check(st, err) < 0 || ss_users_open(st, err) < 0) {
 		pthread_mutex_destroy(&st->lock);
 		goto fail;
@@ -389,6 +390,7 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 	st->m = m;
 	ss_active_conf = m->conf;
 	m->data = st;
+	ss_fs_log(st);
 	return 0;
 }
 
