@@ -384,14 +384,14 @@ static void test_nfs_idle_polls(void)
 static void test_check_warns(void)
 {
 	struct imd *d;
-	char *out = NULL, *err = NULL;
+	char *out = NULL, *err = NULL, *root;
 	int rc;
 
 	shim(NULL, NULL);
 	d = daemon_on(NULL);
-	g_assert_true(g_mkdir_with_parents(
-			      g_build_filename(rmh_dir(d->h), "mail", NULL),
-			      0700) == 0);
+	root = g_build_filename(rmh_dir(d->h), "mail", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(root, 0700), ==, 0);
+	g_free(root);
 	rc = rmh_run(d->h, &out, &err, "check", NULL);
 	g_assert_cmpint(rc, ==, 0);
 	hasnt(err, "network filesystem");
