@@ -1,6 +1,7 @@
 /* rmail check: validate the config and every listed module without
  * running module code; print every problem, exit 1 on any. */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fskind.h"
 
 struct check {
 	unsigned problems;
@@ -117,6 +119,34 @@ static void check_run_as(struct check *c, const struct rm_config *conf)
 	}
 }
 
+/* warnings only: a shared root on a network filesystem works, but
+ * rmail cannot make up for every cache the mount keeps */
+static void check_netfs(const struct rm_config *conf)
+{
+	struct rmfs_info fi;
+	char advice[512];
+	unsigned i;
+	int fd;
+
+	if (conf->mail_root == NULL ||
+	    (fd = open(conf->mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+		    0)
+		return;
+	if (rmfs_probe(fd, conf->mail_root, &fi) == 0 && fi.network) {
+		rm_log(RMAIL_LOG_WARN,
+		       "mail_root %s is on a network filesystem (%s%s%s): "
+		       "the store polls its change logs "
+		       "(shardstore.poll_interval); see docs/operations.md",
+		       conf->mail_root, fi.name, fi.fstype[0] ? ", " : "",
+		       fi.fstype);
+		for (i = 0; rmfs_advice(&fi, i, advice, sizeof(advice), NULL);
+		     i++)
+			rm_log(RMAIL_LOG_WARN, "mail_root %s: %s",
+			       conf->mail_root, advice);
+	}
+	close(fd);
+}
+
 static int check_run(struct rm_cli *cli)
 {
 	struct check c = {0};
@@ -143,6 +173,7 @@ static int check_run(struct rm_cli *cli)
 	/* a warning, not a problem: the daemon still runs, with fewer
 	 * connections than configured */
 	(void)rm_fdlimit_warn(rm_fdlimit_hard(), conf->limits.max_connections);
+	check_netfs(conf);
 	if (c.problems > 0)
 		printf("%s: %u problem(s)\n", path, c.problems);
 	else

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,19 +48,46 @@ static uint16_t detail_check(uint32_t uid, uint32_t size, uint32_t date)
 	return (uint16_t)(x ^ (x >> 16));
 }
 
+/*
+ * On a network filesystem O_APPEND is not atomic between clients (the
+ * NFS client writes at the size it last saw), so two hosts can write
+ * records at the same offset and one is lost.  There the write happens
+ * under flock(2) on the log, at the size read under the lock (taking the
+ * lock revalidates the NFS attribute cache; unlocking flushes).
+ */
+static off_t locked_write(int fd, const unsigned char *rec, size_t len)
+{
+	struct stat sb;
+	off_t end = 0;
+	/* without the lock (a filesystem refusing it) still append at the
+	 * freshest size: a lost record costs a rescan, never a message */
+	bool locked = flock(fd, LOCK_EX) == 0;
+
+	if (fstat(fd, &sb) == 0 &&
+	    pwrite(fd, rec, len, sb.st_size) == (ssize_t)len)
+		end = sb.st_size + (off_t)len;
+	if (locked)
+		flock(fd, LOCK_UN);
+	return end;
+}
+
 static uint64_t log_write(struct rmail_mbox *mb, const unsigned char *rec,
 			  size_t len)
 {
+	bool net = mb->st->fs_name != NULL;
 	off_t end = 0;
 
 	/* the mutex only keeps this process's threads from moving the
 	 * shared descriptor's offset between write and lseek */
 	pthread_mutex_lock(&mb->loglock);
 	if (mb->logfd < 0)
-		mb->logfd =
-			openat(mb->dirfd, "changes",
-			       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (mb->logfd >= 0 && write(mb->logfd, rec, len) == (ssize_t)len)
+		mb->logfd = openat(mb->dirfd, "changes",
+				   O_WRONLY | (net ? 0 : O_APPEND) | O_CREAT |
+					   O_CLOEXEC,
+				   0640);
+	if (mb->logfd >= 0 && net)
+		end = locked_write(mb->logfd, rec, len);
+	else if (mb->logfd >= 0 && write(mb->logfd, rec, len) == (ssize_t)len)
 		end = lseek(mb->logfd, 0, SEEK_CUR);
 	pthread_mutex_unlock(&mb->loglock);
 	return end < 0 ? 0 : (uint64_t)end;

@@ -195,7 +195,7 @@ static int create_in(struct ss_store *st, int mfd, const char *cname,
 		rmail_err_set(err, RMAIL_E_IO, "create: %s", strerror(errno));
 		goto fail;
 	}
-	if (renameat2(mfd, tmp, mfd, enc, RENAME_NOREPLACE) < 0) {
+	if (ss_rename_noreplace(st, mfd, tmp, mfd, enc, true) < 0) {
 		rmail_err_set(
 			err, errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
 			"mailbox %s: %s", cname,
@@ -493,7 +493,7 @@ int ss_mbox_rename(void *h, const char *user, const char *from, const char *to,
 					   "new name too long");
 			goto out;
 		}
-		if (renameat2(mfd, eo, mfd, en, RENAME_NOREPLACE) < 0) {
+		if (ss_rename_noreplace(st, mfd, eo, mfd, en, true) < 0) {
 			rc = rmail_err_set(
 				err,
 				errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,

@@ -135,6 +135,7 @@ int ss_store_open(struct ss_store *st, const struct rmail_core *core,
 		goto fail;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	ss_fs_probe(st);
 	if (format_check(st, err) < 0 || ss_users_open(st, err) < 0) {
 		pthread_mutex_destroy(&st->lock);
 		goto fail;
@@ -308,12 +309,27 @@ static int check_interval(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+/* 0 would poll in a busy loop */
+static int check_poll(const void *field, struct rmail_err *err)
+{
+	double v = *(const double *)field;
+
+	if (!(v >= 0.1 && v <= 3600))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 0.1s and 1h");
+	return 0;
+}
+
 static const struct rmail_conf_key ss_conf_keys[] = {
 	{"poll_interval", RMAIL_CONF_DURATION, 0,
 	 offsetof(struct ss_conf, poll_interval), "\"1s\"",
-	 "change-feed polling period when inotify is off", NULL},
+	 "change-log polling period (inotify off, or a network filesystem)",
+	 check_poll},
 	{"inotify", RMAIL_CONF_BOOL, 0, offsetof(struct ss_conf, inotify),
-	 "true", "use inotify (false on a network filesystem)", NULL},
+	 "true",
+	 "watch change logs with inotify (network filesystems are polled "
+	 "as well)",
+	 NULL},
 	{"max_uploads_per_user", RMAIL_CONF_INT, 0,
 	 offsetof(struct ss_conf, max_uploads_per_user), "10",
 	 "appends in progress per user and process (0: no cap)", check_uploads},
@@ -391,6 +407,7 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 	st->m = m;
 	ss_active_conf = m->conf;
 	m->data = st;
+	ss_fs_log(st);
 	return 0;
 }
 

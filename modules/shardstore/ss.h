@@ -28,6 +28,9 @@ struct ss_store {
 	void *views;   /* open shared views (mbox side) */
 	void *watches; /* inotify state (watch.c) */
 	pthread_mutex_t lock;
+	/* netfs.c, decided once per mail root when the store opens */
+	const char *fs_name; /* network or FUSE filesystem; NULL: local */
+	int noreplace; /* RENAME_NOREPLACE: 1 works, 0 emulated, -1 unknown */
 };
 
 /* ---- lifecycle (mod_shardstore.c) ---------------------------------- */
@@ -35,6 +38,20 @@ struct ss_store {
 int ss_store_open(struct ss_store *st, const struct rmail_core *core,
 		  const char *mail_root, struct rmail_err *err);
 void ss_store_close(struct ss_store *st);
+
+/* ---- netfs.c: shared roots on network filesystems ----------------- */
+/* statfs and RENAME_NOREPLACE probe of the root (at store open) */
+void ss_fs_probe(struct ss_store *st);
+/* log what the probe found, once (the module, after st->m is set) */
+void ss_fs_log(struct ss_store *st);
+/*
+ * rename old to new unless new exists (errno EEXIST): renameat2 with
+ * RENAME_NOREPLACE, or where the filesystem refuses it, link + unlink
+ * for a file and, for a directory, mkdir of new (the atomic claim) then
+ * a rename over that empty directory.  0 or -1 with errno.
+ */
+int ss_rename_noreplace(struct ss_store *st, int olddfd, const char *old,
+			int newdfd, const char *new_name, bool is_dir);
 
 /* ---- names.c: one encoding for domains, local parts, mailboxes ---- */
 /* canonical address: lower-case A-label domain, case-folded local

@@ -171,15 +171,14 @@ int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
 	ss_fix_owner(st, fd);
 	close(fd);
 	if (exclusive) {
-		/* link(2) refuses to replace: a concurrent add loses */
-		if (linkat(dfd, tmp, dfd, name, 0) < 0) {
+		/* never replaces: a concurrent add loses */
+		if (ss_rename_noreplace(st, dfd, tmp, dfd, name, false) < 0) {
 			rmail_err_set(
 				err,
 				errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
 				"%s/%s: %s", dir_rel, name, strerror(errno));
 			goto out_unlink;
 		}
-		unlinkat(dfd, tmp, 0);
 	} else if (renameat(dfd, tmp, dfd, name) < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, name,
 			      strerror(errno));

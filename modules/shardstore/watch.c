@@ -1,9 +1,10 @@
 /*
  * The change feed.  Every change appends to the mailbox's change log, so
  * watching that one file sees every process's changes: one inotify
- * descriptor per process (through core->io_add), or, on a network
- * filesystem where inotify never sees another host, a poll of the log
- * size every shardstore.poll_interval.  Callbacks are coalesced.
+ * descriptor per process (through core->io_add), and a poll of the log
+ * size every shardstore.poll_interval when inotify is off or the mail
+ * root is on a network filesystem, where inotify never sees another
+ * host's changes.  Callbacks are coalesced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,8 +90,20 @@ static void inotify_cb(void *arg, int fd, int revents)
 static off_t log_size(struct rmail_mbox *mb)
 {
 	struct stat sb;
+	int fd;
 
-	return fstatat(mb->dirfd, "changes", &sb, 0) == 0 ? sb.st_size : 0;
+	if (mb->st->fs_name == NULL)
+		return fstatat(mb->dirfd, "changes", &sb, 0) == 0 ? sb.st_size
+								  : 0;
+	/* NFS revalidates attributes on open (close-to-open), a stat may
+	 * be answered from the attribute cache for up to a minute */
+	fd = openat(mb->dirfd, "changes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &sb) < 0)
+		sb.st_size = 0;
+	close(fd);
+	return sb.st_size;
 }
 
 static void poll_cb(void *arg)
@@ -127,7 +140,7 @@ static struct ss_watches *watches(struct ss_store *st)
 			ws->io = st->core->io_add(ws->ifd, RMAIL_IO_READ,
 						  inotify_cb, ws);
 	}
-	if (ws->ifd < 0)
+	if (ws->ifd < 0 || st->fs_name != NULL)
 		ws->poll = st->core->timer_add(c->poll_interval,
 					       c->poll_interval, poll_cb, ws);
 	st->watches = ws;
