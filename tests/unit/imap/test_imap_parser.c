@@ -509,6 +509,10 @@ static void test_astring_chars(void)
 		if (!!imap_arg_is_astring(a) != want)
 			g_test_message("byte 0x%02x", c);
 		g_assert_cmpint(!!imap_arg_is_astring(a), ==, want);
+		/* atom (flag keywords): no "]" either */
+		g_assert_cmpint(!!imap_arg_is_atom(a), ==, want && c != ']');
+		/* list-mailbox (LIST patterns): "%" and "*" too */
+		g_assert_cmpint(!!imap_arg_is_list_mailbox(a), ==, c != '\\');
 		g_free(run_free(&r));
 	}
 	/* NIL is an atom like any other where an astring is wanted */
@@ -517,6 +521,16 @@ static void test_astring_chars(void)
 
 		g_assert_cmpint(a->type, ==, IMAP_ARG_NIL);
 		g_assert_true(imap_arg_is_astring(a));
+		g_assert_true(imap_arg_is_atom(a));
+		g_free(run_free(&r));
+	}
+	{
+		const struct imap_arg *a = one_arg(&r, "\"%*\\\\\" ()");
+
+		g_assert_true(imap_arg_is_astring(a));
+		g_assert_true(imap_arg_is_list_mailbox(a));
+		g_assert_false(imap_arg_is_atom(a));
+		g_assert_false(imap_arg_is_astring(a->next));
 		g_free(run_free(&r));
 	}
 }

@@ -96,7 +96,9 @@ static void describe(GString *s, const struct imap_search_key *k)
 		}
 		break;
 	case IMAP_SKEY_HEADER:
-		g_string_append_printf(s, "hdr:%s=%s", k->field, k->str);
+		g_string_append_printf(s, "%s:%s=%s",
+				       k->address ? "addr" : "hdr", k->field,
+				       k->str);
 		break;
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
@@ -157,8 +159,8 @@ static void test_keys(void)
 	check("NOT (SEEN DELETED)", "NOT(AND(flag10 flag2))");
 	check("OR SEEN (OR DELETED 1:5)", "OR(flag10 OR(flag2 seq[1,5]))");
 	check("SUBJECT \"hi there\" FROM bob TO x CC y BCC z",
-	      "AND(hdr:Subject=hi there hdr:From=bob hdr:To=x hdr:Cc=y "
-	      "hdr:Bcc=z)");
+	      "AND(hdr:Subject=hi there addr:From=bob addr:To=x addr:Cc=y "
+	      "addr:Bcc=z)");
 	check("HEADER X-Spam yes BODY {3}\r\nfoo TEXT \"\"",
 	      "AND(hdr:X-Spam=yes body=foo text=)");
 	check("CHARSET UTF-8 ALL", "ALL");
@@ -166,8 +168,8 @@ static void test_keys(void)
 	check("KEYWORD NIL UNKEYWORD nil", "AND(kw:NIL !kw:nil)");
 	check("KEYWORD k[ KEYWORD ~ KEYWORD $a~b", "AND(kw:k[ kw:~ kw:$a~b)");
 	/* search strings are astrings: "]" is an ASTRING-CHAR */
-	check("SUBJECT x]y FROM ~ TO [", "AND(hdr:Subject=x]y hdr:From=~ "
-					 "hdr:To=[)");
+	check("SUBJECT x]y FROM ~ TO [", "AND(hdr:Subject=x]y addr:From=~ "
+					 "addr:To=[)");
 	check("charset \"us-ascii\" SEEN", "flag10");
 }
 
