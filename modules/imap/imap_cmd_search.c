@@ -42,6 +42,7 @@ struct text_ctx {
 	size_t len;
 	struct rmail_mime *mime;
 	struct imap_buf fold; /* scratch */
+	struct imap_buf addr; /* scratch: one address as text */
 	bool text_ready;
 	struct imap_buf text; /* folded bodies for BODY/TEXT */
 	bool head_ready;
@@ -228,6 +229,62 @@ static bool match_buf(const struct imap_buf *b, const struct imap_search_key *k)
 	       memmem(b->p, b->len, k->str, k->str_len) != NULL;
 }
 
+static void addr_text(struct imap_buf *b, const struct rmail_mime_addr *a)
+{
+	b->len = 0;
+	if (a->mailbox == NULL) {
+		/* a group start shows its name; its end nothing */
+		if (a->group != NULL)
+			imap_buf_add(b, a->group, strlen(a->group));
+		return;
+	}
+	if (a->name != NULL) {
+		imap_buf_add(b, a->name, strlen(a->name));
+		imap_buf_add(b, " <", 2);
+	}
+	imap_buf_add(b, a->mailbox, strlen(a->mailbox));
+	if (a->host != NULL) {
+		imap_buf_add(b, "@", 1);
+		imap_buf_add(b, a->host, strlen(a->host));
+	}
+	if (a->name != NULL)
+		imap_buf_add(b, ">", 1);
+}
+
+/*
+ * FROM, TO, CC, BCC: each address as ENVELOPE shows it (the core's
+ * parser: comments and source routes gone, display name decoded),
+ * written "name <mailbox@host>", so a client's search agrees with what
+ * it displays.
+ */
+static bool address_match(struct text_ctx *t, const char *field,
+			  const struct imap_search_key *k)
+{
+	const struct rmail_mime_addr *a;
+	const char *v;
+	size_t nth, n, i;
+
+	for (nth = 0; nth < 1000; nth++) {
+		v = IMAP_CORE->mime_header(t->mime, 0, field, nth, 0);
+		if (v == NULL)
+			return false;
+		if (k->str_len == 0)
+			return true;
+		if (IMAP_CORE->mime_addresses(t->mime, v, &a, &n) < 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			addr_text(&t->addr, &a[i]);
+			if (t->addr.len == 0)
+				continue;
+			t->fold.len = 0;
+			imap_casemap(t->addr.p, t->addr.len, &t->fold);
+			if (match_buf(&t->fold, k))
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool header_match(struct text_ctx *t, const char *field,
 			 const struct imap_search_key *k)
 {
@@ -236,6 +293,8 @@ static bool header_match(struct text_ctx *t, const char *field,
 
 	if (!load(t))
 		return false;
+	if (k->address)
+		return address_match(t, field, k);
 	for (nth = 0; nth < 1000; nth++) {
 		v = IMAP_CORE->mime_header(t->mime, 0, field, nth, 1);
 		if (v == NULL)
@@ -456,6 +515,7 @@ static void run(struct search_job *j, const volatile int *cancel)
 			unload(&t);
 	}
 	imap_buf_free(&t.fold);
+	imap_buf_free(&t.addr);
 	imap_buf_free(&t.text);
 	imap_buf_free(&t.head);
 }

@@ -12,7 +12,7 @@
 #define MAX_KW 64
 
 /* one flag atom into flags/kw; -1 when invalid */
-static int flag_atom(const char *f, uint32_t *flags, const char **kw,
+static int flag_atom(const struct imap_arg *a, uint32_t *flags, const char **kw,
 		     size_t *nkw)
 {
 	static const struct {
@@ -25,8 +25,11 @@ static int flag_atom(const char *f, uint32_t *flags, const char **kw,
 		{"\\Deleted", RMAIL_F_DELETED},
 		{"\\Draft", RMAIL_F_DRAFT},
 	};
+	const char *f = a->str;
 	size_t i;
 
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL)
+		return -1;
 	if (f[0] == '\\') {
 		for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
 			if (strcasecmp(f, sys[i].n) == 0) {
@@ -35,7 +38,8 @@ static int flag_atom(const char *f, uint32_t *flags, const char **kw,
 			}
 		return -1;
 	}
-	if (*nkw >= MAX_KW || f[0] == '\0' || strpbrk(f, "(){%*\"\\]") != NULL)
+	/* flag-keyword is any atom (RFC 3501 9), "NIL" included */
+	if (*nkw >= MAX_KW || !imap_arg_is_atom(a))
 		return -1;
 	kw[(*nkw)++] = f;
 	return 0;
@@ -51,14 +55,12 @@ int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
 	*nkw = 0;
 	if (a->type == IMAP_ARG_LIST) {
 		for (l = a->list; l != NULL; l = l->next)
-			if (l->type != IMAP_ARG_ATOM ||
-			    flag_atom(l->str, flags, kw, nkw) < 0)
+			if (flag_atom(l, flags, kw, nkw) < 0)
 				return -1;
 		return 0;
 	}
 	for (l = a; l != NULL; l = l->next)
-		if (l->type != IMAP_ARG_ATOM ||
-		    flag_atom(l->str, flags, kw, nkw) < 0)
+		if (flag_atom(l, flags, kw, nkw) < 0)
 			return -1;
 	return 0;
 }

@@ -113,6 +113,100 @@ static bool has_children(const struct list_ctx *x, const char *name)
 	return false;
 }
 
+/* does any of the patterns (after the reference) match name? */
+static bool pattern_hit(const struct imap_arg *first, const char *ref,
+			const char *name)
+{
+	const struct imap_arg *pa;
+
+	for (pa = first; pa != NULL; pa = pa->next) {
+		char pat[RMAIL_MBOX_NAME_MAX * 4 + 8], dec[sizeof(pat)];
+		const char *why;
+		size_t dl;
+
+		if (!imap_arg_is_list_mailbox(pa))
+			continue;
+		snprintf(pat, sizeof(pat), "%s%s", ref, pa->str);
+		if (mutf7_decode(pat, strlen(pat), dec, sizeof(dec), &dl,
+				 &why) < 0)
+			continue;
+		if (name_match(dec, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * RFC 3501 6.3.9: when a subscribed name does not match but one of its
+ * parents does ("%" stopping at the delimiter), LSUB returns that
+ * parent flagged \Noselect.  Candidates are gathered here and written
+ * once each by lsub_parents_write.
+ */
+static void lsub_parents(struct list_ctx *par, const struct imap_arg *first,
+			 const char *ref, const char *name)
+{
+	char buf[RMAIL_MBOX_NAME_MAX * 4 + 8];
+	struct rmail_mbox_entry pe = {0};
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%s", name);
+	for (i = 0; buf[i] != '\0'; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (pattern_hit(first, ref, buf)) {
+			pe.name = buf;
+			list_cb(par, &pe);
+		}
+		buf[i] = '/';
+	}
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct list_ent *)a)->name,
+		      ((const struct list_ent *)b)->name);
+}
+
+static bool subscribed(const struct list_ctx *x, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		if ((x->v[i].attrs & RMAIL_MBOX_SUBSCRIBED) &&
+		    strcmp(x->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void lsub_parents_write(struct imap_session *s, struct list_ctx *par,
+			       const struct list_ctx *x)
+{
+	char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
+	const char *why;
+	size_t i, wl;
+
+	if (par->n > 1)
+		qsort(par->v, par->n, sizeof(*par->v), ent_cmp);
+	for (i = 0; i < par->n; i++) {
+		const char *name = par->v[i].name;
+
+		/* a subscribed parent matching the pattern is listed as
+		 * itself */
+		if ((i > 0 && strcmp(name, par->v[i - 1].name) == 0) ||
+		    subscribed(x, name) ||
+		    mutf7_encode(name, strlen(name), wire, sizeof(wire), &wl,
+				 &why) < 0)
+			continue;
+		imap_printf(s, "* LSUB (\\Noselect) \"/\" ");
+		imap_write_astring(s, wire);
+		imap_printf(s, "\r\n");
+	}
+	for (i = 0; i < par->n; i++)
+		free(par->v[i].name);
+	free(par->v);
+}
+
 enum {
 	SEL_SUBSCRIBED = 1,
 	SEL_SPECIAL = 2,
@@ -128,14 +222,14 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		     unsigned opts, const struct imap_arg *status_items)
 {
 	const struct rmail_store_ops *ops;
-	struct list_ctx x = {0};
+	struct list_ctx x = {0}, par = {0};
 	struct rmail_err err;
 	const struct imap_arg *pa, *first;
 	size_t i;
 	void *h;
 
 	first = pats->type == IMAP_ARG_LIST ? pats->list : pats;
-	if (pats->type != IMAP_ARG_LIST && !imap_arg_is_astring(pats)) {
+	if (pats->type != IMAP_ARG_LIST && !imap_arg_is_list_mailbox(pats)) {
 		imap_tagged(s, cmd->tag, false, "BAD Invalid pattern");
 		return;
 	}
@@ -168,25 +262,13 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
 		const char *why;
 		size_t wl;
-		bool hit = false, sp = false;
+		bool sp = false;
 
-		for (pa = first; pa != NULL; pa = pa->next) {
-			char pat[RMAIL_MBOX_NAME_MAX * 4 + 8], dec[sizeof(pat)];
-			size_t dl;
-
-			if (!imap_arg_is_astring(pa))
-				continue;
-			snprintf(pat, sizeof(pat), "%s%s", ref, pa->str);
-			if (mutf7_decode(pat, strlen(pat), dec, sizeof(dec),
-					 &dl, &why) < 0)
-				continue;
-			if (name_match(dec, e->name)) {
-				hit = true;
-				break;
-			}
-		}
-		if (!hit)
+		if (!pattern_hit(first, ref, e->name)) {
+			if ((opts & LSUB) && (e->attrs & RMAIL_MBOX_SUBSCRIBED))
+				lsub_parents(&par, first, ref, e->name);
 			continue;
+		}
 		if ((opts & (LSUB | SEL_SUBSCRIBED)) &&
 		    !(e->attrs & RMAIL_MBOX_SUBSCRIBED))
 			continue;
@@ -242,6 +324,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			}
 		}
 	}
+	lsub_parents_write(s, &par, &x);
 	for (i = 0; i < x.n; i++)
 		free(x.v[i].name);
 	free(x.v);
@@ -315,7 +398,7 @@ void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 	const struct imap_arg *ref = cmd->args;
 
 	(void)uid;
-	if (!imap_arg_is_astring(ref) || !imap_arg_is_astring(ref->next) ||
+	if (!imap_arg_is_astring(ref) || !imap_arg_is_list_mailbox(ref->next) ||
 	    ref->next->next != NULL) {
 		imap_tagged(s, cmd->tag, false, "BAD LSUB reference pattern");
 		return;

@@ -48,6 +48,66 @@ static int is_atom_char(unsigned char c)
 	return c != '(' && c != ')' && c != '{' && c != '"';
 }
 
+/*
+ * RFC 3501 9 character classes, for the grammar helpers below: the
+ * tokenizer is looser (it keeps "%", "*", backslash and "]" in atoms, which
+ * LIST patterns, sequence sets and flags need) and the commands ask
+ * which class an argument belongs to.
+ */
+enum {
+	C_ATOM = 1,	/* ATOM-CHAR */
+	C_ASTRING = 2,	/* ASTRING-CHAR: ATOM-CHAR / resp-specials */
+	C_LISTCHAR = 4, /* list-char: ASTRING-CHAR / list-wildcards */
+};
+
+static int char_class(unsigned char c)
+{
+	if (c >= 0x80)
+		return C_ATOM | C_ASTRING | C_LISTCHAR; /* UTF-8 names */
+	if (c <= 0x20 || c == 0x7f || strchr("(){\"\\", c) != NULL)
+		return 0;
+	if (c == '%' || c == '*')
+		return C_LISTCHAR;
+	if (c == ']')
+		return C_ASTRING | C_LISTCHAR;
+	return C_ATOM | C_ASTRING | C_LISTCHAR;
+}
+
+static int atom_in_class(const struct imap_arg *a, int cls)
+{
+	size_t i;
+
+	if (a == NULL || (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL))
+		return 0;
+	for (i = 0; i < a->len; i++)
+		if (!(char_class((unsigned char)a->str[i]) & cls))
+			return 0;
+	return a->len > 0;
+}
+
+/*
+ * "[" opens a section (where spaces and lists may follow) only after
+ * the fetch attributes that take one; anywhere else it is an ATOM-CHAR,
+ * so a keyword "a[b" or a mailbox "[x" stays one atom.
+ */
+static int opens_section(const struct imap_parser *p)
+{
+	static const char *const atts[] = {
+		"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE",
+	};
+	const char *tok = p->arena->base + p->tok_start;
+	size_t len = p->arena->used - p->tok_start, i;
+
+	if (p->cmd.name == NULL || (strcasecmp(p->cmd.name, "FETCH") != 0 &&
+				    strcasecmp(p->cmd.name, "UID") != 0))
+		return 0;
+	for (i = 0; i < sizeof(atts) / sizeof(atts[0]); i++)
+		if (strlen(atts[i]) == len &&
+		    strncasecmp(tok, atts[i], len) == 0)
+			return 1;
+	return 0;
+}
+
 static void literal_done(struct imap_parser *p);
 
 void imap_parser_set_limits(struct imap_parser *p,
@@ -511,8 +571,6 @@ static int args_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 		p->lit_nonsync = 0;
 		p->state = S_LIT_NUM;
 		return IMAP_PARSE_AGAIN;
-	case '~':
-		return bad(p, "literal8 is not supported");
 	case '\0':
 		return bad(p, "NUL character in command");
 	default:
@@ -541,11 +599,18 @@ static int atom_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 		p->state = S_ARGS;
 		*eat_r = 0;
 		return IMAP_PARSE_AGAIN;
-	} else if (c == '[') {
+	} else if (c == '[' && opens_section(p)) {
 		p->tok_bracket = 1;
+	} else if (c == '{' && p->arena->used == p->tok_start + 1 &&
+		   p->arena->base[p->tok_start] == '~') {
+		/* literal8 (RFC 3516); a lone "~" is an atom.  The "{"
+		 * is left to skip mode, which must see a {n+} literal */
+		*eat_r = 0;
+		return bad(p, "literal8 is not supported");
 	} else if (c == '\0') {
 		return bad(p, "NUL character in command");
 	} else if (!is_atom_char(c)) {
+		*eat_r = 0; /* a "{" may announce a {n+} literal to skip */
 		return bad(p, "Invalid character in atom");
 	}
 	if (tok_put(p, (char)c) < 0)
@@ -679,20 +744,33 @@ int imap_arg_atom_eq(const struct imap_arg *a, const char *s)
 	       strcasecmp(a->str, s) == 0;
 }
 
+int imap_arg_is_atom(const struct imap_arg *a)
+{
+	return atom_in_class(a, C_ATOM);
+}
+
 int imap_arg_is_astring(const struct imap_arg *a)
 {
 	if (a == NULL)
 		return 0;
 	switch (a->type) {
 	case IMAP_ARG_ATOM:
-	case IMAP_ARG_QUOTED:
 	case IMAP_ARG_NIL:
+		return atom_in_class(a, C_ASTRING);
+	case IMAP_ARG_QUOTED:
 		return 1;
 	case IMAP_ARG_LITERAL:
 		return !a->streamed;
 	default:
 		return 0;
 	}
+}
+
+int imap_arg_is_list_mailbox(const struct imap_arg *a)
+{
+	if (a != NULL && (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL))
+		return atom_in_class(a, C_LISTCHAR);
+	return imap_arg_is_astring(a);
 }
 
 const char *imap_parse_result_str(int result)

@@ -131,8 +131,12 @@ void imap_parser_literal_refuse(struct imap_parser *p);
 
 /* Case-insensitive match of an atom argument. */
 int imap_arg_atom_eq(const struct imap_arg *a, const char *s);
-/* atom, quoted or kept literal: the IMAP "astring" */
+/* an RFC 3501 "atom" (NIL included: "NIL" is a valid flag keyword) */
+int imap_arg_is_atom(const struct imap_arg *a);
+/* an "astring": ASTRING-CHAR atom, quoted or kept literal */
 int imap_arg_is_astring(const struct imap_arg *a);
+/* a LIST/LSUB "list-mailbox": astring, or an atom with "%" and "*" */
+int imap_arg_is_list_mailbox(const struct imap_arg *a);
 const char *imap_parse_result_str(int result);
 
 #endif

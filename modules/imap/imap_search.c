@@ -163,14 +163,15 @@ static const struct {
 	const char *name;
 	const char *field; /* NULL: BODY/TEXT */
 	enum imap_search_type type;
+	int address;
 } text_keys[] = {
-	{"SUBJECT", "Subject", IMAP_SKEY_HEADER},
-	{"FROM", "From", IMAP_SKEY_HEADER},
-	{"TO", "To", IMAP_SKEY_HEADER},
-	{"CC", "Cc", IMAP_SKEY_HEADER},
-	{"BCC", "Bcc", IMAP_SKEY_HEADER},
-	{"BODY", NULL, IMAP_SKEY_BODY},
-	{"TEXT", NULL, IMAP_SKEY_TEXT},
+	{"SUBJECT", "Subject", IMAP_SKEY_HEADER, 0},
+	{"FROM", "From", IMAP_SKEY_HEADER, 1},
+	{"TO", "To", IMAP_SKEY_HEADER, 1},
+	{"CC", "Cc", IMAP_SKEY_HEADER, 1},
+	{"BCC", "Bcc", IMAP_SKEY_HEADER, 1},
+	{"BODY", NULL, IMAP_SKEY_BODY, 0},
+	{"TEXT", NULL, IMAP_SKEY_TEXT, 0},
 };
 
 static struct imap_search_key *
@@ -287,8 +288,8 @@ parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 	if (strcasecmp(name, "KEYWORD") == 0 ||
 	    strcasecmp(name, "UNKEYWORD") == 0) {
 		s = *argp;
-		if (s == NULL || s->type != IMAP_ARG_ATOM ||
-		    s->str[0] == '\\') {
+		/* flag-keyword: any atom, NIL included */
+		if (!imap_arg_is_atom(s)) {
 			c->error = "Invalid keyword";
 			return NULL;
 		}
@@ -340,6 +341,7 @@ parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 		k = new_key(c, text_keys[i].type);
 		if (k != NULL) {
 			k->field = text_keys[i].field;
+			k->address = text_keys[i].address;
 			k->str = s->str;
 			k->str_len = s->len;
 		}

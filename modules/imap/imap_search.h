@@ -56,7 +56,10 @@ struct imap_search_key {
 	uint32_t flag;
 	int set;	   /* FLAG/KEYWORD: 1 set, 0 unset */
 	const char *field; /* HEADER field name */
-	const char *str;   /* KEYWORD, HEADER, BODY, TEXT */
+	/* FROM/TO/CC/BCC: match the parsed addresses, as ENVELOPE shows
+	 * them, not the header text */
+	int address;
+	const char *str; /* KEYWORD, HEADER, BODY, TEXT */
 	size_t str_len;
 	uint32_t size;
 	int32_t date;		   /* days since 1970-01-01 */

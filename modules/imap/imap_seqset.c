@@ -20,8 +20,7 @@ static int parse_num(const char *s, size_t len, size_t *i, uint32_t *n_r,
 	}
 	while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
 		v = v * 10 + (uint64_t)(s[*i] - '0');
-		if (v >= UINT32_MAX) {
-			/* 4294967295 is the star's spelling, not a number */
+		if (v > UINT32_MAX) {
 			*error_r = "Number too large in sequence set";
 			return -1;
 		}
@@ -40,13 +39,19 @@ static int parse_num(const char *s, size_t len, size_t *i, uint32_t *n_r,
 	return 0;
 }
 
+/* the order of a parsed set: "*" after every number */
+static uint64_t key(uint32_t v)
+{
+	return v == IMAP_SEQ_STAR ? (uint64_t)UINT32_MAX + 1 : v;
+}
+
 static int range_cmp(const void *a, const void *b)
 {
 	const struct imap_seq_range *x = a, *y = b;
 
 	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->hi < y->hi ? -1 : x->hi > y->hi;
+		return key(x->lo) < key(y->lo) ? -1 : 1;
+	return key(x->hi) < key(y->hi) ? -1 : key(x->hi) > key(y->hi);
 }
 
 /* Sort and merge overlapping or touching ranges in place. */
@@ -58,8 +63,8 @@ static unsigned int normalise(struct imap_seq_range *r, unsigned int n)
 		return 0;
 	qsort(r, n, sizeof(*r), range_cmp);
 	for (i = 1; i < n; i++) {
-		if (r[out].hi == UINT32_MAX || r[i].lo <= r[out].hi + 1) {
-			if (r[i].hi > r[out].hi)
+		if (key(r[i].lo) <= key(r[out].hi) + 1) {
+			if (key(r[i].hi) > key(r[out].hi))
 				r[out].hi = r[i].hi;
 		} else {
 			r[++out] = r[i];
@@ -105,8 +110,8 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_arena *a,
 			set_r->max_num = y;
 		if (x == IMAP_SEQ_STAR || y == IMAP_SEQ_STAR)
 			set_r->has_star = 1;
-		r[k].lo = x < y ? x : y;
-		r[k].hi = x < y ? y : x;
+		r[k].lo = key(x) < key(y) ? x : y;
+		r[k].hi = key(x) < key(y) ? y : x;
 		k++;
 		if (i == len)
 			break;

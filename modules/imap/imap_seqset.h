@@ -11,10 +11,17 @@
 
 #include "imap_arena.h"
 
-#define IMAP_SEQ_STAR UINT32_MAX
+/*
+ * "*" in a parsed set.  nz-number never is 0, so 0 is free, and every
+ * number up to 4294967295 stays a number (RFC 3501 9: "*" is its own
+ * token, not a spelling of 2^32-1).  Resolved sets never hold it.
+ */
+#define IMAP_SEQ_STAR 0u
 
 struct imap_seq_range {
-	uint32_t lo, hi; /* lo <= hi; hi may be IMAP_SEQ_STAR */
+	/* lo <= hi with "*" above every number; only hi may be "*",
+	 * or both ("*" alone) */
+	uint32_t lo, hi;
 };
 
 struct imap_seqset {

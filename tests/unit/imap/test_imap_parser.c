@@ -1,6 +1,7 @@
 /* IMAP command parser: every vector whole, byte by byte and split at
  * every offset must give the same transcript. */
 #include <glib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "imap_parser.h"
@@ -442,6 +443,96 @@ static void test_invalid(void)
 		     "BAD a: Invalid character in atom|OK b NOOP|");
 	check_vector("a X ~{3}\r\nb NOOP\r\n",
 		     "BAD a: literal8 is not supported|OK b NOOP|");
+	check_vector("a X x~{3}\r\nb NOOP\r\n",
+		     "BAD a: Invalid character in atom|OK b NOOP|");
+}
+
+/*
+ * RFC 3501 9: literal8 is "~{", so "~" on its own (or followed by any
+ * other ATOM-CHAR) is an atom; "[" opens a section only after the
+ * fetch attributes that take one, elsewhere it is an ATOM-CHAR.
+ */
+static void test_atom_specials(void)
+{
+	check_vector("a SELECT ~\r\n", "OK a SELECT ~|");
+	check_vector("a SELECT ~y x~y ~~\r\n", "OK a SELECT ~y x~y ~~|");
+	check_vector("a X ~{3}\r\nb NOOP\r\n",
+		     "BAD a: literal8 is not supported|OK b NOOP|");
+	check_vector("a SELECT x[y\r\n", "OK a SELECT x[y|");
+	check_vector("a SELECT [y\r\n", "OK a SELECT [y|");
+	check_vector("a STORE 1 +FLAGS (a[b c)\r\n",
+		     "OK a STORE 1 +FLAGS (a[b c)|");
+	check_vector("a SEARCH KEYWORD k[ SUBJECT s[\r\n",
+		     "OK a SEARCH KEYWORD k[ SUBJECT s[|");
+	check_vector("a UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (A B)] "
+		     "binary.peek[1]<0.5> BINARY.SIZE[1] body[])\r\n",
+		     "OK a UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (A B)] "
+		     "binary.peek[1]<0.5> BINARY.SIZE[1] body[])|");
+}
+
+/* one argument, parsed alone; r is freed with run_free */
+static const struct imap_arg *one_arg(struct run *r, const char *arg)
+{
+	struct imap_parser_limits lim = default_limits();
+	char *line = g_strdup_printf("a X %s\r\n", arg);
+	size_t used;
+
+	run_init(r, &lim);
+	g_assert_cmpint(imap_parse(&r->p, line, strlen(line), &used), ==,
+			IMAP_PARSE_OK);
+	g_free(line);
+	g_assert_nonnull(r->p.cmd.args);
+	return r->p.cmd.args;
+}
+
+/*
+ * Every printable byte inside an atom: the tokenizer keeps everything
+ * but ( ) { " and SP, and the grammar helpers then apply RFC 3501's
+ * classes: ASTRING-CHAR is ATOM-CHAR or "]"; "%" and "*" only in
+ * list-mailbox; "\" never.
+ */
+static void test_astring_chars(void)
+{
+	struct run r;
+	int c;
+
+	for (c = 0x21; c < 0x7f; c++) {
+		char arg[4] = {'x', (char)c, 'y', '\0'};
+		const struct imap_arg *a;
+		bool want = strchr("%*\\", c) == NULL;
+
+		if (strchr("(){\"", c) != NULL)
+			continue;
+		a = one_arg(&r, arg);
+		g_assert_cmpint(a->type, ==, IMAP_ARG_ATOM);
+		g_assert_cmpstr(a->str, ==, arg);
+		if (!!imap_arg_is_astring(a) != want)
+			g_test_message("byte 0x%02x", c);
+		g_assert_cmpint(!!imap_arg_is_astring(a), ==, want);
+		/* atom (flag keywords): no "]" either */
+		g_assert_cmpint(!!imap_arg_is_atom(a), ==, want && c != ']');
+		/* list-mailbox (LIST patterns): "%" and "*" too */
+		g_assert_cmpint(!!imap_arg_is_list_mailbox(a), ==, c != '\\');
+		g_free(run_free(&r));
+	}
+	/* NIL is an atom like any other where an astring is wanted */
+	{
+		const struct imap_arg *a = one_arg(&r, "NIL");
+
+		g_assert_cmpint(a->type, ==, IMAP_ARG_NIL);
+		g_assert_true(imap_arg_is_astring(a));
+		g_assert_true(imap_arg_is_atom(a));
+		g_free(run_free(&r));
+	}
+	{
+		const struct imap_arg *a = one_arg(&r, "\"%*\\\\\" ()");
+
+		g_assert_true(imap_arg_is_astring(a));
+		g_assert_true(imap_arg_is_list_mailbox(a));
+		g_assert_false(imap_arg_is_atom(a));
+		g_assert_false(imap_arg_is_astring(a->next));
+		g_free(run_free(&r));
+	}
 }
 
 static void test_nul(void)
@@ -468,6 +559,8 @@ static void test_resync_literals(void)
 	 * even when it looks like a command */
 	check_vector("a X ~{10+}\r\nc LOGOUT\r\n y\r\nb NOOP\r\n",
 		     "BAD a: literal8 is not supported|OK b NOOP|");
+	check_vector("a X x~{10+}\r\nc LOGOUT\r\n y\r\nb NOOP\r\n",
+		     "BAD a: Invalid character in atom|OK b NOOP|");
 	check_vector("a X \"\x01\" ) {4+}\r\nc X\n y {2+}\r\nzz\r\nb NOOP\r\n",
 		     "BAD a: Unexpected ')'|OK b NOOP|");
 	/* a synchronizing one is never sent, as it was never invited */
@@ -552,6 +645,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/parser/nesting", test_nesting);
 	g_test_add_func("/imap/parser/command-size", test_command_size);
 	g_test_add_func("/imap/parser/invalid", test_invalid);
+	g_test_add_func("/imap/parser/atom-specials", test_atom_specials);
+	g_test_add_func("/imap/parser/astring-chars", test_astring_chars);
 	g_test_add_func("/imap/parser/nul", test_nul);
 	g_test_add_func("/imap/parser/resync-literals", test_resync_literals);
 	g_test_add_func("/imap/parser/line-length", test_line_length_real);

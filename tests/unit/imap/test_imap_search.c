@@ -81,12 +81,24 @@ static void describe(GString *s, const struct imap_search_key *k)
 	case IMAP_SKEY_UID:
 	case IMAP_SKEY_SEQSET:
 		g_string_append(s, k->type == IMAP_SKEY_UID ? "uid" : "seq");
-		for (i = 0; i < k->seqset.n; i++)
-			g_string_append_printf(s, "[%u,%u]", k->seqset.r[i].lo,
-					       k->seqset.r[i].hi);
+		for (i = 0; i < k->seqset.n; i++) {
+			uint32_t lo = k->seqset.r[i].lo, hi = k->seqset.r[i].hi;
+
+			g_string_append_c(s, '[');
+			if (lo == IMAP_SEQ_STAR)
+				g_string_append_c(s, '*');
+			else
+				g_string_append_printf(s, "%u", lo);
+			if (hi == IMAP_SEQ_STAR)
+				g_string_append(s, ",*]");
+			else
+				g_string_append_printf(s, ",%u]", hi);
+		}
 		break;
 	case IMAP_SKEY_HEADER:
-		g_string_append_printf(s, "hdr:%s=%s", k->field, k->str);
+		g_string_append_printf(s, "%s:%s=%s",
+				       k->address ? "addr" : "hdr", k->field,
+				       k->str);
 		break;
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
@@ -139,16 +151,25 @@ static void test_keys(void)
 	check("BEFORE 01-feb-1970 ON \"29-Feb-2000\"", "AND(d8:31 d9:11016)");
 	check("SENTBEFORE 1-Jan-2024 SENTON 1-Jan-2024 SENTSINCE 31-Dec-1969",
 	      "AND(d11:19723 d12:19723 d13:-1)");
-	check("UID 1:*", "uid[1,4294967295]");
+	check("UID 1:*", "uid[1,*]");
+	check("UID 4294967295", "uid[4294967295,4294967295]");
+	check("UID 1:4294967295 4294967295", "AND(uid[1,4294967295] "
+					     "seq[4294967295,4294967295])");
 	check("2,4:7,9", "seq[2,2][4,7][9,9]");
 	check("NOT (SEEN DELETED)", "NOT(AND(flag10 flag2))");
 	check("OR SEEN (OR DELETED 1:5)", "OR(flag10 OR(flag2 seq[1,5]))");
 	check("SUBJECT \"hi there\" FROM bob TO x CC y BCC z",
-	      "AND(hdr:Subject=hi there hdr:From=bob hdr:To=x hdr:Cc=y "
-	      "hdr:Bcc=z)");
+	      "AND(hdr:Subject=hi there addr:From=bob addr:To=x addr:Cc=y "
+	      "addr:Bcc=z)");
 	check("HEADER X-Spam yes BODY {3}\r\nfoo TEXT \"\"",
 	      "AND(hdr:X-Spam=yes body=foo text=)");
 	check("CHARSET UTF-8 ALL", "ALL");
+	/* a keyword is any atom: NIL too, "[" and "~" are ATOM-CHARs */
+	check("KEYWORD NIL UNKEYWORD nil", "AND(kw:NIL !kw:nil)");
+	check("KEYWORD k[ KEYWORD ~ KEYWORD $a~b", "AND(kw:k[ kw:~ kw:$a~b)");
+	/* search strings are astrings: "]" is an ASTRING-CHAR */
+	check("SUBJECT x]y FROM ~ TO [", "AND(hdr:Subject=x]y addr:From=~ "
+					 "addr:To=[)");
 	check("charset \"us-ascii\" SEEN", "flag10");
 }
 
@@ -173,6 +194,15 @@ static void test_invalid(void)
 	check_bad("SINCE 100-Jan-2020", IMAP_SEARCH_BAD, "Invalid date");
 	check_bad("SINCE", IMAP_SEARCH_BAD, "Invalid date");
 	check_bad("KEYWORD \\Seen", IMAP_SEARCH_BAD, "Invalid keyword");
+	check_bad("KEYWORD k]", IMAP_SEARCH_BAD, "Invalid keyword");
+	check_bad("KEYWORD k%", IMAP_SEARCH_BAD, "Invalid keyword");
+	check_bad("KEYWORD k*", IMAP_SEARCH_BAD, "Invalid keyword");
+	check_bad("KEYWORD k\\", IMAP_SEARCH_BAD, "Invalid keyword");
+	check_bad("SUBJECT x%y", IMAP_SEARCH_BAD, "Missing search string");
+	check_bad("SUBJECT x*y", IMAP_SEARCH_BAD, "Missing search string");
+	check_bad("SUBJECT x\\y", IMAP_SEARCH_BAD, "Missing search string");
+	check_bad("UID 4294967296", IMAP_SEARCH_BAD,
+		  "Number too large in sequence set");
 	check_bad("UID", IMAP_SEARCH_BAD, "Missing UID set");
 	check_bad("UID 0", IMAP_SEARCH_BAD, "Sequence number 0 is invalid");
 	check_bad("$", IMAP_SEARCH_BAD,

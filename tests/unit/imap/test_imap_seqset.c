@@ -66,6 +66,12 @@ static void test_parse(void)
 	check("1,2,3,4,5", "1:5");
 	check("1:3,2:8,10:12,9", "1:12");
 	check("4294967294", "4294967294");
+	/* the whole nz-number range: "*" is its own token (RFC 3501 9) */
+	check("4294967295", "4294967295");
+	check("1:4294967295", "1:4294967295");
+	check("4294967295:*", "4294967295:*");
+	check("*:4294967295", "4294967295:*");
+	check("4294967295,*", "4294967295:*");
 	check("5:*,7", "5:*");
 }
 
@@ -81,7 +87,8 @@ static void test_invalid(void)
 	check_bad("1:2:3", "Invalid sequence set");
 	check_bad("a", "Invalid sequence set");
 	check_bad("1 2", "Invalid sequence set");
-	check_bad("4294967295", "Number too large in sequence set");
+	check_bad("4294967296", "Number too large in sequence set");
+	check_bad("1:4294967296", "Number too large in sequence set");
 	check_bad("99999999999999999999999",
 		  "Number too large in sequence set");
 	check_bad("$", "Saved search results ($) are not supported");
@@ -118,6 +125,44 @@ static void test_resolve(void)
 	g_assert_cmpuint(res.n, ==, 0);
 }
 
+/* 2^32-1 is a number, not "*": out of range when the mailbox is
+ * smaller, where "*" is its largest member */
+static void test_max_number(void)
+{
+	struct imap_arena a;
+	struct imap_seqset set, res;
+	const char *err;
+	char *got;
+
+	imap_arena_init(&a, mem, sizeof(mem));
+	g_assert_cmpint(imap_seqset_parse("4294967295", 10, &a, &set, &err), ==,
+			0);
+	g_assert_false(set.has_star);
+	g_assert_cmpuint(set.max_num, ==, 4294967295u);
+	g_assert_cmpint(imap_seqset_resolve(&set, 10, &a, &res), ==, 0);
+	g_assert_cmpuint(res.n, ==, 0);
+	g_assert_cmpint(imap_seqset_parse("*", 1, &a, &set, &err), ==, 0);
+	g_assert_true(set.has_star);
+	g_assert_cmpuint(set.max_num, ==, 0);
+	g_assert_cmpint(imap_seqset_resolve(&set, 10, &a, &res), ==, 0);
+	got = describe(&res);
+	g_assert_cmpstr(got, ==, "10");
+	g_free(got);
+	g_assert_cmpint(imap_seqset_parse("8:4294967295", 12, &a, &set, &err),
+			==, 0);
+	g_assert_cmpint(imap_seqset_resolve(&set, 10, &a, &res), ==, 0);
+	got = describe(&res);
+	g_assert_cmpstr(got, ==, "8:10");
+	g_free(got);
+	g_assert_cmpint(imap_seqset_resolve(&set, 4294967295u, &a, &res), ==,
+			0);
+	got = describe(&res);
+	g_assert_cmpstr(got, ==, "8:4294967295");
+	g_free(got);
+	g_assert_true(imap_seqset_contains(&res, 4294967295u));
+	g_assert_cmpuint(imap_seqset_count(&res), ==, 4294967288u);
+}
+
 static void test_bounded(void)
 {
 	struct imap_arena a;
@@ -145,6 +190,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/seqset/parse", test_parse);
 	g_test_add_func("/imap/seqset/invalid", test_invalid);
 	g_test_add_func("/imap/seqset/resolve", test_resolve);
+	g_test_add_func("/imap/seqset/max-number", test_max_number);
 	g_test_add_func("/imap/seqset/bounded", test_bounded);
 	return g_test_run();
 }
