@@ -358,7 +358,15 @@ int ex_authenticate(struct ex_req *r)
 		ex_error(r, 503, "No store");
 		return -1;
 	}
-	if (ops->user_get(sh, cl.sub, &r->user, &err) < 0 || r->user.disabled ||
+	rmail_err_clear(&err);
+	if (ops->user_get(sh, cl.sub, &r->user, &err) < 0 &&
+	    err.code != RMAIL_E_NOENT) {
+		/* the store could not look: the token may well be good */
+		memset(&r->user, 0, sizeof(r->user));
+		ex_error(r, 503, "Try again later");
+		return -1;
+	}
+	if (err.code == RMAIL_E_NOENT || r->user.disabled ||
 	    r->user.token_gen != cl.gen) {
 		memset(&r->user, 0, sizeof(r->user));
 		unauthorized(r, "Invalid token");
