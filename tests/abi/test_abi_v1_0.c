@@ -158,6 +158,13 @@ static void test_store_1_0(void)
 	g_assert_nonnull(strstr(out, "fx@example.test"));
 	g_free(out);
 	g_free(err);
+	/* check-store is the store's own op: a store without it says so
+	 * instead of the core walking a layout it does not know */
+	g_assert_cmpint(rmh_run(h, &out, &err, "check-store", NULL), ==, 1);
+	g_test_message("check-store: %s %s", out, err);
+	g_assert_nonnull(strstr(err, "this store cannot check itself"));
+	g_free(out);
+	g_free(err);
 	g_assert_cmpint(rmh_stop(h), ==, 0);
 	g_free(dir);
 	rmh_free(h);
