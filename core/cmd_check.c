@@ -1,5 +1,6 @@
-/* rmail check: validate the config and every listed module without
- * running module code; print every problem, exit 1 on any. */
+/* rmail check: validate the config and every listed module; print every
+ * problem, exit 1 on any.  The only module code it runs is the store's
+ * health op, on a valid config whose mail root exists. */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,10 +10,10 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "fskind.h"
 
 struct check {
 	unsigned problems;
+	bool store; /* a storage module is listed */
 };
 
 static void count_report(void *arg, const char *problem)
@@ -52,6 +53,8 @@ static void check_module(struct check *c, const struct rm_config *conf,
 		problem(c, "module %s refused: %s", file, err.msg);
 		goto out;
 	}
+	if (mod->kind == RMAIL_KIND_STORAGE)
+		c->store = true;
 	if (mod->conf_keys == NULL)
 		goto out;
 	section = mod->section != NULL ? mod->section : mod->name;
@@ -119,32 +122,35 @@ static void check_run_as(struct check *c, const struct rm_config *conf)
 	}
 }
 
-/* warnings only: a shared root on a network filesystem works, but
- * rmail cannot make up for every cache the mount keeps */
-static void check_netfs(const struct rm_config *conf)
+static void advice(void *arg, const char *where, const char *what, int repaired)
 {
-	struct rmfs_info fi;
-	char advice[512];
-	unsigned i;
-	int fd;
+	(void)arg;
+	(void)repaired;
+	rm_log(RMAIL_LOG_WARN, "%s%s%s", where != NULL ? where : "",
+	       where != NULL ? ": " : "", what);
+}
 
-	if (conf->mail_root == NULL ||
-	    (fd = open(conf->mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
-		    0)
+/* warnings only: the store says what it needs of the filesystem under
+ * it (a shared root on a network filesystem works, but rmail cannot
+ * make up for every cache the mount keeps) */
+static void check_store_health(struct rm_cli *cli, const struct check *c,
+			       const struct rm_config *conf)
+{
+	const struct rmail_store_ops *ops;
+	struct rmail_err err;
+	struct stat st;
+	void *h;
+
+	if (c->problems > 0 || !c->store || conf->mail_root == NULL ||
+	    stat(conf->mail_root, &st) < 0 || !S_ISDIR(st.st_mode))
 		return;
-	if (rmfs_probe(fd, conf->mail_root, &fi) == 0 && fi.network) {
-		rm_log(RMAIL_LOG_WARN,
-		       "mail_root %s is on a network filesystem (%s%s%s): "
-		       "the store polls its change logs "
-		       "(shardstore.poll_interval); see docs/operations.md",
-		       conf->mail_root, fi.name, fi.fstype[0] ? ", " : "",
-		       fi.fstype);
-		for (i = 0; rmfs_advice(&fi, i, advice, sizeof(advice), NULL);
-		     i++)
-			rm_log(RMAIL_LOG_WARN, "mail_root %s: %s",
-			       conf->mail_root, advice);
-	}
-	close(fd);
+	if (rm_cli_store(cli, &ops, &h) < 0 ||
+	    !RMAIL_HAS(ops, struct rmail_store_ops, health) ||
+	    ops->health == NULL)
+		return;
+	rmail_err_clear(&err);
+	if (ops->health(h, advice, NULL, &err) < 0)
+		rm_log(RMAIL_LOG_WARN, "the store cannot serve: %s", err.msg);
 }
 
 static int check_run(struct rm_cli *cli)
@@ -173,7 +179,7 @@ static int check_run(struct rm_cli *cli)
 	/* a warning, not a problem: the daemon still runs, with fewer
 	 * connections than configured */
 	(void)rm_fdlimit_warn(rm_fdlimit_hard(), conf->limits.max_connections);
-	check_netfs(conf);
+	check_store_health(cli, &c, conf);
 	if (c.problems > 0)
 		printf("%s: %u problem(s)\n", path, c.problems);
 	else

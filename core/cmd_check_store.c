@@ -1,14 +1,25 @@
-/* `rmail check-store [--repair]` */
+/* `rmail check-store [--repair]`: the store's own check op.  The core
+ * knows nothing of the on-disk layout; a store without the op (1.0, or
+ * one that does not implement it) is told apart with one line. */
 #include <stdio.h>
 #include <string.h>
 
 #include "rm.h"
-#include "store_check.h"
+
+static void finding(void *arg, const char *where, const char *what,
+		    int repaired)
+{
+	unsigned *found = arg;
+
+	(*found)++;
+	printf("%s%s%s%s\n", where != NULL ? where : "",
+	       where != NULL ? ": " : "", what, repaired ? " (repaired)" : "");
+}
 
 static int run(struct rm_cli *cli)
 {
 	const struct rmail_store_ops *ops;
-	const struct rm_config *conf;
+	struct rmail_err err;
 	bool repair = false;
 	unsigned found = 0;
 	void *h;
@@ -26,14 +37,18 @@ static int run(struct rm_cli *cli)
 	/* opening the store validates the config and the FORMAT file */
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return 1;
-	conf = rm_conf();
-	if (conf == NULL || conf->mail_root == NULL) {
-		fprintf(stderr, "check-store: no mail_root\n");
+	if (!RMAIL_HAS(ops, struct rmail_store_ops, check) ||
+	    ops->check == NULL) {
+		fprintf(stderr, "check-store: this store cannot check itself "
+				"(no check op)\n");
 		return 1;
 	}
-	left = rm_store_check(conf->mail_root, repair, stdout, &found);
-	if (left < 0)
+	rmail_err_clear(&err);
+	left = ops->check(h, repair, finding, &found, &err);
+	if (left < 0) {
+		fprintf(stderr, "check-store: %s\n", err.msg);
 		return 1;
+	}
 	printf("check-store: %u problem%s found, %d left\n", found,
 	       found == 1 ? "" : "s", left);
 	return left == 0 ? 0 : 1;

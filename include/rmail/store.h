@@ -146,6 +146,11 @@ typedef void (*rmail_addr_fn)(void *arg, const char *address);
 typedef void (*rmail_mbox_fn)(void *arg, const struct rmail_mbox_entry *e);
 typedef void (*rmail_change_fn)(void *arg, const struct rmail_change *c);
 typedef void (*rmail_watch_fn)(void *arg);
+/* One finding of check (a problem, `repaired` 1 when fixed) or one
+ * advisory sentence of health (repaired 0).  `where` names what the
+ * admin can find (a path, a mailbox), or NULL. */
+typedef void (*rmail_check_fn)(void *arg, const char *where, const char *what,
+			       int repaired);
 
 struct rmail_store_ops {
 	uint32_t size; /* sizeof(struct rmail_store_ops) */
@@ -310,6 +315,21 @@ struct rmail_store_ops {
 				struct rmail_err *err);
 	int (*owns_address_try)(void *h, const char *user, const char *address,
 				struct rmail_err *err);
+	/* [slow] the store's fsck, behind `rmail check-store`: walk all it
+	 * keeps, call cb once per problem; with repair, fix what is safe
+	 * to fix.  Sweeps abandoned temporaries and verifies the derived
+	 * caches the store keeps.  Safe with the daemon running.  The
+	 * number of problems left unrepaired (>= 0), or -1 with err when
+	 * the store cannot be walked.  Test with RMAIL_HAS(); absent, the
+	 * store cannot check itself. */
+	int (*check)(void *h, int repair, rmail_check_fn cb, void *arg,
+		     struct rmail_err *err);
+	/* Can the store serve now (`/healthz`, `rmail check`, diagnose)?
+	 * 0 yes, -1 with err no.  cb (may be NULL) gets each advisory
+	 * sentence that does not stop it serving (a network filesystem's
+	 * mount options...).  Cheap without cb.  Test with RMAIL_HAS(). */
+	int (*health)(void *h, rmail_check_fn cb, void *arg,
+		      struct rmail_err *err);
 };
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * What filesystem a mail root is on, and what a shared root on it needs.
- * No store state: `rmail check` (core) compiles this file too.
+ * No store state; `rmail check` hears it through the health op.
  */
 #ifndef SS_FSKIND_H
 #define SS_FSKIND_H

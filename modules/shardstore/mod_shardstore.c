@@ -287,6 +287,8 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_recent = ss_mbox_recent,
 	.domain_local_try = ss_domain_local_try,
 	.owns_address_try = ss_owns_address_try,
+	.check = ss_check,
+	.health = ss_health,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

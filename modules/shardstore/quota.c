@@ -276,6 +276,38 @@ out:
 	return ret;
 }
 
+/* check: compare the cached usage with what the message files add up
+ * to, under the file's flock so no charge lands in between; with
+ * repair, write the sum.  1 when they differ (or the file is missing or
+ * unreadable), 0 when they agree, -1 with err. */
+int ss_quota_verify(struct ss_store *st, const char *canon, int repair,
+		    uint64_t *cached_r, uint64_t *real_r, struct rmail_err *err)
+{
+	char path[SS_PATH_MAX];
+	int fd, bad, ret = -1;
+
+	if (quota_path(canon, path, sizeof(path), err) < 0)
+		return -1;
+	fd = ss_openat(st->root_fd, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0 && errno != ENOENT)
+		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
+				     strerror(errno));
+	while (fd >= 0 && flock(fd, LOCK_SH) < 0 && errno == EINTR)
+		;
+	*cached_r = 0;
+	bad = fd < 0 || read_fd(fd, cached_r) < 0;
+	if (ss_user_usage_scan(st, canon, real_r, err) == 0) {
+		bad = bad || *cached_r != *real_r;
+		ret = bad;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ret == 1 && repair &&
+	    quota_update(st, canon, Q_RECALC, 0, NULL, err) < 0)
+		return -1;
+	return ret;
+}
+
 /* The quota file's stat decides: unchanged and settled serves the
  * cached value; a stat within the last second proves nothing, so the
  * file is read (and cached only once a read happens after it settled). */

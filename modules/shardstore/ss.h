@@ -100,6 +100,11 @@ int ss_owns_address_try(void *h, const char *user, const char *address,
 int ss_quota_get(void *h, const char *user, uint64_t *used_r, uint64_t *limit_r,
 		 struct rmail_err *err);
 int ss_quota_recalc(void *h, const char *user, struct rmail_err *err);
+/* the usage cache against the message files (check op): 1 differ, 0
+ * agree, -1 with err; with repair a differing cache is rewritten */
+int ss_quota_verify(struct ss_store *st, const char *canon, int repair,
+		    uint64_t *cached_r, uint64_t *real_r,
+		    struct rmail_err *err);
 /* O(1) check before an append of `bytes` (RMAIL_E_QUOTA when over) */
 int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
 		   struct rmail_err *err);

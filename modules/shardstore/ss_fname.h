@@ -1,6 +1,7 @@
 /*
  * The message file-name grammar of docs/storage.md, header-only so that
- * `rmail check-store` (core) checks exactly what the module writes:
+ * the check op (check.c) and the unit tests parse exactly what the
+ * module writes:
  *
  *   {uid},{size},{date},{flags}.eml   flags = [D][F][R][S][T][k<hex>]
  *

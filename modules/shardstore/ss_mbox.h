@@ -169,6 +169,11 @@ int ss_tmp_abandoned(const char *name, int64_t age);
 int ss_tmp_sweep(struct ss_store *st, double interval,
 		 const volatile int *cancel, unsigned long *removed_r);
 
+/* check.c, health.c: the 1.1 check and health ops */
+int ss_check(void *h, int repair, rmail_check_fn cb, void *arg,
+	     struct rmail_err *err);
+int ss_health(void *h, rmail_check_fn cb, void *arg, struct rmail_err *err);
+
 /* msg.c */
 int ss_mbox_recent(struct rmail_mbox *mb, uint32_t upto, uint32_t *prev_r,
 		   struct rmail_err *err);

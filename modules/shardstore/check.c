@@ -1,13 +1,15 @@
 /*
- * The shard store's fsck.  It works on the public on-disk format
- * (docs/storage.md) with the store's own file-name grammar, under the
- * same UID lock as the store, so it is safe with a daemon running.
+ * The check op (`rmail check-store`): the store's fsck.  It walks the
+ * on-disk format (docs/storage.md) with the module's own grammar (the
+ * file names of ss_fname.h, the tmp names of tmpfiles.c), under the
+ * same UID lock as appends, so it is safe with a daemon running.  Then
+ * it verifies the derived caches: each user's quota usage file.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,17 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../modules/shardstore/ss_fname.h"
-#include "store_check.h"
-
-#define ORPHAN_AGE 3600
+#include "ss_mbox.h"
 
 struct chk {
-	FILE *out;
+	struct ss_store *st;
+	rmail_check_fn cb;
+	void *arg;
 	bool repair;
-	unsigned found;
 	int left;
-	char host[64];
+	time_t now;
 };
 
 /* a/b[/c] into out; false when it does not fit */
@@ -41,66 +41,19 @@ static bool pjoin(char *out, size_t sz, const char *a, const char *b,
 static void report(struct chk *c, bool fixed, const char *path,
 		   const char *what)
 {
-	c->found++;
 	if (!fixed)
 		c->left++;
-	fprintf(c->out, "%s: %s%s\n", path, what, fixed ? " (repaired)" : "");
+	if (c->cb != NULL)
+		c->cb(c->arg, path, what, fixed);
 }
 
-static void rmtree(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0) {
-		unlinkat(dirfd, name, 0);
-		return;
-	}
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (de->d_type == DT_DIR)
-			rmtree(fd, de->d_name);
-		else
-			unlinkat(fd, de->d_name, 0);
-	}
-	closedir(d);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
-/* "{host}.{pid}.{seq}.tmp" of a dead process of this host, or old */
-static bool orphan_tmp(struct chk *c, int dfd, const char *name)
-{
-	char host[64];
-	int pid;
-	unsigned seq;
-	struct stat sb;
-	size_t hl;
-	const char *dot = strchr(name, '.');
-
-	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    time(NULL) - sb.st_mtime > ORPHAN_AGE)
-		return true;
-	if (dot == NULL || (hl = (size_t)(dot - name)) >= sizeof(host))
-		return false;
-	memcpy(host, name, hl);
-	host[hl] = '\0';
-	if (sscanf(dot + 1, "%d.%u.tmp", &pid, &seq) != 2 ||
-	    strcmp(host, c->host) != 0 || pid <= 0)
-		return false;
-	return kill(pid, 0) < 0 && errno == ESRCH;
-}
-
+/* the tmp sweep's rule (ss_tmp_abandoned), reported and, with repair,
+ * applied now rather than at the next sweep interval */
 static void check_tmp(struct chk *c, int mbfd, const char *path)
 {
 	int fd = openat(mbfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	struct dirent *de;
+	struct stat sb;
 	char p[4096];
 	DIR *d;
 
@@ -110,7 +63,12 @@ static void check_tmp(struct chk *c, int mbfd, const char *path)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || !orphan_tmp(c, fd, de->d_name))
+		/* hidden names are claims in flight (move.c), never ours */
+		if (de->d_name[0] == '.' ||
+		    fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(sb.st_mode) ||
+		    !ss_tmp_abandoned(de->d_name,
+				      (int64_t)c->now - sb.st_mtime))
 			continue;
 		if (!pjoin(p, sizeof(p), path, "tmp", de->d_name))
 			continue;
@@ -124,6 +82,16 @@ struct best {
 	char name[SS_FNAME_MAX + 1];
 };
 
+static void dup_uid(struct chk *c, int fd, const char *path, uint32_t uid,
+		    const char *kept, const char *loser)
+{
+	char what[512];
+
+	snprintf(what, sizeof(what), "uid %u under two names: kept %s, %s %s",
+		 uid, kept, c->repair ? "removed" : "would remove", loser);
+	report(c, c->repair && unlinkat(fd, loser, 0) == 0, path, what);
+}
+
 /* one shard: stray names, wrong shard, duplicate UIDs; highest UID */
 static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 			    uint32_t no, const char *path)
@@ -132,7 +100,7 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 	uint32_t high = 0, base = no << SS_SHARD_BITS;
 	int fd = openat(mbfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	struct dirent *de;
-	char p[4096], what[512];
+	char p[4096];
 	DIR *d;
 
 	if (best == NULL || fd < 0 || (d = fdopendir(fd)) == NULL) {
@@ -143,7 +111,7 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct ss_fname f;
-		char *loser;
+		char *b;
 		size_t len = strlen(de->d_name);
 
 		if (strcmp(de->d_name, ".") == 0 ||
@@ -161,31 +129,18 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 		}
 		if (f.uid > high)
 			high = f.uid;
-		if (best[f.uid - base].name[0] == '\0') {
-			memcpy(best[f.uid - base].name, de->d_name, len + 1);
-			continue;
-		}
-		/* the rule readers use: the name sorting last wins */
-		if (strcmp(de->d_name, best[f.uid - base].name) > 0) {
-			char tmp[SS_FNAME_MAX + 1];
+		b = best[f.uid - base].name;
+		if (b[0] == '\0') {
+			memcpy(b, de->d_name, len + 1);
+		} else if (strcmp(de->d_name, b) > 0) {
+			/* the rule readers use: the name sorting last wins */
+			char loser[SS_FNAME_MAX + 1];
 
-			memcpy(tmp, best[f.uid - base].name, sizeof(tmp));
-			memcpy(best[f.uid - base].name, de->d_name, len + 1);
-			loser = tmp;
-			snprintf(what, sizeof(what),
-				 "uid %u under two names: kept %s, %s %s",
-				 f.uid, best[f.uid - base].name,
-				 c->repair ? "removed" : "would remove", loser);
-			report(c, c->repair && unlinkat(fd, loser, 0) == 0,
-			       path, what);
+			memcpy(loser, b, sizeof(loser));
+			memcpy(b, de->d_name, len + 1);
+			dup_uid(c, fd, path, f.uid, b, loser);
 		} else {
-			snprintf(what, sizeof(what),
-				 "uid %u under two names: kept %s, %s %s",
-				 f.uid, best[f.uid - base].name,
-				 c->repair ? "removed" : "would remove",
-				 de->d_name);
-			report(c, c->repair && unlinkat(fd, de->d_name, 0) == 0,
-			       path, what);
+			dup_uid(c, fd, path, f.uid, b, de->d_name);
 		}
 	}
 	closedir(d);
@@ -214,6 +169,7 @@ static void check_counter(struct chk *c, int mbfd, uint32_t high,
 		bool fixed = false;
 
 		if (c->repair) {
+			/* boot id "-": the next append re-verifies */
 			n = snprintf(buf, sizeof(buf), "1 %u %u -\n", uv,
 				     high + 1);
 			fixed = pwrite(fd, buf, (size_t)n, 0) == n &&
@@ -298,10 +254,11 @@ static void check_mail_dir(struct chk *c, int ufd, const char *name,
 	while ((de = readdir(d)) != NULL) {
 		if (!pjoin(p, sizeof(p), path, de->d_name, NULL))
 			continue;
+		/* mbox.c's create and delete stage under these names */
 		if (strncmp(de->d_name, ".new.", 5) == 0 ||
 		    strncmp(de->d_name, ".del.", 5) == 0) {
 			if (c->repair)
-				rmtree(fd, de->d_name);
+				ss_rmtree(fd, de->d_name);
 			report(c, c->repair, p,
 			       "leftover of an interrupted create/delete");
 		} else if (de->d_name[0] != '.') {
@@ -320,11 +277,8 @@ static void check_user(struct chk *c, int usersfd, const char *name,
 
 	if (fd < 0)
 		return;
-	if (!pjoin(p, sizeof(p), path, "mail", NULL)) {
-		close(fd);
-		return;
-	}
-	check_mail_dir(c, fd, "mail", p);
+	if (pjoin(p, sizeof(p), path, "mail", NULL))
+		check_mail_dir(c, fd, "mail", p);
 	close(fd);
 }
 
@@ -336,41 +290,44 @@ static void check_domain(struct chk *c, int domfd, const char *name,
 
 	if (fd < 0)
 		return;
-	if (!pjoin(p, sizeof(p), path, "users", NULL)) {
-		close(fd);
-		return;
-	}
-	each(c, fd, "users", p, check_user);
+	if (pjoin(p, sizeof(p), path, "users", NULL))
+		each(c, fd, "users", p, check_user);
 	close(fd);
 }
 
-int rm_store_check(const char *mail_root, bool repair, FILE *out,
-		   unsigned *found_r)
+static void check_quota(void *arg, const struct rmail_user *u)
 {
-	struct chk c = {.out = out, .repair = repair};
-	char p[4096];
-	size_t i;
-	int root = open(mail_root, O_RDONLY | O_DIRECTORY);
+	struct chk *c = arg;
+	struct rmail_err err;
+	uint64_t cached = 0, real = 0;
+	char what[160];
+	int rc;
 
-	if (root < 0) {
-		fprintf(out, "%s: %s\n", mail_root, strerror(errno));
-		return -1;
+	rmail_err_clear(&err);
+	rc = ss_quota_verify(c->st, u->address, c->repair, &cached, &real,
+			     &err);
+	if (rc < 0) {
+		report(c, false, u->address, err.msg);
+	} else if (rc > 0) {
+		snprintf(what, sizeof(what),
+			 "quota usage cache says %llu bytes, the messages "
+			 "add up to %llu",
+			 (unsigned long long)cached, (unsigned long long)real);
+		report(c, c->repair, u->address, what);
 	}
-	if (gethostname(c.host, sizeof(c.host) - 1) < 0)
-		memcpy(c.host, "localhost", 10);
-	for (i = 0; c.host[i] != '\0'; i++)
-		if (!((c.host[i] >= 'a' && c.host[i] <= 'z') ||
-		      (c.host[i] >= 'A' && c.host[i] <= 'Z') ||
-		      (c.host[i] >= '0' && c.host[i] <= '9') ||
-		      c.host[i] == '-'))
-			c.host[i] = '-';
-	if (!pjoin(p, sizeof(p), mail_root, "domains", NULL)) {
-		close(root);
+}
+
+int ss_check(void *h, int repair, rmail_check_fn cb, void *arg,
+	     struct rmail_err *err)
+{
+	struct ss_store *st = h;
+	struct chk c = {st, cb, arg, repair != 0, 0, time(NULL)};
+	char p[4096];
+
+	if (!pjoin(p, sizeof(p), st->mail_root, "domains", NULL))
+		return rmail_err_set(err, RMAIL_E_INVAL, "path too long");
+	each(&c, st->root_fd, "domains", p, check_domain);
+	if (ss_user_list(st, NULL, check_quota, &c, err) < 0)
 		return -1;
-	}
-	each(&c, root, "domains", p, check_domain);
-	close(root);
-	if (found_r != NULL)
-		*found_r = c.found;
 	return c.left;
 }
