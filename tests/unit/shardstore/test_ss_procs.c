@@ -397,6 +397,36 @@ static void test_check_store(struct ss_fx *fx, gconstpointer d)
 	g_free(mbdir);
 }
 
+/* a UID under two names in the top shard (a restored backup) must not
+ * hide that shard from the UID lock's look at the disk */
+static void test_dup_high(struct ss_fx *fx, gconstpointer d)
+{
+	char *mbdir, *p;
+	uint32_t uid;
+
+	(void)d;
+	ss_t_append(&fx->st, "INBOX", "a\r\n", 0);
+	ss_t_append(&fx->st, "INBOX", "b\r\n", 0);
+	mbdir = g_build_filename(fx->dir, "domains", "example.com", "users",
+				 "alice", "mail", "INBOX", NULL);
+	p = g_strdup_printf("%s/s0/2,3,5,S.eml", mbdir);
+	g_assert_true(g_file_set_contents(p, "b\r\n", -1, NULL));
+	g_free(p);
+	/* behind the disk, boot id "-": the next append looks */
+	p = g_strdup_printf("%s/counter", mbdir);
+	g_assert_true(g_file_set_contents(p, "1 7 2 -\n", -1, NULL));
+	g_free(p);
+	g_free(mbdir);
+	{
+		struct ss_store st;
+
+		ss_fx_open(fx->dir, &st);
+		uid = ss_t_append(&st, "INBOX", "c\r\n", 0);
+		ss_store_close(&st);
+	}
+	g_assert_cmpuint(uid, ==, 3);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -410,5 +440,6 @@ int main(int argc, char **argv)
 	T("watch-poll", test_watch_poll);
 	T("sigkill", test_sigkill);
 	T("check-store", test_check_store);
+	T("dup-high", test_dup_high);
 	return g_test_run();
 }
