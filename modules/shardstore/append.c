@@ -69,7 +69,7 @@ static uint32_t highest_on_disk(struct rmail_mbox *mb)
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0)
 			continue;
-		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) == 0) {
+		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) >= 0) {
 			if (n > 0)
 				high = msgs[n - 1].uid;
 			free(msgs);

@@ -282,7 +282,7 @@ static uint64_t mbox_bytes(int mbfd)
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0)
 			continue;
-		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) == 0) {
+		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) >= 0) {
 			for (i = 0; i < n; i++)
 				total += msgs[i].size;
 			free(msgs);
