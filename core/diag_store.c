@@ -1,17 +1,18 @@
 /*
- * Phase 3: the message operations of the store on a mailbox of the
- * diagnostic user, and the quota refusing an append that does not fit.
+ * Phase 3: the store's health, the message operations of the store on a
+ * mailbox of the diagnostic user, and the quota refusing an append that
+ * does not fit.  Through the ops only: the on-disk layout is the
+ * store's.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag_int.h"
 
 #define MB_A "rmail-diag-store"
 #define MB_B "rmail-diag-copy"
-#define SHARD_UIDS 16384
 
 static int append(struct diag *d, const char *mbox, const char *data,
 		  size_t len, uint64_t hint, uint32_t *uid_r,
@@ -31,26 +32,50 @@ static int append(struct diag *d, const char *mbox, const char *data,
 	return rc;
 }
 
-static bool shard_has(struct diag *d, const char *mbox, uint32_t uid)
+/* msg_open hands out a descriptor on exactly the stored bytes */
+static bool opens_as(struct diag *d, struct rmail_mbox *mb, uint32_t uid,
+		     const char *want, size_t len)
 {
-	const char *at = strchr(d->user, '@');
-	char dir[4200], pfx[24];
-	struct dirent *e;
-	bool found = false;
-	DIR *dh;
+	struct rmail_err err;
+	char buf[512];
+	ssize_t n;
+	size_t got = 0;
+	int fd = -1;
 
-	snprintf(dir, sizeof(dir), "%s/domains/%s/users/%.*s/mail/%s/s%u",
-		 d->conf->mail_root, d->domain, (int)(at - d->user), d->user,
-		 mbox, uid / SHARD_UIDS);
-	snprintf(pfx, sizeof(pfx), "%u,", uid);
-	dh = opendir(dir);
-	if (dh == NULL)
+	rmail_err_clear(&err);
+	if (d->ops->msg_open(mb, uid, &fd, &err) < 0)
 		return false;
-	while ((e = readdir(dh)) != NULL)
-		if (strncmp(e->d_name, pfx, strlen(pfx)) == 0)
-			found = true;
-	closedir(dh);
-	return found;
+	while (got < sizeof(buf) &&
+	       (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	return got == len && memcmp(buf, want, len) == 0;
+}
+
+static void health_advice(void *arg, const char *where, const char *what,
+			  int repaired)
+{
+	(void)repaired;
+	dg_check(arg, DG_WARN, "store.health", "%s%s%s",
+		 where != NULL ? where : "", where != NULL ? ": " : "", what);
+}
+
+static void check_health(struct diag *d)
+{
+	struct rmail_err err;
+
+	if (!RMAIL_HAS(d->ops, struct rmail_store_ops, health) ||
+	    d->ops->health == NULL) {
+		dg_check(d, DG_WARN, "store.health",
+			 "this store cannot report its health (no health "
+			 "op)");
+		return;
+	}
+	rmail_err_clear(&err);
+	if (d->ops->health(d->h, health_advice, d, &err) < 0)
+		dg_check(d, DG_FAIL, "store.health", "%s", err.msg);
+	else
+		dg_check(d, DG_PASS, "store.health", "the store can serve");
 }
 
 static void check_quota(struct diag *d)
@@ -111,6 +136,7 @@ void dg_phase_store(struct diag *d)
 	size_t got = 0;
 	uint32_t uid = 0, cuid = 0, cuidv = 0;
 
+	check_health(d);
 	if (dg_ensure_users(d) < 0)
 		return;
 	rmail_err_clear(&err);
@@ -158,9 +184,12 @@ void dg_phase_store(struct diag *d)
 		dg_check(d, DG_FAIL, "store.copy", "copy failed: %s", err.msg);
 	else
 		dg_check(d, DG_PASS, "store.copy", "copied as UID %u", cuid);
-	dg_check(d, shard_has(d, MB_A, uid) ? DG_PASS : DG_FAIL, "store.shard",
-		 "UID %u %s in shard s%u", uid,
-		 shard_has(d, MB_A, uid) ? "is" : "is NOT", uid / SHARD_UIDS);
+	dg_check(d,
+		 opens_as(d, mb, uid, msg, sizeof(msg) - 1) ? DG_PASS : DG_FAIL,
+		 "store.open", "UID %u %s as its %zu bytes", uid,
+		 opens_as(d, mb, uid, msg, sizeof(msg) - 1) ? "opens"
+							    : "does NOT open",
+		 sizeof(msg) - 1);
 	if (ops->msg_expunge(mb, &uid, 1, &err) < 0 ||
 	    ops->mbox_refresh(mb, &err) < 0 || ops->mbox_find(mb, uid) >= 0)
 		dg_check(d, DG_FAIL, "store.delete", "expunge failed: %s",
