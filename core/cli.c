@@ -209,8 +209,9 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 	conf->modules.n = n;
 	rm_conf_set(conf);
 	/* a CLI run shows warnings and errors, not the daemon's info */
-	rm_log_set_level(conf->log_level < RMAIL_LOG_WARN ? conf->log_level
-							  : RMAIL_LOG_WARN);
+	rm_log_set_level(cli->quiet_init		    ? RMAIL_LOG_ERR
+			 : conf->log_level < RMAIL_LOG_WARN ? conf->log_level
+							    : RMAIL_LOG_WARN);
 	if (rm_loop_init() < 0 ||
 	    rm_workers_init(conf->delivery.workers, conf->workers.read,
 			    conf->workers.hash) < 0) {
@@ -228,6 +229,10 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 		rm_log(RMAIL_LOG_ERR, "%s", err.msg);
 		return -1;
 	}
+	if (cli->quiet_init)
+		rm_log_set_level(conf->log_level < RMAIL_LOG_WARN
+					 ? conf->log_level
+					 : RMAIL_LOG_WARN);
 	*ops_r = rm_store(h_r);
 	if (*ops_r == NULL) {
 		rm_log(RMAIL_LOG_ERR, "no storage module loaded");

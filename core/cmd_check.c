@@ -144,6 +144,7 @@ static void check_store_health(struct rm_cli *cli, const struct check *c,
 	if (c->problems > 0 || !c->store || conf->mail_root == NULL ||
 	    stat(conf->mail_root, &st) < 0 || !S_ISDIR(st.st_mode))
 		return;
+	cli->quiet_init = true;
 	if (rm_cli_store(cli, &ops, &h) < 0 ||
 	    !RMAIL_HAS(ops, struct rmail_store_ops, health) ||
 	    ops->health == NULL)

@@ -327,6 +327,9 @@ struct rm_cli {
 	const char *config_path; /* -c or NULL */
 	int argc;		 /* after the command name */
 	char **argv;
+	/* rm_cli_store: the modules' start-up log stays quiet (rmail
+	 * check asks the store itself and prints its answer) */
+	bool quiet_init;
 };
 struct rm_command {
 	const char *name;
