@@ -214,6 +214,51 @@ static void test_aliases_quota(struct rmh_store *f, gconstpointer data)
 			==, 1);
 }
 
+/* `rmail check-store` is the store's check op, run by the real CLI:
+ * a clean root, then a stray file and a damaged quota cache found,
+ * repaired, and clean again */
+static void test_check_store(struct rmh_store *f, gconstpointer d)
+{
+	struct rmh_cmd r;
+	char *p, *dir;
+
+	(void)d;
+	g_assert_cmpint(run_status(f, "pw-alice\n",
+				   "user add alice@example.com "
+				   "--password-stdin"),
+			==, 0);
+	r = rmh_store_run(f, NULL, "check-store");
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_nonnull(strstr(r.out, "check-store: 0 problems found"));
+	rmh_cmd_free(&r);
+	p = g_strdup_printf("%s/mail/domains/example.com/users/alice/mail/"
+			    "INBOX/s0/stray.txt",
+			    f->dir);
+	dir = g_path_get_dirname(p);
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	g_free(dir);
+	g_assert_true(g_file_set_contents(p, "x", -1, NULL));
+	g_free(p);
+	p = g_strdup_printf("%s/mail/domains/example.com/users/alice/quota",
+			    f->dir);
+	g_assert_true(
+		g_file_set_contents(p, "00000000000000000042\n", -1, NULL));
+	g_free(p);
+	r = rmh_store_run(f, NULL, "check-store");
+	g_test_message("check-store: %s", r.out);
+	g_assert_cmpint(r.status, ==, 1);
+	g_assert_nonnull(strstr(r.out, "stray.txt: not a message file name"));
+	g_assert_nonnull(strstr(r.out, "alice@example.com: quota usage cache "
+				       "says 42 bytes"));
+	g_assert_nonnull(strstr(r.out, "2 problems found, 2 left"));
+	rmh_cmd_free(&r);
+	r = rmh_store_run(f, NULL, "check-store --repair");
+	g_assert_nonnull(strstr(r.out, "(repaired)"));
+	/* a stray name is the admin's to look at: it stays */
+	g_assert_nonnull(strstr(r.out, "2 problems found, 1 left"));
+	rmh_cmd_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -221,5 +266,7 @@ int main(int argc, char **argv)
 		   test_users, rmh_store_teardown);
 	g_test_add("/e2e/cli/aliases-quota", struct rmh_store, NULL,
 		   rmh_store_setup, test_aliases_quota, rmh_store_teardown);
+	g_test_add("/e2e/cli/check-store", struct rmh_store, NULL,
+		   rmh_store_setup, test_check_store, rmh_store_teardown);
 	return g_test_run();
 }
