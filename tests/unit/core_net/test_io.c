@@ -634,6 +634,30 @@ static void test_bind_error(void)
 	g_assert_true(g_str_has_prefix(err.msg, "cannot listen on nonsense"));
 }
 
+/* on_accept and on_input are the two handlers a listener cannot do
+ * without: refused at listen time, not a crash on the first client */
+static void test_listen_required_ops(void)
+{
+	struct rmail_mctx m = {.name = "echo"};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
+	struct rmail_proto_ops ops = echo_ops;
+	const char *v[1] = {"127.0.0.1:0"};
+	struct rmail_strlist l = {1, v};
+	struct rmail_err err;
+
+	ops.on_input = NULL;
+	g_assert_cmpint(rm_listen(&m, "noinput", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noinput: rmail_proto_ops.on_input is NULL; "
+			"on_accept and on_input are required");
+	ops = echo_ops;
+	ops.on_accept = NULL;
+	g_assert_cmpint(rm_listen(&m, "noaccept", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noaccept: rmail_proto_ops.on_accept is NULL; "
+			"on_accept and on_input are required");
+}
+
 /* ---- workers ----------------------------------------------------- */
 
 static GThread *loop_thread;
@@ -775,6 +799,8 @@ int main(int argc, char **argv)
 	setup();
 	g_test_add_func("/core_net/cidr", test_cidr);
 	g_test_add_func("/core_net/bind_error", test_bind_error);
+	g_test_add_func("/core_net/listen_required_ops",
+			test_listen_required_ops);
 	g_test_add_func("/core_net/plain", test_plain);
 	g_test_add_func("/core_net/pipelined_resume", test_pipelined_resume);
 	g_test_add_func("/core_net/implicit_tls", test_implicit_tls);
