@@ -338,6 +338,15 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 			"%s.%s: rmail_proto_ops size %u or "
 			"rmail_listen_opts size %u is below ABI 1.0",
 			section, key, ops->size, o->size);
+	/* conn.c calls these two unchecked; every other handler may be
+	 * NULL (core.h) */
+	if (ops->on_accept == NULL || ops->on_input == NULL)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s.%s: rmail_proto_ops.%s is NULL; "
+				     "on_accept and on_input are required",
+				     section, key,
+				     ops->on_accept == NULL ? "on_accept"
+							    : "on_input");
 	if (o->tls == RMAIL_TLS_IMPLICIT && rm_tls_server_ctx() == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s.%s: implicit TLS without a loaded "
