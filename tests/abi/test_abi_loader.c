@@ -329,11 +329,12 @@ static void test_prebind(void)
 		"{\"listen\": [], \"endpoints\": [\"127.0.0.1:%d\"]}}",
 		fxdir, port);
 	struct rm_config *c = load_conf(text);
+	struct rm_priv priv = {.active = false};
 	struct rmail_err err;
 
 	rmail_err_clear(&err);
 	g_assert_cmpint(try_bind(port), ==, 0);
-	g_assert_cmpint(rm_priv_prebind(c, &err), ==, 0);
+	g_assert_cmpint(rm_priv_prebind(c, &priv, &err), ==, 0);
 	g_assert_cmpstr(err.msg, ==, "");
 	g_assert_cmpint(try_bind(port), ==, EADDRINUSE);
 	rm_listen_stop_accepting();
