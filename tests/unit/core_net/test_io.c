@@ -658,6 +658,31 @@ static void test_listen_required_ops(void)
 			"on_accept and on_input are required");
 }
 
+/* core->listen takes only a key the module declared RMAIL_CONF_LISTEN:
+ * those are the ones bound before a privilege drop */
+static void test_listen_key_type(void)
+{
+	static const struct rmail_conf_key keys[] = {
+		{"ports", RMAIL_CONF_LISTEN, 0, 0, "[]", "x", NULL},
+		{"greeting", RMAIL_CONF_STR, 0, 0, "\"\"", "x", NULL},
+		RMAIL_CONF_END};
+	struct rmail_module d = {
+		.name = "echo", .section = "echo", .conf_keys = keys};
+	struct rmail_mctx m = {.name = "echo", .module = &d};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
+	struct rmail_strlist l = {0, NULL};
+	struct rmail_err err;
+
+	g_assert_cmpint(rm_listen(&m, "greeting", &l, &echo_ops, &o, &err), ==,
+			-1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.greeting: not a RMAIL_CONF_LISTEN key of the "
+			"module");
+	g_assert_cmpint(rm_listen(&m, "other", &l, &echo_ops, &o, &err), ==,
+			-1);
+	g_assert_cmpint(rm_listen(&m, "ports", &l, &echo_ops, &o, &err), ==, 0);
+}
+
 /* ---- workers ----------------------------------------------------- */
 
 static GThread *loop_thread;
@@ -801,6 +826,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/bind_error", test_bind_error);
 	g_test_add_func("/core_net/listen_required_ops",
 			test_listen_required_ops);
+	g_test_add_func("/core_net/listen_key_type", test_listen_key_type);
 	g_test_add_func("/core_net/plain", test_plain);
 	g_test_add_func("/core_net/pipelined_resume", test_pipelined_resume);
 	g_test_add_func("/core_net/implicit_tls", test_implicit_tls);
