@@ -318,6 +318,19 @@ static struct rm_listener *find_prebound(const char *where, const char *spec)
 	return NULL;
 }
 
+/* Only declared listen keys were bound before the privilege drop
+ * (privdrop.c); a core-internal caller has no descriptor. */
+static bool is_listen_key(const struct rmail_mctx *m, const char *key)
+{
+	if (m->module == NULL || m->module->conf_keys == NULL)
+		return m->module == NULL;
+	for (const struct rmail_conf_key *k = m->module->conf_keys;
+	     k->key != NULL; k++)
+		if (k->type == RMAIL_CONF_LISTEN && strcmp(k->key, key) == 0)
+			return true;
+	return false;
+}
+
 int rm_listen(struct rmail_mctx *m, const char *key,
 	      const struct rmail_strlist *addrs,
 	      const struct rmail_proto_ops *ops,
@@ -347,6 +360,12 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 				     section, key,
 				     ops->on_accept == NULL ? "on_accept"
 							    : "on_input");
+	if (!is_listen_key(m, key))
+		return rmail_err_set(
+			err, RMAIL_E_INVAL,
+			"%s.%s: not a RMAIL_CONF_LISTEN key of the "
+			"module",
+			section, key);
 	if (o->tls == RMAIL_TLS_IMPLICIT && rm_tls_server_ctx() == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s.%s: implicit TLS without a loaded "
