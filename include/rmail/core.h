@@ -267,7 +267,8 @@ struct rmail_core {
 	 * the socket bound for the same section, key and address.  A port
 	 * below 1024 under run_as therefore works only through such a key.
 	 * An empty list binds nothing.  Refused: ops without on_accept or
-	 * on_input, a table or opts below their 1.0 size. */
+	 * on_input, a key not declared RMAIL_CONF_LISTEN, a table
+	 * or opts below their 1.0 size. */
 	int (*listen)(struct rmail_mctx *m, const char *key,
 		      const struct rmail_strlist *addrs,
 		      const struct rmail_proto_ops *ops,
