@@ -106,8 +106,15 @@ static void verify_work(void *arg, const volatile int *cancel)
 		return;
 	ops = rm_store(&h);
 	rmail_err_clear(&j->err);
-	if (ops->user_verify(h, j->user, j->password, &j->res.user, &j->err) ==
-	    0) {
+	if (ops->user_verify == NULL) {
+		/* a store without passwords: nobody logs in, and the budget
+		 * is refunded (BUSY is no verdict on the password) */
+		rmail_err_set(&j->err, RMAIL_E_BUSY,
+			      "the storage module cannot verify passwords");
+		j->res.ok = 0;
+		j->res.code = RMAIL_E_BUSY;
+	} else if (ops->user_verify(h, j->user, j->password, &j->res.user,
+				    &j->err) == 0) {
 		j->res.ok = 1;
 		j->res.code = RMAIL_E_NONE;
 		/* here, while the password is still at hand */

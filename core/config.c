@@ -849,25 +849,18 @@ static void add_key(struct rmail_pool *p, char **acc, const char *key)
 			    : rm_psprintf(p, "%s, %s", *acc, key);
 }
 
+/* "Needs a restart" is the absence of RMAIL_CONF_RELOADABLE, for the
+ * core's keys and every loaded module's alike: the flag is the one
+ * list, so a new key cannot be forgotten here. */
 const char *rm_config_restart_keys(const struct rm_config *old,
 				   const struct rm_config *new_)
 {
-	static const char *const core_restart[] = {
-		"modules",  "module_dir",     "mail_root",    "run_as",
-		"pid_file", "control_socket", "admin.listen", NULL};
 	char *acc = NULL;
 
-	for (size_t i = 0; core_restart[i] != NULL; i++) {
-		const char *def = NULL;
-
-		for (const struct rmail_conf_key *k = rm_core_keys;
-		     k->key != NULL; k++)
-			if (strcmp(k->key, core_restart[i]) == 0)
-				def = k->def;
-		if (key_changed(old->json, new_->json, core_restart[i], def))
-			add_key(new_->pool, &acc, core_restart[i]);
-	}
-	/* every listen list of every loaded module's section */
+	for (const struct rmail_conf_key *k = rm_core_keys; k->key != NULL; k++)
+		if (!(k->flags & RMAIL_CONF_RELOADABLE) &&
+		    key_changed(old->json, new_->json, k->key, k->def))
+			add_key(new_->pool, &acc, k->key);
 	for (size_t i = 0; i < rm_module_count(); i++) {
 		const struct rmail_module *d = rm_module_at(i)->mctx.module;
 		json_t *os, *ns;
@@ -878,7 +871,7 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 		ns = json_object_get(new_->json, d->section);
 		for (const struct rmail_conf_key *k = d->conf_keys;
 		     k->key != NULL; k++) {
-			if (k->type != RMAIL_CONF_LISTEN ||
+			if ((k->flags & RMAIL_CONF_RELOADABLE) ||
 			    !key_changed(os, ns, k->key, k->def))
 				continue;
 			add_key(new_->pool, &acc,

@@ -324,7 +324,7 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	if (rm_control_start(d.conf->control_socket, &err) < 0)
 		goto fail_pid;
 	if (d.priv.active) {
-		if (rm_priv_prebind(d.conf, &err) < 0 ||
+		if (rm_priv_prebind(d.conf, &d.priv, &err) < 0 ||
 		    rm_priv_drop(&d.priv, &err) < 0)
 			goto fail_pid;
 		rm_log(RMAIL_LOG_INFO, "running as %s", d.priv.user);

@@ -31,11 +31,11 @@ struct rm_priv {
 };
 int rm_priv_resolve(const char *run_as, struct rm_priv *p_r,
 		    struct rmail_err *err);
-/* the config section a listed module reads: mod_X -> X, with
- * mod_exchange -> exchange_api */
-const char *rm_priv_section_of(const char *module, char *buf, size_t bufsz);
-/* bind every listen list of every listed module's section */
-int rm_priv_prebind(const struct rm_config *conf, struct rmail_err *err);
+/* bind, as root, every RMAIL_CONF_LISTEN key of every listed module
+ * (its configured or default value); the modules are read by a child
+ * running as p (when p->active), never as root */
+int rm_priv_prebind(const struct rm_config *conf, const struct rm_priv *p,
+		    struct rmail_err *err);
 int rm_priv_drop(const struct rm_priv *p, struct rmail_err *err);
 /* can uid/gid (with its groups) access path with mode (R_OK|W_OK|X_OK)? */
 bool rm_priv_can_access(const struct rm_priv *p, const char *path, int mode);

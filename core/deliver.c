@@ -68,6 +68,13 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 
 	if (ops == NULL)
 		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
+	/* optional entries (store.h): a store that cannot append keeps
+	 * the message in the queue */
+	if (ops->append_begin == NULL || ops->append_write == NULL ||
+	    ops->append_commit == NULL || ops->append_free == NULL)
+		return rmail_err_set(err, RMAIL_E_BUSY,
+				     "the storage module cannot append "
+				     "messages");
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);
 	o.size_hint =

@@ -318,6 +318,19 @@ static struct rm_listener *find_prebound(const char *where, const char *spec)
 	return NULL;
 }
 
+/* Only declared listen keys were bound before the privilege drop
+ * (privdrop.c); a core-internal caller has no descriptor. */
+static bool is_listen_key(const struct rmail_mctx *m, const char *key)
+{
+	if (m->module == NULL || m->module->conf_keys == NULL)
+		return m->module == NULL;
+	for (const struct rmail_conf_key *k = m->module->conf_keys;
+	     k->key != NULL; k++)
+		if (k->type == RMAIL_CONF_LISTEN && strcmp(k->key, key) == 0)
+			return true;
+	return false;
+}
+
 int rm_listen(struct rmail_mctx *m, const char *key,
 	      const struct rmail_strlist *addrs,
 	      const struct rmail_proto_ops *ops,
@@ -338,6 +351,21 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 			"%s.%s: rmail_proto_ops size %u or "
 			"rmail_listen_opts size %u is below ABI 1.0",
 			section, key, ops->size, o->size);
+	/* conn.c calls these two unchecked; every other handler may be
+	 * NULL (core.h) */
+	if (ops->on_accept == NULL || ops->on_input == NULL)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s.%s: rmail_proto_ops.%s is NULL; "
+				     "on_accept and on_input are required",
+				     section, key,
+				     ops->on_accept == NULL ? "on_accept"
+							    : "on_input");
+	if (!is_listen_key(m, key))
+		return rmail_err_set(
+			err, RMAIL_E_INVAL,
+			"%s.%s: not a RMAIL_CONF_LISTEN key of the "
+			"module",
+			section, key);
 	if (o->tls == RMAIL_TLS_IMPLICIT && rm_tls_server_ctx() == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "%s.%s: implicit TLS without a loaded "

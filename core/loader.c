@@ -73,6 +73,27 @@ static int check_ops(const void *ops, size_t min, const char *what,
 	return 0;
 }
 
+/* The entries the core calls on every path that reaches the store (mail
+ * routing and the auth cache); every other entry may be NULL and each
+ * caller checks it (store.h says which).  Both frozen fixture stores
+ * provide exactly these. */
+static int check_store_required(const struct rmail_store_ops *o,
+				struct rmail_err *err)
+{
+	const char *missing = o->user_get == NULL	   ? "user_get"
+			      : o->resolve == NULL	   ? "resolve"
+			      : o->domain_is_local == NULL ? "domain_is_local"
+			      : o->quota_get == NULL	   ? "quota_get"
+							   : NULL;
+
+	if (missing == NULL)
+		return 0;
+	return rmail_err_set(err, RMAIL_E_INVAL,
+			     "storage ops table lacks %s, which ABI 1.0 "
+			     "requires",
+			     missing);
+}
+
 static int check_file(const char *file, struct rmail_err *err)
 {
 	struct stat st;
@@ -130,8 +151,11 @@ static int check_descriptor(const struct rmail_module *d, const char *name,
 	case RMAIL_KIND_PROTOCOL:
 		return 0;
 	case RMAIL_KIND_STORAGE:
-		return check_ops(d->ops, RMAIL_STORE_OPS_SIZE_1_0, "storage",
-				 err);
+		if (check_ops(d->ops, RMAIL_STORE_OPS_SIZE_1_0, "storage",
+			      err) < 0)
+			return -1;
+		/* size covers every 1.0 entry: reading them is safe */
+		return check_store_required(d->ops, err);
 	case RMAIL_KIND_FILTER:
 		return check_ops(d->ops, RMAIL_FILTER_OPS_SIZE_1_0, "filter",
 				 err);

@@ -1,15 +1,15 @@
 /* run_as: bind the listeners as root, then become the service user
  * before any module is loaded, so no module code ever runs as root. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "daemon.h"
 
@@ -41,74 +41,126 @@ int rm_priv_resolve(const char *run_as, struct rm_priv *p_r,
 	return 0;
 }
 
-const char *rm_priv_section_of(const char *module, char *buf, size_t bufsz)
+/*
+ * Which sockets to bind as root is the modules' own word: every key of
+ * type RMAIL_CONF_LISTEN (module.h), with its configured or default
+ * value, under the module's section.  Reading that needs the
+ * descriptors, and no module code may run as root (dlopen runs
+ * constructors), so an unprivileged child loads the modules and writes
+ * "section<TAB>key<TAB>address" lines back.
+ */
+static void quiet(void *arg, const char *problem)
 {
-	const char *s = module;
-
-	if (strncmp(s, "mod_", 4) == 0)
-		s += 4;
-	if (strcmp(s, "exchange") == 0)
-		s = "exchange_api";
-	snprintf(buf, bufsz, "%s", s);
-	return buf;
+	(void)arg;
+	(void)problem;
 }
 
-static bool is_listen_key(const char *key)
+static void listen_keys_child(const struct rm_config *conf,
+			      const struct rm_priv *p, int fd)
 {
-	size_t n = strlen(key);
+	struct rmail_err err;
+	size_t first;
+	FILE *out;
 
-	return strcmp(key, "listen") == 0 ||
-	       (n > 7 && strcmp(key + n - 7, "_listen") == 0);
-}
+	rm_log_set_level(RMAIL_LOG_ERR); /* the parent logs the real load */
+	if (p != NULL && rm_priv_drop(p, &err) < 0) {
+		rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+		_exit(2);
+	}
+	out = fdopen(fd, "w");
+	if (out == NULL)
+		_exit(2);
+	/* only what this load added: a test process may hold others */
+	first = rm_module_count();
+	(void)rm_modules_load(conf, quiet, NULL);
+	for (size_t i = first; i < rm_module_count(); i++) {
+		const struct rm_module *m = rm_module_at(i);
+		const struct rmail_module *d = m->mctx.module;
+		/* the section rm_listen names the listener after */
+		const char *sect = d->section != NULL ? d->section : d->name;
 
-static int prebind_section(const char *section, json_t *obj,
-			   struct rmail_err *err)
-{
-	const char *key;
-	json_t *val;
+		for (const struct rmail_conf_key *k = d->conf_keys;
+		     k != NULL && k->key != NULL && m->mctx.conf != NULL; k++) {
+			const struct rmail_strlist *l;
 
-	json_object_foreach(obj, key, val)
-	{
-		struct rmail_strlist l;
-		const char **v;
-		size_t i, n;
-		int rc;
-
-		if (!is_listen_key(key) || !json_is_array(val))
-			continue;
-		n = json_array_size(val);
-		v = rm_xcalloc(n + 1, sizeof(*v));
-		for (i = 0; i < n; i++) {
-			v[i] = json_string_value(json_array_get(val, i));
-			if (v[i] == NULL)
-				v[i] = "";
+			if (k->type != RMAIL_CONF_LISTEN)
+				continue;
+			l = (const void *)((const char *)m->mctx.conf +
+					   k->offset);
+			for (size_t a = 0; a < l->n; a++)
+				fprintf(out, "%s\t%s\t%s\n", sect, k->key,
+					l->v[a]);
 		}
-		l.n = n;
-		l.v = v;
-		rc = rm_listen_prebind(section, key, &l, err);
-		free(v);
-		if (rc < 0)
-			return -1;
 	}
-	return 0;
+	_exit(fclose(out) == 0 ? 0 : 2);
 }
 
-int rm_priv_prebind(const struct rm_config *conf, struct rmail_err *err)
+static int prebind_line(char *line, struct rmail_err *err)
 {
-	char sect[128];
-	size_t i;
+	char *key, *addr, *nl;
+	const char *v[1];
+	struct rmail_strlist l = {1, v};
 
-	for (i = 0; i < conf->modules.n; i++) {
-		json_t *obj;
+	nl = strchr(line, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+	key = strchr(line, '\t');
+	addr = key != NULL ? strchr(key + 1, '\t') : NULL;
+	if (addr == NULL)
+		return 0;
+	*key++ = '\0';
+	*addr++ = '\0';
+	v[0] = addr;
+	return rm_listen_prebind(line, key, &l, err);
+}
 
-		rm_priv_section_of(conf->modules.v[i], sect, sizeof(sect));
-		obj = rm_config_section(conf, sect);
-		if (obj == NULL || !json_is_object(obj))
-			continue;
-		if (prebind_section(sect, obj, err) < 0)
-			return -1;
+int rm_priv_prebind(const struct rm_config *conf, const struct rm_priv *p,
+		    struct rmail_err *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int fds[2], status = 0, rc = 0;
+	FILE *in;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "pipe: %s",
+				     strerror(errno));
+	fflush(NULL); /* nothing buffered is written twice */
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "fork: %s",
+				     strerror(errno));
 	}
-	return 0;
+	if (pid == 0) {
+		close(fds[0]);
+		listen_keys_child(conf, p != NULL && p->active ? p : NULL,
+				  fds[1]);
+	}
+	close(fds[1]);
+	in = fdopen(fds[0], "r");
+	if (in == NULL) {
+		close(fds[0]);
+		rc = rmail_err_set(err, RMAIL_E_INTERNAL, "fdopen: %s",
+				   strerror(errno));
+	}
+	while (in != NULL && getline(&line, &cap, in) > 0)
+		if (rc == 0 && prebind_line(line, err) < 0)
+			rc = -1;
+	free(line);
+	if (in != NULL)
+		fclose(in);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		rc = rmail_err_set(err, RMAIL_E_INTERNAL,
+				   "could not read the modules' listen keys "
+				   "as %s",
+				   p != NULL && p->user != NULL ? p->user
+								: "is");
+	return rc;
 }
 
 int rm_priv_drop(const struct rm_priv *p, struct rmail_err *err)

@@ -31,6 +31,9 @@
 #ifndef FX_KIND
 #define FX_KIND RMAIL_KIND_PROTOCOL
 #endif
+#ifndef FX_SECTION
+#define FX_SECTION RMAIL_STR(FX_NAME)
+#endif
 #define FX_CAT2(a, b) a##b
 #define FX_CAT(a, b) FX_CAT2(a, b)
 
@@ -41,6 +44,11 @@ static const struct rmail_conf_key keys[] = {
 	 offsetof(struct fx_conf, greeting), "\"hello\"", "banner", NULL},
 	{"max_line", RMAIL_CONF_SIZE, 0, offsetof(struct fx_conf, max_line),
 	 "\"1K\"", "line limit", NULL},
+#ifdef FX_ODD_LISTEN
+	/* a listen key whose name says nothing about listening */
+	{"endpoints", RMAIL_CONF_LISTEN, 0, offsetof(struct fx_conf, endpoints),
+	 "[]", "more listeners", NULL},
+#endif
 	RMAIL_CONF_END};
 
 static int fx_init(struct rmail_mctx *m, struct rmail_err *err)
@@ -57,8 +65,54 @@ static int fx_init(struct rmail_mctx *m, struct rmail_err *err)
 #define FX_OPS_SIZE sizeof(struct rmail_store_ops)
 #endif
 
+#ifndef FX_STORE_EMPTY
+static int fx_user_get(void *h, const char *address, struct rmail_user *u_r,
+		       struct rmail_err *err)
+{
+	(void)h;
+	(void)address;
+	(void)u_r;
+	return rmail_err_set(err, RMAIL_E_NOENT, "no users here");
+}
+
+static int fx_resolve(void *h, const char *address, rmail_addr_fn cb, void *arg,
+		      struct rmail_err *err)
+{
+	(void)h;
+	(void)address;
+	(void)cb;
+	(void)arg;
+	return rmail_err_set(err, RMAIL_E_NOENT, "no users here");
+}
+
+static int fx_domain_is_local(void *h, const char *domain)
+{
+	(void)h;
+	(void)domain;
+	return 0;
+}
+
+static int fx_quota_get(void *h, const char *user, uint64_t *used_r,
+			uint64_t *limit_r, struct rmail_err *err)
+{
+	(void)h;
+	(void)user;
+	(void)used_r;
+	(void)limit_r;
+	return rmail_err_set(err, RMAIL_E_NOENT, "no users here");
+}
+
+#endif
+
+/* FX_STORE_EMPTY: a table with none of the entries the core needs */
 static const struct rmail_store_ops fx_store_ops = {
 	.size = (uint32_t)(FX_OPS_SIZE),
+#ifndef FX_STORE_EMPTY
+	.user_get = fx_user_get,
+	.resolve = fx_resolve,
+	.domain_is_local = fx_domain_is_local,
+	.quota_get = fx_quota_get,
+#endif
 };
 
 RMAIL_EXPORT const struct rmail_module FX_SYMBOL = {
@@ -70,7 +124,7 @@ RMAIL_EXPORT const struct rmail_module FX_SYMBOL = {
 	.name = FX_DESC_NAME,
 	.version = "0.0.1",
 	.build_sig = FX_SIG,
-	.section = RMAIL_STR(FX_NAME),
+	.section = FX_SECTION,
 	.conf_keys = keys,
 	.conf_size = sizeof(struct fx_conf),
 	.init = fx_init,

@@ -7,6 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
 #include "fixture_conf.h"
 #include "rm.h"
 
@@ -177,7 +183,8 @@ static void test_load(void)
 		"\"mod_minor\", \"mod_small\", \"mod_smallops\", "
 		"\"mod_wrongname\", "
 		"\"mod_nosym\","
-		" \"mod_badsig\", \"mod_missing\", \"mod_store\", "
+		" \"mod_badsig\", \"mod_missing\", \"mod_storenull\", "
+		"\"mod_store\", "
 		"\"mod_good\"],"
 		" \"good\": {\"greeting\": \"hi\"}, \"orphan\": {\"x\": 1}}",
 		fxdir);
@@ -217,10 +224,13 @@ static void test_load(void)
 		    "p4l4s4t4o4 differs from the core's %s",
 		    fxdir, RMAIL_BUILD_SIG);
 	assert_line("module %s/mod_missing.so refused: no such file", fxdir);
+	assert_line("module %s/mod_storenull.so refused: storage ops table "
+		    "lacks user_get, which ABI 1.0 requires",
+		    fxdir);
 	assert_line("module %s/mod_good.so refused: duplicate module name",
 		    fxdir);
 	/* one line per refused module, nothing else */
-	g_assert_cmpuint(lines->len, ==, 10);
+	g_assert_cmpuint(lines->len, ==, 11);
 
 	g_assert_cmpuint(rm_module_count(), ==, 2);
 	m = rm_module_find("mod_good");
@@ -257,12 +267,18 @@ static void test_load(void)
 	g_free(text);
 	text = g_strdup_printf("{\"module_dir\": \"%s\", \"hostname\": "
 			       "\"h.test\", \"modules\": [\"mod_good\"], "
+			       "\"delivery\": {\"workers\": 7}, "
+			       "\"workers\": {\"read\": 3}, "
+			       "\"log_level\": \"debug\", "
 			       "\"good\": {\"greeting\": \"bye\", \"listen\": "
-			       "[\"[::1]:2525\"]}}",
+			       "[\"[::1]:2525\"], \"max_line\": 2048}}",
 			       fxdir);
 	c3 = load_conf(text);
+	/* every key without RMAIL_CONF_RELOADABLE, core and module alike;
+	 * the reloadable ones (log_level, good.greeting) apply */
 	g_assert_cmpstr(rm_config_restart_keys(c, c3), ==,
-			"modules, good.listen");
+			"modules, delivery.workers, workers.read, good.listen, "
+			"good.max_line");
 	g_assert_cmpint(rm_modules_reload(c3, &err), ==, 0);
 	g_assert_cmpstr(((const struct fx_conf *)m->mctx.conf)->greeting, ==,
 			"bye");
@@ -273,6 +289,58 @@ static void test_load(void)
 	rm_conf_set(NULL);
 	rm_config_free(&c);
 	rm_config_free(&c3);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int try_bind(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rc, e;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	close(fd);
+	return rc == 0 ? 0 : e;
+}
+
+/* Before the privilege drop the core binds every RMAIL_CONF_LISTEN key
+ * of every listed module, whatever the key and section are called. */
+static void test_prebind(void)
+{
+	int port = free_port();
+	char *text = g_strdup_printf(
+		"{\"module_dir\": \"%s\", \"hostname\": \"h.test\", "
+		"\"modules\": [\"mod_oddlisten\"], \"odd_section\": "
+		"{\"listen\": [], \"endpoints\": [\"127.0.0.1:%d\"]}}",
+		fxdir, port);
+	struct rm_config *c = load_conf(text);
+	struct rm_priv priv = {.active = false};
+	struct rmail_err err;
+
+	rmail_err_clear(&err);
+	g_assert_cmpint(try_bind(port), ==, 0);
+	g_assert_cmpint(rm_priv_prebind(c, &priv, &err), ==, 0);
+	g_assert_cmpstr(err.msg, ==, "");
+	g_assert_cmpint(try_bind(port), ==, EADDRINUSE);
+	rm_listen_stop_accepting();
+	g_assert_cmpint(try_bind(port), ==, 0);
+	rm_config_free(&c);
+	g_free(text);
 }
 
 /* The same struct as a module of one minor and a core of the next see
@@ -335,6 +403,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/abi/writable", test_writable);
 	g_test_add_func("/abi/load", test_load);
 	g_test_add_func("/abi/sized", test_sized);
+	g_test_add_func("/abi/prebind", test_prebind);
 	rc = g_test_run();
 	{
 		char *p = g_build_filename(tmpdir, "config.json", NULL);

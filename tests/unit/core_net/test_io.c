@@ -634,6 +634,55 @@ static void test_bind_error(void)
 	g_assert_true(g_str_has_prefix(err.msg, "cannot listen on nonsense"));
 }
 
+/* on_accept and on_input are the two handlers a listener cannot do
+ * without: refused at listen time, not a crash on the first client */
+static void test_listen_required_ops(void)
+{
+	struct rmail_mctx m = {.name = "echo"};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
+	struct rmail_proto_ops ops = echo_ops;
+	const char *v[1] = {"127.0.0.1:0"};
+	struct rmail_strlist l = {1, v};
+	struct rmail_err err;
+
+	ops.on_input = NULL;
+	g_assert_cmpint(rm_listen(&m, "noinput", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noinput: rmail_proto_ops.on_input is NULL; "
+			"on_accept and on_input are required");
+	ops = echo_ops;
+	ops.on_accept = NULL;
+	g_assert_cmpint(rm_listen(&m, "noaccept", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noaccept: rmail_proto_ops.on_accept is NULL; "
+			"on_accept and on_input are required");
+}
+
+/* core->listen takes only a key the module declared RMAIL_CONF_LISTEN:
+ * those are the ones bound before a privilege drop */
+static void test_listen_key_type(void)
+{
+	static const struct rmail_conf_key keys[] = {
+		{"ports", RMAIL_CONF_LISTEN, 0, 0, "[]", "x", NULL},
+		{"greeting", RMAIL_CONF_STR, 0, 0, "\"\"", "x", NULL},
+		RMAIL_CONF_END};
+	struct rmail_module d = {
+		.name = "echo", .section = "echo", .conf_keys = keys};
+	struct rmail_mctx m = {.name = "echo", .module = &d};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
+	struct rmail_strlist l = {0, NULL};
+	struct rmail_err err;
+
+	g_assert_cmpint(rm_listen(&m, "greeting", &l, &echo_ops, &o, &err), ==,
+			-1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.greeting: not a RMAIL_CONF_LISTEN key of the "
+			"module");
+	g_assert_cmpint(rm_listen(&m, "other", &l, &echo_ops, &o, &err), ==,
+			-1);
+	g_assert_cmpint(rm_listen(&m, "ports", &l, &echo_ops, &o, &err), ==, 0);
+}
+
 /* ---- workers ----------------------------------------------------- */
 
 static GThread *loop_thread;
@@ -775,6 +824,9 @@ int main(int argc, char **argv)
 	setup();
 	g_test_add_func("/core_net/cidr", test_cidr);
 	g_test_add_func("/core_net/bind_error", test_bind_error);
+	g_test_add_func("/core_net/listen_required_ops",
+			test_listen_required_ops);
+	g_test_add_func("/core_net/listen_key_type", test_listen_key_type);
 	g_test_add_func("/core_net/plain", test_plain);
 	g_test_add_func("/core_net/pipelined_resume", test_pipelined_resume);
 	g_test_add_func("/core_net/implicit_tls", test_implicit_tls);
