@@ -87,7 +87,7 @@ static void refuse(struct imap_session *s, const char *tag,
 	case RMAIL_E_INVAL:
 		snprintf(line, sizeof(line), "BAD %s", e->msg);
 		break;
-	case RMAIL_E_BUSY:   /* uploads per user */
+	case RMAIL_E_BUSY:   /* uploads per user, quota they reserve */
 	case RMAIL_E_TOOBIG: /* the mailbox's keyword table */
 		snprintf(line, sizeof(line), "NO [LIMIT] %s", e->msg);
 		break;

@@ -11,10 +11,11 @@
 struct copy_job {
 	struct imap_session *s;
 	struct rmail_mbox *mb;
-	char *dst;
+	char *dst, *user;
 	uint32_t *uids, *dst_uids, uidvalidity;
 	size_t n;
 	bool move;
+	bool expunged; /* the NOENT was a source message, not dst */
 	int rc;
 	struct rmail_err err;
 };
@@ -62,6 +63,19 @@ static void copy_work(void *arg, const volatile int *cancel)
 	else
 		j->rc = ops->msg_copy(j->mb, j->uids, j->n, j->dst, j->dst_uids,
 				      &j->uidvalidity, &j->err);
+	/* NOENT is a missing destination or a message expunged since the
+	 * session looked (by another process, or the store's answer to a
+	 * whole-set move): the destination says which */
+	if (j->rc < 0 && j->err.code == RMAIL_E_NOENT) {
+		struct rmail_mbox_status st = {.size = sizeof(st)};
+		struct rmail_err e;
+		void *h;
+
+		ops = imap_store(&h);
+		rmail_err_clear(&e);
+		j->expunged =
+			ops->mbox_status(h, j->user, j->dst, &st, &e) == 0;
+	}
 }
 
 static void copy_done(void *arg, int cancelled)
@@ -76,7 +90,12 @@ static void copy_done(void *arg, int cancelled)
 	}
 	imap_view_poll(s);
 	if (cancelled || j->rc < 0) {
-		if (!cancelled && j->err.code == RMAIL_E_NOENT)
+		if (!cancelled && j->expunged)
+			/* RFC 2180 4.4.1, as when the session knew */
+			imap_tagged(s, s->tag, false,
+				    "NO [EXPUNGEISSUED] Some of the messages "
+				    "were expunged");
+		else if (!cancelled && j->err.code == RMAIL_E_NOENT)
 			imap_tagged(s, s->tag, false,
 				    "NO [TRYCREATE] No such mailbox");
 		else if (!cancelled && j->err.code == RMAIL_E_QUOTA)
@@ -123,6 +142,7 @@ static void copy_done(void *arg, int cancelled)
 	}
 out:
 	free(j->dst);
+	free(j->user);
 	free(j->uids);
 	free(j->dst_uids);
 	free(j);
@@ -178,6 +198,9 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 	j->s = s;
 	j->mb = s->tr->mb;
 	j->dst = strdup(dst);
+	j->user = strdup(s->user);
+	if (j->dst == NULL || j->user == NULL)
+		abort();
 	j->uids = uids;
 	j->n = n;
 	j->move = move;

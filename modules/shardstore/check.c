@@ -184,6 +184,106 @@ static void check_counter(struct chk *c, int mbfd, uint32_t high,
 	close(fd);
 }
 
+/* the 16-byte version-1 append record of docs/storage.md */
+static void log_append(int mbfd, uint32_t uid, uint32_t flags)
+{
+	uint32_t check = 1u ^ uid ^ flags ^ 0x5a5a5a5au;
+	unsigned char r[16] = {1, 1, 0, 0};
+	int fd = openat(mbfd, "changes",
+			O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return; /* no log: views rescan */
+	for (int i = 0; i < 4; i++) {
+		r[4 + i] = (unsigned char)(uid >> (8 * i));
+		r[8 + i] = (unsigned char)(flags >> (8 * i));
+		r[12 + i] = (unsigned char)(check >> (8 * i));
+	}
+	if (write(fd, r, sizeof(r)) != (ssize_t)sizeof(r))
+		(void)0; /* the rename is the truth, the log a cache */
+	close(fd);
+}
+
+/*
+ * Commit a claim under a new UID, as the move would have: the UID lock,
+ * the next UID, the rename into its shard, the counter, the log.
+ */
+static bool commit_claim(int mbfd, int tfd, const char *claim,
+			 struct ss_fname *f)
+{
+	char buf[160], boot[64] = "-", shard[16], rel[SS_FNAME_MAX + 16];
+	char name[SS_FNAME_MAX];
+	unsigned v, uv = 0, next = 0;
+	bool ok = false;
+	int fd = openat(mbfd, "counter", O_RDWR | O_NOFOLLOW | O_CLOEXEC), n;
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	flock(fd, LOCK_EX);
+	got = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[got < 0 ? 0 : got] = '\0';
+	if (sscanf(buf, "%u %u %u %63s", &v, &uv, &next, boot) < 3 || uv == 0 ||
+	    next == 0 || next == UINT32_MAX)
+		goto out;
+	f->uid = next;
+	snprintf(shard, sizeof(shard), "s%u", ss_shard_of(next));
+	if (mkdirat(mbfd, shard, 0750) < 0 && errno != EEXIST)
+		goto out;
+	ss_fname_format(f, name);
+	snprintf(rel, sizeof(rel), "%s/%s", shard, name);
+	if (renameat(tfd, claim, mbfd, rel) < 0)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "1 %u %u %s\n", uv, next + 1, boot);
+	ok = pwrite(fd, buf, (size_t)n, 0) == n && ftruncate(fd, n) == 0;
+	log_append(mbfd, next, f->flags);
+out:
+	flock(fd, LOCK_UN);
+	close(fd);
+	return ok;
+}
+
+/* ".move.{host}.{pid}.{seq}~{file name}": a move that never committed */
+static void check_claims(struct chk *c, int mbfd, const char *path)
+{
+	int fd = openat(mbfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	char p[4096], tname[256];
+	struct ss_fname f;
+	struct dirent *de;
+	struct stat sb;
+	const char *name, *tilde;
+	DIR *d;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".move.", 6) != 0)
+			continue;
+		name = de->d_name + 6;
+		tilde = strchr(name, '~');
+		if (tilde == NULL ||
+		    ss_fname_parse(tilde + 1, strlen(tilde + 1), &f) < 0)
+			continue; /* not a claim of this format */
+		/* a live mover's claim is about to be committed: the same
+		 * rule as a temporary's, aged by ctime, since the claiming
+		 * rename keeps the message's old mtime */
+		snprintf(tname, sizeof(tname), "%.*s.tmp", (int)(tilde - name),
+			 name);
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !ss_tmp_abandoned(tname,
+				      (int64_t)(time(NULL) - sb.st_ctime)))
+			continue;
+		if (!pjoin(p, sizeof(p), path, "tmp", de->d_name))
+			continue;
+		report(c, c->repair && commit_claim(mbfd, fd, de->d_name, &f),
+		       p, "leftover move claim");
+	}
+	closedir(d);
+}
+
 static void check_mailbox(struct chk *c, int mfd, const char *name,
 			  const char *path)
 {
@@ -211,6 +311,7 @@ static void check_mailbox(struct chk *c, int mfd, const char *name,
 	}
 	closedir(d);
 	check_counter(c, fd, high, path);
+	check_claims(c, fd, path);
 	close(fd);
 }
 

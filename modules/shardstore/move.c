@@ -5,9 +5,10 @@
  * moves, expunges and flag changes of one message exactly one rename
  * wins and a lost one sees the message gone.  The claims are then
  * committed like a copy (one UID lock hold) and the source records its
- * expunges.  A claim is a dot name, which check-store never removes: a
- * crash between claim and commit hides the message there, never loses
- * it.  The user's usage does not change, so quota is neither checked
+ * expunges.  A claim is a dot name that carries the message's flags,
+ * which check-store never removes: a crash between claim and commit
+ * hides the message there, never loses it, and `check-store --repair`
+ * commits it.  The user's usage does not change, so quota is neither checked
  * nor charged.
  */
 #include <errno.h>
@@ -22,23 +23,42 @@
 #define SS_CAS_TRIES 64
 
 struct claim {
-	char tmp[128];	   /* in the destination; "" when not held */
+	char tmp[256];	   /* in the destination; "" when not held */
 	struct ss_fname f; /* the source's name */
 	struct ss_fname d; /* the destination's (uid once committed) */
 };
 
 /* "tmp/.move.{host}.{pid}.{seq}" in dm, unique like a temporary */
-static int claim_name(struct rmail_mbox *dm, char *out, size_t outsz)
+static int claim_base(struct rmail_mbox *dm, char *out, size_t outsz)
 {
 	char t[96];
 	int fd = ss_tmp_create(dm, t, sizeof(t));
+	char *dot;
 
 	if (fd < 0)
 		return -1;
 	close(fd);
 	unlinkat(dm->dirfd, t, 0);
+	dot = strrchr(t, '.'); /* ".tmp" */
+	if (dot != NULL)
+		*dot = '\0';
 	snprintf(out, outsz, "tmp/.move.%s", t + 4);
 	return 0;
+}
+
+/*
+ * The claim's full name carries the message's destination file name
+ * (source UID, flags with keywords already in the destination's
+ * table): "{base}~{uid},{size},{date},{flags}.eml".  A crash before the
+ * commit leaves everything check-store needs to commit it.
+ */
+static void claim_name(const char *base, const struct ss_fname *d, char *out,
+		       size_t outsz)
+{
+	char name[SS_FNAME_MAX];
+
+	ss_fname_format(d, name);
+	snprintf(out, outsz, "%s~%s", base, name);
 }
 
 /* EXDEV: a private copy, then the source's unlink is the claim */
@@ -71,28 +91,33 @@ static int claim_copy(struct rmail_mbox *mb, struct rmail_mbox *dm,
 static int claim_one(struct rmail_mbox *mb, struct rmail_mbox *dm, uint32_t uid,
 		     struct claim *c, struct rmail_err *err)
 {
-	char src[SS_FNAME_MAX + 16];
-	struct ss_fname f;
+	char src[SS_FNAME_MAX + 16], base[128];
+	struct ss_fname f, d;
 	int tries;
 
 	c->tmp[0] = '\0';
 	if (ss_msg_state(mb, uid, &f) < 0)
 		return 0;
-	if (claim_name(dm, c->tmp, sizeof(c->tmp)) < 0) {
-		c->tmp[0] = '\0';
+	if (claim_base(dm, base, sizeof(base)) < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "move: %s",
 				     strerror(errno));
-	}
 	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
 		int rc;
 
+		/* keyword indexes differ per mailbox: map through names */
+		d = f;
+		if (ss_kw_translate(mb, dm, f.keywords, &d.keywords, err) < 0) {
+			c->tmp[0] = '\0';
+			return -1;
+		}
+		claim_name(base, &d, c->tmp, sizeof(c->tmp));
 		ss_msg_rel(&f, src, sizeof(src));
 		rc = renameat(mb->dirfd, src, dm->dirfd, c->tmp);
 		if (rc < 0 && errno == EXDEV)
 			rc = claim_copy(mb, dm, src, c->tmp);
 		if (rc == 0) {
 			c->f = f;
-			c->d = f;
+			c->d = d;
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -172,10 +197,6 @@ static int move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			goto out;
 		}
 		held += (size_t)r;
-		/* keyword indexes differ per mailbox: map through names */
-		if (r > 0 && ss_kw_translate(mb, dm, c[i].f.keywords,
-					     &c[i].d.keywords, err) < 0)
-			goto out;
 	}
 	if (held == 0) {
 		if (dst_uidvalidity_r != NULL)

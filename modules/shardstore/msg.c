@@ -220,7 +220,7 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		char rel[SS_FNAME_MAX + 16];
-		int fd, tries, ok = 0;
+		int fd, tries, ok = 0, gone = 0;
 
 		if (ss_msg_state(mb, uids[i], &it[i].f) < 0) {
 			rmail_err_set(err, RMAIL_E_NOENT, "no message %u",
@@ -240,7 +240,8 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 				break;
 			}
 			if (errno == ENOENT) {
-				if (ss_msg_locate(mb, uids[i], &it[i].f) < 0)
+				gone = ss_msg_locate(mb, uids[i], &it[i].f) < 0;
+				if (gone)
 					break;
 				continue;
 			}
@@ -273,8 +274,14 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		}
 		if (!ok) {
 			it[i].tmp[0] = '\0';
-			rmail_err_set(err, RMAIL_E_IO, "copy of %u failed",
-				      uids[i]);
+			/* expunged meanwhile: the caller's "no such message",
+			 * not an I/O error a retry could cure */
+			if (gone)
+				rmail_err_set(err, RMAIL_E_NOENT,
+					      "message %u expunged", uids[i]);
+			else
+				rmail_err_set(err, RMAIL_E_IO,
+					      "copy of %u failed", uids[i]);
 			goto out;
 		}
 		total += it[i].f.size;

@@ -404,9 +404,15 @@ int ss_quota_reserve(struct ss_store *st, const char *canon_user,
 				   "Too many uploads in progress for this "
 				   "user (at most %u)",
 				   max_uploads);
-	else if (limit != 0 && (bytes > limit || used > limit - bytes ||
-				e->reserved > limit - bytes - used))
+	else if (limit != 0 && (bytes > limit || used > limit - bytes))
 		rc = rmail_err_set(err, RMAIL_E_QUOTA, "Quota exceeded");
+	else if (limit != 0 && e->reserved > limit - bytes - used)
+		/* it fits what is stored: only uploads that may yet be
+		 * abandoned stand in the way, so the answer is "later",
+		 * never a bounce */
+		rc = rmail_err_set(err, RMAIL_E_BUSY,
+				   "Quota held by uploads in progress for "
+				   "this user; try again when they end");
 	if (rc == 0) {
 		e->reserved += bytes;
 		e->uploads++;

@@ -111,9 +111,10 @@ int ss_quota_check(struct ss_store *st, const char *canon_user, uint64_t bytes,
 /*
  * An upload begins: `bytes` (its announced size) are held against the
  * user's quota until ss_quota_unreserve, so concurrent uploads cannot
- * together overshoot it; RMAIL_E_QUOTA when usage plus the reservations
- * of this process leave no room, RMAIL_E_BUSY when the user already has
- * max_uploads (0: no cap) uploads in progress in this process.
+ * together overshoot it; RMAIL_E_QUOTA when usage leaves no room,
+ * RMAIL_E_BUSY when only the reservations of this process do (they may
+ * still be abandoned) or when the user already has max_uploads (0: no
+ * cap) uploads in progress in this process.
  */
 int ss_quota_reserve(struct ss_store *st, const char *canon_user,
 		     uint64_t bytes, uint32_t max_uploads,

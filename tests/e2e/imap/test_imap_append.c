@@ -331,10 +331,18 @@ static void test_quota_reserved_while_streaming(void)
 	/* a streams 700000 bytes; until it ends they are spoken for */
 	g_assert_true(invite(a, "a1", 700000, NULL));
 	g_assert_true(rmh_send_raw(a->c, data, 1000));
+	/* not OVERQUOTA: the account is not full, a's upload may yet be
+	 * abandoned */
 	r = imc_cmd(b, "APPEND INBOX {700000}");
 	g_assert_nonnull(r);
-	g_assert_true(g_str_has_prefix(r, "* NO [OVERQUOTA] "));
+	hasnt(r, "OVERQUOTA");
 	hasnt(r, "\n+ ");
+	has(r, "NO [LIMIT] Quota held by uploads in progress");
+	g_free(r);
+	/* what the stored mail leaves no room for is over quota */
+	r = imc_cmd(b, "APPEND INBOX {2000000}");
+	g_assert_nonnull(r);
+	g_assert_true(g_str_has_prefix(r, "* NO [OVERQUOTA] "));
 	has(r, "NO [ALERT] Quota exceeded");
 	g_free(r);
 	/* a smaller one still fits next to the reservation */
@@ -346,7 +354,7 @@ static void test_quota_reserved_while_streaming(void)
 		r = NULL;
 		ok = invite(b, "b2", 700000, &r);
 		if (!ok) {
-			has(r, "OVERQUOTA");
+			has(r, "[LIMIT]");
 			g_free(r);
 			g_usleep(20000);
 		}
@@ -355,6 +363,95 @@ static void test_quota_reserved_while_streaming(void)
 	finish(b, "b2", data, 700000);
 	imc_close(b);
 	g_free(data);
+	imd_stop(d);
+}
+
+/* the last reply line of an SMTP command (continuations skipped) */
+static char *smtp_reply(struct rmh_conn *c)
+{
+	char *l;
+
+	while ((l = rmh_readline(c, 10)) != NULL && strlen(l) > 3 &&
+	       l[3] == '-')
+		g_free(l);
+	g_assert_nonnull(l);
+	return l;
+}
+
+static char *smtp_cmd(struct rmh_conn *c, const char *line)
+{
+	g_assert_true(rmh_send(c, "%s", line));
+	return smtp_reply(c);
+}
+
+/*
+ * An IMAP upload streaming holds part of the quota; a delivery that
+ * fits what is used but not what is reserved must not be bounced for
+ * it: the upload may still be abandoned.  SMTP answers 250 (queued) or
+ * 4xx, and the message arrives once the reservation is gone.
+ */
+static void test_delivery_vs_reservation(void)
+{
+	struct imd *d = start(NULL);
+	guint smtp = rmh_port(d->h, "smtp");
+	struct rmh_conn *s;
+	struct imc *a, *b;
+	char *data = body(800000), *msg = body(300000), *r;
+	bool arrived = false;
+
+	rmh_setf(d->h, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
+		 "\"smtps_listen\": []}",
+		 smtp);
+	rmh_set(d->h, "modules",
+		"[\"mod_shardstore\", \"mod_imap\", \"mod_smtp\"]");
+	rmh_set(d->h, "delivery",
+		"{\"retry_initial\": \"1s\", \"retry_max\": \"1s\"}");
+	rmh_write_config(d->h);
+	g_assert_true(rmh_start(d->h));
+	imd_user(d, USER, PASS, 1); /* 1 MiB */
+	a = imc_login(d, USER, PASS);
+	g_assert_true(invite(a, "a1", 800000, NULL));
+	g_assert_true(rmh_send_raw(a->c, data, 1000));
+	s = rmh_connect(smtp, false);
+	g_assert_nonnull(s);
+	g_free(smtp_reply(s));
+	g_free(smtp_cmd(s, "EHLO client.test"));
+	r = smtp_cmd(s, "MAIL FROM:<far@remote.test>");
+	has(r, "250");
+	g_free(r);
+	r = smtp_cmd(s, "RCPT TO:<" USER ">");
+	has(r, "250");
+	g_free(r);
+	r = smtp_cmd(s, "DATA");
+	has(r, "354");
+	g_free(r);
+	g_assert_true(rmh_send(s, "Subject: reserved\r\n"));
+	g_assert_true(rmh_send_raw(s, msg, 300000));
+	r = smtp_cmd(s, "\r\n.");
+	g_test_message("DATA reply while the upload streams: %s", r);
+	/* a decision that may change in a moment is never permanent */
+	g_assert_true(r[0] == '2' || r[0] == '4');
+	g_free(r);
+	g_free(smtp_cmd(s, "QUIT"));
+	rmh_conn_close(s);
+	/* the upload is abandoned: the queued copy now fits */
+	imc_close(a);
+	b = imc_login(d, USER, PASS);
+	for (int i = 0; i < 100 && !arrived; i++) {
+		r = imc_ok(b, "STATUS INBOX (MESSAGES)");
+		arrived = strstr(r, "MESSAGES 1)") != NULL;
+		g_free(r);
+		if (!arrived)
+			g_usleep(100000);
+	}
+	r = rmh_stderr(d->h);
+	hasnt(r, "Quota exceeded");
+	g_free(r);
+	g_assert_true(arrived);
+	imc_close(b);
+	g_free(data);
+	g_free(msg);
 	imd_stop(d);
 }
 
@@ -545,6 +642,8 @@ int main(int argc, char **argv)
 			test_abandon_leaks_nothing);
 	g_test_add_func("/imap/append/quota-reserved-while-streaming",
 			test_quota_reserved_while_streaming);
+	g_test_add_func("/imap/append/delivery-vs-reservation",
+			test_delivery_vs_reservation);
 	g_test_add_func("/imap/append/uploads-per-user-capped",
 			test_uploads_per_user_capped);
 	g_test_add_func("/imap/append/tmp-swept-at-start",

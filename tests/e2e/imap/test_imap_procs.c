@@ -285,6 +285,44 @@ static void test_race_flags(void)
 	race(R_FLAGS);
 }
 
+/*
+ * COPY of a message another process expunged after this session last
+ * looked: RFC 2180 4.4.1 NO [EXPUNGEISSUED], never "[TRYCREATE] No such
+ * mailbox" for a mailbox that exists.
+ */
+static void test_copy_expunged(void)
+{
+	struct imd *a = imd_start("\"allow_cleartext_login_loopback\": true");
+	struct imd *b;
+	struct imc *ca, *cb;
+	char *r;
+	int i;
+
+	imd_user(a, USER, PW, 0);
+	b = imd_twin(a);
+	ca = imc_login(a, USER, PW);
+	cb = imc_login(b, USER, PW);
+	g_free(imc_ok(ca, "CREATE Dst"));
+	for (i = 0; i < 5; i++) {
+		append(ca, "INBOX", "gone");
+		g_free(imc_ok(ca, "SELECT INBOX"));
+		g_free(imc_ok(cb, "SELECT INBOX"));
+		g_free(imc_ok(cb, "STORE 1:* +FLAGS.SILENT (\\Deleted)"));
+		g_free(imc_ok(cb, "EXPUNGE"));
+		r = imc_cmd(ca, "UID COPY 1:* Dst");
+		g_test_message("COPY after the other's EXPUNGE: %s", r);
+		g_assert_null(strstr(r, "TRYCREATE"));
+		g_assert_true(strstr(r, "OK [COPYUID") != NULL ||
+			      strstr(r, "NO [EXPUNGEISSUED]") != NULL);
+		g_free(r);
+		g_free(imc_ok(ca, "NOOP"));
+	}
+	imc_close(ca);
+	imc_close(cb);
+	imd_stop(b);
+	imd_stop(a);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -292,5 +330,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/procs/race-move-move", test_race_move);
 	g_test_add_func("/imap/procs/race-move-expunge", test_race_expunge);
 	g_test_add_func("/imap/procs/race-move-flags", test_race_flags);
+	g_test_add_func("/imap/procs/copy-expunged", test_copy_expunged);
 	return g_test_run();
 }

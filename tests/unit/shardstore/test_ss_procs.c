@@ -427,6 +427,80 @@ static void test_dup_high(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpuint(uid, ==, 3);
 }
 
+/* this host's name as the store writes it into temporary names */
+static void host_name(char *host, size_t sz)
+{
+	size_t i;
+
+	host[0] = '\0';
+	gethostname(host, sz - 1);
+	host[sz - 1] = '\0';
+	for (i = 0; host[i]; i++)
+		if (!g_ascii_isalnum(host[i]) && host[i] != '-')
+			host[i] = '-';
+}
+
+/*
+ * A crash between a move's claim and its commit leaves the message as
+ * tmp/.move.* in the destination: check-store reports it and --repair
+ * commits it there with the flags its name carries, under a new UID.
+ */
+static void test_check_move_claim(struct ss_fx *fx, gconstpointer d)
+{
+	char host[64], *mbdir, *p, *outbuf = NULL;
+	struct rmail_err err = {0};
+	struct rmail_mbox *mb;
+	const struct rmail_msg *m;
+	size_t outlen = 0;
+	unsigned found = 0;
+	FILE *out;
+	int left;
+
+	(void)d;
+	ss_t_append(&fx->st, "INBOX", "a\r\n", 0);
+	ss_t_append(&fx->st, "INBOX", "b\r\n", 0);
+	mbdir = g_build_filename(fx->dir, "domains", "example.com", "users",
+				 "alice", "mail", "INBOX", NULL);
+	host_name(host, sizeof(host));
+	p = g_strdup_printf("%s/tmp/.move.%s.999999.1~7,9,1000,FS.eml", mbdir,
+			    host);
+	g_assert_true(g_file_set_contents(p, "claimed\r\n", -1, NULL));
+	g_free(p);
+	out = open_memstream(&outbuf, &outlen);
+	left = store_check(fx->dir, false, out, &found);
+	fclose(out);
+	g_test_message("%s", outbuf);
+	g_assert_cmpuint(found, ==, 1);
+	g_assert_cmpint(left, ==, 1);
+	g_assert_nonnull(strstr(outbuf, "leftover move claim"));
+	free(outbuf);
+	outbuf = NULL;
+	out = open_memstream(&outbuf, &outlen);
+	left = store_check(fx->dir, true, out, &found);
+	fclose(out);
+	g_test_message("%s", outbuf);
+	g_assert_cmpint(left, ==, 0);
+	free(outbuf);
+	outbuf = NULL;
+	out = open_memstream(&outbuf, &outlen);
+	left = store_check(fx->dir, false, out, &found);
+	fclose(out);
+	g_assert_cmpuint(found, ==, 0);
+	free(outbuf);
+	/* the store sees it: a new UID above the others, its flags */
+	g_assert_cmpint(ss_mbox_open(&fx->st, SS_USER, "INBOX", &mb, &err), ==,
+			0);
+	g_assert_cmpuint(ss_mbox_count(mb), ==, 3);
+	m = ss_mbox_msg(mb, 2);
+	g_assert_cmpuint(m->uid, ==, 3);
+	g_assert_cmpuint(m->flags, ==, RMAIL_F_FLAGGED | RMAIL_F_SEEN);
+	ss_mbox_close(&mb);
+	p = g_strdup_printf("%s/s0/3,9,1000,FS.eml", mbdir);
+	g_assert_true(g_file_test(p, G_FILE_TEST_EXISTS));
+	g_free(p);
+	g_free(mbdir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -441,5 +515,6 @@ int main(int argc, char **argv)
 	T("sigkill", test_sigkill);
 	T("check-store", test_check_store);
 	T("dup-high", test_dup_high);
+	T("check-store-move-claim", test_check_move_claim);
 	return g_test_run();
 }

@@ -7,6 +7,11 @@
  *
  * Threading: everything runs on the single event-loop thread unless
  * marked [any thread].  Blocking work goes to work_submit().
+ *
+ * Callbacks: every pointer a callback receives (results, lines, user
+ * records, strings) lives only until that callback returns; copy what
+ * you keep.  The core never calls a module back from inside that
+ * module's own call into it unless the entry says so (submit_commit).
  */
 #ifndef RMAIL_CORE_H
 #define RMAIL_CORE_H
@@ -56,6 +61,11 @@ enum rmail_close_reason {
 	RMAIL_CLOSE_SHUTDOWN, /* daemon stopping */
 };
 
+/* Filled by conn_read_line.  `data` points into the connection's input
+ * buffer: it stays valid until the handler that read it returns (the
+ * core compacts or frees the buffer only between handlers, and
+ * conn_consume/conn_read_line never move it), so copy a line you keep
+ * past that, e.g. into conn_pool(). */
 struct rmail_line {
 	const char *data; /* not NUL-terminated; no EOL */
 	size_t len;
@@ -66,6 +76,23 @@ struct rmail_line {
  * The handlers of one listener.  `session` is what on_accept stored; it
  * is passed back to every other handler.  After on_close the conn is
  * gone: drop every reference to it (see conn_ref for async work).
+ *
+ * on_accept and on_input are required: listen() refuses a table where
+ * either is NULL.  Every other handler may be NULL (the core then does
+ * nothing for that event).
+ *
+ * Output is corked while a handler runs: whatever it writes, in any
+ * number of conn_write/conn_printf calls, is flushed once, in as few
+ * sends as the socket takes, after the outermost handler returns (only
+ * a reply past the cork limit, tens of KiB, is sent as it grows).
+ * Writes from any other callback (a timer, work done, auth, submit)
+ * are queued likewise and sent once that callback returns: batch
+ * nothing yourself.
+ *
+ * on_close is never called from inside the module's own call into the
+ * core: conn_close, a failed write or a refused on_accept only mark the
+ * conn; on_close runs later from the loop, exactly once per on_accept
+ * that succeeded (none when on_accept returned -1).
  */
 struct rmail_proto_ops {
 	uint32_t size; /* sizeof(struct rmail_proto_ops) */
@@ -232,14 +259,28 @@ struct rmail_core {
 				 void *arg);
 
 	/* listeners: `key` names a RMAIL_CONF_LISTEN key of the module's
-	 * section ("listen"); sockets bound before a privilege drop are
-	 * reused.  An empty list binds nothing. */
+	 * section ("listen"); pass that key's value as `addrs`.  Before
+	 * dropping privileges (run_as) the core binds, as root, the value
+	 * of every RMAIL_CONF_LISTEN key of every listed module, whatever
+	 * the key and section are called (an unprivileged child reads the
+	 * descriptors: no module code runs as root); listen() then reuses
+	 * the socket bound for the same section, key and address.  A port
+	 * below 1024 under run_as therefore works only through such a key.
+	 * An empty list binds nothing.  Refused: ops without on_accept or
+	 * on_input, a key not declared RMAIL_CONF_LISTEN, a table
+	 * or opts below their 1.0 size. */
 	int (*listen)(struct rmail_mctx *m, const char *key,
 		      const struct rmail_strlist *addrs,
 		      const struct rmail_proto_ops *ops,
 		      const struct rmail_listen_opts *o, struct rmail_err *err);
 
 	/* connections */
+	/* RMAIL_OK: *l is the next line, consumed (see struct rmail_line
+	 * for how long l->data lives).  RMAIL_AGAIN: no complete line yet
+	 * (or the conn is closing); on_input is called again when more
+	 * arrives.  RMAIL_TOOLONG: a line over max_line was discarded up
+	 * to and including its LF (*l unset): reply with an error and go
+	 * on.  Mixing with conn_peek/conn_consume is fine. */
 	int (*conn_read_line)(struct rmail_conn *c, struct rmail_line *l);
 	/* all buffered input, without consuming it */
 	size_t (*conn_peek)(struct rmail_conn *c, const char **data_r);
@@ -256,9 +297,12 @@ struct rmail_core {
 	void (*conn_pause_read)(struct rmail_conn *c);
 	void (*conn_resume_read)(struct rmail_conn *c);
 	void (*conn_set_timeout)(struct rmail_conn *c, double idle_seconds);
-	/* flush queued output, then close (on_close follows) */
+	/* flush queued output, then close; on_close follows later from the
+	 * loop, never inside this call */
 	void (*conn_close)(struct rmail_conn *c);
-	/* keep the struct alive across async work; conn_closed tells */
+	/* keep the struct alive across async work; conn_closed tells.  The
+	 * conn's pool (conn_pool) lives as long as the struct: memory
+	 * from it stays valid until the last conn_unref, after on_close. */
 	void (*conn_ref)(struct rmail_conn *c);
 	void (*conn_unref)(struct rmail_conn *c);
 	int (*conn_closed)(struct rmail_conn *c);
@@ -294,7 +338,9 @@ struct rmail_core {
 					  rmail_done_fn done, void *arg);
 	void (*work_cancel)(struct rmail_work *w);
 
-	/* the store (NULL when no storage module is loaded) */
+	/* the store (NULL when no storage module is loaded).  *h_r is the
+	 * storage module's m->data as its init() left it: the handle every
+	 * `void *h` op takes.  A storage module sets m->data in init(). */
 	const struct rmail_store_ops *(*store)(void **h_r);
 
 	/* authentication: verifies on the hash pool, applies the per-IP
@@ -323,7 +369,12 @@ struct rmail_core {
 					     struct rmail_err *err);
 	int (*submit_write)(struct rmail_submit *s, const void *data, size_t n,
 			    struct rmail_err *err);
-	/* fsync, filters, local delivery, queueing; cb on the loop */
+	/* fsync, filters, local delivery, queueing; cb on the loop.  Takes
+	 * ownership of s, whatever the outcome: never submit_abort or
+	 * reuse it after this call.  cb is called exactly once and may be
+	 * called before submit_commit returns (s NULL, a shut-down worker
+	 * pool): do not touch state the callback may free after the call.
+	 * The result and its rcpts[] live only during cb. */
 	void (*submit_commit)(struct rmail_submit *s, rmail_submit_fn cb,
 			      void *arg);
 	void (*submit_abort)(struct rmail_submit **s);

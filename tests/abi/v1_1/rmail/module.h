@@ -52,14 +52,20 @@ enum rmail_conf_type {
 	RMAIL_CONF_DURATION, /* double seconds: 30, "30s", "5m", "2h"     */
 	RMAIL_CONF_STR_LIST, /* struct rmail_strlist                      */
 	RMAIL_CONF_LISTEN,   /* struct rmail_strlist of "host:port",
-				bound by the core (see core.h listen)    */
+				bound by the core (see core.h listen);
+				every key of this type, whatever its
+				name, is bound before a privilege drop  */
 	RMAIL_CONF_STR_MAP,  /* struct rmail_strmap: object of strings   */
 };
 
 enum rmail_conf_flags {
 	RMAIL_CONF_REQUIRED = 1u << 0,
-	RMAIL_CONF_RELOADABLE = 1u << 1, /* SIGHUP may change it */
-	RMAIL_CONF_NULLABLE = 1u << 2,	 /* JSON null accepted (STR: NULL) */
+	/* SIGHUP may change it.  A key without the flag (core or module)
+	 * that changes on reload makes the reload answer "restart needed
+	 * for KEY" (log line and control reply); the module still gets the
+	 * new conf through reload_commit and decides what it applies. */
+	RMAIL_CONF_RELOADABLE = 1u << 1,
+	RMAIL_CONF_NULLABLE = 1u << 2, /* JSON null accepted (STR: NULL) */
 };
 
 struct rmail_strlist {
@@ -102,6 +108,8 @@ struct rmail_conf_key {
 /*
  * Handed to every hook.  The core owns it; the module may set `data`.
  * `conf` points at the current conf struct and changes on reload commit.
+ * A STORAGE module's `data` is its store handle: core->store() hands it
+ * to every caller as the `void *h` of the store ops, so set it in init().
  */
 struct rmail_mctx {
 	const struct rmail_core *core;
@@ -160,6 +168,8 @@ struct rmail_module {
 	const struct rmail_conf_key *conf_keys;
 	size_t conf_size;
 
+	/* Every hook may be NULL: the core skips it (a NULL reload_check
+	 * accepts every reload).  Hooks run on the loop thread. */
 	/* init: parse-time work only, no I/O, no listeners. */
 	int (*init)(struct rmail_mctx *m, struct rmail_err *err);
 	/* start: after privileges are dropped; listeners, timers. */

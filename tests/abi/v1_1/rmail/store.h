@@ -3,11 +3,34 @@
  * every protocol reaches through core->store().  Protocol modules never
  * touch the store's files.
  *
- * Threading: every op is thread-safe.  Ops marked [slow] may block on
- * disk or CPU (fsync, password hashing, directory scans): call them from
- * a core worker pool (core->work_submit), never on the event loop.  Ops
- * marked [loop] must be called on the event-loop thread.  Unmarked ops
- * are fast (memory or a single small file) and fine anywhere.
+ * Handle: every op taking `void *h` gets the storage module's m->data,
+ * as its init() set it; callers get it from core->store(&h).
+ *
+ * Threading: ops marked [slow] may block on disk or CPU (fsync,
+ * password hashing, directory scans): call them from a core worker pool
+ * (core->work_submit), never on the event loop.  Ops marked [loop] must
+ * be called on the event-loop thread only: that is every view accessor
+ * (mbox_open .. mbox_changes below), whose results point into the shared
+ * view that mbox_refresh on the loop rebuilds.  Every other op is
+ * thread-safe; unmarked ones are fast (memory or a single small file)
+ * and fine anywhere.  The [slow] message ops take a view the caller
+ * keeps open (mbox_close only once they are done) and may run on a
+ * worker.
+ *
+ * Required entries: user_get, resolve, domain_is_local and quota_get.
+ * The loader refuses a storage module whose table leaves one of them
+ * NULL ("storage ops table lacks user_get, which ABI 1.0 requires").
+ * Every other entry may be NULL: the daemon checks before each call it
+ * makes (a store without append_* keeps mail queued, one without
+ * user_verify refuses logins as "busy"), and so must a module that
+ * calls the store.  The `rmail` admin commands (user, alias, quota,
+ * import, export, diagnose) call the entries their job needs: a store
+ * meant for them provides those.  Entries appended after 1.0 are
+ * tested with RMAIL_HAS() and a NULL check.
+ *
+ * Callback arguments (rmail_user_fn, rmail_mbox_fn ...) live only
+ * during the callback; the callbacks run on the caller's thread, before
+ * the op returns.
  *
  * Names: user addresses are "local@domain" in any case, with an optional
  * "+detail"; the store canonicalises them.  Mailbox names are UTF-8 with
@@ -146,11 +169,17 @@ typedef void (*rmail_addr_fn)(void *arg, const char *address);
 typedef void (*rmail_mbox_fn)(void *arg, const struct rmail_mbox_entry *e);
 typedef void (*rmail_change_fn)(void *arg, const struct rmail_change *c);
 typedef void (*rmail_watch_fn)(void *arg);
+/* One finding of check (a problem, `repaired` 1 when fixed) or one
+ * advisory sentence of health (repaired 0).  `where` names what the
+ * admin can find (a path, a mailbox), or NULL. */
+typedef void (*rmail_check_fn)(void *arg, const char *where, const char *what,
+			       int repaired);
 
 struct rmail_store_ops {
 	uint32_t size; /* sizeof(struct rmail_store_ops) */
 
 	/* ---- users, aliases, quota -------------------------------- */
+	/* required */
 	int (*user_get)(void *h, const char *address, struct rmail_user *u_r,
 			struct rmail_err *err);
 	/* [slow] verify a password.  Unknown user and wrong password give
@@ -176,7 +205,8 @@ struct rmail_store_ops {
 			  void *arg, struct rmail_err *err);
 
 	/* Expand an address (aliases, +detail, case) into the canonical
-	 * addresses of local users; RMAIL_E_NOENT when nothing local. */
+	 * addresses of local users; RMAIL_E_NOENT when nothing local.
+	 * Required, as are domain_is_local and quota_get. */
 	int (*resolve)(void *h, const char *address, rmail_addr_fn cb,
 		       void *arg, struct rmail_err *err);
 	int (*domain_is_local)(void *h, const char *domain);
@@ -213,19 +243,24 @@ struct rmail_store_ops {
 	/* [loop] revalidate against disk; cheap when nothing changed.
 	 * Pointers from mbox_msg() are invalid after a refresh. */
 	int (*mbox_refresh)(struct rmail_mbox *mb, struct rmail_err *err);
+	/* [loop] */
 	void (*mbox_close)(struct rmail_mbox **mb);
+	/* [loop] */
 	uint32_t (*mbox_count)(struct rmail_mbox *mb);
-	/* idx in [0, count), ascending UID order. */
+	/* [loop] idx in [0, count), ascending UID order; valid until the
+	 * next mbox_refresh or mbox_close. */
 	const struct rmail_msg *(*mbox_msg)(struct rmail_mbox *mb,
 					    uint32_t idx);
-	/* index of uid, or -1. */
+	/* [loop] index of uid, or -1. */
 	int64_t (*mbox_find)(struct rmail_mbox *mb, uint32_t uid);
+	/* [loop] */
 	void (*mbox_info)(struct rmail_mbox *mb,
 			  struct rmail_mbox_status *st_r);
-	/* the mailbox's keyword table; bit i of rmail_msg.keywords. */
+	/* [loop] the mailbox's keyword table; bit i of rmail_msg.keywords;
+	 * valid until the next mbox_refresh or mbox_close. */
 	size_t (*mbox_keywords)(struct rmail_mbox *mb,
 				const char *const **names_r);
-	/* changes with modseq > since, from the change log. */
+	/* [loop] changes with modseq > since, from the change log. */
 	int (*mbox_changes)(struct rmail_mbox *mb, uint64_t since,
 			    rmail_change_fn cb, void *arg,
 			    struct rmail_err *err);
@@ -310,6 +345,21 @@ struct rmail_store_ops {
 				struct rmail_err *err);
 	int (*owns_address_try)(void *h, const char *user, const char *address,
 				struct rmail_err *err);
+	/* [slow] the store's fsck, behind `rmail check-store`: walk all it
+	 * keeps, call cb once per problem; with repair, fix what is safe
+	 * to fix.  Sweeps abandoned temporaries and verifies the derived
+	 * caches the store keeps.  Safe with the daemon running.  The
+	 * number of problems left unrepaired (>= 0), or -1 with err when
+	 * the store cannot be walked.  Test with RMAIL_HAS(); absent, the
+	 * store cannot check itself. */
+	int (*check)(void *h, int repair, rmail_check_fn cb, void *arg,
+		     struct rmail_err *err);
+	/* Can the store serve now (`/healthz`, `rmail check`, diagnose)?
+	 * 0 yes, -1 with err no.  cb (may be NULL) gets each advisory
+	 * sentence that does not stop it serving (a network filesystem's
+	 * mount options...).  Cheap without cb.  Test with RMAIL_HAS(). */
+	int (*health)(void *h, rmail_check_fn cb, void *arg,
+		      struct rmail_err *err);
 };
 
 #endif

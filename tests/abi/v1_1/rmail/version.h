@@ -30,6 +30,9 @@
  *       rmail_store_ops.domain_local_try and owns_address_try: the
  *       tri-state (yes / no / try later) forms of domain_is_local and
  *       owns_address.
+ *       rmail_store_ops.check (the store's fsck, `rmail check-store`)
+ *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
+ *       the rmail_check_fn callback type.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -68,7 +71,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, owns_address_try)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \
