@@ -340,6 +340,14 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
 		       const struct rmail_msg *before,
 		       const struct rmail_msg *after)
 {
+	struct rmail_msg *sm = (struct rmail_msg *)msgs_find(&s->tr->snap, uid);
+
+	/* if another session expunges it before the next sync, its grave
+	 * copy must not show flags older than this STORE's reply */
+	if (sm != NULL) {
+		sm->flags = after->flags;
+		sm->keywords = after->keywords;
+	}
 	if (after->modseq != 0)
 		selfchg_add(&s->selfchg, uid, after->modseq);
 	else if (before == NULL || before->flags != after->flags ||
