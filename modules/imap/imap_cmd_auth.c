@@ -112,8 +112,8 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 		return;
 	}
 	/* the store could not look: never "authentication failed", and
-	 * not a failure that counts toward the disconnect (the imap_check
-	 * 50-client run across two daemons lost sessions to it) */
+	 * not a failure that counts toward the disconnect; the core's
+	 * budget refusing (RMAIL_E_PERM) still counts */
 	if (r->code == RMAIL_E_AUTH || r->code == RMAIL_E_DISABLED ||
 	    r->code == RMAIL_E_PERM)
 		s->auth_failures++;

@@ -310,19 +310,24 @@ class Client:
     # -- connection ----------------------------------------------------
     def connect(self):
         host, port = self.endpoints[self.cid % len(self.endpoints)]
-        self.conn = Conn(host, port, self.args.timeout, "c%d" % self.cid)
-        greet, _ = self.conn.read_response()
-        if not greet.startswith(b"* OK"):
-            raise Protocol("greeting %r" % greet)
         for _ in range(20):
+            self.conn = Conn(host, port, self.args.timeout,
+                             "c%d" % self.cid)
+            greet, _ = self.conn.read_response()
+            if not greet.startswith(b"* OK"):
+                raise Protocol("greeting %r" % greet)
             st, rest = self.command('LOGIN "%s" "%s"' % (self.user, PW))
             if st == "OK":
                 break
             if "[UNAVAILABLE]" not in rest:
                 raise Protocol("LOGIN %s" % rest)
-            # a busy store is temporary (docs/imap.md): retry, count it
+            # a busy store, or the core's login budget refusing many
+            # parallel logins from one IP to one account: temporary
+            # (docs/imap.md), and it counts toward auth_fail_disconnect,
+            # so retry on a new connection after a pause; count it
             self.w.ops["login-unavailable"] += 1
-            time.sleep(0.05)
+            self.conn.close()
+            time.sleep(random.uniform(0.1, 0.5))  # seed stays stable
         else:
             raise Protocol("LOGIN still UNAVAILABLE")
         self.mbox = None
