@@ -5,6 +5,10 @@
 # RMAIL_MODULE_DIR); figures go to stdout and to imap_consistency.txt.
 #
 #	bench/imap_consistency.sh [seconds] [seeds...]
+#
+# CLIENTS="10" and DAEMONS="2" narrow the matrix; IMAP_CHECK_ARGS adds
+# checker options, e.g. "--no-logout" (every client
+# logged in for the whole run) or "--trace t.txt" to replay a finding.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -16,15 +20,16 @@ RMAIL_SOURCE_DIR=$src
 export RMAIL_BIN RMAIL_MODULE_DIR RMAIL_SOURCE_DIR
 out=${OUT:-imap_consistency.txt}
 rc=0
-for clients in 10 50; do
-	for daemons in 1 2; do
+for clients in ${CLIENTS:-10 50}; do
+	for daemons in ${DAEMONS:-1 2}; do
 		for seed in $seeds; do
 			python3 "$src/tests/consistency/imap_check.py" \
 				--seed "$seed" --clients "$clients" \
 				--seconds "$secs" --daemons "$daemons" \
 				--quiet 1.5 --checkpoint 10 \
 				--max-messages $((clients * 4)) \
-				--timeout 60 --out "$out" || rc=1
+				--timeout 60 --out "$out" \
+				${IMAP_CHECK_ARGS:-} || rc=1
 		done
 	done
 done

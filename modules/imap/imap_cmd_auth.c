@@ -111,8 +111,12 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 		imap_async_end(s);
 		return;
 	}
-	s->auth_failures++;
-	/* the store could not look: never "authentication failed" */
+	/* the store could not look: never "authentication failed", and
+	 * not a failure that counts toward the disconnect; the core's
+	 * budget refusing (RMAIL_E_PERM) still counts */
+	if (r->code == RMAIL_E_AUTH || r->code == RMAIL_E_DISABLED ||
+	    r->code == RMAIL_E_PERM)
+		s->auth_failures++;
 	if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED)
 		imap_printf(s, "%s NO [UNAVAILABLE] Try again later\r\n",
 			    s->tag);

@@ -122,6 +122,20 @@ static void msgs_push(struct imap_msgs *m, const struct rmail_msg *msg)
 	m->v[m->n++] = *msg;
 }
 
+/* keep m sorted: the grave receives UIDs in the order they vanish */
+static void msgs_insert(struct imap_msgs *m, const struct rmail_msg *msg)
+{
+	size_t i = msgs_lower(m, msg->uid);
+
+	if (i < m->n && m->v[i].uid == msg->uid) {
+		m->v[i] = *msg;
+		return;
+	}
+	msgs_push(m, msg);
+	memmove(&m->v[i + 1], &m->v[i], (m->n - 1 - i) * sizeof(*m->v));
+	m->v[i] = *msg;
+}
+
 static void msgs_free(struct imap_msgs *m)
 {
 	free(m->v);
@@ -340,6 +354,14 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
 		       const struct rmail_msg *before,
 		       const struct rmail_msg *after)
 {
+	struct rmail_msg *sm = (struct rmail_msg *)msgs_find(&s->tr->snap, uid);
+
+	/* if another session expunges it before the next sync, its grave
+	 * copy must not show flags older than this STORE's reply */
+	if (sm != NULL) {
+		sm->flags = after->flags;
+		sm->keywords = after->keywords;
+	}
 	if (after->modseq != 0)
 		selfchg_add(&s->selfchg, uid, after->modseq);
 	else if (before == NULL || before->flags != after->flags ||
@@ -469,7 +491,7 @@ static void vanished(struct imap_tracker *t, const struct rmail_msg *m)
 		}
 	}
 	if (keep)
-		msgs_push(&t->grave, m);
+		msgs_insert(&t->grave, m);
 }
 
 static void late(struct imap_tracker *t, uint32_t uid)

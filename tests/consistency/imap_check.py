@@ -23,10 +23,15 @@ the model RFC 3501 gives it and checks every reply against it:
                        session ever changed
   own-flags-differ     flags of a message only this client changed
                        differ from its last acknowledged change
+  uid-unknown          FETCH n:* (UID FLAGS) left a sequence number
+                       without its UID
   valid-seq-refused    BAD/NO for a sequence number the client holds
   checkpoint-disagree  after a quiet NOOP the sessions disagree on the
                        mailbox (UIDs or flags) or with the store
   protocol             anything unparsable, BAD, BYE, timeouts
+
+--trace FILE writes every line sent and received, per client, to
+replay a finding.
 
 Prints one line per class with a count and the first examples; exits 1
 when anything was found.  Needs RMAIL_BIN, RMAIL_MODULE_DIR and
@@ -131,8 +136,22 @@ def fill_literals(tree, lits):
     return out
 
 
+TRACE = None  # --trace: every line sent and received, per client
+
+
+TRACE_LOCK = threading.Lock()
+
+
+def trace(who, d, data):
+    if TRACE is not None:
+        with TRACE_LOCK:
+                TRACE.write("%.6f %s %s %r\n" % (time.monotonic(), who, d,
+                                             data[:300]))
+
+
 class Conn:
-    def __init__(self, host, port, timeout):
+    def __init__(self, host, port, timeout, who="?"):
+        self.who = who
         self.sock = socket.create_connection((host, port), timeout)
         self.sock.settimeout(timeout)
         self.buf = b""
@@ -178,14 +197,17 @@ class Conn:
             m = re.search(rb"\{(\d+)\+?\}$", line)
             if m is None:
                 parts.append(line)
+                trace(self.who, "S", line)
                 break
             parts.append(line[:m.start()])
+            trace(self.who, "S", line)
             k = int(m.group(1))
             parts.append(b"\x00%d\x00" % len(lits))
             lits.append(self.readn(k))
         return b"".join(parts), lits
 
     def send(self, data):
+        trace(self.who, "C", data)
         self.sock.sendall(data)
 
     def tag(self):
@@ -288,11 +310,26 @@ class Client:
     # -- connection ----------------------------------------------------
     def connect(self):
         host, port = self.endpoints[self.cid % len(self.endpoints)]
-        self.conn = Conn(host, port, self.args.timeout)
-        greet, _ = self.conn.read_response()
-        if not greet.startswith(b"* OK"):
-            raise Protocol("greeting %r" % greet)
-        self.command('LOGIN "%s" "%s"' % (self.user, PW))
+        for _ in range(20):
+            self.conn = Conn(host, port, self.args.timeout,
+                             "c%d" % self.cid)
+            greet, _ = self.conn.read_response()
+            if not greet.startswith(b"* OK"):
+                raise Protocol("greeting %r" % greet)
+            st, rest = self.command('LOGIN "%s" "%s"' % (self.user, PW))
+            if st == "OK":
+                break
+            if "[UNAVAILABLE]" not in rest:
+                raise Protocol("LOGIN %s" % rest)
+            # a busy store, or the core's login budget refusing many
+            # parallel logins from one IP to one account: temporary
+            # (docs/imap.md), and it counts toward auth_fail_disconnect,
+            # so retry on a new connection after a pause; count it
+            self.w.ops["login-unavailable"] += 1
+            self.conn.close()
+            time.sleep(random.uniform(0.1, 0.5))  # seed stays stable
+        else:
+            raise Protocol("LOGIN still UNAVAILABLE")
         self.mbox = None
 
     def logout(self):
@@ -765,6 +802,15 @@ class Client:
                 break
             self.untagged(raw, lits, False)
 
+    def learn_new(self):
+        """Learn the UIDs of new messages before touching any, so the
+        model knows what each command acts on."""
+        first = self.map.index(None) + 1
+        self.cmd_kind = "FETCH"
+        self.solicited = set(["*"])
+        self.command("FETCH %d:* (UID FLAGS)" % first)
+        self.done_cmd()
+
     def step(self):
         r = self.rng.random()
         a = self.args
@@ -776,13 +822,7 @@ class Client:
             self.select("INBOX")
             return
         if None in self.map:
-            # learn the UIDs of new messages before touching any, so
-            # the model knows what each command acts on
-            first = self.map.index(None) + 1
-            self.cmd_kind = "FETCH"
-            self.solicited = set(["*"])
-            self.command("FETCH %d:* (UID FLAGS)" % first)
-            self.done_cmd()
+            self.learn_new()
             return
         if r < 0.14:
             self.op_append(self.rng.choice(["INBOX", "INBOX", "Other"]))
@@ -810,7 +850,16 @@ class Client:
             self.command("NOOP")
         if len(self.map) > a.max_messages and not self.readonly:
             # keep the box small so sequence ranges hit often
+            # the op may have announced messages without their UIDs
+            # (EXISTS in IDLE, NOOP, ...): STORE 1:k acts on them too
+            for _ in range(3):
+                if None not in self.map[:len(self.map) // 3]:
+                    break
+                self.learn_new()
             k = len(self.map) // 3
+            if None in self.map[:k]:
+                self.v("uid-unknown", "UIDs unknown after FETCH n:*")
+                return
             for u in self.map[:k]:
                 if u is not None:
                     self.w.touched(self.mbox, u, self.cid)
@@ -942,10 +991,13 @@ def compare(w, results):
 
 
 def report(w, elapsed, args, out):
-    total = sum(w.ops.values())
+    total = sum(v for k, v in w.ops.items() if isinstance(k, int))
     print("imap_check: seed %d, %d clients, %d daemon(s), %.1f s, %d ops "
           "(%.0f ops/s)" % (args.seed, args.clients, args.daemons, elapsed,
                             total, total / max(elapsed, 0.001)), file=out)
+    if w.ops.get("login-unavailable"):
+        print("imap_check: LOGIN answered NO [UNAVAILABLE] %d times "
+              "(retried)" % w.ops["login-unavailable"], file=out)
     if not w.viol:
         print("imap_check: no violations", file=out)
         return 0
@@ -996,6 +1048,8 @@ def main(argv=None):
     ap.add_argument("--connect", help="host:port of a running daemon "
                     "with user check@example.test / check-pw")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write every line sent and received here")
     ap.add_argument("--out", help="also write the report here")
     ap.add_argument("--regress", metavar="FILE",
                     help="run every line of FILE (seed clients seconds "
@@ -1016,6 +1070,9 @@ def main(argv=None):
                     argv2 += ["--out", args.out]
                 rc |= main(argv2)
         return rc
+    global TRACE
+    if args.trace:
+        TRACE = open(args.trace, "w", buffering=1 << 20)
     daemons = []
     if args.connect:
         h, p = args.connect.rsplit(":", 1)

@@ -619,6 +619,82 @@ static void test_idle_and_updates(void)
 
 /* ---- hostile input ---------------------------------------------- */
 
+/* a session's own STORE, then another session expunges the message
+ * before any sync: FETCH of it must not show the flags before the STORE */
+static void test_expunged_keeps_own_flags(void)
+{
+	char *u = user_of("ownexp");
+	struct imc *a, *b;
+	char *r;
+
+	imd_user(D, u, "pw-secret", 0);
+	a = imc_login(D, u, "pw-secret");
+	b = imc_login(D, u, "pw-secret");
+	append_msg(b, "INBOX", "first");
+	r = imc_ok(a, "SELECT INBOX");
+	g_free(r);
+	r = imc_ok(b, "SELECT INBOX");
+	g_free(r);
+	r = imc_ok(a, "STORE 1 FLAGS (\\Deleted mine)");
+	has(r, "mine");
+	g_free(r);
+	r = imc_ok(b, "EXPUNGE");
+	has(r, "* 1 EXPUNGE");
+	g_free(r);
+	r = imc_ok(a, "FETCH 1 (UID FLAGS)");
+	has(r, "OK [EXPUNGEISSUED]");
+	has(r, "mine))");
+	g_free(r);
+	imc_close(a);
+	imc_close(b);
+	g_free(u);
+}
+
+/* messages expunged elsewhere in descending UID order, each by its own
+ * sync: every one still answers FETCH in the session that holds them */
+static void test_expunged_out_of_order(void)
+{
+	char *u = user_of("graveord");
+	struct imc *a, *b;
+	char *r;
+
+	imd_user(D, u, "pw-secret", 0);
+	a = imc_login(D, u, "pw-secret");
+	b = imc_login(D, u, "pw-secret");
+	append_msg(b, "INBOX", "first");
+	append_msg(b, "INBOX", "second");
+	append_msg(b, "INBOX", "third");
+	r = imc_ok(a, "SELECT INBOX");
+	has(r, "* 3 EXISTS");
+	g_free(r);
+	r = imc_ok(b, "SELECT INBOX");
+	g_free(r);
+	r = imc_ok(b, "UID STORE 3 +FLAGS.SILENT (\\Deleted)");
+	g_free(r);
+	r = imc_ok(b, "UID EXPUNGE 3");
+	has(r, "* 3 EXPUNGE");
+	g_free(r);
+	r = imc_ok(b, "UID STORE 2 +FLAGS.SILENT (\\Deleted)");
+	g_free(r);
+	r = imc_ok(b, "UID EXPUNGE 2");
+	has(r, "* 2 EXPUNGE");
+	g_free(r);
+	r = imc_ok(b, "UID STORE 1 +FLAGS.SILENT (\\Deleted)");
+	g_free(r);
+	r = imc_ok(b, "UID EXPUNGE 1");
+	has(r, "* 1 EXPUNGE");
+	g_free(r);
+	r = imc_ok(a, "FETCH 1:3 (UID FLAGS)");
+	has(r, "* 1 FETCH (UID 1 ");
+	has(r, "* 2 FETCH (UID 2 ");
+	has(r, "* 3 FETCH (UID 3 ");
+	has(r, "OK [EXPUNGEISSUED]");
+	g_free(r);
+	imc_close(a);
+	imc_close(b);
+	g_free(u);
+}
+
 static void test_hostile(void)
 {
 	struct imc *c = imc_connect(D, false, NULL);
@@ -739,6 +815,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/cmd/copy-move-expunge", test_copy_move_expunge);
 	g_test_add_func("/imap/cmd/append-limits", test_append_limits);
 	g_test_add_func("/imap/cmd/idle-updates", test_idle_and_updates);
+	g_test_add_func("/imap/cmd/expunged-keeps-own-flags",
+			test_expunged_keeps_own_flags);
+	g_test_add_func("/imap/cmd/expunged-out-of-order",
+			test_expunged_out_of_order);
 	g_test_add_func("/imap/hostile/input", test_hostile);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
