@@ -160,13 +160,30 @@ guint rmh_port(struct rmh *h, const char *name)
 	if (g_hash_table_lookup_extended(h->ports, name, NULL, &v))
 		return GPOINTER_TO_UINT(v);
 	/* the kernel's pick among free ephemeral ports; the tiny window
-	 * until the daemon binds it is acceptable on a test machine */
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-	close(fd);
+	 * until the daemon binds it is acceptable on a test machine.  A
+	 * port closed here may be handed out again at once, so two names
+	 * of one harness could get the same one: pick again then. */
+	for (int tries = 0;; tries++) {
+		GHashTableIter it;
+		gboolean taken = FALSE;
+
+		a.sin_port = 0;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		g_assert_cmpint(fd, >=, 0);
+		g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==,
+				0);
+		g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len),
+				==, 0);
+		close(fd);
+		g_hash_table_iter_init(&it, h->ports);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			if (GPOINTER_TO_UINT(v) == ntohs(a.sin_port))
+				taken = TRUE;
+		if (!taken)
+			break;
+		g_assert_cmpint(tries, <, 100);
+	}
 	g_hash_table_insert(h->ports, g_strdup(name),
 			    GUINT_TO_POINTER(ntohs(a.sin_port)));
 	return ntohs(a.sin_port);
