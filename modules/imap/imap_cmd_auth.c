@@ -117,13 +117,13 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 	if (r->code == RMAIL_E_AUTH || r->code == RMAIL_E_DISABLED ||
 	    r->code == RMAIL_E_PERM)
 		s->auth_failures++;
-	if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED)
-		imap_printf(s, "%s NO [UNAVAILABLE] Try again later\r\n",
-			    s->tag);
-	else if (r->code == RMAIL_E_PERM) /* the core's failure budget */
+	if (r->code == RMAIL_E_PERM) /* the core's failure budget */
 		imap_printf(s,
 			    "%s NO [UNAVAILABLE] Too many failed logins, "
 			    "try again later\r\n",
+			    s->tag);
+	else if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED)
+		imap_printf(s, "%s NO [UNAVAILABLE] Try again later\r\n",
 			    s->tag);
 	else
 		imap_printf(s,
