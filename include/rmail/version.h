@@ -33,6 +33,7 @@
  *       rmail_store_ops.check (the store's fsck, `rmail check-store`)
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
+ *  1.2  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -44,7 +45,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 1
+#define RMAIL_ABI_MINOR 2
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
