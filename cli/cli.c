@@ -1,7 +1,7 @@
 /*
- * The command dispatcher.  Each command lives in its own cmd_*.c file;
- * the optional ones are weak references, so a trimmed build still links
- * and `rmail --help` lists whichever are present.
+ * The command dispatcher.  Each command lives in its own cmd_*.c file
+ * and is listed once, in the table below: `rmail --help` prints it in
+ * this order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,18 +15,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "daemon.h"
-
-extern const struct rm_command rm_cmd_user __attribute__((weak));
-extern const struct rm_command rm_cmd_alias __attribute__((weak));
-extern const struct rm_command rm_cmd_quota __attribute__((weak));
-extern const struct rm_command rm_cmd_check_store __attribute__((weak));
-extern const struct rm_command rm_cmd_import __attribute__((weak));
-extern const struct rm_command rm_cmd_export __attribute__((weak));
-extern const struct rm_command rm_cmd_queue __attribute__((weak));
-extern const struct rm_command rm_cmd_diagnose __attribute__((weak));
-extern const struct rm_command rm_cmd_install __attribute__((weak));
-extern const struct rm_command rm_cmd_ctl __attribute__((weak));
 
 static const struct rm_command *const commands[] = {
 	&rm_cmd_serve,	&rm_cmd_check, &rm_cmd_reload,	    &rm_cmd_user,
@@ -36,12 +26,6 @@ static const struct rm_command *const commands[] = {
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-void rm_cli_report(void *arg, const char *problem)
-{
-	(void)arg;
-	rm_log(RMAIL_LOG_ERR, "%s", problem);
-}
 
 struct rm_config *rm_cli_load_config(const struct rm_cli *cli)
 {
@@ -55,7 +39,7 @@ struct rm_config *rm_cli_load_config(const struct rm_cli *cli)
 		       path != NULL ? path : "(none)");
 		return NULL;
 	}
-	if (rm_config_load(path, &conf, rm_cli_report, NULL) < 0)
+	if (rm_config_load(path, &conf, rm_config_report_log, NULL) < 0)
 		return NULL;
 	return conf;
 }
@@ -218,7 +202,7 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 		rm_log(RMAIL_LOG_ERR, "cannot start the worker pools");
 		return -1;
 	}
-	if (rm_modules_load(conf, rm_cli_report, NULL) == 0) {
+	if (rm_modules_load(conf, rm_config_report_log, NULL) == 0) {
 		rm_log(RMAIL_LOG_ERR,
 		       "no storage module could be loaded "
 		       "(modules in %s)",

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rm.h"
+#include "cli.h"
 
 static void finding(void *arg, const char *where, const char *what,
 		    int repaired)

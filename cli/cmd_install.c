@@ -19,13 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "daemon.h"
 
-#ifdef RM_HAVE_UNIT_TEMPLATE
 #include "rm_unit_template.h"
-#else
-static const char rm_unit_template[] = "";
-#endif
 
 #define UNIT_PATH "/etc/systemd/system/rmail.service"
 #define UNIT_NAME "rmail"

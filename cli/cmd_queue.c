@@ -9,8 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "daemon.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 static const char *state_name(int s)
 {

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "cli.h"
 #include "daemon.h"
 
 /*

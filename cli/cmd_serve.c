@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "daemon.h"
 
 static int serve_run(struct rm_cli *cli)

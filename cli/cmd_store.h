@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "rm.h"
+#include "cli.h"
 
 /* exit statuses */
 #define RM_EXIT_OK 0

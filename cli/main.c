@@ -1,5 +1,5 @@
-/* rmail: the one executable.  Everything lives in rmcore; see cli.c. */
-#include "daemon.h"
+/* rmail: the one executable; the commands are in cli.c. */
+#include "cli.h"
 
 int main(int argc, char **argv)
 {

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cmd_store.h"
+#include "cli.h"
 #include "daemon.h"
 #include "diag_int.h"
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "diag_int.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 struct names {
 	char **v;

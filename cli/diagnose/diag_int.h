@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "rm.h"
+#include "cli.h"
 
 #define DG_PREFIX "rmail-diag-"
 #define DG_TIMEOUT 10.0

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "diag_int.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 #define SENDER "rmail-diag-probe@diag.invalid"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth_budget.h"
+#include "auth/auth_budget.h"
 #include "rm.h"
 
 #define RATE_MAX_ENTRIES 200000

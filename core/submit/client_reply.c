@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp_reply.h"
+#include "client_reply.h"
 
 int rm_smtp_take_line(char *in, size_t *ilen, size_t cap, char *line, size_t sz)
 {

@@ -3,8 +3,8 @@
  * framing of the receive buffer and the multi-line reply state.  Pure,
  * no core dependencies, so the fuzz harness links it alone.
  */
-#ifndef RM_SMTP_REPLY_H
-#define RM_SMTP_REPLY_H
+#ifndef RM_CLIENT_REPLY_H
+#define RM_CLIENT_REPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>

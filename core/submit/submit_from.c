@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mime_int.h"
+#include "mime/mime_int.h"
 #include "submit_int.h"
 
 /* the header block read for the check; SMTP's max_header_size is 1M */

@@ -15,7 +15,7 @@
 
 #include "rm.h"
 #include "addr_syntax.h"
-#include "smtp_reply.h"
+#include "client_reply.h"
 #include "mx_parse.h"
 
 /* a hard bound on one message, whatever the protocol announced */

@@ -14,6 +14,6 @@ rmail_fuzz(imap_mutf7
 rmail_fuzz(imap_bodystruct
   SOURCES tests/fuzz/fuzz_imap_bodystruct.c modules/imap/imap_bodystruct.c
           modules/imap/imap_casemap.c modules/imap/imap_casemap_table.c
-          core/mime_parse.c core/mime_header.c core/mime_addr.c
-          core/mime_decode.c core/base64.c core/pool.c core/log.c
+          core/mime/mime_parse.c core/mime/mime_header.c core/mime/mime_addr.c
+          core/mime/mime_decode.c core/base64.c core/pool.c core/log.c
   INCLUDES modules/imap core)

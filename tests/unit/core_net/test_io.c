@@ -17,7 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "rm.h"
-#include "conn_int.h"
+#include "net/conn_int.h"
 
 struct srv {
 	int accepts, closes, last_reason, drains, timeouts, tls_ready;
