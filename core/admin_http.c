@@ -124,8 +124,7 @@ static int parse_request_line(struct admin_req *r, const char *s, size_t n)
 	return 0;
 }
 
-/* the 1.2 layout, though no state needs a context: the core's own
- * listener shows the layout modules should use */
+/* the 1.2 layout with no ctx: nothing outlives a request here */
 static int admin_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
 	(void)ctx;
