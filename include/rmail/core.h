@@ -76,6 +76,7 @@ struct rmail_line {
  * The handlers of one listener.  `session` is what on_accept stored; it
  * is passed back to every other handler.  After on_close the conn is
  * gone: drop every reference to it (see conn_ref for async work).
+ * (Here on_X stands for the handler of either layout: on_X or ctx_X.)
  *
  * Two layouts, chosen by the entries the table sets (not by `size`
  * alone, so a 1.2 module may still fill the 1.0 entries):
@@ -88,8 +89,11 @@ struct rmail_line {
  *    global for the module's state.
  * A table whose size covers the 1.2 entries and sets any ctx_* handler
  * is called only the 1.2 way; otherwise only the 1.0 way.  A table that
- * sets handlers of both layouts is refused by listen() ("mixes the 1.0
- * and 1.2 layouts").
+ * sets handlers of both layouts is refused by listen() ("SECT.KEY:
+ * rmail_proto_ops mixes the 1.0 handlers (on_*) and the 1.2 handlers
+ * (ctx_*); set one layout").  A module setting ctx_* handlers is built
+ * for ABI 1.2, so an older core refuses to load it rather than never
+ * calling them.
  *
  * Required: on_accept and on_input, or ctx_accept and ctx_input;
  * listen() refuses a table without the pair of its layout.  Every other
