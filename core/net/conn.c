@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn_int.h"
+#include "proto_call.h"
 
 #define DEFAULT_MAX_LINE 8192
 #define CHUNK_SIZE (16 * 1024)
@@ -280,9 +281,9 @@ static void conn_after_output(struct rmail_conn *c, size_t before)
 			conn_schedule(c);
 	}
 	/* only a module that saw a queue can be waiting for the drain */
-	if (c->drain_owed && c->session_open && c->ops->on_drain != NULL) {
+	if (c->drain_owed && c->session_open && rm_proto_has_drain(c->ops)) {
 		c->drain_owed = c->outq > 0;
-		c->ops->on_drain(c, c->session);
+		rm_proto_drain(c->ops, c, c->session);
 	}
 }
 
@@ -436,7 +437,7 @@ static void conn_dispatch(struct rmail_conn *c)
 	while (c->state == RM_CONN_OPEN && !c->paused && !c->bp_paused &&
 	       !c->starttls_pending && inbuf_len(c) > 0) {
 		before = c->in_consumed;
-		rc = c->ops->on_input(c, c->session);
+		rc = rm_proto_input(c->ops, c, c->session);
 		if (rc == RMAIL_CLOSE) {
 			rm_conn_close(c);
 			break;
@@ -538,7 +539,7 @@ static void conn_service(struct rmail_conn *c)
 static void conn_accept_session(struct rmail_conn *c)
 {
 	c->session_open = true;
-	if (c->ops->on_accept(c, &c->session) < 0) {
+	if (rm_proto_accept(c->ops, c, &c->session) < 0) {
 		c->session_open = false;
 		rm_conn_close(c);
 	}
@@ -569,8 +570,7 @@ static void conn_handshake_step(struct rmail_conn *c)
 		c->starttls_pending = false;
 		c->in_pos = c->in_last = 0;
 		rm_linebuf_init(&c->lb, c->lb.max_line);
-		if (c->ops->on_tls_ready != NULL)
-			c->ops->on_tls_ready(c, c->session);
+		rm_proto_tls_ready(c->ops, c, c->session);
 	}
 	if (c->state == RM_CONN_OPEN && rm_tls_has_pending(c))
 		conn_schedule(c);
@@ -620,8 +620,8 @@ static void conn_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 		break;
 	case RM_CONN_OPEN:
 		rm_conn_log(c, RMAIL_LOG_INFO, "idle timeout");
-		if (c->session_open && c->ops->on_timeout != NULL)
-			c->ops->on_timeout(c, c->session);
+		if (c->session_open)
+			rm_proto_timeout(c->ops, c, c->session);
 		rm_conn_close_reason(c, RMAIL_CLOSE_TIMEOUT);
 		break;
 	case RM_CONN_CLOSING:
@@ -693,8 +693,7 @@ static void conn_finalize(struct rmail_conn *c)
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "closed (reason %d)", c->close_reason);
 	if (c->session_open) {
 		c->session_open = false;
-		if (c->ops->on_close != NULL)
-			c->ops->on_close(c, c->session, c->close_reason);
+		rm_proto_close(c->ops, c, c->session, c->close_reason);
 	}
 	rm_conn_unref(c); /* the reference of the open socket */
 }

@@ -331,6 +331,45 @@ static bool is_listen_key(const struct rmail_mctx *m, const char *key)
 	return false;
 }
 
+/* One layout per table (core.h), with its two required handlers:
+ * proto_call.h tells the layouts apart by ctx_accept alone and calls
+ * those two unchecked.  Checked on a copy at the core's size, so the
+ * 1.2 entries of an older table read as NULL. */
+static int check_proto_ops(const struct rmail_proto_ops *ops,
+			   const char *section, const char *key,
+			   struct rmail_err *err)
+{
+	struct rmail_proto_ops o;
+	bool v10, v12;
+
+	o.size = (uint32_t)rmail_sized_copy(&o, sizeof(o), ops, ops->size);
+	v10 = o.on_accept || o.on_input || o.on_drain || o.on_tls_ready ||
+	      o.on_timeout || o.on_close;
+	v12 = o.ctx_accept || o.ctx_input || o.ctx_drain || o.ctx_tls_ready ||
+	      o.ctx_timeout || o.ctx_close;
+	if (v10 && v12)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s.%s: rmail_proto_ops mixes the 1.0 "
+				     "handlers (on_*) and the 1.2 handlers "
+				     "(ctx_*); set one layout",
+				     section, key);
+	if (v12 && (o.ctx_accept == NULL || o.ctx_input == NULL))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s.%s: rmail_proto_ops.%s is NULL; "
+				     "ctx_accept and ctx_input are required",
+				     section, key,
+				     o.ctx_accept == NULL ? "ctx_accept"
+							  : "ctx_input");
+	if (!v12 && (o.on_accept == NULL || o.on_input == NULL))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "%s.%s: rmail_proto_ops.%s is NULL; "
+				     "on_accept and on_input are required",
+				     section, key,
+				     o.on_accept == NULL ? "on_accept"
+							 : "on_input");
+	return 0;
+}
+
 int rm_listen(struct rmail_mctx *m, const char *key,
 	      const struct rmail_strlist *addrs,
 	      const struct rmail_proto_ops *ops,
@@ -351,15 +390,8 @@ int rm_listen(struct rmail_mctx *m, const char *key,
 			"%s.%s: rmail_proto_ops size %u or "
 			"rmail_listen_opts size %u is below ABI 1.0",
 			section, key, ops->size, o->size);
-	/* conn.c calls these two unchecked; every other handler may be
-	 * NULL (core.h) */
-	if (ops->on_accept == NULL || ops->on_input == NULL)
-		return rmail_err_set(err, RMAIL_E_INVAL,
-				     "%s.%s: rmail_proto_ops.%s is NULL; "
-				     "on_accept and on_input are required",
-				     section, key,
-				     ops->on_accept == NULL ? "on_accept"
-							    : "on_input");
+	if (check_proto_ops(ops, section, key, err) < 0)
+		return -1;
 	if (!is_listen_key(m, key))
 		return rmail_err_set(
 			err, RMAIL_E_INVAL,
