@@ -147,7 +147,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		"IMAP4rev1 LITERAL+ SASL-IR ID "
 		"ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
-		"LIST-STATUS QUOTA QUOTA=RES-STORAGE ESEARCH SEARCHRES "
+		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
+		"ESEARCH SEARCHRES "
 		"APPENDLIMIT=%llu",
 		(unsigned long long)IMAP_CONF->appendlimit);
 	if (len >= n || s->state != IMAP_S_NOAUTH)
