@@ -284,5 +284,7 @@ int imap_append_literal(struct imap_session *s, bool sync);
 int imap_append_chunk(struct imap_session *s, const char *d, size_t n);
 void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_append_abort(struct imap_session *s);
+/* the store commits batches (MULTIAPPEND advertised) */
+bool imap_multiappend_ok(void);
 
 #endif
