@@ -349,8 +349,9 @@ static int append_seal(struct rmail_append *ap, struct rmail_err *err)
 /*
  * MULTIAPPEND: every temporary sealed first, then one UID lock for
  * consecutive UIDs and all the renames; a failed rename renames the
- * earlier ones back and gives no UID away.  The directory fsyncs, the
- * change log and the quota charge come after the unlock, as for one.
+ * earlier ones back, and the UIDs tried are not given out again.  The
+ * directory fsyncs, the change log and the quota charge come after the
+ * unlock, as for one.
  */
 int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 			  uint32_t *uid_first_r, uint32_t *uidvalidity_r,
@@ -402,6 +403,9 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 	}
 	if (k < n) {
 		int e = errno;
+		/* the UIDs tried stay used: should a rename back fail, no
+		 * later append may take a UID a file still carries */
+		uint32_t next = uid + (uint32_t)k + 1;
 
 		while (k-- > 0) {
 			ss_fname_format(&f[k], name);
@@ -409,7 +413,7 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 				 ss_shard_of(f[k].uid), name);
 			(void)renameat(mb->dirfd, dst, mb->dirfd, aps[k]->tmp);
 		}
-		ss_uid_unlock(mb, uid);
+		ss_uid_unlock(mb, next);
 		for (i = 0; i < n; i++)
 			aps[i]->failed = true;
 		free(f);
@@ -417,23 +421,28 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 				     strerror(e));
 	}
 	ss_uid_unlock(mb, uid + (uint32_t)n);
+	/* the directory fsyncs first, so the log records follow each
+	 * other closely: readers patching from the log see a batch whole
+	 * more often (docs/imap.md: the window) */
 	for (k = 0; k < n; k++) {
-		struct rmail_append *ap = aps[k];
 		uint32_t shard = ss_shard_of(f[k].uid);
 
-		ap->committed = true;
-		if (!ap->nosync && shard != last_shard) {
-			last_shard = shard;
-			snprintf(dst, sizeof(dst), "s%u", shard);
-			sfd = openat(mb->dirfd, dst,
-				     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (sfd < 0 || fsync(sfd) < 0)
-				rc = rmail_err_set(err, RMAIL_E_IO,
-						   "dir fsync: %s",
-						   strerror(errno));
-			if (sfd >= 0)
-				close(sfd);
-		}
+		aps[k]->committed = true;
+		if (aps[k]->nosync || shard == last_shard)
+			continue;
+		last_shard = shard;
+		snprintf(dst, sizeof(dst), "s%u", shard);
+		sfd = openat(mb->dirfd, dst,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0 || fsync(sfd) < 0)
+			rc = rmail_err_set(err, RMAIL_E_IO, "dir fsync: %s",
+					   strerror(errno));
+		if (sfd >= 0)
+			close(sfd);
+	}
+	for (k = 0; k < n; k++) {
+		struct rmail_append *ap = aps[k];
+
 		ss_log_append_msg(mb, &f[k]);
 		ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
 		if (ap->counted)
