@@ -263,6 +263,39 @@ static void test_upload_cap(void)
 	imc_close(c);
 }
 
+/*
+ * A client hangs up in the middle of a batch's second message: nothing
+ * is stored and its uploads give their slots back, so a batch of ten
+ * (shardstore.max_uploads_per_user) fits once the server has seen the
+ * hang-up.
+ */
+static void test_hangup(void)
+{
+	struct imc *c = fresh("mahang", 0), *h;
+	GString *cmd = g_string_new("APPEND INBOX");
+	char *r = NULL;
+	int i, tries;
+
+	h = imc_login(D, "mahang@example.test", PASS);
+	g_assert_true(rmh_send(h->c, "h APPEND INBOX {5+}\r\nmsg\r\n "
+				     "{100+}\r\npartial"));
+	imc_close(h);
+	for (i = 0; i < 10; i++)
+		g_string_append(cmd, " {5+}\r\nmsg\r\n");
+	for (tries = 0; tries < 50; tries++) {
+		g_free(r);
+		r = imc_cmd(c, "%s", cmd->str);
+		if (strstr(r, " NO [LIMIT] ") == NULL)
+			break;
+		g_usleep(50000);
+	}
+	has(r, " 1:10] APPEND completed");
+	g_free(r);
+	g_string_free(cmd, TRUE);
+	status_is(c, "INBOX", "(MESSAGES 10)");
+	imc_close(c);
+}
+
 /* the EXISTS count in a reply, or -1 */
 static long exists_of(const char *r)
 {
@@ -340,6 +373,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/multiappend/flags-dates", test_flags_dates);
 	g_test_add_func("/imap/multiappend/quota-middle", test_quota_middle);
 	g_test_add_func("/imap/multiappend/upload-cap", test_upload_cap);
+	g_test_add_func("/imap/multiappend/hangup", test_hangup);
 	g_test_add_func("/imap/multiappend/other-process", test_other_process);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
