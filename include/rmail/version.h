@@ -38,6 +38,8 @@
  *       ctx_tls_ready, ctx_timeout, ctx_close: the protocol handlers
  *       with the module context first (a table sets these or the 1.0
  *       on_* handlers, never both).
+ *       rmail_store_ops.append_commit_many (a batch of appends stored
+ *       all or none, for IMAP MULTIAPPEND).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -79,6 +81,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
+#define RMAIL_STORE_OPS_SIZE_1_2                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, append_commit_many)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \

@@ -142,6 +142,10 @@ struct imap_session {
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
 	struct rmail_work *search_work; /* text SEARCH on the READ pool */
+	/* "$" (RFC 5182): UIDs of the last SEARCH with SAVE, malloc'd;
+	 * emptied on SELECT, EXAMINE, CLOSE and UNSELECT */
+	struct imap_seq_range *saved;
+	unsigned nsaved;
 	char idle_tag[128];
 };
 
@@ -249,6 +253,10 @@ void imap_uids_free(struct imap_uids *u);
 int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		  uint32_t **uids_r, size_t *n_r, const char **error_r);
 
+/* ---- imap_cmd_search.c ------------------------------------------ */
+/* empty "$" */
+void imap_saved_clear(struct imap_session *s);
+
 /* ---- command handlers ------------------------------------------- */
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
 			 bool uid);
@@ -276,5 +284,7 @@ int imap_append_literal(struct imap_session *s, bool sync);
 int imap_append_chunk(struct imap_session *s, const char *d, size_t n);
 void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_append_abort(struct imap_session *s);
+/* the store commits batches (MULTIAPPEND advertised) */
+bool imap_multiappend_ok(void);
 
 #endif

@@ -1,11 +1,19 @@
-# IMAP: the command parser in each session state, and the mUTF-7 codec.
+# IMAP: the command parser in each session state (with the SEARCH, FETCH,
+# sequence-set and LIST argument parsers), and the mUTF-7 codec.
 set(_imap_srcs modules/imap/imap_parser.c modules/imap/imap_fetch.c
-    modules/imap/imap_search.c modules/imap/imap_seqset.c)
+    modules/imap/imap_search.c modules/imap/imap_seqset.c
+    modules/imap/imap_esearch.c modules/imap/imap_listargs.c)
 foreach(_state noauth auth selected)
   rmail_fuzz(imap_cmd_${_state}
     SOURCES tests/fuzz/fuzz_imap_cmd_${_state}.c ${_imap_srcs}
     INCLUDES modules/imap tests/fuzz)
 endforeach()
+# ESEARCH/SEARCHRES: RETURN options, the ESEARCH line, "$" contents.
+rmail_fuzz(imap_esearch
+  SOURCES tests/fuzz/fuzz_imap_esearch.c modules/imap/imap_esearch.c
+          modules/imap/imap_parser.c modules/imap/imap_search.c
+          modules/imap/imap_seqset.c
+  INCLUDES modules/imap)
 rmail_fuzz(imap_mutf7
   SOURCES tests/fuzz/fuzz_imap_mutf7.c modules/imap/mutf7.c
   INCLUDES modules/imap)
