@@ -34,6 +34,8 @@
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
  *  1.2  (this release; every append below goes under it)
+ *       rmail_core.conn_suspend and conn_resume: pause input and hold
+ *       the conn across asynchronous work, and undo it.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -63,6 +65,7 @@
  */
 #define RMAIL_MODULE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_module, ops)
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
+#define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_LISTEN_OPTS_SIZE_1_0                                             \

@@ -253,22 +253,18 @@ void imap_async_begin(struct imap_session *s, const char *tag)
 {
 	snprintf(s->tag, sizeof(s->tag), "%s", tag != NULL ? tag : "*");
 	s->busy = true;
-	IMAP_CORE->conn_pause_read(s->c);
-	IMAP_CORE->conn_ref(s->c);
+	/* conn_suspend exists: the descriptor declares ABI 1.2 */
+	IMAP_CORE->conn_suspend(s->c);
 }
 
 void imap_async_end(struct imap_session *s)
 {
-	struct rmail_conn *c = s->c;
-
 	imap_flush();
 	s->busy = false;
-	if (s->closing) {
+	/* s->fetch is NULL here: a FETCH is freed before it ends */
+	if (s->closing)
 		session_cleanup(s);
-	} else if (s->fetch == NULL) {
-		IMAP_CORE->conn_resume_read(c);
-	}
-	IMAP_CORE->conn_unref(c);
+	IMAP_CORE->conn_resume(s->c);
 }
 
 /* ---- dispatch --------------------------------------------------- */

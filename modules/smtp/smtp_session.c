@@ -90,25 +90,22 @@ static void msg_metric(const char *result)
 	CORE->metric_add("rmail_smtp_messages_total", labels, 1);
 }
 
+/* conn_suspend exists: the descriptor declares ABI 1.2, so the loader
+ * refuses an older core */
 void smtp_suspend(struct smtp_session *s)
 {
 	s->phase = SMTP_PH_WAIT;
-	CORE->conn_pause_read(s->c);
-	CORE->conn_ref(s->c);
+	CORE->conn_suspend(s->c);
 }
 
 int smtp_resume(struct smtp_session *s)
 {
 	struct rmail_conn *c = s->c;
-	int alive = !CORE->conn_closed(c);
 
 	s->phase = SMTP_PH_CMD;
-	if (alive && !s->closing)
-		CORE->conn_resume_read(c);
-	else if (alive)
+	if (s->closing && !CORE->conn_closed(c))
 		CORE->conn_close(c);
-	CORE->conn_unref(c);
-	return alive ? 0 : -1;
+	return CORE->conn_resume(c) ? 0 : -1;
 }
 
 /* ---- session life ---------------------------------------------------- */
