@@ -763,13 +763,9 @@ void fake_conn_settle(double timeout)
 	gint64 end = g_get_monotonic_time() + (gint64)(timeout * 1e6);
 	int idle = 0;
 
-	/* a few empty passes in a row: threaded work may still post */
-	while (g_get_monotonic_time() < end && idle < 3) {
-		if (g_main_context_iteration(ctx, FALSE))
-			idle = 0;
-		else if (++idle < 3)
-			g_usleep(500);
-	}
+	/* two empty passes in a row: what a pass attaches runs next */
+	while (idle < 2 && g_get_monotonic_time() < end)
+		idle = g_main_context_iteration(ctx, FALSE) ? 0 : idle + 1;
 }
 
 const GString *fake_conn_output(struct rmail_conn *c)

@@ -52,7 +52,9 @@ void fake_conn_eof(struct rmail_conn *c);
 void fake_conn_timeout(struct rmail_conn *c);
 
 /* Run the loop until nothing is pending (deferred services, posts,
- * work done) or timeout seconds passed.  Timers not yet due stay. */
+ * inline work's done) or timeout seconds passed.  Timers not yet due
+ * stay; threaded work (fake_core_set_threaded_work) needs
+ * fake_core_run with a predicate. */
 void fake_conn_settle(double timeout);
 
 /* Everything sent so far, and in how many sends. */

@@ -49,6 +49,10 @@ struct fake_submission {
 const GPtrArray *fake_core_submissions(void);
 void fake_core_submissions_clear(void);
 
+/* what the module passed to core->listen for `key` (the last call) */
+bool fake_core_listener(const char *key, const struct rmail_proto_ops **ops_r,
+			struct rmail_listen_opts *o_r);
+
 /* fake_services.c / fake_conn.c fill their entries of the table */
 void fake_services_install(struct rmail_core *core);
 

@@ -12,10 +12,61 @@ struct rmail_submit {
 	struct fake_submission msg;
 };
 
+struct listener {
+	char *key;
+	const struct rmail_proto_ops *ops;
+	struct rmail_listen_opts o;
+};
+
 static struct {
 	GHashTable *logins; /* user -> password */
 	GPtrArray *submissions;
+	GPtrArray *listeners; /* struct listener */
 } fs;
+
+static void listener_free(gpointer p)
+{
+	struct listener *l = p;
+
+	g_free(l->key);
+	g_free(l);
+}
+
+/* recorded, not bound: fake_conn_open takes what the test looks up */
+static int fs_listen(struct rmail_mctx *m, const char *key,
+		     const struct rmail_strlist *addrs,
+		     const struct rmail_proto_ops *ops,
+		     const struct rmail_listen_opts *o, struct rmail_err *err)
+{
+	struct listener *l = g_new0(struct listener, 1);
+
+	(void)m;
+	(void)addrs;
+	(void)err;
+	if (fs.listeners == NULL)
+		fs.listeners = g_ptr_array_new_with_free_func(listener_free);
+	l->key = g_strdup(key);
+	l->ops = ops;
+	rmail_sized_copy(&l->o, sizeof(l->o), o, o->size);
+	l->o.size = sizeof(l->o);
+	g_ptr_array_add(fs.listeners, l);
+	return 0;
+}
+
+bool fake_core_listener(const char *key, const struct rmail_proto_ops **ops_r,
+			struct rmail_listen_opts *o_r)
+{
+	for (guint i = 0; fs.listeners != NULL && i < fs.listeners->len; i++) {
+		const struct listener *l = g_ptr_array_index(fs.listeners, i);
+
+		if (strcmp(l->key, key) == 0) {
+			*ops_r = l->ops;
+			*o_r = l->o;
+			return true;
+		}
+	}
+	return false;
+}
 
 static void fs_metric(const char *name, const char *labels, double v)
 {
@@ -200,6 +251,16 @@ static void fs_submit_abort(struct rmail_submit **sp)
 	g_free(s);
 }
 
+static int fs_control_register(struct rmail_mctx *m, const char *name,
+			       rmail_control_fn fn, void *arg)
+{
+	(void)m;
+	(void)name;
+	(void)fn;
+	(void)arg;
+	return 0;
+}
+
 void fake_core_add_login(const char *user, const char *password)
 {
 	if (fs.logins == NULL)
@@ -224,6 +285,8 @@ void fake_core_submissions_clear(void)
 
 void fake_services_install(struct rmail_core *core)
 {
+	core->listen = fs_listen;
+	core->control_register = fs_control_register;
 	core->metric_add = fs_metric;
 	core->metric_set = fs_metric;
 	core->metric_observe = fs_metric;

@@ -19,7 +19,7 @@ static char *run_once(const struct fake_session_def *def,
 		      size_t split_step, size_t split_at)
 {
 	struct rmail_conn *c = def->open(def->arg);
-	char *out;
+	GString *out_s;
 	size_t i, k, len;
 
 	fake_conn_settle(5.0);
@@ -41,9 +41,14 @@ static char *run_once(const struct fake_session_def *def,
 	}
 	if (def->done != NULL)
 		def->done(def->arg, c);
-	out = g_strndup(fake_conn_output(c)->str, fake_conn_output(c)->len);
+	out_s = g_string_new_len(fake_conn_output(c)->str,
+				 (gssize)fake_conn_output(c)->len);
 	fake_conn_free(&c);
-	return out;
+	if (def->done != NULL)
+		def->done(def->arg, NULL);
+	if (def->normalize != NULL)
+		def->normalize(out_s);
+	return g_string_free(out_s, FALSE);
 }
 
 char *fake_transcript_run(const struct fake_session_def *def,

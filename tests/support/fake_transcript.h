@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <glib.h>
+
 #include "fake_conn.h"
 
 struct fake_step {
@@ -17,11 +19,15 @@ struct fake_step {
 	bool tls;	  /* sent inside TLS (after STARTTLS) */
 };
 
-/* a fresh session for each run; done (may be NULL) after each run,
- * with its output, before the conn is freed */
+/* A fresh session for each run.  done (may be NULL) is called with the
+ * conn after the last step, then with NULL once the conn is freed (a
+ * teardown: close the run's store). */
 struct fake_session_def {
 	struct rmail_conn *(*open)(void *arg);
 	void (*done)(void *arg, struct rmail_conn *c);
+	/* may be NULL: blank out what differs by design between runs
+	 * (UIDVALIDITY of a fresh store), in place */
+	void (*normalize)(GString *out);
 	void *arg;
 };
 
