@@ -10,8 +10,11 @@
 #define FC_MAGIC 0x46434f4eu
 #define FC_MIN_INBUF (16 * 1024)
 #define FC_DEFAULT_MAX_LINE 8192
-/* as core/conn_int.h: a corked queue this full goes out at once */
+/* as core/conn_int.h: a corked queue this full goes out at once; the
+ * watermarks of reading (stops above HIWAT) and on_drain (below LOWAT) */
 #define FC_CORK_MAX (32 * 1024)
+#define FC_HIWAT (256 * 1024)
+#define FC_LOWAT (64 * 1024)
 
 enum { FC_HANDSHAKE = 1, FC_OPEN, FC_CLOSING, FC_CLOSED };
 
@@ -43,13 +46,15 @@ struct rmail_conn {
 	size_t in_pos, in_cap;
 	uint64_t in_consumed;
 	struct fc_linebuf lb;
-	bool eof, paused, in_dispatch;
+	bool eof, paused, bp_paused, in_dispatch;
 
 	int cork;
 	GString *queued;
 	GString *out;
 	unsigned sends;
 	bool drain_owed;
+	size_t window; /* bytes the peer takes per drain; 0: all */
+	size_t room;   /* what it still takes now */
 
 	bool tls;
 	bool starttls_pending, starttls_written;
@@ -160,8 +165,8 @@ static size_t in_len(const struct rmail_conn *c)
 
 static bool want_read(const struct rmail_conn *c)
 {
-	return c->state == FC_OPEN && !c->paused && !c->starttls_pending &&
-	       !c->eof && in_len(c) < c->in_cap;
+	return c->state == FC_OPEN && !c->paused && !c->bp_paused &&
+	       !c->starttls_pending && !c->eof && in_len(c) < c->in_cap;
 }
 
 static void fc_cork(struct rmail_conn *c)
@@ -230,42 +235,67 @@ static void fc_begin_tls(struct rmail_conn *c)
 	c->state = FC_HANDSHAKE;
 }
 
-/* the peer takes everything: one send */
-static void fc_flush(struct rmail_conn *c)
+/* one send: what the peer takes (all of it, or the window's room) */
+static size_t fc_flush(struct rmail_conn *c)
 {
-	if (c->queued->len == 0)
-		return;
-	g_string_append_len(c->out, c->queued->str, (gssize)c->queued->len);
-	g_string_truncate(c->queued, 0);
+	size_t n = c->queued->len;
+
+	if (c->window > 0 && n > c->room)
+		n = c->room;
+	if (n == 0) {
+		if (c->queued->len > 0)
+			c->drain_owed = true; /* EAGAIN */
+		return 0;
+	}
+	g_string_append_len(c->out, c->queued->str, (gssize)n);
+	g_string_erase(c->queued, 0, (gssize)n);
+	if (c->window > 0)
+		c->room -= n;
 	c->sends++;
+	if (c->queued->len > 0)
+		c->drain_owed = true;
+	return n;
 }
 
-static void fc_after_output(struct rmail_conn *c)
+static void fc_after_output(struct rmail_conn *c, size_t before)
 {
 	if (c->state == FC_CLOSING) {
-		c->want_finalize = true;
-		fc_schedule(c);
+		if (c->queued->len == 0) {
+			c->want_finalize = true;
+			fc_schedule(c);
+		}
 		return;
 	}
 	if (c->state != FC_OPEN)
 		return;
-	if (c->starttls_pending && c->starttls_written) {
+	if (c->starttls_pending && c->starttls_written && c->queued->len == 0) {
 		fc_begin_tls(c);
 		return;
 	}
+	if (c->queued->len >= before || c->queued->len >= FC_LOWAT)
+		return;
+	if (c->bp_paused) {
+		c->bp_paused = false;
+		if (in_len(c) > 0 || c->sock->len > 0)
+			fc_schedule(c);
+	}
 	if (c->drain_owed && c->session_open && c->ops->on_drain != NULL) {
-		c->drain_owed = false;
+		c->drain_owed = c->queued->len > 0;
 		c->ops->on_drain(c, c->session);
 	}
 }
 
 static void fc_uncork(struct rmail_conn *c)
 {
+	size_t before;
+
 	g_assert_cmpint(c->cork, >, 0);
 	while (c->cork == 1 && c->queued->len > 0 &&
 	       (c->state == FC_OPEN || c->state == FC_CLOSING)) {
-		fc_flush(c);
-		fc_after_output(c);
+		before = c->queued->len;
+		if (fc_flush(c) == 0)
+			break;
+		fc_after_output(c, before);
 	}
 	c->cork--;
 }
@@ -282,6 +312,8 @@ static void fc_write(struct rmail_conn *c, const void *data, size_t n)
 		fc_schedule(c);
 	else if (c->queued->len >= FC_CORK_MAX)
 		fc_flush(c);
+	if (c->queued->len > FC_HIWAT)
+		c->bp_paused = true;
 }
 
 static void fc_printf(struct rmail_conn *c, const char *fmt, ...)
@@ -350,7 +382,8 @@ static void fc_dispatch(struct rmail_conn *c)
 		return;
 	c->in_dispatch = true;
 	fc_ref(c);
-	while (c->state == FC_OPEN && !c->paused && !c->starttls_pending) {
+	while (c->state == FC_OPEN && !c->paused && !c->bp_paused &&
+	       !c->starttls_pending) {
 		/* the next io event: read what the peer sent meanwhile */
 		if ((!progress || in_len(c) == 0) && c->sock->len > 0 &&
 		    want_read(c))
@@ -368,7 +401,8 @@ static void fc_dispatch(struct rmail_conn *c)
 	if (c->sock->len == 0 && c->sock_eof && want_read(c))
 		c->eof = true;
 	c->in_dispatch = false;
-	if (c->state == FC_OPEN && c->eof && !c->paused && !c->starttls_pending)
+	if (c->state == FC_OPEN && c->eof && !c->paused && !c->bp_paused &&
+	    !c->starttls_pending)
 		fc_close_reason(c, RMAIL_CLOSE_PEER);
 	if (c->state == FC_OPEN && c->starttls_pending && c->starttls_written &&
 	    c->queued->len == 0)
@@ -685,11 +719,20 @@ void fake_conn_free(struct rmail_conn **cp)
 	fc_unref(c);
 }
 
-/* an io event: what the peer sent is read and dispatched, corked */
+/* an io event, as conn_io_cb: send what the peer takes, then read
+ * and dispatch what it sent, corked */
 static void fc_io(struct rmail_conn *c)
 {
+	size_t before;
+
 	fc_ref(c);
 	fc_cork(c);
+	if (c->queued->len > 0 &&
+	    (c->state == FC_OPEN || c->state == FC_CLOSING)) {
+		before = c->queued->len;
+		if (fc_flush(c) > 0)
+			fc_after_output(c, before);
+	}
 	if (c->state == FC_OPEN)
 		fc_dispatch(c);
 	fc_uncork(c);
@@ -815,6 +858,29 @@ bool fake_conn_handshaking(struct rmail_conn *c)
 {
 	CHECK(c);
 	return c->state == FC_HANDSHAKE;
+}
+
+void fake_conn_set_window(struct rmail_conn *c, size_t bytes)
+{
+	CHECK(c);
+	c->window = bytes;
+	c->room = bytes;
+}
+
+bool fake_conn_drain(struct rmail_conn *c)
+{
+	CHECK(c);
+	if (c->queued->len == 0)
+		return false;
+	c->room = c->window;
+	fc_io(c);
+	return true;
+}
+
+size_t fake_conn_outq(struct rmail_conn *c)
+{
+	CHECK(c);
+	return c->queued->len;
 }
 
 void fake_conn_set_tls_available(bool yes)

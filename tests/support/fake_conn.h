@@ -68,6 +68,14 @@ bool fake_conn_is_paused(struct rmail_conn *c);
 bool fake_conn_tls(struct rmail_conn *c);
 /* STARTTLS accepted and its go-ahead sent: waiting for the handshake */
 bool fake_conn_handshaking(struct rmail_conn *c);
+/* A slow peer: each send takes at most `bytes` (0: everything, the
+ * default) until the next fake_conn_drain, which is the socket turning
+ * writable again: it sends up to `bytes` more, and on_drain follows as
+ * in the core (queue below 64 KiB; above 256 KiB reading stops).
+ * fake_conn_drain returns false when nothing was queued. */
+void fake_conn_set_window(struct rmail_conn *c, size_t bytes);
+bool fake_conn_drain(struct rmail_conn *c);
+size_t fake_conn_outq(struct rmail_conn *c);
 /* whether conn_starttls finds a certificate (default true) */
 void fake_conn_set_tls_available(bool yes);
 
