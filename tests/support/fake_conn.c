@@ -745,7 +745,7 @@ static void feed(struct rmail_conn *c, const void *data, size_t n, bool tls)
 	if (c->state == FC_CLOSED || c->state == FC_CLOSING)
 		return;
 	if (c->state == FC_HANDSHAKE) {
-		if (!tls) {
+		if (!tls || c->sock->len > 0) {
 			/* cleartext where a ClientHello belongs */
 			c->state = FC_CLOSING;
 			c->close_reason = RMAIL_CLOSE_ERROR;
