@@ -212,6 +212,35 @@ static void test_starttls_reset(void)
 	g_free(out);
 }
 
+/* a command injected behind STARTTLS in cleartext never runs: refused
+ * (BAD, BYE) when already buffered, a failed handshake when late */
+static void test_starttls_injection(void)
+{
+	static const char inj[] = "a STARTTLS\r\nb LOGIN " USER " secret\r\n";
+	size_t len = strlen(inj);
+
+	for (size_t k = 1; k <= len; k++) {
+		struct rmail_conn *c = open_imap(NULL);
+		const char *out;
+
+		fake_conn_feed(c, inj, k);
+		fake_conn_settle(5.0);
+		if (k < len) {
+			fake_conn_feed(c, inj + k, len - k);
+			fake_conn_settle(5.0);
+		}
+		out = fake_conn_output(c)->str;
+		g_assert_null(strstr(out, "b OK"));
+		g_assert_false(fake_conn_tls(c));
+		if (k == len)
+			after(out, "* BYE Pipelined STARTTLS");
+		fake_conn_settle(5.0);
+		g_assert_true(fake_conn_is_closed(c));
+		fake_conn_free(&c);
+		done_imap(NULL, NULL);
+	}
+}
+
 /* a message bigger than every queue limit, lines numbered */
 static GString *big_message(void)
 {
@@ -318,6 +347,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/session/append_continuation",
 			test_append_continuation);
 	g_test_add_func("/imap/session/starttls_reset", test_starttls_reset);
+	g_test_add_func("/imap/session/starttls_injection",
+			test_starttls_injection);
 	g_test_add_func("/imap/session/fetch_backpressure",
 			test_fetch_backpressure);
 	rc = g_test_run();
