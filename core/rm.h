@@ -227,6 +227,8 @@ size_t rm_conn_outq(struct rmail_conn *c);
 int rm_conn_starttls(struct rmail_conn *c, struct rmail_err *err);
 void rm_conn_pause_read(struct rmail_conn *c);
 void rm_conn_resume_read(struct rmail_conn *c);
+void rm_conn_suspend(struct rmail_conn *c);
+int rm_conn_resume(struct rmail_conn *c);
 void rm_conn_set_timeout(struct rmail_conn *c, double idle);
 void rm_conn_close(struct rmail_conn *c);
 void rm_conn_ref(struct rmail_conn *c);

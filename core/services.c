@@ -144,6 +144,10 @@ static const struct rmail_core core_table = {
 	.base64_encode = rm_base64_encode,
 	.random_bytes = rm_random_bytes,
 	.secure_zero = rm_secure_zero,
+
+	/* 1.2 */
+	.conn_suspend = rm_conn_suspend,
+	.conn_resume = rm_conn_resume,
 };
 
 const struct rmail_core *rm_core(void)

@@ -516,6 +516,24 @@ void rm_conn_resume_read(struct rmail_conn *c)
 		conn_update_events(c);
 }
 
+void rm_conn_suspend(struct rmail_conn *c)
+{
+	rm_conn_pause_read(c);
+	rm_conn_ref(c);
+}
+
+int rm_conn_resume(struct rmail_conn *c)
+{
+	int open;
+
+	RM_CONN_CHECK(c);
+	open = c->state == RM_CONN_OPEN || c->state == RM_CONN_HANDSHAKE;
+	if (open)
+		rm_conn_resume_read(c);
+	rm_conn_unref(c);
+	return open;
+}
+
 /* ---- events -------------------------------------------------------- */
 
 static void conn_service(struct rmail_conn *c)

@@ -465,6 +465,23 @@ struct rmail_core {
 				size_t outsz);
 	void (*random_bytes)(void *buf, size_t n);
 	void (*secure_zero)(void *buf, size_t n);
+
+	/* ---- 1.2 -------------------------------------------------------- */
+
+	/* Asynchronous work on behalf of a conn (a login, a commit, a store
+	 * job): stop handing it input and keep the struct, its pool and
+	 * the session alive until the matching conn_resume.  Input that
+	 * arrives meanwhile stays buffered, so replies keep the order of
+	 * pipelined commands.  conn_pause_read plus conn_ref in one call;
+	 * one conn_resume per conn_suspend. */
+	void (*conn_suspend)(struct rmail_conn *c);
+	/* End conn_suspend.  Returns 1 when the conn is still open: reading
+	 * resumes, and input already buffered is handed to on_input from
+	 * the loop later, never inside this call.  Returns 0 when it was
+	 * closed meanwhile (conn_closed): on_close may have run already,
+	 * and since this drops the reference, c and conn_pool() memory may
+	 * be gone after the call, so release what lives there first. */
+	int (*conn_resume)(struct rmail_conn *c);
 };
 
 #endif

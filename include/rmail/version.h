@@ -40,6 +40,8 @@
  *       on_* handlers, never both).
  *       rmail_store_ops.append_commit_many (a batch of appends stored
  *       all or none, for IMAP MULTIAPPEND).
+ *       rmail_core.conn_suspend and conn_resume: pause input and hold
+ *       the conn across asynchronous work, and undo it.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -69,6 +71,7 @@
  */
 #define RMAIL_MODULE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_module, ops)
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
+#define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \

@@ -27,7 +27,7 @@ struct ex_sess {
 	int state;
 	int closed;
 	int in_input; /* inside on_input: no resume needed */
-	int paused;   /* reading paused for async work */
+	int paused;   /* conn_suspend'ed for async work */
 	struct ex_req *req;
 	int discard;	/* read the body but do not keep it */
 	int err_status; /* answer after the body is read */
@@ -211,14 +211,15 @@ static void req_done(struct ex_sess *s)
 	s->err_status = 0;
 	s->allow = NULL;
 	s->head_start = 0;
-	if (s->closed) {
+	if (s->closed)
 		core->conn_close(s->c);
-		return;
-	}
-	core->conn_set_timeout(s->c, ex_conf(s->mod)->idle_timeout);
+	else
+		core->conn_set_timeout(s->c, ex_conf(s->mod)->idle_timeout);
+	/* the suspension of an async handler lasts until its answer is
+	 * out: a pipelined request must not start before */
 	if (s->paused) {
 		s->paused = 0;
-		core->conn_resume_read(s->c);
+		core->conn_resume(s->c);
 	}
 }
 
@@ -276,26 +277,27 @@ json_t *ex_json_parse(struct ex_req *r)
 	return j;
 }
 
+/* conn_suspend exists: the descriptor declares ABI 1.2 */
 void ex_async_begin(struct ex_req *r)
 {
-	r->mod->core->conn_ref(r->c);
-	r->mod->core->conn_pause_read(r->c);
+	r->mod->core->conn_suspend(r->c);
 	r->s->paused = 1;
 }
 
+/* closed meanwhile: end the suspension here (nobody answers); else
+ * req_done ends it once the answer is written */
 int ex_async_end(struct ex_req *r)
 {
 	const struct rmail_core *core = r->mod->core;
 	struct rmail_conn *c = r->c;
 	struct ex_sess *s = r->s;
 
-	if (core->conn_closed(c)) {
-		req_free(s);
-		core->conn_unref(c);
-		return 0;
-	}
-	core->conn_unref(c);
-	return 1;
+	if (!core->conn_closed(c))
+		return 1;
+	req_free(s);
+	s->paused = 0;
+	core->conn_resume(c);
+	return 0;
 }
 
 /* called when an async handler has answered (from the loop) */

@@ -133,7 +133,6 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 	if (s->auth_failures >= (unsigned)IMAP_CONF->auth_fail_disconnect) {
 		imap_printf(s, "* BYE Too many authentication failures\r\n");
 		s->state = IMAP_S_LOGOUT;
-		imap_flush();
 		IMAP_CORE->conn_close(s->c);
 	}
 	imap_async_end(s);

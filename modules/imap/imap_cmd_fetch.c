@@ -597,7 +597,6 @@ static void parse_done(void *arg, int cancelled)
 			f->dead_uid = j->uids[0];
 		}
 		imap_fetch_continue(s);
-		imap_flush();
 	}
 	imap_tracker_put(j->t);
 	IMAP_CORE->conn_unref(j->c);

@@ -22,47 +22,17 @@ const struct rmail_store_ops *imap_store(void **h_r)
 	return IMAP_CORE->store(h_r);
 }
 
-/*
- * Replies are gathered here and written once per event: a reply made of
- * several small writes would otherwise go out as several segments, and
- * Nagle plus the client's delayed ACK turn that into a 40 ms stall.
- * One buffer serves the whole loop thread; it always belongs to the
- * session that wrote last.
- */
-static struct {
-	struct imap_session *s;
-	size_t len;
-	char buf[64 * 1024];
-} obuf;
-
-void imap_flush(void)
-{
-	struct imap_session *s = obuf.s;
-
-	if (s != NULL && obuf.len > 0 && !s->closing)
-		IMAP_CORE->conn_write(s->c, obuf.buf, obuf.len);
-	obuf.len = 0;
-	obuf.s = NULL;
-}
-
+/* Replies go straight to the core: it corks every callback's writes
+ * into as few sends as the socket takes, so no reply is split into
+ * small segments (Nagle plus delayed ACK stalls) and none is batched
+ * here.  A closing session writes nothing. */
 void imap_write(struct imap_session *s, const void *d, size_t n)
 {
-	if (obuf.s != s)
-		imap_flush();
-	obuf.s = s;
-	if (obuf.len + n > sizeof(obuf.buf)) {
-		imap_flush();
-		obuf.s = s;
-		if (n > sizeof(obuf.buf)) {
-			IMAP_CORE->conn_write(s->c, d, n);
-			return;
-		}
-	}
-	memcpy(obuf.buf + obuf.len, d, n);
-	obuf.len += n;
+	if (!s->closing)
+		IMAP_CORE->conn_write(s->c, d, n);
 }
 
-/* Not core->conn_printf: that writes past obuf, reordering the replies. */
+/* core->conn_printf has no va_list form; this one also minds closing */
 void imap_printf(struct imap_session *s, const char *fmt, ...)
 {
 	char buf[1024], *big;
@@ -239,7 +209,6 @@ int imap_session_accept(struct rmail_conn *c, void **session_r)
 	*session_r = s;
 	imap_capability_list(s, caps, sizeof(caps));
 	imap_printf(s, "* OK [CAPABILITY %s] rmail ready\r\n", caps);
-	imap_flush();
 	return 0;
 }
 
@@ -257,22 +226,17 @@ void imap_async_begin(struct imap_session *s, const char *tag)
 {
 	snprintf(s->tag, sizeof(s->tag), "%s", tag != NULL ? tag : "*");
 	s->busy = true;
-	IMAP_CORE->conn_pause_read(s->c);
-	IMAP_CORE->conn_ref(s->c);
+	/* conn_suspend exists: the descriptor declares ABI 1.2 */
+	IMAP_CORE->conn_suspend(s->c);
 }
 
 void imap_async_end(struct imap_session *s)
 {
-	struct rmail_conn *c = s->c;
-
-	imap_flush();
 	s->busy = false;
-	if (s->closing) {
+	/* s->fetch is NULL here: a FETCH is freed before it ends */
+	if (s->closing)
 		session_cleanup(s);
-	} else if (s->fetch == NULL) {
-		IMAP_CORE->conn_resume_read(c);
-	}
-	IMAP_CORE->conn_unref(c);
+	IMAP_CORE->conn_resume(s->c);
 }
 
 /* ---- dispatch --------------------------------------------------- */
@@ -513,7 +477,6 @@ int imap_session_input(struct rmail_conn *c, void *session)
 
 	if (rc == RMAIL_OK)
 		prelogin_deadline(session);
-	imap_flush();
 	return rc;
 }
 
@@ -524,7 +487,6 @@ void imap_session_drain(struct rmail_conn *c, void *session)
 	(void)c;
 	if (s->fetch != NULL && !s->closing)
 		imap_fetch_continue(s);
-	imap_flush();
 }
 
 void imap_session_tls_ready(struct rmail_conn *c, void *session)
@@ -541,7 +503,6 @@ void imap_session_tls_ready(struct rmail_conn *c, void *session)
 void imap_session_timeout(struct rmail_conn *c, void *session)
 {
 	(void)session;
-	imap_flush();
 	IMAP_CORE->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
 }
 
@@ -553,10 +514,6 @@ void imap_session_close(struct rmail_conn *c, void *session, int reason)
 	(void)reason;
 	if (s == NULL || s->closing)
 		return;
-	if (obuf.s == s) {
-		obuf.s = NULL; /* nobody left to read it */
-		obuf.len = 0;
-	}
 	s->closing = true;
 	if (s->search_work != NULL)
 		IMAP_CORE->work_cancel(s->search_work);

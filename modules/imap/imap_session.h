@@ -164,8 +164,6 @@ void imap_session_close(struct rmail_conn *c, void *session, int reason);
 void imap_printf(struct imap_session *s, const char *fmt, ...)
 	RMAIL_PRINTF(2, 3);
 void imap_write(struct imap_session *s, const void *d, size_t n);
-/* hand gathered output to the core: at the end of every event */
-void imap_flush(void);
 /* untagged updates (EXPUNGE only when allowed), then the tagged line */
 void imap_tagged(struct imap_session *s, const char *tag, bool expunge_ok,
 		 const char *fmt, ...) RMAIL_PRINTF(4, 5);

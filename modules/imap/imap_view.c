@@ -587,7 +587,6 @@ static void on_watch(void *arg)
 		if (s->mode == IMAP_M_IDLE)
 			imap_idle_notify(s);
 	}
-	imap_flush();
 }
 
 static struct imap_tracker *tracker_get(const char *user, const char *name,

@@ -88,25 +88,22 @@ static void msg_metric(struct smtp_session *s, const char *result)
 	s->mod->core->metric_add("rmail_smtp_messages_total", labels, 1);
 }
 
+/* conn_suspend exists: the descriptor declares ABI 1.2, so the loader
+ * refuses an older core */
 void smtp_suspend(struct smtp_session *s)
 {
 	s->phase = SMTP_PH_WAIT;
-	s->mod->core->conn_pause_read(s->c);
-	s->mod->core->conn_ref(s->c);
+	s->mod->core->conn_suspend(s->c);
 }
 
 int smtp_resume(struct smtp_session *s)
 {
 	struct rmail_conn *c = s->c;
-	int alive = !s->mod->core->conn_closed(c);
 
 	s->phase = SMTP_PH_CMD;
-	if (alive && !s->closing)
-		s->mod->core->conn_resume_read(c);
-	else if (alive)
+	if (s->closing && !s->mod->core->conn_closed(c))
 		s->mod->core->conn_close(c);
-	s->mod->core->conn_unref(c);
-	return alive ? 0 : -1;
+	return s->mod->core->conn_resume(c) ? 0 : -1;
 }
 
 /* ---- session life ---------------------------------------------------- */

@@ -6,6 +6,7 @@
 
 #include <glib-unix.h>
 
+#include "fake_conn.h"
 #include "fake_core.h"
 
 struct rmail_pool {
@@ -297,10 +298,16 @@ static void fk_loop_post(rmail_post_fn cb, void *arg)
 {
 	struct post *p = g_new0(struct post, 1);
 
+	GSource *src = g_idle_source_new();
+
 	p->cb = cb;
 	p->arg = arg;
-	g_main_context_invoke_full(fk.ctx, G_PRIORITY_DEFAULT, post_fire, p,
-				   NULL);
+	/* not g_main_context_invoke: from inside a dispatch it would call
+	 * back at once, where the core never does */
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, post_fire, p, NULL);
+	g_source_attach(src, fk.ctx);
+	g_source_unref(src);
 }
 
 static double fk_now(void)
@@ -447,6 +454,8 @@ const struct rmail_core *fake_core_init(void)
 	fk.core.secure_zero = fk_secure_zero;
 	fk.core.base64_decode = fk_base64_decode;
 	fk.core.base64_encode = fk_base64_encode;
+	fake_conn_install(&fk.core);
+	fake_services_install(&fk.core);
 	fk.ready = true;
 	return &fk.core;
 }

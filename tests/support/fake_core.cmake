@@ -3,9 +3,13 @@
 include_guard(GLOBAL)
 if(NOT TARGET rmail_fake_core)
   add_library(rmail_fake_core STATIC
-              ${PROJECT_SOURCE_DIR}/tests/support/fake_core.c)
+              ${PROJECT_SOURCE_DIR}/tests/support/fake_core.c
+              ${PROJECT_SOURCE_DIR}/tests/support/fake_conn.c
+              ${PROJECT_SOURCE_DIR}/tests/support/fake_services.c)
   target_include_directories(rmail_fake_core PUBLIC
                              ${PROJECT_SOURCE_DIR}/tests/support
                              ${PROJECT_SOURCE_DIR}/include)
+  # the core's one dispatch of protocol handlers (header only)
+  target_include_directories(rmail_fake_core PRIVATE ${PROJECT_SOURCE_DIR}/core)
   target_link_libraries(rmail_fake_core PUBLIC PkgConfig::GLIB)
 endif()

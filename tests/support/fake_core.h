@@ -2,8 +2,9 @@
  * A GLib fake of the core services table for in-process unit tests of
  * modules: logs go to a capture buffer, pools are malloc lists, timers
  * and fd watches run on a GMainContext, work_submit runs jobs inline or
- * on a GThreadPool.  Unimplemented entries are NULL (a test that
- * needs one adds it here).  One fake per process.
+ * on a GThreadPool; connections are fake_conn.h's, the protocol-side
+ * services fake_services.c's.  Unimplemented entries are NULL (a test
+ * that needs one adds it here).  One fake per process.
  */
 #ifndef FAKE_CORE_H
 #define FAKE_CORE_H
@@ -33,6 +34,27 @@ void fake_core_log_clear(void);
 /* a context for the fake's mctx (name, conf, pool) */
 struct rmail_mctx *fake_core_mctx(const char *name, const void *conf);
 void fake_core_mctx_free(struct rmail_mctx *m);
+
+/* auth_login accepts this user and password (answer from the loop) */
+void fake_core_add_login(const char *user, const char *password);
+
+/* every message submit_commit took (it always succeeds, from the
+ * loop); rcpt_policy says LOCAL for @example.test, RELAY for others
+ * when authenticated, DENIED else */
+struct fake_submission {
+	char *proto, *mail_from, *auth_user;
+	GPtrArray *rcpts; /* char * */
+	GString *data;
+};
+const GPtrArray *fake_core_submissions(void);
+void fake_core_submissions_clear(void);
+
+/* what the module passed to core->listen for `key` (the last call) */
+bool fake_core_listener(const char *key, const struct rmail_proto_ops **ops_r,
+			struct rmail_listen_opts *o_r);
+
+/* fake_services.c / fake_conn.c fill their entries of the table */
+void fake_services_install(struct rmail_core *core);
 
 /* run the loop: until pred(arg) is true or timeout seconds passed;
  * pred NULL runs for the whole timeout.  Returns pred's last value. */
