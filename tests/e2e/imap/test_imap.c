@@ -47,7 +47,9 @@ static void append_msg(struct imc *c, const char *mbox, const char *subj)
 
 static void test_cleartext_policy(void)
 {
-	struct imd *d = imd_start("\"idle_timeout_preauth\": \"1s\"");
+	/* 3 s: long enough that a loaded machine (ASan, -j2) never times
+	 * out the steps before the last one, which waits for it */
+	struct imd *d = imd_start("\"idle_timeout_preauth\": \"3s\"");
 	struct imc *c;
 	char *g, *r;
 
@@ -108,9 +110,9 @@ static void test_cleartext_policy(void)
 	g_assert_null(r);
 	imc_close(c);
 
-	/* idle timeout before login (1 s here) */
+	/* idle timeout before login (3 s here) */
 	c = imc_connect(d, false, NULL);
-	r = imc_until(c, "* BYE", 5);
+	r = imc_until(c, "* BYE", 10);
 	g_assert_nonnull(r);
 	has(r, "Autologout");
 	g_free(r);
