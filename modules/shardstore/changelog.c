@@ -18,6 +18,9 @@
 
 #include "ss_mbox.h"
 
+uint32_t ss_log_rotate_at = 1u << 20; /* 32768 records */
+uint32_t ss_log_keep = 8192;
+
 static void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;

@@ -139,7 +139,8 @@ int ss_modseq_create(struct ss_store *st, int dirfd)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.st = st;
 	tmp.dirfd = dirfd;
-	hdr_init(&h, 1, 0, 0);
+	/* 1 is the modseq of every message a migration renamed */
+	hdr_init(&h, 2, 0, 0);
 	return create_file(&tmp, &h);
 }
 
