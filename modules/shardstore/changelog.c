@@ -460,6 +460,11 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
 		if (recs[i].type != RMAIL_CHANGE_EXPUNGE || recs[i].detail ||
 		    recs[i].modseq <= since || ss_mbox_find(mb, c.uid) >= 0)
 			continue;
+		/* its unlink is done (the view lost the UID): HIGHESTMODSEQ
+		 * covers what is reported, so a caller resuming from it
+		 * never sees it go down */
+		if (c.modseq > mb->highest)
+			mb->highest = c.modseq;
 		cb(arg, &c);
 	}
 	pthread_mutex_unlock(&mb->lock);

@@ -57,7 +57,7 @@ static void hdr_init(struct ss_mshdr *h, uint64_t next, uint64_t horizon,
 static bool hdr_valid(const struct ss_mshdr *h)
 {
 	return memcmp(h->magic, SS_MS_MAGIC, 8) == 0 && h->next > 0 &&
-	       h->next <= (uint64_t)INT64_MAX / 2 && h->horizon < h->next;
+	       h->next <= (uint64_t)INT64_MAX / 2 && h->horizon <= h->next;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)

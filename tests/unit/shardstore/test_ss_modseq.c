@@ -195,6 +195,10 @@ static void test_resume_lost(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpuint(one_more(&fx->st, &uv1), >, max + SS_MODSEQ_GAP - 1);
 	g_assert_cmpuint(uv1, >, uv0);
 	g_assert_true(g_file_test(p, G_FILE_TEST_EXISTS));
+	/* once: the new counter is good for the next process */
+	ss_store_close(&fx->st);
+	ss_fx_open(fx->dir, &fx->st);
+	g_assert_cmpuint(uidvalidity(&fx->st), ==, uv1);
 	g_free(p);
 }
 
