@@ -61,7 +61,8 @@ static uint64_t check_view(struct rmail_mbox *mb)
 
 #define RACE_N 40000 /* per process: crosses a ceiling (65536) */
 
-/* two processes fetch-add on one counter: no modseq handed out twice */
+/* two processes fetch-add on one counter: no modseq handed out twice;
+ * with d, both take the network-filesystem path (flock, pread/pwrite) */
 static void test_counter_race(struct ss_fx *fx, gconstpointer d)
 {
 	char *out[2];
@@ -71,7 +72,6 @@ static void test_counter_race(struct ss_fx *fx, gconstpointer d)
 	size_t k = 0;
 	int i, j;
 
-	(void)d;
 	for (i = 0; i < 2; i++) {
 		out[i] = g_strdup_printf("%s/race%d", fx->dir, i);
 		pid[i] = fork();
@@ -83,10 +83,12 @@ static void test_counter_race(struct ss_fx *fx, gconstpointer d)
 			uint64_t *v = malloc(RACE_N * sizeof(*v));
 			int fd;
 
-			if (v == NULL ||
-			    ss_store_open(&st, fake_core_init(), fx->dir,
-					  &err) < 0 ||
-			    ss_mbox_open(&st, SS_USER, "INBOX", &mb, &err) < 0)
+			if (v == NULL || ss_store_open(&st, fake_core_init(),
+						       fx->dir, &err) < 0)
+				_exit(2);
+			if (d != NULL)
+				st.fs_name = "nfs";
+			if (ss_mbox_open(&st, SS_USER, "INBOX", &mb, &err) < 0)
 				_exit(2);
 			for (j = 0; j < RACE_N; j++) {
 				v[j] = ss_modseq_begin(mb);
@@ -695,6 +697,8 @@ int main(int argc, char **argv)
 	g_test_add("/shardstore/modseq/" path, struct ss_fx, NULL,             \
 		   ss_fx_setup, fn, ss_fx_teardown)
 	ADD("counter-race", test_counter_race);
+	g_test_add("/shardstore/modseq/counter-race-netfs", struct ss_fx, "net",
+		   ss_fx_setup, test_counter_race, ss_fx_teardown);
 	ADD("resume-lost", test_resume_lost);
 	ADD("resume-stale", test_resume_stale);
 	ADD("resume-killed", test_resume_killed);
