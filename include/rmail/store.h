@@ -114,6 +114,10 @@ struct rmail_mbox_status {
 	uint32_t special_use;
 	uint64_t bytes; /* of all messages */
 	uint64_t highestmodseq;
+	/* 1.2: mbox_changes(since) lists every expunge with modseq > since
+	 * whenever since >= vanished_horizon; below it the store cannot list
+	 * them all (compare UIDs instead).  Test with RMAIL_HAS. */
+	uint64_t vanished_horizon;
 };
 
 /* One message in a mailbox view; 40 bytes, fixed layout (one per
@@ -260,15 +264,19 @@ struct rmail_store_ops {
 	 * valid until the next mbox_refresh or mbox_close. */
 	size_t (*mbox_keywords)(struct rmail_mbox *mb,
 				const char *const **names_r);
-	/* [loop] changes with modseq > since, from the change log. */
+	/* [loop] changes with modseq > since.  The shard store (format 2)
+	 * reports each UID's latest change from the refreshed view and the
+	 * expunges from its tombstones (complete for since >=
+	 * rmail_mbox_status.vanished_horizon), each with its exact
+	 * modseq; not in modseq order. */
 	int (*mbox_changes)(struct rmail_mbox *mb, uint64_t since,
 			    rmail_change_fn cb, void *arg,
 			    struct rmail_err *err);
 
 	/* ---- messages ---------------------------------------------- */
 	/* One rename, lock-free CAS; new_r gets the resulting state, its
-	 * modseq that of the change-log record written (0: no change, or a
-	 * store that does not say). */
+	 * modseq that of the change (0: no change, or a store that does
+	 * not say). */
 	int (*msg_flags)(struct rmail_mbox *mb, uint32_t uid, int mode,
 			 uint32_t flags, const char *const *keywords,
 			 size_t nkeywords, struct rmail_msg *new_r,
@@ -362,6 +370,16 @@ struct rmail_store_ops {
 		      struct rmail_err *err);
 
 	/* ---- 1.2 ----------------------------------------------------- */
+	/* msg_flags, applied atomically only while the message's modseq is
+	 * <= unchangedsince (RFC 7162 UNCHANGEDSINCE); otherwise -1 with
+	 * RMAIL_E_MODIFIED and new_r filled with the current state.  A
+	 * change that changes nothing succeeds without a new modseq.  Test
+	 * with RMAIL_HAS(). */
+	int (*msg_flags_unchanged)(struct rmail_mbox *mb, uint32_t uid,
+				   uint64_t unchangedsince, int mode,
+				   uint32_t flags, const char *const *keywords,
+				   size_t nkeywords, struct rmail_msg *new_r,
+				   struct rmail_err *err);
 	/* [slow] commit n appends (begun and written, all to the same
 	 * mailbox) as one batch (IMAP MULTIAPPEND): all are stored, with
 	 * the consecutive UIDs *uid_first_r .. +n-1 taken under one UID

@@ -42,6 +42,10 @@
  *       all or none, for IMAP MULTIAPPEND).
  *       rmail_core.conn_suspend and conn_resume: pause input and hold
  *       the conn across asynchronous work, and undo it.
+ *       rmail_mbox_status.vanished_horizon (the oldest modseq from
+ *       which mbox_changes lists every expunge) and
+ *       rmail_store_ops.msg_flags_unchanged (STORE UNCHANGEDSINCE),
+ *       with the error code RMAIL_E_MODIFIED.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -92,6 +96,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_user_update, password)
 #define RMAIL_MBOX_STATUS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, highestmodseq)
+#define RMAIL_MBOX_STATUS_SIZE_1_2                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, vanished_horizon)
 #define RMAIL_FILTER_OPS_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \
