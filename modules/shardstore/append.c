@@ -366,6 +366,7 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 {
 	struct rmail_mbox *mb;
 	struct ss_fname *f;
+	bool *resettle;
 	char dst[SS_FNAME_MAX + 16], name[SS_FNAME_MAX];
 	uint64_t total = 0;
 	uint32_t uv, uid, last_shard = UINT32_MAX;
@@ -389,23 +390,37 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 	if (total > 0 && ss_quota_check(mb->st, mb->user, total, err) < 0)
 		return -1;
 	f = calloc(n, sizeof(*f));
-	if (f == NULL)
+	resettle = calloc(n, sizeof(*resettle));
+	if (f == NULL || resettle == NULL) {
+		free(f);
+		free(resettle);
 		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	}
 	if (ss_uid_lock(mb, &uv, &uid, err) < 0) {
 		free(f);
+		free(resettle);
 		return -1;
 	}
 	for (k = 0; k < n; k++) {
+		bool ok;
+
 		f[k].uid = uid + (uint32_t)k;
 		f[k].size = aps[k]->size;
 		f[k].date = aps[k]->date;
 		f[k].flags = aps[k]->flags;
 		f[k].keywords = aps[k]->keywords;
+		/* one modseq per message, taken and ended around its own
+		 * rename as a single append does (the network-filesystem
+		 * path holds a lock between the two) */
+		f[k].modseq = ss_modseq_begin(mb);
 		ss_fname_format(&f[k], name);
 		snprintf(dst, sizeof(dst), "s%u/%s", ss_shard_of(f[k].uid),
 			 name);
-		if (ss_shard_ensure(mb, f[k].uid) < 0 ||
-		    renameat(mb->dirfd, aps[k]->tmp, mb->dirfd, dst) < 0)
+		ok = f[k].modseq != 0 && ss_shard_ensure(mb, f[k].uid) == 0 &&
+		     renameat(mb->dirfd, aps[k]->tmp, mb->dirfd, dst) == 0;
+		if (f[k].modseq != 0)
+			resettle[k] = ss_modseq_end(mb, f[k].modseq);
+		if (!ok)
 			break;
 	}
 	if (k < n) {
@@ -424,10 +439,15 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 		for (i = 0; i < n; i++)
 			aps[i]->failed = true;
 		free(f);
+		free(resettle);
 		return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
 				     strerror(e));
 	}
 	ss_uid_unlock(mb, uid + (uint32_t)n);
+	for (k = 0; k < n; k++) {
+		if (resettle[k])
+			ss_msg_resettle(mb, &f[k]);
+	}
 	/* the directory fsyncs first, so the log records follow each
 	 * other closely: readers patching from the log see a batch whole
 	 * more often (docs/imap.md: the window) */
@@ -457,6 +477,7 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 		ap->reserved = 0;
 	}
 	free(f);
+	free(resettle);
 	if (uid_first_r != NULL)
 		*uid_first_r = uid;
 	if (uidvalidity_r != NULL)
