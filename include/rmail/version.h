@@ -34,6 +34,10 @@
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
  *  1.2  (this release; every append below goes under it)
+ *       rmail_store_ops.user_hash_cas (write a password hash only if
+ *       the stored one is still the expected one: imports, rehash) and
+ *       rmail_store_ops.user_rehash (upgrade a verified password to the
+ *       store's default scheme, compare-and-swap).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -73,6 +77,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
+#define RMAIL_STORE_OPS_SIZE_1_2                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \

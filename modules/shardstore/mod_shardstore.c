@@ -11,12 +11,14 @@
 
 #include "ss_mbox.h"
 #include "ss_optime.h"
+#include "pwscheme.h"
 
 #define SS_FORMAT_VERSION 1
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
-static const struct ss_conf ss_default_conf = {1.0, 1, SS_UPLOADS_MAX,
-					       SS_SWEEP_INTERVAL};
+static const struct ss_conf ss_default_conf = {
+	1.0, 1, SS_UPLOADS_MAX, SS_SWEEP_INTERVAL,
+	SS_PW_ARGON2_MAX_KIB_DEFAULT / 1024};
 
 /* the module's conf when loaded, defaults for CLI and tests */
 static const struct ss_conf *ss_active_conf;
@@ -289,6 +291,8 @@ static const struct rmail_store_ops ss_ops = {
 	.owns_address_try = ss_owns_address_try,
 	.check = ss_check,
 	.health = ss_health,
+	.user_hash_cas = ss_user_hash_cas,
+	.user_rehash = ss_user_rehash,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)
@@ -298,6 +302,16 @@ static int check_uploads(const void *field, struct rmail_err *err)
 	if (v < 0 || v > 100000)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "must be between 0 and 100000");
+	return 0;
+}
+
+static int check_argon2_mem(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 1 || v > 4096)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 1 and 4096");
 	return 0;
 }
 
@@ -338,6 +352,12 @@ static const struct rmail_conf_key ss_conf_keys[] = {
 	{"tmp_sweep_interval", RMAIL_CONF_DURATION, 0,
 	 offsetof(struct ss_conf, tmp_sweep_interval), "\"1h\"",
 	 "how often abandoned tmp/ files are looked for", check_interval},
+	{"argon2_max_memory_mb", RMAIL_CONF_INT, 0,
+	 offsetof(struct ss_conf, argon2_max_memory_mb), "256",
+	 "largest memory cost of an imported {ARGON2I}/{ARGON2ID} hash that "
+	 "is verified; each of the workers.hash threads may use this much "
+	 "at once, a costlier hash is refused",
+	 check_argon2_mem},
 	RMAIL_CONF_END};
 
 /* ---- the periodic tmp/ sweep (tmpfiles.c) ----------------------- */
