@@ -301,10 +301,68 @@ static void test_passwd_then_login(void)
 	rmh_free(h);
 }
 
+/* auth.rehash off keeps the migrated hash; a hash in a scheme rmail
+ * cannot check fails the login as unsupported_scheme, not as a wrong
+ * password */
+static void test_no_rehash_and_unsupported(void)
+{
+	struct rmh *h = rmh_new();
+	guint imap = rmh_port(h, "imap");
+	char *pwfile, *out = NULL, *j, *path, *log;
+	struct rmh_conn *c;
+
+	rmh_set(h, "modules", "[\"mod_shardstore\", \"mod_imap\"]");
+	rmh_setf(h, "imap",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"allow_cleartext_login_loopback\": true}",
+		 imap);
+	rmh_set(h, "auth", "{\"rehash\": false}");
+	rmh_write_config(h);
+	pwfile = g_build_filename(rmh_dir(h), "passwd", NULL);
+	g_assert_true(
+		g_file_set_contents(pwfile,
+				    "bob:" SSHA512 "\n"
+				    "hal:{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=\n",
+				    -1, NULL));
+	g_assert_cmpint(
+		run(h, &out, "passwd", pwfile, "--domain", DOM, NULL, NULL), ==,
+		0);
+	g_free(out);
+	/* hand-edited to a scheme the store does not verify */
+	path = g_build_filename(rmh_dir(h), "mail", "domains", DOM, "users",
+				"hal", "user.json", NULL);
+	g_assert_true(g_file_set_contents(
+		path,
+		"{\"password_hash\": \"{CRAM-MD5}e02d374fde0dc75a17a557039a3a"
+		"5338c7743304777dccd376f332bee68d2cf6\", \"token_gen\": 3}\n",
+		-1, NULL));
+	g_assert_true(rmh_start(h));
+	c = imap_login(imap, "bob@" DOM, PW, "a OK");
+	rmh_conn_close(c);
+	c = imap_login(imap, "hal@" DOM, PW, "a NO [AUTHENTICATIONFAILED]");
+	rmh_conn_close(c);
+	g_assert_true(rmh_wait_log(h, "reason=unsupported_scheme", 10));
+	g_assert_true(rmh_wait_log(h, "{CRAM-MD5} is not supported", 10));
+	log = rmh_stderr(h);
+	g_assert_null(strstr(log, "user=hal@" DOM " rip=127.0.0.1 "
+				  "reason=bad_credentials"));
+	g_assert_null(strstr(log, "password_rehashed"));
+	g_free(log);
+	j = user_json(h, "bob");
+	g_assert_nonnull(strstr(j, "{SSHA512}"));
+	g_free(j);
+	g_assert_cmpint(rmh_stop(h), ==, 0);
+	g_free(path);
+	g_free(pwfile);
+	rmh_free(h);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/e2e/import/passwd-aliases-login",
 			test_passwd_then_login);
+	g_test_add_func("/e2e/import/no-rehash-unsupported-scheme",
+			test_no_rehash_and_unsupported);
 	return g_test_run();
 }
