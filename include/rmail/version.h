@@ -38,6 +38,7 @@
  *       the stored one is still the expected one: imports, rehash) and
  *       rmail_store_ops.user_rehash (upgrade a verified password to the
  *       store's default scheme, compare-and-swap).
+ *       rmail_core.conf_str answers "workers.hash" too.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H

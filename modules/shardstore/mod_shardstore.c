@@ -419,6 +419,24 @@ static void ss_stop(struct rmail_mctx *m, int mode)
 		m->core->timer_del(&sweep.timer);
 }
 
+/* Every hash worker may verify an argon2 hash at the cap at once: say
+ * so when that adds up to a lot of memory. */
+static void argon2_budget_log(struct rmail_mctx *m)
+{
+	const struct ss_conf *c = m->conf;
+	const char *w = m->core->conf_str("workers.hash");
+	long long n = w != NULL ? atoll(w) : 0;
+
+	if (c == NULL || n <= 0 || c->argon2_max_memory_mb * n < 1024)
+		return;
+	m->core->log(m, RMAIL_LOG_WARN,
+		     "argon2 password checks may take up to %lld MiB at once "
+		     "(shardstore.argon2_max_memory_mb %lld x workers.hash "
+		     "%lld)",
+		     (long long)c->argon2_max_memory_mb * n,
+		     (long long)c->argon2_max_memory_mb, n);
+}
+
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 {
 	struct ss_store *st;
@@ -430,6 +448,7 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 	ss_active_conf = m->conf;
 	m->data = st;
 	ss_fs_log(st);
+	argon2_budget_log(m);
 	return 0;
 }
 

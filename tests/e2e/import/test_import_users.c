@@ -317,6 +317,8 @@ static void test_no_rehash_and_unsupported(void)
 		 "\"allow_cleartext_login_loopback\": true}",
 		 imap);
 	rmh_set(h, "auth", "{\"rehash\": false}");
+	/* the cap times the two hash workers is said at start */
+	rmh_set(h, "shardstore", "{\"argon2_max_memory_mb\": 600}");
 	rmh_write_config(h);
 	pwfile = g_build_filename(rmh_dir(h), "passwd", NULL);
 	g_assert_true(
@@ -341,6 +343,7 @@ static void test_no_rehash_and_unsupported(void)
 	rmh_conn_close(c);
 	c = imap_login(imap, "hal@" DOM, PW, "a NO [AUTHENTICATIONFAILED]");
 	rmh_conn_close(c);
+	g_assert_true(rmh_wait_log(h, "may take up to 1200 MiB at once", 10));
 	g_assert_true(rmh_wait_log(h, "reason=unsupported_scheme", 10));
 	g_assert_true(rmh_wait_log(h, "{CRAM-MD5} is not supported", 10));
 	log = rmh_stderr(h);
