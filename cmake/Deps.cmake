@@ -12,6 +12,8 @@ target_link_libraries(rm_libev INTERFACE ${LIBEV_LIBRARY})
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
 pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
+# Dovecot's {ARGON2I}/{ARGON2ID} hashes, verified by the store
+pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
 find_library(LIBRESOLV_LIBRARY resolv REQUIRED)
 if(BUILD_TESTING)
   pkg_check_modules(GLIB REQUIRED IMPORTED_TARGET glib-2.0>=2.70)

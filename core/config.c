@@ -609,6 +609,7 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->limits.auth_ipv6_prefix = (uint32_t)r->auth_ipv6_prefix;
 	c->limits.auth_known_ip_ttl = r->auth_known_ip_ttl;
 	c->limits.auth_cache_ttl = r->auth_cache_ttl;
+	c->auth.rehash = r->auth_rehash != 0;
 	c->workers.read = (uint32_t)r->workers_read;
 	c->workers.hash = (uint32_t)r->workers_hash;
 	c->admin_listen = r->admin_listen;

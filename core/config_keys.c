@@ -302,6 +302,10 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "\"60s\"",
 	  "how long a successful password check is reused (0: never)",
 	  check_nonneg_duration),
+	K("auth.rehash", RMAIL_CONF_BOOL, R, auth_rehash, "true",
+	  "on a successful login, replace a password hash of another scheme "
+	  "(an imported Dovecot hash) by one in the store's default scheme",
+	  NULL),
 	K("workers.read", RMAIL_CONF_INT, 0, workers_read, "2",
 	  "threads for store reads and searches", check_positive),
 	K("workers.hash", RMAIL_CONF_INT, 0, workers_hash, "2",

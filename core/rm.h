@@ -103,6 +103,10 @@ struct rm_config {
 	} limits;
 
 	struct {
+		bool rehash; /* upgrade migrated hashes on login */
+	} auth;
+
+	struct {
 		uint32_t read;
 		uint32_t hash;
 	} workers;

@@ -2,6 +2,7 @@
  * The services table handed to every module: the only way a module
  * reaches the core.  Entries point straight at the rm_* functions.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "rm.h"
@@ -41,6 +42,13 @@ static const char *svc_conf_str(const char *key)
 		return c->hostname;
 	if (strcmp(key, "mail_root") == 0)
 		return c->mail_root;
+	if (strcmp(key, "workers.hash") == 0) {
+		/* the store sizes what password checks may take at once */
+		static char buf[16];
+
+		snprintf(buf, sizeof(buf), "%u", c->workers.hash);
+		return buf;
+	}
 	return NULL;
 }
 

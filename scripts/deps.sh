@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
-libcrypt-dev libidn2-dev pkg-config cmake make gcc clang clang-format libclang-rt-14-dev
+libcrypt-dev libargon2-dev libidn2-dev pkg-config cmake make gcc clang clang-format libclang-rt-14-dev
 openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3"
 
 missing=""

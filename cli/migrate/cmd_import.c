@@ -24,6 +24,7 @@
 #include <dirent.h>
 
 #include "cmd_store.h"
+#include "import_sub.h"
 #include "maildir.h"
 #include "md_walk.h"
 
@@ -660,6 +661,10 @@ static int import_run(struct rm_cli *cli)
 	size_t n, nf, i, j, skipped_total;
 	int rc = RM_EXIT_OK;
 
+	if (cli->argc >= 1 && strcmp(cli->argv[0], "passwd") == 0)
+		return rm_import_passwd(cli, cli->argc - 1, cli->argv + 1);
+	if (cli->argc >= 1 && strcmp(cli->argv[0], "aliases") == 0)
+		return rm_import_aliases(cli, cli->argc - 1, cli->argv + 1);
 	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
 		return RM_EXIT_USAGE;
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
@@ -721,6 +726,9 @@ static int import_run(struct rm_cli *cli)
 
 const struct rm_command rm_cmd_import = {
 	.name = "import",
-	.usage = "maildir DIR ADDRESS: import a Maildir++ tree",
+	.usage = "maildir DIR ADDRESS | passwd FILE [--domain D] [--dry-run] "
+		 "| aliases FILE [--domain D] [--dry-run]: import a Maildir++ "
+		 "tree, Dovecot/shadow users with their hashes, Postfix "
+		 "virtual aliases",
 	.run = import_run,
 };

@@ -31,8 +31,10 @@ struct auth_job {
 	struct rmail_err err;
 	struct rmail_timer *timer; /* the failure delay, freed on answer */
 	struct auth_keys k;
-	bool charged; /* holds one check of the budget */
-	bool acct;    /* ... the account's too */
+	bool charged;	  /* holds one check of the budget */
+	bool acct;	  /* ... the account's too */
+	bool rehash;	  /* auth.rehash when the login began */
+	bool unsupported; /* the stored hash's scheme, not the password */
 	double cache_ttl;
 };
 
@@ -96,6 +98,34 @@ static void answer(void *arg)
 	job_free(j);
 }
 
+/* A migrated hash (import passwd) becomes one of the store's default
+ * scheme at its first successful login, while the password is at hand.
+ * The store swaps only while the hash is the one it checks again, so a
+ * password changed since this login's check is never overwritten. */
+static void rehash(struct auth_job *j, const struct rmail_store_ops *ops,
+		   void *h)
+{
+	struct rmail_err err;
+	char u[128];
+
+	if (!j->rehash ||
+	    !RMAIL_HAS(ops, struct rmail_store_ops, user_rehash) ||
+	    ops->user_rehash == NULL)
+		return;
+	rmail_err_clear(&err);
+	clean_field(u, sizeof(u), j->res.user.address);
+	switch (ops->user_rehash(h, j->user, j->password, &err)) {
+	case 1:
+		rm_log(RMAIL_LOG_INFO, "event=password_rehashed user=%s", u);
+		break;
+	case 0:
+		break;
+	default:
+		rm_log(RMAIL_LOG_WARN,
+		       "event=password_rehash_skipped user=%s: %s", u, err.msg);
+	}
+}
+
 static void verify_work(void *arg, const volatile int *cancel)
 {
 	struct auth_job *j = arg;
@@ -120,6 +150,13 @@ static void verify_work(void *arg, const volatile int *cancel)
 		/* here, while the password is still at hand */
 		rm_auth_cache_put(j->user, j->password, j->res.user.token_gen,
 				  j->cache_ttl);
+		rehash(j, ops, h);
+	} else if (j->err.code == RMAIL_E_NOTIMPL) {
+		/* a hash rmail cannot check: the client sees a failed
+		 * login, the log says why */
+		j->unsupported = true;
+		j->res.ok = 0;
+		j->res.code = RMAIL_E_AUTH;
 	} else {
 		j->res.ok = 0;
 		j->res.code = j->err.code ? j->err.code : RMAIL_E_AUTH;
@@ -165,7 +202,9 @@ static void verify_done(void *arg, int cancelled)
 		rm_auth_budget_refund(&j->k, j->acct);
 	n = rm_auth_failures(j->rip);
 	j->res.failures = n;
-	rm_auth_log_failure(j->proto, j->user, j->rip, reason_of(j->res.code));
+	rm_auth_log_failure(j->proto, j->user, j->rip,
+			    j->unsupported ? "unsupported_scheme"
+					   : reason_of(j->res.code));
 	memset(&j->res.user, 0, sizeof(j->res.user));
 	delay = AUTH_DELAY_FIRST;
 	for (uint32_t i = 1; i < n && delay < AUTH_DELAY_MAX; i++)
@@ -237,6 +276,7 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 	}
 	j->charged = true;
 	j->cache_ttl = rm_conf() != NULL ? rm_conf()->limits.auth_cache_ttl : 0;
+	j->rehash = rm_conf() != NULL && rm_conf()->auth.rehash;
 	if (cache_hit(j)) {
 		rm_loop_post(answer, j);
 		return;

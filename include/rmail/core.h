@@ -273,7 +273,8 @@ struct rmail_core {
 	void (*vlog)(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
 
-	/* config values of the core itself: "hostname", "mail_root" ... */
+	/* config values of the core itself: "hostname", "mail_root",
+	 * "version", "workers.hash" (since 1.2; NULL before) */
 	const char *(*conf_str)(const char *key);
 
 	/* pools: bump allocation, freed all at once; OOM aborts */

@@ -394,6 +394,26 @@ struct rmail_store_ops {
 				  uint32_t *uid_first_r,
 				  uint32_t *uidvalidity_r,
 				  struct rmail_err *err);
+	/* [slow] Compare-and-swap the user's password hash: new_hash is
+	 * written only while the stored hash is still expected_hash (NULL:
+	 * only while the user has no password), else RMAIL_E_BUSY and
+	 * nothing written.  new_hash is a hash in a scheme the store
+	 * verifies (crypt(3), or Dovecot's "{SCHEME}..." forms); plaintext
+	 * schemes and unknown ones are RMAIL_E_INVAL.  Sessions and tokens
+	 * of the user end as on a password change.  Test with RMAIL_HAS()
+	 * and a NULL check. */
+	int (*user_hash_cas)(void *h, const char *address,
+			     const char *expected_hash, const char *new_hash,
+			     struct rmail_err *err);
+	/* [slow] After a successful login: when the stored hash is not in
+	 * the store's default scheme, verify `password` against it and
+	 * replace it by a default-scheme hash of the same password, by
+	 * compare-and-swap against the hash just verified, so a password
+	 * changed meanwhile is never overwritten (RMAIL_E_BUSY then).
+	 * 1 rehashed, 0 nothing to do, -1 with err.  Tokens stay valid
+	 * (same password).  Test with RMAIL_HAS() and a NULL check. */
+	int (*user_rehash)(void *h, const char *address, const char *password,
+			   struct rmail_err *err);
 };
 
 #endif

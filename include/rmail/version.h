@@ -46,6 +46,11 @@
  *       which mbox_changes lists every expunge) and
  *       rmail_store_ops.msg_flags_unchanged (STORE UNCHANGEDSINCE),
  *       with the error code RMAIL_E_MODIFIED.
+ *       rmail_store_ops.user_hash_cas (write a password hash only if
+ *       the stored one is still the expected one: imports, rehash) and
+ *       rmail_store_ops.user_rehash (upgrade a verified password to the
+ *       store's default scheme, compare-and-swap).
+ *       rmail_core.conf_str answers "workers.hash" too.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -89,7 +94,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
 #define RMAIL_STORE_OPS_SIZE_1_2                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, append_commit_many)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \

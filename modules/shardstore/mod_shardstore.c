@@ -12,12 +12,14 @@
 #include "ss_mbox.h"
 #include "ss_optime.h"
 #include "users_int.h"
+#include "pwscheme.h"
 
 #define SS_FORMAT_VERSION 2
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
-static const struct ss_conf ss_default_conf = {1.0, 1, SS_UPLOADS_MAX,
-					       SS_SWEEP_INTERVAL};
+static const struct ss_conf ss_default_conf = {
+	1.0, 1, SS_UPLOADS_MAX, SS_SWEEP_INTERVAL,
+	SS_PW_ARGON2_MAX_KIB_DEFAULT / 1024};
 
 /* the module's conf when loaded, defaults for CLI and tests */
 static const struct ss_conf *ss_active_conf;
@@ -304,6 +306,8 @@ static const struct rmail_store_ops ss_ops = {
 	.health = ss_health,
 	.msg_flags_unchanged = ss_t_msg_flags_unchanged,
 	.append_commit_many = ss_append_commit_many,
+	.user_hash_cas = ss_user_hash_cas,
+	.user_rehash = ss_user_rehash,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)
@@ -313,6 +317,16 @@ static int check_uploads(const void *field, struct rmail_err *err)
 	if (v < 0 || v > 100000)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "must be between 0 and 100000");
+	return 0;
+}
+
+static int check_argon2_mem(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 1 || v > 4096)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "must be between 1 and 4096");
 	return 0;
 }
 
@@ -353,6 +367,12 @@ static const struct rmail_conf_key ss_conf_keys[] = {
 	{"tmp_sweep_interval", RMAIL_CONF_DURATION, 0,
 	 offsetof(struct ss_conf, tmp_sweep_interval), "\"1h\"",
 	 "how often abandoned tmp/ files are looked for", check_interval},
+	{"argon2_max_memory_mb", RMAIL_CONF_INT, 0,
+	 offsetof(struct ss_conf, argon2_max_memory_mb), "256",
+	 "largest memory cost of an imported {ARGON2I}/{ARGON2ID} hash that "
+	 "is verified; each of the workers.hash threads may use this much "
+	 "at once, a costlier hash is refused",
+	 check_argon2_mem},
 	RMAIL_CONF_END};
 
 /* ---- the periodic tmp/ sweep (tmpfiles.c) ----------------------- */
@@ -414,6 +434,24 @@ static void ss_stop(struct rmail_mctx *m, int mode)
 		m->core->timer_del(&sweep.timer);
 }
 
+/* Every hash worker may verify an argon2 hash at the cap at once: say
+ * so when that adds up to a lot of memory. */
+static void argon2_budget_log(struct rmail_mctx *m)
+{
+	const struct ss_conf *c = m->conf;
+	const char *w = m->core->conf_str("workers.hash");
+	long long n = w != NULL ? atoll(w) : 0;
+
+	if (c == NULL || n <= 0 || c->argon2_max_memory_mb * n < 1024)
+		return;
+	m->core->log(m, RMAIL_LOG_WARN,
+		     "argon2 password checks may take up to %lld MiB at once "
+		     "(shardstore.argon2_max_memory_mb %lld x workers.hash "
+		     "%lld)",
+		     (long long)c->argon2_max_memory_mb * n,
+		     (long long)c->argon2_max_memory_mb, n);
+}
+
 static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 {
 	struct ss_store *st;
@@ -425,6 +463,7 @@ static int ss_init(struct rmail_mctx *m, struct rmail_err *err)
 	ss_active_conf = m->conf;
 	m->data = st;
 	ss_fs_log(st);
+	argon2_budget_log(m);
 	return 0;
 }
 

@@ -82,6 +82,10 @@ int ss_user_add(void *h, const char *address, const char *password, int admin,
 int ss_user_update(void *h, const char *address,
 		   const struct rmail_user_update *upd, struct rmail_err *err);
 int ss_user_del(void *h, const char *address, int purge, struct rmail_err *err);
+int ss_user_hash_cas(void *h, const char *address, const char *expected_hash,
+		     const char *new_hash, struct rmail_err *err);
+int ss_user_rehash(void *h, const char *address, const char *password,
+		   struct rmail_err *err);
 int ss_user_list(void *h, const char *domain, rmail_user_fn cb, void *arg,
 		 struct rmail_err *err);
 int ss_alias_add(void *h, const char *alias, const char *const *targets,

@@ -21,6 +21,7 @@ struct ss_conf {
 	int inotify;
 	int64_t max_uploads_per_user;
 	double tmp_sweep_interval;
+	int64_t argon2_max_memory_mb; /* per check; see pwscheme.h */
 };
 
 struct ss_shard {

@@ -14,10 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pwscheme.h"
+#include "ss_mbox.h"
 #include "users_int.h"
 
 #define SS_USER_JSON_MAX (64 * 1024)
-#define SS_DEFAULT_PREFIX "$y$"
 
 struct ss_ucache {
 	struct ss_ucache *next;
@@ -35,8 +36,8 @@ static char dummy_hash[SS_USER_HASH_MAX];
 
 /* ---- hashing ------------------------------------------------------- */
 
-static int hash_password(const char *pw, char *out, size_t outsz,
-			 struct rmail_err *err)
+int ss_user_hash_new(const char *pw, char *out, size_t outsz,
+		     struct rmail_err *err)
 {
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data *cd;
@@ -63,35 +64,37 @@ out:
 	return ret;
 }
 
-static int ct_equal(const char *a, const char *b)
+static void pw_limits(struct ss_store *st, struct ss_pw_limits *lim)
 {
-	size_t la = strlen(a), lb = strlen(b), i;
-	unsigned char diff = (unsigned char)(la != lb);
+	static const struct ss_pw_limits def = SS_PW_LIMITS_DEFAULT;
+	int64_t mb = ss_conf(st)->argon2_max_memory_mb;
 
-	for (i = 0; i < la; i++)
-		diff |= (unsigned char)a[i] ^
-			(unsigned char)(i < lb ? b[i] : 0);
-	return diff == 0;
+	*lim = def;
+	if (mb > 0 && mb <= 4096)
+		lim->argon2_max_kib = (uint32_t)mb * 1024;
 }
 
-/* 1 when pw matches hash; always does the full hashing work */
-static int check_password(const char *pw, const char *hash)
+/* an enum ss_pw_verdict; always does the full hashing work */
+int ss_user_check_pw(struct ss_store *st, const char *pw, const char *hash,
+		     char *scheme_r, size_t schemesz)
 {
-	struct crypt_data *cd;
-	const char *h;
-	int ok = 0;
+	struct ss_pw_limits lim;
 
-	cd = calloc(1, sizeof(*cd));
-	if (cd == NULL)
-		return 0;
-	h = crypt_rn(pw, hash, cd, (int)sizeof(*cd));
-	/* "*0"/"*1" is libxcrypt's failure token: never a match, even if
-	 * someone stored it as a hash */
-	if (h != NULL && h[0] != '*' && hash[0] != '\0')
-		ok = ct_equal(h, hash);
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return ok;
+	pw_limits(st, &lim);
+	return ss_pw_verify(pw, hash, &lim, scheme_r, schemesz);
+}
+
+const char *ss_user_pw_verdict_str(int v)
+{
+	switch (v) {
+	case SS_PW_MALFORMED:
+		return "is malformed";
+	case SS_PW_TOO_COSTLY:
+		return "costs more than argon2_max_memory_mb or the round "
+		       "caps allow";
+	default:
+		return "is not supported";
+	}
 }
 
 static void dummy_init(void)
@@ -104,7 +107,7 @@ static void dummy_init(void)
 		memset(rnd, 0x5a, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
-	if (hash_password(pw, dummy_hash, sizeof(dummy_hash), NULL) < 0)
+	if (ss_user_hash_new(pw, dummy_hash, sizeof(dummy_hash), NULL) < 0)
 		memcpy(dummy_hash, "*", 2);
 	explicit_bzero(pw, sizeof(pw));
 }
@@ -184,8 +187,8 @@ static void cache_drop(struct ss_users *us, const char *canon)
 	pthread_mutex_unlock(&us->lock);
 }
 
-static int user_json_path(const char *canon, char *out, size_t outsz,
-			  struct rmail_err *err)
+int ss_user_json_path(const char *canon, char *out, size_t outsz,
+		      struct rmail_err *err)
 {
 	char dir[SS_PATH_MAX];
 	int n;
@@ -231,7 +234,7 @@ int ss_user_lookup(struct ss_store *st, const char *canon,
 	size_t len = 0;
 	int ret = -1, parsed, settled;
 
-	if (user_json_path(canon, path, sizeof(path), err) < 0)
+	if (ss_user_json_path(canon, path, sizeof(path), err) < 0)
 		return -1;
 	/* The hot path: one stat, no open, while the file is unchanged.
 	 * The path holds only encoded names, so no "..": the open below
@@ -360,8 +363,8 @@ int ss_user_verify(void *h, const char *address, const char *password,
 	struct ss_store *st = h;
 	struct ss_user_rec rec;
 	struct rmail_err lerr;
-	char canon[RMAIL_ADDR_MAX + 1];
-	int found, ok;
+	char canon[RMAIL_ADDR_MAX + 1], scheme[32];
+	int found, ok, v;
 
 	pthread_once(&dummy_once, dummy_init);
 	if (password == NULL)
@@ -369,7 +372,22 @@ int ss_user_verify(void *h, const char *address, const char *password,
 	rmail_err_clear(&lerr);
 	found = ss_canon(address, canon, NULL, NULL, NULL) == 0 &&
 		ss_user_lookup(st, canon, &rec, &lerr) == 0;
-	ok = check_password(password, found ? rec.hash : dummy_hash);
+	v = ss_user_check_pw(st, password, found ? rec.hash : dummy_hash,
+			     scheme, sizeof(scheme));
+	if (found && v < 0) {
+		/* the same work as a real check, then say why in the log:
+		 * the client only sees a failed login */
+		ss_user_check_pw(st, password, dummy_hash, NULL, 0);
+		ss_ulog(st, RMAIL_LOG_WARN,
+			"%s: password hash scheme {%s} %s; reset the "
+			"password (rmail user passwd)",
+			canon, scheme, ss_user_pw_verdict_str(v));
+		explicit_bzero(&rec, sizeof(rec));
+		return rmail_err_set(err, RMAIL_E_NOTIMPL,
+				     "password scheme %s %s", scheme,
+				     ss_user_pw_verdict_str(v));
+	}
+	ok = v == SS_PW_MATCH;
 	/* a record that could not be read is no wrong password: the
 	 * client is told to try again, not that its login failed */
 	if (!found && lerr.code != RMAIL_E_NONE && lerr.code != RMAIL_E_NOENT &&
@@ -417,8 +435,8 @@ int ss_user_add(void *h, const char *address, const char *password, int admin,
 	if (ss_user_dir(rec.address, dir, sizeof(dir), err) < 0)
 		return -1;
 	if (password != NULL && password[0] != '\0') {
-		if (hash_password(password, rec.hash, sizeof(rec.hash), err) <
-		    0)
+		if (ss_user_hash_new(password, rec.hash, sizeof(rec.hash),
+				     err) < 0)
 			return -1;
 	} else {
 		/* no password: the account exists but cannot log in */
@@ -467,13 +485,13 @@ int ss_user_update(void *h, const char *address,
 
 	if (ss_canon(address, canon, NULL, NULL, err) < 0 ||
 	    ss_user_dir(canon, dir, sizeof(dir), err) < 0 ||
-	    user_json_path(canon, path, sizeof(path), err) < 0)
+	    ss_user_json_path(canon, path, sizeof(path), err) < 0)
 		return -1;
 	if (upd->quota_mb < -1 || upd->quota_mb > INT64_MAX / (1 << 20))
 		return rmail_err_set(err, RMAIL_E_INVAL, "bad quota");
 	/* hash outside the lock: it is the slow part */
 	if (upd->password != NULL &&
-	    hash_password(upd->password, newhash, sizeof(newhash), err) < 0)
+	    ss_user_hash_new(upd->password, newhash, sizeof(newhash), err) < 0)
 		return -1;
 	lockfd = ss_lock_dir(st, dir, err);
 	if (lockfd < 0) {

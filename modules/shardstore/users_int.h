@@ -93,6 +93,19 @@ char *ss_user_render(const struct ss_user_rec *u, const char *old,
 		     size_t oldlen);
 
 /* ---- users.c ------------------------------------------------------ */
+/* the scheme new hashes get (yescrypt) */
+#define SS_DEFAULT_PREFIX "$y$"
+/* hash pw in the default scheme */
+int ss_user_hash_new(const char *pw, char *out, size_t outsz,
+		     struct rmail_err *err);
+/* an enum ss_pw_verdict under the configured cost caps */
+int ss_user_check_pw(struct ss_store *st, const char *pw, const char *hash,
+		     char *scheme_r, size_t schemesz);
+/* why a negative verdict, for a log line */
+const char *ss_user_pw_verdict_str(int v);
+/* "domains/<d>/users/<u>/user.json" */
+int ss_user_json_path(const char *canon, char *out, size_t outsz,
+		      struct rmail_err *err);
 /* the cached record of a canonical user (re-read when changed) */
 int ss_user_lookup(struct ss_store *st, const char *canon,
 		   struct ss_user_rec *u_r, struct rmail_err *err);

@@ -789,6 +789,186 @@ static void test_quota_threads(struct fx *f, gconstpointer data)
 	g_assert_cmpuint(used, ==, 100 + 3 * NTHREADS * NCHARGES);
 }
 
+/* ---- migrated hashes: compare-and-swap, rehash ------------------------ */
+
+/* python3 hashlib: SSHA512 of "correct horse" with salt 01..08 */
+#define SSHA512_HORSE                                                          \
+	"{SSHA512}ggObOJHDWCqgI5uFv/j9yDNYMvdTgt+Toj8d6cGrSG/e+E9GbH4DkQ8y5j"  \
+	"Y3NblhoGens+zNVX1mZaFy0qwRwwECAwQFBgcI"
+/* the argon2 CLI: -id -t 3 -m 16 -p 1, salt "somesaltsomesalt" */
+#define ARGON2ID_HORSE                                                         \
+	"{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c29tZXNhbHRzb21lc2FsdA$EQ"   \
+	"n6ufNBHabX894pCwYhAbItgn5/8i6yNpUQ8CXRFd4"
+
+static char *stored_hash(struct fx *f, const char *local, const char *dom)
+{
+	struct ss_user_rec rec;
+	char *path = user_file(f, local, dom, "user.json"), *text;
+	struct rmail_err err;
+	char *h;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	rmail_err_clear(&err);
+	g_assert_cmpint(ss_user_parse(text, strlen(text), &rec, &err), ==, 0);
+	h = g_strdup(rec.hash);
+	g_free(text);
+	g_free(path);
+	return h;
+}
+
+static void test_hash_cas(struct fx *f, gconstpointer data)
+{
+	struct rmail_user u;
+	struct rmail_err err;
+	uint64_t gen;
+	char *h;
+
+	(void)data;
+	add_ok(f, "erin@example.com", NULL);
+	g_assert_cmpint(ss_user_get(&f->st, "erin@example.com", &u, &err), ==,
+			0);
+	gen = u.token_gen;
+	/* plaintext and unknown schemes are never written */
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com", NULL,
+					 "{PLAIN}correct horse", &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com", NULL,
+					 "{CRAM-MD5}0011", &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
+	h = stored_hash(f, "erin", "example.com");
+	g_assert_cmpstr(h, ==, "!");
+	g_free(h);
+	/* NULL: only while there is no password */
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com", NULL,
+					 SSHA512_HORSE, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com",
+				       "correct horse", &u, &err),
+			==, 0);
+	g_assert_cmpuint(u.token_gen, !=, gen);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com", NULL,
+					 ARGON2ID_HORSE, &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_BUSY);
+	/* a stale expected hash: the password changed since, nothing is
+	 * written */
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com",
+					 ARGON2ID_HORSE, ARGON2ID_HORSE, &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_BUSY);
+	h = stored_hash(f, "erin", "example.com");
+	g_assert_cmpstr(h, ==, SSHA512_HORSE);
+	g_free(h);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "erin@example.com",
+					 SSHA512_HORSE, ARGON2ID_HORSE, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "erin@example.com",
+				       "correct horse", &u, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "nobody@example.com", NULL,
+					 ARGON2ID_HORSE, &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_NOENT);
+}
+
+static void test_rehash(struct fx *f, gconstpointer data)
+{
+	const struct rmail_user_update upd = {sizeof(upd), -1, -1, -1,
+					      "changed meanwhile"};
+	struct rmail_user u;
+	struct rmail_err err;
+	uint64_t gen;
+	char *h;
+
+	(void)data;
+	add_ok(f, "finn@example.com", NULL);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "finn@example.com", NULL,
+					 ARGON2ID_HORSE, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "finn@example.com",
+				       "correct horse", &u, &err),
+			==, 0);
+	gen = u.token_gen;
+	g_assert_cmpint(
+		ss_user_rehash(&f->st, "finn@example.com", "wrong horse", &err),
+		==, -1);
+	h = stored_hash(f, "finn", "example.com");
+	g_assert_cmpstr(h, ==, ARGON2ID_HORSE);
+	g_free(h);
+	g_assert_cmpint(ss_user_rehash(&f->st, "finn@example.com",
+				       "correct horse", &err),
+			==, 1);
+	h = stored_hash(f, "finn", "example.com");
+	g_assert_true(g_str_has_prefix(h, "$y$"));
+	g_free(h);
+	g_assert_cmpint(ss_user_verify(&f->st, "finn@example.com",
+				       "correct horse", &u, &err),
+			==, 0);
+	g_assert_cmpuint(u.token_gen, ==, gen); /* same password */
+	/* done once */
+	g_assert_cmpint(ss_user_rehash(&f->st, "finn@example.com",
+				       "correct horse", &err),
+			==, 0);
+
+	/* the race: a login checked the old hash, then the admin set a new
+	 * password before the rehash ran; the new one stays */
+	add_ok(f, "gail@example.com", NULL);
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "gail@example.com", NULL,
+					 SSHA512_HORSE, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "gail@example.com",
+				       "correct horse", &u, &err),
+			==, 0);
+	/* another migrated hash of another password (python3 hashlib) */
+	g_assert_cmpint(ss_user_hash_cas(&f->st, "gail@example.com",
+					 SSHA512_HORSE,
+					 "{SSHA256}qVczUPsVvZZDxCxW27xkIs9X+y/"
+					 "mEeJ730o9SE81939zYWx0c2FsdA==",
+					 &err),
+			==, 0);
+	g_assert_cmpint(ss_user_rehash(&f->st, "gail@example.com",
+				       "correct horse", &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_BUSY);
+	h = stored_hash(f, "gail", "example.com");
+	g_assert_true(g_str_has_prefix(h, "{SSHA256}"));
+	g_free(h);
+	/* and a new password set by the admin in the default scheme */
+	g_assert_cmpint(ss_user_update(&f->st, "gail@example.com", &upd, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_rehash(&f->st, "gail@example.com",
+				       "correct horse", &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "gail@example.com",
+				       "changed meanwhile", &u, &err),
+			==, 0);
+	g_assert_cmpint(ss_user_verify(&f->st, "gail@example.com",
+				       "correct horse", &u, &err),
+			==, -1);
+}
+
+static void test_unsupported_scheme(struct fx *f, gconstpointer data)
+{
+	struct rmail_user u;
+	struct rmail_err err;
+	char *path;
+
+	(void)data;
+	add_ok(f, "hal@example.net", "initial");
+	path = user_file(f, "hal", "example.net", "user.json");
+	hand_edit(path, "{\"password_hash\": \"{CRAM-MD5}e02d374fde0dc75a17a557"
+			"039a3a5338c7743304777dccd376f332bee68d2cf6\", "
+			"\"token_gen\": 3}\n");
+	g_assert_cmpint(
+		ss_user_verify(&f->st, "hal@example.net", "initial", &u, &err),
+		==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_NOTIMPL);
+	g_assert_nonnull(strstr(err.msg, "CRAM-MD5"));
+	g_free(path);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -806,5 +986,8 @@ int main(int argc, char **argv)
 	ADD("alias-reread", test_alias_reread);
 	ADD("quota", test_quota);
 	ADD("quota-threads", test_quota_threads);
+	ADD("hash-cas", test_hash_cas);
+	ADD("rehash", test_rehash);
+	ADD("unsupported-scheme", test_unsupported_scheme);
 	return g_test_run();
 }
