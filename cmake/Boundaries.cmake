@@ -3,8 +3,9 @@
 #  - a module (mod_*.so) sees only the public ABI: its include
 #    directories hold nothing but include/, it links no core library,
 #    and none of its sources includes a path with "..";
-#  - the daemon's core (core/) never reaches into the commands (cli/)
-#    or into a module's private headers.
+#  - the daemon's core (core/) never reaches into the commands (cli/);
+#    neither the core nor the commands reach into a module's private
+#    headers.
 # Runs after every add_subdirectory(), when target properties are final.
 include_guard(GLOBAL)
 
@@ -51,18 +52,32 @@ function(rmail_check_boundaries)
     endforeach()
   endforeach()
 
-  foreach(_t rmcore)
+  foreach(_t rmcore rmcli)
+    if(NOT TARGET ${_t})
+      continue()
+    endif()
+    if(_t STREQUAL "rmcore")
+      set(_far "cli|modules")
+      # cli.h and cmd_store.h are the commands' headers; ".." reaches
+      # into cli/ or a module
+      set(_re "\\.\\./|\"(cli\\.h|cmd_store\\.h|diagnose/|migrate/)")
+    else()
+      set(_far "modules")
+      set(_re "\\.\\./")
+    endif()
     get_target_property(_dirs ${_t} INCLUDE_DIRECTORIES)
     foreach(_d IN LISTS _dirs)
-      if(_d MATCHES "^${PROJECT_SOURCE_DIR}/(cli|modules)(/|$)")
+      if(_d MATCHES "^${PROJECT_SOURCE_DIR}/(${_far})(/|$)")
         list(APPEND _errors "${_t}: include directory ${_d}")
       endif()
     endforeach()
     get_target_property(_srcs ${_t} SOURCES)
+    get_target_property(_sdir ${_t} SOURCE_DIR)
     foreach(_s IN LISTS _srcs)
-      # cli.h and cmd_store.h are the commands' headers; ".." reaches
-      # into cli/ or a module
-      _rm_bad_includes(${_s} "\\.\\./|\"(cli\\.h|cmd_store\\.h|diagnose/|migrate/)" _bad)
+      if(NOT IS_ABSOLUTE ${_s})
+        set(_s ${_sdir}/${_s})
+      endif()
+      _rm_bad_includes(${_s} "${_re}" _bad)
       foreach(_b IN LISTS _bad)
         list(APPEND _errors "${_s}: ${_b}")
       endforeach()

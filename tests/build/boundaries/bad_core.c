@@ -1,0 +1,2 @@
+/* the core including the commands */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* reaches past the public ABI */
+#include "../../../modules/shardstore/ss.h"
