@@ -42,6 +42,7 @@ enum rmail_errcode {
 	RMAIL_E_NOTIMPL,  /* service not provided by this core/module */
 	RMAIL_E_BUSY,	  /* temporary, retry later */
 	RMAIL_E_CANCELLED,
+	RMAIL_E_MODIFIED, /* 1.2: changed since the modseq given */
 };
 
 struct rmail_err {

@@ -114,6 +114,10 @@ struct rmail_mbox_status {
 	uint32_t special_use;
 	uint64_t bytes; /* of all messages */
 	uint64_t highestmodseq;
+	/* 1.2: mbox_changes(mb, since) lists every EXPUNGE with modseq >
+	 * since whenever since >= vanished_horizon; below it the store no
+	 * longer remembers them all. */
+	uint64_t vanished_horizon;
 };
 
 /* One message in a mailbox view; 40 bytes, fixed layout (one per
@@ -360,6 +364,16 @@ struct rmail_store_ops {
 	 * mount options...).  Cheap without cb.  Test with RMAIL_HAS(). */
 	int (*health)(void *h, rmail_check_fn cb, void *arg,
 		      struct rmail_err *err);
+
+	/* ---- 1.2 ----------------------------------------------------- */
+	/* msg_flags, only while the message's modseq <= unchangedsince:
+	 * otherwise -1 with RMAIL_E_MODIFIED and nothing changed (CONDSTORE
+	 * STORE UNCHANGEDSINCE).  Test with RMAIL_HAS. */
+	int (*msg_flags_unchanged)(struct rmail_mbox *mb, uint32_t uid,
+				   uint64_t unchangedsince, int mode,
+				   uint32_t flags, const char *const *keywords,
+				   size_t nkeywords, struct rmail_msg *new_r,
+				   struct rmail_err *err);
 };
 
 #endif

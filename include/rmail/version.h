@@ -34,6 +34,8 @@
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
  *  1.2  (this release; every append below goes under it)
+ *       rmail_mbox_status.vanished_horizon, rmail_store_ops.
+ *       msg_flags_unchanged and RMAIL_E_MODIFIED (CONDSTORE/QRESYNC).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -79,6 +81,10 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_user_update, password)
 #define RMAIL_MBOX_STATUS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, highestmodseq)
+#define RMAIL_MBOX_STATUS_SIZE_1_2                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, vanished_horizon)
+#define RMAIL_STORE_OPS_SIZE_1_2                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_flags_unchanged)
 #define RMAIL_FILTER_OPS_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \
