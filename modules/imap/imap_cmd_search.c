@@ -58,6 +58,8 @@ struct search_job {
 	bool need_body;
 	struct rmail_mbox *mb;
 	uint32_t *hits;
+	bool modseq; /* a MODSEQ key: say the highest matched */
+	uint64_t maxmodseq;
 	size_t nhits;
 	char tag[128];
 };
@@ -429,6 +431,8 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 		return day == k->date;
 	case IMAP_SKEY_SINCE:
 		return day >= k->date;
+	case IMAP_SKEY_MODSEQ:
+		return imap_msg_modseq(m) >= k->modseq;
 	case IMAP_SKEY_UID:
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:
@@ -478,7 +482,20 @@ static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass)
 
 /* ---- the command ------------------------------------------------------ */
 
-static void write_hits(struct imap_session *s, const uint32_t *v, size_t n)
+/* does the search use MODSEQ (then its reply carries one) */
+static bool has_modseq(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next)
+		if (k->type == IMAP_SKEY_MODSEQ ||
+		    ((k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		      k->type == IMAP_SKEY_NOT) &&
+		     has_modseq(k->child)))
+			return true;
+	return false;
+}
+
+static void write_hits(struct imap_session *s, const uint32_t *v, size_t n,
+		       uint64_t modseq)
 {
 	char out[4096];
 	size_t len = 0, i;
@@ -493,6 +510,9 @@ static void write_hits(struct imap_session *s, const uint32_t *v, size_t n)
 		len += imap_put_u64(out + len, v[i]);
 	}
 	imap_write(s, out, len);
+	/* the highest modseq of the matches (RFC 7162 3.1.5) */
+	if (modseq != 0 && n > 0)
+		imap_printf(s, " (MODSEQ %llu)", (unsigned long long)modseq);
 	imap_write(s, "\r\n", 2);
 }
 
@@ -508,9 +528,13 @@ static void run(struct search_job *j, const volatile int *cancel)
 		if (cancel != NULL && *cancel)
 			break;
 		t.c = &j->c[i];
-		if (eval(j->root, &t, 0))
+		if (eval(j->root, &t, 0)) {
 			j->hits[j->nhits++] =
 				j->uid ? j->c[i].m.uid : j->c[i].seq;
+			if (j->modseq &&
+			    imap_msg_modseq(&j->c[i].m) > j->maxmodseq)
+				j->maxmodseq = imap_msg_modseq(&j->c[i].m);
+		}
 		if (t.loaded)
 			unload(&t);
 	}
@@ -539,7 +563,7 @@ static void search_done(void *arg, int cancelled)
 
 	s->search_work = NULL;
 	if (!cancelled && !s->closing && !IMAP_CORE->conn_closed(s->c)) {
-		write_hits(s, j->hits, j->nhits);
+		write_hits(s, j->hits, j->nhits, j->maxmodseq);
 		imap_tagged(s, j->tag, false, "OK SEARCH completed");
 	}
 	job_free(j);
@@ -572,6 +596,14 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	if (rc != IMAP_SEARCH_OK) {
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
+	}
+	if (has_modseq(root)) {
+		if (!imap_condstore_supported()) {
+			imap_tagged(s, cmd->tag, false,
+				    "BAD Unknown search key MODSEQ");
+			return;
+		}
+		imap_condstore_enable(s);
 	}
 	nkw = ops->mbox_keywords(mb, &kw);
 	if (prepare(s, root, kw, nkw, &text, &body) < 0) {
@@ -606,11 +638,12 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	job->s = s;
 	job->root = root;
 	job->uid = uid;
+	job->modseq = has_modseq(root);
 	job->need_body = body;
 	job->mb = mb;
 	if (!text) {
 		run(job, NULL);
-		write_hits(s, job->hits, job->nhits);
+		write_hits(s, job->hits, job->nhits, job->maxmodseq);
 		job_free(job);
 		imap_tagged(s, cmd->tag, false, "OK SEARCH completed");
 		return;
