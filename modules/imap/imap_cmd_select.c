@@ -149,6 +149,12 @@ static void expunge_done(void *arg, int cancelled)
 		} else if (cancelled || j->rc < 0) {
 			imap_tagged(s, s->tag, true, "NO %s%s",
 				    imap_err_code(&j->err), j->err.msg);
+		} else if (s->condstore) {
+			/* the expunges are a change the client records
+			 * (RFC 7162 3.1.6) */
+			imap_tagged(s, s->tag, true,
+				    "OK [HIGHESTMODSEQ %llu] EXPUNGE completed",
+				    (unsigned long long)imap_highestmodseq(s));
 		} else {
 			imap_tagged(s, s->tag, true, "OK EXPUNGE completed");
 		}
