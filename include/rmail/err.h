@@ -42,7 +42,9 @@ enum rmail_errcode {
 	RMAIL_E_NOTIMPL,  /* service not provided by this core/module */
 	RMAIL_E_BUSY,	  /* temporary, retry later */
 	RMAIL_E_CANCELLED,
-	RMAIL_E_MODIFIED, /* 1.2: changed since the modseq given */
+	/* 1.2: a conditional change refused, the target changed since the
+	 * caller's modseq (msg_flags_unchanged) */
+	RMAIL_E_MODIFIED,
 };
 
 struct rmail_err {

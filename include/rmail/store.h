@@ -114,9 +114,9 @@ struct rmail_mbox_status {
 	uint32_t special_use;
 	uint64_t bytes; /* of all messages */
 	uint64_t highestmodseq;
-	/* 1.2: mbox_changes(mb, since) lists every EXPUNGE with modseq >
-	 * since whenever since >= vanished_horizon; below it the store no
-	 * longer remembers them all. */
+	/* 1.2: mbox_changes(since) lists every expunge with modseq > since
+	 * whenever since >= vanished_horizon; below it the store cannot list
+	 * them all (compare UIDs instead).  Test with RMAIL_HAS. */
 	uint64_t vanished_horizon;
 };
 
@@ -366,9 +366,11 @@ struct rmail_store_ops {
 		      struct rmail_err *err);
 
 	/* ---- 1.2 ----------------------------------------------------- */
-	/* msg_flags, only while the message's modseq <= unchangedsince:
-	 * otherwise -1 with RMAIL_E_MODIFIED and nothing changed (CONDSTORE
-	 * STORE UNCHANGEDSINCE).  Test with RMAIL_HAS. */
+	/* msg_flags, applied atomically only while the message's modseq is
+	 * <= unchangedsince (RFC 7162 UNCHANGEDSINCE); otherwise -1 with
+	 * RMAIL_E_MODIFIED and new_r filled with the current state.  A
+	 * change that changes nothing succeeds without a new modseq.  Test
+	 * with RMAIL_HAS(). */
 	int (*msg_flags_unchanged)(struct rmail_mbox *mb, uint32_t uid,
 				   uint64_t unchangedsince, int mode,
 				   uint32_t flags, const char *const *keywords,

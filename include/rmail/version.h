@@ -34,8 +34,10 @@
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
  *  1.2  (this release; every append below goes under it)
- *       rmail_mbox_status.vanished_horizon, rmail_store_ops.
- *       msg_flags_unchanged and RMAIL_E_MODIFIED (CONDSTORE/QRESYNC).
+ *       rmail_mbox_status.vanished_horizon (the oldest modseq from
+ *       which mbox_changes lists every expunge) and
+ *       rmail_store_ops.msg_flags_unchanged (STORE UNCHANGEDSINCE),
+ *       with the error code RMAIL_E_MODIFIED.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -75,6 +77,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
+#define RMAIL_STORE_OPS_SIZE_1_2                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_flags_unchanged)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \
@@ -83,8 +87,6 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, highestmodseq)
 #define RMAIL_MBOX_STATUS_SIZE_1_2                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, vanished_horizon)
-#define RMAIL_STORE_OPS_SIZE_1_2                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_flags_unchanged)
 #define RMAIL_FILTER_OPS_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \

@@ -289,6 +289,7 @@ static const struct rmail_store_ops ss_ops = {
 	.owns_address_try = ss_owns_address_try,
 	.check = ss_check,
 	.health = ss_health,
+	.msg_flags_unchanged = ss_t_msg_flags_unchanged,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

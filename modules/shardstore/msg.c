@@ -22,16 +22,44 @@ void ss_msg_rel(const struct ss_fname *f, char *out, size_t outsz)
 	snprintf(out, outsz, "s%u/%s", ss_shard_of(f->uid), name);
 }
 
-static void view_update(struct rmail_mbox *mb, const struct ss_fname *f)
+static void view_update(struct rmail_mbox *mb, const struct ss_fname *f,
+			uint64_t modseq)
 {
+	int64_t idx;
+
 	pthread_mutex_lock(&mb->lock);
 	ss_view_set_flags(mb, f->uid, f->flags, f->keywords);
+	idx = ss_mbox_find(mb, f->uid);
+	if (idx >= 0 && modseq != 0)
+		((struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx))->modseq =
+			modseq;
 	pthread_mutex_unlock(&mb->lock);
 }
 
-int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
-		 const char *const *keywords, size_t nkeywords,
-		 struct rmail_msg *new_r, struct rmail_err *err)
+static void fill_msg(struct rmail_msg *m, const struct ss_fname *f,
+		     uint64_t modseq)
+{
+	if (m == NULL)
+		return;
+	memset(m, 0, sizeof(*m));
+	m->uid = f->uid;
+	m->flags = f->flags;
+	m->keywords = f->keywords;
+	m->size = f->size;
+	m->internaldate = f->date;
+	m->modseq = modseq;
+}
+
+/*
+ * The compare-and-swap of a flag change: the rename from the name the
+ * state was computed from.  With `unchangedsince` the state checked is
+ * the one renamed away from, so a change in between makes the rename
+ * fail and the check run again on the newer state.
+ */
+static int flags_cas(struct rmail_mbox *mb, uint32_t uid,
+		     uint64_t unchangedsince, int mode, uint32_t flags,
+		     const char *const *keywords, size_t nkeywords,
+		     struct rmail_msg *new_r, struct rmail_err *err)
 {
 	struct ss_fname cur, nw;
 	char from[SS_FNAME_MAX + 16], to[SS_FNAME_MAX + 16];
@@ -45,6 +73,13 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 	if (ss_msg_state(mb, uid, &cur) < 0)
 		return rmail_err_set(err, RMAIL_E_NOENT, "no message %u", uid);
 	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+		if (cur.modseq > unchangedsince) {
+			fill_msg(new_r, &cur, cur.modseq);
+			return rmail_err_set(
+				err, RMAIL_E_MODIFIED,
+				"message %u modified since %llu", uid,
+				(unsigned long long)unchangedsince);
+		}
 		nw = cur;
 		switch (mode) {
 		case RMAIL_FLAGS_ADD:
@@ -80,17 +115,26 @@ int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 	if (tries == SS_CAS_TRIES)
 		return rmail_err_set(err, RMAIL_E_BUSY,
 				     "flag change contended");
-	view_update(mb, &nw);
-	if (new_r != NULL) {
-		memset(new_r, 0, sizeof(*new_r));
-		new_r->uid = uid;
-		new_r->flags = nw.flags;
-		new_r->keywords = nw.keywords;
-		new_r->size = nw.size;
-		new_r->internaldate = nw.date;
-		new_r->modseq = modseq; /* the caller's own change */
-	}
+	view_update(mb, &nw, modseq);
+	fill_msg(new_r, &nw, modseq); /* the caller's own change */
 	return 0;
+}
+
+int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
+		 const char *const *keywords, size_t nkeywords,
+		 struct rmail_msg *new_r, struct rmail_err *err)
+{
+	return flags_cas(mb, uid, UINT64_MAX, mode, flags, keywords, nkeywords,
+			 new_r, err);
+}
+
+int ss_msg_flags_unchanged(struct rmail_mbox *mb, uint32_t uid,
+			   uint64_t unchangedsince, int mode, uint32_t flags,
+			   const char *const *keywords, size_t nkeywords,
+			   struct rmail_msg *new_r, struct rmail_err *err)
+{
+	return flags_cas(mb, uid, unchangedsince, mode, flags, keywords,
+			 nkeywords, new_r, err);
 }
 
 /*

@@ -77,6 +77,21 @@ int ss_t_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 	return ret;
 }
 
+int ss_t_msg_flags_unchanged(struct rmail_mbox *mb, uint32_t uid,
+			     uint64_t unchangedsince, int mode, uint32_t flags,
+			     const char *const *keywords, size_t nkeywords,
+			     struct rmail_msg *new_r, struct rmail_err *err)
+{
+	struct timespec t0;
+	int ret;
+
+	op_start(mb->st, &t0);
+	ret = ss_msg_flags_unchanged(mb, uid, unchangedsince, mode, flags,
+				     keywords, nkeywords, new_r, err);
+	op_done(mb->st, "op=\"flags\"", &t0);
+	return ret;
+}
+
 int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 		  size_t len, size_t *got_r, struct rmail_err *err)
 {

@@ -36,6 +36,7 @@ struct ss_fname {
 	uint64_t keywords;
 	uint64_t size;
 	int64_t date;
+	uint64_t modseq;
 };
 
 static inline uint32_t ss_shard_of(uint32_t uid)

@@ -180,6 +180,12 @@ int ss_mbox_recent(struct rmail_mbox *mb, uint32_t upto, uint32_t *prev_r,
 int ss_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode, uint32_t flags,
 		 const char *const *keywords, size_t nkeywords,
 		 struct rmail_msg *new_r, struct rmail_err *err);
+/* 1.2: msg_flags only while the message's modseq <= unchangedsince,
+ * else RMAIL_E_MODIFIED with new_r the current state */
+int ss_msg_flags_unchanged(struct rmail_mbox *mb, uint32_t uid,
+			   uint64_t unchangedsince, int mode, uint32_t flags,
+			   const char *const *keywords, size_t nkeywords,
+			   struct rmail_msg *new_r, struct rmail_err *err);
 int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 		size_t len, size_t *got_r, struct rmail_err *err);
 int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,

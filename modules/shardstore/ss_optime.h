@@ -16,6 +16,10 @@ int ss_t_msg_flags(struct rmail_mbox *mb, uint32_t uid, int mode,
 		   uint32_t flags, const char *const *keywords,
 		   size_t nkeywords, struct rmail_msg *new_r,
 		   struct rmail_err *err);
+int ss_t_msg_flags_unchanged(struct rmail_mbox *mb, uint32_t uid,
+			     uint64_t unchangedsince, int mode, uint32_t flags,
+			     const char *const *keywords, size_t nkeywords,
+			     struct rmail_msg *new_r, struct rmail_err *err);
 int ss_t_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 		  size_t len, size_t *got_r, struct rmail_err *err);
 int ss_t_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,

@@ -176,6 +176,7 @@ int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r)
 			f_r->keywords = msgs[mid].keywords;
 			f_r->size = msgs[mid].size;
 			f_r->date = msgs[mid].internaldate;
+			f_r->modseq = msgs[mid].modseq;
 			rc = 0;
 			break;
 		}
@@ -198,6 +199,7 @@ int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r)
 		f_r->keywords = m->keywords;
 		f_r->size = m->size;
 		f_r->date = m->internaldate;
+		f_r->modseq = m->modseq;
 	}
 	pthread_mutex_unlock(&mb->lock);
 	return idx >= 0 ? 0 : ss_msg_locate(mb, uid, f_r);
@@ -949,6 +951,8 @@ void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
 	st_r->special_use = mb->special_use;
 	st_r->bytes = mb->size;
 	st_r->highestmodseq = mb->log_read;
+	/* the change log is a cache: no expunge list is complete */
+	st_r->vanished_horizon = mb->log_read;
 }
 
 size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r)
