@@ -799,6 +799,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	const char *why = NULL;
 	const struct imap_fetch_body *b;
 	struct imap_fetch_mods mods;
+	struct imap_arg items;
 
 	if (set == NULL || set->type != IMAP_ARG_ATOM || set->next == NULL ||
 	    (set->next->next != NULL && set->next->next->next != NULL)) {
@@ -823,7 +824,9 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		abort();
-	if (imap_fetch_parse(set->next, &s->arena, &f->attrs, &why) < 0) {
+	items = *set->next;
+	items.next = NULL; /* the modifiers were taken above */
+	if (imap_fetch_parse(&items, &s->arena, &f->attrs, &why) < 0) {
 		free(f);
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
