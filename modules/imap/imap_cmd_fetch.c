@@ -765,7 +765,7 @@ static size_t changed_since(struct imap_session *s, uint32_t *uids, size_t n,
 			k++;
 		if (k >= count)
 			break;
-		if (m->uid == uids[i] && imap_msg_modseq(m) > since)
+		if (m->uid == uids[i] && imap_msg_changed_since(m, since))
 			uids[out++] = uids[i];
 	}
 	return out;

@@ -432,7 +432,8 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 	case IMAP_SKEY_SINCE:
 		return day >= k->date;
 	case IMAP_SKEY_MODSEQ:
-		return imap_msg_modseq(m) >= k->modseq;
+		return k->modseq == 0 ||
+		       imap_msg_changed_since(m, k->modseq - 1);
 	case IMAP_SKEY_UID:
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:

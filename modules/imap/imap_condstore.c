@@ -28,6 +28,11 @@ uint64_t imap_msg_modseq(const struct rmail_msg *m)
 	return m->modseq != 0 ? m->modseq : 1;
 }
 
+bool imap_msg_changed_since(const struct rmail_msg *m, uint64_t since)
+{
+	return m->modseq == 0 || m->modseq > since;
+}
+
 uint64_t imap_highestmodseq(struct imap_session *s)
 {
 	if (s->tr == NULL)
@@ -229,7 +234,7 @@ void imap_qresync_select(struct imap_session *s,
 		if (dead || k >= n || m->uid != u)
 			continue;
 		k++;
-		if (imap_msg_modseq(m) <= p->modseq ||
+		if (!imap_msg_changed_since(m, p->modseq) ||
 		    (within != NULL && !imap_seqset_contains(within, u)))
 			continue;
 		imap_printf(s, "* %u FETCH (UID %u ", seq, u);

@@ -263,6 +263,9 @@ bool imap_condstore_supported(void);
 void imap_condstore_enable(struct imap_session *s);
 /* RFC 7162 modseqs are positive: a store's 0 ("not known") reads as 1 */
 uint64_t imap_msg_modseq(const struct rmail_msg *m);
+/* changed after `since`?  A modseq the store does not know (0) may be
+ * any: it counts as changed, so answers are only longer, never wrong */
+bool imap_msg_changed_since(const struct rmail_msg *m, uint64_t since);
 /* HIGHESTMODSEQ of the selected mailbox as this session knows it */
 uint64_t imap_highestmodseq(struct imap_session *s);
 /* " MODSEQ (n)" */
