@@ -282,7 +282,7 @@ static void populate(const char *mbox_dir, uint32_t n)
 				memcpy(body + 4, RARE_WORD, strlen(RARE_WORD));
 		}
 		/* a read mailbox: one message in a hundred unseen */
-		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,%s.eml",
+		snprintf(path, sizeof(path), "%s/s%u/%u,%zu,%ld,1,%s.eml",
 			 mbox_dir, shard, uid, len, t,
 			 uid % 100 == 0 ? "" : "S");
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

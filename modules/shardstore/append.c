@@ -265,6 +265,7 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	char dst[SS_FNAME_MAX + 16], name[SS_FNAME_MAX];
 	uint32_t uv, uid;
 	int sfd;
+	bool settle;
 
 	if (ap->failed || ap->committed)
 		return rmail_err_set(err, RMAIL_E_IO, "append failed");
@@ -287,19 +288,25 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	f.date = ap->date;
 	f.flags = ap->flags;
 	f.keywords = ap->keywords;
+	f.modseq = ss_modseq_begin(mb);
 	ss_fname_format(&f, name);
 	snprintf(dst, sizeof(dst), "s%u/%s", ss_shard_of(uid), name);
-	if (ss_shard_ensure(mb, uid) < 0 ||
+	if (f.modseq == 0 || ss_shard_ensure(mb, uid) < 0 ||
 	    renameat(mb->dirfd, ap->tmp, mb->dirfd, dst) < 0) {
 		int e = errno;
 
+		if (f.modseq != 0)
+			ss_modseq_end(mb, f.modseq);
 		ss_uid_unlock(mb, uid);
 		ap->failed = true;
 		return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
 				     strerror(e));
 	}
+	settle = ss_modseq_end(mb, f.modseq);
 	ss_uid_unlock(mb, uid + 1);
 	ap->committed = true;
+	if (settle)
+		ss_msg_resettle(mb, &f);
 	if (!ap->nosync) {
 		snprintf(dst, sizeof(dst), "s%u", ss_shard_of(uid));
 		sfd = openat(mb->dirfd, dst,

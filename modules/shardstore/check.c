@@ -92,9 +92,23 @@ static void dup_uid(struct chk *c, int fd, const char *path, uint32_t uid,
 	report(c, c->repair && unlinkat(fd, loser, 0) == 0, path, what);
 }
 
-/* one shard: stray names, wrong shard, duplicate UIDs; highest UID */
+/* the rule readers use (ss_shard_scan): the higher modseq, then the
+ * name sorting last */
+static bool name_wins(const char *a, const char *b)
+{
+	struct ss_fname fa, fb;
+
+	ss_fname_parse(a, strlen(a), &fa);
+	ss_fname_parse(b, strlen(b), &fb);
+	if (fa.modseq != fb.modseq)
+		return fa.modseq > fb.modseq;
+	return strcmp(a, b) > 0;
+}
+
+/* one shard: stray names, wrong shard, duplicate UIDs; highest UID and
+ * highest modseq (*maxmod_r) */
 static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
-			    uint32_t no, const char *path)
+			    uint32_t no, const char *path, uint64_t *maxmod_r)
 {
 	struct best *best = calloc(1u << SS_SHARD_BITS, sizeof(*best));
 	uint32_t high = 0, base = no << SS_SHARD_BITS;
@@ -129,11 +143,12 @@ static uint32_t check_shard(struct chk *c, int mbfd, const char *sname,
 		}
 		if (f.uid > high)
 			high = f.uid;
+		if (f.modseq > *maxmod_r)
+			*maxmod_r = f.modseq;
 		b = best[f.uid - base].name;
 		if (b[0] == '\0') {
 			memcpy(b, de->d_name, len + 1);
-		} else if (strcmp(de->d_name, b) > 0) {
-			/* the rule readers use: the name sorting last wins */
+		} else if (name_wins(de->d_name, b)) {
 			char loser[SS_FNAME_MAX + 1];
 
 			memcpy(loser, b, sizeof(loser));
@@ -184,42 +199,107 @@ static void check_counter(struct chk *c, int mbfd, uint32_t high,
 	close(fd);
 }
 
-/* the 16-byte version-1 append record of docs/storage.md */
-static void log_append(int mbfd, uint32_t uid, uint32_t flags)
+/* a mailbox handle for the counter and the log, without a view */
+static bool light_open(struct ss_store *st, int mbfd, const char *path,
+		       struct rmail_mbox *mb)
 {
-	uint32_t check = 1u ^ uid ^ flags ^ 0x5a5a5a5au;
-	unsigned char r[16] = {1, 1, 0, 0};
-	int fd = openat(mbfd, "changes",
-			O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	struct rmail_err err = {0};
 
-	if (fd < 0)
-		return; /* no log: views rescan */
-	for (int i = 0; i < 4; i++) {
-		r[4 + i] = (unsigned char)(uid >> (8 * i));
-		r[8 + i] = (unsigned char)(flags >> (8 * i));
-		r[12 + i] = (unsigned char)(check >> (8 * i));
-	}
-	if (write(fd, r, sizeof(r)) != (ssize_t)sizeof(r))
-		(void)0; /* the rename is the truth, the log a cache */
-	close(fd);
+	memset(mb, 0, sizeof(*mb));
+	mb->st = st;
+	mb->dirfd = mbfd;
+	mb->logfd = -1;
+	mb->msfd = -1;
+	snprintf(mb->rel, sizeof(mb->rel), "%s", path);
+	mb->counterfd = openat(mbfd, "counter", O_RDWR | O_CLOEXEC);
+	pthread_mutex_init(&mb->lock, NULL);
+	pthread_mutex_init(&mb->alloc, NULL);
+	pthread_mutex_init(&mb->loglock, NULL);
+	if (mb->counterfd >= 0 && ss_modseq_open(mb, &err) == 0)
+		return true;
+	if (mb->counterfd >= 0)
+		close(mb->counterfd);
+	pthread_mutex_destroy(&mb->lock);
+	pthread_mutex_destroy(&mb->alloc);
+	pthread_mutex_destroy(&mb->loglock);
+	return false;
+}
+
+static void light_close(struct rmail_mbox *mb)
+{
+	ss_modseq_close(mb);
+	if (mb->logfd >= 0)
+		close(mb->logfd);
+	close(mb->counterfd);
+	pthread_mutex_destroy(&mb->lock);
+	pthread_mutex_destroy(&mb->alloc);
+	pthread_mutex_destroy(&mb->loglock);
 }
 
 /*
- * Commit a claim under a new UID, as the move would have: the UID lock,
- * the next UID, the rename into its shard, the counter, the log.
+ * The modseq counter: present, and above every modseq a name carries.
+ * A missing one is made again by --repair, which also gives the mailbox
+ * a new UIDVALIDITY (nothing vouches for its modseqs any more).
  */
-static bool commit_claim(int mbfd, int tfd, const char *claim,
-			 struct ss_fname *f)
+static void check_modseq(struct chk *c, int mbfd, uint64_t maxmod,
+			 const char *path)
+{
+	struct rmail_mbox mb;
+	char what[160];
+	struct stat sb;
+
+	if (fstatat(mbfd, "modseq", &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		report(c,
+		       c->repair && light_open(c->st, mbfd, path, &mb) &&
+			       (light_close(&mb), true),
+		       path, "no modseq counter (repair: new UIDVALIDITY)");
+		return;
+	}
+	if (!light_open(c->st, mbfd, path, &mb)) {
+		report(c, false, path, "unreadable modseq counter");
+		return;
+	}
+	if (ss_modseq_peek(&mb) <= maxmod) {
+		snprintf(what, sizeof(what),
+			 "modseq counter %llu is not above the highest "
+			 "modseq %llu",
+			 (unsigned long long)ss_modseq_peek(&mb),
+			 (unsigned long long)maxmod);
+		if (c->repair)
+			ss_modseq_seen(&mb, maxmod);
+		report(c, c->repair && ss_modseq_peek(&mb) > maxmod, path,
+		       what);
+	}
+	light_close(&mb);
+}
+
+/*
+ * Commit a claim under a new UID, as the move would have: a modseq from
+ * the mailbox's counter, the UID lock, the next UID, the rename into its
+ * shard, the counter, the log.
+ */
+static bool commit_claim(struct chk *c, int mbfd, int tfd, const char *claim,
+			 struct ss_fname *f, const char *path)
 {
 	char buf[160], boot[64] = "-", shard[16], rel[SS_FNAME_MAX + 16];
 	char name[SS_FNAME_MAX];
 	unsigned v, uv = 0, next = 0;
-	bool ok = false;
-	int fd = openat(mbfd, "counter", O_RDWR | O_NOFOLLOW | O_CLOEXEC), n;
+	bool ok = false, moved = false;
+	struct rmail_mbox mb;
+	int fd, n;
 	ssize_t got;
 
-	if (fd < 0)
+	if (!light_open(c->st, mbfd, path, &mb))
 		return false;
+	f->modseq = ss_modseq_begin(&mb);
+	fd = openat(mbfd, "counter", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || f->modseq == 0) {
+		if (fd >= 0)
+			close(fd);
+		ss_modseq_end(&mb, f->modseq);
+		light_close(&mb);
+		return false;
+	}
 	flock(fd, LOCK_EX);
 	got = pread(fd, buf, sizeof(buf) - 1, 0);
 	buf[got < 0 ? 0 : got] = '\0';
@@ -234,12 +314,16 @@ static bool commit_claim(int mbfd, int tfd, const char *claim,
 	snprintf(rel, sizeof(rel), "%s/%s", shard, name);
 	if (renameat(tfd, claim, mbfd, rel) < 0)
 		goto out;
+	moved = true;
 	n = snprintf(buf, sizeof(buf), "1 %u %u %s\n", uv, next + 1, boot);
 	ok = pwrite(fd, buf, (size_t)n, 0) == n && ftruncate(fd, n) == 0;
-	log_append(mbfd, next, f->flags);
 out:
 	flock(fd, LOCK_UN);
 	close(fd);
+	ss_modseq_end(&mb, f->modseq);
+	if (moved)
+		ss_log_append_msg(&mb, f);
+	light_close(&mb);
 	return ok;
 }
 
@@ -278,7 +362,9 @@ static void check_claims(struct chk *c, int mbfd, const char *path)
 			continue;
 		if (!pjoin(p, sizeof(p), path, "tmp", de->d_name))
 			continue;
-		report(c, c->repair && commit_claim(mbfd, fd, de->d_name, &f),
+		report(c,
+		       c->repair &&
+			       commit_claim(c, mbfd, fd, de->d_name, &f, path),
 		       p, "leftover move claim");
 	}
 	closedir(d);
@@ -289,6 +375,7 @@ static void check_mailbox(struct chk *c, int mfd, const char *name,
 {
 	int fd = openat(mfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	uint32_t high = 0;
+	uint64_t maxmod = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -305,12 +392,13 @@ static void check_mailbox(struct chk *c, int mfd, const char *name,
 
 		if (no < 0)
 			continue;
-		h = check_shard(c, fd, de->d_name, (uint32_t)no, path);
+		h = check_shard(c, fd, de->d_name, (uint32_t)no, path, &maxmod);
 		if (h > high)
 			high = h;
 	}
 	closedir(d);
 	check_counter(c, fd, high, path);
+	check_modseq(c, fd, maxmod, path);
 	check_claims(c, fd, path);
 	close(fd);
 }

@@ -145,6 +145,24 @@ static int kw_write(struct rmail_mbox *mb, const char *add)
 	return 0;
 }
 
+/* Under the UID lock and mb->lock, the table durable: a new keyword is
+ * a change of the mailbox (RFC 7162: HIGHESTMODSEQ rises), recorded
+ * durably in the log (the names do not show it). */
+static void kw_bump(struct rmail_mbox *mb)
+{
+	struct ss_logrec r = {.type = SS_LOG_KEYWORD};
+
+	r.modseq = ss_modseq_begin(mb);
+	if (r.modseq == 0)
+		return;
+	if (ss_log_durable(mb, &r, 1) == 0) {
+		ss_modseq_raise_hwm(mb, r.modseq);
+		if (r.modseq > mb->highest)
+			mb->highest = r.modseq;
+	}
+	ss_modseq_end(mb, r.modseq);
+}
+
 /* Keyword names to a mask; a keyword new to the mailbox is added to the
  * table under the UID lock, durably, before any name uses it. */
 int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
@@ -215,6 +233,7 @@ int ss_kw_resolve(struct rmail_mbox *mb, const char *const *kw, size_t n,
 			mb->keywords[k] = name;
 			__atomic_store_n(&mb->nkeywords, k + 1,
 					 __ATOMIC_RELEASE);
+			kw_bump(mb);
 		}
 		mask |= 1ull << k;
 	}

@@ -187,7 +187,7 @@ static int create_in(struct ss_store *st, int mfd, const char *cname,
 	if (dfd < 0 || write_file(st, dfd, "counter", buf) < 0 ||
 	    write_file(st, dfd, "keywords", "") < 0 ||
 	    write_file(st, dfd, "changes", "") < 0 ||
-	    mkdir_owned(st, dfd, "tmp") < 0 ||
+	    mkdir_owned(st, dfd, "tmp") < 0 || ss_modseq_create(st, dfd) < 0 ||
 	    (special_use != 0 && special_use < 8 &&
 	     (snprintf(buf, sizeof(buf), "%s\n", su_names[special_use]),
 	      write_file(st, dfd, "special-use", buf) < 0)) ||

@@ -11,8 +11,9 @@
 
 #include "ss_mbox.h"
 #include "ss_optime.h"
+#include "users_int.h"
 
-#define SS_FORMAT_VERSION 1
+#define SS_FORMAT_VERSION 2
 #define SS_FORMAT_MAGIC "rmail-shardstore"
 
 static const struct ss_conf ss_default_conf = {1.0, 1, SS_UPLOADS_MAX,
@@ -89,11 +90,17 @@ static int format_check(struct ss_store *st, struct rmail_err *err)
 	int fd, version;
 	ssize_t n;
 
+	struct stat sb;
+
 	fd = ss_openat(st->root_fd, "FORMAT", O_RDONLY, 0);
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return rmail_err_set(err, RMAIL_E_IO, "FORMAT: %s",
 					     strerror(errno));
+		/* a root from before versioning is format 1 */
+		if (fstatat(st->root_fd, "domains", &sb, 0) == 0 &&
+		    ss_migrate_1_2(st, err) < 0)
+			return -1;
 		return format_write(st, err);
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -108,8 +115,14 @@ static int format_check(struct ss_store *st, struct rmail_err *err)
 				     "%s: format %d is newer than this rmail "
 				     "supports (%d)",
 				     st->mail_root, version, SS_FORMAT_VERSION);
-	/* format 1 is the first: no migrations yet */
-	return 0;
+	if (version == SS_FORMAT_VERSION)
+		return 0;
+	/* in order; FORMAT is written last, so a crash reruns them */
+	if (version < 2 && ss_migrate_1_2(st, err) < 0)
+		return -1;
+	ss_ulog(st, RMAIL_LOG_INFO, "%s: migrated from format %d to %d",
+		st->mail_root, version, SS_FORMAT_VERSION);
+	return format_write(st, err);
 }
 
 int ss_store_open(struct ss_store *st, const struct rmail_core *core,

@@ -26,6 +26,9 @@ struct claim {
 	char tmp[256];	   /* in the destination; "" when not held */
 	struct ss_fname f; /* the source's name */
 	struct ss_fname d; /* the destination's (uid once committed) */
+	uint64_t tomb;	   /* the source's tombstone modseq, 0: none */
+	uint64_t m;	   /* that of the claim that held */
+	bool settle;	   /* the destination name needs a restamp */
 };
 
 /* "tmp/.move.{host}.{pid}.{seq}" in dm, unique like a temporary */
@@ -96,6 +99,7 @@ static int claim_one(struct rmail_mbox *mb, struct rmail_mbox *dm, uint32_t uid,
 	int tries;
 
 	c->tmp[0] = '\0';
+	c->tomb = 0;
 	if (ss_msg_state(mb, uid, &f) < 0)
 		return 0;
 	if (claim_base(dm, base, sizeof(base)) < 0)
@@ -104,6 +108,13 @@ static int claim_one(struct rmail_mbox *mb, struct rmail_mbox *dm, uint32_t uid,
 	for (tries = 0; tries < SS_CAS_TRIES; tries++) {
 		int rc;
 
+		/* the source's expunge is durable before its name goes */
+		if (c->tomb == 0 && ss_msg_tombstone(mb, &f, &c->tomb) < 0) {
+			c->tmp[0] = '\0';
+			c->tomb = 0;
+			return rmail_err_set(err, RMAIL_E_IO, "tombstone: %s",
+					     strerror(errno));
+		}
 		/* keyword indexes differ per mailbox: map through names */
 		d = f;
 		if (ss_kw_translate(mb, dm, f.keywords, &d.keywords, err) < 0) {
@@ -118,16 +129,27 @@ static int claim_one(struct rmail_mbox *mb, struct rmail_mbox *dm, uint32_t uid,
 		if (rc == 0) {
 			c->f = f;
 			c->d = d;
+			c->m = c->tomb;
+			/* (network filesystems: releases the counter before
+			 * the destination's UID lock) */
+			ss_modseq_end(mb, c->tomb);
+			c->tomb = 0;
 			return 1;
 		}
 		if (errno != ENOENT)
 			break;
-		/* changed or gone: the disk says which */
+		/* changed or gone: the disk says which; changed, it may
+		 * carry a higher modseq than the tombstone */
+		ss_modseq_end(mb, c->tomb);
+		c->tomb = 0;
 		if (ss_msg_locate(mb, uid, &f) < 0) {
 			c->tmp[0] = '\0';
 			return 0;
 		}
 	}
+	if (c->tomb != 0)
+		ss_modseq_end(mb, c->tomb);
+	c->tomb = 0;
 	c->tmp[0] = '\0';
 	return tries == SS_CAS_TRIES
 		       ? rmail_err_set(err, RMAIL_E_BUSY, "move contended")
@@ -135,14 +157,19 @@ static int claim_one(struct rmail_mbox *mb, struct rmail_mbox *dm, uint32_t uid,
 				       strerror(errno));
 }
 
-/* an uncommitted claim goes back where it was (its UID is its own) */
+/* an uncommitted claim goes back where it was (its UID is its own),
+ * under a modseq above its tombstone's: it reappears as a change */
 static void unclaim(struct rmail_mbox *mb, struct rmail_mbox *dm,
 		    struct claim *c)
 {
 	char src[SS_FNAME_MAX + 16];
+	uint64_t m;
 
 	if (c->tmp[0] == '\0')
 		return;
+	m = ss_modseq_begin(mb);
+	if (m != 0)
+		c->f.modseq = m;
 	ss_msg_rel(&c->f, src, sizeof(src));
 	if (renameat(dm->dirfd, c->tmp, mb->dirfd, src) == 0)
 		c->tmp[0] = '\0';
@@ -150,6 +177,8 @@ static void unclaim(struct rmail_mbox *mb, struct rmail_mbox *dm,
 		ss_ulog(mb->st, RMAIL_LOG_ERR,
 			"move: %s/%s kept hidden in %s/%s: %s", mb->rel, src,
 			dm->rel, c->tmp, strerror(errno));
+	if (m != 0)
+		ss_msg_settle(mb, &c->f);
 }
 
 static void fsync_shard(struct rmail_mbox *mb, uint32_t uid, uint32_t *last)
@@ -212,17 +241,26 @@ static int move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		if (c[i].tmp[0] == '\0')
 			continue;
 		c[i].d.uid = next;
+		c[i].d.modseq = ss_modseq_begin(dm);
 		ss_msg_rel(&c[i].d, rel, sizeof(rel));
-		if (ss_shard_ensure(dm, next) < 0 ||
+		if (c[i].d.modseq == 0 || ss_shard_ensure(dm, next) < 0 ||
 		    renameat(dm->dirfd, c[i].tmp, dm->dirfd, rel) < 0) {
+			int e = errno;
+
+			if (c[i].d.modseq != 0)
+				ss_modseq_end(dm, c[i].d.modseq);
 			rmail_err_set(err, RMAIL_E_IO, "move rename: %s",
-				      strerror(errno));
+				      strerror(e));
 			break;
 		}
+		c[i].settle = ss_modseq_end(dm, c[i].d.modseq);
 		c[i].tmp[0] = '\0';
 		dst_uids_r[i] = next++;
 	}
 	ss_uid_unlock(dm, next);
+	for (i = 0; i < n; i++)
+		if (dst_uids_r[i] != 0 && c[i].settle)
+			ss_msg_resettle(dm, &c[i].d);
 	/* what was committed stays moved, even after an error */
 	for (i = 0; i < n; i++) {
 		if (dst_uids_r[i] == 0)
@@ -231,11 +269,25 @@ static int move(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		ss_log_append_msg(dm, &c[i].d);
 	}
 	last = UINT32_MAX;
-	for (i = 0; i < n; i++) {
-		if (dst_uids_r[i] == 0)
-			continue;
-		fsync_shard(mb, uids[i], &last);
-		ss_log_append(mb, RMAIL_CHANGE_EXPUNGE, uids[i], c[i].f.flags);
+	{
+		struct ss_logrec *done = calloc(n ? n : 1, sizeof(*done));
+		size_t nd = 0;
+
+		for (i = 0; i < n; i++) {
+			if (dst_uids_r[i] == 0)
+				continue;
+			fsync_shard(mb, uids[i], &last);
+			if (done == NULL)
+				continue;
+			done[nd].type = RMAIL_CHANGE_EXPUNGE;
+			done[nd].uid = uids[i];
+			done[nd].flags = c[i].f.flags;
+			done[nd].modseq = c[i].m;
+			nd++;
+		}
+		if (done != NULL)
+			ss_msg_expunged(mb, done, nd);
+		free(done);
 	}
 	for (i = 0; i < n && c[i].tmp[0] == '\0'; i++)
 		;

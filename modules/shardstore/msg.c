@@ -22,18 +22,40 @@ void ss_msg_rel(const struct ss_fname *f, char *out, size_t outsz)
 	snprintf(out, outsz, "s%u/%s", ss_shard_of(f->uid), name);
 }
 
-static void view_update(struct rmail_mbox *mb, const struct ss_fname *f,
-			uint64_t modseq)
+static void view_update(struct rmail_mbox *mb, const struct ss_fname *f)
 {
-	int64_t idx;
-
 	pthread_mutex_lock(&mb->lock);
-	ss_view_set_flags(mb, f->uid, f->flags, f->keywords);
-	idx = ss_mbox_find(mb, f->uid);
-	if (idx >= 0 && modseq != 0)
-		((struct rmail_msg *)ss_mbox_msg(mb, (uint32_t)idx))->modseq =
-			modseq;
+	ss_view_set_flags(mb, f->uid, f->flags, f->keywords, f->modseq);
 	pthread_mutex_unlock(&mb->lock);
+}
+
+/*
+ * After a change carrying f->modseq became visible: when another change
+ * took a higher modseq in between, it may have become visible first and
+ * a reader may hold that as HIGHESTMODSEQ already.  The same state is
+ * then renamed once more under a fresh modseq, above it.  (A change that
+ * wins this second race carries nothing new: its state was visible.)
+ */
+void ss_msg_settle(struct rmail_mbox *mb, struct ss_fname *f)
+{
+	if (ss_modseq_end(mb, f->modseq))
+		ss_msg_resettle(mb, f);
+}
+
+void ss_msg_resettle(struct rmail_mbox *mb, struct ss_fname *f)
+{
+	char from[SS_FNAME_MAX + 16], to[SS_FNAME_MAX + 16];
+	struct ss_fname nf;
+
+	nf = *f;
+	nf.modseq = ss_modseq_begin(mb);
+	if (nf.modseq == 0)
+		return;
+	ss_msg_rel(f, from, sizeof(from));
+	ss_msg_rel(&nf, to, sizeof(to));
+	if (renameat(mb->dirfd, from, mb->dirfd, to) == 0)
+		*f = nf;
+	ss_modseq_end(mb, nf.modseq);
 }
 
 static void fill_msg(struct rmail_msg *m, const struct ss_fname *f,
@@ -64,7 +86,7 @@ static int flags_cas(struct rmail_mbox *mb, uint32_t uid,
 	struct ss_fname cur, nw;
 	char from[SS_FNAME_MAX + 16], to[SS_FNAME_MAX + 16];
 	uint64_t kw = 0, modseq = 0;
-	int tries;
+	int tries, e;
 
 	flags &= 0x1f;
 	if (nkeywords > 0 &&
@@ -97,16 +119,26 @@ static int flags_cas(struct rmail_mbox *mb, uint32_t uid,
 		}
 		if (nw.flags == cur.flags && nw.keywords == cur.keywords)
 			break;
+		/* the name carries the change's modseq: the rename that
+		 * commits the change makes the modseq durable with it */
+		nw.modseq = ss_modseq_begin(mb);
+		if (nw.modseq == 0)
+			return rmail_err_set(err, RMAIL_E_IO, "modseq: %s",
+					     strerror(errno));
 		ss_msg_rel(&cur, from, sizeof(from));
 		ss_msg_rel(&nw, to, sizeof(to));
 		if (renameat(mb->dirfd, from, mb->dirfd, to) == 0) {
-			modseq = ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid,
-					       nw.flags);
+			ss_msg_settle(mb, &nw);
+			modseq = nw.modseq;
+			ss_log_append(mb, RMAIL_CHANGE_FLAGS, uid, nw.flags,
+				      modseq);
 			break;
 		}
-		if (errno != ENOENT)
+		e = errno;
+		ss_modseq_end(mb, nw.modseq);
+		if (e != ENOENT)
 			return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
-					     strerror(errno));
+					     strerror(e));
 		/* lost the race: the current name is on disk */
 		if (ss_msg_locate(mb, uid, &cur) < 0)
 			return rmail_err_set(err, RMAIL_E_NOENT,
@@ -115,8 +147,10 @@ static int flags_cas(struct rmail_mbox *mb, uint32_t uid,
 	if (tries == SS_CAS_TRIES)
 		return rmail_err_set(err, RMAIL_E_BUSY,
 				     "flag change contended");
-	view_update(mb, &nw, modseq);
-	fill_msg(new_r, &nw, modseq); /* the caller's own change */
+	if (modseq != 0)
+		view_update(mb, &nw);
+	/* 0: no change (the 1.0 contract of msg_flags) */
+	fill_msg(new_r, &nw, modseq);
 	return 0;
 }
 
@@ -242,6 +276,7 @@ int ss_copy_bytes(int srcfd, int dstfd)
 struct copy_item {
 	char tmp[96];
 	struct ss_fname f;
+	bool settle;
 };
 
 int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
@@ -341,21 +376,30 @@ int ss_msg_copy(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		goto out;
 	for (i = 0; i < n; i++) {
 		char rel[SS_FNAME_MAX + 16];
+		int e;
 
 		it[i].f.uid = next;
+		it[i].f.modseq = ss_modseq_begin(dm);
 		ss_msg_rel(&it[i].f, rel, sizeof(rel));
-		if (ss_shard_ensure(dm, next) < 0 ||
+		if (it[i].f.modseq == 0 || ss_shard_ensure(dm, next) < 0 ||
 		    renameat(dm->dirfd, it[i].tmp, dm->dirfd, rel) < 0) {
+			e = errno;
+			if (it[i].f.modseq != 0)
+				ss_modseq_end(dm, it[i].f.modseq);
 			rmail_err_set(err, RMAIL_E_IO, "copy rename: %s",
-				      strerror(errno));
+				      strerror(e));
 			break;
 		}
+		it[i].settle = ss_modseq_end(dm, it[i].f.modseq);
 		it[i].tmp[0] = '\0';
 		dst_uids_r[i] = next++;
 	}
 	ss_uid_unlock(dm, next);
 	if (i < n)
 		goto out;
+	for (i = 0; i < n; i++)
+		if (it[i].settle)
+			ss_msg_resettle(dm, &it[i].f);
 	for (i = 0; i < n; i++) {
 		uint32_t sh = ss_shard_of(it[i].f.uid);
 
@@ -391,21 +435,92 @@ out:
 	return rc;
 }
 
+/* the durable tombstone of uid before the unlink or claim that removes
+ * its name; its modseq in *m_r (the caller ends it) */
+int ss_msg_tombstone(struct rmail_mbox *mb, const struct ss_fname *f,
+		     uint64_t *m_r)
+{
+	struct ss_logrec t = {
+		.type = RMAIL_CHANGE_EXPUNGE, .uid = f->uid, .flags = f->flags};
+
+	t.modseq = *m_r = ss_modseq_begin(mb);
+	if (t.modseq == 0)
+		return -1;
+	if (ss_log_durable(mb, &t, 1) < 0) {
+		ss_modseq_end(mb, t.modseq);
+		*m_r = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* after the names are gone: the records other views apply (a restamp
+ * when a higher modseq was taken meanwhile, see ss_msg_settle) */
+void ss_msg_expunged(struct rmail_mbox *mb, struct ss_logrec *done, size_t n)
+{
+	uint64_t max = 0;
+	size_t i;
+	bool alone = true;
+
+	/* this call's modseqs in one run up to the counter: no other
+	 * change took one in between, none needs a restamp */
+	for (i = 0; i + 1 < n; i++)
+		if (done[i + 1].modseq != done[i].modseq + 1)
+			alone = false;
+	if (n > 0 && ss_modseq_end(mb, done[n - 1].modseq))
+		alone = false;
+	for (i = 0; i < n; i++) {
+		if (!alone) {
+			struct ss_fname f = {.uid = done[i].uid,
+					     .flags = done[i].flags};
+			uint64_t m;
+
+			if (ss_msg_tombstone(mb, &f, &m) == 0) {
+				ss_modseq_end(mb, m);
+				done[i].modseq = m;
+			}
+		}
+		done[i].detail = true;
+		if (done[i].modseq > max)
+			max = done[i].modseq;
+		ss_log_append_rec(mb, &done[i]);
+	}
+	if (max > 0)
+		ss_modseq_raise_hwm(mb, max);
+}
+
+/*
+ * Each message's tombstone is durable before its unlink (one fdatasync
+ * per message; expunges are rare next to flag changes), so a crash
+ * never loses the expunge's modseq; a tombstone whose unlink never
+ * happened is ignored while the UID exists.
+ */
 int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		   struct rmail_err *err)
 {
 	uint32_t lastshard = UINT32_MAX;
+	struct ss_logrec *done = calloc(n ? n : 1, sizeof(*done));
 	int64_t freed = 0;
-	size_t i;
+	size_t i, nd = 0;
 
+	if (done == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct ss_fname f;
 		char rel[SS_FNAME_MAX + 16];
+		uint64_t m = 0;
 		int tries, gone = 0;
 
 		if (ss_msg_state(mb, uids[i], &f) < 0)
 			continue;
 		for (tries = 0; tries < SS_CAS_TRIES; tries++) {
+			if (m == 0 && ss_msg_tombstone(mb, &f, &m) < 0) {
+				ss_msg_expunged(mb, done, nd);
+				free(done);
+				return rmail_err_set(err, RMAIL_E_IO,
+						     "tombstone: %s",
+						     strerror(errno));
+			}
 			ss_msg_rel(&f, rel, sizeof(rel));
 			if (unlinkat(mb->dirfd, rel, 0) == 0) {
 				gone = 1;
@@ -415,18 +530,33 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 					continue;
 				break;
 			}
-			if (errno != ENOENT)
+			if (errno != ENOENT) {
+				int e = errno;
+
+				ss_modseq_end(mb, m);
+				ss_msg_expunged(mb, done, nd);
+				free(done);
 				return rmail_err_set(err, RMAIL_E_IO,
-						     "unlink: %s",
-						     strerror(errno));
+						     "unlink: %s", strerror(e));
+			}
 			if (ss_msg_locate(mb, uids[i], &f) < 0)
 				break;
+			/* changed meanwhile, maybe with a higher modseq: a
+			 * new tombstone above it */
+			ss_modseq_end(mb, m);
+			m = 0;
 		}
-		if (!gone)
+		if (!gone) {
+			if (m != 0)
+				ss_modseq_end(mb, m);
 			continue;
-		ss_msg_state(mb, uids[i], &f);
+		}
+		done[nd].type = RMAIL_CHANGE_EXPUNGE;
+		done[nd].uid = uids[i];
+		done[nd].flags = f.flags;
+		done[nd].modseq = m;
+		nd++;
 		freed += (int64_t)f.size;
-		ss_log_append(mb, RMAIL_CHANGE_EXPUNGE, uids[i], f.flags);
 		if (ss_shard_of(uids[i]) != lastshard) {
 			char sd[16];
 			int fd;
@@ -441,6 +571,8 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			}
 		}
 	}
+	ss_msg_expunged(mb, done, nd);
+	free(done);
 	if (freed > 0)
 		ss_quota_charge(mb->st, mb->user, -freed);
 	return 0;

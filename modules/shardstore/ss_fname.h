@@ -3,7 +3,11 @@
  * the check op (check.c) and the unit tests parse exactly what the
  * module writes:
  *
- *   {uid},{size},{date},{flags}.eml   flags = [D][F][R][S][T][k<hex>]
+ *   {uid},{size},{date},{modseq},{flags}.eml
+ *                                flags = [D][F][R][S][T][k<hex>]
+ *
+ * (format 1 had no modseq field: ss_fname_parse_v1 reads those names
+ * for the migration and nothing else).
  *
  * Pure functions: no I/O, no allocation.
  */
@@ -16,7 +20,7 @@
 #include <string.h>
 
 #define SS_SHARD_BITS 14u /* 16384 UIDs per shard */
-#define SS_FNAME_MAX 96
+#define SS_FNAME_MAX 128
 
 /* The system flags in file-name order; bits as enum rmail_flag. */
 static const struct {
@@ -67,9 +71,8 @@ static inline int ss_fname_num(const char **p, const char *end, char sep,
 	return 0;
 }
 
-/* Strict parse of a name of `len` bytes (need not be NUL-terminated). */
-static inline int ss_fname_parse(const char *name, size_t len,
-				 struct ss_fname *f_r)
+static inline int ss_fname_parse_any(const char *name, size_t len,
+				     struct ss_fname *f_r, int with_modseq)
 {
 	const char *p = name, *end;
 	uint64_t v;
@@ -87,6 +90,11 @@ static inline int ss_fname_parse(const char *name, size_t len,
 	if (ss_fname_num(&p, end, ',', INT64_MAX, &v) < 0)
 		return -1;
 	f_r->date = (int64_t)v;
+	f_r->modseq = 0;
+	if (with_modseq &&
+	    (ss_fname_num(&p, end, ',', INT64_MAX, &f_r->modseq) < 0 ||
+	     f_r->modseq == 0))
+		return -1;
 	f_r->flags = 0;
 	f_r->keywords = 0;
 	for (; p < end && *p != 'k'; p++) {
@@ -115,20 +123,56 @@ static inline int ss_fname_parse(const char *name, size_t len,
 	return 0;
 }
 
-/* Write the canonical name; returns its length (< SS_FNAME_MAX). */
-static inline size_t ss_fname_format(const struct ss_fname *f, char *out)
+/* Strict parse of a name of `len` bytes (need not be NUL-terminated);
+ * the modseq is never 0. */
+static inline int ss_fname_parse(const char *name, size_t len,
+				 struct ss_fname *f_r)
 {
-	char fl[32];
+	return ss_fname_parse_any(name, len, f_r, 1);
+}
+
+/* A format-1 name (no modseq field; modseq reads as 0). */
+static inline int ss_fname_parse_v1(const char *name, size_t len,
+				    struct ss_fname *f_r)
+{
+	return ss_fname_parse_any(name, len, f_r, 0);
+}
+
+static inline size_t ss_fname_flagstr(const struct ss_fname *f, char fl[32])
+{
 	size_t n = 0, i;
-	int64_t date = f->date < 0 ? 0 : f->date;
 
 	for (i = 0; i < 5; i++)
 		if (f->flags & ss_fname_flags[i].bit)
 			fl[n++] = ss_fname_flags[i].c;
 	if (f->keywords != 0)
-		n += (size_t)snprintf(fl + n, sizeof(fl) - n, "k%llx",
+		n += (size_t)snprintf(fl + n, 32 - n, "k%llx",
 				      (unsigned long long)f->keywords);
 	fl[n] = '\0';
+	return n;
+}
+
+/* Write the canonical name; returns its length (< SS_FNAME_MAX).  A
+ * modseq of 0 is a bug of the caller: the name would not parse. */
+static inline size_t ss_fname_format(const struct ss_fname *f, char *out)
+{
+	char fl[32];
+	int64_t date = f->date < 0 ? 0 : f->date;
+
+	ss_fname_flagstr(f, fl);
+	return (size_t)snprintf(out, SS_FNAME_MAX, "%u,%llu,%lld,%llu,%s.eml",
+				f->uid, (unsigned long long)f->size,
+				(long long)date, (unsigned long long)f->modseq,
+				fl);
+}
+
+/* The format-1 name of the same state (migration tests, fixtures). */
+static inline size_t ss_fname_format_v1(const struct ss_fname *f, char *out)
+{
+	char fl[32];
+	int64_t date = f->date < 0 ? 0 : f->date;
+
+	ss_fname_flagstr(f, fl);
 	return (size_t)snprintf(out, SS_FNAME_MAX, "%u,%llu,%lld,%s.eml",
 				f->uid, (unsigned long long)f->size,
 				(long long)date, fl);

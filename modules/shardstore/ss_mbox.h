@@ -8,6 +8,8 @@
 #include "ss_fname.h"
 
 #define SS_PATH_MAX 1024
+
+struct ss_logrec;
 /* shards whose mtime is this close to a scan stay dirty (racy mtime) */
 #define SS_RACY_NS 20000000LL
 /* defaults of shardstore.max_uploads_per_user, .tmp_sweep_interval */
@@ -30,9 +32,10 @@ struct ss_shard {
 	struct rmail_msg *msgs; /* ascending UID */
 	struct timespec mtime;
 	bool dirty;
-	bool dups;    /* a UID under several names */
-	bool touched; /* refresh: a log record hit it */
-	bool rescan;  /* refresh: log and disk disagree */
+	bool dups;	 /* a UID under several names */
+	bool touched;	 /* refresh: a log record hit it */
+	uint64_t maxmod; /* highest modseq of its names */
+	bool rescan;	 /* refresh: log and disk disagree */
 };
 
 struct rmail_mbox {
@@ -46,6 +49,10 @@ struct rmail_mbox {
 	int dirfd;	       /* O_RDONLY|O_DIRECTORY */
 	int counterfd;
 	int logfd;	       /* lazily opened, O_APPEND */
+	int msfd;	       /* the modseq counter */
+	void *ms;	       /* its shared mapping; NULL on netfs */
+	uint64_t highest;      /* HIGHESTMODSEQ seen, never lowered */
+	uint64_t loggen;       /* ss_modseq_loggen when logfd was opened */
 	pthread_mutex_t lock;  /* view arrays, keywords */
 	pthread_mutex_t alloc; /* threads around flock */
 	pthread_mutex_t loglock;
@@ -123,7 +130,7 @@ int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 /* set a message's flags in the view (mb->lock held), keeping counters */
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
-		       uint64_t keywords);
+		       uint64_t keywords, uint64_t modseq);
 
 /* keywords.c: the keyword table (mb->lock held where noted there) */
 int ss_read_keywords(struct rmail_mbox *mb);
@@ -186,6 +193,15 @@ int ss_msg_flags_unchanged(struct rmail_mbox *mb, uint32_t uid,
 			   uint64_t unchangedsince, int mode, uint32_t flags,
 			   const char *const *keywords, size_t nkeywords,
 			   struct rmail_msg *new_r, struct rmail_err *err);
+/* re-stamp a change another change may have overtaken (see msg.c) */
+void ss_msg_settle(struct rmail_mbox *mb, struct ss_fname *f);
+void ss_msg_resettle(struct rmail_mbox *mb, struct ss_fname *f);
+/* a durable tombstone before f's name goes; its modseq in *m_r */
+int ss_msg_tombstone(struct rmail_mbox *mb, const struct ss_fname *f,
+		     uint64_t *m_r);
+/* the names of done[] (tombstones written) are gone: end their modseqs,
+ * log them for other views, raise the durable high-water mark */
+void ss_msg_expunged(struct rmail_mbox *mb, struct ss_logrec *done, size_t n);
 int ss_msg_read(struct rmail_mbox *mb, uint32_t uid, uint64_t off, void *buf,
 		size_t len, size_t *got_r, struct rmail_err *err);
 int ss_msg_open(struct rmail_mbox *mb, uint32_t uid, int *fd_r,
@@ -209,22 +225,35 @@ int ss_msg_move_some(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		   struct rmail_err *err);
 
-/* changelog.c */
-uint64_t ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
-		       uint32_t flags);
-int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
-		    void *arg, struct rmail_err *err);
-
-/* a version-2 record: size and date of the append record after it */
-#define SS_LOG_DETAIL 0x100u
+/* changelog.c: 32-byte records with their modseq (docs/storage.md) */
+#define SS_REC 32
+#define SS_LOG_KEYWORD 4u /* a keyword created (uid 0) */
+/* rotate past this size, keeping the newest SS_LOG_KEEP tombstones */
+#define SS_LOG_ROTATE (1u << 20)
+#define SS_LOG_KEEP 8192u
 
 struct ss_logrec {
 	uint32_t type, uid, flags;
-	uint32_t size, date; /* SS_LOG_DETAIL only */
+	uint32_t size, date; /* appends: valid when detail */
+	bool detail;	     /* expunges: the unlink is done */
 	uint64_t modseq;
 };
-/* an append record, preceded by its detail when the name allows */
-uint64_t ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f);
+/* a cache record (flags, append), after the rename, not synced */
+void ss_log_append(struct rmail_mbox *mb, uint32_t type, uint32_t uid,
+		   uint32_t flags, uint64_t modseq);
+void ss_log_append_rec(struct rmail_mbox *mb, const struct ss_logrec *r);
+/* an append record, with the size and date when 32 bits hold them */
+void ss_log_append_msg(struct rmail_mbox *mb, const struct ss_fname *f);
+/* records made durable (fdatasync) before the change they describe:
+ * tombstones, keyword creations; 0 or -1 */
+int ss_log_durable(struct rmail_mbox *mb, const struct ss_logrec *recs,
+		   size_t n);
+/* highest modseq of the log; tombstones whose unlink is not confirmed
+ * count only when `tombstones` */
+uint64_t ss_log_max_modseq(struct rmail_mbox *mb, bool tombstones);
+void ss_log_rotate(struct rmail_mbox *mb);
+int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
+		    void *arg, struct rmail_err *err);
 
 /* the log read-only with its usable end and inode; fd, or -1 (none) */
 int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r);
@@ -232,6 +261,38 @@ int ss_log_open_ro(struct rmail_mbox *mb, uint64_t *end_r, uint64_t *ino_r);
  * out), -1 on a read error */
 int ss_log_load(int fd, uint64_t from, uint64_t end, struct ss_logrec **recs_r,
 		size_t *n_r);
+
+/* migrate.c: format 1 -> 2 (idempotent, restartable) */
+int ss_migrate_1_2(struct ss_store *st, struct rmail_err *err);
+
+/* modseq.c: the per-mailbox modseq counter */
+#define SS_MODSEQ_CHUNK 65536u /* allocations per durable ceiling */
+#define SS_MODSEQ_GAP 1000000u /* resume this far above a crash */
+/* map the counter of a view (recovering it); once per view */
+int ss_modseq_open(struct rmail_mbox *mb, struct rmail_err *err);
+void ss_modseq_close(struct rmail_mbox *mb);
+/* the counter of a new mailbox, in its directory */
+int ss_modseq_create(struct ss_store *st, int dirfd);
+/* a modseq for one change, 0 on failure; then the change's rename or
+ * unlink, then ss_modseq_end: true when the change must be re-stamped
+ * with a fresh modseq (someone took a higher one meanwhile) */
+uint64_t ss_modseq_begin(struct rmail_mbox *mb);
+bool ss_modseq_end(struct rmail_mbox *mb, uint64_t m);
+/* the counter resumes above a modseq found on disk */
+void ss_modseq_seen(struct rmail_mbox *mb, uint64_t max);
+uint64_t ss_modseq_peek(struct rmail_mbox *mb);
+/* rotations of the change log on this host (UINT64_MAX: cannot tell,
+ * network filesystems); a rotation counts itself after its rename */
+uint64_t ss_modseq_loggen(struct rmail_mbox *mb);
+void ss_modseq_log_rotated(struct rmail_mbox *mb);
+uint64_t ss_modseq_horizon(struct rmail_mbox *mb);
+void ss_modseq_raise_horizon(struct rmail_mbox *mb, uint64_t h);
+/* raised and durable before the tombstones below it go; 0 or -1 */
+int ss_modseq_sync_horizon(struct rmail_mbox *mb, uint64_t h);
+uint64_t ss_modseq_hwm(struct rmail_mbox *mb);
+void ss_modseq_raise_hwm(struct rmail_mbox *mb, uint64_t m);
+/* [slow] the highest modseq of every name and log record */
+uint64_t ss_modseq_disk_max(struct rmail_mbox *mb);
 
 /* watch.c */
 int ss_watch_add(void *h, const char *user, const char *mailbox,

@@ -79,21 +79,25 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 				continue;
 			if (slot[f.uid - base] >= 0) {
 				/* one message under two names (restored
-				 * backup): keep the name sorting last */
+				 * backup, a crash mid-migration): keep the
+				 * newest, then the name sorting last */
 				char a[SS_FNAME_MAX];
 				struct rmail_msg *o = &msgs[slot[f.uid - base]];
-				struct ss_fname of = {o->uid, o->flags,
-						      o->keywords, o->size,
-						      o->internaldate};
+				struct ss_fname of = {
+					o->uid,	 o->flags,	  o->keywords,
+					o->size, o->internaldate, o->modseq};
 
 				ss_fname_format(&of, a);
 				dups = 1;
-				if (strcmp(d->d_name, a) <= 0)
+				if (f.modseq < o->modseq ||
+				    (f.modseq == o->modseq &&
+				     strcmp(d->d_name, a) <= 0))
 					continue;
 				o->flags = f.flags;
 				o->keywords = f.keywords;
 				o->size = f.size;
 				o->internaldate = f.date;
+				o->modseq = f.modseq;
 				continue;
 			}
 			if (n == cap) {
@@ -111,7 +115,7 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 			msgs[n].keywords = f.keywords;
 			msgs[n].size = f.size;
 			msgs[n].internaldate = f.date;
-			msgs[n].modseq = 0;
+			msgs[n].modseq = f.modseq;
 			n++;
 		}
 	}
@@ -360,6 +364,8 @@ static void shard_sums(struct ss_shard *s)
 	for (k = 0; k < s->count; k++) {
 		s->bytes += s->msgs[k].size;
 		s->unseen += !(s->msgs[k].flags & RMAIL_F_SEEN);
+		if (s->msgs[k].modseq > s->maxmod)
+			s->maxmod = s->msgs[k].modseq;
 	}
 }
 
@@ -371,7 +377,7 @@ static void shard_set_flags(struct ss_shard *s, uint32_t k, uint32_t flags)
 }
 
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
-		       uint64_t keywords)
+		       uint64_t keywords, uint64_t modseq)
 {
 	struct ss_shard *s = shard_by_no(mb, ss_shard_of(uid));
 	int64_t k = s != NULL && s->msgs != NULL ? shard_find(s, uid) : -1;
@@ -382,6 +388,14 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 	mb->unseen += !(flags & RMAIL_F_SEEN);
 	shard_set_flags(s, (uint32_t)k, flags);
 	s->msgs[k].keywords = keywords;
+	/* a change of this process is newer than what the view holds,
+	 * unless another process's later one was read meanwhile */
+	if (modseq > s->msgs[k].modseq)
+		s->msgs[k].modseq = modseq;
+	if (modseq > s->maxmod)
+		s->maxmod = modseq;
+	if (modseq > mb->highest)
+		mb->highest = modseq;
 	/* bits from a name read after the view's table */
 	ss_kw_cover(mb, keywords);
 }
@@ -389,7 +403,7 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 /* Insert a message the log describes in full (append with its detail
  * record); -1 when out of memory (the shard is then rescanned). */
 static int shard_insert(struct ss_shard *s, uint32_t uid, uint32_t flags,
-			uint64_t size, int64_t date)
+			uint64_t size, int64_t date, uint64_t modseq)
 {
 	uint32_t a = 0, b = s->count;
 	struct rmail_msg *m;
@@ -419,6 +433,7 @@ static int shard_insert(struct ss_shard *s, uint32_t uid, uint32_t flags,
 	m->flags = flags;
 	m->size = size;
 	m->internaldate = date;
+	m->modseq = modseq;
 	s->count++;
 	s->bytes += size;
 	s->unseen += !(flags & RMAIL_F_SEEN);
@@ -444,13 +459,18 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 
 	for (i = 0; i < n; i++) {
 		const struct ss_logrec *r = &recs[i];
-		const struct ss_logrec *d = i > 0 ? &recs[i - 1] : NULL;
-		struct ss_shard *s = shard_by_no(mb, ss_shard_of(r->uid));
+		struct ss_shard *s;
 		int64_t k;
 
-		/* a detail vouches for nothing until its append follows */
-		if (r->type == SS_LOG_DETAIL)
+		/* a tombstone precedes its unlink: only the record written
+		 * after it (detail set) says the message is gone */
+		if (r->type == RMAIL_CHANGE_EXPUNGE && !r->detail)
 			continue;
+		if (r->modseq > mb->highest)
+			mb->highest = r->modseq;
+		if (r->type == SS_LOG_KEYWORD)
+			continue;
+		s = shard_by_no(mb, ss_shard_of(r->uid));
 		/* a shard the view does not list yet is scanned when the
 		 * mailbox directory's change makes it appear */
 		if (s == NULL)
@@ -468,10 +488,9 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 			 * one may be renamed but not logged yet, and only
 			 * the shard shows it (UIDs must appear ascending). */
 			if (k < 0 &&
-			    (d == NULL || d->type != SS_LOG_DETAIL ||
-			     d->uid != r->uid || r->uid != mb->uid_hi + 1 ||
-			     shard_insert(s, r->uid, r->flags & 0x1f, d->size,
-					  (int64_t)d->date) < 0)) {
+			    (!r->detail || r->uid != mb->uid_hi + 1 ||
+			     shard_insert(s, r->uid, r->flags & 0x1f, r->size,
+					  (int64_t)r->date, r->modseq) < 0)) {
 				s->rescan = true;
 			} else {
 				if (k < 0)
@@ -485,7 +504,16 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 				s->rescan = true;
 				break;
 			}
-			shard_set_flags(s, (uint32_t)k, r->flags & 0x1f);
+			/* records of one UID may come out of modseq order
+			 * (two writers): the newer state wins, the name
+			 * check below catches the rest */
+			if (r->modseq >= s->msgs[k].modseq) {
+				shard_set_flags(s, (uint32_t)k,
+						r->flags & 0x1f);
+				s->msgs[k].modseq = r->modseq;
+			}
+			if (r->modseq > s->maxmod)
+				s->maxmod = r->modseq;
 			if (check != NULL)
 				check[nc++] = r->uid;
 			break;
@@ -529,6 +557,7 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		f.keywords = s->msgs[k].keywords;
 		f.size = s->msgs[k].size;
 		f.date = s->msgs[k].internaldate;
+		f.modseq = s->msgs[k].modseq;
 		len = snprintf(path, sizeof(path), "s%u/", s->no);
 		ss_fname_format(&f, path + len);
 		if (fstatat(mb->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
@@ -556,6 +585,7 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 	s->msgs = msgs;
 	s->count = n;
 	s->cap = n;
+	s->maxmod = 0;
 	shard_sums(s);
 	s->mtime = ss->st_mtim;
 	s->dirty = ts_racy(&ss->st_mtim, now);
@@ -590,7 +620,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	if (logfd >= 0 && mb->scanned &&
 	    ((log_ino == mb->log_ino && log_end >= mb->log_read) ||
 	     (mb->log_ino == 0 && mb->log_read == 0)) &&
-	    (log_end - mb->log_read) / 16 <= SS_PATCH_MAX) {
+	    (log_end - mb->log_read) / SS_REC <= SS_PATCH_MAX) {
 		int lr = ss_log_load(logfd, mb->log_read, log_end, &recs,
 				     &nrecs);
 
@@ -665,19 +695,31 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		if (l->msgs[l->count - 1].uid >= mb->uidnext)
 			mb->uidnext = l->msgs[l->count - 1].uid + 1;
 	}
-	/* a fresh view starts at the log's end (modseq 0); later records
-	 * stamp the messages they touch, rescanned or patched */
-	if (mb->scanned)
-		for (i = 0; i < nrecs; i++) {
-			int64_t idx = recs[i].type == SS_LOG_DETAIL
-					      ? -1
-					      : ss_mbox_find(mb, recs[i].uid);
+	/* HIGHESTMODSEQ: the names, the records read, the durable records
+	 * of the counter file; the counter resumes above all of them */
+	{
+		uint64_t hi = mb->highest;
 
-			if (idx >= 0)
-				((struct rmail_msg *)ss_mbox_msg(mb,
-								 (uint32_t)idx))
-					->modseq = recs[i].modseq;
+		for (i = 0; i < mb->nshards; i++)
+			if (mb->shards[i].maxmod > hi)
+				hi = mb->shards[i].maxmod;
+		if (!mb->scanned && logfd < 0) {
+			/* no log: tombstones up to the last durable record
+			 * are gone, the horizon covers them */
+			uint64_t hwm = ss_modseq_hwm(mb);
+
+			if (hwm > ss_modseq_horizon(mb))
+				ss_modseq_raise_horizon(mb, hwm);
 		}
+		if (!mb->scanned) {
+			uint64_t lm = ss_log_max_modseq(mb, false);
+
+			hi = hi > lm ? hi : lm;
+		}
+		if (hi > mb->highest)
+			mb->highest = hi;
+		ss_modseq_seen(mb, mb->highest);
+	}
 	/* after the names: the table then names every bit they use */
 	if (ss_kw_revalidate(mb) < 0) {
 		rc = rmail_err_set(err, RMAIL_E_IO, "keywords: %s",
@@ -720,6 +762,7 @@ static void mbox_free(struct rmail_mbox *mb)
 		close(mb->counterfd);
 	if (mb->logfd >= 0)
 		close(mb->logfd);
+	ss_modseq_close(mb);
 	pthread_mutex_destroy(&mb->lock);
 	pthread_mutex_destroy(&mb->alloc);
 	pthread_mutex_destroy(&mb->loglock);
@@ -774,6 +817,7 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	mb->st = st;
 	mb->refs = 1;
 	mb->logfd = -1;
+	mb->msfd = -1;
 	mb->counterfd = -1;
 	mb->dirfd = -1;
 	snprintf(mb->user, sizeof(mb->user), "%s", cuser);
@@ -795,6 +839,8 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 			      strerror(errno));
 		goto fail;
 	}
+	if (ss_modseq_open(mb, err) < 0)
+		goto fail;
 	read_counter(mb);
 	mb->next = st->views;
 	st->views = mb;
@@ -950,9 +996,13 @@ void ss_mbox_info(struct rmail_mbox *mb, struct rmail_mbox_status *st_r)
 	st_r->uidvalidity = mb->uidvalidity;
 	st_r->special_use = mb->special_use;
 	st_r->bytes = mb->size;
-	st_r->highestmodseq = mb->log_read;
-	/* the change log is a cache: no expunge list is complete */
-	st_r->vanished_horizon = mb->log_read;
+	{
+		uint64_t hwm = ss_modseq_hwm(mb);
+
+		/* keyword creations and tombstones count too */
+		st_r->highestmodseq = mb->highest > hwm ? mb->highest : hwm;
+	}
+	st_r->vanished_horizon = ss_modseq_horizon(mb);
 }
 
 size_t ss_mbox_keywords(struct rmail_mbox *mb, const char *const **names_r)

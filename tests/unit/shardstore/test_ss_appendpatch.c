@@ -138,10 +138,13 @@ static void test_other_appends(struct ss_fx *fx, gconstpointer d)
 	struct rmail_mbox *mb = settled_view(fx);
 	struct rmail_err err = {0};
 	uint32_t seen[4] = {0};
-	uint64_t since = mb->log_read;
+	struct rmail_mbox_status ms = {.size = sizeof(ms)};
+	uint64_t since;
 	unsigned round;
 
 	(void)d;
+	ss_mbox_info(mb, &ms);
+	since = ms.highestmodseq;
 	for (round = 0; round < 6; round++) {
 		uint64_t scans = mb->shard_scans;
 		uint32_t before = ss_mbox_count(mb);
@@ -195,11 +198,13 @@ static void fallback_test(struct ss_fx *fx, enum fallback how)
 	f.date = (int64_t)time(NULL);
 	ss_fx_open(fx->dir, &st);
 	g_assert_cmpint(ss_mbox_open(&st, SS_USER, "INBOX", &wm, &err), ==, 0);
+	f.modseq = ss_modseq_begin(wm);
 	switch (how) {
 	case OLD_RECORD:
 		/* what a writer from before the detail record logs */
 		hand_made(wm, &f);
-		ss_log_append(wm, RMAIL_CHANGE_APPEND, f.uid, f.flags);
+		ss_log_append(wm, RMAIL_CHANGE_APPEND, f.uid, f.flags,
+			      f.modseq);
 		break;
 	case KEYWORD: {
 		static const char *const kw[] = {"$Label1"};

@@ -172,7 +172,8 @@ static void damage_test(struct ss_fx *fx, enum damage how)
 	case LOG_LIE:
 		/* a well-formed record no rename backs */
 		ss_log_append(mb, RMAIL_CHANGE_FLAGS, victim,
-			      ss_mbox_msg(mb, 7)->flags ^ RMAIL_F_DRAFT);
+			      ss_mbox_msg(mb, 7)->flags ^ RMAIL_F_DRAFT,
+			      ss_modseq_begin(mb));
 		break;
 	}
 	g_assert_cmpint(ss_mbox_refresh(mb, &err), ==, 0);

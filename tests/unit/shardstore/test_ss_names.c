@@ -147,41 +147,57 @@ static void test_addr(void)
 
 static void test_fname(void)
 {
-	struct ss_fname f = {42, RMAIL_F_SEEN | RMAIL_F_DRAFT, 0x1a, 2048,
-			     1700000000},
+	struct ss_fname f = {42,	 RMAIL_F_SEEN | RMAIL_F_DRAFT,
+			     0x1a,	 2048,
+			     1700000000, 77},
 			g;
 	char name[SS_FNAME_MAX];
 	size_t len = ss_fname_format(&f, name);
 
-	g_assert_cmpstr(name, ==, "42,2048,1700000000,DSk1a.eml");
+	g_assert_cmpstr(name, ==, "42,2048,1700000000,77,DSk1a.eml");
 	g_assert_cmpint(ss_fname_parse(name, len, &g), ==, 0);
 	g_assert_cmpuint(g.uid, ==, 42);
 	g_assert_cmpuint(g.flags, ==, f.flags);
 	g_assert_cmpuint(g.keywords, ==, 0x1a);
 	g_assert_cmpuint(g.size, ==, 2048);
 	g_assert_cmpint(g.date, ==, 1700000000);
+	g_assert_cmpuint(g.modseq, ==, 77);
+	/* a format-1 name is not a format-2 one, and back */
+	g_assert_cmpint(ss_fname_parse_v1(name, len, &g), ==, -1);
+	len = ss_fname_format_v1(&f, name);
+	g_assert_cmpstr(name, ==, "42,2048,1700000000,DSk1a.eml");
+	g_assert_cmpint(ss_fname_parse(name, len, &g), ==, -1);
+	g_assert_cmpint(ss_fname_parse_v1(name, len, &g), ==, 0);
+	g_assert_cmpuint(g.modseq, ==, 0);
+	g_assert_cmpuint(g.keywords, ==, 0x1a);
 	f.flags = 0x1f;
 	f.keywords = 0;
 	f.size = 0;
+	f.modseq = 9223372036854775807ull;
 	ss_fname_format(&f, name);
-	g_assert_cmpstr(name, ==, "42,0,1700000000,DFRST.eml");
+	g_assert_cmpstr(name, ==,
+			"42,0,1700000000,9223372036854775807,DFRST.eml");
 	{
 		static const char *const bad[] = {
-			"0,1,1,.eml",
-			"042,1,1,.eml",
-			"1,01,1,.eml",
-			"1,1,1,SD.eml",
-			"1,1,1,SS.eml",
-			"1,1,1,k0.eml",
-			"1,1,1,kA.eml",
-			"1,1,1,k.eml",
-			"1,1,1.eml",
-			"1,1,1,S.tmp",
-			"4294967296,1,1,.eml",
-			"1,1,1,X.eml",
-			"1,1,1,k11111111111111111.eml",
-			",1,1,.eml",
-			"1,1,-1,.eml",
+			"0,1,1,1,.eml",
+			"042,1,1,1,.eml",
+			"1,01,1,1,.eml",
+			"1,1,1,1,SD.eml",
+			"1,1,1,1,SS.eml",
+			"1,1,1,1,k0.eml",
+			"1,1,1,1,kA.eml",
+			"1,1,1,1,k.eml",
+			"1,1,1,1.eml",
+			"1,1,1,1,S.tmp",
+			"4294967296,1,1,1,.eml",
+			"1,1,1,1,X.eml",
+			"1,1,1,1,k11111111111111111.eml",
+			",1,1,1,.eml",
+			"1,1,-1,1,.eml",
+			"1,1,1,0,.eml",
+			"1,1,1,01,S.eml",
+			"1,1,1,9223372036854775808,S.eml",
+			"1,1,1,S.eml",
 		};
 		size_t i;
 

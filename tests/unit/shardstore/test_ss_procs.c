@@ -345,7 +345,7 @@ static void test_check_store(struct ss_fx *fx, gconstpointer d)
 				 "alice", "mail", "INBOX", NULL);
 	/* a second name for UID 1, an orphan temporary of a dead pid,
 	 * a counter below the highest UID */
-	p = g_strdup_printf("%s/s0/1,3,5,S.eml", mbdir);
+	p = g_strdup_printf("%s/s0/1,3,5,1,S.eml", mbdir);
 	g_assert_true(g_file_set_contents(p, "a\r\n", -1, NULL));
 	g_free(p);
 	{
@@ -409,7 +409,7 @@ static void test_dup_high(struct ss_fx *fx, gconstpointer d)
 	ss_t_append(&fx->st, "INBOX", "b\r\n", 0);
 	mbdir = g_build_filename(fx->dir, "domains", "example.com", "users",
 				 "alice", "mail", "INBOX", NULL);
-	p = g_strdup_printf("%s/s0/2,3,5,S.eml", mbdir);
+	p = g_strdup_printf("%s/s0/2,3,5,1,S.eml", mbdir);
 	g_assert_true(g_file_set_contents(p, "b\r\n", -1, NULL));
 	g_free(p);
 	/* behind the disk, boot id "-": the next append looks */
@@ -462,7 +462,7 @@ static void test_check_move_claim(struct ss_fx *fx, gconstpointer d)
 	mbdir = g_build_filename(fx->dir, "domains", "example.com", "users",
 				 "alice", "mail", "INBOX", NULL);
 	host_name(host, sizeof(host));
-	p = g_strdup_printf("%s/tmp/.move.%s.999999.1~7,9,1000,FS.eml", mbdir,
+	p = g_strdup_printf("%s/tmp/.move.%s.999999.1~7,9,1000,1,FS.eml", mbdir,
 			    host);
 	g_assert_true(g_file_set_contents(p, "claimed\r\n", -1, NULL));
 	g_free(p);
@@ -495,8 +495,22 @@ static void test_check_move_claim(struct ss_fx *fx, gconstpointer d)
 	g_assert_cmpuint(m->uid, ==, 3);
 	g_assert_cmpuint(m->flags, ==, RMAIL_F_FLAGGED | RMAIL_F_SEEN);
 	ss_mbox_close(&mb);
-	p = g_strdup_printf("%s/s0/3,9,1000,FS.eml", mbdir);
-	g_assert_true(g_file_test(p, G_FILE_TEST_EXISTS));
+	/* under a modseq of its own from the mailbox's counter */
+	p = g_strdup_printf("%s/s0", mbdir);
+	{
+		GDir *dir = g_dir_open(p, 0, NULL);
+		const char *n;
+		bool seen = false;
+
+		g_assert_nonnull(dir);
+		while ((n = g_dir_read_name(dir)) != NULL)
+			if (g_str_has_prefix(n, "3,9,1000,") &&
+			    g_str_has_suffix(n, ",FS.eml") &&
+			    !g_str_has_prefix(n, "3,9,1000,1,"))
+				seen = true;
+		g_dir_close(dir);
+		g_assert_true(seen);
+	}
 	g_free(p);
 	g_free(mbdir);
 }
