@@ -567,8 +567,12 @@ void imap_tracker_sync(struct imap_tracker *t)
 	}
 	/* flag changes after the snapshot, so they update it */
 	if (st.highestmodseq != t->modseq) {
-		if (st.highestmodseq < t->modseq)
-			t->modseq = 0; /* a new log: take it all */
+		/* a 1.1 store's log may start again low: take it all.  A
+		 * store with durable modseqs never goes down; its
+		 * HIGHESTMODSEQ may trail the modseqs of changes the view
+		 * already holds, which must not replay them all */
+		if (st.highestmodseq < t->modseq && !imap_condstore_supported())
+			t->modseq = 0;
 		x.max = t->modseq;
 		if (ops->mbox_changes(t->mb, t->modseq, on_change, &x, &err) ==
 		    0)
