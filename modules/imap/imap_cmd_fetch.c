@@ -745,30 +745,58 @@ void imap_fetch_free(struct imap_session *s)
 }
 
 /*
- * CHANGEDSINCE: keep the UIDs whose live modseq is above `since`; one
- * merge of two ascending lists, so 1:* of a big mailbox stays linear.
- * Expunged ones go too: their VANISHED or EXPUNGE tells the client.
+ * CHANGEDSINCE: the UIDs of the set whose live modseq is above `since`.
+ * The view is walked once and only its changed messages are looked up
+ * in the session's map and the set, so `1:*` of a big mailbox costs one
+ * pass without building the whole UID list.  Expunged ones are left
+ * out: their VANISHED or EXPUNGE tells the client.  The set is checked
+ * as imap_set_uids() checks it.
  */
-static size_t changed_since(struct imap_session *s, uint32_t *uids, size_t n,
-			    uint64_t since)
+static int changed_uids(struct imap_session *s, const char *set, bool uid,
+			uint64_t since, uint32_t **uids_r, size_t *n_r,
+			const char **error_r)
 {
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_mbox *mb = s->tr->mb;
-	uint32_t k, count = ops->mbox_count(mb);
-	size_t i, out = 0;
+	struct imap_seqset raw, res;
+	uint32_t idx, count = ops->mbox_count(mb), max, *v = NULL;
+	size_t n = 0, cap = 0;
 
-	k = n > 0 ? imap_view_lower(mb, uids[0]) : 0;
-	for (i = 0; i < n; i++) {
-		const struct rmail_msg *m = NULL;
-
-		while (k < count && (m = ops->mbox_msg(mb, k))->uid < uids[i])
-			k++;
-		if (k >= count)
-			break;
-		if (m->uid == uids[i] && imap_msg_changed_since(m, since))
-			uids[out++] = uids[i];
+	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw, error_r) < 0)
+		return -1;
+	if (uid) {
+		max = raw.has_star && s->exists == 0 ? 0 : s->maxuid;
+	} else {
+		max = s->exists;
+		if (raw.max_num > max) {
+			*error_r = "Invalid message sequence number";
+			return -1;
+		}
 	}
-	return out;
+	if (imap_seqset_resolve(&raw, max, &s->arena, &res) < 0) {
+		*error_r = "Set too large";
+		return -1;
+	}
+	for (idx = 0; idx < count; idx++) {
+		const struct rmail_msg *m = ops->mbox_msg(mb, idx);
+		uint32_t seq;
+
+		if (!imap_msg_changed_since(m, since) || m->uid > s->maxuid)
+			continue;
+		seq = imap_uid_to_seq(s, m->uid);
+		if (seq == 0 || !imap_seqset_contains(&res, uid ? m->uid : seq))
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof(*v));
+			if (v == NULL)
+				abort();
+		}
+		v[n++] = m->uid;
+	}
+	*uids_r = v;
+	*n_r = n;
+	return 0;
 }
 
 /* UID FETCH (CHANGEDSINCE n VANISHED): the set's expunges since n first */
@@ -846,7 +874,11 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	f->modseq = (f->attrs.flags & IMAP_FETCH_MODSEQ) != 0 ||
 		    mods.changedsince_set;
-	if (imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why) < 0) {
+	if ((mods.changedsince_set
+		     ? changed_uids(s, set->str, uid, mods.changedsince,
+				    &f->uids, &f->n, &why)
+		     : imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why)) <
+	    0) {
 		free(f);
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
@@ -855,8 +887,6 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_condstore_enable(s);
 	if (mods.vanished)
 		fetch_vanished(s, set->str, mods.changedsince);
-	if (mods.changedsince_set)
-		f->n = changed_since(s, f->uids, f->n, mods.changedsince);
 	f->uid = uid;
 	f->fd = -1;
 	f->need_data = f->attrs.bodies != NULL ||
