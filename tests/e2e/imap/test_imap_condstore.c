@@ -6,6 +6,7 @@
  * session's, another process's, MOVE), the resync of a client that was
  * away, and the parameters as hostile input.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,6 +606,67 @@ static void test_two_processes(void)
 	imd_stop(a);
 }
 
+/*
+ * kill -9 of the daemon between changes: a QRESYNC client that was away
+ * across it still gets every expunge and flag change, and no modseq
+ * went down.
+ */
+static void test_kill9(void)
+{
+	struct imd *d = start();
+	struct imc *c, *o;
+	uint64_t h, v, m5;
+	char *r;
+	int i;
+
+	c = login_enable(d, "QRESYNC");
+	for (i = 0; i < 6; i++)
+		append(c, "k");
+	settle(d);
+	r = imc_ok(c, "SELECT INBOX");
+	h = num_after(r, "[HIGHESTMODSEQ ");
+	v = num_after(r, "[UIDVALIDITY ");
+	g_free(r);
+	r = imc_ok(c, "UID FETCH 5 (MODSEQ)");
+	m5 = modseq_of(r, 5);
+	g_free(r);
+	imc_close(c);
+
+	o = imc_login(d, USER, PW);
+	g_free(imc_ok(o, "SELECT INBOX"));
+	g_free(imc_ok(o, "UID STORE 1 +FLAGS (\\Flagged)"));
+	g_free(imc_ok(o, "UID STORE 2 +FLAGS (\\Deleted)"));
+	g_free(imc_ok(o, "UID EXPUNGE 2"));
+	rmh_signal(d->h, SIGKILL);
+	(void)rmh_stop(d->h); /* reaps it */
+	imc_close(o);
+	g_assert_true(rmh_start(d->h));
+
+	o = imc_login(d, USER, PW);
+	g_free(imc_ok(o, "SELECT INBOX"));
+	g_free(imc_ok(o, "UID STORE 3 +FLAGS (\\Seen)"));
+	g_free(imc_ok(o, "UID STORE 4 +FLAGS (\\Deleted)"));
+	g_free(imc_ok(o, "UID EXPUNGE 4"));
+	imc_close(o);
+
+	c = login_enable(d, "QRESYNC");
+	r = imc_ok(c, "SELECT INBOX (QRESYNC (%llu %llu))",
+		   (unsigned long long)v, (unsigned long long)h);
+	has(r, "* VANISHED (EARLIER) 2,4\n");
+	has(r, "FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (");
+	has(r, "FETCH (UID 3 FLAGS (\\Seen) MODSEQ (");
+	g_assert_cmpint(unexpected(r, "1,3"), ==, 0);
+	g_assert_cmpuint(modseq_of(r, 1), >, h);
+	g_assert_cmpuint(modseq_of(r, 3), >, modseq_of(r, 1));
+	g_assert_cmpuint(num_after(r, "[HIGHESTMODSEQ "), >=, modseq_of(r, 3));
+	g_free(r);
+	r = imc_ok(c, "UID FETCH 5 (MODSEQ)");
+	g_assert_cmpuint(modseq_of(r, 5), ==, m5);
+	g_free(r);
+	imc_close(c);
+	imd_stop(d);
+}
+
 /* the parameters are client input: BAD, and the session goes on */
 static void test_hostile(void)
 {
@@ -677,6 +739,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/qresync/select", test_qresync_select);
 	g_test_add_func("/imap/qresync/fetch-vanished", test_fetch_vanished);
 	g_test_add_func("/imap/qresync/two-processes", test_two_processes);
+	g_test_add_func("/imap/qresync/kill9", test_kill9);
 	g_test_add_func("/imap/qresync/hostile", test_hostile);
 	return g_test_run();
 }
