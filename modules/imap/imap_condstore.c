@@ -210,9 +210,7 @@ void imap_qresync_select(struct imap_session *s,
 	const struct imap_seqset *within = NULL;
 	struct imap_seqset known;
 	struct imap_buf b = {0};
-	struct imap_map_it it;
-	uint32_t k = 0, n = ops->mbox_count(mb), u, seq;
-	bool dead;
+	uint32_t k, n = ops->mbox_count(mb), u, seq;
 
 	/* seq-match-data only helps a server that cannot list expunges
 	 * exactly; this one always can, so it is checked and unused */
@@ -225,17 +223,14 @@ void imap_qresync_select(struct imap_session *s,
 		imap_printf(s, "* VANISHED (EARLIER) %.*s\r\n", (int)b.len,
 			    b.p);
 	imap_buf_free(&b);
-	imap_map_start(s, &it, 1);
-	while (imap_map_next(s, &it, &u, &seq, &dead)) {
-		const struct rmail_msg *m = NULL;
+	/* one pass over the view; only the changed ones are numbered */
+	for (k = 0; k < n; k++) {
+		const struct rmail_msg *m = ops->mbox_msg(mb, k);
 
-		while (k < n && (m = ops->mbox_msg(mb, k))->uid < u)
-			k++;
-		if (dead || k >= n || m->uid != u)
-			continue;
-		k++;
-		if (!imap_msg_changed_since(m, p->modseq) ||
-		    (within != NULL && !imap_seqset_contains(within, u)))
+		u = m->uid;
+		if (!imap_msg_changed_since(m, p->modseq) || u > s->maxuid ||
+		    (within != NULL && !imap_seqset_contains(within, u)) ||
+		    (seq = imap_uid_to_seq(s, u)) == 0)
 			continue;
 		imap_printf(s, "* %u FETCH (UID %u ", seq, u);
 		imap_write_flags(s, m);
