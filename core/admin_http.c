@@ -124,19 +124,22 @@ static int parse_request_line(struct admin_req *r, const char *s, size_t n)
 	return 0;
 }
 
-static int admin_on_accept(struct rmail_conn *c, void **session_r)
+/* the 1.2 layout with no ctx: nothing outlives a request here */
+static int admin_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
+	(void)ctx;
 	*session_r = rm_pcalloc(rm_conn_pool(c), sizeof(struct admin_req));
 	rm_conn_set_timeout(c, ADMIN_IDLE);
 	return 0;
 }
 
-static int admin_on_input(struct rmail_conn *c, void *session)
+static int admin_input(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct admin_req *r = session;
 	struct rmail_line l;
 	int rc;
 
+	(void)ctx;
 	for (;;) {
 		rc = rm_conn_read_line(c, &l);
 		if (rc == RMAIL_AGAIN)
@@ -177,17 +180,18 @@ static int admin_on_input(struct rmail_conn *c, void *session)
 	}
 }
 
-static void admin_on_timeout(struct rmail_conn *c, void *session)
+static void admin_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
+	(void)ctx;
 	(void)session;
 	reply_text(c, 408, "Request Timeout", NULL);
 }
 
 static const struct rmail_proto_ops admin_ops = {
 	.size = sizeof(struct rmail_proto_ops),
-	.on_accept = admin_on_accept,
-	.on_input = admin_on_input,
-	.on_timeout = admin_on_timeout,
+	.ctx_accept = admin_accept,
+	.ctx_input = admin_input,
+	.ctx_timeout = admin_timeout,
 };
 
 int rm_admin_start(struct rmail_err *err)

@@ -725,6 +725,12 @@ int rm_config_load(const char *path, struct rm_config **conf_r,
 	return 0;
 }
 
+void rm_config_report_log(void *arg, const char *problem)
+{
+	(void)arg;
+	rm_log(RMAIL_LOG_ERR, "%s", problem);
+}
+
 void rm_config_free(struct rm_config **conf)
 {
 	struct rmail_pool *p;

@@ -301,7 +301,8 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	memset(&d, 0, sizeof(d));
 	rmail_err_clear(&err);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (rm_config_load(config_path, &d.conf, rm_cli_report, NULL) < 0)
+	if (rm_config_load(config_path, &d.conf, rm_config_report_log, NULL) <
+	    0)
 		return 1;
 	rm_conf_set(d.conf);
 	rm_log_set_level(d.conf->log_level);

@@ -1,6 +1,6 @@
 /*
- * Internals shared by the daemon-side files of core-daemon: the CLI
- * entry, the pid file and the privilege drop.  Never installed.
+ * Internals shared by the daemon-side files: the pid file and the
+ * privilege drop.  Never installed.
  */
 #ifndef RM_DAEMON_H
 #define RM_DAEMON_H
@@ -9,13 +9,6 @@
 #include <sys/types.h>
 
 #include "rm.h"
-
-/* cli.c: the whole command line; returns the exit status */
-int rm_cli_main(int argc, char **argv);
-/* cli.c: print one config problem on stderr (an rm_conf_report_fn) */
-void rm_cli_report(void *arg, const char *problem);
-/* cli.c: locate and load the config; problems printed, NULL on error */
-struct rm_config *rm_cli_load_config(const struct rm_cli *cli);
 
 /* pidfile.c: a live owner (holding the lock) refuses, a stale file is
  * taken over; the lock lives as long as the process. */

@@ -133,6 +133,8 @@ typedef void (*rm_conf_report_fn)(void *arg, const char *problem);
 int rm_config_load(const char *path, struct rm_config **conf_r,
 		   rm_conf_report_fn report, void *arg);
 void rm_config_free(struct rm_config **conf);
+/* an rm_conf_report_fn: each problem as one error line of the log */
+void rm_config_report_log(void *arg, const char *problem);
 /* the section of a module, as a json_t * (NULL when absent) */
 void *rm_config_section(const struct rm_config *conf, const char *section);
 /* fill a module conf struct from its keys; report problems */
@@ -320,37 +322,6 @@ int rm_daemon_run(const char *config_path, bool print_endpoints);
 /* reload as SIGHUP does; 0 or -1 with the reason */
 int rm_daemon_reload(struct rmail_err *err);
 void rm_sd_notify(const char *state);
-
-/* ---- cli.c -------------------------------------------------------- */
-/* one file per command: cmd_serve.c, cmd_check.c, cmd_reload.c ... */
-struct rm_cli {
-	const char *config_path; /* -c or NULL */
-	int argc;		 /* after the command name */
-	char **argv;
-	/* rm_cli_store: the modules' start-up log stays quiet (rmail
-	 * check asks the store itself and prints its answer) */
-	bool quiet_init;
-};
-struct rm_command {
-	const char *name;
-	const char *usage;
-	int (*run)(struct rm_cli *cli);
-};
-extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload;
-/* The other commands live in their own files and are declared weak in
- * cli.c, so the dispatcher lists whichever are linked in: rm_cmd_user,
- * rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store, rm_cmd_import,
- * rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose, rm_cmd_install,
- * rm_cmd_ctl. */
-
-/* For CLI commands that work on the store with or without a running
- * daemon: load the config, load and init the storage module (no
- * start, no listeners).  Problems go to stderr; -1 on failure. */
-int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
-		 void **h_r);
-/* read a password: from stdin when from_stdin, else prompt twice on the
- * terminal without echo; malloc'd, caller wipes and frees */
-char *rm_cli_password(bool from_stdin, const char *prompt);
 
 /* ---- spool.c / queue.c (message submission) ----------------------- */
 /* daemon start-up, after the modules started: spool and queue

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "rm.h"
-#include "conn_int.h"
+#include "net/conn_int.h"
 
 #define NKINDS 3
 

@@ -8,6 +8,8 @@ function(rmail_add_module name)
   cmake_parse_arguments(M "" "" "SOURCES;LIBRARIES" ${ARGN})
   set(tgt mod_${name})
   add_library(${tgt} MODULE ${M_SOURCES})
+  # the tree's boundary check (cmake/Boundaries.cmake) walks this list
+  set_property(GLOBAL APPEND PROPERTY RMAIL_MODULE_TARGETS ${tgt})
   set_target_properties(${tgt} PROPERTIES
     PREFIX ""
     OUTPUT_NAME mod_${name}

@@ -76,10 +76,29 @@ struct rmail_line {
  * The handlers of one listener.  `session` is what on_accept stored; it
  * is passed back to every other handler.  After on_close the conn is
  * gone: drop every reference to it (see conn_ref for async work).
+ * (Here on_X stands for the handler of either layout: on_X or ctx_X.)
  *
- * on_accept and on_input are required: listen() refuses a table where
- * either is NULL.  Every other handler may be NULL (the core then does
- * nothing for that event).
+ * Two layouts, chosen by the entries the table sets (not by `size`
+ * alone, so a 1.2 module may still fill the 1.0 entries):
+ *  - the 1.0 layout, on_accept .. on_close: handlers get no module
+ *    context;
+ *  - the 1.2 layout, `ctx` and ctx_accept .. ctx_close: every handler
+ *    gets `ctx` first, as set in the table passed to listen() (the core
+ *    copies the table there, so a table built on the stack with the
+ *    module's state in `ctx` is fine).  Use this one: it needs no
+ *    global for the module's state.
+ * A table whose size covers the 1.2 entries and sets any ctx_* handler
+ * is called only the 1.2 way; otherwise only the 1.0 way.  A table that
+ * sets handlers of both layouts is refused by listen() ("SECT.KEY:
+ * rmail_proto_ops mixes the 1.0 handlers (on_*) and the 1.2 handlers
+ * (ctx_*); set one layout").  A module setting ctx_* handlers is built
+ * for ABI 1.2, so an older core refuses to load it rather than never
+ * calling them.
+ *
+ * Required: on_accept and on_input, or ctx_accept and ctx_input;
+ * listen() refuses a table without the pair of its layout.  Every other
+ * handler may be NULL (the core then does nothing for that event), and
+ * so may `ctx`.
  *
  * Output is corked while a handler runs: whatever it writes, in any
  * number of conn_write/conn_printf calls, is flushed once, in as few
@@ -109,6 +128,18 @@ struct rmail_proto_ops {
 	/* idle timeout: write a goodbye; the core closes after it */
 	void (*on_timeout)(struct rmail_conn *c, void *session);
 	void (*on_close)(struct rmail_conn *c, void *session, int reason);
+
+	/* ---- 1.2: the ctx-first layout (see above); each handler does
+	 * what its on_* twin does, with `ctx` as its first argument ---- */
+	/* the module's state, passed as-is to every ctx_* handler */
+	void *ctx;
+	int (*ctx_accept)(void *ctx, struct rmail_conn *c, void **session_r);
+	int (*ctx_input)(void *ctx, struct rmail_conn *c, void *session);
+	void (*ctx_drain)(void *ctx, struct rmail_conn *c, void *session);
+	void (*ctx_tls_ready)(void *ctx, struct rmail_conn *c, void *session);
+	void (*ctx_timeout)(void *ctx, struct rmail_conn *c, void *session);
+	void (*ctx_close)(void *ctx, struct rmail_conn *c, void *session,
+			  int reason);
 };
 
 struct rmail_listen_opts {

@@ -366,6 +366,20 @@ struct rmail_store_ops {
 		      struct rmail_err *err);
 
 	/* ---- 1.2 ----------------------------------------------------- */
+	/* [slow] commit n appends (begun and written, all to the same
+	 * mailbox) as one batch (IMAP MULTIAPPEND): all are stored, with
+	 * the consecutive UIDs *uid_first_r .. +n-1 taken under one UID
+	 * lock, or none (quota for the whole batch, a failed fsync or
+	 * rename: what was renamed is renamed back; UIDs may be skipped). Every
+	 * ap is still freed with append_free.  Not atomic for readers: another
+	 * process refreshing its view while the renames run (under the UID
+	 * lock, no fsync between them) may see the first messages of the batch
+	 * before the last, and after a failed rename may see messages that
+	 * then vanish.  Test with RMAIL_HAS(). */
+	int (*append_commit_many)(struct rmail_append *const *aps, size_t n,
+				  uint32_t *uid_first_r,
+				  uint32_t *uidvalidity_r,
+				  struct rmail_err *err);
 	/* msg_flags, applied atomically only while the message's modseq is
 	 * <= unchangedsince (RFC 7162 UNCHANGEDSINCE); otherwise -1 with
 	 * RMAIL_E_MODIFIED and new_r filled with the current state.  A

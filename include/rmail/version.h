@@ -34,6 +34,12 @@
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
  *  1.2  (this release; every append below goes under it)
+ *       rmail_proto_ops.ctx and ctx_accept, ctx_input, ctx_drain,
+ *       ctx_tls_ready, ctx_timeout, ctx_close: the protocol handlers
+ *       with the module context first (a table sets these or the 1.0
+ *       on_* handlers, never both).
+ *       rmail_store_ops.append_commit_many (a batch of appends stored
+ *       all or none, for IMAP MULTIAPPEND).
  *       rmail_mbox_status.vanished_horizon (the oldest modseq from
  *       which mbox_changes lists every expunge) and
  *       rmail_store_ops.msg_flags_unchanged (STORE UNCHANGEDSINCE),
@@ -69,6 +75,8 @@
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
+#define RMAIL_PROTO_OPS_SIZE_1_2                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, ctx_close)
 #define RMAIL_LISTEN_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_listen_opts, arg)
 #define RMAIL_SUBMIT_OPTS_SIZE_1_0                                             \

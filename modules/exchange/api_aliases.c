@@ -35,7 +35,7 @@ void ex_api_aliases_get(struct ex_req *r)
 
 	if (admin_only(r) < 0)
 		return;
-	ops = ex.core->store(&h);
+	ops = r->mod->core->store(&h);
 	arr = json_array();
 	rmail_err_clear(&err);
 	if (ops->alias_list(h, NULL, on_alias, arr, &err) < 0) {
@@ -76,7 +76,7 @@ void ex_api_aliases_post(struct ex_req *r)
 	}
 	if (ja == NULL || ex_json_addr(ja, &name, &alias) < 0)
 		goto bad;
-	ops = ex.core->store(&h);
+	ops = r->mod->core->store(&h);
 	rmail_err_clear(&err);
 	if (ops->alias_add(h, alias, targets, n, &err) < 0) {
 		int st =
@@ -115,7 +115,7 @@ void ex_api_aliases_delete(struct ex_req *r)
 		ex_error(r, 400, "Bad alias");
 		return;
 	}
-	ops = ex.core->store(&h);
+	ops = r->mod->core->store(&h);
 	rmail_err_clear(&err);
 	if (ops->alias_del(h, r->params[0], &err) < 0) {
 		if (err.code == RMAIL_E_NOENT)

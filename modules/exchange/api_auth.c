@@ -37,14 +37,15 @@ static void remember_key(const char *key)
 	lock_next = (lock_next + 1) % LOCK_KEYS_MAX;
 }
 
+/* arg: the struct ex_mod, given at control_register */
 int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
 		       size_t outsz)
 {
-	const struct rmail_core *core = ex.core;
+	const struct ex_mod *mod = arg;
+	const struct rmail_core *core = mod->core;
 	const char *ip = argc >= 3 ? argv[argc - 1] : NULL;
 	size_t i, n = 0, iplen = ip != NULL ? strlen(ip) : 0;
 
-	(void)arg;
 	for (i = 0; i < LOCK_KEYS_MAX; i++) {
 		char *k = lock_keys[i];
 
@@ -107,9 +108,9 @@ static int ip_in(const char *ip, const char *spec)
 	return 1;
 }
 
-static int trusted(const char *ip)
+static int trusted(const struct ex_req *r, const char *ip)
 {
-	const struct rmail_strlist *l = &ex_conf()->trusted_proxies;
+	const struct rmail_strlist *l = &ex_conf(r->mod)->trusted_proxies;
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
@@ -128,14 +129,15 @@ static int valid_ip(const char *s)
 /* the peer, or the rightmost X-Forwarded-For hop a trusted proxy saw */
 const char *ex_client_ip(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	const char *peer = core->conn_peer_ip(r->c), *xff, *hop;
 	char *list, *p, *tok;
 	int n;
 
 	if (peer == NULL)
 		peer = "-";
-	if (!trusted(peer) || (xff = ex_header(r, "X-Forwarded-For")) == NULL)
+	if (!trusted(r, peer) ||
+	    (xff = ex_header(r, "X-Forwarded-For")) == NULL)
 		return peer;
 	list = core->pstrdup(r->pool, xff);
 	hop = peer;
@@ -148,7 +150,7 @@ const char *ex_client_ip(struct ex_req *r)
 		if (!valid_ip(tok))
 			return hop;
 		hop = tok;
-		if (!trusted(tok) || p == NULL)
+		if (!trusted(r, tok) || p == NULL)
 			return hop;
 		*p = '\0';
 	}
@@ -177,8 +179,8 @@ static void lowercase(char *s)
 
 static int locked(struct ex_req *r, const char *acct_key, double *retry_r)
 {
-	const struct rmail_core *core = ex.core;
-	const struct ex_conf *cf = ex_conf();
+	const struct rmail_core *core = r->mod->core;
+	const struct ex_conf *cf = ex_conf(r->mod);
 	uint32_t la = (uint32_t)cf->lockout_account_ip;
 	uint32_t li = (uint32_t)cf->lockout_ip;
 
@@ -193,10 +195,10 @@ static int locked(struct ex_req *r, const char *acct_key, double *retry_r)
 
 static void login_done(void *arg, const struct rmail_auth_result *res)
 {
-	const struct rmail_core *core = ex.core;
-	const struct ex_conf *cf = ex_conf();
 	struct login_job *j = arg;
 	struct ex_req *r = j->r;
+	const struct rmail_core *core = r->mod->core;
+	const struct ex_conf *cf = ex_conf(r->mod);
 	struct rmail_jwt_claims cl = {.size = sizeof(cl)};
 	struct rmail_err err;
 	char tok[EX_TOKEN_MAX];
@@ -232,9 +234,9 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 	cl.iat = (int64_t)now;
 	cl.exp = (int64_t)now + j->expires_in;
 	rmail_err_clear(&err);
-	if (core->jwt_sign(ex.secret, ex.secret_len, &cl, tok, sizeof(tok),
-			   &err) < 0) {
-		core->log(ex.m, RMAIL_LOG_ERR, "jwt_sign: %s", err.msg);
+	if (core->jwt_sign(r->mod->secret, r->mod->secret_len, &cl, tok,
+			   sizeof(tok), &err) < 0) {
+		core->log(r->mod->m, RMAIL_LOG_ERR, "jwt_sign: %s", err.msg);
 		ex_error(r, 500, "Internal error");
 		return;
 	}
@@ -246,8 +248,8 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 
 void ex_api_login(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
-	const struct ex_conf *cf = ex_conf();
+	const struct rmail_core *core = r->mod->core;
+	const struct ex_conf *cf = ex_conf(r->mod);
 	json_t *j, *ju, *jp, *je;
 	struct login_job *job;
 	int64_t ttl = (int64_t)cf->token_ttl;
@@ -316,14 +318,14 @@ void ex_api_login(struct ex_req *r)
 static void unauthorized(struct ex_req *r, const char *msg)
 {
 	static const char hdr[] = "WWW-Authenticate: Bearer\r\n";
-	char *body = ex.core->psprintf(r->pool, "{\"error\":\"%s\"}", msg);
+	char *body = r->mod->core->psprintf(r->pool, "{\"error\":\"%s\"}", msg);
 
 	ex_respond(r, 401, "application/json", body, strlen(body), hdr);
 }
 
 int ex_authenticate(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	const struct rmail_store_ops *ops;
 	const char *h = ex_header(r, "Authorization");
 	struct rmail_jwt_claims cl = {.size = sizeof(cl)};
@@ -344,7 +346,8 @@ int ex_authenticate(struct ex_req *r)
 	memset(&cl, 0, sizeof(cl));
 	cl.size = sizeof(cl);
 	rmail_err_clear(&err);
-	if (core->jwt_verify(ex.secret, ex.secret_len, h, &cl, &err) < 0) {
+	if (core->jwt_verify(r->mod->secret, r->mod->secret_len, h, &cl, &err) <
+	    0) {
 		unauthorized(r, "Invalid token");
 		return -1;
 	}

@@ -23,9 +23,9 @@ struct fcache {
 static struct fcache cache[CACHE_MAX];
 static size_t cache_next;
 
-static void entry_drop(struct fcache *e)
+static void entry_drop(const struct ex_mod *mod, struct fcache *e)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = mod->core;
 
 	if (e->w != NULL) {
 		void *h;
@@ -39,13 +39,13 @@ static void entry_drop(struct fcache *e)
 	memset(e, 0, sizeof(*e));
 }
 
-void ex_folders_fini(void)
+void ex_folders_fini(const struct ex_mod *mod)
 {
 	size_t i;
 
 	for (i = 0; i < CACHE_MAX; i++)
 		if (cache[i].user != NULL)
-			entry_drop(&cache[i]);
+			entry_drop(mod, &cache[i]);
 }
 
 static void on_change(void *arg)
@@ -82,10 +82,11 @@ void ex_folders_invalidate(const char *user, const char *name)
 		e->valid = 0;
 }
 
-static int status_cached(const char *user, const char *name,
+static int status_cached(struct ex_req *r, const char *name,
 			 struct rmail_mbox_status *st_r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
+	const char *user = r->user.address;
 	const struct rmail_store_ops *ops;
 	struct fcache *e = lookup(user, name);
 	struct rmail_err err;
@@ -103,18 +104,18 @@ static int status_cached(const char *user, const char *name,
 		e = &cache[cache_next];
 		cache_next = (cache_next + 1) % CACHE_MAX;
 		if (e->user != NULL)
-			entry_drop(e);
+			entry_drop(r->mod, e);
 		e->user = strdup(user);
 		e->name = strdup(name);
 		if (e->user == NULL || e->name == NULL) {
-			entry_drop(e);
+			entry_drop(r->mod, e);
 			return 0;
 		}
 		rmail_err_clear(&err);
 		if (ops->watch_add(h, user, name, on_change, e, &e->w, &err) <
 		    0) {
 			/* without a feed the entry could go stale */
-			entry_drop(e);
+			entry_drop(r->mod, e);
 			return 0;
 		}
 	}
@@ -139,7 +140,7 @@ static void on_mbox(void *arg, const struct rmail_mbox_entry *me)
 		return;
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
-	if (status_cached(lc->r->user.address, me->name, &st) < 0)
+	if (status_cached(lc->r, me->name, &st) < 0)
 		return; /* deleted between list and status */
 	su = ex_special_use_str(me->special_use ? me->special_use
 						: st.special_use);
@@ -153,7 +154,7 @@ static void on_mbox(void *arg, const struct rmail_mbox_entry *me)
 
 void ex_api_folders(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	const struct rmail_store_ops *ops;
 	struct list_ctx lc = {.r = r, .arr = json_array()};
 	struct rmail_err err;

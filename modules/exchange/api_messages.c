@@ -32,9 +32,9 @@ struct msg_job {
 	const char *error;
 };
 
-static const struct rmail_store_ops *store(void **h)
+static const struct rmail_store_ops *store(const struct ex_mod *mod, void **h)
 {
-	return ex.core->store(h);
+	return mod->core->store(h);
 }
 
 static int open_mbox(struct ex_req *r, struct rmail_mbox **mb_r)
@@ -43,7 +43,7 @@ static int open_mbox(struct ex_req *r, struct rmail_mbox **mb_r)
 	struct rmail_err err;
 	void *h;
 
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	rmail_err_clear(&err);
 	if (ops->mbox_open(h, r->user.address, r->params[0], mb_r, &err) < 0) {
 		if (err.code == RMAIL_E_NOENT || err.code == RMAIL_E_INVAL)
@@ -71,8 +71,8 @@ static int parse_num(const char *s, long lo, long hi, long *v_r)
 	return 0;
 }
 
-static char *read_msg(struct rmail_mbox *mb, uint32_t uid, uint64_t max,
-		      size_t *len_r)
+static char *read_msg(const struct ex_mod *mod, struct rmail_mbox *mb,
+		      uint32_t uid, uint64_t max, size_t *len_r)
 {
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
@@ -80,7 +80,7 @@ static char *read_msg(struct rmail_mbox *mb, uint32_t uid, uint64_t max,
 	char *buf;
 	void *h;
 
-	ops = store(&h);
+	ops = store(mod, &h);
 	buf = malloc((size_t)max + 1);
 	if (buf == NULL)
 		return NULL;
@@ -100,9 +100,9 @@ static char *read_msg(struct rmail_mbox *mb, uint32_t uid, uint64_t max,
 	return buf;
 }
 
-static json_t *addr_list(struct rmail_mime *mm, const char *value)
+static json_t *addr_list(const struct rmail_core *core, struct rmail_mime *mm,
+			 const char *value)
 {
-	const struct rmail_core *core = ex.core;
 	const struct rmail_mime_addr *a;
 	json_t *arr = json_array();
 	size_t n = 0, i;
@@ -151,10 +151,10 @@ static int is_attachment(const struct rmail_mime_part *p)
 }
 
 /* first text/<subtype> body that is not an attachment, UTF-8 */
-static const char *first_text(struct rmail_mime *mm, const char *subtype,
+static const char *first_text(const struct rmail_core *core,
+			      struct rmail_mime *mm, const char *subtype,
 			      size_t *len_r)
 {
-	const struct rmail_core *core = ex.core;
 	size_t i, n = core->mime_part_count(mm);
 	struct rmail_err err;
 	const char *out;
@@ -180,10 +180,10 @@ static json_t *string_or_empty(const char *s, size_t n)
 	return j != NULL ? j : json_string("");
 }
 
-static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
-		       const char *const *kw, size_t nkw)
+static json_t *summary(const struct rmail_core *core, struct rmail_mime *mm,
+		       const struct rmail_msg *m, const char *const *kw,
+		       size_t nkw)
 {
-	const struct rmail_core *core = ex.core;
 	char date[32], preview[PREVIEW_MAX * 4 + 1];
 	const char *text = NULL;
 	size_t tlen = 0, i, o = 0, chars = 0;
@@ -199,7 +199,7 @@ static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
 
 			has_att = p != NULL && i > 0 && is_attachment(p);
 		}
-		text = first_text(mm, "plain", &tlen);
+		text = first_text(core, mm, "plain", &tlen);
 	}
 	/* collapse white space; stop on a UTF-8 character boundary */
 	for (i = 0; text != NULL && i < tlen && chars < PREVIEW_MAX; i++) {
@@ -226,11 +226,12 @@ static json_t *summary(struct rmail_mime *mm, const struct rmail_msg *m,
 	return json_pack(
 		"{s:I,s:o,s:o,s:o,s:s,s:o,s:I,s:b,s:o}", "uid",
 		(json_int_t)m->uid, "from",
-		mm != NULL
-			? addr_list(mm, core->mime_header(mm, 0, "From", 0, 0))
-			: json_array(),
+		mm != NULL ? addr_list(core, mm,
+				       core->mime_header(mm, 0, "From", 0, 0))
+			   : json_array(),
 		"to",
-		mm != NULL ? addr_list(mm, core->mime_header(mm, 0, "To", 0, 0))
+		mm != NULL ? addr_list(core, mm,
+				       core->mime_header(mm, 0, "To", 0, 0))
 			   : json_array(),
 		"subject",
 		mm != NULL
@@ -253,8 +254,8 @@ static void job_dump(struct msg_job *j, json_t *o)
 
 static void list_work(void *arg, const volatile int *cancel)
 {
-	const struct rmail_core *core = ex.core;
 	struct msg_job *j = arg;
+	const struct rmail_core *core = j->r->mod->core;
 	json_t *arr = json_array();
 	size_t i, len;
 
@@ -264,7 +265,7 @@ static void list_work(void *arg, const volatile int *cancel)
 		char *buf;
 		json_t *o;
 
-		buf = read_msg(j->mb, j->msgs[i].uid,
+		buf = read_msg(j->r->mod, j->mb, j->msgs[i].uid,
 			       j->msgs[i].size < LIST_READ_MAX ? j->msgs[i].size
 							       : LIST_READ_MAX,
 			       &len);
@@ -272,7 +273,7 @@ static void list_work(void *arg, const volatile int *cancel)
 		if (buf != NULL &&
 		    core->mime_parse(buf, len, NULL, &mm, &err) < 0)
 			mm = NULL;
-		o = summary(mm, &j->msgs[i], j->kw, j->nkw);
+		o = summary(core, mm, &j->msgs[i], j->kw, j->nkw);
 		if (mm != NULL)
 			core->mime_free(&mm);
 		free(buf);
@@ -293,7 +294,7 @@ static void job_done(void *arg, int cancelled)
 	void *h;
 	char *out = j->out;
 
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	if (j->mb != NULL)
 		ops->mbox_close(&j->mb);
 	if (!ex_async_end(r)) {
@@ -315,7 +316,7 @@ static void submit(struct ex_req *r, struct msg_job *j, int kind,
 		   rmail_work_fn fn)
 {
 	ex_async_begin(r);
-	if (ex.core->work_submit(kind, fn, job_done, j) == NULL) {
+	if (r->mod->core->work_submit(kind, fn, job_done, j) == NULL) {
 		j->error = "Busy";
 		j->status = 503;
 		job_done(j, 0);
@@ -324,7 +325,7 @@ static void submit(struct ex_req *r, struct msg_job *j, int kind,
 
 static struct msg_job *job_new(struct ex_req *r)
 {
-	struct msg_job *j = ex.core->pcalloc(r->pool, sizeof(*j));
+	struct msg_job *j = r->mod->core->pcalloc(r->pool, sizeof(*j));
 
 	j->r = r;
 	return j;
@@ -338,11 +339,11 @@ static void copy_keywords(struct ex_req *r, struct msg_job *j)
 	size_t i, n;
 	void *h;
 
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	n = ops->mbox_keywords(j->mb, &names);
-	kw = ex.core->pcalloc(r->pool, sizeof(char *) * (n + 1));
+	kw = r->mod->core->pcalloc(r->pool, sizeof(char *) * (n + 1));
 	for (i = 0; i < n; i++)
-		kw[i] = ex.core->pstrdup(r->pool, names[i]);
+		kw[i] = r->mod->core->pstrdup(r->pool, names[i]);
 	j->kw = kw;
 	j->nkw = n;
 }
@@ -367,15 +368,15 @@ void ex_api_messages(struct ex_req *r)
 	}
 	if (open_mbox(r, &j->mb) < 0)
 		return;
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	count = ops->mbox_count(j->mb);
 	j->total = count;
 	j->page = page;
 	j->per_page = per;
 	copy_keywords(r, j);
 	first = (uint64_t)(page - 1) * (uint64_t)per;
-	j->msgs = ex.core->pcalloc(r->pool,
-				   sizeof(struct rmail_msg) * (size_t)per);
+	j->msgs = r->mod->core->pcalloc(r->pool,
+					sizeof(struct rmail_msg) * (size_t)per);
 	/* newest first: walk down from the highest UID */
 	for (i = 0; first + i < count && i < (size_t)per; i++)
 		j->msgs[i] = *ops->mbox_msg(j->mb,
@@ -384,9 +385,9 @@ void ex_api_messages(struct ex_req *r)
 	submit(r, j, RMAIL_WORK_READ, list_work);
 }
 
-static void headers_json(struct rmail_mime *mm, const char *raw, json_t *arr)
+static void headers_json(const struct rmail_core *core, struct rmail_mime *mm,
+			 const char *raw, json_t *arr)
 {
-	const struct rmail_core *core = ex.core;
 	const struct rmail_mime_part *p = core->mime_part(mm, 0);
 	const char *s, *e, *colon;
 	char name[128];
@@ -428,8 +429,8 @@ static void headers_json(struct rmail_mime *mm, const char *raw, json_t *arr)
 
 static void message_work(void *arg, const volatile int *cancel)
 {
-	const struct rmail_core *core = ex.core;
 	struct msg_job *j = arg;
+	const struct rmail_core *core = j->r->mod->core;
 	struct rmail_mime *mm = NULL;
 	struct rmail_err err;
 	const struct rmail_msg *m = &j->msgs[0];
@@ -441,7 +442,7 @@ static void message_work(void *arg, const volatile int *cancel)
 
 	if (*cancel)
 		return;
-	buf = read_msg(j->mb, m->uid, m->size, &len);
+	buf = read_msg(j->r->mod, j->mb, m->uid, m->size, &len);
 	if (buf == NULL) {
 		j->status = 404;
 		j->error = "No such message";
@@ -464,7 +465,7 @@ static void message_work(void *arg, const volatile int *cancel)
 		return;
 	}
 	hdrs = json_array();
-	headers_json(mm, buf, hdrs);
+	headers_json(core, mm, buf, hdrs);
 	atts = json_array();
 	n = core->mime_part_count(mm);
 	for (i = 1; i < n; i++) {
@@ -483,8 +484,8 @@ static void message_work(void *arg, const volatile int *cancel)
 						"content_type", ct, "size",
 						(json_int_t)p->body_len));
 	}
-	text = first_text(mm, "plain", &tl);
-	html = first_text(mm, "html", &hl);
+	text = first_text(core, mm, "plain", &tl);
+	html = first_text(core, mm, "html", &hl);
 	ex_rfc3339(m->internaldate, date, sizeof(date));
 #define H(name) core->mime_header(mm, 0, name, 0, 1)
 /* address lists parse the raw value (names are decoded per word):
@@ -497,9 +498,11 @@ static void message_work(void *arg, const volatile int *cancel)
 		"uid", (json_int_t)m->uid, "folder", j->r->params[0], "flags",
 		ex_flags_json(m->flags, m->keywords, j->kw, j->nkw), "size",
 		(json_int_t)m->size, "date", date, "subject",
-		str_or_null(H("Subject")), "from", addr_list(mm, A("From")),
-		"to", addr_list(mm, A("To")), "cc", addr_list(mm, A("Cc")),
-		"reply_to", addr_list(mm, A("Reply-To")), "message_id",
+		str_or_null(H("Subject")), "from",
+		addr_list(core, mm, A("From")), "to",
+		addr_list(core, mm, A("To")), "cc",
+		addr_list(core, mm, A("Cc")), "reply_to",
+		addr_list(core, mm, A("Reply-To")), "message_id",
 		str_or_null(H("Message-ID")), "in_reply_to",
 		str_or_null(H("In-Reply-To")), "references",
 		str_or_null(H("References")), "headers", hdrs, "text",
@@ -520,8 +523,8 @@ static void message_work(void *arg, const volatile int *cancel)
 
 static void attachment_work(void *arg, const volatile int *cancel)
 {
-	const struct rmail_core *core = ex.core;
 	struct msg_job *j = arg;
+	const struct rmail_core *core = j->r->mod->core;
 	struct rmail_mime *mm = NULL;
 	const struct rmail_mime_part *p;
 	struct rmail_err err;
@@ -531,7 +534,7 @@ static void attachment_work(void *arg, const volatile int *cancel)
 
 	if (*cancel)
 		return;
-	buf = read_msg(j->mb, j->msgs[0].uid, j->msgs[0].size, &len);
+	buf = read_msg(j->r->mod, j->mb, j->msgs[0].uid, j->msgs[0].size, &len);
 	rmail_err_clear(&err);
 	if (buf == NULL || core->mime_parse(buf, len, NULL, &mm, &err) < 0) {
 		free(buf);
@@ -558,14 +561,14 @@ static void attachment_work(void *arg, const volatile int *cancel)
 		j->out_len = blen;
 		j->status = 200;
 	}
-	j->ctype = ex.core->psprintf(j->r->pool, "%s/%s",
-				     p->type ? p->type : "application",
-				     p->subtype ? p->subtype : "octet-stream");
+	j->ctype = core->psprintf(j->r->pool, "%s/%s",
+				  p->type ? p->type : "application",
+				  p->subtype ? p->subtype : "octet-stream");
 	if (strpbrk(j->ctype, "\r\n\"") != NULL)
 		j->ctype = "application/octet-stream";
 	ex_content_disposition(p->filename, cd, sizeof(cd));
-	j->extra = ex.core->psprintf(
-		j->r->pool, "%sX-Content-Type-Options: nosniff\r\n", cd);
+	j->extra = core->psprintf(j->r->pool,
+				  "%sX-Content-Type-Options: nosniff\r\n", cd);
 	core->mime_free(&mm);
 	free(buf);
 }
@@ -583,14 +586,14 @@ static int find_msg(struct ex_req *r, struct msg_job *j)
 	}
 	if (open_mbox(r, &j->mb) < 0)
 		return -1;
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	idx = ops->mbox_find(j->mb, (uint32_t)uid);
 	if (idx < 0) {
 		ops->mbox_close(&j->mb);
 		ex_error(r, 404, "No such message");
 		return -1;
 	}
-	j->msgs = ex.core->pcalloc(r->pool, sizeof(struct rmail_msg));
+	j->msgs = r->mod->core->pcalloc(r->pool, sizeof(struct rmail_msg));
 	j->msgs[0] = *ops->mbox_msg(j->mb, (uint32_t)idx);
 	j->n = 1;
 	copy_keywords(r, j);
@@ -685,7 +688,7 @@ void ex_api_flags(struct ex_req *r)
 		json_decref(b);
 		return;
 	}
-	ops = store(&h);
+	ops = store(r->mod, &h);
 	nm = j->msgs[0];
 	rmail_err_clear(&err);
 	if (((af != 0 || na > 0) &&
@@ -743,7 +746,7 @@ static void append_work(void *arg, const volatile int *cancel)
 	j->rc = -1;
 	if (*cancel)
 		return;
-	ops = store(&h);
+	ops = store(j->r->mod, &h);
 	o.size_hint = j->len;
 	rmail_err_clear(&j->err);
 	if (ops->append_begin(h, j->user, j->mbox, &o, &ap, &j->err) < 0)
@@ -793,15 +796,15 @@ void ex_api_append(struct ex_req *r)
 		ex_error(r, 400, "Empty message");
 		return;
 	}
-	j = ex.core->pcalloc(r->pool, sizeof(*j));
+	j = r->mod->core->pcalloc(r->pool, sizeof(*j));
 	j->r = r;
 	j->user = r->user.address;
 	j->mbox = r->params[0];
 	j->data = r->body;
 	j->len = r->body_len;
 	ex_async_begin(r);
-	if (ex.core->work_submit(RMAIL_WORK_WRITE, append_work, append_done,
-				 j) == NULL) {
+	if (r->mod->core->work_submit(RMAIL_WORK_WRITE, append_work,
+				      append_done, j) == NULL) {
 		j->err.code = RMAIL_E_BUSY;
 		append_done(j, 0);
 	}

@@ -17,6 +17,7 @@
 struct sbuf {
 	char *p;
 	size_t n, cap;
+	const struct rmail_core *core; /* for the encoders */
 };
 
 static void sb_add(struct sbuf *b, const char *d, size_t n)
@@ -58,7 +59,7 @@ static void sb_base64(struct sbuf *b, const unsigned char *d, size_t n)
 	size_t i, k;
 
 	for (i = 0; i < n; i += 57) {
-		k = ex.core->base64_encode(d + i, n - i < 57 ? n - i : 57, line,
+		k = b->core->base64_encode(d + i, n - i < 57 ? n - i : 57, line,
 					   sizeof(line));
 		sb_add(b, line, k);
 		sb_add(b, "\r\n", 2);
@@ -104,7 +105,7 @@ static void sb_word(struct sbuf *b, const char *s, int quote)
 			sb_add(b, "\r\n ", 3);
 		sb_add(b, "=?UTF-8?B?", 10);
 		sb_add(b, enc,
-		       ex.core->base64_encode(s + i, k, enc, sizeof(enc)));
+		       b->core->base64_encode(s + i, k, enc, sizeof(enc)));
 		sb_add(b, "?=", 2);
 	}
 }
@@ -196,12 +197,12 @@ static void text_part(struct sbuf *b, const char *sub, const char *text)
 	sb_base64(b, (const unsigned char *)text, strlen(text));
 }
 
-static void boundary(char *out, size_t sz)
+static void boundary(const struct rmail_core *core, char *out, size_t sz)
 {
 	unsigned char rnd[12];
 	size_t i;
 
-	ex.core->random_bytes(rnd, sizeof(rnd));
+	core->random_bytes(rnd, sizeof(rnd));
 	snprintf(out, sz, "=_rmail_");
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(out + strlen(out), sz - strlen(out), "%02x", rnd[i]);
@@ -219,7 +220,7 @@ static void body_alt(struct sbuf *b, const char *text, const char *html)
 		text_part(b, "html", html);
 		return;
 	}
-	boundary(bd, sizeof(bd));
+	boundary(b->core, bd, sizeof(bd));
 	sb_printf(b,
 		  "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
 		  "\r\n",
@@ -260,8 +261,10 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i;
-	const char *host = ex.core->conf_str("hostname");
+	const char *host;
 
+	b->core = j->r->mod->core;
+	host = b->core->conf_str("hostname");
 	if (str_field(req, "subject", 0, &subject) < 0 ||
 	    str_field(req, "text", 0, &text) < 0 ||
 	    str_field(req, "html", 0, &html) < 0) {
@@ -279,7 +282,7 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	ex.core->random_bytes(rnd, sizeof(rnd));
+	b->core->random_bytes(rnd, sizeof(rnd));
 	addr_header(b, "From", &(struct rcpt){from_name, j->from}, 1);
 	addr_header(b, "To", to, nto);
 	addr_header(b, "Cc", cc, ncc);
@@ -294,7 +297,7 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 		body_alt(b, text, html);
 		return 0;
 	}
-	boundary(bd, sizeof(bd));
+	boundary(b->core, bd, sizeof(bd));
 	sb_printf(b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n",
 		  bd);
 	sb_printf(b, "--%s\r\n", bd);
@@ -321,7 +324,7 @@ static int build(struct send_job *j, json_t *req, const struct rcpt *to,
 		raw = malloc(blen / 4 * 3 + 4);
 		if (raw == NULL)
 			abort();
-		if (ex.core->base64_decode(b64, blen, raw, blen / 4 * 3 + 4,
+		if (b->core->base64_decode(b64, blen, raw, blen / 4 * 3 + 4,
 					   &rawlen) < 0) {
 			free(raw);
 			*why = "content_base64 is not base64";
@@ -361,7 +364,7 @@ static void job_free(struct send_job *j)
 	free(j->msg.p);
 	j->msg.p = NULL;
 	if (j->sub != NULL)
-		ex.core->submit_abort(&j->sub);
+		j->r->mod->core->submit_abort(&j->sub);
 	json_decref(j->sent);
 	json_decref(j->failed);
 	j->sent = j->failed = NULL;
@@ -403,7 +406,7 @@ static void sent_work(void *arg, const volatile int *cancel)
 	j->sent_rc = -1;
 	if (*cancel)
 		return;
-	ops = ex.core->store(&h);
+	ops = j->r->mod->core->store(&h);
 	rmail_err_clear(&err);
 	(void)ops->mbox_list(h, j->r->user.address, find_sent, &f, &err);
 	if (f.name[0] == '\0')
@@ -439,8 +442,8 @@ static void sent_done(void *arg, int cancelled)
 
 static void save_copy(struct send_job *j)
 {
-	if (ex.core->work_submit(RMAIL_WORK_WRITE, sent_work, sent_done, j) ==
-	    NULL)
+	if (j->r->mod->core->work_submit(RMAIL_WORK_WRITE, sent_work, sent_done,
+					 j) == NULL)
 		sent_done(j, 1);
 }
 
@@ -522,7 +525,7 @@ static const char *policy_error(int p)
 
 void ex_api_send(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	const struct rmail_store_ops *ops;
 	struct rcpt to[RCPTS_MAX], cc[RCPTS_MAX], bcc[RCPTS_MAX];
 	size_t nto = 0, ncc = 0, nbcc = 0, i, k;

@@ -9,17 +9,19 @@
 
 #include "ex.h"
 
-const char *ex_advertise(const char *key, const char *def);
-const char *ex_advertise(const char *key, const char *def)
+const char *ex_advertise(const struct ex_req *r, const char *key,
+			 const char *def);
+const char *ex_advertise(const struct ex_req *r, const char *key,
+			 const char *def)
 {
-	const struct rmail_strmap *m = &ex_conf()->advertise;
+	const struct rmail_strmap *m = &ex_conf(r->mod)->advertise;
 	size_t i;
 
 	for (i = 0; i < m->n; i++)
 		if (strcmp(m->k[i], key) == 0)
 			return m->v[i];
 	if (strcmp(key, "hostname") == 0) {
-		const char *h = ex.core->conf_str("hostname");
+		const char *h = r->mod->core->conf_str("hostname");
 
 		return h != NULL ? h : "localhost";
 	}
@@ -35,7 +37,7 @@ char *ex_xml_escape(struct ex_req *r, const char *s)
 
 	for (i = 0; s[i] != '\0'; i++)
 		n += strchr("<>&\"'", s[i]) != NULL ? 6 : 1;
-	o = p = ex.core->palloc(r->pool, n + 1);
+	o = p = r->mod->core->palloc(r->pool, n + 1);
 	for (i = 0; s[i] != '\0'; i++) {
 		switch (s[i]) {
 		case '<':
@@ -69,12 +71,12 @@ char *ex_xml_escape(struct ex_req *r, const char *s)
 
 void ex_autoconfig(struct ex_req *r)
 {
-	const char *host = ex_xml_escape(r, ex_advertise("hostname", NULL));
+	const char *host = ex_xml_escape(r, ex_advertise(r, "hostname", NULL));
 	const char *domain =
 		strchr(host, '.') != NULL ? strchr(host, '.') + 1 : host;
 	char *xml;
 
-	xml = ex.core->psprintf(
+	xml = r->mod->core->psprintf(
 		r->pool,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<clientConfig version=\"1.1\">\n"
@@ -112,10 +114,10 @@ void ex_autoconfig(struct ex_req *r)
 		"  </emailProvider>\n"
 		"</clientConfig>\n",
 		domain, domain, host, host,
-		ex_xml_escape(r, ex_advertise("imaps_port", "993")), host,
-		ex_xml_escape(r, ex_advertise("imap_port", "143")), host,
-		ex_xml_escape(r, ex_advertise("smtps_port", "465")), host,
-		ex_xml_escape(r, ex_advertise("submission_port", "587")));
+		ex_xml_escape(r, ex_advertise(r, "imaps_port", "993")), host,
+		ex_xml_escape(r, ex_advertise(r, "imap_port", "143")), host,
+		ex_xml_escape(r, ex_advertise(r, "smtps_port", "465")), host,
+		ex_xml_escape(r, ex_advertise(r, "submission_port", "587")));
 	ex_respond(r, 200, "application/xml; charset=utf-8", xml, strlen(xml),
 		   NULL);
 }

@@ -11,7 +11,8 @@
 
 #define AD_BODY_MAX (64 * 1024)
 
-const char *ex_advertise(const char *key, const char *def);
+const char *ex_advertise(const struct ex_req *r, const char *key,
+			 const char *def);
 char *ex_xml_escape(struct ex_req *r, const char *s);
 
 void ex_autodiscover(struct ex_req *r)
@@ -33,8 +34,8 @@ void ex_autodiscover(struct ex_req *r)
 			   74, NULL);
 		return;
 	}
-	host = ex_xml_escape(r, ex_advertise("hostname", NULL));
-	xml = ex.core->psprintf(
+	host = ex_xml_escape(r, ex_advertise(r, "hostname", NULL));
+	xml = r->mod->core->psprintf(
 		r->pool,
 		"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 		"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/"
@@ -71,9 +72,9 @@ void ex_autodiscover(struct ex_req *r)
 		"  </Response>\n"
 		"</Autodiscover>\n",
 		ex_xml_escape(r, email), host,
-		ex_xml_escape(r, ex_advertise("imaps_port", "993")),
+		ex_xml_escape(r, ex_advertise(r, "imaps_port", "993")),
 		ex_xml_escape(r, email), host,
-		ex_xml_escape(r, ex_advertise("smtps_port", "465")),
+		ex_xml_escape(r, ex_advertise(r, "smtps_port", "465")),
 		ex_xml_escape(r, email));
 	ex_respond(r, 200, "application/xml; charset=utf-8", xml, strlen(xml),
 		   NULL);

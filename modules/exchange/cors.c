@@ -4,9 +4,9 @@
 
 #include "ex.h"
 
-int ex_cors_allowed(const char *origin)
+int ex_cors_allowed(const struct ex_mod *mod, const char *origin)
 {
-	const struct rmail_strlist *l = &ex_conf()->cors_origins;
+	const struct rmail_strlist *l = &ex_conf(mod)->cors_origins;
 	size_t i;
 
 	if (origin == NULL || !ex_str_safe(origin))
@@ -19,13 +19,14 @@ int ex_cors_allowed(const char *origin)
 
 const char *ex_cors_headers(struct ex_req *r, int preflight)
 {
-	if (!ex_cors_allowed(r->origin))
+	if (!ex_cors_allowed(r->mod, r->origin))
 		return "";
 	if (!preflight)
-		return ex.core->psprintf(r->pool,
-					 "Access-Control-Allow-Origin: %s\r\n"
-					 "Vary: Origin\r\n",
-					 r->origin);
+		return r->mod->core->psprintf(
+			r->pool,
+			"Access-Control-Allow-Origin: %s\r\n"
+			"Vary: Origin\r\n",
+			r->origin);
 	return "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
 	       "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
 	       "Access-Control-Max-Age: 600\r\n";

@@ -42,11 +42,10 @@ struct ex_mod {
 	int started;
 };
 
-extern struct ex_mod ex;
-
-static inline const struct ex_conf *ex_conf(void)
+/* the config in force (m->conf follows a reload) */
+static inline const struct ex_conf *ex_conf(const struct ex_mod *mod)
 {
-	return ex.m->conf;
+	return mod->m->conf;
 }
 
 struct ex_req;
@@ -54,6 +53,9 @@ typedef void (*ex_handler_fn)(struct ex_req *r);
 
 /* One request: lives in its own pool, freed after the response. */
 struct ex_req {
+	/* the module's state, the ctx of the listener (kept by the
+	 * session): the one way to the core, r->mod->core */
+	struct ex_mod *mod;
 	struct ex_sess *s;
 	struct rmail_conn *c;
 	struct rmail_pool *pool;
@@ -89,6 +91,8 @@ void ex_error(struct ex_req *r, int status, const char *msg);
  * whether the request can still be answered */
 void ex_async_begin(struct ex_req *r);
 int ex_async_end(struct ex_req *r);
+/* the 1.2 layout: ctx is the struct ex_mod, set by the caller of
+ * listen */
 extern const struct rmail_proto_ops ex_proto_ops;
 
 /* router.c */
@@ -96,7 +100,7 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r);
 int ex_pct_decode(char *s, int plus_is_space);
 
 /* cors.c */
-int ex_cors_allowed(const char *origin);
+int ex_cors_allowed(const struct ex_mod *mod, const char *origin);
 const char *ex_cors_headers(struct ex_req *r, int preflight);
 
 /* api_auth.c */
@@ -122,7 +126,7 @@ void ex_autodiscover(struct ex_req *r);
 void ex_healthz(struct ex_req *r);
 
 /* folder counts cache (api_folders.c) */
-void ex_folders_fini(void);
+void ex_folders_fini(const struct ex_mod *mod);
 void ex_folders_invalidate(const char *user, const char *name);
 
 /* autodiscover.c: the bounded EMailAddress scanner (pure) */

@@ -6,14 +6,14 @@
 
 #include "ex.h"
 
-static bool store_serves(void)
+static bool store_serves(const struct ex_req *r)
 {
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
 	const char *root;
 	void *h;
 
-	ops = ex.core->store(&h);
+	ops = r->mod->core->store(&h);
 	if (ops == NULL)
 		return false;
 	if (RMAIL_HAS(ops, struct rmail_store_ops, health) &&
@@ -23,13 +23,13 @@ static bool store_serves(void)
 	}
 	/* a 1.0 store cannot say: the mail root taking writes is the
 	 * best guess the core config allows */
-	root = ex.core->conf_str("mail_root");
+	root = r->mod->core->conf_str("mail_root");
 	return root != NULL && access(root, W_OK) == 0;
 }
 
 void ex_healthz(struct ex_req *r)
 {
-	if (!ex.started || !store_serves()) {
+	if (!r->mod->started || !store_serves(r)) {
 		ex_json(r, 503, json_pack("{s:s}", "status", "unavailable"));
 		return;
 	}

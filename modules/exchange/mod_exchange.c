@@ -8,7 +8,8 @@
 
 #include "ex.h"
 
-struct ex_mod ex;
+/* reached by the sessions through the listeners' ctx, never by name */
+static struct ex_mod ex;
 
 void ex_lockout_fini(void);
 
@@ -132,7 +133,7 @@ static const struct rmail_conf_key ex_keys[] = {
 	RMAIL_CONF_END,
 };
 
-static void set_secret(const struct ex_conf *cf)
+static void set_secret(struct rmail_mctx *m, const struct ex_conf *cf)
 {
 	if (cf->token_secret != NULL) {
 		ex.secret_len = strlen(cf->token_secret);
@@ -142,7 +143,7 @@ static void set_secret(const struct ex_conf *cf)
 	}
 	/* one random secret per process, kept across reloads */
 	if (!ex.random_secret) {
-		ex.core->random_bytes(ex.secret, 32);
+		m->core->random_bytes(ex.secret, 32);
 		ex.secret_len = 32;
 		ex.random_secret = 1;
 	}
@@ -160,7 +161,7 @@ static int ex_init(struct rmail_mctx *m, struct rmail_err *err)
 		m->core->random_bytes(&seed, sizeof(seed));
 		json_object_seed(seed ? seed : 1);
 	}
-	set_secret(m->conf);
+	set_secret(m, m->conf);
 	return 0;
 }
 
@@ -179,8 +180,10 @@ static int listen_one(struct rmail_mctx *m, const char *key,
 				  "Content-Length: 0\r\n"
 				  "Connection: close\r\n\r\n",
 	};
+	struct rmail_proto_ops ops = ex_proto_ops;
 
-	return m->core->listen(m, key, addrs, &ex_proto_ops, &o, err);
+	ops.ctx = &ex;
+	return m->core->listen(m, key, addrs, &ops, &o, err);
 }
 
 static int ex_start(struct rmail_mctx *m, struct rmail_err *err)
@@ -192,7 +195,7 @@ static int ex_start(struct rmail_mctx *m, struct rmail_err *err)
 		       err) < 0)
 		return -1;
 	if (m->core->control_register(m, "exchange lockout-reset",
-				      ex_lockout_control, NULL) < 0)
+				      ex_lockout_control, &ex) < 0)
 		m->core->log(m, RMAIL_LOG_WARN,
 			     "control command exchange lockout-reset "
 			     "not registered");
@@ -211,8 +214,7 @@ static int ex_reload_check(struct rmail_mctx *m, const void *new_conf,
 
 static void ex_reload_commit(struct rmail_mctx *m, const void *new_conf)
 {
-	(void)m;
-	set_secret(new_conf);
+	set_secret(m, new_conf);
 }
 
 static void ex_stop(struct rmail_mctx *m, int mode)
@@ -224,10 +226,9 @@ static void ex_stop(struct rmail_mctx *m, int mode)
 
 static void ex_fini(struct rmail_mctx *m)
 {
-	(void)m;
-	ex_folders_fini();
+	ex_folders_fini(&ex);
 	ex_lockout_fini();
-	ex.core->secure_zero(ex.secret, sizeof(ex.secret));
+	m->core->secure_zero(ex.secret, sizeof(ex.secret));
 }
 
 RMAIL_MODULE_DEFINE(exchange, RMAIL_KIND_PROTOCOL, "1.0.0",

@@ -144,7 +144,8 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 		r->handler = rt->fn;
 		r->needs_auth = rt->auth;
 		for (j = 0; j < np; j++) {
-			r->params[j] = ex.core->pstrndup(r->pool, ps[j], pl[j]);
+			r->params[j] =
+				r->mod->core->pstrndup(r->pool, ps[j], pl[j]);
 			if (ex_pct_decode(r->params[j], 0) < 0) {
 				*status_r = 400;
 				return -1;
@@ -158,6 +159,6 @@ int ex_route(struct ex_req *r, int *status_r, const char **allow_r)
 	}
 	*status_r = 405;
 	allow_add(allow, sizeof(allow), &alen, "OPTIONS");
-	*allow_r = ex.core->pstrdup(r->pool, allow);
+	*allow_r = r->mod->core->pstrdup(r->pool, allow);
 	return -1;
 }

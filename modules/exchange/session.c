@@ -21,6 +21,7 @@ enum ex_state {
 
 struct ex_sess {
 	uint32_t magic;
+	struct ex_mod *mod; /* the listener's ctx; each request copies it */
 	struct rmail_conn *c;
 	struct http_parser p;
 	int state;
@@ -103,7 +104,7 @@ const char *ex_header(const struct ex_req *r, const char *name)
 /* the percent-decoded value of a query parameter, or NULL */
 const char *ex_query(struct ex_req *r, const char *key)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	const char *q = r->query, *amp, *eq;
 	size_t klen = strlen(key);
 	char *v;
@@ -132,8 +133,9 @@ static void req_free(struct ex_sess *s)
 		struct rmail_pool *pool = s->req->pool;
 
 		if (s->req->body != NULL)
-			ex.core->secure_zero(s->req->body, s->req->body_len);
-		ex.core->pool_destroy(&pool);
+			s->mod->core->secure_zero(s->req->body,
+						  s->req->body_len);
+		s->mod->core->pool_destroy(&pool);
 		s->req = NULL;
 	}
 }
@@ -142,7 +144,7 @@ static void write_response(struct ex_sess *s, struct ex_req *r, int status,
 			   const char *ctype, const void *body, size_t len,
 			   const char *extra)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = s->mod->core;
 	const char *cors = r != NULL ? ex_cors_headers(r, 0) : "";
 	int ka = r != NULL && r->keep_alive && !s->closed;
 
@@ -179,28 +181,28 @@ static void after_async(struct ex_sess *s);
  * re-arm it after each read with what is left before `deadline`. */
 static void arm_deadline(struct ex_sess *s, double deadline)
 {
-	double left = deadline - ex.core->now();
+	double left = deadline - s->mod->core->now();
 
-	ex.core->conn_set_timeout(s->c, left > 0.001 ? left : 0.001);
+	s->mod->core->conn_set_timeout(s->c, left > 0.001 ? left : 0.001);
 }
 
 static void arm_body_deadline(struct ex_sess *s)
 {
-	const struct ex_conf *cf = ex_conf();
-	double deadline = ex.core->now() + cf->request_timeout;
+	const struct ex_conf *cf = ex_conf(s->mod);
+	double deadline = s->mod->core->now() + cf->request_timeout;
 
 	if (cf->body_min_rate > 0)
 		deadline = s->body_start + cf->request_timeout +
 			   (double)s->body_bytes / (double)cf->body_min_rate;
 	/* no single pause longer than request_timeout either */
-	if (deadline > ex.core->now() + cf->request_timeout)
-		deadline = ex.core->now() + cf->request_timeout;
+	if (deadline > s->mod->core->now() + cf->request_timeout)
+		deadline = s->mod->core->now() + cf->request_timeout;
 	arm_deadline(s, deadline);
 }
 
 static void req_done(struct ex_sess *s)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = s->mod->core;
 
 	req_free(s);
 	http_parser_reset(&s->p);
@@ -213,7 +215,7 @@ static void req_done(struct ex_sess *s)
 		core->conn_close(s->c);
 		return;
 	}
-	core->conn_set_timeout(s->c, ex_conf()->idle_timeout);
+	core->conn_set_timeout(s->c, ex_conf(s->mod)->idle_timeout);
 	if (s->paused) {
 		s->paused = 0;
 		core->conn_resume_read(s->c);
@@ -276,14 +278,14 @@ json_t *ex_json_parse(struct ex_req *r)
 
 void ex_async_begin(struct ex_req *r)
 {
-	ex.core->conn_ref(r->c);
-	ex.core->conn_pause_read(r->c);
+	r->mod->core->conn_ref(r->c);
+	r->mod->core->conn_pause_read(r->c);
 	r->s->paused = 1;
 }
 
 int ex_async_end(struct ex_req *r)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = r->mod->core;
 	struct rmail_conn *c = r->c;
 	struct ex_sess *s = r->s;
 
@@ -304,12 +306,13 @@ static void after_async(struct ex_sess *s)
 
 static struct ex_req *req_new(struct ex_sess *s, const struct http_request *h)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = s->mod->core;
 	struct rmail_pool *pool = core->pool_create(core->conn_pool(s->c));
 	struct ex_req *r = core->pcalloc(pool, sizeof(*r));
 	const char *q;
 	size_t i;
 
+	r->mod = s->mod;
 	r->s = s;
 	r->c = s->c;
 	r->pool = pool;
@@ -354,7 +357,7 @@ static void body_sink(void *arg, const char *data, size_t n)
 
 		while (cap < r->body_len + n + 1)
 			cap *= 2;
-		nb = ex.core->palloc(r->pool, cap);
+		nb = r->mod->core->palloc(r->pool, cap);
 		if (r->body_len > 0)
 			memcpy(nb, r->body, r->body_len);
 		r->body = nb;
@@ -380,7 +383,7 @@ static void dispatch(struct ex_sess *s)
 		if (s->allow != NULL) {
 			static const char msg[] =
 				"{\"error\":\"Method not allowed\"}";
-			char *extra = ex.core->psprintf(
+			char *extra = r->mod->core->psprintf(
 				r->pool, "Allow: %s\r\n", s->allow);
 
 			ex_respond(r, 405, "application/json", msg,
@@ -401,7 +404,7 @@ static void dispatch(struct ex_sess *s)
 
 static int start_request(struct ex_sess *s, const struct http_request *h)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = s->mod->core;
 	struct ex_req *r = req_new(s, h);
 	int status = 0;
 	const char *allow = NULL;
@@ -431,10 +434,11 @@ static int start_request(struct ex_sess *s, const struct http_request *h)
 	return 0;
 }
 
-static int ex_on_accept(struct rmail_conn *c, void **session_r)
+static int ex_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
-	const struct rmail_core *core = ex.core;
-	const struct ex_conf *cf = ex_conf();
+	struct ex_mod *mod = ctx;
+	const struct rmail_core *core = mod->core;
+	const struct ex_conf *cf = ex_conf(mod);
 	struct ex_sess *s = core->pcalloc(core->conn_pool(c), sizeof(*s));
 	struct http_limits lim = {
 		.max_request_line = EX_REQUEST_LINE_MAX,
@@ -444,6 +448,7 @@ static int ex_on_accept(struct rmail_conn *c, void **session_r)
 	};
 
 	s->magic = EX_SESS_MAGIC;
+	s->mod = mod;
 	s->c = c;
 	http_parser_init(&s->p, &lim);
 	core->conn_set_timeout(c, cf->idle_timeout);
@@ -453,11 +458,12 @@ static int ex_on_accept(struct rmail_conn *c, void **session_r)
 
 static int input_loop(struct rmail_conn *c, struct ex_sess *s);
 
-static int ex_on_input(struct rmail_conn *c, void *session)
+static int ex_input(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct ex_sess *s = session;
 	int rc;
 
+	(void)ctx; /* s->mod */
 	s->in_input = 1;
 	rc = input_loop(c, s);
 	s->in_input = 0;
@@ -466,7 +472,7 @@ static int ex_on_input(struct rmail_conn *c, void *session)
 
 static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 {
-	const struct rmail_core *core = ex.core;
+	const struct rmail_core *core = s->mod->core;
 	struct http_request h;
 	const char *d;
 	size_t n, used;
@@ -483,9 +489,10 @@ static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 			if (rc == RMAIL_AGAIN) {
 				if (s->head_start == 0)
 					s->head_start = core->now();
-				arm_deadline(
-					s, s->head_start +
-						   ex_conf()->request_timeout);
+				arm_deadline(s,
+					     s->head_start +
+						     ex_conf(s->mod)
+							     ->request_timeout);
 				return RMAIL_OK;
 			}
 			if (rc != RMAIL_OK) {
@@ -525,18 +532,21 @@ static int input_loop(struct rmail_conn *c, struct ex_sess *s)
 	return RMAIL_CLOSE;
 }
 
-static void ex_on_timeout(struct rmail_conn *c, void *session)
+static void ex_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct ex_sess *s = session;
 
-	if (s->state != EX_HEAD || ex.core->conn_peek(c, &(const char *){0}))
+	(void)ctx; /* s->mod */
+	if (s->state != EX_HEAD ||
+	    s->mod->core->conn_peek(c, &(const char *){0}))
 		raw_error(s, 408, "Request timeout");
 }
 
-static void ex_on_close(struct rmail_conn *c, void *session, int reason)
+static void ex_close(void *ctx, struct rmail_conn *c, void *session, int reason)
 {
 	struct ex_sess *s = session;
 
+	(void)ctx;
 	(void)c;
 	(void)reason;
 	s->closed = 1;
@@ -547,8 +557,8 @@ static void ex_on_close(struct rmail_conn *c, void *session, int reason)
 
 const struct rmail_proto_ops ex_proto_ops = {
 	.size = sizeof(struct rmail_proto_ops),
-	.on_accept = ex_on_accept,
-	.on_input = ex_on_input,
-	.on_timeout = ex_on_timeout,
-	.on_close = ex_on_close,
+	.ctx_accept = ex_accept,
+	.ctx_input = ex_input,
+	.ctx_timeout = ex_timeout,
+	.ctx_close = ex_close,
 };

@@ -18,13 +18,39 @@ struct imap_append_run {
 	struct imap_session *s;
 	char tag[128];
 	char *mailbox;
-	struct rmail_append *ap;
+	struct rmail_append *ap; /* the message being received */
+	/* MULTIAPPEND (RFC 3502): the batch's earlier messages, written,
+	 * committed with ap as one by append_commit_many */
+	struct rmail_append **batch;
+	size_t nbatch, capbatch;
+	uint64_t batch_bytes;	    /* announced sizes of the batch so far */
+	const struct imap_arg *lit; /* the current message's literal */
 	unsigned nlit; /* the parser's literal count at this message's */
 	bool failed;
 	struct rmail_err err;
-	uint32_t uid, uidvalidity;
+	uint32_t uid, uidvalidity; /* the first UID of a batch */
 	int rc;
 };
+
+/* MULTIAPPEND needs the store's batch commit (ABI 1.2) */
+bool imap_multiappend_ok(void)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+
+	return RMAIL_HAS(ops, struct rmail_store_ops, append_commit_many) &&
+	       ops->append_commit_many != NULL;
+}
+
+static void batch_free(struct imap_append_run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbatch; i++)
+		imap_store(NULL)->append_free(&r->batch[i]);
+	free(r->batch);
+	r->batch = NULL;
+	r->nbatch = r->capbatch = 0;
+}
 
 /* "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be space-padded) */
 static int datetime_parse(const char *s, size_t len, int64_t *t_r)
@@ -108,6 +134,7 @@ static void run_fail(struct imap_append_run *r, int code, const char *msg)
 {
 	if (r->ap != NULL)
 		imap_store(NULL)->append_free(&r->ap);
+	batch_free(r);
 	if (!r->failed || code == RMAIL_E_INVAL)
 		rmail_err_set(&r->err, code, "%s", msg);
 	r->failed = true;
@@ -121,6 +148,7 @@ static void run_free(struct imap_session *s)
 		return;
 	if (a->ap != NULL)
 		imap_store(NULL)->append_free(&a->ap);
+	batch_free(a);
 	free(a->mailbox);
 	free(a);
 	s->append = NULL;
@@ -147,33 +175,48 @@ static int second_literal(struct imap_session *s, bool sync)
 	return 0;
 }
 
-/* called when the message literal is announced: 0, or -1 to close */
-int imap_append_literal(struct imap_session *s, bool sync)
+/*
+ * A message of a batch refused by append_begin.  The store says "held by
+ * uploads in progress" (BUSY) when the batch's own earlier messages
+ * hold the quota; when the batch as a whole does not fit what is
+ * stored, that is the user's quota, as for one message too big.
+ */
+static void batch_refused(struct imap_session *s, struct imap_append_run *r,
+			  uint64_t size)
 {
-	const struct imap_cmd *cmd = &s->parser.cmd;
-	/* the parser links the arguments up to a streamed literal */
-	const struct imap_arg *a = cmd->args, *lit = NULL;
 	const struct rmail_store_ops *ops;
-	struct imap_append_run *r;
-	const char *kw[64], *name;
+	uint64_t used, limit;
+	struct rmail_err qe;
+	void *h;
+
+	if (r->nbatch > 0 && r->err.code == RMAIL_E_BUSY) {
+		ops = imap_store(&h);
+		if (ops->quota_get(h, s->user, &used, &limit, &qe) == 0 &&
+		    limit != 0 && used + r->batch_bytes + size > limit)
+			rmail_err_set(&r->err, RMAIL_E_QUOTA, "Quota exceeded");
+	}
+	qe = r->err; /* run_fail formats from it */
+	run_fail(r, qe.code, qe.msg);
+}
+
+/*
+ * Flags, date and the store's append_begin for the message whose
+ * literal is the last of `a`'s chain (`a`: the first argument after the
+ * mailbox, or after the previous message).  Failures go into r.
+ */
+static void begin_message(struct imap_session *s, struct imap_append_run *r,
+			  const struct imap_arg *a)
+{
+	const struct rmail_store_ops *ops;
+	const struct imap_arg *lit;
+	const char *kw[64];
 	size_t nkw = 0;
 	struct rmail_append_opts o = {.size = sizeof(o)};
 	void *h;
 
-	if (s->append != NULL)
-		return second_literal(s, sync);
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		abort();
-	r->s = s;
-	r->nlit = s->parser.nliterals;
-	snprintf(r->tag, sizeof(r->tag), "%s", cmd->tag);
-	s->append = r;
-	imap_arena_reset(&s->arena);
-	name = imap_mbox_arg(s, NULL, a);
 	for (lit = a; lit != NULL && lit->next != NULL; lit = lit->next)
 		;
-	a = a != NULL ? a->next : NULL;
+	r->lit = lit;
 	if (a != NULL && a != lit && a->type == IMAP_ARG_LIST) {
 		if (imap_flag_parse(a, &o.flags, kw, &nkw) < 0) {
 			r->failed = true;
@@ -191,7 +234,7 @@ int imap_append_literal(struct imap_session *s, bool sync)
 		}
 		a = a->next;
 	}
-	if (a != lit || name == NULL) {
+	if (a != lit || r->mailbox == NULL) {
 		r->failed = true;
 		rmail_err_set(&r->err, RMAIL_E_INVAL,
 			      "Invalid APPEND "
@@ -199,11 +242,73 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	}
 	o.size_hint = s->parser.literal_size;
 	ops = imap_store(&h);
-	if (!r->failed) {
-		r->mailbox = strdup(name);
-		if (ops->append_begin(h, s->user, name, &o, &r->ap, &r->err) <
-		    0)
-			r->failed = true;
+	/* each message of a batch reserves its size against the quota
+	 * and takes an upload slot: the caps apply to the whole batch */
+	if (!r->failed &&
+	    ops->append_begin(h, s->user, r->mailbox, &o, &r->ap, &r->err) < 0)
+		batch_refused(s, r, o.size_hint);
+	r->batch_bytes += o.size_hint;
+}
+
+/* the received message (ap) joins the batch */
+static void batch_push(struct imap_append_run *r)
+{
+	if (r->nbatch == r->capbatch) {
+		size_t cap = r->capbatch ? r->capbatch * 2 : 4;
+		struct rmail_append **v = realloc(r->batch, cap * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		r->batch = v;
+		r->capbatch = cap;
+	}
+	r->batch[r->nbatch++] = r->ap;
+	r->ap = NULL;
+}
+
+/* the next message of a MULTIAPPEND: the previous one is complete */
+static void next_message(struct imap_session *s, struct imap_append_run *r)
+{
+	const struct imap_arg *prev = r->lit;
+
+	r->nlit = s->parser.nliterals;
+	if (r->failed)
+		return;
+	batch_push(r);
+	imap_arena_reset(&s->arena);
+	begin_message(s, r, prev != NULL ? prev->next : NULL);
+}
+
+/* called when a message literal is announced: 0, or -1 to close */
+int imap_append_literal(struct imap_session *s, bool sync)
+{
+	const struct imap_cmd *cmd = &s->parser.cmd;
+	/* the parser links the arguments up to a streamed literal */
+	const struct imap_arg *a = cmd->args;
+	struct imap_append_run *r;
+	const char *name;
+
+	if (s->append != NULL && !imap_multiappend_ok())
+		return second_literal(s, sync);
+	if (s->append != NULL) {
+		r = s->append;
+		next_message(s, r);
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			abort();
+		r->s = s;
+		r->nlit = s->parser.nliterals;
+		snprintf(r->tag, sizeof(r->tag), "%s", cmd->tag);
+		s->append = r;
+		imap_arena_reset(&s->arena);
+		name = imap_mbox_arg(s, NULL, a);
+		if (name != NULL) {
+			r->mailbox = strdup(name);
+			if (r->mailbox == NULL)
+				abort();
+		}
+		begin_message(s, r, a != NULL ? a->next : NULL);
 	}
 	if (!sync)
 		return 0; /* LITERAL+: the data comes anyway */
@@ -242,6 +347,12 @@ static void commit_work(void *arg, const volatile int *cancel)
 	struct imap_append_run *r = arg;
 
 	(void)cancel;
+	if (r->nbatch > 0) {
+		r->rc = imap_store(NULL)->append_commit_many(
+			(struct rmail_append *const *)r->batch, r->nbatch,
+			&r->uid, &r->uidvalidity, &r->err);
+		return;
+	}
 	r->rc = imap_store(NULL)->append_commit(r->ap, &r->uid, &r->uidvalidity,
 						&r->err);
 }
@@ -259,6 +370,12 @@ static void commit_done(void *arg, int cancelled)
 			else
 				imap_tagged(s, r->tag, false, "NO %s%s",
 					    imap_err_code(&r->err), r->err.msg);
+		} else if (r->nbatch > 1) {
+			/* RFC 4315: the batch's UIDs, consecutive */
+			imap_tagged(s, r->tag, false,
+				    "OK [APPENDUID %u %u:%u] APPEND completed",
+				    r->uidvalidity, r->uid,
+				    r->uid + (uint32_t)r->nbatch - 1);
 		} else {
 			imap_tagged(s, r->tag, false,
 				    "OK [APPENDUID %u %u] APPEND completed",
@@ -284,7 +401,12 @@ void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 	struct imap_append_run *r = s->append;
 
 	if (r->nlit != s->parser.nliterals)
-		run_fail(r, RMAIL_E_INVAL, "APPEND takes exactly one message");
+		/* a literal that never streamed: an empty one */
+		run_fail(r, RMAIL_E_INVAL,
+			 imap_multiappend_ok()
+				 ? "Every APPEND message needs a non-empty "
+				   "literal"
+				 : "APPEND takes exactly one message");
 	else if (!literal_last(cmd))
 		run_fail(r, RMAIL_E_INVAL, "Invalid APPEND arguments");
 	if (r->failed) {
@@ -292,6 +414,9 @@ void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 		run_free(s);
 		return;
 	}
+	/* the last message joins the batch: one commit for all */
+	if (r->nbatch > 0)
+		batch_push(r);
 	imap_async_begin(s, r->tag);
 	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, r);
 }

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "imap_casemap.h"
+#include "imap_esearch.h"
 #include "imap_search.h"
 #include "imap_session.h"
 
@@ -56,9 +57,11 @@ struct search_job {
 	size_t n;
 	bool uid;
 	bool need_body;
+	unsigned ret; /* RETURN options (imap_esearch.h) */
 	struct rmail_mbox *mb;
 	uint32_t *hits;
-	bool modseq; /* a MODSEQ key: say the highest matched */
+	uint32_t *uids; /* the hits' UIDs, for SAVE */
+	bool modseq;	/* a MODSEQ key: say the highest matched */
 	uint64_t maxmodseq;
 	size_t nhits;
 	char tag[128];
@@ -115,6 +118,15 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 		}
 		case IMAP_SKEY_UID:
 		case IMAP_SKEY_SEQSET:
+			if (k->seqset.saved) {
+				/* "$" is UIDs for both keys; the session
+				 * is busy (its "$" unchanged) until the
+				 * job ends */
+				k->type = IMAP_SKEY_UID;
+				k->seqset = (struct imap_seqset){
+					.r = s->saved, .n = s->nsaved};
+				break;
+			}
 			if (imap_seqset_resolve(&k->seqset,
 						k->type == IMAP_SKEY_UID
 							? s->maxuid
@@ -495,26 +507,56 @@ static bool has_modseq(const struct imap_search_key *k)
 	return false;
 }
 
-static void write_hits(struct imap_session *s, const uint32_t *v, size_t n,
-		       uint64_t modseq)
-{
-	char out[4096];
-	size_t len = 0, i;
+struct hits_out {
+	struct imap_session *s;
+	const struct search_job *j;
+};
 
-	imap_write(s, "* SEARCH", 8);
-	for (i = 0; i < n; i++) {
-		if (len + 12 > sizeof(out)) {
-			imap_write(s, out, len);
-			len = 0;
-		}
-		out[len++] = ' ';
-		len += imap_put_u64(out + len, v[i]);
+/*
+ * The answer goes to the session; with a MODSEQ key and a match, the
+ * highest modseq matched ends the line: "(MODSEQ n)" after SEARCH,
+ * "MODSEQ n" in ESEARCH (RFC 7162 3.1.5).  The line's CRLF comes in its
+ * last piece.
+ */
+static void out_session(void *ctx, const char *d, size_t n)
+{
+	struct hits_out *o = ctx;
+	const struct search_job *j = o->j;
+
+	if (j->maxmodseq != 0 && j->nhits > 0 && n >= 2 && d[n - 2] == '\r' &&
+	    d[n - 1] == '\n') {
+		imap_write(o->s, d, n - 2);
+		if (j->ret & IMAP_ESR_PRESENT)
+			imap_printf(o->s, " MODSEQ %llu\r\n",
+				    (unsigned long long)j->maxmodseq);
+		else
+			imap_printf(o->s, " (MODSEQ %llu)\r\n",
+				    (unsigned long long)j->maxmodseq);
+		return;
 	}
-	imap_write(s, out, len);
-	/* the highest modseq of the matches (RFC 7162 3.1.5) */
-	if (modseq != 0 && n > 0)
-		imap_printf(s, " (MODSEQ %llu)", (unsigned long long)modseq);
-	imap_write(s, "\r\n", 2);
+	imap_write(o->s, d, n);
+}
+
+void imap_saved_clear(struct imap_session *s)
+{
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
+}
+
+/* the untagged answer, and "$" for SAVE (RFC 5182 2.4) */
+static void answer(struct imap_session *s, const struct search_job *j,
+		   const char *tag)
+{
+	struct hits_out o = {s, j};
+
+	imap_esearch_write(tag, j->uid, j->ret, j->hits, j->nhits, out_session,
+			   &o);
+	if (j->ret & IMAP_ESR_SAVE) {
+		imap_saved_clear(s);
+		s->saved = imap_esearch_saved(j->ret, j->uids, j->nhits,
+					      &s->nsaved);
+	}
 }
 
 static void run(struct search_job *j, const volatile int *cancel)
@@ -530,6 +572,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 			break;
 		t.c = &j->c[i];
 		if (eval(j->root, &t, 0)) {
+			if (j->uids != NULL)
+				j->uids[j->nhits] = j->c[i].m.uid;
 			j->hits[j->nhits++] =
 				j->uid ? j->c[i].m.uid : j->c[i].seq;
 			if (j->modseq &&
@@ -554,6 +598,7 @@ static void job_free(struct search_job *j)
 {
 	free(j->c);
 	free(j->hits);
+	free(j->uids);
 	free(j);
 }
 
@@ -564,7 +609,7 @@ static void search_done(void *arg, int cancelled)
 
 	s->search_work = NULL;
 	if (!cancelled && !s->closing && !IMAP_CORE->conn_closed(s->c)) {
-		write_hits(s, j->hits, j->nhits, j->maxmodseq);
+		answer(s, j, j->tag);
 		imap_tagged(s, j->tag, false, "OK SEARCH completed");
 	}
 	job_free(j);
@@ -578,6 +623,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	struct imap_search_key *root;
 	struct rmail_mbox *mb = s->tr->mb;
 	const char *why = "Invalid search";
+	const struct imap_arg *args;
+	unsigned ret;
 	const char *const *kw;
 	size_t nkw;
 	uint32_t k = 0, known, seq, u;
@@ -587,8 +634,17 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	struct search_job *job;
 	int rc;
 
-	rc = imap_search_parse(cmd->args, &s->arena,
-			       (unsigned)IMAP_CONF->max_depth, &root, &why);
+	args = cmd->args;
+	if (imap_esearch_parse(&args, &ret, &why) < 0) {
+		imap_tagged(s, cmd->tag, false, "BAD %s", why);
+		return;
+	}
+	rc = imap_search_parse(args, &s->arena, (unsigned)IMAP_CONF->max_depth,
+			       &root, &why);
+	/* RFC 5182 2.1: a NO to a SEARCH with SAVE empties "$", a BAD
+	 * leaves it */
+	if (rc == IMAP_SEARCH_BADCHARSET && (ret & IMAP_ESR_SAVE))
+		imap_saved_clear(s);
 	if (rc == IMAP_SEARCH_BADCHARSET) {
 		imap_tagged(s, cmd->tag, false,
 			    "NO [BADCHARSET (US-ASCII UTF-8)] %s", why);
@@ -617,7 +673,10 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	known = ops->mbox_count(mb);
 	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
 	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (job->c == NULL || job->hits == NULL)
+	if (ret & IMAP_ESR_SAVE)
+		job->uids = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
+	if (job->c == NULL || job->hits == NULL ||
+	    ((ret & IMAP_ESR_SAVE) && job->uids == NULL))
 		abort();
 	/* the session's map, with the live view's state; expunged
 	 * messages keep their numbers but match nothing */
@@ -640,11 +699,12 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	job->root = root;
 	job->uid = uid;
 	job->modseq = has_modseq(root);
+	job->ret = ret;
 	job->need_body = body;
 	job->mb = mb;
 	if (!text) {
 		run(job, NULL);
-		write_hits(s, job->hits, job->nhits, job->maxmodseq);
+		answer(s, job, cmd->tag);
 		job_free(job);
 		imap_tagged(s, cmd->tag, false, "OK SEARCH completed");
 		return;

@@ -1,14 +1,17 @@
 /*
- * LIST and LSUB (RFC 3501), with the RFC 5258 selection and return
- * options rmail needs: (SPECIAL-USE) selection, RETURN (SPECIAL-USE
- * CHILDREN SUBSCRIBED STATUS (...)) — the last is LIST-STATUS (RFC 5819).
- * SPECIAL-USE attributes are shown in plain LIST too (RFC 6154 allows it).
+ * LIST and LSUB (RFC 3501), and LIST-EXTENDED (RFC 5258): selection
+ * options SUBSCRIBED, SPECIAL-USE (RFC 6154), REMOTE (no remote
+ * mailboxes here) and RECURSIVEMATCH with CHILDINFO; RETURN
+ * (SPECIAL-USE CHILDREN SUBSCRIBED STATUS (...)) — the last is
+ * LIST-STATUS (RFC 5819).  SPECIAL-USE attributes are shown in plain
+ * LIST too (RFC 6154 allows it).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "imap_listargs.h"
 #include "imap_session.h"
 #include "mutf7.h"
 
@@ -207,15 +210,121 @@ static void lsub_parents_write(struct imap_session *s, struct list_ctx *par,
 	free(par->v);
 }
 
-enum {
-	SEL_SUBSCRIBED = 1,
-	SEL_SPECIAL = 2,
-	RET_SPECIAL = 4,
-	RET_SUBSCRIBED = 8,
-	RET_STATUS = 16,
-	LSUB = 32,
-	EXTENDED = 64,
+/* does the entry satisfy every selection option? (RFC 5258 3) */
+static bool selected(const struct list_ent *e, unsigned opts)
+{
+	if ((opts & (IMAP_LIST_LSUB | IMAP_LIST_SEL_SUBSCRIBED)) &&
+	    !(e->attrs & RMAIL_MBOX_SUBSCRIBED))
+		return false;
+	if (!(opts & (IMAP_LIST_LSUB | IMAP_LIST_SEL_SUBSCRIBED)) &&
+	    (e->attrs & RMAIL_MBOX_NONEXISTENT))
+		return false;
+	if ((opts & IMAP_LIST_SEL_SPECIAL) && e->su == RMAIL_SU_NONE)
+		return false;
+	return true;
+}
+
+/* names that get CHILDINFO, sorted, no duplicates */
+struct ci_ent {
+	char *name;
+	bool listed; /* the store lists it: written with its attributes */
 };
+
+struct childinfo {
+	struct ci_ent *v;
+	size_t n, cap;
+};
+
+static int ci_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ci_ent *)a)->name,
+		      ((const struct ci_ent *)b)->name);
+}
+
+static struct ci_ent *ci_find(const struct childinfo *ci, const char *name)
+{
+	struct ci_ent key = {.name = (char *)name};
+
+	if (ci->n == 0)
+		return NULL;
+	return bsearch(&key, ci->v, ci->n, sizeof(*ci->v), ci_cmp);
+}
+
+static void ci_add(struct childinfo *ci, const char *name)
+{
+	if (ci->n == ci->cap) {
+		size_t cap = ci->cap ? ci->cap * 2 : 16;
+		struct ci_ent *v = realloc(ci->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		ci->v = v;
+		ci->cap = cap;
+	}
+	ci->v[ci->n].name = strdup(name);
+	ci->v[ci->n].listed = false;
+	if (ci->v[ci->n].name == NULL)
+		abort();
+	ci->n++;
+}
+
+/*
+ * RFC 5258 3.5 (RECURSIVEMATCH): a name the patterns match gets
+ * CHILDINFO when some descendant satisfies the selection options but
+ * is not listed itself (the pattern does not reach it); such a name is
+ * listed even when it does not satisfy them.
+ */
+static void childinfo_build(struct childinfo *ci, const struct list_ctx *x,
+			    const struct imap_arg *first, const char *ref,
+			    unsigned opts)
+{
+	char buf[RMAIL_MBOX_NAME_MAX * 4 + 8];
+	size_t i, j, k;
+
+	for (i = 0; i < x->n; i++) {
+		if (!selected(&x->v[i], opts) ||
+		    pattern_hit(first, ref, x->v[i].name))
+			continue;
+		snprintf(buf, sizeof(buf), "%s", x->v[i].name);
+		for (j = 0; buf[j] != '\0'; j++) {
+			if (buf[j] != '/')
+				continue;
+			buf[j] = '\0';
+			if (pattern_hit(first, ref, buf))
+				ci_add(ci, buf);
+			buf[j] = '/';
+		}
+	}
+	if (ci->n > 1)
+		qsort(ci->v, ci->n, sizeof(*ci->v), ci_cmp);
+	for (i = k = 0; i < ci->n; i++) {
+		if (k > 0 && strcmp(ci->v[i].name, ci->v[k - 1].name) == 0)
+			free(ci->v[i].name);
+		else
+			ci->v[k++] = ci->v[i];
+	}
+	ci->n = k;
+}
+
+static void childinfo_free(struct childinfo *ci)
+{
+	size_t i;
+
+	for (i = 0; i < ci->n; i++)
+		free(ci->v[i].name);
+	free(ci->v);
+}
+
+static void childinfo_write(struct imap_session *s, unsigned opts)
+{
+	imap_printf(s, " (\"CHILDINFO\" (%s%s%s))",
+		    opts & IMAP_LIST_SEL_SUBSCRIBED ? "\"SUBSCRIBED\"" : "",
+		    (opts & IMAP_LIST_SEL_SUBSCRIBED) &&
+				    (opts & IMAP_LIST_SEL_SPECIAL)
+			    ? " "
+			    : "",
+		    opts & IMAP_LIST_SEL_SPECIAL ? "\"SPECIAL-USE\"" : "");
+}
 
 static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		     const char *ref, const struct imap_arg *pats,
@@ -223,6 +332,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 {
 	const struct rmail_store_ops *ops;
 	struct list_ctx x = {0}, par = {0};
+	struct childinfo ci = {0};
 	struct rmail_err err;
 	const struct imap_arg *pa, *first;
 	size_t i;
@@ -233,8 +343,11 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD Invalid pattern");
 		return;
 	}
+	/* RFC 5258 3: an extended LIST never treats "" as the
+	 * delimiter request; the empty pattern then matches nothing */
 	if (first != NULL && first->next == NULL &&
-	    pats->type != IMAP_ARG_LIST && first->len == 0 && !(opts & LSUB)) {
+	    pats->type != IMAP_ARG_LIST && first->len == 0 &&
+	    !(opts & (IMAP_LIST_LSUB | IMAP_LIST_EXTENDED))) {
 		imap_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
 		imap_tagged(s, cmd->tag, true, "OK LIST completed");
 		return;
@@ -257,30 +370,34 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			    err.msg);
 		return;
 	}
+	if (opts & IMAP_LIST_SEL_RECURSIVE)
+		childinfo_build(&ci, &x, first, ref, opts);
 	for (i = 0; i < x.n; i++) {
 		struct list_ent *e = &x.v[i];
 		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
 		const char *why;
 		size_t wl;
-		bool sp = false;
+		bool sp = false, sel, withci;
+		struct ci_ent *cie;
 
 		if (!pattern_hit(first, ref, e->name)) {
-			if ((opts & LSUB) && (e->attrs & RMAIL_MBOX_SUBSCRIBED))
+			if ((opts & IMAP_LIST_LSUB) &&
+			    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
 				lsub_parents(&par, first, ref, e->name);
 			continue;
 		}
-		if ((opts & (LSUB | SEL_SUBSCRIBED)) &&
-		    !(e->attrs & RMAIL_MBOX_SUBSCRIBED))
-			continue;
-		if (!(opts & (LSUB | SEL_SUBSCRIBED)) &&
-		    (e->attrs & RMAIL_MBOX_NONEXISTENT))
-			continue;
-		if ((opts & SEL_SPECIAL) && e->su == RMAIL_SU_NONE)
+		sel = selected(e, opts);
+		cie = ci_find(&ci, e->name);
+		withci = cie != NULL;
+		if (withci)
+			cie->listed = true;
+		if (!sel && !withci)
 			continue;
 		if (mutf7_encode(e->name, strlen(e->name), wire, sizeof(wire),
 				 &wl, &why) < 0)
 			continue;
-		imap_printf(s, "* %s (", opts & LSUB ? "LSUB" : "LIST");
+		imap_printf(s, "* %s (",
+			    opts & IMAP_LIST_LSUB ? "LSUB" : "LIST");
 #define ATTR(str)                                                              \
 	do {                                                                   \
 		imap_printf(s, "%s%s", sp ? " " : "", str);                    \
@@ -290,25 +407,28 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			ATTR("\\NonExistent");
 		if (e->attrs & RMAIL_MBOX_NOSELECT)
 			ATTR("\\Noselect");
-		if (!(opts & LSUB)) {
+		if (!(opts & IMAP_LIST_LSUB)) {
 			if (has_children(&x, e->name) ||
 			    (e->attrs & RMAIL_MBOX_HASCHILDREN))
 				ATTR("\\HasChildren");
 			else
 				ATTR("\\HasNoChildren");
 		}
-		if ((opts & (RET_SUBSCRIBED | SEL_SUBSCRIBED)) &&
+		if ((opts &
+		     (IMAP_LIST_RET_SUBSCRIBED | IMAP_LIST_SEL_SUBSCRIBED)) &&
 		    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
 			ATTR("\\Subscribed");
 		if (imap_special_use_name(e->su) != NULL &&
-		    (!(opts & EXTENDED) ||
-		     (opts & (RET_SPECIAL | SEL_SPECIAL))))
+		    (!(opts & IMAP_LIST_EXTENDED) ||
+		     (opts & (IMAP_LIST_RET_SPECIAL | IMAP_LIST_SEL_SPECIAL))))
 			ATTR(imap_special_use_name(e->su));
 #undef ATTR
 		imap_printf(s, ") \"/\" ");
 		imap_write_astring(s, wire);
+		if (withci)
+			childinfo_write(s, opts);
 		imap_printf(s, "\r\n");
-		if ((opts & RET_STATUS) &&
+		if ((opts & IMAP_LIST_RET_STATUS) &&
 		    !(e->attrs &
 		      (RMAIL_MBOX_NOSELECT | RMAIL_MBOX_NONEXISTENT))) {
 			struct rmail_mbox_status st = {.size = sizeof(st)};
@@ -324,73 +444,43 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			}
 		}
 	}
+	/* parents the store does not list: nothing exists there */
+	for (i = 0; i < ci.n; i++) {
+		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
+		const char *why;
+		size_t wl;
+
+		if (ci.v[i].listed ||
+		    mutf7_encode(ci.v[i].name, strlen(ci.v[i].name), wire,
+				 sizeof(wire), &wl, &why) < 0)
+			continue;
+		imap_printf(s, "* LIST (\\NonExistent %s) \"/\" ",
+			    has_children(&x, ci.v[i].name) ? "\\HasChildren"
+							   : "\\HasNoChildren");
+		imap_write_astring(s, wire);
+		childinfo_write(s, opts);
+		imap_printf(s, "\r\n");
+	}
+	childinfo_free(&ci);
 	lsub_parents_write(s, &par, &x);
 	for (i = 0; i < x.n; i++)
 		free(x.v[i].name);
 	free(x.v);
 	imap_tagged(s, cmd->tag, true, "OK %s completed",
-		    opts & LSUB ? "LSUB" : "LIST");
+		    opts & IMAP_LIST_LSUB ? "LSUB" : "LIST");
 }
 
 void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 {
-	const struct imap_arg *a = cmd->args, *ref, *pats, *r, *o;
-	const struct imap_arg *status_items = NULL;
-	unsigned opts = 0;
+	struct imap_list_args la;
+	const char *why;
 
 	(void)uid;
-	if (a != NULL && a->type == IMAP_ARG_LIST) {
-		opts |= EXTENDED;
-		for (o = a->list; o != NULL; o = o->next) {
-			if (imap_arg_atom_eq(o, "SUBSCRIBED"))
-				opts |= SEL_SUBSCRIBED | RET_SUBSCRIBED;
-			else if (imap_arg_atom_eq(o, "SPECIAL-USE"))
-				opts |= SEL_SPECIAL;
-			else if (!imap_arg_atom_eq(o, "REMOTE") &&
-				 !imap_arg_atom_eq(o, "RECURSIVEMATCH")) {
-				imap_tagged(s, cmd->tag, false,
-					    "BAD Unknown selection option");
-				return;
-			}
-		}
-		a = a->next;
-	}
-	ref = a;
-	pats = ref != NULL ? ref->next : NULL;
-	if (!imap_arg_is_astring(ref) || pats == NULL) {
-		imap_tagged(s, cmd->tag, false, "BAD LIST reference pattern");
+	if (imap_list_parse(cmd->args, &la, &why) < 0) {
+		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
-	r = pats->next;
-	if (r != NULL) {
-		if (!imap_arg_atom_eq(r, "RETURN") || r->next == NULL ||
-		    r->next->type != IMAP_ARG_LIST || r->next->next != NULL) {
-			imap_tagged(s, cmd->tag, false,
-				    "BAD Invalid LIST arguments");
-			return;
-		}
-		opts |= EXTENDED;
-		for (o = r->next->list; o != NULL; o = o->next) {
-			if (imap_arg_atom_eq(o, "SPECIAL-USE")) {
-				opts |= RET_SPECIAL;
-			} else if (imap_arg_atom_eq(o, "SUBSCRIBED")) {
-				opts |= RET_SUBSCRIBED;
-			} else if (imap_arg_atom_eq(o, "CHILDREN")) {
-				continue;
-			} else if (imap_arg_atom_eq(o, "STATUS") &&
-				   o->next != NULL &&
-				   o->next->type == IMAP_ARG_LIST) {
-				opts |= RET_STATUS;
-				status_items = o->next;
-				o = o->next;
-			} else {
-				imap_tagged(s, cmd->tag, false,
-					    "BAD Unknown return option");
-				return;
-			}
-		}
-	}
-	list_run(s, cmd, ref->str, pats, opts, status_items);
+	list_run(s, cmd, la.ref->str, la.pats, la.opts, la.status_items);
 }
 
 void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
@@ -403,5 +493,5 @@ void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 		imap_tagged(s, cmd->tag, false, "BAD LSUB reference pattern");
 		return;
 	}
-	list_run(s, cmd, ref->str, ref->next, LSUB, NULL);
+	list_run(s, cmd, ref->str, ref->next, IMAP_LIST_LSUB, NULL);
 }

@@ -15,7 +15,7 @@ static int parse_num(const char *s, size_t len, size_t *i, uint32_t *n_r,
 		return 0;
 	}
 	if (*i < len && s[*i] == '$') {
-		*error_r = "Saved search results ($) are not supported";
+		*error_r = "$ must be the whole sequence set";
 		return -1;
 	}
 	while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
@@ -85,6 +85,10 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_arena *a,
 	if (len == 0) {
 		*error_r = "Empty sequence set";
 		return -1;
+	}
+	if (len == 1 && s[0] == '$') {
+		set_r->saved = 1;
+		return 0;
 	}
 	for (i = 0; i < len; i++) {
 		if (s[i] == ',')

@@ -31,9 +31,15 @@ struct imap_seqset {
 	 * number validity check */
 	uint32_t max_num;
 	int has_star;
+	/* "$" (RFC 5182): the session's saved search result, no ranges */
+	int saved;
 };
 
-/* 0, or -1 with a static reason ("$" is refused: no SEARCHRES). */
+/*
+ * 0, or -1 with a static reason.  "$" is only valid alone (RFC 5182
+ * seq-last-command): it sets set_r->saved and leaves the set empty for
+ * the session to fill in.
+ */
 int imap_seqset_parse(const char *s, size_t len, struct imap_arena *a,
 		      struct imap_seqset *set_r, const char **error_r);
 /* Is it a syntactically valid set (for telling sets from other keys)? */

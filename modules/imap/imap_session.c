@@ -142,13 +142,17 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 {
 	size_t len;
 
-	len = (size_t)snprintf(buf, n,
-			       "IMAP4rev1 LITERAL+ SASL-IR ID "
-			       "ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
-			       "SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
-			       "LIST-STATUS QUOTA QUOTA=RES-STORAGE "
-			       "APPENDLIMIT=%llu",
-			       (unsigned long long)IMAP_CONF->appendlimit);
+	len = (size_t)snprintf(
+		buf, n,
+		"IMAP4rev1 LITERAL+ SASL-IR ID "
+		"ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
+		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
+		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
+		"ESEARCH SEARCHRES "
+		"APPENDLIMIT=%llu",
+		(unsigned long long)IMAP_CONF->appendlimit);
+	if (len < n && imap_multiappend_ok())
+		len += (size_t)snprintf(buf + len, n - len, " MULTIAPPEND");
 	if (len < n && imap_condstore_supported())
 		len += (size_t)snprintf(buf + len, n - len,
 					" CONDSTORE QRESYNC");

@@ -148,6 +148,10 @@ struct imap_session {
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
 	struct rmail_work *search_work; /* text SEARCH on the READ pool */
+	/* "$" (RFC 5182): UIDs of the last SEARCH with SAVE, malloc'd;
+	 * emptied on SELECT, EXAMINE, CLOSE and UNSELECT */
+	struct imap_seq_range *saved;
+	unsigned nsaved;
 	char idle_tag[128];
 };
 
@@ -296,6 +300,10 @@ struct imap_select_params;
 void imap_qresync_select(struct imap_session *s,
 			 const struct imap_select_params *p);
 
+/* ---- imap_cmd_search.c ------------------------------------------ */
+/* empty "$" */
+void imap_saved_clear(struct imap_session *s);
+
 /* ---- command handlers ------------------------------------------- */
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
 			 bool uid);
@@ -323,5 +331,7 @@ int imap_append_literal(struct imap_session *s, bool sync);
 int imap_append_chunk(struct imap_session *s, const char *d, size_t n);
 void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_append_abort(struct imap_session *s);
+/* the store commits batches (MULTIAPPEND advertised) */
+bool imap_multiappend_ok(void);
 
 #endif

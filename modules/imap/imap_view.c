@@ -698,6 +698,7 @@ void imap_view_unselect(struct imap_session *s)
 {
 	struct imap_session **pp;
 
+	imap_saved_clear(s);
 	if (s->tr == NULL)
 		return;
 	for (pp = &s->tr->sessions; *pp != NULL; pp = &(*pp)->tr_next)
@@ -830,14 +831,19 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 	struct imap_seqset raw, res;
 	struct imap_uids out = {0};
 	struct imap_map_it it;
-	uint32_t max, i, u, seq;
+	uint32_t max = 0, i, u, seq;
 	bool dead;
 
 	*uids_r = NULL;
 	*n_r = 0;
 	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw, error_r) < 0)
 		return -1;
-	if (uid) {
+	if (raw.saved) {
+		/* "$" holds UIDs whichever way the command numbers; those
+		 * no longer in the map drop out below (RFC 5182 2.1) */
+		res = (struct imap_seqset){.r = s->saved, .n = s->nsaved};
+		uid = true;
+	} else if (uid) {
 		max = s->maxuid;
 		if (raw.has_star && s->exists == 0)
 			max = 0;
@@ -848,7 +854,7 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 			return -1;
 		}
 	}
-	if (imap_seqset_resolve(&raw, max, &s->arena, &res) < 0) {
+	if (!raw.saved && imap_seqset_resolve(&raw, max, &s->arena, &res) < 0) {
 		*error_r = "Set too large";
 		return -1;
 	}

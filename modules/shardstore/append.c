@@ -335,6 +335,158 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	return 0;
 }
 
+/* close the temporary, durable unless nosync; the commit steps before
+ * the UID lock */
+static int append_seal(struct rmail_append *ap, struct rmail_err *err)
+{
+	if (ap->failed || ap->committed)
+		return rmail_err_set(err, RMAIL_E_IO, "append failed");
+	if (flush_buf(ap, err) < 0)
+		return -1;
+	if ((!ap->nosync && fsync(ap->fd) < 0) || close(ap->fd) < 0) {
+		ap->fd = -1;
+		ap->failed = true;
+		return rmail_err_set(err, RMAIL_E_IO, "fsync: %s",
+				     strerror(errno));
+	}
+	ap->fd = -1;
+	return 0;
+}
+
+/*
+ * MULTIAPPEND: every temporary sealed first, then one UID lock for
+ * consecutive UIDs and all the renames; a failed rename renames the
+ * earlier ones back, and the UIDs tried are not given out again.  The
+ * directory fsyncs, the change log and the quota charge come after the
+ * unlock, as for one.
+ */
+int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
+			  uint32_t *uid_first_r, uint32_t *uidvalidity_r,
+			  struct rmail_err *err)
+{
+	struct rmail_mbox *mb;
+	struct ss_fname *f;
+	char dst[SS_FNAME_MAX + 16], name[SS_FNAME_MAX];
+	uint64_t total = 0;
+	uint32_t uv, uid, last_shard = UINT32_MAX;
+	size_t i, k;
+	int sfd, rc = 0;
+	bool alone;
+
+	if (n == 0 || aps[0] == NULL)
+		return rmail_err_set(err, RMAIL_E_INVAL, "empty batch");
+	mb = aps[0]->mb;
+	for (i = 0; i < n; i++) {
+		if (aps[i] == NULL || aps[i]->mb != mb)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "batch spans mailboxes");
+	}
+	for (i = 0; i < n; i++) {
+		if (append_seal(aps[i], err) < 0)
+			return -1;
+		if (!aps[i]->ignore_quota)
+			total += aps[i]->size;
+	}
+	if (total > 0 && ss_quota_check(mb->st, mb->user, total, err) < 0)
+		return -1;
+	f = calloc(n, sizeof(*f));
+	if (f == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	if (ss_uid_lock(mb, &uv, &uid, err) < 0) {
+		free(f);
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		f[k].uid = uid + (uint32_t)k;
+		f[k].size = aps[k]->size;
+		f[k].date = aps[k]->date;
+		f[k].flags = aps[k]->flags;
+		f[k].keywords = aps[k]->keywords;
+		/* format 2: each name carries its append's modseq */
+		f[k].modseq = ss_modseq_begin(mb);
+		if (f[k].modseq == 0)
+			break;
+		ss_fname_format(&f[k], name);
+		snprintf(dst, sizeof(dst), "s%u/%s", ss_shard_of(f[k].uid),
+			 name);
+		if (ss_shard_ensure(mb, f[k].uid) < 0 ||
+		    renameat(mb->dirfd, aps[k]->tmp, mb->dirfd, dst) < 0) {
+			int e = errno;
+
+			ss_modseq_end(mb, f[k].modseq);
+			errno = e;
+			break;
+		}
+	}
+	if (k < n) {
+		int e = errno;
+		/* the UIDs tried stay used: should a rename back fail, no
+		 * later append may take a UID a file still carries */
+		uint32_t next = uid + (uint32_t)k + 1;
+
+		while (k-- > 0) {
+			ss_fname_format(&f[k], name);
+			snprintf(dst, sizeof(dst), "s%u/%s",
+				 ss_shard_of(f[k].uid), name);
+			(void)renameat(mb->dirfd, dst, mb->dirfd, aps[k]->tmp);
+			ss_modseq_end(mb, f[k].modseq);
+		}
+		ss_uid_unlock(mb, next);
+		for (i = 0; i < n; i++)
+			aps[i]->failed = true;
+		free(f);
+		return rmail_err_set(err, RMAIL_E_IO, "rename: %s",
+				     strerror(e));
+	}
+	/* as ss_msg_expunged: a run of consecutive modseqs ending at the
+	 * counter was overtaken by nobody; else every name is re-stamped
+	 * above whatever change a reader may already hold */
+	alone = !ss_modseq_end(mb, f[n - 1].modseq);
+	for (k = 0; k + 1 < n; k++) {
+		(void)ss_modseq_end(mb, f[k].modseq);
+		if (f[k + 1].modseq != f[k].modseq + 1)
+			alone = false;
+	}
+	ss_uid_unlock(mb, uid + (uint32_t)n);
+	for (k = 0; k < n && !alone; k++)
+		ss_msg_resettle(mb, &f[k]);
+	/* the directory fsyncs first, so the log records follow each
+	 * other closely: readers patching from the log see a batch whole
+	 * more often (docs/imap.md: the window) */
+	for (k = 0; k < n; k++) {
+		uint32_t shard = ss_shard_of(f[k].uid);
+
+		aps[k]->committed = true;
+		if (aps[k]->nosync || shard == last_shard)
+			continue;
+		last_shard = shard;
+		snprintf(dst, sizeof(dst), "s%u", shard);
+		sfd = openat(mb->dirfd, dst,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0 || fsync(sfd) < 0)
+			rc = rmail_err_set(err, RMAIL_E_IO, "dir fsync: %s",
+					   strerror(errno));
+		if (sfd >= 0)
+			close(sfd);
+	}
+	for (k = 0; k < n; k++) {
+		struct rmail_append *ap = aps[k];
+
+		ss_log_append_msg(mb, &f[k]);
+		ss_quota_charge(mb->st, mb->user, (int64_t)ap->size);
+		if (ap->counted)
+			ss_quota_unreserve(mb->st, mb->user, ap->reserved, 0);
+		ap->reserved = 0;
+	}
+	free(f);
+	if (uid_first_r != NULL)
+		*uid_first_r = uid;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = uv;
+	/* renamed but not durable: report the failure, as for one */
+	return rc;
+}
+
 struct ss_store *ss_append_store(const struct rmail_append *ap)
 {
 	return ap != NULL && ap->mb != NULL ? ap->mb->st : NULL;

@@ -302,6 +302,7 @@ static const struct rmail_store_ops ss_ops = {
 	.owns_address_try = ss_owns_address_try,
 	.check = ss_check,
 	.health = ss_health,
+	.append_commit_many = ss_append_commit_many,
 	.msg_flags_unchanged = ss_t_msg_flags_unchanged,
 };
 

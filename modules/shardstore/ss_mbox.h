@@ -155,6 +155,9 @@ int ss_append_write(struct rmail_append *ap, const void *data, size_t len,
 int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 		     uint32_t *uidvalidity_r, struct rmail_err *err);
 void ss_append_free(struct rmail_append **ap);
+int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
+			  uint32_t *uid_first_r, uint32_t *uidvalidity_r,
+			  struct rmail_err *err);
 
 /* tmpfiles.c: the tmp/ folders (name grammar, creation, sweep) */
 /* a tmp/ file past this age (seconds) is abandoned whoever made it */

@@ -10,7 +10,8 @@
 
 #include "smtp_session.h"
 
-struct smtp_mod smtp_mod;
+/* reached by the sessions through the listeners' ctx, never by name */
+static struct smtp_mod smtp_mod;
 
 #define OFF(f) offsetof(struct smtp_conf, f)
 #define RL RMAIL_CONF_RELOADABLE
@@ -115,15 +116,17 @@ static int listen_one(struct rmail_mctx *m, const char *key,
 				  "address, try again later\r\n",
 		.arg = (void *)kind,
 	};
+	struct rmail_proto_ops ops = smtp_proto_ops;
 
-	return m->core->listen(m, key, addrs, &smtp_proto_ops, &o, err);
+	ops.ctx = &smtp_mod;
+	return m->core->listen(m, key, addrs, &ops, &o, err);
 }
 
 static int smtp_start(struct rmail_mctx *m, struct rmail_err *err)
 {
 	const struct smtp_conf *cf = m->conf;
 
-	smtp_postmaster_resolve();
+	smtp_postmaster_resolve(&smtp_mod);
 	if (listen_one(m, "listen", &cf->listen, RMAIL_TLS_NONE, &kind_mx,
 		       err) < 0 ||
 	    listen_one(m, "submission_listen", &cf->submission_listen,
@@ -149,7 +152,7 @@ static void smtp_reload_commit(struct rmail_mctx *m, const void *new_conf)
 
 	/* m->conf is switched after we return; resolve against the new */
 	m->conf = new_conf;
-	smtp_postmaster_resolve();
+	smtp_postmaster_resolve(&smtp_mod);
 	m->conf = old;
 }
 

@@ -9,32 +9,31 @@
 
 #include "smtp_session.h"
 
-#define CORE (smtp_mod.core)
 #define SASL_MAX 1024
 
 static void auth_done(void *arg, const struct rmail_auth_result *r)
 {
 	struct smtp_session *s = arg;
 
-	if (CORE->conn_closed(s->c)) {
+	if (s->mod->core->conn_closed(s->c)) {
 		smtp_resume(s);
 		return;
 	}
 	if (r->ok) {
 		s->authed = 1;
 		snprintf(s->user, sizeof(s->user), "%s", r->user.address);
-		CORE->conn_log(s->c, RMAIL_LOG_INFO, "AUTH ok user=%s",
-			       s->user);
+		s->mod->core->conn_log(s->c, RMAIL_LOG_INFO, "AUTH ok user=%s",
+				       s->user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 	} else if (r->code == RMAIL_E_PERM) {
 		/* the core's failure budget: refused without a check */
-		smtp_reject_metric("auth_rate");
+		smtp_reject_metric(s, "auth_rate");
 		smtp_reply(s, 454, "4.7.0",
 			   "Too many failed authentications, "
 			   "try again later");
 	} else if (r->code != RMAIL_E_AUTH && r->code != RMAIL_E_DISABLED) {
 		/* the store could not look: never "invalid credentials" */
-		smtp_reject_metric("auth");
+		smtp_reject_metric(s, "auth");
 		smtp_reply(s, 454, "4.7.0",
 			   "Temporary authentication "
 			   "failure, try again later");
@@ -51,26 +50,28 @@ static void login(struct smtp_session *s, const char *user,
 		  const char *password)
 {
 	smtp_suspend(s);
-	CORE->auth_login(user, password, "smtp", CORE->conn_peer_ip(s->c),
-			 auth_done, s);
+	s->mod->core->auth_login(user, password, "smtp",
+				 s->mod->core->conn_peer_ip(s->c), auth_done,
+				 s);
 }
 
 /* a SASL exchange the client got wrong: 501, logged like a failure */
 static int sasl_error(struct smtp_session *s, const char *user, const char *why)
 {
 	s->phase = SMTP_PH_CMD;
-	CORE->auth_log_failure("smtp", user != NULL ? user : "",
-			       CORE->conn_peer_ip(s->c), why);
+	s->mod->core->auth_log_failure("smtp", user != NULL ? user : "",
+				       s->mod->core->conn_peer_ip(s->c), why);
 	return smtp_error(s, "auth", 501, "5.5.2", "Error: %s", why);
 }
 
-static int decode(const char *in, size_t n, char *out, size_t *len_r)
+static int decode(struct smtp_session *s, const char *in, size_t n, char *out,
+		  size_t *len_r)
 {
 	if (n == 1 && in[0] == '=') {
 		*len_r = 0;
 		return 0;
 	}
-	if (CORE->base64_decode(in, n, out, SASL_MAX, len_r) < 0 ||
+	if (s->mod->core->base64_decode(in, n, out, SASL_MAX, len_r) < 0 ||
 	    memchr(out, '\0', *len_r) != NULL)
 		return -1;
 	out[*len_r] = '\0';
@@ -87,7 +88,7 @@ static int plain(struct smtp_session *s, const char *b64, size_t n)
 
 	if (n == 1 && b64[0] == '=')
 		return sasl_error(s, NULL, "empty PLAIN response");
-	if (CORE->base64_decode(b64, n, buf, SASL_MAX, &len) < 0)
+	if (s->mod->core->base64_decode(b64, n, buf, SASL_MAX, &len) < 0)
 		return sasl_error(s, NULL, "malformed base64");
 	buf[len] = '\0';
 	end = buf + len;
@@ -97,25 +98,25 @@ static int plain(struct smtp_session *s, const char *b64, size_t n)
 			   : NULL;
 	if (authc == NULL || pw == NULL ||
 	    memchr(pw + 1, '\0', (size_t)(end - pw - 1))) {
-		CORE->secure_zero(buf, sizeof(buf));
+		s->mod->core->secure_zero(buf, sizeof(buf));
 		return sasl_error(s, NULL, "malformed PLAIN response");
 	}
 	authc++;
 	pw++;
 	if (authz[0] != '\0' && strcasecmp(authz, authc) != 0) {
 		r = sasl_error(s, authc, "authorization identity differs");
-		CORE->secure_zero(buf, sizeof(buf));
+		s->mod->core->secure_zero(buf, sizeof(buf));
 		return r;
 	}
 	login(s, authc, pw);
-	CORE->secure_zero(buf, sizeof(buf));
+	s->mod->core->secure_zero(buf, sizeof(buf));
 	return 0;
 }
 
 int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	const struct smtp_conf *cf = smtp_cf();
-	const char *ip = CORE->conn_peer_ip(s->c);
+	const struct smtp_conf *cf = smtp_cf(s);
+	const char *ip = s->mod->core->conn_peer_ip(s->c);
 	char buf[SASL_MAX + 1];
 	size_t len;
 
@@ -128,13 +129,14 @@ int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (s->has_mail)
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: AUTH inside a transaction");
-	if (!CORE->conn_is_tls(s->c))
+	if (!s->mod->core->conn_is_tls(s->c))
 		return smtp_error(s, "auth_cleartext", 538, "5.7.11",
 				  "Encryption required for requested "
 				  "authentication mechanism");
-	if (CORE->auth_failures(ip) >= (uint32_t)cf->max_auth_failures) {
-		CORE->auth_log_failure("smtp", "", ip, "rate_limited");
-		smtp_reject_metric("auth_rate");
+	if (s->mod->core->auth_failures(ip) >=
+	    (uint32_t)cf->max_auth_failures) {
+		s->mod->core->auth_log_failure("smtp", "", ip, "rate_limited");
+		smtp_reject_metric(s, "auth_rate");
 		smtp_reply(s, 454, "4.7.0",
 			   "Too many failed authentications "
 			   "from your address, try again later");
@@ -150,10 +152,10 @@ int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (cmd->mech.len == 5 && strncasecmp(cmd->mech.p, "LOGIN", 5) == 0) {
 		if (cmd->has_initial) {
-			if (decode(cmd->initial.p, cmd->initial.len, buf,
+			if (decode(s, cmd->initial.p, cmd->initial.len, buf,
 				   &len) < 0)
 				return sasl_error(s, NULL, "malformed base64");
-			s->login_user = CORE->pstrdup(s->tx, buf);
+			s->login_user = s->mod->core->pstrdup(s->tx, buf);
 			s->phase = SMTP_PH_AUTH_PASS;
 			smtp_reply(s, 334, NULL, "UGFzc3dvcmQ6");
 			return 0;
@@ -185,19 +187,19 @@ int smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 		r = plain(s, line, len);
 		return r ? -1 : 0;
 	case SMTP_PH_AUTH_USER:
-		if (decode(line, len, buf, &n) < 0)
+		if (decode(s, line, len, buf, &n) < 0)
 			return sasl_error(s, NULL, "malformed base64") ? -1 : 0;
-		s->login_user = CORE->pstrdup(s->tx, buf);
+		s->login_user = s->mod->core->pstrdup(s->tx, buf);
 		s->phase = SMTP_PH_AUTH_PASS;
 		smtp_reply(s, 334, NULL, "UGFzc3dvcmQ6");
 		return 0;
 	case SMTP_PH_AUTH_PASS:
-		if (decode(line, len, buf, &n) < 0) {
+		if (decode(s, line, len, buf, &n) < 0) {
 			r = sasl_error(s, s->login_user, "malformed base64");
 			return r ? -1 : 0;
 		}
 		login(s, s->login_user != NULL ? s->login_user : "", buf);
-		CORE->secure_zero(buf, sizeof(buf));
+		s->mod->core->secure_zero(buf, sizeof(buf));
 		return 0;
 	default:
 		return 0;

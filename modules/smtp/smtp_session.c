@@ -13,8 +13,6 @@
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
-#define CORE (smtp_mod.core)
-
 static void tx_reset(struct smtp_session *s);
 
 /* ---- replies and errors -------------------------------------------- */
@@ -33,7 +31,7 @@ static void reply_v(struct smtp_session *s, unsigned code, const char *enh,
 		n = (size_t)snprintf(out, sizeof(out), "%u %s\r\n", code,
 				     enh != NULL ? enh : "");
 	/* the core sends a callback's replies together (RFC 2920) */
-	CORE->conn_write(s->c, out, n);
+	s->mod->core->conn_write(s->c, out, n);
 }
 
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
@@ -46,25 +44,25 @@ void smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
 	va_end(ap);
 }
 
-void smtp_reject_metric(const char *reason)
+void smtp_reject_metric(struct smtp_session *s, const char *reason)
 {
 	char labels[96];
 
 	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-	CORE->metric_add("rmail_smtp_rejects_total", labels, 1);
+	s->mod->core->metric_add("rmail_smtp_rejects_total", labels, 1);
 }
 
 static int too_many_errors(struct smtp_session *s)
 {
-	if (s->errors < (unsigned)smtp_cf()->max_errors)
+	if (s->errors < (unsigned)smtp_cf(s)->max_errors)
 		return 0;
-	CORE->conn_log(s->c, RMAIL_LOG_INFO, "too many errors (%u), closing",
-		       s->errors);
+	s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+			       "too many errors (%u), closing", s->errors);
 	smtp_reply(s, 421, "4.7.0",
 		   "%s Error: too many errors, closing "
 		   "connection",
-		   CORE->conf_str("hostname"));
-	smtp_reject_metric("max_errors");
+		   s->mod->core->conf_str("hostname"));
+	smtp_reject_metric(s, "max_errors");
 	s->closing = 1;
 	return 1;
 }
@@ -77,37 +75,37 @@ int smtp_error(struct smtp_session *s, const char *reason, unsigned code,
 	va_start(ap, fmt);
 	reply_v(s, code, enh, fmt, ap);
 	va_end(ap);
-	smtp_reject_metric(reason);
+	smtp_reject_metric(s, reason);
 	s->errors++;
 	return too_many_errors(s);
 }
 
-static void msg_metric(const char *result)
+static void msg_metric(struct smtp_session *s, const char *result)
 {
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	CORE->metric_add("rmail_smtp_messages_total", labels, 1);
+	s->mod->core->metric_add("rmail_smtp_messages_total", labels, 1);
 }
 
 void smtp_suspend(struct smtp_session *s)
 {
 	s->phase = SMTP_PH_WAIT;
-	CORE->conn_pause_read(s->c);
-	CORE->conn_ref(s->c);
+	s->mod->core->conn_pause_read(s->c);
+	s->mod->core->conn_ref(s->c);
 }
 
 int smtp_resume(struct smtp_session *s)
 {
 	struct rmail_conn *c = s->c;
-	int alive = !CORE->conn_closed(c);
+	int alive = !s->mod->core->conn_closed(c);
 
 	s->phase = SMTP_PH_CMD;
 	if (alive && !s->closing)
-		CORE->conn_resume_read(c);
+		s->mod->core->conn_resume_read(c);
 	else if (alive)
-		CORE->conn_close(c);
-	CORE->conn_unref(c);
+		s->mod->core->conn_close(c);
+	s->mod->core->conn_unref(c);
 	return alive ? 0 : -1;
 }
 
@@ -118,12 +116,13 @@ static void life_expired(void *arg)
 	struct smtp_session *s = arg;
 
 	/* a fired one-shot timer is still ours to free */
-	CORE->timer_del(&s->life);
-	CORE->conn_log(s->c, RMAIL_LOG_INFO, "session time limit reached");
+	s->mod->core->timer_del(&s->life);
+	s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+			       "session time limit reached");
 	smtp_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded",
-		   CORE->conf_str("hostname"));
-	smtp_reject_metric("timeout");
-	CORE->conn_close(s->c);
+		   s->mod->core->conf_str("hostname"));
+	smtp_reject_metric(s, "timeout");
+	s->mod->core->conn_close(s->c);
 }
 
 static void helo_reset(struct smtp_session *s)
@@ -134,68 +133,74 @@ static void helo_reset(struct smtp_session *s)
 	s->user[0] = '\0';
 }
 
-static int smtp_accept(struct rmail_conn *c, void **session_r)
+static int smtp_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
-	const struct smtp_conf *cf = smtp_cf();
-	struct rmail_pool *p = CORE->conn_pool(c);
-	const int *kind = CORE->conn_listen_arg(c);
-	struct smtp_session *s = CORE->pcalloc(p, sizeof(*s));
+	struct smtp_mod *mod = ctx;
+	const struct smtp_conf *cf = mod->m->conf;
+	struct rmail_pool *p = mod->core->conn_pool(c);
+	const int *kind = mod->core->conn_listen_arg(c);
+	struct smtp_session *s = mod->core->pcalloc(p, sizeof(*s));
 
 	s->magic = SMTP_SESSION_MAGIC;
+	s->mod = mod;
 	s->c = c;
 	s->kind = kind != NULL ? *kind : SMTP_PORT_MX;
-	s->tx = CORE->pool_create(p);
+	s->tx = s->mod->core->pool_create(p);
 	s->parser.max_line = (size_t)cf->max_line;
 	if (cf->session_timeout > 0)
-		s->life = CORE->timer_add(cf->session_timeout, 0, life_expired,
-					  s);
+		s->life = s->mod->core->timer_add(cf->session_timeout, 0,
+						  life_expired, s);
 	*session_r = s;
-	CORE->conn_log(c, RMAIL_LOG_INFO, "connect port=%d%s",
-		       CORE->conn_local_port(c),
-		       CORE->conn_is_tls(c) ? " tls" : "");
-	smtp_reply(s, 220, NULL, "%s %s", CORE->conf_str("hostname"),
+	s->mod->core->conn_log(c, RMAIL_LOG_INFO, "connect port=%d%s",
+			       s->mod->core->conn_local_port(c),
+			       s->mod->core->conn_is_tls(c) ? " tls" : "");
+	smtp_reply(s, 220, NULL, "%s %s", s->mod->core->conf_str("hostname"),
 		   cf->banner != NULL ? cf->banner : "ESMTP");
 	return 0;
 }
 
-static void smtp_tls_ready(struct rmail_conn *c, void *session)
+static void smtp_tls_ready(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct smtp_session *s = session;
 
+	(void)ctx; /* s->mod */
 	/* RFC 3207 4.2: forget everything learnt in cleartext */
 	tx_reset(s);
 	helo_reset(s);
 	memset(&s->parser, 0, sizeof(s->parser));
-	s->parser.max_line = (size_t)smtp_cf()->max_line;
+	s->parser.max_line = (size_t)smtp_cf(s)->max_line;
 	s->phase = SMTP_PH_CMD;
-	CORE->conn_log(c, RMAIL_LOG_INFO, "STARTTLS done: %s",
-		       CORE->conn_tls_info(c));
+	s->mod->core->conn_log(c, RMAIL_LOG_INFO, "STARTTLS done: %s",
+			       s->mod->core->conn_tls_info(c));
 }
 
-static void smtp_timeout(struct rmail_conn *c, void *session)
+static void smtp_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct smtp_session *s = session;
 
-	CORE->conn_log(c, RMAIL_LOG_INFO, "idle timeout");
-	smtp_reject_metric("timeout");
+	(void)ctx; /* s->mod */
+	s->mod->core->conn_log(c, RMAIL_LOG_INFO, "idle timeout");
+	smtp_reject_metric(s, "timeout");
 	smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
-		   CORE->conf_str("hostname"));
+		   s->mod->core->conf_str("hostname"));
 }
 
-static void smtp_close(struct rmail_conn *c, void *session, int reason)
+static void smtp_close(void *ctx, struct rmail_conn *c, void *session,
+		       int reason)
 {
 	struct smtp_session *s = session;
 
+	(void)ctx; /* s->mod */
 	if (s == NULL)
 		return;
 	if (s->life != NULL)
-		CORE->timer_del(&s->life);
+		s->mod->core->timer_del(&s->life);
 	if (s->sub != NULL)
-		CORE->submit_abort(&s->sub);
-	CORE->conn_log(c, RMAIL_LOG_INFO,
-		       "disconnect reason=%d messages=%u "
-		       "errors=%u",
-		       reason, s->messages, s->errors);
+		s->mod->core->submit_abort(&s->sub);
+	s->mod->core->conn_log(c, RMAIL_LOG_INFO,
+			       "disconnect reason=%d messages=%u "
+			       "errors=%u",
+			       reason, s->messages, s->errors);
 }
 
 /* ---- the transaction ------------------------------------------------- */
@@ -203,10 +208,10 @@ static void smtp_close(struct rmail_conn *c, void *session, int reason)
 static void tx_reset(struct smtp_session *s)
 {
 	if (s->sub != NULL)
-		CORE->submit_abort(&s->sub);
+		s->mod->core->submit_abort(&s->sub);
 	if (s->login_user != NULL)
-		CORE->secure_zero(s->login_user, strlen(s->login_user));
-	CORE->pool_reset(s->tx);
+		s->mod->core->secure_zero(s->login_user, strlen(s->login_user));
+	s->mod->core->pool_reset(s->tx);
 	s->login_user = NULL;
 	s->has_mail = 0;
 	s->mail_from = NULL;
@@ -228,7 +233,7 @@ static int body_out(void *arg, const char *data, size_t n)
 	if (s->write_failed || s->sub == NULL)
 		return 0;
 	/* keep reading to the end of the message, then answer 451 */
-	if (CORE->submit_write(s->sub, data, n, &err) < 0) {
+	if (s->mod->core->submit_write(s->sub, data, n, &err) < 0) {
 		s->write_failed = 1;
 		snprintf(s->write_err, sizeof(s->write_err), "%s", err.msg);
 	}
@@ -241,12 +246,12 @@ static const char *proto_name(struct smtp_session *s)
 		return "smtp";
 	if (s->authed)
 		return "esmtpsa";
-	return CORE->conn_is_tls(s->c) ? "esmtps" : "esmtp";
+	return s->mod->core->conn_is_tls(s->c) ? "esmtps" : "esmtp";
 }
 
 static int body_begin(struct smtp_session *s, int mode)
 {
-	const struct smtp_conf *cf = smtp_cf();
+	const struct smtp_conf *cf = smtp_cf(s);
 	struct smtp_body_limits lim = {
 		.max_size = cf->max_message_size,
 		.max_header_size = cf->max_header_size,
@@ -259,23 +264,23 @@ static int body_begin(struct smtp_session *s, int mode)
 		.rcpts = s->rcpts,
 		.nrcpts = s->nrcpts,
 		.auth_user = s->authed ? s->user : NULL,
-		.peer_ip = CORE->conn_peer_ip(s->c),
+		.peer_ip = s->mod->core->conn_peer_ip(s->c),
 		.peer_name = NULL,
 		.helo = s->helo,
-		.tls_info = CORE->conn_tls_info(s->c),
+		.tls_info = s->mod->core->conn_tls_info(s->c),
 		.submission = s->authed,
 		.size_hint = s->size_decl,
 	};
 	struct rmail_err err = {0};
 
-	s->sub = CORE->submit_begin(&o, &err);
+	s->sub = s->mod->core->submit_begin(&o, &err);
 	if (s->sub == NULL) {
-		CORE->conn_log(s->c, RMAIL_LOG_WARN, "submit_begin: %s",
-			       err.msg);
+		s->mod->core->conn_log(s->c, RMAIL_LOG_WARN, "submit_begin: %s",
+				       err.msg);
 		return -1;
 	}
 	s->write_failed = 0;
-	s->data_start = CORE->now();
+	s->data_start = s->mod->core->now();
 	smtp_body_init(&s->body, mode, &lim, body_out, s);
 	return 0;
 }
@@ -285,36 +290,37 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 	struct smtp_session *s = arg;
 	char labels[32];
 
-	if (CORE->conn_closed(s->c)) {
+	if (s->mod->core->conn_closed(s->c)) {
 		smtp_resume(s);
 		return;
 	}
 	if (r->ok) {
 		s->messages++;
-		msg_metric("accepted");
+		msg_metric(s, "accepted");
 		snprintf(labels, sizeof(labels), "proto=\"smtp\"");
-		CORE->metric_observe("rmail_smtp_data_seconds", labels,
-				     CORE->now() - s->data_start);
-		CORE->conn_log(s->c, RMAIL_LOG_INFO,
-			       "message accepted id=%s "
-			       "from=<%s> nrcpt=%zu size=%llu%s%s",
-			       r->queue_id, s->mail_from, s->nrcpts,
-			       (unsigned long long)s->body.size,
-			       s->authed ? " user=" : "",
-			       s->authed ? s->user : "");
+		s->mod->core->metric_observe("rmail_smtp_data_seconds", labels,
+					     s->mod->core->now() -
+						     s->data_start);
+		s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+				       "message accepted id=%s "
+				       "from=<%s> nrcpt=%zu size=%llu%s%s",
+				       r->queue_id, s->mail_from, s->nrcpts,
+				       (unsigned long long)s->body.size,
+				       s->authed ? " user=" : "",
+				       s->authed ? s->user : "");
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", r->queue_id);
 	} else {
 		unsigned code = r->code >= 400 && r->code < 600 ? r->code : 451;
-		msg_metric(code >= 500 ? "rejected" : "failed");
+		msg_metric(s, code >= 500 ? "rejected" : "failed");
 		/* the submission service's From:/Sender: rule */
 		if (s->authed && (strncmp(r->text, "5.6.0 ", 6) == 0 ||
 				  strncmp(r->text, "5.7.1 From:", 11) == 0 ||
 				  strncmp(r->text, "5.7.1 Sender:", 13) == 0))
-			smtp_reject_metric("spoof_header");
-		CORE->conn_log(s->c, RMAIL_LOG_INFO,
-			       "message refused from=<%s>"
-			       ": %u %s",
-			       s->mail_from, code, r->text);
+			smtp_reject_metric(s, "spoof_header");
+		s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+				       "message refused from=<%s>"
+				       ": %u %s",
+				       s->mail_from, code, r->text);
 		smtp_reply(s, code, NULL, "%s",
 			   r->text[0] != '\0'
 				   ? r->text
@@ -330,9 +336,9 @@ static void body_complete(struct smtp_session *s)
 	struct rmail_submit *sub = s->sub;
 
 	if (s->write_failed) {
-		CORE->conn_log(s->c, RMAIL_LOG_WARN, "spool write: %s",
-			       s->write_err);
-		msg_metric("failed");
+		s->mod->core->conn_log(s->c, RMAIL_LOG_WARN, "spool write: %s",
+				       s->write_err);
+		msg_metric(s, "failed");
 		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
 		tx_reset(s);
 		return;
@@ -340,17 +346,17 @@ static void body_complete(struct smtp_session *s)
 	s->sub = NULL;
 	smtp_suspend(s);
 	/* may call back at once: commit_done then resumes */
-	CORE->submit_commit(sub, commit_done, s);
+	s->mod->core->submit_commit(sub, commit_done, s);
 }
 
 static void body_limit(struct smtp_session *s)
 {
 	int e = s->body.err;
 
-	msg_metric("rejected");
-	smtp_reject_metric(e == SMTP_BODY_E_HDR_COUNT ? "headers" : "size");
-	CORE->conn_log(s->c, RMAIL_LOG_INFO, "message refused: %s",
-		       smtp_body_err_text(e));
+	msg_metric(s, "rejected");
+	smtp_reject_metric(s, e == SMTP_BODY_E_HDR_COUNT ? "headers" : "size");
+	s->mod->core->conn_log(s->c, RMAIL_LOG_INFO, "message refused: %s",
+			       smtp_body_err_text(e));
 	smtp_reply(s, smtp_body_err_code(e), smtp_body_err_enh(e), "%s",
 		   smtp_body_err_text(e));
 	tx_reset(s);
@@ -358,11 +364,11 @@ static void body_limit(struct smtp_session *s)
 
 static int smuggling(struct smtp_session *s, const char *where)
 {
-	CORE->conn_log(s->c, RMAIL_LOG_INFO, "bare CR or LF in %s, closing",
-		       where);
-	smtp_reject_metric("bare_eol");
+	s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+			       "bare CR or LF in %s, closing", where);
+	smtp_reject_metric(s, "bare_eol");
 	if (s->sub != NULL)
-		msg_metric("rejected");
+		msg_metric(s, "rejected");
 	smtp_reply(s, 521, "5.5.2",
 		   "Error: bare CR or LF is not allowed, "
 		   "closing connection");
@@ -375,14 +381,14 @@ static int smuggling(struct smtp_session *s, const char *where)
 static int input_data(struct smtp_session *s)
 {
 	const char *data;
-	size_t len = CORE->conn_peek(s->c, &data), used = 0;
+	size_t len = s->mod->core->conn_peek(s->c, &data), used = 0;
 	int rc = smtp_body_feed(&s->body, data, len, &used);
 
 	if (rc == RMAIL_INVALID) {
-		CORE->conn_consume(s->c, len);
+		s->mod->core->conn_consume(s->c, len);
 		return smuggling(s, "DATA");
 	}
-	CORE->conn_consume(s->c, used);
+	s->mod->core->conn_consume(s->c, used);
 	if (rc == RMAIL_AGAIN)
 		return RMAIL_OK;
 	s->phase = SMTP_PH_CMD;
@@ -435,19 +441,19 @@ static void bdat_chunk_done(struct smtp_session *s)
 static int input_bdat(struct smtp_session *s)
 {
 	const char *data;
-	size_t len = CORE->conn_peek(s->c, &data), used = 0;
+	size_t len = s->mod->core->conn_peek(s->c, &data), used = 0;
 	size_t take = len < s->chunk_left ? len : (size_t)s->chunk_left;
 	int rc = RMAIL_AGAIN;
 
 	if (!s->bdat_discard && take > 0)
 		rc = smtp_body_feed(&s->body, data, take, &used);
 	if (rc == RMAIL_INVALID) {
-		CORE->conn_consume(s->c, len);
+		s->mod->core->conn_consume(s->c, len);
 		return smuggling(s, "BDAT");
 	}
 	if (rc == RMAIL_ERROR)
 		s->write_failed = 1;
-	CORE->conn_consume(s->c, take);
+	s->mod->core->conn_consume(s->c, take);
 	s->chunk_left -= take;
 	if (s->chunk_left == 0)
 		bdat_chunk_done(s);
@@ -458,15 +464,15 @@ static int input_bdat(struct smtp_session *s)
 static int input_auth(struct smtp_session *s)
 {
 	const char *data, *lf;
-	size_t len = CORE->conn_peek(s->c, &data), max;
+	size_t len = s->mod->core->conn_peek(s->c, &data), max;
 	size_t n;
 
-	max = (size_t)smtp_cf()->max_line;
+	max = (size_t)smtp_cf(s)->max_line;
 	lf = memchr(data, '\n', len < max ? len : max);
 	if (lf == NULL) {
 		if (len < max)
 			return RMAIL_OK;
-		CORE->conn_consume(s->c, len);
+		s->mod->core->conn_consume(s->c, len);
 		s->phase = SMTP_PH_CMD;
 		smtp_reply(s, 500, "5.5.6",
 			   "Authentication exchange line is "
@@ -477,14 +483,14 @@ static int input_auth(struct smtp_session *s)
 	n = (size_t)(lf - data);
 	if (n == 0 || data[n - 1] != '\r' || memchr(data, '\r', n - 1) ||
 	    memchr(data, '\0', n)) {
-		CORE->conn_consume(s->c, n + 1);
+		s->mod->core->conn_consume(s->c, n + 1);
 		return smuggling(s, "AUTH");
 	}
 	if (smtp_auth_line(s, data, n - 1) < 0) {
-		CORE->conn_consume(s->c, n + 1);
+		s->mod->core->conn_consume(s->c, n + 1);
 		return RMAIL_CLOSE;
 	}
-	CORE->conn_consume(s->c, n + 1);
+	s->mod->core->conn_consume(s->c, n + 1);
 	return s->closing ? RMAIL_CLOSE : RMAIL_OK;
 }
 
@@ -492,28 +498,29 @@ static int input_auth(struct smtp_session *s)
 
 static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	const struct smtp_conf *cf = smtp_cf();
-	const char *host = CORE->conf_str("hostname");
-	int tls = CORE->conn_is_tls(s->c);
+	const struct smtp_conf *cf = smtp_cf(s);
+	const char *host = s->mod->core->conf_str("hostname");
+	int tls = s->mod->core->conn_is_tls(s->c);
 	char *out;
 
 	tx_reset(s);
-	s->helo =
-		CORE->pstrndup(CORE->conn_pool(s->c), cmd->arg.p, cmd->arg.len);
+	s->helo = s->mod->core->pstrndup(s->mod->core->conn_pool(s->c),
+					 cmd->arg.p, cmd->arg.len);
 	if (cmd->verb == SMTP_CMD_HELO) {
 		s->esmtp = 0;
 		smtp_reply(s, 250, NULL, "%s", host);
 		return;
 	}
 	s->esmtp = 1;
-	out = CORE->psprintf(s->tx,
-			     "%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
-			     "\n8BITMIME\nENHANCEDSTATUSCODES\n%s%sSMTPUTF8\n"
-			     "CHUNKING",
-			     host, s->helo, CORE->conn_peer_ip(s->c),
-			     (unsigned long long)cf->max_message_size,
-			     tls ? "" : "STARTTLS\n",
-			     tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "");
+	out = s->mod->core->psprintf(
+		s->tx,
+		"%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
+		"\n8BITMIME\nENHANCEDSTATUSCODES\n%s%sSMTPUTF8\n"
+		"CHUNKING",
+		host, s->helo, s->mod->core->conn_peer_ip(s->c),
+		(unsigned long long)cf->max_message_size,
+		tls ? "" : "STARTTLS\n",
+		tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "");
 	smtp_reply(s, 250, NULL, "%s", out);
 }
 
@@ -521,20 +528,20 @@ static int cmd_starttls(struct smtp_session *s)
 {
 	struct rmail_err err = {0};
 
-	if (CORE->conn_is_tls(s->c))
+	if (s->mod->core->conn_is_tls(s->c))
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: TLS already active");
 	if (s->has_mail)
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: STARTTLS inside a transaction");
-	if (CORE->conn_starttls(s->c, &err) < 0) {
+	if (s->mod->core->conn_starttls(s->c, &err) < 0) {
 		if (err.code == RMAIL_E_INVAL) {
 			/* CVE-2011-0411 class: never hand these to TLS */
-			CORE->conn_log(s->c, RMAIL_LOG_INFO,
-				       "STARTTLS "
-				       "refused: %s",
-				       err.msg);
-			smtp_reject_metric("starttls_injection");
+			s->mod->core->conn_log(s->c, RMAIL_LOG_INFO,
+					       "STARTTLS "
+					       "refused: %s",
+					       err.msg);
+			smtp_reject_metric(s, "starttls_injection");
 			smtp_reply(s, 554, "5.5.1",
 				   "Error: command pipelined "
 				   "after STARTTLS, closing connection");
@@ -557,7 +564,7 @@ static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: nested MAIL command");
 	if (s->kind != SMTP_PORT_MX && !s->authed) {
-		if (!CORE->conn_is_tls(s->c))
+		if (!s->mod->core->conn_is_tls(s->c))
 			return smtp_error(s, "auth_required", 530, "5.7.0",
 					  "Must issue a STARTTLS command "
 					  "first");
@@ -567,10 +574,11 @@ static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (smtp_policy_mail(s, cmd) != 0)
 		return too_many_errors(s);
 	s->has_mail = 1;
-	s->mail_from = cmd->path.is_null
-			       ? ""
-			       : CORE->pstrndup(s->tx, cmd->path.mailbox.p,
-						cmd->path.mailbox.len);
+	s->mail_from =
+		cmd->path.is_null
+			? ""
+			: s->mod->core->pstrndup(s->tx, cmd->path.mailbox.p,
+						 cmd->path.mailbox.len);
 	s->size_decl = cmd->has_size ? cmd->size : 0;
 	s->parser.utf8 = cmd->smtputf8;
 	smtp_reply(s, 250, "2.1.0", "Ok");
@@ -584,8 +592,8 @@ static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (!s->has_mail)
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: need MAIL command");
-	if (s->nrcpts >= (size_t)smtp_cf()->max_recipients) {
-		smtp_reject_metric("recipients");
+	if (s->nrcpts >= (size_t)smtp_cf(s)->max_recipients) {
+		smtp_reject_metric(s, "recipients");
 		smtp_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return 0;
 	}
@@ -594,7 +602,7 @@ static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return too_many_errors(s);
 	if (s->nrcpts == s->rcap) {
 		size_t cap = s->rcap ? s->rcap * 2 : 8;
-		const char **v = CORE->palloc(s->tx, cap * sizeof(*v));
+		const char **v = s->mod->core->palloc(s->tx, cap * sizeof(*v));
 
 		if (s->nrcpts > 0)
 			memcpy(v, s->rcpts, s->nrcpts * sizeof(*v));
@@ -618,7 +626,7 @@ static int cmd_data(struct smtp_session *s)
 		return smtp_error(s, "sequence", 503, "5.5.1",
 				  "Error: DATA during a BDAT transfer");
 	if (body_begin(s, SMTP_BODY_DATA) < 0) {
-		msg_metric("failed");
+		msg_metric(s, "failed");
 		smtp_reply(s, 451, "4.3.0", "Error: local error in processing");
 		tx_reset(s);
 		return 0;
@@ -663,7 +671,7 @@ static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 		p++;
 		n -= 2;
 	}
-	if (!smtp_cf()->vrfy || n == 0 || n > RMAIL_ADDR_MAX ||
+	if (!smtp_cf(s)->vrfy || n == 0 || n > RMAIL_ADDR_MAX ||
 	    memchr(p, '@', n) == NULL) {
 		smtp_reply(s, 252, "2.5.0",
 			   "Cannot VRFY user, but will "
@@ -672,7 +680,7 @@ static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	memcpy(addr, p, n);
 	addr[n] = '\0';
-	pol = CORE->rcpt_policy(addr, NULL, 0);
+	pol = s->mod->core->rcpt_policy(addr, NULL, 0);
 	if (pol == RMAIL_RCPT_LOCAL)
 		smtp_reply(s, 250, "2.1.5", "<%s>", addr);
 	else if (pol == RMAIL_RCPT_NOUSER)
@@ -753,13 +761,13 @@ static int input_cmd(struct smtp_session *s)
 {
 	struct smtp_cmd cmd;
 	const char *data;
-	size_t len = CORE->conn_peek(s->c, &data);
+	size_t len = s->mod->core->conn_peek(s->c, &data);
 	int rc, r;
 
 	memset(&cmd, 0, sizeof(cmd));
 	rc = smtp_parse(&s->parser, data, len, &cmd);
 	/* the command's bytes go before STARTTLS checks what follows */
-	CORE->conn_consume(s->c, cmd.consumed);
+	s->mod->core->conn_consume(s->c, cmd.consumed);
 	if (rc == RMAIL_AGAIN)
 		return RMAIL_OK;
 	if (rc == RMAIL_OK)
@@ -795,17 +803,20 @@ static int input_phase(struct smtp_session *s)
 	}
 }
 
-static int smtp_input(struct rmail_conn *c, void *session)
+static int smtp_input(void *ctx, struct rmail_conn *c, void *session)
 {
+	(void)ctx;
 	(void)c;
 	return input_phase(session);
 }
 
+/* the 1.2 layout: mod_smtp.c sets ctx to its state at listen time,
+ * which smtp_accept keeps in the session; the others find it there */
 const struct rmail_proto_ops smtp_proto_ops = {
 	.size = sizeof(struct rmail_proto_ops),
-	.on_accept = smtp_accept,
-	.on_input = smtp_input,
-	.on_tls_ready = smtp_tls_ready,
-	.on_timeout = smtp_timeout,
-	.on_close = smtp_close,
+	.ctx_accept = smtp_accept,
+	.ctx_input = smtp_input,
+	.ctx_tls_ready = smtp_tls_ready,
+	.ctx_timeout = smtp_timeout,
+	.ctx_close = smtp_close,
 };

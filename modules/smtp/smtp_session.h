@@ -54,8 +54,13 @@ enum smtp_phase {
 
 #define SMTP_SESSION_MAGIC 0x534d5450u
 
+struct smtp_mod;
+
 struct smtp_session {
 	uint32_t magic;
+	/* the module's state, the ctx of the listener: the one way to the
+	 * core (s->mod->core) and the config */
+	struct smtp_mod *mod;
 	struct rmail_conn *c;
 	int kind;  /* enum smtp_port_kind */
 	int phase; /* enum smtp_phase */
@@ -99,21 +104,21 @@ struct smtp_mod {
 	char postmaster[RMAIL_ADDR_MAX + 1];
 };
 
-extern struct smtp_mod smtp_mod;
-
-static inline const struct smtp_conf *smtp_cf(void)
+/* the session's config (m->conf follows a reload) */
+static inline const struct smtp_conf *smtp_cf(const struct smtp_session *s)
 {
-	return smtp_mod.m->conf;
+	return s->mod->m->conf;
 }
 
-/* smtp_session.c: the listener handlers */
+/* smtp_session.c: the listener handlers (1.2 layout: ctx is the
+ * struct smtp_mod, set by the caller of listen) */
 extern const struct rmail_proto_ops smtp_proto_ops;
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
 		const char *fmt, ...) RMAIL_PRINTF(4, 5);
 /* a client error: reply, count it; 1 when the session must close */
 int smtp_error(struct smtp_session *s, const char *reason, unsigned code,
 	       const char *enh, const char *fmt, ...) RMAIL_PRINTF(5, 6);
-void smtp_reject_metric(const char *reason);
+void smtp_reject_metric(struct smtp_session *s, const char *reason);
 /* suspend input while async work runs; smtp_resume undoes it.  Returns
  * 0 when the conn is still usable. */
 void smtp_suspend(struct smtp_session *s);
@@ -130,7 +135,7 @@ int smtp_policy_mail(struct smtp_session *s, const struct smtp_cmd *cmd);
 /* RCPT TO: the recipient to use, or NULL when refused (reply written) */
 const char *smtp_policy_rcpt(struct smtp_session *s,
 			     const struct smtp_cmd *cmd);
-/* resolve smtp.postmaster (or the first admin) into smtp_mod */
-void smtp_postmaster_resolve(void);
+/* resolve smtp.postmaster (or the first admin) into mod->postmaster */
+void smtp_postmaster_resolve(struct smtp_mod *mod);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag_int.h"
+#include "diagnose/diag_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,7 +9,7 @@
 
 #include "imap_casemap.h"
 #include "imap_mime.h"
-#include "mime_int.h"
+#include "mime/mime_int.h"
 
 static struct rmail_core core = {
 	.size = sizeof(struct rmail_core),

@@ -1,5 +1,5 @@
 /*
- * core/maildir.c on hostile bytes: folder names (whatever decodes must
+ * cli/migrate/maildir.c on hostile bytes: folder names (whatever decodes must
  * encode and decode back to the same mailbox), message file names,
  * dovecot-keywords, dovecot-uidlist and the store name encoder.
  */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "maildir.h"
+#include "migrate/maildir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

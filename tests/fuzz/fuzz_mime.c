@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime_int.h"
+#include "mime/mime_int.h"
 
 static const char *const hdrs[] = {
 	"From", "To", "Cc", "Subject", "Content-Type", NULL,

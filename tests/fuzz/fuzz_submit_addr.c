@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr_syntax.h"
+#include "submit/addr_syntax.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "mx_parse.h"
+#include "submit/mx_parse.h"
 
 static void on_mx(void *arg, unsigned pref, const char *host)
 {

@@ -1,11 +1,19 @@
-# IMAP: the command parser in each session state, and the mUTF-7 codec.
+# IMAP: the command parser in each session state (with the SEARCH, FETCH,
+# sequence-set and LIST argument parsers), and the mUTF-7 codec.
 set(_imap_srcs modules/imap/imap_parser.c modules/imap/imap_fetch.c
-    modules/imap/imap_search.c modules/imap/imap_seqset.c)
+    modules/imap/imap_search.c modules/imap/imap_seqset.c
+    modules/imap/imap_esearch.c modules/imap/imap_listargs.c)
 foreach(_state noauth auth selected)
   rmail_fuzz(imap_cmd_${_state}
     SOURCES tests/fuzz/fuzz_imap_cmd_${_state}.c ${_imap_srcs}
     INCLUDES modules/imap tests/fuzz)
 endforeach()
+# ESEARCH/SEARCHRES: RETURN options, the ESEARCH line, "$" contents.
+rmail_fuzz(imap_esearch
+  SOURCES tests/fuzz/fuzz_imap_esearch.c modules/imap/imap_esearch.c
+          modules/imap/imap_parser.c modules/imap/imap_search.c
+          modules/imap/imap_seqset.c
+  INCLUDES modules/imap)
 rmail_fuzz(imap_mutf7
   SOURCES tests/fuzz/fuzz_imap_mutf7.c modules/imap/mutf7.c
   INCLUDES modules/imap)
@@ -14,8 +22,8 @@ rmail_fuzz(imap_mutf7
 rmail_fuzz(imap_bodystruct
   SOURCES tests/fuzz/fuzz_imap_bodystruct.c modules/imap/imap_bodystruct.c
           modules/imap/imap_casemap.c modules/imap/imap_casemap_table.c
-          core/mime_parse.c core/mime_header.c core/mime_addr.c
-          core/mime_decode.c core/base64.c core/pool.c core/log.c
+          core/mime/mime_parse.c core/mime/mime_header.c core/mime/mime_addr.c
+          core/mime/mime_decode.c core/base64.c core/pool.c core/log.c
   INCLUDES modules/imap core)
 # The RFC 7162 parameters: SELECT (CONDSTORE/QRESYNC), FETCH and STORE
 # modifiers, SEARCH MODSEQ.

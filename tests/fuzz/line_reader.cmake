@@ -1,2 +1,2 @@
-rmail_fuzz(line_reader SOURCES core/linebuf.c tests/fuzz/fuzz_line_reader.c
+rmail_fuzz(line_reader SOURCES core/net/linebuf.c tests/fuzz/fuzz_line_reader.c
            INCLUDES core)

@@ -1,4 +1,4 @@
 # Maildir++ names and metadata files of rmail import/export.
 rmail_fuzz(maildir
-  SOURCES tests/fuzz/fuzz_maildir.c core/maildir.c
-  INCLUDES core)
+  SOURCES tests/fuzz/fuzz_maildir.c cli/migrate/maildir.c
+  INCLUDES cli)

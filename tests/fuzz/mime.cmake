@@ -1,7 +1,7 @@
 # The core MIME parser: structure, headers, RFC 2047/2231, addresses,
 # transfer decodings and charsets (iconv is in libc).
 rmail_fuzz(mime
-  SOURCES tests/fuzz/fuzz_mime.c core/mime_parse.c core/mime_header.c
-          core/mime_addr.c core/mime_decode.c core/base64.c core/pool.c
+  SOURCES tests/fuzz/fuzz_mime.c core/mime/mime_parse.c core/mime/mime_header.c
+          core/mime/mime_addr.c core/mime/mime_decode.c core/base64.c core/pool.c
           core/log.c
   INCLUDES core)

@@ -2,12 +2,12 @@
 # address syntax, the outbound SMTP client's reply reader and the DNS
 # answers behind MX and A/AAAA look-ups.
 rmail_fuzz(submit_addr
-  SOURCES tests/fuzz/fuzz_submit_addr.c core/addr_syntax.c
+  SOURCES tests/fuzz/fuzz_submit_addr.c core/submit/addr_syntax.c
   INCLUDES core)
 rmail_fuzz(submit_reply
-  SOURCES tests/fuzz/fuzz_submit_reply.c core/smtp_reply.c
+  SOURCES tests/fuzz/fuzz_submit_reply.c core/submit/client_reply.c
   INCLUDES core)
 rmail_fuzz(submit_dns
-  SOURCES tests/fuzz/fuzz_submit_dns.c core/mx_parse.c
+  SOURCES tests/fuzz/fuzz_submit_dns.c core/submit/mx_parse.c
   INCLUDES core
   LIBRARIES resolv)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -183,6 +184,15 @@ char *rmh_readline(struct rmh_conn *c, double timeout)
 			return NULL;
 		g_string_append_len(c->in, buf, n);
 	}
+}
+
+bool rmh_pending(struct rmh_conn *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+	if (c->in->len > 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+		return true;
+	return poll(&p, 1, 0) > 0;
 }
 
 bool rmh_expect(struct rmh_conn *c, const char *prefix, char **line_r)

@@ -113,6 +113,8 @@ bool rmh_send(struct rmh_conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 bool rmh_send_raw(struct rmh_conn *c, const void *data, size_t n);
 /* the next line without CRLF, NULL on EOF/timeout (free it) */
 char *rmh_readline(struct rmh_conn *c, double timeout);
+/* has the server sent anything not yet read?  Never blocks. */
+bool rmh_pending(struct rmh_conn *c);
 /* reads lines until one starts with prefix; false on EOF/timeout.  The
  * matching line goes to *line_r when given (free it). */
 bool rmh_expect(struct rmh_conn *c, const char *prefix, char **line_r);

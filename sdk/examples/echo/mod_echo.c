@@ -23,12 +23,9 @@ struct echo_conf {
 };
 
 struct echo_session {
-	struct rmail_mctx *m;
+	struct rmail_mctx *m; /* the listener's ctx */
 	unsigned lines;
 };
-
-/* the module's context: one per loaded instance of the module */
-static struct rmail_mctx *echo_m;
 
 static const struct rmail_conf_key echo_keys[] = {
 	{"listen", RMAIL_CONF_LISTEN, 0, offsetof(struct echo_conf, listen),
@@ -47,25 +44,29 @@ static const struct echo_conf *conf_of(const struct rmail_mctx *m)
 	return m->conf;
 }
 
-static int echo_accept(struct rmail_conn *c, void **session_r)
+/* ctx is what echo_start put in the table: this instance's rmail_mctx,
+ * so the module needs no global */
+static int echo_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
-	const struct rmail_core *core = echo_m->core;
+	struct rmail_mctx *m = ctx;
+	const struct rmail_core *core = m->core;
 	struct echo_session *s;
 
 	s = core->pcalloc(core->conn_pool(c), sizeof(*s));
-	s->m = echo_m;
+	s->m = m;
 	*session_r = s;
-	core->conn_printf(c, "+OK %s\r\n", conf_of(echo_m)->greeting);
+	core->conn_printf(c, "+OK %s\r\n", conf_of(m)->greeting);
 	return 0;
 }
 
-static int echo_input(struct rmail_conn *c, void *session)
+static int echo_input(void *ctx, struct rmail_conn *c, void *session)
 {
-	const struct rmail_core *core = echo_m->core;
 	struct echo_session *s = session;
+	const struct rmail_core *core = s->m->core;
 	struct rmail_line l;
 	int rc;
 
+	(void)ctx; /* s->m */
 	while ((rc = core->conn_read_line(c, &l)) == RMAIL_OK) {
 		s->lines++;
 		if (l.len == 4 && strncmp(l.data, "QUIT", 4) == 0) {
@@ -87,33 +88,31 @@ static int echo_input(struct rmail_conn *c, void *session)
 	return RMAIL_CLOSE;
 }
 
-static void echo_timeout(struct rmail_conn *c, void *session)
+static void echo_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
-	(void)session;
-	echo_m->core->conn_printf(c, "-ERR idle timeout\r\n");
+	struct echo_session *s = session;
+
+	(void)ctx;
+	s->m->core->conn_printf(c, "-ERR idle timeout\r\n");
 }
 
-static void echo_close(struct rmail_conn *c, void *session, int reason)
+static void echo_close(void *ctx, struct rmail_conn *c, void *session,
+		       int reason)
 {
+	(void)ctx;
 	(void)c;
 	(void)session;
 	(void)reason;
 }
 
+/* the ABI 1.2 layout: every handler gets the table's ctx first */
 static const struct rmail_proto_ops echo_ops = {
 	.size = sizeof(struct rmail_proto_ops),
-	.on_accept = echo_accept,
-	.on_input = echo_input,
-	.on_timeout = echo_timeout,
-	.on_close = echo_close,
+	.ctx_accept = echo_accept,
+	.ctx_input = echo_input,
+	.ctx_timeout = echo_timeout,
+	.ctx_close = echo_close,
 };
-
-static int echo_init(struct rmail_mctx *m, struct rmail_err *err)
-{
-	(void)err;
-	echo_m = m;
-	return 0;
-}
 
 static int echo_start(struct rmail_mctx *m, struct rmail_err *err)
 {
@@ -125,12 +124,14 @@ static int echo_start(struct rmail_mctx *m, struct rmail_err *err)
 		.max_line = ECHO_MAX_LINE,
 		.idle_timeout = 60,
 	};
+	/* listen copies the table: a stack copy carrying ctx is enough */
+	struct rmail_proto_ops ops = echo_ops;
 
-	if (m->core->listen(m, "listen", &cf->listen, &echo_ops, &o, err) < 0)
+	ops.ctx = m;
+	if (m->core->listen(m, "listen", &cf->listen, &ops, &o, err) < 0)
 		return -1;
 	o.tls = RMAIL_TLS_IMPLICIT;
-	return m->core->listen(m, "tls_listen", &cf->tls_listen, &echo_ops, &o,
-			       err);
+	return m->core->listen(m, "tls_listen", &cf->tls_listen, &ops, &o, err);
 }
 
 static int echo_reload_check(struct rmail_mctx *m, const void *new_conf,
@@ -154,6 +155,6 @@ static void echo_reload_commit(struct rmail_mctx *m, const void *new_conf)
 
 RMAIL_MODULE_DEFINE(echo, RMAIL_KIND_PROTOCOL, "1.0.0", .section = "echo",
 		    .conf_keys = echo_keys,
-		    .conf_size = sizeof(struct echo_conf), .init = echo_init,
-		    .start = echo_start, .reload_check = echo_reload_check,
+		    .conf_size = sizeof(struct echo_conf), .start = echo_start,
+		    .reload_check = echo_reload_check,
 		    .reload_commit = echo_reload_commit, );

@@ -146,12 +146,14 @@ static void abandon(struct imc *c, unsigned i)
 
 	snprintf(tag, sizeof(tag), "x%u", i);
 	switch (i % 6) {
-	case 0: /* a second, synchronizing literal: refused at once */
-		cmd = g_strdup_printf("%s APPEND INBOX {5+}\r\nhello {3}\r\n",
+	case 0: /* a batch's (MULTIAPPEND) second message refused at its
+		 * synchronizing literal: at once, the first abandoned */
+		cmd = g_strdup_printf("%s APPEND INBOX {5+}\r\nhello "
+				      "(\\Bogus) {3}\r\n",
 				      tag);
 		expect_tagged(c, tag, cmd, "BAD");
 		break;
-	case 1: /* MULTIAPPEND-shaped: two messages, one command */
+	case 1: /* a batch whose second message has no valid arguments */
 		cmd = g_strdup_printf("%s APPEND INBOX {5+}\r\nhello "
 				      "INBOX {3+}\r\nabc\r\n",
 				      tag);
@@ -172,7 +174,7 @@ static void abandon(struct imc *c, unsigned i)
 				      tag);
 		expect_tagged(c, tag, cmd, "BAD");
 		break;
-	default: /* synchronizing first literal, then a second one */
+	default: /* synchronizing first literal, then a refused second */
 		cmd = g_strdup_printf("%s APPEND INBOX {5}\r\n", tag);
 		g_assert_true(rmh_send_raw(c->c, cmd, strlen(cmd)));
 		r = rmh_readline(c->c, 10);
@@ -180,7 +182,7 @@ static void abandon(struct imc *c, unsigned i)
 		g_assert_true(r[0] == '+');
 		g_free(r);
 		g_free(cmd);
-		cmd = g_strdup_printf("hello {3}\r\n");
+		cmd = g_strdup_printf("hello x {3}\r\n");
 		expect_tagged(c, tag, cmd, "BAD");
 		break;
 	}

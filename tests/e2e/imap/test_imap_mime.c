@@ -337,8 +337,6 @@ static void test_search_text(void)
 	imc_close(c);
 }
 
-/* a body search runs on the READ pool: another session's NOOP is not
- * held up behind it, and a disconnect in the middle is harmless */
 /* a header longer than the search's read slice (8 KiB), its blank
  * line split across the slice boundary: the header is still found
  * whole, and only the header; the body's look-alike field is not */
@@ -365,6 +363,8 @@ static void test_search_long_header(void)
 	imc_close(c);
 }
 
+/* a body search runs on the READ pool: another session's NOOP is not
+ * held up behind it, and a disconnect in the middle is harmless */
 static void test_search_concurrency(void)
 {
 	struct imc *a = fresh("sbig", 0), *b;
@@ -400,8 +400,9 @@ static void test_search_concurrency(void)
 	g_free(r);
 	g_test_message("search %.1f ms, NOOP meanwhile %.1f ms",
 		       t_search / 1000.0, t_noop / 1000.0);
-	if (t_search > 40000)
-		g_assert_cmpint(t_noop, <, t_search / 2);
+	/* the NOOP was answered while the 24 MB search still ran: had the
+	 * search held the loop, its answer would already be waiting */
+	g_assert_false(rmh_pending(a->c));
 	r = imc_until(a, "s1 ", 30);
 	g_assert_nonnull(r);
 	has(r, "s1 OK");

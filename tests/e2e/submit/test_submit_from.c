@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "mime_int.h"
+#include "mime/mime_int.h"
 
 #define DOM "example.test"
 #define ALICE "alice@" DOM

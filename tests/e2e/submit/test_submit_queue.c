@@ -14,7 +14,7 @@
 
 #include "harness.h"
 #include "rm.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 static void report(void *arg, const char *problem)
 {

@@ -21,7 +21,7 @@
 #include "harness.h"
 #include "rm.h"
 #include "sink.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 #define DOM "example.test"
 #define ALICE "alice@" DOM

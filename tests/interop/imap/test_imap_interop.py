@@ -56,7 +56,8 @@ USERS = {}
 def setUpModule():
     global D
     D = Daemon()
-    for name in ("ilib", "idle", "sync", "label", "qr"):
+    for name in ("ilib", "idle", "sync", "label", "esearch", "listx",
+                 "qr"):
         USERS[name] = D.user(name)
     D.start()
 
@@ -210,6 +211,55 @@ class ImaplibTest(unittest.TestCase):
         self.assertNotIn("EXPUNGE", m.untagged_responses)
         m.logout()
         b.logout()
+
+
+    def test_esearch_searchres(self):
+        # ESEARCH (RFC 4731) and "$" (RFC 5182) through imaplib's
+        # generic command path: it files "* ESEARCH" under its name
+        m = self.login("esearch")
+        self.assertIn("ESEARCH", m.capabilities)
+        self.assertIn("SEARCHRES", m.capabilities)
+        for i in range(4):
+            m.append("INBOX", "(\\Flagged)" if i % 2 else None, None,
+                     msg("es %d" % i))
+        m.select("INBOX")
+        typ, _ = m.uid("SEARCH", "RETURN", "(MIN MAX COUNT SAVE)",
+                       "FLAGGED")
+        self.assertEqual(typ, "OK")
+        typ, data = m.response("ESEARCH")
+        self.assertRegex(data[0],
+                         rb'^\(TAG "[A-Za-z0-9]+"\) UID MIN 2 MAX 4 COUNT 2$')
+        typ, data = m.fetch("$", "(UID)")
+        self.assertEqual(data, [b"2 (UID 2)", b"4 (UID 4)"])
+        typ, data = m.store("$", "-FLAGS.SILENT", "(\\Flagged)")
+        self.assertEqual(typ, "OK")
+        typ, data = m.search(None, "FLAGGED")
+        self.assertEqual(data, [b""])
+        # a NO to a SAVE search empties "$"
+        try:
+            m.uid("SEARCH", "RETURN", "(SAVE)", "CHARSET", "KOI8-R", "ALL")
+        except m.error:
+            pass
+        typ, data = m.fetch("$", "(UID)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data, [None])
+        m.logout()
+
+    def test_list_extended(self):
+        m = self.login("listx")
+        self.assertIn("LIST-EXTENDED", m.capabilities)
+        m.create("Foo")
+        m.create("Foo/Baz")
+        m.subscribe("Foo/Baz")
+        typ, dat = m._simple_command("LIST", "(SUBSCRIBED RECURSIVEMATCH)",
+                                     '""', '"%"')
+        self.assertEqual(typ, "OK")
+        typ, data = m._untagged_response(typ, dat, "LIST")
+        self.assertIn(b'(\\HasChildren) "/" "Foo" '
+                      b'("CHILDINFO" ("SUBSCRIBED"))', data)
+        typ, data = m.status("Foo/Baz", "(MESSAGES SIZE)")
+        self.assertIn(b"SIZE 0", data[0])
+        m.logout()
 
 
 class MbsyncTest(unittest.TestCase):

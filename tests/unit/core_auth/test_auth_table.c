@@ -2,7 +2,7 @@
  * (user names and addresses are attacker data) and keep recent ones. */
 #include <glib.h>
 
-#include "auth_table.h"
+#include "auth/auth_table.h"
 
 #define N 1024
 #define WIN 900.0

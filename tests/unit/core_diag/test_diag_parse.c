@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag_int.h"
+#include "diagnose/diag_int.h"
 
 static int parse(const char *raw, struct dg_http *r)
 {

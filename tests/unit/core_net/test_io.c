@@ -17,7 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "rm.h"
-#include "conn_int.h"
+#include "net/conn_int.h"
 
 struct srv {
 	int accepts, closes, last_reason, drains, timeouts, tls_ready;
@@ -25,7 +25,7 @@ struct srv {
 	bool big_paused;
 };
 static struct srv S;
-static int port_plain, port_tls, port_idle;
+static int port_plain, port_tls, port_idle, port_ctx, port_ctx_idle;
 static char certdir[1024];
 
 /* ---- the echo protocol ------------------------------------------- */
@@ -161,6 +161,73 @@ static const struct rmail_proto_ops echo_ops = {
 	.on_tls_ready = e_tls_ready,
 	.on_timeout = e_timeout,
 	.on_close = e_close,
+};
+
+/* ---- the same protocol in the 1.2 layout --------------------------- */
+
+/* the module state a 1.2 table hands to every handler, and how often
+ * each handler got it first, with the session on_accept stored */
+static struct {
+	int accept, input, drain, tls_ready, timeout, close;
+} X;
+
+static void x_check(void *ctx, void *session)
+{
+	g_assert_true(ctx == &X);
+	g_assert_true(session == &S);
+}
+
+static int x_accept(void *ctx, struct rmail_conn *c, void **session_r)
+{
+	g_assert_true(ctx == &X);
+	X.accept++;
+	return e_accept(c, session_r);
+}
+
+static int x_input(void *ctx, struct rmail_conn *c, void *session)
+{
+	x_check(ctx, session);
+	X.input++;
+	return e_input(c, session);
+}
+
+static void x_drain(void *ctx, struct rmail_conn *c, void *session)
+{
+	x_check(ctx, session);
+	X.drain++;
+	e_drain(c, session);
+}
+
+static void x_tls_ready(void *ctx, struct rmail_conn *c, void *session)
+{
+	x_check(ctx, session);
+	X.tls_ready++;
+	e_tls_ready(c, session);
+}
+
+static void x_timeout(void *ctx, struct rmail_conn *c, void *session)
+{
+	x_check(ctx, session);
+	X.timeout++;
+	e_timeout(c, session);
+}
+
+static void x_close(void *ctx, struct rmail_conn *c, void *session, int reason)
+{
+	x_check(ctx, session);
+	X.close++;
+	e_close(c, session, reason);
+}
+
+/* ctx is filled at listen time, as a module does with its state */
+static const struct rmail_proto_ops echo_ctx_ops = {
+	.size = sizeof(struct rmail_proto_ops),
+	.ctx_accept = x_accept,
+	.ctx_input = x_input,
+	.ctx_drain = x_drain,
+	.ctx_tls_ready = x_tls_ready,
+	.ctx_timeout = x_timeout,
+	.ctx_close = x_close,
 };
 
 /* ---- client side ------------------------------------------------- */
@@ -658,6 +725,79 @@ static void test_listen_required_ops(void)
 			"on_accept and on_input are required");
 }
 
+/* a table is one layout or the other, with the required pair of its
+ * own: anything else is refused at listen time */
+static void test_listen_ctx_layout_rules(void)
+{
+	struct rmail_mctx m = {.name = "echo"};
+	struct rmail_listen_opts o = {.size = sizeof(o), .proto = "echo"};
+	struct rmail_proto_ops ops = echo_ctx_ops;
+	const char *v[1] = {"127.0.0.1:0"};
+	struct rmail_strlist l = {1, v};
+	struct rmail_err err;
+
+	ops.on_close = e_close;
+	g_assert_cmpint(rm_listen(&m, "mixed", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.mixed: rmail_proto_ops mixes the 1.0 handlers "
+			"(on_*) and the 1.2 handlers (ctx_*); set one layout");
+	/* the old pair does not stand in for the new one */
+	ops = echo_ctx_ops;
+	ops.ctx_input = NULL;
+	ops.on_input = e_input;
+	g_assert_cmpint(rm_listen(&m, "mixed2", &l, &ops, &o, &err), ==, -1);
+	g_assert_true(strstr(err.msg, " mixes the 1.0 handlers") != NULL);
+	ops = echo_ctx_ops;
+	ops.ctx_input = NULL;
+	g_assert_cmpint(rm_listen(&m, "noinput", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noinput: rmail_proto_ops.ctx_input is NULL; "
+			"ctx_accept and ctx_input are required");
+	ops = echo_ctx_ops;
+	ops.ctx_accept = NULL;
+	g_assert_cmpint(rm_listen(&m, "noaccept", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.noaccept: rmail_proto_ops.ctx_accept is NULL; "
+			"ctx_accept and ctx_input are required");
+	/* a table of 1.0 size never reaches the 1.2 entries, even when the
+	 * bytes past its size would hold handlers */
+	ops = echo_ctx_ops;
+	ops.size = RMAIL_PROTO_OPS_SIZE_1_0;
+	g_assert_cmpint(rm_listen(&m, "small", &l, &ops, &o, &err), ==, -1);
+	g_assert_cmpstr(err.msg, ==,
+			"echo.small: rmail_proto_ops.on_accept is NULL; "
+			"on_accept and on_input are required");
+}
+
+/* every handler of a 1.2 table gets the table's ctx first and the
+ * session its ctx_accept stored: greeting, lines, STARTTLS, a drain, an
+ * idle timeout and the close, over real sockets */
+static void test_ctx_layout(void)
+{
+	int plain = port_plain, idle = port_idle;
+
+	memset(&X, 0, sizeof(X));
+	port_plain = port_ctx;
+	port_idle = port_ctx_idle;
+	run_client(c_starttls);
+	g_assert_cmpint(X.accept, ==, 1);
+	g_assert_cmpint(X.input, >=, 3);
+	g_assert_cmpint(X.tls_ready, ==, 1);
+	g_assert_cmpint(X.close, ==, 1);
+	g_assert_cmpint(S.tls_ready, ==, 1);
+	run_client(c_backpressure);
+	g_assert_cmpint(X.drain, >, 0);
+	g_assert_cmpint(S.drains, ==, X.drain);
+	g_assert_cmpuint(S.big_left, ==, 0);
+	run_client(c_idle);
+	g_assert_cmpint(X.timeout, ==, 1);
+	g_assert_cmpint(S.last_reason, ==, RMAIL_CLOSE_TIMEOUT);
+	g_assert_cmpint(X.accept, ==, 3);
+	g_assert_cmpint(X.close, ==, 3);
+	port_plain = plain;
+	port_idle = idle;
+}
+
 /* core->listen takes only a key the module declared RMAIL_CONF_LISTEN:
  * those are the ones bound before a privilege drop */
 static void test_listen_key_type(void)
@@ -785,6 +925,7 @@ static void setup(void)
 		.idle_timeout = 10,
 		.overload_reply = "421 too many connections\r\n",
 	};
+	struct rmail_proto_ops ops;
 	struct rmail_err err;
 	char *cert, *key;
 
@@ -808,9 +949,19 @@ static void setup(void)
 	o.idle_timeout = 0.3;
 	g_assert_cmpint(rm_listen(&m, "idle_listen", &l, &echo_ops, &o, &err),
 			==, 0);
+	ops = echo_ctx_ops;
+	ops.ctx = &X;
+	o.proto = "ctx";
+	o.idle_timeout = 10;
+	g_assert_cmpint(rm_listen(&m, "ctx_listen", &l, &ops, &o, &err), ==, 0);
+	o.proto = "ctxidle";
+	o.idle_timeout = 0.3;
+	g_assert_cmpint(rm_listen(&m, "ctx_idle", &l, &ops, &o, &err), ==, 0);
 	port_plain = port_of("echo");
 	port_tls = port_of("echos");
 	port_idle = port_of("idle");
+	port_ctx = port_of("ctx");
+	port_ctx_idle = port_of("ctxidle");
 	g_free(cert);
 	g_free(key);
 }
@@ -826,6 +977,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/bind_error", test_bind_error);
 	g_test_add_func("/core_net/listen_required_ops",
 			test_listen_required_ops);
+	g_test_add_func("/core_net/listen_ctx_layout_rules",
+			test_listen_ctx_layout_rules);
 	g_test_add_func("/core_net/listen_key_type", test_listen_key_type);
 	g_test_add_func("/core_net/plain", test_plain);
 	g_test_add_func("/core_net/pipelined_resume", test_pipelined_resume);
@@ -836,6 +989,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/tls_reload", test_tls_reload);
 	g_test_add_func("/core_net/backpressure", test_backpressure);
 	g_test_add_func("/core_net/idle_timeout", test_idle_timeout);
+	g_test_add_func("/core_net/ctx_layout", test_ctx_layout);
 	g_test_add_func("/core_net/per_ip_cap", test_per_ip_cap);
 	g_test_add_func("/core_net/workers", test_workers);
 	rc = g_test_run();

@@ -4,7 +4,7 @@
 
 #include <glib.h>
 
-#include "linebuf.h"
+#include "net/linebuf.h"
 
 struct vec {
 	const char *name;

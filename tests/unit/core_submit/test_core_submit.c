@@ -12,7 +12,7 @@
 
 #include "rm.h"
 #include "sink.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 #define DNS_IP "127.53.0.1"
 

@@ -15,7 +15,7 @@
 
 #include "rm.h"
 #include "sink.h"
-#include "submit_int.h"
+#include "submit/submit_int.h"
 
 static char *dir;
 static guint tls_port, auth_port, broken_port;

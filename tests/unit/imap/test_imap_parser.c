@@ -269,6 +269,13 @@ static void test_append_stream(void)
 	/* MULTIAPPEND-style: two messages */
 	check_vector("a APPEND x {1+}\r\n1 {1+}\r\n2\r\n",
 		     "DATA[1]|DATA[2]|OK a APPEND x {1*} {1*}|");
+	/* RFC 3502's example: flags and a date before each message */
+	check_vector("A003 APPEND saved-messages (\\Seen) {3}\r\nabc "
+		     "(\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {2}\r\nde "
+		     "{1+}\r\nf\r\n",
+		     "+3|DATA[abc]|+2|DATA[de]|DATA[f]|OK A003 APPEND "
+		     "saved-messages (\\Seen) {3*} (\\Seen) \" 7-Feb-1994 "
+		     "22:43:04 -0800\" {2*} {1*}|");
 	check_vector("a APPEND x {0}\r\n\r\n", "+0|OK a APPEND x {0*}|");
 }
 

@@ -85,6 +85,8 @@ static void describe(GString *s, const struct imap_search_key *k)
 	case IMAP_SKEY_UID:
 	case IMAP_SKEY_SEQSET:
 		g_string_append(s, k->type == IMAP_SKEY_UID ? "uid" : "seq");
+		if (k->seqset.saved)
+			g_string_append_c(s, '$');
 		for (i = 0; i < k->seqset.n; i++) {
 			uint32_t lo = k->seqset.r[i].lo, hi = k->seqset.r[i].hi;
 
@@ -155,6 +157,10 @@ static void test_keys(void)
 	check("BEFORE 01-feb-1970 ON \"29-Feb-2000\"", "AND(d8:31 d9:11016)");
 	check("SENTBEFORE 1-Jan-2024 SENTON 1-Jan-2024 SENTSINCE 31-Dec-1969",
 	      "AND(d11:19723 d12:19723 d13:-1)");
+	check("$", "seq$");
+	check("UID $", "uid$");
+	check("$ SMALLER 4096", "AND(seq$ <4096)");
+	check("OR $ UID $ NOT $", "AND(OR(seq$ uid$) NOT(seq$))");
 	check("UID 1:*", "uid[1,*]");
 	check("UID 4294967295", "uid[4294967295,4294967295]");
 	check("UID 1:4294967295 4294967295", "AND(uid[1,4294967295] "
@@ -209,8 +215,9 @@ static void test_invalid(void)
 		  "Number too large in sequence set");
 	check_bad("UID", IMAP_SEARCH_BAD, "Missing UID set");
 	check_bad("UID 0", IMAP_SEARCH_BAD, "Sequence number 0 is invalid");
-	check_bad("$", IMAP_SEARCH_BAD,
-		  "Saved search results ($) are not supported");
+	check_bad("1,$", IMAP_SEARCH_BAD, "$ must be the whole sequence set");
+	check_bad("UID $,2", IMAP_SEARCH_BAD,
+		  "$ must be the whole sequence set");
 	check_bad("SUBJECT", IMAP_SEARCH_BAD, "Missing search string");
 	check_bad("SUBJECT (x)", IMAP_SEARCH_BAD, "Missing search string");
 	check_bad("HEADER a:b c", IMAP_SEARCH_BAD, "Invalid header field name");

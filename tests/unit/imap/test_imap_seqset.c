@@ -11,6 +11,8 @@ static char *describe(const struct imap_seqset *set)
 	GString *s = g_string_new(NULL);
 	unsigned int i;
 
+	if (set->saved)
+		g_string_append_c(s, '$');
 	for (i = 0; i < set->n; i++) {
 		if (i > 0)
 			g_string_append_c(s, ',');
@@ -58,6 +60,7 @@ static void check_bad(const char *in, const char *why)
 static void test_parse(void)
 {
 	check("1", "1");
+	check("$", "$");
 	check("*", "*");
 	check("1:*", "1:*");
 	check("*:1", "1:*");
@@ -91,8 +94,12 @@ static void test_invalid(void)
 	check_bad("1:4294967296", "Number too large in sequence set");
 	check_bad("99999999999999999999999",
 		  "Number too large in sequence set");
-	check_bad("$", "Saved search results ($) are not supported");
-	check_bad("1,$", "Saved search results ($) are not supported");
+	/* RFC 5182: "$" is a whole sequence set, never part of one */
+	check_bad("1,$", "$ must be the whole sequence set");
+	check_bad("$,1", "$ must be the whole sequence set");
+	check_bad("$:3", "$ must be the whole sequence set");
+	check_bad("1:$", "$ must be the whole sequence set");
+	check_bad("$$", "$ must be the whole sequence set");
 }
 
 static void test_resolve(void)

@@ -9,7 +9,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "mime_int.h"
+#include "mime/mime_int.h"
 
 static const struct rmail_core *core;
 

@@ -1,0 +1,48 @@
+/*
+ * The command line: the dispatcher (cli.c) and what the commands share.
+ * Part of the rmail executable, never of the daemon's core: nothing
+ * under core/ includes this.
+ */
+#ifndef RM_CLI_H
+#define RM_CLI_H
+
+#include <stdbool.h>
+
+#include "rm.h"
+
+/* one file per command: cmd_serve.c, cmd_check.c, cmd_reload.c ... */
+struct rm_cli {
+	const char *config_path; /* -c or NULL */
+	int argc;		 /* after the command name */
+	char **argv;
+	/* rm_cli_store: the modules' start-up log stays quiet (rmail
+	 * check asks the store itself and prints its answer) */
+	bool quiet_init;
+};
+struct rm_command {
+	const char *name;
+	const char *usage;
+	int (*run)(struct rm_cli *cli);
+};
+
+/* For CLI commands that work on the store with or without a running
+ * daemon: load the config, load and init the storage module (no
+ * start, no listeners).  Problems go to stderr; -1 on failure. */
+int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
+		 void **h_r);
+/* read a password: from stdin when from_stdin, else prompt twice on the
+ * terminal without echo; malloc'd, caller wipes and frees */
+char *rm_cli_password(bool from_stdin, const char *prompt);
+
+/* the whole command line; returns the exit status */
+int rm_cli_main(int argc, char **argv);
+/* locate and load the config; problems printed, NULL on error */
+struct rm_config *rm_cli_load_config(const struct rm_cli *cli);
+
+/* One table of commands, in cli.c; each command's file defines one. */
+extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload,
+	rm_cmd_user, rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store,
+	rm_cmd_import, rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose,
+	rm_cmd_install, rm_cmd_ctl;
+
+#endif

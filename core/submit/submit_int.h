@@ -1,0 +1,178 @@
+/*
+ * Internals of the message submission service (core-submit): the spool,
+ * local delivery, the outbound queue, MX look-up, the SMTP client and
+ * bounces.  Core-only, never installed.
+ *
+ * Threading: everything marked [worker] blocks (fsync, network) and runs
+ * on a core worker pool; the rest runs on the loop.
+ */
+#ifndef RM_SUBMIT_INT_H
+#define RM_SUBMIT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rm.h"
+#include "addr_syntax.h"
+#include "client_reply.h"
+#include "mx_parse.h"
+
+/* a hard bound on one message, whatever the protocol announced */
+#define RM_MSG_MAX ((uint64_t)64 << 20)
+#define RM_QID_MAX 32
+
+/* a message on disk plus the header lines we prepend to it */
+struct rm_msg_src {
+	const char *prefix; /* "Name: value\r\n"..., may be "" */
+	int fd;		    /* the body (whole message as received) */
+	uint64_t size;	    /* bytes of fd */
+};
+
+/* ---- spool.c: the submission objects behind core->submit_* -------- */
+int rm_rcpt_check(const char *rcpt, const char *auth_user, uint64_t size_hint);
+struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
+				    struct rmail_err *err);
+int rm_spool_write(struct rmail_submit *s, const void *data, size_t n,
+		   struct rmail_err *err);
+void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg);
+void rm_spool_abort(struct rmail_submit **s);
+/* "{mail_root}/spool" etc. into buf; -1 without a config */
+int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name);
+/* a fresh queue id: sortable by time, unique */
+void rm_submit_new_id(char id[RM_QID_MAX]);
+/* RFC 5322 date of t, into buf */
+void rm_rfc5322_date(int64_t t, char *buf, size_t sz);
+
+/* ---- submit_from.c [worker] --------------------------------------- */
+/* The From:/Sender: rule of authenticated submission on the message in
+ * fd: 0, or -1 with the reply code and "x.y.z text" to refuse with. */
+int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
+			   char *text, size_t sz);
+
+/* ---- deliver.c [worker] ------------------------------------------- */
+/* into user's INBOX; err->code RMAIL_E_QUOTA when over quota */
+int rm_deliver_local(const char *user, const struct rm_msg_src *src,
+		     const char *extra, bool ignore_quota,
+		     struct rmail_err *err);
+/* the shared path of commits, bounces and queue runs: local rcpts to
+ * their INBOX (DELIVERY filters run; alias fan-out; quota failures
+ * bounce), the rest to one queue entry.  results_r has n entries. */
+struct rm_deliver_req {
+	const char *id;
+	const char *mail_from;
+	const char *const *rcpts;
+	size_t n;
+	const struct rm_msg_src *local;	 /* with Return-Path */
+	const struct rm_msg_src *remote; /* without */
+	const char *peer_ip, *helo, *auth_user;
+	/* a commit whose sender still waits for the reply: a transaction
+	 * that is refused sends no bounce */
+	bool reply_pending;
+};
+/* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
+ * the reply code of its failure (550/552 permanent, 451/452 when it is
+ * neither stored nor queued) */
+void rm_deliver_message(const struct rm_deliver_req *rq,
+			struct rmail_rcpt_result *results_r, int *codes_r,
+			size_t *nqueued_r);
+/* the transaction can be acknowledged: no recipient DEFERRED and at
+ * least one delivered or queued */
+bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n);
+/* does the domain of addr belong to this server: 1, 0, or -1 when the
+ * store cannot tell (err set) */
+int rm_addr_local(const char *addr, struct rmail_err *err);
+/* 1 user owns addr, 0 not, -1 the store could not tell (err set) */
+int rm_addr_owned(const char *user, const char *addr, struct rmail_err *err);
+void rm_delivery_failed_log(const char *id, const char *rcpt,
+			    const char *reason);
+
+/* ---- queue.c ------------------------------------------------------ */
+enum rm_qstate {
+	RM_Q_PENDING = 0,
+	RM_Q_SENT = 1,
+	RM_Q_FAILED = 2,
+};
+struct rm_qrcpt {
+	char *addr;
+	int state;   /* enum rm_qstate */
+	char *error; /* last reply or reason, or NULL */
+};
+struct rm_qentry {
+	char id[RM_QID_MAX];
+	char *from;
+	int64_t created;
+	double next; /* next attempt, unix seconds */
+	uint32_t attempts;
+	size_t n;
+	struct rm_qrcpt *r;
+	char *last_error;
+};
+/* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
+ * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
+int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
+		 size_t n, const struct rm_msg_src *src, struct rmail_err *err);
+int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
+int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
+void rm_queue_entry_free(struct rm_qentry *e);
+/* flock the entry (non-blocking): 0 with *fd_r, 1 when busy, -1 gone */
+int rm_queue_lock(const char *id, int *fd_r);
+void rm_queue_unlock(int *fd);
+int rm_queue_remove(const char *id);
+/* ids in the queue, sorted; returns the count, *ids_r malloc'd */
+size_t rm_queue_list(char (**ids_r)[RM_QID_MAX]);
+/* [worker] one pass: every due entry (or every entry when force) */
+void rm_queue_run(bool force);
+/* loop: start the runner timer / ask for a pass soon */
+void rm_queue_start(void);
+void rm_queue_stop(void);
+void rm_queue_kick(void);
+
+/* ---- mx.c [worker] ------------------------------------------------ */
+struct rm_mx {
+	char host[256];
+	unsigned pref;
+};
+/* hosts in preference order, random among equals; -1 with *perm_r set
+ * for permanent failures (null MX, NXDOMAIN, .invalid) */
+int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
+		 bool *perm_r, char *why, size_t whysz);
+/* addresses of host (A and AAAA, through delivery.dns_servers when
+ * set, else the system resolver) */
+int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
+		size_t max, size_t *n_r);
+
+/* ---- smtp_client.c [worker] --------------------------------------- */
+struct rm_smtp_rcpt {
+	const char *addr;
+	int code; /* reply to RCPT or DATA; 0 = untried */
+	char reply[256];
+};
+/* how to talk to the next hop; NULL = opportunistic STARTTLS, no AUTH */
+struct rm_smtp_opts {
+	int tls;	  /* enum rm_relay_tls */
+	const char *user; /* AUTH PLAIN under TLS only, or NULL */
+	const char *password;
+};
+/* One session: per-recipient codes filled.  Returns 0 when the session
+ * ran (codes are meaningful), -1 on a connection-level failure (try the
+ * next host), with the reason in why. */
+int rm_smtp_send(const struct rm_addr *a, const char *host,
+		 const struct rm_smtp_opts *o, const char *from,
+		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
+		 size_t whysz);
+/* seconds for connect and each reply (tests make it short) */
+extern double rm_smtp_timeout;
+
+/* ---- bounce.c [worker] -------------------------------------------- */
+struct rm_bounce_rcpt {
+	const char *addr;
+	const char *diag; /* "550 5.1.1 no such user" */
+	bool expired;
+};
+/* an RFC 3464 report to `to` ("" = nothing sent); the original message
+ * (its header block) from msg_fd */
+void rm_bounce_send(const char *to, const char *orig_id,
+		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd);
+
+#endif
