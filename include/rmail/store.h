@@ -264,15 +264,19 @@ struct rmail_store_ops {
 	 * valid until the next mbox_refresh or mbox_close. */
 	size_t (*mbox_keywords)(struct rmail_mbox *mb,
 				const char *const **names_r);
-	/* [loop] changes with modseq > since, from the change log. */
+	/* [loop] changes with modseq > since.  The shard store (format 2)
+	 * reports each UID's latest change from the refreshed view and the
+	 * expunges from its tombstones (complete for since >=
+	 * rmail_mbox_status.vanished_horizon), each with its exact
+	 * modseq; not in modseq order. */
 	int (*mbox_changes)(struct rmail_mbox *mb, uint64_t since,
 			    rmail_change_fn cb, void *arg,
 			    struct rmail_err *err);
 
 	/* ---- messages ---------------------------------------------- */
 	/* One rename, lock-free CAS; new_r gets the resulting state, its
-	 * modseq that of the change-log record written (0: no change, or a
-	 * store that does not say). */
+	 * modseq that of the change (0: no change, or a store that does
+	 * not say). */
 	int (*msg_flags)(struct rmail_mbox *mb, uint32_t uid, int mode,
 			 uint32_t flags, const char *const *keywords,
 			 size_t nkeywords, struct rmail_msg *new_r,

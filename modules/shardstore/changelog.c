@@ -18,6 +18,9 @@
 
 #include "ss_mbox.h"
 
+uint32_t ss_log_rotate_at = 1u << 20; /* 32768 records */
+uint32_t ss_log_keep = 8192;
+
 static void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
@@ -457,6 +460,11 @@ int ss_mbox_changes(struct rmail_mbox *mb, uint64_t since, rmail_change_fn cb,
 		if (recs[i].type != RMAIL_CHANGE_EXPUNGE || recs[i].detail ||
 		    recs[i].modseq <= since || ss_mbox_find(mb, c.uid) >= 0)
 			continue;
+		/* its unlink is done (the view lost the UID): HIGHESTMODSEQ
+		 * covers what is reported, so a caller resuming from it
+		 * never sees it go down */
+		if (c.modseq > mb->highest)
+			mb->highest = c.modseq;
 		cb(arg, &c);
 	}
 	pthread_mutex_unlock(&mb->lock);

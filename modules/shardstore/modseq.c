@@ -57,7 +57,7 @@ static void hdr_init(struct ss_mshdr *h, uint64_t next, uint64_t horizon,
 static bool hdr_valid(const struct ss_mshdr *h)
 {
 	return memcmp(h->magic, SS_MS_MAGIC, 8) == 0 && h->next > 0 &&
-	       h->next <= (uint64_t)INT64_MAX / 2 && h->horizon < h->next;
+	       h->next <= (uint64_t)INT64_MAX / 2 && h->horizon <= h->next;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -139,7 +139,8 @@ int ss_modseq_create(struct ss_store *st, int dirfd)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.st = st;
 	tmp.dirfd = dirfd;
-	hdr_init(&h, 1, 0, 0);
+	/* 1 is the modseq of every message a migration renamed */
+	hdr_init(&h, 2, 0, 0);
 	return create_file(&tmp, &h);
 }
 

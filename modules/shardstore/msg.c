@@ -490,78 +490,94 @@ void ss_msg_expunged(struct rmail_mbox *mb, struct ss_logrec *done, size_t n)
 }
 
 /*
- * Each message's tombstone is durable before its unlink (one fdatasync
- * per message; expunges are rare next to flag changes), so a crash
- * never loses the expunge's modseq; a tombstone whose unlink never
- * happened is ignored while the UID exists.
+ * The tombstones of the whole call are durable (one fdatasync) before
+ * the first unlink, so a crash never loses an expunge's modseq; a
+ * tombstone whose unlink never happened is ignored while the UID exists.
  */
 int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 		   struct rmail_err *err)
 {
 	uint32_t lastshard = UINT32_MAX;
+	struct ss_logrec *t = calloc(n ? n : 1, sizeof(*t));
 	struct ss_logrec *done = calloc(n ? n : 1, sizeof(*done));
+	struct ss_fname *fs = calloc(n ? n : 1, sizeof(*fs));
 	int64_t freed = 0;
-	size_t i, nd = 0;
+	size_t i, nt = 0, nd = 0;
+	int rc = 0;
 
-	if (done == NULL)
-		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	if (t == NULL || done == NULL || fs == NULL) {
+		rc = rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		struct ss_fname f;
+		if (ss_msg_state(mb, uids[i], &fs[nt]) < 0)
+			continue;
+		t[nt].type = RMAIL_CHANGE_EXPUNGE;
+		t[nt].uid = uids[i];
+		t[nt].flags = fs[nt].flags;
+		t[nt].modseq = ss_modseq_begin(mb);
+		if (t[nt].modseq == 0) {
+			rc = rmail_err_set(err, RMAIL_E_IO, "modseq: %s",
+					   strerror(errno));
+			break;
+		}
+		nt++;
+	}
+	if (rc == 0 && ss_log_durable(mb, t, nt) < 0)
+		rc = rmail_err_set(err, RMAIL_E_IO, "tombstones: %s",
+				   strerror(errno));
+	if (rc < 0) {
+		if (nt > 0)
+			ss_modseq_end(mb, t[nt - 1].modseq);
+		goto out;
+	}
+	for (i = 0; i < nt; i++) {
+		struct ss_fname f = fs[i];
 		char rel[SS_FNAME_MAX + 16];
-		uint64_t m = 0;
+		uint64_t m = t[i].modseq;
 		int tries, gone = 0;
 
-		if (ss_msg_state(mb, uids[i], &f) < 0)
-			continue;
 		for (tries = 0; tries < SS_CAS_TRIES; tries++) {
 			if (m == 0 && ss_msg_tombstone(mb, &f, &m) < 0) {
-				ss_msg_expunged(mb, done, nd);
-				free(done);
-				return rmail_err_set(err, RMAIL_E_IO,
-						     "tombstone: %s",
-						     strerror(errno));
+				rc = rmail_err_set(err, RMAIL_E_IO,
+						   "tombstone: %s",
+						   strerror(errno));
+				break;
 			}
 			ss_msg_rel(&f, rel, sizeof(rel));
 			if (unlinkat(mb->dirfd, rel, 0) == 0) {
 				gone = 1;
 				/* other names of the same UID go too */
-				if (ss_shard_has_dups(mb, uids[i]) &&
-				    ss_msg_locate(mb, uids[i], &f) == 0)
+				if (ss_shard_has_dups(mb, f.uid) &&
+				    ss_msg_locate(mb, f.uid, &f) == 0)
 					continue;
 				break;
 			}
 			if (errno != ENOENT) {
-				int e = errno;
-
-				ss_modseq_end(mb, m);
-				ss_msg_expunged(mb, done, nd);
-				free(done);
-				return rmail_err_set(err, RMAIL_E_IO,
-						     "unlink: %s", strerror(e));
-			}
-			if (ss_msg_locate(mb, uids[i], &f) < 0)
+				rc = rmail_err_set(err, RMAIL_E_IO,
+						   "unlink: %s",
+						   strerror(errno));
 				break;
-			/* changed meanwhile, maybe with a higher modseq: a
+			}
+			if (ss_msg_locate(mb, f.uid, &f) < 0)
+				break;
+			/* changed meanwhile, maybe under a higher modseq: a
 			 * new tombstone above it */
-			ss_modseq_end(mb, m);
 			m = 0;
 		}
-		if (!gone) {
-			if (m != 0)
-				ss_modseq_end(mb, m);
+		if (rc < 0)
+			break;
+		if (!gone)
 			continue;
-		}
-		done[nd].type = RMAIL_CHANGE_EXPUNGE;
-		done[nd].uid = uids[i];
-		done[nd].flags = f.flags;
+		done[nd] = t[i];
 		done[nd].modseq = m;
 		nd++;
 		freed += (int64_t)f.size;
-		if (ss_shard_of(uids[i]) != lastshard) {
+		if (ss_shard_of(f.uid) != lastshard) {
 			char sd[16];
 			int fd;
 
-			lastshard = ss_shard_of(uids[i]);
+			lastshard = ss_shard_of(f.uid);
 			snprintf(sd, sizeof(sd), "s%u", lastshard);
 			fd = openat(mb->dirfd, sd,
 				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -571,9 +587,14 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 			}
 		}
 	}
+	if (nd == 0 && nt > 0)
+		ss_modseq_end(mb, t[nt - 1].modseq);
 	ss_msg_expunged(mb, done, nd);
-	free(done);
 	if (freed > 0)
 		ss_quota_charge(mb->st, mb->user, -freed);
-	return 0;
+out:
+	free(t);
+	free(done);
+	free(fs);
+	return rc;
 }

@@ -231,9 +231,11 @@ int ss_msg_expunge(struct rmail_mbox *mb, const uint32_t *uids, size_t n,
 /* changelog.c: 32-byte records with their modseq (docs/storage.md) */
 #define SS_REC 32
 #define SS_LOG_KEYWORD 4u /* a keyword created (uid 0) */
-/* rotate past this size, keeping the newest SS_LOG_KEEP tombstones */
-#define SS_LOG_ROTATE (1u << 20)
-#define SS_LOG_KEEP 8192u
+/* rotate past this size, keeping the newest SS_LOG_KEEP tombstones
+ * (variables only so that tests can make them small) */
+#define SS_LOG_ROTATE ss_log_rotate_at
+#define SS_LOG_KEEP ss_log_keep
+extern uint32_t ss_log_rotate_at, ss_log_keep;
 
 struct ss_logrec {
 	uint32_t type, uid, flags;

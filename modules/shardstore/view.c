@@ -481,8 +481,8 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		k = shard_find(s, r->uid);
 		switch (r->type) {
 		case RMAIL_CHANGE_APPEND:
-			/* without a detail record right before it, only the
-			 * shard knows the new name's size and date.  Writers
+			/* without its detail (size and date), only the
+			 * shard knows the new name.  Writers
 			 * log after the UID lock, so records may come out of
 			 * UID order: a UID above the next one means a lower
 			 * one may be renamed but not logged yet, and only
