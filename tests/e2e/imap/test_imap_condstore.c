@@ -378,6 +378,12 @@ static void test_search(void)
 		   (unsigned long long)(h + 1));
 	has(r, "* SEARCH 3 (MODSEQ ");
 	g_free(r);
+	/* ESEARCH (RFC 4731) carries it as a result item */
+	r = imc_ok(c, "UID SEARCH RETURN (ALL COUNT) MODSEQ %llu DRAFT",
+		   (unsigned long long)(h + 1));
+	has(r, " UID ALL 3 COUNT 1 MODSEQ ");
+	g_assert_cmpuint(num_after(r, " MODSEQ "), ==, m);
+	g_free(r);
 	/* no match: no MODSEQ either */
 	r = imc_ok(c, "SEARCH MODSEQ %llu FLAGGED",
 		   (unsigned long long)(m + 1));
