@@ -21,8 +21,14 @@
  *   - SEARCH BODY <rare word> and SEARCH SUBJECT over the INBOX;
  *   - NOOP p50/p99 from another session while SEARCH BODY runs.
  *
+ * With -q (CONDSTORE/QRESYNC, issue 19) it prints instead, with
+ * another session keeping the INBOX view warm:
+ *   - FETCH 1:* (FLAGS) (CHANGEDSINCE m) after 100 flag changes;
+ *   - SELECT INBOX (QRESYNC (v m)) after those and 10 expunges;
+ *   - a plain SELECT with CONDSTORE on.
+ *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
- *		   [-c idlers] [-t] [-x] [-i] [-u users]
+ *		   [-c idlers] [-t] [-x] [-q] [-i] [-u users]
  *
  * -t runs every client over implicit TLS (the 993 listener).
  * -i measures only the idle connections (no latency figures).
@@ -416,6 +422,100 @@ static void mime_bench(struct cl *a, struct cl *b, uint32_t n)
 	       pct(v, 2000, 0.5), pct(v, 2000, 0.99));
 }
 
+/* ---- CONDSTORE/QRESYNC (-q) ---------------------------------------- */
+
+/* a command whose reply is scanned: HIGHESTMODSEQ, UIDVALIDITY and the
+ * number of FETCH and VANISHED lines (either pointer may be NULL) */
+static int qr_cmd(struct cl *c, const char *cmd, uint64_t *hms, uint64_t *uv,
+		  unsigned *nfetch)
+{
+	char tag[16], line[1024], out[2048];
+	const char *p;
+	int n;
+
+	snprintf(tag, sizeof(tag), "b%u ", ++c->tag);
+	n = snprintf(out, sizeof(out), "%s%s\r\n", tag, cmd);
+	if (cl_write(c, out, (size_t)n) != n)
+		die("write");
+	if (nfetch != NULL)
+		*nfetch = 0;
+	for (;;) {
+		if (cl_line(c, line, sizeof(line)) < 0)
+			die("read");
+		if (hms != NULL &&
+		    (p = strstr(line, "[HIGHESTMODSEQ ")) != NULL)
+			*hms = strtoull(p + 15, NULL, 10);
+		if (uv != NULL && (p = strstr(line, "[UIDVALIDITY ")) != NULL)
+			*uv = strtoull(p + 13, NULL, 10);
+		if (nfetch != NULL && line[0] == '*' &&
+		    (strstr(line, " FETCH (") != NULL ||
+		     strncmp(line, "* VANISHED", 10) == 0))
+			(*nfetch)++;
+		if (strncmp(line, tag, strlen(tag)) == 0)
+			return strncmp(line + strlen(tag), "OK", 2) == 0 ? 0
+									 : -1;
+	}
+}
+
+static void qresync_bench(struct cl *a, struct cl *b, uint32_t n)
+{
+	static double v[20];
+	uint64_t h = 0, h0 = 0, uv = 0;
+	unsigned lines = 0;
+	char cmd[256];
+	uint32_t i;
+	double t;
+
+	if (cl_cmd(a, "ENABLE QRESYNC", NULL, 0) < 0)
+		die("ENABLE QRESYNC (no CONDSTORE in this store?)");
+	/* b keeps the view warm, as another client would */
+	timed(b, "SELECT INBOX", NULL, 0);
+	if (qr_cmd(a, "SELECT INBOX", &h, &uv, NULL) < 0 || h == 0)
+		die("SELECT: no HIGHESTMODSEQ");
+	h0 = h;
+	for (i = 0; i < 100; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "UID STORE %u +FLAGS.SILENT (\\Flagged)",
+			 1 + (i * 997) % n);
+		timed(b, cmd, NULL, 0);
+	}
+	cl_cmd(a, "NOOP", NULL, 0); /* the updates, not timed */
+	snprintf(cmd, sizeof(cmd), "FETCH 1:* (FLAGS) (CHANGEDSINCE %llu)",
+		 (unsigned long long)h);
+	for (i = 0; i < 20; i++) {
+		t = now();
+		if (qr_cmd(a, cmd, NULL, NULL, &lines) < 0)
+			die("FETCH CHANGEDSINCE");
+		v[i] = (now() - t) * 1000.0;
+	}
+	printf("FETCH 1:* (FLAGS) (CHANGEDSINCE m) after 100 changes, "
+	       "%u-message INBOX: p50 %.3f ms (%u FETCH lines)\n",
+	       n, pct(v, 20, 0.5), lines);
+	/* 10 expunges on top of the 100 changes */
+	for (i = 0; i < 10; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "UID STORE %u +FLAGS.SILENT (\\Deleted)",
+			 2 + (i * 991) % n);
+		timed(b, cmd, NULL, 0);
+	}
+	timed(b, "EXPUNGE", NULL, 0);
+	snprintf(cmd, sizeof(cmd), "SELECT INBOX (QRESYNC (%llu %llu))",
+		 (unsigned long long)uv, (unsigned long long)h0);
+	for (i = 0; i < 20; i++) {
+		t = now();
+		if (qr_cmd(a, cmd, NULL, NULL, &lines) < 0)
+			die("SELECT QRESYNC");
+		v[i] = (now() - t) * 1000.0;
+	}
+	printf("SELECT INBOX (QRESYNC ...) after 100 changes and 10 expunges, "
+	       "%u-message INBOX: p50 %.3f ms (%u FETCH/VANISHED lines)\n",
+	       n, pct(v, 20, 0.5), lines);
+	for (i = 0; i < 20; i++)
+		v[i] = timed(a, "SELECT INBOX", NULL, 0);
+	printf("SELECT INBOX (CONDSTORE on, no QRESYNC): p50 %.3f ms\n",
+	       pct(v, 20, 0.5));
+}
+
 int main(int argc, char **argv)
 {
 	const char *bin = getenv("RMAIL_BIN"),
@@ -429,13 +529,15 @@ int main(int argc, char **argv)
 	struct cl a, b;
 	pthread_t th;
 	pid_t pid;
-	int opt, idle_only = 0;
+	int opt, idle_only = 0, qresync_mode = 0;
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:q")) != -1) {
 		if (opt == 'x')
 			mime_mode = 1;
+		if (opt == 'q')
+			qresync_mode = 1;
 		if (opt == 'b')
 			bin = optarg;
 		else if (opt == 'm')
@@ -551,6 +653,10 @@ int main(int argc, char **argv)
 	if (mime_mode) {
 		mime_bench(&a, &b, inbox_n);
 		nidle = 0;
+		goto out;
+	}
+	if (qresync_mode) {
+		qresync_bench(&a, &b, inbox_n);
 		goto out;
 	}
 	if (cl_cmd(&a, "CREATE Small", NULL, 0) < 0)

@@ -9,6 +9,9 @@
 # CLIENTS="10" and DAEMONS="2" narrow the matrix; IMAP_CHECK_ARGS adds
 # checker options, e.g. "--no-logout" (every client
 # logged in for the whole run) or "--trace t.txt" to replay a finding.
+# The QRESYNC long run (issue 19): IMAP_CHECK_ARGS="--qresync
+# --checkpoint 2" (a resync checked every checkpoint; the later
+# --checkpoint wins).
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}

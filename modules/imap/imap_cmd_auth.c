@@ -47,9 +47,27 @@ void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
+	const struct imap_arg *a;
+	bool cs = false, qr = false;
+
 	(void)uid;
-	/* no ENABLE-able extension yet (CONDSTORE, UTF8=ACCEPT later) */
-	imap_printf(s, "* ENABLED\r\n");
+	/* unknown names are ignored (RFC 5161); ENABLED lists what this
+	 * command turned on */
+	for (a = cmd->args; a != NULL; a = a->next) {
+		if (!imap_condstore_supported())
+			break;
+		if (imap_arg_atom_eq(a, "CONDSTORE") && !s->condstore)
+			cs = true;
+		else if (imap_arg_atom_eq(a, "QRESYNC") && !s->qresync)
+			qr = true;
+	}
+	imap_printf(s, "* ENABLED%s%s\r\n", cs ? " CONDSTORE" : "",
+		    qr ? " QRESYNC" : "");
+	if (qr)
+		s->qresync = true;
+	/* QRESYNC implies CONDSTORE, listed or not (RFC 7162 3.2.3) */
+	if (cs || qr)
+		imap_condstore_enable(s);
 	imap_tagged(s, cmd->tag, true, "OK ENABLE completed");
 }
 

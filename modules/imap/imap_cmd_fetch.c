@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "imap_mime.h"
+#include "imap_modseq.h"
 #include "imap_session.h"
 
 #define SLICE (64 * 1024)
@@ -56,6 +57,7 @@ struct imap_fetch_run {
 	int fd;
 	uint32_t dead_uid; /* its parse found it gone */
 	bool expunged;	   /* some were: [EXPUNGEISSUED] */
+	bool modseq;	   /* MODSEQ asked, or implied (RFC 7162) */
 };
 
 struct parse_job {
@@ -287,6 +289,8 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 		imap_write(s, " ", 1);
 		imap_write_flags(s, &d);
 	}
+	if (f->modseq || (s->condstore && (flags & IMAP_FETCH_FLAGS)))
+		imap_write_modseq(s, &d);
 	if (flags & IMAP_FETCH_INTERNALDATE) {
 		fmt_date(d.internaldate, date, sizeof(date));
 		imap_printf(s, " INTERNALDATE \"%s\"", date);
@@ -328,7 +332,7 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint32_t flags = f->attrs.flags, seq;
 	const struct rmail_msg *m = imap_view_find(s, uid, &seq);
-	struct rmail_msg nm, before;
+	struct rmail_msg nm, before, cur;
 	struct rmail_err err;
 	bool show_flags = (flags & IMAP_FETCH_FLAGS) != 0;
 	char date[64], line[64];
@@ -356,6 +360,11 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 			m = imap_view_msg(s, uid);
 			if (m == NULL)
 				m = &nm;
+			/* the view may not know the new modseq yet */
+			cur = *m;
+			if (nm.modseq > cur.modseq)
+				cur.modseq = nm.modseq;
+			m = &cur;
 		}
 	}
 	len = 2 + imap_put_u64(line + 2, seq);
@@ -363,7 +372,10 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	memcpy(line + len, " FETCH (", 8);
 	len += 8;
 	f->sp = false;
-	if (f->uid || (flags & IMAP_FETCH_UID)) {
+	/* with CONDSTORE on, every FETCH showing flags carries UID and
+	 * MODSEQ (RFC 7162 3.1.4) */
+	if (f->uid || (flags & IMAP_FETCH_UID) ||
+	    (s->condstore && show_flags)) {
 		memcpy(line + len, "UID ", 4);
 		len += 4 + imap_put_u64(line + len + 4, uid);
 		f->sp = true;
@@ -372,6 +384,13 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 	if (show_flags) {
 		item_sep(s, f);
 		imap_write_flags(s, m);
+	}
+	if (f->modseq || (s->condstore && show_flags)) {
+		item_sep(s, f);
+		imap_write(s, "MODSEQ (", 8);
+		len = imap_put_u64(line, imap_msg_modseq(m));
+		imap_write(s, line, len);
+		imap_write(s, ")", 1);
 	}
 	if (flags & IMAP_FETCH_INTERNALDATE) {
 		fmt_date(m->internaldate, date, sizeof(date));
@@ -724,6 +743,81 @@ void imap_fetch_free(struct imap_session *s)
 	s->fetch = NULL;
 }
 
+/*
+ * CHANGEDSINCE: the UIDs of the set whose live modseq is above `since`.
+ * The view is walked once and only its changed messages are looked up
+ * in the session's map and the set, so `1:*` of a big mailbox costs one
+ * pass without building the whole UID list.  Expunged ones are left
+ * out: their VANISHED or EXPUNGE tells the client.  The set is checked
+ * as imap_set_uids() checks it.
+ */
+static int changed_uids(struct imap_session *s, const char *set, bool uid,
+			uint64_t since, uint32_t **uids_r, size_t *n_r,
+			const char **error_r)
+{
+	const struct rmail_store_ops *ops = imap_store(NULL);
+	struct rmail_mbox *mb = s->tr->mb;
+	struct imap_seqset raw, res;
+	uint32_t idx, count = ops->mbox_count(mb), max, *v = NULL;
+	size_t n = 0, cap = 0;
+
+	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw, error_r) < 0)
+		return -1;
+	if (uid) {
+		max = raw.has_star && s->exists == 0 ? 0 : s->maxuid;
+	} else {
+		max = s->exists;
+		if (raw.max_num > max) {
+			*error_r = "Invalid message sequence number";
+			return -1;
+		}
+	}
+	if (imap_seqset_resolve(&raw, max, &s->arena, &res) < 0) {
+		*error_r = "Set too large";
+		return -1;
+	}
+	for (idx = 0; idx < count; idx++) {
+		const struct rmail_msg *m = ops->mbox_msg(mb, idx);
+		uint32_t seq;
+
+		if (!imap_msg_changed_since(m, since) || m->uid > s->maxuid)
+			continue;
+		seq = imap_uid_to_seq(s, m->uid);
+		if (seq == 0 || !imap_seqset_contains(&res, uid ? m->uid : seq))
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof(*v));
+			if (v == NULL)
+				abort();
+		}
+		v[n++] = m->uid;
+	}
+	*uids_r = v;
+	*n_r = n;
+	return 0;
+}
+
+/* UID FETCH (CHANGEDSINCE n VANISHED): the set's expunges since n first */
+static void fetch_vanished(struct imap_session *s, const char *set,
+			   uint64_t since)
+{
+	struct imap_seqset raw, res;
+	struct imap_buf b = {0};
+	const char *why;
+
+	if (imap_seqset_parse(set, strlen(set), &s->arena, &raw, &why) < 0 ||
+	    imap_seqset_resolve(&raw, s->maxuid, &s->arena, &res) < 0)
+		return;
+	if (res.n == 0)
+		return;
+	imap_vanished_since(s, since, &res, &b);
+	if (b.len > 0)
+		imap_printf(s, "* VANISHED (EARLIER) %.*s\r\n", (int)b.len,
+			    b.p);
+	imap_buf_free(&b);
+}
+
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		    bool uid)
 {
@@ -731,16 +825,35 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	struct imap_fetch_run *f;
 	const char *why = NULL;
 	const struct imap_fetch_body *b;
+	struct imap_fetch_mods mods;
+	struct imap_arg items;
 
 	if (set == NULL || set->type != IMAP_ARG_ATOM || set->next == NULL ||
-	    set->next->next != NULL) {
+	    (set->next->next != NULL && set->next->next->next != NULL)) {
 		imap_tagged(s, cmd->tag, false, "BAD FETCH set items");
+		return;
+	}
+	memset(&mods, 0, sizeof(mods));
+	if (set->next->next != NULL &&
+	    (!imap_condstore_supported() ||
+	     imap_fetch_mods_parse(set->next->next, &mods, &why) < 0)) {
+		imap_tagged(s, cmd->tag, false, "BAD %s",
+			    why != NULL ? why : "Unknown FETCH modifier");
+		return;
+	}
+	if (mods.vanished && (!uid || !s->qresync)) {
+		/* RFC 7162 3.2.6 */
+		imap_tagged(s, cmd->tag, false,
+			    "BAD VANISHED needs UID FETCH "
+			    "and QRESYNC enabled");
 		return;
 	}
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		abort();
-	if (imap_fetch_parse(set->next, &s->arena, &f->attrs, &why) < 0) {
+	items = *set->next;
+	items.next = NULL; /* the modifiers were taken above */
+	if (imap_fetch_parse(&items, &s->arena, &f->attrs, &why) < 0) {
 		free(f);
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
@@ -751,11 +864,28 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	if (f->attrs.flags &
 	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
 		f->need_info = true;
-	if (imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why) < 0) {
+	if ((f->attrs.flags & IMAP_FETCH_MODSEQ) &&
+	    !imap_condstore_supported()) {
+		free(f);
+		imap_tagged(s, cmd->tag, false,
+			    "BAD Unknown FETCH item MODSEQ");
+		return;
+	}
+	f->modseq = (f->attrs.flags & IMAP_FETCH_MODSEQ) != 0 ||
+		    mods.changedsince_set;
+	if ((mods.changedsince_set
+		     ? changed_uids(s, set->str, uid, mods.changedsince,
+				    &f->uids, &f->n, &why)
+		     : imap_set_uids(s, set->str, uid, &f->uids, &f->n, &why)) <
+	    0) {
 		free(f);
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	if (f->modseq)
+		imap_condstore_enable(s);
+	if (mods.vanished)
+		fetch_vanished(s, set->str, mods.changedsince);
 	f->uid = uid;
 	f->fd = -1;
 	f->need_data = f->attrs.bodies != NULL ||

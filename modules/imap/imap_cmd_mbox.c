@@ -251,8 +251,8 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 {
 	const struct imap_arg *a;
 	size_t len = 0;
+	bool modseq = false;
 
-	(void)s;
 	if (items == NULL || items->type != IMAP_ARG_LIST)
 		return -1;
 	for (a = items->list; a != NULL; a = a->next) {
@@ -274,7 +274,12 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 			v = st->unseen;
 		else if (strcasecmp(n, "SIZE") == 0)
 			v = st->bytes;
-		else
+		else if (strcasecmp(n, "HIGHESTMODSEQ") == 0 &&
+			 imap_condstore_supported()) {
+			/* a CONDSTORE enabling command (RFC 7162 3.1) */
+			v = st->highestmodseq != 0 ? st->highestmodseq : 1;
+			modseq = true;
+		} else
 			return -1;
 		len += (size_t)snprintf(out + len, outsz - len, "%s%s %llu",
 					len == 0 ? "" : " ", n, v);
@@ -284,6 +289,8 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 	for (char *p = out; *p != '\0'; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
+	if (modseq && s != NULL)
+		imap_condstore_enable(s);
 	return 0;
 }
 

@@ -61,6 +61,8 @@ struct search_job {
 	struct rmail_mbox *mb;
 	uint32_t *hits;
 	uint32_t *uids; /* the hits' UIDs, for SAVE */
+	bool modseq;	/* a MODSEQ key: say the highest matched */
+	uint64_t maxmodseq;
 	size_t nhits;
 	char tag[128];
 };
@@ -441,6 +443,9 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 		return day == k->date;
 	case IMAP_SKEY_SINCE:
 		return day >= k->date;
+	case IMAP_SKEY_MODSEQ:
+		return k->modseq == 0 ||
+		       imap_msg_changed_since(m, k->modseq - 1);
 	case IMAP_SKEY_UID:
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:
@@ -490,9 +495,46 @@ static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass)
 
 /* ---- the command ------------------------------------------------------ */
 
+/* does the search use MODSEQ (then its reply carries one) */
+static bool has_modseq(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next)
+		if (k->type == IMAP_SKEY_MODSEQ ||
+		    ((k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		      k->type == IMAP_SKEY_NOT) &&
+		     has_modseq(k->child)))
+			return true;
+	return false;
+}
+
+struct hits_out {
+	struct imap_session *s;
+	const struct search_job *j;
+};
+
+/*
+ * The answer goes to the session; with a MODSEQ key and a match, the
+ * highest modseq matched ends the line: "(MODSEQ n)" after SEARCH,
+ * "MODSEQ n" in ESEARCH (RFC 7162 3.1.5).  The line's CRLF comes in its
+ * last piece.
+ */
 static void out_session(void *ctx, const char *d, size_t n)
 {
-	imap_write(ctx, d, n);
+	struct hits_out *o = ctx;
+	const struct search_job *j = o->j;
+
+	if (j->maxmodseq != 0 && j->nhits > 0 && n >= 2 && d[n - 2] == '\r' &&
+	    d[n - 1] == '\n') {
+		imap_write(o->s, d, n - 2);
+		if (j->ret & IMAP_ESR_PRESENT)
+			imap_printf(o->s, " MODSEQ %llu\r\n",
+				    (unsigned long long)j->maxmodseq);
+		else
+			imap_printf(o->s, " (MODSEQ %llu)\r\n",
+				    (unsigned long long)j->maxmodseq);
+		return;
+	}
+	imap_write(o->s, d, n);
 }
 
 void imap_saved_clear(struct imap_session *s)
@@ -506,8 +548,10 @@ void imap_saved_clear(struct imap_session *s)
 static void answer(struct imap_session *s, const struct search_job *j,
 		   const char *tag)
 {
+	struct hits_out o = {s, j};
+
 	imap_esearch_write(tag, j->uid, j->ret, j->hits, j->nhits, out_session,
-			   s);
+			   &o);
 	if (j->ret & IMAP_ESR_SAVE) {
 		imap_saved_clear(s);
 		s->saved = imap_esearch_saved(j->ret, j->uids, j->nhits,
@@ -532,6 +576,9 @@ static void run(struct search_job *j, const volatile int *cancel)
 				j->uids[j->nhits] = j->c[i].m.uid;
 			j->hits[j->nhits++] =
 				j->uid ? j->c[i].m.uid : j->c[i].seq;
+			if (j->modseq &&
+			    imap_msg_modseq(&j->c[i].m) > j->maxmodseq)
+				j->maxmodseq = imap_msg_modseq(&j->c[i].m);
 		}
 		if (t.loaded)
 			unload(&t);
@@ -607,6 +654,14 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	if (has_modseq(root)) {
+		if (!imap_condstore_supported()) {
+			imap_tagged(s, cmd->tag, false,
+				    "BAD Unknown search key MODSEQ");
+			return;
+		}
+		imap_condstore_enable(s);
+	}
 	nkw = ops->mbox_keywords(mb, &kw);
 	if (prepare(s, root, kw, nkw, &text, &body) < 0) {
 		imap_tagged(s, cmd->tag, false, "BAD Search set too large");
@@ -643,6 +698,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	job->s = s;
 	job->root = root;
 	job->uid = uid;
+	job->modseq = has_modseq(root);
 	job->ret = ret;
 	job->need_body = body;
 	job->mb = mb;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap_modseq.h"
 #include "imap_session.h"
 
 static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
@@ -17,9 +18,25 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
-	const char *name;
+	struct imap_select_params prm;
+	const char *name, *why = NULL;
 	uint32_t i, n, unseen = 0;
 
+	if (cmd->args != NULL && cmd->args->next != NULL &&
+	    (!imap_condstore_supported() ||
+	     imap_select_params_parse(cmd->args->next, &s->arena, &prm, &why) <
+		     0)) {
+		imap_tagged(s, cmd->tag, false, "BAD %s",
+			    why != NULL ? why : "Unknown SELECT parameter");
+		return;
+	}
+	if (cmd->args == NULL || cmd->args->next == NULL)
+		memset(&prm, 0, sizeof(prm));
+	if (prm.qresync && !s->qresync) {
+		/* RFC 7162 3.2.5 */
+		imap_tagged(s, cmd->tag, false, "BAD QRESYNC is not enabled");
+		return;
+	}
 	name = imap_mbox_arg(s, cmd->tag, cmd->args);
 	if (name == NULL)
 		return;
@@ -44,6 +61,16 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		    "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		    st.uidvalidity, st.uidnext);
+	if (prm.condstore)
+		s->condstore = true; /* the OK below says HIGHESTMODSEQ */
+	if (s->condstore) {
+		s->told_modseq = imap_highestmodseq(s);
+		imap_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			    (unsigned long long)s->told_modseq);
+	}
+	/* a wrong UIDVALIDITY: the client starts over, a plain select */
+	if (prm.qresync && prm.uidvalidity == st.uidvalidity)
+		imap_qresync_select(s, &prm);
 	imap_printf(s, "%s OK [%s] %s completed\r\n", cmd->tag,
 		    ro ? "READ-ONLY" : "READ-WRITE", ro ? "EXAMINE" : "SELECT");
 }
@@ -122,6 +149,12 @@ static void expunge_done(void *arg, int cancelled)
 		} else if (cancelled || j->rc < 0) {
 			imap_tagged(s, s->tag, true, "NO %s%s",
 				    imap_err_code(&j->err), j->err.msg);
+		} else if (s->condstore) {
+			/* the expunges are a change the client records
+			 * (RFC 7162 3.1.6) */
+			imap_tagged(s, s->tag, true,
+				    "OK [HIGHESTMODSEQ %llu] EXPUNGE completed",
+				    (unsigned long long)imap_highestmodseq(s));
 		} else {
 			imap_tagged(s, s->tag, true, "OK EXPUNGE completed");
 		}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap_modseq.h"
 #include "imap_session.h"
 
 #define MAX_KW 64
@@ -75,10 +76,26 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 	struct rmail_msg nm, *res;
 	uint32_t flags, *uids = NULL;
 	size_t nkw, n = 0, i, expunged = 0;
-	int mode, failed = 0, full = 0;
-	bool silent;
+	int mode, failed = 0, full = 0, rc;
+	bool silent, cond = false;
+	uint64_t unchanged = 0;
+	struct imap_buf mb = {0};
+	struct imap_setw mw = {.out = &mb};
 
 	item = set != NULL ? set->next : NULL;
+	if (item != NULL && item->type == IMAP_ARG_LIST) {
+		/* (UNCHANGEDSINCE n), RFC 7162 3.1.3 */
+		if (!imap_condstore_supported() ||
+		    imap_store_mods_parse(item, &unchanged, &why) < 0) {
+			imap_tagged(s, cmd->tag, false, "BAD %s",
+				    imap_condstore_supported()
+					    ? why
+					    : "Unknown STORE modifier");
+			return;
+		}
+		cond = true;
+		item = item->next;
+	}
 	val = item != NULL ? item->next : NULL;
 	if (set == NULL || set->type != IMAP_ARG_ATOM || item == NULL ||
 	    item->type != IMAP_ARG_ATOM || val == NULL) {
@@ -112,6 +129,8 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	if (cond)
+		imap_condstore_enable(s);
 	res = malloc((n + 1) * sizeof(*res));
 	if (res == NULL)
 		abort();
@@ -126,8 +145,27 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 			continue;
 		}
 		before = *m;
-		if (ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw, nkw,
-				   &nm, &err) < 0) {
+		if (cond && imap_msg_modseq(m) > unchanged) {
+			imap_setw_add(
+				&mw,
+				uid ? uids[i] : imap_uid_to_seq(s, uids[i]),
+				uid ? uids[i] : imap_uid_to_seq(s, uids[i]));
+			continue;
+		}
+		rc = cond ? ops->msg_flags_unchanged(s->tr->mb, uids[i],
+						     unchanged, mode, flags, kw,
+						     nkw, &nm, &err)
+			  : ops->msg_flags(s->tr->mb, uids[i], mode, flags, kw,
+					   nkw, &nm, &err);
+		if (rc < 0 && cond && err.code == RMAIL_E_MODIFIED) {
+			/* changed underneath since the view saw it */
+			imap_setw_add(
+				&mw,
+				uid ? uids[i] : imap_uid_to_seq(s, uids[i]),
+				uid ? uids[i] : imap_uid_to_seq(s, uids[i]));
+			continue;
+		}
+		if (rc < 0) {
 			failed++;
 			if (err.code == RMAIL_E_TOOBIG && !full++)
 				imap_printf(s,
@@ -139,23 +177,39 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_view_selfchg(s, uids[i], &before, &nm);
 		res[i] = nm;
 		res[i].uid = uids[i];
+		if (before.modseq > res[i].modseq)
+			res[i].modseq = before.modseq; /* no change made */
 	}
+	imap_setw_end(&mw);
 	/* a new keyword is announced before any FETCH shows it */
 	imap_view_keywords(s);
-	for (i = 0; i < n && !silent; i++) {
+	/* .SILENT still tells a CONDSTORE client the new modseqs */
+	for (i = 0; i < n && (!silent || s->condstore); i++) {
 		if (res[i].uid == 0)
 			continue;
 		imap_printf(s, "* %u FETCH (", imap_uid_to_seq(s, uids[i]));
+		if (silent) {
+			imap_printf(s, "UID %u", uids[i]);
+			imap_write_modseq(s, &res[i]);
+			imap_write(s, ")\r\n", 3);
+			continue;
+		}
 		imap_write_flags(s, &res[i]);
-		if (uid)
+		if (uid || s->condstore)
 			imap_printf(s, " UID %u", uids[i]);
+		if (s->condstore)
+			imap_write_modseq(s, &res[i]);
 		imap_write(s, ")\r\n", 3);
 		/* told now: an older change of another session is in it */
 		imap_uids_del(&s->flagchg, uids[i]);
 	}
 	free(uids);
 	free(res);
-	if (full > 0)
+	if (mb.len > 0 && full == 0 && failed == 0)
+		imap_tagged(s, cmd->tag, false,
+			    "OK [MODIFIED %.*s] Conditional STORE failed",
+			    (int)mb.len, mb.p);
+	else if (full > 0)
 		imap_tagged(s, cmd->tag, false, "NO [LIMIT] %s", err.msg);
 	else if (failed > 0)
 		imap_tagged(s, cmd->tag, false,
@@ -166,4 +220,5 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 			    "OK [EXPUNGEISSUED] Some messages were expunged");
 	else
 		imap_tagged(s, cmd->tag, false, "OK STORE completed");
+	imap_buf_free(&mb);
 }

@@ -24,6 +24,7 @@ enum imap_fetch_flag {
 	IMAP_FETCH_RFC822 = 1u << 7,	    /* like BODY[], sets \Seen */
 	IMAP_FETCH_RFC822_HEADER = 1u << 8, /* like BODY.PEEK[HEADER] */
 	IMAP_FETCH_RFC822_TEXT = 1u << 9,   /* like BODY[TEXT], sets \Seen */
+	IMAP_FETCH_MODSEQ = 1u << 10,	    /* RFC 7162 */
 };
 
 enum imap_section_kind {

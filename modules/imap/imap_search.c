@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap_modseq.h"
 #include "imap_search.h"
 
 struct ctx {
@@ -300,6 +301,33 @@ parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 			k->str_len = s->len;
 			k->set = name[0] == 'K' || name[0] == 'k';
 		}
+		return k;
+	}
+	if (strcasecmp(name, "MODSEQ") == 0) {
+		/* [entry-name entry-type-req]: one modseq per message here,
+		 * so the entry only has to be well formed */
+		s = *argp;
+		if (s != NULL && s->type != IMAP_ARG_ATOM) {
+			if ((s->type != IMAP_ARG_QUOTED &&
+			     s->type != IMAP_ARG_LITERAL) ||
+			    s->str == NULL || s->len == 0 || s->len > 1024 ||
+			    strlen(s->str) != s->len || s->str[0] != '/' ||
+			    !(imap_arg_atom_eq(s->next, "priv") ||
+			      imap_arg_atom_eq(s->next, "shared") ||
+			      imap_arg_atom_eq(s->next, "all"))) {
+				c->error = "Invalid MODSEQ entry";
+				return NULL;
+			}
+			s = s->next->next;
+		}
+		k = new_key(c, IMAP_SKEY_MODSEQ);
+		if (k == NULL)
+			return NULL;
+		if (imap_modseq_parse(s, true, &k->modseq) < 0) {
+			c->error = "Invalid MODSEQ value";
+			return NULL;
+		}
+		*argp = s->next;
 		return k;
 	}
 	if (strcasecmp(name, "LARGER") == 0 ||

@@ -38,6 +38,7 @@ enum imap_search_type {
 	IMAP_SKEY_HEADER, /* field, str (FROM, SUBJECT... too) */
 	IMAP_SKEY_BODY,	  /* str */
 	IMAP_SKEY_TEXT,
+	IMAP_SKEY_MODSEQ, /* modseq: the message's is >= it (RFC 7162) */
 };
 
 enum imap_search_flag {
@@ -64,6 +65,7 @@ struct imap_search_key {
 	uint32_t size;
 	int32_t date;		   /* days since 1970-01-01 */
 	struct imap_seqset seqset; /* UID, SEQSET (unresolved) */
+	uint64_t modseq;	   /* MODSEQ */
 };
 
 /*

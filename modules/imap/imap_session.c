@@ -123,6 +123,9 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		(unsigned long long)IMAP_CONF->appendlimit);
 	if (len < n && imap_multiappend_ok())
 		len += (size_t)snprintf(buf + len, n - len, " MULTIAPPEND");
+	if (len < n && imap_condstore_supported())
+		len += (size_t)snprintf(buf + len, n - len,
+					" CONDSTORE QRESYNC");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)

@@ -13,6 +13,7 @@
 
 #include "imap_arena.h"
 #include "imap_fetch.h"
+#include "imap_mime.h"
 #include "imap_parser.h"
 #include "imap_seqset.h"
 
@@ -139,6 +140,11 @@ struct imap_session {
 	struct imap_uids recent;  /* \Recent here (claimed by us) */
 	struct imap_selfchg selfchg;
 
+	/* RFC 7162, for the rest of the connection once on */
+	bool condstore;	      /* MODSEQ in every FETCH, HIGHESTMODSEQ */
+	bool qresync;	      /* VANISHED instead of EXPUNGE */
+	uint64_t told_modseq; /* last HIGHESTMODSEQ sent */
+
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
 	struct rmail_work *search_work; /* text SEARCH on the READ pool */
@@ -250,6 +256,47 @@ void imap_uids_free(struct imap_uids *u);
  */
 int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 		  uint32_t **uids_r, size_t *n_r, const char **error_r);
+
+/* ---- imap_condstore.c ------------------------------------------- */
+/* may CONDSTORE and QRESYNC be offered (the store has modseqs)? */
+bool imap_condstore_supported(void);
+/* a CONDSTORE enabling command ran: on for the rest of the connection;
+ * with a mailbox selected its HIGHESTMODSEQ is sent */
+void imap_condstore_enable(struct imap_session *s);
+/* RFC 7162 modseqs are positive: a store's 0 ("not known") reads as 1 */
+uint64_t imap_msg_modseq(const struct rmail_msg *m);
+/* changed after `since`?  A modseq the store does not know (0) may be
+ * any: it counts as changed, so answers are only longer, never wrong */
+bool imap_msg_changed_since(const struct rmail_msg *m, uint64_t since);
+/* HIGHESTMODSEQ of the selected mailbox as this session knows it */
+uint64_t imap_highestmodseq(struct imap_session *s);
+/* " MODSEQ (n)" */
+void imap_write_modseq(struct imap_session *s, const struct rmail_msg *m);
+
+/* an ascending UID or number list written as a sequence-set */
+struct imap_setw {
+	struct imap_buf *out;
+	uint32_t lo, hi; /* the range being built; lo 0: none */
+	bool any;
+};
+void imap_setw_add(struct imap_setw *w, uint32_t lo, uint32_t hi);
+void imap_setw_end(struct imap_setw *w);
+/*
+ * UIDs in `within` (resolved, or NULL: 1..UIDNEXT-1) expunged with a
+ * modseq above `since`, as a sequence-set in out (empty: none).  From
+ * the store's expunge records while since >= its vanished horizon;
+ * below it every UID of `within` missing from the mailbox (exact, only
+ * longer).
+ */
+void imap_vanished_since(struct imap_session *s, uint64_t since,
+			 const struct imap_seqset *within,
+			 struct imap_buf *out);
+
+struct imap_select_params;
+/* after SELECT (QRESYNC ...)'s other replies: VANISHED (EARLIER) and
+ * the FETCH of every message changed since the client's modseq */
+void imap_qresync_select(struct imap_session *s,
+			 const struct imap_select_params *p);
 
 /* ---- imap_cmd_search.c ------------------------------------------ */
 /* empty "$" */

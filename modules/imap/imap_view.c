@@ -361,6 +361,8 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
 	if (sm != NULL) {
 		sm->flags = after->flags;
 		sm->keywords = after->keywords;
+		if (after->modseq > sm->modseq)
+			sm->modseq = after->modseq;
 	}
 	if (after->modseq != 0)
 		selfchg_add(&s->selfchg, uid, after->modseq);
@@ -446,6 +448,7 @@ static void on_change(void *arg, const struct rmail_change *ch)
 
 		sm->flags = m->flags;
 		sm->keywords = m->keywords;
+		sm->modseq = m->modseq;
 	}
 	for (s = x->t->sessions; s != NULL; s = s->tr_next) {
 		/* its own STORE, already answered */
@@ -564,8 +567,12 @@ void imap_tracker_sync(struct imap_tracker *t)
 	}
 	/* flag changes after the snapshot, so they update it */
 	if (st.highestmodseq != t->modseq) {
-		if (st.highestmodseq < t->modseq)
-			t->modseq = 0; /* a new log: take it all */
+		/* a 1.1 store's log may start again low: take it all.  A
+		 * store with durable modseqs never goes down; its
+		 * HIGHESTMODSEQ may trail the modseqs of changes the view
+		 * already holds, which must not replay them all */
+		if (st.highestmodseq < t->modseq && !imap_condstore_supported())
+			t->modseq = 0;
 		x.max = t->modseq;
 		if (ops->mbox_changes(t->mb, t->modseq, on_change, &x, &err) ==
 		    0)
@@ -752,6 +759,23 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 	if (t == NULL)
 		return;
 	imap_view_keywords(s);
+	if (expunge_ok && s->gone.n > 0 && s->qresync) {
+		/* one VANISHED for them all; the client renumbers (RFC
+		 * 7162 3.2.10), so the order does not matter */
+		struct imap_buf b = {0};
+		struct imap_setw w = {.out = &b};
+
+		for (i = 0; i < s->gone.n; i++) {
+			imap_setw_add(&w, s->gone.v[i], s->gone.v[i]);
+			imap_uids_del(&s->recent, s->gone.v[i]);
+		}
+		imap_setw_end(&w);
+		imap_printf(s, "* VANISHED %.*s\r\n", (int)b.len, b.p);
+		imap_buf_free(&b);
+		s->exists -= (uint32_t)s->gone.n;
+		s->gone.n = 0;
+		grave_prune(t);
+	}
 	if (expunge_ok && s->gone.n > 0) {
 		/* from the top: lower numbers stay valid */
 		while (s->gone.n > 0) {
@@ -783,9 +807,19 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 			continue;
 		imap_printf(s, "* %u FETCH (UID %u ", rank(s, u), u);
 		imap_write_flags(s, m);
+		if (s->condstore)
+			imap_write_modseq(s, m);
 		imap_write(s, ")\r\n", 3);
 	}
 	s->flagchg.n = 0;
+	/* a QRESYNC client keeps this to resync from later: only once
+	 * every change it covers has been told */
+	if (s->qresync && s->gone.n == 0 &&
+	    imap_highestmodseq(s) != s->told_modseq) {
+		s->told_modseq = imap_highestmodseq(s);
+		imap_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			    (unsigned long long)s->told_modseq);
+	}
 }
 
 /* ---- sets ------------------------------------------------------- */

@@ -30,6 +30,21 @@ the model RFC 3501 gives it and checks every reply against it:
                        mailbox (UIDs or flags) or with the store
   protocol             anything unparsable, BAD, BYE, timeouts
 
+With --qresync (RFC 7162) every other client runs ENABLE QRESYNC, so
+its expunges arrive as `* VANISHED uid-set`, and one more client
+resyncs at every checkpoint: it disconnected after the previous one
+(other sessions, in both daemons, flagged, appended, expunged and
+moved meanwhile), comes back with EXAMINE INBOX (QRESYNC (uidvalidity
+modseq [known-uids])) and rebuilds its cache from VANISHED (EARLIER)
+and the FETCHes, then asks for everything (UID FETCH 1:* (FLAGS
+MODSEQ)) on the same connection:
+
+  expunge-with-qresync `* n EXPUNGE` to a session with QRESYNC on
+  vanished-unknown     `* VANISHED` of a UID the session does not hold
+  resync-differs       the rebuilt cache (UIDs, flags, modseqs) is not
+                       the full sync's
+  modseq-regressed     a UID's MODSEQ went down between checkpoints
+
 --trace FILE writes every line sent and received, per client, to
 replay a finding.
 
@@ -306,6 +321,8 @@ class Client:
         self.lastflags = {}
         self.sid = "c%d.0" % cid  # session id (per SELECT)
         self.nsel = 0
+        # --qresync: every other client takes VANISHED for EXPUNGE
+        self.qresync = args.qresync and cid % 2 == 1
 
     # -- connection ----------------------------------------------------
     def connect(self):
@@ -331,6 +348,8 @@ class Client:
         else:
             raise Protocol("LOGIN still UNAVAILABLE")
         self.mbox = None
+        if self.qresync:
+            self.command("ENABLE QRESYNC")
 
     def logout(self):
         try:
@@ -399,6 +418,9 @@ class Client:
         if not isinstance(head, str):
             raise Protocol("odd untagged %r" % raw[:200])
         h = head.upper()
+        if h == "VANISHED":
+            self.on_vanished(tree[1:])
+            return
         if h == "FLAGS" and len(tree) > 1 and isinstance(tree[1], list):
             self.kw = set(f for f in flatten_flags(tree[1])
                           if not f.startswith("\\"))
@@ -417,7 +439,27 @@ class Client:
         else:
             self.map.extend([None] * (n - len(self.map)))
 
+    def on_vanished(self, rest):
+        if rest and isinstance(rest[0], list):
+            return  # (EARLIER): only asked for, never sent here
+        if not self.qresync:
+            self.v("protocol", "VANISHED without QRESYNC")
+        if self.cmd_kind is not None:
+            self.v("expunge-during-cmd", "* VANISHED during %s" %
+                   self.cmd_kind)
+        for uid in uidset_iter(rest[0] if rest else ""):
+            if uid in self.map:
+                self.map.remove(uid)
+            elif None in self.map:
+                # announced by EXISTS, its UID not learnt yet: which
+                # number it had is unknown, so learn them all again
+                self.map = [None] * (len(self.map) - 1)
+            else:
+                self.v("vanished-unknown", "UID %d" % uid)
+
     def on_expunge(self, n):
+        if self.qresync:
+            self.v("expunge-with-qresync", "* %d EXPUNGE" % n)
         if self.cmd_kind is not None:
             self.v("expunge-during-cmd",
                    "* %d EXPUNGE during %s" % (n, self.cmd_kind))
@@ -883,6 +925,183 @@ class Client:
         return list(self.map), {u: self.lastflags.get(u) for u in self.map}
 
 
+# ---- QRESYNC ---------------------------------------------------------------
+
+def uidset_iter(setstr):
+    for part in str(setstr).split(","):
+        if not part:
+            continue
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            for u in range(min(a, b), max(a, b) + 1):
+                yield u
+        else:
+            yield int(part)
+
+
+def uidset_str(uids):
+    out, run = [], None
+    for u in sorted(uids):
+        if run is not None and u == run[1] + 1:
+            run[1] = u
+            continue
+        if run is not None:
+            out.append(run)
+        run = [u, u]
+    if run is not None:
+        out.append(run)
+    return ",".join("%d" % a if a == b else "%d:%d" % (a, b)
+                    for a, b in out)
+
+
+class Resync:
+    """A QRESYNC client that is away between checkpoints: at each one
+    it reconnects (to each daemon in turn), rebuilds its cache from
+    EXAMINE (QRESYNC ...) and checks it against a full sync."""
+
+    def __init__(self, world, endpoints, user, seed, args):
+        self.w = world
+        self.endpoints = endpoints
+        self.user = user
+        self.args = args
+        self.rng = random.Random(seed * 7919 + 17)
+        self.cache = None  # uid -> (flags, modseq)
+        self.uidvalidity = None
+        self.hms = None
+        self.rounds = 0
+
+    def cmd(self, conn, text, out):
+        tag = conn.tag()
+        conn.send(("%s %s\r\n" % (tag, text)).encode())
+        while True:
+            raw, lits = conn.read_response()
+            if raw.startswith(tag.encode() + b" "):
+                rest = raw[len(tag) + 1:].decode("latin-1")
+                if not rest.startswith("OK"):
+                    raise Protocol("resync %s: %s" % (text[:60], rest))
+                out.append(raw)
+                return
+            if raw.startswith(b"* "):
+                out.append(raw)
+
+    def fetches(self, lines):
+        """uid -> (flags, modseq) of the FETCH lines, VANISHED set."""
+        got, gone = {}, set()
+        for raw in lines:
+            m = re.match(rb"\* OK \[HIGHESTMODSEQ (\d+)\]", raw)
+            if m:
+                self.seen_hms = int(m.group(1))
+            m = re.match(rb"\* OK \[UIDVALIDITY (\d+)\]", raw)
+            if m:
+                self.seen_uv = int(m.group(1))
+            if raw.startswith(b"* VANISHED (EARLIER) "):
+                gone.update(uidset_iter(raw[21:].decode()))
+                continue
+            if raw.startswith(b"* VANISHED "):
+                raise Protocol("unsolicited VANISHED in a resync")
+            if not raw.startswith(b"* "):
+                continue
+            tree = tokenize(raw[2:])
+            if len(tree) < 3 or not isinstance(tree[1], str) or \
+                    tree[1].upper() != "FETCH":
+                continue
+            d = {}
+            it = iter(tree[2])
+            for k in it:
+                try:
+                    d[str(k).upper()] = next(it)
+                except StopIteration:
+                    raise Protocol("odd FETCH %r" % raw[:200])
+            if "UID" not in d or "FLAGS" not in d or "MODSEQ" not in d:
+                self.w.violation("resync-differs",
+                                 "FETCH without UID/FLAGS/MODSEQ: %r" %
+                                 raw[:200])
+                continue
+            flags = frozenset(flatten_flags(d["FLAGS"]) - {"\\Recent"})
+            got[int(d["UID"])] = (flags, int(d["MODSEQ"][0]))
+        return got, gone
+
+    def round(self):
+        ep = self.endpoints[self.rounds % len(self.endpoints)]
+        self.rounds += 1
+        conn = Conn(ep[0], ep[1], self.args.timeout, "qr")
+        try:
+            conn.read_response()
+            out = []
+            self.cmd(conn, 'LOGIN "%s" "%s"' % (self.user, PW), out)
+            self.cmd(conn, "ENABLE QRESYNC", out)
+            self.seen_hms = self.seen_uv = None
+            out = []
+            known = ""
+            if self.cache is None:
+                self.cmd(conn, "EXAMINE INBOX", out)
+            else:
+                if self.cache and self.rng.random() < 0.5:
+                    known = " " + uidset_str(self.cache)
+                self.cmd(conn, "EXAMINE INBOX (QRESYNC (%d %d%s))" %
+                         (self.uidvalidity, self.hms, known), out)
+            got, gone = self.fetches(out)
+            if self.seen_hms is None or self.seen_uv is None:
+                raise Protocol("EXAMINE without HIGHESTMODSEQ/UIDVALIDITY")
+            if known:
+                # changes are reported for known UIDs only (RFC 7162
+                # 3.2.5): new ones are fetched as a client would
+                out2 = []
+                self.cmd(conn, "UID FETCH %d:* (UID FLAGS MODSEQ)" %
+                         (max(self.cache) + 1), out2)
+                more, _ = self.fetches(out2)
+                got.update((u, v) for u, v in more.items()
+                           if u > max(self.cache))
+            rebuilt = None
+            if self.cache is not None and self.seen_uv == self.uidvalidity:
+                rebuilt = dict(self.cache)
+                for u in gone:
+                    rebuilt.pop(u, None)
+                rebuilt.update(got)
+            hms = self.seen_hms
+            out = []
+            self.cmd(conn, "UID FETCH 1:* (UID FLAGS MODSEQ)", out)
+            full, _ = self.fetches(out)
+            self.w.ops["resync"] += 1
+            if rebuilt is not None:
+                self.compare(rebuilt, full, len(gone), len(got))
+            if self.cache is not None:
+                for u, (_, ms) in full.items():
+                    if ms == 1 and self.cache.get(u, (0, 1))[1] > 1:
+                        # 0 from the store, shown as 1: a modseq it
+                        # lost counts as changed (docs/imap.md)
+                        self.w.ops["modseq-lost"] += 1
+                    elif u in self.cache and ms < self.cache[u][1]:
+                        self.w.violation("modseq-regressed",
+                                         "UID %d MODSEQ %d after %d" %
+                                         (u, ms, self.cache[u][1]))
+            self.cache = full
+            self.uidvalidity = self.seen_uv
+            self.hms = hms
+            conn.send(b"z LOGOUT\r\n")
+        finally:
+            conn.close()
+
+    def compare(self, rebuilt, full, ngone, ngot):
+        if rebuilt == full:
+            return
+        a, b = set(rebuilt), set(full)
+        if a != b:
+            self.w.violation("resync-differs",
+                             "UIDs: only rebuilt %s, only full %s "
+                             "(%d vanished, %d fetched)" %
+                             (sorted(a - b)[:5], sorted(b - a)[:5],
+                              ngone, ngot))
+            return
+        for u in sorted(a):
+            if rebuilt[u] != full[u]:
+                self.w.violation("resync-differs",
+                                 "UID %d rebuilt %s/%d, full %s/%d" %
+                                 (u, sorted(rebuilt[u][0]), rebuilt[u][1],
+                                  sorted(full[u][0]), full[u][1]))
+                return
+
+
 # ---- driver --------------------------------------------------------------
 
 def guarded(c, fn):
@@ -939,6 +1158,8 @@ def run(args, endpoints, user):
     setup.connect()
     setup.command("CREATE Other")
     setup.logout()
+    resync = Resync(w, endpoints, user, args.seed, args) \
+        if args.qresync else None
     start = time.monotonic()
     end = start + args.seconds
     try:
@@ -951,6 +1172,11 @@ def run(args, endpoints, user):
             barrier.wait()  # ops done
             time.sleep(args.quiet)
             results.clear()
+            if resync is not None:
+                try:
+                    resync.round()
+                except (Protocol, OSError) as e:
+                    w.violation("protocol", "resync: %s" % e)
             barrier.wait()  # checkpoint runs
             barrier.wait()
             compare(w, results)
@@ -995,6 +1221,10 @@ def report(w, elapsed, args, out):
     print("imap_check: seed %d, %d clients, %d daemon(s), %.1f s, %d ops "
           "(%.0f ops/s)" % (args.seed, args.clients, args.daemons, elapsed,
                             total, total / max(elapsed, 0.001)), file=out)
+    if args.qresync:
+        print("imap_check: %d QRESYNC resyncs checked, %d modseqs the "
+              "store lost" % (w.ops["resync"], w.ops["modseq-lost"]),
+              file=out)
     if w.ops.get("login-unavailable"):
         print("imap_check: LOGIN answered NO [UNAVAILABLE] %d times "
               "(retried)" % w.ops["login-unavailable"], file=out)
@@ -1045,6 +1275,9 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--no-idle", dest="idle", action="store_false")
     ap.add_argument("--no-logout", dest="logout", action="store_false")
+    ap.add_argument("--qresync", action="store_true",
+                    help="half the clients with QRESYNC, and a client "
+                    "resyncing with SELECT (QRESYNC) at every checkpoint")
     ap.add_argument("--connect", help="host:port of a running daemon "
                     "with user check@example.test / check-pw")
     ap.add_argument("--verbose", action="store_true")
@@ -1066,6 +1299,8 @@ def main(argv=None):
                          "--seconds", line[2]]
                 if len(line) > 3:
                     argv2 += ["--daemons", line[3], "--quiet", "1.2"]
+                if len(line) > 4 and line[4] == "qresync":
+                    argv2 += ["--qresync", "--checkpoint", "1"]
                 if args.out:
                     argv2 += ["--out", args.out]
                 rc |= main(argv2)

@@ -25,3 +25,10 @@ rmail_fuzz(imap_bodystruct
           core/mime/mime_parse.c core/mime/mime_header.c core/mime/mime_addr.c
           core/mime/mime_decode.c core/base64.c core/pool.c core/log.c
   INCLUDES modules/imap core)
+# The RFC 7162 parameters: SELECT (CONDSTORE/QRESYNC), FETCH and STORE
+# modifiers, SEARCH MODSEQ.
+rmail_fuzz(imap_modseq
+  SOURCES tests/fuzz/fuzz_imap_modseq.c modules/imap/imap_parser.c
+          modules/imap/imap_modseq.c modules/imap/imap_seqset.c
+          modules/imap/imap_search.c
+  INCLUDES modules/imap)

@@ -56,7 +56,8 @@ USERS = {}
 def setUpModule():
     global D
     D = Daemon()
-    for name in ("ilib", "idle", "sync", "label", "esearch", "listx"):
+    for name in ("ilib", "idle", "sync", "label", "esearch", "listx",
+                 "qr"):
         USERS[name] = D.user(name)
     D.start()
 
@@ -150,6 +151,66 @@ class ImaplibTest(unittest.TestCase):
         self.assertNotIn(b"Work", data[1])
         self.assertIn(b"$label1", data[1])
         m.logout()
+
+    def test_condstore_qresync(self):
+        """RFC 7162 through imaplib: a client resyncs after being away
+        with SELECT (QRESYNC ...), then sees VANISHED and [MODIFIED]."""
+        m = self.login("qr")
+        self.assertIn("CONDSTORE", m.capabilities)
+        self.assertIn("QRESYNC", m.capabilities)
+        for i in range(3):
+            m.append("INBOX", None, None, msg("qr %d" % i))
+        typ, data = m.enable("QRESYNC")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(m.response("ENABLED")[1], [b"QRESYNC"])
+        m.select("INBOX")
+        uidvalidity = int(m.response("UIDVALIDITY")[1][0])
+        hms = int(m.response("HIGHESTMODSEQ")[1][0])
+        m.logout()
+
+        b = self.login("qr")
+        b.select("INBOX")
+        b.store("1", "+FLAGS", "(\\Flagged)")
+        b.store("2", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+
+        m = self.login("qr")
+        m.enable("QRESYNC")
+        typ, data = m._simple_command(
+            "SELECT", "INBOX", "(QRESYNC (%d %d))" % (uidvalidity, hms))
+        self.assertEqual(typ, "OK")
+        m.state = "SELECTED"  # imaplib's select() takes no parameters
+        vanished = m.untagged_responses.pop("VANISHED", [])
+        self.assertEqual(vanished, [b"(EARLIER) 2"])
+        fetches = m.untagged_responses.pop("FETCH", [])
+        self.assertTrue(any(b"UID 1 FLAGS (\\Flagged) MODSEQ (" in f
+                            for f in fetches), fetches)
+        new_hms = int(m.response("HIGHESTMODSEQ")[1][0])
+        self.assertGreater(new_hms, hms)
+
+        typ, data = m.uid("FETCH", "1:*", "(FLAGS)",
+                          "(CHANGEDSINCE %d)" % new_hms)
+        self.assertEqual(typ, "OK")
+        # a modseq the store lost (shown as 1) counts as changed
+        self.assertEqual([d for d in data
+                          if d and not d.endswith(b"MODSEQ (1))")], [])
+        typ, data = m.uid("STORE", "1,3", "(UNCHANGEDSINCE 0)",
+                          "+FLAGS", "(\\Seen)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(m.response("MODIFIED")[1], [b"1,3"])
+        typ, data = m.uid("SEARCH", "MODSEQ", "1")
+        self.assertRegex(data[0], rb"^1 3 \(MODSEQ \d+\)$")
+        typ, data = m.uid("SEARCH", "MODSEQ", str(new_hms + 1), "DRAFT")
+        self.assertEqual(data[0], b"")
+
+        # another session's expunge reaches this one as VANISHED
+        b.store("2", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        m.noop()
+        self.assertEqual(m.untagged_responses.pop("VANISHED", []), [b"3"])
+        self.assertNotIn("EXPUNGE", m.untagged_responses)
+        m.logout()
+        b.logout()
 
 
     def test_esearch_searchres(self):

@@ -57,6 +57,10 @@ static void describe(GString *s, const struct imap_search_key *k)
 	case IMAP_SKEY_ALL:
 		g_string_append(s, "ALL");
 		break;
+	case IMAP_SKEY_MODSEQ:
+		g_string_append_printf(s, "modseq>=%llu",
+				       (unsigned long long)k->modseq);
+		break;
 	case IMAP_SKEY_FLAG:
 		g_string_append_printf(s, "%sflag%x", k->set ? "" : "!",
 				       k->flag);
@@ -220,6 +224,35 @@ static void test_invalid(void)
 	check_bad("\"SEEN\"", IMAP_SEARCH_BAD, "Invalid search key");
 }
 
+/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer */
+static void test_modseq(void)
+{
+	check("MODSEQ 0", "modseq>=0");
+	check("MODSEQ 620162338", "modseq>=620162338");
+	check("MODSEQ \"/flags/\\\\draft\" all 620162338", "modseq>=620162338");
+	check("modseq \"/flags/$Junk\" PRIV 5 SEEN", "AND(modseq>=5 flag10)");
+	check("OR MODSEQ 9223372036854775807 MODSEQ {9}\r\n/flags/xy "
+	      "shared 1",
+	      "OR(modseq>=9223372036854775807 modseq>=1)");
+	check_bad("MODSEQ", IMAP_SEARCH_BAD, "Invalid MODSEQ value");
+	check_bad("MODSEQ x", IMAP_SEARCH_BAD, "Invalid MODSEQ value");
+	check_bad("MODSEQ -1", IMAP_SEARCH_BAD, "Invalid MODSEQ value");
+	check_bad("MODSEQ 9223372036854775808", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ value");
+	check_bad("MODSEQ 99999999999999999999", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ value");
+	check_bad("MODSEQ \"/flags/x\" 5", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ entry");
+	check_bad("MODSEQ \"/flags/x\" both 5", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ entry");
+	check_bad("MODSEQ \"flags\" all 5", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ entry");
+	check_bad("MODSEQ \"\" all 5", IMAP_SEARCH_BAD, "Invalid MODSEQ entry");
+	check_bad("MODSEQ (5)", IMAP_SEARCH_BAD, "Invalid MODSEQ entry");
+	check_bad("MODSEQ \"/flags/x\" all", IMAP_SEARCH_BAD,
+		  "Invalid MODSEQ value");
+}
+
 static void test_depth(void)
 {
 	GString *s = g_string_new(NULL);
@@ -269,6 +302,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/search/keys", test_keys);
 	g_test_add_func("/imap/search/invalid", test_invalid);
 	g_test_add_func("/imap/search/depth", test_depth);
+	g_test_add_func("/imap/search/modseq", test_modseq);
 	g_test_add_func("/imap/search/date", test_date);
 	return g_test_run();
 }
