@@ -33,9 +33,9 @@ struct imap_append_run {
 };
 
 /* MULTIAPPEND needs the store's batch commit (ABI 1.2) */
-bool imap_multiappend_ok(void)
+bool imap_multiappend_ok(const struct imap_mod *mod)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(mod, NULL);
 
 	return RMAIL_HAS(ops, struct rmail_store_ops, append_commit_many) &&
 	       ops->append_commit_many != NULL;
@@ -46,7 +46,7 @@ static void batch_free(struct imap_append_run *r)
 	size_t i;
 
 	for (i = 0; i < r->nbatch; i++)
-		imap_store(NULL)->append_free(&r->batch[i]);
+		imap_store(r->s->mod, NULL)->append_free(&r->batch[i]);
 	free(r->batch);
 	r->batch = NULL;
 	r->nbatch = r->capbatch = 0;
@@ -133,7 +133,7 @@ static void refuse(struct imap_session *s, const char *tag,
 static void run_fail(struct imap_append_run *r, int code, const char *msg)
 {
 	if (r->ap != NULL)
-		imap_store(NULL)->append_free(&r->ap);
+		imap_store(r->s->mod, NULL)->append_free(&r->ap);
 	batch_free(r);
 	if (!r->failed || code == RMAIL_E_INVAL)
 		rmail_err_set(&r->err, code, "%s", msg);
@@ -147,7 +147,7 @@ static void run_free(struct imap_session *s)
 	if (a == NULL)
 		return;
 	if (a->ap != NULL)
-		imap_store(NULL)->append_free(&a->ap);
+		imap_store(s->mod, NULL)->append_free(&a->ap);
 	batch_free(a);
 	free(a->mailbox);
 	free(a);
@@ -190,7 +190,7 @@ static void batch_refused(struct imap_session *s, struct imap_append_run *r,
 	void *h;
 
 	if (r->nbatch > 0 && r->err.code == RMAIL_E_BUSY) {
-		ops = imap_store(&h);
+		ops = imap_store(s->mod, &h);
 		if (ops->quota_get(h, s->user, &used, &limit, &qe) == 0 &&
 		    limit != 0 && used + r->batch_bytes + size > limit)
 			rmail_err_set(&r->err, RMAIL_E_QUOTA, "Quota exceeded");
@@ -241,7 +241,7 @@ static void begin_message(struct imap_session *s, struct imap_append_run *r,
 			      "arguments");
 	}
 	o.size_hint = s->parser.literal_size;
-	ops = imap_store(&h);
+	ops = imap_store(s->mod, &h);
 	/* each message of a batch reserves its size against the quota
 	 * and takes an upload slot: the caps apply to the whole batch */
 	if (!r->failed &&
@@ -288,7 +288,7 @@ int imap_append_literal(struct imap_session *s, bool sync)
 	struct imap_append_run *r;
 	const char *name;
 
-	if (s->append != NULL && !imap_multiappend_ok())
+	if (s->append != NULL && !imap_multiappend_ok(s->mod))
 		return second_literal(s, sync);
 	if (s->append != NULL) {
 		r = s->append;
@@ -334,7 +334,7 @@ int imap_append_chunk(struct imap_session *s, const char *d, size_t n)
 	r = s->append;
 	if (r == NULL || r->failed || n == 0)
 		return 0;
-	if (imap_store(NULL)->append_write(r->ap, d, n, &r->err) < 0) {
+	if (imap_store(s->mod, NULL)->append_write(r->ap, d, n, &r->err) < 0) {
 		struct rmail_err e = r->err;
 
 		run_fail(r, e.code, e.msg);
@@ -348,13 +348,16 @@ static void commit_work(void *arg, const volatile int *cancel)
 
 	(void)cancel;
 	if (r->nbatch > 0) {
-		r->rc = imap_store(NULL)->append_commit_many(
-			(struct rmail_append *const *)r->batch, r->nbatch,
-			&r->uid, &r->uidvalidity, &r->err);
+		r->rc = imap_store(r->s->mod, NULL)
+				->append_commit_many(
+					(struct rmail_append *const *)r->batch,
+					r->nbatch, &r->uid, &r->uidvalidity,
+					&r->err);
 		return;
 	}
-	r->rc = imap_store(NULL)->append_commit(r->ap, &r->uid, &r->uidvalidity,
-						&r->err);
+	r->rc = imap_store(r->s->mod, NULL)
+			->append_commit(r->ap, &r->uid, &r->uidvalidity,
+					&r->err);
 }
 
 static void commit_done(void *arg, int cancelled)
@@ -403,7 +406,7 @@ void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 	if (r->nlit != s->parser.nliterals)
 		/* a literal that never streamed: an empty one */
 		run_fail(r, RMAIL_E_INVAL,
-			 imap_multiappend_ok()
+			 imap_multiappend_ok(s->mod)
 				 ? "Every APPEND message needs a non-empty "
 				   "literal"
 				 : "APPEND takes exactly one message");
@@ -418,7 +421,8 @@ void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd)
 	if (r->nbatch > 0)
 		batch_push(r);
 	imap_async_begin(s, r->tag);
-	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, r);
+	s->mod->core->work_submit(RMAIL_WORK_WRITE, commit_work, commit_done,
+				  r);
 }
 
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd,

@@ -54,7 +54,7 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd,
 	/* unknown names are ignored (RFC 5161); ENABLED lists what this
 	 * command turned on */
 	for (a = cmd->args; a != NULL; a = a->next) {
-		if (!imap_condstore_supported())
+		if (!imap_condstore_supported(s->mod))
 			break;
 		if (imap_arg_atom_eq(a, "CONDSTORE") && !s->condstore)
 			cs = true;
@@ -89,7 +89,7 @@ void imap_cmd_starttls(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD TLS already active");
 		return;
 	}
-	if (IMAP_CORE->conn_starttls(s->c, &err) < 0) {
+	if (s->mod->core->conn_starttls(s->c, &err) < 0) {
 		/* input behind STARTTLS would run after the handshake as
 		 * if it came encrypted: never let it (CVE-2011-0411) */
 		imap_printf(s, "%s BAD %s\r\n", cmd->tag, err.msg);
@@ -114,7 +114,7 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 	struct imap_session *s = arg;
 	char caps[512];
 
-	if (s->closing || IMAP_CORE->conn_closed(s->c)) {
+	if (s->closing || s->mod->core->conn_closed(s->c)) {
 		imap_async_end(s);
 		return;
 	}
@@ -122,7 +122,8 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 		snprintf(s->user, sizeof(s->user), "%s", r->user.address);
 		s->state = IMAP_S_AUTH;
 		imap_set_limits(s);
-		IMAP_CORE->conn_set_timeout(s->c, IMAP_CONF->idle_timeout);
+		s->mod->core->conn_set_timeout(s->c,
+					       imap_conf(s->mod)->idle_timeout);
 		imap_capability_list(s, caps, sizeof(caps));
 		imap_printf(s, "%s OK [CAPABILITY %s] Logged in\r\n", s->tag,
 			    caps);
@@ -148,10 +149,11 @@ static void login_done(void *arg, const struct rmail_auth_result *r)
 			    "%s NO [AUTHENTICATIONFAILED] "
 			    "Authentication failed\r\n",
 			    s->tag);
-	if (s->auth_failures >= (unsigned)IMAP_CONF->auth_fail_disconnect) {
+	if (s->auth_failures >=
+	    (unsigned)imap_conf(s->mod)->auth_fail_disconnect) {
 		imap_printf(s, "* BYE Too many authentication failures\r\n");
 		s->state = IMAP_S_LOGOUT;
-		IMAP_CORE->conn_close(s->c);
+		s->mod->core->conn_close(s->c);
 	}
 	imap_async_end(s);
 }
@@ -160,8 +162,9 @@ static void start_login(struct imap_session *s, const char *tag,
 			const char *user, const char *pass)
 {
 	imap_async_begin(s, tag);
-	IMAP_CORE->auth_login(user, pass, "imap", IMAP_CORE->conn_peer_ip(s->c),
-			      login_done, s);
+	s->mod->core->auth_login(user, pass, "imap",
+				 s->mod->core->conn_peer_ip(s->c), login_done,
+				 s);
 }
 
 static bool login_allowed(struct imap_session *s, const char *tag)
@@ -195,7 +198,7 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd,
 static void sasl_plain(struct imap_session *s, const char *tag, const char *b64,
 		       size_t len)
 {
-	const struct rmail_core *core = IMAP_CORE;
+	const struct rmail_core *core = s->mod->core;
 	char buf[1024];
 	size_t n;
 	const char *authz, *authc, *pass, *end;

@@ -48,7 +48,7 @@ static char *uid_set(const uint32_t *u, size_t n)
 static void copy_work(void *arg, const volatile int *cancel)
 {
 	struct copy_job *j = arg;
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(j->s->mod, NULL);
 
 	(void)cancel;
 	/* 1.1 stores say which messages another session took first */
@@ -71,7 +71,7 @@ static void copy_work(void *arg, const volatile int *cancel)
 		struct rmail_err e;
 		void *h;
 
-		ops = imap_store(&h);
+		ops = imap_store(j->s->mod, &h);
 		rmail_err_clear(&e);
 		j->expunged =
 			ops->mbox_status(h, j->user, j->dst, &st, &e) == 0;
@@ -208,7 +208,7 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 	if (j->dst_uids == NULL)
 		abort();
 	imap_async_begin(s, cmd->tag);
-	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, copy_work, copy_done, j);
+	s->mod->core->work_submit(RMAIL_WORK_WRITE, copy_work, copy_done, j);
 }
 
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid)

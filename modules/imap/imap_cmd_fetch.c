@@ -82,8 +82,8 @@ static int msg_pread(struct imap_session *s, uint32_t uid, uint64_t off,
 	size_t got = 0;
 
 	if (f == NULL || f->fd < 0)
-		return imap_store(NULL)->msg_read(s->tr->mb, uid, off, buf, len,
-						  got_r, &err);
+		return imap_store(s->mod, NULL)
+			->msg_read(s->tr->mb, uid, off, buf, len, got_r, &err);
 	while (got < len) {
 		ssize_t r = pread(f->fd, (char *)buf + got, len - got,
 				  (off_t)(off + got));
@@ -241,7 +241,8 @@ static bool stream(struct imap_session *s, struct imap_fetch_run *f,
 	size_t want, got;
 
 	while (f->pos < f->end) {
-		if (IMAP_CORE->conn_outq(s->c) > IMAP_CONF->fetch_outq)
+		if (s->mod->core->conn_outq(s->c) >
+		    imap_conf(s->mod)->fetch_outq)
 			return false;
 		want = f->end - f->pos < SLICE ? (size_t)(f->end - f->pos)
 					       : SLICE;
@@ -329,7 +330,7 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		      uint32_t uid, const struct imap_msginfo *mi)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	uint32_t flags = f->attrs.flags, seq;
 	const struct rmail_msg *m = imap_view_find(s, uid, &seq);
 	struct rmail_msg nm, before, cur;
@@ -567,7 +568,7 @@ static void fetch_finish(struct imap_session *s)
 static void parse_work(void *arg, const volatile int *cancel)
 {
 	struct parse_job *j = arg;
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(j->s->mod, NULL);
 	struct rmail_err err;
 	size_t i;
 
@@ -587,7 +588,7 @@ static void parse_work(void *arg, const volatile int *cancel)
 			off += got;
 		}
 		if (off == size)
-			j->mi[i] = imap_msginfo_build(IMAP_CORE, buf,
+			j->mi[i] = imap_msginfo_build(j->s->mod->core, buf,
 						      (size_t)size);
 		free(buf);
 	}
@@ -607,7 +608,7 @@ static void parse_done(void *arg, int cancelled)
 				       j->t->uidvalidity, j->uids[i],
 				       j->sizes[i], j->mi[i]);
 	f = s->fetch;
-	if (!IMAP_CORE->conn_closed(j->c) && !s->closing && f != NULL &&
+	if (!s->mod->core->conn_closed(j->c) && !s->closing && f != NULL &&
 	    f == j->f && f->job == j) {
 		f->job = NULL;
 		if (j->mi[0] == NULL) {
@@ -618,7 +619,7 @@ static void parse_done(void *arg, int cancelled)
 		imap_fetch_continue(s);
 	}
 	imap_tracker_put(j->t);
-	IMAP_CORE->conn_unref(j->c);
+	s->mod->core->conn_unref(j->c);
 	free(j);
 }
 
@@ -674,8 +675,8 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 	j->f = f;
 	f->job = j;
 	imap_tracker_hold(t);
-	IMAP_CORE->conn_ref(s->c);
-	IMAP_CORE->work_submit(RMAIL_WORK_READ, parse_work, parse_done, j);
+	s->mod->core->conn_ref(s->c);
+	s->mod->core->work_submit(RMAIL_WORK_READ, parse_work, parse_done, j);
 	return NULL;
 }
 
@@ -701,7 +702,8 @@ void imap_fetch_continue(struct imap_session *s)
 	while (f->i < f->n) {
 		uint32_t uid = f->uids[f->i];
 
-		if (IMAP_CORE->conn_outq(s->c) > IMAP_CONF->fetch_outq)
+		if (s->mod->core->conn_outq(s->c) >
+		    imap_conf(s->mod)->fetch_outq)
 			return;
 		if (!f->open) {
 			const struct imap_msginfo *mi = NULL;
@@ -755,7 +757,7 @@ static int changed_uids(struct imap_session *s, const char *set, bool uid,
 			uint64_t since, uint32_t **uids_r, size_t *n_r,
 			const char **error_r)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct rmail_mbox *mb = s->tr->mb;
 	struct imap_seqset raw, res;
 	uint32_t idx, count = ops->mbox_count(mb), max, *v = NULL;
@@ -835,7 +837,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	memset(&mods, 0, sizeof(mods));
 	if (set->next->next != NULL &&
-	    (!imap_condstore_supported() ||
+	    (!imap_condstore_supported(s->mod) ||
 	     imap_fetch_mods_parse(set->next->next, &mods, &why) < 0)) {
 		imap_tagged(s, cmd->tag, false, "BAD %s",
 			    why != NULL ? why : "Unknown FETCH modifier");
@@ -865,7 +867,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
 		f->need_info = true;
 	if ((f->attrs.flags & IMAP_FETCH_MODSEQ) &&
-	    !imap_condstore_supported()) {
+	    !imap_condstore_supported(s->mod)) {
 		free(f);
 		imap_tagged(s, cmd->tag, false,
 			    "BAD Unknown FETCH item MODSEQ");

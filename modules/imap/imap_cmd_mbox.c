@@ -100,7 +100,7 @@ void imap_cmd_create(struct imap_session *s, const struct imap_cmd *cmd,
 			    "NO [ALREADYEXISTS] INBOX always exists");
 		return;
 	}
-	ops = imap_store(&h);
+	ops = imap_store(s->mod, &h);
 	if (ops->mbox_create(h, s->user, name, su, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
 			    err.msg);
@@ -122,7 +122,7 @@ static void job_work(void *arg, const volatile int *cancel)
 {
 	struct mbox_job *j = arg;
 	void *h;
-	const struct rmail_store_ops *ops = imap_store(&h);
+	const struct rmail_store_ops *ops = imap_store(j->s->mod, &h);
 
 	(void)cancel;
 	if (j->to == NULL)
@@ -165,7 +165,7 @@ static void start_job(struct imap_session *s, const char *tag, const char *from,
 	j->from = strdup(from);
 	j->to = to != NULL ? strdup(to) : NULL;
 	imap_async_begin(s, tag);
-	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, job_work, job_done, j);
+	s->mod->core->work_submit(RMAIL_WORK_WRITE, job_work, job_done, j);
 }
 
 void imap_cmd_delete(struct imap_session *s, const struct imap_cmd *cmd,
@@ -220,7 +220,7 @@ static void subscribe(struct imap_session *s, const struct imap_cmd *cmd,
 	name = imap_mbox_arg(s, cmd->tag, cmd->args);
 	if (name == NULL)
 		return;
-	ops = imap_store(&h);
+	ops = imap_store(s->mod, &h);
 	if (ops->mbox_subscribe(h, s->user, name, on, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
 			    err.msg);
@@ -275,7 +275,7 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		else if (strcasecmp(n, "SIZE") == 0)
 			v = st->bytes;
 		else if (strcasecmp(n, "HIGHESTMODSEQ") == 0 &&
-			 imap_condstore_supported()) {
+			 imap_condstore_supported(s->mod)) {
 			/* a CONDSTORE enabling command (RFC 7162 3.1) */
 			v = st->highestmodseq != 0 ? st->highestmodseq : 1;
 			modseq = true;
@@ -308,7 +308,7 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd,
 	name = imap_mbox_arg(s, cmd->tag, cmd->args);
 	if (name == NULL)
 		return;
-	ops = imap_store(&h);
+	ops = imap_store(s->mod, &h);
 	if (ops->mbox_status(h, s->user, name, &st, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
 			    err.msg);

@@ -11,7 +11,7 @@
 static bool quota_line(struct imap_session *s, const char *tag)
 {
 	void *h;
-	const struct rmail_store_ops *ops = imap_store(&h);
+	const struct rmail_store_ops *ops = imap_store(s->mod, &h);
 	struct rmail_err err;
 	uint64_t used, limit;
 
@@ -55,7 +55,7 @@ void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd,
 			   bool uid)
 {
 	void *h;
-	const struct rmail_store_ops *ops = imap_store(&h);
+	const struct rmail_store_ops *ops = imap_store(s->mod, &h);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
 	const char *name;

@@ -35,6 +35,7 @@ struct cand {
 
 /* the message behind a candidate, loaded on the first text key */
 struct text_ctx {
+	const struct imap_mod *mod;
 	struct rmail_mbox *mb;
 	bool need_body;
 	const struct cand *c;
@@ -182,7 +183,7 @@ static bool find_blank(const char *d, size_t n)
 
 static bool load(struct text_ctx *t)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	uint64_t size = t->c->m.size, want;
 	struct rmail_err err;
 	size_t got, from;
@@ -217,7 +218,8 @@ static bool load(struct text_ctx *t)
 		if (!t->need_body && find_blank(t->data + from, t->len - from))
 			break;
 	}
-	if (IMAP_CORE->mime_parse(t->data, t->len, &limits, &t->mime, &err) < 0)
+	if (t->mod->core->mime_parse(t->data, t->len, &limits, &t->mime, &err) <
+	    0)
 		return false;
 	t->failed = false;
 	return true;
@@ -226,7 +228,7 @@ static bool load(struct text_ctx *t)
 static void unload(struct text_ctx *t)
 {
 	if (t->mime != NULL)
-		IMAP_CORE->mime_free(&t->mime);
+		t->mod->core->mime_free(&t->mime);
 	free(t->data);
 	t->data = NULL;
 	t->loaded = t->failed = false;
@@ -279,12 +281,12 @@ static bool address_match(struct text_ctx *t, const char *field,
 	size_t nth, n, i;
 
 	for (nth = 0; nth < 1000; nth++) {
-		v = IMAP_CORE->mime_header(t->mime, 0, field, nth, 0);
+		v = t->mod->core->mime_header(t->mime, 0, field, nth, 0);
 		if (v == NULL)
 			return false;
 		if (k->str_len == 0)
 			return true;
-		if (IMAP_CORE->mime_addresses(t->mime, v, &a, &n) < 0)
+		if (t->mod->core->mime_addresses(t->mime, v, &a, &n) < 0)
 			continue;
 		for (i = 0; i < n; i++) {
 			addr_text(&t->addr, &a[i]);
@@ -310,7 +312,7 @@ static bool header_match(struct text_ctx *t, const char *field,
 	if (k->address)
 		return address_match(t, field, k);
 	for (nth = 0; nth < 1000; nth++) {
-		v = IMAP_CORE->mime_header(t->mime, 0, field, nth, 1);
+		v = t->mod->core->mime_header(t->mime, 0, field, nth, 1);
 		if (v == NULL)
 			return false;
 		if (k->str_len == 0)
@@ -327,13 +329,13 @@ static bool header_match(struct text_ctx *t, const char *field,
  * no match spans two of them */
 static void build_text(struct text_ctx *t)
 {
-	size_t i, n = IMAP_CORE->mime_part_count(t->mime);
+	size_t i, n = t->mod->core->mime_part_count(t->mime);
 	struct rmail_err err;
 
 	t->text_ready = true;
 	for (i = 0; i < n; i++) {
 		const struct rmail_mime_part *p =
-			IMAP_CORE->mime_part(t->mime, i);
+			t->mod->core->mime_part(t->mime, i);
 		const char *out;
 		size_t len;
 
@@ -341,7 +343,8 @@ static void build_text(struct text_ctx *t)
 		    (p->flags & (RMAIL_MIME_MULTIPART | RMAIL_MIME_MESSAGE)) ||
 		    strcmp(p->type, "text") != 0)
 			continue;
-		if (IMAP_CORE->mime_body(t->mime, i, 1, &out, &len, &err) < 0)
+		if (t->mod->core->mime_body(t->mime, i, 1, &out, &len, &err) <
+		    0)
 			continue;
 		imap_casemap(out, len, &t->text);
 		imap_buf_add(&t->text, "", 1);
@@ -355,7 +358,7 @@ static void build_head(struct text_ctx *t)
 	static const char *const dec[] = {
 		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
 	};
-	const struct rmail_mime_part *p = IMAP_CORE->mime_part(t->mime, 0);
+	const struct rmail_mime_part *p = t->mod->core->mime_part(t->mime, 0);
 	size_t i;
 
 	t->head_ready = true;
@@ -364,7 +367,7 @@ static void build_head(struct text_ctx *t)
 			     &t->head);
 	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
 		const char *v =
-			IMAP_CORE->mime_header(t->mime, 0, dec[i], 0, 1);
+			t->mod->core->mime_header(t->mime, 0, dec[i], 0, 1);
 
 		if (v == NULL)
 			continue;
@@ -378,7 +381,7 @@ static bool sent_day(struct text_ctx *t, int32_t *day_r)
 	const char *v;
 
 	if (load(t)) {
-		v = IMAP_CORE->mime_header(t->mime, 0, "Date", 0, 0);
+		v = t->mod->core->mime_header(t->mime, 0, "Date", 0, 0);
 		if (v != NULL && imap_sent_day(v, day_r) == 0)
 			return true;
 	}
@@ -565,6 +568,7 @@ static void run(struct search_job *j, const volatile int *cancel)
 	size_t i;
 
 	memset(&t, 0, sizeof(t));
+	t.mod = j->s->mod;
 	t.mb = j->mb;
 	t.need_body = j->need_body;
 	for (i = 0; i < j->n; i++) {
@@ -608,7 +612,7 @@ static void search_done(void *arg, int cancelled)
 	struct imap_session *s = j->s;
 
 	s->search_work = NULL;
-	if (!cancelled && !s->closing && !IMAP_CORE->conn_closed(s->c)) {
+	if (!cancelled && !s->closing && !s->mod->core->conn_closed(s->c)) {
 		answer(s, j, j->tag);
 		imap_tagged(s, j->tag, false, "OK SEARCH completed");
 	}
@@ -619,7 +623,7 @@ static void search_done(void *arg, int cancelled)
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct imap_search_key *root;
 	struct rmail_mbox *mb = s->tr->mb;
 	const char *why = "Invalid search";
@@ -639,8 +643,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
-	rc = imap_search_parse(args, &s->arena, (unsigned)IMAP_CONF->max_depth,
-			       &root, &why);
+	rc = imap_search_parse(args, &s->arena,
+			       (unsigned)imap_conf(s->mod)->max_depth, &root,
+			       &why);
 	/* RFC 5182 2.1: a NO to a SEARCH with SAVE empties "$", a BAD
 	 * leaves it */
 	if (rc == IMAP_SEARCH_BADCHARSET && (ret & IMAP_ESR_SAVE))
@@ -655,7 +660,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	if (has_modseq(root)) {
-		if (!imap_condstore_supported()) {
+		if (!imap_condstore_supported(s->mod)) {
 			imap_tagged(s, cmd->tag, false,
 				    "BAD Unknown search key MODSEQ");
 			return;
@@ -713,6 +718,6 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	 * tracker (and its view) stays selected until imap_async_end */
 	snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
 	imap_async_begin(s, cmd->tag);
-	s->search_work = IMAP_CORE->work_submit(RMAIL_WORK_READ, search_work,
-						search_done, job);
+	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
+						   search_done, job);
 }

@@ -15,7 +15,7 @@
 static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		      bool ro)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_err err;
 	struct imap_select_params prm;
@@ -23,7 +23,7 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	uint32_t i, n, unseen = 0;
 
 	if (cmd->args != NULL && cmd->args->next != NULL &&
-	    (!imap_condstore_supported() ||
+	    (!imap_condstore_supported(s->mod) ||
 	     imap_select_params_parse(cmd->args->next, &s->arena, &prm, &why) <
 		     0)) {
 		imap_tagged(s, cmd->tag, false, "BAD %s",
@@ -131,9 +131,10 @@ static void expunge_work(void *arg, const volatile int *cancel)
 	struct expunge_job *j = arg;
 
 	(void)cancel;
-	j->rc = j->n == 0 ? 0
-			  : imap_store(NULL)->msg_expunge(j->mb, j->uids, j->n,
-							  &j->err);
+	j->rc = j->n == 0
+			? 0
+			: imap_store(j->s->mod, NULL)
+				  ->msg_expunge(j->mb, j->uids, j->n, &j->err);
 }
 
 static void expunge_done(void *arg, int cancelled)
@@ -167,7 +168,7 @@ static void expunge_done(void *arg, int cancelled)
 static void start_expunge(struct imap_session *s, const char *tag,
 			  const uint32_t *set, size_t nset, bool close)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct expunge_job *j = calloc(1, sizeof(*j));
 	uint32_t i, n = ops->mbox_count(s->tr->mb);
 
@@ -195,7 +196,8 @@ static void start_expunge(struct imap_session *s, const char *tag,
 		}
 	}
 	imap_async_begin(s, tag);
-	IMAP_CORE->work_submit(RMAIL_WORK_WRITE, expunge_work, expunge_done, j);
+	s->mod->core->work_submit(RMAIL_WORK_WRITE, expunge_work, expunge_done,
+				  j);
 }
 
 void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd,

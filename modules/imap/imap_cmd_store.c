@@ -69,7 +69,7 @@ int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
 void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 		    bool uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	const struct imap_arg *set = cmd->args, *item, *val;
 	const char *kw[MAX_KW], *why, *name;
 	struct rmail_err err;
@@ -85,10 +85,10 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd,
 	item = set != NULL ? set->next : NULL;
 	if (item != NULL && item->type == IMAP_ARG_LIST) {
 		/* (UNCHANGEDSINCE n), RFC 7162 3.1.3 */
-		if (!imap_condstore_supported() ||
+		if (!imap_condstore_supported(s->mod) ||
 		    imap_store_mods_parse(item, &unchanged, &why) < 0) {
 			imap_tagged(s, cmd->tag, false, "BAD %s",
-				    imap_condstore_supported()
+				    imap_condstore_supported(s->mod)
 					    ? why
 					    : "Unknown STORE modifier");
 			return;

@@ -14,9 +14,9 @@
 #include "imap_modseq.h"
 #include "imap_session.h"
 
-bool imap_condstore_supported(void)
+bool imap_condstore_supported(const struct imap_mod *mod)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(mod, NULL);
 
 	return ops != NULL &&
 	       RMAIL_HAS(ops, struct rmail_store_ops, msg_flags_unchanged) &&
@@ -128,11 +128,11 @@ static bool within_has(const struct imap_seqset *within, uint32_t uidmax,
 }
 
 /* every UID of [lo, hi] the view does not hold */
-static void missing_range(struct rmail_mbox *mb, uint32_t lo, uint32_t hi,
+static void missing_range(const struct rmail_store_ops *ops,
+			  struct rmail_mbox *mb, uint32_t lo, uint32_t hi,
 			  struct imap_setw *w)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
-	uint32_t n = ops->mbox_count(mb), i = imap_view_lower(mb, lo);
+	uint32_t n = ops->mbox_count(mb), i = imap_view_lower(ops, mb, lo);
 	uint32_t next = lo;
 
 	for (; i < n; i++) {
@@ -153,7 +153,7 @@ static void missing_range(struct rmail_mbox *mb, uint32_t lo, uint32_t hi,
 void imap_vanished_since(struct imap_session *s, uint64_t since,
 			 const struct imap_seqset *within, struct imap_buf *out)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct rmail_mbox *mb = s->tr->mb;
 	struct imap_setw w = {.out = out};
@@ -189,10 +189,10 @@ void imap_vanished_since(struct imap_session *s, uint64_t since,
 	}
 	if (within == NULL) {
 		if (uidmax > 1)
-			missing_range(mb, 1, uidmax - 1, &w);
+			missing_range(ops, mb, 1, uidmax - 1, &w);
 	} else {
 		for (i = 0; i < within->n && within->r[i].lo < uidmax; i++)
-			missing_range(mb, within->r[i].lo,
+			missing_range(ops, mb, within->r[i].lo,
 				      within->r[i].hi < uidmax ? within->r[i].hi
 							       : uidmax - 1,
 				      &w);
@@ -205,7 +205,7 @@ void imap_vanished_since(struct imap_session *s, uint64_t since,
 void imap_qresync_select(struct imap_session *s,
 			 const struct imap_select_params *p)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct rmail_mbox *mb = s->tr->mb;
 	const struct imap_seqset *within = NULL;
 	struct imap_seqset known;

@@ -364,7 +364,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			return;
 		}
 	}
-	ops = imap_store(&h);
+	ops = imap_store(s->mod, &h);
 	if (ops->mbox_list(h, s->user, list_cb, &x, &err) < 0) {
 		imap_tagged(s, cmd->tag, false, "NO %s%s", imap_err_code(&err),
 			    err.msg);

@@ -17,9 +17,9 @@
 
 #define SCRATCH_SIZE (64 * 1024)
 
-const struct rmail_store_ops *imap_store(void **h_r)
+const struct rmail_store_ops *imap_store(const struct imap_mod *mod, void **h_r)
 {
-	return IMAP_CORE->store(h_r);
+	return mod->core->store(h_r);
 }
 
 /* Replies go straight to the core: it corks every callback's writes
@@ -29,7 +29,7 @@ const struct rmail_store_ops *imap_store(void **h_r)
 void imap_write(struct imap_session *s, const void *d, size_t n)
 {
 	if (!s->closing)
-		IMAP_CORE->conn_write(s->c, d, n);
+		s->mod->core->conn_write(s->c, d, n);
 }
 
 /* core->conn_printf has no va_list form; this one also minds closing */
@@ -71,7 +71,7 @@ static bool expunge_blocked(struct imap_session *s)
 
 	if (s->c == NULL || s->closing)
 		return false;
-	len = IMAP_CORE->conn_peek(s->c, &d);
+	len = s->mod->core->conn_peek(s->c, &d);
 	end = d + len;
 	p = memchr(d, ' ', len);
 	if (p == NULL)
@@ -104,8 +104,8 @@ bool imap_cleartext_blocked(struct imap_session *s)
 {
 	if (s->tls)
 		return false;
-	return !(IMAP_CONF->allow_cleartext_login_loopback &&
-		 IMAP_CORE->conn_is_loopback(s->c));
+	return !(imap_conf(s->mod)->allow_cleartext_login_loopback &&
+		 s->mod->core->conn_is_loopback(s->c));
 }
 
 void imap_capability_list(struct imap_session *s, char *buf, size_t n)
@@ -120,10 +120,10 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
 		"ESEARCH SEARCHRES "
 		"APPENDLIMIT=%llu",
-		(unsigned long long)IMAP_CONF->appendlimit);
-	if (len < n && imap_multiappend_ok())
+		(unsigned long long)imap_conf(s->mod)->appendlimit);
+	if (len < n && imap_multiappend_ok(s->mod))
 		len += (size_t)snprintf(buf + len, n - len, " MULTIAPPEND");
-	if (len < n && imap_condstore_supported())
+	if (len < n && imap_condstore_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len,
 					" CONDSTORE QRESYNC");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
@@ -138,7 +138,7 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 
 void imap_set_limits(struct imap_session *s)
 {
-	const struct imap_conf *cf = IMAP_CONF;
+	const struct imap_conf *cf = imap_conf(s->mod);
 	struct imap_parser_limits lim = {
 		.max_line = (size_t)cf->max_line,
 		.max_literal = cf->max_literal_preauth,
@@ -160,10 +160,10 @@ void imap_set_limits(struct imap_session *s)
  * block could land on freed heap pages that stay resident (TLS handshake
  * temporaries, closed connections) and pin them for the session's life.
  */
-static size_t session_mem_size(size_t *parena_len_r)
+static size_t session_mem_size(const struct imap_conf *cf, size_t *parena_len_r)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t plen = ((size_t)IMAP_CONF->max_command + pg - 1) & ~(pg - 1);
+	size_t plen = ((size_t)cf->max_command + pg - 1) & ~(pg - 1);
 
 	*parena_len_r = plen;
 	return plen + SCRATCH_SIZE;
@@ -180,21 +180,23 @@ static void session_mem_release(struct imap_session *s)
 		(void)madvise(s->parena_mem, s->mem_len, MADV_DONTNEED);
 }
 
-int imap_session_accept(struct rmail_conn *c, void **session_r)
+int imap_session_accept(void *ctx, struct rmail_conn *c, void **session_r)
 {
-	const struct rmail_core *core = IMAP_CORE;
-	const struct imap_conf *cf = IMAP_CONF;
+	struct imap_mod *mod = ctx;
+	const struct rmail_core *core = mod->core;
+	const struct imap_conf *cf = imap_conf(mod);
 	struct imap_session *s;
 	size_t plen;
 	char caps[512];
 	void *mem;
 
 	s = core->pcalloc(core->conn_pool(c), sizeof(*s));
+	s->mod = mod;
 	s->c = c;
 	s->state = IMAP_S_NOAUTH;
 	s->tls = core->conn_is_tls(c) != 0;
 	s->login_deadline = core->now() + cf->login_timeout;
-	s->mem_len = session_mem_size(&plen);
+	s->mem_len = session_mem_size(cf, &plen);
 	mem = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
@@ -230,7 +232,7 @@ void imap_async_begin(struct imap_session *s, const char *tag)
 	snprintf(s->tag, sizeof(s->tag), "%s", tag != NULL ? tag : "*");
 	s->busy = true;
 	/* conn_suspend exists: the descriptor declares ABI 1.2 */
-	IMAP_CORE->conn_suspend(s->c);
+	s->mod->core->conn_suspend(s->c);
 }
 
 void imap_async_end(struct imap_session *s)
@@ -239,7 +241,7 @@ void imap_async_end(struct imap_session *s)
 	/* s->fetch is NULL here: a FETCH is freed before it ends */
 	if (s->closing)
 		session_cleanup(s);
-	IMAP_CORE->conn_resume(s->c);
+	s->mod->core->conn_resume(s->c);
 }
 
 /* ---- dispatch --------------------------------------------------- */
@@ -336,14 +338,14 @@ static void dispatch(struct imap_session *s, struct imap_cmd *cmd)
 /* a raw line (SASL response, DONE): 1 handled, 0 need more, -1 close */
 static int raw_line(struct imap_session *s)
 {
-	const struct rmail_core *core = IMAP_CORE;
+	const struct rmail_core *core = s->mod->core;
 	const char *d, *nl;
 	size_t len, n;
 
 	len = core->conn_peek(s->c, &d);
 	nl = memchr(d, '\n', len);
 	if (nl == NULL) {
-		if (len >= IMAP_CONF->max_line) {
+		if (len >= imap_conf(s->mod)->max_line) {
 			imap_printf(s, "* BYE Line too long\r\n");
 			return -1;
 		}
@@ -375,8 +377,8 @@ static int raw_line(struct imap_session *s)
 
 static int session_input(struct rmail_conn *c, void *session)
 {
-	const struct rmail_core *core = IMAP_CORE;
 	struct imap_session *s = session;
+	const struct rmail_core *core = s->mod->core;
 	const char *d;
 	size_t len, used;
 	int rc;
@@ -464,38 +466,44 @@ static int session_input(struct rmail_conn *c, void *session)
  * Re-arm it with what is left of login_timeout when that is sooner. */
 static void prelogin_deadline(struct imap_session *s)
 {
-	const struct imap_conf *cf = IMAP_CONF;
+	const struct imap_conf *cf = imap_conf(s->mod);
 	double left;
 
 	if (s->state >= IMAP_S_AUTH || s->closing || cf->login_timeout <= 0)
 		return;
-	left = s->login_deadline - IMAP_CORE->now();
+	left = s->login_deadline - s->mod->core->now();
 	if (left < cf->idle_timeout_preauth)
-		IMAP_CORE->conn_set_timeout(s->c, left > 0.001 ? left : 0.001);
+		s->mod->core->conn_set_timeout(s->c,
+					       left > 0.001 ? left : 0.001);
 }
 
-int imap_session_input(struct rmail_conn *c, void *session)
+int imap_session_input(void *ctx, struct rmail_conn *c, void *session)
 {
-	int rc = session_input(c, session);
+	int rc;
+
+	(void)ctx;
+	rc = session_input(c, session);
 
 	if (rc == RMAIL_OK)
 		prelogin_deadline(session);
 	return rc;
 }
 
-void imap_session_drain(struct rmail_conn *c, void *session)
+void imap_session_drain(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct imap_session *s = session;
 
+	(void)ctx;
 	(void)c;
 	if (s->fetch != NULL && !s->closing)
 		imap_fetch_continue(s);
 }
 
-void imap_session_tls_ready(struct rmail_conn *c, void *session)
+void imap_session_tls_ready(void *ctx, struct rmail_conn *c, void *session)
 {
 	struct imap_session *s = session;
 
+	(void)ctx;
 	(void)c;
 	/* RFC 3501 6.2.1: forget everything learnt in cleartext */
 	s->tls = true;
@@ -503,23 +511,27 @@ void imap_session_tls_ready(struct rmail_conn *c, void *session)
 	s->mode = IMAP_M_CMD;
 }
 
-void imap_session_timeout(struct rmail_conn *c, void *session)
+void imap_session_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
+	const struct imap_mod *mod = ctx;
+
 	(void)session;
-	IMAP_CORE->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
+	mod->core->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
 }
 
-void imap_session_close(struct rmail_conn *c, void *session, int reason)
+void imap_session_close(void *ctx, struct rmail_conn *c, void *session,
+			int reason)
 {
 	struct imap_session *s = session;
 
+	(void)ctx;
 	(void)c;
 	(void)reason;
 	if (s == NULL || s->closing)
 		return;
 	s->closing = true;
 	if (s->search_work != NULL)
-		IMAP_CORE->work_cancel(s->search_work);
+		s->mod->core->work_cancel(s->search_work);
 	if (s->fetch != NULL) {
 		/* no on_drain will come to finish it */
 		imap_fetch_free(s);
@@ -644,7 +656,7 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 		len += 7;
 	}
 	if (m->keywords != 0 && s->tr != NULL)
-		nkw = imap_store(NULL)->mbox_keywords(s->tr->mb, &kw);
+		nkw = imap_store(s->mod, NULL)->mbox_keywords(s->tr->mb, &kw);
 	/* only keywords * FLAGS announced (RFC 3501 7.2.6): a newer one
 	 * shows once the next command has announced it */
 	if (s->tr != NULL && nkw > s->nkw)

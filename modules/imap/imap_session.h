@@ -40,10 +40,11 @@ struct imap_mod {
 	struct imap_tracker *trackers; /* selected mailboxes */
 };
 
-extern struct imap_mod imap_g;
-
-#define IMAP_CORE (imap_g.core)
-#define IMAP_CONF ((const struct imap_conf *)imap_g.m->conf)
+/* the config generation in force (m->conf changes on reload) */
+static inline const struct imap_conf *imap_conf(const struct imap_mod *mod)
+{
+	return mod->m->conf;
+}
 
 enum imap_state {
 	IMAP_S_NOAUTH,
@@ -88,6 +89,7 @@ struct imap_selfchg {
  */
 struct imap_tracker {
 	struct imap_tracker *next;
+	struct imap_mod *mod; /* whose trackers list holds it */
 	char *user, *name;
 	struct rmail_mbox *mb;
 	struct rmail_watch *watch;
@@ -105,6 +107,7 @@ struct imap_fetch_run;
 struct imap_append_run;
 
 struct imap_session {
+	struct imap_mod *mod; /* the listener's ctx: module state and core */
 	struct rmail_conn *c;
 	int state;
 	int mode;
@@ -160,12 +163,14 @@ struct imap_session {
 #define IMAP_PERMFLAGS "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 
 /* ---- imap_session.c --------------------------------------------- */
-int imap_session_accept(struct rmail_conn *c, void **session_r);
-int imap_session_input(struct rmail_conn *c, void *session);
-void imap_session_drain(struct rmail_conn *c, void *session);
-void imap_session_tls_ready(struct rmail_conn *c, void *session);
-void imap_session_timeout(struct rmail_conn *c, void *session);
-void imap_session_close(struct rmail_conn *c, void *session, int reason);
+/* the 1.2 handler layout: ctx is the module's struct imap_mod */
+int imap_session_accept(void *ctx, struct rmail_conn *c, void **session_r);
+int imap_session_input(void *ctx, struct rmail_conn *c, void *session);
+void imap_session_drain(void *ctx, struct rmail_conn *c, void *session);
+void imap_session_tls_ready(void *ctx, struct rmail_conn *c, void *session);
+void imap_session_timeout(void *ctx, struct rmail_conn *c, void *session);
+void imap_session_close(void *ctx, struct rmail_conn *c, void *session,
+			int reason);
 
 void imap_printf(struct imap_session *s, const char *fmt, ...)
 	RMAIL_PRINTF(2, 3);
@@ -183,7 +188,9 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m);
 /* decimal digits of v at p (no NUL); returns their number */
 size_t imap_put_u64(char *p, uint64_t v);
 /* store helpers */
-const struct rmail_store_ops *imap_store(void **h_r);
+/* the loaded store and its handle (h_r may be NULL) */
+const struct rmail_store_ops *imap_store(const struct imap_mod *mod,
+					 void **h_r);
 /* UTF-8 name from a wire astring; NULL with a reply written */
 const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 			  const struct imap_arg *a);
@@ -243,7 +250,8 @@ bool imap_map_next(struct imap_session *s, struct imap_map_it *it,
 uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq);
 uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid);
 /* index in the view of the first UID >= uid */
-uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid);
+uint32_t imap_view_lower(const struct rmail_store_ops *ops,
+			 struct rmail_mbox *mb, uint32_t uid);
 /* the live message of a UID in the map, or NULL (expunged, unknown) */
 const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid);
 void imap_uids_add(struct imap_uids *u, uint32_t uid);
@@ -259,7 +267,7 @@ int imap_set_uids(struct imap_session *s, const char *set, bool uid,
 
 /* ---- imap_condstore.c ------------------------------------------- */
 /* may CONDSTORE and QRESYNC be offered (the store has modseqs)? */
-bool imap_condstore_supported(void);
+bool imap_condstore_supported(const struct imap_mod *mod);
 /* a CONDSTORE enabling command ran: on for the rest of the connection;
  * with a mailbox selected its HIGHESTMODSEQ is sent */
 void imap_condstore_enable(struct imap_session *s);
@@ -330,6 +338,6 @@ int imap_append_chunk(struct imap_session *s, const char *d, size_t n);
 void imap_append_done(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_append_abort(struct imap_session *s);
 /* the store commits batches (MULTIAPPEND advertised) */
-bool imap_multiappend_ok(void);
+bool imap_multiappend_ok(const struct imap_mod *mod);
 
 #endif

@@ -149,9 +149,9 @@ static uint32_t snap_max(const struct imap_tracker *t)
 
 /* ---- the view --------------------------------------------------- */
 
-uint32_t imap_view_lower(struct rmail_mbox *mb, uint32_t uid)
+uint32_t imap_view_lower(const struct rmail_store_ops *ops,
+			 struct rmail_mbox *mb, uint32_t uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
 	uint32_t lo = 0, hi = ops->mbox_count(mb);
 
 	while (lo < hi) {
@@ -226,7 +226,7 @@ uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
 
 const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	int64_t idx;
 
 	if (!in_map(s, uid) || imap_uids_has(&s->gone, uid))
@@ -238,7 +238,7 @@ const struct rmail_msg *imap_view_msg(struct imap_session *s, uint32_t uid)
 const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
 				       uint32_t *seq_r)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	const struct imap_msgs *S = &s->tr->snap;
 	size_t i = msgs_lower(S, uid); /* one search for both answers */
 	int64_t idx;
@@ -380,7 +380,7 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
  */
 static uint32_t recent_claim(struct imap_tracker *t, uint32_t upto)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	struct rmail_err err;
 	uint32_t prev;
 
@@ -414,7 +414,7 @@ static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
 
 static void snap_take(struct imap_tracker *t, struct imap_msgs *out)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	uint32_t i, n = ops->mbox_count(t->mb);
 
 	out->n = 0;
@@ -429,8 +429,8 @@ struct change_ctx {
 
 static void on_change(void *arg, const struct rmail_change *ch)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
 	struct change_ctx *x = arg;
+	const struct rmail_store_ops *ops = imap_store(x->t->mod, NULL);
 	struct imap_session *s;
 	struct rmail_msg *sm;
 	int64_t idx;
@@ -509,7 +509,7 @@ static void late(struct imap_tracker *t, uint32_t uid)
 /* the new snapshot from the old one and the refreshed view */
 static void snap_merge(struct imap_tracker *t)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	struct imap_msgs old = t->snap, nw = {0};
 	uint32_t n = ops->mbox_count(t->mb), oldmax = snap_max(t), k = 0;
 	size_t i;
@@ -547,7 +547,7 @@ static void snap_merge(struct imap_tracker *t)
 
 void imap_tracker_sync(struct imap_tracker *t)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	struct change_ctx x = {t, t->modseq};
 	struct rmail_err err;
@@ -557,7 +557,7 @@ void imap_tracker_sync(struct imap_tracker *t)
 		return;
 	ops->mbox_info(t->mb, &st);
 	n = ops->mbox_count(t->mb);
-	low = imap_view_lower(t->mb, snap_max(t) + 1);
+	low = imap_view_lower(ops, t->mb, snap_max(t) + 1);
 	if (low == t->snap.n) {
 		/* nothing gone, nothing late: the new UIDs join */
 		for (i = low; i < n; i++)
@@ -571,7 +571,8 @@ void imap_tracker_sync(struct imap_tracker *t)
 		 * store with durable modseqs never goes down; its
 		 * HIGHESTMODSEQ may trail the modseqs of changes the view
 		 * already holds, which must not replay them all */
-		if (st.highestmodseq < t->modseq && !imap_condstore_supported())
+		if (st.highestmodseq < t->modseq &&
+		    !imap_condstore_supported(t->mod))
 			t->modseq = 0;
 		x.max = t->modseq;
 		if (ops->mbox_changes(t->mb, t->modseq, on_change, &x, &err) ==
@@ -596,24 +597,25 @@ static void on_watch(void *arg)
 	}
 }
 
-static struct imap_tracker *tracker_get(const char *user, const char *name,
-					struct rmail_err *err)
+static struct imap_tracker *tracker_get(struct imap_mod *mod, const char *user,
+					const char *name, struct rmail_err *err)
 {
 	const struct rmail_store_ops *ops;
 	struct imap_tracker *t;
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	void *h;
 
-	for (t = imap_g.trackers; t != NULL; t = t->next)
+	for (t = mod->trackers; t != NULL; t = t->next)
 		if (strcmp(t->user, user) == 0 && strcmp(t->name, name) == 0) {
 			t->refs++;
 			imap_tracker_sync(t);
 			return t;
 		}
-	ops = imap_store(&h);
+	ops = imap_store(mod, &h);
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		abort();
+	t->mod = mod;
 	if (ops->mbox_open(h, user, name, &t->mb, err) < 0) {
 		free(t);
 		return NULL;
@@ -634,8 +636,8 @@ static struct imap_tracker *tracker_get(const char *user, const char *name,
 	/* without a watch IDLE still works on the client's next command */
 	if (ops->watch_add(h, user, name, on_watch, t, &t->watch, err) < 0)
 		t->watch = NULL;
-	t->next = imap_g.trackers;
-	imap_g.trackers = t;
+	t->next = mod->trackers;
+	mod->trackers = t;
 	return t;
 }
 
@@ -646,12 +648,12 @@ void imap_tracker_hold(struct imap_tracker *t)
 
 void imap_tracker_put(struct imap_tracker *t)
 {
-	const struct rmail_store_ops *ops = imap_store(NULL);
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
 	struct imap_tracker **pp;
 
 	if (--t->refs > 0)
 		return;
-	for (pp = &imap_g.trackers; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &t->mod->trackers; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
 			break;
@@ -672,7 +674,7 @@ int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 	struct imap_tracker *t;
 
 	imap_view_unselect(s);
-	t = tracker_get(s->user, name, err);
+	t = tracker_get(s->mod, s->user, name, err);
 	if (t == NULL)
 		return -1;
 	s->tr = t;
@@ -724,7 +726,7 @@ void imap_view_flags(struct imap_session *s)
 	const char *const *kw;
 	size_t nkw, k;
 
-	nkw = imap_store(NULL)->mbox_keywords(s->tr->mb, &kw);
+	nkw = imap_store(s->mod, NULL)->mbox_keywords(s->tr->mb, &kw);
 	if (nkw > RMAIL_KEYWORD_MAX)
 		nkw = RMAIL_KEYWORD_MAX;
 	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
@@ -745,7 +747,7 @@ void imap_view_keywords(struct imap_session *s)
 	const char *const *kw;
 
 	if (s->tr != NULL &&
-	    imap_store(NULL)->mbox_keywords(s->tr->mb, &kw) > s->nkw &&
+	    imap_store(s->mod, NULL)->mbox_keywords(s->tr->mb, &kw) > s->nkw &&
 	    s->nkw < 64)
 		imap_view_flags(s);
 }

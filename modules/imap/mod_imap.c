@@ -10,7 +10,8 @@
 
 #include "imap_session.h"
 
-struct imap_mod imap_g;
+/* the module's state: handed to every handler as ctx, never global */
+static struct imap_mod imap_state;
 
 static const struct rmail_conf_key imap_keys[] = {
 	{"listen", RMAIL_CONF_LISTEN, 0, offsetof(struct imap_conf, listen),
@@ -59,12 +60,12 @@ static const struct rmail_conf_key imap_keys[] = {
 
 static const struct rmail_proto_ops imap_ops = {
 	.size = sizeof(struct rmail_proto_ops),
-	.on_accept = imap_session_accept,
-	.on_input = imap_session_input,
-	.on_drain = imap_session_drain,
-	.on_tls_ready = imap_session_tls_ready,
-	.on_timeout = imap_session_timeout,
-	.on_close = imap_session_close,
+	.ctx_accept = imap_session_accept,
+	.ctx_input = imap_session_input,
+	.ctx_drain = imap_session_drain,
+	.ctx_tls_ready = imap_session_tls_ready,
+	.ctx_timeout = imap_session_timeout,
+	.ctx_close = imap_session_close,
 };
 
 static int imap_check(const struct imap_conf *cf, struct rmail_err *err)
@@ -92,15 +93,16 @@ static int imap_check(const struct imap_conf *cf, struct rmail_err *err)
 
 static int imap_init(struct rmail_mctx *m, struct rmail_err *err)
 {
-	memset(&imap_g, 0, sizeof(imap_g));
-	imap_g.m = m;
-	imap_g.core = m->core;
+	memset(&imap_state, 0, sizeof(imap_state));
+	imap_state.m = m;
+	imap_state.core = m->core;
 	return imap_check(m->conf, err);
 }
 
 static int imap_start(struct rmail_mctx *m, struct rmail_err *err)
 {
 	const struct imap_conf *cf = m->conf;
+	struct rmail_proto_ops ops = imap_ops;
 	void *sh;
 	struct rmail_listen_opts o = {
 		.size = sizeof(o),
@@ -115,11 +117,12 @@ static int imap_start(struct rmail_mctx *m, struct rmail_err *err)
 	if (m->core->store(&sh) == NULL)
 		return rmail_err_set(err, RMAIL_E_NOTIMPL,
 				     "imap needs a storage module");
-	if (m->core->listen(m, "listen", &cf->listen, &imap_ops, &o, err) < 0)
+	ops.ctx = &imap_state;
+	if (m->core->listen(m, "listen", &cf->listen, &ops, &o, err) < 0)
 		return -1;
 	o.tls = RMAIL_TLS_IMPLICIT;
-	return m->core->listen(m, "imaps_listen", &cf->imaps_listen, &imap_ops,
-			       &o, err);
+	return m->core->listen(m, "imaps_listen", &cf->imaps_listen, &ops, &o,
+			       err);
 }
 
 static int imap_reload_check(struct rmail_mctx *m, const void *new_conf,
