@@ -9,15 +9,22 @@
 #include <string.h>
 
 #include "migrate/maildir.h"
+#include <rmail/store.h>
 
-/* every name given is a mailbox the export can write back */
+/* a name given is one line's mailbox, and what encodes decodes back
+ * (folder_decode lets raw non-ASCII through, which encode refuses) */
 static void on_sub(void *arg, const char *mbox)
 {
-	static char enc[32768];
+	static char enc[32768], dec[8192];
+	size_t len = strlen(mbox);
 
 	(void)arg;
+	if (len == 0 || len > RMAIL_MBOX_NAME_MAX || strchr(mbox, '\n') != NULL)
+		abort();
 	if (strcmp(mbox, "INBOX") != 0 &&
-	    rm_md_folder_encode(mbox, enc, sizeof(enc)) != 0)
+	    rm_md_folder_encode(mbox, enc, sizeof(enc)) == 0 &&
+	    (rm_md_folder_decode(enc, dec, sizeof(dec)) != 0 ||
+	     strcmp(dec, mbox) != 0))
 		abort();
 }
 
