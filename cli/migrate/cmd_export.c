@@ -492,11 +492,12 @@ static void subs_cb(void *arg, const char *mbox)
  * place from tmp/, so a planted name is replaced, never written through. */
 static void write_subscriptions(struct exp *ex)
 {
-	char folder[4 * RMAIL_MBOX_NAME_MAX], tmp[64], *text = NULL, buf[8192];
+	char folder[4 * RMAIL_MBOX_NAME_MAX], tmp[64], *text = NULL;
+	static char buf[256 * 1024];
 	const char *why, *prev = NULL;
 	size_t i, cap = 0;
 	struct stat st;
-	ssize_t len;
+	ssize_t len, n;
 	FILE *fp;
 	int fd, tmpfd;
 
@@ -507,9 +508,22 @@ static void write_subscriptions(struct exp *ex)
 		return;
 	}
 	if (fd >= 0) {
-		/* larger than any real one: its head is still merged */
-		len = read(fd, buf, sizeof(buf));
+		/* whole lines only: a name cut at the buffer's end is lost
+		 * rather than merged as another (shorter) name */
+		len = 0;
+		while ((size_t)len < sizeof(buf) &&
+		       (n = read(fd, buf + len, sizeof(buf) - (size_t)len)) !=
+			       0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			len += n;
+		}
 		close(fd);
+		while (len > 0 && (size_t)len == sizeof(buf) &&
+		       buf[len - 1] != '\n')
+			len--;
 		if (len > 0)
 			rm_md_subscriptions_parse(buf, (size_t)len, subs_cb,
 						  &ex->subs);
