@@ -1,7 +1,8 @@
 /*
  * rmail export maildir ADDRESS DIR: a user's mailboxes as a Maildir++
  * tree (INBOX at the root, "A/B" as ".A.B", flags in ":2,", keywords
- * through dovecot-keywords).  Files are written in tmp/ and linked into
+ * through dovecot-keywords, subscriptions in Dovecot's `subscriptions`
+ * file at the top).  Files are written in tmp/ and linked into
  * cur/, so an existing file is never overwritten and a message whose
  * base name is already in the folder is not written again.
  *
@@ -33,7 +34,7 @@ struct exp {
 	char user[RMAIL_ADDR_MAX + 1];
 	const char *root;
 	struct rm_md_tree tree;
-	struct rm_strset mboxes;
+	struct rm_strset mboxes, subs;
 	size_t done, existed, failed, refused, nfolders, dropped_kw;
 };
 
@@ -52,6 +53,9 @@ static void list_cb(void *arg, const struct rmail_mbox_entry *e)
 
 	if ((e->attrs & (RMAIL_MBOX_NOSELECT | RMAIL_MBOX_NONEXISTENT)) == 0)
 		rm_strset_add(&ex->mboxes, e->name, strlen(e->name));
+	/* a subscription to a mailbox that is gone is the user's too */
+	if (e->attrs & RMAIL_MBOX_SUBSCRIBED)
+		rm_strset_add(&ex->subs, e->name, strlen(e->name));
 }
 
 static void refuse(struct exp *ex, const char *dir, const char *name,
@@ -477,6 +481,88 @@ static int export_mbox(struct exp *ex, const char *name)
 	return rc;
 }
 
+static void subs_cb(void *arg, const char *mbox)
+{
+	rm_strset_add(arg, mbox, strlen(mbox));
+}
+
+/* Dovecot's `subscriptions` at the top: version 1 (one storage name per
+ * line, "A.B" as the folder's directory without its dot), which every
+ * Dovecot 2 reads.  Merged with a file already there, then renamed into
+ * place from tmp/, so a planted name is replaced, never written through. */
+static void write_subscriptions(struct exp *ex)
+{
+	char folder[4 * RMAIL_MBOX_NAME_MAX], tmp[64], *text = NULL;
+	static char buf[256 * 1024];
+	const char *why, *prev = NULL;
+	size_t i, cap = 0;
+	struct stat st;
+	ssize_t len, n;
+	FILE *fp;
+	int fd, tmpfd;
+
+	fd = rm_md_open_file(&ex->tree, ex->tree.fd, "subscriptions", &st,
+			     &why);
+	if (fd < 0 && why != NULL) {
+		refuse(ex, ex->root, "subscriptions", why);
+		return;
+	}
+	if (fd >= 0) {
+		/* whole lines only: a name cut at the buffer's end is lost
+		 * rather than merged as another (shorter) name */
+		len = 0;
+		while ((size_t)len < sizeof(buf) &&
+		       (n = read(fd, buf + len, sizeof(buf) - (size_t)len)) !=
+			       0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			len += n;
+		}
+		close(fd);
+		while (len > 0 && (size_t)len == sizeof(buf) &&
+		       buf[len - 1] != '\n')
+			len--;
+		if (len > 0)
+			rm_md_subscriptions_parse(buf, (size_t)len, subs_cb,
+						  &ex->subs);
+	}
+	tmpfd = rm_md_make_dir(&ex->tree, ex->tree.fd, "tmp", &why);
+	if (tmpfd < 0) {
+		refuse(ex, ex->root, "tmp", why);
+		return;
+	}
+	(void)rm_strset_has(&ex->subs, "", 0); /* sorts */
+	fp = open_memstream(&text, &cap);
+	for (i = 0; fp != NULL && i < ex->subs.n; i++) {
+		const char *name = ex->subs.v[i];
+
+		if (prev != NULL && strcmp(prev, name) == 0)
+			continue;
+		prev = name;
+		if (strcasecmp(name, "INBOX") == 0)
+			fputs("INBOX\n", fp);
+		else if (rm_md_folder_encode(name, folder, sizeof(folder)) == 0)
+			fprintf(fp, "%s\n", folder + 1);
+	}
+	if (fp != NULL)
+		fclose(fp);
+	snprintf(tmp, sizeof(tmp), ".subscriptions.%d", (int)getpid());
+	if (text == NULL || !write_new(tmpfd, tmp, text)) {
+		rm_cmd_failf(CMD, "%s/tmp/%s: %s", ex->root, tmp,
+			     strerror(errno));
+		ex->failed++;
+	} else if (renameat(tmpfd, tmp, ex->tree.fd, "subscriptions") < 0) {
+		rm_cmd_failf(CMD, "%s/subscriptions: %s", ex->root,
+			     strerror(errno));
+		unlinkat(tmpfd, tmp, 0);
+		ex->failed++;
+	}
+	free(text);
+	close(tmpfd);
+}
+
 static int export_run(struct rm_cli *cli)
 {
 	struct exp ex = {0};
@@ -513,6 +599,8 @@ static int export_run(struct rm_cli *cli)
 		if (export_mbox(&ex, ex.mboxes.v[i]) < 0)
 			rc = RM_EXIT_FAIL;
 	rm_strset_free(&ex.mboxes);
+	write_subscriptions(&ex);
+	rm_strset_free(&ex.subs);
 	rm_md_tree_close(&ex.tree);
 	printf("exported %zu messages from %zu mailboxes of %s to %s "
 	       "(%zu already there, %zu failed, %zu refused)\n",

@@ -65,6 +65,10 @@ struct imp {
 	size_t batch;
 	bool tty, nosync;
 	struct rm_md_tree tree;
+	/* the tree's `subscriptions` file, when it has one: then only the
+	 * names it lists are subscribed, not every imported folder */
+	struct rm_strset subs;
+	bool have_subs;
 	size_t total, done, skipped, failed, refused;
 	time_t last_progress;
 };
@@ -502,7 +506,7 @@ create:
 		rc = 0;
 		goto out;
 	}
-	if (strcasecmp(f->mbox, "INBOX") != 0)
+	if (strcasecmp(f->mbox, "INBOX") != 0 && !im->have_subs)
 		(void)im->ops->mbox_subscribe(im->h, im->user, f->mbox, 1,
 					      NULL);
 	ledger_load(im, f->mbox, &seen);
@@ -645,6 +649,40 @@ static int ledger_dir(struct imp *im)
 	return 0;
 }
 
+static void subs_cb(void *arg, const char *mbox)
+{
+	rm_strset_add(arg, mbox, strlen(mbox));
+}
+
+/* Dovecot's subscriptions file at the top; a refused one is reported
+ * and every folder is subscribed as without one */
+static void subs_load(struct imp *im, struct imp_folder *top)
+{
+	size_t len;
+	char *text = read_small(im, top, im->tree.fd, "subscriptions", &len);
+
+	if (text == NULL)
+		return;
+	rm_md_subscriptions_parse(text, len, subs_cb, &im->subs);
+	im->have_subs = true;
+	free(text);
+}
+
+static void subs_apply(struct imp *im)
+{
+	struct rmail_err err;
+	size_t i;
+
+	for (i = 0; i < im->subs.n && im->ops->mbox_subscribe != NULL; i++) {
+		rmail_err_clear(&err);
+		if (im->ops->mbox_subscribe(im->h, im->user, im->subs.v[i], 1,
+					    &err) < 0)
+			rm_cmd_failf(CMD, "subscribing \"%s\": %s",
+				     im->subs.v[i], err.msg);
+	}
+	rm_strset_free(&im->subs);
+}
+
 static int import_run(struct rm_cli *cli)
 {
 	struct imp im = {.tree = {.fd = -1}};
@@ -690,6 +728,7 @@ static int import_run(struct rm_cli *cli)
 	im.nosync = im.ops->mbox_sync != NULL;
 
 	folders = collect(&im, pos[1], &nf);
+	subs_load(&im, &folders[0]);
 	for (i = 0; i < nf; i++) {
 		folder_load(&im, &folders[i]);
 		for (j = 0; j < folders[i].n; j++)
@@ -706,6 +745,9 @@ static int import_run(struct rm_cli *cli)
 		folder_free(&folders[i]);
 	}
 	free(folders);
+	if (!stop_requested)
+		subs_apply(&im);
+	rm_strset_free(&im.subs);
 	progress(&im, "done", true);
 	if (im.tty)
 		fputc('\n', stderr);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <rmail/store.h>
 
@@ -351,6 +352,90 @@ size_t rm_md_keywords_parse(const char *text, size_t len,
 			}
 		}
 		p = nl + 1;
+	}
+	return n;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* one version 2 line to a version 1 storage name in out ("." first);
+ * -1 when a level holds a byte Maildir++ cannot name ('.', controls) */
+static int subs_v2_unescape(const char *p, const char *end, char *out,
+			    size_t outsz)
+{
+	size_t o = 1;
+	int hi, lo;
+	char c;
+
+	out[0] = '.';
+	for (; p < end; p++) {
+		c = *p;
+		if (c == '\t') {
+			c = '.';
+		} else if (c == '\\') {
+			if (end - p < 3 || (hi = hexval(p[1])) < 0 ||
+			    (lo = hexval(p[2])) < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			p += 2;
+			if (c == '.' || (unsigned char)c < 0x20)
+				return -1;
+		}
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+size_t rm_md_subscriptions_parse(const char *text, size_t len,
+				 void (*fn)(void *arg, const char *mbox),
+				 void *arg)
+{
+	const char *p = text, *end = text + len, *nl, *le;
+	char stor[4 * RMAIL_MBOX_NAME_MAX + 2], mbox[RMAIL_MBOX_NAME_MAX + 1];
+	bool v2 = len >= 4 && memcmp(text, "V\t2\n", 4) == 0;
+	size_t n = 0, llen;
+
+	if (v2)
+		p += 4;
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+		llen = (size_t)(le - p);
+		if (llen == 0 || memchr(p, '\0', llen) != NULL)
+			continue;
+		if (llen == 5 && strncasecmp(p, "INBOX", 5) == 0) {
+			fn(arg, "INBOX");
+			n++;
+			continue;
+		}
+		if (v2) {
+			if (subs_v2_unescape(p, le, stor, sizeof(stor)) < 0)
+				continue;
+		} else {
+			if (llen + 2 > sizeof(stor))
+				continue;
+			stor[0] = '.';
+			memcpy(stor + 1, p, llen);
+			stor[llen + 1] = '\0';
+		}
+		if (rm_md_folder_decode(stor, mbox, sizeof(mbox)) < 0)
+			continue;
+		fn(arg, mbox);
+		n++;
 	}
 	return n;
 }

@@ -50,6 +50,17 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 				   uint32_t uid),
 			void *arg);
 
+/* Dovecot's `subscriptions` file at the top of a Maildir++ tree:
+ * version 1 is a storage name per line ("A.B", modified UTF-7, as the
+ * folder directory without its dot); version 2 starts "V\t2\n\n" and
+ * splits levels with a tab, '\\' and two hex digits escaping a byte.
+ * Calls fn(arg, mbox) with each mailbox ("A/B" in UTF-8, INBOX as
+ * "INBOX"); lines that name no mailbox are skipped.  Returns how many
+ * names fn was given. */
+size_t rm_md_subscriptions_parse(const char *text, size_t len,
+				 void (*fn)(void *arg, const char *mbox),
+				 void *arg);
+
 /* A sorted set of strings (ledgers, existing names). */
 struct rm_strset {
 	char **v;

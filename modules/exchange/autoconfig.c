@@ -3,7 +3,13 @@
  * other modules' sections, so it advertises the standard ports (IMAPS
  * 993, SMTPS 465, submission 587 with STARTTLS) on the core's hostname
  * unless exchange_api.advertise says otherwise (proxy, NAT).
+ *
+ * The <domain> is that of the emailaddress asked about when the store
+ * serves it: a user's domain need not be the hostname's parent.  A
+ * domain the store does not serve is refused (404) rather than answered
+ * for another domain, so a client falls back to its other sources.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,12 +75,54 @@ char *ex_xml_escape(struct ex_req *r, const char *s)
 	return o;
 }
 
+/* the lowercased domain of emailaddress when the store serves it; the
+ * hostname's parent without an address; NULL when answered already */
+static const char *autoconfig_domain(struct ex_req *r, const char *host)
+{
+	const char *addr = ex_query(r, "emailaddress"), *at;
+	const struct rmail_store_ops *ops;
+	struct rmail_err err;
+	char *dom, *p;
+	void *h;
+	int local;
+
+	if (addr == NULL || *addr == '\0')
+		return strchr(host, '.') != NULL ? strchr(host, '.') + 1 : host;
+	at = strrchr(addr, '@');
+	if (at == NULL || at == addr || at[1] == '\0' ||
+	    strlen(at + 1) > RMAIL_ADDR_MAX) {
+		ex_error(r, 404, "Not a mail address");
+		return NULL;
+	}
+	dom = r->mod->core->pstrndup(r->pool, at + 1, strlen(at + 1));
+	for (p = dom; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	ops = r->mod->core->store(&h);
+	rmail_err_clear(&err);
+	if (RMAIL_HAS(ops, struct rmail_store_ops, domain_local_try) &&
+	    ops->domain_local_try != NULL)
+		local = ops->domain_local_try(h, dom, &err);
+	else
+		local = ops->domain_is_local(h, dom) ? 1 : 0;
+	if (local < 0) {
+		ex_error(r, 503, "Store unavailable");
+		return NULL;
+	}
+	if (local == 0) {
+		ex_error(r, 404, "Domain not served here");
+		return NULL;
+	}
+	return ex_xml_escape(r, dom);
+}
+
 void ex_autoconfig(struct ex_req *r)
 {
 	const char *host = ex_xml_escape(r, ex_advertise(r, "hostname", NULL));
-	const char *domain =
-		strchr(host, '.') != NULL ? strchr(host, '.') + 1 : host;
+	const char *domain = autoconfig_domain(r, host);
 	char *xml;
+
+	if (domain == NULL)
+		return;
 
 	xml = r->mod->core->psprintf(
 		r->pool,

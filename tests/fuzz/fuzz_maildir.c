@@ -1,13 +1,32 @@
 /*
  * cli/migrate/maildir.c on hostile bytes: folder names (whatever decodes must
  * encode and decode back to the same mailbox), message file names,
- * dovecot-keywords, dovecot-uidlist and the store name encoder.
+ * dovecot-keywords, dovecot-uidlist, subscriptions and the store name
+ * encoder.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "migrate/maildir.h"
+#include <rmail/store.h>
+
+/* a name given is one line's mailbox, and what encodes decodes back
+ * (folder_decode lets raw non-ASCII through, which encode refuses) */
+static void on_sub(void *arg, const char *mbox)
+{
+	static char enc[32768], dec[8192];
+	size_t len = strlen(mbox);
+
+	(void)arg;
+	if (len == 0 || len > RMAIL_MBOX_NAME_MAX || strchr(mbox, '\n') != NULL)
+		abort();
+	if (strcmp(mbox, "INBOX") != 0 &&
+	    rm_md_folder_encode(mbox, enc, sizeof(enc)) == 0 &&
+	    (rm_md_folder_decode(enc, dec, sizeof(dec)) != 0 ||
+	     strcmp(dec, mbox) != 0))
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rm_md_keywords_parse((const char *)data, size, kw);
 	for (i = 0; i < RM_MD_KEYWORDS; i++)
 		free(kw[i]);
+	(void)rm_md_subscriptions_parse((const char *)data, size, on_sub, NULL);
 	records = 0;
 	(void)rm_md_uidlist_parse((const char *)data, size, on_uid, NULL);
 

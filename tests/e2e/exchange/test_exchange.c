@@ -17,6 +17,7 @@
 #include "harness.h"
 
 #define DOM "example.test"
+#define DOM2 "other.test"  /* local, not the hostname's parent */
 #define ALICE "alice@" DOM /* admin */
 #define BOB "bob@" DOM
 #define PW "secret-pw"
@@ -442,6 +443,44 @@ static void test_discovery(void)
 	resp_free(&r);
 }
 
+/* Autoconfig names the domain of the address asked about when it is
+ * ours (a user's domain need not be the hostname's parent), and refuses
+ * a domain this server does not serve instead of naming another. */
+static void test_autoconfig_domain(void)
+{
+	struct resp r = req("GET",
+			    "/mail/config-v1.1.xml?emailaddress="
+			    "carol%40" DOM2,
+			    NULL, NULL, NULL);
+
+	g_assert_cmpint(r.status, ==, 200);
+	g_assert_nonnull(strstr(r.body, "<domain>" DOM2 "</domain>"));
+	g_assert_nonnull(strstr(r.body, "emailProvider id=\"" DOM2 "\""));
+	g_assert_null(strstr(r.body, "<domain>" DOM "</domain>"));
+	resp_free(&r);
+	r = req("GET",
+		"/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress="
+		"Carol%40OTHER.test",
+		NULL, NULL, NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	g_assert_nonnull(strstr(r.body, "<domain>" DOM2 "</domain>"));
+	resp_free(&r);
+	r = req("GET", "/mail/config-v1.1.xml?emailaddress=eve%40foreign.test",
+		NULL, NULL, NULL);
+	g_assert_cmpint(r.status, ==, 404);
+	g_assert_null(strstr(r.body, "clientConfig"));
+	resp_free(&r);
+	r = req("GET", "/mail/config-v1.1.xml?emailaddress=no-at-sign", NULL,
+		NULL, NULL);
+	g_assert_cmpint(r.status, ==, 404);
+	resp_free(&r);
+	/* no address: the hostname's parent domain, as before */
+	r = req("GET", "/mail/config-v1.1.xml", NULL, NULL, NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	g_assert_nonnull(strstr(r.body, "<domain>" DOM "</domain>"));
+	resp_free(&r);
+}
+
 static void test_aliases(void)
 {
 	char *a = login(ALICE, NULL), *b = login(BOB, NULL);
@@ -619,6 +658,7 @@ int main(int argc, char **argv)
 	rmh_write_config(H);
 	add_user(ALICE, true);
 	add_user(BOB, false);
+	add_user("carol@" DOM2, false);
 	g_assert_true(rmh_start(H));
 	g_test_add_func("/exchange/healthz", test_healthz);
 	g_test_add_func("/exchange/login", test_login);
@@ -628,6 +668,7 @@ int main(int argc, char **argv)
 			test_keepalive_pipeline);
 	g_test_add_func("/exchange/cors", test_cors);
 	g_test_add_func("/exchange/discovery", test_discovery);
+	g_test_add_func("/exchange/autoconfig_domain", test_autoconfig_domain);
 	g_test_add_func("/exchange/aliases", test_aliases);
 	g_test_add_func("/exchange/append_list_flags", test_append_list_flags);
 	g_test_add_func("/exchange/send", test_send);

@@ -252,6 +252,57 @@ static void test_status_size(void)
 	imc_close(c);
 }
 
+/*
+ * The mailboxes rmail makes on its own (a new user's special-use
+ * defaults) are real: listed without \Noselect or \NonExistent,
+ * subscribed, and selectable, so a sync tool never meets one it cannot
+ * open on this side (docs/imap.md, "Default mailboxes").
+ */
+static void test_defaults_selectable(void)
+{
+	static const struct {
+		const char *name, *use;
+	} defs[] = {
+		{"INBOX", NULL},	{"Sent", "\\Sent"},
+		{"Drafts", "\\Drafts"}, {"Trash", "\\Trash"},
+		{"Junk", "\\Junk"},	{"Archive", "\\Archive"},
+	};
+	struct imc *c = fresh("defaults");
+	char *r, *l, *q, **v;
+	size_t i;
+
+	r = imc_ok(c, "LIST \"\" \"*\" RETURN (SUBSCRIBED SPECIAL-USE)");
+	for (i = 0; i < G_N_ELEMENTS(defs); i++) {
+		q = g_strdup_printf("\"%s\"", defs[i].name);
+		l = line_of(r, q);
+		if (*l == '\0')
+			g_test_message("reply: %s", r);
+		g_assert_cmpstr(l, !=, "");
+		hasnt(l, "\\Noselect");
+		hasnt(l, "\\NonExistent");
+		has(l, "\\Subscribed");
+		if (defs[i].use != NULL)
+			has(l, defs[i].use);
+		g_free(l);
+		g_free(q);
+	}
+	g_free(r);
+	/* nothing else was made: a default is one of these six */
+	r = imc_ok(c, "LIST \"\" \"*\"");
+	v = g_strsplit(r, "* LIST ", -1);
+	g_assert_cmpuint(g_strv_length(v) - 1, ==, G_N_ELEMENTS(defs));
+	g_strfreev(v);
+	g_free(r);
+	for (i = 0; i < G_N_ELEMENTS(defs); i++) {
+		r = imc_ok(c, "SELECT \"%s\"", defs[i].name);
+		has(r, "[READ-WRITE]");
+		has(r, "* 0 EXISTS");
+		g_free(r);
+	}
+	g_free(imc_ok(c, "CLOSE"));
+	imc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -263,6 +314,8 @@ int main(int argc, char **argv)
 			test_recursive_special_use);
 	g_test_add_func("/imap/listext/empty-pattern", test_empty_pattern);
 	g_test_add_func("/imap/listext/status-size", test_status_size);
+	g_test_add_func("/imap/listext/defaults-selectable",
+			test_defaults_selectable);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);

@@ -677,6 +677,74 @@ static void test_run_as(struct rmh_store *f, gconstpointer data)
 	g_free(conf);
 	g_free(text);
 }
+/* the lines of DIR/subscriptions (Dovecot's Maildir++ file), sorted */
+static char *subs_of(struct rmh_store *f, const char *rel)
+{
+	char *p = path(f, rel), *text = NULL, **v, *joined;
+
+	if (!g_file_get_contents(p, &text, NULL, NULL))
+		g_error("no %s", p);
+	v = g_strsplit(text, "\n", -1);
+	qsort(v, g_strv_length(v), sizeof(char *), cmp_pstr);
+	joined = g_strjoinv(",", v);
+	g_strfreev(v);
+	g_free(text);
+	g_free(p);
+	return joined;
+}
+
+/* Subscriptions travel both ways through Dovecot's `subscriptions`
+ * file: an import subscribes what the file lists (both of Dovecot's
+ * formats), not every folder, and an export writes the file. */
+static void test_subscriptions(struct rmh_store *f, gconstpointer data)
+{
+	char *md, *out, *args, *got;
+
+	(void)data;
+	put(f, "md/cur/1.i.host:2,", msg_a, 1600000000);
+	put(f, "md/.Work.Projects/cur/2.w.host:2,", msg_w, 1600000100);
+	put(f, "md/.Caf&AOk-/cur/3.k.host:2,", msg_k, 1600000200);
+	put(f, "md/.Old/cur/4.o.host:2,", msg_b, 1600000300);
+	/* version 1: storage names, '.' between levels */
+	put(f, "md/subscriptions", "INBOX\nWork.Projects\nCaf&AOk-\n", 0);
+	add_user(f, "ann@example.com");
+	add_user(f, "bea@example.com");
+	md = path(f, "md");
+	args = g_strdup_printf("import maildir %s ann@example.com", md);
+	run_ok(f, args, "imported 4 messages");
+	g_free(args);
+	out = path(f, "out");
+	args = g_strdup_printf("export maildir ann@example.com %s", out);
+	run_ok(f, args, "exported 4 messages");
+	/* twice: the file is replaced, not appended to */
+	run_ok(f, args, "exported 0 messages");
+	g_free(args);
+	got = subs_of(f, "out/subscriptions");
+	/* the defaults of a new user, plus the file's, never Old or the
+	 * \Noselect parent Work */
+	g_assert_cmpstr(got, ==,
+			",Archive,Caf&AOk-,Drafts,INBOX,Junk,Sent,Trash,"
+			"Work.Projects");
+	g_free(got);
+
+	/* version 2 (Dovecot 2.2+): a header, levels split by a tab */
+	put(f, "md/subscriptions", "V\t2\n\nWork\tProjects\nCaf&AOk-\n", 0);
+	args = g_strdup_printf("import maildir %s bea@example.com", md);
+	run_ok(f, args, "imported 4 messages");
+	g_free(args);
+	g_free(out);
+	out = path(f, "out2");
+	args = g_strdup_printf("export maildir bea@example.com %s", out);
+	run_ok(f, args, "exported 4 messages");
+	g_free(args);
+	got = subs_of(f, "out2/subscriptions");
+	g_assert_cmpstr(got, ==,
+			",Archive,Caf&AOk-,Drafts,INBOX,Junk,Sent,Trash,"
+			"Work.Projects");
+	g_free(got);
+	g_free(md);
+	g_free(out);
+}
 
 int main(int argc, char **argv)
 {
@@ -691,5 +759,7 @@ int main(int argc, char **argv)
 		   rmh_store_setup, test_export_hostile, rmh_store_teardown);
 	g_test_add("/import/run_as", struct rmh_store, NULL, rmh_store_setup,
 		   test_run_as, rmh_store_teardown);
+	g_test_add("/import/subscriptions", struct rmh_store, NULL,
+		   rmh_store_setup, test_subscriptions, rmh_store_teardown);
 	return g_test_run();
 }

@@ -57,7 +57,7 @@ def setUpModule():
     global D
     D = Daemon()
     for name in ("ilib", "idle", "sync", "label", "esearch", "listx",
-                 "qr"):
+                 "qr", "msrc", "mdst", "msrc2", "mdst2"):
         USERS[name] = D.user(name)
     D.start()
 
@@ -368,6 +368,84 @@ SyncState *
         flagged = [p for p in self.local_msgs("INBOX")
                    if ":2," in p and "F" in p.split(":2,")[1]]
         self.assertEqual(len(flagged), 1)
+        m.logout()
+
+
+class MbsyncMigrateTest(unittest.TestCase):
+    """Moving in with mbsync from a server that lacks some of rmail's
+    default mailboxes (here Archive only as a \\Noselect parent, and no
+    Junk): the recipes docs/imap.md gives ("Default mailboxes") work.
+    The source is a second rmail user, IMAP to IMAP."""
+
+    def setUp(self):
+        if shutil.which("mbsync") is None:
+            self.skipTest("mbsync not installed")
+
+    def login(self, name):
+        m = imaplib.IMAP4_SSL("127.0.0.1", D.tls_port, ssl_context=tls_ctx())
+        m.login(USERS[name], PW)
+        return m
+
+    def source(self, name):
+        m = self.login(name)
+        self.assertEqual(m.delete("Archive")[0], "OK")
+        self.assertEqual(m.delete("Junk")[0], "OK")
+        self.assertEqual(m.create("Archive/2024")[0], "OK")
+        m.append("Archive/2024", None, None, msg("archived " + name))
+        m.logout()
+
+    def run_mbsync(self, src, dst, create, patterns):
+        state = os.path.join(D.dir, "mstate-" + src)
+        os.makedirs(state, exist_ok=True)
+        rc = os.path.join(D.dir, "mbsyncrc-" + src)
+        acct = """IMAPAccount %s
+Host localhost
+Port %d
+User %s
+Pass %s
+SSLType IMAPS
+CertificateFile %s
+
+IMAPStore %s
+Account %s
+
+"""
+        with open(rc, "w") as f:
+            for n in (src, dst):
+                f.write(acct % (n, D.tls_port, USERS[n], PW, D.cert, n, n))
+            f.write("Channel c\nFar :%s:\nNear :%s:\nPatterns %s\n"
+                    "Create %s\nSyncState %s/\n"
+                    % (dst, src, patterns, create, state))
+        return subprocess.run(["mbsync", "-c", rc, "-a"], text=True,
+                              capture_output=True, timeout=60)
+
+    def archived(self, name):
+        m = self.login(name)
+        typ, data = m.select("Archive/2024")
+        self.assertEqual(typ, "OK")
+        n = int(data[0])
+        m.logout()
+        return n
+
+    def test_exclude_defaults(self):
+        # the source is left as it is
+        self.source("msrc")
+        r = self.run_mbsync("msrc", "mdst", "Far", "* !Archive !Junk")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.archived("mdst"), 1)
+        m = self.login("msrc")
+        typ, data = m.list('""', "Archive")
+        self.assertIn(b"\\Noselect", data[0])
+        m.logout()
+
+    def test_create_both(self):
+        # the missing boxes are made, empty, on the source
+        self.source("msrc2")
+        r = self.run_mbsync("msrc2", "mdst2", "Both", "*")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.archived("mdst2"), 1)
+        m = self.login("msrc2")
+        self.assertEqual(m.select("Archive")[0], "OK")
         m.logout()
 
 
