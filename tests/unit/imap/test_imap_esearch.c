@@ -8,6 +8,7 @@
 
 #include "imap_esearch.h"
 #include "imap_search.h"
+#include "parse_feed.h"
 
 static char mem[16384];
 
@@ -50,29 +51,9 @@ static char *feed(const char *line, int mode, size_t split)
 {
 	struct imap_arena arena;
 	struct imap_parser p;
-	size_t len = strlen(line), off = 0, used, piece;
-	int rc = IMAP_PARSE_AGAIN;
-
 	imap_arena_init(&arena, mem, sizeof(mem));
 	imap_parser_init(&p, &arena, &lim);
-	while (off < len) {
-		piece = mode == 0     ? len - off
-			: mode == 1   ? 1
-			: off < split ? split - off
-				      : len - off;
-		rc = imap_parse(&p, line + off, piece, &used);
-		g_assert_cmpuint(used, <=, piece);
-		off += used;
-		if (rc == IMAP_PARSE_NEED_CONTINUATION) {
-			imap_parser_literal_accept(&p);
-			continue;
-		}
-		if (rc == IMAP_PARSE_OK)
-			break;
-		g_assert_cmpint(rc, ==, IMAP_PARSE_AGAIN);
-	}
-	g_assert_cmpint(rc, ==, IMAP_PARSE_OK);
-	g_assert_cmpuint(off, ==, len);
+	imap_test_feed(&p, line, mode, split);
 	return run_return(&p);
 }
 
