@@ -212,3 +212,14 @@ char *imc_until(struct imc *c, const char *prefix, double timeout)
 		g_free(l);
 	}
 }
+
+struct imc *imc_fresh(struct imd *d, const char *name)
+{
+	char *u = g_strdup_printf("%s@example.test", name);
+	struct imc *c;
+
+	imd_user(d, u, "pw-secret", 0);
+	c = imc_login(d, u, "pw-secret");
+	g_free(u);
+	return c;
+}

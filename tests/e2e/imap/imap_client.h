@@ -30,6 +30,8 @@ struct imc {
 /* connect and read the greeting (returned in *greet_r when given) */
 struct imc *imc_connect(struct imd *d, bool tls, char **greet_r);
 struct imc *imc_login(struct imd *d, const char *user, const char *pass);
+/* a new user NAME@example.test (password "pw-secret"), logged in */
+struct imc *imc_fresh(struct imd *d, const char *name);
 void imc_close(struct imc *c);
 /*
  * Send "tN <cmd>" and read up to the tagged reply; every line (literal
@@ -41,5 +43,23 @@ char *imc_cmd(struct imc *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 char *imc_ok(struct imc *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* read lines (literals verbatim) until one starts with prefix */
 char *imc_until(struct imc *c, const char *prefix, double timeout);
+
+/* expectations on a reply (NULL: none came); the reply is shown when
+ * one fails */
+#define has(r, s)                                                              \
+	do {                                                                   \
+		const char *r_ = (r);                                          \
+		if (r_ == NULL || strstr(r_, (s)) == NULL)                     \
+			g_test_message("reply: %s", r_ ? r_ : "(none)");       \
+		g_assert_nonnull(r_);                                          \
+		g_assert_nonnull(strstr(r_, (s)));                             \
+	} while (0)
+#define hasnt(r, s)                                                            \
+	do {                                                                   \
+		const char *r_ = (r);                                          \
+		if (r_ != NULL && strstr(r_, (s)) != NULL)                     \
+			g_test_message("reply: %s", r_);                       \
+		g_assert_true(r_ == NULL || strstr(r_, (s)) == NULL);          \
+	} while (0)
 
 #endif

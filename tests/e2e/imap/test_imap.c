@@ -11,23 +11,9 @@
 
 static struct imd *D;
 
-#define has(r, s) g_assert_nonnull(strstr((r), (s)))
-#define hasnt(r, s) g_assert_null(strstr((r), (s)))
-
 static char *user_of(const char *name)
 {
 	return g_strdup_printf("%s@example.test", name);
-}
-
-static struct imc *fresh(const char *name)
-{
-	char *u = user_of(name);
-	struct imc *c;
-
-	imd_user(D, u, "pw-secret", 0);
-	c = imc_login(D, u, "pw-secret");
-	g_free(u);
-	return c;
 }
 
 static void append_msg(struct imc *c, const char *mbox, const char *subj)
@@ -167,7 +153,7 @@ static void test_auth_failures(void)
 
 static void test_misc_commands(void)
 {
-	struct imc *c = fresh("misc");
+	struct imc *c = imc_fresh(D, "misc");
 	char *r;
 
 	r = imc_ok(c, "CAPABILITY");
@@ -205,7 +191,7 @@ static void test_misc_commands(void)
 
 static void test_mailboxes(void)
 {
-	struct imc *c = fresh("boxes");
+	struct imc *c = imc_fresh(D, "boxes");
 	char *r;
 
 	r = imc_ok(c, "LIST \"\" \"*\"");
@@ -274,7 +260,7 @@ static void test_mailboxes(void)
  * answer must come at once, within the test's timeout */
 static void test_list_pattern_cost(void)
 {
-	struct imc *c = fresh("listcost");
+	struct imc *c = imc_fresh(D, "listcost");
 	char name[251], *r;
 
 	memset(name, 'a', sizeof(name) - 1);
@@ -292,7 +278,7 @@ static void test_list_pattern_cost(void)
 
 static void test_select_fetch_store(void)
 {
-	struct imc *c = fresh("fetch");
+	struct imc *c = imc_fresh(D, "fetch");
 	char *r;
 
 	append_msg(c, "INBOX", "one");
@@ -374,7 +360,7 @@ static void test_select_fetch_store(void)
 
 static void test_search(void)
 {
-	struct imc *c = fresh("search");
+	struct imc *c = imc_fresh(D, "search");
 	char *r;
 	int i;
 
@@ -418,7 +404,7 @@ static void test_search(void)
 
 static void test_copy_move_expunge(void)
 {
-	struct imc *c = fresh("copy");
+	struct imc *c = imc_fresh(D, "copy");
 	char *r;
 	int i;
 

@@ -18,9 +18,6 @@
 
 #include "imap_client.h"
 
-#define has(r, s) g_assert_nonnull(strstr((r), (s)))
-#define hasnt(r, s) g_assert_null(strstr((r), (s)))
-
 #define USER "leak@example.test"
 #define PASS "pw-secret"
 

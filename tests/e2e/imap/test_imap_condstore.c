@@ -18,18 +18,6 @@
 #define USER "cs@example.test"
 
 /* the reply is in the log when it fails */
-#define has(r, s)                                                              \
-	do {                                                                   \
-		if (strstr((r), (s)) == NULL)                                  \
-			g_test_message("no \"%s\" in:\n%s", (s), (r));         \
-		g_assert_nonnull(strstr((r), (s)));                            \
-	} while (0)
-#define hasnt(r, s)                                                            \
-	do {                                                                   \
-		if (strstr((r), (s)) != NULL)                                  \
-			g_test_message("\"%s\" in:\n%s", (s), (r));            \
-		g_assert_null(strstr((r), (s)));                               \
-	} while (0)
 
 static struct imd *start(void)
 {

@@ -11,37 +11,13 @@
 
 static struct imd *D;
 
-#define has(r, s)                                                              \
-	do {                                                                   \
-		if (strstr((r), (s)) == NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_nonnull(strstr((r), (s)));                            \
-	} while (0)
-#define hasnt(r, s)                                                            \
-	do {                                                                   \
-		if (strstr((r), (s)) != NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_null(strstr((r), (s)));                               \
-	} while (0)
-
-static struct imc *fresh(const char *name)
-{
-	char *u = g_strdup_printf("%s@example.test", name);
-	struct imc *c;
-
-	imd_user(D, u, "pw-secret", 0);
-	c = imc_login(D, u, "pw-secret");
-	g_free(u);
-	return c;
-}
-
 /*
  * Five messages, UIDs 1..5; 2, 4 and 5 \Flagged; subjects "apple"
  * (1, 4) and "pear".
  */
 static struct imc *five(const char *name)
 {
-	struct imc *c = fresh(name);
+	struct imc *c = imc_fresh(D, name);
 	int i;
 
 	for (i = 1; i <= 5; i++) {
@@ -77,7 +53,7 @@ static void has_esearch(struct imc *c, char *r, const char *rest)
 
 static void test_capability(void)
 {
-	struct imc *c = fresh("cap");
+	struct imc *c = imc_fresh(D, "cap");
 	char *r = imc_ok(c, "CAPABILITY");
 
 	has(r, " ESEARCH");

@@ -12,31 +12,6 @@
 
 static struct imd *D;
 
-/* the reply is shown when an expectation fails */
-#define has(r, s)                                                              \
-	do {                                                                   \
-		if (strstr((r), (s)) == NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_nonnull(strstr((r), (s)));                            \
-	} while (0)
-#define hasnt(r, s)                                                            \
-	do {                                                                   \
-		if (strstr((r), (s)) != NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_null(strstr((r), (s)));                               \
-	} while (0)
-
-static struct imc *fresh(const char *name)
-{
-	char *u = g_strdup_printf("%s@example.test", name);
-	struct imc *c;
-
-	imd_user(D, u, "pw-secret", 0);
-	c = imc_login(D, u, "pw-secret");
-	g_free(u);
-	return c;
-}
-
 static void append(struct imc *c, const char *mbox, const char *msg)
 {
 	char *r =
@@ -80,7 +55,7 @@ static void want_status(char *r, const char *want, const char *what, int c)
 
 static void test_mailbox_chars(void)
 {
-	struct imc *c = fresh("mboxchars");
+	struct imc *c = imc_fresh(D, "mboxchars");
 	int ch;
 	char *r;
 
@@ -126,7 +101,7 @@ static void test_mailbox_chars(void)
  * mailbox, so a fresh mailbox every 40 bytes */
 static void test_flag_chars(void)
 {
-	struct imc *c = fresh("flagchars");
+	struct imc *c = imc_fresh(D, "flagchars");
 	int ch, box = -1, n = 0;
 	char *r;
 
@@ -200,7 +175,7 @@ static void has_nil_flag(const char *r, int n)
 /* a flag keyword is any atom, NIL included */
 static void test_nil_keyword(void)
 {
-	struct imc *c = fresh("nilkw");
+	struct imc *c = imc_fresh(D, "nilkw");
 	char *r;
 
 	append(c, "INBOX", "Subject: a\r\n\r\na\r\n");
@@ -237,7 +212,7 @@ static void test_nil_keyword(void)
 /* UIDs cover 1..4294967295; "*" is the largest UID in use */
 static void test_uid_range(void)
 {
-	struct imc *c = fresh("uidrange");
+	struct imc *c = imc_fresh(D, "uidrange");
 	char *r;
 
 	append(c, "INBOX", "Subject: a\r\n\r\na\r\n");
@@ -291,7 +266,7 @@ static void test_uid_range(void)
  * subscribed mailbox, flagged \Noselect */
 static void test_lsub_noselect(void)
 {
-	struct imc *c = fresh("lsub");
+	struct imc *c = imc_fresh(D, "lsub");
 	char *r;
 
 	r = imc_ok(c, "CREATE a/b");
@@ -356,7 +331,7 @@ static void test_lsub_noselect(void)
  * name and addr-spec, comments and source routes gone */
 static void test_search_address(void)
 {
-	struct imc *c = fresh("addrsearch");
+	struct imc *c = imc_fresh(D, "addrsearch");
 	char *r;
 
 	append(c, "INBOX",

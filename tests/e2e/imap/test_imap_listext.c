@@ -13,30 +13,6 @@
 
 static struct imd *D;
 
-#define has(r, s)                                                              \
-	do {                                                                   \
-		if (strstr((r), (s)) == NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_nonnull(strstr((r), (s)));                            \
-	} while (0)
-#define hasnt(r, s)                                                            \
-	do {                                                                   \
-		if (strstr((r), (s)) != NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_null(strstr((r), (s)));                               \
-	} while (0)
-
-static struct imc *fresh(const char *name)
-{
-	char *u = g_strdup_printf("%s@example.test", name);
-	struct imc *c;
-
-	imd_user(D, u, "pw-secret", 0);
-	c = imc_login(D, u, "pw-secret");
-	g_free(u);
-	return c;
-}
-
 /* the LIST line of one name, or "" */
 static char *line_of(const char *r, const char *quoted)
 {
@@ -78,7 +54,7 @@ static struct imc *tree(const char *user)
 					 "Tofu/Bar"};
 	static const char *const sub[] = {"Foo/Baz", "Moo", "Tofu/Bar",
 					  "Fruit/Peach"};
-	struct imc *c = fresh(user);
+	struct imc *c = imc_fresh(D, user);
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(mk); i++)
@@ -90,7 +66,7 @@ static struct imc *tree(const char *user)
 
 static void test_capability(void)
 {
-	struct imc *c = fresh("lxcap");
+	struct imc *c = imc_fresh(D, "lxcap");
 	char *r = imc_ok(c, "CAPABILITY");
 
 	has(r, " LIST-EXTENDED");
@@ -182,7 +158,7 @@ static void test_recursivematch(void)
 /* RFC 6154 with RFC 5258: CHILDINFO ("SPECIAL-USE") */
 static void test_recursive_special_use(void)
 {
-	struct imc *c = fresh("lxsu");
+	struct imc *c = imc_fresh(D, "lxsu");
 	char *r;
 
 	g_free(imc_ok(c, "CREATE Stuff"));
@@ -206,7 +182,7 @@ static void test_recursive_special_use(void)
 /* RFC 5258 3: an extended LIST with "" is no delimiter request */
 static void test_empty_pattern(void)
 {
-	struct imc *c = fresh("lxempty");
+	struct imc *c = imc_fresh(D, "lxempty");
 	char *r;
 
 	r = imc_ok(c, "LIST \"\" \"\"");
@@ -226,7 +202,7 @@ static void test_status_size(void)
 {
 	static const char m1[] = "Subject: a\r\n\r\nhello\r\n";
 	static const char m2[] = "Subject: bb\r\n\r\nhello world\r\n";
-	struct imc *c = fresh("lxsize");
+	struct imc *c = imc_fresh(D, "lxsize");
 	char *r, *want;
 
 	g_free(imc_ok(c, "CREATE Box"));
@@ -267,7 +243,7 @@ static void test_defaults_selectable(void)
 		{"Drafts", "\\Drafts"}, {"Trash", "\\Trash"},
 		{"Junk", "\\Junk"},	{"Archive", "\\Archive"},
 	};
-	struct imc *c = fresh("defaults");
+	struct imc *c = imc_fresh(D, "defaults");
 	char *r, *l, *q, **v;
 	size_t i;
 

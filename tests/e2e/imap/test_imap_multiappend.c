@@ -15,19 +15,6 @@
 #define USER "multi@example.test"
 #define PASS "pw-secret"
 
-#define has(r, s)                                                              \
-	do {                                                                   \
-		if (strstr((r), (s)) == NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_nonnull(strstr((r), (s)));                            \
-	} while (0)
-#define hasnt(r, s)                                                            \
-	do {                                                                   \
-		if (strstr((r), (s)) != NULL)                                  \
-			g_test_message("reply: %s", (r));                      \
-		g_assert_null(strstr((r), (s)));                               \
-	} while (0)
-
 /* a second daemon on the first one's mail root */
 static struct imd *imd_twin(struct imd *a)
 {

@@ -13,8 +13,6 @@
 #define USER "kim@example.test"
 #define PER_ROUND 6
 
-#define has(r, s) g_assert_nonnull(strstr((r), (s)))
-
 /* a second daemon on the first one's mail root */
 static struct imd *imd_twin(struct imd *a)
 {

@@ -18,8 +18,6 @@
 #define PW "pw-secret"
 #define T_CMD 5.0 /* seconds a command may take */
 
-#define has(r, s) g_assert_nonnull(strstr((r), (s)))
-
 struct vd {
 	struct imd d; /* h and the IMAP ports */
 	guint smtp, http;

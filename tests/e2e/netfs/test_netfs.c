@@ -14,23 +14,6 @@
 
 #define PW "pw-secret"
 
-static void has(const char *s, const char *needle)
-{
-	if (s == NULL || strstr(s, needle) == NULL) {
-		g_test_message("missing \"%s\" in:\n%s", needle,
-			       s != NULL ? s : "(null)");
-		g_test_fail();
-	}
-}
-
-static void hasnt(const char *s, const char *needle)
-{
-	if (s != NULL && strstr(s, needle) != NULL) {
-		g_test_message("unexpected \"%s\" in:\n%s", needle, s);
-		g_test_fail();
-	}
-}
-
 static unsigned count(const char *s, const char *needle)
 {
 	unsigned n = 0;
