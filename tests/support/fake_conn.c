@@ -6,6 +6,7 @@
 
 #include "fake_conn.h"
 #include "fake_core.h"
+#include "net/linebuf.h"
 #include "net/proto_call.h"
 
 #define FC_MAGIC 0x46434f4eu
@@ -18,13 +19,6 @@
 #define FC_LOWAT (64 * 1024)
 
 enum { FC_HANDSHAKE = 1, FC_OPEN, FC_CLOSING, FC_CLOSED };
-
-/* core/linebuf.c's scanner, kept identical */
-struct fc_linebuf {
-	size_t max_line;
-	size_t scanned;
-	bool skipping;
-};
 
 struct rmail_conn {
 	uint32_t magic;
@@ -46,7 +40,7 @@ struct rmail_conn {
 	GByteArray *in; /* in[pos..len) is buffered */
 	size_t in_pos, in_cap;
 	uint64_t in_consumed;
-	struct fc_linebuf lb;
+	struct rm_linebuf lb; /* the core's own scanner */
 	bool eof, paused, bp_paused, in_dispatch;
 
 	int cork;
@@ -78,62 +72,6 @@ static void fc_dispatch(struct rmail_conn *c);
 static void fc_close_reason(struct rmail_conn *c, int reason);
 
 #define CHECK(c) g_assert((c) != NULL && (c)->magic == FC_MAGIC)
-
-/* ---- line scanning (core/linebuf.c) -------------------------------- */
-
-static int lb_next(struct fc_linebuf *lb, const char *data, size_t len,
-		   struct rmail_line *line_r, size_t *consumed_r)
-{
-	const char *lf;
-	size_t total, n;
-
-	*consumed_r = 0;
-	if (lb->skipping) {
-		lf = memchr(data, '\n', len);
-		if (lf == NULL) {
-			*consumed_r = len;
-			return RMAIL_AGAIN;
-		}
-		n = (size_t)(lf - data) + 1;
-		lb->skipping = false;
-		lb->scanned = 0;
-		if (n == len) {
-			*consumed_r = n;
-			return RMAIL_AGAIN;
-		}
-		int rc = lb_next(lb, data + n, len - n, line_r, consumed_r);
-
-		*consumed_r += n;
-		return rc;
-	}
-	if (lb->scanned > len)
-		lb->scanned = 0;
-	lf = memchr(data + lb->scanned, '\n', len - lb->scanned);
-	if (lf == NULL) {
-		lb->scanned = len;
-		if (lb->max_line != 0 && len >= lb->max_line) {
-			lb->skipping = true;
-			lb->scanned = 0;
-			*consumed_r = len;
-			return RMAIL_TOOLONG;
-		}
-		return RMAIL_AGAIN;
-	}
-	total = (size_t)(lf - data) + 1;
-	lb->scanned = 0;
-	*consumed_r = total;
-	if (lb->max_line != 0 && total > lb->max_line)
-		return RMAIL_TOOLONG;
-	line_r->data = data;
-	if (total >= 2 && data[total - 2] == '\r') {
-		line_r->len = total - 2;
-		line_r->eol = RMAIL_EOL_CRLF;
-	} else {
-		line_r->len = total - 1;
-		line_r->eol = RMAIL_EOL_LF;
-	}
-	return RMAIL_OK;
-}
 
 /* ---- the service list ---------------------------------------------- */
 
@@ -419,8 +357,8 @@ static int fc_read_line(struct rmail_conn *c, struct rmail_line *l)
 	CHECK(c);
 	if (c->state != FC_OPEN)
 		return RMAIL_AGAIN;
-	rc = lb_next(&c->lb, (const char *)c->in->data + c->in_pos, in_len(c),
-		     l, &used);
+	rc = rm_linebuf_next(&c->lb, (const char *)c->in->data + c->in_pos,
+			     in_len(c), l, &used);
 	c->in_pos += used;
 	c->in_consumed += used;
 	return rc;
@@ -684,7 +622,7 @@ struct rmail_conn *fake_conn_open(const struct rmail_proto_ops *ops,
 	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s",
 		 peer_ip != NULL ? peer_ip : "192.0.2.1");
 	max_line = c->opts.max_line ? c->opts.max_line : FC_DEFAULT_MAX_LINE;
-	c->lb.max_line = max_line;
+	rm_linebuf_init(&c->lb, max_line);
 	c->in_cap = max_line > FC_MIN_INBUF ? max_line : FC_MIN_INBUF;
 	c->sock = g_byte_array_new();
 	c->in = g_byte_array_new();
