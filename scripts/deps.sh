@@ -6,7 +6,13 @@ set -eu
 
 PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
 libcrypt-dev libargon2-dev libidn2-dev pkg-config cmake make gcc clang clang-format libclang-rt-14-dev
-openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3"
+openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3
+python3-yaml libunbound-dev dns-root-data libpsl-dev publicsuffix
+python3-dkim opendkim opendkim-tools"
+
+# Packages whose install would start a system service.  The tests start
+# private instances of them; the system copy must never run.
+SERVICES="opendkim"
 
 missing=""
 for p in $PKGS; do
@@ -33,5 +39,22 @@ export DEBIAN_FRONTEND=noninteractive
 APT_LOCK="-o DPkg::Lock::Timeout=600"
 # shellcheck disable=SC2086
 $SUDO apt-get $APT_LOCK update -qq >/dev/null
+# policy-rc.d answering 101 keeps invoke-rc.d (and so every package's
+# postinst) from starting a service while we install
+POLICY=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod 755 "$POLICY"
+	own_policy=1
+fi
 # shellcheck disable=SC2086
-$SUDO apt-get $APT_LOCK install -y -qq --no-install-recommends $missing >/dev/null
+$SUDO apt-get $APT_LOCK install -y -qq --no-install-recommends $missing >/dev/null ||
+	{ [ -n "$own_policy" ] && $SUDO rm -f "$POLICY"; exit 1; }
+[ -n "$own_policy" ] && $SUDO rm -f "$POLICY"
+# and it stays off at boot where systemd runs
+if [ -d /run/systemd/system ]; then
+	for s in $SERVICES; do
+		$SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
+	done
+fi

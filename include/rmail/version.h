@@ -33,7 +33,7 @@
  *       rmail_store_ops.check (the store's fsck, `rmail check-store`)
  *       and rmail_store_ops.health (`/healthz`, `rmail check`), with
  *       the rmail_check_fn callback type.
- *  1.2  (this release; every append below goes under it)
+ *  1.2  (release 0.2 work, frozen in tests/abi/v1_2)
  *       rmail_proto_ops.ctx and ctx_accept, ctx_input, ctx_drain,
  *       ctx_tls_ready, ctx_timeout, ctx_close: the protocol handlers
  *       with the module context first (a table sets these or the 1.0
@@ -51,6 +51,7 @@
  *       rmail_store_ops.user_rehash (upgrade a verified password to the
  *       store's default scheme, compare-and-swap).
  *       rmail_core.conf_str answers "workers.hash" too.
+ *  1.3  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -62,7 +63,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 2
+#define RMAIL_ABI_MINOR 3
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
