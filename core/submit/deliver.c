@@ -53,10 +53,48 @@ int rm_addr_owned(const char *user, const char *addr, struct rmail_err *err)
 	return ops->owns_address != NULL && ops->owns_address(h, user, addr);
 }
 
+struct su_find {
+	uint32_t su;
+	char name[RMAIL_MBOX_NAME_MAX + 1];
+};
+
+static void su_find(void *arg, const struct rmail_mbox_entry *e)
+{
+	struct su_find *f = arg;
+
+	if (f->name[0] == '\0' && e->special_use == f->su &&
+	    !(e->attrs & RMAIL_MBOX_NOSELECT))
+		snprintf(f->name, sizeof(f->name), "%s", e->name);
+}
+
+/* The user's \Junk mailbox: the one marked so, else "Junk" created with
+ * the mark.  A user who renamed or deleted theirs gets it back rather
+ * than quarantined mail landing in INBOX. */
+static int junk_mailbox(const char *user, char name[RMAIL_MBOX_NAME_MAX + 1],
+			struct rmail_err *err)
+{
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+	struct su_find f = {.su = RMAIL_SU_JUNK};
+
+	if (ops->mbox_list(h, user, su_find, &f, err) < 0)
+		return -1;
+	if (f.name[0] == '\0') {
+		snprintf(f.name, sizeof(f.name), "Junk");
+		if (ops->mbox_create(h, user, f.name, RMAIL_SU_JUNK, err) < 0 &&
+		    err->code != RMAIL_E_EXISTS)
+			return -1;
+		rmail_err_clear(err);
+	}
+	memcpy(name, f.name, sizeof(f.name));
+	return 0;
+}
+
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota,
+		     const char *extra, bool ignore_quota, bool junk,
 		     struct rmail_err *err)
 {
+	char mbox[RMAIL_MBOX_NAME_MAX + 1] = "INBOX";
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
 	struct rmail_append_opts o;
@@ -80,7 +118,9 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 	o.size_hint =
 		src->size + strlen(src->prefix) + (extra ? strlen(extra) : 0);
 	o.ignore_quota = ignore_quota;
-	if (ops->append_begin(h, user, "INBOX", &o, &ap, err) < 0)
+	if (junk && junk_mailbox(user, mbox, err) < 0)
+		return -1;
+	if (ops->append_begin(h, user, mbox, &o, &ap, err) < 0)
 		return -1;
 	if (ops->append_write(ap, src->prefix, strlen(src->prefix), err) < 0 ||
 	    (extra != NULL && extra[0] != '\0' &&
@@ -268,7 +308,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			}
 			rmail_err_clear(&err);
 			if (rm_deliver_local(u.v[j], rq->local, fr.add_headers,
-					     rq->mail_from[0] == '\0',
+					     rq->mail_from[0] == '\0', rq->junk,
 					     &err) == 0) {
 				ok++;
 				rm_metric_add("rmail_deliveries_total",
@@ -308,7 +348,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		rmail_err_clear(&err);
 		if (rm_queue_add(rq->id, rq->mail_from,
 				 (const char *const *)queue.v, queue.n,
-				 rq->remote, &err) == 0) {
+				 rq->remote, rq->junk, &err) == 0) {
 			*nqueued_r = queue.n;
 			rm_metric_add("rmail_deliveries_total",
 				      "result=\"queued\"", (double)queue.n);

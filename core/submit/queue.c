@@ -151,6 +151,8 @@ static char *env_text(const struct rm_qentry *e)
 	json_object_set_new(root, "created", json_integer(e->created));
 	json_object_set_new(root, "next", json_real(e->next));
 	json_object_set_new(root, "attempts", json_integer(e->attempts));
+	if (e->junk)
+		json_object_set_new(root, "junk", json_true());
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
 				    json_string(e->last_error));
@@ -176,7 +178,8 @@ int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err)
 }
 
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, struct rmail_err *err)
+		 size_t n, const struct rm_msg_src *src, bool junk,
+		 struct rmail_err *err)
 {
 	struct rm_qentry e;
 	char path[4096];
@@ -192,6 +195,7 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 	e.from = (char *)from;
 	e.created = (int64_t)time(NULL);
 	e.next = 0; /* the first attempt is immediate */
+	e.junk = junk;
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -257,6 +261,7 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 	e->attempts =
 		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
+	e->junk = json_is_true(json_object_get(root, "junk"));
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
 	for (i = 0; i < e->n; i++) {
@@ -550,8 +555,8 @@ static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
 	src.fd = msgfd;
 	src.size = (uint64_t)st.st_size;
 	rmail_err_clear(&err);
-	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0', &err) ==
-	    0) {
+	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0', e->junk,
+			     &err) == 0) {
 		r->state = RM_Q_SENT;
 		rm_metric_add("rmail_deliveries_total", "result=\"delivered\"",
 			      1);

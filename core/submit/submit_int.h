@@ -51,9 +51,10 @@ int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
 			   char *text, size_t sz);
 
 /* ---- deliver.c [worker] ------------------------------------------- */
-/* into user's INBOX; err->code RMAIL_E_QUOTA when over quota */
+/* into user's INBOX, or with junk into the mailbox marked \Junk (made
+ * when missing); err->code RMAIL_E_QUOTA when over quota */
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota,
+		     const char *extra, bool ignore_quota, bool junk,
 		     struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
@@ -69,6 +70,9 @@ struct rm_deliver_req {
 	/* a commit whose sender still waits for the reply: a transaction
 	 * that is refused sends no bounce */
 	bool reply_pending;
+	/* local copies go to each user's \Junk mailbox (DMARC quarantine,
+	 * a spam verdict), not INBOX */
+	bool junk;
 };
 /* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
  * the reply code of its failure (550/552 permanent, 451/452 when it is
@@ -104,6 +108,7 @@ struct rm_qentry {
 	int64_t created;
 	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
+	bool junk; /* local recipients get it in their \Junk mailbox */
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
@@ -111,7 +116,8 @@ struct rm_qentry {
 /* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
  * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, struct rmail_err *err);
+		 size_t n, const struct rm_msg_src *src, bool junk,
+		 struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
 void rm_queue_entry_free(struct rm_qentry *e);

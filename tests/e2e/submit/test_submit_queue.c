@@ -74,9 +74,9 @@ static void test_queue_commands(void)
 	src.fd = fd;
 	src.size = strlen(msg);
 	rm_submit_new_id(id);
-	g_assert_cmpint(
-		rm_queue_add(id, "alice@example.test", rcpts, 1, &src, &err),
-		==, 0);
+	g_assert_cmpint(rm_queue_add(id, "alice@example.test", rcpts, 1, &src,
+				     false, &err),
+			==, 0);
 	close(fd);
 
 	/* without a daemon: list and show read the files */

@@ -339,7 +339,8 @@ static void seed(const char *dir, const struct out_case *k)
 	src.fd = fd;
 	src.size = strlen(k->stored);
 	rm_submit_new_id(id);
-	g_assert_cmpint(rm_queue_add(id, ALICE, rcpts, 1, &src, &err), ==, 0);
+	g_assert_cmpint(rm_queue_add(id, ALICE, rcpts, 1, &src, false, &err),
+			==, 0);
 	close(fd);
 	g_free(rcpt);
 	g_free(path);

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rm.h"
 #include "sink.h"
@@ -113,14 +114,14 @@ static struct done submit(const char *from, const char *const *rcpts, size_t n,
 	return d;
 }
 
-/* the messages in user's INBOX, oldest first */
-static GPtrArray *inbox(const char *user)
+/* the messages in one of user's mailboxes, oldest first */
+static GPtrArray *mailbox(const char *user, const char *name)
 {
 	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
 	struct rmail_mbox *mb;
 	struct rmail_err err;
 
-	g_assert_cmpint(ops->mbox_open(h, user, "INBOX", &mb, &err), ==, 0);
+	g_assert_cmpint(ops->mbox_open(h, user, name, &mb, &err), ==, 0);
 	g_assert_cmpint(ops->mbox_refresh(mb, &err), ==, 0);
 	for (uint32_t i = 0; i < ops->mbox_count(mb); i++) {
 		const struct rmail_msg *m = ops->mbox_msg(mb, i);
@@ -134,6 +135,11 @@ static GPtrArray *inbox(const char *user)
 	}
 	ops->mbox_close(&mb);
 	return a;
+}
+
+static GPtrArray *inbox(const char *user)
+{
+	return mailbox(user, "INBOX");
 }
 
 static const char *last(GPtrArray *a)
@@ -234,6 +240,88 @@ static void test_local(void)
 
 /* a message bigger than the in-memory spool, with no SIZE hint, spills
  * to spool/tmp mid-stream and still arrives whole; nothing is left */
+static void su_of(void *arg, const struct rmail_mbox_entry *e)
+{
+	GString *s = arg;
+
+	if (e->special_use == RMAIL_SU_JUNK)
+		g_string_append_printf(s, "%s;", e->name);
+}
+
+/* One message delivered with the junk mark (DMARC quarantine): each
+ * local copy lands in the user's \Junk mailbox, which comes back with
+ * its mark when the user deleted it, and a copy that waits in the queue
+ * keeps the mark until its retry. */
+static void test_junk(void)
+{
+	const char *r[] = {"alice@example.test"};
+	const char *msg = "Subject: quarantined\r\n\r\nbody\r\n";
+	struct rm_msg_src src = {.prefix = "Return-Path: <x@far.test>\r\n"};
+	struct rm_deliver_req rq = {.id = "junktest1",
+				    .mail_from = "x@far.test",
+				    .rcpts = r,
+				    .n = 1,
+				    .local = &src,
+				    .remote = &src,
+				    .junk = true};
+	struct rmail_rcpt_result rr[1];
+	struct rmail_err err;
+	char path[] = "/tmp/rm-junk-XXXXXX", qid[RM_QID_MAX];
+	GPtrArray *in, *junk;
+	GString *su = g_string_new(NULL);
+	guint nin;
+	size_t nq;
+	int fd = g_mkstemp(path);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, msg, strlen(msg)), ==, (ssize_t)strlen(msg));
+	g_unlink(path);
+	src.fd = fd;
+	src.size = strlen(msg);
+	in = inbox("alice@example.test");
+	nin = in->len;
+	g_ptr_array_unref(in);
+
+	rm_deliver_message(&rq, rr, NULL, &nq);
+	g_assert_cmpint(rr[0].status, ==, RMAIL_RCPT_DELIVERED);
+	junk = mailbox("alice@example.test", "Junk");
+	g_assert_cmpuint(junk->len, ==, 1);
+	g_assert_nonnull(strstr(last(junk), "Subject: quarantined"));
+	g_ptr_array_unref(junk);
+	in = inbox("alice@example.test");
+	g_assert_cmpuint(in->len, ==, nin);
+	g_ptr_array_unref(in);
+
+	/* deleted by the user: made again, with its mark */
+	g_assert_cmpint(ops->mbox_delete(h, "alice@example.test", "Junk", &err),
+			==, 0);
+	rq.id = "junktest2";
+	rm_deliver_message(&rq, rr, NULL, &nq);
+	g_assert_cmpint(rr[0].status, ==, RMAIL_RCPT_DELIVERED);
+	g_assert_cmpint(
+		ops->mbox_list(h, "alice@example.test", su_of, su, &err), ==,
+		0);
+	g_assert_cmpstr(su->str, ==, "Junk;");
+	junk = mailbox("alice@example.test", "Junk");
+	g_assert_cmpuint(junk->len, ==, 1);
+	g_ptr_array_unref(junk);
+
+	/* queued (a local recipient that failed for a while): the retry
+	 * still goes to Junk */
+	rm_submit_new_id(qid);
+	g_assert_cmpint(rm_queue_add(qid, "x@far.test", r, 1, &src, true, &err),
+			==, 0);
+	rm_queue_run(true);
+	junk = mailbox("alice@example.test", "Junk");
+	g_assert_cmpuint(junk->len, ==, 2);
+	g_ptr_array_unref(junk);
+	in = inbox("alice@example.test");
+	g_assert_cmpuint(in->len, ==, nin);
+	g_ptr_array_unref(in);
+	g_string_free(su, TRUE);
+	close(fd);
+}
+
 static void test_spill(void)
 {
 	const struct rmail_core *core = rm_core();
@@ -649,6 +737,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/submit/policy", test_policy);
 	g_test_add_func("/submit/local", test_local);
 	g_test_add_func("/submit/alias", test_alias);
+	g_test_add_func("/submit/junk", test_junk);
 	g_test_add_func("/submit/spill", test_spill);
 	g_test_add_func("/submit/quota", test_quota);
 	g_test_add_func("/submit/filters", test_filters);

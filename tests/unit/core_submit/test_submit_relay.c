@@ -87,9 +87,9 @@ static char *queue_once(const char *rcpt, const char *subject)
 	src.fd = fd;
 	src.size = strlen(msg);
 	rm_submit_new_id(id);
-	g_assert_cmpint(
-		rm_queue_add(id, "alice@example.test", rcpts, 1, &src, &err),
-		==, 0);
+	g_assert_cmpint(rm_queue_add(id, "alice@example.test", rcpts, 1, &src,
+				     false, &err),
+			==, 0);
 	close(fd);
 	rm_queue_run(true);
 	if (rm_queue_load(id, &e, NULL) == 0) {
