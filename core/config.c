@@ -614,6 +614,12 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->workers.hash = (uint32_t)r->workers_hash;
 	c->admin_listen = r->admin_listen;
 	c->shutdown_timeout = r->shutdown_timeout;
+	c->proxy.listeners = r->proxy_listeners;
+	c->proxy.trusted = r->proxy_trusted;
+	c->proxy.timeout = r->proxy_timeout;
+	if (c->proxy.listeners.n > 0 && c->proxy.trusted.n == 0)
+		problem(fc, "proxy_protocol.trusted_proxies",
+			"required when proxy_protocol.listeners is set");
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -315,4 +315,16 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("shutdown_timeout", RMAIL_CONF_DURATION, R, shutdown_timeout,
 	  "\"10s\"", "how long a stop waits for work in flight",
 	  check_duration),
+	K("proxy_protocol.listeners", RMAIL_CONF_STR_LIST, R, proxy_listeners,
+	  "[]",
+	  "listeners (\"smtp.listen\", \"imap.imaps_listen\" ...) whose "
+	  "connections start with a PROXY protocol v1 or v2 header",
+	  NULL),
+	K("proxy_protocol.trusted_proxies", RMAIL_CONF_STR_LIST, R,
+	  proxy_trusted, "[]",
+	  "networks allowed to send the header; a connection from anyone "
+	  "else to such a listener is refused",
+	  check_networks),
+	K("proxy_protocol.timeout", RMAIL_CONF_DURATION, R, proxy_timeout,
+	  "\"5s\"", "how long to wait for the header", check_duration),
 	RMAIL_CONF_END};

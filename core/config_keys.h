@@ -34,6 +34,9 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	struct rmail_strlist proxy_listeners;
+	struct rmail_strlist proxy_trusted;
+	double proxy_timeout;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

@@ -114,6 +114,13 @@ struct rm_config {
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
 
+	/* listeners behind a load balancer (core/net/proxy_accept.c) */
+	struct {
+		struct rmail_strlist listeners; /* "smtp.listen" ... */
+		struct rmail_strlist trusted;	/* networks */
+		double timeout;
+	} proxy;
+
 	/* appended: the smarthost's TLS mode and credentials */
 	struct {
 		int tls;		   /* enum rm_relay_tls */

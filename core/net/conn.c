@@ -746,7 +746,7 @@ static void overload(int fd, const struct rmail_listen_opts *o)
 	close(fd);
 }
 
-static void peer_of(const struct sockaddr *sa, char *ip, size_t sz, int *port_r)
+void rm_peer_of(const struct sockaddr *sa, char *ip, size_t sz, int *port_r)
 {
 	ip[0] = '\0';
 	*port_r = 0;
@@ -776,7 +776,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	int port;
 
 	(void)salen;
-	peer_of(sa, ip, sizeof(ip), &port);
+	rm_peer_of(sa, ip, sizeof(ip), &port);
 	if (conf != NULL && conf->limits.max_connections > 0 &&
 	    nconns >= conf->limits.max_connections) {
 		rm_log(RMAIL_LOG_WARN,

@@ -111,6 +111,15 @@ struct rmail_conn {
 /* conn.c: a new accepted socket; takes ownership of fd */
 void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 		 socklen_t salen, int local_port);
+/* conn.c: "192.0.2.1" (IPv4-mapped shown as IPv4) and the port of sa */
+void rm_peer_of(const struct sockaddr *sa, char *ip, size_t sz, int *port_r);
+/* proxy_accept.c: is `where` ("smtp.listen") behind a PROXY balancer;
+ * take an accepted socket from peer_ip and start it once the header is
+ * in; drop every socket still waiting for one (listeners closing) */
+bool rm_proxy_listener(const char *where);
+void rm_proxy_accept(struct rm_listener *l, int fd, const char *peer_ip,
+		     int local_port);
+void rm_proxy_close_all(void);
 /* conn.c: close with a reason (the public close is NORMAL) */
 void rm_conn_close_reason(struct rmail_conn *c, int reason);
 

@@ -283,6 +283,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 					 sizeof(one));
 		}
+		if (rm_proxy_listener(l->where)) {
+			char ip[INET6_ADDRSTRLEN];
+			int port;
+
+			rm_peer_of((struct sockaddr *)&ss, ip, sizeof(ip),
+				   &port);
+			rm_proxy_accept(l, fd, ip, l->port);
+			continue;
+		}
 		rm_conn_new(l, fd, (struct sockaddr *)&ss, len, l->port);
 	}
 }
@@ -457,6 +466,7 @@ void rm_listen_stop_accepting(void)
 	struct rm_listener *l;
 
 	rm_accept_pause_forget();
+	rm_proxy_close_all();
 	while ((l = listeners) != NULL) {
 		listeners = l->next;
 		if (l->active)
