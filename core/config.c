@@ -612,6 +612,7 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->auth.rehash = r->auth_rehash != 0;
 	c->workers.read = (uint32_t)r->workers_read;
 	c->workers.hash = (uint32_t)r->workers_hash;
+	c->workers.tls = (uint32_t)r->workers_tls;
 	c->admin_listen = r->admin_listen;
 	c->shutdown_timeout = r->shutdown_timeout;
 	c->proxy.listeners = r->proxy_listeners;

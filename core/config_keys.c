@@ -23,6 +23,16 @@ static int check_positive(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+static int check_nonneg(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 0 || v > 1024)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected an integer from 0 to 1024");
+	return 0;
+}
+
 static int check_duration(const void *field, struct rmail_err *err)
 {
 	if (*(const double *)field <= 0)
@@ -310,6 +320,10 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "threads for store reads and searches", check_positive),
 	K("workers.hash", RMAIL_CONF_INT, 0, workers_hash, "2",
 	  "threads for password hashing", check_positive),
+	K("workers.tls", RMAIL_CONF_INT, 0, workers_tls, "0",
+	  "threads for TLS handshakes (0: one fewer than the cores, at "
+	  "least one)",
+	  check_nonneg),
 	K("admin.listen", RMAIL_CONF_LISTEN, 0, admin_listen, "[]",
 	  "metrics/admin HTTP listeners (empty: none)", NULL),
 	K("shutdown_timeout", RMAIL_CONF_DURATION, R, shutdown_timeout,

@@ -31,7 +31,7 @@ struct rm_core_raw {
 	int64_t auth_fail_account_limit, auth_ipv6_prefix;
 	double auth_known_ip_ttl, auth_cache_ttl;
 	int auth_rehash;
-	int64_t workers_read, workers_hash;
+	int64_t workers_read, workers_hash, workers_tls;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
 	struct rmail_strlist proxy_listeners;

@@ -109,6 +109,7 @@ struct rm_config {
 	struct {
 		uint32_t read;
 		uint32_t hash;
+		uint32_t tls; /* 0: cores - 1, at least 1 */
 	} workers;
 
 	struct rmail_strlist admin_listen;
@@ -178,6 +179,11 @@ void rm_loop_post(rmail_post_fn cb, void *arg);
 
 /* ---- workers.c ---------------------------------------------------- */
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash);
+/* the core's own pool after the modules' RMAIL_WORK_* kinds: TLS
+ * handshakes (workers.tls threads, niced) */
+#define RM_WORK_TLS 3
+/* threads of a pool (its kind), for tests that must fill one */
+uint32_t rm_work_threads(int kind);
 /* finish queued work (bounded by timeout), join threads */
 void rm_workers_shutdown(double timeout);
 struct rmail_work *rm_work_submit(int kind, rmail_work_fn work,

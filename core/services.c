@@ -57,6 +57,21 @@ static int svc_ip_is_exempt(const char *ip)
 	return rm_ip_is_exempt(ip) ? 1 : 0;
 }
 
+/* The kinds modules know (RMAIL_WORK_*); the core's own pools after
+ * them are not theirs to fill.  An unknown kind was a panic before any
+ * pool of the core's existed: it stays harmless, on the read pool. */
+static struct rmail_work *module_work_submit(int kind, rmail_work_fn work,
+					     rmail_done_fn done, void *arg)
+{
+	if (kind < RMAIL_WORK_WRITE || kind > RMAIL_WORK_HASH) {
+		rm_log(RMAIL_LOG_WARN,
+		       "work_submit: unknown kind %d, run on the read pool",
+		       kind);
+		kind = RMAIL_WORK_READ;
+	}
+	return rm_work_submit(kind, work, done, arg);
+}
+
 static const struct rmail_core core_table = {
 	.abi_major = RMAIL_ABI_MAJOR,
 	.abi_minor = RMAIL_ABI_MINOR,
@@ -110,7 +125,7 @@ static const struct rmail_core core_table = {
 	.loop_post = rm_loop_post,
 	.now = rm_now,
 
-	.work_submit = rm_work_submit,
+	.work_submit = module_work_submit,
 	.work_cancel = rm_work_cancel,
 
 	.store = rm_store,

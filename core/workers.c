@@ -8,12 +8,16 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rm.h"
 #include "net/conn_int.h"
 
-#define NKINDS 3
+/* the modules' three kinds, then the core's own TLS handshake pool */
+#define NKINDS 4
 
 struct rmail_work {
 	struct rmail_work *next;
@@ -43,6 +47,9 @@ static struct wpool pools[NKINDS] = {
 	{.name = "hash",
 	 .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER},
+	{.name = "tls",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
 };
 static bool started;
 static atomic_size_t pending;
@@ -61,6 +68,12 @@ static void *worker_main(void *arg)
 {
 	struct wpool *p = arg;
 	struct rmail_work *w;
+
+	/* handshakes are CPU-bound bursts: below the loop's priority, so a
+	 * storm of reconnecting clients never starves live sessions (Linux
+	 * sets a nice value per thread) */
+	if (p == &pools[RM_WORK_TLS])
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -81,9 +94,21 @@ static void *worker_main(void *arg)
 	}
 }
 
+/* workers.tls, or one thread fewer than the cores (at least one): the
+ * loop keeps a core of its own */
+static uint32_t tls_threads(void)
+{
+	const struct rm_config *conf = rm_conf();
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (conf != NULL && conf->workers.tls > 0)
+		return conf->workers.tls;
+	return ncpu > 2 ? (uint32_t)(ncpu - 1) : 1;
+}
+
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash)
 {
-	uint32_t n[NKINDS] = {nwrite, nread, nhash};
+	uint32_t n[NKINDS] = {nwrite, nread, nhash, tls_threads()};
 
 	if (started)
 		return 0;
@@ -160,6 +185,13 @@ void rm_work_cancel(struct rmail_work *w)
 {
 	if (w != NULL)
 		w->cancel = 1;
+}
+
+uint32_t rm_work_threads(int kind)
+{
+	if (!started)
+		init_from_conf();
+	return kind >= 0 && kind < NKINDS ? pools[kind].nthreads : 0;
 }
 
 size_t rm_work_pending(void)

@@ -99,7 +99,9 @@ static void conn_update_events(struct rmail_conn *c)
 
 	if (c->cork > 0)
 		return; /* the uncork settles the events once */
-	if (c->state == RM_CONN_HANDSHAKE) {
+	if (c->hs_busy) {
+		ev = 0;
+	} else if (c->state == RM_CONN_HANDSHAKE) {
 		ev = c->hs_want;
 	} else if (c->state == RM_CONN_OPEN || c->state == RM_CONN_CLOSING) {
 		if (conn_want_read(c) || c->tls_write_wants_read)
@@ -563,10 +565,8 @@ static void conn_accept_session(struct rmail_conn *c)
 	}
 }
 
-static void conn_handshake_step(struct rmail_conn *c)
+static void conn_handshake_result(struct rmail_conn *c, int r)
 {
-	int r = rm_tls_handshake(c);
-
 	if (r == RMAIL_AGAIN) {
 		conn_update_events(c);
 		return;
@@ -594,6 +594,46 @@ static void conn_handshake_step(struct rmail_conn *c)
 		conn_schedule(c);
 	if (c->state != RM_CONN_CLOSED)
 		conn_update_events(c);
+}
+
+static void hs_work(void *arg, const volatile int *cancel)
+{
+	struct rmail_conn *c = arg;
+
+	(void)cancel;
+	c->hs_result = rm_tls_handshake(c);
+}
+
+static void hs_done(void *arg, int cancelled)
+{
+	struct rmail_conn *c = arg;
+
+	c->hs_busy = false;
+	conn_cork(c);
+	if (c->finalize_owed) {
+		c->finalize_owed = false;
+		conn_finalize(c);
+	} else if (c->state == RM_CONN_HANDSHAKE) {
+		conn_handshake_result(c,
+				      cancelled ? RMAIL_ERROR : c->hs_result);
+	}
+	/* else closing: its scheduled finalize runs now that we are back */
+	conn_uncork(c);
+	rm_conn_unref(c);
+}
+
+/* Every step runs on the TLS pool: the first one signs with the
+ * server's key (4.8 ms for RSA-4096 here), which on the loop would stall
+ * every session of the process while clients reconnect.  The conn is
+ * parked meanwhile; the result comes back through hs_done. */
+static void conn_handshake_step(struct rmail_conn *c)
+{
+	if (c->hs_busy)
+		return;
+	c->hs_busy = true;
+	conn_update_events(c);
+	rm_conn_ref(c);
+	rm_work_submit(RM_WORK_TLS, hs_work, hs_done, c);
 }
 
 static void conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -691,6 +731,12 @@ static void conn_finalize(struct rmail_conn *c)
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->timer);
 	c->io_events = 0;
+	if (c->hs_busy) {
+		/* the worker still uses the fd: closing it now could hand
+		 * its number to the next accept under the worker's feet */
+		c->finalize_owed = true;
+		return;
+	}
 	if (c->ssl != NULL)
 		c->tr->shutdown(c);
 	close(c->fd);

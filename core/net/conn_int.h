@@ -70,7 +70,12 @@ struct rmail_conn {
 	void *ssl; /* SSL * */
 	bool tls_read_wants_write;
 	bool tls_write_wants_read;
-	int hs_want;	       /* EV_READ/EV_WRITE wanted by SSL */
+	int hs_want; /* EV_READ/EV_WRITE wanted by SSL */
+	/* a handshake step runs on the TLS pool: the conn is parked (no
+	 * events), and its fd and SSL are the worker's until it is back */
+	bool hs_busy;
+	bool finalize_owed;    /* closed meanwhile: finalize when back */
+	int hs_result;	       /* the step's rm_tls_handshake() */
 	bool starttls_pending; /* accepted; waiting for the go-ahead */
 	bool starttls_written; /* the go-ahead was queued */
 

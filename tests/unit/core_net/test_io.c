@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ struct srv {
 	bool big_paused;
 };
 static struct srv S;
-static int port_plain, port_tls, port_idle, port_ctx, port_ctx_idle;
+static int port_plain, port_tls, port_idle, port_ctx, port_ctx_idle, port_hs;
 static char certdir[1024];
 
 /* ---- the echo protocol ------------------------------------------- */
@@ -562,6 +563,92 @@ static void test_idle_timeout(void)
 	g_assert_cmpint(S.last_reason, ==, RMAIL_CLOSE_TIMEOUT);
 }
 
+/* A handshake step waits on the TLS pool (every thread held here)
+ * while its handshake deadline closes the conn: the socket must stay
+ * open while the step may still use it, and close once it is back. */
+static gint tls_gate;
+
+static void tls_block(void *arg, const volatile int *cancel)
+{
+	(void)arg;
+	(void)cancel;
+	while (!g_atomic_int_get(&tls_gate))
+		g_usleep(1000);
+}
+
+static void c_hs_parked(void)
+{
+	struct pollfd p;
+	struct cl k;
+
+	cl_connect(&k, port_hs);
+	/* the start of a TLS record: the first handshake step queues */
+	cl_send(&k, "\x16\x03\x01");
+	/* past the 0.3 s handshake deadline */
+	g_usleep(800 * 1000);
+	p.fd = k.fd;
+	p.events = POLLIN;
+	g_assert_cmpint(poll(&p, 1, 0), ==, 0);
+	g_atomic_int_set(&tls_gate, 1);
+	expect_eof(&k);
+	cl_close(&k);
+}
+
+static void test_tls_handshake_parked(void)
+{
+	uint32_t n = rm_work_threads(RM_WORK_TLS);
+
+	g_assert_cmpuint(n, >=, 1);
+	g_atomic_int_set(&tls_gate, 0);
+	for (uint32_t i = 0; i < n; i++)
+		rm_work_submit(RM_WORK_TLS, tls_block, NULL, NULL);
+	run_client(c_hs_parked);
+	g_assert_cmpint(S.accepts, ==, 0);
+}
+
+/* Many handshakes at once while a cleartext session keeps talking:
+ * every one completes, the session is answered throughout. */
+static void *hs_client(void *arg)
+{
+	struct cl k;
+
+	(void)arg;
+	cl_connect(&k, port_tls);
+	cl_tls(&k);
+	expect(&k, "hello");
+	cl_send(&k, "QUIT\r\n");
+	expect(&k, "bye");
+	cl_close(&k);
+	return NULL;
+}
+
+static void c_hs_many(void)
+{
+	GThread *th[16];
+	struct cl live;
+
+	cl_connect(&live, port_plain);
+	expect(&live, "hello");
+	for (size_t i = 0; i < G_N_ELEMENTS(th); i++)
+		th[i] = g_thread_new("hs", hs_client, NULL);
+	for (int i = 0; i < 20; i++) {
+		cl_send(&live, "TLS\r\n");
+		expect(&live, "none");
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(th); i++)
+		g_thread_join(th[i]);
+	cl_send(&live, "QUIT\r\n");
+	expect(&live, "bye");
+	cl_close(&live);
+}
+
+static void test_tls_handshake_many(void)
+{
+	run_client(c_hs_many);
+	g_assert_cmpint(S.accepts, ==, 17);
+	g_assert_cmpint(S.closes, ==, 17);
+}
+
 static gint reloaded;
 
 static void reload_post(void *arg)
@@ -962,6 +1049,12 @@ static void setup(void)
 	port_idle = port_of("idle");
 	port_ctx = port_of("ctx");
 	port_ctx_idle = port_of("ctxidle");
+	o.proto = "hs";
+	o.tls = RMAIL_TLS_IMPLICIT;
+	o.handshake_timeout = 0.3;
+	g_assert_cmpint(rm_listen(&m, "hs_listen", &l, &echo_ops, &o, &err), ==,
+			0);
+	port_hs = port_of("hss");
 	g_free(cert);
 	g_free(key);
 }
@@ -989,6 +1082,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/tls_reload", test_tls_reload);
 	g_test_add_func("/core_net/backpressure", test_backpressure);
 	g_test_add_func("/core_net/idle_timeout", test_idle_timeout);
+	g_test_add_func("/core_net/tls_handshake_parked",
+			test_tls_handshake_parked);
+	g_test_add_func("/core_net/tls_handshake_many",
+			test_tls_handshake_many);
 	g_test_add_func("/core_net/ctx_layout", test_ctx_layout);
 	g_test_add_func("/core_net/per_ip_cap", test_per_ip_cap);
 	g_test_add_func("/core_net/workers", test_workers);
