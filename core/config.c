@@ -576,6 +576,16 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL))
 		problem(fc, c->tls_cert_file ? "tls.key_file" : "tls.cert_file",
 			"required when the other TLS file is set");
+	c->tls_cert2_file = abs_path(c->pool, c->dir, r->tls_cert2_file);
+	c->tls_key2_file = abs_path(c->pool, c->dir, r->tls_key2_file);
+	if ((c->tls_cert2_file == NULL) != (c->tls_key2_file == NULL))
+		problem(fc,
+			c->tls_cert2_file ? "tls.key2_file" : "tls.cert2_file",
+			"required when the other TLS file is set");
+	else if (c->tls_cert2_file != NULL && c->tls_cert_file == NULL)
+		problem(fc, "tls.cert2_file",
+			"a second pair needs tls.cert_file too (the generated "
+			"pairs are RSA and ECDSA already)");
 	c->delivery.workers = (uint32_t)r->delivery_workers;
 	c->delivery.relay_host = r->relay_host;
 	c->delivery.routes = r->routes;

@@ -259,6 +259,12 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "certificate chain PEM (null: generated)", NULL),
 	K("tls.key_file", S, N | R, tls_key_file, "null",
 	  "private key PEM (null: generated)", NULL),
+	K("tls.cert2_file", S, N | R, tls_cert2_file, "null",
+	  "a second certificate chain PEM, of the other key type (an ECDSA "
+	  "one beside RSA, or the reverse)",
+	  NULL),
+	K("tls.key2_file", S, N | R, tls_key2_file, "null",
+	  "the private key PEM of tls.cert2_file", NULL),
 	K("delivery.workers", RMAIL_CONF_INT, 0, delivery_workers, "4",
 	  "threads for durable writes", check_positive),
 	K("delivery.relay_host", S, N | R, relay_host, "null",

@@ -18,6 +18,8 @@ struct rm_core_raw {
 	const char *log_level;
 	const char *tls_cert_file;
 	const char *tls_key_file;
+	const char *tls_cert2_file;
+	const char *tls_key2_file;
 	int64_t delivery_workers;
 	const char *relay_host;
 	const char *relay_tls, *relay_user, *relay_password_file;

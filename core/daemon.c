@@ -23,7 +23,7 @@ struct daemon {
 	struct rm_config *conf;
 	struct rm_config *prev; /* kept one generation: late readers */
 	struct rm_priv priv;
-	const char *cert, *key;
+	struct rm_tls_files tls; /* the certificates in force */
 	ev_signal sighup, sigint, sigterm;
 	ev_timer drain;
 	double drain_deadline;
@@ -96,14 +96,13 @@ static void report_collect(void *arg, const char *problem)
 		r->len = r->size - 1;
 }
 
-static int ensure_tls(const struct rm_config *conf, const char **cert_r,
-		      const char **key_r, struct rmail_err *err)
+static int ensure_tls(const struct rm_config *conf, struct rm_tls_files *f,
+		      struct rmail_err *err)
 {
 	if (rm_tls_ensure(conf, d.priv.active ? (int)d.priv.uid : -1,
-			  d.priv.active ? (int)d.priv.gid : -1, cert_r, key_r,
-			  err) < 0)
+			  d.priv.active ? (int)d.priv.gid : -1, f, err) < 0)
 		return -1;
-	return rm_tls_load(*cert_r, *key_r, err);
+	return rm_tls_load_files(f, err);
 }
 
 int rm_daemon_reload(struct rmail_err *err)
@@ -111,7 +110,8 @@ int rm_daemon_reload(struct rmail_err *err)
 	struct rm_config *newc = NULL;
 	struct rmail_err e;
 	struct report_buf rb;
-	const char *cert = NULL, *key = NULL, *restart;
+	struct rm_tls_files tls;
+	const char *restart;
 	char reasons[sizeof(err->msg)];
 
 	if (d.conf == NULL)
@@ -128,7 +128,7 @@ int rm_daemon_reload(struct rmail_err *err)
 			      rb.len > 0 ? reasons : "config refused");
 		goto refused;
 	}
-	if (ensure_tls(newc, &cert, &key, &e) < 0) {
+	if (ensure_tls(newc, &tls, &e) < 0) {
 		rmail_err_set(err, RMAIL_E_INVAL, "tls: %s", e.msg);
 		goto refused;
 	}
@@ -137,7 +137,7 @@ int rm_daemon_reload(struct rmail_err *err)
 
 		rmail_err_set(err, RMAIL_E_INVAL, "%s", e.msg);
 		/* the new certificate must not outlive a refused config */
-		if (d.cert != NULL && rm_tls_load(d.cert, d.key, &e2) < 0)
+		if (d.tls.cert != NULL && rm_tls_load_files(&d.tls, &e2) < 0)
 			rm_log(RMAIL_LOG_ERR,
 			       "reload: restoring the old "
 			       "certificate: %s",
@@ -158,8 +158,7 @@ int rm_daemon_reload(struct rmail_err *err)
 	rm_config_free(&d.prev);
 	d.prev = d.conf;
 	d.conf = newc;
-	d.cert = cert;
-	d.key = key;
+	d.tls = tls;
 	rm_conf_set(newc);
 	rm_log_set_level(newc->log_level);
 	rm_log(RMAIL_LOG_INFO, "reloaded %s", newc->path);
@@ -318,7 +317,7 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	}
 	signals_start();
 	if (ensure_mail_root(d.conf, &err) < 0 ||
-	    ensure_tls(d.conf, &d.cert, &d.key, &err) < 0)
+	    ensure_tls(d.conf, &d.tls, &err) < 0)
 		goto fail_pid;
 	/* before any drop: the run directory may be root's.  Requests
 	 * wait in the backlog until the loop runs, after start. */

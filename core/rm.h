@@ -79,6 +79,8 @@ struct rm_config {
 
 	const char *tls_cert_file; /* NULL = generated in mail_root/tls */
 	const char *tls_key_file;
+	const char *tls_cert2_file; /* a second pair of the other key type */
+	const char *tls_key2_file;
 
 	struct {
 		uint32_t workers;
@@ -192,13 +194,20 @@ void rm_work_cancel(struct rmail_work *w);
 size_t rm_work_pending(void);
 
 /* ---- tls.c -------------------------------------------------------- */
-/* ensure_tls: generate a 4096-bit self-signed pair when cert_file is
- * null and none exists in mail_root/tls; owner uid/gid for the files
- * (-1 = unchanged) */
+/* The server's certificates: the primary pair, and an optional second
+ * pair of the other key type (RSA + ECDSA; OpenSSL picks per client). */
+struct rm_tls_files {
+	const char *cert, *key;
+	const char *cert2, *key2; /* NULL: none */
+};
+/* ensure_tls: when tls.cert_file is null, generate what is missing in
+ * mail_root/tls (a 4096-bit RSA pair, an ECDSA P-256 pair); owner
+ * uid/gid for the files (-1 = unchanged) */
 int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
-		  const char **cert_r, const char **key_r,
-		  struct rmail_err *err);
+		  struct rm_tls_files *out, struct rmail_err *err);
 /* (re)load the server context used by new connections */
+int rm_tls_load_files(const struct rm_tls_files *f, struct rmail_err *err);
+/* the same with one pair */
 int rm_tls_load(const char *cert, const char *key, struct rmail_err *err);
 void *rm_tls_server_ctx(void); /* SSL_CTX *, NULL when none */
 void *rm_tls_client_ctx(void); /* for outbound SMTP */

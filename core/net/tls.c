@@ -70,10 +70,47 @@ static int64_t asn1_to_epoch(const ASN1_TIME *t)
 	return (int64_t)timegm(&tm);
 }
 
-int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
+static int use_pair(SSL_CTX *ctx, const char *cert, const char *key,
+		    struct rmail_err *err)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "cannot load TLS certificate %s: %s", cert,
+				     ssl_reason());
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "TLS key %s does "
+					     "not match certificate %s",
+					     key, cert);
+		}
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "cannot load TLS key %s: %s", key,
+				     ssl_reason());
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "TLS key %s does not match certificate %s",
+				     key, cert);
+	}
+	return 0;
+}
+
+static int cert_type(SSL_CTX *ctx)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+
+	return x != NULL ? EVP_PKEY_get_base_id(X509_get0_pubkey(x)) : 0;
+}
+
+int rm_tls_load_files(const struct rm_tls_files *f, struct rmail_err *err)
 {
 	SSL_CTX *ctx;
 	X509 *x;
+	int first;
 
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
@@ -83,35 +120,35 @@ int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
 				     ssl_reason());
 	ctx_common(ctx);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rmail", 5);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		rmail_err_set(err, RMAIL_E_INVAL,
-			      "cannot load TLS certificate %s: %s", cert,
-			      ssl_reason());
+	if (use_pair(ctx, f->cert, f->key, err) < 0)
 		goto out_free;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH) {
-			rmail_err_set(err, RMAIL_E_INVAL,
-				      "TLS key %s does "
-				      "not match certificate %s",
-				      key, cert);
-			ERR_clear_error();
-			goto out_free;
-		}
-		rmail_err_set(err, RMAIL_E_INVAL, "cannot load TLS key %s: %s",
-			      key, ssl_reason());
-		goto out_free;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		rmail_err_set(err, RMAIL_E_INVAL,
-			      "TLS key %s does not match certificate %s", key,
-			      cert);
-		ERR_clear_error();
-		goto out_free;
-	}
 	x = SSL_CTX_get0_certificate(ctx);
 	cert_expiry = x ? asn1_to_epoch(X509_get0_notAfter(x)) : 0;
+	first = cert_type(ctx);
+	/* OpenSSL keeps one certificate per key type and picks the one
+	 * the client's signature algorithms allow: ECDSA for most, RSA
+	 * for the old.  A second pair of the same type would replace the
+	 * first, silently: refused. */
+	if (f->cert2 != NULL && f->key2 != NULL) {
+		if (use_pair(ctx, f->cert2, f->key2, err) < 0)
+			goto out_free;
+		if (cert_type(ctx) == first) {
+			rmail_err_set(
+				err, RMAIL_E_INVAL,
+				"TLS certificates %s and %s have the same "
+				"key type: the second must be of the "
+				"other (RSA and ECDSA)",
+				f->cert, f->cert2);
+			goto out_free;
+		}
+		x = SSL_CTX_get0_certificate(ctx);
+		if (x != NULL) {
+			int64_t e2 = asn1_to_epoch(X509_get0_notAfter(x));
+
+			if (e2 < cert_expiry)
+				cert_expiry = e2;
+		}
+	}
 	/* connections hold their own reference through SSL_new */
 	if (server_ctx != NULL)
 		SSL_CTX_free(server_ctx);
@@ -121,6 +158,13 @@ int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
 out_free:
 	SSL_CTX_free(ctx);
 	return -1;
+}
+
+int rm_tls_load(const char *cert, const char *key, struct rmail_err *err)
+{
+	struct rm_tls_files f = {.cert = cert, .key = key};
+
+	return rm_tls_load_files(&f, err);
 }
 
 void *rm_tls_server_ctx(void)
@@ -178,7 +222,7 @@ static bool is_ip(const char *host)
 	       inet_pton(AF_INET6, host, b) == 1;
 }
 
-static X509 *make_cert(EVP_PKEY *pk, const char *host)
+static X509 *make_cert(EVP_PKEY *pk, const char *host, bool ecdsa)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -206,8 +250,10 @@ static X509 *make_cert(EVP_PKEY *pk, const char *host)
 		goto out_free;
 	snprintf(san, sizeof(san), "%s:%s", is_ip(host) ? "IP" : "DNS", host);
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    /* an ECDSA key only signs (ECDHE); RSA may encipher too */
 	    add_ext(x, NID_key_usage,
-		    "critical,digitalSignature,keyEncipherment") < 0 ||
+		    ecdsa ? "critical,digitalSignature"
+			  : "critical,digitalSignature,keyEncipherment") < 0 ||
 	    add_ext(x, NID_ext_key_usage, "serverAuth") < 0 ||
 	    add_ext(x, NID_subject_key_identifier, "hash") < 0 ||
 	    add_ext(x, NID_subject_alt_name, san) < 0)
@@ -275,7 +321,8 @@ static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x, int uid,
 }
 
 static int generate(const char *dir, const char *cert, const char *key,
-		    const char *host, int uid, int gid, struct rmail_err *err)
+		    const char *host, bool ecdsa, int uid, int gid,
+		    struct rmail_err *err)
 {
 	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;
@@ -289,17 +336,16 @@ static int generate(const char *dir, const char *cert, const char *key,
 				     "cannot set owner of %s: %s", dir,
 				     strerror(errno));
 	rm_log(RMAIL_LOG_INFO,
-	       "generating a 4096-bit RSA key and a "
-	       "self-signed certificate for %s in %s",
-	       host, dir);
+	       "generating %s key and a self-signed certificate for %s in %s",
+	       ecdsa ? "an ECDSA P-256" : "a 4096-bit RSA", host, dir);
 	ERR_clear_error();
-	pk = EVP_RSA_gen(4096);
+	pk = ecdsa ? EVP_EC_gen("P-256") : EVP_RSA_gen(4096);
 	if (pk == NULL) {
 		rmail_err_set(err, RMAIL_E_INTERNAL,
-			      "cannot generate an RSA key: %s", ssl_reason());
+			      "cannot generate a key: %s", ssl_reason());
 		goto out;
 	}
-	x = make_cert(pk, host);
+	x = make_cert(pk, host, ecdsa);
 	if (x == NULL) {
 		rmail_err_set(err, RMAIL_E_INTERNAL,
 			      "cannot build a certificate for %s: %s", host,
@@ -317,39 +363,34 @@ out:
 	return ret;
 }
 
-static const char *keep(const struct rm_config *conf, const char *s,
-			char *fallback, size_t sz)
-{
-	if (conf->pool != NULL)
-		return rm_pstrdup(conf->pool, s);
-	snprintf(fallback, sz, "%s", s);
-	return fallback;
-}
-
 int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
-		  const char **cert_r, const char **key_r,
-		  struct rmail_err *err)
+		  struct rm_tls_files *out, struct rmail_err *err)
 {
-	static char cert_buf[PATH_MAX], key_buf[PATH_MAX];
-	char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	static char paths[4][PATH_MAX];
+	char dir[PATH_MAX], p[4][PATH_MAX];
 	const char *host;
 
+	memset(out, 0, sizeof(*out));
 	if (conf->tls_cert_file != NULL) {
 		const char *k = conf->tls_key_file != NULL
 					? conf->tls_key_file
 					: conf->tls_cert_file;
+		const char *v[4] = {conf->tls_cert_file, k,
+				    conf->tls_cert2_file, conf->tls_key2_file};
+		static const char *const names[4] = {
+			"tls.cert_file", "tls.key_file", "tls.cert2_file",
+			"tls.key2_file"};
 
-		if (access(conf->tls_cert_file, R_OK) < 0)
-			return rmail_err_set(err, RMAIL_E_IO,
-					     "cannot read tls.cert_file %s: %s",
-					     conf->tls_cert_file,
-					     strerror(errno));
-		if (access(k, R_OK) < 0)
-			return rmail_err_set(err, RMAIL_E_IO,
-					     "cannot read tls.key_file %s: %s",
-					     k, strerror(errno));
-		*cert_r = conf->tls_cert_file;
-		*key_r = k;
+		for (int i = 0; i < 4; i++)
+			if (v[i] != NULL && access(v[i], R_OK) < 0)
+				return rmail_err_set(err, RMAIL_E_IO,
+						     "cannot read %s %s: %s",
+						     names[i], v[i],
+						     strerror(errno));
+		out->cert = v[0];
+		out->key = v[1];
+		out->cert2 = v[2];
+		out->key2 = v[3];
 		return 0;
 	}
 	if (conf->mail_root == NULL)
@@ -359,14 +400,27 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "mail_root path too long");
 	snprintf(dir, sizeof(dir), "%.*s/tls", PATH_MAX - 64, conf->mail_root);
-	snprintf(cert, sizeof(cert), "%.*s/cert.pem", PATH_MAX - 32, dir);
-	snprintf(key, sizeof(key), "%.*s/key.pem", PATH_MAX - 32, dir);
-	if (access(cert, F_OK) < 0 || access(key, F_OK) < 0) {
-		host = conf->hostname != NULL ? conf->hostname : "localhost";
-		if (generate(dir, cert, key, host, uid, gid, err) < 0)
+	snprintf(p[0], sizeof(p[0]), "%.*s/cert.pem", PATH_MAX - 32, dir);
+	snprintf(p[1], sizeof(p[1]), "%.*s/key.pem", PATH_MAX - 32, dir);
+	snprintf(p[2], sizeof(p[2]), "%.*s/ecdsa-cert.pem", PATH_MAX - 32, dir);
+	snprintf(p[3], sizeof(p[3]), "%.*s/ecdsa-key.pem", PATH_MAX - 32, dir);
+	host = conf->hostname != NULL ? conf->hostname : "localhost";
+	/* each pair on its own: a mail root of an older release has the
+	 * RSA pair and gets the ECDSA one beside it */
+	for (int i = 0; i < 4; i += 2)
+		if ((access(p[i], F_OK) < 0 || access(p[i + 1], F_OK) < 0) &&
+		    generate(dir, p[i], p[i + 1], host, i == 2, uid, gid, err) <
+			    0)
 			return -1;
+	const char **slot[4] = {&out->cert, &out->key, &out->cert2, &out->key2};
+
+	for (int i = 0; i < 4; i++) {
+		if (conf->pool != NULL) {
+			*slot[i] = rm_pstrdup(conf->pool, p[i]);
+		} else {
+			snprintf(paths[i], sizeof(paths[i]), "%s", p[i]);
+			*slot[i] = paths[i];
+		}
 	}
-	*cert_r = keep(conf, cert, cert_buf, sizeof(cert_buf));
-	*key_r = keep(conf, key, key_buf, sizeof(key_buf));
 	return 0;
 }

@@ -1,6 +1,10 @@
-/* rm_tls_ensure generates a 4096-bit self-signed pair once and reuses
- * it; rm_tls_load names the file that is wrong. */
+/* rm_tls_ensure generates a 4096-bit RSA and an ECDSA P-256
+ * self-signed pair once and reuses them; the server then gives each
+ * client the certificate its signature algorithms allow; rm_tls_load
+ * names the file that is wrong. */
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -8,7 +12,9 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "rm.h"
@@ -32,12 +38,53 @@ static X509 *read_cert(const char *path)
 	return x;
 }
 
+/* A handshake with the server context in force over a socket pair, by
+ * a client offering only `sigalgs`; the key type of the certificate it
+ * got (EVP_PKEY_RSA, EVP_PKEY_EC). */
+static int served_key_type(const char *sigalgs)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *srv = SSL_new(rm_tls_server_ctx()), *cl;
+	int sv[2], type = 0, done_c = 0, done_s = 0;
+	X509 *peer;
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	g_assert_cmpint(SSL_CTX_set1_sigalgs_list(cctx, sigalgs), ==, 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	cl = SSL_new(cctx);
+	SSL_set_fd(cl, sv[0]);
+	SSL_set_fd(srv, sv[1]);
+	SSL_set_connect_state(cl);
+	SSL_set_accept_state(srv);
+	for (int i = 0; i < 1000 && !(done_c && done_s); i++) {
+		if (!done_c)
+			done_c = SSL_do_handshake(cl) == 1;
+		if (!done_s)
+			done_s = SSL_do_handshake(srv) == 1;
+	}
+	g_assert_true(done_c && done_s);
+	peer = SSL_get1_peer_certificate(cl);
+	g_assert_nonnull(peer);
+	type = EVP_PKEY_get_base_id(X509_get0_pubkey(peer));
+	X509_free(peer);
+	SSL_free(cl);
+	SSL_free(srv);
+	SSL_CTX_free(cctx);
+	close(sv[0]);
+	close(sv[1]);
+	ERR_clear_error();
+	return type;
+}
+
 static void test_generate_and_reuse(void)
 {
 	char *root = g_dir_make_tmp("rmail-tls-XXXXXX", NULL);
 	struct rm_config conf;
 	struct rmail_err err;
 	const char *cert, *key, *cert2, *key2;
+	struct rm_tls_files f, f2;
 	struct stat st, st2;
 	X509 *x;
 	EVP_PKEY *pk;
@@ -49,8 +96,10 @@ static void test_generate_and_reuse(void)
 	conf.pool = rm_pool_create(NULL);
 	conf.hostname = "mail.example.test";
 	conf.mail_root = root;
-	if (rm_tls_ensure(&conf, -1, -1, &cert, &key, &err) < 0)
+	if (rm_tls_ensure(&conf, -1, -1, &f, &err) < 0)
 		g_error("%s", err.msg);
+	cert = f.cert;
+	key = f.key;
 	g_assert_true(g_str_has_suffix(cert, "/tls/cert.pem"));
 	g_assert_true(g_str_has_suffix(key, "/tls/key.pem"));
 	g_assert_cmpint(stat(key, &st), ==, 0);
@@ -76,21 +125,65 @@ static void test_generate_and_reuse(void)
 	GENERAL_NAMES_free(san);
 	X509_free(x);
 
+	/* the ECDSA pair beside it, the same name, a signing-only key */
+	g_assert_true(g_str_has_suffix(f.cert2, "/tls/ecdsa-cert.pem"));
+	g_assert_true(g_str_has_suffix(f.key2, "/tls/ecdsa-key.pem"));
+	g_assert_cmpint(stat(f.key2, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	x = read_cert(f.cert2);
+	pk = X509_get0_pubkey(x);
+	g_assert_cmpint(EVP_PKEY_get_base_id(pk), ==, EVP_PKEY_EC);
+	g_assert_cmpint(EVP_PKEY_get_bits(pk), ==, 256);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+				  sizeof(cn));
+	g_assert_cmpstr(cn, ==, "mail.example.test");
+	g_assert_true(X509_get_key_usage(x) == KU_DIGITAL_SIGNATURE);
+	X509_free(x);
+	g_assert_cmpint(stat(key, &st), ==, 0);
+
+	/* both served: each client gets what it can verify */
+	g_assert_cmpint(rm_tls_load_files(&f, &err), ==, 0);
+	g_assert_cmpint(served_key_type("ECDSA+SHA256"), ==, EVP_PKEY_EC);
+	g_assert_cmpint(served_key_type("RSA-PSS+SHA256:RSA+SHA256"), ==,
+			EVP_PKEY_RSA);
+
+	/* two pairs of one key type: refused, the pair in force kept */
+	{
+		struct rm_tls_files same = {f.cert, f.key, f.cert, f.key};
+
+		g_assert_cmpint(rm_tls_load_files(&same, &err), ==, -1);
+		g_assert_nonnull(strstr(err.msg, "same key type"));
+		g_assert_cmpint(served_key_type("ECDSA+SHA256"), ==,
+				EVP_PKEY_EC);
+	}
+
 	g_assert_cmpint(rm_tls_load(cert, key, &err), ==, 0);
 	days = (rm_tls_cert_expiry() - (int64_t)time(NULL)) / 86400;
 	g_assert_cmpint(days, >=, 3650);
 	g_assert_cmpint(days, <=, 3654);
 
 	/* a second start reuses the pair */
-	g_assert_cmpint(rm_tls_ensure(&conf, -1, -1, &cert2, &key2, &err), ==,
-			0);
+	g_assert_cmpint(rm_tls_ensure(&conf, -1, -1, &f2, &err), ==, 0);
+	cert2 = f2.cert;
+	key2 = f2.key;
 	g_assert_cmpstr(cert2, ==, cert);
 	g_assert_cmpint(stat(key2, &st2), ==, 0);
 	g_assert_cmpuint(st2.st_ino, ==, st.st_ino);
 	g_assert_cmpint(st2.st_mtime, ==, st.st_mtime);
 
+	/* a mail root of an older release (RSA only) gets the ECDSA pair
+	 * beside its RSA pair, which stays */
+	g_unlink(f.cert2);
+	g_unlink(f.key2);
+	g_assert_cmpint(rm_tls_ensure(&conf, -1, -1, &f2, &err), ==, 0);
+	g_assert_cmpint(stat(f2.key, &st2), ==, 0);
+	g_assert_cmpuint(st2.st_ino, ==, st.st_ino);
+	g_assert_cmpint(access(f2.cert2, R_OK), ==, 0);
+
 	g_unlink(cert);
 	g_unlink(key);
+	g_unlink(f.cert2);
+	g_unlink(f.key2);
 	g_autofree char *dir = g_build_filename(root, "tls", NULL);
 	g_rmdir(dir);
 	g_rmdir(root);
