@@ -578,6 +578,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 			"required when the other TLS file is set");
 	c->tls_cert2_file = abs_path(c->pool, c->dir, r->tls_cert2_file);
 	c->tls_key2_file = abs_path(c->pool, c->dir, r->tls_key2_file);
+	c->tls_ticket_secret_file =
+		abs_path(c->pool, c->dir, r->tls_ticket_secret_file);
 	if ((c->tls_cert2_file == NULL) != (c->tls_key2_file == NULL))
 		problem(fc,
 			c->tls_cert2_file ? "tls.key2_file" : "tls.cert2_file",

@@ -265,6 +265,11 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  NULL),
 	K("tls.key2_file", S, N | R, tls_key2_file, "null",
 	  "the private key PEM of tls.cert2_file", NULL),
+	K("tls.ticket_secret_file", S, N | R, tls_ticket_secret_file, "null",
+	  "secret (32+ bytes, mode 0600) the session ticket keys derive "
+	  "from; the same file on every host lets clients resume anywhere "
+	  "(null: mail_root/tls/ticket.key, generated)",
+	  NULL),
 	K("delivery.workers", RMAIL_CONF_INT, 0, delivery_workers, "4",
 	  "threads for durable writes", check_positive),
 	K("delivery.relay_host", S, N | R, relay_host, "null",

@@ -20,6 +20,7 @@ struct rm_core_raw {
 	const char *tls_key_file;
 	const char *tls_cert2_file;
 	const char *tls_key2_file;
+	const char *tls_ticket_secret_file;
 	int64_t delivery_workers;
 	const char *relay_host;
 	const char *relay_tls, *relay_user, *relay_password_file;

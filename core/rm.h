@@ -81,6 +81,7 @@ struct rm_config {
 	const char *tls_key_file;
 	const char *tls_cert2_file; /* a second pair of the other key type */
 	const char *tls_key2_file;
+	const char *tls_ticket_secret_file; /* NULL: mail_root/tls/ticket.key */
 
 	struct {
 		uint32_t workers;
@@ -199,6 +200,9 @@ size_t rm_work_pending(void);
 struct rm_tls_files {
 	const char *cert, *key;
 	const char *cert2, *key2; /* NULL: none */
+	/* the session ticket secret (NULL: OpenSSL's own keys, lost at
+	 * each reload and never shared) */
+	const char *ticket_secret;
 };
 /* ensure_tls: when tls.cert_file is null, generate what is missing in
  * mail_root/tls (a 4096-bit RSA pair, an ECDSA P-256 pair); owner

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "rm.h"
+#include "net/tls_tickets.h"
 
 #define TLS12_CIPHERS                                                          \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
@@ -149,6 +150,9 @@ int rm_tls_load_files(const struct rm_tls_files *f, struct rmail_err *err)
 				cert_expiry = e2;
 		}
 	}
+	if (f->ticket_secret != NULL &&
+	    rm_ticket_keys_use(ctx, f->ticket_secret, err) < 0)
+		goto out_free;
 	/* connections hold their own reference through SSL_new */
 	if (server_ctx != NULL)
 		SSL_CTX_free(server_ctx);
@@ -363,6 +367,34 @@ out:
 	return ret;
 }
 
+/* tls.ticket_secret_file as configured (it must exist), else one in
+ * mail_root/tls made once: every process on the mail root, and every
+ * host sharing it, then issues tickets the others accept */
+static int ticket_secret(const struct rm_config *conf, int uid, int gid,
+			 struct rm_tls_files *out, struct rmail_err *err)
+{
+	static char buf[PATH_MAX];
+	char dir[PATH_MAX];
+
+	if (conf->tls_ticket_secret_file != NULL) {
+		out->ticket_secret = conf->tls_ticket_secret_file;
+		return 0;
+	}
+	if (conf->mail_root == NULL ||
+	    strlen(conf->mail_root) > (size_t)PATH_MAX - 64)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/tls", conf->mail_root);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return rmail_err_set(err, RMAIL_E_IO, "cannot create %s: %s",
+				     dir, strerror(errno));
+	snprintf(buf, sizeof(buf), "%.*s/ticket.key", PATH_MAX - 32, dir);
+	if (rm_ticket_secret_ensure(buf, uid, gid, err) < 0)
+		return -1;
+	out->ticket_secret =
+		conf->pool != NULL ? rm_pstrdup(conf->pool, buf) : buf;
+	return 0;
+}
+
 int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 		  struct rm_tls_files *out, struct rmail_err *err)
 {
@@ -391,7 +423,7 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 		out->key = v[1];
 		out->cert2 = v[2];
 		out->key2 = v[3];
-		return 0;
+		return ticket_secret(conf, uid, gid, out, err);
 	}
 	if (conf->mail_root == NULL)
 		return rmail_err_set(err, RMAIL_E_INVAL,
@@ -422,5 +454,5 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 			*slot[i] = paths[i];
 		}
 	}
-	return 0;
+	return ticket_secret(conf, uid, gid, out, err);
 }

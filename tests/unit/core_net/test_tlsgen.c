@@ -3,6 +3,7 @@
  * client the certificate its signature algorithms allow; rm_tls_load
  * names the file that is wrong. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "rm.h"
+#include "net/tls_tickets.h"
 
 static const char *srcdir(void)
 {
@@ -76,6 +78,113 @@ static int served_key_type(const char *sigalgs)
 	close(sv[1]);
 	ERR_clear_error();
 	return type;
+}
+
+/* One handshake with the server context in force, offering `sess`
+ * (NULL: none); returns whether it was resumed, and the client's new
+ * session (a ticket) in *out. */
+static bool handshake_resume(SSL_SESSION *sess, SSL_SESSION **out)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *srv = SSL_new(rm_tls_server_ctx()), *cl;
+	int sv[2], done_c = 0, done_s = 0;
+	char b;
+	bool reused;
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	cl = SSL_new(cctx);
+	SSL_set_fd(cl, sv[0]);
+	SSL_set_fd(srv, sv[1]);
+	if (sess != NULL)
+		SSL_set_session(cl, sess);
+	SSL_set_connect_state(cl);
+	SSL_set_accept_state(srv);
+	for (int i = 0; i < 1000 && !(done_c && done_s); i++) {
+		if (!done_c)
+			done_c = SSL_do_handshake(cl) == 1;
+		if (!done_s)
+			done_s = SSL_do_handshake(srv) == 1;
+	}
+	g_assert_true(done_c && done_s);
+	/* TLS 1.3 tickets come after the handshake: a write sends them,
+	 * a read takes them in */
+	g_assert_cmpint(SSL_write(srv, "x", 1), ==, 1);
+	g_assert_cmpint(SSL_read(cl, &b, 1), ==, 1);
+	reused = SSL_session_reused(cl);
+	*out = SSL_get1_session(cl);
+	/* a session freed without close_notify is marked unresumable */
+	SSL_set_shutdown(cl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(cl);
+	SSL_free(srv);
+	SSL_CTX_free(cctx);
+	close(sv[0]);
+	close(sv[1]);
+	ERR_clear_error();
+	return reused;
+}
+
+/* Tickets are resumed by another server context reading the same
+ * secret (a reload, another worker, another host), not by one with
+ * another secret; keys rotate per period. */
+static void test_tickets(void)
+{
+	char *root = g_dir_make_tmp("rmail-tick-XXXXXX", NULL);
+	g_autofree char *cert =
+		g_build_filename(srcdir(), "tests/certs", "cert.pem", NULL);
+	g_autofree char *key =
+		g_build_filename(srcdir(), "tests/certs", "key.pem", NULL);
+	g_autofree char *sec = g_build_filename(root, "t.key", NULL);
+	g_autofree char *sec2 = g_build_filename(root, "t2.key", NULL);
+	struct rm_tls_files f = {
+		.cert = cert, .key = key, .ticket_secret = sec};
+	struct rmail_err err;
+	SSL_SESSION *s1, *s2, *s3;
+	unsigned char n1[16], n2[16], a[32], h[32], secret[48] = {1};
+	struct stat st;
+
+	g_assert_cmpint(rm_ticket_secret_ensure(sec, -1, -1, &err), ==, 0);
+	g_assert_cmpint(stat(sec, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	g_assert_cmpint(st.st_size, ==, 48);
+	g_assert_cmpint(rm_ticket_secret_ensure(sec2, -1, -1, &err), ==, 0);
+
+	g_assert_cmpint(rm_tls_load_files(&f, &err), ==, 0);
+	g_assert_false(handshake_resume(NULL, &s1));
+	/* a reload: a new context, the same secret */
+	g_assert_cmpint(rm_tls_load_files(&f, &err), ==, 0);
+	g_assert_true(handshake_resume(s1, &s2));
+	/* another secret: a full handshake */
+	f.ticket_secret = sec2;
+	g_assert_cmpint(rm_tls_load_files(&f, &err), ==, 0);
+	g_assert_false(handshake_resume(s2, &s3));
+	SSL_SESSION_free(s1);
+	SSL_SESSION_free(s2);
+	SSL_SESSION_free(s3);
+
+	/* a secret others may read is refused */
+	g_assert_cmpint(chmod(sec, 0644), ==, 0);
+	f.ticket_secret = sec;
+	g_assert_cmpint(rm_tls_load_files(&f, &err), ==, -1);
+	g_assert_nonnull(strstr(err.msg, "group or others"));
+
+	/* one key per period, all from the secret */
+	g_assert_cmpint(rm_ticket_keys_for(secret, sizeof(secret), 7, n1, a, h),
+			==, 0);
+	g_assert_cmpint(rm_ticket_keys_for(secret, sizeof(secret), 8, n2, a, h),
+			==, 0);
+	g_assert_cmpint(memcmp(n1, n2, 16), !=, 0);
+	g_assert_cmpint(rm_ticket_keys_for(secret, sizeof(secret), 7, n2, a, h),
+			==, 0);
+	g_assert_cmpint(memcmp(n1, n2, 16), ==, 0);
+	g_assert_cmpint(rm_ticket_keys_for(secret, 16, 7, n2, a, h), ==, -1);
+
+	g_unlink(sec);
+	g_unlink(sec2);
+	g_rmdir(root);
+	g_free(root);
 }
 
 static void test_generate_and_reuse(void)
@@ -219,5 +328,6 @@ int main(int argc, char **argv)
 	rm_log_set_level(RMAIL_LOG_WARN);
 	g_test_add_func("/core_net/tls/load_errors", test_load_errors);
 	g_test_add_func("/core_net/tls/generate_4096", test_generate_and_reuse);
+	g_test_add_func("/core_net/tls/tickets", test_tickets);
 	return g_test_run();
 }
