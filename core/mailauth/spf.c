@@ -763,6 +763,11 @@ int spf_check(struct ma_dns_cache *c, const struct spf_input *in,
 		return MA_PENDING;
 	}
 	out->result = (enum spf_result)rc;
+	/* macro values (a local-part, a HELO name) can carry any byte;
+	 * the text goes into an SMTP reply */
+	for (char *p = out->explanation; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	if (run->why != NULL && (rc == SPF_PERMERROR || rc == SPF_TEMPERROR))
 		snprintf(out->reason, sizeof(out->reason), "%s", run->why);
 	else if (rc == SPF_NONE)
