@@ -614,6 +614,9 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->workers.hash = (uint32_t)r->workers_hash;
 	c->admin_listen = r->admin_listen;
 	c->shutdown_timeout = r->shutdown_timeout;
+	c->spf.reject_fail = r->spf_reject_fail != 0;
+	c->spf.void_limit = (uint32_t)r->spf_void_limit;
+	c->spf.explanation = r->spf_explanation;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -34,6 +34,9 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	int spf_reject_fail;
+	int64_t spf_void_limit;
+	const char *spf_explanation;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];
