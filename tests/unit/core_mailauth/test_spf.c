@@ -153,6 +153,36 @@ static void test_pending_equals_prefilled(void)
 	ma_dns_cache_free(c);
 }
 
+static void count_q(void *arg, const char *name, int type)
+{
+	(void)name;
+	(void)type;
+	(*(size_t *)arg)++;
+}
+
+/* Literal targets are asked together, never more than the term limit
+ * allows. */
+static void test_prefetch(void)
+{
+	struct spf_input in = input4("192.0.2.1", "x@p.example", NULL);
+	struct ma_dns_cache *c = ma_dns_cache_new(256);
+	GString *rec = g_string_new("v=spf1");
+	struct spf_verdict v;
+	size_t n = 0;
+
+	for (int i = 0; i < 30; i++)
+		g_string_append_printf(rec, " include:i%d.example", i);
+	{
+		struct zrr z = {"p.example", MA_T_TXT, OK, {rec->str}};
+
+		put(c, &z);
+	}
+	g_assert_cmpint(spf_check(c, &in, &v), ==, MA_PENDING);
+	g_assert_cmpuint(ma_dns_take_wanted(c, count_q, &n), ==, 10);
+	g_string_free(rec, TRUE);
+	ma_dns_cache_free(c);
+}
+
 /* d0 includes d1 ... each include one DNS-querying term. */
 static struct spf_verdict include_chain(int n, const char *last)
 {
@@ -434,6 +464,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/spf/pending_equals_prefilled",
 			test_pending_equals_prefilled);
 	g_test_add_func("/spf/term_limit", test_term_limit);
+	g_test_add_func("/spf/prefetch", test_prefetch);
 	g_test_add_func("/spf/void_limit", test_void_limit);
 	g_test_add_func("/spf/identities", test_identities);
 	g_test_add_func("/spf/macro_examples", test_macro_examples);
