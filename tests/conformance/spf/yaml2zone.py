@@ -2,7 +2,7 @@
 """yaml2zone.py SUITE.yml OUTDIR: the openspf suite as C reads it.
 
 Writes OUTDIR/NN.zone per scenario (the zone-file format of the test
-DNS server, docs in the header of tests/conformance/spf/README) and
+DNS server, described in zone_cache.h) and
 OUTDIR/tests.json, one object per test: scenario, zone, name, helo,
 host, mailfrom, results (a list: any passes), explanation (optional).
 
