@@ -536,8 +536,9 @@ static int parse_modifier(const char *s, size_t eq, size_t len,
 	else if (ieq(s, eq, "exp"))
 		known = &r->exp;
 	if (known == NULL) {
+		/* ignored, so lenient: the explanation letters pass too */
 		*why = "bad modifier value";
-		return spf_macro_valid(v, vlen, false, false) ? 0 : -1;
+		return spf_macro_valid(v, vlen, true, false) ? 0 : -1;
 	}
 	if (known->p != NULL) {
 		*why = "a modifier given twice";
