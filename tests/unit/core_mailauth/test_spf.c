@@ -455,6 +455,27 @@ static void test_parser(void)
 	g_assert_cmpint(r->terms[0].cidr6, ==, 64);
 	g_assert_cmpint(r->terms[1].cidr4, ==, 30);
 	g_assert_cmpint(r->terms[1].cidr6, ==, 128);
+	/* bounded: more terms than SPF_TERMS_MAX, or a record longer than
+	 * SPF_RECORD_MAX, is refused whole */
+	{
+		GString *big = g_string_new("v=spf1");
+
+		for (int i = 0; i < SPF_TERMS_MAX; i++)
+			g_string_append(big, " ?all");
+		g_assert_cmpint(spf_record_parse(big->str, big->len, r, &why),
+				==, 0);
+		g_string_append(big, " -all");
+		g_assert_cmpint(spf_record_parse(big->str, big->len, r, &why),
+				==, -1);
+		g_assert_cmpstr(why, ==, "too many terms");
+		g_string_truncate(big, 6);
+		while (big->len <= SPF_RECORD_MAX)
+			g_string_append(big, " ip4:192.0.2.1");
+		g_assert_cmpint(spf_record_parse(big->str, big->len, r, &why),
+				==, -1);
+		g_assert_cmpstr(why, ==, "record too long");
+		g_string_free(big, TRUE);
+	}
 	g_free(r);
 }
 
