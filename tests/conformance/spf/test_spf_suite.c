@@ -188,10 +188,10 @@ static void convert(void)
 	g_dir = g_dir_make_tmp("spf-suite-XXXXXX", &e);
 	g_assert_no_error(e);
 	{
-		char *argv[] = {"python3", py, yml, g_dir, NULL};
+		char *argv[] = {RMAIL_PYTHON3, py, yml, g_dir, NULL};
 
-		if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-				  NULL, &out, &errs, &status, &e) ||
+		if (!g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, &out, &errs,
+				  &status, &e) ||
 		    !g_spawn_check_wait_status(status, &e))
 			g_error("yaml2zone.py: %s\n%s",
 				e ? e->message : "failed", errs ? errs : "");
