@@ -188,6 +188,13 @@ static bool is_void(const struct ma_rrset *rs)
 	       (rs->rcode == MA_DNS_OK && rs->n == 0);
 }
 
+/* MA_DNS_TEMP, and any rcode a driver should not have put */
+static bool is_temp(const struct ma_rrset *rs)
+{
+	return rs->rcode != MA_DNS_OK && rs->rcode != MA_DNS_PENDING &&
+	       !is_void(rs);
+}
+
 static int count_void(struct run *run)
 {
 	if (++run->voids > run->void_limit) {
@@ -215,7 +222,7 @@ static int host_is_client(struct run *run, const char *name, int bits)
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
 	if (rs->rcode != MA_DNS_OK)
-		return rs->rcode == MA_DNS_TEMP ? -1 : 0;
+		return is_temp(rs) ? -1 : 0;
 	for (size_t i = 0; i < rs->n; i++)
 		if (addr_match(run, rs->rr[i].addr, bits))
 			return 1;
@@ -322,7 +329,7 @@ static int mech_a(struct run *run, const char *name, const struct spf_term *t)
 
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
-	if (rs->rcode == MA_DNS_TEMP) {
+	if (is_temp(rs)) {
 		run->why = "DNS error on an address look-up";
 		return SPF_TEMPERROR;
 	}
@@ -342,7 +349,7 @@ static int mech_mx(struct run *run, const char *name, const struct spf_term *t)
 
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
-	if (rs->rcode == MA_DNS_TEMP) {
+	if (is_temp(rs)) {
 		run->why = "DNS error on an MX look-up";
 		return SPF_TEMPERROR;
 	}
@@ -363,7 +370,7 @@ static int mech_mx(struct run *run, const char *name, const struct spf_term *t)
 			continue; /* decided: the rest only ask (parallel) */
 		if (hs->rcode == MA_DNS_PENDING) {
 			verdict = RES_PENDING;
-		} else if (hs->rcode == MA_DNS_TEMP) {
+		} else if (is_temp(hs)) {
 			run->why = "DNS error on an MX host's address";
 			verdict = SPF_TEMPERROR;
 		} else if (hs->rcode == MA_DNS_OK) {
@@ -385,7 +392,7 @@ static int mech_ptr(struct run *run, const char *target_name)
 	rs = get(run, rev, MA_T_PTR);
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
-	if (rs->rcode == MA_DNS_TEMP)
+	if (is_temp(rs))
 		return M_NOMATCH; /* §5.5: a DNS error is no match */
 	if (is_void(rs))
 		return count_void(run);
@@ -411,7 +418,7 @@ static int mech_exists(struct run *run, const char *name)
 
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
-	if (rs->rcode == MA_DNS_TEMP) {
+	if (is_temp(rs)) {
 		run->why = "DNS error on an exists look-up";
 		return SPF_TEMPERROR;
 	}
@@ -514,7 +521,7 @@ static int find_record(struct run *run, const char *domain,
 
 	if (rs->rcode == MA_DNS_PENDING)
 		return RES_PENDING;
-	if (rs->rcode == MA_DNS_TEMP) {
+	if (is_temp(rs)) {
 		run->why = "DNS error on the SPF record look-up";
 		return SPF_TEMPERROR;
 	}
