@@ -633,6 +633,9 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	if (c->proxy.listeners.n > 0 && c->proxy.trusted.n == 0)
 		problem(fc, "proxy_protocol.trusted_proxies",
 			"required when proxy_protocol.listeners is set");
+	c->spf.reject_fail = r->spf_reject_fail != 0;
+	c->spf.void_limit = (uint32_t)r->spf_void_limit;
+	c->spf.explanation = r->spf_explanation;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_keys.h"
+#include "mailauth/spf_record.h"
 
 #define K(name, type, flags, field, def, doc, check)                           \
 	{                                                                      \
@@ -232,6 +233,28 @@ static int check_modules(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+static int check_void_limit(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 1 || v > 20)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected 1 to 20 (RFC 7208 suggests 2)");
+	return 0;
+}
+
+static int check_spf_exp(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (s != NULL && !spf_macro_valid(s, strlen(s), true, false))
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "not an SPF macro-string (RFC 7208 §7: "
+				     "printable ASCII, %%{letter}, %%%%, %%_, "
+				     "%%-)");
+	return 0;
+}
+
 #define S RMAIL_CONF_STR
 #define N RMAIL_CONF_NULLABLE
 #define R RMAIL_CONF_RELOADABLE
@@ -352,4 +375,18 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  check_networks),
 	K("proxy_protocol.timeout", RMAIL_CONF_DURATION, R, proxy_timeout,
 	  "\"5s\"", "how long to wait for the header", check_duration),
+	K("spf.reject_fail", RMAIL_CONF_BOOL, R, spf_reject_fail, "false",
+	  "reject mail whose SPF result is fail when the From: domain "
+	  "publishes no DMARC policy (otherwise the fail is recorded in "
+	  "Authentication-Results only)",
+	  NULL),
+	K("spf.void_limit", RMAIL_CONF_INT, R, spf_void_limit, "2",
+	  "SPF look-ups answering NXDOMAIN or no records allowed per check "
+	  "before permerror",
+	  check_void_limit),
+	K("spf.explanation", S, N | R, spf_explanation, "null",
+	  "explanation of an SPF fail when the domain gives none (exp=), "
+	  "an RFC 7208 macro-string (null: \"%{c} is not allowed to send "
+	  "mail from %{o}\")",
+	  check_spf_exp),
 	RMAIL_CONF_END};

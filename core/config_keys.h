@@ -40,6 +40,9 @@ struct rm_core_raw {
 	struct rmail_strlist proxy_listeners;
 	struct rmail_strlist proxy_trusted;
 	double proxy_timeout;
+	int spf_reject_fail;
+	int64_t spf_void_limit;
+	const char *spf_explanation;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

@@ -131,6 +131,13 @@ struct rm_config {
 		const char *user;	   /* NULL: no AUTH */
 		const char *password_file; /* absolute */
 	} relay;
+
+	/* appended: SPF (mailauth/spf.h) */
+	struct {
+		bool reject_fail;	 /* fail without a DMARC policy */
+		uint32_t void_limit;	 /* spf_input.void_limit */
+		const char *explanation; /* spf_input.default_exp; NULL */
+	} spf;
 };
 
 /* delivery.relay_tls */

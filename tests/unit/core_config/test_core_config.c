@@ -83,6 +83,9 @@ static void test_defaults(void)
 	g_assert_cmpuint(c->workers.hash, ==, 2);
 	g_assert_cmpuint(c->admin_listen.n, ==, 0);
 	g_assert_cmpfloat(c->shutdown_timeout, ==, 10);
+	g_assert_false(c->spf.reject_fail);
+	g_assert_cmpuint(c->spf.void_limit, ==, 2);
+	g_assert_null(c->spf.explanation);
 	g_assert_nonnull(c->hostname);
 	g_assert_cmpstr(c->module_dir, ==, RM_MODULE_DIR_INSTALL);
 	/* derived run paths: never in the mail root, from the config path */
@@ -200,6 +203,12 @@ static const struct {
 	 "limits.auth_fail_window: expected a positive duration"},
 	{"{\"limits\": {\"auth_ipv6_prefix\": 129}}",
 	 "limits.auth_ipv6_prefix: expected a prefix length 1 to 128"},
+	{"{\"spf\": {\"void_limit\": 0}}",
+	 "spf.void_limit: expected 1 to 20 (RFC 7208 suggests 2)"},
+	{"{\"spf\": {\"explanation\": \"100%\"}}",
+	 "spf.explanation: not an SPF macro-string (RFC 7208 §7: printable "
+	 "ASCII, %{letter}, %%, %_, %-)"},
+	{"{\"spf\": {\"rejectfail\": true}}", "spf.rejectfail: unknown key"},
 	{"{\"shutdown_timeout\": true}",
 	 "shutdown_timeout: expected a duration (seconds, or \"30s\", "
 	 "\"5m\", \"2h\", \"1d\")"},
@@ -215,6 +224,19 @@ static void test_bad_values(void)
 			g_error("%s: wanted \"%s\"", bad[i].json,
 				bad[i].problem);
 	}
+}
+
+static void test_spf_keys(void)
+{
+	struct rm_config *c =
+		load("{\"spf\": {\"reject_fail\": true, \"void_limit\": 3, "
+		     "\"explanation\": \"see https://%{d}/spf?ip=%{c}\"}}");
+
+	g_assert_nonnull(c);
+	g_assert_true(c->spf.reject_fail);
+	g_assert_cmpuint(c->spf.void_limit, ==, 3);
+	g_assert_cmpstr(c->spf.explanation, ==, "see https://%{d}/spf?ip=%{c}");
+	rm_config_free(&c);
 }
 
 static void test_all_problems(void)
@@ -610,6 +632,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/issue_shape", test_issue_shape);
 	g_test_add_func("/config/bad_values", test_bad_values);
+	g_test_add_func("/config/spf_keys", test_spf_keys);
 	g_test_add_func("/config/all_problems", test_all_problems);
 	g_test_add_func("/config/syntax", test_syntax);
 	g_test_add_func("/config/fill_defaults", test_fill_defaults);
