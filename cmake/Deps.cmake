@@ -14,6 +14,10 @@ pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 # Dovecot's {ARGON2I}/{ARGON2ID} hashes, verified by the store
 pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
+# DMARC's organizational domain (the Public Suffix List) and its
+# gzip'd aggregate reports
+pkg_check_modules(LIBPSL REQUIRED IMPORTED_TARGET libpsl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 find_library(LIBRESOLV_LIBRARY resolv REQUIRED)
 if(BUILD_TESTING)
   pkg_check_modules(GLIB REQUIRED IMPORTED_TARGET glib-2.0>=2.70)

@@ -1,0 +1,5 @@
+# Mail authentication parsers of untrusted input: the DMARC record
+# (from DNS) and Authentication-Results fields (from the message).
+rmail_fuzz(dmarc_record
+  SOURCES tests/fuzz/fuzz_dmarc_record.c core/mailauth/dmarc_record.c
+  INCLUDES core)
