@@ -34,6 +34,10 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	const char *authserv_id;
+	int dmarc_enabled, dmarc_reject_local_from, dmarc_reports;
+	struct rmail_strlist dmarc_exceptions;
+	const char *dmarc_org_name, *dmarc_contact, *dmarc_report_from;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

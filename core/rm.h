@@ -120,6 +120,18 @@ struct rm_config {
 		const char *user;	   /* NULL: no AUTH */
 		const char *password_file; /* absolute */
 	} relay;
+
+	/* appended: mail authentication (docs/mailauth.md) */
+	const char *authserv_id; /* never NULL: the hostname by default */
+	struct {
+		bool enabled;
+		bool reject_local_from; /* unauthenticated local From: */
+		struct rmail_strlist exceptions;
+		bool reports;
+		const char *org_name;	 /* never NULL */
+		const char *contact;	 /* NULL: none */
+		const char *report_from; /* never NULL */
+	} dmarc;
 };
 
 /* delivery.relay_tls */
