@@ -65,8 +65,10 @@ int authres_parse_id(const char *v, size_t len, char *id, size_t sz)
 		for (i++; i < len && v[i] != '"'; i++) {
 			if (v[i] == '\\' && i + 1 < len)
 				i++;
-			if (v[i] == '\r' || v[i] == '\n')
+			if (v[i] == '\r' || v[i] == '\n' || v[i] == '\t')
 				continue; /* folding inside the string */
+			if ((unsigned char)v[i] < ' ' || v[i] == 0x7f)
+				return -1; /* no id holds controls */
 			if (o + 1 >= sz)
 				return -1;
 			id[o++] = v[i];

@@ -187,6 +187,8 @@ static void test_parse_id(void)
 		g_assert_cmpstr(id, ==, cases[i].id);
 	}
 	g_assert_cmpint(authres_parse_id(" ; none", 7, id, sizeof(id)), ==, -1);
+	/* found by the fuzzer: controls inside a quoted id */
+	g_assert_cmpint(authres_parse_id("\"\0a\"", 4, id, sizeof(id)), ==, -1);
 	g_assert_cmpint(authres_parse_id(" (unterminated", 14, id, sizeof(id)),
 			==, -1);
 }
