@@ -3,9 +3,12 @@
  * answer cache (PENDING included), alignment, p/sp/pct and the
  * exception list. */
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mailauth/dmarc.h"
+#include "mailauth/ma_metrics.h"
+#include "rm.h"
 
 #define PSL_FILE RMAIL_SRC "/tests/unit/core_mailauth/data/psl.dat"
 
@@ -418,6 +421,38 @@ static void test_local_from(void)
 	g_assert_true(dmarc_local_from_refused("example.com", true, &a));
 }
 
+static void test_metrics(void)
+{
+	char *s;
+
+	rm_mailauth_count("spf", "pass");
+	rm_mailauth_count("spf", "pass");
+	rm_mailauth_count("dkim", "fail");
+	rm_mailauth_count("dmarc", "x\"}\nevil 1"); /* never copied */
+	rm_mailauth_count("arc", "pass");	    /* unknown: dropped */
+	rm_mailauth_count_disposition(DMARC_P_QUARANTINE, DMARC_OV_NONE);
+	rm_mailauth_count_disposition(DMARC_P_QUARANTINE, DMARC_OV_SAMPLED_OUT);
+	rm_mailauth_count_local_from_refused();
+	rm_mailauth_count_authres_removed(2);
+	s = rm_metrics_render();
+	g_assert_nonnull(strstr(s, "rmail_mailauth_results_total{mechanism="
+				   "\"spf\",result=\"pass\"} 2\n"));
+	g_assert_nonnull(strstr(s, "rmail_mailauth_results_total{mechanism="
+				   "\"dkim\",result=\"fail\"} 1\n"));
+	g_assert_nonnull(strstr(s, "rmail_mailauth_results_total{mechanism="
+				   "\"dmarc\",result=\"other\"} 1\n"));
+	g_assert_null(strstr(s, "evil"));
+	g_assert_null(strstr(s, "mechanism=\"arc\""));
+	g_assert_nonnull(strstr(s, "rmail_dmarc_dispositions_total{"
+				   "disposition=\"quarantine\",override="
+				   "\"sampled_out\"} 1\n"));
+	g_assert_nonnull(
+		strstr(s, "rmail_mailauth_local_from_refused_total 1\n"));
+	g_assert_nonnull(
+		strstr(s, "rmail_mailauth_forged_authres_removed_total 2\n"));
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -431,6 +466,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dmarc/eval_pending", test_eval_pending);
 	g_test_add_func("/dmarc/eval_pct_exceptions", test_eval_pct_exceptions);
 	g_test_add_func("/dmarc/local_from", test_local_from);
+	g_test_add_func("/dmarc/metrics", test_metrics);
 	int rc = g_test_run();
 	dmarc_psl_free();
 	return rc;
