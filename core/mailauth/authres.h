@@ -79,4 +79,11 @@ size_t authres_find_ours(const char *msg, size_t len, const char *ours,
 int authres_copy_without(int in_fd, int out_fd, const struct authres_range *r,
 			 size_t n);
 
+/* The two above on a spool file: read in_fd's header block (at most
+ * `max_header` bytes are searched; a longer header is searched that
+ * far), copy in_fd to out_fd without our fields.  *removed_r: how many
+ * went.  0, or -1 with errno. */
+int authres_strip_fd(int in_fd, int out_fd, const char *ours, size_t max_header,
+		     size_t *removed_r);
+
 #endif

@@ -201,3 +201,49 @@ int authres_copy_without(int in_fd, int out_fd, const struct authres_range *r,
 		pos += got;
 	}
 }
+
+int authres_strip_fd(int in_fd, int out_fd, const char *ours, size_t max_header,
+		     size_t *removed_r)
+{
+	char *h = malloc(max_header > 0 ? max_header : 1);
+	struct authres_range *r = NULL;
+	size_t got = 0, n;
+	bool ended = false;
+	int rc;
+
+	*removed_r = 0;
+	if (h == NULL)
+		return -1;
+	while (got < max_header) {
+		ssize_t k = pread(in_fd, h + got, max_header - got, (off_t)got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			free(h);
+			return -1;
+		}
+		if (k == 0)
+			break;
+		got += (size_t)k;
+		/* stop reading at the end of the header block */
+		if (memmem(h, got, "\n\r\n", 3) != NULL ||
+		    memmem(h, got, "\n\n", 2) != NULL) {
+			ended = true;
+			break;
+		}
+	}
+	if (got < max_header)
+		ended = true; /* the whole file: nothing continues */
+	n = authres_find_ours(h, got, ours, &r);
+	free(h);
+	/* a field reaching the end of what was read may go on past it:
+	 * removing its first part would leave the rest dangling */
+	if (!ended && n > 0 && r[n - 1].off + r[n - 1].len == got)
+		n--;
+	rc = authres_copy_without(in_fd, out_fd, r, n);
+	free(r);
+	if (rc == 0)
+		*removed_r = n;
+	return rc;
+}

@@ -287,6 +287,51 @@ static void test_copy_without(void)
 	g_free(dir);
 }
 
+/* the spool-file form: whole, and with the header cut by the limit
+ * inside a forged field (which then stays whole) */
+static void test_strip_fd(void)
+{
+	char *dir = g_dir_make_tmp("authres-XXXXXX", NULL);
+	char *in_path = g_build_filename(dir, "in", NULL);
+	char *out_path = g_build_filename(dir, "out", NULL);
+	gchar *got;
+	size_t removed;
+	int in_fd, out_fd;
+
+	g_assert_true(g_file_set_contents(in_path, msg, -1, NULL));
+	in_fd = g_open(in_path, O_RDONLY, 0);
+	out_fd = g_open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	g_assert_cmpint(
+		authres_strip_fd(in_fd, out_fd, "example.com", 65536, &removed),
+		==, 0);
+	g_assert_cmpuint(removed, ==, 3);
+	close(out_fd);
+	g_assert_true(g_file_get_contents(out_path, &got, NULL, NULL));
+	g_assert_null(strstr(got, "spf=pass smtp.mailfrom=example.net"));
+	g_assert_null(strstr(got, "dmarc=pass"));
+	g_assert_nonnull(strstr(got, "example.org 1; none"));
+	g_free(got);
+
+	/* 61 bytes: the first forged field's first line, its folded
+	 * continuation past the limit: the field is kept whole */
+	out_fd = g_open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	g_assert_cmpint(
+		authres_strip_fd(in_fd, out_fd, "example.com", 61, &removed),
+		==, 0);
+	g_assert_cmpuint(removed, ==, 0);
+	close(out_fd);
+	g_assert_true(g_file_get_contents(out_path, &got, NULL, NULL));
+	g_assert_cmpstr(got, ==, msg);
+	g_free(got);
+	close(in_fd);
+	g_unlink(in_path);
+	g_unlink(out_path);
+	g_rmdir(dir);
+	g_free(in_path);
+	g_free(out_path);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -295,5 +340,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/authres/parse_id", test_parse_id);
 	g_test_add_func("/authres/find_ours", test_find_ours);
 	g_test_add_func("/authres/copy_without", test_copy_without);
+	g_test_add_func("/authres/strip_fd", test_strip_fd);
 	return g_test_run();
 }
