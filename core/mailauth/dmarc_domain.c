@@ -3,6 +3,7 @@
  * MIME parser; organizational domains from the Public Suffix List
  * (libpsl); alignment; the mailing-list exception list.
  */
+#include <idn2.h>
 #include <libpsl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -102,6 +103,7 @@ int dmarc_from_domain(const char *hdr, size_t len, char *dom, size_t sz)
 	struct rmail_err err;
 	const struct rmail_mime_addr *a;
 	const char *from, *host = NULL;
+	char *ace = NULL;
 	size_t n, boxes = 0, hl;
 	int rc = -1;
 
@@ -123,6 +125,16 @@ int dmarc_from_domain(const char *hdr, size_t len, char *dom, size_t sz)
 	}
 	if (boxes != 1 || host == NULL)
 		goto out;
+	for (const char *p = host; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x80)
+			continue;
+		/* EAI (RFC 6532): DNS and the PSL know the A-labels */
+		if (idn2_to_ascii_8z(host, &ace, IDN2_NONTRANSITIONAL) !=
+		    IDN2_OK)
+			goto out;
+		host = ace;
+		break;
+	}
 	hl = strlen(host);
 	if (hl > 0 && host[hl - 1] == '.')
 		hl--; /* a fully qualified name is the same domain */
@@ -131,6 +143,7 @@ int dmarc_from_domain(const char *hdr, size_t len, char *dom, size_t sz)
 	copy_lower(host, hl, dom, sz);
 	rc = 0;
 out:
+	idn2_free(ace);
 	rm_mime_free(&m);
 	return rc;
 }

@@ -145,6 +145,12 @@ static void test_from_domain(void)
 					    " (d)\n\nbody")),
 			==, 0);
 	g_assert_cmpstr(d, ==, "b.example");
+	/* an internationalised domain, as its A-labels */
+	g_assert_cmpint(dmarc_from_domain(H("From: a@B\xc3\xbc"
+					    "cher.example"
+					    "\r\n\r\n")),
+			==, 0);
+	g_assert_cmpstr(d, ==, "xn--bcher-kva.example");
 	g_assert_cmpint(dmarc_from_domain(H("From: g: a@b.example;\r\n\r\n")),
 			==, 0);
 	g_assert_cmpstr(d, ==, "b.example");
