@@ -227,27 +227,29 @@ int dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 		tag = trim(whole.p, eq);
 		val = trim(whole.p + eq + 1, whole.n - eq - 1);
 		if (first) {
-			/* §6.6.3: v=DMARC1 must be the first tag */
-			if (!span_is(tag, "v") || !span_is(val, "DMARC1"))
+			/* §6.6.3: v=DMARC1 must be the first tag.  Tag names
+			 * are ABNF strings (case-insensitive), DMARC1 is %x
+			 * (exact) */
+			if (!span_case_is(tag, "v") || !span_is(val, "DMARC1"))
 				return DMARC_REC_NOT;
 			first = false;
 			continue;
 		}
-		if (span_is(tag, "p"))
+		if (span_case_is(tag, "p"))
 			bit = 1;
-		else if (span_is(tag, "sp"))
+		else if (span_case_is(tag, "sp"))
 			bit = 2;
-		else if (span_is(tag, "pct"))
+		else if (span_case_is(tag, "pct"))
 			bit = 4;
-		else if (span_is(tag, "adkim"))
+		else if (span_case_is(tag, "adkim"))
 			bit = 8;
-		else if (span_is(tag, "aspf"))
+		else if (span_case_is(tag, "aspf"))
 			bit = 16;
-		else if (span_is(tag, "rua"))
+		else if (span_case_is(tag, "rua"))
 			bit = 32;
-		else if (span_is(tag, "fo"))
+		else if (span_case_is(tag, "fo"))
 			bit = 64;
-		else if (span_is(tag, "ri"))
+		else if (span_case_is(tag, "ri"))
 			bit = 128;
 		if (bit == 0 || (seen & bit))
 			continue; /* unknown (ruf, rf, future) or repeated */

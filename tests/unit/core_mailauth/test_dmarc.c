@@ -65,6 +65,11 @@ static void test_record(void)
 	/* v= must come first, and be exactly DMARC1 */
 	g_assert_cmpint(parse("p=reject; v=DMARC1", &r), ==, DMARC_REC_NOT);
 	g_assert_cmpint(parse("v=DMARC2; p=reject", &r), ==, DMARC_REC_NOT);
+	g_assert_cmpint(parse("v=dmarc1; p=reject", &r), ==, DMARC_REC_NOT);
+	g_assert_cmpint(parse("V=DMARC1; P=Reject; PCT=5", &r), ==,
+			DMARC_REC_OK);
+	g_assert_cmpint(r.p, ==, DMARC_P_REJECT);
+	g_assert_cmpuint(r.pct, ==, 5);
 	g_assert_cmpint(parse("v=spf1 -all", &r), ==, DMARC_REC_NOT);
 	g_assert_cmpint(parse("", &r), ==, DMARC_REC_NOT);
 	g_assert_cmpint(parse(";", &r), ==, DMARC_REC_NOT);
