@@ -43,6 +43,6 @@ struct rm_config *rm_cli_load_config(const struct rm_cli *cli);
 extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload,
 	rm_cmd_user, rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store,
 	rm_cmd_import, rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose,
-	rm_cmd_install, rm_cmd_ctl;
+	rm_cmd_install, rm_cmd_ctl, rm_cmd_dmarc;
 
 #endif

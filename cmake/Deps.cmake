@@ -14,6 +14,12 @@ pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 # Dovecot's {ARGON2I}/{ARGON2ID} hashes, verified by the store
 pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
+# DMARC's organizational domain (the Public Suffix List) and its
+# gzip'd aggregate reports
+pkg_check_modules(LIBPSL REQUIRED IMPORTED_TARGET libpsl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+# an internationalised From: domain to its A-labels (DMARC)
+pkg_check_modules(LIBIDN2 REQUIRED IMPORTED_TARGET libidn2)
 find_library(LIBRESOLV_LIBRARY resolv REQUIRED)
 if(BUILD_TESTING)
   pkg_check_modules(GLIB REQUIRED IMPORTED_TARGET glib-2.0>=2.70)

@@ -636,6 +636,18 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->spf.reject_fail = r->spf_reject_fail != 0;
 	c->spf.void_limit = (uint32_t)r->spf_void_limit;
 	c->spf.explanation = r->spf_explanation;
+	c->authserv_id = r->authserv_id != NULL ? r->authserv_id : c->hostname;
+	c->dmarc.enabled = r->dmarc_enabled != 0;
+	c->dmarc.reject_local_from = r->dmarc_reject_local_from != 0;
+	c->dmarc.exceptions = r->dmarc_exceptions;
+	c->dmarc.reports = r->dmarc_reports != 0;
+	c->dmarc.org_name =
+		r->dmarc_org_name != NULL ? r->dmarc_org_name : c->hostname;
+	c->dmarc.contact = r->dmarc_contact;
+	c->dmarc.report_from =
+		r->dmarc_report_from != NULL
+			? r->dmarc_report_from
+			: rm_psprintf(c->pool, "noreply-dmarc@%s", c->hostname);
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -209,6 +209,45 @@ static int check_routes(const void *field, struct rmail_err *err)
 	return 0;
 }
 
+/* dmarc.exceptions: "user@domain", "domain" or ".domain" */
+static int check_exceptions(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const char *s = l->v[i], *at = strchr(s, '@');
+
+		if (*s == '\0' || strpbrk(s, " \t\r\n,;<>\"") != NULL ||
+		    (at != NULL &&
+		     (at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)))
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "[%zu]: expected an address, a "
+					     "domain or .domain",
+					     i);
+	}
+	return 0;
+}
+
+/* a header token: no white space, no specials that would need quoting */
+static int check_authserv_id(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (s == NULL)
+		return 0;
+	if (*s == '\0' || strlen(s) > 253)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected a host name");
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
+		      *s == '_'))
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "use letters, digits, '.', '-' "
+					     "and '_' only");
+	return 0;
+}
+
 static int check_modules(const void *field, struct rmail_err *err)
 {
 	const struct rmail_strlist *l = field;
@@ -389,4 +428,28 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "an RFC 7208 macro-string (null: \"%{c} is not allowed to send "
 	  "mail from %{o}\")",
 	  check_spf_exp),
+	K("mailauth.authserv_id", S, N | R, authserv_id, "null",
+	  "the authserv-id of rmail's Authentication-Results (null: the "
+	  "hostname); the same on every host of a cluster",
+	  check_authserv_id),
+	K("dmarc.enabled", RMAIL_CONF_BOOL, R, dmarc_enabled, "true",
+	  "evaluate DMARC on mail received on port 25", NULL),
+	K("dmarc.reject_unauthenticated_local_from", RMAIL_CONF_BOOL, R,
+	  dmarc_reject_local_from, "true",
+	  "refuse port-25 mail whose From: is in a local domain when neither "
+	  "SPF nor DKIM passes for that domain",
+	  NULL),
+	K("dmarc.exceptions", RMAIL_CONF_STR_LIST, R, dmarc_exceptions, "[]",
+	  "envelope senders (address, domain, .domain for its subdomains) "
+	  "whose DMARC failures are never quarantined or rejected: mailing "
+	  "lists that break DKIM",
+	  check_exceptions),
+	K("dmarc.reports", RMAIL_CONF_BOOL, R, dmarc_reports, "true",
+	  "record results and send daily aggregate reports to rua=", NULL),
+	K("dmarc.org_name", S, N | R, dmarc_org_name, "null",
+	  "org_name of the aggregate reports (null: the hostname)", NULL),
+	K("dmarc.contact", S, N | R, dmarc_contact, "null",
+	  "extra_contact_info of the reports (null: none)", NULL),
+	K("dmarc.report_from", S, N | R, dmarc_report_from, "null",
+	  "sender of the reports (null: noreply-dmarc@<hostname>)", NULL),
 	RMAIL_CONF_END};

@@ -43,6 +43,10 @@ struct rm_core_raw {
 	int spf_reject_fail;
 	int64_t spf_void_limit;
 	const char *spf_explanation;
+	const char *authserv_id;
+	int dmarc_enabled, dmarc_reject_local_from, dmarc_reports;
+	struct rmail_strlist dmarc_exceptions;
+	const char *dmarc_org_name, *dmarc_contact, *dmarc_report_from;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

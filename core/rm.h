@@ -138,6 +138,17 @@ struct rm_config {
 		uint32_t void_limit;	 /* spf_input.void_limit */
 		const char *explanation; /* spf_input.default_exp; NULL */
 	} spf;
+	/* appended: mail authentication (docs/mailauth.md) */
+	const char *authserv_id; /* never NULL: the hostname by default */
+	struct {
+		bool enabled;
+		bool reject_local_from; /* unauthenticated local From: */
+		struct rmail_strlist exceptions;
+		bool reports;
+		const char *org_name;	 /* never NULL */
+		const char *contact;	 /* NULL: none */
+		const char *report_from; /* never NULL */
+	} dmarc;
 };
 
 /* delivery.relay_tls */

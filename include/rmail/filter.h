@@ -31,6 +31,20 @@ struct rmail_filter_msg {
 	const char *auth_user; /* NULL when unauthenticated */
 	int fd;		       /* read-only, the whole message */
 	uint64_t msg_size;
+	/* 1.3: mail authentication of mail received on port 25; NULL
+	 * when nothing was evaluated (submissions, locally generated
+	 * mail, checks off).  Test with RMAIL_HAS() first.  Result
+	 * strings are RFC 8601 names ("pass", "fail", "none",
+	 * "temperror", "permerror", SPF's "softfail", "neutral"). */
+	const char *auth_results; /* the value of rmail's own
+				   * Authentication-Results field (after
+				   * the colon, folded as in the message):
+				   * one dkim= entry per signature */
+	const char *spf_result;
+	const char *dmarc_result;
+	const char *dmarc_disposition; /* "none", "quarantine", "reject":
+					* what rmail applies */
+	const char *from_domain;       /* the RFC5322.From domain */
 };
 
 struct rmail_filter_result {

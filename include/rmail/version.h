@@ -52,6 +52,9 @@
  *       store's default scheme, compare-and-swap).
  *       rmail_core.conf_str answers "workers.hash" too.
  *  1.3  (this release; every append below goes under it)
+ *       rmail_filter_msg.auth_results, spf_result, dmarc_result,
+ *       dmarc_disposition and from_domain: the mail-authentication
+ *       results of port-25 mail (RMAIL_FILTER_MSG_SIZE_1_3).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -108,6 +111,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, msg_size)
+#define RMAIL_FILTER_MSG_SIZE_1_3                                              \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, from_domain)
 #define RMAIL_MIME_LIMITS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mime_limits, max_line_len)
 #define RMAIL_JWT_CLAIMS_SIZE_1_0                                              \

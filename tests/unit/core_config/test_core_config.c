@@ -98,6 +98,24 @@ static void test_defaults(void)
 	c = load("{\"hostname\": \"mail.example.test\"}");
 	g_assert_cmpstr(c->pid_file, ==, want);
 	g_assert_cmpstr(c->hostname, ==, "mail.example.test");
+	/* mail authentication: every check on, ids from the hostname */
+	g_assert_cmpstr(c->authserv_id, ==, "mail.example.test");
+	g_assert_true(c->dmarc.enabled);
+	g_assert_true(c->dmarc.reject_local_from);
+	g_assert_true(c->dmarc.reports);
+	g_assert_cmpuint(c->dmarc.exceptions.n, ==, 0);
+	g_assert_cmpstr(c->dmarc.org_name, ==, "mail.example.test");
+	g_assert_null(c->dmarc.contact);
+	g_assert_cmpstr(c->dmarc.report_from, ==,
+			"noreply-dmarc@mail.example.test");
+	rm_config_free(&c);
+	c = load("{\"mailauth\": {\"authserv_id\": \"mx.example\"}, "
+		 "\"dmarc\": {\"exceptions\": [\"l@lists.example\", "
+		 "\".lists.example\"], \"reports\": false}}");
+	g_assert_nonnull(c);
+	g_assert_cmpstr(c->authserv_id, ==, "mx.example");
+	g_assert_cmpuint(c->dmarc.exceptions.n, ==, 2);
+	g_assert_false(c->dmarc.reports);
 	rm_config_free(&c);
 	g_free(want);
 }
@@ -174,6 +192,10 @@ static const struct {
 	{"{\"limits\": {\"exempt\": [\"::1\", \"10.0.0.0/33\"]}}",
 	 "limits.exempt[1]: not a network"},
 	{"{\"hostnam\": \"x\"}", "hostnam: unknown key"},
+	{"{\"mailauth\": {\"authserv_id\": \"a b\"}}",
+	 "mailauth.authserv_id: use letters, digits, '.', '-' and '_' only"},
+	{"{\"dmarc\": {\"exceptions\": [\"x@\"]}}",
+	 "dmarc.exceptions[0]: expected an address, a domain or .domain"},
 	{"{\"delivery\": {\"wrokers\": 2}}", "delivery.wrokers: unknown key"},
 	{"{\"tls\": 5}", "tls: expected an object"},
 	{"{\"mail_root\": null}", "mail_root: expected a string"},
