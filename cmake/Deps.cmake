@@ -14,6 +14,13 @@ pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 # Dovecot's {ARGON2I}/{ARGON2ID} hashes, verified by the store
 pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
+# libunbound: found directly, since Debian's libunbound.pc names
+# libevent in Requires.private and pkg-config then wants libevent-dev.
+find_library(LIBUNBOUND_LIBRARY unbound REQUIRED)
+find_path(LIBUNBOUND_INCLUDE_DIR unbound.h REQUIRED)
+add_library(rm_libunbound INTERFACE)
+target_link_libraries(rm_libunbound INTERFACE ${LIBUNBOUND_LIBRARY})
+target_include_directories(rm_libunbound INTERFACE ${LIBUNBOUND_INCLUDE_DIR})
 find_library(LIBRESOLV_LIBRARY resolv REQUIRED)
 if(BUILD_TESTING)
   pkg_check_modules(GLIB REQUIRED IMPORTED_TARGET glib-2.0>=2.70)

@@ -34,6 +34,10 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	struct rmail_strlist dns_forwarders;
+	int dns_recursion;
+	const char *dns_trust_anchor;
+	int64_t dns_timeout_ms;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];
@@ -41,5 +45,7 @@ extern const struct rmail_conf_key rm_core_keys[];
 /* shared checks, also handy for modules' tables inside the core */
 int rm_check_hostport(const char *s);
 int rm_check_network(const char *s);
+/* "IP" or "IP@PORT": 0 or -1 */
+int rm_check_dns_server(const char *s);
 
 #endif

@@ -120,6 +120,14 @@ struct rm_config {
 		const char *user;	   /* NULL: no AUTH */
 		const char *password_file; /* absolute */
 	} relay;
+
+	/* appended: the resolver (core/dns) */
+	struct {
+		struct rmail_strlist forwarders; /* IP or IP@PORT */
+		bool recursion;
+		const char *trust_anchor; /* absolute; NULL: no DNSSEC */
+		uint32_t timeout_ms;
+	} dns;
 };
 
 /* delivery.relay_tls */
@@ -159,6 +167,8 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 /* ---- loop.c (libev) ----------------------------------------------- */
 int rm_loop_init(void);
 void *rm_loop(void); /* struct ev_loop * */
+/* called on the thread that initialised the loop */
+bool rm_loop_is_current(void);
 void rm_loop_run(void);
 void rm_loop_break(void);
 double rm_now(void);
