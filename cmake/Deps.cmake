@@ -4,7 +4,10 @@ find_package(OpenSSL 3.0 REQUIRED)
 find_package(Threads REQUIRED)
 
 find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
-find_library(LIBEV_LIBRARY ev REQUIRED)
+# Static: libev.so also exports libevent's API (event_add...), and the
+# dynamic linker would hand those to libunbound, which wants libevent's
+# own.  Linked in statically, libev's compat layer stays unexported.
+find_library(LIBEV_LIBRARY NAMES libev.a ev REQUIRED)
 add_library(rm_libev INTERFACE)
 target_include_directories(rm_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
 target_link_libraries(rm_libev INTERFACE ${LIBEV_LIBRARY})

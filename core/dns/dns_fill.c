@@ -99,8 +99,8 @@ int rm_dns_fill(struct ma_dns_cache *c, void (*done)(void *arg), void *arg)
 	/* v no longer grows: the queries may point into it */
 	f->pending = f->n;
 	for (size_t i = 0; i < f->n; i++)
-		f->v[i].q = rm_dns_resolve(f->v[i].name, f->v[i].type,
-					   answered, &f->v[i]);
+		f->v[i].q = rm_dns_resolve(f->v[i].name, f->v[i].type, answered,
+					   &f->v[i]);
 	return (int)f->n;
 }
 

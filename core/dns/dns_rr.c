@@ -120,8 +120,8 @@ static int convert_one(int qtype, const unsigned char *rd, size_t len,
 	}
 }
 
-size_t rm_dns_rr_convert(int qtype, char *const *data, const int *len,
-			 size_t n, struct ma_rrset *out)
+size_t rm_dns_rr_convert(int qtype, char *const *data, const int *len, size_t n,
+			 struct ma_rrset *out)
 {
 	size_t kept = 0, bytes = 0;
 
@@ -182,8 +182,7 @@ int rm_dns_rrset_copy(struct ma_rrset *d, const struct ma_rrset *s)
 		    (r->host = strdup(s->rr[i].host)) == NULL)
 			return -1;
 		if (s->rr[i].data != NULL &&
-		    (r->data = copy_bytes(s->rr[i].data, s->rr[i].len)) ==
-			    NULL)
+		    (r->data = copy_bytes(s->rr[i].data, s->rr[i].len)) == NULL)
 			return -1;
 	}
 	return 0;

@@ -16,8 +16,8 @@
 
 /* Append the n records data[i]/len[i] of type qtype to out (rr and n;
  * out->rcode and secure untouched).  Returns the records kept. */
-size_t rm_dns_rr_convert(int qtype, char *const *data, const int *len,
-			 size_t n, struct ma_rrset *out);
+size_t rm_dns_rr_convert(int qtype, char *const *data, const int *len, size_t n,
+			 struct ma_rrset *out);
 /* free what rm_dns_rr_convert allocated and zero the set */
 void rm_dns_rrset_clear(struct ma_rrset *rs);
 /* deep copy (d need not be initialised); -1 out of memory (d then

@@ -97,8 +97,7 @@ int rm_dns_resolve_wait(const char *name, int type, struct ma_rrset *out)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&w->mu);
-	while (!w->done &&
-	       pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
+	while (!w->done && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
 		;
 	if (w->done) {
 		*out = w->rs;

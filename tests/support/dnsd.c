@@ -98,8 +98,8 @@ static int type_of(const char *t)
 	static const struct {
 		const char *n;
 		int t;
-	} tab[] = {{"A", T_A},	   {"AAAA", T_AAAA}, {"MX", T_MX},
-		   {"TXT", T_TXT}, {"PTR", T_PTR},   {"TLSA", T_TLSA},
+	} tab[] = {{"A", T_A},	       {"AAAA", T_AAAA}, {"MX", T_MX},
+		   {"TXT", T_TXT},     {"PTR", T_PTR},	 {"TLSA", T_TLSA},
 		   {"CNAME", T_CNAME}, {"SPF", T_SPF}};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
@@ -205,8 +205,8 @@ static int parse_rdata(int type, const char *s, unsigned char **rd_r,
 			goto bad;
 		rd[0] = (unsigned char)(pref >> 8);
 		rd[1] = (unsigned char)pref;
-		o = strcmp(host, ".") == 0 ? (rd[2] = 0, 1) : put_name(rd + 2,
-								       host);
+		o = strcmp(host, ".") == 0 ? (rd[2] = 0, 1)
+					   : put_name(rd + 2, host);
 		if (o == 0)
 			goto bad;
 		o += 2;
@@ -442,9 +442,8 @@ static bool exists(const struct rm_dnsd_zone *z, const char *name)
 
 		if (name_is(&z->v[i], name))
 			return true;
-		if (nl == 0 ||
-		    (rl > nl && z->v[i].name[rl - nl - 1] == '.' &&
-		     strcmp(z->v[i].name + rl - nl, name) == 0))
+		if (nl == 0 || (rl > nl && z->v[i].name[rl - nl - 1] == '.' &&
+				strcmp(z->v[i].name + rl - nl, name) == 0))
 			return true;
 	}
 	return false;
@@ -476,7 +475,7 @@ size_t rm_dnsd_answer(const struct rm_dnsd_zone *z, const unsigned char *q,
 	struct out out = {r, 0, rmax, false};
 	/* OPT: root owner, our payload size 4096, no flags */
 	static const unsigned char opt[11] = {0, 0, T_OPT, 0x10, 0, 0,
-					      0, 0, 0, 0, 0};
+					      0, 0, 0,	   0,	 0};
 
 	if (qlen < 17 || (q[2] & 0x80) || (q[2] & 0x78) || q[4] != 0 ||
 	    q[5] != 1)
@@ -498,8 +497,8 @@ size_t rm_dnsd_answer(const struct rm_dnsd_zone *z, const unsigned char *q,
 	qtype = (unsigned)q[o + 1] << 8 | q[o + 2];
 	qend = o + 5;
 	/* EDNS0: an OPT record right after the question */
-	if ((q[10] << 8 | q[11]) >= 1 && qend + 11 <= qlen &&
-	    q[qend] == 0 && q[qend + 1] == 0 && q[qend + 2] == T_OPT) {
+	if ((q[10] << 8 | q[11]) >= 1 && qend + 11 <= qlen && q[qend] == 0 &&
+	    q[qend + 1] == 0 && q[qend + 2] == T_OPT) {
 		size_t sz = (size_t)q[qend + 3] << 8 | q[qend + 4];
 
 		edns = true;
@@ -583,7 +582,7 @@ size_t rm_dnsd_answer(const struct rm_dnsd_zone *z, const unsigned char *q,
 	r[0] = q[0];
 	r[1] = q[1];
 	r[2] = (unsigned char)(0x84 | tc | (q[2] & 0x01)); /* QR AA, RD */
-	r[3] = (unsigned char)(0x80 | rcode);		     /* RA */
+	r[3] = (unsigned char)(0x80 | rcode);		   /* RA */
 	r[4] = 0;
 	r[5] = 1;
 	r[6] = (unsigned char)(an >> 8);
@@ -621,8 +620,8 @@ static void count(struct rm_dnsd *d, bool tcp)
 	pthread_mutex_unlock(&d->mu);
 }
 
-static size_t answer_locked(struct rm_dnsd *d, const unsigned char *q,
-			    size_t n, int tcp, unsigned char *r, size_t rmax)
+static size_t answer_locked(struct rm_dnsd *d, const unsigned char *q, size_t n,
+			    int tcp, unsigned char *r, size_t rmax)
 {
 	size_t rl;
 
@@ -669,8 +668,8 @@ static void tcp_read(struct rm_dnsd *d, struct tcpc *c)
 	while (c->len >= 2 &&
 	       c->len >= (need = 2 + ((size_t)c->buf[0] << 8 | c->buf[1]))) {
 		unsigned char *r = malloc(65537);
-		size_t rl = answer_locked(d, c->buf + 2, need - 2, 1, r + 2,
-					  65535);
+		size_t rl =
+			answer_locked(d, c->buf + 2, need - 2, 1, r + 2, 65535);
 
 		if (rl > 0) {
 			r[0] = (unsigned char)(rl >> 8);

@@ -15,11 +15,9 @@ struct rm_dnsd;
 /* Start serving zone text (NULL: an empty zone).  NULL on error, with
  * a message (line number for a zone error) in err. */
 struct rm_dnsd *rm_dnsd_start(const char *zone, char *err, size_t errsz);
-struct rm_dnsd *rm_dnsd_start_file(const char *path, char *err,
-				   size_t errsz);
+struct rm_dnsd *rm_dnsd_start_file(const char *path, char *err, size_t errsz);
 /* Replace the zone while serving.  0, or -1 (the old zone stays). */
-int rm_dnsd_load(struct rm_dnsd *d, const char *zone, char *err,
-		 size_t errsz);
+int rm_dnsd_load(struct rm_dnsd *d, const char *zone, char *err, size_t errsz);
 unsigned rm_dnsd_port(const struct rm_dnsd *d);
 /* questions received, over UDP and TCP together / over TCP only */
 unsigned rm_dnsd_queries(struct rm_dnsd *d);
