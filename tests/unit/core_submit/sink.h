@@ -1,5 +1,5 @@
-/* Loopback peers for the submission tests: a sink SMTP server and a
- * tiny DNS responder, each on its own thread. */
+/* Loopback peers for the submission tests: a sink SMTP server on its
+ * own thread (the DNS server is tests/support/dnsd). */
 #ifndef SUBMIT_SINK_H
 #define SUBMIT_SINK_H
 
@@ -25,9 +25,5 @@ guint sink_start_tls(const char *cert, const char *key, const char *user,
 guint sink_tls_done(void);  /* completed handshakes */
 guint sink_auth_seen(void); /* AUTH commands, right or wrong */
 guint sink_auth_ok(void);
-
-/* bind ip:53/udp; FALSE when not allowed (not root) */
-gboolean dns_start(const char *ip);
-guint dns_queries(void);
 
 #endif
