@@ -53,6 +53,11 @@ void rm_dns_fill_cancel(struct ma_dns_cache *c);
 int rm_dns_resolve_wait(const char *name, int type, struct ma_rrset *out);
 void rm_dns_rrset_clear(struct ma_rrset *rs);
 
+/* rmail_core.dns_query / dns_cancel (dns_services.c) */
+struct rmail_dns_query *rm_dns_query_svc(const char *name, int type,
+					 rmail_dns_fn cb, void *arg);
+void rm_dns_cancel_svc(struct rmail_dns_query *q);
+
 /* the per-query bound in seconds */
 double rm_dns_timeout(void);
 

@@ -99,7 +99,8 @@ static int convert_one(int qtype, const unsigned char *rd, size_t len,
 		rr->host = strdup(name);
 		return rr->host ? 0 : -1;
 	case MA_T_PTR:
-		if (read_name(rd, len, 0, name) != len)
+		/* read_name's 0 is "malformed": an empty rdata is too */
+		if (len == 0 || read_name(rd, len, 0, name) != len)
 			return -1;
 		rr->host = strdup(name);
 		return rr->host ? 0 : -1;

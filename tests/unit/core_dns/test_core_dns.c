@@ -14,6 +14,7 @@
 #include "dns/dns_rr.h"
 #include "dnsd.h"
 #include "rm.h"
+#include "rmail/core.h"
 
 #define TIMEOUT_MS 600
 
@@ -36,6 +37,7 @@ static const char zone[] =
 	"broken.test SERVFAIL\n"
 	"alias.test CNAME a.test\n"
 	"4.3.2.1.in-addr.arpa PTR mail.example.test.\n"
+	"1.1.1.1.in-addr.arpa PTR ptr.example.test\n"
 	"_25._tcp.a.test TLSA 3 1 1 0a0B0c\n";
 
 struct ans {
@@ -376,6 +378,54 @@ static void test_wait(void)
 	rm_dns_rrset_clear(&rs);
 }
 
+struct mod_ans {
+	gboolean fired;
+	int calls, rcode, secure;
+	size_t n;
+	char host[64];
+};
+
+static void mod_got(void *arg, const struct rmail_dns_answer *a)
+{
+	struct mod_ans *m = arg;
+
+	m->calls++;
+	m->fired = TRUE;
+	m->rcode = a->rcode;
+	m->secure = a->secure;
+	m->n = a->n;
+	if (a->n > 0 && a->rr[0].host != NULL)
+		g_strlcpy(m->host, a->rr[0].host, sizeof(m->host));
+}
+
+/* what a module sees through the services table */
+static void test_services(void)
+{
+	const struct rmail_core *core = rm_core();
+	struct mod_ans m = {0}, x = {0}, c = {0};
+	struct rmail_dns_query *q;
+
+	g_assert_true(RMAIL_HAS(core, struct rmail_core, dns_cancel));
+	g_assert_nonnull(core->dns_query);
+	(void)core->dns_query("1.1.1.1.in-addr.arpa", RMAIL_DNS_PTR, mod_got,
+			      &m);
+	(void)core->dns_query("nowhere.test", RMAIL_DNS_MX, mod_got, &x);
+	q = core->dns_query("a.test", RMAIL_DNS_A, mod_got, &c);
+	core->dns_cancel(q);
+	core->dns_cancel(NULL);
+	g_assert_false(m.fired);
+	g_assert_true(run_until(&m.fired, 5));
+	g_assert_true(run_until(&x.fired, 5));
+	run_for(0.05);
+	g_assert_cmpint(m.rcode, ==, RMAIL_DNS_OK);
+	g_assert_cmpuint(m.n, ==, 1);
+	g_assert_cmpstr(m.host, ==, "ptr.example.test");
+	g_assert_cmpint(m.secure, ==, 0);
+	g_assert_cmpint(x.rcode, ==, RMAIL_DNS_NXDOMAIN);
+	g_assert_cmpint(c.calls, ==, 0);
+	g_assert_cmpint(m.calls + x.calls, ==, 2);
+}
+
 /*
  * With the root trust anchor and a server that cannot sign, the check
  * turns validation off with one error line, quickly; queries asked
@@ -433,6 +483,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dns/cancel", test_cancel);
 	g_test_add_func("/dns/fill", test_fill);
 	g_test_add_func("/dns/wait", test_wait);
+	g_test_add_func("/dns/services", test_services);
 	g_test_add_func("/dns/dnssec_stripped", test_dnssec_stripped);
 	rc = g_test_run();
 	rm_dns_shutdown();
