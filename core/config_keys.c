@@ -297,7 +297,7 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "file whose first line is the relay password", NULL),
 	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
 	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
-	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, R, dns_servers, "[]",
+	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, 0, dns_servers, "[]",
 	  "resolvers, IP or IP@PORT (deprecated: use dns.forwarders)",
 	  check_dns_servers),
 	K("delivery.retry_initial", RMAIL_CONF_DURATION, R, retry_initial,
