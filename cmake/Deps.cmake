@@ -7,10 +7,10 @@ find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
 # Static: libev.so also exports libevent's API (event_add...), and the
 # dynamic linker would hand those to libunbound, which wants libevent's
 # own.  Linked in statically, libev's compat layer stays unexported.
-find_library(LIBEV_LIBRARY NAMES libev.a ev REQUIRED)
+find_library(LIBEV_STATIC_LIBRARY NAMES libev.a ev REQUIRED)
 add_library(rm_libev INTERFACE)
 target_include_directories(rm_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
-target_link_libraries(rm_libev INTERFACE ${LIBEV_LIBRARY})
+target_link_libraries(rm_libev INTERFACE ${LIBEV_STATIC_LIBRARY})
 
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
 pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt>=1.10)

@@ -614,6 +614,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->workers.hash = (uint32_t)r->workers_hash;
 	c->admin_listen = r->admin_listen;
 	c->shutdown_timeout = r->shutdown_timeout;
+	c->outbound.concurrency = (uint32_t)r->delivery_concurrency;
+	c->outbound.per_domain = (uint32_t)r->delivery_per_domain;
 	c->dns.forwarders = r->dns_forwarders;
 	c->dns.recursion = r->dns_recursion != 0;
 	c->dns.trust_anchor = abs_path(c->pool, c->dir, r->dns_trust_anchor);

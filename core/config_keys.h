@@ -34,6 +34,7 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	int64_t delivery_concurrency, delivery_per_domain;
 	struct rmail_strlist dns_forwarders;
 	int dns_recursion;
 	const char *dns_trust_anchor;

@@ -121,6 +121,13 @@ struct rm_config {
 		const char *password_file; /* absolute */
 	} relay;
 
+	/* appended: outbound deliveries in parallel (the deliver pool's
+	 * threads) and SMTP sessions at once per destination domain */
+	struct {
+		uint32_t concurrency;
+		uint32_t per_domain;
+	} outbound;
+
 	/* appended: the resolver (core/dns) */
 	struct {
 		struct rmail_strlist forwarders; /* IP or IP@PORT */
@@ -180,6 +187,9 @@ void rm_io_del(struct rmail_io **io);
 void rm_loop_post(rmail_post_fn cb, void *arg);
 
 /* ---- workers.c ---------------------------------------------------- */
+/* the core's outbound delivery pool (delivery.concurrency threads),
+ * next to the public RMAIL_WORK_* kinds */
+#define RM_WORK_DELIVER 3
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash);
 /* finish queued work (bounded by timeout), join threads */
 void rm_workers_shutdown(double timeout);

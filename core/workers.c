@@ -1,6 +1,7 @@
 /*
  * Worker thread pools for blocking work, one per kind (durable writes,
- * store reads, password hashing).  A job's done callback runs on the
+ * store reads, password hashing, and the core's own outbound delivery
+ * pool, whose network waits must not hold up store reads).  A job's done callback runs on the
  * loop thread through rm_loop_post, also when it was cancelled.
  */
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include "rm.h"
 #include "net/conn_int.h"
 
-#define NKINDS 3
+#define NKINDS 4
 
 struct rmail_work {
 	struct rmail_work *next;
@@ -41,6 +42,9 @@ static struct wpool pools[NKINDS] = {
 	 .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER},
 	{.name = "hash",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
+	{.name = "deliver",
 	 .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER},
 };
@@ -83,7 +87,11 @@ static void *worker_main(void *arg)
 
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash)
 {
-	uint32_t n[NKINDS] = {nwrite, nread, nhash};
+	const struct rm_config *conf = rm_conf();
+	uint32_t n[NKINDS] = {nwrite, nread, nhash,
+			      conf != NULL && conf->outbound.concurrency
+				      ? conf->outbound.concurrency
+				      : 4};
 
 	if (started)
 		return 0;
