@@ -1,8 +1,9 @@
 /*
  * Worker thread pools for blocking work, one per kind (durable writes,
  * store reads, password hashing, and the core's own outbound delivery
- * pool, whose network waits must not hold up store reads).  A job's done callback runs on the
- * loop thread through rm_loop_post, also when it was cancelled.
+ * pool, whose network waits must not hold up store reads).  A job's done
+ * callback runs on the loop thread through rm_loop_post, also when it was
+ * cancelled.
  */
 #include <errno.h>
 #include <pthread.h>

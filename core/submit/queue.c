@@ -842,8 +842,7 @@ static void entry_done(void *arg, int cancelled)
 	struct entry_job *j = arg;
 
 	(void)cancelled;
-	for (struct entry_job **pp = &inflight; *pp != NULL;
-	     pp = &(*pp)->next)
+	for (struct entry_job **pp = &inflight; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
 			break;

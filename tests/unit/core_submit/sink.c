@@ -316,3 +316,123 @@ guint sink_tls_attempts(void)
 	g_mutex_unlock(&lock);
 	return n;
 }
+
+/* ---- the stalling sink ------------------------------------------- */
+
+static guint stall_hold_ms, stall_now_total, stall_max_tot, stall_ok;
+static GHashTable *stall_now_dom, *stall_max_dom;
+
+static void stall_count(const char *dom, int d)
+{
+	guint now = GPOINTER_TO_UINT(g_hash_table_lookup(stall_now_dom, dom));
+	guint max = GPOINTER_TO_UINT(g_hash_table_lookup(stall_max_dom, dom));
+
+	now = (guint)((int)now + d);
+	g_hash_table_insert(stall_now_dom, g_strdup(dom),
+			    GUINT_TO_POINTER(now));
+	if (now > max)
+		g_hash_table_insert(stall_max_dom, g_strdup(dom),
+				    GUINT_TO_POINTER(now));
+	stall_now_total = (guint)((int)stall_now_total + d);
+	if (stall_now_total > stall_max_tot)
+		stall_max_tot = stall_now_total;
+}
+
+static gpointer stall_conn(gpointer arg)
+{
+	struct sconn c = {.fd = GPOINTER_TO_INT(arg)};
+	char line[2048], dom[256] = "";
+	gboolean in_data = FALSE;
+
+	put(&c, "220 stall ESMTP\r\n");
+	while (get_line(&c, line, sizeof(line))) {
+		if (in_data) {
+			if (strcmp(line, ".\r\n") != 0)
+				continue;
+			in_data = FALSE;
+			/* the session is "busy" while it holds the reply */
+			g_mutex_lock(&lock);
+			stall_count(dom, 1);
+			g_mutex_unlock(&lock);
+			g_usleep(stall_hold_ms * 1000);
+			g_mutex_lock(&lock);
+			stall_count(dom, -1);
+			stall_ok++;
+			g_mutex_unlock(&lock);
+			put(&c, "250 2.0.0 queued\r\n");
+		} else if (g_ascii_strncasecmp(line, "EHLO", 4) == 0) {
+			put(&c, "250 stall\r\n");
+		} else if (g_ascii_strncasecmp(line, "RCPT", 4) == 0) {
+			const char *at = strchr(line, '@');
+
+			if (at != NULL)
+				g_strlcpy(dom, at + 1,
+					  MIN(sizeof(dom),
+					      strcspn(at + 1, ">") + 1));
+			put(&c, "250 ok\r\n");
+		} else if (g_ascii_strncasecmp(line, "DATA", 4) == 0) {
+			in_data = TRUE;
+			put(&c, "354 go\r\n");
+		} else if (g_ascii_strncasecmp(line, "QUIT", 4) == 0) {
+			put(&c, "221 bye\r\n");
+			break;
+		} else {
+			put(&c, "250 ok\r\n");
+		}
+	}
+	close(c.fd);
+	return NULL;
+}
+
+static gpointer stall_main(gpointer arg)
+{
+	int lfd = GPOINTER_TO_INT(arg);
+
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd >= 0)
+			g_thread_unref(g_thread_new("stall", stall_conn,
+						    GINT_TO_POINTER(fd)));
+	}
+	return NULL;
+}
+
+guint stall_start(guint hold_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	stall_hold_ms = hold_ms;
+	stall_now_dom =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	stall_max_dom =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	g_assert_cmpint(listen(fd, 64), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &sl), ==, 0);
+	g_thread_unref(g_thread_new("stall", stall_main, GINT_TO_POINTER(fd)));
+	return ntohs(sa.sin_port);
+}
+
+guint stall_max_total(void)
+{
+	return get(&stall_max_tot);
+}
+
+guint stall_max_domain(const char *dom)
+{
+	guint n;
+
+	g_mutex_lock(&lock);
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(stall_max_dom, dom));
+	g_mutex_unlock(&lock);
+	return n;
+}
+
+guint stall_delivered(void)
+{
+	return get(&stall_ok);
+}

@@ -26,4 +26,12 @@ guint sink_tls_done(void);  /* completed handshakes */
 guint sink_auth_seen(void); /* AUTH commands, right or wrong */
 guint sink_auth_ok(void);
 
+/* A sink that serves sessions in parallel (a thread each) and holds
+ * each message hold_ms before its 250; it records how many sessions
+ * held a message at once, in total and per recipient domain. */
+guint stall_start(guint hold_ms);
+guint stall_max_total(void);
+guint stall_max_domain(const char *dom);
+guint stall_delivered(void);
+
 #endif

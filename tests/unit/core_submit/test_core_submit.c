@@ -597,7 +597,38 @@ static void test_mx(void)
 	g_assert_true(perm);
 }
 
-static void setup(guint sink_port)
+/* Six messages, four to one slow destination and two to another: the
+ * queue works on them at once, never more than delivery.per_domain (2)
+ * sessions to one domain, and all arrive in far less than the serial
+ * time. */
+static void test_concurrent(void)
+{
+	const char *r1[] = {"a@slow1.test"}, *r2[] = {"b@slow2.test"};
+	guint d0 = stall_delivered();
+	gint64 t0 = g_get_monotonic_time();
+	double took;
+
+	for (int i = 0; i < 4; i++)
+		g_assert_cmpint(submit("alice@example.test", r1, 1, plain,
+				       strlen(plain), 1)
+					.status[0],
+				==, RMAIL_RCPT_QUEUED);
+	for (int i = 0; i < 2; i++)
+		g_assert_cmpint(submit("alice@example.test", r2, 1, plain,
+				       strlen(plain), 1)
+					.status[0],
+				==, RMAIL_RCPT_QUEUED);
+	g_assert_true(wait_for(queue_empty, NULL, 10));
+	took = (double)(g_get_monotonic_time() - t0) / 1e6;
+	g_assert_cmpuint(stall_delivered() - d0, ==, 6);
+	g_assert_cmpuint(stall_max_domain("slow1.test"), ==, 2);
+	g_assert_cmpuint(stall_max_domain("slow2.test"), >=, 1);
+	g_assert_cmpuint(stall_max_total(), >=, 3);
+	/* serial: 6 x 0.4 s */
+	g_assert_cmpfloat(took, <, 2.0);
+}
+
+static void setup(guint sink_port, guint stall_port)
 {
 	struct rm_config *conf = NULL;
 	struct rmail_err err;
@@ -613,9 +644,12 @@ static void setup(guint sink_port)
 		" \"mod_fxfilter\"], \"log_level\": \"warning\","
 		" \"delivery\": {\"workers\": 2, \"retry_initial\": 0.3,"
 		" \"retry_max\": 1, \"dns_servers\": [\"127.0.0.1@%u\"],"
-		" \"routes\": {\"remote.test\": \"127.0.0.1:%u\"}}}",
+		" \"concurrency\": 4, \"per_domain\": 2,"
+		" \"routes\": {\"remote.test\": \"127.0.0.1:%u\","
+		" \"slow1.test\": \"127.0.0.1:%u\","
+		" \"slow2.test\": \"127.0.0.1:%u\"}}}",
 		dir, g_getenv("RMAIL_MODULE_DIR"), rm_dnsd_port(dnsd),
-		sink_port);
+		sink_port, stall_port, stall_port);
 	g_assert_true(g_file_set_contents(path, cfg, -1, NULL));
 	g_assert_cmpint(rm_config_load(path, &conf, report, NULL), ==, 0);
 	rm_conf_set(conf);
@@ -658,7 +692,7 @@ int main(int argc, char **argv)
 		dnsd = rm_dnsd_start(zone, err, sizeof(err));
 		g_assert_nonnull(dnsd);
 	}
-	setup(port);
+	setup(port, stall_start(400));
 	g_test_add_func("/submit/policy", test_policy);
 	g_test_add_func("/submit/local", test_local);
 	g_test_add_func("/submit/alias", test_alias);
@@ -670,6 +704,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/submit/permfail", test_permfail);
 	g_test_add_func("/submit/invalid", test_invalid);
 	g_test_add_func("/submit/mx", test_mx);
+	g_test_add_func("/submit/concurrent", test_concurrent);
 	rc = g_test_run();
 	rm_queue_stop();
 	rm_workers_shutdown(2);
