@@ -6,8 +6,9 @@
  * far longer than a mail transaction may wait.
  *
  * DNSSEC: a forwarder that strips signatures would make every answer
- * bogus under a trust anchor, so at start one query for the root's
- * DNSKEY runs through the validating context (bounded by CHECK_S).
+ * bogus under a trust anchor, so before the first answer one query for
+ * the root's DNSKEY runs through the validating context (bounded by
+ * CHECK_S; asked with the first question, so start-up never waits).
  * A secure answer keeps validation; an insecure or bogus one logs one
  * error and swaps in a context without a trust anchor.  Queries asked
  * meanwhile wait for the verdict (their timers run).
@@ -36,7 +37,9 @@ struct rm_dns_q {
 	struct rmail_timer *timer;
 };
 
-enum check_state { CHECK_NONE, CHECK_RUNNING, CHECK_DONE };
+/* CHECK_WANTED: validating, the check starts with the first query, so
+ * a daemon that never resolves never sends one */
+enum check_state { CHECK_NONE, CHECK_WANTED, CHECK_RUNNING, CHECK_DONE };
 
 static struct {
 	bool up;
@@ -249,10 +252,7 @@ int rm_dns_init(const struct rm_config *c, struct rmail_err *err)
 				     "cannot start the resolver");
 	}
 	D.up = true;
-	if (validate)
-		check_start();
-	else
-		D.check = CHECK_DONE;
+	D.check = validate ? CHECK_WANTED : CHECK_DONE;
 	return 0;
 }
 
@@ -404,6 +404,8 @@ struct rm_dns_q *rm_dns_resolve(const char *name, int type, rm_dns_fn cb,
 		return q;
 	}
 	q->timer = rm_timer_add(D.timeout, 0, on_timeout, q);
+	if (D.check == CHECK_WANTED)
+		check_start();
 	if (D.check == CHECK_RUNNING || D.swap_timer != NULL)
 		q->held = true;
 	else
