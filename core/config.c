@@ -648,6 +648,15 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 		r->dmarc_report_from != NULL
 			? r->dmarc_report_from
 			: rm_psprintf(c->pool, "noreply-dmarc@%s", c->hostname);
+	c->outbound.concurrency = (uint32_t)r->delivery_concurrency;
+	c->outbound.per_domain = (uint32_t)r->delivery_per_domain;
+	c->dns.forwarders = r->dns_forwarders;
+	c->dns.recursion = r->dns_recursion != 0;
+	c->dns.trust_anchor = abs_path(c->pool, c->dir, r->dns_trust_anchor);
+	c->dns.timeout_ms = (uint32_t)r->dns_timeout_ms;
+	if (c->dns.recursion && c->dns.forwarders.n > 0)
+		problem(fc, "dns.recursion",
+			"full recursion and dns.forwarders exclude each other");
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -175,16 +175,50 @@ static int check_networks(const void *field, struct rmail_err *err)
 	return 0;
 }
 
-static int check_ips(const void *field, struct rmail_err *err)
+/* "IP" or "IP@PORT" (libunbound's forwarder syntax) */
+int rm_check_dns_server(const char *s)
 {
-	const struct rmail_strlist *l = field;
+	char ip[64];
+	const char *at = strchr(s, '@');
+	size_t n = at ? (size_t)(at - s) : strlen(s);
 	unsigned char a[16];
 
+	if (n == 0 || n >= sizeof(ip))
+		return -1;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1)
+		return -1;
+	if (at != NULL) {
+		char *end;
+		long port = strtol(at + 1, &end, 10);
+
+		if (at[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_dns_servers(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
 	for (size_t i = 0; i < l->n; i++)
-		if (inet_pton(AF_INET, l->v[i], a) != 1 &&
-		    inet_pton(AF_INET6, l->v[i], a) != 1)
+		if (rm_check_dns_server(l->v[i]) < 0)
 			return rmail_err_set(err, RMAIL_E_INVAL,
-					     "[%zu]: not an IP address", i);
+					     "[%zu]: not an IP address "
+					     "(or IP@PORT)",
+					     i);
+	return 0;
+}
+
+static int check_timeout_ms(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 10 || v > 600000)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected 10 to 600000 (ms)");
 	return 0;
 }
 
@@ -346,8 +380,14 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "file whose first line is the relay password", NULL),
 	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
 	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
-	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, R, dns_servers, "[]",
-	  "resolvers for MX lookups (empty: resolv.conf)", check_ips),
+	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, 0, dns_servers, "[]",
+	  "resolvers, IP or IP@PORT (deprecated: use dns.forwarders)",
+	  check_dns_servers),
+	K("delivery.concurrency", RMAIL_CONF_INT, 0, delivery_concurrency, "8",
+	  "outbound deliveries in parallel (threads of the delivery pool)",
+	  check_positive),
+	K("delivery.per_domain", RMAIL_CONF_INT, R, delivery_per_domain, "4",
+	  "SMTP sessions at once to one destination domain", check_positive),
 	K("delivery.retry_initial", RMAIL_CONF_DURATION, R, retry_initial,
 	  "\"5m\"", "first retry delay", check_duration),
 	K("delivery.retry_max", RMAIL_CONF_DURATION, R, retry_max, "\"4h\"",
@@ -452,4 +492,16 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "extra_contact_info of the reports (null: none)", NULL),
 	K("dmarc.report_from", S, N | R, dmarc_report_from, "null",
 	  "sender of the reports (null: noreply-dmarc@<hostname>)", NULL),
+	K("dns.forwarders", RMAIL_CONF_STR_LIST, 0, dns_forwarders, "[]",
+	  "resolvers to forward to, IP or IP@PORT (empty: "
+	  "delivery.dns_servers, else /etc/resolv.conf's)",
+	  check_dns_servers),
+	K("dns.recursion", RMAIL_CONF_BOOL, 0, dns_recursion, "false",
+	  "resolve from the root servers ourselves instead of forwarding",
+	  NULL),
+	K("dns.trust_anchor", S, N, dns_trust_anchor,
+	  "\"/usr/share/dns/root.key\"",
+	  "DNSSEC root trust anchor file (null: no validation)", NULL),
+	K("dns.timeout_ms", RMAIL_CONF_INT, 0, dns_timeout_ms, "5000",
+	  "bound on one DNS question, in milliseconds", check_timeout_ms),
 	RMAIL_CONF_END};

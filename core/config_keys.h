@@ -47,6 +47,11 @@ struct rm_core_raw {
 	int dmarc_enabled, dmarc_reject_local_from, dmarc_reports;
 	struct rmail_strlist dmarc_exceptions;
 	const char *dmarc_org_name, *dmarc_contact, *dmarc_report_from;
+	int64_t delivery_concurrency, delivery_per_domain;
+	struct rmail_strlist dns_forwarders;
+	int dns_recursion;
+	const char *dns_trust_anchor;
+	int64_t dns_timeout_ms;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];
@@ -54,5 +59,7 @@ extern const struct rmail_conf_key rm_core_keys[];
 /* shared checks, also handy for modules' tables inside the core */
 int rm_check_hostport(const char *s);
 int rm_check_network(const char *s);
+/* "IP" or "IP@PORT": 0 or -1 */
+int rm_check_dns_server(const char *s);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "admin_http.h"
 #include "daemon.h"
+#include "dns/dns.h"
 
 struct daemon {
 	struct rm_config *conf;
@@ -334,6 +335,11 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		rmail_err_set(&err, RMAIL_E_INTERNAL, "worker pools failed");
 		goto fail_pid;
 	}
+	/* the resolver, after the drop: libunbound starts its thread and
+	 * reads the trust anchor on first use.  Its DNSSEC check runs in
+	 * the background; start-up does not wait for it. */
+	if (rm_dns_init(d.conf, &err) < 0)
+		goto fail_pid;
 	nmods = rm_modules_load(d.conf, report_log, NULL);
 	if (rm_modules_init(&err) < 0 || rm_modules_start(&err) < 0)
 		goto fail_mods;
@@ -366,6 +372,7 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 				    ? d.drain_deadline - rm_now()
 				    : 1.0);
 	rm_modules_fini();
+	rm_dns_shutdown();
 	status = 0;
 	rm_log(RMAIL_LOG_INFO, "stopped");
 	goto out;
@@ -377,6 +384,7 @@ fail_mods:
 	rm_control_stop();
 	rm_workers_shutdown(1.0);
 	rm_modules_fini();
+	rm_dns_shutdown();
 	goto out;
 fail_pid:
 	rm_log(RMAIL_LOG_ERR, "%s", err.msg);

@@ -149,6 +149,20 @@ struct rm_config {
 		const char *contact;	 /* NULL: none */
 		const char *report_from; /* never NULL */
 	} dmarc;
+	/* appended: outbound deliveries in parallel (the deliver pool's
+	 * threads) and SMTP sessions at once per destination domain */
+	struct {
+		uint32_t concurrency;
+		uint32_t per_domain;
+	} outbound;
+
+	/* appended: the resolver (core/dns) */
+	struct {
+		struct rmail_strlist forwarders; /* IP or IP@PORT */
+		bool recursion;
+		const char *trust_anchor; /* absolute; NULL: no DNSSEC */
+		uint32_t timeout_ms;
+	} dns;
 };
 
 /* delivery.relay_tls */
@@ -188,6 +202,8 @@ const char *rm_config_restart_keys(const struct rm_config *old,
 /* ---- loop.c (libev) ----------------------------------------------- */
 int rm_loop_init(void);
 void *rm_loop(void); /* struct ev_loop * */
+/* called on the thread that initialised the loop */
+bool rm_loop_is_current(void);
 void rm_loop_run(void);
 void rm_loop_break(void);
 double rm_now(void);
@@ -199,6 +215,9 @@ void rm_io_del(struct rmail_io **io);
 void rm_loop_post(rmail_post_fn cb, void *arg);
 
 /* ---- workers.c ---------------------------------------------------- */
+/* the core's outbound delivery pool (delivery.concurrency threads),
+ * next to the public RMAIL_WORK_* kinds */
+#define RM_WORK_DELIVER 4
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash);
 /* the core's own pool after the modules' RMAIL_WORK_* kinds: TLS
  * handshakes (workers.tls threads, niced) */

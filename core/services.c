@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "rm.h"
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
@@ -171,6 +172,10 @@ static const struct rmail_core core_table = {
 	/* 1.2 */
 	.conn_suspend = rm_conn_suspend,
 	.conn_resume = rm_conn_resume,
+
+	/* 1.3 */
+	.dns_query = rm_dns_query_svc,
+	.dns_cancel = rm_dns_cancel_svc,
 };
 
 const struct rmail_core *rm_core(void)

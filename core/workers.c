@@ -1,7 +1,9 @@
 /*
  * Worker thread pools for blocking work, one per kind (durable writes,
- * store reads, password hashing).  A job's done callback runs on the
- * loop thread through rm_loop_post, also when it was cancelled.
+ * store reads, password hashing, and the core's own outbound delivery
+ * pool, whose network waits must not hold up store reads).  A job's done
+ * callback runs on the loop thread through rm_loop_post, also when it was
+ * cancelled.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,8 +18,9 @@
 #include "rm.h"
 #include "net/conn_int.h"
 
-/* the modules' three kinds, then the core's own TLS handshake pool */
-#define NKINDS 4
+/* the modules' three kinds, then the core's own pools: TLS handshakes
+ * and outbound deliveries */
+#define NKINDS 5
 
 struct rmail_work {
 	struct rmail_work *next;
@@ -48,6 +51,9 @@ static struct wpool pools[NKINDS] = {
 	 .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER},
 	{.name = "tls",
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER},
+	{.name = "deliver",
 	 .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER},
 };
@@ -108,7 +114,11 @@ static uint32_t tls_threads(void)
 
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash)
 {
-	uint32_t n[NKINDS] = {nwrite, nread, nhash, tls_threads()};
+	const struct rm_config *conf = rm_conf();
+	uint32_t n[NKINDS] = {nwrite, nread, nhash, tls_threads(),
+			      conf != NULL && conf->outbound.concurrency
+				      ? conf->outbound.concurrency
+				      : 4};
 
 	if (started)
 		return 0;

@@ -31,6 +31,7 @@ struct post {
 };
 
 static struct ev_loop *loop;
+static pthread_t loop_thread;
 static ev_async post_async;
 static pthread_mutex_t post_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct post *post_head, *post_tail;
@@ -71,6 +72,7 @@ int rm_loop_init(void)
 		rm_log(RMAIL_LOG_ERR, "cannot initialise the event loop");
 		return -1;
 	}
+	loop_thread = pthread_self();
 	ev_async_init(&post_async, post_cb);
 	ev_async_start(loop, &post_async);
 	return 0;
@@ -91,6 +93,11 @@ void rm_loop_run(void)
 void rm_loop_break(void)
 {
 	ev_break(rm_loop(), EVBREAK_ALL);
+}
+
+bool rm_loop_is_current(void)
+{
+	return loop != NULL && pthread_equal(loop_thread, pthread_self());
 }
 
 double rm_now(void)

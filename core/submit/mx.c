@@ -1,58 +1,20 @@
 /*
- * MX look-up with libresolv (RFC 5321 §5.1): preference order, random
- * among equal preferences, the domain itself when it has no MX (implicit
- * MX), null MX (RFC 7505) and NXDOMAIN as permanent failures.  A private
- * res_state per call keeps it thread-safe and lets delivery.dns_servers
- * replace resolv.conf's servers.  Answers are parsed with ns_parserr,
- * which bounds every read to the message (mx_parse.c).
+ * MX look-up (RFC 5321 §5.1): preference order, random among equal
+ * preferences, the domain itself when it has no MX (implicit MX), null
+ * MX (RFC 7505) and NXDOMAIN as permanent failures.  The queue runs on
+ * worker threads: questions go to the core's resolver (core/dns)
+ * through its blocking bridge, so dns.forwarders (or the older
+ * delivery.dns_servers) and DNSSEC apply here too.
  */
 #include <arpa/inet.h>
-#include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "submit_int.h"
-
-#define ANSWER_MAX 8192
-
-static int res_open(res_state st)
-{
-	const struct rm_config *c = rm_conf();
-	int k = 0;
-
-	memset(st, 0, sizeof(*st));
-	if (res_ninit(st) < 0)
-		return -1;
-	for (size_t i = 0;
-	     c != NULL && i < c->delivery.dns_servers.n && k < MAXNS; i++) {
-		struct in_addr a;
-
-		/* IPv4 only: glibc keeps IPv6 servers in private fields */
-		if (inet_pton(AF_INET, c->delivery.dns_servers.v[i], &a) != 1)
-			continue;
-		memset(&st->nsaddr_list[k], 0, sizeof(st->nsaddr_list[k]));
-		st->nsaddr_list[k].sin_family = AF_INET;
-		st->nsaddr_list[k].sin_port = htons(NAMESERVER_PORT);
-		st->nsaddr_list[k].sin_addr = a;
-		k++;
-	}
-	if (k > 0)
-		st->nscount = k;
-	st->retrans = 2;
-	st->retry = 2;
-	return 0;
-}
-
-static bool custom_dns(void)
-{
-	const struct rm_config *c = rm_conf();
-
-	return c != NULL && c->delivery.dns_servers.n > 0;
-}
 
 struct mx_sort {
 	struct rm_mx mx;
@@ -93,50 +55,44 @@ static void mx_rr(void *arg, unsigned pref, const char *host)
 	a->n++;
 }
 
+static void implicit_mx(const char *domain, struct rm_mx *out, size_t max,
+			size_t *n_r)
+{
+	snprintf(out[0].host, sizeof(out[0].host), "%s", domain);
+	out[0].pref = 0;
+	*n_r = max > 0 ? 1 : 0;
+}
+
 int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		 bool *perm_r, char *why, size_t whysz)
 {
 	struct mx_acc acc = {0};
-	unsigned char *ans;
-	struct __res_state st;
+	struct ma_rrset rs;
 	size_t i;
-	int len, herr, rc;
 
 	*n_r = 0;
 	*perm_r = false;
-	if (res_open(&st) < 0) {
-		snprintf(why, whysz, "4.4.3 resolver initialisation failed");
+	switch (rm_dns_resolve_wait(domain, MA_T_MX, &rs)) {
+	case MA_DNS_NXDOMAIN:
+		rm_dns_rrset_clear(&rs);
+		*perm_r = true;
+		snprintf(why, whysz, "5.1.2 %s: domain not found", domain);
 		return -1;
-	}
-	ans = rm_xmalloc(ANSWER_MAX);
-	len = res_nquery(&st, domain, ns_c_in, ns_t_mx, ans, ANSWER_MAX);
-	herr = st.res_h_errno;
-	res_nclose(&st);
-	if (len < 0) {
-		free(ans);
-		if (herr == HOST_NOT_FOUND) {
-			*perm_r = true;
-			snprintf(why, whysz, "5.1.2 %s: domain not found",
-				 domain);
-			return -1;
-		}
-		if (herr == NO_DATA) {
-			/* no MX: the domain is its own mail host */
-			snprintf(out[0].host, sizeof(out[0].host), "%s",
-				 domain);
-			out[0].pref = 0;
-			*n_r = max > 0 ? 1 : 0;
-			return 0;
-		}
+	case MA_DNS_NODATA:
+		/* no MX: the domain is its own mail host */
+		rm_dns_rrset_clear(&rs);
+		implicit_mx(domain, out, max, n_r);
+		return 0;
+	case MA_DNS_OK:
+		break;
+	default:
+		rm_dns_rrset_clear(&rs);
 		snprintf(why, whysz, "4.4.3 %s: MX look-up failed", domain);
 		return -1;
 	}
-	rc = rm_mx_parse(ans, len, mx_rr, &acc);
-	free(ans);
-	if (rc < 0) {
-		snprintf(why, whysz, "4.4.3 %s: bad DNS answer", domain);
-		return -1;
-	}
+	for (i = 0; i < rs.n; i++)
+		mx_rr(&acc, rs.rr[i].pref, rs.rr[i].host ? rs.rr[i].host : "");
+	rm_dns_rrset_clear(&rs);
 	if (acc.null_mx) {
 		free(acc.v);
 		*perm_r = true;
@@ -145,9 +101,7 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		return -1;
 	}
 	if (acc.n == 0) {
-		snprintf(out[0].host, sizeof(out[0].host), "%s", domain);
-		out[0].pref = 0;
-		*n_r = max > 0 ? 1 : 0;
+		implicit_mx(domain, out, max, n_r);
 		return 0;
 	}
 	qsort(acc.v, acc.n, sizeof(*acc.v), cmp_mx);
@@ -158,13 +112,33 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 	return 0;
 }
 
-static size_t query_addrs(res_state st, const char *host, int type, int port,
+static size_t query_addrs(const char *host, int type, int port,
 			  struct rm_addr *out, size_t max)
 {
-	unsigned char ans[ANSWER_MAX];
-	int len = res_nquery(st, host, ns_c_in, type, ans, sizeof(ans));
+	struct ma_rrset rs;
+	size_t n = 0;
 
-	return rm_addrs_parse(ans, len, port, out, max);
+	if (rm_dns_resolve_wait(host, type, &rs) == MA_DNS_OK)
+		for (size_t i = 0; i < rs.n && n < max; i++) {
+			memset(&out[n], 0, sizeof(out[n]));
+			if (type == MA_T_A) {
+				struct sockaddr_in *sa = (void *)&out[n].ss;
+
+				sa->sin_family = AF_INET;
+				sa->sin_port = htons((uint16_t)port);
+				memcpy(&sa->sin_addr, rs.rr[i].addr, 4);
+				out[n++].len = sizeof(*sa);
+			} else {
+				struct sockaddr_in6 *sa = (void *)&out[n].ss;
+
+				sa->sin6_family = AF_INET6;
+				sa->sin6_port = htons((uint16_t)port);
+				memcpy(&sa->sin6_addr, rs.rr[i].addr, 16);
+				out[n++].len = sizeof(*sa);
+			}
+		}
+	rm_dns_rrset_clear(&rs);
+	return n;
 }
 
 int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
@@ -173,16 +147,15 @@ int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
 	struct addrinfo hints, *res = NULL, *ai;
 	char ps[16];
 	size_t n = 0;
+	unsigned char lit[16];
 
 	*n_r = 0;
-	if (use_dns && custom_dns()) {
-		struct __res_state st;
-
-		if (res_open(&st) < 0)
-			return -1;
-		n = query_addrs(&st, host, ns_t_a, port, out, max);
-		n += query_addrs(&st, host, ns_t_aaaa, port, out + n, max - n);
-		res_nclose(&st);
+	/* a route or relay names an IP literal or a host of the system's
+	 * own (hosts file): getaddrinfo; MX hosts go through the resolver */
+	if (use_dns && inet_pton(AF_INET, host, lit) != 1 &&
+	    inet_pton(AF_INET6, host, lit) != 1) {
+		n = query_addrs(host, MA_T_A, port, out, max);
+		n += query_addrs(host, MA_T_AAAA, port, out + n, max - n);
 		*n_r = n;
 		return 0;
 	}

@@ -6,11 +6,16 @@
  * twice; the .env is re-read under the lock.  Creation writes the .msg
  * first, so an .env always names a complete message.
  *
- * The runner is a loop timer that hands one pass at a time to a READ
- * worker: network waits must not hold up the durable-write pool.
+ * The runner is a loop timer.  A pass lists the due entries on the
+ * core's delivery pool (RM_WORK_DELIVER: network waits must hold up
+ * neither durable writes nor store reads), then each due entry is one
+ * job on that pool, so entries go out in parallel (delivery.concurrency
+ * threads); sessions to one destination domain are bounded by
+ * delivery.per_domain.  The .msg lock keeps two jobs off one entry.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,6 +543,63 @@ temp:
 		set_error(&e->r[idx[i]], why);
 }
 
+/* ---- sessions per destination domain ------------------------------ */
+
+struct slot {
+	char dom[256];
+	unsigned n;
+};
+
+static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_cv = PTHREAD_COND_INITIALIZER;
+static struct slot *slots;
+static size_t nslots, capslots;
+
+static struct slot *slot_find(const char *dom)
+{
+	for (size_t i = 0; i < nslots; i++)
+		if (strcasecmp(slots[i].dom, dom) == 0)
+			return &slots[i];
+	return NULL;
+}
+
+/* wait for a free session slot towards dom (worker thread) */
+static void slot_take(const char *dom)
+{
+	const struct rm_config *c = rm_conf();
+	unsigned limit = c != NULL && c->outbound.per_domain > 0
+				 ? c->outbound.per_domain
+				 : 4;
+	struct slot *sl;
+
+	pthread_mutex_lock(&slot_mu);
+	while ((sl = slot_find(dom)) != NULL && sl->n >= limit)
+		pthread_cond_wait(&slot_cv, &slot_mu);
+	if (sl == NULL) {
+		if (nslots == capslots) {
+			capslots = capslots ? capslots * 2 : 16;
+			slots = rm_xrealloc(slots, capslots * sizeof(*slots));
+		}
+		sl = &slots[nslots++];
+		snprintf(sl->dom, sizeof(sl->dom), "%s", dom);
+		sl->n = 0;
+	}
+	sl->n++;
+	pthread_mutex_unlock(&slot_mu);
+}
+
+static void slot_give(const char *dom)
+{
+	struct slot *sl;
+
+	pthread_mutex_lock(&slot_mu);
+	sl = slot_find(dom);
+	if (sl != NULL && --sl->n == 0)
+		*sl = slots[--nslots];
+	pthread_cond_broadcast(&slot_cv);
+	pthread_mutex_unlock(&slot_mu);
+}
+
 static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
 			       int msgfd)
 {
@@ -646,7 +708,9 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			seen[j] = true;
 			idx[n++] = j;
 		}
+		slot_take(dom);
 		deliver_remote(e, idx, n, dom, msgfd);
+		slot_give(dom);
 	}
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
 			  wall_now() - t0);
@@ -739,19 +803,116 @@ void rm_queue_run(bool force)
 
 /* ---- the runner (loop side) ----------------------------------------- */
 
+struct pass {
+	char (*ids)[RM_QID_MAX];
+	bool *due;
+	size_t n, count;
+	double oldest;
+};
+
+struct entry_job {
+	struct entry_job *next;
+	char id[RM_QID_MAX];
+};
+
 static struct rmail_timer *tick;
 static bool running, again;
+/* entries handed to the pool and not done: a pass that starts
+ * meanwhile leaves them be (loop thread only) */
+static struct entry_job *inflight;
 
-static void run_work(void *arg, const volatile int *cancel)
+/* one entry, locked, on a delivery worker */
+static void entry_work(void *arg, const volatile int *cancel)
 {
-	(void)arg;
-	if (!*cancel)
-		rm_queue_run(false);
+	struct entry_job *j = arg;
+	struct rm_qentry e;
+	struct rmail_err err;
+	int fd = -1;
+
+	if (*cancel || rm_queue_lock(j->id, &fd) != 0)
+		return; /* busy elsewhere, or just finished */
+	rmail_err_clear(&err);
+	/* re-read under the lock: another process may have moved on */
+	if (rm_queue_load(j->id, &e, &err) == 0) {
+		if (e.next <= wall_now() + 0.001 && attempt(&e, fd) &&
+		    rm_queue_remove(j->id) < 0)
+			rm_log(RMAIL_LOG_ERR, "queue %s: cannot remove", j->id);
+		rm_queue_entry_free(&e);
+	}
+	rm_queue_unlock(&fd);
 }
 
-static void run_done(void *arg, int cancelled)
+static void entry_done(void *arg, int cancelled)
 {
-	(void)arg;
+	struct entry_job *j = arg;
+
+	(void)cancelled;
+	for (struct entry_job **pp = &inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	free(j);
+}
+
+static bool in_flight(const char *id)
+{
+	for (struct entry_job *j = inflight; j != NULL; j = j->next)
+		if (strcmp(j->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* the listing, on a delivery worker: which entries are due */
+static void pass_work(void *arg, const volatile int *cancel)
+{
+	struct pass *p = arg;
+	double now = wall_now();
+
+	if (*cancel)
+		return;
+	p->n = rm_queue_list(&p->ids);
+	p->due = rm_xcalloc(p->n ? p->n : 1, sizeof(*p->due));
+	for (size_t i = 0; i < p->n; i++) {
+		struct rm_qentry e;
+		struct rmail_err err;
+
+		rmail_err_clear(&err);
+		if (rm_queue_load(p->ids[i], &e, &err) < 0)
+			continue;
+		p->count++;
+		if (p->oldest == 0 || (double)e.created < p->oldest)
+			p->oldest = (double)e.created;
+		p->due[i] = e.next <= now;
+		rm_queue_entry_free(&e);
+	}
+}
+
+static void pass_done(void *arg, int cancelled)
+{
+	struct pass *p = arg;
+
+	for (size_t i = 0; !cancelled && i < p->n; i++) {
+		struct entry_job *j;
+
+		if (!p->due[i] || in_flight(p->ids[i]))
+			continue;
+		j = rm_xcalloc(1, sizeof(*j));
+		snprintf(j->id, sizeof(j->id), "%s", p->ids[i]);
+		j->next = inflight;
+		inflight = j;
+		rm_work_submit(RM_WORK_DELIVER, entry_work, entry_done, j);
+	}
+	if (!cancelled) {
+		rm_metric_set("rmail_queue_messages", NULL, (double)p->count);
+		rm_metric_set("rmail_queue_oldest_seconds", NULL,
+			      p->count > 0 && p->oldest > 0
+				      ? wall_now() - p->oldest
+				      : 0);
+	}
+	free(p->ids);
+	free(p->due);
+	free(p);
 	running = false;
 	if (again && !cancelled) {
 		again = false;
@@ -766,7 +927,8 @@ void rm_queue_kick(void)
 		return;
 	}
 	running = true;
-	rm_work_submit(RMAIL_WORK_READ, run_work, run_done, NULL);
+	rm_work_submit(RM_WORK_DELIVER, pass_work, pass_done,
+		       rm_xcalloc(1, sizeof(struct pass)));
 }
 
 static void tick_cb(void *arg)

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rmail/dns.h>
 #include <rmail/err.h>
 #include <rmail/filter.h>
 #include <rmail/mime.h>
@@ -483,6 +484,18 @@ struct rmail_core {
 	 * and since this drops the reference, c and conn_pool() memory may
 	 * be gone after the call, so release what lives there first. */
 	int (*conn_resume)(struct rmail_conn *c);
+
+	/* ---- 1.3 -------------------------------------------------------- */
+
+	/* [loop thread] Ask the core's resolver for (name, type), a
+	 * record type number (enum rmail_dns_type or any other).  cb is
+	 * called exactly once on the loop thread, later, never inside this
+	 * call, unless dns_cancel comes first.  Never NULL. */
+	struct rmail_dns_query *(*dns_query)(const char *name, int type,
+					     rmail_dns_fn cb, void *arg);
+	/* [loop thread] cb will not be called; q NULL is a no-op.  Not
+	 * after (or inside) q's callback. */
+	void (*dns_cancel)(struct rmail_dns_query *q);
 };
 
 #endif

@@ -55,6 +55,8 @@
  *       rmail_filter_msg.auth_results, spf_result, dmarc_result,
  *       dmarc_disposition and from_domain: the mail-authentication
  *       results of port-25 mail (RMAIL_FILTER_MSG_SIZE_1_3).
+ *       rmail_core.dns_query and dns_cancel: the core's asynchronous,
+ *       DNSSEC-validating resolver (answers in <rmail/dns.h>).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -85,6 +87,7 @@
 #define RMAIL_MODULE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_module, ops)
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
 #define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
+#define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \

@@ -68,6 +68,9 @@ static void test_defaults(void)
 	g_assert_cmpfloat(c->delivery.retry_initial, ==, 300);
 	g_assert_cmpfloat(c->delivery.retry_max, ==, 4 * 3600);
 	g_assert_cmpfloat(c->delivery.expire, ==, 5 * 86400);
+	g_assert_cmpuint(c->dns.forwarders.n, ==, 0);
+	g_assert_cmpstr(c->dns.trust_anchor, ==, "/usr/share/dns/root.key");
+	g_assert_cmpuint(c->dns.timeout_ms, ==, 5000);
 	g_assert_cmpuint(c->limits.max_connections_per_ip, ==, 20);
 	g_assert_cmpuint(c->limits.max_connections, ==, 10000);
 	g_assert_cmpuint(c->limits.exempt.n, ==, 2);
@@ -134,7 +137,9 @@ static void test_issue_shape(void)
 		"   \"retry_max\": \"2h\", \"expire\": \"1d\",\n"
 		"   \"routes\": {\"example.org\": \"[::1]:2525\"},\n"
 		"   \"relay_host\": \"smarthost:587\",\n"
-		"   \"dns_servers\": [\"9.9.9.9\", \"2620:fe::fe\"]},\n"
+		"   \"dns_servers\": [\"9.9.9.9\", \"2620:fe::fe@5353\"]},\n"
+		" \"dns\": {\"forwarders\": [\"127.0.0.1@5300\"],\n"
+		"   \"trust_anchor\": \"ta.key\", \"timeout_ms\": 1500},\n"
 		" \"limits\": {\"exempt\": [\"10.0.0.0/8\"], "
 		"\"auth_fail_window\": 60},\n"
 		" \"log_level\": \"debug\", \"pid_file\": \"x.pid\",\n"
@@ -169,6 +174,13 @@ static void test_issue_shape(void)
 	g_assert_cmpstr(c->delivery.routes.v[0], ==, "[::1]:2525");
 	g_assert_cmpstr(c->delivery.relay_host, ==, "smarthost:587");
 	g_assert_cmpuint(c->delivery.dns_servers.n, ==, 2);
+	g_assert_cmpuint(c->dns.forwarders.n, ==, 1);
+	g_assert_cmpstr(c->dns.forwarders.v[0], ==, "127.0.0.1@5300");
+	g_assert_false(c->dns.recursion);
+	g_assert_cmpuint(c->dns.timeout_ms, ==, 1500);
+	p = g_build_filename(tmpdir, "ta.key", NULL);
+	g_assert_cmpstr(c->dns.trust_anchor, ==, p);
+	g_free(p);
 	g_assert_cmpfloat(c->limits.auth_fail_window, ==, 60);
 	g_assert_cmpint(c->log_level, ==, RMAIL_LOG_DEBUG);
 	g_assert_cmpstr(c->admin_listen.v[0], ==, "127.0.0.1:9100");
@@ -213,7 +225,16 @@ static const struct {
 	{"{\"delivery\": {\"routes\": {\"a.test\": \"nohost\"}}}",
 	 "delivery.routes.a.test: expected host:port"},
 	{"{\"delivery\": {\"dns_servers\": [\"dns.example\"]}}",
-	 "delivery.dns_servers[0]: not an IP address"},
+	 "delivery.dns_servers[0]: not an IP address (or IP@PORT)"},
+	{"{\"dns\": {\"forwarders\": [\"127.0.0.1@\"]}}",
+	 "dns.forwarders[0]: not an IP address (or IP@PORT)"},
+	{"{\"dns\": {\"forwarders\": [\"::1\", \"127.0.0.1@70000\"]}}",
+	 "dns.forwarders[1]: not an IP address (or IP@PORT)"},
+	{"{\"dns\": {\"forwarders\": [\"9.9.9.9\"], \"recursion\": true}}",
+	 "dns.recursion: full recursion and dns.forwarders exclude each "
+	 "other"},
+	{"{\"dns\": {\"timeout_ms\": 0}}",
+	 "dns.timeout_ms: expected 10 to 600000 (ms)"},
 	{"{\"log_level\": \"loud\"}",
 	 "log_level: expected one of error, warning, info, debug"},
 	{"{\"tls\": {\"cert_file\": \"c.pem\"}}",

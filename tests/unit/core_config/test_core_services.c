@@ -303,6 +303,8 @@ static void test_core_table(void)
 	g_assert_true(RMAIL_HAS(c, struct rmail_core, secure_zero));
 	g_assert_cmpuint(c->size, >=, RMAIL_CORE_SIZE_1_2);
 	g_assert_true(RMAIL_HAS(c, struct rmail_core, conn_resume));
+	g_assert_cmpuint(c->size, >=, RMAIL_CORE_SIZE_1_3);
+	g_assert_true(RMAIL_HAS(c, struct rmail_core, dns_cancel));
 	/* every entry the table declares is filled: a module may call any
 	 * entry RMAIL_HAS() admits without a NULL check */
 	for (size_t off = offsetof(struct rmail_core, log); off < c->size;

@@ -317,153 +317,122 @@ guint sink_tls_attempts(void)
 	return n;
 }
 
-/* ---- DNS ---------------------------------------------------------- */
+/* ---- the stalling sink ------------------------------------------- */
 
-static guint queries;
+static guint stall_hold_ms, stall_now_total, stall_max_tot, stall_ok;
+static GHashTable *stall_now_dom, *stall_max_dom;
 
-static size_t put_name(unsigned char *p, const char *name)
+static void stall_count(const char *dom, int d)
 {
-	size_t o = 0;
-	gchar **labels = g_strsplit(name, ".", -1);
+	guint now = GPOINTER_TO_UINT(g_hash_table_lookup(stall_now_dom, dom));
+	guint max = GPOINTER_TO_UINT(g_hash_table_lookup(stall_max_dom, dom));
 
-	for (guint i = 0; labels[i] != NULL; i++) {
-		size_t n = strlen(labels[i]);
-
-		if (n == 0)
-			continue;
-		p[o++] = (unsigned char)n;
-		memcpy(p + o, labels[i], n);
-		o += n;
-	}
-	p[o++] = 0;
-	g_strfreev(labels);
-	return o;
+	now = (guint)((int)now + d);
+	g_hash_table_insert(stall_now_dom, g_strdup(dom),
+			    GUINT_TO_POINTER(now));
+	if (now > max)
+		g_hash_table_insert(stall_max_dom, g_strdup(dom),
+				    GUINT_TO_POINTER(now));
+	stall_now_total = (guint)((int)stall_now_total + d);
+	if (stall_now_total > stall_max_tot)
+		stall_max_tot = stall_now_total;
 }
 
-static size_t put_rr(unsigned char *p, int type, const unsigned char *rd,
-		     size_t rdlen)
+static gpointer stall_conn(gpointer arg)
 {
-	p[0] = 0xc0;
-	p[1] = 12; /* the question's name */
-	p[2] = 0;
-	p[3] = (unsigned char)type;
-	p[4] = 0;
-	p[5] = 1;
-	memset(p + 6, 0, 3);
-	p[9] = 60;
-	p[10] = (unsigned char)(rdlen >> 8);
-	p[11] = (unsigned char)rdlen;
-	memcpy(p + 12, rd, rdlen);
-	return 12 + rdlen;
-}
+	struct sconn c = {.fd = GPOINTER_TO_INT(arg)};
+	char line[2048], dom[256] = "";
+	gboolean in_data = FALSE;
 
-static size_t mx_rr(unsigned char *p, int pref, const char *host)
-{
-	unsigned char rd[300];
+	put(&c, "220 stall ESMTP\r\n");
+	while (get_line(&c, line, sizeof(line))) {
+		if (in_data) {
+			if (strcmp(line, ".\r\n") != 0)
+				continue;
+			in_data = FALSE;
+			/* the session is "busy" while it holds the reply */
+			g_mutex_lock(&lock);
+			stall_count(dom, 1);
+			g_mutex_unlock(&lock);
+			g_usleep(stall_hold_ms * 1000);
+			g_mutex_lock(&lock);
+			stall_count(dom, -1);
+			stall_ok++;
+			g_mutex_unlock(&lock);
+			put(&c, "250 2.0.0 queued\r\n");
+		} else if (g_ascii_strncasecmp(line, "EHLO", 4) == 0) {
+			put(&c, "250 stall\r\n");
+		} else if (g_ascii_strncasecmp(line, "RCPT", 4) == 0) {
+			const char *at = strchr(line, '@');
 
-	rd[0] = 0;
-	rd[1] = (unsigned char)pref;
-	return put_rr(p, 15, rd, 2 + put_name(rd + 2, host));
-}
-
-/* the zone: mx.test has three MX (10, 10, 20), null.test a null MX,
- * nomx.test an A only, {a,b,c}.mx.test and nomx.test A 127.0.0.1 */
-static size_t answer(const unsigned char *q, size_t qlen, unsigned char *r)
-{
-	char name[256] = "";
-	size_t o = 12, no = 0, end;
-	int type, rcode = 0;
-	guint an = 0;
-
-	if (qlen < 17)
-		return 0;
-	while (o < qlen && q[o] != 0 && no + q[o] + 1 < sizeof(name)) {
-		if (no > 0)
-			name[no++] = '.';
-		memcpy(name + no, q + o + 1, q[o]);
-		no += q[o];
-		o += (size_t)q[o] + 1;
-	}
-	name[no] = '\0';
-	if (o + 5 > qlen)
-		return 0;
-	type = q[o + 2];
-	end = o + 5;
-	memcpy(r, q, end);
-	r[2] = 0x81;
-	r[3] = 0x80;
-	o = end;
-	if (type == 15 && g_ascii_strcasecmp(name, "mx.test") == 0) {
-		o += mx_rr(r + o, 20, "b.mx.test");
-		o += mx_rr(r + o, 10, "a.mx.test");
-		o += mx_rr(r + o, 10, "c.mx.test");
-		an = 3;
-	} else if (type == 15 && g_ascii_strcasecmp(name, "null.test") == 0) {
-		o += mx_rr(r + o, 0, "");
-		an = 1;
-	} else if (g_str_has_suffix(name, "mx.test") ||
-		   g_ascii_strcasecmp(name, "nomx.test") == 0) {
-		static const unsigned char lo[4] = {127, 0, 0, 1};
-
-		if (type == 1) {
-			o += put_rr(r + o, 1, lo, 4);
-			an = 1;
+			if (at != NULL)
+				g_strlcpy(dom, at + 1,
+					  MIN(sizeof(dom),
+					      strcspn(at + 1, ">") + 1));
+			put(&c, "250 ok\r\n");
+		} else if (g_ascii_strncasecmp(line, "DATA", 4) == 0) {
+			in_data = TRUE;
+			put(&c, "354 go\r\n");
+		} else if (g_ascii_strncasecmp(line, "QUIT", 4) == 0) {
+			put(&c, "221 bye\r\n");
+			break;
+		} else {
+			put(&c, "250 ok\r\n");
 		}
-	} else {
-		rcode = 3; /* NXDOMAIN */
 	}
-	r[3] |= (unsigned char)rcode;
-	r[6] = 0;
-	r[7] = (unsigned char)an;
-	memset(r + 8, 0, 4);
-	return o;
+	close(c.fd);
+	return NULL;
 }
 
-static gpointer dns_main(gpointer arg)
+static gpointer stall_main(gpointer arg)
 {
-	int fd = GPOINTER_TO_INT(arg);
-	unsigned char q[512], r[2048];
+	int lfd = GPOINTER_TO_INT(arg);
 
 	for (;;) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(fd, q, sizeof(q), 0,
-				     (struct sockaddr *)&from, &fl);
-		size_t rl;
+		int fd = accept(lfd, NULL, NULL);
 
-		if (n <= 0)
-			continue;
-		g_mutex_lock(&lock);
-		queries++;
-		g_mutex_unlock(&lock);
-		rl = answer(q, (size_t)n, r);
-		if (rl > 0)
-			(void)sendto(fd, r, rl, 0, (struct sockaddr *)&from,
-				     fl);
+		if (fd >= 0)
+			g_thread_unref(g_thread_new("stall", stall_conn,
+						    GINT_TO_POINTER(fd)));
 	}
 	return NULL;
 }
 
-gboolean dns_start(const char *ip)
+guint stall_start(guint hold_ms)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	inet_pton(AF_INET, ip, &sa.sin_addr);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return FALSE;
-	}
-	g_thread_unref(g_thread_new("dns", dns_main, GINT_TO_POINTER(fd)));
-	return TRUE;
+	stall_hold_ms = hold_ms;
+	stall_now_dom =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	stall_max_dom =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	g_assert_cmpint(listen(fd, 64), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &sl), ==, 0);
+	g_thread_unref(g_thread_new("stall", stall_main, GINT_TO_POINTER(fd)));
+	return ntohs(sa.sin_port);
 }
 
-guint dns_queries(void)
+guint stall_max_total(void)
+{
+	return get(&stall_max_tot);
+}
+
+guint stall_max_domain(const char *dom)
 {
 	guint n;
 
 	g_mutex_lock(&lock);
-	n = queries;
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(stall_max_dom, dom));
 	g_mutex_unlock(&lock);
 	return n;
+}
+
+guint stall_delivered(void)
+{
+	return get(&stall_ok);
 }

@@ -1,5 +1,5 @@
-/* Loopback peers for the submission tests: a sink SMTP server and a
- * tiny DNS responder, each on its own thread. */
+/* Loopback peers for the submission tests: a sink SMTP server on its
+ * own thread (the DNS server is tests/support/dnsd). */
 #ifndef SUBMIT_SINK_H
 #define SUBMIT_SINK_H
 
@@ -26,8 +26,12 @@ guint sink_tls_done(void);  /* completed handshakes */
 guint sink_auth_seen(void); /* AUTH commands, right or wrong */
 guint sink_auth_ok(void);
 
-/* bind ip:53/udp; FALSE when not allowed (not root) */
-gboolean dns_start(const char *ip);
-guint dns_queries(void);
+/* A sink that serves sessions in parallel (a thread each) and holds
+ * each message hold_ms before its 250; it records how many sessions
+ * held a message at once, in total and per recipient domain. */
+guint stall_start(guint hold_ms);
+guint stall_max_total(void);
+guint stall_max_domain(const char *dom);
+guint stall_delivered(void);
 
 #endif

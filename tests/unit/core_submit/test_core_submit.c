@@ -3,7 +3,8 @@
  * mail root: local delivery and its headers, alias fan-out, quota,
  * filters, the outbound queue against a loopback sink (temporary then
  * permanent failures, bounces, the TLS-to-cleartext fallback), .invalid,
- * and the MX logic against a loopback DNS responder.
+ * and the MX logic through the core's resolver against the test DNS
+ * server (tests/support/dnsd) on an ephemeral loopback port.
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -11,16 +12,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnsd.h"
 #include "rm.h"
 #include "sink.h"
 #include "submit/submit_int.h"
 
-#define DNS_IP "127.53.0.1"
+/* mx.test: three MX (10, 10, 20); null.test: a null MX; nomx.test:
+ * an A only; gone.test: absent (NXDOMAIN) */
+static const char zone[] = "mx.test MX 20 b.mx.test\n"
+			   "mx.test MX 10 a.mx.test\n"
+			   "mx.test MX 10 c.mx.test\n"
+			   "a.mx.test A 127.0.0.1\n"
+			   "b.mx.test A 127.0.0.1\n"
+			   "c.mx.test A 127.0.0.1\n"
+			   "null.test MX 0 .\n"
+			   "nomx.test A 127.0.0.1\n";
 
 static const struct rmail_store_ops *ops;
 static void *h;
 static char *dir;
-static gboolean have_dns;
+static struct rm_dnsd *dnsd;
 
 struct done {
 	gboolean fired;
@@ -612,7 +623,7 @@ static void test_invalid(void)
 {
 	const char *r[] = {"someone@host.invalid"};
 	struct inbox_wait w = {"alice@example.test", 0};
-	guint q0 = dns_queries();
+	guint q0 = rm_dnsd_queries(dnsd);
 	struct done d;
 
 	w.n = inbox_len(w.user) + 1;
@@ -626,7 +637,7 @@ static void test_invalid(void)
 		g_assert_nonnull(strstr(last(a), "RFC 6761"));
 		g_ptr_array_unref(a);
 	}
-	g_assert_cmpuint(dns_queries(), ==, q0);
+	g_assert_cmpuint(rm_dnsd_queries(dnsd), ==, q0);
 }
 
 static void test_mx(void)
@@ -638,10 +649,6 @@ static void test_mx(void)
 	bool perm = false;
 	gboolean a_first = FALSE, c_first = FALSE;
 
-	if (!have_dns) {
-		g_test_skip("cannot bind " DNS_IP ":53 (not root)");
-		return;
-	}
 	/* preference order; random among the two at 10 */
 	for (int i = 0; i < 40; i++) {
 		g_assert_cmpint(rm_mx_lookup("mx.test", mx, 8, &n, &perm, why,
@@ -678,7 +685,38 @@ static void test_mx(void)
 	g_assert_true(perm);
 }
 
-static void setup(guint sink_port)
+/* Six messages, four to one slow destination and two to another: the
+ * queue works on them at once, never more than delivery.per_domain (2)
+ * sessions to one domain, and all arrive in far less than the serial
+ * time. */
+static void test_concurrent(void)
+{
+	const char *r1[] = {"a@slow1.test"}, *r2[] = {"b@slow2.test"};
+	guint d0 = stall_delivered();
+	gint64 t0 = g_get_monotonic_time();
+	double took;
+
+	for (int i = 0; i < 4; i++)
+		g_assert_cmpint(submit("alice@example.test", r1, 1, plain,
+				       strlen(plain), 1)
+					.status[0],
+				==, RMAIL_RCPT_QUEUED);
+	for (int i = 0; i < 2; i++)
+		g_assert_cmpint(submit("alice@example.test", r2, 1, plain,
+				       strlen(plain), 1)
+					.status[0],
+				==, RMAIL_RCPT_QUEUED);
+	g_assert_true(wait_for(queue_empty, NULL, 10));
+	took = (double)(g_get_monotonic_time() - t0) / 1e6;
+	g_assert_cmpuint(stall_delivered() - d0, ==, 6);
+	g_assert_cmpuint(stall_max_domain("slow1.test"), ==, 2);
+	g_assert_cmpuint(stall_max_domain("slow2.test"), >=, 1);
+	g_assert_cmpuint(stall_max_total(), >=, 3);
+	/* serial: 6 x 0.4 s */
+	g_assert_cmpfloat(took, <, 2.0);
+}
+
+static void setup(guint sink_port, guint stall_port)
 {
 	struct rm_config *conf = NULL;
 	struct rmail_err err;
@@ -693,9 +731,13 @@ static void setup(guint sink_port)
 		" \"module_dir\": \"%s\", \"modules\": [\"mod_shardstore\","
 		" \"mod_fxfilter\"], \"log_level\": \"warning\","
 		" \"delivery\": {\"workers\": 2, \"retry_initial\": 0.3,"
-		" \"retry_max\": 1, \"dns_servers\": [\"" DNS_IP "\"],"
-		" \"routes\": {\"remote.test\": \"127.0.0.1:%u\"}}}",
-		dir, g_getenv("RMAIL_MODULE_DIR"), sink_port);
+		" \"retry_max\": 1, \"dns_servers\": [\"127.0.0.1@%u\"],"
+		" \"concurrency\": 4, \"per_domain\": 2,"
+		" \"routes\": {\"remote.test\": \"127.0.0.1:%u\","
+		" \"slow1.test\": \"127.0.0.1:%u\","
+		" \"slow2.test\": \"127.0.0.1:%u\"}}}",
+		dir, g_getenv("RMAIL_MODULE_DIR"), rm_dnsd_port(dnsd),
+		sink_port, stall_port, stall_port);
 	g_assert_true(g_file_set_contents(path, cfg, -1, NULL));
 	g_assert_cmpint(rm_config_load(path, &conf, report, NULL), ==, 0);
 	rm_conf_set(conf);
@@ -732,8 +774,13 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	port = sink_start();
-	have_dns = dns_start(DNS_IP);
-	setup(port);
+	{
+		char err[128];
+
+		dnsd = rm_dnsd_start(zone, err, sizeof(err));
+		g_assert_nonnull(dnsd);
+	}
+	setup(port, stall_start(400));
 	g_test_add_func("/submit/policy", test_policy);
 	g_test_add_func("/submit/local", test_local);
 	g_test_add_func("/submit/alias", test_alias);
@@ -746,6 +793,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/submit/permfail", test_permfail);
 	g_test_add_func("/submit/invalid", test_invalid);
 	g_test_add_func("/submit/mx", test_mx);
+	g_test_add_func("/submit/concurrent", test_concurrent);
 	rc = g_test_run();
 	rm_queue_stop();
 	rm_workers_shutdown(2);
