@@ -34,6 +34,8 @@ struct rm_core_raw {
 	int64_t workers_read, workers_hash;
 	struct rmail_strlist admin_listen;
 	double shutdown_timeout;
+	int dkim_enabled;
+	struct rmail_strlist dkim_algorithms, dkim_headers;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

@@ -120,6 +120,13 @@ struct rm_config {
 		const char *user;	   /* NULL: no AUTH */
 		const char *password_file; /* absolute */
 	} relay;
+
+	/* appended: DKIM signing (core/mailauth/dkim_keys.h) */
+	struct {
+		bool enabled;
+		unsigned algs;		      /* 1 << DKIM_A_* */
+		struct rmail_strlist headers; /* empty: the default set */
+	} dkim;
 };
 
 /* delivery.relay_tls */
