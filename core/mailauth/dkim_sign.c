@@ -157,8 +157,13 @@ static void sb_str(struct sb *b, const char *s)
 /* a token, folding first when the line would pass 76 columns */
 static void sb_tok(struct sb *b, const char *s, size_t n)
 {
-	if (b->col + n > 76)
+	if (b->col + n > 76) {
 		sb_str(b, "\r\n\t");
+		if (n > 1 && s[0] == ' ') {
+			s++;
+			n--;
+		}
+	}
 	sb_put(b, s, n);
 }
 
