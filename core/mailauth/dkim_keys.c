@@ -568,3 +568,8 @@ size_t dkim_keyring_find(const struct dkim_keyring *r, const char *domain,
 	}
 	return n;
 }
+
+size_t dkim_keyring_size(const struct dkim_keyring *r)
+{
+	return r != NULL ? r->n : 0;
+}

@@ -68,5 +68,7 @@ size_t dkim_keyring_find(const struct dkim_keyring *r, const char *domain,
 			 unsigned algs, const struct dkim_signkey **out,
 			 size_t max);
 void dkim_keyring_clear(void);
+/* keys in the ring (0 for NULL): nothing to sign with */
+size_t dkim_keyring_size(const struct dkim_keyring *r);
 
 #endif

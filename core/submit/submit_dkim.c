@@ -78,15 +78,21 @@ char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
 	size_t nk;
 	double t0 = rm_now();
 
-	if (c == NULL || !c->dkim.enabled || c->dkim.algs == 0 ||
-	    from_domain(fd, size, domain, sizeof(domain)) < 0)
-		return "";
-	snprintf(addr, sizeof(addr), "postmaster@%s", domain);
-	rmail_err_clear(&err);
-	if (local_only && rm_addr_local(addr, &err) != 1)
+	if (c == NULL || !c->dkim.enabled || c->dkim.algs == 0)
 		return "";
 	ring = dkim_keyring_get();
-	nk = dkim_keyring_find(ring, domain, c->dkim.algs, keys, SIGN_MAX_KEYS);
+	/* no key at all: not even the From: parse */
+	if (dkim_keyring_size(ring) == 0 ||
+	    from_domain(fd, size, domain, sizeof(domain)) < 0) {
+		dkim_keyring_put(ring);
+		return "";
+	}
+	snprintf(addr, sizeof(addr), "postmaster@%s", domain);
+	rmail_err_clear(&err);
+	nk = local_only && rm_addr_local(addr, &err) != 1
+		     ? 0
+		     : dkim_keyring_find(ring, domain, c->dkim.algs, keys,
+					 SIGN_MAX_KEYS);
 	if (nk == 0) {
 		rm_log(RMAIL_LOG_DEBUG, "submit %s: no DKIM key for %s", id,
 		       domain);
