@@ -10,6 +10,7 @@
   verify, keys served from the daemon's key files.
 Needs RMAIL_BIN, RMAIL_MODULE_DIR, RMAIL_SOURCE_DIR, DKIM_TOOL, OPENDKIM.
 """
+import glob
 import json
 import os
 import shutil
@@ -117,7 +118,8 @@ def dnsfunc_of(zone):
 
 def dkimpy_verify_all(msg, zone):
     d = dkim.DKIM(msg)
-    n = len([ln for ln in msg.split(b"\n")
+    head = msg.replace(b"\r\n", b"\n").split(b"\n\n")[0]
+    n = len([ln for ln in head.split(b"\n")
              if ln.lower().startswith(b"dkim-signature:")])
     return [d.verify(idx=i, dnsfunc=dnsfunc_of(zone)) for i in range(n)]
 
@@ -256,12 +258,61 @@ class Sink:
             elif cmd == b"QUIT":
                 c.sendall(b"221 bye\r\n")
                 break
+            elif cmd == b"RCPT" and b"reject" in line:
+                c.sendall(b"550 5.1.1 no such user here\r\n")
             else:
                 c.sendall(b"250 ok\r\n")
         c.close()
 
 
 class Submission(unittest.TestCase):
+    def bounce_is_signed(self, d, sub, zone):
+        """a bounce (From: MAILER-DAEMON@mail.example.test) is signed
+        with the hostname's parent domain's keys"""
+        with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+            s.starttls(context=tls_ctx())
+            s.login("alice@example.test", "pw-alice-1")
+            s.sendmail("alice@example.test", ["reject@example.org"],
+                       MSG.replace(b"bob@", b"reject@"))
+        pat = os.path.join(d.root, "domains", "example.test", "users",
+                           "alice", "**", "*.eml")
+        deadline = time.monotonic() + 15
+        bounce = None
+        while bounce is None and time.monotonic() < deadline:
+            for path in glob.glob(pat, recursive=True):
+                with open(path, "rb") as f:
+                    data = f.read()
+                if b"Undelivered Mail" in data:
+                    bounce = data
+            time.sleep(0.05)
+        self.assertIsNotNone(bounce, d.stderr())
+        head = bounce.split(b"\r\n\r\n")[0]
+        self.assertIn(b"d=example.test", head)
+        self.assertEqual(dkimpy_verify_all(bounce, zone), [True, True])
+
+    def dns_records(self, d, keys):
+        out = subprocess.run([d.bin, "-c", d.config, "dns", "example.test",
+                              "--ip", "192.0.2.1,2001:db8::1"],
+                             check=True, capture_output=True,
+                             text=True).stdout
+        for want in ["example.test. ", "IN MX    10 mail.example.test.",
+                     '"v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 mx -all"',
+                     "_dmarc.example.test.", "v=DMARC1; p=quarantine; "
+                     "rua=mailto:dmarc-reports@example.test",
+                     "_submission._tcp.example.test.",
+                     "_submissions._tcp.example.test.",
+                     "IN SRV   0 0 0 .", "_imaps._tcp.example.test."]:
+            self.assertIn(want, out)
+        for k in keys:
+            name = "%s._domainkey.example.test." % k["selector"]
+            line = [ln for ln in out.splitlines() if ln.startswith(name)]
+            self.assertEqual(len(line), 1, out)
+            # 255-byte character-strings that join into the record
+            strings = line[0].split("IN TXT", 1)[1].strip()
+            parts = [p for p in strings.split('"')[1::2]]
+            self.assertTrue(all(len(p) <= 255 for p in parts))
+            self.assertEqual("".join(parts), k["txt"])
+
     def test_submitted_mail_is_signed_twice(self):
         sink = Sink()
         sub = free_port()
@@ -313,6 +364,8 @@ class Submission(unittest.TestCase):
             self.assertTrue(opendkim_verify(files, got, zone))
             self.assertEqual([r[0] for r in our_verify(files, got, zone)],
                              ["pass", "pass"])
+            self.bounce_is_signed(d, sub, zone)
+            self.dns_records(d, keys)
         finally:
             d.stop()
             shutil.rmtree(files.dir, ignore_errors=True)
