@@ -16,13 +16,15 @@
 #include "cmd_store.h"
 #include "mailauth/dkim_keys.h"
 
+/* the config of this run, freed by dkim_run */
+static struct rm_config *loaded;
+
 static const struct rm_config *conf_owner(struct rm_cli *cli)
 {
-	struct rm_config *conf = rm_cli_load_config(cli);
-
-	if (conf == NULL || rm_cli_become_owner(conf) < 0)
+	loaded = rm_cli_load_config(cli);
+	if (loaded == NULL || rm_cli_become_owner(loaded) < 0)
 		return NULL;
-	return conf;
+	return loaded;
 }
 
 static void lower(char *s)
@@ -325,12 +327,15 @@ static int dkim_run(struct rm_cli *cli)
 		{"check", dkim_check},	     {NULL, NULL},
 	};
 
-	return rm_cmd_dispatch(cli, subs,
-			       "dkim keygen DOMAIN [--selector S] "
-			       "[--algorithm ed25519|rsa] [--force] | "
-			       "list [DOMAIN] [--json] | activate DOMAIN "
-			       "SELECTOR | retire DOMAIN SELECTOR | "
-			       "check [DOMAIN]");
+	int rc = rm_cmd_dispatch(cli, subs,
+				 "dkim keygen DOMAIN [--selector S] "
+				 "[--algorithm ed25519|rsa] [--force] | "
+				 "list [DOMAIN] [--json] | activate DOMAIN "
+				 "SELECTOR | retire DOMAIN SELECTOR | "
+				 "check [DOMAIN]");
+
+	rm_config_free(&loaded);
+	return rc;
 }
 
 const struct rm_command rm_cmd_dkim = {

@@ -74,9 +74,13 @@ static void txt(const char *name, const char *v)
 	printf("\n");
 }
 
+static int dns_print(struct rm_cli *cli, const struct rm_config *conf,
+		     const char *domain, const char *ips, const char *rua,
+		     const char *policy);
+
 static int dns_run(struct rm_cli *cli)
 {
-	const struct rm_config *conf;
+	struct rm_config *conf;
 	const char *pos[1], *ips = NULL, *rua = NULL, *policy = NULL;
 	const struct rm_opt opts[] = {
 		{"--ip", true, &ips, NULL},
@@ -84,11 +88,8 @@ static int dns_run(struct rm_cli *cli)
 		{"--dmarc-policy", true, &policy, NULL},
 		{NULL, false, NULL, NULL},
 	};
-	char domain[256], name[400], spf[1024], dmarc[600];
-	const char *host;
-	struct dkim_keyinfo *v;
-	int64_t now = (int64_t)time(NULL), grace;
-	size_t n, np;
+	char domain[256];
+	size_t np;
 	int ret;
 
 	ret = rm_cmd_args("dns",
@@ -109,6 +110,22 @@ static int dns_run(struct rm_cli *cli)
 	conf = rm_cli_load_config(cli);
 	if (conf == NULL)
 		return RM_EXIT_FAIL;
+	ret = dns_print(cli, conf, domain, ips, rua, policy);
+	rm_config_free(&conf);
+	return ret;
+}
+
+static int dns_print(struct rm_cli *cli, const struct rm_config *conf,
+		     const char *domain, const char *ips, const char *rua,
+		     const char *policy)
+{
+	char name[400], spf[1024], dmarc[600];
+	const char *host;
+	struct dkim_keyinfo *v;
+	int64_t now = (int64_t)time(NULL), grace;
+	size_t n;
+
+	(void)cli;
 	host = conf->hostname;
 	grace = (int64_t)conf->delivery.expire + RETIRED_GRACE;
 
