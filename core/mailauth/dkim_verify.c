@@ -128,12 +128,20 @@ static void header_hash(struct dkim_verifier *v, struct vsig *s,
 	const struct dkim_sig *g = &s->sig;
 	const struct dkim_field *sf = &f[s->field];
 	bool *used = calloc(nf + 1, sizeof(*used));
-	char *buf = malloc(DKIM_HDR_MAX + 4);
+	size_t big = 0, half;
+	char *buf;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int len = 0;
 	size_t voff, n;
 	(void)v;
 
+	/* room for the largest field canonicalized, and past it a copy of
+	 * the signature field to cut b= out of */
+	for (size_t j = 0; j < nf; j++)
+		if (f[j].n > big)
+			big = f[j].n;
+	half = big + 4;
+	buf = malloc(2 * half);
 	if (used == NULL || buf == NULL || md == NULL)
 		goto out;
 	EVP_DigestInit_ex(md,
@@ -153,11 +161,11 @@ static void header_hash(struct dkim_verifier *v, struct vsig *s,
 	/* the value starts after the colon; b_voff/b_vend are in it */
 	voff = (size_t)((const char *)memchr(sf->p, ':', sf->n) - sf->p) + 1;
 	n = voff + g->b_voff;
-	memcpy(buf + DKIM_HDR_MAX / 2, sf->p, n);
-	memcpy(buf + DKIM_HDR_MAX / 2 + n, sf->p + voff + g->b_vend,
+	memcpy(buf + half, sf->p, n);
+	memcpy(buf + half + n, sf->p + voff + g->b_vend,
 	       sf->n - voff - g->b_vend);
 	n += sf->n - voff - g->b_vend;
-	n = dkim_canon_header(g->hcanon, buf + DKIM_HDR_MAX / 2, n, false, buf);
+	n = dkim_canon_header(g->hcanon, buf + half, n, false, buf);
 	EVP_DigestUpdate(md, buf, n);
 	EVP_DigestFinal_ex(md, s->hh, &len);
 	s->hhlen = len;
