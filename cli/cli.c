@@ -22,7 +22,7 @@ static const struct rm_command *const commands[] = {
 	&rm_cmd_serve,	&rm_cmd_check, &rm_cmd_reload,	    &rm_cmd_user,
 	&rm_cmd_alias,	&rm_cmd_quota, &rm_cmd_check_store, &rm_cmd_import,
 	&rm_cmd_export, &rm_cmd_queue, &rm_cmd_diagnose,    &rm_cmd_install,
-	&rm_cmd_ctl,	&rm_cmd_dmarc,
+	&rm_cmd_ctl,	&rm_cmd_dmarc, &rm_cmd_dkim,	    &rm_cmd_dns,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -123,7 +123,7 @@ int rm_cli_main(int argc, char **argv)
 
 /* ---- helpers for commands that work on the store ----------------- */
 
-static int become_mail_root_owner(const struct rm_config *conf)
+int rm_cli_become_owner(const struct rm_config *conf)
 {
 	struct rm_priv priv;
 	struct rmail_err err;
@@ -169,7 +169,7 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
 	conf = rm_cli_load_config(cli);
 	if (conf == NULL)
 		return -1;
-	if (become_mail_root_owner(conf) < 0)
+	if (rm_cli_become_owner(conf) < 0)
 		return -1;
 	/* only storage modules: a CLI run must not touch protocol state */
 	keep = rm_xcalloc(conf->modules.n + 1, sizeof(*keep));

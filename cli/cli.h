@@ -34,6 +34,15 @@ int rm_cli_store(struct rm_cli *cli, const struct rmail_store_ops **ops_r,
  * terminal without echo; malloc'd, caller wipes and frees */
 char *rm_cli_password(bool from_stdin, const char *prompt);
 
+/* as root, become the mail root's owner (run_as, else the owner of
+ * mail_root), so files a command writes belong to the service user */
+int rm_cli_become_owner(const struct rm_config *conf);
+/* TXT records of name, each string-concatenated, to fn; an
+ * enum ma_dns_rcode (dkim_lookup.c) */
+int rm_cli_txt_lookup(const char *name,
+		      void (*fn)(void *arg, const char *txt, size_t len),
+		      void *arg);
+
 /* the whole command line; returns the exit status */
 int rm_cli_main(int argc, char **argv);
 /* locate and load the config; problems printed, NULL on error */
@@ -43,6 +52,6 @@ struct rm_config *rm_cli_load_config(const struct rm_cli *cli);
 extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload,
 	rm_cmd_user, rm_cmd_alias, rm_cmd_quota, rm_cmd_check_store,
 	rm_cmd_import, rm_cmd_export, rm_cmd_queue, rm_cmd_diagnose,
-	rm_cmd_install, rm_cmd_ctl, rm_cmd_dmarc;
+	rm_cmd_install, rm_cmd_ctl, rm_cmd_dmarc, rm_cmd_dkim, rm_cmd_dns;
 
 #endif

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "config_keys.h"
+#include "mailauth/dkim.h"
 
 #define CONF_MAX_FILE (4u << 20)
 
@@ -657,6 +658,13 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	if (c->dns.recursion && c->dns.forwarders.n > 0)
 		problem(fc, "dns.recursion",
 			"full recursion and dns.forwarders exclude each other");
+	c->dkim.enabled = r->dkim_enabled != 0;
+	c->dkim.headers = r->dkim_headers;
+	for (size_t i = 0; i < r->dkim_algorithms.n; i++)
+		c->dkim.algs |=
+			1u << (strcmp(r->dkim_algorithms.v[i], "ed25519") == 0
+				       ? DKIM_A_ED25519_SHA256
+				       : DKIM_A_RSA_SHA256);
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

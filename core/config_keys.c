@@ -82,6 +82,18 @@ int rm_relay_tls_mode(const char *s)
 	return -1;
 }
 
+static int check_dkim_algs(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], "ed25519") != 0 &&
+		    strcmp(l->v[i], "rsa") != 0)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "expected ed25519 or rsa");
+	return 0;
+}
+
 static int check_level(const void *field, struct rmail_err *err)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug",
@@ -504,4 +516,17 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "DNSSEC root trust anchor file (null: no validation)", NULL),
 	K("dns.timeout_ms", RMAIL_CONF_INT, 0, dns_timeout_ms, "5000",
 	  "bound on one DNS question, in milliseconds", check_timeout_ms),
+	K("dkim.enabled", RMAIL_CONF_BOOL, R, dkim_enabled, "true",
+	  "sign mail leaving through submission (From: in a local domain) "
+	  "and bounces with the domain's active DKIM keys",
+	  NULL),
+	K("dkim.algorithms", RMAIL_CONF_STR_LIST, R, dkim_algorithms,
+	  "[\"ed25519\", \"rsa\"]",
+	  "signatures added per message: ed25519 (ed25519-sha256), rsa "
+	  "(rsa-sha256)",
+	  check_dkim_algs),
+	K("dkim.headers", RMAIL_CONF_STR_LIST, R, dkim_headers, "[]",
+	  "header fields to sign, each over-signed (empty: RFC 6376 "
+	  "5.4.1's set, see docs/mailauth.md)",
+	  NULL),
 	RMAIL_CONF_END};

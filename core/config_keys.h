@@ -52,6 +52,8 @@ struct rm_core_raw {
 	int dns_recursion;
 	const char *dns_trust_anchor;
 	int64_t dns_timeout_ms;
+	int dkim_enabled;
+	struct rmail_strlist dkim_algorithms, dkim_headers;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

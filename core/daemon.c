@@ -19,6 +19,7 @@
 #include "admin_http.h"
 #include "daemon.h"
 #include "dns/dns.h"
+#include "mailauth/dkim_keys.h"
 
 struct daemon {
 	struct rm_config *conf;
@@ -162,6 +163,8 @@ int rm_daemon_reload(struct rmail_err *err)
 	d.tls = tls;
 	rm_conf_set(newc);
 	rm_log_set_level(newc->log_level);
+	rm_log(RMAIL_LOG_INFO, "dkim: %zu active signing keys",
+	       dkim_keyring_load(newc->mail_root));
 	rm_log(RMAIL_LOG_INFO, "reloaded %s", newc->path);
 	rm_sd_notify("READY=1");
 	return 0;

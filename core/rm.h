@@ -163,6 +163,12 @@ struct rm_config {
 		const char *trust_anchor; /* absolute; NULL: no DNSSEC */
 		uint32_t timeout_ms;
 	} dns;
+	/* appended: DKIM signing (core/mailauth/dkim_keys.h) */
+	struct {
+		bool enabled;
+		unsigned algs;		      /* 1 << DKIM_A_* */
+		struct rmail_strlist headers; /* empty: the default set */
+	} dkim;
 };
 
 /* delivery.relay_tls */

@@ -80,6 +80,7 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	char *hdr;
 	const char *rcpts[1];
 	size_t nq, hl;
+	struct rmail_pool *pool;
 	FILE *f;
 	int fd;
 
@@ -159,11 +160,14 @@ void rm_bounce_send(const char *to, const char *orig_id,
 		return;
 	}
 	fclose(f);
-	remote.prefix = "";
 	remote.fd = fd;
 	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
+	pool = rm_pool_create(NULL);
+	/* signed with the key of the hostname's domain (From: is there) */
+	remote.prefix = rm_submit_dkim(pool, "", fd, remote.size, id, false);
 	local = remote;
-	local.prefix = "Return-Path: <>\r\n";
+	local.prefix =
+		rm_psprintf(pool, "Return-Path: <>\r\n%s", remote.prefix);
 	rcpts[0] = to;
 	memset(&rq, 0, sizeof(rq));
 	rq.id = id;
@@ -181,4 +185,5 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	rm_metric_add("rmail_deliveries_total", "result=\"bounced\"", 1);
 	close(fd);
 	(void)unlink(path);
+	rm_pool_destroy(&pool);
 }

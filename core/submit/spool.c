@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mailauth/dkim_keys.h"
 #include "submit_int.h"
 
 #define SPOOL_BUF 65536
@@ -571,6 +572,12 @@ static void commit_work(void *arg, const volatile int *cancel)
 	}
 	extra = rm_psprintf(s->pool, "%s%s%s", received(s, now), fr.add_headers,
 			    extra);
+	/* signed after the last edit, before it is stored or queued */
+	if (s->submission && s->auth_user != NULL)
+		extra = rm_psprintf(s->pool, "%s%s",
+				    rm_submit_dkim(s->pool, extra, s->fd,
+						   s->size, s->id, true),
+				    extra);
 	remote.prefix = extra;
 	remote.fd = s->fd;
 	remote.size = s->size;
@@ -678,6 +685,8 @@ int rm_submit_init(struct rmail_err *err)
 				     "directory: %s",
 				     strerror(errno));
 	spool_clean();
+	rm_log(RMAIL_LOG_INFO, "dkim: %zu active signing keys",
+	       dkim_keyring_load(rm_conf()->mail_root));
 	return 0;
 }
 

@@ -50,6 +50,14 @@ void rm_rfc5322_date(int64_t t, char *buf, size_t sz);
 int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
 			   char *text, size_t sz);
 
+/* ---- submit_dkim.c [worker] --------------------------------------- */
+/* "DKIM-Signature: ...\r\n" lines (in pool) for the message prefix +
+ * fd, signed with the active keys of its From: domain (or a parent's);
+ * "" when not signed (dkim off, no key, no From:, or local_only and
+ * the From: domain is not local) */
+char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
+		     uint64_t size, const char *id, bool local_only);
+
 /* ---- deliver.c [worker] ------------------------------------------- */
 /* into user's INBOX, or with junk into the mailbox marked \Junk (made
  * when missing); err->code RMAIL_E_QUOTA when over quota */
