@@ -52,6 +52,8 @@
  *       store's default scheme, compare-and-swap).
  *       rmail_core.conf_str answers "workers.hash" too.
  *  1.3  (this release; every append below goes under it)
+ *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
+ *       imports keep a source's UIDVALIDITY and UIDs.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -96,8 +98,12 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
 #define RMAIL_STORE_OPS_SIZE_1_2                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
+#define RMAIL_STORE_OPS_SIZE_1_3                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
+#define RMAIL_APPEND_OPTS_SIZE_1_3                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, uid)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_user_update, password)
 #define RMAIL_MBOX_STATUS_SIZE_1_0                                             \
