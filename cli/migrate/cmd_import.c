@@ -618,34 +618,43 @@ static struct imp_folder *collect(struct imp *im, const char *root, size_t *n_r)
 	return v;
 }
 
-static int ledger_dir(struct imp *im)
+char *rm_import_user_dir(const char *user)
 {
 	const struct rm_config *conf = rm_conf();
-	char l[256], dom[256], *path;
-	const char *at = strrchr(im->user, '@');
+	char l[256], dom[256], *path, *dir;
+	const char *at = strrchr(user, '@');
 	struct stat st;
 
 	if (conf == NULL || conf->mail_root == NULL || at == NULL ||
-	    rm_store_name_encode(im->user, (size_t)(at - im->user), l,
-				 sizeof(l)) < 0 ||
-	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) < 0)
-		return rm_cmd_failf(CMD,
-				    "cannot locate the user directory "
-				    "of %s",
-				    im->user),
-		       -1;
-	im->ledger_dir = rm_md_xasprintf("%s/domains/%s/users/%s/import",
-					 conf->mail_root, dom, l);
+	    rm_store_name_encode(user, (size_t)(at - user), l, sizeof(l)) < 0 ||
+	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) <
+		    0) {
+		rm_cmd_failf(CMD, "cannot locate the user directory of %s",
+			     user);
+		return NULL;
+	}
+	dir = rm_md_xasprintf("%s/domains/%s/users/%s", conf->mail_root, dom,
+			      l);
 	/* the encoding is the store's: make sure it found the user */
-	path = rm_md_xasprintf("%s/domains/%s/users/%s/user.json",
-			       conf->mail_root, dom, l);
+	path = rm_md_xasprintf("%s/user.json", dir);
 	if (stat(path, &st) < 0) {
-		rm_cmd_failf(CMD, "no user directory for %s (%s)", im->user,
-			     path);
+		rm_cmd_failf(CMD, "no user directory for %s (%s)", user, path);
 		free(path);
-		return -1;
+		free(dir);
+		return NULL;
 	}
 	free(path);
+	return dir;
+}
+
+static int ledger_dir(struct imp *im)
+{
+	char *dir = rm_import_user_dir(im->user);
+
+	if (dir == NULL)
+		return -1;
+	im->ledger_dir = rm_md_xasprintf("%s/import", dir);
+	free(dir);
 	return 0;
 }
 
@@ -703,6 +712,8 @@ static int import_run(struct rm_cli *cli)
 		return rm_import_passwd(cli, cli->argc - 1, cli->argv + 1);
 	if (cli->argc >= 1 && strcmp(cli->argv[0], "aliases") == 0)
 		return rm_import_aliases(cli, cli->argc - 1, cli->argv + 1);
+	if (cli->argc >= 1 && strcmp(cli->argv[0], "imap") == 0)
+		return rm_import_imap(cli, cli->argc - 1, cli->argv + 1);
 	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
 		return RM_EXIT_USAGE;
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
@@ -768,9 +779,10 @@ static int import_run(struct rm_cli *cli)
 
 const struct rm_command rm_cmd_import = {
 	.name = "import",
-	.usage = "maildir DIR ADDRESS | passwd FILE [--domain D] [--dry-run] "
+	.usage = "maildir DIR ADDRESS | imap --host H --user U --password-file "
+		 "F [...] ADDRESS | passwd FILE [--domain D] [--dry-run] "
 		 "| aliases FILE [--domain D] [--dry-run]: import a Maildir++ "
-		 "tree, Dovecot/shadow users with their hashes, Postfix "
-		 "virtual aliases",
+		 "tree, any IMAP server's mail, Dovecot/shadow users with "
+		 "their hashes, Postfix virtual aliases",
 	.run = import_run,
 };

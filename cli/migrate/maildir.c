@@ -85,19 +85,19 @@ static long utf7_run(const char *s, char *out, size_t outsz, size_t *o)
 	return i + 1;
 }
 
-int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
+int rm_md_name_decode(const char *name, char delim, char *out, size_t outsz)
 {
 	size_t o = 0;
-	const char *s = dir;
+	const char *s = name;
 	long used;
 
-	if (outsz == 0 || s[0] != '.' || s[1] == '\0')
+	if (outsz == 0 || s[0] == '\0')
 		return -1;
-	for (s++; *s != '\0'; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '.') {
-			if (s[1] == '\0' || s[1] == '.' || s == dir + 1)
+		if (delim != '\0' && c == (unsigned char)delim) {
+			if (s[1] == '\0' || s[1] == delim || s == name)
 				goto bad;
 			if (!put(out, outsz, &o, '/'))
 				goto bad;
@@ -123,6 +123,16 @@ int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
 bad:
 	out[0] = '\0';
 	return -1;
+}
+
+int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
+{
+	if (outsz == 0 || dir[0] != '.' || dir[1] == '\0') {
+		if (outsz > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return rm_md_name_decode(dir + 1, '.', out, outsz);
 }
 
 /* a UTF-8 sequence at s: its code point and length, or 0 */

@@ -20,6 +20,10 @@
  * modified UTF-7 decoded to UTF-8.  -1 when the name is not a folder
  * (no leading '.', an empty level, bad UTF-7, or it does not fit). */
 int rm_md_folder_decode(const char *dir, char *out, size_t outsz);
+/* The same for any hierarchy delimiter (an IMAP server's LIST
+ * delimiter; '\0' for none): "A<delim>B" to "A/B".  A '/' inside a
+ * level, an empty level or bad UTF-7 is -1. */
+int rm_md_name_decode(const char *name, char delim, char *out, size_t outsz);
 /* The reverse: "A/B" to ".A.B"; '.' and '&' and non-ASCII inside a
  * level are written in modified UTF-7.  -1 when it does not fit or the
  * name has an empty level or is not UTF-8. */
