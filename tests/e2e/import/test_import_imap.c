@@ -132,6 +132,8 @@ static char *snapshot(struct imd *d, const char *user, const char *mbox)
 
 		while ((x = strstr(out, "\\Recent")) != NULL)
 			memmove(x, x + 7, strlen(x + 7) + 1);
+		while ((x = strstr(out, "  ")) != NULL)
+			memmove(x, x + 1, strlen(x + 1) + 1);
 		while ((x = strstr(out, "( ")) != NULL)
 			memmove(x + 1, x + 2, strlen(x + 2) + 1);
 		while ((x = strstr(out, " )")) != NULL)
