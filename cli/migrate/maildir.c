@@ -496,6 +496,31 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 	return 0;
 }
 
+uint32_t rm_md_uidlist_uidvalidity(const char *text, size_t len)
+{
+	const char *p = text + 2, *end;
+	uint64_t uv = 0;
+
+	if (len < 2 || text[0] < '1' || text[0] > '3' || text[1] != ' ')
+		return 0;
+	end = memchr(text, '\n', len);
+	if (end == NULL)
+		end = text + len;
+	if (text[0] == '3') {
+		/* "3 V<uidvalidity> N<next> G<guid> ...": find " V" */
+		for (; p < end && !(p[-1] == ' ' && p[0] == 'V'); p++)
+			;
+		if (p >= end)
+			return 0;
+		p++;
+	}
+	for (; p < end && *p >= '0' && *p <= '9' && uv <= UINT32_MAX; p++)
+		uv = uv * 10 + (uint64_t)(*p - '0');
+	return uv <= UINT32_MAX && (p == end || *p == ' ' || *p == '\r')
+		       ? (uint32_t)uv
+		       : 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -54,6 +54,10 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 				   uint32_t uid),
 			void *arg);
 
+/* the UIDVALIDITY of a dovecot-uidlist header ("3 V<uv> N<next> ..."
+ * or "1 <uv> <next>"), 0 when it has none */
+uint32_t rm_md_uidlist_uidvalidity(const char *text, size_t len);
+
 /* Dovecot's `subscriptions` file at the top of a Maildir++ tree:
  * version 1 is a storage name per line ("A.B", modified UTF-7, as the
  * folder directory without its dot); version 2 starts "V\t2\n\n" and
