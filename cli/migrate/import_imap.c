@@ -30,6 +30,7 @@
 	"[--insecure] --user U --password-file F [--folder NAME]... "          \
 	"[--delete] [--dry-run] [--max-message-size MB] ADDRESS"
 #define BATCH_MSGS 100
+#define SYNC_EVERY 1000 /* appends per mbox_sync, as rmail import maildir */
 #define BATCH_BYTES (32u * 1024 * 1024)
 #define MSGID_MAX 200
 #define FOLDERS_MAX 100000
@@ -465,7 +466,7 @@ static int body_cb(void *arg, struct rm_imc *c, const struct rm_imr_resp *r)
 	m->dst = got;
 	rm_iss_add(im->st, uid, got, m->size, m->msgid);
 	im->copied++;
-	if (++im->pending >= BATCH_MSGS && flush(im) < 0)
+	if (++im->pending >= SYNC_EVERY && flush(im) < 0)
 		return -1;
 	return 0;
 }
