@@ -24,10 +24,10 @@
 #define PW "bench-pw"
 
 static void die(const char *what);
-static struct bench_daemon src = {.prog = "import_bench", .die = die,
-				  .pid = -1};
-static struct bench_daemon dst = {.prog = "import_bench", .die = die,
-				  .pid = -1};
+static struct bench_daemon src = {
+	.prog = "import_bench", .die = die, .pid = -1};
+static struct bench_daemon dst = {
+	.prog = "import_bench", .die = die, .pid = -1};
 
 static int rm_entry(const char *path, const struct stat *st, int type,
 		    struct FTW *ftw)
@@ -96,11 +96,10 @@ static void make_maildir(const char *md, int n, int size)
 
 static double timed_import(const char *pwfile, char port[16])
 {
-	const char *args[] = {dst.bin,	     "-c",     dst.config,
-			      "import",	     "imap",   "--host",
-			      "127.0.0.1",   "--port", port,
-			      "--user",	     SRC,      "--password-file",
-			      pwfile,	     DST,      NULL};
+	const char *args[] = {dst.bin, "-c",	 dst.config,  "import",
+			      "imap",  "--host", "127.0.0.1", "--port",
+			      port,    "--user", SRC,	      "--password-file",
+			      pwfile,  DST,	 NULL};
 	double t0 = now();
 
 	bench_run(&dst, args, NULL);
@@ -109,8 +108,8 @@ static double timed_import(const char *pwfile, char port[16])
 
 int main(int argc, char **argv)
 {
-	const char *bin = getenv("RMAIL_BIN"), *mods = getenv("RMAIL_MODULE_DIR"),
-		   *srcdir = "..";
+	const char *bin = getenv("RMAIL_BIN"),
+		   *mods = getenv("RMAIL_MODULE_DIR"), *srcdir = "..";
 	char absmods[512], abssrc[512], md[600], pwfile[600], port[16];
 	int n = 2000, size = 4096, opt;
 	double t1, t2;
@@ -174,8 +173,8 @@ int main(int argc, char **argv)
 	snprintf(md, sizeof(md), "%s/md", src.dir);
 	make_maildir(md, n, size);
 	{
-		const char *args[] = {src.bin, "-c",	src.config, "import",
-				      "maildir", md,	SRC,	    NULL};
+		const char *args[] = {src.bin,	 "-c", src.config, "import",
+				      "maildir", md,   SRC,	   NULL};
 
 		bench_run(&src, args, NULL);
 	}
