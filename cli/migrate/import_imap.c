@@ -769,7 +769,12 @@ static int do_folder(struct ii *im, const struct folder *f)
 		remap(im);
 		dirty = true;
 	} else {
-		st.uidvalidity = im->uidvalidity;
+		/* a new file, or one left empty: its header is rewritten
+		 * before lines are appended to it */
+		if (st.uidvalidity != im->uidvalidity) {
+			st.uidvalidity = im->uidvalidity;
+			dirty = true;
+		}
 		for (size_t i = 0; i < im->nmsgs; i++) {
 			struct rm_iss_ent *e =
 				rm_iss_find(&st, im->msgs[i].uid);
@@ -816,6 +821,17 @@ static int do_folder(struct ii *im, const struct folder *f)
 		}
 		todo = rm_xrealloc(todo, (ntodo + 1) * sizeof(*todo));
 		todo[ntodo++] = m->uid;
+	}
+	/* a remapped state is written before the batches append to it:
+	 * their lines must not follow the old UIDVALIDITY */
+	if (dirty && !im->dry) {
+		if (rm_iss_save(&st) < 0) {
+			report(im, "cannot write the import state %s: %s",
+			       st.path, strerror(errno));
+			rc = -1;
+			goto out;
+		}
+		dirty = false;
 	}
 	if (im->dry) {
 		im->copied += ntodo;
