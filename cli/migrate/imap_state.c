@@ -87,7 +87,9 @@ struct rm_iss_ent *rm_iss_find(struct rm_iss *s, uint32_t src)
 {
 	struct rm_iss_ent key = {.src = src};
 
-	if (!s->sorted && s->n > 0)
+	if (s->n == 0)
+		return NULL;
+	if (!s->sorted)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_ent);
 	s->sorted = true;
 	return bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_ent);

@@ -341,6 +341,8 @@ static struct smsg *smsg_find(struct ii *im, uint32_t uid)
 {
 	struct smsg key = {.uid = uid};
 
+	if (im->nmsgs == 0)
+		return NULL;
 	return bsearch(&key, im->msgs, im->nmsgs, sizeof(key), cmp_smsg);
 }
 
