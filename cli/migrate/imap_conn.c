@@ -377,8 +377,12 @@ int rm_imc_cmd(struct rm_imc *c, rm_imc_fn fn, void *arg, const char *fmt, ...)
 		}
 		if (r.status)
 			code_caps(c, &r);
-		if (fn != NULL && fn(arg, c, &r) < 0)
+		/* the rest of the command's answer is not read: the stream
+		 * is out of step from here */
+		if (fn != NULL && fn(arg, c, &r) < 0) {
+			c->broken = true;
 			return -1;
+		}
 	}
 }
 

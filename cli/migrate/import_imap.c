@@ -190,7 +190,8 @@ static int list_cb(void *arg, struct rm_imc *c, const struct rm_imr_resp *r)
 		im->failed++;
 		return 0;
 	}
-	if (lsub || has_attr(attrs, "\\Subscribed")) {
+	if ((lsub || has_attr(attrs, "\\Subscribed")) &&
+	    im->nsubs < FOLDERS_MAX) {
 		im->subs = rm_xrealloc(im->subs,
 				       (im->nsubs + 1) * sizeof(*im->subs));
 		im->subs[im->nsubs++] = rm_xstrdup(mbox);
@@ -313,6 +314,13 @@ static int meta_cb(void *arg, struct rm_imc *c, const struct rm_imr_resp *r)
 	    rm_imv_u32(rm_imv_get(l->child, "UID"), &uid) < 0 || uid == 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "the server sent a malformed FETCH response");
+		return -1;
+	}
+	/* new mail may arrive meanwhile, but not without end */
+	if (im->nmsgs >= (size_t)im->exists + 100000) {
+		snprintf(c->err, sizeof(c->err),
+			 "the server sent more FETCH responses than it has "
+			 "messages");
 		return -1;
 	}
 	if (im->nmsgs == im->capmsgs) {
