@@ -985,10 +985,9 @@ int rm_import_imap(struct rm_cli *cli, int argc, char **argv)
 	{
 		char enc[256];
 
-		src = rm_md_xasprintf("%s@%s:%u", user, host,
-				      (unsigned)(p != 0 ? p
-						 : tls	? 993
-							: 143));
+		/* the account, not the port: 143 with STARTTLS and 993
+		 * are the same mailboxes */
+		src = rm_md_xasprintf("%s@%s", user, host);
 		if (rm_store_name_encode(src, strlen(src), enc, sizeof(enc)) <
 		    0) {
 			free(src);

@@ -272,6 +272,37 @@ static void test_full(void)
 	same(&p, "INBOX");
 	import_ok(&p, "--delete", "imported 0 messages");
 
+	/* the source rebuilt a folder: new UIDVALIDITY and UIDs, the same
+	 * messages, matched again by Message-ID and size */
+	c = imc_login(p.src, SRC, PW);
+	r = imc_ok(c, "CREATE Tmp");
+	g_free(r);
+	r = imc_ok(c, "SELECT \"Work/Projects\"");
+	g_free(r);
+	r = imc_ok(c, "UID COPY 1:* Tmp");
+	g_free(r);
+	r = imc_ok(c, "SELECT INBOX");
+	g_free(r);
+	r = imc_ok(c, "DELETE \"Work/Projects\"");
+	g_free(r);
+	r = imc_ok(c, "RENAME Tmp \"Work/Projects\"");
+	g_free(r);
+	imc_close(c);
+	import_ok(&p, "--folder Work/Projects",
+		  "imported 0 messages into " DST
+		  " from 127.0.0.1 (1 already there");
+	import_ok(&p, "--folder Work/Projects", "imported 0 messages");
+
+	/* STARTTLS on the plain port */
+	{
+		char *ca = rmh_source_path("tests/certs/cert.pem");
+		char *extra = g_strdup_printf("--starttls --ca %s", ca);
+
+		import_ok(&p, extra, "imported 0 messages");
+		g_free(extra);
+		g_free(ca);
+	}
+
 	/* --folder takes one folder; TLS wants a trusted certificate */
 	out = import(&p, p.src->tls_port, "--tls", &rc);
 	g_assert_cmpint(rc, !=, 0);
