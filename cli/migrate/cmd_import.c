@@ -55,6 +55,10 @@ struct imp_folder {
 	size_t n, cap;
 	struct uidrec *uids;
 	size_t nuids, capuids;
+	uint32_t uidvalidity; /* dovecot-uidlist's, 0 if none */
+	/* the UIDs of dovecot-uidlist are kept (see keep_uids) */
+	bool keep;
+	uint32_t uidnext;
 };
 
 struct imp {
@@ -304,8 +308,10 @@ static void folder_load(struct imp *im, struct imp_folder *f)
 	free(text);
 	text = read_small(im, f, dfd, "dovecot-uidlist", &len);
 	if (text != NULL && rm_md_uidlist_parse(text, len, uid_cb, f) == 0 &&
-	    f->nuids > 0)
+	    f->nuids > 0) {
 		qsort(f->uids, f->nuids, sizeof(*f->uids), cmp_uidrec);
+		f->uidvalidity = rm_md_uidlist_uidvalidity(text, len);
+	}
 	free(text);
 	scan_sub(im, f, dfd, "new");
 	scan_sub(im, f, dfd, "cur");
@@ -398,7 +404,8 @@ static void progress(struct imp *im, const char *mbox, bool force)
 
 /* subfd: the folder's new/ and cur/ (-1 when unusable) */
 static int import_one(struct imp *im, struct imp_folder *f, const int subfd[2],
-		      const struct imp_msg *m, struct rmail_err *err)
+		      const struct imp_msg *m, uint32_t want, uint32_t *uid_r,
+		      struct rmail_err *err)
 {
 	const char *kws[RM_MD_KEYWORDS];
 	struct rmail_append_opts o;
@@ -432,6 +439,7 @@ static int import_one(struct imp *im, struct imp_folder *f, const int subfd[2],
 	o.size_hint = m->nm.wsize;
 	o.ignore_quota = 1;
 	o.nosync = im->nosync;
+	o.uid = want;
 	if (im->ops->append_begin(im->h, im->user, f->mbox, &o, &ap, err) < 0)
 		goto out;
 	for (;;) {
@@ -448,7 +456,7 @@ static int import_one(struct imp *im, struct imp_folder *f, const int subfd[2],
 		if (im->ops->append_write(ap, buf, (size_t)n, err) < 0)
 			goto out;
 	}
-	rc = im->ops->append_commit(ap, NULL, NULL, err);
+	rc = im->ops->append_commit(ap, uid_r, NULL, err);
 out:
 	if (ap != NULL)
 		im->ops->append_free(&ap);
@@ -476,6 +484,36 @@ static int flush_batch(struct imp *im, const char *mbox, char **lbuf,
 	}
 	*llen = 0;
 	return 0;
+}
+
+/*
+ * Into an empty mailbox the folder's UIDVALIDITY and the UIDs of its
+ * dovecot-uidlist are kept, so IMAP clients keep their caches across
+ * the move; a mailbox that already took them (an earlier run) goes on
+ * keeping them.  Otherwise, or with a store without the 1.3 ops, the
+ * store numbers the messages in the same order.
+ */
+static void keep_uids(struct imp *im, struct imp_folder *f)
+{
+	struct rmail_mbox_status st = {.size = sizeof(st)};
+	struct rmail_err err;
+
+	f->keep = false;
+	if (f->uidvalidity == 0 ||
+	    !RMAIL_HAS(im->ops, struct rmail_store_ops, mbox_set_uidvalidity) ||
+	    im->ops->mbox_set_uidvalidity == NULL)
+		return;
+	rmail_err_clear(&err);
+	if (im->ops->mbox_status(im->h, im->user, f->mbox, &st, &err) < 0)
+		return;
+	if (st.messages == 0 && st.uidvalidity != f->uidvalidity &&
+	    im->ops->mbox_set_uidvalidity(im->h, im->user, f->mbox,
+					  f->uidvalidity, &err) == 0) {
+		st.uidvalidity = f->uidvalidity;
+		st.uidnext = 1;
+	}
+	f->keep = st.uidvalidity == f->uidvalidity;
+	f->uidnext = st.uidnext;
 }
 
 static int import_folder(struct imp *im, struct imp_folder *f)
@@ -510,9 +548,12 @@ create:
 		(void)im->ops->mbox_subscribe(im->h, im->user, f->mbox, 1,
 					      NULL);
 	ledger_load(im, f->mbox, &seen);
+	keep_uids(im, f);
 	for (i = 0; i < f->n && !stop_requested; i++) {
 		const struct imp_msg *m = &f->msgs[i];
 		const char *base = m->rel + m->baseoff;
+		uint32_t want, got;
+		int rc1;
 
 		if (m->dup)
 			continue;
@@ -520,8 +561,18 @@ create:
 			im->skipped++;
 			continue;
 		}
+		want = f->keep && m->uid >= f->uidnext ? m->uid : 0;
+		got = 0;
 		rmail_err_clear(&err);
-		if (import_one(im, f, subfd, m, &err) < 0) {
+		rc1 = import_one(im, f, subfd, m, want, &got, &err);
+		if (rc1 < 0 && want != 0 && err.code == RMAIL_E_EXISTS) {
+			/* taken meanwhile: the store's next UID then */
+			rmail_err_clear(&err);
+			rc1 = import_one(im, f, subfd, m, 0, &got, &err);
+		}
+		if (got >= f->uidnext)
+			f->uidnext = got + 1;
+		if (rc1 < 0) {
 			/* the line goes under the progress counter */
 			if (im->tty)
 				fputc('\n', stderr);
@@ -618,34 +669,43 @@ static struct imp_folder *collect(struct imp *im, const char *root, size_t *n_r)
 	return v;
 }
 
-static int ledger_dir(struct imp *im)
+char *rm_import_user_dir(const char *user)
 {
 	const struct rm_config *conf = rm_conf();
-	char l[256], dom[256], *path;
-	const char *at = strrchr(im->user, '@');
+	char l[256], dom[256], *path, *dir;
+	const char *at = strrchr(user, '@');
 	struct stat st;
 
 	if (conf == NULL || conf->mail_root == NULL || at == NULL ||
-	    rm_store_name_encode(im->user, (size_t)(at - im->user), l,
-				 sizeof(l)) < 0 ||
-	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) < 0)
-		return rm_cmd_failf(CMD,
-				    "cannot locate the user directory "
-				    "of %s",
-				    im->user),
-		       -1;
-	im->ledger_dir = rm_md_xasprintf("%s/domains/%s/users/%s/import",
-					 conf->mail_root, dom, l);
+	    rm_store_name_encode(user, (size_t)(at - user), l, sizeof(l)) < 0 ||
+	    rm_store_name_encode(at + 1, strlen(at + 1), dom, sizeof(dom)) <
+		    0) {
+		rm_cmd_failf(CMD, "cannot locate the user directory of %s",
+			     user);
+		return NULL;
+	}
+	dir = rm_md_xasprintf("%s/domains/%s/users/%s", conf->mail_root, dom,
+			      l);
 	/* the encoding is the store's: make sure it found the user */
-	path = rm_md_xasprintf("%s/domains/%s/users/%s/user.json",
-			       conf->mail_root, dom, l);
+	path = rm_md_xasprintf("%s/user.json", dir);
 	if (stat(path, &st) < 0) {
-		rm_cmd_failf(CMD, "no user directory for %s (%s)", im->user,
-			     path);
+		rm_cmd_failf(CMD, "no user directory for %s (%s)", user, path);
 		free(path);
-		return -1;
+		free(dir);
+		return NULL;
 	}
 	free(path);
+	return dir;
+}
+
+static int ledger_dir(struct imp *im)
+{
+	char *dir = rm_import_user_dir(im->user);
+
+	if (dir == NULL)
+		return -1;
+	im->ledger_dir = rm_md_xasprintf("%s/import", dir);
+	free(dir);
 	return 0;
 }
 
@@ -703,6 +763,8 @@ static int import_run(struct rm_cli *cli)
 		return rm_import_passwd(cli, cli->argc - 1, cli->argv + 1);
 	if (cli->argc >= 1 && strcmp(cli->argv[0], "aliases") == 0)
 		return rm_import_aliases(cli, cli->argc - 1, cli->argv + 1);
+	if (cli->argc >= 1 && strcmp(cli->argv[0], "imap") == 0)
+		return rm_import_imap(cli, cli->argc - 1, cli->argv + 1);
 	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
 		return RM_EXIT_USAGE;
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
@@ -768,9 +830,10 @@ static int import_run(struct rm_cli *cli)
 
 const struct rm_command rm_cmd_import = {
 	.name = "import",
-	.usage = "maildir DIR ADDRESS | passwd FILE [--domain D] [--dry-run] "
+	.usage = "maildir DIR ADDRESS | imap --host H --user U --password-file "
+		 "F [...] ADDRESS | passwd FILE [--domain D] [--dry-run] "
 		 "| aliases FILE [--domain D] [--dry-run]: import a Maildir++ "
-		 "tree, Dovecot/shadow users with their hashes, Postfix "
-		 "virtual aliases",
+		 "tree, any IMAP server's mail, Dovecot/shadow users with "
+		 "their hashes, Postfix virtual aliases",
 	.run = import_run,
 };

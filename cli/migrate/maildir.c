@@ -85,19 +85,19 @@ static long utf7_run(const char *s, char *out, size_t outsz, size_t *o)
 	return i + 1;
 }
 
-int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
+int rm_md_name_decode(const char *name, char delim, char *out, size_t outsz)
 {
 	size_t o = 0;
-	const char *s = dir;
+	const char *s = name;
 	long used;
 
-	if (outsz == 0 || s[0] != '.' || s[1] == '\0')
+	if (outsz == 0 || s[0] == '\0')
 		return -1;
-	for (s++; *s != '\0'; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '.') {
-			if (s[1] == '\0' || s[1] == '.' || s == dir + 1)
+		if (delim != '\0' && c == (unsigned char)delim) {
+			if (s[1] == '\0' || s[1] == delim || s == name)
 				goto bad;
 			if (!put(out, outsz, &o, '/'))
 				goto bad;
@@ -123,6 +123,16 @@ int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
 bad:
 	out[0] = '\0';
 	return -1;
+}
+
+int rm_md_folder_decode(const char *dir, char *out, size_t outsz)
+{
+	if (outsz == 0 || dir[0] != '.' || dir[1] == '\0') {
+		if (outsz > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return rm_md_name_decode(dir + 1, '.', out, outsz);
 }
 
 /* a UTF-8 sequence at s: its code point and length, or 0 */
@@ -484,6 +494,31 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 			fn(arg, b, (size_t)(be - b), (uint32_t)uid);
 	}
 	return 0;
+}
+
+uint32_t rm_md_uidlist_uidvalidity(const char *text, size_t len)
+{
+	const char *p = text + 2, *end;
+	uint64_t uv = 0;
+
+	if (len < 2 || text[0] < '1' || text[0] > '3' || text[1] != ' ')
+		return 0;
+	end = memchr(text, '\n', len);
+	if (end == NULL)
+		end = text + len;
+	if (text[0] == '3') {
+		/* "3 V<uidvalidity> N<next> G<guid> ...": find " V" */
+		for (; p < end && !(p[-1] == ' ' && p[0] == 'V'); p++)
+			;
+		if (p >= end)
+			return 0;
+		p++;
+	}
+	for (; p < end && *p >= '0' && *p <= '9' && uv <= UINT32_MAX; p++)
+		uv = uv * 10 + (uint64_t)(*p - '0');
+	return uv <= UINT32_MAX && (p == end || *p == ' ' || *p == '\r')
+		       ? (uint32_t)uv
+		       : 0;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -20,6 +20,10 @@
  * modified UTF-7 decoded to UTF-8.  -1 when the name is not a folder
  * (no leading '.', an empty level, bad UTF-7, or it does not fit). */
 int rm_md_folder_decode(const char *dir, char *out, size_t outsz);
+/* The same for any hierarchy delimiter (an IMAP server's LIST
+ * delimiter; '\0' for none): "A<delim>B" to "A/B".  A '/' inside a
+ * level, an empty level or bad UTF-7 is -1. */
+int rm_md_name_decode(const char *name, char delim, char *out, size_t outsz);
 /* The reverse: "A/B" to ".A.B"; '.' and '&' and non-ASCII inside a
  * level are written in modified UTF-7.  -1 when it does not fit or the
  * name has an empty level or is not UTF-8. */
@@ -49,6 +53,10 @@ int rm_md_uidlist_parse(const char *text, size_t len,
 			void (*fn)(void *arg, const char *base, size_t blen,
 				   uint32_t uid),
 			void *arg);
+
+/* the UIDVALIDITY of a dovecot-uidlist header ("3 V<uv> N<next> ..."
+ * or "1 <uv> <next>"), 0 when it has none */
+uint32_t rm_md_uidlist_uidvalidity(const char *text, size_t len);
 
 /* Dovecot's `subscriptions` file at the top of a Maildir++ tree:
  * version 1 is a storage name per line ("A.B", modified UTF-7, as the

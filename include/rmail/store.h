@@ -160,6 +160,14 @@ struct rmail_append_opts {
 	/* bulk imports: skip this append's fsync pair; the batch becomes
 	 * durable with mbox_sync().  Only read when size covers it. */
 	int nosync;
+	/* 1.3: the UID the message gets (imports keeping a source's UIDs);
+	 * 0 lets the store choose.  It must be at least the mailbox's
+	 * UIDNEXT when append_commit takes the UID lock, else the commit
+	 * fails with RMAIL_E_EXISTS and stores nothing; UIDNEXT becomes
+	 * uid + 1.  append_commit_many refuses it (RMAIL_E_INVAL).  Only
+	 * read when size covers it; a store without mbox_set_uidvalidity
+	 * ignores it. */
+	uint32_t uid;
 };
 
 struct rmail_mbox;   /* shared, refcounted view */
@@ -414,6 +422,19 @@ struct rmail_store_ops {
 	 * (same password).  Test with RMAIL_HAS() and a NULL check. */
 	int (*user_rehash)(void *h, const char *address, const char *password,
 			   struct rmail_err *err);
+
+	/* ---- 1.3 ----------------------------------------------------- */
+	/* [slow] Give an empty mailbox (no message on disk) the
+	 * UIDVALIDITY `uidvalidity` (> 0) and restart its UIDs at 1, so an
+	 * import can keep a source's UIDVALIDITY and UIDs (with
+	 * rmail_append_opts.uid).  The same UIDVALIDITY is a no-op that
+	 * keeps UIDNEXT; RMAIL_E_EXISTS when the mailbox holds a message,
+	 * RMAIL_E_INVAL for 0.  Sessions that have the mailbox selected see
+	 * the new UIDVALIDITY at their next refresh.  Test with RMAIL_HAS()
+	 * and a NULL check; absent, imports let the store choose UIDs. */
+	int (*mbox_set_uidvalidity)(void *h, const char *user, const char *name,
+				    uint32_t uidvalidity,
+				    struct rmail_err *err);
 };
 
 #endif

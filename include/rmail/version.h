@@ -57,6 +57,8 @@
  *       results of port-25 mail (RMAIL_FILTER_MSG_SIZE_1_3).
  *       rmail_core.dns_query and dns_cancel: the core's asynchronous,
  *       DNSSEC-validating resolver (answers in <rmail/dns.h>).
+ *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
+ *       imports keep a source's UIDVALIDITY and UIDs.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -102,8 +104,12 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, health)
 #define RMAIL_STORE_OPS_SIZE_1_2                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
+#define RMAIL_STORE_OPS_SIZE_1_3                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
+#define RMAIL_APPEND_OPTS_SIZE_1_3                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, uid)
 #define RMAIL_USER_UPDATE_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_user_update, password)
 #define RMAIL_MBOX_STATUS_SIZE_1_0                                             \

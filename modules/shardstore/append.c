@@ -31,6 +31,7 @@ struct rmail_append {
 	int64_t date;
 	int ignore_quota;
 	int nosync;
+	uint32_t want_uid; /* rmail_append_opts.uid, 0: the next */
 	bool counted;	   /* holds an upload slot and a reservation */
 	uint64_t reserved; /* bytes of the user's quota held */
 	bool last_cr;
@@ -193,6 +194,7 @@ int ss_append_begin(void *h, const char *user, const char *mailbox,
 						    : (int64_t)time(NULL);
 	ap->ignore_quota = o != NULL && o->ignore_quota;
 	ap->nosync = o != NULL && o->nosync;
+	ap->want_uid = o != NULL ? o->uid : 0;
 	ap->fd = ss_tmp_create(mb, ap->tmp, sizeof(ap->tmp));
 	if (ap->fd < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "temporary: %s",
@@ -283,6 +285,17 @@ int ss_append_commit(struct rmail_append *ap, uint32_t *uid_r,
 	ap->fd = -1;
 	if (ss_uid_lock(mb, &uv, &uid, err) < 0)
 		return -1;
+	if (ap->want_uid != 0) {
+		/* UIDs only ever ascend: a client may have seen any UID
+		 * below UIDNEXT, so none of those may be given again */
+		if (ap->want_uid < uid || ap->want_uid == UINT32_MAX) {
+			ss_uid_unlock(mb, uid);
+			return rmail_err_set(err, RMAIL_E_EXISTS,
+					     "UID %u is below UIDNEXT %u",
+					     ap->want_uid, uid);
+		}
+		uid = ap->want_uid;
+	}
 	f.uid = uid;
 	f.size = ap->size;
 	f.date = ap->date;
@@ -380,6 +393,9 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 		if (aps[i] == NULL || aps[i]->mb != mb)
 			return rmail_err_set(err, RMAIL_E_INVAL,
 					     "batch spans mailboxes");
+		if (aps[i]->want_uid != 0)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "a batch takes consecutive UIDs");
 	}
 	for (i = 0; i < n; i++) {
 		if (append_seal(aps[i], err) < 0)
@@ -483,6 +499,40 @@ int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = uv;
 	/* renamed but not durable: report the failure, as for one */
+	return rc;
+}
+
+/*
+ * A new UIDVALIDITY for an empty mailbox, under the UID lock so that no
+ * append can slip a message in between the check and the change.  With
+ * a new UIDVALIDITY clients drop every UID they held, so UIDs restart.
+ */
+int ss_mbox_set_uidvalidity(void *h, const char *user, const char *name,
+			    uint32_t uidvalidity, struct rmail_err *err)
+{
+	struct rmail_mbox *mb;
+	uint32_t uv, next;
+	int rc = 0;
+
+	if (uidvalidity == 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "UIDVALIDITY 0");
+	if (ss_mbox_get(h, user, name, &mb, err) < 0)
+		return -1;
+	if (ss_uid_lock(mb, &uv, &next, err) < 0) {
+		ss_mbox_put(&mb);
+		return -1;
+	}
+	if (uv != uidvalidity) {
+		if (highest_on_disk(mb) != 0) {
+			rc = rmail_err_set(err, RMAIL_E_EXISTS,
+					   "mailbox \"%s\" is not empty", name);
+		} else {
+			mb->uidvalidity = uidvalidity;
+			next = 1;
+		}
+	}
+	ss_uid_unlock(mb, next);
+	ss_mbox_put(&mb);
 	return rc;
 }
 

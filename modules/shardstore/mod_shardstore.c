@@ -308,6 +308,7 @@ static const struct rmail_store_ops ss_ops = {
 	.append_commit_many = ss_append_commit_many,
 	.user_hash_cas = ss_user_hash_cas,
 	.user_rehash = ss_user_rehash,
+	.mbox_set_uidvalidity = ss_mbox_set_uidvalidity,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

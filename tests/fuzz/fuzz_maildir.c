@@ -75,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)rm_md_subscriptions_parse((const char *)data, size, on_sub, NULL);
 	records = 0;
 	(void)rm_md_uidlist_parse((const char *)data, size, on_uid, NULL);
+	(void)rm_md_uidlist_uidvalidity((const char *)data, size);
 
 	if (rm_store_name_encode(in, strlen(in), a, sizeof(a)) == 0 &&
 	    (a[0] == '\0' || a[0] == '.' || strchr(a, '/') != NULL))

@@ -178,10 +178,11 @@ static void make_fixture(struct rmh_store *f)
 	put(f, "md/cur/1000.a.host:2,S", msg_a, 1600000000);
 	put(f, "md/cur/1001.b.host,S=40,W=999:2,RSab", msg_b, 1600000100);
 	put(f, "md/new/1002.c.host", msg_c, 1600000200);
+	/* UIDs with gaps: kept, with the UIDVALIDITY */
 	put(f, "md/dovecot-uidlist",
-	    "3 V1600000000 N4 Gabc\n"
-	    "1 G1 :1001.b.host,S=40,W=999\n2 :1000.a.host\n"
-	    "3 :1002.c.host\n",
+	    "3 V1600000000 N10 Gabc\n"
+	    "5 G1 :1001.b.host,S=40,W=999\n7 :1000.a.host\n"
+	    "9 :1002.c.host\n",
 	    0);
 	put(f, "md/dovecot-keywords", "0 $Label1\n1 Important\n", 0);
 	put(f, "md/.Work.Projects/cur/2000.w.host:2,Fa", msg_w, 1600000300);
@@ -267,6 +268,18 @@ static void test_roundtrip(struct rmh_store *f, gconstpointer data)
 
 	v = folder(f, "out");
 	g_assert_cmpuint(v->len, ==, 3);
+	/* dovecot-uidlist's UIDVALIDITY and UIDs were kept */
+	g_assert_cmpuint(g_array_index(v, struct xmsg, 0).uid, ==, 5);
+	g_assert_cmpuint(g_array_index(v, struct xmsg, 1).uid, ==, 7);
+	g_assert_cmpuint(g_array_index(v, struct xmsg, 2).uid, ==, 9);
+	{
+		char *ul = path(f, "out/dovecot-uidlist"), *text = NULL;
+
+		g_assert_true(g_file_get_contents(ul, &text, NULL, NULL));
+		g_assert_true(g_str_has_prefix(text, "3 V1600000000 N10"));
+		g_free(text);
+		g_free(ul);
+	}
 	check_msg(&g_array_index(v, struct xmsg, 0), msg_b, 1600000100, "RS",
 		  "$Label1 Important");
 	check_msg(&g_array_index(v, struct xmsg, 1), msg_a, 1600000000, "S",
