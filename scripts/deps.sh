@@ -8,11 +8,11 @@ PKGS="libev-dev libssl-dev libjansson-dev libjwt-dev libglib2.0-dev
 libcrypt-dev libargon2-dev libidn2-dev pkg-config cmake make gcc clang clang-format libclang-rt-14-dev
 openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3
 python3-yaml libunbound-dev dns-root-data libpsl-dev publicsuffix
-python3-dkim opendkim opendkim-tools"
+python3-dkim opendkim opendkim-tools dovecot-imapd dovecot-core"
 
 # Packages whose install would start a system service.  The tests start
 # private instances of them; the system copy must never run.
-SERVICES="opendkim"
+SERVICES="opendkim dovecot"
 
 missing=""
 for p in $PKGS; do
