@@ -92,10 +92,12 @@ void imap_buf_nstring(struct imap_buf *b, const char *s)
 /* ---- ENVELOPE ---------------------------------------------------- */
 
 /* The parser hands display names decoded; an IMAP4rev1 string cannot
- * carry 8-bit text safely, so such a name goes back out as one RFC 2047
- * encoded-word, which every client decodes. */
+ * carry 8-bit text safely, so a name that came as encoded-words (the
+ * header has "=?") goes back out as one RFC 2047 encoded-word, which
+ * every client decodes.  Raw 8-bit names stay literals, as Dovecot
+ * sends them. */
 static void name_nstring(const struct rmail_core *core, struct imap_buf *b,
-			 const char *s)
+			 const char *s, bool had_ew)
 {
 	struct imap_buf w = {0};
 	char *enc;
@@ -104,7 +106,7 @@ static void name_nstring(const struct rmail_core *core, struct imap_buf *b,
 
 	for (i = 0; s != NULL && s[i] != '\0' && !eight; i++)
 		eight = (unsigned char)s[i] >= 0x80;
-	if (!eight || core->base64_encode == NULL) {
+	if (!eight || !had_ew || core->base64_encode == NULL) {
 		imap_buf_nstring(b, s);
 		return;
 	}
@@ -128,19 +130,21 @@ static bool addr_list(const struct rmail_core *core, struct rmail_mime *m,
 	const char *v = core->mime_header(m, idx, name, 0, 0);
 	const struct rmail_mime_addr *a;
 	size_t n, i;
+	bool ew;
 
 	if (v == NULL || core->mime_addresses(m, v, &a, &n) < 0 || n == 0)
 		return false;
+	ew = strstr(v, "=?") != NULL;
 	imap_buf_add(b, "(", 1);
 	for (i = 0; i < n; i++) {
 		imap_buf_add(b, "(", 1);
 		if (a[i].mailbox == NULL) {
 			/* group start (mailbox = its name) or end */
 			imap_buf_add(b, "NIL NIL ", 8);
-			name_nstring(core, b, a[i].group);
+			name_nstring(core, b, a[i].group, ew);
 			imap_buf_add(b, " NIL", 4);
 		} else {
-			name_nstring(core, b, a[i].name);
+			name_nstring(core, b, a[i].name, ew);
 			imap_buf_add(b, " ", 1);
 			imap_buf_nstring(b, a[i].route);
 			imap_buf_add(b, " ", 1);

@@ -133,18 +133,20 @@ static void test_envelope_bodystructure(void)
 		       "(NIL NIL \"carl\" \"example.test\")"
 		       "(\"D. \\\"Q\\\"\" NIL \"d\" \"example.test\")"
 		       "(NIL NIL NIL NIL)) ((");
-		/* the decoded display name is 8-bit: a literal */
-		has(r, "{6}\n\xc3\x89lise NIL \"elise\" \"example.test\")) "
+		/* an encoded-word name never goes out as 8-bit text:
+		 * one UTF-8 encoded-word of the decoded name */
+		has(r, "((\"=?UTF-8?B?w4lsaXNl?=\" NIL \"elise\" "
+		       "\"example.test\")) "
 		       "NIL NIL \"<m1@example.test>\")");
 		g_free(r);
 	}
 	r = imc_ok(c, "FETCH 1 (BODYSTRUCTURE)");
 	has(r, "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") "
-	       "NIL NIL \"QUOTED-PRINTABLE\" 31 2 NIL NIL NIL NIL)"
+	       "NIL NIL \"QUOTED-PRINTABLE\" 31 1 NIL NIL NIL NIL)"
 	       "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 9 1 NIL NIL NIL NIL)"
+	       "\"7BIT\" 9 0 NIL NIL NIL NIL)"
 	       "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 15 1 NIL NIL NIL NIL) \"alternative\" "
+	       "\"7BIT\" 15 0 NIL NIL NIL NIL) \"alternative\" "
 	       "(\"boundary\" \"b2\") NIL NIL NIL)"
 	       "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 110 "
 	       "(\"Tue, 3 Mar 2026 11:00:00 +0000\" \"inner subject\" "
@@ -152,7 +154,7 @@ static void test_envelope_bodystructure(void)
 	       "((NIL NIL \"inner\" \"example.test\")) "
 	       "((NIL NIL \"inner\" \"example.test\")) NIL NIL NIL NIL NIL) "
 	       "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 20 1 NIL NIL NIL NIL) 5 NIL "
+	       "\"7BIT\" 20 0 NIL NIL NIL NIL) 4 NIL "
 	       "(\"attachment\" (\"filename\" \"fwd.eml\")) (\"en\" \"de\") "
 	       "NIL)"
 	       "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") "
@@ -164,7 +166,7 @@ static void test_envelope_bodystructure(void)
 	/* BODY: the same without extension data */
 	r = imc_ok(c, "FETCH 1 (BODY)");
 	has(r, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL "
-	       "\"QUOTED-PRINTABLE\" 31 2)((\"text\"");
+	       "\"QUOTED-PRINTABLE\" 31 1)((\"text\"");
 	has(r, "\"BASE64\" 8) \"mixed\")");
 	hasnt(r, "boundary");
 	g_free(r);

@@ -50,6 +50,10 @@ ALLOWED = {
                          "into the message/rfc822 part (size +2, lines +1); "
                          "RFC 2046 5.1.1 gives that CRLF to the parent's "
                          "delimiter, as rmail does",
+    "no-mime-version": "a message without MIME-Version and Content-Type "
+                       "but with a Content-Transfer-Encoding: rmail "
+                       "reports the encoding it will decode with, Dovecot "
+                       "ignores it (7bit)",
     "ew-reencoded": "an ENVELOPE display name with encoded-words goes out "
                     "as one =?UTF-8?B?...?= word of the same text (the "
                     "core's address parser decodes names)",
@@ -368,8 +372,12 @@ def is_leaf(n):
         isinstance(n[2], (list, type(None))) and isinstance(n[6], str)
 
 
-def classify(item, path, a, b, rm, dc):
+def classify(item, path, a, b, rm, dc, msg=b""):
     """the class of one difference (a: rmail, b: dovecot)"""
+    head = msg.split(b"\n\n")[0].split(b"\r\n\r\n")[0].lower()
+    if b == b"7bit" and b"\nmime-version:" not in head and \
+            b"\ncontent-type:" not in head and path.endswith("/5"):
+        return "no-mime-version"
     leaf = leaf_at(dc, path)
     if leaf is not None and (leaf[0] in (b"", None) or leaf[1] in (b"", None)
                              or (len(leaf) > 2 and isinstance(leaf[2], list) and
@@ -418,7 +426,7 @@ def run(n, show=0, log=print):
             diffs = []
             walk(a, b, item, diffs)
             for path, x, y in diffs:
-                k = classify(item, path, x, y, a, b)
+                k = classify(item, path, x, y, a, b, msgs[seq - 1])
                 counts[k] = counts.get(k, 0) + 1
                 if k not in ALLOWED:
                     bad.append((seq, k, path, x, y))
