@@ -314,6 +314,12 @@ int rm_conn_peer_port(struct rmail_conn *c);
 int rm_conn_local_port(struct rmail_conn *c);
 int rm_conn_is_loopback(struct rmail_conn *c);
 const char *rm_conn_id(struct rmail_conn *c);
+/* the conn whose callback runs now (loop thread), or NULL */
+struct rmail_conn *rm_conn_current(void);
+/* "TLSv1.3", or NULL in cleartext */
+const char *rm_conn_tls_version(struct rmail_conn *c);
+/* who logged in on c, for its session_end line */
+void rm_conn_set_user(struct rmail_conn *c, const char *user);
 struct rmail_pool *rm_conn_pool(struct rmail_conn *c);
 void *rm_conn_listen_arg(struct rmail_conn *c);
 void rm_conn_log(struct rmail_conn *c, int level, const char *fmt, ...)
@@ -362,6 +368,14 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 uint32_t rm_auth_failures(const char *rip);
 void rm_auth_log_failure(const char *proto, const char *user, const char *rip,
 			 const char *reason);
+/* auth_log.c: the login lines (reason NULL: success) and session end;
+ * c may be NULL outside a connection */
+void rm_auth_log(struct rmail_conn *c, const char *proto, const char *user,
+		 const char *rip, const char *reason);
+void rm_session_log_end(struct rmail_conn *c, const char *proto,
+			const char *user, uint64_t in, uint64_t out,
+			double duration, int reason);
+void rm_log_clean_field(char *dst, size_t sz, const char *src);
 int rm_jwt_sign(const void *key, size_t keylen,
 		const struct rmail_jwt_claims *c, char *out, size_t outsz,
 		struct rmail_err *err);

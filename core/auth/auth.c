@@ -36,45 +36,12 @@ struct auth_job {
 	bool rehash;	  /* auth.rehash when the login began */
 	bool unsupported; /* the stored hash's scheme, not the password */
 	double cache_ttl;
+	struct rmail_conn *conn; /* whose callback asked: for the log */
 };
 
 uint32_t rm_auth_failures(const char *rip)
 {
 	return rm_auth_budget_ip_count(rip != NULL ? rip : "-");
-}
-
-/* A user name is client data: keep the line one token per field so a
- * name like "x rip=1.2.3.4" cannot forge what fail2ban reads. */
-static void clean_field(char *dst, size_t sz, const char *src)
-{
-	size_t o = 0;
-
-	if (src == NULL || *src == '\0')
-		src = "-";
-	for (; *src != '\0' && o + 1 < sz; src++) {
-		unsigned char ch = (unsigned char)*src;
-
-		dst[o++] =
-			(ch <= ' ' || ch == '=' || ch == 0x7f) ? '?' : (char)ch;
-	}
-	dst[o] = '\0';
-}
-
-void rm_auth_log_failure(const char *proto, const char *user, const char *rip,
-			 const char *reason)
-{
-	char p[32], u[128], r[64], why[64];
-	char labels[64];
-
-	clean_field(p, sizeof(p), proto);
-	clean_field(u, sizeof(u), user);
-	clean_field(r, sizeof(r), rip);
-	clean_field(why, sizeof(why), reason);
-	rm_log(RMAIL_LOG_WARN,
-	       "event=auth_failed proto=%s user=%s rip=%s reason=%s", p, u, r,
-	       why);
-	snprintf(labels, sizeof(labels), "proto=\"%s\"", p);
-	rm_metric_add("rmail_auth_failures_total", labels, 1);
 }
 
 static void job_free(struct auth_job *j)
@@ -86,6 +53,8 @@ static void job_free(struct auth_job *j)
 	free(j->user);
 	free(j->proto);
 	free(j->rip);
+	if (j->conn != NULL)
+		rm_conn_unref(j->conn);
 	free(j);
 }
 
@@ -94,6 +63,11 @@ static void answer(void *arg)
 	struct auth_job *j = arg;
 
 	rm_timer_del(&j->timer);
+	if (j->res.ok)
+		rm_auth_log(j->conn, j->proto,
+			    j->res.user.address[0] != '\0' ? j->res.user.address
+							   : j->user,
+			    j->rip, NULL);
 	j->cb(j->arg, &j->res);
 	job_free(j);
 }
@@ -113,7 +87,7 @@ static void rehash(struct auth_job *j, const struct rmail_store_ops *ops,
 	    ops->user_rehash == NULL)
 		return;
 	rmail_err_clear(&err);
-	clean_field(u, sizeof(u), j->res.user.address);
+	rm_log_clean_field(u, sizeof(u), j->res.user.address);
 	switch (ops->user_rehash(h, j->user, j->password, &err)) {
 	case 1:
 		rm_log(RMAIL_LOG_INFO, "event=password_rehashed user=%s", u);
@@ -202,9 +176,9 @@ static void verify_done(void *arg, int cancelled)
 		rm_auth_budget_refund(&j->k, j->acct);
 	n = rm_auth_failures(j->rip);
 	j->res.failures = n;
-	rm_auth_log_failure(j->proto, j->user, j->rip,
-			    j->unsupported ? "unsupported_scheme"
-					   : reason_of(j->res.code));
+	rm_auth_log(j->conn, j->proto, j->user, j->rip,
+		    j->unsupported ? "unsupported_scheme"
+				   : reason_of(j->res.code));
 	memset(&j->res.user, 0, sizeof(j->res.user));
 	delay = AUTH_DELAY_FIRST;
 	for (uint32_t i = 1; i < n && delay < AUTH_DELAY_MAX; i++)
@@ -258,11 +232,14 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 	j->rip = rm_xstrdup(rip != NULL ? rip : "-");
 	j->cb = cb;
 	j->arg = arg;
+	j->conn = rm_conn_current();
+	if (j->conn != NULL)
+		rm_conn_ref(j->conn);
 	rm_auth_keys(j->user, j->rip, &j->k);
 	if (rm_store(NULL) == NULL) {
 		j->res.code = RMAIL_E_BUSY;
 		j->res.failures = rm_auth_failures(j->rip);
-		rm_auth_log_failure(j->proto, j->user, j->rip, "no_store");
+		rm_auth_log(j->conn, j->proto, j->user, j->rip, "no_store");
 		/* never call back from inside the caller's frame */
 		rm_loop_post(answer, j);
 		return;
@@ -270,7 +247,7 @@ void rm_auth_login(const char *user, const char *password, const char *proto,
 	if (rm_auth_budget_take(&j->k, &j->acct) < 0) {
 		j->res.code = RMAIL_E_PERM;
 		j->res.failures = rm_auth_failures(j->rip);
-		rm_auth_log_failure(j->proto, j->user, j->rip, "rate_limited");
+		rm_auth_log(j->conn, j->proto, j->user, j->rip, "rate_limited");
 		rm_loop_post(answer, j);
 		return;
 	}

@@ -273,9 +273,10 @@ static void close_to(struct pctx *c, uint32_t keep, uint64_t e, uint64_t nl_e)
 			continue;
 		}
 		p->body_len = e - p->body_off;
+		/* line endings, as Dovecot counts them: a last line without
+		 * one (the CRLF before a boundary belongs to the boundary)
+		 * is not counted; docs/imap.md "Parity with Dovecot" */
 		p->body_lines = (uint32_t)(nl_e - o->nl_body);
-		if (c->m->data[e - 1] != '\n')
-			p->body_lines++;
 	}
 }
 

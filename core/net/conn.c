@@ -234,6 +234,7 @@ static size_t conn_flush(struct rmail_conn *c)
 		}
 		ch->off += (size_t)r;
 		c->outq -= (size_t)r;
+		c->bytes_out += (uint64_t)r;
 		done += (size_t)r;
 		if (ch->off == ch->len) {
 			c->out_head = ch->next;
@@ -292,9 +293,19 @@ static void conn_after_output(struct rmail_conn *c, size_t before)
 /* Module callbacks run corked: their writes, however many, leave in as
  * few sends as the socket allows once the outermost callback returns,
  * so no module needs its own reply batching against small packets. */
+static struct rmail_conn *current;
+
 static void conn_cork(struct rmail_conn *c)
 {
-	c->cork++;
+	if (c->cork++ == 0) {
+		c->outer = current;
+		current = c;
+	}
+}
+
+struct rmail_conn *rm_conn_current(void)
+{
+	return current;
 }
 
 static void conn_uncork(struct rmail_conn *c)
@@ -310,8 +321,12 @@ static void conn_uncork(struct rmail_conn *c)
 			break;
 		conn_after_output(c, before);
 	}
-	if (--c->cork == 0 && c->state != RM_CONN_CLOSED)
-		conn_update_events(c);
+	if (--c->cork == 0) {
+		current = c->outer;
+		c->outer = NULL;
+		if (c->state != RM_CONN_CLOSED)
+			conn_update_events(c);
+	}
 }
 
 void rm_conn_write(struct rmail_conn *c, const void *data, size_t n)
@@ -417,6 +432,7 @@ static void conn_do_read(struct rmail_conn *c)
 			break;
 		}
 		c->in_last += (size_t)r;
+		c->bytes_in += (uint64_t)r;
 		got = true;
 	}
 	if (got)
@@ -755,6 +771,10 @@ static void conn_finalize(struct rmail_conn *c)
 	c->state = RM_CONN_CLOSED;
 	out_free_all(c);
 	rm_conn_log(c, RMAIL_LOG_DEBUG, "closed (reason %d)", c->close_reason);
+	if (c->session_open)
+		rm_session_log_end(c, c->opts->proto, c->user, c->bytes_in,
+				   c->bytes_out, ev_now(loop) - c->started,
+				   c->close_reason);
 	if (c->session_open) {
 		c->session_open = false;
 		rm_proto_close(c->ops, c, c->session, c->close_reason);
@@ -852,6 +872,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", ip);
 	c->peer_port = port;
 	c->local_port = local_port;
+	c->started = ev_now(rm_loop());
 	snprintf(c->id, sizeof(c->id), "%llu", ++next_id);
 	snprintf(c->prefix, sizeof(c->prefix), "%s[c=%s peer=%s]", o->proto,
 		 c->id, c->peer_ip);
@@ -969,6 +990,26 @@ int rm_conn_is_loopback(struct rmail_conn *c)
 	RM_CONN_CHECK(c);
 	return rm_cidr_match(c->peer_ip, "127.0.0.0/8") == 1 ||
 	       rm_cidr_match(c->peer_ip, "::1") == 1;
+}
+
+const char *rm_conn_tls_version(struct rmail_conn *c)
+{
+	static char v[32];
+	size_t n;
+
+	RM_CONN_CHECK(c);
+	if (!rm_conn_is_tls(c))
+		return NULL;
+	/* loop thread only: the log line copies it at once */
+	n = strcspn(c->tls_info, " ");
+	snprintf(v, sizeof(v), "%.*s", (int)n, c->tls_info);
+	return v;
+}
+
+void rm_conn_set_user(struct rmail_conn *c, const char *user)
+{
+	RM_CONN_CHECK(c);
+	snprintf(c->user, sizeof(c->user), "%s", user != NULL ? user : "");
 }
 
 const char *rm_conn_id(struct rmail_conn *c)

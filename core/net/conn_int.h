@@ -85,6 +85,11 @@ struct rmail_conn {
 	int local_port;
 	char tls_info[96];
 	char prefix[96]; /* "smtp[c=42 peer=127.0.0.1]" */
+	char user[128];	 /* logged in, for the session_end line */
+	double started;
+	uint64_t bytes_in, bytes_out; /* protocol bytes, after TLS */
+	struct rmail_conn *outer;     /* the current conn before this one's
+				       * outermost cork */
 
 	/* input: in[pos..last) is buffered */
 	char *in;

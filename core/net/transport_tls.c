@@ -106,6 +106,16 @@ static ssize_t tls_recv(struct rmail_conn *c, void *buf, size_t n)
 		}
 		/* fall through */
 	default:
+		/* OpenSSL 3 reports a peer that just closes the socket
+		 * without close_notify as an error; most clients do that,
+		 * so it is no event: an EOF, noted at debug */
+		if (ERR_GET_REASON(ERR_peek_error()) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			rm_conn_log(c, RMAIL_LOG_DEBUG,
+				    "TLS closed without close_notify");
+			return 0;
+		}
 		log_ssl_error(c, "read", e);
 		return RMAIL_ERROR;
 	}

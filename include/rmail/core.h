@@ -377,7 +377,9 @@ struct rmail_core {
 	const struct rmail_store_ops *(*store)(void **h_r);
 
 	/* authentication: verifies on the hash pool, applies the per-IP
-	 * failure delay, logs the auth_failed line; cb on the loop */
+	 * failure delay, logs the auth_failed or login line (with the TLS
+	 * version and id of the conn whose callback calls it, and that
+	 * conn's user for its session_end line); cb on the loop */
 	void (*auth_login)(const char *user, const char *password,
 			   const char *proto, const char *rip, rmail_auth_fn cb,
 			   void *arg);

@@ -91,25 +91,60 @@ void imap_buf_nstring(struct imap_buf *b, const char *s)
 
 /* ---- ENVELOPE ---------------------------------------------------- */
 
+/* The parser hands display names decoded; an IMAP4rev1 string cannot
+ * carry 8-bit text safely, so a name that came as encoded-words (the
+ * header has "=?") goes back out as one RFC 2047 encoded-word, which
+ * every client decodes.  Raw 8-bit names stay literals, as Dovecot
+ * sends them. */
+static void name_nstring(const struct rmail_core *core, struct imap_buf *b,
+			 const char *s, bool had_ew)
+{
+	struct imap_buf w = {0};
+	char *enc;
+	size_t n, i;
+	bool eight = false;
+
+	for (i = 0; s != NULL && s[i] != '\0' && !eight; i++)
+		eight = (unsigned char)s[i] >= 0x80;
+	if (!eight || !had_ew || core->base64_encode == NULL) {
+		imap_buf_nstring(b, s);
+		return;
+	}
+	n = strlen(s);
+	enc = malloc((n + 2) / 3 * 4 + 1);
+	if (enc == NULL)
+		abort();
+	core->base64_encode(s, n, enc, (n + 2) / 3 * 4 + 1);
+	imap_buf_puts(&w, "=?UTF-8?B?");
+	imap_buf_puts(&w, enc);
+	imap_buf_puts(&w, "?=");
+	imap_buf_add(&w, "", 1);
+	imap_buf_nstring(b, w.p);
+	imap_buf_free(&w);
+	free(enc);
+}
+
 static bool addr_list(const struct rmail_core *core, struct rmail_mime *m,
 		      size_t idx, const char *name, struct imap_buf *b)
 {
 	const char *v = core->mime_header(m, idx, name, 0, 0);
 	const struct rmail_mime_addr *a;
 	size_t n, i;
+	bool ew;
 
 	if (v == NULL || core->mime_addresses(m, v, &a, &n) < 0 || n == 0)
 		return false;
+	ew = strstr(v, "=?") != NULL;
 	imap_buf_add(b, "(", 1);
 	for (i = 0; i < n; i++) {
 		imap_buf_add(b, "(", 1);
 		if (a[i].mailbox == NULL) {
 			/* group start (mailbox = its name) or end */
 			imap_buf_add(b, "NIL NIL ", 8);
-			imap_buf_nstring(b, a[i].group);
+			name_nstring(core, b, a[i].group, ew);
 			imap_buf_add(b, " NIL", 4);
 		} else {
-			imap_buf_nstring(b, a[i].name);
+			name_nstring(core, b, a[i].name, ew);
 			imap_buf_add(b, " ", 1);
 			imap_buf_nstring(b, a[i].route);
 			imap_buf_add(b, " ", 1);
@@ -156,35 +191,28 @@ void imap_envelope_write(const struct rmail_core *core, struct rmail_mime *m,
 
 /* ---- BODYSTRUCTURE ----------------------------------------------- */
 
-static void params(struct imap_buf *b, const struct rmail_strmap *p,
-		   const char *def_charset)
+/* body-fld-dsp SP body-fld-lang SP body-fld-loc */
+static const char *raw(const struct rmail_core *core, struct rmail_mime *m,
+		       size_t idx, const char *name)
 {
-	size_t i;
-	bool any = false;
-
-	for (i = 0; i < p->n; i++) {
-		imap_buf_add(b, any ? " " : "(", 1);
-		imap_buf_nstring(b, p->k[i]);
-		imap_buf_add(b, " ", 1);
-		imap_buf_nstring(b, p->v[i]);
-		any = true;
-	}
-	if (def_charset != NULL) {
-		for (i = 0; i < p->n; i++)
-			if (strcmp(p->k[i], "charset") == 0)
-				def_charset = NULL;
-	}
-	if (def_charset != NULL) {
-		imap_buf_add(b, any ? " " : "(", 1);
-		imap_buf_puts(b, "\"charset\" ");
-		imap_buf_nstring(b, def_charset);
-		any = true;
-	}
-	imap_buf_add(b, any ? ")" : "NIL", any ? 1 : 3);
+	return core->mime_header(m, idx, name, 0, 0);
 }
 
-/* body-fld-dsp SP body-fld-lang SP body-fld-loc */
-static void disp_lang_loc(struct imap_buf *b, const struct rmail_mime_part *p)
+/* Content-Description as sent: encoded-words are the client's to
+ * decode, and an IMAP4rev1 string cannot carry 8-bit text safely */
+static void description(const struct rmail_core *core, struct rmail_mime *m,
+			size_t idx, struct imap_buf *b)
+{
+	const char *d = raw(core, m, idx, "Content-Description");
+
+	while (d != NULL && (*d == ' ' || *d == '\t'))
+		d++;
+	imap_buf_nstring(b, d);
+}
+
+static void disp_lang_loc(const struct rmail_core *core, struct rmail_mime *m,
+			  size_t idx, struct imap_buf *b,
+			  const struct rmail_mime_part *p)
 {
 	const char *l = p->language, *c;
 
@@ -192,16 +220,17 @@ static void disp_lang_loc(struct imap_buf *b, const struct rmail_mime_part *p)
 		imap_buf_add(b, "(", 1);
 		imap_buf_nstring(b, p->disposition);
 		imap_buf_add(b, " ", 1);
-		params(b, &p->disp_params, NULL);
+		imap_bs_params(b, raw(core, m, idx, "Content-Disposition"),
+			       NULL);
 		imap_buf_add(b, ")", 1);
 	} else {
 		imap_buf_add(b, "NIL", 3);
 	}
 	imap_buf_add(b, " ", 1);
-	if (l == NULL || strchr(l, ',') == NULL) {
-		imap_buf_nstring(b, l);
+	if (l == NULL) {
+		imap_buf_add(b, "NIL", 3);
 	} else {
-		/* "en, de" is a list of tags */
+		/* a list of tags, always a list as Dovecot sends it */
 		bool first = true;
 
 		imap_buf_add(b, "(", 1);
@@ -282,9 +311,10 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 		imap_buf_nstring(b, p->subtype);
 		if (ext) {
 			imap_buf_add(b, " ", 1);
-			params(b, &p->params, NULL);
+			imap_bs_params(b, raw(core, m, idx, "Content-Type"),
+				       NULL);
 			imap_buf_add(b, " ", 1);
-			disp_lang_loc(b, p);
+			disp_lang_loc(core, m, idx, b, p);
 		}
 		imap_buf_add(b, ")", 1);
 		return;
@@ -302,11 +332,15 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 		imap_buf_nstring(b, p->subtype);
 	}
 	imap_buf_add(b, " ", 1);
-	params(b, &p->params, text ? "us-ascii" : NULL);
+	imap_bs_params(b,
+		       (p->flags & RMAIL_MIME_MULTIPART)
+			       ? NULL
+			       : raw(core, m, idx, "Content-Type"),
+		       text ? "us-ascii" : NULL);
 	imap_buf_add(b, " ", 1);
 	imap_buf_nstring(b, p->id);
 	imap_buf_add(b, " ", 1);
-	imap_buf_nstring(b, p->description);
+	description(core, m, idx, b);
 	imap_buf_add(b, " ", 1);
 	encoding(b, p->encoding);
 	imap_buf_add(b, " ", 1);
@@ -333,7 +367,7 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 		imap_buf_add(b, " ", 1);
 		imap_buf_nstring(b, p->md5);
 		imap_buf_add(b, " ", 1);
-		disp_lang_loc(b, p);
+		disp_lang_loc(core, m, idx, b, p);
 	}
 	imap_buf_add(b, ")", 1);
 }

@@ -327,6 +327,52 @@ static bool header_match(struct text_ctx *t, const char *field,
 
 /* every text part, decoded to UTF-8 and folded, NUL between parts so
  * no match spans two of them */
+/* a part's header: raw, plus the decoded forms of the fields that
+ * carry encoded-words */
+static void add_head(struct text_ctx *t, size_t idx, struct imap_buf *out)
+{
+	static const char *const dec[] = {
+		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
+	};
+	const struct rmail_mime_part *p = t->mod->core->mime_part(t->mime, idx);
+	size_t i;
+
+	if (p != NULL && p->hdr_off + p->hdr_len <= t->len)
+		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len, out);
+	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+		const char *v =
+			t->mod->core->mime_header(t->mime, idx, dec[i], 0, 1);
+
+		if (v == NULL)
+			continue;
+		imap_buf_add(out, "", 1);
+		imap_casemap(v, strlen(v), out);
+	}
+	imap_buf_add(out, "", 1);
+}
+
+/* What a user reads as text, as Dovecot searches it: text parts, the
+ * reports of a bounce or a read receipt (Reporting-MTA,
+ * Final-Recipient ...), and the header of every attached message (its
+ * own text parts are parts of the tree too). */
+static bool is_text_part(const struct rmail_mime_part *p)
+{
+	static const char *const msg[] = {
+		"delivery-status",	  "disposition-notification",
+		"global-delivery-status", "global-disposition-notification",
+		"global-headers",	  "rfc822-headers",
+	};
+
+	if (strcmp(p->type, "text") == 0)
+		return true;
+	if (strcmp(p->type, "message") != 0 || p->subtype == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(msg) / sizeof(msg[0]); i++)
+		if (strcmp(p->subtype, msg[i]) == 0)
+			return true;
+	return false;
+}
+
 static void build_text(struct text_ctx *t)
 {
 	size_t i, n = t->mod->core->mime_part_count(t->mime);
@@ -339,9 +385,14 @@ static void build_text(struct text_ctx *t)
 		const char *out;
 		size_t len;
 
-		if (p == NULL ||
-		    (p->flags & (RMAIL_MIME_MULTIPART | RMAIL_MIME_MESSAGE)) ||
-		    strcmp(p->type, "text") != 0)
+		if (p == NULL || (p->flags & RMAIL_MIME_MULTIPART))
+			continue;
+		if (p->flags & RMAIL_MIME_MESSAGE) {
+			if (p->first_child != RMAIL_MIME_NONE)
+				add_head(t, p->first_child, &t->text);
+			continue;
+		}
+		if (!is_text_part(p))
 			continue;
 		if (t->mod->core->mime_body(t->mime, i, 1, &out, &len, &err) <
 		    0)
@@ -351,29 +402,11 @@ static void build_text(struct text_ctx *t)
 	}
 }
 
-/* TEXT also looks at the header: raw, plus the decoded forms of the
- * fields that carry encoded-words */
+/* TEXT also looks at the top-level header */
 static void build_head(struct text_ctx *t)
 {
-	static const char *const dec[] = {
-		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
-	};
-	const struct rmail_mime_part *p = t->mod->core->mime_part(t->mime, 0);
-	size_t i;
-
 	t->head_ready = true;
-	if (p != NULL && p->hdr_off + p->hdr_len <= t->len)
-		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len,
-			     &t->head);
-	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
-		const char *v =
-			t->mod->core->mime_header(t->mime, 0, dec[i], 0, 1);
-
-		if (v == NULL)
-			continue;
-		imap_buf_add(&t->head, "", 1);
-		imap_casemap(v, strlen(v), &t->head);
-	}
+	add_head(t, 0, &t->head);
 }
 
 static bool sent_day(struct text_ctx *t, int32_t *day_r)

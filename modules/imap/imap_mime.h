@@ -24,6 +24,11 @@ void imap_buf_puts(struct imap_buf *b, const char *s);
 /* NIL, a quoted string, or a literal for 8-bit/CR/LF/long values */
 void imap_buf_nstring(struct imap_buf *b, const char *s);
 void imap_buf_free(struct imap_buf *b);
+/* imap_bsparam.c: the parameter list of a raw Content-Type or
+ * Content-Disposition value (NULL: none) as Dovecot sends it, with
+ * ("charset" def_charset) when it has none and def_charset is set */
+void imap_bs_params(struct imap_buf *b, const char *value,
+		    const char *def_charset);
 
 struct imap_mpart {
 	uint64_t hdr_off, hdr_len, body_off, body_len;

@@ -22,7 +22,7 @@ static void auth_done(void *arg, const struct rmail_auth_result *r)
 	if (r->ok) {
 		s->authed = 1;
 		snprintf(s->user, sizeof(s->user), "%s", r->user.address);
-		s->mod->core->conn_log(s->c, RMAIL_LOG_INFO, "AUTH ok user=%s",
+		s->mod->core->conn_log(s->c, RMAIL_LOG_DEBUG, "AUTH ok user=%s",
 				       s->user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 	} else if (r->code == RMAIL_E_PERM) {

@@ -10,6 +10,7 @@
 #include "imap_casemap.h"
 #include "imap_mime.h"
 #include "mime/mime_int.h"
+#include "rm.h"
 
 static struct rmail_core core = {
 	.size = sizeof(struct rmail_core),
@@ -20,6 +21,7 @@ static struct rmail_core core = {
 	.mime_header = rm_mime_header,
 	.mime_body = rm_mime_body,
 	.mime_addresses = rm_mime_addresses,
+	.base64_encode = rm_base64_encode,
 };
 
 /* a balanced list: every '(' closed, literals skipped by their count */

@@ -81,6 +81,15 @@ struct rmh_conn *rmh_connect_from(guint port, bool tls, const char *src)
 	return c;
 }
 
+void rmh_conn_abort(struct rmh_conn *c)
+{
+	if (c != NULL && c->ssl != NULL) {
+		/* what most clients do: no close_notify, just the FIN */
+		SSL_set_quiet_shutdown(c->ssl, 1);
+	}
+	rmh_conn_close(c);
+}
+
 void rmh_conn_close(struct rmh_conn *c)
 {
 	if (c == NULL)

@@ -133,18 +133,20 @@ static void test_envelope_bodystructure(void)
 		       "(NIL NIL \"carl\" \"example.test\")"
 		       "(\"D. \\\"Q\\\"\" NIL \"d\" \"example.test\")"
 		       "(NIL NIL NIL NIL)) ((");
-		/* the decoded display name is 8-bit: a literal */
-		has(r, "{6}\n\xc3\x89lise NIL \"elise\" \"example.test\")) "
+		/* an encoded-word name never goes out as 8-bit text:
+		 * one UTF-8 encoded-word of the decoded name */
+		has(r, "((\"=?UTF-8?B?w4lsaXNl?=\" NIL \"elise\" "
+		       "\"example.test\")) "
 		       "NIL NIL \"<m1@example.test>\")");
 		g_free(r);
 	}
 	r = imc_ok(c, "FETCH 1 (BODYSTRUCTURE)");
 	has(r, "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") "
-	       "NIL NIL \"QUOTED-PRINTABLE\" 31 2 NIL NIL NIL NIL)"
+	       "NIL NIL \"QUOTED-PRINTABLE\" 31 1 NIL NIL NIL NIL)"
 	       "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 9 1 NIL NIL NIL NIL)"
+	       "\"7BIT\" 9 0 NIL NIL NIL NIL)"
 	       "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 15 1 NIL NIL NIL NIL) \"alternative\" "
+	       "\"7BIT\" 15 0 NIL NIL NIL NIL) \"alternative\" "
 	       "(\"boundary\" \"b2\") NIL NIL NIL)"
 	       "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 110 "
 	       "(\"Tue, 3 Mar 2026 11:00:00 +0000\" \"inner subject\" "
@@ -152,7 +154,7 @@ static void test_envelope_bodystructure(void)
 	       "((NIL NIL \"inner\" \"example.test\")) "
 	       "((NIL NIL \"inner\" \"example.test\")) NIL NIL NIL NIL NIL) "
 	       "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
-	       "\"7BIT\" 20 1 NIL NIL NIL NIL) 5 NIL "
+	       "\"7BIT\" 20 0 NIL NIL NIL NIL) 4 NIL "
 	       "(\"attachment\" (\"filename\" \"fwd.eml\")) (\"en\" \"de\") "
 	       "NIL)"
 	       "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") "
@@ -164,7 +166,7 @@ static void test_envelope_bodystructure(void)
 	/* BODY: the same without extension data */
 	r = imc_ok(c, "FETCH 1 (BODY)");
 	has(r, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL "
-	       "\"QUOTED-PRINTABLE\" 31 2)((\"text\"");
+	       "\"QUOTED-PRINTABLE\" 31 1)((\"text\"");
 	has(r, "\"BASE64\" 8) \"mixed\")");
 	hasnt(r, "boundary");
 	g_free(r);
@@ -467,6 +469,95 @@ static void test_quota(void)
 	imc_close(c);
 }
 
+/* A bounce as MTAs send it (multipart/report: the notice, the
+ * delivery-status report, the returned message) with a forwarded
+ * message nested in the returned one: what a user reads is findable,
+ * as in Dovecot. */
+static const char bounce_msg[] =
+	"From: MAILER-DAEMON@mx.example.test\r\n"
+	"To: ann@example.test\r\n"
+	"Subject: Undelivered Mail Returned to Sender\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	" boundary=\"rb\"\r\n"
+	"\r\n"
+	"--rb\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"Your message could not be delivered.\r\n"
+	"--rb\r\n"
+	"Content-Type: message/delivery-status\r\n"
+	"\r\n"
+	"Reporting-MTA: dns; mx.example.test\r\n"
+	"\r\n"
+	"Final-Recipient: rfc822; gone@elsewhere.test\r\n"
+	"Action: failed\r\n"
+	"Status: 5.1.1\r\n"
+	"--rb\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"\r\n"
+	"From: ann@example.test\r\n"
+	"To: gone@elsewhere.test\r\n"
+	"Subject: quarterly figures\r\n"
+	"X-Original-Tag: marmalade\r\n"
+	"Content-Type: multipart/mixed; boundary=\"in\"\r\n"
+	"\r\n"
+	"--in\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"see the attached forward\r\n"
+	"--in\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"\r\n"
+	"From: =?UTF-8?Q?Zo=C3=AB_Inner?= <zoe@example.test>\r\n"
+	"Subject: =?UTF-8?Q?inner_caf=C3=A9?=\r\n"
+	"\r\n"
+	"pineapple\r\n"
+	"--in--\r\n"
+	"--rb--\r\n";
+
+static void test_search_bounce(void)
+{
+	struct imc *c = fresh("bounce", 0);
+	static const char *const found[] = {
+		/* the delivery-status report */
+		"BODY Reporting-MTA",
+		"BODY mx.example.test",
+		"BODY Final-Recipient",
+		"BODY gone@elsewhere.test",
+		"TEXT 5.1.1",
+		/* the returned message's header and body */
+		"BODY \"quarterly figures\"",
+		"BODY marmalade",
+		"TEXT marmalade",
+		"BODY \"attached forward\"",
+		/* the message nested in it, header decoded too */
+		"BODY pineapple",
+		"BODY zoe@example.test",
+		"CHARSET UTF-8 BODY {9+}\r\ninner caf",
+		"CHARSET UTF-8 BODY {4+}\r\nZO\xc3\x8b",
+	};
+	char *r;
+
+	append_raw(c, bounce_msg);
+	append_raw(c, "Subject: other\r\n\r\nnothing here\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	for (size_t i = 0; i < G_N_ELEMENTS(found); i++) {
+		g_test_message("SEARCH %s", found[i]);
+		r = imc_ok(c, "SEARCH %s", found[i]);
+		has(r, "* SEARCH 1\n");
+		g_free(r);
+	}
+	/* the top-level header stays TEXT-only */
+	r = imc_ok(c, "SEARCH BODY MAILER-DAEMON");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	r = imc_ok(c, "SEARCH TEXT MAILER-DAEMON");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+	imc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -476,6 +567,7 @@ int main(int argc, char **argv)
 			test_envelope_bodystructure);
 	g_test_add_func("/imap/mime/sections", test_sections);
 	g_test_add_func("/imap/search/text", test_search_text);
+	g_test_add_func("/imap/search/bounce", test_search_bounce);
 	g_test_add_func("/imap/search/concurrency", test_search_concurrency);
 	g_test_add_func("/imap/search/long-header", test_search_long_header);
 	g_test_add_func("/imap/quota", test_quota);

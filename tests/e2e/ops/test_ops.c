@@ -434,6 +434,12 @@ static void test_fail2ban(void)
 	g_strfreev(v);
 	g_string_append(lines, "<6>info: event=auth_ok proto=imap user=bob "
 			       "rip=203.0.113.8\n");
+	/* a good login and a session's end are no failures */
+	g_string_append(lines, "<6>info: event=login proto=imap user=bob "
+			       "rip=203.0.113.8 tls=TLSv1.3 session=3\n");
+	g_string_append(lines, "<6>info: event=session_end proto=imap "
+			       "session=3 user=bob rip=203.0.113.8 tls=- "
+			       "in=10 out=20 duration=1.000 reason=closed\n");
 	g_assert_true(g_file_set_contents(logf, lines->str, -1, NULL));
 	g_string_free(lines, TRUE);
 
@@ -449,7 +455,7 @@ static void test_fail2ban(void)
 		g_error("python3: %s", err);
 	g_assert_cmpstr(out, ==,
 			"203.0.113.7\n2001:db8::5\n192.0.2.9\n"
-			"203.0.113.7\n2001:db8::5\n192.0.2.9\n-\n");
+			"203.0.113.7\n2001:db8::5\n192.0.2.9\n-\n-\n-\n");
 	g_free(out);
 	g_free(err);
 	g_free(text);
