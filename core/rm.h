@@ -395,6 +395,9 @@ int rm_base64_decode(const char *in, size_t inlen, void *out, size_t outsz,
 size_t rm_base64_encode(const void *in, size_t inlen, char *out, size_t outsz);
 void rm_random_bytes(void *buf, size_t n);
 void rm_secure_zero(void *buf, size_t n);
+/* fdio.c: write all n bytes (retrying EINTR and short writes): 0, or
+ * -1 with errno */
+int rm_write_all(int fd, const void *p, size_t n);
 
 /* ---- control.c ---------------------------------------------------- */
 int rm_control_start(const char *path, struct rmail_err *err);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cmd_store.h"
+#include "rm.h"
 #include "maildir.h"
 #include "md_walk.h"
 
@@ -65,22 +66,6 @@ static void refuse(struct exp *ex, const char *dir, const char *name,
 	ex->refused++;
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* a new file name under dirfd holding text; false (errno) if the name
  * was taken or the write failed, and then nothing of ours is left */
 static bool write_new(int dirfd, const char *name, const char *text)
@@ -90,7 +75,7 @@ static bool write_new(int dirfd, const char *name, const char *text)
 
 	if (fd < 0)
 		return false;
-	ok = write_all(fd, text, strlen(text));
+	ok = rm_write_all(fd, text, strlen(text)) == 0;
 	if (close(fd) == 0 && ok)
 		return true;
 	unlinkat(dirfd, name, 0);
@@ -246,7 +231,7 @@ static int copy_fd(int in, int out)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -1 : 0;
-		if (!write_all(out, buf, (size_t)n))
+		if (rm_write_all(out, buf, (size_t)n) < 0)
 			return -1;
 	}
 }

@@ -95,21 +95,6 @@ struct rm_iss_ent *rm_iss_find(struct rm_iss *s, uint32_t src)
 	return bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_ent);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* every entry, or only the pending ones */
 static char *lines(const struct rm_iss *s, bool all, bool header, size_t *len_r)
 {
@@ -166,7 +151,7 @@ int rm_iss_flush(struct rm_iss *s)
 	if (fd < 0)
 		return -1;
 	buf = lines(s, false, fstat(fd, &st) == 0 && st.st_size == 0, &len);
-	if (write_all(fd, buf, len) < 0 || fdatasync(fd) < 0)
+	if (rm_write_all(fd, buf, len) < 0 || fdatasync(fd) < 0)
 		rc = -1;
 	free(buf);
 	if (close(fd) < 0)
@@ -186,7 +171,7 @@ int rm_iss_save(struct rm_iss *s)
 	mkdirs(s->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd >= 0) {
-		rc = write_all(fd, buf, len) == 0 && fsync(fd) == 0 ? 0 : -1;
+		rc = rm_write_all(fd, buf, len) == 0 && fsync(fd) == 0 ? 0 : -1;
 		if (close(fd) < 0)
 			rc = -1;
 		if (rc == 0 && rename(tmp, s->path) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mailauth/authres.h"
+#include "rm.h"
 
 #define NAME "Authentication-Results"
 #define COMMENT_DEPTH 64
@@ -150,21 +151,6 @@ size_t authres_find_ours(const char *m, size_t len, const char *ours,
 	return n;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int authres_copy_without(int in_fd, int out_fd, const struct authres_range *r,
 			 size_t n)
 {
@@ -194,7 +180,7 @@ int authres_copy_without(int in_fd, int out_fd, const struct authres_range *r,
 			}
 			if (k < n && r[k].off - (size_t)pos < stop)
 				stop = r[k].off - (size_t)pos;
-			if (write_all(out_fd, buf + b, stop - b) < 0)
+			if (rm_write_all(out_fd, buf + b, stop - b) < 0)
 				return -1;
 			b = stop;
 		}

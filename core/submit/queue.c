@@ -58,21 +58,6 @@ static int qpath(char *buf, size_t sz, const char *id, const char *ext)
 	return rm_submit_path(buf, sz, "queue", name);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int fsync_dir(void)
 {
 	char dir[4096];
@@ -102,7 +87,7 @@ static int publish(const char *dst, const char *data, size_t n, int srcfd,
 	if (fd < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "%s: %s", tmp,
 				     strerror(errno));
-	if (write_all(fd, data, n) < 0)
+	if (rm_write_all(fd, data, n) < 0)
 		goto fail;
 	if (srcfd >= 0)
 		buf = rm_xmalloc(65536);
@@ -111,7 +96,7 @@ static int publish(const char *dst, const char *data, size_t n, int srcfd,
 
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got <= 0 || write_all(fd, buf, (size_t)got) < 0)
+		if (got <= 0 || rm_write_all(fd, buf, (size_t)got) < 0)
 			goto fail;
 		off += (uint64_t)got;
 	}

@@ -5,4 +5,5 @@ rmail_fuzz(dmarc_record
   INCLUDES core)
 rmail_fuzz(authres
   SOURCES tests/fuzz/fuzz_authres.c core/mailauth/authres_strip.c
+          core/fdio.c
   INCLUDES core)
