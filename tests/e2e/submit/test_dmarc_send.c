@@ -143,8 +143,13 @@ static void test_send(void)
 	g_assert_nonnull(strstr(msg, "!" DOM "!"));
 	/* base64 of the gzip magic 1f 8b 08 */
 	g_assert_nonnull(strstr(msg, "\r\nH4sI"));
-	/* the external rua: its domain was asked and did not authorise */
+	/* the external rua: its domain was asked, did not authorise, and
+	 * nothing was queued for it */
 	g_assert_cmpuint(rm_dnsd_queries(d), >, 0);
+	g_assert_cmpint(rmh_run(a, &out, &err, "queue", "list", NULL), ==, 0);
+	g_assert_nonnull(strstr(out, "queue is empty"));
+	g_free(out);
+	g_free(err);
 
 	/* by hand, the same day: nothing more */
 	g_assert_cmpint(
