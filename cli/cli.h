@@ -37,9 +37,10 @@ char *rm_cli_password(bool from_stdin, const char *prompt);
 /* as root, become the mail root's owner (run_as, else the owner of
  * mail_root), so files a command writes belong to the service user */
 int rm_cli_become_owner(const struct rm_config *conf);
-/* TXT records of name, each string-concatenated, to fn; an
+/* TXT records of name, each string-concatenated, to fn, through the
+ * core's resolver configured from conf's `dns` section; an
  * enum ma_dns_rcode (dkim_lookup.c) */
-int rm_cli_txt_lookup(const char *name,
+int rm_cli_txt_lookup(const struct rm_config *conf, const char *name,
 		      void (*fn)(void *arg, const char *txt, size_t len),
 		      void *arg);
 

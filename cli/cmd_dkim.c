@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cmd_store.h"
+#include "dns/dns.h"
 #include "mailauth/dkim_keys.h"
 
 /* the config of this run, freed by dkim_run */
@@ -297,7 +298,7 @@ static int dkim_check(struct rm_cli *cli, int argc, char **argv)
 			continue;
 		snprintf(name, sizeof(name), "%s._domainkey.%s", v[i].selector,
 			 v[i].domain);
-		r = rm_cli_txt_lookup(name, txt_seen, &s);
+		r = rm_cli_txt_lookup(conf, name, txt_seen, &s);
 		if (s.match && v[i].state == DKIM_KEY_PENDING) {
 			if (activate(conf->mail_root, v[i].domain,
 				     v[i].selector, v[i].alg) != RM_EXIT_OK)
@@ -316,6 +317,7 @@ static int dkim_check(struct rm_cli *cli, int argc, char **argv)
 		}
 	}
 	dkim_keys_list_free(v, n);
+	rm_dns_shutdown();
 	return rc;
 }
 

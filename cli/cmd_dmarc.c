@@ -1,11 +1,13 @@
 /* rmail dmarc report --dry-run: the aggregate reports a day's records
- * would give, and where they would go.  Sending them (the queue, the
- * daily timer, the lease) belongs to the daemon. */
+ * would give, and where they would go.  --send asks the running daemon
+ * to send them now (core/submit/dmarc_send.c: the queue, the lease,
+ * once per day), as its daily job does. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmd_store.h"
@@ -50,12 +52,38 @@ static void show(void *arg, const struct dmarc_report *r)
 		fwrite(r->xml, 1, r->xml_len, stdout);
 }
 
+/* the daemon sends: through its queue, under its lease */
+static int send_now(struct rm_config **c, const char *day)
+{
+	const char *argv[] = {"dmarc", "send", day};
+	struct rmail_err err;
+	char out[256];
+	int rc;
+
+	if ((*c)->control_socket == NULL ||
+	    access((*c)->control_socket, F_OK) < 0) {
+		rm_config_free(c);
+		return rm_cmd_failf("dmarc report",
+				    "no daemon running: reports are sent by "
+				    "`rmail serve`");
+	}
+	rmail_err_clear(&err);
+	rc = rm_control_call((*c)->control_socket, day != NULL ? 3 : 2, argv,
+			     out, sizeof(out), &err);
+	rm_config_free(c);
+	if (rc < 0)
+		return rm_cmd_failf("dmarc report", "%s", err.msg);
+	printf("%s\n", out);
+	return RM_EXIT_OK;
+}
+
 static int dmarc_report(struct rm_cli *cli, int argc, char **argv)
 {
 	const char *day = NULL, *pos[1];
-	bool dry = false, xml = false;
+	bool dry = false, xml = false, send = false;
 	const struct rm_opt opts[] = {
 		{"--dry-run", false, NULL, &dry},
+		{"--send", false, NULL, &send},
 		{"--day", true, &day, NULL},
 		{"--xml", false, NULL, &xml},
 		{NULL, false, NULL, NULL},
@@ -68,18 +96,19 @@ static int dmarc_report(struct rm_cli *cli, int argc, char **argv)
 	int ret;
 
 	ret = rm_cmd_args("dmarc report",
-			  "--dry-run [--day YYYY-MM-DD] [--xml]", argc, argv,
-			  opts, pos, 0, 0, &n);
+			  "--dry-run|--send [--day YYYY-MM-DD] [--xml]", argc,
+			  argv, opts, pos, 0, 0, &n);
 	if (ret != RM_EXIT_OK)
 		return ret;
 	d.xml = xml;
-	if (!dry)
+	if (dry == send)
 		return rm_cmd_failf("dmarc report",
-				    "only --dry-run: the daemon sends the "
-				    "reports");
+				    "one of --dry-run or --send");
 	c = rm_cli_load_config(cli);
 	if (c == NULL)
 		return RM_EXIT_FAIL;
+	if (send)
+		return send_now(&c, day);
 	if (day == NULL) {
 		dmarc_report_day((int64_t)time(NULL) - 86400, yday);
 		day = yday;
@@ -115,12 +144,13 @@ static int dmarc_run(struct rm_cli *cli)
 	};
 
 	return rm_cmd_dispatch(cli, subs,
-			       "dmarc report --dry-run [--day YYYY-MM-DD] "
-			       "[--xml]");
+			       "dmarc report --dry-run|--send "
+			       "[--day YYYY-MM-DD] [--xml]");
 }
 
 const struct rm_command rm_cmd_dmarc = {
 	.name = "dmarc",
-	.usage = "report --dry-run: the DMARC aggregate reports of a day",
+	.usage = "report --dry-run|--send: the DMARC aggregate reports of a "
+		 "day",
 	.run = dmarc_run,
 };

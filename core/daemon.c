@@ -350,6 +350,7 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	 * "queue kick" control command */
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
 		goto fail_mods;
+	rm_dmarc_send_start();
 	/* ops: the admin HTTP listener (admin.listen, GET /metrics) */
 	if (rm_admin_start(&err) < 0)
 		goto fail_mods;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <rmail/rmail.h>
@@ -420,6 +421,15 @@ void rm_sd_notify(const char *state);
  * directories, then the queue runner and the "queue kick" command */
 int rm_submit_init(struct rmail_err *err);
 int rm_submit_start(struct rmail_err *err);
+/* ---- submit/dmarc_send.c: DMARC aggregate reports ------------------ */
+/* [worker, or a CLI without a loop running] send day's reports (NULL:
+ * yesterday, UTC) to their rua= addresses, once per mail root and day
+ * (a lease and a marker under {mail_root}/dmarc/); dry: only print to
+ * out what would go where.  The number sent, 0 when another process
+ * holds the lease or the day went out already, -1 on error. */
+int rm_dmarc_send(const char *day, bool dry, FILE *out);
+/* the daily job on the core's timer (dmarc.reports) */
+void rm_dmarc_send_start(void);
 
 /* ---- filter.c / submit.c / mime_parse.c: services-table entries --- */
 /* core->filter_run etc. point straight at these (services.c) */

@@ -15,6 +15,7 @@
  */
 #include "dns/dns.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,6 +63,26 @@ static struct {
 
 static void dispatch(struct rm_dns_q *q);
 
+/* zones asked of the forwarders although unbound has a built-in
+ * answer (ctx_new) */
+static const char *const TRANSPARENT[] = {
+	"test.",
+	/* RFC 1918, RFC 6598, link-local, this-network */
+	"10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.",
+	"18.172.in-addr.arpa.", "19.172.in-addr.arpa.", "20.172.in-addr.arpa.",
+	"21.172.in-addr.arpa.", "22.172.in-addr.arpa.", "23.172.in-addr.arpa.",
+	"24.172.in-addr.arpa.", "25.172.in-addr.arpa.", "26.172.in-addr.arpa.",
+	"27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.",
+	"30.172.in-addr.arpa.", "31.172.in-addr.arpa.", "168.192.in-addr.arpa.",
+	"254.169.in-addr.arpa.", "0.in-addr.arpa.",
+	/* RFC 5737 and RFC 3849 documentation ranges */
+	"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
+	"113.0.203.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+	/* IPv6 unique-local and link-local */
+	"d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.",
+	"a.e.f.ip6.arpa.", "b.e.f.ip6.arpa."};
+#define N_TRANSPARENT (sizeof(TRANSPARENT) / sizeof(TRANSPARENT[0]))
+
 /* ---- contexts ----------------------------------------------------- */
 
 static struct ub_ctx *ctx_new(bool validate)
@@ -92,11 +113,16 @@ static struct ub_ctx *ctx_new(bool validate)
 	} else {
 		rc |= ub_ctx_set_option(u, "module-config:", "iterator");
 	}
-	/* unbound answers the RFC 6761 name "test." itself (NXDOMAIN);
-	 * the test suites' zones live there, so ask the forwarders.  Last:
-	 * it freezes the configuration. */
-	if (rc == 0)
-		rc |= ub_ctx_zone_add(u, "test.", "transparent");
+	/* unbound answers the RFC 6761 name "test." and the RFC 6303
+	 * reverse zones itself (NXDOMAIN).  The test suites' zones live
+	 * under test.; and a mail server asks PTRs of its clients: on a
+	 * LAN those are private addresses whose names the site's own
+	 * forwarders serve (split horizon), and the forwarders already
+	 * keep such questions off the Internet.  Loopback, `invalid',
+	 * `localhost' and `onion' stay local.  Last: it freezes the
+	 * configuration. */
+	for (size_t i = 0; rc == 0 && i < N_TRANSPARENT; i++)
+		rc |= ub_ctx_zone_add(u, TRANSPARENT[i], "transparent");
 	if (rc != 0) {
 		rm_log(RMAIL_LOG_ERR, "dns: resolver configuration refused");
 		ub_ctx_delete(u);
@@ -369,10 +395,34 @@ static void on_timeout(void *arg)
 	finish(q, &temp);
 }
 
+/* ub_resolve takes a presentation-format name: the bytes a name may
+ * carry that the format gives a meaning (blanks, `\', `"' ...; SPF
+ * macros make such names) are written \DDD */
+static char *presentation(const char *name)
+{
+	size_t n = strlen(name);
+	char *out = rm_xmalloc(n * 4 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || strchr("\\\"();@$", *p)) {
+			snprintf(o, 5, "\\%03u", *p);
+			o += 4;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void dispatch(struct rm_dns_q *q)
 {
-	if (ub_resolve_async(D.ctx, q->name, q->type, 1, q, ub_cb, &q->ub_id) ==
-	    0) {
+	char *pname = presentation(q->name);
+	int rc =
+		ub_resolve_async(D.ctx, pname, q->type, 1, q, ub_cb, &q->ub_id);
+
+	free(pname);
+	if (rc == 0) {
 		q->in_ub = true;
 		return;
 	}

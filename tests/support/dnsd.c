@@ -41,7 +41,7 @@
 struct rec {
 	char name[256]; /* lower case, no trailing dot */
 	int type;	/* or K_* */
-	int none_type;	/* K_NONE: the type */
+	int none_type;	/* K_NONE: the type; K_TIMEOUT: the type or 0 */
 	unsigned char *rd;
 	size_t rdlen;
 };
@@ -63,6 +63,30 @@ static void norm_name(char *out, const char *in, size_t n)
 	while (k > 0 && out[k - 1] == '.')
 		k--;
 	out[k] = '\0';
+}
+
+/* \DDD and \X escapes of a presentation-format name, in place (the
+ * SPF suite has owner names with spaces) */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (const char *p = s; *p != '\0'; p++) {
+		if (p[0] == '\\' && isdigit((unsigned char)p[1]) &&
+		    isdigit((unsigned char)p[2]) &&
+		    isdigit((unsigned char)p[3])) {
+			int v = (p[1] - '0') * 100 + (p[2] - '0') * 10 +
+				(p[3] - '0');
+
+			*o++ = (char)(v > 0 && v < 256 ? v : '?');
+			p += 3;
+		} else if (p[0] == '\\' && p[1] != '\0') {
+			*o++ = *++p;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
 }
 
 /* a name in wire format, uncompressed; 0 when it is not a name */
@@ -203,6 +227,7 @@ static int parse_rdata(int type, const char *s, unsigned char **rd_r,
 
 		if (sscanf(s, "%u %299s", &pref, host) != 2 || pref > 65535)
 			goto bad;
+		unescape(host);
 		rd[0] = (unsigned char)(pref >> 8);
 		rd[1] = (unsigned char)pref;
 		o = strcmp(host, ".") == 0 ? (rd[2] = 0, 1)
@@ -216,8 +241,10 @@ static int parse_rdata(int type, const char *s, unsigned char **rd_r,
 	case T_CNAME: {
 		char host[300];
 
-		if (sscanf(s, "%299s", host) != 1 ||
-		    (o = put_name(rd, host)) == 0)
+		if (sscanf(s, "%299s", host) != 1)
+			goto bad;
+		unescape(host);
+		if ((o = put_name(rd, host)) == 0)
 			goto bad;
 		break;
 	}
@@ -299,7 +326,10 @@ static int parse_line(struct rm_dnsd_zone *z, char *line)
 		return 0;
 	}
 	type = strtok_r(NULL, " \t", &save);
-	if (type == NULL || strlen(name) > 255)
+	if (type == NULL || strlen(name) > 1023)
+		return -1;
+	unescape(name);
+	if (strlen(name) > 255)
 		return -1;
 	rest = strtok_r(NULL, "", &save);
 	while (rest && (*rest == ' ' || *rest == '\t'))
@@ -317,10 +347,10 @@ static int parse_line(struct rm_dnsd_zone *z, char *line)
 	t = type_of(type);
 	if (t == 0 || rest == NULL || *rest == '\0')
 		return -1;
-	if (strcmp(rest, "NONE") == 0) {
+	if (strcmp(rest, "NONE") == 0 || strcasecmp(rest, "TIMEOUT") == 0) {
 		r = zone_add(z);
 		norm_name(r->name, name, strlen(name));
-		r->type = K_NONE;
+		r->type = strcmp(rest, "NONE") == 0 ? K_NONE : K_TIMEOUT;
 		r->none_type = t;
 		return 0;
 	}
@@ -424,10 +454,14 @@ static bool name_is(const struct rec *r, const char *name)
 	return strcmp(r->name, name) == 0;
 }
 
-static bool special(const struct rm_dnsd_zone *z, const char *name, int kind)
+/* a NAME TIMEOUT / NAME SERVFAIL line, or NAME TYPE TIMEOUT for qtype */
+static bool special(const struct rm_dnsd_zone *z, const char *name, int kind,
+		    unsigned qtype)
 {
 	for (size_t i = 0; i < z->n; i++)
-		if (z->v[i].type == kind && name_is(&z->v[i], name))
+		if (z->v[i].type == kind && name_is(&z->v[i], name) &&
+		    (z->v[i].none_type == 0 ||
+		     (unsigned)z->v[i].none_type == qtype))
 			return true;
 	return false;
 }
@@ -508,11 +542,11 @@ size_t rm_dnsd_answer(const struct rm_dnsd_zone *z, const unsigned char *q,
 		limit = 65535;
 	if (limit < out.max)
 		out.max = limit;
-	if (special(z, name, K_TIMEOUT))
+	if (special(z, name, K_TIMEOUT, qtype))
 		return 0;
 	put(&out, q, qend);
 	snprintf(cur, sizeof(cur), "%s", name);
-	if (special(z, name, K_SERVFAIL)) {
+	if (special(z, name, K_SERVFAIL, qtype)) {
 		rcode = 2;
 	} else {
 		for (int hop = 0; hop < CHAIN_MAX; hop++) {
@@ -555,8 +589,8 @@ size_t rm_dnsd_answer(const struct rm_dnsd_zone *z, const unsigned char *q,
 				t[k] = '\0';
 				norm_name(cur, t, k);
 			}
-			if (special(z, cur, K_SERVFAIL) ||
-			    special(z, cur, K_TIMEOUT)) {
+			if (special(z, cur, K_SERVFAIL, qtype) ||
+			    special(z, cur, K_TIMEOUT, qtype)) {
 				rcode = 2;
 				break;
 			}

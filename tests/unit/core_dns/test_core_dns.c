@@ -38,7 +38,12 @@ static const char zone[] =
 	"alias.test CNAME a.test\n"
 	"4.3.2.1.in-addr.arpa PTR mail.example.test.\n"
 	"1.1.1.1.in-addr.arpa PTR ptr.example.test\n"
-	"_25._tcp.a.test TLSA 3 1 1 0a0B0c\n";
+	"_25._tcp.a.test TLSA 3 1 1 0a0B0c\n"
+	"per.test A 192.0.2.7\n"
+	"per.test TXT TIMEOUT\n"
+	"sp\\032a\\\"ce.test A 192.0.2.8\n"
+	"5.2.0.192.in-addr.arpa PTR doc.test\n"
+	"1.0.0.10.in-addr.arpa PTR lan.test\n";
 
 struct ans {
 	gboolean fired;
@@ -274,6 +279,30 @@ static void test_cancel(void)
 	rm_dns_rrset_clear(&c.rs);
 }
 
+/* NAME TYPE TIMEOUT, escaped owner names, the reverse zones unbound
+ * would answer itself */
+static void test_special_names(void)
+{
+	struct ans a;
+
+	a = ask("per.test", MA_T_A);
+	g_assert_cmpint(a.rs.rcode, ==, MA_DNS_OK);
+	rm_dns_rrset_clear(&a.rs);
+	a = ask("per.test", MA_T_TXT);
+	g_assert_cmpint(a.rs.rcode, ==, MA_DNS_TEMP);
+	rm_dns_rrset_clear(&a.rs);
+	a = ask("sp a\"ce.test", MA_T_A);
+	g_assert_cmpint(a.rs.rcode, ==, MA_DNS_OK);
+	g_assert_cmpmem(a.rs.rr[0].addr, 4, "\xc0\x00\x02\x08", 4);
+	rm_dns_rrset_clear(&a.rs);
+	a = ask("5.2.0.192.in-addr.arpa", MA_T_PTR);
+	g_assert_cmpint(a.rs.rcode, ==, MA_DNS_OK);
+	rm_dns_rrset_clear(&a.rs);
+	a = ask("1.0.0.10.in-addr.arpa", MA_T_PTR);
+	g_assert_cmpint(a.rs.rcode, ==, MA_DNS_OK);
+	rm_dns_rrset_clear(&a.rs);
+}
+
 static void fill_done(void *arg)
 {
 	int *n = arg;
@@ -481,6 +510,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dns/tcp_fallback", test_tcp_fallback);
 	g_test_add_func("/dns/timeout", test_timeout);
 	g_test_add_func("/dns/cancel", test_cancel);
+	g_test_add_func("/dns/special_names", test_special_names);
 	g_test_add_func("/dns/fill", test_fill);
 	g_test_add_func("/dns/wait", test_wait);
 	g_test_add_func("/dns/services", test_services);
