@@ -314,6 +314,23 @@ static void run_case(gconstpointer data)
 	g_free(tag);
 }
 
+/* RECEIPT and DELIVERY filters see the results (ABI 1.3 fields): the
+ * fixture filter adds them as a header at RECEIPT and refuses with them
+ * at DELIVERY */
+static void test_filter_fields(void)
+{
+	char *msg =
+		message("a@pass.test", "tag-filter", "X-Test: mailauth\r\n");
+	char *l = send_msg(false, "a@pass.test", msg);
+
+	g_test_message("%s", l);
+	g_assert_true(g_str_has_prefix(
+		l, "550 5.7.1 spf=pass dmarc=pass disp=none from=pass.test "
+		   "ar=" AUTHSERV "; spf=pass"));
+	g_free(l);
+	g_free(msg);
+}
+
 /* an authenticated submission is exempt: no Authentication-Results
  * (and a forged one stays the sender's business, untouched) */
 static void test_submission(void)
@@ -393,7 +410,8 @@ int main(int argc, char **argv)
 	if (D == NULL)
 		g_error("dnsd: %s", err);
 	H = rmh_new();
-	rmh_set(H, "modules", "[\"mod_shardstore\", \"mod_smtp\"]");
+	rmh_set(H, "modules",
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxfilter\"]");
 	rmh_setf(H, "smtp",
 		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
 		 "\"smtps_listen\": [\"127.0.0.1:%u\"]}",
@@ -423,6 +441,7 @@ int main(int argc, char **argv)
 		g_free(n);
 	}
 	g_test_add_func("/mailauth/inbound/submission", test_submission);
+	g_test_add_func("/mailauth/inbound/filter-fields", test_filter_fields);
 	g_test_add_func("/mailauth/inbound/report-data", test_report_data);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
