@@ -24,6 +24,7 @@
 /* SPF nests at most 10 DNS-querying terms; each may cost a round */
 #define MA_ROUNDS_MAX 24
 #define MA_HDR_READ 65536
+#define MA_INLINE_MAX (64u << 10)
 
 struct ma_stage {
 	struct rm_ma_input in;
@@ -34,7 +35,7 @@ struct ma_stage {
 	struct dkim_verifier *dv;
 	struct ma_dns_cache *cache;
 	struct rmail_timer *deadline;
-	bool from_ok, from_local;
+	bool from_ok;
 	bool spf_done, dkim_done, dmarc_done, filling;
 	unsigned rounds;
 	struct spf_input spf_in;
@@ -46,6 +47,7 @@ void rm_ma_result_free(struct rm_ma_result *r)
 	if (r == NULL)
 		return;
 	free(r->authres);
+	free(r->mail_from);
 	free(r->authres_value);
 	free(r);
 }
@@ -100,17 +102,8 @@ static void read_work(void *arg, const volatile int *cancel)
 					  sizeof(st->r->from_domain)) == 0;
 	}
 	free(b);
-	if (st->from_ok) {
-		struct rmail_err err;
-		char addr[DMARC_DOMAIN_MAX + 16];
-
-		rmail_err_clear(&err);
-		snprintf(addr, sizeof(addr), "postmaster@%s",
-			 st->r->from_domain);
-		st->from_local = rm_addr_local(addr, &err) == 1;
-	} else {
+	if (!st->from_ok)
 		st->r->from_domain[0] = '\0';
-	}
 }
 
 static void stage_free(struct ma_stage *st)
@@ -137,7 +130,7 @@ static void auth_fill(struct ma_stage *st)
 	r->auth.spf_pass = r->spf.result == SPF_PASS;
 	r->auth.spf_helo = r->spf.helo_identity;
 	r->auth.spf_result = spf_result_name(r->spf.result);
-	r->auth.mail_from = st->mail_from;
+	r->auth.mail_from = r->mail_from;
 	for (i = 0; i < r->ndkim; i++) {
 		r->dkim_in[i].d = r->dkim[i].d;
 		r->dkim_in[i].s = r->dkim[i].s;
@@ -195,10 +188,9 @@ static void refuse(struct rm_ma_result *r, int code, const char *text)
 
 /* Temporary DNS errors never become a permanent refusal: with SPF or
  * a signature in temperror, what would be a 550 is a 451. */
-static void decide(struct ma_stage *st)
+static void decide(struct rm_ma_result *r, bool from_local)
 {
 	const struct rm_config *c = rm_conf();
-	struct rm_ma_result *r = st->r;
 	bool temp = r->spf.result == SPF_TEMPERROR;
 	const char *tmp = "4.7.0 Temporary authentication failure, "
 			  "try again later";
@@ -218,9 +210,8 @@ static void decide(struct ma_stage *st)
 			refuse(r, 550, t);
 		return;
 	}
-	if (c->dmarc.reject_local_from && st->from_ok &&
-	    dmarc_local_from_refused(r->from_domain, st->from_local,
-				     &r->auth)) {
+	if (c->dmarc.reject_local_from && r->from_domain[0] != '\0' &&
+	    dmarc_local_from_refused(r->from_domain, from_local, &r->auth)) {
 		rm_mailauth_count_local_from_refused();
 		if (temp)
 			refuse(r, 451, tmp);
@@ -249,10 +240,9 @@ static void decide(struct ma_stage *st)
 		  r->dmarc.disposition == DMARC_P_QUARANTINE;
 }
 
-static void build_authres(struct ma_stage *st)
+static void build_authres(struct rm_ma_result *r)
 {
 	const struct rm_config *c = rm_conf();
-	struct rm_ma_result *r = st->r;
 	struct authres_dkim ad[DKIM_MAX_SIGS];
 	struct authres_in ai = {0};
 	const char *colon;
@@ -351,17 +341,31 @@ static void finish(struct ma_stage *st)
 		r->record_report = c->dmarc.reports && r->dmarc.have_record &&
 				   r->dmarc.rec.nrua > 0;
 	}
-	decide(st);
+	st->r = NULL;
+	st->done(st->arg, r);
+	stage_free(st);
+}
+
+void rm_ma_decide(struct rm_ma_result *r)
+{
+	bool from_local = false;
+
+	if (r->from_domain[0] != '\0') {
+		struct rmail_err err;
+		char addr[DMARC_DOMAIN_MAX + 16];
+
+		rmail_err_clear(&err);
+		snprintf(addr, sizeof(addr), "postmaster@%s", r->from_domain);
+		from_local = rm_addr_local(addr, &err) == 1;
+	}
+	decide(r, from_local);
 	r->applied = r->refuse_code == 550 ? DMARC_P_REJECT
 		     : r->junk		   ? DMARC_P_QUARANTINE
 					   : DMARC_P_NONE;
 	if (r->dmarc_result != NULL)
 		r->dmarc_disposition = dmarc_policy_name(r->applied);
-	build_authres(st);
+	build_authres(r);
 	count(r);
-	st->r = NULL;
-	st->done(st->arg, r);
-	stage_free(st);
 }
 
 static void fill_done(void *arg);
@@ -456,6 +460,15 @@ void rm_ma_stage_start(const struct rm_ma_input *in,
 	st->arg = arg;
 	st->r = rm_xcalloc(1, sizeof(*st->r));
 	spf_input(st);
+	st->r->mail_from = rm_xstrdup(st->mail_from);
+	/* a small message in memory is read at once: two thread hops
+	 * cost more than hashing it (they were most of the stage's
+	 * latency); a larger or file-backed one is read on the READ pool */
+	if (in->in_memory && in->size <= MA_INLINE_MAX) {
+		read_work(st, NULL);
+		read_done(st, 0);
+		return;
+	}
 	rm_work_submit(RMAIL_WORK_READ, read_work, read_done, st);
 }
 

@@ -23,9 +23,12 @@
 struct rm_ma_input {
 	int fd; /* the spool, read with pread from offset 0 (not owned) */
 	const char *peer_ip, *helo, *mail_from;
+	uint64_t size;
+	bool in_memory; /* a memfd: reading it never waits on a disk */
 };
 
-/* What the stage decided; lives until rm_ma_result_free. */
+/* What the stage found, then (rm_ma_decide) what it decided; lives
+ * until rm_ma_result_free. */
 struct rm_ma_result {
 	int refuse_code; /* 0, or 550/451: refuse the transaction */
 	char refuse_text[256];
@@ -36,6 +39,7 @@ struct rm_ma_result {
 	const char *spf_result, *dmarc_result, *dmarc_disposition;
 	char from_domain[DMARC_DOMAIN_MAX]; /* "" when none */
 	bool has_authres; /* the header block has an A-R field */
+	char *mail_from;  /* the envelope sender, malloc'd */
 	/* for the DMARC aggregate report data */
 	bool record_report;
 	struct dmarc_verdict dmarc;
@@ -53,6 +57,11 @@ void rm_ma_stage_start(const struct rm_ma_input *in,
 		       void (*done)(void *arg, struct rm_ma_result *r),
 		       void *arg);
 void rm_ma_result_free(struct rm_ma_result *r);
+
+/* [worker] from the evaluations: the refusal or Junk (it asks the
+ * store whether the From: domain is local), the header field, the
+ * metrics.  Once, before the result is used. */
+void rm_ma_decide(struct rm_ma_result *r);
 
 /* the 1.3 fields of a filter message (nothing when r is NULL) */
 struct rmail_filter_msg;

@@ -529,6 +529,7 @@ static int ma_apply(struct rmail_submit *s)
 	struct rm_ma_result *r = s->ma;
 	char dir[4096];
 
+	rm_ma_decide(r);
 	if (r->record_report &&
 	    rm_submit_path(dir, sizeof(dir), "dmarc", NULL) == 0 &&
 	    dmarc_report_record(dir, &r->dmarc, &r->auth, s->peer_ip,
@@ -741,7 +742,9 @@ void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
 		struct rm_ma_input in = {.fd = s->fd,
 					 .peer_ip = s->peer_ip,
 					 .helo = s->helo,
-					 .mail_from = s->mail_from};
+					 .mail_from = s->mail_from,
+					 .size = s->size,
+					 .in_memory = s->path == NULL};
 
 		rm_ma_stage_start(&in, ma_done, s);
 		return;
