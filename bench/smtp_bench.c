@@ -9,9 +9,16 @@
  *     and 32 connections.
  *
  *	smtp_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
+ *		   [-a] [-d path/to/rm_test_dnsd]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
- * layout (./rmail, ./modules).
+ * layout (./rmail, ./modules).  The daemon's resolver always forwards
+ * to a private rm_test_dnsd (RMAIL_TEST_DNSD, else
+ * ./tests/support/rm_test_dnsd), so nothing leaves the host.  Without
+ * -a the port-25 authentication checks are off (mailauth.inbound
+ * false); with -a they are on, and the message carries one rsa-sha256
+ * DKIM signature of remote.test, whose zone publishes SPF, the key and
+ * DMARC p=reject: SPF, DKIM and DMARC all pass.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +38,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "bench_daemon.h"
+#include "mailauth/dkim.h"
 
 #define USER "bench@example.test"
 #define MSG_SIZE 2048
 
-static char msg[MSG_SIZE + 64];
+static char msg[MSG_SIZE + 4096];
 static size_t msg_len;
 static atomic_long accepted;
 static atomic_int stop_flag;
@@ -157,10 +170,102 @@ static int cl_message(struct cl *c, double *lat_r)
 
 /* ---- the daemon --------------------------------------------------------- */
 
-static void daemon_start(const char *bin, const char *mods)
+static pid_t dnsd_pid = -1;
+static int dnsd_in = -1;
+
+/* rm_test_dnsd on zone_path: its port (it serves until stdin closes) */
+static unsigned dnsd_start(const char *prog, const char *zone_path)
+{
+	int in[2], out[2];
+	char line[32];
+	ssize_t n;
+
+	if (pipe(in) < 0 || pipe(out) < 0)
+		die("pipe");
+	dnsd_pid = fork();
+	if (dnsd_pid < 0)
+		die("fork");
+	if (dnsd_pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(prog, prog, "--zone", zone_path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	dnsd_in = in[1];
+	n = read(out[0], line, sizeof(line) - 1);
+	close(out[0]);
+	if (n <= 0)
+		die("rm_test_dnsd did not start");
+	line[n] = '\0';
+	return (unsigned)atoi(line);
+}
+
+static void dnsd_stop(void)
+{
+	if (dnsd_in >= 0)
+		close(dnsd_in);
+	if (dnsd_pid > 0)
+		waitpid(dnsd_pid, NULL, 0);
+}
+
+/* one rsa-2048 key: the signature on msg and the zone's record */
+static void sign_msg(const char *zone_path)
+{
+	EVP_PKEY *pk = EVP_RSA_gen(2048);
+	BIO *b = BIO_new(BIO_s_mem());
+	unsigned char *der = NULL;
+	char *pem, *sig, pub[1024];
+	struct dkim_signkey *k;
+	struct dkim_signer *s;
+	const struct dkim_signkey *keys[1];
+	int dl;
+	long pl;
+	FILE *f;
+
+	if (pk == NULL ||
+	    PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) != 1)
+		die("rsa key");
+	pl = BIO_get_mem_data(b, &pem);
+	k = dkim_signkey_load_pem("remote.test", "bench", pem, (size_t)pl);
+	dl = i2d_PUBKEY(pk, &der);
+	if (k == NULL || dl <= 0 ||
+	    EVP_EncodeBlock((unsigned char *)pub, der, dl) <= 0)
+		die("dkim key");
+	keys[0] = k;
+	s = dkim_signer_new(keys, 1, NULL);
+	/* the signer sees the message without the DATA terminator */
+	dkim_signer_feed(s, msg, msg_len - 3);
+	sig = dkim_signer_finish(s, (int64_t)time(NULL));
+	if (sig == NULL || strlen(sig) + msg_len >= sizeof(msg))
+		die("dkim sign");
+	memmove(msg + strlen(sig), msg, msg_len);
+	memcpy(msg, sig, strlen(sig));
+	msg_len += strlen(sig);
+	f = fopen(zone_path, "w");
+	if (f == NULL)
+		die(zone_path);
+	fprintf(f,
+		"remote.test TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
+		"_dmarc.remote.test TXT \"v=DMARC1; p=reject\"\n"
+		"bench._domainkey.remote.test TXT \"v=DKIM1; k=rsa; p=%s\"\n",
+		pub);
+	fclose(f);
+	free(sig);
+	dkim_signer_free(s);
+	dkim_signkey_free(k);
+	OPENSSL_free(der);
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+}
+
+static void daemon_start(const char *bin, const char *mods, bool checks,
+			 unsigned dns_port)
 {
 	bd.bin = bin;
-	bench_daemon_init(&bd, "/tmp/rmsmtp-bench-XXXXXX");
 	bd.port = bench_free_port(&bd);
 	bench_daemon_config(
 		&bd,
@@ -168,9 +273,12 @@ static void daemon_start(const char *bin, const char *mods)
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
 		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
 		"\"warning\","
+		" \"dns\": {\"forwarders\": [\"127.0.0.1@%u\"], "
+		"\"trust_anchor\": null},"
+		" \"mailauth\": {\"inbound\": %s},"
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
-		bd.root, mods, bd.port);
+		bd.root, mods, dns_port, checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
 }
 
@@ -275,11 +383,21 @@ int main(int argc, char **argv)
 	const char *bin = getenv("RMAIL_BIN"),
 		   *mods = getenv("RMAIL_MODULE_DIR");
 	char absmods[512];
+	const char *dnsd = getenv("RMAIL_TEST_DNSD");
+	char zone_path[700];
 	int n = 2000, opt;
 	double secs = 3;
+	bool checks = false;
+	unsigned dns_port;
 
-	while ((opt = getopt(argc, argv, "b:m:n:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "ab:d:m:n:t:")) != -1) {
 		switch (opt) {
+		case 'a':
+			checks = true;
+			break;
+		case 'd':
+			dnsd = optarg;
+			break;
 		case 'b':
 			bin = optarg;
 			break;
@@ -295,7 +413,8 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr,
 				"usage: smtp_bench [-b rmail] "
-				"[-m module_dir] [-n msgs] [-t secs]\n");
+				"[-m module_dir] [-n msgs] [-t secs] [-a] "
+				"[-d rm_test_dnsd]\n");
 			return 2;
 		}
 	}
@@ -303,6 +422,8 @@ int main(int argc, char **argv)
 		bin = "./rmail";
 	if (mods == NULL)
 		mods = "./modules";
+	if (dnsd == NULL)
+		dnsd = "./tests/support/rm_test_dnsd";
 	if (realpath(mods, absmods) == NULL)
 		die(mods);
 	signal(SIGPIPE, SIG_IGN);
@@ -318,11 +439,18 @@ int main(int argc, char **argv)
 					    "hijklmnopqrstuvwxyz");
 	msg_len +=
 		(size_t)snprintf(msg + msg_len, sizeof(msg) - msg_len, ".\r\n");
-	daemon_start(bin, absmods);
+	bench_daemon_init(&bd, "/tmp/rmsmtp-bench-XXXXXX");
+	snprintf(zone_path, sizeof(zone_path), "%s/zone", bd.dir);
+	sign_msg(zone_path);
+	dns_port = dnsd_start(dnsd, zone_path);
+	printf("port-25 checks %s (SPF + DKIM rsa-sha256 + DMARC)\n",
+	       checks ? "on" : "off");
+	daemon_start(bin, absmods, checks, dns_port);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);
 	bench_daemon_stop(&bd);
+	dnsd_stop();
 	printf("mail root left at %s\n", bd.root);
 	return 0;
 }

@@ -639,6 +639,7 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->spf.explanation = r->spf_explanation;
 	c->authserv_id = r->authserv_id != NULL ? r->authserv_id : c->hostname;
 	c->dmarc.enabled = r->dmarc_enabled != 0;
+	c->mailauth_inbound = r->mailauth_inbound != 0;
 	c->dmarc.reject_local_from = r->dmarc_reject_local_from != 0;
 	c->dmarc.exceptions = r->dmarc_exceptions;
 	c->dmarc.reports = r->dmarc_reports != 0;

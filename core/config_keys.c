@@ -484,6 +484,10 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "the authserv-id of rmail's Authentication-Results (null: the "
 	  "hostname); the same on every host of a cluster",
 	  check_authserv_id),
+	K("mailauth.inbound", RMAIL_CONF_BOOL, R, mailauth_inbound, "true",
+	  "check SPF, DKIM and DMARC of mail received on port 25 and add "
+	  "Authentication-Results",
+	  NULL),
 	K("dmarc.enabled", RMAIL_CONF_BOOL, R, dmarc_enabled, "true",
 	  "evaluate DMARC on mail received on port 25", NULL),
 	K("dmarc.reject_unauthenticated_local_from", RMAIL_CONF_BOOL, R,

@@ -45,6 +45,7 @@ struct rm_core_raw {
 	const char *spf_explanation;
 	const char *authserv_id;
 	int dmarc_enabled, dmarc_reject_local_from, dmarc_reports;
+	int mailauth_inbound;
 	struct rmail_strlist dmarc_exceptions;
 	const char *dmarc_org_name, *dmarc_contact, *dmarc_report_from;
 	int64_t delivery_concurrency, delivery_per_domain;

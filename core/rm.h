@@ -141,6 +141,7 @@ struct rm_config {
 	} spf;
 	/* appended: mail authentication (docs/mailauth.md) */
 	const char *authserv_id; /* never NULL: the hostname by default */
+	bool mailauth_inbound;	 /* the port-25 stage runs */
 	struct {
 		bool enabled;
 		bool reject_local_from; /* unauthenticated local From: */

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mailauth_stage.h"
 #include "submit_int.h"
 
 #define COPY_BUF 65536
@@ -200,6 +201,7 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	fm.helo = rq->helo;
 	fm.auth_user = rq->auth_user;
 	fm.msg_size = rq->local->size;
+	rm_ma_filter_fields(rq->ma, &fm);
 	rmail_err_clear(&err);
 	fm.fd = dup(rq->local->fd);
 	if (fm.fd >= 0)

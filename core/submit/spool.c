@@ -19,7 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mailauth/authres.h"
 #include "mailauth/dkim_keys.h"
+#include "mailauth/dmarc_report.h"
+#include "mailauth/ma_metrics.h"
+#include "mailauth_stage.h"
 #include "submit_int.h"
 
 #define SPOOL_BUF 65536
@@ -55,6 +59,7 @@ struct rmail_submit {
 	struct rmail_rcpt_result *rr;
 	size_t nqueued;
 	double t0;
+	struct rm_ma_result *ma; /* port-25 authentication, or NULL */
 };
 
 int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name)
@@ -365,6 +370,7 @@ static void spool_free(struct rmail_submit *s)
 		close(s->fd);
 	if (s->path != NULL)
 		(void)unlink(s->path);
+	rm_ma_result_free(s->ma);
 	rm_pool_destroy(&p);
 }
 
@@ -482,6 +488,71 @@ static void commit_outcome(struct rmail_submit *s, const int *codes)
 				     : "5.1.1 No such user");
 }
 
+/* [WRITE pool] the forged Authentication-Results go: the message
+ * continues from a fresh in-memory spool without them */
+static int ma_strip(struct rmail_submit *s)
+{
+	const struct rm_config *c = rm_conf();
+	size_t removed = 0;
+	int fd = memfd_create("rmail-spool", MFD_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 ||
+	    authres_strip_fd(s->fd, fd, c->authserv_id, HDR_SCAN, &removed) <
+		    0 ||
+	    fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (removed == 0) {
+		close(fd);
+		return 0;
+	}
+	rm_mailauth_count_authres_removed(removed);
+	rm_log(RMAIL_LOG_INFO,
+	       "submit %s: %zu forged Authentication-Results removed", s->id,
+	       removed);
+	close(s->fd);
+	if (s->path != NULL)
+		(void)unlink(s->path);
+	s->path = NULL;
+	s->fd = fd;
+	s->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* [WRITE pool] the stage's verdict: report data, a refusal, the strip */
+static int ma_apply(struct rmail_submit *s)
+{
+	const struct rm_config *c = rm_conf();
+	struct rm_ma_result *r = s->ma;
+	char dir[4096];
+
+	rm_ma_decide(r);
+	if (r->record_report &&
+	    rm_submit_path(dir, sizeof(dir), "dmarc", NULL) == 0 &&
+	    dmarc_report_record(dir, &r->dmarc, &r->auth, s->peer_ip,
+				(int64_t)time(NULL)) < 0)
+		rm_log(RMAIL_LOG_WARN, "submit %s: dmarc report data: %s",
+		       s->id, strerror(errno));
+	if (r->refuse_code != 0) {
+		rm_log(RMAIL_LOG_INFO,
+		       "submit %s: refused: %d %s (spf=%s dmarc=%s from=%s)",
+		       s->id, r->refuse_code, r->refuse_text, r->spf_result,
+		       r->dmarc_result ? r->dmarc_result : "-", r->from_domain);
+		commit_fail(s, r->refuse_code, r->refuse_text);
+		return -1;
+	}
+	if (r->has_authres && c->authserv_id != NULL && ma_strip(s) < 0) {
+		rm_log(RMAIL_LOG_ERR, "submit %s: stripping A-R: %s", s->id,
+		       strerror(errno));
+		commit_fail(s, 451, "4.3.0 Cannot write the message");
+		return -1;
+	}
+	return 0;
+}
+
 static void commit_work(void *arg, const volatile int *cancel)
 {
 	struct rmail_submit *s = arg;
@@ -510,6 +581,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 		commit_fail(s, 451, "4.3.0 Cannot write the message");
 		return;
 	}
+	if (s->ma != NULL && ma_apply(s) < 0)
+		return;
 	if (s->submission && s->auth_user != NULL) {
 		char why[256];
 		int code;
@@ -533,6 +606,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	fm.auth_user = s->auth_user;
 	fm.fd = reopen_ro(s);
 	fm.msg_size = s->size;
+	rm_ma_filter_fields(s->ma, &fm);
 	if (fm.fd < 0 || rm_filter_run(&fm, &fr, &err) < 0) {
 		if (fm.fd >= 0)
 			close(fm.fd);
@@ -570,8 +644,11 @@ static void commit_work(void *arg, const volatile int *cancel)
 					    date);
 		}
 	}
-	extra = rm_psprintf(s->pool, "%s%s%s", received(s, now), fr.add_headers,
-			    extra);
+	/* ours on top: it is what this hop found, above the trace */
+	extra = rm_psprintf(
+		s->pool, "%s%s%s%s",
+		s->ma != NULL && s->ma->authres != NULL ? s->ma->authres : "",
+		received(s, now), fr.add_headers, extra);
 	/* signed after the last edit, before it is stored or queued */
 	if (s->submission && s->auth_user != NULL)
 		extra = rm_psprintf(s->pool, "%s%s",
@@ -595,6 +672,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.helo = s->helo;
 	rq.auth_user = s->auth_user;
 	rq.reply_pending = true;
+	rq.junk = s->ma != NULL && s->ma->junk;
+	rq.ma = s->ma;
 	codes = rm_pcalloc(s->pool, s->nrcpts * sizeof(*codes));
 	rm_deliver_message(&rq, s->rr, codes, &s->nqueued);
 	/* every recipient is durable now, or DEFERRED (not acknowledged) */
@@ -629,6 +708,28 @@ static void commit_done(void *arg, int cancelled)
 	spool_free(s);
 }
 
+/* port-25 mail from an unauthenticated peer; submissions and locally
+ * generated mail (no peer) skip the stage */
+static bool ma_wanted(const struct rmail_submit *s)
+{
+	const struct rm_config *c = rm_conf();
+
+	return c != NULL && c->mailauth_inbound && s->error == RMAIL_E_NONE &&
+	       s->peer_ip != NULL && s->auth_user == NULL && !s->submission;
+}
+
+static void ma_done(void *arg, struct rm_ma_result *r)
+{
+	struct rmail_submit *s = arg;
+
+	if (r == NULL) {
+		commit_done(s, 1);
+		return;
+	}
+	s->ma = r;
+	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+}
+
 void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
 {
 	s->cb = cb;
@@ -637,6 +738,17 @@ void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
 	s->rr = rm_pcalloc(s->pool, s->nrcpts * sizeof(*s->rr));
 	if (s->error == RMAIL_E_NONE)
 		(void)flush(s);
+	if (ma_wanted(s)) {
+		struct rm_ma_input in = {.fd = s->fd,
+					 .peer_ip = s->peer_ip,
+					 .helo = s->helo,
+					 .mail_from = s->mail_from,
+					 .size = s->size,
+					 .in_memory = s->path == NULL};
+
+		rm_ma_stage_start(&in, ma_done, s);
+		return;
+	}
 	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
 }
 
@@ -685,6 +797,10 @@ int rm_submit_init(struct rmail_err *err)
 				     "directory: %s",
 				     strerror(errno));
 	spool_clean();
+	if (dmarc_psl_load(NULL) < 0)
+		rm_log(RMAIL_LOG_WARN, "dmarc: no Public Suffix List: the "
+				       "organizational domain is the From: "
+				       "domain itself");
 	rm_log(RMAIL_LOG_INFO, "dkim: %zu active signing keys",
 	       dkim_keyring_load(rm_conf()->mail_root));
 	return 0;

@@ -18,6 +18,8 @@
 #include "client_reply.h"
 #include "mx_parse.h"
 
+struct rm_ma_result;
+
 /* a hard bound on one message, whatever the protocol announced */
 #define RM_MSG_MAX ((uint64_t)64 << 20)
 #define RM_QID_MAX 32
@@ -81,6 +83,8 @@ struct rm_deliver_req {
 	/* local copies go to each user's \Junk mailbox (DMARC quarantine,
 	 * a spam verdict), not INBOX */
 	bool junk;
+	/* port-25 authentication results for DELIVERY filters, or NULL */
+	const struct rm_ma_result *ma;
 };
 /* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
  * the reply code of its failure (550/552 permanent, 451/452 when it is

@@ -2,8 +2,12 @@
  * Fixture filter for the submission tests, built like a third-party
  * module.  The message picks the verdict with an "X-Test:" header:
  * reject, discard, header (adds X-Filtered), anything else accepts.
- * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only.
+ * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only, and
+ * "X-Test: mailauth" refuses with the 1.3 authentication fields in the
+ * reply text (what the filter saw); at RECEIPT it adds them as a header.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +25,26 @@ static int fx_filter(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
+	if (strstr(buf, "X-Test: mailauth") != NULL) {
+		char t[200];
+		bool has = RMAIL_HAS(msg, struct rmail_filter_msg, from_domain);
+
+#define F(x) (has && msg->x != NULL ? msg->x : "-")
+		snprintf(t, sizeof(t),
+			 "spf=%s dmarc=%s disp=%s from=%s ar=%.40s",
+			 F(spf_result), F(dmarc_result), F(dmarc_disposition),
+			 F(from_domain), F(auth_results));
+#undef F
+		if (msg->stage == RMAIL_FILTER_DELIVERY) {
+			res->action = RMAIL_FILTER_REJECT;
+			res->code = 550;
+			snprintf(res->text, sizeof(res->text), "5.7.1 %s", t);
+		} else {
+			snprintf(res->add_headers, sizeof(res->add_headers),
+				 "X-Receipt-Auth: %s\r\n", t);
+		}
+		return 0;
+	}
 	if (msg->stage == RMAIL_FILTER_DELIVERY) {
 		if (strstr(buf, "X-Test: reject-bob") != NULL &&
 		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0) {

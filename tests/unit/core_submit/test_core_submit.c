@@ -217,9 +217,12 @@ static void test_local(void)
 	g_assert_cmpint(d.status[0], ==, RMAIL_RCPT_DELIVERED);
 	a = inbox("alice@example.test");
 	m = last(a);
+	/* port-25 mail: rmail's Authentication-Results first, then
+	 * the trace */
 	g_assert_true(g_str_has_prefix(m, "Return-Path: <sender@far.test>\r\n"
-					  "Received: from client.example "
-					  "(client.example [192.0.2.7])"));
+					  "Authentication-Results: "));
+	g_assert_nonnull(strstr(m, "\r\nReceived: from client.example "
+				   "(client.example [192.0.2.7])"));
 	g_assert_nonnull(strstr(m, "by mx.example.test (rmail) with ESMTPS"));
 	g_assert_nonnull(strstr(m, "TLSv1.3 TLS_AES_256_GCM_SHA384"));
 	g_assert_nonnull(strstr(m, "\r\n\r\nbody line\r\n.leading dot\r\n"));
