@@ -63,7 +63,9 @@ static size_t header_len(const char *b, size_t n)
 	return n;
 }
 
-static bool has_field(const char *b, size_t n, const char *name)
+/* the value of the first field `name` in the header block (just past
+ * its colon), or NULL */
+static const char *field_value(const char *b, size_t n, const char *name)
 {
 	size_t nl = strlen(name);
 	const char *p = b, *end = b + n;
@@ -73,12 +75,26 @@ static bool has_field(const char *b, size_t n, const char *name)
 
 		if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 &&
 		    p[nl] == ':')
-			return true;
+			return p + nl + 1;
 		if (eol == NULL)
 			break;
 		p = eol + 1;
 	}
-	return false;
+	return NULL;
+}
+
+/* A DMARC aggregate report (RFC 7489 §7.2.1.1 subject, null sender):
+ * reports about reports would only feed a loop between receivers. */
+static bool is_dmarc_report(const char *b, size_t n, const char *mail_from)
+{
+	const char *v = field_value(b, n, "Subject");
+
+	if (v == NULL || (mail_from != NULL && mail_from[0] != '\0'))
+		return false;
+	while (v < b + n && (*v == ' ' || *v == '\t'))
+		v++;
+	return (size_t)(b + n - v) > 14 &&
+	       strncasecmp(v, "Report Domain:", 14) == 0;
 }
 
 /* [READ pool] the message is read once: DKIM hashes, From: domain */
@@ -96,7 +112,9 @@ static void read_work(void *arg, const volatile int *cancel)
 	dkim_verifier_finish(st->dv);
 	if (got > 0) {
 		hl = header_len(b, (size_t)got);
-		st->r->has_authres = has_field(b, hl, "Authentication-Results");
+		st->r->has_authres =
+			field_value(b, hl, "Authentication-Results") != NULL;
+		st->r->is_report = is_dmarc_report(b, hl, st->r->mail_from);
 		st->from_ok =
 			dmarc_from_domain(b, hl, st->r->from_domain,
 					  sizeof(st->r->from_domain)) == 0;
@@ -339,7 +357,7 @@ static void finish(struct ma_stage *st)
 	if (c->dmarc.enabled) {
 		r->dmarc_result = dmarc_result_name(r->dmarc.result);
 		r->record_report = c->dmarc.reports && r->dmarc.have_record &&
-				   r->dmarc.rec.nrua > 0;
+				   r->dmarc.rec.nrua > 0 && !r->is_report;
 	}
 	st->r = NULL;
 	st->done(st->arg, r);

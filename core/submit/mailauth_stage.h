@@ -39,6 +39,7 @@ struct rm_ma_result {
 	const char *spf_result, *dmarc_result, *dmarc_disposition;
 	char from_domain[DMARC_DOMAIN_MAX]; /* "" when none */
 	bool has_authres; /* the header block has an A-R field */
+	bool is_report;	  /* a DMARC aggregate report: not recorded */
 	char *mail_from;  /* the envelope sender, malloc'd */
 	/* for the DMARC aggregate report data */
 	bool record_report;

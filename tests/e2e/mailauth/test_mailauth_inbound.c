@@ -40,6 +40,12 @@ static const char zone_fmt[] =
 	"nospf.test A 192.0.2.1\n"
 	"tmp.test SERVFAIL\n"
 	"_dmarc.tmp.test SERVFAIL\n"
+	"rep.test TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
+	"_dmarc.rep.test TXT \"v=DMARC1; p=none; "
+	"rua=mailto:dmarc@rep.test\"\n"
+	"rpt.test TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
+	"_dmarc.rpt.test TXT \"v=DMARC1; p=none; "
+	"rua=mailto:dmarc@rpt.test\"\n"
 	"sig.test TXT \"v=spf1 -all\"\n"
 	"_dmarc.sig.test TXT \"v=DMARC1; p=none\"\n"
 	"sel._domainkey.sig.test TXT \"v=DKIM1; k=rsa; p=%s\"\n";
@@ -348,6 +354,54 @@ static void test_submission(void)
 	g_free(msg);
 }
 
+/* is `domain` in the aggregate-report data of the mail root */
+static gboolean recorded(const char *domain)
+{
+	char *dir = g_build_filename(rmh_dir(H), "mail", "dmarc", NULL);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *e;
+	gboolean seen = FALSE;
+
+	while (d != NULL && (e = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, e, NULL), *t = NULL;
+
+		if (g_file_get_contents(p, &t, NULL, NULL) &&
+		    strstr(t, domain) != NULL)
+			seen = TRUE;
+		g_free(t);
+		g_free(p);
+	}
+	if (d != NULL)
+		g_dir_close(d);
+	g_free(dir);
+	return seen;
+}
+
+/* An aggregate report someone sends us (null sender, the RFC 7489
+ * subject) is delivered but not recorded: reports about reports would
+ * loop between receivers.  The same domain's ordinary mail is. */
+static void test_report_not_recorded(void)
+{
+	char *m = g_strdup_printf(
+		"From: <noreply-dmarc@rpt.test>\r\nTo: <" BOB ">\r\n"
+		"Subject: Report Domain: example.test Submitter: rpt.test "
+		"Report-ID: <1@rpt.test>\r\nMessage-ID: <r%u@rpt.test>\r\n"
+		"\r\nreport\r\n",
+		counter++);
+	char *l = send_msg(false, "", m);
+
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	g_free(m);
+	g_assert_false(recorded("rpt.test"));
+	m = message("a@rep.test", "ordinary-report-domain", NULL);
+	l = send_msg(false, "a@rep.test", m);
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	g_free(m);
+	g_assert_true(recorded("rep.test"));
+}
+
 /* the rua= domain's evaluation was recorded for the aggregate report */
 static void test_report_data(void)
 {
@@ -443,6 +497,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/mailauth/inbound/submission", test_submission);
 	g_test_add_func("/mailauth/inbound/filter-fields", test_filter_fields);
 	g_test_add_func("/mailauth/inbound/report-data", test_report_data);
+	g_test_add_func("/mailauth/inbound/report-not-recorded",
+			test_report_not_recorded);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);
