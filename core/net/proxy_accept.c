@@ -26,6 +26,7 @@
 struct proxy_wait {
 	ev_io io;
 	ev_timer timer;
+	ev_timer again; /* a partial header: look again a little later */
 	struct rm_listener *l;
 	int fd, local_port;
 	char peer[INET6_ADDRSTRLEN];
@@ -59,6 +60,7 @@ static void wait_free(struct proxy_wait *w, bool close_fd)
 {
 	ev_io_stop(rm_loop(), &w->io);
 	ev_timer_stop(rm_loop(), &w->timer);
+	ev_timer_stop(rm_loop(), &w->again);
 	if (close_fd)
 		close(w->fd);
 	if (w->prev != NULL)
@@ -80,6 +82,14 @@ static void refuse(struct proxy_wait *w, const char *why)
 	       rm_listener_opts(w->l)->proto, why);
 	rm_metric_add("rmail_proxy_refused_total", NULL, 1);
 	wait_free(w, true);
+}
+
+static void on_again(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct proxy_wait *w = rm_container_of(t, struct proxy_wait, again);
+
+	(void)revents;
+	ev_io_start(loop, &w->io);
 }
 
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
@@ -116,9 +126,18 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	n = rm_proxy_parse(buf, (size_t)got, &hdr, &why);
 	if (n == 0) {
-		if ((size_t)got == sizeof(buf))
+		if ((size_t)got == sizeof(buf)) {
 			refuse(w, "header too long");
-		return; /* the rest is on its way */
+			return;
+		}
+		/* the rest is on its way; what was peeked stays readable, so
+		 * the watcher would fire at once again: look back shortly */
+		ev_io_stop(rm_loop(), &w->io);
+		/* a one-shot timer that fired must be set again: libev kept
+		 * its expired time */
+		ev_timer_set(&w->again, 0.02, 0.);
+		ev_timer_start(rm_loop(), &w->again);
+		return;
 	}
 	if (n < 0) {
 		refuse(w, why);
@@ -184,6 +203,7 @@ void rm_proxy_accept(struct rm_listener *l, int fd, const char *peer_ip,
 	ev_timer_init(&w->timer, on_timeout,
 		      c != NULL && c->proxy.timeout > 0 ? c->proxy.timeout : 5.,
 		      0.);
+	ev_init(&w->again, on_again);
 	ev_io_start(rm_loop(), &w->io);
 	ev_timer_start(rm_loop(), &w->timer);
 	w->next = waits;
