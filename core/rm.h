@@ -398,8 +398,10 @@ size_t rm_base64_encode(const void *in, size_t inlen, char *out, size_t outsz);
 void rm_random_bytes(void *buf, size_t n);
 void rm_secure_zero(void *buf, size_t n);
 /* fdio.c: write all n bytes (retrying EINTR and short writes): 0, or
- * -1 with errno */
+ * -1 with errno; read up to n bytes at off, as many as the file has
+ * (short only at EOF): the count, or -1 when nothing could be read */
 int rm_write_all(int fd, const void *p, size_t n);
+ssize_t rm_pread_all(int fd, void *p, size_t n, off_t off);
 
 /* ---- control.c ---------------------------------------------------- */
 int rm_control_start(const char *path, struct rmail_err *err);

@@ -43,7 +43,7 @@ static void status_of(const char *diag, bool expired, char *out, size_t sz)
 /* the original header block, up to the blank line */
 static size_t orig_headers(int fd, char *buf, size_t sz)
 {
-	ssize_t got = fd >= 0 ? pread(fd, buf, sz - 1, 0) : -1;
+	ssize_t got = fd >= 0 ? rm_pread_all(fd, buf, sz - 1, 0) : -1;
 	size_t n, i;
 
 	if (got <= 0)

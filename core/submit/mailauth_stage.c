@@ -102,7 +102,7 @@ static void read_work(void *arg, const volatile int *cancel)
 {
 	struct ma_stage *st = arg;
 	char *b = rm_xmalloc(MA_HDR_READ);
-	ssize_t got = pread(st->in.fd, b, MA_HDR_READ, 0);
+	ssize_t got = rm_pread_all(st->in.fd, b, MA_HDR_READ, 0);
 	size_t hl;
 
 	(void)cancel;

@@ -387,7 +387,7 @@ static bool has_header(int fd, const char *name)
 {
 	char *b = rm_xmalloc(HDR_SCAN + 1);
 	size_t nl = strlen(name);
-	ssize_t got = pread(fd, b, HDR_SCAN, 0);
+	ssize_t got = rm_pread_all(fd, b, HDR_SCAN, 0);
 	bool found = false;
 	char *p = b, *end;
 

@@ -28,18 +28,12 @@ static int from_domain(int fd, uint64_t size, char *out, size_t sz)
 	const struct rmail_mime_addr *a;
 	struct rmail_err err;
 	const char *from, *eoh;
-	size_t got = 0, n;
+	size_t got, n;
+	ssize_t r;
 	int rc = -1;
 
-	while (got < cap) {
-		ssize_t r = pread(fd, b + got, cap - got, (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	r = rm_pread_all(fd, b, cap, 0);
+	got = r > 0 ? (size_t)r : 0;
 	b[got] = '\0';
 	/* the header block only: the parser need not see the body */
 	eoh = strstr(b, "\r\n\r\n");

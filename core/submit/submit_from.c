@@ -6,7 +6,6 @@
  * and the API display, so what is checked is what every client shows;
  * no second, hand-written reading of the header can disagree with it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,11 @@ static char *read_header(int fd, uint64_t size, size_t *len_r)
 {
 	size_t cap = size < FROM_HDR_MAX ? (size_t)size : FROM_HDR_MAX;
 	char *b = rm_xmalloc(cap + 1);
-	size_t got = 0, pos = 0;
+	size_t got, pos = 0;
 
-	while (got < cap) {
-		ssize_t r = pread(fd, b + got, cap - got, (off_t)got);
+	ssize_t r = rm_pread_all(fd, b, cap, 0);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	got = r > 0 ? (size_t)r : 0;
 	while (pos < got) {
 		const char *lf = memchr(b + pos, '\n', got - pos);
 		size_t end;
