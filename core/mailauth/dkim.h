@@ -168,8 +168,10 @@ int dkim_verifier_eval(struct dkim_verifier *v, struct ma_dns_cache *dns,
 		       int64_t now, struct dkim_sig_result *res, size_t max,
 		       size_t *n_r);
 void dkim_verifier_free(struct dkim_verifier *v);
-/* convenience: feed a whole fd from offset 0 (pread); -1 on I/O error */
-int dkim_verifier_feed_fd(struct dkim_verifier *v, int fd);
+/* convenience: feed an fd from offset 0 (pread), the whole message or,
+ * when its header holds no signature to verify, the header only; the
+ * bytes read, or -1 on I/O error */
+int64_t dkim_verifier_feed_fd(struct dkim_verifier *v, int fd);
 
 /* ---- dkim_sign.c ------------------------------------------------- */
 struct dkim_signkey {

@@ -3,6 +3,8 @@
  * our own signatures, the tampering and DNS failure cases, and the
  * PENDING rerun path. */
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -155,6 +157,55 @@ static void test_rfc8463(void)
 		g_assert_cmpstr(dkim_result_name(r[1].result), ==, "pass");
 		g_assert_cmpstr(r[1].a, ==, "rsa-sha256");
 	}
+	ma_dns_cache_free(c);
+}
+
+/* From a file: a signed message is read whole and verifies; an
+ * unsigned one is read to the end of its header only, and is none. */
+static void test_feed_fd(void)
+{
+	struct ma_dns_cache *c = rfc_zone();
+	struct dkim_sig_result r[DKIM_MAX_SIGS];
+	const char *unsigned_msg = "From: a@example.test\r\nSubject: x\r\n"
+				   "\r\n";
+	char path[] = "/tmp/rm-dkimfd-XXXXXX";
+	GString *big = g_string_new(unsigned_msg);
+	struct dkim_verifier *v;
+	size_t n = 9;
+	int fd = g_mkstemp(path);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_unlink(path);
+	g_assert_cmpint(write(fd, rfc8463_msg, strlen(rfc8463_msg)), ==,
+			(ssize_t)strlen(rfc8463_msg));
+	v = dkim_verifier_new();
+	g_assert_cmpint(dkim_verifier_feed_fd(v, fd), ==,
+			(int64_t)strlen(rfc8463_msg));
+	dkim_verifier_finish(v);
+	g_assert_cmpint(
+		dkim_verifier_eval(v, c, 1528637909, r, DKIM_MAX_SIGS, &n), ==,
+		MA_DONE);
+	g_assert_cmpuint(n, ==, 2);
+	g_assert_cmpstr(dkim_result_name(r[0].result), ==, "pass");
+	dkim_verifier_free(v);
+
+	/* 1 MiB of body behind an unsigned header */
+	for (int i = 0; i < 16384; i++)
+		g_string_append(big, "0123456789abcdef0123456789abcdef"
+				     "0123456789abcdef012345678901\r\n");
+	g_assert_cmpint(ftruncate(fd, 0), ==, 0);
+	g_assert_cmpint(pwrite(fd, big->str, big->len, 0), ==,
+			(ssize_t)big->len);
+	v = dkim_verifier_new();
+	g_assert_cmpint(dkim_verifier_feed_fd(v, fd), <, (int64_t)big->len);
+	dkim_verifier_finish(v);
+	g_assert_cmpint(
+		dkim_verifier_eval(v, c, 1528637909, r, DKIM_MAX_SIGS, &n), ==,
+		MA_DONE);
+	g_assert_cmpuint(n, ==, 0);
+	dkim_verifier_free(v);
+	g_string_free(big, TRUE);
+	close(fd);
 	ma_dns_cache_free(c);
 }
 
@@ -488,6 +539,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dkim/canon_rfc6376", test_canon_rfc6376);
 	g_test_add_func("/dkim/rfc8463", test_rfc8463);
 	g_test_add_func("/dkim/pending", test_pending);
+	g_test_add_func("/dkim/feed_fd", test_feed_fd);
 	g_test_add_func("/dkim/tampered", test_tampered);
 	g_test_add_func("/dkim/dns_failures", test_dns_failures);
 	g_test_add_func("/dkim/sign_roundtrip", test_sign_roundtrip);
