@@ -119,7 +119,10 @@ static bool parse_uri(struct span s, struct dmarc_uri *u)
 		v = number(sz, (int64_t)1 << 40);
 		if (v < 0 || v > ((int64_t)1 << 40))
 			return false;
-		u->max_size = (uint64_t)v * mul;
+		/* 2^40 terabytes would wrap: such a limit is no limit */
+		u->max_size = (uint64_t)v > UINT64_MAX / mul
+				      ? UINT64_MAX
+				      : (uint64_t)v * mul;
 		if (u->max_size == 0)
 			return false;
 	}

@@ -125,6 +125,14 @@ static void test_record_rua(void)
 	g_assert_cmpstr(r.rua[3].addr, ==, "f@r.example");
 	g_assert_cmpuint(r.rua[3].max_size, ==, 0);
 
+	/* a size that would wrap 64 bits is no limit, not a small one */
+	g_assert_cmpint(parse("v=DMARC1; p=none; "
+			      "rua=mailto:a@r.example!1099511627776t",
+			      &r),
+			==, DMARC_REC_OK);
+	g_assert_cmpuint(r.nrua, ==, 1);
+	g_assert_cmpuint(r.rua[0].max_size, ==, UINT64_MAX);
+
 	/* nothing that could split an envelope command gets through */
 	g_assert_cmpint(
 		parse("v=DMARC1; p=none; rua=mailto:a%0d%0aRCPT@x.ex", &r), ==,
