@@ -51,7 +51,7 @@
  *       rmail_store_ops.user_rehash (upgrade a verified password to the
  *       store's default scheme, compare-and-swap).
  *       rmail_core.conf_str answers "workers.hash" too.
- *  1.3  (this release; every append below goes under it)
+ *  1.3  (release 0.3 work, frozen in tests/abi/v1_3)
  *       rmail_filter_msg.auth_results, spf_result, dmarc_result,
  *       dmarc_disposition and from_domain: the mail-authentication
  *       results of port-25 mail (RMAIL_FILTER_MSG_SIZE_1_3).
@@ -59,6 +59,7 @@
  *       DNSSEC-validating resolver (answers in <rmail/dns.h>).
  *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
  *       imports keep a source's UIDVALIDITY and UIDs.
+ *  1.4  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -70,7 +71,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 3
+#define RMAIL_ABI_MINOR 4
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
