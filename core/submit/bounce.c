@@ -71,6 +71,13 @@ static void clean_line(char *s)
 void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd)
 {
+	rm_bounce_send_rt(to, orig_id, r, n, msg_fd, false);
+}
+
+void rm_bounce_send_rt(const char *to, const char *orig_id,
+		       const struct rm_bounce_rcpt *r, size_t n, int msg_fd,
+		       bool requiretls)
+{
 	const struct rm_config *c = rm_conf();
 	const char *host = c != NULL && c->hostname ? c->hostname : "localhost";
 	struct rmail_rcpt_result res;
@@ -176,6 +183,7 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	rq.n = 1;
 	rq.local = &local;
 	rq.remote = &remote;
+	rq.requiretls = requiretls;
 	memset(&res, 0, sizeof(res));
 	rm_deliver_message(&rq, &res, NULL, &nq);
 	rm_log(RMAIL_LOG_INFO, "bounce %s for %s to %s: %s", id, orig_id, to,

@@ -52,6 +52,10 @@ int rm_smtp_reply_line(struct rm_smtp_reply *r, const char *line, char *text,
 	    strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
 	    (line[12] == '\0' || line[12] == ' '))
 		r->starttls = true;
+	if (r->ehlo && line[3] != '\0' &&
+	    strncasecmp(line + 4, "REQUIRETLS", 10) == 0 &&
+	    (line[14] == '\0' || line[14] == ' '))
+		r->requiretls = true;
 	if (line[3] != '-') {
 		snprintf(text, sz, "%s", line);
 		return 1;

@@ -25,6 +25,7 @@ struct rm_smtp_reply {
 	unsigned lines;
 	bool ehlo; /* note a STARTTLS line */
 	bool starttls;
+	bool requiretls; /* RFC 8689 */
 };
 
 void rm_smtp_reply_init(struct rm_smtp_reply *r, bool ehlo);

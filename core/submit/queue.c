@@ -146,6 +146,8 @@ static char *env_text(const struct rm_qentry *e)
 	json_object_set_new(root, "attempts", json_integer(e->attempts));
 	if (e->junk)
 		json_object_set_new(root, "junk", json_true());
+	if (e->requiretls)
+		json_object_set_new(root, "requiretls", json_true());
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
 				    json_string(e->last_error));
@@ -174,6 +176,15 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 		 size_t n, const struct rm_msg_src *src, bool junk,
 		 struct rmail_err *err)
 {
+	return rm_queue_add_flags(id, from, rcpts, n, src,
+				  junk ? RM_QF_JUNK : 0, err);
+}
+
+int rm_queue_add_flags(const char *id, const char *from,
+		       const char *const *rcpts, size_t n,
+		       const struct rm_msg_src *src, unsigned flags,
+		       struct rmail_err *err)
+{
 	struct rm_qentry e;
 	char path[4096];
 	int rc;
@@ -188,7 +199,8 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 	e.from = (char *)from;
 	e.created = (int64_t)time(NULL);
 	e.next = 0; /* the first attempt is immediate */
-	e.junk = junk;
+	e.junk = (flags & RM_QF_JUNK) != 0;
+	e.requiretls = (flags & RM_QF_REQUIRETLS) != 0;
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -255,6 +267,7 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
 	e->junk = json_is_true(json_object_get(root, "junk"));
+	e->requiretls = json_is_true(json_object_get(root, "requiretls"));
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
 	for (i = 0; i < e->n; i++) {
@@ -460,7 +473,7 @@ static void session_log(const char *id, const char *host,
 			  sizeof(ip), NULL, 0, NI_NUMERICHOST);
 	rm_tls_result_format(tr, tls, sizeof(tls));
 	rm_log(RMAIL_LOG_INFO, "delivery %s to %s [%s]: %s: %.300s; %s", id,
-	       host, ip, sent ? "session done" : "deferred", what, tls);
+	       host, ip, sent ? "session done" : "not sent", what, tls);
 }
 
 /* the batch's recipients that are still pending (indexes into e->r) */
@@ -477,6 +490,9 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	char why[300] = "", host[256], pw[512], tls[200];
 	size_t nmx = 0, i, k;
 	bool perm = false, sent = false, use_dns = true, mx_secure = false;
+	bool reqtls = e->requiretls;
+	bool relax = !reqtls && rm_tls_required_no(msgfd);
+	size_t tried = 0, rt_fail = 0;
 	int port = rm_smtp_mx_port, source = RM_TLSP_DEFAULT, fixed;
 
 	memset(&opts, 0, sizeof(opts));
@@ -530,11 +546,23 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 						       sizeof(why))
 				 : rm_tls_policy_mx(domain, mx_secure, host,
 						    &pol, why, sizeof(why));
+		if (prc == 0)
+			tried++;
+		if (prc == 0 && reqtls &&
+		    rm_tls_policy_requiretls(&pol, host, why, sizeof(why)) <
+			    0) {
+			rt_fail++;
+			rm_tls_policy_clear(&pol);
+			prc = -1;
+		}
 		if (prc < 0) {
 			rm_log(RMAIL_LOG_INFO, "delivery %s to %s: %s", e->id,
 			       host, why);
 			continue;
 		}
+		if (relax)
+			rm_tls_policy_relax(&pol);
+		opts.requiretls = reqtls;
 		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX, &na) <
 			    0 ||
 		    na == 0) {
@@ -558,8 +586,22 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 							   : "no reply")
 					 : why,
 				    &tr);
+			if (!sent && reqtls && strncmp(why, "5.7.30", 6) == 0) {
+				rt_fail++;
+				break;
+			}
 		}
 		rm_tls_policy_clear(&pol);
+	}
+	/* RFC 8689 §4.2.1: no host can carry the promise: a bounce */
+	if (!sent && reqtls && tried > 0 && rt_fail == tried) {
+		for (i = 0; i < n; i++) {
+			e->r[idx[i]].state = RM_Q_FAILED;
+			set_error(&e->r[idx[i]], why);
+		}
+		free(sr);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return;
 	}
 	rm_tls_result_format(&sent_tr, tls, sizeof(tls));
 	for (i = 0; i < n; i++) {
@@ -711,7 +753,7 @@ static void bounce_failed(struct rm_qentry *e, const int *before, int msgfd,
 		nb++;
 	}
 	if (nb > 0 && e->from[0] != '\0')
-		rm_bounce_send(e->from, e->id, b, nb, msgfd);
+		rm_bounce_send_rt(e->from, e->id, b, nb, msgfd, e->requiretls);
 	free(b);
 }
 

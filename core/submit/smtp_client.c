@@ -37,7 +37,8 @@ struct cl {
 	SSL *ssl;
 	char in[LINE_MAX_ * 2];
 	size_t ilen;
-	bool starttls; /* advertised in the last EHLO */
+	bool starttls;	 /* advertised in the last EHLO */
+	bool requiretls; /* likewise */
 };
 
 static int cl_connect(struct cl *c, const struct rm_addr *a)
@@ -157,14 +158,16 @@ static int cl_reply(struct cl *c, char *text, size_t sz, bool ehlo)
 
 	rm_smtp_reply_init(&rp, ehlo);
 	if (ehlo)
-		c->starttls = false;
+		c->starttls = c->requiretls = false;
 	do {
 		if (cl_line(c, line, sizeof(line)) < 0)
 			return -1;
 		rc = rm_smtp_reply_line(&rp, line, text, sz);
 	} while (rc == 0);
-	if (ehlo)
+	if (ehlo) {
 		c->starttls = rp.starttls;
+		c->requiretls = rp.requiretls;
+	}
 	return rc < 0 ? -1 : rp.code;
 }
 
@@ -429,6 +432,14 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	code = tls_step(c, host, p, try_tls, o->res, why, whysz);
 	if (code != 0)
 		return code;
+	if (o->requiretls && (c->ssl == NULL || !c->requiretls)) {
+		/* RFC 8689 §4.2.1: the next hop must carry the promise on */
+		(void)cl_printf(c, "QUIT\r\n");
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS not supported by the peer",
+			 host);
+		return -1;
+	}
 	if (o->user != NULL) {
 		code = auth_plain(c, o, text, sizeof(text));
 		if (code < 0)
@@ -442,7 +453,8 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 			return -1;
 		}
 	}
-	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from, ">");
+	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from,
+		   o->requiretls ? "> REQUIRETLS" : ">");
 	if (code < 0)
 		goto lost;
 	if (code >= 300) {

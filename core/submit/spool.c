@@ -52,6 +52,7 @@ struct rmail_submit {
 	const char **rcpts;
 	size_t nrcpts;
 	int submission;
+	bool requiretls;
 
 	rmail_submit_fn cb;
 	void *cb_arg;
@@ -258,6 +259,7 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	s->helo = clean(p, o->helo);
 	s->tls_info = clean(p, o->tls_info);
 	s->submission = o->submission;
+	s->requiretls = o->requiretls != 0;
 	s->nrcpts = o->nrcpts;
 	s->rcpts = rm_pcalloc(p, (o->nrcpts + 1) * sizeof(*s->rcpts));
 	for (i = 0; i < o->nrcpts; i++)
@@ -674,6 +676,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.reply_pending = true;
 	rq.junk = s->ma != NULL && s->ma->junk;
 	rq.ma = s->ma;
+	rq.requiretls = s->requiretls;
 	codes = rm_pcalloc(s->pool, s->nrcpts * sizeof(*codes));
 	rm_deliver_message(&rq, s->rr, codes, &s->nqueued);
 	/* every recipient is durable now, or DEFERRED (not acknowledged) */

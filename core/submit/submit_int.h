@@ -85,6 +85,8 @@ struct rm_deliver_req {
 	bool junk;
 	/* port-25 authentication results for DELIVERY filters, or NULL */
 	const struct rm_ma_result *ma;
+	/* RFC 8689 REQUIRETLS: kept in the queue entry */
+	bool requiretls;
 };
 /* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
  * the reply code of its failure (550/552 permanent, 451/452 when it is
@@ -120,7 +122,8 @@ struct rm_qentry {
 	int64_t created;
 	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
-	bool junk; /* local recipients get it in their \Junk mailbox */
+	bool junk;	 /* local recipients get it in their \Junk mailbox */
+	bool requiretls; /* RFC 8689: authenticated TLS or a bounce */
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
@@ -130,6 +133,13 @@ struct rm_qentry {
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 		 size_t n, const struct rm_msg_src *src, bool junk,
 		 struct rmail_err *err);
+/* the same with flags (RM_QF_*) */
+#define RM_QF_JUNK 1u
+#define RM_QF_REQUIRETLS 2u
+int rm_queue_add_flags(const char *id, const char *from,
+		       const char *const *rcpts, size_t n,
+		       const struct rm_msg_src *src, unsigned flags,
+		       struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
 void rm_queue_entry_free(struct rm_qentry *e);
@@ -184,6 +194,9 @@ struct rm_smtp_opts {
 	 * with tls RM_RELAY_NONE */
 	const struct rm_tls_policy *policy;
 	struct rm_tls_result *res; /* filled when not NULL */
+	/* RFC 8689: MAIL ... REQUIRETLS, and only to a peer that
+	 * advertises it after TLS */
+	bool requiretls;
 };
 /* One session: per-recipient codes filled.  Returns 0 when the session
  * ran (codes are meaningful), -1 on a connection-level failure (try the
@@ -205,5 +218,10 @@ struct rm_bounce_rcpt {
  * (its header block) from msg_fd */
 void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd);
+/* the same; requiretls: the bounce of a REQUIRETLS message is itself
+ * relayed only under REQUIRETLS (RFC 8689 §5) */
+void rm_bounce_send_rt(const char *to, const char *orig_id,
+		       const struct rm_bounce_rcpt *r, size_t n, int msg_fd,
+		       bool requiretls);
 
 #endif

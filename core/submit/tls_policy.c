@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -218,6 +219,8 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 	snprintf(p->name, sizeof(p->name), "%s", host);
 	snprintf(p->ca_file, sizeof(p->ca_file), "%s",
 		 ca_file != NULL ? ca_file : "");
+	/* the operator named this host: no DNS answer to distrust */
+	p->mx_authentic = true;
 	if (tls == RM_RELAY_NONE) {
 		p->level = RM_TLS_NONE;
 		return 0;
@@ -241,6 +244,70 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 		p->level = RM_TLS_VERIFY;
 		return 0;
 	}
+}
+
+/* ---- REQUIRETLS (RFC 8689) ---------------------------------------- */
+
+int rm_tls_policy_requiretls(struct rm_tls_policy *p, const char *host,
+			     char *why, size_t whysz)
+{
+	if (!p->mx_authentic) {
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS needs an MX host from a "
+			 "DNSSEC-secure answer or an MTA-STS policy",
+			 host);
+		return -1;
+	}
+	p->testing = false;
+	if (p->level < RM_TLS_VERIFY) {
+		p->level = RM_TLS_VERIFY;
+		snprintf(p->name, sizeof(p->name), "%s", host);
+	}
+	return 0;
+}
+
+void rm_tls_policy_relax(struct rm_tls_policy *p)
+{
+	if ((p->source == RM_TLSP_DANE || p->source == RM_TLSP_MTA_STS) &&
+	    p->level > RM_TLS_OPPORTUNISTIC)
+		p->level = RM_TLS_OPPORTUNISTIC;
+}
+
+/* the header block's first bytes are enough: the field is a header */
+#define HDR_SCAN (64 * 1024)
+
+bool rm_tls_required_no(int fd)
+{
+	char *buf = rm_xmalloc(HDR_SCAN + 1), *p, *end;
+	ssize_t n = pread(fd, buf, HDR_SCAN, 0);
+	bool no = false;
+
+	if (n <= 0) {
+		free(buf);
+		return false;
+	}
+	buf[n] = '\0';
+	end = buf + n;
+	for (p = buf; p < end && *p != '\r' && *p != '\n';) {
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+		char *v;
+
+		if (strncasecmp(p, "TLS-Required:", 13) == 0) {
+			v = p + 13;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			/* RFC 8689 §5: the only value is "No" */
+			if (strncasecmp(v, "No", 2) == 0 &&
+			    (v[2] == '\r' || v[2] == '\n' || v[2] == ' ' ||
+			     v[2] == '\t' || v[2] == '\0'))
+				no = true;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	free(buf);
+	return no;
 }
 
 /* ---- SSL objects -------------------------------------------------- */

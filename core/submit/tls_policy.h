@@ -92,6 +92,23 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 			const char *ca_file, int source,
 			struct rm_tls_policy *p, char *why, size_t whysz);
 
+/*
+ * RFC 8689 REQUIRETLS on top of p: the host must have come from a
+ * DNSSEC-secure MX answer or match an MTA-STS policy (a configured
+ * relay or route counts as authentic) and its certificate must
+ * validate (DANE, else PKIX for the host name: an opportunistic or
+ * encrypt-only policy is raised to that; testing is enforced).  0, or
+ * -1 with "5.7.30 host: ..." when this host cannot carry the message.
+ */
+int rm_tls_policy_requiretls(struct rm_tls_policy *p, const char *host,
+			     char *why, size_t whysz);
+/* RFC 8689 §4.3, "TLS-Required: No": what the recipient domain
+ * publishes (DANE, MTA-STS) no longer stops delivery; the operator's
+ * relay and route settings stay */
+void rm_tls_policy_relax(struct rm_tls_policy *p);
+/* [worker] the message in fd has a "TLS-Required: No" header field */
+bool rm_tls_required_no(int fd);
+
 /* what one session negotiated, for the log line and DSNs */
 struct rm_tls_result {
 	char version[16]; /* "TLSv1.3", "" without TLS */
