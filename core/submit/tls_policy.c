@@ -258,6 +258,13 @@ int rm_tls_policy_requiretls(struct rm_tls_policy *p, const char *host,
 			 host);
 		return -1;
 	}
+	if (p->level == RM_TLS_NONE) {
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS, but TLS is off towards this "
+			 "host (tls none)",
+			 host);
+		return -1;
+	}
 	p->testing = false;
 	if (p->level < RM_TLS_VERIFY) {
 		p->level = RM_TLS_VERIFY;
