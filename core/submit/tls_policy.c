@@ -317,6 +317,115 @@ bool rm_tls_required_no(int fd)
 	return no;
 }
 
+/* ---- session resumption ------------------------------------------- */
+
+/*
+ * Authenticated sessions only, keyed by everything the authentication
+ * depended on (level, reference name, CA file, the TLSA records): a
+ * resumed session skips the certificate, so it must not outlive what
+ * vouched for it.  A handful of next hops is the common case; the
+ * table is small and replaced round-robin.
+ */
+#define SESS_MAX 64
+
+bool rm_tls_resume = true;
+
+static struct {
+	char *key;
+	SSL_SESSION *s;
+} sess[SESS_MAX];
+static size_t nsess, sess_next;
+static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
+static int ex_key = -1;
+static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
+
+static void key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+		     long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+static void ex_init(void)
+{
+	ex_key = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);
+}
+
+static char *sess_key(const struct rm_tls_policy *p)
+{
+	size_t n = strlen(p->name) + strlen(p->ca_file) + 32, o;
+	char *k;
+
+	for (size_t i = 0; i < p->ntlsa; i++)
+		n += 8 + 2 * p->tlsa[i].len;
+	k = rm_xmalloc(n);
+	o = (size_t)snprintf(k, n, "%d|%s|%s", p->level, p->name, p->ca_file);
+	for (size_t i = 0; i < p->ntlsa; i++) {
+		const struct rm_tlsa_rr *t = &p->tlsa[i];
+
+		o += (size_t)snprintf(k + o, n - o, "|%u%u%u", t->usage,
+				      t->selector, t->mtype);
+		for (size_t j = 0; j < t->len; j++)
+			o += (size_t)snprintf(k + o, n - o, "%02x", t->data[j]);
+	}
+	return k;
+}
+
+static void sess_put(const char *key, SSL_SESSION *s)
+{
+	size_t i;
+
+	pthread_mutex_lock(&sess_mu);
+	for (i = 0; i < nsess && strcmp(sess[i].key, key) != 0; i++)
+		;
+	if (i == nsess) {
+		if (nsess < SESS_MAX) {
+			i = nsess++;
+		} else {
+			i = sess_next++ % SESS_MAX;
+			free(sess[i].key);
+			SSL_SESSION_free(sess[i].s);
+		}
+		sess[i].key = rm_xstrdup(key);
+	} else {
+		SSL_SESSION_free(sess[i].s);
+	}
+	SSL_SESSION_up_ref(s);
+	sess[i].s = s;
+	pthread_mutex_unlock(&sess_mu);
+}
+
+static SSL_SESSION *sess_get(const char *key)
+{
+	SSL_SESSION *s = NULL;
+
+	pthread_mutex_lock(&sess_mu);
+	for (size_t i = 0; i < nsess; i++)
+		if (strcmp(sess[i].key, key) == 0) {
+			s = sess[i].s;
+			SSL_SESSION_up_ref(s);
+			break;
+		}
+	pthread_mutex_unlock(&sess_mu);
+	return s;
+}
+
+/* a new session (a TLS 1.3 ticket comes after the handshake) */
+static int new_sess(SSL *ssl, SSL_SESSION *s)
+{
+	const char *key = SSL_get_ex_data(ssl, ex_key);
+
+	/* only sessions whose peer passed: a failed one is never reused */
+	if (key != NULL && SSL_SESSION_is_resumable(s) &&
+	    SSL_get_verify_result(ssl) == X509_V_OK)
+		sess_put(key, s);
+	return 0; /* the reference stays OpenSSL's */
+}
+
 /* ---- SSL objects -------------------------------------------------- */
 
 /*
@@ -352,6 +461,9 @@ static SSL_CTX *verify_ctx(const char *ca_file)
 	/* the verdict is read after the handshake (rm_tls_policy_check),
 	 * so the session can be logged and quit politely */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(
+		ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_sess);
 	if ((ca_file[0] != '\0'
 		     ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
 		     : SSL_CTX_set_default_verify_paths(ctx)) != 1 ||
@@ -428,6 +540,18 @@ SSL *rm_tls_policy_ssl(const struct rm_tls_policy *p, const char *host)
 		SSL_free(ssl);
 		return NULL;
 	}
+	if (p->level >= RM_TLS_VERIFY && rm_tls_resume) {
+		char *key = sess_key(p);
+		SSL_SESSION *s = sess_get(key);
+
+		pthread_once(&ex_once, ex_init);
+		if (s != NULL) {
+			(void)SSL_set_session(ssl, s);
+			SSL_SESSION_free(s);
+		}
+		if (ex_key < 0 || SSL_set_ex_data(ssl, ex_key, key) != 1)
+			free(key);
+	}
 	return ssl;
 }
 
@@ -439,12 +563,17 @@ int rm_tls_policy_check(const struct rm_tls_policy *p, SSL *ssl,
 	long vr = SSL_get_verify_result(ssl);
 	bool chain_ok = peer != NULL && vr == X509_V_OK;
 
+	bool reused = SSL_session_reused(ssl) == 1;
+
 	X509_free(peer);
 	snprintf(r->version, sizeof(r->version), "%s", SSL_get_version(ssl));
 	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_get_cipher_name(ssl));
 	r->policy = rm_tls_source_name(p->source);
+	r->resumed = reused;
+	/* a resumed session carries its first verification's result; the
+	 * cache key holds the TLSA records that vouched for it */
 	r->dane = p->level == RM_TLS_DANE && chain_ok &&
-		  SSL_get0_dane_authority(ssl, NULL, NULL) >= 0;
+		  (reused || SSL_get0_dane_authority(ssl, NULL, NULL) >= 0);
 	if (p->level >= RM_TLS_VERIFY)
 		r->verify = chain_ok && (p->level != RM_TLS_DANE || r->dane)
 				    ? "Verified"
@@ -469,7 +598,8 @@ void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz)
 		snprintf(buf, sz, "tls=none verify=None policy=%s",
 			 r->policy ? r->policy : "opportunistic");
 	else
-		snprintf(buf, sz, "tls=%s cipher=%s verify=%s policy=%s",
+		snprintf(buf, sz, "tls=%s cipher=%s verify=%s policy=%s%s",
 			 r->version, r->cipher, r->verify ? r->verify : "None",
-			 r->policy ? r->policy : "opportunistic");
+			 r->policy ? r->policy : "opportunistic",
+			 r->resumed ? " resumed" : "");
 }

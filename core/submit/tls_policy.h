@@ -116,9 +116,15 @@ struct rm_tls_result {
 	const char *verify; /* "Verified", "Trusted", "Untrusted", "None" */
 	const char *policy; /* rm_tls_source_name() */
 	bool dane;	    /* authenticated by TLSA */
+	bool resumed;	    /* an earlier session resumed */
 };
 /* "tls=TLSv1.3 cipher=... verify=Verified policy=dane" */
 void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz);
+
+/* authenticated sessions resume earlier ones to the same peer under
+ * the same policy (TLS tickets or session ids); on by default, the
+ * bench turns it off to compare */
+extern bool rm_tls_resume;
 
 /* [any thread] an SSL for fd, set up for the policy (min TLS 1.2 when
  * authenticating, SNI, DANE, the reference name); NULL on error */

@@ -195,6 +195,9 @@ static void test_dane_ee(void)
 	load("");
 	expect_sent("x@good.dane.test", "dane-ee-ok",
 		    "verify=Verified policy=dane");
+	/* the next session resumes the first, still Verified */
+	expect_sent("x@good.dane.test", "dane-ee-again",
+		    "verify=Verified policy=dane resumed");
 }
 
 static void test_dane_mismatch(void)
