@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +48,7 @@ static int cl_connect(struct cl *c, const struct rm_addr *a)
 	struct timeval tv;
 	struct pollfd pfd;
 	socklen_t sl = sizeof(int);
-	int fl, soerr = 0;
+	int fl, soerr = 0, one = 1;
 
 	c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -69,6 +71,9 @@ static int cl_connect(struct cl *c, const struct rm_addr *a)
 	tv.tv_usec = (suseconds_t)((rm_smtp_timeout - (double)tv.tv_sec) * 1e6);
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* back-to-back writes (TLS Finished then EHLO, the body then its
+	 * final dot) would otherwise wait out the peer's delayed ACK */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return 0;
 }
 
