@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,7 +81,11 @@ static void serve(struct sink *sk, int fd)
 	char line[2048];
 	GString *data = NULL, *raw = NULL, *rc = g_string_new("");
 	gboolean authed = sk->auth_b64 == NULL;
+	int one = 1;
 
+	/* replies go out a line per write: without this, Nagle and the
+	 * peer's delayed ACK add 40 ms to every multi-line reply */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	put(&c, "220 sink ESMTP\r\n");
 	while (get_line(&c, line, sizeof(line))) {
 		if (data != NULL) {
