@@ -145,6 +145,36 @@ static struct run queue_ex(const char *rcpt, const char *subject,
 	return r;
 }
 
+/* the queued bounce to `to` (removed): its text, or NULL; *rt_r its
+ * REQUIRETLS flag */
+static char *take_bounce(const char *to, bool *rt_r)
+{
+	char(*ids)[RM_QID_MAX] = NULL;
+	size_t nid = rm_queue_list(&ids);
+	char *text = NULL;
+
+	for (size_t i = 0; i < nid; i++) {
+		struct rm_qentry e;
+		char path[4096];
+
+		if (rm_queue_load(ids[i], &e, NULL) < 0)
+			continue;
+		if (e.from[0] == '\0' && strcmp(e.r[0].addr, to) == 0) {
+			*rt_r = e.requiretls;
+			g_assert_cmpint(rm_submit_path(path, sizeof(path),
+						       "queue", ids[i]),
+					==, 0);
+			g_strlcat(path, ".msg", sizeof(path));
+			g_assert_true(
+				g_file_get_contents(path, &text, NULL, NULL));
+			g_assert_cmpint(rm_queue_remove(ids[i]), ==, 0);
+		}
+		rm_queue_entry_free(&e);
+	}
+	free(ids);
+	return text;
+}
+
 /* a null sender: no bounce joins the queue */
 static struct run queue_once(const char *rcpt, const char *subject)
 {
@@ -198,6 +228,26 @@ static void test_dane_ee(void)
 	/* the next session resumes the first, still Verified */
 	expect_sent("x@good.dane.test", "dane-ee-again",
 		    "verify=Verified policy=dane resumed");
+}
+
+/* a reply over DANE-verified TLS: the DSN says how it came */
+static void test_dane_dsn(void)
+{
+	struct run r;
+	bool rt = true;
+	char *dsn;
+
+	load("");
+	r = queue_ex("reject-x@good.dane.test", "dane-dsn", "bob@sender.test",
+		     0, "");
+	g_assert_null(r.why);
+	dsn = take_bounce("bob@sender.test", &rt);
+	g_assert_nonnull(dsn);
+	g_assert_false(rt);
+	g_assert_nonnull(strstr(dsn, "550 5.1.1 rejected by sink (tls=TLSv1"));
+	g_assert_nonnull(strstr(dsn, "verify=Verified policy=dane"));
+	g_free(dsn);
+	run_free(&r);
 }
 
 static void test_dane_mismatch(void)
@@ -395,9 +445,8 @@ static void test_rt_peer_lacks(void)
 {
 	guint n0 = sink_count();
 	struct run r;
-	char(*ids)[RM_QID_MAX] = NULL;
-	size_t nid;
-	gboolean bounce_rt = FALSE;
+	bool bounce_rt = false;
+	char *dsn;
 
 	load("");
 	r = queue_ex("x@good.dane.test", "rt-lacks", "alice@sender.test",
@@ -406,21 +455,11 @@ static void test_rt_peer_lacks(void)
 	g_assert_null(r.why);
 	g_assert_nonnull(strstr(r.log, "5.7.30"));
 	g_assert_cmpuint(sink_count(), ==, n0);
-	nid = rm_queue_list(&ids);
-	for (size_t i = 0; i < nid; i++) {
-		struct rm_qentry e;
-
-		if (rm_queue_load(ids[i], &e, NULL) < 0)
-			continue;
-		if (e.from[0] == '\0' &&
-		    strcmp(e.r[0].addr, "alice@sender.test") == 0) {
-			bounce_rt = e.requiretls;
-			g_assert_cmpint(rm_queue_remove(ids[i]), ==, 0);
-		}
-		rm_queue_entry_free(&e);
-	}
-	free(ids);
+	dsn = take_bounce("alice@sender.test", &bounce_rt);
+	g_assert_nonnull(dsn);
+	g_assert_nonnull(strstr(dsn, "5.7.30"));
 	g_assert_true(bounce_rt);
+	g_free(dsn);
 	run_free(&r);
 }
 
@@ -663,6 +702,7 @@ int main(int argc, char **argv)
 	load("");
 	g_assert_cmpint(rm_submit_init(&err), ==, 0);
 	g_test_add_func("/dane/ee", test_dane_ee);
+	g_test_add_func("/dane/dsn", test_dane_dsn);
 	g_test_add_func("/dane/mismatch", test_dane_mismatch);
 	g_test_add_func("/dane/bogus", test_dane_bogus);
 	g_test_add_func("/dane/ta", test_dane_ta);
