@@ -21,6 +21,7 @@
 
 #include "dns/dns.h"
 #include "submit_int.h"
+#include "tls_parse.h"
 
 int rm_tls_verify_mode(const char *s)
 {
@@ -77,21 +78,20 @@ static bool is_ip(const char *host)
 static void take_tlsa(const struct ma_rrset *rs, struct rm_tls_policy *p)
 {
 	for (size_t i = 0; i < rs->n; i++) {
-		const struct ma_rr *r = &rs->rr[i];
+		struct rm_tlsa_view v;
 		struct rm_tlsa_rr *t;
 
-		if (r->len < 4 || (r->data[0] != 2 && r->data[0] != 3) ||
-		    r->data[1] > 1 || r->data[2] > 2)
+		if (!rm_tlsa_parse(rs->rr[i].data, rs->rr[i].len, &v))
 			continue;
 		p->tlsa =
 			rm_xrealloc(p->tlsa, (p->ntlsa + 1) * sizeof(*p->tlsa));
 		t = &p->tlsa[p->ntlsa++];
-		t->usage = r->data[0];
-		t->selector = r->data[1];
-		t->mtype = r->data[2];
-		t->len = r->len - 3;
+		t->usage = v.usage;
+		t->selector = v.selector;
+		t->mtype = v.mtype;
+		t->len = v.len;
 		t->data = rm_xmalloc(t->len);
-		memcpy(t->data, r->data + 3, t->len);
+		memcpy(t->data, v.data, t->len);
 	}
 }
 
@@ -285,34 +285,10 @@ void rm_tls_policy_relax(struct rm_tls_policy *p)
 
 bool rm_tls_required_no(int fd)
 {
-	char *buf = rm_xmalloc(HDR_SCAN + 1), *p, *end;
+	char *buf = rm_xmalloc(HDR_SCAN);
 	ssize_t n = pread(fd, buf, HDR_SCAN, 0);
-	bool no = false;
+	bool no = n > 0 && rm_tls_required_no_buf(buf, (size_t)n);
 
-	if (n <= 0) {
-		free(buf);
-		return false;
-	}
-	buf[n] = '\0';
-	end = buf + n;
-	for (p = buf; p < end && *p != '\r' && *p != '\n';) {
-		char *eol = memchr(p, '\n', (size_t)(end - p));
-		char *v;
-
-		if (strncasecmp(p, "TLS-Required:", 13) == 0) {
-			v = p + 13;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			/* RFC 8689 §5: the only value is "No" */
-			if (strncasecmp(v, "No", 2) == 0 &&
-			    (v[2] == '\r' || v[2] == '\n' || v[2] == ' ' ||
-			     v[2] == '\t' || v[2] == '\0'))
-				no = true;
-		}
-		if (eol == NULL)
-			break;
-		p = eol + 1;
-	}
 	free(buf);
 	return no;
 }
