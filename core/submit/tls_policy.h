@@ -118,6 +118,17 @@ struct rm_tls_result {
 	bool dane;	    /* authenticated by TLSA */
 	bool resumed;	    /* an earlier session resumed */
 };
+/*
+ * One outbound TLS result for TLS-RPT (RFC 8460): called after each
+ * session (r set, why "" on success) and for each host skipped before
+ * connecting (r NULL, why says why).  The `mtasts` helper's
+ * rm_tlsrpt_note() goes here (see the marked call site).
+ */
+void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
+			const char *host, const char *peer_ip,
+			const struct rm_tls_result *r, bool ok,
+			const char *why);
+
 /* "tls=TLSv1.3 cipher=... verify=Verified policy=dane" */
 void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz);
 
