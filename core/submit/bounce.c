@@ -162,13 +162,21 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	fclose(f);
 	remote.fd = fd;
 	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
+	rcpts[0] = to;
+	remote.prefix = "";
+	remote.flags =
+		rm_msg_classify(fd, remote.size, "", "", rcpts, 1, false);
+	/* 7-bit before it is signed when it leaves (docs/delivery.md) */
+	if (rm_submit_sign_7bit(&remote, rcpts, 1, false) < 0)
+		rm_log(RMAIL_LOG_WARN, "bounce %s: 7-bit conversion failed",
+		       id);
 	pool = rm_pool_create(NULL);
 	/* signed with the key of the hostname's domain (From: is there) */
-	remote.prefix = rm_submit_dkim(pool, "", fd, remote.size, id, false);
+	remote.prefix =
+		rm_submit_dkim(pool, "", remote.fd, remote.size, id, false);
 	local = remote;
 	local.prefix =
 		rm_psprintf(pool, "Return-Path: <>\r\n%s", remote.prefix);
-	rcpts[0] = to;
 	memset(&rq, 0, sizeof(rq));
 	rq.id = id;
 	rq.mail_from = "";
@@ -183,6 +191,8 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	       : res.status == RMAIL_RCPT_QUEUED  ? "queued"
 						  : "failed");
 	rm_metric_add("rmail_deliveries_total", "result=\"bounced\"", 1);
+	if (remote.fd != fd)
+		close(remote.fd);
 	close(fd);
 	(void)unlink(path);
 	rm_pool_destroy(&pool);
