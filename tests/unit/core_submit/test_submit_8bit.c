@@ -459,6 +459,47 @@ static void test_queue_file(void)
 	g_free(ids);
 }
 
+static struct rm_smtp_caps ehlo(const char *const *lines)
+{
+	struct rm_smtp_reply rp;
+	char text[256];
+	int rc = 0;
+
+	rm_smtp_reply_init(&rp, true);
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		g_assert_cmpint(rc, ==, 0);
+		rc = rm_smtp_reply_line(&rp, lines[i], text, sizeof(text));
+	}
+	g_assert_cmpint(rc, ==, 1);
+	g_assert_cmpint(rp.code, ==, 250);
+	return rp.caps;
+}
+
+/* the EHLO keywords: case-insensitive, whole words, SIZE's number
+ * (absent or unusable: no limit); the greeting line is not one */
+static void test_ehlo_caps(void)
+{
+	const char *a[] = {"250-mx.example 8BITMIME SIZE 5",
+			   "250-size 1000",
+			   "250-8bitmime",
+			   "250-SMTPUTF8X",
+			   "250 SMTPUTF8",
+			   NULL};
+	const char *b[] = {"250-mx.example", "250-SIZE", "250-8BITMIMEX",
+			   "250 SIZE 99999999999999999999999", NULL};
+	const char *c[] = {"250 8BITMIME", NULL};
+	struct rm_smtp_caps k = ehlo(a);
+
+	g_assert_true(k.eightbitmime && k.smtputf8 && k.size);
+	g_assert_cmpuint(k.size_max, ==, 1000);
+	k = ehlo(b);
+	g_assert_false(k.eightbitmime || k.smtputf8);
+	g_assert_true(k.size);
+	g_assert_cmpuint(k.size_max, ==, 0);
+	k = ehlo(c);
+	g_assert_false(k.eightbitmime);
+}
+
 static void setup(void)
 {
 	struct rm_config *conf = NULL;
@@ -526,6 +567,7 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	setup();
+	g_test_add_func("/8bit/ehlo_caps", test_ehlo_caps);
 	g_test_add_func("/8bit/seven", test_seven);
 	g_test_add_func("/8bit/eightbit", test_eightbit);
 	g_test_add_func("/8bit/size", test_size);
