@@ -40,6 +40,10 @@ unsigned rm_msg_classify(int fd, uint64_t size, const char *prefix,
 	if (m != NULL) {
 		c = rm_mime_8bit_class(m, (size_t)size);
 		munmap((void *)m, (size_t)size);
+	} else if (size > 0) {
+		/* unread: 8-bit is the safe guess (a hop without 8BITMIME
+		 * then gets a conversion, or a temporary failure) */
+		c = RM_8BIT_ANY;
 	}
 	/* our own header lines are part of the top header block */
 	if (rm_str_8bit(prefix)) {
