@@ -133,40 +133,49 @@ static bool line_break_at(const char *in, size_t i, size_t len)
 void rm_mime_qp_encode(struct rm_mbuf *out, const char *in, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t col = 0;
+	char buf[8192];
+	size_t col = 0, o = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
-		char tok[3];
-		size_t t = 1;
+		bool lit;
 
+		/* room for a soft break and an escape */
+		if (o > sizeof(buf) - 8) {
+			rm_mbuf_add(out, buf, o);
+			o = 0;
+		}
 		if (line_break_at(in, i, len)) {
 			if (c == '\r')
 				i++;
-			rm_mbuf_add(out, "\r\n", 2);
+			buf[o++] = '\r';
+			buf[o++] = '\n';
 			col = 0;
 			continue;
 		}
 		/* blanks are literal unless a line or the data ends after
 		 * them (transports strip trailing blanks) */
-		if ((c >= 33 && c <= 126 && c != '=') ||
-		    ((c == ' ' || c == '\t') && i + 1 < len &&
-		     !line_break_at(in, i + 1, len))) {
-			tok[0] = (char)c;
-		} else {
-			tok[0] = '=';
-			tok[1] = hex[c >> 4];
-			tok[2] = hex[c & 15];
-			t = 3;
-		}
+		lit = (c >= 33 && c <= 126 && c != '=') ||
+		      ((c == ' ' || c == '\t') && i + 1 < len &&
+		       !line_break_at(in, i + 1, len));
 		/* room for the soft break's '=' */
-		if (col + t > QP_LINE - 1) {
-			rm_mbuf_add(out, "=\r\n", 3);
+		if (col + (lit ? 1 : 3) > QP_LINE - 1) {
+			buf[o++] = '=';
+			buf[o++] = '\r';
+			buf[o++] = '\n';
 			col = 0;
 		}
-		rm_mbuf_add(out, tok, t);
-		col += t;
+		if (lit) {
+			buf[o++] = (char)c;
+			col++;
+		} else {
+			buf[o++] = '=';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+			col += 3;
+		}
 	}
+	rm_mbuf_add(out, buf, o);
 }
 
 void rm_mime_b64_encode(struct rm_mbuf *out, const char *in, size_t len)
