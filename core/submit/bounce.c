@@ -68,6 +68,16 @@ static void clean_line(char *s)
 			*s = ' ';
 }
 
+/* the human part lists the addresses: UTF-8 ones (RFC 6531) make it
+ * utf-8 text */
+static bool utf8_addrs(const struct rm_bounce_rcpt *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rm_str_8bit(r[i].addr))
+			return true;
+	return false;
+}
+
 void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd)
 {
@@ -114,11 +124,12 @@ void rm_bounce_send(const char *to, const char *orig_id,
 		"\r\n\tboundary=\"%s/%s\"\r\n\r\n"
 		"This is a MIME-encapsulated message.\r\n\r\n"
 		"--%s/%s\r\n"
-		"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+		"Content-Type: text/plain; charset=%s\r\n\r\n"
 		"This is the mail system at host %s.\r\n\r\n"
 		"Your message (queue id %s) could not be delivered to one "
 		"or more\r\nrecipients.\r\n\r\n",
-		host, to, date, id, host, id, host, id, host, host, orig_id);
+		host, to, date, id, host, id, host, id, host,
+		utf8_addrs(r, n) ? "utf-8" : "us-ascii", host, orig_id);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(diag, sizeof(diag), "%s", r[i].diag ? r[i].diag : "");
 		clean_line(diag);

@@ -339,6 +339,7 @@ static void test_smtputf8(void)
 	submit("alice@example.test", "j\xc3\xb6rg@none.test", ascii);
 	b = bounce_for_alice(b0);
 	g_assert_nonnull(strstr(b, "Status: 5.6.7"));
+	g_assert_nonnull(strstr(b, "text/plain; charset=utf-8"));
 	g_assert_nonnull(strstr(b, "SMTPUTF8"));
 	g_free(b);
 
