@@ -3,9 +3,12 @@
  * timeouts: EHLO (HELO fallback), STARTTLS as the TLS policy says
  * (tls_policy.h): opportunistic — a failed handshake retries the host
  * in cleartext — or mandatory and authenticated, where nothing ever
- * goes out in cleartext; then MAIL, RCPT per recipient,
- * DATA with canonical CRLF and dot-stuffing.  Replies are read with bounded
- * lines and a bounded number of continuation lines: the peer is untrusted.
+ * goes out in cleartext; then MAIL with the SIZE, BODY and SMTPUTF8
+ * parameters the hop offers (mail_params: the 7-bit form for a hop
+ * without 8BITMIME, final replies for what the hop cannot take), RCPT
+ * per recipient, DATA with canonical CRLF and dot-stuffing.  Replies are
+ * read with bounded lines and a bounded number of continuation lines:
+ * the peer is untrusted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
