@@ -148,6 +148,16 @@ static char *env_text(const struct rm_qentry *e)
 		json_object_set_new(root, "junk", json_true());
 	if (e->requiretls)
 		json_object_set_new(root, "requiretls", json_true());
+	/* what the next hop must offer (docs/delivery.md "Outbound
+	 * message format"); an entry without "8bit" is from before */
+	if (e->flags & RM_MSG_KNOWN) {
+		json_object_set_new(root, "8bit",
+				    json_boolean(e->flags & RM_MSG_8BIT));
+		json_object_set_new(root, "smtputf8",
+				    json_boolean(e->flags & RM_MSG_SMTPUTF8));
+		json_object_set_new(root, "utf8hdr",
+				    json_boolean(e->flags & RM_MSG_UTF8HDR));
+	}
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
 				    json_string(e->last_error));
@@ -201,6 +211,7 @@ int rm_queue_add_flags(const char *id, const char *from,
 	e.next = 0; /* the first attempt is immediate */
 	e.junk = (flags & RM_QF_JUNK) != 0;
 	e.requiretls = (flags & RM_QF_REQUIRETLS) != 0;
+	e.flags = src->flags;
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -268,6 +279,17 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 	e->last_error = jstr(root, "last_error");
 	e->junk = json_is_true(json_object_get(root, "junk"));
 	e->requiretls = json_is_true(json_object_get(root, "requiretls"));
+	if (json_is_boolean(json_object_get(root, "8bit")))
+		e->flags = RM_MSG_KNOWN |
+			   (json_is_true(json_object_get(root, "8bit"))
+				    ? RM_MSG_8BIT
+				    : 0) |
+			   (json_is_true(json_object_get(root, "smtputf8"))
+				    ? RM_MSG_SMTPUTF8
+				    : 0) |
+			   (json_is_true(json_object_get(root, "utf8hdr"))
+				    ? RM_MSG_UTF8HDR
+				    : 0);
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
 	for (i = 0; i < e->n; i++) {
@@ -483,7 +505,7 @@ static void session_log(const char *id, const char *host, const char *ip,
 
 /* the batch's recipients that are still pending (indexes into e->r) */
 static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
-			   const char *domain, int msgfd)
+			   const char *domain, struct rm_smtp_msg *m)
 {
 	const struct rm_config *c = rm_conf();
 	struct rm_mx mx[MX_MAX];
@@ -584,7 +606,7 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sr[i].reply[0] = '\0';
 			}
 			if (rm_smtp_send(&addrs[a], host, &opts, e->from, sr, n,
-					 msgfd, why, sizeof(why)) == 0) {
+					 m, why, sizeof(why)) == 0) {
 				sent = true;
 				sent_tr = tr;
 			}
@@ -703,7 +725,7 @@ static void slot_give(const char *dom)
 static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
 			       int msgfd)
 {
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0};
 	struct rmail_err err;
 	struct stat st;
 	char *prefix;
@@ -767,6 +789,29 @@ static void bounce_failed(struct rm_qentry *e, const int *before, int msgfd,
 	free(b);
 }
 
+/* the message of this attempt with what it needs of a next hop; an
+ * entry queued before these were recorded is looked at now */
+static void attempt_msg(const struct rm_qentry *e, int msgfd,
+			struct rm_smtp_msg *m)
+{
+	struct stat st;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = msgfd;
+	m->fd7 = -1;
+	m->size = fstat(msgfd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	m->flags = e->flags;
+	if (!(m->flags & RM_MSG_KNOWN)) {
+		const char **rc = rm_xcalloc(e->n + 1, sizeof(*rc));
+
+		for (size_t i = 0; i < e->n; i++)
+			rc[i] = e->r[i].addr;
+		m->flags = rm_msg_classify(msgfd, m->size, "", e->from, rc,
+					   e->n, false);
+		free(rc);
+	}
+}
+
 /* deliver what is pending in one locked entry; true when finished */
 static bool attempt(struct rm_qentry *e, int msgfd)
 {
@@ -778,7 +823,9 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	bool *seen = rm_xcalloc(e->n, sizeof(*seen));
 	size_t i, j, n, pending = 0;
 	struct rmail_err err;
+	struct rm_smtp_msg msg;
 
+	attempt_msg(e, msgfd, &msg);
 	for (i = 0; i < e->n; i++)
 		before[i] = e->r[i].state;
 	for (i = 0; i < e->n; i++) {
@@ -809,9 +856,10 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			idx[n++] = j;
 		}
 		slot_take(dom);
-		deliver_remote(e, idx, n, dom, msgfd);
+		deliver_remote(e, idx, n, dom, &msg);
 		slot_give(dom);
 	}
+	rm_smtp_msg_done(&msg);
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
 			  wall_now() - t0);
 	bounce_failed(e, before, msgfd, false);

@@ -238,13 +238,22 @@ static int body_out(void *arg, const char *data, size_t n)
 	return 0;
 }
 
+/* the Received: WITH protocol (RFC 3848); a transaction that gave
+ * SMTPUTF8 says so with RFC 6531 §4.3's names, which is also how the
+ * core learns the sender asked for it (docs/delivery.md "Outbound
+ * message format") */
 static const char *proto_name(struct smtp_session *s)
 {
+	int tls = s->mod->core->conn_is_tls(s->c);
+
 	if (!s->esmtp)
 		return "smtp";
+	if (s->parser.utf8)
+		return s->authed ? (tls ? "UTF8SMTPSA" : "UTF8SMTPA")
+				 : (tls ? "UTF8SMTPS" : "UTF8SMTP");
 	if (s->authed)
 		return "esmtpsa";
-	return s->mod->core->conn_is_tls(s->c) ? "esmtps" : "esmtp";
+	return tls ? "esmtps" : "esmtp";
 }
 
 static int body_begin(struct smtp_session *s, int mode)

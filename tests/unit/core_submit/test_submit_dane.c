@@ -106,7 +106,7 @@ static struct run queue_ex(const char *rcpt, const char *subject,
 		g_strdup_printf("%sSubject: %s\r\n\r\nbody\r\n", hdr, subject);
 	char *tmp = path_of("msg"), *logp = path_of("pass.log");
 	char id[RM_QID_MAX];
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0}; /* flags 0: looked at on delivery */
 	struct rm_qentry e;
 	struct rmail_err err;
 	struct run r = {0};
