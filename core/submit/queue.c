@@ -518,7 +518,7 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	size_t nmx = 0, i, k;
 	bool perm = false, sent = false, use_dns = true, mx_secure = false;
 	bool reqtls = e->requiretls;
-	bool relax = !reqtls && rm_tls_required_no(msgfd);
+	bool relax = !reqtls && rm_tls_required_no(m->fd);
 	size_t tried = 0, rt_fail = 0;
 	int port = rm_smtp_mx_port, source = RM_TLSP_DEFAULT, fixed;
 

@@ -157,7 +157,6 @@ struct rm_qentry {
 	uint32_t attempts;
 	bool junk;	 /* local recipients get it in their \Junk mailbox */
 	bool requiretls; /* RFC 8689: authenticated TLS or a bounce */
-	bool junk;	 /* local recipients get it in their \Junk mailbox */
 	unsigned flags;	 /* enum rm_msg_flags (0: an entry from before) */
 	size_t n;
 	struct rm_qrcpt *r;
