@@ -55,6 +55,10 @@ struct rm_core_raw {
 	int64_t dns_timeout_ms;
 	int dkim_enabled;
 	struct rmail_strlist dkim_algorithms, dkim_headers;
+	int mta_sts_enabled, tlsrpt_reports;
+	const char *mta_sts_ca_file;
+	struct rmail_strlist mta_sts_connect_to;
+	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

@@ -171,6 +171,18 @@ struct rm_config {
 		unsigned algs;		      /* 1 << DKIM_A_* */
 		struct rmail_strlist headers; /* empty: the default set */
 	} dkim;
+	/* appended: MTA-STS and TLS-RPT (core/submit/mta_sts.h, tlsrpt.h) */
+	struct {
+		bool enabled;
+		const char *ca_file; /* absolute; NULL: the system store */
+		struct rmail_strlist connect_to; /* CURLOPT_CONNECT_TO */
+	} mta_sts;
+	struct {
+		bool reports;
+		const char *org_name;	 /* never NULL */
+		const char *contact;	 /* never NULL */
+		const char *report_from; /* never NULL */
+	} tlsrpt;
 };
 
 /* delivery.relay_tls */
