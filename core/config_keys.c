@@ -7,6 +7,8 @@
 
 #include "config_keys.h"
 #include "mailauth/spf_record.h"
+#include "submit/route_conf.h"
+#include "submit/tls_policy.h"
 
 /* mta_sts.connect_to: "HOST:PORT:TOHOST:TOPORT" (libcurl's
  * CURLOPT_CONNECT_TO; HOST and TOHOST may be empty, an IPv6 TOHOST is
@@ -88,6 +90,15 @@ static int check_relay_tls(const void *field, struct rmail_err *err)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "expected one of "
 				     "starttls, implicit, none");
+	return 0;
+}
+
+static int check_tls_verify(const void *field, struct rmail_err *err)
+{
+	if (rm_tls_verify_mode(*(const char *const *)field) < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected verify, dane, encrypt or "
+				     "opportunistic");
 	return 0;
 }
 
@@ -267,11 +278,13 @@ static int check_routes(const void *field, struct rmail_err *err)
 {
 	const struct rmail_strmap *m = field;
 
+	struct rm_route_conf rc;
+	char why[128];
+
 	for (size_t i = 0; i < m->n; i++)
-		if (rm_check_hostport(m->v[i]) < 0)
-			return rmail_err_set(err, RMAIL_E_INVAL,
-					     ".%s: expected host:port",
-					     m->k[i]);
+		if (rm_route_parse(m->v[i], &rc, why, sizeof(why)) < 0)
+			return rmail_err_set(err, RMAIL_E_INVAL, ".%s: %s",
+					     m->k[i], why);
 	return 0;
 }
 
@@ -410,8 +423,12 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "AUTH PLAIN user at the relay, sent only under TLS", NULL),
 	K("delivery.relay_password_file", S, N | R, relay_password_file, "null",
 	  "file whose first line is the relay password", NULL),
-	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
-	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
+	K("delivery.routes", RMAIL_CONF_STR_MAP, R | RM_CONF_MAP_OBJECTS,
+	  routes, "{}",
+	  "per-domain next hop: {\"domain\": \"host:port\"} or {\"domain\": "
+	  "{\"host\": \"host:port\", \"tls\": ..., \"tls_verify\": ..., "
+	  "\"ca_file\": ...}}",
+	  check_routes),
 	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, 0, dns_servers, "[]",
 	  "resolvers, IP or IP@PORT (deprecated: use dns.forwarders)",
 	  check_dns_servers),
@@ -552,6 +569,15 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("dkim.headers", RMAIL_CONF_STR_LIST, R, dkim_headers, "[]",
 	  "header fields to sign, each over-signed (empty: RFC 6376 "
 	  "5.4.1's set, see docs/mailauth.md)",
+	  NULL),
+	K("delivery.relay_tls_verify", S, R, relay_tls_verify, "\"verify\"",
+	  "authentication of the relay: verify (CA store, name = the relay "
+	  "host), dane (its TLSA records), encrypt (TLS, unauthenticated) or "
+	  "opportunistic (STARTTLS when offered, the pre-1.4 behaviour)",
+	  check_tls_verify),
+	K("delivery.relay_ca_file", S, N | R, relay_ca_file, "null",
+	  "CA certificates (PEM) that verify the relay (null: the system "
+	  "store)",
 	  NULL),
 	K("mta_sts.enabled", RMAIL_CONF_BOOL, R, mta_sts_enabled, "true",
 	  "honour the MTA-STS policies (RFC 8461) of destination domains",

@@ -55,11 +55,16 @@ struct rm_core_raw {
 	int64_t dns_timeout_ms;
 	int dkim_enabled;
 	struct rmail_strlist dkim_algorithms, dkim_headers;
+	const char *relay_tls_verify, *relay_ca_file;
 	int mta_sts_enabled, tlsrpt_reports;
 	const char *mta_sts_ca_file;
 	struct rmail_strlist mta_sts_connect_to;
 	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 };
+
+/* a core-only key flag: a STR_MAP whose values may also be objects,
+ * kept as their compact JSON text (delivery.routes) */
+#define RM_CONF_MAP_OBJECTS (1u << 30)
 
 extern const struct rmail_conf_key rm_core_keys[];
 
