@@ -10,6 +10,7 @@
  * a domain in use never sees its policy lapse.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,9 @@
 #define REFRESH_MAX_AGE 86400
 /* an expired entry nobody used again is forgotten after this */
 #define EXPIRED_KEEP (30 * 86400)
+/* a failed fetch of (domain, id) is not repeated before this */
+#define FAILED_HOLD 300
+#define FAILED_SLOTS 64
 
 enum txt_state { TXT_ID, TXT_NONE, TXT_TEMP };
 
@@ -124,6 +128,71 @@ int rm_sts_fetch(const char *domain, struct rm_sts_policy *out, char *why,
 	return 0;
 }
 
+/* recent failed fetches: (domain, id) -> until when, and why */
+struct failed {
+	char domain[256];
+	char id[RM_STS_ID_MAX];
+	int64_t until;
+	char why[300];
+};
+static struct failed failed[FAILED_SLOTS];
+static pthread_mutex_t failed_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool failed_recently(const char *domain, const char *id, int64_t now,
+			    char *why, size_t whysz)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&failed_mu);
+	for (size_t i = 0; i < FAILED_SLOTS && !hit; i++)
+		if (failed[i].until > now &&
+		    strcmp(failed[i].domain, domain) == 0 &&
+		    strcmp(failed[i].id, id) == 0) {
+			snprintf(why, whysz, "%s", failed[i].why);
+			hit = true;
+		}
+	pthread_mutex_unlock(&failed_mu);
+	return hit;
+}
+
+static void failed_note(const char *domain, const char *id, int64_t now,
+			const char *why)
+{
+	size_t slot = 0;
+
+	pthread_mutex_lock(&failed_mu);
+	for (size_t i = 0; i < FAILED_SLOTS; i++) {
+		if (strcmp(failed[i].domain, domain) == 0) {
+			slot = i;
+			break;
+		}
+		if (failed[i].until < failed[slot].until)
+			slot = i;
+	}
+	snprintf(failed[slot].domain, sizeof(failed[slot].domain), "%s",
+		 domain);
+	snprintf(failed[slot].id, sizeof(failed[slot].id), "%s", id);
+	snprintf(failed[slot].why, sizeof(failed[slot].why), "%s", why);
+	failed[slot].until = now + FAILED_HOLD;
+	pthread_mutex_unlock(&failed_mu);
+}
+
+static void failed_forget(const char *domain)
+{
+	pthread_mutex_lock(&failed_mu);
+	for (size_t i = 0; i < FAILED_SLOTS; i++)
+		if (strcmp(failed[i].domain, domain) == 0)
+			failed[i].until = 0;
+	pthread_mutex_unlock(&failed_mu);
+}
+
+void rm_mta_sts_forget_failures(void)
+{
+	pthread_mutex_lock(&failed_mu);
+	memset(failed, 0, sizeof(failed));
+	pthread_mutex_unlock(&failed_mu);
+}
+
 /* fetch and cache under id; 0 with *out, or -1 */
 static int fetch_store(const char *dir, const char *domain, const char *id,
 		       struct rm_sts_policy *out, char *why, size_t whysz)
@@ -147,7 +216,7 @@ static int fetch_store(const char *dir, const char *domain, const char *id,
 }
 
 int rm_mta_sts_get_why(const char *domain, struct rm_sts_policy *out, char *why,
-		       size_t whysz)
+		       size_t whysz, bool *fetch_failed_r)
 {
 	const struct rm_config *c = rm_conf();
 	struct rm_sts_policy cached;
@@ -161,6 +230,8 @@ int rm_mta_sts_get_why(const char *domain, struct rm_sts_policy *out, char *why,
 		whysz = sizeof(w);
 	}
 	why[0] = '\0';
+	if (fetch_failed_r != NULL)
+		*fetch_failed_r = false;
 	if (c == NULL || !c->mta_sts.enabled || domain == NULL)
 		return 1;
 	n = strlen(domain);
@@ -196,8 +267,13 @@ int rm_mta_sts_get_why(const char *domain, struct rm_sts_policy *out, char *why,
 		*out = cached;
 		return 0;
 	}
-	if (fetch_store(dir, d, id, out, why, whysz) == 0)
-		return 0;
+	if (!failed_recently(d, id, now, why, whysz)) {
+		if (fetch_store(dir, d, id, out, why, whysz) == 0) {
+			failed_forget(d);
+			return 0;
+		}
+		failed_note(d, id, now, why);
+	}
 	if (have) {
 		/* a failed refresh keeps the cached policy (§5.1) */
 		rm_log(RMAIL_LOG_WARN,
@@ -208,12 +284,14 @@ int rm_mta_sts_get_why(const char *domain, struct rm_sts_policy *out, char *why,
 		return 0;
 	}
 	rm_log(RMAIL_LOG_WARN, "mta-sts: %s: %s", d, why);
+	if (fetch_failed_r != NULL)
+		*fetch_failed_r = true;
 	return -1;
 }
 
 int rm_mta_sts_get(const char *domain, struct rm_sts_policy *out)
 {
-	return rm_mta_sts_get_why(domain, out, NULL, 0);
+	return rm_mta_sts_get_why(domain, out, NULL, 0, NULL);
 }
 
 /* ---- the background pass ------------------------------------------- */
@@ -238,7 +316,9 @@ static void refresh_one(const char *dir, const char *domain, int64_t now)
 		return;
 	if (txt_lookup(domain, id, why, sizeof(why)) != TXT_ID)
 		return;
-	if (fetch_store(dir, domain, id, &fresh, why, sizeof(why)) < 0)
+	if (fetch_store(dir, domain, id, &fresh, why, sizeof(why)) == 0)
+		failed_forget(domain);
+	else
 		rm_log(RMAIL_LOG_WARN,
 		       "mta-sts: %s: refresh failed (%s); the cached policy "
 		       "stays until %lld",

@@ -65,6 +65,9 @@ int rm_sts_txt_parse(const char *txt, size_t len, char id_out[RM_STS_ID_MAX]);
  * leftmost label. */
 bool rm_mta_sts_mx_match(const struct rm_sts_policy *p, const char *mx);
 
+/* forget the failed fetches held back (tests) */
+void rm_mta_sts_forget_failures(void);
+
 /* The policy's mode as the policy file writes it */
 const char *rm_sts_mode_name(int mode);
 
@@ -78,10 +81,15 @@ const char *rm_sts_mode_name(int mode);
  * 1 = the domain has no policy, -1 = it publishes one (or DNS failed)
  * but none could be fetched and none is cached: the caller goes on as
  * without MTA-STS (RFC 8461 §5) and reports the failure (TLS-RPT
- * sts-policy-fetch-error), the reason in why when why is not NULL. */
+ * sts-policy-fetch-error).
+ * _why: the reason in why (when not NULL), and *fetch_failed_r (when
+ * not NULL) true when the -1 is a policy published but not fetched
+ * rather than DNS failing.  A failed fetch is not tried again for the
+ * same domain and id= for a few minutes (every MX host of a delivery,
+ * every delivery meanwhile, would wait for it again). */
 int rm_mta_sts_get(const char *domain, struct rm_sts_policy *out);
 int rm_mta_sts_get_why(const char *domain, struct rm_sts_policy *out, char *why,
-		       size_t whysz);
+		       size_t whysz, bool *fetch_failed_r);
 
 /* Fetch https://mta-sts.DOMAIN/.well-known/mta-sts.txt with libcurl:
  * certificate checked for mta-sts.DOMAIN (the system CA store or

@@ -553,6 +553,9 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sent = true;
 				sent_tr = tr;
 			}
+			if (fixed != 0)
+				rm_tls_report_session(domain, &pol, host,
+						      &addrs[a], &tr);
 			session_log(e->id, host, &addrs[a], sent,
 				    sent ? (sr[0].reply[0] ? sr[0].reply
 							   : "no reply")

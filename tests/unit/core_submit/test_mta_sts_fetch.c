@@ -124,8 +124,9 @@ static void test_good_cached_idchange(void)
 	char why[400] = "", *z, err[128], *f;
 
 	sts_policy_put(&good, "mta-sts.good.test", policy_enforce, -1);
-	g_assert_cmpint(rm_mta_sts_get_why("Good.Test.", &p, why, sizeof(why)),
-			==, 0);
+	g_assert_cmpint(
+		rm_mta_sts_get_why("Good.Test.", &p, why, sizeof(why), NULL),
+		==, 0);
 	g_test_message("%s", why);
 	g_assert_cmpint(p.mode, ==, RM_STS_ENFORCE);
 	g_assert_cmpstr(p.id, ==, "1");
@@ -169,12 +170,15 @@ static void test_wrong_cert_keeps_cache(void)
 	struct rm_sts_policy p;
 	char why[400] = "";
 	int64_t now = (int64_t)time(NULL);
+	bool ff = false;
 
 	g_assert_cmpint(rm_sts_cache_remove(sts_dir, "wrong.test"), ==, 0);
 	/* no cache: the fetch fails on the certificate's name */
-	g_assert_cmpint(rm_mta_sts_get_why("wrong.test", &p, why, sizeof(why)),
-			==, -1);
+	g_assert_cmpint(
+		rm_mta_sts_get_why("wrong.test", &p, why, sizeof(why), &ff), ==,
+		-1);
 	g_test_message("%s", why);
+	g_assert_true(ff);
 	g_assert_nonnull(strstr(why, "mta-sts.wrong.test"));
 	g_assert_cmpint(sts_server_requests(&wrong, "mta-sts.wrong.test"), ==,
 			0);
@@ -183,8 +187,9 @@ static void test_wrong_cert_keeps_cache(void)
 					   policy_enforce,
 					   strlen(policy_enforce)),
 			==, 0);
-	g_assert_cmpint(rm_mta_sts_get_why("wrong.test", &p, why, sizeof(why)),
-			==, 0);
+	g_assert_cmpint(
+		rm_mta_sts_get_why("wrong.test", &p, why, sizeof(why), NULL),
+		==, 0);
 	g_assert_cmpstr(p.id, ==, "0");
 	g_assert_cmpint(p.mode, ==, RM_STS_ENFORCE);
 	/* ... until it expires */
@@ -207,10 +212,15 @@ static void test_redirect_refused(void)
 		f, "https://mta-sts.good.test/.well-known/mta-sts.txt", -1,
 		NULL));
 	sts_policy_put(&good, "mta-sts.good.test", policy_enforce, -1);
-	g_assert_cmpint(rm_mta_sts_get_why("redir.test", &p, why, sizeof(why)),
-			==, -1);
+	g_assert_cmpint(
+		rm_mta_sts_get_why("redir.test", &p, why, sizeof(why), NULL),
+		==, -1);
 	g_test_message("%s", why);
 	g_assert_nonnull(strstr(why, "301"));
+	g_assert_cmpint(sts_server_requests(&good, "mta-sts.redir.test"), ==,
+			1);
+	/* a failed fetch is held back: no second request for a while */
+	g_assert_cmpint(rm_mta_sts_get("redir.test", &p), ==, -1);
 	g_assert_cmpint(sts_server_requests(&good, "mta-sts.redir.test"), ==,
 			1);
 	g_free(d);
@@ -228,14 +238,17 @@ static void test_too_big_refused(void)
 	memset(big, '\n', n);
 	memcpy(big, policy_enforce, strlen(policy_enforce));
 	sts_policy_put(&good, "mta-sts.big.test", big, (gssize)n);
-	g_assert_cmpint(rm_mta_sts_get_why("big.test", &p, why, sizeof(why)),
-			==, -1);
+	g_assert_cmpint(
+		rm_mta_sts_get_why("big.test", &p, why, sizeof(why), NULL), ==,
+		-1);
 	g_test_message("%s", why);
 	g_assert_nonnull(strstr(why, "larger than"));
 	/* the same padded to just 64 KiB is a policy */
 	sts_policy_put(&good, "mta-sts.big.test", big, RM_STS_BODY_MAX);
-	g_assert_cmpint(rm_mta_sts_get_why("big.test", &p, why, sizeof(why)),
-			==, 0);
+	rm_mta_sts_forget_failures();
+	g_assert_cmpint(
+		rm_mta_sts_get_why("big.test", &p, why, sizeof(why), NULL), ==,
+		0);
 	g_free(big);
 	g_assert_cmpint(rm_sts_cache_remove(sts_dir, "big.test"), ==, 0);
 }
