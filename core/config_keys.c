@@ -583,9 +583,9 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "honour the MTA-STS policies (RFC 8461) of destination domains",
 	  NULL),
 	K("mta_sts.ca_file", S, N | R, mta_sts_ca_file, "null",
-	  "CA certificates (PEM) for MTA-STS policy fetches and TLS-RPT "
-	  "HTTPS uploads (null: the system store); for tests and private "
-	  "setups",
+	  "CA certificates (PEM) for MTA-STS policy fetches, the MX "
+	  "certificates checked under a policy and TLS-RPT HTTPS uploads "
+	  "(null: the system store); for tests and private setups",
 	  NULL),
 	K("mta_sts.connect_to", RMAIL_CONF_STR_LIST, R, mta_sts_connect_to,
 	  "[]",
