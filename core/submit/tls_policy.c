@@ -172,7 +172,7 @@ static int sts_policy(const char *domain, const char *mx,
 		/* published (the TXT record is there) but not fetched */
 		p->rpt_type = RM_TLSRPT_STS;
 		p->rpt_failure = RM_TLSRPT_STS_FETCH_ERROR;
-		snprintf(p->rpt_detail, sizeof(p->rpt_detail), "%s", err);
+		snprintf(p->rpt_detail, sizeof(p->rpt_detail), "%.159s", err);
 	}
 	if (rc != 0 || sp.mode == RM_STS_NONE)
 		return 1;

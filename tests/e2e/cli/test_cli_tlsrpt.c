@@ -56,7 +56,7 @@ static void test_dns(void)
 	GString *pol = g_string_new("");
 	struct rm_sts_policy p;
 	struct rm_tlsrpt_record rec;
-	char id[RM_STS_ID_MAX], id2[RM_STS_ID_MAX];
+	char id[RM_STS_ID_MAX], id2[RM_STS_ID_MAX], **lines;
 
 	rmh_setf(h, "tls",
 		 "{\"cert_file\": \"%s\", \"key_file\": \"%s\", "
@@ -69,12 +69,11 @@ static void test_dns(void)
 	g_test_message("%s%s", out, err);
 
 	/* the policy file, from its "; | " lines */
-	for (char **l = g_strsplit(out, "\n", -1), **a = l; *a != NULL; a++) {
+	lines = g_strsplit(out, "\n", -1);
+	for (char **a = lines; *a != NULL; a++)
 		if (g_str_has_prefix(*a, ";   | "))
 			g_string_append_printf(pol, "%s\n", *a + 6);
-		if (a[1] == NULL)
-			g_strfreev(l);
-	}
+	g_strfreev(lines);
 	g_assert_cmpint(rm_sts_policy_parse(pol->str, pol->len, &p), ==, 0);
 	g_assert_cmpint(p.mode, ==, RM_STS_ENFORCE);
 	g_assert_true(rm_mta_sts_mx_match(&p, "mail.example.test"));
