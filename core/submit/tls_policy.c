@@ -224,6 +224,11 @@ int rm_tls_policy_mx(const char *domain, bool mx_secure, const char *mx,
 		if (rc <= 0) {
 			p->source = RM_TLSP_DANE;
 			p->rpt_type = RM_TLSRPT_TLSA;
+			/* the host is skipped: no session will report it */
+			if (rc < 0)
+				rm_tlsrpt_note(domain, RM_TLSRPT_TLSA, mx, "",
+					       RM_TLSRPT_DNSSEC_INVALID,
+					       "TLSA look-up failed");
 			return rc;
 		}
 	}
