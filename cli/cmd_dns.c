@@ -77,6 +77,7 @@ static void txt(const char *name, const char *v)
 static int dns_print(struct rm_cli *cli, const struct rm_config *conf,
 		     const char *domain, const char *ips, const char *rua,
 		     const char *policy);
+static const char *sts_mode, *tlsrpt_rua;
 
 static int dns_run(struct rm_cli *cli)
 {
@@ -86,6 +87,8 @@ static int dns_run(struct rm_cli *cli)
 		{"--ip", true, &ips, NULL},
 		{"--rua", true, &rua, NULL},
 		{"--dmarc-policy", true, &policy, NULL},
+		{"--mta-sts-mode", true, &sts_mode, NULL},
+		{"--tlsrpt-rua", true, &tlsrpt_rua, NULL},
 		{NULL, false, NULL, NULL},
 	};
 	char domain[256];
@@ -94,7 +97,9 @@ static int dns_run(struct rm_cli *cli)
 
 	ret = rm_cmd_args("dns",
 			  "DOMAIN [--ip ADDR[,ADDR...]] [--rua ADDR] "
-			  "[--dmarc-policy none|quarantine|reject]",
+			  "[--dmarc-policy none|quarantine|reject] "
+			  "[--mta-sts-mode testing|enforce] "
+			  "[--tlsrpt-rua ADDR]",
 			  cli->argc, cli->argv, opts, pos, 1, 1, &np);
 	if (ret != RM_EXIT_OK)
 		return ret;
@@ -102,6 +107,13 @@ static int dns_run(struct rm_cli *cli)
 	    strcmp(policy, "quarantine") != 0 && strcmp(policy, "reject") != 0)
 		return rm_cmd_failf("dns", "--dmarc-policy is none, "
 					   "quarantine or reject");
+	if (sts_mode != NULL && strcmp(sts_mode, "testing") != 0 &&
+	    strcmp(sts_mode, "enforce") != 0)
+		return rm_cmd_failf("dns", "--mta-sts-mode is testing or "
+					   "enforce");
+	if (tlsrpt_rua != NULL && (strchr(tlsrpt_rua, '@') == NULL ||
+				   strpbrk(tlsrpt_rua, " \t\";,") != NULL))
+		return rm_cmd_failf("dns", "--tlsrpt-rua is an address");
 	snprintf(domain, sizeof(domain), "%s", pos[0]);
 	for (char *p = domain; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
@@ -215,6 +227,9 @@ static int dns_print(struct rm_cli *cli, const struct rm_config *conf,
 			    : 443,
 		    host);
 	}
+	rm_dns_print_transport(conf, domain,
+			       sts_mode != NULL ? sts_mode : "testing",
+			       tlsrpt_rua);
 	return RM_EXIT_OK;
 }
 

@@ -23,6 +23,8 @@ pkg_check_modules(LIBPSL REQUIRED IMPORTED_TARGET libpsl)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 # an internationalised From: domain to its A-labels (DMARC)
 pkg_check_modules(LIBIDN2 REQUIRED IMPORTED_TARGET libidn2)
+# libcurl (OpenSSL flavour): MTA-STS policy fetches, TLS-RPT uploads
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.85)
 # libunbound: found directly, since Debian's libunbound.pc names
 # libevent in Requires.private and pkg-config then wants libevent-dev.
 find_library(LIBUNBOUND_LIBRARY unbound REQUIRED)

@@ -679,6 +679,19 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 			1u << (strcmp(r->dkim_algorithms.v[i], "ed25519") == 0
 				       ? DKIM_A_ED25519_SHA256
 				       : DKIM_A_RSA_SHA256);
+	c->mta_sts.enabled = r->mta_sts_enabled != 0;
+	c->mta_sts.ca_file = abs_path(c->pool, c->dir, r->mta_sts_ca_file);
+	c->mta_sts.connect_to = r->mta_sts_connect_to;
+	c->tlsrpt.reports = r->tlsrpt_reports != 0;
+	c->tlsrpt.org_name =
+		r->tlsrpt_org_name != NULL ? r->tlsrpt_org_name : c->hostname;
+	c->tlsrpt.report_from =
+		r->tlsrpt_report_from != NULL
+			? r->tlsrpt_report_from
+			: rm_psprintf(c->pool, "noreply-tlsrpt@%s",
+				      c->hostname);
+	c->tlsrpt.contact = r->tlsrpt_contact != NULL ? r->tlsrpt_contact
+						      : c->tlsrpt.report_from;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -10,6 +10,26 @@
 #include "submit/route_conf.h"
 #include "submit/tls_policy.h"
 
+/* mta_sts.connect_to: "HOST:PORT:TOHOST:TOPORT" (libcurl's
+ * CURLOPT_CONNECT_TO; HOST and TOHOST may be empty, an IPv6 TOHOST is
+ * in brackets) */
+static int check_connect_to(const void *field, struct rmail_err *err)
+{
+	const struct rmail_strlist *l = field;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const char *s = l->v[i], *c1 = strchr(s, ':'), *last;
+
+		last = strrchr(s, ':');
+		if (c1 == NULL || last == c1 || strpbrk(s, " \t\r\n") ||
+		    atoi(last + 1) <= 0 || atoi(last + 1) > 65535)
+			return rmail_err_set(
+				err, RMAIL_E_INVAL,
+				"expected HOST:PORT:TOHOST:TOPORT");
+	}
+	return 0;
+}
+
 #define K(name, type, flags, field, def, doc, check)                           \
 	{                                                                      \
 		name, type, flags, offsetof(struct rm_core_raw, field), def,   \
@@ -559,4 +579,28 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "CA certificates (PEM) that verify the relay (null: the system "
 	  "store)",
 	  NULL),
+	K("mta_sts.enabled", RMAIL_CONF_BOOL, R, mta_sts_enabled, "true",
+	  "honour the MTA-STS policies (RFC 8461) of destination domains",
+	  NULL),
+	K("mta_sts.ca_file", S, N | R, mta_sts_ca_file, "null",
+	  "CA certificates (PEM) for MTA-STS policy fetches, the MX "
+	  "certificates checked under a policy and TLS-RPT HTTPS uploads "
+	  "(null: the system store); for tests and private setups",
+	  NULL),
+	K("mta_sts.connect_to", RMAIL_CONF_STR_LIST, R, mta_sts_connect_to,
+	  "[]",
+	  "HTTPS connections redirected, libcurl CONNECT_TO entries "
+	  "\"HOST:PORT:TOHOST:TOPORT\" (the certificate is still checked "
+	  "for HOST); for tests and special setups only",
+	  check_connect_to),
+	K("tlsrpt.reports", RMAIL_CONF_BOOL, R, tlsrpt_reports, "true",
+	  "record outbound TLS results and send daily TLS-RPT reports "
+	  "(RFC 8460) to domains that ask for them",
+	  NULL),
+	K("tlsrpt.org_name", S, N | R, tlsrpt_org_name, "null",
+	  "organization-name of the reports (null: the hostname)", NULL),
+	K("tlsrpt.contact", S, N | R, tlsrpt_contact, "null",
+	  "contact-info of the reports (null: tlsrpt.report_from)", NULL),
+	K("tlsrpt.report_from", S, N | R, tlsrpt_report_from, "null",
+	  "sender of the reports (null: noreply-tlsrpt@<hostname>)", NULL),
 	RMAIL_CONF_END};

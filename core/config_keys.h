@@ -56,6 +56,10 @@ struct rm_core_raw {
 	int dkim_enabled;
 	struct rmail_strlist dkim_algorithms, dkim_headers;
 	const char *relay_tls_verify, *relay_ca_file;
+	int mta_sts_enabled, tlsrpt_reports;
+	const char *mta_sts_ca_file;
+	struct rmail_strlist mta_sts_connect_to;
+	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 };
 
 /* a core-only key flag: a STR_MAP whose values may also be objects,

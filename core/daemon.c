@@ -20,6 +20,8 @@
 #include "daemon.h"
 #include "dns/dns.h"
 #include "mailauth/dkim_keys.h"
+#include "submit/mta_sts.h"
+#include "submit/tlsrpt.h"
 
 struct daemon {
 	struct rm_config *conf;
@@ -351,6 +353,9 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
 		goto fail_mods;
 	rm_dmarc_send_start();
+	/* MTA-STS policy refresh, TLS-RPT daily reports */
+	rm_mta_sts_start();
+	rm_tlsrpt_send_start();
 	/* ops: the admin HTTP listener (admin.listen, GET /metrics) */
 	if (rm_admin_start(&err) < 0)
 		goto fail_mods;

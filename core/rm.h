@@ -176,6 +176,18 @@ struct rm_config {
 		int relay_verify;	   /* enum rm_tls_verify */
 		const char *relay_ca_file; /* absolute; NULL: system store */
 	} outtls;
+	/* appended: MTA-STS and TLS-RPT (core/submit/mta_sts.h, tlsrpt.h) */
+	struct {
+		bool enabled;
+		const char *ca_file; /* absolute; NULL: the system store */
+		struct rmail_strlist connect_to; /* CURLOPT_CONNECT_TO */
+	} mta_sts;
+	struct {
+		bool reports;
+		const char *org_name;	 /* never NULL */
+		const char *contact;	 /* never NULL */
+		const char *report_from; /* never NULL */
+	} tlsrpt;
 };
 
 /* delivery.relay_tls */

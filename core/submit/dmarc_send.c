@@ -60,44 +60,20 @@ static bool allowed(const char *domain, const char *addr)
 	return ok;
 }
 
-static void b64_lines(FILE *f, const unsigned char *p, size_t n)
-{
-	char buf[128];
-
-	for (size_t o = 0; o < n; o += 57) {
-		size_t k = n - o < 57 ? n - o : 57;
-
-		rm_base64_encode(p + o, k, buf, sizeof(buf));
-		fprintf(f, "%s\r\n", buf);
-	}
-}
-
 static void send_one(struct run *run, const struct dmarc_report *r,
 		     const char *to)
 {
 	const struct rm_config *c = run->c;
 	const char *from = c->dmarc.report_from;
-	struct rmail_rcpt_result res;
-	struct rm_deliver_req rq;
-	struct rm_msg_src local, remote;
 	char id[RM_QID_MAX], path[4096], date[64];
-	const char *rcpts[1];
-	struct rmail_pool *pool;
-	size_t nq;
 	FILE *f;
 	int fd;
 
 	rm_submit_new_id(id);
-	if (rm_submit_path(path, sizeof(path), "spool/tmp", id) < 0)
-		return;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || (f = fdopen(dup(fd), "w")) == NULL) {
+	f = rm_report_mail_open(id, path, sizeof(path), &fd);
+	if (f == NULL) {
 		rm_log(RMAIL_LOG_ERR, "dmarc report %s: %s", r->report_id,
 		       strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			(void)unlink(path);
-		}
 		return;
 	}
 	rm_rfc5322_date((int64_t)time(NULL), date, sizeof(date));
@@ -123,53 +99,10 @@ static void send_one(struct run *run, const struct dmarc_report *r,
 		c->hostname, id, c->hostname, id, c->hostname, r->domain,
 		c->hostname, (unsigned long long)r->messages, id, c->hostname,
 		r->filename, r->filename);
-	b64_lines(f, r->gz, r->gz_len);
+	rm_report_b64_lines(f, r->gz, r->gz_len);
 	fprintf(f, "\r\n--%s/%s--\r\n", id, c->hostname);
-	if (fflush(f) != 0 || fsync(fd) < 0) {
-		fclose(f);
-		close(fd);
-		(void)unlink(path);
-		return;
-	}
-	fclose(f);
-	remote.fd = fd;
-	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
-	rcpts[0] = to;
-	remote.prefix = "";
-	remote.flags =
-		rm_msg_classify(fd, remote.size, "", "", rcpts, 1, false);
-	/* 7-bit before it is signed when it leaves (docs/delivery.md) */
-	if (rm_submit_sign_7bit(&remote, rcpts, 1, false) < 0)
-		rm_log(RMAIL_LOG_WARN,
-		       "dmarc report %s: 7-bit conversion failed", id);
-	pool = rm_pool_create(NULL);
-	remote.prefix =
-		rm_submit_dkim(pool, "", remote.fd, remote.size, id, false);
-	local = remote;
-	local.prefix =
-		rm_psprintf(pool, "Return-Path: <>\r\n%s", remote.prefix);
-	memset(&rq, 0, sizeof(rq));
-	rq.id = id;
-	rq.mail_from = "";
-	rq.rcpts = rcpts;
-	rq.n = 1;
-	rq.local = &local;
-	rq.remote = &remote;
-	memset(&res, 0, sizeof(res));
-	rm_deliver_message(&rq, &res, NULL, &nq);
-	rm_log(RMAIL_LOG_INFO, "dmarc report %s (%s) to %s: %s", id,
-	       r->report_id, to,
-	       res.status == RMAIL_RCPT_DELIVERED ? "delivered"
-	       : res.status == RMAIL_RCPT_QUEUED  ? "queued"
-						  : "failed");
-	if (res.status == RMAIL_RCPT_DELIVERED ||
-	    res.status == RMAIL_RCPT_QUEUED)
-		run->sent++;
-	if (remote.fd != fd)
-		close(remote.fd);
-	close(fd);
-	(void)unlink(path);
-	rm_pool_destroy(&pool);
+	run->sent += rm_report_mail_send("dmarc report", r->report_id, id, f,
+					 fd, path, to);
 }
 
 static void per_report(void *arg, const struct dmarc_report *r)

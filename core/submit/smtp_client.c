@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "submit/tlsrpt.h"
 #include "submit_int.h"
 #include "tls_policy.h"
 
@@ -466,6 +467,19 @@ static const char *helo_name(void)
 	return cf != NULL && cf->hostname != NULL ? cf->hostname : "localhost";
 }
 
+/* TLS-RPT: the session got to its TLS step; failure (enum
+ * rm_tlsrpt_result) when it went wrong there */
+static void rpt(struct rm_tls_result *res, int failure, const char *detail)
+{
+	if (res == NULL)
+		return;
+	res->reached = true;
+	if (failure != 0) {
+		res->failure = failure;
+		snprintf(res->detail, sizeof(res->detail), "%s", detail);
+	}
+}
+
 /* the TLS part of the session after EHLO: 0 go on (TLS or cleartext as
  * the policy allows), 1 the handshake failed and cleartext may be
  * tried, -1 stop (why set) */
@@ -479,7 +493,10 @@ static int tls_step(struct cl *c, const char *host,
 
 	if (!try_tls || c->ssl != NULL)
 		return 0;
+	rpt(res, 0, NULL);
 	if (!c->starttls) {
+		rpt(res, RM_TLSRPT_STARTTLS_NOT_SUPPORTED,
+		    "STARTTLS not offered");
 		if (!mandatory)
 			return 0;
 		/* a man in the middle may have removed it: never cleartext */
@@ -496,6 +513,7 @@ static int tls_step(struct cl *c, const char *host,
 		return -1;
 	}
 	if (code != 220) {
+		rpt(res, RM_TLSRPT_STARTTLS_NOT_SUPPORTED, "STARTTLS refused");
 		if (!mandatory)
 			return 0;
 		(void)cl_printf(c, "QUIT\r\n");
@@ -506,6 +524,7 @@ static int tls_step(struct cl *c, const char *host,
 		return -1;
 	}
 	if (start_tls(c, host, p) < 0) {
+		rpt(res, RM_TLSRPT_VALIDATION_FAILURE, "TLS handshake failed");
 		if (!mandatory)
 			return 1;
 		snprintf(why, whysz,
@@ -542,7 +561,10 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 		return -1;
 	}
 	if (o->tls == RM_RELAY_IMPLICIT) {
+		rpt(o->res, 0, NULL);
 		if (start_tls(c, host, p) < 0) {
+			rpt(o->res, RM_TLSRPT_VALIDATION_FAILURE,
+			    "TLS handshake failed");
 			snprintf(why, whysz, "4.4.2 %s: TLS handshake failed",
 				 host);
 			return -1;
@@ -706,9 +728,17 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 		for (size_t i = 0; i < n; i++)
 			r[i].code = 0;
 		if (o->res != NULL) {
+			/* the cleartext retry keeps the failed TLS attempt
+			 * for TLS-RPT */
+			struct rm_tls_result keep = *o->res;
+
 			memset(o->res, 0, sizeof(*o->res));
 			o->res->verify = "None";
 			o->res->policy = rm_tls_source_name(p->source);
+			o->res->reached = keep.reached;
+			o->res->failure = keep.failure;
+			memcpy(o->res->detail, keep.detail,
+			       sizeof(keep.detail));
 		}
 		rc = session(&c, a, host, o, p, false, from, r, n, msg, why,
 			     whysz);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "rm.h"
@@ -252,6 +253,18 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 		 char *why, size_t whysz);
 /* seconds for connect and each reply (tests make it short) */
 extern double rm_smtp_timeout;
+
+/* ---- report_mail.c [worker]: reports rmail writes (DMARC, TLS-RPT) */
+/* a new message file spool/tmp/{id} (path filled): the stream to write
+ * it with and its descriptor in *fd_r; NULL on error */
+FILE *rm_report_mail_open(const char *id, char *path, size_t pathsz, int *fd_r);
+/* base64 of p in 76-column CRLF lines */
+void rm_report_b64_lines(FILE *f, const unsigned char *p, size_t n);
+/* flush f, sign, deliver or queue to `to` with the null return path,
+ * then close f and fd and unlink path; what and tag name it in the log.
+ * 1 when delivered or queued, 0 otherwise */
+int rm_report_mail_send(const char *what, const char *tag, const char *id,
+			FILE *f, int fd, const char *path, const char *to);
 
 /* ---- bounce.c [worker] -------------------------------------------- */
 struct rm_bounce_rcpt {

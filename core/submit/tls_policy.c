@@ -20,6 +20,8 @@
 #include <openssl/x509v3.h>
 
 #include "dns/dns.h"
+#include "submit/mta_sts.h"
+#include "submit/tlsrpt.h"
 #include "submit_int.h"
 #include "tls_parse.h"
 
@@ -151,65 +153,59 @@ static int dane_lookup(const char *host, int port, struct rm_tls_policy *p,
 /* ---- MTA-STS -------------------------------------------------------- */
 
 /*
- * MTA-STS (RFC 8461) — THE CALL SITE FOR THE `mtasts` HELPER'S API
- * (core/submit/mta_sts.h).  Until it is merged this returns 1 (no
- * policy).  Wired, it reads:
- *
- *	struct rm_sts_policy sp;
- *	int rc = rm_mta_sts_get(domain, &sp);
- *
- *	if (rc != 0 || sp.mode == none)   // 1 none, -1 nothing usable
- *		return 1;
- *	if (!rm_mta_sts_mx_match(&sp, mx)) {
- *		if (sp.mode == testing)   // report, deliver as before
- *			return 1;
- *		snprintf(why, whysz, "4.7.5 %s: not an MX of the MTA-STS "
- *			 "policy of %s (mode enforce)", mx, domain);
- *		return -1;
- *	}
- *	p->level = RM_TLS_VERIFY;
- *	p->source = RM_TLSP_MTA_STS;
- *	p->testing = sp.mode == testing;
- *	p->mx_authentic = true;
- *	snprintf(p->name, sizeof(p->name), "%s", mx);
- *	return 0;
+ * MTA-STS (RFC 8461) for one MX host of domain, when DANE did not
+ * apply (§2: DANE wins).  1: no policy in force (none published, mode
+ * none, or nothing usable: a fetch failure is reported, delivery goes
+ * on as without MTA-STS, §5); 0: the policy applies (p filled); -1 the
+ * host must not be used (enforce, MX not in the policy).
  */
 static int sts_policy(const char *domain, const char *mx,
 		      struct rm_tls_policy *p, char *why, size_t whysz)
 {
-	(void)domain;
-	(void)mx;
-	(void)p;
-	(void)why;
-	(void)whysz;
-	return 1;
-}
+	const struct rm_config *c = rm_conf();
+	struct rm_sts_policy sp;
+	char err[300] = "";
+	bool fetch_failed = false;
+	int rc = rm_mta_sts_get_why(domain, &sp, err, sizeof(err),
+				    &fetch_failed);
 
-/* ---- TLS-RPT ------------------------------------------------------- */
-
-/*
- * TLS-RPT (RFC 8460) — THE CALL SITE FOR rm_tlsrpt_note()
- * (core/submit/tlsrpt.h, the `mtasts` helper).  Wired, it maps:
- *   p->source DANE -> policy type tlsa, MTA-STS -> sts, else
- *   no-policy-found (only DANE and MTA-STS domains are reported);
- *   ok -> success; a "4.7.4 ... STARTTLS not offered" why ->
- *   starttls-not-supported; "certificate verification failed (DANE)"
- *   -> tlsa-invalid; "(PKIX)" -> certificate-not-trusted or
- *   certificate-host-mismatch (X509 error text); a failed TLSA
- *   look-up -> dnssec-invalid; a TLS handshake failure ->
- *   validation-failure.  policy_domain is `domain`.
- */
-void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
-			const char *host, const char *peer_ip,
-			const struct rm_tls_result *r, bool ok, const char *why)
-{
-	(void)p;
-	(void)domain;
-	(void)host;
-	(void)peer_ip;
-	(void)r;
-	(void)ok;
-	(void)why;
+	if (rc < 0 && fetch_failed) {
+		/* published (the TXT record is there) but not fetched */
+		p->rpt_type = RM_TLSRPT_STS;
+		p->rpt_failure = RM_TLSRPT_STS_FETCH_ERROR;
+		snprintf(p->rpt_detail, sizeof(p->rpt_detail), "%.159s", err);
+	}
+	if (rc != 0 || sp.mode == RM_STS_NONE)
+		return 1;
+	p->rpt_type = RM_TLSRPT_STS;
+	if (!rm_mta_sts_mx_match(&sp, mx)) {
+		if (sp.mode == RM_STS_ENFORCE) {
+			snprintf(why, whysz,
+				 "4.7.5 %s: not an MX of the MTA-STS policy "
+				 "of %s (mode enforce, id %s)",
+				 mx, domain, sp.id);
+			rm_tlsrpt_note(domain, RM_TLSRPT_STS, mx, "",
+				       RM_TLSRPT_VALIDATION_FAILURE,
+				       "mx not in the MTA-STS policy");
+			return -1;
+		}
+		/* testing: reported, delivered as without a policy */
+		p->rpt_failure = RM_TLSRPT_VALIDATION_FAILURE;
+		snprintf(p->rpt_detail, sizeof(p->rpt_detail),
+			 "mx not in the MTA-STS policy");
+		return 1;
+	}
+	p->level = RM_TLS_VERIFY;
+	p->source = RM_TLSP_MTA_STS;
+	p->testing = sp.mode == RM_STS_TESTING;
+	p->mx_authentic = true;
+	snprintf(p->name, sizeof(p->name), "%s", mx);
+	/* the MX certificate is PKIX-checked against the same CAs as the
+	 * policy's web server (tests and private setups set them) */
+	snprintf(p->ca_file, sizeof(p->ca_file), "%s",
+		 c != NULL && c->mta_sts.ca_file != NULL ? c->mta_sts.ca_file
+							 : "");
+	return 0;
 }
 
 /* ---- decisions ---------------------------------------------------- */
@@ -228,6 +224,12 @@ int rm_tls_policy_mx(const char *domain, bool mx_secure, const char *mx,
 		rc = dane_lookup(mx, 25, p, why, whysz);
 		if (rc <= 0) {
 			p->source = RM_TLSP_DANE;
+			p->rpt_type = RM_TLSRPT_TLSA;
+			/* the host is skipped: no session will report it */
+			if (rc < 0)
+				rm_tlsrpt_note(domain, RM_TLSRPT_TLSA, mx, "",
+					       RM_TLSRPT_DNSSEC_INVALID,
+					       "TLSA look-up failed");
 			return rc;
 		}
 	}
@@ -558,6 +560,28 @@ SSL *rm_tls_policy_ssl(const struct rm_tls_policy *p, const char *host)
 	return ssl;
 }
 
+/* the RFC 8460 result-type of a failed verification */
+static void rpt_failure(const struct rm_tls_policy *p, bool no_cert, long vr,
+			struct rm_tls_result *r)
+{
+	if (no_cert)
+		r->failure = RM_TLSRPT_VALIDATION_FAILURE;
+	else if (p->level == RM_TLS_DANE && vr == X509_V_OK)
+		r->failure = RM_TLSRPT_VALIDATION_FAILURE; /* no TLSA match */
+	else if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+		r->failure = RM_TLSRPT_CERT_HOST_MISMATCH;
+	else if (vr == X509_V_ERR_CERT_HAS_EXPIRED ||
+		 vr == X509_V_ERR_CERT_NOT_YET_VALID)
+		r->failure = RM_TLSRPT_CERT_EXPIRED;
+	else if (vr == X509_V_ERR_DANE_NO_MATCH)
+		r->failure = RM_TLSRPT_VALIDATION_FAILURE;
+	else
+		r->failure = RM_TLSRPT_CERT_NOT_TRUSTED;
+	snprintf(r->detail, sizeof(r->detail), "%s",
+		 no_cert ? "no certificate"
+			 : X509_verify_cert_error_string(vr));
+}
+
 int rm_tls_policy_check(const struct rm_tls_policy *p, SSL *ssl,
 			const char *host, struct rm_tls_result *r, char *why,
 			size_t whysz)
@@ -584,6 +608,8 @@ int rm_tls_policy_check(const struct rm_tls_policy *p, SSL *ssl,
 	else
 		/* no name was asked for: a good chain is only "Trusted" */
 		r->verify = chain_ok ? "Trusted" : "Untrusted";
+	if (p->level >= RM_TLS_VERIFY && strcmp(r->verify, "Verified") != 0)
+		rpt_failure(p, peer == NULL, vr, r);
 	if (p->level < RM_TLS_VERIFY || strcmp(r->verify, "Verified") == 0 ||
 	    p->testing)
 		return 0;

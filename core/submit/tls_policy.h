@@ -68,6 +68,12 @@ struct rm_tls_policy {
 	bool mx_authentic;
 	size_t ntlsa;
 	struct rm_tlsa_rr *tlsa; /* usable records only (DANE-TA, DANE-EE) */
+	/* TLS-RPT (tlsrpt.h): the policy-type the sessions are reported
+	 * under, and a failure known before the session (the MX is not in
+	 * an MTA-STS testing policy, the policy could not be fetched) */
+	int rpt_type;	 /* enum rm_tlsrpt_policy */
+	int rpt_failure; /* enum rm_tlsrpt_result, 0: none */
+	char rpt_detail[160];
 };
 
 void rm_tls_policy_clear(struct rm_tls_policy *p);
@@ -117,18 +123,17 @@ struct rm_tls_result {
 	const char *policy; /* rm_tls_source_name() */
 	bool dane;	    /* authenticated by TLSA */
 	bool resumed;	    /* an earlier session resumed */
+	/* TLS-RPT: the session got to the TLS step, and how that went */
+	bool reached;
+	int failure;	  /* enum rm_tlsrpt_result, 0: none */
+	char detail[160]; /* failure-reason-code */
 };
-/*
- * One outbound TLS result for TLS-RPT (RFC 8460): called after each
- * session (r set, why "" on success) and for each host skipped before
- * connecting (r NULL, why says why).  The `mtasts` helper's
- * rm_tlsrpt_note() goes here (see the marked call site).
- */
-void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
-			const char *host, const char *peer_ip,
-			const struct rm_tls_result *r, bool ok,
-			const char *why);
-
+/* [worker] record one MX session's TLS result for TLS-RPT (nothing
+ * when it never got to the TLS step) */
+struct rm_addr;
+void rm_tls_report_session(const char *domain, const struct rm_tls_policy *p,
+			   const char *mx, const struct rm_addr *a,
+			   const struct rm_tls_result *r);
 /* "tls=TLSv1.3 cipher=... verify=Verified policy=dane" */
 void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz);
 
