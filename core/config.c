@@ -666,6 +666,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 			1u << (strcmp(r->dkim_algorithms.v[i], "ed25519") == 0
 				       ? DKIM_A_ED25519_SHA256
 				       : DKIM_A_RSA_SHA256);
+	c->spam.header = r->spam_header;
+	c->spam.value = r->spam_value;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

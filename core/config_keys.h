@@ -55,6 +55,7 @@ struct rm_core_raw {
 	int64_t dns_timeout_ms;
 	int dkim_enabled;
 	struct rmail_strlist dkim_algorithms, dkim_headers;
+	const char *spam_header, *spam_value;
 };
 
 extern const struct rmail_conf_key rm_core_keys[];

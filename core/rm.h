@@ -171,6 +171,11 @@ struct rm_config {
 		unsigned algs;		      /* 1 << DKIM_A_* */
 		struct rmail_strlist headers; /* empty: the default set */
 	} dkim;
+	/* appended: spam into Junk (core/submit/spam.c) */
+	struct {
+		const char *header; /* NULL: off */
+		const char *value;
+	} spam;
 };
 
 /* delivery.relay_tls */

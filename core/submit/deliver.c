@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mailauth_stage.h"
+#include "spam.h"
 #include "submit_int.h"
 
 #define COPY_BUF 65536
@@ -92,7 +93,7 @@ static int junk_mailbox(const char *user, char name[RMAIL_MBOX_NAME_MAX + 1],
 }
 
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, bool junk,
+		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err)
 {
 	char mbox[RMAIL_MBOX_NAME_MAX + 1] = "INBOX";
@@ -119,7 +120,9 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 	o.size_hint =
 		src->size + strlen(src->prefix) + (extra ? strlen(extra) : 0);
 	o.ignore_quota = ignore_quota;
-	if (junk && junk_mailbox(user, mbox, err) < 0)
+	if (junk == RM_JUNK_SPAM && !rm_spam_wants_junk(user))
+		junk = RM_JUNK_NO;
+	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
 		return -1;
 	if (ops->append_begin(h, user, mbox, &o, &ap, err) < 0)
 		return -1;

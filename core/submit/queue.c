@@ -141,7 +141,9 @@ static char *env_text(const struct rm_qentry *e)
 	json_object_set_new(root, "created", json_integer(e->created));
 	json_object_set_new(root, "next", json_real(e->next));
 	json_object_set_new(root, "attempts", json_integer(e->attempts));
-	if (e->junk)
+	if (e->junk == RM_JUNK_SPAM)
+		json_object_set_new(root, "junk", json_string("spam"));
+	else if (e->junk)
 		json_object_set_new(root, "junk", json_true());
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
@@ -168,7 +170,7 @@ int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err)
 }
 
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, bool junk,
+		 size_t n, const struct rm_msg_src *src, int junk,
 		 struct rmail_err *err)
 {
 	struct rm_qentry e;
@@ -223,6 +225,13 @@ static char *jstr(json_t *o, const char *k)
 	return s != NULL ? rm_xstrdup(s) : NULL;
 }
 
+static bool jstr_is(json_t *o, const char *k, const char *want)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL && strcmp(s, want) == 0;
+}
+
 int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 {
 	char path[4096];
@@ -251,7 +260,9 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 	e->attempts =
 		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
-	e->junk = json_is_true(json_object_get(root, "junk"));
+	e->junk = json_is_true(json_object_get(root, "junk")) ? RM_JUNK_ALWAYS
+		  : jstr_is(root, "junk", "spam")	      ? RM_JUNK_SPAM
+							      : RM_JUNK_NO;
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
 	for (i = 0; i < e->n; i++) {

@@ -61,10 +61,17 @@ char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
 		     uint64_t size, const char *id, bool local_only);
 
 /* ---- deliver.c [worker] ------------------------------------------- */
-/* into user's INBOX, or with junk into the mailbox marked \Junk (made
- * when missing); err->code RMAIL_E_QUOTA when over quota */
+/* where local copies go (rm_deliver_req.junk, the queue's "junk") */
+enum rm_junk {
+	RM_JUNK_NO = 0,	    /* INBOX */
+	RM_JUNK_ALWAYS = 1, /* \Junk: DMARC quarantine */
+	RM_JUNK_SPAM = 2,   /* \Junk unless the user opted out (spam.c) */
+};
+/* into user's INBOX, or with junk (enum rm_junk) into the mailbox
+ * marked \Junk (made when missing); err->code RMAIL_E_QUOTA when over
+ * quota */
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, bool junk,
+		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
@@ -81,8 +88,8 @@ struct rm_deliver_req {
 	 * that is refused sends no bounce */
 	bool reply_pending;
 	/* local copies go to each user's \Junk mailbox (DMARC quarantine,
-	 * a spam verdict), not INBOX */
-	bool junk;
+	 * a spam verdict), not INBOX: enum rm_junk */
+	int junk;
 	/* port-25 authentication results for DELIVERY filters, or NULL */
 	const struct rm_ma_result *ma;
 };
@@ -120,7 +127,7 @@ struct rm_qentry {
 	int64_t created;
 	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
-	bool junk; /* local recipients get it in their \Junk mailbox */
+	int junk; /* enum rm_junk: local recipients get it in \Junk */
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
@@ -128,7 +135,7 @@ struct rm_qentry {
 /* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
  * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, bool junk,
+		 size_t n, const struct rm_msg_src *src, int junk,
 		 struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);

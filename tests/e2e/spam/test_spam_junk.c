@@ -1,0 +1,158 @@
+/*
+ * Spam into Junk end to end: the real daemon with the fixture filter
+ * (tests/unit/core_submit/fx_filter.c), which adds "X-Spam: Yes" as
+ * rspamd's "add header" action does when the message says
+ * "X-Test: spam".  A marked message lands in the recipient's Junk; the
+ * same field sent by the client is removed and changes nothing; a user
+ * with spam_to_junk = no keeps spam in INBOX.
+ */
+#include <glib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "spam_common.h"
+
+#define DOM "example.test"
+#define BOB "bob@" DOM
+#define CAROL "carol@" DOM
+
+static struct rmh *H;
+static guint counter;
+
+static char *message(const char *tag, const char *extra)
+{
+	return g_strdup_printf("From: <sender@far.test>\r\nTo: <" BOB ">\r\n"
+			       "Subject: case %s\r\n%s"
+			       "Message-ID: <%s.%u@far.test>\r\n\r\n"
+			       "body %s\r\n",
+			       tag, extra, tag, counter++, tag);
+}
+
+/* deliver; the stored copy's path and text (asserted present) */
+static char *deliver(const char *rcpt, const char *tag, const char *extra,
+		     char **path_r)
+{
+	char *msg = message(tag, extra), *l, *text;
+
+	l = sc_send(rmh_port(H, "smtp"), rcpt, msg);
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	g_free(msg);
+	text = sc_stored(H, tag, path_r);
+	g_assert_nonnull(text);
+	return text;
+}
+
+static gboolean in_junk(const char *path)
+{
+	return strstr(path, "/Junk/") != NULL;
+}
+
+static void test_marked(void)
+{
+	char *path = NULL,
+	     *text = deliver(BOB, "marked", "X-Test: spam\r\n", &path);
+
+	g_test_message("stored at %s", path);
+	g_assert_true(in_junk(path));
+	/* the filter's field is kept: clients show it */
+	g_assert_nonnull(strstr(text, "\r\nX-Spam: Yes\r\n"));
+	g_assert_true(rmh_wait_log(H, "marked as spam by a filter", 5));
+	g_free(text);
+	g_free(path);
+}
+
+static void test_forged(void)
+{
+	/* every spelling the client could use: case, WSP before the
+	 * colon, a folded value */
+	char *path = NULL,
+	     *text = deliver(
+		     BOB, "forged",
+		     "X-Spam: Yes\r\nx-spam : yes\r\nX-SPAM:\r\n\tYes\r\n",
+		     &path);
+	char *lower = g_ascii_strdown(text, -1);
+
+	g_test_message("stored at %s", path);
+	g_assert_false(in_junk(path));
+	g_assert_null(strstr(lower, "x-spam"));
+	g_assert_true(rmh_wait_log(H, "X-Spam field(s) from the client", 5));
+	g_free(lower);
+	g_free(text);
+	g_free(path);
+}
+
+/* forged and marked at once: the filter's verdict decides, and only
+ * its field is left */
+static void test_forged_and_marked(void)
+{
+	char *path = NULL,
+	     *text = deliver(BOB, "both", "X-Spam: No\r\nX-Test: spam\r\n",
+			     &path);
+
+	g_assert_true(in_junk(path));
+	g_assert_null(strstr(text, "X-Spam: No"));
+	g_free(text);
+	g_free(path);
+}
+
+static void test_opt_out(void)
+{
+	char *path = NULL,
+	     *text = deliver(CAROL, "optout", "X-Test: spam\r\n", &path);
+
+	g_test_message("stored at %s", path);
+	g_assert_false(in_junk(path));
+	g_assert_nonnull(strstr(path, "/INBOX/"));
+	g_free(text);
+	g_free(path);
+}
+
+static void user_cmd(const char *const *argv, const char *input)
+{
+	char *out = NULL, *errs = NULL;
+	int rc = rmh_run_argv(H, argv, input, &out, &errs);
+
+	if (rc != 0)
+		g_error("%s %s: %s%s", argv[3], argv[4], out, errs);
+	g_free(out);
+	g_free(errs);
+}
+
+int main(int argc, char **argv)
+{
+	const char *add[] = {
+		"rmail", "-c", NULL, "user", "add", NULL, "--password-stdin",
+		NULL};
+	const char *optout[] = {"rmail",	  "-c",	 NULL,
+				"user",		  "set", CAROL,
+				"--spam-to-junk", "no",	 NULL};
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	H = rmh_new();
+	rmh_set(H, "modules",
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxfilter\"]");
+	rmh_setf(H, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
+		 "\"smtps_listen\": []}",
+		 rmh_port(H, "smtp"));
+	/* no DNS here: the authentication stage is another test's */
+	rmh_set(H, "mailauth", "{\"inbound\": false}");
+	rmh_write_config(H);
+	add[2] = optout[2] = rmh_config_path(H);
+	add[5] = BOB;
+	user_cmd(add, "pw-bob-1\n");
+	add[5] = CAROL;
+	user_cmd(add, "pw-carol-1\n");
+	user_cmd(optout, NULL);
+	g_assert_true(rmh_start(H));
+	g_test_add_func("/spam/junk/marked", test_marked);
+	g_test_add_func("/spam/junk/forged", test_forged);
+	g_test_add_func("/spam/junk/forged-and-marked", test_forged_and_marked);
+	g_test_add_func("/spam/junk/opt-out", test_opt_out);
+	rc = g_test_run();
+	g_assert_cmpint(rmh_stop(H), ==, 0);
+	rmh_free(H);
+	return rc;
+}
