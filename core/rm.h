@@ -439,6 +439,10 @@ int rm_dmarc_send(const char *day, bool dry, FILE *out);
 /* the daily job on the core's timer (dmarc.reports) */
 void rm_dmarc_send_start(void);
 
+/* ---- event.c: core->event_emit ------------------------------------ */
+int rm_event_emit(struct rmail_mctx *m, const struct rmail_event *ev,
+		  struct rmail_err *err);
+
 /* ---- filter.c / submit.c / mime_parse.c: services-table entries --- */
 /* core->filter_run etc. point straight at these (services.c) */
 int rm_filter_run(const struct rmail_filter_msg *msg,
