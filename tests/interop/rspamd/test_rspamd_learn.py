@@ -1,0 +1,136 @@
+"""mod_spamlearn against a real rspamd (tests/interop/rspamd/
+rspamd_fixture.py: private rspamd and Redis on loopback).
+
+- a message moved into Junk over IMAP is learned as spam: the
+  controller's learn counter goes up and rspamd logs the learn;
+- moved out of Junk it is learned as ham;
+- with rspamd stopped, the move still answers at once; the learn waits
+  in the queue and is sent once rspamd is back.
+"""
+import imaplib
+import os
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+import rmail_interop  # noqa: E402
+import rspamd_fixture  # noqa: E402
+
+USER = "learner@example.test"
+PW = "pw-learner-1"
+
+
+def spammy(tag):
+    words = ("cheap pills casino lottery winner money transfer urgent "
+             "offer bitcoin investment guaranteed ")
+    return ("From: <promo@far.test>\r\nTo: <%s>\r\n"
+            "Subject: you won %s\r\nMessage-ID: <%s@far.test>\r\n\r\n"
+            "%s\r\n" % (USER, tag, tag, (words + tag + " ") * 8)).encode()
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class RspamdLearn(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.r = rspamd_fixture.Rspamd()
+        try:
+            cls.r.start()
+        except Exception:
+            cls.r.close()
+            raise
+        cls.imap = rmail_interop.free_port()
+        pwfile = os.path.join(cls.r.dir, "controller.pw")
+        with open(pwfile, "w") as f:
+            f.write(cls.r.password + "\n")
+        cls.d = rmail_interop.Daemon(
+            "rmail-learn-", ["mod_imap", "mod_spamlearn"],
+            {"imap": {"listen": ["127.0.0.1:%d" % cls.imap],
+                      "imaps_listen": [],
+                      "allow_cleartext_login_loopback": True},
+             "spamlearn": {"url": "http://127.0.0.1:%d" % cls.r.controller,
+                           "password_file": pwfile,
+                           "timeout": "5s",
+                           "retry_initial": "0.2s", "retry_max": "1s"}})
+        cls.d.add_user(USER, PW)
+        cls.d.start(cls.imap)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.r.close()
+
+    def setUp(self):
+        self.c = imaplib.IMAP4("127.0.0.1", self.imap)
+        self.c.login(USER, PW)
+
+    def tearDown(self):
+        try:
+            self.c.logout()
+        except Exception:
+            pass
+
+    def append(self, mbox):
+        tag = uuid.uuid4().hex
+        typ, data = self.c.append(mbox, None, None, spammy(tag))
+        self.assertEqual(typ, "OK", data)
+        return tag
+
+    def move_last(self, src, dst):
+        """UID MOVE of the newest message of src; seconds it took"""
+        self.assertEqual(self.c.select(src)[0], "OK")
+        typ, data = self.c.uid("SEARCH", None, "ALL")
+        uid = data[0].split()[-1].decode()
+        t = time.monotonic()
+        typ, data = self.c.uid("MOVE", uid, dst)
+        took = time.monotonic() - t
+        self.assertEqual(typ, "OK", data)
+        return took
+
+    def learned(self):
+        return self.r.stat()["learned"]
+
+    def test_1_into_junk_is_spam_out_is_ham(self):
+        before = self.learned()
+        self.append("INBOX")
+        self.move_last("INBOX", "Junk")
+        wait_for(lambda: self.learned() >= before + 1, 15, "learnspam")
+        self.assertIn("learned message as spam", self.r.log())
+        self.move_last("Junk", "INBOX")
+        wait_for(lambda: self.learned() >= before + 2, 15, "learnham")
+        self.assertIn("learned message as ham", self.r.log())
+        # what rmail logged: both learns done
+        log = self.d.stderr()
+        self.assertIn("learnspam", log)
+        self.assertIn("learnham", log)
+
+    def test_2_rspamd_down(self):
+        self.r.stop()
+        try:
+            self.append("INBOX")
+            took = self.move_last("INBOX", "Junk")
+            # the move never waits on rspamd
+            self.assertLess(took, 1.0)
+            wait_for(lambda: "attempt 2 failed" in self.d.stderr(), 10,
+                     "a retried learn")
+        finally:
+            self.r.start()
+        before = self.learned()
+        wait_for(lambda: self.learned() >= before + 1, 20,
+                 "the learn sent after rspamd came back")
+        self.assertEqual(
+            os.listdir(os.path.join(self.d.root, "spamlearn", "new")), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
