@@ -12,13 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "mailauth/authres.h"
-
-/* Every field called `name` (case-insensitive, WSP allowed before the
- * colon, folded lines included) in the header block at the start of
- * msg; ranges ascending, malloc'd into *out (NULL when none). */
-size_t rm_hdr_find(const char *msg, size_t len, const char *name,
-		   struct authres_range **out);
+#include "hdr_find.h"
 
 /* [worker] When the header block of in_fd (its first max_header bytes
  * are searched) holds spam.header fields: a copy without them in a new

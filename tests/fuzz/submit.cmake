@@ -11,3 +11,7 @@ rmail_fuzz(submit_dns
   SOURCES tests/fuzz/fuzz_submit_dns.c core/submit/mx_parse.c
   INCLUDES core
   LIBRARIES resolv)
+# The spam marking field (X-Spam) in a received header block.
+rmail_fuzz(spam_hdr
+  SOURCES tests/fuzz/fuzz_spam_hdr.c core/submit/hdr_find.c
+  INCLUDES core)
