@@ -9,12 +9,14 @@
 #include <glib.h>
 #include <string.h>
 
+#include "exhc.h"
 #include "harness.h"
 #include "spam_common.h"
 
 #define DOM "example.test"
 #define BOB "bob@" DOM
 #define CAROL "carol@" DOM
+#define DAVE "dave@" DOM
 
 static struct rmh *H;
 static guint counter;
@@ -108,6 +110,55 @@ static void test_opt_out(void)
 	g_free(path);
 }
 
+/* the user's own switch, through the API */
+static void test_api_opt_out(void)
+{
+	guint port = rmh_port(H, "api");
+	int status = 0;
+	char *tok = ex_login(port, false, NULL, DAVE, "pw-dave-1", NULL,
+			     &status),
+	     *path = NULL, *text;
+	struct exresp r;
+	json_t *j;
+
+	g_assert_nonnull(tok);
+	r = ex_req(port, false, NULL, "GET", "/api/settings", tok, NULL, NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	j = exresp_json(&r);
+	g_assert_true(json_is_true(json_object_get(j, "spam_to_junk")));
+	json_decref(j);
+	exresp_free(&r);
+	r = ex_req(port, false, NULL, "POST", "/api/settings", tok,
+		   "{\"spam_to_junk\": \"no\"}", NULL);
+	g_assert_cmpint(r.status, ==, 400);
+	exresp_free(&r);
+	r = ex_req(port, false, NULL, "POST", "/api/settings", tok,
+		   "{\"spam_to_junk\": false}", NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	exresp_free(&r);
+	r = ex_req(port, false, NULL, "GET", "/api/settings", tok, NULL, NULL);
+	j = exresp_json(&r);
+	g_assert_true(json_is_false(json_object_get(j, "spam_to_junk")));
+	json_decref(j);
+	exresp_free(&r);
+
+	text = deliver(DAVE, "api-optout", "X-Test: spam\r\n", &path);
+	g_assert_nonnull(strstr(path, "/INBOX/"));
+	g_free(text);
+	g_free(path);
+
+	/* and back: spam goes to Junk again */
+	r = ex_req(port, false, NULL, "POST", "/api/settings", tok,
+		   "{\"spam_to_junk\": true}", NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	exresp_free(&r);
+	text = deliver(DAVE, "api-optin", "X-Test: spam\r\n", &path);
+	g_assert_true(in_junk(path));
+	g_free(text);
+	g_free(path);
+	g_free(tok);
+}
+
 static void user_cmd(const char *const *argv, const char *input)
 {
 	char *out = NULL, *errs = NULL;
@@ -132,7 +183,12 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	H = rmh_new();
 	rmh_set(H, "modules",
-		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxfilter\"]");
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxfilter\", "
+		"\"mod_exchange\"]");
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"tls_listen\": []}",
+		 rmh_port(H, "api"));
 	rmh_setf(H, "smtp",
 		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
 		 "\"smtps_listen\": []}",
@@ -145,12 +201,15 @@ int main(int argc, char **argv)
 	user_cmd(add, "pw-bob-1\n");
 	add[5] = CAROL;
 	user_cmd(add, "pw-carol-1\n");
+	add[5] = DAVE;
+	user_cmd(add, "pw-dave-1\n");
 	user_cmd(optout, NULL);
 	g_assert_true(rmh_start(H));
 	g_test_add_func("/spam/junk/marked", test_marked);
 	g_test_add_func("/spam/junk/forged", test_forged);
 	g_test_add_func("/spam/junk/forged-and-marked", test_forged_and_marked);
 	g_test_add_func("/spam/junk/opt-out", test_opt_out);
+	g_test_add_func("/spam/junk/api-opt-out", test_api_opt_out);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);
