@@ -5,7 +5,8 @@ rspamd_fixture.py: private rspamd and Redis on loopback).
   controller's learn counter goes up and rspamd logs the learn;
 - moved out of Junk it is learned as ham;
 - with rspamd stopped, the move still answers at once; the learn waits
-  in the queue and is sent once rspamd is back.
+  in the queue and is sent once rspamd is back;
+- the queue survives a restart of rmail.
 """
 import imaplib
 import os
@@ -100,6 +101,10 @@ class RspamdLearn(unittest.TestCase):
     def learned(self):
         return self.r.stat()["learned"]
 
+    def spam_learns(self):
+        """learns in rspamd's log, which outlives its restarts"""
+        return self.r.log().count("learned message as spam")
+
     def test_1_into_junk_is_spam_out_is_ham(self):
         before = self.learned()
         self.append("INBOX")
@@ -115,6 +120,7 @@ class RspamdLearn(unittest.TestCase):
         self.assertIn("learnham", log)
 
     def test_2_rspamd_down(self):
+        before = self.spam_learns()
         self.r.stop()
         try:
             self.append("INBOX")
@@ -125,11 +131,35 @@ class RspamdLearn(unittest.TestCase):
                      "a retried learn")
         finally:
             self.r.start()
-        before = self.learned()
-        wait_for(lambda: self.learned() >= before + 1, 20,
+        wait_for(lambda: self.spam_learns() >= before + 1, 20,
                  "the learn sent after rspamd came back")
         self.assertEqual(
             os.listdir(os.path.join(self.d.root, "spamlearn", "new")), [])
+
+    def restart_rmail(self):
+        self.d.proc.terminate()
+        self.d.proc.wait(10)
+        self.d.start(self.imap)
+
+    def test_3_queue_survives_restart(self):
+        before = self.spam_learns()
+        self.r.stop()
+        try:
+            self.append("INBOX")
+            self.move_last("INBOX", "Junk")
+            qdir = os.path.join(self.d.root, "spamlearn", "new")
+            wait_for(lambda: len(os.listdir(qdir)) == 1, 10,
+                     "the learn queued")
+            self.c.logout()
+            self.restart_rmail()
+            self.c = imaplib.IMAP4("127.0.0.1", self.imap)
+            self.c.login(USER, PW)
+            self.assertEqual(len(os.listdir(qdir)), 1)
+        finally:
+            self.r.start()
+        wait_for(lambda: self.spam_learns() >= before + 1, 20,
+                 "the learn sent by the restarted daemon")
+        wait_for(lambda: os.listdir(qdir) == [], 5, "an empty queue")
 
 
 if __name__ == "__main__":
