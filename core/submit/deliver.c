@@ -289,7 +289,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		for (j = 0; j < u.n; j++) {
 			struct rmail_filter_result fr;
 			char why[300];
-			int f;
+			int f, junk;
 
 			if (users_has(&done, u.v[j])) {
 				ok++;
@@ -312,8 +312,13 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				continue;
 			}
 			rmail_err_clear(&err);
+			/* a DELIVERY filter may mark it for this user only */
+			junk = rq->junk;
+			if (junk == RM_JUNK_NO &&
+			    rm_spam_verdict(fr.add_headers))
+				junk = RM_JUNK_SPAM;
 			if (rm_deliver_local(u.v[j], rq->local, fr.add_headers,
-					     rq->mail_from[0] == '\0', rq->junk,
+					     rq->mail_from[0] == '\0', junk,
 					     &err) == 0) {
 				ok++;
 				rm_metric_add("rmail_deliveries_total",

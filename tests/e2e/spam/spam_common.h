@@ -34,9 +34,10 @@ static void sc_cmd(struct rmh_conn *c, const char *prefix, const char *line)
 	g_free(l);
 }
 
-/* one transaction on `port`; the final reply, g_free'd by the caller */
-static G_GNUC_UNUSED char *sc_send(guint port, const char *rcpt,
-				   const char *msg)
+/* one transaction on `port` to rcpt and rcpt2 (when not NULL); the
+ * final reply, g_free'd by the caller */
+static G_GNUC_UNUSED char *sc_send2(guint port, const char *rcpt,
+				    const char *rcpt2, const char *msg)
 {
 	struct rmh_conn *c = rmh_connect(port, false);
 	char *line, *l;
@@ -48,6 +49,11 @@ static G_GNUC_UNUSED char *sc_send(guint port, const char *rcpt,
 	line = g_strdup_printf("RCPT TO:<%s>", rcpt);
 	sc_cmd(c, "250 ", line);
 	g_free(line);
+	if (rcpt2 != NULL) {
+		line = g_strdup_printf("RCPT TO:<%s>", rcpt2);
+		sc_cmd(c, "250 ", line);
+		g_free(line);
+	}
 	sc_cmd(c, "354 ", "DATA");
 	g_assert_true(rmh_send_raw(c, msg, strlen(msg)));
 	g_assert_true(rmh_send(c, "."));
@@ -56,6 +62,12 @@ static G_GNUC_UNUSED char *sc_send(guint port, const char *rcpt,
 	(void)rmh_send(c, "QUIT");
 	rmh_conn_close(c);
 	return l;
+}
+
+static G_GNUC_UNUSED char *sc_send(guint port, const char *rcpt,
+				   const char *msg)
+{
+	return sc_send2(port, rcpt, NULL, msg);
 }
 
 /* the stored copy whose text holds tag: its text, and *path_r */

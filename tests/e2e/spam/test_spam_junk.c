@@ -17,6 +17,7 @@
 #define BOB "bob@" DOM
 #define CAROL "carol@" DOM
 #define DAVE "dave@" DOM
+#define ERIN "erin@" DOM
 
 static struct rmh *H;
 static guint counter;
@@ -108,6 +109,41 @@ static void test_opt_out(void)
 	g_assert_nonnull(strstr(path, "/INBOX/"));
 	g_free(text);
 	g_free(path);
+}
+
+/* the copy holding tag in the mailboxes of one user (the store's
+ * layout: mail/domains/<domain>/users/<local>/mail/<mailbox>/...) */
+static char *stored_for(const char *user_local, const char *tag, char **path_r)
+{
+	char *dir = g_build_filename(rmh_dir(H), "mail", "domains", DOM,
+				     "users", user_local, NULL);
+	char *t = sc_find(dir, tag, path_r);
+
+	g_free(dir);
+	return t;
+}
+
+/* a DELIVERY filter marks one recipient's copy only */
+static void test_per_recipient(void)
+{
+	char *msg = message("perrcpt", "X-Test: deliver-spam-bob\r\n"), *l;
+	char *pb = NULL, *pe = NULL, *tb, *te;
+
+	l = sc_send2(rmh_port(H, "smtp"), BOB, ERIN, msg);
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	g_free(msg);
+	tb = stored_for("bob", "body perrcpt", &pb);
+	te = stored_for("erin", "body perrcpt", &pe);
+	g_assert_nonnull(tb);
+	g_assert_nonnull(te);
+	g_test_message("bob: %s erin: %s", pb, pe);
+	g_assert_true(in_junk(pb));
+	g_assert_false(in_junk(pe));
+	g_free(tb);
+	g_free(te);
+	g_free(pb);
+	g_free(pe);
 }
 
 /* the user's own switch, through the API */
@@ -203,6 +239,8 @@ int main(int argc, char **argv)
 	user_cmd(add, "pw-carol-1\n");
 	add[5] = DAVE;
 	user_cmd(add, "pw-dave-1\n");
+	add[5] = ERIN;
+	user_cmd(add, "pw-erin-1\n");
 	user_cmd(optout, NULL);
 	g_assert_true(rmh_start(H));
 	g_test_add_func("/spam/junk/marked", test_marked);
@@ -210,6 +248,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/spam/junk/forged-and-marked", test_forged_and_marked);
 	g_test_add_func("/spam/junk/opt-out", test_opt_out);
 	g_test_add_func("/spam/junk/api-opt-out", test_api_opt_out);
+	g_test_add_func("/spam/junk/per-recipient", test_per_recipient);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);

@@ -3,7 +3,8 @@
  * module.  The message picks the verdict with an "X-Test:" header:
  * reject, discard, header (adds X-Filtered), spam (adds X-Spam: Yes,
  * as rspamd does), anything else accepts.
- * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only, and
+ * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only,
+ * "X-Test: deliver-spam-bob" marks bob's copy only as spam, and
  * "X-Test: mailauth" refuses with the 1.3 authentication fields in the
  * reply text (what the filter saw); at RECEIPT it adds them as a header.
  */
@@ -47,6 +48,9 @@ static int fx_filter(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
 		return 0;
 	}
 	if (msg->stage == RMAIL_FILTER_DELIVERY) {
+		if (strstr(buf, "X-Test: deliver-spam-bob") != NULL &&
+		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0)
+			strcpy(res->add_headers, "X-Spam: Yes\r\n");
 		if (strstr(buf, "X-Test: reject-bob") != NULL &&
 		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0) {
 			res->action = RMAIL_FILTER_REJECT;
