@@ -67,13 +67,14 @@ static struct sl *get(struct rmail_mctx *m)
 
 static void sl_on_event(struct rmail_mctx *m, const struct rmail_event *ev)
 {
-	const struct sl_conf *c = m->conf;
 	struct sl *sl = get(m);
+	const struct sl_conf *c;
 	struct rmail_err err;
 	const char *kind;
 
 	if (sl == NULL || sl->dir == NULL || ev->kind != RMAIL_EVENT_MSG_MOVED)
 		return;
+	c = &sl->conf;
 	if (ev->to_special_use == RMAIL_SU_JUNK &&
 	    ev->from_special_use != RMAIL_SU_JUNK)
 		kind = "spam";
@@ -143,6 +144,10 @@ static int sl_start(struct rmail_mctx *m, struct rmail_err *err)
 	struct sl *sl = get(m);
 	const char *root = m->core->conf_str("mail_root");
 
+	sl->conf = *c;
+	sl->conf.url = m->core->pstrdup(m->pool, c->url);
+	sl->conf.password_file = NULL;
+	sl->conf.queue_dir = NULL;
 	if (c->password_file != NULL &&
 	    (sl->password = read_password(c->password_file, err)) == NULL)
 		return -1;

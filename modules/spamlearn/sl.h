@@ -28,6 +28,9 @@ struct sl_conf {
 
 struct sl {
 	struct rmail_mctx *m;
+	/* m->conf as start() saw it: the thread never reads m->conf, which
+	 * a reload swaps (the keys need a restart anyway) */
+	struct sl_conf conf;
 	char *dir;	/* the queue, with new/ and tmp/ */
 	char *password; /* NULL: none */
 	pthread_t thread;

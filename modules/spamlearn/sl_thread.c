@@ -48,7 +48,7 @@ static bool nap(struct sl *sl, double secs, bool wake_on_kick)
 /* one entry to its end (sent or dropped); false when stopping */
 static bool send_one(struct sl *sl, const char *name)
 {
-	const struct sl_conf *c = sl->m->conf;
+	const struct sl_conf *c = &sl->conf;
 	const struct rmail_core *core = sl->m->core;
 	double wait = c->retry_initial, queued;
 	char kind[8], why[400];
