@@ -68,8 +68,14 @@ class RspamdLearn(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        cls.d.proc.terminate()
+        rc = cls.d.proc.wait(15)
+        log = cls.d.stderr()
         cls.d.stop()
         cls.r.close()
+        # under ASan/UBSan a report is a failure too
+        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            raise AssertionError("rmail exited %d:\n%s" % (rc, log[-4000:]))
 
     def setUp(self):
         self.c = imaplib.IMAP4("127.0.0.1", self.imap)
