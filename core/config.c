@@ -19,6 +19,7 @@
 
 #include "config_keys.h"
 #include "mailauth/dkim.h"
+#include "submit/tls_policy.h"
 
 #define CONF_MAX_FILE (4u << 20)
 
@@ -278,6 +279,16 @@ static void fill_value(struct fill_ctx *fc, const char *path,
 		i = 0;
 		json_object_foreach(v, key, e)
 		{
+			if (json_is_object(e) &&
+			    (k->flags & RM_CONF_MAP_OBJECTS)) {
+				char *js = json_dumps(e, JSON_COMPACT);
+
+				kv[i] = rm_pstrdup(fc->pool, key);
+				sv[i] = rm_pstrdup(fc->pool, js ? js : "{}");
+				free(js);
+				i++;
+				continue;
+			}
 			if (!json_is_string(e)) {
 				problem(fc, path, ".%s: expected a string",
 					key);
@@ -659,6 +670,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	if (c->dns.recursion && c->dns.forwarders.n > 0)
 		problem(fc, "dns.recursion",
 			"full recursion and dns.forwarders exclude each other");
+	c->outtls.relay_verify = rm_tls_verify_mode(r->relay_tls_verify);
+	c->outtls.relay_ca_file = abs_path(c->pool, c->dir, r->relay_ca_file);
 	c->dkim.enabled = r->dkim_enabled != 0;
 	c->dkim.headers = r->dkim_headers;
 	for (size_t i = 0; i < r->dkim_algorithms.n; i++)

@@ -7,6 +7,8 @@
 
 #include "config_keys.h"
 #include "mailauth/spf_record.h"
+#include "submit/route_conf.h"
+#include "submit/tls_policy.h"
 
 #define K(name, type, flags, field, def, doc, check)                           \
 	{                                                                      \
@@ -68,6 +70,15 @@ static int check_relay_tls(const void *field, struct rmail_err *err)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "expected one of "
 				     "starttls, implicit, none");
+	return 0;
+}
+
+static int check_tls_verify(const void *field, struct rmail_err *err)
+{
+	if (rm_tls_verify_mode(*(const char *const *)field) < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected verify, dane, encrypt or "
+				     "opportunistic");
 	return 0;
 }
 
@@ -247,11 +258,13 @@ static int check_routes(const void *field, struct rmail_err *err)
 {
 	const struct rmail_strmap *m = field;
 
+	struct rm_route_conf rc;
+	char why[128];
+
 	for (size_t i = 0; i < m->n; i++)
-		if (rm_check_hostport(m->v[i]) < 0)
-			return rmail_err_set(err, RMAIL_E_INVAL,
-					     ".%s: expected host:port",
-					     m->k[i]);
+		if (rm_route_parse(m->v[i], &rc, why, sizeof(why)) < 0)
+			return rmail_err_set(err, RMAIL_E_INVAL, ".%s: %s",
+					     m->k[i], why);
 	return 0;
 }
 
@@ -421,8 +434,12 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "AUTH PLAIN user at the relay, sent only under TLS", NULL),
 	K("delivery.relay_password_file", S, N | R, relay_password_file, "null",
 	  "file whose first line is the relay password", NULL),
-	K("delivery.routes", RMAIL_CONF_STR_MAP, R, routes, "{}",
-	  "per-domain next hop: {\"domain\": \"host:port\"}", check_routes),
+	K("delivery.routes", RMAIL_CONF_STR_MAP, R | RM_CONF_MAP_OBJECTS,
+	  routes, "{}",
+	  "per-domain next hop: {\"domain\": \"host:port\"} or {\"domain\": "
+	  "{\"host\": \"host:port\", \"tls\": ..., \"tls_verify\": ..., "
+	  "\"ca_file\": ...}}",
+	  check_routes),
 	K("delivery.dns_servers", RMAIL_CONF_STR_LIST, 0, dns_servers, "[]",
 	  "resolvers, IP or IP@PORT (deprecated: use dns.forwarders)",
 	  check_dns_servers),
@@ -563,6 +580,15 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("dkim.headers", RMAIL_CONF_STR_LIST, R, dkim_headers, "[]",
 	  "header fields to sign, each over-signed (empty: RFC 6376 "
 	  "5.4.1's set, see docs/mailauth.md)",
+	  NULL),
+	K("delivery.relay_tls_verify", S, R, relay_tls_verify, "\"verify\"",
+	  "authentication of the relay: verify (CA store, name = the relay "
+	  "host), dane (its TLSA records), encrypt (TLS, unauthenticated) or "
+	  "opportunistic (STARTTLS when offered, the pre-1.4 behaviour)",
+	  check_tls_verify),
+	K("delivery.relay_ca_file", S, N | R, relay_ca_file, "null",
+	  "CA certificates (PEM) that verify the relay (null: the system "
+	  "store)",
 	  NULL),
 	K("spam.header", S, N | R, spam_header, "\"X-Spam\"",
 	  "the header field a filter adds to mark spam: local copies go to "

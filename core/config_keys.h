@@ -55,8 +55,13 @@ struct rm_core_raw {
 	int64_t dns_timeout_ms;
 	int dkim_enabled;
 	struct rmail_strlist dkim_algorithms, dkim_headers;
+	const char *relay_tls_verify, *relay_ca_file;
 	const char *spam_header, *spam_value;
 };
+
+/* a core-only key flag: a STR_MAP whose values may also be objects,
+ * kept as their compact JSON text (delivery.routes) */
+#define RM_CONF_MAP_OBJECTS (1u << 30)
 
 extern const struct rmail_conf_key rm_core_keys[];
 

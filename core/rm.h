@@ -171,6 +171,11 @@ struct rm_config {
 		unsigned algs;		      /* 1 << DKIM_A_* */
 		struct rmail_strlist headers; /* empty: the default set */
 	} dkim;
+	/* appended: outbound TLS policy (core/submit/tls_policy.h) */
+	struct {
+		int relay_verify;	   /* enum rm_tls_verify */
+		const char *relay_ca_file; /* absolute; NULL: system store */
+	} outtls;
 	/* appended: spam into Junk (core/submit/spam.c) */
 	struct {
 		const char *header; /* NULL: off */

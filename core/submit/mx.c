@@ -66,12 +66,24 @@ static void implicit_mx(const char *domain, struct rm_mx *out, size_t max,
 int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		 bool *perm_r, char *why, size_t whysz)
 {
+	return rm_mx_lookup_sec(domain, out, max, n_r, perm_r, NULL, why,
+				whysz);
+}
+
+int rm_mx_lookup_sec(const char *domain, struct rm_mx *out, size_t max,
+		     size_t *n_r, bool *perm_r, bool *secure_r, char *why,
+		     size_t whysz)
+{
 	struct mx_acc acc = {0};
 	struct ma_rrset rs;
+	bool dummy;
 	size_t i;
 
 	*n_r = 0;
 	*perm_r = false;
+	if (secure_r == NULL)
+		secure_r = &dummy;
+	*secure_r = false;
 	switch (rm_dns_resolve_wait(domain, MA_T_MX, &rs)) {
 	case MA_DNS_NXDOMAIN:
 		rm_dns_rrset_clear(&rs);
@@ -80,6 +92,7 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		return -1;
 	case MA_DNS_NODATA:
 		/* no MX: the domain is its own mail host */
+		*secure_r = rs.secure;
 		rm_dns_rrset_clear(&rs);
 		implicit_mx(domain, out, max, n_r);
 		return 0;
@@ -90,6 +103,8 @@ int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		snprintf(why, whysz, "4.4.3 %s: MX look-up failed", domain);
 		return -1;
 	}
+	/* DANE needs to know (RFC 7672 §2.2.1) */
+	*secure_r = rs.secure;
 	for (i = 0; i < rs.n; i++)
 		mx_rr(&acc, rs.rr[i].pref, rs.rr[i].host ? rs.rr[i].host : "");
 	rm_dns_rrset_clear(&rs);

@@ -27,9 +27,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <netdb.h>
 #include <openssl/crypto.h>
 
 #include "submit_int.h"
+#include "route_conf.h"
+#include "tls_policy.h"
 
 #define ENV_MAX (1 << 20)
 #define MX_MAX 16
@@ -389,27 +392,6 @@ static bool is_invalid_tld(const char *d)
 	       (n > 8 && strncasecmp(d + n - 8, ".invalid", 8) == 0);
 }
 
-static int split_hostport(const char *hp, char *host, size_t hsz, int *port)
-{
-	const char *colon = strrchr(hp, ':');
-	const char *h = hp;
-	size_t n;
-
-	if (colon == NULL)
-		return -1;
-	n = (size_t)(colon - hp);
-	if (hp[0] == '[' && n >= 2 && hp[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	if (n == 0 || n >= hsz)
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port = atoi(colon + 1);
-	return *port > 0 && *port < 65536 ? 0 : -1;
-}
-
 /* the smarthost's TLS mode and credentials; the password is read at
  * each run so a rotated file needs no reload */
 static int relay_opts(const struct rm_config *c, struct rm_smtp_opts *o,
@@ -438,6 +420,60 @@ static int relay_opts(const struct rm_config *c, struct rm_smtp_opts *o,
 	return 0;
 }
 
+/* the next hop configured for domain: relay_host, else a route; 1 when
+ * there is none (MX), -1 with why on a bad setting */
+static int fixed_hop(const struct rm_config *c, const char *domain,
+		     struct rm_route_conf *rt, int *source, char *why,
+		     size_t whysz)
+{
+	char err[128];
+
+	if (c == NULL)
+		return 1;
+	if (c->delivery.relay_host != NULL) {
+		if (rm_route_parse(c->delivery.relay_host, rt, err,
+				   sizeof(err)) < 0) {
+			snprintf(why, whysz, "4.3.5 bad relay_host %s",
+				 c->delivery.relay_host);
+			return -1;
+		}
+		rt->tls = c->relay.tls;
+		rt->verify = c->outtls.relay_verify;
+		snprintf(rt->ca_file, sizeof(rt->ca_file), "%s",
+			 c->outtls.relay_ca_file ? c->outtls.relay_ca_file
+						 : "");
+		*source = RM_TLSP_RELAY;
+		return 0;
+	}
+	for (size_t i = 0; i < c->delivery.routes.n; i++)
+		if (strcasecmp(c->delivery.routes.k[i], domain) == 0) {
+			if (rm_route_parse(c->delivery.routes.v[i], rt, err,
+					   sizeof(err)) < 0) {
+				snprintf(why, whysz,
+					 "4.3.5 bad route for %s: %s", domain,
+					 err);
+				return -1;
+			}
+			*source = RM_TLSP_ROUTE;
+			return 0;
+		}
+	return 1;
+}
+
+/* one line per session: where, what came of it, and its TLS */
+static void session_log(const char *id, const char *host,
+			const struct rm_addr *a, bool sent, const char *what,
+			const struct rm_tls_result *tr)
+{
+	char ip[64] = "?", tls[200];
+
+	(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
+			  sizeof(ip), NULL, 0, NI_NUMERICHOST);
+	rm_tls_result_format(tr, tls, sizeof(tls));
+	rm_log(RMAIL_LOG_INFO, "delivery %s to %s [%s]: %s: %.300s; %s", id,
+	       host, ip, sent ? "session done" : "deferred", what, tls);
+}
+
 /* the batch's recipients that are still pending (indexes into e->r) */
 static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 			   const char *domain, int msgfd)
@@ -445,29 +481,28 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	const struct rm_config *c = rm_conf();
 	struct rm_mx mx[MX_MAX];
 	struct rm_smtp_rcpt *sr;
-	const char *fixed = NULL;
-	const struct rm_smtp_opts *o = NULL;
 	struct rm_smtp_opts opts;
-	char why[300] = "", host[256], pw[512];
+	struct rm_route_conf rt;
+	struct rm_tls_policy pol;
+	struct rm_tls_result tr, sent_tr;
+	char why[300] = "", host[256], pw[512], tls[200];
 	size_t nmx = 0, i, k;
-	bool perm = false, sent = false, use_dns = true;
-	int port = 25;
+	bool perm = false, sent = false, use_dns = true, mx_secure = false;
+	int port = rm_smtp_mx_port, source = RM_TLSP_DEFAULT, fixed;
 
-	if (c != NULL && c->delivery.relay_host != NULL) {
-		fixed = c->delivery.relay_host;
-		if (relay_opts(c, &opts, pw, sizeof(pw), why, sizeof(why)) < 0)
-			goto temp;
-		o = &opts;
-	}
-	for (i = 0; fixed == NULL && c != NULL && i < c->delivery.routes.n; i++)
-		if (strcasecmp(c->delivery.routes.k[i], domain) == 0)
-			fixed = c->delivery.routes.v[i];
-	if (fixed != NULL) {
-		if (split_hostport(fixed, mx[0].host, sizeof(mx[0].host),
-				   &port) < 0) {
-			snprintf(why, sizeof(why), "4.3.5 bad route %s", fixed);
-			goto temp;
-		}
+	memset(&opts, 0, sizeof(opts));
+	opts.tls = RM_RELAY_STARTTLS;
+	memset(&sent_tr, 0, sizeof(sent_tr));
+	fixed = fixed_hop(c, domain, &rt, &source, why, sizeof(why));
+	if (fixed < 0)
+		goto temp;
+	if (fixed == 0 && source == RM_TLSP_RELAY &&
+	    relay_opts(c, &opts, pw, sizeof(pw), why, sizeof(why)) < 0)
+		goto temp;
+	if (fixed == 0) {
+		opts.tls = rt.tls;
+		snprintf(mx[0].host, sizeof(mx[0].host), "%s", rt.host);
+		port = rt.port;
 		mx[0].pref = 0;
 		nmx = 1;
 		use_dns = false;
@@ -477,8 +512,8 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 			 "never exists (RFC 6761)",
 			 domain);
 		perm = true;
-	} else if (rm_mx_lookup(domain, mx, MX_MAX, &nmx, &perm, why,
-				sizeof(why)) < 0) {
+	} else if (rm_mx_lookup_sec(domain, mx, MX_MAX, &nmx, &perm, &mx_secure,
+				    why, sizeof(why)) < 0) {
 		if (!perm)
 			goto temp;
 	}
@@ -492,16 +527,31 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	sr = rm_xcalloc(n, sizeof(*sr));
 	for (i = 0; i < n; i++)
 		sr[i].addr = e->r[idx[i]].addr;
+	opts.policy = &pol;
+	opts.res = &tr;
 	for (k = 0; k < nmx && !sent; k++) {
 		struct rm_addr addrs[ADDR_MAX];
 		size_t na = 0, a;
+		int prc;
 
 		snprintf(host, sizeof(host), "%.255s", mx[k].host);
+		prc = fixed == 0 ? rm_tls_policy_fixed(host, port, rt.tls,
+						       rt.verify, rt.ca_file,
+						       source, &pol, why,
+						       sizeof(why))
+				 : rm_tls_policy_mx(domain, mx_secure, host,
+						    &pol, why, sizeof(why));
+		if (prc < 0) {
+			rm_log(RMAIL_LOG_INFO, "delivery %s to %s: %s", e->id,
+			       host, why);
+			continue;
+		}
 		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX, &na) <
 			    0 ||
 		    na == 0) {
 			snprintf(why, sizeof(why), "4.4.4 %.200s: no address",
 				 host);
+			rm_tls_policy_clear(&pol);
 			continue;
 		}
 		for (a = 0; a < na && !sent; a++) {
@@ -509,19 +559,32 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sr[i].code = 0;
 				sr[i].reply[0] = '\0';
 			}
-			if (rm_smtp_send(&addrs[a], host, o, e->from, sr, n,
-					 msgfd, why, sizeof(why)) == 0)
+			if (rm_smtp_send(&addrs[a], host, &opts, e->from, sr, n,
+					 msgfd, why, sizeof(why)) == 0) {
 				sent = true;
+				sent_tr = tr;
+			}
+			session_log(e->id, host, &addrs[a], sent,
+				    sent ? (sr[0].reply[0] ? sr[0].reply
+							   : "no reply")
+					 : why,
+				    &tr);
 		}
+		rm_tls_policy_clear(&pol);
 	}
+	rm_tls_result_format(&sent_tr, tls, sizeof(tls));
 	for (i = 0; i < n; i++) {
 		struct rm_qrcpt *r = &e->r[idx[i]];
+		char msg[600];
 
 		if (!sent) {
 			set_error(r, why);
 			continue;
 		}
-		set_error(r, sr[i].reply[0] ? sr[i].reply : "no reply");
+		/* the DSN's Diagnostic-Code says how the reply came */
+		snprintf(msg, sizeof(msg), "%s (%s)",
+			 sr[i].reply[0] ? sr[i].reply : "no reply", tls);
+		set_error(r, msg);
 		if (sr[i].code >= 200 && sr[i].code < 300) {
 			r->state = RM_Q_SENT;
 			rm_metric_add("rmail_deliveries_total",

@@ -1,8 +1,9 @@
 /*
  * The outbound SMTP client, run on a worker with blocking sockets and
- * timeouts: EHLO (HELO fallback), opportunistic STARTTLS through
- * rm_tls_client_ctx() — a failed handshake retries the host in
- * cleartext, as opportunistic TLS must — then MAIL, RCPT per recipient,
+ * timeouts: EHLO (HELO fallback), STARTTLS as the TLS policy says
+ * (tls_policy.h): opportunistic — a failed handshake retries the host
+ * in cleartext — or mandatory and authenticated, where nothing ever
+ * goes out in cleartext; then MAIL, RCPT per recipient,
  * DATA with canonical CRLF and dot-stuffing.  Replies are read with bounded
  * lines and a bounded number of continuation lines: the peer is untrusted.
  */
@@ -23,11 +24,13 @@
 #include <openssl/ssl.h>
 
 #include "submit_int.h"
+#include "tls_policy.h"
 
 #define LINE_MAX_ RM_SMTP_LINE_MAX
 #define OUT_BUF 16384
 
 double rm_smtp_timeout = 60;
+int rm_smtp_mx_port = 25;
 
 struct cl {
 	int fd;
@@ -179,19 +182,13 @@ static int cmd(struct cl *c, char *text, size_t sz, const char *pre,
 	return cl_reply(c, text, sz, false);
 }
 
-static int start_tls(struct cl *c, const char *host)
+/* the handshake under policy p (its SSL set-up: SNI, DANE, names) */
+static int start_tls(struct cl *c, const char *host,
+		     const struct rm_tls_policy *p)
 {
-	SSL_CTX *ctx = rm_tls_client_ctx();
-	struct in6_addr a6;
-
-	if (ctx == NULL)
-		return -1;
-	c->ssl = SSL_new(ctx);
+	c->ssl = rm_tls_policy_ssl(p, host);
 	if (c->ssl == NULL)
 		return -1;
-	if (inet_pton(AF_INET, host, &a6) != 1 &&
-	    inet_pton(AF_INET6, host, &a6) != 1)
-		(void)SSL_set_tlsext_host_name(c->ssl, host);
 	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
 		ERR_clear_error();
 		SSL_free(c->ssl);
@@ -199,6 +196,18 @@ static int start_tls(struct cl *c, const char *host)
 		return -1;
 	}
 	return 0;
+}
+
+/* the peer against the policy, the result noted for the log */
+static int tls_check(struct cl *c, const struct rm_tls_policy *p,
+		     const char *host, struct rm_tls_result *res, char *why,
+		     size_t whysz)
+{
+	struct rm_tls_result tmp;
+
+	if (res == NULL)
+		res = &tmp;
+	return rm_tls_policy_check(p, c->ssl, host, res, why, whysz);
 }
 
 /*
@@ -321,11 +330,71 @@ static const char *helo_name(void)
 	return cf != NULL && cf->hostname != NULL ? cf->hostname : "localhost";
 }
 
+/* the TLS part of the session after EHLO: 0 go on (TLS or cleartext as
+ * the policy allows), 1 the handshake failed and cleartext may be
+ * tried, -1 stop (why set) */
+static int tls_step(struct cl *c, const char *host,
+		    const struct rm_tls_policy *p, bool try_tls,
+		    struct rm_tls_result *res, char *why, size_t whysz)
+{
+	bool mandatory = p->level >= RM_TLS_ENCRYPT && !p->testing;
+	char text[LINE_MAX_];
+	int code;
+
+	if (!try_tls || c->ssl != NULL)
+		return 0;
+	if (!c->starttls) {
+		if (!mandatory)
+			return 0;
+		/* a man in the middle may have removed it: never cleartext */
+		(void)cl_printf(c, "QUIT\r\n");
+		snprintf(why, whysz,
+			 "4.7.4 %s: STARTTLS not offered; TLS is required "
+			 "(policy %s)",
+			 host, rm_tls_source_name(p->source));
+		return -1;
+	}
+	code = cmd(c, text, sizeof(text), "STARTTLS", "", "");
+	if (code < 0) {
+		snprintf(why, whysz, "4.4.2 %s: connection lost", host);
+		return -1;
+	}
+	if (code != 220) {
+		if (!mandatory)
+			return 0;
+		(void)cl_printf(c, "QUIT\r\n");
+		snprintf(why, whysz,
+			 "4.7.4 %s: STARTTLS refused (%.100s); TLS is "
+			 "required (policy %s)",
+			 host, text, rm_tls_source_name(p->source));
+		return -1;
+	}
+	if (start_tls(c, host, p) < 0) {
+		if (!mandatory)
+			return 1;
+		snprintf(why, whysz,
+			 "4.7.5 %s: TLS handshake failed; TLS is required "
+			 "(policy %s)",
+			 host, rm_tls_source_name(p->source));
+		return -1;
+	}
+	if (tls_check(c, p, host, res, why, whysz) < 0) {
+		(void)cl_printf(c, "QUIT\r\n");
+		return -1;
+	}
+	if (cl_printf(c, "EHLO %s\r\n", helo_name()) < 0 ||
+	    cl_reply(c, text, sizeof(text), true) != 250) {
+		snprintf(why, whysz, "4.4.2 %s: connection lost", host);
+		return -1;
+	}
+	return 0;
+}
+
 /* 1 = the TLS handshake failed (retry in cleartext) */
 static int session(struct cl *c, const struct rm_addr *a, const char *host,
-		   const struct rm_smtp_opts *o, bool try_tls, const char *from,
-		   struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
-		   size_t whysz)
+		   const struct rm_smtp_opts *o, const struct rm_tls_policy *p,
+		   bool try_tls, const char *from, struct rm_smtp_rcpt *r,
+		   size_t n, int msg_fd, char *why, size_t whysz)
 {
 	char text[LINE_MAX_];
 	size_t i, ok = 0;
@@ -336,9 +405,14 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 			 strerror(errno));
 		return -1;
 	}
-	if (o->tls == RM_RELAY_IMPLICIT && start_tls(c, host) < 0) {
-		snprintf(why, whysz, "4.4.2 %s: TLS handshake failed", host);
-		return -1;
+	if (o->tls == RM_RELAY_IMPLICIT) {
+		if (start_tls(c, host, p) < 0) {
+			snprintf(why, whysz, "4.4.2 %s: TLS handshake failed",
+				 host);
+			return -1;
+		}
+		if (tls_check(c, p, host, o->res, why, whysz) < 0)
+			return -1;
 	}
 	code = cl_reply(c, text, sizeof(text), false);
 	if (code < 200 || code >= 300) {
@@ -352,16 +426,9 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	if (code != 250 &&
 	    cmd(c, text, sizeof(text), "HELO ", helo_name(), "") != 250)
 		goto proto;
-	if (try_tls && c->ssl == NULL && c->starttls) {
-		if (cmd(c, text, sizeof(text), "STARTTLS", "", "") != 220)
-			goto plain;
-		if (start_tls(c, host) < 0)
-			return 1;
-		if (cl_printf(c, "EHLO %s\r\n", helo_name()) < 0 ||
-		    cl_reply(c, text, sizeof(text), true) != 250)
-			goto lost;
-	}
-plain:
+	code = tls_step(c, host, p, try_tls, o->res, why, whysz);
+	if (code != 0)
+		return code;
 	if (o->user != NULL) {
 		code = auth_plain(c, o, text, sizeof(text));
 		if (code < 0)
@@ -421,21 +488,45 @@ lost:
 	return -1;
 }
 
+/* the policy of a caller that gave none: opportunistic, or cleartext
+ * with relay_tls none */
+static void default_policy(const struct rm_smtp_opts *o, const char *host,
+			   struct rm_tls_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->level = o->tls == RM_RELAY_NONE ? RM_TLS_NONE : RM_TLS_OPPORTUNISTIC;
+	p->source = RM_TLSP_DEFAULT;
+	snprintf(p->name, sizeof(p->name), "%s", host);
+}
+
 int rm_smtp_send(const struct rm_addr *a, const char *host,
 		 const struct rm_smtp_opts *o, const char *from,
 		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
 		 size_t whysz)
 {
 	static const struct rm_smtp_opts dflt = {.tls = RM_RELAY_STARTTLS};
+	struct rm_tls_policy own;
+	const struct rm_tls_policy *p;
 	struct cl c;
 	int rc;
 
 	if (o == NULL)
 		o = &dflt;
+	p = o->policy;
+	if (p == NULL) {
+		default_policy(o, host, &own);
+		p = &own;
+	}
+	if (o->res != NULL) {
+		memset(o->res, 0, sizeof(*o->res));
+		o->res->verify = "None";
+		o->res->policy = rm_tls_source_name(p->source);
+	}
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
-	rc = session(&c, a, host, o, o->tls != RM_RELAY_NONE, from, r, n,
-		     msg_fd, why, whysz);
+	rc = session(&c, a, host, o, p,
+		     o->tls != RM_RELAY_NONE && p->level != RM_TLS_NONE, from,
+		     r, n, msg_fd, why, whysz);
 	cl_close(&c);
 	/* credentials never go out in cleartext: no fallback with them */
 	if (rc == 1 && o->user != NULL) {
@@ -454,7 +545,12 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 		c.fd = -1;
 		for (size_t i = 0; i < n; i++)
 			r[i].code = 0;
-		rc = session(&c, a, host, o, false, from, r, n, msg_fd, why,
+		if (o->res != NULL) {
+			memset(o->res, 0, sizeof(*o->res));
+			o->res->verify = "None";
+			o->res->policy = rm_tls_source_name(p->source);
+		}
+		rc = session(&c, a, host, o, p, false, from, r, n, msg_fd, why,
 			     whysz);
 		cl_close(&c);
 	}

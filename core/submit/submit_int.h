@@ -162,6 +162,13 @@ struct rm_mx {
  * for permanent failures (null MX, NXDOMAIN, .invalid) */
 int rm_mx_lookup(const char *domain, struct rm_mx *out, size_t max, size_t *n_r,
 		 bool *perm_r, char *why, size_t whysz);
+/* the same, and whether the MX answer was DNSSEC-secure (secure_r may
+ * be NULL) */
+int rm_mx_lookup_sec(const char *domain, struct rm_mx *out, size_t max,
+		     size_t *n_r, bool *perm_r, bool *secure_r, char *why,
+		     size_t whysz);
+/* the port MX hosts are reached on: 25 (tests move it) */
+extern int rm_smtp_mx_port;
 /* addresses of host (A and AAAA, through delivery.dns_servers when
  * set, else the system resolver) */
 int rm_mx_addrs(const char *host, int port, bool use_dns, struct rm_addr *out,
@@ -174,10 +181,16 @@ struct rm_smtp_rcpt {
 	char reply[256];
 };
 /* how to talk to the next hop; NULL = opportunistic STARTTLS, no AUTH */
+struct rm_tls_policy;
+struct rm_tls_result;
 struct rm_smtp_opts {
 	int tls;	  /* enum rm_relay_tls */
 	const char *user; /* AUTH PLAIN under TLS only, or NULL */
 	const char *password;
+	/* the TLS policy (tls_policy.h); NULL: opportunistic, or none
+	 * with tls RM_RELAY_NONE */
+	const struct rm_tls_policy *policy;
+	struct rm_tls_result *res; /* filled when not NULL */
 };
 /* One session: per-recipient codes filled.  Returns 0 when the session
  * ran (codes are meaningful), -1 on a connection-level failure (try the

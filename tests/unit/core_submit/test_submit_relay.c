@@ -20,6 +20,7 @@
 static char *dir;
 static guint tls_port, auth_port, broken_port;
 static struct rm_config *current;
+static char *cert;
 
 static void report(void *arg, const char *problem)
 {
@@ -141,9 +142,11 @@ static void test_relay_auth(void)
 	guint n0 = sink_count(), a0 = sink_auth_ok(), t0 = sink_tls_done();
 	char *pw = pw_file("s3cret\n"), *why;
 
+	/* the default relay_tls_verify, verify: the sink's self-signed
+	 * certificate is the CA, its IP address the name */
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"",
-		auth_port, pw);
+		" \"relay_password_file\": \"%s\", \"relay_ca_file\": \"%s\"",
+		auth_port, pw, cert);
 	g_assert_cmpint(rm_conf()->relay.tls, ==, RM_RELAY_STARTTLS);
 	why = queue_once("y@anywhere.test", "relay-auth-ok");
 	g_assert_null(why);
@@ -159,8 +162,8 @@ static void test_relay_bad_password(void)
 	char *pw = pw_file("wrong"), *why;
 
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"",
-		auth_port, pw);
+		" \"relay_password_file\": \"%s\", \"relay_ca_file\": \"%s\"",
+		auth_port, pw, cert);
 	why = queue_once("y@anywhere.test", "relay-auth-bad");
 	g_assert_nonnull(why);
 	g_assert_nonnull(strstr(why, "4.7.8"));
@@ -178,8 +181,11 @@ static void test_relay_no_cleartext_auth(void)
 	guint t0 = sink_tls_attempts();
 	char *pw = pw_file("s3cret"), *why;
 
+	/* the pre-1.4 opportunistic relay: cleartext would be allowed,
+	 * but never with credentials */
 	load_ok("\"relay_host\": \"127.0.0.1:%u\", \"relay_user\": \"relay\","
-		" \"relay_password_file\": \"%s\"",
+		" \"relay_password_file\": \"%s\","
+		" \"relay_tls_verify\": \"opportunistic\"",
 		broken_port, pw);
 	why = queue_once("y@anywhere.test", "relay-withheld");
 	g_assert_nonnull(why);
@@ -242,7 +248,7 @@ int main(int argc, char **argv)
 {
 	const char *src = g_getenv("RMAIL_SOURCE_DIR");
 	struct rmail_err err;
-	char *cert, *key;
+	char *key;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
