@@ -191,6 +191,27 @@ static int user_passwd(struct rm_cli *cli, int argc, char **argv)
 	return RM_EXIT_OK;
 }
 
+/* the one per-user setting so far: "no" keeps spam in INBOX */
+static int set_spam_to_junk(const struct rmail_store_ops *ops, void *h,
+			    const char *address, int yes)
+{
+	struct rmail_err err;
+
+	if (!RMAIL_HAS(ops, struct rmail_store_ops, user_setting_set) ||
+	    ops->user_setting_set == NULL) {
+		rm_cmd_failf("user set", "the store keeps no user settings");
+		return -1;
+	}
+	rmail_err_clear(&err);
+	/* the default (yes) is stored as no setting at all */
+	if (ops->user_setting_set(h, address, "spam_to_junk", yes ? NULL : "no",
+				  &err) < 0) {
+		rm_cmd_fail("user set", &err);
+		return -1;
+	}
+	return 0;
+}
+
 static int user_set(struct rm_cli *cli, int argc, char **argv)
 {
 	const struct rmail_store_ops *ops;
@@ -202,25 +223,28 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 		.password = NULL};
 	struct rmail_err err;
 	const char *pos[1], *admin = NULL, *disabled = NULL, *quota = NULL;
+	const char *spam = NULL;
 	const struct rm_opt opts[] = {
 		{"--admin", true, &admin, NULL},
 		{"--disabled", true, &disabled, NULL},
 		{"--quota-mb", true, &quota, NULL},
+		{"--spam-to-junk", true, &spam, NULL},
 		{NULL, false, NULL, NULL},
 	};
 	const char *usage = "ADDRESS [--admin yes|no] [--disabled yes|no] "
-			    "[--quota-mb N]";
+			    "[--quota-mb N] [--spam-to-junk yes|no]";
 	size_t n;
 	void *h;
-	int ret;
+	int ret, spam_yes = -1;
 
 	ret = rm_cmd_args("user set", usage, argc, argv, opts, pos, 1, 1, &n);
 	if (ret != RM_EXIT_OK)
 		return ret;
-	if (admin == NULL && disabled == NULL && quota == NULL)
+	if (admin == NULL && disabled == NULL && quota == NULL && spam == NULL)
 		return rm_cmd_usage("user set", usage);
 	if ((admin != NULL && (upd.admin = rm_cmd_yesno(admin)) < 0) ||
-	    (disabled != NULL && (upd.disabled = rm_cmd_yesno(disabled)) < 0)) {
+	    (disabled != NULL && (upd.disabled = rm_cmd_yesno(disabled)) < 0) ||
+	    (spam != NULL && (spam_yes = rm_cmd_yesno(spam)) < 0)) {
 		rm_cmd_failf("user set", "expected yes or no");
 		return RM_EXIT_USAGE;
 	}
@@ -231,8 +255,11 @@ static int user_set(struct rm_cli *cli, int argc, char **argv)
 	if (rm_cli_store(cli, &ops, &h) < 0)
 		return RM_EXIT_FAIL;
 	rmail_err_clear(&err);
-	if (ops->user_update(h, pos[0], &upd, &err) < 0)
+	if ((admin != NULL || disabled != NULL || quota != NULL) &&
+	    ops->user_update(h, pos[0], &upd, &err) < 0)
 		return rm_cmd_fail("user set", &err);
+	if (spam != NULL && set_spam_to_junk(ops, h, pos[0], spam_yes) < 0)
+		return RM_EXIT_FAIL;
 	printf("user %s updated\n", pos[0]);
 	return RM_EXIT_OK;
 }

@@ -692,6 +692,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 				      c->hostname);
 	c->tlsrpt.contact = r->tlsrpt_contact != NULL ? r->tlsrpt_contact
 						      : c->tlsrpt.report_from;
+	c->spam.header = r->spam_header;
+	c->spam.value = r->spam_value;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

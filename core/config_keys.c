@@ -308,6 +308,37 @@ static int check_exceptions(const void *field, struct rmail_err *err)
 }
 
 /* a header token: no white space, no specials that would need quoting */
+/* an RFC 5322 field name: printable ASCII but the colon */
+static int check_field_name(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (s == NULL)
+		return 0;
+	if (s[0] == '\0' || strlen(s) > 76)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "a header field name, 1 to 76 characters");
+	for (; *s != '\0'; s++)
+		if (*s <= ' ' || *s >= 0x7f || *s == ':')
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "not a header field name");
+	return 0;
+}
+
+static int check_spam_value(const void *field, struct rmail_err *err)
+{
+	const char *s = *(const char *const *)field;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 200)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "a value, 1 to 200 characters");
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return rmail_err_set(err, RMAIL_E_INVAL,
+					     "control character");
+	return 0;
+}
+
 static int check_authserv_id(const void *field, struct rmail_err *err)
 {
 	const char *s = *(const char *const *)field;
@@ -603,4 +634,12 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "contact-info of the reports (null: tlsrpt.report_from)", NULL),
 	K("tlsrpt.report_from", S, N | R, tlsrpt_report_from, "null",
 	  "sender of the reports (null: noreply-tlsrpt@<hostname>)", NULL),
+	K("spam.header", S, N | R, spam_header, "\"X-Spam\"",
+	  "the header field a filter adds to mark spam: local copies go to "
+	  "the recipient's Junk; removed from what the client sent (null: "
+	  "no spam routing)",
+	  check_field_name),
+	K("spam.value", S, R, spam_value, "\"Yes\"",
+	  "the value of spam.header that means spam (case-insensitive)",
+	  check_spam_value),
 	RMAIL_CONF_END};

@@ -188,6 +188,11 @@ struct rm_config {
 		const char *contact;	 /* never NULL */
 		const char *report_from; /* never NULL */
 	} tlsrpt;
+	/* appended: spam into Junk (core/submit/spam.c) */
+	struct {
+		const char *header; /* NULL: off */
+		const char *value;
+	} spam;
 };
 
 /* delivery.relay_tls */
@@ -450,6 +455,10 @@ int rm_submit_start(struct rmail_err *err);
 int rm_dmarc_send(const char *day, bool dry, FILE *out);
 /* the daily job on the core's timer (dmarc.reports) */
 void rm_dmarc_send_start(void);
+
+/* ---- event.c: core->event_emit ------------------------------------ */
+int rm_event_emit(struct rmail_mctx *m, const struct rmail_event *ev,
+		  struct rmail_err *err);
 
 /* ---- filter.c / submit.c / mime_parse.c: services-table entries --- */
 /* core->filter_run etc. point straight at these (services.c) */

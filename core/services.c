@@ -176,6 +176,9 @@ static const struct rmail_core core_table = {
 	/* 1.3 */
 	.dns_query = rm_dns_query_svc,
 	.dns_cancel = rm_dns_cancel_svc,
+
+	/* 1.4 */
+	.event_emit = rm_event_emit,
 };
 
 const struct rmail_core *rm_core(void)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mailauth_stage.h"
+#include "spam.h"
 #include "submit_int.h"
 
 #define COPY_BUF 65536
@@ -92,7 +93,7 @@ static int junk_mailbox(const char *user, char name[RMAIL_MBOX_NAME_MAX + 1],
 }
 
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, bool junk,
+		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err)
 {
 	char mbox[RMAIL_MBOX_NAME_MAX + 1] = "INBOX";
@@ -119,7 +120,9 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 	o.size_hint =
 		src->size + strlen(src->prefix) + (extra ? strlen(extra) : 0);
 	o.ignore_quota = ignore_quota;
-	if (junk && junk_mailbox(user, mbox, err) < 0)
+	if (junk == RM_JUNK_SPAM && !rm_spam_wants_junk(user))
+		junk = RM_JUNK_NO;
+	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
 		return -1;
 	if (ops->append_begin(h, user, mbox, &o, &ap, err) < 0)
 		return -1;
@@ -286,7 +289,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		for (j = 0; j < u.n; j++) {
 			struct rmail_filter_result fr;
 			char why[300];
-			int f;
+			int f, junk;
 
 			if (users_has(&done, u.v[j])) {
 				ok++;
@@ -309,8 +312,13 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				continue;
 			}
 			rmail_err_clear(&err);
+			/* a DELIVERY filter may mark it for this user only */
+			junk = rq->junk;
+			if (junk == RM_JUNK_NO &&
+			    rm_spam_verdict(fr.add_headers))
+				junk = RM_JUNK_SPAM;
 			if (rm_deliver_local(u.v[j], rq->local, fr.add_headers,
-					     rq->mail_from[0] == '\0', rq->junk,
+					     rq->mail_from[0] == '\0', junk,
 					     &err) == 0) {
 				ok++;
 				rm_metric_add("rmail_deliveries_total",
@@ -351,7 +359,9 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		if (rm_queue_add_flags(
 			    rq->id, rq->mail_from, (const char *const *)queue.v,
 			    queue.n, rq->remote,
-			    (rq->junk ? RM_QF_JUNK : 0) |
+			    (rq->junk == RM_JUNK_SPAM ? RM_QF_JUNK_SPAM
+			     : rq->junk		      ? RM_QF_JUNK
+						      : 0) |
 				    (rq->requiretls ? RM_QF_REQUIRETLS : 0),
 			    &err) == 0) {
 			*nqueued_r = queue.n;

@@ -144,7 +144,9 @@ static char *env_text(const struct rm_qentry *e)
 	json_object_set_new(root, "created", json_integer(e->created));
 	json_object_set_new(root, "next", json_real(e->next));
 	json_object_set_new(root, "attempts", json_integer(e->attempts));
-	if (e->junk)
+	if (e->junk == RM_JUNK_SPAM)
+		json_object_set_new(root, "junk", json_string("spam"));
+	else if (e->junk)
 		json_object_set_new(root, "junk", json_true());
 	if (e->requiretls)
 		json_object_set_new(root, "requiretls", json_true());
@@ -183,11 +185,14 @@ int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err)
 }
 
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, bool junk,
+		 size_t n, const struct rm_msg_src *src, int junk,
 		 struct rmail_err *err)
 {
 	return rm_queue_add_flags(id, from, rcpts, n, src,
-				  junk ? RM_QF_JUNK : 0, err);
+				  junk == RM_JUNK_SPAM ? RM_QF_JUNK_SPAM
+				  : junk	       ? RM_QF_JUNK
+						       : 0,
+				  err);
 }
 
 int rm_queue_add_flags(const char *id, const char *from,
@@ -209,7 +214,9 @@ int rm_queue_add_flags(const char *id, const char *from,
 	e.from = (char *)from;
 	e.created = (int64_t)time(NULL);
 	e.next = 0; /* the first attempt is immediate */
-	e.junk = (flags & RM_QF_JUNK) != 0;
+	e.junk = (flags & RM_QF_JUNK_SPAM) ? RM_JUNK_SPAM
+		 : (flags & RM_QF_JUNK)	   ? RM_JUNK_ALWAYS
+					   : RM_JUNK_NO;
 	e.requiretls = (flags & RM_QF_REQUIRETLS) != 0;
 	e.flags = src->flags;
 	e.n = n;
@@ -249,6 +256,13 @@ static char *jstr(json_t *o, const char *k)
 	return s != NULL ? rm_xstrdup(s) : NULL;
 }
 
+static bool jstr_is(json_t *o, const char *k, const char *want)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL && strcmp(s, want) == 0;
+}
+
 int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 {
 	char path[4096];
@@ -277,7 +291,9 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 	e->attempts =
 		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
-	e->junk = json_is_true(json_object_get(root, "junk"));
+	e->junk = json_is_true(json_object_get(root, "junk")) ? RM_JUNK_ALWAYS
+		  : jstr_is(root, "junk", "spam")	      ? RM_JUNK_SPAM
+							      : RM_JUNK_NO;
 	e->requiretls = json_is_true(json_object_get(root, "requiretls"));
 	if (json_is_boolean(json_object_get(root, "8bit")))
 		e->flags = RM_MSG_KNOWN |

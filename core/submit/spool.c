@@ -24,6 +24,7 @@
 #include "mailauth/dmarc_report.h"
 #include "mailauth/ma_metrics.h"
 #include "mailauth_stage.h"
+#include "spam.h"
 #include "submit_int.h"
 
 #define SPOOL_BUF 65536
@@ -490,6 +491,17 @@ static void commit_outcome(struct rmail_submit *s, const int *codes)
 				     : "5.1.1 No such user");
 }
 
+/* the message continues from fd, a fresh in-memory spool */
+static void spool_replace(struct rmail_submit *s, int fd, uint64_t size)
+{
+	close(s->fd);
+	if (s->path != NULL)
+		(void)unlink(s->path);
+	s->path = NULL;
+	s->fd = fd;
+	s->size = size;
+}
+
 /* [WRITE pool] the forged Authentication-Results go: the message
  * continues from a fresh in-memory spool without them */
 static int ma_strip(struct rmail_submit *s)
@@ -515,12 +527,32 @@ static int ma_strip(struct rmail_submit *s)
 	rm_log(RMAIL_LOG_INFO,
 	       "submit %s: %zu forged Authentication-Results removed", s->id,
 	       removed);
-	close(s->fd);
-	if (s->path != NULL)
-		(void)unlink(s->path);
-	s->path = NULL;
-	s->fd = fd;
-	s->size = (uint64_t)st.st_size;
+	spool_replace(s, fd, (uint64_t)st.st_size);
+	return 0;
+}
+
+/* [WRITE pool] the client's spam.header fields go before the filters
+ * run: only a filter may mark a message as spam */
+static int spam_strip(struct rmail_submit *s)
+{
+	const struct rm_config *c = rm_conf();
+	size_t removed = 0;
+	struct stat st;
+	int fd;
+
+	if (rm_spam_strip_fd(s->fd, &fd, HDR_SCAN, &removed) < 0)
+		return -1;
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	rm_log(RMAIL_LOG_INFO,
+	       "submit %s: %zu %s field(s) from the client "
+	       "removed",
+	       s->id, removed, c->spam.header);
+	spool_replace(s, fd, (uint64_t)st.st_size);
 	return 0;
 }
 
@@ -599,6 +631,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	char *extra = "", date[64];
 	int *codes;
 	size_t i;
+	bool spam;
 
 	(void)cancel;
 	rmail_err_clear(&err);
@@ -616,6 +649,12 @@ static void commit_work(void *arg, const volatile int *cancel)
 	}
 	if (s->ma != NULL && ma_apply(s) < 0)
 		return;
+	if (spam_strip(s) < 0) {
+		rm_log(RMAIL_LOG_ERR, "submit %s: stripping %s: %s", s->id,
+		       c->spam.header, strerror(errno));
+		commit_fail(s, 451, "4.3.0 Cannot write the message");
+		return;
+	}
 	if (s->submission && s->auth_user != NULL) {
 		char why[256];
 		int code;
@@ -655,6 +694,12 @@ static void commit_work(void *arg, const volatile int *cancel)
 			    fr.text[0] ? fr.text : "5.7.1 Rejected");
 		return;
 	}
+	spam = rm_spam_verdict(fr.add_headers);
+	if (spam)
+		rm_log(RMAIL_LOG_INFO,
+		       "submit %s: marked as spam by a filter "
+		       "(%s): local copies to Junk",
+		       s->id, c->spam.header);
 	s->res.ok = 1;
 	if (fr.action == RMAIL_FILTER_DISCARD) {
 		rm_log(RMAIL_LOG_INFO, "submit %s: discarded by a filter",
@@ -710,7 +755,9 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.helo = s->helo;
 	rq.auth_user = s->auth_user;
 	rq.reply_pending = true;
-	rq.junk = s->ma != NULL && s->ma->junk;
+	rq.junk = s->ma != NULL && s->ma->junk ? RM_JUNK_ALWAYS
+		  : spam		       ? RM_JUNK_SPAM
+					       : RM_JUNK_NO;
 	rq.ma = s->ma;
 	rq.requiretls = s->requiretls;
 	codes = rm_pcalloc(s->pool, s->nrcpts * sizeof(*codes));

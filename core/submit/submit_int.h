@@ -95,10 +95,17 @@ int rm_msg_to7bit(int fd, uint64_t size, int *fd_r, uint64_t *size_r);
 bool rm_rcpts_remote(const char *const *rcpts, size_t n);
 
 /* ---- deliver.c [worker] ------------------------------------------- */
-/* into user's INBOX, or with junk into the mailbox marked \Junk (made
- * when missing); err->code RMAIL_E_QUOTA when over quota */
+/* where local copies go (rm_deliver_req.junk, the queue's "junk") */
+enum rm_junk {
+	RM_JUNK_NO = 0,	    /* INBOX */
+	RM_JUNK_ALWAYS = 1, /* \Junk: DMARC quarantine */
+	RM_JUNK_SPAM = 2,   /* \Junk unless the user opted out (spam.c) */
+};
+/* into user's INBOX, or with junk (enum rm_junk) into the mailbox
+ * marked \Junk (made when missing); err->code RMAIL_E_QUOTA when over
+ * quota */
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, bool junk,
+		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
@@ -115,8 +122,8 @@ struct rm_deliver_req {
 	 * that is refused sends no bounce */
 	bool reply_pending;
 	/* local copies go to each user's \Junk mailbox (DMARC quarantine,
-	 * a spam verdict), not INBOX */
-	bool junk;
+	 * a spam verdict), not INBOX: enum rm_junk */
+	int junk;
 	/* port-25 authentication results for DELIVERY filters, or NULL */
 	const struct rm_ma_result *ma;
 	/* RFC 8689 REQUIRETLS: kept in the queue entry */
@@ -156,7 +163,7 @@ struct rm_qentry {
 	int64_t created;
 	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
-	bool junk;	 /* local recipients get it in their \Junk mailbox */
+	int junk;	 /* enum rm_junk: local recipients get it in \Junk */
 	bool requiretls; /* RFC 8689: authenticated TLS or a bounce */
 	unsigned flags;	 /* enum rm_msg_flags (0: an entry from before) */
 	size_t n;
@@ -166,11 +173,12 @@ struct rm_qentry {
 /* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
  * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
-		 size_t n, const struct rm_msg_src *src, bool junk,
+		 size_t n, const struct rm_msg_src *src, int junk,
 		 struct rmail_err *err);
 /* the same with flags (RM_QF_*) */
 #define RM_QF_JUNK 1u
 #define RM_QF_REQUIRETLS 2u
+#define RM_QF_JUNK_SPAM 4u /* RM_JUNK_SPAM rather than RM_JUNK_ALWAYS */
 int rm_queue_add_flags(const char *id, const char *from,
 		       const char *const *rcpts, size_t n,
 		       const struct rm_msg_src *src, unsigned flags,

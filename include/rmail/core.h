@@ -501,6 +501,18 @@ struct rmail_core {
 	/* [loop thread] cb will not be called; q NULL is a no-op.  Not
 	 * after (or inside) q's callback. */
 	void (*dns_cancel)(struct rmail_dns_query *q);
+
+	/* ---- 1.4 -------------------------------------------------------- */
+
+	/* [loop thread] Report an event (struct rmail_event in
+	 * <rmail/filter.h>; the producer's fields, kind .. nuids) to the
+	 * filter modules that take events.  Copies what it needs and
+	 * returns at once: the event is delivered later on a worker
+	 * thread, never inside this call, or dropped when nobody takes
+	 * events or (RMAIL_EVENT_MSG_MOVED) the two mailboxes have the same
+	 * special use.  -1 with err only for a malformed event. */
+	int (*event_emit)(struct rmail_mctx *m, const struct rmail_event *ev,
+			  struct rmail_err *err);
 };
 
 #endif

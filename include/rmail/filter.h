@@ -55,11 +55,58 @@ struct rmail_filter_result {
 	char add_headers[2048];
 };
 
+/*
+ * 1.4: events.  A protocol module (or the store) reports what a user
+ * did through core->event_emit; the core hands each event to every
+ * FILTER module whose table has on_event, on a worker thread, after
+ * the producer's reply went out: a consumer never delays the user.
+ */
+enum rmail_event_kind {
+	/* messages copied or moved by a user from one mailbox to another
+	 * where the two differ in special use (enum rmail_special_use):
+	 * into or out of \Junk, \Trash, \Archive ... */
+	RMAIL_EVENT_MSG_MOVED = 1,
+};
+
+enum rmail_event_how {
+	RMAIL_EVENT_COPY = 1,
+	RMAIL_EVENT_MOVE = 2,
+};
+
+/* Sized: set `size`.  The producer fills kind .. nuids; the core
+ * dispatches one message at a time, with uids pointing at `uid`,
+ * nuids 1 and the fields after nuids filled. */
+struct rmail_event {
+	uint32_t size;	   /* sizeof(struct rmail_event) */
+	uint32_t kind;	   /* enum rmail_event_kind */
+	uint32_t how;	   /* enum rmail_event_how */
+	const char *proto; /* "imap", "http": who asked */
+	const char *user;  /* canonical address */
+	const char *from_mbox;
+	const char *to_mbox;
+	uint32_t uidvalidity; /* of to_mbox */
+	const uint32_t *uids; /* in to_mbox */
+	size_t nuids;
+	/* filled by the core for consumers */
+	uint32_t from_special_use; /* enum rmail_special_use, 0: none */
+	uint32_t to_special_use;
+	uint32_t uid;	   /* this message, in to_mbox */
+	int fd;		   /* read-only, the whole message; valid only
+			    * during on_event (dup it to keep it) */
+	uint64_t msg_size; /* bytes of fd */
+};
+
 struct rmail_filter_ops {
 	uint32_t size; /* sizeof(struct rmail_filter_ops) */
 	/* runs on a worker thread; must be thread-safe. */
 	int (*filter)(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
 		      struct rmail_filter_result *res, struct rmail_err *err);
+
+	/* ---- 1.4 ----------------------------------------------------- */
+	/* [worker thread, thread-safe] One event (struct rmail_event):
+	 * queue the work and return; the core's worker pool is shared with
+	 * the store's reads.  May be NULL: the module gets no events. */
+	void (*on_event)(struct rmail_mctx *m, const struct rmail_event *ev);
 };
 
 #endif

@@ -435,6 +435,23 @@ struct rmail_store_ops {
 	int (*mbox_set_uidvalidity)(void *h, const char *user, const char *name,
 				    uint32_t uidvalidity,
 				    struct rmail_err *err);
+
+	/* ---- 1.4 ----------------------------------------------------- */
+	/* Per-user settings: small string values by name, the user's own
+	 * preferences ("spam_to_junk": "yes" or "no", see
+	 * docs/filters.md).  Names are 1 to 64 of [a-z0-9_.-]; values at
+	 * most 255 bytes of printable text.  get: 1 with the value in
+	 * value_r (NUL-terminated, truncated to valsz), 0 when the user
+	 * has no such setting (value_r ""), -1 with err (RMAIL_E_NOENT: no
+	 * such user).  set: value NULL removes the setting.  Test with
+	 * RMAIL_HAS() and a NULL check; absent, every user has the
+	 * defaults. */
+	int (*user_setting_get)(void *h, const char *address, const char *name,
+				char *value_r, size_t valsz,
+				struct rmail_err *err);
+	/* [slow] */
+	int (*user_setting_set)(void *h, const char *address, const char *name,
+				const char *value, struct rmail_err *err);
 };
 
 #endif

@@ -62,6 +62,14 @@
  *  1.4  (this release; every append below goes under it)
  *       rmail_submit_opts.requiretls: the REQUIRETLS MAIL parameter
  *       (RFC 8689) travels with the message (RMAIL_SUBMIT_OPTS_SIZE_1_4).
+ *       rmail_store_ops.user_setting_get and user_setting_set: per-user
+ *       settings by name (RMAIL_STORE_OPS_SIZE_1_4).
+ *       struct rmail_event (RMAIL_EVENT_SIZE_1_4), enum
+ *       rmail_event_kind (RMAIL_EVENT_MSG_MOVED) and enum
+ *       rmail_event_how; rmail_core.event_emit (producers) and
+ *       rmail_filter_ops.on_event (consumers, on a worker thread):
+ *       messages moved between special-use mailboxes
+ *       (RMAIL_CORE_SIZE_1_4, RMAIL_FILTER_OPS_SIZE_1_4).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -93,6 +101,7 @@
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
 #define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
 #define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
+#define RMAIL_CORE_SIZE_1_4 RMAIL_SIZEOF_THROUGH(struct rmail_core, event_emit)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \
@@ -111,6 +120,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
 #define RMAIL_STORE_OPS_SIZE_1_3                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
+#define RMAIL_STORE_OPS_SIZE_1_4                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_setting_set)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \
@@ -123,6 +134,9 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, vanished_horizon)
 #define RMAIL_FILTER_OPS_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
+#define RMAIL_FILTER_OPS_SIZE_1_4                                              \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, on_event)
+#define RMAIL_EVENT_SIZE_1_4 RMAIL_SIZEOF_THROUGH(struct rmail_event, msg_size)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, msg_size)
 #define RMAIL_FILTER_MSG_SIZE_1_3                                              \

@@ -121,6 +121,10 @@ void ex_api_send(struct ex_req *r);
 void ex_api_aliases_get(struct ex_req *r);
 void ex_api_aliases_post(struct ex_req *r);
 void ex_api_aliases_delete(struct ex_req *r);
+
+/* api_settings.c */
+void ex_api_settings_get(struct ex_req *r);
+void ex_api_settings_post(struct ex_req *r);
 void ex_autoconfig(struct ex_req *r);
 void ex_autodiscover(struct ex_req *r);
 void ex_healthz(struct ex_req *r);

@@ -32,6 +32,8 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/aliases", ex_api_aliases_get, 1, 0},
 	{HTTP_POST, "/api/aliases", ex_api_aliases_post, 1, 0},
 	{HTTP_DELETE, "/api/aliases/{}", ex_api_aliases_delete, 1, 0},
+	{HTTP_GET, "/api/settings", ex_api_settings_get, 1, 0},
+	{HTTP_POST, "/api/settings", ex_api_settings_post, 1, 0},
 	{HTTP_GET, "/mail/config-v1.1.xml", ex_autoconfig, 0, 0},
 	{HTTP_GET, "/.well-known/autoconfig/mail/config-v1.1.xml",
 	 ex_autoconfig, 0, 0},

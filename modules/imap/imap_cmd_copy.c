@@ -11,7 +11,7 @@
 struct copy_job {
 	struct imap_session *s;
 	struct rmail_mbox *mb;
-	char *dst, *user;
+	char *src, *dst, *user;
 	uint32_t *uids, *dst_uids, uidvalidity;
 	size_t n;
 	bool move;
@@ -78,12 +78,52 @@ static void copy_work(void *arg, const volatile int *cancel)
 	}
 }
 
+/* Tell the filter modules (the spam learner) through the core: the
+ * core drops it unless the two mailboxes differ in special use */
+static void emit_moved(struct copy_job *j, const uint32_t *dst_uids, size_t n)
+{
+	const struct rmail_core *core = j->s->mod->core;
+	struct rmail_event ev;
+	struct rmail_err err;
+
+	if (n == 0 || !RMAIL_HAS(core, struct rmail_core, event_emit) ||
+	    core->event_emit == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.size = sizeof(ev);
+	ev.kind = RMAIL_EVENT_MSG_MOVED;
+	ev.how = j->move ? RMAIL_EVENT_MOVE : RMAIL_EVENT_COPY;
+	ev.proto = "imap";
+	ev.user = j->user;
+	ev.from_mbox = j->src;
+	ev.to_mbox = j->dst;
+	ev.uidvalidity = j->uidvalidity;
+	ev.uids = dst_uids;
+	ev.nuids = n;
+	rmail_err_clear(&err);
+	if (core->event_emit(j->s->mod->m, &ev, &err) < 0)
+		core->log(j->s->mod->m, RMAIL_LOG_WARN, "event: %s", err.msg);
+}
+
 static void copy_done(void *arg, int cancelled)
 {
 	struct copy_job *j = arg;
 	struct imap_session *s = j->s;
 	const char *name = j->move ? "MOVE" : "COPY";
 
+	if (!cancelled && j->rc == 0) {
+		uint32_t *moved = calloc(j->n, sizeof(*moved));
+		size_t i, k = 0;
+
+		if (moved == NULL)
+			abort();
+		/* a message another session took first was not moved */
+		for (i = 0; i < j->n; i++)
+			if (j->dst_uids[i] != 0)
+				moved[k++] = j->dst_uids[i];
+		emit_moved(j, moved, k);
+		free(moved);
+	}
 	if (s->closing) {
 		/* nothing to tell */
 		goto out;
@@ -141,6 +181,7 @@ static void copy_done(void *arg, int cancelled)
 		free(dst);
 	}
 out:
+	free(j->src);
 	free(j->dst);
 	free(j->user);
 	free(j->uids);
@@ -197,9 +238,10 @@ static void copy_cmd(struct imap_session *s, const struct imap_cmd *cmd,
 		abort();
 	j->s = s;
 	j->mb = s->tr->mb;
+	j->src = strdup(s->tr->name);
 	j->dst = strdup(dst);
 	j->user = strdup(s->user);
-	if (j->dst == NULL || j->user == NULL)
+	if (j->src == NULL || j->dst == NULL || j->user == NULL)
 		abort();
 	j->uids = uids;
 	j->n = n;

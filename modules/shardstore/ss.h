@@ -86,6 +86,10 @@ int ss_user_hash_cas(void *h, const char *address, const char *expected_hash,
 		     const char *new_hash, struct rmail_err *err);
 int ss_user_rehash(void *h, const char *address, const char *password,
 		   struct rmail_err *err);
+int ss_user_setting_get(void *h, const char *address, const char *name,
+			char *value_r, size_t valsz, struct rmail_err *err);
+int ss_user_setting_set(void *h, const char *address, const char *name,
+			const char *value, struct rmail_err *err);
 int ss_user_list(void *h, const char *domain, rmail_user_fn cb, void *arg,
 		 struct rmail_err *err);
 int ss_alias_add(void *h, const char *alias, const char *const *targets,

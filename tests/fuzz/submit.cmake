@@ -15,3 +15,7 @@ rmail_fuzz(submit_dns
 rmail_fuzz(submit_tls
   SOURCES tests/fuzz/fuzz_submit_tls.c core/submit/tls_parse.c
   INCLUDES core)
+# The spam marking field (X-Spam) in a received header block.
+rmail_fuzz(spam_hdr
+  SOURCES tests/fuzz/fuzz_spam_hdr.c core/submit/hdr_find.c
+  INCLUDES core)

@@ -1,8 +1,10 @@
 /*
  * Fixture filter for the submission tests, built like a third-party
  * module.  The message picks the verdict with an "X-Test:" header:
- * reject, discard, header (adds X-Filtered), anything else accepts.
- * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only, and
+ * reject, discard, header (adds X-Filtered), spam (adds X-Spam: Yes,
+ * as rspamd does), anything else accepts.
+ * At the DELIVERY stage, "X-Test: reject-bob" refuses bob only,
+ * "X-Test: deliver-spam-bob" marks bob's copy only as spam, and
  * "X-Test: mailauth" refuses with the 1.3 authentication fields in the
  * reply text (what the filter saw); at RECEIPT it adds them as a header.
  */
@@ -46,6 +48,9 @@ static int fx_filter(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
 		return 0;
 	}
 	if (msg->stage == RMAIL_FILTER_DELIVERY) {
+		if (strstr(buf, "X-Test: deliver-spam-bob") != NULL &&
+		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0)
+			strcpy(res->add_headers, "X-Spam: Yes\r\n");
 		if (strstr(buf, "X-Test: reject-bob") != NULL &&
 		    msg->rcpt != NULL && strncmp(msg->rcpt, "bob@", 4) == 0) {
 			res->action = RMAIL_FILTER_REJECT;
@@ -63,6 +68,10 @@ static int fx_filter(struct rmail_mctx *m, const struct rmail_filter_msg *msg,
 		res->action = RMAIL_FILTER_DISCARD;
 	} else if (strstr(buf, "X-Test: header") != NULL) {
 		strcpy(res->add_headers, "X-Filtered: yes\r\n");
+	} else if (strstr(buf, "X-Test: spam") != NULL) {
+		/* what rspamd's "add header" action adds */
+		strcpy(res->add_headers, "X-Spamd-Result: default: False\r\n"
+					 "X-Spam: Yes\r\n");
 	}
 	return 0;
 }
