@@ -374,7 +374,7 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 
 /* ---- the cached summary ------------------------------------------ */
 
-static const struct rmail_mime_limits limits = {
+const struct rmail_mime_limits imap_mime_limits = {
 	.size = sizeof(struct rmail_mime_limits),
 };
 
@@ -388,7 +388,7 @@ struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
 	size_t n, i, psz;
 	char *p;
 
-	if (core->mime_parse(data, len, &limits, &m, &err) < 0)
+	if (core->mime_parse(data, len, &imap_mime_limits, &m, &err) < 0)
 		return NULL;
 	imap_envelope_write(core, m, 0, &env);
 	structure(core, m, 0, true, 0, &bs);

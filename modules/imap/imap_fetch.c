@@ -1,4 +1,5 @@
-/* FETCH data items, BODY[section]<partial> included. */
+/* FETCH data items, BODY[section]<partial> and BINARY (RFC 3516)
+ * included. */
 #include <string.h>
 #include <strings.h>
 
@@ -135,6 +136,10 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 			break;
 		need_text = 1;
 	}
+	if (b->binary != IMAP_BIN_NONE &&
+	    (need_text || (c->i < c->len && c->s[c->i] != ']')))
+		/* section-binary = "[" [section-part] "]" */
+		return fail(error_r, "BINARY takes part numbers only");
 	if (c->i < c->len && c->s[c->i] != ']') {
 		if (b->nparts > 0 && !need_text)
 			return fail(error_r, "Invalid section");
@@ -164,6 +169,8 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 	if (!eat(c, "]"))
 		return fail(error_r, "Invalid section");
 	b->section_len = (size_t)(c->s + c->i - 1 - b->section);
+	if (b->binary == IMAP_BIN_SIZE && c->i < c->len && c->s[c->i] == '<')
+		return fail(error_r, "BINARY.SIZE takes no partial range");
 	if (eat(c, "<")) {
 		if (parse_u32(c, 0, &b->offset) < 0 || !eat(c, ".") ||
 		    parse_u32(c, 1, &b->count) < 0 || !eat(c, ">"))
@@ -215,12 +222,23 @@ static int parse_item(const struct imap_arg *arg, struct imap_arena *a,
 	b = imap_arena_alloc(a, sizeof(*b));
 	if (b == NULL)
 		return fail(error_r, "Command too long");
-	if (eat(&c, "BODY.PEEK["))
+	if (eat(&c, "BODY.PEEK[")) {
 		b->peek = 1;
-	else if (!eat(&c, "BODY["))
+	} else if (eat(&c, "BINARY.PEEK[")) {
+		b->peek = 1;
+		b->binary = IMAP_BIN_DATA;
+	} else if (eat(&c, "BINARY.SIZE[")) {
+		b->peek = 1;
+		b->binary = IMAP_BIN_SIZE;
+	} else if (eat(&c, "BINARY[")) {
+		b->binary = IMAP_BIN_DATA;
+	} else if (!eat(&c, "BODY[")) {
 		return fail(error_r, "Unknown fetch attribute");
+	}
 	if (parse_section(&c, a, b, error_r) < 0)
 		return -1;
+	if (b->binary != IMAP_BIN_NONE)
+		attrs->nbinary++;
 	if (!b->peek)
 		attrs->sets_seen = 1;
 	if (*tail == NULL)

@@ -50,6 +50,14 @@ struct imap_fetch_body {
 	 * echoes it ("BODY[HEADER.FIELDS (FROM)]") */
 	const char *section;
 	size_t section_len;
+	/* RFC 3516: BINARY[...] / BINARY.PEEK[...] (decoded content) or
+	 * BINARY.SIZE[...] (its length); the section is part numbers only
+	 * and BINARY.SIZE takes no partial */
+	enum imap_binary_kind {
+		IMAP_BIN_NONE,
+		IMAP_BIN_DATA,
+		IMAP_BIN_SIZE
+	} binary;
 };
 
 struct imap_fetch_attrs {
@@ -58,6 +66,7 @@ struct imap_fetch_attrs {
 	unsigned int nbodies;
 	/* anything that may set \Seen (BODY[...], RFC822, RFC822.TEXT) */
 	int sets_seen;
+	unsigned int nbinary; /* BINARY and BINARY.SIZE items */
 };
 
 /* `arg` is the FETCH argument after the sequence set: one atom (an item
