@@ -60,6 +60,8 @@
  *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
  *       imports keep a source's UIDVALIDITY and UIDs.
  *  1.4  (this release; every append below goes under it)
+ *       rmail_store_ops.msg_emailid and mbox_objectid (RFC 8474
+ *       OBJECTID: EMAILID and MAILBOXID), with RMAIL_OBJECTID_MAX.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -107,6 +109,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_rehash)
 #define RMAIL_STORE_OPS_SIZE_1_3                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
+#define RMAIL_STORE_OPS_SIZE_1_4                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \

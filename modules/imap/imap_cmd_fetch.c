@@ -324,6 +324,8 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 	}
 	if (flags & IMAP_FETCH_RFC822_SIZE)
 		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
+	if (flags & IMAP_FETCH_THREADID)
+		imap_printf(s, " THREADID NIL");
 	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
 		imap_write(s, " ENVELOPE ", 10);
 		imap_write(s, mi->envelope, mi->envelope_len);
@@ -418,6 +420,21 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		len = imap_put_u64(line, imap_msg_modseq(m));
 		imap_write(s, line, len);
 		imap_write(s, ")", 1);
+	}
+	if (flags & IMAP_FETCH_EMAILID) {
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* gone since the view saw it: left out, like ENVELOPE
+		 * without a summary */
+		if (imap_emailid(s, s->tr->mb, uid, id) == 0) {
+			item_sep(s, f);
+			imap_printf(s, "EMAILID (%s)", id);
+		}
+	}
+	if (flags & IMAP_FETCH_THREADID) {
+		/* no threads are computed (RFC 8474 5.2) */
+		item_sep(s, f);
+		imap_write(s, "THREADID NIL", 12);
 	}
 	if (flags & IMAP_FETCH_INTERNALDATE) {
 		fmt_date(m->internaldate, date, sizeof(date));
@@ -1072,6 +1089,13 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 	if (f->attrs.flags &
 	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
 		f->need_info = true;
+	if ((f->attrs.flags & (IMAP_FETCH_EMAILID | IMAP_FETCH_THREADID)) &&
+	    !imap_objectid_supported(s->mod)) {
+		free(f);
+		imap_tagged(s, cmd->tag, false,
+			    "BAD Unknown FETCH item EMAILID or THREADID");
+		return;
+	}
 	if ((f->attrs.flags & IMAP_FETCH_MODSEQ) &&
 	    !imap_condstore_supported(s->mod)) {
 		free(f);

@@ -25,6 +25,8 @@ enum imap_fetch_flag {
 	IMAP_FETCH_RFC822_HEADER = 1u << 8, /* like BODY.PEEK[HEADER] */
 	IMAP_FETCH_RFC822_TEXT = 1u << 9,   /* like BODY[TEXT], sets \Seen */
 	IMAP_FETCH_MODSEQ = 1u << 10,	    /* RFC 7162 */
+	IMAP_FETCH_EMAILID = 1u << 11,	    /* RFC 8474 */
+	IMAP_FETCH_THREADID = 1u << 12,
 };
 
 enum imap_section_kind {

@@ -135,6 +135,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 	if (len < n && imap_condstore_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len,
 					" CONDSTORE QRESYNC");
+	if (len < n && imap_objectid_supported(s->mod))
+		len += (size_t)snprintf(buf + len, n - len, " OBJECTID");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)

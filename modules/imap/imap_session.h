@@ -205,10 +205,11 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n);
 const char *imap_err_code(const struct rmail_err *err);
 /* "\\Sent" for RMAIL_SU_SENT, NULL for none */
 const char *imap_special_use_name(uint32_t su);
-/* "MESSAGES 3 UIDNEXT 4" for a STATUS item list; -1 when invalid */
+/* "MESSAGES 3 UIDNEXT 4" for a STATUS item list of mailbox `name`;
+ * -1 when invalid */
 int imap_status_items(struct imap_session *s, const struct imap_arg *items,
-		      const struct rmail_mbox_status *st, char *out,
-		      size_t outsz);
+		      const struct rmail_mbox_status *st, const char *name,
+		      char *out, size_t outsz);
 /* a flag list or flag atoms (STORE, APPEND); -1 when invalid */
 int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
 		    size_t *nkw);
@@ -334,6 +335,15 @@ bool imap_in_held(const struct imap_session *s);
 /* after an async command: parse held input from the loop */
 void imap_z_kick(struct imap_session *s);
 void imap_z_free(struct imap_session *s);
+
+/* ---- imap_objectid.c (RFC 8474) --------------------------------- */
+/* the store has msg_emailid and mbox_objectid (ABI 1.4) */
+bool imap_objectid_supported(const struct imap_mod *mod);
+/* 0 with the id in out, -1 (unsupported, gone) */
+int imap_emailid(struct imap_session *s, struct rmail_mbox *mb, uint32_t uid,
+		 char out[RMAIL_OBJECTID_MAX]);
+int imap_mailboxid(struct imap_session *s, const char *name,
+		   char out[RMAIL_OBJECTID_MAX]);
 
 /* ---- imap_cmd_search.c ------------------------------------------ */
 /* empty "$" */

@@ -309,6 +309,8 @@ static const struct rmail_store_ops ss_ops = {
 	.user_hash_cas = ss_user_hash_cas,
 	.user_rehash = ss_user_rehash,
 	.mbox_set_uidvalidity = ss_mbox_set_uidvalidity,
+	.msg_emailid = ss_msg_emailid,
+	.mbox_objectid = ss_mbox_objectid,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

@@ -180,6 +180,14 @@ static void test_binary(void)
 	check_bad("BINARY.PEEKS[1]", "Unknown fetch attribute");
 }
 
+/* RFC 8474 5: EMAILID and THREADID are plain items */
+static void test_objectid(void)
+{
+	check_split("(EMAILID THREADID)", "flags=1800 seen=0");
+	check_split("(UID emailid)", "flags=802 seen=0");
+	check_bad("EMAILID[]", "Unknown fetch attribute");
+}
+
 static void test_invalid(void)
 {
 	check_bad("(ALL)", "Unknown fetch attribute");
@@ -217,5 +225,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/fetch/sections", test_sections);
 	g_test_add_func("/imap/fetch/invalid", test_invalid);
 	g_test_add_func("/imap/fetch/binary", test_binary);
+	g_test_add_func("/imap/fetch/objectid", test_objectid);
 	return g_test_run();
 }

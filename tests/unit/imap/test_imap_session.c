@@ -106,12 +106,18 @@ static void done_imap(void *arg, struct rmail_conn *c)
 static void normalize(GString *out)
 {
 	GRegex *re = g_regex_new("(UIDVALIDITY|APPENDUID) [0-9]+", 0, 0, NULL);
+	/* and a fresh mailbox a fresh MAILBOXID */
+	GRegex *re2 = g_regex_new("MAILBOXID \\([^)]*\\)", 0, 0, NULL);
 	char *s = g_regex_replace(re, out->str, (gssize)out->len, 0, "\\1 N", 0,
 				  NULL);
+	char *s2 = g_regex_replace_literal(re2, s, -1, 0, "MAILBOXID (N)", 0,
+					   NULL);
 
-	g_string_assign(out, s);
+	g_string_assign(out, s2);
 	g_free(s);
+	g_free(s2);
 	g_regex_unref(re);
+	g_regex_unref(re2);
 }
 
 static const struct fake_session_def imap = {open_imap, done_imap, normalize,
