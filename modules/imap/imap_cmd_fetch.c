@@ -290,6 +290,24 @@ static void body_label(const struct imap_fetch_body *b, char *out, size_t n)
 		 (int)b->section_len, b->section);
 }
 
+/* PREVIEW (RFC 8970) from the summary; with LAZY only a cached one */
+static void preview_write(struct imap_session *s, struct imap_fetch_run *f,
+			  uint32_t uid, uint64_t size,
+			  const struct imap_msginfo *mi)
+{
+	const struct imap_tracker *t = s->tr;
+	struct imap_buf b = {0};
+
+	(void)f;
+	if (mi == NULL)
+		mi = imap_cache_get(t->user, t->name, t->uidvalidity, uid,
+				    size);
+	imap_buf_puts(&b, "PREVIEW ");
+	imap_buf_nstring(&b, mi != NULL ? mi->preview : NULL);
+	imap_write(s, b.p, b.len);
+	imap_buf_free(&b);
+}
+
 /*
  * A message in the session's map that is gone from the store (expunged
  * by another session, EXPUNGE not sent yet): its last known flags, size
@@ -326,6 +344,10 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
 	if (flags & IMAP_FETCH_THREADID)
 		imap_printf(s, " THREADID NIL");
+	if (flags & IMAP_FETCH_PREVIEW) {
+		imap_write(s, " ", 1);
+		preview_write(s, f, uid, d.size, mi);
+	}
 	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
 		imap_write(s, " ENVELOPE ", 10);
 		imap_write(s, mi->envelope, mi->envelope_len);
@@ -435,6 +457,10 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		/* no threads are computed (RFC 8474 5.2) */
 		item_sep(s, f);
 		imap_write(s, "THREADID NIL", 12);
+	}
+	if (flags & IMAP_FETCH_PREVIEW) {
+		item_sep(s, f);
+		preview_write(s, f, uid, m->size, mi);
 	}
 	if (flags & IMAP_FETCH_INTERNALDATE) {
 		fmt_date(m->internaldate, date, sizeof(date));
@@ -1088,6 +1114,10 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 			f->need_info = true;
 	if (f->attrs.flags &
 	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
+		f->need_info = true;
+	/* PREVIEW (LAZY) takes what the cache has (RFC 8970 3.2) */
+	if ((f->attrs.flags & IMAP_FETCH_PREVIEW) &&
+	    !(f->attrs.flags & IMAP_FETCH_PREVIEW_LAZY))
 		f->need_info = true;
 	if ((f->attrs.flags & (IMAP_FETCH_EMAILID | IMAP_FETCH_THREADID)) &&
 	    !imap_objectid_supported(s->mod)) {

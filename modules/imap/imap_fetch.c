@@ -1,5 +1,6 @@
 /* FETCH data items, BODY[section]<partial> and BINARY (RFC 3516)
  * included. */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -191,6 +192,7 @@ static const struct {
 	{"MODSEQ", IMAP_FETCH_MODSEQ},
 	{"EMAILID", IMAP_FETCH_EMAILID},
 	{"THREADID", IMAP_FETCH_THREADID},
+	{"PREVIEW", IMAP_FETCH_PREVIEW},
 	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
 	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
 	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
@@ -285,6 +287,35 @@ int imap_fetch_parse(const struct imap_arg *arg, struct imap_arena *a,
 	if (arg->type != IMAP_ARG_LIST || arg->list == NULL)
 		return fail(error_r, "Invalid fetch attributes");
 	for (item = arg->list; item != NULL; item = item->next) {
+		if (item->type == IMAP_ARG_ATOM &&
+		    strcasecmp(item->str, "PREVIEW") == 0) {
+			/* RFC 8970: PREVIEW [SP "(" preview-mod ... ")"] */
+			bool lazy = false;
+
+			if (item->next != NULL &&
+			    item->next->type == IMAP_ARG_LIST) {
+				const struct imap_arg *mod;
+
+				item = item->next;
+				if (item->list == NULL)
+					return fail(error_r,
+						    "Empty PREVIEW modifiers");
+				for (mod = item->list; mod != NULL;
+				     mod = mod->next)
+					if (!imap_arg_atom_eq(mod, "LAZY"))
+						return fail(error_r,
+							    "Unknown PREVIEW "
+							    "modifier");
+				lazy = true;
+			}
+			/* a PREVIEW without LAZY anywhere wins */
+			if (lazy && !(attrs_r->flags & IMAP_FETCH_PREVIEW))
+				attrs_r->flags |= IMAP_FETCH_PREVIEW_LAZY;
+			if (!lazy)
+				attrs_r->flags &= ~IMAP_FETCH_PREVIEW_LAZY;
+			attrs_r->flags |= IMAP_FETCH_PREVIEW;
+			continue;
+		}
 		if (parse_item(item, a, attrs_r, &tail, error_r) < 0)
 			return -1;
 	}

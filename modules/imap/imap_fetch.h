@@ -27,6 +27,8 @@ enum imap_fetch_flag {
 	IMAP_FETCH_MODSEQ = 1u << 10,	    /* RFC 7162 */
 	IMAP_FETCH_EMAILID = 1u << 11,	    /* RFC 8474 */
 	IMAP_FETCH_THREADID = 1u << 12,
+	IMAP_FETCH_PREVIEW = 1u << 13,	    /* RFC 8970 */
+	IMAP_FETCH_PREVIEW_LAZY = 1u << 14, /* only every PREVIEW is (LAZY) */
 };
 
 enum imap_section_kind {

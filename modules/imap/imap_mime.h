@@ -45,6 +45,8 @@ struct imap_msginfo {
 
 	const char *envelope, *bodystructure, *body;
 	size_t envelope_len, bodystructure_len, body_len;
+	const char *preview; /* RFC 8970, UTF-8, NUL-terminated */
+	size_t preview_len;
 	struct imap_mpart *parts;
 	uint32_t nparts;
 	size_t mem; /* bytes held */
@@ -81,6 +83,11 @@ enum imap_sect_what {
 int imap_section_range(const struct imap_msginfo *mi, const uint32_t *part,
 		       unsigned int nparts, enum imap_sect_what what,
 		       uint64_t *off_r, uint64_t *len_r);
+
+/* ---- imap_preview.c (RFC 8970) ---------------------------------- */
+/* the PREVIEW text of a parsed message into out (nothing: "") */
+void imap_preview_build(const struct rmail_core *core, struct rmail_mime *m,
+			struct imap_buf *out);
 
 /* ---- imap_binary.c (RFC 3516) ----------------------------------- */
 enum imap_bin_status {

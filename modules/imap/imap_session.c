@@ -122,7 +122,7 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		"ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
 		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
-		"ESEARCH SEARCHRES BINARY "
+		"ESEARCH SEARCHRES BINARY PREVIEW "
 		"APPENDLIMIT=%llu",
 		(unsigned long long)imap_conf(s->mod)->appendlimit);
 	/* RFC 4978 is for authenticated sessions: the greeting and the

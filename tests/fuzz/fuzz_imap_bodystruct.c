@@ -76,6 +76,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_balanced(mi->envelope, mi->envelope_len);
 	check_balanced(mi->bodystructure, mi->bodystructure_len);
 	check_balanced(mi->body, mi->body_len);
+	/* PREVIEW: at most 256 characters, no control characters, no
+	 * white space at either end */
+	if (mi->preview_len > 256 * 4 ||
+	    strlen(mi->preview) != mi->preview_len ||
+	    (mi->preview_len > 0 && (mi->preview[0] == ' ' ||
+				     mi->preview[mi->preview_len - 1] == ' ')))
+		abort();
+	for (k = 0; k < mi->preview_len; k++)
+		if ((unsigned char)mi->preview[k] < 0x20 ||
+		    mi->preview[k] == 0x7f)
+			abort();
 	for (k = 0; k < 4; k++)
 		path[k] = size > k ? (uint32_t)(data[size - 1 - k] % 5) : 1;
 	for (k = 0; k <= 4; k++) {

@@ -188,6 +188,22 @@ static void test_objectid(void)
 	check_bad("EMAILID[]", "Unknown fetch attribute");
 }
 
+/* RFC 8970 3: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"] */
+static void test_preview(void)
+{
+	check_split("(PREVIEW)", "flags=2000 seen=0");
+	check_split("(UID PREVIEW (LAZY))", "flags=6002 seen=0");
+	check_split("(PREVIEW (lazy LAZY) FLAGS)", "flags=6001 seen=0");
+	/* one PREVIEW without LAZY: the preview is made */
+	check_split("(PREVIEW (LAZY) PREVIEW)", "flags=2000 seen=0");
+	check_split("(PREVIEW PREVIEW (LAZY))", "flags=2000 seen=0");
+	check_split("PREVIEW", "flags=2000 seen=0");
+	check_bad("(PREVIEW ())", "Empty PREVIEW modifiers");
+	check_bad("(PREVIEW (EAGER))", "Unknown PREVIEW modifier");
+	check_bad("(PREVIEW (\"LAZY\"))", "Unknown PREVIEW modifier");
+	check_bad("((LAZY) PREVIEW)", "Invalid fetch attribute");
+}
+
 static void test_invalid(void)
 {
 	check_bad("(ALL)", "Unknown fetch attribute");
@@ -226,5 +242,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/fetch/invalid", test_invalid);
 	g_test_add_func("/imap/fetch/binary", test_binary);
 	g_test_add_func("/imap/fetch/objectid", test_objectid);
+	g_test_add_func("/imap/fetch/preview", test_preview);
 	return g_test_run();
 }
