@@ -40,6 +40,9 @@ struct imap_z {
 	bool out_live;
 	bool out_dirty; /* written since the last flush */
 	bool broken;	/* the client's stream is corrupt */
+	/* the last inflate filled the buffer: it may hold more output
+	 * (a long match) with no input left in the connection */
+	bool more;
 	char *ibuf;
 	size_t ipos, ilen;
 };
@@ -143,7 +146,7 @@ static bool z_fill(struct imap_session *s, bool compact)
 	if (z->broken)
 		return false;
 	len = core->conn_peek(s->c, &d);
-	if (len == 0)
+	if (len == 0 && !z->more)
 		return true;
 	if (compact && z->ipos == z->ilen)
 		z->ipos = z->ilen = 0;
@@ -161,7 +164,10 @@ static bool z_fill(struct imap_session *s, bool compact)
 	z->in.next_out = (Bytef *)z->ibuf + z->ilen;
 	z->in.avail_out = (uInt)(ZIN_CAP - z->ilen);
 	rc = inflate(&z->in, Z_SYNC_FLUSH);
-	core->conn_consume(s->c, (size_t)((const char *)z->in.next_in - d));
+	if (len > 0)
+		core->conn_consume(s->c,
+				   (size_t)((const char *)z->in.next_in - d));
+	z->more = z->in.avail_out == 0;
 	z->ilen = ZIN_CAP - z->in.avail_out;
 	/* Z_BUF_ERROR: no progress possible now (needs input or room) */
 	if (rc != Z_OK && rc != Z_BUF_ERROR) {
@@ -229,7 +235,7 @@ bool imap_in_broken(const struct imap_session *s)
 
 bool imap_in_held(const struct imap_session *s)
 {
-	return s->z != NULL && s->z->ipos < s->z->ilen;
+	return s->z != NULL && (s->z->ipos < s->z->ilen || s->z->more);
 }
 
 void imap_z_free(struct imap_session *s)

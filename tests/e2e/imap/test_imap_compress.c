@@ -8,6 +8,7 @@
  * (COMPRESSIONACTIVE, before login, unknown mechanism), a corrupt
  * stream, and a decompression bomb that must not grow the daemon.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
@@ -15,6 +16,8 @@
 #include "imap_client.h"
 
 static struct imd *D;
+/* the bomb's expanded size (RMAIL_TEST_BOMB_MB to try others) */
+static unsigned bomb_mb = 64;
 
 static void compress_on(struct imc *c)
 {
@@ -167,6 +170,41 @@ static void test_big(void)
 	imc_close(c);
 }
 
+/*
+ * A message that deflates 1000:1, sent in one flush: the session's
+ * inflater finishes the client's input long before it has written all
+ * its output, so the rest must come out without more input arriving.
+ */
+static void test_compressible(void)
+{
+	struct imc *c = imc_fresh(D, "zratio");
+	GString *m = g_string_new("Subject: zeros\r\n\r\n"), *cmd;
+	char *r;
+
+	compress_on(c);
+	while (m->len < 4u << 20)
+		g_string_append(m, "000000000000000000000000000000000000000000"
+				   "0000000000000000000000000000000000\r\n");
+	cmd = g_string_new(NULL);
+	g_string_printf(cmd, "a1 APPEND INBOX {%zu+}\r\n", m->len);
+	g_string_append_len(cmd, m->str, (gssize)m->len);
+	g_string_append(cmd, "\r\na2 NOOP\r\n");
+	g_assert_true(rmh_send_raw(c->c, cmd->str, cmd->len));
+	g_assert_true(rmh_expect(c->c, "a1 OK", NULL));
+	g_assert_true(rmh_expect(c->c, "a2 OK", NULL));
+	r = imc_ok(c, "STATUS INBOX (SIZE)");
+	{
+		char want[64];
+
+		g_snprintf(want, sizeof(want), "SIZE %zu)", m->len);
+		has(r, want);
+	}
+	g_free(r);
+	g_string_free(cmd, TRUE);
+	g_string_free(m, TRUE);
+	imc_close(c);
+}
+
 static void test_tls(void)
 {
 	struct imc *c;
@@ -233,6 +271,22 @@ static void test_corrupt(void)
 	imc_close(c);
 }
 
+/* the daemon's peak RSS (VmHWM) in kB: a transient allocation that
+ * was freed (glibc unmaps big blocks) shows here, not in VmRSS */
+static long hwm_kb(void)
+{
+	char *path = g_strdup_printf("/proc/%d/status", rmh_pid(D->h));
+	char *text = NULL, *p;
+	long kb = -1;
+
+	if (g_file_get_contents(path, &text, NULL, NULL) &&
+	    (p = strstr(text, "VmHWM:")) != NULL)
+		kb = strtol(p + 6, NULL, 10);
+	g_free(text);
+	g_free(path);
+	return kb;
+}
+
 /*
  * 64 MiB of spaces after a tag, in about 64 KiB on the wire: the
  * session inflates 16 KiB at a time as the parser takes it, so the line
@@ -242,16 +296,17 @@ static void test_corrupt(void)
 static void test_bomb(void)
 {
 	struct imc *c = imc_fresh(D, "zbomb");
-	const size_t chunk = 1 << 20, total = 64u << 20;
+	const size_t chunk = 1 << 20, total = (size_t)bomb_mb << 20;
 	unsigned char *in = g_malloc(chunk), *out = g_malloc(chunk);
 	GString *wire = g_string_new(NULL);
 	z_stream z = {0};
-	long before, after;
+	long before, after, hwm0, hwm1;
 	size_t done;
 	char *l;
 
 	compress_on(c);
 	before = rmh_rss_kb(D->h);
+	hwm0 = hwm_kb();
 	memset(in, ' ', chunk);
 	g_assert_cmpint(
 		deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), ==,
@@ -282,8 +337,21 @@ static void test_bomb(void)
 	g_test_message("%s", l);
 	g_free(l);
 	after = rmh_rss_kb(D->h);
-	g_test_message("daemon RSS %ld kB before, %ld kB after", before, after);
+	hwm1 = hwm_kb();
+	g_test_message("daemon RSS %ld kB before, %ld kB after; peak %ld kB "
+		       "before, %ld kB after",
+		       before, after, hwm0, hwm1);
+#ifndef RMAIL_TEST_ASAN
 	g_assert_cmpint(after - before, <, 8 * 1024);
+	/* nothing big was allocated and freed meanwhile either */
+	g_assert_cmpint(hwm1 - (hwm0 > after ? hwm0 : after), <, 8 * 1024);
+#else
+	/* under ASan the daemon's RSS grows about 1.4 times the expanded
+	 * bytes (not so in the plain build, peak included): the bound is
+	 * checked by the plain build only */
+	(void)hwm0;
+	(void)hwm1;
+#endif
 	imc_close(c);
 	g_string_free(wire, TRUE);
 	g_free(in);
@@ -299,10 +367,13 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/compress/rfc-example", test_rfc_example);
 	g_test_add_func("/imap/compress/pipelined", test_pipelined);
 	g_test_add_func("/imap/compress/big", test_big);
+	g_test_add_func("/imap/compress/compressible", test_compressible);
 	g_test_add_func("/imap/compress/tls", test_tls);
 	g_test_add_func("/imap/compress/idle", test_idle);
 	g_test_add_func("/imap/compress/corrupt", test_corrupt);
 	g_test_add_func("/imap/compress/bomb", test_bomb);
+	if (g_getenv("RMAIL_TEST_BOMB_MB") != NULL)
+		bomb_mb = (unsigned)atoi(g_getenv("RMAIL_TEST_BOMB_MB"));
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);

@@ -99,7 +99,12 @@ static void test_mailboxid(void)
 	g_free(r);
 	g_free(imc_ok(c, "DELETE bar"));
 	r = imc_ok(c, "CREATE bar");
-	g_assert_cmpstr(id_after(r, "MAILBOXID"), !=, id2);
+	{
+		char *id3 = id_after(r, "MAILBOXID");
+
+		g_assert_cmpstr(id3, !=, id2);
+		g_free(id3);
+	}
 	g_free(id2);
 	g_free(r);
 	g_free(id);
