@@ -125,6 +125,9 @@ void imap_z_flush(struct imap_session *s)
 
 	if (z == NULL || !z->out_dirty || s->closing)
 		return;
+	/* the reply is complete: the safety-net timer has nothing to do */
+	if (s->z_flush_t != NULL)
+		s->mod->core->timer_del(&s->z_flush_t);
 	z_emit(s, Z_SYNC_FLUSH, NULL, 0);
 	z->out_dirty = false;
 	z_out_end(z);
