@@ -11,7 +11,11 @@
  *   - SEARCH UNSEEN;
  *   - APPEND of 2 KB p50 (fsync'd) in the 1,000 and 100,000 boxes;
  *   - NOOP p50/p99 while another client appends continuously;
- *   - daemon RSS per idle IDLE connection (-c connections, 2000).
+ *   - daemon RSS per idle IDLE connection (-c connections, 2000);
+ *     with -z each idler sends COMPRESS DEFLATE (RFC 4978) after
+ *     login, then SELECT and IDLE compressed; first a 33 KB command,
+ *     so the daemon's inflate window is resident whole (the worst
+ *     case: a client that ever sent 32 KB).
  *
  * With -x (part 2) the INBOX holds bench/corpus.h messages instead
  * (sizes capped at 16 KiB so 100K fit on a laptop disk; ten carry a
@@ -28,7 +32,7 @@
  *   - a plain SELECT with CONDSTORE on.
  *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
- *		   [-c idlers] [-t] [-x] [-q] [-i] [-u users]
+ *		   [-c idlers] [-t] [-x] [-q] [-i] [-u users] [-z]
  *
  * -t runs every client over implicit TLS (the 993 listener).
  * -i measures only the idle connections (no latency figures).
@@ -62,6 +66,7 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "bench_daemon.h"
 #include "corpus.h"
@@ -79,6 +84,7 @@ static size_t msg_len;
 static atomic_int stop_flag;
 static int mime_mode;
 static uint32_t nusers; /* -u: extra users idling on INBOX */
+static int use_z;	/* -z: idlers COMPRESS */
 #define CORPUS_CAP (16 * 1024)
 #define RARE_WORD "quokkafish"
 
@@ -106,9 +112,11 @@ struct cl {
 	char buf[1 << 16];
 	size_t pos, len; /* unread bytes are buf[pos, len) */
 	unsigned tag;
+	z_stream *zin, *zout; /* after COMPRESS */
+	unsigned char zraw[4096];
 };
 
-static ssize_t cl_read(struct cl *c, void *buf, size_t n)
+static ssize_t cl_read_wire(struct cl *c, void *buf, size_t n)
 {
 	if (c->ssl != NULL) {
 		int r = SSL_read(c->ssl, buf, (int)n);
@@ -118,7 +126,55 @@ static ssize_t cl_read(struct cl *c, void *buf, size_t n)
 	return read(c->fd, buf, n);
 }
 
+static ssize_t cl_read(struct cl *c, void *buf, size_t n)
+{
+	ssize_t r;
+	int rc;
+
+	if (c->zin == NULL)
+		return cl_read_wire(c, buf, n);
+	for (;;) {
+		if (c->zin->avail_in == 0) {
+			r = cl_read_wire(c, c->zraw, sizeof(c->zraw));
+			if (r <= 0)
+				return -1;
+			c->zin->next_in = c->zraw;
+			c->zin->avail_in = (uInt)r;
+		}
+		c->zin->next_out = buf;
+		c->zin->avail_out = (uInt)n;
+		rc = inflate(c->zin, Z_SYNC_FLUSH);
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return -1;
+		if (c->zin->avail_out < n)
+			return (ssize_t)(n - c->zin->avail_out);
+	}
+}
+
+static ssize_t cl_write_wire(struct cl *c, const void *buf, size_t n);
+
 static ssize_t cl_write(struct cl *c, const void *buf, size_t n)
+{
+	unsigned char out[8192];
+
+	if (c->zout == NULL)
+		return cl_write_wire(c, buf, n);
+	c->zout->next_in = (Bytef *)(uintptr_t)buf;
+	c->zout->avail_in = (uInt)n;
+	do {
+		size_t k;
+
+		c->zout->next_out = out;
+		c->zout->avail_out = sizeof(out);
+		deflate(c->zout, Z_SYNC_FLUSH);
+		k = sizeof(out) - c->zout->avail_out;
+		if (cl_write_wire(c, out, k) != (ssize_t)k)
+			return -1;
+	} while (c->zout->avail_out == 0);
+	return (ssize_t)n;
+}
+
+static ssize_t cl_write_wire(struct cl *c, const void *buf, size_t n)
 {
 	if (c->ssl != NULL) {
 		int r = SSL_write(c->ssl, buf, (int)n);
@@ -348,6 +404,34 @@ static int idler(uint32_t i)
 	} else {
 		cl_login(c);
 	}
+	if (use_z) {
+		if (cl_cmd(c, "COMPRESS DEFLATE", NULL, 0) < 0 ||
+		    c->pos != c->len)
+			die("compress");
+		c->zin = calloc(1, sizeof(z_stream));
+		c->zout = calloc(1, sizeof(z_stream));
+		if (c->zin == NULL || c->zout == NULL ||
+		    inflateInit2(c->zin, -15) != Z_OK ||
+		    deflateInit2(c->zout, 6, Z_DEFLATED, -15, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			die("zlib");
+		{
+			static char big[33000 + 64];
+			size_t n;
+
+			memcpy(big, "z STATUS \"", 10);
+			memset(big + 10, 'a', 33000);
+			memcpy(big + 10 + 33000, "\" (MESSAGES)\r\n", 14);
+			n = 10 + 33000 + 14;
+			/* NO: not a valid name; the bytes went through */
+			if (cl_write(c, big, n) != (ssize_t)n)
+				die("write");
+			do {
+				if (cl_line(c, line, sizeof(line)) < 0)
+					die("status");
+			} while (strncmp(line, "z ", 2) != 0);
+		}
+	}
 	if (cl_cmd(c, nusers > 0 ? "SELECT INBOX" : "SELECT Small", NULL, 0) <
 	    0)
 		die("select");
@@ -355,6 +439,13 @@ static int idler(uint32_t i)
 	    cl_line(c, line, sizeof(line)) < 0 || line[0] != '+')
 		die("idle");
 	fd = c->fd;
+	if (c->zin != NULL) {
+		/* 10,000 of these would be 3 GB here */
+		inflateEnd(c->zin);
+		deflateEnd(c->zout);
+		free(c->zin);
+		free(c->zout);
+	}
 	/* the TLS state stays allocated here: only the fd matters */
 	free(c);
 	return fd;
@@ -533,7 +624,9 @@ int main(int argc, char **argv)
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:q")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:qz")) != -1) {
+		if (opt == 'z')
+			use_z = 1;
 		if (opt == 'x')
 			mime_mode = 1;
 		if (opt == 'q')
@@ -737,9 +830,10 @@ idle:
 		       "INBOXes): daemon RSS %.1f MB in total\n",
 		       nidle, use_tls ? "TLS" : "cleartext", nusers, inbox_n,
 		       (double)rss1 / 1024.0);
-	printf("%u IDLE connections (%s, %s): "
+	printf("%u IDLE connections (%s%s, %s): "
 	       "RSS +%.1f MB, %.1f kB each\n",
 	       nidle, use_tls ? "TLS" : "cleartext",
+	       use_z ? " + COMPRESS=DEFLATE" : "",
 	       nusers > 0 ? "many INBOXes" : "one 1,000-message box",
 	       (double)(rss1 - rss0) / 1024.0,
 	       (double)(rss1 - rss0) / (double)(nidle ? nidle : 1));

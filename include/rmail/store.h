@@ -122,6 +122,9 @@ struct rmail_mbox_status {
 
 /* One message in a mailbox view; 40 bytes, fixed layout (one per
  * message in memory: it never grows, see module.h). */
+/* RFC 8474 objectid buffers (msg_emailid, mbox_objectid), NUL included */
+#define RMAIL_OBJECTID_MAX 64
+
 struct rmail_msg {
 	uint32_t uid;
 	uint32_t flags;	      /* enum rmail_flag */
@@ -452,6 +455,19 @@ struct rmail_store_ops {
 	/* [slow] */
 	int (*user_setting_set)(void *h, const char *address, const char *name,
 				const char *value, struct rmail_err *err);
+	/* RFC 8474 OBJECTID.  Ids are 1..RMAIL_OBJECTID_MAX-1 bytes of
+	 * [A-Za-z0-9_-], NUL-terminated in out (outsz >= RMAIL_OBJECTID_MAX).
+	 * msg_emailid: the id of the message's immutable content, the same
+	 * in every process, across flag changes and msg_move, never given
+	 * to a message with different content; msg_copy may keep it.
+	 * RMAIL_E_NOENT when the message is gone.  mbox_objectid: the
+	 * mailbox's id, the same across mbox_rename (not for INBOX, whose
+	 * messages move to a new mailbox), never reused for another
+	 * mailbox.  Test both with RMAIL_HAS() and a NULL check. */
+	int (*msg_emailid)(struct rmail_mbox *mb, uint32_t uid, char *out,
+			   size_t outsz, struct rmail_err *err);
+	int (*mbox_objectid)(void *h, const char *user, const char *name,
+			     char *out, size_t outsz, struct rmail_err *err);
 };
 
 #endif

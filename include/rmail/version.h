@@ -70,6 +70,8 @@
  *       rmail_filter_ops.on_event (consumers, on a worker thread):
  *       messages moved between special-use mailboxes
  *       (RMAIL_CORE_SIZE_1_4, RMAIL_FILTER_OPS_SIZE_1_4).
+ *       rmail_store_ops.msg_emailid and mbox_objectid (RFC 8474
+ *       OBJECTID: EMAILID and MAILBOXID), with RMAIL_OBJECTID_MAX.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -121,7 +123,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_3                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
 #define RMAIL_STORE_OPS_SIZE_1_4                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, user_setting_set)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \

@@ -374,28 +374,30 @@ static void structure(const struct rmail_core *core, struct rmail_mime *m,
 
 /* ---- the cached summary ------------------------------------------ */
 
-static const struct rmail_mime_limits limits = {
+const struct rmail_mime_limits imap_mime_limits = {
 	.size = sizeof(struct rmail_mime_limits),
 };
 
 struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
 					const char *data, size_t len)
 {
-	struct imap_buf env = {0}, bs = {0}, body = {0};
+	struct imap_buf env = {0}, bs = {0}, body = {0}, pv = {0};
 	struct rmail_mime *m = NULL;
 	struct rmail_err err;
 	struct imap_msginfo *mi;
 	size_t n, i, psz;
 	char *p;
 
-	if (core->mime_parse(data, len, &limits, &m, &err) < 0)
+	if (core->mime_parse(data, len, &imap_mime_limits, &m, &err) < 0)
 		return NULL;
 	imap_envelope_write(core, m, 0, &env);
 	structure(core, m, 0, true, 0, &bs);
 	structure(core, m, 0, false, 0, &body);
+	imap_preview_build(core, m, &pv);
 	n = core->mime_part_count(m);
 	psz = n * sizeof(struct imap_mpart);
-	mi = malloc(sizeof(*mi) + psz + env.len + bs.len + body.len + 3);
+	mi = malloc(sizeof(*mi) + psz + env.len + bs.len + body.len + pv.len +
+		    4);
 	if (mi == NULL)
 		abort();
 	memset(mi, 0, sizeof(*mi));
@@ -428,7 +430,14 @@ struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
 	mi->body_len = body.len;
 	memcpy(p, body.p, body.len);
 	p[body.len] = '\0';
-	mi->mem = sizeof(*mi) + psz + env.len + bs.len + body.len + 3;
+	p += body.len + 1;
+	mi->preview = p;
+	mi->preview_len = pv.len;
+	if (pv.len > 0)
+		memcpy(p, pv.p, pv.len);
+	p[pv.len] = '\0';
+	mi->mem = sizeof(*mi) + psz + env.len + bs.len + body.len + pv.len + 4;
+	imap_buf_free(&pv);
 	imap_buf_free(&env);
 	imap_buf_free(&bs);
 	imap_buf_free(&body);

@@ -58,6 +58,28 @@ struct imap_fetch_run {
 	uint32_t dead_uid; /* its parse found it gone */
 	bool expunged;	   /* some were: [EXPUNGEISSUED] */
 	bool modseq;	   /* MODSEQ asked, or implied (RFC 7162) */
+	/* BINARY items (RFC 3516) of one message, decoded on the READ
+	 * pool before its reply starts, in the order of the items */
+	struct bin_job *bjob;	     /* in flight: the FETCH waits */
+	uint32_t bin_uid;	     /* whose results `bin` holds; 0: none */
+	struct imap_bin_result *bin; /* attrs.nbinary of them */
+	unsigned bin_k;		     /* the next BINARY item's */
+};
+
+struct bin_job {
+	struct imap_session *s;
+	struct rmail_conn *c;
+	struct imap_tracker *t;
+	struct imap_fetch_run *f;
+	uint32_t uid;
+	uint64_t size;
+	bool unreadable;
+	unsigned n;
+	struct bin_sect {
+		uint32_t part[IMAP_FETCH_MAX_PARTS];
+		unsigned nparts;
+	} * sect; /* copies: the command arena dies with the session */
+	struct imap_bin_result *res;
 };
 
 struct parse_job {
@@ -261,7 +283,29 @@ static bool stream(struct imap_session *s, struct imap_fetch_run *f,
 
 static void body_label(const struct imap_fetch_body *b, char *out, size_t n)
 {
-	snprintf(out, n, "BODY[%.*s]", (int)b->section_len, b->section);
+	snprintf(out, n, "%s[%.*s]",
+		 b->binary == IMAP_BIN_DATA   ? "BINARY"
+		 : b->binary == IMAP_BIN_SIZE ? "BINARY.SIZE"
+					      : "BODY",
+		 (int)b->section_len, b->section);
+}
+
+/* PREVIEW (RFC 8970) from the summary; with LAZY only a cached one */
+static void preview_write(struct imap_session *s, struct imap_fetch_run *f,
+			  uint32_t uid, uint64_t size,
+			  const struct imap_msginfo *mi)
+{
+	const struct imap_tracker *t = s->tr;
+	struct imap_buf b = {0};
+
+	(void)f;
+	if (mi == NULL)
+		mi = imap_cache_get(t->user, t->name, t->uidvalidity, uid,
+				    size);
+	imap_buf_puts(&b, "PREVIEW ");
+	imap_buf_nstring(&b, mi != NULL ? mi->preview : NULL);
+	imap_write(s, b.p, b.len);
+	imap_buf_free(&b);
 }
 
 /*
@@ -298,6 +342,12 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 	}
 	if (flags & IMAP_FETCH_RFC822_SIZE)
 		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
+	if (flags & IMAP_FETCH_THREADID)
+		imap_printf(s, " THREADID NIL");
+	if (flags & IMAP_FETCH_PREVIEW) {
+		imap_write(s, " ", 1);
+		preview_write(s, f, uid, d.size, mi);
+	}
 	if (mi != NULL && (flags & IMAP_FETCH_ENVELOPE)) {
 		imap_write(s, " ENVELOPE ", 10);
 		imap_write(s, mi->envelope, mi->envelope_len);
@@ -392,6 +442,25 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		len = imap_put_u64(line, imap_msg_modseq(m));
 		imap_write(s, line, len);
 		imap_write(s, ")", 1);
+	}
+	if (flags & IMAP_FETCH_EMAILID) {
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* gone since the view saw it: left out, like ENVELOPE
+		 * without a summary */
+		if (imap_emailid(s, s->tr->mb, uid, id) == 0) {
+			item_sep(s, f);
+			imap_printf(s, "EMAILID (%s)", id);
+		}
+	}
+	if (flags & IMAP_FETCH_THREADID) {
+		/* no threads are computed (RFC 8474 5.2) */
+		item_sep(s, f);
+		imap_write(s, "THREADID NIL", 12);
+	}
+	if (flags & IMAP_FETCH_PREVIEW) {
+		item_sep(s, f);
+		preview_write(s, f, uid, m->size, mi);
 	}
 	if (flags & IMAP_FETCH_INTERNALDATE) {
 		fmt_date(m->internaldate, date, sizeof(date));
@@ -489,6 +558,60 @@ static bool part_item(struct imap_session *s, struct imap_fetch_run *f,
 	return true;
 }
 
+/* BINARY[...]<partial> or BINARY.SIZE[...] from the decoded results */
+static bool binary_item(struct imap_session *s, struct imap_fetch_run *f,
+			uint32_t uid, const struct imap_fetch_body *b,
+			const char *label)
+{
+	const struct imap_bin_result *r =
+		f->bin != NULL && f->bin_uid == uid &&
+				f->bin_k < f->attrs.nbinary
+			? &f->bin[f->bin_k]
+			: NULL;
+	size_t a = 0, n;
+
+	f->bin_k++;
+	item_sep(s, f);
+	if (r == NULL || r->status != IMAP_BINST_OK) {
+		/* no such part: NIL, as for BODY[9] */
+		if (b->partial)
+			imap_printf(s, "%s<%u> NIL", label, b->offset);
+		else
+			imap_printf(s, "%s NIL", label);
+		return true;
+	}
+	if (b->binary == IMAP_BIN_SIZE) {
+		imap_printf(s, "%s %zu", label, r->len);
+		return true;
+	}
+	n = r->len;
+	if (b->partial) {
+		a = b->offset < n ? b->offset : n;
+		n -= a;
+		if (n > b->count)
+			n = b->count;
+		imap_printf(s, "%s<%u> ", label, b->offset);
+	} else {
+		imap_printf(s, "%s ", label);
+	}
+	/* literal8 only when needed: NULs are what a literal cannot hold */
+	imap_printf(s, "%s{%zu}\r\n",
+		    memchr(r->data + a, '\0', n) != NULL ? "~" : "", n);
+	imap_write(s, r->data + a, n);
+	return true;
+}
+
+static void bin_results_free(struct imap_bin_result *r, unsigned n)
+{
+	unsigned i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(r[i].data);
+	free(r);
+}
+
 /* the next data item of the current message: false when none left */
 static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 		     uint32_t uid, uint64_t size, const struct imap_msginfo *mi)
@@ -524,6 +647,8 @@ static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 		return false;
 	f->body = b->next;
 	body_label(b, label, sizeof(label));
+	if (b->binary != IMAP_BIN_NONE)
+		return binary_item(s, f, uid, b, label);
 	if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
 		return part_item(s, f, uid, b, label, mi);
 	if (b->kind != IMAP_SECTION_ALL && f->hdr_end == UINT64_MAX)
@@ -545,7 +670,7 @@ static bool msg_item(struct imap_session *s, struct imap_fetch_run *f,
 	return true;
 }
 
-static void fetch_finish(struct imap_session *s)
+static void fetch_finish(struct imap_session *s, bool unknown_cte)
 {
 	struct imap_fetch_run *f = s->fetch;
 	char tag[sizeof(f->tag)];
@@ -555,7 +680,13 @@ static void fetch_finish(struct imap_session *s)
 	memcpy(tag, f->tag, sizeof(tag));
 	imap_fetch_free(s);
 	/* no EXPUNGE during FETCH (RFC 3501 7.4.1) */
-	if (expunged)
+	if (unknown_cte)
+		/* RFC 3516 4.3: the request fails (earlier messages'
+		 * replies are out already) */
+		imap_tagged(s, tag, false,
+			    "NO [UNKNOWN-CTE] Cannot decode the part's "
+			    "Content-Transfer-Encoding");
+	else if (expunged)
 		imap_tagged(s, tag, false,
 			    "OK [EXPUNGEISSUED] Some messages were expunged");
 	else
@@ -680,6 +811,114 @@ static struct imap_msginfo *msg_info(struct imap_session *s,
 	return NULL;
 }
 
+/* ---- BINARY decoding on the READ pool --------------------------- */
+
+static void bin_work(void *arg, const volatile int *cancel)
+{
+	struct bin_job *j = arg;
+	const struct rmail_store_ops *ops = imap_store(j->s->mod, NULL);
+	struct rmail_err err;
+	uint64_t off = 0;
+	size_t got;
+	char *buf;
+	unsigned i;
+
+	if (*cancel)
+		return;
+	buf = malloc((size_t)j->size + 1);
+	if (buf == NULL)
+		abort();
+	while (off < j->size) {
+		if (ops->msg_read(j->t->mb, j->uid, off, buf + off,
+				  (size_t)(j->size - off), &got, &err) < 0 ||
+		    got == 0)
+			break;
+		off += got;
+	}
+	if (off != j->size) {
+		j->unreadable = true;
+	} else {
+		for (i = 0; i < j->n && !*cancel; i++)
+			imap_binary_decode(j->s->mod->core, buf,
+					   (size_t)j->size, j->sect[i].part,
+					   j->sect[i].nparts, &j->res[i]);
+	}
+	free(buf);
+}
+
+static void bin_done(void *arg, int cancelled)
+{
+	struct bin_job *j = arg;
+	struct imap_session *s = j->s;
+	struct imap_fetch_run *f = s->fetch;
+
+	(void)cancelled;
+	if (!s->mod->core->conn_closed(j->c) && !s->closing && f != NULL &&
+	    f == j->f && f->bjob == j) {
+		f->bjob = NULL;
+		bin_results_free(f->bin, f->attrs.nbinary);
+		f->bin = j->res;
+		f->bin_uid = j->uid;
+		j->res = NULL;
+		if (j->unreadable)
+			f->dead_uid = j->uid; /* answered as expunged */
+		imap_fetch_continue(s);
+	}
+	bin_results_free(j->res, j->n);
+	free(j->sect);
+	imap_tracker_put(j->t);
+	s->mod->core->conn_unref(j->c);
+	free(j);
+}
+
+/* decode the BINARY items of uid; false when it is gone (no job) */
+static bool bin_start(struct imap_session *s, struct imap_fetch_run *f,
+		      uint32_t uid)
+{
+	const struct rmail_msg *m = imap_view_msg(s, uid);
+	const struct imap_fetch_body *b;
+	struct bin_job *j;
+	unsigned k = 0;
+
+	if (m == NULL || f->dead_uid == uid)
+		return false;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		abort();
+	j->n = f->attrs.nbinary;
+	j->sect = calloc(j->n, sizeof(*j->sect));
+	j->res = calloc(j->n, sizeof(*j->res));
+	if (j->sect == NULL || j->res == NULL)
+		abort();
+	for (b = f->attrs.bodies; b != NULL && k < j->n; b = b->next) {
+		if (b->binary == IMAP_BIN_NONE)
+			continue;
+		memcpy(j->sect[k].part, b->part, sizeof(b->part));
+		j->sect[k++].nparts = b->nparts;
+	}
+	j->s = s;
+	j->c = s->c;
+	j->t = s->tr;
+	j->f = f;
+	j->uid = uid;
+	j->size = m->size;
+	f->bjob = j;
+	imap_tracker_hold(j->t);
+	s->mod->core->conn_ref(s->c);
+	s->mod->core->work_submit(RMAIL_WORK_READ, bin_work, bin_done, j);
+	return true;
+}
+
+static bool bin_unknown_cte(const struct imap_fetch_run *f)
+{
+	unsigned i;
+
+	for (i = 0; f->bin != NULL && i < f->attrs.nbinary; i++)
+		if (f->bin[i].status == IMAP_BINST_UNKNOWN_CTE)
+			return true;
+	return false;
+}
+
 /* the summary of the current message, from the cache or our own */
 static const struct imap_msginfo *
 cur_info(struct imap_session *s, struct imap_fetch_run *f, uint32_t uid)
@@ -697,8 +936,8 @@ void imap_fetch_continue(struct imap_session *s)
 {
 	struct imap_fetch_run *f = s->fetch;
 
-	if (f->job != NULL)
-		return; /* parse_done continues */
+	if (f->job != NULL || f->bjob != NULL)
+		return; /* parse_done or bin_done continues */
 	while (f->i < f->n) {
 		uint32_t uid = f->uids[f->i];
 
@@ -713,6 +952,14 @@ void imap_fetch_continue(struct imap_session *s)
 				if (f->job != NULL)
 					return;
 			}
+			if (f->attrs.nbinary > 0 && f->bin_uid != uid &&
+			    bin_start(s, f, uid))
+				return;
+			if (f->bin_uid == uid && bin_unknown_cte(f)) {
+				fetch_finish(s, true);
+				return;
+			}
+			f->bin_k = 0;
 			if (!msg_begin(s, f, uid, mi)) {
 				f->i++;
 				continue;
@@ -730,7 +977,7 @@ void imap_fetch_continue(struct imap_session *s)
 		f->open = false;
 		f->i++;
 	}
-	fetch_finish(s);
+	fetch_finish(s, false);
 }
 
 void imap_fetch_free(struct imap_session *s)
@@ -739,6 +986,7 @@ void imap_fetch_free(struct imap_session *s)
 		return;
 	/* a job in flight finds s->fetch changed and only caches */
 	msg_close(s->fetch);
+	bin_results_free(s->fetch->bin, s->fetch->attrs.nbinary);
 	imap_msginfo_free(s->fetch->own);
 	free(s->fetch->uids);
 	free(s->fetch);
@@ -861,11 +1109,23 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	for (b = f->attrs.bodies; b != NULL; b = b->next)
-		if (b->nparts > 0 || b->kind == IMAP_SECTION_MIME)
+		if (b->binary == IMAP_BIN_NONE &&
+		    (b->nparts > 0 || b->kind == IMAP_SECTION_MIME))
 			f->need_info = true;
 	if (f->attrs.flags &
 	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
 		f->need_info = true;
+	/* PREVIEW (LAZY) takes what the cache has (RFC 8970 3.2) */
+	if ((f->attrs.flags & IMAP_FETCH_PREVIEW) &&
+	    !(f->attrs.flags & IMAP_FETCH_PREVIEW_LAZY))
+		f->need_info = true;
+	if ((f->attrs.flags & (IMAP_FETCH_EMAILID | IMAP_FETCH_THREADID)) &&
+	    !imap_objectid_supported(s->mod)) {
+		free(f);
+		imap_tagged(s, cmd->tag, false,
+			    "BAD Unknown FETCH item EMAILID or THREADID");
+		return;
+	}
 	if ((f->attrs.flags & IMAP_FETCH_MODSEQ) &&
 	    !imap_condstore_supported(s->mod)) {
 		free(f);

@@ -106,6 +106,16 @@ void imap_cmd_create(struct imap_session *s, const struct imap_cmd *cmd,
 			    err.msg);
 		return;
 	}
+	{
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* RFC 8474 4.1 */
+		if (imap_mailboxid(s, name, id) == 0) {
+			imap_tagged(s, cmd->tag, false,
+				    "OK [MAILBOXID (%s)] CREATE completed", id);
+			return;
+		}
+	}
 	imap_tagged(s, cmd->tag, false, "OK CREATE completed");
 }
 
@@ -246,8 +256,8 @@ void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_cmd *cmd,
 
 /* "(MESSAGES 3 UIDNEXT 4)" for the items in list `items` */
 int imap_status_items(struct imap_session *s, const struct imap_arg *items,
-		      const struct rmail_mbox_status *st, char *out,
-		      size_t outsz)
+		      const struct rmail_mbox_status *st, const char *name,
+		      char *out, size_t outsz)
 {
 	const struct imap_arg *a;
 	size_t len = 0;
@@ -262,6 +272,20 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		if (a->type != IMAP_ARG_ATOM)
 			return -1;
 		n = a->str;
+		if (strcasecmp(n, "MAILBOXID") == 0 && s != NULL &&
+		    imap_objectid_supported(s->mod)) {
+			/* RFC 8474 4: an objectid, not a number */
+			char id[RMAIL_OBJECTID_MAX];
+
+			if (imap_mailboxid(s, name, id) < 0)
+				continue; /* gone meanwhile: say less */
+			len += (size_t)snprintf(out + len, outsz - len,
+						"%sMAILBOXID (%s)",
+						len == 0 ? "" : " ", id);
+			if (len >= outsz)
+				return -1;
+			continue;
+		}
 		if (strcasecmp(n, "MESSAGES") == 0)
 			v = st->messages;
 		else if (strcasecmp(n, "RECENT") == 0)
@@ -281,14 +305,20 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 			modseq = true;
 		} else
 			return -1;
-		len += (size_t)snprintf(out + len, outsz - len, "%s%s %llu",
-					len == 0 ? "" : " ", n, v);
-		if (len >= outsz)
-			return -1;
+		{
+			size_t start = len + (len == 0 ? 0 : 1), k;
+
+			len += (size_t)snprintf(out + len, outsz - len,
+						"%s%s %llu",
+						len == 0 ? "" : " ", n, v);
+			if (len >= outsz)
+				return -1;
+			/* the item names as the RFC spells them */
+			for (k = start; k < start + strlen(n); k++)
+				if (out[k] >= 'a' && out[k] <= 'z')
+					out[k] = (char)(out[k] - 'a' + 'A');
+		}
 	}
-	for (char *p = out; *p != '\0'; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
 	if (modseq && s != NULL)
 		imap_condstore_enable(s);
 	return 0;
@@ -314,8 +344,8 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd,
 			    err.msg);
 		return;
 	}
-	if (imap_status_items(s, cmd->args->next, &st, items, sizeof(items)) <
-	    0) {
+	if (imap_status_items(s, cmd->args->next, &st, name, items,
+			      sizeof(items)) < 0) {
 		imap_tagged(s, cmd->tag, false, "BAD Invalid status items");
 		return;
 	}

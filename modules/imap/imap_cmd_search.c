@@ -80,6 +80,7 @@ static bool is_text_key(const struct imap_search_key *k)
 			if (is_text_key(ch))
 				return true;
 		return false;
+	case IMAP_SKEY_EMAILID: /* a stat per message: on the pool */
 	case IMAP_SKEY_HEADER:
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
@@ -164,6 +165,7 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 		case IMAP_SKEY_SENTBEFORE:
 		case IMAP_SKEY_SENTON:
 		case IMAP_SKEY_SENTSINCE:
+		case IMAP_SKEY_EMAILID:
 			*text_r = true;
 			break;
 		default:
@@ -482,6 +484,18 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 	case IMAP_SKEY_MODSEQ:
 		return k->modseq == 0 ||
 		       imap_msg_changed_since(m, k->modseq - 1);
+	case IMAP_SKEY_EMAILID: {
+		const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
+		char id[RMAIL_OBJECTID_MAX];
+		struct rmail_err err;
+
+		return ops->msg_emailid(t->mb, m->uid, id, sizeof(id), &err) ==
+			       0 &&
+		       strlen(id) == k->str_len &&
+		       memcmp(id, k->str, k->str_len) == 0;
+	}
+	case IMAP_SKEY_THREADID:
+		return false; /* no message has a THREADID */
 	case IMAP_SKEY_UID:
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:
@@ -530,6 +544,18 @@ static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass)
 }
 
 /* ---- the command ------------------------------------------------------ */
+
+/* does the search use a key of type `type` */
+static bool has_key(const struct imap_search_key *k, int type)
+{
+	for (; k != NULL; k = k->next)
+		if ((int)k->type == type ||
+		    ((k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		      k->type == IMAP_SKEY_NOT) &&
+		     has_key(k->child, type)))
+			return true;
+	return false;
+}
 
 /* does the search use MODSEQ (then its reply carries one) */
 static bool has_modseq(const struct imap_search_key *k)
@@ -690,6 +716,13 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (rc != IMAP_SEARCH_OK) {
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
+		return;
+	}
+	if ((has_key(root, IMAP_SKEY_EMAILID) ||
+	     has_key(root, IMAP_SKEY_THREADID)) &&
+	    !imap_objectid_supported(s->mod)) {
+		imap_tagged(s, cmd->tag, false,
+			    "BAD Unknown search key EMAILID or THREADID");
 		return;
 	}
 	if (has_modseq(root)) {

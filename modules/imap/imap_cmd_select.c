@@ -61,6 +61,13 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		    "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		    st.uidvalidity, st.uidnext);
+	{
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* RFC 8474 4.2 */
+		if (imap_mailboxid(s, s->tr->name, id) == 0)
+			imap_printf(s, "* OK [MAILBOXID (%s)] Ok\r\n", id);
+	}
 	if (prm.condstore)
 		s->condstore = true; /* the OK below says HIGHESTMODSEQ */
 	if (s->condstore) {

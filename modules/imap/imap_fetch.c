@@ -1,4 +1,6 @@
-/* FETCH data items, BODY[section]<partial> included. */
+/* FETCH data items, BODY[section]<partial> and BINARY (RFC 3516)
+ * included. */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -135,6 +137,10 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 			break;
 		need_text = 1;
 	}
+	if (b->binary != IMAP_BIN_NONE &&
+	    (need_text || (c->i < c->len && c->s[c->i] != ']')))
+		/* section-binary = "[" [section-part] "]" */
+		return fail(error_r, "BINARY takes part numbers only");
 	if (c->i < c->len && c->s[c->i] != ']') {
 		if (b->nparts > 0 && !need_text)
 			return fail(error_r, "Invalid section");
@@ -164,6 +170,8 @@ static int parse_section(struct cursor *c, struct imap_arena *a,
 	if (!eat(c, "]"))
 		return fail(error_r, "Invalid section");
 	b->section_len = (size_t)(c->s + c->i - 1 - b->section);
+	if (b->binary == IMAP_BIN_SIZE && c->i < c->len && c->s[c->i] == '<')
+		return fail(error_r, "BINARY.SIZE takes no partial range");
 	if (eat(c, "<")) {
 		if (parse_u32(c, 0, &b->offset) < 0 || !eat(c, ".") ||
 		    parse_u32(c, 1, &b->count) < 0 || !eat(c, ">"))
@@ -182,6 +190,9 @@ static const struct {
 	{"FLAGS", IMAP_FETCH_FLAGS},
 	{"UID", IMAP_FETCH_UID},
 	{"MODSEQ", IMAP_FETCH_MODSEQ},
+	{"EMAILID", IMAP_FETCH_EMAILID},
+	{"THREADID", IMAP_FETCH_THREADID},
+	{"PREVIEW", IMAP_FETCH_PREVIEW},
 	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
 	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
 	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
@@ -215,12 +226,23 @@ static int parse_item(const struct imap_arg *arg, struct imap_arena *a,
 	b = imap_arena_alloc(a, sizeof(*b));
 	if (b == NULL)
 		return fail(error_r, "Command too long");
-	if (eat(&c, "BODY.PEEK["))
+	if (eat(&c, "BODY.PEEK[")) {
 		b->peek = 1;
-	else if (!eat(&c, "BODY["))
+	} else if (eat(&c, "BINARY.PEEK[")) {
+		b->peek = 1;
+		b->binary = IMAP_BIN_DATA;
+	} else if (eat(&c, "BINARY.SIZE[")) {
+		b->peek = 1;
+		b->binary = IMAP_BIN_SIZE;
+	} else if (eat(&c, "BINARY[")) {
+		b->binary = IMAP_BIN_DATA;
+	} else if (!eat(&c, "BODY[")) {
 		return fail(error_r, "Unknown fetch attribute");
+	}
 	if (parse_section(&c, a, b, error_r) < 0)
 		return -1;
+	if (b->binary != IMAP_BIN_NONE)
+		attrs->nbinary++;
 	if (!b->peek)
 		attrs->sets_seen = 1;
 	if (*tail == NULL)
@@ -265,6 +287,35 @@ int imap_fetch_parse(const struct imap_arg *arg, struct imap_arena *a,
 	if (arg->type != IMAP_ARG_LIST || arg->list == NULL)
 		return fail(error_r, "Invalid fetch attributes");
 	for (item = arg->list; item != NULL; item = item->next) {
+		if (item->type == IMAP_ARG_ATOM &&
+		    strcasecmp(item->str, "PREVIEW") == 0) {
+			/* RFC 8970: PREVIEW [SP "(" preview-mod ... ")"] */
+			bool lazy = false;
+
+			if (item->next != NULL &&
+			    item->next->type == IMAP_ARG_LIST) {
+				const struct imap_arg *mod;
+
+				item = item->next;
+				if (item->list == NULL)
+					return fail(error_r,
+						    "Empty PREVIEW modifiers");
+				for (mod = item->list; mod != NULL;
+				     mod = mod->next)
+					if (!imap_arg_atom_eq(mod, "LAZY"))
+						return fail(error_r,
+							    "Unknown PREVIEW "
+							    "modifier");
+				lazy = true;
+			}
+			/* a PREVIEW without LAZY anywhere wins */
+			if (lazy && !(attrs_r->flags & IMAP_FETCH_PREVIEW))
+				attrs_r->flags |= IMAP_FETCH_PREVIEW_LAZY;
+			if (!lazy)
+				attrs_r->flags &= ~IMAP_FETCH_PREVIEW_LAZY;
+			attrs_r->flags |= IMAP_FETCH_PREVIEW;
+			continue;
+		}
 		if (parse_item(item, a, attrs_r, &tail, error_r) < 0)
 			return -1;
 	}

@@ -25,6 +25,10 @@ enum imap_fetch_flag {
 	IMAP_FETCH_RFC822_HEADER = 1u << 8, /* like BODY.PEEK[HEADER] */
 	IMAP_FETCH_RFC822_TEXT = 1u << 9,   /* like BODY[TEXT], sets \Seen */
 	IMAP_FETCH_MODSEQ = 1u << 10,	    /* RFC 7162 */
+	IMAP_FETCH_EMAILID = 1u << 11,	    /* RFC 8474 */
+	IMAP_FETCH_THREADID = 1u << 12,
+	IMAP_FETCH_PREVIEW = 1u << 13,	    /* RFC 8970 */
+	IMAP_FETCH_PREVIEW_LAZY = 1u << 14, /* only every PREVIEW is (LAZY) */
 };
 
 enum imap_section_kind {
@@ -50,6 +54,14 @@ struct imap_fetch_body {
 	 * echoes it ("BODY[HEADER.FIELDS (FROM)]") */
 	const char *section;
 	size_t section_len;
+	/* RFC 3516: BINARY[...] / BINARY.PEEK[...] (decoded content) or
+	 * BINARY.SIZE[...] (its length); the section is part numbers only
+	 * and BINARY.SIZE takes no partial */
+	enum imap_binary_kind {
+		IMAP_BIN_NONE,
+		IMAP_BIN_DATA,
+		IMAP_BIN_SIZE
+	} binary;
 };
 
 struct imap_fetch_attrs {
@@ -58,6 +70,7 @@ struct imap_fetch_attrs {
 	unsigned int nbodies;
 	/* anything that may set \Seen (BODY[...], RFC822, RFC822.TEXT) */
 	int sets_seen;
+	unsigned int nbinary; /* BINARY and BINARY.SIZE items */
 };
 
 /* `arg` is the FETCH argument after the sequence set: one atom (an item

@@ -436,8 +436,8 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 
 			if (ops->mbox_status(h, s->user, e->name, &st, &err) ==
 				    0 &&
-			    imap_status_items(s, status_items, &st, items,
-					      sizeof(items)) == 0) {
+			    imap_status_items(s, status_items, &st, e->name,
+					      items, sizeof(items)) == 0) {
 				imap_printf(s, "* STATUS ");
 				imap_write_astring(s, wire);
 				imap_printf(s, " (%s)\r\n", items);

@@ -45,10 +45,15 @@ struct imap_msginfo {
 
 	const char *envelope, *bodystructure, *body;
 	size_t envelope_len, bodystructure_len, body_len;
+	const char *preview; /* RFC 8970, UTF-8, NUL-terminated */
+	size_t preview_len;
 	struct imap_mpart *parts;
 	uint32_t nparts;
 	size_t mem; /* bytes held */
 };
+
+/* what every parse here uses: part indexes agree between parses */
+extern const struct rmail_mime_limits imap_mime_limits;
 
 /* parse `data` with core->mime_parse and build the strings; NULL only
  * when the parser refused the message outright */
@@ -78,6 +83,36 @@ enum imap_sect_what {
 int imap_section_range(const struct imap_msginfo *mi, const uint32_t *part,
 		       unsigned int nparts, enum imap_sect_what what,
 		       uint64_t *off_r, uint64_t *len_r);
+
+/* ---- imap_preview.c (RFC 8970) ---------------------------------- */
+/* the PREVIEW text of a parsed message into out (nothing: "") */
+void imap_preview_build(const struct rmail_core *core, struct rmail_mime *m,
+			struct imap_buf *out);
+
+/* ---- imap_binary.c (RFC 3516) ----------------------------------- */
+enum imap_bin_status {
+	IMAP_BINST_NOPART, /* no such part: NIL (also a result not made) */
+	IMAP_BINST_OK,
+	IMAP_BINST_UNKNOWN_CTE, /* NO [UNKNOWN-CTE] */
+};
+
+struct imap_bin_result {
+	int status; /* enum imap_bin_status */
+	char *data; /* malloc'd decoded content (OK) */
+	size_t len;
+};
+
+/*
+ * The decoded content of a section (part numbers, none: the whole
+ * message as it is) of the message `data`, with the core's MIME parser
+ * and transfer decoders.  Pure: runs on a worker and under libFuzzer.
+ * A composite part (multipart, message/rfc822) and 7bit, 8bit and
+ * binary parts are their bytes as they are; base64 and
+ * quoted-printable are decoded; any other encoding is UNKNOWN_CTE.
+ */
+void imap_binary_decode(const struct rmail_core *core, const char *data,
+			size_t len, const uint32_t *part, unsigned int nparts,
+			struct imap_bin_result *r);
 
 /* ---- imap_msgcache.c (loop thread only) ------------------------- */
 struct imap_msginfo *imap_cache_get(const char *user, const char *mbox,

@@ -292,6 +292,7 @@ static int literal_begin(struct imap_parser *p)
 		a->len = n;
 		a->streamed = 1;
 		a->nonsync = p->lit_nonsync;
+		a->literal8 = p->lit_binary != 0;
 		p->need_sep = 1;
 		/* the session starts the upload now, from the arguments
 		 * so far: link them as command_done will */
@@ -569,6 +570,7 @@ static int args_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 		p->lit_left = 0;
 		p->lit_digits = 0;
 		p->lit_nonsync = 0;
+		p->lit_binary = 0;
 		p->state = S_LIT_NUM;
 		return IMAP_PARSE_AGAIN;
 	case '\0':
@@ -603,10 +605,21 @@ static int atom_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 		p->tok_bracket = 1;
 	} else if (c == '{' && p->arena->used == p->tok_start + 1 &&
 		   p->arena->base[p->tok_start] == '~') {
-		/* literal8 (RFC 3516); a lone "~" is an atom.  The "{"
-		 * is left to skip mode, which must see a {n+} literal */
-		*eat_r = 0;
-		return bad(p, "literal8 is not supported");
+		/* literal8 (RFC 3516); a lone "~" is an atom.  It is
+		 * message data, so only where APPEND takes a message */
+		if (!is_append_data(p)) {
+			/* the "{" is left to skip mode, which must see a
+			 * {n+} literal */
+			*eat_r = 0;
+			return bad(p, "literal8 is only for APPEND messages");
+		}
+		p->arena->used = p->tok_start; /* drop the "~" */
+		p->lit_left = 0;
+		p->lit_digits = 0;
+		p->lit_nonsync = 0;
+		p->lit_binary = 1;
+		p->state = S_LIT_NUM;
+		return IMAP_PARSE_AGAIN;
 	} else if (c == '\0') {
 		return bad(p, "NUL character in command");
 	} else if (!is_atom_char(c)) {

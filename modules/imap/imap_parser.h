@@ -1,5 +1,6 @@
 /*
- * Resumable IMAP command parser (RFC 3501 section 9, LITERAL+ of RFC 7888).
+ * Resumable IMAP command parser (RFC 3501 section 9, LITERAL+ of RFC 7888,
+ * literal8 of RFC 3516 as APPEND message data).
  *
  * Pure: no I/O, no logging, no malloc.  The session feeds whatever bytes
  * it has; the parser copies what it keeps (tag, name, argument tree) into
@@ -54,7 +55,8 @@ struct imap_arg {
 	struct imap_arg *list; /* first member of a list */
 	struct imap_arg *next; /* next sibling */
 	unsigned int streamed : 1;
-	unsigned int nonsync : 1; /* literal announced as {n+} */
+	unsigned int nonsync : 1;  /* literal announced as {n+} */
+	unsigned int literal8 : 1; /* announced as ~{n} (RFC 3516) */
 };
 
 struct imap_cmd {
@@ -96,6 +98,7 @@ struct imap_parser {
 	int tok_bracket;  /* 0, in [..] (1), in <..> (2) */
 	uint64_t lit_left;
 	int lit_nonsync;
+	int lit_binary; /* the literal being read is a literal8 */
 	int lit_digits;
 	unsigned int nliterals;
 	unsigned int depth;

@@ -303,6 +303,38 @@ parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 		}
 		return k;
 	}
+	if (strcasecmp(name, "EMAILID") == 0 ||
+	    strcasecmp(name, "THREADID") == 0) {
+		/* objectid = 1*255(ALPHA / DIGIT / "_" / "-") */
+		size_t j;
+
+		s = *argp;
+		if (s == NULL || s->type != IMAP_ARG_ATOM || s->len == 0 ||
+		    s->len > 255) {
+			c->error = "Invalid objectid";
+			return NULL;
+		}
+		for (j = 0; j < s->len; j++) {
+			char ch = s->str[j];
+
+			if (!((ch >= 'a' && ch <= 'z') ||
+			      (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '_' ||
+			      ch == '-')) {
+				c->error = "Invalid objectid";
+				return NULL;
+			}
+		}
+		*argp = s->next;
+		k = new_key(c, name[0] == 'E' || name[0] == 'e'
+				       ? IMAP_SKEY_EMAILID
+				       : IMAP_SKEY_THREADID);
+		if (k != NULL) {
+			k->str = s->str;
+			k->str_len = s->len;
+		}
+		return k;
+	}
 	if (strcasecmp(name, "MODSEQ") == 0) {
 		/* [entry-name entry-type-req]: one modseq per message here,
 		 * so the entry only has to be well formed */

@@ -38,7 +38,9 @@ enum imap_search_type {
 	IMAP_SKEY_HEADER, /* field, str (FROM, SUBJECT... too) */
 	IMAP_SKEY_BODY,	  /* str */
 	IMAP_SKEY_TEXT,
-	IMAP_SKEY_MODSEQ, /* modseq: the message's is >= it (RFC 7162) */
+	IMAP_SKEY_MODSEQ,  /* modseq: the message's is >= it (RFC 7162) */
+	IMAP_SKEY_EMAILID, /* str: an objectid (RFC 8474) */
+	IMAP_SKEY_THREADID,
 };
 
 enum imap_search_flag {

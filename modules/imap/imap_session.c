@@ -28,7 +28,11 @@ const struct rmail_store_ops *imap_store(const struct imap_mod *mod, void **h_r)
  * here.  A closing session writes nothing. */
 void imap_write(struct imap_session *s, const void *d, size_t n)
 {
-	if (!s->closing)
+	if (s->closing)
+		return;
+	if (s->z != NULL)
+		imap_z_write(s, d, n);
+	else
 		s->mod->core->conn_write(s->c, d, n);
 }
 
@@ -71,7 +75,7 @@ static bool expunge_blocked(struct imap_session *s)
 
 	if (s->c == NULL || s->closing)
 		return false;
-	len = s->mod->core->conn_peek(s->c, &d);
+	len = imap_in_peek_ahead(s, &d);
 	end = d + len;
 	p = memchr(d, ' ', len);
 	if (p == NULL)
@@ -118,14 +122,21 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		"ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
 		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
-		"ESEARCH SEARCHRES "
+		"ESEARCH SEARCHRES BINARY PREVIEW "
 		"APPENDLIMIT=%llu",
 		(unsigned long long)imap_conf(s->mod)->appendlimit);
+	/* RFC 4978 is for authenticated sessions: the greeting and the
+	 * pre-login list stay as they were */
+	if (len < n && s->state != IMAP_S_NOAUTH)
+		len += (size_t)snprintf(buf + len, n - len,
+					" COMPRESS=DEFLATE");
 	if (len < n && imap_multiappend_ok(s->mod))
 		len += (size_t)snprintf(buf + len, n - len, " MULTIAPPEND");
 	if (len < n && imap_condstore_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len,
 					" CONDSTORE QRESYNC");
+	if (len < n && imap_objectid_supported(s->mod))
+		len += (size_t)snprintf(buf + len, n - len, " OBJECTID");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)
@@ -222,6 +233,7 @@ static void session_cleanup(struct imap_session *s)
 	imap_fetch_free(s);
 	imap_append_abort(s);
 	imap_view_unselect(s);
+	imap_z_free(s);
 	if (s->parena_mem != NULL)
 		munmap(s->parena_mem, s->mem_len);
 	s->parena_mem = s->arena_mem = NULL;
@@ -239,8 +251,12 @@ void imap_async_end(struct imap_session *s)
 {
 	s->busy = false;
 	/* s->fetch is NULL here: a FETCH is freed before it ends */
-	if (s->closing)
+	if (s->closing) {
 		session_cleanup(s);
+	} else {
+		imap_z_flush(s);
+		imap_z_kick(s);
+	}
 	s->mod->core->conn_resume(s->c);
 }
 
@@ -283,6 +299,7 @@ static const struct imap_cmd_def cmds[] = {
 	{"CHECK", SEL, imap_cmd_check, false},
 	{"CLOSE", SEL, imap_cmd_close, false},
 	{"UNSELECT", SEL, imap_cmd_unselect, false},
+	{"COMPRESS", AUTH, imap_cmd_compress, false},
 	{"EXPUNGE", SEL, imap_cmd_expunge, true},
 	{"SEARCH", SEL, imap_cmd_search, true},
 	{"FETCH", SEL, imap_cmd_fetch, true},
@@ -338,14 +355,16 @@ static void dispatch(struct imap_session *s, struct imap_cmd *cmd)
 /* a raw line (SASL response, DONE): 1 handled, 0 need more, -1 close */
 static int raw_line(struct imap_session *s)
 {
-	const struct rmail_core *core = s->mod->core;
 	const char *d, *nl;
 	size_t len, n;
 
-	len = core->conn_peek(s->c, &d);
+	len = imap_in_peek(s, &d);
 	nl = memchr(d, '\n', len);
 	if (nl == NULL) {
-		if (len >= imap_conf(s->mod)->max_line) {
+		if (imap_in_broken(s))
+			return -1;
+		if (len >= imap_conf(s->mod)->max_line ||
+		    len >= imap_in_cap(s)) {
 			imap_printf(s, "* BYE Line too long\r\n");
 			return -1;
 		}
@@ -361,7 +380,7 @@ static int raw_line(struct imap_session *s)
 			n = sizeof(line) - 1;
 		memcpy(line, d, n);
 		line[n] = '\0';
-		core->conn_consume(s->c, (size_t)(nl - d) + 1);
+		imap_in_consume(s, (size_t)(nl - d) + 1);
 		imap_sasl_line(s, line, n);
 	} else {
 		char line[16];
@@ -369,7 +388,7 @@ static int raw_line(struct imap_session *s)
 
 		memcpy(line, d, k);
 		line[k] = '\0';
-		core->conn_consume(s->c, (size_t)(nl - d) + 1);
+		imap_in_consume(s, (size_t)(nl - d) + 1);
 		imap_idle_line(s, line, n);
 	}
 	return 1;
@@ -395,11 +414,11 @@ static int session_input(struct rmail_conn *c, void *session)
 				return RMAIL_OK;
 			continue;
 		}
-		len = core->conn_peek(c, &d);
+		len = imap_in_peek(s, &d);
 		if (len == 0)
-			return RMAIL_OK;
+			return imap_in_broken(s) ? RMAIL_CLOSE : RMAIL_OK;
 		rc = imap_parse(&s->parser, d, len, &used);
-		core->conn_consume(c, used);
+		imap_in_consume(s, used);
 		switch (rc) {
 		case IMAP_PARSE_AGAIN:
 			return RMAIL_OK;
@@ -486,6 +505,9 @@ int imap_session_input(void *ctx, struct rmail_conn *c, void *session)
 
 	if (rc == RMAIL_OK)
 		prelogin_deadline(session);
+	/* one sync flush per reply batch: the client reads it whole */
+	imap_z_flush(session);
+	imap_in_idle(session);
 	return rc;
 }
 
@@ -497,6 +519,7 @@ void imap_session_drain(void *ctx, struct rmail_conn *c, void *session)
 	(void)c;
 	if (s->fetch != NULL && !s->closing)
 		imap_fetch_continue(s);
+	imap_z_flush(s);
 }
 
 void imap_session_tls_ready(void *ctx, struct rmail_conn *c, void *session)
@@ -514,8 +537,13 @@ void imap_session_tls_ready(void *ctx, struct rmail_conn *c, void *session)
 void imap_session_timeout(void *ctx, struct rmail_conn *c, void *session)
 {
 	const struct imap_mod *mod = ctx;
+	struct imap_session *s = session;
 
-	(void)session;
+	if (s != NULL && s->z != NULL) {
+		imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+		imap_z_flush(s);
+		return;
+	}
 	mod->core->conn_printf(c, "* BYE Autologout; idle for too long\r\n");
 }
 

@@ -105,6 +105,7 @@ struct imap_tracker {
 
 struct imap_fetch_run;
 struct imap_append_run;
+struct imap_z;
 
 struct imap_session {
 	struct imap_mod *mod; /* the listener's ctx: module state and core */
@@ -156,6 +157,9 @@ struct imap_session {
 	struct imap_seq_range *saved;
 	unsigned nsaved;
 	char idle_tag[128];
+	/* COMPRESS=DEFLATE (imap_compress.c); NULL until COMPRESS */
+	struct imap_z *z;
+	struct rmail_timer *z_flush_t, *z_kick_t;
 };
 
 /* PERMANENTFLAGS, and without \* once the keyword table is full */
@@ -201,10 +205,11 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n);
 const char *imap_err_code(const struct rmail_err *err);
 /* "\\Sent" for RMAIL_SU_SENT, NULL for none */
 const char *imap_special_use_name(uint32_t su);
-/* "MESSAGES 3 UIDNEXT 4" for a STATUS item list; -1 when invalid */
+/* "MESSAGES 3 UIDNEXT 4" for a STATUS item list of mailbox `name`;
+ * -1 when invalid */
 int imap_status_items(struct imap_session *s, const struct imap_arg *items,
-		      const struct rmail_mbox_status *st, char *out,
-		      size_t outsz);
+		      const struct rmail_mbox_status *st, const char *name,
+		      char *out, size_t outsz);
 /* a flag list or flag atoms (STORE, APPEND); -1 when invalid */
 int imap_flag_parse(const struct imap_arg *a, uint32_t *flags, const char **kw,
 		    size_t *nkw);
@@ -306,6 +311,40 @@ struct imap_select_params;
 void imap_qresync_select(struct imap_session *s,
 			 const struct imap_select_params *p);
 
+/* ---- imap_compress.c (RFC 4978) --------------------------------- */
+bool imap_z_active(const struct imap_session *s);
+/* compress into the connection (after COMPRESS) */
+void imap_z_write(struct imap_session *s, const void *d, size_t n);
+/* end the reply: Z_SYNC_FLUSH, and the deflater is freed */
+void imap_z_flush(struct imap_session *s);
+/* input as the parser sees it: inflated after COMPRESS, else the
+ * connection's buffer */
+size_t imap_in_peek(struct imap_session *s, const char **d_r);
+void imap_in_consume(struct imap_session *s, size_t n);
+/* the same without reusing consumed bytes: safe while a parser slice
+ * may point at them (looking ahead for pipelined commands) */
+size_t imap_in_peek_ahead(struct imap_session *s, const char **d_r);
+/* between handlers: free the input buffer when empty */
+void imap_in_idle(struct imap_session *s);
+/* the most imap_in_peek ever returns (a raw line must fit) */
+size_t imap_in_cap(const struct imap_session *s);
+/* the client's stream is corrupt and everything before it was read */
+bool imap_in_broken(const struct imap_session *s);
+/* inflated input the core does not know about is waiting */
+bool imap_in_held(const struct imap_session *s);
+/* after an async command: parse held input from the loop */
+void imap_z_kick(struct imap_session *s);
+void imap_z_free(struct imap_session *s);
+
+/* ---- imap_objectid.c (RFC 8474) --------------------------------- */
+/* the store has msg_emailid and mbox_objectid (ABI 1.4) */
+bool imap_objectid_supported(const struct imap_mod *mod);
+/* 0 with the id in out, -1 (unsupported, gone) */
+int imap_emailid(struct imap_session *s, struct rmail_mbox *mb, uint32_t uid,
+		 char out[RMAIL_OBJECTID_MAX]);
+int imap_mailboxid(struct imap_session *s, const char *name,
+		   char out[RMAIL_OBJECTID_MAX]);
+
 /* ---- imap_cmd_search.c ------------------------------------------ */
 /* empty "$" */
 void imap_saved_clear(struct imap_session *s);
@@ -325,6 +364,7 @@ imap_cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_close,
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search, imap_cmd_copy,
 	imap_cmd_move, imap_cmd_append, imap_cmd_idle;
 imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
+imap_cmd_fn imap_cmd_compress;
 
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

@@ -311,6 +311,8 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_set_uidvalidity = ss_mbox_set_uidvalidity,
 	.user_setting_get = ss_user_setting_get,
 	.user_setting_set = ss_user_setting_set,
+	.msg_emailid = ss_msg_emailid,
+	.mbox_objectid = ss_mbox_objectid,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

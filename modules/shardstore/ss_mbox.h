@@ -159,6 +159,11 @@ void ss_append_free(struct rmail_append **ap);
 int ss_append_commit_many(struct rmail_append *const *aps, size_t n,
 			  uint32_t *uid_first_r, uint32_t *uidvalidity_r,
 			  struct rmail_err *err);
+/* 1.4 (objectid.c): see rmail_store_ops.msg_emailid, mbox_objectid */
+int ss_msg_emailid(struct rmail_mbox *mb, uint32_t uid, char *out, size_t outsz,
+		   struct rmail_err *err);
+int ss_mbox_objectid(void *h, const char *user, const char *name, char *out,
+		     size_t outsz, struct rmail_err *err);
 /* 1.3: see rmail_store_ops.mbox_set_uidvalidity */
 int ss_mbox_set_uidvalidity(void *h, const char *user, const char *name,
 			    uint32_t uidvalidity, struct rmail_err *err);

@@ -1,7 +1,9 @@
 /* libFuzzer harness for the IMAP message summary: any bytes as a
  * message go through the core MIME parser into ENVELOPE, BODYSTRUCTURE
  * and BODY; the section resolver then walks part paths taken from the
- * input, and the SEARCH case mapping folds the raw bytes. */
+ * input, BINARY (RFC 3516) decodes the same paths and must agree with
+ * it on which parts exist, and the SEARCH case mapping folds the raw
+ * bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,16 +76,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_balanced(mi->envelope, mi->envelope_len);
 	check_balanced(mi->bodystructure, mi->bodystructure_len);
 	check_balanced(mi->body, mi->body_len);
+	/* PREVIEW: at most 256 characters, no control characters, no
+	 * white space at either end */
+	if (mi->preview_len > 256 * 4 ||
+	    strlen(mi->preview) != mi->preview_len ||
+	    (mi->preview_len > 0 && (mi->preview[0] == ' ' ||
+				     mi->preview[mi->preview_len - 1] == ' ')))
+		abort();
+	for (k = 0; k < mi->preview_len; k++)
+		if ((unsigned char)mi->preview[k] < 0x20 ||
+		    mi->preview[k] == 0x7f)
+			abort();
 	for (k = 0; k < 4; k++)
 		path[k] = size > k ? (uint32_t)(data[size - 1 - k] % 5) : 1;
 	for (k = 0; k <= 4; k++) {
-		int w;
+		struct imap_bin_result r;
+		int w, have;
 
 		for (w = IMAP_SECT_BODY; w <= IMAP_SECT_MSG_TEXT; w++)
 			if (imap_section_range(mi, path, k, w, &off, &len) ==
 				    0 &&
 			    (off > size || len > size - off))
 				abort();
+		have = imap_section_range(mi, path, k, IMAP_SECT_BODY, &off,
+					  &len) == 0;
+		imap_binary_decode(&core, (const char *)data, size, path, k,
+				   &r);
+		/* the same parts exist for BODY[...] and BINARY[...];
+		 * decoding never grows the data */
+		if (k > 0 && have != (r.status != IMAP_BINST_NOPART))
+			abort();
+		if (r.status == IMAP_BINST_OK &&
+		    (r.len > (k > 0 ? len : size) || r.data == NULL))
+			abort();
+		free(r.data);
 	}
 	imap_casemap((const char *)data, size, &b);
 	imap_buf_free(&b);

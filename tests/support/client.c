@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <zlib.h>
 
 #include "harness.h"
 
@@ -26,6 +27,9 @@ struct rmh_conn {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	GString *in; /* received, not yet returned */
+	/* RFC 4978 after rmh_conn_compress: raw deflate both ways */
+	z_stream *zin, *zout;
+	size_t wire_in; /* compressed bytes received */
 };
 
 static void set_timeout(int fd, double s)
@@ -101,6 +105,12 @@ void rmh_conn_close(struct rmh_conn *c)
 	if (c->ctx != NULL)
 		SSL_CTX_free(c->ctx);
 	close(c->fd);
+	if (c->zin != NULL) {
+		inflateEnd(c->zin);
+		deflateEnd(c->zout);
+		g_free(c->zin);
+		g_free(c->zout);
+	}
 	g_string_free(c->in, TRUE);
 	g_free(c);
 }
@@ -128,7 +138,16 @@ bool rmh_conn_starttls(struct rmh_conn *c)
 	return true;
 }
 
+static bool send_z(struct rmh_conn *c, const void *data, size_t n);
+
 bool rmh_send_raw(struct rmh_conn *c, const void *data, size_t n)
+{
+	if (c->zout != NULL)
+		return send_z(c, data, n);
+	return rmh_send_wire(c, data, n);
+}
+
+bool rmh_send_wire(struct rmh_conn *c, const void *data, size_t n)
 {
 	const char *p = data;
 
@@ -163,6 +182,28 @@ bool rmh_send(struct rmh_conn *c, const char *fmt, ...)
 	return ok;
 }
 
+static bool inflate_in(struct rmh_conn *c, const char *d, size_t n)
+{
+	char out[16384];
+	int rc;
+
+	c->wire_in += n;
+	c->zin->next_in = (Bytef *)(uintptr_t)d;
+	c->zin->avail_in = (uInt)n;
+	do {
+		c->zin->next_out = (Bytef *)out;
+		c->zin->avail_out = sizeof(out);
+		rc = inflate(c->zin, Z_SYNC_FLUSH);
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			g_test_message("inflate: %d", rc);
+			return false;
+		}
+		g_string_append_len(c->in, out,
+				    (gssize)(sizeof(out) - c->zin->avail_out));
+	} while (c->zin->avail_out == 0);
+	return true;
+}
+
 char *rmh_readline(struct rmh_conn *c, double timeout)
 {
 	char buf[4096];
@@ -191,6 +232,11 @@ char *rmh_readline(struct rmh_conn *c, double timeout)
 			continue;
 		if (n <= 0)
 			return NULL;
+		if (c->zin != NULL) {
+			if (!inflate_in(c, buf, (size_t)n))
+				return NULL;
+			continue;
+		}
 		g_string_append_len(c->in, buf, n);
 	}
 }
@@ -264,4 +310,46 @@ char *rmh_cert_file_sha256(const char *path)
 	s = x509_sha256(x);
 	X509_free(x);
 	return s;
+}
+
+/* every send is one sync flush: the server sees each whole at once */
+static bool send_z(struct rmh_conn *c, const void *data, size_t n)
+{
+	unsigned char out[16384];
+
+	c->zout->next_in = (Bytef *)(uintptr_t)data;
+	c->zout->avail_in = (uInt)n;
+	do {
+		c->zout->next_out = out;
+		c->zout->avail_out = sizeof(out);
+		if (deflate(c->zout, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			return false;
+		if (!rmh_send_wire(c, out, sizeof(out) - c->zout->avail_out))
+			return false;
+	} while (c->zout->avail_out == 0);
+	return true;
+}
+
+bool rmh_conn_compress(struct rmh_conn *c)
+{
+	GString *early = c->in;
+	bool ok;
+
+	c->zin = g_new0(z_stream, 1);
+	c->zout = g_new0(z_stream, 1);
+	/* what clients use: a 32 KiB window */
+	ok = inflateInit2(c->zin, -15) == Z_OK &&
+	     deflateInit2(c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+			  Z_DEFAULT_STRATEGY) == Z_OK;
+	/* whatever came behind the OK line is compressed already */
+	c->in = g_string_new(NULL);
+	if (ok && early->len > 0)
+		ok = inflate_in(c, early->str, early->len);
+	g_string_free(early, TRUE);
+	return ok;
+}
+
+size_t rmh_conn_wire_in(struct rmh_conn *c)
+{
+	return c->wire_in;
 }

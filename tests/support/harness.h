@@ -124,5 +124,13 @@ bool rmh_expect(struct rmh_conn *c, const char *prefix, char **line_r);
 char *rmh_conn_peer_cert_sha256(struct rmh_conn *c);
 /* hex SHA-256 of a PEM certificate file */
 char *rmh_cert_file_sha256(const char *path);
+/* RFC 4978: from now on sends are deflated (one sync flush each) and
+ * reads inflated (raw deflate, 32 KiB window), bytes already received
+ * past the line last returned included */
+bool rmh_conn_compress(struct rmh_conn *c);
+/* bytes as they go on the wire, compression or not (TLS still applies) */
+bool rmh_send_wire(struct rmh_conn *c, const void *data, size_t n);
+/* compressed bytes received since rmh_conn_compress */
+size_t rmh_conn_wire_in(struct rmh_conn *c);
 
 #endif

@@ -8,7 +8,9 @@ static char mem[8192];
 static struct imap_arena arena;
 static struct imap_parser parser;
 
-static const struct imap_arg *parse_line(const char *items)
+/* mode 0: whole; 1: byte by byte; 2: split at `split` */
+static const struct imap_arg *parse_line_mode(const char *items, int mode,
+					      size_t split)
 {
 	struct imap_parser_limits lim = {
 		.max_line = 4096,
@@ -17,14 +19,30 @@ static const struct imap_arg *parse_line(const char *items)
 		.max_depth = 8,
 	};
 	char *line = g_strdup_printf("a FETCH 1 %s\r\n", items);
-	size_t used;
+	size_t used, len = strlen(line), off = 0, step;
+	int rc = IMAP_PARSE_AGAIN;
 
 	imap_arena_init(&arena, mem, sizeof(mem));
 	imap_parser_init(&parser, &arena, &lim);
-	g_assert_cmpint(imap_parse(&parser, line, strlen(line), &used), ==,
-			IMAP_PARSE_OK);
+	while (off < len) {
+		step = mode == 0     ? len
+		       : mode == 1   ? 1
+		       : off < split ? split - off
+				     : len - off;
+		rc = imap_parse(&parser, line + off, step, &used);
+		g_assert_cmpuint(used, ==, step);
+		off += used;
+		if (off < len)
+			g_assert_cmpint(rc, ==, IMAP_PARSE_AGAIN);
+	}
+	g_assert_cmpint(rc, ==, IMAP_PARSE_OK);
 	g_free(line);
 	return parser.cmd.args->next;
+}
+
+static const struct imap_arg *parse_line(const char *items)
+{
+	return parse_line_mode(items, 0, 0);
 }
 
 static char *describe(const struct imap_fetch_attrs *f)
@@ -34,8 +52,14 @@ static char *describe(const struct imap_fetch_attrs *f)
 	unsigned int i;
 
 	g_string_append_printf(s, "flags=%x seen=%d", f->flags, f->sets_seen);
+	if (f->nbinary > 0)
+		g_string_append_printf(s, " nbinary=%u", f->nbinary);
 	for (b = f->bodies; b != NULL; b = b->next) {
-		g_string_append_printf(s, " %s[", b->peek ? "PEEK" : "BODY");
+		g_string_append_printf(s, " %s%s[",
+				       b->binary == IMAP_BIN_DATA   ? "BIN-"
+				       : b->binary == IMAP_BIN_SIZE ? "BINSIZE-"
+								    : "",
+				       b->peek ? "PEEK" : "BODY");
 		for (i = 0; i < b->nparts; i++)
 			g_string_append_printf(s, "%u.", b->part[i]);
 		g_string_append_printf(s, "k%d", b->kind);
@@ -107,6 +131,79 @@ static void test_sections(void)
 	      "flags=0 seen=0 PEEK[1.k2,A|1.HEADER.FIELDS (A)]");
 }
 
+/* RFC 3516 section 6 grammar; every form also fed byte by byte and
+ * split at every offset */
+static void check_split(const char *items, const char *want)
+{
+	struct imap_fetch_attrs f;
+	const char *err = NULL;
+	size_t k, len = strlen(items) + 12;
+	char *got;
+
+	check(items, want);
+	for (k = 0; k <= len; k++) {
+		g_assert_cmpint(
+			imap_fetch_parse(
+				parse_line_mode(items, k == 0 ? 1 : 2, k),
+				&arena, &f, &err),
+			==, 0);
+		got = describe(&f);
+		g_assert_cmpstr(got, ==, want);
+		g_free(got);
+	}
+}
+
+static void test_binary(void)
+{
+	/* RFC 3516 4.2's examples */
+	check_split("(BINARY[1.2])",
+		    "flags=0 seen=1 nbinary=1 BIN-BODY[1.2.k0|1.2]");
+	check_split("BINARY.PEEK[3]<0.1000>",
+		    "flags=0 seen=0 nbinary=1 BIN-PEEK[3.k0|3]<0.1000>");
+	check_split("(UID BINARY.SIZE[1])",
+		    "flags=2 seen=0 nbinary=1 BINSIZE-PEEK[1.k0|1]");
+	check_split("(BINARY.PEEK[] BINARY.SIZE[] BODY.PEEK[1])",
+		    "flags=0 seen=0 nbinary=2 BIN-PEEK[k0|] BINSIZE-PEEK[k0|] "
+		    "PEEK[1.k0|1]");
+	check_split("binary[2]<10.5>",
+		    "flags=0 seen=1 nbinary=1 BIN-BODY[2.k0|2]<10.5>");
+	/* section-binary is part numbers only */
+	check_bad("BINARY[HEADER]", "BINARY takes part numbers only");
+	check_bad("BINARY[1.TEXT]", "BINARY takes part numbers only");
+	check_bad("BINARY[1.MIME]", "BINARY takes part numbers only");
+	check_bad("BINARY.PEEK[1.]", "BINARY takes part numbers only");
+	check_bad("BINARY.SIZE[1]<0.10>", "BINARY.SIZE takes no partial range");
+	check_bad("BINARY[0]", "Invalid section part number");
+	check_bad("BINARY[1]<0.0>", "Invalid partial range");
+	check_bad("BINARY.SIZE", "Unknown fetch attribute");
+	check_bad("BINARY", "Unknown fetch attribute");
+	check_bad("BINARY.PEEKS[1]", "Unknown fetch attribute");
+}
+
+/* RFC 8474 5: EMAILID and THREADID are plain items */
+static void test_objectid(void)
+{
+	check_split("(EMAILID THREADID)", "flags=1800 seen=0");
+	check_split("(UID emailid)", "flags=802 seen=0");
+	check_bad("EMAILID[]", "Unknown fetch attribute");
+}
+
+/* RFC 8970 3: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"] */
+static void test_preview(void)
+{
+	check_split("(PREVIEW)", "flags=2000 seen=0");
+	check_split("(UID PREVIEW (LAZY))", "flags=6002 seen=0");
+	check_split("(PREVIEW (lazy LAZY) FLAGS)", "flags=6001 seen=0");
+	/* one PREVIEW without LAZY: the preview is made */
+	check_split("(PREVIEW (LAZY) PREVIEW)", "flags=2000 seen=0");
+	check_split("(PREVIEW PREVIEW (LAZY))", "flags=2000 seen=0");
+	check_split("PREVIEW", "flags=2000 seen=0");
+	check_bad("(PREVIEW ())", "Empty PREVIEW modifiers");
+	check_bad("(PREVIEW (EAGER))", "Unknown PREVIEW modifier");
+	check_bad("(PREVIEW (\"LAZY\"))", "Unknown PREVIEW modifier");
+	check_bad("((LAZY) PREVIEW)", "Invalid fetch attribute");
+}
+
 static void test_invalid(void)
 {
 	check_bad("(ALL)", "Unknown fetch attribute");
@@ -143,5 +240,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/fetch/simple", test_simple);
 	g_test_add_func("/imap/fetch/sections", test_sections);
 	g_test_add_func("/imap/fetch/invalid", test_invalid);
+	g_test_add_func("/imap/fetch/binary", test_binary);
+	g_test_add_func("/imap/fetch/objectid", test_objectid);
+	g_test_add_func("/imap/fetch/preview", test_preview);
 	return g_test_run();
 }

@@ -47,7 +47,9 @@ static void describe_args(GString *out, const struct imap_arg *a)
 			break;
 		case IMAP_ARG_LITERAL:
 			if (a->streamed) {
-				g_string_append_printf(out, "{%zu*}", a->len);
+				g_string_append_printf(out, "%s{%zu*}",
+						       a->literal8 ? "~" : "",
+						       a->len);
 				break;
 			}
 			g_string_append_printf(out, "{%zu%s}", a->len,
@@ -279,6 +281,29 @@ static void test_append_stream(void)
 	check_vector("a APPEND x {0}\r\n\r\n", "+0|OK a APPEND x {0*}|");
 }
 
+/* RFC 3516 literal8: APPEND message data only, NULs and all */
+static void test_append_literal8(void)
+{
+	check_vector("a APPEND INBOX ~{5}\r\nhe\0lo\r\n",
+		     "+5|DATA[he\\00lo]|OK a APPEND INBOX ~{5*}|");
+	check_vector("a APPEND INBOX (\\Seen) ~{3+}\r\nabc\r\nb NOOP\r\n",
+		     "DATA[abc]|OK a APPEND INBOX (\\Seen) ~{3*}|OK b NOOP|");
+	/* MULTIAPPEND: each message its own kind of literal */
+	check_vector("a APPEND x {1+}\r\n1 ~{1+}\r\n\0\r\n",
+		     "DATA[1]|DATA[\\00]|OK a APPEND x {1*} ~{1*}|");
+	check_vector("a APPEND x ~{0}\r\n\r\n", "+0|OK a APPEND x ~{0*}|");
+	/* not the mailbox name, not inside a list, not another command */
+	check_vector("a APPEND ~{5+}\r\nINBOX {2+}\r\nhi\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	check_vector("a APPEND x (~{1+}\r\nz) {1+}\r\nq\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	check_vector("a SELECT ~{1+}\r\nz\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	/* "~{" with a bad size is a bad literal */
+	check_vector("a APPEND x ~{z}\r\nb NOOP\r\n",
+		     "BAD a: Invalid literal size|OK b NOOP|");
+}
+
 static void test_append_chunks(void)
 {
 	struct imap_parser_limits lim = default_limits();
@@ -449,7 +474,7 @@ static void test_invalid(void)
 	check_vector("a X a\x7f\r\nb NOOP\r\n",
 		     "BAD a: Invalid character in atom|OK b NOOP|");
 	check_vector("a X ~{3}\r\nb NOOP\r\n",
-		     "BAD a: literal8 is not supported|OK b NOOP|");
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
 	check_vector("a X x~{3}\r\nb NOOP\r\n",
 		     "BAD a: Invalid character in atom|OK b NOOP|");
 }
@@ -464,7 +489,7 @@ static void test_atom_specials(void)
 	check_vector("a SELECT ~\r\n", "OK a SELECT ~|");
 	check_vector("a SELECT ~y x~y ~~\r\n", "OK a SELECT ~y x~y ~~|");
 	check_vector("a X ~{3}\r\nb NOOP\r\n",
-		     "BAD a: literal8 is not supported|OK b NOOP|");
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
 	check_vector("a SELECT x[y\r\n", "OK a SELECT x[y|");
 	check_vector("a SELECT [y\r\n", "OK a SELECT [y|");
 	check_vector("a STORE 1 +FLAGS (a[b c)\r\n",
@@ -565,7 +590,7 @@ static void test_resync_literals(void)
 	/* the refused line announces a {n+} literal: its data is skipped,
 	 * even when it looks like a command */
 	check_vector("a X ~{10+}\r\nc LOGOUT\r\n y\r\nb NOOP\r\n",
-		     "BAD a: literal8 is not supported|OK b NOOP|");
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
 	check_vector("a X x~{10+}\r\nc LOGOUT\r\n y\r\nb NOOP\r\n",
 		     "BAD a: Invalid character in atom|OK b NOOP|");
 	check_vector("a X \"\x01\" ) {4+}\r\nc X\n y {2+}\r\nzz\r\nb NOOP\r\n",
@@ -645,6 +670,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/parser/fetch-atoms", test_fetch_atoms);
 	g_test_add_func("/imap/parser/literals", test_literals);
 	g_test_add_func("/imap/parser/append-stream", test_append_stream);
+	g_test_add_func("/imap/parser/append-literal8", test_append_literal8);
 	g_test_add_func("/imap/parser/append-chunks", test_append_chunks);
 	g_test_add_func("/imap/parser/continuation", test_continuation);
 	g_test_add_func("/imap/parser/caps", test_caps);

@@ -112,6 +112,13 @@ static void describe(GString *s, const struct imap_search_key *k)
 			s, "%s=%s", k->type == IMAP_SKEY_BODY ? "body" : "text",
 			k->str);
 		break;
+	case IMAP_SKEY_EMAILID:
+	case IMAP_SKEY_THREADID:
+		g_string_append_printf(
+			s, "%s=%.*s",
+			k->type == IMAP_SKEY_EMAILID ? "emailid" : "threadid",
+			(int)k->str_len, k->str);
+		break;
 	}
 }
 
@@ -253,6 +260,27 @@ static void test_modseq(void)
 		  "Invalid MODSEQ value");
 }
 
+/* RFC 8474 6: EMAILID and THREADID take an objectid */
+static void test_objectid(void)
+{
+	/* RFC 8474 section 6's example */
+	check("EMAILID M6d99ac3275bb4e", "emailid=M6d99ac3275bb4e");
+	check("THREADID T64b478a75b7ea9 UNSEEN",
+	      "AND(threadid=T64b478a75b7ea9 !flag10)");
+	check("OR EMAILID a_b-C EMAILID x", "OR(emailid=a_b-C emailid=x)");
+	check_bad("EMAILID", IMAP_SEARCH_BAD, "Invalid objectid");
+	check_bad("EMAILID \"abc\"", IMAP_SEARCH_BAD, "Invalid objectid");
+	check_bad("EMAILID a.b", IMAP_SEARCH_BAD, "Invalid objectid");
+	check_bad("THREADID (x)", IMAP_SEARCH_BAD, "Invalid objectid");
+	check_bad("EMAILID "
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaa",
+		  IMAP_SEARCH_BAD, "Invalid objectid");
+}
+
 static void test_depth(void)
 {
 	GString *s = g_string_new(NULL);
@@ -302,6 +330,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/search/keys", test_keys);
 	g_test_add_func("/imap/search/invalid", test_invalid);
 	g_test_add_func("/imap/search/depth", test_depth);
+	g_test_add_func("/imap/search/objectid", test_objectid);
 	g_test_add_func("/imap/search/modseq", test_modseq);
 	g_test_add_func("/imap/search/date", test_date);
 	return g_test_run();

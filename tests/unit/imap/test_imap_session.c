@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "fake_core.h"
 #include "fake_transcript.h"
 #include "imap_session.h"
@@ -104,12 +106,18 @@ static void done_imap(void *arg, struct rmail_conn *c)
 static void normalize(GString *out)
 {
 	GRegex *re = g_regex_new("(UIDVALIDITY|APPENDUID) [0-9]+", 0, 0, NULL);
+	/* and a fresh mailbox a fresh MAILBOXID */
+	GRegex *re2 = g_regex_new("MAILBOXID \\([^)]*\\)", 0, 0, NULL);
 	char *s = g_regex_replace(re, out->str, (gssize)out->len, 0, "\\1 N", 0,
 				  NULL);
+	char *s2 = g_regex_replace_literal(re2, s, -1, 0, "MAILBOXID (N)", 0,
+					   NULL);
 
-	g_string_assign(out, s);
+	g_string_assign(out, s2);
 	g_free(s);
+	g_free(s2);
 	g_regex_unref(re);
+	g_regex_unref(re2);
 }
 
 static const struct fake_session_def imap = {open_imap, done_imap, normalize,
@@ -327,6 +335,131 @@ static void test_fetch_backpressure(void)
 	g_free(slow);
 }
 
+/* raw deflate of s, one sync flush (what clients send) */
+static GString *deflated(const char *s)
+{
+	GString *out = g_string_sized_new(strlen(s) + 64);
+	z_stream z = {0};
+
+	g_assert_cmpint(
+		deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), ==,
+		Z_OK);
+	g_string_set_size(out, strlen(s) + 64);
+	z.next_in = (Bytef *)(uintptr_t)s;
+	z.avail_in = (uInt)strlen(s);
+	z.next_out = (Bytef *)out->str;
+	z.avail_out = (uInt)out->len;
+	g_assert_cmpint(deflate(&z, Z_SYNC_FLUSH), ==, Z_OK);
+	g_assert_cmpuint(z.avail_in, ==, 0);
+	g_string_set_size(out, out->len - z.avail_out);
+	deflateEnd(&z);
+	return out;
+}
+
+/* the output: cleartext up to and including `upto`, the rest inflated */
+static char *inflated_output(struct rmail_conn *c, const char *upto)
+{
+	const GString *o = fake_conn_output(c);
+	const char *p = g_strstr_len(o->str, (gssize)o->len, upto);
+	GString *out;
+	z_stream z = {0};
+	char buf[4096];
+	size_t off;
+	int rc;
+
+	g_assert_nonnull(p);
+	off = (size_t)(p - o->str) + strlen(upto);
+	out = g_string_new_len(o->str, (gssize)off);
+	g_assert_cmpint(inflateInit2(&z, -15), ==, Z_OK);
+	z.next_in = (Bytef *)o->str + off;
+	z.avail_in = (uInt)(o->len - off);
+	do {
+		z.next_out = (Bytef *)buf;
+		z.avail_out = sizeof(buf);
+		rc = inflate(&z, Z_SYNC_FLUSH);
+		g_assert_true(rc == Z_OK || rc == Z_BUF_ERROR);
+		g_string_append_len(out, buf,
+				    (gssize)(sizeof(buf) - z.avail_out));
+	} while (z.avail_in > 0 || z.avail_out == 0);
+	inflateEnd(&z);
+	normalize(out);
+	return g_string_free(out, FALSE);
+}
+
+static char *compress_run(const GString *in, int mode, size_t split)
+{
+	struct rmail_conn *c = open_imap(NULL);
+	char *out;
+	size_t k;
+
+	fake_conn_settle(5.0);
+	if (mode == 0) {
+		fake_conn_feed(c, in->str, in->len);
+	} else if (mode == 1) {
+		for (k = 0; k < in->len; k++)
+			fake_conn_feed(c, in->str + k, 1);
+	} else {
+		fake_conn_feed(c, in->str, split);
+		fake_conn_settle(5.0);
+		fake_conn_feed(c, in->str + split, in->len - split);
+	}
+	fake_conn_settle(5.0);
+	out = inflated_output(c, "b OK DEFLATE active\r\n");
+	fake_conn_free(&c);
+	done_imap(NULL, NULL);
+	return out;
+}
+
+/*
+ * COMPRESS (RFC 4978): LOGIN and SELECT go to workers while compressed
+ * commands are already inflated behind them (they wait in the session's
+ * buffer, not the core's), an APPEND literal streams out of that
+ * buffer, IDLE's DONE is read from it.  Fed whole, byte by byte and
+ * split at every offset, the inflated replies are the same.
+ */
+static void test_compress(void)
+{
+	GString *in = g_string_new("a LOGIN " USER " secret\r\n"
+				   "b COMPRESS DEFLATE\r\n");
+	GString *z = deflated("c SELECT Box\r\n"
+			      "d APPEND Box {20+}\r\nSubject: one\r\n\r\nhi\r\n"
+			      "\r\ne NOOP\r\nf FETCH 1 (RFC822.SIZE)\r\n"
+			      "g IDLE\r\nDONE\r\nh COMPRESS DEFLATE\r\n"
+			      "i LOGOUT\r\n");
+	char *whole, *other;
+	const char *p;
+	size_t k;
+
+	g_string_append_len(in, z->str, (gssize)z->len);
+	whole = compress_run(in, 0, 0);
+	p = after(whole, "a OK");
+	p = after(p, "b OK DEFLATE active\r\n");
+	p = after(p, "c OK [READ-WRITE]");
+	p = after(p, "* 1 EXISTS");
+	p = after(p, "d OK [APPENDUID N 1]");
+	p = after(p, "e OK");
+	p = after(p, "* 1 FETCH (RFC822.SIZE 20)");
+	p = after(p, "f OK");
+	p = after(p, "+ idling");
+	p = after(p, "g OK IDLE terminated");
+	p = after(p, "h NO [COMPRESSIONACTIVE]");
+	p = after(p, "* BYE");
+	p = after(p, "i OK");
+	other = compress_run(in, 1, 0);
+	g_assert_cmpstr(other, ==, whole);
+	g_free(other);
+	for (k = 1; k < in->len; k++) {
+		other = compress_run(in, 2, k);
+		if (strcmp(other, whole) != 0)
+			g_error("split at %zu:\n%s\n-- differs from whole:\n%s",
+				k, other, whole);
+		g_free(other);
+	}
+	g_free(whole);
+	g_string_free(in, TRUE);
+	g_string_free(z, TRUE);
+}
+
 int main(int argc, char **argv)
 {
 	struct rmail_mctx *m;
@@ -351,6 +484,7 @@ int main(int argc, char **argv)
 			test_starttls_injection);
 	g_test_add_func("/imap/session/fetch_backpressure",
 			test_fetch_backpressure);
+	g_test_add_func("/imap/session/compress", test_compress);
 	rc = g_test_run();
 	if (rmail_module_imap.stop != NULL)
 		rmail_module_imap.stop(m, 0);
