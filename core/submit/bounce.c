@@ -68,8 +68,25 @@ static void clean_line(char *s)
 			*s = ' ';
 }
 
+/* the human part lists the addresses: UTF-8 ones (RFC 6531) make it
+ * utf-8 text */
+static bool utf8_addrs(const struct rm_bounce_rcpt *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rm_str_8bit(r[i].addr))
+			return true;
+	return false;
+}
+
 void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd)
+{
+	rm_bounce_send_rt(to, orig_id, r, n, msg_fd, false);
+}
+
+void rm_bounce_send_rt(const char *to, const char *orig_id,
+		       const struct rm_bounce_rcpt *r, size_t n, int msg_fd,
+		       bool requiretls)
 {
 	const struct rm_config *c = rm_conf();
 	const char *host = c != NULL && c->hostname ? c->hostname : "localhost";
@@ -114,11 +131,12 @@ void rm_bounce_send(const char *to, const char *orig_id,
 		"\r\n\tboundary=\"%s/%s\"\r\n\r\n"
 		"This is a MIME-encapsulated message.\r\n\r\n"
 		"--%s/%s\r\n"
-		"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+		"Content-Type: text/plain; charset=%s\r\n\r\n"
 		"This is the mail system at host %s.\r\n\r\n"
 		"Your message (queue id %s) could not be delivered to one "
 		"or more\r\nrecipients.\r\n\r\n",
-		host, to, date, id, host, id, host, id, host, host, orig_id);
+		host, to, date, id, host, id, host, id, host,
+		utf8_addrs(r, n) ? "utf-8" : "us-ascii", host, orig_id);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(diag, sizeof(diag), "%s", r[i].diag ? r[i].diag : "");
 		clean_line(diag);
@@ -162,13 +180,21 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	fclose(f);
 	remote.fd = fd;
 	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
+	rcpts[0] = to;
+	remote.prefix = "";
+	remote.flags =
+		rm_msg_classify(fd, remote.size, "", "", rcpts, 1, false);
+	/* 7-bit before it is signed when it leaves (docs/delivery.md) */
+	if (rm_submit_sign_7bit(&remote, rcpts, 1, false) < 0)
+		rm_log(RMAIL_LOG_WARN, "bounce %s: 7-bit conversion failed",
+		       id);
 	pool = rm_pool_create(NULL);
 	/* signed with the key of the hostname's domain (From: is there) */
-	remote.prefix = rm_submit_dkim(pool, "", fd, remote.size, id, false);
+	remote.prefix =
+		rm_submit_dkim(pool, "", remote.fd, remote.size, id, false);
 	local = remote;
 	local.prefix =
 		rm_psprintf(pool, "Return-Path: <>\r\n%s", remote.prefix);
-	rcpts[0] = to;
 	memset(&rq, 0, sizeof(rq));
 	rq.id = id;
 	rq.mail_from = "";
@@ -176,6 +202,7 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	rq.n = 1;
 	rq.local = &local;
 	rq.remote = &remote;
+	rq.requiretls = requiretls;
 	memset(&res, 0, sizeof(res));
 	rm_deliver_message(&rq, &res, NULL, &nq);
 	rm_log(RMAIL_LOG_INFO, "bounce %s for %s to %s: %s", id, orig_id, to,
@@ -183,6 +210,8 @@ void rm_bounce_send(const char *to, const char *orig_id,
 	       : res.status == RMAIL_RCPT_QUEUED  ? "queued"
 						  : "failed");
 	rm_metric_add("rmail_deliveries_total", "result=\"bounced\"", 1);
+	if (remote.fd != fd)
+		close(remote.fd);
 	close(fd);
 	(void)unlink(path);
 	rm_pool_destroy(&pool);

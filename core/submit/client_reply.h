@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RM_SMTP_LINE_MAX 2048
 /* continuation lines beyond this make the reply garbage */
@@ -20,11 +21,21 @@
 int rm_smtp_take_line(char *in, size_t *ilen, size_t cap, char *line,
 		      size_t sz);
 
+/* the EHLO keywords the client acts on (RFC 5321 §4.1.1.1) */
+struct rm_smtp_caps {
+	bool eightbitmime; /* RFC 6152 */
+	bool smtputf8;	   /* RFC 6531 */
+	bool requiretls;   /* RFC 8689 */
+	bool size;	   /* RFC 1870 */
+	uint64_t size_max; /* SIZE n: 0 = no fixed limit */
+};
+
 struct rm_smtp_reply {
 	int code;
 	unsigned lines;
 	bool ehlo; /* note a STARTTLS line */
 	bool starttls;
+	struct rm_smtp_caps caps; /* an EHLO reply's keywords */
 };
 
 void rm_smtp_reply_init(struct rm_smtp_reply *r, bool ehlo);

@@ -348,9 +348,12 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	}
 	if (queue.n > 0) {
 		rmail_err_clear(&err);
-		if (rm_queue_add(rq->id, rq->mail_from,
-				 (const char *const *)queue.v, queue.n,
-				 rq->remote, rq->junk, &err) == 0) {
+		if (rm_queue_add_flags(
+			    rq->id, rq->mail_from, (const char *const *)queue.v,
+			    queue.n, rq->remote,
+			    (rq->junk ? RM_QF_JUNK : 0) |
+				    (rq->requiretls ? RM_QF_REQUIRETLS : 0),
+			    &err) == 0) {
 			*nqueued_r = queue.n;
 			rm_metric_add("rmail_deliveries_total",
 				      "result=\"queued\"", (double)queue.n);
@@ -375,8 +378,8 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	 * transaction bounces nothing: the reply says it all */
 	if (nb > 0 && rq->mail_from[0] != '\0' &&
 	    (!rq->reply_pending || rm_deliver_accepted(rr, rq->n)))
-		rm_bounce_send(rq->mail_from, rq->id, bounces, nb,
-			       rq->local->fd);
+		rm_bounce_send_rt(rq->mail_from, rq->id, bounces, nb,
+				  rq->local->fd, rq->requiretls);
 	users_free(&done);
 	users_free(&queue);
 	free(bounces);

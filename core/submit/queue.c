@@ -146,6 +146,18 @@ static char *env_text(const struct rm_qentry *e)
 	json_object_set_new(root, "attempts", json_integer(e->attempts));
 	if (e->junk)
 		json_object_set_new(root, "junk", json_true());
+	if (e->requiretls)
+		json_object_set_new(root, "requiretls", json_true());
+	/* what the next hop must offer (docs/delivery.md "Outbound
+	 * message format"); an entry without "8bit" is from before */
+	if (e->flags & RM_MSG_KNOWN) {
+		json_object_set_new(root, "8bit",
+				    json_boolean(e->flags & RM_MSG_8BIT));
+		json_object_set_new(root, "smtputf8",
+				    json_boolean(e->flags & RM_MSG_SMTPUTF8));
+		json_object_set_new(root, "utf8hdr",
+				    json_boolean(e->flags & RM_MSG_UTF8HDR));
+	}
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
 				    json_string(e->last_error));
@@ -174,6 +186,15 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 		 size_t n, const struct rm_msg_src *src, bool junk,
 		 struct rmail_err *err)
 {
+	return rm_queue_add_flags(id, from, rcpts, n, src,
+				  junk ? RM_QF_JUNK : 0, err);
+}
+
+int rm_queue_add_flags(const char *id, const char *from,
+		       const char *const *rcpts, size_t n,
+		       const struct rm_msg_src *src, unsigned flags,
+		       struct rmail_err *err)
+{
 	struct rm_qentry e;
 	char path[4096];
 	int rc;
@@ -188,7 +209,9 @@ int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 	e.from = (char *)from;
 	e.created = (int64_t)time(NULL);
 	e.next = 0; /* the first attempt is immediate */
-	e.junk = junk;
+	e.junk = (flags & RM_QF_JUNK) != 0;
+	e.requiretls = (flags & RM_QF_REQUIRETLS) != 0;
+	e.flags = src->flags;
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -255,6 +278,18 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 		(uint32_t)json_integer_value(json_object_get(root, "attempts"));
 	e->last_error = jstr(root, "last_error");
 	e->junk = json_is_true(json_object_get(root, "junk"));
+	e->requiretls = json_is_true(json_object_get(root, "requiretls"));
+	if (json_is_boolean(json_object_get(root, "8bit")))
+		e->flags = RM_MSG_KNOWN |
+			   (json_is_true(json_object_get(root, "8bit"))
+				    ? RM_MSG_8BIT
+				    : 0) |
+			   (json_is_true(json_object_get(root, "smtputf8"))
+				    ? RM_MSG_SMTPUTF8
+				    : 0) |
+			   (json_is_true(json_object_get(root, "utf8hdr"))
+				    ? RM_MSG_UTF8HDR
+				    : 0);
 	e->n = json_array_size(rc);
 	e->r = rm_xcalloc(e->n, sizeof(*e->r));
 	for (i = 0; i < e->n; i++) {
@@ -449,23 +484,28 @@ static int fixed_hop(const struct rm_config *c, const char *domain,
 	return 1;
 }
 
+static void addr_ip(const struct rm_addr *a, char *ip, size_t sz)
+{
+	snprintf(ip, sz, "?");
+	(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
+			  (socklen_t)sz, NULL, 0, NI_NUMERICHOST);
+}
+
 /* one line per session: where, what came of it, and its TLS */
-static void session_log(const char *id, const char *host,
-			const struct rm_addr *a, bool sent, const char *what,
+static void session_log(const char *id, const char *host, const char *ip,
+			bool sent, const char *what,
 			const struct rm_tls_result *tr)
 {
-	char ip[64] = "?", tls[200];
+	char tls[200];
 
-	(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
-			  sizeof(ip), NULL, 0, NI_NUMERICHOST);
 	rm_tls_result_format(tr, tls, sizeof(tls));
 	rm_log(RMAIL_LOG_INFO, "delivery %s to %s [%s]: %s: %.300s; %s", id,
-	       host, ip, sent ? "session done" : "deferred", what, tls);
+	       host, ip, sent ? "session done" : "not sent", what, tls);
 }
 
 /* the batch's recipients that are still pending (indexes into e->r) */
 static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
-			   const char *domain, int msgfd)
+			   const char *domain, struct rm_smtp_msg *m)
 {
 	const struct rm_config *c = rm_conf();
 	struct rm_mx mx[MX_MAX];
@@ -474,9 +514,12 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 	struct rm_route_conf rt;
 	struct rm_tls_policy pol;
 	struct rm_tls_result tr, sent_tr;
-	char why[300] = "", host[256], pw[512], tls[200];
+	char why[300] = "", host[256], pw[512], tls[200], ip[64];
 	size_t nmx = 0, i, k;
 	bool perm = false, sent = false, use_dns = true, mx_secure = false;
+	bool reqtls = e->requiretls;
+	bool relax = !reqtls && rm_tls_required_no(m->fd);
+	size_t tried = 0, rt_fail = 0;
 	int port = rm_smtp_mx_port, source = RM_TLSP_DEFAULT, fixed;
 
 	memset(&opts, 0, sizeof(opts));
@@ -530,11 +573,25 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 						       sizeof(why))
 				 : rm_tls_policy_mx(domain, mx_secure, host,
 						    &pol, why, sizeof(why));
+		if (prc == 0)
+			tried++;
+		if (prc == 0 && reqtls &&
+		    rm_tls_policy_requiretls(&pol, host, why, sizeof(why)) <
+			    0) {
+			rt_fail++;
+			rm_tls_policy_clear(&pol);
+			prc = -1;
+		}
 		if (prc < 0) {
 			rm_log(RMAIL_LOG_INFO, "delivery %s to %s: %s", e->id,
 			       host, why);
+			rm_tls_policy_note(&pol, domain, host, NULL, NULL,
+					   false, why);
 			continue;
 		}
+		if (relax)
+			rm_tls_policy_relax(&pol);
+		opts.requiretls = reqtls;
 		if (rm_mx_addrs(host, port, use_dns, addrs, ADDR_MAX, &na) <
 			    0 ||
 		    na == 0) {
@@ -549,20 +606,34 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sr[i].reply[0] = '\0';
 			}
 			if (rm_smtp_send(&addrs[a], host, &opts, e->from, sr, n,
-					 msgfd, why, sizeof(why)) == 0) {
+					 m, why, sizeof(why)) == 0) {
 				sent = true;
 				sent_tr = tr;
 			}
-			if (fixed != 0)
-				rm_tls_report_session(domain, &pol, host,
-						      &addrs[a], &tr);
-			session_log(e->id, host, &addrs[a], sent,
+			addr_ip(&addrs[a], ip, sizeof(ip));
+			session_log(e->id, host, ip, sent,
 				    sent ? (sr[0].reply[0] ? sr[0].reply
 							   : "no reply")
 					 : why,
 				    &tr);
+			rm_tls_policy_note(&pol, domain, host, ip, &tr, sent,
+					   sent ? "" : why);
+			if (!sent && reqtls && strncmp(why, "5.7.30", 6) == 0) {
+				rt_fail++;
+				break;
+			}
 		}
 		rm_tls_policy_clear(&pol);
+	}
+	/* RFC 8689 §4.2.1: no host can carry the promise: a bounce */
+	if (!sent && reqtls && tried > 0 && rt_fail == tried) {
+		for (i = 0; i < n; i++) {
+			e->r[idx[i]].state = RM_Q_FAILED;
+			set_error(&e->r[idx[i]], why);
+		}
+		free(sr);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return;
 	}
 	rm_tls_result_format(&sent_tr, tls, sizeof(tls));
 	for (i = 0; i < n; i++) {
@@ -654,7 +725,7 @@ static void slot_give(const char *dom)
 static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
 			       int msgfd)
 {
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0};
 	struct rmail_err err;
 	struct stat st;
 	char *prefix;
@@ -714,8 +785,31 @@ static void bounce_failed(struct rm_qentry *e, const int *before, int msgfd,
 		nb++;
 	}
 	if (nb > 0 && e->from[0] != '\0')
-		rm_bounce_send(e->from, e->id, b, nb, msgfd);
+		rm_bounce_send_rt(e->from, e->id, b, nb, msgfd, e->requiretls);
 	free(b);
+}
+
+/* the message of this attempt with what it needs of a next hop; an
+ * entry queued before these were recorded is looked at now */
+static void attempt_msg(const struct rm_qentry *e, int msgfd,
+			struct rm_smtp_msg *m)
+{
+	struct stat st;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = msgfd;
+	m->fd7 = -1;
+	m->size = fstat(msgfd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	m->flags = e->flags;
+	if (!(m->flags & RM_MSG_KNOWN)) {
+		const char **rc = rm_xcalloc(e->n + 1, sizeof(*rc));
+
+		for (size_t i = 0; i < e->n; i++)
+			rc[i] = e->r[i].addr;
+		m->flags = rm_msg_classify(msgfd, m->size, "", e->from, rc,
+					   e->n, false);
+		free(rc);
+	}
 }
 
 /* deliver what is pending in one locked entry; true when finished */
@@ -729,7 +823,9 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	bool *seen = rm_xcalloc(e->n, sizeof(*seen));
 	size_t i, j, n, pending = 0;
 	struct rmail_err err;
+	struct rm_smtp_msg msg;
 
+	attempt_msg(e, msgfd, &msg);
 	for (i = 0; i < e->n; i++)
 		before[i] = e->r[i].state;
 	for (i = 0; i < e->n; i++) {
@@ -760,9 +856,10 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			idx[n++] = j;
 		}
 		slot_take(dom);
-		deliver_remote(e, idx, n, dom, msgfd);
+		deliver_remote(e, idx, n, dom, &msg);
 		slot_give(dom);
 	}
+	rm_smtp_msg_done(&msg);
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
 			  wall_now() - t0);
 	bounce_failed(e, before, msgfd, false);

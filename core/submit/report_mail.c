@@ -64,14 +64,23 @@ int rm_report_mail_send(const char *what, const char *tag, const char *id,
 		return 0;
 	}
 	fclose(f);
+	memset(&remote, 0, sizeof(remote));
 	remote.fd = fd;
 	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
+	rcpts[0] = to;
+	remote.prefix = "";
+	remote.flags =
+		rm_msg_classify(fd, remote.size, "", "", rcpts, 1, false);
+	/* 7-bit before it is signed when it leaves (docs/delivery.md) */
+	if (rm_submit_sign_7bit(&remote, rcpts, 1, false) < 0)
+		rm_log(RMAIL_LOG_WARN, "%s %s: 7-bit conversion failed", what,
+		       id);
 	pool = rm_pool_create(NULL);
-	remote.prefix = rm_submit_dkim(pool, "", fd, remote.size, id, false);
+	remote.prefix =
+		rm_submit_dkim(pool, "", remote.fd, remote.size, id, false);
 	local = remote;
 	local.prefix =
 		rm_psprintf(pool, "Return-Path: <>\r\n%s", remote.prefix);
-	rcpts[0] = to;
 	memset(&rq, 0, sizeof(rq));
 	rq.id = id;
 	rq.mail_from = "";
@@ -87,6 +96,8 @@ int rm_report_mail_send(const char *what, const char *tag, const char *id,
 						  : "failed");
 	ok = res.status == RMAIL_RCPT_DELIVERED ||
 	     res.status == RMAIL_RCPT_QUEUED;
+	if (remote.fd != fd)
+		close(remote.fd);
 	close(fd);
 	(void)unlink(path);
 	rm_pool_destroy(&pool);

@@ -57,7 +57,7 @@ int rm_route_parse(const char *v, struct rm_route_conf *out, char *err,
 	if (v[0] != '{') {
 		if (split(v, out) == 0)
 			return 0;
-		snprintf(err, errsz, "expected host:port or an object");
+		snprintf(err, errsz, "expected host:port");
 		return -1;
 	}
 	o = json_loads(v, 0, NULL);

@@ -3,14 +3,20 @@
  * timeouts: EHLO (HELO fallback), STARTTLS as the TLS policy says
  * (tls_policy.h): opportunistic — a failed handshake retries the host
  * in cleartext — or mandatory and authenticated, where nothing ever
- * goes out in cleartext; then MAIL, RCPT per recipient,
- * DATA with canonical CRLF and dot-stuffing.  Replies are read with bounded
- * lines and a bounded number of continuation lines: the peer is untrusted.
+ * goes out in cleartext; then MAIL with the SIZE, BODY and SMTPUTF8
+ * parameters the hop offers (mail_params: the 7-bit form for a hop
+ * without 8BITMIME, final replies for what the hop cannot take), RCPT
+ * per recipient, DATA with canonical CRLF and dot-stuffing.  Replies are
+ * read with bounded lines and a bounded number of continuation lines:
+ * the peer is untrusted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +44,8 @@ struct cl {
 	SSL *ssl;
 	char in[LINE_MAX_ * 2];
 	size_t ilen;
-	bool starttls; /* advertised in the last EHLO */
+	bool starttls;		  /* advertised in the last EHLO */
+	struct rm_smtp_caps caps; /* the last EHLO's other keywords */
 };
 
 static int cl_connect(struct cl *c, const struct rm_addr *a)
@@ -46,7 +53,7 @@ static int cl_connect(struct cl *c, const struct rm_addr *a)
 	struct timeval tv;
 	struct pollfd pfd;
 	socklen_t sl = sizeof(int);
-	int fl, soerr = 0;
+	int fl, soerr = 0, one = 1;
 
 	c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -69,6 +76,9 @@ static int cl_connect(struct cl *c, const struct rm_addr *a)
 	tv.tv_usec = (suseconds_t)((rm_smtp_timeout - (double)tv.tv_sec) * 1e6);
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* back-to-back writes (TLS Finished then EHLO, the body then its
+	 * final dot) would otherwise wait out the peer's delayed ACK */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return 0;
 }
 
@@ -157,15 +167,19 @@ static int cl_reply(struct cl *c, char *text, size_t sz, bool ehlo)
 	int rc;
 
 	rm_smtp_reply_init(&rp, ehlo);
-	if (ehlo)
+	if (ehlo) {
 		c->starttls = false;
+		memset(&c->caps, 0, sizeof(c->caps));
+	}
 	do {
 		if (cl_line(c, line, sizeof(line)) < 0)
 			return -1;
 		rc = rm_smtp_reply_line(&rp, line, text, sz);
 	} while (rc == 0);
-	if (ehlo)
+	if (ehlo) {
 		c->starttls = rp.starttls;
+		c->caps = rp.caps;
+	}
 	return rc < 0 ? -1 : rp.code;
 }
 
@@ -324,6 +338,128 @@ static int auth_plain(struct cl *c, const struct rm_smtp_opts *o, char *text,
 	return code;
 }
 
+void rm_smtp_msg_done(struct rm_smtp_msg *m)
+{
+	if (m->fd7 >= 0)
+		close(m->fd7);
+	m->fd7 = -1;
+}
+
+/* the 7-bit form for a hop without 8BITMIME, made once per attempt;
+ * -2 in fd7: nothing needed converting (8-bit only in headers) */
+static int body_7bit(struct rm_smtp_msg *m, int *fd_r, uint64_t *size_r)
+{
+	if (m->fd7 == -1) {
+		int rc = rm_msg_to7bit(m->fd, m->size, &m->fd7, &m->size7);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			m->fd7 = -2;
+	}
+	*fd_r = m->fd7 >= 0 ? m->fd7 : m->fd;
+	*size_r = m->fd7 >= 0 ? m->size7 : m->size;
+	return 0;
+}
+
+static void fail_rcpt(struct rm_smtp_rcpt *r, const char *fmt, ...)
+	RMAIL_PRINTF(2, 3);
+
+static void fail_rcpt(struct rm_smtp_rcpt *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->reply, sizeof(r->reply), fmt, ap);
+	va_end(ap);
+	r->code = atoi(r->reply);
+}
+
+/* RFC 6531 §3.2: nothing internationalized to a hop without SMTPUTF8.
+ * Recipients that cannot go get their final reply here. */
+static void utf8_check(const struct cl *c, const char *host,
+		       const struct rm_smtp_msg *m, const char *from,
+		       struct rm_smtp_rcpt *r, size_t n)
+{
+	if (c->caps.smtputf8)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (rm_str_8bit(from))
+			fail_rcpt(&r[i],
+				  "550 5.6.7 %.100s does not support SMTPUTF8 "
+				  "(RFC 6531): the sender address is not "
+				  "ASCII",
+				  host);
+		else if (m->flags & RM_MSG_UTF8HDR)
+			fail_rcpt(&r[i],
+				  "550 5.6.9 %.100s does not support SMTPUTF8 "
+				  "(RFC 6531): the message has UTF-8 header "
+				  "fields",
+				  host);
+		else if (rm_str_8bit(r[i].addr))
+			fail_rcpt(&r[i],
+				  "550 5.6.7 %.100s does not support SMTPUTF8 "
+				  "(RFC 6531): the recipient address is not "
+				  "ASCII",
+				  host);
+	}
+}
+
+/*
+ * What goes with MAIL FROM for this hop and which bytes follow DATA:
+ * SIZE= (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531),
+ * each only when the hop offers it; an 8-bit message to a hop without
+ * 8BITMIME goes in its 7-bit form.  1: nothing to send (every
+ * recipient has its final reply), -1: a local failure (why set).
+ */
+static int mail_params(struct cl *c, const char *host, struct rm_smtp_msg *m,
+		       const char *from, struct rm_smtp_rcpt *r, size_t n,
+		       int *fd_r, char *params, size_t psz, char *why,
+		       size_t whysz)
+{
+	uint64_t size = m->size;
+	size_t i, left = 0;
+	bool utf8 = (m->flags & RM_MSG_SMTPUTF8) || rm_str_8bit(from);
+	int o = 0;
+
+	utf8_check(c, host, m, from, r, n);
+	for (i = 0; i < n; i++) {
+		left += r[i].code == 0;
+		utf8 = utf8 || (r[i].code == 0 && rm_str_8bit(r[i].addr));
+	}
+	if (left == 0)
+		return 1;
+	*fd_r = m->fd;
+	if ((m->flags & RM_MSG_8BIT) && !c->caps.eightbitmime &&
+	    body_7bit(m, fd_r, &size) < 0) {
+		snprintf(why, whysz, "4.3.0 %s: 7-bit conversion failed: %s",
+			 host, strerror(errno));
+		return -1;
+	}
+	params[0] = '\0';
+	if (c->caps.size && c->caps.size_max > 0 && size > c->caps.size_max) {
+		for (i = 0; i < n; i++)
+			if (r[i].code == 0)
+				fail_rcpt(&r[i],
+					  "552 5.3.4 message size %llu exceeds "
+					  "the fixed maximum message size "
+					  "%llu of %.100s (RFC 1870)",
+					  (unsigned long long)size,
+					  (unsigned long long)c->caps.size_max,
+					  host);
+		return 1;
+	}
+	if (c->caps.size)
+		o += snprintf(params + o, psz - (size_t)o, " SIZE=%llu",
+			      (unsigned long long)size);
+	if ((m->flags & RM_MSG_8BIT) && c->caps.eightbitmime)
+		o += snprintf(params + o, psz - (size_t)o, " BODY=8BITMIME");
+	if (utf8 && c->caps.smtputf8)
+		(void)snprintf(params + o, psz - (size_t)o, " SMTPUTF8");
+	/* REQUIRETLS (session) is appended by the caller */
+	return 0;
+}
+
 static const char *helo_name(void)
 {
 	const struct rm_config *cf = rm_conf();
@@ -413,11 +549,11 @@ static int tls_step(struct cl *c, const char *host,
 static int session(struct cl *c, const struct rm_addr *a, const char *host,
 		   const struct rm_smtp_opts *o, const struct rm_tls_policy *p,
 		   bool try_tls, const char *from, struct rm_smtp_rcpt *r,
-		   size_t n, int msg_fd, char *why, size_t whysz)
+		   size_t n, struct rm_smtp_msg *msg, char *why, size_t whysz)
 {
-	char text[LINE_MAX_];
+	char text[LINE_MAX_], params[96];
 	size_t i, ok = 0;
-	int code;
+	int code, msg_fd = -1;
 
 	if (cl_connect(c, a) < 0) {
 		snprintf(why, whysz, "4.4.1 %s: connect: %s", host,
@@ -451,6 +587,14 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 	code = tls_step(c, host, p, try_tls, o->res, why, whysz);
 	if (code != 0)
 		return code;
+	if (o->requiretls && (c->ssl == NULL || !c->caps.requiretls)) {
+		/* RFC 8689 §4.2.1: the next hop must carry the promise on */
+		(void)cl_printf(c, "QUIT\r\n");
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS not supported by the peer",
+			 host);
+		return -1;
+	}
 	if (o->user != NULL) {
 		code = auth_plain(c, o, text, sizeof(text));
 		if (code < 0)
@@ -464,11 +608,25 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 			return -1;
 		}
 	}
-	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from, ">");
+	code = mail_params(c, host, msg, from, r, n, &msg_fd, params + 1,
+			   sizeof(params) - 1, why, whysz);
+	if (code < 0) {
+		(void)cl_printf(c, "QUIT\r\n");
+		return -1;
+	}
+	if (code > 0)
+		goto quit;
+	params[0] = '>';
+	if (o->requiretls)
+		strncat(params, " REQUIRETLS",
+			sizeof(params) - strlen(params) - 1);
+	code = cmd(c, text, sizeof(text), "MAIL FROM:<", from, params);
 	if (code < 0)
 		goto lost;
 	if (code >= 300) {
 		for (i = 0; i < n; i++) {
+			if (r[i].code != 0)
+				continue;
 			r[i].code = code;
 			snprintf(r[i].reply, sizeof(r[i].reply), "%.255s",
 				 text);
@@ -476,6 +634,8 @@ static int session(struct cl *c, const struct rm_addr *a, const char *host,
 		goto quit;
 	}
 	for (i = 0; i < n; i++) {
+		if (r[i].code != 0)
+			continue; /* refused before MAIL (utf8_check) */
 		r[i].code = cmd(c, r[i].reply, sizeof(r[i].reply), "RCPT TO:<",
 				r[i].addr, ">");
 		if (r[i].code < 0)
@@ -523,8 +683,8 @@ static void default_policy(const struct rm_smtp_opts *o, const char *host,
 
 int rm_smtp_send(const struct rm_addr *a, const char *host,
 		 const struct rm_smtp_opts *o, const char *from,
-		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
-		 size_t whysz)
+		 struct rm_smtp_rcpt *r, size_t n, struct rm_smtp_msg *msg,
+		 char *why, size_t whysz)
 {
 	static const struct rm_smtp_opts dflt = {.tls = RM_RELAY_STARTTLS};
 	struct rm_tls_policy own;
@@ -548,7 +708,7 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 	c.fd = -1;
 	rc = session(&c, a, host, o, p,
 		     o->tls != RM_RELAY_NONE && p->level != RM_TLS_NONE, from,
-		     r, n, msg_fd, why, whysz);
+		     r, n, msg, why, whysz);
 	cl_close(&c);
 	/* credentials never go out in cleartext: no fallback with them */
 	if (rc == 1 && o->user != NULL) {
@@ -580,7 +740,7 @@ int rm_smtp_send(const struct rm_addr *a, const char *host,
 			memcpy(o->res->detail, keep.detail,
 			       sizeof(keep.detail));
 		}
-		rc = session(&c, a, host, o, p, false, from, r, n, msg_fd, why,
+		rc = session(&c, a, host, o, p, false, from, r, n, msg, why,
 			     whysz);
 		cl_close(&c);
 	}

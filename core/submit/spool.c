@@ -52,6 +52,7 @@ struct rmail_submit {
 	const char **rcpts;
 	size_t nrcpts;
 	int submission;
+	bool requiretls;
 
 	rmail_submit_fn cb;
 	void *cb_arg;
@@ -258,6 +259,7 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	s->helo = clean(p, o->helo);
 	s->tls_info = clean(p, o->tls_info);
 	s->submission = o->submission;
+	s->requiretls = o->requiretls != 0;
 	s->nrcpts = o->nrcpts;
 	s->rcpts = rm_pcalloc(p, (o->nrcpts + 1) * sizeof(*s->rcpts));
 	for (i = 0; i < o->nrcpts; i++)
@@ -553,6 +555,37 @@ static int ma_apply(struct rmail_submit *s)
 	return 0;
 }
 
+/* RFC 6531 §4.3: the trace's protocol says the sender gave SMTPUTF8 */
+static bool utf8_asked(const struct rmail_submit *s)
+{
+	return strncasecmp(s->proto, "UTF8", 4) == 0;
+}
+
+/* [WRITE pool] an 8-bit message to sign for a remote recipient goes
+ * on in its 7-bit form, so the signature holds on any next hop */
+static void sign_7bit(struct rmail_submit *s, struct rm_msg_src *src)
+{
+	int rc = rm_submit_sign_7bit(src, s->rcpts, s->nrcpts, true);
+
+	if (rc < 0) {
+		/* sent as it is: only a hop without 8BITMIME sees it
+		 * converted, and the signature broken */
+		rm_log(RMAIL_LOG_WARN, "submit %s: 7-bit conversion: %s", s->id,
+		       strerror(errno));
+		return;
+	}
+	if (rc == 0)
+		return;
+	rm_log(RMAIL_LOG_DEBUG, "submit %s: converted to 7-bit for signing",
+	       s->id);
+	close(s->fd);
+	if (s->path != NULL)
+		(void)unlink(s->path);
+	s->path = NULL;
+	s->fd = src->fd;
+	s->size = src->size;
+}
+
 static void commit_work(void *arg, const volatile int *cancel)
 {
 	struct rmail_submit *s = arg;
@@ -649,15 +682,20 @@ static void commit_work(void *arg, const volatile int *cancel)
 		s->pool, "%s%s%s%s",
 		s->ma != NULL && s->ma->authres != NULL ? s->ma->authres : "",
 		received(s, now), fr.add_headers, extra);
+	remote.prefix = extra;
+	remote.fd = s->fd;
+	remote.size = s->size;
+	remote.flags = rm_msg_classify(s->fd, s->size, extra, s->mail_from,
+				       s->rcpts, s->nrcpts, utf8_asked(s));
 	/* signed after the last edit, before it is stored or queued */
-	if (s->submission && s->auth_user != NULL)
+	if (s->submission && s->auth_user != NULL) {
+		sign_7bit(s, &remote);
 		extra = rm_psprintf(s->pool, "%s%s",
 				    rm_submit_dkim(s->pool, extra, s->fd,
 						   s->size, s->id, true),
 				    extra);
-	remote.prefix = extra;
-	remote.fd = s->fd;
-	remote.size = s->size;
+		remote.prefix = extra;
+	}
 	local = remote;
 	local.prefix = rm_psprintf(s->pool, "Return-Path: <%s>\r\n%s",
 				   clean(s->pool, s->mail_from), extra);
@@ -674,6 +712,7 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.reply_pending = true;
 	rq.junk = s->ma != NULL && s->ma->junk;
 	rq.ma = s->ma;
+	rq.requiretls = s->requiretls;
 	codes = rm_pcalloc(s->pool, s->nrcpts * sizeof(*codes));
 	rm_deliver_message(&rq, s->rr, codes, &s->nqueued);
 	/* every recipient is durable now, or DEFERRED (not acknowledged) */

@@ -58,28 +58,27 @@ static int from_domain(int fd, uint64_t size, char *out, size_t sz)
 	return rc;
 }
 
-char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
-		     uint64_t size, const char *id, bool local_only)
+/* the keys that would sign the message (0 when none), ring held in
+ * *ring_r when keys were found; the From: domain in domain */
+static size_t sign_keys(int fd, uint64_t size, bool local_only,
+			const struct dkim_signkey **keys,
+			struct dkim_keyring **ring_r, char *domain, size_t dsz)
 {
 	const struct rm_config *c = rm_conf();
-	const struct dkim_signkey *keys[SIGN_MAX_KEYS];
-	const char **hdrs = NULL;
 	struct dkim_keyring *ring;
-	struct dkim_signer *sg;
-	char domain[256], buf[65536], addr[300], *sig, *out = "";
 	struct rmail_err err;
-	uint64_t off = 0;
+	char addr[300];
 	size_t nk;
-	double t0 = rm_now();
 
+	*ring_r = NULL;
 	if (c == NULL || !c->dkim.enabled || c->dkim.algs == 0)
-		return "";
+		return 0;
 	ring = dkim_keyring_get();
 	/* no key at all: not even the From: parse */
 	if (dkim_keyring_size(ring) == 0 ||
-	    from_domain(fd, size, domain, sizeof(domain)) < 0) {
+	    from_domain(fd, size, domain, dsz) < 0) {
 		dkim_keyring_put(ring);
-		return "";
+		return 0;
 	}
 	snprintf(addr, sizeof(addr), "postmaster@%s", domain);
 	rmail_err_clear(&err);
@@ -88,9 +87,69 @@ char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
 		     : dkim_keyring_find(ring, domain, c->dkim.algs, keys,
 					 SIGN_MAX_KEYS);
 	if (nk == 0) {
-		rm_log(RMAIL_LOG_DEBUG, "submit %s: no DKIM key for %s", id,
-		       domain);
 		dkim_keyring_put(ring);
+		return 0;
+	}
+	*ring_r = ring;
+	return nk;
+}
+
+bool rm_submit_dkim_would_sign(int fd, uint64_t size, bool local_only)
+{
+	const struct dkim_signkey *keys[SIGN_MAX_KEYS];
+	struct dkim_keyring *ring;
+	char domain[256];
+	size_t nk = sign_keys(fd, size, local_only, keys, &ring, domain,
+			      sizeof(domain));
+
+	if (ring != NULL)
+		dkim_keyring_put(ring);
+	return nk > 0;
+}
+
+int rm_submit_sign_7bit(struct rm_msg_src *src, const char *const *rcpts,
+			size_t n, bool local_only)
+{
+	int fd;
+	uint64_t size;
+	int rc;
+
+	if (!(src->flags & RM_MSG_8BIT) || !rm_rcpts_remote(rcpts, n) ||
+	    !rm_submit_dkim_would_sign(src->fd, src->size, local_only))
+		return 0;
+	rc = rm_msg_to7bit(src->fd, src->size, &fd, &size);
+	if (rc <= 0)
+		return rc;
+	src->fd = fd;
+	src->size = size;
+	/* what may be left 8-bit is in headers (no conversion touches
+	 * them): SMTPUTF8's business, or legacy octets sent as they are */
+	src->flags &= ~(unsigned)RM_MSG_8BIT;
+	src->flags |=
+		rm_msg_classify(fd, size, src->prefix, "", NULL, 0, false) &
+		RM_MSG_8BIT;
+	return 1;
+}
+
+char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
+		     uint64_t size, const char *id, bool local_only)
+{
+	const struct rm_config *c = rm_conf();
+	const struct dkim_signkey *keys[SIGN_MAX_KEYS];
+	const char **hdrs = NULL;
+	struct dkim_keyring *ring;
+	struct dkim_signer *sg;
+	char domain[256] = "", buf[65536], *sig, *out = "";
+	uint64_t off = 0;
+	size_t nk;
+	double t0 = rm_now();
+
+	nk = sign_keys(fd, size, local_only, keys, &ring, domain,
+		       sizeof(domain));
+	if (nk == 0) {
+		if (domain[0] != '\0')
+			rm_log(RMAIL_LOG_DEBUG, "submit %s: no DKIM key for %s",
+			       id, domain);
 		return "";
 	}
 	if (c->dkim.headers.n > 0) {

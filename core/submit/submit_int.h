@@ -25,11 +25,23 @@ struct rm_ma_result;
 #define RM_MSG_MAX ((uint64_t)64 << 20)
 #define RM_QID_MAX 32
 
+/* what a message needs of the next hop (eightbit.c), kept in its
+ * queue entry: docs/delivery.md "Outbound message format" */
+enum rm_msg_flags {
+	RM_MSG_8BIT = 1u << 0,	   /* an octet >= 0x80 (BODY=8BITMIME) */
+	RM_MSG_SMTPUTF8 = 1u << 1, /* asked for, or UTF-8 in the envelope
+				    * or a header: MAIL ... SMTPUTF8 */
+	RM_MSG_UTF8HDR = 1u << 2,  /* UTF-8 in a header: never to a hop
+				    * without SMTPUTF8 (RFC 6531 §3.2) */
+	RM_MSG_KNOWN = 1u << 3,	   /* the above were decided */
+};
+
 /* a message on disk plus the header lines we prepend to it */
 struct rm_msg_src {
 	const char *prefix; /* "Name: value\r\n"..., may be "" */
 	int fd;		    /* the body (whole message as received) */
 	uint64_t size;	    /* bytes of fd */
+	unsigned flags;	    /* enum rm_msg_flags */
 };
 
 /* ---- spool.c: the submission objects behind core->submit_* -------- */
@@ -60,6 +72,27 @@ int rm_submit_sender_check(int fd, uint64_t size, const char *user, int *code_r,
  * the From: domain is not local) */
 char *rm_submit_dkim(struct rmail_pool *pool, const char *prefix, int fd,
 		     uint64_t size, const char *id, bool local_only);
+/* would rm_submit_dkim sign this message (a key for its From:) */
+bool rm_submit_dkim_would_sign(int fd, uint64_t size, bool local_only);
+/* Before signing: an 8-bit message with a remote recipient becomes
+ * 7-bit, since the signature must hold whatever the next hop offers.
+ * 1 with src->fd/size replaced (the caller closes the old fd), 0 when
+ * nothing changed, -1 on error.  src->flags updated. */
+int rm_submit_sign_7bit(struct rm_msg_src *src, const char *const *rcpts,
+			size_t n, bool local_only);
+
+/* ---- eightbit.c [worker] ------------------------------------------ */
+bool rm_str_8bit(const char *s);
+/* enum rm_msg_flags of the message prefix + fd for this envelope;
+ * utf8_asked: the sender gave SMTPUTF8 */
+unsigned rm_msg_classify(int fd, uint64_t size, const char *prefix,
+			 const char *from, const char *const *rcpts, size_t n,
+			 bool utf8_asked);
+/* the message's 7-bit form (mime/to7bit.h) in a new memfd: 1 with
+ * *fd_r and *size_r, 0 when nothing needs converting, -1 on error */
+int rm_msg_to7bit(int fd, uint64_t size, int *fd_r, uint64_t *size_r);
+/* is any recipient outside this server's domains */
+bool rm_rcpts_remote(const char *const *rcpts, size_t n);
 
 /* ---- deliver.c [worker] ------------------------------------------- */
 /* into user's INBOX, or with junk into the mailbox marked \Junk (made
@@ -86,6 +119,8 @@ struct rm_deliver_req {
 	bool junk;
 	/* port-25 authentication results for DELIVERY filters, or NULL */
 	const struct rm_ma_result *ma;
+	/* RFC 8689 REQUIRETLS: kept in the queue entry */
+	bool requiretls;
 };
 /* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
  * the reply code of its failure (550/552 permanent, 451/452 when it is
@@ -121,7 +156,9 @@ struct rm_qentry {
 	int64_t created;
 	double next; /* next attempt, unix seconds */
 	uint32_t attempts;
-	bool junk; /* local recipients get it in their \Junk mailbox */
+	bool junk;	 /* local recipients get it in their \Junk mailbox */
+	bool requiretls; /* RFC 8689: authenticated TLS or a bounce */
+	unsigned flags;	 /* enum rm_msg_flags (0: an entry from before) */
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
@@ -131,6 +168,13 @@ struct rm_qentry {
 int rm_queue_add(const char *id, const char *from, const char *const *rcpts,
 		 size_t n, const struct rm_msg_src *src, bool junk,
 		 struct rmail_err *err);
+/* the same with flags (RM_QF_*) */
+#define RM_QF_JUNK 1u
+#define RM_QF_REQUIRETLS 2u
+int rm_queue_add_flags(const char *id, const char *from,
+		       const char *const *rcpts, size_t n,
+		       const struct rm_msg_src *src, unsigned flags,
+		       struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
 void rm_queue_entry_free(struct rm_qentry *e);
@@ -185,14 +229,28 @@ struct rm_smtp_opts {
 	 * with tls RM_RELAY_NONE */
 	const struct rm_tls_policy *policy;
 	struct rm_tls_result *res; /* filled when not NULL */
+	/* RFC 8689: MAIL ... REQUIRETLS, and only to a peer that
+	 * advertises it after TLS */
+	bool requiretls;
 };
 /* One session: per-recipient codes filled.  Returns 0 when the session
  * ran (codes are meaningful), -1 on a connection-level failure (try the
  * next host), with the reason in why. */
+/* the message of one delivery attempt; its 7-bit form is made on the
+ * first hop without 8BITMIME and kept for the next (fd7; the caller
+ * closes it with rm_smtp_msg_done) */
+struct rm_smtp_msg {
+	int fd;
+	uint64_t size;
+	unsigned flags; /* enum rm_msg_flags */
+	int fd7;	/* -1 until made */
+	uint64_t size7;
+};
+void rm_smtp_msg_done(struct rm_smtp_msg *m);
 int rm_smtp_send(const struct rm_addr *a, const char *host,
 		 const struct rm_smtp_opts *o, const char *from,
-		 struct rm_smtp_rcpt *r, size_t n, int msg_fd, char *why,
-		 size_t whysz);
+		 struct rm_smtp_rcpt *r, size_t n, struct rm_smtp_msg *msg,
+		 char *why, size_t whysz);
 /* seconds for connect and each reply (tests make it short) */
 extern double rm_smtp_timeout;
 
@@ -218,5 +276,10 @@ struct rm_bounce_rcpt {
  * (its header block) from msg_fd */
 void rm_bounce_send(const char *to, const char *orig_id,
 		    const struct rm_bounce_rcpt *r, size_t n, int msg_fd);
+/* the same; requiretls: the bounce of a REQUIRETLS message is itself
+ * relayed only under REQUIRETLS (RFC 8689 §5) */
+void rm_bounce_send_rt(const char *to, const char *orig_id,
+		       const struct rm_bounce_rcpt *r, size_t n, int msg_fd,
+		       bool requiretls);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -22,6 +23,7 @@
 #include "submit/mta_sts.h"
 #include "submit/tlsrpt.h"
 #include "submit_int.h"
+#include "tls_parse.h"
 
 int rm_tls_verify_mode(const char *s)
 {
@@ -78,21 +80,20 @@ static bool is_ip(const char *host)
 static void take_tlsa(const struct ma_rrset *rs, struct rm_tls_policy *p)
 {
 	for (size_t i = 0; i < rs->n; i++) {
-		const struct ma_rr *r = &rs->rr[i];
+		struct rm_tlsa_view v;
 		struct rm_tlsa_rr *t;
 
-		if (r->len < 4 || (r->data[0] != 2 && r->data[0] != 3) ||
-		    r->data[1] > 1 || r->data[2] > 2)
+		if (!rm_tlsa_parse(rs->rr[i].data, rs->rr[i].len, &v))
 			continue;
 		p->tlsa =
 			rm_xrealloc(p->tlsa, (p->ntlsa + 1) * sizeof(*p->tlsa));
 		t = &p->tlsa[p->ntlsa++];
-		t->usage = r->data[0];
-		t->selector = r->data[1];
-		t->mtype = r->data[2];
-		t->len = r->len - 3;
+		t->usage = v.usage;
+		t->selector = v.selector;
+		t->mtype = v.mtype;
+		t->len = v.len;
 		t->data = rm_xmalloc(t->len);
-		memcpy(t->data, r->data + 3, t->len);
+		memcpy(t->data, v.data, t->len);
 	}
 }
 
@@ -247,6 +248,8 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 	snprintf(p->name, sizeof(p->name), "%s", host);
 	snprintf(p->ca_file, sizeof(p->ca_file), "%s",
 		 ca_file != NULL ? ca_file : "");
+	/* the operator named this host: no DNS answer to distrust */
+	p->mx_authentic = true;
 	if (tls == RM_RELAY_NONE) {
 		p->level = RM_TLS_NONE;
 		return 0;
@@ -270,6 +273,162 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 		p->level = RM_TLS_VERIFY;
 		return 0;
 	}
+}
+
+/* ---- REQUIRETLS (RFC 8689) ---------------------------------------- */
+
+int rm_tls_policy_requiretls(struct rm_tls_policy *p, const char *host,
+			     char *why, size_t whysz)
+{
+	if (!p->mx_authentic) {
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS needs an MX host from a "
+			 "DNSSEC-secure answer or an MTA-STS policy",
+			 host);
+		return -1;
+	}
+	if (p->level == RM_TLS_NONE) {
+		snprintf(why, whysz,
+			 "5.7.30 %s: REQUIRETLS, but TLS is off towards this "
+			 "host (tls none)",
+			 host);
+		return -1;
+	}
+	p->testing = false;
+	if (p->level < RM_TLS_VERIFY) {
+		p->level = RM_TLS_VERIFY;
+		snprintf(p->name, sizeof(p->name), "%s", host);
+	}
+	return 0;
+}
+
+void rm_tls_policy_relax(struct rm_tls_policy *p)
+{
+	if ((p->source == RM_TLSP_DANE || p->source == RM_TLSP_MTA_STS) &&
+	    p->level > RM_TLS_OPPORTUNISTIC)
+		p->level = RM_TLS_OPPORTUNISTIC;
+}
+
+/* the header block's first bytes are enough: the field is a header */
+#define HDR_SCAN (64 * 1024)
+
+bool rm_tls_required_no(int fd)
+{
+	char *buf = rm_xmalloc(HDR_SCAN);
+	ssize_t n = pread(fd, buf, HDR_SCAN, 0);
+	bool no = n > 0 && rm_tls_required_no_buf(buf, (size_t)n);
+
+	free(buf);
+	return no;
+}
+
+/* ---- session resumption ------------------------------------------- */
+
+/*
+ * Authenticated sessions only, keyed by everything the authentication
+ * depended on (level, reference name, CA file, the TLSA records): a
+ * resumed session skips the certificate, so it must not outlive what
+ * vouched for it.  A handful of next hops is the common case; the
+ * table is small and replaced round-robin.
+ */
+#define SESS_MAX 64
+
+bool rm_tls_resume = true;
+
+static struct {
+	char *key;
+	SSL_SESSION *s;
+} sess[SESS_MAX];
+static size_t nsess, sess_next;
+static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
+static int ex_key = -1;
+static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
+
+static void key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+		     long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+static void ex_init(void)
+{
+	ex_key = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);
+}
+
+static char *sess_key(const struct rm_tls_policy *p)
+{
+	size_t n = strlen(p->name) + strlen(p->ca_file) + 32, o;
+	char *k;
+
+	for (size_t i = 0; i < p->ntlsa; i++)
+		n += 8 + 2 * p->tlsa[i].len;
+	k = rm_xmalloc(n);
+	o = (size_t)snprintf(k, n, "%d|%s|%s", p->level, p->name, p->ca_file);
+	for (size_t i = 0; i < p->ntlsa; i++) {
+		const struct rm_tlsa_rr *t = &p->tlsa[i];
+
+		o += (size_t)snprintf(k + o, n - o, "|%u%u%u", t->usage,
+				      t->selector, t->mtype);
+		for (size_t j = 0; j < t->len; j++)
+			o += (size_t)snprintf(k + o, n - o, "%02x", t->data[j]);
+	}
+	return k;
+}
+
+static void sess_put(const char *key, SSL_SESSION *s)
+{
+	size_t i;
+
+	pthread_mutex_lock(&sess_mu);
+	for (i = 0; i < nsess && strcmp(sess[i].key, key) != 0; i++)
+		;
+	if (i == nsess) {
+		if (nsess < SESS_MAX) {
+			i = nsess++;
+		} else {
+			i = sess_next++ % SESS_MAX;
+			free(sess[i].key);
+			SSL_SESSION_free(sess[i].s);
+		}
+		sess[i].key = rm_xstrdup(key);
+	} else {
+		SSL_SESSION_free(sess[i].s);
+	}
+	SSL_SESSION_up_ref(s);
+	sess[i].s = s;
+	pthread_mutex_unlock(&sess_mu);
+}
+
+static SSL_SESSION *sess_get(const char *key)
+{
+	SSL_SESSION *s = NULL;
+
+	pthread_mutex_lock(&sess_mu);
+	for (size_t i = 0; i < nsess; i++)
+		if (strcmp(sess[i].key, key) == 0) {
+			s = sess[i].s;
+			SSL_SESSION_up_ref(s);
+			break;
+		}
+	pthread_mutex_unlock(&sess_mu);
+	return s;
+}
+
+/* a new session (a TLS 1.3 ticket comes after the handshake) */
+static int new_sess(SSL *ssl, SSL_SESSION *s)
+{
+	const char *key = SSL_get_ex_data(ssl, ex_key);
+
+	/* only sessions whose peer passed: a failed one is never reused */
+	if (key != NULL && SSL_SESSION_is_resumable(s) &&
+	    SSL_get_verify_result(ssl) == X509_V_OK)
+		sess_put(key, s);
+	return 0; /* the reference stays OpenSSL's */
 }
 
 /* ---- SSL objects -------------------------------------------------- */
@@ -307,6 +466,9 @@ static SSL_CTX *verify_ctx(const char *ca_file)
 	/* the verdict is read after the handshake (rm_tls_policy_check),
 	 * so the session can be logged and quit politely */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(
+		ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_sess);
 	if ((ca_file[0] != '\0'
 		     ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
 		     : SSL_CTX_set_default_verify_paths(ctx)) != 1 ||
@@ -383,6 +545,18 @@ SSL *rm_tls_policy_ssl(const struct rm_tls_policy *p, const char *host)
 		SSL_free(ssl);
 		return NULL;
 	}
+	if (p->level >= RM_TLS_VERIFY && rm_tls_resume) {
+		char *key = sess_key(p);
+		SSL_SESSION *s = sess_get(key);
+
+		pthread_once(&ex_once, ex_init);
+		if (s != NULL) {
+			(void)SSL_set_session(ssl, s);
+			SSL_SESSION_free(s);
+		}
+		if (ex_key < 0 || SSL_set_ex_data(ssl, ex_key, key) != 1)
+			free(key);
+	}
 	return ssl;
 }
 
@@ -416,12 +590,17 @@ int rm_tls_policy_check(const struct rm_tls_policy *p, SSL *ssl,
 	long vr = SSL_get_verify_result(ssl);
 	bool chain_ok = peer != NULL && vr == X509_V_OK;
 
+	bool reused = SSL_session_reused(ssl) == 1;
+
 	X509_free(peer);
 	snprintf(r->version, sizeof(r->version), "%s", SSL_get_version(ssl));
 	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_get_cipher_name(ssl));
 	r->policy = rm_tls_source_name(p->source);
+	r->resumed = reused;
+	/* a resumed session carries its first verification's result; the
+	 * cache key holds the TLSA records that vouched for it */
 	r->dane = p->level == RM_TLS_DANE && chain_ok &&
-		  SSL_get0_dane_authority(ssl, NULL, NULL) >= 0;
+		  (reused || SSL_get0_dane_authority(ssl, NULL, NULL) >= 0);
 	if (p->level >= RM_TLS_VERIFY)
 		r->verify = chain_ok && (p->level != RM_TLS_DANE || r->dane)
 				    ? "Verified"
@@ -448,7 +627,8 @@ void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz)
 		snprintf(buf, sz, "tls=none verify=None policy=%s",
 			 r->policy ? r->policy : "opportunistic");
 	else
-		snprintf(buf, sz, "tls=%s cipher=%s verify=%s policy=%s",
+		snprintf(buf, sz, "tls=%s cipher=%s verify=%s policy=%s%s",
 			 r->version, r->cipher, r->verify ? r->verify : "None",
-			 r->policy ? r->policy : "opportunistic");
+			 r->policy ? r->policy : "opportunistic",
+			 r->resumed ? " resumed" : "");
 }

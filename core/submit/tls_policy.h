@@ -98,6 +98,23 @@ int rm_tls_policy_fixed(const char *host, int port, int tls, int verify,
 			const char *ca_file, int source,
 			struct rm_tls_policy *p, char *why, size_t whysz);
 
+/*
+ * RFC 8689 REQUIRETLS on top of p: the host must have come from a
+ * DNSSEC-secure MX answer or match an MTA-STS policy (a configured
+ * relay or route counts as authentic) and its certificate must
+ * validate (DANE, else PKIX for the host name: an opportunistic or
+ * encrypt-only policy is raised to that; testing is enforced).  0, or
+ * -1 with "5.7.30 host: ..." when this host cannot carry the message.
+ */
+int rm_tls_policy_requiretls(struct rm_tls_policy *p, const char *host,
+			     char *why, size_t whysz);
+/* RFC 8689 §4.3, "TLS-Required: No": what the recipient domain
+ * publishes (DANE, MTA-STS) no longer stops delivery; the operator's
+ * relay and route settings stay */
+void rm_tls_policy_relax(struct rm_tls_policy *p);
+/* [worker] the message in fd has a "TLS-Required: No" header field */
+bool rm_tls_required_no(int fd);
+
 /* what one session negotiated, for the log line and DSNs */
 struct rm_tls_result {
 	char version[16]; /* "TLSv1.3", "" without TLS */
@@ -105,19 +122,30 @@ struct rm_tls_result {
 	const char *verify; /* "Verified", "Trusted", "Untrusted", "None" */
 	const char *policy; /* rm_tls_source_name() */
 	bool dane;	    /* authenticated by TLSA */
+	bool resumed;	    /* an earlier session resumed */
 	/* TLS-RPT: the session got to the TLS step, and how that went */
 	bool reached;
 	int failure;	  /* enum rm_tlsrpt_result, 0: none */
 	char detail[160]; /* failure-reason-code */
 };
-/* [worker] record one MX session's TLS result for TLS-RPT (nothing
- * when it never got to the TLS step) */
-struct rm_addr;
-void rm_tls_report_session(const char *domain, const struct rm_tls_policy *p,
-			   const char *mx, const struct rm_addr *a,
-			   const struct rm_tls_result *r);
+/*
+ * One outbound TLS result for TLS-RPT (RFC 8460): called after each
+ * session (r set, why "" on success) and for each host skipped before
+ * connecting (r NULL, why says why): rm_tlsrpt_note() with the policy
+ * type and the failure (tls_report.c).
+ */
+void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
+			const char *host, const char *peer_ip,
+			const struct rm_tls_result *r, bool ok,
+			const char *why);
+
 /* "tls=TLSv1.3 cipher=... verify=Verified policy=dane" */
 void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz);
+
+/* authenticated sessions resume earlier ones to the same peer under
+ * the same policy (TLS tickets or session ids); on by default, the
+ * bench turns it off to compare */
+extern bool rm_tls_resume;
 
 /* [any thread] an SSL for fd, set up for the policy (min TLS 1.2 when
  * authenticating, SNI, DANE, the reference name); NULL on error */

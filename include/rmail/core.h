@@ -191,6 +191,9 @@ struct rmail_submit_opts {
 	const char *tls_info; /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	int submission;	      /* add Message-ID/Date when missing */
 	uint64_t size_hint;
+	/* appended in 1.4: MAIL carried REQUIRETLS (RFC 8689): relayed
+	 * only over authenticated TLS to a peer that supports it */
+	int requiretls;
 };
 
 enum rmail_rcpt_status {

@@ -60,6 +60,8 @@
  *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
  *       imports keep a source's UIDVALIDITY and UIDs.
  *  1.4  (this release; every append below goes under it)
+ *       rmail_submit_opts.requiretls: the REQUIRETLS MAIL parameter
+ *       (RFC 8689) travels with the message (RMAIL_SUBMIT_OPTS_SIZE_1_4).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -99,6 +101,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_listen_opts, arg)
 #define RMAIL_SUBMIT_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, size_hint)
+#define RMAIL_SUBMIT_OPTS_SIZE_1_4                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, requiretls)
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \

@@ -486,6 +486,14 @@ static int mail_param(struct smtp_cmd *c, const char *kw, size_t kwlen,
 			return fail(c, SMTP_PERR_SYNTAX,
 				    "SMTPUTF8 takes no value");
 		c->smtputf8 = 1;
+	} else if (ci_eq(kw, kwlen, "REQUIRETLS")) {
+		if (c->requiretls)
+			return fail(c, SMTP_PERR_SYNTAX,
+				    "REQUIRETLS given twice");
+		if (has_val)
+			return fail(c, SMTP_PERR_SYNTAX,
+				    "REQUIRETLS takes no value");
+		c->requiretls = 1;
 	} else if (ci_eq(kw, kwlen, "AUTH")) {
 		if (c->has_auth)
 			return fail(c, SMTP_PERR_SYNTAX, "AUTH given twice");

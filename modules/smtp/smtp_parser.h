@@ -113,6 +113,7 @@ struct smtp_cmd {
 	int smtputf8;
 	int has_auth;
 	struct smtp_slice auth; /* AUTH= value, xtext, still encoded */
+	int requiretls;		/* REQUIRETLS (RFC 8689) */
 
 	/* BDAT */
 	uint64_t chunk_size;

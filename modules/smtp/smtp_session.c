@@ -213,6 +213,7 @@ static void tx_reset(struct smtp_session *s)
 	s->has_mail = 0;
 	s->mail_from = NULL;
 	s->size_decl = 0;
+	s->requiretls = 0;
 	s->rcpts = NULL;
 	s->nrcpts = s->rcap = 0;
 	s->in_bdat = s->bdat_discard = 0;
@@ -237,13 +238,22 @@ static int body_out(void *arg, const char *data, size_t n)
 	return 0;
 }
 
+/* the Received: WITH protocol (RFC 3848); a transaction that gave
+ * SMTPUTF8 says so with RFC 6531 §4.3's names, which is also how the
+ * core learns the sender asked for it (docs/delivery.md "Outbound
+ * message format") */
 static const char *proto_name(struct smtp_session *s)
 {
+	int tls = s->mod->core->conn_is_tls(s->c);
+
 	if (!s->esmtp)
 		return "smtp";
+	if (s->parser.utf8)
+		return s->authed ? (tls ? "UTF8SMTPSA" : "UTF8SMTPA")
+				 : (tls ? "UTF8SMTPS" : "UTF8SMTP");
 	if (s->authed)
 		return "esmtpsa";
-	return s->mod->core->conn_is_tls(s->c) ? "esmtps" : "esmtp";
+	return tls ? "esmtps" : "esmtp";
 }
 
 static int body_begin(struct smtp_session *s, int mode)
@@ -267,6 +277,7 @@ static int body_begin(struct smtp_session *s, int mode)
 		.tls_info = s->mod->core->conn_tls_info(s->c),
 		.submission = s->authed,
 		.size_hint = s->size_decl,
+		.requiretls = s->requiretls,
 	};
 	struct rmail_err err = {0};
 
@@ -513,11 +524,13 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->tx,
 		"%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
 		"\n8BITMIME\nENHANCEDSTATUSCODES\n%s%sSMTPUTF8\n"
-		"CHUNKING",
+		"CHUNKING%s",
 		host, s->helo, s->mod->core->conn_peer_ip(s->c),
 		(unsigned long long)cf->max_message_size,
 		tls ? "" : "STARTTLS\n",
-		tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "");
+		tls && !s->authed ? "AUTH PLAIN LOGIN\n" : "",
+		/* RFC 8689: offered where the parameter is accepted */
+		tls ? "\nREQUIRETLS" : "");
 	smtp_reply(s, 250, NULL, "%s", out);
 }
 
@@ -568,9 +581,15 @@ static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return smtp_error(s, "auth_required", 530, "5.7.0",
 				  "Authentication required");
 	}
+	/* RFC 8689 §4.1: only a TLS session can promise the message was
+	 * protected so far */
+	if (cmd->requiretls && !s->mod->core->conn_is_tls(s->c))
+		return smtp_error(s, "requiretls", 530, "5.7.10",
+				  "REQUIRETLS needs a TLS session");
 	if (smtp_policy_mail(s, cmd) != 0)
 		return too_many_errors(s);
 	s->has_mail = 1;
+	s->requiretls = cmd->requiretls;
 	s->mail_from =
 		cmd->path.is_null
 			? ""

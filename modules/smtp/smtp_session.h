@@ -82,6 +82,7 @@ struct smtp_session {
 	int has_mail;
 	char *mail_from; /* "" for the null sender */
 	uint64_t size_decl;
+	int requiretls; /* MAIL ... REQUIRETLS (RFC 8689) */
 	const char **rcpts;
 	size_t nrcpts, rcap;
 	struct rmail_submit *sub;

@@ -44,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (rc == 1 && (rp.code < 200 || rp.code > 599 ||
 					strlen(text) >= sizeof(text)))
 				abort();
+			/* keywords are an EHLO reply's alone */
+			if (!ehlo &&
+			    (rp.caps.eightbitmime || rp.caps.smtputf8 ||
+			     rp.caps.size || rp.caps.size_max != 0))
+				abort();
+			if (!rp.caps.size && rp.caps.size_max != 0)
+				abort();
 			if (rc != 0)
 				rm_smtp_reply_init(&rp, ehlo);
 		}

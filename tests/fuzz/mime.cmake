@@ -5,3 +5,10 @@ rmail_fuzz(mime
           core/mime/mime_addr.c core/mime/mime_decode.c core/base64.c core/pool.c
           core/log.c
   INCLUDES core)
+# The 7-bit conversion for hops without 8BITMIME (it parses with the
+# same code, then rewrites).
+rmail_fuzz(mime_7bit
+  SOURCES tests/fuzz/fuzz_mime_7bit.c core/mime/to7bit.c core/mime/mime_parse.c
+          core/mime/mime_header.c core/mime/mime_addr.c core/mime/mime_decode.c
+          core/base64.c core/pool.c core/log.c
+  INCLUDES core)

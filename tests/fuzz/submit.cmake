@@ -11,3 +11,7 @@ rmail_fuzz(submit_dns
   SOURCES tests/fuzz/fuzz_submit_dns.c core/submit/mx_parse.c
   INCLUDES core
   LIBRARIES resolv)
+# the outbound TLS policy: TLSA rdata and the TLS-Required header field
+rmail_fuzz(submit_tls
+  SOURCES tests/fuzz/fuzz_submit_tls.c core/submit/tls_parse.c
+  INCLUDES core)

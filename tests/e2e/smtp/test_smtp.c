@@ -257,6 +257,127 @@ static void test_ehlo_cleartext(void)
 	g_string_free(all, TRUE);
 }
 
+/* files under h's mail root for user@dom holding marker */
+static int mail_count(struct rmh *h, const char *dom, const char *local,
+		      const char *marker)
+{
+	char *dir = g_build_filename(rmh_dir(h), "mail", "domains", dom,
+				     "users", local, NULL);
+	char *argv[] = {"grep",		"-rlF", "--include=*.eml",
+			(char *)marker, dir,	NULL};
+	char *out = NULL, **lines;
+	int n = 0;
+
+	g_assert_true(
+		g_spawn_sync(NULL, argv, NULL,
+			     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+			     NULL, NULL, &out, NULL, NULL, NULL));
+	lines = g_strsplit(out != NULL ? out : "", "\n", -1);
+	for (char **l = lines; *l != NULL; l++)
+		n += **l != '\0';
+	g_strfreev(lines);
+	g_free(out);
+	g_free(dir);
+	return n;
+}
+
+static gboolean wait_mail(struct rmh *h, const char *dom, const char *local,
+			  const char *marker)
+{
+	for (int i = 0; i < 200; i++) {
+		if (mail_count(h, dom, local, marker) > 0)
+			return TRUE;
+		g_usleep(50000);
+	}
+	return FALSE;
+}
+
+/*
+ * REQUIRETLS (RFC 8689) through two daemons: A takes the message on
+ * submission with REQUIRETLS and relays it over verified TLS (a route
+ * with B's CA) to B, which offers REQUIRETLS; a route without TLS
+ * cannot carry it and A bounces.  On cleartext the parameter is
+ * refused and not offered.
+ */
+static void test_requiretls(void)
+{
+	char *cert = rmh_source_path("tests/certs/cert.pem");
+	char *key = rmh_source_path("tests/certs/key.pem");
+	struct rmh *b = rmh_new(), *a;
+	guint b25 = rmh_port(b, "smtp");
+	struct rmh_conn *c;
+	GString *all = g_string_new(NULL);
+	char *l;
+
+	rmh_set(b, "modules", "[\"mod_shardstore\", \"mod_smtp\"]");
+	rmh_set(b, "hostname", "\"mx.b.test\"");
+	rmh_setf(b, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "\"submission_listen\": [\"127.0.0.1:%u\"], "
+		 "\"smtps_listen\": [\"127.0.0.1:%u\"]}",
+		 b25, rmh_port(b, "submission"), rmh_port(b, "smtps"));
+	rmh_setf(b, "tls", "{\"cert_file\": \"%s\", \"key_file\": \"%s\"}",
+		 cert, key);
+	rmh_write_config(b);
+	add_user(b, "carol@b.test", false);
+	g_assert_true(rmh_start(b));
+
+	a = daemon_prep(NULL, NULL);
+	rmh_setf(a, "delivery",
+		 "{\"routes\": {\"b.test\": {\"host\": \"127.0.0.1:%u\", "
+		 "\"ca_file\": \"%s\"}, \"plain.test\": {\"host\": "
+		 "\"127.0.0.1:%u\", \"tls\": \"none\"}}}",
+		 b25, cert, b25);
+	rmh_write_config(a);
+	g_assert_true(rmh_start(a));
+
+	/* cleartext port 25: not offered, refused */
+	c = rmh_connect(rmh_port(a, "smtp"), false);
+	g_assert_nonnull(c);
+	expect(c, "220 ");
+	g_assert_true(rmh_send(c, "EHLO client.test"));
+	l = reply(c, all);
+	g_free(l);
+	g_assert_null(strstr(all->str, "REQUIRETLS"));
+	cmd(c, "530 5.7.10", "MAIL FROM:<x@remote.test> REQUIRETLS");
+	cmd(c, "221 ", "QUIT");
+	rmh_conn_close(c);
+
+	/* submission under TLS: offered, taken, relayed to B */
+	c = open_sub_on(a, ALICE);
+	g_string_truncate(all, 0);
+	g_assert_true(rmh_send(c, "EHLO client.test"));
+	l = reply(c, all);
+	g_free(l);
+	g_assert_nonnull(strstr(all->str, "REQUIRETLS"));
+	cmd(c, "250 ", "MAIL FROM:<" ALICE "> REQUIRETLS");
+	cmd(c, "250 ", "RCPT TO:<carol@b.test>");
+	cmd(c, "354 ", "DATA");
+	g_assert_true(rmh_send(c, "From: <" ALICE ">\r\nTo: <carol@b.test>\r\n"
+				  "Subject: rt-e2e-1\r\n\r\nbody\r\n."));
+	expect(c, "250 ");
+	g_assert_true(wait_mail(b, "b.test", "carol", "rt-e2e-1"));
+	g_assert_true(rmh_wait_log(a, "verify=Verified policy=route", 5));
+
+	/* a route without TLS cannot carry it: a DSN back to alice */
+	cmd(c, "250 ", "MAIL FROM:<" ALICE "> REQUIRETLS");
+	cmd(c, "250 ", "RCPT TO:<dave@plain.test>");
+	cmd(c, "354 ", "DATA");
+	g_assert_true(rmh_send(c, "From: <" ALICE ">\r\nTo: <dave@plain.test>"
+				  "\r\nSubject: rt-e2e-2\r\n\r\nbody\r\n."));
+	expect(c, "250 ");
+	cmd(c, "221 ", "QUIT");
+	rmh_conn_close(c);
+	g_assert_true(wait_mail(a, DOM, "alice", "5.7.30"));
+	g_assert_cmpint(mail_count(b, "b.test", "carol", "rt-e2e-2"), ==, 0);
+
+	daemon_done(a);
+	daemon_done(b);
+	g_string_free(all, TRUE);
+	g_free(cert);
+	g_free(key);
+}
+
 static void test_submission_plain(void)
 {
 	struct rmh_conn *c = rmh_connect(P587, false);
@@ -721,6 +842,7 @@ int main(int argc, char **argv)
 	P465 = rmh_port(H, "smtps");
 	g_test_add_func("/smtp/ehlo-cleartext", test_ehlo_cleartext);
 	g_test_add_func("/smtp/submission-plain", test_submission_plain);
+	g_test_add_func("/smtp/requiretls", test_requiretls);
 	g_test_add_func("/smtp/smtps-login", test_smtps_login);
 	g_test_add_func("/smtp/wrong-password", test_wrong_password);
 	g_test_add_func("/smtp/relay-unknown", test_relay_unknown);

@@ -116,6 +116,9 @@ class SmtpInterop(unittest.TestCase):
             s.sendmail("j\u00f6rg@remote.test", [BOB], raw,
                        mail_options=["SMTPUTF8", "BODY=8BITMIME"])
         self.assertEqual(self.d.inbox(BOB, "interop-utf8"), 1)
+        # RFC 6531 4.3: the trace names the SMTPUTF8 transaction, which
+        # is how the core records that the sender asked for it
+        self.assertEqual(self.d.inbox(BOB, " with UTF8SMTP id "), 1)
 
     def test_smtplib_relay_denied(self):
         with smtplib.SMTP("127.0.0.1", self.d.ports["mx"], timeout=10) as s:

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,8 +18,10 @@ static guint tls_attempts, tempfails, tls_done, auth_seen, auth_ok;
 struct sink {
 	int lfd;
 	SSL_CTX *ctx;
-	char *auth_b64; /* expected AUTH PLAIN blob, or NULL */
+	char *auth_b64;	     /* expected AUTH PLAIN blob, or NULL */
+	gboolean requiretls; /* advertised under TLS (RFC 8689) */
 };
+static char *last_mail;
 
 struct sconn {
 	int fd;
@@ -78,7 +81,11 @@ static void serve(struct sink *sk, int fd)
 	char line[2048];
 	GString *data = NULL, *raw = NULL, *rc = g_string_new("");
 	gboolean authed = sk->auth_b64 == NULL;
+	int one = 1;
 
+	/* replies go out a line per write: without this, Nagle and the
+	 * peer's delayed ACK add 40 ms to every multi-line reply */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	put(&c, "220 sink ESMTP\r\n");
 	while (get_line(&c, line, sizeof(line))) {
 		if (data != NULL) {
@@ -105,6 +112,8 @@ static void serve(struct sink *sk, int fd)
 				put(&c, "250-STARTTLS\r\n");
 			else if (sk->auth_b64 != NULL)
 				put(&c, "250-AUTH PLAIN\r\n");
+			if (c.ssl != NULL && sk->requiretls)
+				put(&c, "250-REQUIRETLS\r\n");
 			put(&c, "250 8BITMIME\r\n");
 		} else if (g_ascii_strncasecmp(line, "STARTTLS", 8) == 0 &&
 			   c.ssl == NULL) {
@@ -133,6 +142,10 @@ static void serve(struct sink *sk, int fd)
 				put(&c, "535 5.7.8 bad credentials\r\n");
 			}
 		} else if (g_ascii_strncasecmp(line, "MAIL", 4) == 0) {
+			g_mutex_lock(&lock);
+			g_free(last_mail);
+			last_mail = g_strdup(g_strstrip(line));
+			g_mutex_unlock(&lock);
 			put(&c,
 			    authed ? "250 ok\r\n"
 				   : "530 5.7.0 authentication required\r\n");
@@ -435,4 +448,29 @@ guint stall_max_domain(const char *dom)
 guint stall_delivered(void)
 {
 	return get(&stall_ok);
+}
+
+guint sink_start_tls_rt(const char *cert, const char *key)
+{
+	struct sink *sk = g_new0(struct sink, 1);
+
+	sk->ctx = SSL_CTX_new(TLS_server_method());
+	g_assert_nonnull(sk->ctx);
+	g_assert_cmpint(SSL_CTX_use_certificate_chain_file(sk->ctx, cert), ==,
+			1);
+	g_assert_cmpint(
+		SSL_CTX_use_PrivateKey_file(sk->ctx, key, SSL_FILETYPE_PEM), ==,
+		1);
+	sk->requiretls = TRUE;
+	return start(sk);
+}
+
+char *sink_last_mail(void)
+{
+	char *m;
+
+	g_mutex_lock(&lock);
+	m = g_strdup(last_mail ? last_mail : "");
+	g_mutex_unlock(&lock);
+	return m;
 }

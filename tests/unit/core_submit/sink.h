@@ -22,7 +22,11 @@ guint sink_tls_attempts(void);
  * Shares the message log above. */
 guint sink_start_tls(const char *cert, const char *key, const char *user,
 		     const char *pass);
-guint sink_tls_done(void);  /* completed handshakes */
+guint sink_tls_done(void); /* completed handshakes */
+/* a TLS sink that also advertises REQUIRETLS after STARTTLS */
+guint sink_start_tls_rt(const char *cert, const char *key);
+/* the last MAIL command any sink received (free) */
+char *sink_last_mail(void);
 guint sink_auth_seen(void); /* AUTH commands, right or wrong */
 guint sink_auth_ok(void);
 

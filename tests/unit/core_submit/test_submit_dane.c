@@ -96,14 +96,17 @@ static void run_free(struct run *r)
 	g_free(r->log);
 }
 
-/* one entry for rcpt, one forced pass with stderr captured */
-static struct run queue_once(const char *rcpt, const char *subject)
+/* one entry for rcpt from `from` with queue flags and extra header
+ * lines, one forced pass with stderr captured */
+static struct run queue_ex(const char *rcpt, const char *subject,
+			   const char *from, unsigned flags, const char *hdr)
 {
 	const char *rcpts[] = {rcpt};
-	char *msg = g_strdup_printf("Subject: %s\r\n\r\nbody\r\n", subject);
+	char *msg =
+		g_strdup_printf("%sSubject: %s\r\n\r\nbody\r\n", hdr, subject);
 	char *tmp = path_of("msg"), *logp = path_of("pass.log");
 	char id[RM_QID_MAX];
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0}; /* flags 0: looked at on delivery */
 	struct rm_qentry e;
 	struct rmail_err err;
 	struct run r = {0};
@@ -116,9 +119,9 @@ static struct run queue_once(const char *rcpt, const char *subject)
 	src.fd = fd;
 	src.size = strlen(msg);
 	rm_submit_new_id(id);
-	/* a null sender: no bounce joins the queue */
-	g_assert_cmpint(rm_queue_add(id, "", rcpts, 1, &src, false, &err), ==,
-			0);
+	g_assert_cmpint(
+		rm_queue_add_flags(id, from, rcpts, 1, &src, flags, &err), ==,
+		0);
 	close(fd);
 	lfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	g_assert_cmpint(lfd, >=, 0);
@@ -140,6 +143,42 @@ static struct run queue_once(const char *rcpt, const char *subject)
 	g_free(tmp);
 	g_free(msg);
 	return r;
+}
+
+/* the queued bounce to `to` (removed): its text, or NULL; *rt_r its
+ * REQUIRETLS flag */
+static char *take_bounce(const char *to, bool *rt_r)
+{
+	char(*ids)[RM_QID_MAX] = NULL;
+	size_t nid = rm_queue_list(&ids);
+	char *text = NULL;
+
+	for (size_t i = 0; i < nid; i++) {
+		struct rm_qentry e;
+		char path[4096];
+
+		if (rm_queue_load(ids[i], &e, NULL) < 0)
+			continue;
+		if (e.from[0] == '\0' && strcmp(e.r[0].addr, to) == 0) {
+			*rt_r = e.requiretls;
+			g_assert_cmpint(rm_submit_path(path, sizeof(path),
+						       "queue", ids[i]),
+					==, 0);
+			g_strlcat(path, ".msg", sizeof(path));
+			g_assert_true(
+				g_file_get_contents(path, &text, NULL, NULL));
+			g_assert_cmpint(rm_queue_remove(ids[i]), ==, 0);
+		}
+		rm_queue_entry_free(&e);
+	}
+	free(ids);
+	return text;
+}
+
+/* a null sender: no bounce joins the queue */
+static struct run queue_once(const char *rcpt, const char *subject)
+{
+	return queue_ex(rcpt, subject, "", 0, "");
 }
 
 static gboolean sink_has_subject(guint from, const char *subject)
@@ -186,6 +225,29 @@ static void test_dane_ee(void)
 	load("");
 	expect_sent("x@good.dane.test", "dane-ee-ok",
 		    "verify=Verified policy=dane");
+	/* the next session resumes the first, still Verified */
+	expect_sent("x@good.dane.test", "dane-ee-again",
+		    "verify=Verified policy=dane resumed");
+}
+
+/* a reply over DANE-verified TLS: the DSN says how it came */
+static void test_dane_dsn(void)
+{
+	struct run r;
+	bool rt = true;
+	char *dsn;
+
+	load("");
+	r = queue_ex("reject-x@good.dane.test", "dane-dsn", "bob@sender.test",
+		     0, "");
+	g_assert_null(r.why);
+	dsn = take_bounce("bob@sender.test", &rt);
+	g_assert_nonnull(dsn);
+	g_assert_false(rt);
+	g_assert_nonnull(strstr(dsn, "550 5.1.1 rejected by sink (tls=TLSv1"));
+	g_assert_nonnull(strstr(dsn, "verify=Verified policy=dane"));
+	g_free(dsn);
+	run_free(&r);
 }
 
 static void test_dane_mismatch(void)
@@ -352,6 +414,117 @@ static void test_route_config(void)
 	}
 }
 
+/* ---- REQUIRETLS (RFC 8689) ---------------------------------------- */
+
+static guint rt_port;
+
+/* DANE-authenticated MX... but the MX sink does not offer REQUIRETLS:
+ * a route to one that does, verified */
+static void test_rt_delivered(void)
+{
+	char *ca = path_of("ca.pem"), *mail;
+	guint n0 = sink_count();
+	struct run r;
+
+	load_f("\"routes\": {\"rt.test\": {\"host\": \"127.0.0.1:%u\", "
+	       "\"ca_file\": \"%s\"}}",
+	       rt_port, ca);
+	r = queue_ex("x@rt.test", "rt-ok", "", RM_QF_REQUIRETLS, "");
+	g_assert_null(r.why);
+	g_assert_true(sink_has_subject(n0, "rt-ok"));
+	mail = sink_last_mail();
+	g_assert_cmpstr(mail, ==, "MAIL FROM:<> REQUIRETLS");
+	g_free(mail);
+	run_free(&r);
+	g_free(ca);
+}
+
+/* the MX's TLSA validates, but the peer does not offer REQUIRETLS: a
+ * bounce, itself marked REQUIRETLS */
+static void test_rt_peer_lacks(void)
+{
+	guint n0 = sink_count();
+	struct run r;
+	bool bounce_rt = false;
+	char *dsn;
+
+	load("");
+	r = queue_ex("x@good.dane.test", "rt-lacks", "alice@sender.test",
+		     RM_QF_REQUIRETLS, "");
+	/* failed for good: the entry is gone, its bounce queued */
+	g_assert_null(r.why);
+	g_assert_nonnull(strstr(r.log, "5.7.30"));
+	g_assert_cmpuint(sink_count(), ==, n0);
+	dsn = take_bounce("alice@sender.test", &bounce_rt);
+	g_assert_nonnull(dsn);
+	g_assert_nonnull(strstr(dsn, "5.7.30"));
+	g_assert_true(bounce_rt);
+	g_free(dsn);
+	run_free(&r);
+}
+
+/* an insecure MX cannot carry REQUIRETLS */
+static void test_rt_insecure_mx(void)
+{
+	guint n0 = sink_count();
+	struct run r;
+
+	load("");
+	r = queue_ex("x@plain.test", "rt-insecure", "", RM_QF_REQUIRETLS, "");
+	g_assert_null(r.why);
+	g_assert_nonnull(strstr(r.log,
+				"5.7.30 mx.plain.test: REQUIRETLS "
+				"needs an MX host from a DNSSEC-secure"));
+	g_assert_cmpuint(sink_count(), ==, n0);
+	run_free(&r);
+}
+
+/* a secure MX without TLSA: PKIX for its name, which the system store
+ * does not give the test CA: deferred, not sent */
+static void test_rt_pkix(void)
+{
+	char *mail;
+	struct run r;
+
+	load("");
+	r = queue_ex("x@notlsa.dane.test", "rt-pkix", "", RM_QF_REQUIRETLS, "");
+	g_assert_nonnull(r.why);
+	g_assert_nonnull(strstr(r.why, "certificate verification failed "
+				       "(PKIX)"));
+	mail = sink_last_mail();
+	g_assert_null(strstr(mail, "rt-pkix"));
+	g_free(mail);
+	run_free(&r);
+}
+
+/* "TLS-Required: No" lifts the recipient's DANE policy... */
+static void test_tls_required_no(void)
+{
+	guint n0 = sink_count();
+	struct run r;
+
+	load("");
+	r = queue_ex("x@wrong.dane.test", "tlsreq-no", "", 0,
+		     "TLS-Required: No\r\n");
+	g_assert_null(r.why);
+	g_assert_true(sink_has_subject(n0, "tlsreq-no"));
+	run_free(&r);
+}
+
+/* ...but not under REQUIRETLS, which wins (RFC 8689 §4.1) */
+static void test_tls_required_no_rt(void)
+{
+	struct run r;
+
+	load("");
+	r = queue_ex("x@wrong.dane.test", "tlsreq-no-rt", "", RM_QF_REQUIRETLS,
+		     "TLS-Required: No\r\n");
+	g_assert_nonnull(r.why);
+	g_assert_nonnull(strstr(r.why, "certificate verification failed "
+				       "(DANE)"));
+	run_free(&r);
+}
+
 /* ---- the man in the middle ---------------------------------------- */
 
 /* server-to-client bytes lose their STARTTLS capability */
@@ -515,6 +688,11 @@ int main(int argc, char **argv)
 	other_port = sink_start_tls(cert, key, NULL, NULL);
 	g_free(cert);
 	g_free(key);
+	cert = path_of("mx.chain.pem");
+	key = path_of("mx.key");
+	rt_port = sink_start_tls_rt(cert, key);
+	g_free(cert);
+	g_free(key);
 	mitm_start();
 	rm_smtp_mx_port = (int)mx_port;
 	rm_smtp_timeout = 5;
@@ -524,6 +702,7 @@ int main(int argc, char **argv)
 	load("");
 	g_assert_cmpint(rm_submit_init(&err), ==, 0);
 	g_test_add_func("/dane/ee", test_dane_ee);
+	g_test_add_func("/dane/dsn", test_dane_dsn);
 	g_test_add_func("/dane/mismatch", test_dane_mismatch);
 	g_test_add_func("/dane/bogus", test_dane_bogus);
 	g_test_add_func("/dane/ta", test_dane_ta);
@@ -538,6 +717,13 @@ int main(int argc, char **argv)
 	g_test_add_func("/relay/encrypt", test_relay_encrypt);
 	g_test_add_func("/route/object", test_route_object);
 	g_test_add_func("/route/config", test_route_config);
+	g_test_add_func("/requiretls/delivered", test_rt_delivered);
+	g_test_add_func("/requiretls/peer_lacks", test_rt_peer_lacks);
+	g_test_add_func("/requiretls/insecure_mx", test_rt_insecure_mx);
+	g_test_add_func("/requiretls/pkix", test_rt_pkix);
+	g_test_add_func("/requiretls/tls_required_no", test_tls_required_no);
+	g_test_add_func("/requiretls/tls_required_no_rt",
+			test_tls_required_no_rt);
 	rc = g_test_run();
 	kill(nsd_pid, SIGTERM);
 	(void)waitpid(nsd_pid, NULL, 0);

@@ -76,7 +76,7 @@ static char *queue_once(const char *rcpt, const char *subject)
 	char *msg = g_strdup_printf("Subject: %s\r\n\r\nbody\r\n", subject);
 	char *tmp = g_build_filename(dir, "msg", NULL), *why = NULL;
 	char id[RM_QID_MAX];
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0}; /* flags 0: looked at on delivery */
 	struct rm_qentry e;
 	struct rmail_err err;
 	int fd;

@@ -125,6 +125,7 @@ enum {
 	X_HELO_BAD,
 	X_HELO_OK,
 	X_BIG_SIZE,
+	X_REQUIRETLS,
 };
 
 #define OK(s, v) .in = s, .rc = RMAIL_OK, .verb = v, .end = sizeof(s) - 1
@@ -150,6 +151,8 @@ static const struct vec vecs[] = {
 	    SMTP_CMD_MAIL),
 	 .check = X_BIG_SIZE},
 	{OK("MAIL FROM:<a@b.example> AUTH=<>\r\n", SMTP_CMD_MAIL)},
+	{OK("MAIL FROM:<a@b.example> REQUIRETLS\r\n", SMTP_CMD_MAIL),
+	 .check = X_REQUIRETLS},
 	{OK("MAIL FROM:<a@b.example> AUTH=e+2Bx@b.example\r\n", SMTP_CMD_MAIL),
 	 .check = X_MAIL_AUTH},
 	{OK("RCPT TO:<@relay.example,@[10.0.0.1]:user@d.example>\r\n",
@@ -197,6 +200,10 @@ static const struct vec vecs[] = {
 	     29)},
 	{BAD("MAIL FROM:<a@b.c> SMTPUTF8=yes\r\n", SMTP_PERR_SYNTAX, 501,
 	     "5.5.4", 32)},
+	{BAD("MAIL FROM:<a@b.c> REQUIRETLS=yes\r\n", SMTP_PERR_SYNTAX, 501,
+	     "5.5.4", 34)},
+	{BAD("MAIL FROM:<a@b.c> REQUIRETLS REQUIRETLS\r\n", SMTP_PERR_SYNTAX,
+	     501, "5.5.4", 41)},
 	{BAD("MAIL FROM:<a@b.c> AUTH=a=b\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
 	     28)},
 	{BAD("MAIL FROM:<a@b.c> AUTH=+4\r\n", SMTP_PERR_SYNTAX, 501, "5.5.4",
@@ -289,6 +296,9 @@ static void check_extra(const struct vec *v, const struct res *r)
 		break;
 	case X_BIG_SIZE:
 		g_assert_cmpuint(c->size, ==, G_MAXUINT64);
+		break;
+	case X_REQUIRETLS:
+		g_assert_true(c->requiretls);
 		break;
 	case X_NULL:
 		g_assert_true(c->path.is_null);
