@@ -585,8 +585,6 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 		if (prc < 0) {
 			rm_log(RMAIL_LOG_INFO, "delivery %s to %s: %s", e->id,
 			       host, why);
-			rm_tls_policy_note(&pol, domain, host, NULL, NULL,
-					   false, why);
 			continue;
 		}
 		if (relax)
@@ -610,14 +608,15 @@ static void deliver_remote(struct rm_qentry *e, const size_t *idx, size_t n,
 				sent = true;
 				sent_tr = tr;
 			}
+			if (fixed != 0)
+				rm_tls_report_session(domain, &pol, host,
+						      &addrs[a], &tr);
 			addr_ip(&addrs[a], ip, sizeof(ip));
 			session_log(e->id, host, ip, sent,
 				    sent ? (sr[0].reply[0] ? sr[0].reply
 							   : "no reply")
 					 : why,
 				    &tr);
-			rm_tls_policy_note(&pol, domain, host, ip, &tr, sent,
-					   sent ? "" : why);
 			if (!sent && reqtls && strncmp(why, "5.7.30", 6) == 0) {
 				rt_fail++;
 				break;

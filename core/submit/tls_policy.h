@@ -128,17 +128,12 @@ struct rm_tls_result {
 	int failure;	  /* enum rm_tlsrpt_result, 0: none */
 	char detail[160]; /* failure-reason-code */
 };
-/*
- * One outbound TLS result for TLS-RPT (RFC 8460): called after each
- * session (r set, why "" on success) and for each host skipped before
- * connecting (r NULL, why says why): rm_tlsrpt_note() with the policy
- * type and the failure (tls_report.c).
- */
-void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
-			const char *host, const char *peer_ip,
-			const struct rm_tls_result *r, bool ok,
-			const char *why);
-
+/* [worker] record one MX session's TLS result for TLS-RPT (nothing
+ * when it never got to the TLS step) */
+struct rm_addr;
+void rm_tls_report_session(const char *domain, const struct rm_tls_policy *p,
+			   const char *mx, const struct rm_addr *a,
+			   const struct rm_tls_result *r);
 /* "tls=TLSv1.3 cipher=... verify=Verified policy=dane" */
 void rm_tls_result_format(const struct rm_tls_result *r, char *buf, size_t sz);
 

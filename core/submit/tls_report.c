@@ -1,42 +1,35 @@
 /*
- * The TLS-RPT call site of the outbound TLS policy (tls_policy.h,
- * rm_tls_policy_note): one MX session becomes one line for the daily
- * report (tlsrpt.h) with the policy-type it ran under (tlsa, sts,
- * no-policy-found) and success or its first failure — one known
- * before the session (the MX is not in an MTA-STS testing policy, the
- * policy could not be fetched) or met at its TLS step (no STARTTLS, a
- * failed handshake, a certificate that does not verify: the result's
- * failure, set where it happened, not read back from the reply text).
- *
- * Not counted: sessions that never got to the TLS step (no connection,
- * a refusing greeting), and the relay host and routes, whose next hop
- * is not the recipient domain's.  Hosts skipped before connecting are
- * recorded where the reason is known (tls_policy.c: an MX outside an
- * enforce policy, a failed TLSA look-up).
+ * From the outbound TLS policy's view of one MX session to a TLS-RPT
+ * line (tlsrpt.h): the policy-type it ran under, and success or the
+ * first failure — one known before the session (the MX is not in an
+ * MTA-STS testing policy, the policy could not be fetched) or met at
+ * its TLS step (no STARTTLS, a failed handshake, a certificate that
+ * does not verify).  Sessions that never got to the TLS step (no
+ * connection, a refusing greeting) are not TLS sessions: not counted.
  */
+#include <netdb.h>
+
 #include "submit/tlsrpt.h"
 #include "submit_int.h"
 #include "tls_policy.h"
 
-void rm_tls_policy_note(const struct rm_tls_policy *p, const char *domain,
-			const char *host, const char *peer_ip,
-			const struct rm_tls_result *r, bool ok, const char *why)
+void rm_tls_report_session(const char *domain, const struct rm_tls_policy *p,
+			   const char *mx, const struct rm_addr *a,
+			   const struct rm_tls_result *r)
 {
-	int failure;
-	const char *detail;
+	char ip[64] = "";
+	int failure = r->failure;
+	const char *detail = r->detail;
 
-	(void)ok;
-	(void)why;
-	if (p == NULL || r == NULL || !r->reached ||
-	    p->source == RM_TLSP_RELAY || p->source == RM_TLSP_ROUTE)
+	if (!r->reached)
 		return;
-	failure = r->failure;
-	detail = r->detail;
 	if (p->rpt_failure != 0) {
 		failure = p->rpt_failure;
 		detail = p->rpt_detail;
 	}
-	rm_tlsrpt_note(domain, (enum rm_tlsrpt_policy)p->rpt_type, host,
-		       peer_ip != NULL ? peer_ip : "",
+	if (a != NULL)
+		(void)getnameinfo((const struct sockaddr *)&a->ss, a->len, ip,
+				  sizeof(ip), NULL, 0, NI_NUMERICHOST);
+	rm_tlsrpt_note(domain, (enum rm_tlsrpt_policy)p->rpt_type, mx, ip,
 		       (enum rm_tlsrpt_result)failure, detail);
 }
