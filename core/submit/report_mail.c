@@ -64,6 +64,7 @@ int rm_report_mail_send(const char *what, const char *tag, const char *id,
 		return 0;
 	}
 	fclose(f);
+	memset(&remote, 0, sizeof(remote));
 	remote.fd = fd;
 	remote.size = (uint64_t)lseek(fd, 0, SEEK_END);
 	rcpts[0] = to;
