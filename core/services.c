@@ -7,6 +7,7 @@
 
 #include "dns/dns.h"
 #include "rm.h"
+#include "submit/filter_sess.h"
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
@@ -176,6 +177,11 @@ static const struct rmail_core core_table = {
 	/* 1.3 */
 	.dns_query = rm_dns_query_svc,
 	.dns_cancel = rm_dns_cancel_svc,
+
+	/* 1.4 */
+	.filter_sess_open = rm_filter_sess_open,
+	.filter_sess_step = rm_filter_sess_step,
+	.filter_sess_close = rm_filter_sess_close,
 };
 
 const struct rmail_core *rm_core(void)

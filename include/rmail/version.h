@@ -60,6 +60,19 @@
  *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
  *       imports keep a source's UIDVALIDITY and UIDs.
  *  1.4  (this release; every append below goes under it)
+ *       rmail_filter_ops.sess_open, sess_step, sess_close: per-session
+ *       filters (the milter model: a reply at CONNECT, HELO, MAIL,
+ *       each RCPT and DATA, ABORT between transactions), with the
+ *       sized rmail_filter_step and rmail_filter_reply, the
+ *       fixed-layout rmail_filter_edit (add/insert/change/delete
+ *       header, replace body, add/delete recipient, change sender,
+ *       quarantine); rmail_filter_ops.deliver with the sized
+ *       rmail_filter_target (DELIVERY stage: mailbox, flags,
+ *       keywords); rmail_filter_msg.prepend; rmail_core.
+ *       filter_sess_open, filter_sess_step, filter_sess_close;
+ *       rmail_submit_opts.filters (RMAIL_FILTER_OPS_SIZE_1_4,
+ *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
+ *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -91,6 +104,8 @@
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
 #define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
 #define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
+#define RMAIL_CORE_SIZE_1_4                                                    \
+	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \
@@ -99,6 +114,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_listen_opts, arg)
 #define RMAIL_SUBMIT_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, size_hint)
+#define RMAIL_SUBMIT_OPTS_SIZE_1_4                                             \
+	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, filters)
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
@@ -119,10 +136,14 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_mbox_status, vanished_horizon)
 #define RMAIL_FILTER_OPS_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, filter)
+#define RMAIL_FILTER_OPS_SIZE_1_4                                              \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_ops, deliver)
 #define RMAIL_FILTER_MSG_SIZE_1_0                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, msg_size)
 #define RMAIL_FILTER_MSG_SIZE_1_3                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, from_domain)
+#define RMAIL_FILTER_MSG_SIZE_1_4                                              \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, prepend)
 #define RMAIL_MIME_LIMITS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mime_limits, max_line_len)
 #define RMAIL_JWT_CLAIMS_SIZE_1_0                                              \
