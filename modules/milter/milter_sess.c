@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -583,6 +585,10 @@ static void mc_open(struct mc *mc)
 		mc_fail(mc, "socket failed");
 		return;
 	}
+	/* one small packet per step, each waited for: no Nagle delay */
+	if (d->sa.ss_family != AF_UNIX)
+		(void)setsockopt(mc->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1},
+				 sizeof(int));
 	if (connect(mc->fd, (struct sockaddr *)&d->sa, d->salen) == 0) {
 		mc->state = MC_CONNECTING;
 		mc->rio = K(mc->ms)->io_add(mc->fd, RMAIL_IO_READ, on_read, mc);
