@@ -95,7 +95,10 @@ static char *make_field(const char *name, const char *value)
 	memcpy(q, name, nl);
 	q += nl;
 	*q++ = ':';
-	*q++ = ' ';
+	/* a value that brings its own leading white space (a milter with
+	 * SMFIP_HDR_LEADSPC, a signature computed over it) keeps it */
+	if (vl == 0 || (value[0] != ' ' && value[0] != '\t'))
+		*q++ = ' ';
 	for (size_t i = 0; i < vl; i++) {
 		if (value[i] == '\r')
 			continue;

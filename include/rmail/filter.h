@@ -131,8 +131,9 @@ enum rmail_filter_edit_op {
 	RMAIL_FEDIT_QUARANTINE = 8,   /* value: the reason -> \Junk */
 };
 
-/* Fixed layout: one edit, in the order the filter gave them.  Field
- * values have no leading space and lines continued with CRLF + WSP. */
+/* Fixed layout: one edit, in the order the filter gave them.  A field
+ * value is what follows the colon: the core adds one space unless it
+ * starts with white space; continuation lines may end in LF or CRLF. */
 struct rmail_filter_edit {
 	int op;		/* enum rmail_filter_edit_op */
 	uint32_t index; /* INSERT_HEADER, CHANGE_HEADER */
