@@ -263,8 +263,9 @@ static const char *macro_val(struct milter_sess *ms, const char *name,
 	const struct rmail_filter_step *st = ms->st;
 	const char *tls = st->tls_info, *sp;
 
+	/* asked each time: a reload frees the old config's strings */
 	if (strcmp(name, "j") == 0 || strcmp(name, "{daemon_name}") == 0)
-		return ms->mod->hostname;
+		return K(ms)->conf_str("hostname");
 	if (strcmp(name, "v") == 0)
 		return "rmail";
 	if (strcmp(name, "{daemon_addr}") == 0)

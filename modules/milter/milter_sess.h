@@ -15,7 +15,6 @@ struct milter_mod {
 	struct rmail_mctx *m;
 	const struct rmail_core *core;
 	struct milter_set *set; /* the current config */
-	const char *hostname;
 };
 
 struct milter_idle {

@@ -82,9 +82,6 @@ static int milter_init(struct rmail_mctx *m, struct rmail_err *err)
 static int milter_start(struct rmail_mctx *m, struct rmail_err *err)
 {
 	(void)err;
-	milter_mod.hostname = m->core->conf_str("hostname");
-	if (milter_mod.hostname == NULL)
-		milter_mod.hostname = "localhost";
 	m->core->log(m, RMAIL_LOG_INFO, "%zu milters configured",
 		     milter_mod.set != NULL ? milter_mod.set->n : 0);
 	return 0;

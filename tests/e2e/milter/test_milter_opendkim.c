@@ -284,11 +284,14 @@ int main(int argc, char **argv)
 			     ":sel:%s/sel.private\n",
 			     rmh_dir(H));
 	st = g_strdup_printf("*@" DOM " sel._domainkey." DOM "\n");
-	g_assert_true(g_file_set_contents(
-		g_build_filename(rmh_dir(H), "keytable", NULL), kt, -1, NULL));
-	g_assert_true(g_file_set_contents(
-		g_build_filename(rmh_dir(H), "signingtable", NULL), st, -1,
-		NULL));
+	for (int i = 0; i < 2; i++) {
+		char *p = g_build_filename(
+			rmh_dir(H), i == 0 ? "keytable" : "signingtable", NULL);
+
+		g_assert_true(
+			g_file_set_contents(p, i == 0 ? kt : st, -1, NULL));
+		g_free(p);
+	}
 	OD[0] = opendkim("sign", "s", "127.0.0.1", rmh_port(H, "odsign"));
 	/* nothing is internal for the verifier: it verifies loopback */
 	OD[1] = opendkim("verify", "v", "192.0.2.1", rmh_port(H, "odverify"));
