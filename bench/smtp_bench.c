@@ -9,7 +9,7 @@
  *     and 32 connections.
  *
  *	smtp_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
- *		   [-a] [-d path/to/rm_test_dnsd]
+ *		   [-a] [-d path/to/rm_test_dnsd] [-M accept|edit]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).  The daemon's resolver always forwards
@@ -18,7 +18,10 @@
  * -a the port-25 authentication checks are off (mailauth.inbound
  * false); with -a they are on, and the message carries one rsa-sha256
  * DKIM signature of remote.test, whose zone publishes SPF, the key and
- * DMARC p=reject: SPF, DKIM and DMARC all pass.
+ * DMARC p=reject: SPF, DKIM and DMARC all pass.  With -M the daemon
+ * loads mod_milter with one loopback stub milter (bench/milter_stub.c)
+ * on port 25: "accept" answers every step at once, "edit" also adds a
+ * header field at the end of message (the spool rewrite).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +46,7 @@
 #include <openssl/x509.h>
 
 #include "bench_daemon.h"
+#include "milter_stub.h"
 #include "mailauth/dkim.h"
 
 #define USER "bench@example.test"
@@ -263,22 +267,30 @@ static void sign_msg(const char *zone_path)
 }
 
 static void daemon_start(const char *bin, const char *mods, bool checks,
-			 unsigned dns_port)
+			 unsigned dns_port, unsigned milter_port)
 {
+	char milter[200] = "";
+
+	if (milter_port != 0)
+		snprintf(milter, sizeof(milter),
+			 " \"milter\": {\"milters\": "
+			 "[\"inet:127.0.0.1:%u\"]},",
+			 milter_port);
 	bd.bin = bin;
 	bd.port = bench_free_port(&bd);
 	bench_daemon_config(
 		&bd,
 		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
-		"[\"mod_shardstore\", \"mod_smtp\"], \"log_level\": "
+		"[\"mod_shardstore\", \"mod_smtp\"%s], %s \"log_level\": "
 		"\"warning\","
 		" \"dns\": {\"forwarders\": [\"127.0.0.1@%u\"], "
 		"\"trust_anchor\": null},"
 		" \"mailauth\": {\"inbound\": %s},"
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
-		bd.root, mods, dns_port, checks ? "true" : "false", bd.port);
+		bd.root, mods, milter_port != 0 ? ", \"mod_milter\"" : "",
+		milter, dns_port, checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
 }
 
@@ -388,12 +400,16 @@ int main(int argc, char **argv)
 	int n = 2000, opt;
 	double secs = 3;
 	bool checks = false;
-	unsigned dns_port;
+	const char *milter_mode = NULL;
+	unsigned dns_port, milter_port = 0;
 
-	while ((opt = getopt(argc, argv, "ab:d:m:n:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:")) != -1) {
 		switch (opt) {
 		case 'a':
 			checks = true;
+			break;
+		case 'M':
+			milter_mode = optarg;
 			break;
 		case 'd':
 			dnsd = optarg;
@@ -414,7 +430,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: smtp_bench [-b rmail] "
 				"[-m module_dir] [-n msgs] [-t secs] [-a] "
-				"[-d rm_test_dnsd]\n");
+				"[-d rm_test_dnsd] [-M accept|edit]\n");
 			return 2;
 		}
 	}
@@ -445,7 +461,11 @@ int main(int argc, char **argv)
 	dns_port = dnsd_start(dnsd, zone_path);
 	printf("port-25 checks %s (SPF + DKIM rsa-sha256 + DMARC)\n",
 	       checks ? "on" : "off");
-	daemon_start(bin, absmods, checks, dns_port);
+	if (milter_mode != NULL)
+		milter_port =
+			milter_stub_start(strcmp(milter_mode, "edit") == 0);
+	printf("milter: %s\n", milter_mode != NULL ? milter_mode : "none");
+	daemon_start(bin, absmods, checks, dns_port, milter_port);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);

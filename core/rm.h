@@ -464,6 +464,9 @@ int rm_event_emit(struct rmail_mctx *m, const struct rmail_event *ev,
 /* core->filter_run etc. point straight at these (services.c) */
 int rm_filter_run(const struct rmail_filter_msg *msg,
 		  struct rmail_filter_result *res, struct rmail_err *err);
+/* the DELIVERY-stage targets of the 1.4 deliver entries */
+int rm_filter_target_run(const struct rmail_filter_msg *msg,
+			 struct rmail_filter_target *t, struct rmail_err *err);
 int rm_rcpt_policy(const char *rcpt, const char *auth_user, uint64_t size_hint);
 struct rmail_submit *rm_submit_begin(const struct rmail_submit_opts *o,
 				     struct rmail_err *err);

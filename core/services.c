@@ -7,6 +7,7 @@
 
 #include "dns/dns.h"
 #include "rm.h"
+#include "submit/filter_sess.h"
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
@@ -179,6 +180,9 @@ static const struct rmail_core core_table = {
 
 	/* 1.4 */
 	.event_emit = rm_event_emit,
+	.filter_sess_open = rm_filter_sess_open,
+	.filter_sess_step = rm_filter_sess_step,
+	.filter_sess_close = rm_filter_sess_close,
 };
 
 const struct rmail_core *rm_core(void)

@@ -96,7 +96,33 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err)
 {
+	return rm_deliver_local_to(user, src, extra, ignore_quota, junk, NULL,
+				   err);
+}
+
+/* a filter's target mailbox, created when missing */
+static int target_mailbox(const char *user, const char *name,
+			  struct rmail_err *err)
+{
+	void *h;
+	const struct rmail_store_ops *ops = rm_store(&h);
+
+	if (ops->mbox_create(h, user, name, 0, err) < 0 &&
+	    err->code != RMAIL_E_EXISTS)
+		return -1;
+	rmail_err_clear(err);
+	return 0;
+}
+
+int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
+			const char *extra, bool ignore_quota, int junk,
+			const struct rmail_filter_target *t,
+			struct rmail_err *err)
+{
 	char mbox[RMAIL_MBOX_NAME_MAX + 1] = "INBOX";
+	char kwbuf[sizeof(t->keywords)], *save = NULL, *kw;
+	const char *kws[RMAIL_KEYWORD_MAX];
+	size_t nkw = 0;
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
 	struct rmail_append_opts o;
@@ -122,8 +148,26 @@ int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 	o.ignore_quota = ignore_quota;
 	if (junk == RM_JUNK_SPAM && !rm_spam_wants_junk(user))
 		junk = RM_JUNK_NO;
-	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
+	if (t != NULL && t->mailbox[0] != '\0') {
+		/* the filter's choice beats the quarantine default */
+		snprintf(mbox, sizeof(mbox), "%s", t->mailbox);
+		if (strcmp(mbox, "INBOX") != 0 &&
+		    target_mailbox(user, mbox, err) < 0)
+			return -1;
+	} else if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0) {
 		return -1;
+	}
+	if (t != NULL) {
+		o.flags = t->flags & (RMAIL_F_SEEN | RMAIL_F_ANSWERED |
+				      RMAIL_F_FLAGGED | RMAIL_F_DRAFT);
+		snprintf(kwbuf, sizeof(kwbuf), "%s", t->keywords);
+		for (kw = strtok_r(kwbuf, " ", &save);
+		     kw != NULL && nkw < RMAIL_KEYWORD_MAX;
+		     kw = strtok_r(NULL, " ", &save))
+			kws[nkw++] = kw;
+		o.keywords = kws;
+		o.nkeywords = nkw;
+	}
 	if (ops->append_begin(h, user, mbox, &o, &ap, err) < 0)
 		return -1;
 	if (ops->append_write(ap, src->prefix, strlen(src->prefix), err) < 0 ||
@@ -187,12 +231,14 @@ static void users_free(struct users *l)
 
 /* DELIVERY filters for one user: -1 reject (text in why), 1 discard */
 static int filter_user(const struct rm_deliver_req *rq, const char *user,
-		       struct rmail_filter_result *fr, char *why, size_t whysz)
+		       struct rmail_filter_result *fr,
+		       struct rmail_filter_target *t, char *why, size_t whysz)
 {
 	struct rmail_filter_msg fm;
 	struct rmail_err err;
 	int rc;
 
+	memset(t, 0, sizeof(*t));
 	memset(&fm, 0, sizeof(fm));
 	fm.size = sizeof(fm);
 	fm.stage = RMAIL_FILTER_DELIVERY;
@@ -223,7 +269,25 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 		snprintf(why, whysz, "%d %s", fr->code, fr->text);
 		return -1;
 	}
-	return fr->action == RMAIL_FILTER_DISCARD ? 1 : 0;
+	if (fr->action == RMAIL_FILTER_DISCARD)
+		return 1;
+	/* where the copy goes (1.4), asked once the filters accepted it */
+	fm.fd = dup(rq->local->fd);
+	rc = fm.fd < 0 ? -1 : rm_filter_target_run(&fm, t, &err);
+	if (fm.fd >= 0)
+		close(fm.fd);
+	if (rc < 0) {
+		rm_log(RMAIL_LOG_ERR, "delivery target for %s: %s", user,
+		       err.msg);
+		memset(t, 0, sizeof(*t));
+		return 0;
+	}
+	if (t->action == RMAIL_FILTER_REJECT) {
+		fr->code = t->code;
+		snprintf(why, whysz, "%d %s", t->code, t->text);
+		return -1;
+	}
+	return t->action == RMAIL_FILTER_DISCARD ? 1 : 0;
 }
 
 bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n)
@@ -288,6 +352,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		}
 		for (j = 0; j < u.n; j++) {
 			struct rmail_filter_result fr;
+			struct rmail_filter_target tg;
 			char why[300];
 			int f, junk;
 
@@ -296,7 +361,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				continue;
 			}
 			users_add(&done, u.v[j]);
-			f = filter_user(rq, u.v[j], &fr, why, sizeof(why));
+			f = filter_user(rq, u.v[j], &fr, &tg, why, sizeof(why));
 			if (f < 0) {
 				failed++;
 				codes[i] = fr.code >= 500 && fr.code < 600
@@ -317,9 +382,10 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			if (junk == RM_JUNK_NO &&
 			    rm_spam_verdict(fr.add_headers))
 				junk = RM_JUNK_SPAM;
-			if (rm_deliver_local(u.v[j], rq->local, fr.add_headers,
-					     rq->mail_from[0] == '\0', junk,
-					     &err) == 0) {
+			if (rm_deliver_local_to(u.v[j], rq->local,
+						fr.add_headers,
+						rq->mail_from[0] == '\0', junk,
+						&tg, &err) == 0) {
 				ok++;
 				rm_metric_add("rmail_deliveries_total",
 					      "result=\"delivered\"", 1);

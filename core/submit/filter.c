@@ -50,3 +50,44 @@ int rm_filter_run(const struct rmail_filter_msg *msg,
 	}
 	return 0;
 }
+
+/* DELIVERY targets (1.4): every FILTER module with a deliver entry, in
+ * load order; a REJECT or DISCARD stops the chain, a later module's
+ * mailbox/flags/keywords replace an earlier one's */
+int rm_filter_target_run(const struct rmail_filter_msg *msg,
+			 struct rmail_filter_target *t, struct rmail_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->size = sizeof(*t);
+	for (size_t i = 0; i < rm_module_count(); i++) {
+		struct rm_module *m = rm_module_at(i);
+		const struct rmail_filter_ops *ops = &m->ops.filter;
+		struct rmail_filter_target one;
+
+		if (m->mctx.module->kind != RMAIL_KIND_FILTER ||
+		    !RMAIL_HAS(ops, struct rmail_filter_ops, deliver) ||
+		    ops->deliver == NULL)
+			continue;
+		memset(&one, 0, sizeof(one));
+		one.size = sizeof(one);
+		if (ops->deliver(&m->mctx, msg, &one, err) < 0)
+			return -1;
+		one.text[sizeof(one.text) - 1] = '\0';
+		one.mailbox[sizeof(one.mailbox) - 1] = '\0';
+		one.keywords[sizeof(one.keywords) - 1] = '\0';
+		if (one.action == RMAIL_FILTER_REJECT ||
+		    one.action == RMAIL_FILTER_DISCARD) {
+			*t = one;
+			if (t->action == RMAIL_FILTER_REJECT &&
+			    (t->code < 500 || t->code > 599))
+				t->code = 550;
+			return 0;
+		}
+		if (one.mailbox[0] != '\0')
+			memcpy(t->mailbox, one.mailbox, sizeof(t->mailbox));
+		t->flags |= one.flags;
+		if (one.keywords[0] != '\0')
+			memcpy(t->keywords, one.keywords, sizeof(t->keywords));
+	}
+	return 0;
+}

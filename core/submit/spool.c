@@ -23,6 +23,7 @@
 #include "mailauth/dkim_keys.h"
 #include "mailauth/dmarc_report.h"
 #include "mailauth/ma_metrics.h"
+#include "filter_sess.h"
 #include "mailauth_stage.h"
 #include "spam.h"
 #include "submit_int.h"
@@ -62,6 +63,20 @@ struct rmail_submit {
 	size_t nqueued;
 	double t0;
 	struct rm_ma_result *ma; /* port-25 authentication, or NULL */
+
+	/* per-session filters (filter_sess.c), or NULL */
+	struct rmail_filter_sess *fs;
+	bool fs_synth; /* opened here for the API's send */
+	size_t synth_i;
+	bool prepped, prep_failed;
+	int64_t now;
+	const char *received, *msgid_date; /* the lines we add */
+	struct rmail_filter_step fst;
+	struct rmail_filter_msg fsm;
+	struct rmail_filter_reply *fsr; /* the DATA step's reply */
+	bool in_file;			/* our lines are in fd now (edited) */
+	bool junk;			/* a filter quarantined it */
+	bool filter_signed;		/* a filter added a DKIM-Signature */
 };
 
 int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name)
@@ -234,6 +249,7 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	s = rm_pcalloc(p, sizeof(*s));
 	s->pool = p;
 	s->fd = -1;
+	s->fsm.fd = -1;
 	rm_submit_new_id(s->id);
 	if (rm_submit_path(path, sizeof(path), "spool/tmp", s->id) < 0) {
 		rmail_err_set(err, RMAIL_E_INVAL, "no mail_root");
@@ -261,6 +277,11 @@ struct rmail_submit *rm_spool_begin(const struct rmail_submit_opts *o,
 	s->tls_info = clean(p, o->tls_info);
 	s->submission = o->submission;
 	s->requiretls = o->requiretls != 0;
+	if (RMAIL_HAS(o, struct rmail_submit_opts, filters) &&
+	    o->filters != NULL) {
+		s->fs = o->filters;
+		rm_filter_sess_ref(s->fs);
+	}
 	s->nrcpts = o->nrcpts;
 	s->rcpts = rm_pcalloc(p, (o->nrcpts + 1) * sizeof(*s->rcpts));
 	for (i = 0; i < o->nrcpts; i++)
@@ -371,8 +392,14 @@ static void spool_free(struct rmail_submit *s)
 
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->fsm.fd >= 0)
+		close(s->fsm.fd);
 	if (s->path != NULL)
 		(void)unlink(s->path);
+	if (s->fs_synth)
+		rm_filter_sess_close(&s->fs);
+	else
+		rm_filter_sess_release(&s->fs);
 	rm_ma_result_free(s->ma);
 	rm_pool_destroy(&p);
 }
@@ -446,7 +473,7 @@ static void commit_fail(struct rmail_submit *s, int code, const char *text)
 {
 	s->res.ok = 0;
 	s->res.code = code;
-	snprintf(s->res.text, sizeof(s->res.text), "%s", text);
+	snprintf(s->res.text, sizeof(s->res.text), "%.255s", text);
 }
 
 /* One reply for the whole transaction: 250 only when every recipient
@@ -618,26 +645,20 @@ static void sign_7bit(struct rmail_submit *s, struct rm_msg_src *src)
 	s->size = src->size;
 }
 
-static void commit_work(void *arg, const volatile int *cancel)
+/* [WRITE pool] what comes before any filter sees the message: the
+ * size and write errors, the authentication verdict and A-R strip,
+ * the sender rule, and the lines we will add.  -1: refused (res set) */
+static int commit_prep(struct rmail_submit *s)
 {
-	struct rmail_submit *s = arg;
-	struct rmail_filter_msg fm;
-	struct rmail_filter_result fr;
-	struct rmail_err err;
-	struct rm_msg_src local, remote;
-	struct rm_deliver_req rq;
 	const struct rm_config *c = rm_conf();
-	int64_t now = (int64_t)time(NULL);
-	char *extra = "", date[64];
-	int *codes;
-	size_t i;
-	bool spam;
+	char date[64];
+	char *md = "";
 
-	(void)cancel;
-	rmail_err_clear(&err);
+	s->prepped = true;
+	s->now = (int64_t)time(NULL);
 	if (s->error == RMAIL_E_TOOBIG) {
 		commit_fail(s, 552, "5.3.4 Message too big");
-		return;
+		return -1;
 	}
 	/* No fsync of the spool file: it is never what survives a crash
 	 * (nothing recovers spool/tmp; an unacknowledged message may be
@@ -645,15 +666,15 @@ static void commit_work(void *arg, const volatile int *cancel)
 	 * rm_queue_add, each fsync'd before the 250. */
 	if (s->error != RMAIL_E_NONE) {
 		commit_fail(s, 451, "4.3.0 Cannot write the message");
-		return;
+		return -1;
 	}
 	if (s->ma != NULL && ma_apply(s) < 0)
-		return;
+		return -1;
 	if (spam_strip(s) < 0) {
 		rm_log(RMAIL_LOG_ERR, "submit %s: stripping %s: %s", s->id,
 		       c->spam.header, strerror(errno));
 		commit_fail(s, 451, "4.3.0 Cannot write the message");
-		return;
+		return -1;
 	}
 	if (s->submission && s->auth_user != NULL) {
 		char why[256];
@@ -664,9 +685,173 @@ static void commit_work(void *arg, const volatile int *cancel)
 			rm_log(RMAIL_LOG_INFO, "submit %s: user %s: %s", s->id,
 			       s->auth_user, why);
 			commit_fail(s, code, why);
-			return;
+			return -1;
 		}
 	}
+	if (s->submission) {
+		if (!has_header(s->fd, "Message-ID"))
+			md = rm_psprintf(
+				s->pool, "%sMessage-ID: <%s@%s>\r\n", md, s->id,
+				c && c->hostname ? c->hostname : "localhost");
+		if (!has_header(s->fd, "Date")) {
+			rm_rfc5322_date(s->now, date, sizeof(date));
+			md = rm_psprintf(s->pool, "%sDate: %s\r\n", md, date);
+		}
+	}
+	s->msgid_date = md;
+	/* ours on top: it is what this hop found, above the trace */
+	s->received = rm_psprintf(
+		s->pool, "%s%s",
+		s->ma != NULL && s->ma->authres != NULL ? s->ma->authres : "",
+		received(s, s->now));
+	return 0;
+}
+
+/* [WRITE pool] the recipient a filter adds: a local one must be a user
+ * with room for the message, like at RCPT; a remote one is the
+ * filter's (trusted, configured) decision, as in Postfix */
+static bool added_rcpt_ok(struct rmail_submit *s, const char *rcpt)
+{
+	int pol = rm_rcpt_check(rcpt, s->auth_user, s->size);
+
+	if (pol == RMAIL_RCPT_LOCAL || pol == RMAIL_RCPT_RELAY ||
+	    pol == RMAIL_RCPT_DENIED)
+		return true;
+	rm_log(RMAIL_LOG_WARN,
+	       "submit %s: recipient <%s> added by a filter refused (%s)",
+	       s->id, rcpt,
+	       pol == RMAIL_RCPT_NOUSER	     ? "no such user"
+	       : pol == RMAIL_RCPT_OVERQUOTA ? "over quota"
+	       : pol == RMAIL_RCPT_BADADDR   ? "bad address"
+					     : "cannot check it now");
+	return false;
+}
+
+static bool rcpt_listed(struct rmail_submit *s, size_t n, const char *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(s->rcpts[i], r) == 0)
+			return true;
+	return false;
+}
+
+/* [WRITE pool] the per-session filters' edits of the DATA step:
+ * envelope edits here, header and body edits into a new spool
+ * (msg_edit.c) that replaces the old one, our lines included */
+static int sess_edits(struct rmail_submit *s)
+{
+	const struct rmail_filter_edit *e = s->fsr->edits;
+	size_t ne = s->fsr->nedits, i, j, n = 0;
+	const char **v;
+	struct rmail_err err;
+
+	v = rm_pcalloc(s->pool, (s->nrcpts + ne + 1) * sizeof(*v));
+	for (i = 0; i < s->nrcpts; i++) {
+		for (j = 0; j < ne; j++)
+			if (e[j].op == RMAIL_FEDIT_DELETE_RCPT &&
+			    e[j].value != NULL &&
+			    strcasecmp(e[j].value, s->rcpts[i]) == 0)
+				break;
+		if (j == ne)
+			v[n++] = s->rcpts[i];
+		else
+			rm_log(RMAIL_LOG_INFO,
+			       "submit %s: recipient <%s> removed by a filter",
+			       s->id, s->rcpts[i]);
+	}
+	s->rcpts = v;
+	for (j = 0; j < ne; j++) {
+		const char *a = e[j].value;
+
+		switch (e[j].op) {
+		case RMAIL_FEDIT_ADD_RCPT:
+			if (a == NULL || n >= RCPTS_MAX ||
+			    rcpt_listed(s, n, a) || !added_rcpt_ok(s, a))
+				break;
+			rm_log(RMAIL_LOG_INFO,
+			       "submit %s: recipient <%s> added by a filter",
+			       s->id, a);
+			v[n++] = rm_pstrdup(s->pool, a);
+			break;
+		case RMAIL_FEDIT_CHANGE_FROM:
+			if (a != NULL && (a[0] == '\0' || rm_addr_valid(a))) {
+				rm_log(RMAIL_LOG_INFO,
+				       "submit %s: sender <%s> changed to <%s>"
+				       " by a filter",
+				       s->id, s->mail_from, a);
+				s->mail_from = rm_pstrdup(s->pool, a);
+			}
+			break;
+		case RMAIL_FEDIT_QUARANTINE:
+			rm_log(RMAIL_LOG_INFO,
+			       "submit %s: quarantined by a filter: %s", s->id,
+			       a != NULL ? a : "");
+			s->junk = true;
+			break;
+		case RMAIL_FEDIT_ADD_HEADER:
+		case RMAIL_FEDIT_INSERT_HEADER:
+		case RMAIL_FEDIT_CHANGE_HEADER:
+			if (e[j].name != NULL &&
+			    strcasecmp(e[j].name, "DKIM-Signature") == 0 &&
+			    a != NULL && a[0] != '\0')
+				s->filter_signed = true;
+			/* rspamd's milter marks spam with a header */
+			if (e[j].name != NULL && a != NULL &&
+			    rm_spam_verdict(rm_psprintf(s->pool, "%s: %s\r\n",
+							e[j].name, a)))
+				s->junk = true;
+			break;
+		default:
+			break;
+		}
+	}
+	s->nrcpts = n;
+	s->rr = rm_pcalloc(s->pool, (n + 1) * sizeof(*s->rr));
+	if (rm_msg_edits_content(e, ne)) {
+		uint64_t size;
+		int fd;
+		const char *pre = rm_psprintf(s->pool, "%s%s", s->received,
+					      s->msgid_date);
+
+		rmail_err_clear(&err);
+		fd = rm_msg_edit(pre, s->fd, s->size, e, ne, &size, &err);
+		if (fd < 0) {
+			rm_log(RMAIL_LOG_ERR, "submit %s: filter edits: %s",
+			       s->id, err.msg);
+			commit_fail(s, 451, "4.3.0 Cannot write the message");
+			s->res.ok = 0;
+			return -1;
+		}
+		close(s->fd);
+		if (s->path != NULL)
+			(void)unlink(s->path);
+		s->path = NULL;
+		s->fd = fd;
+		s->size = size;
+		s->in_file = true;
+		rm_metric_add("rmail_filter_edits_total", NULL, 1);
+	}
+	return 0;
+}
+
+static void commit_work(void *arg, const volatile int *cancel)
+{
+	struct rmail_submit *s = arg;
+	struct rmail_filter_msg fm;
+	struct rmail_filter_result fr;
+	struct rmail_err err;
+	struct rm_msg_src local, remote;
+	struct rm_deliver_req rq;
+	const struct rm_config *c = rm_conf();
+	char *extra = "";
+	int *codes;
+	size_t i;
+	bool spam;
+
+	(void)cancel;
+	rmail_err_clear(&err);
+	if (!s->prepped && commit_prep(s) < 0)
+		return;
 	memset(&fm, 0, sizeof(fm));
 	fm.size = sizeof(fm);
 	fm.stage = RMAIL_FILTER_RECEIPT;
@@ -701,7 +886,8 @@ static void commit_work(void *arg, const volatile int *cancel)
 		       "(%s): local copies to Junk",
 		       s->id, c->spam.header);
 	s->res.ok = 1;
-	if (fr.action == RMAIL_FILTER_DISCARD) {
+	if (fr.action == RMAIL_FILTER_DISCARD ||
+	    (s->fsr != NULL && s->fsr->action == RMAIL_FILTER_DISCARD)) {
 		rm_log(RMAIL_LOG_INFO, "submit %s: discarded by a filter",
 		       s->id);
 		for (i = 0; i < s->nrcpts; i++) {
@@ -710,30 +896,29 @@ static void commit_work(void *arg, const volatile int *cancel)
 		}
 		return;
 	}
-	if (s->submission) {
-		if (!has_header(s->fd, "Message-ID"))
-			extra = rm_psprintf(
-				s->pool, "%sMessage-ID: <%s@%s>\r\n", extra,
-				s->id,
-				c && c->hostname ? c->hostname : "localhost");
-		if (!has_header(s->fd, "Date")) {
-			rm_rfc5322_date(now, date, sizeof(date));
-			extra = rm_psprintf(s->pool, "%sDate: %s\r\n", extra,
-					    date);
-		}
+	if (s->fsr != NULL && sess_edits(s) < 0)
+		return;
+	if (s->nrcpts == 0) {
+		/* a filter took every recipient away: nothing to deliver */
+		rm_log(RMAIL_LOG_INFO,
+		       "submit %s: no recipient left after "
+		       "the filters' edits",
+		       s->id);
+		return;
 	}
-	/* ours on top: it is what this hop found, above the trace */
-	extra = rm_psprintf(
-		s->pool, "%s%s%s%s",
-		s->ma != NULL && s->ma->authres != NULL ? s->ma->authres : "",
-		received(s, now), fr.add_headers, extra);
+	if (s->in_file)
+		extra = rm_psprintf(s->pool, "%s", fr.add_headers);
+	else
+		extra = rm_psprintf(s->pool, "%s%s%s", s->received,
+				    fr.add_headers, s->msgid_date);
 	remote.prefix = extra;
 	remote.fd = s->fd;
 	remote.size = s->size;
 	remote.flags = rm_msg_classify(s->fd, s->size, extra, s->mail_from,
 				       s->rcpts, s->nrcpts, utf8_asked(s));
-	/* signed after the last edit, before it is stored or queued */
-	if (s->submission && s->auth_user != NULL) {
+	/* signed after the last edit, before it is stored or queued;
+	 * never twice: a signing filter (OpenDKIM) did it already */
+	if (s->submission && s->auth_user != NULL && !s->filter_signed) {
 		sign_7bit(s, &remote);
 		extra = rm_psprintf(s->pool, "%s%s",
 				    rm_submit_dkim(s->pool, extra, s->fd,
@@ -755,8 +940,10 @@ static void commit_work(void *arg, const volatile int *cancel)
 	rq.helo = s->helo;
 	rq.auth_user = s->auth_user;
 	rq.reply_pending = true;
+	/* DMARC quarantine always; a filter's spam mark or quarantine
+	 * unless the recipient opted out */
 	rq.junk = s->ma != NULL && s->ma->junk ? RM_JUNK_ALWAYS
-		  : spam		       ? RM_JUNK_SPAM
+		  : spam || s->junk	       ? RM_JUNK_SPAM
 					       : RM_JUNK_NO;
 	rq.ma = s->ma;
 	rq.requiretls = s->requiretls;
@@ -804,6 +991,151 @@ static bool ma_wanted(const struct rmail_submit *s)
 	       s->peer_ip != NULL && s->auth_user == NULL && !s->submission;
 }
 
+/* ---- per-session filters: the DATA step, and the API's synthesized
+ * session (filter.h) ------------------------------------------------ */
+
+static void prep_work(void *arg, const volatile int *cancel)
+{
+	struct rmail_submit *s = arg;
+
+	(void)cancel;
+	s->prep_failed = commit_prep(s) < 0;
+}
+
+static void data_done(void *arg, const struct rmail_filter_reply *r)
+{
+	struct rmail_submit *s = arg;
+
+	if (s->fsm.fd >= 0)
+		close(s->fsm.fd);
+	s->fsm.fd = -1;
+	if (r->action == RMAIL_FILTER_REJECT) {
+		rm_log(RMAIL_LOG_INFO, "submit %s: refused by a filter: %d %s",
+		       s->id, r->code, r->text);
+		commit_fail(s, r->code,
+			    r->text[0] ? r->text : "5.7.1 Rejected");
+		commit_done(s, 0);
+		return;
+	}
+	s->fsr = rm_pcalloc(s->pool, sizeof(*s->fsr));
+	*s->fsr = *r;
+	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+}
+
+static void prep_done(void *arg, int cancelled)
+{
+	struct rmail_submit *s = arg;
+
+	if (cancelled || s->prep_failed) {
+		commit_done(s, cancelled);
+		return;
+	}
+	memset(&s->fsm, 0, sizeof(s->fsm));
+	s->fsm.size = sizeof(s->fsm);
+	s->fsm.stage = RMAIL_FILTER_RECEIPT;
+	s->fsm.mail_from = s->mail_from;
+	s->fsm.rcpts = s->rcpts;
+	s->fsm.nrcpts = s->nrcpts;
+	s->fsm.peer_ip = s->peer_ip;
+	s->fsm.helo = s->helo;
+	s->fsm.auth_user = s->auth_user;
+	s->fsm.fd = reopen_ro(s);
+	s->fsm.msg_size = s->size;
+	rm_ma_filter_fields(s->ma, &s->fsm);
+	s->fsm.prepend =
+		rm_psprintf(s->pool, "%s%s", s->received, s->msgid_date);
+	if (s->fsm.fd < 0) {
+		commit_fail(s, 451, "4.3.0 Cannot read the message");
+		commit_done(s, 0);
+		return;
+	}
+	memset(&s->fst, 0, sizeof(s->fst));
+	s->fst.size = sizeof(s->fst);
+	s->fst.step = RMAIL_FSTEP_DATA;
+	s->fst.rcpts = s->rcpts;
+	s->fst.nrcpts = s->nrcpts;
+	s->fst.queue_id = s->id;
+	s->fst.msg = &s->fsm;
+	rm_filter_sess_run(s->fs, &s->fst, s->pool, data_done, s);
+}
+
+static void synth_next(void *arg, const struct rmail_filter_reply *r);
+
+/* one synthesized step of an API send: CONNECT, HELO, MAIL, the RCPTs;
+ * any refusal refuses the whole request (docs/filters.md) */
+static void synth_step(struct rmail_submit *s, uint32_t step)
+{
+	memset(&s->fst, 0, sizeof(s->fst));
+	s->fst.size = sizeof(s->fst);
+	s->fst.step = step;
+	s->fst.mail_from = s->mail_from;
+	s->fst.mail_params = "";
+	s->fst.auth_user = s->auth_user;
+	if (step == RMAIL_FSTEP_RCPT)
+		s->fst.rcpt = s->rcpts[s->synth_i++];
+	rm_filter_sess_run(s->fs, &s->fst, NULL, synth_next, s);
+}
+
+static void synth_next(void *arg, const struct rmail_filter_reply *r)
+{
+	struct rmail_submit *s = arg;
+	uint32_t step = s->fst.step;
+
+	if (r->action == RMAIL_FILTER_REJECT) {
+		rm_log(RMAIL_LOG_INFO, "submit %s: refused by a filter: %d %s",
+		       s->id, r->code, r->text);
+		commit_fail(s, r->code,
+			    r->text[0] ? r->text : "5.7.1 Rejected");
+		commit_done(s, 0);
+		return;
+	}
+	if (step < RMAIL_FSTEP_MAIL)
+		synth_step(s, step + 1);
+	else if (s->synth_i < s->nrcpts)
+		synth_step(s, RMAIL_FSTEP_RCPT);
+	else
+		rm_work_submit(RMAIL_WORK_WRITE, prep_work, prep_done, s);
+}
+
+/* the API's send has no SMTP session: CONNECT from the API client (or
+ * loopback) and HELO with our own name */
+static bool synth_open(struct rmail_submit *s)
+{
+	const struct rm_config *c = rm_conf();
+	struct rmail_filter_step st = {.size = sizeof(st)};
+
+	if (strcmp(s->proto, "http") != 0 || !rm_filter_sess_wanted())
+		return false;
+	st.step = RMAIL_FSTEP_CONNECT;
+	st.listener = RMAIL_FILTER_API;
+	st.synthesized = 1;
+	st.session_id = s->id;
+	st.peer_ip = s->peer_ip != NULL ? s->peer_ip : "127.0.0.1";
+	st.peer_name = s->peer_ip != NULL ? s->peer_name : "localhost";
+	st.local_ip = "127.0.0.1";
+	st.helo = c != NULL && c->hostname ? c->hostname : "localhost";
+	st.tls_info = s->tls_info;
+	st.auth_user = s->auth_user;
+	s->fs = rm_filter_sess_open(&st);
+	if (s->fs == NULL)
+		return false;
+	s->fs_synth = true;
+	s->fst = st;
+	rm_filter_sess_run(s->fs, &st, NULL, synth_next, s);
+	return true;
+}
+
+/* after the authentication stage: per-session filters, or the commit */
+static void commit_stage(struct rmail_submit *s)
+{
+	if (s->fs == NULL && s->error == RMAIL_E_NONE && synth_open(s))
+		return;
+	if (s->fs != NULL && s->error == RMAIL_E_NONE)
+		rm_work_submit(RMAIL_WORK_WRITE, prep_work, prep_done, s);
+	else
+		rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+}
+
 static void ma_done(void *arg, struct rm_ma_result *r)
 {
 	struct rmail_submit *s = arg;
@@ -813,7 +1145,7 @@ static void ma_done(void *arg, struct rm_ma_result *r)
 		return;
 	}
 	s->ma = r;
-	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+	commit_stage(s);
 }
 
 void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
@@ -835,7 +1167,7 @@ void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg)
 		rm_ma_stage_start(&in, ma_done, s);
 		return;
 	}
-	rm_work_submit(RMAIL_WORK_WRITE, commit_work, commit_done, s);
+	commit_stage(s);
 }
 
 /* Stale spool files were never acknowledged: remove them.  Another

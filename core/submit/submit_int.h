@@ -107,6 +107,12 @@ enum rm_junk {
 int rm_deliver_local(const char *user, const struct rm_msg_src *src,
 		     const char *extra, bool ignore_quota, int junk,
 		     struct rmail_err *err);
+/* the same into a filter's DELIVERY target (mailbox created when
+ * missing, flags, keywords); t NULL is rm_deliver_local */
+int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
+			const char *extra, bool ignore_quota, int junk,
+			const struct rmail_filter_target *t,
+			struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
  * bounce), the rest to one queue entry.  results_r has n entries. */

@@ -194,6 +194,11 @@ struct rmail_submit_opts {
 	/* appended in 1.4: MAIL carried REQUIRETLS (RFC 8689): relayed
 	 * only over authenticated TLS to a peer that supports it */
 	int requiretls;
+	/* 1.4: the session's filter chain (filter_sess_open), whose DATA
+	 * step the commit runs; NULL runs no per-session filter, or, for
+	 * proto "http", a synthesized session (filter.h).  The
+	 * submission holds its own reference. */
+	struct rmail_filter_sess *filters;
 };
 
 enum rmail_rcpt_status {
@@ -513,6 +518,27 @@ struct rmail_core {
 	 * special use.  -1 with err only for a malformed event. */
 	int (*event_emit)(struct rmail_mctx *m, const struct rmail_event *ev,
 			  struct rmail_err *err);
+	/* [loop thread] Per-session filters (filter.h) for one session of
+	 * a protocol module: st is its CONNECT step (run it next with
+	 * filter_sess_step).  NULL when no loaded filter follows this
+	 * session: skip every step then. */
+	struct rmail_filter_sess *(*filter_sess_open)(
+		const struct rmail_filter_step *st);
+	/* [loop thread] st through every filter of the session in load
+	 * order; the first REJECT stops it (its reply wins), DISCARD is
+	 * kept while later filters run.  cb(arg, reply) runs once on the
+	 * loop, maybe inside this call; the reply lives during cb.  The
+	 * caller keeps st's strings alive until then and runs one step
+	 * at a time.  ABORT: cb NULL, nothing waits.  DATA is the
+	 * commit's (rmail_submit_opts.filters): the caller never runs
+	 * it.  Fields the caller leaves NULL are taken from earlier
+	 * steps. */
+	void (*filter_sess_step)(struct rmail_filter_sess *fs,
+				 const struct rmail_filter_step *st,
+				 rmail_filter_sess_fn cb, void *arg);
+	/* [loop thread] the session ended: filters are closed once no
+	 * step and no commit uses them; *fs becomes NULL */
+	void (*filter_sess_close)(struct rmail_filter_sess **fs);
 };
 
 #endif

@@ -136,9 +136,10 @@ enum rmail_stop_mode {
  *    rmail_submit_opts, rmail_append_opts, rmail_user_update,
  *    rmail_mime_limits): the core refuses anything below the 1.0 size
  *    and reads an appended field only when `size` covers it;
- *  - core -> module (rmail_core, rmail_filter_msg): the module tests
- *    appended entries with RMAIL_HAS() before use;
- *  - caller-allocated results (rmail_mbox_status, rmail_jwt_claims):
+ *  - core -> module (rmail_core, rmail_filter_msg, rmail_filter_step):
+ *    the module tests appended entries with RMAIL_HAS() before use;
+ *  - caller-allocated results (rmail_mbox_status, rmail_jwt_claims,
+ *    rmail_filter_reply, rmail_filter_target):
  *    the caller sets `size`, the filler writes at most that many bytes
  *    and sets `size` to what it filled.
  * Fixed-layout structs have no `size` and never change within a major:
@@ -146,7 +147,8 @@ enum rmail_stop_mode {
  * callback (rmail_user, rmail_msg, rmail_change, rmail_mbox_entry,
  * rmail_line, rmail_mime_part, rmail_mime_addr, rmail_auth_result,
  * rmail_submit_result, rmail_rcpt_result, rmail_filter_result,
- * rmail_strlist, rmail_strmap, rmail_conf_key, rmail_err).  A new field
+ * rmail_filter_edit, rmail_strlist, rmail_strmap, rmail_conf_key,
+ * rmail_err).  A new field
  * there means a new sized struct and a new entry that returns it.
  */
 

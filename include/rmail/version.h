@@ -72,6 +72,19 @@
  *       (RMAIL_CORE_SIZE_1_4, RMAIL_FILTER_OPS_SIZE_1_4).
  *       rmail_store_ops.msg_emailid and mbox_objectid (RFC 8474
  *       OBJECTID: EMAILID and MAILBOXID), with RMAIL_OBJECTID_MAX.
+ *       rmail_filter_ops.sess_open, sess_step, sess_close: per-session
+ *       filters (the milter model: a reply at CONNECT, HELO, MAIL,
+ *       each RCPT and DATA, ABORT between transactions), with the
+ *       sized rmail_filter_step and rmail_filter_reply, the
+ *       fixed-layout rmail_filter_edit (add/insert/change/delete
+ *       header, replace body, add/delete recipient, change sender,
+ *       quarantine); rmail_filter_ops.deliver with the sized
+ *       rmail_filter_target (DELIVERY stage: mailbox, flags,
+ *       keywords); rmail_filter_msg.prepend; rmail_core.
+ *       filter_sess_open, filter_sess_step, filter_sess_close;
+ *       rmail_submit_opts.filters (RMAIL_FILTER_OPS_SIZE_1_4,
+ *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
+ *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -103,7 +116,8 @@
 #define RMAIL_CORE_SIZE_1_0 RMAIL_SIZEOF_THROUGH(struct rmail_core, secure_zero)
 #define RMAIL_CORE_SIZE_1_2 RMAIL_SIZEOF_THROUGH(struct rmail_core, conn_resume)
 #define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
-#define RMAIL_CORE_SIZE_1_4 RMAIL_SIZEOF_THROUGH(struct rmail_core, event_emit)
+#define RMAIL_CORE_SIZE_1_4                                                    \
+	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \
@@ -113,7 +127,7 @@
 #define RMAIL_SUBMIT_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, size_hint)
 #define RMAIL_SUBMIT_OPTS_SIZE_1_4                                             \
-	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, requiretls)
+	RMAIL_SIZEOF_THROUGH(struct rmail_submit_opts, filters)
 #define RMAIL_STORE_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_sync)
 #define RMAIL_STORE_OPS_SIZE_1_1                                               \
@@ -143,6 +157,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, msg_size)
 #define RMAIL_FILTER_MSG_SIZE_1_3                                              \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, from_domain)
+#define RMAIL_FILTER_MSG_SIZE_1_4                                              \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_msg, prepend)
 #define RMAIL_MIME_LIMITS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_mime_limits, max_line_len)
 #define RMAIL_JWT_CLAIMS_SIZE_1_0                                              \

@@ -194,6 +194,7 @@ static void smtp_close(void *ctx, struct rmail_conn *c, void *session,
 		s->mod->core->timer_del(&s->life);
 	if (s->sub != NULL)
 		s->mod->core->submit_abort(&s->sub);
+	smtp_filter_close(s);
 	s->mod->core->conn_log(c, RMAIL_LOG_INFO,
 			       "disconnect reason=%d messages=%u "
 			       "errors=%u",
@@ -204,6 +205,7 @@ static void smtp_close(void *ctx, struct rmail_conn *c, void *session,
 
 static void tx_reset(struct smtp_session *s)
 {
+	smtp_filter_abort(s);
 	if (s->sub != NULL)
 		s->mod->core->submit_abort(&s->sub);
 	if (s->login_user != NULL)
@@ -212,6 +214,7 @@ static void tx_reset(struct smtp_session *s)
 	s->login_user = NULL;
 	s->has_mail = 0;
 	s->mail_from = NULL;
+	s->mail_params = NULL;
 	s->size_decl = 0;
 	s->requiretls = 0;
 	s->rcpts = NULL;
@@ -278,6 +281,7 @@ static int body_begin(struct smtp_session *s, int mode)
 		.submission = s->authed,
 		.size_hint = s->size_decl,
 		.requiretls = s->requiretls,
+		.filters = s->fs,
 	};
 	struct rmail_err err = {0};
 
@@ -334,6 +338,7 @@ static void commit_done(void *arg, const struct rmail_submit_result *r)
 				   ? r->text
 				   : "4.3.0 Error: message not accepted");
 	}
+	s->has_mail = 0; /* the commit ended the filters' transaction */
 	tx_reset(s);
 	smtp_resume(s);
 }
@@ -504,22 +509,23 @@ static int input_auth(struct smtp_session *s)
 
 /* ---- commands -------------------------------------------------------- */
 
-static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
+static void ehlo_reply(struct smtp_session *s,
+		       const struct rmail_filter_reply *r)
 {
 	const struct smtp_conf *cf = smtp_cf(s);
 	const char *host = s->mod->core->conf_str("hostname");
 	int tls = s->mod->core->conn_is_tls(s->c);
 	char *out;
 
-	tx_reset(s);
-	s->helo = s->mod->core->pstrndup(s->mod->core->conn_pool(s->c),
-					 cmd->arg.p, cmd->arg.len);
-	if (cmd->verb == SMTP_CMD_HELO) {
-		s->esmtp = 0;
+	if (r != NULL && r->action == RMAIL_FILTER_REJECT) {
+		s->helo = NULL;
+		smtp_filter_reply(s, r);
+		return;
+	}
+	if (!s->esmtp) {
 		smtp_reply(s, 250, NULL, "%s", host);
 		return;
 	}
-	s->esmtp = 1;
 	out = s->mod->core->psprintf(
 		s->tx,
 		"%s Hello %s [%s]\nPIPELINING\nSIZE %llu"
@@ -532,6 +538,16 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
 		/* RFC 8689: offered where the parameter is accepted */
 		tls ? "\nREQUIRETLS" : "");
 	smtp_reply(s, 250, NULL, "%s", out);
+}
+
+static void cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	tx_reset(s);
+	s->helo = s->mod->core->pstrndup(s->mod->core->conn_pool(s->c),
+					 cmd->arg.p, cmd->arg.len);
+	s->esmtp = cmd->verb != SMTP_CMD_HELO;
+	if (smtp_filter_run(s, RMAIL_FSTEP_HELO, NULL, ehlo_reply) == 0)
+		ehlo_reply(s, NULL);
 }
 
 static int cmd_starttls(struct smtp_session *s)
@@ -563,6 +579,17 @@ static int cmd_starttls(struct smtp_session *s)
 	}
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
 	return 0;
+}
+
+static void mail_reply(struct smtp_session *s,
+		       const struct rmail_filter_reply *r)
+{
+	if (r != NULL && r->action == RMAIL_FILTER_REJECT) {
+		tx_reset(s);
+		smtp_filter_reply(s, r);
+		return;
+	}
+	smtp_reply(s, 250, "2.1.0", "Ok");
 }
 
 static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
@@ -597,9 +624,21 @@ static int cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 						 cmd->path.mailbox.len);
 	s->size_decl = cmd->has_size ? cmd->size : 0;
 	s->parser.utf8 = cmd->smtputf8;
-	smtp_reply(s, 250, "2.1.0", "Ok");
+	s->mail_params = s->mod->core->psprintf(
+		s->tx, "%s%s%s",
+		cmd->has_size
+			? s->mod->core->psprintf(s->tx, "SIZE=%llu",
+						 (unsigned long long)cmd->size)
+			: "",
+		cmd->has_size && cmd->smtputf8 ? " " : "",
+		cmd->smtputf8 ? "SMTPUTF8" : "");
+	if (smtp_filter_run(s, RMAIL_FSTEP_MAIL, NULL, mail_reply) == 0)
+		mail_reply(s, NULL);
 	return 0;
 }
+
+static void rcpt_reply(struct smtp_session *s,
+		       const struct rmail_filter_reply *r);
 
 static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -616,6 +655,23 @@ static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	rcpt = smtp_policy_rcpt(s, cmd);
 	if (rcpt == NULL)
 		return too_many_errors(s);
+	s->pending_rcpt = rcpt;
+	if (smtp_filter_run(s, RMAIL_FSTEP_RCPT, rcpt, rcpt_reply) == 0)
+		rcpt_reply(s, NULL);
+	return 0;
+}
+
+static void rcpt_reply(struct smtp_session *s,
+		       const struct rmail_filter_reply *r)
+{
+	const char *rcpt = s->pending_rcpt;
+
+	s->pending_rcpt = NULL;
+	if (r != NULL && r->action == RMAIL_FILTER_REJECT) {
+		/* that recipient only */
+		smtp_filter_reply(s, r);
+		return;
+	}
 	if (s->nrcpts == s->rcap) {
 		size_t cap = s->rcap ? s->rcap * 2 : 8;
 		const char **v = s->mod->core->palloc(s->tx, cap * sizeof(*v));
@@ -627,7 +683,6 @@ static int cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	s->rcpts[s->nrcpts++] = rcpt;
 	smtp_reply(s, 250, "2.1.5", "Ok");
-	return 0;
 }
 
 static int cmd_data(struct smtp_session *s)
@@ -730,6 +785,15 @@ static int parse_error(struct smtp_session *s, const struct smtp_cmd *cmd,
 /* 1 when the session must close after the reply */
 static int dispatch(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	if (s->fs_refused && cmd->verb != SMTP_CMD_QUIT) {
+		smtp_reply(s,
+			   s->fs_code >= 400 && s->fs_code < 600 ? s->fs_code
+								 : 554,
+			   NULL, "%s",
+			   s->fs_text[0] ? s->fs_text
+					 : "5.7.1 Connection rejected");
+		return 0;
+	}
 	switch (cmd->verb) {
 	case SMTP_CMD_EHLO:
 	case SMTP_CMD_HELO:

@@ -55,6 +55,11 @@ enum smtp_phase {
 #define SMTP_SESSION_MAGIC 0x534d5450u
 
 struct smtp_mod;
+struct smtp_session;
+
+/* what a command does once the filters answered its step */
+typedef void (*smtp_filter_cont)(struct smtp_session *s,
+				 const struct rmail_filter_reply *r);
 
 struct smtp_session {
 	uint32_t magic;
@@ -97,6 +102,17 @@ struct smtp_session {
 	char write_err[256];
 	double data_start;
 	/* the header block, kept to check From: after authentication */
+
+	/* per-session filters (smtp_filter.c) */
+	struct rmail_filter_sess *fs;
+	int fs_opened, fs_connected;
+	uint32_t fs_step;
+	smtp_filter_cont fs_cont;
+	const char *mail_params; /* in tx */
+	const char *pending_rcpt;
+	int fs_refused; /* CONNECT refused: every command gets fs_code */
+	unsigned fs_code;
+	char fs_text[512];
 };
 
 struct smtp_mod {
@@ -129,6 +145,17 @@ int smtp_resume(struct smtp_session *s);
 int smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd);
 /* one continuation line of an AUTH exchange (no CRLF) */
 int smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
+
+/* smtp_filter.c: run a step (HELO runs CONNECT first, once): 1 when
+ * it runs (the session is suspended; cont, then the resume, follow),
+ * 0 when no filter follows the session (cont is not called) */
+int smtp_filter_run(struct smtp_session *s, uint32_t step, const char *rcpt,
+		    smtp_filter_cont cont);
+void smtp_filter_abort(struct smtp_session *s);
+void smtp_filter_close(struct smtp_session *s);
+/* a filter's refusal as the reply */
+void smtp_filter_reply(struct smtp_session *s,
+		       const struct rmail_filter_reply *r);
 
 /* smtp_policy.c */
 /* MAIL FROM: 0 = accepted, else the reply was written */
