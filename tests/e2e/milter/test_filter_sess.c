@@ -4,9 +4,14 @@
  * a timer: a RCPT refused for that recipient only, an end-of-data
  * refusal, an edit in the stored copy, and a DELIVERY-stage target
  * filing the copy into a mailbox of the filter's choice.
+ *
+ * Given a directory (test_abi_v1_4), the fixture is mod_fx14sess from
+ * there, built against the frozen 1.4 headers: ABI 1.4 keeps working.
  */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -139,6 +144,49 @@ static void test_target(void)
 	g_free(l);
 }
 
+#ifdef RMAIL_ABI_FROZEN_1_4
+#include <rmail/rmail.h>
+
+extern const size_t fx14_core_size, fx14_submit_opts_size, fx14_store_ops_size,
+	fx14_filter_ops_size, fx14_event_size, fx14_filter_msg_size;
+
+static void test_sizes(void)
+{
+	g_assert_cmpuint(RMAIL_CORE_SIZE_1_4, ==, fx14_core_size);
+	g_assert_cmpuint(RMAIL_SUBMIT_OPTS_SIZE_1_4, ==, fx14_submit_opts_size);
+	g_assert_cmpuint(RMAIL_STORE_OPS_SIZE_1_4, ==, fx14_store_ops_size);
+	g_assert_cmpuint(RMAIL_FILTER_OPS_SIZE_1_4, ==, fx14_filter_ops_size);
+	g_assert_cmpuint(RMAIL_EVENT_SIZE_1_4, ==, fx14_event_size);
+	g_assert_cmpuint(RMAIL_FILTER_MSG_SIZE_1_4, ==, fx14_filter_msg_size);
+}
+#endif
+
+/* the frozen fixture beside the build's store and SMTP modules */
+static void use_fixture_dir(const char *fx_dir)
+{
+	static const char *const own[] = {"mod_shardstore.so", "mod_smtp.so"};
+	char *dir = g_build_filename(rmh_dir(H), "modules", NULL), *src, *dst;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(own) + 1; i++) {
+		src = i < G_N_ELEMENTS(own)
+			      ? g_build_filename(g_getenv("RMAIL_MODULE_DIR"),
+						 own[i], NULL)
+			      : g_build_filename(fx_dir, "mod_fx14sess.so",
+						 NULL);
+		dst = g_build_filename(
+			dir, i < G_N_ELEMENTS(own) ? own[i] : "mod_fx14sess.so",
+			NULL);
+		g_assert_cmpint(symlink(src, dst), ==, 0);
+		g_free(src);
+		g_free(dst);
+	}
+	rmh_setf(H, "module_dir", "\"%s\"", dir);
+	rmh_set(H, "modules",
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fx14sess\"]");
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *user_add[] = {
@@ -149,8 +197,11 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	H = rmh_new();
-	rmh_set(H, "modules",
-		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxsess\"]");
+	if (argc > 1)
+		use_fixture_dir(argv[1]);
+	else
+		rmh_set(H, "modules",
+			"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxsess\"]");
 	rmh_setf(H, "smtp",
 		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
 		 "\"smtps_listen\": []}",
@@ -165,6 +216,9 @@ int main(int argc, char **argv)
 		g_free(errs);
 	}
 	g_assert_true(rmh_start(H));
+#ifdef RMAIL_ABI_FROZEN_1_4
+	g_test_add_func("/abi/v1_4/sizes", test_sizes);
+#endif
 	g_test_add_func("/filter/sess/edit", test_edit);
 	g_test_add_func("/filter/sess/reject", test_reject);
 	g_test_add_func("/filter/sess/target", test_target);
