@@ -9,7 +9,7 @@
  *     and 32 connections.
  *
  *	smtp_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
- *		   [-a] [-d path/to/rm_test_dnsd] [-M accept|edit]
+ *		   [-a] [-d path/to/rm_test_dnsd] [-M accept|edit|inet:IP:PORT]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).  The daemon's resolver always forwards
@@ -22,6 +22,9 @@
  * loads mod_milter with one loopback stub milter (bench/milter_stub.c)
  * on port 25: "accept" answers every step at once, "edit" also adds a
  * header field at the end of message (the spool rewrite).
+ * "-M inet:IP:PORT" points mod_milter at a milter already running
+ * there instead (rspamd's proxy worker, say), so a real filter's cost
+ * can be set against the stub's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -267,15 +270,15 @@ static void sign_msg(const char *zone_path)
 }
 
 static void daemon_start(const char *bin, const char *mods, bool checks,
-			 unsigned dns_port, unsigned milter_port)
+			 unsigned dns_port, const char *milter_sock)
 {
 	char milter[200] = "";
 
-	if (milter_port != 0)
+	if (milter_sock != NULL)
 		snprintf(milter, sizeof(milter),
 			 " \"milter\": {\"milters\": "
-			 "[\"inet:127.0.0.1:%u\"]},",
-			 milter_port);
+			 "[\"%s\"]},",
+			 milter_sock);
 	bd.bin = bin;
 	bd.port = bench_free_port(&bd);
 	bench_daemon_config(
@@ -289,7 +292,7 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		" \"mailauth\": {\"inbound\": %s},"
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
-		bd.root, mods, milter_port != 0 ? ", \"mod_milter\"" : "",
+		bd.root, mods, milter_sock != NULL ? ", \"mod_milter\"" : "",
 		milter, dns_port, checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
 }
@@ -400,8 +403,9 @@ int main(int argc, char **argv)
 	int n = 2000, opt;
 	double secs = 3;
 	bool checks = false;
-	const char *milter_mode = NULL;
-	unsigned dns_port, milter_port = 0;
+	const char *milter_mode = NULL, *milter_sock = NULL;
+	char stub_sock[40];
+	unsigned dns_port;
 
 	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:")) != -1) {
 		switch (opt) {
@@ -430,7 +434,8 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: smtp_bench [-b rmail] "
 				"[-m module_dir] [-n msgs] [-t secs] [-a] "
-				"[-d rm_test_dnsd] [-M accept|edit]\n");
+				"[-d rm_test_dnsd] "
+				"[-M accept|edit|inet:IP:PORT]\n");
 			return 2;
 		}
 	}
@@ -461,11 +466,15 @@ int main(int argc, char **argv)
 	dns_port = dnsd_start(dnsd, zone_path);
 	printf("port-25 checks %s (SPF + DKIM rsa-sha256 + DMARC)\n",
 	       checks ? "on" : "off");
-	if (milter_mode != NULL)
-		milter_port =
-			milter_stub_start(strcmp(milter_mode, "edit") == 0);
+	if (milter_mode != NULL && strncmp(milter_mode, "inet:", 5) == 0) {
+		milter_sock = milter_mode;
+	} else if (milter_mode != NULL) {
+		snprintf(stub_sock, sizeof(stub_sock), "inet:127.0.0.1:%u",
+			 milter_stub_start(strcmp(milter_mode, "edit") == 0));
+		milter_sock = stub_sock;
+	}
 	printf("milter: %s\n", milter_mode != NULL ? milter_mode : "none");
-	daemon_start(bin, absmods, checks, dns_port, milter_port);
+	daemon_start(bin, absmods, checks, dns_port, milter_sock);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);

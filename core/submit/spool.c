@@ -798,8 +798,15 @@ static int sess_edits(struct rmail_submit *s)
 			/* rspamd's milter marks spam with a header */
 			if (e[j].name != NULL && a != NULL &&
 			    rm_spam_verdict(rm_psprintf(s->pool, "%s: %s\r\n",
-							e[j].name, a)))
+							e[j].name, a))) {
+				/* the same line as a RECEIPT filter's mark:
+				 * the admin greps one text for both */
+				rm_log(RMAIL_LOG_INFO,
+				       "submit %s: marked as spam by a filter "
+				       "(%s): local copies to Junk",
+				       s->id, e[j].name);
 				s->junk = true;
+			}
 			break;
 		default:
 			break;

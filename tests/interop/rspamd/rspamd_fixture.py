@@ -54,6 +54,9 @@ LOCAL_D = {
     "options.inc": 'dns {{\n  nameserver = ["127.0.0.1:{dns}"];\n'
                    '  timeout = 0.5s;\n  retransmits = 1;\n}}\n'
                    'disable_hyperscan = true;\n'
+                   # GTUBE and its per-action variants are matched only
+                   # with this on
+                   'enable_test_patterns = true;\n'
                    # the public suffix list takes rspamd 20 s to compile:
                    # a few suffixes are all a test needs
                    'url_tld = "{dir}/tld.dat";\n',
@@ -63,6 +66,11 @@ LOCAL_D = {
     "classifier-bayes.conf": 'servers = "127.0.0.1:{redis}";\n'
                              'backend = "redis";\nmin_learns = 1;\n'
                              'min_tokens = 5;\n',
+    # rspamd's headers on every message, loopback clients included
+    "milter_headers.conf": 'use = ["x-spamd-result", "x-rspamd-server",'
+                           ' "x-rspamd-queue-id"];\n'
+                           'skip_local = false;\n'
+                           'skip_authenticated = false;\n',
     "rbl.conf": "enabled = false;\n",
     "surbl.conf": "enabled = false;\n",
     "fuzzy_check.conf": "enabled = false;\n",
