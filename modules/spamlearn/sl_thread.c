@@ -4,11 +4,20 @@
  * fails is retried with doubling waits from retry_initial to retry_max
  * and holds back the ones behind it; it is dropped when rspamd refuses
  * it for good or when it is older than max_age.
+ *
+ * Several daemons may share a mail root and so the queue: only the one
+ * holding flock(2) on {queue_dir}/send.lease sends (a rspamd must not
+ * learn a message twice); the others queue and wait for the lease, and
+ * the holder finds their entries at its next pass (at most 5 s).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sl.h"
 
@@ -98,24 +107,50 @@ static bool send_one(struct sl *sl, const char *name)
 	return true;
 }
 
+/* this process sends for the mail root; kept until the thread ends */
+static bool take_lease(struct sl *sl, int *fd)
+{
+	char path[4096];
+
+	if (*fd < 0) {
+		snprintf(path, sizeof(path), "%s/send.lease", sl->dir);
+		*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (*fd < 0)
+			return false;
+	}
+	return flock(*fd, LOCK_EX | LOCK_NB) == 0;
+}
+
 static void *run(void *arg)
 {
 	struct sl *sl = arg;
+	int lease = -1;
+	bool held = false;
 
 	for (;;) {
 		size_t n;
-		char **v = sl_queue_list(sl->dir, &n);
+		char **v;
 		bool go = true;
+
+		if (!held && !(held = take_lease(sl, &lease))) {
+			if (nap(sl, 5, false))
+				break;
+			continue;
+		}
+		v = sl_queue_list(sl->dir, &n);
 
 		for (size_t i = 0; i < n && go; i++)
 			go = send_one(sl, v[i]);
 		sl_names_free(v, n);
 		if (!go)
 			break;
-		/* new entries kick; the timeout catches a lost kick */
-		if (n == 0 && nap(sl, 60, true))
+		/* new entries kick; the timeout catches a lost kick and the
+		 * entries other daemons on the mail root queue */
+		if (n == 0 && nap(sl, 5, true))
 			break;
 	}
+	if (lease >= 0)
+		close(lease); /* releases the lease */
 	return NULL;
 }
 

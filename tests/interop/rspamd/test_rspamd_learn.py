@@ -167,6 +167,47 @@ class RspamdLearn(unittest.TestCase):
                  "the learn sent by the restarted daemon")
         wait_for(lambda: os.listdir(qdir) == [], 5, "an empty queue")
 
+    def test_4_one_sender_per_mail_root(self):
+        """a second daemon on the same mail root queues its users'
+        learns; only the lease holder (the first daemon) sends them"""
+        before = self.spam_learns()
+        imap2 = rmail_interop.free_port()
+        d2 = rmail_interop.Daemon(
+            "rmail-learn2-", ["mod_imap", "mod_spamlearn"],
+            {"mail_root": self.d.root,
+             "imap": {"listen": ["127.0.0.1:%d" % imap2],
+                      "imaps_listen": [],
+                      "allow_cleartext_login_loopback": True},
+             "spamlearn": {"url": "http://127.0.0.1:%d" % self.r.controller,
+                           "password_file": os.path.join(self.r.dir,
+                                                         "controller.pw"),
+                           "timeout": "5s",
+                           "retry_initial": "0.2s", "retry_max": "1s"}})
+        d2.start(imap2)
+        try:
+            c2 = imaplib.IMAP4("127.0.0.1", imap2)
+            c2.login(USER, PW)
+            tag = uuid.uuid4().hex
+            self.assertEqual(c2.append("INBOX", None, None,
+                                       spammy(tag))[0], "OK")
+            self.assertEqual(c2.select("INBOX")[0], "OK")
+            uid = c2.uid("SEARCH", None, "ALL")[1][0].split()[-1]
+            self.assertEqual(c2.uid("MOVE", uid.decode(), "Junk")[0], "OK")
+            c2.logout()
+            wait_for(lambda: self.spam_learns() >= before + 1, 20,
+                     "the learn queued by the second daemon")
+            qdir = os.path.join(self.d.root, "spamlearn", "new")
+            wait_for(lambda: os.listdir(qdir) == [], 5, "an empty queue")
+            time.sleep(1)
+            self.assertEqual(self.spam_learns(), before + 1)
+            # queued by the second, sent by the first
+            self.assertIn("queued", d2.stderr())
+            self.assertNotIn(": done (HTTP", d2.stderr())
+        finally:
+            d2.proc.terminate()
+            d2.proc.wait(15)
+            d2.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
