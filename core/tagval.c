@@ -28,6 +28,35 @@ bool rm_span_is(struct rm_span s, const char *lit)
 	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
 }
 
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+bool rm_tv_ext_name_ok(struct rm_span k)
+{
+	if (k.n == 0 || k.n > 32 || !is_alnum(k.p[0]))
+		return false;
+	for (size_t i = 1; i < k.n; i++)
+		if (!is_alnum(k.p[i]) && strchr("_-.", k.p[i]) == NULL)
+			return false;
+	return true;
+}
+
+bool rm_tv_ext_value_ok(struct rm_span v)
+{
+	if (v.n == 0)
+		return false;
+	for (size_t i = 0; i < v.n; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+
+		if (c < 0x21 || c > 0x7e || c == ';' || c == '=')
+			return false;
+	}
+	return true;
+}
+
 void rm_tv_init(struct rm_tv_iter *it, const char *s, size_t len, bool fold)
 {
 	*it = (struct rm_tv_iter){.s = s, .len = len, .fold = fold};

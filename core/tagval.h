@@ -20,6 +20,12 @@ bool rm_tv_is_ws(char c, bool fold);
 struct rm_span rm_span_trim(const char *p, size_t n, bool fold);
 bool rm_span_is(struct rm_span s, const char *lit);
 
+/* the extension tags of MTA-STS (RFC 8461 §3.1) and TLS-RPT (RFC 8460
+ * §3): names (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."),
+ * values 1*(%x21-3A / %x3C / %x3E-7E) */
+bool rm_tv_ext_name_ok(struct rm_span k);
+bool rm_tv_ext_value_ok(struct rm_span v);
+
 struct rm_tv_iter {
 	const char *s;
 	size_t len, pos;

@@ -16,18 +16,6 @@ static bool is_alnum(char c)
 	       (c >= '0' && c <= '9');
 }
 
-/* §3.1/§3.2 extension names: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" /
- * "-" / ".") */
-static bool ext_name_ok(struct rm_span s)
-{
-	if (s.n == 0 || s.n > 32 || !is_alnum(s.p[0]))
-		return false;
-	for (size_t i = 1; i < s.n; i++)
-		if (!is_alnum(s.p[i]) && strchr("_-.", s.p[i]) == NULL)
-			return false;
-	return true;
-}
-
 /* RFC 5321 Domain: labels of letters, digits and inner hyphens, each at
  * most 63 bytes; copied in lower case.  A single trailing dot is
  * tolerated (and dropped) though the grammar has none. */
@@ -98,7 +86,7 @@ static int policy_line(struct rm_span line, struct rm_sts_policy *out,
 		return -1;
 	k = (struct rm_span){line.p, (size_t)(colon - line.p)};
 	v = rm_span_trim(colon + 1, line.n - k.n - 1, false);
-	if (!ext_name_ok(k))
+	if (!rm_tv_ext_name_ok(k))
 		return -1;
 	for (size_t i = 0; i < v.n; i++)
 		if ((unsigned char)v.p[i] < 0x20 && !rm_tv_is_ws(v.p[i], false))
@@ -161,20 +149,6 @@ int rm_sts_policy_parse(const char *text, size_t len, struct rm_sts_policy *out)
 	return 0;
 }
 
-/* §3.1 sts-ext-value: 1*(%x21-3A / %x3C / %x3E-7E) */
-static bool ext_value_ok(struct rm_span v)
-{
-	if (v.n == 0)
-		return false;
-	for (size_t i = 0; i < v.n; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-
-		if (c < 0x21 || c > 0x7e || c == ';' || c == '=')
-			return false;
-	}
-	return true;
-}
-
 int rm_sts_txt_parse(const char *txt, size_t len, char id_out[RM_STS_ID_MAX])
 {
 	struct rm_tv_iter it;
@@ -214,7 +188,7 @@ int rm_sts_txt_parse(const char *txt, size_t len, char id_out[RM_STS_ID_MAX])
 			memcpy(id_out, v.p, v.n);
 			id_out[v.n] = '\0';
 			have_id = true;
-		} else if (!ext_name_ok(k) || !ext_value_ok(v)) {
+		} else if (!rm_tv_ext_name_ok(k) || !rm_tv_ext_value_ok(v)) {
 			return -1;
 		}
 	}

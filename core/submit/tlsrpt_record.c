@@ -13,12 +13,6 @@
 #include "submit/tlsrpt.h"
 #include "tagval.h"
 
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -109,23 +103,6 @@ static int rua_list(struct rm_span v, struct rm_tlsrpt_record *out)
 	return 0;
 }
 
-/* §3 tlsrpt-ext-name / tlsrpt-ext-value */
-static bool ext_ok(struct rm_span k, struct rm_span v)
-{
-	if (k.n == 0 || k.n > 32 || !is_alnum(k.p[0]) || v.n == 0)
-		return false;
-	for (size_t i = 1; i < k.n; i++)
-		if (!is_alnum(k.p[i]) && strchr("_-.", k.p[i]) == NULL)
-			return false;
-	for (size_t i = 0; i < v.n; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-
-		if (c < 0x21 || c > 0x7e || c == ';' || c == '=')
-			return false;
-	}
-	return true;
-}
-
 int rm_tlsrpt_record_parse(const char *txt, size_t len,
 			   struct rm_tlsrpt_record *out)
 {
@@ -159,7 +136,7 @@ int rm_tlsrpt_record_parse(const char *txt, size_t len,
 			if (have_rua || rua_list(v, out) < 0)
 				return -1;
 			have_rua = true;
-		} else if (!ext_ok(k, v)) {
+		} else if (!rm_tv_ext_name_ok(k) || !rm_tv_ext_value_ok(v)) {
 			return -1;
 		}
 	}
