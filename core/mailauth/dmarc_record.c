@@ -8,41 +8,18 @@
 #include <strings.h>
 
 #include "mailauth/dmarc.h"
+#include "tagval.h"
 
-struct span {
-	const char *p;
-	size_t n;
-};
+/* TXT data has no line breaks of its own; a CR or LF inside one is
+ * treated as folding white space rather than refused */
+#define FOLD true
 
-static bool is_wsp(char c)
-{
-	/* TXT data has no line breaks of its own; a CR or LF inside one is
-	 * treated as folding white space rather than refused */
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static struct span trim(const char *p, size_t n)
-{
-	while (n > 0 && is_wsp(*p)) {
-		p++;
-		n--;
-	}
-	while (n > 0 && is_wsp(p[n - 1]))
-		n--;
-	return (struct span){p, n};
-}
-
-static bool span_is(struct span s, const char *lit)
-{
-	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
-
-static bool span_case_is(struct span s, const char *lit)
+static bool span_case_is(struct rm_span s, const char *lit)
 {
 	return s.n == strlen(lit) && strncasecmp(s.p, lit, s.n) == 0;
 }
 
-static int policy_of(struct span v)
+static int policy_of(struct rm_span v)
 {
 	if (span_case_is(v, "none"))
 		return DMARC_P_NONE;
@@ -54,7 +31,7 @@ static int policy_of(struct span v)
 }
 
 /* 1*digits within max, else -1 */
-static int64_t number(struct span v, int64_t max)
+static int64_t number(struct rm_span v, int64_t max)
 {
 	int64_t x = 0;
 
@@ -81,7 +58,7 @@ static int hexval(char c)
 
 /* "mailto:addr[?hfields][!size[kmgt]]" into u; false when not a usable
  * mailto: URI.  Other schemes are valid URIs rmail cannot use. */
-static bool parse_uri(struct span s, struct dmarc_uri *u)
+static bool parse_uri(struct rm_span s, struct dmarc_uri *u)
 {
 	size_t end = s.n, o = 0, at = 0;
 	const char *bang = NULL;
@@ -93,7 +70,7 @@ static bool parse_uri(struct span s, struct dmarc_uri *u)
 		if (s.p[i] == '!')
 			bang = s.p + i;
 	if (bang != NULL) {
-		struct span sz = {bang + 1, (size_t)(s.p + s.n - bang - 1)};
+		struct rm_span sz = {bang + 1, (size_t)(s.p + s.n - bang - 1)};
 		uint64_t mul = 1;
 		int64_t v;
 
@@ -157,7 +134,7 @@ static bool parse_uri(struct span s, struct dmarc_uri *u)
 
 /* valid URIs kept (up to DMARC_MAX_RUA); true when at least one was
  * syntactically valid */
-static bool parse_rua(struct span v, struct dmarc_record *r)
+static bool parse_rua(struct rm_span v, struct dmarc_record *r)
 {
 	bool any = false;
 	size_t i = 0;
@@ -168,7 +145,7 @@ static bool parse_rua(struct span v, struct dmarc_record *r)
 
 		while (j < v.n && v.p[j] != ',')
 			j++;
-		if (parse_uri(trim(v.p + i, j - i), &u)) {
+		if (parse_uri(rm_span_trim(v.p + i, j - i, FOLD), &u)) {
 			any = true;
 			if (r->nrua < DMARC_MAX_RUA)
 				r->rua[r->nrua++] = u;
@@ -178,7 +155,7 @@ static bool parse_rua(struct span v, struct dmarc_record *r)
 	return any;
 }
 
-static bool fo_ok(struct span v)
+static bool fo_ok(struct rm_span v)
 {
 	/* fo = ("0" / "1" / "d" / "s") *(":" ...) */
 	if (v.n == 0 || v.n >= sizeof(((struct dmarc_record *)0)->fo))
@@ -198,7 +175,8 @@ int dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 	bool first = true, seen_p = false, p_bad = false, sp_bad = false,
 	     sp_set = false, rua_ok = false;
 	unsigned seen = 0; /* bit per known tag: the first one counts */
-	size_t i = 0;
+	struct rm_tv_iter it;
+	struct rm_tv_field fld;
 
 	memset(r, 0, sizeof(*r));
 	r->pct = 100;
@@ -206,34 +184,29 @@ int dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 	strcpy(r->fo, "0");
 	if (txt == NULL || len > DMARC_RECORD_MAX)
 		return DMARC_REC_NOT;
-	while (i <= len) {
-		size_t j = i, eq;
-		struct span tag, val, whole;
+	rm_tv_init(&it, txt, len, FOLD);
+	while (rm_tv_next(&it, &fld)) {
+		struct rm_span tag, val;
 		unsigned bit = 0;
 
-		while (j < len && txt[j] != ';')
-			j++;
-		whole = trim(txt + i, j - i);
-		i = j + 1;
-		if (whole.n == 0) {
+		if (fld.f.n == 0) {
 			if (first)
 				return DMARC_REC_NOT;
 			continue; /* the optional trailing ';' */
 		}
-		for (eq = 0; eq < whole.n && whole.p[eq] != '='; eq++)
-			;
-		if (eq == whole.n) {
+		if (!fld.has_eq) {
 			if (first)
 				return DMARC_REC_NOT;
 			continue; /* not a tag: ignored like an unknown one */
 		}
-		tag = trim(whole.p, eq);
-		val = trim(whole.p + eq + 1, whole.n - eq - 1);
+		tag = rm_span_trim(fld.k.p, fld.k.n, FOLD);
+		val = rm_span_trim(fld.v.p, fld.v.n, FOLD);
 		if (first) {
 			/* §6.6.3: v=DMARC1 must be the first tag.  Tag names
 			 * are ABNF strings (case-insensitive), DMARC1 is %x
 			 * (exact) */
-			if (!span_case_is(tag, "v") || !span_is(val, "DMARC1"))
+			if (!span_case_is(tag, "v") ||
+			    !rm_span_is(val, "DMARC1"))
 				return DMARC_REC_NOT;
 			first = false;
 			continue;

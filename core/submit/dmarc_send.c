@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
 #include "mailauth/dmarc_report.h"
+#include "submit/report_daily.h"
 #include "submit_int.h"
 
 /* a check each hour: the first one after midnight UTC sends */
@@ -131,125 +131,49 @@ static void per_report(void *arg, const struct dmarc_report *r)
 	}
 }
 
+static int build_day(const char *dir, const char *day, void *arg)
+{
+	struct run *run = arg;
+	const struct rm_config *c = run->c;
+	struct dmarc_report_meta m = {.org_name = c->dmarc.org_name,
+				      .email = c->dmarc.report_from,
+				      .contact = c->dmarc.contact};
+
+	return dmarc_report_build_day(dir, day, &m, c->hostname, per_report,
+				      run);
+}
+
+static void prune(const char *dir)
+{
+	(void)dmarc_report_prune(dir, (int64_t)time(NULL),
+				 DMARC_REPORT_KEEP_DAYS);
+}
+
 int rm_dmarc_send(const char *day, bool dry, FILE *out)
 {
 	const struct rm_config *c = rm_conf();
-	struct dmarc_report_meta m;
 	struct run run = {.c = c, .dry = dry, .out = out};
-	char dir[4096], path[4200], last[16] = "", yday[11];
-	int lease, rc = 0;
-	ssize_t n;
+	struct rm_report_day rd = {"dmarc", build_day, prune, &run};
 
-	if (c == NULL || c->mail_root == NULL)
+	if (rm_report_day_run(&rd, c, day, dry, out) < 0)
 		return -1;
-	if (day == NULL) {
-		dmarc_report_day((int64_t)time(NULL) - 86400, yday);
-		day = yday;
-	}
-	snprintf(dir, sizeof(dir), "%s/dmarc", c->mail_root);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -1;
-	snprintf(path, sizeof(path), "%s/send.lease", dir);
-	lease = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lease < 0)
-		return -1;
-	if (flock(lease, LOCK_EX | LOCK_NB) < 0) {
-		/* another process of this mail root is sending */
-		close(lease);
-		return 0;
-	}
-	n = pread(lease, last, sizeof(last) - 1, 0);
-	last[n > 0 ? n : 0] = '\0';
-	if (!dry && strncmp(last, day, 10) >= 0 && last[0] != '\0') {
-		if (out != NULL)
-			fprintf(out, "%s: already sent\n", day);
-		goto done;
-	}
-	m = (struct dmarc_report_meta){.org_name = c->dmarc.org_name,
-				       .email = c->dmarc.report_from,
-				       .contact = c->dmarc.contact};
-	if (dmarc_report_build_day(dir, day, &m, c->hostname, per_report,
-				   &run) < 0 &&
-	    errno != ENOENT) {
-		rc = -1;
-		goto done;
-	}
-	if (!dry) {
-		/* the day is done even when some rua refused: retrying
-		 * tomorrow would send the others twice */
-		if (pwrite(lease, day, 10, 0) != 10 ||
-		    ftruncate(lease, 10) < 0 || fsync(lease) < 0)
-			rm_log(RMAIL_LOG_ERR, "dmarc: %s: %s", path,
-			       strerror(errno));
-		(void)dmarc_report_prune(dir, (int64_t)time(NULL),
-					 DMARC_REPORT_KEEP_DAYS);
-	}
-	rc = run.sent;
-done:
-	close(lease);
-	return rc;
+	return run.sent;
 }
 
 /* ---- the daily job ------------------------------------------------- */
 
-static struct rmail_timer *tick;
-static bool busy;
-
-static void job(void *arg, const volatile int *cancel)
+static bool enabled(const struct rm_config *c)
 {
-	(void)cancel;
-	(void)rm_dmarc_send(arg, false, NULL);
-}
-
-static void job_done(void *arg, int cancelled)
-{
-	(void)cancelled;
-	free(arg);
-	busy = false;
-}
-
-/* day NULL: yesterday; false when a run is going on already */
-static bool run_now(const char *day)
-{
-	if (busy)
-		return false;
-	busy = true;
-	/* blocking DNS and delivery: the outbound pool, never the loop */
-	rm_work_submit(RM_WORK_DELIVER, job, job_done,
-		       day != NULL ? rm_xstrdup(day) : NULL);
-	return true;
-}
-
-static void tick_cb(void *arg)
-{
-	const struct rm_config *c = rm_conf();
-
-	(void)arg;
-	if (c != NULL && c->dmarc.reports)
-		(void)run_now(NULL);
-}
-
-/* "dmarc send [DAY]" (rmail dmarc report --send) */
-static int ctl_send(void *arg, int argc, const char *const *argv, char *out,
-		    size_t outsz)
-{
-	const char *day = argc > 2 ? argv[2] : NULL;
-
-	(void)arg;
-	if (day != NULL && (strlen(day) != 10 || day[4] != '-')) {
-		snprintf(out, outsz, "expected YYYY-MM-DD");
-		return -1;
-	}
-	snprintf(out, outsz, "%s",
-		 run_now(day) ? "report run scheduled"
-			      : "a report run is going on already");
-	return 0;
+	return c->dmarc.reports;
 }
 
 void rm_dmarc_send_start(void)
 {
-	if (rm_control_register(NULL, "dmarc send", ctl_send, NULL) < 0)
-		rm_log(RMAIL_LOG_DEBUG, "dmarc send: already registered");
-	if (tick == NULL)
-		tick = rm_timer_add(1.0, DMARC_SEND_EVERY, tick_cb, NULL);
+	static struct rm_report_job j = {.cmd = "dmarc send",
+					 .send = rm_dmarc_send,
+					 .enabled = enabled,
+					 .first = 1.0,
+					 .every = DMARC_SEND_EVERY};
+
+	rm_report_job_start(&j);
 }

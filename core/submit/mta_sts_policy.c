@@ -8,16 +8,7 @@
 #include <strings.h>
 
 #include "submit/mta_sts.h"
-
-struct span {
-	const char *p;
-	size_t n;
-};
-
-static bool is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
+#include "tagval.h"
 
 static bool is_alnum(char c)
 {
@@ -25,38 +16,10 @@ static bool is_alnum(char c)
 	       (c >= '0' && c <= '9');
 }
 
-static struct span trim(const char *p, size_t n)
-{
-	while (n > 0 && is_wsp(*p)) {
-		p++;
-		n--;
-	}
-	while (n > 0 && is_wsp(p[n - 1]))
-		n--;
-	return (struct span){p, n};
-}
-
-static bool span_is(struct span s, const char *lit)
-{
-	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
-
-/* §3.1/§3.2 extension names: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" /
- * "-" / ".") */
-static bool ext_name_ok(struct span s)
-{
-	if (s.n == 0 || s.n > 32 || !is_alnum(s.p[0]))
-		return false;
-	for (size_t i = 1; i < s.n; i++)
-		if (!is_alnum(s.p[i]) && strchr("_-.", s.p[i]) == NULL)
-			return false;
-	return true;
-}
-
 /* RFC 5321 Domain: labels of letters, digits and inner hyphens, each at
  * most 63 bytes; copied in lower case.  A single trailing dot is
  * tolerated (and dropped) though the grammar has none. */
-static bool domain_copy(struct span s, char *out, size_t outsz)
+static bool domain_copy(struct rm_span s, char *out, size_t outsz)
 {
 	size_t label = 0;
 
@@ -85,19 +48,19 @@ static bool domain_copy(struct span s, char *out, size_t outsz)
 	return true;
 }
 
-static bool mx_pattern(struct span v, char out[RM_STS_HOST_MAX])
+static bool mx_pattern(struct rm_span v, char out[RM_STS_HOST_MAX])
 {
 	if (v.n > 2 && v.p[0] == '*' && v.p[1] == '.') {
 		out[0] = '*';
 		out[1] = '.';
-		return domain_copy((struct span){v.p + 2, v.n - 2}, out + 2,
+		return domain_copy((struct rm_span){v.p + 2, v.n - 2}, out + 2,
 				   RM_STS_HOST_MAX - 2);
 	}
 	return domain_copy(v, out, RM_STS_HOST_MAX);
 }
 
 /* 1*10 DIGIT, cut to the §3.2 maximum */
-static bool max_age_of(struct span v, uint32_t *out)
+static bool max_age_of(struct rm_span v, uint32_t *out)
 {
 	uint64_t x = 0;
 
@@ -113,42 +76,42 @@ static bool max_age_of(struct span v, uint32_t *out)
 }
 
 /* one "key: value" line; 0, or -1 when the policy is invalid */
-static int policy_line(struct span line, struct rm_sts_policy *out,
+static int policy_line(struct rm_span line, struct rm_sts_policy *out,
 		       unsigned *seen)
 {
 	const char *colon = memchr(line.p, ':', line.n);
-	struct span k, v;
+	struct rm_span k, v;
 
 	if (colon == NULL)
 		return -1;
-	k = (struct span){line.p, (size_t)(colon - line.p)};
-	v = trim(colon + 1, line.n - k.n - 1);
-	if (!ext_name_ok(k))
+	k = (struct rm_span){line.p, (size_t)(colon - line.p)};
+	v = rm_span_trim(colon + 1, line.n - k.n - 1, false);
+	if (!rm_tv_ext_name_ok(k))
 		return -1;
 	for (size_t i = 0; i < v.n; i++)
-		if ((unsigned char)v.p[i] < 0x20 && !is_wsp(v.p[i]))
+		if ((unsigned char)v.p[i] < 0x20 && !rm_tv_is_ws(v.p[i], false))
 			return -1;
-	if (span_is(k, "version")) {
-		if ((*seen & 1) || !span_is(v, "STSv1"))
+	if (rm_span_is(k, "version")) {
+		if ((*seen & 1) || !rm_span_is(v, "STSv1"))
 			return -1;
 		*seen |= 1;
-	} else if (span_is(k, "mode")) {
+	} else if (rm_span_is(k, "mode")) {
 		if (*seen & 2)
 			return -1;
 		*seen |= 2;
-		if (span_is(v, "enforce"))
+		if (rm_span_is(v, "enforce"))
 			out->mode = RM_STS_ENFORCE;
-		else if (span_is(v, "testing"))
+		else if (rm_span_is(v, "testing"))
 			out->mode = RM_STS_TESTING;
-		else if (span_is(v, "none"))
+		else if (rm_span_is(v, "none"))
 			out->mode = RM_STS_NONE;
 		else
 			return -1;
-	} else if (span_is(k, "max_age")) {
+	} else if (rm_span_is(k, "max_age")) {
 		if ((*seen & 4) || !max_age_of(v, &out->max_age))
 			return -1;
 		*seen |= 4;
-	} else if (span_is(k, "mx")) {
+	} else if (rm_span_is(k, "mx")) {
 		if (out->nmx >= RM_STS_MX_MAX ||
 		    !mx_pattern(v, out->mx[out->nmx]))
 			return -1;
@@ -169,12 +132,12 @@ int rm_sts_policy_parse(const char *text, size_t len, struct rm_sts_policy *out)
 	while (i < len) {
 		const char *nl = memchr(text + i, '\n', len - i);
 		size_t end = nl != NULL ? (size_t)(nl - text) : len;
-		struct span line = {text + i, end - i};
+		struct rm_span line = {text + i, end - i};
 
 		if (line.n > 0 && line.p[line.n - 1] == '\r')
 			line.n--;
 		/* blank lines (a trailing one is common) carry nothing */
-		if (trim(line.p, line.n).n > 0 &&
+		if (rm_span_trim(line.p, line.n, false).n > 0 &&
 		    policy_line(line, out, &seen) < 0)
 			return -1;
 		i = end + 1;
@@ -186,56 +149,37 @@ int rm_sts_policy_parse(const char *text, size_t len, struct rm_sts_policy *out)
 	return 0;
 }
 
-/* §3.1 sts-ext-value: 1*(%x21-3A / %x3C / %x3E-7E) */
-static bool ext_value_ok(struct span v)
-{
-	if (v.n == 0)
-		return false;
-	for (size_t i = 0; i < v.n; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-
-		if (c < 0x21 || c > 0x7e || c == ';' || c == '=')
-			return false;
-	}
-	return true;
-}
-
 int rm_sts_txt_parse(const char *txt, size_t len, char id_out[RM_STS_ID_MAX])
 {
-	size_t i = 0;
+	struct rm_tv_iter it;
+	struct rm_tv_field fld;
 	bool first = true, have_id = false;
 
 	id_out[0] = '\0';
 	/* "records that do not begin with v=STSv1; are discarded" */
 	if (len < 7 || memcmp(txt, "v=STSv1", 7) != 0)
 		return 1;
-	if (len > 7 && txt[7] != ';' && !is_wsp(txt[7]))
+	if (len > 7 && txt[7] != ';' && !rm_tv_is_ws(txt[7], false))
 		return 1;
-	while (i < len) {
-		const char *semi = memchr(txt + i, ';', len - i);
-		size_t end = semi != NULL ? (size_t)(semi - txt) : len;
-		struct span f = trim(txt + i, end - i);
-		const char *eq = memchr(f.p, '=', f.n);
-		struct span k, v;
+	rm_tv_init(&it, txt, len, false);
+	while (rm_tv_next(&it, &fld)) {
+		struct rm_span f = fld.f, k = fld.k, v = fld.v;
 
-		i = end + 1;
 		if (f.n == 0) {
 			/* only a final ";" may leave an empty field */
-			if (semi != NULL || first)
+			if (!fld.last || first)
 				return -1;
 			break;
 		}
-		if (eq == NULL)
+		if (!fld.has_eq)
 			return -1;
-		k = (struct span){f.p, (size_t)(eq - f.p)};
-		v = (struct span){eq + 1, f.n - k.n - 1};
 		if (first) {
-			if (!span_is(f, "v=STSv1"))
+			if (!rm_span_is(f, "v=STSv1"))
 				return -1;
 			first = false;
 			continue;
 		}
-		if (span_is(k, "id")) {
+		if (rm_span_is(k, "id")) {
 			if (have_id || v.n == 0 || v.n >= RM_STS_ID_MAX)
 				return -1;
 			for (size_t j = 0; j < v.n; j++)
@@ -244,7 +188,7 @@ int rm_sts_txt_parse(const char *txt, size_t len, char id_out[RM_STS_ID_MAX])
 			memcpy(id_out, v.p, v.n);
 			id_out[v.n] = '\0';
 			have_id = true;
-		} else if (!ext_name_ok(k) || !ext_value_ok(v)) {
+		} else if (!rm_tv_ext_name_ok(k) || !rm_tv_ext_value_ok(v)) {
 			return -1;
 		}
 	}

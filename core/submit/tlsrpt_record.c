@@ -11,38 +11,7 @@
 #include <strings.h>
 
 #include "submit/tlsrpt.h"
-
-struct span {
-	const char *p;
-	size_t n;
-};
-
-static bool is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static struct span trim(const char *p, size_t n)
-{
-	while (n > 0 && is_wsp(*p)) {
-		p++;
-		n--;
-	}
-	while (n > 0 && is_wsp(p[n - 1]))
-		n--;
-	return (struct span){p, n};
-}
-
-static bool span_is(struct span s, const char *lit)
-{
-	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
+#include "tagval.h"
 
 static int hexval(char c)
 {
@@ -57,7 +26,7 @@ static int hexval(char c)
 
 /* "mailto:" ADDR ["?" hfields]: the percent-decoded ADDR after the
  * scheme, refused unless it is one local@domain of safe bytes */
-static bool mailto_copy(struct span u, char *out, size_t outsz)
+static bool mailto_copy(struct rm_span u, char *out, size_t outsz)
 {
 	size_t o = strlen("mailto:"), at = 0, nat = 0;
 
@@ -89,7 +58,7 @@ static bool mailto_copy(struct span u, char *out, size_t outsz)
 	return nat == 1 && at > 7 && at + 1 < o;
 }
 
-static bool https_copy(struct span u, char *out, size_t outsz)
+static bool https_copy(struct rm_span u, char *out, size_t outsz)
 {
 	if (u.n <= 8 || u.n >= outsz)
 		return false;
@@ -102,7 +71,7 @@ static bool https_copy(struct span u, char *out, size_t outsz)
 	return true;
 }
 
-static int rua_list(struct span v, struct rm_tlsrpt_record *out)
+static int rua_list(struct rm_span v, struct rm_tlsrpt_record *out)
 {
 	size_t i = 0;
 
@@ -111,7 +80,7 @@ static int rua_list(struct span v, struct rm_tlsrpt_record *out)
 	while (i <= v.n) {
 		const char *comma = memchr(v.p + i, ',', v.n - i);
 		size_t end = comma != NULL ? (size_t)(comma - v.p) : v.n;
-		struct span u = trim(v.p + i, end - i);
+		struct rm_span u = rm_span_trim(v.p + i, end - i, false);
 
 		i = end + 1;
 		if (u.n == 0)
@@ -134,61 +103,40 @@ static int rua_list(struct span v, struct rm_tlsrpt_record *out)
 	return 0;
 }
 
-/* §3 tlsrpt-ext-name / tlsrpt-ext-value */
-static bool ext_ok(struct span k, struct span v)
-{
-	if (k.n == 0 || k.n > 32 || !is_alnum(k.p[0]) || v.n == 0)
-		return false;
-	for (size_t i = 1; i < k.n; i++)
-		if (!is_alnum(k.p[i]) && strchr("_-.", k.p[i]) == NULL)
-			return false;
-	for (size_t i = 0; i < v.n; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-
-		if (c < 0x21 || c > 0x7e || c == ';' || c == '=')
-			return false;
-	}
-	return true;
-}
-
 int rm_tlsrpt_record_parse(const char *txt, size_t len,
 			   struct rm_tlsrpt_record *out)
 {
 	bool first = true, have_rua = false;
-	size_t i = 0;
+	struct rm_tv_iter it;
+	struct rm_tv_field fld;
 
 	memset(out, 0, sizeof(*out));
 	if (len < 10 || memcmp(txt, "v=TLSRPTv1", 10) != 0 ||
-	    (len > 10 && txt[10] != ';' && !is_wsp(txt[10])))
+	    (len > 10 && txt[10] != ';' && !rm_tv_is_ws(txt[10], false)))
 		return 1;
 	if (memchr(txt, '\0', len) != NULL)
 		return -1;
-	while (i < len) {
-		const char *semi = memchr(txt + i, ';', len - i);
-		size_t end = semi != NULL ? (size_t)(semi - txt) : len;
-		struct span f = trim(txt + i, end - i);
-		const char *eq = memchr(f.p, '=', f.n);
-		struct span k, v;
+	rm_tv_init(&it, txt, len, false);
+	while (rm_tv_next(&it, &fld)) {
+		struct rm_span f = fld.f, k = fld.k, v;
 
-		i = end + 1;
 		if (f.n == 0) {
-			if (semi != NULL || first)
+			if (!fld.last || first)
 				return -1;
 			break;
 		}
-		if (eq == NULL)
+		if (!fld.has_eq)
 			return -1;
-		k = (struct span){f.p, (size_t)(eq - f.p)};
-		v = trim(eq + 1, f.n - k.n - 1);
+		v = rm_span_trim(fld.v.p, fld.v.n, false);
 		if (first) {
-			if (!span_is(f, "v=TLSRPTv1"))
+			if (!rm_span_is(f, "v=TLSRPTv1"))
 				return -1;
 			first = false;
-		} else if (span_is(k, "rua")) {
+		} else if (rm_span_is(k, "rua")) {
 			if (have_rua || rua_list(v, out) < 0)
 				return -1;
 			have_rua = true;
-		} else if (!ext_ok(k, v)) {
+		} else if (!rm_tv_ext_name_ok(k) || !rm_tv_ext_value_ok(v)) {
 			return -1;
 		}
 	}

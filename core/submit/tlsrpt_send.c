@@ -18,15 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
-#include "mailauth/dmarc_report.h"
 #include "submit/https_client.h"
 #include "submit/tlsrpt.h"
+#include "submit/report_daily.h"
 #include "submit_int.h"
 
 #define TLSRPT_SEND_EVERY 3600.0
@@ -183,125 +182,50 @@ static void per_report(void *arg, const struct rm_tlsrpt_report *r)
 	}
 }
 
+static int build_day(const char *dir, const char *day, void *arg)
+{
+	struct run *run = arg;
+	const struct rm_config *c = run->c;
+	char sts[4096];
+	struct rm_tlsrpt_meta m = {.org_name = c->tlsrpt.org_name,
+				   .contact = c->tlsrpt.contact,
+				   .submitter = c->hostname,
+				   .sts_dir = sts};
+
+	snprintf(sts, sizeof(sts), "%s/mta-sts", c->mail_root);
+	return rm_tlsrpt_build_day(dir, day, &m, per_report, run);
+}
+
+static void prune(const char *dir)
+{
+	(void)rm_tlsrpt_prune(dir, (int64_t)time(NULL), RM_TLSRPT_KEEP_DAYS);
+}
+
 int rm_tlsrpt_send(const char *day, bool dry, FILE *out)
 {
 	const struct rm_config *c = rm_conf();
-	struct rm_tlsrpt_meta m;
 	struct run run = {.c = c, .dry = dry, .out = out};
-	char dir[4096], sts[4096], path[4200], last[16] = "", yday[11];
-	int lease, rc = 0;
-	ssize_t n;
+	struct rm_report_day rd = {"tlsrpt", build_day, prune, &run};
 
-	if (c == NULL || c->mail_root == NULL)
+	if (rm_report_day_run(&rd, c, day, dry, out) < 0)
 		return -1;
-	if (day == NULL) {
-		dmarc_report_day((int64_t)time(NULL) - 86400, yday);
-		day = yday;
-	}
-	snprintf(dir, sizeof(dir), "%s/tlsrpt", c->mail_root);
-	snprintf(sts, sizeof(sts), "%s/mta-sts", c->mail_root);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -1;
-	snprintf(path, sizeof(path), "%s/send.lease", dir);
-	lease = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lease < 0)
-		return -1;
-	if (flock(lease, LOCK_EX | LOCK_NB) < 0) {
-		/* another process of this mail root is sending */
-		close(lease);
-		return 0;
-	}
-	n = pread(lease, last, sizeof(last) - 1, 0);
-	last[n > 0 ? n : 0] = '\0';
-	if (!dry && last[0] != '\0' && strncmp(last, day, 10) >= 0) {
-		if (out != NULL)
-			fprintf(out, "%s: already sent\n", day);
-		goto done;
-	}
-	m = (struct rm_tlsrpt_meta){.org_name = c->tlsrpt.org_name,
-				    .contact = c->tlsrpt.contact,
-				    .submitter = c->hostname,
-				    .sts_dir = sts};
-	if (rm_tlsrpt_build_day(dir, day, &m, per_report, &run) < 0 &&
-	    errno != ENOENT) {
-		rc = -1;
-		goto done;
-	}
-	if (!dry) {
-		/* the day is done even when some rua failed: a retry would
-		 * send the others twice */
-		if (pwrite(lease, day, 10, 0) != 10 ||
-		    ftruncate(lease, 10) < 0 || fsync(lease) < 0)
-			rm_log(RMAIL_LOG_ERR, "tlsrpt: %s: %s", path,
-			       strerror(errno));
-		(void)rm_tlsrpt_prune(dir, (int64_t)time(NULL),
-				      RM_TLSRPT_KEEP_DAYS);
-	}
-	rc = run.sent;
-done:
-	close(lease);
-	return rc;
+	return run.sent;
 }
 
 /* ---- the daily job ------------------------------------------------- */
 
-static struct rmail_timer *tick;
-static bool busy;
-
-static void job(void *arg, const volatile int *cancel)
+static bool enabled(const struct rm_config *c)
 {
-	(void)cancel;
-	(void)rm_tlsrpt_send(arg, false, NULL);
-}
-
-static void job_done(void *arg, int cancelled)
-{
-	(void)cancelled;
-	free(arg);
-	busy = false;
-}
-
-static bool run_now(const char *day)
-{
-	if (busy)
-		return false;
-	busy = true;
-	/* blocking DNS, HTTPS and delivery: the outbound pool */
-	rm_work_submit(RM_WORK_DELIVER, job, job_done,
-		       day != NULL ? rm_xstrdup(day) : NULL);
-	return true;
-}
-
-static void tick_cb(void *arg)
-{
-	const struct rm_config *c = rm_conf();
-
-	(void)arg;
-	if (c != NULL && c->tlsrpt.reports)
-		(void)run_now(NULL);
-}
-
-/* "tlsrpt send [DAY]" (rmail tlsrpt report --send) */
-static int ctl_send(void *arg, int argc, const char *const *argv, char *out,
-		    size_t outsz)
-{
-	const char *day = argc > 2 ? argv[2] : NULL;
-
-	(void)arg;
-	if (day != NULL && (strlen(day) != 10 || day[4] != '-')) {
-		snprintf(out, outsz, "expected YYYY-MM-DD");
-		return -1;
-	}
-	snprintf(out, outsz, "%s",
-		 run_now(day) ? "report run scheduled"
-			      : "a report run is going on already");
-	return 0;
+	return c->tlsrpt.reports;
 }
 
 void rm_tlsrpt_send_start(void)
 {
-	if (rm_control_register(NULL, "tlsrpt send", ctl_send, NULL) < 0)
-		rm_log(RMAIL_LOG_DEBUG, "tlsrpt send: already registered");
-	if (tick == NULL)
-		tick = rm_timer_add(1.5, TLSRPT_SEND_EVERY, tick_cb, NULL);
+	static struct rm_report_job j = {.cmd = "tlsrpt send",
+					 .send = rm_tlsrpt_send,
+					 .enabled = enabled,
+					 .first = 1.5,
+					 .every = TLSRPT_SEND_EVERY};
+
+	rm_report_job_start(&j);
 }

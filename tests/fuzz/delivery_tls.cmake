@@ -3,7 +3,9 @@
 # `_smtp._tls` record (DNS).
 rmail_fuzz(mta_sts_policy
   SOURCES tests/fuzz/fuzz_mta_sts_policy.c core/submit/mta_sts_policy.c
+          core/tagval.c
   INCLUDES core)
 rmail_fuzz(tlsrpt_record
   SOURCES tests/fuzz/fuzz_tlsrpt_record.c core/submit/tlsrpt_record.c
+          core/tagval.c
   INCLUDES core)
