@@ -39,7 +39,8 @@ bool rm_tv_ext_name_ok(struct rm_span k)
 	if (k.n == 0 || k.n > 32 || !is_alnum(k.p[0]))
 		return false;
 	for (size_t i = 1; i < k.n; i++)
-		if (!is_alnum(k.p[i]) && strchr("_-.", k.p[i]) == NULL)
+		if (!is_alnum(k.p[i]) &&
+		    (k.p[i] == '\0' || strchr("_-.", k.p[i]) == NULL))
 			return false;
 	return true;
 }

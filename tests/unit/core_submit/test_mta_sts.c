@@ -158,6 +158,14 @@ static void test_txt(void)
 	g_assert_cmpint(TXT("v=STSv1; id=1;;"), ==, -1);
 	g_assert_cmpint(TXT("v=STSv1; id=1; bad"), ==, -1);
 #undef TXT
+	/* a NUL inside an extension name (RFC 8461 3.1: alphanumerics,
+	 * "_", "-", ".") */
+	{
+		static const char nul[] = "v=STSv1; e\0x=1; id=X1";
+
+		g_assert_cmpint(rm_sts_txt_parse(nul, sizeof(nul) - 1, id), ==,
+				-1);
+	}
 }
 
 static void test_tlsrpt_record(void)
