@@ -38,7 +38,9 @@ static int fx_open(struct rmail_mctx *m, const struct rmail_filter_step *st,
 {
 	struct fx_sess *s;
 
-	if (st->listener != RMAIL_FILTER_MX) {
+	/* port 25 and the API's send (a synthesized session) */
+	if (st->listener != RMAIL_FILTER_MX &&
+	    st->listener != RMAIL_FILTER_API) {
 		*sess_r = NULL;
 		return 0;
 	}

@@ -3,7 +3,8 @@
  * fixture module (fx_sessfilter.c) that answers every step later from
  * a timer: a RCPT refused for that recipient only, an end-of-data
  * refusal, an edit in the stored copy, and a DELIVERY-stage target
- * filing the copy into a mailbox of the filter's choice.
+ * filing the copy into a mailbox of the filter's choice; the API's
+ * send runs the same steps in a session the core synthesizes.
  *
  * Given a directory (test_abi_v1_4), the fixture is mod_fx14sess from
  * there, built against the frozen 1.4 headers: ABI 1.4 keeps working.
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exhc.h"
 #include "harness.h"
 
 #define DOM "example.test"
@@ -144,6 +146,39 @@ static void test_target(void)
 	g_free(l);
 }
 
+/* /api/send: the synthesized session's RCPT step refuses nofx@, and so
+ * the whole request; without it the message goes through */
+static void test_api(void)
+{
+	unsigned port = rmh_port(H, "http");
+	int st = 0;
+	char *tok = ex_login(port, false, NULL, BOB, PW, NULL, &st), *path;
+	char *t;
+	struct exresp r;
+
+	g_assert_nonnull(tok);
+	r = ex_req(port, false, NULL, "POST", "/api/send", tok,
+		   "{\"to\":[\"" BOB "\",\"nofx@" DOM "\"],"
+		   "\"subject\":\"tag-fxapi1\",\"text\":\"x\"}",
+		   NULL);
+	g_assert_cmpint(r.status, >=, 400);
+	exresp_free(&r);
+	path = NULL;
+	g_assert_null(stored("tag-fxapi1", &path));
+	r = ex_req(port, false, NULL, "POST", "/api/send", tok,
+		   "{\"to\":[\"" BOB "\"],"
+		   "\"subject\":\"tag-fxapi2\",\"text\":\"x\"}",
+		   NULL);
+	g_assert_cmpint(r.status, ==, 200);
+	g_assert_nonnull(strstr(r.body, "\"sent\":[\"" BOB "\"]"));
+	exresp_free(&r);
+	t = stored("tag-fxapi2", &path); /* Sent or INBOX */
+	g_assert_nonnull(t);
+	g_free(t);
+	g_free(path);
+	g_free(tok);
+}
+
 #ifdef RMAIL_ABI_FROZEN_1_4
 #include <rmail/rmail.h>
 
@@ -164,7 +199,8 @@ static void test_sizes(void)
 /* the frozen fixture beside the build's store and SMTP modules */
 static void use_fixture_dir(const char *fx_dir)
 {
-	static const char *const own[] = {"mod_shardstore.so", "mod_smtp.so"};
+	static const char *const own[] = {"mod_shardstore.so", "mod_smtp.so",
+					  "mod_exchange.so"};
 	char *dir = g_build_filename(rmh_dir(H), "modules", NULL), *src, *dst;
 
 	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
@@ -183,7 +219,8 @@ static void use_fixture_dir(const char *fx_dir)
 	}
 	rmh_setf(H, "module_dir", "\"%s\"", dir);
 	rmh_set(H, "modules",
-		"[\"mod_shardstore\", \"mod_smtp\", \"mod_fx14sess\"]");
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_exchange\", "
+		"\"mod_fx14sess\"]");
 	g_free(dir);
 }
 
@@ -201,11 +238,15 @@ int main(int argc, char **argv)
 		use_fixture_dir(argv[1]);
 	else
 		rmh_set(H, "modules",
-			"[\"mod_shardstore\", \"mod_smtp\", \"mod_fxsess\"]");
+			"[\"mod_shardstore\", \"mod_smtp\", "
+			"\"mod_exchange\", \"mod_fxsess\"]");
 	rmh_setf(H, "smtp",
 		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
 		 "\"smtps_listen\": []}",
 		 rmh_port(H, "smtp"));
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"tls_listen\": []}",
+		 rmh_port(H, "http"));
 	rmh_write_config(H);
 	user_add[2] = rmh_config_path(H);
 	for (int i = 0; i < 2; i++) {
@@ -222,6 +263,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/filter/sess/edit", test_edit);
 	g_test_add_func("/filter/sess/reject", test_reject);
 	g_test_add_func("/filter/sess/target", test_target);
+	g_test_add_func("/filter/sess/api", test_api);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);
