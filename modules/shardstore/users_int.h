@@ -5,6 +5,7 @@
 #ifndef SS_USERS_INT_H
 #define SS_USERS_INT_H
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -91,6 +92,9 @@ int ss_user_parse(const char *data, size_t len, struct ss_user_rec *u_r,
  * malloc'd text */
 char *ss_user_render(const struct ss_user_rec *u, const char *old,
 		     size_t oldlen);
+/* root as user.json's text (indented, a final newline), malloc'd;
+ * takes root's reference.  NULL when out of memory. */
+char *ss_user_dump(json_t *root);
 
 /* ---- users.c ------------------------------------------------------ */
 /* the scheme new hashes get (yescrypt) */

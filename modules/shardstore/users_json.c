@@ -99,8 +99,6 @@ char *ss_user_render(const struct ss_user_rec *u, const char *old,
 		     size_t oldlen)
 {
 	json_t *root = NULL;
-	char *text, *out;
-	size_t n;
 
 	if (old != NULL)
 		root = json_loadb(old, oldlen, 0, NULL);
@@ -120,7 +118,15 @@ char *ss_user_render(const struct ss_user_rec *u, const char *old,
 	json_object_set_new(root, "created", json_integer(u->created));
 	json_object_set_new(root, "token_gen",
 			    json_integer((json_int_t)u->token_gen));
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	return ss_user_dump(root);
+}
+
+char *ss_user_dump(json_t *root)
+{
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *out;
+	size_t n;
+
 	json_decref(root);
 	if (text == NULL)
 		return NULL;

@@ -96,8 +96,6 @@ static char *edit(const char *old, size_t oldlen, const char *name,
 		  const char *value)
 {
 	json_t *root = json_loadb(old, oldlen, 0, NULL), *set;
-	char *text, *out;
-	size_t n;
 
 	if (root == NULL)
 		return NULL;
@@ -110,19 +108,7 @@ static char *edit(const char *old, size_t oldlen, const char *name,
 		json_object_set_new(set, name, json_string(value));
 	else
 		json_object_del(set, name);
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (text == NULL)
-		return NULL;
-	n = strlen(text);
-	out = realloc(text, n + 2);
-	if (out == NULL) {
-		free(text);
-		return NULL;
-	}
-	out[n] = '\n';
-	out[n + 1] = '\0';
-	return out;
+	return ss_user_dump(root);
 }
 
 int ss_user_setting_set(void *h, const char *address, const char *name,
