@@ -48,7 +48,7 @@ static void test_queue_commands(void)
 {
 	struct rmh *h = rmh_new();
 	struct rm_config *conf = NULL;
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0};
 	struct rmail_err err;
 	const char *rcpts[] = {"someone@remote.test"};
 	const char *msg = "Subject: queued\r\n\r\nhello\r\n";

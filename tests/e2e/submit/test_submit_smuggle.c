@@ -327,7 +327,7 @@ static void seed(const char *dir, const struct out_case *k)
 	char *path = g_build_filename(dir, k->name, NULL);
 	char *rcpt = g_strdup_printf("%s@remote.test", k->name);
 	const char *rcpts[] = {rcpt};
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0};
 	struct rmail_err err;
 	char id[RM_QID_MAX];
 	int fd;

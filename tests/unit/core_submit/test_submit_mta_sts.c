@@ -101,7 +101,7 @@ static struct run queue_once(const char *rcpt, const char *subject)
 	char *tmp = g_build_filename(dir, "msg", NULL);
 	char *logp = g_build_filename(dir, "pass.log", NULL);
 	char id[RM_QID_MAX];
-	struct rm_msg_src src;
+	struct rm_msg_src src = {0};
 	struct rm_qentry e;
 	struct rmail_err err;
 	struct run r = {0};
