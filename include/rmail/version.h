@@ -59,7 +59,7 @@
  *       DNSSEC-validating resolver (answers in <rmail/dns.h>).
  *       rmail_append_opts.uid and rmail_store_ops.mbox_set_uidvalidity:
  *       imports keep a source's UIDVALIDITY and UIDs.
- *  1.4  (this release; every append below goes under it)
+ *  1.4  (release 0.4 work, frozen in tests/abi/v1_4)
  *       rmail_submit_opts.requiretls: the REQUIRETLS MAIL parameter
  *       (RFC 8689) travels with the message (RMAIL_SUBMIT_OPTS_SIZE_1_4).
  *       rmail_store_ops.user_setting_get and user_setting_set: per-user
@@ -85,6 +85,7 @@
  *       rmail_submit_opts.filters (RMAIL_FILTER_OPS_SIZE_1_4,
  *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
  *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
+ *  1.5  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -96,7 +97,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 4
+#define RMAIL_ABI_MINOR 5
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
