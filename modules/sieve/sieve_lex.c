@@ -49,10 +49,14 @@ static int skip_ws(struct sv_lexer *l)
 			while (l->p < l->end && *l->p != '\n')
 				l->p++;
 		} else if (c == '/' && l->p + 1 < l->end && l->p[1] == '*') {
+			unsigned start = l->line;
+
 			l->p += 2;
 			for (;;) {
-				if (l->p + 1 >= l->end)
+				if (l->p + 1 >= l->end) {
+					l->line = start;
 					return -1;
+				}
 				if (l->p[0] == '*' && l->p[1] == '/')
 					break;
 				if (*l->p == '\n')
@@ -130,8 +134,10 @@ static enum sv_tok multiline(struct sv_lexer *l)
 		const char *e = memchr(s, '\n', (size_t)(l->end - s));
 		size_t ln;
 
-		if (e == NULL)
+		if (e == NULL) {
+			l->line = l->tline;
 			return fail(l, "unterminated multi-line string");
+		}
 		ln = (size_t)(e - s);
 		if (ln > 0 && s[ln - 1] == '\r')
 			ln--;
