@@ -125,11 +125,9 @@ static enum sv_tok multiline(struct sv_lexer *l)
 	s++;
 	l->line++;
 	body = s;
-	cap = (size_t)(l->end - body) + 1;
-	d = sv_alloc(l->a, cap);
-	if (d == NULL)
-		return fail(l, "out of memory");
-	l->s = d;
+	/* first pass: the terminator and the decoded size (bare LF lines
+	 * come out as CRLF) */
+	cap = 1;
 	for (;;) {
 		const char *e = memchr(s, '\n', (size_t)(l->end - s));
 		size_t ln;
@@ -139,6 +137,22 @@ static enum sv_tok multiline(struct sv_lexer *l)
 			return fail(l, "unterminated multi-line string");
 		}
 		ln = (size_t)(e - s);
+		if (ln > 0 && s[ln - 1] == '\r')
+			ln--;
+		if (ln == 1 && s[0] == '.')
+			break;
+		cap += ln + 2;
+		s = e + 1;
+	}
+	d = sv_alloc(l->a, cap);
+	if (d == NULL)
+		return fail(l, "out of memory");
+	l->s = d;
+	s = body;
+	for (;;) {
+		const char *e = memchr(s, '\n', (size_t)(l->end - s));
+		size_t ln = (size_t)(e - s);
+
 		if (ln > 0 && s[ln - 1] == '\r')
 			ln--;
 		if (ln == 1 && s[0] == '.') {

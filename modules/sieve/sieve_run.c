@@ -575,7 +575,14 @@ static int t_date(struct run *r, struct frame *f, const struct sv_node *n)
 		struct sv_tm tm;
 		char *buf;
 
-		if (hv[i] == NULL || sv_date_parse(hv[i], strlen(hv[i]), &tm))
+		const char *dv = hv[i];
+
+		if (dv == NULL)
+			continue;
+		/* Received: the date follows the last ';' (RFC 5260 4) */
+		if (strcasecmp(hdr.p, "received") == 0 && strrchr(dv, ';'))
+			dv = strrchr(dv, ';') + 1;
+		if (sv_date_parse(dv, strlen(dv), &tm))
 			continue;
 		if (n->zone != Z_ORIGINAL)
 			sv_date_tozone(&tm, zone);

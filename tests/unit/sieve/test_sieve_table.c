@@ -400,6 +400,15 @@ static const struct row rows[] = {
 	 "if header :index 1 :last :matches \"received\" \"from * by *\" "
 	 "{ fileinto \"${1}\"; }\n",
 	 msg_list, "a@b", "c@d", "fileinto c; fileinto e"},
+	{"5260/4 date of a Received field follows its ';'",
+	 "require [\"date\", \"index\", \"relational\"];\n"
+	 "if date :index 1 :originalzone :is \"received\" \"time\" "
+	 "\"09:06:31\" { discard; }",
+	 msg_list, "a@b", "c@d", "discard"},
+	{"5260/4 unparsable date fails the test",
+	 "require \"date\";\n"
+	 "if date :matches \"subject\" \"year\" \"*\" { discard; }",
+	 msg_list, "a@b", "c@d", "implicit-keep"},
 	/* RFC 5490 mailbox */
 	{"5490/3.1 fileinto :create",
 	 "require [\"fileinto\", \"mailbox\"];\n"
