@@ -89,6 +89,7 @@ struct rm_hostshm *rm_hostshm_lock(void)
 	if (rc == EOWNERDEAD) {
 		recover(h);
 		pthread_mutex_consistent(&h->lock);
+		rm_metric_add("rmail_hostshm_recoveries_total", NULL, 1);
 		rm_log(RMAIL_LOG_WARN,
 		       "hostshm: a process died holding the host table lock; "
 		       "recovered");

@@ -4,6 +4,7 @@
  * lock (mid-update, through the test hook) leaves it usable. */
 #include <glib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +184,7 @@ static void test_killed_mid_update(void)
 {
 	struct auth_keys k;
 	uint64_t before = rm_hostshm_recoveries(), gen = 0;
+	char *metrics;
 	bool acct;
 	int st;
 
@@ -218,6 +220,10 @@ static void test_killed_mid_update(void)
 	rm_hostshm_proc_gone(0);
 	g_assert_cmpuint(rm_ip_count("203.0.113.77"), ==, 0);
 	alarm(0);
+	/* the process that recovered counted it */
+	metrics = rm_metrics_render();
+	g_assert_nonnull(strstr(metrics, "rmail_hostshm_recoveries_total 3"));
+	free(metrics);
 }
 
 static int hammer(int n)
