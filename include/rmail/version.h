@@ -86,6 +86,8 @@
  *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
  *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
  *  1.5  (this release; every append below goes under it)
+ *       rmail_core.conf_str("processes"): the host's worker processes
+ *       (a new key, no struct grows; NULL from an older core).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
