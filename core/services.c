@@ -49,7 +49,15 @@ static const char *svc_conf_str(const char *key)
 		/* the store sizes what password checks may take at once */
 		static char buf[16];
 
-		snprintf(buf, sizeof(buf), "%u", c->workers.hash);
+		/* this process's share of the host's threads */
+		snprintf(buf, sizeof(buf), "%u",
+			 rm_proc_share(c->workers.hash));
+		return buf;
+	}
+	if (strcmp(key, "processes") == 0) {
+		static char buf[16];
+
+		snprintf(buf, sizeof(buf), "%u", rm_proc_count());
 		return buf;
 	}
 	return NULL;

@@ -283,7 +283,8 @@ struct rmail_core {
 		     va_list ap) RMAIL_PRINTF(3, 0);
 
 	/* config values of the core itself: "hostname", "mail_root",
-	 * "version", "workers.hash" (since 1.2; NULL before) */
+	 * "version", "workers.hash" (since 1.2; NULL before), "processes"
+	 * (worker processes on the host, since 1.5; NULL before) */
 	const char *(*conf_str)(const char *key);
 
 	/* pools: bump allocation, freed all at once; OOM aborts */

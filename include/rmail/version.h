@@ -89,6 +89,8 @@
  *       rmail_core.casemap: i;unicode-casemap (RFC 5051), the table
  *       mod_imap kept, now the core's for every module
  *       (RMAIL_CORE_SIZE_1_5).
+ *       rmail_core.conf_str("processes"): the host's worker processes
+ *       (a new key, no struct grows; NULL from an older core).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
