@@ -209,6 +209,7 @@ struct sv_matcher {
 	uint64_t *steps, max_steps; /* shared budget; over it: *over = 1 */
 	int over;
 	int oom;
+	int folded; /* values and keys already through casemap */
 	uint64_t work;
 	/* :matches groups of the last success, into the caller's arena */
 	struct sv_arena *a;
@@ -219,6 +220,10 @@ struct sv_matcher {
 /* 1 match, 0 no match (m->over / m->oom: budget/memory ran out) */
 int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	     size_t kn);
+/* i;unicode-casemap's fold into m->a (ASCII when no casemap); NULL on
+ * no memory */
+const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
+		    size_t *len_r);
 /* relational compare of v against k with the comparator: <0, 0, >0 */
 int sv_compare(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	       size_t kn);

@@ -14,8 +14,8 @@ static int lower(int c)
 }
 
 /* fold for i;unicode-casemap into the arena; NULL on no memory */
-static const char *ufold(struct sv_matcher *m, const char *s, size_t n,
-			 size_t *len_r)
+const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
+		    size_t *len_r)
 {
 	char *f, *d;
 	size_t fl = 0;
@@ -61,12 +61,19 @@ static int step(struct sv_matcher *m)
 	return 0;
 }
 
-/* a cheap unit of work: one budget step per 64 */
-static int tick(struct sv_matcher *m)
+/* cheap units of work (comparisons): one budget step per 64 */
+static int charge(struct sv_matcher *m, uint64_t units)
 {
-	if ((++m->work & 63) != 0)
+	m->work += units;
+	if (m->work < 64)
 		return 0;
-	return step(m);
+	*m->steps += m->work / 64;
+	m->work %= 64;
+	if (*m->steps > m->max_steps) {
+		m->over = 1;
+		return -1;
+	}
+	return 0;
 }
 
 static int eqc(const struct sv_matcher *m, char a, char b)
@@ -105,9 +112,9 @@ int sv_compare(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 
 	if (m->cmp == CMP_NUMERIC)
 		return numcmp(v, vn, k, kn);
-	if (m->cmp == CMP_UNICODE) {
-		v = ufold(m, v, vn, &vn);
-		k = v != NULL ? ufold(m, k, kn, &kn) : NULL;
+	if (m->cmp == CMP_UNICODE && !m->folded) {
+		v = sv_fold(m, v, vn, &vn);
+		k = v != NULL ? sv_fold(m, k, kn, &kn) : NULL;
 		if (v == NULL || k == NULL) {
 			m->oom = 1;
 			return -1;
@@ -188,7 +195,7 @@ static int glob(struct sv_matcher *m, const char *s, size_t sn, const char *p,
 	size_t pi = 0, si = 0, star = (size_t)-1, star_si = 0;
 
 	while (si < sn) {
-		if (tick(m) < 0)
+		if (charge(m, 1) < 0)
 			return 0;
 		if (pi < nt && t[pi].kind == 2) {
 			int l = charlen(m, s + si, sn - si);
@@ -245,9 +252,9 @@ int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 		return sv_rel_ok(m->rel, sv_compare(m, v, vn, k, kn));
 	if (m->match == M_IS)
 		return sv_compare(m, v, vn, k, kn) == 0 && !m->oom;
-	if (m->cmp == CMP_UNICODE) {
-		v = ufold(m, v, vn, &vn);
-		k = v != NULL ? ufold(m, k, kn, &kn) : NULL;
+	if (m->cmp == CMP_UNICODE && !m->folded) {
+		v = sv_fold(m, v, vn, &vn);
+		k = v != NULL ? sv_fold(m, k, kn, &kn) : NULL;
 		if (v == NULL || k == NULL) {
 			m->oom = 1;
 			return 0;
@@ -261,8 +268,7 @@ int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 
 			while (j < kn && eqc(m, v[i + j], k[j]))
 				j++;
-			m->work += j;
-			if (tick(m) < 0)
+			if (charge(m, j + 1) < 0)
 				return 0;
 			if (j == kn)
 				return 1;

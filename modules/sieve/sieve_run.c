@@ -307,13 +307,28 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 			hit = sv_match(&m, cnt, strlen(cnt), keys[k].p,
 				       keys[k].n);
 	} else {
-		for (size_t i = 0; i < nvals && !hit; i++)
+		/* fold each value and key once, not once per pair */
+		if (m.cmp == CMP_UNICODE) {
+			for (size_t k = 0; k < keyl->n; k++) {
+				keys[k].p = (char *)sv_fold(
+					&m, keys[k].p, keys[k].n, &keys[k].n);
+				if (keys[k].p == NULL)
+					return oom(r, n->line);
+			}
+			m.folded = 1;
+		}
+		for (size_t i = 0; i < nvals && !hit; i++) {
+			const char *v = vals[i].p;
+			size_t vn = vals[i].n;
+
+			if (m.folded && (v = sv_fold(&m, v, vn, &vn)) == NULL)
+				return oom(r, n->line);
 			for (size_t k = 0; k < keyl->n && !hit; k++) {
-				hit = sv_match(&m, vals[i].p, vals[i].n,
-					       keys[k].p, keys[k].n);
+				hit = sv_match(&m, v, vn, keys[k].p, keys[k].n);
 				if (m.over || m.oom)
 					break;
 			}
+		}
 	}
 	if (m.over)
 		return rfail(r, n->line, "step budget exceeded");
