@@ -48,6 +48,7 @@ struct run {
 	const struct sieve_script **once;
 	size_t nonce;
 	size_t nredirects, depth;
+	struct sv_addr *addrs; /* ADDR_MAX, allocated once per run */
 };
 
 static int rfail(struct run *r, unsigned line, const char *fmt, ...)
@@ -410,7 +411,6 @@ static int t_header_like(struct run *r, struct frame *f,
 {
 	struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
 	struct vals vs = {0};
-	struct sv_addr *addrs = NULL;
 
 	if (names == NULL)
 		return -1;
@@ -426,17 +426,17 @@ static int t_header_like(struct run *r, struct frame *f,
 					return oom(r, n->line);
 				continue;
 			}
-			if (addrs == NULL)
-				addrs = sv_alloc(&r->a,
-						 ADDR_MAX * sizeof(*addrs));
-			if (addrs == NULL)
+			if (r->addrs == NULL)
+				r->addrs = sv_alloc(
+					&r->a, ADDR_MAX * sizeof(*r->addrs));
+			if (r->addrs == NULL)
 				return oom(r, n->line);
-			size_t na = sv_addr_list(&r->a, v, strlen(v), addrs,
+			size_t na = sv_addr_list(&r->a, v, strlen(v), r->addrs,
 						 ADDR_MAX);
 
 			for (size_t k = 0; k < na; k++)
-				if (addr_vals(r, n, addrs[k].p, addrs[k].n,
-					      &vs) < 0)
+				if (addr_vals(r, n, r->addrs[k].p,
+					      r->addrs[k].n, &vs) < 0)
 					return oom(r, n->line);
 		}
 	}
