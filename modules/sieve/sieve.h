@@ -63,10 +63,12 @@ struct sieve_str {
  * the core MIME parser.  Everything it returns stays the caller's and
  * must remain valid until sieve_run() returns. */
 struct sieve_env {
-	const char *env_from;	       /* envelope sender ("" for <>) */
-	const char *env_to;	       /* envelope recipient (this one) */
-	const char *const *user_addrs; /* NULL-terminated, may be NULL */
-	uint64_t size;		       /* message size in octets */
+	const char *env_from; /* envelope sender ("" for <>) */
+	const char *env_to;   /* envelope recipient (this one) */
+	/* NULL-terminated, may be NULL; not read by the library: carried
+	 * for the caller's vacation decision (RFC 5230 4.5) */
+	const char *const *user_addrs;
+	uint64_t size; /* message size in octets */
 	/* Values of header field `name` (case-insensitive), unfolded and
 	 * RFC 2047-decoded, in message order; returns their count. */
 	size_t (*header)(void *arg, const char *name, const char ***vals_r);
@@ -97,6 +99,11 @@ enum sieve_act {
 	SIEVE_VACATION,
 };
 
+/* Actions come in script order, duplicates already collapsed (fileinto
+ * of one mailbox, keep with fileinto "INBOX", redirect to one address)
+ * and conflicts already refused (reject/ereject with anything but
+ * discard, a second vacation: runtime errors).  SIEVE_DISCARD is listed
+ * once, for logging; it only cancels the implicit keep. */
 struct sieve_action {
 	enum sieve_act kind;
 	unsigned line; /* the command's line in its script */
@@ -114,8 +121,10 @@ struct sieve_action {
 	char **addresses;
 	size_t naddresses;
 	int mime;
-	unsigned days_or_seconds; /* as given (0 = the caller's default) */
-	int seconds;		  /* 1: :seconds (RFC 6131), 0: :days */
+	/* as given; :days 0 reads as 1, and 0 with seconds == 0 means
+	 * neither was given (the caller's default) */
+	unsigned days_or_seconds;
+	int seconds; /* 1: :seconds (RFC 6131), 0: :days */
 };
 
 struct sieve_result {
