@@ -1261,6 +1261,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env,
 	r.implicit_keep = 1;
 	r.iflags.p = "";
 	rc = run_script(&r, s, NULL);
+	/* fileinto :copy "INBOX" already delivers where the implicit keep
+	 * would: once is enough */
+	for (size_t i = 0; rc == 0 && i < res->n; i++)
+		if (res->v[i].kind == SIEVE_FILEINTO &&
+		    is_inbox(res->v[i].mailbox))
+			r.implicit_keep = 0;
 	if (rc == 0 && r.implicit_keep) {
 		struct frame f = {.s = s};
 		struct sv_str none = {"", 0, 0};
