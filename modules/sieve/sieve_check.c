@@ -802,9 +802,9 @@ static int node(struct chk *k, struct sv_node *n, int want_test)
 	default:
 		break;
 	}
-	if (ntests_want == 1 && n->ntests != 1)
+	if (ntests_want == 1 && (n->ntests != 1 || n->tlist))
 		ERR(k, n->line, "%s needs one test", n->name);
-	if (ntests_want == -1 && n->ntests == 0)
+	if (ntests_want == -1 && !n->tlist)
 		ERR(k, n->line, "%s needs a test list", n->name);
 	if (ntests_want == 0 && n->ntests != 0)
 		ERR(k, n->line, "%s takes no test", n->name);

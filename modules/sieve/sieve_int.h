@@ -136,6 +136,7 @@ struct sv_node {
 	size_t nargs;
 	struct sv_node **tests; /* test list, or the one test of if/not */
 	size_t ntests;
+	int tlist;	       /* the tests came as a "( ... )" list */
 	struct sv_node *block; /* first command of { } */
 	int has_block;
 	struct sv_node *next;
