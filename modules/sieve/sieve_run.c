@@ -1253,6 +1253,11 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (s == NULL || env == NULL) {
+		res->implicit_keep = 1;
+		snprintf(res->err, sizeof(res->err), "no script");
+		return -1;
+	}
 	memset(&r, 0, sizeof(r));
 	r.env = env;
 	r.res = res;
