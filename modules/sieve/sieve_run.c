@@ -17,6 +17,7 @@
 #define VAR_MAX_COUNT 512
 #define EXPAND_MAX (256 * 1024)
 #define ADDR_MAX 1024
+#define FLAGS_MAX 256 /* flags in one list: their dedup is quadratic */
 
 struct var {
 	char *name; /* lower case */
@@ -242,6 +243,9 @@ static int expand(struct run *r, struct frame *f, const struct sv_str *in,
 			p = d + 2;
 			continue;
 		}
+		/* lookups are linear in the variables: charge each one */
+		if (step(r, line) < 0)
+			return -1;
 		struct sv_str v = var_get(r, f, d + 2, (size_t)(c - d - 2));
 
 		bput(r, &b, v.p, v.n);
@@ -434,6 +438,9 @@ static int t_header_like(struct run *r, struct frame *f,
 			size_t na = sv_addr_list(&r->a, v, strlen(v), r->addrs,
 						 ADDR_MAX);
 
+			r->steps += na / 16 + strlen(v) / 1024;
+			if (step(r, n->line) < 0)
+				return -1;
 			for (size_t k = 0; k < na; k++)
 				if (addr_vals(r, n, r->addrs[k].p,
 					      r->addrs[k].n, &vs) < 0)
@@ -471,11 +478,15 @@ static int t_envelope(struct run *r, struct frame *f, const struct sv_node *n)
 }
 
 /* the space-separated flags of a string, as values */
-static int split_flags(struct run *r, const struct sv_str *s, struct vals *vs)
+static int split_flags(struct run *r, const struct sv_str *s, struct vals *vs,
+		       unsigned line)
 {
 	const char *p = s->p, *e = s->p + s->n;
 
 	while (p < e) {
+		if (vs->n >= FLAGS_MAX)
+			return rfail(r, line, "too many flags (limit %d)",
+				     FLAGS_MAX);
 		while (p < e && *p == ' ')
 			p++;
 		const char *b = p;
@@ -500,10 +511,10 @@ static int t_hasflag(struct run *r, struct frame *f, const struct sv_node *n)
 		for (size_t i = 0; i < n->pos[0].n; i++) {
 			struct sv_str v = var_get(r, f, names[i].p, names[i].n);
 
-			if (split_flags(r, &v, &vs) < 0)
+			if (split_flags(r, &v, &vs, n->line) < 0)
 				return oom(r, n->line);
 		}
-	} else if (split_flags(r, &r->iflags, &vs) < 0) {
+	} else if (split_flags(r, &r->iflags, &vs, n->line) < 0) {
 		return oom(r, n->line);
 	}
 	return match_values(r, f, n, vs.v, vs.n, &n->pos[n->npos - 1]);
@@ -732,9 +743,9 @@ static int flag_array(struct run *r, struct frame *f, const struct sv_list *l,
 		if (e == NULL)
 			return -1;
 		for (size_t i = 0; i < l->n; i++)
-			if (split_flags(r, &e[i], &vs) < 0)
+			if (split_flags(r, &e[i], &vs, line) < 0)
 				return oom(r, line);
-	} else if (split_flags(r, &r->iflags, &vs) < 0) {
+	} else if (split_flags(r, &r->iflags, &vs, line) < 0) {
 		return oom(r, line);
 	}
 	if (vs.n == 0)
@@ -1025,9 +1036,9 @@ static int a_flags(struct run *r, struct frame *f, const struct sv_node *n)
 	if (e == NULL)
 		return -1;
 	for (size_t i = 0; i < n->pos[n->npos - 1].n; i++)
-		if (split_flags(r, &e[i], &add) < 0)
+		if (split_flags(r, &e[i], &add, n->line) < 0)
 			return oom(r, n->line);
-	if (n->op != OP_SETFLAG && split_flags(r, &cur, &have) < 0)
+	if (n->op != OP_SETFLAG && split_flags(r, &cur, &have, n->line) < 0)
 		return oom(r, n->line);
 	bput(r, &b, "", 0);
 	/* the result: kept old flags, then new ones, each once */
