@@ -246,7 +246,7 @@ static int glob(struct sv_matcher *m, const char *s, size_t sn, const char *p,
 int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	     size_t kn)
 {
-	if (step(m) < 0)
+	if (step(m) < 0 || charge(m, vn < kn ? vn : kn) < 0)
 		return 0;
 	if (m->match == M_VALUE)
 		return sv_rel_ok(m->rel, sv_compare(m, v, vn, k, kn));
