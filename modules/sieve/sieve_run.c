@@ -259,16 +259,23 @@ static int expand(struct run *r, struct frame *f, const struct sv_str *in,
 	return 0;
 }
 
-static struct sv_str *expand_list(struct run *r, struct frame *f,
-				  const struct sv_list *l, unsigned line)
+static const struct sv_str *expand_list(struct run *r, struct frame *f,
+					const struct sv_list *l, unsigned line)
 {
-	struct sv_str *v = sv_alloc(&r->a, (l->n + 1) * sizeof(*v));
+	struct sv_str *v;
+	size_t i;
 
+	/* constant lists are used in place: no allocation per test */
+	for (i = 0; i < l->n && !l->v[i].var; i++)
+		;
+	if (i == l->n)
+		return l->v;
+	v = sv_alloc(&r->a, (l->n + 1) * sizeof(*v));
 	if (v == NULL) {
 		oom(r, line);
 		return NULL;
 	}
-	for (size_t i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++)
 		if (expand(r, f, &l->v[i], &v[i], line) < 0)
 			return NULL;
 	return v;
@@ -295,7 +302,7 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 			const struct sv_list *keyl)
 {
 	struct sv_matcher m;
-	struct sv_str *keys = expand_list(r, f, keyl, n->line);
+	const struct sv_str *keys = expand_list(r, f, keyl, n->line);
 	int hit = 0;
 
 	if (keys == NULL)
@@ -314,12 +321,19 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 	} else {
 		/* fold each value and key once, not once per pair */
 		if (m.cmp == CMP_UNICODE) {
+			/* a copy: `keys` may be the script's own list */
+			struct sv_str *fk =
+				sv_alloc(&r->a, (keyl->n + 1) * sizeof(*fk));
+
+			if (fk == NULL)
+				return oom(r, n->line);
 			for (size_t k = 0; k < keyl->n; k++) {
-				keys[k].p = (char *)sv_fold(
-					&m, keys[k].p, keys[k].n, &keys[k].n);
-				if (keys[k].p == NULL)
+				fk[k].p = (char *)sv_fold(&m, keys[k].p,
+							  keys[k].n, &fk[k].n);
+				if (fk[k].p == NULL)
 					return oom(r, n->line);
 			}
+			keys = fk;
 			m.folded = 1;
 		}
 		for (size_t i = 0; i < nvals && !hit; i++) {
@@ -354,15 +368,22 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 }
 
 /* growable value array */
+/* growable value array; the first few live inside it (on the test's
+ * stack), so a test with a handful of values allocates nothing */
 struct vals {
 	struct sv_str *v;
 	size_t n, cap;
+	struct sv_str inl[8];
 };
 
 static int vpush(struct run *r, struct vals *vs, const char *p, size_t n)
 {
+	if (vs->v == NULL) {
+		vs->v = vs->inl;
+		vs->cap = sizeof(vs->inl) / sizeof(*vs->inl);
+	}
 	if (vs->n == vs->cap) {
-		size_t cap = vs->cap ? vs->cap * 2 : 16;
+		size_t cap = vs->cap * 2;
 		struct sv_str *nv = sv_alloc(&r->a, cap * sizeof(*nv));
 
 		if (nv == NULL)
@@ -413,7 +434,7 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n);
 static int t_header_like(struct run *r, struct frame *f,
 			 const struct sv_node *n)
 {
-	struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+	const struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
 	struct vals vs = {0};
 
 	if (names == NULL)
@@ -452,7 +473,7 @@ static int t_header_like(struct run *r, struct frame *f,
 
 static int t_envelope(struct run *r, struct frame *f, const struct sv_node *n)
 {
-	struct sv_str *parts = expand_list(r, f, &n->pos[0], n->line);
+	const struct sv_str *parts = expand_list(r, f, &n->pos[0], n->line);
 	struct vals vs = {0};
 
 	if (parts == NULL)
@@ -504,7 +525,8 @@ static int t_hasflag(struct run *r, struct frame *f, const struct sv_node *n)
 	struct vals vs = {0};
 
 	if (n->npos == 2) {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
@@ -523,7 +545,7 @@ static int t_hasflag(struct run *r, struct frame *f, const struct sv_node *n)
 static int t_body(struct run *r, struct frame *f, const struct sv_node *n)
 {
 	const struct sieve_str *parts = NULL;
-	struct sv_str *ct = NULL;
+	const struct sv_str *ct = NULL;
 	const char **ctypes = NULL;
 	struct vals vs = {0};
 	int np = 0;
@@ -653,7 +675,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 	case OP_SIZE:
 		return n->over ? r->env->size > n->num : r->env->size < n->num;
 	case OP_EXISTS: {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
@@ -666,7 +689,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 		return 1;
 	}
 	case OP_MAILBOXEXISTS: {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
@@ -682,7 +706,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 	case OP_ENVELOPE:
 		return t_envelope(r, f, n);
 	case OP_STRING: {
-		struct sv_str *src = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *src =
+			expand_list(r, f, &n->pos[0], n->line);
 		struct vals vs = {0};
 
 		if (src == NULL)
@@ -738,7 +763,7 @@ static int flag_array(struct run *r, struct frame *f, const struct sv_list *l,
 	*out = NULL;
 	*nout = 0;
 	if (l != NULL) {
-		struct sv_str *e = expand_list(r, f, l, line);
+		const struct sv_str *e = expand_list(r, f, l, line);
 
 		if (e == NULL)
 			return -1;
@@ -932,7 +957,8 @@ static int a_vacation(struct run *r, struct frame *f, const struct sv_node *n,
 	a->seconds = n->seconds;
 	a->days_or_seconds = n->has_days ? (unsigned)n->num : 0;
 	if (n->addresses.n > 0) {
-		struct sv_str *ad = expand_list(r, f, &n->addresses, n->line);
+		const struct sv_str *ad =
+			expand_list(r, f, &n->addresses, n->line);
 
 		if (ad == NULL)
 			return -1;
@@ -1031,7 +1057,8 @@ static int a_flags(struct run *r, struct frame *f, const struct sv_node *n)
 		target = &v->val;
 	}
 	cur = *target;
-	struct sv_str *e = expand_list(r, f, &n->pos[n->npos - 1], n->line);
+	const struct sv_str *e =
+		expand_list(r, f, &n->pos[n->npos - 1], n->line);
 
 	if (e == NULL)
 		return -1;
