@@ -79,9 +79,12 @@ struct sieve_env {
 	int (*body)(void *arg, enum sieve_body_transform transform,
 		    const char *const *ctypes, size_t nctypes,
 		    const struct sieve_str **parts_r);
-	/* i;unicode-casemap (RFC 5051) fold of s[0..n) into a malloc'd
-	 * string; NULL here falls back to ASCII case folding. */
-	char *(*casemap)(const char *s, size_t n, size_t *len_r);
+	/* i;unicode-casemap (RFC 5051): the canonical form of s[0..n) into
+	 * out[0..cap), bytes needed returned like snprintf (the library
+	 * calls again with a larger buffer when it is above cap): the core
+	 * service rmail_core.casemap (ABI 1.5) as it is.  NULL here falls
+	 * back to ASCII case folding. */
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
 	/* mailbox (RFC 5490) mailboxexists; NULL: no mailbox exists */
 	int (*mailbox_exists)(void *arg, const char *mailbox);
 	time_t now;	/* for currentdate */

@@ -206,7 +206,7 @@ struct sv_matcher {
 	enum sv_cmp cmp;
 	enum sv_match match;
 	enum sv_rel rel;
-	char *(*casemap)(const char *s, size_t n, size_t *len_r);
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
 	uint64_t *steps, max_steps; /* shared budget; over it: *over = 1 */
 	int over;
 	int oom;

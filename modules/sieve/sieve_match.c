@@ -3,7 +3,6 @@
  * (:is, :contains, :matches with RFC 5229 match groups, :value).
  * :matches is the linear-backtracking glob: every step is charged to the
  * run's budget, so a hostile pattern costs at most the budget. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "sieve_int.h"
@@ -17,8 +16,8 @@ static int lower(int c)
 const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
 		    size_t *len_r)
 {
-	char *f, *d;
-	size_t fl = 0;
+	char *d;
+	size_t fl, need;
 
 	if (m->casemap == NULL) {
 		d = sv_alloc(m->a, n + 1);
@@ -29,12 +28,20 @@ const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
 		*len_r = n;
 		return d;
 	}
-	f = m->casemap(s, n, &fl);
-	if (f == NULL)
+	/* most folds grow little; else ask again with what it needs */
+	fl = n + n / 2 + 16;
+	d = sv_alloc(m->a, fl + 1);
+	if (d == NULL)
 		return NULL;
-	d = sv_memdup(m->a, f, fl);
-	free(f);
-	*len_r = fl;
+	need = m->casemap(s, n, d, fl);
+	if (need > fl) {
+		d = sv_alloc(m->a, need + 1);
+		if (d == NULL)
+			return NULL;
+		if (m->casemap(s, n, d, need) > need)
+			return NULL;
+	}
+	*len_r = need;
 	return d;
 }
 
