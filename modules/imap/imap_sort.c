@@ -500,7 +500,7 @@ static int cmp_key(const struct imap_sort_msg *a, const struct imap_sort_msg *b,
 	case IMAP_SORT_ARRIVAL:
 		return cmp_i64(a->internaldate, b->internaldate);
 	case IMAP_SORT_DATE:
-		return cmp_i64(imap_sort_sent(a), imap_sort_sent(b));
+		return cmp_i64(a->sent, b->sent);
 	case IMAP_SORT_SIZE:
 		return a->size < b->size ? -1 : a->size > b->size;
 	default:
@@ -509,18 +509,82 @@ static int cmp_key(const struct imap_sort_msg *a, const struct imap_sort_msg *b,
 	}
 }
 
+/*
+ * What qsort moves: the first key's order as 128 bits (numbers biased
+ * to unsigned, strings' first 16 bytes big-endian, REVERSE inverted),
+ * so most comparisons never touch the records; ties on a longer
+ * string, further keys and then the sequence number look further.
+ */
+struct ent {
+	uint64_t k0, k1;
+	uint32_t seq;
+	uint32_t i : 31;
+	uint32_t more : 1; /* a string longer than the 16 bytes */
+};
+
 /* qsort has no context argument: one sort per thread at a time */
 static _Thread_local const struct imap_sort_crit *t_crit;
 static _Thread_local unsigned t_ncrit;
+static _Thread_local const struct imap_sort_msg *t_msgs;
 
-static int cmp_msgs(const void *x, const void *y)
+static uint64_t be64(const char *s, size_t n)
 {
-	const struct imap_sort_msg *a = x, *b = y;
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | (i < n ? (unsigned char)s[i] : 0);
+	return v;
+}
+
+static void ent_key(struct ent *e, const struct imap_sort_msg *m,
+		    const struct imap_sort_crit *c)
+{
+	const char *s;
+	size_t n;
+
+	e->k1 = 0;
+	e->more = 0;
+	switch (c->key) {
+	case IMAP_SORT_ARRIVAL:
+		e->k0 = (uint64_t)m->internaldate ^ (1ull << 63);
+		break;
+	case IMAP_SORT_DATE:
+		e->k0 = (uint64_t)m->sent ^ (1ull << 63);
+		break;
+	case IMAP_SORT_SIZE:
+		e->k0 = m->size;
+		break;
+	default:
+		s = str_of(m, c->key);
+		n = strlen(s);
+		e->k0 = be64(s, n);
+		e->k1 = n > 8 ? be64(s + 8, n - 8) : 0;
+		e->more = n > 16;
+		break;
+	}
+	if (c->reverse) {
+		e->k0 = ~e->k0;
+		e->k1 = ~e->k1;
+	}
+}
+
+static int cmp_ents(const void *x, const void *y)
+{
+	const struct ent *a = x, *b = y;
+	const struct imap_sort_msg *ma, *mb;
 	unsigned i;
 	int c;
 
-	for (i = 0; i < t_ncrit; i++) {
-		c = cmp_key(a, b, t_crit[i].key);
+	if (a->k0 != b->k0)
+		return a->k0 < b->k0 ? -1 : 1;
+	if (a->k1 != b->k1)
+		return a->k1 < b->k1 ? -1 : 1;
+	ma = &t_msgs[a->i];
+	mb = &t_msgs[b->i];
+	/* equal 16-byte prefixes of strings no longer: the same key */
+	for (i = a->more || b->more ? 0 : 1; i < t_ncrit; i++) {
+		c = cmp_key(ma, mb, t_crit[i].key);
 		if (c != 0)
 			return t_crit[i].reverse ? -c : c;
 	}
@@ -530,10 +594,32 @@ static int cmp_msgs(const void *x, const void *y)
 void imap_sort_run(struct imap_sort_msg *msgs, size_t n,
 		   const struct imap_sort_crit *crit, unsigned ncrit)
 {
+	struct imap_sort_msg *tmp;
+	struct ent *e;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		msgs[i].sent = imap_sort_sent(&msgs[i]);
+	if (n < 2)
+		return;
+	e = malloc(n * sizeof(*e));
+	tmp = malloc(n * sizeof(*tmp));
+	if (e == NULL || tmp == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		ent_key(&e[i], &msgs[i], &crit[0]);
+		e[i].seq = msgs[i].seq;
+		e[i].i = (uint32_t)i;
+	}
 	t_crit = crit;
 	t_ncrit = ncrit;
-	if (n > 1)
-		qsort(msgs, n, sizeof(*msgs), cmp_msgs);
+	t_msgs = msgs;
+	qsort(e, n, sizeof(*e), cmp_ents);
+	for (i = 0; i < n; i++)
+		tmp[i] = msgs[e[i].i];
+	memcpy(msgs, tmp, n * sizeof(*tmp));
+	free(tmp);
+	free(e);
 }
 
 static void put_num(struct imap_buf *b, uint32_t v)
@@ -676,6 +762,7 @@ static uint64_t hash_str(const char *s)
 /* string -> node, open addressing; keys are borrowed */
 struct strtab {
 	const char **key;
+	uint64_t *hash; /* a mismatch never reads the key */
 	uint32_t *node;
 	size_t mask;
 };
@@ -688,28 +775,33 @@ static void strtab_init(struct strtab *st, size_t n)
 		k *= 2;
 	st->mask = k - 1;
 	st->key = calloc(k, sizeof(*st->key));
+	st->hash = malloc(k * sizeof(*st->hash));
 	st->node = malloc(k * sizeof(*st->node));
-	if (st->key == NULL || st->node == NULL)
+	if (st->key == NULL || st->hash == NULL || st->node == NULL)
 		abort();
 }
 
 static void strtab_free(struct strtab *st)
 {
 	free(st->key);
+	free(st->hash);
 	free(st->node);
 }
 
 /* the slot of s (added, NONE, when `add`), NULL when absent */
 static uint32_t *strtab_slot(struct strtab *st, const char *s, bool add)
 {
-	size_t i = (size_t)hash_str(s) & st->mask;
+	uint64_t h = hash_str(s);
+	size_t i = (size_t)h & st->mask;
 
-	while (st->key[i] != NULL && strcmp(st->key[i], s) != 0)
+	while (st->key[i] != NULL &&
+	       (st->hash[i] != h || strcmp(st->key[i], s) != 0))
 		i = (i + 1) & st->mask;
 	if (st->key[i] == NULL) {
 		if (!add)
 			return NULL;
 		st->key[i] = s;
+		st->hash[i] = h;
 		st->node[i] = NONE;
 	}
 	return &st->node[i];
@@ -734,7 +826,7 @@ static int cmp_nodes(const void *x, const void *y)
 
 	if (a == NULL || b == NULL)
 		return (a == NULL) - (b == NULL);
-	c = cmp_i64(imap_sort_sent(a), imap_sort_sent(b));
+	c = cmp_i64(a->sent, b->sent);
 	if (c != 0)
 		return c;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
@@ -1024,7 +1116,7 @@ static int cmp_subject(const void *x, const void *y)
 
 	if (c != 0)
 		return c;
-	c = cmp_i64(imap_sort_sent(a), imap_sort_sent(b));
+	c = cmp_i64(a->sent, b->sent);
 	if (c != 0)
 		return c;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
@@ -1061,9 +1153,12 @@ void imap_thread_run(struct imap_sort_msg *msgs, size_t n, int alg, bool uid,
 		     struct imap_buf *out, const volatile int *cancel)
 {
 	struct tree t = {.msgs = msgs, .uid = uid};
+	size_t i;
 
 	if (n == 0)
 		return;
+	for (i = 0; i < n; i++)
+		msgs[i].sent = imap_sort_sent(&msgs[i]);
 	if (alg == IMAP_THREAD_ORDEREDSUBJECT)
 		thread_orderedsubject(&t, n);
 	else

@@ -105,6 +105,7 @@ struct imap_sort_msg {
 	uint32_t seq, uid;
 	uint64_t size;
 	int64_t internaldate;
+	int64_t sent; /* set by the runs below: imap_sort_sent() */
 };
 
 /* sent date, the internal date when Date is missing (RFC 5256 2.2) */

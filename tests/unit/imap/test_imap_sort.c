@@ -435,6 +435,38 @@ static void test_sort_order(void)
 		g_free((void *)v[i].r);
 }
 
+/* strings that agree on the first 16 bytes, or are exactly 16 long */
+static void test_sort_long(void)
+{
+	static const char *const subj[] = {
+		"a long subject line 2", "a long subject line 1",
+		"a long subject l",	 "a long subject line",
+		"a long subject line 1",
+	};
+	struct imap_sort_crit c[2] = {{IMAP_SORT_SUBJECT, false},
+				      {IMAP_SORT_SIZE, true}};
+	struct imap_sort_msg v[5];
+	GString *got = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		struct imap_sorthdr h = {.subject = subj[i]};
+
+		v[i] = (struct imap_sort_msg){
+			.r = imap_sortrec_build(&h, (uint32_t)i + 1, 10),
+			.seq = (uint32_t)i + 1,
+			.size = i,
+		};
+	}
+	imap_sort_run(v, 5, c, 2);
+	for (i = 0; i < 5; i++)
+		g_string_append_printf(got, "%u ", v[i].seq);
+	g_assert_cmpstr(got->str, ==, "3 4 5 2 1 ");
+	for (i = 0; i < 5; i++)
+		g_free((void *)v[i].r);
+	g_string_free(got, TRUE);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -442,6 +474,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/sort/base-subject", test_base_subject);
 	g_test_add_func("/imap/sort/sent-time", test_sent_time);
 	g_test_add_func("/imap/sort/order", test_sort_order);
+	g_test_add_func("/imap/sort/long", test_sort_long);
 	g_test_add_func("/imap/thread/references", test_thread_references);
 	g_test_add_func("/imap/thread/orderedsubject",
 			test_thread_orderedsubject);
