@@ -16,9 +16,7 @@
 #include "imap_sorthdr.h"
 
 struct sort_job {
-	const struct rmail_core *core;
-	const struct rmail_store_ops *ops;
-	struct rmail_mbox *mb;
+	struct imap_sorthdr_src src;
 	struct imap_sortcache *cache;
 	bool thread, uid;
 	int alg;
@@ -49,26 +47,32 @@ static void sort_work(void *arg, struct imap_search_cand *hits, size_t n,
 {
 	struct sort_job *j = arg;
 	struct imap_sort_msg *msgs = malloc((n + 1) * sizeof(*msgs));
-	size_t i;
+	const struct rmail_msg **miss = calloc(n + 1, sizeof(*miss));
+	size_t i, k;
 
 	j->fresh = malloc((n + 1) * sizeof(*j->fresh));
 	j->ids = malloc((n + 1) * sizeof(*j->ids));
 	j->uids = malloc((n + 1) * sizeof(*j->uids));
-	if (msgs == NULL || j->fresh == NULL || j->ids == NULL ||
-	    j->uids == NULL)
+	if (msgs == NULL || miss == NULL || j->fresh == NULL ||
+	    j->ids == NULL || j->uids == NULL)
 		abort();
-	for (i = 0; i < n; i++) {
+	/* what the cache lacks, in one batch (hits are UID-ascending) */
+	for (i = 0; i < n; i++)
+		if (hits[i].priv == NULL)
+			miss[j->nfresh++] = &hits[i].m;
+	imap_sorthdr_get(&j->src, miss, j->nfresh, j->fresh, cancel);
+	if (cancel != NULL && *cancel) {
+		/* done() frees fresh[]: only the records made */
+		for (k = 0; k < j->nfresh && j->fresh[k] != NULL; k++)
+			;
+		j->nfresh = k;
+		goto out;
+	}
+	for (i = 0, k = 0; i < n; i++) {
 		const struct imap_sortrec *r = hits[i].priv;
 
-		if (cancel != NULL && *cancel)
-			goto out;
-		if (r == NULL) {
-			struct imap_sortrec *f = imap_sorthdr_get(
-				j->core, j->ops, j->mb, &hits[i].m);
-
-			j->fresh[j->nfresh++] = f;
-			r = f;
-		}
+		if (r == NULL)
+			r = j->fresh[k++];
 		msgs[i] = (struct imap_sort_msg){
 			.r = r,
 			.seq = hits[i].seq,
@@ -88,6 +92,7 @@ static void sort_work(void *arg, struct imap_search_cand *hits, size_t n,
 	}
 	j->n = n;
 out:
+	free(miss);
 	free(msgs);
 }
 
@@ -236,9 +241,14 @@ static void run(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 			      (unsigned)imap_conf(s->mod)->max_depth, &root,
 			      &why) != IMAP_SEARCH_OK)
 		goto bad;
-	j->core = s->mod->core;
-	j->ops = imap_store(s->mod, NULL);
-	j->mb = s->tr->mb;
+	j->src = (struct imap_sorthdr_src){
+		.core = s->mod->core,
+		.ops = imap_store(s->mod, NULL),
+		.mb = s->tr->mb,
+		.user = s->tr->user,
+		.mailbox = s->tr->name,
+		.uidvalidity = s->tr->uidvalidity,
+	};
 	j->cache = cache_of(s->tr);
 	post = (struct imap_search_post){
 		.cands = sort_cands,

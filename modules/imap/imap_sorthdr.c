@@ -87,11 +87,11 @@ void imap_sorthdr_fields(const struct rmail_core *core, struct rmail_mime *mime,
 	h->in_reply_to = core->mime_header(mime, 0, "In-Reply-To", 0, 0);
 }
 
-struct imap_sortrec *imap_sorthdr_get(const struct rmail_core *core,
-				      const struct rmail_store_ops *ops,
-				      struct rmail_mbox *mb,
-				      const struct rmail_msg *m)
+/* the record of one message from its header, read and parsed */
+static struct imap_sortrec *from_message(const struct imap_sorthdr_src *src,
+					 const struct rmail_msg *m)
 {
+	const struct rmail_core *core = src->core;
 	uint64_t want = m->size < HEAD_MAX ? m->size : HEAD_MAX;
 	struct imap_sorthdr h = {0};
 	struct imap_sortrec *r;
@@ -107,8 +107,8 @@ struct imap_sortrec *imap_sorthdr_get(const struct rmail_core *core,
 		size_t n = want - len < HEAD_SLICE ? (size_t)(want - len)
 						   : HEAD_SLICE;
 
-		if (ops->msg_read(mb, m->uid, len, data + len, n, &got, &err) <
-			    0 ||
+		if (src->ops->msg_read(src->mb, m->uid, len, data + len, n,
+				       &got, &err) < 0 ||
 		    got == 0)
 			break;
 		from = len > 3 ? len - 3 : 0;
@@ -127,4 +127,22 @@ struct imap_sortrec *imap_sorthdr_get(const struct rmail_core *core,
 		core->mime_free(&mime);
 	free(data);
 	return r;
+}
+
+void imap_sorthdr_get(const struct imap_sorthdr_src *src,
+		      const struct rmail_msg *const *m, size_t n,
+		      struct imap_sortrec **recs, const volatile int *cancel)
+{
+	size_t i;
+
+	/* the header cache (core/index), once in main, answers first
+	 * for the whole batch; what it lacks is read here */
+	for (i = 0; i < n; i++) {
+		if (cancel != NULL && *cancel) {
+			for (; i < n; i++)
+				recs[i] = NULL;
+			return;
+		}
+		recs[i] = from_message(src, m[i]);
+	}
 }

@@ -9,14 +9,25 @@
 
 #include "imap_sort.h"
 
+/* where a mailbox's header fields come from */
+struct imap_sorthdr_src {
+	const struct rmail_core *core;
+	const struct rmail_store_ops *ops;
+	struct rmail_mbox *mb;
+	/* the mailbox as the store names it: the header cache's key */
+	const char *user, *mailbox;
+	uint32_t uidvalidity;
+};
+
 /*
- * The sort record of one message (never NULL: an unreadable message
- * gets an empty one).  Any thread: it reads the store.
+ * The sort records of m[0..n) (ascending UIDs) into recs[] (never
+ * NULL: an unreadable message gets an empty one).  The one place SORT
+ * and THREAD read headers; any thread, blocking (it reads the store).
+ * Stops early, leaving NULLs, when *cancel is set.
  */
-struct imap_sortrec *imap_sorthdr_get(const struct rmail_core *core,
-				      const struct rmail_store_ops *ops,
-				      struct rmail_mbox *mb,
-				      const struct rmail_msg *m);
+void imap_sorthdr_get(const struct imap_sorthdr_src *src,
+		      const struct rmail_msg *const *m, size_t n,
+		      struct imap_sortrec **recs, const volatile int *cancel);
 
 /* the fields of a parsed message; dfrom_r and dto_r are malloc'd and
  * back h->dfrom/h->dto, the other strings live in the parse */
