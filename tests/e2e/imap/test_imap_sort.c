@@ -147,6 +147,15 @@ static void test_keys(void)
 	sort_is(c, "SORT (DATE) UTF-8 SUBJECT nothing-like-this", "");
 	/* a second run comes from the cache: the same */
 	sort_is(c, "SORT (SUBJECT) UTF-8 ALL", "1 2 4 6 3 5");
+	/* a new message is read, the others still come from the cache */
+	g_free(imc_ok(c, "APPEND INBOX {%zu+}\r\n%s",
+		      strlen("Date: 1 Jan 2000 00:00 +0000\r\n"
+			     "Subject: Banana\r\n\r\nx\r\n"),
+		      "Date: 1 Jan 2000 00:00 +0000\r\n"
+		      "Subject: Banana\r\n\r\nx\r\n"));
+	g_free(imc_ok(c, "NOOP"));
+	sort_is(c, "SORT (DATE) UTF-8 ALL", "7 3 1 2 4 5 6");
+	sort_is(c, "SORT (SUBJECT) UTF-8 ALL", "1 2 4 7 6 3 5");
 	imc_close(c);
 }
 
