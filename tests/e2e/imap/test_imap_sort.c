@@ -261,6 +261,53 @@ static void test_grammar(void)
 	imc_close(c);
 }
 
+/*
+ * A cold SORT over big headers runs on the READ pool: another session's
+ * NOOP is answered meanwhile; a hang-up mid-SORT cancels the job.
+ */
+static void test_not_blocking(void)
+{
+	struct imc *a = imc_fresh(D, "block"), *b;
+	GString *big = g_string_new(NULL);
+	gint64 t0, t_noop;
+	char *r;
+	int i;
+
+	while (big->len < 600 * 1024)
+		g_string_append_printf(big, "X-Filler-%zu: %s\r\n", big->len,
+				       "Lorem ipsum dolor sit amet consectetur "
+				       "adipiscing elit sed do eiusmod");
+	for (i = 0; i < 40; i++)
+		g_free(imc_ok(a,
+			      "APPEND INBOX {%zu+}\r\nSubject: s%d\r\n%s\r\nx"
+			      "\r\n",
+			      big->len + strlen("Subject: s\r\n\r\nx\r\n") +
+				      (i > 9 ? 2 : 1),
+			      i, big->str));
+	g_string_free(big, TRUE);
+	g_free(imc_ok(a, "SELECT INBOX"));
+	b = imc_login(D, "block@example.test", "pw-secret");
+	g_free(imc_ok(b, "SELECT INBOX"));
+	g_assert_true(rmh_send(a->c, "s1 SORT (SUBJECT) UTF-8 ALL\r\n"));
+	t0 = g_get_monotonic_time();
+	g_free(imc_ok(b, "NOOP"));
+	t_noop = g_get_monotonic_time() - t0;
+	/* answered while the 24 MB of headers were still being read */
+	g_assert_false(rmh_pending(a->c));
+	r = imc_until(a, "s1 ", 60);
+	g_assert_nonnull(r);
+	has(r, "* SORT 1 2 11 ");
+	has(r, "s1 OK");
+	g_test_message("NOOP during the cold SORT: %.1f ms", t_noop / 1000.0);
+	g_free(r);
+	g_assert_true(rmh_send(a->c, "s2 THREAD REFERENCES UTF-8 ALL\r\n"));
+	imc_close(a);
+	r = imc_ok(b, "UID SORT (REVERSE SUBJECT) UTF-8 1:3");
+	has(r, "* SORT 3 2 1\n");
+	g_free(r);
+	imc_close(b);
+}
+
 /* a real client library parses our answers */
 static void test_imaplib(void)
 {
@@ -309,6 +356,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/sort/esort", test_esort);
 	g_test_add_func("/imap/sort/grammar", test_grammar);
 	g_test_add_func("/imap/sort/imaplib", test_imaplib);
+	g_test_add_func("/imap/sort/not-blocking", test_not_blocking);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);
