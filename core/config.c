@@ -694,6 +694,7 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 						      : c->tlsrpt.report_from;
 	c->spam.header = r->spam_header;
 	c->spam.value = r->spam_value;
+	c->processes = r->processes > 0 ? (uint32_t)r->processes : rm_ncpu();
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);
