@@ -13,11 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap_casemap.h"
 #include "imap_esearch.h"
 #include "imap_search.h"
 #include "imap_sort.h"
+#include "text/casemap.h"
 
 #define MAXMSG 64
+
+static struct rmail_core core = {
+	.size = sizeof(struct rmail_core),
+	.casemap = rm_casemap,
+};
 
 static char mem[64 * 1024];
 static char sub_mem[64 * 1024];
@@ -213,6 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	uint8_t sel;
 
+	imap_casemap_init(&core);
 	if (size == 0)
 		return 0;
 	sel = data[0];

@@ -41,7 +41,8 @@ rmail_fuzz(imap_sort
   SOURCES tests/fuzz/fuzz_imap_sort.c modules/imap/imap_sort.c
           modules/imap/imap_parser.c modules/imap/imap_esearch.c
           modules/imap/imap_search.c modules/imap/imap_seqset.c
-          modules/imap/imap_casemap.c modules/imap/imap_casemap_table.c
+          modules/imap/imap_casemap.c core/text/casemap.c
+          core/text/casemap_table.c
           modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
           modules/imap/imap_preview.c
-  INCLUDES modules/imap)
+  INCLUDES modules/imap core)

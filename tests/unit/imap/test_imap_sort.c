@@ -7,10 +7,12 @@
 #include <glib.h>
 #include <string.h>
 
+#include "imap_casemap.h"
 #include "imap_esearch.h"
 #include "imap_search.h"
 #include "imap_sort.h"
 #include "parse_feed.h"
+#include "text/casemap.h"
 
 static char mem[16384];
 static char sub_mem[16384];
@@ -470,6 +472,15 @@ static void test_sort_long(void)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	/* the core's table, as mod_imap takes it at init */
+	{
+		static struct rmail_core core = {
+			.size = sizeof(struct rmail_core),
+			.casemap = rm_casemap,
+		};
+
+		imap_casemap_init(&core);
+	}
 	g_test_add_func("/imap/sort/grammar", test_grammar);
 	g_test_add_func("/imap/sort/base-subject", test_base_subject);
 	g_test_add_func("/imap/sort/sent-time", test_sent_time);
