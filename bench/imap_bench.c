@@ -25,6 +25,14 @@
  *   - SEARCH BODY <rare word> and SEARCH SUBJECT over the INBOX;
  *   - NOOP p50/p99 from another session while SEARCH BODY runs.
  *
+ * With -o (SORT/THREAD, RFC 5256) the INBOX holds threaded messages
+ * (five per thread, References chains, "Re:" subjects shared by
+ * several threads, varied Dates and zones) and it prints instead:
+ *   - SORT (ARRIVAL) cold (every header read and parsed), with the
+ *     NOOP p50/p99 of another session meanwhile;
+ *   - warm (records cached) medians of SORT (DATE), SORT (SUBJECT),
+ *     SORT (REVERSE FROM), THREAD REFERENCES, THREAD ORDEREDSUBJECT.
+ *
  * With -q (CONDSTORE/QRESYNC, issue 19) it prints instead, with
  * another session keeping the INBOX view warm:
  *   - FETCH 1:* (FLAGS) (CHANGEDSINCE m) after 100 flag changes;
@@ -32,7 +40,7 @@
  *   - a plain SELECT with CONDSTORE on.
  *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
- *		   [-c idlers] [-t] [-x] [-q] [-i] [-u users] [-z]
+ *		   [-c idlers] [-t] [-x] [-q] [-o] [-i] [-u users] [-z]
  *
  * -t runs every client over implicit TLS (the 993 listener).
  * -i measures only the idle connections (no latency figures).
@@ -47,6 +55,7 @@
  * layout (./rmail, ./modules).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -83,6 +92,7 @@ static char msg[MSG_SIZE + 256];
 static size_t msg_len;
 static atomic_int stop_flag;
 static int mime_mode;
+static int sort_mode;	/* -o */
 static uint32_t nusers; /* -u: extra users idling on INBOX */
 static int use_z;	/* -z: idlers COMPRESS */
 #define CORPUS_CAP (16 * 1024)
@@ -303,6 +313,48 @@ static double pct(double *v, size_t n, double p)
 
 /* ---- setup ------------------------------------------------------ */
 
+/* -o: message uid of a threaded mailbox: threads of five, each a
+ * References chain; 20,000 topics, so threads also meet by subject */
+static size_t sort_message(uint32_t uid, char *buf, size_t cap)
+{
+	static const char *const zones[] = {"+0000", "-0500", "+0100", "+0930"};
+	uint32_t h = uid * 2654435761u, th = (uid - 1) / 5, k = (uid - 1) % 5;
+	long t = 1577836800L + (long)th * 600 + (long)k * 60 + (long)(h % 50);
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char date[64], refs[512];
+	size_t n, off = 0;
+	uint32_t i;
+
+	gmtime_r(&tt, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S", &tm);
+	refs[0] = '\0';
+	for (i = 0; i < k; i++)
+		off += (size_t)snprintf(refs + off, sizeof(refs) - off,
+					"%s<t%u.%u@bench.test>", i ? " " : "",
+					th, i);
+	n = (size_t)snprintf(buf, cap,
+			     "From: \"Sender %u\" <user%u@example.org>\r\n"
+			     "To: rcpt%u@example.test\r\n"
+			     "Subject: %s=?UTF-8?Q?topic_=C3=A9_%u?=\r\n"
+			     "Date: %s %s\r\n"
+			     "Message-ID: <t%u.%u@bench.test>\r\n"
+			     "%s%s%s"
+			     "\r\n",
+			     h % 997, h % 997, (h >> 8) % 991,
+			     k > 0 ? "Re: " : "", th % 20000, date,
+			     zones[h % 4], th, k, k > 0 ? "References: " : "",
+			     refs, k > 0 ? "\r\n" : "");
+	while (n + 66 < cap && n < 1500) {
+		memcpy(buf + n,
+		       "0123456789abcdef0123456789abcdef"
+		       "0123456789abcdef0123456789abcd\r\n",
+		       64);
+		n += 64;
+	}
+	return n;
+}
+
 static void populate(const char *mbox_dir, uint32_t n)
 {
 	char path[1400];
@@ -325,7 +377,10 @@ static void populate(const char *mbox_dir, uint32_t n)
 		const char *data = msg;
 		size_t len = msg_len;
 
-		if (mime_mode) {
+		if (sort_mode) {
+			len = sort_message(uid, cbuf, sizeof(cbuf));
+			data = cbuf;
+		} else if (mime_mode) {
 			char *body;
 
 			len = rmail_corpus_message(&cor, uid, cbuf,
@@ -513,6 +568,139 @@ static void mime_bench(struct cl *a, struct cl *b, uint32_t n)
 	       pct(v, 2000, 0.5), pct(v, 2000, 0.99));
 }
 
+/* -o: SORT/THREAD, cold then warm */
+static void *cold_sorter(void *arg)
+{
+	struct cl *c = arg;
+	double t = now();
+
+	cl_cmd(c, "SORT (ARRIVAL) UTF-8 ALL", NULL, 0);
+	printf("SORT (ARRIVAL), cold: %.1f ms\n", (now() - t) * 1000.0);
+	atomic_store(&stop_flag, 1);
+	return NULL;
+}
+
+/* the daemon's user+system CPU so far, in ms (all its threads) */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* the daemon and its worker processes (main's `processes`): the
+ * sessions may live in a child */
+static pid_t tree[64];
+
+static size_t daemon_tree(pid_t pid)
+{
+	struct dirent *e;
+	size_t k = 0;
+	DIR *d;
+
+	tree[k++] = pid;
+	d = opendir("/proc");
+	while (d != NULL && (e = readdir(d)) != NULL && k < 64) {
+		char path[300], buf[512], *p;
+		int ppid = 0;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == pid)
+			tree[k++] = (pid_t)atoi(e->d_name);
+		fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return k;
+}
+
+static double cpu_tree(pid_t pid)
+{
+	size_t k = daemon_tree(pid), i;
+	double t = 0;
+
+	for (i = 0; i < k; i++)
+		t += cpu_ms(tree[i]);
+	return t;
+}
+
+static long rss_tree(pid_t pid)
+{
+	size_t k = daemon_tree(pid), i;
+	long kb = 0;
+
+	for (i = 0; i < k; i++)
+		kb += rss_kb(tree[i]);
+	return kb;
+}
+
+static void sort_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
+{
+	static const char *const cmds[] = {
+		"SORT (DATE) UTF-8 ALL",
+		"SORT (SUBJECT) UTF-8 ALL",
+		"SORT (REVERSE FROM) UTF-8 ALL",
+		"SORT (DISPLAYFROM DATE) UTF-8 ALL",
+		"THREAD REFERENCES UTF-8 ALL",
+		"THREAD ORDEREDSUBJECT UTF-8 ALL",
+		"SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL",
+	};
+	static double v[20000];
+	size_t i, k = 0;
+	pthread_t th;
+
+	long rss0;
+
+	timed(a, "SELECT INBOX", NULL, 0);
+	timed(b, "SELECT INBOX", NULL, 0);
+	rss0 = rss_tree(pid);
+	atomic_store(&stop_flag, 0);
+	pthread_create(&th, NULL, cold_sorter, a);
+	while (!atomic_load(&stop_flag) && k < 20000)
+		v[k++] = timed(b, "NOOP", NULL, 0);
+	pthread_join(th, NULL);
+	if (k > 0)
+		printf("NOOP while another session's SORT runs cold: "
+		       "p50 %.3f ms, p99 %.3f ms (%zu)\n",
+		       pct(v, k, 0.5), pct(v, k, 0.99), k);
+	printf("daemon RSS after the cold SORT: +%.1f MB (the records)\n",
+	       (double)(rss_tree(pid) - rss0) / 1024.0);
+	/* wall time, and the daemon's CPU per run: on a loaded machine
+	 * the second says what the server costs */
+	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		double c0 = cpu_tree(pid), c1;
+
+		for (i = 0; i < 11; i++)
+			v[i] = timed(a, cmds[k], NULL, 0);
+		c1 = cpu_tree(pid);
+		printf("%s (%u msgs), warm: p50 %.1f ms, daemon CPU %.1f "
+		       "ms/run\n",
+		       cmds[k], n, pct(v, 11, 0.5), (c1 - c0) / 11.0);
+	}
+}
+
 /* ---- CONDSTORE/QRESYNC (-q) ---------------------------------------- */
 
 /* a command whose reply is scanned: HIGHESTMODSEQ, UIDVALIDITY and the
@@ -624,7 +812,9 @@ int main(int argc, char **argv)
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:qz")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:qzo")) != -1) {
+		if (opt == 'o')
+			sort_mode = 1;
 		if (opt == 'z')
 			use_z = 1;
 		if (opt == 'x')
@@ -752,6 +942,10 @@ int main(int argc, char **argv)
 		qresync_bench(&a, &b, inbox_n);
 		goto out;
 	}
+	if (sort_mode) {
+		sort_bench(&a, &b, inbox_n, pid);
+		goto out;
+	}
 	if (cl_cmd(&a, "CREATE Small", NULL, 0) < 0)
 		die("create");
 	snprintf(cmd, sizeof(cmd), "APPEND Small {%zu+}", msg_len);
@@ -820,7 +1014,7 @@ int main(int argc, char **argv)
 	/* memory per idle IDLE connection (the daemon's descriptor
 	 * limit is inherited from here) */
 idle:
-	rss0 = rss_kb(pid);
+	rss0 = rss_tree(pid);
 	idle_fds = calloc(nidle, sizeof(int));
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
 		idle_fds[i] = idler(i);

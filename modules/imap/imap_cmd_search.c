@@ -27,11 +27,7 @@ static const struct rmail_mime_limits limits = {
 	.size = sizeof(struct rmail_mime_limits),
 };
 
-struct cand {
-	uint32_t seq;
-	bool recent;
-	struct rmail_msg m; /* a copy: the view moves under the job */
-};
+#define cand imap_search_cand
 
 /* the message behind a candidate, loaded on the first text key */
 struct text_ctx {
@@ -65,6 +61,7 @@ struct search_job {
 	bool modseq;	/* a MODSEQ key: say the highest matched */
 	uint64_t maxmodseq;
 	size_t nhits;
+	struct imap_search_post post; /* SORT, THREAD: fn NULL for SEARCH */
 	char tag[128];
 };
 
@@ -634,7 +631,12 @@ static void run(struct search_job *j, const volatile int *cancel)
 		if (cancel != NULL && *cancel)
 			break;
 		t.c = &j->c[i];
-		if (eval(j->root, &t, 0)) {
+		if (!eval(j->root, &t, 0)) {
+			/* no match */
+		} else if (j->post.work != NULL) {
+			/* SORT, THREAD: the matches stay, in map order */
+			j->c[j->nhits++] = j->c[i];
+		} else {
 			if (j->uids != NULL)
 				j->uids[j->nhits] = j->c[i].m.uid;
 			j->hits[j->nhits++] =
@@ -650,6 +652,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 	imap_buf_free(&t.addr);
 	imap_buf_free(&t.text);
 	imap_buf_free(&t.head);
+	if (j->post.work != NULL && !(cancel != NULL && *cancel))
+		j->post.work(j->post.arg, j->c, j->nhits, cancel);
 }
 
 static void search_work(void *arg, const volatile int *cancel)
@@ -669,9 +673,13 @@ static void search_done(void *arg, int cancelled)
 {
 	struct search_job *j = arg;
 	struct imap_session *s = j->s;
+	bool alive =
+		!cancelled && !s->closing && !s->mod->core->conn_closed(s->c);
 
 	s->search_work = NULL;
-	if (!cancelled && !s->closing && !s->mod->core->conn_closed(s->c)) {
+	if (j->post.done != NULL)
+		j->post.done(j->post.arg, s, j->tag, alive);
+	else if (alive) {
 		answer(s, j, j->tag);
 		imap_tagged(s, j->tag, false, "OK SEARCH completed");
 	}
@@ -679,20 +687,108 @@ static void search_done(void *arg, int cancelled)
 	imap_async_end(s);
 }
 
+/*
+ * What every search checks before it runs; -1 with the reply written.
+ * text_r, body_r: some key needs the message / its body.
+ */
+static int setup(struct imap_session *s, const char *tag,
+		 struct imap_search_key *root, bool *text_r, bool *body_r)
+{
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
+	const char *const *kw;
+	size_t nkw;
+
+	if ((has_key(root, IMAP_SKEY_EMAILID) ||
+	     has_key(root, IMAP_SKEY_THREADID)) &&
+	    !imap_objectid_supported(s->mod)) {
+		imap_tagged(s, tag, false,
+			    "BAD Unknown search key EMAILID or THREADID");
+		return -1;
+	}
+	if (has_modseq(root)) {
+		if (!imap_condstore_supported(s->mod)) {
+			imap_tagged(s, tag, false,
+				    "BAD Unknown search key MODSEQ");
+			return -1;
+		}
+		imap_condstore_enable(s);
+	}
+	nkw = ops->mbox_keywords(s->tr->mb, &kw);
+	if (prepare(s, root, kw, nkw, text_r, body_r) < 0) {
+		imap_tagged(s, tag, false, "BAD Search set too large");
+		return -1;
+	}
+	return 0;
+}
+
+/* the candidates: the session's map, with the live view's state;
+ * expunged messages keep their numbers but match nothing */
+static struct search_job *job_new(struct imap_session *s,
+				  struct imap_search_key *root, bool uid,
+				  unsigned ret, bool body)
+{
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
+	struct rmail_mbox *mb = s->tr->mb;
+	uint32_t k = 0, known, seq, u;
+	struct imap_map_it it;
+	struct search_job *job;
+	bool dead;
+
+	job = calloc(1, sizeof(*job));
+	if (job == NULL)
+		abort();
+	known = ops->mbox_count(mb);
+	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
+	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
+	if (ret & IMAP_ESR_SAVE)
+		job->uids = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
+	if (job->c == NULL || job->hits == NULL ||
+	    ((ret & IMAP_ESR_SAVE) && job->uids == NULL))
+		abort();
+	imap_map_start(s, &it, 1);
+	while (imap_map_next(s, &it, &u, &seq, &dead)) {
+		const struct rmail_msg *m = NULL;
+		struct cand *c;
+
+		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
+			k++;
+		if (dead || k >= known || m->uid != u)
+			continue;
+		k++;
+		c = &job->c[job->n++];
+		memset(c, 0, sizeof(*c));
+		c->m = *m;
+		c->seq = seq;
+		c->recent = imap_uids_has(&s->recent, u);
+	}
+	job->s = s;
+	job->root = root;
+	job->uid = uid;
+	job->modseq = has_modseq(root);
+	job->ret = ret;
+	job->need_body = body;
+	job->mb = mb;
+	return job;
+}
+
+static void submit(struct imap_session *s, struct search_job *job,
+		   const char *tag)
+{
+	/* the keys live in s->arena, which stays ours while busy; the
+	 * tracker (and its view) stays selected until imap_async_end */
+	snprintf(job->tag, sizeof(job->tag), "%s", tag);
+	imap_async_begin(s, tag);
+	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
+						   search_done, job);
+}
+
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
-	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	struct imap_search_key *root;
-	struct rmail_mbox *mb = s->tr->mb;
 	const char *why = "Invalid search";
 	const struct imap_arg *args;
 	unsigned ret;
-	const char *const *kw;
-	size_t nkw;
-	uint32_t k = 0, known, seq, u;
-	struct imap_map_it it;
-	bool dead;
 	bool text = false, body = false;
 	struct search_job *job;
 	int rc;
@@ -718,61 +814,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
-	if ((has_key(root, IMAP_SKEY_EMAILID) ||
-	     has_key(root, IMAP_SKEY_THREADID)) &&
-	    !imap_objectid_supported(s->mod)) {
-		imap_tagged(s, cmd->tag, false,
-			    "BAD Unknown search key EMAILID or THREADID");
+	if (setup(s, cmd->tag, root, &text, &body) < 0)
 		return;
-	}
-	if (has_modseq(root)) {
-		if (!imap_condstore_supported(s->mod)) {
-			imap_tagged(s, cmd->tag, false,
-				    "BAD Unknown search key MODSEQ");
-			return;
-		}
-		imap_condstore_enable(s);
-	}
-	nkw = ops->mbox_keywords(mb, &kw);
-	if (prepare(s, root, kw, nkw, &text, &body) < 0) {
-		imap_tagged(s, cmd->tag, false, "BAD Search set too large");
-		return;
-	}
-	job = calloc(1, sizeof(*job));
-	if (job == NULL)
-		abort();
-	known = ops->mbox_count(mb);
-	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
-	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (ret & IMAP_ESR_SAVE)
-		job->uids = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (job->c == NULL || job->hits == NULL ||
-	    ((ret & IMAP_ESR_SAVE) && job->uids == NULL))
-		abort();
-	/* the session's map, with the live view's state; expunged
-	 * messages keep their numbers but match nothing */
-	imap_map_start(s, &it, 1);
-	while (imap_map_next(s, &it, &u, &seq, &dead)) {
-		const struct rmail_msg *m = NULL;
-		struct cand *c;
-
-		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
-			k++;
-		if (dead || k >= known || m->uid != u)
-			continue;
-		k++;
-		c = &job->c[job->n++];
-		c->m = *m;
-		c->seq = seq;
-		c->recent = imap_uids_has(&s->recent, u);
-	}
-	job->s = s;
-	job->root = root;
-	job->uid = uid;
-	job->modseq = has_modseq(root);
-	job->ret = ret;
-	job->need_body = body;
-	job->mb = mb;
+	job = job_new(s, root, uid, ret, body);
 	if (!text) {
 		run(job, NULL);
 		answer(s, job, cmd->tag);
@@ -780,10 +824,22 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "OK SEARCH completed");
 		return;
 	}
-	/* the keys live in s->arena, which stays ours while busy; the
-	 * tracker (and its view) stays selected until imap_async_end */
-	snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
-	imap_async_begin(s, cmd->tag);
-	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
-						   search_done, job);
+	submit(s, job, cmd->tag);
+}
+
+int imap_search_start(struct imap_session *s, const char *tag,
+		      struct imap_search_key *root, bool uid,
+		      const struct imap_search_post *post)
+{
+	bool text = false, body = false;
+	struct search_job *job;
+
+	if (setup(s, tag, root, &text, &body) < 0)
+		return -1;
+	job = job_new(s, root, uid, 0, body);
+	job->post = *post;
+	if (post->cands != NULL)
+		post->cands(post->arg, job->c, job->n);
+	submit(s, job, tag);
+	return 0;
 }

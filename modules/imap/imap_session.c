@@ -69,7 +69,8 @@ void imap_printf(struct imap_session *s, const char *fmt, ...)
  */
 static bool expunge_blocked(struct imap_session *s)
 {
-	static const char *const names[] = {"FETCH ", "STORE ", "SEARCH "};
+	static const char *const names[] = {"FETCH ", "STORE ", "SEARCH ",
+					    "SORT ", "THREAD "};
 	const char *d, *p, *end;
 	size_t len, i;
 
@@ -123,6 +124,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
 		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
 		"ESEARCH SEARCHRES BINARY PREVIEW "
+		"SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT "
+		"THREAD=REFERENCES "
 		"APPENDLIMIT=%llu",
 		(unsigned long long)imap_conf(s->mod)->appendlimit);
 	/* RFC 4978 is for authenticated sessions: the greeting and the
@@ -306,6 +309,8 @@ static const struct imap_cmd_def cmds[] = {
 	{"STORE", SEL, imap_cmd_store, true},
 	{"COPY", SEL, imap_cmd_copy, true},
 	{"MOVE", SEL, imap_cmd_move, true},
+	{"SORT", SEL, imap_cmd_sort, true},
+	{"THREAD", SEL, imap_cmd_thread, true},
 };
 
 static void dispatch(struct imap_session *s, struct imap_cmd *cmd)

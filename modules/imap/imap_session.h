@@ -100,7 +100,8 @@ struct imap_tracker {
 	uint32_t recent_hwm;	/* without the store's mbox_recent */
 	uint64_t modseq;	/* change log position */
 	uint32_t uidnext;
-	uint32_t uidvalidity; /* for the message cache key */
+	uint32_t uidvalidity;		  /* for the message cache key */
+	struct imap_sortcache *sortcache; /* SORT/THREAD records, lazily */
 };
 
 struct imap_fetch_run;
@@ -349,6 +350,38 @@ int imap_mailboxid(struct imap_session *s, const char *name,
 /* empty "$" */
 void imap_saved_clear(struct imap_session *s);
 
+struct imap_search_key;
+
+/* one message a search job looks at */
+struct imap_search_cand {
+	uint32_t seq;
+	bool recent;
+	struct rmail_msg m; /* a copy: the view moves under the job */
+	const void *priv;   /* the caller's, set in cands() */
+};
+
+/* what SORT and THREAD do around the search of their criteria */
+struct imap_search_post {
+	/* loop, before the job: every candidate, in map order */
+	void (*cands)(void *arg, struct imap_search_cand *c, size_t n);
+	/* READ pool: the matches, in map order (not when cancelled) */
+	void (*work)(void *arg, struct imap_search_cand *hits, size_t n,
+		     const volatile int *cancel);
+	/* loop, always once: answer when alive, free arg */
+	void (*done)(void *arg, struct imap_session *s, const char *tag,
+		     bool alive);
+	void *arg;
+};
+
+/*
+ * Run the parsed criteria `root` as one job on the READ pool, then
+ * post->work there; the session is busy until post->done.  -1 with the
+ * tagged reply written (nothing called) when the criteria are refused.
+ */
+int imap_search_start(struct imap_session *s, const char *tag,
+		      struct imap_search_key *root, bool uid,
+		      const struct imap_search_post *post);
+
 /* ---- command handlers ------------------------------------------- */
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
 			 bool uid);
@@ -365,6 +398,7 @@ imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search, imap_cmd_copy,
 	imap_cmd_move, imap_cmd_append, imap_cmd_idle;
 imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 imap_cmd_fn imap_cmd_compress;
+imap_cmd_fn imap_cmd_sort, imap_cmd_thread;
 
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

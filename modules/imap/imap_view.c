@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "imap_session.h"
+#include "imap_sorthdr.h"
 
 /* ---- UID lists -------------------------------------------------- */
 
@@ -663,6 +664,7 @@ void imap_tracker_put(struct imap_tracker *t)
 	ops->mbox_close(&t->mb);
 	msgs_free(&t->snap);
 	msgs_free(&t->grave);
+	imap_sortcache_free(t->sortcache);
 	free(t->user);
 	free(t->name);
 	free(t);

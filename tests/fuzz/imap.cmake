@@ -35,3 +35,14 @@ rmail_fuzz(imap_modseq
           modules/imap/imap_modseq.c modules/imap/imap_seqset.c
           modules/imap/imap_search.c
   INCLUDES modules/imap)
+# SORT/THREAD (RFC 5256): the command grammar, then sorting and
+# threading of messages made from the rest of the input.
+rmail_fuzz(imap_sort
+  SOURCES tests/fuzz/fuzz_imap_sort.c modules/imap/imap_sort.c
+          modules/imap/imap_parser.c modules/imap/imap_esearch.c
+          modules/imap/imap_search.c modules/imap/imap_seqset.c
+          modules/imap/imap_casemap.c core/text/casemap.c
+          core/text/casemap_table.c
+          modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
+          modules/imap/imap_preview.c
+  INCLUDES modules/imap core)
