@@ -18,6 +18,7 @@
 
 #include "admin_http.h"
 #include "daemon.h"
+#include "hostshm.h"
 #include "dns/dns.h"
 #include "mailauth/dkim_keys.h"
 #include "submit/mta_sts.h"
@@ -440,6 +441,10 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		return 1;
 	rm_conf_set(d.conf);
 	rm_log_set_level(d.conf->log_level);
+	/* the per-host limits table, before anything forks: worker
+	 * processes inherit it (hostshm.h) */
+	if (rm_hostshm_init() < 0)
+		return 1;
 	(void)rm_fdlimit_warn(rm_fdlimit_raise(),
 			      d.conf->limits.max_connections);
 	if (rm_priv_resolve(d.conf->run_as, &d.priv, &err) < 0)

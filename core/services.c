@@ -8,6 +8,7 @@
 #include "dns/dns.h"
 #include "rm.h"
 #include "submit/filter_sess.h"
+#include "text/casemap.h"
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
@@ -191,6 +192,7 @@ static const struct rmail_core core_table = {
 	.filter_sess_open = rm_filter_sess_open,
 	.filter_sess_step = rm_filter_sess_step,
 	.filter_sess_close = rm_filter_sess_close,
+	.casemap = rm_casemap,
 };
 
 const struct rmail_core *rm_core(void)

@@ -540,6 +540,13 @@ struct rmail_core {
 	/* [loop thread] the session ended: filters are closed once no
 	 * step and no commit uses them; *fs becomes NULL */
 	void (*filter_sess_close)(struct rmail_filter_sess **fs);
+	/* ---- 1.5 ---------------------------------------------------- */
+	/* [any thread] i;unicode-casemap (RFC 5051): the canonical form of
+	 * the UTF-8 s[0..n) into out[0..cap), bytes needed returned like
+	 * snprintf (nothing terminated): call again with a larger buffer
+	 * when it is above cap.  Invalid UTF-8 bytes become U+FFFD.  The
+	 * one fold of SEARCH, SORT, Sieve and the full-text index. */
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
 };
 
 #endif

@@ -86,6 +86,9 @@
  *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
  *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
  *  1.5  (this release; every append below goes under it)
+ *       rmail_core.casemap: i;unicode-casemap (RFC 5051), the table
+ *       mod_imap kept, now the core's for every module
+ *       (RMAIL_CORE_SIZE_1_5).
  *       rmail_core.conf_str("processes"): the host's worker processes
  *       (a new key, no struct grows; NULL from an older core).
  */
@@ -121,6 +124,7 @@
 #define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
 #define RMAIL_CORE_SIZE_1_4                                                    \
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
+#define RMAIL_CORE_SIZE_1_5 RMAIL_SIZEOF_THROUGH(struct rmail_core, casemap)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \
