@@ -478,17 +478,6 @@ static int sv_forward(void *arg, int argc, const char *const *argv, char *out,
 
 /* ---- start and the loop --------------------------------------------- */
 
-/* Per-host state (per-IP connection caps, AUTH failure budgets, rate
- * limits, the auth cache) lives in a table created here, before any
- * fork and before the drop, so every worker, a restarted one too,
- * maps the same one.  The shared-memory table's init call goes here
- * (and before serve() in a single process, daemon.c). */
-static int host_state_init(struct rmail_err *err)
-{
-	(void)err;
-	return 0;
-}
-
 static int bind_sockets(const struct rm_config *conf, struct rmail_err *err)
 {
 	if (conf->control_socket != NULL && conf->control_socket[0] != '\0') {
@@ -635,8 +624,8 @@ int rm_supervise(const struct rm_config *conf, const struct rm_priv *priv,
 	if (rm_priv_prebind(conf, priv, &err) < 0 ||
 	    rm_listen_prebind("admin", "listen", &conf->admin_listen, &err) < 0)
 		goto fail;
-	if (host_state_init(&err) < 0)
-		goto fail;
+	/* the per-host table (hostshm.c) was mapped by rm_daemon_run
+	 * before this: every worker, a restarted one too, inherits it */
 	if (priv->active) {
 		if (rm_priv_drop(priv, &err) < 0)
 			goto fail;
