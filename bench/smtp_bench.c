@@ -8,8 +8,13 @@
  *   - messages/s accepted (250s) and delivered (files in INBOX) with 8
  *     and 32 connections.
  *
+ * -P 1,2 runs instead, once per `processes` value, a fresh daemon with
+ * 16 connections (messages/s accepted and delivered) and prints the
+ * supervisor's RSS when there is one.
+ *
  *	smtp_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
  *		   [-a] [-d path/to/rm_test_dnsd] [-M accept|edit|inet:IP:PORT]
+ *		   [-P procs[,..]]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).  The daemon's resolver always forwards
@@ -270,7 +275,7 @@ static void sign_msg(const char *zone_path)
 }
 
 static void daemon_start(const char *bin, const char *mods, bool checks,
-			 unsigned dns_port, const char *milter_sock)
+			 unsigned dns_port, const char *milter_sock, int procs)
 {
 	char milter[200] = "";
 
@@ -286,15 +291,35 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
 		"[\"mod_shardstore\", \"mod_smtp\"%s], %s \"log_level\": "
-		"\"warning\","
+		"\"warning\", \"processes\": %d,"
 		" \"dns\": {\"forwarders\": [\"127.0.0.1@%u\"], "
 		"\"trust_anchor\": null},"
 		" \"mailauth\": {\"inbound\": %s},"
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
 		bd.root, mods, milter_sock != NULL ? ", \"mod_milter\"" : "",
-		milter, dns_port, checks ? "true" : "false", bd.port);
+		milter, procs, dns_port, checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
+}
+
+/* "Rss:", "Pss:" or "Private_Dirty:" of the process, in kB: most of
+ * the supervisor's RSS is library pages its workers share */
+static long mem_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, n) == 0)
+			kb = atol(line + n);
+	fclose(f);
+	return kb;
 }
 
 static long eml_count;
@@ -403,12 +428,15 @@ int main(int argc, char **argv)
 	int n = 2000, opt;
 	double secs = 3;
 	bool checks = false;
-	const char *milter_mode = NULL, *milter_sock = NULL;
+	const char *milter_mode = NULL, *milter_sock = NULL, *procs = NULL;
 	char stub_sock[40];
 	unsigned dns_port;
 
-	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:P:")) != -1) {
 		switch (opt) {
+		case 'P':
+			procs = optarg;
+			break;
 		case 'a':
 			checks = true;
 			break;
@@ -435,7 +463,8 @@ int main(int argc, char **argv)
 				"usage: smtp_bench [-b rmail] "
 				"[-m module_dir] [-n msgs] [-t secs] [-a] "
 				"[-d rm_test_dnsd] "
-				"[-M accept|edit|inet:IP:PORT]\n");
+				"[-M accept|edit|inet:IP:PORT] "
+				"[-P procs[,..]]\n");
 			return 2;
 		}
 	}
@@ -474,7 +503,36 @@ int main(int argc, char **argv)
 		milter_sock = stub_sock;
 	}
 	printf("milter: %s\n", milter_mode != NULL ? milter_mode : "none");
-	daemon_start(bin, absmods, checks, dns_port, milter_sock);
+	if (procs != NULL) {
+		char *pl = strdup(procs), *p, *sp = NULL;
+
+		for (p = strtok_r(pl, ",", &sp); p != NULL;
+		     p = strtok_r(NULL, ",", &sp)) {
+			int np = atoi(p) > 0 ? atoi(p) : 1;
+
+			if (p != pl)
+				bench_daemon_init(&bd,
+						  "/tmp/rmsmtp-bench-XXXXXX");
+			daemon_start(bin, absmods, checks, dns_port,
+				     milter_sock, np);
+			/* every worker up: the port answers before */
+			usleep(np > 1 ? 1500000 : 300000);
+			printf("processes %d:\n", np);
+			load_run(16, secs);
+			if (np > 1)
+				printf("supervisor: RSS %ld kB, PSS %ld kB, "
+				       "private %ld kB\n",
+				       mem_kb(bd.pid, "Rss:"),
+				       mem_kb(bd.pid, "Pss:"),
+				       mem_kb(bd.pid, "Private_Dirty:"));
+			bench_daemon_stop(&bd);
+			fflush(stdout);
+		}
+		free(pl);
+		dnsd_stop();
+		return 0;
+	}
+	daemon_start(bin, absmods, checks, dns_port, milter_sock, 1);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);

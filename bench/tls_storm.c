@@ -10,8 +10,12 @@
  * The daemon serves its generated RSA-4096 and ECDSA P-256 pair; -a
  * makes the clients offer only that key type's signature algorithms.
  *
+ * -P runs the whole measure once per `processes` value (default 1) and
+ * -a takes a list too, so one run compares "1,2" and "rsa,ecdsa"; with
+ * more than one process the supervisor's RSS is printed as well.
+ *
  *	tls_storm [-b rmail] [-m module_dir] [-t secs] [-C clients]
- *		  [-a rsa|ecdsa] [-c cert.pem -k key.pem]
+ *		  [-a rsa|ecdsa[,..]] [-P procs[,..]] [-c cert.pem -k key.pem]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,51 +166,38 @@ static void noops(int fd, double secs, double *p50, double *p99)
 	free(v);
 }
 
-int main(int argc, char **argv)
+/* "Rss:", "Pss:" or "Private_Dirty:" of the process, in kB: most of
+ * the supervisor's RSS is library pages its workers share */
+static long mem_kb(pid_t pid, const char *field)
 {
-	const char *mods = getenv("RMAIL_MODULE_DIR"), *cert = NULL,
-		   *key = NULL, *alg = "rsa";
-	double secs = 10, p50, p99, s50, s99, t0, el;
-	int nclients = 8, opt, fd;
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, n) == 0)
+			kb = atol(line + n);
+	fclose(f);
+	return kb;
+}
+
+static void run(const char *mods, const char *cert, const char *key,
+		const char *alg, int procs, double secs, int nclients)
+{
+	double p50, p99, s50, s99, t0, el;
 	pthread_t th[64];
 	char tlsconf[1200] = "";
 	SSL_CTX *ctx;
+	long sup_rss = -1, sup_pss = -1, sup_priv = -1;
+	int fd;
 
-	bd.bin = getenv("RMAIL_BIN") ? getenv("RMAIL_BIN") : "./rmail";
-	if (mods == NULL)
-		mods = "./modules";
-	while ((opt = getopt(argc, argv, "b:m:t:C:c:k:a:")) != -1) {
-		switch (opt) {
-		case 'b':
-			bd.bin = optarg;
-			break;
-		case 'm':
-			mods = optarg;
-			break;
-		case 't':
-			secs = atof(optarg);
-			break;
-		case 'C':
-			nclients = atoi(optarg);
-			break;
-		case 'c':
-			cert = optarg;
-			break;
-		case 'k':
-			key = optarg;
-			break;
-		case 'a':
-			alg = optarg;
-			break;
-		default:
-			fprintf(stderr, "usage: tls_storm [-b rmail] [-m dir] "
-					"[-t secs] [-C clients] [-a rsa|ecdsa] "
-					"[-c cert -k key]\n");
-			return 2;
-		}
-	}
-	if (nclients < 1 || nclients > 64)
-		nclients = 8;
+	atomic_store(&stop_flag, 0);
+	atomic_store(&failures, 0);
 	bench_daemon_init(&bd, "/tmp/rmail-tlsstorm-XXXXXX");
 	bd.port = bench_free_port(&bd);
 	tls_port = bench_free_port(&bd);
@@ -219,11 +210,12 @@ int main(int argc, char **argv)
 		&bd,
 		"{\"hostname\": \"mail.example.test\", \"mail_root\": \"%s\", "
 		"\"module_dir\": \"%s\", \"modules\": [\"mod_shardstore\", "
-		"\"mod_imap\"], \"log_level\": \"warning\"%s,"
+		"\"mod_imap\"], \"log_level\": \"warning\", \"processes\": "
+		"%d%s,"
 		" \"imap\": {\"listen\": [\"127.0.0.1:%u\"], \"imaps_listen\": "
 		"[\"127.0.0.1:%u\"], \"allow_cleartext_login_loopback\": "
 		"true}}\n",
-		bd.root, mods, tlsconf, bd.port, tls_port);
+		bd.root, mods, procs, tlsconf, bd.port, tls_port);
 	bench_daemon_start(&bd, USER, PW);
 
 	fd = tcp_connect(bd.port);
@@ -234,6 +226,11 @@ int main(int argc, char **argv)
 	    read_until(fd, "a OK") < 0)
 		die("LOGIN");
 	noops(fd, secs / 2, &p50, &p99);
+	if (procs > 1) {
+		sup_rss = mem_kb(bd.pid, "Rss:");
+		sup_pss = mem_kb(bd.pid, "Pss:");
+		sup_priv = mem_kb(bd.pid, "Private_Dirty:");
+	}
 
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -259,10 +256,76 @@ int main(int argc, char **argv)
 	close(fd);
 	SSL_CTX_free(ctx);
 	bench_daemon_stop(&bd);
+	printf("processes %d, %s:\n", procs, alg);
 	printf("NOOP alone:            p50 %.2f ms  p99 %.2f ms\n", p50, p99);
 	printf("NOOP, %2d clients' TLS: p50 %.2f ms  p99 %.2f ms\n", nclients,
 	       s50, s99);
 	printf("handshakes/s (%s):   %.0f (%ld failed)\n", alg, (double)hs / el,
 	       atomic_load(&failures));
+	if (sup_rss >= 0)
+		printf("supervisor:            RSS %ld kB, PSS %ld kB, "
+		       "private %ld kB\n",
+		       sup_rss, sup_pss, sup_priv);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mods = getenv("RMAIL_MODULE_DIR"), *cert = NULL,
+		   *key = NULL, *algs = "rsa", *procs = "1";
+	double secs = 10;
+	int nclients = 8, opt;
+	char *al, *pl, *a, *p, *sa = NULL, *sp = NULL;
+
+	bd.bin = getenv("RMAIL_BIN") ? getenv("RMAIL_BIN") : "./rmail";
+	if (mods == NULL)
+		mods = "./modules";
+	while ((opt = getopt(argc, argv, "b:m:t:C:c:k:a:P:")) != -1) {
+		switch (opt) {
+		case 'b':
+			bd.bin = optarg;
+			break;
+		case 'm':
+			mods = optarg;
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'C':
+			nclients = atoi(optarg);
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			algs = optarg;
+			break;
+		case 'P':
+			procs = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: tls_storm [-b rmail] [-m dir] "
+					"[-t secs] [-C clients] "
+					"[-a rsa|ecdsa[,..]] [-P procs[,..]] "
+					"[-c cert -k key]\n");
+			return 2;
+		}
+	}
+	if (nclients < 1 || nclients > 64)
+		nclients = 8;
+	pl = strdup(procs);
+	for (p = strtok_r(pl, ",", &sp); p != NULL;
+	     p = strtok_r(NULL, ",", &sp)) {
+		al = strdup(algs);
+		for (a = strtok_r(al, ",", &sa); a != NULL;
+		     a = strtok_r(NULL, ",", &sa))
+			run(mods, cert, key, a, atoi(p) > 0 ? atoi(p) : 1, secs,
+			    nclients);
+		free(al);
+	}
+	free(pl);
 	return 0;
 }

@@ -624,9 +624,8 @@ int rm_supervise(const struct rm_config *conf, const struct rm_priv *priv,
 	if (rm_priv_prebind(conf, priv, &err) < 0 ||
 	    rm_listen_prebind("admin", "listen", &conf->admin_listen, &err) < 0)
 		goto fail;
-	/* per-host shared state (connection caps, auth budgets, rate
-	 * limits) is created here, before any fork, so every worker maps
-	 * the same table: the hostlimits init call goes here */
+	/* the per-host table (hostshm.c) was mapped by rm_daemon_run
+	 * before this: every worker, a restarted one too, inherits it */
 	if (priv->active) {
 		if (rm_priv_drop(priv, &err) < 0)
 			goto fail;

@@ -166,9 +166,14 @@ static void setup_names(struct diag *d)
 		 sizeof(d->api_tls));
 	dg_proxy_mark(d);
 	d->cert_file = d->conf->tls_cert_file;
-	if (d->cert_file == NULL)
+	d->cert2_file = d->conf->tls_cert2_file;
+	if (d->cert_file == NULL) {
 		d->cert_file = rm_psprintf(d->conf->pool, "%s/tls/cert.pem",
 					   d->conf->mail_root);
+		d->cert2_file =
+			rm_psprintf(d->conf->pool, "%s/tls/ecdsa-cert.pem",
+				    d->conf->mail_root);
+	}
 	d->mod_smtp = module_enabled(d->conf, "smtp");
 	d->mod_imap = module_enabled(d->conf, "imap");
 	d->mod_exchange = module_enabled(d->conf, "exchange");

@@ -239,6 +239,16 @@ int dg_peer_cert_is(struct dg_conn *c, const char *cert_file)
 	return ret;
 }
 
+int dg_peer_cert_ours(const struct diag *d, struct dg_conn *c)
+{
+	int r = dg_peer_cert_is(c, d->cert_file);
+
+	if (r != 1 && d->cert2_file != NULL &&
+	    dg_peer_cert_is(c, d->cert2_file) == 1)
+		return 1;
+	return r;
+}
+
 int dg_write(struct dg_conn *c, const void *data, size_t n)
 {
 	const char *p = data;

@@ -102,7 +102,7 @@ static void check_list(struct diag *d, const char *section, const char *key,
 			continue;
 		}
 		/* implicit TLS: the handshake works, with our certificate */
-		if (tls && dg_peer_cert_is(c, d->cert_file) != 1)
+		if (tls && dg_peer_cert_ours(d, c) != 1)
 			dg_check(d, DG_FAIL, "config.listen",
 				 "%s.%s %s "
 				 "presents another certificate than %s",

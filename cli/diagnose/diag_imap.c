@@ -93,7 +93,7 @@ static void check_cleartext(struct diag *d, char *out)
 		dg_check(d, DG_FAIL, "imap.starttls", "%.200s",
 			 rc == 0 ? why : out);
 	} else {
-		int same = dg_peer_cert_is(c, d->cert_file);
+		int same = dg_peer_cert_ours(d, c);
 
 		dg_check(d, same == 1 ? DG_PASS : DG_FAIL, "imap.starttls",
 			 "STARTTLS on %s, %s", d->imap,

@@ -47,6 +47,9 @@ struct diag {
 	char imap[80], imaps[80], api[80], api_tls[80];
 	const char *cert_file; /* the certificate the server uses */
 	bool mod_smtp, mod_imap, mod_exchange;
+	/* the pair of the other key type (tls.cert2_file, or the generated
+	 * ECDSA one), or NULL: OpenSSL picks per client */
+	const char *cert2_file;
 };
 
 void dg_check(struct diag *d, enum dg_status st, const char *id,
@@ -87,6 +90,8 @@ bool dg_is_tls(struct dg_conn *c);
 /* 1 when the peer certificate equals the one in cert_file, 0 when it
  * differs, -1 when either cannot be read */
 int dg_peer_cert_is(struct dg_conn *c, const char *cert_file);
+/* the same against cert_file or cert2_file */
+int dg_peer_cert_ours(const struct diag *d, struct dg_conn *c);
 int dg_write(struct dg_conn *c, const void *data, size_t n);
 /* the line and CRLF */
 int dg_printf(struct dg_conn *c, const char *fmt, ...) RMAIL_PRINTF(2, 3);

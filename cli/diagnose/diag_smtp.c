@@ -91,11 +91,9 @@ static struct dg_conn *submission(struct diag *d, bool report)
 		return NULL;
 	}
 	if (report)
-		dg_check(d,
-			 dg_peer_cert_is(c, d->cert_file) == 1 ? DG_PASS
-							       : DG_FAIL,
+		dg_check(d, dg_peer_cert_ours(d, c) == 1 ? DG_PASS : DG_FAIL,
 			 "smtp.starttls", "STARTTLS on %s, %s", d->submission,
-			 dg_peer_cert_is(c, d->cert_file) == 1
+			 dg_peer_cert_ours(d, c) == 1
 				 ? "the configured certificate"
 				 : "NOT the configured certificate");
 	if (dg_smtp(c, ehlo, sizeof(ehlo), "EHLO diag.%s", d->domain) != 250 ||

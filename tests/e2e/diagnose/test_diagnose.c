@@ -153,6 +153,28 @@ static void test_healthy(void)
 /* every listener behind a load balancer (PROXY protocol, loopback a
  * trusted proxy): diagnose sends its PROXY header and passes, and the
  * daemon refused none (issue 21) */
+/* processes: 2: the probes land on either worker; the API token of
+ * one verifies in the other, the lockout counts per host */
+static void test_healthy_two_workers(void)
+{
+	struct rmh *h = rmh_new();
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	rmh_set(h, "processes", "2");
+	configure(h, ALL, rmh_port(h, "http"), sink_port);
+	g_assert_true(rmh_start(h));
+	rc = rmh_run(h, &out, &err, "diagnose", NULL);
+	g_test_message("%s%s", out, err);
+	g_assert_nonnull(strstr(out, " checks, 0 failures, 0 warnings\n"));
+	g_assert_cmpint(rc, ==, 0);
+	g_free(out);
+	g_free(err);
+	assert_nothing_left(h);
+	g_assert_cmpint(rmh_stop(h), ==, 0);
+	rmh_free(h);
+}
+
 static void test_behind_proxy(void)
 {
 	struct rmh *h = rmh_new();
@@ -260,6 +282,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	sink_port = sink_start();
 	g_test_add_func("/diagnose/healthy", test_healthy);
+	g_test_add_func("/diagnose/healthy_two_workers",
+			test_healthy_two_workers);
 	g_test_add_func("/diagnose/module_disabled", test_module_disabled);
 	g_test_add_func("/diagnose/behind_proxy", test_behind_proxy);
 	g_test_add_func("/diagnose/failure_still_cleans",

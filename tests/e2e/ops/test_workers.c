@@ -216,6 +216,11 @@ static void test_status_and_metrics(void)
 	g_assert_nonnull(strstr(st, "processes 2\n"));
 	g_assert_nonnull(strstr(st, "\nconnections "));
 	g_free(st);
+	/* `rmail reload` is the supervisor's rolling reload */
+	st = ctl(&d, "reload");
+	g_assert_true(g_str_has_prefix(st, "reloaded"));
+	g_free(st);
+	g_assert_true(rmh_wait_log(d.h, "reloaded", 5));
 
 	/* one scrape shows both workers, one exposition */
 	c = rmh_connect(d.admin, false);
