@@ -31,8 +31,8 @@ static int bad(const char *d, size_t len, size_t p, struct ms_cmd *cmd,
 	return MS_BAD;
 }
 
-int ms_parse(const char *d, size_t len, size_t max_literal, struct ms_cmd *cmd,
-	     size_t *used_r)
+static int parse(const char *d, size_t len, size_t max_literal,
+		 struct ms_cmd *cmd, size_t *used_r)
 {
 	size_t p = 0, n = 0;
 
@@ -149,4 +149,15 @@ int ms_parse(const char *d, size_t len, size_t max_literal, struct ms_cmd *cmd,
 			return bad(d, len, p, cmd, used_r);
 		}
 	}
+}
+
+int ms_parse(const char *d, size_t len, size_t max_literal, struct ms_cmd *cmd,
+	     size_t *used_r)
+{
+	int rc = parse(d, len, max_literal, cmd, used_r);
+
+	/* only a whole command keeps its arguments */
+	if (rc != MS_OK)
+		ms_cmd_free(cmd);
+	return rc;
 }
