@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "exhc.h"
 #include "harness.h"
 #include "sink.h"
 #include "spam_common.h"
@@ -317,6 +318,102 @@ static void test_redirect_local(void)
 	g_ptr_array_unref(a);
 }
 
+static struct exresp api(const char *tok, const char *method, const char *path,
+			 const char *body)
+{
+	return ex_req(rmh_port(H, "api"), false, NULL, method, path, tok, body,
+		      NULL);
+}
+
+static void api_expect(const char *tok, const char *method, const char *path,
+		       const char *body, int status, const char *needle)
+{
+	struct exresp r = api(tok, method, path, body);
+
+	if (r.status != status ||
+	    (needle != NULL && strstr(r.body, needle) == NULL))
+		g_error("%s %s: %d %s", method, path, r.status, r.body);
+	exresp_free(&r);
+}
+
+/* the JSON API: scripts CRUD, and a vacation that answers on port 25 */
+static void test_api(void)
+{
+	int status = 0, i;
+	char *tok = ex_login(rmh_port(H, "api"), false, NULL, BOB, "pw-bob-1",
+			     NULL, &status);
+	char *body, *t, today[16];
+	GDateTime *now = g_date_time_new_now_utc();
+	GDateTime *later = g_date_time_add_days(now, 3);
+	GDateTime *before = g_date_time_add_days(now, -1);
+	char *d0 = g_date_time_format(before, "%Y-%m-%d");
+	char *d1 = g_date_time_format(later, "%Y-%m-%d");
+
+	g_assert_nonnull(tok);
+	g_snprintf(today, sizeof(today), "x");
+	api_expect(tok, "GET", "/api/sieve/scripts", NULL, 200,
+		   "\"scripts\":[]");
+	api_expect(tok, "PUT", "/api/sieve/scripts/bad",
+		   "{\"script\": \"fileinto \\\"x\\\";\"}", 400, "line");
+	api_expect(tok, "PUT", "/api/sieve/scripts/filters",
+		   "{\"script\": \"require [\\\"fileinto\\\", "
+		   "\\\"mailbox\\\"]; if header "
+		   ":contains \\\"subject\\\" \\\"zz\\\" { fileinto :create "
+		   "\\\"ZZ\\\"; }\", \"active\": true}",
+		   200, NULL);
+	api_expect(tok, "GET", "/api/sieve/scripts", NULL, 200,
+		   "\"active\":true");
+	api_expect(tok, "GET", "/api/sieve/scripts/filters", NULL, 200,
+		   "fileinto");
+	api_expect(tok, "DELETE", "/api/sieve/scripts/filters", NULL, 409,
+		   NULL);
+	body = g_strdup_printf("{\"enabled\": true, \"subject\": "
+			       "\"Bob is away\", \"body\": \"Back soon.\", "
+			       "\"start\": \"%s\", \"end\": \"%s\", "
+			       "\"days\": 2}",
+			       d0, d1);
+	api_expect(tok, "POST", "/api/sieve/vacation", body, 200, NULL);
+	g_free(body);
+	api_expect(tok, "GET", "/api/sieve/vacation", NULL, 200,
+		   "\"enabled\":true");
+	api_expect(tok, "GET", "/api/sieve/scripts/rmail-vacation", NULL, 200,
+		   "include :personal");
+
+	/* addressed to bob (RFC 5230 section 4.5) */
+	t = g_strdup("From: <henry@far.test>\r\nTo: <" BOB ">\r\n"
+		     "Subject: zz lunch\r\n"
+		     "Message-ID: <t-apivac@far.test>\r\n\r\n"
+		     "body t-apivac\r\n");
+	g_free(send_from("henry@far.test", BOB, t));
+	g_free(t);
+	i = sink_wait("Back soon.");
+	g_assert_cmpint(i, >=, 0);
+	t = sink_message((guint)i);
+	g_assert_nonnull(strstr(t, "Subject: Bob is away"));
+	g_free(t);
+	{
+		/* the previous script still files */
+		GPtrArray *a = copies("bob", "body t-apivac");
+
+		g_assert_cmpuint(a->len, ==, 1);
+		g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "ZZ"));
+		g_ptr_array_unref(a);
+	}
+	api_expect(tok, "POST", "/api/sieve/vacation", "{\"enabled\": false}",
+		   200, NULL);
+	api_expect(tok, "GET", "/api/sieve/scripts", NULL, 200,
+		   "\"name\":\"filters\",\"active\":true");
+	api_expect(tok, "POST", "/api/sieve/deactivate", "{}", 200, NULL);
+	api_expect(tok, "DELETE", "/api/sieve/scripts/filters", NULL, 200,
+		   NULL);
+	g_free(d0);
+	g_free(d1);
+	g_date_time_unref(now);
+	g_date_time_unref(later);
+	g_date_time_unref(before);
+	g_free(tok);
+}
+
 static void run_cli(const char *const *argv, const char *input)
 {
 	char *out = NULL, *errs = NULL;
@@ -341,7 +438,11 @@ int main(int argc, char **argv)
 	SINK = sink_start();
 	H = rmh_new();
 	rmh_set(H, "modules",
-		"[\"mod_shardstore\", \"mod_smtp\", \"mod_sieve\"]");
+		"[\"mod_shardstore\", \"mod_smtp\", \"mod_sieve\", "
+		"\"mod_exchange\"]");
+	rmh_setf(H, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"tls_listen\": []}",
+		 rmh_port(H, "api"));
 	rmh_setf(H, "smtp",
 		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
 		 "\"smtps_listen\": []}",
@@ -369,6 +470,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/vacation", test_vacation);
 	g_test_add_func("/sieve/deliver/redirect-remote", test_redirect_remote);
 	g_test_add_func("/sieve/deliver/redirect-local", test_redirect_local);
+	g_test_add_func("/sieve/deliver/api", test_api);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);
