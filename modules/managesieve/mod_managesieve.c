@@ -366,7 +366,11 @@ static void start_job(struct ms_sess *s, struct ms_cmd *cmd)
 	j->max_size = conf(s)->max_script_size;
 	s->busy = 1;
 	core->conn_suspend(s->c);
-	core->work_submit(RMAIL_WORK_WRITE, run_job, job_done, j);
+	if (core->work_submit(RMAIL_WORK_WRITE, run_job, job_done, j) == NULL) {
+		/* a pool shutting down: answer rather than hang */
+		bresp(&j->out, "NO", "TRYLATER", "Try again later");
+		job_done(j, 0);
+	}
 }
 
 /* ---- authentication ------------------------------------------------ */
