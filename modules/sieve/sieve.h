@@ -63,10 +63,12 @@ struct sieve_str {
  * the core MIME parser.  Everything it returns stays the caller's and
  * must remain valid until sieve_run() returns. */
 struct sieve_env {
-	const char *env_from;	       /* envelope sender ("" for <>) */
-	const char *env_to;	       /* envelope recipient (this one) */
-	const char *const *user_addrs; /* NULL-terminated, may be NULL */
-	uint64_t size;		       /* message size in octets */
+	const char *env_from; /* envelope sender ("" for <>) */
+	const char *env_to;   /* envelope recipient (this one) */
+	/* NULL-terminated, may be NULL; not read by the library: carried
+	 * for the caller's vacation decision (RFC 5230 4.5) */
+	const char *const *user_addrs;
+	uint64_t size; /* message size in octets */
 	/* Values of header field `name` (case-insensitive), unfolded and
 	 * RFC 2047-decoded, in message order; returns their count. */
 	size_t (*header)(void *arg, const char *name, const char ***vals_r);
@@ -77,9 +79,12 @@ struct sieve_env {
 	int (*body)(void *arg, enum sieve_body_transform transform,
 		    const char *const *ctypes, size_t nctypes,
 		    const struct sieve_str **parts_r);
-	/* i;unicode-casemap (RFC 5051) fold of s[0..n) into a malloc'd
-	 * string; NULL here falls back to ASCII case folding. */
-	char *(*casemap)(const char *s, size_t n, size_t *len_r);
+	/* i;unicode-casemap (RFC 5051): the canonical form of s[0..n) into
+	 * out[0..cap), bytes needed returned like snprintf (the library
+	 * calls again with a larger buffer when it is above cap): the core
+	 * service rmail_core.casemap (ABI 1.5) as it is.  NULL here falls
+	 * back to ASCII case folding. */
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
 	/* mailbox (RFC 5490) mailboxexists; NULL: no mailbox exists */
 	int (*mailbox_exists)(void *arg, const char *mailbox);
 	time_t now;	/* for currentdate */
@@ -97,6 +102,11 @@ enum sieve_act {
 	SIEVE_VACATION,
 };
 
+/* Actions come in script order, duplicates already collapsed (fileinto
+ * of one mailbox, keep with fileinto "INBOX", redirect to one address)
+ * and conflicts already refused (reject/ereject with anything but
+ * discard, a second vacation: runtime errors).  SIEVE_DISCARD is listed
+ * once, for logging; it only cancels the implicit keep. */
 struct sieve_action {
 	enum sieve_act kind;
 	unsigned line; /* the command's line in its script */
@@ -114,8 +124,10 @@ struct sieve_action {
 	char **addresses;
 	size_t naddresses;
 	int mime;
-	unsigned days_or_seconds; /* as given (0 = the caller's default) */
-	int seconds;		  /* 1: :seconds (RFC 6131), 0: :days */
+	/* as given; :days 0 reads as 1, and 0 with seconds == 0 means
+	 * neither was given (the caller's default) */
+	unsigned days_or_seconds;
+	int seconds; /* 1: :seconds (RFC 6131), 0: :days */
 };
 
 struct sieve_result {

@@ -629,6 +629,33 @@ static int check_headers(struct chk *k, struct sv_node *n,
 	return 0;
 }
 
+/* RFC 5228 5.1: the address test only on fields holding addresses */
+static int address_field(const char *p)
+{
+	static const char *const known[] = {"from",
+					    "to",
+					    "cc",
+					    "bcc",
+					    "sender",
+					    "reply-to",
+					    "return-path",
+					    "delivered-to",
+					    "envelope-to",
+					    "errors-to",
+					    "mail-followup-to",
+					    "mail-reply-to",
+					    "disposition-notification-to",
+					    "original-recipient",
+					    "apparently-to"};
+
+	if (strncasecmp(p, "resent-", 7) == 0 || strncasecmp(p, "x-", 2) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (strcasecmp(p, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int check_vars(struct chk *k, struct sv_node *n, const struct sv_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -775,9 +802,9 @@ static int node(struct chk *k, struct sv_node *n, int want_test)
 	default:
 		break;
 	}
-	if (ntests_want == 1 && n->ntests != 1)
+	if (ntests_want == 1 && (n->ntests != 1 || n->tlist))
 		ERR(k, n->line, "%s needs one test", n->name);
-	if (ntests_want == -1 && n->ntests == 0)
+	if (ntests_want == -1 && !n->tlist)
 		ERR(k, n->line, "%s needs a test list", n->name);
 	if (ntests_want == 0 && n->ntests != 0)
 		ERR(k, n->line, "%s takes no test", n->name);
@@ -798,6 +825,13 @@ static int node(struct chk *k, struct sv_node *n, int want_test)
 	ok:
 		break;
 	case OP_ADDRESS:
+		for (size_t i = 0; i < n->pos[0].n; i++)
+			if (!n->pos[0].v[i].var &&
+			    !address_field(n->pos[0].v[i].p))
+				ERR(k, n->line,
+				    "address: \"%s\" does not hold addresses",
+				    n->pos[0].v[i].p);
+		/* fall through */
 	case OP_HEADER:
 	case OP_EXISTS:
 		if (check_headers(k, n, &n->pos[0]) < 0)

@@ -11,7 +11,7 @@
  * it at a multiple of the text and say "too complex" beyond */
 static size_t arena_cap(size_t len)
 {
-	return 64 * 1024 + 48 * len;
+	return 256 * 1024 + 64 * len;
 }
 
 static struct sieve_script *compile_text(struct sv_cctx *c, const char *text,

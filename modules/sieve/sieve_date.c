@@ -49,6 +49,11 @@ static int64_t to_time(const struct sv_tm *tm)
 
 void sv_date_from_time(int64_t t, int zone, struct sv_tm *tm)
 {
+	/* years 1..9999 keep every date part well-formed */
+	if (t < -62135596800LL)
+		t = -62135596800LL;
+	if (t > 253402300799LL - 200000)
+		t = 253402300799LL - 200000;
 	int64_t lt = t + (int64_t)zone * 60;
 	int64_t days = lt >= 0 ? lt / 86400 : -((-lt + 86399) / 86400);
 	int64_t secs = lt - days * 86400;

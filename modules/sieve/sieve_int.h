@@ -136,6 +136,7 @@ struct sv_node {
 	size_t nargs;
 	struct sv_node **tests; /* test list, or the one test of if/not */
 	size_t ntests;
+	int tlist;	       /* the tests came as a "( ... )" list */
 	struct sv_node *block; /* first command of { } */
 	int has_block;
 	struct sv_node *next;
@@ -205,10 +206,11 @@ struct sv_matcher {
 	enum sv_cmp cmp;
 	enum sv_match match;
 	enum sv_rel rel;
-	char *(*casemap)(const char *s, size_t n, size_t *len_r);
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
 	uint64_t *steps, max_steps; /* shared budget; over it: *over = 1 */
 	int over;
 	int oom;
+	int folded; /* values and keys already through casemap */
 	uint64_t work;
 	/* :matches groups of the last success, into the caller's arena */
 	struct sv_arena *a;
@@ -219,6 +221,10 @@ struct sv_matcher {
 /* 1 match, 0 no match (m->over / m->oom: budget/memory ran out) */
 int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	     size_t kn);
+/* i;unicode-casemap's fold into m->a (ASCII when no casemap); NULL on
+ * no memory */
+const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
+		    size_t *len_r);
 /* relational compare of v against k with the comparator: <0, 0, >0 */
 int sv_compare(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	       size_t kn);

@@ -3,7 +3,6 @@
  * (:is, :contains, :matches with RFC 5229 match groups, :value).
  * :matches is the linear-backtracking glob: every step is charged to the
  * run's budget, so a hostile pattern costs at most the budget. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "sieve_int.h"
@@ -14,11 +13,11 @@ static int lower(int c)
 }
 
 /* fold for i;unicode-casemap into the arena; NULL on no memory */
-static const char *ufold(struct sv_matcher *m, const char *s, size_t n,
-			 size_t *len_r)
+const char *sv_fold(struct sv_matcher *m, const char *s, size_t n,
+		    size_t *len_r)
 {
-	char *f, *d;
-	size_t fl = 0;
+	char *d;
+	size_t fl, need;
 
 	if (m->casemap == NULL) {
 		d = sv_alloc(m->a, n + 1);
@@ -29,12 +28,20 @@ static const char *ufold(struct sv_matcher *m, const char *s, size_t n,
 		*len_r = n;
 		return d;
 	}
-	f = m->casemap(s, n, &fl);
-	if (f == NULL)
+	/* most folds grow little; else ask again with what it needs */
+	fl = n + n / 2 + 16;
+	d = sv_alloc(m->a, fl + 1);
+	if (d == NULL)
 		return NULL;
-	d = sv_memdup(m->a, f, fl);
-	free(f);
-	*len_r = fl;
+	need = m->casemap(s, n, d, fl);
+	if (need > fl) {
+		d = sv_alloc(m->a, need + 1);
+		if (d == NULL)
+			return NULL;
+		if (m->casemap(s, n, d, need) > need)
+			return NULL;
+	}
+	*len_r = need;
 	return d;
 }
 
@@ -61,12 +68,19 @@ static int step(struct sv_matcher *m)
 	return 0;
 }
 
-/* a cheap unit of work: one budget step per 64 */
-static int tick(struct sv_matcher *m)
+/* cheap units of work (comparisons): one budget step per 64 */
+static int charge(struct sv_matcher *m, uint64_t units)
 {
-	if ((++m->work & 63) != 0)
+	m->work += units;
+	if (m->work < 64)
 		return 0;
-	return step(m);
+	*m->steps += m->work / 64;
+	m->work %= 64;
+	if (*m->steps > m->max_steps) {
+		m->over = 1;
+		return -1;
+	}
+	return 0;
 }
 
 static int eqc(const struct sv_matcher *m, char a, char b)
@@ -105,9 +119,9 @@ int sv_compare(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 
 	if (m->cmp == CMP_NUMERIC)
 		return numcmp(v, vn, k, kn);
-	if (m->cmp == CMP_UNICODE) {
-		v = ufold(m, v, vn, &vn);
-		k = v != NULL ? ufold(m, k, kn, &kn) : NULL;
+	if (m->cmp == CMP_UNICODE && !m->folded) {
+		v = sv_fold(m, v, vn, &vn);
+		k = v != NULL ? sv_fold(m, k, kn, &kn) : NULL;
 		if (v == NULL || k == NULL) {
 			m->oom = 1;
 			return -1;
@@ -188,7 +202,7 @@ static int glob(struct sv_matcher *m, const char *s, size_t sn, const char *p,
 	size_t pi = 0, si = 0, star = (size_t)-1, star_si = 0;
 
 	while (si < sn) {
-		if (tick(m) < 0)
+		if (charge(m, 1) < 0)
 			return 0;
 		if (pi < nt && t[pi].kind == 2) {
 			int l = charlen(m, s + si, sn - si);
@@ -239,15 +253,15 @@ static int glob(struct sv_matcher *m, const char *s, size_t sn, const char *p,
 int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 	     size_t kn)
 {
-	if (step(m) < 0)
+	if (step(m) < 0 || charge(m, vn < kn ? vn : kn) < 0)
 		return 0;
 	if (m->match == M_VALUE)
 		return sv_rel_ok(m->rel, sv_compare(m, v, vn, k, kn));
 	if (m->match == M_IS)
 		return sv_compare(m, v, vn, k, kn) == 0 && !m->oom;
-	if (m->cmp == CMP_UNICODE) {
-		v = ufold(m, v, vn, &vn);
-		k = v != NULL ? ufold(m, k, kn, &kn) : NULL;
+	if (m->cmp == CMP_UNICODE && !m->folded) {
+		v = sv_fold(m, v, vn, &vn);
+		k = v != NULL ? sv_fold(m, k, kn, &kn) : NULL;
 		if (v == NULL || k == NULL) {
 			m->oom = 1;
 			return 0;
@@ -261,8 +275,7 @@ int sv_match(struct sv_matcher *m, const char *v, size_t vn, const char *k,
 
 			while (j < kn && eqc(m, v[i + j], k[j]))
 				j++;
-			m->work += j;
-			if (tick(m) < 0)
+			if (charge(m, j + 1) < 0)
 				return 0;
 			if (j == kn)
 				return 1;

@@ -146,6 +146,7 @@ static int arguments(struct sv_parser *p, struct sv_node *n, size_t depth)
 		if (depth + 1 > p->max_nesting)
 			return perr(p, "tests nested too deeply");
 		sv_lex_next(&p->lx);
+		n->tlist = 1;
 		for (;;) {
 			struct sv_node *t1 = test(p, depth + 1);
 

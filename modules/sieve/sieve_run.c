@@ -17,6 +17,7 @@
 #define VAR_MAX_COUNT 512
 #define EXPAND_MAX (256 * 1024)
 #define ADDR_MAX 1024
+#define FLAGS_MAX 256 /* flags in one list: their dedup is quadratic */
 
 struct var {
 	char *name; /* lower case */
@@ -48,6 +49,7 @@ struct run {
 	const struct sieve_script **once;
 	size_t nonce;
 	size_t nredirects, depth;
+	struct sv_addr *addrs; /* ADDR_MAX, allocated once per run */
 };
 
 static int rfail(struct run *r, unsigned line, const char *fmt, ...)
@@ -241,6 +243,9 @@ static int expand(struct run *r, struct frame *f, const struct sv_str *in,
 			p = d + 2;
 			continue;
 		}
+		/* lookups are linear in the variables: charge each one */
+		if (step(r, line) < 0)
+			return -1;
 		struct sv_str v = var_get(r, f, d + 2, (size_t)(c - d - 2));
 
 		bput(r, &b, v.p, v.n);
@@ -254,16 +259,23 @@ static int expand(struct run *r, struct frame *f, const struct sv_str *in,
 	return 0;
 }
 
-static struct sv_str *expand_list(struct run *r, struct frame *f,
-				  const struct sv_list *l, unsigned line)
+static const struct sv_str *expand_list(struct run *r, struct frame *f,
+					const struct sv_list *l, unsigned line)
 {
-	struct sv_str *v = sv_alloc(&r->a, (l->n + 1) * sizeof(*v));
+	struct sv_str *v;
+	size_t i;
 
+	/* constant lists are used in place: no allocation per test */
+	for (i = 0; i < l->n && !l->v[i].var; i++)
+		;
+	if (i == l->n)
+		return l->v;
+	v = sv_alloc(&r->a, (l->n + 1) * sizeof(*v));
 	if (v == NULL) {
 		oom(r, line);
 		return NULL;
 	}
-	for (size_t i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++)
 		if (expand(r, f, &l->v[i], &v[i], line) < 0)
 			return NULL;
 	return v;
@@ -290,7 +302,7 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 			const struct sv_list *keyl)
 {
 	struct sv_matcher m;
-	struct sv_str *keys = expand_list(r, f, keyl, n->line);
+	const struct sv_str *keys = expand_list(r, f, keyl, n->line);
 	int hit = 0;
 
 	if (keys == NULL)
@@ -307,13 +319,35 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 			hit = sv_match(&m, cnt, strlen(cnt), keys[k].p,
 				       keys[k].n);
 	} else {
-		for (size_t i = 0; i < nvals && !hit; i++)
+		/* fold each value and key once, not once per pair */
+		if (m.cmp == CMP_UNICODE) {
+			/* a copy: `keys` may be the script's own list */
+			struct sv_str *fk =
+				sv_alloc(&r->a, (keyl->n + 1) * sizeof(*fk));
+
+			if (fk == NULL)
+				return oom(r, n->line);
+			for (size_t k = 0; k < keyl->n; k++) {
+				fk[k].p = (char *)sv_fold(&m, keys[k].p,
+							  keys[k].n, &fk[k].n);
+				if (fk[k].p == NULL)
+					return oom(r, n->line);
+			}
+			keys = fk;
+			m.folded = 1;
+		}
+		for (size_t i = 0; i < nvals && !hit; i++) {
+			const char *v = vals[i].p;
+			size_t vn = vals[i].n;
+
+			if (m.folded && (v = sv_fold(&m, v, vn, &vn)) == NULL)
+				return oom(r, n->line);
 			for (size_t k = 0; k < keyl->n && !hit; k++) {
-				hit = sv_match(&m, vals[i].p, vals[i].n,
-					       keys[k].p, keys[k].n);
+				hit = sv_match(&m, v, vn, keys[k].p, keys[k].n);
 				if (m.over || m.oom)
 					break;
 			}
+		}
 	}
 	if (m.over)
 		return rfail(r, n->line, "step budget exceeded");
@@ -334,15 +368,22 @@ static int match_values(struct run *r, struct frame *f, const struct sv_node *n,
 }
 
 /* growable value array */
+/* growable value array; the first few live inside it (on the test's
+ * stack), so a test with a handful of values allocates nothing */
 struct vals {
 	struct sv_str *v;
 	size_t n, cap;
+	struct sv_str inl[8];
 };
 
 static int vpush(struct run *r, struct vals *vs, const char *p, size_t n)
 {
+	if (vs->v == NULL) {
+		vs->v = vs->inl;
+		vs->cap = sizeof(vs->inl) / sizeof(*vs->inl);
+	}
 	if (vs->n == vs->cap) {
-		size_t cap = vs->cap ? vs->cap * 2 : 16;
+		size_t cap = vs->cap * 2;
 		struct sv_str *nv = sv_alloc(&r->a, cap * sizeof(*nv));
 
 		if (nv == NULL)
@@ -393,9 +434,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n);
 static int t_header_like(struct run *r, struct frame *f,
 			 const struct sv_node *n)
 {
-	struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+	const struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
 	struct vals vs = {0};
-	struct sv_addr *addrs = NULL;
 
 	if (names == NULL)
 		return -1;
@@ -411,17 +451,20 @@ static int t_header_like(struct run *r, struct frame *f,
 					return oom(r, n->line);
 				continue;
 			}
-			if (addrs == NULL)
-				addrs = sv_alloc(&r->a,
-						 ADDR_MAX * sizeof(*addrs));
-			if (addrs == NULL)
+			if (r->addrs == NULL)
+				r->addrs = sv_alloc(
+					&r->a, ADDR_MAX * sizeof(*r->addrs));
+			if (r->addrs == NULL)
 				return oom(r, n->line);
-			size_t na = sv_addr_list(&r->a, v, strlen(v), addrs,
+			size_t na = sv_addr_list(&r->a, v, strlen(v), r->addrs,
 						 ADDR_MAX);
 
+			r->steps += na / 16 + strlen(v) / 1024;
+			if (step(r, n->line) < 0)
+				return -1;
 			for (size_t k = 0; k < na; k++)
-				if (addr_vals(r, n, addrs[k].p, addrs[k].n,
-					      &vs) < 0)
+				if (addr_vals(r, n, r->addrs[k].p,
+					      r->addrs[k].n, &vs) < 0)
 					return oom(r, n->line);
 		}
 	}
@@ -430,7 +473,7 @@ static int t_header_like(struct run *r, struct frame *f,
 
 static int t_envelope(struct run *r, struct frame *f, const struct sv_node *n)
 {
-	struct sv_str *parts = expand_list(r, f, &n->pos[0], n->line);
+	const struct sv_str *parts = expand_list(r, f, &n->pos[0], n->line);
 	struct vals vs = {0};
 
 	if (parts == NULL)
@@ -456,11 +499,15 @@ static int t_envelope(struct run *r, struct frame *f, const struct sv_node *n)
 }
 
 /* the space-separated flags of a string, as values */
-static int split_flags(struct run *r, const struct sv_str *s, struct vals *vs)
+static int split_flags(struct run *r, const struct sv_str *s, struct vals *vs,
+		       unsigned line)
 {
 	const char *p = s->p, *e = s->p + s->n;
 
 	while (p < e) {
+		if (vs->n >= FLAGS_MAX)
+			return rfail(r, line, "too many flags (limit %d)",
+				     FLAGS_MAX);
 		while (p < e && *p == ' ')
 			p++;
 		const char *b = p;
@@ -478,17 +525,18 @@ static int t_hasflag(struct run *r, struct frame *f, const struct sv_node *n)
 	struct vals vs = {0};
 
 	if (n->npos == 2) {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
 		for (size_t i = 0; i < n->pos[0].n; i++) {
 			struct sv_str v = var_get(r, f, names[i].p, names[i].n);
 
-			if (split_flags(r, &v, &vs) < 0)
+			if (split_flags(r, &v, &vs, n->line) < 0)
 				return oom(r, n->line);
 		}
-	} else if (split_flags(r, &r->iflags, &vs) < 0) {
+	} else if (split_flags(r, &r->iflags, &vs, n->line) < 0) {
 		return oom(r, n->line);
 	}
 	return match_values(r, f, n, vs.v, vs.n, &n->pos[n->npos - 1]);
@@ -497,7 +545,7 @@ static int t_hasflag(struct run *r, struct frame *f, const struct sv_node *n)
 static int t_body(struct run *r, struct frame *f, const struct sv_node *n)
 {
 	const struct sieve_str *parts = NULL;
-	struct sv_str *ct = NULL;
+	const struct sv_str *ct = NULL;
 	const char **ctypes = NULL;
 	struct vals vs = {0};
 	int np = 0;
@@ -575,7 +623,14 @@ static int t_date(struct run *r, struct frame *f, const struct sv_node *n)
 		struct sv_tm tm;
 		char *buf;
 
-		if (hv[i] == NULL || sv_date_parse(hv[i], strlen(hv[i]), &tm))
+		const char *dv = hv[i];
+
+		if (dv == NULL)
+			continue;
+		/* Received: the date follows the last ';' (RFC 5260 4) */
+		if (strcasecmp(hdr.p, "received") == 0 && strrchr(dv, ';'))
+			dv = strrchr(dv, ';') + 1;
+		if (sv_date_parse(dv, strlen(dv), &tm))
 			continue;
 		if (n->zone != Z_ORIGINAL)
 			sv_date_tozone(&tm, zone);
@@ -620,7 +675,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 	case OP_SIZE:
 		return n->over ? r->env->size > n->num : r->env->size < n->num;
 	case OP_EXISTS: {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
@@ -633,7 +689,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 		return 1;
 	}
 	case OP_MAILBOXEXISTS: {
-		struct sv_str *names = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *names =
+			expand_list(r, f, &n->pos[0], n->line);
 
 		if (names == NULL)
 			return -1;
@@ -649,7 +706,8 @@ static int test(struct run *r, struct frame *f, const struct sv_node *n)
 	case OP_ENVELOPE:
 		return t_envelope(r, f, n);
 	case OP_STRING: {
-		struct sv_str *src = expand_list(r, f, &n->pos[0], n->line);
+		const struct sv_str *src =
+			expand_list(r, f, &n->pos[0], n->line);
 		struct vals vs = {0};
 
 		if (src == NULL)
@@ -705,14 +763,14 @@ static int flag_array(struct run *r, struct frame *f, const struct sv_list *l,
 	*out = NULL;
 	*nout = 0;
 	if (l != NULL) {
-		struct sv_str *e = expand_list(r, f, l, line);
+		const struct sv_str *e = expand_list(r, f, l, line);
 
 		if (e == NULL)
 			return -1;
 		for (size_t i = 0; i < l->n; i++)
-			if (split_flags(r, &e[i], &vs) < 0)
+			if (split_flags(r, &e[i], &vs, line) < 0)
 				return oom(r, line);
-	} else if (split_flags(r, &r->iflags, &vs) < 0) {
+	} else if (split_flags(r, &r->iflags, &vs, line) < 0) {
 		return oom(r, line);
 	}
 	if (vs.n == 0)
@@ -899,7 +957,8 @@ static int a_vacation(struct run *r, struct frame *f, const struct sv_node *n,
 	a->seconds = n->seconds;
 	a->days_or_seconds = n->has_days ? (unsigned)n->num : 0;
 	if (n->addresses.n > 0) {
-		struct sv_str *ad = expand_list(r, f, &n->addresses, n->line);
+		const struct sv_str *ad =
+			expand_list(r, f, &n->addresses, n->line);
 
 		if (ad == NULL)
 			return -1;
@@ -998,14 +1057,15 @@ static int a_flags(struct run *r, struct frame *f, const struct sv_node *n)
 		target = &v->val;
 	}
 	cur = *target;
-	struct sv_str *e = expand_list(r, f, &n->pos[n->npos - 1], n->line);
+	const struct sv_str *e =
+		expand_list(r, f, &n->pos[n->npos - 1], n->line);
 
 	if (e == NULL)
 		return -1;
 	for (size_t i = 0; i < n->pos[n->npos - 1].n; i++)
-		if (split_flags(r, &e[i], &add) < 0)
+		if (split_flags(r, &e[i], &add, n->line) < 0)
 			return oom(r, n->line);
-	if (n->op != OP_SETFLAG && split_flags(r, &cur, &have) < 0)
+	if (n->op != OP_SETFLAG && split_flags(r, &cur, &have, n->line) < 0)
 		return oom(r, n->line);
 	bput(r, &b, "", 0);
 	/* the result: kept old flags, then new ones, each once */
@@ -1231,6 +1291,11 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (s == NULL || env == NULL) {
+		res->implicit_keep = 1;
+		snprintf(res->err, sizeof(res->err), "no script");
+		return -1;
+	}
 	memset(&r, 0, sizeof(r));
 	r.env = env;
 	r.res = res;
@@ -1239,6 +1304,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env,
 	r.implicit_keep = 1;
 	r.iflags.p = "";
 	rc = run_script(&r, s, NULL);
+	/* fileinto :copy "INBOX" already delivers where the implicit keep
+	 * would: once is enough */
+	for (size_t i = 0; rc == 0 && i < res->n; i++)
+		if (res->v[i].kind == SIEVE_FILEINTO &&
+		    is_inbox(res->v[i].mailbox))
+			r.implicit_keep = 0;
 	if (rc == 0 && r.implicit_keep) {
 		struct frame f = {.s = s};
 		struct sv_str none = {"", 0, 0};

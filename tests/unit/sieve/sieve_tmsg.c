@@ -112,32 +112,31 @@ static int mbox_exists(void *arg, const char *name)
 }
 
 /* a stand-in for RFC 5051 folding that the tests can tell apart from
- * ASCII folding: also folds the Latin-1 supplement's capitals */
-static char *casemap(const char *s, size_t n, size_t *len_r)
+ * ASCII folding: also folds the Latin-1 supplement's capitals; with the
+ * core service's contract (snprintf-like, nothing terminated) */
+static size_t casemap(const char *s, size_t n, char *out, size_t cap)
 {
-	char *d = g_malloc(n + 1);
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		char two[2];
+		size_t k = 1;
 
 		if (c == 0xc3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
 		    (unsigned char)s[i + 1] <= 0x9e &&
 		    (unsigned char)s[i + 1] != 0x97) {
-			d[o++] = (char)c;
-			d[o++] = (char)((unsigned char)s[++i] + 0x20);
-			continue;
+			two[0] = (char)c;
+			two[1] = (char)((unsigned char)s[++i] + 0x20);
+			k = 2;
+		} else {
+			two[0] = (char)toupper(c);
 		}
-		d[o++] = (char)toupper(c);
+		for (size_t j = 0; j < k; j++, o++)
+			if (o < cap)
+				out[o] = two[j];
 	}
-	d[o] = '\0';
-	*len_r = o;
-	/* the library frees with free(); g_malloc is malloc here */
-	char *r = malloc(o + 1);
-
-	memcpy(r, d, o + 1);
-	g_free(d);
-	return r;
+	return o;
 }
 
 void tmsg_env(struct tmsg *m, struct sieve_env *env, const char *from,

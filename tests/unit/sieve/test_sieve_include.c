@@ -1,6 +1,8 @@
 /* RFC 6609 include: :personal/:global through the resolver, :once,
  * :optional, return, global variables, loops and depth. */
 #include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sieve_tmsg.h"
@@ -49,11 +51,21 @@ static const struct script scripts[] = {
 };
 
 static int calls;
+static char *wide[2]; /* "wide1" includes "wide2" 100 times, which tests */
 
 static char *resolve(void *arg, int global, const char *name, size_t *len_r)
 {
 	(void)arg;
 	calls++;
+	for (int w = 0; w < 2; w++) {
+		char nm[8];
+
+		snprintf(nm, sizeof(nm), "wide%d", w + 1);
+		if (!global && wide[w] != NULL && strcmp(name, nm) == 0) {
+			*len_r = strlen(wide[w]);
+			return strdup(wide[w]);
+		}
+	}
 	for (size_t i = 0; i < G_N_ELEMENTS(scripts); i++)
 		if (scripts[i].global == global &&
 		    strcmp(scripts[i].name, name) == 0) {
@@ -229,6 +241,37 @@ static void t_no_resolver(void)
 	sieve_free(s);
 }
 
+static void t_fanout_budget(void)
+{
+	/* no loops in Sieve, but includes multiply: 100 x 100 x 100
+	 * header tests end on the step budget, quickly */
+	GString *g[3];
+	gint64 t0;
+	char *got;
+
+	for (int i = 0; i < 3; i++)
+		g[i] = g_string_new("require \"include\";\n");
+	for (int i = 0; i < 100; i++) {
+		g_string_append(g[0], "include \"wide1\";\n");
+		g_string_append(g[1], "include \"wide2\";\n");
+		g_string_append(g[2], "if header :contains \"subject\" "
+				      "\"zzz\" { keep; }\n");
+	}
+	wide[0] = g[1]->str;
+	wide[1] = g[2]->str;
+	t0 = g_get_monotonic_time();
+	got = run(g[0]->str);
+	/* whichever of the budget and the run's memory ends first */
+	g_test_message("%s", got);
+	g_assert_true(g_str_has_suffix(got, "step budget exceeded") ||
+		      g_str_has_suffix(got, "out of memory (run limit)"));
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+	g_free(got);
+	wide[0] = wide[1] = NULL;
+	for (int i = 0; i < 3; i++)
+		g_string_free(g[i], TRUE);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -244,5 +287,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/include/error-inside", t_error_in_included);
 	g_test_add_func("/sieve/include/depth", t_depth);
 	g_test_add_func("/sieve/include/no-resolver", t_no_resolver);
+	g_test_add_func("/sieve/include/fanout-budget", t_fanout_budget);
 	return g_test_run();
 }

@@ -172,6 +172,20 @@ static void t_actions(void)
 	g_string_free(g, TRUE);
 }
 
+static void t_flags(void)
+{
+	GString *g = g_string_new("require \"imap4flags\";\naddflag \"");
+	char *got;
+
+	for (int i = 0; i < 300; i++)
+		g_string_append_printf(g, "f%d ", i);
+	g_string_append(g, "\";");
+	got = run_lim(g->str, msg, NULL);
+	g_assert_cmpstr(got, ==, "ERROR: line 2: too many flags (limit 256)");
+	g_free(got);
+	g_string_free(g, TRUE);
+}
+
 static void t_redirects(void)
 {
 	struct sieve_limits lim = {.max_redirects = 1};
@@ -256,6 +270,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/limits/variable-growth", t_variable_growth);
 	g_test_add_func("/sieve/limits/actions", t_actions);
 	g_test_add_func("/sieve/limits/redirects", t_redirects);
+	g_test_add_func("/sieve/limits/flags", t_flags);
 	g_test_add_func("/sieve/limits/runtime-error-keeps",
 			t_runtime_error_keeps);
 	g_test_add_func("/sieve/limits/threads", t_threads);

@@ -286,6 +286,22 @@ static const struct row rows[] = {
 	{"3894/3 fileinto :copy keeps",
 	 "require [\"copy\", \"fileinto\"];\nfileinto :copy \"Archive\";",
 	 msg_plain, "a@b", "c@d", "fileinto Archive :copy; implicit-keep"},
+	{"3894 fileinto :copy INBOX is the implicit keep",
+	 "require [\"copy\", \"fileinto\"];\nfileinto :copy \"INBOX\";",
+	 msg_plain, "a@b", "c@d", "fileinto INBOX :copy"},
+	{"5229/4.1 :quotewildcard makes a literal pattern",
+	 "require [\"variables\", \"fileinto\"];\n"
+	 "set :quotewildcard \"q\" \"a*b?\";\n"
+	 "if string :matches \"a*b?\" \"${q}\" { fileinto \"lit\"; }\n"
+	 "if string :matches \"axxbc\" \"${q}\" { fileinto \"wild\"; }",
+	 msg_plain, "a@b", "c@d", "fileinto lit"},
+	{"5232/5 hasflag :count and case-insensitive flags",
+	 "require [\"imap4flags\", \"relational\", "
+	 "\"comparator-i;ascii-numeric\"];\n"
+	 "addflag [\"A\", \"a\", \"B\"];\n"
+	 "if hasflag :count \"eq\" :comparator \"i;ascii-numeric\" \"2\" "
+	 "{ discard; }",
+	 msg_plain, "a@b", "c@d", "discard"},
 	/* RFC 5173 body */
 	{"5173/7 body :raw",
 	 "require \"body\";\n"
@@ -400,6 +416,15 @@ static const struct row rows[] = {
 	 "if header :index 1 :last :matches \"received\" \"from * by *\" "
 	 "{ fileinto \"${1}\"; }\n",
 	 msg_list, "a@b", "c@d", "fileinto c; fileinto e"},
+	{"5260/4 date of a Received field follows its ';'",
+	 "require [\"date\", \"index\", \"relational\"];\n"
+	 "if date :index 1 :originalzone :is \"received\" \"time\" "
+	 "\"09:06:31\" { discard; }",
+	 msg_list, "a@b", "c@d", "discard"},
+	{"5260/4 unparsable date fails the test",
+	 "require \"date\";\n"
+	 "if date :matches \"subject\" \"year\" \"*\" { discard; }",
+	 msg_list, "a@b", "c@d", "implicit-keep"},
 	/* RFC 5490 mailbox */
 	{"5490/3.1 fileinto :create",
 	 "require [\"fileinto\", \"mailbox\"];\n"
