@@ -19,6 +19,7 @@
 #define DOM "example.test"
 #define ALICE "alice@" DOM
 #define BOB "bob@" DOM
+#define CAROL "carol@" DOM
 
 static struct rmh *H;
 static guint SINK;
@@ -414,6 +415,25 @@ static void test_api(void)
 	g_free(tok);
 }
 
+/* a runtime error (5 redirects, max_redirects 4) keeps the message in
+ * INBOX and carries out nothing */
+static void test_runtime_error_keeps(void)
+{
+	char *t = g_strdup("From: <ivan@far.test>\r\nTo: <" CAROL ">\r\n"
+			   "Subject: loop\r\n\r\nbody t-rterr\r\n");
+	GPtrArray *a;
+
+	g_free(send_from("ivan@far.test", CAROL, t));
+	g_free(t);
+	a = copies("carol", "body t-rterr");
+	g_assert_cmpuint(a->len, ==, 1);
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
+	g_ptr_array_unref(a);
+	g_assert_true(rmh_wait_log(H, "the message is kept in INBOX", 5));
+	g_usleep(300000);
+	g_assert_cmpint(sink_has("body t-rterr"), ==, 0);
+}
+
 static void run_cli(const char *const *argv, const char *input)
 {
 	char *out = NULL, *errs = NULL;
@@ -460,6 +480,14 @@ int main(int argc, char **argv)
 	add[5] = BOB;
 	run_cli(add, "pw-bob-1\n");
 	run_cli(put, SCRIPT);
+	add[5] = CAROL;
+	run_cli(add, "pw-carol-1\n");
+	put[5] = CAROL;
+	run_cli(put, "redirect \"r1@remote.test\";\r\n"
+		     "redirect \"r2@remote.test\";\r\n"
+		     "redirect \"r3@remote.test\";\r\n"
+		     "redirect \"r4@remote.test\";\r\n"
+		     "redirect \"r5@remote.test\";\r\n");
 	g_assert_true(rmh_start(H));
 	g_test_add_func("/sieve/deliver/fileinto-create-flags",
 			test_fileinto_create_flags);
@@ -471,6 +499,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/redirect-remote", test_redirect_remote);
 	g_test_add_func("/sieve/deliver/redirect-local", test_redirect_local);
 	g_test_add_func("/sieve/deliver/api", test_api);
+	g_test_add_func("/sieve/deliver/runtime-error-keeps",
+			test_runtime_error_keeps);
 	rc = g_test_run();
 	g_assert_cmpint(rmh_stop(H), ==, 0);
 	rmh_free(H);
