@@ -15,6 +15,7 @@
  *	smtp_bench [-b path/to/rmail] [-m module_dir] [-n msgs] [-t secs]
  *		   [-a] [-d path/to/rm_test_dnsd] [-M accept|edit|inet:IP:PORT]
  *		   [-P procs[,..]]
+ *		   [-S]
  *
  * Defaults come from RMAIL_BIN / RMAIL_MODULE_DIR, else the build tree
  * layout (./rmail, ./modules).  The daemon's resolver always forwards
@@ -29,7 +30,11 @@
  * header field at the end of message (the spool rewrite).
  * "-M inet:IP:PORT" points mod_milter at a milter already running
  * there instead (rspamd's proxy worker, say), so a real filter's cost
- * can be set against the stub's.
+ * can be set against the stub's.  With -S the daemon loads mod_sieve
+ * and the user has an active 20-rule script (header, address,
+ * envelope, size and exists tests with fileinto, none matching the
+ * bench message, so every copy still lands in INBOX): the Sieve cost
+ * per delivery (docs/sieve.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -274,8 +279,69 @@ static void sign_msg(const char *zone_path)
 	EVP_PKEY_free(pk);
 }
 
+/* 20 rules, none matching the bench message (docs/sieve.md) */
+static void sieve_install(void)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bench.sieve", bd.dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		die(path);
+	fprintf(f, "require [\"fileinto\", \"mailbox\", \"envelope\", "
+		   "\"imap4flags\"];\r\n");
+	for (int i = 0; i < 20; i++) {
+		switch (i % 5) {
+		case 0:
+			fprintf(f,
+				"if header :contains \"subject\" "
+				"\"[list-%d]\" { fileinto :create "
+				"\"Lists/%d\"; "
+				"stop; }\r\n",
+				i, i);
+			break;
+		case 1:
+			fprintf(f,
+				"if address :domain :is \"from\" "
+				"\"sender%d.test\" { fileinto :create "
+				"\"Senders\"; }\r\n",
+				i);
+			break;
+		case 2:
+			fprintf(f,
+				"if envelope :localpart :matches \"from\" "
+				"\"bounce-%d-*\" { discard; stop; }\r\n",
+				i);
+			break;
+		case 3:
+			fprintf(f,
+				"if allof (size :over 500K, header :is "
+				"\"x-rule\" \"%d\") { addflag \"\\\\Flagged\"; "
+				"}\r\n",
+				i);
+			break;
+		default:
+			fprintf(f,
+				"if exists \"x-list-%d\" { fileinto :create "
+				"\"Other\"; }\r\n",
+				i);
+			break;
+		}
+	}
+	fclose(f);
+	{
+		const char *put[] = {bd.bin,	   "-c", bd.config, "sieve",
+				     "put",	   USER, "bench",   path,
+				     "--activate", NULL};
+
+		bench_run(&bd, put, NULL);
+	}
+}
+
 static void daemon_start(const char *bin, const char *mods, bool checks,
 			 unsigned dns_port, const char *milter_sock, int procs)
+			 unsigned dns_port, const char *milter_sock, bool sieve)
 {
 	char milter[200] = "";
 
@@ -292,6 +358,8 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
 		"[\"mod_shardstore\", \"mod_smtp\"%s], %s \"log_level\": "
 		"\"warning\", \"processes\": %d,"
+		"[\"mod_shardstore\", \"mod_smtp\"%s%s], %s \"log_level\": "
+		"\"warning\","
 		" \"dns\": {\"forwarders\": [\"127.0.0.1@%u\"], "
 		"\"trust_anchor\": null},"
 		" \"mailauth\": {\"inbound\": %s},"
@@ -299,7 +367,11 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
 		bd.root, mods, milter_sock != NULL ? ", \"mod_milter\"" : "",
 		milter, procs, dns_port, checks ? "true" : "false", bd.port);
+		sieve ? ", \"mod_sieve\"" : "", milter, dns_port,
+		checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
+	if (sieve)
+		sieve_install();
 }
 
 /* "Rss:", "Pss:" or "Private_Dirty:" of the process, in kB: most of
@@ -433,6 +505,12 @@ int main(int argc, char **argv)
 	unsigned dns_port;
 
 	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:P:")) != -1) {
+	bool checks = false, sieve = false;
+	const char *milter_mode = NULL, *milter_sock = NULL;
+	char stub_sock[40];
+	unsigned dns_port;
+
+	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:S")) != -1) {
 		switch (opt) {
 		case 'P':
 			procs = optarg;
@@ -442,6 +520,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			milter_mode = optarg;
+			break;
+		case 'S':
+			sieve = true;
 			break;
 		case 'd':
 			dnsd = optarg;
@@ -465,6 +546,7 @@ int main(int argc, char **argv)
 				"[-d rm_test_dnsd] "
 				"[-M accept|edit|inet:IP:PORT] "
 				"[-P procs[,..]]\n");
+				"[-M accept|edit|inet:IP:PORT] [-S]\n");
 			return 2;
 		}
 	}
@@ -533,6 +615,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	daemon_start(bin, absmods, checks, dns_port, milter_sock, 1);
+	printf("sieve: %s\n", sieve ? "20-rule script" : "none");
+	daemon_start(bin, absmods, checks, dns_port, milter_sock, sieve);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);

@@ -765,6 +765,8 @@ static int import_run(struct rm_cli *cli)
 		return rm_import_aliases(cli, cli->argc - 1, cli->argv + 1);
 	if (cli->argc >= 1 && strcmp(cli->argv[0], "imap") == 0)
 		return rm_import_imap(cli, cli->argc - 1, cli->argv + 1);
+	if (cli->argc >= 1 && strcmp(cli->argv[0], "sieve") == 0)
+		return rm_import_sieve(cli, cli->argc - 1, cli->argv + 1);
 	if (rm_cmd_parse(CMD, cli->argc, cli->argv, opts, pos, 3, &n) < 0)
 		return RM_EXIT_USAGE;
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||

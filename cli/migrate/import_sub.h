@@ -12,6 +12,7 @@
 int rm_import_passwd(struct rm_cli *cli, int argc, char **argv);
 int rm_import_aliases(struct rm_cli *cli, int argc, char **argv);
 int rm_import_imap(struct rm_cli *cli, int argc, char **argv);
+int rm_import_sieve(struct rm_cli *cli, int argc, char **argv);
 /* <mail_root>/domains/D/users/L of a canonical user, checked to hold
  * its user.json (malloc'd), or NULL reported */
 char *rm_import_user_dir(const char *user);

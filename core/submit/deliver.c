@@ -290,6 +290,43 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	return t->action == RMAIL_FILTER_DISCARD ? 1 : 0;
 }
 
+/* A filter's extra copies (1.5), once the first one is stored: the
+ * message is safe, so a failed extra copy is logged, never queued (a
+ * queue run would run the filters, and their side effects, again). */
+static void deliver_copies(const struct rm_deliver_req *rq, const char *user,
+			   const struct rmail_filter_result *fr, int junk,
+			   const struct rmail_filter_target *tg)
+{
+	struct rmail_filter_target *one;
+	struct rmail_err err;
+
+	if (tg->ncopies == 0)
+		return;
+	one = rm_xcalloc(1, sizeof(*one));
+	for (uint32_t c = 0; c < tg->ncopies && c < RMAIL_FILTER_COPIES_MAX;
+	     c++) {
+		one->size = sizeof(*one);
+		memcpy(one->mailbox, tg->copies[c].mailbox,
+		       sizeof(one->mailbox));
+		one->flags = tg->copies[c].flags;
+		memcpy(one->keywords, tg->copies[c].keywords,
+		       sizeof(one->keywords));
+		rmail_err_clear(&err);
+		if (rm_deliver_local_to(user, rq->local, fr->add_headers,
+					rq->mail_from[0] == '\0', junk, one,
+					&err) < 0)
+			rm_log(RMAIL_LOG_ERR,
+			       "deliver %s to %s: copy into %s: %s", rq->id,
+			       user,
+			       one->mailbox[0] != '\0' ? one->mailbox : "INBOX",
+			       err.msg);
+		else
+			rm_metric_add("rmail_deliveries_total",
+				      "result=\"delivered\"", 1);
+	}
+	free(one);
+}
+
 bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n)
 {
 	bool any = false;
@@ -386,6 +423,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 						fr.add_headers,
 						rq->mail_from[0] == '\0', junk,
 						&tg, &err) == 0) {
+				deliver_copies(rq, u.v[j], &fr, junk, &tg);
 				ok++;
 				rm_metric_add("rmail_deliveries_total",
 					      "result=\"delivered\"", 1);

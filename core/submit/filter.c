@@ -88,6 +88,17 @@ int rm_filter_target_run(const struct rmail_filter_msg *msg,
 		t->flags |= one.flags;
 		if (one.keywords[0] != '\0')
 			memcpy(t->keywords, one.keywords, sizeof(t->keywords));
+		/* 1.5: extra copies add up across modules */
+		for (uint32_t c = 0;
+		     c < one.ncopies && c < RMAIL_FILTER_COPIES_MAX &&
+		     t->ncopies < RMAIL_FILTER_COPIES_MAX;
+		     c++) {
+			struct rmail_filter_copy *d = &t->copies[t->ncopies++];
+
+			*d = one.copies[c];
+			d->mailbox[sizeof(d->mailbox) - 1] = '\0';
+			d->keywords[sizeof(d->keywords) - 1] = '\0';
+		}
 	}
 	return 0;
 }

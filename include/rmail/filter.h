@@ -165,6 +165,14 @@ struct rmail_filter_sess;
 typedef void (*rmail_filter_sess_fn)(void *arg,
 				     const struct rmail_filter_reply *r);
 
+/* 1.5: one more copy at the DELIVERY stage (fixed layout) */
+#define RMAIL_FILTER_COPIES_MAX 16
+struct rmail_filter_copy {
+	char mailbox[1024];
+	uint32_t flags;
+	char keywords[256];
+};
+
 /* DELIVERY stage, per local recipient (for a Sieve module): where the
  * copy goes.  Caller-allocated, sized; all zero keeps the default. */
 struct rmail_filter_target {
@@ -177,6 +185,12 @@ struct rmail_filter_target {
 	char mailbox[1024];
 	uint32_t flags;	    /* enum rmail_flag set on the copy */
 	char keywords[256]; /* space-separated keywords set on it */
+	/* 1.5: more copies of the message for this recipient (Sieve's
+	 * several fileinto, keep with fileinto): each stored as well,
+	 * mailbox "" = the default one, as above.  A core that does not
+	 * know them stores the first copy only. */
+	uint32_t ncopies;
+	struct rmail_filter_copy copies[RMAIL_FILTER_COPIES_MAX];
 };
 
 /*

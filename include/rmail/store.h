@@ -47,7 +47,8 @@
 
 #define RMAIL_ADDR_MAX 320
 #define RMAIL_MBOX_NAME_MAX 1024
-#define RMAIL_KEYWORD_MAX 64 /* keywords per mailbox (bit mask) */
+#define RMAIL_KEYWORD_MAX 64	 /* keywords per mailbox (bit mask) */
+#define RMAIL_SIEVE_NAME_MAX 128 /* 1.5: bytes of a Sieve script name */
 
 /* System flags. */
 enum rmail_flag {
@@ -189,6 +190,9 @@ typedef void (*rmail_watch_fn)(void *arg);
  * admin can find (a path, a mailbox), or NULL. */
 typedef void (*rmail_check_fn)(void *arg, const char *where, const char *what,
 			       int repaired);
+/* 1.5: one Sieve script of sieve_list */
+typedef void (*rmail_sieve_fn)(void *arg, const char *name, int active,
+			       uint64_t bytes, int64_t version);
 
 struct rmail_store_ops {
 	uint32_t size; /* sizeof(struct rmail_store_ops) */
@@ -468,6 +472,48 @@ struct rmail_store_ops {
 			   size_t outsz, struct rmail_err *err);
 	int (*mbox_objectid)(void *h, const char *user, const char *name,
 			     char *out, size_t outsz, struct rmail_err *err);
+
+	/* ---- 1.5 ----------------------------------------------------- */
+	/* Sieve scripts (RFC 5228), the ManageSieve model (RFC 5804): a
+	 * user has named scripts, at most one of them active.  Names are
+	 * 1..RMAIL_SIEVE_NAME_MAX bytes of UTF-8 without control
+	 * characters or '/'.  The store keeps the text as given; quotas on
+	 * count and size are the caller's (docs/sieve.md).  Test each with
+	 * RMAIL_HAS() and a NULL check; absent, the user has no script. */
+	int (*sieve_list)(void *h, const char *user, rmail_sieve_fn cb,
+			  void *arg, struct rmail_err *err);
+	/* name NULL: the active script (RMAIL_E_NOENT when none), its
+	 * name into name_r (RMAIL_SIEVE_NAME_MAX + 1 bytes, may be NULL).
+	 * Copies at most bufsz bytes into buf (buf NULL, bufsz 0: only the
+	 * facts); *len_r is the whole script's length, *version_r changes
+	 * with every write of it (the file's mtime in ns): a compile
+	 * cache's key.  Either may be NULL. */
+	int (*sieve_get)(void *h, const char *user, const char *name, char *buf,
+			 size_t bufsz, size_t *len_r, int64_t *version_r,
+			 char *name_r, struct rmail_err *err);
+	/* [slow] create or replace (durable before it returns); an active
+	 * script stays active with the new text */
+	int (*sieve_put)(void *h, const char *user, const char *name,
+			 const char *text, size_t len, struct rmail_err *err);
+	/* [slow] RMAIL_E_BUSY for the active script (RFC 5804 ACTIVE) */
+	int (*sieve_delete)(void *h, const char *user, const char *name,
+			    struct rmail_err *err);
+	/* [slow] RMAIL_E_EXISTS when `to` exists; the active one stays
+	 * active under its new name */
+	int (*sieve_rename)(void *h, const char *user, const char *from,
+			    const char *to, struct rmail_err *err);
+	/* [slow] name NULL: no script is active */
+	int (*sieve_activate)(void *h, const char *user, const char *name,
+			      struct rmail_err *err);
+	/* [slow] Vacation's "already replied" state (RFC 5230 section
+	 * 4.2), shared by every process on the mail root: 1 when a reply
+	 * for `key` (1..128 of [A-Za-z0-9_.=+-]: the caller's digest of
+	 * sender and :handle) was recorded within `period` seconds before
+	 * `now` (send nothing), else 0 after recording `now` (send one).
+	 * Atomic across processes.  Entries older than a year go. */
+	int (*vacation_check)(void *h, const char *user, const char *key,
+			      int64_t now, int64_t period,
+			      struct rmail_err *err);
 };
 
 #endif

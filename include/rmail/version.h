@@ -91,6 +91,15 @@
  *       (RMAIL_CORE_SIZE_1_5).
  *       rmail_core.conf_str("processes"): the host's worker processes
  *       (a new key, no struct grows; NULL from an older core).
+ *       rmail_store_ops.sieve_list, sieve_get, sieve_put,
+ *       sieve_delete, sieve_rename, sieve_activate (Sieve scripts,
+ *       RFC 5804's model, with rmail_sieve_fn and RMAIL_SIEVE_NAME_MAX)
+ *       and vacation_check (RFC 5230's reply state, shared by
+ *       processes) (RMAIL_STORE_OPS_SIZE_1_5).
+ *       rmail_filter_target.ncopies and copies[] with the fixed-layout
+ *       struct rmail_filter_copy and RMAIL_FILTER_COPIES_MAX: several
+ *       copies per recipient at the DELIVERY stage
+ *       (RMAIL_FILTER_TARGET_SIZE_1_5).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -145,6 +154,12 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
 #define RMAIL_STORE_OPS_SIZE_1_4                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
+#define RMAIL_STORE_OPS_SIZE_1_5                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, vacation_check)
+#define RMAIL_FILTER_TARGET_SIZE_1_4                                           \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_target, keywords)
+#define RMAIL_FILTER_TARGET_SIZE_1_5                                           \
+	RMAIL_SIZEOF_THROUGH(struct rmail_filter_target, copies)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \

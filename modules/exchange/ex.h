@@ -125,6 +125,15 @@ void ex_api_aliases_delete(struct ex_req *r);
 /* api_settings.c */
 void ex_api_settings_get(struct ex_req *r);
 void ex_api_settings_post(struct ex_req *r);
+/* api_sieve.c */
+void ex_api_sieve_list(struct ex_req *r);
+void ex_api_sieve_get(struct ex_req *r);
+void ex_api_sieve_put(struct ex_req *r);
+void ex_api_sieve_delete(struct ex_req *r);
+void ex_api_sieve_activate(struct ex_req *r);
+void ex_api_sieve_deactivate(struct ex_req *r);
+void ex_api_vacation_get(struct ex_req *r);
+void ex_api_vacation_post(struct ex_req *r);
 void ex_autoconfig(struct ex_req *r);
 void ex_autodiscover(struct ex_req *r);
 void ex_healthz(struct ex_req *r);

@@ -313,6 +313,13 @@ static const struct rmail_store_ops ss_ops = {
 	.user_setting_set = ss_user_setting_set,
 	.msg_emailid = ss_msg_emailid,
 	.mbox_objectid = ss_mbox_objectid,
+	.sieve_list = ss_sieve_list,
+	.sieve_get = ss_sieve_get,
+	.sieve_put = ss_sieve_put,
+	.sieve_delete = ss_sieve_delete,
+	.sieve_rename = ss_sieve_rename,
+	.sieve_activate = ss_sieve_activate,
+	.vacation_check = ss_vacation_check,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

@@ -92,6 +92,22 @@ int ss_user_setting_set(void *h, const char *address, const char *name,
 			const char *value, struct rmail_err *err);
 int ss_user_list(void *h, const char *domain, rmail_user_fn cb, void *arg,
 		 struct rmail_err *err);
+/* sieve_store.c (1.5) */
+int ss_sieve_list(void *h, const char *user, rmail_sieve_fn cb, void *arg,
+		  struct rmail_err *err);
+int ss_sieve_get(void *h, const char *user, const char *name, char *buf,
+		 size_t bufsz, size_t *len_r, int64_t *version_r, char *name_r,
+		 struct rmail_err *err);
+int ss_sieve_put(void *h, const char *user, const char *name, const char *text,
+		 size_t len, struct rmail_err *err);
+int ss_sieve_delete(void *h, const char *user, const char *name,
+		    struct rmail_err *err);
+int ss_sieve_rename(void *h, const char *user, const char *from, const char *to,
+		    struct rmail_err *err);
+int ss_sieve_activate(void *h, const char *user, const char *name,
+		      struct rmail_err *err);
+int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
+		      int64_t period, struct rmail_err *err);
 int ss_alias_add(void *h, const char *alias, const char *const *targets,
 		 size_t ntargets, struct rmail_err *err);
 int ss_alias_del(void *h, const char *alias, struct rmail_err *err);

@@ -1,0 +1,424 @@
+/*
+ * One delivery through Sieve: the global "before" scripts, the user's
+ * active script, the "after" scripts, then what their actions mean for
+ * this copy (mailboxes and flags in the DELIVERY target, a reject, a
+ * discard) and what goes out (redirect, vacation).  Nothing is carried
+ * out before every script ran: a runtime error anywhere keeps the
+ * message in INBOX and sends nothing (RFC 5228 section 2.10.6).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sf.h"
+#include "vacation.h"
+
+struct run {
+	struct sieve_result res[16];
+	size_t nres;
+	int implicit_keep;
+};
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; i < r->nres; i++)
+		sieve_result_free(&r->res[i]);
+	r->nres = 0;
+}
+
+/* run one script, its result appended to r; -1 on a runtime error */
+static int run_one(struct sf_script *sc, const char *what,
+		   const struct sieve_env *env, struct run *r,
+		   struct rmail_err *err)
+{
+	struct sieve_result *res = &r->res[r->nres];
+
+	memset(res, 0, sizeof(*res));
+	r->nres++;
+	if (sieve_run(sf_script_get(sc), env, res) < 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "%s: %s", what,
+				     res->err);
+	/* any explicit action of any script cancels the implicit keep */
+	if (!res->implicit_keep)
+		r->implicit_keep = 0;
+	return 0;
+}
+
+static int run_files(const struct rmail_strlist *l, const struct sieve_env *env,
+		     struct run *r, struct rmail_err *err)
+{
+	for (size_t i = 0; i < l->n && r->nres < 15; i++) {
+		struct sf_script *sc = sf_file_script(l->v[i], err);
+		int rc;
+
+		if (sc == NULL)
+			return -1;
+		rc = run_one(sc, l->v[i], env, r, err);
+		sf_script_put(&sc);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "\\Seen" ... into flag bits, other atoms into keywords */
+static void flags_of(char **flags, size_t n, uint32_t *bits, char *kw,
+		     size_t kwsz)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} sys[] = {{"\\Seen", RMAIL_F_SEEN},
+		   {"\\Answered", RMAIL_F_ANSWERED},
+		   {"\\Flagged", RMAIL_F_FLAGGED},
+		   {"\\Deleted", RMAIL_F_DELETED},
+		   {"\\Draft", RMAIL_F_DRAFT}};
+	size_t o = strlen(kw);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j, l = strlen(flags[i]);
+
+		for (j = 0; j < sizeof(sys) / sizeof(*sys); j++)
+			if (strcasecmp(flags[i], sys[j].name) == 0)
+				break;
+		if (j < sizeof(sys) / sizeof(*sys)) {
+			*bits |= sys[j].bit;
+			continue;
+		}
+		/* an IMAP atom only (RFC 3501 flag-keyword) */
+		if (l == 0 || flags[i][0] == '\\' ||
+		    strcspn(flags[i], "(){ %*\"\\]") != l || o + l + 2 > kwsz)
+			continue;
+		o += (size_t)snprintf(kw + o, kwsz - o, "%s%s", o ? " " : "",
+				      flags[i]);
+	}
+}
+
+struct copy {
+	char mailbox[1024]; /* as rmail_filter_target's */
+	uint32_t flags;
+	char keywords[256];
+};
+
+static void add_copy(struct copy *v, size_t *n, const char *mailbox,
+		     char **flags, size_t nflags)
+{
+	struct copy *c;
+
+	/* one copy per mailbox (RFC 5228 section 4.1) */
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(v[i].mailbox, mailbox) == 0)
+			return;
+	if (*n >= 1 + RMAIL_FILTER_COPIES_MAX)
+		return;
+	c = &v[(*n)++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->mailbox, sizeof(c->mailbox), "%s", mailbox);
+	flags_of(flags, nflags, &c->flags, c->keywords, sizeof(c->keywords));
+}
+
+static int is_inbox(const char *m)
+{
+	return m == NULL || strcasecmp(m, "INBOX") == 0;
+}
+
+static int local_addr(const char *addr)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	const char *at = strrchr(addr, '@');
+
+	return ops != NULL && at != NULL && ops->domain_is_local(h, at + 1);
+}
+
+static int passed(const char *r)
+{
+	return r != NULL && strcasecmp(r, "pass") == 0;
+}
+
+static void do_redirect(const struct rmail_filter_msg *msg, const char *user,
+			struct sf_msg *sm, const struct sieve_action *a)
+{
+	size_t len;
+	const char *data = sf_msg_data(sm, &len);
+	/* the original sender only for local targets: anywhere else it
+	 * would fail SPF at the next hop (docs/sieve.md) */
+	const char *from = local_addr(a->address) ? msg->mail_from : user;
+
+	sf_core->log(sf_m, RMAIL_LOG_INFO, "redirect for %s to %s, from <%s>",
+		     user, a->address, from);
+	sf_send("redirect", from, a->address, NULL, data, len);
+}
+
+static const char *vac_hdr(void *arg, const char *name, size_t nth)
+{
+	return sf_msg_header_raw(arg, name, nth);
+}
+
+static void do_vacation(const struct rmail_filter_msg *msg, const char *user,
+			struct sf_msg *sm, const struct sieve_action *a,
+			int spam)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	const char **mine = calloc(a->naddresses + 1, sizeof(*mine));
+	const char *dmarc =
+		RMAIL_HAS(msg, struct rmail_filter_msg, dmarc_result)
+			? msg->dmarc_result
+			: NULL;
+	struct vac_in in = {0};
+	enum vac_verdict v;
+	struct rmail_err err;
+	char key[33], msgid[128], date[64], rnd[8], hex[17];
+	int64_t period = vac_period(a->days_or_seconds, a->seconds);
+	time_t now = time(NULL);
+	struct tm tm;
+	char *reply;
+	int rc;
+
+	mine[0] = user;
+	for (size_t i = 0; i < a->naddresses; i++)
+		mine[i + 1] = a->addresses[i];
+	in.env_from = msg->mail_from;
+	in.my_addrs = mine;
+	in.nmy = a->naddresses + 1;
+	in.spam = spam;
+	in.dmarc_result = dmarc;
+	in.header = vac_hdr;
+	in.arg = sm;
+	v = vac_decide(&in);
+	free(mine);
+	if (v != VAC_SEND) {
+		sf_core->log(sf_m, RMAIL_LOG_INFO,
+			     "vacation for %s: no reply to <%s>: %s", user,
+			     msg->mail_from, vac_verdict_name(v));
+		return;
+	}
+	if (ops == NULL ||
+	    !RMAIL_HAS(ops, struct rmail_store_ops, vacation_check) ||
+	    ops->vacation_check == NULL) {
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "vacation for %s: the store keeps no reply "
+			     "state: no reply",
+			     user);
+		return;
+	}
+	vac_key(msg->mail_from, a->handle, a->reason, a->subject, a->from, key);
+	rmail_err_clear(&err);
+	rc = ops->vacation_check(h, user, key, (int64_t)now, period, &err);
+	if (rc != 0) {
+		if (rc < 0)
+			sf_core->log(sf_m, RMAIL_LOG_ERR,
+				     "vacation for %s: %s: no reply", user,
+				     err.msg);
+		else
+			sf_core->log(sf_m, RMAIL_LOG_INFO,
+				     "vacation for %s: <%s> already answered "
+				     "within %lld s",
+				     user, msg->mail_from, (long long)period);
+		return;
+	}
+	sf_core->random_bytes(rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		sprintf(hex + 2 * i, "%02x", (unsigned char)rnd[i]);
+	snprintf(msgid, sizeof(msgid), "<vacation.%lld.%s@%s>", (long long)now,
+		 hex, strrchr(user, '@') + 1);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	reply = vac_compose(a->from != NULL ? a->from : user, msg->mail_from,
+			    a->subject, sf_msg_header_decoded(sm, "Subject"),
+			    sf_msg_header_raw(sm, "Message-ID", 0),
+			    sf_msg_header_raw(sm, "References", 0), a->reason,
+			    a->mime, msgid, date);
+	/* MAIL FROM:<> (RFC 5230 section 5.1), signed as the user's mail */
+	sf_core->log(sf_m, RMAIL_LOG_INFO, "vacation for %s: reply to <%s>",
+		     user, msg->mail_from);
+	sf_send("vacation", "", msg->mail_from, user, reply, strlen(reply));
+	free(reply);
+}
+
+static void fill_target(struct rmail_filter_target *t, const struct copy *v,
+			size_t n)
+{
+	memcpy(t->mailbox, v[0].mailbox, sizeof(t->mailbox));
+	t->flags = v[0].flags;
+	memcpy(t->keywords, v[0].keywords, sizeof(t->keywords));
+	if (n > 1 && !RMAIL_HAS(t, struct rmail_filter_target, copies)) {
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "the core stores one copy per recipient: %zu "
+			     "more dropped",
+			     n - 1);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct rmail_filter_copy *c = &t->copies[t->ncopies++];
+
+		memcpy(c->mailbox, v[i].mailbox, sizeof(c->mailbox));
+		c->flags = v[i].flags;
+		memcpy(c->keywords, v[i].keywords, sizeof(c->keywords));
+	}
+}
+
+/* the spam verdict travels as a header the filters added; mod_sieve
+ * sees the stored message, so look at the field itself */
+static int is_spam(struct sf_msg *sm)
+{
+	const char *v = sf_msg_header_raw(sm, "X-Spam", 0);
+
+	return v != NULL && strncasecmp(v + strspn(v, " \t"), "yes", 3) == 0;
+}
+
+int sf_deliver(const struct rmail_filter_msg *msg,
+	       struct rmail_filter_target *t, struct rmail_err *err)
+{
+	const struct sf_conf *c = sf_m->conf;
+	const char *user = msg->rcpt;
+	const char *addrs[2] = {user, NULL};
+	struct sf_script *us = NULL;
+	struct sieve_env env;
+	struct sf_msg *sm;
+	struct run r = {.implicit_keep = 1};
+	struct copy *copies;
+	size_t ncopies = 0, nreject = 0;
+	const struct sieve_action *reject = NULL;
+	int none = 0, rc = -1;
+
+	if (c->before.n == 0 && c->after.n == 0) {
+		us = sf_user_script(user, &none, err);
+		if (us == NULL)
+			return none ? 0 : -1;
+	} else {
+		us = sf_user_script(user, &none, err);
+		if (us == NULL && !none)
+			return -1;
+	}
+	sm = sf_msg_open(msg->fd, msg->msg_size,
+			 RMAIL_HAS(msg, struct rmail_filter_msg, prepend)
+				 ? msg->prepend
+				 : NULL,
+			 err);
+	if (sm == NULL) {
+		sf_script_put(&us);
+		return -1;
+	}
+	memset(&env, 0, sizeof(env));
+	env.env_from = msg->mail_from;
+	env.env_to = user;
+	env.user_addrs = addrs;
+	env.size = msg->msg_size;
+	env.now = time(NULL);
+	sf_msg_env(sm, user, &env);
+	if (run_files(&c->before, &env, &r, err) < 0 ||
+	    (us != NULL && run_one(us, "user script", &env, &r, err) < 0) ||
+	    run_files(&c->after, &env, &r, err) < 0)
+		goto out;
+
+	copies = calloc(1 + RMAIL_FILTER_COPIES_MAX, sizeof(*copies));
+	for (size_t i = 0; i < r.nres; i++)
+		for (size_t j = 0; j < r.res[i].n; j++) {
+			const struct sieve_action *a = &r.res[i].v[j];
+
+			if (a->kind == SIEVE_REJECT ||
+			    a->kind == SIEVE_EREJECT) {
+				reject = a;
+				nreject++;
+			}
+		}
+	if (reject != NULL) {
+		/* reject/ereject: one recipient refuses at the end of
+		 * DATA; with several, a DSN only to a sender that passed
+		 * SPF or aligned DMARC, else dropped (docs/sieve.md) */
+		if (msg->nrcpts <= 1 ||
+		    passed(RMAIL_HAS(msg, struct rmail_filter_msg, spf_result)
+				   ? msg->spf_result
+				   : NULL) ||
+		    passed(RMAIL_HAS(msg, struct rmail_filter_msg, dmarc_result)
+				   ? msg->dmarc_result
+				   : NULL)) {
+			t->action = RMAIL_FILTER_REJECT;
+			t->code = 550;
+			snprintf(t->text, sizeof(t->text), "5.7.1 %.240s",
+				 reject->reason != NULL && reject->reason[0]
+					 ? reject->reason
+					 : "Rejected by the recipient's "
+					   "filter");
+			/* one line: the reason may hold several */
+			t->text[strcspn(t->text, "\r\n")] = '\0';
+		} else {
+			t->action = RMAIL_FILTER_DISCARD;
+			sf_core->log(sf_m, RMAIL_LOG_INFO,
+				     "reject for %s: sender <%s> not "
+				     "authenticated (SPF, DMARC): discarded "
+				     "without a DSN",
+				     user, msg->mail_from);
+		}
+		free(copies);
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < r.nres; i++) {
+		const struct sieve_result *res = &r.res[i];
+
+		for (size_t j = 0; j < res->n; j++) {
+			const struct sieve_action *a = &res->v[j];
+
+			switch (a->kind) {
+			case SIEVE_KEEP:
+				add_copy(copies, &ncopies,
+					 is_inbox(a->mailbox) ? "" : a->mailbox,
+					 a->flags, a->nflags);
+				break;
+			case SIEVE_FILEINTO:
+				/* without :create a missing mailbox is an
+				 * error: the copy goes to INBOX instead */
+				if (!is_inbox(a->mailbox) && !a->create &&
+				    !env.mailbox_exists(sm, a->mailbox)) {
+					sf_core->log(sf_m, RMAIL_LOG_WARN,
+						     "fileinto for %s: no "
+						     "mailbox %s: kept in "
+						     "INBOX",
+						     user, a->mailbox);
+					add_copy(copies, &ncopies, "INBOX",
+						 a->flags, a->nflags);
+					break;
+				}
+				add_copy(copies, &ncopies, a->mailbox, a->flags,
+					 a->nflags);
+				break;
+			case SIEVE_REDIRECT:
+				do_redirect(msg, user, sm, a);
+				break;
+			case SIEVE_VACATION:
+				do_vacation(msg, user, sm, a, is_spam(sm));
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	if (r.implicit_keep) {
+		/* imap4flags: the implicit keep takes the last script's */
+		const struct sieve_result *last =
+			r.nres > 0 ? &r.res[r.nres - 1] : NULL;
+
+		add_copy(copies, &ncopies, "", last ? last->flags : NULL,
+			 last ? last->nflags : 0);
+	}
+	if (ncopies == 0)
+		t->action = RMAIL_FILTER_DISCARD;
+	else
+		fill_target(t, copies, ncopies);
+	free(copies);
+	rc = 0;
+out:
+	if (rc < 0)
+		sf_core->log(sf_m, RMAIL_LOG_ERR,
+			     "%s: %s: the message is kept in INBOX", user,
+			     err->msg);
+	run_free(&r);
+	sf_msg_free(&sm);
+	sf_script_put(&us);
+	return rc;
+}
