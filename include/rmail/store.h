@@ -173,6 +173,16 @@ struct rmail_append_opts {
 	uint32_t uid;
 };
 
+/* 1.5: RFC 5464 entry names ("/private/comment") are at most this long */
+#define RMAIL_META_NAME_MAX 1024
+
+/* 1.5: one entry of meta_set; value NULL removes the entry */
+struct rmail_meta_entry {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
 struct rmail_mbox;   /* shared, refcounted view */
 struct rmail_append; /* one streaming append */
 struct rmail_watch;  /* change-feed subscription */
@@ -184,6 +194,10 @@ typedef void (*rmail_addr_fn)(void *arg, const char *address);
 typedef void (*rmail_mbox_fn)(void *arg, const struct rmail_mbox_entry *e);
 typedef void (*rmail_change_fn)(void *arg, const struct rmail_change *c);
 typedef void (*rmail_watch_fn)(void *arg);
+/* 1.5: one METADATA entry (meta_get); value holds len bytes, not
+ * NUL-terminated */
+typedef void (*rmail_meta_fn)(void *arg, const char *name, const void *value,
+			      size_t len);
 /* One finding of check (a problem, `repaired` 1 when fixed) or one
  * advisory sentence of health (repaired 0).  `where` names what the
  * admin can find (a path, a mailbox), or NULL. */
@@ -468,6 +482,28 @@ struct rmail_store_ops {
 			   size_t outsz, struct rmail_err *err);
 	int (*mbox_objectid)(void *h, const char *user, const char *name,
 			     char *out, size_t outsz, struct rmail_err *err);
+
+	/* ---- 1.5 ----------------------------------------------------- */
+	/* RFC 5464 METADATA annotations of mailbox `mbox` of `user`, or of
+	 * the user's server entries when mbox is NULL.  Names are what the
+	 * caller gives, 1..RMAIL_META_NAME_MAX bytes without NUL (IMAP
+	 * lower-cases them first); values any bytes.  A mailbox's entries
+	 * follow it across mbox_rename (not INBOX's: they stay on INBOX)
+	 * and go with mbox_delete.  meta_get calls cb once per entry in
+	 * ascending byte order of name; RMAIL_E_NOENT for no such mailbox
+	 * or user.  Test with RMAIL_HAS() and a NULL check; absent, IMAP
+	 * does not offer METADATA. */
+	int (*meta_get)(void *h, const char *user, const char *mbox,
+			rmail_meta_fn cb, void *arg, struct rmail_err *err);
+	/* [slow] set (value non-NULL) or remove (value NULL) n entries as
+	 * one change, seen by every process once it returns: all or none.
+	 * RMAIL_E_TOOBIG, nothing written, when the result would hold more
+	 * than max_entries entries or more than max_bytes bytes of names
+	 * and values (0: no limit); removing is never refused. */
+	int (*meta_set)(void *h, const char *user, const char *mbox,
+			const struct rmail_meta_entry *e, size_t n,
+			size_t max_entries, uint64_t max_bytes,
+			struct rmail_err *err);
 };
 
 #endif

@@ -86,6 +86,10 @@
  *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
  *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
  *  1.5  (this release; every append below goes under it)
+ *       rmail_store_ops.meta_get and meta_set with struct
+ *       rmail_meta_entry, rmail_meta_fn and RMAIL_META_NAME_MAX: RFC
+ *       5464 METADATA server and mailbox annotations
+ *       (RMAIL_STORE_OPS_SIZE_1_5).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -139,6 +143,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_set_uidvalidity)
 #define RMAIL_STORE_OPS_SIZE_1_4                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
+#define RMAIL_STORE_OPS_SIZE_1_5                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, meta_set)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ss_mbox.h"
+#include "ss_meta.h"
 #include "ss_optime.h"
 #include "users_int.h"
 #include "pwscheme.h"
@@ -313,6 +314,8 @@ static const struct rmail_store_ops ss_ops = {
 	.user_setting_set = ss_user_setting_set,
 	.msg_emailid = ss_msg_emailid,
 	.mbox_objectid = ss_mbox_objectid,
+	.meta_get = ss_meta_get,
+	.meta_set = ss_meta_set,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)
