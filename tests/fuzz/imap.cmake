@@ -34,3 +34,9 @@ rmail_fuzz(imap_modseq
           modules/imap/imap_modseq.c modules/imap/imap_seqset.c
           modules/imap/imap_search.c
   INCLUDES modules/imap)
+# METADATA (RFC 5464): GETMETADATA options and entries, SETMETADATA
+# entry/value lists, entry-name rules, DEPTH matching.
+rmail_fuzz(imap_metadata
+  SOURCES tests/fuzz/fuzz_imap_metadata.c modules/imap/imap_metadata.c
+          modules/imap/imap_parser.c
+  INCLUDES modules/imap)
