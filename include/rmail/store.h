@@ -504,6 +504,16 @@ struct rmail_store_ops {
 			const struct rmail_meta_entry *e, size_t n,
 			size_t max_entries, uint64_t max_bytes,
 			struct rmail_err *err);
+	/* RFC 8514 SAVEDATE: when message uid was saved into this mailbox
+	 * (APPEND, COPY, MOVE, a delivery; flag changes keep it), unix
+	 * seconds in *date_r, the same in every process.  1 with the
+	 * date, 0 when the store has no record of it (a message older than
+	 * the store's records, or one a crash lost: callers show the
+	 * internal date), -1 with err.  Any thread, on a view the caller
+	 * keeps open.  Test with RMAIL_HAS() and a NULL check; absent,
+	 * IMAP does not offer SAVEDATE. */
+	int (*msg_savedate)(struct rmail_mbox *mb, uint32_t uid,
+			    int64_t *date_r, struct rmail_err *err);
 };
 
 #endif

@@ -90,6 +90,8 @@
  *       rmail_meta_entry, rmail_meta_fn and RMAIL_META_NAME_MAX: RFC
  *       5464 METADATA server and mailbox annotations
  *       (RMAIL_STORE_OPS_SIZE_1_5).
+ *       rmail_store_ops.msg_savedate: RFC 8514 SAVEDATE, when a
+ *       message was saved into its mailbox (RMAIL_STORE_OPS_SIZE_1_5).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -144,7 +146,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_4                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
 #define RMAIL_STORE_OPS_SIZE_1_5                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, meta_set)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_savedate)
 #define RMAIL_APPEND_OPTS_SIZE_1_0                                             \
 	RMAIL_SIZEOF_THROUGH(struct rmail_append_opts, nosync)
 #define RMAIL_APPEND_OPTS_SIZE_1_3                                             \

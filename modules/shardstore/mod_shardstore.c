@@ -316,6 +316,7 @@ static const struct rmail_store_ops ss_ops = {
 	.mbox_objectid = ss_mbox_objectid,
 	.meta_get = ss_meta_get,
 	.meta_set = ss_meta_set,
+	.msg_savedate = ss_msg_savedate,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)
