@@ -140,6 +140,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 	if (len < n && imap_metadata_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len,
 					" METADATA METADATA-SERVER");
+	if (len < n && imap_savedate_supported(s->mod))
+		len += (size_t)snprintf(buf + len, n - len, " SAVEDATE");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)

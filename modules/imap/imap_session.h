@@ -353,6 +353,14 @@ int imap_mailboxid(struct imap_session *s, const char *name,
 /* the store has meta_get and meta_set (ABI 1.5) */
 bool imap_metadata_supported(const struct imap_mod *mod);
 
+/* ---- imap_savedate.c (RFC 8514) --------------------------------- */
+/* the store has msg_savedate (ABI 1.5) */
+bool imap_savedate_supported(const struct imap_mod *mod);
+/* when m was saved into mb (unix seconds): the store's record, else
+ * its internal date.  Any thread. */
+int64_t imap_savedate(const struct imap_mod *mod, struct rmail_mbox *mb,
+		      const struct rmail_msg *m);
+
 /* ---- imap_cmd_search.c ------------------------------------------ */
 /* empty "$" */
 void imap_saved_clear(struct imap_session *s);
