@@ -174,6 +174,16 @@ struct rmail_append_opts {
 	uint32_t uid;
 };
 
+/* 1.5: RFC 5464 entry names ("/private/comment") are at most this long */
+#define RMAIL_META_NAME_MAX 1024
+
+/* 1.5: one entry of meta_set; value NULL removes the entry */
+struct rmail_meta_entry {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
 struct rmail_mbox;   /* shared, refcounted view */
 struct rmail_append; /* one streaming append */
 struct rmail_watch;  /* change-feed subscription */
@@ -185,6 +195,10 @@ typedef void (*rmail_addr_fn)(void *arg, const char *address);
 typedef void (*rmail_mbox_fn)(void *arg, const struct rmail_mbox_entry *e);
 typedef void (*rmail_change_fn)(void *arg, const struct rmail_change *c);
 typedef void (*rmail_watch_fn)(void *arg);
+/* 1.5: one METADATA entry (meta_get); value holds len bytes, not
+ * NUL-terminated */
+typedef void (*rmail_meta_fn)(void *arg, const char *name, const void *value,
+			      size_t len);
 /* One finding of check (a problem, `repaired` 1 when fixed) or one
  * advisory sentence of health (repaired 0).  `where` names what the
  * admin can find (a path, a mailbox), or NULL. */
@@ -514,6 +528,36 @@ struct rmail_store_ops {
 	int (*vacation_check)(void *h, const char *user, const char *key,
 			      int64_t now, int64_t period,
 			      struct rmail_err *err);
+	/* RFC 5464 METADATA annotations of mailbox `mbox` of `user`, or of
+	 * the user's server entries when mbox is NULL.  Names are what the
+	 * caller gives, 1..RMAIL_META_NAME_MAX bytes without NUL (IMAP
+	 * lower-cases them first); values any bytes.  A mailbox's entries
+	 * follow it across mbox_rename (not INBOX's: they stay on INBOX)
+	 * and go with mbox_delete.  meta_get calls cb once per entry in
+	 * ascending byte order of name; RMAIL_E_NOENT for no such mailbox
+	 * or user.  Test with RMAIL_HAS() and a NULL check; absent, IMAP
+	 * does not offer METADATA. */
+	int (*meta_get)(void *h, const char *user, const char *mbox,
+			rmail_meta_fn cb, void *arg, struct rmail_err *err);
+	/* [slow] set (value non-NULL) or remove (value NULL) n entries as
+	 * one change, seen by every process once it returns: all or none.
+	 * RMAIL_E_TOOBIG, nothing written, when the result would hold more
+	 * than max_entries entries or more than max_bytes bytes of names
+	 * and values (0: no limit); removing is never refused. */
+	int (*meta_set)(void *h, const char *user, const char *mbox,
+			const struct rmail_meta_entry *e, size_t n,
+			size_t max_entries, uint64_t max_bytes,
+			struct rmail_err *err);
+	/* RFC 8514 SAVEDATE: when message uid was saved into this mailbox
+	 * (APPEND, COPY, MOVE, a delivery; flag changes keep it), unix
+	 * seconds in *date_r, the same in every process.  1 with the
+	 * date, 0 when the store has no record of it (a message older than
+	 * the store's records, or one a crash lost: callers show the
+	 * internal date), -1 with err.  Any thread, on a view the caller
+	 * keeps open.  Test with RMAIL_HAS() and a NULL check; absent,
+	 * IMAP does not offer SAVEDATE. */
+	int (*msg_savedate)(struct rmail_mbox *mb, uint32_t uid,
+			    int64_t *date_r, struct rmail_err *err);
 };
 
 #endif

@@ -100,6 +100,12 @@
  *       struct rmail_filter_copy and RMAIL_FILTER_COPIES_MAX: several
  *       copies per recipient at the DELIVERY stage
  *       (RMAIL_FILTER_TARGET_SIZE_1_5).
+ *       rmail_store_ops.meta_get and meta_set with struct
+ *       rmail_meta_entry, rmail_meta_fn and RMAIL_META_NAME_MAX: RFC
+ *       5464 METADATA server and mailbox annotations
+ *       (RMAIL_STORE_OPS_SIZE_1_5).
+ *       rmail_store_ops.msg_savedate: RFC 8514 SAVEDATE, when a
+ *       message was saved into its mailbox (RMAIL_STORE_OPS_SIZE_1_5).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -155,7 +161,7 @@
 #define RMAIL_STORE_OPS_SIZE_1_4                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
 #define RMAIL_STORE_OPS_SIZE_1_5                                               \
-	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, vacation_check)
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_savedate)
 #define RMAIL_FILTER_TARGET_SIZE_1_4                                           \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_target, keywords)
 #define RMAIL_FILTER_TARGET_SIZE_1_5                                           \

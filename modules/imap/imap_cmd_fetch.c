@@ -340,6 +340,10 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 		fmt_date(d.internaldate, date, sizeof(date));
 		imap_printf(s, " INTERNALDATE \"%s\"", date);
 	}
+	if (flags & IMAP_FETCH_SAVEDATE) {
+		fmt_date(imap_savedate(s->mod, t->mb, &d), date, sizeof(date));
+		imap_printf(s, " SAVEDATE \"%s\"", date);
+	}
 	if (flags & IMAP_FETCH_RFC822_SIZE)
 		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
 	if (flags & IMAP_FETCH_THREADID)
@@ -466,6 +470,12 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		fmt_date(m->internaldate, date, sizeof(date));
 		item_sep(s, f);
 		imap_printf(s, "INTERNALDATE \"%s\"", date);
+	}
+	if (flags & IMAP_FETCH_SAVEDATE) {
+		fmt_date(imap_savedate(s->mod, s->tr->mb, m), date,
+			 sizeof(date));
+		item_sep(s, f);
+		imap_printf(s, "SAVEDATE \"%s\"", date);
 	}
 	if (flags & IMAP_FETCH_RFC822_SIZE) {
 		item_sep(s, f);
@@ -1124,6 +1134,13 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		free(f);
 		imap_tagged(s, cmd->tag, false,
 			    "BAD Unknown FETCH item EMAILID or THREADID");
+		return;
+	}
+	if ((f->attrs.flags & IMAP_FETCH_SAVEDATE) &&
+	    !imap_savedate_supported(s->mod)) {
+		free(f);
+		imap_tagged(s, cmd->tag, false,
+			    "BAD Unknown FETCH item SAVEDATE");
 		return;
 	}
 	if ((f->attrs.flags & IMAP_FETCH_MODSEQ) &&

@@ -77,7 +77,10 @@ static bool is_text_key(const struct imap_search_key *k)
 			if (is_text_key(ch))
 				return true;
 		return false;
-	case IMAP_SKEY_EMAILID: /* a stat per message: on the pool */
+	case IMAP_SKEY_EMAILID:	    /* a stat per message: on the pool */
+	case IMAP_SKEY_SAVEDBEFORE: /* the store's records: on the pool */
+	case IMAP_SKEY_SAVEDON:
+	case IMAP_SKEY_SAVEDSINCE:
 	case IMAP_SKEY_HEADER:
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
@@ -163,6 +166,9 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 		case IMAP_SKEY_SENTON:
 		case IMAP_SKEY_SENTSINCE:
 		case IMAP_SKEY_EMAILID:
+		case IMAP_SKEY_SAVEDBEFORE:
+		case IMAP_SKEY_SAVEDON:
+		case IMAP_SKEY_SAVEDSINCE:
 			*text_r = true;
 			break;
 		default:
@@ -493,6 +499,20 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 	}
 	case IMAP_SKEY_THREADID:
 		return false; /* no message has a THREADID */
+	case IMAP_SKEY_SAVEDATESUPPORTED:
+		return true; /* every mailbox, once the store has them */
+	case IMAP_SKEY_SAVEDBEFORE:
+	case IMAP_SKEY_SAVEDON:
+	case IMAP_SKEY_SAVEDSINCE: {
+		int64_t sd = imap_savedate(t->mod, t->mb, m);
+
+		day = (int32_t)(sd >= 0 ? sd / 86400 : (sd - 86399) / 86400);
+		if (k->type == IMAP_SKEY_SAVEDBEFORE)
+			return day < k->date;
+		if (k->type == IMAP_SKEY_SAVEDON)
+			return day == k->date;
+		return day >= k->date;
+	}
 	case IMAP_SKEY_UID:
 		return imap_seqset_contains(&k->seqset, m->uid) != 0;
 	case IMAP_SKEY_SEQSET:
@@ -703,6 +723,14 @@ static int setup(struct imap_session *s, const char *tag,
 	    !imap_objectid_supported(s->mod)) {
 		imap_tagged(s, tag, false,
 			    "BAD Unknown search key EMAILID or THREADID");
+		return -1;
+	}
+	if ((has_key(root, IMAP_SKEY_SAVEDBEFORE) ||
+	     has_key(root, IMAP_SKEY_SAVEDON) ||
+	     has_key(root, IMAP_SKEY_SAVEDSINCE) ||
+	     has_key(root, IMAP_SKEY_SAVEDATESUPPORTED)) &&
+	    !imap_savedate_supported(s->mod)) {
+		imap_tagged(s, tag, false, "BAD Unknown search key SAVED*");
 		return -1;
 	}
 	if (has_modseq(root)) {

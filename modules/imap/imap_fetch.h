@@ -29,6 +29,7 @@ enum imap_fetch_flag {
 	IMAP_FETCH_THREADID = 1u << 12,
 	IMAP_FETCH_PREVIEW = 1u << 13,	    /* RFC 8970 */
 	IMAP_FETCH_PREVIEW_LAZY = 1u << 14, /* only every PREVIEW is (LAZY) */
+	IMAP_FETCH_SAVEDATE = 1u << 15,	    /* RFC 8514 */
 };
 
 enum imap_section_kind {

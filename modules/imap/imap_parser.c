@@ -248,6 +248,13 @@ static int is_append_data(const struct imap_parser *p)
 	       p->cmd.name != NULL && strcasecmp(p->cmd.name, "APPEND") == 0;
 }
 
+/* RFC 5464: a SETMETADATA value may be a literal8 (kept, not streamed) */
+static int is_metadata_value(const struct imap_parser *p)
+{
+	return p->cmd.name != NULL &&
+	       strcasecmp(p->cmd.name, "SETMETADATA") == 0;
+}
+
 static int literal_begin(struct imap_parser *p)
 {
 	uint64_t n = p->lit_left;
@@ -448,7 +455,8 @@ int imap_parse(struct imap_parser *p, const void *data, size_t len,
 			continue;
 		case S_LIT_DATA:
 			n = lit_take(p, len - i);
-			if (memchr(d + i, '\0', n) != NULL) {
+			/* a kept literal8 (a SETMETADATA value) is binary */
+			if (!p->lit_binary && memchr(d + i, '\0', n) != NULL) {
 				/* drop what is left of the literal, then
 				 * the rest of the command */
 				p->skip_lit = p->lit_left;
@@ -607,7 +615,7 @@ static int atom_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 		   p->arena->base[p->tok_start] == '~') {
 		/* literal8 (RFC 3516); a lone "~" is an atom.  It is
 		 * message data, so only where APPEND takes a message */
-		if (!is_append_data(p)) {
+		if (!is_append_data(p) && !is_metadata_value(p)) {
 			/* the "{" is left to skip mode, which must see a
 			 * {n+} literal */
 			*eat_r = 0;

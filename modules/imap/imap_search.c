@@ -155,9 +155,15 @@ static const struct {
 	const char *name;
 	enum imap_search_type type;
 } date_keys[] = {
-	{"BEFORE", IMAP_SKEY_BEFORE}, {"ON", IMAP_SKEY_ON},
-	{"SINCE", IMAP_SKEY_SINCE},   {"SENTBEFORE", IMAP_SKEY_SENTBEFORE},
-	{"SENTON", IMAP_SKEY_SENTON}, {"SENTSINCE", IMAP_SKEY_SENTSINCE},
+	{"BEFORE", IMAP_SKEY_BEFORE},
+	{"ON", IMAP_SKEY_ON},
+	{"SINCE", IMAP_SKEY_SINCE},
+	{"SENTBEFORE", IMAP_SKEY_SENTBEFORE},
+	{"SENTON", IMAP_SKEY_SENTON},
+	{"SENTSINCE", IMAP_SKEY_SENTSINCE},
+	{"SAVEDBEFORE", IMAP_SKEY_SAVEDBEFORE},
+	{"SAVEDON", IMAP_SKEY_SAVEDON},
+	{"SAVEDSINCE", IMAP_SKEY_SAVEDSINCE},
 };
 
 static const struct {
@@ -303,6 +309,8 @@ parse_key(struct ctx *c, const struct imap_arg **argp, unsigned int depth)
 		}
 		return k;
 	}
+	if (strcasecmp(name, "SAVEDATESUPPORTED") == 0)
+		return new_key(c, IMAP_SKEY_SAVEDATESUPPORTED);
 	if (strcasecmp(name, "EMAILID") == 0 ||
 	    strcasecmp(name, "THREADID") == 0) {
 		/* objectid = 1*255(ALPHA / DIGIT / "_" / "-") */

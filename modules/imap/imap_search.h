@@ -41,6 +41,10 @@ enum imap_search_type {
 	IMAP_SKEY_MODSEQ,  /* modseq: the message's is >= it (RFC 7162) */
 	IMAP_SKEY_EMAILID, /* str: an objectid (RFC 8474) */
 	IMAP_SKEY_THREADID,
+	IMAP_SKEY_SAVEDBEFORE, /* save date (RFC 8514); date */
+	IMAP_SKEY_SAVEDON,
+	IMAP_SKEY_SAVEDSINCE,
+	IMAP_SKEY_SAVEDATESUPPORTED,
 };
 
 enum imap_search_flag {

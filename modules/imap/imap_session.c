@@ -140,6 +140,11 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 					" CONDSTORE QRESYNC");
 	if (len < n && imap_objectid_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len, " OBJECTID");
+	if (len < n && imap_metadata_supported(s->mod))
+		len += (size_t)snprintf(buf + len, n - len,
+					" METADATA METADATA-SERVER");
+	if (len < n && imap_savedate_supported(s->mod))
+		len += (size_t)snprintf(buf + len, n - len, " SAVEDATE");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)
@@ -311,6 +316,8 @@ static const struct imap_cmd_def cmds[] = {
 	{"MOVE", SEL, imap_cmd_move, true},
 	{"SORT", SEL, imap_cmd_sort, true},
 	{"THREAD", SEL, imap_cmd_thread, true},
+	{"GETMETADATA", AUTH, imap_cmd_getmetadata, false},
+	{"SETMETADATA", AUTH, imap_cmd_setmetadata, false},
 };
 
 static void dispatch(struct imap_session *s, struct imap_cmd *cmd)

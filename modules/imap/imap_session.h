@@ -32,6 +32,10 @@ struct imap_conf {
 	double idle_timeout;
 	int64_t auth_fail_disconnect;
 	uint64_t fetch_outq;
+	/* METADATA (RFC 5464) limits, per mailbox and for the server */
+	uint64_t metadata_max_value;
+	int64_t metadata_max_entries;
+	uint64_t metadata_max_total;
 };
 
 struct imap_mod {
@@ -346,6 +350,18 @@ int imap_emailid(struct imap_session *s, struct rmail_mbox *mb, uint32_t uid,
 int imap_mailboxid(struct imap_session *s, const char *name,
 		   char out[RMAIL_OBJECTID_MAX]);
 
+/* ---- imap_cmd_metadata.c (RFC 5464) ------------------------------ */
+/* the store has meta_get and meta_set (ABI 1.5) */
+bool imap_metadata_supported(const struct imap_mod *mod);
+
+/* ---- imap_savedate.c (RFC 8514) --------------------------------- */
+/* the store has msg_savedate (ABI 1.5) */
+bool imap_savedate_supported(const struct imap_mod *mod);
+/* when m was saved into mb (unix seconds): the store's record, else
+ * its internal date.  Any thread. */
+int64_t imap_savedate(const struct imap_mod *mod, struct rmail_mbox *mb,
+		      const struct rmail_msg *m);
+
 /* ---- imap_cmd_search.c ------------------------------------------ */
 /* empty "$" */
 void imap_saved_clear(struct imap_session *s);
@@ -399,6 +415,7 @@ imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_search, imap_cmd_copy,
 imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 imap_cmd_fn imap_cmd_compress;
 imap_cmd_fn imap_cmd_sort, imap_cmd_thread;
+imap_cmd_fn imap_cmd_getmetadata, imap_cmd_setmetadata;
 
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

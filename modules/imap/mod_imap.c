@@ -56,6 +56,17 @@ static const struct rmail_conf_key imap_keys[] = {
 	{"fetch_outq", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
 	 offsetof(struct imap_conf, fetch_outq), "\"256K\"",
 	 "output queued by FETCH before it waits for the client", NULL},
+	{"metadata_max_value", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct imap_conf, metadata_max_value), "\"64K\"",
+	 "largest METADATA value (SETMETADATA: [METADATA MAXSIZE])", NULL},
+	{"metadata_max_entries", RMAIL_CONF_INT, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct imap_conf, metadata_max_entries), "100",
+	 "METADATA entries per mailbox and for the server entries", NULL},
+	{"metadata_max_total", RMAIL_CONF_SIZE, RMAIL_CONF_RELOADABLE,
+	 offsetof(struct imap_conf, metadata_max_total), "\"1M\"",
+	 "bytes of METADATA names and values per mailbox and for the "
+	 "server entries",
+	 NULL},
 	RMAIL_CONF_END,
 };
 
@@ -85,6 +96,13 @@ static int imap_check(const struct imap_conf *cf, struct rmail_err *err)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "imap.max_depth: 1 to %d",
 				     IMAP_PARSER_MAX_DEPTH);
+	if (cf->metadata_max_entries < 1 || cf->metadata_max_value < 1 ||
+	    cf->metadata_max_total < cf->metadata_max_value)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "imap.metadata_max_entries and "
+				     "metadata_max_value must be >= 1, "
+				     "metadata_max_total >= "
+				     "metadata_max_value");
 	if (cf->max_literals < 1 || cf->auth_fail_disconnect < 1)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "imap: max_literals and "

@@ -117,6 +117,7 @@ int ss_uid_lock(struct rmail_mbox *mb, uint32_t *uidvalidity_r,
 	mb->uidvalidity = uv;
 	*uidvalidity_r = uv;
 	*next_r = next == 0 ? 1 : next;
+	mb->lock_next = *next_r;
 	return 0;
 }
 
@@ -125,6 +126,9 @@ void ss_uid_unlock(struct rmail_mbox *mb, uint32_t next)
 	char buf[128], boot[40];
 	int n;
 
+	/* every UID allocated under this lock was saved now (RFC 8514) */
+	if (next > mb->lock_next)
+		ss_savedate_note(mb, mb->lock_next, next - 1);
 	ss_boot_id(boot);
 	n = snprintf(buf, sizeof(buf), "1 %u %u %s\n", mb->uidvalidity, next,
 		     boot);

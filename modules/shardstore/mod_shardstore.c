@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ss_mbox.h"
+#include "ss_meta.h"
 #include "ss_optime.h"
 #include "users_int.h"
 #include "pwscheme.h"
@@ -320,6 +321,9 @@ static const struct rmail_store_ops ss_ops = {
 	.sieve_rename = ss_sieve_rename,
 	.sieve_activate = ss_sieve_activate,
 	.vacation_check = ss_vacation_check,
+	.meta_get = ss_meta_get,
+	.meta_set = ss_meta_set,
+	.msg_savedate = ss_msg_savedate,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

@@ -78,6 +78,13 @@ struct rmail_mbox {
 	size_t nkeywords;
 	uint64_t kw_ino, kw_bytes; /* identity of the file read */
 	struct timespec kw_mtime;
+	/* savedate.c: UIDNEXT when the UID lock was taken, and the cached
+	 * "savedates" records of this UIDVALIDITY (under mb->lock) */
+	uint32_t lock_next;
+	struct ss_saverec *sd;
+	size_t sd_n, sd_cap;
+	uint64_t sd_ino, sd_read;
+	uint32_t sd_uv;
 };
 
 /* mod_shardstore.c */
@@ -167,6 +174,16 @@ int ss_mbox_objectid(void *h, const char *user, const char *name, char *out,
 /* 1.3: see rmail_store_ops.mbox_set_uidvalidity */
 int ss_mbox_set_uidvalidity(void *h, const char *user, const char *name,
 			    uint32_t uidvalidity, struct rmail_err *err);
+
+/* savedate.c: RFC 8514 save dates (store op 1.5 msg_savedate) */
+struct ss_saverec {
+	uint32_t uidvalidity, first, last, time;
+};
+/* UIDs [first, last] were just committed (UID lock held) */
+void ss_savedate_note(struct rmail_mbox *mb, uint32_t first, uint32_t last);
+int ss_msg_savedate(struct rmail_mbox *mb, uint32_t uid, int64_t *date_r,
+		    struct rmail_err *err);
+void ss_savedate_free(struct rmail_mbox *mb);
 
 /* tmpfiles.c: the tmp/ folders (name grammar, creation, sweep) */
 /* a tmp/ file past this age (seconds) is abandoned whoever made it */

@@ -756,6 +756,7 @@ static void mbox_free(struct rmail_mbox *mb)
 	free(mb->shards);
 	free(mb->first);
 	ss_free_keywords(mb);
+	ss_savedate_free(mb);
 	if (mb->dirfd >= 0)
 		close(mb->dirfd);
 	if (mb->counterfd >= 0)

@@ -205,5 +205,8 @@ void sf_msg_env(struct sf_msg *m, const char *user, struct sieve_env *env)
 	env->header = header_cb;
 	env->body = body_cb;
 	env->mailbox_exists = mailbox_exists_cb;
+	/* the core's fold, so i;unicode-casemap here is SEARCH's */
+	if (RMAIL_HAS(sf_core, struct rmail_core, casemap))
+		env->casemap = sf_core->casemap;
 	env->arg = m;
 }

@@ -46,3 +46,9 @@ rmail_fuzz(imap_sort
           modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
           modules/imap/imap_preview.c
   INCLUDES modules/imap core)
+# METADATA (RFC 5464): GETMETADATA options and entries, SETMETADATA
+# entry/value lists, entry-name rules, DEPTH matching.
+rmail_fuzz(imap_metadata
+  SOURCES tests/fuzz/fuzz_imap_metadata.c modules/imap/imap_metadata.c
+          modules/imap/imap_parser.c
+  INCLUDES modules/imap)

@@ -4,3 +4,6 @@ rmail_fuzz(ss_names SOURCES tests/fuzz/fuzz_ss_names.c
            modules/shardstore/names.c INCLUDES modules/shardstore)
 rmail_fuzz(ss_fname SOURCES tests/fuzz/fuzz_ss_fname.c
            INCLUDES modules/shardstore)
+# The METADATA file (RFC 5464 entries of a mailbox or of the server).
+rmail_fuzz(ss_meta SOURCES tests/fuzz/fuzz_ss_meta.c
+           modules/shardstore/meta_parse.c INCLUDES modules/shardstore)

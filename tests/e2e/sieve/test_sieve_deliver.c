@@ -32,6 +32,11 @@ static const char SCRIPT[] =
 	"\"Projects/Work\";\r\n"
 	"  stop;\r\n"
 	"}\r\n"
+	"if header :comparator \"i;unicode-casemap\" :contains \"subject\"\r\n"
+	"    \"STRASSE\" {\r\n"
+	"  fileinto :create \"Streets\";\r\n"
+	"  stop;\r\n"
+	"}\r\n"
 	"if header :contains \"subject\" \"archive-too\" {\r\n"
 	"  fileinto :copy :create \"Archive\";\r\n"
 	"}\r\n"
@@ -170,6 +175,20 @@ static void test_copy_and_keep(void)
 		archive |= strstr(p, "Archive") != NULL;
 	}
 	g_assert_true(inbox && archive);
+	g_ptr_array_unref(a);
+}
+
+/* i;unicode-casemap is the core's (SEARCH's) fold: "Straße", RFC
+ * 2047-encoded, contains "STRASSE"; an ASCII-only fold would miss it */
+static void test_unicode_casemap(void)
+{
+	GPtrArray *a;
+
+	deliver_ok("sender@far.test", "=?UTF-8?Q?Hauptstra=C3=9Fe_7?=", "",
+		   "t-strasse");
+	a = copies("alice", "body t-strasse");
+	g_assert_cmpuint(a->len, ==, 1);
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "Streets"));
 	g_ptr_array_unref(a);
 }
 
@@ -492,6 +511,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/fileinto-create-flags",
 			test_fileinto_create_flags);
 	g_test_add_func("/sieve/deliver/copy-and-keep", test_copy_and_keep);
+	g_test_add_func("/sieve/deliver/unicode-casemap",
+			test_unicode_casemap);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);

@@ -180,6 +180,14 @@ static void test_binary(void)
 	check_bad("BINARY.PEEKS[1]", "Unknown fetch attribute");
 }
 
+/* RFC 8514 4.1: SAVEDATE is a plain item */
+static void test_savedate(void)
+{
+	check_split("(SAVEDATE INTERNALDATE)", "flags=8004 seen=0");
+	check_split("savedate", "flags=8000 seen=0");
+	check_bad("SAVEDATE[]", "Unknown fetch attribute");
+}
+
 /* RFC 8474 5: EMAILID and THREADID are plain items */
 static void test_objectid(void)
 {
@@ -242,6 +250,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/fetch/invalid", test_invalid);
 	g_test_add_func("/imap/fetch/binary", test_binary);
 	g_test_add_func("/imap/fetch/objectid", test_objectid);
+	g_test_add_func("/imap/fetch/savedate", test_savedate);
 	g_test_add_func("/imap/fetch/preview", test_preview);
 	return g_test_run();
 }

@@ -119,6 +119,19 @@ static void describe(GString *s, const struct imap_search_key *k)
 			k->type == IMAP_SKEY_EMAILID ? "emailid" : "threadid",
 			(int)k->str_len, k->str);
 		break;
+	case IMAP_SKEY_SAVEDBEFORE:
+	case IMAP_SKEY_SAVEDON:
+	case IMAP_SKEY_SAVEDSINCE:
+		g_string_append_printf(s, "saved%s:%d",
+				       k->type == IMAP_SKEY_SAVEDBEFORE
+					       ? "before"
+				       : k->type == IMAP_SKEY_SAVEDON ? "on"
+								      : "since",
+				       k->date);
+		break;
+	case IMAP_SKEY_SAVEDATESUPPORTED:
+		g_string_append(s, "savedatesupported");
+		break;
 	}
 }
 
@@ -260,6 +273,18 @@ static void test_modseq(void)
 		  "Invalid MODSEQ value");
 }
 
+/* RFC 8514 4.2, 4.3: the SAVED* date keys and SAVEDATESUPPORTED */
+static void test_savedate(void)
+{
+	check("SAVEDBEFORE 1-Jan-1970", "savedbefore:0");
+	check("savedon 2-Jan-1970", "savedon:1");
+	check("SAVEDSINCE \"1-Feb-2001\"", "savedsince:11354");
+	check("SAVEDATESUPPORTED", "savedatesupported");
+	check("NOT SAVEDATESUPPORTED", "NOT(savedatesupported)");
+	check_bad("SAVEDON", IMAP_SEARCH_BAD, "Invalid date");
+	check_bad("SAVEDON 31-Feb-2001", IMAP_SEARCH_BAD, "Invalid date");
+}
+
 /* RFC 8474 6: EMAILID and THREADID take an objectid */
 static void test_objectid(void)
 {
@@ -331,6 +356,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/search/invalid", test_invalid);
 	g_test_add_func("/imap/search/depth", test_depth);
 	g_test_add_func("/imap/search/objectid", test_objectid);
+	g_test_add_func("/imap/search/savedate", test_savedate);
 	g_test_add_func("/imap/search/modseq", test_modseq);
 	g_test_add_func("/imap/search/date", test_date);
 	return g_test_run();

@@ -32,6 +32,9 @@ static struct imap_conf conf = {
 	.idle_timeout = 1800,
 	.auth_fail_disconnect = 3,
 	.fetch_outq = 256 * 1024,
+	.metadata_max_value = 64 * 1024,
+	.metadata_max_entries = 100,
+	.metadata_max_total = 1024 * 1024,
 };
 
 static struct {
