@@ -59,7 +59,8 @@ struct rm_hostshm {
 };
 
 /* Make the table; call once at daemon start, before forking workers.
- * 0, or -1 when no shared mapping could be made. */
+ * 0 (when the kernel refuses a shared mapping it logs a warning and the
+ * table is per process); -1 only when there is no table at all. */
 int rm_hostshm_init(void);
 /* lock the table (made private on first use when init never ran) */
 struct rm_hostshm *rm_hostshm_lock(void);

@@ -758,7 +758,7 @@ static void conn_finalize(struct rmail_conn *c)
 	close(c->fd);
 	c->fd = -1;
 	rm_accept_fd_freed();
-	rm_ip_release(c->peer_ip);
+	rm_ip_release(c->ip_key);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -839,6 +839,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 	const struct rm_config *conf = rm_conf();
 	struct rmail_conn *c;
 	char ip[INET6_ADDRSTRLEN];
+	uint64_t ip_key = 0;
 	int port;
 
 	(void)salen;
@@ -852,7 +853,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 		overload(fd, o);
 		return;
 	}
-	if (!rm_ip_acquire(ip)) {
+	if (!rm_ip_acquire(ip, &ip_key)) {
 		rm_log(RMAIL_LOG_INFO,
 		       "%s: connection from %s refused: "
 		       "limits.max_connections_per_ip reached",
@@ -861,6 +862,7 @@ void rm_conn_new(struct rm_listener *l, int fd, const struct sockaddr *sa,
 		return;
 	}
 	c = rm_xcalloc(1, sizeof(*c));
+	c->ip_key = ip_key;
 	c->magic = RM_CONN_MAGIC;
 	c->refcount = 1;
 	c->fd = fd;

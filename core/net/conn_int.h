@@ -81,6 +81,7 @@ struct rmail_conn {
 
 	char id[16];
 	char peer_ip[INET6_ADDRSTRLEN];
+	uint64_t ip_key; /* its per-IP count (rm_ip_acquire); 0: none */
 	int peer_port;
 	int local_port;
 	char tls_info[96];
@@ -144,8 +145,11 @@ void rm_accept_pause(ev_io *io, const char *bound, const char *where, int err);
 void rm_accept_fd_freed(void);
 void rm_accept_pause_forget(void);
 /* per-IP accounting: returns false when the cap is hit */
-bool rm_ip_acquire(const char *ip);
-void rm_ip_release(const char *ip);
+/* count a connection from ip against the cap; *key_r is what to give
+ * rm_ip_release (the key is kept, not recomputed, so a reload that
+ * changes limits.auth_ipv6_prefix cannot leak counts); 0 is a no-op */
+bool rm_ip_acquire(const char *ip, uint64_t *key_r);
+void rm_ip_release(uint64_t key);
 /* the host's connections from ip's prefix, every process together */
 uint32_t rm_ip_count(const char *ip);
 

@@ -104,7 +104,7 @@ static struct hostshm_conn_slot *conn_find(struct rm_hostshm *h, uint64_t k,
 	return free_e;
 }
 
-bool rm_ip_acquire(const char *ip)
+bool rm_ip_acquire(const char *ip, uint64_t *key_r)
 {
 	const struct rm_config *conf = rm_conf();
 	uint32_t cap = DEFAULT_PER_IP;
@@ -112,7 +112,7 @@ bool rm_ip_acquire(const char *ip)
 	unsigned col = rm_hostshm_proc();
 	struct hostshm_conn_slot *e;
 	struct rm_hostshm *h;
-	bool ok = true;
+	bool ok = true, counted = false;
 
 	if (conf != NULL)
 		cap = conf->limits.max_connections_per_ip;
@@ -124,20 +124,24 @@ bool rm_ip_acquire(const char *ip)
 	if (e != NULL && cap > 0 && conn_total(e) >= cap &&
 	    !rm_ip_is_exempt(ip))
 		ok = false;
-	else if (e != NULL && e->n[col] < UINT16_MAX)
+	else if (e != NULL && e->n[col] < UINT16_MAX) {
 		e->n[col]++;
+		counted = true;
+	}
 	RM_HOSTSHM_HOOK("ip_acquire");
 	rm_hostshm_unlock(h);
+	*key_r = counted ? k : 0;
 	return ok;
 }
 
-void rm_ip_release(const char *ip)
+void rm_ip_release(uint64_t k)
 {
-	uint64_t k = conn_key(ip);
 	unsigned col = rm_hostshm_proc();
 	struct hostshm_conn_slot *e;
 	struct rm_hostshm *h;
 
+	if (k == 0)
+		return;
 	h = rm_hostshm_lock();
 	e = conn_find(h, k, false);
 	if (e != NULL && e->n[col] > 0)

@@ -49,13 +49,16 @@ static struct d *start(const char *limits)
 		"[\"mod_shardstore\", \"mod_imap\", \"mod_smtp\", "
 		"\"mod_exchange\"]");
 	rmh_setf(d->h, "imap",
-		 "{\"listen\": [\"127.0.0.1:%u\"], "
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"imaps_listen\": [], "
 		 "\"allow_cleartext_login_loopback\": true}",
 		 d->imap);
+	/* no default ports (993, 465, 9003): another test may hold them */
 	rmh_setf(d->h, "smtp",
-		 "{\"listen\": [], \"submission_listen\": [\"127.0.0.1:%u\"]}",
+		 "{\"listen\": [], \"smtps_listen\": [], "
+		 "\"submission_listen\": [\"127.0.0.1:%u\"]}",
 		 d->sub);
-	rmh_setf(d->h, "exchange_api", "{\"listen\": [\"127.0.0.1:%u\"]}",
+	rmh_setf(d->h, "exchange_api",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"tls_listen\": []}",
 		 d->api);
 	rmh_set(d->h, "limits", limits);
 	rmh_write_config(d->h);

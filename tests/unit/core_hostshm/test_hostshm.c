@@ -14,6 +14,8 @@
 #include "net/conn_int.h"
 #include "rm.h"
 
+static struct rm_config conf;
+
 /* run fn(arg) in a child process; its exit status */
 static int in_child(int (*fn)(int), int arg)
 {
@@ -54,9 +56,11 @@ static int rate_hits(int n)
 
 static int take_conns(int col)
 {
+	uint64_t k;
+
 	rm_hostshm_set_proc((unsigned)col);
 	for (int i = 0; i < 20; i++)
-		if (!rm_ip_acquire("198.51.100.9"))
+		if (!rm_ip_acquire("198.51.100.9", &k))
 			return 1;
 	/* exits holding them, like a worker that dies */
 	return 0;
@@ -64,6 +68,7 @@ static int take_conns(int col)
 
 static void test_shared_by_processes(void)
 {
+	uint64_t k;
 	int st;
 
 	g_assert_cmpint(rm_hostshm_init(), ==, 0);
@@ -87,23 +92,26 @@ static void test_shared_by_processes(void)
 	st = in_child(take_conns, 3);
 	g_assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	g_assert_cmpuint(rm_ip_count("198.51.100.9"), ==, 20);
-	g_assert_false(rm_ip_acquire("198.51.100.9"));
+	g_assert_false(rm_ip_acquire("198.51.100.9", &k));
+	g_assert_true(k == 0);
 	/* the supervisor drops a dead worker's counts */
 	rm_hostshm_proc_gone(3);
 	g_assert_cmpuint(rm_ip_count("198.51.100.9"), ==, 0);
-	g_assert_true(rm_ip_acquire("198.51.100.9"));
-	rm_ip_release("198.51.100.9");
+	g_assert_true(rm_ip_acquire("198.51.100.9", &k));
+	g_assert_cmpuint(rm_ip_count("198.51.100.9"), ==, 1);
+	rm_ip_release(k);
 	g_assert_cmpuint(rm_ip_count("198.51.100.9"), ==, 0);
 }
 
 static int v6_conns(int n)
 {
 	char ip[64];
+	uint64_t k;
 
 	/* every address differs, all in 2001:db8:1:2::/64 */
 	for (int i = 0; i < n; i++) {
 		snprintf(ip, sizeof(ip), "2001:db8:1:2:%x::%x", i, i + 1);
-		if (!rm_ip_acquire(ip))
+		if (!rm_ip_acquire(ip, &k))
 			return 1;
 	}
 	return 0;
@@ -112,6 +120,7 @@ static int v6_conns(int n)
 static void test_ipv6_per_64(void)
 {
 	struct auth_keys a, b, c;
+	uint64_t k;
 	int st;
 
 	rm_auth_keys("x", "2001:db8:1:2::1", &a);
@@ -121,9 +130,17 @@ static void test_ipv6_per_64(void)
 	g_assert_true(a.ip != c.ip);
 	st = in_child(v6_conns, 20);
 	g_assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	g_assert_false(rm_ip_acquire("2001:db8:1:2::abcd"));
-	g_assert_true(rm_ip_acquire("2001:db8:1:3::abcd"));
-	rm_ip_release("2001:db8:1:3::abcd");
+	g_assert_false(rm_ip_acquire("2001:db8:1:2::abcd", &k));
+	g_assert_true(rm_ip_acquire("2001:db8:1:3::abcd", &k));
+	rm_ip_release(k);
+	g_assert_cmpuint(rm_ip_count("2001:db8:1:3::1"), ==, 0);
+	/* a reload changing the prefix under an open connection: its
+	 * release still finds the count it made */
+	g_assert_true(rm_ip_acquire("2001:db8:1:4::1", &k));
+	conf.limits.auth_ipv6_prefix = 48;
+	rm_ip_release(k);
+	conf.limits.auth_ipv6_prefix = 64;
+	g_assert_cmpuint(rm_ip_count("2001:db8:1:4::1"), ==, 0);
 	rm_hostshm_proc_gone(0);
 	/* rate keys that are IPv6 addresses too */
 	g_assert_cmpint(rm_rate_hit("v6", "2001:db8:9:9::1", 1, 60, NULL), ==,
@@ -166,10 +183,12 @@ static int die_in_cache_put(int unused)
 
 static int die_in_acquire(int unused)
 {
+	uint64_t k;
+
 	(void)unused;
 	kill_at = "ip_acquire";
 	rm_hostshm_test_hook = kill_hook;
-	rm_ip_acquire("203.0.113.77");
+	rm_ip_acquire("203.0.113.77", &k);
 	return 0;
 }
 
@@ -255,8 +274,6 @@ static void test_contention(void)
 
 int main(int argc, char **argv)
 {
-	static struct rm_config conf;
-
 	/* the defaults that matter here, and the auth cache on */
 	conf.limits.max_connections_per_ip = 20;
 	conf.limits.auth_ipv6_prefix = 64;
