@@ -340,8 +340,8 @@ static void sieve_install(void)
 }
 
 static void daemon_start(const char *bin, const char *mods, bool checks,
-			 unsigned dns_port, const char *milter_sock, int procs)
-			 unsigned dns_port, const char *milter_sock, bool sieve)
+			 unsigned dns_port, const char *milter_sock, int procs,
+			 bool sieve)
 {
 	char milter[200] = "";
 
@@ -356,18 +356,15 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		&bd,
 		"{\"hostname\": \"mail.example.test\", \"mail_root\": "
 		"\"%s\", \"module_dir\": \"%s\", \"modules\": "
-		"[\"mod_shardstore\", \"mod_smtp\"%s], %s \"log_level\": "
-		"\"warning\", \"processes\": %d,"
 		"[\"mod_shardstore\", \"mod_smtp\"%s%s], %s \"log_level\": "
-		"\"warning\","
+		"\"warning\", \"processes\": %d,"
 		" \"dns\": {\"forwarders\": [\"127.0.0.1@%u\"], "
 		"\"trust_anchor\": null},"
 		" \"mailauth\": {\"inbound\": %s},"
 		" \"smtp\": {\"listen\": [\"127.0.0.1:%u\"], "
 		"\"submission_listen\": [], \"smtps_listen\": []}}\n",
 		bd.root, mods, milter_sock != NULL ? ", \"mod_milter\"" : "",
-		milter, procs, dns_port, checks ? "true" : "false", bd.port);
-		sieve ? ", \"mod_sieve\"" : "", milter, dns_port,
+		sieve ? ", \"mod_sieve\"" : "", milter, procs, dns_port,
 		checks ? "true" : "false", bd.port);
 	bench_daemon_start(&bd, USER, "bench-pw");
 	if (sieve)
@@ -499,18 +496,12 @@ int main(int argc, char **argv)
 	char zone_path[700];
 	int n = 2000, opt;
 	double secs = 3;
-	bool checks = false;
+	bool checks = false, sieve = false;
 	const char *milter_mode = NULL, *milter_sock = NULL, *procs = NULL;
 	char stub_sock[40];
 	unsigned dns_port;
 
-	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:P:")) != -1) {
-	bool checks = false, sieve = false;
-	const char *milter_mode = NULL, *milter_sock = NULL;
-	char stub_sock[40];
-	unsigned dns_port;
-
-	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:S")) != -1) {
+	while ((opt = getopt(argc, argv, "ab:d:m:n:t:M:P:S")) != -1) {
 		switch (opt) {
 		case 'P':
 			procs = optarg;
@@ -545,8 +536,7 @@ int main(int argc, char **argv)
 				"[-m module_dir] [-n msgs] [-t secs] [-a] "
 				"[-d rm_test_dnsd] "
 				"[-M accept|edit|inet:IP:PORT] "
-				"[-P procs[,..]]\n");
-				"[-M accept|edit|inet:IP:PORT] [-S]\n");
+				"[-P procs[,..]] [-S]\n");
 			return 2;
 		}
 	}
@@ -585,6 +575,7 @@ int main(int argc, char **argv)
 		milter_sock = stub_sock;
 	}
 	printf("milter: %s\n", milter_mode != NULL ? milter_mode : "none");
+	printf("sieve: %s\n", sieve ? "20-rule script" : "none");
 	if (procs != NULL) {
 		char *pl = strdup(procs), *p, *sp = NULL;
 
@@ -596,7 +587,7 @@ int main(int argc, char **argv)
 				bench_daemon_init(&bd,
 						  "/tmp/rmsmtp-bench-XXXXXX");
 			daemon_start(bin, absmods, checks, dns_port,
-				     milter_sock, np);
+				     milter_sock, np, sieve);
 			/* every worker up: the port answers before */
 			usleep(np > 1 ? 1500000 : 300000);
 			printf("processes %d:\n", np);
@@ -614,9 +605,7 @@ int main(int argc, char **argv)
 		dnsd_stop();
 		return 0;
 	}
-	daemon_start(bin, absmods, checks, dns_port, milter_sock, 1);
-	printf("sieve: %s\n", sieve ? "20-rule script" : "none");
-	daemon_start(bin, absmods, checks, dns_port, milter_sock, sieve);
+	daemon_start(bin, absmods, checks, dns_port, milter_sock, 1, sieve);
 	latency_run(n);
 	load_run(8, secs);
 	load_run(32, secs);

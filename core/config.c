@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "config_keys.h"
+#include "hostshm.h"
 #include "mailauth/dkim.h"
 #include "submit/tls_policy.h"
 
@@ -695,6 +696,8 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->spam.header = r->spam_header;
 	c->spam.value = r->spam_value;
 	c->processes = r->processes > 0 ? (uint32_t)r->processes : rm_ncpu();
+	if (c->processes > HOSTSHM_PROCS)
+		c->processes = HOSTSHM_PROCS;
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_keys.h"
+#include "hostshm.h"
 #include "mailauth/spf_record.h"
 #include "submit/route_conf.h"
 #include "submit/tls_policy.h"
@@ -53,6 +54,18 @@ static int check_nonneg(const void *field, struct rmail_err *err)
 	if (v < 0 || v > 1024)
 		return rmail_err_set(err, RMAIL_E_INVAL,
 				     "expected an integer from 0 to 1024");
+	return 0;
+}
+
+/* each worker has its own column of per-IP connection counts */
+static int check_processes(const void *field, struct rmail_err *err)
+{
+	int64_t v = *(const int64_t *)field;
+
+	if (v < 0 || v > HOSTSHM_PROCS)
+		return rmail_err_set(err, RMAIL_E_INVAL,
+				     "expected an integer from 0 to %d",
+				     HOSTSHM_PROCS);
 	return 0;
 }
 
@@ -644,6 +657,7 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  check_spam_value),
 	K("processes", RMAIL_CONF_INT, 0, processes, "0",
 	  "worker processes, each with its own event loop on the shared "
-	  "listeners (0: one per core; 1: a single process, no supervisor)",
-	  check_nonneg),
+	  "listeners (0: one per core, at most 32; 1: a single process, no "
+	  "supervisor)",
+	  check_processes),
 	RMAIL_CONF_END};

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "hostshm.h"
 
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 30.0
@@ -156,6 +157,8 @@ static void spawn(uint32_t i)
 			if (j != i && sv.w[j].ctl_fd >= 0)
 				close(sv.w[j].ctl_fd);
 		sigprocmask(SIG_SETMASK, &sv.oldmask, NULL);
+		/* this worker's column of per-IP connection counts */
+		rm_hostshm_set_proc(i);
 		/* NotifyAccess=main: only the supervisor speaks to systemd */
 		unsetenv("NOTIFY_SOCKET");
 		proc_index = i;
@@ -236,6 +239,8 @@ static void reap(void)
 			continue;
 		i = (uint32_t)(w - sv.w);
 		w->pid = 0;
+		/* its connections died with it: the per-IP caps forget them */
+		rm_hostshm_proc_gone(i);
 		describe_exit(st, why, sizeof(why));
 		if (sv.stopping) {
 			rm_log(RMAIL_LOG_INFO, "worker %u (pid %ld) %s",
