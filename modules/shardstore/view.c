@@ -388,6 +388,8 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 	mb->unseen += !(flags & RMAIL_F_SEEN);
 	shard_set_flags(s, (uint32_t)k, flags);
 	s->msgs[k].keywords = keywords;
+	s->patched = true;
+	mb->snap_pending++;
 	/* a change of this process is newer than what the view holds,
 	 * unless another process's later one was read meanwhile */
 	if (modseq > s->msgs[k].modseq)
@@ -588,8 +590,11 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 	s->maxmod = 0;
 	shard_sums(s);
 	s->mtime = ss->st_mtim;
+	s->ino = (uint64_t)ss->st_ino;
 	s->dirty = ts_racy(&ss->st_mtim, now);
+	s->patched = false;
 	mb->shard_scans++;
+	mb->snap_pending += n + 1;
 	return 0;
 }
 
@@ -614,6 +619,12 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	if (fstat(mb->dirfd, &sb) < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
 				     strerror(errno));
+	/* a first refresh takes what the snapshot vouches for; the rest
+	 * runs as for a view that has never read the log */
+	if (!mb->scanned && !mb->snap_tried) {
+		mb->snap_tried = true;
+		ss_snap_load(mb);
+	}
 	logfd = ss_log_open_ro(mb, &log_end, &log_ino);
 	/* usable: the same file, not shorter, a bounded tail; or a log
 	 * created since the view last found none */
@@ -643,8 +654,10 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		mb->dir_mtime = sb.st_mtim;
 		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
 	}
-	if (log_ok && nrecs > 0)
+	if (log_ok && nrecs > 0) {
 		log_patch(mb, recs, nrecs);
+		mb->snap_pending += nrecs;
+	}
 	for (i = 0; i < mb->nshards; i++) {
 		struct ss_shard *s = &mb->shards[i];
 		char rel[16];
@@ -667,6 +680,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 				goto out;
 			}
 		} else if (moved || s->touched) {
+			s->patched = true;
 			s->mtime = ss.st_mtim;
 			s->dirty = ts_racy(&ss.st_mtim, &now);
 		}
@@ -744,6 +758,8 @@ int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
 	pthread_mutex_lock(&mb->lock);
 	rc = refresh_locked(mb, err);
 	pthread_mutex_unlock(&mb->lock);
+	if (rc == 0)
+		ss_snap_maybe(mb);
 	return rc;
 }
 
@@ -906,8 +922,10 @@ void ss_views_free(struct ss_store *st)
 {
 	struct rmail_mbox *mb;
 
+	ss_snap_drain(st);
 	while ((mb = st->views) != NULL) {
 		st->views = mb->next;
+		ss_snap_shutdown(mb);
 		mbox_free(mb);
 	}
 }
