@@ -102,19 +102,23 @@ static void put_ent(unsigned char *p, const struct ss_snap_shard *e)
 	put64(p + 56, e->check);
 }
 
-static void sums(const struct rmail_msg *m, uint32_t n, uint32_t *unseen_r,
+/* records through memcpy: a block may sit unaligned in a buffer */
+static void sums(const struct rmail_msg *recs, uint32_t n, uint32_t *unseen_r,
 		 uint64_t *bytes_r, uint64_t *maxmod_r)
 {
+	const unsigned char *p = (const unsigned char *)recs;
+	struct rmail_msg m;
 	uint32_t i;
 
 	*unseen_r = 0;
 	*bytes_r = 0;
 	*maxmod_r = 0;
 	for (i = 0; i < n; i++) {
-		*unseen_r += !(m[i].flags & RMAIL_F_SEEN);
-		*bytes_r += m[i].size;
-		if (m[i].modseq > *maxmod_r)
-			*maxmod_r = m[i].modseq;
+		memcpy(&m, p + (size_t)i * sizeof(m), sizeof(m));
+		*unseen_r += !(m.flags & RMAIL_F_SEEN);
+		*bytes_r += m.size;
+		if (m.modseq > *maxmod_r)
+			*maxmod_r = m.modseq;
 	}
 }
 

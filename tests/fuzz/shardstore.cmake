@@ -4,3 +4,7 @@ rmail_fuzz(ss_names SOURCES tests/fuzz/fuzz_ss_names.c
            modules/shardstore/names.c INCLUDES modules/shardstore)
 rmail_fuzz(ss_fname SOURCES tests/fuzz/fuzz_ss_fname.c
            INCLUDES modules/shardstore)
+# mod_shardstore: the view snapshot reader (a damaged cache file is a
+# rebuild, never a crash)
+rmail_fuzz(ss_viewsnap SOURCES tests/fuzz/fuzz_ss_viewsnap.c
+           modules/shardstore/snapfmt.c INCLUDES modules/shardstore)
