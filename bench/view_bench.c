@@ -159,10 +159,14 @@ static void gen(const char *dir, const char *mbox, uint32_t n, size_t cap)
 	free(buf);
 }
 
+static int no_drop; /* --warm: the same runs with the cache kept */
+
 static void drop_caches(void)
 {
 	int fd;
 
+	if (no_drop)
+		return;
 	sync();
 	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 	if (fd < 0 || write(fd, "3\n", 2) != 2) {
@@ -172,8 +176,16 @@ static void drop_caches(void)
 	close(fd);
 }
 
+static double cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
 struct cold {
-	double open_us, copy_us;
+	double open_us, copy_us, cpu_us;
 	uint32_t count, used;
 };
 
@@ -181,7 +193,7 @@ struct cold {
  * then the first open of the mailbox and a copy of every state */
 static struct cold cold_once(const char *dir, const char *mbox)
 {
-	struct cold r = {-1, -1, 0, 0};
+	struct cold r = {-1, -1, -1, 0, 0};
 	int p[2];
 	pid_t pid;
 
@@ -194,16 +206,18 @@ static struct cold cold_once(const char *dir, const char *mbox)
 		struct rmail_mbox_status s;
 		struct rmail_msg *copy;
 		struct ss_store st;
-		double t0;
+		double t0, c0;
 		uint32_t i;
 
 		if (ss_store_open(&st, &bcore, dir, &err) < 0)
 			_exit(1);
+		c0 = cpu_us();
 		t0 = now_us();
 		if (ss_mbox_open(&st, USER, mbox, &mb, &err) < 0)
 			_exit(1);
 		ss_mbox_info(mb, &s);
 		r.open_us = now_us() - t0;
+		r.cpu_us = cpu_us() - c0;
 		copy = malloc((size_t)(s.messages + 1) * sizeof(*copy));
 		for (i = 0; i < s.messages; i++)
 			copy[i] = *ss_mbox_msg(mb, i);
@@ -269,7 +283,7 @@ static void cold(const char *dir, const char *mbox, int rounds)
 	struct ss_store warm;
 	char rel[SS_PATH_MAX], snap[SS_PATH_MAX + 64], aside[SS_PATH_MAX + 64];
 	struct rmail_err err = {0};
-	double o[2][64], cp[2][64];
+	double o[2][64], cp[2][64], cpu[2][64];
 	int i, m;
 	uint32_t count = 0, used = 0;
 
@@ -301,6 +315,7 @@ static void cold(const char *dir, const char *mbox, int rounds)
 			}
 			o[m][i] = r.open_us;
 			cp[m][i] = r.copy_us;
+			cpu[m][i] = r.cpu_us;
 			count = r.count;
 			if (m == 0)
 				used = r.used;
@@ -308,13 +323,15 @@ static void cold(const char *dir, const char *mbox, int rounds)
 	for (m = 0; m < 2; m++) {
 		qsort(o[m], (size_t)rounds, sizeof(double), dcmp);
 		qsort(cp[m], (size_t)rounds, sizeof(double), dcmp);
-		printf("cold first open, %u msgs, %s: open p50 %.1f ms "
-		       "(min %.1f, max %.1f); open + copy of every state p50 "
-		       "%.1f ms\n",
-		       count,
+		qsort(cpu[m], (size_t)rounds, sizeof(double), dcmp);
+		printf("%s first open, %u msgs, %s: open p50 %.1f ms "
+		       "(min %.1f, max %.1f; CPU p50 %.1f ms); open + copy of "
+		       "every state p50 %.1f ms\n",
+		       no_drop ? "warm" : "cold", count,
 		       m == 0 ? "snapshot" : "no snapshot (directory scan)",
 		       o[m][rounds / 2] / 1e3, o[m][0] / 1e3,
-		       o[m][rounds - 1] / 1e3, cp[m][rounds / 2] / 1e3);
+		       o[m][rounds - 1] / 1e3, cpu[m][rounds / 2] / 1e3,
+		       cp[m][rounds / 2] / 1e3);
 	}
 	printf("(snapshot: %u shards taken from it; %d rounds each)\n", used,
 	       rounds);
@@ -341,6 +358,8 @@ int main(int argc, char **argv)
 			cap = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
 			rounds = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--warm") == 0)
+			no_drop = 1;
 		else
 			dir = NULL, argc = 0;
 	}
@@ -349,7 +368,7 @@ int main(int argc, char **argv)
 			"usage: view_bench gen --dir DIR [--n N] [--mbox M] "
 			"[--cap BYTES]\n"
 			"       view_bench cold --dir DIR [--mbox M] "
-			"[--rounds R]\n");
+			"[--rounds R] [--warm]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "gen") == 0)

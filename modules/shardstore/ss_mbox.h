@@ -39,6 +39,7 @@ struct ss_shard {
 	bool rescan;	 /* refresh: log and disk disagree */
 	uint64_t ino;	 /* of the directory scanned (view snapshot) */
 	bool patched;	 /* changed since its scan (log, own change) */
+	bool mapped;	 /* msgs is in the snapshot's read-only mapping */
 };
 
 struct rmail_mbox {
@@ -86,6 +87,8 @@ struct rmail_mbox {
 	bool snap_busy, snap_tried, snap_rejected;
 	uint32_t snap_used; /* shards taken from it (tests, bench) */
 	uint64_t snap_writes;
+	void *snap_map; /* the file, mapped read-only while shards use it */
+	size_t snap_maplen;
 };
 
 /* mod_shardstore.c */
@@ -137,6 +140,9 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 /* the state the view believes; falls back to ss_msg_locate */
 int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
+/* a shard's messages in memory of its own before they change (they
+ * may be the snapshot's read-only pages); -1 when out of memory */
+int ss_shard_own(struct ss_shard *s);
 /* set a message's flags in the view (mb->lock held), keeping counters */
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 		       uint64_t keywords, uint64_t modseq);

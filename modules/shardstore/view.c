@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -257,6 +258,30 @@ static void read_counter(struct rmail_mbox *mb)
 	}
 }
 
+int ss_shard_own(struct ss_shard *s)
+{
+	struct rmail_msg *m;
+
+	if (!s->mapped)
+		return 0;
+	m = malloc((s->count ? s->count : 1) * sizeof(*m));
+	if (m == NULL)
+		return -1;
+	memcpy(m, s->msgs, s->count * sizeof(*m));
+	s->msgs = m;
+	s->cap = s->count;
+	s->mapped = false;
+	return 0;
+}
+
+static void shard_free_msgs(struct ss_shard *s)
+{
+	if (!s->mapped)
+		free(s->msgs);
+	s->msgs = NULL;
+	s->mapped = false;
+}
+
 static int shard_cmp(const void *a, const void *b)
 {
 	const struct ss_shard *x = a, *y = b;
@@ -306,14 +331,14 @@ static int reload_shards(struct rmail_mbox *mb)
 	/* keep the cached arrays of shards that still exist */
 	for (i = 0, j = 0; i < n; i++) {
 		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
-			free(mb->shards[j].msgs);
+			shard_free_msgs(&mb->shards[j]);
 			j++;
 		}
 		if (j < mb->nshards && mb->shards[j].no == sh[i].no)
 			sh[i] = mb->shards[j++];
 	}
 	for (; j < mb->nshards; j++)
-		free(mb->shards[j].msgs);
+		shard_free_msgs(&mb->shards[j]);
 	free(mb->shards);
 	free(mb->first);
 	mb->shards = sh;
@@ -382,7 +407,7 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 	struct ss_shard *s = shard_by_no(mb, ss_shard_of(uid));
 	int64_t k = s != NULL && s->msgs != NULL ? shard_find(s, uid) : -1;
 
-	if (k < 0)
+	if (k < 0 || ss_shard_own(s) < 0)
 		return;
 	mb->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
 	mb->unseen += !(flags & RMAIL_F_SEEN);
@@ -410,6 +435,8 @@ static int shard_insert(struct ss_shard *s, uint32_t uid, uint32_t flags,
 	uint32_t a = 0, b = s->count;
 	struct rmail_msg *m;
 
+	if (ss_shard_own(s) < 0)
+		return -1;
 	if (s->count == s->cap) {
 		uint32_t cap = s->cap + s->cap / 4 + 16;
 		struct rmail_msg *nm = realloc(s->msgs, cap * sizeof(*nm));
@@ -480,6 +507,10 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		s->touched = true;
 		if (s->rescan || s->msgs == NULL)
 			continue;
+		if (r->type != RMAIL_CHANGE_APPEND && ss_shard_own(s) < 0) {
+			s->rescan = true;
+			continue;
+		}
 		k = shard_find(s, r->uid);
 		switch (r->type) {
 		case RMAIL_CHANGE_APPEND:
@@ -583,7 +614,7 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 			return -1;
 		s->dups = rc > 0;
 	}
-	free(s->msgs);
+	shard_free_msgs(s);
 	s->msgs = msgs;
 	s->count = n;
 	s->cap = n;
@@ -768,9 +799,11 @@ static void mbox_free(struct rmail_mbox *mb)
 	size_t i;
 
 	for (i = 0; i < mb->nshards; i++)
-		free(mb->shards[i].msgs);
+		shard_free_msgs(&mb->shards[i]);
 	free(mb->shards);
 	free(mb->first);
+	if (mb->snap_map != NULL)
+		munmap(mb->snap_map, mb->snap_maplen);
 	ss_free_keywords(mb);
 	if (mb->dirfd >= 0)
 		close(mb->dirfd);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,46 +119,45 @@ static bool shard_same(int dirfd, const struct ss_snap_shard *e)
 	       (int64_t)sb.st_mtim.tv_nsec == e->nsec;
 }
 
-static void free_shards(struct ss_shard *sh, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(sh[i].msgs);
-	free(sh);
-}
-
+/*
+ * The file is read whole into one anonymous region populated at once
+ * (MAP_POPULATE): a page fault per page of a fresh heap costs more than
+ * the read itself on some virtual machines, and a copy (not a mapping
+ * of the file) cannot fault later when someone truncates the file.
+ * Shards point into it (mapped) until they change.
+ */
 int ss_snap_load(struct rmail_mbox *mb)
 {
 	struct ss_snap_shard *e = NULL;
 	struct ss_snap_head h;
 	struct ss_shard *sh = NULL;
-	uint64_t len;
+	void *map = MAP_FAILED;
+	uint64_t len = 0;
 	uint32_t i, k = 0;
 	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
-	if (read_head(fd, &len, &h, &e) < 0 || h.uidvalidity != mb->uidvalidity)
+	if (read_head(fd, &len, &h, &e) < 0 ||
+	    h.uidvalidity != mb->uidvalidity || len > SIZE_MAX / 2)
 		goto reject;
 	sh = calloc(h.nshards ? h.nshards : 1, sizeof(*sh));
-	if (sh == NULL)
+	map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (sh == NULL || map == MAP_FAILED ||
+	    !full_pread(fd, map, (size_t)len, 0))
 		goto reject;
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (i = 0; i < h.nshards; i++) {
 		struct ss_shard *s = &sh[k];
-		size_t bl = (size_t)e[i].count * sizeof(struct rmail_msg);
 
 		/* changed since (or racy when) the block was read: that
 		 * shard is scanned, the others need not be */
 		if (!shard_same(mb->dirfd, &e[i]))
 			continue;
-		s->msgs = malloc(bl ? bl : 1);
-		if (s->msgs == NULL || !full_pread(fd, s->msgs, bl, e[i].off) ||
-		    ss_snap_check_block(&e[i], s->msgs) < 0) {
-			free(s->msgs);
+		s->msgs = (struct rmail_msg *)((char *)map + e[i].off);
+		if (ss_snap_check_block(&e[i], s->msgs) < 0)
 			goto reject;
-		}
+		s->mapped = true;
 		s->no = e[i].no;
 		s->count = s->cap = e[i].count;
 		s->unseen = e[i].unseen;
@@ -171,24 +171,26 @@ int ss_snap_load(struct rmail_mbox *mb)
 	}
 	close(fd);
 	free(e);
-	free(mb->shards);
 	free(mb->first);
-	mb->shards = sh;
-	mb->nshards = k;
 	mb->first = calloc(k + 1, sizeof(*mb->first));
-	if (mb->first == NULL) {
-		free_shards(sh, k);
-		mb->shards = NULL;
-		mb->nshards = 0;
+	if (k == 0 || mb->first == NULL) {
+		free(sh);
+		munmap(map, (size_t)len);
 		return 0;
 	}
+	free(mb->shards);
+	mb->shards = sh;
+	mb->nshards = k;
+	mb->snap_map = map;
+	mb->snap_maplen = (size_t)len;
 	mb->snap_used = k;
 	return 1;
 reject:
 	close(fd);
 	free(e);
-	if (sh != NULL)
-		free_shards(sh, k);
+	free(sh); /* its shards point into map */
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)len);
 	mb->snap_rejected = true;
 	return 0;
 }
