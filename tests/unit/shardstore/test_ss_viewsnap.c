@@ -170,6 +170,7 @@ static void snapshot(struct ss_fx *fx)
 
 static void test_roundtrip(struct ss_fx *fx, gconstpointer d)
 {
+	char *p;
 	struct ss_store st;
 	struct rmail_mbox *mb;
 	struct rmail_mbox_status a, b;
@@ -185,7 +186,9 @@ static void test_roundtrip(struct ss_fx *fx, gconstpointer d)
 	ss_mbox_info(mb, &a);
 	reclose(&st, &mb);
 	/* the same answers as without it */
-	g_assert_cmpint(unlink(snap_path(fx->dir, "INBOX")), ==, 0);
+	p = snap_path(fx->dir, "INBOX");
+	g_assert_cmpint(unlink(p), ==, 0);
+	g_free(p);
 	mb = reopen(fx->dir, &st);
 	g_assert_cmpuint(mb->snap_used, ==, 0);
 	g_assert_cmpuint(mb->shard_scans, ==, 3);
@@ -277,7 +280,7 @@ static void test_foreign(struct ss_fx *fx, gconstpointer d)
 	struct rmail_err err = {0};
 	struct rmail_mbox *mb;
 	struct ss_store st;
-	char *cmd;
+	char *cmd, *from, *to;
 
 	(void)d;
 	g_assert_cmpint(ss_mbox_create(&fx->st, SS_USER, "Other", 0, &err), ==,
@@ -290,10 +293,13 @@ static void test_foreign(struct ss_fx *fx, gconstpointer d)
 	g_usleep(1100 * 1000); /* UIDVALIDITY is the creation second */
 	for (uint32_t i = 1; i <= 5; i++)
 		append_at(&fx->st, "INBOX", i, 0);
-	cmd = g_strdup_printf("cp '%s' '%s'", snap_path(fx->dir, "Other"),
-			      snap_path(fx->dir, "INBOX"));
+	from = snap_path(fx->dir, "Other");
+	to = snap_path(fx->dir, "INBOX");
+	cmd = g_strdup_printf("cp '%s' '%s'", from, to);
 	g_assert_cmpint(system(cmd), ==, 0);
 	g_free(cmd);
+	g_free(from);
+	g_free(to);
 	mb = reopen(fx->dir, &st);
 	g_assert_true(mb->snap_rejected);
 	g_assert_cmpuint(ss_mbox_count(mb), ==, 5);
