@@ -82,27 +82,41 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		    ro ? "READ-ONLY" : "READ-WRITE", ro ? "EXAMINE" : "SELECT");
 }
 
+/*
+ * The previous mailbox is closed first (RFC 7162 3.2.11's CLOSED,
+ * harmless for older clients), but its tracker is held over the new
+ * SELECT: selecting the same mailbox again then reuses the tracker's
+ * copy of the view (a refresh) instead of building it from scratch.
+ */
+static void reselect(struct imap_session *s, const struct imap_cmd *cmd,
+		     bool ro)
+{
+	struct imap_tracker *keep = NULL;
+
+	if (s->state == IMAP_S_SELECTED) {
+		keep = s->tr;
+		if (keep != NULL)
+			imap_tracker_hold(keep);
+		imap_view_unselect(s);
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	do_select(s, cmd, ro);
+	if (keep != NULL)
+		imap_tracker_put(keep);
+}
+
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
 	(void)uid;
-	if (s->state == IMAP_S_SELECTED) {
-		imap_view_unselect(s);
-		/* RFC 7162 3.2.11, harmless for older clients */
-		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
-	}
-	do_select(s, cmd, false);
+	reselect(s, cmd, false);
 }
 
 void imap_cmd_examine(struct imap_session *s, const struct imap_cmd *cmd,
 		      bool uid)
 {
 	(void)uid;
-	if (s->state == IMAP_S_SELECTED) {
-		imap_view_unselect(s);
-		imap_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
-	}
-	do_select(s, cmd, true);
+	reselect(s, cmd, true);
 }
 
 void imap_cmd_check(struct imap_session *s, const struct imap_cmd *cmd,

@@ -598,6 +598,22 @@ static void on_watch(void *arg)
 	}
 }
 
+/*
+ * A tracker is reused (another session on the mailbox, or this session
+ * selecting it again) only while its mailbox is the one under that name:
+ * one deleted and created again, or renamed away and another renamed
+ * in, has another UIDVALIDITY, and gets a tracker of its own.
+ */
+static bool tracker_current(struct imap_tracker *t,
+			    const struct rmail_store_ops *ops, void *h)
+{
+	struct rmail_mbox_status st = {.size = sizeof(st)};
+	struct rmail_err err;
+
+	return ops->mbox_status(h, t->user, t->name, &st, &err) == 0 &&
+	       st.uidvalidity == t->uidvalidity;
+}
+
 static struct imap_tracker *tracker_get(struct imap_mod *mod, const char *user,
 					const char *name, struct rmail_err *err)
 {
@@ -606,13 +622,14 @@ static struct imap_tracker *tracker_get(struct imap_mod *mod, const char *user,
 	struct rmail_mbox_status st = {.size = sizeof(st)};
 	void *h;
 
+	ops = imap_store(mod, &h);
 	for (t = mod->trackers; t != NULL; t = t->next)
-		if (strcmp(t->user, user) == 0 && strcmp(t->name, name) == 0) {
+		if (strcmp(t->user, user) == 0 && strcmp(t->name, name) == 0 &&
+		    tracker_current(t, ops, h)) {
 			t->refs++;
 			imap_tracker_sync(t);
 			return t;
 		}
-	ops = imap_store(mod, &h);
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		abort();

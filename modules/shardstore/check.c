@@ -3,7 +3,8 @@
  * on-disk format (docs/storage.md) with the module's own grammar (the
  * file names of ss_fname.h, the tmp names of tmpfiles.c), under the
  * same UID lock as appends, so it is safe with a daemon running.  Then
- * it verifies the derived caches: each user's quota usage file.
+ * it verifies the derived caches: each user's quota usage file, each
+ * mailbox's view snapshot.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "ss_mbox.h"
+#include "ss_viewsnap.h"
 
 struct chk {
 	struct ss_store *st;
@@ -370,6 +372,24 @@ static void check_claims(struct chk *c, int mbfd, const char *path)
 	closedir(d);
 }
 
+/* the view snapshot (a cache): wrong ones are deleted, never trusted */
+static void check_snapshot(struct chk *c, int mbfd, const char *path)
+{
+	char buf[128], what[256];
+	unsigned v, uv = 0, next;
+	int fd = openat(mbfd, "counter", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	if (sscanf(buf, "%u %u %u", &v, &uv, &next) < 2 || uv == 0)
+		return; /* check_counter reports it */
+	if (ss_snap_verify(mbfd, uv, what, sizeof(what)) > 0)
+		report(c, c->repair && unlinkat(mbfd, SS_SNAP_NAME, 0) == 0,
+		       path, what);
+}
+
 static void check_mailbox(struct chk *c, int mfd, const char *name,
 			  const char *path)
 {
@@ -400,6 +420,7 @@ static void check_mailbox(struct chk *c, int mfd, const char *name,
 	check_counter(c, fd, high, path);
 	check_modseq(c, fd, maxmod, path);
 	check_claims(c, fd, path);
+	check_snapshot(c, fd, path);
 	close(fd);
 }
 

@@ -31,6 +31,7 @@ struct ss_store {
 	/* netfs.c, decided once per mail root when the store opens */
 	const char *fs_name; /* network or FUSE filesystem; NULL: local */
 	int noreplace; /* RENAME_NOREPLACE: 1 works, 0 emulated, -1 unknown */
+	int snap_writers; /* view snapshot writes in flight (viewsnap.c) */
 };
 
 /* ---- lifecycle (mod_shardstore.c) ---------------------------------- */

@@ -37,6 +37,9 @@ struct ss_shard {
 	bool touched;	 /* refresh: a log record hit it */
 	uint64_t maxmod; /* highest modseq of its names */
 	bool rescan;	 /* refresh: log and disk disagree */
+	uint64_t ino;	 /* of the directory scanned (view snapshot) */
+	bool patched;	 /* changed since its scan (log, own change) */
+	bool mapped;	 /* msgs is in the snapshot's read-only mapping */
 };
 
 struct rmail_mbox {
@@ -85,6 +88,14 @@ struct rmail_mbox {
 	size_t sd_n, sd_cap;
 	uint64_t sd_ino, sd_read;
 	uint32_t sd_uv;
+	/* the view snapshot (viewsnap.c) */
+	uint64_t snap_pending; /* messages read or patched since written */
+	double snap_at;	       /* monotonic time of the last write */
+	bool snap_busy, snap_tried, snap_rejected;
+	uint32_t snap_used; /* shards taken from it (tests, bench) */
+	uint64_t snap_writes;
+	void *snap_map; /* the file, mapped read-only while shards use it */
+	size_t snap_maplen;
 };
 
 /* mod_shardstore.c */
@@ -136,6 +147,9 @@ int ss_shard_scan(int fd, uint32_t no, struct rmail_msg **msgs_r,
 int ss_msg_locate(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
 /* the state the view believes; falls back to ss_msg_locate */
 int ss_msg_state(struct rmail_mbox *mb, uint32_t uid, struct ss_fname *f_r);
+/* a shard's messages in memory of its own before they change (they
+ * may be the snapshot's read-only pages); -1 when out of memory */
+int ss_shard_own(struct ss_shard *s);
 /* set a message's flags in the view (mb->lock held), keeping counters */
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 		       uint64_t keywords, uint64_t modseq);
@@ -324,6 +338,26 @@ uint64_t ss_modseq_hwm(struct rmail_mbox *mb);
 void ss_modseq_raise_hwm(struct rmail_mbox *mb, uint64_t m);
 /* [slow] the highest modseq of every name and log record */
 uint64_t ss_modseq_disk_max(struct rmail_mbox *mb);
+
+/* viewsnap.c: the view snapshot (ss_viewsnap.h); thresholds are
+ * variables only so that tests can make them small */
+extern uint32_t ss_snap_min_msgs, ss_snap_min_changes;
+extern double ss_snap_interval;
+/* a fresh view (mb->lock held) takes the shards its snapshot vouches
+ * for; 1 when it used one, 0 (none, or rejected: snap_rejected) */
+int ss_snap_load(struct rmail_mbox *mb);
+/* [slow] write it now under the lease: 0, 1 when another writer holds
+ * the lease, -1 */
+int ss_snap_write(struct rmail_mbox *mb);
+/* after a refresh: a background write when enough changed */
+void ss_snap_maybe(struct rmail_mbox *mb);
+/* wait for the background writers of st */
+void ss_snap_drain(struct ss_store *st);
+/* clean shutdown: write it when the view changed since */
+void ss_snap_shutdown(struct rmail_mbox *mb);
+/* check-store: 1 (with what) when the file is damaged, stale or would
+ * be trusted while a shard says otherwise, else 0 */
+int ss_snap_verify(int mbfd, uint32_t uidvalidity, char *what, size_t whatsz);
 
 /* watch.c */
 int ss_watch_add(void *h, const char *user, const char *mailbox,

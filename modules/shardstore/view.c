@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -257,6 +258,30 @@ static void read_counter(struct rmail_mbox *mb)
 	}
 }
 
+int ss_shard_own(struct ss_shard *s)
+{
+	struct rmail_msg *m;
+
+	if (!s->mapped)
+		return 0;
+	m = malloc((s->count ? s->count : 1) * sizeof(*m));
+	if (m == NULL)
+		return -1;
+	memcpy(m, s->msgs, s->count * sizeof(*m));
+	s->msgs = m;
+	s->cap = s->count;
+	s->mapped = false;
+	return 0;
+}
+
+static void shard_free_msgs(struct ss_shard *s)
+{
+	if (!s->mapped)
+		free(s->msgs);
+	s->msgs = NULL;
+	s->mapped = false;
+}
+
 static int shard_cmp(const void *a, const void *b)
 {
 	const struct ss_shard *x = a, *y = b;
@@ -306,14 +331,14 @@ static int reload_shards(struct rmail_mbox *mb)
 	/* keep the cached arrays of shards that still exist */
 	for (i = 0, j = 0; i < n; i++) {
 		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
-			free(mb->shards[j].msgs);
+			shard_free_msgs(&mb->shards[j]);
 			j++;
 		}
 		if (j < mb->nshards && mb->shards[j].no == sh[i].no)
 			sh[i] = mb->shards[j++];
 	}
 	for (; j < mb->nshards; j++)
-		free(mb->shards[j].msgs);
+		shard_free_msgs(&mb->shards[j]);
 	free(mb->shards);
 	free(mb->first);
 	mb->shards = sh;
@@ -382,12 +407,14 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 	struct ss_shard *s = shard_by_no(mb, ss_shard_of(uid));
 	int64_t k = s != NULL && s->msgs != NULL ? shard_find(s, uid) : -1;
 
-	if (k < 0)
+	if (k < 0 || ss_shard_own(s) < 0)
 		return;
 	mb->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
 	mb->unseen += !(flags & RMAIL_F_SEEN);
 	shard_set_flags(s, (uint32_t)k, flags);
 	s->msgs[k].keywords = keywords;
+	s->patched = true;
+	mb->snap_pending++;
 	/* a change of this process is newer than what the view holds,
 	 * unless another process's later one was read meanwhile */
 	if (modseq > s->msgs[k].modseq)
@@ -408,6 +435,8 @@ static int shard_insert(struct ss_shard *s, uint32_t uid, uint32_t flags,
 	uint32_t a = 0, b = s->count;
 	struct rmail_msg *m;
 
+	if (ss_shard_own(s) < 0)
+		return -1;
 	if (s->count == s->cap) {
 		uint32_t cap = s->cap + s->cap / 4 + 16;
 		struct rmail_msg *nm = realloc(s->msgs, cap * sizeof(*nm));
@@ -478,6 +507,10 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		s->touched = true;
 		if (s->rescan || s->msgs == NULL)
 			continue;
+		if (r->type != RMAIL_CHANGE_APPEND && ss_shard_own(s) < 0) {
+			s->rescan = true;
+			continue;
+		}
 		k = shard_find(s, r->uid);
 		switch (r->type) {
 		case RMAIL_CHANGE_APPEND:
@@ -581,15 +614,18 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 			return -1;
 		s->dups = rc > 0;
 	}
-	free(s->msgs);
+	shard_free_msgs(s);
 	s->msgs = msgs;
 	s->count = n;
 	s->cap = n;
 	s->maxmod = 0;
 	shard_sums(s);
 	s->mtime = ss->st_mtim;
+	s->ino = (uint64_t)ss->st_ino;
 	s->dirty = ts_racy(&ss->st_mtim, now);
+	s->patched = false;
 	mb->shard_scans++;
+	mb->snap_pending += n + 1;
 	return 0;
 }
 
@@ -614,6 +650,12 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	if (fstat(mb->dirfd, &sb) < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
 				     strerror(errno));
+	/* a first refresh takes what the snapshot vouches for; the rest
+	 * runs as for a view that has never read the log */
+	if (!mb->scanned && !mb->snap_tried) {
+		mb->snap_tried = true;
+		ss_snap_load(mb);
+	}
 	logfd = ss_log_open_ro(mb, &log_end, &log_ino);
 	/* usable: the same file, not shorter, a bounded tail; or a log
 	 * created since the view last found none */
@@ -643,8 +685,10 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		mb->dir_mtime = sb.st_mtim;
 		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
 	}
-	if (log_ok && nrecs > 0)
+	if (log_ok && nrecs > 0) {
 		log_patch(mb, recs, nrecs);
+		mb->snap_pending += nrecs;
+	}
 	for (i = 0; i < mb->nshards; i++) {
 		struct ss_shard *s = &mb->shards[i];
 		char rel[16];
@@ -667,6 +711,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 				goto out;
 			}
 		} else if (moved || s->touched) {
+			s->patched = true;
 			s->mtime = ss.st_mtim;
 			s->dirty = ts_racy(&ss.st_mtim, &now);
 		}
@@ -744,6 +789,8 @@ int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
 	pthread_mutex_lock(&mb->lock);
 	rc = refresh_locked(mb, err);
 	pthread_mutex_unlock(&mb->lock);
+	if (rc == 0)
+		ss_snap_maybe(mb);
 	return rc;
 }
 
@@ -752,9 +799,11 @@ static void mbox_free(struct rmail_mbox *mb)
 	size_t i;
 
 	for (i = 0; i < mb->nshards; i++)
-		free(mb->shards[i].msgs);
+		shard_free_msgs(&mb->shards[i]);
 	free(mb->shards);
 	free(mb->first);
+	if (mb->snap_map != NULL)
+		munmap(mb->snap_map, mb->snap_maplen);
 	ss_free_keywords(mb);
 	ss_savedate_free(mb);
 	if (mb->dirfd >= 0)
@@ -907,8 +956,10 @@ void ss_views_free(struct ss_store *st)
 {
 	struct rmail_mbox *mb;
 
+	ss_snap_drain(st);
 	while ((mb = st->views) != NULL) {
 		st->views = mb->next;
+		ss_snap_shutdown(mb);
 		mbox_free(mb);
 	}
 }

@@ -7,3 +7,7 @@ rmail_fuzz(ss_fname SOURCES tests/fuzz/fuzz_ss_fname.c
 # The METADATA file (RFC 5464 entries of a mailbox or of the server).
 rmail_fuzz(ss_meta SOURCES tests/fuzz/fuzz_ss_meta.c
            modules/shardstore/meta_parse.c INCLUDES modules/shardstore)
+# mod_shardstore: the view snapshot reader (a damaged cache file is a
+# rebuild, never a crash)
+rmail_fuzz(ss_viewsnap SOURCES tests/fuzz/fuzz_ss_viewsnap.c
+           modules/shardstore/snapfmt.c INCLUDES modules/shardstore)

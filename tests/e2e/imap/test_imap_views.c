@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../exchange/exhc.h"
@@ -227,6 +228,73 @@ static void test_other_session(void)
 		}
 	}
 	ok_within(b, "LOGOUT");
+	imc_close(b);
+	assert_alive(v);
+	vd_stop(v);
+}
+
+static unsigned long uidvalidity_of(const char *r)
+{
+	const char *p = strstr(r, "[UIDVALIDITY ");
+
+	g_assert_nonnull(p);
+	return strtoul(p + 13, NULL, 10);
+}
+
+/*
+ * SELECT of the mailbox a session has selected reuses what the session
+ * has (issue 22): it must still report what changed meanwhile, and a
+ * mailbox deleted and created again under the name is another one.
+ */
+static void test_reselect(void)
+{
+	struct vd *v = vd_start();
+	struct imc *a = login(v, "alice"), *b = login(v, "alice");
+	unsigned long uv;
+	char *r;
+	int i;
+
+	ok_within(b, "CREATE Box");
+	for (i = 0; i < 3; i++)
+		ok_within(b, "APPEND Box {6+}\r\nhello!");
+	r = cmd_within(a, "SELECT Box");
+	has(r, "* 3 EXISTS");
+	uv = uidvalidity_of(r);
+	g_free(r);
+	ok_within(b, "SELECT Box");
+	ok_within(b, "STORE 2 +FLAGS (\\Flagged)");
+	ok_within(b, "STORE 1 +FLAGS (\\Deleted)");
+	ok_within(b, "EXPUNGE");
+	ok_within(b, "APPEND Box {6+}\r\nhello!");
+	ok_within(b, "APPEND Box {6+}\r\nhello!");
+	ok_within(b, "UNSELECT");
+	r = cmd_within(a, "SELECT Box");
+	has(r, "* 4 EXISTS");
+	hasnt(r, "EXPUNGE");
+	g_assert_cmpuint(uidvalidity_of(r), ==, uv);
+	g_free(r);
+	r = cmd_within(a, "FETCH 1 (UID FLAGS)");
+	has(r, "UID 2 FLAGS (\\Flagged)");
+	g_free(r);
+	r = cmd_within(a, "EXAMINE Box");
+	has(r, "[READ-ONLY]");
+	has(r, "* 4 EXISTS");
+	g_free(r);
+	/* gone and made again while selected: a new mailbox */
+	ok_within(b, "DELETE Box");
+	g_usleep(1100 * 1000); /* UIDVALIDITY is the creation second */
+	ok_within(b, "CREATE Box");
+	ok_within(b, "APPEND Box {6+}\r\nhello!");
+	r = cmd_within(a, "SELECT Box");
+	has(r, "* 1 EXISTS");
+	g_assert_cmpuint(uidvalidity_of(r), !=, uv);
+	g_free(r);
+	r = cmd_within(a, "SELECT Box");
+	has(r, "* 1 EXISTS");
+	g_free(r);
+	ok_within(a, "LOGOUT");
+	ok_within(b, "LOGOUT");
+	imc_close(a);
 	imc_close(b);
 	assert_alive(v);
 	vd_stop(v);
@@ -466,6 +534,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/views/self-delete", test_self_delete);
 	g_test_add_func("/imap/views/other-session", test_other_session);
 	g_test_add_func("/imap/views/many-views", test_many_views);
+	g_test_add_func("/imap/views/reselect", test_reselect);
 	g_test_add_func("/imap/views/shutdown", test_shutdown_with_views);
 	g_test_add_func("/imap/fetch/resume-stress", test_fetch_stress);
 	return g_test_run();

@@ -1,0 +1,465 @@
+/*
+ * The view snapshot file (ss_viewsnap.h, docs/storage.md): loaded by a
+ * view's first refresh, written in the background after enough changes
+ * (at most every ss_snap_interval seconds per view) and at clean
+ * shutdown, by one process at a time.  It is a cache: every block is
+ * checked against its shard directory before use, and a file that does
+ * not add up is ignored, so deleting it loses nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ss_mbox.h"
+#include "ss_viewsnap.h"
+
+uint32_t ss_snap_min_msgs = 1000; /* smaller mailboxes scan in a blink */
+uint32_t ss_snap_min_changes = 1000;
+double ss_snap_interval = 60.0;
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool racy(const struct timespec *mtime)
+{
+	struct timespec now;
+	int64_t d;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	d = ((int64_t)now.tv_sec - mtime->tv_sec) * 1000000000LL +
+	    (now.tv_nsec - mtime->tv_nsec);
+	return d < SS_RACY_NS;
+}
+
+static bool full_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+static bool full_write(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+/* the header and shard table of an open snapshot; 0 or -1 */
+static int read_head(int fd, uint64_t *len_r, struct ss_snap_head *h,
+		     struct ss_snap_shard **sh_r)
+{
+	unsigned char hdr[SS_SNAP_HDR], *buf;
+	struct stat sb;
+	uint32_t n;
+	size_t tlen;
+	int rc;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size < SS_SNAP_HDR ||
+	    !full_pread(fd, hdr, sizeof(hdr), 0))
+		return -1;
+	memcpy(&n, hdr + 64, 4);
+	if (n > SS_SNAP_MAX_SHARDS)
+		return -1;
+	tlen = SS_SNAP_HDR + (size_t)n * SS_SNAP_ENT;
+	if ((uint64_t)sb.st_size < tlen || (buf = malloc(tlen)) == NULL)
+		return -1;
+	rc = full_pread(fd, buf, tlen, 0)
+		     ? ss_snap_parse_head(buf, tlen, (uint64_t)sb.st_size, h,
+					  sh_r)
+		     : -1;
+	free(buf);
+	*len_r = (uint64_t)sb.st_size;
+	return rc;
+}
+
+/* the shard directory is still the one the block was read from */
+static bool shard_same(int dirfd, const struct ss_snap_shard *e)
+{
+	char rel[16];
+	struct stat sb;
+
+	snprintf(rel, sizeof(rel), "s%u", e->no);
+	return (e->flags & SS_SNAP_F_DIRTY) == 0 &&
+	       fstatat(dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(sb.st_mode) && (uint64_t)sb.st_ino == e->ino &&
+	       (int64_t)sb.st_mtim.tv_sec == e->sec &&
+	       (int64_t)sb.st_mtim.tv_nsec == e->nsec;
+}
+
+/*
+ * The file is read whole into one anonymous region populated at once
+ * (MAP_POPULATE): a page fault per page of a fresh heap costs more than
+ * the read itself on some virtual machines, and a copy (not a mapping
+ * of the file) cannot fault later when someone truncates the file.
+ * Shards point into it (mapped) until they change.
+ */
+int ss_snap_load(struct rmail_mbox *mb)
+{
+	struct ss_snap_shard *e = NULL;
+	struct ss_snap_head h;
+	struct ss_shard *sh = NULL;
+	void *map = MAP_FAILED;
+	uint64_t len = 0;
+	uint32_t i, k = 0;
+	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (read_head(fd, &len, &h, &e) < 0 ||
+	    h.uidvalidity != mb->uidvalidity || len > SIZE_MAX / 2)
+		goto reject;
+	sh = calloc(h.nshards ? h.nshards : 1, sizeof(*sh));
+	map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (sh == NULL || map == MAP_FAILED ||
+	    !full_pread(fd, map, (size_t)len, 0))
+		goto reject;
+	for (i = 0; i < h.nshards; i++) {
+		struct ss_shard *s = &sh[k];
+
+		/* changed since (or racy when) the block was read: that
+		 * shard is scanned, the others need not be */
+		if (!shard_same(mb->dirfd, &e[i]))
+			continue;
+		s->msgs = (struct rmail_msg *)((char *)map + e[i].off);
+		if (ss_snap_check_block(&e[i], s->msgs) < 0)
+			goto reject;
+		s->mapped = true;
+		s->no = e[i].no;
+		s->count = s->cap = e[i].count;
+		s->unseen = e[i].unseen;
+		s->bytes = e[i].bytes;
+		s->maxmod = e[i].maxmod;
+		s->mtime.tv_sec = (time_t)e[i].sec;
+		s->mtime.tv_nsec = (long)e[i].nsec;
+		s->ino = e[i].ino;
+		s->dups = (e[i].flags & SS_SNAP_F_DUPS) != 0;
+		k++;
+	}
+	close(fd);
+	free(e);
+	free(mb->first);
+	mb->first = calloc(k + 1, sizeof(*mb->first));
+	if (k == 0 || mb->first == NULL) {
+		free(sh);
+		munmap(map, (size_t)len);
+		return 0;
+	}
+	free(mb->shards);
+	mb->shards = sh;
+	mb->nshards = k;
+	mb->snap_map = map;
+	mb->snap_maplen = (size_t)len;
+	mb->snap_used = k;
+	return 1;
+reject:
+	close(fd);
+	free(e);
+	free(sh); /* its shards point into map */
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)len);
+	mb->snap_rejected = true;
+	return 0;
+}
+
+/* a fresh scan of shard `no` into *e and *msgs_r; false when it is gone */
+static bool scan_shard(int dirfd, uint32_t no, struct ss_snap_shard *e,
+		       struct rmail_msg **msgs_r)
+{
+	char rel[16];
+	struct stat a, b;
+	uint32_t n = 0;
+	int fd, rc;
+
+	snprintf(rel, sizeof(rel), "s%u", no);
+	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &a) < 0 || (rc = ss_shard_scan(fd, no, msgs_r, &n)) < 0) {
+		close(fd);
+		return false;
+	}
+	if (fstat(fd, &b) < 0)
+		b.st_mtim.tv_sec = 0;
+	close(fd);
+	memset(e, 0, sizeof(*e));
+	e->no = no;
+	e->count = n;
+	e->ino = (uint64_t)a.st_ino;
+	e->sec = (int64_t)a.st_mtim.tv_sec;
+	e->nsec = (int64_t)a.st_mtim.tv_nsec;
+	/* changed while read, or may change within the same tick */
+	if (a.st_mtim.tv_sec != b.st_mtim.tv_sec ||
+	    a.st_mtim.tv_nsec != b.st_mtim.tv_nsec || racy(&b.st_mtim))
+		e->flags |= SS_SNAP_F_DIRTY;
+	if (rc > 0)
+		e->flags |= SS_SNAP_F_DUPS;
+	return true;
+}
+
+static int write_file(struct rmail_mbox *mb, const void *buf, size_t len)
+{
+	char tmp[256];
+	int fd = ss_tmp_create(mb, tmp, sizeof(tmp));
+
+	if (fd < 0)
+		return -1;
+	if (!full_write(fd, buf, len) || fsync(fd) < 0) {
+		close(fd);
+		unlinkat(mb->dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(mb->dirfd, tmp, mb->dirfd, SS_SNAP_NAME) < 0) {
+		unlinkat(mb->dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+int ss_snap_write(struct rmail_mbox *mb)
+{
+	struct ss_snap_head h = {0};
+	struct ss_snap_shard *e = NULL;
+	struct rmail_msg **blocks = NULL;
+	uint64_t log_end = 0, log_ino = 0, pending, total = 0;
+	size_t i, n = 0, k;
+	void *buf = NULL;
+	int lease, logfd, rc = -1;
+
+	/* the lease: one writer per mailbox across processes and threads
+	 * (an flock belongs to the open file description) */
+	lease = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lease < 0)
+		return -1;
+	if (flock(lease, LOCK_EX | LOCK_NB) < 0) {
+		close(lease);
+		return 1;
+	}
+	/* before the shards are read: records past it are newer */
+	logfd = ss_log_open_ro(mb, &log_end, &log_ino);
+	if (logfd >= 0)
+		close(logfd);
+	pthread_mutex_lock(&mb->lock);
+	if (!mb->scanned || mb->gone) {
+		pthread_mutex_unlock(&mb->lock);
+		goto out;
+	}
+	n = mb->nshards;
+	e = calloc(n ? n : 1, sizeof(*e));
+	blocks = calloc(n ? n : 1, sizeof(*blocks));
+	if (e == NULL || blocks == NULL) {
+		pthread_mutex_unlock(&mb->lock);
+		goto out;
+	}
+	/* a shard as scanned (not patched from the log since, mtime
+	 * settled) is copied; the others are read again below */
+	for (i = 0; i < n; i++) {
+		const struct ss_shard *s = &mb->shards[i];
+		size_t bl = (size_t)s->count * sizeof(struct rmail_msg);
+
+		e[i].no = s->no;
+		if (s->msgs == NULL || s->dirty || s->patched || s->ino == 0)
+			continue;
+		blocks[i] = malloc(bl ? bl : 1);
+		if (blocks[i] == NULL)
+			continue;
+		if (bl > 0)
+			memcpy(blocks[i], s->msgs, bl);
+		e[i].count = s->count;
+		e[i].ino = s->ino;
+		e[i].sec = (int64_t)s->mtime.tv_sec;
+		e[i].nsec = (int64_t)s->mtime.tv_nsec;
+		e[i].flags = s->dups ? SS_SNAP_F_DUPS : 0;
+	}
+	h.uidvalidity = mb->uidvalidity;
+	h.uidnext = mb->uidnext;
+	h.highest = mb->highest;
+	pending = mb->snap_pending;
+	pthread_mutex_unlock(&mb->lock);
+	for (i = 0, k = 0; i < n; i++) {
+		if (blocks[i] == NULL &&
+		    !scan_shard(mb->dirfd, e[i].no, &e[i], &blocks[i]))
+			continue;
+		e[k] = e[i];
+		blocks[k] = blocks[i];
+		total += e[k].count;
+		k++;
+	}
+	h.nshards = (uint32_t)k;
+	h.log_pos = log_end;
+	h.log_ino = log_ino;
+	h.written = (int64_t)time(NULL);
+	ss_boot_id(h.boot);
+	buf = malloc(ss_snap_size(h.nshards, total));
+	if (buf == NULL)
+		goto out;
+	ss_snap_encode(buf, &h, e, (const struct rmail_msg *const *)blocks);
+	rc = write_file(mb, buf, ss_snap_size(h.nshards, total));
+	if (rc == 0) {
+		pthread_mutex_lock(&mb->lock);
+		mb->snap_pending = mb->snap_pending > pending
+					   ? mb->snap_pending - pending
+					   : 0;
+		mb->snap_writes++;
+		pthread_mutex_unlock(&mb->lock);
+	}
+out:
+	free(buf);
+	for (i = 0; blocks != NULL && i < n; i++)
+		free(blocks[i]);
+	free(blocks);
+	free(e);
+	flock(lease, LOCK_UN);
+	close(lease);
+	return rc;
+}
+
+static void *writer_main(void *arg)
+{
+	struct rmail_mbox *mb = arg;
+	struct ss_store *st = mb->st;
+
+	ss_snap_write(mb);
+	pthread_mutex_lock(&mb->lock);
+	mb->snap_busy = false;
+	pthread_mutex_unlock(&mb->lock);
+	ss_mbox_put(&mb);
+	__atomic_sub_fetch(&st->snap_writers, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void ss_snap_maybe(struct rmail_mbox *mb)
+{
+	struct ss_store *st = mb->st;
+	double now = mono_now();
+	pthread_attr_t attr;
+	pthread_t tid;
+	bool go;
+
+	pthread_mutex_lock(&mb->lock);
+	go = mb->scanned && !mb->gone && !mb->snap_busy &&
+	     mb->count >= ss_snap_min_msgs &&
+	     mb->snap_pending >= ss_snap_min_changes &&
+	     (mb->snap_at == 0 || now - mb->snap_at >= ss_snap_interval);
+	if (go) {
+		mb->snap_busy = true;
+		mb->snap_at = now;
+	}
+	pthread_mutex_unlock(&mb->lock);
+	if (!go)
+		return;
+	pthread_mutex_lock(&st->lock);
+	mb->refs++;
+	pthread_mutex_unlock(&st->lock);
+	__atomic_add_fetch(&st->snap_writers, 1, __ATOMIC_ACQUIRE);
+	/* off the caller's path: an IMAP SELECT does not wait for it */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, writer_main, mb) != 0)
+		writer_main(mb);
+	pthread_attr_destroy(&attr);
+}
+
+void ss_snap_drain(struct ss_store *st)
+{
+	while (__atomic_load_n(&st->snap_writers, __ATOMIC_ACQUIRE) > 0)
+		usleep(1000);
+}
+
+void ss_snap_shutdown(struct rmail_mbox *mb)
+{
+	if (mb->scanned && !mb->gone && mb->count >= ss_snap_min_msgs &&
+	    mb->snap_pending > 0)
+		ss_snap_write(mb);
+}
+
+int ss_snap_verify(int mbfd, uint32_t uidvalidity, char *what, size_t whatsz)
+{
+	struct ss_snap_shard *e = NULL;
+	struct ss_snap_head h;
+	uint64_t len;
+	uint32_t i;
+	int fd = openat(mbfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int rc = 0;
+
+	if (fd < 0)
+		return 0;
+	if (read_head(fd, &len, &h, &e) < 0) {
+		snprintf(what, whatsz, "view snapshot: unreadable header");
+		rc = 1;
+		goto out;
+	}
+	if (h.uidvalidity != uidvalidity) {
+		snprintf(what, whatsz,
+			 "view snapshot of UIDVALIDITY %u, the mailbox has %u",
+			 h.uidvalidity, uidvalidity);
+		rc = 1;
+		goto out;
+	}
+	for (i = 0; i < h.nshards && rc == 0; i++) {
+		size_t bl = (size_t)e[i].count * sizeof(struct rmail_msg);
+		struct rmail_msg *m = malloc(bl ? bl : 1), *d = NULL;
+		struct ss_snap_shard f;
+
+		if (m == NULL)
+			break;
+		if (!full_pread(fd, m, bl, e[i].off) ||
+		    ss_snap_check_block(&e[i], m) < 0) {
+			snprintf(what, whatsz,
+				 "view snapshot: block of s%u is damaged",
+				 e[i].no);
+			rc = 1;
+		} else if (shard_same(mbfd, &e[i]) &&
+			   scan_shard(mbfd, e[i].no, &f, &d) &&
+			   f.ino == e[i].ino && f.sec == e[i].sec &&
+			   f.nsec == e[i].nsec &&
+			   (f.count != e[i].count ||
+			    (bl > 0 && memcmp(d, m, bl) != 0))) {
+			/* a block readers would trust, unlike the names */
+			snprintf(what, whatsz,
+				 "view snapshot disagrees with shard s%u",
+				 e[i].no);
+			rc = 1;
+		}
+		free(d);
+		free(m);
+	}
+out:
+	free(e);
+	close(fd);
+	return rc;
+}
