@@ -694,6 +694,21 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 						      : c->tlsrpt.report_from;
 	c->spam.header = r->spam_header;
 	c->spam.value = r->spam_value;
+	c->index.enabled = r->index_enabled != 0;
+	/* a per-host cache: never on the (maybe shared) mail root */
+	c->index.dir = r->index_dir != NULL
+			       ? abs_path(c->pool, c->dir, r->index_dir)
+		       : strncmp(c->dir, "/etc", 4) == 0 &&
+				       (c->dir[4] == '/' || c->dir[4] == '\0')
+			       ? "/var/cache/rmail/index"
+			       : rm_psprintf(c->pool, "%s/index", c->dir);
+	if (c->mail_root != NULL &&
+	    strncmp(c->index.dir, c->mail_root, strlen(c->mail_root)) == 0 &&
+	    (c->index.dir[strlen(c->mail_root)] == '/' ||
+	     c->index.dir[strlen(c->mail_root)] == '\0'))
+		problem(fc, "index.dir",
+			"must not be under mail_root: SQLite's locking is not "
+			"safe on a shared root");
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

@@ -642,4 +642,14 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("spam.value", S, R, spam_value, "\"Yes\"",
 	  "the value of spam.header that means spam (case-insensitive)",
 	  check_spam_value),
+	K("index.enabled", RMAIL_CONF_BOOL, 0, index_enabled, "true",
+	  "keep the per-host header cache and full-text index that SEARCH "
+	  "and the API's search use (docs/storage.md); off: they read every "
+	  "message",
+	  NULL),
+	K("index.dir", S, N, index_dir, "null",
+	  "where the index lives: a local directory of this host, never "
+	  "under mail_root (null: /var/cache/rmail/index for a config under "
+	  "/etc, else index/ beside the config file)",
+	  NULL),
 	RMAIL_CONF_END};

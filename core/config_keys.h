@@ -61,6 +61,8 @@ struct rm_core_raw {
 	struct rmail_strlist mta_sts_connect_to;
 	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 	const char *spam_header, *spam_value;
+	int index_enabled;
+	const char *index_dir;
 };
 
 /* a core-only key flag: a STR_MAP whose values may also be objects,

@@ -19,6 +19,7 @@
 #include "admin_http.h"
 #include "daemon.h"
 #include "dns/dns.h"
+#include "index/index.h"
 #include "mailauth/dkim_keys.h"
 #include "submit/mta_sts.h"
 #include "submit/tlsrpt.h"
@@ -352,6 +353,10 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	 * "queue kick" control command */
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
 		goto fail_mods;
+	/* the header cache and full-text index: its update thread */
+	if (rm_index_start() < 0)
+		rm_log(RMAIL_LOG_WARN,
+		       "index: no update thread, searches scan");
 	rm_dmarc_send_start();
 	/* MTA-STS policy refresh, TLS-RPT daily reports */
 	rm_mta_sts_start();
@@ -380,6 +385,7 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 	rm_workers_shutdown(d.drain_deadline > rm_now()
 				    ? d.drain_deadline - rm_now()
 				    : 1.0);
+	rm_index_stop();
 	rm_modules_fini();
 	rm_dns_shutdown();
 	status = 0;
@@ -392,6 +398,7 @@ fail_mods:
 	rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
 	rm_control_stop();
 	rm_workers_shutdown(1.0);
+	rm_index_stop();
 	rm_modules_fini();
 	rm_dns_shutdown();
 	goto out;

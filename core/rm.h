@@ -193,6 +193,11 @@ struct rm_config {
 		const char *header; /* NULL: off */
 		const char *value;
 	} spam;
+	/* appended: the header cache and full-text index (core/index) */
+	struct {
+		bool enabled;
+		const char *dir; /* absolute, never NULL */
+	} index;
 };
 
 /* delivery.relay_tls */
