@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -213,6 +214,9 @@ int64_t idx_db_mbox(sqlite3 *db, const char *mailbox, uint32_t uidvalidity,
 	int64_t id = 0;
 
 	*hwm_r = 0;
+	/* the store takes INBOX in any case; the index names it one way */
+	if (strcasecmp(mailbox, "INBOX") == 0)
+		mailbox = "INBOX";
 	if (create) {
 		if (sqlite3_prepare_v2(db,
 				       "INSERT OR IGNORE INTO mbox(name, "

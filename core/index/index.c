@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "idx.h"
 #include "index.h"
@@ -38,11 +39,14 @@ static pthread_t thr;
 static bool started;
 static volatile int stopping;
 
-/* read the whole message; NULL when it is gone */
+/* read the whole message; NULL when it is gone (*gone_r) or unreadable */
 static char *read_msg(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
-		      uint32_t uid, uint64_t size, size_t *len_r)
+		      uint32_t uid, uint64_t size, size_t *len_r, bool *gone_r)
 {
 	struct rmail_err err;
+
+	*gone_r = false;
+	rmail_err_clear(&err);
 	size_t cap = (size_t)size + 1, len = 0, got;
 	char *p = rm_xmalloc(cap);
 
@@ -53,6 +57,7 @@ static char *read_msg(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
 		}
 		if (ops->msg_read(mb, uid, len, p + len, cap - len - 1, &got,
 				  &err) < 0) {
+			*gone_r = err.code == RMAIL_E_NOENT;
 			free(p);
 			return NULL;
 		}
@@ -157,10 +162,18 @@ int rm_index_mailbox(const char *user, const char *mailbox,
 		for (; rc == SQLITE_OK && i < end; i++) {
 			struct idx_doc d;
 			size_t len;
-			char *data = read_msg(ops, mb, uids[i], sizes[i], &len);
+			bool gone;
+			char *data = read_msg(ops, mb, uids[i], sizes[i], &len,
+					      &gone);
 
-			if (data == NULL)
+			if (data == NULL && gone)
 				continue; /* expunged meanwhile */
+			if (data == NULL) {
+				/* not past it: a search would take it
+				 * for a message without the text */
+				rc = SQLITE_ABORT;
+				break;
+			}
 			if (idx_doc_build(data, len, &d) == 0)
 				rc = idx_db_put(db, mid, uids[i], &d);
 			idx_doc_free(&d);
@@ -191,6 +204,8 @@ out:
 }
 
 /* ---- the thread ----------------------------------------------------- */
+
+static void start_job(const char *user, const char *mailbox);
 
 static void job_free(struct job *j)
 {
@@ -225,7 +240,7 @@ static void drain(void *arg)
 		if (ops != NULL && j->mb != NULL)
 			ops->mbox_close(&j->mb);
 		if (again && !stopping)
-			rm_index_update(j->user, j->mailbox);
+			start_job(j->user, j->mailbox);
 		job_free(j);
 	}
 }
@@ -258,7 +273,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-void rm_index_update(const char *user, const char *mailbox)
+static void start_job(const char *user, const char *mailbox)
 {
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
@@ -267,8 +282,8 @@ void rm_index_update(const char *user, const char *mailbox)
 	struct job *j;
 	uint32_t i, n;
 
-	if (!started || stopping || user == NULL || mailbox == NULL ||
-	    ops == NULL || ops->mbox_open == NULL || ops->msg_read == NULL)
+	if (!started || stopping || ops == NULL || ops->mbox_open == NULL ||
+	    ops->msg_read == NULL)
 		return;
 	for (j = active; j != NULL; j = j->anext)
 		if (strcmp(j->user, user) == 0 &&
@@ -305,6 +320,74 @@ void rm_index_update(const char *user, const char *mailbox)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Requests are gathered for a moment, so a burst of appends costs the
+ * loop one snapshot of the view, not one per message. */
+#define SETTLE 0.2
+
+struct dirty {
+	struct dirty *next;
+	char *user, *mailbox;
+};
+
+static struct dirty *dirty; /* under mu */
+static bool armed;	    /* under mu: a flush is coming */
+static struct rmail_timer *flush_timer;
+
+static void flush(void *arg)
+{
+	struct dirty *d, *next;
+
+	(void)arg;
+	rm_timer_del(&flush_timer);
+	pthread_mutex_lock(&mu);
+	d = dirty;
+	dirty = NULL;
+	armed = false;
+	pthread_mutex_unlock(&mu);
+	for (; d != NULL; d = next) {
+		next = d->next;
+		start_job(d->user, d->mailbox);
+		free(d->user);
+		free(d->mailbox);
+		free(d);
+	}
+}
+
+static void arm(void *arg)
+{
+	(void)arg;
+	if (flush_timer == NULL)
+		flush_timer = rm_timer_add(SETTLE, 0, flush, NULL);
+}
+
+void rm_index_update(const char *user, const char *mailbox)
+{
+	struct dirty *d;
+	bool post;
+
+	if (!started || stopping || user == NULL || mailbox == NULL)
+		return;
+	if (strcasecmp(mailbox, "INBOX") == 0)
+		mailbox = "INBOX";
+	pthread_mutex_lock(&mu);
+	for (d = dirty; d != NULL; d = d->next)
+		if (strcmp(d->user, user) == 0 &&
+		    strcmp(d->mailbox, mailbox) == 0)
+			break;
+	if (d == NULL) {
+		d = rm_xcalloc(1, sizeof(*d));
+		d->user = rm_xstrdup(user);
+		d->mailbox = rm_xstrdup(mailbox);
+		d->next = dirty;
+		dirty = d;
+	}
+	post = !armed;
+	armed = true;
+	pthread_mutex_unlock(&mu);
+	if (post)
+		rm_loop_post(arm, NULL);
+}
+
 int rm_index_start(void)
 {
 	if (started || idx_dir()[0] == '\0')
@@ -326,6 +409,18 @@ void rm_index_stop(void)
 	pthread_mutex_unlock(&mu);
 	pthread_join(thr, NULL);
 	started = false;
+	rm_timer_del(&flush_timer);
+	pthread_mutex_lock(&mu);
+	while (dirty != NULL) {
+		struct dirty *d = dirty;
+
+		dirty = d->next;
+		free(d->user);
+		free(d->mailbox);
+		free(d);
+	}
+	armed = false;
+	pthread_mutex_unlock(&mu);
 	/* queued jobs never ran: hand them to drain with the finished */
 	pthread_mutex_lock(&mu);
 	while (queue != NULL) {
