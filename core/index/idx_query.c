@@ -259,7 +259,8 @@ int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		return fail(&db, user, rc, err);
 	}
 	idx_db_close(&db);
-	qsort(out.uids, out.n, sizeof(uint32_t), cmp_u32);
+	if (out.n > 1)
+		qsort(out.uids, out.n, sizeof(uint32_t), cmp_u32);
 done:
 	out.upto = hwm;
 	out.exact = header;
