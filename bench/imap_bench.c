@@ -897,6 +897,10 @@ out:
 	close(b.fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	nftw(bd.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	/* RMAIL_BENCH_KEEP=1: leave the directory to look at */
+	if (getenv("RMAIL_BENCH_KEEP") == NULL)
+		nftw(bd.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		printf("# kept %s\n", bd.dir);
 	return 0;
 }

@@ -26,6 +26,11 @@ void rm_index_stop(void);
  * or -1 with err */
 int64_t rm_index_rebuild(const char *user, struct rmail_err *err);
 
+/* [blocking] check-store's part: every index file passes quick_check
+ * (a finding per bad one, deleted with repair); repair with drop_all
+ * deletes every file.  Returns the findings left. */
+int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg);
+
 /* [blocking] index the messages of an open view above the high-water
  * UID (the update job and rebuild share it); `uids` are the view's */
 int rm_index_mailbox(const char *user, const char *mailbox,

@@ -366,11 +366,55 @@ static void test_cli_rebuild(void)
 	imd_stop(d);
 }
 
+/* check-store verifies the index files and --repair drops a bad one */
+static void test_check_store(void)
+{
+	struct imd *d = imd_start("\"allow_cleartext_login_loopback\": true");
+	const char *rebuild[] = {"rmail",   "-c", NULL, "index",
+				 "rebuild", USER, NULL};
+	const char *check[] = {"rmail", "-c", NULL, "check-store", NULL, NULL};
+	char *out = NULL, *err = NULL, *p;
+	struct imc *c;
+	FILE *f;
+
+	imd_user(d, USER, "pw-secret", 0);
+	c = imc_login(d, USER, "pw-secret");
+	append(c, "INBOX", corpus[0]);
+	imc_close(c);
+	rebuild[2] = check[2] = rmh_config_path(d->h);
+	g_assert_cmpint(rmh_run_argv(d->h, rebuild, NULL, &out, &err), ==, 0);
+	g_free(out);
+	g_free(err);
+	g_assert_cmpint(rmh_run_argv(d->h, check, NULL, &out, &err), ==, 0);
+	hasnt(out, "index file");
+	g_free(out);
+	g_free(err);
+	p = db_path(d);
+	f = fopen(p, "r+b");
+	g_assert_nonnull(f);
+	fseek(f, 20, SEEK_SET);
+	fwrite("garbage garbage garbage", 1, 23, f);
+	fclose(f);
+	g_assert_cmpint(rmh_run_argv(d->h, check, NULL, &out, &err), ==, 1);
+	has(out, "index file fails");
+	g_free(out);
+	g_free(err);
+	check[4] = "--repair";
+	g_assert_cmpint(rmh_run_argv(d->h, check, NULL, &out, &err), ==, 0);
+	has(out, "(repaired)");
+	g_assert_false(g_file_test(p, G_FILE_TEST_EXISTS));
+	g_free(out);
+	g_free(err);
+	g_free(p);
+	imd_stop(d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/imap/index/differential", test_differential);
 	g_test_add_func("/imap/index/corrupt", test_corrupt);
 	g_test_add_func("/imap/index/cli-rebuild", test_cli_rebuild);
+	g_test_add_func("/imap/index/check-store", test_check_store);
 	return g_test_run();
 }
