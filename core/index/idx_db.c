@@ -17,7 +17,7 @@
 #include "idx.h"
 #include "rm.h"
 
-#define IDX_FORMAT "1"
+#define IDX_FORMAT "2"
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -30,9 +30,13 @@ static const char schema[] =
 	 * row of an expunged message can never point at another one */
 	"CREATE TABLE IF NOT EXISTS msg(id INTEGER PRIMARY KEY "
 	"AUTOINCREMENT, mbox INTEGER NOT NULL, uid INTEGER NOT NULL, "
-	"subject, from_, to_, cc, date, message_id, refs, in_reply_to, "
 	"f_subject BLOB, f_from BLOB, f_to BLOB, f_cc BLOB, "
 	"UNIQUE(mbox, uid));"
+	/* the header cache apart, clustered by (mailbox, UID): SORT reads
+	 * a mailbox's rows in one sequential range */
+	"CREATE TABLE IF NOT EXISTS hdr(mbox INTEGER NOT NULL, uid INTEGER "
+	"NOT NULL, subject, from_, to_, cc, date, message_id, refs, "
+	"in_reply_to, PRIMARY KEY(mbox, uid)) WITHOUT ROWID;"
 	/* contentless: the text is not stored twice; detail=column keeps
 	 * it small, and queries AND single trigrams (no phrases) */
 	"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(subject, afrom, "

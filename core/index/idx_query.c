@@ -52,7 +52,7 @@ int rm_index_headers(const char *user, const char *mailbox,
 	}
 	rc = sqlite3_prepare_v2(db,
 				"SELECT uid, subject, from_, to_, cc, date, "
-				"message_id, refs, in_reply_to FROM msg WHERE "
+				"message_id, refs, in_reply_to FROM hdr WHERE "
 				"mbox=? AND uid BETWEEN ? AND ? ORDER BY uid",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)

@@ -39,9 +39,9 @@ int idx_db_put(sqlite3 *db, int64_t mbox, uint32_t uid, const struct idx_doc *d)
 
 	rc = sqlite3_prepare_v2(
 		db,
-		"INSERT OR REPLACE INTO msg(mbox, uid, subject, from_, to_, "
-		"cc, date, message_id, refs, in_reply_to, f_subject, f_from, "
-		"f_to, f_cc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		"INSERT OR REPLACE INTO hdr(mbox, uid, subject, from_, to_, "
+		"cc, date, message_id, refs, in_reply_to) "
+		"VALUES(?,?,?,?,?,?,?,?,?,?)",
 		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -51,10 +51,23 @@ int idx_db_put(sqlite3 *db, int64_t mbox, uint32_t uid, const struct idx_doc *d)
 		if (d->hdr[i] != NULL)
 			sqlite3_bind_text(st, 3 + i, d->hdr[i], -1,
 					  SQLITE_STATIC);
-	bind_fold(st, 11, d, IDX_F_SUBJECT);
-	bind_fold(st, 12, d, IDX_F_FROM);
-	bind_fold(st, 13, d, IDX_F_TO);
-	bind_fold(st, 14, d, IDX_F_CC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	rc = sqlite3_prepare_v2(db,
+				"INSERT OR REPLACE INTO msg(mbox, uid, "
+				"f_subject, f_from, f_to, f_cc) "
+				"VALUES(?,?,?,?,?,?)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, uid);
+	bind_fold(st, 3, d, IDX_F_SUBJECT);
+	bind_fold(st, 4, d, IDX_F_FROM);
+	bind_fold(st, 5, d, IDX_F_TO);
+	bind_fold(st, 6, d, IDX_F_CC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

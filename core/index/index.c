@@ -73,7 +73,7 @@ static char *read_msg(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
 static int prune(sqlite3 *db, int64_t mid, uint32_t hwm, const uint32_t *uids,
 		 size_t n)
 {
-	sqlite3_stmt *st = NULL, *del = NULL;
+	sqlite3_stmt *st = NULL, *del = NULL, *delh = NULL;
 	size_t live = 0, i = 0;
 	int64_t rows = 0;
 	int rc;
@@ -117,11 +117,16 @@ static int prune(sqlite3 *db, int64_t mid, uint32_t hwm, const uint32_t *uids,
 		sqlite3_reset(del);
 		sqlite3_bind_int64(del, 1, mid);
 		sqlite3_bind_int64(del, 2, uid);
-		if (sqlite3_step(del) != SQLITE_DONE)
+		sqlite3_reset(delh);
+		sqlite3_bind_int64(delh, 1, mid);
+		sqlite3_bind_int64(delh, 2, uid);
+		if (sqlite3_step(del) != SQLITE_DONE ||
+		    sqlite3_step(delh) != SQLITE_DONE)
 			break;
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);
+	sqlite3_finalize(delh);
 	sqlite3_exec(db, rc == SQLITE_DONE ? "COMMIT" : "ROLLBACK", NULL, NULL,
 		     NULL);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
