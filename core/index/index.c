@@ -8,6 +8,9 @@
  * scan the rest (the backlog), so nothing is ever missing.
  */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +255,13 @@ static void drain(void *arg)
 
 static void *thread_main(void *arg)
 {
+	/* a cache filling in the background must not slow what clients
+	 * wait for: the lowest CPU share and idle-class disk I/O (Linux
+	 * nice and ioprio are per thread) */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	(void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */,
+		      (int)syscall(SYS_gettid),
+		      3 << 13 /* IOPRIO_CLASS_IDLE */);
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	for (;;) {
