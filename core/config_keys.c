@@ -643,9 +643,8 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "the value of spam.header that means spam (case-insensitive)",
 	  check_spam_value),
 	K("index.enabled", RMAIL_CONF_BOOL, 0, index_enabled, "true",
-	  "keep the per-host header cache and full-text index that SEARCH "
-	  "and the API's search use (docs/storage.md); off: they read every "
-	  "message",
+	  "keep the per-host header cache and full-text index that IMAP "
+	  "SEARCH uses (docs/storage.md); off: searches read every message",
 	  NULL),
 	K("index.dir", S, N, index_dir, "null",
 	  "where the index lives: a local directory of this host, never "

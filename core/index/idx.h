@@ -15,6 +15,9 @@
 
 struct sqlite3;
 
+/* the file's format (meta 'format'); another one is deleted and rebuilt */
+#define IDX_FORMAT "2"
+
 /* a growable byte buffer; OOM aborts */
 struct idx_buf {
 	char *p;

@@ -14,13 +14,15 @@
 #include "idx.h"
 #include "index.h"
 
+/* read-write without create: a read-only connection cannot open a WAL
+ * file whose -shm is gone */
 static bool file_ok(const char *path)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	bool ok = false;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
 		    SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) ==
 		    SQLITE_OK &&
@@ -82,7 +84,8 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 		else
 			left++;
 		cb(arg, path,
-		   "index file fails SQLite's quick_check or is not ours",
+		   "index file fails SQLite's quick_check or has another "
+		   "format",
 		   repair);
 	}
 	closedir(d);

@@ -17,11 +17,11 @@
 #include "idx.h"
 #include "rm.h"
 
-#define IDX_FORMAT "2"
-
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
+	/* one transaction: a reader sees every table or none */
+	"BEGIN IMMEDIATE;"
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
 	"CREATE TABLE IF NOT EXISTS mbox(id INTEGER PRIMARY KEY "
 	"AUTOINCREMENT, name TEXT NOT NULL, uidvalidity INTEGER NOT NULL, "
@@ -42,7 +42,8 @@ static const char schema[] =
 	"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(subject, afrom, "
 	"ato, acc, body, head, content='', "
 	"tokenize='trigram case_sensitive 1', detail=column);"
-	"INSERT OR IGNORE INTO meta VALUES('format', '" IDX_FORMAT "');";
+	"INSERT OR IGNORE INTO meta VALUES('format', '" IDX_FORMAT "');"
+	"COMMIT;";
 
 const char *idx_dir(void)
 {
@@ -127,21 +128,32 @@ bool idx_db_is_corrupt(int rc)
 	       rc == SQLITE_CANTOPEN || rc == SQLITE_SCHEMA;
 }
 
-/* the file is ours and current: meta says our format */
+/* 0: ours and current; 1: not made yet (no meta: a writer may be
+ * creating it right now); -1: another format or an unreadable file */
 static int check(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, ok = 0;
+	int rc, ret = -1;
 
 	rc = sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='format'", -1,
 				&st, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(st, 0);
+	if (rc == SQLITE_ERROR) {
+		ret = 1; /* no such table */
+	} else if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *v = sqlite3_column_text(st, 0);
 
-		ok = v != NULL && strcmp((const char *)v, IDX_FORMAT) == 0;
+			ret = v != NULL && strcmp((const char *)v,
+						  IDX_FORMAT) == 0
+				      ? 0
+				      : -1;
+		} else if (rc == SQLITE_DONE) {
+			ret = 1;
+		}
 	}
 	sqlite3_finalize(st);
-	return ok ? 0 : -1;
+	return ret;
 }
 
 static sqlite3 *open_once(const char *path, bool create, bool *bad_r)
@@ -166,12 +178,20 @@ static sqlite3 *open_once(const char *path, bool create, bool *bad_r)
 	if (create) {
 		rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
+			rm_log(RMAIL_LOG_WARN, "index: %s: %s", path,
+			       sqlite3_errmsg(db));
 			*bad_r = rc != SQLITE_BUSY && rc != SQLITE_LOCKED;
 			sqlite3_close(db);
 			return NULL;
 		}
 	}
-	if (check(db) < 0) {
+	switch (check(db)) {
+	case 0:
+		break;
+	case 1: /* a reader before the writer's schema: no index yet */
+		sqlite3_close(db);
+		return NULL;
+	default:
 		*bad_r = true;
 		sqlite3_close(db);
 		return NULL;

@@ -8,19 +8,49 @@
  * scan the rest (the backlog), so nothing is ever missing.
  */
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "idx.h"
 #include "index.h"
 #include "rm.h"
 
-#define BATCH 256
+#define BATCH 64
+
+/* Clients' writes come first: while requests keep arriving (a burst of
+ * appends) the thread waits up to YIELD_MAX seconds before each batch,
+ * until none came for QUIET seconds.  Its page-cache writes would
+ * otherwise ride on the appends' fsyncs (ext4 ordered mode). */
+#define QUIET 0.5
+#define YIELD_MAX 2.0
+
+static _Atomic double last_request; /* monotonic seconds */
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void yield_to_clients(const volatile int *cancel)
+{
+	double t0 = mono();
+
+	while (mono() - last_request < QUIET && mono() - t0 < YIELD_MAX &&
+	       !(cancel != NULL && *cancel)) {
+		struct timespec d = {0, 100 * 1000 * 1000};
+
+		nanosleep(&d, NULL);
+	}
+}
 
 struct job {
 	struct job *next;  /* queue or done_list, under mu */
@@ -135,28 +165,24 @@ static int prune(sqlite3 *db, int64_t mid, uint32_t hwm, const uint32_t *uids,
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int rm_index_mailbox(const char *user, const char *mailbox,
-		     uint32_t uidvalidity, struct rmail_mbox *mb,
-		     const uint32_t *uids, const uint64_t *sizes, size_t n,
-		     const volatile int *cancel)
+/* the caller holds the user's lease */
+static int index_locked(const char *user, const char *mailbox,
+			uint32_t uidvalidity, struct rmail_mbox *mb,
+			const uint32_t *uids, const uint64_t *sizes, size_t n,
+			const volatile int *cancel)
 {
 	const struct rmail_store_ops *ops = rm_store(NULL);
 	sqlite3 *db;
 	uint32_t hwm;
 	int64_t mid;
 	size_t i = 0;
-	int lease, rc = SQLITE_OK, done = 0;
+	int rc = SQLITE_OK, done = 0;
 
 	if (ops == NULL || ops->msg_read == NULL)
 		return -1;
-	lease = idx_lease_take(user);
-	if (lease < 0)
-		return 0; /* another writer on this host has it */
 	db = idx_db_open(user, true);
-	if (db == NULL) {
-		idx_lease_drop(lease);
+	if (db == NULL)
 		return -1;
-	}
 	mid = idx_db_mbox(db, mailbox, uidvalidity, true, &hwm);
 	if (mid <= 0)
 		goto out;
@@ -166,6 +192,7 @@ int rm_index_mailbox(const char *user, const char *mailbox,
 	while (rc == SQLITE_OK && i < n && !(cancel != NULL && *cancel)) {
 		size_t end = i + BATCH < n ? i + BATCH : n;
 
+		yield_to_clients(cancel);
 		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		for (; rc == SQLITE_OK && i < end; i++) {
 			struct idx_doc d;
@@ -203,12 +230,25 @@ out:
 		       user, sqlite3_errstr(rc));
 		idx_db_close(&db);
 		idx_db_remove(user);
-		idx_lease_drop(lease);
 		return -1;
 	}
 	idx_db_close(&db);
-	idx_lease_drop(lease);
 	return rc == SQLITE_OK ? done : -1;
+}
+
+int rm_index_mailbox(const char *user, const char *mailbox,
+		     uint32_t uidvalidity, struct rmail_mbox *mb,
+		     const uint32_t *uids, const uint64_t *sizes, size_t n,
+		     const volatile int *cancel)
+{
+	int lease = idx_lease_take(user), rc;
+
+	if (lease < 0)
+		return 0; /* another writer on this host has it */
+	rc = index_locked(user, mailbox, uidvalidity, mb, uids, sizes, n,
+			  cancel);
+	idx_lease_drop(lease);
+	return rc;
 }
 
 /* ---- the thread ----------------------------------------------------- */
@@ -384,6 +424,7 @@ void rm_index_update(const char *user, const char *mailbox)
 		return;
 	if (strcasecmp(mailbox, "INBOX") == 0)
 		mailbox = "INBOX";
+	last_request = mono();
 	pthread_mutex_lock(&mu);
 	for (d = dirty; d != NULL; d = d->next)
 		if (strcmp(d->user, user) == 0 &&
@@ -474,6 +515,7 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 	struct names nm = {0};
 	int64_t total = 0;
 	size_t k;
+	int lease;
 
 	if (idx_dir()[0] == '\0')
 		return rmail_err_set(err, RMAIL_E_INVAL,
@@ -486,6 +528,20 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 		return -1;
 	if (ops->mbox_list(h, u.address, add_name, &nm, err) < 0)
 		return -1;
+	/* the daemon may be writing: wait for its batch, then hold the
+	 * file until every mailbox is in */
+	for (int k2 = 0; (lease = idx_lease_take(u.address)) < 0; k2++) {
+		struct timespec d = {0, 50 * 1000 * 1000};
+
+		if (k2 >= 1200) {
+			total = rmail_err_set(err, RMAIL_E_BUSY,
+					      "another process keeps writing "
+					      "the index of %s",
+					      u.address);
+			goto done;
+		}
+		nanosleep(&d, NULL);
+	}
 	idx_db_remove(u.address);
 	for (k = 0; k < nm.n; k++) {
 		struct rmail_mbox_status st = {.size = sizeof(st)};
@@ -504,8 +560,8 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 			uids[i] = ops->mbox_msg(mb, i)->uid;
 			sizes[i] = ops->mbox_msg(mb, i)->size;
 		}
-		rc = rm_index_mailbox(u.address, nm.v[k], st.uidvalidity, mb,
-				      uids, sizes, n, NULL);
+		rc = index_locked(u.address, nm.v[k], st.uidvalidity, mb, uids,
+				  sizes, n, NULL);
 		ops->mbox_close(&mb);
 		free(uids);
 		free(sizes);
@@ -518,6 +574,8 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 		}
 		total += rc;
 	}
+	idx_lease_drop(lease);
+done:
 	for (k = 0; k < nm.n; k++)
 		free(nm.v[k]);
 	free(nm.v);

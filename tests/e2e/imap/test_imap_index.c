@@ -169,7 +169,7 @@ static unsigned hwm(struct imd *d)
 	unsigned v = 0;
 
 	if (access(p, F_OK) == 0 &&
-	    sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db,
 			       "SELECT max(hwm) FROM mbox WHERE name='INBOX'",
 			       -1, &st, NULL) == SQLITE_OK &&
@@ -376,6 +376,7 @@ static void test_check_store(void)
 	char *out = NULL, *err = NULL, *p;
 	struct imc *c;
 	FILE *f;
+	int rc;
 
 	imd_user(d, USER, "pw-secret", 0);
 	c = imc_login(d, USER, "pw-secret");
@@ -385,7 +386,10 @@ static void test_check_store(void)
 	g_assert_cmpint(rmh_run_argv(d->h, rebuild, NULL, &out, &err), ==, 0);
 	g_free(out);
 	g_free(err);
-	g_assert_cmpint(rmh_run_argv(d->h, check, NULL, &out, &err), ==, 0);
+	rc = rmh_run_argv(d->h, check, NULL, &out, &err);
+	if (rc != 0)
+		g_test_message("check-store: %s %s", out, err);
+	g_assert_cmpint(rc, ==, 0);
 	hasnt(out, "index file");
 	g_free(out);
 	g_free(err);
