@@ -213,6 +213,10 @@ sqlite3 *idx_db_open(const char *user, bool create)
 		return NULL;
 	}
 	db = open_once(path, create, &bad);
+	/* it holds mail text: the owner's only, whatever the umask (SQLite
+	 * gives -wal and -shm the file's mode) */
+	if (db != NULL && create)
+		(void)chmod(path, 0600);
 	if (db == NULL && bad) {
 		rm_log(RMAIL_LOG_WARN,
 		       "index: %s is unusable: removed, it will be rebuilt",
