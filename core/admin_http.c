@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "admin_http.h"
+#include "daemon.h"
 
 #define ADMIN_MAX_LINE 2048  /* request line or one header */
 #define ADMIN_MAX_HEAD 16384 /* the whole request head */
@@ -71,6 +72,42 @@ static void refresh_gauges(void)
 			      (double)exp);
 }
 
+/* every worker's table, each sample labelled worker="i" (worker 0
+ * answers /metrics and asks the others on their control sockets) */
+static char *render_host(void)
+{
+	static const char *const md[] = {"metrics", "dump"};
+	uint32_t n = rm_proc_count();
+	char **dumps;
+	char *text;
+
+	if (n <= 1)
+		return rm_metrics_render();
+	dumps = rm_xcalloc(n, sizeof(*dumps));
+	for (uint32_t i = 0; i < n; i++) {
+		char *path = i == rm_proc_index() ? NULL : rm_proc_ctl_path(i);
+		struct rmail_err err;
+		size_t sz = 262144;
+
+		if (i == rm_proc_index()) {
+			dumps[i] = rm_metrics_dump();
+			continue;
+		}
+		dumps[i] = rm_xmalloc(sz);
+		if (path == NULL ||
+		    rm_control_call(path, 2, md, dumps[i], sz, &err) < 0) {
+			free(dumps[i]);
+			dumps[i] = NULL;
+		}
+		free(path);
+	}
+	text = rm_metrics_render_workers((const char *const *)dumps, n);
+	for (uint32_t i = 0; i < n; i++)
+		free(dumps[i]);
+	free(dumps);
+	return text;
+}
+
 static void answer(struct rmail_conn *c, struct admin_req *r)
 {
 	char *text;
@@ -85,7 +122,7 @@ static void answer(struct rmail_conn *c, struct admin_req *r)
 		return;
 	}
 	refresh_gauges();
-	text = rm_metrics_render();
+	text = render_host();
 	reply(c, 200, "OK", OPENMETRICS_TYPE, text, r->head_only, NULL);
 	free(text);
 }

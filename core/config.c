@@ -694,6 +694,7 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 						      : c->tlsrpt.report_from;
 	c->spam.header = r->spam_header;
 	c->spam.value = r->spam_value;
+	c->processes = r->processes > 0 ? (uint32_t)r->processes : rm_ncpu();
 	c->index.enabled = r->index_enabled != 0;
 	/* a per-host cache: never on the (maybe shared) mail root */
 	c->index.dir = r->index_dir != NULL

@@ -642,6 +642,10 @@ const struct rmail_conf_key rm_core_keys[] = {
 	K("spam.value", S, R, spam_value, "\"Yes\"",
 	  "the value of spam.header that means spam (case-insensitive)",
 	  check_spam_value),
+	K("processes", RMAIL_CONF_INT, 0, processes, "0",
+	  "worker processes, each with its own event loop on the shared "
+	  "listeners (0: one per core; 1: a single process, no supervisor)",
+	  check_nonneg),
 	K("index.enabled", RMAIL_CONF_BOOL, 0, index_enabled, "true",
 	  "keep the per-host header cache and full-text index that IMAP "
 	  "SEARCH uses (docs/storage.md); off: searches read every message",

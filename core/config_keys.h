@@ -61,6 +61,7 @@ struct rm_core_raw {
 	struct rmail_strlist mta_sts_connect_to;
 	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 	const char *spam_header, *spam_value;
+	int64_t processes;
 	int index_enabled;
 	const char *index_dir;
 };

@@ -22,7 +22,8 @@
 
 #define CTL_LINE_MAX 1024
 #define CTL_ARGS_MAX 32
-#define CTL_OUT_MAX 16384
+/* room for a worker's metrics dump (supervisor.c) */
+#define CTL_OUT_MAX 262144
 
 struct ctl_cmd {
 	char *name; /* one or more words */
@@ -38,6 +39,8 @@ static int ctl_fd = -1;
 static struct rmail_io *ctl_io;
 static char *ctl_path;
 static double started_at;
+static rmail_control_fn fallback_fn;
+static void *fallback_arg;
 
 static int fill_addr(const char *path, struct sockaddr_un *sun,
 		     struct rmail_err *err)
@@ -131,16 +134,45 @@ static int builtin_status(void *arg, int argc, const char *const *argv,
 	return 0;
 }
 
+/* what the worker answering /metrics merges (supervisor.c) */
+static int builtin_metrics_dump(void *arg, int argc, const char *const *argv,
+				char *out, size_t outsz)
+{
+	char *dump = rm_metrics_dump();
+
+	(void)arg;
+	(void)argc;
+	(void)argv;
+	snprintf(out, outsz, "%s", dump);
+	free(dump);
+	return 0;
+}
+
 static void register_builtins(void)
 {
-	static bool done;
-
-	if (done)
+	if (ncmds > 0)
 		return;
-	done = true;
 	rm_control_register(NULL, "ping", builtin_ping, NULL);
 	rm_control_register(NULL, "status", builtin_status, NULL);
 	rm_control_register(NULL, "reload", builtin_reload, NULL);
+	rm_control_register(NULL, "metrics dump", builtin_metrics_dump, NULL);
+}
+
+void rm_control_reset(void)
+{
+	for (size_t i = 0; i < ncmds; i++)
+		free(cmds[i].name);
+	free(cmds);
+	cmds = NULL;
+	ncmds = 0;
+	fallback_fn = NULL;
+	fallback_arg = NULL;
+}
+
+void rm_control_set_fallback(rmail_control_fn fn, void *arg)
+{
+	fallback_fn = fn;
+	fallback_arg = arg;
 }
 
 /* the command whose words prefix the request the most */
@@ -237,6 +269,12 @@ static void serve_client(int fd)
 	}
 	argv[argc] = NULL;
 	c = argc > 0 ? match(argc, argv) : NULL;
+	if (c == NULL && argc > 0 && fallback_fn != NULL) {
+		out = rm_xcalloc(1, CTL_OUT_MAX);
+		rc = fallback_fn(fallback_arg, argc, (const char *const *)argv,
+				 out, CTL_OUT_MAX);
+		goto answer;
+	}
 	if (c == NULL) {
 		char msg[CTL_LINE_MAX + 64];
 		int n = snprintf(msg, sizeof(msg), "ERR\nunknown command: %s\n",
@@ -247,6 +285,7 @@ static void serve_client(int fd)
 	}
 	out = rm_xcalloc(1, CTL_OUT_MAX);
 	rc = c->fn(c->arg, argc, (const char *const *)argv, out, CTL_OUT_MAX);
+answer:
 	out[CTL_OUT_MAX - 1] = '\0';
 	write_all(fd, rc == 0 ? "OK\n" : "ERR\n", rc == 0 ? 3 : 4);
 	write_all(fd, out, strlen(out));
@@ -256,17 +295,21 @@ static void serve_client(int fd)
 	free(out);
 }
 
-static void accept_cb(void *arg, int fd, int revents)
+void rm_control_serve_one(int listen_fd)
 {
-	int c;
+	int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
-	(void)arg;
-	(void)revents;
-	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
 	serve_client(c);
 	close(c);
+}
+
+static void accept_cb(void *arg, int fd, int revents)
+{
+	(void)arg;
+	(void)revents;
+	rm_control_serve_one(fd);
 }
 
 /* A socket nobody answers on is a leftover of a dead instance. */
@@ -303,18 +346,12 @@ static int take_over(const char *path, struct rmail_err *err)
 	return 0;
 }
 
-int rm_control_start(const char *path, struct rmail_err *err)
+int rm_control_bind(const char *path, struct rmail_err *err)
 {
 	struct sockaddr_un sun;
-	struct timespec ts;
 	mode_t old;
 	int fd;
 
-	register_builtins();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	started_at = (double)ts.tv_sec;
-	if (path == NULL || path[0] == '\0')
-		return 0;
 	if (fill_addr(path, &sun, err) < 0 || take_over(path, err) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -338,30 +375,60 @@ int rm_control_start(const char *path, struct rmail_err *err)
 		unlink(path);
 		return -1;
 	}
+	return fd;
+}
+
+static void stamp_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	started_at = (double)ts.tv_sec;
+}
+
+int rm_control_start(const char *path, struct rmail_err *err)
+{
+	int fd;
+
+	register_builtins();
+	stamp_start();
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	fd = rm_control_bind(path, err);
+	if (fd < 0)
+		return -1;
 	ctl_fd = fd;
 	ctl_path = rm_xstrdup(path);
 	ctl_io = rm_io_add(fd, RMAIL_IO_READ, accept_cb, NULL);
 	return 0;
 }
 
+/* a worker's socket, bound by the supervisor, which also removes it */
+int rm_control_start_fd(int fd)
+{
+	rm_control_reset();
+	register_builtins();
+	stamp_start();
+	if (fd < 0)
+		return 0;
+	ctl_fd = fd;
+	ctl_io = rm_io_add(fd, RMAIL_IO_READ, accept_cb, NULL);
+	return 0;
+}
+
 void rm_control_stop(void)
 {
-	size_t i;
-
 	if (ctl_io != NULL)
 		rm_io_del(&ctl_io);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		ctl_fd = -1;
-		(void)unlink(ctl_path);
+		if (ctl_path != NULL)
+			(void)unlink(ctl_path);
 	}
 	free(ctl_path);
 	ctl_path = NULL;
-	for (i = 0; i < ncmds; i++)
-		free(cmds[i].name);
-	free(cmds);
-	cmds = NULL;
-	ncmds = 0;
+	rm_control_reset();
 }
 
 int rm_control_call(const char *path, int argc, const char *const *argv,

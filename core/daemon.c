@@ -18,6 +18,7 @@
 
 #include "admin_http.h"
 #include "daemon.h"
+#include "hostshm.h"
 #include "dns/dns.h"
 #include "index/index.h"
 #include "mailauth/dkim_keys.h"
@@ -66,7 +67,7 @@ void rm_sd_notify(const char *state)
 	close(fd);
 }
 
-static void notify_reloading(void)
+void rm_sd_notify_reloading(void)
 {
 	struct timespec ts;
 	char buf[96];
@@ -122,7 +123,7 @@ int rm_daemon_reload(struct rmail_err *err)
 	if (d.conf == NULL)
 		return rmail_err_set(err, RMAIL_E_INTERNAL, "not running");
 	rm_log(RMAIL_LOG_INFO, "reloading %s", d.conf->path);
-	notify_reloading();
+	rm_sd_notify_reloading();
 	rmail_err_clear(&e);
 	reasons[0] = '\0';
 	rb.buf = reasons;
@@ -270,7 +271,11 @@ static void signals_start(void)
 
 static void signals_stop(void)
 {
-	struct ev_loop *l = rm_loop();
+	struct ev_loop *l;
+
+	if (!ev_is_active(&d.sighup))
+		return; /* a supervisor: no loop of its own */
+	l = rm_loop();
 
 	ev_signal_stop(l, &d.sighup);
 	ev_signal_stop(l, &d.sigint);
@@ -297,11 +302,143 @@ static int ensure_mail_root(const struct rm_config *conf, struct rmail_err *err)
 			     root, strerror(errno));
 }
 
+static void log_ready(size_t nmods, const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rm_log(RMAIL_LOG_INFO,
+	       "ready: %zu module(s), pid %ld, "
+	       "%.0f ms",
+	       nmods, (long)getpid(),
+	       (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+		       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+}
+
+/* the jobs that run once a host (the queue's retry scan, MTA-STS
+ * refreshes, /metrics) belong to worker 0; the report senders, sweeps
+ * and mod_spamlearn take their mail root's lease in any worker */
+static int serve(const struct timespec *t0, bool print_endpoints)
+{
+	struct rmail_err err;
+	size_t nmods;
+	bool first = rm_proc_index() == 0;
+
+	rmail_err_clear(&err);
+	/* per-host pools: shared out over the workers, not multiplied */
+	if (rm_workers_init(rm_proc_share(d.conf->delivery.workers),
+			    rm_proc_share(d.conf->workers.read),
+			    rm_proc_share(d.conf->workers.hash)) < 0) {
+		rmail_err_set(&err, RMAIL_E_INTERNAL, "worker pools failed");
+		rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+		rm_control_stop();
+		return 1;
+	}
+	/* the resolver, after the drop: libunbound starts its thread and
+	 * reads the trust anchor on first use.  Its DNSSEC check runs in
+	 * the background; start-up does not wait for it. */
+	if (rm_dns_init(d.conf, &err) < 0) {
+		rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+		rm_control_stop();
+		return 1;
+	}
+	nmods = rm_modules_load(d.conf, report_log, NULL);
+	if (rm_modules_init(&err) < 0 || rm_modules_start(&err) < 0)
+		goto fail_mods;
+	/* message submission (core-submit): spool, queue runner, the
+	 * "queue kick" control command */
+	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
+		goto fail_mods;
+	/* the header cache and full-text index: its update thread (one
+	 * per worker process; the per-file lease keeps one writer) */
+	if (rm_index_start() < 0)
+		rm_log(RMAIL_LOG_WARN,
+		       "index: no update thread, searches scan");
+	rm_dmarc_send_start();
+	/* MTA-STS policy refresh, TLS-RPT daily reports */
+	if (first)
+		rm_mta_sts_start();
+	rm_tlsrpt_send_start();
+	/* ops: the admin HTTP listener (admin.listen, GET /metrics) */
+	if (first && rm_admin_start(&err) < 0)
+		goto fail_mods;
+	if (print_endpoints)
+		rm_listen_foreach(print_listener, NULL);
+	fflush(stdout);
+	log_ready(nmods, t0);
+	if (rm_proc_count() > 1) {
+		/* every worker shows in /metrics, idle or not */
+		rm_metric_set("rmail_worker_start_time_seconds", NULL,
+			      (double)time(NULL));
+		rm_proc_ready();
+	} else
+		rm_sd_notify("READY=1");
+	rm_loop_run();
+
+	rm_control_stop();
+	rm_workers_shutdown(d.drain_deadline > rm_now()
+				    ? d.drain_deadline - rm_now()
+				    : 1.0);
+	rm_index_stop();
+	rm_modules_fini();
+	rm_dns_shutdown();
+	rm_log(RMAIL_LOG_INFO, "stopped");
+	return 0;
+
+fail_mods:
+	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+	rm_modules_stop(RMAIL_STOP_NOW);
+	rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
+	rm_control_stop();
+	rm_workers_shutdown(1.0);
+	rm_index_stop();
+	rm_modules_fini();
+	rm_dns_shutdown();
+	return 1;
+}
+
+int rm_daemon_worker(int ctl_fd, bool print_endpoints)
+{
+	struct rmail_err err;
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rmail_err_clear(&err);
+	/* the supervisor's config in force; the previous one is its own */
+	d.prev = NULL;
+	d.stopping = false;
+	if (rm_loop_init() < 0) {
+		rm_log(RMAIL_LOG_ERR, "event loop init failed");
+		return 1;
+	}
+	signals_start();
+	rm_control_start_fd(ctl_fd);
+	/* the files the supervisor made, read afresh: a restarted worker
+	 * serves the certificate of the last reload */
+	if (ensure_tls(d.conf, &d.tls, &err) < 0) {
+		rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+		rm_control_stop();
+		return 1;
+	}
+	status = serve(&t0, print_endpoints);
+	signals_stop();
+	return status;
+}
+
+void rm_daemon_swap_conf(struct rm_config *newc)
+{
+	rm_config_free(&d.prev);
+	d.prev = d.conf;
+	d.conf = newc;
+	rm_conf_set(newc);
+	rm_log_set_level(newc->log_level);
+}
+
 int rm_daemon_run(const char *config_path, bool print_endpoints)
 {
 	struct rmail_err err;
 	struct timespec t0;
-	size_t nmods;
 	int status = 1;
 
 	memset(&d, 0, sizeof(d));
@@ -312,12 +449,25 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 		return 1;
 	rm_conf_set(d.conf);
 	rm_log_set_level(d.conf->log_level);
+	/* the per-host limits table, before anything forks: worker
+	 * processes inherit it (hostshm.h) */
+	if (rm_hostshm_init() < 0)
+		return 1;
 	(void)rm_fdlimit_warn(rm_fdlimit_raise(),
 			      d.conf->limits.max_connections);
 	if (rm_priv_resolve(d.conf->run_as, &d.priv, &err) < 0)
 		goto fail;
 	if (rm_pidfile_acquire(d.conf->pid_file, &err) < 0)
 		goto fail;
+	if (d.conf->processes > 1) {
+		if (ensure_mail_root(d.conf, &err) < 0 ||
+		    ensure_tls(d.conf, &d.tls, &err) < 0) {
+			rm_log(RMAIL_LOG_ERR, "%s", err.msg);
+			goto out;
+		}
+		status = rm_supervise(d.conf, &d.priv, print_endpoints);
+		goto out;
+	}
 	if (rm_loop_init() < 0) {
 		rmail_err_set(&err, RMAIL_E_INTERNAL, "event loop init failed");
 		goto fail_pid;
@@ -336,72 +486,9 @@ int rm_daemon_run(const char *config_path, bool print_endpoints)
 			goto fail_pid;
 		rm_log(RMAIL_LOG_INFO, "running as %s", d.priv.user);
 	}
-	if (rm_workers_init(d.conf->delivery.workers, d.conf->workers.read,
-			    d.conf->workers.hash) < 0) {
-		rmail_err_set(&err, RMAIL_E_INTERNAL, "worker pools failed");
-		goto fail_pid;
-	}
-	/* the resolver, after the drop: libunbound starts its thread and
-	 * reads the trust anchor on first use.  Its DNSSEC check runs in
-	 * the background; start-up does not wait for it. */
-	if (rm_dns_init(d.conf, &err) < 0)
-		goto fail_pid;
-	nmods = rm_modules_load(d.conf, report_log, NULL);
-	if (rm_modules_init(&err) < 0 || rm_modules_start(&err) < 0)
-		goto fail_mods;
-	/* message submission (core-submit): spool, queue runner, the
-	 * "queue kick" control command */
-	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
-		goto fail_mods;
-	/* the header cache and full-text index: its update thread */
-	if (rm_index_start() < 0)
-		rm_log(RMAIL_LOG_WARN,
-		       "index: no update thread, searches scan");
-	rm_dmarc_send_start();
-	/* MTA-STS policy refresh, TLS-RPT daily reports */
-	rm_mta_sts_start();
-	rm_tlsrpt_send_start();
-	/* ops: the admin HTTP listener (admin.listen, GET /metrics) */
-	if (rm_admin_start(&err) < 0)
-		goto fail_mods;
-	if (print_endpoints)
-		rm_listen_foreach(print_listener, NULL);
-	fflush(stdout);
-	{
-		struct timespec t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		rm_log(RMAIL_LOG_INFO,
-		       "ready: %zu module(s), pid %ld, "
-		       "%.0f ms",
-		       nmods, (long)getpid(),
-		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	}
-	rm_sd_notify("READY=1");
-	rm_loop_run();
-
-	rm_control_stop();
-	rm_workers_shutdown(d.drain_deadline > rm_now()
-				    ? d.drain_deadline - rm_now()
-				    : 1.0);
-	rm_index_stop();
-	rm_modules_fini();
-	rm_dns_shutdown();
-	status = 0;
-	rm_log(RMAIL_LOG_INFO, "stopped");
+	status = serve(&t0, print_endpoints);
 	goto out;
 
-fail_mods:
-	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
-	rm_modules_stop(RMAIL_STOP_NOW);
-	rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
-	rm_control_stop();
-	rm_workers_shutdown(1.0);
-	rm_index_stop();
-	rm_modules_fini();
-	rm_dns_shutdown();
-	goto out;
 fail_pid:
 	rm_log(RMAIL_LOG_ERR, "%s", err.msg);
 	rm_control_stop();

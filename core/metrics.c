@@ -179,7 +179,7 @@ static void sample_labels(struct out *o, const char *labels, const char *extra)
 		   extra != NULL ? extra : "");
 }
 
-char *rm_metrics_render(void)
+static char *render_table(struct metric *tab, size_t ntab)
 {
 	struct out o = {.cap = 4096};
 	const char *prev_family = NULL;
@@ -187,10 +187,9 @@ char *rm_metrics_render(void)
 
 	o.s = rm_xmalloc(o.cap);
 	o.s[0] = '\0';
-	pthread_mutex_lock(&metric_lock);
-	qsort(metrics, nmetrics, sizeof(*metrics), by_name);
-	for (size_t i = 0; i < nmetrics; i++) {
-		struct metric *m = &metrics[i];
+	qsort(tab, ntab, sizeof(*tab), by_name);
+	for (size_t i = 0; i < ntab; i++) {
+		struct metric *m = &tab[i];
 		const char *f = family_of(m->name, m->type, fam, sizeof(fam));
 		static const char *const tn[] = {"counter", "gauge",
 						 "histogram"};
@@ -235,7 +234,116 @@ char *rm_metrics_render(void)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&metric_lock);
 	out_printf(&o, "# EOF\n");
 	return o.s;
+}
+
+char *rm_metrics_render(void)
+{
+	char *s;
+
+	pthread_mutex_lock(&metric_lock);
+	s = render_table(metrics, nmetrics);
+	pthread_mutex_unlock(&metric_lock);
+	return s;
+}
+
+/* one line a sample: type, name, labels, value, count, the buckets */
+char *rm_metrics_dump(void)
+{
+	struct out o = {.cap = 4096};
+
+	o.s = rm_xmalloc(o.cap);
+	o.s[0] = '\0';
+	pthread_mutex_lock(&metric_lock);
+	for (size_t i = 0; i < nmetrics; i++) {
+		const struct metric *m = &metrics[i];
+
+		out_printf(&o, "%d\t%s\t%s\t%.17g\t%llu", m->type, m->name,
+			   m->labels, m->value, (unsigned long long)m->count);
+		for (size_t b = 0; b < NBOUNDS; b++)
+			out_printf(&o, "\t%llu",
+				   (unsigned long long)m->buckets[b]);
+		out_printf(&o, "\n");
+	}
+	pthread_mutex_unlock(&metric_lock);
+	return o.s;
+}
+
+static bool parse_dump_line(char *line, size_t worker, struct metric *m)
+{
+	char *f[5 + NBOUNDS], *end;
+	size_t n = 0, ln;
+
+	/* strsep keeps the empty labels field */
+	for (char *p = line; p != NULL && n < 5 + NBOUNDS;)
+		f[n++] = strsep(&p, "\t");
+	if (n != 5 + NBOUNDS)
+		return false;
+	memset(m, 0, sizeof(*m));
+	m->type = (int)strtol(f[0], &end, 10);
+	if (*end != '\0' || m->type < M_COUNTER || m->type > M_HISTOGRAM ||
+	    !name_ok(f[1]) || !labels_ok(f[2]))
+		return false;
+	m->value = strtod(f[3], NULL);
+	m->count = strtoull(f[4], NULL, 10);
+	for (size_t b = 0; b < NBOUNDS; b++)
+		m->buckets[b] = strtoull(f[5 + b], NULL, 10);
+	m->name = rm_xstrdup(f[1]);
+	ln = strlen(f[2]) + 48;
+	m->labels = rm_xmalloc(ln);
+	snprintf(m->labels, ln, "%s%sworker=\"%zu\"", f[2],
+		 f[2][0] != '\0' ? "," : "", worker);
+	return true;
+}
+
+char *rm_metrics_render_workers(const char *const *dumps, size_t n)
+{
+	struct metric *t = NULL;
+	size_t nt = 0, cap = 0;
+	char *s;
+
+	for (size_t w = 0; w < n; w++) {
+		char *copy, *line, *p;
+
+		if (dumps[w] == NULL)
+			continue;
+		copy = rm_xstrdup(dumps[w]);
+		for (p = copy; (line = strsep(&p, "\n")) != NULL;) {
+			if (line[0] == '\0')
+				continue;
+			if (nt == cap) {
+				cap = cap ? cap * 2 : 256;
+				t = rm_xrealloc(t, cap * sizeof(*t));
+			}
+			if (parse_dump_line(line, w, &t[nt]))
+				nt++;
+		}
+		free(copy);
+	}
+	/* a name of two types across workers would break the exposition:
+	 * the first type wins, as in one table */
+	for (size_t i = 0; i < nt; i++)
+		for (size_t j = 0; j < i; j++)
+			if (t[j].type != t[i].type &&
+			    strcmp(t[j].name, t[i].name) == 0) {
+				t[i].name[0] = '\0';
+				break;
+			}
+	for (size_t i = 0; i < nt;) {
+		if (t[i].name[0] == '\0') {
+			free(t[i].name);
+			free(t[i].labels);
+			t[i] = t[--nt];
+			continue;
+		}
+		i++;
+	}
+	s = render_table(t, nt);
+	for (size_t i = 0; i < nt; i++) {
+		free(t[i].name);
+		free(t[i].labels);
+	}
+	free(t);
+	return s;
 }

@@ -193,6 +193,8 @@ struct rm_config {
 		const char *header; /* NULL: off */
 		const char *value;
 	} spam;
+	/* appended: worker processes (core/supervisor.c); never 0 */
+	uint32_t processes;
 	/* appended: the header cache and full-text index (core/index) */
 	struct {
 		bool enabled;
@@ -433,6 +435,14 @@ ssize_t rm_pread_all(int fd, void *p, size_t n, off_t off);
 /* ---- control.c ---------------------------------------------------- */
 int rm_control_start(const char *path, struct rmail_err *err);
 void rm_control_stop(void);
+/* the pieces the supervisor uses (supervisor.c): bind a socket (fd or
+ * -1), serve a worker's inherited one, serve one request from a
+ * socket, forget every command, answer unknown commands */
+int rm_control_bind(const char *path, struct rmail_err *err);
+int rm_control_start_fd(int fd);
+void rm_control_serve_one(int listen_fd);
+void rm_control_reset(void);
+void rm_control_set_fallback(rmail_control_fn fn, void *arg);
 int rm_control_register(struct rmail_mctx *m, const char *name,
 			rmail_control_fn fn, void *arg);
 /* client side, for `rmail reload` etc.: send argv, print the answer */
@@ -492,6 +502,19 @@ int rm_mime_body(struct rmail_mime *m, size_t idx, int to_utf8,
 		 const char **out_r, size_t *len_r, struct rmail_err *err);
 int rm_mime_addresses(struct rmail_mime *m, const char *value,
 		      const struct rmail_mime_addr **addrs_r, size_t *n_r);
+
+/* ---- supervisor.c: worker processes ------------------------------ */
+uint32_t rm_ncpu(void);
+/* this process's worker index: 0 in a single process */
+uint32_t rm_proc_index(void);
+/* worker processes on the host (1: no supervisor) */
+uint32_t rm_proc_count(void);
+/* a per-host amount shared out over the workers: at least 1 */
+uint32_t rm_proc_share(uint32_t n);
+/* metrics.c: a worker's table as text, and the exposition of several
+ * workers' tables (dumps[i] of worker i), each sample labelled */
+char *rm_metrics_dump(void);
+char *rm_metrics_render_workers(const char *const *dumps, size_t n);
 
 /* ---- base64.c (also rm_base64_decode/encode above) --------------- */
 /* the value of one base64 alphabet byte, or -1 */

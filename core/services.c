@@ -9,6 +9,7 @@
 #include "index/index.h"
 #include "rm.h"
 #include "submit/filter_sess.h"
+#include "text/casemap.h"
 
 static void svc_vlog(const struct rmail_mctx *m, int level, const char *fmt,
 		     va_list ap) RMAIL_PRINTF(3, 0);
@@ -49,7 +50,15 @@ static const char *svc_conf_str(const char *key)
 		/* the store sizes what password checks may take at once */
 		static char buf[16];
 
-		snprintf(buf, sizeof(buf), "%u", c->workers.hash);
+		/* this process's share of the host's threads */
+		snprintf(buf, sizeof(buf), "%u",
+			 rm_proc_share(c->workers.hash));
+		return buf;
+	}
+	if (strcmp(key, "processes") == 0) {
+		static char buf[16];
+
+		snprintf(buf, sizeof(buf), "%u", rm_proc_count());
 		return buf;
 	}
 	return NULL;
@@ -184,8 +193,7 @@ static const struct rmail_core core_table = {
 	.filter_sess_open = rm_filter_sess_open,
 	.filter_sess_step = rm_filter_sess_step,
 	.filter_sess_close = rm_filter_sess_close,
-
-	/* 1.5 */
+	.casemap = rm_casemap,
 	.index_headers = rm_index_headers,
 	.index_search = rm_index_search,
 	.index_update = rm_index_update,

@@ -107,18 +107,20 @@ static uint32_t tls_threads(void)
 	const struct rm_config *conf = rm_conf();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
+	/* per host: shared out over the worker processes */
 	if (conf != NULL && conf->workers.tls > 0)
-		return conf->workers.tls;
-	return ncpu > 2 ? (uint32_t)(ncpu - 1) : 1;
+		return rm_proc_share(conf->workers.tls);
+	return rm_proc_share(ncpu > 2 ? (uint32_t)(ncpu - 1) : 1);
 }
 
 int rm_workers_init(uint32_t nwrite, uint32_t nread, uint32_t nhash)
 {
 	const struct rm_config *conf = rm_conf();
-	uint32_t n[NKINDS] = {nwrite, nread, nhash, tls_threads(),
-			      conf != NULL && conf->outbound.concurrency
+	uint32_t n[NKINDS] = {
+		nwrite, nread, nhash, tls_threads(),
+		rm_proc_share(conf != NULL && conf->outbound.concurrency
 				      ? conf->outbound.concurrency
-				      : 4};
+				      : 4)};
 
 	if (started)
 		return 0;
@@ -159,7 +161,8 @@ static void init_from_conf(void)
 		if (conf->workers.hash)
 			h = conf->workers.hash;
 	}
-	if (rm_workers_init(w, r, h) < 0)
+	if (rm_workers_init(rm_proc_share(w), rm_proc_share(r),
+			    rm_proc_share(h)) < 0)
 		rm_panic("cannot start the worker pools");
 }
 

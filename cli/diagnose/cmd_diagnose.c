@@ -164,6 +164,7 @@ static void setup_names(struct diag *d)
 		 sizeof(d->api));
 	endpoint(d, "exchange_api", "tls_listen", "0.0.0.0:9003", d->api_tls,
 		 sizeof(d->api_tls));
+	dg_proxy_mark(d);
 	d->cert_file = d->conf->tls_cert_file;
 	if (d->cert_file == NULL)
 		d->cert_file = rm_psprintf(d->conf->pool, "%s/tls/cert.pem",

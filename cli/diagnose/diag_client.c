@@ -156,6 +156,11 @@ struct dg_conn *dg_connect(const char *hostport, bool tls, char *why,
 
 	if (fd < 0)
 		return NULL;
+	/* before TLS on implicit-TLS ports, as a balancer sends it */
+	if (dg_proxy_wanted(hostport) && dg_proxy_send(fd, why, whysz) < 0) {
+		close(fd);
+		return NULL;
+	}
 	c = rm_xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	if (tls && dg_starttls(c, why, whysz) < 0) {

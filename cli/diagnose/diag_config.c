@@ -214,6 +214,7 @@ void dg_phase_config(struct diag *d)
 		 d->ops != NULL ? "the storage module opens the mail root"
 				: "no storage module could be opened");
 	check_cert(d);
+	dg_proxy_check(d);
 	check_ports(d);
 	check_control(d);
 	check_mail_root(d);

@@ -102,6 +102,15 @@ int dg_smtp(struct dg_conn *c, char *text, size_t sz, const char *fmt, ...)
 int dg_imap(struct dg_conn *c, char *out, size_t sz, const char *fmt, ...)
 	RMAIL_PRINTF(4, 5);
 
+/* diag_proxy.c: listeners named in proxy_protocol.listeners get a PROXY
+ * v2 header with the connection's own addresses before anything else */
+void dg_norm_addr(const char *listen, char *out, size_t sz);
+void dg_proxy_mark(struct diag *d);
+bool dg_proxy_wanted(const char *hostport);
+int dg_proxy_send(int fd, char *why, size_t whysz);
+/* the config phase's line on them */
+void dg_proxy_check(struct diag *d);
+
 struct dg_http {
 	int status; /* -1: no answer */
 	char *head; /* status line and fields, malloc'd */

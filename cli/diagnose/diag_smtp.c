@@ -27,11 +27,13 @@ static struct dg_conn *open_smtp(struct diag *d, const char *addr, bool tls,
 		dg_check(d, DG_FAIL, "smtp.connect", "%s", why);
 		return NULL;
 	}
-	if (dg_smtp_reply(c, text, sizeof(text)) != 220 ||
-	    dg_smtp(c, ehlo, esz, "EHLO diag.%s", d->domain) != 250) {
-		dg_check(d, DG_FAIL, "smtp.connect",
-			 "%s: no greeting or "
-			 "EHLO refused: %.200s",
+	/* ehlo is only written once the greeting came */
+	if (dg_smtp_reply(c, text, sizeof(text)) != 220) {
+		dg_check(d, DG_FAIL, "smtp.connect", "%s: no greeting: %.200s",
+			 addr, text[0] != '\0' ? text : "connection closed");
+		dg_close(&c);
+	} else if (dg_smtp(c, ehlo, esz, "EHLO diag.%s", d->domain) != 250) {
+		dg_check(d, DG_FAIL, "smtp.connect", "%s: EHLO refused: %.200s",
 			 addr, ehlo);
 		dg_close(&c);
 	}

@@ -73,13 +73,13 @@ uint32_t auth_table_count(struct auth_slot *t, size_t n, uint64_t key,
 	return (uint32_t)(estimate(e, window, now) + 0.5);
 }
 
-void auth_table_add(struct auth_slot *t, size_t n, uint64_t key, int delta,
-		    double window, double now)
+struct auth_slot *auth_table_get(struct auth_slot *t, size_t n, uint64_t key,
+				 double window, double now)
 {
 	struct auth_slot *e = lookup(t, n, key), *s, *victim;
 
 	if (key == 0 || n < AUTH_TABLE_WAYS || window <= 0)
-		return;
+		return NULL;
 	if (e == NULL) {
 		s = set_of(t, n, key);
 		victim = &s[0];
@@ -91,12 +91,26 @@ void auth_table_add(struct auth_slot *t, size_t n, uint64_t key, int delta,
 			if (s[i].last < victim->last)
 				victim = &s[i];
 		}
-		memset(victim, 0, sizeof(*victim));
-		victim->key = key;
+		/* the key last: a writer killed half-way in shared memory
+		 * leaves a free record, not a stale count under a new key */
+		victim->key = 0;
 		victim->start = now;
+		victim->last = now;
+		victim->cur = victim->prev = 0;
+		victim->key = key;
 		e = victim;
 	}
 	roll(e, window, now);
+	return e;
+}
+
+void auth_table_add(struct auth_slot *t, size_t n, uint64_t key, int delta,
+		    double window, double now)
+{
+	struct auth_slot *e = auth_table_get(t, n, key, window, now);
+
+	if (e == NULL)
+		return;
 	if (delta >= 0)
 		e->cur += (uint32_t)delta;
 	else if (e->cur >= (uint32_t)-delta)

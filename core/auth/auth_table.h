@@ -1,12 +1,12 @@
 /*
- * Fixed-size, pointer-free counter tables for the login failure budget:
- * a plain array of records keyed by a 64-bit keyed hash (never the
- * client's text), set-associative with AUTH_TABLE_WAYS records per set
- * and least-recently-used eviction inside a set.  Memory is the
- * caller's, so the same array can later live in shared memory for
- * worker processes.  Counts are sliding-window estimates (two fixed
- * windows, the previous one weighted by its overlap).  Not locked:
- * the caller serialises.
+ * Fixed-size, pointer-free counter tables for the login failure budget
+ * and the message rate limits: a plain array of records keyed by a 64-bit keyed
+ * hash (never the client's text), set-associative with AUTH_TABLE_WAYS records
+ * per set and least-recently-used eviction inside a set.  Memory is the
+ * caller's: the daemon's arrays live in the per-host shared table
+ * (hostshm.h), seen by every worker process.  Counts are sliding-window
+ * estimates (two fixed windows, the previous one weighted by its overlap).  Not
+ * locked: the caller serialises.
  */
 #ifndef RM_AUTH_TABLE_H
 #define RM_AUTH_TABLE_H
@@ -34,6 +34,11 @@ uint32_t auth_table_count(struct auth_slot *t, size_t n, uint64_t key,
 void auth_table_add(struct auth_slot *t, size_t n, uint64_t key, int delta,
 		    double window, double now);
 /* when key was last added to, or -1 when absent */
+/* key's record rolled forward to now, made as auth_table_add does when
+ * missing; NULL for key 0 or a bad window.  For callers with their own
+ * counting rule (the rate limits) */
+struct auth_slot *auth_table_get(struct auth_slot *t, size_t n, uint64_t key,
+				 double window, double now);
 double auth_table_last(const struct auth_slot *t, size_t n, uint64_t key);
 void auth_table_del(struct auth_slot *t, size_t n, uint64_t key);
 /* records in use (for tests and metrics) */

@@ -146,6 +146,8 @@ void rm_accept_pause_forget(void);
 /* per-IP accounting: returns false when the cap is hit */
 bool rm_ip_acquire(const char *ip);
 void rm_ip_release(const char *ip);
+/* the host's connections from ip's prefix, every process together */
+uint32_t rm_ip_count(const char *ip);
 
 /* transport_tls.c: start a server-side TLS session on c (SSL_new) */
 int rm_tls_attach(struct rmail_conn *c);

@@ -1,6 +1,7 @@
 /*
- * Listening sockets and per-IP connection accounting.  Sockets can be
- * bound early (rm_listen_prebind, as root before run_as) and are then
+ * Listening sockets and per-IP connection accounting (the counts live
+ * in the per-host shared table, hostshm.h, one column per process).  Sockets
+ * can be bound early (rm_listen_prebind, as root before run_as) and are then
  * picked up by the module's rm_listen for the same section.key and
  * address.
  */
@@ -15,10 +16,10 @@
 #include <unistd.h>
 
 #include "conn_int.h"
+#include "hostshm.h"
 
 #define ACCEPTS_PER_EVENT 16
 #define DEFAULT_PER_IP 20
-#define IP_BUCKETS 256
 
 struct rm_listener {
 	struct rm_listener *next;
@@ -39,14 +40,6 @@ struct rm_listener {
 static struct rm_listener *listeners;
 static struct rm_listener *retired; /* stopped, conns remain */
 
-struct ip_count {
-	struct ip_count *next;
-	uint32_t n;
-	char ip[INET6_ADDRSTRLEN];
-};
-
-static struct ip_count *ip_table[IP_BUCKETS];
-
 const struct rmail_proto_ops *rm_listener_ops(struct rm_listener *l)
 {
 	return &l->ops;
@@ -64,52 +57,106 @@ const char *rm_listener_labels(struct rm_listener *l)
 
 /* ---- per-IP accounting --------------------------------------------- */
 
-static unsigned ip_hash(const char *ip)
+static uint64_t conn_key(const char *ip)
 {
-	unsigned h = 5381;
+	const struct rm_config *conf = rm_conf();
 
-	while (*ip)
-		h = h * 33 + (unsigned char)*ip++;
-	return h % IP_BUCKETS;
+	return rm_hostshm_ipkey(
+		"conn", ip, conf != NULL ? conf->limits.auth_ipv6_prefix : 64);
+}
+
+static uint32_t conn_total(const struct hostshm_conn_slot *e)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < HOSTSHM_PROCS; i++)
+		n += e->n[i];
+	return n;
+}
+
+static struct hostshm_conn_slot *conn_set(struct rm_hostshm *h, uint64_t k)
+{
+	return h->conn_tab +
+	       (size_t)((k >> 16) % (HOSTSHM_CONN_SLOTS / HOSTSHM_CONN_WAYS)) *
+		       HOSTSHM_CONN_WAYS;
+}
+
+/* k's record, or with create a free one of its set (a record is free
+ * once every process's count is 0); NULL when the set is full */
+static struct hostshm_conn_slot *conn_find(struct rm_hostshm *h, uint64_t k,
+					   bool create)
+{
+	struct hostshm_conn_slot *s = conn_set(h, k), *free_e = NULL;
+
+	for (size_t i = 0; i < HOSTSHM_CONN_WAYS; i++) {
+		if (s[i].key == k)
+			return &s[i];
+		if (free_e == NULL && (s[i].key == 0 || conn_total(&s[i]) == 0))
+			free_e = &s[i];
+	}
+	if (!create || free_e == NULL)
+		return NULL;
+	/* the key last, on a zeroed record: see hostshm.h on dead
+	 * writers */
+	free_e->key = 0;
+	memset(free_e->n, 0, sizeof(free_e->n));
+	free_e->key = k;
+	return free_e;
 }
 
 bool rm_ip_acquire(const char *ip)
 {
 	const struct rm_config *conf = rm_conf();
 	uint32_t cap = DEFAULT_PER_IP;
-	struct ip_count **pp = &ip_table[ip_hash(ip)], *e;
+	uint64_t k = conn_key(ip);
+	unsigned col = rm_hostshm_proc();
+	struct hostshm_conn_slot *e;
+	struct rm_hostshm *h;
+	bool ok = true;
 
 	if (conf != NULL)
 		cap = conf->limits.max_connections_per_ip;
-	for (e = *pp; e != NULL; e = e->next)
-		if (strcmp(e->ip, ip) == 0)
-			break;
-	/* exempt peers are counted too, so release stays symmetric */
-	if (e != NULL && cap > 0 && e->n >= cap && !rm_ip_is_exempt(ip))
-		return false;
-	if (e == NULL) {
-		e = rm_xcalloc(1, sizeof(*e));
-		snprintf(e->ip, sizeof(e->ip), "%s", ip);
-		e->next = *pp;
-		*pp = e;
-	}
-	e->n++;
-	return true;
+	h = rm_hostshm_lock();
+	e = conn_find(h, k, true);
+	/* exempt peers are counted too, so release stays symmetric.  A
+	 * set full of live prefixes (more concurrent clients than the
+	 * table holds) leaves this one uncounted rather than refused */
+	if (e != NULL && cap > 0 && conn_total(e) >= cap &&
+	    !rm_ip_is_exempt(ip))
+		ok = false;
+	else if (e != NULL && e->n[col] < UINT16_MAX)
+		e->n[col]++;
+	RM_HOSTSHM_HOOK("ip_acquire");
+	rm_hostshm_unlock(h);
+	return ok;
 }
 
 void rm_ip_release(const char *ip)
 {
-	struct ip_count **pp = &ip_table[ip_hash(ip)], *e;
+	uint64_t k = conn_key(ip);
+	unsigned col = rm_hostshm_proc();
+	struct hostshm_conn_slot *e;
+	struct rm_hostshm *h;
 
-	for (; (e = *pp) != NULL; pp = &e->next) {
-		if (strcmp(e->ip, ip) != 0)
-			continue;
-		if (--e->n == 0) {
-			*pp = e->next;
-			free(e);
-		}
-		return;
-	}
+	h = rm_hostshm_lock();
+	e = conn_find(h, k, false);
+	if (e != NULL && e->n[col] > 0)
+		e->n[col]--;
+	rm_hostshm_unlock(h);
+}
+
+uint32_t rm_ip_count(const char *ip)
+{
+	uint64_t k = conn_key(ip);
+	struct hostshm_conn_slot *e;
+	struct rm_hostshm *h;
+	uint32_t n;
+
+	h = rm_hostshm_lock();
+	e = conn_find(h, k, false);
+	n = e != NULL ? conn_total(e) : 0;
+	rm_hostshm_unlock(h);
+	return n;
 }
 
 /* ---- binding ------------------------------------------------------- */

@@ -1109,6 +1109,10 @@ void rm_queue_start(void)
 		every = 60;
 	if (every < 0.05)
 		every = 0.05;
+	/* once a host: the other workers deliver what they accept at
+	 * once, the retries are worker 0's (the entry locks stay) */
+	if (rm_proc_index() != 0)
+		return;
 	if (tick == NULL)
 		tick = rm_timer_add(0, every, tick_cb, NULL);
 }

@@ -330,7 +330,8 @@ struct rmail_core {
 		     va_list ap) RMAIL_PRINTF(3, 0);
 
 	/* config values of the core itself: "hostname", "mail_root",
-	 * "version", "workers.hash" (since 1.2; NULL before) */
+	 * "version", "workers.hash" (since 1.2; NULL before), "processes"
+	 * (worker processes on the host, since 1.5; NULL before) */
 	const char *(*conf_str)(const char *key);
 
 	/* pools: bump allocation, freed all at once; OOM aborts */
@@ -586,9 +587,14 @@ struct rmail_core {
 	/* [loop thread] the session ended: filters are closed once no
 	 * step and no commit uses them; *fs becomes NULL */
 	void (*filter_sess_close)(struct rmail_filter_sess **fs);
-
-	/* ---- 1.5 -------------------------------------------------------- */
-
+	/* ---- 1.5 ---------------------------------------------------- */
+	/* [any thread] i;unicode-casemap (RFC 5051): the canonical form of
+	 * the UTF-8 s[0..n) into out[0..cap), bytes needed returned like
+	 * snprintf (nothing terminated): call again with a larger buffer
+	 * when it is above cap.  Invalid UTF-8 bytes become U+FFFD.  The
+	 * one fold of SEARCH, SORT, Sieve and the full-text index. */
+	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
+	/* index: the header cache and full-text index */
 	/* The per-host header cache and full-text index (core/index,
 	 * docs/storage.md): a derived cache outside the mail root, never
 	 * the truth; every entry may find it absent, behind or rebuilt,

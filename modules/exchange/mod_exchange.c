@@ -3,8 +3,13 @@
  * token secret and the two listeners (cleartext 9002, TLS 9003).  HTTP
  * lives in session.c, the endpoints in api_*.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ex.h"
 
@@ -133,6 +138,57 @@ static const struct rmail_conf_key ex_keys[] = {
 	RMAIL_CONF_END,
 };
 
+/* With worker processes (core "processes" > 1) a token signed by one
+ * must verify in the others: the generated secret is then the host's,
+ * {mail_root}/tls/api_token.key (0600, created once, the first writer
+ * wins), like the TLS ticket secret beside it.  0 when loaded. */
+static int shared_secret(struct rmail_mctx *m)
+{
+	const char *procs = m->core->conf_str("processes");
+	const char *root = m->core->conf_str("mail_root");
+	char dir[4096], path[4200], tmp[4300];
+	unsigned char v[32];
+	ssize_t got;
+	int fd;
+
+	if (procs == NULL || atoi(procs) <= 1 || root == NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/tls", root);
+	snprintf(path, sizeof(path), "%s/api_token.key", dir);
+	(void)mkdir(dir, 0700);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+		m->core->random_bytes(v, sizeof(v));
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		got = write(fd, v, sizeof(v));
+		if (got != (ssize_t)sizeof(v) || fsync(fd) < 0) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		close(fd);
+		/* another worker may have won the race: its secret stays */
+		if (link(tmp, path) < 0 && errno != EEXIST) {
+			unlink(tmp);
+			return -1;
+		}
+		unlink(tmp);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+	}
+	got = read(fd, ex.secret, sizeof(v));
+	close(fd);
+	memset(v, 0, sizeof(v));
+	if (got != (ssize_t)sizeof(v))
+		return -1;
+	ex.secret_len = sizeof(v);
+	return 0;
+}
+
 static void set_secret(struct rmail_mctx *m, const struct ex_conf *cf)
 {
 	if (cf->token_secret != NULL) {
@@ -141,8 +197,12 @@ static void set_secret(struct rmail_mctx *m, const struct ex_conf *cf)
 		ex.random_secret = 0;
 		return;
 	}
-	/* one random secret per process, kept across reloads */
+	/* one random secret per process (per host with worker
+	 * processes), kept across reloads */
 	if (!ex.random_secret) {
+		ex.random_secret = 1;
+		if (shared_secret(m) == 0)
+			return;
 		m->core->random_bytes(ex.secret, 32);
 		ex.secret_len = 32;
 		ex.random_secret = 1;

@@ -16,10 +16,8 @@
 /* recursion over the part tree is bounded by the parser's max_depth */
 #define BS_MAX_DEPTH 64
 
-void imap_buf_add(struct imap_buf *b, const void *d, size_t n)
+void imap_buf_reserve(struct imap_buf *b, size_t n)
 {
-	if (n == 0)
-		return;
 	if (b->cap - b->len < n) {
 		size_t cap = b->cap < 256 ? 256 : b->cap;
 
@@ -30,6 +28,13 @@ void imap_buf_add(struct imap_buf *b, const void *d, size_t n)
 			abort();
 		b->cap = cap;
 	}
+}
+
+void imap_buf_add(struct imap_buf *b, const void *d, size_t n)
+{
+	if (n == 0)
+		return;
+	imap_buf_reserve(b, n);
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
 }

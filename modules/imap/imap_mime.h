@@ -20,6 +20,8 @@ struct imap_buf {
 };
 
 void imap_buf_add(struct imap_buf *b, const void *d, size_t n);
+/* room for n more bytes after len */
+void imap_buf_reserve(struct imap_buf *b, size_t n);
 void imap_buf_puts(struct imap_buf *b, const char *s);
 /* NIL, a quoted string, or a literal for 8-bit/CR/LF/long values */
 void imap_buf_nstring(struct imap_buf *b, const char *s);

@@ -8,6 +8,7 @@
 
 #include <rmail/rmail.h>
 
+#include "imap_casemap.h"
 #include "imap_session.h"
 
 /* the module's state: handed to every handler as ctx, never global */
@@ -96,6 +97,7 @@ static int imap_init(struct rmail_mctx *m, struct rmail_err *err)
 	memset(&imap_state, 0, sizeof(imap_state));
 	imap_state.m = m;
 	imap_state.core = m->core;
+	imap_casemap_init(m->core);
 	return imap_check(m->conf, err);
 }
 

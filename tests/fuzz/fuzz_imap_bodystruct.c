@@ -13,6 +13,7 @@
 #include "imap_mime.h"
 #include "mime/mime_int.h"
 #include "rm.h"
+#include "text/casemap.h"
 
 static struct rmail_core core = {
 	.size = sizeof(struct rmail_core),
@@ -24,6 +25,7 @@ static struct rmail_core core = {
 	.mime_body = rm_mime_body,
 	.mime_addresses = rm_mime_addresses,
 	.base64_encode = rm_base64_encode,
+	.casemap = rm_casemap,
 };
 
 /* a balanced list: every '(' closed, literals skipped by their count */
@@ -69,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t path[4];
 	uint64_t off, len;
 	unsigned k;
+
+	imap_casemap_init(&core);
 
 	mi = imap_msginfo_build(&core, (const char *)data, size);
 	if (mi == NULL)

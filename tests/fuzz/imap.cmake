@@ -23,7 +23,8 @@ rmail_fuzz(imap_bodystruct
   SOURCES tests/fuzz/fuzz_imap_bodystruct.c modules/imap/imap_bodystruct.c
           modules/imap/imap_bsparam.c modules/imap/imap_binary.c
           modules/imap/imap_preview.c
-          modules/imap/imap_casemap.c modules/imap/imap_casemap_table.c
+          modules/imap/imap_casemap.c core/text/casemap.c
+          core/text/casemap_table.c
           core/mime/mime_parse.c core/mime/mime_header.c core/mime/mime_addr.c
           core/mime/mime_decode.c core/base64.c core/pool.c core/log.c
   INCLUDES modules/imap core)

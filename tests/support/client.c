@@ -353,3 +353,8 @@ size_t rmh_conn_wire_in(struct rmh_conn *c)
 {
 	return c->wire_in;
 }
+
+int rmh_conn_fd(struct rmh_conn *c)
+{
+	return c->fd;
+}

@@ -8,6 +8,7 @@
 
 #include "fake_conn.h"
 #include "fake_core.h"
+#include "text/casemap.h"
 
 struct rmail_pool {
 	struct rmail_pool *parent;
@@ -454,6 +455,7 @@ const struct rmail_core *fake_core_init(void)
 	fk.core.secure_zero = fk_secure_zero;
 	fk.core.base64_decode = fk_base64_decode;
 	fk.core.base64_encode = fk_base64_encode;
+	fk.core.casemap = rm_casemap;
 	fake_conn_install(&fk.core);
 	fake_services_install(&fk.core);
 	fk.ready = true;

@@ -6,7 +6,9 @@ if(NOT TARGET rmail_fake_core)
               ${PROJECT_SOURCE_DIR}/tests/support/fake_core.c
               ${PROJECT_SOURCE_DIR}/tests/support/fake_conn.c
               ${PROJECT_SOURCE_DIR}/tests/support/fake_services.c
-              ${PROJECT_SOURCE_DIR}/core/net/linebuf.c)
+              ${PROJECT_SOURCE_DIR}/core/net/linebuf.c
+              ${PROJECT_SOURCE_DIR}/core/text/casemap.c
+              ${PROJECT_SOURCE_DIR}/core/text/casemap_table.c)
   target_include_directories(rmail_fake_core PUBLIC
                              ${PROJECT_SOURCE_DIR}/tests/support
                              ${PROJECT_SOURCE_DIR}/include)

@@ -272,6 +272,10 @@ void rmh_write_config(struct rmh *h)
 			 cert, key);
 	if (!has_key(h, "shutdown_timeout"))
 		rmh_set(h, "shutdown_timeout", "5");
+	/* one process unless a test asks for workers: the suite starts
+	 * hundreds of daemons on two cores */
+	if (!has_key(h, "processes"))
+		rmh_set(h, "processes", "1");
 	for (i = 0; i < h->keys->len; i++) {
 		struct rmh_key *k = h->keys->pdata[i];
 

@@ -107,6 +107,8 @@ struct rmh_conn *rmh_connect(guint port, bool tls);
  * client), NULL for the default */
 struct rmh_conn *rmh_connect_from(guint port, bool tls, const char *src);
 void rmh_conn_close(struct rmh_conn *c);
+/* the socket (a test that looks the server side up in /proc) */
+int rmh_conn_fd(struct rmh_conn *c);
 /* close a TLS conn without close_notify, as many clients do */
 void rmh_conn_abort(struct rmh_conn *c);
 bool rmh_conn_starttls(struct rmh_conn *c);

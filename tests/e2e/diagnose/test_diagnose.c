@@ -3,7 +3,8 @@
  * "0 failures, 0 warnings" and exit 0, the external message reaches the
  * sink through delivery.routes, nothing rmail-diag-* is left behind; a
  * module removed from the config makes its phase "skipped"; a listener
- * that does not answer is a failure, and the cleanup still runs.
+ * that does not answer is a failure, and the cleanup still runs; with
+ * every listener behind PROXY protocol it still passes.
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -149,6 +150,38 @@ static void test_healthy(void)
 	rmh_free(h);
 }
 
+/* every listener behind a load balancer (PROXY protocol, loopback a
+ * trusted proxy): diagnose sends its PROXY header and passes, and the
+ * daemon refused none (issue 21) */
+static void test_behind_proxy(void)
+{
+	struct rmh *h = rmh_new();
+	char *out = NULL, *err = NULL, *log;
+	int rc;
+
+	rmh_set(h, "proxy_protocol",
+		"{\"listeners\": [\"smtp.listen\", "
+		"\"smtp.submission_listen\", \"smtp.smtps_listen\", "
+		"\"imap.listen\", \"imap.imaps_listen\", "
+		"\"exchange_api.listen\", \"exchange_api.tls_listen\"], "
+		"\"trusted_proxies\": [\"127.0.0.0/8\"]}");
+	configure(h, ALL, rmh_port(h, "http"), sink_port);
+	g_assert_true(rmh_start(h));
+	rc = rmh_run(h, &out, &err, "diagnose", NULL);
+	g_test_message("%s%s", out, err);
+	g_assert_nonnull(strstr(out, " checks, 0 failures, 0 warnings\n"));
+	g_assert_nonnull(strstr(out, "sends them a PROXY v2 header"));
+	g_assert_cmpint(rc, ==, 0);
+	g_free(out);
+	g_free(err);
+	log = rmh_stderr(h);
+	g_assert_null(strstr(log, "event=proxy_refused"));
+	g_free(log);
+	assert_nothing_left(h);
+	g_assert_cmpint(rmh_stop(h), ==, 0);
+	rmh_free(h);
+}
+
 static void test_module_disabled(void)
 {
 	struct rmh *h = rmh_new();
@@ -228,6 +261,7 @@ int main(int argc, char **argv)
 	sink_port = sink_start();
 	g_test_add_func("/diagnose/healthy", test_healthy);
 	g_test_add_func("/diagnose/module_disabled", test_module_disabled);
+	g_test_add_func("/diagnose/behind_proxy", test_behind_proxy);
 	g_test_add_func("/diagnose/failure_still_cleans",
 			test_failure_still_cleans);
 	return g_test_run();

@@ -2,7 +2,8 @@
  * SIGHUP under load: 20 reloads while 8 SMTP clients deliver and 4
  * logged-in IMAP clients keep asking, each reload waited for through
  * the notify socket.  No listener closes, no session is cut, no command
- * fails, every acknowledged message is in the mailbox once.
+ * fails, every acknowledged message is in the mailbox once.  Run with
+ * one process and with a supervisor and two workers (a rolling reload).
  */
 #include <glib.h>
 #include <signal.h>
@@ -105,8 +106,9 @@ static gpointer imap_client(gpointer arg)
 	return NULL;
 }
 
-static void test_reload_under_load(void)
+static void test_reload_under_load(gconstpointer data)
 {
+	int procs = GPOINTER_TO_INT(data);
 	const char *argv[] = {
 		"rmail", "-c", NULL, "user", "add", USER, "--password-stdin",
 		NULL};
@@ -115,7 +117,14 @@ static void test_reload_under_load(void)
 	char *out = NULL;
 	int i, before;
 
+	g_atomic_int_set(&stop_flag, 0);
+	g_atomic_int_set(&errors, 0);
+	g_atomic_int_set(&refused, 0);
+	g_atomic_int_set(&acked, 0);
+	g_atomic_int_set(&imap_ok, 0);
+	g_atomic_int_set(&imap_in, 0);
 	H = rmh_new();
+	rmh_setf(H, "processes", "%d", procs);
 	smtp = rmh_port(H, "smtp");
 	imap = rmh_port(H, "imap");
 	rmh_set(H, "modules",
@@ -191,6 +200,9 @@ static void test_reload_under_load(void)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/ops/reload_under_load", test_reload_under_load);
+	g_test_add_data_func("/ops/reload_under_load/processes1",
+			     GINT_TO_POINTER(1), test_reload_under_load);
+	g_test_add_data_func("/ops/reload_under_load/processes2",
+			     GINT_TO_POINTER(2), test_reload_under_load);
 	return g_test_run();
 }

@@ -4,7 +4,8 @@
  * answers for exactly the UIDs asked that it holds, in order, with the
  * values SORT and THREAD need; header searches are exact, short
  * needles work, the high-water mark covers what was indexed; and the
- * index folds exactly as mod_imap's SEARCH does.
+ * index folds exactly as mod_imap's SEARCH does (both through the
+ * core's casemap).
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -21,12 +22,17 @@
 #define USER "hc@example.test"
 
 /* what imap_casemap needs of mod_imap's buffers */
-void imap_buf_add(struct imap_buf *b, const void *d, size_t n)
+void imap_buf_reserve(struct imap_buf *b, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
+	if (b->cap - b->len < n) {
 		b->cap = (b->len + n + 1) * 2;
 		b->p = g_realloc(b->p, b->cap);
 	}
+}
+
+void imap_buf_add(struct imap_buf *b, const void *d, size_t n)
+{
+	imap_buf_reserve(b, n + 1);
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
 }
@@ -256,6 +262,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
+	imap_casemap_init(rm_core());
 	tmp = g_dir_make_tmp("core-index-XXXXXX", NULL);
 	conf = g_build_filename(tmp, "config.json", NULL);
 	text = g_strdup_printf("{\"hostname\": \"mx.test\", \"mail_root\": "
