@@ -23,7 +23,7 @@ static const struct rm_command *const commands[] = {
 	&rm_cmd_alias,	&rm_cmd_quota, &rm_cmd_check_store, &rm_cmd_import,
 	&rm_cmd_export, &rm_cmd_queue, &rm_cmd_diagnose,    &rm_cmd_install,
 	&rm_cmd_ctl,	&rm_cmd_dmarc, &rm_cmd_dkim,	    &rm_cmd_dns,
-	&rm_cmd_tlsrpt, &rm_cmd_sieve,
+	&rm_cmd_tlsrpt, &rm_cmd_sieve, &rm_cmd_index,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

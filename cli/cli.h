@@ -57,6 +57,7 @@ extern const struct rm_command rm_cmd_serve, rm_cmd_check, rm_cmd_reload,
 /* appended */
 extern const struct rm_command rm_cmd_tlsrpt;
 extern const struct rm_command rm_cmd_sieve;
+extern const struct rm_command rm_cmd_index;
 /* cmd_dns_tls.c: the MTA-STS, TLS-RPT and TLSA part of `rmail dns` */
 void rm_dns_print_transport(const struct rm_config *c, const char *domain,
 			    const char *sts_mode, const char *tlsrpt_rua);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "index/index.h"
 
 static void finding(void *arg, const char *where, const char *what,
 		    int repaired)
@@ -49,6 +50,9 @@ static int run(struct rm_cli *cli)
 		fprintf(stderr, "check-store: %s\n", err.msg);
 		return 1;
 	}
+	/* the per-host index (core/index): verified, or dropped after a
+	 * repair changed the store under it */
+	left += rm_index_check(repair, repair && found > 0, finding, &found);
 	printf("check-store: %u problem%s found, %d left\n", found,
 	       found == 1 ? "" : "s", left);
 	return left == 0 ? 0 : 1;

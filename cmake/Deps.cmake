@@ -25,6 +25,9 @@ pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(LIBIDN2 REQUIRED IMPORTED_TARGET libidn2)
 # libcurl (OpenSSL flavour): MTA-STS policy fetches, TLS-RPT uploads
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.85)
+# the header cache and full-text index (core/index): FTS5 with the
+# trigram tokenizer needs 3.34
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3>=3.34)
 # libunbound: found directly, since Debian's libunbound.pc names
 # libevent in Requires.private and pkg-config then wants libevent-dev.
 find_library(LIBUNBOUND_LIBRARY unbound REQUIRED)

@@ -698,6 +698,21 @@ static int convert(struct fill_ctx *fc, const struct rm_core_raw *r,
 	c->processes = r->processes > 0 ? (uint32_t)r->processes : rm_ncpu();
 	if (c->processes > HOSTSHM_PROCS)
 		c->processes = HOSTSHM_PROCS;
+	c->index.enabled = r->index_enabled != 0;
+	/* a per-host cache: never on the (maybe shared) mail root */
+	c->index.dir = r->index_dir != NULL
+			       ? abs_path(c->pool, c->dir, r->index_dir)
+		       : strncmp(c->dir, "/etc", 4) == 0 &&
+				       (c->dir[4] == '/' || c->dir[4] == '\0')
+			       ? "/var/cache/rmail/index"
+			       : rm_psprintf(c->pool, "%s/index", c->dir);
+	if (c->mail_root != NULL &&
+	    strncmp(c->index.dir, c->mail_root, strlen(c->mail_root)) == 0 &&
+	    (c->index.dir[strlen(c->mail_root)] == '/' ||
+	     c->index.dir[strlen(c->mail_root)] == '\0'))
+		problem(fc, "index.dir",
+			"must not be under mail_root: SQLite's locking is not "
+			"safe on a shared root");
 
 	c->pid_file = abs_path(c->pool, c->dir, r->pid_file);
 	c->control_socket = abs_path(c->pool, c->dir, r->control_socket);

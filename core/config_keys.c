@@ -660,4 +660,13 @@ const struct rmail_conf_key rm_core_keys[] = {
 	  "listeners (0: one per core, at most 32; 1: a single process, no "
 	  "supervisor)",
 	  check_processes),
+	K("index.enabled", RMAIL_CONF_BOOL, 0, index_enabled, "true",
+	  "keep the per-host header cache and full-text index that IMAP "
+	  "SEARCH uses (docs/storage.md); off: searches read every message",
+	  NULL),
+	K("index.dir", S, N, index_dir, "null",
+	  "where the index lives: a local directory of this host, never "
+	  "under mail_root (null: /var/cache/rmail/index for a config under "
+	  "/etc, else index/ beside the config file)",
+	  NULL),
 	RMAIL_CONF_END};

@@ -62,6 +62,8 @@ struct rm_core_raw {
 	const char *tlsrpt_org_name, *tlsrpt_contact, *tlsrpt_report_from;
 	const char *spam_header, *spam_value;
 	int64_t processes;
+	int index_enabled;
+	const char *index_dir;
 };
 
 /* a core-only key flag: a STR_MAP whose values may also be objects,

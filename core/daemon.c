@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "hostshm.h"
 #include "dns/dns.h"
+#include "index/index.h"
 #include "mailauth/dkim_keys.h"
 #include "submit/mta_sts.h"
 #include "submit/tlsrpt.h"
@@ -348,6 +349,11 @@ static int serve(const struct timespec *t0, bool print_endpoints)
 	 * "queue kick" control command */
 	if (rm_submit_init(&err) < 0 || rm_submit_start(&err) < 0)
 		goto fail_mods;
+	/* the header cache and full-text index: its update thread (one
+	 * per worker process; the per-file lease keeps one writer) */
+	if (rm_index_start() < 0)
+		rm_log(RMAIL_LOG_WARN,
+		       "index: no update thread, searches scan");
 	rm_dmarc_send_start();
 	/* MTA-STS policy refresh, TLS-RPT daily reports */
 	if (first)
@@ -373,6 +379,7 @@ static int serve(const struct timespec *t0, bool print_endpoints)
 	rm_workers_shutdown(d.drain_deadline > rm_now()
 				    ? d.drain_deadline - rm_now()
 				    : 1.0);
+	rm_index_stop();
 	rm_modules_fini();
 	rm_dns_shutdown();
 	rm_log(RMAIL_LOG_INFO, "stopped");
@@ -384,6 +391,7 @@ fail_mods:
 	rm_conn_close_all(RMAIL_CLOSE_SHUTDOWN);
 	rm_control_stop();
 	rm_workers_shutdown(1.0);
+	rm_index_stop();
 	rm_modules_fini();
 	rm_dns_shutdown();
 	return 1;

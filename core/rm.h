@@ -195,6 +195,11 @@ struct rm_config {
 	} spam;
 	/* appended: worker processes (core/supervisor.c); never 0 */
 	uint32_t processes;
+	/* appended: the header cache and full-text index (core/index) */
+	struct {
+		bool enabled;
+		const char *dir; /* absolute, never NULL */
+	} index;
 };
 
 /* delivery.relay_tls */

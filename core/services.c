@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "index/index.h"
 #include "rm.h"
 #include "submit/filter_sess.h"
 #include "text/casemap.h"
@@ -193,6 +194,9 @@ static const struct rmail_core core_table = {
 	.filter_sess_step = rm_filter_sess_step,
 	.filter_sess_close = rm_filter_sess_close,
 	.casemap = rm_casemap,
+	.index_headers = rm_index_headers,
+	.index_search = rm_index_search,
+	.index_update = rm_index_update,
 };
 
 const struct rmail_core *rm_core(void)

@@ -10,7 +10,7 @@ openssl curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync python3
 python3-yaml libunbound-dev dns-root-data libpsl-dev publicsuffix
 python3-dkim opendkim opendkim-tools haproxy zlib1g-dev dovecot-core
 dovecot-imapd nsd ldnsutils libcurl4-openssl-dev rspamd redis-server
-sieve-connect"
+sieve-connect libsqlite3-dev"
 
 # Packages whose install would start a system service.  The tests start
 # private instances of them; the system copy must never run.

@@ -269,6 +269,53 @@ struct rmail_jwt_claims {
 	int64_t iat, exp; /* unix seconds */
 };
 
+/* ---- the header cache and full-text index (1.5) ------------------ */
+
+/*
+ * One message's cached header fields (core/index, docs/storage.md).
+ * Values are the first occurrence of the field, unfolded, NULL when the
+ * message has none.  `subject` is RFC 2047-decoded to UTF-8 (as
+ * mime_header(.., decode 1) gives it); the other fields are as they
+ * stand in the message (decode 0): parse From/To/Cc with
+ * mime_addresses, Date with any RFC 5322 date reader.  Sized: test
+ * fields with RMAIL_HAS().  Lives only during the callback.
+ */
+struct rmail_index_hdr {
+	uint32_t size; /* sizeof(struct rmail_index_hdr) */
+	uint32_t uid;
+	const char *subject;
+	const char *from, *to, *cc;
+	const char *date;
+	const char *message_id, *references, *in_reply_to;
+};
+
+typedef void (*rmail_index_hdr_fn)(void *arg, const struct rmail_index_hdr *h);
+
+/* What index_search looks in. */
+enum rmail_index_field {
+	RMAIL_INDEX_SUBJECT = 1, /* decoded Subject (SEARCH SUBJECT, HEADER) */
+	RMAIL_INDEX_FROM,	 /* addresses as "name <mbox@host>" */
+	RMAIL_INDEX_TO,
+	RMAIL_INDEX_CC,
+	RMAIL_INDEX_BODY, /* text parts, decoded (SEARCH BODY) */
+	RMAIL_INDEX_TEXT, /* BODY plus every header (SEARCH TEXT) */
+};
+
+/* index_search: the index's answer for one needle */
+struct rmail_index_result {
+	uint32_t size; /* sizeof(struct rmail_index_result), set by caller */
+	/* UIDs (ascending, malloc'd: free() them) that may match, among
+	 * the UIDs up to `upto`; every UID up to `upto` not listed does
+	 * not match.  UIDs above `upto` are not indexed yet: check them
+	 * on the message. */
+	uint32_t *uids;
+	size_t n;
+	uint32_t upto;
+	/* 1: the listed UIDs match exactly (a cached header field); 0:
+	 * confirm each on the message */
+	int exact;
+};
+
 /* ---- the table --------------------------------------------------- */
 
 struct rmail_core {
@@ -547,6 +594,37 @@ struct rmail_core {
 	 * when it is above cap.  Invalid UTF-8 bytes become U+FFFD.  The
 	 * one fold of SEARCH, SORT, Sieve and the full-text index. */
 	size_t (*casemap)(const char *s, size_t n, char *out, size_t cap);
+	/* index: the header cache and full-text index */
+	/* The per-host header cache and full-text index (core/index,
+	 * docs/storage.md): a derived cache outside the mail root, never
+	 * the truth; every entry may find it absent, behind or rebuilt,
+	 * and callers fall back to reading the messages.  Mailboxes are
+	 * named by (user, mailbox, uidvalidity) as the store names them.
+	 *
+	 * index_headers [any thread, blocking: a worker]: the cached
+	 * header fields of `uids` (n entries, ascending), cb once per UID
+	 * the cache holds, in UID order; UIDs it does not report are not
+	 * cached (parse the message).  One pass over the mailbox's rows,
+	 * fit for 100K UIDs.  Returns how many it reported; -1 with err
+	 * when there is no usable cache (disabled, unreadable: none
+	 * reported).  */
+	int (*index_headers)(const char *user, const char *mailbox,
+			     uint32_t uidvalidity, const uint32_t *uids,
+			     size_t n, rmail_index_hdr_fn cb, void *arg,
+			     struct rmail_err *err);
+	/* [any thread, blocking: a worker] Candidates for a substring
+	 * search of `needle` (n bytes, already i;unicode-casemap folded as
+	 * SEARCH compares) in `field` (enum rmail_index_field); see struct
+	 * rmail_index_result.  -1 with err: no usable index, search by
+	 * reading every message. */
+	int (*index_search)(const char *user, const char *mailbox,
+			    uint32_t uidvalidity, int field, const char *needle,
+			    size_t n, struct rmail_index_result *r,
+			    struct rmail_err *err);
+	/* [loop thread] Bring the mailbox's cache up to date off the loop
+	 * (after appends, expunges, a SEARCH that met a backlog); returns
+	 * at once, coalesced, a no-op when the index is disabled. */
+	void (*index_update)(const char *user, const char *mailbox);
 };
 
 #endif

@@ -106,6 +106,11 @@
  *       (RMAIL_STORE_OPS_SIZE_1_5).
  *       rmail_store_ops.msg_savedate: RFC 8514 SAVEDATE, when a
  *       message was saved into its mailbox (RMAIL_STORE_OPS_SIZE_1_5).
+ *       rmail_core.index_headers, index_search and index_update: the
+ *       per-host header cache and full-text index, with struct
+ *       rmail_index_hdr, struct rmail_index_result (sized), enum
+ *       rmail_index_field and rmail_index_hdr_fn (RMAIL_CORE_SIZE_1_5,
+ *       RMAIL_INDEX_HDR_SIZE_1_5, RMAIL_INDEX_RESULT_SIZE_1_5).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -139,7 +144,12 @@
 #define RMAIL_CORE_SIZE_1_3 RMAIL_SIZEOF_THROUGH(struct rmail_core, dns_cancel)
 #define RMAIL_CORE_SIZE_1_4                                                    \
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
-#define RMAIL_CORE_SIZE_1_5 RMAIL_SIZEOF_THROUGH(struct rmail_core, casemap)
+#define RMAIL_CORE_SIZE_1_5                                                    \
+	RMAIL_SIZEOF_THROUGH(struct rmail_core, index_update)
+#define RMAIL_INDEX_HDR_SIZE_1_5                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_index_hdr, in_reply_to)
+#define RMAIL_INDEX_RESULT_SIZE_1_5                                            \
+	RMAIL_SIZEOF_THROUGH(struct rmail_index_result, exact)
 #define RMAIL_PROTO_OPS_SIZE_1_0                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_proto_ops, on_close)
 #define RMAIL_PROTO_OPS_SIZE_1_2                                               \

@@ -385,6 +385,12 @@ static void commit_done(void *arg, int cancelled)
 				    r->uidvalidity, r->uid);
 		}
 	}
+	/* the index learns the new message off the loop, after the
+	 * reply (a search meanwhile reads it from the file) */
+	if (!cancelled && r->rc == 0 &&
+	    RMAIL_HAS(s->mod->core, struct rmail_core, index_update) &&
+	    s->mod->core->index_update != NULL)
+		s->mod->core->index_update(s->user, r->mailbox);
 	run_free(s);
 	imap_async_end(s);
 }

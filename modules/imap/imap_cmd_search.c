@@ -47,8 +47,19 @@ struct text_ctx {
 	struct imap_buf head; /* folded decoded header for TEXT */
 };
 
+/* the index's answer for one key (core->index_search) */
+struct imap_idx_verdict {
+	struct rmail_index_result r;
+	struct imap_idx_verdict *next; /* the job's, to free */
+};
+
 struct search_job {
 	struct imap_session *s;
+	char user[RMAIL_ADDR_MAX + 1];
+	char mailbox[RMAIL_MBOX_NAME_MAX + 1];
+	uint32_t uidvalidity;
+	struct imap_idx_verdict *verdicts;
+	bool backlog; /* the index was behind: ask for an update */
 	struct imap_search_key *root;
 	struct cand *c;
 	size_t n;
@@ -430,6 +441,105 @@ static bool sent_day(struct text_ctx *t, int32_t *day_r)
 	return true;
 }
 
+/* ---- the index (core->index_search) --------------------------------- */
+
+static bool index_usable(const struct imap_mod *mod)
+{
+	const struct rmail_core *core = mod->core;
+
+	return RMAIL_HAS(core, struct rmail_core, index_search) &&
+	       core->index_search != NULL;
+}
+
+/* the index's field for a key, or 0 when it does not keep it */
+static int index_field(const struct imap_search_key *k)
+{
+	if (k->str_len == 0)
+		return 0; /* "has the field": no substring to look up */
+	switch (k->type) {
+	case IMAP_SKEY_BODY:
+		return RMAIL_INDEX_BODY;
+	case IMAP_SKEY_TEXT:
+		return RMAIL_INDEX_TEXT;
+	case IMAP_SKEY_HEADER:
+		if (k->field == NULL)
+			return 0;
+		if (!k->address && strcasecmp(k->field, "Subject") == 0)
+			return RMAIL_INDEX_SUBJECT;
+		if (!k->address)
+			return 0;
+		if (strcasecmp(k->field, "From") == 0)
+			return RMAIL_INDEX_FROM;
+		if (strcasecmp(k->field, "To") == 0)
+			return RMAIL_INDEX_TO;
+		if (strcasecmp(k->field, "Cc") == 0)
+			return RMAIL_INDEX_CC;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ask the index about every key it keeps (worker thread); a key it
+ * cannot answer keeps idx NULL and reads the messages */
+static void index_prepare(struct search_job *j, struct imap_search_key *k,
+			  uint32_t maxuid)
+{
+	const struct rmail_core *core = j->s->mod->core;
+
+	for (; k != NULL; k = k->next) {
+		struct imap_idx_verdict *v;
+		struct rmail_err err;
+		int field;
+
+		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		    k->type == IMAP_SKEY_NOT) {
+			index_prepare(j, k->child, maxuid);
+			continue;
+		}
+		field = index_field(k);
+		if (field == 0)
+			continue;
+		v = calloc(1, sizeof(*v));
+		if (v == NULL)
+			abort();
+		v->r.size = sizeof(v->r);
+		rmail_err_clear(&err);
+		if (core->index_search(j->user, j->mailbox, j->uidvalidity,
+				       field, k->str, k->str_len, &v->r,
+				       &err) < 0) {
+			free(v);
+			j->backlog = true;
+			continue;
+		}
+		if (v->r.upto < maxuid)
+			j->backlog = true;
+		v->next = j->verdicts;
+		j->verdicts = v;
+		k->idx = v;
+	}
+}
+
+/* 0: no match, 1: match, 2: read the message to know */
+static int index_verdict(const struct imap_idx_verdict *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->r.n;
+
+	if (uid > v->r.upto)
+		return 2;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->r.uids[mid] < uid)
+			lo = mid + 1;
+		else if (v->r.uids[mid] > uid)
+			hi = mid;
+		else
+			return v->r.exact ? 1 : 2;
+	}
+	return 0;
+}
+
 /* ---- evaluation ----------------------------------------------------- */
 
 static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass);
@@ -527,9 +637,21 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 			return day == k->date;
 		return day >= k->date;
 	case IMAP_SKEY_HEADER:
+		if (k->idx != NULL) {
+			int v = index_verdict(k->idx, m->uid);
+
+			if (v != 2)
+				return v == 1;
+		}
 		return header_match(t, k->field, k);
 	case IMAP_SKEY_BODY:
 	case IMAP_SKEY_TEXT:
+		if (k->idx != NULL) {
+			int v = index_verdict(k->idx, m->uid);
+
+			if (v != 2)
+				return v == 1;
+		}
 		if (!load(t))
 			return false;
 		if (!t->text_ready)
@@ -643,6 +765,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 	struct text_ctx t;
 	size_t i;
 
+	if (j->user[0] != '\0' && j->n > 0 && index_usable(j->s->mod))
+		index_prepare(j, j->root, j->c[j->n - 1].m.uid);
 	memset(&t, 0, sizeof(t));
 	t.mod = j->s->mod;
 	t.mb = j->mb;
@@ -683,6 +807,13 @@ static void search_work(void *arg, const volatile int *cancel)
 
 static void job_free(struct search_job *j)
 {
+	while (j->verdicts != NULL) {
+		struct imap_idx_verdict *v = j->verdicts;
+
+		j->verdicts = v->next;
+		free(v->r.uids);
+		free(v);
+	}
 	free(j->c);
 	free(j->hits);
 	free(j->uids);
@@ -697,6 +828,12 @@ static void search_done(void *arg, int cancelled)
 		!cancelled && !s->closing && !s->mod->core->conn_closed(s->c);
 
 	s->search_work = NULL;
+	/* what was read from the messages this time is indexed for the
+	 * next search, off the loop */
+	if (j->backlog &&
+	    RMAIL_HAS(s->mod->core, struct rmail_core, index_update) &&
+	    s->mod->core->index_update != NULL)
+		s->mod->core->index_update(j->user, j->mailbox);
 	if (j->post.done != NULL)
 		j->post.done(j->post.arg, s, j->tag, alive);
 	else if (alive) {
@@ -796,6 +933,12 @@ static struct search_job *job_new(struct imap_session *s,
 	job->ret = ret;
 	job->need_body = body;
 	job->mb = mb;
+	/* the index is asked by name (core/index) */
+	if (s->tr->user != NULL && s->tr->name != NULL) {
+		snprintf(job->user, sizeof(job->user), "%s", s->tr->user);
+		snprintf(job->mailbox, sizeof(job->mailbox), "%s", s->tr->name);
+		job->uidvalidity = s->tr->uidvalidity;
+	}
 	return job;
 }
 

@@ -56,6 +56,8 @@ enum imap_search_flag {
 	IMAP_SFLAG_RECENT = 1u << 5,
 };
 
+struct imap_idx_verdict; /* imap_cmd_search.c: the index's answer */
+
 struct imap_search_key {
 	enum imap_search_type type;
 	struct imap_search_key *child; /* AND, OR, NOT */
@@ -72,6 +74,9 @@ struct imap_search_key {
 	int32_t date;		   /* days since 1970-01-01 */
 	struct imap_seqset seqset; /* UID, SEQSET (unresolved) */
 	uint64_t modseq;	   /* MODSEQ */
+	/* HEADER, BODY, TEXT: what the full-text index said, set on the
+	 * worker before the messages are read; NULL: read them */
+	struct imap_idx_verdict *idx;
 };
 
 /*

@@ -1,0 +1,93 @@
+/*
+ * check-store's part for the index: each user's file must pass
+ * SQLite's quick_check and carry our format.  A bad file is a finding;
+ * --repair deletes it (the daemon builds it again: a cache).  After the
+ * store repaired anything, --repair drops every file, since a repair
+ * may change what a (mailbox, UID) holds.
+ */
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "idx.h"
+#include "index.h"
+
+/* read-write without create: a read-only connection cannot open a WAL
+ * file whose -shm is gone */
+static bool file_ok(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool ok = false;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+
+		ok = v != NULL && strcmp((const char *)v, "ok") == 0;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ok && (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='format'",
+				      -1, &st, NULL) != SQLITE_OK ||
+		   sqlite3_step(st) != SQLITE_ROW))
+		ok = false;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+static void drop(const char *path)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+	char p[4200];
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		(void)unlink(p);
+	}
+}
+
+int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
+{
+	const char *dir = idx_dir();
+	struct dirent *e;
+	char path[4200];
+	int left = 0;
+	DIR *d;
+
+	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (n <= 7 || strcmp(e->d_name + n - 7, ".sqlite") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (repair && drop_all) {
+			drop(path);
+			cb(arg, path,
+			   "index dropped after the store's repair; rebuilt "
+			   "in the background",
+			   1);
+			continue;
+		}
+		if (file_ok(path))
+			continue;
+		if (repair)
+			drop(path);
+		else
+			left++;
+		cb(arg, path,
+		   "index file fails SQLite's quick_check or has another "
+		   "format",
+		   repair);
+	}
+	closedir(d);
+	return left;
+}
