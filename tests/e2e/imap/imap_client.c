@@ -6,7 +6,7 @@
 
 #include "imap_client.h"
 
-struct imd *imd_start(const char *extra)
+struct imd *imd_config(const char *extra)
 {
 	struct imd *d = g_new0(struct imd, 1);
 
@@ -18,8 +18,20 @@ struct imd *imd_start(const char *extra)
 		 "{\"listen\": [\"127.0.0.1:%u\"], "
 		 "\"imaps_listen\": [\"127.0.0.1:%u\"]%s%s}",
 		 d->port, d->tls_port, extra[0] != '\0' ? ", " : "", extra);
+	return d;
+}
+
+void imd_launch(struct imd *d)
+{
 	rmh_write_config(d->h);
 	g_assert_true(rmh_start(d->h));
+}
+
+struct imd *imd_start(const char *extra)
+{
+	struct imd *d = imd_config(extra);
+
+	imd_launch(d);
 	return d;
 }
 

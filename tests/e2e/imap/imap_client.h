@@ -18,6 +18,9 @@ struct imd {
 
 /* start a daemon; `extra` is more JSON for the "imap" section ("" ok) */
 struct imd *imd_start(const char *extra);
+/* imd_start in two steps, for tests that set more keys in between */
+struct imd *imd_config(const char *extra);
+void imd_launch(struct imd *d);
 void imd_stop(struct imd *d);
 /* `rmail user add` before or after the start; quota_mb 0 = default */
 void imd_user(struct imd *d, const char *addr, const char *pass, int quota_mb);

@@ -37,6 +37,9 @@ static struct imd *start(const char *ss_json)
 		 d->port, d->tls_port);
 	if (ss_json != NULL)
 		rmh_set(d->h, "shardstore", ss_json);
+	/* the descriptor counts are the sessions': the index thread opens
+	 * and closes its database on its own schedule after an APPEND */
+	rmh_set(d->h, "index", "{\"enabled\": false}");
 	rmh_write_config(d->h);
 	return d;
 }

@@ -26,7 +26,7 @@ static guint SINK;
 
 static const char SCRIPT[] =
 	"require [\"fileinto\", \"mailbox\", \"imap4flags\", \"vacation\",\r\n"
-	"         \"copy\", \"reject\"];\r\n"
+	"         \"copy\", \"reject\", \"comparator-i;unicode-casemap\"];\r\n"
 	"if header :contains \"subject\" \"[proj]\" {\r\n"
 	"  fileinto :create :flags [\"\\\\Flagged\", \"proj\"] "
 	"\"Projects/Work\";\r\n"
@@ -511,8 +511,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/fileinto-create-flags",
 			test_fileinto_create_flags);
 	g_test_add_func("/sieve/deliver/copy-and-keep", test_copy_and_keep);
-	g_test_add_func("/sieve/deliver/unicode-casemap",
-			test_unicode_casemap);
+	g_test_add_func("/sieve/deliver/unicode-casemap", test_unicode_casemap);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);
