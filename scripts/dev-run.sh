@@ -13,12 +13,8 @@ RMAIL=$TOP/$BUILD/rmail
 scripts/deps.sh
 cmake -S . -B "$BUILD" >/dev/null
 # the daemon and the modules only: tests and fuzzers are `make test`'s
-TARGETS=rmail
-for d in modules/*/; do
-	[ -f "$d/CMakeLists.txt" ] && TARGETS="$TARGETS mod_$(basename "$d")"
-done
-# shellcheck disable=SC2086
-cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target $TARGETS
+cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+	--target rmail rmail_modules
 
 mkdir -p "$VAR/mail"
 if [ ! -f "$CONF" ]; then
