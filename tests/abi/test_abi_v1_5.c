@@ -33,35 +33,12 @@ static void test_sizes(void)
 			 fx15_filter_target_size);
 }
 
-/* every stored copy holding tag */
-static void find_all(const char *dir, const char *tag, GPtrArray *out)
-{
-	GDir *d = g_dir_open(dir, 0, NULL);
-	const char *e;
-
-	if (d == NULL)
-		return;
-	while ((e = g_dir_read_name(d)) != NULL) {
-		char *p = g_build_filename(dir, e, NULL), *text = NULL;
-
-		if (g_file_test(p, G_FILE_TEST_IS_DIR))
-			find_all(p, tag, out);
-		else if (g_str_has_suffix(e, ".eml") &&
-			 g_file_get_contents(p, &text, NULL, NULL) &&
-			 strstr(text, tag) != NULL)
-			g_ptr_array_add(out, g_strdup(p));
-		g_free(text);
-		g_free(p);
-	}
-	g_dir_close(d);
-}
-
 static GPtrArray *copies(struct rmh *h, const char *tag)
 {
 	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
 	char *dir = g_build_filename(rmh_dir(h), "mail", NULL);
 
-	find_all(dir, tag, a);
+	sc_find_all(dir, tag, a);
 	g_free(dir);
 	return a;
 }

@@ -99,6 +99,30 @@ static char *sc_find(const char *dir, const char *tag, char **path_r)
 	return found;
 }
 
+/* every stored copy under dir whose text holds tag: their paths */
+static G_GNUC_UNUSED void sc_find_all(const char *dir, const char *tag,
+				      GPtrArray *out)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *e;
+
+	if (d == NULL)
+		return;
+	while ((e = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, e, NULL), *text = NULL;
+
+		if (g_file_test(p, G_FILE_TEST_IS_DIR))
+			sc_find_all(p, tag, out);
+		else if (g_str_has_suffix(e, ".eml") &&
+			 g_file_get_contents(p, &text, NULL, NULL) &&
+			 strstr(text, tag) != NULL)
+			g_ptr_array_add(out, g_strdup(p));
+		g_free(text);
+		g_free(p);
+	}
+	g_dir_close(d);
+}
+
 static G_GNUC_UNUSED char *sc_stored(struct rmh *h, const char *tag,
 				     char **path_r)
 {
