@@ -26,7 +26,12 @@ static guint SINK;
 
 static const char SCRIPT[] =
 	"require [\"fileinto\", \"mailbox\", \"imap4flags\", \"vacation\",\r\n"
-	"         \"copy\", \"reject\", \"comparator-i;unicode-casemap\"];\r\n"
+	"         \"copy\", \"reject\", \"comparator-i;unicode-casemap\",\r\n"
+	"         \"variables\"];\r\n"
+	"if header :matches \"subject\" \"sorted: *\" {\r\n"
+	"  fileinto :create \"${1}\";\r\n"
+	"  stop;\r\n"
+	"}\r\n"
 	"if header :contains \"subject\" \"[proj]\" {\r\n"
 	"  fileinto :create :flags [\"\\\\Flagged\", \"proj\"] "
 	"\"Projects/Work\";\r\n"
@@ -166,6 +171,23 @@ static void test_unicode_casemap(void)
 	a = copies("alice", "body t-strasse");
 	g_assert_cmpuint(a->len, ==, 1);
 	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "Streets"));
+	g_ptr_array_unref(a);
+}
+
+/* a folder named by the sender's text (a variable from Subject) that
+ * the store refuses (a control character, "//"): the copy is kept in
+ * INBOX with a 250, never queued to fail again */
+static void test_hostile_folder_name(void)
+{
+	GPtrArray *a;
+
+	deliver_ok("sender@far.test", "=?UTF-8?Q?sorted:_a=01b?=", "",
+		   "t-badname1");
+	deliver_ok("sender@far.test", "sorted: x//y", "", "t-badname2");
+	a = copies("alice", "body t-badname");
+	g_assert_cmpuint(a->len, ==, 2);
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 1), "/INBOX/"));
 	g_ptr_array_unref(a);
 }
 
@@ -489,6 +511,8 @@ int main(int argc, char **argv)
 			test_fileinto_create_flags);
 	g_test_add_func("/sieve/deliver/copy-and-keep", test_copy_and_keep);
 	g_test_add_func("/sieve/deliver/unicode-casemap", test_unicode_casemap);
+	g_test_add_func("/sieve/deliver/hostile-folder-name",
+			test_hostile_folder_name);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);
