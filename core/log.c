@@ -60,9 +60,10 @@ void rm_vlog(int level, const char *prefix, const char *fmt, va_list ap)
 			off = sizeof(line) - 1;
 	}
 	vsnprintf(line + off, sizeof(line) - off, fmt, ap);
-	/* one record per line: a CR or LF in logged data cannot forge one */
+	/* one record per line: a CR or LF in logged data cannot forge one,
+	 * nor another control character reach a terminal */
 	for (char *p = line; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	if (log_syslog) {
 		syslog(level, "%s", line);

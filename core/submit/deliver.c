@@ -152,8 +152,19 @@ int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
 		/* the filter's choice beats the quarantine default */
 		snprintf(mbox, sizeof(mbox), "%s", t->mailbox);
 		if (strcmp(mbox, "INBOX") != 0 &&
-		    target_mailbox(user, mbox, err) < 0)
-			return -1;
+		    target_mailbox(user, mbox, err) < 0) {
+			if (err->code != RMAIL_E_INVAL)
+				return -1;
+			/* a name the store refuses (a Sieve variable the
+			 * sender wrote) is refused on every retry: the
+			 * choice cannot stand, the message can */
+			rm_log(RMAIL_LOG_WARN,
+			       "deliver to %s: mailbox \"%s\" refused (%s): "
+			       "kept in INBOX",
+			       user, mbox, err->msg);
+			rmail_err_clear(err);
+			snprintf(mbox, sizeof(mbox), "INBOX");
+		}
 	} else if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0) {
 		return -1;
 	}
