@@ -92,6 +92,8 @@ int64_t idx_db_mbox(struct sqlite3 *db, const char *mailbox,
 /* the one writer per host and file: flock on "<file>.lock"; -1 when
  * another process (or thread) holds it */
 int idx_lease_take(const char *user);
+/* the same lease by the file's path (check-store walks files) */
+int idx_lease_file(const char *path);
 void idx_lease_drop(int fd);
 
 /* ---- idx_write.c --------------------------------------------------- */

@@ -24,6 +24,7 @@ static bool file_ok(const char *path)
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
 		    SQLITE_OK &&
+	    sqlite3_busy_timeout(db, 2000) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) ==
 		    SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
@@ -58,7 +59,7 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 	const char *dir = idx_dir();
 	struct dirent *e;
 	char path[4200];
-	int left = 0;
+	int left = 0, lease;
 	DIR *d;
 
 	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
@@ -77,16 +78,23 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 			   1);
 			continue;
 		}
-		if (file_ok(path))
+		/* a daemon's writer holds the file (it may be creating it,
+		 * or mid-transaction): not checked now rather than called
+		 * corrupt, and never deleted under it */
+		lease = idx_lease_file(path);
+		if (lease < 0)
 			continue;
-		if (repair)
-			drop(path);
-		else
-			left++;
-		cb(arg, path,
-		   "index file fails SQLite's quick_check or has another "
-		   "format",
-		   repair);
+		if (!file_ok(path)) {
+			if (repair)
+				drop(path);
+			else
+				left++;
+			cb(arg, path,
+			   "index file fails SQLite's quick_check or has "
+			   "another format",
+			   repair);
+		}
+		idx_lease_drop(lease);
 	}
 	closedir(d);
 	return left;

@@ -280,13 +280,11 @@ int64_t idx_db_mbox(sqlite3 *db, const char *mailbox, uint32_t uidvalidity,
 	return id;
 }
 
-int idx_lease_take(const char *user)
+int idx_lease_file(const char *path)
 {
-	char path[4096], lk[4200];
+	char lk[4200];
 	int fd;
 
-	if (idx_db_path(user, path, sizeof(path)) < 0 || mkdirs(idx_dir()) < 0)
-		return -1;
 	snprintf(lk, sizeof(lk), "%s.lock", path);
 	fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -296,6 +294,15 @@ int idx_lease_take(const char *user)
 		return -1;
 	}
 	return fd;
+}
+
+int idx_lease_take(const char *user)
+{
+	char path[4096];
+
+	if (idx_db_path(user, path, sizeof(path)) < 0 || mkdirs(idx_dir()) < 0)
+		return -1;
+	return idx_lease_file(path);
 }
 
 void idx_lease_drop(int fd)
