@@ -7,11 +7,13 @@
  * index folds exactly as mod_imap's SEARCH does (both through the
  * core's casemap).
  */
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "imap_casemap.h"
@@ -254,6 +256,40 @@ static void test_fold_same(void)
 	g_rand_free(rnd);
 }
 
+static void count_finding(void *arg, const char *where, const char *what,
+			  int repaired)
+{
+	(void)where;
+	(void)what;
+	(void)repaired;
+	(*(int *)arg)++;
+}
+
+/* check-store beside a running writer: a file whose lease a writer
+ * holds is neither called corrupt nor deleted; once free, a damaged
+ * file is found and --repair drops it (runs last: it damages it) */
+static void test_check_in_use(void)
+{
+	char path[4096];
+	int lease, found = 0, fd;
+
+	g_assert_cmpint(idx_db_path(USER, path, sizeof(path)), ==, 0);
+	fd = open(path, O_WRONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pwrite(fd, "garbage!garbage!", 16, 0), ==, 16);
+	close(fd);
+	lease = idx_lease_take(USER);
+	g_assert_cmpint(lease, >=, 0);
+	g_assert_cmpint(rm_index_check(1, 0, count_finding, &found), ==, 0);
+	g_assert_cmpint(found, ==, 0);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	idx_lease_drop(lease);
+	g_assert_cmpint(rm_index_check(0, 0, count_finding, &found), ==, 1);
+	g_assert_cmpint(found, ==, 1);
+	g_assert_cmpint(rm_index_check(1, 0, count_finding, &found), ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char **argv)
 {
 	struct rm_cli cli = {.quiet_init = true};
@@ -303,6 +339,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core/index/headers-batch", test_headers_batch);
 	g_test_add_func("/core/index/search", test_search);
 	g_test_add_func("/core/index/fold-same-as-imap", test_fold_same);
+	g_test_add_func("/core/index/zz-check-in-use", test_check_in_use);
 	rc = g_test_run();
 	{
 		char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
