@@ -54,6 +54,16 @@ static void drop(const char *path)
 	}
 }
 
+/* a writer holds its lease for one batch: wait that long, not more */
+static int lease_wait(const char *path)
+{
+	int lease = -1;
+
+	for (int i = 0; i < 100 && (lease = idx_lease_file(path)) < 0; i++)
+		usleep(50000);
+	return lease;
+}
+
 int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 {
 	const char *dir = idx_dir();
@@ -79,9 +89,10 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 			continue;
 		}
 		/* a daemon's writer holds the file (it may be creating it,
-		 * or mid-transaction): not checked now rather than called
-		 * corrupt, and never deleted under it */
-		lease = idx_lease_file(path);
+		 * or mid-transaction): checked once it lets go, and if it
+		 * does not, not checked rather than called corrupt, and
+		 * never deleted under it */
+		lease = lease_wait(path);
 		if (lease < 0)
 			continue;
 		if (!file_ok(path)) {
