@@ -85,7 +85,7 @@
  *       rmail_submit_opts.filters (RMAIL_FILTER_OPS_SIZE_1_4,
  *       RMAIL_FILTER_MSG_SIZE_1_4, RMAIL_CORE_SIZE_1_4,
  *       RMAIL_SUBMIT_OPTS_SIZE_1_4).
- *  1.5  (this release; every append below goes under it)
+ *  1.5  (release 0.5 work, frozen in tests/abi/v1_5)
  *       rmail_core.casemap: i;unicode-casemap (RFC 5051), the table
  *       mod_imap kept, now the core's for every module
  *       (RMAIL_CORE_SIZE_1_5).
@@ -111,6 +111,7 @@
  *       rmail_index_hdr, struct rmail_index_result (sized), enum
  *       rmail_index_field and rmail_index_hdr_fn (RMAIL_CORE_SIZE_1_5,
  *       RMAIL_INDEX_HDR_SIZE_1_5, RMAIL_INDEX_RESULT_SIZE_1_5).
+ *  1.6  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -122,7 +123,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 5
+#define RMAIL_ABI_MINOR 6
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
