@@ -515,6 +515,51 @@ static void test_check_move_claim(struct ss_fx *fx, gconstpointer d)
 	g_free(mbdir);
 }
 
+/* worker processes start together on a root nobody has opened yet
+ * (`processes: 2` on a fresh install): every one opens it, and the
+ * FORMAT they leave is whole */
+static void test_fresh_root_race(struct ss_fx *fx, gconstpointer d)
+{
+	enum { NPROC = 8, ROUNDS = 20 };
+	unsigned round, i, ok = 0;
+
+	(void)d;
+	for (round = 0; round < ROUNDS; round++) {
+		char *root = g_strdup_printf("%s/fresh%u", fx->dir, round);
+		char *fmt = g_strdup_printf("%s/FORMAT", root), *body = NULL;
+		pid_t pids[NPROC];
+
+		for (i = 0; i < NPROC; i++) {
+			pids[i] = fork();
+			g_assert_cmpint(pids[i], >=, 0);
+			if (pids[i] == 0) {
+				struct rmail_err err = {0};
+				struct ss_store st;
+				int rc = ss_store_open(&st, fake_core_init(),
+						       root, &err);
+
+				if (rc != 0)
+					fprintf(stderr, "open: %s\n", err.msg);
+				else
+					ss_store_close(&st);
+				_exit(rc == 0 ? 0 : 1);
+			}
+		}
+		for (i = 0; i < NPROC; i++) {
+			int st;
+
+			g_assert_cmpint(waitpid(pids[i], &st, 0), ==, pids[i]);
+			ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		}
+		g_assert_true(g_file_get_contents(fmt, &body, NULL, NULL));
+		g_assert_cmpstr(body, ==, "rmail-shardstore 2\n");
+		g_free(body);
+		g_free(fmt);
+		g_free(root);
+	}
+	g_assert_cmpuint(ok, ==, NPROC * ROUNDS);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -530,5 +575,6 @@ int main(int argc, char **argv)
 	T("check-store", test_check_store);
 	T("dup-high", test_dup_high);
 	T("check-store-move-claim", test_check_move_claim);
+	T("fresh-root-race", test_fresh_root_race);
 	return g_test_run();
 }
