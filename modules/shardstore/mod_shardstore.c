@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,13 +65,13 @@ void ss_boot_id(char out[40])
 
 static int format_write(struct ss_store *st, struct rmail_err *err)
 {
-	char buf[64];
+	char buf[64], tmp[48];
 	int fd, n;
 
 	n = snprintf(buf, sizeof(buf), SS_FORMAT_MAGIC " %d\n",
 		     SS_FORMAT_VERSION);
-	fd = ss_openat(st->root_fd, ".FORMAT.tmp", O_WRONLY | O_CREAT | O_TRUNC,
-		       0644);
+	snprintf(tmp, sizeof(tmp), ".FORMAT.%ld.tmp", (long)getpid());
+	fd = ss_openat(st->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -79,7 +80,7 @@ static int format_write(struct ss_store *st, struct rmail_err *err)
 	}
 	ss_mbox_chown(st, fd);
 	close(fd);
-	if (renameat(st->root_fd, ".FORMAT.tmp", st->root_fd, "FORMAT") < 0)
+	if (renameat(st->root_fd, tmp, st->root_fd, "FORMAT") < 0)
 		return rmail_err_set(err, RMAIL_E_IO, "rename FORMAT: %s",
 				     strerror(errno));
 	return 0;
@@ -128,6 +129,24 @@ static int format_check(struct ss_store *st, struct rmail_err *err)
 	return format_write(st, err);
 }
 
+/* Worker processes (and several daemons) open a new root at the same
+ * moment: one at a time writes FORMAT or migrates, the others then read
+ * what it wrote.  The lock is the root directory's, held only here.  A
+ * filesystem that cannot flock a directory (some NFS setups) goes on
+ * unlocked: the per-process temp name keeps FORMAT whole there. */
+static int format_check_locked(struct ss_store *st, struct rmail_err *err)
+{
+	bool locked;
+	int rc;
+
+	while (!(locked = flock(st->root_fd, LOCK_EX) == 0) && errno == EINTR)
+		;
+	rc = format_check(st, err);
+	if (locked)
+		flock(st->root_fd, LOCK_UN);
+	return rc;
+}
+
 int ss_store_open(struct ss_store *st, const struct rmail_core *core,
 		  const char *mail_root, struct rmail_err *err)
 {
@@ -152,7 +171,7 @@ int ss_store_open(struct ss_store *st, const struct rmail_core *core,
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	ss_fs_probe(st);
-	if (format_check(st, err) < 0 || ss_users_open(st, err) < 0) {
+	if (format_check_locked(st, err) < 0 || ss_users_open(st, err) < 0) {
 		pthread_mutex_destroy(&st->lock);
 		goto fail;
 	}
