@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,6 +323,64 @@ static void test_load_errors(void)
 	g_assert_nonnull(rm_tls_client_ctx());
 }
 
+/* daemons started together on a new shared mail root (two hosts, or
+ * `rmail run` twice): each one starts, with a key that matches its
+ * certificate.  The RSA pair is there already (an older root), so the
+ * race is over the fast ECDSA pair, many times. */
+static void test_generate_race(void)
+{
+	enum { NPROC = 8, ROUNDS = 10 };
+	unsigned round, i, ok = 0;
+
+	for (round = 0; round < ROUNDS; round++) {
+		char *root = g_dir_make_tmp("rmail-tls-XXXXXX", NULL);
+		char *tls = g_build_filename(root, "tls", NULL), *cmd;
+		pid_t pids[NPROC];
+		struct rm_config conf;
+		struct rm_tls_files f;
+		struct rmail_err err;
+
+		memset(&conf, 0, sizeof(conf));
+		conf.hostname = "mail.example.test";
+		conf.mail_root = root;
+		g_assert_cmpint(g_mkdir(tls, 0750), ==, 0);
+		cmd = g_strdup_printf("cp '%s/tests/certs/cert.pem' "
+				      "'%s/tests/certs/key.pem' '%s/'",
+				      srcdir(), srcdir(), tls);
+		g_assert_cmpint(system(cmd), ==, 0);
+		g_free(cmd);
+		for (i = 0; i < NPROC; i++) {
+			pids[i] = fork();
+			g_assert_cmpint(pids[i], >=, 0);
+			if (pids[i] == 0) {
+				int rc = rm_tls_ensure(&conf, -1, -1, &f, &err);
+
+				if (rc == 0)
+					rc = rm_tls_load_files(&f, &err);
+				if (rc < 0)
+					fprintf(stderr, "%s\n", err.msg);
+				_exit(rc < 0 ? 1 : 0);
+			}
+		}
+		for (i = 0; i < NPROC; i++) {
+			int st;
+
+			g_assert_cmpint(waitpid(pids[i], &st, 0), ==, pids[i]);
+			ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		}
+		/* and what they left matches too */
+		if (rm_tls_ensure(&conf, -1, -1, &f, &err) < 0 ||
+		    rm_tls_load_files(&f, &err) < 0)
+			g_error("%s", err.msg);
+		cmd = g_strdup_printf("rm -rf '%s'", root);
+		g_assert_cmpint(system(cmd), ==, 0);
+		g_free(cmd);
+		g_free(tls);
+		g_free(root);
+	}
+	g_assert_cmpuint(ok, ==, NPROC * ROUNDS);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -329,5 +388,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/core_net/tls/load_errors", test_load_errors);
 	g_test_add_func("/core_net/tls/generate_4096", test_generate_and_reuse);
 	g_test_add_func("/core_net/tls/tickets", test_tickets);
+	g_test_add_func("/core_net/tls/generate_race", test_generate_race);
 	return g_test_run();
 }
