@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,7 +282,8 @@ static int write_pem(const char *path, int mode, EVP_PKEY *pk, X509 *x, int uid,
 	FILE *f;
 	int fd, ok;
 
-	snprintf(tmp, sizeof(tmp), "%.*s.tmp", PATH_MAX - 8, path);
+	snprintf(tmp, sizeof(tmp), "%.*s.%ld.tmp", PATH_MAX - 32, path,
+		 (long)getpid());
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
@@ -395,6 +397,42 @@ static int ticket_secret(const struct rm_config *conf, int uid, int gid,
 	return 0;
 }
 
+static bool pair_missing(char p[4][PATH_MAX], int i)
+{
+	return access(p[i], F_OK) < 0 || access(p[i + 1], F_OK) < 0;
+}
+
+/* Daemons started together on a new mail root (hosts sharing it) take
+ * turns under an flock of tls/: one generates, the others then find
+ * its pair, so no one serves a key with another's certificate.  Where
+ * a directory cannot be locked the per-process temp names still keep
+ * every file whole. */
+static int ensure_pairs(const char *dir, char p[4][PATH_MAX], const char *host,
+			int uid, int gid, struct rmail_err *err)
+{
+	bool locked = false;
+	int fd = -1, rc = 0;
+
+	if (!pair_missing(p, 0) && !pair_missing(p, 2))
+		return 0;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return rmail_err_set(err, RMAIL_E_IO, "cannot create %s: %s",
+				     dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		while (!(locked = flock(fd, LOCK_EX) == 0) && errno == EINTR)
+			;
+	for (int i = 0; i < 4 && rc == 0; i += 2)
+		if (pair_missing(p, i))
+			rc = generate(dir, p[i], p[i + 1], host, i == 2, uid,
+				      gid, err);
+	if (locked)
+		flock(fd, LOCK_UN);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 		  struct rm_tls_files *out, struct rmail_err *err)
 {
@@ -439,11 +477,8 @@ int rm_tls_ensure(const struct rm_config *conf, int uid, int gid,
 	host = conf->hostname != NULL ? conf->hostname : "localhost";
 	/* each pair on its own: a mail root of an older release has the
 	 * RSA pair and gets the ECDSA one beside it */
-	for (int i = 0; i < 4; i += 2)
-		if ((access(p[i], F_OK) < 0 || access(p[i + 1], F_OK) < 0) &&
-		    generate(dir, p[i], p[i + 1], host, i == 2, uid, gid, err) <
-			    0)
-			return -1;
+	if (ensure_pairs(dir, p, host, uid, gid, err) < 0)
+		return -1;
 	const char **slot[4] = {&out->cert, &out->key, &out->cert2, &out->key2};
 
 	for (int i = 0; i < 4; i++) {
