@@ -371,18 +371,18 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	if (opts & IMAP_LIST_SEL_RECURSIVE)
-		childinfo_build(&ci, &x, first, ref, opts, s->utf8);
+		childinfo_build(&ci, &x, first, ref, opts, imap_utf8_names(s));
 	for (i = 0; i < x.n; i++) {
 		struct list_ent *e = &x.v[i];
 		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
 		bool sp = false, sel, withci;
 		struct ci_ent *cie;
 
-		if (!pattern_hit(first, ref, e->name, s->utf8)) {
+		if (!pattern_hit(first, ref, e->name, imap_utf8_names(s))) {
 			if ((opts & IMAP_LIST_LSUB) &&
 			    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
 				lsub_parents(&par, first, ref, e->name,
-					     s->utf8);
+					     imap_utf8_names(s));
 			continue;
 		}
 		sel = selected(e, opts);

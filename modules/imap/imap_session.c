@@ -599,7 +599,7 @@ void imap_write_astring(struct imap_session *s, const char *str)
 		eight |= ch >= 0x80;
 	}
 	/* RFC 6855 3: UTF-8 in quoted strings once enabled */
-	if (eight && (!s->utf8 || mutf7_utf8_name(str, n, &why) < 0))
+	if (eight && (!imap_utf8_names(s) || mutf7_utf8_name(str, n, &why) < 0))
 		lit = true;
 	if (lit || n > 1000) {
 		imap_printf(s, "{%zu}\r\n", n);
@@ -636,7 +636,7 @@ int imap_mbox_wire(const struct imap_session *s, const char *name, char *out,
 	const char *why;
 	size_t len = strlen(name);
 
-	if (s->utf8)
+	if (imap_utf8_names(s))
 		return name_utf8(name, len, out, size, &len, &why);
 	return mutf7_encode(name, len, out, size, &len, &why);
 }
@@ -658,7 +658,8 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 	/* decode on the stack: only the result touches the arena.  After
 	 * ENABLE UTF8=ACCEPT the name is UTF-8 as sent: "&" is itself */
 	if (a->len == 0 || strlen(a->str) != a->len ||
-	    (s->utf8 ? name_utf8(a->str, a->len, buf, sizeof(buf), &len, &why)
+	    (imap_utf8_names(s)
+		     ? name_utf8(a->str, a->len, buf, sizeof(buf), &len, &why)
 		     : mutf7_decode(a->str, a->len, buf, sizeof(buf), &len,
 				    &why)) < 0 ||
 	    (out = imap_arena_alloc(&s->arena, len + 1)) == NULL) {
@@ -725,7 +726,7 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 		memcpy(buf + len, sys[i].n, sys[i].len);
 		len += sys[i].len;
 	}
-	if (s->tr != NULL && imap_uids_has(&s->recent, m->uid)) {
+	if (s->tr != NULL && !s->rev2 && imap_uids_has(&s->recent, m->uid)) {
 		if (len > 7)
 			buf[len++] = ' ';
 		memcpy(buf + len, "\\Recent", 7);

@@ -390,6 +390,84 @@ static void test_imaplib(void)
 	g_free(script);
 }
 
+/*
+ * ENABLE IMAP4rev2 (RFC 9051; not advertised yet): UTF-8 names without
+ * UTF8=ACCEPT's CHARSET rule, no RECENT or \\Recent (left to rev1
+ * sessions), SEARCH answered with ESEARCH, STATUS DELETED, OLDNAME
+ * after RENAME.
+ */
+static void test_rev2(void)
+{
+	struct imc *a = imc_fresh(D, "rev2"), *b;
+	char *u, *r;
+
+	u = login_as("rev2", &b);
+	r = imc_ok(a, "ENABLE IMAP4rev2");
+	has(r, "* ENABLED IMAP4rev2\n");
+	g_free(r);
+	g_free(imc_ok(b, "APPEND INBOX {3+}\r\nabc"));
+	g_free(imc_ok(b, "APPEND INBOX {3+}\r\ndef"));
+
+	r = imc_ok(a, "SELECT INBOX");
+	has(r, "* 2 EXISTS");
+	hasnt(r, "RECENT");
+	hasnt(r, "[UNSEEN ");
+	g_free(r);
+	r = imc_ok(a, "FETCH 1:* FLAGS");
+	hasnt(r, "\\Recent");
+	g_free(r);
+	/* the rev1 session still gets them */
+	r = imc_ok(b, "SELECT INBOX");
+	has(r, "* 2 RECENT");
+	g_free(r);
+	g_free(imc_ok(b, "APPEND INBOX {3+}\r\nghi"));
+	r = imc_ok(a, "NOOP");
+	has(r, "* 3 EXISTS");
+	hasnt(r, "RECENT");
+	g_free(r);
+
+	r = imc_ok(a, "SEARCH ALL");
+	has(r, "* ESEARCH (TAG \"");
+	has(r, "\") ALL 1:3\n");
+	hasnt(r, "* SEARCH");
+	g_free(r);
+	r = imc_ok(a, "UID SEARCH 2:3");
+	has(r, "\") UID ALL 2:3\n");
+	g_free(r);
+	r = imc_ok(a, "SEARCH DELETED");
+	has(r, "* ESEARCH (TAG \"");
+	hasnt(r, " ALL ");
+	g_free(r);
+	/* RETURN as before; CHARSET is fine without UTF8=ACCEPT */
+	r = imc_ok(a, "SEARCH RETURN (COUNT) CHARSET UTF-8 ALL");
+	has(r, "\") COUNT 3\n");
+	g_free(r);
+	r = imc_ok(b, "SEARCH ALL");
+	has(r, "* SEARCH 1 2 3\n");
+	g_free(r);
+
+	g_free(imc_ok(a, "STORE 1,3 +FLAGS.SILENT (\\Deleted)"));
+	r = imc_ok(b, "STATUS INBOX (MESSAGES DELETED)");
+	has(r, "* STATUS \"INBOX\" (MESSAGES 3 DELETED 2)");
+	g_free(r);
+
+	/* UTF-8 names; OLDNAME for the rev2 session only */
+	g_free(imc_ok(a, "CREATE \"Caf\xc3\xa9\""));
+	r = imc_ok(a, "RENAME \"Caf\xc3\xa9\" \"Th\xc3\xa9\"");
+	has(r, "* LIST () \"/\" \"Th\xc3\xa9\" (\"OLDNAME\" "
+	       "(\"Caf\xc3\xa9\"))\n");
+	g_free(r);
+	r = imc_ok(b, "RENAME \"Th&AOk-\" \"Caf&AOk-\"");
+	hasnt(r, "OLDNAME");
+	g_free(r);
+	r = imc_ok(a, "LIST \"\" \"Caf*\"");
+	has(r, "\"Caf\xc3\xa9\"");
+	g_free(r);
+	imc_close(a);
+	imc_close(b);
+	g_free(u);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -401,6 +479,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/utf8/append", test_append);
 	g_test_add_func("/imap/utf8/search", test_search);
 	g_test_add_func("/imap/utf8/imaplib", test_imaplib);
+	g_test_add_func("/imap/rev2/enable", test_rev2);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);
