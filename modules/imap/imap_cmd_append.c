@@ -199,6 +199,15 @@ static void batch_refused(struct imap_session *s, struct imap_append_run *r,
 	run_fail(r, qe.code, qe.msg);
 }
 
+/* RFC 6855 4: the message as "UTF8 (" literal8 ")"; `list` follows
+ * `prev` */
+static bool utf8_data(const struct imap_arg *prev, const struct imap_arg *list)
+{
+	return prev != NULL && imap_arg_atom_eq(prev, "UTF8") &&
+	       list->type == IMAP_ARG_LIST && list->list != NULL &&
+	       list->list->type == IMAP_ARG_LITERAL && list->list->streamed;
+}
+
 /*
  * Flags, date and the store's append_begin for the message whose
  * literal is the last of `a`'s chain (`a`: the first argument after the
@@ -208,16 +217,26 @@ static void begin_message(struct imap_session *s, struct imap_append_run *r,
 			  const struct imap_arg *a)
 {
 	const struct rmail_store_ops *ops;
-	const struct imap_arg *lit;
+	const struct imap_arg *lit, *prev = NULL, *end;
 	const char *kw[64];
 	size_t nkw = 0;
 	struct rmail_append_opts o = {.size = sizeof(o)};
 	void *h;
 
 	for (lit = a; lit != NULL && lit->next != NULL; lit = lit->next)
-		;
+		prev = lit;
 	r->lit = lit;
-	if (a != NULL && a != lit && a->type == IMAP_ARG_LIST) {
+	/* flags and date stop at the message: the literal, or UTF8 */
+	end = lit;
+	if (lit != NULL && utf8_data(prev, lit)) {
+		end = prev;
+		if (!lit->list->literal8) {
+			r->failed = true;
+			rmail_err_set(&r->err, RMAIL_E_INVAL,
+				      "UTF8 takes a literal8");
+		}
+	}
+	if (a != NULL && a != end && a->type == IMAP_ARG_LIST) {
 		if (imap_flag_parse(a, &o.flags, kw, &nkw) < 0) {
 			r->failed = true;
 			rmail_err_set(&r->err, RMAIL_E_INVAL, "Invalid flags");
@@ -226,7 +245,7 @@ static void begin_message(struct imap_session *s, struct imap_append_run *r,
 		o.nkeywords = nkw;
 		a = a->next;
 	}
-	if (a != NULL && a != lit && a->type == IMAP_ARG_QUOTED) {
+	if (a != NULL && a != end && a->type == IMAP_ARG_QUOTED) {
 		if (datetime_parse(a->str, a->len, &o.internaldate) < 0) {
 			r->failed = true;
 			rmail_err_set(&r->err, RMAIL_E_INVAL,
@@ -234,7 +253,7 @@ static void begin_message(struct imap_session *s, struct imap_append_run *r,
 		}
 		a = a->next;
 	}
-	if (a != lit || r->mailbox == NULL) {
+	if (a != end || r->mailbox == NULL) {
 		r->failed = true;
 		rmail_err_set(&r->err, RMAIL_E_INVAL,
 			      "Invalid APPEND "
@@ -395,13 +414,18 @@ static void commit_done(void *arg, int cancelled)
 	imap_async_end(s);
 }
 
-/* the message literal, streamed, ends the command: nothing after it */
+/* the message literal, streamed, ends the command: nothing after it
+ * (in UTF8 ( ), nothing after it in the list either) */
 static bool literal_last(const struct imap_cmd *cmd)
 {
-	const struct imap_arg *a = cmd->args;
+	const struct imap_arg *a = cmd->args, *prev = NULL;
 
-	while (a != NULL && a->next != NULL)
+	while (a != NULL && a->next != NULL) {
+		prev = a;
 		a = a->next;
+	}
+	if (a != NULL && utf8_data(prev, a))
+		return a->list->next == NULL;
 	return a != NULL && a->type == IMAP_ARG_LITERAL && a->streamed;
 }
 

@@ -48,21 +48,30 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd,
 		     bool uid)
 {
 	const struct imap_arg *a;
-	bool cs = false, qr = false;
+	bool cs = false, qr = false, u8 = false, r2 = false;
 
 	(void)uid;
 	/* unknown names are ignored (RFC 5161); ENABLED lists what this
 	 * command turned on */
 	for (a = cmd->args; a != NULL; a = a->next) {
+		if (imap_arg_atom_eq(a, "UTF8=ACCEPT") && !s->utf8)
+			u8 = true;
+		if (imap_arg_atom_eq(a, "IMAP4rev2") && !s->rev2)
+			r2 = true;
 		if (!imap_condstore_supported(s->mod))
-			break;
+			continue;
 		if (imap_arg_atom_eq(a, "CONDSTORE") && !s->condstore)
 			cs = true;
 		else if (imap_arg_atom_eq(a, "QRESYNC") && !s->qresync)
 			qr = true;
 	}
-	imap_printf(s, "* ENABLED%s%s\r\n", cs ? " CONDSTORE" : "",
-		    qr ? " QRESYNC" : "");
+	imap_printf(s, "* ENABLED%s%s%s%s\r\n", cs ? " CONDSTORE" : "",
+		    qr ? " QRESYNC" : "", u8 ? " UTF8=ACCEPT" : "",
+		    r2 ? " IMAP4rev2" : "");
+	if (u8)
+		s->utf8 = true;
+	if (r2)
+		s->rev2 = true;
 	if (qr)
 		s->qresync = true;
 	/* QRESYNC implies CONDSTORE, listed or not (RFC 7162 3.2.3) */

@@ -141,11 +141,30 @@ static void job_work(void *arg, const volatile int *cancel)
 		j->rc = ops->mbox_rename(h, j->user, j->from, j->to, &j->err);
 }
 
+/* RFC 9051 6.3.6: an IMAP4rev2 session learns the new name with the
+ * OLDNAME extended item (the attributes are not looked up again) */
+static void rename_oldname(struct imap_session *s, const char *from,
+			   const char *to)
+{
+	char wfrom[RMAIL_MBOX_NAME_MAX * 4 + 8], wto[sizeof(wfrom)];
+
+	if (!s->rev2 || imap_mbox_wire(s, from, wfrom, sizeof(wfrom)) < 0 ||
+	    imap_mbox_wire(s, to, wto, sizeof(wto)) < 0)
+		return;
+	imap_printf(s, "* LIST () \"/\" ");
+	imap_write_astring(s, wto);
+	imap_printf(s, " (\"OLDNAME\" (");
+	imap_write_astring(s, wfrom);
+	imap_printf(s, "))\r\n");
+}
+
 static void job_done(void *arg, int cancelled)
 {
 	struct mbox_job *j = arg;
 	struct imap_session *s = j->s;
 
+	if (!s->closing && !cancelled && j->rc == 0 && j->to != NULL)
+		rename_oldname(s, j->from, j->to);
 	if (!s->closing) {
 		if (cancelled)
 			imap_tagged(s, s->tag, false, "NO Cancelled");
@@ -254,6 +273,35 @@ void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_cmd *cmd,
 	subscribe(s, cmd, 0);
 }
 
+/*
+ * RFC 9051 STATUS DELETED: the store's status has no such count, so the
+ * shared view is opened (as SELECT would, refreshed) and its flags
+ * counted; -1 when the mailbox cannot be opened.
+ */
+static int deleted_count(struct imap_session *s, const char *name,
+			 unsigned long long *v_r)
+{
+	const struct rmail_store_ops *ops;
+	struct rmail_mbox *mb = NULL;
+	struct rmail_err err;
+	uint32_t i, n;
+	void *h;
+
+	ops = imap_store(s->mod, &h);
+	if (ops->mbox_open(h, s->user, name, &mb, &err) < 0)
+		return -1;
+	if (ops->mbox_refresh(mb, &err) < 0) {
+		ops->mbox_close(&mb);
+		return -1;
+	}
+	*v_r = 0;
+	n = ops->mbox_count(mb);
+	for (i = 0; i < n; i++)
+		*v_r += (ops->mbox_msg(mb, i)->flags & RMAIL_F_DELETED) != 0;
+	ops->mbox_close(&mb);
+	return 0;
+}
+
 /* "(MESSAGES 3 UIDNEXT 4)" for the items in list `items` */
 int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		      const struct rmail_mbox_status *st, const char *name,
@@ -298,8 +346,11 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 			v = st->unseen;
 		else if (strcasecmp(n, "SIZE") == 0)
 			v = st->bytes;
-		else if (strcasecmp(n, "HIGHESTMODSEQ") == 0 &&
-			 imap_condstore_supported(s->mod)) {
+		else if (strcasecmp(n, "DELETED") == 0 && s != NULL) {
+			if (deleted_count(s, name, &v) < 0)
+				continue; /* gone meanwhile: say less */
+		} else if (strcasecmp(n, "HIGHESTMODSEQ") == 0 &&
+			   imap_condstore_supported(s->mod)) {
 			/* a CONDSTORE enabling command (RFC 7162 3.1) */
 			v = st->highestmodseq != 0 ? st->highestmodseq : 1;
 			modseq = true;

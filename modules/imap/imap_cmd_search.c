@@ -969,6 +969,16 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	/* RFC 9051 6.4.4: IMAP4rev2 answers ESEARCH, "RETURN ()" implied */
+	if (s->rev2 && !(ret & IMAP_ESR_PRESENT))
+		ret = IMAP_ESR_PRESENT | IMAP_ESR_ALL;
+	/* RFC 6855 3: the strings are UTF-8 once enabled, a charset label
+	 * conflicts with that */
+	if (s->utf8 && imap_arg_atom_eq(args, "CHARSET")) {
+		imap_tagged(s, cmd->tag, false,
+			    "BAD No CHARSET after ENABLE UTF8=ACCEPT");
+		return;
+	}
 	rc = imap_search_parse(args, &s->arena,
 			       (unsigned)imap_conf(s->mod)->max_depth, &root,
 			       &why);

@@ -47,15 +47,17 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	ops->mbox_info(s->tr->mb, &st);
 	imap_view_flags(s);
-	imap_printf(s, "* %u EXISTS\r\n* %zu RECENT\r\n", s->exists,
-		    s->recent.n);
+	imap_printf(s, "* %u EXISTS\r\n", s->exists);
+	if (!s->rev2) /* RFC 9051 has no RECENT */
+		imap_printf(s, "* %zu RECENT\r\n", s->recent.n);
 	n = ops->mbox_count(s->tr->mb);
 	for (i = 0; i < n; i++)
 		if (!(ops->mbox_msg(s->tr->mb, i)->flags & RMAIL_F_SEEN)) {
 			unseen = i + 1;
 			break;
 		}
-	if (unseen != 0)
+	/* RFC 9051 dropped the UNSEEN response code */
+	if (unseen != 0 && !s->rev2)
 		imap_printf(s, "* OK [UNSEEN %u] First unseen\r\n", unseen);
 	imap_printf(s,
 		    "* OK [UIDVALIDITY %u] UIDs valid\r\n"

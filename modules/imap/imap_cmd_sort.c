@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap_esearch.h"
 #include "imap_search.h"
@@ -203,7 +204,7 @@ static struct imap_sortcache *cache_of(struct imap_tracker *t)
 static void run(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 		bool thread)
 {
-	const struct imap_arg *args = cmd->args;
+	const struct imap_arg *args = cmd->args, *cs;
 	const char *why = "Invalid arguments";
 	struct imap_search_key *root;
 	struct sort_job *j;
@@ -225,9 +226,15 @@ static void run(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 			    0)
 			goto bad;
 	}
+	cs = args;
 	rc = imap_sort_parse_charset(&args, &why);
 	if (rc < 0)
 		goto bad;
+	/* RFC 6855 erratum 4029: only UTF-8 once UTF8=ACCEPT is on */
+	if (s->utf8 && strcasecmp(cs->str, "UTF-8") != 0) {
+		why = "Only the UTF-8 charset after ENABLE UTF8=ACCEPT";
+		goto bad;
+	}
 	if (rc > 0) {
 		/* RFC 5182 2.1: a NO with SAVE empties "$" */
 		if (j->ret & IMAP_ESR_SAVE)

@@ -118,7 +118,7 @@ static bool has_children(const struct list_ctx *x, const char *name)
 
 /* does any of the patterns (after the reference) match name? */
 static bool pattern_hit(const struct imap_arg *first, const char *ref,
-			const char *name)
+			const char *name, bool utf8)
 {
 	const struct imap_arg *pa;
 
@@ -130,8 +130,10 @@ static bool pattern_hit(const struct imap_arg *first, const char *ref,
 		if (!imap_arg_is_list_mailbox(pa))
 			continue;
 		snprintf(pat, sizeof(pat), "%s%s", ref, pa->str);
-		if (mutf7_decode(pat, strlen(pat), dec, sizeof(dec), &dl,
-				 &why) < 0)
+		if (utf8)
+			snprintf(dec, sizeof(dec), "%s", pat);
+		else if (mutf7_decode(pat, strlen(pat), dec, sizeof(dec), &dl,
+				      &why) < 0)
 			continue;
 		if (name_match(dec, name))
 			return true;
@@ -146,7 +148,7 @@ static bool pattern_hit(const struct imap_arg *first, const char *ref,
  * once each by lsub_parents_write.
  */
 static void lsub_parents(struct list_ctx *par, const struct imap_arg *first,
-			 const char *ref, const char *name)
+			 const char *ref, const char *name, bool utf8)
 {
 	char buf[RMAIL_MBOX_NAME_MAX * 4 + 8];
 	struct rmail_mbox_entry pe = {0};
@@ -157,7 +159,7 @@ static void lsub_parents(struct list_ctx *par, const struct imap_arg *first,
 		if (buf[i] != '/')
 			continue;
 		buf[i] = '\0';
-		if (pattern_hit(first, ref, buf)) {
+		if (pattern_hit(first, ref, buf, utf8)) {
 			pe.name = buf;
 			list_cb(par, &pe);
 		}
@@ -186,8 +188,7 @@ static void lsub_parents_write(struct imap_session *s, struct list_ctx *par,
 			       const struct list_ctx *x)
 {
 	char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
-	const char *why;
-	size_t i, wl;
+	size_t i;
 
 	if (par->n > 1)
 		qsort(par->v, par->n, sizeof(*par->v), ent_cmp);
@@ -198,8 +199,7 @@ static void lsub_parents_write(struct imap_session *s, struct list_ctx *par,
 		 * itself */
 		if ((i > 0 && strcmp(name, par->v[i - 1].name) == 0) ||
 		    subscribed(x, name) ||
-		    mutf7_encode(name, strlen(name), wire, sizeof(wire), &wl,
-				 &why) < 0)
+		    imap_mbox_wire(s, name, wire, sizeof(wire)) < 0)
 			continue;
 		imap_printf(s, "* LSUB (\\Noselect) \"/\" ");
 		imap_write_astring(s, wire);
@@ -276,21 +276,21 @@ static void ci_add(struct childinfo *ci, const char *name)
  */
 static void childinfo_build(struct childinfo *ci, const struct list_ctx *x,
 			    const struct imap_arg *first, const char *ref,
-			    unsigned opts)
+			    unsigned opts, bool utf8)
 {
 	char buf[RMAIL_MBOX_NAME_MAX * 4 + 8];
 	size_t i, j, k;
 
 	for (i = 0; i < x->n; i++) {
 		if (!selected(&x->v[i], opts) ||
-		    pattern_hit(first, ref, x->v[i].name))
+		    pattern_hit(first, ref, x->v[i].name, utf8))
 			continue;
 		snprintf(buf, sizeof(buf), "%s", x->v[i].name);
 		for (j = 0; buf[j] != '\0'; j++) {
 			if (buf[j] != '/')
 				continue;
 			buf[j] = '\0';
-			if (pattern_hit(first, ref, buf))
+			if (pattern_hit(first, ref, buf, utf8))
 				ci_add(ci, buf);
 			buf[j] = '/';
 		}
@@ -371,19 +371,18 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 		return;
 	}
 	if (opts & IMAP_LIST_SEL_RECURSIVE)
-		childinfo_build(&ci, &x, first, ref, opts);
+		childinfo_build(&ci, &x, first, ref, opts, imap_utf8_names(s));
 	for (i = 0; i < x.n; i++) {
 		struct list_ent *e = &x.v[i];
 		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
-		const char *why;
-		size_t wl;
 		bool sp = false, sel, withci;
 		struct ci_ent *cie;
 
-		if (!pattern_hit(first, ref, e->name)) {
+		if (!pattern_hit(first, ref, e->name, imap_utf8_names(s))) {
 			if ((opts & IMAP_LIST_LSUB) &&
 			    (e->attrs & RMAIL_MBOX_SUBSCRIBED))
-				lsub_parents(&par, first, ref, e->name);
+				lsub_parents(&par, first, ref, e->name,
+					     imap_utf8_names(s));
 			continue;
 		}
 		sel = selected(e, opts);
@@ -393,8 +392,7 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 			cie->listed = true;
 		if (!sel && !withci)
 			continue;
-		if (mutf7_encode(e->name, strlen(e->name), wire, sizeof(wire),
-				 &wl, &why) < 0)
+		if (imap_mbox_wire(s, e->name, wire, sizeof(wire)) < 0)
 			continue;
 		imap_printf(s, "* %s (",
 			    opts & IMAP_LIST_LSUB ? "LSUB" : "LIST");
@@ -447,12 +445,9 @@ static void list_run(struct imap_session *s, const struct imap_cmd *cmd,
 	/* parents the store does not list: nothing exists there */
 	for (i = 0; i < ci.n; i++) {
 		char wire[RMAIL_MBOX_NAME_MAX * 4 + 8];
-		const char *why;
-		size_t wl;
 
 		if (ci.v[i].listed ||
-		    mutf7_encode(ci.v[i].name, strlen(ci.v[i].name), wire,
-				 sizeof(wire), &wl, &why) < 0)
+		    imap_mbox_wire(s, ci.v[i].name, wire, sizeof(wire)) < 0)
 			continue;
 		imap_printf(s, "* LIST (\\NonExistent %s) \"/\" ",
 			    has_children(&x, ci.v[i].name) ? "\\HasChildren"

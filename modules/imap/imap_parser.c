@@ -130,6 +130,7 @@ static void new_command(struct imap_parser *p)
 	p->tail[0] = NULL;
 	p->depth = 0;
 	p->nliterals = 0;
+	p->utf8_list = NULL;
 	p->need_sep = 0;
 	p->line_len = 0;
 	p->tok_bracket = 0;
@@ -242,10 +243,15 @@ static int bad(struct imap_parser *p, const char *why)
 
 static int is_append_data(const struct imap_parser *p)
 {
+	if (!p->lim.stream_append || p->cmd.name == NULL ||
+	    strcasecmp(p->cmd.name, "APPEND") != 0)
+		return 0;
+	/* RFC 6855 4: "UTF8 (" literal8 ")", the first thing in the list */
+	if (p->depth == 1)
+		return p->stack[1] == p->utf8_list && p->utf8_list->len == 0;
 	/* APPEND mailbox [flags] [date] literal: any top-level literal
 	 * after the mailbox name is message data */
-	return p->lim.stream_append && p->depth == 0 && p->root.len >= 1 &&
-	       p->cmd.name != NULL && strcasecmp(p->cmd.name, "APPEND") == 0;
+	return p->depth == 0 && p->root.len >= 1;
 }
 
 /* RFC 5464: a SETMETADATA value may be a literal8 (kept, not streamed) */
@@ -544,6 +550,7 @@ static int start_literal_size(struct imap_parser *p, unsigned char c)
 static int args_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 {
 	struct imap_arg *a;
+	int utf8;
 
 	if (p->need_sep && c != ' ' && c != ')' && c != '\r' && c != '\n')
 		return bad(p, "Missing space between arguments");
@@ -557,9 +564,14 @@ static int args_byte(struct imap_parser *p, unsigned char c, int *eat_r)
 	case '(':
 		if (p->depth + 1 > p->lim.max_depth)
 			return bad(p, "Lists nested too deeply");
+		/* after the mailbox: a mailbox named UTF8 is no marker */
+		utf8 = is_append_data(p) && p->root.len >= 2 &&
+		       imap_arg_atom_eq(p->tail[0], "UTF8");
 		a = arg_add(p, IMAP_ARG_LIST);
 		if (a == NULL)
 			return bad(p, "Command too long");
+		if (utf8)
+			p->utf8_list = a;
 		p->depth++;
 		p->stack[p->depth] = a;
 		p->tail[p->depth] = NULL;

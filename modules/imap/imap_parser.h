@@ -1,6 +1,7 @@
 /*
  * Resumable IMAP command parser (RFC 3501 section 9, LITERAL+ of RFC 7888,
- * literal8 of RFC 3516 as APPEND message data).
+ * literal8 of RFC 3516 as APPEND message data, also inside RFC 6855's
+ * "UTF8 (" literal8 ")").
  *
  * Pure: no I/O, no logging, no malloc.  The session feeds whatever bytes
  * it has; the parser copies what it keeps (tag, name, argument tree) into
@@ -111,6 +112,8 @@ struct imap_parser {
 	uint64_t skip_num;
 	int skip_plus;
 	uint64_t skip_lit;
+	/* the list after APPEND's "UTF8" atom (RFC 6855), NULL if none */
+	const struct imap_arg *utf8_list;
 };
 
 /* `arena` must outlive the parser; its capacity is the command size cap. */

@@ -145,6 +145,8 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 					" METADATA METADATA-SERVER");
 	if (len < n && imap_savedate_supported(s->mod))
 		len += (size_t)snprintf(buf + len, n - len, " SAVEDATE");
+	if (len < n) /* RFC 6855 */
+		len += (size_t)snprintf(buf + len, n - len, " UTF8=ACCEPT");
 	if (len >= n || s->state != IMAP_S_NOAUTH)
 		return;
 	if (!s->tls)
@@ -586,14 +588,19 @@ void imap_session_close(void *ctx, struct rmail_conn *c, void *session,
 void imap_write_astring(struct imap_session *s, const char *str)
 {
 	size_t i, n = strlen(str);
-	bool lit = false;
+	bool lit = false, eight = false;
+	const char *why;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)str[i];
 
-		if (ch == '\r' || ch == '\n' || ch >= 0x80 || ch == 0)
+		if (ch == '\r' || ch == '\n' || ch == 0)
 			lit = true;
+		eight |= ch >= 0x80;
 	}
+	/* RFC 6855 3: UTF-8 in quoted strings once enabled */
+	if (eight && (!imap_utf8_names(s) || mutf7_utf8_name(str, n, &why) < 0))
+		lit = true;
 	if (lit || n > 1000) {
 		imap_printf(s, "{%zu}\r\n", n);
 		imap_write(s, str, n);
@@ -606,6 +613,32 @@ void imap_write_astring(struct imap_session *s, const char *str)
 		imap_write(s, str + i, 1);
 	}
 	imap_write(s, "\"", 1);
+}
+
+static int name_utf8(const char *in, size_t len, char *out, size_t size,
+		     size_t *len_r, const char **why_r)
+{
+	if (mutf7_utf8_name(in, len, why_r) < 0)
+		return -1;
+	if (len >= size) {
+		*why_r = "Name too long";
+		return -1;
+	}
+	memcpy(out, in, len);
+	out[len] = '\0';
+	*len_r = len;
+	return 0;
+}
+
+int imap_mbox_wire(const struct imap_session *s, const char *name, char *out,
+		   size_t size)
+{
+	const char *why;
+	size_t len = strlen(name);
+
+	if (imap_utf8_names(s))
+		return name_utf8(name, len, out, size, &len, &why);
+	return mutf7_encode(name, len, out, size, &len, &why);
 }
 
 const char *imap_mbox_arg(struct imap_session *s, const char *tag,
@@ -622,9 +655,13 @@ const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 	}
 	if (strcasecmp(a->str, "INBOX") == 0)
 		return "INBOX";
-	/* decode on the stack: only the result touches the arena */
+	/* decode on the stack: only the result touches the arena.  After
+	 * ENABLE UTF8=ACCEPT the name is UTF-8 as sent: "&" is itself */
 	if (a->len == 0 || strlen(a->str) != a->len ||
-	    mutf7_decode(a->str, a->len, buf, sizeof(buf), &len, &why) < 0 ||
+	    (imap_utf8_names(s)
+		     ? name_utf8(a->str, a->len, buf, sizeof(buf), &len, &why)
+		     : mutf7_decode(a->str, a->len, buf, sizeof(buf), &len,
+				    &why)) < 0 ||
 	    (out = imap_arena_alloc(&s->arena, len + 1)) == NULL) {
 		if (tag != NULL)
 			imap_tagged(s, tag, false,
@@ -689,7 +726,7 @@ void imap_write_flags(struct imap_session *s, const struct rmail_msg *m)
 		memcpy(buf + len, sys[i].n, sys[i].len);
 		len += sys[i].len;
 	}
-	if (s->tr != NULL && imap_uids_has(&s->recent, m->uid)) {
+	if (s->tr != NULL && !s->rev2 && imap_uids_has(&s->recent, m->uid)) {
 		if (len > 7)
 			buf[len++] = ' ';
 		memcpy(buf + len, "\\Recent", 7);

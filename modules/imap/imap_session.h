@@ -153,6 +153,12 @@ struct imap_session {
 	bool condstore;	      /* MODSEQ in every FETCH, HIGHESTMODSEQ */
 	bool qresync;	      /* VANISHED instead of EXPUNGE */
 	uint64_t told_modseq; /* last HIGHESTMODSEQ sent */
+	/* RFC 6855 ENABLE UTF8=ACCEPT: mailbox names in UTF-8, not
+	 * modified UTF-7, and UTF-8 in quoted strings both ways */
+	bool utf8;
+	/* RFC 9051 ENABLE IMAP4rev2: UTF-8 names too (not the CHARSET
+	 * rule), no RECENT or \Recent, SEARCH answered with ESEARCH */
+	bool rev2;
 
 	struct imap_fetch_run *fetch;
 	struct imap_append_run *append;
@@ -203,6 +209,15 @@ const struct rmail_store_ops *imap_store(const struct imap_mod *mod,
 /* UTF-8 name from a wire astring; NULL with a reply written */
 const char *imap_mbox_arg(struct imap_session *s, const char *tag,
 			  const struct imap_arg *a);
+/* mailbox names are UTF-8 on the wire (UTF8=ACCEPT or IMAP4rev2) */
+static inline bool imap_utf8_names(const struct imap_session *s)
+{
+	return s->utf8 || s->rev2;
+}
+/* a store name in this session's wire form (UTF-8 after ENABLE
+ * UTF8=ACCEPT, else modified UTF-7) into out; -1 when it has none */
+int imap_mbox_wire(const struct imap_session *s, const char *name, char *out,
+		   size_t size);
 bool imap_cleartext_blocked(struct imap_session *s);
 void imap_capability_list(struct imap_session *s, char *buf, size_t n);
 

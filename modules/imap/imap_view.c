@@ -402,7 +402,8 @@ static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
 	uint32_t prev;
 	size_t i;
 
-	if (s->readonly || upto <= from)
+	/* IMAP4rev2 has no \Recent: the messages stay for rev1 sessions */
+	if (s->readonly || s->rev2 || upto <= from)
 		return;
 	prev = recent_claim(s->tr, upto);
 	if (prev > from)
@@ -817,8 +818,9 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 		s->maxuid = newmax;
 		s->exists += (uint32_t)(t->snap.n - lo);
 		recent_take(s, old, newmax);
-		imap_printf(s, "* %u EXISTS\r\n* %zu RECENT\r\n", s->exists,
-			    s->recent.n);
+		imap_printf(s, "* %u EXISTS\r\n", s->exists);
+		if (!s->rev2) /* RFC 9051 has no RECENT */
+			imap_printf(s, "* %zu RECENT\r\n", s->recent.n);
 	}
 	for (i = 0; i < s->flagchg.n; i++) {
 		uint32_t u = s->flagchg.v[i];

@@ -290,3 +290,19 @@ int mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_size,
 	*out_len_r = o.len;
 	return 0;
 }
+
+int mutf7_utf8_name(const char *utf8, size_t len, const char **error_r)
+{
+	const unsigned char *s = (const unsigned char *)utf8;
+	uint32_t cp;
+	size_t i = 0;
+
+	while (i < len) {
+		if (utf8_next(s, len, &i, &cp) < 0)
+			return fail(error_r, "Invalid UTF-8");
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029)
+			return fail(error_r, "Control character in name");
+	}
+	return 0;
+}

@@ -19,4 +19,11 @@ int mutf7_encode(const char *utf8, size_t len, char *out, size_t out_size,
 int mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_size,
 		 size_t *out_len_r, const char **error_r);
 
+/*
+ * A mailbox name sent as UTF-8 (RFC 6855 3): strict UTF-8 and Net-Unicode
+ * without controls (C0, DEL, C1) and without U+2028/U+2029.  0, or -1
+ * with a static reason in *error_r.
+ */
+int mutf7_utf8_name(const char *utf8, size_t len, const char **error_r);
+
 #endif

@@ -304,6 +304,41 @@ static void test_append_literal8(void)
 		     "BAD a: Invalid literal size|OK b NOOP|");
 }
 
+/* RFC 6855 4: APPEND's "UTF8 (" literal8 ")" message data, streamed */
+static void test_append_utf8(void)
+{
+	check_vector("a APPEND x UTF8 (~{4}\r\n\xc3\xa9\0z)\r\n",
+		     "+4|DATA[\xc3\xa9\\00z]|OK a APPEND x UTF8 (~{4*})|");
+	check_vector("a APPEND x (\\Seen) \"1-Jan-2020 00:00:00 +0000\" "
+		     "utf8 (~{2+}\r\nab)\r\nb NOOP\r\n",
+		     "DATA[ab]|OK a APPEND x (\\Seen) "
+		     "\"1-Jan-2020 00:00:00 +0000\" utf8 (~{2*})|OK b NOOP|");
+	/* MULTIAPPEND: UTF8 and plain messages mixed */
+	check_vector("a APPEND x UTF8 (~{1+}\r\n1) {1+}\r\n2 "
+		     "(\\Seen) UTF8 (~{1+}\r\n3)\r\n",
+		     "DATA[1]|DATA[2]|DATA[3]|OK a APPEND x UTF8 (~{1*}) {1*} "
+		     "(\\Seen) UTF8 (~{1*})|");
+	/* a plain literal streams too: the command refuses it */
+	check_vector("a APPEND x UTF8 ({2+}\r\nab)\r\n",
+		     "DATA[ab]|OK a APPEND x UTF8 ({2*})|");
+	/* only the first thing in the list; a second literal is kept */
+	check_vector("a APPEND x UTF8 (~{1+}\r\nq {1+}\r\nr)\r\n",
+		     "DATA[q]|OK a APPEND x UTF8 (~{1*} {1+}r)|");
+	check_vector("a APPEND x UTF8 (y ~{1+}\r\nq)\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	/* a mailbox named UTF8 is no marker; nor is UTF8 elsewhere */
+	check_vector("a APPEND UTF8 (~{1+}\r\nq)\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	check_vector("a APPEND x UTF8 ((~{1+}\r\nq))\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	check_vector("a SELECT x UTF8 (~{1+}\r\nq)\r\nb NOOP\r\n",
+		     "BAD a: literal8 is only for APPEND messages|OK b NOOP|");
+	/* the marker is per command */
+	check_vector("a APPEND x UTF8 (~{1+}\r\nq)\r\nb X (~{1+}\r\nq)\r\n",
+		     "DATA[q]|OK a APPEND x UTF8 (~{1*})|"
+		     "BAD b: literal8 is only for APPEND messages|");
+}
+
 static void test_append_chunks(void)
 {
 	struct imap_parser_limits lim = default_limits();
@@ -671,6 +706,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/parser/literals", test_literals);
 	g_test_add_func("/imap/parser/append-stream", test_append_stream);
 	g_test_add_func("/imap/parser/append-literal8", test_append_literal8);
+	g_test_add_func("/imap/parser/append-utf8", test_append_utf8);
 	g_test_add_func("/imap/parser/append-chunks", test_append_chunks);
 	g_test_add_func("/imap/parser/continuation", test_continuation);
 	g_test_add_func("/imap/parser/caps", test_caps);
