@@ -701,7 +701,7 @@ static struct slot *slot_find(const char *dom)
 }
 
 /* wait for a free session slot towards dom (worker thread) */
-static void slot_take(const char *dom)
+void rm_queue_slot_take(const char *dom)
 {
 	const struct rm_config *c = rm_conf();
 	unsigned limit = c != NULL && c->outbound.per_domain > 0
@@ -725,7 +725,7 @@ static void slot_take(const char *dom)
 	pthread_mutex_unlock(&slot_mu);
 }
 
-static void slot_give(const char *dom)
+void rm_queue_slot_give(const char *dom)
 {
 	struct slot *sl;
 
@@ -870,9 +870,9 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			seen[j] = true;
 			idx[n++] = j;
 		}
-		slot_take(dom);
+		rm_queue_slot_take(dom);
 		deliver_remote(e, idx, n, dom, &msg);
-		slot_give(dom);
+		rm_queue_slot_give(dom);
 	}
 	rm_smtp_msg_done(&msg);
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
