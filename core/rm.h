@@ -448,6 +448,11 @@ int rm_control_register(struct rmail_mctx *m, const char *name,
 /* client side, for `rmail reload` etc.: send argv, print the answer */
 int rm_control_call(const char *path, int argc, const char *const *argv,
 		    char *out, size_t outsz, struct rmail_err *err);
+/* ctl_gather.c: argv to every path (NULL: skipped) at once; each
+ * answer's text after "OK", or NULL when it failed, said ERR or was not
+ * complete within timeout seconds.  Free each, then the array. */
+char **rm_control_gather(char *const *paths, size_t n, int argc,
+			 const char *const *argv, double timeout);
 
 /* ---- daemon.c ----------------------------------------------------- */
 /* serve: the whole daemon lifetime; returns the exit status */
