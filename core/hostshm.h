@@ -16,6 +16,7 @@
 #define RM_HOSTSHM_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,16 @@ uint64_t rm_hostshm_recoveries(void);
 void rm_hostshm_set_proc(unsigned idx);
 unsigned rm_hostshm_proc(void);
 void rm_hostshm_proc_gone(unsigned idx);
+
+/* Counts per key with one column per process, so a dead worker's
+ * share goes with it (rm_hostshm_proc_gone): the per-IP connections
+ * (tag "conn") and the delivery sessions per destination domain
+ * ("dom").  With the table locked: k's record, or with create a free
+ * one of its set (free once every column is 0); NULL when the set is
+ * full, and the caller then leaves the unit uncounted. */
+struct hostshm_conn_slot *rm_hostshm_count_find(struct rm_hostshm *h,
+						uint64_t k, bool create);
+uint32_t rm_hostshm_count_total(const struct hostshm_conn_slot *e);
 
 /* Test hook: called at mid-update points with the lock held (the
  * hostshm test kills the process from it).  NULL in the daemon. */
