@@ -33,6 +33,9 @@
 #define HOSTSHM_CONN_SLOTS 16384
 #define HOSTSHM_CONN_WAYS 8
 #define HOSTSHM_PROCS 32
+/* the text of rate keys that reset commands list (rm_rate_note) */
+#define HOSTSHM_NOTE_SLOTS 4096
+#define HOSTSHM_NOTE_MAX 320
 
 struct hostshm_cache_slot {
 	uint64_t user; /* 0: free; written last */
@@ -46,6 +49,13 @@ struct hostshm_conn_slot {
 	uint16_t n[HOSTSHM_PROCS];
 };
 
+struct hostshm_note_slot {
+	uint64_t bucket; /* hash of the bucket's name; 0: free */
+	uint64_t key;	 /* the rate record's key */
+	double noted;	 /* the oldest note goes first when full */
+	char text[HOSTSHM_NOTE_MAX];
+};
+
 struct rm_hostshm {
 	uint32_t magic;
 	pthread_mutex_t lock;
@@ -57,6 +67,7 @@ struct rm_hostshm {
 	struct hostshm_cache_slot cache_tab[HOSTSHM_CACHE_SLOTS];
 	struct auth_slot rate_tab[HOSTSHM_RATE_SLOTS];
 	struct hostshm_conn_slot conn_tab[HOSTSHM_CONN_SLOTS];
+	struct hostshm_note_slot note_tab[HOSTSHM_NOTE_SLOTS];
 };
 
 /* Make the table; call once at daemon start, before forking workers.

@@ -416,6 +416,9 @@ int rm_rate_hit(const char *bucket, const char *key, uint32_t limit,
 		double window, double *retry_after_r);
 uint32_t rm_rate_count(const char *bucket, const char *key, double window);
 void rm_rate_reset(const char *bucket, const char *key);
+void rm_rate_note(const char *bucket, const char *key);
+size_t rm_rate_keys(const char *bucket, const char *prefix, double window,
+		    rmail_rate_key_fn cb, void *arg);
 void rm_metric_add(const char *name, const char *labels, double v);
 void rm_metric_set(const char *name, const char *labels, double v);
 void rm_metric_observe(const char *name, const char *labels, double v);

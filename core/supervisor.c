@@ -464,32 +464,14 @@ static int sv_reload(void *arg, int argc, const char *const *argv, char *out,
 	return rolling_reload(out, outsz);
 }
 
-/* state kept per process until the host table holds it: every worker */
-static bool broadcast(int argc, const char *const *argv)
-{
-	return argc >= 2 && strcmp(argv[0], "exchange") == 0 &&
-	       strcmp(argv[1], "lockout-reset") == 0;
-}
-
+/* The jobs that run once a host live in worker 0; state that other
+ * commands act on (the lockouts of `exchange lockout-reset`, the
+ * per-IP counts) is in the host's shared table, seen by every worker. */
 static int sv_forward(void *arg, int argc, const char *const *argv, char *out,
 		      size_t outsz)
 {
-	int rc;
-
 	(void)arg;
-	/* the jobs that run once a host live in worker 0 */
-	rc = call_worker(0, argc, argv, out, outsz);
-	if (rc == 0 && broadcast(argc, argv)) {
-		char *one = rm_xmalloc(outsz);
-
-		for (uint32_t i = 1; i < sv.n; i++)
-			if (call_worker(i, argc, argv, one, outsz) < 0) {
-				snprintf(out, outsz, "%s", one);
-				rc = -1;
-			}
-		free(one);
-	}
-	return rc;
+	return call_worker(0, argc, argv, out, outsz);
 }
 
 /* ---- start and the loop --------------------------------------------- */
