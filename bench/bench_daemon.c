@@ -119,8 +119,12 @@ void bench_daemon_start(struct bench_daemon *d, const char *user,
 	}
 	if (d->pid < 0)
 		d->die("fork");
-	if (bench_wait_port(d->port, 400, 25000) < 0) {
+	/* a minute: on a loaded machine the first start generates the
+	 * RSA-4096 key, which alone can take tens of seconds */
+	if (bench_wait_port(d->port, 2400, 25000) < 0) {
 		fprintf(stderr, "%s: daemon did not start\n", d->prog);
+		/* not left behind, holding the caller's output open */
+		kill(d->pid, SIGKILL);
 		exit(1);
 	}
 }

@@ -186,10 +186,56 @@ static long mem_kb(pid_t pid, const char *field)
 	return kb;
 }
 
+/* utime + stime of pid (every thread), in seconds */
+static double cpu_of(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	/* after the command name's closing parenthesis: fields 3.. */
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2,
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %lu %lu",
+				&ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* the daemon's CPU time: the supervisor and its workers (its children,
+ * from /proc/PID/task/TID/children), so a run under other load can
+ * still be compared by the CPU each handshake costs the server */
+static double daemon_cpu(pid_t pid)
+{
+	char path[64], line[4096];
+	double t = cpu_of(pid);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid,
+		 (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return t;
+	if (fgets(line, sizeof(line), f) != NULL)
+		for (char *sv = NULL, *tok = strtok_r(line, " \n", &sv);
+		     tok != NULL; tok = strtok_r(NULL, " \n", &sv))
+			t += cpu_of(atol(tok));
+	fclose(f);
+	return t;
+}
+
 static void run(const char *mods, const char *cert, const char *key,
 		const char *alg, int procs, double secs, int nclients)
 {
-	double p50, p99, s50, s99, t0, el;
+	double p50, p99, s50, s99, t0, el, cpu0, cpu1;
 	pthread_t th[64];
 	char tlsconf[1200] = "";
 	SSL_CTX *ctx;
@@ -247,9 +293,11 @@ static void run(const char *mods, const char *cert, const char *key,
 	usleep(300000); /* the storm is on */
 	atomic_store(&handshakes, 0);
 	t0 = now();
+	cpu0 = daemon_cpu(bd.pid);
 	noops(fd, secs, &s50, &s99);
 	el = now() - t0;
 	long hs = atomic_load(&handshakes);
+	cpu1 = daemon_cpu(bd.pid);
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < nclients; i++)
 		pthread_join(th[i], NULL);
@@ -262,6 +310,8 @@ static void run(const char *mods, const char *cert, const char *key,
 	       s50, s99);
 	printf("handshakes/s (%s):   %.0f (%ld failed)\n", alg, (double)hs / el,
 	       atomic_load(&failures));
+	printf("server CPU a handshake: %.3f ms (all processes)\n",
+	       hs > 0 ? (cpu1 - cpu0) * 1e3 / (double)hs : 0.0);
 	if (sup_rss >= 0)
 		printf("supervisor:            RSS %ld kB, PSS %ld kB, "
 		       "private %ld kB\n",

@@ -5,6 +5,8 @@
  * and a scraper, so it reads at most a few KiB of request head and
  * closes after every answer; no keep-alive, no bodies.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct admin_req {
 	int target; /* enum admin_target */
 	bool head_only;
 	bool bad_method;
+	bool waiting; /* for the other workers' tables: read no more */
 };
 
 /* the listener belongs to the core, not to a module: rm_listen only
@@ -72,59 +75,120 @@ static void refresh_gauges(void)
 			      (double)exp);
 }
 
+/* how long worker 0 waits for the others' tables: a stopped or stuck
+ * worker is reported down (rmail_worker_up 0), not waited for */
+#define GATHER_TIMEOUT 1.0
+/* scrapes gathering at once; more answer 503 */
+#define GATHERS_MAX 4
+
+struct gather_job {
+	struct rmail_conn *c;
+	bool head_only;
+	char *text;
+};
+
+static atomic_int gathers;
+
 /* every worker's table, each sample labelled worker="i" (worker 0
  * answers /metrics and asks the others on their control sockets) */
 static char *render_host(void)
 {
 	static const char *const md[] = {"metrics", "dump"};
-	uint32_t n = rm_proc_count();
-	char **dumps;
+	uint32_t n = rm_proc_count(), self = rm_proc_index();
+	char **paths = rm_xcalloc(n, sizeof(*paths)), **dumps;
 	char *text;
 
-	if (n <= 1)
-		return rm_metrics_render();
-	dumps = rm_xcalloc(n, sizeof(*dumps));
-	for (uint32_t i = 0; i < n; i++) {
-		char *path = i == rm_proc_index() ? NULL : rm_proc_ctl_path(i);
-		struct rmail_err err;
-		size_t sz = 262144;
-
-		if (i == rm_proc_index()) {
-			dumps[i] = rm_metrics_dump();
-			continue;
-		}
-		dumps[i] = rm_xmalloc(sz);
-		if (path == NULL ||
-		    rm_control_call(path, 2, md, dumps[i], sz, &err) < 0) {
-			free(dumps[i]);
-			dumps[i] = NULL;
-		}
-		free(path);
-	}
-	text = rm_metrics_render_workers((const char *const *)dumps, n);
 	for (uint32_t i = 0; i < n; i++)
+		paths[i] = i == self ? NULL : rm_proc_ctl_path(i);
+	dumps = rm_control_gather(paths, n, 2, md, GATHER_TIMEOUT);
+	dumps[self] = rm_metrics_dump();
+	text = rm_metrics_render_workers((const char *const *)dumps, n);
+	for (uint32_t i = 0; i < n; i++) {
 		free(dumps[i]);
+		free(paths[i]);
+	}
 	free(dumps);
+	free(paths);
 	return text;
 }
 
-static void answer(struct rmail_conn *c, struct admin_req *r)
+static void gather_done(void *arg)
+{
+	struct gather_job *j = arg;
+
+	if (!rm_conn_closed(j->c)) {
+		reply(j->c, 200, "OK", OPENMETRICS_TYPE, j->text, j->head_only,
+		      NULL);
+		rm_conn_close(j->c);
+	}
+	(void)rm_conn_resume(j->c);
+	free(j->text);
+	free(j);
+	atomic_fetch_sub(&gathers, 1);
+}
+
+/* off the loop: the loop keeps serving while the others answer */
+static void *gather_main(void *arg)
+{
+	struct gather_job *j = arg;
+
+	j->text = render_host();
+	rm_loop_post(gather_done, j);
+	return NULL;
+}
+
+/* true when the answer will come from gather_done */
+static bool answer_host(struct rmail_conn *c, bool head_only)
+{
+	struct gather_job *j;
+	pthread_attr_t a;
+	pthread_t t;
+	int e;
+
+	if (atomic_fetch_add(&gathers, 1) >= GATHERS_MAX) {
+		atomic_fetch_sub(&gathers, 1);
+		reply_text(c, 503, "Service Unavailable", "Retry-After: 1\r\n");
+		return false;
+	}
+	j = rm_xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->head_only = head_only;
+	rm_conn_suspend(c);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&t, &a, gather_main, j);
+	pthread_attr_destroy(&a);
+	if (e != 0) {
+		(void)rm_conn_resume(c);
+		free(j);
+		atomic_fetch_sub(&gathers, 1);
+		reply_text(c, 503, "Service Unavailable", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* false: answered, close; true: the answer comes later */
+static bool answer(struct rmail_conn *c, struct admin_req *r)
 {
 	char *text;
 
 	if (r->target != T_METRICS) {
 		reply_text(c, 404, "Not Found", NULL);
-		return;
+		return false;
 	}
 	if (r->bad_method) {
 		reply_text(c, 405, "Method Not Allowed",
 			   "Allow: GET, HEAD\r\n");
-		return;
+		return false;
 	}
 	refresh_gauges();
-	text = render_host();
+	if (rm_proc_count() > 1)
+		return answer_host(c, r->head_only);
+	text = rm_metrics_render();
 	reply(c, 200, "OK", OPENMETRICS_TYPE, text, r->head_only, NULL);
 	free(text);
+	return false;
 }
 
 /* "GET /metrics HTTP/1.1": method, target and version, or -1 */
@@ -177,6 +241,8 @@ static int admin_input(void *ctx, struct rmail_conn *c, void *session)
 	int rc;
 
 	(void)ctx;
+	if (r->waiting)
+		return RMAIL_OK;
 	for (;;) {
 		rc = rm_conn_read_line(c, &l);
 		if (rc == RMAIL_AGAIN)
@@ -211,7 +277,10 @@ static int admin_input(void *ctx, struct rmail_conn *c, void *session)
 		}
 		/* headers are not needed; the blank line ends the head */
 		if (l.len == 0) {
-			answer(c, r);
+			if (answer(c, r)) {
+				r->waiting = true;
+				return RMAIL_OK;
+			}
 			return RMAIL_CLOSE;
 		}
 	}

@@ -142,6 +142,40 @@ void rm_hostshm_proc_gone(unsigned idx)
 	rm_hostshm_unlock(h);
 }
 
+uint32_t rm_hostshm_count_total(const struct hostshm_conn_slot *e)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < HOSTSHM_PROCS; i++)
+		n += e->n[i];
+	return n;
+}
+
+struct hostshm_conn_slot *rm_hostshm_count_find(struct rm_hostshm *h,
+						uint64_t k, bool create)
+{
+	struct hostshm_conn_slot *s, *free_e = NULL;
+
+	s = h->conn_tab +
+	    (size_t)((k >> 16) % (HOSTSHM_CONN_SLOTS / HOSTSHM_CONN_WAYS)) *
+		    HOSTSHM_CONN_WAYS;
+	for (size_t i = 0; i < HOSTSHM_CONN_WAYS; i++) {
+		if (s[i].key == k)
+			return &s[i];
+		if (free_e == NULL &&
+		    (s[i].key == 0 || rm_hostshm_count_total(&s[i]) == 0))
+			free_e = &s[i];
+	}
+	if (!create || free_e == NULL)
+		return NULL;
+	/* the key last, on a zeroed record: see hostshm.h on dead
+	 * writers */
+	free_e->key = 0;
+	memset(free_e->n, 0, sizeof(free_e->n));
+	free_e->key = k;
+	return free_e;
+}
+
 void rm_hostshm_mac(const void *a, size_t alen, const void *b, size_t blen,
 		    unsigned char out[32])
 {

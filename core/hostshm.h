@@ -16,6 +16,7 @@
 #define RM_HOSTSHM_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@
 #define HOSTSHM_CONN_SLOTS 16384
 #define HOSTSHM_CONN_WAYS 8
 #define HOSTSHM_PROCS 32
+/* the text of rate keys that reset commands list (rm_rate_note) */
+#define HOSTSHM_NOTE_SLOTS 4096
+#define HOSTSHM_NOTE_MAX 320
 
 struct hostshm_cache_slot {
 	uint64_t user; /* 0: free; written last */
@@ -45,6 +49,13 @@ struct hostshm_conn_slot {
 	uint16_t n[HOSTSHM_PROCS];
 };
 
+struct hostshm_note_slot {
+	uint64_t bucket; /* hash of the bucket's name; 0: free */
+	uint64_t key;	 /* the rate record's key */
+	double noted;	 /* the oldest note goes first when full */
+	char text[HOSTSHM_NOTE_MAX];
+};
+
 struct rm_hostshm {
 	uint32_t magic;
 	pthread_mutex_t lock;
@@ -56,6 +67,7 @@ struct rm_hostshm {
 	struct hostshm_cache_slot cache_tab[HOSTSHM_CACHE_SLOTS];
 	struct auth_slot rate_tab[HOSTSHM_RATE_SLOTS];
 	struct hostshm_conn_slot conn_tab[HOSTSHM_CONN_SLOTS];
+	struct hostshm_note_slot note_tab[HOSTSHM_NOTE_SLOTS];
 };
 
 /* Make the table; call once at daemon start, before forking workers.
@@ -75,6 +87,16 @@ uint64_t rm_hostshm_recoveries(void);
 void rm_hostshm_set_proc(unsigned idx);
 unsigned rm_hostshm_proc(void);
 void rm_hostshm_proc_gone(unsigned idx);
+
+/* Counts per key with one column per process, so a dead worker's
+ * share goes with it (rm_hostshm_proc_gone): the per-IP connections
+ * (tag "conn") and the delivery sessions per destination domain
+ * ("dom").  With the table locked: k's record, or with create a free
+ * one of its set (free once every column is 0); NULL when the set is
+ * full, and the caller then leaves the unit uncounted. */
+struct hostshm_conn_slot *rm_hostshm_count_find(struct rm_hostshm *h,
+						uint64_t k, bool create);
+uint32_t rm_hostshm_count_total(const struct hostshm_conn_slot *e);
 
 /* Test hook: called at mid-update points with the lock held (the
  * hostshm test kills the process from it).  NULL in the daemon. */

@@ -306,6 +306,19 @@ char *rm_metrics_render_workers(const char *const *dumps, size_t n)
 	for (size_t w = 0; w < n; w++) {
 		char *copy, *line, *p;
 
+		/* which workers' tables are in: one that did not answer
+		 * in time shows 0 here rather than holding the scrape */
+		if (nt == cap) {
+			cap = cap ? cap * 2 : 256;
+			t = rm_xrealloc(t, cap * sizeof(*t));
+		}
+		memset(&t[nt], 0, sizeof(t[nt]));
+		t[nt].name = rm_xstrdup("rmail_worker_up");
+		t[nt].labels = rm_xmalloc(32);
+		snprintf(t[nt].labels, 32, "worker=\"%zu\"", w);
+		t[nt].type = M_GAUGE;
+		t[nt].value = dumps[w] != NULL;
+		nt++;
 		if (dumps[w] == NULL)
 			continue;
 		copy = rm_xstrdup(dumps[w]);

@@ -416,6 +416,9 @@ int rm_rate_hit(const char *bucket, const char *key, uint32_t limit,
 		double window, double *retry_after_r);
 uint32_t rm_rate_count(const char *bucket, const char *key, double window);
 void rm_rate_reset(const char *bucket, const char *key);
+void rm_rate_note(const char *bucket, const char *key);
+size_t rm_rate_keys(const char *bucket, const char *prefix, double window,
+		    rmail_rate_key_fn cb, void *arg);
 void rm_metric_add(const char *name, const char *labels, double v);
 void rm_metric_set(const char *name, const char *labels, double v);
 void rm_metric_observe(const char *name, const char *labels, double v);
@@ -448,6 +451,11 @@ int rm_control_register(struct rmail_mctx *m, const char *name,
 /* client side, for `rmail reload` etc.: send argv, print the answer */
 int rm_control_call(const char *path, int argc, const char *const *argv,
 		    char *out, size_t outsz, struct rmail_err *err);
+/* ctl_gather.c: argv to every path (NULL: skipped) at once; each
+ * answer's text after "OK", or NULL when it failed, said ERR or was not
+ * complete within timeout seconds.  Free each, then the array. */
+char **rm_control_gather(char *const *paths, size_t n, int argc,
+			 const char *const *argv, double timeout);
 
 /* ---- daemon.c ----------------------------------------------------- */
 /* serve: the whole daemon lifetime; returns the exit status */

@@ -197,6 +197,8 @@ static const struct rmail_core core_table = {
 	.index_headers = rm_index_headers,
 	.index_search = rm_index_search,
 	.index_update = rm_index_update,
+	.rate_note = rm_rate_note,
+	.rate_keys = rm_rate_keys,
 };
 
 const struct rmail_core *rm_core(void)

@@ -342,27 +342,35 @@ static unsigned long long field(const char *text, const char *name)
 	return 0;
 }
 
+/* every worker at once, bounded: a stopped worker shows 0
+ * connections rather than holding the answer (ctl_gather.c) */
+#define STATUS_TIMEOUT 2.0
+
 static int sv_status(void *arg, int argc, const char *const *argv, char *out,
 		     size_t outsz)
 {
 	static const char *const st[] = {"status"};
 	unsigned long long conns = 0, pending = 0, mods = 0;
 	size_t len = 0, cap = 4096;
-	char *lines = rm_xmalloc(cap), *one = rm_xmalloc(4096);
+	char *lines = rm_xmalloc(cap), **paths, **ans;
 
 	(void)arg;
 	(void)argc;
 	(void)argv;
 	lines[0] = '\0';
+	paths = rm_xcalloc(sv.n, sizeof(*paths));
+	for (uint32_t i = 0; i < sv.n; i++)
+		paths[i] = sv.w[i].pid > 0 ? sv.w[i].ctl_path : NULL;
+	ans = rm_control_gather(paths, sv.n, 1, st, STATUS_TIMEOUT);
 	for (uint32_t i = 0; i < sv.n; i++) {
 		unsigned long long c = 0, p = 0;
 		int n;
 
-		if (call_worker(i, 1, st, one, 4096) == 0) {
-			c = field(one, "connections");
-			p = field(one, "pending work");
+		if (ans[i] != NULL) {
+			c = field(ans[i], "connections");
+			p = field(ans[i], "pending work");
 			if (mods == 0)
-				mods = field(one, "modules");
+				mods = field(ans[i], "modules");
 		}
 		conns += c;
 		pending += p;
@@ -370,19 +378,22 @@ static int sv_status(void *arg, int argc, const char *const *argv, char *out,
 			     "\nworker %u pid %ld %s connections %llu", i,
 			     (long)sv.w[i].pid,
 			     sv.w[i].pid <= 0 ? "down"
+			     : ans[i] == NULL ? "not answering"
 			     : sv.w[i].ready  ? "ready"
 					      : "starting",
 			     c);
 		if (n > 0 && (size_t)n < cap - len)
 			len += (size_t)n;
+		free(ans[i]);
 	}
+	free(ans);
+	free(paths);
 	snprintf(out, outsz,
 		 "pid %ld\nversion %s\nuptime %.0f s\nmodules %llu\n"
 		 "connections %llu\npending work %llu\nprocesses %u%s",
 		 (long)sv.self, RMAIL_VERSION, mono() - sv.started, mods, conns,
 		 pending, (unsigned)sv.n, lines);
 	free(lines);
-	free(one);
 	return 0;
 }
 
@@ -453,32 +464,14 @@ static int sv_reload(void *arg, int argc, const char *const *argv, char *out,
 	return rolling_reload(out, outsz);
 }
 
-/* state kept per process until the host table holds it: every worker */
-static bool broadcast(int argc, const char *const *argv)
-{
-	return argc >= 2 && strcmp(argv[0], "exchange") == 0 &&
-	       strcmp(argv[1], "lockout-reset") == 0;
-}
-
+/* The jobs that run once a host live in worker 0; state that other
+ * commands act on (the lockouts of `exchange lockout-reset`, the
+ * per-IP counts) is in the host's shared table, seen by every worker. */
 static int sv_forward(void *arg, int argc, const char *const *argv, char *out,
 		      size_t outsz)
 {
-	int rc;
-
 	(void)arg;
-	/* the jobs that run once a host live in worker 0 */
-	rc = call_worker(0, argc, argv, out, outsz);
-	if (rc == 0 && broadcast(argc, argv)) {
-		char *one = rm_xmalloc(outsz);
-
-		for (uint32_t i = 1; i < sv.n; i++)
-			if (call_worker(i, argc, argv, one, outsz) < 0) {
-				snprintf(out, outsz, "%s", one);
-				rc = -1;
-			}
-		free(one);
-	}
-	return rc;
+	return call_worker(0, argc, argv, out, outsz);
 }
 
 /* ---- start and the loop --------------------------------------------- */

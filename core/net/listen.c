@@ -65,45 +65,6 @@ static uint64_t conn_key(const char *ip)
 		"conn", ip, conf != NULL ? conf->limits.auth_ipv6_prefix : 64);
 }
 
-static uint32_t conn_total(const struct hostshm_conn_slot *e)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < HOSTSHM_PROCS; i++)
-		n += e->n[i];
-	return n;
-}
-
-static struct hostshm_conn_slot *conn_set(struct rm_hostshm *h, uint64_t k)
-{
-	return h->conn_tab +
-	       (size_t)((k >> 16) % (HOSTSHM_CONN_SLOTS / HOSTSHM_CONN_WAYS)) *
-		       HOSTSHM_CONN_WAYS;
-}
-
-/* k's record, or with create a free one of its set (a record is free
- * once every process's count is 0); NULL when the set is full */
-static struct hostshm_conn_slot *conn_find(struct rm_hostshm *h, uint64_t k,
-					   bool create)
-{
-	struct hostshm_conn_slot *s = conn_set(h, k), *free_e = NULL;
-
-	for (size_t i = 0; i < HOSTSHM_CONN_WAYS; i++) {
-		if (s[i].key == k)
-			return &s[i];
-		if (free_e == NULL && (s[i].key == 0 || conn_total(&s[i]) == 0))
-			free_e = &s[i];
-	}
-	if (!create || free_e == NULL)
-		return NULL;
-	/* the key last, on a zeroed record: see hostshm.h on dead
-	 * writers */
-	free_e->key = 0;
-	memset(free_e->n, 0, sizeof(free_e->n));
-	free_e->key = k;
-	return free_e;
-}
-
 bool rm_ip_acquire(const char *ip, uint64_t *key_r)
 {
 	const struct rm_config *conf = rm_conf();
@@ -117,11 +78,11 @@ bool rm_ip_acquire(const char *ip, uint64_t *key_r)
 	if (conf != NULL)
 		cap = conf->limits.max_connections_per_ip;
 	h = rm_hostshm_lock();
-	e = conn_find(h, k, true);
+	e = rm_hostshm_count_find(h, k, true);
 	/* exempt peers are counted too, so release stays symmetric.  A
 	 * set full of live prefixes (more concurrent clients than the
 	 * table holds) leaves this one uncounted rather than refused */
-	if (e != NULL && cap > 0 && conn_total(e) >= cap &&
+	if (e != NULL && cap > 0 && rm_hostshm_count_total(e) >= cap &&
 	    !rm_ip_is_exempt(ip))
 		ok = false;
 	else if (e != NULL && e->n[col] < UINT16_MAX) {
@@ -143,7 +104,7 @@ void rm_ip_release(uint64_t k)
 	if (k == 0)
 		return;
 	h = rm_hostshm_lock();
-	e = conn_find(h, k, false);
+	e = rm_hostshm_count_find(h, k, false);
 	if (e != NULL && e->n[col] > 0)
 		e->n[col]--;
 	rm_hostshm_unlock(h);
@@ -157,8 +118,8 @@ uint32_t rm_ip_count(const char *ip)
 	uint32_t n;
 
 	h = rm_hostshm_lock();
-	e = conn_find(h, k, false);
-	n = e != NULL ? conn_total(e) : 0;
+	e = rm_hostshm_count_find(h, k, false);
+	n = e != NULL ? rm_hostshm_count_total(e) : 0;
 	rm_hostshm_unlock(h);
 	return n;
 }

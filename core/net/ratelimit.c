@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -125,5 +126,100 @@ void rm_rate_reset(const char *bucket, const char *key)
 	k = rate_key(bucket, key);
 	h = rm_hostshm_lock();
 	auth_table_del(h->rate_tab, RATE_SLOTS, k);
+	for (size_t i = 0; i < HOSTSHM_NOTE_SLOTS; i++)
+		if (h->note_tab[i].bucket != 0 && h->note_tab[i].key == k)
+			h->note_tab[i].bucket = 0;
 	rm_hostshm_unlock(h);
+}
+
+/* ---- the keys' text, for commands that list or reset them ---------- */
+
+static uint64_t note_bucket(const char *bucket)
+{
+	return rm_hostshm_hash("note", bucket, strlen(bucket));
+}
+
+/* Notes happen on failures (the API's failed logins), so a scan of
+ * the whole table, which lives in the host's shared table like the
+ * counts, is cheap enough. */
+void rm_rate_note(const char *bucket, const char *key)
+{
+	struct hostshm_note_slot *t, *pick = NULL, *spare = NULL,
+				     *oldest = NULL;
+	struct rm_hostshm *h;
+	uint64_t b, k;
+	size_t len;
+
+	/* a key that does not fit could not be reset by its text */
+	if (bucket == NULL || key == NULL ||
+	    (len = strlen(key)) >= HOSTSHM_NOTE_MAX)
+		return;
+	b = note_bucket(bucket);
+	k = rate_key(bucket, key);
+	h = rm_hostshm_lock();
+	t = h->note_tab;
+	for (size_t i = 0; i < HOSTSHM_NOTE_SLOTS && pick == NULL; i++) {
+		if (t[i].bucket == b && t[i].key == k)
+			pick = &t[i];
+		else if (t[i].bucket == 0 ||
+			 auth_table_last(h->rate_tab, RATE_SLOTS, t[i].key) <
+				 0) /* its count is gone */
+			spare = spare != NULL ? spare : &t[i];
+		else if (oldest == NULL || t[i].noted < oldest->noted)
+			oldest = &t[i];
+	}
+	if (pick == NULL)
+		pick = spare != NULL ? spare : oldest;
+	/* the text first, the bucket last: see hostshm.h on dead writers */
+	pick->bucket = 0;
+	memcpy(pick->text, key, len + 1);
+	pick->key = k;
+	pick->noted = mono_now();
+	pick->bucket = b;
+	rm_hostshm_unlock(h);
+}
+
+struct noted {
+	char text[HOSTSHM_NOTE_MAX];
+	uint32_t count;
+};
+
+size_t rm_rate_keys(const char *bucket, const char *prefix, double window,
+		    rmail_rate_key_fn cb, void *arg)
+{
+	double now = mono_now();
+	struct noted *got = NULL;
+	struct rm_hostshm *h;
+	size_t n = 0, plen;
+	uint64_t b;
+
+	if (bucket == NULL || window <= 0)
+		return 0;
+	if (prefix == NULL)
+		prefix = "";
+	plen = strlen(prefix);
+	b = note_bucket(bucket);
+	h = rm_hostshm_lock();
+	for (size_t i = 0; i < HOSTSHM_NOTE_SLOTS; i++) {
+		struct hostshm_note_slot *e = &h->note_tab[i];
+		uint32_t c;
+
+		if (e->bucket != b || strncmp(e->text, prefix, plen) != 0)
+			continue;
+		c = auth_table_count(h->rate_tab, RATE_SLOTS, e->key, window,
+				     now);
+		if (c == 0)
+			continue;
+		if (got == NULL)
+			got = rm_xcalloc(HOSTSHM_NOTE_SLOTS, sizeof(*got));
+		memcpy(got[n].text, e->text, sizeof(e->text));
+		got[n].text[HOSTSHM_NOTE_MAX - 1] = '\0';
+		got[n++].count = c;
+	}
+	rm_hostshm_unlock(h);
+	/* unlocked: cb may reset what it is given */
+	for (size_t i = 0; i < n && cb != NULL; i++)
+		cb(arg, got[i].text, got[i].count);
+	free(got);
+	return n;
 }

@@ -13,6 +13,7 @@
  * threads); sessions to one destination domain are bounded by
  * delivery.per_domain.  The .msg lock keeps two jobs off one entry.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@
 #include <netdb.h>
 #include <openssl/crypto.h>
 
+#include "hostshm.h"
 #include "submit_int.h"
 #include "route_conf.h"
 #include "tls_policy.h"
@@ -682,57 +684,78 @@ temp:
 
 /* ---- sessions per destination domain ------------------------------ */
 
-struct slot {
-	char dom[256];
-	unsigned n;
-};
+/* The counts are per host, in the host's shared table (hostshm.h), one
+ * column per worker process: every worker delivers what it accepted,
+ * so a per-process count would let N workers open N x per_domain
+ * sessions to one domain.  A thread waiting for a session is woken at
+ * once by one ending in its own process, and looks again every
+ * SLOT_POLL for one ending in another (a process-shared condition
+ * variable does not survive a waiter killed mid-wait; deliveries take
+ * seconds, so the poll costs nothing that matters). */
+#define SLOT_POLL 0.05
 
 static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slot_cv = PTHREAD_COND_INITIALIZER;
-static struct slot *slots;
-static size_t nslots, capslots;
 
-static struct slot *slot_find(const char *dom)
+static uint64_t slot_key(const char *dom)
 {
-	for (size_t i = 0; i < nslots; i++)
-		if (strcasecmp(slots[i].dom, dom) == 0)
-			return &slots[i];
-	return NULL;
+	char low[256];
+	size_t n = 0;
+
+	for (; dom[n] != '\0' && n < sizeof(low) - 1; n++)
+		low[n] = (char)tolower((unsigned char)dom[n]);
+	return rm_hostshm_hash("dom", low, n);
 }
 
-/* wait for a free session slot towards dom (worker thread) */
-static void slot_take(const char *dom)
+/* one more session towards k if under limit; true when taken (or when
+ * the table has no room to count it) */
+static bool slot_try(uint64_t k, unsigned limit)
+{
+	struct rm_hostshm *h = rm_hostshm_lock();
+	struct hostshm_conn_slot *e = rm_hostshm_count_find(h, k, true);
+	unsigned col = rm_hostshm_proc();
+	bool ok = e == NULL || rm_hostshm_count_total(e) < limit;
+
+	if (ok && e != NULL && e->n[col] < UINT16_MAX)
+		e->n[col]++;
+	rm_hostshm_unlock(h);
+	return ok;
+}
+
+void rm_queue_slot_take(const char *dom)
 {
 	const struct rm_config *c = rm_conf();
 	unsigned limit = c != NULL && c->outbound.per_domain > 0
 				 ? c->outbound.per_domain
 				 : 4;
-	struct slot *sl;
+	uint64_t k = slot_key(dom);
 
 	pthread_mutex_lock(&slot_mu);
-	while ((sl = slot_find(dom)) != NULL && sl->n >= limit)
-		pthread_cond_wait(&slot_cv, &slot_mu);
-	if (sl == NULL) {
-		if (nslots == capslots) {
-			capslots = capslots ? capslots * 2 : 16;
-			slots = rm_xrealloc(slots, capslots * sizeof(*slots));
+	while (!slot_try(k, limit)) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += (long)(SLOT_POLL * 1e9);
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
 		}
-		sl = &slots[nslots++];
-		snprintf(sl->dom, sizeof(sl->dom), "%s", dom);
-		sl->n = 0;
+		(void)pthread_cond_timedwait(&slot_cv, &slot_mu, &dl);
 	}
-	sl->n++;
 	pthread_mutex_unlock(&slot_mu);
 }
 
-static void slot_give(const char *dom)
+void rm_queue_slot_give(const char *dom)
 {
-	struct slot *sl;
+	uint64_t k = slot_key(dom);
+	struct rm_hostshm *h = rm_hostshm_lock();
+	struct hostshm_conn_slot *e = rm_hostshm_count_find(h, k, false);
+	unsigned col = rm_hostshm_proc();
 
+	if (e != NULL && e->n[col] > 0)
+		e->n[col]--;
+	rm_hostshm_unlock(h);
 	pthread_mutex_lock(&slot_mu);
-	sl = slot_find(dom);
-	if (sl != NULL && --sl->n == 0)
-		*sl = slots[--nslots];
 	pthread_cond_broadcast(&slot_cv);
 	pthread_mutex_unlock(&slot_mu);
 }
@@ -870,9 +893,9 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 			seen[j] = true;
 			idx[n++] = j;
 		}
-		slot_take(dom);
+		rm_queue_slot_take(dom);
 		deliver_remote(e, idx, n, dom, &msg);
-		slot_give(dom);
+		rm_queue_slot_give(dom);
 	}
 	rm_smtp_msg_done(&msg);
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",

@@ -54,6 +54,12 @@ void rm_spool_commit(struct rmail_submit *s, rmail_submit_fn cb, void *arg);
 void rm_spool_abort(struct rmail_submit **s);
 /* "{mail_root}/spool" etc. into buf; -1 without a config */
 int rm_submit_path(char *buf, size_t sz, const char *sub, const char *name);
+/* a session towards a destination domain (case-insensitive): waits
+ * while delivery.per_domain are open to it in the whole host (every
+ * worker process); give it back after.  [worker thread] */
+void rm_queue_slot_take(const char *dom);
+void rm_queue_slot_give(const char *dom);
+
 /* a fresh queue id: sortable by time, unique */
 void rm_submit_new_id(char id[RM_QID_MAX]);
 /* RFC 5322 date of t, into buf */

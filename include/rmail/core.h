@@ -290,6 +290,8 @@ struct rmail_index_hdr {
 };
 
 typedef void (*rmail_index_hdr_fn)(void *arg, const struct rmail_index_hdr *h);
+/* 1.6: one key of a rate bucket and its count (rate_keys) */
+typedef void (*rmail_rate_key_fn)(void *arg, const char *key, uint32_t count);
 
 /* What index_search looks in. */
 enum rmail_index_field {
@@ -625,6 +627,20 @@ struct rmail_core {
 	 * (after appends, expunges, a SEARCH that met a backlog); returns
 	 * at once, coalesced, a no-op when the index is disabled. */
 	void (*index_update)(const char *user, const char *mailbox);
+
+	/* ---- 1.6 ---------------------------------------------------- */
+	/* [any thread] The keys of a rate bucket, for commands that list
+	 * or reset them (the per-host table keeps keyed hashes, not the
+	 * text).  rate_note remembers key's text for the whole host (a
+	 * bounded list: when full, the note whose count is gone, else the
+	 * oldest, makes room; keys of 320 bytes or more are not noted).
+	 * rate_keys calls cb, after unlocking (cb may rate_reset), for
+	 * each noted key of bucket beginning with prefix ("" for all)
+	 * whose count within window is above 0, and returns how many;
+	 * rate_reset forgets a key's note with its count. */
+	void (*rate_note)(const char *bucket, const char *key);
+	size_t (*rate_keys)(const char *bucket, const char *prefix,
+			    double window, rmail_rate_key_fn cb, void *arg);
 };
 
 #endif

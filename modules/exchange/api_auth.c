@@ -21,20 +21,71 @@
 #define BUCKET_IP "exchange_login_ip"
 #define LOCK_KEYS_MAX 4096
 
-/* the (IP, account) keys that saw failures, for lockout-reset */
+/* the (IP, account) keys that saw failures, for lockout-reset and
+ * lockout-list: in the host's table (rate_note, rate_keys), so every
+ * worker process sees every key, also a restarted one; in this process
+ * with a core older than 1.6 */
 static char *lock_keys[LOCK_KEYS_MAX];
 static size_t lock_next;
 
-static void remember_key(const char *key)
+static int host_keys(const struct rmail_core *core)
+{
+	return RMAIL_HAS(core, struct rmail_core, rate_keys) &&
+	       core->rate_note != NULL && core->rate_keys != NULL;
+}
+
+static void remember_key(const struct rmail_core *core, const char *acct_key,
+			 const char *ip)
 {
 	size_t i;
 
+	if (host_keys(core)) {
+		core->rate_note(BUCKET_ACCT, acct_key);
+		core->rate_note(BUCKET_IP, ip);
+		return;
+	}
 	for (i = 0; i < LOCK_KEYS_MAX; i++)
-		if (lock_keys[i] != NULL && strcmp(lock_keys[i], key) == 0)
+		if (lock_keys[i] != NULL && strcmp(lock_keys[i], acct_key) == 0)
 			return;
 	free(lock_keys[lock_next]);
-	lock_keys[lock_next] = strdup(key);
+	lock_keys[lock_next] = strdup(acct_key);
 	lock_next = (lock_next + 1) % LOCK_KEYS_MAX;
+}
+
+struct key_walk {
+	const struct rmail_core *core;
+	const char *bucket;
+	char *out;
+	size_t outsz, len;
+	size_t n;
+};
+
+static void reset_key(void *arg, const char *key, uint32_t count)
+{
+	struct key_walk *w = arg;
+
+	(void)count;
+	w->core->rate_reset(w->bucket, key);
+	w->n++;
+}
+
+static void list_key(void *arg, const char *key, uint32_t count)
+{
+	struct key_walk *w = arg;
+	int k;
+
+	if (w->len >= w->outsz)
+		return;
+	k = snprintf(w->out + w->len, w->outsz - w->len, "%s %u\n", key,
+		     (unsigned)count);
+	if (k > 0)
+		w->len += (size_t)k;
+}
+
+/* "IP " or "" for every key */
+static void key_prefix(const char *ip, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s%s", ip != NULL ? ip : "", ip != NULL ? " " : "");
 }
 
 /* arg: the struct ex_mod, given at control_register */
@@ -46,6 +97,19 @@ int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
 	const char *ip = argc >= 3 ? argv[argc - 1] : NULL;
 	size_t i, n = 0, iplen = ip != NULL ? strlen(ip) : 0;
 
+	if (host_keys(core)) {
+		double window = ex_conf(mod)->lockout_window;
+		struct key_walk w = {.core = core, .bucket = BUCKET_ACCT};
+		char prefix[128];
+
+		key_prefix(ip, prefix, sizeof(prefix));
+		core->rate_keys(BUCKET_ACCT, prefix, window, reset_key, &w);
+		n = w.n;
+		if (ip == NULL) {
+			w.bucket = BUCKET_IP;
+			core->rate_keys(BUCKET_IP, "", window, reset_key, &w);
+		}
+	}
 	for (i = 0; i < LOCK_KEYS_MAX; i++) {
 		char *k = lock_keys[i];
 
@@ -68,6 +132,40 @@ int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
 	core->rate_reset("auth_fail", ip != NULL ? ip : "");
 	snprintf(out, outsz, "lockout reset: %zu account key(s)%s%s\n", n,
 		 ip != NULL ? " for " : "", ip != NULL ? ip : "");
+	return 0;
+}
+
+/* "exchange lockout-list [IP]": "IP account failures" a line, the
+ * failures counted within lockout.window */
+int ex_lockout_list(void *arg, int argc, const char *const *argv, char *out,
+		    size_t outsz)
+{
+	const struct ex_mod *mod = arg;
+	const struct rmail_core *core = mod->core;
+	const char *ip = argc >= 3 ? argv[argc - 1] : NULL;
+	double window = ex_conf(mod)->lockout_window;
+	struct key_walk w = {.core = core, .out = out, .outsz = outsz};
+	char prefix[128];
+
+	out[0] = '\0';
+	key_prefix(ip, prefix, sizeof(prefix));
+	if (host_keys(core)) {
+		core->rate_keys(BUCKET_ACCT, prefix, window, list_key, &w);
+	} else {
+		for (size_t i = 0; i < LOCK_KEYS_MAX; i++) {
+			uint32_t c;
+
+			if (lock_keys[i] == NULL ||
+			    strncmp(lock_keys[i], prefix, strlen(prefix)) != 0)
+				continue;
+			c = core->rate_count(BUCKET_ACCT, lock_keys[i], window);
+			if (c > 0)
+				list_key(&w, lock_keys[i], c);
+		}
+	}
+	if (w.len == 0)
+		snprintf(out, outsz, "no lockout counts%s%s\n",
+			 ip != NULL ? " for " : "", ip != NULL ? ip : "");
 	return 0;
 }
 
@@ -210,7 +308,7 @@ static void login_done(void *arg, const struct rmail_auth_result *res)
 			       cf->lockout_window, NULL);
 		core->rate_hit(BUCKET_IP, r->rip, UINT32_MAX,
 			       cf->lockout_window, NULL);
-		remember_key(j->acct_key);
+		remember_key(core, j->acct_key, r->rip);
 	}
 	if (!ex_async_end(r))
 		return;

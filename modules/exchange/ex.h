@@ -109,6 +109,8 @@ int ex_authenticate(struct ex_req *r);
 const char *ex_client_ip(struct ex_req *r);
 int ex_lockout_control(void *arg, int argc, const char *const *argv, char *out,
 		       size_t outsz);
+int ex_lockout_list(void *arg, int argc, const char *const *argv, char *out,
+		    size_t outsz);
 
 /* handlers */
 void ex_api_folders(struct ex_req *r);

@@ -259,6 +259,11 @@ static int ex_start(struct rmail_mctx *m, struct rmail_err *err)
 		m->core->log(m, RMAIL_LOG_WARN,
 			     "control command exchange lockout-reset "
 			     "not registered");
+	if (m->core->control_register(m, "exchange lockout-list",
+				      ex_lockout_list, &ex) < 0)
+		m->core->log(m, RMAIL_LOG_WARN,
+			     "control command exchange lockout-list "
+			     "not registered");
 	ex.started = 1;
 	return 0;
 }

@@ -386,6 +386,70 @@ static void test_idle_across_workers(void)
 	stop(&d);
 }
 
+/* one scrape: the whole answer, "" when none came within secs */
+static char *scrape(struct daemon *d, double secs)
+{
+	GString *s = g_string_new(NULL);
+	struct rmh_conn *c = rmh_connect(d->admin, false);
+
+	g_assert_nonnull(c);
+	g_assert_true(rmh_send(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+	for (char *l; (l = rmh_readline(c, secs)) != NULL;) {
+		g_string_append_printf(s, "%s\n", l);
+		g_free(l);
+	}
+	rmh_conn_close(c);
+	return g_string_free(s, FALSE);
+}
+
+/* A stopped worker (SIGSTOP: alive, never answering) neither stalls
+ * worker 0's loop nor its /metrics: the scrape comes within a bound,
+ * with worker 0's samples and the stopped one marked down; `rmail ctl
+ * status` is bounded too.  Once it runs again it is back in both. */
+static void test_metrics_worker_stopped(void)
+{
+	struct daemon d;
+	long pids[2];
+	bool ready;
+	char *r, *st;
+	gint64 t0;
+	double took;
+
+	start(&d);
+	status_pids(&d, pids, &ready);
+	g_assert_true(ready);
+	g_assert_cmpint(kill((pid_t)pids[1], SIGSTOP), ==, 0);
+	t0 = g_get_monotonic_time();
+	r = scrape(&d, 8);
+	took = (double)(g_get_monotonic_time() - t0) / 1e6;
+	g_test_message("scrape with worker 1 stopped: %.2f s", took);
+	g_assert_true(g_str_has_prefix(r, "HTTP/1.1 200 "));
+	g_assert_true(g_str_has_suffix(r, "\n# EOF\n"));
+	g_assert_cmpfloat(took, <, 5.0);
+	g_assert_nonnull(
+		strstr(r, "rmail_worker_start_time_seconds{worker=\"0\"}"));
+	g_assert_null(
+		strstr(r, "rmail_worker_start_time_seconds{worker=\"1\"}"));
+	g_assert_nonnull(strstr(r, "\nrmail_worker_up{worker=\"0\"} 1\n"));
+	g_assert_nonnull(strstr(r, "\nrmail_worker_up{worker=\"1\"} 0\n"));
+	g_free(r);
+	t0 = g_get_monotonic_time();
+	st = ctl(&d, "status");
+	took = (double)(g_get_monotonic_time() - t0) / 1e6;
+	g_test_message("ctl status with worker 1 stopped: %.2f s", took);
+	g_assert_cmpfloat(took, <, 8.0);
+	g_assert_nonnull(strstr(st, "processes 2\n"));
+	g_free(st);
+	g_assert_cmpint(kill((pid_t)pids[1], SIGCONT), ==, 0);
+	r = scrape(&d, 8);
+	g_assert_true(g_str_has_prefix(r, "HTTP/1.1 200 "));
+	g_assert_nonnull(
+		strstr(r, "rmail_worker_start_time_seconds{worker=\"1\"}"));
+	g_assert_nonnull(strstr(r, "\nrmail_worker_up{worker=\"1\"} 1\n"));
+	g_free(r);
+	stop(&d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -393,5 +457,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/workers/restart", test_restart);
 	g_test_add_func("/workers/idle-across-workers",
 			test_idle_across_workers);
+	g_test_add_func("/workers/metrics-worker-stopped",
+			test_metrics_worker_stopped);
 	return g_test_run();
 }
