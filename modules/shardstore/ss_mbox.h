@@ -105,6 +105,7 @@ struct rmail_mbox {
 	uint64_t snap_log_pos, snap_log_ino, snap_highest;
 	bool snap_loaded;
 	uint32_t snap_bad;	  /* blocks found damaged on first use */
+	bool snap_names;	  /* a reboot's modseq resume used it (tests) */
 	pthread_mutex_t snaplock; /* checks of unchecked blocks */
 };
 
@@ -360,6 +361,9 @@ int ss_snap_load(struct rmail_mbox *mb);
  * block is replaced by a scan of its shard); callable with or without
  * mb->lock.  0, or -1 when the shard could not be read (s->rescan) */
 int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s);
+/* the highest modseq of the names, from the snapshot for the shards it
+ * still vouches for (mb->uidvalidity read); false without one */
+bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r);
 static inline int ss_shard_ready(struct rmail_mbox *mb, struct ss_shard *s)
 {
 	return __atomic_load_n(&s->unchecked, __ATOMIC_ACQUIRE)

@@ -936,6 +936,8 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 			      strerror(errno));
 		goto fail;
 	}
+	/* the snapshot's UIDVALIDITY is checked against it there */
+	read_counter(mb);
 	if (ss_modseq_open(mb, err) < 0)
 		goto fail;
 	read_counter(mb);

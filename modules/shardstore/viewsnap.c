@@ -6,6 +6,7 @@
  * checked against its shard directory before use, and a file that does
  * not add up is ignored, so deleting it loses nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -288,6 +289,79 @@ int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s)
 	}
 	pthread_mutex_unlock(&mb->snaplock);
 	return rc;
+}
+
+static int ent_cmp(const void *key, const void *ent)
+{
+	uint32_t no = *(const uint32_t *)key;
+	const struct ss_snap_shard *e = ent;
+
+	return no < e->no ? -1 : no > e->no;
+}
+
+/*
+ * After a reboot the modseq counter resumes above every name on disk.
+ * A shard whose directory is still the one its block was read from (the
+ * rule a view follows) has the highest modseq its table entry records;
+ * the others are scanned.  False without a usable snapshot.
+ */
+bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r)
+{
+	struct ss_snap_shard *e = NULL;
+	struct ss_snap_head h;
+	struct dirent *de;
+	uint64_t len, max = 0;
+	DIR *d;
+	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC), dfd;
+
+	if (fd < 0)
+		return false;
+	if (read_head(fd, &len, &h, &e) < 0 ||
+	    h.uidvalidity != mb->uidvalidity) {
+		close(fd);
+		free(e);
+		return false;
+	}
+	close(fd);
+	dfd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		free(e);
+		return false;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t no = ss_shard_parse(de->d_name);
+		const struct ss_snap_shard *k;
+		struct rmail_msg *msgs;
+		uint32_t n, i, key;
+		int sfd;
+
+		if (no < 0)
+			continue;
+		key = (uint32_t)no;
+		k = bsearch(&key, e, h.nshards, sizeof(*e), ent_cmp);
+		if (k != NULL && shard_same(mb->dirfd, k)) {
+			if (k->maxmod > max)
+				max = k->maxmod;
+			continue;
+		}
+		sfd = openat(mb->dirfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0)
+			continue;
+		if (ss_shard_scan(sfd, key, &msgs, &n) >= 0) {
+			for (i = 0; i < n; i++)
+				if (msgs[i].modseq > max)
+					max = msgs[i].modseq;
+			free(msgs);
+		}
+		close(sfd);
+	}
+	closedir(d);
+	free(e);
+	*max_r = max;
+	return true;
 }
 
 /* a fresh scan of shard `no` into *e and *msgs_r; false when it is gone */

@@ -615,6 +615,51 @@ static void test_log_tail(struct ss_fx *fx, gconstpointer d)
 	g_free(p);
 }
 
+/*
+ * A reboot (another boot id in the modseq counter, whose mapped value
+ * never reached the disk): the counter resumes above every name without
+ * reading the shards the snapshot vouches for, and above a name it does
+ * not vouch for (a flag change after it, whose log record is lost).
+ */
+static void test_reboot(struct ss_fx *fx, gconstpointer d)
+{
+	uint64_t stale[3] = {2, 3, 3}, changed;
+	struct rmail_err err = {0};
+	struct rmail_mbox *mb;
+	struct ss_store st;
+	char *dir, *p;
+	int fd;
+
+	(void)d;
+	snapshot(fx);
+	mb = reopen(fx->dir, &st);
+	g_assert_cmpint(ss_msg_flags(mb, 5, RMAIL_FLAGS_ADD, RMAIL_F_FLAGGED,
+				     NULL, 0, NULL, &err),
+			==, 0);
+	changed = ss_mbox_msg(mb, 4)->modseq;
+	mb->snap_pending = 0;
+	reclose(&st, &mb);
+	ss_store_close(&fx->st);
+	dir = mbox_dir(fx->dir, "INBOX");
+	p = g_strdup_printf("%s/changes", dir);
+	g_assert_cmpint(unlink(p), ==, 0);
+	g_free(p);
+	p = g_strdup_printf("%s/modseq", dir);
+	fd = open(p, O_WRONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pwrite(fd, stale, sizeof(stale), 8), ==, sizeof(stale));
+	g_assert_cmpint(pwrite(fd, "stale-boot", 11, 48), ==, 11);
+	close(fd);
+	g_free(p);
+	mb = reopen(fx->dir, &st);
+	g_assert_true(mb->snap_names);
+	g_assert_cmpuint(ss_modseq_begin(mb), >, changed + SS_MODSEQ_GAP - 1);
+	assert_is_disk(fx->dir, "INBOX", mb);
+	reclose(&st, &mb);
+	ss_fx_open(fx->dir, &fx->st);
+	g_free(dir);
+}
+
 struct findings {
 	int n, fixed;
 	char last[512];
@@ -770,5 +815,6 @@ int main(int argc, char **argv)
 	T("lazy-block", test_lazy_block);
 	T("lazy-count", test_lazy_count);
 	T("log-tail", test_log_tail);
+	T("reboot", test_reboot);
 	return g_test_run();
 }
