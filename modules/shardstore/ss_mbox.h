@@ -107,6 +107,7 @@ struct rmail_mbox {
 	uint32_t snap_bad;	  /* blocks found damaged on first use */
 	bool snap_names;	  /* a reboot's modseq resume used it (tests) */
 	pthread_mutex_t snaplock; /* checks of unchecked blocks */
+	int snap_fd;		  /* the mapped file, -1 */
 };
 
 /* mod_shardstore.c */

@@ -849,6 +849,8 @@ static void mbox_free(struct rmail_mbox *mb)
 	free(mb->first);
 	if (mb->snap_map != NULL)
 		munmap(mb->snap_map, mb->snap_maplen);
+	if (mb->snap_fd >= 0)
+		close(mb->snap_fd);
 	ss_free_keywords(mb);
 	ss_savedate_free(mb);
 	if (mb->dirfd >= 0)
@@ -916,6 +918,7 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	mb->msfd = -1;
 	mb->counterfd = -1;
 	mb->dirfd = -1;
+	mb->snap_fd = -1;
 	snprintf(mb->user, sizeof(mb->user), "%s", cuser);
 	snprintf(mb->name, sizeof(mb->name), "%s", cname);
 	pthread_mutex_init(&mb->lock, NULL);

@@ -174,15 +174,18 @@ int ss_snap_load(struct rmail_mbox *mb)
 		/* racy when read: the refresh scans it */
 		s->dirty = (e[i].flags & SS_SNAP_F_DIRTY) != 0;
 	}
-	close(fd);
 	free(e);
 	free(mb->first);
 	mb->first = calloc(h.nshards + 1, sizeof(*mb->first));
 	if (mb->first == NULL) {
+		close(fd);
 		free(sh);
 		munmap(map, (size_t)len);
 		return 0;
 	}
+	/* kept to see the file cut short under the mapping (someone
+	 * else's truncate: rmail only replaces it) before a block is read */
+	mb->snap_fd = fd;
 	free(mb->shards);
 	mb->shards = sh;
 	mb->nshards = h.nshards;
@@ -270,14 +273,31 @@ int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s)
 					  .check = s->check};
 		size_t bl = (size_t)s->count * sizeof(*s->msgs);
 		uintptr_t a = (uintptr_t)s->msgs & ~(uintptr_t)4095;
+		struct stat sb;
+		bool whole = mb->snap_fd >= 0 && fstat(mb->snap_fd, &sb) == 0 &&
+			     (uint64_t)sb.st_size == mb->snap_maplen;
+		struct rmail_msg *own = NULL;
 
-		/* one read of the block rather than a fault per page */
-		if (bl > 0)
-			madvise((void *)a, bl + ((uintptr_t)s->msgs - a),
-				MADV_WILLNEED);
-		if (ss_snap_check_block(&e, s->msgs) < 0) {
+		/* one read of the block rather than a fault per page; the
+		 * copy is what gets checked and used, so a file changed in
+		 * place later cannot change records already vouched for */
+		if (whole) {
+			if (bl > 0)
+				madvise((void *)a,
+					bl + ((uintptr_t)s->msgs - a),
+					MADV_WILLNEED);
+			own = malloc(bl ? bl : 1);
+			if (own != NULL && bl > 0)
+				memcpy(own, s->msgs, bl);
+		}
+		if (own != NULL && ss_snap_check_block(&e, own) == 0) {
+			s->msgs = own;
+			s->cap = s->count;
+			s->mapped = false;
+		} else {
 			uint32_t before = s->count;
 
+			free(own);
 			mb->snap_bad++;
 			if (mb->snap_used > 0)
 				mb->snap_used--;

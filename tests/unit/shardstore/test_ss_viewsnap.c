@@ -660,6 +660,27 @@ static void test_reboot(struct ss_fx *fx, gconstpointer d)
 	g_free(dir);
 }
 
+/* the file cut short in place while a view maps it: the blocks not yet
+ * used are scanned instead (no SIGBUS) */
+static void test_truncated_live(struct ss_fx *fx, gconstpointer d)
+{
+	char *p = snap_path(fx->dir, "INBOX");
+	struct rmail_mbox *mb;
+	struct ss_store st;
+
+	(void)d;
+	snapshot(fx);
+	mb = reopen(fx->dir, &st);
+	g_assert_cmpuint(mb->shard_scans, ==, 0);
+	g_assert_cmpint(truncate(p, SS_SNAP_HDR), ==, 0);
+	assert_is_disk(fx->dir, "INBOX", mb);
+	/* the last block was read by the open itself */
+	g_assert_cmpuint(mb->snap_bad, ==, 2);
+	g_assert_cmpuint(mb->shard_scans, ==, 2);
+	reclose(&st, &mb);
+	g_free(p);
+}
+
 struct findings {
 	int n, fixed;
 	char last[512];
@@ -816,5 +837,6 @@ int main(int argc, char **argv)
 	T("lazy-count", test_lazy_count);
 	T("log-tail", test_log_tail);
 	T("reboot", test_reboot);
+	T("truncated-live", test_truncated_live);
 	return g_test_run();
 }
