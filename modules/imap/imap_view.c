@@ -420,8 +420,24 @@ static void snap_take(struct imap_tracker *t, struct imap_msgs *out)
 	uint32_t i, n = ops->mbox_count(t->mb);
 
 	out->n = 0;
-	for (i = 0; i < n; i++)
-		msgs_push(out, ops->mbox_msg(t->mb, i));
+	/* one allocation: a million messages would copy twice over */
+	if (out->cap < n) {
+		struct rmail_msg *v = realloc(out->v, n * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		out->v = v;
+		out->cap = n;
+	}
+	/* a block the store checks on first use may be read again from
+	 * its shard: the view can end sooner than it said */
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m = ops->mbox_msg(t->mb, i);
+
+		if (m == NULL)
+			break;
+		out->v[out->n++] = *m;
+	}
 }
 
 struct change_ctx {

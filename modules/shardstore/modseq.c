@@ -223,8 +223,17 @@ int ss_modseq_open(struct rmail_mbox *mb, struct rmail_err *err)
 	ss_boot_id(boot);
 	if (strncmp(boot, h.boot, sizeof(boot)) != 0) {
 		/* the machine went down: the mapped `next` may not have
-		 * reached the disk, the ceiling did */
-		uint64_t max = ss_modseq_disk_max(mb);
+		 * reached the disk, the ceiling did.  The view snapshot
+		 * spares reading the names of the shards it vouches for */
+		uint64_t max, names;
+
+		if (ss_snap_names_max(mb, &names)) {
+			max = ss_log_max_modseq(mb, true);
+			max = max64(max, names);
+			mb->snap_names = true;
+		} else {
+			max = ss_modseq_disk_max(mb);
+		}
 		uint64_t next =
 			max64(max64(h.next, max64(h.ceiling, h.pending)),
 			      max + 1) +

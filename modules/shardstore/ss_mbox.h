@@ -40,6 +40,10 @@ struct ss_shard {
 	uint64_t ino;	 /* of the directory scanned (view snapshot) */
 	bool patched;	 /* changed since its scan (log, own change) */
 	bool mapped;	 /* msgs is in the snapshot's read-only mapping */
+	/* msgs is a snapshot block not yet checked against `check`: the
+	 * first use checks it (ss_shard_ready), a bad one is rescanned */
+	bool unchecked;
+	uint64_t check;
 };
 
 struct rmail_mbox {
@@ -96,6 +100,14 @@ struct rmail_mbox {
 	uint64_t snap_writes;
 	void *snap_map; /* the file, mapped read-only while shards use it */
 	size_t snap_maplen;
+	/* the log position the snapshot's highest modseq covers: the first
+	 * refresh reads the log's tail from there only */
+	uint64_t snap_log_pos, snap_log_ino, snap_highest;
+	bool snap_loaded;
+	uint32_t snap_bad;	  /* blocks found damaged on first use */
+	bool snap_names;	  /* a reboot's modseq resume used it (tests) */
+	pthread_mutex_t snaplock; /* checks of unchecked blocks */
+	int snap_fd;		  /* the mapped file, -1 */
 };
 
 /* mod_shardstore.c */
@@ -346,6 +358,19 @@ extern double ss_snap_interval;
 /* a fresh view (mb->lock held) takes the shards its snapshot vouches
  * for; 1 when it used one, 0 (none, or rejected: snap_rejected) */
 int ss_snap_load(struct rmail_mbox *mb);
+/* s's records, checked when they come from the snapshot (a damaged
+ * block is replaced by a scan of its shard); callable with or without
+ * mb->lock.  0, or -1 when the shard could not be read (s->rescan) */
+int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s);
+/* the highest modseq of the names, from the snapshot for the shards it
+ * still vouches for (mb->uidvalidity read); false without one */
+bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r);
+static inline int ss_shard_ready(struct rmail_mbox *mb, struct ss_shard *s)
+{
+	return __atomic_load_n(&s->unchecked, __ATOMIC_ACQUIRE)
+		       ? ss_shard_ready_slow(mb, s)
+		       : 0;
+}
 /* [slow] write it now under the lease: 0, 1 when another writer holds
  * the lease, -1 */
 int ss_snap_write(struct rmail_mbox *mb);

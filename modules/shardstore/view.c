@@ -280,6 +280,7 @@ static void shard_free_msgs(struct ss_shard *s)
 		free(s->msgs);
 	s->msgs = NULL;
 	s->mapped = false;
+	s->unchecked = false;
 }
 
 static int shard_cmp(const void *a, const void *b)
@@ -331,6 +332,8 @@ static int reload_shards(struct rmail_mbox *mb)
 	/* keep the cached arrays of shards that still exist */
 	for (i = 0, j = 0; i < n; i++) {
 		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
+			if (mb->shards[j].unchecked && mb->snap_used > 0)
+				mb->snap_used--;
 			shard_free_msgs(&mb->shards[j]);
 			j++;
 		}
@@ -405,7 +408,9 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 		       uint64_t keywords, uint64_t modseq)
 {
 	struct ss_shard *s = shard_by_no(mb, ss_shard_of(uid));
-	int64_t k = s != NULL && s->msgs != NULL ? shard_find(s, uid) : -1;
+	int64_t k = s != NULL && ss_shard_ready(mb, s) == 0 && s->msgs != NULL
+			    ? shard_find(s, uid)
+			    : -1;
 
 	if (k < 0 || ss_shard_own(s) < 0)
 		return;
@@ -505,6 +510,7 @@ static void log_patch(struct rmail_mbox *mb, const struct ss_logrec *recs,
 		if (s == NULL)
 			continue;
 		s->touched = true;
+		ss_shard_ready(mb, s);
 		if (s->rescan || s->msgs == NULL)
 			continue;
 		if (r->type != RMAIL_CHANGE_APPEND && ss_shard_own(s) < 0) {
@@ -615,6 +621,7 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 		s->dups = rc > 0;
 	}
 	shard_free_msgs(s);
+	__atomic_store_n(&s->unchecked, false, __ATOMIC_RELEASE);
 	s->msgs = msgs;
 	s->count = n;
 	s->cap = n;
@@ -627,6 +634,34 @@ static int rescan_shard(struct rmail_mbox *mb, struct ss_shard *s,
 	mb->shard_scans++;
 	mb->snap_pending += n + 1;
 	return 0;
+}
+
+/*
+ * HIGHESTMODSEQ of a first refresh from a snapshot: the snapshot's, plus
+ * the log records written after the position it covers, when the log is
+ * still that file (same inode, not shorter); false otherwise (the whole
+ * log is read).
+ */
+static bool log_tail_max(struct rmail_mbox *mb, int logfd, uint64_t log_end,
+			 uint64_t log_ino, uint64_t *max_r)
+{
+	struct ss_logrec *recs = NULL;
+	size_t n = 0, i;
+	uint64_t max;
+
+	if (!mb->snap_loaded || log_ino != mb->snap_log_ino ||
+	    log_end < mb->snap_log_pos ||
+	    ss_log_load(logfd, mb->snap_log_pos, log_end, &recs, &n) < 0)
+		return false;
+	max = mb->snap_highest;
+	/* what ss_log_max_modseq(mb, false) counts */
+	for (i = 0; i < n; i++)
+		if (recs[i].modseq > max &&
+		    (recs[i].type != RMAIL_CHANGE_EXPUNGE || recs[i].detail))
+			max = recs[i].modseq;
+	free(recs);
+	*max_r = max;
+	return true;
 }
 
 /*
@@ -643,7 +678,8 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	uint32_t total = 0, unseen = 0;
 	uint64_t size = 0, log_end, log_ino;
 	struct ss_logrec *recs = NULL;
-	bool log_ok = false;
+	bool log_ok = false, tail_ok = false;
+	uint64_t tail_max = 0;
 	int logfd, rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -672,6 +708,8 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 			nrecs = 0;
 		}
 	}
+	if (logfd >= 0 && !mb->scanned)
+		tail_ok = log_tail_max(mb, logfd, log_end, log_ino, &tail_max);
 	if (logfd >= 0)
 		close(logfd);
 	if (!mb->scanned || mb->dir_dirty ||
@@ -700,11 +738,14 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 			ss.st_mtim.tv_sec = 0;
 			ss.st_mtim.tv_nsec = 0;
 		}
-		moved = ts_cmp(&ss.st_mtim, &s->mtime) != 0;
+		moved = ts_cmp(&ss.st_mtim, &s->mtime) != 0 ||
+			(s->unchecked && (uint64_t)ss.st_ino != s->ino);
 		/* a changed or racy shard is trusted only when the log
 		 * accounts for it and every touched name checked out */
 		if (s->msgs == NULL || s->rescan ||
 		    ((moved || s->dirty) && !(log_ok && s->touched))) {
+			if (s->unchecked && mb->snap_used > 0)
+				mb->snap_used--;
 			if (rescan_shard(mb, s, &ss, &now) < 0) {
 				rc = rmail_err_set(err, RMAIL_E_IO,
 						   "shard scan");
@@ -716,6 +757,9 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 			s->dirty = ts_racy(&ss.st_mtim, &now);
 		}
 		s->touched = s->rescan = false;
+		/* its last UID below: the only records a first open reads */
+		if (i + 1 == mb->nshards)
+			ss_shard_ready(mb, s);
 		mb->first[i] = total;
 		total += s->count;
 		unseen += s->unseen;
@@ -757,7 +801,8 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 				ss_modseq_raise_horizon(mb, hwm);
 		}
 		if (!mb->scanned) {
-			uint64_t lm = ss_log_max_modseq(mb, false);
+			uint64_t lm = tail_ok ? tail_max
+					      : ss_log_max_modseq(mb, false);
 
 			hi = hi > lm ? hi : lm;
 		}
@@ -804,6 +849,8 @@ static void mbox_free(struct rmail_mbox *mb)
 	free(mb->first);
 	if (mb->snap_map != NULL)
 		munmap(mb->snap_map, mb->snap_maplen);
+	if (mb->snap_fd >= 0)
+		close(mb->snap_fd);
 	ss_free_keywords(mb);
 	ss_savedate_free(mb);
 	if (mb->dirfd >= 0)
@@ -816,6 +863,7 @@ static void mbox_free(struct rmail_mbox *mb)
 	pthread_mutex_destroy(&mb->lock);
 	pthread_mutex_destroy(&mb->alloc);
 	pthread_mutex_destroy(&mb->loglock);
+	pthread_mutex_destroy(&mb->snaplock);
 	free(mb);
 }
 
@@ -870,11 +918,13 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	mb->msfd = -1;
 	mb->counterfd = -1;
 	mb->dirfd = -1;
+	mb->snap_fd = -1;
 	snprintf(mb->user, sizeof(mb->user), "%s", cuser);
 	snprintf(mb->name, sizeof(mb->name), "%s", cname);
 	pthread_mutex_init(&mb->lock, NULL);
 	pthread_mutex_init(&mb->alloc, NULL);
 	pthread_mutex_init(&mb->loglock, NULL);
+	pthread_mutex_init(&mb->snaplock, NULL);
 	if (ss_mbox_path(cuser, cname, mb->rel, sizeof(mb->rel), err) < 0)
 		goto fail;
 	mb->dirfd = ss_openat(st->root_fd, mb->rel, O_RDONLY | O_DIRECTORY, 0);
@@ -889,6 +939,8 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 			      strerror(errno));
 		goto fail;
 	}
+	/* the snapshot's UIDVALIDITY is checked against it there */
+	read_counter(mb);
 	if (ss_modseq_open(mb, err) < 0)
 		goto fail;
 	read_counter(mb);
@@ -991,20 +1043,30 @@ uint32_t ss_mbox_count(struct rmail_mbox *mb)
 
 const struct rmail_msg *ss_mbox_msg(struct rmail_mbox *mb, uint32_t idx)
 {
-	size_t lo = 0, hi = mb->nshards;
+	size_t lo, hi;
 
-	if (idx >= mb->count)
-		return NULL;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
+	/* a snapshot block checked on first use may turn out damaged and
+	 * be replaced by a scan (another count): look again then */
+	for (;;) {
+		if (idx >= mb->count)
+			return NULL;
+		lo = 0;
+		hi = mb->nshards;
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
 
-		if (mb->first[mid] <= idx)
-			lo = mid;
-		else
-			hi = mid;
+			if (mb->first[mid] <= idx)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		while (mb->first[lo] + mb->shards[lo].count <= idx)
+			lo++;
+		if (!__atomic_load_n(&mb->shards[lo].unchecked,
+				     __ATOMIC_ACQUIRE))
+			break;
+		ss_shard_ready(mb, &mb->shards[lo]);
 	}
-	while (mb->first[lo] + mb->shards[lo].count <= idx)
-		lo++;
 	return &mb->shards[lo].msgs[idx - mb->first[lo]];
 }
 
@@ -1022,7 +1084,8 @@ int64_t ss_mbox_find(struct rmail_mbox *mb, uint32_t uid)
 			hi = mid;
 	}
 	i = lo;
-	if (i >= mb->nshards || mb->shards[i].no != no)
+	if (i >= mb->nshards || mb->shards[i].no != no ||
+	    ss_shard_ready(mb, &mb->shards[i]) < 0)
 		return -1;
 	for (a = 0, b = mb->shards[i].count; a < b;) {
 		uint32_t mid = a + (b - a) / 2;

@@ -6,6 +6,7 @@
  * checked against its shard directory before use, and a file that does
  * not add up is ignored, so deleting it loses nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -120,11 +121,13 @@ static bool shard_same(int dirfd, const struct ss_snap_shard *e)
 }
 
 /*
- * The file is read whole into one anonymous region populated at once
- * (MAP_POPULATE): a page fault per page of a fresh heap costs more than
- * the read itself on some virtual machines, and a copy (not a mapping
- * of the file) cannot fault later when someone truncates the file.
- * Shards point into it (mapped) until they change.
+ * The file is mapped, not read: a first open touches the header and the
+ * shard table only (EXISTS, UNSEEN, sizes and modseqs are the table's
+ * sums), and a block's records are read and checked the first time the
+ * view uses them (ss_shard_ready).  Whether a shard is still the one a
+ * block was read from is the refresh's stat of its directory (inode and
+ * mtime), as for any cached shard.  The file is only ever replaced by a
+ * rename, so the mapped inode keeps its length.
  */
 int ss_snap_load(struct rmail_mbox *mb)
 {
@@ -132,32 +135,33 @@ int ss_snap_load(struct rmail_mbox *mb)
 	struct ss_snap_head h;
 	struct ss_shard *sh = NULL;
 	void *map = MAP_FAILED;
+	struct stat sb;
 	uint64_t len = 0;
-	uint32_t i, k = 0;
+	uint32_t i;
 	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
-	if (read_head(fd, &len, &h, &e) < 0 ||
-	    h.uidvalidity != mb->uidvalidity || len > SIZE_MAX / 2)
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size < SS_SNAP_HDR ||
+	    (uint64_t)sb.st_size > SIZE_MAX / 2)
 		goto reject;
-	sh = calloc(h.nshards ? h.nshards : 1, sizeof(*sh));
-	map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (sh == NULL || map == MAP_FAILED ||
-	    !full_pread(fd, map, (size_t)len, 0))
+	len = (uint64_t)sb.st_size;
+	map = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED ||
+	    ss_snap_parse_head(map, (size_t)len, len, &h, &e) < 0 ||
+	    h.uidvalidity != mb->uidvalidity || h.nshards == 0)
+		goto reject;
+	sh = calloc(h.nshards, sizeof(*sh));
+	if (sh == NULL)
 		goto reject;
 	for (i = 0; i < h.nshards; i++) {
-		struct ss_shard *s = &sh[k];
+		struct ss_shard *s = &sh[i];
 
-		/* changed since (or racy when) the block was read: that
-		 * shard is scanned, the others need not be */
-		if (!shard_same(mb->dirfd, &e[i]))
-			continue;
 		s->msgs = (struct rmail_msg *)((char *)map + e[i].off);
-		if (ss_snap_check_block(&e[i], s->msgs) < 0)
-			goto reject;
 		s->mapped = true;
+		s->unchecked = true;
+		s->check = e[i].check;
 		s->no = e[i].no;
 		s->count = s->cap = e[i].count;
 		s->unseen = e[i].unseen;
@@ -167,32 +171,217 @@ int ss_snap_load(struct rmail_mbox *mb)
 		s->mtime.tv_nsec = (long)e[i].nsec;
 		s->ino = e[i].ino;
 		s->dups = (e[i].flags & SS_SNAP_F_DUPS) != 0;
-		k++;
+		/* racy when read: the refresh scans it */
+		s->dirty = (e[i].flags & SS_SNAP_F_DIRTY) != 0;
 	}
-	close(fd);
 	free(e);
 	free(mb->first);
-	mb->first = calloc(k + 1, sizeof(*mb->first));
-	if (k == 0 || mb->first == NULL) {
+	mb->first = calloc(h.nshards + 1, sizeof(*mb->first));
+	if (mb->first == NULL) {
+		close(fd);
 		free(sh);
 		munmap(map, (size_t)len);
 		return 0;
 	}
+	/* kept to see the file cut short under the mapping (someone
+	 * else's truncate: rmail only replaces it) before a block is read */
+	mb->snap_fd = fd;
 	free(mb->shards);
 	mb->shards = sh;
-	mb->nshards = k;
+	mb->nshards = h.nshards;
 	mb->snap_map = map;
 	mb->snap_maplen = (size_t)len;
-	mb->snap_used = k;
+	mb->snap_used = h.nshards;
+	mb->snap_loaded = true;
+	mb->snap_log_pos = h.log_pos;
+	mb->snap_log_ino = h.log_ino;
+	mb->snap_highest = h.highest;
 	return 1;
 reject:
 	close(fd);
 	free(e);
-	free(sh); /* its shards point into map */
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)len);
 	mb->snap_rejected = true;
 	return 0;
+}
+
+static void view_totals(struct rmail_mbox *mb)
+{
+	uint32_t total = 0, unseen = 0;
+	uint64_t size = 0;
+	size_t i;
+
+	for (i = 0; i < mb->nshards; i++) {
+		mb->first[i] = total;
+		total += mb->shards[i].count;
+		unseen += mb->shards[i].unseen;
+		size += mb->shards[i].bytes;
+	}
+	mb->first[mb->nshards] = total;
+	mb->count = total;
+	mb->unseen = unseen;
+	mb->size = size;
+}
+
+/* a damaged block: its shard as the directory has it */
+static int block_rescan(struct rmail_mbox *mb, struct ss_shard *s)
+{
+	struct rmail_msg *msgs = NULL;
+	uint32_t n = 0, k;
+	char rel[16];
+	int fd, rc = -1;
+
+	snprintf(rel, sizeof(rel), "s%u", s->no);
+	fd = openat(mb->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = ss_shard_scan(fd, s->no, &msgs, &n);
+		close(fd);
+	}
+	/* the old records stay mapped: pointers handed out remain valid */
+	s->mapped = false;
+	s->msgs = rc >= 0 ? msgs : NULL;
+	s->count = s->cap = rc >= 0 ? n : 0;
+	s->dups = rc > 0;
+	s->unseen = 0;
+	s->bytes = 0;
+	for (k = 0; k < s->count; k++) {
+		s->unseen += !(s->msgs[k].flags & RMAIL_F_SEEN);
+		s->bytes += s->msgs[k].size;
+		if (s->msgs[k].modseq > s->maxmod)
+			s->maxmod = s->msgs[k].modseq;
+	}
+	s->patched = false;
+	/* read it again at the next refresh if it could not be read now */
+	s->rescan = rc < 0;
+	mb->shard_scans++;
+	mb->snap_pending += s->count + 1;
+	return rc < 0 ? -1 : 0;
+}
+
+int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&mb->snaplock);
+	if (s->unchecked) {
+		struct ss_snap_shard e = {.no = s->no,
+					  .count = s->count,
+					  .unseen = s->unseen,
+					  .bytes = s->bytes,
+					  .maxmod = s->maxmod,
+					  .check = s->check};
+		size_t bl = (size_t)s->count * sizeof(*s->msgs);
+		uintptr_t a = (uintptr_t)s->msgs & ~(uintptr_t)4095;
+		struct stat sb;
+		bool whole = mb->snap_fd >= 0 && fstat(mb->snap_fd, &sb) == 0 &&
+			     (uint64_t)sb.st_size == mb->snap_maplen;
+		struct rmail_msg *own = NULL;
+
+		/* one read of the block rather than a fault per page; the
+		 * copy is what gets checked and used, so a file changed in
+		 * place later cannot change records already vouched for */
+		if (whole) {
+			if (bl > 0)
+				madvise((void *)a,
+					bl + ((uintptr_t)s->msgs - a),
+					MADV_WILLNEED);
+			own = malloc(bl ? bl : 1);
+			if (own != NULL && bl > 0)
+				memcpy(own, s->msgs, bl);
+		}
+		if (own != NULL && ss_snap_check_block(&e, own) == 0) {
+			s->msgs = own;
+			s->cap = s->count;
+			s->mapped = false;
+		} else {
+			uint32_t before = s->count;
+
+			free(own);
+			mb->snap_bad++;
+			if (mb->snap_used > 0)
+				mb->snap_used--;
+			rc = block_rescan(mb, s);
+			if (s->count != before && mb->first != NULL)
+				view_totals(mb);
+		}
+		__atomic_store_n(&s->unchecked, false, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&mb->snaplock);
+	return rc;
+}
+
+static int ent_cmp(const void *key, const void *ent)
+{
+	uint32_t no = *(const uint32_t *)key;
+	const struct ss_snap_shard *e = ent;
+
+	return no < e->no ? -1 : no > e->no;
+}
+
+/*
+ * After a reboot the modseq counter resumes above every name on disk.
+ * A shard whose directory is still the one its block was read from (the
+ * rule a view follows) has the highest modseq its table entry records;
+ * the others are scanned.  False without a usable snapshot.
+ */
+bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r)
+{
+	struct ss_snap_shard *e = NULL;
+	struct ss_snap_head h;
+	struct dirent *de;
+	uint64_t len, max = 0;
+	DIR *d;
+	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC), dfd;
+
+	if (fd < 0)
+		return false;
+	if (read_head(fd, &len, &h, &e) < 0 ||
+	    h.uidvalidity != mb->uidvalidity) {
+		close(fd);
+		free(e);
+		return false;
+	}
+	close(fd);
+	dfd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		free(e);
+		return false;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t no = ss_shard_parse(de->d_name);
+		const struct ss_snap_shard *k;
+		struct rmail_msg *msgs;
+		uint32_t n, i, key;
+		int sfd;
+
+		if (no < 0)
+			continue;
+		key = (uint32_t)no;
+		k = bsearch(&key, e, h.nshards, sizeof(*e), ent_cmp);
+		if (k != NULL && shard_same(mb->dirfd, k)) {
+			if (k->maxmod > max)
+				max = k->maxmod;
+			continue;
+		}
+		sfd = openat(mb->dirfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0)
+			continue;
+		if (ss_shard_scan(sfd, key, &msgs, &n) >= 0) {
+			for (i = 0; i < n; i++)
+				if (msgs[i].modseq > max)
+					max = msgs[i].modseq;
+			free(msgs);
+		}
+		close(sfd);
+	}
+	closedir(d);
+	free(e);
+	*max_r = max;
+	return true;
 }
 
 /* a fresh scan of shard `no` into *e and *msgs_r; false when it is gone */
@@ -255,10 +444,10 @@ int ss_snap_write(struct rmail_mbox *mb)
 	struct ss_snap_head h = {0};
 	struct ss_snap_shard *e = NULL;
 	struct rmail_msg **blocks = NULL;
-	uint64_t log_end = 0, log_ino = 0, pending, total = 0;
+	uint64_t pending, total = 0;
 	size_t i, n = 0, k;
 	void *buf = NULL;
-	int lease, logfd, rc = -1;
+	int lease, rc = -1;
 
 	/* the lease: one writer per mailbox across processes and threads
 	 * (an flock belongs to the open file description) */
@@ -269,10 +458,6 @@ int ss_snap_write(struct rmail_mbox *mb)
 		close(lease);
 		return 1;
 	}
-	/* before the shards are read: records past it are newer */
-	logfd = ss_log_open_ro(mb, &log_end, &log_ino);
-	if (logfd >= 0)
-		close(logfd);
 	pthread_mutex_lock(&mb->lock);
 	if (!mb->scanned || mb->gone) {
 		pthread_mutex_unlock(&mb->lock);
@@ -288,10 +473,12 @@ int ss_snap_write(struct rmail_mbox *mb)
 	/* a shard as scanned (not patched from the log since, mtime
 	 * settled) is copied; the others are read again below */
 	for (i = 0; i < n; i++) {
-		const struct ss_shard *s = &mb->shards[i];
-		size_t bl = (size_t)s->count * sizeof(struct rmail_msg);
+		struct ss_shard *s = &mb->shards[i];
+		size_t bl;
 
 		e[i].no = s->no;
+		ss_shard_ready(mb, s);
+		bl = (size_t)s->count * sizeof(struct rmail_msg);
 		if (s->msgs == NULL || s->dirty || s->patched || s->ino == 0)
 			continue;
 		blocks[i] = malloc(bl ? bl : 1);
@@ -308,6 +495,10 @@ int ss_snap_write(struct rmail_mbox *mb)
 	h.uidvalidity = mb->uidvalidity;
 	h.uidnext = mb->uidnext;
 	h.highest = mb->highest;
+	/* the log position `highest` covers: a first open reads the log
+	 * from there only */
+	h.log_pos = mb->log_read;
+	h.log_ino = mb->log_ino;
 	pending = mb->snap_pending;
 	pthread_mutex_unlock(&mb->lock);
 	for (i = 0, k = 0; i < n; i++) {
@@ -320,8 +511,6 @@ int ss_snap_write(struct rmail_mbox *mb)
 		k++;
 	}
 	h.nshards = (uint32_t)k;
-	h.log_pos = log_end;
-	h.log_ino = log_ino;
 	h.written = (int64_t)time(NULL);
 	ss_boot_id(h.boot);
 	buf = malloc(ss_snap_size(h.nshards, total));
