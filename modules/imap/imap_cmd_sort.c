@@ -22,6 +22,7 @@ struct sort_job {
 	int alg;
 	unsigned ret; /* ESORT RETURN options */
 	bool modseq;  /* a MODSEQ key: the answer names maxmodseq */
+	bool behind;  /* the header cache lacked some: update it */
 	uint64_t maxmodseq;
 	struct imap_sort_crit crit[IMAP_SORT_MAX_KEYS];
 	unsigned ncrit;
@@ -62,7 +63,8 @@ static void sort_work(void *arg, struct imap_search_cand *hits, size_t n,
 	for (i = 0; i < n; i++)
 		if (hits[i].priv == NULL)
 			miss[j->nfresh++] = &hits[i].m;
-	imap_sorthdr_get(&j->src, miss, j->nfresh, j->fresh, cancel);
+	j->behind =
+		imap_sorthdr_get(&j->src, miss, j->nfresh, j->fresh, cancel);
 	if (cancel != NULL && *cancel) {
 		/* done() frees fresh[]: only the records made */
 		for (k = 0; k < j->nfresh && j->fresh[k] != NULL; k++)
@@ -167,6 +169,12 @@ static void sort_done(void *arg, struct imap_session *s, const char *tag,
 	struct sort_job *j = arg;
 	size_t i;
 
+	/* what was read from the messages is cached for the next process
+	 * or selection, off the loop */
+	if (alive && j->behind &&
+	    RMAIL_HAS(s->mod->core, struct rmail_core, index_update) &&
+	    s->mod->core->index_update != NULL)
+		s->mod->core->index_update(j->src.user, j->src.mailbox);
 	for (i = 0; i < j->nfresh; i++)
 		imap_sortcache_put(j->cache, j->fresh[i]);
 	imap_sortcache_release(j->cache);

@@ -224,8 +224,9 @@ static bool has_index(const struct rmail_core *core)
 	       core->index_headers != NULL;
 }
 
-/* what the cache holds into recs[] (the rest stays NULL) */
-static void from_index(const struct imap_sorthdr_src *src,
+/* what the cache holds into recs[] (the rest stays NULL); true when
+ * the cache answered but lacked some */
+static bool from_index(const struct imap_sorthdr_src *src,
 		       const struct rmail_msg *const *m, size_t n,
 		       struct imap_sortrec **recs, const volatile int *cancel)
 {
@@ -237,31 +238,34 @@ static void from_index(const struct imap_sorthdr_src *src,
 	struct rmail_err err;
 	uint32_t *uids;
 	size_t i;
+	int got;
 
 	if (!has_index(src->core) || src->user == NULL ||
 	    src->mailbox == NULL || n == 0)
-		return;
+		return false;
 	uids = malloc(n * sizeof(*uids));
 	if (uids == NULL)
 		abort();
 	for (i = 0; i < n; i++)
 		uids[i] = m[i]->uid;
 	/* -1: no usable cache, every record is read below */
-	(void)src->core->index_headers(src->user, src->mailbox,
+	got = src->core->index_headers(src->user, src->mailbox,
 				       src->uidvalidity, uids, n, index_one, &x,
 				       &err);
 	free(uids);
+	return got >= 0 && (size_t)got < n;
 }
 
-void imap_sorthdr_get(const struct imap_sorthdr_src *src,
+bool imap_sorthdr_get(const struct imap_sorthdr_src *src,
 		      const struct rmail_msg *const *m, size_t n,
 		      struct imap_sortrec **recs, const volatile int *cancel)
 {
 	size_t i;
+	bool behind;
 
 	for (i = 0; i < n; i++)
 		recs[i] = NULL;
-	from_index(src, m, n, recs, cancel);
+	behind = from_index(src, m, n, recs, cancel);
 	for (i = 0; i < n; i++) {
 		if (cancel != NULL && *cancel) {
 			/* the caller keeps the records up to the first
@@ -271,9 +275,10 @@ void imap_sorthdr_get(const struct imap_sorthdr_src *src,
 					free(recs[i]);
 					recs[i] = NULL;
 				}
-			return;
+			return behind;
 		}
 		if (recs[i] == NULL)
 			recs[i] = from_message(src, m[i]);
 	}
+	return behind;
 }
