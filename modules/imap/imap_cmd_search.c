@@ -708,6 +708,11 @@ static bool has_modseq(const struct imap_search_key *k)
 	return false;
 }
 
+bool imap_search_has_modseq(const struct imap_search_key *k)
+{
+	return has_modseq(k);
+}
+
 struct hits_out {
 	struct imap_session *s;
 	const struct search_job *j;

@@ -22,6 +22,9 @@ struct sort_job {
 	bool thread, uid;
 	int alg;
 	unsigned ret; /* ESORT RETURN options */
+	bool modseq;  /* a MODSEQ key: the answer names maxmodseq */
+	bool behind;  /* the header cache lacked some: update it */
+	uint64_t maxmodseq;
 	struct imap_sort_crit crit[IMAP_SORT_MAX_KEYS];
 	unsigned ncrit;
 	/* worker results */
@@ -61,7 +64,8 @@ static void sort_work(void *arg, struct imap_search_cand *hits, size_t n,
 	for (i = 0; i < n; i++)
 		if (hits[i].priv == NULL)
 			miss[j->nfresh++] = &hits[i].m;
-	imap_sorthdr_get(&j->src, miss, j->nfresh, j->fresh, cancel);
+	j->behind =
+		imap_sorthdr_get(&j->src, miss, j->nfresh, j->fresh, cancel);
 	if (cancel != NULL && *cancel) {
 		/* done() frees fresh[]: only the records made */
 		for (k = 0; k < j->nfresh && j->fresh[k] != NULL; k++)
@@ -91,15 +95,40 @@ static void sort_work(void *arg, struct imap_search_cand *hits, size_t n,
 		j->ids[i] = j->uid ? msgs[i].uid : msgs[i].seq;
 		j->uids[i] = msgs[i].uid;
 	}
+	for (i = 0; j->modseq && i < n; i++)
+		if (imap_msg_modseq(&hits[i].m) > j->maxmodseq)
+			j->maxmodseq = imap_msg_modseq(&hits[i].m);
 	j->n = n;
 out:
 	free(miss);
 	free(msgs);
 }
 
+struct sort_out {
+	struct imap_session *s;
+	const struct sort_job *j;
+};
+
+/* with a MODSEQ key and a match the line ends with the highest modseq
+ * matched: "(MODSEQ n)" after SORT, "MODSEQ n" in ESEARCH (RFC 7162
+ * 3.1.5); the line's CRLF comes in its last piece */
 static void out_session(void *ctx, const char *d, size_t n)
 {
-	imap_write(ctx, d, n);
+	struct sort_out *o = ctx;
+	const struct sort_job *j = o->j;
+
+	if (j->maxmodseq != 0 && j->n > 0 && n >= 2 && d[n - 2] == '\r' &&
+	    d[n - 1] == '\n') {
+		imap_write(o->s, d, n - 2);
+		if (j->ret & IMAP_ESR_PRESENT)
+			imap_printf(o->s, " MODSEQ %llu\r\n",
+				    (unsigned long long)j->maxmodseq);
+		else
+			imap_printf(o->s, " (MODSEQ %llu)\r\n",
+				    (unsigned long long)j->maxmodseq);
+		return;
+	}
+	imap_write(o->s, d, n);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -141,6 +170,12 @@ static void sort_done(void *arg, struct imap_session *s, const char *tag,
 	struct sort_job *j = arg;
 	size_t i;
 
+	/* what was read from the messages is cached for the next process
+	 * or selection, off the loop */
+	if (alive && j->behind &&
+	    RMAIL_HAS(s->mod->core, struct rmail_core, index_update) &&
+	    s->mod->core->index_update != NULL)
+		s->mod->core->index_update(j->src.user, j->src.mailbox);
 	for (i = 0; i < j->nfresh; i++)
 		imap_sortcache_put(j->cache, j->fresh[i]);
 	imap_sortcache_release(j->cache);
@@ -153,11 +188,13 @@ static void sort_done(void *arg, struct imap_session *s, const char *tag,
 		imap_write(s, "\r\n", 2);
 		imap_tagged(s, tag, false, "OK THREAD completed");
 	} else if (alive) {
+		struct sort_out o = {s, j};
+
 		if (j->ret & IMAP_ESR_PRESENT)
 			imap_esearch_write(tag, j->uid, j->ret, j->ids, j->n,
-					   out_session, s);
+					   out_session, &o);
 		else
-			imap_sort_write(j->ids, j->n, out_session, s);
+			imap_sort_write(j->ids, j->n, out_session, &o);
 		if (j->ret & IMAP_ESR_SAVE)
 			save(s, j);
 		imap_tagged(s, tag, false, "OK SORT completed");
@@ -248,6 +285,7 @@ static void run(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 			      (unsigned)imap_conf(s->mod)->max_depth, &root,
 			      &why) != IMAP_SEARCH_OK)
 		goto bad;
+	j->modseq = !thread && imap_search_has_modseq(root);
 	j->src = (struct imap_sorthdr_src){
 		.core = s->mod->core,
 		.ops = imap_store(s->mod, NULL),

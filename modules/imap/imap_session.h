@@ -412,6 +412,9 @@ struct imap_search_post {
 int imap_search_start(struct imap_session *s, const char *tag,
 		      struct imap_search_key *root, bool uid,
 		      const struct imap_search_post *post);
+/* the criteria hold a MODSEQ key: the answer names the highest
+ * modseq matched (RFC 7162 3.1.5) */
+bool imap_search_has_modseq(const struct imap_search_key *k);
 
 /* ---- command handlers ------------------------------------------- */
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,

@@ -23,9 +23,10 @@ struct imap_sorthdr_src {
  * The sort records of m[0..n) (ascending UIDs) into recs[] (never
  * NULL: an unreadable message gets an empty one).  The one place SORT
  * and THREAD read headers; any thread, blocking (it reads the store).
- * Stops early, leaving NULLs, when *cancel is set.
+ * Stops early, leaving NULLs, when *cancel is set.  True when the
+ * core's header cache answered but lacked some (ask for an update).
  */
-void imap_sorthdr_get(const struct imap_sorthdr_src *src,
+bool imap_sorthdr_get(const struct imap_sorthdr_src *src,
 		      const struct rmail_msg *const *m, size_t n,
 		      struct imap_sortrec **recs, const volatile int *cancel);
 

@@ -15,11 +15,21 @@
  * The file is not fsync'd (a commit is durable through its rename): a
  * crash may lose the records of the last commits, and messages from
  * before this file existed have none; msg_savedate says 0 ("no record")
- * for those and IMAP shows the internal date.  It only grows, by 16
- * bytes per commit (not per message of a batch), and goes with the
- * mailbox directory.
+ * for those and IMAP shows the internal date.  It grows by 16 bytes
+ * per commit (not per message of a batch) and goes with the mailbox
+ * directory.  Each time its record count reaches a power of two (from
+ * SD_COMPACT_MIN on) the writer, still under the UID lock, lists the
+ * UIDs on disk and, when more than half the records name none of them
+ * (all expunged, or of an older UIDVALIDITY), writes the rest to a new
+ * file renamed over it: readers see a new inode and read it again.  So
+ * the checks cost O(1) per commit amortized, and the file stays within
+ * about twice the records its messages need.  A UID counts as on disk
+ * when either of two listings saw it, so a flag rename racing one
+ * listing does not cost a message its save date.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,20 +42,159 @@
 #define SD_FILE "savedates"
 /* a record count past this is not cached (a damaged file) */
 #define SD_MAX_RECS (64u * 1024 * 1024)
+/* the smallest file worth compacting, in records */
+#define SD_COMPACT_MIN 64u
+
+struct uidvec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int uv_push(struct uidvec *u, uint32_t uid)
+{
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 1024;
+		uint32_t *nv = realloc(u->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		u->v = nv;
+		u->cap = cap;
+	}
+	u->v[u->n++] = uid;
+	return 0;
+}
+
+/* every UID of the mailbox directory's shards into u (unsorted) */
+static int list_uids(struct rmail_mbox *mb, struct uidvec *u)
+{
+	int fd = openat(mb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int64_t no;
+	DIR *d;
+	int rc = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct rmail_msg *msgs;
+		uint32_t n, i;
+		char rel[16];
+		int sfd;
+
+		if ((no = ss_shard_parse(de->d_name)) < 0)
+			continue;
+		snprintf(rel, sizeof(rel), "s%u", (uint32_t)no);
+		sfd = openat(mb->dirfd, rel,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0) {
+			rc = errno == ENOENT ? 0 : -1;
+			continue;
+		}
+		if (ss_shard_scan(sfd, (uint32_t)no, &msgs, &n) < 0)
+			rc = -1;
+		else {
+			for (i = 0; i < n && rc == 0; i++)
+				rc = uv_push(u, msgs[i].uid);
+			free(msgs);
+		}
+		close(sfd);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* is a UID of [first, last] in the sorted v[0..n) */
+static bool any_in(const uint32_t *v, size_t n, uint32_t first, uint32_t last)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] <= last;
+}
+
+/*
+ * The file holds nrec records: keep those naming a UID on disk, when
+ * that drops more than half (UID lock held: no record is added
+ * meanwhile).  Any failure leaves the file as it was.
+ */
+static void sd_compact(struct rmail_mbox *mb, int fd, size_t nrec)
+{
+	struct ss_saverec *r = malloc(nrec * sizeof(*r));
+	struct uidvec u = {0};
+	size_t i, keep = 0;
+	int out = -1;
+
+	if (r == NULL ||
+	    pread(fd, r, nrec * sizeof(*r), 0) != (ssize_t)(nrec * sizeof(*r)))
+		goto out;
+	if (list_uids(mb, &u) < 0 || list_uids(mb, &u) < 0)
+		goto out;
+	qsort(u.v, u.n, sizeof(u.v[0]), cmp_u32);
+	for (i = 0; i < nrec; i++)
+		if (r[i].uidvalidity == mb->uidvalidity &&
+		    r[i].first <= r[i].last &&
+		    any_in(u.v, u.n, r[i].first, r[i].last))
+			r[keep++] = r[i];
+	if ((nrec - keep) * 2 <= nrec)
+		goto out;
+	out = openat(mb->dirfd, SD_FILE ".new",
+		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		     0640);
+	if (out < 0)
+		goto out;
+	ss_mbox_chown(mb->st, out);
+	/* the old file is whole until the rename: the new one must be
+	 * too, a crash between would otherwise lose every record */
+	if (write(out, r, keep * sizeof(*r)) != (ssize_t)(keep * sizeof(*r)) ||
+	    fdatasync(out) < 0 ||
+	    renameat(mb->dirfd, SD_FILE ".new", mb->dirfd, SD_FILE) < 0)
+		unlinkat(mb->dirfd, SD_FILE ".new", 0);
+out:
+	if (out >= 0)
+		close(out);
+	free(u.v);
+	free(r);
+}
 
 void ss_savedate_note(struct rmail_mbox *mb, uint32_t first, uint32_t last)
 {
 	struct ss_saverec r = {mb->uidvalidity, first, last,
 			       (uint32_t)time(NULL)};
 	int fd = openat(mb->dirfd, SD_FILE,
-			O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 			0640);
+	struct stat sb;
+	size_t n;
 
 	if (fd < 0)
 		return;
 	ss_mbox_chown(mb->st, fd);
 	/* one write of a whole record: O_APPEND keeps records whole */
-	(void)!write(fd, &r, sizeof(r));
+	if (write(fd, &r, sizeof(r)) == (ssize_t)sizeof(r) &&
+	    fstat(fd, &sb) == 0 && sb.st_size % sizeof(r) == 0) {
+		n = (size_t)sb.st_size / sizeof(r);
+		if (n >= SD_COMPACT_MIN && n <= SD_MAX_RECS &&
+		    (n & (n - 1)) == 0)
+			sd_compact(mb, fd, n);
+	}
 	close(fd);
 }
 

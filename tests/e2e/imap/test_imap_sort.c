@@ -7,9 +7,11 @@
  * threading algorithms, UID forms after an expunge, the grammar's
  * refusals, a cached second run, and Python's imaplib as a client.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imap_client.h"
 
@@ -54,9 +56,9 @@ static const struct {
 
 static size_t sizes[NMSG];
 
-static struct imc *six(const char *name)
+static struct imc *six_in(struct imd *d, const char *name)
 {
-	struct imc *c = imc_fresh(D, name);
+	struct imc *c = imc_fresh(d, name);
 	size_t i;
 
 	for (i = 0; i < NMSG; i++) {
@@ -71,6 +73,11 @@ static struct imc *six(const char *name)
 	}
 	g_free(imc_ok(c, "SELECT INBOX"));
 	return c;
+}
+
+static struct imc *six(const char *name)
+{
+	return six_in(D, name);
 }
 
 static void sort_is(struct imc *c, const char *cmd, const char *want)
@@ -91,6 +98,168 @@ static void thread_is(struct imc *c, const char *cmd, const char *want)
 	has(r, line);
 	g_free(line);
 	g_free(r);
+}
+
+/* RFC 7162 3.1.5: a MODSEQ key adds the highest modseq matched */
+static void test_modseq(void)
+{
+	struct imc *c = six("modseq");
+	char *r, *want, *p;
+	unsigned long long hi = 0, m;
+
+	g_free(imc_ok(c, "STORE 2 +FLAGS (\\Flagged)"));
+	r = imc_ok(c, "FETCH 1:* (MODSEQ)");
+	for (p = r; (p = strstr(p, "MODSEQ (")) != NULL; p++) {
+		m = strtoull(p + 8, NULL, 10);
+		if (m > hi)
+			hi = m;
+	}
+	g_free(r);
+	g_assert_cmpuint(hi, >, 0);
+	r = imc_ok(c, "SORT (DATE) UTF-8 MODSEQ 1");
+	want = g_strdup_printf("* SORT 3 1 2 4 5 6 (MODSEQ %llu)\n", hi);
+	has(r, want);
+	g_free(want);
+	g_free(r);
+	r = imc_ok(c, "UID SORT (REVERSE DATE) UTF-8 MODSEQ %llu", hi);
+	want = g_strdup_printf("* SORT 2 (MODSEQ %llu)\n", hi);
+	has(r, want);
+	g_free(want);
+	g_free(r);
+	r = imc_ok(c, "SORT RETURN (COUNT) (DATE) UTF-8 MODSEQ 1");
+	want = g_strdup_printf("* ESEARCH (TAG \"t%u\") COUNT 6 MODSEQ %llu\n",
+			       c->seq, hi);
+	has(r, want);
+	g_free(want);
+	g_free(r);
+	/* no match: no MODSEQ */
+	r = imc_ok(c, "SORT (DATE) UTF-8 MODSEQ %llu", hi + 1);
+	has(r, "* SORT\n");
+	g_free(r);
+	imc_close(c);
+}
+
+/* the index's INBOX high-water UID of user `u`, 0 when none */
+static unsigned idx_hwm(struct imd *d, const char *u)
+{
+	char *p = g_strdup_printf("%s/index/%s.sqlite", rmh_dir(d->h), u);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	unsigned v = 0;
+
+	if (access(p, F_OK) == 0 &&
+	    sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db,
+			       "SELECT max(hwm) FROM mbox WHERE name='INBOX'",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = (unsigned)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	g_free(p);
+	return v;
+}
+
+static void idx_exec(struct imd *d, const char *u, const char *sql)
+{
+	char *p = g_strdup_printf("%s/index/%s.sqlite", rmh_dir(d->h), u);
+	sqlite3 *db = NULL;
+
+	g_assert_cmpint(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL),
+			==, SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+	g_free(p);
+}
+
+static void restart(struct imd *d, bool index)
+{
+	g_assert_cmpint(rmh_stop(d->h), ==, 0);
+	rmh_setf(d->h, "index", "{\"enabled\": %s}", index ? "true" : "false");
+	rmh_write_config(d->h);
+	g_assert_true(rmh_start(d->h));
+}
+
+static const char *const idx_cmds[] = {
+	"SORT (SUBJECT) UTF-8 ALL",
+	"SORT (DATE) UTF-8 ALL",
+	"SORT (FROM) UTF-8 ALL",
+	"SORT (REVERSE TO) UTF-8 ALL",
+	"SORT (CC DATE) UTF-8 ALL",
+	"SORT (DISPLAYFROM) UTF-8 ALL",
+	"SORT (DISPLAYTO ARRIVAL) UTF-8 ALL",
+	"THREAD REFERENCES UTF-8 ALL",
+	"THREAD ORDEREDSUBJECT UTF-8 ALL",
+};
+
+#define NIDX (sizeof(idx_cmds) / sizeof(idx_cmds[0]))
+
+/* the untagged line of cmd, in a new session (so a fresh view) */
+static void idx_answers(struct imd *d, char **out)
+{
+	struct imc *c = imc_login(d, "sidx@example.test", "pw-secret");
+
+	g_free(imc_ok(c, "SELECT INBOX"));
+	for (size_t i = 0; i < NIDX; i++) {
+		char *r = imc_ok(c, "%s", idx_cmds[i]);
+		char *e = strchr(r, '\n');
+
+		out[i] = g_strndup(r, e != NULL ? (size_t)(e - r) : strlen(r));
+		g_free(r);
+	}
+	imc_close(c);
+}
+
+/*
+ * SORT and THREAD take their header fields from the core's header cache
+ * when it has them: the same answers as reading every message, and a
+ * row changed in the cache shows (so the messages were not read).
+ */
+static void test_index(void)
+{
+	struct imd *d = imd_start("\"allow_cleartext_login_loopback\": true");
+	struct imc *c = six_in(d, "sidx");
+	char *with[NIDX], *without[NIDX];
+	char *r;
+
+	for (int i = 0; i < 200 && idx_hwm(d, "sidx@example.test") < NMSG;
+	     i++) {
+		g_free(imc_ok(c, "SEARCH SUBJECT nothing-here"));
+		g_usleep(50 * 1000);
+	}
+	g_assert_cmpuint(idx_hwm(d, "sidx@example.test"), >=, NMSG);
+	imc_close(c);
+	/* a fresh process: no records cached in memory */
+	restart(d, true);
+	idx_answers(d, with);
+	restart(d, false);
+	idx_answers(d, without);
+	for (size_t i = 0; i < NIDX; i++) {
+		g_test_message("%s: %s", idx_cmds[i], with[i]);
+		g_assert_cmpstr(with[i], ==, without[i]);
+		g_free(with[i]);
+		g_free(without[i]);
+	}
+	/* the cache answers: message 1 ("apple") now sorts last */
+	idx_exec(d, "sidx@example.test",
+		 "UPDATE hdr SET subject='zzz' WHERE uid=1");
+	restart(d, true);
+	c = imc_login(d, "sidx@example.test", "pw-secret");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	r = imc_ok(c, "SORT (SUBJECT) UTF-8 ALL");
+	has(r, "* SORT 2 4 6 3 5 1\n");
+	g_free(r);
+	imc_close(c);
+	/* disabled: the messages are the truth again */
+	restart(d, false);
+	c = imc_login(d, "sidx@example.test", "pw-secret");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	r = imc_ok(c, "SORT (SUBJECT) UTF-8 ALL");
+	has(r, "* SORT 1 2 4 6 3 5\n");
+	g_free(r);
+	imc_close(c);
+	imd_stop(d);
 }
 
 static void test_capability(void)
@@ -357,6 +526,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/sort/grammar", test_grammar);
 	g_test_add_func("/imap/sort/imaplib", test_imaplib);
 	g_test_add_func("/imap/sort/not-blocking", test_not_blocking);
+	g_test_add_func("/imap/sort/modseq", test_modseq);
+	g_test_add_func("/imap/sort/index", test_index);
 	D = imd_start("\"allow_cleartext_login_loopback\": true");
 	rc = g_test_run();
 	imd_stop(D);

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ss_test.h"
@@ -128,6 +129,65 @@ static void test_uidvalidity(struct ss_fx *fx, gconstpointer d)
 	ss_mbox_close(&mb);
 }
 
+static off_t sd_size(struct ss_fx *fx, const char *mbox)
+{
+	char *path = g_strdup_printf(
+		"%s/domains/example.com/users/alice/mail/%s/savedates", fx->dir,
+		mbox);
+	struct stat sb;
+
+	g_assert_cmpint(stat(path, &sb), ==, 0);
+	g_free(path);
+	return sb.st_size;
+}
+
+/* the file is compacted once more than half its records name only
+ * expunged UIDs, and every kept date reads the same before and after */
+static void test_compact(struct ss_fx *fx, gconstpointer d)
+{
+	struct rmail_err err = {0};
+	struct rmail_mbox *mb;
+	uint32_t uids[64], i;
+	const off_t rec = (off_t)sizeof(struct ss_saverec);
+	int64_t t;
+
+	(void)d;
+	for (i = 0; i < 40; i++)
+		uids[i] = ss_t_append(&fx->st, "Archive", "Subject: a\r\n\r\n",
+				      0);
+	backdate(fx, "Archive", 1000000);
+	g_assert_cmpint(ss_mbox_open(&fx->st, SS_USER, "Archive", &mb, &err),
+			==, 0);
+	/* a reader that cached the records before the compaction */
+	g_assert_cmpint(ss_msg_savedate(mb, uids[4], &t, &err), ==, 1);
+	/* keep uids[4] and uids[39]; 38 records name no message */
+	g_assert_cmpint(ss_msg_expunge(mb, uids, 4, &err), ==, 0);
+	g_assert_cmpint(ss_msg_expunge(mb, uids + 5, 34, &err), ==, 0);
+	for (i = 40; i < 63; i++)
+		uids[i] = ss_t_append(&fx->st, "Archive", "Subject: b\r\n\r\n",
+				      0);
+	/* 63 records: no compaction yet */
+	g_assert_cmpint(sd_size(fx, "Archive"), ==, 63 * rec);
+	uids[63] = ss_t_append(&fx->st, "Archive", "Subject: c\r\n\r\n", 0);
+	/* the 64th: 38 dropped, 26 kept */
+	g_assert_cmpint(sd_size(fx, "Archive"), ==, 26 * rec);
+	g_assert_cmpint(ss_msg_savedate(mb, uids[4], &t, &err), ==, 1);
+	g_assert_cmpint(t, ==, 1000000);
+	g_assert_cmpint(ss_msg_savedate(mb, uids[39], &t, &err), ==, 1);
+	g_assert_cmpint(t, ==, 1000000);
+	g_assert_cmpint(ss_msg_savedate(mb, uids[63], &t, &err), ==, 1);
+	g_assert_cmpint(t, >, 1000000);
+	/* an expunged UID has no record any more */
+	g_assert_cmpint(ss_msg_savedate(mb, uids[10], &t, &err), ==, 0);
+	ss_mbox_close(&mb);
+	g_assert_cmpint(savedate(&fx->st, "Archive", uids[4], 1), ==, 1000000);
+	g_assert_cmpint(savedate(&fx->st, "Archive", uids[62], 1), >, 1000000);
+	/* up to the next power of two, appends only add */
+	for (i = 0; i < 5; i++)
+		ss_t_append(&fx->st, "Archive", "Subject: d\r\n\r\n", 0);
+	g_assert_cmpint(sd_size(fx, "Archive"), ==, 31 * rec);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -136,5 +196,7 @@ int main(int argc, char **argv)
 		   ss_fx_setup, test_savedate, ss_fx_teardown);
 	g_test_add("/shardstore/savedate/uidvalidity", struct ss_fx, NULL,
 		   ss_fx_setup, test_uidvalidity, ss_fx_teardown);
+	g_test_add("/shardstore/savedate/compact", struct ss_fx, NULL,
+		   ss_fx_setup, test_compact, ss_fx_teardown);
 	return g_test_run();
 }
