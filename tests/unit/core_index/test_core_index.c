@@ -265,6 +265,30 @@ static void count_finding(void *arg, const char *where, const char *what,
 	(*(int *)arg)++;
 }
 
+/* check-store --repair after the store repaired something drops every
+ * index file, but never one a writer holds: the writer would go on
+ * writing into an unlinked file, or recreate half an index beside the
+ * drop.  Held: kept and counted as left; free: dropped. */
+static void test_drop_all_in_use(void)
+{
+	char path[4096];
+	int lease, found = 0;
+
+	/* runs after zz-check-in-use removed the real file: any file
+	 * named *.sqlite is dropped on this path */
+	g_assert_cmpint(idx_db_path(USER, path, sizeof(path)), ==, 0);
+	g_assert_true(g_file_set_contents(path, "stale", -1, NULL));
+	lease = idx_lease_take(USER);
+	g_assert_cmpint(lease, >=, 0);
+	g_assert_cmpint(rm_index_check(1, 1, count_finding, &found), ==, 1);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	idx_lease_drop(lease);
+	found = 0;
+	g_assert_cmpint(rm_index_check(1, 1, count_finding, &found), ==, 0);
+	g_assert_cmpint(found, ==, 1);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
 /* check-store beside a running writer: a file whose lease a writer
  * holds is neither called corrupt nor deleted; once free, a damaged
  * file is found and --repair drops it (runs last: it damages it) */
@@ -340,6 +364,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core/index/search", test_search);
 	g_test_add_func("/core/index/fold-same-as-imap", test_fold_same);
 	g_test_add_func("/core/index/zz-check-in-use", test_check_in_use);
+	g_test_add_func("/core/index/zz-drop-all-in-use", test_drop_all_in_use);
 	rc = g_test_run();
 	{
 		char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
