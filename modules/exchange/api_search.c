@@ -80,7 +80,7 @@ static void search_work(void *arg, const volatile int *cancel)
 	struct search_job *j = arg;
 	const struct rmail_core *core = j->r->mod->core;
 	struct rmail_index_result ir = {.size = sizeof(ir)};
-	json_t *arr = json_array(), *next = json_null();
+	json_t *arr = json_array(), *next = json_null(), *res;
 	uint64_t bytes = 0;
 	size_t i = j->n, reads = 0, hits = 0;
 	int indexed = 0;
@@ -137,10 +137,11 @@ static void search_work(void *arg, const volatile int *cancel)
 		next = json_integer((json_int_t)j->msgs[0].uid);
 	}
 	free(ir.uids);
-	j->out =
-		json_dumps(json_pack("{s:o,s:I,s:o}", "messages", arr, "limit",
-				     (json_int_t)j->limit, "next_before", next),
-			   JSON_COMPACT | JSON_ENSURE_ASCII);
+	res = json_pack("{s:o,s:I,s:o}", "messages", arr, "limit",
+			(json_int_t)j->limit, "next_before", next);
+	j->out = res != NULL ? json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII)
+			     : NULL;
+	json_decref(res);
 	j->out_len = j->out != NULL ? strlen(j->out) : 0;
 }
 
