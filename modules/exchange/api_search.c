@@ -151,6 +151,7 @@ static void search_done(void *arg, int cancelled)
 	struct ex_req *r = j->r;
 	const struct rmail_core *core = r->mod->core;
 	const struct rmail_store_ops *ops;
+	char *out = j->out;
 	void *h;
 
 	ops = core->store(&h);
@@ -160,18 +161,18 @@ static void search_done(void *arg, int cancelled)
 	    core->index_update != NULL)
 		core->index_update(r->user.address, j->mailbox);
 	free(j->msgs);
+	/* j lives in the request's pool, which the answer frees */
 	if (!ex_async_end(r)) {
-		free(j->out);
+		free(out);
 		return;
 	}
 	if (cancelled)
 		ex_error(r, 503, "Cancelled");
-	else if (j->out == NULL)
+	else if (out == NULL)
 		ex_error(r, 500, "Internal error");
 	else
-		ex_respond(r, 200, "application/json", j->out, j->out_len,
-			   NULL);
-	free(j->out);
+		ex_respond(r, 200, "application/json", out, j->out_len, NULL);
+	free(out);
 }
 
 /* a present key whose value does not percent-decode is a 400, not
@@ -279,9 +280,6 @@ void ex_api_search(struct ex_req *r)
 	ex_async_begin(r);
 	if (core->work_submit(RMAIL_WORK_READ, search_work, search_done, j) ==
 	    NULL) {
-		j->backlog = 0;
-		free(j->out);
-		j->out = NULL;
 		ops->mbox_close(&j->mb);
 		free(j->msgs);
 		j->msgs = NULL;
