@@ -199,6 +199,7 @@ static const struct rmail_core core_table = {
 	.index_update = rm_index_update,
 	.rate_note = rm_rate_note,
 	.rate_keys = rm_rate_keys,
+	.index_match = rm_index_match,
 };
 
 const struct rmail_core *rm_core(void)

@@ -80,22 +80,30 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 		if (n <= 7 || strcmp(e->d_name + n - 7, ".sqlite") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		/* a daemon's writer holds the file (it may be creating it,
+		 * or mid-transaction): checked once it lets go, and if it
+		 * does not, not checked rather than called corrupt, and
+		 * never deleted under it */
+		lease = lease_wait(path);
+		if (lease < 0) {
+			if (repair && drop_all) {
+				/* it may hold what the store's repair
+				 * changed: a finding left for the next run */
+				left++;
+				cb(arg, path,
+				   "index not dropped after the store's "
+				   "repair: a writer holds it; run again",
+				   0);
+			}
+			continue;
+		}
 		if (repair && drop_all) {
 			drop(path);
 			cb(arg, path,
 			   "index dropped after the store's repair; rebuilt "
 			   "in the background",
 			   1);
-			continue;
-		}
-		/* a daemon's writer holds the file (it may be creating it,
-		 * or mid-transaction): checked once it lets go, and if it
-		 * does not, not checked rather than called corrupt, and
-		 * never deleted under it */
-		lease = lease_wait(path);
-		if (lease < 0)
-			continue;
-		if (!file_ok(path)) {
+		} else if (!file_ok(path)) {
 			if (repair)
 				drop(path);
 			else

@@ -14,6 +14,8 @@ int rm_index_headers(const char *user, const char *mailbox,
 int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		    int field, const char *needle, size_t n,
 		    struct rmail_index_result *r, struct rmail_err *err);
+int rm_index_match(const char *data, size_t len, int field, const char *needle,
+		   size_t n, struct rmail_err *err);
 /* [loop] */
 void rm_index_update(const char *user, const char *mailbox);
 

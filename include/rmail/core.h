@@ -641,6 +641,17 @@ struct rmail_core {
 	void (*rate_note)(const char *bucket, const char *key);
 	size_t (*rate_keys)(const char *bucket, const char *prefix,
 			    double window, rmail_rate_key_fn cb, void *arg);
+
+	/* [any thread, CPU: a worker] Whether the message data[0..len)
+	 * holds the needle (n bytes, folded as for index_search) in
+	 * `field` (enum rmail_index_field), compared as IMAP SEARCH
+	 * compares and as the index builds its forms: the check that
+	 * confirms an index_search candidate, and the scan when there is
+	 * no index.  An empty needle matches when the field is present.
+	 * 1 match, 0 not, -1 with err (unparsable message, bad field):
+	 * no match.  Works with the index disabled. */
+	int (*index_match)(const char *data, size_t len, int field,
+			   const char *needle, size_t n, struct rmail_err *err);
 };
 
 #endif

@@ -115,6 +115,9 @@
  *       rmail_core.rate_note and rate_keys with rmail_rate_key_fn: the
  *       noted keys of a rate bucket, host-wide, for commands that list
  *       or reset them (RMAIL_CORE_SIZE_1_6).
+ *       rmail_core.index_match: a message checked against a folded
+ *       needle as IMAP SEARCH and the index compare (the API's search
+ *       confirms index candidates with it) (RMAIL_CORE_SIZE_1_6).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -150,7 +153,7 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
 #define RMAIL_CORE_SIZE_1_5                                                    \
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, index_update)
-#define RMAIL_CORE_SIZE_1_6 RMAIL_SIZEOF_THROUGH(struct rmail_core, rate_keys)
+#define RMAIL_CORE_SIZE_1_6 RMAIL_SIZEOF_THROUGH(struct rmail_core, index_match)
 #define RMAIL_INDEX_HDR_SIZE_1_5                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_index_hdr, in_reply_to)
 #define RMAIL_INDEX_RESULT_SIZE_1_5                                            \

@@ -37,7 +37,7 @@ static const struct rmail_store_ops *store(const struct ex_mod *mod, void **h)
 	return mod->core->store(h);
 }
 
-static int open_mbox(struct ex_req *r, struct rmail_mbox **mb_r)
+int ex_open_mbox(struct ex_req *r, struct rmail_mbox **mb_r)
 {
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
@@ -71,8 +71,8 @@ static int parse_num(const char *s, long lo, long hi, long *v_r)
 	return 0;
 }
 
-static char *read_msg(const struct ex_mod *mod, struct rmail_mbox *mb,
-		      uint32_t uid, uint64_t max, size_t *len_r)
+char *ex_read_msg(const struct ex_mod *mod, struct rmail_mbox *mb, uint32_t uid,
+		  uint64_t max, size_t *len_r)
 {
 	const struct rmail_store_ops *ops;
 	struct rmail_err err;
@@ -243,6 +243,26 @@ static json_t *summary(const struct rmail_core *core, struct rmail_mime *mm,
 		string_or_empty(preview, o));
 }
 
+json_t *ex_msg_summary(const struct rmail_core *core, const char *buf,
+		       size_t len, const struct rmail_msg *m,
+		       const char *const *kw, size_t nkw)
+{
+	struct rmail_mime *mm = NULL;
+	struct rmail_err err;
+	json_t *o;
+
+	rmail_err_clear(&err);
+	/* what the list shows comes from the message's start */
+	if (buf != NULL &&
+	    core->mime_parse(buf, len < LIST_READ_MAX ? len : LIST_READ_MAX,
+			     NULL, &mm, &err) < 0)
+		mm = NULL;
+	o = summary(core, mm, m, kw, nkw);
+	if (mm != NULL)
+		core->mime_free(&mm);
+	return o;
+}
+
 static void job_dump(struct msg_job *j, json_t *o)
 {
 	j->out = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -260,22 +280,16 @@ static void list_work(void *arg, const volatile int *cancel)
 	size_t i, len;
 
 	for (i = 0; i < j->n && !*cancel; i++) {
-		struct rmail_mime *mm = NULL;
-		struct rmail_err err;
 		char *buf;
 		json_t *o;
 
-		buf = read_msg(j->r->mod, j->mb, j->msgs[i].uid,
-			       j->msgs[i].size < LIST_READ_MAX ? j->msgs[i].size
-							       : LIST_READ_MAX,
-			       &len);
-		rmail_err_clear(&err);
-		if (buf != NULL &&
-		    core->mime_parse(buf, len, NULL, &mm, &err) < 0)
-			mm = NULL;
-		o = summary(core, mm, &j->msgs[i], j->kw, j->nkw);
-		if (mm != NULL)
-			core->mime_free(&mm);
+		len = 0;
+		buf = ex_read_msg(j->r->mod, j->mb, j->msgs[i].uid,
+				  j->msgs[i].size < LIST_READ_MAX
+					  ? j->msgs[i].size
+					  : LIST_READ_MAX,
+				  &len);
+		o = ex_msg_summary(core, buf, len, &j->msgs[i], j->kw, j->nkw);
 		free(buf);
 		if (o != NULL)
 			json_array_append_new(arr, o);
@@ -331,7 +345,8 @@ static struct msg_job *job_new(struct ex_req *r)
 	return j;
 }
 
-static void copy_keywords(struct ex_req *r, struct msg_job *j)
+size_t ex_copy_keywords(struct ex_req *r, struct rmail_mbox *mb,
+			const char *const **kw_r)
 {
 	const struct rmail_store_ops *ops;
 	const char *const *names;
@@ -340,12 +355,17 @@ static void copy_keywords(struct ex_req *r, struct msg_job *j)
 	void *h;
 
 	ops = store(r->mod, &h);
-	n = ops->mbox_keywords(j->mb, &names);
+	n = ops->mbox_keywords(mb, &names);
 	kw = r->mod->core->pcalloc(r->pool, sizeof(char *) * (n + 1));
 	for (i = 0; i < n; i++)
 		kw[i] = r->mod->core->pstrdup(r->pool, names[i]);
-	j->kw = kw;
-	j->nkw = n;
+	*kw_r = kw;
+	return n;
+}
+
+static void copy_keywords(struct ex_req *r, struct msg_job *j)
+{
+	j->nkw = ex_copy_keywords(r, j->mb, &j->kw);
 }
 
 void ex_api_messages(struct ex_req *r)
@@ -366,7 +386,7 @@ void ex_api_messages(struct ex_req *r)
 		ex_error(r, 400, "page >= 1 and 1 <= per_page <= 200");
 		return;
 	}
-	if (open_mbox(r, &j->mb) < 0)
+	if (ex_open_mbox(r, &j->mb) < 0)
 		return;
 	ops = store(r->mod, &h);
 	count = ops->mbox_count(j->mb);
@@ -442,7 +462,7 @@ static void message_work(void *arg, const volatile int *cancel)
 
 	if (*cancel)
 		return;
-	buf = read_msg(j->r->mod, j->mb, m->uid, m->size, &len);
+	buf = ex_read_msg(j->r->mod, j->mb, m->uid, m->size, &len);
 	if (buf == NULL) {
 		j->status = 404;
 		j->error = "No such message";
@@ -534,7 +554,8 @@ static void attachment_work(void *arg, const volatile int *cancel)
 
 	if (*cancel)
 		return;
-	buf = read_msg(j->r->mod, j->mb, j->msgs[0].uid, j->msgs[0].size, &len);
+	buf = ex_read_msg(j->r->mod, j->mb, j->msgs[0].uid, j->msgs[0].size,
+			  &len);
 	rmail_err_clear(&err);
 	if (buf == NULL || core->mime_parse(buf, len, NULL, &mm, &err) < 0) {
 		free(buf);
@@ -584,7 +605,7 @@ static int find_msg(struct ex_req *r, struct msg_job *j)
 		ex_error(r, 404, "No such message");
 		return -1;
 	}
-	if (open_mbox(r, &j->mb) < 0)
+	if (ex_open_mbox(r, &j->mb) < 0)
 		return -1;
 	ops = store(r->mod, &h);
 	idx = ops->mbox_find(j->mb, (uint32_t)uid);
@@ -761,7 +782,13 @@ static void append_done(void *arg, int cancelled)
 {
 	struct append_job *j = arg;
 	struct ex_req *r = j->r;
+	const struct rmail_core *core = r->mod->core;
 
+	/* the index catches up off the loop, as after an IMAP APPEND */
+	if (!cancelled && j->rc == 0 &&
+	    RMAIL_HAS(core, struct rmail_core, index_update) &&
+	    core->index_update != NULL)
+		core->index_update(j->user, j->mbox);
 	if (!ex_async_end(r))
 		return;
 	if (cancelled) {

@@ -140,6 +140,24 @@ void ex_autoconfig(struct ex_req *r);
 void ex_autodiscover(struct ex_req *r);
 void ex_healthz(struct ex_req *r);
 
+/* api_messages.c, shared with the search (api_search.c) */
+/* [loop] the request's folder (params[0]) opened and refreshed; -1
+ * with the 404/503 answered */
+int ex_open_mbox(struct ex_req *r, struct rmail_mbox **mb_r);
+/* [worker] up to max bytes of the message, NUL-terminated (free) */
+char *ex_read_msg(const struct ex_mod *mod, struct rmail_mbox *mb, uint32_t uid,
+		  uint64_t max, size_t *len_r);
+/* [worker] the list's JSON for one message from its bytes (NULL buf:
+ * the view's fields only) */
+json_t *ex_msg_summary(const struct rmail_core *core, const char *buf,
+		       size_t len, const struct rmail_msg *m,
+		       const char *const *kw, size_t nkw);
+/* [loop] the view's keyword table copied into the request's pool */
+size_t ex_copy_keywords(struct ex_req *r, struct rmail_mbox *mb,
+			const char *const **kw_r);
+/* api_search.c */
+void ex_api_search(struct ex_req *r);
+
 /* folder counts cache (api_folders.c) */
 void ex_folders_fini(const struct ex_mod *mod);
 void ex_folders_invalidate(const char *user, const char *name);

@@ -23,6 +23,7 @@ static const struct route routes[] = {
 	{HTTP_POST, "/api/login", ex_api_login, 0, 0},
 	{HTTP_GET, "/api/folders", ex_api_folders, 1, 0},
 	{HTTP_GET, "/api/folders/{}/messages", ex_api_messages, 1, 0},
+	{HTTP_GET, "/api/folders/{}/search", ex_api_search, 1, 0},
 	{HTTP_POST, "/api/folders/{}/messages", ex_api_append, 1, 0},
 	{HTTP_GET, "/api/folders/{}/messages/{}", ex_api_message, 1, 0},
 	{HTTP_POST, "/api/folders/{}/messages/{}/flags", ex_api_flags, 1, 0},

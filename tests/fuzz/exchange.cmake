@@ -15,3 +15,6 @@ rmail_fuzz(exchange_disposition
   SOURCES tests/fuzz/fuzz_exchange_disposition.c
           modules/exchange/disposition.c
   INCLUDES modules/exchange LIBRARIES PkgConfig::JANSSON)
+rmail_fuzz(exchange_search
+  SOURCES tests/fuzz/fuzz_exchange_search.c modules/exchange/search_args.c
+  INCLUDES modules/exchange)
