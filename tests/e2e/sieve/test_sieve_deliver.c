@@ -42,6 +42,9 @@ static const char SCRIPT[] =
 	"  fileinto :create \"Streets\";\r\n"
 	"  stop;\r\n"
 	"}\r\n"
+	"if header :matches \"subject\" \"copysorted: *\" {\r\n"
+	"  fileinto :copy :create \"${1}\";\r\n"
+	"}\r\n"
 	"if header :contains \"subject\" \"archive-too\" {\r\n"
 	"  fileinto :copy :create \"Archive\";\r\n"
 	"}\r\n"
@@ -189,6 +192,53 @@ static void test_hostile_folder_name(void)
 	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
 	g_assert_nonnull(strstr(g_ptr_array_index(a, 1), "/INBOX/"));
 	g_ptr_array_unref(a);
+}
+
+static int count_in(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* fileinto :copy to a name the store refuses: the failed action means
+ * the implicit keep (RFC 5228 section 2.10.6), which :copy already
+ * does, so exactly one copy in INBOX, and a log line */
+static void test_hostile_folder_copy(void)
+{
+	static const char *const subj[] = {
+		"=?UTF-8?Q?copysorted:_a=01b?=", "copysorted: x//y",
+		NULL, /* too long: built below */
+	};
+	GString *lng = g_string_new("copysorted: ");
+	char *log;
+
+	for (int i = 0; i < 40; i++)
+		g_string_append(lng, "0123456789");
+	for (int i = 0; i < 3; i++) {
+		char tag[32], needle[40];
+		GPtrArray *a;
+
+		g_snprintf(tag, sizeof(tag), "t-badcopy%d", i);
+		g_snprintf(needle, sizeof(needle), "body %s\r", tag);
+		deliver_ok("sender@far.test", subj[i] ? subj[i] : lng->str, "",
+			   tag);
+		a = copies("alice", needle);
+		for (guint k = 0; k < a->len; k++)
+			g_test_message("%s: %s", tag,
+				       (char *)g_ptr_array_index(a, k));
+		g_assert_cmpuint(a->len, ==, 1);
+		g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
+		g_ptr_array_unref(a);
+	}
+	g_string_free(lng, TRUE);
+	/* each refusal is logged, once per message */
+	g_assert_true(rmh_wait_log(H, "refused", 5));
+	log = rmh_stderr(H);
+	g_assert_cmpint(count_in(log, "refused"), >=, 3);
+	g_free(log);
 }
 
 /* fileinto without :create to a missing mailbox keeps it in INBOX */
@@ -513,6 +563,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/unicode-casemap", test_unicode_casemap);
 	g_test_add_func("/sieve/deliver/hostile-folder-name",
 			test_hostile_folder_name);
+	g_test_add_func("/sieve/deliver/hostile-folder-copy",
+			test_hostile_folder_copy);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);
