@@ -239,6 +239,49 @@ static void do_vacation(const struct rmail_filter_msg *msg, const char *user,
 	free(reply);
 }
 
+/* can fileinto's mailbox take the copy: without :create it must exist
+ * (RFC 5228 section 4.1); with it, the store must accept the name (a
+ * variable from the sender's Subject may hold anything).  A refusal is
+ * logged here; the caller falls back to the implicit keep. */
+static int fileinto_ok(const char *user, struct sf_msg *sm,
+		       const struct sieve_env *env,
+		       const struct sieve_action *a)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	struct rmail_err e;
+
+	if (strlen(a->mailbox) >= sizeof(((struct copy *)0)->mailbox)) {
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "fileinto for %s: mailbox name of %zu bytes "
+			     "refused: implicit keep",
+			     user, strlen(a->mailbox));
+		return 0;
+	}
+	if (!a->create) {
+		if (env->mailbox_exists(sm, a->mailbox))
+			return 1;
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "fileinto for %s: no mailbox %s: implicit keep",
+			     user, a->mailbox);
+		return 0;
+	}
+	if (ops == NULL || ops->mbox_create == NULL)
+		return 1;
+	/* the core creates it anyway; creating it now is how to learn
+	 * whether the store takes the name.  Only a refused name falls
+	 * back: any other failure is the core's to retry. */
+	rmail_err_clear(&e);
+	if (ops->mbox_create(h, user, a->mailbox, 0, &e) == 0 ||
+	    e.code != RMAIL_E_INVAL)
+		return 1;
+	sf_core->log(sf_m, RMAIL_LOG_WARN,
+		     "fileinto for %s: mailbox \"%s\" refused (%s): implicit "
+		     "keep",
+		     user, a->mailbox, e.msg);
+	return 0;
+}
+
 static void fill_target(struct rmail_filter_target *t, const struct copy *v,
 			size_t n)
 {
@@ -283,7 +326,7 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	struct copy *copies;
 	size_t ncopies = 0, nreject = 0;
 	const struct sieve_action *reject = NULL;
-	int none = 0, rc = -1;
+	int none = 0, keep_fallback = 0, rc = -1;
 
 	if (c->before.n == 0 && c->after.n == 0) {
 		us = sf_user_script(user, &none, err);
@@ -371,17 +414,12 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 					 a->flags, a->nflags);
 				break;
 			case SIEVE_FILEINTO:
-				/* without :create a missing mailbox is an
-				 * error: the copy goes to INBOX instead */
-				if (!is_inbox(a->mailbox) && !a->create &&
-				    !env.mailbox_exists(sm, a->mailbox)) {
-					sf_core->log(sf_m, RMAIL_LOG_WARN,
-						     "fileinto for %s: no "
-						     "mailbox %s: kept in "
-						     "INBOX",
-						     user, a->mailbox);
-					add_copy(copies, &ncopies, "INBOX",
-						 a->flags, a->nflags);
+				/* a failed action means the implicit keep
+				 * (RFC 5228 section 2.10.6): one keep, even
+				 * when :copy or a keep already asked for it */
+				if (!is_inbox(a->mailbox) &&
+				    !fileinto_ok(user, sm, &env, a)) {
+					keep_fallback = 1;
 					break;
 				}
 				add_copy(copies, &ncopies, a->mailbox, a->flags,
@@ -398,7 +436,7 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 			}
 		}
 	}
-	if (r.implicit_keep) {
+	if (r.implicit_keep || keep_fallback) {
 		/* imap4flags: the implicit keep takes the last script's */
 		const struct sieve_result *last =
 			r.nres > 0 ? &r.res[r.nres - 1] : NULL;

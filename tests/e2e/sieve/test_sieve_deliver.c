@@ -45,6 +45,9 @@ static const char SCRIPT[] =
 	"if header :matches \"subject\" \"copysorted: *\" {\r\n"
 	"  fileinto :copy :create \"${1}\";\r\n"
 	"}\r\n"
+	"if header :contains \"subject\" \"inbox-copy\" {\r\n"
+	"  fileinto :copy \"INBOX\";\r\n"
+	"}\r\n"
 	"if header :contains \"subject\" \"archive-too\" {\r\n"
 	"  fileinto :copy :create \"Archive\";\r\n"
 	"}\r\n"
@@ -239,6 +242,19 @@ static void test_hostile_folder_copy(void)
 	log = rmh_stderr(H);
 	g_assert_cmpint(count_in(log, "refused"), >=, 3);
 	g_free(log);
+}
+
+/* INBOX by name and as the implicit keep is one mailbox: one copy
+ * (RFC 5228 section 4.1) */
+static void test_inbox_copy_once(void)
+{
+	GPtrArray *a;
+
+	deliver_ok("sender@far.test", "inbox-copy", "", "t-inboxcopy");
+	a = copies("alice", "body t-inboxcopy");
+	g_assert_cmpuint(a->len, ==, 1);
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
+	g_ptr_array_unref(a);
 }
 
 /* fileinto without :create to a missing mailbox keeps it in INBOX */
@@ -565,6 +581,7 @@ int main(int argc, char **argv)
 			test_hostile_folder_name);
 	g_test_add_func("/sieve/deliver/hostile-folder-copy",
 			test_hostile_folder_copy);
+	g_test_add_func("/sieve/deliver/inbox-copy-once", test_inbox_copy_once);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);
