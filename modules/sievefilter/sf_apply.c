@@ -47,10 +47,10 @@ static int run_one(struct sf_script *sc, const char *what,
 }
 
 static int run_files(const struct rmail_strlist *l, const struct sieve_env *env,
-		     struct run *r, struct rmail_err *err)
+		     struct run *r, int *broken, struct rmail_err *err)
 {
 	for (size_t i = 0; i < l->n && r->nres < 15; i++) {
-		struct sf_script *sc = sf_file_script(l->v[i], err);
+		struct sf_script *sc = sf_file_script(l->v[i], broken, err);
 		int rc;
 
 		if (sc == NULL)
@@ -326,17 +326,18 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	struct copy *copies;
 	size_t ncopies = 0, nreject = 0;
 	const struct sieve_action *reject = NULL;
-	int none = 0, keep_fallback = 0, rc = -1;
+	int none = 0, broken = 0, keep_fallback = 0, rc = -1;
 
-	if (c->before.n == 0 && c->after.n == 0) {
-		us = sf_user_script(user, &none, err);
-		if (us == NULL)
-			return none ? 0 : -1;
-	} else {
-		us = sf_user_script(user, &none, err);
-		if (us == NULL && !none)
-			return -1;
+	us = sf_user_script(user, &none, &broken, err);
+	if (us == NULL && broken) {
+		/* kept in the default mailbox; the cache logged why */
+		rmail_err_clear(err);
+		return 0;
 	}
+	if (us == NULL && !none)
+		return -1;
+	if (us == NULL && c->before.n == 0 && c->after.n == 0)
+		return 0;
 	sm = sf_msg_open(msg->fd, msg->msg_size,
 			 RMAIL_HAS(msg, struct rmail_filter_msg, prepend)
 				 ? msg->prepend
@@ -353,9 +354,9 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	env.size = msg->msg_size;
 	env.now = time(NULL);
 	sf_msg_env(sm, user, &env);
-	if (run_files(&c->before, &env, &r, err) < 0 ||
+	if (run_files(&c->before, &env, &r, &broken, err) < 0 ||
 	    (us != NULL && run_one(us, "user script", &env, &r, err) < 0) ||
-	    run_files(&c->after, &env, &r, err) < 0)
+	    run_files(&c->after, &env, &r, &broken, err) < 0)
 		goto out;
 
 	copies = calloc(1 + RMAIL_FILTER_COPIES_MAX, sizeof(*copies));
@@ -451,7 +452,11 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	free(copies);
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0 && broken) {
+		/* a global file that does not compile: as a user's */
+		rmail_err_clear(err);
+		rc = 0;
+	} else if (rc < 0)
 		sf_core->log(sf_m, RMAIL_LOG_ERR,
 			     "%s: %s: the message is kept in INBOX", user,
 			     err->msg);
