@@ -6,14 +6,21 @@
  * out before every script ran: a runtime error anywhere keeps the
  * message in INBOX and sends nothing (RFC 5228 section 2.10.6).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "sf.h"
 #include "vacation.h"
+
+/* how long a redirect is remembered: a client's retries of one message
+ * come within hours; a day bounds the record file */
+#define REDIRECT_DEDUP_PERIOD 86400
 
 struct run {
 	struct sieve_result res[16];
@@ -138,6 +145,72 @@ static int passed(const char *r)
 	return r != NULL && strcasecmp(r, "pass") == 0;
 }
 
+/* Has this message already been redirected to `to` for this user?
+ * The message is its Message-ID, else its bytes (without the lines the
+ * core put on top, which differ per attempt), with the envelope
+ * sender: a client that retries after a 4xx given once the script ran
+ * sends the same.  Checked and recorded in one store call (1.6
+ * duplicate_check), shared by processes; without it, or when the store
+ * fails, the redirect goes (a duplicate beats a lost message). */
+static int redirected_before(const struct rmail_filter_msg *msg,
+			     const char *user, struct sf_msg *sm,
+			     const char *to)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	const char *mid = sf_msg_header_raw(sm, "Message-ID", 0);
+	const char *pre = RMAIL_HAS(msg, struct rmail_filter_msg, prepend)
+				  ? msg->prepend
+				  : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c;
+	char key[40];
+	struct rmail_err err;
+	int rc;
+
+	if (ops == NULL ||
+	    !RMAIL_HAS(ops, struct rmail_store_ops, duplicate_check) ||
+	    ops->duplicate_check == NULL)
+		return 0;
+	c = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	if (mid != NULL && mid[strspn(mid, " \t")] != '\0') {
+		EVP_DigestUpdate(c, "m", 1);
+		EVP_DigestUpdate(c, mid, strlen(mid));
+	} else {
+		size_t len, skip = pre != NULL ? strlen(pre) : 0;
+		const char *data = sf_msg_data(sm, &len);
+
+		if (skip > len)
+			skip = len;
+		EVP_DigestUpdate(c, "d", 1);
+		EVP_DigestUpdate(c, data + skip, len - skip);
+	}
+	EVP_DigestUpdate(c, "", 1);
+	EVP_DigestUpdate(c, msg->mail_from, strlen(msg->mail_from));
+	EVP_DigestUpdate(c, "", 1);
+	for (const char *p = to; *p != '\0'; p++) {
+		char l = (char)tolower((unsigned char)*p);
+
+		EVP_DigestUpdate(c, &l, 1);
+	}
+	EVP_DigestFinal_ex(c, md, &mdlen);
+	EVP_MD_CTX_free(c);
+	memcpy(key, "redirect.", 9);
+	for (size_t i = 0; i < 12; i++)
+		sprintf(key + 9 + 2 * i, "%02x", md[i]);
+	rmail_err_clear(&err);
+	rc = ops->duplicate_check(h, user, key, (int64_t)time(NULL),
+				  REDIRECT_DEDUP_PERIOD, &err);
+	if (rc < 0)
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "redirect for %s to %s: no duplicate record "
+			     "(%s): sent anyway",
+			     user, to, err.msg);
+	return rc == 1;
+}
+
 static void do_redirect(const struct rmail_filter_msg *msg, const char *user,
 			struct sf_msg *sm, const struct sieve_action *a)
 {
@@ -146,6 +219,14 @@ static void do_redirect(const struct rmail_filter_msg *msg, const char *user,
 	/* the original sender only for local targets: anywhere else it
 	 * would fail SPF at the next hop (docs/sieve.md) */
 	const char *from = local_addr(a->address) ? msg->mail_from : user;
+
+	if (redirected_before(msg, user, sm, a->address)) {
+		sf_core->log(sf_m, RMAIL_LOG_INFO,
+			     "redirect for %s to %s: already redirected "
+			     "(the same message delivered again): not sent",
+			     user, a->address);
+		return;
+	}
 
 	sf_core->log(sf_m, RMAIL_LOG_INFO, "redirect for %s to %s, from <%s>",
 		     user, a->address, from);
