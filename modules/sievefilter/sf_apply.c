@@ -347,7 +347,9 @@ static int fileinto_ok(const char *user, struct sf_msg *sm,
 			     user, a->mailbox);
 		return 0;
 	}
-	if (ops == NULL || ops->mbox_create == NULL)
+	/* the usual case, a read: the folder is there */
+	if (ops == NULL || ops->mbox_create == NULL ||
+	    env->mailbox_exists(sm, a->mailbox))
 		return 1;
 	/* the core creates it anyway; creating it now is how to learn
 	 * whether the store takes the name.  Only a refused name falls
