@@ -743,6 +743,37 @@ static void subs_apply(struct imp *im)
 	rm_strset_free(&im->subs);
 }
 
+/* Dovecot keeps a user's Sieve scripts in the home (sieve/ and
+ * .dovecot.sieve): the Maildir itself when mail_location is the home,
+ * else its parent (~/Maildir).  `--sieve HOME` names it.  The number of
+ * scripts that failed. */
+static int import_sieve(struct imp *im, const char *maildir, const char *home)
+{
+	char *parent = NULL;
+	bool found = false;
+	int failed = 0;
+
+	if (!rm_import_sieve_ok(im->ops))
+		return 0;
+	if (home != NULL)
+		return rm_import_sieve_home("import maildir", im->ops, im->h,
+					    im->user, home, true, &found);
+	failed = rm_import_sieve_home("import maildir", im->ops, im->h,
+				      im->user, maildir, true, &found);
+	if (!found) {
+		size_t l = strlen(maildir) + 4;
+
+		parent = malloc(l);
+		if (parent == NULL)
+			return 1;
+		snprintf(parent, l, "%s/..", maildir);
+		failed = rm_import_sieve_home("import maildir", im->ops, im->h,
+					      im->user, parent, true, &found);
+		free(parent);
+	}
+	return failed;
+}
+
 static int import_run(struct rm_cli *cli)
 {
 	struct imp im = {.tree = {.fd = -1}};
@@ -750,9 +781,12 @@ static int import_run(struct rm_cli *cli)
 	struct rmail_user u;
 	struct rmail_err err;
 	struct sigaction sa;
-	const char *pos[3], *batch = NULL;
+	const char *pos[3], *batch = NULL, *sieve_home = NULL;
+	bool no_sieve = false;
 	const struct rm_opt opts[] = {
 		{"--batch", true, &batch, NULL},
+		{"--sieve", true, &sieve_home, NULL},
+		{"--no-sieve", false, NULL, &no_sieve},
 		{NULL, false, NULL, NULL},
 	};
 	int64_t nb = BATCH_DEFAULT;
@@ -772,7 +806,7 @@ static int import_run(struct rm_cli *cli)
 	if (n != 3 || strcmp(pos[0], "maildir") != 0 ||
 	    (batch != NULL && (rm_cmd_uint(batch, &nb) < 0 || nb < 1))) {
 		rm_cmd_failf(CMD, "usage: rmail import maildir DIR ADDRESS "
-				  "[--batch N]");
+				  "[--batch N] [--sieve HOME | --no-sieve]");
 		return RM_EXIT_USAGE;
 	}
 	/* the store first: it drops root privileges (run_as) */
@@ -825,6 +859,9 @@ static int import_run(struct rm_cli *cli)
 	}
 	if (im.failed > 0 || im.refused > 0)
 		rc = RM_EXIT_FAIL;
+	if (!stop_requested && !no_sieve &&
+	    import_sieve(&im, pos[1], sieve_home) > 0)
+		rc = RM_EXIT_FAIL;
 	rm_md_tree_close(&im.tree);
 	free(im.ledger_dir);
 	return rc;
@@ -833,9 +870,11 @@ static int import_run(struct rm_cli *cli)
 const struct rm_command rm_cmd_import = {
 	.name = "import",
 	.usage = "maildir DIR ADDRESS | imap --host H --user U --password-file "
-		 "F [...] ADDRESS | passwd FILE [--domain D] [--dry-run] "
+		 "F [...] ADDRESS | sieve ADDRESS HOME | passwd FILE [--domain "
+		 "D] [--dry-run] "
 		 "| aliases FILE [--domain D] [--dry-run]: import a Maildir++ "
-		 "tree, any IMAP server's mail, Dovecot/shadow users with "
+		 "tree (and its home's Sieve scripts), any IMAP server's "
+		 "mail, Dovecot/shadow users with "
 		 "their hashes, Postfix virtual aliases",
 	.run = import_run,
 };

@@ -19,8 +19,9 @@
 #include "sieve_cli.h"
 #include "import_sub.h"
 
-static int one(const struct rmail_store_ops *ops, void *h, const char *user,
-	       const char *path, const char *name, bool activate)
+static int one(const char *cmd, const struct rmail_store_ops *ops, void *h,
+	       const char *user, const char *path, const char *name,
+	       bool activate)
 {
 	struct rmail_err err;
 	size_t len = 0;
@@ -28,7 +29,7 @@ static int one(const struct rmail_store_ops *ops, void *h, const char *user,
 	int rc;
 
 	if (text == NULL) {
-		fprintf(stderr, "rmail import sieve: %s: %s\n", path,
+		fprintf(stderr, "rmail %s: %s: %s\n", cmd, path,
 			strerror(errno));
 		return -1;
 	}
@@ -36,7 +37,7 @@ static int one(const struct rmail_store_ops *ops, void *h, const char *user,
 	rc = rm_sieve_install(ops, h, user, name, text, len, activate, &err);
 	free(text);
 	if (rc < 0) {
-		fprintf(stderr, "rmail import sieve: %s: %s\n", path, err.msg);
+		fprintf(stderr, "rmail %s: %s: %s\n", cmd, path, err.msg);
 		return -1;
 	}
 	printf("%s: imported as %s%s\n", path, name,
@@ -44,37 +45,26 @@ static int one(const struct rmail_store_ops *ops, void *h, const char *user,
 	return 0;
 }
 
-int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
+int rm_import_sieve_home(const char *cmd, const struct rmail_store_ops *ops,
+			 void *h, const char *user, const char *home,
+			 bool nofollow, bool *found_r)
 {
-	const struct rmail_store_ops *ops;
-	const char *pos[2];
-	const struct rm_opt opts[] = {{NULL, false, NULL, NULL}};
 	char dir[PATH_MAX], active[PATH_MAX], target[PATH_MAX];
 	char active_name[RMAIL_SIEVE_NAME_MAX + 1] = "";
 	struct dirent *de;
 	struct stat sb;
-	size_t n;
-	void *h;
 	DIR *d;
-	int ret, failed = 0;
+	int failed = 0;
 	ssize_t tl;
 
-	ret = rm_cmd_args("import sieve", "ADDRESS HOME", argc, argv, opts, pos,
-			  2, 2, &n);
-	if (ret != RM_EXIT_OK)
-		return ret;
-	if (rm_cli_store(cli, &ops, &h) < 0)
-		return RM_EXIT_FAIL;
-	if (!RMAIL_HAS(ops, struct rmail_store_ops, vacation_check) ||
-	    ops->sieve_put == NULL || ops->sieve_activate == NULL)
-		return rm_cmd_failf("import sieve",
-				    "the store keeps no Sieve scripts");
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/sieve", pos[1]) >=
+	*found_r = false;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/sieve", home) >=
 		    sizeof(dir) ||
 	    (size_t)snprintf(active, sizeof(active), "%s/.dovecot.sieve",
-			     pos[1]) >= sizeof(active))
-		return rm_cmd_failf("import sieve", "%s: path too long",
-				    pos[1]);
+			     home) >= sizeof(active)) {
+		fprintf(stderr, "rmail %s: %s: path too long\n", cmd, home);
+		return 1;
+	}
 	/* the active one: a symlink names a script of sieve/ */
 	tl = readlink(active, target, sizeof(target) - 1);
 	if (tl > 0) {
@@ -91,6 +81,7 @@ int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
 		}
 	}
 	d = opendir(dir);
+	*found_r = d != NULL || tl >= 0 || lstat(active, &sb) == 0;
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
 		char path[PATH_MAX], name[RMAIL_SIEVE_NAME_MAX + 1];
@@ -104,9 +95,19 @@ int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 				     de->d_name) >= sizeof(path))
 			continue;
-		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+		/* a tree imported by root may be the user's: a link
+		 * could name any file of the host */
+		if ((nofollow ? lstat(path, &sb) : stat(path, &sb)) < 0)
 			continue;
-		if (one(ops, h, pos[0], path, name,
+		if (!S_ISREG(sb.st_mode)) {
+			if (nofollow)
+				fprintf(stderr,
+					"rmail %s: %s: not a regular file: "
+					"skipped\n",
+					cmd, path);
+			continue;
+		}
+		if (one(cmd, ops, h, user, path, name,
 			strcmp(name, active_name) == 0) < 0)
 			failed++;
 	}
@@ -114,10 +115,40 @@ int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
 		closedir(d);
 	/* a plain file: the script itself */
 	if (tl < 0 && lstat(active, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    one(ops, h, pos[0], active, "dovecot", true) < 0)
+	    one(cmd, ops, h, user, active, "dovecot", true) < 0)
 		failed++;
-	if (d == NULL && (tl >= 0 || lstat(active, &sb) < 0))
-		fprintf(stderr, "rmail import sieve: %s: %s\n", dir,
+	return failed;
+}
+
+int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
+{
+	const struct rmail_store_ops *ops;
+	const char *pos[2];
+	const struct rm_opt opts[] = {{NULL, false, NULL, NULL}};
+	size_t n;
+	void *h;
+	int ret, failed;
+	bool found;
+
+	ret = rm_cmd_args("import sieve", "ADDRESS HOME", argc, argv, opts, pos,
+			  2, 2, &n);
+	if (ret != RM_EXIT_OK)
+		return ret;
+	if (rm_cli_store(cli, &ops, &h) < 0)
+		return RM_EXIT_FAIL;
+	if (!rm_import_sieve_ok(ops))
+		return rm_cmd_failf("import sieve",
+				    "the store keeps no Sieve scripts");
+	failed = rm_import_sieve_home("import sieve", ops, h, pos[0], pos[1],
+				      false, &found);
+	if (!found)
+		fprintf(stderr, "rmail import sieve: %s/sieve: %s\n", pos[1],
 			strerror(ENOENT));
 	return failed ? RM_EXIT_FAIL : RM_EXIT_OK;
+}
+
+bool rm_import_sieve_ok(const struct rmail_store_ops *ops)
+{
+	return RMAIL_HAS(ops, struct rmail_store_ops, vacation_check) &&
+	       ops->sieve_put != NULL && ops->sieve_activate != NULL;
 }

@@ -114,12 +114,65 @@ static int target_mailbox(const char *user, const char *name,
 	return 0;
 }
 
+/* Where a copy goes: the filter's mailbox (created when missing), else
+ * INBOX or the user's Junk.  A name the store refuses falls back to
+ * that default: the caller stores one copy per resolved mailbox, so the
+ * fallback never doubles another copy. */
+static int pick_mailbox(const char *user, int junk,
+			const struct rmail_filter_target *t,
+			char mbox[RMAIL_MBOX_NAME_MAX + 1],
+			struct rmail_err *err)
+{
+	snprintf(mbox, RMAIL_MBOX_NAME_MAX + 1, "INBOX");
+	if (junk == RM_JUNK_SPAM && !rm_spam_wants_junk(user))
+		junk = RM_JUNK_NO;
+	if (t != NULL && t->mailbox[0] != '\0') {
+		/* the filter's choice beats the quarantine default */
+		snprintf(mbox, RMAIL_MBOX_NAME_MAX + 1, "%s", t->mailbox);
+		if (strcmp(mbox, "INBOX") == 0 ||
+		    target_mailbox(user, mbox, err) == 0)
+			return 0;
+		if (err->code != RMAIL_E_INVAL)
+			return -1;
+		/* a name the store refuses (a Sieve variable the sender
+		 * wrote) is refused on every retry: the choice cannot
+		 * stand, the message can */
+		rm_log(RMAIL_LOG_WARN,
+		       "deliver to %s: mailbox \"%s\" refused (%s): kept in "
+		       "the default mailbox",
+		       user, mbox, err->msg);
+		rmail_err_clear(err);
+		snprintf(mbox, RMAIL_MBOX_NAME_MAX + 1, "INBOX");
+	}
+	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int deliver_into(const char *user, const struct rm_msg_src *src,
+			const char *extra, bool ignore_quota, const char *mbox,
+			const struct rmail_filter_target *t,
+			struct rmail_err *err);
+
 int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
 			const char *extra, bool ignore_quota, int junk,
 			const struct rmail_filter_target *t,
 			struct rmail_err *err)
 {
-	char mbox[RMAIL_MBOX_NAME_MAX + 1] = "INBOX";
+	char mbox[RMAIL_MBOX_NAME_MAX + 1];
+
+	if (rm_store(NULL) == NULL)
+		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
+	if (pick_mailbox(user, junk, t, mbox, err) < 0)
+		return -1;
+	return deliver_into(user, src, extra, ignore_quota, mbox, t, err);
+}
+
+static int deliver_into(const char *user, const struct rm_msg_src *src,
+			const char *extra, bool ignore_quota, const char *mbox,
+			const struct rmail_filter_target *t,
+			struct rmail_err *err)
+{
 	char kwbuf[sizeof(t->keywords)], *save = NULL, *kw;
 	const char *kws[RMAIL_KEYWORD_MAX];
 	size_t nkw = 0;
@@ -146,28 +199,6 @@ int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
 	o.size_hint =
 		src->size + strlen(src->prefix) + (extra ? strlen(extra) : 0);
 	o.ignore_quota = ignore_quota;
-	if (junk == RM_JUNK_SPAM && !rm_spam_wants_junk(user))
-		junk = RM_JUNK_NO;
-	if (t != NULL && t->mailbox[0] != '\0') {
-		/* the filter's choice beats the quarantine default */
-		snprintf(mbox, sizeof(mbox), "%s", t->mailbox);
-		if (strcmp(mbox, "INBOX") != 0 &&
-		    target_mailbox(user, mbox, err) < 0) {
-			if (err->code != RMAIL_E_INVAL)
-				return -1;
-			/* a name the store refuses (a Sieve variable the
-			 * sender wrote) is refused on every retry: the
-			 * choice cannot stand, the message can */
-			rm_log(RMAIL_LOG_WARN,
-			       "deliver to %s: mailbox \"%s\" refused (%s): "
-			       "kept in INBOX",
-			       user, mbox, err->msg);
-			rmail_err_clear(err);
-			snprintf(mbox, sizeof(mbox), "INBOX");
-		}
-	} else if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0) {
-		return -1;
-	}
 	if (t != NULL) {
 		o.flags = t->flags & (RMAIL_F_SEEN | RMAIL_F_ANSWERED |
 				      RMAIL_F_FLAGGED | RMAIL_F_DRAFT);
@@ -301,40 +332,66 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	return t->action == RMAIL_FILTER_DISCARD ? 1 : 0;
 }
 
-/* A filter's extra copies (1.5), once the first one is stored: the
- * message is safe, so a failed extra copy is logged, never queued (a
- * queue run would run the filters, and their side effects, again). */
+/* A filter's extra copies (1.5), once the first one is stored (into
+ * `first`): the message is safe, so a failed extra copy is logged,
+ * never queued (a queue run would run the filters, and their side
+ * effects, again).  One copy per mailbox: a copy that resolves to a
+ * mailbox already holding one (INBOX asked for by name and as the
+ * default, a refused name's fallback) is not stored twice. */
 static void deliver_copies(const struct rm_deliver_req *rq, const char *user,
 			   const struct rmail_filter_result *fr, int junk,
-			   const struct rmail_filter_target *tg)
+			   const struct rmail_filter_target *tg,
+			   const char *first)
 {
 	struct rmail_filter_target *one;
+	char(*done)[RMAIL_MBOX_NAME_MAX + 1];
+	size_t ndone = 1;
 	struct rmail_err err;
 
 	if (tg->ncopies == 0)
 		return;
 	one = rm_xcalloc(1, sizeof(*one));
+	done = rm_xcalloc(RMAIL_FILTER_COPIES_MAX + 1, sizeof(*done));
+	snprintf(done[0], sizeof(done[0]), "%s", first);
 	for (uint32_t c = 0; c < tg->ncopies && c < RMAIL_FILTER_COPIES_MAX;
 	     c++) {
+		size_t k;
+
 		one->size = sizeof(*one);
 		memcpy(one->mailbox, tg->copies[c].mailbox,
 		       sizeof(one->mailbox));
+		one->mailbox[sizeof(one->mailbox) - 1] = '\0';
 		one->flags = tg->copies[c].flags;
 		memcpy(one->keywords, tg->copies[c].keywords,
 		       sizeof(one->keywords));
+		one->keywords[sizeof(one->keywords) - 1] = '\0';
 		rmail_err_clear(&err);
-		if (rm_deliver_local_to(user, rq->local, fr->add_headers,
-					rq->mail_from[0] == '\0', junk, one,
-					&err) < 0)
+		if (pick_mailbox(user, junk, one, done[ndone], &err) < 0) {
 			rm_log(RMAIL_LOG_ERR,
 			       "deliver %s to %s: copy into %s: %s", rq->id,
 			       user,
 			       one->mailbox[0] != '\0' ? one->mailbox : "INBOX",
 			       err.msg);
-		else
-			rm_metric_add("rmail_deliveries_total",
-				      "result=\"delivered\"", 1);
+			continue;
+		}
+		for (k = 0; k < ndone; k++)
+			if (strcmp(done[k], done[ndone]) == 0)
+				break;
+		if (k < ndone)
+			continue;
+		if (deliver_into(user, rq->local, fr->add_headers,
+				 rq->mail_from[0] == '\0', done[ndone], one,
+				 &err) < 0) {
+			rm_log(RMAIL_LOG_ERR,
+			       "deliver %s to %s: copy into %s: %s", rq->id,
+			       user, done[ndone], err.msg);
+			continue;
+		}
+		ndone++;
+		rm_metric_add("rmail_deliveries_total", "result=\"delivered\"",
+			      1);
 	}
+	free(done);
 	free(one);
 }
 
@@ -401,7 +458,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		for (j = 0; j < u.n; j++) {
 			struct rmail_filter_result fr;
 			struct rmail_filter_target tg;
-			char why[300];
+			char why[300], mbox[RMAIL_MBOX_NAME_MAX + 1];
 			int f, junk;
 
 			if (users_has(&done, u.v[j])) {
@@ -430,11 +487,12 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			if (junk == RM_JUNK_NO &&
 			    rm_spam_verdict(fr.add_headers))
 				junk = RM_JUNK_SPAM;
-			if (rm_deliver_local_to(u.v[j], rq->local,
-						fr.add_headers,
-						rq->mail_from[0] == '\0', junk,
-						&tg, &err) == 0) {
-				deliver_copies(rq, u.v[j], &fr, junk, &tg);
+			if (pick_mailbox(u.v[j], junk, &tg, mbox, &err) == 0 &&
+			    deliver_into(u.v[j], rq->local, fr.add_headers,
+					 rq->mail_from[0] == '\0', mbox, &tg,
+					 &err) == 0) {
+				deliver_copies(rq, u.v[j], &fr, junk, &tg,
+					       mbox);
 				ok++;
 				rm_metric_add("rmail_deliveries_total",
 					      "result=\"delivered\"", 1);

@@ -558,6 +558,20 @@ struct rmail_store_ops {
 	 * IMAP does not offer SAVEDATE. */
 	int (*msg_savedate)(struct rmail_mbox *mb, uint32_t uid,
 			    int64_t *date_r, struct rmail_err *err);
+
+	/* ---- 1.6 ----------------------------------------------------- */
+	/* [slow] Duplicate tracking (the model of RFC 7352), per user and
+	 * shared by every process on the mail root: 1 when `key` (as
+	 * vacation_check's) was recorded less than its period ago (do it
+	 * not again), else 0 after recording it for `period` (> 0)
+	 * seconds from `now`.  Atomic across processes; an entry goes
+	 * once its period is over.  mod_sieve records each redirect it
+	 * sends, so a message delivered again (a 4xx the client retried)
+	 * is not redirected twice.  Test with RMAIL_HAS() and a NULL
+	 * check; absent, nothing is deduplicated. */
+	int (*duplicate_check)(void *h, const char *user, const char *key,
+			       int64_t now, int64_t period,
+			       struct rmail_err *err);
 };
 
 #endif

@@ -118,6 +118,9 @@
  *       rmail_core.index_match: a message checked against a folded
  *       needle as IMAP SEARCH and the index compare (the API's search
  *       confirms index candidates with it) (RMAIL_CORE_SIZE_1_6).
+ *       rmail_store_ops.duplicate_check: per-user duplicate tracking
+ *       shared by processes (RFC 7352's model); mod_sieve's record of
+ *       the redirects it sent (RMAIL_STORE_OPS_SIZE_1_6).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -180,6 +183,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_objectid)
 #define RMAIL_STORE_OPS_SIZE_1_5                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_savedate)
+#define RMAIL_STORE_OPS_SIZE_1_6                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, duplicate_check)
 #define RMAIL_FILTER_TARGET_SIZE_1_4                                           \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_target, keywords)
 #define RMAIL_FILTER_TARGET_SIZE_1_5                                           \

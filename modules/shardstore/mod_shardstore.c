@@ -343,6 +343,7 @@ static const struct rmail_store_ops ss_ops = {
 	.meta_get = ss_meta_get,
 	.meta_set = ss_meta_set,
 	.msg_savedate = ss_msg_savedate,
+	.duplicate_check = ss_duplicate_check,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

@@ -4,6 +4,7 @@
  *   sieve/<encoded name>.sieve   one file per script, written atomically
  *   sieve/active                 the active script's name (absent: none)
  *   sieve/vacation               "unixtime key\n" per reply sent
+ *   sieve/duplicates             "expiry key\n" per duplicate_check key
  * Writers hold flock on sieve/, so two processes never interleave an
  * activate with a rename, and vacation's check-and-record is atomic.
  */
@@ -384,8 +385,14 @@ static int check_key(const char *key, struct rmail_err *err)
 	return 0;
 }
 
-int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
-		      int64_t period, struct rmail_err *err)
+/* A check-and-record under the sieve/ lock on file `fname` of
+ * "unixtime key" lines.  Vacation (expiry 0) records when a reply went
+ * out and matches within `period` before now, entries a year old go;
+ * duplicates (expiry 1) record until when the key holds and drop the
+ * entries past it, so the file stays as small as the periods make it. */
+static int record_check(void *h, const char *user, const char *fname,
+			const char *key, int64_t now, int64_t period,
+			int expiry, struct rmail_err *err)
 {
 	struct ss_store *st = h;
 	char dir[SS_PATH_MAX], path[SS_PATH_MAX + 16];
@@ -399,7 +406,7 @@ int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
 	lockfd = lock_sieve(st, user, dir, sizeof(dir), err);
 	if (lockfd < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/vacation", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, fname);
 	if (ss_read_small(st, path, VAC_MAX_FILE, &text, &len, NULL) < 0) {
 		if (errno != ENOENT) {
 			rmail_err_set(err, RMAIL_E_IO, "%s: %s", path,
@@ -423,10 +430,10 @@ int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
 		if (sp == NULL)
 			continue;
 		t = strtoll(line, NULL, 10);
-		if (t < now - VAC_KEEP)
+		if (expiry ? t <= now : t < now - VAC_KEEP)
 			continue;
 		if (strcmp(sp + 1, key) == 0) {
-			if (t > now - period && t <= now) {
+			if (expiry || (t > now - period && t <= now)) {
 				seen = 1;
 				break;
 			}
@@ -437,14 +444,29 @@ int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
 	if (seen) {
 		rc = 1;
 	} else {
-		o += (size_t)sprintf(out + o, "%lld %s\n", (long long)now, key);
-		rc = ss_write_atomic(st, dir, "vacation", out, o, 0, err) < 0
-			     ? -1
-			     : 0;
+		o += (size_t)sprintf(out + o, "%lld %s\n",
+				     (long long)(expiry ? now + period : now),
+				     key);
+		rc = ss_write_atomic(st, dir, fname, out, o, 0, err) < 0 ? -1
+									 : 0;
 	}
 	free(out);
 out_unlock:
 	free(text);
 	close(lockfd);
 	return rc;
+}
+
+int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
+		      int64_t period, struct rmail_err *err)
+{
+	return record_check(h, user, "vacation", key, now, period, 0, err);
+}
+
+int ss_duplicate_check(void *h, const char *user, const char *key, int64_t now,
+		       int64_t period, struct rmail_err *err)
+{
+	if (period <= 0)
+		return rmail_err_set(err, RMAIL_E_INVAL, "bad period");
+	return record_check(h, user, "duplicates", key, now, period, 1, err);
 }

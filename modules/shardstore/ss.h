@@ -109,6 +109,8 @@ int ss_sieve_activate(void *h, const char *user, const char *name,
 		      struct rmail_err *err);
 int ss_vacation_check(void *h, const char *user, const char *key, int64_t now,
 		      int64_t period, struct rmail_err *err);
+int ss_duplicate_check(void *h, const char *user, const char *key, int64_t now,
+		       int64_t period, struct rmail_err *err);
 int ss_alias_add(void *h, const char *alias, const char *const *targets,
 		 size_t ntargets, struct rmail_err *err);
 int ss_alias_del(void *h, const char *alias, struct rmail_err *err);

@@ -57,7 +57,7 @@ static int sieve_start(struct rmail_mctx *m, struct rmail_err *err)
 	for (size_t i = 0; i < c->before.n + c->after.n; i++) {
 		const char *p = i < c->before.n ? c->before.v[i]
 						: c->after.v[i - c->before.n];
-		struct sf_script *sc = sf_file_script(p, err);
+		struct sf_script *sc = sf_file_script(p, NULL, err);
 
 		if (sc == NULL)
 			return -1;

@@ -28,12 +28,17 @@ extern struct rmail_mctx *sf_m;
 struct sf_script; /* refcounted compiled script */
 const struct sieve_script *sf_script_get(const struct sf_script *s);
 void sf_script_put(struct sf_script **s);
-/* the user's active script, compiled once per version: NULL with *none
- * set when the user has none, NULL with err on a compile error */
-struct sf_script *sf_user_script(const char *user, int *none,
+/* the user's active script, compiled once per version (its includes'
+ * versions included): NULL with *none set when the user has none; NULL
+ * with err and *broken set when it does not compile (logged by the
+ * cache, once per version and then hourly: not the caller's to log);
+ * NULL with err alone when the store failed */
+struct sf_script *sf_user_script(const char *user, int *none, int *broken,
 				 struct rmail_err *err);
-/* a global before/after file, compiled once per mtime */
-struct sf_script *sf_file_script(const char *path, struct rmail_err *err);
+/* a global before/after file, compiled once per mtime; broken as above
+ * (may be NULL) */
+struct sf_script *sf_file_script(const char *path, int *broken,
+				 struct rmail_err *err);
 void sf_cache_clear(void);
 struct sieve_limits sf_limits(void);
 

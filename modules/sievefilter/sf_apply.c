@@ -6,14 +6,21 @@
  * out before every script ran: a runtime error anywhere keeps the
  * message in INBOX and sends nothing (RFC 5228 section 2.10.6).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "sf.h"
 #include "vacation.h"
+
+/* how long a redirect is remembered: a client's retries of one message
+ * come within hours; a day bounds the record file */
+#define REDIRECT_DEDUP_PERIOD 86400
 
 struct run {
 	struct sieve_result res[16];
@@ -47,10 +54,10 @@ static int run_one(struct sf_script *sc, const char *what,
 }
 
 static int run_files(const struct rmail_strlist *l, const struct sieve_env *env,
-		     struct run *r, struct rmail_err *err)
+		     struct run *r, int *broken, struct rmail_err *err)
 {
 	for (size_t i = 0; i < l->n && r->nres < 15; i++) {
-		struct sf_script *sc = sf_file_script(l->v[i], err);
+		struct sf_script *sc = sf_file_script(l->v[i], broken, err);
 		int rc;
 
 		if (sc == NULL)
@@ -138,6 +145,72 @@ static int passed(const char *r)
 	return r != NULL && strcasecmp(r, "pass") == 0;
 }
 
+/* Has this message already been redirected to `to` for this user?
+ * The message is its Message-ID, else its bytes (without the lines the
+ * core put on top, which differ per attempt), with the envelope
+ * sender: a client that retries after a 4xx given once the script ran
+ * sends the same.  Checked and recorded in one store call (1.6
+ * duplicate_check), shared by processes; without it, or when the store
+ * fails, the redirect goes (a duplicate beats a lost message). */
+static int redirected_before(const struct rmail_filter_msg *msg,
+			     const char *user, struct sf_msg *sm,
+			     const char *to)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	const char *mid = sf_msg_header_raw(sm, "Message-ID", 0);
+	const char *pre = RMAIL_HAS(msg, struct rmail_filter_msg, prepend)
+				  ? msg->prepend
+				  : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c;
+	char key[40];
+	struct rmail_err err;
+	int rc;
+
+	if (ops == NULL ||
+	    !RMAIL_HAS(ops, struct rmail_store_ops, duplicate_check) ||
+	    ops->duplicate_check == NULL)
+		return 0;
+	c = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	if (mid != NULL && mid[strspn(mid, " \t")] != '\0') {
+		EVP_DigestUpdate(c, "m", 1);
+		EVP_DigestUpdate(c, mid, strlen(mid));
+	} else {
+		size_t len, skip = pre != NULL ? strlen(pre) : 0;
+		const char *data = sf_msg_data(sm, &len);
+
+		if (skip > len)
+			skip = len;
+		EVP_DigestUpdate(c, "d", 1);
+		EVP_DigestUpdate(c, data + skip, len - skip);
+	}
+	EVP_DigestUpdate(c, "", 1);
+	EVP_DigestUpdate(c, msg->mail_from, strlen(msg->mail_from));
+	EVP_DigestUpdate(c, "", 1);
+	for (const char *p = to; *p != '\0'; p++) {
+		char l = (char)tolower((unsigned char)*p);
+
+		EVP_DigestUpdate(c, &l, 1);
+	}
+	EVP_DigestFinal_ex(c, md, &mdlen);
+	EVP_MD_CTX_free(c);
+	memcpy(key, "redirect.", 9);
+	for (size_t i = 0; i < 12; i++)
+		sprintf(key + 9 + 2 * i, "%02x", md[i]);
+	rmail_err_clear(&err);
+	rc = ops->duplicate_check(h, user, key, (int64_t)time(NULL),
+				  REDIRECT_DEDUP_PERIOD, &err);
+	if (rc < 0)
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "redirect for %s to %s: no duplicate record "
+			     "(%s): sent anyway",
+			     user, to, err.msg);
+	return rc == 1;
+}
+
 static void do_redirect(const struct rmail_filter_msg *msg, const char *user,
 			struct sf_msg *sm, const struct sieve_action *a)
 {
@@ -146,6 +219,14 @@ static void do_redirect(const struct rmail_filter_msg *msg, const char *user,
 	/* the original sender only for local targets: anywhere else it
 	 * would fail SPF at the next hop (docs/sieve.md) */
 	const char *from = local_addr(a->address) ? msg->mail_from : user;
+
+	if (redirected_before(msg, user, sm, a->address)) {
+		sf_core->log(sf_m, RMAIL_LOG_INFO,
+			     "redirect for %s to %s: already redirected "
+			     "(the same message delivered again): not sent",
+			     user, a->address);
+		return;
+	}
 
 	sf_core->log(sf_m, RMAIL_LOG_INFO, "redirect for %s to %s, from <%s>",
 		     user, a->address, from);
@@ -239,6 +320,51 @@ static void do_vacation(const struct rmail_filter_msg *msg, const char *user,
 	free(reply);
 }
 
+/* can fileinto's mailbox take the copy: without :create it must exist
+ * (RFC 5228 section 4.1); with it, the store must accept the name (a
+ * variable from the sender's Subject may hold anything).  A refusal is
+ * logged here; the caller falls back to the implicit keep. */
+static int fileinto_ok(const char *user, struct sf_msg *sm,
+		       const struct sieve_env *env,
+		       const struct sieve_action *a)
+{
+	void *h;
+	const struct rmail_store_ops *ops = sf_core->store(&h);
+	struct rmail_err e;
+
+	if (strlen(a->mailbox) >= sizeof(((struct copy *)0)->mailbox)) {
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "fileinto for %s: mailbox name of %zu bytes "
+			     "refused: implicit keep",
+			     user, strlen(a->mailbox));
+		return 0;
+	}
+	if (!a->create) {
+		if (env->mailbox_exists(sm, a->mailbox))
+			return 1;
+		sf_core->log(sf_m, RMAIL_LOG_WARN,
+			     "fileinto for %s: no mailbox %s: implicit keep",
+			     user, a->mailbox);
+		return 0;
+	}
+	/* the usual case, a read: the folder is there */
+	if (ops == NULL || ops->mbox_create == NULL ||
+	    env->mailbox_exists(sm, a->mailbox))
+		return 1;
+	/* the core creates it anyway; creating it now is how to learn
+	 * whether the store takes the name.  Only a refused name falls
+	 * back: any other failure is the core's to retry. */
+	rmail_err_clear(&e);
+	if (ops->mbox_create(h, user, a->mailbox, 0, &e) == 0 ||
+	    e.code != RMAIL_E_INVAL)
+		return 1;
+	sf_core->log(sf_m, RMAIL_LOG_WARN,
+		     "fileinto for %s: mailbox \"%s\" refused (%s): implicit "
+		     "keep",
+		     user, a->mailbox, e.msg);
+	return 0;
+}
+
 static void fill_target(struct rmail_filter_target *t, const struct copy *v,
 			size_t n)
 {
@@ -283,17 +409,18 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	struct copy *copies;
 	size_t ncopies = 0, nreject = 0;
 	const struct sieve_action *reject = NULL;
-	int none = 0, rc = -1;
+	int none = 0, broken = 0, keep_fallback = 0, rc = -1;
 
-	if (c->before.n == 0 && c->after.n == 0) {
-		us = sf_user_script(user, &none, err);
-		if (us == NULL)
-			return none ? 0 : -1;
-	} else {
-		us = sf_user_script(user, &none, err);
-		if (us == NULL && !none)
-			return -1;
+	us = sf_user_script(user, &none, &broken, err);
+	if (us == NULL && broken) {
+		/* kept in the default mailbox; the cache logged why */
+		rmail_err_clear(err);
+		return 0;
 	}
+	if (us == NULL && !none)
+		return -1;
+	if (us == NULL && c->before.n == 0 && c->after.n == 0)
+		return 0;
 	sm = sf_msg_open(msg->fd, msg->msg_size,
 			 RMAIL_HAS(msg, struct rmail_filter_msg, prepend)
 				 ? msg->prepend
@@ -310,9 +437,9 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	env.size = msg->msg_size;
 	env.now = time(NULL);
 	sf_msg_env(sm, user, &env);
-	if (run_files(&c->before, &env, &r, err) < 0 ||
+	if (run_files(&c->before, &env, &r, &broken, err) < 0 ||
 	    (us != NULL && run_one(us, "user script", &env, &r, err) < 0) ||
-	    run_files(&c->after, &env, &r, err) < 0)
+	    run_files(&c->after, &env, &r, &broken, err) < 0)
 		goto out;
 
 	copies = calloc(1 + RMAIL_FILTER_COPIES_MAX, sizeof(*copies));
@@ -371,17 +498,12 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 					 a->flags, a->nflags);
 				break;
 			case SIEVE_FILEINTO:
-				/* without :create a missing mailbox is an
-				 * error: the copy goes to INBOX instead */
-				if (!is_inbox(a->mailbox) && !a->create &&
-				    !env.mailbox_exists(sm, a->mailbox)) {
-					sf_core->log(sf_m, RMAIL_LOG_WARN,
-						     "fileinto for %s: no "
-						     "mailbox %s: kept in "
-						     "INBOX",
-						     user, a->mailbox);
-					add_copy(copies, &ncopies, "INBOX",
-						 a->flags, a->nflags);
+				/* a failed action means the implicit keep
+				 * (RFC 5228 section 2.10.6): one keep, even
+				 * when :copy or a keep already asked for it */
+				if (!is_inbox(a->mailbox) &&
+				    !fileinto_ok(user, sm, &env, a)) {
+					keep_fallback = 1;
 					break;
 				}
 				add_copy(copies, &ncopies, a->mailbox, a->flags,
@@ -398,7 +520,7 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 			}
 		}
 	}
-	if (r.implicit_keep) {
+	if (r.implicit_keep || keep_fallback) {
 		/* imap4flags: the implicit keep takes the last script's */
 		const struct sieve_result *last =
 			r.nres > 0 ? &r.res[r.nres - 1] : NULL;
@@ -413,7 +535,11 @@ int sf_deliver(const struct rmail_filter_msg *msg,
 	free(copies);
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0 && broken) {
+		/* a global file that does not compile: as a user's */
+		rmail_err_clear(err);
+		rc = 0;
+	} else if (rc < 0)
 		sf_core->log(sf_m, RMAIL_LOG_ERR,
 			     "%s: %s: the message is kept in INBOX", user,
 			     err->msg);

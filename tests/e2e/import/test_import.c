@@ -759,6 +759,58 @@ static void test_subscriptions(struct rmh_store *f, gconstpointer data)
 	g_free(out);
 }
 
+/* A Dovecot home: mail in ~/Maildir, Pigeonhole's scripts in ~/sieve
+ * and ~/.dovecot.sieve (a symlink to the active one).  `import maildir`
+ * brings the scripts too, through the store's sieve ops; one that does
+ * not compile is reported, a symlink inside sieve/ never read. */
+static void test_sieve_scripts(struct rmh_store *f, gconstpointer data)
+{
+	char *md, *args, *active, *outside;
+	struct rmh_cmd r;
+
+	(void)data;
+	put(f, "home/Maildir/cur/1.i.host:2,", msg_a, 1600000000);
+	put(f, "home/sieve/filters.sieve",
+	    "require \"fileinto\";\nif header :contains \"subject\" "
+	    "\"x\" { fileinto \"Work\"; }\n",
+	    0);
+	put(f, "home/sieve/old.sieve", "keep;\n", 0);
+	put(f, "home/sieve/broken.sieve", "if {\n", 0);
+	put(f, "secret.txt", "keep;\n", 0);
+	outside = path(f, "secret.txt");
+	active = path(f, "home/sieve/linked.sieve");
+	g_assert_cmpint(symlink(outside, active), ==, 0);
+	g_free(active);
+	g_free(outside);
+	active = path(f, "home/.dovecot.sieve");
+	g_assert_cmpint(symlink("sieve/filters.sieve", active), ==, 0);
+	g_free(active);
+	add_user(f, "sid@example.com");
+	md = path(f, "home/Maildir");
+	args = g_strdup_printf("import maildir %s sid@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("%s%s", r.out, r.err);
+	/* the broken script makes it fail, after importing the rest */
+	g_assert_cmpint(r.status, !=, 0);
+	g_assert_nonnull(strstr(r.out, "imported 1 messages"));
+	g_assert_nonnull(strstr(r.err, "broken.sieve"));
+	rmh_cmd_free(&r);
+	g_free(args);
+	r = rmh_store_run(f, NULL, "sieve list sid@example.com --json");
+	g_test_message("%s%s", r.out, r.err);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_nonnull(strstr(r.out, "\"filters\""));
+	g_assert_nonnull(strstr(r.out, "\"old\""));
+	g_assert_null(strstr(r.out, "\"broken\""));
+	g_assert_null(strstr(r.out, "\"linked\""));
+	rmh_cmd_free(&r);
+	r = rmh_store_run(f, NULL, "sieve get sid@example.com");
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_nonnull(strstr(r.out, "fileinto \"Work\""));
+	rmh_cmd_free(&r);
+	g_free(md);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -772,6 +824,8 @@ int main(int argc, char **argv)
 		   rmh_store_setup, test_export_hostile, rmh_store_teardown);
 	g_test_add("/import/run_as", struct rmh_store, NULL, rmh_store_setup,
 		   test_run_as, rmh_store_teardown);
+	g_test_add("/import/sieve-scripts", struct rmh_store, NULL,
+		   rmh_store_setup, test_sieve_scripts, rmh_store_teardown);
 	g_test_add("/import/subscriptions", struct rmh_store, NULL,
 		   rmh_store_setup, test_subscriptions, rmh_store_teardown);
 	return g_test_run();

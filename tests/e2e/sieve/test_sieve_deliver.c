@@ -20,6 +20,7 @@
 #define ALICE "alice@" DOM
 #define BOB "bob@" DOM
 #define CAROL "carol@" DOM
+#define DAVE "dave@" DOM
 
 static struct rmh *H;
 static guint SINK;
@@ -41,6 +42,12 @@ static const char SCRIPT[] =
 	"    \"STRASSE\" {\r\n"
 	"  fileinto :create \"Streets\";\r\n"
 	"  stop;\r\n"
+	"}\r\n"
+	"if header :matches \"subject\" \"copysorted: *\" {\r\n"
+	"  fileinto :copy :create \"${1}\";\r\n"
+	"}\r\n"
+	"if header :contains \"subject\" \"inbox-copy\" {\r\n"
+	"  fileinto :copy \"INBOX\";\r\n"
 	"}\r\n"
 	"if header :contains \"subject\" \"archive-too\" {\r\n"
 	"  fileinto :copy :create \"Archive\";\r\n"
@@ -188,6 +195,66 @@ static void test_hostile_folder_name(void)
 	g_assert_cmpuint(a->len, ==, 2);
 	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
 	g_assert_nonnull(strstr(g_ptr_array_index(a, 1), "/INBOX/"));
+	g_ptr_array_unref(a);
+}
+
+static int count_in(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* fileinto :copy to a name the store refuses: the failed action means
+ * the implicit keep (RFC 5228 section 2.10.6), which :copy already
+ * does, so exactly one copy in INBOX, and a log line */
+static void test_hostile_folder_copy(void)
+{
+	static const char *const subj[] = {
+		"=?UTF-8?Q?copysorted:_a=01b?=", "copysorted: x//y",
+		NULL, /* too long: built below */
+	};
+	GString *lng = g_string_new("copysorted: ");
+	char *log;
+
+	for (int i = 0; i < 40; i++)
+		g_string_append(lng, "0123456789");
+	for (int i = 0; i < 3; i++) {
+		char tag[32], needle[40];
+		GPtrArray *a;
+
+		g_snprintf(tag, sizeof(tag), "t-badcopy%d", i);
+		g_snprintf(needle, sizeof(needle), "body %s\r", tag);
+		deliver_ok("sender@far.test", subj[i] ? subj[i] : lng->str, "",
+			   tag);
+		a = copies("alice", needle);
+		for (guint k = 0; k < a->len; k++)
+			g_test_message("%s: %s", tag,
+				       (char *)g_ptr_array_index(a, k));
+		g_assert_cmpuint(a->len, ==, 1);
+		g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
+		g_ptr_array_unref(a);
+	}
+	g_string_free(lng, TRUE);
+	/* each refusal is logged, once per message */
+	g_assert_true(rmh_wait_log(H, "refused", 5));
+	log = rmh_stderr(H);
+	g_assert_cmpint(count_in(log, "refused"), >=, 3);
+	g_free(log);
+}
+
+/* INBOX by name and as the implicit keep is one mailbox: one copy
+ * (RFC 5228 section 4.1) */
+static void test_inbox_copy_once(void)
+{
+	GPtrArray *a;
+
+	deliver_ok("sender@far.test", "inbox-copy", "", "t-inboxcopy");
+	a = copies("alice", "body t-inboxcopy");
+	g_assert_cmpuint(a->len, ==, 1);
+	g_assert_nonnull(strstr(g_ptr_array_index(a, 0), "/INBOX/"));
 	g_ptr_array_unref(a);
 }
 
@@ -452,6 +519,82 @@ static void test_runtime_error_keeps(void)
 	g_assert_cmpint(sink_has("body t-rterr"), ==, 0);
 }
 
+static void run_cli(const char *const *argv, const char *input);
+
+static void put_script(const char *user, const char *name, const char *text,
+		       gboolean activate)
+{
+	const char *put[] = {"rmail", "-c",  rmh_config_path(H),
+			     "sieve", "put", user,
+			     name,    "-",   activate ? "--activate" : NULL,
+			     NULL};
+
+	run_cli(put, text);
+}
+
+static void deliver_to(const char *rcpt, const char *tag)
+{
+	char *m = g_strdup_printf("From: <kim@far.test>\r\nTo: <%s>\r\n"
+				  "Subject: %s\r\n\r\nbody %s\r\n",
+				  rcpt, tag, tag);
+	char *l = send_from("kim@far.test", rcpt, m);
+
+	if (!g_str_has_prefix(l, "250 "))
+		g_error("%s: %s", tag, l);
+	g_free(l);
+	g_free(m);
+}
+
+static const char *only_copy(const char *local, const char *tag)
+{
+	static char path[4096];
+	char *needle = g_strdup_printf("body %s\r", tag);
+	GPtrArray *a = copies(local, needle);
+
+	g_assert_cmpuint(a->len, ==, 1);
+	g_strlcpy(path, g_ptr_array_index(a, 0), sizeof(path));
+	g_ptr_array_unref(a);
+	g_free(needle);
+	return path;
+}
+
+/* a script that does not compile (it includes a script that is not
+ * there) keeps mail in INBOX, compiled and logged once, not once per
+ * message; creating, then editing, the included script takes effect at
+ * the next delivery, without a reload */
+static void test_broken_and_include(void)
+{
+	char *log;
+
+	put_script(DAVE, "main",
+		   "require \"include\";\r\ninclude :personal \"rules\";\r\n",
+		   TRUE);
+	for (int i = 0; i < 3; i++) {
+		char tag[16];
+
+		g_snprintf(tag, sizeof(tag), "t-broken%d", i);
+		deliver_to(DAVE, tag);
+		g_assert_nonnull(strstr(only_copy("dave", tag), "/INBOX/"));
+	}
+	g_assert_true(rmh_wait_log(H, "no personal script \"rules\"", 5));
+	log = rmh_stderr(H);
+	g_assert_cmpint(count_in(log, "no personal script \"rules\""), ==, 1);
+	g_free(log);
+
+	put_script(DAVE, "rules",
+		   "require [\"fileinto\", \"mailbox\"];\r\n"
+		   "fileinto :create \"First\";\r\n",
+		   FALSE);
+	deliver_to(DAVE, "t-inc1");
+	g_assert_nonnull(strstr(only_copy("dave", "t-inc1"), "/First/"));
+	put_script(DAVE, "rules",
+		   "require [\"fileinto\", \"mailbox\"];\r\n"
+		   "fileinto :create \"Second\";\r\n",
+		   FALSE);
+	deliver_to(DAVE, "t-inc2");
+	g_assert_nonnull(strstr(only_copy("dave", "t-inc2"), "/Second/"));
+}
+
 static void run_cli(const char *const *argv, const char *input)
 {
 	char *out = NULL, *errs = NULL;
@@ -500,6 +643,8 @@ int main(int argc, char **argv)
 	run_cli(put, SCRIPT);
 	add[5] = CAROL;
 	run_cli(add, "pw-carol-1\n");
+	add[5] = DAVE;
+	run_cli(add, "pw-dave-1\n");
 	put[5] = CAROL;
 	run_cli(put, "redirect \"r1@remote.test\";\r\n"
 		     "redirect \"r2@remote.test\";\r\n"
@@ -513,6 +658,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/unicode-casemap", test_unicode_casemap);
 	g_test_add_func("/sieve/deliver/hostile-folder-name",
 			test_hostile_folder_name);
+	g_test_add_func("/sieve/deliver/hostile-folder-copy",
+			test_hostile_folder_copy);
+	g_test_add_func("/sieve/deliver/inbox-copy-once", test_inbox_copy_once);
 	g_test_add_func("/sieve/deliver/fileinto-missing",
 			test_fileinto_missing);
 	g_test_add_func("/sieve/deliver/reject-one-rcpt", test_reject_one_rcpt);
@@ -520,6 +668,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sieve/deliver/redirect-remote", test_redirect_remote);
 	g_test_add_func("/sieve/deliver/redirect-local", test_redirect_local);
 	g_test_add_func("/sieve/deliver/api", test_api);
+	g_test_add_func("/sieve/deliver/broken-and-include",
+			test_broken_and_include);
 	g_test_add_func("/sieve/deliver/runtime-error-keeps",
 			test_runtime_error_keeps);
 	rc = g_test_run();

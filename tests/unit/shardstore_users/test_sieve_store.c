@@ -1,7 +1,8 @@
 /*
  * mod_shardstore's Sieve store ops (ABI 1.5): scripts with one active,
  * RFC 5804's rules (the active one cannot be deleted, a rename keeps it
- * active), and vacation's check-and-record, atomic across threads.
+ * active), vacation's check-and-record, atomic across threads, and
+ * duplicate_check (1.6).
  */
 #include <fcntl.h>
 #include <glib.h>
@@ -188,6 +189,47 @@ static void test_vacation(struct fx *f, gconstpointer data)
 			==, -1);
 }
 
+/* duplicate_check (1.6): a key holds for its own period, then goes;
+ * the file keeps only live entries; vacation's state is apart */
+static void test_duplicates(struct fx *f, gconstpointer data)
+{
+	const char *u = "alice@example.com";
+	struct rmail_err err;
+	int64_t day = 86400, t0 = 1700000000;
+	char *path, *text = NULL;
+
+	(void)data;
+	g_assert_cmpint(
+		ss_duplicate_check(&f->st, u, "redirect.a", t0, day, &err), ==,
+		0);
+	g_assert_cmpint(ss_duplicate_check(&f->st, u, "redirect.a",
+					   t0 + day - 1, day, &err),
+			==, 1);
+	g_assert_cmpint(ss_duplicate_check(&f->st, u, "redirect.b", t0 + 10,
+					   3600, &err),
+			==, 0);
+	g_assert_cmpint(
+		ss_vacation_check(&f->st, u, "redirect.a", t0, day, &err), ==,
+		0);
+	/* past its period: recorded anew; b's shorter one went */
+	g_assert_cmpint(ss_duplicate_check(&f->st, u, "redirect.a", t0 + day,
+					   day, &err),
+			==, 0);
+	path = g_build_filename(f->root, "domains", "example.com", "users",
+				"alice", "sieve", "duplicates", NULL);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_null(strstr(text, "redirect.b"));
+	g_assert_nonnull(strstr(text, "redirect.a"));
+	g_free(text);
+	g_free(path);
+	g_assert_cmpint(
+		ss_duplicate_check(&f->st, u, "redirect.a", t0, 0, &err), ==,
+		-1);
+	g_assert_cmpint(ss_duplicate_check(&f->st, u, "bad key", t0, day, &err),
+			==, -1);
+	g_assert_cmpint(err.code, ==, RMAIL_E_INVAL);
+}
+
 struct race {
 	struct fx *f;
 	int rc;
@@ -232,5 +274,6 @@ int main(int argc, char **argv)
 	ADD("scripts", test_scripts);
 	ADD("vacation", test_vacation);
 	ADD("vacation-race", test_vacation_race);
+	ADD("duplicates", test_duplicates);
 	return g_test_run();
 }
