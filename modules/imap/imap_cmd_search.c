@@ -59,7 +59,9 @@ struct search_job {
 	char mailbox[RMAIL_MBOX_NAME_MAX + 1];
 	uint32_t uidvalidity;
 	struct imap_idx_verdict *verdicts;
-	bool backlog; /* the index was behind: ask for an update */
+	bool backlog;	 /* the index was behind: ask for an update */
+	bool indexed;	 /* the index was asked already (index_first) */
+	uint32_t maxuid; /* the map's highest UID when the job began */
 	struct imap_search_key *root;
 	struct cand *c;
 	size_t n;
@@ -765,7 +767,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 	struct text_ctx t;
 	size_t i;
 
-	if (j->user[0] != '\0' && j->n > 0 && index_usable(j->s->mod))
+	if (!j->indexed && j->user[0] != '\0' && j->n > 0 &&
+	    index_usable(j->s->mod))
 		index_prepare(j, j->root, j->c[j->n - 1].m.uid);
 	memset(&t, 0, sizeof(t));
 	t.mod = j->s->mod;
@@ -886,59 +889,128 @@ static int setup(struct imap_session *s, const char *tag,
 	return 0;
 }
 
-/* the candidates: the session's map, with the live view's state;
- * expunged messages keep their numbers but match nothing */
-static struct search_job *job_new(struct imap_session *s,
-				  struct imap_search_key *root, bool uid,
-				  unsigned ret, bool body)
+/* the job without candidates (cands_all, cands_narrow add them) */
+static struct search_job *job_alloc(struct imap_session *s,
+				    struct imap_search_key *root, bool uid,
+				    unsigned ret, bool body)
 {
-	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
-	struct rmail_mbox *mb = s->tr->mb;
-	uint32_t k = 0, known, seq, u;
-	struct imap_map_it it;
 	struct search_job *job;
-	bool dead;
 
 	job = calloc(1, sizeof(*job));
 	if (job == NULL)
 		abort();
-	known = ops->mbox_count(mb);
-	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
-	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (ret & IMAP_ESR_SAVE)
-		job->uids = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (job->c == NULL || job->hits == NULL ||
-	    ((ret & IMAP_ESR_SAVE) && job->uids == NULL))
-		abort();
-	imap_map_start(s, &it, 1);
-	while (imap_map_next(s, &it, &u, &seq, &dead)) {
-		const struct rmail_msg *m = NULL;
-		struct cand *c;
-
-		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
-			k++;
-		if (dead || k >= known || m->uid != u)
-			continue;
-		k++;
-		c = &job->c[job->n++];
-		memset(c, 0, sizeof(*c));
-		c->m = *m;
-		c->seq = seq;
-		c->recent = imap_uids_has(&s->recent, u);
-	}
 	job->s = s;
 	job->root = root;
 	job->uid = uid;
 	job->modseq = has_modseq(root);
 	job->ret = ret;
 	job->need_body = body;
-	job->mb = mb;
+	job->mb = s->tr->mb;
+	job->maxuid = s->maxuid;
 	/* the index is asked by name (core/index) */
 	if (s->tr->user != NULL && s->tr->name != NULL) {
 		snprintf(job->user, sizeof(job->user), "%s", s->tr->user);
 		snprintf(job->mailbox, sizeof(job->mailbox), "%s", s->tr->name);
 		job->uidvalidity = s->tr->uidvalidity;
 	}
+	return job;
+}
+
+static void cands_alloc(struct search_job *job, size_t max)
+{
+	job->c = malloc((max + 1) * sizeof(*job->c));
+	job->hits = malloc((max + 1) * sizeof(uint32_t));
+	if (job->ret & IMAP_ESR_SAVE)
+		job->uids = malloc((max + 1) * sizeof(uint32_t));
+	if (job->c == NULL || job->hits == NULL ||
+	    ((job->ret & IMAP_ESR_SAVE) && job->uids == NULL))
+		abort();
+}
+
+static void cand_add(struct search_job *job, const struct rmail_msg *m,
+		     uint32_t seq)
+{
+	struct cand *c = &job->c[job->n++];
+
+	memset(c, 0, sizeof(*c));
+	c->m = *m;
+	c->seq = seq;
+	c->recent = imap_uids_has(&job->s->recent, m->uid);
+}
+
+/* the candidates: the session's map from UID `from`, with the live
+ * view's state; expunged messages keep their numbers but match
+ * nothing */
+static void cands_from(struct search_job *job, uint32_t from)
+{
+	struct imap_session *s = job->s;
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
+	struct rmail_mbox *mb = s->tr->mb;
+	uint32_t k, known, seq, u;
+	struct imap_map_it it;
+	bool dead;
+
+	known = ops->mbox_count(mb);
+	k = from > 1 ? imap_view_lower(ops, mb, from) : 0;
+	imap_map_start(s, &it, from);
+	while (imap_map_next(s, &it, &u, &seq, &dead)) {
+		const struct rmail_msg *m = NULL;
+
+		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
+			k++;
+		if (dead || k >= known || m->uid != u)
+			continue;
+		k++;
+		cand_add(job, m, seq);
+	}
+}
+
+static void cands_all(struct search_job *job)
+{
+	cands_alloc(job, job->s->exists);
+	cands_from(job, 1);
+}
+
+/*
+ * Only the messages the index leaves possible: the UIDs of `v` (a key
+ * every match must satisfy) and those above what it has indexed.  A
+ * search costs its hits and the backlog, not the mailbox.
+ */
+static void cands_narrow(struct search_job *job,
+			 const struct imap_idx_verdict *v)
+{
+	struct imap_session *s = job->s;
+	uint32_t above = 0, seq;
+	size_t i;
+
+	if (v->r.upto < s->maxuid) {
+		struct imap_map_it it;
+		uint32_t u;
+		bool dead;
+
+		imap_map_start(s, &it, v->r.upto + 1);
+		while (imap_map_next(s, &it, &u, &seq, &dead))
+			above++;
+	}
+	cands_alloc(job, v->r.n + above);
+	for (i = 0; i < v->r.n; i++) {
+		const struct rmail_msg *m =
+			imap_view_find(s, v->r.uids[i], &seq);
+
+		if (m != NULL)
+			cand_add(job, m, seq);
+	}
+	if (above > 0)
+		cands_from(job, v->r.upto + 1);
+}
+
+static struct search_job *job_new(struct imap_session *s,
+				  struct imap_search_key *root, bool uid,
+				  unsigned ret, bool body)
+{
+	struct search_job *job = job_alloc(s, root, uid, ret, body);
+
+	cands_all(job);
 	return job;
 }
 
@@ -951,6 +1023,94 @@ static void submit(struct imap_session *s, struct search_job *job,
 	imap_async_begin(s, tag);
 	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
 						   search_done, job);
+}
+
+/* ---- index first ------------------------------------------------------ */
+
+/* a key of the top-level list (ANDed with the others) the index keeps:
+ * then it is asked before any candidate is taken */
+static bool index_first(struct imap_session *s,
+			const struct imap_search_key *root)
+{
+	const struct imap_search_key *k;
+
+	if (!index_usable(s->mod) || s->tr->user == NULL ||
+	    s->tr->name == NULL || s->exists == 0)
+		return false;
+	for (k = root; k != NULL; k = k->next)
+		if (index_field(k) != 0)
+			return true;
+	return false;
+}
+
+/* the top-level verdict listing the fewest UIDs, or NULL */
+static const struct imap_idx_verdict *
+narrowest(const struct imap_search_key *root)
+{
+	const struct imap_idx_verdict *best = NULL;
+	const struct imap_search_key *k;
+
+	for (k = root; k != NULL; k = k->next)
+		if (k->idx != NULL && (best == NULL || k->idx->r.n < best->r.n))
+			best = k->idx;
+	return best;
+}
+
+/* can every candidate be answered without reading it: each key that
+ * needs the message has an exact verdict covering them all */
+static bool decidable(const struct imap_search_key *k, uint32_t maxuid)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		    k->type == IMAP_SKEY_NOT) {
+			if (!decidable(k->child, maxuid))
+				return false;
+			continue;
+		}
+		if (!is_text_key(k))
+			continue;
+		if (k->idx == NULL || !k->idx->r.exact ||
+		    k->idx->r.upto < maxuid)
+			return false;
+	}
+	return true;
+}
+
+/* worker: only the index's answers, no message read */
+static void index_work(void *arg, const volatile int *cancel)
+{
+	struct search_job *j = arg;
+
+	(void)cancel;
+	j->indexed = true;
+	index_prepare(j, j->root, j->maxuid);
+}
+
+/* loop: take the candidates the index leaves; answer here when no
+ * message needs reading, else confirm them on the pool */
+static void index_done(void *arg, int cancelled)
+{
+	struct search_job *j = arg;
+	struct imap_session *s = j->s;
+	const struct imap_idx_verdict *v;
+
+	s->search_work = NULL;
+	if (cancelled || s->closing || s->mod->core->conn_closed(s->c)) {
+		search_done(j, 1);
+		return;
+	}
+	v = narrowest(j->root);
+	if (v != NULL)
+		cands_narrow(j, v);
+	else
+		cands_all(j);
+	if (j->n == 0 || decidable(j->root, j->c[j->n - 1].m.uid)) {
+		run(j, NULL);
+		search_done(j, 0);
+		return;
+	}
+	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
+						   search_done, j);
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
@@ -987,6 +1147,14 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (setup(s, cmd->tag, root, &text, &body) < 0)
 		return;
+	if (text && index_first(s, root)) {
+		job = job_alloc(s, root, uid, ret, body);
+		snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
+		imap_async_begin(s, cmd->tag);
+		s->search_work = s->mod->core->work_submit(
+			RMAIL_WORK_READ, index_work, index_done, job);
+		return;
+	}
 	job = job_new(s, root, uid, ret, body);
 	if (!text) {
 		run(job, NULL);
