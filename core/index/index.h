@@ -38,4 +38,8 @@ int rm_index_mailbox(const char *user, const char *mailbox,
 		     const uint32_t *uids, const uint64_t *sizes, size_t n,
 		     const volatile int *cancel);
 
+/* wrap the core's copy of the store's table so that every append,
+ * copy, move and expunge asks for an update (idx_hook.c) */
+void rm_index_hook_store(struct rmail_store_ops *ops);
+
 #endif
