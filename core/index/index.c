@@ -576,6 +576,18 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 		}
 		total += rc;
 	}
+	if (total >= 0) {
+		/* one segment per term: a lookup then reads one doclist,
+		 * not one per batch the rebuild committed */
+		sqlite3 *db = idx_db_open(u.address, false);
+
+		if (db != NULL)
+			(void)sqlite3_exec(db,
+					   "INSERT INTO fts(fts) "
+					   "VALUES('optimize')",
+					   NULL, NULL, NULL);
+		idx_db_close(&db);
+	}
 	idx_lease_drop(lease);
 done:
 	for (k = 0; k < nm.n; k++)
