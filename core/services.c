@@ -197,6 +197,9 @@ static const struct rmail_core core_table = {
 	.index_headers = rm_index_headers,
 	.index_search = rm_index_search,
 	.index_update = rm_index_update,
+
+	/* 1.6 */
+	.search_text = rm_search_text,
 };
 
 const struct rmail_core *rm_core(void)

@@ -69,6 +69,11 @@ struct idx_doc {
  * fuzzed by tests/fuzz/fuzz_index_doc.c. */
 int idx_doc_build(const char *data, size_t len, struct idx_doc *d);
 void idx_doc_free(struct idx_doc *d);
+/* the searchable text `what` (enum rmail_search_text) of a parsed
+ * message, appended to out; the pieces appended */
+struct rmail_mime;
+size_t idx_text(struct rmail_mime *m, const char *data, size_t len, int what,
+		const char *field, struct idx_buf *out);
 
 /* ---- idx_db.c ------------------------------------------------------ */
 /* The user's index file, opened (created when `create`) and checked;

@@ -14,6 +14,10 @@ int rm_index_headers(const char *user, const char *mailbox,
 int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		    int field, const char *needle, size_t n,
 		    struct rmail_index_result *r, struct rmail_err *err);
+/* rmail_core.search_text (idx_doc.c) */
+size_t rm_search_text(struct rmail_mime *mime, const char *data, size_t len,
+		      int what, const char *field, char **buf, size_t *len_r,
+		      size_t *cap_r);
 /* [loop] */
 void rm_index_update(const char *user, const char *mailbox);
 

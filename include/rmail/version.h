@@ -112,6 +112,10 @@
  *       rmail_index_field and rmail_index_hdr_fn (RMAIL_CORE_SIZE_1_5,
  *       RMAIL_INDEX_HDR_SIZE_1_5, RMAIL_INDEX_RESULT_SIZE_1_5).
  *  1.6  (this release; every append below goes under it)
+ *       rmail_core.search_text with enum rmail_search_text: the
+ *       searchable, folded text of a message (SEARCH BODY/TEXT,
+ *       FROM/TO/CC), the core's one extraction shared with the
+ *       full-text index (RMAIL_CORE_SIZE_1_6).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -147,6 +151,7 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
 #define RMAIL_CORE_SIZE_1_5                                                    \
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, index_update)
+#define RMAIL_CORE_SIZE_1_6 RMAIL_SIZEOF_THROUGH(struct rmail_core, search_text)
 #define RMAIL_INDEX_HDR_SIZE_1_5                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_index_hdr, in_reply_to)
 #define RMAIL_INDEX_RESULT_SIZE_1_5                                            \

@@ -40,7 +40,6 @@ struct text_ctx {
 	size_t len;
 	struct rmail_mime *mime;
 	struct imap_buf fold; /* scratch */
-	struct imap_buf addr; /* scratch: one address as text */
 	bool text_ready;
 	struct imap_buf text; /* folded bodies for BODY/TEXT */
 	bool head_ready;
@@ -263,60 +262,37 @@ static bool match_buf(const struct imap_buf *b, const struct imap_search_key *k)
 	       memmem(b->p, b->len, k->str, k->str_len) != NULL;
 }
 
-static void addr_text(struct imap_buf *b, const struct rmail_mime_addr *a)
+/* the core's extraction (rmail_core.search_text, one with the full-text
+ * index); mod_imap (ABI 1.6) loads only into a core that has it, the
+ * check keeps a foreign table from crashing us: nothing is searchable */
+static void search_text(struct text_ctx *t, int what, const char *field,
+			struct imap_buf *out)
 {
-	b->len = 0;
-	if (a->mailbox == NULL) {
-		/* a group start shows its name; its end nothing */
-		if (a->group != NULL)
-			imap_buf_add(b, a->group, strlen(a->group));
-		return;
-	}
-	if (a->name != NULL) {
-		imap_buf_add(b, a->name, strlen(a->name));
-		imap_buf_add(b, " <", 2);
-	}
-	imap_buf_add(b, a->mailbox, strlen(a->mailbox));
-	if (a->host != NULL) {
-		imap_buf_add(b, "@", 1);
-		imap_buf_add(b, a->host, strlen(a->host));
-	}
-	if (a->name != NULL)
-		imap_buf_add(b, ">", 1);
+	const struct rmail_core *core = t->mod->core;
+
+	if (RMAIL_HAS(core, struct rmail_core, search_text) &&
+	    core->search_text != NULL)
+		core->search_text(t->mime, t->data, t->len, what, field,
+				  &out->p, &out->len, &out->cap);
 }
 
 /*
  * FROM, TO, CC, BCC: each address as ENVELOPE shows it (the core's
  * parser: comments and source routes gone, display name decoded),
  * written "name <mailbox@host>", so a client's search agrees with what
- * it displays.
+ * it displays.  Each folded address ends with a NUL: a needle matches
+ * within one address.
  */
 static bool address_match(struct text_ctx *t, const char *field,
 			  const struct imap_search_key *k)
 {
-	const struct rmail_mime_addr *a;
-	const char *v;
-	size_t nth, n, i;
-
-	for (nth = 0; nth < 1000; nth++) {
-		v = t->mod->core->mime_header(t->mime, 0, field, nth, 0);
-		if (v == NULL)
-			return false;
-		if (k->str_len == 0)
-			return true;
-		if (t->mod->core->mime_addresses(t->mime, v, &a, &n) < 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			addr_text(&t->addr, &a[i]);
-			if (t->addr.len == 0)
-				continue;
-			t->fold.len = 0;
-			imap_casemap(t->addr.p, t->addr.len, &t->fold);
-			if (match_buf(&t->fold, k))
-				return true;
-		}
-	}
-	return false;
+	if (t->mod->core->mime_header(t->mime, 0, field, 0, 0) == NULL)
+		return false;
+	if (k->str_len == 0)
+		return true;
+	t->fold.len = 0;
+	search_text(t, RMAIL_SEARCH_ADDRESSES, field, &t->fold);
+	return match_buf(&t->fold, k);
 }
 
 static bool header_match(struct text_ctx *t, const char *field,
@@ -343,88 +319,18 @@ static bool header_match(struct text_ctx *t, const char *field,
 	return false;
 }
 
-/* every text part, decoded to UTF-8 and folded, NUL between parts so
- * no match spans two of them */
-/* a part's header: raw, plus the decoded forms of the fields that
- * carry encoded-words */
-static void add_head(struct text_ctx *t, size_t idx, struct imap_buf *out)
-{
-	static const char *const dec[] = {
-		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
-	};
-	const struct rmail_mime_part *p = t->mod->core->mime_part(t->mime, idx);
-	size_t i;
-
-	if (p != NULL && p->hdr_off + p->hdr_len <= t->len)
-		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len, out);
-	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
-		const char *v =
-			t->mod->core->mime_header(t->mime, idx, dec[i], 0, 1);
-
-		if (v == NULL)
-			continue;
-		imap_buf_add(out, "", 1);
-		imap_casemap(v, strlen(v), out);
-	}
-	imap_buf_add(out, "", 1);
-}
-
-/* What a user reads as text, as Dovecot searches it: text parts, the
- * reports of a bounce or a read receipt (Reporting-MTA,
- * Final-Recipient ...), and the header of every attached message (its
- * own text parts are parts of the tree too). */
-static bool is_text_part(const struct rmail_mime_part *p)
-{
-	static const char *const msg[] = {
-		"delivery-status",	  "disposition-notification",
-		"global-delivery-status", "global-disposition-notification",
-		"global-headers",	  "rfc822-headers",
-	};
-
-	if (strcmp(p->type, "text") == 0)
-		return true;
-	if (strcmp(p->type, "message") != 0 || p->subtype == NULL)
-		return false;
-	for (size_t i = 0; i < sizeof(msg) / sizeof(msg[0]); i++)
-		if (strcmp(p->subtype, msg[i]) == 0)
-			return true;
-	return false;
-}
-
+/* every text part, decoded and folded (SEARCH BODY) */
 static void build_text(struct text_ctx *t)
 {
-	size_t i, n = t->mod->core->mime_part_count(t->mime);
-	struct rmail_err err;
-
 	t->text_ready = true;
-	for (i = 0; i < n; i++) {
-		const struct rmail_mime_part *p =
-			t->mod->core->mime_part(t->mime, i);
-		const char *out;
-		size_t len;
-
-		if (p == NULL || (p->flags & RMAIL_MIME_MULTIPART))
-			continue;
-		if (p->flags & RMAIL_MIME_MESSAGE) {
-			if (p->first_child != RMAIL_MIME_NONE)
-				add_head(t, p->first_child, &t->text);
-			continue;
-		}
-		if (!is_text_part(p))
-			continue;
-		if (t->mod->core->mime_body(t->mime, i, 1, &out, &len, &err) <
-		    0)
-			continue;
-		imap_casemap(out, len, &t->text);
-		imap_buf_add(&t->text, "", 1);
-	}
+	search_text(t, RMAIL_SEARCH_BODY, NULL, &t->text);
 }
 
 /* TEXT also looks at the top-level header */
 static void build_head(struct text_ctx *t)
 {
 	t->head_ready = true;
-	add_head(t, 0, &t->head);
+	search_text(t, RMAIL_SEARCH_HEAD, NULL, &t->head);
 }
 
 static bool sent_day(struct text_ctx *t, int32_t *day_r)
@@ -796,7 +702,6 @@ static void run(struct search_job *j, const volatile int *cancel)
 			unload(&t);
 	}
 	imap_buf_free(&t.fold);
-	imap_buf_free(&t.addr);
 	imap_buf_free(&t.text);
 	imap_buf_free(&t.head);
 	if (j->post.work != NULL && !(cancel != NULL && *cancel))
