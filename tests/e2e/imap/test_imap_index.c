@@ -502,10 +502,9 @@ static void test_delivery_expunge(void)
 			g_free(l);
 		}
 	}
-	g_assert_true(rmh_send(s,
-			       "From: far@remote.test\r\n"
-			       "Subject: delivered\r\n\r\n"
-			       "a xylophonequartz arrives by smtp\r\n."));
+	g_assert_true(rmh_send(s, "From: far@remote.test\r\n"
+				  "Subject: delivered\r\n\r\n"
+				  "a xylophonequartz arrives by smtp\r\n."));
 	l = rmh_readline(s, 5.0);
 	g_assert_nonnull(l);
 	g_assert_true(l[0] == '2');
