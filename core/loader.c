@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "config_keys.h"
+#include "index/index.h"
 
 #define RM_MAX_MODULES 64
 
@@ -173,10 +174,11 @@ static void keep_ops(struct rm_module *m)
 	if (d->kind != RMAIL_KIND_STORAGE && d->kind != RMAIL_KIND_FILTER)
 		return;
 	memcpy(&size, d->ops, sizeof(size));
-	if (d->kind == RMAIL_KIND_STORAGE)
+	if (d->kind == RMAIL_KIND_STORAGE) {
 		m->ops.store.size = (uint32_t)rmail_sized_copy(
 			&m->ops.store, sizeof(m->ops.store), d->ops, size);
-	else
+		rm_index_hook_store(&m->ops.store);
+	} else
 		m->ops.filter.size = (uint32_t)rmail_sized_copy(
 			&m->ops.filter, sizeof(m->ops.filter), d->ops, size);
 }

@@ -200,6 +200,7 @@ static const struct rmail_core core_table = {
 	.rate_note = rm_rate_note,
 	.rate_keys = rm_rate_keys,
 	.index_match = rm_index_match,
+	.search_text = rm_search_text,
 };
 
 const struct rmail_core *rm_core(void)

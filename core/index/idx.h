@@ -16,7 +16,7 @@
 struct sqlite3;
 
 /* the file's format (meta 'format'); another one is deleted and rebuilt */
-#define IDX_FORMAT "2"
+#define IDX_FORMAT "3"
 
 /* a growable byte buffer; OOM aborts */
 struct idx_buf {
@@ -69,6 +69,11 @@ struct idx_doc {
  * fuzzed by tests/fuzz/fuzz_index_doc.c. */
 int idx_doc_build(const char *data, size_t len, struct idx_doc *d);
 void idx_doc_free(struct idx_doc *d);
+/* the searchable text `what` (enum rmail_search_text) of a parsed
+ * message, appended to out; the pieces appended */
+struct rmail_mime;
+size_t idx_text(struct rmail_mime *m, const char *data, size_t len, int what,
+		const char *field, struct idx_buf *out);
 
 /* ---- idx_db.c ------------------------------------------------------ */
 /* The user's index file, opened (created when `create`) and checked;
@@ -101,6 +106,9 @@ void idx_lease_drop(int fd);
  * transaction) */
 int idx_db_put(struct sqlite3 *db, int64_t mbox, uint32_t uid,
 	       const struct idx_doc *d);
+/* drop the rows of an expunged message (msg id `id`): header cache,
+ * folded forms and, with the text kept for it, its full-text row */
+int idx_db_drop(struct sqlite3 *db, int64_t mbox, uint32_t uid, int64_t id);
 int idx_db_set_hwm(struct sqlite3 *db, int64_t mbox, uint32_t hwm);
 
 /* the configured directory ("" = disabled) */

@@ -1,16 +1,15 @@
 /*
- * One message as the index keeps it.  The folded forms are built the
- * way mod_imap's SEARCH builds what it compares (imap_cmd_search.c:
- * header_match, address_match, build_text, add_head), so a substring
- * of one is a substring of the other; any drift only costs a
- * confirmation, because header hits are checked against these same
- * forms and body hits against the message.
+ * One message as the index keeps it, and the searchable text of a
+ * message: the one extraction both the index and mod_imap's SEARCH use
+ * (rmail_core.search_text), so a substring of one is a substring of
+ * the other by construction.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "idx.h"
+#include "index.h"
 #include "rm.h"
 
 static const struct rmail_mime_limits limits = {
@@ -43,32 +42,39 @@ static void addr_text(struct idx_buf *b, const struct rmail_mime_addr *a)
 		idx_buf_add(b, ">", 1);
 }
 
-static void fold_addresses(struct rmail_mime *m, const char *field,
-			   struct idx_doc *d, int col)
+/* every address of every `field` header, each folded and ended by a
+ * NUL; the number of addresses */
+static size_t fold_addresses(struct rmail_mime *m, const char *field,
+			     struct idx_buf *out, bool *has_r)
 {
 	struct idx_buf one = {0};
 	const struct rmail_mime_addr *a;
 	const char *v;
-	size_t nth, n, i;
+	size_t nth, n, i, pieces = 0;
 
 	for (nth = 0; nth < 1000; nth++) {
 		v = rm_mime_header(m, 0, field, nth, 0);
 		if (v == NULL)
 			break;
-		d->has[col] = true;
+		if (has_r != NULL)
+			*has_r = true;
 		if (rm_mime_addresses(m, v, &a, &n) < 0)
 			continue;
 		for (i = 0; i < n; i++) {
 			addr_text(&one, &a[i]);
 			if (one.len == 0)
 				continue;
-			idx_fold(one.p, one.len, &d->fold[col]);
-			idx_buf_add(&d->fold[col], "", 1);
+			idx_fold(one.p, one.len, out);
+			idx_buf_add(out, "", 1);
+			pieces++;
 		}
 	}
 	idx_buf_free(&one);
+	return pieces;
 }
 
+/* a part's header: raw, plus the decoded forms of the fields that
+ * carry encoded-words */
 static void add_head(struct rmail_mime *m, const char *data, size_t len,
 		     size_t idx, struct idx_buf *out)
 {
@@ -91,6 +97,10 @@ static void add_head(struct rmail_mime *m, const char *data, size_t len,
 	idx_buf_add(out, "", 1);
 }
 
+/* What a user reads as text, as Dovecot searches it: text parts, the
+ * reports of a bounce or a read receipt (Reporting-MTA,
+ * Final-Recipient ...), and the header of every attached message (its
+ * own text parts are parts of the tree too). */
 static bool is_text_part(const struct rmail_mime_part *p)
 {
 	static const char *const msg[] = {
@@ -109,10 +119,10 @@ static bool is_text_part(const struct rmail_mime_part *p)
 	return false;
 }
 
-static void build_body(struct rmail_mime *m, const char *data, size_t len,
-		       struct idx_buf *out)
+static size_t build_body(struct rmail_mime *m, const char *data, size_t len,
+			 struct idx_buf *out)
 {
-	size_t i, n = rm_mime_part_count(m);
+	size_t i, n = rm_mime_part_count(m), pieces = 0;
 	struct rmail_err err;
 
 	for (i = 0; i < n; i++) {
@@ -123,8 +133,10 @@ static void build_body(struct rmail_mime *m, const char *data, size_t len,
 		if (p == NULL || (p->flags & RMAIL_MIME_MULTIPART))
 			continue;
 		if (p->flags & RMAIL_MIME_MESSAGE) {
-			if (p->first_child != RMAIL_MIME_NONE)
+			if (p->first_child != RMAIL_MIME_NONE) {
 				add_head(m, data, len, p->first_child, out);
+				pieces++;
+			}
 			continue;
 		}
 		if (!is_text_part(p))
@@ -133,7 +145,41 @@ static void build_body(struct rmail_mime *m, const char *data, size_t len,
 			continue;
 		idx_fold(b, blen, out);
 		idx_buf_add(out, "", 1);
+		pieces++;
 	}
+	return pieces;
+}
+
+size_t idx_text(struct rmail_mime *m, const char *data, size_t len, int what,
+		const char *field, struct idx_buf *out)
+{
+	switch (what) {
+	case RMAIL_SEARCH_BODY:
+		return build_body(m, data, len, out);
+	case RMAIL_SEARCH_HEAD:
+		add_head(m, data, len, 0, out);
+		return 1;
+	case RMAIL_SEARCH_ADDRESSES:
+		return field != NULL ? fold_addresses(m, field, out, NULL) : 0;
+	default:
+		return 0;
+	}
+}
+
+size_t rm_search_text(struct rmail_mime *mime, const char *data, size_t len,
+		      int what, const char *field, char **buf, size_t *len_r,
+		      size_t *cap_r)
+{
+	struct idx_buf b = {*buf, *len_r, *cap_r};
+	size_t n;
+
+	if (mime == NULL)
+		return 0;
+	n = idx_text(mime, data, len, what, field, &b);
+	*buf = b.p;
+	*len_r = b.len;
+	*cap_r = b.cap;
+	return n;
 }
 
 int idx_doc_build(const char *data, size_t len, struct idx_doc *d)
@@ -160,9 +206,9 @@ int idx_doc_build(const char *data, size_t len, struct idx_doc *d)
 		idx_fold(v, strlen(v), &d->fold[IDX_F_SUBJECT]);
 		idx_buf_add(&d->fold[IDX_F_SUBJECT], "", 1);
 	}
-	fold_addresses(m, "From", d, IDX_F_FROM);
-	fold_addresses(m, "To", d, IDX_F_TO);
-	fold_addresses(m, "Cc", d, IDX_F_CC);
+	fold_addresses(m, "From", &d->fold[IDX_F_FROM], &d->has[IDX_F_FROM]);
+	fold_addresses(m, "To", &d->fold[IDX_F_TO], &d->has[IDX_F_TO]);
+	fold_addresses(m, "Cc", &d->fold[IDX_F_CC], &d->has[IDX_F_CC]);
 	build_body(m, data, len, &d->fold[IDX_F_BODY]);
 	add_head(m, data, len, 0, &d->fold[IDX_F_HEAD]);
 	rm_mime_free(&m);

@@ -1,17 +1,110 @@
 /*
  * Reading the index: cached header fields, and candidates for a
- * substring search.  Each call opens the file (a few hundred
- * microseconds) so any thread may call at any time; WAL lets readers
+ * substring search.  Any thread may call at any time; WAL lets readers
  * run beside the writer.  A file SQLite calls corrupt is removed and
  * the call fails: the caller reads the messages instead.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "idx.h"
 #include "index.h"
 #include "rm.h"
+
+/*
+ * Each thread keeps its last connection open: opening one (the schema,
+ * the FTS5 table's setup) and its page cache filling again from
+ * nothing cost more than a rare word's lookup.  It is used again only
+ * while the path still names the same file (a rebuild or a removal
+ * makes another); every read ends its transaction, so a kept
+ * connection never holds back the writer's checkpoints.
+ */
+struct reader {
+	sqlite3 *db;
+	char *user;
+	dev_t dev;
+	ino_t ino;
+};
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_free(void *arg)
+{
+	struct reader *r = arg;
+
+	if (r == NULL)
+		return;
+	idx_db_close(&r->db);
+	free(r->user);
+	free(r);
+}
+
+static void reader_init(void)
+{
+	(void)pthread_key_create(&reader_key, reader_free);
+}
+
+static struct reader *reader_slot(void)
+{
+	struct reader *r;
+
+	(void)pthread_once(&reader_once, reader_init);
+	r = pthread_getspecific(reader_key);
+	if (r == NULL) {
+		r = rm_xcalloc(1, sizeof(*r));
+		(void)pthread_setspecific(reader_key, r);
+	}
+	return r;
+}
+
+static sqlite3 *reader_open(const char *user)
+{
+	struct reader *r = reader_slot();
+	char path[4096];
+	struct stat st;
+
+	if (idx_db_path(user, path, sizeof(path)) < 0 || stat(path, &st) < 0) {
+		idx_db_close(&r->db);
+		return NULL;
+	}
+	if (r->db != NULL && r->user != NULL && strcmp(r->user, user) == 0 &&
+	    r->dev == st.st_dev && r->ino == st.st_ino)
+		return r->db;
+	idx_db_close(&r->db);
+	free(r->user);
+	r->user = NULL;
+	r->db = idx_db_open(user, false);
+	if (r->db == NULL || stat(path, &st) < 0) {
+		idx_db_close(&r->db);
+		return NULL;
+	}
+	r->user = rm_xstrdup(user);
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	return r->db;
+}
+
+/* the read is over: end its transaction, keep the connection */
+static void reader_done(sqlite3 **db)
+{
+	if (*db != NULL && !sqlite3_get_autocommit(*db))
+		(void)sqlite3_exec(*db, "COMMIT", NULL, NULL, NULL);
+	*db = NULL;
+}
+
+/* the connection failed: not kept */
+static void reader_drop(sqlite3 **db)
+{
+	struct reader *r = reader_slot();
+
+	if (*db == r->db)
+		r->db = NULL;
+	idx_db_close(db);
+}
 
 static int fail(sqlite3 **db, const char *user, int rc, struct rmail_err *err)
 {
@@ -20,10 +113,10 @@ static int fail(sqlite3 **db, const char *user, int rc, struct rmail_err *err)
 		       "index: the file of %s is corrupt (%s): removed, "
 		       "it will be rebuilt",
 		       user, sqlite3_errstr(rc));
-		idx_db_close(db);
+		reader_drop(db);
 		idx_db_remove(user);
 	}
-	idx_db_close(db);
+	reader_drop(db);
 	return rmail_err_set(err, RMAIL_E_IO, "index: %s", sqlite3_errstr(rc));
 }
 
@@ -38,16 +131,16 @@ int rm_index_headers(const char *user, const char *mailbox,
 	size_t i = 0;
 	int rc, found = 0;
 
-	db = idx_db_open(user, false);
+	db = reader_open(user);
 	if (db == NULL)
 		return rmail_err_set(err, RMAIL_E_NOENT, "no index");
 	if (n == 0) {
-		idx_db_close(&db);
+		reader_done(&db);
 		return 0;
 	}
 	mid = idx_db_mbox(db, mailbox, uidvalidity, false, &hwm);
 	if (mid <= 0) {
-		idx_db_close(&db);
+		reader_done(&db);
 		return mid < 0 ? rmail_err_set(err, RMAIL_E_IO, "index") : 0;
 	}
 	rc = sqlite3_prepare_v2(db,
@@ -84,7 +177,7 @@ int rm_index_headers(const char *user, const char *mailbox,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(&db, user, rc, err);
-	idx_db_close(&db);
+	reader_done(&db);
 	return found;
 }
 
@@ -193,7 +286,7 @@ int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 	tri = n_chars(needle, n) >= 3;
 	if (!tri && !header)
 		return rmail_err_set(err, RMAIL_E_INVAL, "needle too short");
-	db = idx_db_open(user, false);
+	db = reader_open(user);
 	if (db == NULL)
 		return rmail_err_set(err, RMAIL_E_NOENT, "no index");
 	/* one read transaction: the high-water mark and the rows agree */
@@ -202,7 +295,7 @@ int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		return fail(&db, user, rc, err);
 	mid = idx_db_mbox(db, mailbox, uidvalidity, false, &hwm);
 	if (mid <= 0) {
-		idx_db_close(&db);
+		reader_done(&db);
 		if (mid < 0)
 			return rmail_err_set(err, RMAIL_E_IO, "index");
 		goto done;
@@ -258,7 +351,7 @@ int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		free(out.uids);
 		return fail(&db, user, rc, err);
 	}
-	idx_db_close(&db);
+	reader_done(&db);
 	if (out.n > 1)
 		qsort(out.uids, out.n, sizeof(uint32_t), cmp_u32);
 done:

@@ -106,8 +106,12 @@ static char *read_msg(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
 static int prune(sqlite3 *db, int64_t mid, uint32_t hwm, const uint32_t *uids,
 		 size_t n)
 {
-	sqlite3_stmt *st = NULL, *del = NULL, *delh = NULL;
-	size_t live = 0, i = 0;
+	sqlite3_stmt *st = NULL;
+	size_t live = 0, i = 0, ndead = 0, capdead = 0, k;
+	struct dead {
+		int64_t id;
+		uint32_t uid;
+	} *dead = NULL;
 	int64_t rows = 0;
 	int rc;
 
@@ -125,44 +129,42 @@ static int prune(sqlite3 *db, int64_t mid, uint32_t hwm, const uint32_t *uids,
 		return rc;
 	if (rows <= (int64_t)live)
 		return SQLITE_OK;
+	/* the dead first, then the deletes: no table changes under a
+	 * running SELECT */
 	rc = sqlite3_prepare_v2(db,
-				"SELECT uid FROM msg WHERE mbox=? ORDER BY uid",
+				"SELECT id, uid FROM msg WHERE mbox=? ORDER BY "
+				"uid",
 				-1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(
-			db, "DELETE FROM msg WHERE mbox=? AND uid=?", -1, &del,
-			NULL);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
 		return rc;
-	}
 	sqlite3_bind_int64(st, 1, mid);
-	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 1);
 
 		while (i < live && uids[i] < uid)
 			i++;
-		if (i < live && uids[i] == uid)
+		if ((i < live && uids[i] == uid) || uid > hwm)
 			continue;
-		if (uid > hwm)
-			continue;
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, mid);
-		sqlite3_bind_int64(del, 2, uid);
-		sqlite3_reset(delh);
-		sqlite3_bind_int64(delh, 1, mid);
-		sqlite3_bind_int64(delh, 2, uid);
-		if (sqlite3_step(del) != SQLITE_DONE ||
-		    sqlite3_step(delh) != SQLITE_DONE)
-			break;
+		if (ndead == capdead) {
+			capdead = capdead ? capdead * 2 : 64;
+			dead = rm_xrealloc(dead, capdead * sizeof(*dead));
+		}
+		dead[ndead].id = sqlite3_column_int64(st, 0);
+		dead[ndead++].uid = uid;
 	}
 	sqlite3_finalize(st);
-	sqlite3_finalize(del);
-	sqlite3_finalize(delh);
-	sqlite3_exec(db, rc == SQLITE_DONE ? "COMMIT" : "ROLLBACK", NULL, NULL,
-		     NULL);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE) {
+		free(dead);
+		return rc;
+	}
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (k = 0; rc == SQLITE_OK && k < ndead; k++)
+		rc = idx_db_drop(db, mid, dead[k].uid, dead[k].id);
+	free(dead);
+	if (rc == SQLITE_OK)
+		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /* the caller holds the user's lease */
@@ -573,6 +575,18 @@ int64_t rm_index_rebuild(const char *user, struct rmail_err *err)
 			break;
 		}
 		total += rc;
+	}
+	if (total >= 0) {
+		/* one segment per term: a lookup then reads one doclist,
+		 * not one per batch the rebuild committed */
+		sqlite3 *db = idx_db_open(u.address, false);
+
+		if (db != NULL)
+			(void)sqlite3_exec(db,
+					   "INSERT INTO fts(fts) "
+					   "VALUES('optimize')",
+					   NULL, NULL, NULL);
+		idx_db_close(&db);
 	}
 	idx_lease_drop(lease);
 done:

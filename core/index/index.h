@@ -16,6 +16,10 @@ int rm_index_search(const char *user, const char *mailbox, uint32_t uidvalidity,
 		    struct rmail_index_result *r, struct rmail_err *err);
 int rm_index_match(const char *data, size_t len, int field, const char *needle,
 		   size_t n, struct rmail_err *err);
+/* rmail_core.search_text (idx_doc.c) */
+size_t rm_search_text(struct rmail_mime *mime, const char *data, size_t len,
+		      int what, const char *field, char **buf, size_t *len_r,
+		      size_t *cap_r);
 /* [loop] */
 void rm_index_update(const char *user, const char *mailbox);
 
@@ -39,5 +43,9 @@ int rm_index_mailbox(const char *user, const char *mailbox,
 		     uint32_t uidvalidity, struct rmail_mbox *mb,
 		     const uint32_t *uids, const uint64_t *sizes, size_t n,
 		     const volatile int *cancel);
+
+/* wrap the core's copy of the store's table so that every append,
+ * copy, move and expunge asks for an update (idx_hook.c) */
+void rm_index_hook_store(struct rmail_store_ops *ops);
 
 #endif

@@ -318,6 +318,13 @@ struct rmail_index_result {
 	int exact;
 };
 
+/* search_text (1.6): which searchable text of a message */
+enum rmail_search_text {
+	RMAIL_SEARCH_BODY = 1,	/* what SEARCH BODY reads (see search_text) */
+	RMAIL_SEARCH_HEAD,	/* what TEXT adds: the top-level header */
+	RMAIL_SEARCH_ADDRESSES, /* every address of a field (FROM, TO ...) */
+};
+
 /* ---- the table --------------------------------------------------- */
 
 struct rmail_core {
@@ -652,6 +659,24 @@ struct rmail_core {
 	 * no match.  Works with the index disabled. */
 	int (*index_match)(const char *data, size_t len, int field,
 			   const char *needle, size_t n, struct rmail_err *err);
+
+	/* [any thread] The searchable text of a message that mime_parse
+	 * parsed from data[0..len), i;unicode-casemap folded, exactly as
+	 * SEARCH compares it and the full-text index keeps it (one
+	 * extraction for both): `what` RMAIL_SEARCH_BODY, every text part
+	 * transfer- and charset-decoded, the delivery and disposition
+	 * reports, and the header (raw and decoded) of every attached
+	 * message; RMAIL_SEARCH_HEAD, the top-level header raw plus its
+	 * decoded Subject, From, To, Cc, Bcc and Reply-To;
+	 * RMAIL_SEARCH_ADDRESSES, each address of every `field` header as
+	 * "name <mailbox@host>" (a group by its name, as ENVELOPE shows
+	 * them).  Each piece ends with a NUL, so no needle without one
+	 * matches across two.  Appended to the malloc'd buffer *buf
+	 * (*len_r bytes used of *cap_r; grown with realloc, the caller
+	 * free()s it).  Returns the number of pieces appended. */
+	size_t (*search_text)(struct rmail_mime *mime, const char *data,
+			      size_t len, int what, const char *field,
+			      char **buf, size_t *len_r, size_t *cap_r);
 };
 
 #endif

@@ -121,6 +121,10 @@
  *       rmail_store_ops.duplicate_check: per-user duplicate tracking
  *       shared by processes (RFC 7352's model); mod_sieve's record of
  *       the redirects it sent (RMAIL_STORE_OPS_SIZE_1_6).
+ *       rmail_core.search_text with enum rmail_search_text: the
+ *       searchable, folded text of a message (SEARCH BODY/TEXT,
+ *       FROM/TO/CC), the core's one extraction shared with the
+ *       full-text index (RMAIL_CORE_SIZE_1_6).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -156,7 +160,7 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, filter_sess_close)
 #define RMAIL_CORE_SIZE_1_5                                                    \
 	RMAIL_SIZEOF_THROUGH(struct rmail_core, index_update)
-#define RMAIL_CORE_SIZE_1_6 RMAIL_SIZEOF_THROUGH(struct rmail_core, index_match)
+#define RMAIL_CORE_SIZE_1_6 RMAIL_SIZEOF_THROUGH(struct rmail_core, search_text)
 #define RMAIL_INDEX_HDR_SIZE_1_5                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_index_hdr, in_reply_to)
 #define RMAIL_INDEX_RESULT_SIZE_1_5                                            \

@@ -40,7 +40,6 @@ struct text_ctx {
 	size_t len;
 	struct rmail_mime *mime;
 	struct imap_buf fold; /* scratch */
-	struct imap_buf addr; /* scratch: one address as text */
 	bool text_ready;
 	struct imap_buf text; /* folded bodies for BODY/TEXT */
 	bool head_ready;
@@ -59,7 +58,9 @@ struct search_job {
 	char mailbox[RMAIL_MBOX_NAME_MAX + 1];
 	uint32_t uidvalidity;
 	struct imap_idx_verdict *verdicts;
-	bool backlog; /* the index was behind: ask for an update */
+	bool backlog;	 /* the index was behind: ask for an update */
+	bool indexed;	 /* the index was asked already (index_first) */
+	uint32_t maxuid; /* the map's highest UID when the job began */
 	struct imap_search_key *root;
 	struct cand *c;
 	size_t n;
@@ -261,60 +262,37 @@ static bool match_buf(const struct imap_buf *b, const struct imap_search_key *k)
 	       memmem(b->p, b->len, k->str, k->str_len) != NULL;
 }
 
-static void addr_text(struct imap_buf *b, const struct rmail_mime_addr *a)
+/* the core's extraction (rmail_core.search_text, one with the full-text
+ * index); mod_imap (ABI 1.6) loads only into a core that has it, the
+ * check keeps a foreign table from crashing us: nothing is searchable */
+static void search_text(struct text_ctx *t, int what, const char *field,
+			struct imap_buf *out)
 {
-	b->len = 0;
-	if (a->mailbox == NULL) {
-		/* a group start shows its name; its end nothing */
-		if (a->group != NULL)
-			imap_buf_add(b, a->group, strlen(a->group));
-		return;
-	}
-	if (a->name != NULL) {
-		imap_buf_add(b, a->name, strlen(a->name));
-		imap_buf_add(b, " <", 2);
-	}
-	imap_buf_add(b, a->mailbox, strlen(a->mailbox));
-	if (a->host != NULL) {
-		imap_buf_add(b, "@", 1);
-		imap_buf_add(b, a->host, strlen(a->host));
-	}
-	if (a->name != NULL)
-		imap_buf_add(b, ">", 1);
+	const struct rmail_core *core = t->mod->core;
+
+	if (RMAIL_HAS(core, struct rmail_core, search_text) &&
+	    core->search_text != NULL)
+		core->search_text(t->mime, t->data, t->len, what, field,
+				  &out->p, &out->len, &out->cap);
 }
 
 /*
  * FROM, TO, CC, BCC: each address as ENVELOPE shows it (the core's
  * parser: comments and source routes gone, display name decoded),
  * written "name <mailbox@host>", so a client's search agrees with what
- * it displays.
+ * it displays.  Each folded address ends with a NUL: a needle matches
+ * within one address.
  */
 static bool address_match(struct text_ctx *t, const char *field,
 			  const struct imap_search_key *k)
 {
-	const struct rmail_mime_addr *a;
-	const char *v;
-	size_t nth, n, i;
-
-	for (nth = 0; nth < 1000; nth++) {
-		v = t->mod->core->mime_header(t->mime, 0, field, nth, 0);
-		if (v == NULL)
-			return false;
-		if (k->str_len == 0)
-			return true;
-		if (t->mod->core->mime_addresses(t->mime, v, &a, &n) < 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			addr_text(&t->addr, &a[i]);
-			if (t->addr.len == 0)
-				continue;
-			t->fold.len = 0;
-			imap_casemap(t->addr.p, t->addr.len, &t->fold);
-			if (match_buf(&t->fold, k))
-				return true;
-		}
-	}
-	return false;
+	if (t->mod->core->mime_header(t->mime, 0, field, 0, 0) == NULL)
+		return false;
+	if (k->str_len == 0)
+		return true;
+	t->fold.len = 0;
+	search_text(t, RMAIL_SEARCH_ADDRESSES, field, &t->fold);
+	return match_buf(&t->fold, k);
 }
 
 static bool header_match(struct text_ctx *t, const char *field,
@@ -341,88 +319,18 @@ static bool header_match(struct text_ctx *t, const char *field,
 	return false;
 }
 
-/* every text part, decoded to UTF-8 and folded, NUL between parts so
- * no match spans two of them */
-/* a part's header: raw, plus the decoded forms of the fields that
- * carry encoded-words */
-static void add_head(struct text_ctx *t, size_t idx, struct imap_buf *out)
-{
-	static const char *const dec[] = {
-		"Subject", "From", "To", "Cc", "Bcc", "Reply-To",
-	};
-	const struct rmail_mime_part *p = t->mod->core->mime_part(t->mime, idx);
-	size_t i;
-
-	if (p != NULL && p->hdr_off + p->hdr_len <= t->len)
-		imap_casemap(t->data + p->hdr_off, (size_t)p->hdr_len, out);
-	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
-		const char *v =
-			t->mod->core->mime_header(t->mime, idx, dec[i], 0, 1);
-
-		if (v == NULL)
-			continue;
-		imap_buf_add(out, "", 1);
-		imap_casemap(v, strlen(v), out);
-	}
-	imap_buf_add(out, "", 1);
-}
-
-/* What a user reads as text, as Dovecot searches it: text parts, the
- * reports of a bounce or a read receipt (Reporting-MTA,
- * Final-Recipient ...), and the header of every attached message (its
- * own text parts are parts of the tree too). */
-static bool is_text_part(const struct rmail_mime_part *p)
-{
-	static const char *const msg[] = {
-		"delivery-status",	  "disposition-notification",
-		"global-delivery-status", "global-disposition-notification",
-		"global-headers",	  "rfc822-headers",
-	};
-
-	if (strcmp(p->type, "text") == 0)
-		return true;
-	if (strcmp(p->type, "message") != 0 || p->subtype == NULL)
-		return false;
-	for (size_t i = 0; i < sizeof(msg) / sizeof(msg[0]); i++)
-		if (strcmp(p->subtype, msg[i]) == 0)
-			return true;
-	return false;
-}
-
+/* every text part, decoded and folded (SEARCH BODY) */
 static void build_text(struct text_ctx *t)
 {
-	size_t i, n = t->mod->core->mime_part_count(t->mime);
-	struct rmail_err err;
-
 	t->text_ready = true;
-	for (i = 0; i < n; i++) {
-		const struct rmail_mime_part *p =
-			t->mod->core->mime_part(t->mime, i);
-		const char *out;
-		size_t len;
-
-		if (p == NULL || (p->flags & RMAIL_MIME_MULTIPART))
-			continue;
-		if (p->flags & RMAIL_MIME_MESSAGE) {
-			if (p->first_child != RMAIL_MIME_NONE)
-				add_head(t, p->first_child, &t->text);
-			continue;
-		}
-		if (!is_text_part(p))
-			continue;
-		if (t->mod->core->mime_body(t->mime, i, 1, &out, &len, &err) <
-		    0)
-			continue;
-		imap_casemap(out, len, &t->text);
-		imap_buf_add(&t->text, "", 1);
-	}
+	search_text(t, RMAIL_SEARCH_BODY, NULL, &t->text);
 }
 
 /* TEXT also looks at the top-level header */
 static void build_head(struct text_ctx *t)
 {
 	t->head_ready = true;
-	add_head(t, 0, &t->head);
+	search_text(t, RMAIL_SEARCH_HEAD, NULL, &t->head);
 }
 
 static bool sent_day(struct text_ctx *t, int32_t *day_r)
@@ -770,7 +678,8 @@ static void run(struct search_job *j, const volatile int *cancel)
 	struct text_ctx t;
 	size_t i;
 
-	if (j->user[0] != '\0' && j->n > 0 && index_usable(j->s->mod))
+	if (!j->indexed && j->user[0] != '\0' && j->n > 0 &&
+	    index_usable(j->s->mod))
 		index_prepare(j, j->root, j->c[j->n - 1].m.uid);
 	memset(&t, 0, sizeof(t));
 	t.mod = j->s->mod;
@@ -798,7 +707,6 @@ static void run(struct search_job *j, const volatile int *cancel)
 			unload(&t);
 	}
 	imap_buf_free(&t.fold);
-	imap_buf_free(&t.addr);
 	imap_buf_free(&t.text);
 	imap_buf_free(&t.head);
 	if (j->post.work != NULL && !(cancel != NULL && *cancel))
@@ -891,59 +799,128 @@ static int setup(struct imap_session *s, const char *tag,
 	return 0;
 }
 
-/* the candidates: the session's map, with the live view's state;
- * expunged messages keep their numbers but match nothing */
-static struct search_job *job_new(struct imap_session *s,
-				  struct imap_search_key *root, bool uid,
-				  unsigned ret, bool body)
+/* the job without candidates (cands_all, cands_narrow add them) */
+static struct search_job *job_alloc(struct imap_session *s,
+				    struct imap_search_key *root, bool uid,
+				    unsigned ret, bool body)
 {
-	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
-	struct rmail_mbox *mb = s->tr->mb;
-	uint32_t k = 0, known, seq, u;
-	struct imap_map_it it;
 	struct search_job *job;
-	bool dead;
 
 	job = calloc(1, sizeof(*job));
 	if (job == NULL)
 		abort();
-	known = ops->mbox_count(mb);
-	job->c = malloc(((size_t)s->exists + 1) * sizeof(*job->c));
-	job->hits = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (ret & IMAP_ESR_SAVE)
-		job->uids = malloc(((size_t)s->exists + 1) * sizeof(uint32_t));
-	if (job->c == NULL || job->hits == NULL ||
-	    ((ret & IMAP_ESR_SAVE) && job->uids == NULL))
-		abort();
-	imap_map_start(s, &it, 1);
-	while (imap_map_next(s, &it, &u, &seq, &dead)) {
-		const struct rmail_msg *m = NULL;
-		struct cand *c;
-
-		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
-			k++;
-		if (dead || k >= known || m->uid != u)
-			continue;
-		k++;
-		c = &job->c[job->n++];
-		memset(c, 0, sizeof(*c));
-		c->m = *m;
-		c->seq = seq;
-		c->recent = imap_uids_has(&s->recent, u);
-	}
 	job->s = s;
 	job->root = root;
 	job->uid = uid;
 	job->modseq = has_modseq(root);
 	job->ret = ret;
 	job->need_body = body;
-	job->mb = mb;
+	job->mb = s->tr->mb;
+	job->maxuid = s->maxuid;
 	/* the index is asked by name (core/index) */
 	if (s->tr->user != NULL && s->tr->name != NULL) {
 		snprintf(job->user, sizeof(job->user), "%s", s->tr->user);
 		snprintf(job->mailbox, sizeof(job->mailbox), "%s", s->tr->name);
 		job->uidvalidity = s->tr->uidvalidity;
 	}
+	return job;
+}
+
+static void cands_alloc(struct search_job *job, size_t max)
+{
+	job->c = malloc((max + 1) * sizeof(*job->c));
+	job->hits = malloc((max + 1) * sizeof(uint32_t));
+	if (job->ret & IMAP_ESR_SAVE)
+		job->uids = malloc((max + 1) * sizeof(uint32_t));
+	if (job->c == NULL || job->hits == NULL ||
+	    ((job->ret & IMAP_ESR_SAVE) && job->uids == NULL))
+		abort();
+}
+
+static void cand_add(struct search_job *job, const struct rmail_msg *m,
+		     uint32_t seq)
+{
+	struct cand *c = &job->c[job->n++];
+
+	memset(c, 0, sizeof(*c));
+	c->m = *m;
+	c->seq = seq;
+	c->recent = imap_uids_has(&job->s->recent, m->uid);
+}
+
+/* the candidates: the session's map from UID `from`, with the live
+ * view's state; expunged messages keep their numbers but match
+ * nothing */
+static void cands_from(struct search_job *job, uint32_t from)
+{
+	struct imap_session *s = job->s;
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
+	struct rmail_mbox *mb = s->tr->mb;
+	uint32_t k, known, seq, u;
+	struct imap_map_it it;
+	bool dead;
+
+	known = ops->mbox_count(mb);
+	k = from > 1 ? imap_view_lower(ops, mb, from) : 0;
+	imap_map_start(s, &it, from);
+	while (imap_map_next(s, &it, &u, &seq, &dead)) {
+		const struct rmail_msg *m = NULL;
+
+		while (k < known && (m = ops->mbox_msg(mb, k))->uid < u)
+			k++;
+		if (dead || k >= known || m->uid != u)
+			continue;
+		k++;
+		cand_add(job, m, seq);
+	}
+}
+
+static void cands_all(struct search_job *job)
+{
+	cands_alloc(job, job->s->exists);
+	cands_from(job, 1);
+}
+
+/*
+ * Only the messages the index leaves possible: the UIDs of `v` (a key
+ * every match must satisfy) and those above what it has indexed.  A
+ * search costs its hits and the backlog, not the mailbox.
+ */
+static void cands_narrow(struct search_job *job,
+			 const struct imap_idx_verdict *v)
+{
+	struct imap_session *s = job->s;
+	uint32_t above = 0, seq;
+	size_t i;
+
+	if (v->r.upto < s->maxuid) {
+		struct imap_map_it it;
+		uint32_t u;
+		bool dead;
+
+		imap_map_start(s, &it, v->r.upto + 1);
+		while (imap_map_next(s, &it, &u, &seq, &dead))
+			above++;
+	}
+	cands_alloc(job, v->r.n + above);
+	for (i = 0; i < v->r.n; i++) {
+		const struct rmail_msg *m =
+			imap_view_find(s, v->r.uids[i], &seq);
+
+		if (m != NULL)
+			cand_add(job, m, seq);
+	}
+	if (above > 0)
+		cands_from(job, v->r.upto + 1);
+}
+
+static struct search_job *job_new(struct imap_session *s,
+				  struct imap_search_key *root, bool uid,
+				  unsigned ret, bool body)
+{
+	struct search_job *job = job_alloc(s, root, uid, ret, body);
+
+	cands_all(job);
 	return job;
 }
 
@@ -956,6 +933,94 @@ static void submit(struct imap_session *s, struct search_job *job,
 	imap_async_begin(s, tag);
 	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
 						   search_done, job);
+}
+
+/* ---- index first ------------------------------------------------------ */
+
+/* a key of the top-level list (ANDed with the others) the index keeps:
+ * then it is asked before any candidate is taken */
+static bool index_first(struct imap_session *s,
+			const struct imap_search_key *root)
+{
+	const struct imap_search_key *k;
+
+	if (!index_usable(s->mod) || s->tr->user == NULL ||
+	    s->tr->name == NULL || s->exists == 0)
+		return false;
+	for (k = root; k != NULL; k = k->next)
+		if (index_field(k) != 0)
+			return true;
+	return false;
+}
+
+/* the top-level verdict listing the fewest UIDs, or NULL */
+static const struct imap_idx_verdict *
+narrowest(const struct imap_search_key *root)
+{
+	const struct imap_idx_verdict *best = NULL;
+	const struct imap_search_key *k;
+
+	for (k = root; k != NULL; k = k->next)
+		if (k->idx != NULL && (best == NULL || k->idx->r.n < best->r.n))
+			best = k->idx;
+	return best;
+}
+
+/* can every candidate be answered without reading it: each key that
+ * needs the message has an exact verdict covering them all */
+static bool decidable(const struct imap_search_key *k, uint32_t maxuid)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		    k->type == IMAP_SKEY_NOT) {
+			if (!decidable(k->child, maxuid))
+				return false;
+			continue;
+		}
+		if (!is_text_key(k))
+			continue;
+		if (k->idx == NULL || !k->idx->r.exact ||
+		    k->idx->r.upto < maxuid)
+			return false;
+	}
+	return true;
+}
+
+/* worker: only the index's answers, no message read */
+static void index_work(void *arg, const volatile int *cancel)
+{
+	struct search_job *j = arg;
+
+	(void)cancel;
+	j->indexed = true;
+	index_prepare(j, j->root, j->maxuid);
+}
+
+/* loop: take the candidates the index leaves; answer here when no
+ * message needs reading, else confirm them on the pool */
+static void index_done(void *arg, int cancelled)
+{
+	struct search_job *j = arg;
+	struct imap_session *s = j->s;
+	const struct imap_idx_verdict *v;
+
+	s->search_work = NULL;
+	if (cancelled || s->closing || s->mod->core->conn_closed(s->c)) {
+		search_done(j, 1);
+		return;
+	}
+	v = narrowest(j->root);
+	if (v != NULL)
+		cands_narrow(j, v);
+	else
+		cands_all(j);
+	if (j->n == 0 || decidable(j->root, j->c[j->n - 1].m.uid)) {
+		run(j, NULL);
+		search_done(j, 0);
+		return;
+	}
+	s->search_work = s->mod->core->work_submit(RMAIL_WORK_READ, search_work,
+						   search_done, j);
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
@@ -1002,6 +1067,14 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (setup(s, cmd->tag, root, &text, &body) < 0)
 		return;
+	if (text && index_first(s, root)) {
+		job = job_alloc(s, root, uid, ret, body);
+		snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
+		imap_async_begin(s, cmd->tag);
+		s->search_work = s->mod->core->work_submit(
+			RMAIL_WORK_READ, index_work, index_done, job);
+		return;
+	}
 	job = job_new(s, root, uid, ret, body);
 	if (!text) {
 		run(job, NULL);

@@ -127,6 +127,15 @@ static const char *const queries[][2] = {
 	{"HEADER From", "alice"},
 	{"NOT BODY", "zebra"},
 	{"OR SUBJECT numbers BODY", "platypus"},
+	/* indexed keys ANDed with others: the index picks the candidates,
+	 * the rest is evaluated on them */
+	{"SUBJECT zebra BODY", "zebra"},
+	{"UNSEEN BODY", "zebra"},
+	{"NOT SUBJECT second BODY", "zebra"},
+	{"UID 2:5 TEXT", "alice"},
+	{"FROM bad@ SUBJECT", "zebra"},
+	{"BODY ok SUBJECT", "zebra"},
+	{"SUBJECT zebra BODY", "xyzzy-nowhere"},
 };
 
 #define NQ (sizeof(queries) / sizeof(queries[0]))
@@ -417,6 +426,134 @@ static void test_check_store(void)
 	g_free(d);
 }
 
+/* rows of the index file: a count from `sql` with one integer bound */
+static long db_count(struct imd *d, const char *sql, long arg)
+{
+	char *p = db_path(d);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long v = -1;
+
+	if (access(p, F_OK) == 0 &&
+	    sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_bind_parameter_count(st) > 0)
+			sqlite3_bind_int64(st, 1, arg);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = (long)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	g_free(p);
+	return v;
+}
+
+/* full-text rows holding the (folded) trigram "XYL" */
+#define FTS_XYL "SELECT count(*) FROM fts WHERE fts MATCH '{body} : \"XYL\"'"
+
+/*
+ * A message delivered by SMTP is indexed without any search asking
+ * (the core's store hook, not the IMAP module, requests the update),
+ * then found by SEARCH BODY through the index; an expunged message's
+ * rows, full-text row included, are dropped by the next update.
+ */
+static void test_delivery_expunge(void)
+{
+	struct imd *d = imd_config("\"allow_cleartext_login_loopback\": true");
+	guint smtp = rmh_port(d->h, "smtp");
+	struct rmh_conn *s;
+	struct imc *c;
+	char *r, *l;
+	long id;
+	int i;
+
+	rmh_setf(d->h, "smtp",
+		 "{\"listen\": [\"127.0.0.1:%u\"], \"submission_listen\": [], "
+		 "\"smtps_listen\": []}",
+		 smtp);
+	rmh_set(d->h, "modules",
+		"[\"mod_shardstore\", \"mod_imap\", \"mod_smtp\"]");
+	rmh_set(d->h, "index", "{\"enabled\": true}");
+	imd_launch(d);
+	imd_user(d, USER, "pw-secret", 0);
+	s = rmh_connect(smtp, false);
+	g_assert_nonnull(s);
+	{
+		static const char *const cmds[] = {
+			"EHLO client.test", "MAIL FROM:<far@remote.test>",
+			"RCPT TO:<" USER ">", "DATA"};
+
+		l = rmh_readline(s, 5.0);
+		g_assert_nonnull(l);
+		g_free(l);
+		for (i = 0; i < 4; i++) {
+			g_assert_true(rmh_send(s, "%s", cmds[i]));
+			do {
+				l = rmh_readline(s, 5.0);
+				g_assert_nonnull(l);
+				if (l[3] == '-') {
+					g_free(l);
+					continue;
+				}
+				break;
+			} while (1);
+			g_test_message("%s: %s", cmds[i], l);
+			g_assert_true(l[0] == (i == 3 ? '3' : '2'));
+			g_free(l);
+		}
+	}
+	g_assert_true(rmh_send(s, "From: far@remote.test\r\n"
+				  "Subject: delivered\r\n\r\n"
+				  "a xylophonequartz arrives by smtp\r\n."));
+	l = rmh_readline(s, 5.0);
+	g_assert_nonnull(l);
+	g_assert_true(l[0] == '2');
+	g_free(l);
+	rmh_conn_close(s);
+	/* no IMAP search yet: only the delivery can have asked */
+	for (i = 0; i < 200 && hwm(d) < 1; i++)
+		g_usleep(50 * 1000);
+	g_assert_cmpuint(hwm(d), ==, 1);
+	g_assert_cmpint(db_count(d, FTS_XYL, 0), ==, 1);
+	c = imc_login(d, USER, "pw-secret");
+	append(c, "INBOX",
+	       "From: x@example.test\r\nSubject: other\r\n\r\nplain\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	for (i = 0; i < 200 && hwm(d) < 2; i++)
+		g_usleep(50 * 1000);
+	g_assert_cmpuint(hwm(d), ==, 2);
+	r = imc_ok(c, "UID SEARCH BODY xylophonequartz");
+	has(r, "* SEARCH 1\n");
+	g_free(r);
+
+	/* expunge it: its header, folded and full-text rows go */
+	id = db_count(d, "SELECT id FROM msg WHERE uid=?", 1);
+	g_assert_cmpint(id, >, 0);
+	g_free(imc_ok(c, "UID STORE 1 +FLAGS (\\Deleted)"));
+	g_free(imc_ok(c, "EXPUNGE"));
+	for (i = 0; i < 200 && db_count(d, FTS_XYL, 0) != 0; i++)
+		g_usleep(50 * 1000);
+	g_assert_cmpint(db_count(d, FTS_XYL, 0), ==, 0);
+	g_assert_cmpint(db_count(d, "SELECT count(*) FROM msg WHERE uid=?", 1),
+			==, 0);
+	g_assert_cmpint(db_count(d, "SELECT count(*) FROM hdr WHERE uid=?", 1),
+			==, 0);
+	g_assert_cmpint(
+		db_count(d, "SELECT count(*) FROM ftsdoc WHERE id=?", id), ==,
+		0);
+	/* the other message stays */
+	g_assert_cmpint(db_count(d, "SELECT count(*) FROM msg WHERE uid=?", 2),
+			==, 1);
+	r = imc_ok(c, "UID SEARCH BODY xylophonequartz");
+	has(r, "* SEARCH\n");
+	g_free(r);
+	r = imc_ok(c, "UID SEARCH BODY plain");
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	imc_close(c);
+	imd_stop(d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -424,5 +561,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/index/corrupt", test_corrupt);
 	g_test_add_func("/imap/index/cli-rebuild", test_cli_rebuild);
 	g_test_add_func("/imap/index/check-store", test_check_store);
+	g_test_add_func("/imap/index/delivery-expunge", test_delivery_expunge);
 	return g_test_run();
 }
