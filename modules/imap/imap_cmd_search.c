@@ -627,28 +627,31 @@ struct hits_out {
 };
 
 /*
- * The answer goes to the session; with a MODSEQ key and a match, the
- * highest modseq matched ends the line: "(MODSEQ n)" after SEARCH,
+ * A SEARCH or SORT answer line; with a MODSEQ key and a match, the
+ * highest modseq matched ends it: "(MODSEQ n)" after SEARCH/SORT,
  * "MODSEQ n" in ESEARCH (RFC 7162 3.1.5).  The line's CRLF comes in its
  * last piece.
  */
+void imap_write_modseq_line(struct imap_session *s, const char *d, size_t n,
+			    uint64_t maxmodseq, bool esearch)
+{
+	if (maxmodseq != 0 && n >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n') {
+		imap_write(s, d, n - 2);
+		imap_printf(s,
+			    esearch ? " MODSEQ %llu\r\n" : " (MODSEQ %llu)\r\n",
+			    (unsigned long long)maxmodseq);
+		return;
+	}
+	imap_write(s, d, n);
+}
+
 static void out_session(void *ctx, const char *d, size_t n)
 {
 	struct hits_out *o = ctx;
 	const struct search_job *j = o->j;
 
-	if (j->maxmodseq != 0 && j->nhits > 0 && n >= 2 && d[n - 2] == '\r' &&
-	    d[n - 1] == '\n') {
-		imap_write(o->s, d, n - 2);
-		if (j->ret & IMAP_ESR_PRESENT)
-			imap_printf(o->s, " MODSEQ %llu\r\n",
-				    (unsigned long long)j->maxmodseq);
-		else
-			imap_printf(o->s, " (MODSEQ %llu)\r\n",
-				    (unsigned long long)j->maxmodseq);
-		return;
-	}
-	imap_write(o->s, d, n);
+	imap_write_modseq_line(o->s, d, n, j->nhits > 0 ? j->maxmodseq : 0,
+			       (j->ret & IMAP_ESR_PRESENT) != 0);
 }
 
 void imap_saved_clear(struct imap_session *s)

@@ -109,26 +109,13 @@ struct sort_out {
 	const struct sort_job *j;
 };
 
-/* with a MODSEQ key and a match the line ends with the highest modseq
- * matched: "(MODSEQ n)" after SORT, "MODSEQ n" in ESEARCH (RFC 7162
- * 3.1.5); the line's CRLF comes in its last piece */
 static void out_session(void *ctx, const char *d, size_t n)
 {
 	struct sort_out *o = ctx;
 	const struct sort_job *j = o->j;
 
-	if (j->maxmodseq != 0 && j->n > 0 && n >= 2 && d[n - 2] == '\r' &&
-	    d[n - 1] == '\n') {
-		imap_write(o->s, d, n - 2);
-		if (j->ret & IMAP_ESR_PRESENT)
-			imap_printf(o->s, " MODSEQ %llu\r\n",
-				    (unsigned long long)j->maxmodseq);
-		else
-			imap_printf(o->s, " (MODSEQ %llu)\r\n",
-				    (unsigned long long)j->maxmodseq);
-		return;
-	}
-	imap_write(o->s, d, n);
+	imap_write_modseq_line(o->s, d, n, j->n > 0 ? j->maxmodseq : 0,
+			       (j->ret & IMAP_ESR_PRESENT) != 0);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -415,6 +415,8 @@ int imap_search_start(struct imap_session *s, const char *tag,
 /* the criteria hold a MODSEQ key: the answer names the highest
  * modseq matched (RFC 7162 3.1.5) */
 bool imap_search_has_modseq(const struct imap_search_key *k);
+void imap_write_modseq_line(struct imap_session *s, const char *d, size_t n,
+			    uint64_t maxmodseq, bool esearch);
 
 /* ---- command handlers ------------------------------------------- */
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd,
