@@ -229,23 +229,6 @@ static int merged_apply(struct merged *m, const struct rmail_meta_entry *e)
 	return 0;
 }
 
-static int write_all(int fd, const void *d, size_t n)
-{
-	const char *p = d;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* temp + fsync + rename + directory fsync, all in dfd */
 static int meta_write(struct ss_store *st, int dfd, const struct merged *m,
 		      struct rmail_err *err)
@@ -272,16 +255,16 @@ static int meta_write(struct ss_store *st, int dfd, const struct merged *m,
 		return rmail_err_set(err, RMAIL_E_IO, "metadata: %s",
 				     strerror(errno));
 	ss_mbox_chown(st, fd);
-	if (write_all(fd, SS_META_MAGIC, sizeof(SS_META_MAGIC) - 1) < 0)
+	if (ss_write_all(fd, SS_META_MAGIC, sizeof(SS_META_MAGIC) - 1) < 0)
 		goto fail;
 	for (i = 0; i < m->n; i++) {
 		int n = snprintf(hdr, sizeof(hdr), "%zu %zu\n", m->v[i].nlen,
 				 m->v[i].vlen);
 
-		if (write_all(fd, hdr, (size_t)n) < 0 ||
-		    write_all(fd, m->v[i].name, m->v[i].nlen) < 0 ||
-		    write_all(fd, m->v[i].value, m->v[i].vlen) < 0 ||
-		    write_all(fd, "\n", 1) < 0)
+		if (ss_write_all(fd, hdr, (size_t)n) < 0 ||
+		    ss_write_all(fd, m->v[i].name, m->v[i].nlen) < 0 ||
+		    ss_write_all(fd, m->v[i].value, m->v[i].vlen) < 0 ||
+		    ss_write_all(fd, "\n", 1) < 0)
 			goto fail;
 	}
 	if (fsync(fd) < 0)

@@ -67,6 +67,8 @@ int ss_name_decode(const char *enc, char *out, size_t outsz,
 		   struct rmail_err *err);
 /* openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) relative to dirfd */
 int ss_openat(int dirfd, const char *rel, int flags, mode_t mode);
+/* all of d[0..n) to fd, through EINTR and short writes; -1 with errno */
+int ss_write_all(int fd, const void *d, size_t n);
 /* "domains/<d>/users/<u>" for a canonical address */
 int ss_user_dir(const char *canon_address, char *out, size_t outsz,
 		struct rmail_err *err);

@@ -122,18 +122,19 @@ void ss_fix_owner(struct ss_store *st, int fd)
 	(void)fchownat(fd, "", sb.st_uid, sb.st_gid, AT_EMPTY_PATH);
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int ss_write_all(int fd, const void *d, size_t n)
 {
-	ssize_t n;
+	const char *p = d;
 
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (w <= 0)
 			return -1;
-		data += n;
-		len -= (size_t)n;
+		p += w;
+		n -= (size_t)w;
 	}
 	return 0;
 }
@@ -162,7 +163,7 @@ int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
 			      strerror(errno));
 		goto out_dir;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (ss_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, name,
 			      strerror(errno));
 		close(fd);

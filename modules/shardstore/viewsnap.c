@@ -61,22 +61,6 @@ static bool full_pread(int fd, void *buf, size_t len, uint64_t off)
 	return true;
 }
 
-static bool full_write(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		done += (size_t)n;
-	}
-	return true;
-}
-
 /* the header and shard table of an open snapshot; 0 or -1 */
 static int read_head(int fd, uint64_t *len_r, struct ss_snap_head *h,
 		     struct ss_snap_shard **sh_r)
@@ -426,7 +410,7 @@ static int write_file(struct rmail_mbox *mb, const void *buf, size_t len)
 
 	if (fd < 0)
 		return -1;
-	if (!full_write(fd, buf, len) || fsync(fd) < 0) {
+	if (ss_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlinkat(mb->dirfd, tmp, 0);
 		return -1;
