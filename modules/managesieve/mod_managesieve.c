@@ -76,6 +76,8 @@ static void bput(struct buf *b, const char *s, size_t n)
 	if (b->n + n + 1 > b->cap) {
 		b->cap = (b->n + n + 1) * 2;
 		b->p = realloc(b->p, b->cap);
+		if (b->p == NULL)
+			abort(); /* OOM aborts, as everywhere */
 	}
 	memcpy(b->p + b->n, s, n);
 	b->n += n;
