@@ -811,6 +811,37 @@ static void test_sieve_scripts(struct rmh_store *f, gconstpointer data)
 	g_free(md);
 }
 
+/* the home is the user's: a `sieve` that is a link to a directory
+ * elsewhere on the host is not read through */
+static void test_sieve_dir_link(struct rmh_store *f, gconstpointer data)
+{
+	char *md, *args, *link, *outside;
+	struct rmh_cmd r;
+
+	(void)data;
+	put(f, "home/Maildir/cur/1.i.host:2,", msg_a, 1600000000);
+	put(f, "elsewhere/evil.sieve", "keep;\n", 0);
+	outside = path(f, "elsewhere");
+	link = path(f, "home/sieve");
+	g_assert_cmpint(symlink(outside, link), ==, 0);
+	g_free(link);
+	g_free(outside);
+	add_user(f, "sid@example.com");
+	md = path(f, "home/Maildir");
+	args = g_strdup_printf("import maildir %s sid@example.com", md);
+	r = rmh_store_run(f, NULL, args);
+	g_test_message("%s%s", r.out, r.err);
+	g_assert_nonnull(strstr(r.out, "imported 1 messages"));
+	rmh_cmd_free(&r);
+	g_free(args);
+	r = rmh_store_run(f, NULL, "sieve list sid@example.com --json");
+	g_test_message("%s%s", r.out, r.err);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_null(strstr(r.out, "\"evil\""));
+	rmh_cmd_free(&r);
+	g_free(md);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -826,6 +857,8 @@ int main(int argc, char **argv)
 		   test_run_as, rmh_store_teardown);
 	g_test_add("/import/sieve-scripts", struct rmh_store, NULL,
 		   rmh_store_setup, test_sieve_scripts, rmh_store_teardown);
+	g_test_add("/import/sieve-dir-link", struct rmh_store, NULL,
+		   rmh_store_setup, test_sieve_dir_link, rmh_store_teardown);
 	g_test_add("/import/subscriptions", struct rmh_store, NULL,
 		   rmh_store_setup, test_subscriptions, rmh_store_teardown);
 	return g_test_run();
