@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -38,6 +39,20 @@ char *rm_sieve_read_file(const char *path, size_t *len_r)
 
 	if (f == NULL)
 		return NULL;
+	t = read_fp(f, len_r);
+	fclose(f);
+	return t;
+}
+
+char *rm_sieve_read_fd(int fd, size_t *len_r)
+{
+	FILE *f = fdopen(fd, "rb");
+	char *t;
+
+	if (f == NULL) {
+		close(fd);
+		return NULL;
+	}
 	t = read_fp(f, len_r);
 	fclose(f);
 	return t;

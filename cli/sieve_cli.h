@@ -16,6 +16,8 @@ int rm_sieve_install(const struct rmail_store_ops *ops, void *h,
 		     size_t len, bool activate, struct rmail_err *err);
 /* a whole file / stdin (at most 1 MiB), malloc'd; NULL with errno */
 char *rm_sieve_read_file(const char *path, size_t *len_r);
+/* the same from fd, which it closes */
+char *rm_sieve_read_fd(int fd, size_t *len_r);
 char *rm_sieve_read_stdin(size_t *len_r);
 
 #endif

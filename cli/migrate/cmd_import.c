@@ -757,9 +757,9 @@ static int import_sieve(struct imp *im, const char *maildir, const char *home)
 		return 0;
 	if (home != NULL)
 		return rm_import_sieve_home("import maildir", im->ops, im->h,
-					    im->user, home, true, &found);
+					    im->user, home, &found);
 	failed = rm_import_sieve_home("import maildir", im->ops, im->h,
-				      im->user, maildir, true, &found);
+				      im->user, maildir, &found);
 	if (!found) {
 		size_t l = strlen(maildir) + 4;
 
@@ -768,7 +768,7 @@ static int import_sieve(struct imp *im, const char *maildir, const char *home)
 			return 1;
 		snprintf(parent, l, "%s/..", maildir);
 		failed = rm_import_sieve_home("import maildir", im->ops, im->h,
-					      im->user, parent, true, &found);
+					      im->user, parent, &found);
 		free(parent);
 	}
 	return failed;

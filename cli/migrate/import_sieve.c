@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,55 +19,71 @@
 #include "cmd_store.h"
 #include "sieve_cli.h"
 #include "import_sub.h"
+#include "md_walk.h"
 
+/* name (under dirfd of the home's tree) as script `as` */
 static int one(const char *cmd, const struct rmail_store_ops *ops, void *h,
-	       const char *user, const char *path, const char *name,
+	       const char *user, const struct rm_md_tree *t, int dirfd,
+	       const char *shown, const char *name, const char *as,
 	       bool activate)
 {
 	struct rmail_err err;
+	struct stat sb;
+	const char *why;
 	size_t len = 0;
-	char *text = rm_sieve_read_file(path, &len);
-	int rc;
+	char *text;
+	int fd, rc;
 
+	fd = rm_md_open_file(t, dirfd, name, &sb, &why);
+	if (fd < 0) {
+		/* a tree imported by root may be the user's: a link could
+		 * name any file of the host */
+		if (why != NULL)
+			fprintf(stderr, "rmail %s: %s/%s: %s: skipped\n", cmd,
+				shown, name, why);
+		return 0;
+	}
+	text = rm_sieve_read_fd(fd, &len);
 	if (text == NULL) {
-		fprintf(stderr, "rmail %s: %s: %s\n", cmd, path,
+		fprintf(stderr, "rmail %s: %s/%s: %s\n", cmd, shown, name,
 			strerror(errno));
 		return -1;
 	}
 	rmail_err_clear(&err);
-	rc = rm_sieve_install(ops, h, user, name, text, len, activate, &err);
+	rc = rm_sieve_install(ops, h, user, as, text, len, activate, &err);
 	free(text);
 	if (rc < 0) {
-		fprintf(stderr, "rmail %s: %s: %s\n", cmd, path, err.msg);
+		fprintf(stderr, "rmail %s: %s/%s: %s\n", cmd, shown, name,
+			err.msg);
 		return -1;
 	}
-	printf("%s: imported as %s%s\n", path, name,
+	printf("%s/%s: imported as %s%s\n", shown, name, as,
 	       activate ? " (active)" : "");
 	return 0;
 }
 
+/* Every component below HOME is opened through its parent's descriptor
+ * without following a link, and checked by fstat (md_walk.h). */
 int rm_import_sieve_home(const char *cmd, const struct rmail_store_ops *ops,
 			 void *h, const char *user, const char *home,
-			 bool nofollow, bool *found_r)
+			 bool *found_r)
 {
-	char dir[PATH_MAX], active[PATH_MAX], target[PATH_MAX];
+	char target[PATH_MAX], dir[PATH_MAX];
 	char active_name[RMAIL_SIEVE_NAME_MAX + 1] = "";
+	struct rm_md_tree t;
 	struct dirent *de;
 	struct stat sb;
-	DIR *d;
-	int failed = 0;
+	const char *why = NULL;
+	DIR *d = NULL;
+	int failed = 0, dfd;
 	ssize_t tl;
 
 	*found_r = false;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/sieve", home) >=
-		    sizeof(dir) ||
-	    (size_t)snprintf(active, sizeof(active), "%s/.dovecot.sieve",
-			     home) >= sizeof(active)) {
-		fprintf(stderr, "rmail %s: %s: path too long\n", cmd, home);
-		return 1;
-	}
+	if (rm_md_tree_open(home, &t) < 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/sieve", home);
 	/* the active one: a symlink names a script of sieve/ */
-	tl = readlink(active, target, sizeof(target) - 1);
+	tl = readlinkat(t.fd, ".dovecot.sieve", target, sizeof(target) - 1);
 	if (tl > 0) {
 		const char *base, *dot;
 
@@ -80,11 +97,17 @@ int rm_import_sieve_home(const char *cmd, const struct rmail_store_ops *ops,
 			active_name[dot - base] = '\0';
 		}
 	}
-	d = opendir(dir);
-	*found_r = d != NULL || tl >= 0 || lstat(active, &sb) == 0;
+	dfd = rm_md_open_dir(&t, t.fd, "sieve", &why);
+	if (dfd < 0 && why != NULL)
+		fprintf(stderr, "rmail %s: %s: %s: skipped\n", cmd, dir, why);
+	if (dfd >= 0 && (d = fdopendir(dfd)) == NULL)
+		close(dfd);
+	*found_r =
+		d != NULL || why != NULL || tl >= 0 ||
+		fstatat(t.fd, ".dovecot.sieve", &sb, AT_SYMLINK_NOFOLLOW) == 0;
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
-		char path[PATH_MAX], name[RMAIL_SIEVE_NAME_MAX + 1];
+		char name[RMAIL_SIEVE_NAME_MAX + 1];
 
 		if (de->d_name[0] == '.' || l <= 6 ||
 		    strcmp(de->d_name + l - 6, ".sieve") != 0 ||
@@ -92,31 +115,20 @@ int rm_import_sieve_home(const char *cmd, const struct rmail_store_ops *ops,
 			continue;
 		memcpy(name, de->d_name, l - 6);
 		name[l - 6] = '\0';
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-				     de->d_name) >= sizeof(path))
-			continue;
-		/* a tree imported by root may be the user's: a link
-		 * could name any file of the host */
-		if ((nofollow ? lstat(path, &sb) : stat(path, &sb)) < 0)
-			continue;
-		if (!S_ISREG(sb.st_mode)) {
-			if (nofollow)
-				fprintf(stderr,
-					"rmail %s: %s: not a regular file: "
-					"skipped\n",
-					cmd, path);
-			continue;
-		}
-		if (one(cmd, ops, h, user, path, name,
+		if (one(cmd, ops, h, user, &t, dirfd(d), dir, de->d_name, name,
 			strcmp(name, active_name) == 0) < 0)
 			failed++;
 	}
 	if (d != NULL)
 		closedir(d);
 	/* a plain file: the script itself */
-	if (tl < 0 && lstat(active, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    one(cmd, ops, h, user, active, "dovecot", true) < 0)
+	if (tl < 0 &&
+	    fstatat(t.fd, ".dovecot.sieve", &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode) &&
+	    one(cmd, ops, h, user, &t, t.fd, home, ".dovecot.sieve", "dovecot",
+		true) < 0)
 		failed++;
+	rm_md_tree_close(&t);
 	return failed;
 }
 
@@ -140,7 +152,7 @@ int rm_import_sieve(struct rm_cli *cli, int argc, char **argv)
 		return rm_cmd_failf("import sieve",
 				    "the store keeps no Sieve scripts");
 	failed = rm_import_sieve_home("import sieve", ops, h, pos[0], pos[1],
-				      false, &found);
+				      &found);
 	if (!found)
 		fprintf(stderr, "rmail import sieve: %s/sieve: %s\n", pos[1],
 			strerror(ENOENT));

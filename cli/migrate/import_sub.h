@@ -16,13 +16,13 @@ int rm_import_imap(struct rm_cli *cli, int argc, char **argv);
 int rm_import_sieve(struct rm_cli *cli, int argc, char **argv);
 /* Pigeonhole's scripts of HOME (sieve/NAME.sieve, .dovecot.sieve the
  * active one) into user, each compiled first; the number that failed,
- * reported on stderr.  nofollow: links inside sieve/ are skipped, not
- * read (a tree that may be the user's).  *found_r: HOME has either. */
+ * reported on stderr.  The tree may be the user's: nothing below HOME
+ * is read through a link (md_walk.h).  *found_r: HOME has either. */
 struct rmail_store_ops;
 bool rm_import_sieve_ok(const struct rmail_store_ops *ops);
 int rm_import_sieve_home(const char *cmd, const struct rmail_store_ops *ops,
 			 void *h, const char *user, const char *home,
-			 bool nofollow, bool *found_r);
+			 bool *found_r);
 /* <mail_root>/domains/D/users/L of a canonical user, checked to hold
  * its user.json (malloc'd), or NULL reported */
 char *rm_import_user_dir(const char *user);
