@@ -111,7 +111,7 @@
  *       rmail_index_hdr, struct rmail_index_result (sized), enum
  *       rmail_index_field and rmail_index_hdr_fn (RMAIL_CORE_SIZE_1_5,
  *       RMAIL_INDEX_HDR_SIZE_1_5, RMAIL_INDEX_RESULT_SIZE_1_5).
- *  1.6  (this release; every append below goes under it)
+ *  1.6  (release 0.6 work, frozen in tests/abi/v1_6)
  *       rmail_core.rate_note and rate_keys with rmail_rate_key_fn: the
  *       noted keys of a rate bucket, host-wide, for commands that list
  *       or reset them (RMAIL_CORE_SIZE_1_6).
@@ -125,6 +125,7 @@
  *       searchable, folded text of a message (SEARCH BODY/TEXT,
  *       FROM/TO/CC), the core's one extraction shared with the
  *       full-text index (RMAIL_CORE_SIZE_1_6).
+ *  1.7  (this release; every append below goes under it)
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -136,7 +137,7 @@
 #define RMAIL_VERSION "0.1.0"
 
 #define RMAIL_ABI_MAJOR 1
-#define RMAIL_ABI_MINOR 6
+#define RMAIL_ABI_MINOR 7
 
 /* Bytes of `type` up to and including `field`. */
 #define RMAIL_SIZEOF_THROUGH(type, field)                                      \
