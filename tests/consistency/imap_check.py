@@ -243,6 +243,9 @@ class World:
         self.immut = {}  # (mbox, uid) -> {field: value}
         self.touch = collections.defaultdict(set)  # (mbox, uid) -> cids
         self.recent = {}  # (mbox, uid) -> cid
+        # expunges anyone may have run on a mailbox: count, in flight
+        self.expunges = collections.Counter()
+        self.expunging = collections.Counter()
         self.stop = False
         self.verbose = verbose
         self.ops = collections.Counter()
@@ -276,6 +279,30 @@ class World:
     def only_toucher(self, mbox, uid, cid):
         with self.lock:
             return self.touch.get((mbox, uid), set()) <= {cid}
+
+    # An EXPUNGE removes every \\Deleted message, also ones the issuer
+    # never saw; a STORE on a message another session expunged is then
+    # answered OK and ignored (RFC 2180 4.2), so its flags stay what
+    # they were.  begin/end bracket the command: a check between them,
+    # or after a change of the count, cannot rely on such a message.
+    def expunge_begin(self, mbox):
+        with self.lock:
+            self.expunges[mbox] += 1
+            self.expunging[mbox] += 1
+
+    def expunge_end(self, mbox):
+        with self.lock:
+            self.expunges[mbox] += 1
+            self.expunging[mbox] -= 1
+
+    def expunge_epoch(self, mbox):
+        with self.lock:
+            return self.expunges[mbox]
+
+    def maybe_expunged(self, mbox, since):
+        with self.lock:
+            return (self.expunging[mbox] > 0 or
+                    self.expunges[mbox] != since)
 
     def claim_recent(self, mbox, uid, cid):
         with self.lock:
@@ -311,6 +338,8 @@ class Client:
         self.map = []  # seq-1 -> uid or None
         self.kw = set()  # keywords announced by * FLAGS
         self.myflags = {}  # (mbox, uid) -> flags after own last change
+        # (mbox, uid) -> expunge epoch when this client set \\Deleted
+        self.deleted_at = {}
         self.recent_count = 0
         self.ctx = ""
         self.cmd_kind = None  # "FETCH"/"STORE"/"SEARCH" when non-UID
@@ -557,6 +586,12 @@ class Client:
                 self.v("own-change-echoed",
                        "unsolicited FETCH %d (UID %d FLAGS %s)" %
                        (seq, uid, sorted(flags)))
+        if (key in self.deleted_at and
+                self.w.maybe_expunged(self.mbox, self.deleted_at[key])):
+            # \\Deleted and an EXPUNGE since: maybe gone, its later
+            # STOREs ignored
+            self.myflags.pop(key, None)
+            self.deleted_at.pop(key, None)
         if mine and key in self.myflags:
             want = self.myflags[key]
             got = flags - {"\\Recent"}
@@ -759,9 +794,12 @@ class Client:
             targets = [self.map[s - 1] for s in self.seqs_of(setstr)
                        if 1 <= s <= len(self.map)
                        and self.map[s - 1] is not None]
+        epoch = self.w.expunge_epoch(self.mbox)
         for u in targets:
             self.w.touched(self.mbox, u, self.cid)
             k = (self.mbox, u)
+            if "\\Deleted" in flags and mode != "-":
+                self.deleted_at.setdefault(k, epoch)
             if k not in self.myflags:
                 continue
             if mode == "+":
@@ -802,15 +840,22 @@ class Client:
                     self.w.claim_recent(self.mbox, self.map[s - 1],
                                         self.sid)
 
+    def expunge(self, cmd):
+        self.w.expunge_begin(self.mbox)
+        try:
+            self.command(cmd)
+        finally:
+            self.w.expunge_end(self.mbox)
+
     def op_expunge(self):
         if self.readonly:
             return
         if self.rng.random() < 0.5:
-            self.command("EXPUNGE")
+            self.expunge("EXPUNGE")
         else:
             s = self.rand_uidset()
             if s is not None:
-                self.command("UID EXPUNGE %s" % s)
+                self.expunge("UID EXPUNGE %s" % s)
 
     def op_copy(self, move):
         if move and self.readonly:
@@ -820,6 +865,17 @@ class Client:
         if setstr is None:
             return
         dst = "Other" if self.mbox == "INBOX" else "INBOX"
+        if move:
+            # the moved messages leave this mailbox: no other client's
+            # flags on them are to be relied on from now on
+            if uid:
+                moved = self.expand_uids(setstr)
+            else:
+                moved = [self.map[s - 1] for s in self.seqs_of(setstr)
+                         if 1 <= s <= len(self.map)]
+            for u in moved:
+                if u is not None:
+                    self.w.touched(self.mbox, u, self.cid)
         self.command("%s%s %s %s" % ("UID " if uid else "",
                                      "MOVE" if move else "COPY", setstr,
                                      dst))
@@ -907,7 +963,7 @@ class Client:
                     self.w.touched(self.mbox, u, self.cid)
                     self.myflags.pop((self.mbox, u), None)
             self.command("STORE 1:%d +FLAGS.SILENT (\\Deleted)" % k)
-            self.command("EXPUNGE")
+            self.expunge("EXPUNGE")
 
     # checkpoint: returns (uids, flags) of INBOX after a quiet NOOP
     def checkpoint(self):
