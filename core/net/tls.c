@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -34,6 +35,9 @@
 
 static SSL_CTX *server_ctx;
 static SSL_CTX *client_ctx;
+/* delivery workers ask for it at once on the first STARTTLS after
+ * start-up: one of them makes it, none makes a second one */
+static pthread_mutex_t client_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t cert_expiry;
 
 static const char *ssl_reason(void)
@@ -177,23 +181,34 @@ void *rm_tls_server_ctx(void)
 	return server_ctx;
 }
 
-void *rm_tls_client_ctx(void)
+static SSL_CTX *client_ctx_new(void)
 {
-	if (client_ctx != NULL)
-		return client_ctx;
-	client_ctx = SSL_CTX_new(TLS_client_method());
-	if (client_ctx == NULL) {
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
 		rm_log(RMAIL_LOG_ERR, "cannot create a TLS client context: %s",
 		       ssl_reason());
 		return NULL;
 	}
-	ctx_common(client_ctx);
+	ctx_common(ctx);
 	/* opportunistic SMTP TLS: the caller decides what an unverified
 	 * peer means (SSL_get_verify_result) */
-	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-	if (SSL_CTX_set_default_verify_paths(client_ctx) != 1)
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		ERR_clear_error();
-	return client_ctx;
+	return ctx;
+}
+
+void *rm_tls_client_ctx(void)
+{
+	SSL_CTX *ctx;
+
+	pthread_mutex_lock(&client_mu);
+	if (client_ctx == NULL)
+		client_ctx = client_ctx_new();
+	ctx = client_ctx;
+	pthread_mutex_unlock(&client_mu);
+	return ctx;
 }
 
 int64_t rm_tls_cert_expiry(void)
