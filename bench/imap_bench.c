@@ -49,9 +49,12 @@
  *
  *	imap_bench [-b rmail] [-m module_dir] [-s source_dir] [-n inbox_msgs]
  *		   [-c idlers] [-t] [-x] [-q] [-o] [-i] [-u users] [-z]
+ *		   [-P processes]
  *
  * -t runs every client over implicit TLS (the 993 listener).
  * -i measures only the idle connections (no latency figures).
+ * -P sets the daemon's `processes` (default 1; RSS is summed over the
+ * supervisor and its workers).
  * -u N adds N more users, each with an INBOX of -n messages; the
  * idlers then spread over them and idle on their INBOX (the issue's
  * 10,000 case: -n 1000 -u 100 -c 10000 -i).
@@ -856,12 +859,12 @@ int main(int argc, char **argv)
 	struct cl a, b;
 	pthread_t th;
 	pid_t pid;
-	int opt, idle_only = 0, qresync_mode = 0;
+	int opt, idle_only = 0, qresync_mode = 0, procs = 1;
 
 	const char *src = getenv("RMAIL_SOURCE_DIR");
 	const char *reuse;
 
-	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:qzo")) != -1) {
+	while ((opt = getopt(argc, argv, "b:m:n:c:ts:xiu:qzoP:")) != -1) {
 		if (opt == 'o')
 			sort_mode = 1;
 		if (opt == 'z')
@@ -886,6 +889,8 @@ int main(int argc, char **argv)
 			idle_only = 1;
 		else if (opt == 'u')
 			nusers = (uint32_t)strtoul(optarg, NULL, 10);
+		else if (opt == 'P')
+			procs = atoi(optarg);
 	}
 	if (bin == NULL)
 		bin = "./rmail";
@@ -944,10 +949,11 @@ int main(int argc, char **argv)
 		"\"imaps_listen\": [\"127.0.0.1:%u\"], "
 		"\"allow_cleartext_login_loopback\": true}, "
 		"\"index\": {\"enabled\": %s}, "
-		"\"limits\": {\"max_connections\": %u}}\n",
+		"\"limits\": {\"max_connections\": %u}, "
+		"\"processes\": %d}\n",
 		bd.root, mods, src, src, bd.port, tls_port,
 		getenv("RMAIL_BENCH_NOINDEX") != NULL ? "false" : "true",
-		nidle + 100);
+		nidle + 100, procs);
 	if (reuse != NULL)
 		goto start;
 	mkdir(bd.root, 0700);
@@ -1104,7 +1110,7 @@ idle:
 	idle_fds = calloc(nidle, sizeof(int));
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
 		idle_fds[i] = idler(i);
-	rss1 = rss_kb(pid);
+	rss1 = rss_tree(pid);
 	if (nusers > 0)
 		printf("%u IDLE connections (%s, %u users on %u-message "
 		       "INBOXes): daemon RSS %.1f MB in total\n",
