@@ -447,8 +447,13 @@ static void test_extensions(void)
 	r = imc_until(a, "i OK", 5);
 	g_assert_nonnull(r);
 	g_free(r);
-	/* MOVE with COPYUID, UID EXPUNGE, UNSELECT */
+	/* COPYUID for MOVE and UID MOVE alike; UID EXPUNGE, UNSELECT */
+	g_free(imc_ok(b, "APPEND INBOX {3+}\r\ndef"));
 	r = imc_ok(a, "UID MOVE 2 Dest");
+	has(r, "* OK [COPYUID ");
+	has(r, "* 2 EXPUNGE");
+	g_free(r);
+	r = imc_ok(a, "MOVE 2 Dest");
 	has(r, "* OK [COPYUID ");
 	has(r, "* 2 EXPUNGE");
 	g_free(r);
