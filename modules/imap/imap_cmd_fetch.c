@@ -1118,6 +1118,15 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	if ((f->attrs.flags & (IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_HEADER |
+			       IMAP_FETCH_RFC822_TEXT)) &&
+	    imap_rev2_refuse(s, cmd->tag,
+			     "FETCH RFC822, RFC822.HEADER and "
+			     "RFC822.TEXT",
+			     "BODY[], BODY[HEADER] and BODY[TEXT]")) {
+		free(f);
+		return;
+	}
 	for (b = f->attrs.bodies; b != NULL; b = b->next)
 		if (b->binary == IMAP_BIN_NONE &&
 		    (b->nparts > 0 || b->kind == IMAP_SECTION_MIME))

@@ -125,8 +125,19 @@ struct mbox_job {
 	struct imap_session *s;
 	char *user, *from, *to;
 	int rc;
+	bool children; /* DELETE refused: `from` has inferiors */
 	struct rmail_err err;
 };
+
+static void child_cb(void *arg, const struct rmail_mbox_entry *e)
+{
+	struct mbox_job *j = arg;
+	size_t n = strlen(j->from);
+
+	if (strncmp(e->name, j->from, n) == 0 && e->name[n] == '/' &&
+	    !(e->attrs & RMAIL_MBOX_NONEXISTENT))
+		j->children = true;
+}
 
 static void job_work(void *arg, const volatile int *cancel)
 {
@@ -135,9 +146,15 @@ static void job_work(void *arg, const volatile int *cancel)
 	const struct rmail_store_ops *ops = imap_store(j->s->mod, &h);
 
 	(void)cancel;
-	if (j->to == NULL)
+	if (j->to == NULL) {
+		struct rmail_err lerr;
+
 		j->rc = ops->mbox_delete(h, j->user, j->from, &j->err);
-	else
+		/* RFC 9051 6.3.5: a name left only as the parent of others
+		 * (\Noselect) cannot go; say why with [HASCHILDREN] */
+		if (j->rc < 0 && j->err.code == RMAIL_E_NOENT)
+			(void)ops->mbox_list(h, j->user, child_cb, j, &lerr);
+	} else
 		j->rc = ops->mbox_rename(h, j->user, j->from, j->to, &j->err);
 }
 
@@ -168,6 +185,10 @@ static void job_done(void *arg, int cancelled)
 	if (!s->closing) {
 		if (cancelled)
 			imap_tagged(s, s->tag, false, "NO Cancelled");
+		else if (j->rc < 0 && j->children)
+			imap_tagged(s, s->tag, false,
+				    "NO [HASCHILDREN] Mailbox has inferiors, "
+				    "delete them first");
 		else if (j->rc < 0)
 			imap_tagged(s, s->tag, false, "NO %s%s",
 				    imap_err_code(&j->err), j->err.msg);
@@ -336,7 +357,8 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *items,
 		}
 		if (strcasecmp(n, "MESSAGES") == 0)
 			v = st->messages;
-		else if (strcasecmp(n, "RECENT") == 0)
+		else if (strcasecmp(n, "RECENT") == 0 &&
+			 !(s != NULL && s->rev2)) /* RFC 9051: no \Recent */
 			v = st->recent;
 		else if (strcasecmp(n, "UIDNEXT") == 0)
 			v = st->uidnext;

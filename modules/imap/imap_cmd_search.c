@@ -621,6 +621,18 @@ bool imap_search_has_modseq(const struct imap_search_key *k)
 	return has_modseq(k);
 }
 
+bool imap_search_has_recent(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next)
+		if ((k->type == IMAP_SKEY_FLAG &&
+		     k->flag == IMAP_SFLAG_RECENT) ||
+		    ((k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		      k->type == IMAP_SKEY_NOT) &&
+		     imap_search_has_recent(k->child)))
+			return true;
+	return false;
+}
+
 struct hits_out {
 	struct imap_session *s;
 	const struct search_job *j;
@@ -1066,6 +1078,10 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd,
 	}
 	if (rc != IMAP_SEARCH_OK) {
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
+		return;
+	}
+	if (s->rev2 && imap_search_has_recent(root)) {
+		imap_tagged(s, cmd->tag, false, "BAD %s", imap_rev2_no_recent);
 		return;
 	}
 	if (setup(s, cmd->tag, root, &text, &body) < 0)

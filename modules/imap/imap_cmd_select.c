@@ -63,6 +63,8 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 		    "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		    st.uidvalidity, st.uidnext);
+	if (s->rev2)
+		imap_rev2_select_list(s, s->tr->name);
 	{
 		char id[RMAIL_OBJECTID_MAX];
 
@@ -125,6 +127,8 @@ void imap_cmd_check(struct imap_session *s, const struct imap_cmd *cmd,
 		    bool uid)
 {
 	(void)uid;
+	if (imap_rev2_refuse(s, cmd->tag, "CHECK", "NOOP"))
+		return;
 	imap_view_poll(s);
 	imap_tagged(s, cmd->tag, true, "OK CHECK completed");
 }

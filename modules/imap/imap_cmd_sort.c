@@ -272,6 +272,10 @@ static void run(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 			      (unsigned)imap_conf(s->mod)->max_depth, &root,
 			      &why) != IMAP_SEARCH_OK)
 		goto bad;
+	if (s->rev2 && imap_search_has_recent(root)) {
+		why = imap_rev2_no_recent;
+		goto bad;
+	}
 	j->modseq = !thread && imap_search_has_modseq(root);
 	j->src = (struct imap_sorthdr_src){
 		.core = s->mod->core,

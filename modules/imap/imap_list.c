@@ -475,6 +475,16 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 		imap_tagged(s, cmd->tag, false, "BAD %s", why);
 		return;
 	}
+	if (s->rev2 && la.status_items != NULL) {
+		const struct imap_arg *i;
+
+		for (i = la.status_items->list; i != NULL; i = i->next)
+			if (imap_arg_atom_eq(i, "RECENT")) {
+				imap_tagged(s, cmd->tag, false, "BAD %s",
+					    imap_rev2_no_recent);
+				return;
+			}
+	}
 	list_run(s, cmd, la.ref->str, la.pats, la.opts, la.status_items);
 }
 
@@ -483,6 +493,8 @@ void imap_cmd_lsub(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 	const struct imap_arg *ref = cmd->args;
 
 	(void)uid;
+	if (imap_rev2_refuse(s, cmd->tag, "LSUB", "LIST (SUBSCRIBED)"))
+		return;
 	if (!imap_arg_is_astring(ref) || !imap_arg_is_list_mailbox(ref->next) ||
 	    ref->next->next != NULL) {
 		imap_tagged(s, cmd->tag, false, "BAD LSUB reference pattern");

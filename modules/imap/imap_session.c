@@ -119,7 +119,7 @@ void imap_capability_list(struct imap_session *s, char *buf, size_t n)
 
 	len = (size_t)snprintf(
 		buf, n,
-		"IMAP4rev1 LITERAL+ SASL-IR ID "
+		"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID "
 		"ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 		"SPECIAL-USE CREATE-SPECIAL-USE CHILDREN "
 		"LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE "

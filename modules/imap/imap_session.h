@@ -415,6 +415,17 @@ int imap_search_start(struct imap_session *s, const char *tag,
 /* the criteria hold a MODSEQ key: the answer names the highest
  * modseq matched (RFC 7162 3.1.5) */
 bool imap_search_has_modseq(const struct imap_search_key *k);
+/* RECENT, NEW or OLD among the criteria: not in IMAP4rev2 (RFC 9051
+ * dropped \Recent), BAD for a session that enabled it */
+bool imap_search_has_recent(const struct imap_search_key *k);
+extern const char imap_rev2_no_recent[];
+/* BAD for a command or item RFC 9051 dropped ("what"), naming the
+ * rev2 way ("instead"), when the session enabled IMAP4rev2: true then */
+bool imap_rev2_refuse(struct imap_session *s, const char *tag, const char *what,
+		      const char *instead);
+/* RFC 9051 6.3.2: SELECT/EXAMINE answer a rev2 session with the
+ * mailbox's LIST line, the name as the server spells it */
+void imap_rev2_select_list(struct imap_session *s, const char *name);
 void imap_write_modseq_line(struct imap_session *s, const char *d, size_t n,
 			    uint64_t maxmodseq, bool esearch);
 

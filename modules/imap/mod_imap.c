@@ -1,7 +1,8 @@
 /*
- * mod_imap: IMAP4rev1 (RFC 3501) on 143 with STARTTLS and 993 with
- * implicit TLS.  This file is the descriptor and the listener glue; the
- * protocol lives in imap_session.c and the imap_cmd_*.c files.
+ * mod_imap: IMAP4rev1 (RFC 3501) and, after ENABLE, IMAP4rev2 (RFC 9051)
+ * on 143 with STARTTLS and 993 with implicit TLS.  This file is the
+ * descriptor and the listener glue; the protocol lives in imap_session.c
+ * and the imap_cmd_*.c files.
  */
 #include <stddef.h>
 #include <string.h>

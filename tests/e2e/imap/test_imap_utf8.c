@@ -391,7 +391,7 @@ static void test_imaplib(void)
 }
 
 /*
- * ENABLE IMAP4rev2 (RFC 9051; not advertised yet): UTF-8 names without
+ * ENABLE IMAP4rev2 (RFC 9051; the rest in e2e_imap_rev2): UTF-8 names without
  * UTF8=ACCEPT's CHARSET rule, no RECENT or \\Recent (left to rev1
  * sessions), SEARCH answered with ESEARCH, STATUS DELETED, OLDNAME
  * after RENAME.
