@@ -441,6 +441,10 @@ struct imap_msginfo *imap_msginfo_build(const struct rmail_core *core,
 	if (pv.len > 0)
 		memcpy(p, pv.p, pv.len);
 	p[pv.len] = '\0';
+	imap_threadid_derive(core->mime_header(m, 0, "Message-ID", 0, 0),
+			     core->mime_header(m, 0, "References", 0, 0),
+			     core->mime_header(m, 0, "In-Reply-To", 0, 0),
+			     mi->threadid);
 	mi->mem = sizeof(*mi) + psz + env.len + bs.len + body.len + pv.len + 4;
 	imap_buf_free(&pv);
 	imap_buf_free(&env);

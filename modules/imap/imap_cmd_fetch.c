@@ -346,8 +346,16 @@ static void msg_dead(struct imap_session *s, struct imap_fetch_run *f,
 	}
 	if (flags & IMAP_FETCH_RFC822_SIZE)
 		imap_printf(s, " RFC822.SIZE %llu", (unsigned long long)d.size);
-	if (flags & IMAP_FETCH_THREADID)
-		imap_printf(s, " THREADID NIL");
+	if (flags & IMAP_FETCH_THREADID) {
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* the file is gone: only a header already read names it */
+		if (mi != NULL && mi->threadid[0] != '\0' &&
+		    imap_threadid(s->mod, t->mb, uid, mi->threadid, id) == 0)
+			imap_printf(s, " THREADID (%s)", id);
+		else
+			imap_printf(s, " THREADID NIL");
+	}
 	if (flags & IMAP_FETCH_PREVIEW) {
 		imap_write(s, " ", 1);
 		preview_write(s, f, uid, d.size, mi);
@@ -458,9 +466,16 @@ static bool msg_begin(struct imap_session *s, struct imap_fetch_run *f,
 		}
 	}
 	if (flags & IMAP_FETCH_THREADID) {
-		/* no threads are computed (RFC 8474 5.2) */
+		char id[RMAIL_OBJECTID_MAX];
+
+		/* from the summary's header; NIL (RFC 8474 5.2) only for a
+		 * message that could not be parsed or is gone */
 		item_sep(s, f);
-		imap_write(s, "THREADID NIL", 12);
+		if (mi != NULL && imap_threadid(s->mod, s->tr->mb, uid,
+						mi->threadid, id) == 0)
+			imap_printf(s, "THREADID (%s)", id);
+		else
+			imap_write(s, "THREADID NIL", 12);
 	}
 	if (flags & IMAP_FETCH_PREVIEW) {
 		item_sep(s, f);
@@ -1131,8 +1146,9 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd,
 		if (b->binary == IMAP_BIN_NONE &&
 		    (b->nparts > 0 || b->kind == IMAP_SECTION_MIME))
 			f->need_info = true;
-	if (f->attrs.flags &
-	    (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE))
+	/* THREADID: the header's ids, cached with the summary */
+	if (f->attrs.flags & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY |
+			      IMAP_FETCH_BODYSTRUCTURE | IMAP_FETCH_THREADID))
 		f->need_info = true;
 	/* PREVIEW (LAZY) takes what the cache has (RFC 8970 3.2) */
 	if ((f->attrs.flags & IMAP_FETCH_PREVIEW) &&

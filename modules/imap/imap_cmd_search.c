@@ -18,6 +18,7 @@
 #include "imap_esearch.h"
 #include "imap_search.h"
 #include "imap_session.h"
+#include "imap_threadid.h"
 
 /* header-only keys read at most this much of a message */
 #define HEAD_MAX (1024 * 1024)
@@ -90,6 +91,7 @@ static bool is_text_key(const struct imap_search_key *k)
 				return true;
 		return false;
 	case IMAP_SKEY_EMAILID:	    /* a stat per message: on the pool */
+	case IMAP_SKEY_THREADID:    /* the header's ids: on the pool */
 	case IMAP_SKEY_SAVEDBEFORE: /* the store's records: on the pool */
 	case IMAP_SKEY_SAVEDON:
 	case IMAP_SKEY_SAVEDSINCE:
@@ -178,6 +180,7 @@ static int prepare(struct imap_session *s, struct imap_search_key *k,
 		case IMAP_SKEY_SENTON:
 		case IMAP_SKEY_SENTSINCE:
 		case IMAP_SKEY_EMAILID:
+		case IMAP_SKEY_THREADID:
 		case IMAP_SKEY_SAVEDBEFORE:
 		case IMAP_SKEY_SAVEDON:
 		case IMAP_SKEY_SAVEDSINCE:
@@ -448,6 +451,25 @@ static int index_verdict(const struct imap_idx_verdict *v, uint32_t uid)
 	return 0;
 }
 
+/* THREADID: derived from the header as FETCH derives it */
+static bool threadid_match(struct text_ctx *t, const struct imap_search_key *k)
+{
+	const struct rmail_core *core = t->mod->core;
+	char derived[IMAP_THREADID_LEN + 1], id[RMAIL_OBJECTID_MAX];
+
+	/* neither a hashed id nor one of our own: no message has it */
+	if (k->str_len < 2 || k->str[0] != 'T')
+		return false;
+	if (!load(t))
+		return false;
+	imap_threadid_derive(core->mime_header(t->mime, 0, "Message-ID", 0, 0),
+			     core->mime_header(t->mime, 0, "References", 0, 0),
+			     core->mime_header(t->mime, 0, "In-Reply-To", 0, 0),
+			     derived);
+	return imap_threadid(t->mod, t->mb, t->c->m.uid, derived, id) == 0 &&
+	       strlen(id) == k->str_len && memcmp(id, k->str, k->str_len) == 0;
+}
+
 /* ---- evaluation ----------------------------------------------------- */
 
 static bool eval(const struct imap_search_key *k, struct text_ctx *t, int pass);
@@ -516,7 +538,7 @@ static bool eval_one(const struct imap_search_key *k, struct text_ctx *t)
 		       memcmp(id, k->str, k->str_len) == 0;
 	}
 	case IMAP_SKEY_THREADID:
-		return false; /* no message has a THREADID */
+		return threadid_match(t, k);
 	case IMAP_SKEY_SAVEDATESUPPORTED:
 		return true; /* every mailbox, once the store has them */
 	case IMAP_SKEY_SAVEDBEFORE:

@@ -13,6 +13,8 @@
 
 #include <rmail/core.h>
 
+#include "imap_threadid.h"
+
 /* a growable output buffer; OOM aborts */
 struct imap_buf {
 	char *p;
@@ -49,6 +51,8 @@ struct imap_msginfo {
 	size_t envelope_len, bodystructure_len, body_len;
 	const char *preview; /* RFC 8970, UTF-8, NUL-terminated */
 	size_t preview_len;
+	/* OBJECTID's THREADID from the header, "" when it names no id */
+	char threadid[IMAP_THREADID_LEN + 1];
 	struct imap_mpart *parts;
 	uint32_t nparts;
 	size_t mem; /* bytes held */

@@ -1,8 +1,9 @@
 /*
  * OBJECTID (RFC 8474) from the store's ids (store ops 1.4): EMAILID of
- * a message, MAILBOXID of a mailbox.  THREADID is always NIL: rmail
- * computes no threads (RFC 8474 5.2 allows NIL then).  With an older
- * store nothing is advertised and the items and keys are BAD.
+ * a message, MAILBOXID of a mailbox; THREADID from the message's
+ * header (imap_threadid.c), or from its EMAILID when the header names
+ * no id.  With an older store nothing is advertised and the items and
+ * keys are BAD.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,4 +42,23 @@ int imap_mailboxid(struct imap_session *s, const char *name,
 	ops = imap_store(s->mod, &h);
 	return ops->mbox_objectid(h, s->user, name, out, RMAIL_OBJECTID_MAX,
 				  &err);
+}
+
+int imap_threadid(const struct imap_mod *mod, struct rmail_mbox *mb,
+		  uint32_t uid, const char *derived,
+		  char out[RMAIL_OBJECTID_MAX])
+{
+	const struct rmail_store_ops *ops = imap_store(mod, NULL);
+	char eid[RMAIL_OBJECTID_MAX];
+	struct rmail_err err;
+
+	if (!imap_objectid_supported(mod))
+		return -1;
+	if (derived != NULL && derived[0] != '\0') {
+		snprintf(out, RMAIL_OBJECTID_MAX, "%s", derived);
+		return 0;
+	}
+	if (ops->msg_emailid(mb, uid, eid, sizeof(eid), &err) < 0)
+		return -1;
+	return imap_threadid_own(eid, out, RMAIL_OBJECTID_MAX) ? 0 : -1;
 }

@@ -364,6 +364,12 @@ int imap_emailid(struct imap_session *s, struct rmail_mbox *mb, uint32_t uid,
 		 char out[RMAIL_OBJECTID_MAX]);
 int imap_mailboxid(struct imap_session *s, const char *name,
 		   char out[RMAIL_OBJECTID_MAX]);
+/* the THREADID of uid: `derived` (imap_threadid_derive) when the
+ * message names an id, else its own from the EMAILID; 0, or -1 (NIL:
+ * gone or unsupported).  Any thread. */
+int imap_threadid(const struct imap_mod *mod, struct rmail_mbox *mb,
+		  uint32_t uid, const char *derived,
+		  char out[RMAIL_OBJECTID_MAX]);
 
 /* ---- imap_cmd_metadata.c (RFC 5464) ------------------------------ */
 /* the store has meta_get and meta_set (ABI 1.5) */

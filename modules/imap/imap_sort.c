@@ -11,7 +11,9 @@
 #include "imap_search.h"
 #include "imap_sort.h"
 
-/* References kept per message: the newest ones decide the parent */
+/* References kept per message: the first (the thread's root, which
+ * OBJECTID's THREADID names too) and the newest, which decide the
+ * parent */
 #define MAX_REFS 64
 
 /* ---- grammar ---------------------------------------------------------- */
@@ -434,9 +436,10 @@ struct imap_sortrec *imap_sortrec_build(const struct imap_sorthdr *h,
 	p = (char *)r + hdr;
 	memcpy(p, bd.b.p, bd.b.len);
 	refs = (const char **)(r + 1);
+	/* ids 1 .. skip are dropped, the root stays */
 	for (i = 0, o = idoff; i < nids; i++) {
-		if (i >= skip)
-			refs[i - skip] = p + o;
+		if (i == 0 || i > skip)
+			refs[i == 0 ? 0 : i - skip] = p + o;
 		o += strlen(p + o) + 1;
 	}
 	r->uid = uid;

@@ -22,7 +22,7 @@ rmail_fuzz(imap_mutf7
 rmail_fuzz(imap_bodystruct
   SOURCES tests/fuzz/fuzz_imap_bodystruct.c modules/imap/imap_bodystruct.c
           modules/imap/imap_bsparam.c modules/imap/imap_binary.c
-          modules/imap/imap_preview.c
+          modules/imap/imap_preview.c modules/imap/imap_threadid.c
           modules/imap/imap_casemap.c core/text/casemap.c
           core/text/casemap_table.c
           core/mime/mime_parse.c core/mime/mime_header.c core/mime/mime_addr.c
@@ -44,7 +44,7 @@ rmail_fuzz(imap_sort
           modules/imap/imap_casemap.c core/text/casemap.c
           core/text/casemap_table.c
           modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
-          modules/imap/imap_preview.c
+          modules/imap/imap_preview.c modules/imap/imap_threadid.c
   INCLUDES modules/imap core)
 # METADATA (RFC 5464): GETMETADATA options and entries, SETMETADATA
 # entry/value lists, entry-name rules, DEPTH matching.
@@ -52,3 +52,13 @@ rmail_fuzz(imap_metadata
   SOURCES tests/fuzz/fuzz_imap_metadata.c modules/imap/imap_metadata.c
           modules/imap/imap_parser.c
   INCLUDES modules/imap)
+# THREADID (RFC 8474): the thread root from Message-ID, References and
+# In-Reply-To, checked against the ids THREAD REFERENCES links by.
+rmail_fuzz(imap_threadid
+  SOURCES tests/fuzz/fuzz_imap_threadid.c modules/imap/imap_threadid.c
+          modules/imap/imap_sort.c modules/imap/imap_parser.c
+          modules/imap/imap_casemap.c core/text/casemap.c
+          core/text/casemap_table.c
+          modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
+          modules/imap/imap_preview.c
+  INCLUDES modules/imap core)
