@@ -57,6 +57,7 @@ rmail_fuzz(imap_metadata
 rmail_fuzz(imap_threadid
   SOURCES tests/fuzz/fuzz_imap_threadid.c modules/imap/imap_threadid.c
           modules/imap/imap_sort.c modules/imap/imap_parser.c
+          modules/imap/imap_search.c modules/imap/imap_seqset.c
           modules/imap/imap_casemap.c core/text/casemap.c
           core/text/casemap_table.c
           modules/imap/imap_bodystruct.c modules/imap/imap_bsparam.c
