@@ -53,12 +53,24 @@ struct imap_idx_verdict {
 	struct imap_idx_verdict *next; /* the job's, to free */
 };
 
+/* SEARCH THREADID from the header cache (core->index_headers): the
+ * candidates it held, in UID order, with what their header derives */
+enum { TID_NO, TID_YES, TID_OWN /* names no id: the EMAILID decides */ };
+struct imap_tid_verdict {
+	uint32_t *uids;
+	uint8_t *cls;
+	size_t n;
+	const struct imap_search_key *k;
+	struct imap_tid_verdict *next; /* the job's, to free */
+};
+
 struct search_job {
 	struct imap_session *s;
 	char user[RMAIL_ADDR_MAX + 1];
 	char mailbox[RMAIL_MBOX_NAME_MAX + 1];
 	uint32_t uidvalidity;
 	struct imap_idx_verdict *verdicts;
+	struct imap_tid_verdict *tids;
 	bool backlog;	 /* the index was behind: ask for an update */
 	bool indexed;	 /* the index was asked already (index_first) */
 	uint32_t maxuid; /* the map's highest UID when the job began */
@@ -451,23 +463,55 @@ static int index_verdict(const struct imap_idx_verdict *v, uint32_t uid)
 	return 0;
 }
 
-/* THREADID: derived from the header as FETCH derives it */
+/* -1: the cache did not hold uid, else TID_* */
+static int tid_verdict(const struct imap_tid_verdict *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->uids[mid] < uid)
+			lo = mid + 1;
+		else if (v->uids[mid] > uid)
+			hi = mid;
+		else
+			return v->cls[mid];
+	}
+	return -1;
+}
+
+static bool tid_equal(const struct imap_search_key *k, const char *id)
+{
+	return strlen(id) == k->str_len && memcmp(id, k->str, k->str_len) == 0;
+}
+
+/* THREADID: derived from the header as FETCH derives it, from the
+ * header cache when it holds the message */
 static bool threadid_match(struct text_ctx *t, const struct imap_search_key *k)
 {
 	const struct rmail_core *core = t->mod->core;
 	char derived[IMAP_THREADID_LEN + 1], id[RMAIL_OBJECTID_MAX];
+	int v = k->tid != NULL ? tid_verdict(k->tid, t->c->m.uid) : -1;
 
 	/* neither a hashed id nor one of our own: no message has it */
 	if (k->str_len < 2 || k->str[0] != 'T')
 		return false;
-	if (!load(t))
-		return false;
-	imap_threadid_derive(core->mime_header(t->mime, 0, "Message-ID", 0, 0),
-			     core->mime_header(t->mime, 0, "References", 0, 0),
-			     core->mime_header(t->mime, 0, "In-Reply-To", 0, 0),
-			     derived);
+	if (v == TID_YES || v == TID_NO)
+		return v == TID_YES;
+	if (v == TID_OWN) {
+		derived[0] = '\0';
+	} else {
+		if (!load(t))
+			return false;
+		imap_threadid_derive(
+			core->mime_header(t->mime, 0, "Message-ID", 0, 0),
+			core->mime_header(t->mime, 0, "References", 0, 0),
+			core->mime_header(t->mime, 0, "In-Reply-To", 0, 0),
+			derived);
+	}
 	return imap_threadid(t->mod, t->mb, t->c->m.uid, derived, id) == 0 &&
-	       strlen(id) == k->str_len && memcmp(id, k->str, k->str_len) == 0;
+	       tid_equal(k, id);
 }
 
 /* ---- evaluation ----------------------------------------------------- */
@@ -710,6 +754,91 @@ static void answer(struct imap_session *s, const struct search_job *j,
 	}
 }
 
+struct tid_fill {
+	struct imap_tid_verdict *v;
+	const struct imap_search_key *k;
+};
+
+static void tid_one(void *arg, const struct rmail_index_hdr *ih)
+{
+	struct tid_fill *x = arg;
+	char derived[IMAP_THREADID_LEN + 1];
+	struct imap_tid_verdict *v = x->v;
+
+	/* reported once each, in UID order */
+	if (v->n > 0 && ih->uid <= v->uids[v->n - 1])
+		return;
+	v->uids[v->n] = ih->uid;
+	if (!imap_threadid_derive(ih->message_id, ih->references,
+				  ih->in_reply_to, derived))
+		v->cls[v->n] = TID_OWN;
+	else
+		v->cls[v->n] = tid_equal(x->k, derived) ? TID_YES : TID_NO;
+	v->n++;
+}
+
+/* worker: the header cache's fields of the candidates for every
+ * THREADID key, one pass each; what it lacks is read from the message */
+static void tid_prepare(struct search_job *j, struct imap_search_key *k,
+			const uint32_t *uids)
+{
+	const struct rmail_core *core = j->s->mod->core;
+
+	for (; k != NULL; k = k->next) {
+		struct imap_tid_verdict *v;
+		struct tid_fill x;
+		struct rmail_err err;
+		int got;
+
+		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		    k->type == IMAP_SKEY_NOT) {
+			tid_prepare(j, k->child, uids);
+			continue;
+		}
+		/* an id we never make needs no look */
+		if (k->type != IMAP_SKEY_THREADID || k->tid != NULL ||
+		    k->str_len < 2 || k->str[0] != 'T')
+			continue;
+		v = calloc(1, sizeof(*v));
+		if (v == NULL)
+			abort();
+		v->uids = malloc(j->n * sizeof(*v->uids));
+		v->cls = malloc(j->n);
+		if (v->uids == NULL || v->cls == NULL)
+			abort();
+		v->next = j->tids;
+		j->tids = v;
+		x.v = v;
+		x.k = k;
+		rmail_err_clear(&err);
+		got = core->index_headers(j->user, j->mailbox, j->uidvalidity,
+					  uids, j->n, tid_one, &x, &err);
+		if (got < 0 || (size_t)got < j->n)
+			j->backlog = true;
+		k->tid = v;
+	}
+}
+
+static void tid_start(struct search_job *j)
+{
+	const struct rmail_core *core = j->s->mod->core;
+	uint32_t *uids;
+	size_t i;
+
+	if (j->user[0] == '\0' || j->n == 0 ||
+	    !RMAIL_HAS(core, struct rmail_core, index_headers) ||
+	    core->index_headers == NULL ||
+	    !has_key(j->root, IMAP_SKEY_THREADID))
+		return;
+	uids = malloc(j->n * sizeof(*uids));
+	if (uids == NULL)
+		abort();
+	for (i = 0; i < j->n; i++)
+		uids[i] = j->c[i].m.uid;
+	tid_prepare(j, j->root, uids);
+	free(uids);
+}
+
 static void run(struct search_job *j, const volatile int *cancel)
 {
 	struct text_ctx t;
@@ -718,6 +847,7 @@ static void run(struct search_job *j, const volatile int *cancel)
 	if (!j->indexed && j->user[0] != '\0' && j->n > 0 &&
 	    index_usable(j->s->mod))
 		index_prepare(j, j->root, j->c[j->n - 1].m.uid);
+	tid_start(j);
 	memset(&t, 0, sizeof(t));
 	t.mod = j->s->mod;
 	t.mb = j->mb;
@@ -762,6 +892,14 @@ static void job_free(struct search_job *j)
 
 		j->verdicts = v->next;
 		free(v->r.uids);
+		free(v);
+	}
+	while (j->tids != NULL) {
+		struct imap_tid_verdict *v = j->tids;
+
+		j->tids = v->next;
+		free(v->uids);
+		free(v->cls);
 		free(v);
 	}
 	free(j->c);

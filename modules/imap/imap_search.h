@@ -57,6 +57,7 @@ enum imap_search_flag {
 };
 
 struct imap_idx_verdict; /* imap_cmd_search.c: the index's answer */
+struct imap_tid_verdict; /* imap_cmd_search.c: THREADID from the cache */
 
 struct imap_search_key {
 	enum imap_search_type type;
@@ -77,6 +78,8 @@ struct imap_search_key {
 	/* HEADER, BODY, TEXT: what the full-text index said, set on the
 	 * worker before the messages are read; NULL: read them */
 	struct imap_idx_verdict *idx;
+	/* THREADID: what the header cache held, NULL: read the messages */
+	struct imap_tid_verdict *tid;
 };
 
 /*

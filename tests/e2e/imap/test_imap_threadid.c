@@ -4,11 +4,14 @@
  * messages others; a message without Message-ID a thread of its own;
  * the ids survive COPY and MOVE (with the EMAILID), a second daemon on
  * the mail root and a restart; SEARCH THREADID finds what FETCH shows
- * and THREAD REFERENCES groups the same chain; hostile References and
- * malformed ids are answered, bounded.
+ * and THREAD REFERENCES groups the same chain, from the header cache
+ * when it holds the messages; hostile References and malformed ids
+ * are answered, bounded.
  */
+#include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imap_client.h"
 
@@ -320,6 +323,101 @@ static void test_processes(void)
 	imc_close(c);
 }
 
+/* the index of user u: INBOX's high-water UID, or a change */
+static unsigned idx_hwm(struct imd *d, const char *u)
+{
+	char *p = g_strdup_printf("%s/index/%s.sqlite", rmh_dir(d->h), u);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	unsigned v = 0;
+
+	if (access(p, F_OK) == 0 &&
+	    sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db,
+			       "SELECT max(hwm) FROM mbox WHERE name='INBOX'",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = (unsigned)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	g_free(p);
+	return v;
+}
+
+static void idx_exec(struct imd *d, const char *u, const char *sql)
+{
+	char *p = g_strdup_printf("%s/index/%s.sqlite", rmh_dir(d->h), u);
+	sqlite3 *db = NULL;
+
+	g_assert_cmpint(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL),
+			==, SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+	g_free(p);
+}
+
+/*
+ * SEARCH THREADID answers from the header cache when it holds the
+ * messages: the same answers, and a row changed in the cache shows in
+ * them, so the messages were not read.
+ */
+static void test_index(void)
+{
+	struct imd *d = D; /* index.enabled is the default */
+	const char *u = "tidx@example.test";
+	char *root, *other, *own, *e2, *r;
+	struct imc *c;
+	int i;
+
+	imd_user(d, u, "pw-secret", 0);
+	c = imc_login(d, u, "pw-secret");
+	append(c, "INBOX",
+	       "Subject: a\r\nMessage-ID: <root@x.test>\r\n\r\nx\r\n");
+	append(c, "INBOX",
+	       "Subject: b\r\nMessage-ID: <b@x.test>\r\n"
+	       "References: <root@x.test>\r\n\r\nx\r\n");
+	append(c, "INBOX",
+	       "Subject: c\r\nMessage-ID: <other@x.test>\r\n\r\nx\r\n");
+	append(c, "INBOX", "Subject: d\r\n\r\nx\r\n");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	for (i = 0; i < 200 && idx_hwm(d, u) < 4; i++) {
+		g_free(imc_ok(c, "SEARCH SUBJECT nothing-here"));
+		g_usleep(50 * 1000);
+	}
+	g_assert_cmpuint(idx_hwm(d, u), >=, 4);
+	root = tid(c, 1);
+	other = tid(c, 3);
+	own = tid(c, 4);
+	e2 = eid(c, 2);
+	r = imc_ok(c, "UID SEARCH THREADID %s", root);
+	has(r, "* SEARCH 1 2\n");
+	g_free(r);
+	r = imc_ok(c, "UID SEARCH THREADID %s", own);
+	has(r, "* SEARCH 4\n");
+	g_free(r);
+	/* the cache now says message 2 replies to <other@x.test> */
+	idx_exec(d, u, "UPDATE hdr SET refs='<other@x.test>' WHERE uid=2");
+	r = imc_ok(c, "UID SEARCH THREADID %s", other);
+	has(r, "* SEARCH 2 3\n");
+	g_free(r);
+	r = imc_ok(c, "UID SEARCH OR THREADID %s THREADID %s", root, own);
+	has(r, "* SEARCH 1 4\n");
+	g_free(r);
+	/* ... and that it names no id: its own thread, from the EMAILID */
+	idx_exec(d, u,
+		 "UPDATE hdr SET refs=NULL, message_id=NULL, "
+		 "in_reply_to=NULL WHERE uid=2");
+	r = imc_ok(c, "UID SEARCH THREADID T_%s", e2);
+	has(r, "* SEARCH 2\n");
+	g_free(r);
+	g_free(root);
+	g_free(other);
+	g_free(own);
+	g_free(e2);
+	imc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -328,6 +426,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/threadid/chain", test_threadid);
 	g_test_add_func("/imap/threadid/copy-move", test_copy_move);
 	g_test_add_func("/imap/threadid/processes", test_processes);
+	g_test_add_func("/imap/threadid/index", test_index);
 	D = imd_config("\"allow_cleartext_login_loopback\": true");
 	SMTP = rmh_port(D->h, "smtp");
 	rmh_setf(D->h, "smtp",
