@@ -301,6 +301,39 @@ static void test_thread_references(void)
 	g_free(r);
 }
 
+/*
+ * A References of 200 ids keeps its first (the root, as OBJECTID's
+ * THREADID names it) besides the newest 63: the message still joins
+ * its root's thread, as a 3-id one does; another whose first id is
+ * dropped past the 64th stays apart.
+ */
+static void test_thread_long_refs(void)
+{
+	GString *refs = g_string_new("<1@x>");
+	GString *none = g_string_new(NULL);
+	int i;
+
+	for (i = 0; i < 199; i++)
+		g_string_append_printf(refs, " <mid%d@x>", i);
+	for (i = 0; i < 200; i++)
+		g_string_append_printf(none, " <gone%d@x>", i);
+	{
+		const struct tm_ m[] = {
+			{1, 1, "root", "<1@x>", NULL, NULL},
+			{2, 2, "long", "<2@x>", refs->str, NULL},
+			{3, 3, "short", "<3@x>", "<1@x> <mid0@x>", NULL},
+			{4, 4, "apart", "<4@x>", none->str, NULL},
+		};
+		char *r =
+			run_thread(m, G_N_ELEMENTS(m), IMAP_THREAD_REFERENCES);
+
+		g_assert_cmpstr(r, ==, "(1 (2)(3))(4)");
+		g_free(r);
+	}
+	g_string_free(refs, TRUE);
+	g_string_free(none, TRUE);
+}
+
 /* the RFC's ORDEREDSUBJECT example, in part */
 static void test_thread_orderedsubject(void)
 {
@@ -487,6 +520,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/imap/sort/order", test_sort_order);
 	g_test_add_func("/imap/sort/long", test_sort_long);
 	g_test_add_func("/imap/thread/references", test_thread_references);
+	g_test_add_func("/imap/thread/long-refs", test_thread_long_refs);
 	g_test_add_func("/imap/thread/orderedsubject",
 			test_thread_orderedsubject);
 	g_test_add_func("/imap/thread/steps", test_thread_steps);
