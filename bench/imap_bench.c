@@ -703,6 +703,34 @@ static long rss_tree(pid_t pid)
 	return kb;
 }
 
+/* OBJECTID's THREADID: SEARCH from the header cache, FETCH from the
+ * parsed summaries (the first FETCH parses every message) */
+static void threadid_bench(struct cl *a, uint32_t n, pid_t pid)
+{
+	static const char *const cmds[] = {
+		"UID SEARCH THREADID T00000000000000000000000000000000",
+		"UID FETCH 1:* (THREADID)",
+	};
+	static double v[11];
+	size_t i, k;
+
+	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		double c0 = cpu_tree(pid), c1, first;
+
+		first = timed(a, cmds[k], NULL, 0);
+		c1 = cpu_tree(pid);
+		printf("%s (%u msgs), first: %.1f ms, daemon CPU %.1f ms\n",
+		       cmds[k], n, first, c1 - c0);
+		c0 = c1;
+		for (i = 0; i < 5; i++)
+			v[i] = timed(a, cmds[k], NULL, 0);
+		c1 = cpu_tree(pid);
+		printf("%s (%u msgs), again: p50 %.1f ms, daemon CPU %.1f "
+		       "ms/run\n",
+		       cmds[k], n, pct(v, 5, 0.5), (c1 - c0) / 5.0);
+	}
+}
+
 static void sort_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
 {
 	static const char *const cmds[] = {
@@ -750,6 +778,7 @@ static void sort_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
 		       "ms/run\n",
 		       cmds[k], n, pct(v, 11, 0.5), (c1 - c0) / 11.0);
 	}
+	threadid_bench(a, n, pid);
 }
 
 /* ---- CONDSTORE/QRESYNC (-q) ---------------------------------------- */
