@@ -60,7 +60,6 @@ struct imap_tid_verdict {
 	uint32_t *uids;
 	uint8_t *cls;
 	size_t n;
-	const struct imap_search_key *k;
 	struct imap_tid_verdict *next; /* the job's, to free */
 };
 
