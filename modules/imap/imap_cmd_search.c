@@ -755,6 +755,7 @@ static void answer(struct imap_session *s, const struct search_job *j,
 
 struct tid_fill {
 	struct imap_tid_verdict *v;
+	size_t cap; /* the candidates asked for */
 	const struct imap_search_key *k;
 };
 
@@ -764,8 +765,8 @@ static void tid_one(void *arg, const struct rmail_index_hdr *ih)
 	char derived[IMAP_THREADID_LEN + 1];
 	struct imap_tid_verdict *v = x->v;
 
-	/* reported once each, in UID order */
-	if (v->n > 0 && ih->uid <= v->uids[v->n - 1])
+	/* reported once each, in UID order, among those asked for */
+	if (v->n >= x->cap || (v->n > 0 && ih->uid <= v->uids[v->n - 1]))
 		return;
 	v->uids[v->n] = ih->uid;
 	if (!imap_threadid_derive(ih->message_id, ih->references,
@@ -808,6 +809,7 @@ static void tid_prepare(struct search_job *j, struct imap_search_key *k,
 		v->next = j->tids;
 		j->tids = v;
 		x.v = v;
+		x.cap = j->n;
 		x.k = k;
 		rmail_err_clear(&err);
 		got = core->index_headers(j->user, j->mailbox, j->uidvalidity,
