@@ -43,17 +43,6 @@ static bool file_ok(const char *path)
 	return ok;
 }
 
-static void drop(const char *path)
-{
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-	char p[4200];
-
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		(void)unlink(p);
-	}
-}
-
 /* a writer holds its lease for one batch: wait that long, not more */
 static int lease_wait(const char *path)
 {
@@ -98,14 +87,14 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 			continue;
 		}
 		if (repair && drop_all) {
-			drop(path);
+			idx_db_remove_path(path);
 			cb(arg, path,
 			   "index dropped after the store's repair; rebuilt "
 			   "in the background",
 			   1);
 		} else if (!file_ok(path)) {
 			if (repair)
-				drop(path);
+				idx_db_remove_path(path);
 			else
 				left++;
 			cb(arg, path,
