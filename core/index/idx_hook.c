@@ -229,6 +229,11 @@ static void w_append_free(struct rmail_append **ap)
 
 void rm_index_hook_store(struct rmail_store_ops *ops)
 {
+	/* the index off (index.enabled, read at load: the update thread
+	 * starts only then too): the table stays the store's own, no
+	 * lookup or allocation per view or append */
+	if (idx_dir()[0] == '\0')
+		return;
 	/* views and appends are tracked only where both ends are wrapped */
 	if (ops->mbox_open == w_mbox_open || ops->mbox_open == NULL ||
 	    ops->mbox_close == NULL || ops->append_begin == NULL ||
