@@ -25,13 +25,17 @@
 /* the candidates one request takes from the view: every one it takes
  * is read (or is the one that says where to go on) */
 #define CAND_MAX (SCAN_MSGS_MAX + 1)
+/* the index's UIDs and view entries looked at to find them: the index
+ * may still list many messages expunged since */
+#define LOOK_MAX (4 * CAND_MAX)
 
 struct search_job {
 	struct ex_req *r;
 	struct rmail_mbox *mb;
 	struct rmail_msg *msgs; /* candidates below `before`, ascending */
 	size_t n;
-	int older;	 /* candidates below msgs[0] left out */
+	int older;	 /* candidates below `cut` left out */
+	uint32_t cut;	 /* every candidate at or above it is in msgs */
 	uint32_t before; /* the cursor, 0: none */
 	struct rmail_index_result ir;
 	int indexed; /* ir holds the index's answer */
@@ -129,9 +133,9 @@ static void search_work(void *arg, const volatile int *cancel)
 		}
 		free(buf);
 	}
-	if (i == 0 && j->older && j->n > 0 && !*cancel) {
+	if (i == 0 && j->older && !*cancel) {
 		json_decref(next);
-		next = json_integer((json_int_t)j->msgs[0].uid);
+		next = json_integer((json_int_t)j->cut);
 	}
 	res = json_pack("{s:o,s:I,s:o}", "messages", arr, "limit",
 			(json_int_t)j->limit, "next_before", next);
@@ -217,7 +221,7 @@ static uint32_t below(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
  * [loop] Copy the candidates below the cursor, newest first, at most
  * CAND_MAX: with the index's answer, its UIDs (each found in the view)
  * and every UID above what it covers; else the newest messages.  The
- * cost is CAND_MAX lookups, not the folder's size.
+ * cost is at most LOOK_MAX lookups, not the folder's size.
  */
 static void candidates(struct search_job *j)
 {
@@ -225,7 +229,7 @@ static void candidates(struct search_job *j)
 	const struct rmail_store_ops *ops;
 	struct rmail_msg *v;
 	uint32_t count, k;
-	size_t n = 0, u = 0;
+	size_t n = 0, u = 0, looked = 0;
 	void *h;
 
 	ops = core->store(&h);
@@ -261,15 +265,20 @@ static void candidates(struct search_job *j)
 
 		if (!fresh && (!j->indexed || u == 0))
 			break;
-		if (n == CAND_MAX) {
+		if (n == CAND_MAX || looked == LOOK_MAX) {
+			/* everything from the last one looked at up is
+			 * taken or gone: the next page starts there */
 			j->older = 1;
 			break;
 		}
+		looked++;
 		if (fresh) {
 			v[n++] = *ops->mbox_msg(j->mb, --k);
+			j->cut = v[n - 1].uid;
 			continue;
 		}
-		idx = ops->mbox_find(j->mb, j->ir.uids[--u]);
+		j->cut = j->ir.uids[--u];
+		idx = ops->mbox_find(j->mb, j->cut);
 		if (idx >= 0) /* expunged since the index saw it: gone */
 			v[n++] = *ops->mbox_msg(j->mb, (uint32_t)idx);
 	}
