@@ -420,6 +420,34 @@ static void count_finding(void *arg, const char *where, const char *what,
 	(*(int *)arg)++;
 }
 
+/* check-store: a file a reader marked unusable is a finding even if it
+ * passes quick_check (a reader's statement failed on it); --repair
+ * drops it under the lease, as the writer would */
+static void test_check_marked(void)
+{
+	struct rmail_err err;
+	struct stat st;
+	char path[4096];
+	int found = 0;
+	char *got;
+	int exact;
+
+	g_assert_cmpint(idx_db_path(USER, path, sizeof(path)), ==, 0);
+	g_assert_cmpint(rm_index_check(0, 0, count_finding, &found), ==, 0);
+	g_assert_cmpint(found, ==, 0);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	idx_db_mark_bad(path, st.st_dev, st.st_ino);
+	g_assert_cmpint(rm_index_check(0, 0, count_finding, &found), ==, 1);
+	g_assert_cmpint(found, ==, 1);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(rm_index_check(1, 0, count_finding, &found), ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(rm_index_rebuild(USER, &err), ==, 2004);
+	got = search(RMAIL_INDEX_BODY, "needle", &exact);
+	g_assert_cmpstr(got, ==, "3");
+	g_free(got);
+}
+
 /* check-store --repair after the store repaired something drops every
  * index file, but never one a writer holds: the writer would go on
  * writing into an unlinked file, or recreate half an index beside the
@@ -522,6 +550,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/core/index/hook-tracks", test_hook_tracks);
 	g_test_add_func("/core/index/reader-corrupt-in-use",
 			test_reader_corrupt_in_use);
+	g_test_add_func("/core/index/check-marked", test_check_marked);
 	g_test_add_func("/core/index/zz-check-in-use", test_check_in_use);
 	g_test_add_func("/core/index/zz-drop-all-in-use", test_drop_all_in_use);
 	rc = g_test_run();
