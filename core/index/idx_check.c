@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "idx.h"
@@ -41,6 +42,13 @@ static bool file_ok(const char *path)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return ok;
+}
+
+static bool marked_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && idx_db_marked(path, &st);
 }
 
 /* a writer holds its lease for one batch: wait that long, not more */
@@ -92,6 +100,17 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 			   "index dropped after the store's repair; rebuilt "
 			   "in the background",
 			   1);
+		} else if (marked_file(path)) {
+			/* a reader's statement failed on it: quick_check
+			 * need not see every corruption */
+			if (repair)
+				idx_db_remove_path(path);
+			else
+				left++;
+			cb(arg, path,
+			   "index file found unusable by a reader (marked "
+			   ".bad), not yet rebuilt",
+			   repair);
 		} else if (!file_ok(path)) {
 			if (repair)
 				idx_db_remove_path(path);
