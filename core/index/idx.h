@@ -10,10 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rmail/rmail.h>
 
 struct sqlite3;
+struct stat;
 
 /* the file's format (meta 'format'); another one is deleted and rebuilt */
 #define IDX_FORMAT "3"
@@ -76,18 +78,25 @@ size_t idx_text(struct rmail_mime *m, const char *data, size_t len, int what,
 		const char *field, struct idx_buf *out);
 
 /* ---- idx_db.c ------------------------------------------------------ */
-/* The user's index file, opened (created when `create`) and checked;
- * a file that fails the check (corrupt, truncated, another format) is
- * deleted and, with `create`, made afresh.  NULL when there is none or
+/* The user's index file, opened and checked.  `create`: the caller
+ * holds the user's writer lease; a file a reader marked bad, or one
+ * failing the check (corrupt, truncated, another format), is deleted
+ * and made afresh.  Else (a reader, no lease) such a file is only
+ * marked (idx_db_mark_bad), never deleted.  NULL when there is none or
  * the index is disabled. */
 struct sqlite3 *idx_db_open(const char *user, bool create);
 void idx_db_close(struct sqlite3 **db);
 /* the path of the user's file (for rebuild and tests); -1 if disabled */
 int idx_db_path(const char *user, char *out, size_t outsz);
-/* delete the user's file (and its -wal, -shm) */
+/* [lease] delete the user's file (and its -wal, -shm, marker) */
 void idx_db_remove(const char *user);
-/* a result code of a statement that means the file is bad: close
- * and remove it so the next open rebuilds */
+void idx_db_remove_path(const char *path);
+/* a reader found the file (dev, ino) at path unusable: "<path>.bad"
+ * asks the lease holder to replace it; readers skip it meanwhile */
+void idx_db_mark_bad(const char *path, dev_t dev, ino_t ino);
+bool idx_db_marked(const char *path, const struct stat *st);
+/* a result code of a statement that means the file is bad: a reader
+ * marks it, the lease holder removes it so the next open rebuilds */
 bool idx_db_is_corrupt(int rc);
 /* the mailbox's row and high-water UID; 0 and *hwm 0 when absent
  * (create: insert it) */

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "idx.h"
@@ -43,15 +44,11 @@ static bool file_ok(const char *path)
 	return ok;
 }
 
-static void drop(const char *path)
+static bool marked_file(const char *path)
 {
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-	char p[4200];
+	struct stat st;
 
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		(void)unlink(p);
-	}
+	return stat(path, &st) == 0 && idx_db_marked(path, &st);
 }
 
 /* a writer holds its lease for one batch: wait that long, not more */
@@ -98,14 +95,25 @@ int rm_index_check(int repair, int drop_all, rmail_check_fn cb, void *arg)
 			continue;
 		}
 		if (repair && drop_all) {
-			drop(path);
+			idx_db_remove_path(path);
 			cb(arg, path,
 			   "index dropped after the store's repair; rebuilt "
 			   "in the background",
 			   1);
+		} else if (marked_file(path)) {
+			/* a reader's statement failed on it: quick_check
+			 * need not see every corruption */
+			if (repair)
+				idx_db_remove_path(path);
+			else
+				left++;
+			cb(arg, path,
+			   "index file found unusable by a reader (marked "
+			   ".bad), not yet rebuilt",
+			   repair);
 		} else if (!file_ok(path)) {
 			if (repair)
-				drop(path);
+				idx_db_remove_path(path);
 			else
 				left++;
 			cb(arg, path,

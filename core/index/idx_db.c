@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -111,17 +112,77 @@ static int mkdirs(const char *dir)
 	return 0;
 }
 
-void idx_db_remove(const char *user)
+void idx_db_remove_path(const char *path)
 {
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-	char path[4096], p2[4200];
+	static const char *const sfx[] = {"", "-wal", "-shm", "-journal",
+					  ".bad"};
+	char p2[4200];
 
-	if (idx_db_path(user, path, sizeof(path)) < 0)
-		return;
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p2, sizeof(p2), "%s%s", path, sfx[i]);
 		(void)unlink(p2);
 	}
+}
+
+void idx_db_remove(const char *user)
+{
+	char path[4096];
+
+	if (idx_db_path(user, path, sizeof(path)) == 0)
+		idx_db_remove_path(path);
+}
+
+/*
+ * A reader never deletes: the path may already name another file, the
+ * one a writer is building under its lease.  It leaves "<file>.bad"
+ * naming the file it judged (device, inode); readers skip that file
+ * (the caller scans), and the lease holder's next open deletes it if
+ * the path still names it.
+ */
+void idx_db_mark_bad(const char *path, dev_t dev, ino_t ino)
+{
+	char mk[4200], line[64];
+	int fd, n;
+
+	snprintf(mk, sizeof(mk), "%s.bad", path);
+	n = snprintf(line, sizeof(line), "%ju %ju\n", (uintmax_t)dev,
+		     (uintmax_t)ino);
+	fd = open(mk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) != n)
+		(void)ftruncate(fd, 0);
+	close(fd);
+}
+
+/* 1: st is the file a reader marked; 0: not; -1: a marker for another
+ * (an earlier) file */
+static int marked(const char *path, const struct stat *st)
+{
+	char mk[4200], line[64];
+	uintmax_t dev, ino;
+	ssize_t n;
+	int fd;
+
+	snprintf(mk, sizeof(mk), "%s.bad", path);
+	fd = open(mk, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	if (sscanf(line, "%ju %ju", &dev, &ino) != 2)
+		return -1;
+	return dev == (uintmax_t)st->st_dev && ino == (uintmax_t)st->st_ino
+		       ? 1
+		       : -1;
+}
+
+bool idx_db_marked(const char *path, const struct stat *st)
+{
+	return marked(path, st) == 1;
 }
 
 bool idx_db_is_corrupt(int rc)
@@ -206,6 +267,7 @@ static sqlite3 *open_once(const char *path, bool create, bool *bad_r)
 sqlite3 *idx_db_open(const char *user, bool create)
 {
 	char path[4096];
+	struct stat st;
 	sqlite3 *db;
 	bool bad;
 
@@ -216,18 +278,45 @@ sqlite3 *idx_db_open(const char *user, bool create)
 		       strerror(errno));
 		return NULL;
 	}
+	if (create && stat(path, &st) == 0) {
+		/* the lease holder: what a reader found bad goes now */
+		switch (marked(path, &st)) {
+		case 1:
+			rm_log(RMAIL_LOG_WARN,
+			       "index: %s was found unusable: removed, it "
+			       "will be rebuilt",
+			       path);
+			idx_db_remove_path(path);
+			break;
+		case -1: {
+			char mk[4200];
+
+			snprintf(mk, sizeof(mk), "%s.bad", path);
+			(void)unlink(mk);
+			break;
+		}
+		default:
+			break;
+		}
+	}
 	db = open_once(path, create, &bad);
 	/* it holds mail text: the owner's only, whatever the umask (SQLite
 	 * gives -wal and -shm the file's mode) */
 	if (db != NULL && create)
 		(void)chmod(path, 0600);
-	if (db == NULL && bad) {
+	if (db == NULL && bad && !create) {
+		if (stat(path, &st) == 0) {
+			rm_log(RMAIL_LOG_WARN,
+			       "index: %s is unusable: it will be rebuilt",
+			       path);
+			idx_db_mark_bad(path, st.st_dev, st.st_ino);
+		}
+	} else if (db == NULL && bad) {
 		rm_log(RMAIL_LOG_WARN,
 		       "index: %s is unusable: removed, it will be rebuilt",
 		       path);
-		idx_db_remove(user);
-		if (create)
-			db = open_once(path, create, &bad);
+		idx_db_remove_path(path);
+		db = open_once(path, create, &bad);
 	}
 	return db;
 }

@@ -32,6 +32,17 @@ struct owner {
 
 static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
 static struct owner *bucket[NBUCKET];
+static size_t nowners; /* under hmu */
+
+size_t rm_index_hook_tracked(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&hmu);
+	n = nowners;
+	pthread_mutex_unlock(&hmu);
+	return n;
+}
 
 static size_t slot(const void *key)
 {
@@ -56,6 +67,7 @@ static void owner_add(const void *key, const char *user, const char *mailbox)
 		o->mailbox = rm_xstrdup(mailbox);
 		o->next = bucket[b];
 		bucket[b] = o;
+		nowners++;
 	}
 	o->refs++;
 	pthread_mutex_unlock(&hmu);
@@ -71,6 +83,7 @@ static void owner_put(const void *key)
 			break;
 	if (o != NULL && --o->refs == 0) {
 		*pp = o->next;
+		nowners--;
 		free(o->user);
 		free(o->mailbox);
 		free(o);
@@ -216,6 +229,11 @@ static void w_append_free(struct rmail_append **ap)
 
 void rm_index_hook_store(struct rmail_store_ops *ops)
 {
+	/* the index off (index.enabled, read at load: the update thread
+	 * starts only then too): the table stays the store's own, no
+	 * lookup or allocation per view or append */
+	if (idx_dir()[0] == '\0')
+		return;
 	/* views and appends are tracked only where both ends are wrapped */
 	if (ops->mbox_open == w_mbox_open || ops->mbox_open == NULL ||
 	    ops->mbox_close == NULL || ops->append_begin == NULL ||

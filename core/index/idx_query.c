@@ -1,8 +1,9 @@
 /*
  * Reading the index: cached header fields, and candidates for a
  * substring search.  Any thread may call at any time; WAL lets readers
- * run beside the writer.  A file SQLite calls corrupt is removed and
- * the call fails: the caller reads the messages instead.
+ * run beside the writer.  A file SQLite calls corrupt is marked for
+ * the writer to replace (a reader holds no lease, so never deletes)
+ * and the call fails: the caller reads the messages instead.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -67,7 +68,10 @@ static sqlite3 *reader_open(const char *user)
 	char path[4096];
 	struct stat st;
 
-	if (idx_db_path(user, path, sizeof(path)) < 0 || stat(path, &st) < 0) {
+	/* a file a reader found bad is left to the lease holder: until it
+	 * replaces it, the caller scans */
+	if (idx_db_path(user, path, sizeof(path)) < 0 || stat(path, &st) < 0 ||
+	    idx_db_marked(path, &st)) {
 		idx_db_close(&r->db);
 		return NULL;
 	}
@@ -106,15 +110,21 @@ static void reader_drop(sqlite3 **db)
 	idx_db_close(db);
 }
 
+/* A reader holds no lease: it marks the file its connection read (by
+ * device and inode, not by path: a writer may have put another there
+ * since) and never deletes it; the lease holder does. */
 static int fail(sqlite3 **db, const char *user, int rc, struct rmail_err *err)
 {
-	if (idx_db_is_corrupt(rc)) {
+	struct reader *r = reader_slot();
+	char path[4096];
+
+	if (idx_db_is_corrupt(rc) && *db == r->db &&
+	    idx_db_path(user, path, sizeof(path)) == 0) {
 		rm_log(RMAIL_LOG_WARN,
-		       "index: the file of %s is corrupt (%s): removed, "
-		       "it will be rebuilt",
+		       "index: the file of %s is corrupt (%s): it will be "
+		       "rebuilt",
 		       user, sqlite3_errstr(rc));
-		reader_drop(db);
-		idx_db_remove(user);
+		idx_db_mark_bad(path, r->dev, r->ino);
 	}
 	reader_drop(db);
 	return rmail_err_set(err, RMAIL_E_IO, "index: %s", sqlite3_errstr(rc));

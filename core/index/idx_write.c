@@ -101,16 +101,22 @@ static int drop_fts(sqlite3 *db, int64_t id)
 		const void *z = sqlite3_column_blob(st, 1);
 		int zl = sqlite3_column_bytes(st, 1);
 
-		rn = (uLongf)n;
-		raw = malloc((size_t)n + 1);
-		if (raw == NULL)
-			abort();
-		if (n < 0 || z == NULL ||
-		    uncompress(raw, &rn, z, (uLong)zl) != Z_OK ||
-		    rn != (uLongf)n)
+		/* n comes from the file: a length zlib cannot inflate zl
+		 * bytes to (1032:1 at most) is a corrupt row, not an
+		 * allocation the size of whatever it says */
+		if (n < 0 || z == NULL || zl <= 0 ||
+		    n > (sqlite3_int64)zl * 1032 + 64) {
 			rc = SQLITE_CORRUPT;
-		else
-			rc = SQLITE_OK;
+		} else {
+			rn = (uLongf)n;
+			raw = malloc((size_t)n + 1);
+			if (raw == NULL)
+				abort();
+			rc = uncompress(raw, &rn, z, (uLong)zl) != Z_OK ||
+					     rn != (uLongf)n
+				     ? SQLITE_CORRUPT
+				     : SQLITE_OK;
+		}
 	} else if (rc == SQLITE_DONE) {
 		rc = SQLITE_OK; /* nothing kept */
 	}

@@ -47,5 +47,7 @@ int rm_index_mailbox(const char *user, const char *mailbox,
 /* wrap the core's copy of the store's table so that every append,
  * copy, move and expunge asks for an update (idx_hook.c) */
 void rm_index_hook_store(struct rmail_store_ops *ops);
+/* the views and appends the hook tracks now (tests) */
+size_t rm_index_hook_tracked(void);
 
 #endif

@@ -1,14 +1,18 @@
 /*
  * GET /api/folders/{folder}/search: substring search of one field,
- * newest first, a page at a time.  The view is snapshotted on the
- * loop; the search runs on the READ pool.  With the core's full-text
- * index (rmail_core.index_search) only its candidates and the UIDs it
- * has not indexed yet are read; without it every message is.  Either
+ * newest first, a page at a time.  The index (rmail_core.index_search)
+ * is asked on the READ pool; back on the loop only the candidates one
+ * request can read are copied from the view (its hits and the UIDs it
+ * has not indexed yet, newest first, at most SCAN_MSGS_MAX + 1 of them,
+ * whatever the folder's size: the loop never copies a large view); the
+ * reads run on the READ pool again.  Without the index the newest
+ * messages are the candidates, as many.  Either
  * way each hit is confirmed on the message with rmail_core.index_match
  * (the forms IMAP SEARCH compares), so an answer never holds a message
  * that does not match, and the reads of one request are bounded: a
  * page cut short by the bound says where to go on (next_before).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +22,23 @@
 /* what one request may read before it answers with what it has */
 #define SCAN_MSGS_MAX 2000
 #define SCAN_BYTES_MAX ((uint64_t)64 << 20)
-/* the newest messages below the cursor one request looks at (40 bytes
- * each): a larger mailbox is searched a window at a time */
-#define WINDOW_MAX 262144
+/* the candidates one request takes from the view: every one it takes
+ * is read (or is the one that says where to go on) */
+#define CAND_MAX (SCAN_MSGS_MAX + 1)
+/* the index's UIDs and view entries looked at to find them: the index
+ * may still list many messages expunged since */
+#define LOOK_MAX (4 * CAND_MAX)
 
 struct search_job {
 	struct ex_req *r;
 	struct rmail_mbox *mb;
-	struct rmail_msg *msgs; /* UIDs below `before`, ascending */
+	struct rmail_msg *msgs; /* candidates below `before`, ascending */
 	size_t n;
-	int older; /* messages below msgs[0] left out of the window */
+	int older;	 /* candidates below `cut` left out */
+	uint32_t cut;	 /* every candidate at or above it is in msgs */
+	uint32_t before; /* the cursor, 0: none */
+	struct rmail_index_result ir;
+	int indexed; /* ir holds the index's answer */
 	const char *const *kw;
 	size_t nkw;
 	const char *mailbox;
@@ -79,24 +90,14 @@ static void search_work(void *arg, const volatile int *cancel)
 {
 	struct search_job *j = arg;
 	const struct rmail_core *core = j->r->mod->core;
-	struct rmail_index_result ir = {.size = sizeof(ir)};
 	json_t *arr = json_array(), *next = json_null(), *res;
 	uint64_t bytes = 0;
 	size_t i = j->n, reads = 0, hits = 0;
-	int indexed = 0;
 	struct rmail_err err;
 
-	if (has_index(core)) {
-		rmail_err_clear(&err);
-		indexed =
-			core->index_search(j->r->user.address, j->mailbox,
-					   j->uidvalidity, j->field, j->needle,
-					   j->nlen, &ir, &err) == 0;
-		j->backlog = !indexed || ir.upto < j->maxuid;
-	}
 	while (i > 0 && !*cancel) {
 		const struct rmail_msg *m = &j->msgs[i - 1];
-		int v = indexed ? verdict(&ir, m->uid) : 2, match;
+		int v = j->indexed ? verdict(&j->ir, m->uid) : 2, match;
 		size_t len = 0;
 		char *buf;
 
@@ -132,11 +133,10 @@ static void search_work(void *arg, const volatile int *cancel)
 		}
 		free(buf);
 	}
-	if (i == 0 && j->older && j->n > 0 && !*cancel) {
+	if (i == 0 && j->older && !*cancel) {
 		json_decref(next);
-		next = json_integer((json_int_t)j->msgs[0].uid);
+		next = json_integer((json_int_t)j->cut);
 	}
-	free(ir.uids);
 	res = json_pack("{s:o,s:I,s:o}", "messages", arr, "limit",
 			(json_int_t)j->limit, "next_before", next);
 	j->out = res != NULL ? json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII)
@@ -161,6 +161,7 @@ static void search_done(void *arg, int cancelled)
 	    core->index_update != NULL)
 		core->index_update(r->user.address, j->mailbox);
 	free(j->msgs);
+	free(j->ir.uids);
 	/* j lives in the request's pool, which the answer frees */
 	if (!ex_async_end(r)) {
 		free(out);
@@ -173,6 +174,152 @@ static void search_done(void *arg, int cancelled)
 	else
 		ex_respond(r, 200, "application/json", out, j->out_len, NULL);
 	free(out);
+}
+
+/* the job could not be handed to the pool: nobody else answers */
+static void submit(struct search_job *j,
+		   void (*work)(void *, const volatile int *),
+		   void (*done)(void *, int))
+{
+	struct ex_req *r = j->r;
+	const struct rmail_core *core = r->mod->core;
+	const struct rmail_store_ops *ops;
+	void *h;
+
+	if (core->work_submit(RMAIL_WORK_READ, work, done, j) != NULL)
+		return;
+	ops = core->store(&h);
+	ops->mbox_close(&j->mb);
+	free(j->msgs);
+	j->msgs = NULL;
+	free(j->ir.uids);
+	j->ir.uids = NULL;
+	if (ex_async_end(r))
+		ex_error(r, 503, "Busy");
+}
+
+/* index of the first message at or above uid `before` (count: none) */
+static uint32_t below(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
+		      uint32_t count, uint32_t before)
+{
+	uint32_t lo = 0, hi = count;
+
+	if (before == 0)
+		return count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (ops->mbox_msg(mb, mid)->uid < before)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * [loop] Copy the candidates below the cursor, newest first, at most
+ * CAND_MAX: with the index's answer, its UIDs (each found in the view)
+ * and every UID above what it covers; else the newest messages.  The
+ * cost is at most LOOK_MAX lookups, not the folder's size.
+ */
+static void candidates(struct search_job *j)
+{
+	const struct rmail_core *core = j->r->mod->core;
+	const struct rmail_store_ops *ops;
+	struct rmail_msg *v;
+	uint32_t count, k;
+	size_t n = 0, u = 0, looked = 0;
+	void *h;
+
+	ops = core->store(&h);
+	count = ops->mbox_count(j->mb);
+	j->maxuid = count > 0 ? ops->mbox_msg(j->mb, count - 1)->uid : 0;
+	if (j->indexed)
+		j->backlog = j->ir.upto < j->maxuid;
+	else if (has_index(core))
+		j->backlog = 1;
+	k = below(ops, j->mb, count, j->before);
+	v = malloc(sizeof(*v) * CAND_MAX);
+	if (v == NULL) {
+		ops->mbox_close(&j->mb);
+		free(j->ir.uids);
+		j->ir.uids = NULL;
+		if (ex_async_end(j->r))
+			ex_error(j->r, 503, "Busy");
+		return;
+	}
+	if (j->indexed) {
+		/* the index's UIDs below the cursor, walked down from u */
+		while (u < j->ir.n &&
+		       (j->before == 0 || j->ir.uids[u] < j->before))
+			u++;
+	}
+	for (;;) {
+		/* the view's newest first, while above what the index
+		 * covers; then the index's hits */
+		bool fresh = k > 0 &&
+			     (!j->indexed ||
+			      ops->mbox_msg(j->mb, k - 1)->uid > j->ir.upto);
+		int64_t idx;
+
+		if (!fresh && (!j->indexed || u == 0))
+			break;
+		if (n == CAND_MAX || looked == LOOK_MAX) {
+			/* everything from the last one looked at up is
+			 * taken or gone: the next page starts there */
+			j->older = 1;
+			break;
+		}
+		looked++;
+		if (fresh) {
+			v[n++] = *ops->mbox_msg(j->mb, --k);
+			j->cut = v[n - 1].uid;
+			continue;
+		}
+		j->cut = j->ir.uids[--u];
+		idx = ops->mbox_find(j->mb, j->cut);
+		if (idx >= 0) /* expunged since the index saw it: gone */
+			v[n++] = *ops->mbox_msg(j->mb, (uint32_t)idx);
+	}
+	/* search_work walks them from the end: ascending */
+	for (size_t a = 0, b = n; a + 1 < b; a++, b--) {
+		struct rmail_msg t = v[a];
+
+		v[a] = v[b - 1];
+		v[b - 1] = t;
+	}
+	j->msgs = v;
+	j->n = n;
+	/* the names of the keyword bits just copied */
+	j->nkw = ex_copy_keywords(j->r, j->mb, &j->kw);
+	submit(j, search_work, search_done);
+}
+
+/* [pool] only the index's answer, no message read */
+static void index_work(void *arg, const volatile int *cancel)
+{
+	struct search_job *j = arg;
+	const struct rmail_core *core = j->r->mod->core;
+	struct rmail_err err;
+
+	(void)cancel;
+	rmail_err_clear(&err);
+	j->indexed = core->index_search(j->r->user.address, j->mailbox,
+					j->uidvalidity, j->field, j->needle,
+					j->nlen, &j->ir, &err) == 0;
+}
+
+static void index_done(void *arg, int cancelled)
+{
+	struct search_job *j = arg;
+	const struct rmail_core *core = j->r->mod->core;
+
+	if (cancelled || core->conn_closed(j->r->c)) {
+		search_done(j, cancelled);
+		return;
+	}
+	candidates(j);
 }
 
 /* a present key whose value does not percent-decode is a 400, not
@@ -217,7 +364,6 @@ void ex_api_search(struct ex_req *r)
 	struct ex_search_args a;
 	struct search_job *j;
 	const char *q, *f, *l, *b, *msg;
-	uint32_t count, k, start, end;
 	int bad = 0;
 	void *h;
 
@@ -242,6 +388,8 @@ void ex_api_search(struct ex_req *r)
 	j->r = r;
 	j->field = a.field;
 	j->limit = a.limit;
+	j->before = a.before;
+	j->ir.size = sizeof(j->ir);
 	j->needle = fold(r, a.q, a.qlen, &j->nlen);
 	if (ex_open_mbox(r, &j->mb) < 0)
 		return;
@@ -249,41 +397,9 @@ void ex_api_search(struct ex_req *r)
 	ops->mbox_info(j->mb, &st);
 	j->uidvalidity = st.uidvalidity;
 	j->mailbox = r->params[0];
-	count = ops->mbox_count(j->mb);
-	j->maxuid = count > 0 ? ops->mbox_msg(j->mb, count - 1)->uid : 0;
-	/* the view is the loop's: the worker gets a copy of the newest
-	 * window below the cursor */
-	end = count;
-	if (a.before != 0) {
-		uint32_t lo = 0;
-
-		while (lo < end) {
-			uint32_t mid = lo + (end - lo) / 2;
-
-			if (ops->mbox_msg(j->mb, mid)->uid < a.before)
-				lo = mid + 1;
-			else
-				end = mid;
-		}
-	}
-	start = end > WINDOW_MAX ? end - WINDOW_MAX : 0;
-	j->older = start > 0;
-	j->msgs = malloc(sizeof(*j->msgs) * (end > start ? end - start : 1));
-	if (j->msgs == NULL) {
-		ops->mbox_close(&j->mb);
-		ex_error(r, 503, "Busy");
-		return;
-	}
-	for (k = start; k < end; k++)
-		j->msgs[j->n++] = *ops->mbox_msg(j->mb, k);
-	j->nkw = ex_copy_keywords(r, j->mb, &j->kw);
 	ex_async_begin(r);
-	if (core->work_submit(RMAIL_WORK_READ, search_work, search_done, j) ==
-	    NULL) {
-		ops->mbox_close(&j->mb);
-		free(j->msgs);
-		j->msgs = NULL;
-		if (ex_async_end(r))
-			ex_error(r, 503, "Busy");
-	}
+	if (has_index(core))
+		submit(j, index_work, index_done);
+	else
+		candidates(j);
 }

@@ -20,6 +20,7 @@
 
 #define ALICE "alice@example.test"
 #define BOB "bob@example.test"
+#define CAROL "carol@example.test"
 #define PW "secret-pw"
 
 static struct rmh *H;
@@ -414,6 +415,109 @@ static void test_index_same(void)
 	compare("enabled again");
 }
 
+/*
+ * A folder larger than what one request takes from the view (2001
+ * candidates: the loop copies no more, whatever the size): paging by
+ * next_before still covers every hit once, in order, with the index
+ * absent, while it is being built (its hits plus everything above
+ * what it covers) and disabled.
+ */
+#define NBIG 2100
+static const unsigned big_rare[] = {5, 1000, 2050};
+
+static char *big_want(bool rare)
+{
+	GString *s = g_string_new(NULL);
+
+	for (unsigned u = NBIG; u >= 1; u--) {
+		bool hit = !rare;
+
+		for (size_t k = 0; k < G_N_ELEMENTS(big_rare); k++)
+			hit |= big_rare[k] == u;
+		if (hit)
+			g_string_append_printf(s, "%s%u", s->len ? " " : "", u);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static void big_compare(const char *what)
+{
+	char *tok = login(CAROL), *rare = big_want(true),
+	     *all = big_want(false);
+	char *got;
+
+	got = uids(tok, "q=rarewombat&field=body&limit=200");
+	if (strcmp(got, rare) != 0)
+		g_test_message("%s: rare: %s", what, got);
+	g_assert_cmpstr(got, ==, rare);
+	g_free(got);
+	got = uids(tok, "q=fillerword&field=body&limit=200");
+	g_assert_cmpstr(got, ==, all);
+	g_free(got);
+	g_free(tok);
+	g_free(rare);
+	g_free(all);
+}
+
+static void test_big_folder(void)
+{
+	gint64 t0 = g_get_monotonic_time();
+
+	big_compare("no index");
+	/* the searches asked for the index: answers stay whole while it
+	 * fills (bounded: a few rounds, not until it is done) */
+	for (int i = 0; i < 3; i++)
+		big_compare("index filling");
+	restart(false);
+	big_compare("disabled");
+	restart(true);
+	g_test_message("big folder: %.1f s",
+		       (double)(g_get_monotonic_time() - t0) / 1e6);
+}
+
+/* carol's maildir of NBIG messages, imported before the daemon starts */
+static void big_import(void)
+{
+	char *dir = g_build_filename(rmh_dir(H), "bigmd", NULL);
+	char *cur = g_build_filename(dir, "cur", NULL);
+	const char *argv[] = {"rmail",	"-c",	   rmh_config_path(H),
+			      "import", "maildir", dir,
+			      CAROL,	NULL};
+	char *out = NULL, *err = NULL;
+	gint64 t0 = g_get_monotonic_time();
+
+	for (int i = 0; i < 3; i++) {
+		static const char *const sub[] = {"cur", "new", "tmp"};
+		char *d = g_build_filename(dir, sub[i], NULL);
+
+		g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+		g_free(d);
+	}
+	for (unsigned u = 1; u <= NBIG; u++) {
+		bool rare = false;
+		char *f, *m;
+
+		for (size_t k = 0; k < G_N_ELEMENTS(big_rare); k++)
+			rare |= big_rare[k] == u;
+		f = g_strdup_printf("%s/%u.%05u.big:2,S", cur, 1700000000 + u,
+				    u);
+		m = g_strdup_printf("From: b%u@example.test\r\nSubject: bulk "
+				    "%u\r\n\r\nfillerword %u%s\r\n",
+				    u, u, u, rare ? " rarewombat" : "");
+		g_assert_true(g_file_set_contents(f, m, -1, NULL));
+		g_free(f);
+		g_free(m);
+	}
+	if (rmh_run_argv(H, argv, NULL, &out, &err) != 0)
+		g_test_message("import: %s %s", out, err);
+	g_test_message("%u messages written and imported: %.1f s", NBIG,
+		       (double)(g_get_monotonic_time() - t0) / 1e6);
+	g_free(out);
+	g_free(err);
+	g_free(cur);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -434,6 +538,8 @@ int main(int argc, char **argv)
 	rmh_write_config(H);
 	user_add(ALICE);
 	user_add(BOB);
+	user_add(CAROL);
+	big_import();
 	g_assert_true(rmh_start(H));
 	for (size_t i = 0; i < NC; i++)
 		deliver(ALICE, corpus[i]);
@@ -453,6 +559,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/exchange/search/isolation", test_isolation);
 	g_test_add_func("/exchange/search/hostile", test_hostile);
 	g_test_add_func("/exchange/search/index-same", test_index_same);
+	g_test_add_func("/exchange/search/big-folder", test_big_folder);
 	rc = g_test_run();
 	if (rc != 0 || g_getenv("RMH_SHOW") != NULL)
 		g_test_message("daemon stderr:\n%s", rmh_stderr(H));

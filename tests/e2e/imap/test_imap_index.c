@@ -7,10 +7,13 @@
  * yet is still found; a garbled, truncated or deleted index file is
  * rebuilt and never changes an answer.
  */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "imap_client.h"
@@ -337,6 +340,70 @@ static void test_corrupt(void)
 	imd_stop(d);
 }
 
+/* A reader meeting a file it cannot use while a writer holds the lease
+ * (this test holds it, as a rebuild would while the path names its new
+ * file): every answer is still right (the messages are read), the file
+ * is not deleted under the writer, and once the lease is free the
+ * daemon's writer replaces it. */
+static void test_corrupt_in_use(void)
+{
+	struct imd *d = imd_start("\"allow_cleartext_login_loopback\": true");
+	static const char writers[] = "not yet a database: a writer's file";
+	char *want[NQ], *p, *lk, *tmpf, *got;
+	struct stat before, after;
+	struct imc *c;
+	int fd, i;
+
+	imd_user(d, USER, "pw-secret", 0);
+	restart(d, false);
+	c = imc_login(d, USER, "pw-secret");
+	for (size_t k = 0; k < NC; k++)
+		append(c, "INBOX", corpus[k]);
+	g_free(imc_ok(c, "SELECT INBOX"));
+	for (size_t q = 0; q < NQ; q++)
+		want[q] = search(c, q);
+	imc_close(c);
+	restart(d, true);
+	c = imc_login(d, USER, "pw-secret");
+	g_free(imc_ok(c, "SELECT INBOX"));
+	wait_indexed(d, c, NC);
+	p = db_path(d);
+	lk = g_strdup_printf("%s.lock", p);
+	fd = open(lk, O_RDWR | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	for (i = 0; i < 100 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++)
+		g_usleep(50 * 1000);
+	g_assert_cmpint(i, <, 100);
+	/* the old file goes whole, as idx_db_remove does */
+	tmpf = g_strdup_printf("%s.tmp", p);
+	g_assert_true(g_file_set_contents(tmpf, writers, -1, NULL));
+	for (int k = 0; k < 2; k++) {
+		char *x = g_strdup_printf("%s%s", p, k ? "-shm" : "-wal");
+
+		(void)unlink(x);
+		g_free(x);
+	}
+	g_assert_cmpint(rename(tmpf, p), ==, 0);
+	g_assert_cmpint(stat(p, &before), ==, 0);
+	compare(c, want, "unusable, lease held");
+	g_assert_cmpint(stat(p, &after), ==, 0);
+	g_assert_cmpuint(after.st_ino, ==, before.st_ino);
+	g_assert_true(g_file_get_contents(p, &got, NULL, NULL));
+	g_assert_cmpstr(got, ==, writers);
+	g_free(got);
+	/* the lease free: the daemon's writer replaces the file */
+	close(fd);
+	wait_indexed(d, c, NC);
+	compare(c, want, "replaced by the lease holder");
+	imc_close(c);
+	for (size_t q = 0; q < NQ; q++)
+		g_free(want[q]);
+	g_free(tmpf);
+	g_free(lk);
+	g_free(p);
+	imd_stop(d);
+}
+
 /* rmail index rebuild: the same answers from a file built by the CLI */
 static void test_cli_rebuild(void)
 {
@@ -559,6 +626,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/imap/index/differential", test_differential);
 	g_test_add_func("/imap/index/corrupt", test_corrupt);
+	g_test_add_func("/imap/index/corrupt-in-use", test_corrupt_in_use);
 	g_test_add_func("/imap/index/cli-rebuild", test_cli_rebuild);
 	g_test_add_func("/imap/index/check-store", test_check_store);
 	g_test_add_func("/imap/index/delivery-expunge", test_delivery_expunge);

@@ -8,8 +8,10 @@
  * core's casemap).
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +304,113 @@ static void test_fold_same(void)
 	g_rand_free(rnd);
 }
 
+/* put a damaged copy of the user's file in its place (a new inode, as
+ * a writer's rebuild makes): `garble` overwrites every page but the
+ * first, else it is cut to its header */
+static void damaged_copy(const char *path, bool garble, struct stat *st_r)
+{
+	char *tmpf = g_strdup_printf("%s.tmp", path), *data;
+	gsize len;
+
+	g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+	if (garble) {
+		for (gsize off = 4096; off + 20 <= len; off += 512)
+			memcpy(data + off, "\xde\xad\xbe\xef garbage garbage",
+			       20);
+	} else {
+		len = 100;
+	}
+	g_assert_true(g_file_set_contents(tmpf, data, (gssize)len, NULL));
+	/* the old file's WAL goes with it, as a writer's replacement does */
+	for (int i = 0; i < 2; i++) {
+		char *x = g_strdup_printf("%s%s", path, i ? "-shm" : "-wal");
+
+		(void)unlink(x);
+		g_free(x);
+	}
+	g_assert_cmpint(rename(tmpf, path), ==, 0);
+	g_assert_cmpint(stat(path, st_r), ==, 0);
+	g_free(data);
+	g_free(tmpf);
+}
+
+/* A reader that meets a corrupt file while a writer holds the lease
+ * (the writer may be rebuilding it: the path may already name its new
+ * file) must not delete it: the query fails, so the caller scans, and
+ * the file is left to the lease holder, which replaces it on its next
+ * open. */
+static void test_reader_corrupt_in_use(void)
+{
+	const uint32_t uids[] = {1, 2};
+	char path[4096];
+	int lease;
+
+	g_assert_cmpint(idx_db_path(USER, path, sizeof(path)), ==, 0);
+	for (int garble = 1; garble >= 0; garble--) {
+		struct rmail_index_result r = {.size = sizeof(r)};
+		struct seen s = {g_ptr_array_new_with_free_func(g_free), 0};
+		struct rmail_err err;
+		struct stat before, after;
+		sqlite3 *db;
+		char *got;
+		int exact;
+
+		lease = idx_lease_take(USER);
+		g_assert_cmpint(lease, >=, 0);
+		damaged_copy(path, garble, &before);
+		g_assert_cmpint(rm_index_search(USER, "INBOX",
+						inbox_uidvalidity(),
+						RMAIL_INDEX_BODY, "needle", 6,
+						&r, &err),
+				==, -1);
+		(void)rm_index_headers(USER, "INBOX", inbox_uidvalidity(), uids,
+				       2, hdr_cb, &s, &err);
+		g_ptr_array_free(s.lines, TRUE);
+		g_assert_cmpint(stat(path, &after), ==, 0);
+		g_assert_cmpuint(after.st_ino, ==, before.st_ino);
+		/* asked again: still not trusted, still not deleted */
+		g_assert_cmpint(rm_index_search(USER, "INBOX",
+						inbox_uidvalidity(),
+						RMAIL_INDEX_BODY, "needle", 6,
+						&r, &err),
+				==, -1);
+		g_assert_cmpint(stat(path, &after), ==, 0);
+		g_assert_cmpuint(after.st_ino, ==, before.st_ino);
+		/* the lease holder's open replaces what a reader found bad */
+		db = idx_db_open(USER, true);
+		g_assert_nonnull(db);
+		idx_db_close(&db);
+		idx_lease_drop(lease);
+		/* a valid (empty) file now: the mailbox is all backlog */
+		g_assert_cmpint(rm_index_search(USER, "INBOX",
+						inbox_uidvalidity(),
+						RMAIL_INDEX_BODY, "needle", 6,
+						&r, &err),
+				==, 0);
+		g_assert_cmpuint(r.upto, ==, 0);
+		free(r.uids);
+		/* built again: the index answers */
+		g_assert_cmpint(rm_index_rebuild(USER, &err), ==, 2004);
+		got = search(RMAIL_INDEX_BODY, "needle", &exact);
+		g_assert_cmpstr(got, ==, "3");
+		g_free(got);
+	}
+}
+
+/* index on: the hook tracks each open view (what test_core_index_off
+ * checks stays at 0 with the index off) */
+static void test_hook_tracks(void)
+{
+	struct rmail_mbox *mb = NULL;
+	struct rmail_err err;
+	size_t n0 = rm_index_hook_tracked();
+
+	g_assert_cmpint(ops->mbox_open(h, USER, "INBOX", &mb, &err), ==, 0);
+	g_assert_cmpuint(rm_index_hook_tracked(), ==, n0 + 1);
+	ops->mbox_close(&mb);
+	g_assert_cmpuint(rm_index_hook_tracked(), ==, n0);
+}
+
 static void count_finding(void *arg, const char *where, const char *what,
 			  int repaired)
 {
@@ -309,6 +418,34 @@ static void count_finding(void *arg, const char *where, const char *what,
 	(void)what;
 	(void)repaired;
 	(*(int *)arg)++;
+}
+
+/* check-store: a file a reader marked unusable is a finding even if it
+ * passes quick_check (a reader's statement failed on it); --repair
+ * drops it under the lease, as the writer would */
+static void test_check_marked(void)
+{
+	struct rmail_err err;
+	struct stat st;
+	char path[4096];
+	int found = 0;
+	char *got;
+	int exact;
+
+	g_assert_cmpint(idx_db_path(USER, path, sizeof(path)), ==, 0);
+	g_assert_cmpint(rm_index_check(0, 0, count_finding, &found), ==, 0);
+	g_assert_cmpint(found, ==, 0);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	idx_db_mark_bad(path, st.st_dev, st.st_ino);
+	g_assert_cmpint(rm_index_check(0, 0, count_finding, &found), ==, 1);
+	g_assert_cmpint(found, ==, 1);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(rm_index_check(1, 0, count_finding, &found), ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(rm_index_rebuild(USER, &err), ==, 2004);
+	got = search(RMAIL_INDEX_BODY, "needle", &exact);
+	g_assert_cmpstr(got, ==, "3");
+	g_free(got);
 }
 
 /* check-store --repair after the store repaired something drops every
@@ -410,6 +547,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/core/index/search", test_search);
 	g_test_add_func("/core/index/fold-same-as-imap", test_fold_same);
 	g_test_add_func("/core/index/match", test_match);
+	g_test_add_func("/core/index/hook-tracks", test_hook_tracks);
+	g_test_add_func("/core/index/reader-corrupt-in-use",
+			test_reader_corrupt_in_use);
+	g_test_add_func("/core/index/check-marked", test_check_marked);
 	g_test_add_func("/core/index/zz-check-in-use", test_check_in_use);
 	g_test_add_func("/core/index/zz-drop-all-in-use", test_drop_all_in_use);
 	rc = g_test_run();
