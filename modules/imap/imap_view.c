@@ -841,15 +841,23 @@ int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 
 uint32_t imap_view_first_unseen(struct imap_session *s)
 {
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
 	const struct imap_tracker *t = s->tr;
-	size_t i;
+	size_t i, n = snap_n(t);
 
 	/* the session numbers its messages as the snapshot, from 1 */
-	if (t->base != NULL)
-		return imap_store(s->mod, NULL)->mbox_first_unseen(t->base);
-	for (i = 0; i < t->snap.n; i++)
-		if (!(t->snap.v[i].flags & RMAIL_F_SEEN))
+	if (t->base != NULL && ops->mbox_first_unseen != NULL)
+		return ops->mbox_first_unseen(t->base);
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m =
+			t->base != NULL ? ops->mbox_msg(t->base, (uint32_t)i)
+					: &t->snap.v[i];
+
+		if (m == NULL)
+			break;
+		if (!(m->flags & RMAIL_F_SEEN))
 			return (uint32_t)i + 1;
+	}
 	return 0;
 }
 
