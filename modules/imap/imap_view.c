@@ -170,13 +170,24 @@ static uint32_t snap_uid(const struct imap_tracker *t, size_t i)
 	return m != NULL ? m->uid : UINT32_MAX;
 }
 
+static uint32_t snap_max(const struct imap_tracker *t);
+
+/* every record a binary search touches reads its block of a frozen
+ * copy: past the end (the last block, read by the open) and UIDs in it
+ * (one block) first */
 static size_t snap_lower(const struct imap_tracker *t, uint32_t uid)
 {
 	size_t lo = 0, hi;
+	int64_t idx;
 
 	if (t->base == NULL)
 		return msgs_lower(&t->snap, uid);
 	hi = snap_n(t);
+	if (hi == 0 || uid > snap_max(t))
+		return hi;
+	idx = imap_store(t->mod, NULL)->mbox_find(t->base, uid);
+	if (idx >= 0)
+		return (size_t)idx;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
