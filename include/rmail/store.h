@@ -572,6 +572,31 @@ struct rmail_store_ops {
 	int (*duplicate_check)(void *h, const char *user, const char *key,
 			       int64_t now, int64_t period,
 			       struct rmail_err *err);
+
+	/* ---- 1.7 ----------------------------------------------------- */
+	/* [loop] A frozen copy of view mb as of its last mbox_refresh, for
+	 * a caller that must keep answering from what it announced while
+	 * the shared view moves on (an IMAP session's sequence map).
+	 * Cheap: records the view has not read yet (a view snapshot's
+	 * blocks after a restart) are shared and read on first use, only
+	 * records already in memory are copied.  Its records never change
+	 * and its pointers stay valid until mbox_close; mbox_count,
+	 * mbox_msg, mbox_find, mbox_version, mbox_first_unseen and
+	 * mbox_close apply to it (mbox_refresh does nothing), no other op
+	 * does.  Test with RMAIL_HAS() and a NULL check (with
+	 * mbox_version); absent, copy the records. */
+	int (*mbox_freeze)(struct rmail_mbox *mb, struct rmail_mbox **frozen_r,
+			   struct rmail_err *err);
+	/* [loop] A number that changes whenever the records of view mb may
+	 * have changed (a refresh that read a change, a flag change made
+	 * through this process); a frozen view keeps the number of the
+	 * view it was taken from: while the view and a frozen copy of it
+	 * have the same number, they hold the same records. */
+	uint64_t (*mbox_version)(struct rmail_mbox *mb);
+	/* [loop] The index + 1 of the first message without \Seen, 0 when
+	 * every message has it; reads only the records around it (an IMAP
+	 * SELECT's [UNSEEN n]).  Test with RMAIL_HAS() and a NULL check. */
+	uint32_t (*mbox_first_unseen)(struct rmail_mbox *mb);
 };
 
 #endif

@@ -126,6 +126,12 @@
  *       FROM/TO/CC), the core's one extraction shared with the
  *       full-text index (RMAIL_CORE_SIZE_1_6).
  *  1.7  (this release; every append below goes under it)
+ *       rmail_store_ops.mbox_freeze, mbox_version and
+ *       mbox_first_unseen: a frozen copy of a view sharing the records
+ *       not read yet, the view's record version, and the first unseen
+ *       message without reading every record (IMAP SELECT refers to
+ *       the frozen copy instead of copying every message)
+ *       (RMAIL_STORE_OPS_SIZE_1_7).
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
@@ -190,6 +196,8 @@
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, msg_savedate)
 #define RMAIL_STORE_OPS_SIZE_1_6                                               \
 	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, duplicate_check)
+#define RMAIL_STORE_OPS_SIZE_1_7                                               \
+	RMAIL_SIZEOF_THROUGH(struct rmail_store_ops, mbox_first_unseen)
 #define RMAIL_FILTER_TARGET_SIZE_1_4                                           \
 	RMAIL_SIZEOF_THROUGH(struct rmail_filter_target, keywords)
 #define RMAIL_FILTER_TARGET_SIZE_1_5                                           \

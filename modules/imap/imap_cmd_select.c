@@ -20,7 +20,7 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	struct rmail_err err;
 	struct imap_select_params prm;
 	const char *name, *why = NULL;
-	uint32_t i, n, unseen = 0;
+	uint32_t unseen;
 
 	if (cmd->args != NULL && cmd->args->next != NULL &&
 	    (!imap_condstore_supported(s->mod) ||
@@ -50,12 +50,7 @@ static void do_select(struct imap_session *s, const struct imap_cmd *cmd,
 	imap_printf(s, "* %u EXISTS\r\n", s->exists);
 	if (!s->rev2) /* RFC 9051 has no RECENT */
 		imap_printf(s, "* %zu RECENT\r\n", s->recent.n);
-	n = ops->mbox_count(s->tr->mb);
-	for (i = 0; i < n; i++)
-		if (!(ops->mbox_msg(s->tr->mb, i)->flags & RMAIL_F_SEEN)) {
-			unseen = i + 1;
-			break;
-		}
+	unseen = imap_view_first_unseen(s);
 	/* RFC 9051 dropped the UNSEEN response code */
 	if (unseen != 0 && !s->rev2)
 		imap_printf(s, "* OK [UNSEEN %u] First unseen\r\n", unseen);

@@ -195,18 +195,7 @@ static void sort_done(void *arg, struct imap_session *s, const char *tag,
 
 static bool in_snapshot(void *ctx, uint32_t uid)
 {
-	struct imap_tracker *t = ctx;
-	size_t lo = 0, hi = t->snap.n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (t->snap.v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < t->snap.n && t->snap.v[lo].uid == uid;
+	return imap_snap_has(ctx, uid);
 }
 
 /* the tracker's cache, new after a UIDVALIDITY change; records of
@@ -220,7 +209,7 @@ static struct imap_sortcache *cache_of(struct imap_tracker *t)
 		imap_sortcache_free(t->sortcache);
 		t->sortcache = imap_sortcache_new(t->uidvalidity);
 	} else if (imap_sortcache_count(t->sortcache) >
-		   t->snap.n + t->snap.n / 4 + 64)
+		   imap_snap_count(t) + imap_snap_count(t) / 4 + 64)
 		imap_sortcache_prune(t->sortcache, in_snapshot, t);
 	return t->sortcache;
 }

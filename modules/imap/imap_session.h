@@ -99,7 +99,10 @@ struct imap_tracker {
 	struct rmail_watch *watch;
 	struct imap_session *sessions; /* selecting it */
 	unsigned refs;
-	struct imap_msgs snap;	/* the view at the last sync */
+	struct imap_msgs snap; /* the view at the last sync */
+	/* until the snapshot first changes: a frozen copy of the view
+	 * (mbox_freeze) that is the snapshot instead of `snap` */
+	struct rmail_mbox *base;
 	struct imap_msgs grave; /* expunged, still in a session's map */
 	uint32_t recent_hwm;	/* without the store's mbox_recent */
 	uint64_t modseq;	/* change log position */
@@ -240,6 +243,11 @@ int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 void imap_view_unselect(struct imap_session *s);
 /* keep a tracker (and its view) alive across worker jobs */
 void imap_tracker_hold(struct imap_tracker *t);
+/* the tracker's snapshot: messages in it, and whether uid is one */
+size_t imap_snap_count(const struct imap_tracker *t);
+bool imap_snap_has(const struct imap_tracker *t, uint32_t uid);
+/* [UNSEEN n] of a session that has just selected the tracker */
+uint32_t imap_view_first_unseen(struct imap_session *s);
 void imap_tracker_put(struct imap_tracker *t);
 /* refresh the shared view and queue changes for its sessions */
 void imap_tracker_sync(struct imap_tracker *t);

@@ -12,6 +12,12 @@
  * and can never join the map.  The live view only supplies the current
  * flags and data of messages in the map; a UID missing from it is an
  * expunged message, answered from the last state the tracker saw.
+ *
+ * Until the view first changes, the snapshot is a frozen copy of the
+ * store's view (mbox_freeze, ABI 1.7) instead of an array of its own:
+ * a SELECT after a restart then reads no record it does not need (the
+ * store reads a block of its view snapshot on first use), and the
+ * tracker copies the records only when the snapshot must change.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -143,9 +149,111 @@ static void msgs_free(struct imap_msgs *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- the snapshot: a frozen store view, or the tracker's copy ----- */
+
+static size_t snap_n(const struct imap_tracker *t)
+{
+	return t->base != NULL ? imap_store(t->mod, NULL)->mbox_count(t->base)
+			       : t->snap.n;
+}
+
+/* a block the store finds damaged on first use is read again from its
+ * shard, and may have fewer records than announced: past the end reads
+ * as the highest UID, never a NULL */
+static uint32_t snap_uid(const struct imap_tracker *t, size_t i)
+{
+	const struct rmail_msg *m;
+
+	if (t->base == NULL)
+		return t->snap.v[i].uid;
+	m = imap_store(t->mod, NULL)->mbox_msg(t->base, (uint32_t)i);
+	return m != NULL ? m->uid : UINT32_MAX;
+}
+
+static uint32_t snap_max(const struct imap_tracker *t);
+
+/* every record a binary search touches reads its block of a frozen
+ * copy: past the end (the last block, read by the open) and UIDs in it
+ * (one block) first */
+static size_t snap_lower(const struct imap_tracker *t, uint32_t uid)
+{
+	size_t lo = 0, hi;
+	int64_t idx;
+
+	if (t->base == NULL)
+		return msgs_lower(&t->snap, uid);
+	hi = snap_n(t);
+	if (hi == 0 || uid > snap_max(t))
+		return hi;
+	idx = imap_store(t->mod, NULL)->mbox_find(t->base, uid);
+	if (idx >= 0)
+		return (size_t)idx;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (snap_uid(t, mid) < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct rmail_msg *snap_find(const struct imap_tracker *t,
+					 uint32_t uid)
+{
+	const struct rmail_store_ops *ops;
+	int64_t idx;
+
+	if (t->base == NULL)
+		return msgs_find(&t->snap, uid);
+	ops = imap_store(t->mod, NULL);
+	idx = ops->mbox_find(t->base, uid);
+	return idx < 0 ? NULL : ops->mbox_msg(t->base, (uint32_t)idx);
+}
+
 static uint32_t snap_max(const struct imap_tracker *t)
 {
-	return t->snap.n > 0 ? t->snap.v[t->snap.n - 1].uid : 0;
+	size_t n = snap_n(t);
+	uint32_t u = n > 0 ? snap_uid(t, n - 1) : 0;
+
+	return u == UINT32_MAX && t->base != NULL ? 0 : u;
+}
+
+/* the snapshot as an array of the tracker's own, before it changes */
+static void snap_own(struct imap_tracker *t)
+{
+	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
+	struct imap_msgs own = {0};
+	uint32_t i, n;
+
+	if (t->base == NULL)
+		return;
+	n = ops->mbox_count(t->base);
+	own.cap = n ? n : 1;
+	own.v = malloc(own.cap * sizeof(*own.v));
+	if (own.v == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m = ops->mbox_msg(t->base, i);
+
+		if (m == NULL)
+			break;
+		own.v[own.n++] = *m;
+	}
+	ops->mbox_close(&t->base);
+	msgs_free(&t->snap);
+	t->snap = own;
+}
+
+size_t imap_snap_count(const struct imap_tracker *t)
+{
+	return snap_n(t);
+}
+
+bool imap_snap_has(const struct imap_tracker *t, uint32_t uid)
+{
+	return snap_find(t, uid) != NULL;
 }
 
 /* ---- the view --------------------------------------------------- */
@@ -170,8 +278,8 @@ uint32_t imap_view_lower(const struct rmail_store_ops *ops,
 static size_t snap_known(struct imap_session *s)
 {
 	if (s->maxuid == UINT32_MAX)
-		return s->tr->snap.n;
-	return msgs_lower(&s->tr->snap, s->maxuid + 1);
+		return snap_n(s->tr);
+	return snap_lower(s->tr, s->maxuid + 1);
 }
 
 static bool in_map(struct imap_session *s, uint32_t uid)
@@ -180,15 +288,13 @@ static bool in_map(struct imap_session *s, uint32_t uid)
 		return false;
 	if (imap_uids_has(&s->gone, uid))
 		return true;
-	return msgs_find(&s->tr->snap, uid) != NULL &&
-	       !imap_uids_has(&s->hidden, uid);
+	return snap_find(s->tr, uid) != NULL && !imap_uids_has(&s->hidden, uid);
 }
 
 /* the sequence number uid has (or would have) in the map */
 static uint32_t rank(struct imap_session *s, uint32_t uid)
 {
-	return (uint32_t)(msgs_lower(&s->tr->snap, uid) -
-			  uids_lower(&s->hidden, uid) +
+	return (uint32_t)(snap_lower(s->tr, uid) - uids_lower(&s->hidden, uid) +
 			  uids_lower(&s->gone, uid) + 1);
 }
 
@@ -199,7 +305,7 @@ uint32_t imap_uid_to_seq(struct imap_session *s, uint32_t uid)
 
 uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
 {
-	const struct imap_msgs *S = &s->tr->snap;
+	const struct imap_tracker *t = s->tr;
 	size_t lo = 0, hi = snap_known(s), j;
 
 	if (seq == 0 || seq > s->exists)
@@ -207,7 +313,7 @@ uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
 	/* the first snapshot message whose rank reaches seq */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint32_t u = S->v[mid].uid;
+		uint32_t u = snap_uid(t, mid);
 		size_t r = mid + 1 - uids_lower(&s->hidden, u + 1) +
 			   uids_lower(&s->gone, u);
 
@@ -216,9 +322,9 @@ uint32_t imap_seq_to_uid(struct imap_session *s, uint32_t seq)
 		else
 			hi = mid;
 	}
-	if (lo < snap_known(s) && !imap_uids_has(&s->hidden, S->v[lo].uid) &&
-	    rank(s, S->v[lo].uid) == seq)
-		return S->v[lo].uid;
+	if (lo < snap_known(s) && !imap_uids_has(&s->hidden, snap_uid(t, lo)) &&
+	    rank(s, snap_uid(t, lo)) == seq)
+		return snap_uid(t, lo);
 	for (j = 0; j < s->gone.n; j++)
 		if (rank(s, s->gone.v[j]) == seq)
 			return s->gone.v[j];
@@ -240,13 +346,13 @@ const struct rmail_msg *imap_view_find(struct imap_session *s, uint32_t uid,
 				       uint32_t *seq_r)
 {
 	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
-	const struct imap_msgs *S = &s->tr->snap;
-	size_t i = msgs_lower(S, uid); /* one search for both answers */
+	size_t i = snap_lower(s->tr, uid); /* one search for both answers */
 	int64_t idx;
 
 	*seq_r = 0;
-	if (uid == 0 || uid > s->maxuid || i >= S->n || S->v[i].uid != uid ||
-	    imap_uids_has(&s->hidden, uid) || imap_uids_has(&s->gone, uid))
+	if (uid == 0 || uid > s->maxuid || i >= snap_n(s->tr) ||
+	    snap_uid(s->tr, i) != uid || imap_uids_has(&s->hidden, uid) ||
+	    imap_uids_has(&s->gone, uid))
 		return NULL;
 	idx = ops->mbox_find(s->tr->mb, uid);
 	if (idx < 0)
@@ -264,7 +370,7 @@ bool imap_view_dead(struct imap_session *s, uint32_t uid, struct rmail_msg *m)
 		return false;
 	d = msgs_find(&s->tr->grave, uid);
 	if (d == NULL)
-		d = msgs_find(&s->tr->snap, uid); /* left the live view */
+		d = snap_find(s->tr, uid); /* left the live view */
 	if (d == NULL)
 		return false;
 	*m = *d;
@@ -274,7 +380,7 @@ bool imap_view_dead(struct imap_session *s, uint32_t uid, struct rmail_msg *m)
 void imap_map_start(struct imap_session *s, struct imap_map_it *it,
 		    uint32_t from)
 {
-	it->si = msgs_lower(&s->tr->snap, from);
+	it->si = snap_lower(s->tr, from);
 	it->gi = uids_lower(&s->gone, from);
 	it->hi = uids_lower(&s->hidden, from);
 	it->seq = (uint32_t)(it->si - it->hi + it->gi);
@@ -284,13 +390,14 @@ void imap_map_start(struct imap_session *s, struct imap_map_it *it,
 bool imap_map_next(struct imap_session *s, struct imap_map_it *it,
 		   uint32_t *uid_r, uint32_t *seq_r, bool *dead_r)
 {
-	const struct imap_msgs *S = &s->tr->snap;
 	size_t known = it->known;
 
 	for (;;) {
-		uint32_t su = it->si < known ? S->v[it->si].uid : 0;
+		uint32_t su = it->si < known ? snap_uid(s->tr, it->si) : 0;
 		uint32_t gu = it->gi < s->gone.n ? s->gone.v[it->gi] : 0;
 
+		if (su == UINT32_MAX && s->tr->base != NULL)
+			su = 0; /* a damaged block read shorter */
 		if (su == 0 && gu == 0)
 			return false;
 		if (gu != 0 && (su == 0 || gu < su)) {
@@ -355,7 +462,10 @@ void imap_view_selfchg(struct imap_session *s, uint32_t uid,
 		       const struct rmail_msg *before,
 		       const struct rmail_msg *after)
 {
-	struct rmail_msg *sm = (struct rmail_msg *)msgs_find(&s->tr->snap, uid);
+	struct rmail_msg *sm;
+
+	snap_own(s->tr);
+	sm = (struct rmail_msg *)msgs_find(&s->tr->snap, uid);
 
 	/* if another session expunges it before the next sync, its grave
 	 * copy must not show flags older than this STORE's reply */
@@ -398,9 +508,8 @@ static uint32_t recent_claim(struct imap_tracker *t, uint32_t upto)
 /* claim the snapshot messages above `from` up to `upto` */
 static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
 {
-	const struct imap_msgs *S = &s->tr->snap;
 	uint32_t prev;
-	size_t i;
+	size_t i, n;
 
 	/* IMAP4rev2 has no \Recent: the messages stay for rev1 sessions */
 	if (s->readonly || s->rev2 || upto <= from)
@@ -408,8 +517,10 @@ static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
 	prev = recent_claim(s->tr, upto);
 	if (prev > from)
 		from = prev;
-	for (i = msgs_lower(S, from + 1); i < S->n && S->v[i].uid <= upto; i++)
-		imap_uids_add(&s->recent, S->v[i].uid);
+	n = snap_n(s->tr);
+	for (i = snap_lower(s->tr, from + 1);
+	     i < n && snap_uid(s->tr, i) <= upto; i++)
+		imap_uids_add(&s->recent, snap_uid(s->tr, i));
 }
 
 /* ---- trackers --------------------------------------------------- */
@@ -457,6 +568,7 @@ static void on_change(void *arg, const struct rmail_change *ch)
 		x->max = ch->modseq;
 	if (ch->type != RMAIL_CHANGE_FLAGS)
 		return;
+	snap_own(x->t);
 	/* the snapshot keeps the last flags for expunged messages */
 	sm = (struct rmail_msg *)msgs_find(&x->t->snap, ch->uid);
 	idx = ops->mbox_find(x->t->mb, ch->uid);
@@ -574,6 +686,11 @@ void imap_tracker_sync(struct imap_tracker *t)
 	if (ops->mbox_refresh(t->mb, &err) < 0)
 		return;
 	ops->mbox_info(t->mb, &st);
+	/* the same version: the frozen copy still is the view */
+	if (t->base != NULL &&
+	    ops->mbox_version(t->mb) == ops->mbox_version(t->base))
+		goto flags;
+	snap_own(t);
 	n = ops->mbox_count(t->mb);
 	low = imap_view_lower(ops, t->mb, snap_max(t) + 1);
 	if (low == t->snap.n) {
@@ -583,6 +700,7 @@ void imap_tracker_sync(struct imap_tracker *t)
 	} else {
 		snap_merge(t);
 	}
+flags:
 	/* flag changes after the snapshot, so they update it */
 	if (st.highestmodseq != t->modseq) {
 		/* a 1.1 store's log may start again low: take it all.  A
@@ -667,7 +785,12 @@ static struct imap_tracker *tracker_get(struct imap_mod *mod, const char *user,
 	t->modseq = st.highestmodseq;
 	t->uidnext = st.uidnext;
 	t->uidvalidity = st.uidvalidity;
-	snap_take(t, &t->snap);
+	if (!RMAIL_HAS(ops, struct rmail_store_ops, mbox_first_unseen) ||
+	    ops->mbox_freeze == NULL || ops->mbox_version == NULL ||
+	    ops->mbox_freeze(t->mb, &t->base, err) < 0) {
+		t->base = NULL;
+		snap_take(t, &t->snap);
+	}
 	/* without a watch IDLE still works on the client's next command */
 	if (ops->watch_add(h, user, name, on_watch, t, &t->watch, err) < 0)
 		t->watch = NULL;
@@ -695,6 +818,8 @@ void imap_tracker_put(struct imap_tracker *t)
 		}
 	if (t->watch != NULL)
 		ops->watch_del(&t->watch);
+	if (t->base != NULL)
+		ops->mbox_close(&t->base);
 	ops->mbox_close(&t->mb);
 	msgs_free(&t->snap);
 	msgs_free(&t->grave);
@@ -718,10 +843,32 @@ int imap_view_select(struct imap_session *s, const char *name, bool readonly,
 	t->sessions = s;
 	s->readonly = readonly;
 	s->maxuid = snap_max(t);
-	s->exists = (uint32_t)t->snap.n;
+	s->exists = (uint32_t)snap_n(t);
 	s->nkw = 0;
 	recent_take(s, 0, s->maxuid);
 	s->state = IMAP_S_SELECTED;
+	return 0;
+}
+
+uint32_t imap_view_first_unseen(struct imap_session *s)
+{
+	const struct rmail_store_ops *ops = imap_store(s->mod, NULL);
+	const struct imap_tracker *t = s->tr;
+	size_t i, n = snap_n(t);
+
+	/* the session numbers its messages as the snapshot, from 1 */
+	if (t->base != NULL && ops->mbox_first_unseen != NULL)
+		return ops->mbox_first_unseen(t->base);
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m =
+			t->base != NULL ? ops->mbox_msg(t->base, (uint32_t)i)
+					: &t->snap.v[i];
+
+		if (m == NULL)
+			break;
+		if (!(m->flags & RMAIL_F_SEEN))
+			return (uint32_t)i + 1;
+	}
 	return 0;
 }
 
@@ -828,11 +975,11 @@ void imap_view_announce(struct imap_session *s, bool expunge_ok)
 	}
 	newmax = snap_max(t);
 	if (newmax > s->maxuid) {
-		size_t lo = msgs_lower(&t->snap, s->maxuid + 1);
+		size_t lo = snap_lower(t, s->maxuid + 1);
 		uint32_t old = s->maxuid;
 
 		s->maxuid = newmax;
-		s->exists += (uint32_t)(t->snap.n - lo);
+		s->exists += (uint32_t)(snap_n(t) - lo);
 		recent_take(s, old, newmax);
 		imap_printf(s, "* %u EXISTS\r\n", s->exists);
 		if (!s->rev2) /* RFC 9051 has no RECENT */

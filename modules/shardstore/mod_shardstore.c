@@ -344,6 +344,9 @@ static const struct rmail_store_ops ss_ops = {
 	.meta_set = ss_meta_set,
 	.msg_savedate = ss_msg_savedate,
 	.duplicate_check = ss_duplicate_check,
+	.mbox_freeze = ss_mbox_freeze,
+	.mbox_version = ss_mbox_version,
+	.mbox_first_unseen = ss_mbox_first_unseen,
 };
 
 static int check_uploads(const void *field, struct rmail_err *err)

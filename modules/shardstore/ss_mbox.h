@@ -108,6 +108,12 @@ struct rmail_mbox {
 	bool snap_names;	  /* a reboot's modseq resume used it (tests) */
 	pthread_mutex_t snaplock; /* checks of unchecked blocks */
 	int snap_fd;		  /* the mapped file, -1 */
+	/* mbox_version: bumped (atomically: the snapshot writer's block
+	 * checks) whenever the records may have changed */
+	uint64_t gen;
+	/* a frozen copy (freeze.c): the view it was taken from, held so
+	 * that the snapshot mapping its shared blocks point into stays */
+	struct rmail_mbox *frozen_of;
 };
 
 /* mod_shardstore.c */
@@ -165,6 +171,20 @@ int ss_shard_own(struct ss_shard *s);
 /* set a message's flags in the view (mb->lock held), keeping counters */
 void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 		       uint64_t keywords, uint64_t modseq);
+/* free a view no one holds (a frozen copy, once closed) */
+void ss_mbox_free(struct rmail_mbox *mb);
+/* the records may have changed: a new mbox_version */
+static inline void ss_mbox_bump(struct rmail_mbox *mb)
+{
+	__atomic_add_fetch(&mb->gen, 1, __ATOMIC_RELEASE);
+}
+
+/* freeze.c: 1.7 rmail_store_ops.mbox_freeze, mbox_version and
+ * mbox_first_unseen (see there) */
+int ss_mbox_freeze(struct rmail_mbox *mb, struct rmail_mbox **frozen_r,
+		   struct rmail_err *err);
+uint64_t ss_mbox_version(struct rmail_mbox *mb);
+uint32_t ss_mbox_first_unseen(struct rmail_mbox *mb);
 
 /* keywords.c: the keyword table (mb->lock held where noted there) */
 int ss_read_keywords(struct rmail_mbox *mb);

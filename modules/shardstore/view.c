@@ -414,6 +414,7 @@ void ss_view_set_flags(struct rmail_mbox *mb, uint32_t uid, uint32_t flags,
 
 	if (k < 0 || ss_shard_own(s) < 0)
 		return;
+	ss_mbox_bump(mb);
 	mb->unseen -= !(s->msgs[k].flags & RMAIL_F_SEEN);
 	mb->unseen += !(flags & RMAIL_F_SEEN);
 	shard_set_flags(s, (uint32_t)k, flags);
@@ -678,7 +679,7 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	uint32_t total = 0, unseen = 0;
 	uint64_t size = 0, log_end, log_ino;
 	struct ss_logrec *recs = NULL;
-	bool log_ok = false, tail_ok = false;
+	bool log_ok = false, tail_ok = false, changed = !mb->scanned;
 	uint64_t tail_max = 0;
 	int logfd, rc = 0;
 
@@ -714,6 +715,8 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		close(logfd);
 	if (!mb->scanned || mb->dir_dirty ||
 	    ts_cmp(&sb.st_mtim, &mb->dir_mtime) != 0) {
+		size_t before = mb->nshards;
+
 		if (reload_shards(mb) < 0) {
 			rc = rmail_err_set(err, RMAIL_E_IO, "mailbox: %s",
 					   strerror(errno));
@@ -722,10 +725,14 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		read_meta(mb);
 		mb->dir_mtime = sb.st_mtim;
 		mb->dir_dirty = ts_racy(&sb.st_mtim, &now);
+		/* a shard gone; a new one is scanned below */
+		if (mb->nshards != before)
+			changed = true;
 	}
 	if (log_ok && nrecs > 0) {
 		log_patch(mb, recs, nrecs);
 		mb->snap_pending += nrecs;
+		changed = true;
 	}
 	for (i = 0; i < mb->nshards; i++) {
 		struct ss_shard *s = &mb->shards[i];
@@ -746,12 +753,14 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 		    ((moved || s->dirty) && !(log_ok && s->touched))) {
 			if (s->unchecked && mb->snap_used > 0)
 				mb->snap_used--;
+			changed = true;
 			if (rescan_shard(mb, s, &ss, &now) < 0) {
 				rc = rmail_err_set(err, RMAIL_E_IO,
 						   "shard scan");
 				goto out;
 			}
 		} else if (moved || s->touched) {
+			changed = true;
 			s->patched = true;
 			s->mtime = ss.st_mtim;
 			s->dirty = ts_racy(&ss.st_mtim, &now);
@@ -820,6 +829,9 @@ static int refresh_locked(struct rmail_mbox *mb, struct rmail_err *err)
 	mb->log_read = log_end;
 	mb->log_ino = log_ino;
 out:
+	/* also after a failure: part of the records may have changed */
+	if (changed)
+		ss_mbox_bump(mb);
 	if (rc < 0)
 		for (i = 0; i < mb->nshards; i++)
 			mb->shards[i].touched = mb->shards[i].rescan = false;
@@ -831,6 +843,9 @@ int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
 {
 	int rc;
 
+	/* a frozen copy keeps its records */
+	if (mb->frozen_of != NULL)
+		return 0;
 	pthread_mutex_lock(&mb->lock);
 	rc = refresh_locked(mb, err);
 	pthread_mutex_unlock(&mb->lock);
@@ -839,7 +854,7 @@ int ss_mbox_refresh(struct rmail_mbox *mb, struct rmail_err *err)
 	return rc;
 }
 
-static void mbox_free(struct rmail_mbox *mb)
+void ss_mbox_free(struct rmail_mbox *mb)
 {
 	size_t i;
 
@@ -951,7 +966,7 @@ int ss_mbox_get(struct ss_store *st, const char *user, const char *name,
 	return 0;
 fail:
 	pthread_mutex_unlock(&st->lock);
-	mbox_free(mb);
+	ss_mbox_free(mb);
 	return -1;
 }
 
@@ -965,7 +980,7 @@ static void views_trim(struct ss_store *st)
 	for (pp = (struct rmail_mbox **)&st->views; (mb = *pp) != NULL;) {
 		if (mb->refs == 0 && (mb->gone || ++idle > SS_VIEWS_IDLE_MAX)) {
 			*pp = mb->next;
-			mbox_free(mb);
+			ss_mbox_free(mb);
 			continue;
 		}
 		pp = &mb->next;
@@ -980,6 +995,13 @@ void ss_mbox_put(struct rmail_mbox **mbp)
 	if (mb == NULL)
 		return;
 	*mbp = NULL;
+	if (mb->frozen_of != NULL) {
+		struct rmail_mbox *of = mb->frozen_of;
+
+		ss_mbox_free(mb);
+		ss_mbox_put(&of);
+		return;
+	}
 	/* the trim may free mb itself (gone, or past the warm cache):
 	 * nothing of it is read after */
 	st = mb->st;
@@ -1012,7 +1034,7 @@ void ss_views_free(struct ss_store *st)
 	while ((mb = st->views) != NULL) {
 		st->views = mb->next;
 		ss_snap_shutdown(mb);
-		mbox_free(mb);
+		ss_mbox_free(mb);
 	}
 }
 

@@ -282,6 +282,7 @@ int ss_shard_ready_slow(struct rmail_mbox *mb, struct ss_shard *s)
 			uint32_t before = s->count;
 
 			free(own);
+			ss_mbox_bump(mb);
 			mb->snap_bad++;
 			if (mb->snap_used > 0)
 				mb->snap_used--;
