@@ -292,6 +292,10 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	fm.helo = rq->helo;
 	fm.auth_user = rq->auth_user;
 	fm.msg_size = rq->local->size;
+	/* the lines the core puts on top, so a filter sees what is
+	 * stored; a queue retry splits its copy the same way, so both
+	 * attempts show the filters the same message */
+	fm.prepend = rq->remote != NULL ? rq->remote->prefix : NULL;
 	rm_ma_filter_fields(rq->ma, &fm);
 	rmail_err_clear(&err);
 	fm.fd = dup(rq->local->fd);
@@ -395,6 +399,35 @@ static void deliver_copies(const struct rm_deliver_req *rq, const char *user,
 	free(one);
 }
 
+/* a queue run keeps the entry's recipient pending: why, for its log */
+static void retry_why(const struct rm_deliver_req *rq,
+		      struct rmail_rcpt_result *r, const char *why)
+{
+	if (rq->retry)
+		snprintf(r->error, sizeof(r->error), "%.250s",
+			 why != NULL && why[0] != '\0' ? why
+						       : "temporary failure");
+}
+
+/* what the DELIVERY filters saw, kept in the queue entry for a retry */
+static void qctx_of(const struct rm_deliver_req *rq, struct rm_qctx *c)
+{
+	const struct rm_ma_result *ma = rq->ma;
+	const char *dom = ma != NULL ? ma->from_domain : NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->peer_ip = (char *)rq->peer_ip;
+	c->helo = (char *)rq->helo;
+	c->auth_user = (char *)rq->auth_user;
+	if (ma == NULL)
+		return;
+	c->authres = ma->authres_value;
+	c->spf = (char *)ma->spf_result;
+	c->dmarc = (char *)ma->dmarc_result;
+	c->dmarc_disp = (char *)ma->dmarc_disposition;
+	c->from_domain = dom != NULL && dom[0] != '\0' ? (char *)dom : NULL;
+}
+
 bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n)
 {
 	bool any = false;
@@ -417,11 +450,13 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	struct rm_bounce_rcpt *bounces;
 	char(*diag)[300];
 	struct rmail_err err;
+	struct rm_qctx ctx;
 	size_t i, j, nb = 0;
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
 
 	*nqueued_r = 0;
+	qctx_of(rq, &ctx);
 	bounces = rm_xcalloc(rq->n + 1, sizeof(*bounces));
 	diag = rm_xcalloc(rq->n + 1, sizeof(*diag));
 	for (i = 0; i < rq->n; i++) {
@@ -437,6 +472,8 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		if (ops == NULL || rm_addr_local(rcpt, &err) != 1) {
 			users_add(&queue, rcpt);
 			rr[i].status = RMAIL_RCPT_QUEUED;
+			retry_why(rq, &rr[i],
+				  ops == NULL ? "no store loaded" : err.msg);
 			continue;
 		}
 		rmail_err_clear(&err);
@@ -447,6 +484,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 					       : RMAIL_RCPT_QUEUED;
 			if (rr[i].status == RMAIL_RCPT_QUEUED) {
 				users_add(&queue, rcpt);
+				retry_why(rq, &rr[i], err.msg);
 				continue;
 			}
 			snprintf(rr[i].error, sizeof(rr[i].error),
@@ -514,9 +552,11 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				nb++;
 				continue;
 			}
-			rm_log(RMAIL_LOG_WARN, "deliver %s to %s: %s; queued",
-			       rq->id, u.v[j], err.msg);
+			rm_log(RMAIL_LOG_WARN, "deliver %s to %s: %s; %s",
+			       rq->id, u.v[j], err.msg,
+			       rq->retry ? "retried later" : "queued");
 			users_add(&queue, u.v[j]);
+			retry_why(rq, &rr[i], err.msg);
 			queued++;
 		}
 		users_free(&u);
@@ -527,16 +567,16 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		else
 			rr[i].status = RMAIL_RCPT_FAILED;
 	}
-	if (queue.n > 0) {
+	if (queue.n > 0 && !rq->retry) {
 		rmail_err_clear(&err);
-		if (rm_queue_add_flags(
+		if (rm_queue_add_ctx(
 			    rq->id, rq->mail_from, (const char *const *)queue.v,
 			    queue.n, rq->remote,
 			    (rq->junk == RM_JUNK_SPAM ? RM_QF_JUNK_SPAM
 			     : rq->junk		      ? RM_QF_JUNK
 						      : 0) |
 				    (rq->requiretls ? RM_QF_REQUIRETLS : 0),
-			    &err) == 0) {
+			    &ctx, &err) == 0) {
 			*nqueued_r = queue.n;
 			rm_metric_add("rmail_deliveries_total",
 				      "result=\"queued\"", (double)queue.n);
@@ -559,7 +599,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	}
 	/* while the sender still waits for the reply, a refused
 	 * transaction bounces nothing: the reply says it all */
-	if (nb > 0 && rq->mail_from[0] != '\0' &&
+	if (nb > 0 && rq->mail_from[0] != '\0' && !rq->retry &&
 	    (!rq->reply_pending || rm_deliver_accepted(rr, rq->n)))
 		rm_bounce_send_rt(rq->mail_from, rq->id, bounces, nb,
 				  rq->local->fd, rq->requiretls);
