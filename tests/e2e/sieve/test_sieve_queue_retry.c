@@ -124,6 +124,17 @@ static void queue_empty(void)
 	g_free(errs);
 }
 
+static void run_cli(const char *const *argv, const char *input)
+{
+	char *out = NULL, *errs = NULL;
+	int rc = rmh_run_argv(H, argv, input, &out, &errs);
+
+	if (rc != 0)
+		g_error("%s %s: %s%s", argv[3], argv[4], out, errs);
+	g_free(out);
+	g_free(errs);
+}
+
 /* alice's script: filed by subject, redirected to erin, answered */
 static void test_sieve_on_retry(void)
 {
@@ -200,15 +211,33 @@ static void test_spam_on_retry(void)
 	g_ptr_array_unref(a);
 }
 
-static void run_cli(const char *const *argv, const char *input)
+/* a script that refuses the message by the time the queue retries:
+ * the sender (port 25, unauthenticated, no SPF or DMARC pass) gets no
+ * DSN, which would be backscatter, and the copy is not stored */
+static void test_reject_on_retry(void)
 {
-	char *out = NULL, *errs = NULL;
-	int rc = rmh_run_argv(H, argv, input, &out, &errs);
+	static const char msg[] = "From: <sender@far.test>\r\n"
+				  "To: <" CAROL ">\r\n"
+				  "Subject: refused later\r\n"
+				  "Message-ID: <t-qreject@far.test>\r\n\r\n"
+				  "body t-qreject\r\n";
+	const char *put[] = {
+		"rmail", "-c", rmh_config_path(H), "sieve", "put", CAROL,
+		"main",	 "-",  "--activate",	   NULL};
+	char *l;
 
-	if (rc != 0)
-		g_error("%s %s: %s%s", argv[3], argv[4], out, errs);
-	g_free(out);
-	g_free(errs);
+	faults("open EIO match=/users/carol/mail/\n");
+	l = send_from("sender@far.test", CAROL, msg);
+	g_test_message("first attempt: %s", l);
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	run_cli(put, "require \"reject\";\r\nreject \"not now\";\r\n");
+	faults("");
+	queue_retry();
+	g_assert_true(rmh_wait_log(H, "dropped without a DSN", 5));
+	/* no DSN waits in the queue for far.test */
+	queue_empty();
+	g_assert_cmpuint(count("carol", "body t-qreject"), ==, 0);
 }
 
 int main(int argc, char **argv)
@@ -271,6 +300,7 @@ int main(int argc, char **argv)
 
 	g_test_add_func("/sieve/queue-retry/sieve", test_sieve_on_retry);
 	g_test_add_func("/sieve/queue-retry/spam", test_spam_on_retry);
+	g_test_add_func("/sieve/queue-retry/reject", test_reject_on_retry);
 	rc = g_test_run();
 	faults("");
 	g_assert_cmpint(rmh_stop(H), ==, 0);
