@@ -409,6 +409,24 @@ static void retry_why(const struct rm_deliver_req *rq,
 						       : "temporary failure");
 }
 
+static bool passed(const char *r)
+{
+	return r != NULL && strcasecmp(r, "pass") == 0;
+}
+
+/* A filter's refusal on a queue retry can only be a DSN (the sender
+ * no longer waits for a reply): sent to a sender that was
+ * authenticated (a submission, mail rmail made itself) or passed SPF
+ * or aligned DMARC; anyone else's address may be forged, and a DSN
+ * to it is backscatter (docs/sieve.md "reject and ereject"). */
+static bool retry_dsn_ok(const struct rm_deliver_req *rq)
+{
+	if (rq->auth_user != NULL || rq->peer_ip == NULL)
+		return true;
+	return rq->ma != NULL &&
+	       (passed(rq->ma->spf_result) || passed(rq->ma->dmarc_result));
+}
+
 /* what the DELIVERY filters saw, kept in the queue entry for a retry */
 static void qctx_of(const struct rm_deliver_req *rq, struct rm_qctx *c)
 {
@@ -505,6 +523,15 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			}
 			users_add(&done, u.v[j]);
 			f = filter_user(rq, u.v[j], &fr, &tg, why, sizeof(why));
+			if (f < 0 && rq->retry && !retry_dsn_ok(rq)) {
+				rm_log(RMAIL_LOG_INFO,
+				       "deliver %s to %s: refused by a filter "
+				       "on a queue retry (%s): sender <%s> not "
+				       "authenticated: dropped without a DSN",
+				       rq->id, u.v[j], why, rq->mail_from);
+				ok++;
+				continue;
+			}
 			if (f < 0) {
 				failed++;
 				codes[i] = fr.code >= 500 && fr.code < 600
