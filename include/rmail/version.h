@@ -126,6 +126,9 @@
  *       FROM/TO/CC), the core's one extraction shared with the
  *       full-text index (RMAIL_CORE_SIZE_1_6).
  *  1.7  (this release; every append below goes under it)
+ *       rmail_filter_msg.prepend is also set at the DELIVERY stage
+ *       (the core's lines on top of fd), on the first attempt and on
+ *       each queue retry alike; no layout change.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
