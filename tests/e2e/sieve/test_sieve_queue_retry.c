@@ -177,6 +177,31 @@ static void test_sieve_on_retry(void)
 	g_assert_cmpuint(count("carol", "away-tag-q1"), ==, 1);
 }
 
+/* without a Message-ID the redirect record is keyed by the message's
+ * bytes: the retry must show the script the same bytes (the core's
+ * lines apart) as the first attempt, or it redirects again */
+static void test_no_msgid_on_retry(void)
+{
+	static const char msg[] = "From: <" CAROL ">\r\n"
+				  "To: <" ALICE ">\r\n"
+				  "Subject: no id\r\n\r\n"
+				  "body t-qnoid\r\n";
+	char *l;
+
+	faults("open EIO match=/users/alice/mail/\n");
+	l = send_from("sender@far.test", ALICE, msg);
+	g_assert_true(g_str_has_prefix(l, "250 "));
+	g_free(l);
+	g_assert_cmpuint(wait_count("erin", "body t-qnoid", 1), ==, 1);
+	faults("");
+	queue_retry();
+	g_assert_cmpuint(wait_count("alice", "body t-qnoid", 1), ==, 1);
+	queue_empty();
+	g_usleep(300000);
+	g_assert_cmpuint(count("erin", "body t-qnoid"), ==, 1);
+	g_assert_cmpuint(count("alice", "body t-qnoid"), ==, 1);
+}
+
 /* a DELIVERY filter's spam mark for bob (tests/unit/core_submit/
  * fx_filter.c) files bob's copy into Junk on the retry too */
 static void test_spam_on_retry(void)
@@ -299,6 +324,8 @@ int main(int argc, char **argv)
 	g_free(root);
 
 	g_test_add_func("/sieve/queue-retry/sieve", test_sieve_on_retry);
+	g_test_add_func("/sieve/queue-retry/no-message-id",
+			test_no_msgid_on_retry);
 	g_test_add_func("/sieve/queue-retry/spam", test_spam_on_retry);
 	g_test_add_func("/sieve/queue-retry/reject", test_reject_on_retry);
 	rc = g_test_run();
