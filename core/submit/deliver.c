@@ -92,14 +92,6 @@ static int junk_mailbox(const char *user, char name[RMAIL_MBOX_NAME_MAX + 1],
 	return 0;
 }
 
-int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, int junk,
-		     struct rmail_err *err)
-{
-	return rm_deliver_local_to(user, src, extra, ignore_quota, junk, NULL,
-				   err);
-}
-
 /* a filter's target mailbox, created when missing */
 static int target_mailbox(const char *user, const char *name,
 			  struct rmail_err *err)
@@ -147,25 +139,6 @@ static int pick_mailbox(const char *user, int junk,
 	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
 		return -1;
 	return 0;
-}
-
-static int deliver_into(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, const char *mbox,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err);
-
-int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, int junk,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err)
-{
-	char mbox[RMAIL_MBOX_NAME_MAX + 1];
-
-	if (rm_store(NULL) == NULL)
-		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
-	if (pick_mailbox(user, junk, t, mbox, err) < 0)
-		return -1;
-	return deliver_into(user, src, extra, ignore_quota, mbox, t, err);
 }
 
 static int deliver_into(const char *user, const struct rm_msg_src *src,
@@ -399,6 +372,16 @@ static void deliver_copies(const struct rm_deliver_req *rq, const char *user,
 	free(one);
 }
 
+/* a failure for good: logged here, or by the queue when it retries
+ * (with the bounce) */
+static void failed_log(const struct rm_deliver_req *rq, const char *rcpt,
+		       const char *why)
+{
+	if (rq->retry)
+		return;
+	rm_delivery_failed_log(rq->id, rcpt, why);
+}
+
 /* a queue run keeps the entry's recipient pending: why, for its log */
 static void retry_why(const struct rm_deliver_req *rq,
 		      struct rmail_rcpt_result *r, const char *why)
@@ -508,7 +491,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			snprintf(rr[i].error, sizeof(rr[i].error),
 				 "5.1.1 No such user");
 			codes[i] = 550;
-			rm_delivery_failed_log(rq->id, rcpt, "no such user");
+			failed_log(rq, rcpt, "no such user");
 			continue;
 		}
 		for (j = 0; j < u.n; j++) {
@@ -539,7 +522,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 						   : 550;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "%.250s", why);
-				rm_delivery_failed_log(rq->id, u.v[j], why);
+				failed_log(rq, u.v[j], why);
 				continue;
 			}
 			if (f > 0) {
@@ -568,10 +551,10 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				codes[i] = 552;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "Quota exceeded");
-				rm_delivery_failed_log(rq->id, u.v[j],
-						       "Quota exceeded");
-				rm_metric_add("rmail_deliveries_total",
-					      "result=\"failed\"", 1);
+				failed_log(rq, u.v[j], "Quota exceeded");
+				if (!rq->retry)
+					rm_metric_add("rmail_deliveries_total",
+						      "result=\"failed\"", 1);
 				snprintf(diag[nb], sizeof(diag[nb]),
 					 "552 5.2.2 Quota exceeded");
 				bounces[nb].addr = rcpt;

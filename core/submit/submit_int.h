@@ -107,18 +107,6 @@ enum rm_junk {
 	RM_JUNK_ALWAYS = 1, /* \Junk: DMARC quarantine */
 	RM_JUNK_SPAM = 2,   /* \Junk unless the user opted out (spam.c) */
 };
-/* into user's INBOX, or with junk (enum rm_junk) into the mailbox
- * marked \Junk (made when missing); err->code RMAIL_E_QUOTA when over
- * quota */
-int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, int junk,
-		     struct rmail_err *err);
-/* the same into a filter's DELIVERY target (mailbox created when
- * missing, flags, keywords); t NULL is rm_deliver_local */
-int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, int junk,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
  * bounce), the rest to one queue entry.  results_r has n entries. */
