@@ -1075,23 +1075,33 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	attempt_msg(e, msgfd, &msg);
 	for (i = 0; i < e->n; i++)
 		before[i] = e->r[i].state;
+	/* local copies first: they never wait behind a remote session */
+	for (i = 0; i < e->n; i++) {
+		if (e->r[i].state != RM_Q_PENDING)
+			continue;
+		rmail_err_clear(&err);
+		switch (rm_addr_local(e->r[i].addr, &err)) {
+		case 1:
+			seen[i] = true;
+			lidx[nl++] = i;
+			break;
+		case -1:
+			/* never an MX look-up of our own domain, nor a
+			 * bounce: ask again on the next run */
+			seen[i] = true;
+			set_error(&e->r[i], err.msg);
+			break;
+		}
+	}
+	if (nl > 0)
+		deliver_local(e, lidx, nl, msgfd);
+	free(lidx);
 	for (i = 0; i < e->n; i++) {
 		const char *dom;
 
 		if (e->r[i].state != RM_Q_PENDING || seen[i])
 			continue;
 		seen[i] = true;
-		rmail_err_clear(&err);
-		switch (rm_addr_local(e->r[i].addr, &err)) {
-		case 1:
-			lidx[nl++] = i;
-			continue;
-		case -1:
-			/* never an MX look-up of our own domain, nor a
-			 * bounce: ask again on the next run */
-			set_error(&e->r[i], err.msg);
-			continue;
-		}
 		dom = domain_of(e->r[i].addr);
 		n = 0;
 		idx[n++] = i;
@@ -1106,9 +1116,6 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 		deliver_remote(e, idx, n, dom, &msg);
 		rm_queue_slot_give(dom);
 	}
-	if (nl > 0)
-		deliver_local(e, lidx, nl, msgfd);
-	free(lidx);
 	rm_smtp_msg_done(&msg);
 	rm_metric_observe("rmail_delivery_duration_seconds", "kind=\"remote\"",
 			  wall_now() - t0);
