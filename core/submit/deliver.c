@@ -92,14 +92,6 @@ static int junk_mailbox(const char *user, char name[RMAIL_MBOX_NAME_MAX + 1],
 	return 0;
 }
 
-int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, int junk,
-		     struct rmail_err *err)
-{
-	return rm_deliver_local_to(user, src, extra, ignore_quota, junk, NULL,
-				   err);
-}
-
 /* a filter's target mailbox, created when missing */
 static int target_mailbox(const char *user, const char *name,
 			  struct rmail_err *err)
@@ -147,25 +139,6 @@ static int pick_mailbox(const char *user, int junk,
 	if (junk != RM_JUNK_NO && junk_mailbox(user, mbox, err) < 0)
 		return -1;
 	return 0;
-}
-
-static int deliver_into(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, const char *mbox,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err);
-
-int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, int junk,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err)
-{
-	char mbox[RMAIL_MBOX_NAME_MAX + 1];
-
-	if (rm_store(NULL) == NULL)
-		return rmail_err_set(err, RMAIL_E_BUSY, "no store loaded");
-	if (pick_mailbox(user, junk, t, mbox, err) < 0)
-		return -1;
-	return deliver_into(user, src, extra, ignore_quota, mbox, t, err);
 }
 
 static int deliver_into(const char *user, const struct rm_msg_src *src,
@@ -292,6 +265,10 @@ static int filter_user(const struct rm_deliver_req *rq, const char *user,
 	fm.helo = rq->helo;
 	fm.auth_user = rq->auth_user;
 	fm.msg_size = rq->local->size;
+	/* the lines the core puts on top, so a filter sees what is
+	 * stored; a queue retry splits its copy the same way, so both
+	 * attempts show the filters the same message */
+	fm.prepend = rq->remote != NULL ? rq->remote->prefix : NULL;
 	rm_ma_filter_fields(rq->ma, &fm);
 	rmail_err_clear(&err);
 	fm.fd = dup(rq->local->fd);
@@ -395,6 +372,63 @@ static void deliver_copies(const struct rm_deliver_req *rq, const char *user,
 	free(one);
 }
 
+/* a failure for good: logged here, or by the queue when it retries
+ * (with the bounce) */
+static void failed_log(const struct rm_deliver_req *rq, const char *rcpt,
+		       const char *why)
+{
+	if (rq->retry)
+		return;
+	rm_delivery_failed_log(rq->id, rcpt, why);
+}
+
+/* a queue run keeps the entry's recipient pending: why, for its log */
+static void retry_why(const struct rm_deliver_req *rq,
+		      struct rmail_rcpt_result *r, const char *why)
+{
+	if (rq->retry)
+		snprintf(r->error, sizeof(r->error), "%.250s",
+			 why != NULL && why[0] != '\0' ? why
+						       : "temporary failure");
+}
+
+static bool passed(const char *r)
+{
+	return r != NULL && strcasecmp(r, "pass") == 0;
+}
+
+/* A filter's refusal on a queue retry can only be a DSN (the sender
+ * no longer waits for a reply): sent to a sender that was
+ * authenticated (a submission, mail rmail made itself) or passed SPF
+ * or aligned DMARC; anyone else's address may be forged, and a DSN
+ * to it is backscatter (docs/sieve.md "reject and ereject"). */
+static bool retry_dsn_ok(const struct rm_deliver_req *rq)
+{
+	if (rq->auth_user != NULL || rq->peer_ip == NULL)
+		return true;
+	return rq->ma != NULL &&
+	       (passed(rq->ma->spf_result) || passed(rq->ma->dmarc_result));
+}
+
+/* what the DELIVERY filters saw, kept in the queue entry for a retry */
+static void qctx_of(const struct rm_deliver_req *rq, struct rm_qctx *c)
+{
+	const struct rm_ma_result *ma = rq->ma;
+	const char *dom = ma != NULL ? ma->from_domain : NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->peer_ip = (char *)rq->peer_ip;
+	c->helo = (char *)rq->helo;
+	c->auth_user = (char *)rq->auth_user;
+	if (ma == NULL)
+		return;
+	c->authres = ma->authres_value;
+	c->spf = (char *)ma->spf_result;
+	c->dmarc = (char *)ma->dmarc_result;
+	c->dmarc_disp = (char *)ma->dmarc_disposition;
+	c->from_domain = dom != NULL && dom[0] != '\0' ? (char *)dom : NULL;
+}
+
 bool rm_deliver_accepted(const struct rmail_rcpt_result *rr, size_t n)
 {
 	bool any = false;
@@ -417,11 +451,13 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	struct rm_bounce_rcpt *bounces;
 	char(*diag)[300];
 	struct rmail_err err;
+	struct rm_qctx ctx;
 	size_t i, j, nb = 0;
 	void *h;
 	const struct rmail_store_ops *ops = rm_store(&h);
 
 	*nqueued_r = 0;
+	qctx_of(rq, &ctx);
 	bounces = rm_xcalloc(rq->n + 1, sizeof(*bounces));
 	diag = rm_xcalloc(rq->n + 1, sizeof(*diag));
 	for (i = 0; i < rq->n; i++) {
@@ -437,6 +473,8 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		if (ops == NULL || rm_addr_local(rcpt, &err) != 1) {
 			users_add(&queue, rcpt);
 			rr[i].status = RMAIL_RCPT_QUEUED;
+			retry_why(rq, &rr[i],
+				  ops == NULL ? "no store loaded" : err.msg);
 			continue;
 		}
 		rmail_err_clear(&err);
@@ -447,12 +485,13 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 					       : RMAIL_RCPT_QUEUED;
 			if (rr[i].status == RMAIL_RCPT_QUEUED) {
 				users_add(&queue, rcpt);
+				retry_why(rq, &rr[i], err.msg);
 				continue;
 			}
 			snprintf(rr[i].error, sizeof(rr[i].error),
 				 "5.1.1 No such user");
 			codes[i] = 550;
-			rm_delivery_failed_log(rq->id, rcpt, "no such user");
+			failed_log(rq, rcpt, "no such user");
 			continue;
 		}
 		for (j = 0; j < u.n; j++) {
@@ -467,6 +506,15 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 			}
 			users_add(&done, u.v[j]);
 			f = filter_user(rq, u.v[j], &fr, &tg, why, sizeof(why));
+			if (f < 0 && rq->retry && !retry_dsn_ok(rq)) {
+				rm_log(RMAIL_LOG_INFO,
+				       "deliver %s to %s: refused by a filter "
+				       "on a queue retry (%s): sender <%s> not "
+				       "authenticated: dropped without a DSN",
+				       rq->id, u.v[j], why, rq->mail_from);
+				ok++;
+				continue;
+			}
 			if (f < 0) {
 				failed++;
 				codes[i] = fr.code >= 500 && fr.code < 600
@@ -474,7 +522,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 						   : 550;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "%.250s", why);
-				rm_delivery_failed_log(rq->id, u.v[j], why);
+				failed_log(rq, u.v[j], why);
 				continue;
 			}
 			if (f > 0) {
@@ -503,10 +551,10 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				codes[i] = 552;
 				snprintf(rr[i].error, sizeof(rr[i].error),
 					 "Quota exceeded");
-				rm_delivery_failed_log(rq->id, u.v[j],
-						       "Quota exceeded");
-				rm_metric_add("rmail_deliveries_total",
-					      "result=\"failed\"", 1);
+				failed_log(rq, u.v[j], "Quota exceeded");
+				if (!rq->retry)
+					rm_metric_add("rmail_deliveries_total",
+						      "result=\"failed\"", 1);
 				snprintf(diag[nb], sizeof(diag[nb]),
 					 "552 5.2.2 Quota exceeded");
 				bounces[nb].addr = rcpt;
@@ -514,9 +562,11 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 				nb++;
 				continue;
 			}
-			rm_log(RMAIL_LOG_WARN, "deliver %s to %s: %s; queued",
-			       rq->id, u.v[j], err.msg);
+			rm_log(RMAIL_LOG_WARN, "deliver %s to %s: %s; %s",
+			       rq->id, u.v[j], err.msg,
+			       rq->retry ? "retried later" : "queued");
 			users_add(&queue, u.v[j]);
+			retry_why(rq, &rr[i], err.msg);
 			queued++;
 		}
 		users_free(&u);
@@ -527,16 +577,16 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 		else
 			rr[i].status = RMAIL_RCPT_FAILED;
 	}
-	if (queue.n > 0) {
+	if (queue.n > 0 && !rq->retry) {
 		rmail_err_clear(&err);
-		if (rm_queue_add_flags(
+		if (rm_queue_add_ctx(
 			    rq->id, rq->mail_from, (const char *const *)queue.v,
 			    queue.n, rq->remote,
 			    (rq->junk == RM_JUNK_SPAM ? RM_QF_JUNK_SPAM
 			     : rq->junk		      ? RM_QF_JUNK
 						      : 0) |
 				    (rq->requiretls ? RM_QF_REQUIRETLS : 0),
-			    &err) == 0) {
+			    &ctx, &err) == 0) {
 			*nqueued_r = queue.n;
 			rm_metric_add("rmail_deliveries_total",
 				      "result=\"queued\"", (double)queue.n);
@@ -559,7 +609,7 @@ void rm_deliver_message(const struct rm_deliver_req *rq,
 	}
 	/* while the sender still waits for the reply, a refused
 	 * transaction bounces nothing: the reply says it all */
-	if (nb > 0 && rq->mail_from[0] != '\0' &&
+	if (nb > 0 && rq->mail_from[0] != '\0' && !rq->retry &&
 	    (!rq->reply_pending || rm_deliver_accepted(rr, rq->n)))
 		rm_bounce_send_rt(rq->mail_from, rq->id, bounces, nb,
 				  rq->local->fd, rq->requiretls);

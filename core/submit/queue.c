@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include <openssl/crypto.h>
 
 #include "hostshm.h"
+#include "mailauth_stage.h"
 #include "submit_int.h"
 #include "route_conf.h"
 #include "tls_policy.h"
@@ -126,6 +128,53 @@ fail:
 	return -1;
 }
 
+#define CTX_FIELDS(X)                                                          \
+	X(peer_ip, "peer_ip")                                                  \
+	X(helo, "helo")                                                        \
+	X(auth_user, "auth_user")                                              \
+	X(authres, "authres")                                                  \
+	X(spf, "spf")                                                          \
+	X(dmarc, "dmarc")                                                      \
+	X(dmarc_disp, "dmarc_disposition")                                     \
+	X(from_domain, "from_domain")
+
+static void ctx_save(json_t *root, const struct rm_qctx *c)
+{
+	json_t *o = json_object();
+
+#define X(f, name)                                                             \
+	if (c->f != NULL)                                                      \
+		json_object_set_new(o, name, json_string(c->f));
+	CTX_FIELDS(X)
+#undef X
+	if (json_object_size(o) > 0)
+		json_object_set_new(root, "ctx", o);
+	else
+		json_decref(o);
+}
+
+static char *jstr(json_t *o, const char *k);
+
+static void ctx_load(json_t *root, struct rm_qctx *c)
+{
+	json_t *o = json_object_get(root, "ctx");
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(o))
+		return;
+#define X(f, name) c->f = jstr(o, name);
+	CTX_FIELDS(X)
+#undef X
+}
+
+static void ctx_free(struct rm_qctx *c)
+{
+#define X(f, name) free(c->f);
+	CTX_FIELDS(X)
+#undef X
+	memset(c, 0, sizeof(*c));
+}
+
 static char *env_text(const struct rm_qentry *e)
 {
 	json_t *root = json_object(), *rc = json_array();
@@ -165,6 +214,10 @@ static char *env_text(const struct rm_qentry *e)
 	if (e->last_error != NULL)
 		json_object_set_new(root, "last_error",
 				    json_string(e->last_error));
+	if (e->prefix > 0)
+		json_object_set_new(root, "prefix",
+				    json_integer((json_int_t)e->prefix));
+	ctx_save(root, &e->ctx);
 	json_object_set_new(root, "rcpts", rc);
 	s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -202,6 +255,13 @@ int rm_queue_add_flags(const char *id, const char *from,
 		       const struct rm_msg_src *src, unsigned flags,
 		       struct rmail_err *err)
 {
+	return rm_queue_add_ctx(id, from, rcpts, n, src, flags, NULL, err);
+}
+
+int rm_queue_add_ctx(const char *id, const char *from, const char *const *rcpts,
+		     size_t n, const struct rm_msg_src *src, unsigned flags,
+		     const struct rm_qctx *ctx, struct rmail_err *err)
+{
 	struct rm_qentry e;
 	char path[4096];
 	int rc;
@@ -221,6 +281,9 @@ int rm_queue_add_flags(const char *id, const char *from,
 					   : RM_JUNK_NO;
 	e.requiretls = (flags & RM_QF_REQUIRETLS) != 0;
 	e.flags = src->flags;
+	e.prefix = strlen(src->prefix);
+	if (ctx != NULL)
+		e.ctx = *ctx;
 	e.n = n;
 	e.r = rm_xcalloc(n, sizeof(*e.r));
 	for (size_t i = 0; i < n; i++)
@@ -248,6 +311,7 @@ void rm_queue_entry_free(struct rm_qentry *e)
 	free(e->r);
 	free(e->from);
 	free(e->last_error);
+	ctx_free(&e->ctx);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -297,6 +361,13 @@ int rm_queue_load(const char *id, struct rm_qentry *e, struct rmail_err *err)
 		  : jstr_is(root, "junk", "spam")	      ? RM_JUNK_SPAM
 							      : RM_JUNK_NO;
 	e->requiretls = json_is_true(json_object_get(root, "requiretls"));
+	{
+		json_int_t p =
+			json_integer_value(json_object_get(root, "prefix"));
+
+		e->prefix = p > 0 ? (uint64_t)p : 0;
+	}
+	ctx_load(root, &e->ctx);
 	if (json_is_boolean(json_object_get(root, "8bit")))
 		e->flags = RM_MSG_KNOWN |
 			   (json_is_true(json_object_get(root, "8bit"))
@@ -760,37 +831,174 @@ void rm_queue_slot_give(const char *dom)
 	pthread_mutex_unlock(&slot_mu);
 }
 
-static void deliver_local_rcpt(struct rm_qentry *e, struct rm_qrcpt *r,
-			       int msgfd)
+/* The entry's message as the first attempt had it: the core's lines
+ * (the head of .msg, e->prefix bytes) as a string and the rest as its
+ * own file, so the DELIVERY filters see the same split (fm.prepend +
+ * fd).  An entry from before keeps the whole file as the body. */
+static int split_msg(const struct rm_qentry *e, int msgfd, char **lines_r,
+		     int *body_r, uint64_t *size_r)
 {
-	struct rm_msg_src src = {0};
-	struct rmail_err err;
 	struct stat st;
-	char *prefix;
+	uint64_t off = e->prefix, done = 0;
+	char *lines, *buf;
+	int fd;
 
+	*lines_r = NULL;
+	*body_r = msgfd;
 	if (fstat(msgfd, &st) < 0)
-		return;
-	prefix = rm_xmalloc(strlen(e->from) + 32);
-	snprintf(prefix, strlen(e->from) + 32, "Return-Path: <%s>\r\n",
-		 e->from);
-	src.prefix = prefix;
-	src.fd = msgfd;
-	src.size = (uint64_t)st.st_size;
-	rmail_err_clear(&err);
-	if (rm_deliver_local(r->addr, &src, NULL, e->from[0] == '\0', e->junk,
-			     &err) == 0) {
-		r->state = RM_Q_SENT;
-		rm_metric_add("rmail_deliveries_total", "result=\"delivered\"",
-			      1);
-	} else if (err.code == RMAIL_E_QUOTA || err.code == RMAIL_E_NOENT) {
-		r->state = RM_Q_FAILED;
-		set_error(r, err.code == RMAIL_E_QUOTA
-				     ? "552 5.2.2 Quota exceeded"
-				     : "550 5.1.1 No such user");
-	} else {
-		set_error(r, err.msg);
+		return -1;
+	*size_r = (uint64_t)st.st_size;
+	if (off == 0 || off > (uint64_t)st.st_size || off > RM_MSG_MAX)
+		return 0;
+	lines = rm_xmalloc(off + 1);
+	if (rm_pread_all(msgfd, lines, off, 0) != (ssize_t)off ||
+	    memchr(lines, '\0', off) != NULL) {
+		free(lines);
+		return 0;
 	}
-	free(prefix);
+	lines[off] = '\0';
+	fd = memfd_create("rmail-retry", MFD_CLOEXEC);
+	buf = fd >= 0 ? rm_xmalloc(65536) : NULL;
+	while (fd >= 0 && done < (uint64_t)st.st_size - off) {
+		ssize_t n = pread(msgfd, buf, 65536, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || rm_write_all(fd, buf, (size_t)n) < 0) {
+			close(fd);
+			fd = -1;
+		} else {
+			done += (uint64_t)n;
+		}
+	}
+	free(buf);
+	if (fd < 0) {
+		free(lines);
+		return -1;
+	}
+	*lines_r = lines;
+	*body_r = fd;
+	*size_r = (uint64_t)st.st_size - off;
+	return 0;
+}
+
+/* the reason a FAILED local recipient bounces with */
+static void local_failed(struct rm_qrcpt *r, int code, const char *why)
+{
+	char buf[300];
+
+	if (code == 552)
+		set_error(r, "552 5.2.2 Quota exceeded");
+	else if (strncmp(why, "5.1.1 ", 6) == 0)
+		set_error(r, "550 5.1.1 No such user");
+	else if (strlen(why) > 4 && why[0] >= '4' && why[0] <= '5' &&
+		 why[3] == ' ')
+		set_error(r, why); /* a filter's "550 5.7.1 ..." */
+	else {
+		snprintf(buf, sizeof(buf), "%d %s", code ? code : 550, why);
+		set_error(r, buf);
+	}
+}
+
+/* The entry's local recipients (users: aliases were expanded by the
+ * first attempt) through the one delivery path, rm_deliver_message,
+ * as on the first attempt: the DELIVERY filters run again with what
+ * they saw then (envelope, peer, authentication results, the message
+ * split as core lines + body) and decide the mailbox; their side
+ * effects guard themselves against a second run (mod_sieve records
+ * each redirect with duplicate_check, vacation replies with
+ * vacation_check). */
+static void deliver_local(struct rm_qentry *e, const size_t *idx, size_t n,
+			  int msgfd)
+{
+	const char **rcpts = rm_xcalloc(n + 1, sizeof(*rcpts));
+	struct rmail_rcpt_result *rr = rm_xcalloc(n, sizeof(*rr));
+	int *codes = rm_xcalloc(n, sizeof(*codes));
+	struct rm_ma_result *ma = NULL;
+	struct rm_msg_src local = {0}, remote = {0};
+	struct rm_deliver_req rq;
+	char *lines = NULL, *rp;
+	int body = msgfd;
+	uint64_t size = 0;
+	size_t i, nq = 0;
+
+	if (split_msg(e, msgfd, &lines, &body, &size) < 0) {
+		rm_log(RMAIL_LOG_ERR, "queue %s: cannot read the message: %s",
+		       e->id, strerror(errno));
+		for (i = 0; i < n; i++)
+			set_error(&e->r[idx[i]], "cannot read the message");
+		free(rcpts);
+		free(rr);
+		free(codes);
+		return;
+	}
+	{
+		size_t sz = strlen(e->from) + 32 + (lines ? strlen(lines) : 0);
+
+		rp = rm_xmalloc(sz);
+		snprintf(rp, sz, "Return-Path: <%s>\r\n%s", e->from,
+			 lines != NULL ? lines : "");
+	}
+	remote.prefix = lines != NULL ? lines : "";
+	remote.fd = body;
+	remote.size = size;
+	remote.flags = e->flags;
+	local = remote;
+	local.prefix = rp;
+	if (e->ctx.spf != NULL || e->ctx.dmarc != NULL ||
+	    e->ctx.authres != NULL) {
+		ma = rm_xcalloc(1, sizeof(*ma));
+		ma->authres_value = e->ctx.authres;
+		ma->spf_result = e->ctx.spf;
+		ma->dmarc_result = e->ctx.dmarc;
+		ma->dmarc_disposition = e->ctx.dmarc_disp;
+		if (e->ctx.from_domain != NULL)
+			snprintf(ma->from_domain, sizeof(ma->from_domain), "%s",
+				 e->ctx.from_domain);
+	}
+	for (i = 0; i < n; i++)
+		rcpts[i] = e->r[idx[i]].addr;
+	memset(&rq, 0, sizeof(rq));
+	rq.id = e->id;
+	rq.mail_from = e->from;
+	rq.rcpts = rcpts;
+	rq.n = n;
+	rq.local = &local;
+	rq.remote = &remote;
+	rq.peer_ip = e->ctx.peer_ip;
+	rq.helo = e->ctx.helo;
+	rq.auth_user = e->ctx.auth_user;
+	rq.junk = e->junk;
+	rq.ma = ma;
+	rq.requiretls = e->requiretls;
+	rq.retry = true;
+	rm_deliver_message(&rq, rr, codes, &nq);
+	for (i = 0; i < n; i++) {
+		struct rm_qrcpt *r = &e->r[idx[i]];
+
+		switch (rr[i].status) {
+		case RMAIL_RCPT_DELIVERED:
+			r->state = RM_Q_SENT;
+			break;
+		case RMAIL_RCPT_FAILED:
+			r->state = RM_Q_FAILED;
+			local_failed(r, codes[i], rr[i].error);
+			break;
+		default:
+			set_error(r, rr[i].error[0] != '\0'
+					     ? rr[i].error
+					     : "temporary failure");
+			break;
+		}
+	}
+	if (body != msgfd)
+		close(body);
+	free(lines);
+	free(rp);
+	free(ma);
+	free(rcpts);
+	free(rr);
+	free(codes);
 }
 
 static double backoff(uint32_t attempts)
@@ -858,6 +1066,7 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	int64_t now = (int64_t)time(NULL);
 	int *before = rm_xcalloc(e->n, sizeof(*before));
 	size_t *idx = rm_xcalloc(e->n, sizeof(*idx));
+	size_t *lidx = rm_xcalloc(e->n, sizeof(*lidx)), nl = 0;
 	bool *seen = rm_xcalloc(e->n, sizeof(*seen));
 	size_t i, j, n, pending = 0;
 	struct rmail_err err;
@@ -866,23 +1075,33 @@ static bool attempt(struct rm_qentry *e, int msgfd)
 	attempt_msg(e, msgfd, &msg);
 	for (i = 0; i < e->n; i++)
 		before[i] = e->r[i].state;
+	/* local copies first: they never wait behind a remote session */
+	for (i = 0; i < e->n; i++) {
+		if (e->r[i].state != RM_Q_PENDING)
+			continue;
+		rmail_err_clear(&err);
+		switch (rm_addr_local(e->r[i].addr, &err)) {
+		case 1:
+			seen[i] = true;
+			lidx[nl++] = i;
+			break;
+		case -1:
+			/* never an MX look-up of our own domain, nor a
+			 * bounce: ask again on the next run */
+			seen[i] = true;
+			set_error(&e->r[i], err.msg);
+			break;
+		}
+	}
+	if (nl > 0)
+		deliver_local(e, lidx, nl, msgfd);
+	free(lidx);
 	for (i = 0; i < e->n; i++) {
 		const char *dom;
 
 		if (e->r[i].state != RM_Q_PENDING || seen[i])
 			continue;
 		seen[i] = true;
-		rmail_err_clear(&err);
-		switch (rm_addr_local(e->r[i].addr, &err)) {
-		case 1:
-			deliver_local_rcpt(e, &e->r[i], msgfd);
-			continue;
-		case -1:
-			/* never an MX look-up of our own domain, nor a
-			 * bounce: ask again on the next run */
-			set_error(&e->r[i], err.msg);
-			continue;
-		}
 		dom = domain_of(e->r[i].addr);
 		n = 0;
 		idx[n++] = i;

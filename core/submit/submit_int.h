@@ -107,18 +107,6 @@ enum rm_junk {
 	RM_JUNK_ALWAYS = 1, /* \Junk: DMARC quarantine */
 	RM_JUNK_SPAM = 2,   /* \Junk unless the user opted out (spam.c) */
 };
-/* into user's INBOX, or with junk (enum rm_junk) into the mailbox
- * marked \Junk (made when missing); err->code RMAIL_E_QUOTA when over
- * quota */
-int rm_deliver_local(const char *user, const struct rm_msg_src *src,
-		     const char *extra, bool ignore_quota, int junk,
-		     struct rmail_err *err);
-/* the same into a filter's DELIVERY target (mailbox created when
- * missing, flags, keywords); t NULL is rm_deliver_local */
-int rm_deliver_local_to(const char *user, const struct rm_msg_src *src,
-			const char *extra, bool ignore_quota, int junk,
-			const struct rmail_filter_target *t,
-			struct rmail_err *err);
 /* the shared path of commits, bounces and queue runs: local rcpts to
  * their INBOX (DELIVERY filters run; alias fan-out; quota failures
  * bounce), the rest to one queue entry.  results_r has n entries. */
@@ -140,6 +128,11 @@ struct rm_deliver_req {
 	const struct rm_ma_result *ma;
 	/* RFC 8689 REQUIRETLS: kept in the queue entry */
 	bool requiretls;
+	/* a queue run (queue.c) delivering an entry's local recipients:
+	 * a copy that fails temporarily is QUEUED in results_r with the
+	 * reason in its error but not queued anew, and nothing bounces
+	 * (the queue keeps the entry and bounces what FAILED) */
+	bool retry;
 };
 /* codes_r (n entries, or NULL): per recipient, 0 when accepted, else
  * the reply code of its failure (550/552 permanent, 451/452 when it is
@@ -169,6 +162,14 @@ struct rm_qrcpt {
 	int state;   /* enum rm_qstate */
 	char *error; /* last reply or reason, or NULL */
 };
+/* what the DELIVERY filters of a local copy were shown on the first
+ * attempt, kept in the entry (.env "ctx") so a queue retry shows them
+ * the same; any may be NULL */
+struct rm_qctx {
+	char *peer_ip, *helo, *auth_user;
+	/* the 1.3 authentication fields of rmail_filter_msg */
+	char *authres, *spf, *dmarc, *dmarc_disp, *from_domain;
+};
 struct rm_qentry {
 	char id[RM_QID_MAX];
 	char *from;
@@ -181,6 +182,10 @@ struct rm_qentry {
 	size_t n;
 	struct rm_qrcpt *r;
 	char *last_error;
+	/* bytes at the head of {id}.msg that are the core's lines (the
+	 * filters' fm.prepend); 0: unknown, an entry from before */
+	uint64_t prefix;
+	struct rm_qctx ctx;
 };
 /* [worker] write {id}.msg then {id}.env, both fsync'd, dir fsync'd;
  * -1 with errno kept from the failing call (ENOSPC tells 452 4.3.1) */
@@ -195,6 +200,10 @@ int rm_queue_add_flags(const char *id, const char *from,
 		       const char *const *rcpts, size_t n,
 		       const struct rm_msg_src *src, unsigned flags,
 		       struct rmail_err *err);
+/* the same with the DELIVERY filters' context (ctx may be NULL) */
+int rm_queue_add_ctx(const char *id, const char *from, const char *const *rcpts,
+		     size_t n, const struct rm_msg_src *src, unsigned flags,
+		     const struct rm_qctx *ctx, struct rmail_err *err);
 int rm_queue_load(const char *id, struct rm_qentry *e_r, struct rmail_err *err);
 int rm_queue_save(const struct rm_qentry *e, struct rmail_err *err);
 void rm_queue_entry_free(struct rm_qentry *e);
