@@ -50,7 +50,8 @@ struct rmail_filter_msg {
 	/* 1.4: header lines the core puts on top of fd when it stores or
 	 * relays the message (its own Authentication-Results and
 	 * Received), "Name: value\r\n"...; the message a filter sees is
-	 * prepend + fd.  Per-session DATA steps only, else NULL. */
+	 * prepend + fd.  Per-session DATA steps and (since 1.7) the
+	 * DELIVERY stage, the same on a queue retry; else NULL. */
 	const char *prepend;
 };
 

@@ -132,6 +132,9 @@
  *       message without reading every record (IMAP SELECT refers to
  *       the frozen copy instead of copying every message)
  *       (RMAIL_STORE_OPS_SIZE_1_7).
+ *       rmail_filter_msg.prepend is also set at the DELIVERY stage
+ *       (the core's lines on top of fd), on the first attempt and on
+ *       each queue retry alike; no layout change.
  */
 #ifndef RMAIL_VERSION_H
 #define RMAIL_VERSION_H
