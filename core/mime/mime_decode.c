@@ -165,48 +165,6 @@ void rm_mime_qp(struct rm_mbuf *out, const char *in, size_t len,
 	}
 }
 
-bool rm_mime_utf8_valid(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* overlong, surrogate or beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 static void add_cp(struct rm_mbuf *out, uint32_t cp)
 {
 	char b[4];
@@ -254,10 +212,8 @@ static void utf8_repair(struct rm_mbuf *out, const char *in, size_t len)
 	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = (unsigned char)in[i];
-
-		n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-		if (n <= len - i && rm_mime_utf8_valid(in + i, n)) {
+		n = rmail_utf8_seq((const unsigned char *)in + i, len - i);
+		if (n > 0) {
 			rm_mbuf_add(out, in + i, n);
 			i += n;
 		} else {
@@ -337,7 +293,7 @@ static bool iconv_conv(struct rm_mbuf *out, const char *label, const char *in,
 
 	if (!iconv_conv_raw(&tmp, label, in, len))
 		return false;
-	if (rm_mime_utf8_valid(tmp.p, tmp.len))
+	if (rmail_utf8_valid(tmp.p, tmp.len))
 		rm_mbuf_add(out, tmp.p, tmp.len);
 	else
 		utf8_repair(out, tmp.p, tmp.len);
@@ -416,14 +372,14 @@ void rm_mime_to_utf8(struct rm_mbuf *out, const char *charset, const char *in,
 	label[n] = '\0';
 	l = label;
 	if (charset == NULL || label_is(l, labels_unknown)) {
-		if (rm_mime_utf8_valid(in, len))
+		if (rmail_utf8_valid(in, len))
 			rm_mbuf_add(out, in, len);
 		else
 			from_cp1252(out, in, len);
 		return;
 	}
 	if (label_is(l, labels_utf8)) {
-		if (rm_mime_utf8_valid(in, len))
+		if (rmail_utf8_valid(in, len))
 			rm_mbuf_add(out, in, len);
 		else
 			utf8_repair(out, in, len);
@@ -438,7 +394,7 @@ void rm_mime_to_utf8(struct rm_mbuf *out, const char *charset, const char *in,
 		return;
 	}
 	if (!iconv_conv(out, label_alias(l), in, len)) {
-		if (rm_mime_utf8_valid(in, len))
+		if (rmail_utf8_valid(in, len))
 			rm_mbuf_add(out, in, len);
 		else
 			from_cp1252(out, in, len);

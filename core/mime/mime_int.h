@@ -37,7 +37,6 @@ void rm_mime_base64(struct rm_mbuf *out, const char *in, size_t len);
 /* q_encoding: RFC 2047 "Q" (underscore is a space, no soft breaks) */
 void rm_mime_qp(struct rm_mbuf *out, const char *in, size_t len,
 		bool q_encoding);
-bool rm_mime_utf8_valid(const char *s, size_t len);
 /* Append in (labelled charset, NULL when unknown) as UTF-8.  Never
  * fails: unknown labels and bad bytes fall back (see mime_decode.c). */
 void rm_mime_to_utf8(struct rm_mbuf *out, const char *charset, const char *in,

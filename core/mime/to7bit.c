@@ -114,7 +114,7 @@ unsigned rm_mime_8bit_class(const char *msg, size_t len)
 			continue;
 		span(p, len, &ho, &hl, &bo, &bl);
 		f |= RM_8BIT_HDR;
-		utf8 = utf8 && rm_mime_utf8_valid(msg + ho, hl);
+		utf8 = utf8 && rmail_utf8_valid(msg + ho, hl);
 	}
 	if ((f & RM_8BIT_HDR) && utf8)
 		f |= RM_8BIT_HDR_UTF8;
@@ -425,7 +425,7 @@ static void encode_leaf(struct conv *c, size_t i, bool force_b64)
 		e.ctype = "application/octet-stream";
 	else if (ct == NULL && strcmp(p->type, "text") == 0)
 		/* the default us-ascii would be wrong for these octets */
-		e.ctype = rm_mime_utf8_valid(body, bl)
+		e.ctype = rmail_utf8_valid(body, bl)
 				  ? "text/plain; charset=utf-8"
 				  : "text/plain; charset=unknown-8bit";
 	if (msg_top(c, p) &&

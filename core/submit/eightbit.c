@@ -47,7 +47,7 @@ unsigned rm_msg_classify(int fd, uint64_t size, const char *prefix,
 	}
 	/* our own header lines are part of the top header block */
 	if (rm_str_8bit(prefix)) {
-		bool utf8 = rm_mime_utf8_valid(prefix, strlen(prefix)) &&
+		bool utf8 = rmail_utf8_valid(prefix, strlen(prefix)) &&
 			    (!(c & RM_8BIT_HDR) || (c & RM_8BIT_HDR_UTF8));
 
 		c |= RM_8BIT_ANY | RM_8BIT_HDR;

@@ -1,6 +1,8 @@
 /* i;unicode-casemap: ASCII inline, Hangul by rule, the rest by table. */
 #include <string.h>
 
+#include <rmail/mime.h>
+
 #include "text/casemap.h"
 
 struct sink {
@@ -47,37 +49,16 @@ static void put_utf8(struct sink *o, uint32_t cp)
  * UINT32_MAX for an invalid sequence (length 1) */
 static uint32_t next_cp(const unsigned char *s, size_t n, size_t *len_r)
 {
-	uint32_t cp, min;
-	size_t need, i;
+	size_t k = rmail_utf8_seq(s, n), i;
+	uint32_t cp;
 
 	*len_r = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if ((s[0] & 0xE0) == 0xC0) {
-		cp = s[0] & 0x1F;
-		need = 1;
-		min = 0x80;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		cp = s[0] & 0x0F;
-		need = 2;
-		min = 0x800;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		cp = s[0] & 0x07;
-		need = 3;
-		min = 0x10000;
-	} else {
+	if (k == 0)
 		return UINT32_MAX;
-	}
-	if (n <= need)
-		return UINT32_MAX;
-	for (i = 1; i <= need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return UINT32_MAX;
+	cp = k == 1 ? s[0] : s[0] & (0x7Fu >> k);
+	for (i = 1; i < k; i++)
 		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return UINT32_MAX;
-	*len_r = need + 1;
+	*len_r = k;
 	return cp;
 }
 

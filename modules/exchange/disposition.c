@@ -22,29 +22,6 @@ static int attr_char(unsigned char c)
 	       (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c) != NULL;
 }
 
-/* length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		k = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		k = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (i = 1; i < k; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return k;
-}
-
 /* characters a file name must not carry whatever the encoding */
 static int unsafe(unsigned char c)
 {
@@ -73,7 +50,7 @@ size_t ex_content_disposition(const char *fn, char *out, size_t outsz)
 		return 0;
 	out[0] = '\0';
 	for (i = 0; i < n && alen < NAME_MAX_BYTES; i += k) {
-		k = utf8_len(s + i, n - i);
+		k = rmail_utf8_seq(s + i, n - i);
 		if (k == 0) {
 			/* invalid UTF-8 stays out of both forms */
 			k = 1;

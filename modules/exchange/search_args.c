@@ -10,43 +10,6 @@
 
 #include "search_args.h"
 
-int ex_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = p[i];
-		uint32_t cp;
-		size_t k, len;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07;
-		else
-			return 0;
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* decimal digits only (no sign, no space), lo..hi */
 static int num(const char *s, uint32_t lo, uint32_t hi, uint32_t *v_r)
 {
@@ -93,7 +56,7 @@ const char *ex_search_args(const char *q, const char *field, const char *limit,
 	a->qlen = strlen(q);
 	if (a->qlen > EX_SEARCH_Q_MAX)
 		return "q is longer than 256 bytes";
-	if (!ex_utf8_valid(q, a->qlen))
+	if (!rmail_utf8_valid(q, a->qlen))
 		return "q is not valid UTF-8";
 	a->q = q;
 	a->field = RMAIL_INDEX_TEXT;

@@ -24,8 +24,4 @@ struct ex_search_args {
 const char *ex_search_args(const char *q, const char *field, const char *limit,
 			   const char *before, struct ex_search_args *a);
 
-/* strict UTF-8: no overlong forms, surrogates or code points past
- * U+10FFFF */
-int ex_utf8_valid(const char *s, size_t n);
-
 #endif

@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ss.h"
 #include "ss_meta.h"
 #include "ss_mbox.h"
+#include "users_int.h"
 
 #define META_FILE "metadata"
 
@@ -233,10 +233,9 @@ static int merged_apply(struct merged *m, const struct rmail_meta_entry *e)
 static int meta_write(struct ss_store *st, int dfd, const struct merged *m,
 		      struct rmail_err *err)
 {
-	char tmp[64], hdr[64];
-	uint32_t rnd = 0;
-	size_t i;
-	int fd;
+	size_t i, cap = sizeof(SS_META_MAGIC), len;
+	char *buf;
+	int rc;
 
 	if (m->n == 0) {
 		if (unlinkat(dfd, META_FILE, 0) < 0 && errno != ENOENT)
@@ -245,45 +244,27 @@ static int meta_write(struct ss_store *st, int dfd, const struct merged *m,
 		fsync(dfd);
 		return 0;
 	}
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
-		rnd = (uint32_t)rand();
-	snprintf(tmp, sizeof(tmp), ".metadata.%ld.%08x.tmp", (long)getpid(),
-		 rnd);
-	fd = openat(dfd, tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return rmail_err_set(err, RMAIL_E_IO, "metadata: %s",
-				     strerror(errno));
-	ss_mbox_chown(st, fd);
-	if (ss_write_all(fd, SS_META_MAGIC, sizeof(SS_META_MAGIC) - 1) < 0)
-		goto fail;
+	/* the caller bounded the whole to SS_META_FILE_MAX */
+	for (i = 0; i < m->n; i++)
+		cap += m->v[i].nlen + m->v[i].vlen + 48;
+	buf = malloc(cap);
+	if (buf == NULL)
+		return rmail_err_set(err, RMAIL_E_INTERNAL, "out of memory");
+	len = sizeof(SS_META_MAGIC) - 1;
+	memcpy(buf, SS_META_MAGIC, len);
 	for (i = 0; i < m->n; i++) {
-		int n = snprintf(hdr, sizeof(hdr), "%zu %zu\n", m->v[i].nlen,
-				 m->v[i].vlen);
-
-		if (ss_write_all(fd, hdr, (size_t)n) < 0 ||
-		    ss_write_all(fd, m->v[i].name, m->v[i].nlen) < 0 ||
-		    ss_write_all(fd, m->v[i].value, m->v[i].vlen) < 0 ||
-		    ss_write_all(fd, "\n", 1) < 0)
-			goto fail;
+		len += (size_t)snprintf(buf + len, cap - len, "%zu %zu\n",
+					m->v[i].nlen, m->v[i].vlen);
+		memcpy(buf + len, m->v[i].name, m->v[i].nlen);
+		len += m->v[i].nlen;
+		memcpy(buf + len, m->v[i].value, m->v[i].vlen);
+		len += m->v[i].vlen;
+		buf[len++] = '\n';
 	}
-	if (fsync(fd) < 0)
-		goto fail;
-	close(fd);
-	if (renameat(dfd, tmp, dfd, META_FILE) < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "metadata: %s", strerror(errno));
-		unlinkat(dfd, tmp, 0);
-		return -1;
-	}
-	if (fsync(dfd) < 0)
-		return rmail_err_set(err, RMAIL_E_IO, "metadata: fsync: %s",
-				     strerror(errno));
-	return 0;
-fail:
-	rmail_err_set(err, RMAIL_E_IO, "metadata: %s", strerror(errno));
-	close(fd);
-	unlinkat(dfd, tmp, 0);
-	return -1;
+	rc = ss_write_atomic_at(st, dfd, "metadata", META_FILE, buf, len, 0,
+				err);
+	free(buf);
+	return rc;
 }
 
 static int check_entries(const struct rmail_meta_entry *e, size_t n,

@@ -25,25 +25,12 @@ static int is_plain(unsigned char c, size_t pos)
 }
 
 /* Length of a well-formed UTF-8 sequence of a code point >= U+00A0 at
- * s (at most n bytes), else 0. */
+ * s (at most n bytes), else 0: the C1 controls are escaped like C0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-	uint32_t cp;
-	size_t len, i;
+	size_t len = rmail_utf8_seq(s, n);
 
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (n < len)
-		return 0;
-	cp = s[0] & (0xff >> (len + 1));
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+	if (len < 2 || (s[0] == 0xc2 && s[1] < 0xa0))
 		return 0;
 	return len;
 }

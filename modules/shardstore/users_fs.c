@@ -139,32 +139,25 @@ int ss_write_all(int fd, const void *d, size_t n)
 	return 0;
 }
 
-int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
-		    const char *data, size_t len, int exclusive,
-		    struct rmail_err *err)
+int ss_write_atomic_at(struct ss_store *st, int dfd, const char *what,
+		       const char *name, const char *data, size_t len,
+		       int exclusive, struct rmail_err *err)
 {
 	char tmp[128];
 	uint32_t rnd = 0;
-	int dfd, fd, ret = -1;
+	int fd;
 
-	dfd = ss_open_rel(st, dir_rel, O_RDONLY | O_DIRECTORY);
-	if (dfd < 0)
-		return rmail_err_set(
-			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
-			"%s: %s", dir_rel, strerror(errno));
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd = (uint32_t)rand();
 	snprintf(tmp, sizeof(tmp), ".tmp.%.40s.%ld.%08x", name, (long)getpid(),
 		 rnd);
 	fd = openat(dfd, tmp,
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, tmp,
-			      strerror(errno));
-		goto out_dir;
-	}
+	if (fd < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", what, tmp,
+				     strerror(errno));
 	if (ss_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, name,
+		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", what, name,
 			      strerror(errno));
 		close(fd);
 		goto out_unlink;
@@ -174,27 +167,39 @@ int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
 	if (exclusive) {
 		/* never replaces: a concurrent add loses */
 		if (ss_rename_noreplace(st, dfd, tmp, dfd, name, false) < 0) {
-			rmail_err_set(
-				err,
-				errno == EEXIST ? RMAIL_E_EXISTS : RMAIL_E_IO,
-				"%s/%s: %s", dir_rel, name, strerror(errno));
+			rmail_err_set(err,
+				      errno == EEXIST ? RMAIL_E_EXISTS
+						      : RMAIL_E_IO,
+				      "%s/%s: %s", what, name, strerror(errno));
 			goto out_unlink;
 		}
 	} else if (renameat(dfd, tmp, dfd, name) < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", dir_rel, name,
+		rmail_err_set(err, RMAIL_E_IO, "%s/%s: %s", what, name,
 			      strerror(errno));
 		goto out_unlink;
 	}
-	if (fsync(dfd) < 0) {
-		rmail_err_set(err, RMAIL_E_IO, "%s: fsync: %s", dir_rel,
-			      strerror(errno));
-		goto out_dir;
-	}
-	ret = 0;
-	goto out_dir;
+	if (fsync(dfd) < 0)
+		return rmail_err_set(err, RMAIL_E_IO, "%s: fsync: %s", what,
+				     strerror(errno));
+	return 0;
 out_unlink:
 	unlinkat(dfd, tmp, 0);
-out_dir:
+	return -1;
+}
+
+int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
+		    const char *data, size_t len, int exclusive,
+		    struct rmail_err *err)
+{
+	int dfd, ret;
+
+	dfd = ss_open_rel(st, dir_rel, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		return rmail_err_set(
+			err, errno == ENOENT ? RMAIL_E_NOENT : RMAIL_E_IO,
+			"%s: %s", dir_rel, strerror(errno));
+	ret = ss_write_atomic_at(st, dfd, dir_rel, name, data, len, exclusive,
+				 err);
 	close(dfd);
 	return ret;
 }

@@ -69,6 +69,11 @@ int ss_read_small(struct ss_store *st, const char *rel, size_t maxlen,
 int ss_write_atomic(struct ss_store *st, const char *dir_rel, const char *name,
 		    const char *data, size_t len, int exclusive,
 		    struct rmail_err *err);
+/* the same into an open directory (one its caller holds locked); `what`
+ * names it in errors */
+int ss_write_atomic_at(struct ss_store *st, int dfd, const char *what,
+		       const char *name, const char *data, size_t len,
+		       int exclusive, struct rmail_err *err);
 /* mkdir -p below the mail root, chowned to the root's owner */
 int ss_mkdirs(struct ss_store *st, const char *rel, struct rmail_err *err);
 /* give a freshly created fd the mail root's owner when we are root */

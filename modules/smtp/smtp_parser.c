@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include <rmail/mime.h>
+
 #include "smtp_parser.h"
 
 #define AUTH_MECH_MAX 20 /* RFC 4422 sasl-mech */
@@ -73,65 +75,13 @@ static int ci_prefix(const char *p, size_t len, const char *lit)
 	return len >= n && ci_eq(p, n, lit);
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if none:
- * no overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, size_t len)
-{
-	size_t n, i;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (len == 0)
-		return 0;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		n = 2;
-	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-		n = 3;
-	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	if (p[0] == 0xE0)
-		lo = 0xA0;
-	else if (p[0] == 0xED)
-		hi = 0x9F;
-	else if (p[0] == 0xF0)
-		lo = 0x90;
-	else if (p[0] == 0xF4)
-		hi = 0x8F;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++) {
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	}
-	return n;
-}
-
-int smtp_utf8_valid(const char *p, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	size_t i = 0, n;
-
-	while (i < len) {
-		n = utf8_seq(u + i, len - i);
-		if (n == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
-}
-
 /* A non-ASCII sequence counts as a letter or digit (U-label, RFC 6531);
  * full IDNA2008 checks are left to whoever resolves the name. */
 static size_t letdig_at(const unsigned char *p, size_t len, int utf8)
 {
 	if (p[0] < 0x80)
 		return is_letdig(p[0]) ? 1 : 0;
-	return utf8 ? utf8_seq(p, len) : 0;
+	return utf8 ? rmail_utf8_seq(p, len) : 0;
 }
 
 int smtp_domain_valid(const char *p, size_t len, int utf8)
@@ -250,7 +200,7 @@ static size_t local_part(const char *s, size_t len, int *utf8_r)
 					return 0;
 				i++;
 			} else if (u[i] >= 0x80) {
-				n = utf8_seq(u + i, len - i);
+				n = rmail_utf8_seq(u + i, len - i);
 				if (n == 0)
 					return 0;
 				*utf8_r = 1;
@@ -270,7 +220,7 @@ static size_t local_part(const char *s, size_t len, int *utf8_r)
 			continue;
 		}
 		if (u[i] >= 0x80) {
-			n = utf8_seq(u + i, len - i);
+			n = rmail_utf8_seq(u + i, len - i);
 			if (n == 0)
 				return 0;
 			*utf8_r = 1;

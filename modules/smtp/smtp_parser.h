@@ -156,7 +156,6 @@ int smtp_parse_line(const char *line, size_t len, int utf8,
 
 /* Grammar checks, usable on their own (config, alias tables, tests). */
 int smtp_domain_valid(const char *p, size_t len, int utf8);
-int smtp_utf8_valid(const char *p, size_t len);
 
 unsigned smtp_perr_code(int err);
 const char *smtp_perr_enh(int err);

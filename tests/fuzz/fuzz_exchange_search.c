@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ex_search_args(v[0], v[1], v[2], v[3], &a) == NULL) {
 		if (a.q != v[0] || a.qlen == 0 || a.qlen > EX_SEARCH_Q_MAX ||
-		    a.qlen != strlen(a.q) || !ex_utf8_valid(a.q, a.qlen) ||
+		    a.qlen != strlen(a.q) || !rmail_utf8_valid(a.q, a.qlen) ||
 		    a.limit < 1 || a.limit > EX_SEARCH_LIMIT_MAX ||
 		    a.field < RMAIL_INDEX_SUBJECT ||
 		    a.field > RMAIL_INDEX_TEXT ||
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* every byte of accepted UTF-8 is a lead or a continuation in
 	 * a well-formed sequence: no 0xc0, 0xc1 or 0xf5..0xff */
-	if (ex_utf8_valid((const char *)data, size))
+	if (rmail_utf8_valid((const char *)data, size))
 		for (i = 0; i < size; i++)
 			if (data[i] == 0xc0 || data[i] == 0xc1 ||
 			    data[i] >= 0xf5)

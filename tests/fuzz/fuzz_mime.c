@@ -45,18 +45,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (const char *const *h = hdrs; *h != NULL; h++) {
 			v = rm_mime_header(m, i, *h, 0, 1);
-			if (v != NULL && !rm_mime_utf8_valid(v, strlen(v)))
+			if (v != NULL && !rmail_utf8_valid(v, strlen(v)))
 				abort();
 			v = rm_mime_header(m, i, *h, 0, 0);
 			if (v != NULL)
 				(void)rm_mime_addresses(m, v, &a, &n);
 		}
 		if (p->filename != NULL &&
-		    !rm_mime_utf8_valid(p->filename, strlen(p->filename)))
+		    !rmail_utf8_valid(p->filename, strlen(p->filename)))
 			abort();
 		if (rm_mime_body(m, i, 1, &b, &bl, &err) != 0)
 			abort();
-		if (strcmp(p->type, "text") == 0 && !rm_mime_utf8_valid(b, bl))
+		if (strcmp(p->type, "text") == 0 && !rmail_utf8_valid(b, bl))
 			abort();
 	}
 	rm_mime_free(&m);

@@ -23,6 +23,11 @@ static const struct {
 				  "filename*=UTF-8''a%20b%3Bc.txt%E2%82%AC"},
 	{"bad\xff\xfe.txt", "attachment; filename=\"bad__.txt\""},
 	{"\xe2\x82", "attachment; filename=\"attachment\""},
+	/* ill-formed UTF-8 the lead byte alone does not betray (overlong,
+	 * surrogate, past U+10FFFF) stays out of filename* too */
+	{"a\xe0\x80\xaf.txt", "attachment; filename=\"a___.txt\""},
+	{"a\xed\xa0\x80.txt", "attachment; filename=\"a___.txt\""},
+	{"a\xf4\x90\x80\x80.txt", "attachment; filename=\"a____.txt\""},
 };
 
 static void test_vectors(void)

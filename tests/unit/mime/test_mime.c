@@ -510,7 +510,7 @@ static void test_rfc2047(void)
 		for (cut = 0; cut <= strlen(in); cut++) {
 			char *o = rm_mime_decode_2047(pool, in, cut);
 
-			g_assert_true(rm_mime_utf8_valid(o, strlen(o)));
+			g_assert_true(rmail_utf8_valid(o, strlen(o)));
 		}
 	}
 }
