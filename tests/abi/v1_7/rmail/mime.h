@@ -71,4 +71,64 @@ struct rmail_mime_addr {
 	const char *route; /* obsolete source route or NULL */
 };
 
+/*
+ * Strict UTF-8 (RFC 3629, Unicode table 3-7), the one validator of the
+ * core and the modules: no overlong forms, no surrogates, nothing past
+ * U+10FFFF, no truncated sequence.  Inline, so a module gets it from the
+ * headers alone, whatever core it runs on.
+ *
+ * rmail_utf8_seq: the length (1 to 4) of the well-formed sequence that
+ * starts at s (n bytes left), 0 when there is none.
+ */
+static inline size_t rmail_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	/* the second byte's range is what rules out overlongs (E0, F0),
+	 * surrogates (ED) and code points past U+10FFFF (F4) */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* 1 when s[0..n) is entirely well-formed UTF-8, else 0 */
+static inline int rmail_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((k = rmail_utf8_seq(u + i, n - i)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 #endif
