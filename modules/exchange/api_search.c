@@ -202,19 +202,7 @@ static void submit(struct search_job *j,
 static uint32_t below(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
 		      uint32_t count, uint32_t before)
 {
-	uint32_t lo = 0, hi = count;
-
-	if (before == 0)
-		return count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (ops->mbox_msg(mb, mid)->uid < before)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return before == 0 ? count : rmail_mbox_lower(ops, mb, count, before);
 }
 
 /*

@@ -261,17 +261,7 @@ bool imap_snap_has(const struct imap_tracker *t, uint32_t uid)
 uint32_t imap_view_lower(const struct rmail_store_ops *ops,
 			 struct rmail_mbox *mb, uint32_t uid)
 {
-	uint32_t lo = 0, hi = ops->mbox_count(mb);
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (ops->mbox_msg(mb, mid)->uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return rmail_mbox_lower(ops, mb, ops->mbox_count(mb), uid);
 }
 
 /* snapshot messages up to maxuid (hidden ones included) */

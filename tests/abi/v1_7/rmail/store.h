@@ -599,4 +599,24 @@ struct rmail_store_ops {
 	uint32_t (*mbox_first_unseen)(struct rmail_mbox *mb);
 };
 
+/* The index of the first of a view's first `count` messages whose UID
+ * is at least `uid` (count when none): a binary search over mbox_msg,
+ * which is in UID order.  No ABI entry: inline, built into the caller. */
+static inline uint32_t rmail_mbox_lower(const struct rmail_store_ops *ops,
+					struct rmail_mbox *mb, uint32_t count,
+					uint32_t uid)
+{
+	uint32_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (ops->mbox_msg(mb, mid)->uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 #endif
