@@ -89,6 +89,7 @@
 #include <zlib.h>
 
 #include "bench_daemon.h"
+#include "bench_proc.h"
 #include "corpus.h"
 
 #define USER "bench@example.test"
@@ -437,23 +438,6 @@ static int rm_cb(const char *p, const struct stat *sb, int fl, struct FTW *ftw)
 	return remove(p);
 }
 
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /* a session idling on the 1,000-message box (with -u, on the INBOX of
  * user i % nusers); only its fd is kept */
 static int idler(uint32_t i)
@@ -554,7 +538,6 @@ static int drop_caches(void)
 }
 
 /* part 2: structure fetches, text searches, NOOP while searching */
-static double cpu_tree(pid_t pid);
 
 static void mime_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
 {
@@ -582,12 +565,12 @@ static void mime_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
 	printf("FETCH 1:%u (ENVELOPE BODYSTRUCTURE), warm: p50 %.1f ms\n", last,
 	       pct(v, 5, 0.5));
 	for (i = 0; i < sizeof(warm) / sizeof(warm[0]); i++) {
-		double c0 = cpu_tree(pid), c1;
+		double c0 = bench_tree_cpu_ms(pid), c1;
 		uint32_t k;
 
 		for (k = 0; k < 11; k++)
 			v[k] = timed(a, warm[i], NULL, 0);
-		c1 = cpu_tree(pid);
+		c1 = bench_tree_cpu_ms(pid);
 		printf("%s (%u msgs), warm: p50 %.1f ms, min %.1f ms, "
 		       "daemon CPU %.1f ms/run\n",
 		       warm[i], n, pct(v, 11, 0.5), pct(v, 11, 0.0),
@@ -627,82 +610,6 @@ static void *cold_sorter(void *arg)
 	return NULL;
 }
 
-/* the daemon's user+system CPU so far, in ms (all its threads) */
-static double cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-		   &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* the daemon and its worker processes (main's `processes`): the
- * sessions may live in a child */
-static pid_t tree[64];
-
-static size_t daemon_tree(pid_t pid)
-{
-	struct dirent *e;
-	size_t k = 0;
-	DIR *d;
-
-	tree[k++] = pid;
-	d = opendir("/proc");
-	while (d != NULL && (e = readdir(d)) != NULL && k < 64) {
-		char path[300], buf[512], *p;
-		int ppid = 0;
-		FILE *f;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == pid)
-			tree[k++] = (pid_t)atoi(e->d_name);
-		fclose(f);
-	}
-	if (d != NULL)
-		closedir(d);
-	return k;
-}
-
-static double cpu_tree(pid_t pid)
-{
-	size_t k = daemon_tree(pid), i;
-	double t = 0;
-
-	for (i = 0; i < k; i++)
-		t += cpu_ms(tree[i]);
-	return t;
-}
-
-static long rss_tree(pid_t pid)
-{
-	size_t k = daemon_tree(pid), i;
-	long kb = 0;
-
-	for (i = 0; i < k; i++)
-		kb += rss_kb(tree[i]);
-	return kb;
-}
-
 /* OBJECTID's THREADID: SEARCH from the header cache, FETCH from the
  * parsed summaries (the first FETCH parses every message) */
 static void threadid_bench(struct cl *a, uint32_t n, pid_t pid)
@@ -715,16 +622,16 @@ static void threadid_bench(struct cl *a, uint32_t n, pid_t pid)
 	size_t i, k;
 
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
-		double c0 = cpu_tree(pid), c1, first;
+		double c0 = bench_tree_cpu_ms(pid), c1, first;
 
 		first = timed(a, cmds[k], NULL, 0);
-		c1 = cpu_tree(pid);
+		c1 = bench_tree_cpu_ms(pid);
 		printf("%s (%u msgs), first: %.1f ms, daemon CPU %.1f ms\n",
 		       cmds[k], n, first, c1 - c0);
 		c0 = c1;
 		for (i = 0; i < 5; i++)
 			v[i] = timed(a, cmds[k], NULL, 0);
-		c1 = cpu_tree(pid);
+		c1 = bench_tree_cpu_ms(pid);
 		printf("%s (%u msgs), again: p50 %.1f ms, daemon CPU %.1f "
 		       "ms/run\n",
 		       cmds[k], n, pct(v, 5, 0.5), (c1 - c0) / 5.0);
@@ -751,29 +658,29 @@ static void sort_bench(struct cl *a, struct cl *b, uint32_t n, pid_t pid)
 
 	timed(a, "SELECT INBOX", NULL, 0);
 	timed(b, "SELECT INBOX", NULL, 0);
-	rss0 = rss_tree(pid);
-	cpu0 = cpu_tree(pid);
+	rss0 = bench_tree_mem_kb(pid, "Rss:");
+	cpu0 = bench_tree_cpu_ms(pid);
 	atomic_store(&stop_flag, 0);
 	pthread_create(&th, NULL, cold_sorter, a);
 	while (!atomic_load(&stop_flag) && k < 20000)
 		v[k++] = timed(b, "NOOP", NULL, 0);
 	pthread_join(th, NULL);
 	printf("daemon CPU of the cold SORT (and the NOOPs): %.1f ms\n",
-	       cpu_tree(pid) - cpu0);
+	       bench_tree_cpu_ms(pid) - cpu0);
 	if (k > 0)
 		printf("NOOP while another session's SORT runs cold: "
 		       "p50 %.3f ms, p99 %.3f ms (%zu)\n",
 		       pct(v, k, 0.5), pct(v, k, 0.99), k);
 	printf("daemon RSS after the cold SORT: +%.1f MB (the records)\n",
-	       (double)(rss_tree(pid) - rss0) / 1024.0);
+	       (double)(bench_tree_mem_kb(pid, "Rss:") - rss0) / 1024.0);
 	/* wall time, and the daemon's CPU per run: on a loaded machine
 	 * the second says what the server costs */
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
-		double c0 = cpu_tree(pid), c1;
+		double c0 = bench_tree_cpu_ms(pid), c1;
 
 		for (i = 0; i < 11; i++)
 			v[i] = timed(a, cmds[k], NULL, 0);
-		c1 = cpu_tree(pid);
+		c1 = bench_tree_cpu_ms(pid);
 		printf("%s (%u msgs), warm: p50 %.1f ms, daemon CPU %.1f "
 		       "ms/run\n",
 		       cmds[k], n, pct(v, 11, 0.5), (c1 - c0) / 11.0);
@@ -1135,11 +1042,11 @@ start:
 	/* memory per idle IDLE connection (the daemon's descriptor
 	 * limit is inherited from here) */
 idle:
-	rss0 = rss_tree(pid);
+	rss0 = bench_tree_mem_kb(pid, "Rss:");
 	idle_fds = calloc(nidle, sizeof(int));
 	for (i = 0; i < nidle && idle_fds != NULL; i++)
 		idle_fds[i] = idler(i);
-	rss1 = rss_tree(pid);
+	rss1 = bench_tree_mem_kb(pid, "Rss:");
 	if (nusers > 0)
 		printf("%u IDLE connections (%s, %u users on %u-message "
 		       "INBOXes): daemon RSS %.1f MB in total\n",

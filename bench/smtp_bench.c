@@ -59,6 +59,7 @@
 #include <openssl/x509.h>
 
 #include "bench_daemon.h"
+#include "bench_proc.h"
 #include "milter_stub.h"
 #include "mailauth/dkim.h"
 
@@ -371,26 +372,6 @@ static void daemon_start(const char *bin, const char *mods, bool checks,
 		sieve_install();
 }
 
-/* "Rss:", "Pss:" or "Private_Dirty:" of the process, in kB: most of
- * the supervisor's RSS is library pages its workers share */
-static long mem_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, n) == 0)
-			kb = atol(line + n);
-	fclose(f);
-	return kb;
-}
-
 static long eml_count;
 
 static int count_cb(const char *path, const struct stat *st, int type,
@@ -595,9 +576,10 @@ int main(int argc, char **argv)
 			if (np > 1)
 				printf("supervisor: RSS %ld kB, PSS %ld kB, "
 				       "private %ld kB\n",
-				       mem_kb(bd.pid, "Rss:"),
-				       mem_kb(bd.pid, "Pss:"),
-				       mem_kb(bd.pid, "Private_Dirty:"));
+				       bench_proc_mem_kb(bd.pid, "Rss:"),
+				       bench_proc_mem_kb(bd.pid, "Pss:"),
+				       bench_proc_mem_kb(bd.pid,
+							 "Private_Dirty:"));
 			bench_daemon_stop(&bd);
 			fflush(stdout);
 		}

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench_daemon.h"
+#include "bench_proc.h"
 
 #define USER "bench@example.test"
 #define PW "bench-pw"
@@ -166,72 +167,6 @@ static void noops(int fd, double secs, double *p50, double *p99)
 	free(v);
 }
 
-/* "Rss:", "Pss:" or "Private_Dirty:" of the process, in kB: most of
- * the supervisor's RSS is library pages its workers share */
-static long mem_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, n) == 0)
-			kb = atol(line + n);
-	fclose(f);
-	return kb;
-}
-
-/* utime + stime of pid (every thread), in seconds */
-static double cpu_of(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	/* after the command name's closing parenthesis: fields 3.. */
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2,
-				"%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %lu %lu",
-				&ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* the daemon's CPU time: the supervisor and its workers (its children,
- * from /proc/PID/task/TID/children), so a run under other load can
- * still be compared by the CPU each handshake costs the server */
-static double daemon_cpu(pid_t pid)
-{
-	char path[64], line[4096];
-	double t = cpu_of(pid);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid,
-		 (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return t;
-	if (fgets(line, sizeof(line), f) != NULL)
-		for (char *sv = NULL, *tok = strtok_r(line, " \n", &sv);
-		     tok != NULL; tok = strtok_r(NULL, " \n", &sv))
-			t += cpu_of(atol(tok));
-	fclose(f);
-	return t;
-}
-
 static void run(const char *mods, const char *cert, const char *key,
 		const char *alg, int procs, double secs, int nclients)
 {
@@ -273,9 +208,9 @@ static void run(const char *mods, const char *cert, const char *key,
 		die("LOGIN");
 	noops(fd, secs / 2, &p50, &p99);
 	if (procs > 1) {
-		sup_rss = mem_kb(bd.pid, "Rss:");
-		sup_pss = mem_kb(bd.pid, "Pss:");
-		sup_priv = mem_kb(bd.pid, "Private_Dirty:");
+		sup_rss = bench_proc_mem_kb(bd.pid, "Rss:");
+		sup_pss = bench_proc_mem_kb(bd.pid, "Pss:");
+		sup_priv = bench_proc_mem_kb(bd.pid, "Private_Dirty:");
 	}
 
 	ctx = SSL_CTX_new(TLS_client_method());
@@ -293,11 +228,11 @@ static void run(const char *mods, const char *cert, const char *key,
 	usleep(300000); /* the storm is on */
 	atomic_store(&handshakes, 0);
 	t0 = now();
-	cpu0 = daemon_cpu(bd.pid);
+	cpu0 = bench_tree_cpu_ms(bd.pid) / 1000.0;
 	noops(fd, secs, &s50, &s99);
 	el = now() - t0;
 	long hs = atomic_load(&handshakes);
-	cpu1 = daemon_cpu(bd.pid);
+	cpu1 = bench_tree_cpu_ms(bd.pid) / 1000.0;
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < nclients; i++)
 		pthread_join(th[i], NULL);
