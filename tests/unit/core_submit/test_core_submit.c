@@ -336,6 +336,56 @@ static void test_junk(void)
 	close(fd);
 }
 
+/* The first attempt's context rides in the entry: client-given text
+ * (HELO, From domain) comes back byte for byte whatever it holds, and
+ * a prefix length that the .msg cannot hold (a corrupt or hand-edited
+ * entry) delivers the whole file as the body instead of reading past
+ * it. */
+static void test_queue_ctx(void)
+{
+	const char *r[] = {"bob@example.test"};
+	const char *msg = "Subject: ctx\r\n\r\nctx body\r\n";
+	char helo[] = "evil\r\n\"prefix\": 999999,\t\"x\":\"";
+	struct rm_qctx ctx = {.peer_ip = "192.0.2.7",
+			      .helo = helo,
+			      .from_domain = "far.test"};
+	struct rm_msg_src src = {.prefix = "X-Core: 1\r\n"};
+	char path[] = "/tmp/rm-qctx-XXXXXX", qid[RM_QID_MAX];
+	struct rm_qentry e;
+	struct rmail_err err;
+	GPtrArray *in = inbox("bob@example.test");
+	guint nin = in->len;
+	int fd = g_mkstemp(path);
+
+	g_ptr_array_unref(in);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, msg, strlen(msg)), ==, (ssize_t)strlen(msg));
+	g_unlink(path);
+	src.fd = fd;
+	src.size = strlen(msg);
+	rm_submit_new_id(qid);
+	g_assert_cmpint(
+		rm_queue_add_ctx(qid, "x@far.test", r, 1, &src, 0, &ctx, &err),
+		==, 0);
+	close(fd);
+	g_assert_cmpint(rm_queue_load(qid, &e, &err), ==, 0);
+	g_assert_cmpstr(e.ctx.helo, ==, helo);
+	g_assert_cmpstr(e.ctx.peer_ip, ==, "192.0.2.7");
+	g_assert_cmpstr(e.ctx.from_domain, ==, "far.test");
+	g_assert_null(e.ctx.auth_user);
+	g_assert_cmpuint(e.prefix, ==, strlen(src.prefix));
+	/* past the end of the .msg */
+	e.prefix = (uint64_t)1 << 40;
+	g_assert_cmpint(rm_queue_save(&e, &err), ==, 0);
+	rm_queue_entry_free(&e);
+	rm_queue_run(true);
+	in = inbox("bob@example.test");
+	g_assert_cmpuint(in->len, ==, nin + 1);
+	g_assert_nonnull(strstr(last(in), "X-Core: 1\r\nSubject: ctx\r\n"));
+	g_assert_nonnull(strstr(last(in), "ctx body"));
+	g_ptr_array_unref(in);
+}
+
 static void test_spill(void)
 {
 	const struct rmail_core *core = rm_core();
@@ -792,6 +842,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/submit/local", test_local);
 	g_test_add_func("/submit/alias", test_alias);
 	g_test_add_func("/submit/junk", test_junk);
+	g_test_add_func("/submit/queue_ctx", test_queue_ctx);
 	g_test_add_func("/submit/spill", test_spill);
 	g_test_add_func("/submit/quota", test_quota);
 	g_test_add_func("/submit/filters", test_filters);
