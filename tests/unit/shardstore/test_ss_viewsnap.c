@@ -199,6 +199,26 @@ static void test_last_gone(struct ss_fx *fx, gconstpointer d)
 	g_free(dir);
 }
 
+/* a link in place of the file is not followed, as check-store does not */
+static void test_symlink(struct ss_fx *fx, gconstpointer d)
+{
+	char *p = snap_path(fx->dir, "INBOX");
+	char *q = g_strdup_printf("%s/elsewhere", fx->dir);
+	struct ss_store st;
+	struct rmail_mbox *mb;
+
+	(void)d;
+	snapshot(fx);
+	g_assert_cmpint(rename(p, q), ==, 0);
+	g_assert_cmpint(symlink(q, p), ==, 0);
+	mb = reopen(fx->dir, &st);
+	g_assert_cmpuint(mb->snap_used, ==, 0);
+	assert_is_disk(fx->dir, "INBOX", mb);
+	reclose(&st, &mb);
+	g_free(q);
+	g_free(p);
+}
+
 static void test_roundtrip(struct ss_fx *fx, gconstpointer d)
 {
 	char *p;
@@ -857,6 +877,7 @@ int main(int argc, char **argv)
 		   ss_fx_setup, fn, ss_fx_teardown)
 	T("roundtrip", test_roundtrip);
 	T("last-gone", test_last_gone);
+	T("symlink", test_symlink);
 	T("corrupt", test_corrupt);
 	T("truncated", test_truncated);
 	T("foreign", test_foreign);
