@@ -122,7 +122,8 @@ int ss_snap_load(struct rmail_mbox *mb)
 	struct stat sb;
 	uint64_t len = 0;
 	uint32_t i;
-	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = openat(mb->dirfd, SS_SNAP_NAME,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return 0;
@@ -317,7 +318,8 @@ bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r)
 	struct dirent *de;
 	uint64_t len, max = 0;
 	DIR *d;
-	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC), dfd;
+	int dfd, fd = openat(mb->dirfd, SS_SNAP_NAME,
+			     O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return false;
