@@ -140,7 +140,6 @@ static void sd_compact(struct rmail_mbox *mb, int fd, size_t nrec)
 	struct ss_saverec *r = malloc(nrec * sizeof(*r));
 	struct uidvec u = {0};
 	size_t i, keep = 0;
-	int out = -1;
 
 	if (r == NULL ||
 	    pread(fd, r, nrec * sizeof(*r), 0) != (ssize_t)(nrec * sizeof(*r)))
@@ -155,21 +154,10 @@ static void sd_compact(struct rmail_mbox *mb, int fd, size_t nrec)
 			r[keep++] = r[i];
 	if ((nrec - keep) * 2 <= nrec)
 		goto out;
-	out = openat(mb->dirfd, SD_FILE ".new",
-		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		     0640);
-	if (out < 0)
-		goto out;
-	ss_mbox_chown(mb->st, out);
 	/* the old file is whole until the rename: the new one must be
 	 * too, a crash between would otherwise lose every record */
-	if (write(out, r, keep * sizeof(*r)) != (ssize_t)(keep * sizeof(*r)) ||
-	    fdatasync(out) < 0 ||
-	    renameat(mb->dirfd, SD_FILE ".new", mb->dirfd, SD_FILE) < 0)
-		unlinkat(mb->dirfd, SD_FILE ".new", 0);
+	ss_tmp_replace(mb, SD_FILE, r, keep * sizeof(*r));
 out:
-	if (out >= 0)
-		close(out);
 	free(u.v);
 	free(r);
 }

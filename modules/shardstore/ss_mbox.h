@@ -236,6 +236,10 @@ void ss_savedate_free(struct rmail_mbox *mb);
 #define SS_TMP_MAX_AGE 3600
 /* a new "tmp/{host}.{pid}.{seq}.tmp" in mb, opened for writing */
 int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz);
+/* name (in mb's directory) replaced by buf[0..len): a tmp/ file written,
+ * fsync'd and renamed over it; 0, or -1 leaving it as it was */
+int ss_tmp_replace(struct rmail_mbox *mb, const char *name, const void *buf,
+		   size_t len);
 /* the host and pid of a tmp file name; -1 when it is not one */
 int ss_tmp_parse(const char *name, char *host_r, size_t hostsz, int *pid_r);
 /* 1 when the tmp/ entry `name`, last written `age` seconds ago, will

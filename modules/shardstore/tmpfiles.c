@@ -62,6 +62,27 @@ int ss_tmp_create(struct rmail_mbox *mb, char *name_r, size_t namesz)
 	return fd;
 }
 
+int ss_tmp_replace(struct rmail_mbox *mb, const char *name, const void *buf,
+		   size_t len)
+{
+	char tmp[256];
+	int fd = ss_tmp_create(mb, tmp, sizeof(tmp));
+
+	if (fd < 0)
+		return -1;
+	if (ss_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlinkat(mb->dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(mb->dirfd, tmp, mb->dirfd, name) < 0) {
+		unlinkat(mb->dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
 int ss_tmp_parse(const char *name, char *host_r, size_t hostsz, int *pid_r)
 {
 	const char *dot = strchr(name, '.'), *p;

@@ -283,6 +283,15 @@ static void shard_free_msgs(struct ss_shard *s)
 	s->unchecked = false;
 }
 
+/* a shard gone from the directory: one fewer taken from the snapshot
+ * when it was still unread */
+static void shard_drop(struct rmail_mbox *mb, struct ss_shard *s)
+{
+	if (s->unchecked && mb->snap_used > 0)
+		mb->snap_used--;
+	shard_free_msgs(s);
+}
+
 static int shard_cmp(const void *a, const void *b)
 {
 	const struct ss_shard *x = a, *y = b;
@@ -331,17 +340,13 @@ static int reload_shards(struct rmail_mbox *mb)
 		qsort(sh, n, sizeof(*sh), shard_cmp);
 	/* keep the cached arrays of shards that still exist */
 	for (i = 0, j = 0; i < n; i++) {
-		while (j < mb->nshards && mb->shards[j].no < sh[i].no) {
-			if (mb->shards[j].unchecked && mb->snap_used > 0)
-				mb->snap_used--;
-			shard_free_msgs(&mb->shards[j]);
-			j++;
-		}
+		while (j < mb->nshards && mb->shards[j].no < sh[i].no)
+			shard_drop(mb, &mb->shards[j++]);
 		if (j < mb->nshards && mb->shards[j].no == sh[i].no)
 			sh[i] = mb->shards[j++];
 	}
-	for (; j < mb->nshards; j++)
-		shard_free_msgs(&mb->shards[j]);
+	while (j < mb->nshards)
+		shard_drop(mb, &mb->shards[j++]);
 	free(mb->shards);
 	free(mb->first);
 	mb->shards = sh;

@@ -122,7 +122,8 @@ int ss_snap_load(struct rmail_mbox *mb)
 	struct stat sb;
 	uint64_t len = 0;
 	uint32_t i;
-	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = openat(mb->dirfd, SS_SNAP_NAME,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return 0;
@@ -317,7 +318,8 @@ bool ss_snap_names_max(struct rmail_mbox *mb, uint64_t *max_r)
 	struct dirent *de;
 	uint64_t len, max = 0;
 	DIR *d;
-	int fd = openat(mb->dirfd, SS_SNAP_NAME, O_RDONLY | O_CLOEXEC), dfd;
+	int dfd, fd = openat(mb->dirfd, SS_SNAP_NAME,
+			     O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return false;
@@ -404,26 +406,6 @@ static bool scan_shard(int dirfd, uint32_t no, struct ss_snap_shard *e,
 	return true;
 }
 
-static int write_file(struct rmail_mbox *mb, const void *buf, size_t len)
-{
-	char tmp[256];
-	int fd = ss_tmp_create(mb, tmp, sizeof(tmp));
-
-	if (fd < 0)
-		return -1;
-	if (ss_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
-		close(fd);
-		unlinkat(mb->dirfd, tmp, 0);
-		return -1;
-	}
-	close(fd);
-	if (renameat(mb->dirfd, tmp, mb->dirfd, SS_SNAP_NAME) < 0) {
-		unlinkat(mb->dirfd, tmp, 0);
-		return -1;
-	}
-	return 0;
-}
-
 int ss_snap_write(struct rmail_mbox *mb)
 {
 	struct ss_snap_head h = {0};
@@ -502,7 +484,8 @@ int ss_snap_write(struct rmail_mbox *mb)
 	if (buf == NULL)
 		goto out;
 	ss_snap_encode(buf, &h, e, (const struct rmail_msg *const *)blocks);
-	rc = write_file(mb, buf, ss_snap_size(h.nshards, total));
+	rc = ss_tmp_replace(mb, SS_SNAP_NAME, buf,
+			    ss_snap_size(h.nshards, total));
 	if (rc == 0) {
 		pthread_mutex_lock(&mb->lock);
 		mb->snap_pending = mb->snap_pending > pending

@@ -168,6 +168,57 @@ static void snapshot(struct ss_fx *fx)
 	ss_mbox_close(&mb);
 }
 
+/* the snapshot's last shard removed since: the view takes the other two
+ * from the file and counts only those */
+static void test_last_gone(struct ss_fx *fx, gconstpointer d)
+{
+	char *dir, *sd;
+	struct ss_store st;
+	struct rmail_mbox *mb;
+	struct dirent *de;
+	DIR *dp;
+
+	(void)d;
+	snapshot(fx);
+	dir = mbox_dir(fx->dir, "INBOX");
+	sd = g_strdup_printf("%s/s3", dir);
+	dp = opendir(sd);
+	g_assert_nonnull(dp);
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			g_assert_cmpint(unlinkat(dirfd(dp), de->d_name, 0), ==,
+					0);
+	closedir(dp);
+	g_assert_cmpint(rmdir(sd), ==, 0);
+	mb = reopen(fx->dir, &st);
+	g_assert_cmpuint(mb->snap_used, ==, 2);
+	g_assert_cmpuint(mb->shard_scans, ==, 0);
+	assert_is_disk(fx->dir, "INBOX", mb);
+	reclose(&st, &mb);
+	g_free(sd);
+	g_free(dir);
+}
+
+/* a link in place of the file is not followed, as check-store does not */
+static void test_symlink(struct ss_fx *fx, gconstpointer d)
+{
+	char *p = snap_path(fx->dir, "INBOX");
+	char *q = g_strdup_printf("%s/elsewhere", fx->dir);
+	struct ss_store st;
+	struct rmail_mbox *mb;
+
+	(void)d;
+	snapshot(fx);
+	g_assert_cmpint(rename(p, q), ==, 0);
+	g_assert_cmpint(symlink(q, p), ==, 0);
+	mb = reopen(fx->dir, &st);
+	g_assert_cmpuint(mb->snap_used, ==, 0);
+	assert_is_disk(fx->dir, "INBOX", mb);
+	reclose(&st, &mb);
+	g_free(q);
+	g_free(p);
+}
+
 static void test_roundtrip(struct ss_fx *fx, gconstpointer d)
 {
 	char *p;
@@ -825,6 +876,8 @@ int main(int argc, char **argv)
 	g_test_add("/shardstore/viewsnap/" path, struct ss_fx, NULL,           \
 		   ss_fx_setup, fn, ss_fx_teardown)
 	T("roundtrip", test_roundtrip);
+	T("last-gone", test_last_gone);
+	T("symlink", test_symlink);
 	T("corrupt", test_corrupt);
 	T("truncated", test_truncated);
 	T("foreign", test_foreign);
