@@ -54,13 +54,12 @@ struct imap_idx_verdict {
 };
 
 /* SEARCH THREADID from the header cache (core->index_headers): the
- * candidates it held, in UID order, with what their header derives */
-enum { TID_NO, TID_YES, TID_OWN /* names no id: the EMAILID decides */ };
+ * candidates it held, in UID order, with what their header derives
+ * ("" names no id: the EMAILID decides); one for every THREADID key */
 struct imap_tid_verdict {
 	uint32_t *uids;
-	uint8_t *cls;
+	char (*ids)[IMAP_THREADID_LEN + 1];
 	size_t n;
-	struct imap_tid_verdict *next; /* the job's, to free */
 };
 
 struct search_job {
@@ -462,8 +461,8 @@ static int index_verdict(const struct imap_idx_verdict *v, uint32_t uid)
 	return 0;
 }
 
-/* -1: the cache did not hold uid, else TID_* */
-static int tid_verdict(const struct imap_tid_verdict *v, uint32_t uid)
+/* the id the cache's header derives for uid, NULL when it lacks uid */
+static const char *tid_cached(const struct imap_tid_verdict *v, uint32_t uid)
 {
 	size_t lo = 0, hi = v->n;
 
@@ -475,9 +474,9 @@ static int tid_verdict(const struct imap_tid_verdict *v, uint32_t uid)
 		else if (v->uids[mid] > uid)
 			hi = mid;
 		else
-			return v->cls[mid];
+			return v->ids[mid];
 	}
-	return -1;
+	return NULL;
 }
 
 static bool tid_equal(const struct imap_search_key *k, const char *id)
@@ -491,14 +490,14 @@ static bool threadid_match(struct text_ctx *t, const struct imap_search_key *k)
 {
 	const struct rmail_core *core = t->mod->core;
 	char derived[IMAP_THREADID_LEN + 1], id[RMAIL_OBJECTID_MAX];
-	int v = k->tid != NULL ? tid_verdict(k->tid, t->c->m.uid) : -1;
+	const char *v = k->tid != NULL ? tid_cached(k->tid, t->c->m.uid) : NULL;
 
 	/* neither a hashed id nor one of our own: no message has it */
 	if (k->str_len < 2 || k->str[0] != 'T')
 		return false;
-	if (v == TID_YES || v == TID_NO)
-		return v == TID_YES;
-	if (v == TID_OWN) {
+	if (v != NULL && v[0] != '\0')
+		return tid_equal(k, v);
+	if (v != NULL) {
 		derived[0] = '\0';
 	} else {
 		if (!load(t))
@@ -756,68 +755,63 @@ static void answer(struct imap_session *s, const struct search_job *j,
 struct tid_fill {
 	struct imap_tid_verdict *v;
 	size_t cap; /* the candidates asked for */
-	const struct imap_search_key *k;
 };
 
 static void tid_one(void *arg, const struct rmail_index_hdr *ih)
 {
 	struct tid_fill *x = arg;
-	char derived[IMAP_THREADID_LEN + 1];
 	struct imap_tid_verdict *v = x->v;
 
 	/* reported once each, in UID order, among those asked for */
 	if (v->n >= x->cap || (v->n > 0 && ih->uid <= v->uids[v->n - 1]))
 		return;
 	v->uids[v->n] = ih->uid;
-	if (!imap_threadid_derive(ih->message_id, ih->references,
-				  ih->in_reply_to, derived))
-		v->cls[v->n] = TID_OWN;
-	else
-		v->cls[v->n] = tid_equal(x->k, derived) ? TID_YES : TID_NO;
+	imap_threadid_derive(ih->message_id, ih->references, ih->in_reply_to,
+			     v->ids[v->n]);
 	v->n++;
 }
 
-/* worker: the header cache's fields of the candidates for every
- * THREADID key, one pass each; what it lacks is read from the message */
-static void tid_prepare(struct search_job *j, struct imap_search_key *k,
-			const uint32_t *uids)
+/* every THREADID key that can match shares the job's one table */
+static void tid_attach(struct search_job *j, struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
+		    k->type == IMAP_SKEY_NOT)
+			tid_attach(j, k->child);
+		/* an id we never make needs no look */
+		else if (k->type == IMAP_SKEY_THREADID && k->tid == NULL &&
+			 k->str_len >= 2 && k->str[0] == 'T')
+			k->tid = j->tids;
+	}
+}
+
+/* worker: the header cache's fields of the candidates, one pass
+ * whatever the number of THREADID keys (a client may send thousands);
+ * what it lacks is read from the message */
+static void tid_prepare(struct search_job *j, const uint32_t *uids)
 {
 	const struct rmail_core *core = j->s->mod->core;
+	struct imap_tid_verdict *v;
+	struct tid_fill x;
+	struct rmail_err err;
+	int got;
 
-	for (; k != NULL; k = k->next) {
-		struct imap_tid_verdict *v;
-		struct tid_fill x;
-		struct rmail_err err;
-		int got;
-
-		if (k->type == IMAP_SKEY_AND || k->type == IMAP_SKEY_OR ||
-		    k->type == IMAP_SKEY_NOT) {
-			tid_prepare(j, k->child, uids);
-			continue;
-		}
-		/* an id we never make needs no look */
-		if (k->type != IMAP_SKEY_THREADID || k->tid != NULL ||
-		    k->str_len < 2 || k->str[0] != 'T')
-			continue;
-		v = calloc(1, sizeof(*v));
-		if (v == NULL)
-			abort();
-		v->uids = malloc(j->n * sizeof(*v->uids));
-		v->cls = malloc(j->n);
-		if (v->uids == NULL || v->cls == NULL)
-			abort();
-		v->next = j->tids;
-		j->tids = v;
-		x.v = v;
-		x.cap = j->n;
-		x.k = k;
-		rmail_err_clear(&err);
-		got = core->index_headers(j->user, j->mailbox, j->uidvalidity,
-					  uids, j->n, tid_one, &x, &err);
-		if (got < 0 || (size_t)got < j->n)
-			j->backlog = true;
-		k->tid = v;
-	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		abort();
+	v->uids = malloc(j->n * sizeof(*v->uids));
+	v->ids = malloc(j->n * sizeof(*v->ids));
+	if (v->uids == NULL || v->ids == NULL)
+		abort();
+	j->tids = v;
+	x.v = v;
+	x.cap = j->n;
+	rmail_err_clear(&err);
+	got = core->index_headers(j->user, j->mailbox, j->uidvalidity, uids,
+				  j->n, tid_one, &x, &err);
+	if (got < 0 || (size_t)got < j->n)
+		j->backlog = true;
+	tid_attach(j, j->root);
 }
 
 static void tid_start(struct search_job *j)
@@ -826,7 +820,7 @@ static void tid_start(struct search_job *j)
 	uint32_t *uids;
 	size_t i;
 
-	if (j->user[0] == '\0' || j->n == 0 ||
+	if (j->tids != NULL || j->user[0] == '\0' || j->n == 0 ||
 	    !RMAIL_HAS(core, struct rmail_core, index_headers) ||
 	    core->index_headers == NULL ||
 	    !has_key(j->root, IMAP_SKEY_THREADID))
@@ -836,7 +830,7 @@ static void tid_start(struct search_job *j)
 		abort();
 	for (i = 0; i < j->n; i++)
 		uids[i] = j->c[i].m.uid;
-	tid_prepare(j, j->root, uids);
+	tid_prepare(j, uids);
 	free(uids);
 }
 
@@ -895,13 +889,10 @@ static void job_free(struct search_job *j)
 		free(v->r.uids);
 		free(v);
 	}
-	while (j->tids != NULL) {
-		struct imap_tid_verdict *v = j->tids;
-
-		j->tids = v->next;
-		free(v->uids);
-		free(v->cls);
-		free(v);
+	if (j->tids != NULL) {
+		free(j->tids->uids);
+		free(j->tids->ids);
+		free(j->tids);
 	}
 	free(j->c);
 	free(j->hits);

@@ -10,6 +10,7 @@
 #include "imap_casemap.h"
 #include "imap_search.h"
 #include "imap_sort.h"
+#include "imap_threadid.h"
 
 /* References kept per message: the first (the thread's root, which
  * OBJECTID's THREADID names too) and the newest, which decide the
@@ -371,21 +372,14 @@ static uint32_t add_ids(struct imap_buf *b, const char *v, uint32_t max,
 			bool last_only)
 {
 	uint32_t n = 0;
-	const char *p = v, *q;
+	const char *a, *e, *i;
 
-	while (v != NULL && (p = strchr(p, '<')) != NULL) {
-		size_t start = b->len, i;
-
-		q = strchr(p + 1, '>');
-		if (q == NULL)
-			break;
-		for (i = 1; p + i < q; i++)
-			if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
-			    p[i] != '\n')
-				imap_buf_add(b, p + i, 1);
-		p = q + 1;
-		if (b->len == start)
-			continue;
+	/* the ids THREADID reads (imap_threadid.h), brackets and white
+	 * space inside dropped */
+	while (imap_msgid_next(&v, &a, &e)) {
+		for (i = a; i < e; i++)
+			if (*i != ' ' && *i != '\t' && *i != '\r' && *i != '\n')
+				imap_buf_add(b, i, 1);
 		imap_buf_add(b, "", 1);
 		n++;
 		if (last_only && n == max)

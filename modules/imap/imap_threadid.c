@@ -19,30 +19,32 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/*
- * The first "<id>" of v with something but white space inside, as the
- * THREAD code's add_ids (imap_sort.c) reads ids: from a '<' to the
- * next '>', an unclosed '<' ends the value.
- */
-static bool first_id(const char *v, const char **a_r, const char **b_r)
+bool imap_msgid_next(const char **p, const char **a_r, const char **b_r)
 {
-	const char *p = v, *q, *i;
+	const char *at = *p, *q, *i;
 
-	if (v == NULL)
+	if (at == NULL)
 		return false;
-	while ((p = strchr(p, '<')) != NULL) {
-		q = strchr(p + 1, '>');
+	while ((at = strchr(at, '<')) != NULL) {
+		q = strchr(at + 1, '>');
 		if (q == NULL)
-			return false;
-		for (i = p + 1; i < q; i++)
+			break;
+		for (i = at + 1; i < q; i++)
 			if (!is_ws(*i)) {
-				*a_r = p + 1;
+				*a_r = at + 1;
 				*b_r = q;
+				*p = q + 1;
 				return true;
 			}
-		p = q + 1;
+		at = q + 1;
 	}
+	*p = NULL;
 	return false;
+}
+
+static bool first_id(const char *v, const char **a_r, const char **b_r)
+{
+	return imap_msgid_next(&v, a_r, b_r);
 }
 
 bool imap_thread_root(const char *message_id, const char *references,

@@ -16,6 +16,16 @@
 #define IMAP_THREADID_LEN 33
 
 /*
+ * The next "<id>" of a header value from *p with something but white
+ * space inside, as RFC 5256 threading (imap_sort.c) and THREADID read
+ * ids: from a '<' to the next '>', an unclosed '<' ends the value.
+ * [*a_r, *b_r) is inside the brackets (white space in it is the
+ * caller's to skip); *p moves past the '>'.  False when none is left.
+ * Linear in the value's length over all calls.
+ */
+bool imap_msgid_next(const char **p, const char **a_r, const char **b_r);
+
+/*
  * The root id of a message (brackets and white space inside removed)
  * as [*a, *b) in one of the values, bytes to skip inside it are
  * white space; false when none of the values holds an id.  Linear in

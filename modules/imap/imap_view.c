@@ -220,30 +220,42 @@ static uint32_t snap_max(const struct imap_tracker *t)
 	return u == UINT32_MAX && t->base != NULL ? 0 : u;
 }
 
+/* the records of a store view (live or frozen) into out */
+static void msgs_take(const struct rmail_store_ops *ops, struct rmail_mbox *mb,
+		      struct imap_msgs *out)
+{
+	uint32_t i, n = ops->mbox_count(mb);
+
+	out->n = 0;
+	/* one allocation: a million messages would copy twice over */
+	if (out->cap < n) {
+		struct rmail_msg *v = realloc(out->v, n * sizeof(*v));
+
+		if (v == NULL)
+			abort();
+		out->v = v;
+		out->cap = n;
+	}
+	/* a block the store checks on first use may be read again from
+	 * its shard: the view can end sooner than it said */
+	for (i = 0; i < n; i++) {
+		const struct rmail_msg *m = ops->mbox_msg(mb, i);
+
+		if (m == NULL)
+			break;
+		out->v[out->n++] = *m;
+	}
+}
+
 /* the snapshot as an array of the tracker's own, before it changes */
 static void snap_own(struct imap_tracker *t)
 {
 	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
-	struct imap_msgs own = {0};
-	uint32_t i, n;
 
 	if (t->base == NULL)
 		return;
-	n = ops->mbox_count(t->base);
-	own.cap = n ? n : 1;
-	own.v = malloc(own.cap * sizeof(*own.v));
-	if (own.v == NULL)
-		abort();
-	for (i = 0; i < n; i++) {
-		const struct rmail_msg *m = ops->mbox_msg(t->base, i);
-
-		if (m == NULL)
-			break;
-		own.v[own.n++] = *m;
-	}
+	msgs_take(ops, t->base, &t->snap);
 	ops->mbox_close(&t->base);
-	msgs_free(&t->snap);
-	t->snap = own;
 }
 
 size_t imap_snap_count(const struct imap_tracker *t)
@@ -515,32 +527,6 @@ static void recent_take(struct imap_session *s, uint32_t from, uint32_t upto)
 
 /* ---- trackers --------------------------------------------------- */
 
-static void snap_take(struct imap_tracker *t, struct imap_msgs *out)
-{
-	const struct rmail_store_ops *ops = imap_store(t->mod, NULL);
-	uint32_t i, n = ops->mbox_count(t->mb);
-
-	out->n = 0;
-	/* one allocation: a million messages would copy twice over */
-	if (out->cap < n) {
-		struct rmail_msg *v = realloc(out->v, n * sizeof(*v));
-
-		if (v == NULL)
-			abort();
-		out->v = v;
-		out->cap = n;
-	}
-	/* a block the store checks on first use may be read again from
-	 * its shard: the view can end sooner than it said */
-	for (i = 0; i < n; i++) {
-		const struct rmail_msg *m = ops->mbox_msg(t->mb, i);
-
-		if (m == NULL)
-			break;
-		out->v[out->n++] = *m;
-	}
-}
-
 struct change_ctx {
 	struct imap_tracker *t;
 	uint64_t max;
@@ -779,7 +765,7 @@ static struct imap_tracker *tracker_get(struct imap_mod *mod, const char *user,
 	    ops->mbox_freeze == NULL || ops->mbox_version == NULL ||
 	    ops->mbox_freeze(t->mb, &t->base, err) < 0) {
 		t->base = NULL;
-		snap_take(t, &t->snap);
+		msgs_take(ops, t->mb, &t->snap);
 	}
 	/* without a watch IDLE still works on the client's next command */
 	if (ops->watch_add(h, user, name, on_watch, t, &t->watch, err) < 0)
