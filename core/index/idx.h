@@ -70,6 +70,10 @@ struct idx_doc {
  * parser refused it (d is then empty but valid).  Pure: any thread,
  * fuzzed by tests/fuzz/fuzz_index_doc.c. */
 int idx_doc_build(const char *data, size_t len, struct idx_doc *d);
+/* Only the folded columns in `cols` (bits of enum idx_fold_col), no
+ * header cache: what a match on one field needs. */
+int idx_doc_cols(const char *data, size_t len, unsigned cols,
+		 struct idx_doc *d);
 void idx_doc_free(struct idx_doc *d);
 /* the searchable text `what` (enum rmail_search_text) of a parsed
  * message, appended to out; the pieces appended */

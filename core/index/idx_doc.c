@@ -182,12 +182,54 @@ size_t rm_search_text(struct rmail_mime *mime, const char *data, size_t len,
 	return n;
 }
 
+/* the folded columns in `cols` (bits of enum idx_fold_col) of a
+ * parsed message */
+static void build_cols(struct rmail_mime *m, const char *data, size_t len,
+		       unsigned cols, struct idx_doc *d)
+{
+	static const char *const addr[] = {
+		[IDX_F_FROM] = "From",
+		[IDX_F_TO] = "To",
+		[IDX_F_CC] = "Cc",
+	};
+	const char *v;
+	size_t nth;
+
+	for (nth = 0; (cols & 1u << IDX_F_SUBJECT) && nth < 1000; nth++) {
+		v = rm_mime_header(m, 0, "Subject", nth, 1);
+		if (v == NULL)
+			break;
+		d->has[IDX_F_SUBJECT] = true;
+		idx_fold(v, strlen(v), &d->fold[IDX_F_SUBJECT]);
+		idx_buf_add(&d->fold[IDX_F_SUBJECT], "", 1);
+	}
+	for (int c = IDX_F_FROM; c <= IDX_F_CC; c++)
+		if (cols & 1u << c)
+			fold_addresses(m, addr[c], &d->fold[c], &d->has[c]);
+	if (cols & 1u << IDX_F_BODY)
+		build_body(m, data, len, &d->fold[IDX_F_BODY]);
+	if (cols & 1u << IDX_F_HEAD)
+		add_head(m, data, len, 0, &d->fold[IDX_F_HEAD]);
+}
+
+int idx_doc_cols(const char *data, size_t len, unsigned cols, struct idx_doc *d)
+{
+	struct rmail_mime *m = NULL;
+	struct rmail_err err;
+
+	memset(d, 0, sizeof(*d));
+	if (rm_mime_parse(data, len, &limits, &m, &err) < 0)
+		return -1;
+	build_cols(m, data, len, cols, d);
+	rm_mime_free(&m);
+	return 0;
+}
+
 int idx_doc_build(const char *data, size_t len, struct idx_doc *d)
 {
 	struct rmail_mime *m = NULL;
 	struct rmail_err err;
 	const char *v;
-	size_t nth;
 	int i;
 
 	memset(d, 0, sizeof(*d));
@@ -198,19 +240,7 @@ int idx_doc_build(const char *data, size_t len, struct idx_doc *d)
 		if (v != NULL)
 			d->hdr[i] = rm_xstrdup(v);
 	}
-	for (nth = 0; nth < 1000; nth++) {
-		v = rm_mime_header(m, 0, "Subject", nth, 1);
-		if (v == NULL)
-			break;
-		d->has[IDX_F_SUBJECT] = true;
-		idx_fold(v, strlen(v), &d->fold[IDX_F_SUBJECT]);
-		idx_buf_add(&d->fold[IDX_F_SUBJECT], "", 1);
-	}
-	fold_addresses(m, "From", &d->fold[IDX_F_FROM], &d->has[IDX_F_FROM]);
-	fold_addresses(m, "To", &d->fold[IDX_F_TO], &d->has[IDX_F_TO]);
-	fold_addresses(m, "Cc", &d->fold[IDX_F_CC], &d->has[IDX_F_CC]);
-	build_body(m, data, len, &d->fold[IDX_F_BODY]);
-	add_head(m, data, len, 0, &d->fold[IDX_F_HEAD]);
+	build_cols(m, data, len, (1u << IDX_F_COUNT) - 1, d);
 	rm_mime_free(&m);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * rmail_core.index_match: one message checked against a folded needle
- * on the same forms the index stores (idx_doc_build), so a caller
+ * on the same forms the index stores (idx_doc_build builds them all,
+ * idx_doc_cols only the field's), so a caller
  * confirming an index_search candidate, or scanning without an index,
  * compares exactly what IMAP SEARCH and the index compare.
  */
@@ -38,13 +39,19 @@ int rm_index_match(const char *data, size_t len, int field, const char *needle,
 {
 	struct idx_doc d;
 	int col = field_col(field), rc;
+	unsigned cols;
 
 	if (col < 0) {
 		rmail_err_set(err, RMAIL_E_INVAL, "index_match: bad field %d",
 			      field);
 		return -1;
 	}
-	if (idx_doc_build(data, len, &d) < 0) {
+	/* only the columns compared: a subject or address search does not
+	 * decode and fold every text part of every candidate */
+	cols = 1u << col;
+	if (field == RMAIL_INDEX_TEXT)
+		cols |= 1u << IDX_F_HEAD;
+	if (idx_doc_cols(data, len, cols, &d) < 0) {
 		rmail_err_set(err, RMAIL_E_INVAL, "unparsable message");
 		return -1;
 	}

@@ -782,13 +782,9 @@ static void append_done(void *arg, int cancelled)
 {
 	struct append_job *j = arg;
 	struct ex_req *r = j->r;
-	const struct rmail_core *core = r->mod->core;
 
-	/* the index catches up off the loop, as after an IMAP APPEND */
-	if (!cancelled && j->rc == 0 &&
-	    RMAIL_HAS(core, struct rmail_core, index_update) &&
-	    core->index_update != NULL)
-		core->index_update(j->user, j->mbox);
+	/* the index was asked for an update by the store's append_commit
+	 * (core/index/idx_hook.c), as for every append */
 	if (!ex_async_end(r))
 		return;
 	if (cancelled) {
