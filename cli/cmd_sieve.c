@@ -20,8 +20,11 @@
 static char *read_fp(FILE *f, size_t *len_r)
 {
 	char *buf = malloc(SCRIPT_MAX + 1);
-	size_t got = fread(buf, 1, SCRIPT_MAX + 1, f);
+	size_t got;
 
+	if (buf == NULL)
+		return NULL; /* errno ENOMEM */
+	got = fread(buf, 1, SCRIPT_MAX + 1, f);
 	if (ferror(f) || got > SCRIPT_MAX) {
 		free(buf);
 		errno = ferror(f) ? EIO : EFBIG;
